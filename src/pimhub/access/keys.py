@@ -1,0 +1,124 @@
+"""API keys: format, hashing and scopes.
+
+A key reads `phk_<key id>_<secret>`. The key id is stored in clear to find the row; only a
+SHA-256 of the secret is stored. A slow password hash is not needed: the secret is 256 random
+bits, so it cannot be guessed from its hash, and a fast hash keeps every request cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pimhub.catalog.errors import FieldError, InvalidInput
+
+KEY_PREFIX = "phk"
+_KEY_PATTERN = re.compile(r"^phk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_SCOPE_PATTERN = re.compile(r"^(admin|(read|read-drafts|write|delete)(:(\*|[A-Z][A-Za-z0-9]*))?)$")
+ENVIRONMENTS = ("production", "staging", "development", "test")
+
+
+class Action(StrEnum):
+    READ = "read"
+    READ_DRAFTS = "read-drafts"
+    WRITE = "write"
+    DELETE = "delete"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    name: str
+    environment: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    description: str | None = None
+
+    def allows(self, action: Action, class_name: str | None = None) -> bool:
+        """Whether this key may do `action` on `class_name` (None: on every class)."""
+        if "admin" in self.scopes:
+            return True
+        if action == Action.ADMIN:
+            return False
+        wanted = [action.value]
+        if action == Action.READ:
+            wanted.append(Action.READ_DRAFTS.value)  # drafts access includes published reads
+        for name in wanted:
+            if f"{name}:*" in self.scopes:
+                return True
+            if class_name is not None and f"{name}:{class_name}" in self.scopes:
+                return True
+        return False
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "keyId": self.key_id,
+            "name": self.name,
+            "environment": self.environment,
+            "scopes": list(self.scopes),
+            "createdAt": iso(self.created_at),
+            "lastUsedAt": iso(self.last_used_at),
+            "expiresAt": iso(self.expires_at),
+            "revokedAt": iso(self.revoked_at),
+            "description": self.description,
+        }
+
+
+def parse_scopes(raw: list[str]) -> tuple[str, ...]:
+    """Normalize scope strings: `read` means `read:*`; unknown forms are an error."""
+    scopes: list[str] = []
+    errors: list[FieldError] = []
+    for item in (s.strip() for chunk in raw for s in chunk.split(",")):
+        if not item:
+            continue
+        if not _SCOPE_PATTERN.match(item):
+            errors.append(
+                FieldError(
+                    "scopes",
+                    f"'{item}' is not a scope; use admin or "
+                    "read|read-drafts|write|delete[:Class|*]",
+                )
+            )
+            continue
+        scopes.append(item if ":" in item or item == "admin" else f"{item}:*")
+    if errors:
+        raise InvalidInput("invalid scopes", errors)
+    if not scopes:
+        raise InvalidInput("a key needs at least one scope", [FieldError("scopes", "empty")])
+    return tuple(dict.fromkeys(scopes))
+
+
+def new_secret() -> tuple[str, str, str]:
+    """A fresh key: (key id, the full key to hand out once, the hash to store)."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, f"{KEY_PREFIX}_{key_id}_{secret}", hash_secret(secret)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def split_key(token: str) -> tuple[str, str] | None:
+    match = _KEY_PATTERN.match(token)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)

@@ -1,0 +1,1 @@
+"""HTTP adapters: the REST API (and later GraphQL) over the catalog services."""

@@ -1,0 +1,42 @@
+"""API key authentication and scope checks as FastAPI dependencies."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from pimhub.access.keys import Action, ApiKey
+from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import Forbidden
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def token_from(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip()
+    return request.headers.get("x-api-key")
+
+
+def api_key(request: Request) -> ApiKey:
+    """The calling key (401 when missing or not valid). Cached per request."""
+    cached: ApiKey | None = getattr(request.state, "api_key", None)
+    if cached is None:
+        cached = hub_of(request).access.authenticate(token_from(request))
+        request.state.api_key = cached
+    return cached
+
+
+def require(key: ApiKey, action: Action, class_name: str | None = None) -> None:
+    """403 unless `key` holds `action` on `class_name`."""
+    if not key.allows(action, class_name):
+        target = f" on {class_name}" if class_name else ""
+        scope = f"{action.value}:{class_name or '*'}" if action != Action.ADMIN else "admin"
+        raise Forbidden(
+            f"the key '{key.name}' may not {action.value}{target}; it needs the scope '{scope}'"
+        )

@@ -1,0 +1,150 @@
+"""Maps domain errors to RFC 9457 problem details. The only place that knows HTTP codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pimhub.api.responses import ProblemResponse
+from pimhub.catalog import errors as e
+
+PROBLEM_BASE = "urn:pimhub:problem:"
+
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
+    (e.ValidationFailed, 422),
+    (e.InvalidClassDefinition, 422),
+    (e.InvalidQuery, 400),
+    (e.InvalidInput, 400),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.Unauthorized, 401),
+    (e.Forbidden, 403),
+]
+
+
+class PreconditionFailed(e.Conflict):
+    """An If-Match header named a version that is no longer current."""
+
+    code = "precondition-failed"
+    title = "Precondition failed"
+
+
+class MalformedJson(e.InvalidInput):
+    code = "malformed-json"
+    title = "Malformed JSON"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": errors or [],
+    }
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Bearer realm="pimhub"'} if status == 401 else None
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def status_for(error: e.CatalogError) -> int:
+    if isinstance(error, PreconditionFailed):
+        return 412
+    return next((status for cls, status in STATUS_BY_ERROR if isinstance(error, cls)), 400)
+
+
+async def _catalog_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, e.CatalogError)
+    extra: dict[str, Any] = {"instance": request.url.path}
+    if isinstance(exc, e.StaleVersion):
+        extra["currentVersion"] = exc.current_version
+    return problem(
+        status_for(exc),
+        exc.code,
+        exc.title,
+        exc.detail,
+        [fe.as_dict() for fe in exc.errors],
+        **extra,
+    )
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = (
+        [str(p) for p in loc[1:]]
+        if loc and loc[0] in ("body", "query", "path", "header")
+        else [str(p) for p in loc]
+    )
+    return ".".join(parts) or str(loc[0] if loc else "")
+
+
+async def _request_invalid(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = list(exc.errors())
+    broken = next((i for i in items if i.get("type") == "json_invalid"), None)
+    if broken is not None:
+        reason = (broken.get("ctx") or {}).get("error", "invalid JSON")
+        return problem(
+            400,
+            MalformedJson.code,
+            MalformedJson.title,
+            f"the request body is not valid JSON: {reason} (at character {broken['loc'][-1]})",
+            [{"field": "body", "code": "malformed-json", "message": str(reason)}],
+            instance=request.url.path,
+        )
+    where = {str(i["loc"][0]) for i in items if i.get("loc")}
+    errors = [
+        {
+            "field": _location(tuple(i["loc"])),
+            "code": str(i.get("type", "invalid")),
+            "message": str(i["msg"]),
+        }
+        for i in items
+    ]
+    if where <= {"query", "path", "header"}:
+        return problem(
+            400,
+            "invalid-parameter",
+            "Invalid parameter",
+            "a request parameter is not valid",
+            errors,
+            instance=request.url.path,
+        )
+    return problem(
+        422,
+        "invalid-body",
+        "Invalid request body",
+        "the request body does not have the expected shape",
+        errors,
+        instance=request.url.path,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "route-not-found", 405: "method-not-allowed"}
+    code = codes.get(exc.status_code, f"http-{exc.status_code}")
+    return problem(
+        exc.status_code,
+        code,
+        str(exc.detail),
+        f"{request.method} {request.url.path}: {exc.detail}",
+        instance=request.url.path,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(e.CatalogError, _catalog_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

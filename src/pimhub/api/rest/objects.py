@@ -1,0 +1,244 @@
+"""/api/v1/objects/{class}: create, read, replace, patch, delete, list; versions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from pimhub.access.keys import Action, ApiKey
+from pimhub.api.auth import api_key, hub_of, require
+from pimhub.api.body import body_doc, parse_model, read_json
+from pimhub.api.errors import PreconditionFailed
+from pimhub.api.responses import OrjsonResponse
+from pimhub.catalog.errors import FieldError, InvalidInput, StaleVersion
+from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.service import ListQuery, SaveResult
+
+router = APIRouter(prefix="/api/v1/objects", tags=["objects"])
+Key = Annotated[ApiKey, Depends(api_key)]
+T = TypeVar("T")
+_IF_MATCH = re.compile(r'^(?:W/)?"(\d+)(?:\.[0-9a-f]+)?"$')
+
+
+class ObjectWrite(BaseModel):
+    """Body of POST and PUT: the complete field values."""
+
+    model_config = ConfigDict(extra="forbid")
+    fields: dict[str, Any] = Field(description="Field values, validated against the class")
+    published: bool | None = Field(None, description="Default: true on create, unchanged on PUT")
+    version: int | None = Field(None, description="The version you read; refused if stale")
+
+
+class ObjectPatch(BaseModel):
+    """Body of PATCH: fields to change (JSON merge patch; null removes a field)."""
+
+    model_config = ConfigDict(extra="forbid")
+    fields: dict[str, Any] = Field(default_factory=dict)
+    published: bool | None = None
+    version: int | None = None
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def object_response(obj: CatalogObject, status: int = 200) -> OrjsonResponse:
+    return OrjsonResponse(obj.to_dict(), status_code=status, headers={"ETag": etag(obj.version)})
+
+
+def _expected_version(if_match: str | None, body_version: int | None) -> tuple[int | None, bool]:
+    """The version a write expects, and whether it came from If-Match (412 when stale)."""
+    if if_match is None or if_match.strip() == "*":
+        return body_version, False
+    match = _IF_MATCH.match(if_match.strip())
+    if not match:
+        raise InvalidInput(
+            'If-Match must be an ETag this API issued, such as "3"',
+            [FieldError("If-Match", f"got {if_match!r}")],
+        )
+    header_version = int(match.group(1))
+    if body_version is not None and body_version != header_version:
+        raise InvalidInput(
+            "If-Match and the body's version disagree",
+            [FieldError("version", f"{body_version} vs If-Match {if_match}")],
+        )
+    return header_version, True
+
+
+def _guarded(from_header: bool, write: Callable[[], T]) -> T:
+    try:
+        return write()
+    except StaleVersion as exc:
+        if from_header:
+            raise PreconditionFailed(exc.detail) from None
+        raise
+
+
+@router.get("/{class_name}", summary="List objects with filter, sort and cursor paging")
+def list_objects(
+    request: Request,
+    class_name: str,
+    key: Key,
+    filter: Annotated[
+        str | None, Query(description='JSON filter, e.g. {"price": {"$gt": 10}}')
+    ] = None,
+    sort: Annotated[str | None, Query(description="Comma-separated; '-' for descending")] = None,
+    first: Annotated[int, Query(ge=1, le=1000)] = 50,
+    after: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> OrjsonResponse:
+    require(key, Action.READ, class_name)
+    query = ListQuery(
+        filter=filter,
+        sort=[s for s in (sort or "").split(",") if s.strip()],
+        first=first,
+        after=after,
+        include_drafts=key.allows(Action.READ_DRAFTS, class_name),
+    )
+    page = hub_of(request).catalog.list_objects(class_name, query)
+    return OrjsonResponse(
+        {
+            "total": page.total,
+            "items": [o.to_dict() for o in page.items],
+            "nextCursor": page.next_cursor,
+        }
+    )
+
+
+@router.post(
+    "/{class_name}",
+    status_code=201,
+    summary="Create an object",
+    openapi_extra=body_doc(ObjectWrite),
+)
+async def create_object(request: Request, class_name: str, key: Key) -> Response:
+    require(key, Action.WRITE, class_name)
+    body = parse_model(ObjectWrite, await read_json(request))
+    published = True if body.published is None else body.published
+    obj = await run_in_threadpool(
+        lambda: hub_of(request).catalog.create(
+            class_name, body.fields, published=published, author=key.name
+        )
+    )
+    response = object_response(obj, 201)
+    response.headers["Location"] = f"/api/v1/objects/{class_name}/{obj.key}"
+    return response
+
+
+@router.get("/{class_name}/{key}", summary="Read one object by business key")
+def get_object(request: Request, class_name: str, key: str, api: Key) -> Response:
+    require(api, Action.READ, class_name)
+    obj = hub_of(request).catalog.get_object(
+        class_name, key, include_drafts=api.allows(Action.READ_DRAFTS, class_name)
+    )
+    return object_response(obj)
+
+
+async def _save(
+    request: Request,
+    api: ApiKey,
+    class_name: str,
+    key: str,
+    model: type[ObjectWrite] | type[ObjectPatch],
+    if_match: str | None,
+    operation: str,
+) -> SaveResult:
+    """The shared path of PUT and PATCH: scope, body, expected version, save."""
+    require(api, Action.WRITE, class_name)
+    body = parse_model(model, await read_json(request))
+    expected, from_header = _expected_version(if_match, body.version)
+    save = getattr(hub_of(request).catalog, operation)
+    result: SaveResult = await run_in_threadpool(
+        _guarded,
+        from_header,
+        lambda: save(
+            class_name,
+            key,
+            body.fields,
+            published=body.published,
+            expected_version=expected,
+            author=api.name,
+        ),
+    )
+    return result
+
+
+@router.put(
+    "/{class_name}/{key}",
+    summary="Create or replace an object",
+    openapi_extra=body_doc(ObjectWrite),
+)
+async def put_object(
+    request: Request,
+    class_name: str,
+    key: str,
+    api: Key,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    result = await _save(request, api, class_name, key, ObjectWrite, if_match, "put")
+    return object_response(result.object, 201 if result.created else 200)
+
+
+@router.patch(
+    "/{class_name}/{key}",
+    summary="Change some fields of an object",
+    openapi_extra=body_doc(ObjectPatch),
+)
+async def patch_object(
+    request: Request,
+    class_name: str,
+    key: str,
+    api: Key,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    result = await _save(request, api, class_name, key, ObjectPatch, if_match, "patch")
+    return object_response(result.object)
+
+
+@router.delete("/{class_name}/{key}", status_code=204, summary="Delete an object")
+def delete_object(
+    request: Request,
+    class_name: str,
+    key: str,
+    api: Key,
+    force: Annotated[bool, Query(description="Also remove references to it")] = False,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    require(api, Action.DELETE, class_name)
+    expected, from_header = _expected_version(if_match, None)
+    _guarded(
+        from_header,
+        lambda: hub_of(request).catalog.delete(
+            class_name, key, force=force, expected_version=expected, author=api.name
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/{class_name}/{key}/versions", summary="All versions of an object, newest first")
+def list_versions(request: Request, class_name: str, key: str, api: Key) -> OrjsonResponse:
+    require(api, Action.READ, class_name)
+    versions = hub_of(request).catalog.list_versions(
+        class_name, key, include_drafts=api.allows(Action.READ_DRAFTS, class_name)
+    )
+    return OrjsonResponse({"items": [v.to_dict() for v in versions]})
+
+
+@router.get(
+    "/{class_name}/{key}/versions/{version}",
+    summary="One version with its field values and its diff to the version before",
+)
+def get_version(
+    request: Request, class_name: str, key: str, version: int, api: Key
+) -> OrjsonResponse:
+    require(api, Action.READ, class_name)
+    this, changes = hub_of(request).catalog.version_diff(
+        class_name, key, version, include_drafts=api.allows(Action.READ_DRAFTS, class_name)
+    )
+    return OrjsonResponse(
+        {**this.to_dict(with_values=True), "changes": [c.to_dict() for c in changes]}
+    )

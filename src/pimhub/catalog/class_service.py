@@ -1,0 +1,234 @@
+"""Class definition changes: create, replace, delete and apply, refusing breaking changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pimhub.catalog.classes import ClassDefinition, parse_class_definition
+from pimhub.catalog.errors import (
+    ClassInUse,
+    Conflict,
+    FieldError,
+    IncompatibleClassChange,
+    InvalidClassDefinition,
+    InvalidInput,
+    StaleVersion,
+    UnknownClass,
+)
+from pimhub.catalog.events import class_event
+from pimhub.catalog.fields import FieldType
+from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.ports import UnitOfWork, UnitOfWorkFactory
+from pimhub.catalog.service import utc_now
+from pimhub.catalog.validation import validate_values
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def breaking_changes(
+    old: ClassDefinition,
+    new: ClassDefinition,
+    objects: Iterable[CatalogObject],
+    count: int,
+    duplicates: Callable[[str], list[Any]],
+) -> list[FieldError]:
+    """Every way `new` would break the stored objects of `old` (at most MAX_PROBLEMS_SHOWN
+    per kind); empty when the change is safe."""
+    problems: list[FieldError] = []
+    if count == 0:
+        return problems
+    if old.business_key != new.business_key:
+        problems.append(
+            FieldError(
+                "businessKey",
+                f"changes from '{old.business_key}' to "
+                f"'{new.business_key}' while {count} object(s) exist",
+            )
+        )
+    for f in new.fields:
+        prev = old.field(f.name)
+        if f.type == FieldType.RELATION and prev is not None and prev.target != f.target:
+            problems.append(
+                FieldError(
+                    f.name,
+                    f"relation target changes from {prev.target} to "
+                    f"{f.target}; stored references point at {prev.target}",
+                )
+            )
+        if f.unique and (prev is None or not prev.unique):
+            dupes = duplicates(f.name)
+            if dupes:
+                shown = ", ".join(repr(d) for d in dupes[:5])
+                problems.append(
+                    FieldError(f.name, f"becomes unique but objects share values: {shown}")
+                )
+    bad_objects = 0
+    for obj in objects:
+        # Relation values are stored uuids; shape-checking them is enough here.
+        _, errors = validate_values(new, obj.values)
+        if errors:
+            bad_objects += 1
+            if bad_objects <= MAX_PROBLEMS_SHOWN:
+                problems.extend(FieldError(f"{obj.key}.{e.field}", e.message) for e in errors)
+    if bad_objects > MAX_PROBLEMS_SHOWN:
+        problems.append(
+            FieldError(
+                "",
+                f"... and {bad_objects - MAX_PROBLEMS_SHOWN} more objects would no longer be valid",
+            )
+        )
+    return problems
+
+
+class ClassService:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], datetime] = utc_now) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def all(self) -> list[ClassDefinition]:
+        with self.uow() as uow:
+            return sorted(uow.classes.all(), key=lambda c: c.name)
+
+    def get(self, name: str) -> ClassDefinition:
+        with self.uow() as uow:
+            return self._existing(uow, name)
+
+    def create(self, raw: Mapping[str, Any], *, author: str) -> ClassDefinition:
+        definition = parse_class_definition(raw)
+        with self.uow(write=True) as uow:
+            if uow.classes.get(definition.name) is not None:
+                raise Conflict(
+                    f"class '{definition.name}' already exists; use PUT to change it",
+                    [FieldError("name", "already exists")],
+                )
+            saved = self._store(uow, definition, 1, "created", author, pending=[definition])
+            uow.commit()
+            return saved
+
+    def replace(
+        self, name: str, raw: Mapping[str, Any], *, author: str, expected_version: int | None = None
+    ) -> ClassDefinition:
+        definition = parse_class_definition(raw)
+        if definition.name != name:
+            raise InvalidInput(
+                f"the body defines '{definition.name}' but the URL names '{name}'",
+                [FieldError("name", "differs from the URL")],
+            )
+        with self.uow(write=True) as uow:
+            old = self._existing(uow, name)
+            if expected_version is not None and expected_version != old.version:
+                raise StaleVersion(
+                    f"class {name} is at version {old.version}, not {expected_version}",
+                    current_version=old.version,
+                )
+            if old.to_dict(with_version=False) == definition.to_dict(with_version=False):
+                return old
+            self._refuse_breaking(uow, old, definition)
+            saved = self._store(
+                uow, definition, old.version + 1, "updated", author, pending=[definition]
+            )
+            uow.commit()
+            return saved
+
+    def delete(self, name: str, *, author: str) -> None:
+        with self.uow(write=True) as uow:
+            self._existing(uow, name)
+            count = uow.objects.count(name)
+            if count:
+                raise ClassInUse(f"class {name} still has {count} object(s); delete them first")
+            users = [
+                f"{c.name}.{f.name}"
+                for c in uow.classes.all()
+                if c.name != name
+                for f in c.relation_fields()
+                if f.target == name
+            ]
+            if users:
+                raise ClassInUse(
+                    f"class {name} is the target of relations: {', '.join(users)}",
+                    [FieldError(u, "relation targets this class") for u in users],
+                )
+            old = self._existing(uow, name)
+            uow.classes.delete(name)
+            uow.outbox.add(class_event(name, old.version + 1, "deleted", self.clock()))
+            uow.commit()
+
+    def apply(self, raws: Sequence[Mapping[str, Any]], *, author: str) -> list[tuple[str, str]]:
+        """Create or update several classes in one transaction (YAML apply). Returns
+        (name, created|updated|unchanged) per class; nothing is saved if any one fails."""
+        definitions: list[ClassDefinition] = []
+        errors: list[FieldError] = []
+        for i, raw in enumerate(raws):
+            try:
+                definitions.append(parse_class_definition(raw))
+            except InvalidClassDefinition as exc:
+                errors.extend(FieldError(f"classes[{i}].{e.field}", e.message) for e in exc.errors)
+        if errors:
+            raise InvalidClassDefinition(
+                "the class definitions have problems; nothing applied", errors
+            )
+        results: list[tuple[str, str]] = []
+        with self.uow(write=True) as uow:
+            for definition in definitions:
+                old = uow.classes.get(definition.name)
+                if old is None:
+                    self._store(uow, definition, 1, "created", author, pending=definitions)
+                    results.append((definition.name, "created"))
+                elif old.to_dict(with_version=False) == definition.to_dict(with_version=False):
+                    results.append((definition.name, "unchanged"))
+                else:
+                    self._refuse_breaking(uow, old, definition)
+                    self._store(
+                        uow, definition, old.version + 1, "updated", author, pending=definitions
+                    )
+                    results.append((definition.name, "updated"))
+            uow.commit()
+        return results
+
+    def _existing(self, uow: UnitOfWork, name: str) -> ClassDefinition:
+        definition = uow.classes.get(name)
+        if definition is None:
+            raise UnknownClass(f"there is no class '{name}'")
+        return definition
+
+    def _refuse_breaking(self, uow: UnitOfWork, old: ClassDefinition, new: ClassDefinition) -> None:
+        count = uow.objects.count(old.name)
+        problems = breaking_changes(
+            old,
+            new,
+            uow.objects.iterate(old.name),
+            count,
+            lambda field: uow.objects.duplicate_values(old.name, field, 5),
+        )
+        if problems:
+            raise IncompatibleClassChange(
+                f"changing class {old.name} would break its {count} stored object(s); "
+                "migrate the data first or make the change compatible",
+                problems,
+            )
+
+    def _store(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        version: int,
+        action: str,
+        author: str,
+        pending: Sequence[ClassDefinition],
+    ) -> ClassDefinition:
+        known = {c.name for c in uow.classes.all()} | {p.name for p in pending}
+        missing = [
+            FieldError(f"fields.{f.name}.target", f"no class '{f.target}'")
+            for f in definition.relation_fields()
+            if f.target not in known
+        ]
+        if missing:
+            raise InvalidClassDefinition(
+                f"class {definition.name} relates to unknown classes", missing
+            )
+        saved = definition.with_version(version)
+        uow.classes.save(saved, author)
+        uow.outbox.add(class_event(definition.name, version, action, self.clock()))
+        return saved

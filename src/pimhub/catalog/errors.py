@@ -1,0 +1,134 @@
+"""The tree of domain errors.
+
+    CatalogError                     base of everything the domain raises on purpose
+      InvalidInput                   input that cannot be accepted; carries FieldErrors
+        ValidationFailed             object values break the class definition
+        InvalidClassDefinition       a class definition is malformed
+        InvalidQuery                 a filter, sort or cursor cannot be understood
+      NotFound                       a class, object, version or key does not exist
+        UnknownClass
+        ObjectNotFound
+        VersionNotFound
+      Conflict                       the request is well formed but collides with state
+        DuplicateKey                 business key or unique field already taken
+        StaleVersion                 the write names a version that is no longer current
+        StillReferenced              delete refused while other objects point at the target
+        IncompatibleClassChange      a class change would break stored objects
+        ClassInUse                   delete of a class that still has objects
+      Unauthorized / Forbidden       authentication and authorisation failures
+
+The API maps each class to an HTTP status and a stable problem `type` in api/errors.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one input location; `field` is a dotted path such as `name.de`."""
+
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class CatalogError(Exception):
+    """Base of all deliberate domain errors."""
+
+    code = "catalog-error"
+    title = "Catalog error"
+
+    def __init__(self, detail: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors: list[FieldError] = list(errors)
+
+
+class InvalidInput(CatalogError):
+    code = "invalid-input"
+    title = "Invalid input"
+
+
+class ValidationFailed(InvalidInput):
+    code = "validation-failed"
+    title = "Validation failed"
+
+
+class InvalidClassDefinition(InvalidInput):
+    code = "invalid-class-definition"
+    title = "Invalid class definition"
+
+
+class InvalidQuery(InvalidInput):
+    code = "invalid-query"
+    title = "Invalid query"
+
+
+class NotFound(CatalogError):
+    code = "not-found"
+    title = "Not found"
+
+
+class UnknownClass(NotFound):
+    code = "unknown-class"
+    title = "Unknown class"
+
+
+class ObjectNotFound(NotFound):
+    code = "object-not-found"
+    title = "Object not found"
+
+
+class VersionNotFound(NotFound):
+    code = "version-not-found"
+    title = "Version not found"
+
+
+class Conflict(CatalogError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class DuplicateKey(Conflict):
+    code = "duplicate-key"
+    title = "Duplicate key"
+
+
+class StaleVersion(Conflict):
+    code = "stale-version"
+    title = "Stale version"
+
+    def __init__(self, detail: str, current_version: int) -> None:
+        super().__init__(detail)
+        self.current_version = current_version
+
+
+class StillReferenced(Conflict):
+    code = "still-referenced"
+    title = "Object is still referenced"
+
+
+class IncompatibleClassChange(Conflict):
+    code = "incompatible-class-change"
+    title = "Incompatible class change"
+
+
+class ClassInUse(Conflict):
+    code = "class-in-use"
+    title = "Class still has objects"
+
+
+class Unauthorized(CatalogError):
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(CatalogError):
+    code = "forbidden"
+    title = "Forbidden"

@@ -1,0 +1,102 @@
+"""Catalog objects and their versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(slots=True)
+class CatalogObject:
+    """An object of a class. `id` is internal to the hub; `uuid` and `key` leave it."""
+
+    class_name: str
+    key: str
+    uuid: str
+    values: dict[str, Any]
+    published: bool
+    version: int
+    created_at: datetime
+    modified_at: datetime
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public envelope: no internal id."""
+        return {
+            "uuid": self.uuid,
+            "class": self.class_name,
+            "key": self.key,
+            "published": self.published,
+            "version": self.version,
+            "createdAt": iso(self.created_at),
+            "modifiedAt": iso(self.modified_at),
+            "fields": self.values,
+        }
+
+
+class ChangeAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One saved state of an object: who saved it, when, and which fields changed."""
+
+    object_uuid: str
+    class_name: str
+    key: str
+    version: int
+    action: ChangeAction
+    author: str
+    created_at: datetime
+    published: bool
+    changed_fields: tuple[str, ...]
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, with_values: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "version": self.version,
+            "action": self.action.value,
+            "author": self.author,
+            "createdAt": iso(self.created_at),
+            "published": self.published,
+            "changedFields": list(self.changed_fields),
+        }
+        if with_values:
+            out["fields"] = self.values
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+def diff_versions(before: ObjectVersion | None, after: ObjectVersion) -> list[FieldChange]:
+    """Field-level changes that turned `before` (None: nothing) into `after`."""
+    old = before.values if before else {}
+    new = after.values
+    changes = [
+        FieldChange(k, old.get(k), new.get(k))
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    ]
+    if before is None or before.published != after.published:
+        changes.append(
+            FieldChange("published", before.published if before else None, after.published)
+        )
+    return changes
+
+
+def iso(moment: datetime) -> str:
+    """UTC timestamps as ISO 8601 with a Z, to the millisecond."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,110 @@
+"""What the catalog service needs from storage, as protocols; storage/ implements them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.events import OutboxEvent
+from pimhub.catalog.objects import CatalogObject, ObjectVersion
+from pimhub.catalog.query import Node, SortKey
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[CatalogObject]
+    total: int
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    class_name: str
+    key: str
+    field: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"class": self.class_name, "key": self.key, "field": self.field}
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRef:
+    """What a reference resolved to: its uuid and its class."""
+
+    uuid: str
+    class_name: str
+
+
+class ClassRepository(Protocol):
+    def get(self, name: str) -> ClassDefinition | None: ...
+    def all(self) -> list[ClassDefinition]: ...
+    def save(self, definition: ClassDefinition, author: str) -> None: ...
+    def delete(self, name: str) -> None: ...
+
+
+class ObjectRepository(Protocol):
+    def get_by_key(self, class_name: str, key: str) -> CatalogObject | None: ...
+    def resolve_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, str]: ...
+    def resolve_uuids(self, uuids: Sequence[str]) -> dict[str, TargetRef]: ...
+    def insert(self, obj: CatalogObject) -> None: ...
+    def update(self, obj: CatalogObject, expected_version: int) -> bool: ...
+    def delete(self, obj: CatalogObject) -> None: ...
+    def set_references(self, obj: CatalogObject, refs: Sequence[tuple[str, str]]) -> None: ...
+    def referrers(self, uuid: str, limit: int) -> list[Referrer]: ...
+    def value_taken(
+        self, class_name: str, field: str, value: Any, exclude_uuid: str | None
+    ) -> bool: ...
+    def count(self, class_name: str) -> int: ...
+    def iterate(self, class_name: str) -> Iterator[CatalogObject]: ...
+    def duplicate_values(self, class_name: str, field: str, limit: int) -> list[Any]: ...
+    def list_page(
+        self,
+        class_name: str,
+        where: Node | None,
+        sort: Sequence[SortKey],
+        first: int,
+        after: str | None,
+        include_drafts: bool,
+    ) -> Page: ...
+    def get_with_targets(
+        self, class_name: str, key: str, fields: Sequence[str]
+    ) -> tuple[CatalogObject, dict[str, CatalogObject]] | None: ...
+
+
+class VersionRepository(Protocol):
+    def add(self, version: ObjectVersion) -> None: ...
+    def for_object(self, object_uuid: str) -> list[ObjectVersion]: ...
+    def get(self, object_uuid: str, version: int) -> ObjectVersion | None: ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, event: OutboxEvent) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without commit() rolls everything back."""
+
+    @property
+    def classes(self) -> ClassRepository: ...
+    @property
+    def objects(self) -> ObjectRepository: ...
+    @property
+    def versions(self) -> VersionRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = False) -> UnitOfWork: ...

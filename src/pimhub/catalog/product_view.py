@@ -1,0 +1,52 @@
+"""The normalized product payload served at /api/v1/products/{sku}."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pimhub.catalog.objects import CatalogObject, iso
+
+
+def pick_language(value: Any, language: str, default_language: str) -> Any:
+    """A localized value in `language`, else the default language, else any language."""
+    if not isinstance(value, Mapping):
+        return value
+    for lang in (language, default_language):
+        if value.get(lang) is not None:
+            return value[lang]
+    return next(iter(value.values()), None)
+
+
+def product_view(
+    product: CatalogObject,
+    related: Mapping[str, CatalogObject],
+    *,
+    language: str,
+    default_language: str,
+) -> dict[str, Any]:
+    values = product.values
+    price = values.get("price") or {}
+
+    def text(value: Any) -> Any:
+        return pick_language(value, language, default_language)
+
+    def name_of(field: str) -> Any:
+        target = related.get(field)
+        return text(target.values.get("name")) if target else None
+
+    return {
+        "sku": product.key,
+        "uuid": product.uuid,
+        "name": text(values.get("name")),
+        "price": price.get("amount"),
+        "currency": price.get("currency"),
+        "category": name_of("category"),
+        "brand": name_of("brand"),
+        "description": text(values.get("description")),
+        "stock": values.get("stock"),
+        "published": product.published,
+        "updatedAt": iso(product.modified_at),
+        "version": product.version,
+        "language": language,
+    }

@@ -1,0 +1,296 @@
+"""Listing queries: a Pimcore-style JSON filter and sort keys, parsed into a small tree.
+
+The tree names fields and values only; storage compiles it to SQL with bound parameters, so
+no value can change the shape of a statement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, InvalidQuery
+from pimhub.catalog.fields import ORDERABLE_TYPES, FieldType
+
+
+class ValueKind(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+
+
+class SystemField(StrEnum):
+    KEY = "key"
+    UUID = "uuid"
+    PUBLISHED = "published"
+    VERSION = "version"
+    CREATED_AT = "createdAt"
+    MODIFIED_AT = "modifiedAt"
+
+
+# Pimcore clients filter on these names; they mean our system fields.
+SYSTEM_ALIASES = {
+    "modificationDate": SystemField.MODIFIED_AT,
+    "o_modificationDate": SystemField.MODIFIED_AT,
+    "creationDate": SystemField.CREATED_AT,
+    "o_creationDate": SystemField.CREATED_AT,
+    "o_published": SystemField.PUBLISHED,
+    "o_key": SystemField.KEY,
+}
+_SYSTEM_KINDS = {
+    SystemField.KEY: ValueKind.STRING,
+    SystemField.UUID: ValueKind.STRING,
+    SystemField.PUBLISHED: ValueKind.BOOLEAN,
+    SystemField.VERSION: ValueKind.NUMBER,
+    SystemField.CREATED_AT: ValueKind.NUMBER,  # unix seconds, as Pimcore sends them
+    SystemField.MODIFIED_AT: ValueKind.NUMBER,
+}
+_FIELD_KINDS = {
+    FieldType.NUMBER: ValueKind.NUMBER,
+    FieldType.MONEY: ValueKind.NUMBER,
+    FieldType.BOOLEAN: ValueKind.BOOLEAN,
+}
+
+COMPARISONS = (
+    "$eq",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$like",
+    "$notlike",
+    "$null",
+    "$notnull",
+)
+MAX_FILTER_NODES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRef:
+    """A filterable/sortable location: a system column, or a JSON path into the values."""
+
+    system: SystemField | None
+    path: tuple[str, ...]
+    kind: ValueKind
+
+    @property
+    def label(self) -> str:
+        return self.system.value if self.system else ".".join(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    ref: FieldRef
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: str  # "$and" | "$or"
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Node
+
+
+Node = Comparison | BoolOp | Not
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    ref: FieldRef
+    descending: bool
+
+
+class FieldResolver:
+    """Maps names in filters and sorts to FieldRefs, limited to the exposed fields."""
+
+    def __init__(
+        self,
+        definition: ClassDefinition,
+        *,
+        default_language: str,
+        exposed: frozenset[str] | None = None,
+    ) -> None:
+        self.definition = definition
+        self.default_language = default_language
+        self.exposed = exposed
+
+    def resolve(self, name: str, where: str) -> FieldRef:
+        system = SYSTEM_ALIASES.get(name)
+        if system is None and name in SystemField.__members__.values():
+            system = SystemField(name)
+        if system is not None:
+            return FieldRef(system, (), _SYSTEM_KINDS[system])
+        head, _, tail = name.partition(".")
+        f = self.definition.field(head)
+        if f is None or (self.exposed is not None and head not in self.exposed):
+            raise InvalidQuery(
+                f"unknown field '{name}'",
+                [FieldError(where, f"unknown field '{name}' in {self.definition.name}")],
+            )
+        if f.localized:
+            return FieldRef(None, (head, tail or self.default_language), ValueKind.STRING)
+        if f.type == FieldType.MONEY:
+            part = tail or "amount"
+            if part not in ("amount", "currency"):
+                raise InvalidQuery(
+                    f"'{name}': a money field has .amount and .currency",
+                    [FieldError(where, "use .amount or .currency")],
+                )
+            kind = ValueKind.NUMBER if part == "amount" else ValueKind.STRING
+            return FieldRef(None, (head, part), kind)
+        if tail:
+            raise InvalidQuery(f"'{head}' has no part '{tail}'", [FieldError(where, name)])
+        if f.is_list:
+            raise InvalidQuery(
+                f"'{name}' holds a list and cannot be compared or sorted",
+                [FieldError(where, "list fields are not filterable yet")],
+            )
+        if f.type not in ORDERABLE_TYPES and f.type != FieldType.RELATION:
+            raise InvalidQuery(f"'{name}' cannot be filtered", [FieldError(where, name)])
+        return FieldRef(None, (head,), _FIELD_KINDS.get(f.type, ValueKind.STRING))
+
+
+def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
+    def bad(message: str) -> InvalidQuery:
+        return InvalidQuery(f"{where}: {message}", [FieldError(where, message)])
+
+    if op in ("$null", "$notnull"):
+        if not isinstance(value, bool):
+            raise bad(f"{op} takes true or false")
+        return value
+    if op in ("$in", "$nin"):
+        if not isinstance(value, list) or not value or len(value) > 1000:
+            raise bad(f"{op} takes a list of 1 to 1000 values")
+        return [_check_value(ref, "$eq", v, where) for v in value]
+    if op in ("$like", "$notlike"):
+        if not isinstance(value, str):
+            raise bad(f"{op} takes a string pattern with % and _ wildcards")
+        return value
+    expected: dict[ValueKind, type | tuple[type, ...]] = {
+        ValueKind.STRING: str,
+        ValueKind.NUMBER: (int, float),
+        ValueKind.BOOLEAN: bool,
+    }
+    ok = isinstance(value, expected[ref.kind]) and not (
+        ref.kind == ValueKind.NUMBER and isinstance(value, bool)
+    )
+    if not ok:
+        raise bad(f"'{ref.label}' compares with a {ref.kind.value}, got {value!r}")
+    return value
+
+
+class FilterParser:
+    def __init__(self, resolver: FieldResolver) -> None:
+        self.resolver = resolver
+        self.nodes = 0
+
+    def parse(self, text: str | None) -> Node | None:
+        """Parse a JSON filter string; None or an empty object means no filter."""
+        if text is None or not text.strip():
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidQuery(
+                f"filter is not valid JSON: {exc.msg} at character {exc.pos}",
+                [FieldError("filter", "invalid JSON")],
+            ) from None
+        if not isinstance(data, Mapping):
+            raise InvalidQuery(
+                "filter must be a JSON object", [FieldError("filter", "expected an object")]
+            )
+        return self._object(data, "filter") if data else None
+
+    def _count(self, where: str) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_FILTER_NODES:
+            raise InvalidQuery(
+                f"filter has more than {MAX_FILTER_NODES} conditions",
+                [FieldError(where, "filter too large")],
+            )
+
+    def _object(self, data: Mapping[str, Any], where: str) -> Node:
+        parts: list[Node] = []
+        for name, value in data.items():
+            here = f"{where}.{name}"
+            self._count(here)
+            if name in ("$and", "$or"):
+                if not isinstance(value, list) or not value:
+                    raise InvalidQuery(
+                        f"{here} takes a non-empty list of conditions",
+                        [FieldError(here, "expected a list")],
+                    )
+                items = []
+                for i, item in enumerate(value):
+                    if not isinstance(item, Mapping) or not item:
+                        raise InvalidQuery(
+                            f"{here}[{i}] must be a non-empty object",
+                            [FieldError(f"{here}[{i}]", "expected an object")],
+                        )
+                    items.append(self._object(item, f"{here}[{i}]"))
+                parts.append(BoolOp(name, tuple(items)))
+            elif name == "$not":
+                if not isinstance(value, Mapping) or not value:
+                    raise InvalidQuery(
+                        f"{here} takes a condition object", [FieldError(here, "expected an object")]
+                    )
+                parts.append(Not(self._object(value, here)))
+            elif name.startswith("$"):
+                raise InvalidQuery(
+                    f"unknown operator '{name}' at {where}", [FieldError(here, "unknown operator")]
+                )
+            else:
+                parts.append(self._field(self.resolver.resolve(name, here), value, here))
+        return parts[0] if len(parts) == 1 else BoolOp("$and", tuple(parts))
+
+    def _field(self, ref: FieldRef, value: Any, where: str) -> Node:
+        if value is None:
+            return Comparison(ref, "$null", True)
+        if not isinstance(value, Mapping):
+            if isinstance(value, list):
+                return Comparison(ref, "$in", _check_value(ref, "$in", value, where))
+            return Comparison(ref, "$eq", _check_value(ref, "$eq", value, where))
+        parts: list[Node] = []
+        for op, operand in value.items():
+            here = f"{where}.{op}"
+            self._count(here)
+            if op == "$not":
+                inner = operand if isinstance(operand, Mapping) else {"$eq": operand}
+                parts.append(Not(self._field(ref, inner, here)))
+            elif op in COMPARISONS:
+                parts.append(Comparison(ref, op, _check_value(ref, op, operand, here)))
+            else:
+                raise InvalidQuery(
+                    f"unknown operator '{op}' at {where}; use one of: {' '.join(COMPARISONS)} $not",
+                    [FieldError(here, "unknown operator")],
+                )
+        if not parts:
+            raise InvalidQuery(f"{where} has no condition", [FieldError(where, "empty")])
+        return parts[0] if len(parts) == 1 else BoolOp("$and", tuple(parts))
+
+
+def parse_sort(resolver: FieldResolver, spec: list[str]) -> list[SortKey]:
+    """`["-price", "name"]` → sort keys; a leading '-' means descending."""
+    keys: list[SortKey] = []
+    for i, item in enumerate(spec):
+        name = item.strip()
+        descending = name.startswith("-")
+        name = name.lstrip("-+")
+        if not name:
+            raise InvalidQuery("empty sort key", [FieldError(f"sort[{i}]", "empty")])
+        keys.append(SortKey(resolver.resolve(name, f"sort[{i}]"), descending))
+    if len(keys) > 5:
+        raise InvalidQuery("at most 5 sort keys", [FieldError("sort", "too many keys")])
+    return keys

@@ -1,0 +1,473 @@
+"""The catalog service: every write to objects goes through here, one unit of work each.
+
+Each save validates the values, resolves relations to target uuids, and writes the object
+row, a version row and one outbox event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import (
+    DuplicateKey,
+    FieldError,
+    InvalidInput,
+    ObjectNotFound,
+    StaleVersion,
+    StillReferenced,
+    UnknownClass,
+    ValidationFailed,
+    VersionNotFound,
+)
+from pimhub.catalog.events import object_event, object_event_type
+from pimhub.catalog.fields import FieldType
+from pimhub.catalog.objects import (
+    CatalogObject,
+    ChangeAction,
+    FieldChange,
+    ObjectVersion,
+    diff_versions,
+)
+from pimhub.catalog.ports import Page, UnitOfWork, UnitOfWorkFactory
+from pimhub.catalog.product_view import product_view
+from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
+from pimhub.catalog.validation import changed_fields, validate_values
+
+MAX_PAGE_SIZE = 1000
+MAX_REFERRERS_SHOWN = 20
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    object: CatalogObject
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    filter: str | None = None
+    sort: Sequence[str] = ()
+    first: int = 50
+    after: str | None = None
+    include_drafts: bool = False
+
+
+class CatalogService:
+    """Object reads and writes. Callers pass `author` (the API key name or CLI user)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        languages: frozenset[str] | None = None,
+        default_language: str = "en",
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.uow = uow
+        self.languages = languages
+        self.default_language = default_language
+        self.clock = clock
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def class_definition(self, uow: UnitOfWork, name: str) -> ClassDefinition:
+        definition = uow.classes.get(name)
+        if definition is None:
+            known = ", ".join(sorted(c.name for c in uow.classes.all())) or "none yet"
+            raise UnknownClass(f"there is no class '{name}' (classes: {known})")
+        return definition
+
+    def get_object(self, class_name: str, key: str, *, include_drafts: bool) -> CatalogObject:
+        with self.uow() as uow:
+            self.class_definition(uow, class_name)
+            return self._visible(uow, class_name, key, include_drafts)
+
+    def list_objects(self, class_name: str, query: ListQuery) -> Page:
+        if not 1 <= query.first <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                f"first must be between 1 and {MAX_PAGE_SIZE}",
+                [FieldError("first", f"got {query.first}")],
+            )
+        with self.uow() as uow:
+            definition = self.class_definition(uow, class_name)
+            resolver = FieldResolver(definition, default_language=self.default_language)
+            where = FilterParser(resolver).parse(query.filter)
+            sort = parse_sort(resolver, list(query.sort))
+            return uow.objects.list_page(
+                class_name, where, sort, query.first, query.after, query.include_drafts
+            )
+
+    def list_versions(
+        self, class_name: str, key: str, *, include_drafts: bool
+    ) -> list[ObjectVersion]:
+        with self.uow() as uow:
+            obj = self._visible(uow, class_name, key, include_drafts)
+            return uow.versions.for_object(obj.uuid)
+
+    def version_diff(
+        self, class_name: str, key: str, version: int, *, include_drafts: bool
+    ) -> tuple[ObjectVersion, list[FieldChange]]:
+        with self.uow() as uow:
+            obj = self._visible(uow, class_name, key, include_drafts)
+            this = uow.versions.get(obj.uuid, version)
+            if this is None:
+                raise VersionNotFound(
+                    f"{class_name} '{key}' has no version {version} (current is {obj.version})"
+                )
+            before = uow.versions.get(obj.uuid, version - 1) if version > 1 else None
+            return this, diff_versions(before, this)
+
+    def product(self, sku: str, *, language: str | None, include_drafts: bool) -> dict[str, Any]:
+        """The normalized product payload, read with one statement (product, category,
+        brand)."""
+        with self.uow() as uow:
+            found = uow.objects.get_with_targets("Product", sku, ["category", "brand"])
+        if found is None or (not found[0].published and not include_drafts):
+            raise ObjectNotFound(f"no Product with sku '{sku}'")
+        product, related = found
+        visible = {k: v for k, v in related.items() if v.published or include_drafts}
+        return product_view(
+            product,
+            visible,
+            language=language or self.default_language,
+            default_language=self.default_language,
+        )
+
+    def _visible(
+        self, uow: UnitOfWork, class_name: str, key: str, include_drafts: bool
+    ) -> CatalogObject:
+        obj = uow.objects.get_by_key(class_name, key)
+        # Unpublished objects look exactly like missing ones to keys without drafts access.
+        if obj is None or (not obj.published and not include_drafts):
+            raise ObjectNotFound(f"no {class_name} with key '{key}'")
+        return obj
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(
+        self, class_name: str, values: Mapping[str, Any], *, published: bool = True, author: str
+    ) -> CatalogObject:
+        with self.uow(write=True) as uow:
+            definition = self.class_definition(uow, class_name)
+            key = values.get(definition.business_key)
+            if isinstance(key, str) and uow.objects.get_by_key(class_name, key) is not None:
+                raise self._duplicate(definition, key)
+            result = self._save(uow, definition, None, values, published, author)
+            uow.commit()
+            return result.object
+
+    def put(
+        self,
+        class_name: str,
+        key: str,
+        values: Mapping[str, Any],
+        *,
+        published: bool | None = None,
+        expected_version: int | None = None,
+        author: str,
+    ) -> SaveResult:
+        """Create or fully replace the object with business key `key`."""
+        with self.uow(write=True) as uow:
+            definition = self.class_definition(uow, class_name)
+            body_key = values.get(definition.business_key, key)
+            if body_key != key:
+                raise InvalidInput(
+                    f"the body names {definition.business_key} '{body_key}' but the URL names "
+                    f"'{key}'; rename an object with PATCH",
+                    [FieldError(definition.business_key, "differs from the key in the URL")],
+                )
+            before = uow.objects.get_by_key(class_name, key)
+            if before is None and expected_version is not None:
+                raise ObjectNotFound(f"no {class_name} with key '{key}' to update")
+            self._check_version(before, expected_version)
+            full = {**values, definition.business_key: key}
+            pub = published if published is not None else (before.published if before else True)
+            result = self._save(uow, definition, before, full, pub, author)
+            uow.commit()
+            return result
+
+    def patch(
+        self,
+        class_name: str,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        published: bool | None = None,
+        expected_version: int | None = None,
+        author: str,
+    ) -> SaveResult:
+        """Merge `changes` into the stored values; a null removes a field (RFC 7396)."""
+        with self.uow(write=True) as uow:
+            definition = self.class_definition(uow, class_name)
+            before = uow.objects.get_by_key(class_name, key)
+            if before is None:
+                raise ObjectNotFound(f"no {class_name} with key '{key}'")
+            self._check_version(before, expected_version)
+            merged = _merge_patch(before.values, changes)
+            new_key = merged.get(definition.business_key)
+            if (
+                new_key != key
+                and isinstance(new_key, str)
+                and (uow.objects.get_by_key(class_name, new_key) is not None)
+            ):
+                raise self._duplicate(definition, new_key)
+            pub = before.published if published is None else published
+            result = self._save(uow, definition, before, merged, pub, author)
+            uow.commit()
+            return result
+
+    def delete(
+        self,
+        class_name: str,
+        key: str,
+        *,
+        force: bool = False,
+        expected_version: int | None = None,
+        author: str,
+    ) -> CatalogObject:
+        """Delete an object. While others refer to it this is refused, unless `force`, which
+        removes those references (a new version of each referrer)."""
+        with self.uow(write=True) as uow:
+            self.class_definition(uow, class_name)
+            obj = uow.objects.get_by_key(class_name, key)
+            if obj is None:
+                raise ObjectNotFound(f"no {class_name} with key '{key}'")
+            self._check_version(obj, expected_version)
+            referrers = uow.objects.referrers(obj.uuid, MAX_REFERRERS_SHOWN + 1)
+            if referrers and not force:
+                shown = referrers[:MAX_REFERRERS_SHOWN]
+                more = " and more" if len(referrers) > MAX_REFERRERS_SHOWN else ""
+                raise StillReferenced(
+                    f"{class_name} '{key}' is still referenced by {len(shown)}{more} object(s); "
+                    "remove those references first or delete with force",
+                    [
+                        FieldError(f"{r.class_name}/{r.key}", f"refers to it in field '{r.field}'")
+                        for r in shown
+                    ],
+                )
+            if referrers:
+                self._unlink_referrers(uow, obj.uuid, author)
+            now = self.clock()
+            uow.objects.delete(obj)
+            gone = CatalogObject(
+                obj.class_name,
+                obj.key,
+                obj.uuid,
+                obj.values,
+                obj.published,
+                obj.version + 1,
+                obj.created_at,
+                now,
+                obj.id,
+            )
+            self._record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
+            uow.commit()
+            return gone
+
+    def _unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
+        while referrers := uow.objects.referrers(target_uuid, 100):
+            for ref in {(r.class_name, r.key) for r in referrers}:
+                definition = self.class_definition(uow, ref[0])
+                before = uow.objects.get_by_key(*ref)
+                assert before is not None
+                values = {
+                    k: _without(v, target_uuid)
+                    if definition.field(k) and definition.field(k).type == FieldType.RELATION  # type: ignore[union-attr]
+                    else v
+                    for k, v in before.values.items()
+                }
+                self._save(uow, definition, before, values, before.published, author)
+
+    def _check_version(self, obj: CatalogObject | None, expected: int | None) -> None:
+        if obj is not None and expected is not None and obj.version != expected:
+            raise StaleVersion(
+                f"{obj.class_name} '{obj.key}' is at version {obj.version}, not {expected}; "
+                "read it again and re-apply your change",
+                current_version=obj.version,
+            )
+
+    def _duplicate(self, definition: ClassDefinition, key: str) -> DuplicateKey:
+        return DuplicateKey(
+            f"a {definition.name} with {definition.business_key} '{key}' already exists",
+            [FieldError(definition.business_key, "already taken", "unique")],
+        )
+
+    def _save(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        before: CatalogObject | None,
+        values: Mapping[str, Any],
+        published: bool,
+        author: str,
+    ) -> SaveResult:
+        normalized, errors = validate_values(definition, values, languages=self.languages)
+        refs = self._resolve_relations(uow, definition, normalized, errors)
+        self._check_unique(uow, definition, normalized, before, errors)
+        if errors:
+            raise ValidationFailed(
+                f"{definition.name} has {len(errors)} invalid field(s); nothing was saved", errors
+            )
+        changed = changed_fields(before.values if before else {}, normalized)
+        if before is not None and before.published != published:
+            changed.append("published")
+        if before is not None and not changed:
+            return SaveResult(before, created=False, changed=False)
+        now = self.clock()
+        key = normalized[definition.business_key]
+        if before is None:
+            obj = CatalogObject(
+                definition.name, key, str(uuidlib.uuid4()), normalized, published, 1, now, now
+            )
+            uow.objects.insert(obj)
+        else:
+            obj = CatalogObject(
+                definition.name,
+                key,
+                before.uuid,
+                normalized,
+                published,
+                before.version + 1,
+                before.created_at,
+                now,
+                before.id,
+            )
+            if not uow.objects.update(obj, before.version):
+                raise StaleVersion(
+                    f"{definition.name} '{before.key}' was changed concurrently; read it again",
+                    current_version=before.version + 1,
+                )
+        uow.objects.set_references(obj, refs)
+        action = ChangeAction.CREATED if before is None else ChangeAction.UPDATED
+        self._record(uow, before, obj, changed, action, author)
+        return SaveResult(obj, created=before is None, changed=True)
+
+    def _record(
+        self,
+        uow: UnitOfWork,
+        before: CatalogObject | None,
+        obj: CatalogObject,
+        changed: list[str],
+        action: ChangeAction,
+        author: str,
+        deleted_from: CatalogObject | None = None,
+    ) -> None:
+        uow.versions.add(
+            ObjectVersion(
+                object_uuid=obj.uuid,
+                class_name=obj.class_name,
+                key=obj.key,
+                version=obj.version,
+                action=action,
+                author=author,
+                created_at=obj.modified_at,
+                published=obj.published,
+                changed_fields=tuple(changed),
+                values=obj.values,
+            )
+        )
+        after = None if deleted_from is not None else obj
+        event_type = object_event_type(deleted_from or before, after)
+        uow.outbox.add(object_event(event_type, obj, changed, obj.modified_at))
+
+    def _resolve_relations(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        values: dict[str, Any],
+        errors: list[FieldError],
+    ) -> list[tuple[str, str]]:
+        """Replace business keys by uuids in relation fields, in place; return (field, uuid)
+        pairs for the reference index."""
+        refs: list[tuple[str, str]] = []
+        for f in definition.relation_fields():
+            if f.name not in values:
+                continue
+            raw = values[f.name]
+            items: list[str] = raw if isinstance(raw, list) else [raw]
+            uuids = [i for i in items if _looks_like_uuid(i)]
+            by_uuid = uow.objects.resolve_uuids(uuids) if uuids else {}
+            keys = [i for i in items if i not in by_uuid]
+            assert f.target is not None
+            by_key = uow.objects.resolve_keys(f.target, keys) if keys else {}
+            resolved: list[str] = []
+            for i, item in enumerate(items):
+                where = f"{f.name}[{i}]" if isinstance(raw, list) else f.name
+                target = by_uuid.get(item)
+                if target is not None and target.class_name != f.target:
+                    errors.append(
+                        FieldError(
+                            where, f"{item} is a {target.class_name}, not a {f.target}", "reference"
+                        )
+                    )
+                elif target is not None:
+                    resolved.append(target.uuid)
+                elif item in by_key:
+                    resolved.append(by_key[item])
+                else:
+                    errors.append(
+                        FieldError(where, f"no {f.target} with key or uuid '{item}'", "reference")
+                    )
+            values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
+            refs.extend((f.name, u) for u in resolved)
+        return refs
+
+    def _check_unique(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        values: Mapping[str, Any],
+        before: CatalogObject | None,
+        errors: list[FieldError],
+    ) -> None:
+        for f in definition.fields:
+            if not f.unique or f.name == definition.business_key or f.name not in values:
+                continue
+            if before is not None and before.values.get(f.name) == values[f.name]:
+                continue
+            if uow.objects.value_taken(
+                definition.name, f.name, values[f.name], before.uuid if before else None
+            ):
+                errors.append(
+                    FieldError(
+                        f.name,
+                        f"value {values[f.name]!r} is already used by another {definition.name}",
+                        "unique",
+                    )
+                )
+
+
+def _merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(target)
+    for k, v in patch.items():
+        if v is None:
+            merged.pop(k, None)
+        elif isinstance(v, Mapping) and isinstance(merged.get(k), Mapping):
+            merged[k] = _merge_patch(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def _without(value: Any, target: str) -> Any:
+    if isinstance(value, list):
+        return [v for v in value if v != target]
+    return None if value == target else value

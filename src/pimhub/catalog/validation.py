@@ -1,0 +1,287 @@
+"""Validation of object values against a class definition.
+
+`validate_values` checks every field and returns the normalized values together with every
+problem found, so a client fixes a payload in one round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pimhub.catalog.classes import CURRENCY_PATTERN, ClassDefinition
+from pimhub.catalog.errors import FieldError
+from pimhub.catalog.fields import FieldDefinition, FieldType
+
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+MAX_LIST_ITEMS = 1000
+
+
+class _Invalid(Exception):
+    """Internal: one bad value; carries the message and a stable code for the field path."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected a number, got {_describe(value)}", "type")
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise _Invalid("expected a finite number")
+    if decimals == 0:
+        if isinstance(value, float) and not value.is_integer():
+            raise _Invalid("expected a whole number")
+        result: int | float = int(value)
+    else:
+        exponent = Decimal(str(value)).as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > decimals:
+            raise _Invalid(f"at most {decimals} decimal places are allowed")
+        result = value
+    if f.min is not None and result < f.min:
+        raise _Invalid(f"must be at least {_fmt(f.min)}", "range")
+    if f.max is not None and result > f.max:
+        raise _Invalid(f"must be at most {_fmt(f.max)}", "range")
+    return result
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_string(f: FieldDefinition, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {_describe(value)}", "type")
+    limit = f.effective_max_length
+    if limit is not None and len(value) > limit:
+        raise _Invalid(f"is {len(value)} characters long; at most {limit} are allowed", "too-long")
+    if f.min_length is not None and len(value) < f.min_length:
+        raise _Invalid(f"must be at least {f.min_length} characters long", "too-short")
+    pattern = f.compiled_pattern
+    if pattern is not None and not pattern.fullmatch(value):
+        raise _Invalid(f"does not match the pattern {f.pattern}", "pattern")
+    return value
+
+
+def _check_money(f: FieldDefinition, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or set(value) != {"amount", "currency"}:
+        raise _Invalid('expected {"amount": <number>, "currency": "<ISO 4217 code>"}')
+    amount = value["amount"]
+    if isinstance(amount, str):
+        try:
+            parsed = Decimal(amount)
+        except InvalidOperation:
+            raise _Invalid(f"amount {amount!r} is not a number") from None
+        amount = int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
+    amount = _check_number(f, amount, f.decimals or 2)
+    currency = value["currency"]
+    if not isinstance(currency, str) or not CURRENCY_PATTERN.match(currency):
+        raise _Invalid("currency must be a three-letter ISO 4217 code such as EUR")
+    if f.currencies and currency not in f.currencies:
+        raise _Invalid(f"currency must be one of: {', '.join(f.currencies)}")
+    return {"amount": amount, "currency": currency}
+
+
+def _check_date(_: FieldDefinition, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a date as YYYY-MM-DD, got {_describe(value)}")
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise _Invalid(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _check_datetime(_: FieldDefinition, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected an ISO 8601 date-time, got {_describe(value)}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(f"{value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise _Invalid("a date-time needs a time zone offset, e.g. 2026-01-31T12:00:00Z")
+    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _check_select(f: FieldDefinition, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected one of the options as a string, got {_describe(value)}")
+    if value not in f.options:
+        raise _Invalid(f"{value!r} is not an option; use one of: {', '.join(f.options)}", "option")
+    return value
+
+
+def _check_multiselect(f: FieldDefinition, value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise _Invalid(f"expected a list of options, got {_describe(value)}")
+    bad = [v for v in value if not isinstance(v, str) or v not in f.options]
+    if bad:
+        raise _Invalid(
+            f"not options: {', '.join(map(str, bad))}; use any of: {', '.join(f.options)}"
+        )
+    if len(set(value)) != len(value):
+        raise _Invalid("lists an option twice")
+    return list(value)
+
+
+def _check_reference(f: FieldDefinition, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _Invalid(
+            f"expected a uuid or business key of a {f.target or 'target'}, got {_describe(value)}"
+        )
+    if len(value) > 255:
+        raise _Invalid("a reference is at most 255 characters long")
+    return value
+
+
+def _check_asset(f: FieldDefinition, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _Invalid(f"expected an asset path or URL, got {_describe(value)}")
+    return _check_string(f, value)
+
+
+def _check_boolean(_: FieldDefinition, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_describe(value)}", "type")
+    return value
+
+
+_SCALAR_CHECKS: dict[FieldType, Callable[[FieldDefinition, Any], Any]] = {
+    FieldType.TEXT: _check_string,
+    FieldType.TEXTAREA: _check_string,
+    FieldType.RICH_TEXT: _check_string,
+    FieldType.NUMBER: lambda f, v: _check_number(f, v, f.decimals),
+    FieldType.MONEY: _check_money,
+    FieldType.BOOLEAN: _check_boolean,
+    FieldType.DATE: _check_date,
+    FieldType.DATETIME: _check_datetime,
+    FieldType.SELECT: _check_select,
+    FieldType.MULTISELECT: _check_multiselect,
+    FieldType.RELATION: _check_reference,
+    FieldType.ASSET: _check_asset,
+}
+
+
+def _validate_list(f: FieldDefinition, value: Any, path: str, errors: list[FieldError]) -> Any:
+    if not isinstance(value, list):
+        errors.append(FieldError(path, f"expected a list, got {_describe(value)}", "type"))
+        return None
+    if len(value) > MAX_LIST_ITEMS:
+        errors.append(FieldError(path, f"at most {MAX_LIST_ITEMS} items are allowed"))
+        return None
+    check = _SCALAR_CHECKS[f.type]
+    out: list[Any] = []
+    for i, item in enumerate(value):
+        try:
+            out.append(check(f, item))
+        except _Invalid as exc:
+            errors.append(FieldError(f"{path}[{i}]", str(exc), exc.code))
+    if len(set(out)) != len(out):
+        errors.append(FieldError(path, "lists the same item twice"))
+    return out
+
+
+def _validate_localized(
+    f: FieldDefinition,
+    value: Any,
+    path: str,
+    languages: frozenset[str] | None,
+    errors: list[FieldError],
+) -> dict[str, str] | None:
+    if not isinstance(value, Mapping):
+        errors.append(
+            FieldError(
+                path,
+                "a localized field takes an object of language to text, "
+                'e.g. {"en": "Shirt", "de": "Hemd"}',
+                "type",
+            )
+        )
+        return None
+    out: dict[str, str] = {}
+    for lang, text in value.items():
+        if not LANGUAGE_PATTERN.match(lang) or (languages is not None and lang not in languages):
+            allowed = f"; configured: {', '.join(sorted(languages))}" if languages else ""
+            errors.append(
+                FieldError(f"{path}.{lang}", f"unknown language code{allowed}", "language")
+            )
+            continue
+        if text is None:
+            continue
+        try:
+            out[lang] = _check_string(f, text)
+        except _Invalid as exc:
+            errors.append(FieldError(f"{path}.{lang}", str(exc), exc.code))
+    return out
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def validate_values(
+    definition: ClassDefinition,
+    values: Mapping[str, Any],
+    *,
+    languages: frozenset[str] | None = None,
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Check `values` against the class; return normalized values (empty ones dropped) and
+    every problem found. Relation values are checked for shape only; the service resolves
+    them to target uuids."""
+    errors: list[FieldError] = []
+    normalized: dict[str, Any] = {}
+    for name in values:
+        if definition.field(name) is None:
+            errors.append(
+                FieldError(
+                    name,
+                    f"unknown field; {definition.name} has: {', '.join(definition.field_names)}",
+                    "unknown-field",
+                )
+            )
+    for f in definition.fields:
+        value = values.get(f.name)
+        if _is_empty(value):
+            if f.required:
+                errors.append(FieldError(f.name, "is required", "required"))
+            continue
+        if f.localized:
+            result: Any = _validate_localized(f, value, f.name, languages, errors)
+            if f.required and result == {}:
+                errors.append(
+                    FieldError(f.name, "is required (in at least one language)", "required")
+                )
+        elif f.is_list and f.type != FieldType.MULTISELECT:
+            result = _validate_list(f, value, f.name, errors)
+        else:
+            try:
+                result = _SCALAR_CHECKS[f.type](f, value)
+            except _Invalid as exc:
+                errors.append(FieldError(f.name, str(exc), exc.code))
+                continue
+        if not _is_empty(result):
+            normalized[f.name] = result
+    return normalized, errors
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Names of the fields whose value differs, in a stable order."""
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))

@@ -1,0 +1,1 @@
+"""The `pimhub` command line: thin wrappers over the services."""

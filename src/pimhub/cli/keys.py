@@ -1,0 +1,74 @@
+"""`pimhub keys`: create, list and revoke API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pimhub.cli.common import console, handles_errors, open_hub
+
+app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+
+
+@app.command("create")
+@handles_errors
+def create(
+    name: Annotated[str, typer.Option(help="Who uses the key, e.g. erp-prod")],
+    scopes: Annotated[
+        list[str],
+        typer.Option(
+            "--scopes",
+            "--scope",
+            help="admin, or read|read-drafts|write|delete[:Class]; comma-separated or repeated",
+        ),
+    ],
+    env: Annotated[
+        str, typer.Option(help="production, staging, development or test")
+    ] = "production",
+    expires_in_days: Annotated[int | None, typer.Option(help="Expire after N days")] = None,
+    description: Annotated[str | None, typer.Option(help="Free text")] = None,
+) -> None:
+    """Create a key and print its secret once; only a hash is stored."""
+    hub = open_hub()
+    key, token = hub.access.create(
+        name, scopes, environment=env, expires_in_days=expires_in_days, description=description
+    )
+    console.print(
+        f"created key [bold]{key.key_id}[/] ({key.name}, {key.environment}) with "
+        f"scopes {', '.join(key.scopes)}",
+        highlight=False,
+    )
+    console.print("secret (shown once, store it now):", style="yellow")
+    typer.echo(token)
+
+
+@app.command("list")
+@handles_errors
+def list_keys() -> None:
+    """List keys (never their secrets)."""
+    table = Table("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
+    for key in open_hub().access.all():
+        status = "revoked" if key.revoked_at else "active"
+        table.add_row(
+            key.key_id,
+            key.name,
+            key.environment,
+            " ".join(key.scopes),
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
+            f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "-",
+            status,
+        )
+    console.print(table)
+
+
+@app.command("revoke")
+@handles_errors
+def revoke(
+    key: Annotated[str, typer.Argument(help="Key id, or name (revokes all with it)")],
+) -> None:
+    """Revoke a key; requests with it fail from now on."""
+    for revoked in open_hub().access.revoke(key):
+        console.print(f"revoked {revoked.key_id} ({revoked.name})")

@@ -1,0 +1,21 @@
+"""The `pimhub` command."""
+
+from __future__ import annotations
+
+import typer
+
+from pimhub.cli import classes, db, keys, server
+
+app = typer.Typer(
+    help="pimhub: product information and integration hub.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(classes.app, name="classes")
+app.add_typer(db.app, name="db")
+server.register(app)
+
+
+if __name__ == "__main__":
+    app()

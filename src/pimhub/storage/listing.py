@@ -1,0 +1,152 @@
+"""Compiles the catalog's filter and sort trees to SQLAlchemy, and keyset-paginates.
+
+Every value becomes a bound parameter; the tree only chooses columns and operators.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import ColumnElement, and_, func, not_, or_, true
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from pimhub.catalog.errors import FieldError, InvalidQuery
+from pimhub.catalog.query import (
+    BoolOp,
+    Comparison,
+    FieldRef,
+    Node,
+    Not,
+    SortKey,
+    SystemField,
+    ValueKind,
+)
+from pimhub.storage.tables import objects
+
+_SYSTEM_COLUMNS: dict[SystemField, KeyedColumnElement[Any]] = {
+    SystemField.KEY: objects.c.business_key,
+    SystemField.UUID: objects.c.uuid,
+    SystemField.PUBLISHED: objects.c.published,
+    SystemField.VERSION: objects.c.version,
+    SystemField.CREATED_AT: objects.c.created_at,
+    SystemField.MODIFIED_AT: objects.c.modified_at,
+}
+_TIME_FIELDS = (SystemField.CREATED_AT, SystemField.MODIFIED_AT)
+# Sort keys compare through COALESCE so a keyset cursor never has to compare with NULL.
+_NULL_SENTINEL = {ValueKind.STRING: "", ValueKind.NUMBER: -1e300, ValueKind.BOOLEAN: False}
+
+
+def column_for(ref: FieldRef) -> ColumnElement[Any]:
+    if ref.system is not None:
+        return _SYSTEM_COLUMNS[ref.system]
+    element = objects.c.data[ref.path if len(ref.path) > 1 else ref.path[0]]
+    if ref.kind == ValueKind.NUMBER:
+        return cast(ColumnElement[Any], element.as_float())
+    if ref.kind == ValueKind.BOOLEAN:
+        return cast(ColumnElement[Any], element.as_boolean())
+    return cast(ColumnElement[Any], element.as_string())
+
+
+def _param(ref: FieldRef, value: Any) -> Any:
+    if ref.system in _TIME_FIELDS and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return value
+
+
+def compile_filter(node: Node) -> ColumnElement[bool]:
+    if isinstance(node, BoolOp):
+        parts = [compile_filter(n) for n in node.items]
+        return and_(*parts) if node.op == "$and" else or_(*parts)
+    if isinstance(node, Not):
+        return not_(compile_filter(node.item))
+    return _comparison(node)
+
+
+def _comparison(node: Comparison) -> ColumnElement[bool]:
+    col = column_for(node.ref)
+    op, value = node.op, node.value
+    if op == "$null":
+        return col.is_(None) if value else col.is_not(None)
+    if op == "$notnull":
+        return col.is_not(None) if value else col.is_(None)
+    if op in ("$in", "$nin"):
+        params = [_param(node.ref, v) for v in value]
+        return col.in_(params) if op == "$in" else col.not_in(params)
+    if op == "$like":
+        return col.ilike(value)
+    if op == "$notlike":
+        return not_(col.ilike(value))
+    param = _param(node.ref, value)
+    comparisons = {
+        "$eq": lambda: col == param,
+        "$ne": lambda: col != param,
+        "$gt": lambda: col > param,
+        "$gte": lambda: col >= param,
+        "$lt": lambda: col < param,
+        "$lte": lambda: col <= param,
+    }
+    return cast(ColumnElement[bool], comparisons[op]())
+
+
+def sort_columns(sort: Sequence[SortKey]) -> list[tuple[ColumnElement[Any], bool]]:
+    """(expression, descending) per key, ending with the internal id as the tie breaker."""
+    cols: list[tuple[ColumnElement[Any], bool]] = []
+    for key in sort:
+        col = column_for(key.ref)
+        if key.ref.system is None:
+            col = func.coalesce(col, _NULL_SENTINEL[key.ref.kind])
+        cols.append((col, key.descending))
+    cols.append((objects.c.id, sort[-1].descending if sort else False))
+    return cols
+
+
+def sort_signature(sort: Sequence[SortKey]) -> str:
+    spec = ",".join(("-" if k.descending else "") + k.ref.label for k in sort)
+    return hashlib.sha1(spec.encode()).hexdigest()[:8]
+
+
+def encode_cursor(sort: Sequence[SortKey], values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    raw = orjson.dumps({"s": sort_signature(sort), "v": plain})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(sort: Sequence[SortKey], cursor: str) -> list[Any]:
+    def bad(message: str) -> InvalidQuery:
+        return InvalidQuery(f"cursor: {message}", [FieldError("after", message)])
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+        signature, values = data["s"], data["v"]
+    except (ValueError, KeyError, TypeError):
+        raise bad("not a cursor this API issued") from None
+    if signature != sort_signature(sort):
+        raise bad("the cursor belongs to a different sort order; start again without it")
+    if not isinstance(values, list) or len(values) != len(sort) + 1:
+        raise bad("not a cursor this API issued")
+    for i, key in enumerate(sort):
+        if key.ref.system in _TIME_FIELDS:
+            values[i] = datetime.fromisoformat(values[i])
+    return values
+
+
+def after_cursor(
+    cols: list[tuple[ColumnElement[Any], bool]], values: list[Any]
+) -> ColumnElement[bool]:
+    """Rows strictly after the cursor row in the sort order (expanded row comparison)."""
+    clauses: list[ColumnElement[bool]] = []
+    for i, (col, descending) in enumerate(cols):
+        equal_before = [c == values[j] for j, (c, _) in enumerate(cols[:i])]
+        step = col < values[i] if descending else col > values[i]
+        clauses.append(and_(*equal_before, step) if equal_before else step)
+    return or_(*clauses) if clauses else true()
+
+
+def where_true(node: Node | None) -> ColumnElement[bool]:
+    return compile_filter(node) if node is not None else true()

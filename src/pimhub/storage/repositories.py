@@ -1,0 +1,368 @@
+"""SQLAlchemy Core implementations of the catalog's repository protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
+
+from pimhub.catalog.classes import ClassDefinition, parse_class_definition
+from pimhub.catalog.errors import DuplicateKey, FieldError
+from pimhub.catalog.events import OutboxEvent
+from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
+from pimhub.catalog.ports import Page, Referrer, TargetRef
+from pimhub.catalog.query import Node, SortKey
+from pimhub.storage import listing
+from pimhub.storage.tables import (
+    class_definition_versions,
+    class_definitions,
+    object_references,
+    object_versions,
+    objects,
+    outbox,
+)
+
+ITERATE_BATCH = 500
+
+
+def row_to_object(row: Row[Any], prefix: str = "") -> CatalogObject:
+    m = row._mapping
+    return CatalogObject(
+        class_name=m[f"{prefix}class_name"],
+        key=m[f"{prefix}business_key"],
+        uuid=m[f"{prefix}uuid"],
+        values=m[f"{prefix}data"],
+        published=m[f"{prefix}published"],
+        version=m[f"{prefix}version"],
+        created_at=m[f"{prefix}created_at"],
+        modified_at=m[f"{prefix}modified_at"],
+        id=m[f"{prefix}id"],
+    )
+
+
+class SqlClassRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, name: str) -> ClassDefinition | None:
+        row = self.conn.execute(
+            select(class_definitions.c.definition, class_definitions.c.version).where(
+                class_definitions.c.name == name
+            )
+        ).first()
+        return self._parse(row) if row else None
+
+    def all(self) -> list[ClassDefinition]:
+        rows = self.conn.execute(
+            select(class_definitions.c.definition, class_definitions.c.version)
+        )
+        return [self._parse(r) for r in rows]
+
+    def _parse(self, row: Any) -> ClassDefinition:
+        return parse_class_definition({**row.definition, "version": row.version})
+
+    def save(self, definition: ClassDefinition, author: str) -> None:
+        data = definition.to_dict(with_version=False)
+        values = {
+            "version": definition.version,
+            "definition": data,
+            "updated_by": author,
+            "updated_at": func.now(),
+        }
+        if definition.version == 1:
+            self.conn.execute(insert(class_definitions).values(name=definition.name, **values))
+        else:
+            self.conn.execute(
+                update(class_definitions)
+                .where(class_definitions.c.name == definition.name)
+                .values(values)
+            )
+        self.conn.execute(
+            insert(class_definition_versions).values(
+                name=definition.name,
+                version=definition.version,
+                definition=data,
+                created_at=func.now(),
+                author=author,
+            )
+        )
+
+    def delete(self, name: str) -> None:
+        self.conn.execute(delete(class_definitions).where(class_definitions.c.name == name))
+
+
+class SqlObjectRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_by_key(self, class_name: str, key: str) -> CatalogObject | None:
+        row = self.conn.execute(
+            select(objects).where(objects.c.class_name == class_name, objects.c.business_key == key)
+        ).first()
+        return row_to_object(row) if row else None
+
+    def resolve_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, str]:
+        rows = self.conn.execute(
+            select(objects.c.business_key, objects.c.uuid).where(
+                objects.c.class_name == class_name, objects.c.business_key.in_(list(keys))
+            )
+        )
+        return {r.business_key: r.uuid for r in rows}
+
+    def resolve_uuids(self, uuids: Sequence[str]) -> dict[str, TargetRef]:
+        rows = self.conn.execute(
+            select(objects.c.uuid, objects.c.class_name).where(objects.c.uuid.in_(list(uuids)))
+        )
+        return {r.uuid: TargetRef(r.uuid, r.class_name) for r in rows}
+
+    def insert(self, obj: CatalogObject) -> None:
+        try:
+            obj.id = self.conn.execute(
+                insert(objects)
+                .values(
+                    uuid=obj.uuid,
+                    class_name=obj.class_name,
+                    business_key=obj.key,
+                    published=obj.published,
+                    version=obj.version,
+                    created_at=obj.created_at,
+                    modified_at=obj.modified_at,
+                    data=obj.values,
+                )
+                .returning(objects.c.id)
+            ).scalar_one()
+        except IntegrityError:
+            # A concurrent writer won the race between our existence check and the insert.
+            raise DuplicateKey(
+                f"a {obj.class_name} with key '{obj.key}' already exists",
+                [FieldError("key", "already taken")],
+            ) from None
+
+    def update(self, obj: CatalogObject, expected_version: int) -> bool:
+        try:
+            result = self.conn.execute(
+                update(objects)
+                .where(
+                    objects.c.id == obj.id,
+                    objects.c.version == expected_version,
+                )
+                .values(
+                    business_key=obj.key,
+                    published=obj.published,
+                    version=obj.version,
+                    modified_at=obj.modified_at,
+                    data=obj.values,
+                )
+            )
+        except IntegrityError:
+            raise DuplicateKey(
+                f"a {obj.class_name} with key '{obj.key}' already exists",
+                [FieldError("key", "already taken")],
+            ) from None
+        return result.rowcount == 1
+
+    def delete(self, obj: CatalogObject) -> None:
+        self.conn.execute(delete(object_references).where(object_references.c.source_id == obj.id))
+        self.conn.execute(delete(objects).where(objects.c.id == obj.id))
+
+    def set_references(self, obj: CatalogObject, refs: Sequence[tuple[str, str]]) -> None:
+        self.conn.execute(delete(object_references).where(object_references.c.source_id == obj.id))
+        unique = sorted(set(refs))
+        if unique:
+            self.conn.execute(
+                insert(object_references),
+                [{"source_id": obj.id, "field": f, "target_uuid": t} for f, t in unique],
+            )
+
+    def referrers(self, uuid: str, limit: int) -> list[Referrer]:
+        rows = self.conn.execute(
+            select(objects.c.class_name, objects.c.business_key, object_references.c.field)
+            .join(objects, objects.c.id == object_references.c.source_id)
+            .where(object_references.c.target_uuid == uuid)
+            .order_by(objects.c.id)
+            .limit(limit)
+        )
+        return [Referrer(r.class_name, r.business_key, r.field) for r in rows]
+
+    def value_taken(
+        self, class_name: str, field: str, value: Any, exclude_uuid: str | None
+    ) -> bool:
+        element = objects.c.data[field]
+        col = element.as_float() if isinstance(value, int | float) else element.as_string()
+        query = select(objects.c.id).where(objects.c.class_name == class_name, col == value)
+        if exclude_uuid is not None:
+            query = query.where(objects.c.uuid != exclude_uuid)
+        return self.conn.execute(query.limit(1)).first() is not None
+
+    def count(self, class_name: str) -> int:
+        return self.conn.execute(
+            select(func.count()).select_from(objects).where(objects.c.class_name == class_name)
+        ).scalar_one()
+
+    def iterate(self, class_name: str) -> Iterator[CatalogObject]:
+        last_id = 0
+        while True:
+            rows = self.conn.execute(
+                select(objects)
+                .where(
+                    objects.c.class_name == class_name,
+                    objects.c.id > last_id,
+                )
+                .order_by(objects.c.id)
+                .limit(ITERATE_BATCH)
+            ).all()
+            yield from (row_to_object(r) for r in rows)
+            if len(rows) < ITERATE_BATCH:
+                return
+            last_id = rows[-1].id
+
+    def duplicate_values(self, class_name: str, field: str, limit: int) -> list[Any]:
+        col = objects.c.data[field].as_string()
+        rows = self.conn.execute(
+            select(col.label("value"))
+            .where(objects.c.class_name == class_name, col.is_not(None))
+            .group_by(col)
+            .having(func.count() > 1)
+            .limit(limit)
+        )
+        return [r.value for r in rows]
+
+    def list_page(
+        self,
+        class_name: str,
+        where: Node | None,
+        sort: Sequence[SortKey],
+        first: int,
+        after: str | None,
+        include_drafts: bool,
+    ) -> Page:
+        conditions = [objects.c.class_name == class_name, listing.where_true(where)]
+        if not include_drafts:
+            conditions.append(objects.c.published.is_(True))
+        total = self.conn.execute(
+            select(func.count()).select_from(objects).where(*conditions)
+        ).scalar_one()
+        cols = listing.sort_columns(sort)
+        query: Select[Any] = select(
+            objects, *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)]
+        ).where(*conditions)
+        if after:
+            query = query.where(listing.after_cursor(cols, listing.decode_cursor(sort, after)))
+        query = query.order_by(*[c.desc() if d else c.asc() for c, d in cols]).limit(first + 1)
+        rows = self.conn.execute(query).all()
+        more = len(rows) > first
+        rows = rows[:first]
+        cursor = None
+        if more and rows:
+            last = rows[-1]._mapping
+            cursor = listing.encode_cursor(sort, [last[f"_s{i}"] for i in range(len(cols))])
+        return Page([row_to_object(r) for r in rows], total, cursor)
+
+    @staticmethod
+    @lru_cache(maxsize=32)
+    def _with_targets_query(fields: tuple[str, ...]) -> Select[Any]:
+        # Built once per field list: building the aliases took longer than running the query.
+        columns: list[Any] = list(objects.c)
+        joined: Any = objects
+        for i, name in enumerate(fields):
+            target = objects.alias(f"t{i}")
+            joined = joined.outerjoin(target, target.c.uuid == objects.c.data[name].as_string())
+            columns.extend(c.label(f"t{i}_{c.name}") for c in target.c)
+        return (
+            select(*columns)
+            .select_from(joined)
+            .where(
+                objects.c.class_name == bindparam("class_name"),
+                objects.c.business_key == bindparam("key"),
+            )
+        )
+
+    def get_with_targets(
+        self, class_name: str, key: str, fields: Sequence[str]
+    ) -> tuple[CatalogObject, dict[str, CatalogObject]] | None:
+        """One statement: the object and the single-valued relation targets in `fields`."""
+        query = self._with_targets_query(tuple(fields))
+        row = self.conn.execute(query, {"class_name": class_name, "key": key}).first()
+        if row is None:
+            return None
+        related = {
+            name: row_to_object(row, f"t{i}_")
+            for i, name in enumerate(fields)
+            if row._mapping[f"t{i}_id"] is not None
+        }
+        return row_to_object(row), related
+
+
+class SqlVersionRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, version: ObjectVersion) -> None:
+        self.conn.execute(
+            insert(object_versions).values(
+                object_uuid=version.object_uuid,
+                class_name=version.class_name,
+                business_key=version.key,
+                version=version.version,
+                action=version.action.value,
+                author=version.author,
+                created_at=version.created_at,
+                published=version.published,
+                changed_fields=list(version.changed_fields),
+                data=version.values,
+            )
+        )
+
+    def for_object(self, object_uuid: str) -> list[ObjectVersion]:
+        rows = self.conn.execute(
+            select(object_versions)
+            .where(object_versions.c.object_uuid == object_uuid)
+            .order_by(object_versions.c.version.desc())
+        )
+        return [self._version(r) for r in rows]
+
+    def get(self, object_uuid: str, version: int) -> ObjectVersion | None:
+        row = self.conn.execute(
+            select(object_versions).where(
+                object_versions.c.object_uuid == object_uuid, object_versions.c.version == version
+            )
+        ).first()
+        return self._version(row) if row else None
+
+    def _version(self, row: Row[Any]) -> ObjectVersion:
+        return ObjectVersion(
+            object_uuid=row.object_uuid,
+            class_name=row.class_name,
+            key=row.business_key,
+            version=row.version,
+            action=ChangeAction(row.action),
+            author=row.author,
+            created_at=row.created_at,
+            published=row.published,
+            changed_fields=tuple(row.changed_fields),
+            values=row.data,
+        )
+
+
+class SqlOutboxRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, event: OutboxEvent) -> None:
+        self.conn.execute(
+            insert(outbox).values(
+                event_id=event.event_id,
+                event_type=event.type.value,
+                class_name=event.class_name,
+                object_uuid=event.object_uuid,
+                business_key=event.business_key,
+                version=event.version,
+                changed_fields=list(event.changed_fields),
+                payload=event.payload,
+                created_at=event.created_at,
+            )
+        )

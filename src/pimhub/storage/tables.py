@@ -1,0 +1,153 @@
+"""The database schema. Migrations in storage/migrations must match it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for event tables.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+class_definitions = Table(
+    "class_definitions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+)
+
+class_definition_versions = Table(
+    "class_definition_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("author", String(255), nullable=False),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("class_name", String(64), nullable=False),
+    Column("business_key", String(255), nullable=False),
+    Column("published", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("modified_at", UtcDateTime, nullable=False),
+    Column("data", Json, nullable=False),
+    UniqueConstraint("class_name", "business_key"),
+    Index(None, "class_name", "modified_at"),
+)
+
+object_references = Table(
+    "object_references",
+    metadata,
+    Column("source_id", BigId, ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("target_uuid", String(36), primary_key=True),
+    Index(None, "target_uuid"),
+)
+
+object_versions = Table(
+    "object_versions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("object_uuid", String(36), nullable=False),
+    Column("class_name", String(64), nullable=False),
+    Column("business_key", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("published", Boolean, nullable=False),
+    Column("changed_fields", Json, nullable=False),
+    Column("data", Json, nullable=False),
+    UniqueConstraint("object_uuid", "version"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("event_type", String(40), nullable=False),
+    Column("class_name", String(64), nullable=False),
+    Column("object_uuid", String(36)),
+    Column("business_key", String(255)),
+    Column("version", Integer, nullable=False),
+    Column("changed_fields", Json, nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("dispatched_at", UtcDateTime),
+    Index(None, "dispatched_at", "id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
+    Column("environment", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Column("description", Text),
+)
