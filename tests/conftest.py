@@ -1,0 +1,150 @@
+"""Shared fixtures. Database-backed tests run once per backend: SQLite always, PostgreSQL
+when PIMHUB_TEST_POSTGRES_URL is set. Without it those runs skip with a reason, unless
+--require-services (or PIMHUB_TEST_REQUIRE_SERVICES=1) turns the skip into a failure, as CI
+does."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from pimhub.api.app import create_app
+from pimhub.bootstrap import Hub, bootstrap
+from pimhub.catalog.commerce import commerce_model
+from pimhub.settings import Settings
+from pimhub.storage.engine import build_engine
+from pimhub.storage.migrate import upgrade
+from pimhub.storage.tables import metadata
+
+POSTGRES_ENV = "PIMHUB_TEST_POSTGRES_URL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        default=False,
+        help="fail, instead of skip, tests whose service URL is not set",
+    )
+
+
+def require_service(config: pytest.Config, env: str, what: str) -> str:
+    """The URL in `env`, or a skip (a failure under --require-services)."""
+    url = os.environ.get(env)
+    if url:
+        return url
+    strict = (
+        config.getoption("--require-services")
+        or os.environ.get("PIMHUB_TEST_REQUIRE_SERVICES") == "1"
+    )
+    message = f"{what} tests need {env} (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+    if strict:
+        pytest.fail(f"{message}; --require-services forbids skipping", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated database per backend for the whole session; tests get it emptied."""
+    if request.param == "sqlite":
+        path = Path(tmp_path_factory.mktemp("db")) / "pimhub.db"
+        eng = build_engine(f"sqlite:///{path}")
+        upgrade(eng)
+        yield eng
+        eng.dispose()
+        return
+    url = require_service(request.config, POSTGRES_ENV, "PostgreSQL")
+    schema = f"pimhub_test_{uuid.uuid4().hex[:10]}"
+    admin = build_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = build_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        upgrade(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def empty_database(engine: Engine) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def bare_hub(engine: Engine) -> Iterator[Hub]:
+    """A hub on an empty database (no classes)."""
+    empty_database(engine)
+    yield bootstrap(Settings(database_url=str(engine.url)), engine=engine)
+
+
+@pytest.fixture
+def hub(bare_hub: Hub) -> Hub:
+    """A hub with the default commerce model installed."""
+    bare_hub.classes.apply(commerce_model(), author="test")
+    return bare_hub
+
+
+@pytest.fixture
+def client(hub: Hub) -> TestClient:
+    return TestClient(create_app(hub))
+
+
+def bearer(hub: Hub, *scopes: str, name: str = "test") -> dict[str, str]:
+    """Headers for a fresh key with `scopes`."""
+    _, token = hub.access.create(name, list(scopes), environment="test")
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin(hub: Hub) -> dict[str, str]:
+    return bearer(hub, "admin", name="admin")
+
+
+@pytest.fixture
+def sample(hub: Hub) -> Hub:
+    """The commerce model plus one brand, two categories and two products (one draft)."""
+    c = hub.catalog
+    c.create("Brand", {"code": "acme", "name": "Acme"}, author="test")
+    c.create("Category", {"code": "men", "name": {"en": "Men", "de": "Herren"}}, author="test")
+    c.create(
+        "Category",
+        {"code": "men-tops", "name": {"en": "Tops", "de": "Oberteile"}, "parent": "men"},
+        author="test",
+    )
+    c.create(
+        "Product",
+        {
+            "sku": "TS-1",
+            "name": {"en": "Tee", "de": "T-Shirt"},
+            "price": {"amount": 19.99, "currency": "EUR"},
+            "stock": 7,
+            "category": "men-tops",
+            "brand": "acme",
+            "ean": "4006381333931",
+        },
+        author="test",
+    )
+    c.create(
+        "Product",
+        {"sku": "TS-2", "name": {"en": "Draft tee"}, "price": {"amount": 5, "currency": "EUR"}},
+        published=False,
+        author="test",
+    )
+    return hub
