@@ -12,6 +12,7 @@ from pimhub.catalog.service import CatalogService
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
 from pimhub.storage.engine import build_engine
+from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
 
 
@@ -38,6 +39,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         engine=engine,
         catalog=CatalogService(
             uow,
+            SqlObjectPointReads(engine),
             languages=frozenset(settings.languages) or None,
             default_language=settings.default_language,
         ),

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     default_language: str = "en"
     log_level: str = "INFO"
     log_json: bool = True
+    telemetry: bool = Field(
+        False,
+        description="FastAPI's native OpenTelemetry tracing and metrics, exported through the "
+        "globally configured providers. Off by default: its per-request check alone costs "
+        "more than a point read.",
+    )
     public_url: str | None = Field(None, description="Base URL shown to users")
 
     @property

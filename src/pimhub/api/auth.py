@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from pimhub.access.keys import Action, ApiKey
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import Forbidden
 
+T = TypeVar("T")
+
 
 def hub_of(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
+
+
+async def point_read(request: Request, read: Callable[[], T]) -> T:
+    """Runs `read`, a few single-row point reads, on the event loop when the database is a
+    local SQLite file (tens of microseconds: less than the hop to a worker thread and back),
+    and in the thread pool otherwise, where a network round trip must not stall the loop."""
+    if hub_of(request).engine.dialect.name == "sqlite":
+        return read()
+    return await run_in_threadpool(read)
 
 
 def token_from(request: Request) -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pimhub.api.responses import ProblemResponse
@@ -144,7 +145,20 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    # The exception propagates on to the server, which logs the traceback; the client gets
+    # the same problem shape as every other error, without internals.
+    return problem(
+        500,
+        "internal-error",
+        "Internal server error",
+        "the request failed unexpectedly; the server log has the details",
+        instance=request.url.path,
+    )
+
+
+def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(e.CatalogError, _catalog_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import os
 import sys
+import threading
 import time
-import uuid
-from typing import Any
+from typing import Any, BinaryIO
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,15 +24,65 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # JSON lines are rendered by orjson straight to bytes: one log line per request is on
+    # the hot path, and the stdlib json encoder was a visible share of a product GET.
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    factory: Any = (
+        _TickBufferedLines(sys.stderr.buffer) if json else structlog.PrintLoggerFactory(sys.stderr)
     )
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
+
+
+class _TickBufferedLines:
+    """A structlog logger (and its own factory) for JSON lines. Lines logged on an event loop
+    are written together, in one write and flush, when the loop finishes its current
+    iteration; under load that turns one system call per request into one per batch, and
+    when idle a line waits for no more than the rest of the tick. Elsewhere (threads without
+    a loop, the CLI) lines are written at once."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        self._lock = threading.Lock()
+        atexit.register(self.flush)
+
+    def __call__(self, *_args: Any) -> _TickBufferedLines:
+        return self
+
+    def msg(self, message: bytes) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            with self._lock:
+                self._stream.write(message + b"\n")
+                self._stream.flush()
+            return
+        with self._lock:
+            self._pending.append(message)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        loop.call_soon(self.flush)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._pending, self._scheduled = self._pending, [], False
+            if lines:
+                self._stream.write(b"\n".join(lines) + b"\n")
+                self._stream.flush()
 
 
 class RequestLogMiddleware:
@@ -42,7 +96,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or os.urandom(16).hex()
         start = time.perf_counter()
         status = 500
 
@@ -56,17 +110,20 @@ class RequestLogMiddleware:
                 ]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    ms=round((time.perf_counter() - start) * 1000, 2),
-                )
+        # bind/reset rather than the bound_contextvars() context manager: same effect, less
+        # work on every request.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round((time.perf_counter() - start) * 1000, 2),
+            )
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _incoming_id(scope: Scope) -> str | None:

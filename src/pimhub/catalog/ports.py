@@ -69,9 +69,16 @@ class ObjectRepository(Protocol):
         after: str | None,
         include_drafts: bool,
     ) -> Page: ...
+
+
+class ObjectPointReads(Protocol):
+    """Single-statement reads outside any unit of work, for the hottest read paths."""
+
     def get_with_targets(
         self, class_name: str, key: str, fields: Sequence[str]
-    ) -> tuple[CatalogObject, dict[str, CatalogObject]] | None: ...
+    ) -> tuple[CatalogObject, dict[str, CatalogObject]] | None:
+        """The object and the single-valued relation targets in `fields`, in one read."""
+        ...
 
 
 class VersionRepository(Protocol):

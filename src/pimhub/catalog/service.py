@@ -33,7 +33,7 @@ from pimhub.catalog.objects import (
     ObjectVersion,
     diff_versions,
 )
-from pimhub.catalog.ports import Page, UnitOfWork, UnitOfWorkFactory
+from pimhub.catalog.ports import ObjectPointReads, Page, UnitOfWork, UnitOfWorkFactory
 from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
 from pimhub.catalog.validation import changed_fields, validate_values
@@ -70,18 +70,24 @@ class ListQuery:
     include_drafts: bool = False
 
 
+# The relations whose names the normalized product payload shows.
+PRODUCT_RELATIONS = ("category", "brand")
+
+
 class CatalogService:
     """Object reads and writes. Callers pass `author` (the API key name or CLI user)."""
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        point_reads: ObjectPointReads,
         *,
         languages: frozenset[str] | None = None,
         default_language: str = "en",
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.uow = uow
+        self.point_reads = point_reads
         self.languages = languages
         self.default_language = default_language
         self.clock = clock
@@ -138,8 +144,7 @@ class CatalogService:
     def product(self, sku: str, *, language: str | None, include_drafts: bool) -> dict[str, Any]:
         """The normalized product payload, read with one statement (product, category,
         brand)."""
-        with self.uow() as uow:
-            found = uow.objects.get_with_targets("Product", sku, ["category", "brand"])
+        found = self.point_reads.get_with_targets("Product", sku, PRODUCT_RELATIONS)
         if found is None or (not found[0].published and not include_drafts):
             raise ObjectNotFound(f"no Product with sku '{sku}'")
         product, related = found

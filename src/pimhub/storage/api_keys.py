@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, insert, select, update
+from sqlalchemy import Engine, Row, insert, select, update
 
 from pimhub.access.keys import ApiKey
 from pimhub.storage.engine import begin_write
+from pimhub.storage.point_reads import PointReader
 from pimhub.storage.tables import api_keys
 
-# Built once: every request authenticates with it.
-_FIND = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
+# Every request authenticates, so the lookup is a point read (see point_reads.py).
+_FIND = (
+    "SELECT key_id, name, environment, scopes, created_at, last_used_at, expires_at, "
+    "revoked_at, description, secret_hash FROM api_keys WHERE key_id = %s"
+)
 
 
 def _key(row: Row[Any]) -> ApiKey:
@@ -32,6 +36,8 @@ def _key(row: Row[Any]) -> ApiKey:
 class SqlApiKeyRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = PointReader(engine)
+        self._find = self.reader.sql(_FIND)
 
     def add(self, key: ApiKey, secret_hash: str) -> None:
         with begin_write(self.engine) as conn:
@@ -53,9 +59,28 @@ class SqlApiKeyRepository:
             return [_key(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.id))]
 
     def find(self, key_id: str) -> tuple[ApiKey, str] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_FIND, {"key_id": key_id}).first()
-        return (_key(row), row.secret_hash) if row else None
+        memo = self.reader.memo()
+        if memo is not None and (hit := memo.get(key_id)) is not None:
+            found: tuple[ApiKey, str] = hit
+            return found
+        row = self.reader.first(self._find, [key_id])
+        if row is None:
+            return None
+        r, dt = self.reader, self.reader.utc_or_none
+        key = ApiKey(
+            key_id=row[0],
+            name=row[1],
+            environment=row[2],
+            scopes=tuple(r.json(row[3])),
+            created_at=r.utc(row[4]),
+            last_used_at=dt(row[5]),
+            expires_at=dt(row[6]),
+            revoked_at=dt(row[7]),
+            description=row[8],
+        )
+        if memo is not None:
+            memo[key_id] = (key, row[9])
+        return key, row[9]
 
     def find_by_name(self, name: str) -> list[ApiKey]:
         with self.engine.connect() as conn:

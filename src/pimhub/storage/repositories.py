@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -261,40 +260,6 @@ class SqlObjectRepository:
             last = rows[-1]._mapping
             cursor = listing.encode_cursor(sort, [last[f"_s{i}"] for i in range(len(cols))])
         return Page([row_to_object(r) for r in rows], total, cursor)
-
-    @staticmethod
-    @lru_cache(maxsize=32)
-    def _with_targets_query(fields: tuple[str, ...]) -> Select[Any]:
-        # Built once per field list: building the aliases took longer than running the query.
-        columns: list[Any] = list(objects.c)
-        joined: Any = objects
-        for i, name in enumerate(fields):
-            target = objects.alias(f"t{i}")
-            joined = joined.outerjoin(target, target.c.uuid == objects.c.data[name].as_string())
-            columns.extend(c.label(f"t{i}_{c.name}") for c in target.c)
-        return (
-            select(*columns)
-            .select_from(joined)
-            .where(
-                objects.c.class_name == bindparam("class_name"),
-                objects.c.business_key == bindparam("key"),
-            )
-        )
-
-    def get_with_targets(
-        self, class_name: str, key: str, fields: Sequence[str]
-    ) -> tuple[CatalogObject, dict[str, CatalogObject]] | None:
-        """One statement: the object and the single-valued relation targets in `fields`."""
-        query = self._with_targets_query(tuple(fields))
-        row = self.conn.execute(query, {"class_name": class_name, "key": key}).first()
-        if row is None:
-            return None
-        related = {
-            name: row_to_object(row, f"t{i}_")
-            for i, name in enumerate(fields)
-            if row._mapping[f"t{i}_id"] is not None
-        }
-        return row_to_object(row), related
 
 
 class SqlVersionRepository:
