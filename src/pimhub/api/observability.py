@@ -32,7 +32,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     factory: Any = (
-        _TickBufferedLines(sys.stderr.buffer) if json else structlog.PrintLoggerFactory(sys.stderr)
+        TickBufferedLines(sys.stderr.buffer) if json else structlog.PrintLoggerFactory(sys.stderr)
     )
     structlog.configure(
         processors=[*processors, renderer],
@@ -42,7 +42,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     )
 
 
-class _TickBufferedLines:
+class TickBufferedLines:
     """A structlog logger (and its own factory) for JSON lines. Lines logged on an event loop
     are written together, in one write and flush, when the loop finishes its current
     iteration; under load that turns one system call per request into one per batch, and
@@ -56,7 +56,7 @@ class _TickBufferedLines:
         self._lock = threading.Lock()
         atexit.register(self.flush)
 
-    def __call__(self, *_args: Any) -> _TickBufferedLines:
+    def __call__(self, *_args: Any) -> TickBufferedLines:
         return self
 
     def msg(self, message: bytes) -> None:
