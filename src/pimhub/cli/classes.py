@@ -48,7 +48,12 @@ def apply(
 ) -> None:
     """Create or update classes from YAML; refused as a whole if any change would break
     stored objects."""
-    data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    try:
+        data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
     raws = data.get("classes") if isinstance(data, dict) else data
     if not isinstance(raws, list):
         raise fail(f"{file}: expected a list of classes under 'classes:'")
