@@ -32,15 +32,15 @@ def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid(f"expected a number, got {_describe(value)}", "type")
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        raise _Invalid("expected a finite number")
+        raise _Invalid("expected a finite number", "type")
     if decimals == 0:
         if isinstance(value, float) and not value.is_integer():
-            raise _Invalid("expected a whole number")
+            raise _Invalid("expected a whole number", "decimals")
         result: int | float = int(value)
     else:
         exponent = Decimal(str(value)).as_tuple().exponent
         if isinstance(exponent, int) and -exponent > decimals:
-            raise _Invalid(f"at most {decimals} decimal places are allowed")
+            raise _Invalid(f"at most {decimals} decimal places are allowed", "decimals")
         result = value
     if f.min is not None and result < f.min:
         raise _Invalid(f"must be at least {_fmt(f.min)}", "range")
@@ -83,47 +83,47 @@ def _check_string(f: FieldDefinition, value: Any) -> str:
 
 def _check_money(f: FieldDefinition, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or set(value) != {"amount", "currency"}:
-        raise _Invalid('expected {"amount": <number>, "currency": "<ISO 4217 code>"}')
+        raise _Invalid('expected {"amount": <number>, "currency": "<ISO 4217 code>"}', "type")
     amount = value["amount"]
     if isinstance(amount, str):
         try:
             parsed = Decimal(amount)
         except InvalidOperation:
-            raise _Invalid(f"amount {amount!r} is not a number") from None
+            raise _Invalid(f"amount {amount!r} is not a number", "type") from None
         amount = int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
     amount = _check_number(f, amount, f.decimals or 2)
     currency = value["currency"]
     if not isinstance(currency, str) or not CURRENCY_PATTERN.match(currency):
-        raise _Invalid("currency must be a three-letter ISO 4217 code such as EUR")
+        raise _Invalid("currency must be a three-letter ISO 4217 code such as EUR", "currency")
     if f.currencies and currency not in f.currencies:
-        raise _Invalid(f"currency must be one of: {', '.join(f.currencies)}")
+        raise _Invalid(f"currency must be one of: {', '.join(f.currencies)}", "currency")
     return {"amount": amount, "currency": currency}
 
 
 def _check_date(_: FieldDefinition, value: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected a date as YYYY-MM-DD, got {_describe(value)}")
+        raise _Invalid(f"expected a date as YYYY-MM-DD, got {_describe(value)}", "type")
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise _Invalid(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+        raise _Invalid(f"{value!r} is not a date in the form YYYY-MM-DD", "format") from None
 
 
 def _check_datetime(_: FieldDefinition, value: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected an ISO 8601 date-time, got {_describe(value)}")
+        raise _Invalid(f"expected an ISO 8601 date-time, got {_describe(value)}", "type")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise _Invalid(f"{value!r} is not an ISO 8601 date-time") from None
+        raise _Invalid(f"{value!r} is not an ISO 8601 date-time", "format") from None
     if parsed.tzinfo is None:
-        raise _Invalid("a date-time needs a time zone offset, e.g. 2026-01-31T12:00:00Z")
+        raise _Invalid("a date-time needs a time zone offset, e.g. 2026-01-31T12:00:00Z", "format")
     return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _check_select(f: FieldDefinition, value: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected one of the options as a string, got {_describe(value)}")
+        raise _Invalid(f"expected one of the options as a string, got {_describe(value)}", "type")
     if value not in f.options:
         raise _Invalid(f"{value!r} is not an option; use one of: {', '.join(f.options)}", "option")
     return value
@@ -131,14 +131,15 @@ def _check_select(f: FieldDefinition, value: Any) -> str:
 
 def _check_multiselect(f: FieldDefinition, value: Any) -> list[str]:
     if not isinstance(value, list):
-        raise _Invalid(f"expected a list of options, got {_describe(value)}")
+        raise _Invalid(f"expected a list of options, got {_describe(value)}", "type")
     bad = [v for v in value if not isinstance(v, str) or v not in f.options]
     if bad:
         raise _Invalid(
-            f"not options: {', '.join(map(str, bad))}; use any of: {', '.join(f.options)}"
+            f"not options: {', '.join(map(str, bad))}; use any of: {', '.join(f.options)}",
+            "option",
         )
     if len(set(value)) != len(value):
-        raise _Invalid("lists an option twice")
+        raise _Invalid("lists an option twice", "duplicate")
     return list(value)
 
 
@@ -224,7 +225,8 @@ def _validate_localized(
                 FieldError(f"{path}.{lang}", f"unknown language code{allowed}", "language")
             )
             continue
-        if text is None:
+        # An empty text is no text: it must not satisfy `required`.
+        if text is None or text == "":
             continue
         try:
             out[lang] = _check_string(f, text)

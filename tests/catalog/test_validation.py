@@ -1,0 +1,100 @@
+"""validate_values against the shipped Product class: each rule's code and path, all bad
+fields at once, and normalization of what is accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pimhub.catalog.classes import ClassDefinition, parse_class_definition
+from pimhub.catalog.commerce import commerce_model
+from pimhub.catalog.validation import changed_fields, validate_values
+
+PRODUCT: ClassDefinition = next(
+    parse_class_definition(c) for c in commerce_model() if c["name"] == "Product"
+)
+LANGUAGES = frozenset({"en", "de"})
+VALID = {"sku": "P-1", "name": {"en": "Tee"}}
+
+
+def errors_for(**values: Any) -> dict[str, str]:
+    _, errors = validate_values(PRODUCT, {**VALID, **values}, languages=LANGUAGES)
+    return {e.field: e.code for e in errors}
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "code"),
+    [
+        ({"colour": "red"}, "colour", "unknown-field"),
+        ({"stock": "many"}, "stock", "type"),
+        ({"stock": True}, "stock", "type"),
+        ({"stock": -1}, "stock", "range"),
+        ({"stock": 1.5}, "stock", "decimals"),
+        ({"price": {"amount": 1.555, "currency": "EUR"}}, "price", "decimals"),
+        ({"price": {"amount": 1, "currency": "euro"}}, "price", "currency"),
+        ({"releasedOn": "2026-13-01"}, "releasedOn", "format"),
+        ({"availableFrom": "2026-01-01T10:00:00"}, "availableFrom", "format"),
+        ({"material": ["cotton", "cotton"]}, "material", "duplicate"),
+        ({"name": {"en": "x" * 256}}, "name.en", "too-long"),
+        ({"name": {"xx": "Tee"}}, "name.xx", "language"),
+        ({"ean": "12"}, "ean", "pattern"),
+        ({"color": "pink"}, "color", "option"),
+        ({"material": ["cotton", "silk"]}, "material", "option"),
+        ({"featured": "yes"}, "featured", "type"),
+        ({"related": "P-2"}, "related", "type"),
+    ],
+)
+def test_each_rule_has_its_code_and_path(values: dict[str, Any], field: str, code: str) -> None:
+    assert errors_for(**values).get(field) == code
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"price": {"amount": 5}}, "price"),
+        ({"price": {"amount": 5, "currency": "euro"}}, "price"),
+        ({"price": {"amount": -5, "currency": "EUR"}}, "price"),
+        ({"releasedOn": "2026-13-01"}, "releasedOn"),
+        ({"availableFrom": "2026-01-01T10:00:00"}, "availableFrom"),
+    ],
+)
+def test_structured_values_are_checked(values: dict[str, Any], field: str) -> None:
+    assert field in errors_for(**values)
+
+
+def test_required_fields() -> None:
+    _, errors = validate_values(PRODUCT, {"sku": "P-1"})
+    assert [(e.field, e.code) for e in errors] == [("name", "required")]
+    _, errors = validate_values(PRODUCT, {"sku": "P-1", "name": {"en": ""}})
+    assert [(e.field, e.code) for e in errors] == [("name", "required")]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = errors_for(stock="x", ean="1", color="pink", nope=1, price="free")
+    assert set(problems) == {"stock", "ean", "color", "nope", "price"}
+
+
+def test_accepted_values_are_normalized() -> None:
+    values, errors = validate_values(
+        PRODUCT,
+        {
+            **VALID,
+            "price": {"amount": "19.90", "currency": "EUR"},
+            "availableFrom": "2026-01-01T12:00:00+02:00",
+            "description": None,
+            "stock": 3,
+        },
+        languages=LANGUAGES,
+    )
+    assert errors == []
+    assert values["price"] == {"amount": 19.9, "currency": "EUR"}
+    assert values["availableFrom"] == "2026-01-01T10:00:00Z"
+    assert "description" not in values
+
+
+def test_changed_fields_lists_only_real_changes() -> None:
+    before = {"sku": "P-1", "stock": 1, "name": {"en": "Tee"}}
+    after = {"sku": "P-1", "stock": 2, "name": {"en": "Tee"}, "ean": "12345678"}
+    assert sorted(changed_fields(before, after)) == ["ean", "stock"]
+    assert changed_fields(before, dict(before)) == []
