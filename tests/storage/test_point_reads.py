@@ -27,7 +27,13 @@ def test_object_with_targets_matches_unit_of_work_reads(sample: Hub) -> None:
         category = uow.objects.get_by_key("Category", "men-tops")
         brand = uow.objects.get_by_key("Brand", "acme")
     assert product == expected
-    assert related == {"category": category, "brand": brand}
+    assert category is not None and brand is not None
+    assert {
+        name: (r.class_name, r.key, r.uuid, r.published, r.values) for name, r in related.items()
+    } == {
+        "category": ("Category", "men-tops", category.uuid, True, category.values),
+        "brand": ("Brand", "acme", brand.uuid, True, brand.values),
+    }
     assert product.created_at.tzinfo is not None
 
 

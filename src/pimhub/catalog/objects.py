@@ -36,6 +36,17 @@ class CatalogObject:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RelatedObject:
+    """What a view of one object needs from an object it refers to: no times, no version."""
+
+    class_name: str
+    key: str
+    uuid: str
+    published: bool
+    values: dict[str, Any]
+
+
 class ChangeAction(StrEnum):
     CREATED = "created"
     UPDATED = "updated"

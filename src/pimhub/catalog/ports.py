@@ -9,7 +9,7 @@ from typing import Any, Protocol, Self
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.events import OutboxEvent
-from pimhub.catalog.objects import CatalogObject, ObjectVersion
+from pimhub.catalog.objects import CatalogObject, ObjectVersion, RelatedObject
 from pimhub.catalog.query import Node, SortKey
 
 
@@ -76,7 +76,7 @@ class ObjectPointReads(Protocol):
 
     def get_with_targets(
         self, class_name: str, key: str, fields: Sequence[str]
-    ) -> tuple[CatalogObject, dict[str, CatalogObject]] | None:
+    ) -> tuple[CatalogObject, dict[str, RelatedObject]] | None:
         """The object and the single-valued relation targets in `fields`, in one read."""
         ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pimhub.catalog.objects import CatalogObject, iso
+from pimhub.catalog.objects import CatalogObject, RelatedObject, iso
 
 
 def pick_language(value: Any, language: str, default_language: str) -> Any:
@@ -20,7 +20,7 @@ def pick_language(value: Any, language: str, default_language: str) -> Any:
 
 def product_view(
     product: CatalogObject,
-    related: Mapping[str, CatalogObject],
+    related: Mapping[str, RelatedObject],
     *,
     language: str,
     default_language: str,
