@@ -109,28 +109,18 @@ def serve_floor(port: int, db_path: str) -> None:
 
 
 def build_database(db_path: Path, products: int) -> tuple[str, list[str]]:
-    """Migrate, install the commerce model, load the demo catalog; (read key, skus)."""
+    """What `pimhub demo` loads (commerce model, generated catalog); (read key, skus)."""
     from pimhub.bootstrap import bootstrap
-    from pimhub.catalog.commerce import commerce_model
+    from pimhub.cli.server import initialize, seed_demo
     from pimhub.demo_catalog import generate
     from pimhub.settings import Settings
-    from pimhub.storage.migrate import upgrade
 
     hub = bootstrap(Settings(database_url=f"sqlite:///{db_path}"))
     try:
-        upgrade(hub.engine)
-        hub.classes.apply(commerce_model(), author="bench")
-        catalog = generate(products)
-        for kind, items in (
-            ("Brand", catalog.brands),
-            ("Category", catalog.categories),
-            ("Product", catalog.products),
-        ):
-            key_field = "sku" if kind == "Product" else "code"
-            for item in items:
-                hub.catalog.put(kind, item[key_field], item, author="bench")
+        initialize(hub)
+        seed_demo(hub, products)
         _, token = hub.access.create("bench", ["read"], environment="test")
-        return token, [p["sku"] for p in catalog.products]
+        return token, [p["sku"] for p in generate(products).products]
     finally:
         hub.close()
 
