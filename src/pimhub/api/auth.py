@@ -1,4 +1,4 @@
-"""API key authentication and scope checks as FastAPI dependencies."""
+"""API key authentication and scope checks for routes, and where their reads run."""
 
 from __future__ import annotations
 

@@ -78,7 +78,6 @@ class ObjectPointReads(Protocol):
         self, class_name: str, key: str, fields: Sequence[str]
     ) -> tuple[CatalogObject, dict[str, RelatedObject]] | None:
         """The object and the single-valued relation targets in `fields`, in one read."""
-        ...
 
 
 class VersionRepository(Protocol):
