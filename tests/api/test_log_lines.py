@@ -6,8 +6,13 @@ import asyncio
 import io
 
 import orjson
+import structlog
+from fastapi.testclient import TestClient
 
-from pimhub.api.observability import TickBufferedLines
+from pimhub.api import observability
+from pimhub.api.app import create_app
+from pimhub.api.observability import TickBufferedLines, configure_logging
+from pimhub.bootstrap import Hub
 
 
 class CountingStream(io.BytesIO):
@@ -53,3 +58,38 @@ def test_flush_writes_what_is_pending() -> None:
 
     asyncio.run(scenario())
     assert stream.writes == 1
+
+
+def test_request_lines_look_like_every_other_log_line(sample: Hub) -> None:
+    stream = io.BytesIO()
+    configure_logging("INFO", json=True, stream=stream)
+    try:
+        client = TestClient(create_app(sample))
+        client.get("/healthz", headers={"X-Request-ID": "rid-7"})
+        with structlog.contextvars.bound_contextvars(request_id="rid-8"):
+            structlog.get_logger("t").info("other")
+        assert observability._request_lines is not None
+        observability._request_lines.flush()
+        lines = [orjson.loads(x) for x in stream.getvalue().splitlines()]
+        request = next(x for x in lines if x["event"] == "request")
+        other = next(x for x in lines if x["event"] == "other")
+        assert set(other) <= set(request)
+        assert (request["request_id"], request["status"], request["path"]) == (
+            "rid-7",
+            200,
+            "/healthz",
+        )
+        assert request["timestamp"].endswith("Z") and request["level"] == "info"
+    finally:
+        configure_logging("INFO", json=True)
+
+
+def test_no_request_lines_above_info(sample: Hub) -> None:
+    stream = io.BytesIO()
+    configure_logging("WARNING", json=True, stream=stream)
+    try:
+        assert observability._request_lines is None
+        TestClient(create_app(sample)).get("/healthz")
+        assert b'"request"' not in stream.getvalue()
+    finally:
+        configure_logging("INFO", json=True)

@@ -20,22 +20,26 @@ def hub_of(request: Request) -> Hub:
     return hub
 
 
-async def point_read(request: Request, read: Callable[[], T]) -> T:
+async def point_read(hub: Hub, read: Callable[[], T]) -> T:
     """Runs `read`, a few single-row point reads, on the event loop when the database is a
     local SQLite file (tens of microseconds: less than the hop to a worker thread and back),
     and in the thread pool otherwise, where a network round trip must not stall the loop."""
-    if hub_of(request).engine.dialect.name == "sqlite":
+    if hub.engine.dialect.name == "sqlite":
         return read()
     return await run_in_threadpool(read)
 
 
-def token_from(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
+def token_in(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key from `Authorization: Bearer <key>`, else from `X-API-Key`."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer":
             return value.strip()
-    return request.headers.get("x-api-key")
+    return x_api_key
+
+
+def token_from(request: Request) -> str | None:
+    return token_in(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
 
 def api_key(request: Request) -> ApiKey:

@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import orjson
@@ -17,8 +18,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("pimhub.http")
 
+# Where RequestLogMiddleware writes its JSON line itself, bypassing structlog's processor
+# chain (a third of the cost of a product GET's log line); None when it goes through structlog.
+_request_lines: TickBufferedLines | None = None
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
+
+def configure_logging(
+    level: str = "INFO", json: bool = True, stream: BinaryIO | None = None
+) -> None:
+    global _request_lines
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -31,15 +39,15 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         if json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    factory: Any = (
-        TickBufferedLines(sys.stderr.buffer) if json else structlog.PrintLoggerFactory(sys.stderr)
-    )
+    lines = TickBufferedLines(stream or sys.stderr.buffer) if json else None
+    threshold = logging.getLevelName(level.upper())
     structlog.configure(
         processors=[*processors, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=factory,
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        logger_factory=lines or structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    _request_lines = lines if lines is not None and threshold <= logging.INFO else None
 
 
 class TickBufferedLines:
@@ -116,13 +124,26 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                ms=round((time.perf_counter() - start) * 1000, 2),
-            )
+            ms = round((time.perf_counter() - start) * 1000, 2)
+            if _request_lines is not None:
+                _request_lines.msg(
+                    orjson.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": ms,
+                            "event": "request",
+                            "request_id": request_id,
+                            "level": "info",
+                            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                        }
+                    )
+                )
+            else:
+                log.info(
+                    "request", method=scope["method"], path=scope["path"], status=status, ms=ms
+                )
             structlog.contextvars.reset_contextvars(**tokens)
 
 
