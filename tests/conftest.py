@@ -91,7 +91,10 @@ def empty_database(engine: Engine) -> None:
 def bare_hub(engine: Engine) -> Iterator[Hub]:
     """A hub on an empty database (no classes)."""
     empty_database(engine)
-    yield bootstrap(Settings(database_url=str(engine.url)), engine=engine)
+    settings = Settings(
+        database_url=str(engine.url), secret_key="test-passphrase", webhooks_allow_private=True
+    )
+    yield bootstrap(settings, engine=engine)
 
 
 @pytest.fixture

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from pimhub.access.service import AccessService
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.service import CatalogService
+from pimhub.events.dispatcher import Dispatcher, DispatcherConfig
+from pimhub.events.policy import CircuitPolicy, RetryPolicy
+from pimhub.events.ports import WebhookSender
+from pimhub.events.secret_box import SecretBox, key_file_passphrase
+from pimhub.events.sender import AiohttpSender
+from pimhub.events.service import WebhookService
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
 from pimhub.storage.engine import build_engine
 from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
+from pimhub.storage.webhook_endpoints import SqlEndpointRepository
+from pimhub.storage.webhook_queue import SqlDeliveryQueue
 
 
 @dataclass
@@ -25,6 +34,7 @@ class Hub:
     catalog: CatalogService
     classes: ClassService
     access: AccessService
+    webhooks: WebhookService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -45,4 +55,44 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         ),
         classes=ClassService(uow),
         access=AccessService(SqlApiKeyRepository(engine)),
+        webhooks=WebhookService(
+            SqlEndpointRepository(engine),
+            SqlDeliveryQueue(engine),
+            SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir))),
+            allow_private=settings.webhooks_allow_private,
+            rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
+        ),
+    )
+
+
+def dispatcher_config(settings: Settings) -> DispatcherConfig:
+    schedule = settings.webhook_retry_schedule
+    retry = (
+        RetryPolicy(schedule=tuple(timedelta(seconds=s) for s in schedule))
+        if schedule is not None
+        else RetryPolicy()
+    )
+    return DispatcherConfig(
+        batch_size=settings.webhook_batch_size,
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
+        allow_private=settings.webhooks_allow_private,
+        retry=retry,
+        circuit=CircuitPolicy(disable_after=timedelta(days=settings.webhook_disable_after_days)),
+    )
+
+
+def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatcher:
+    """The webhook dispatcher on the hub's database, with aiohttp unless a sender is given."""
+    settings = hub.settings
+    service = hub.webhooks
+    return Dispatcher(
+        service.endpoints,
+        service.queue,
+        service.sealer,
+        sender
+        or AiohttpSender(
+            connect_timeout=settings.webhook_connect_timeout,
+            total_timeout=settings.webhook_timeout,
+        ),
+        dispatcher_config(settings),
     )

@@ -29,6 +29,34 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(None, description="Base URL shown to users")
 
+    secret_key: str | None = Field(
+        None,
+        description="Passphrase that encrypts webhook secrets at rest; default: a random one "
+        "kept in data_dir/secret.key. Set it explicitly when several hosts share a database.",
+    )
+    webhooks_allow_private: bool = Field(
+        False, description="Allow webhook URLs that resolve to loopback or private addresses"
+    )
+    webhook_connect_timeout: float = Field(5.0, description="Seconds to open a connection")
+    webhook_timeout: float = Field(15.0, description="Seconds for a whole delivery attempt")
+    webhook_batch_size: int = Field(200, description="Deliveries claimed per dispatch round")
+    webhook_lease_seconds: float = Field(
+        60.0,
+        description="How long a claimed delivery is reserved before another worker may retry it",
+    )
+    webhook_retry_schedule: list[float] | None = Field(
+        None, description="Seconds to wait after each failed attempt; default spans 85 hours"
+    )
+    webhook_disable_after_days: float = Field(
+        5.0, description="Disable an endpoint after it failed every delivery for this long"
+    )
+    webhook_rotation_overlap_hours: float = Field(
+        24.0, description="How long the previous secret keeps signing after a rotation"
+    )
+    webhook_log_retention_days: float = Field(
+        30.0, description="Delivery log and delivered deliveries older than this are pruned"
+    )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -150,4 +151,82 @@ api_keys = Table(
     Column("expires_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
     Column("description", Text),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint_id", String(40), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("event_types", Json, nullable=False),
+    Column("classes", Json, nullable=False),
+    Column("changed_fields", Json, nullable=False),
+    Column("payload", String(8), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("rate_limit", Float),
+    # Only events after this outbox id are for the endpoint: a new endpoint hears about
+    # changes from its creation on, not the whole history.
+    Column("after_outbox_id", BigId, nullable=False),
+    # Secrets are encrypted at rest (events/secret_box.py); the previous one signs too until
+    # previous_secret_until, so receivers can switch without dropping deliveries.
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
+    Column("previous_secret_until", UtcDateTime),
+    Column("secret_rotated_at", UtcDateTime),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("failing_since", UtcDateTime),
+    Column("paused_until", UtcDateTime),
+    Column("disabled_reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "endpoint_id",
+        Integer,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("outbox_id", BigId, ForeignKey("outbox.id"), nullable=False),
+    Column("event_id", String(40), nullable=False),
+    # Deliveries with the same order key go out one at a time, in outbox order: the object's
+    # uuid, or "class:<name>" for class events.
+    Column("order_key", String(80), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_until", UtcDateTime),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    UniqueConstraint("endpoint_id", "outbox_id"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "endpoint_id", "order_key", "outbox_id"),
+    Index(None, "outbox_id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        BigId,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("endpoint_id", Integer, nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("duration_ms", Float, nullable=False),
+    Column("response_excerpt", Text),
+    Column("error", Text),
+    Index(None, "delivery_id"),
+    Index(None, "attempted_at"),
 )

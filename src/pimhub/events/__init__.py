@@ -1,0 +1,1 @@
+"""Webhook delivery of outbox events: endpoints, signing, retry policy, dispatcher."""

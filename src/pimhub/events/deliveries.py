@@ -1,0 +1,140 @@
+"""Deliveries (one event for one endpoint), their attempts, and the filters to find them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pimhub.catalog.objects import iso
+
+RESPONSE_EXCERPT_BYTES = 2048
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (or for an earlier event of its object)
+    DELIVERING = "delivering"  # claimed by a worker until its lease runs out
+    DELIVERED = "delivered"
+    DEAD = "dead"  # its retry schedule ran out; replay puts it back to pending
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed delivery, with what is needed to send it."""
+
+    id: int
+    endpoint: int  # internal endpoint id
+    event_id: str
+    payload: Mapping[str, Any]
+    attempts: int  # attempts made before this one
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What one HTTP attempt came to."""
+
+    delivery: Delivery
+    attempted_at: datetime
+    duration_ms: float
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+    retry_after: timedelta | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code == 410
+
+    def describe(self) -> str:
+        if self.error:
+            return self.error
+        return f"HTTP {self.status_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A delivery as listed to operators."""
+
+    id: int
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    class_name: str
+    object_uuid: str | None
+    business_key: str | None
+    version: int
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "endpoint": self.endpoint_id,
+            "webhookId": self.event_id,
+            "eventType": self.event_type,
+            "objectType": self.class_name,
+            "uuid": self.object_uuid,
+            "businessKey": self.business_key,
+            "version": self.version,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "nextAttemptAt": iso(self.next_attempt_at) if self.next_attempt_at else None,
+            "lastError": self.last_error,
+            "createdAt": iso(self.created_at),
+            "deliveredAt": iso(self.delivered_at) if self.delivered_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    id: int
+    delivery_id: int
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: float
+    response_excerpt: str | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "delivery": self.delivery_id,
+            "attemptedAt": iso(self.attempted_at),
+            "statusCode": self.status_code,
+            "durationMs": round(self.duration_ms, 2),
+            "responseExcerpt": self.response_excerpt,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    """Which deliveries to list or replay; every given condition must hold."""
+
+    endpoint_id: str | None = None
+    status: DeliveryStatus | None = None
+    event_type: str | None = None
+    object_uuid: str | None = None
+    business_key: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    endpoint_id: str
+    url: str
+    enabled: bool
+    counts: Mapping[str, int]  # by DeliveryStatus value
+    failed_attempts: int
+    oldest_pending_at: datetime | None

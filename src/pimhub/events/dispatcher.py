@@ -1,0 +1,198 @@
+"""The dispatcher: fans outbox events out to endpoints, sends due deliveries, records results.
+
+Every step is a short transaction, so a worker can be killed at any point: an event not yet
+fanned out is still undispatched in the outbox, and a delivery claimed but not recorded is sent
+again once its lease runs out (at least once; receivers de-duplicate by webhook-id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import structlog
+
+from pimhub.events.deliveries import AttemptResult, Delivery
+from pimhub.events.destinations import blocked_address
+from pimhub.events.policy import CircuitPolicy, RetryPolicy, parse_retry_after
+from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer, WebhookSender
+from pimhub.events.signing import secret_bytes, signature_header
+
+log = structlog.get_logger("pimhub.webhooks")
+ENDPOINT_REFRESH_SECONDS = 5.0
+DESTINATION_CHECK_SECONDS = 60.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Target:
+    """What sending to one endpoint needs, decrypted once per refresh."""
+
+    url: str
+    keys: list[bytes]
+    rate_limit: float | None
+    next_slot: float = 0.0
+
+    async def wait_turn(self) -> None:
+        """Spaces sends out to `rate_limit` per second (per worker)."""
+        if not self.rate_limit:
+            return
+        now = time.monotonic()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + 1.0 / self.rate_limit
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass
+class DispatcherConfig:
+    batch_size: int = 200
+    fan_out_batch: int = 1000
+    lease: timedelta = timedelta(seconds=60)
+    idle_wait: float = 0.2
+    allow_private: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    circuit: CircuitPolicy = field(default_factory=CircuitPolicy)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        endpoints: EndpointRepository,
+        queue: DeliveryQueue,
+        sealer: Sealer,
+        sender: WebhookSender,
+        config: DispatcherConfig | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.endpoints = endpoints
+        self.queue = queue
+        self.sealer = sealer
+        self.sender = sender
+        self.config = config or DispatcherConfig()
+        self.clock = clock
+        self._targets: dict[int, _Target] = {}
+        self._refreshed = float("-inf")
+        self._blocked: dict[str, tuple[float, str | None]] = {}
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; sleeps `idle_wait` (or until woken) when idle."""
+        while not stop.is_set():
+            try:
+                busy = await self.run_once()
+            except Exception:
+                # A database hiccup must not end the worker; the next round retries.
+                log.exception("dispatch round failed")
+                busy = 0
+            if not busy:
+                self.wake.clear()
+                waiters = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self.wake.wait()),
+                ]
+                await asyncio.wait(
+                    waiters, timeout=self.config.idle_wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def run_once(self) -> int:
+        """One round: fan out, claim a batch, send it concurrently, record the outcomes.
+        Returns how many events and deliveries it handled (0 when there was nothing to do)."""
+        cfg = self.config
+        now = self.clock()
+        fanned = await asyncio.to_thread(self.queue.fan_out, now, cfg.fan_out_batch)
+        batch = await asyncio.to_thread(self.queue.claim, now, cfg.batch_size, now + cfg.lease)
+        if not batch:
+            return fanned
+        await self._refresh_targets(force=any(d.endpoint not in self._targets for d in batch))
+        results = await asyncio.gather(*(self._attempt(d) for d in batch))
+        disabled = await asyncio.to_thread(
+            self.queue.record, results, cfg.retry, cfg.circuit, self.clock()
+        )
+        for endpoint_id in disabled:
+            log.warning("webhook.endpoint_disabled", endpoint=endpoint_id)
+        return fanned + len(batch)
+
+    async def _refresh_targets(self, force: bool) -> None:
+        if not force and time.monotonic() - self._refreshed < ENDPOINT_REFRESH_SECONDS:
+            return
+        endpoints = await asyncio.to_thread(self.endpoints.all)
+        secrets = await asyncio.to_thread(self.endpoints.all_secrets)
+        now = self.clock()
+        targets: dict[int, _Target] = {}
+        for endpoint in endpoints:
+            stored = secrets.get(endpoint.id)
+            if stored is None:
+                continue
+            keys = [secret_bytes(self.sealer.decrypt(stored.sealed))]
+            if stored.previous_sealed and stored.previous_until and stored.previous_until > now:
+                keys.append(secret_bytes(self.sealer.decrypt(stored.previous_sealed)))
+            old = self._targets.get(endpoint.id)
+            targets[endpoint.id] = _Target(
+                endpoint.spec.url,
+                keys,
+                endpoint.spec.rate_limit,
+                old.next_slot if old else 0.0,
+            )
+        self._targets = targets
+        self._refreshed = time.monotonic()
+
+    async def _attempt(self, delivery: Delivery) -> AttemptResult:
+        target = self._targets.get(delivery.endpoint)
+        started = self.clock()
+        if target is None:
+            return self._failed(delivery, started, 0.0, "endpoint was deleted")
+        blocked = await self._blocked_reason(target.url)
+        if blocked:
+            return self._failed(delivery, started, 0.0, f"destination refused: {blocked}")
+        await target.wait_turn()
+        started = self.clock()
+        body = orjson.dumps(delivery.payload)
+        timestamp = int(started.timestamp())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": delivery.event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(target.keys, delivery.event_id, timestamp, body),
+        }
+        clock = time.perf_counter()
+        try:
+            reply = await self.sender.post(target.url, body, headers)
+        except (OSError, TimeoutError) as exc:
+            error = str(exc) or type(exc).__name__
+            return self._failed(delivery, started, (time.perf_counter() - clock) * 1000, error)
+        return AttemptResult(
+            delivery,
+            started,
+            (time.perf_counter() - clock) * 1000,
+            reply.status,
+            reply.body_excerpt,
+            None,
+            parse_retry_after(reply.retry_after),
+        )
+
+    def _failed(
+        self, delivery: Delivery, at: datetime, duration_ms: float, error: str
+    ) -> AttemptResult:
+        return AttemptResult(delivery, at, duration_ms, None, None, error)
+
+    async def _blocked_reason(self, url: str) -> str | None:
+        """Checked again at delivery time: a name that resolved to a public address when the
+        endpoint was saved may point inside the network now (DNS rebinding)."""
+        if self.config.allow_private:
+            return None
+        cached = self._blocked.get(url)
+        if cached and time.monotonic() - cached[0] < DESTINATION_CHECK_SECONDS:
+            return cached[1]
+        reason = await asyncio.to_thread(blocked_address, url)
+        self._blocked[url] = (time.monotonic(), reason)
+        return reason

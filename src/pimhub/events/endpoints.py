@@ -1,0 +1,197 @@
+"""Webhook endpoints: what they want to hear about and how their body is shaped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pimhub.catalog.errors import FieldError
+from pimhub.catalog.events import EventType
+from pimhub.catalog.objects import iso
+from pimhub.events.errors import InvalidEndpoint
+
+MAX_URL_LENGTH = 2048
+EDITABLE = ("url", "description", "eventTypes", "classes", "changedFields", "payload")
+EDITABLE_ALL = (*EDITABLE, "enabled", "rateLimit")
+
+
+class PayloadMode(StrEnum):
+    FULL = "full"  # data.object carries the object's current state
+    THIN = "thin"  # only the identity and changed field names; the receiver fetches the rest
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """What an operator sets on an endpoint. Empty filters mean "everything"."""
+
+    url: str
+    description: str = ""
+    event_types: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    changed_fields: tuple[str, ...] = ()
+    payload: PayloadMode = PayloadMode.FULL
+    enabled: bool = True
+    rate_limit: float | None = None  # deliveries per second per worker; None: unlimited
+
+    def wants(self, event_type: str, class_name: str, changed: tuple[str, ...]) -> bool:
+        if self.event_types and event_type not in self.event_types:
+            return False
+        if self.classes and class_name not in self.classes:
+            return False
+        # A field filter only narrows updates: creates, deletes and publishing flips always
+        # matter to a receiver that keeps a copy, whatever fields they touched.
+        if self.changed_fields and event_type == EventType.OBJECT_UPDATED:
+            return any(f in self.changed_fields for f in changed)
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "description": self.description,
+            "eventTypes": list(self.event_types),
+            "classes": list(self.classes),
+            "changedFields": list(self.changed_fields),
+            "payload": self.payload.value,
+            "enabled": self.enabled,
+            "rateLimit": self.rate_limit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """An endpoint as stored, with its delivery health."""
+
+    id: int
+    endpoint_id: str
+    spec: EndpointSpec
+    created_at: datetime
+    updated_at: datetime
+    consecutive_failures: int = 0
+    failing_since: datetime | None = None
+    paused_until: datetime | None = None
+    disabled_reason: str | None = None
+    secret_rotated_at: datetime | None = None
+    previous_secret_until: datetime | None = None
+
+    def health_reason(self) -> str | None:
+        return self.disabled_reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.endpoint_id,
+            **self.spec.to_dict(),
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "health": {
+                "consecutiveFailures": self.consecutive_failures,
+                "failingSince": iso(self.failing_since) if self.failing_since else None,
+                "pausedUntil": iso(self.paused_until) if self.paused_until else None,
+                "disabledReason": self.disabled_reason,
+            },
+            "secretRotation": {
+                "rotatedAt": iso(self.secret_rotated_at) if self.secret_rotated_at else None,
+                "previousSecretValidUntil": iso(self.previous_secret_until)
+                if self.previous_secret_until
+                else None,
+            },
+        }
+
+
+def parse_spec(body: Any, base: EndpointSpec | None = None) -> EndpointSpec:
+    """An EndpointSpec from a JSON-like mapping; with `base`, only the given keys change (PATCH).
+    Every bad key is reported at once."""
+    if not isinstance(body, Mapping):
+        raise InvalidEndpoint("the body must be a JSON object")
+    errors: list[FieldError] = []
+    unknown = sorted(set(body) - set(EDITABLE_ALL))
+    errors += [FieldError(k, "unknown field", "unknown-field") for k in unknown]
+    if base is None and "url" not in body:
+        errors.append(FieldError("url", "is required", "required"))
+    spec = base or EndpointSpec(url="")
+    changes: dict[str, Any] = {}
+    if "url" in body:
+        changes["url"] = _url(body["url"], errors)
+    if "description" in body:
+        changes["description"] = _text(body["description"], "description", errors)
+    if "eventTypes" in body:
+        valid = {t.value for t in EventType}
+        changes["event_types"] = _names(body["eventTypes"], "eventTypes", errors, valid)
+    if "classes" in body:
+        changes["classes"] = _names(body["classes"], "classes", errors, None)
+    if "changedFields" in body:
+        changes["changed_fields"] = _names(body["changedFields"], "changedFields", errors, None)
+    if "payload" in body:
+        changes["payload"] = _payload(body["payload"], errors)
+    if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            errors.append(FieldError("enabled", "must be true or false", "type"))
+        else:
+            changes["enabled"] = body["enabled"]
+    if "rateLimit" in body:
+        changes["rate_limit"] = _rate(body["rateLimit"], errors)
+    if errors:
+        raise InvalidEndpoint("the webhook endpoint is not valid", errors)
+    return replace(spec, **changes)
+
+
+def _url(value: Any, errors: list[FieldError]) -> str:
+    if not isinstance(value, str) or not value:
+        errors.append(FieldError("url", "must be a non-empty string", "type"))
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(FieldError("url", "must be an absolute http(s) URL", "format"))
+    elif len(value) > MAX_URL_LENGTH:
+        errors.append(FieldError("url", f"is longer than {MAX_URL_LENGTH} characters", "length"))
+    elif parts.username or parts.password:
+        errors.append(FieldError("url", "must not carry credentials", "format"))
+    return value
+
+
+def _text(value: Any, name: str, errors: list[FieldError]) -> str:
+    if not isinstance(value, str) or len(value) > 1000:
+        errors.append(FieldError(name, "must be a string of at most 1000 characters", "type"))
+        return ""
+    return value
+
+
+def _names(
+    value: Any, name: str, errors: list[FieldError], valid: set[str] | None
+) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        errors.append(FieldError(name, "must be a list of non-empty strings", "type"))
+        return ()
+    for i, item in enumerate(value):
+        if valid is not None and item not in valid:
+            allowed = ", ".join(sorted(valid))
+            errors.append(FieldError(f"{name}[{i}]", f"'{item}' is not one of {allowed}", "option"))
+    return tuple(dict.fromkeys(value))
+
+
+def _payload(value: Any, errors: list[FieldError]) -> PayloadMode:
+    try:
+        return PayloadMode(value)
+    except ValueError:
+        errors.append(FieldError("payload", "must be 'full' or 'thin'", "option"))
+        return PayloadMode.FULL
+
+
+def _rate(value: Any, errors: list[FieldError]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        errors.append(FieldError("rateLimit", "must be a positive number or null", "type"))
+        return None
+    return float(value)
+
+
+def shaped_payload(payload: Mapping[str, Any], mode: PayloadMode) -> Mapping[str, Any]:
+    """The event body for an endpoint: thin drops the object's state."""
+    if mode == PayloadMode.FULL or "object" not in payload.get("data", {}):
+        return payload
+    data = {k: v for k, v in payload["data"].items() if k != "object"}
+    return {**payload, "data": data}

@@ -1,0 +1,20 @@
+"""Errors of the webhook side; they extend the catalog's so the API maps them the same way."""
+
+from __future__ import annotations
+
+from pimhub.catalog.errors import InvalidInput, NotFound
+
+
+class InvalidEndpoint(InvalidInput):
+    code = "invalid-endpoint"
+    title = "Invalid webhook endpoint"
+
+
+class EndpointNotFound(NotFound):
+    code = "endpoint-not-found"
+    title = "Webhook endpoint not found"
+
+
+class DeliveryNotFound(NotFound):
+    code = "delivery-not-found"
+    title = "Delivery not found"

@@ -1,0 +1,57 @@
+"""Encryption at rest for endpoint secrets (Fernet: AES-128-CBC with an HMAC-SHA256 tag)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+KEY_FILE_NAME = "secret.key"
+
+
+class SecretBox:
+    """Encrypts and decrypts short secrets with a key derived from one passphrase. The
+    passphrase may be given as a function, called on first use, so that processes which never
+    touch a secret (most CLI commands) never create a key file."""
+
+    def __init__(self, passphrase: str | Callable[[], str]) -> None:
+        self._passphrase = passphrase
+        self._cached: Fernet | None = None
+
+    def _fernet(self) -> Fernet:
+        if self._cached is None:
+            phrase = self._passphrase if isinstance(self._passphrase, str) else self._passphrase()
+            # Any passphrase works: SHA-256 turns it into the 32 bytes Fernet wants.
+            digest = hashlib.sha256(phrase.encode()).digest()
+            self._cached = Fernet(base64.urlsafe_b64encode(digest))
+        return self._cached
+
+    def encrypt(self, plain: str) -> str:
+        return self._fernet().encrypt(plain.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet().decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise RuntimeError(
+                "a stored webhook secret cannot be decrypted: PIMHUB_SECRET_KEY is not the key "
+                "it was encrypted with"
+            ) from exc
+
+
+def key_file_passphrase(data_dir: Path) -> str:
+    """The embedded default's key: a random passphrase kept beside the SQLite file, created on
+    first use and readable by its owner only."""
+    path = data_dir / KEY_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    passphrase = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(passphrase + "\n")
+    return passphrase

@@ -1,0 +1,147 @@
+"""Webhook endpoints and deliveries as operators manage them (REST and CLI both use this)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pimhub.catalog.errors import FieldError
+from pimhub.events.deliveries import (
+    AttemptRecord,
+    DeliveryFilter,
+    DeliveryRecord,
+    EndpointStats,
+)
+from pimhub.events.destinations import blocked_address
+from pimhub.events.endpoints import EndpointSpec, WebhookEndpoint, parse_spec
+from pimhub.events.errors import DeliveryNotFound, EndpointNotFound, InvalidEndpoint
+from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer
+from pimhub.events.signing import generate_secret
+
+MAX_PAGE = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedEndpoint:
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+class WebhookService:
+    def __init__(
+        self,
+        endpoints: EndpointRepository,
+        queue: DeliveryQueue,
+        sealer: Sealer,
+        *,
+        allow_private: bool = False,
+        rotation_overlap: timedelta = timedelta(hours=24),
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.endpoints = endpoints
+        self.queue = queue
+        self.sealer = sealer
+        self.allow_private = allow_private
+        self.rotation_overlap = rotation_overlap
+        self.clock = clock
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def create(self, body: Any) -> CreatedEndpoint:
+        """Register an endpoint; its secret is generated here and returned once in full."""
+        spec = parse_spec(body)
+        self._check_destination(spec)
+        secret = generate_secret()
+        endpoint_id = "ep_" + os.urandom(10).hex()
+        endpoint = self.endpoints.add(endpoint_id, spec, self.sealer.encrypt(secret), self.clock())
+        return CreatedEndpoint(endpoint, secret)
+
+    def update(self, endpoint_id: str, body: Any) -> WebhookEndpoint:
+        """Change the given settings only (PATCH semantics)."""
+        spec = parse_spec(body, self.get(endpoint_id).spec)
+        self._check_destination(spec)
+        self.endpoints.save_spec(endpoint_id, spec, self.clock())
+        return self.get(endpoint_id)
+
+    def set_enabled(self, endpoint_id: str, enabled: bool) -> WebhookEndpoint:
+        return self.update(endpoint_id, {"enabled": enabled})
+
+    def get(self, endpoint_id: str) -> WebhookEndpoint:
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
+        return endpoint
+
+    def all(self) -> list[WebhookEndpoint]:
+        return self.endpoints.all()
+
+    def delete(self, endpoint_id: str) -> None:
+        """Remove an endpoint with its deliveries and their log."""
+        if not self.endpoints.remove(endpoint_id):
+            raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
+
+    def secret(self, endpoint_id: str) -> str:
+        stored = self.endpoints.secrets(endpoint_id)
+        if stored is None:
+            raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
+        return self.sealer.decrypt(stored.sealed)
+
+    def rotate_secret(self, endpoint_id: str, overlap: timedelta | None = None) -> str:
+        """A new secret; the old one keeps signing alongside it for the overlap window."""
+        secret = generate_secret()
+        now = self.clock()
+        until = now + (self.rotation_overlap if overlap is None else overlap)
+        if not self.endpoints.rotate(endpoint_id, self.sealer.encrypt(secret), until, now):
+            raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
+        return secret
+
+    def _check_destination(self, spec: EndpointSpec) -> None:
+        if self.allow_private:
+            return
+        reason = blocked_address(spec.url)
+        if reason:
+            raise InvalidEndpoint(
+                "webhook URLs must reach a public address",
+                [
+                    FieldError(
+                        "url",
+                        f"{reason}; set PIMHUB_WEBHOOKS_ALLOW_PRIVATE=true to allow it",
+                        "private-address",
+                    )
+                ],
+            )
+
+    # -- deliveries --------------------------------------------------------------------------
+
+    def deliveries(
+        self, where: DeliveryFilter, limit: int = 100, after_id: int | None = None
+    ) -> list[DeliveryRecord]:
+        if where.endpoint_id is not None:
+            self.get(where.endpoint_id)
+        return self.queue.deliveries(where, max(1, min(limit, MAX_PAGE)), after_id)
+
+    def delivery(self, delivery_id: int) -> tuple[DeliveryRecord, list[AttemptRecord]]:
+        record = self.queue.delivery(delivery_id)
+        if record is None:
+            raise DeliveryNotFound(f"no delivery {delivery_id}")
+        return record, self.queue.attempts(delivery_id)
+
+    def replay(self, where: DeliveryFilter, ids: Sequence[int] | None = None) -> int:
+        """Send matching finished deliveries again (dead ones unless a status is given), with
+        their original webhook-id and a fresh timestamp and signature."""
+        if where.endpoint_id is not None:
+            self.get(where.endpoint_id)
+        return self.queue.replay(where, ids, self.clock())
+
+    def prune(self, older_than: timedelta) -> tuple[int, int]:
+        return self.queue.prune(self.clock() - older_than)
+
+    def stats(self) -> list[EndpointStats]:
+        return self.queue.stats()

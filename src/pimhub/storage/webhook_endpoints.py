@@ -1,0 +1,147 @@
+"""Webhook endpoint rows; each call is its own short transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, delete, func, insert, select, update
+
+from pimhub.events.endpoints import EndpointSpec, PayloadMode, WebhookEndpoint
+from pimhub.events.ports import StoredSecrets
+from pimhub.storage.engine import begin_write
+from pimhub.storage.tables import outbox
+from pimhub.storage.tables import webhook_endpoints as t
+
+
+def _endpoint(row: Row[Any]) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=row.id,
+        endpoint_id=row.endpoint_id,
+        spec=EndpointSpec(
+            url=row.url,
+            description=row.description,
+            event_types=tuple(row.event_types),
+            classes=tuple(row.classes),
+            changed_fields=tuple(row.changed_fields),
+            payload=PayloadMode(row.payload),
+            enabled=row.enabled,
+            rate_limit=row.rate_limit,
+        ),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        consecutive_failures=row.consecutive_failures,
+        failing_since=row.failing_since,
+        paused_until=row.paused_until,
+        disabled_reason=row.disabled_reason,
+        secret_rotated_at=row.secret_rotated_at,
+        previous_secret_until=row.previous_secret_until,
+    )
+
+
+def spec_columns(spec: EndpointSpec) -> dict[str, Any]:
+    return {
+        "url": spec.url,
+        "description": spec.description,
+        "event_types": list(spec.event_types),
+        "classes": list(spec.classes),
+        "changed_fields": list(spec.changed_fields),
+        "payload": spec.payload.value,
+        "enabled": spec.enabled,
+        "rate_limit": spec.rate_limit,
+    }
+
+
+class SqlEndpointRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self, endpoint_id: str, spec: EndpointSpec, sealed_secret: str, now: datetime
+    ) -> WebhookEndpoint:
+        with begin_write(self.engine) as conn:
+            high_water = conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar()
+            conn.execute(
+                insert(t).values(
+                    endpoint_id=endpoint_id,
+                    after_outbox_id=high_water,
+                    secret=sealed_secret,
+                    consecutive_failures=0,
+                    created_at=now,
+                    updated_at=now,
+                    **spec_columns(spec),
+                )
+            )
+            row = conn.execute(select(t).where(t.c.endpoint_id == endpoint_id)).one()
+        return _endpoint(row)
+
+    def get(self, endpoint_id: str) -> WebhookEndpoint | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.endpoint_id == endpoint_id)).first()
+        return _endpoint(row) if row else None
+
+    def all(self) -> list[WebhookEndpoint]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).order_by(t.c.id)).all()
+        return [_endpoint(r) for r in rows]
+
+    def save_spec(self, endpoint_id: str, spec: EndpointSpec, now: datetime) -> bool:
+        """Store a changed spec. Enabling an endpoint clears its failure record, so a receiver
+        that was fixed starts with a clean slate instead of an open circuit."""
+        values: dict[str, Any] = {**spec_columns(spec), "updated_at": now}
+        if spec.enabled:
+            values |= {
+                "disabled_reason": None,
+                "consecutive_failures": 0,
+                "failing_since": None,
+                "paused_until": None,
+            }
+        with begin_write(self.engine) as conn:
+            done = conn.execute(update(t).where(t.c.endpoint_id == endpoint_id).values(**values))
+        return done.rowcount == 1
+
+    def remove(self, endpoint_id: str) -> bool:
+        with begin_write(self.engine) as conn:
+            done = conn.execute(delete(t).where(t.c.endpoint_id == endpoint_id))
+        return done.rowcount == 1
+
+    def secrets(self, endpoint_id: str) -> StoredSecrets | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.secret, t.c.previous_secret, t.c.previous_secret_until).where(
+                    t.c.endpoint_id == endpoint_id
+                )
+            ).first()
+        return (
+            StoredSecrets(row.secret, row.previous_secret, row.previous_secret_until)
+            if row
+            else None
+        )
+
+    def all_secrets(self) -> dict[int, StoredSecrets]:
+        """Sealed secrets of every endpoint by internal id, for the dispatcher's cache."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.id, t.c.secret, t.c.previous_secret, t.c.previous_secret_until)
+            ).all()
+        return {
+            r.id: StoredSecrets(r.secret, r.previous_secret, r.previous_secret_until) for r in rows
+        }
+
+    def rotate(
+        self, endpoint_id: str, sealed_secret: str, previous_until: datetime, now: datetime
+    ) -> bool:
+        """The current secret becomes the previous one (valid until `previous_until`)."""
+        with begin_write(self.engine) as conn:
+            done = conn.execute(
+                update(t)
+                .where(t.c.endpoint_id == endpoint_id)
+                .values(
+                    previous_secret=t.c.secret,
+                    previous_secret_until=previous_until,
+                    secret=sealed_secret,
+                    secret_rotated_at=now,
+                    updated_at=now,
+                )
+            )
+        return done.rowcount == 1

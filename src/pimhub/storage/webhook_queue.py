@@ -1,0 +1,485 @@
+"""The delivery queue in SQL: fan-out from the outbox, claiming with leases, outcomes, replay.
+
+PostgreSQL runs several workers at once: claims use FOR UPDATE SKIP LOCKED, and fan-out is
+serialized by a transaction-level advisory lock so that the deliveries of one object are always
+created in outbox order (two fan-outs racing could otherwise publish a later version's delivery
+before an earlier one's, and a worker could send it first). On SQLite every write transaction
+is serialized anyway.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from pimhub.events.deliveries import (
+    RESPONSE_EXCERPT_BYTES,
+    AttemptRecord,
+    AttemptResult,
+    Delivery,
+    DeliveryFilter,
+    DeliveryRecord,
+    DeliveryStatus,
+    EndpointStats,
+)
+from pimhub.events.endpoints import EndpointSpec, PayloadMode, shaped_payload
+from pimhub.events.policy import CircuitPolicy, RetryPolicy
+from pimhub.storage.engine import begin_write
+from pimhub.storage.tables import outbox
+from pimhub.storage.tables import webhook_attempts as att
+from pimhub.storage.tables import webhook_deliveries as d
+from pimhub.storage.tables import webhook_endpoints as ep
+
+FAN_OUT_LOCK = 0x70696D68  # "pimh": the advisory lock id that serializes fan-out on PostgreSQL
+OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value)
+
+
+class SqlDeliveryQueue:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def fan_out(self, now: datetime, limit: int) -> int:
+        with begin_write(self.engine) as conn:
+            if (
+                self.postgres
+                and not conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FAN_OUT_LOCK}
+                ).scalar()
+            ):
+                return 0  # another worker is fanning out right now
+            events = conn.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.event_id,
+                    outbox.c.event_type,
+                    outbox.c.class_name,
+                    outbox.c.object_uuid,
+                    outbox.c.changed_fields,
+                )
+                .where(outbox.c.dispatched_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(limit)
+            ).all()
+            if not events:
+                return 0
+            endpoints = self._enabled_specs(conn)
+            rows = [
+                {
+                    "endpoint_id": endpoint,
+                    "outbox_id": e.id,
+                    "event_id": e.event_id,
+                    "order_key": e.object_uuid or f"class:{e.class_name}",
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for e in events
+                for endpoint, after, spec in endpoints
+                if e.id > after and spec.wants(e.event_type, e.class_name, tuple(e.changed_fields))
+            ]
+            if rows:
+                conn.execute(insert(d), rows)
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([e.id for e in events]))
+                .values(dispatched_at=now)
+            )
+        return len(events)
+
+    def _enabled_specs(self, conn: Connection) -> list[tuple[int, int, EndpointSpec]]:
+        rows = conn.execute(
+            select(
+                ep.c.id,
+                ep.c.after_outbox_id,
+                ep.c.url,
+                ep.c.event_types,
+                ep.c.classes,
+                ep.c.changed_fields,
+            ).where(ep.c.enabled)
+        ).all()
+        return [
+            (
+                r.id,
+                r.after_outbox_id,
+                EndpointSpec(
+                    url=r.url,
+                    event_types=tuple(r.event_types),
+                    classes=tuple(r.classes),
+                    changed_fields=tuple(r.changed_fields),
+                ),
+            )
+            for r in rows
+        ]
+
+    # -- claiming --------------------------------------------------------------------------
+
+    def claim(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
+        earlier = d.alias("earlier")
+        blocked = exists().where(
+            earlier.c.endpoint_id == d.c.endpoint_id,
+            earlier.c.order_key == d.c.order_key,
+            earlier.c.outbox_id < d.c.outbox_id,
+            earlier.c.status.in_(OPEN),
+        )
+        due = or_(
+            and_(d.c.status == DeliveryStatus.PENDING.value, d.c.next_attempt_at <= now),
+            and_(d.c.status == DeliveryStatus.DELIVERING.value, d.c.lease_until <= now),
+        )
+        query = (
+            select(
+                d.c.id,
+                d.c.endpoint_id,
+                d.c.event_id,
+                d.c.attempts,
+                ep.c.payload,
+                outbox.c.payload.label("body"),
+            )
+            .join(ep, ep.c.id == d.c.endpoint_id)
+            .join(outbox, outbox.c.id == d.c.outbox_id)
+            .where(due, ep.c.enabled, or_(ep.c.paused_until.is_(None), ep.c.paused_until <= now))
+            .where(~blocked)
+            .order_by(d.c.next_attempt_at, d.c.id)
+            .limit(limit)
+        )
+        if self.postgres:
+            query = query.with_for_update(of=d, skip_locked=True)
+        with begin_write(self.engine) as conn:
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            conn.execute(
+                update(d)
+                .where(d.c.id.in_([r.id for r in rows]))
+                .values(status=DeliveryStatus.DELIVERING.value, lease_until=lease_until)
+            )
+        return [
+            Delivery(
+                id=r.id,
+                endpoint=r.endpoint_id,
+                event_id=r.event_id,
+                payload=shaped_payload(r.body, PayloadMode(r.payload)),
+                attempts=r.attempts,
+            )
+            for r in rows
+        ]
+
+    # -- outcomes --------------------------------------------------------------------------
+
+    def record(
+        self,
+        results: Sequence[AttemptResult],
+        retry: RetryPolicy,
+        circuit: CircuitPolicy,
+        now: datetime,
+    ) -> list[str]:
+        if not results:
+            return []
+        changes = [_delivery_change(r, retry) for r in results]
+        with begin_write(self.engine) as conn:
+            conn.execute(
+                update(d)
+                .where(d.c.id == bindparam("b_id"))
+                .values(
+                    status=bindparam("b_status"),
+                    attempts=bindparam("b_attempts"),
+                    next_attempt_at=bindparam("b_next"),
+                    delivered_at=bindparam("b_delivered"),
+                    last_error=bindparam("b_error"),
+                    lease_until=None,
+                ),
+                changes,
+            )
+            conn.execute(insert(att), [_attempt_row(r) for r in results])
+            return self._update_health(conn, results, circuit, now)
+
+    def _update_health(
+        self,
+        conn: Connection,
+        results: Sequence[AttemptResult],
+        circuit: CircuitPolicy,
+        now: datetime,
+    ) -> list[str]:
+        by_endpoint: dict[int, list[AttemptResult]] = defaultdict(list)
+        for r in results:
+            by_endpoint[r.delivery.endpoint].append(r)
+        disabled: list[str] = []
+        for endpoint, outcomes in by_endpoint.items():
+            row = conn.execute(
+                select(
+                    ep.c.endpoint_id, ep.c.enabled, ep.c.consecutive_failures, ep.c.failing_since
+                ).where(ep.c.id == endpoint)
+            ).first()
+            if row is None:
+                continue  # deleted while its deliveries were in flight
+            values = _health(row, outcomes, circuit, now)
+            if values.get("enabled") is False and row.enabled:
+                disabled.append(row.endpoint_id)
+            conn.execute(update(ep).where(ep.c.id == endpoint).values(**values))
+        return disabled
+
+    # -- reading, replay, pruning ----------------------------------------------------------
+
+    def deliveries(
+        self, where: DeliveryFilter, limit: int, after_id: int | None
+    ) -> list[DeliveryRecord]:
+        query = _record_query().where(*_conditions(where)).order_by(d.c.id).limit(limit)
+        if after_id is not None:
+            query = query.where(d.c.id > after_id)
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(query)]
+
+    def delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(_record_query().where(d.c.id == delivery_id)).first()
+        return _record(row) if row else None
+
+    def attempts(self, delivery_id: int) -> list[AttemptRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(att).where(att.c.delivery_id == delivery_id).order_by(att.c.id)
+            ).all()
+        return [
+            AttemptRecord(
+                r.id,
+                r.delivery_id,
+                r.attempted_at,
+                r.status_code,
+                r.duration_ms,
+                r.response_excerpt,
+                r.error,
+            )
+            for r in rows
+        ]
+
+    def replay(self, where: DeliveryFilter, ids: Sequence[int] | None, now: datetime) -> int:
+        conditions = _conditions(where)
+        if ids is not None:
+            conditions.append(d.c.id.in_(list(ids)))
+        if where.status is None:
+            conditions.append(d.c.status == DeliveryStatus.DEAD.value)
+        elif where.status in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING):
+            return 0  # already on their way
+        matching = (
+            select(d.c.id)
+            .join(ep, ep.c.id == d.c.endpoint_id)
+            .join(outbox, outbox.c.id == d.c.outbox_id)
+            .where(*conditions)
+        )
+        with begin_write(self.engine) as conn:
+            # A replay starts the retry schedule afresh; the webhook-id stays the event's.
+            done = conn.execute(
+                update(d)
+                .where(d.c.id.in_(matching.scalar_subquery()))
+                .values(
+                    status=DeliveryStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    delivered_at=None,
+                    lease_until=None,
+                )
+            )
+        return done.rowcount
+
+    def prune(self, before: datetime) -> tuple[int, int]:
+        with begin_write(self.engine) as conn:
+            attempts = conn.execute(delete(att).where(att.c.attempted_at < before)).rowcount
+            deliveries = conn.execute(
+                delete(d).where(
+                    d.c.status == DeliveryStatus.DELIVERED.value, d.c.delivered_at < before
+                )
+            ).rowcount
+            still_needed = exists().where(d.c.outbox_id == outbox.c.id)
+            conn.execute(
+                delete(outbox).where(
+                    outbox.c.dispatched_at < before,
+                    outbox.c.dispatched_at.is_not(None),
+                    ~still_needed,
+                )
+            )
+        return attempts, deliveries
+
+    def stats(self) -> list[EndpointStats]:
+        with self.engine.connect() as conn:
+            endpoints = conn.execute(
+                select(ep.c.id, ep.c.endpoint_id, ep.c.url, ep.c.enabled).order_by(ep.c.id)
+            ).all()
+            counts = conn.execute(
+                select(d.c.endpoint_id, d.c.status, func.count()).group_by(
+                    d.c.endpoint_id, d.c.status
+                )
+            ).all()
+            oldest = dict(
+                conn.execute(
+                    select(d.c.endpoint_id, func.min(d.c.created_at))
+                    .where(d.c.status.in_(OPEN))
+                    .group_by(d.c.endpoint_id)
+                ).all()
+            )
+            failed: dict[int, int] = dict(
+                conn.execute(
+                    select(att.c.endpoint_id, func.count())
+                    .where(
+                        or_(
+                            att.c.status_code.is_(None),
+                            att.c.status_code >= 300,
+                            att.c.status_code < 200,
+                        )
+                    )
+                    .group_by(att.c.endpoint_id)
+                ).all()
+            )
+        by_status: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DeliveryStatus, 0))
+        for endpoint, status, count in counts:
+            by_status[endpoint][DeliveryStatus(status)] = count
+        return [
+            EndpointStats(
+                e.endpoint_id,
+                e.url,
+                e.enabled,
+                {str(k): v for k, v in by_status[e.id].items()},
+                failed.get(e.id, 0),
+                oldest.get(e.id),
+            )
+            for e in endpoints
+        ]
+
+
+def _delivery_change(result: AttemptResult, retry: RetryPolicy) -> dict[str, Any]:
+    attempts = result.delivery.attempts + 1
+    change: dict[str, Any] = {
+        "b_id": result.delivery.id,
+        "b_attempts": attempts,
+        "b_next": None,
+        "b_delivered": None,
+        "b_error": None,
+    }
+    if result.ok:
+        return change | {
+            "b_status": DeliveryStatus.DELIVERED.value,
+            "b_delivered": result.attempted_at,
+        }
+    delay = retry.next_delay(attempts, result.retry_after)
+    if delay is None:
+        return change | {"b_status": DeliveryStatus.DEAD.value, "b_error": result.describe()}
+    return change | {
+        "b_status": DeliveryStatus.PENDING.value,
+        "b_next": result.attempted_at + delay,
+        "b_error": result.describe(),
+    }
+
+
+def _attempt_row(result: AttemptResult) -> dict[str, Any]:
+    excerpt = result.response_excerpt
+    return {
+        "delivery_id": result.delivery.id,
+        "endpoint_id": result.delivery.endpoint,
+        "attempted_at": result.attempted_at,
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "response_excerpt": excerpt[:RESPONSE_EXCERPT_BYTES] if excerpt else None,
+        "error": result.error,
+    }
+
+
+def _health(
+    row: Any, outcomes: Sequence[AttemptResult], circuit: CircuitPolicy, now: datetime
+) -> dict[str, Any]:
+    """The endpoint's failure record after this batch: a success resets it; failures after the
+    last success extend it, open the circuit, and after long enough disable the endpoint."""
+    last_ok = max((i for i, r in enumerate(outcomes) if r.ok), default=-1)
+    failures_after = len(outcomes) - last_ok - 1
+    if last_ok >= 0 and failures_after == 0:
+        return {"consecutive_failures": 0, "failing_since": None, "paused_until": None}
+    failures = failures_after + (0 if last_ok >= 0 else row.consecutive_failures)
+    since = row.failing_since if last_ok < 0 and row.failing_since else now
+    values: dict[str, Any] = {"consecutive_failures": failures, "failing_since": since}
+    pause = circuit.pause_for(failures)
+    values["paused_until"] = now + pause if pause else None
+    if any(r.gone for r in outcomes):
+        values |= {"enabled": False, "disabled_reason": "the receiver answered 410 Gone"}
+    elif now - since >= circuit.disable_after:
+        days = circuit.disable_after / timedelta(days=1)
+        values |= {
+            "enabled": False,
+            "disabled_reason": f"every delivery failed for {days:g} days",
+        }
+    return values
+
+
+def _record_query() -> Any:
+    return select(
+        d.c.id,
+        ep.c.endpoint_id,
+        d.c.event_id,
+        outbox.c.event_type,
+        outbox.c.class_name,
+        outbox.c.object_uuid,
+        outbox.c.business_key,
+        outbox.c.version,
+        d.c.status,
+        d.c.attempts,
+        d.c.next_attempt_at,
+        d.c.last_error,
+        d.c.created_at,
+        d.c.delivered_at,
+    ).select_from(d.join(ep, ep.c.id == d.c.endpoint_id).join(outbox, outbox.c.id == d.c.outbox_id))
+
+
+def _conditions(where: DeliveryFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.endpoint_id is not None:
+        conditions.append(ep.c.endpoint_id == where.endpoint_id)
+    if where.status is not None:
+        conditions.append(d.c.status == where.status.value)
+    if where.event_type is not None:
+        conditions.append(outbox.c.event_type == where.event_type)
+    if where.object_uuid is not None:
+        conditions.append(outbox.c.object_uuid == where.object_uuid)
+    if where.business_key is not None:
+        conditions.append(outbox.c.business_key == where.business_key)
+    if where.since is not None:
+        conditions.append(d.c.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(d.c.created_at < where.until)
+    return conditions
+
+
+def _record(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id,
+        endpoint_id=row.endpoint_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        class_name=row.class_name,
+        object_uuid=row.object_uuid,
+        business_key=row.business_key,
+        version=row.version,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+    )
