@@ -16,6 +16,7 @@ from pimhub.events.ports import WebhookSender
 from pimhub.events.secret_box import SecretBox, key_file_passphrase
 from pimhub.events.sender import AiohttpSender
 from pimhub.events.service import WebhookService
+from pimhub.events.worker import Worker
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
 from pimhub.storage.engine import build_engine
@@ -35,6 +36,7 @@ class Hub:
     classes: ClassService
     access: AccessService
     webhooks: WebhookService
+    units_of_work: SqlUnitOfWorkFactory
 
     def close(self) -> None:
         self.engine.dispose()
@@ -62,6 +64,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             allow_private=settings.webhooks_allow_private,
             rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
         ),
+        units_of_work=uow,
     )
 
 
@@ -74,6 +77,7 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
     )
     return DispatcherConfig(
         batch_size=settings.webhook_batch_size,
+        idle_wait=settings.webhook_poll_interval,
         lease=timedelta(seconds=settings.webhook_lease_seconds),
         allow_private=settings.webhooks_allow_private,
         retry=retry,
@@ -85,7 +89,7 @@ def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatche
     """The webhook dispatcher on the hub's database, with aiohttp unless a sender is given."""
     settings = hub.settings
     service = hub.webhooks
-    return Dispatcher(
+    dispatcher = Dispatcher(
         service.endpoints,
         service.queue,
         service.sealer,
@@ -95,4 +99,14 @@ def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatche
             total_timeout=settings.webhook_timeout,
         ),
         dispatcher_config(settings),
+    )
+    hub.units_of_work.committed.append(dispatcher.notify)
+    return dispatcher
+
+
+def build_worker(hub: Hub, sender: WebhookSender | None = None) -> Worker:
+    return Worker(
+        build_dispatcher(hub, sender),
+        hub.webhooks,
+        retention=timedelta(days=hub.settings.webhook_log_retention_days),
     )

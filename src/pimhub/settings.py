@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     webhook_disable_after_days: float = Field(
         5.0, description="Disable an endpoint after it failed every delivery for this long"
     )
+    webhook_poll_interval: float = Field(
+        0.02, description="Seconds an idle worker waits before looking for new events again"
+    )
     webhook_rotation_overlap_hours: float = Field(
         24.0, description="How long the previous secret keeps signing after a rotation"
     )

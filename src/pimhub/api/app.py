@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,12 +14,13 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
-from pimhub.api import ops
+from pimhub.api import metrics, ops
 from pimhub.api.errors import install_error_handlers
 from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
-from pimhub.api.rest import classes, objects, products
+from pimhub.api.rest import classes, objects, products, webhooks
 from pimhub.bootstrap import Hub
+from pimhub.events.worker import Worker
 
 DESCRIPTION = """
 pimhub's custom REST API. Authenticate with `Authorization: Bearer <key>` or `X-API-Key`.
@@ -49,8 +53,11 @@ class HubApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(hub: Hub) -> HubApp:
+def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
+    """The hub's API; with `worker`, the webhook worker runs inside the server process (the
+    demo's single-process mode)."""
     app = HubApp(
+        lifespan=_running(worker) if worker else None,
         title="pimhub",
         version=__version__,
         description=DESCRIPTION,
@@ -59,7 +66,7 @@ def create_app(hub: Hub) -> HubApp:
     )
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (ops, classes, objects):
+    for module in (ops, metrics, classes, objects, webhooks):
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(routes=products.routes, middleware=[Middleware(RequestLogMiddleware)])
@@ -68,6 +75,20 @@ def create_app(hub: Hub) -> HubApp:
     app.fast_app, app.fast_prefix = fast, products.PREFIX
     _document(app, products.OPENAPI_PATHS)
     return app
+
+
+def _running(worker: Worker) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    return lifespan
 
 
 def _document(app: FastAPI, paths: dict[str, Any]) -> None:

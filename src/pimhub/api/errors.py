@@ -11,12 +11,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pimhub.api.responses import ProblemResponse
 from pimhub.catalog import errors as e
+from pimhub.events.errors import InvalidEndpoint
 
 PROBLEM_BASE = "urn:pimhub:problem:"
 
 # Most specific first: the first class an error is an instance of decides its status.
 STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (e.ValidationFailed, 422),
+    (InvalidEndpoint, 422),
     (e.InvalidClassDefinition, 422),
     (e.InvalidQuery, 400),
     (e.InvalidInput, 400),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from typing import Annotated
 
 import typer
 import uvicorn
 
-from pimhub.bootstrap import Hub
+from pimhub.bootstrap import Hub, build_worker
 from pimhub.catalog.commerce import commerce_model
 from pimhub.catalog.errors import ObjectNotFound
 from pimhub.cli.common import console, handles_errors, open_hub
@@ -30,13 +33,13 @@ def initialize(hub: Hub) -> list[str]:
     return done
 
 
-def run_server(hub: Hub, host: str | None, port: int | None) -> None:
+def run_server(hub: Hub, host: str | None, port: int | None, *, with_worker: bool = False) -> None:
     from pimhub.api.app import create_app
     from pimhub.api.observability import configure_logging
 
     configure_logging(hub.settings.log_level, hub.settings.log_json)
     uvicorn.run(
-        create_app(hub),
+        create_app(hub, worker=build_worker(hub) if with_worker else None),
         host=host or hub.settings.host,
         port=port or hub.settings.port,
         access_log=False,
@@ -65,13 +68,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handles_errors
+    def worker() -> None:
+        """Deliver webhooks until stopped (Ctrl-C or SIGTERM); run several on PostgreSQL."""
+        from pimhub.api.observability import configure_logging
+
+        hub = open_hub()
+        configure_logging(hub.settings.log_level, hub.settings.log_json)
+        asyncio.run(_work(hub))
+
+    @app.command()
+    @handles_errors
     def demo(
         host: HostOption = None,
         port: PortOption = None,
         products: Annotated[int, typer.Option(help="Products to generate")] = 1000,
     ) -> None:
         """Initialize SQLite under ./pimhub-data, load a demo catalog, print a key, serve."""
-        hub = open_hub(Settings(), require_schema=False)
+        settings = Settings()
+        if "PIMHUB_WEBHOOKS_ALLOW_PRIVATE" not in os.environ:
+            # A first look usually points webhooks at a receiver on the same machine.
+            settings.webhooks_allow_private = True
+        hub = open_hub(settings, require_schema=False)
         initialize(hub)
         seed_demo(hub, products)
         for old in [k for k in hub.access.all() if k.name == "demo" and not k.revoked_at]:
@@ -83,11 +100,26 @@ def register(app: typer.Typer) -> None:
         console.print(f"  API:      {base}/api/v1/products/PH-00001", highlight=False)
         console.print(f"  Docs:     {base}/docs   OpenAPI: {base}/openapi.json", highlight=False)
         console.print(
-            f"  Try:      curl -H 'Authorization: Bearer {token}' "
-            f"{base}/api/v1/products/PH-00001\n",
+            f"  Try:      curl -H 'Authorization: Bearer {token}' {base}/api/v1/products/PH-00001",
             highlight=False,
         )
-        run_server(hub, host, port)
+        console.print(
+            "  Webhooks: delivered by this process; loopback and private URLs are allowed in "
+            "the demo (`pimhub webhooks create --url ...`)\n",
+            highlight=False,
+        )
+        run_server(hub, host, port, with_worker=True)
+
+
+async def _work(hub: Hub) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await build_worker(hub).run(stop)
+    finally:
+        hub.close()
 
 
 def seed_demo(hub: Hub, products: int) -> None:

@@ -82,9 +82,17 @@ class Dispatcher:
         self._refreshed = float("-inf")
         self._blocked: dict[str, tuple[float, str | None]] = {}
         self.wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def notify(self) -> None:
+        """Something was committed: look for work now. Safe to call from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.wake.set)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; sleeps `idle_wait` (or until woken) when idle."""
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
                 busy = await self.run_once()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -26,9 +27,16 @@ class SqlUnitOfWork:
     versions: SqlVersionRepository
     outbox: SqlOutboxRepository
 
-    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        write: bool = False,
+        committed: Sequence[Callable[[], None]] = (),
+    ) -> None:
         self.engine = engine
         self.write = write
+        self.committed = committed
 
     def __enter__(self) -> Self:
         self.conn = self.engine.connect()
@@ -55,11 +63,17 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.tx.commit()
+        for hook in self.committed:
+            hook()
 
 
 class SqlUnitOfWorkFactory:
+    """Makes units of work; `committed` hooks run after every commit (an in-process webhook
+    dispatcher uses one to start delivering at once instead of at its next poll)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.committed: list[Callable[[], None]] = []
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self.engine, write=write, committed=self.committed)

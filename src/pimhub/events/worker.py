@@ -1,0 +1,50 @@
+"""The worker: the dispatcher plus periodic pruning of the delivery log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+
+from pimhub.events.dispatcher import Dispatcher
+from pimhub.events.service import WebhookService
+
+log = structlog.get_logger("pimhub.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        webhooks: WebhookService,
+        *,
+        retention: timedelta,
+        prune_every: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.webhooks = webhooks
+        self.retention = retention
+        self.prune_every = prune_every
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set. Deliveries in flight finish; their outcome is recorded."""
+        log.info("worker.started", retention_days=self.retention / timedelta(days=1))
+        pruning = asyncio.create_task(self._prune_periodically(stop))
+        try:
+            await self.dispatcher.run(stop)
+        finally:
+            pruning.cancel()
+            log.info("worker.stopped")
+
+    async def _prune_periodically(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                attempts, deliveries = await asyncio.to_thread(self.webhooks.prune, self.retention)
+                if attempts or deliveries:
+                    log.info("webhooks.pruned", attempts=attempts, deliveries=deliveries)
+            except Exception:
+                log.exception("webhooks.prune_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.prune_every.total_seconds())
