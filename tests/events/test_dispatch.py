@@ -337,3 +337,27 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(hub: Hub) -> None:
     assert len(got.signature.split(" ")) == 2
     Webhook(old).verify(got.body, headers)
     Webhook(new).verify(got.body, headers)
+
+
+def test_two_dispatchers_never_send_the_same_attempt_twice(hub: Hub) -> None:
+    """Two dispatchers claim from one queue at once (FOR UPDATE SKIP LOCKED on PostgreSQL,
+    serialized write transactions on SQLite): with no crash, each event arrives once."""
+    receiver = Receiver()
+
+    async def body(first: Dispatcher) -> None:
+        endpoint(hub, receiver)
+        for i in range(60):
+            hub.catalog.create("Product", product(f"P2-{i}"), author="a")
+        for i in range(0, 60, 3):
+            hub.catalog.patch(
+                "Product", f"P2-{i}", {"price": {"amount": 2, "currency": "EUR"}}, author="a"
+            )
+        service = hub.webhooks
+        second = Dispatcher(
+            service.endpoints, service.queue, service.sealer, first.sender, first.config
+        )
+        await asyncio.gather(drain(first, 200), drain(second, 200))
+        await drain(first)
+
+    run(hub, receiver, body, batch_size=5)
+    assert len(receiver.ids()) == len(set(receiver.ids())) == 80

@@ -1,0 +1,138 @@
+"""Pure rules of the webhook side: retry schedule, circuit breaker, endpoint specs, signing,
+destination checks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from pimhub.events.destinations import blocked_address
+from pimhub.events.endpoints import EndpointSpec, PayloadMode, parse_spec, shaped_payload
+from pimhub.events.errors import InvalidEndpoint
+from pimhub.events.policy import CircuitPolicy, RetryPolicy, parse_retry_after
+from pimhub.events.signing import generate_secret, secret_bytes, signature_header
+
+
+@pytest.mark.parametrize("draw", [0.0, 0.5, 1.0])
+def test_default_schedule_spans_more_than_72_hours_whatever_the_jitter(draw: float) -> None:
+    policy = RetryPolicy(rng=lambda: draw)
+    waits = [policy.next_delay(n) for n in range(1, policy.max_attempts)]
+    assert all(w is not None for w in waits)
+    assert sum((w for w in waits if w), timedelta()) > timedelta(hours=72)
+    assert policy.next_delay(policy.max_attempts) is None
+
+
+def test_jitter_stays_within_its_band() -> None:
+    low = RetryPolicy(rng=lambda: 0.0).next_delay(4)
+    high = RetryPolicy(rng=lambda: 1.0).next_delay(4)
+    assert low == timedelta(minutes=27) and high == timedelta(minutes=33)
+
+
+def test_retry_after_wins_when_longer_and_is_capped() -> None:
+    policy = RetryPolicy(jitter=0)
+    assert policy.next_delay(1, timedelta(seconds=1)) == timedelta(seconds=5)
+    assert policy.next_delay(1, timedelta(minutes=10)) == timedelta(minutes=10)
+    assert policy.next_delay(1, timedelta(days=9)) == timedelta(hours=24)
+    assert parse_retry_after("120") == timedelta(seconds=120)
+    assert parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT") is None
+    assert parse_retry_after("-3") is None and parse_retry_after(None) is None
+
+
+def test_circuit_pause_starts_at_threshold_doubles_and_caps() -> None:
+    circuit = CircuitPolicy(
+        threshold=3, first_pause=timedelta(seconds=10), max_pause=timedelta(seconds=60)
+    )
+    assert [circuit.pause_for(n) for n in (2, 3, 4, 5, 6, 50)] == [
+        None,
+        timedelta(seconds=10),
+        timedelta(seconds=20),
+        timedelta(seconds=40),
+        timedelta(seconds=60),
+        timedelta(seconds=60),
+    ]
+
+
+def test_spec_filters() -> None:
+    spec = EndpointSpec(
+        url="https://x",
+        event_types=("object.updated", "object.created"),
+        classes=("Product",),
+        changed_fields=("price", "stock"),
+    )
+    assert spec.wants("object.updated", "Product", ("price",))
+    assert not spec.wants("object.updated", "Product", ("name",))
+    assert spec.wants("object.created", "Product", ("name",))
+    assert not spec.wants("object.updated", "Brand", ("price",))
+    assert not spec.wants("object.deleted", "Product", ())
+    assert EndpointSpec(url="https://x").wants("class.changed", "Product", ())
+
+
+def test_parse_spec_patches_only_given_keys_and_reports_everything() -> None:
+    base = parse_spec({"url": "https://a.example/h", "classes": ["Product"]})
+    patched = parse_spec({"payload": "thin"}, base)
+    assert patched.classes == ("Product",) and patched.payload == PayloadMode.THIN
+    with pytest.raises(InvalidEndpoint) as caught:
+        parse_spec(
+            {
+                "url": "https://u:p@a.example/",
+                "rateLimit": 0,
+                "enabled": "yes",
+                "classes": "Product",
+            }
+        )
+    assert {e.field for e in caught.value.errors} == {"url", "rateLimit", "enabled", "classes"}
+    with pytest.raises(InvalidEndpoint) as missing:
+        parse_spec({})
+    assert [e.code for e in missing.value.errors] == ["required"]
+    with pytest.raises(InvalidEndpoint):
+        parse_spec(["https://a.example"])
+
+
+def test_thin_payload_drops_only_the_object() -> None:
+    full = {"type": "object.updated", "timestamp": "t", "data": {"uuid": "u", "object": {"a": 1}}}
+    assert shaped_payload(full, PayloadMode.THIN) == {
+        "type": "object.updated",
+        "timestamp": "t",
+        "data": {"uuid": "u"},
+    }
+    assert shaped_payload(full, PayloadMode.FULL) is full
+
+
+def test_signatures_verify_with_the_reference_library_and_only_with_the_right_secret() -> None:
+    secret, other = generate_secret(), generate_secret()
+    body = b'{"type":"object.created"}'
+    import time
+
+    stamp = int(time.time())
+    header = signature_header([secret_bytes(secret)], "evt_1", stamp, body)
+    headers = {"webhook-id": "evt_1", "webhook-timestamp": str(stamp), "webhook-signature": header}
+    assert Webhook(secret).verify(body, headers) == {"type": "object.created"}
+    with pytest.raises(Exception, match="signature"):
+        Webhook(other).verify(body, headers)
+    with pytest.raises(Exception, match="signature"):
+        Webhook(secret).verify(body + b" ", headers)
+    both = signature_header([secret_bytes(secret), secret_bytes(other)], "evt_1", stamp, body)
+    assert len(both.split(" ")) == 2
+    Webhook(other).verify(body, {**headers, "webhook-signature": both})
+    with pytest.raises(ValueError, match="whsec_"):
+        secret_bytes("nope")
+
+
+@pytest.mark.parametrize(
+    ("url", "blocked"),
+    [
+        ("http://127.0.0.1/x", True),
+        ("http://localhost:8080/x", True),
+        ("http://10.0.0.8/x", True),
+        ("http://192.168.1.1/x", True),
+        ("http://169.254.169.254/latest/meta-data", True),
+        ("http://[::1]/x", True),
+        ("http://[fd00::1]/x", True),
+        ("http://0.0.0.0/x", True),
+        ("https://93.184.215.14/hook", False),
+    ],
+)
+def test_internal_destinations_are_named(url: str, blocked: bool) -> None:
+    assert (blocked_address(url) is not None) == blocked
