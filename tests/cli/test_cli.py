@@ -17,19 +17,6 @@ from pimhub.cli.server import seed_demo
 from pimhub.settings import Settings
 
 
-@pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("PIMHUB_DATABASE_URL", url)
-    monkeypatch.chdir(tmp_path)  # keeps a stray ./pimhub-data or .env out of the repo
-    return url
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner(env={"COLUMNS": "200"})  # wide enough for the key table
-
-
 def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     assert "Traceback" not in result.output + result.stderr

@@ -4,26 +4,15 @@ the API over HTTP with the key `init` printed."""
 from __future__ import annotations
 
 import os
-import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.processes import init, serving
+
 pytestmark = pytest.mark.e2e
-PIMHUB = [sys.executable, "-m", "pimhub.cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -31,42 +20,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     workdir = Path(tmp_path_factory.mktemp("e2e"))
     env = {**os.environ, "PIMHUB_DATA_DIR": str(workdir / "data"), "PIMHUB_LOG_JSON": "true"}
     env.pop("PIMHUB_DATABASE_URL", None)
-    init = subprocess.run(
-        [*PIMHUB, "init"],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    key = re.search(r"phk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", init.stdout)
-    assert key, init.stdout
-    port = free_port()
-    log = (workdir / "server.log").open("w")
-    proc = subprocess.Popen(
-        [*PIMHUB, "serve", "--port", str(port)],
-        env=env,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"server did not start: {(workdir / 'server.log').read_text()}")
-        yield base, key.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    key = init(env, workdir)
+    with serving(env, workdir) as base:
+        yield base, key
 
 
 def test_crud_over_http_with_a_key(server: tuple[str, str]) -> None:

@@ -4,6 +4,7 @@ destination checks."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -12,6 +13,7 @@ from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import EndpointSpec, PayloadMode, parse_spec, shaped_payload
 from pimhub.events.errors import InvalidEndpoint
 from pimhub.events.policy import CircuitPolicy, RetryPolicy, parse_retry_after
+from pimhub.events.secret_box import SecretBox, key_file_passphrase
 from pimhub.events.signing import generate_secret, secret_bytes, signature_header
 
 
@@ -136,3 +138,13 @@ def test_signatures_verify_with_the_reference_library_and_only_with_the_right_se
 )
 def test_internal_destinations_are_named(url: str, blocked: bool) -> None:
     assert (blocked_address(url) is not None) == blocked
+
+
+def test_default_key_file_is_created_on_first_use_only_and_kept_private(tmp_path: Path) -> None:
+    box = SecretBox(lambda: key_file_passphrase(tmp_path))
+    assert not (tmp_path / "secret.key").exists()
+    sealed = box.encrypt("whsec_abc")
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert SecretBox(key_file_passphrase(tmp_path)).decrypt(sealed) == "whsec_abc"
+    with pytest.raises(RuntimeError, match="PIMHUB_SECRET_KEY"):
+        SecretBox("another").decrypt(sealed)
