@@ -11,10 +11,10 @@ from pimhub.access.service import AccessService
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.service import CatalogService
 from pimhub.events.dispatcher import Dispatcher, DispatcherConfig
+from pimhub.events.http1 import Http1Sender
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
 from pimhub.events.ports import WebhookSender
 from pimhub.events.secret_box import SecretBox, key_file_passphrase
-from pimhub.events.sender import AiohttpSender
 from pimhub.events.service import WebhookService
 from pimhub.events.worker import Worker
 from pimhub.settings import Settings
@@ -86,7 +86,7 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
 
 
 def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatcher:
-    """The webhook dispatcher on the hub's database, with aiohttp unless a sender is given."""
+    """The webhook dispatcher on the hub's database; the HTTP/1.1 sender unless one is given."""
     settings = hub.settings
     service = hub.webhooks
     dispatcher = Dispatcher(
@@ -94,7 +94,7 @@ def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatche
         service.queue,
         service.sealer,
         sender
-        or AiohttpSender(
+        or Http1Sender(
             connect_timeout=settings.webhook_connect_timeout,
             total_timeout=settings.webhook_timeout,
         ),

@@ -14,8 +14,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from pimhub.bootstrap import Hub, dispatcher_config
 from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus
 from pimhub.events.dispatcher import Dispatcher
+from pimhub.events.http1 import Http1Sender
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
-from pimhub.events.sender import AiohttpSender
 from tests.events.fakes import FakeClock
 from tests.events.receiver import Received, Receiver
 
@@ -31,7 +31,7 @@ def run(hub: Hub, receiver: Receiver, body: Callable[[Dispatcher], Awaitable[T]]
 
     async def main() -> T:
         await receiver.start()
-        sender = AiohttpSender(connect_timeout=2, total_timeout=5)
+        sender = Http1Sender(connect_timeout=2, total_timeout=5)
         config = dispatcher_config(hub.settings)
         for name, value in cfg.items():
             setattr(config, name, value)

@@ -27,7 +27,7 @@ class Delivery:
     id: int
     endpoint: int  # internal endpoint id
     event_id: str
-    payload: Mapping[str, Any]
+    body: bytes  # the JSON document to send, exactly as signed
     attempts: int  # attempts made before this one
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import structlog
 
 from pimhub.events.deliveries import AttemptResult, Delivery
@@ -91,44 +90,80 @@ class Dispatcher:
             loop.call_soon_threadsafe(self.wake.set)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; sleeps `idle_wait` (or until woken) when idle."""
+        """Deliver until `stop` is set, as a pipeline: while one batch is being sent, the next
+        is claimed and the previous one's outcomes are recorded, each in a worker thread, so
+        the database round trips overlap the network ones. Claimed rows stay `delivering`
+        until recorded, so a later event of the same object cannot overtake an earlier one.
+        On stop, what was claimed is still sent and recorded."""
         self._loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            try:
-                busy = await self.run_once()
-            except Exception:
-                # A database hiccup must not end the worker; the next round retries.
-                log.exception("dispatch round failed")
-                busy = 0
-            if not busy:
-                self.wake.clear()
-                waiters = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(self.wake.wait()),
-                ]
-                await asyncio.wait(
-                    waiters, timeout=self.config.idle_wait, return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in waiters:
-                    waiter.cancel()
+        recording: asyncio.Future[None] | None = None
+        claiming = asyncio.ensure_future(self._claim())
+        while True:
+            fanned, batch = await claiming
+            if batch:
+                if not stop.is_set():
+                    claiming = asyncio.ensure_future(self._claim())
+                results = await self._send(batch)
+                if recording is not None:
+                    await recording
+                recording = asyncio.ensure_future(self._record(results))
+                if not stop.is_set():
+                    continue
+            if recording is not None:
+                await recording
+                recording = None
+            if stop.is_set():
+                return
+            if not fanned:
+                await self._idle(stop)
+            claiming = asyncio.ensure_future(self._claim())
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        self.wake.clear()
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+        await asyncio.wait(
+            waiters, timeout=self.config.idle_wait, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in waiters:
+            waiter.cancel()
 
     async def run_once(self) -> int:
-        """One round: fan out, claim a batch, send it concurrently, record the outcomes.
-        Returns how many events and deliveries it handled (0 when there was nothing to do)."""
+        """One round without overlap: fan out, claim, send, record. Returns how many events
+        and deliveries it handled (0 when there was nothing to do)."""
+        fanned, batch = await self._claim()
+        if batch:
+            await self._record(await self._send(batch))
+        return fanned + len(batch)
+
+    async def _claim(self) -> tuple[int, list[Delivery]]:
         cfg = self.config
-        now = self.clock()
-        fanned = await asyncio.to_thread(self.queue.fan_out, now, cfg.fan_out_batch)
-        batch = await asyncio.to_thread(self.queue.claim, now, cfg.batch_size, now + cfg.lease)
-        if not batch:
-            return fanned
+        try:
+            now = self.clock()
+            fanned = await asyncio.to_thread(self.queue.fan_out, now, cfg.fan_out_batch)
+            batch = await asyncio.to_thread(self.queue.claim, now, cfg.batch_size, now + cfg.lease)
+        except Exception:
+            # A database hiccup must not end the worker; the next round tries again.
+            log.exception("webhooks.claim_failed")
+            await asyncio.sleep(cfg.idle_wait)
+            return 0, []
+        return fanned, batch
+
+    async def _send(self, batch: list[Delivery]) -> list[AttemptResult]:
         await self._refresh_targets(force=any(d.endpoint not in self._targets for d in batch))
-        results = await asyncio.gather(*(self._attempt(d) for d in batch))
-        disabled = await asyncio.to_thread(
-            self.queue.record, results, cfg.retry, cfg.circuit, self.clock()
-        )
+        return list(await asyncio.gather(*(self._attempt(d) for d in batch)))
+
+    async def _record(self, results: list[AttemptResult]) -> None:
+        cfg = self.config
+        try:
+            disabled = await asyncio.to_thread(
+                self.queue.record, results, cfg.retry, cfg.circuit, self.clock()
+            )
+        except Exception:
+            # Unrecorded deliveries stay leased and are sent again when the lease runs out.
+            log.exception("webhooks.record_failed", deliveries=len(results))
+            return
         for endpoint_id in disabled:
             log.warning("webhook.endpoint_disabled", endpoint=endpoint_id)
-        return fanned + len(batch)
 
     async def _refresh_targets(self, force: bool) -> None:
         if not force and time.monotonic() - self._refreshed < ENDPOINT_REFRESH_SECONDS:
@@ -164,7 +199,7 @@ class Dispatcher:
             return self._failed(delivery, started, 0.0, f"destination refused: {blocked}")
         await target.wait_turn()
         started = self.clock()
-        body = orjson.dumps(delivery.payload)
+        body = delivery.body
         timestamp = int(started.timestamp())
         headers = {
             "content-type": "application/json",

@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.events import EventType
 from pimhub.catalog.objects import iso
@@ -147,6 +149,8 @@ def _url(value: Any, errors: list[FieldError]) -> str:
         errors.append(FieldError("url", "must be an absolute http(s) URL", "format"))
     elif len(value) > MAX_URL_LENGTH:
         errors.append(FieldError("url", f"is longer than {MAX_URL_LENGTH} characters", "length"))
+    elif any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        errors.append(FieldError("url", "must not contain spaces or control characters", "format"))
     elif parts.username or parts.password:
         errors.append(FieldError("url", "must not carry credentials", "format"))
     return value
@@ -187,6 +191,15 @@ def _rate(value: Any, errors: list[FieldError]) -> float | None:
         errors.append(FieldError("rateLimit", "must be a positive number or null", "type"))
         return None
     return float(value)
+
+
+def shaped_body(stored: str | bytes, mode: PayloadMode) -> bytes:
+    """The bytes to send for a stored event document: as stored for full payloads (no decode
+    and re-encode on the hot path), reshaped for thin ones."""
+    raw = stored.encode() if isinstance(stored, str) else stored
+    if mode == PayloadMode.FULL:
+        return raw
+    return orjson.dumps(shaped_payload(orjson.loads(raw), mode))
 
 
 def shaped_payload(payload: Mapping[str, Any], mode: PayloadMode) -> Mapping[str, Any]:

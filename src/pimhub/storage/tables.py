@@ -206,7 +206,7 @@ webhook_deliveries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime),
     UniqueConstraint("endpoint_id", "outbox_id"),
-    Index(None, "status", "next_attempt_at"),
+    Index(None, "status", "next_attempt_at", "id"),
     Index(None, "endpoint_id", "order_key", "outbox_id"),
     Index(None, "outbox_id"),
 )

@@ -103,8 +103,8 @@ def upgrade() -> None:
             batch_op.f("ix_webhook_deliveries_outbox_id"), ["outbox_id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_webhook_deliveries_status_next_attempt_at"),
-            ["status", "next_attempt_at"],
+            batch_op.f("ix_webhook_deliveries_status_next_attempt_at_id"),
+            ["status", "next_attempt_at", "id"],
             unique=False,
         )
 
@@ -149,7 +149,7 @@ def downgrade() -> None:
 
     op.drop_table("webhook_attempts")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_status_next_attempt_at"))
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_status_next_attempt_at_id"))
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_outbox_id"))
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_endpoint_id_order_key_outbox_id"))
 
