@@ -163,6 +163,7 @@ def hub_env(database_url: str, data_dir: Path) -> dict[str, str]:
         PIMHUB_SECRET_KEY="bench",
         PIMHUB_WEBHOOKS_ALLOW_PRIVATE="true",
         PIMHUB_LOG_LEVEL="WARNING",
+        **{k: v for k, v in os.environ.items() if k.startswith("PIMHUB_WEBHOOK_")},
     )
 
 
@@ -213,8 +214,7 @@ def start_workers(env: dict[str, str], count: int) -> list[subprocess.Popen[byte
         subprocess.Popen(
             [*pimhub_command(), "worker"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # warnings and errors still reach the terminal
         )
         for _ in range(count)
     ]

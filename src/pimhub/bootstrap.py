@@ -77,6 +77,7 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
     )
     return DispatcherConfig(
         batch_size=settings.webhook_batch_size,
+        per_endpoint=settings.webhook_concurrency,
         idle_wait=settings.webhook_poll_interval,
         lease=timedelta(seconds=settings.webhook_lease_seconds),
         allow_private=settings.webhooks_allow_private,
@@ -97,6 +98,7 @@ def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatche
         or Http1Sender(
             connect_timeout=settings.webhook_connect_timeout,
             total_timeout=settings.webhook_timeout,
+            per_host=settings.webhook_concurrency,
         ),
         dispatcher_config(settings),
     )

@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     )
     webhook_connect_timeout: float = Field(5.0, description="Seconds to open a connection")
     webhook_timeout: float = Field(15.0, description="Seconds for a whole delivery attempt")
-    webhook_batch_size: int = Field(200, description="Deliveries claimed per dispatch round")
+    webhook_batch_size: int = Field(500, description="Deliveries claimed per dispatch round")
+    webhook_concurrency: int = Field(
+        16, description="Requests in flight per endpoint (keep-alive connections per worker)"
+    )
     webhook_lease_seconds: float = Field(
         60.0,
         description="How long a claimed delivery is reserved before another worker may retry it",

@@ -361,3 +361,37 @@ def test_two_dispatchers_never_send_the_same_attempt_twice(hub: Hub) -> None:
 
     run(hub, receiver, body, batch_size=5)
     assert len(receiver.ids()) == len(set(receiver.ids())) == 80
+
+
+class ExplodingOnce:
+    """A sender whose first call fails with a bug, not a network error."""
+
+    def __init__(self, real: Http1Sender) -> None:
+        self.real = real
+        self.calls = 0
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("boom")
+        return await self.real.post(url, body, headers)
+
+
+def test_a_bug_while_sending_fails_that_attempt_and_the_worker_goes_on(
+    hub: Hub, clock: FakeClock
+) -> None:
+    receiver = Receiver()
+
+    async def body(dispatcher: Dispatcher) -> None:
+        endpoint(hub, receiver)
+        dispatcher.sender = ExplodingOnce(dispatcher.sender)  # type: ignore[arg-type]
+        hub.catalog.create("Product", product("X-1"), author="a")
+        await drain(dispatcher)
+        clock.advance(timedelta(seconds=10))
+        await drain(dispatcher)
+
+    run(hub, receiver, body)
+    [record] = hub.webhooks.deliveries(DeliveryFilter())
+    assert record.status == DeliveryStatus.DELIVERED and record.attempts == 2
+    _, attempts = hub.webhooks.delivery(record.id)
+    assert attempts[0].error == "internal error: RuntimeError: boom"

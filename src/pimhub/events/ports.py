@@ -50,6 +50,11 @@ class DeliveryQueue(Protocol):
         """Turn up to `limit` undispatched outbox events into deliveries for the endpoints that
         want them; returns how many events were taken."""
 
+    def fan_out_and_claim(
+        self, now: datetime, fan_out_limit: int, limit: int, lease_until: datetime
+    ) -> tuple[int, list[Delivery]]:
+        """`fan_out` then `claim`, in one transaction."""
+
     def claim(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
         """Due deliveries whose object has no earlier delivery still open, leased to the caller
         until `lease_until`; a lease that runs out (a crashed worker) makes them due again."""

@@ -27,7 +27,7 @@ def secret_bytes(secret: str) -> bytes:
 def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     """One `v1,<signature>` entry for the given HMAC key."""
     signed = msg_id.encode() + b"." + str(timestamp).encode() + b"." + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    digest = hmac.digest(key, signed, hashlib.sha256)
     return "v1," + base64.b64encode(digest).decode()
 
 

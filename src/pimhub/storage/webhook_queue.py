@@ -122,31 +122,42 @@ class SqlDeliveryQueue:
 
     def fan_out(self, now: datetime, limit: int) -> int:
         with begin_write(self.engine) as conn:
-            if (
-                self.postgres
-                and not conn.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FAN_OUT_LOCK}
-                ).scalar()
-            ):
-                return 0  # another worker is fanning out right now
-            events = conn.exec_driver_sql(self._sql(_UNDISPATCHED), (limit,)).all()
-            if not events:
-                return 0
-            endpoints = self._enabled_specs(conn)
-            at = self._time(now)
-            rows = [
-                (endpoint, oid, event_id, uuid or f"class:{class_name}", at, at)
-                for oid, event_id, event_type, class_name, uuid, changed in events
-                for endpoint, after, spec in endpoints
-                if oid > after and spec.wants(event_type, class_name, _strings(changed))
-            ]
-            if rows:
-                conn.exec_driver_sql(self._sql(_NEW_DELIVERY), rows)
-            ids = tuple(e[0] for e in events)
-            conn.exec_driver_sql(
-                self._sql(f"UPDATE outbox SET dispatched_at = %s WHERE id IN {self._in(len(ids))}"),
-                (at, *ids),
-            )
+            return self._fan_out(conn, now, limit)
+
+    def fan_out_and_claim(
+        self, now: datetime, fan_out_limit: int, limit: int, lease_until: datetime
+    ) -> tuple[int, list[Delivery]]:
+        """Both in one transaction: one commit per dispatch round instead of two."""
+        with begin_write(self.engine) as conn:
+            fanned = self._fan_out(conn, now, fan_out_limit)
+            return fanned, self._claim(conn, now, limit, lease_until)
+
+    def _fan_out(self, conn: Connection, now: datetime, limit: int) -> int:
+        if (
+            self.postgres
+            and not conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FAN_OUT_LOCK}
+            ).scalar()
+        ):
+            return 0  # another worker is fanning out right now
+        events = conn.exec_driver_sql(self._sql(_UNDISPATCHED), (limit,)).all()
+        if not events:
+            return 0
+        endpoints = self._enabled_specs(conn)
+        at = self._time(now)
+        rows = [
+            (endpoint, oid, event_id, uuid or f"class:{class_name}", at, at)
+            for oid, event_id, event_type, class_name, uuid, changed in events
+            for endpoint, after, spec in endpoints
+            if oid > after and spec.wants(event_type, class_name, _strings(changed))
+        ]
+        if rows:
+            conn.exec_driver_sql(self._sql(_NEW_DELIVERY), rows)
+        ids = tuple(e[0] for e in events)
+        conn.exec_driver_sql(
+            self._sql(f"UPDATE outbox SET dispatched_at = %s WHERE id IN {self._in(len(ids))}"),
+            (at, *ids),
+        )
         return len(events)
 
     def _enabled_specs(self, conn: Connection) -> list[tuple[int, int, EndpointSpec]]:
@@ -177,24 +188,29 @@ class SqlDeliveryQueue:
     # -- claiming --------------------------------------------------------------------------
 
     def claim(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
+        with begin_write(self.engine) as conn:
+            return self._claim(conn, now, limit, lease_until)
+
+    def _claim(
+        self, conn: Connection, now: datetime, limit: int, lease_until: datetime
+    ) -> list[Delivery]:
         at = self._time(now)
         lock = " FOR UPDATE OF d SKIP LOCKED" if self.postgres else ""
-        with begin_write(self.engine) as conn:
-            expired = self._sql(_CLAIM_EXPIRED + lock)
-            rows = list(conn.exec_driver_sql(expired, (at, at, limit)).all())
-            if len(rows) < limit:
-                due = self._sql(_CLAIM_DUE + lock)
-                rows += conn.exec_driver_sql(due, (at, at, limit - len(rows))).all()
-            if not rows:
-                return []
-            ids = tuple(r[0] for r in rows)
-            conn.exec_driver_sql(
-                self._sql(
-                    "UPDATE webhook_deliveries SET status = 'delivering', lease_until = %s "
-                    f"WHERE id IN {self._in(len(ids))}"
-                ),
-                (self._time(lease_until), *ids),
-            )
+        expired = self._sql(_CLAIM_EXPIRED + lock)
+        rows = list(conn.exec_driver_sql(expired, (at, at, limit)).all())
+        if len(rows) < limit:
+            due = self._sql(_CLAIM_DUE + lock)
+            rows += conn.exec_driver_sql(due, (at, at, limit - len(rows))).all()
+        if not rows:
+            return []
+        ids = tuple(r[0] for r in rows)
+        conn.exec_driver_sql(
+            self._sql(
+                "UPDATE webhook_deliveries SET status = 'delivering', lease_until = %s "
+                f"WHERE id IN {self._in(len(ids))}"
+            ),
+            (self._time(lease_until), *ids),
+        )
         return [
             Delivery(
                 id=delivery_id,

@@ -1,0 +1,120 @@
+"""The dispatcher's HTTP/1.1 sender against real servers: keep-alive reuse, chunked and
+closing answers, Retry-After, the 2 KB excerpt, stale connections, timeouts, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+from aiohttp import web
+
+from pimhub.events.http1 import Http1Sender
+from tests.e2e.processes import free_port
+
+T = TypeVar("T")
+
+
+def with_server(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    body: Callable[[str, Http1Sender], Awaitable[T]],
+    **sender_options: float,
+) -> T:
+    async def main() -> T:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        sender = Http1Sender(**sender_options)  # type: ignore[arg-type]
+        try:
+            return await body(f"http://127.0.0.1:{port}/hook?x=1", sender)
+        finally:
+            await sender.close()
+            await runner.cleanup()
+
+    return asyncio.run(main())
+
+
+def test_keep_alive_connection_is_reused_and_request_is_complete() -> None:
+    seen: list[tuple[str, str, bytes, str | None]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        seen.append(
+            (request.path_qs, request.headers["webhook-id"], await request.read(), str(peer))
+        )
+        return web.Response(text="thanks")
+
+    async def body(url: str, sender: Http1Sender) -> list[int]:
+        statuses = []
+        for i in range(3):
+            reply = await sender.post(url, b'{"n":%d}' % i, {"webhook-id": f"evt_{i}"})
+            statuses.append(reply.status)
+            assert reply.body_excerpt == "thanks"
+        return statuses
+
+    assert with_server(handler, body) == [200, 200, 200]
+    assert [s[:3] for s in seen] == [("/hook?x=1", f"evt_{i}", b'{"n":%d}' % i) for i in range(3)]
+    assert len({s[3] for s in seen}) == 1  # one connection for all three
+
+
+def test_chunked_answer_retry_after_and_excerpt_limit() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=429, headers={"Retry-After": "30"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for _ in range(10):
+            await response.write(b"x" * 500)
+        await response.write_eof()
+        return response
+
+    async def body(url: str, sender: Http1Sender) -> None:
+        reply = await sender.post(url, b"{}", {})
+        assert reply.status == 429 and reply.retry_after == "30"
+        assert len(reply.body_excerpt) == 2048
+        again = await sender.post(url, b"{}", {})  # the connection survived the long body
+        assert again.status == 429
+
+    with_server(handler, body)
+
+
+def test_connection_close_answers_and_stale_idle_connections_are_replaced() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=204, headers={"Connection": "close"})
+
+    async def body(url: str, sender: Http1Sender) -> list[int]:
+        return [(await sender.post(url, b"{}", {})).status for _ in range(3)]
+
+    assert with_server(handler, body) == [204, 204, 204]
+
+
+def test_a_receiver_that_never_answers_times_out() -> None:
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response()
+
+    async def body(url: str, sender: Http1Sender) -> float:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await sender.post(url, b"{}", {})
+        release.set()  # lets the server shut down
+        return time.monotonic() - started
+
+    elapsed = with_server(handler, body, total_timeout=0.5)
+    assert 0.5 <= elapsed < 2.0
+
+
+def test_refused_connection_is_an_os_error() -> None:
+    async def main() -> None:
+        sender = Http1Sender(connect_timeout=1)
+        with pytest.raises(OSError):
+            await sender.post(f"http://127.0.0.1:{free_port()}/x", b"{}", {})
+        await sender.close()
+
+    asyncio.run(main())
