@@ -57,6 +57,11 @@ _NEW_DELIVERY = (
     "INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_id, order_key, status, "
     "attempts, next_attempt_at, created_at) VALUES (%s, %s, %s, %s, 'pending', 0, %s, %s)"
 )
+_PG_NEW_DELIVERY = (
+    "INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_id, order_key, status, "
+    "attempts, next_attempt_at, created_at) SELECT e, o, ev, k, 'pending', 0, %s, %s "
+    "FROM unnest(%s::int[], %s::bigint[], %s::text[], %s::text[]) AS t(e, o, ev, k)"
+)
 # Deliveries of enabled, unpaused endpoints whose object has no earlier delivery still open
 # for that endpoint; `{due}` picks pending ones that are due, or leased ones whose lease ran
 # out (their worker died). Two statements rather than one with OR, so that the pending one can
@@ -73,17 +78,29 @@ WHERE {due}
     SELECT 1 FROM webhook_deliveries p
     WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
       AND p.outbox_id < d.outbox_id AND p.status IN ('pending', 'delivering'))
-ORDER BY {order}
+{order}
 LIMIT %s"""
-_CLAIM_EXPIRED = _CLAIM.format(
-    due="d.status = 'delivering' AND d.lease_until <= %s", order="d.lease_until, d.id"
-)
+# Expired leases are few and their order does not matter (NOT EXISTS keeps per-object order).
+_CLAIM_EXPIRED = _CLAIM.format(due="d.status = 'delivering' AND d.lease_until <= %s", order="")
 _CLAIM_DUE = _CLAIM.format(
-    due="d.status = 'pending' AND d.next_attempt_at <= %s", order="d.next_attempt_at, d.id"
+    due="d.status = 'pending' AND d.next_attempt_at <= %s",
+    order="ORDER BY d.next_attempt_at, d.id",
 )
 _RECORD = (
     "UPDATE webhook_deliveries SET status = %s, attempts = %s, next_attempt_at = %s, "
     "delivered_at = %s, last_error = %s, lease_until = NULL WHERE id = %s"
+)
+_PG_RECORD = (
+    "UPDATE webhook_deliveries AS d SET status = v.status, attempts = v.attempts, "
+    "next_attempt_at = v.due, delivered_at = v.delivered, last_error = v.error, "
+    "lease_until = NULL FROM unnest(%s::text[], %s::int[], %s::timestamptz[], "
+    "%s::timestamptz[], %s::text[], %s::bigint[]) AS v(status, attempts, due, delivered, "
+    "error, id) WHERE d.id = v.id"
+)
+_PG_LOG_ATTEMPT = (
+    "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, "
+    "duration_ms, response_excerpt, error) SELECT * FROM unnest(%s::bigint[], %s::int[], "
+    "%s::timestamptz[], %s::int[], %s::float8[], %s::text[], %s::text[])"
 )
 _LOG_ATTEMPT = (
     "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, "
@@ -146,19 +163,43 @@ class SqlDeliveryQueue:
         endpoints = self._enabled_specs(conn)
         at = self._time(now)
         rows = [
-            (endpoint, oid, event_id, uuid or f"class:{class_name}", at, at)
+            (endpoint, oid, event_id, uuid or f"class:{class_name}")
             for oid, event_id, event_type, class_name, uuid, changed in events
             for endpoint, after, spec in endpoints
             if oid > after and spec.wants(event_type, class_name, _strings(changed))
         ]
         if rows:
-            conn.exec_driver_sql(self._sql(_NEW_DELIVERY), rows)
-        ids = tuple(e[0] for e in events)
-        conn.exec_driver_sql(
-            self._sql(f"UPDATE outbox SET dispatched_at = %s WHERE id IN {self._in(len(ids))}"),
-            (at, *ids),
-        )
+            self._insert_many(conn, _NEW_DELIVERY, _PG_NEW_DELIVERY, rows, prefix=(at, at))
+        self._set_where_ids(conn, "outbox", "dispatched_at = %s", at, [e[0] for e in events])
         return len(events)
+
+    def _insert_many(
+        self,
+        conn: Connection,
+        sqlite_sql: str,
+        postgres_sql: str,
+        rows: list[tuple[Any, ...]],
+        prefix: tuple[Any, ...] = (),
+    ) -> None:
+        """Many rows in one statement: executemany on SQLite (a C loop over one prepared
+        statement); on PostgreSQL one statement over unnest()ed arrays, which is several times
+        faster than a round of protocol messages per row. `prefix` holds values that are the
+        same for every row; on SQLite they come after the per-row ones."""
+        if self.postgres:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            conn.exec_driver_sql(postgres_sql, (*prefix, *columns))
+        else:
+            conn.exec_driver_sql(self._sql(sqlite_sql), [(*row, *prefix) for row in rows])
+
+    def _set_where_ids(
+        self, conn: Connection, table: str, assignment: str, value: Any, ids: list[int]
+    ) -> None:
+        if self.postgres:
+            sql = f"UPDATE {table} SET {assignment} WHERE id = ANY(%s::bigint[])"
+            conn.exec_driver_sql(sql, (value, ids))
+        else:
+            sql = f"UPDATE {table} SET {assignment} WHERE id IN {self._in(len(ids))}"
+            conn.exec_driver_sql(self._sql(sql), (value, *ids))
 
     def _enabled_specs(self, conn: Connection) -> list[tuple[int, int, EndpointSpec]]:
         rows = conn.execute(
@@ -199,17 +240,24 @@ class SqlDeliveryQueue:
         expired = self._sql(_CLAIM_EXPIRED + lock)
         rows = list(conn.exec_driver_sql(expired, (at, at, limit)).all())
         if len(rows) < limit:
+            if self.postgres:
+                # A backlog that appeared since the last ANALYZE (an outage, a bulk import)
+                # looks like a handful of rows to the planner, which then sorts all of it on
+                # every claim (measured: 25 ms instead of 2.7 ms per 200 at 3,000 pending).
+                # Without sorting, the plan is to walk the index in order up to LIMIT.
+                conn.exec_driver_sql("SET LOCAL enable_sort = off")
             due = self._sql(_CLAIM_DUE + lock)
             rows += conn.exec_driver_sql(due, (at, at, limit - len(rows))).all()
+            if self.postgres:
+                conn.exec_driver_sql("SET LOCAL enable_sort = on")
         if not rows:
             return []
-        ids = tuple(r[0] for r in rows)
-        conn.exec_driver_sql(
-            self._sql(
-                "UPDATE webhook_deliveries SET status = 'delivering', lease_until = %s "
-                f"WHERE id IN {self._in(len(ids))}"
-            ),
-            (self._time(lease_until), *ids),
+        self._set_where_ids(
+            conn,
+            "webhook_deliveries",
+            "status = 'delivering', lease_until = %s",
+            self._time(lease_until),
+            [r[0] for r in rows],
         )
         return [
             Delivery(
@@ -236,8 +284,12 @@ class SqlDeliveryQueue:
         changes = [self._delivery_change(r, retry) for r in results]
         attempts = [self._attempt_row(r) for r in results]
         with begin_write(self.engine) as conn:
-            conn.exec_driver_sql(self._sql(_RECORD), changes)
-            conn.exec_driver_sql(self._sql(_LOG_ATTEMPT), attempts)
+            if self.postgres:
+                columns = [list(column) for column in zip(*changes, strict=True)]
+                conn.exec_driver_sql(_PG_RECORD, tuple(columns))
+            else:
+                conn.exec_driver_sql(self._sql(_RECORD), changes)
+            self._insert_many(conn, _LOG_ATTEMPT, _PG_LOG_ATTEMPT, attempts)
             return self._update_health(conn, results, circuit, now)
 
     def _delivery_change(self, result: AttemptResult, retry: RetryPolicy) -> tuple[Any, ...]:
