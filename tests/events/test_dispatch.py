@@ -4,6 +4,7 @@ per-object order, retries, Retry-After, 410, circuit breaker, dead letters and r
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -395,3 +396,50 @@ def test_a_bug_while_sending_fails_that_attempt_and_the_worker_goes_on(
     assert record.status == DeliveryStatus.DELIVERED and record.attempts == 2
     _, attempts = hub.webhooks.delivery(record.id)
     assert attempts[0].error == "internal error: RuntimeError: boom"
+
+
+def test_an_endpoint_failing_for_the_whole_window_is_disabled(hub: Hub, clock: FakeClock) -> None:
+    receiver = Receiver(answer=lambda r: 500)
+    circuit = CircuitPolicy(threshold=100, disable_after=timedelta(hours=2))
+    quick = RetryPolicy(schedule=(timedelta(minutes=10),) * 50, jitter=0)
+
+    async def body(dispatcher: Dispatcher) -> str:
+        endpoint_id, _ = endpoint(hub, receiver)
+        hub.catalog.create("Product", product("N-1"), author="a")
+        for _ in range(12):
+            await drain(dispatcher)
+            assert hub.webhooks.get(endpoint_id).spec.enabled
+            clock.advance(timedelta(minutes=10))
+        await drain(dispatcher)
+        return endpoint_id
+
+    endpoint_id = run(hub, receiver, body, circuit=circuit, retry=quick)
+    disabled = hub.webhooks.get(endpoint_id)
+    assert disabled.spec.enabled is False
+    assert disabled.disabled_reason == "every delivery failed for 2 hours"
+    # Enabling clears the record; the pending delivery is still there.
+    again = hub.webhooks.set_enabled(endpoint_id, True)
+    assert again.consecutive_failures == 0 and again.disabled_reason is None
+    [pending] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=endpoint_id))
+    assert pending.status == DeliveryStatus.PENDING
+
+
+def test_rate_limit_spaces_deliveries(hub: Hub) -> None:
+    receiver = Receiver()
+    arrivals: list[float] = []
+
+    def note(r: Received) -> int:
+        arrivals.append(time.monotonic())
+        return 200
+
+    receiver.answer = note
+
+    async def body(dispatcher: Dispatcher) -> None:
+        endpoint(hub, receiver, rateLimit=20)
+        for i in range(6):
+            hub.catalog.create("Product", product(f"RL-{i}"), author="a")
+        await drain(dispatcher)
+
+    run(hub, receiver, body)
+    assert len(arrivals) == 6
+    assert arrivals[-1] - arrivals[0] >= 5 / 20 * 0.9

@@ -487,12 +487,18 @@ def _health(
     if any(r.gone for r in outcomes):
         values |= {"enabled": False, "disabled_reason": "the receiver answered 410 Gone"}
     elif now - since >= circuit.disable_after:
-        days = circuit.disable_after / timedelta(days=1)
         values |= {
             "enabled": False,
-            "disabled_reason": f"every delivery failed for {days:g} days",
+            "disabled_reason": f"every delivery failed for {_span(circuit.disable_after)}",
         }
     return values
+
+
+def _span(duration: timedelta) -> str:
+    days = duration / timedelta(days=1)
+    if days >= 1:
+        return f"{days:g} days"
+    return f"{duration / timedelta(hours=1):g} hours"
 
 
 def _record_query() -> Any:
