@@ -92,14 +92,18 @@ def test_connection_close_answers_and_stale_idle_connections_are_replaced() -> N
     assert with_server(handler, body) == [204, 204, 204]
 
 
-def test_a_receiver_that_never_answers_times_out() -> None:
+def test_a_receiver_that_stops_answering_times_out_without_a_second_send() -> None:
     release = asyncio.Event()
+    calls: list[int] = []
 
     async def handler(request: web.Request) -> web.Response:
-        await release.wait()
+        calls.append(1)
+        if len(calls) > 1:
+            await release.wait()
         return web.Response()
 
     async def body(url: str, sender: Http1Sender) -> float:
+        assert (await sender.post(url, b"{}", {})).status == 200  # leaves an idle connection
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             await sender.post(url, b"{}", {})
@@ -108,6 +112,7 @@ def test_a_receiver_that_never_answers_times_out() -> None:
 
     elapsed = with_server(handler, body, total_timeout=0.5)
     assert 0.5 <= elapsed < 2.0
+    assert len(calls) == 2  # a timeout is not a stale connection: no resend
 
 
 def test_refused_connection_is_an_os_error() -> None:

@@ -183,6 +183,9 @@ class Http1Sender:
                 continue
             try:
                 response = await self._exchange(connection, request, deadline)
+            except TimeoutError:
+                connection.close()
+                raise
             except OSError:
                 # The receiver closed an idle keep-alive connection; try a fresh one. The
                 # request may have arrived: that is the at-least-once contract.
