@@ -123,3 +123,48 @@ def test_refused_connection_is_an_os_error() -> None:
         await sender.close()
 
     asyncio.run(main())
+
+
+def test_http10_answer_ending_with_the_connection_is_complete() -> None:
+    """Python's http.server answers HTTP/1.0 with no Content-Length: the body ends at close."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.0 202 Accepted\r\nServer: old\r\n\r\nqueued")
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sender = Http1Sender()
+        try:
+            for _ in range(2):  # the second one must not reuse the closed connection
+                reply = await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
+                assert (reply.status, reply.body_excerpt) == (202, "queued")
+        finally:
+            await sender.close()
+            server.close()
+
+    asyncio.run(main())
+
+
+def test_a_body_cut_short_is_an_error() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sender = Http1Sender()
+        try:
+            with pytest.raises(OSError, match="before a complete response"):
+                await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
+        finally:
+            await sender.close()
+            server.close()
+
+    asyncio.run(main())

@@ -36,10 +36,11 @@ class _Target:
 
 
 class _Response:
-    __slots__ = ("done", "excerpt", "retry_after", "status")
+    __slots__ = ("delimited", "done", "excerpt", "retry_after", "status")
 
     def __init__(self) -> None:
         self.status = 0
+        self.delimited = False  # has Content-Length or chunked encoding
         self.excerpt = bytearray()
         self.retry_after: str | None = None
         self.done = False
@@ -73,14 +74,24 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.waiter is not None and not self.waiter.done():
-            self._fail(OSError("connection closed before a complete response"))
+        if self.waiter is None or self.waiter.done():
+            return
+        if self.response.status and not self.response.delimited and exc is None:
+            # No Content-Length and not chunked: the body ends where the connection does
+            # (HTTP/1.0 servers such as Python's http.server answer this way).
+            self.response.done = True
+            self.waiter.set_result(self.response)
+            return
+        self._fail(OSError("connection closed before a complete response"))
 
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"retry-after":
+        lowered = name.lower()
+        if lowered == b"retry-after":
             self.response.retry_after = value.decode("latin-1")
+        elif lowered in (b"content-length", b"transfer-encoding"):
+            self.response.delimited = True
 
     def on_headers_complete(self) -> None:
         self.response.status = self.parser.get_status_code()
