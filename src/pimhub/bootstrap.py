@@ -80,6 +80,13 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
         per_endpoint=settings.webhook_concurrency,
         idle_wait=settings.webhook_poll_interval,
         lease=timedelta(seconds=settings.webhook_lease_seconds),
+        # Capped at half the lease so a short lease (tests, impatient setups) still sends.
+        attempt_budget=timedelta(
+            seconds=min(
+                settings.webhook_connect_timeout + settings.webhook_timeout,
+                settings.webhook_lease_seconds / 2,
+            )
+        ),
         allow_private=settings.webhooks_allow_private,
         retry=retry,
         circuit=CircuitPolicy(disable_after=timedelta(days=settings.webhook_disable_after_days)),

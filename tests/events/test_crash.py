@@ -44,7 +44,9 @@ def child_env(engine: Engine) -> dict[str, str]:
         "PIMHUB_DATABASE_URL": database_url(engine),
         "PIMHUB_SECRET_KEY": "test-passphrase",
         "PIMHUB_WEBHOOKS_ALLOW_PRIVATE": "true",
-        "PIMHUB_WEBHOOK_LEASE_SECONDS": "1",
+        "PIMHUB_WEBHOOK_LEASE_SECONDS": "2",
+        "PIMHUB_WEBHOOK_CONNECT_TIMEOUT": "0.3",
+        "PIMHUB_WEBHOOK_TIMEOUT": "0.7",
         "PIMHUB_WEBHOOK_BATCH_SIZE": "20",
         "PIMHUB_LOG_LEVEL": "WARNING",
     }

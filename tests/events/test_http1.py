@@ -168,3 +168,59 @@ def test_a_body_cut_short_is_an_error() -> None:
             server.close()
 
     asyncio.run(main())
+
+
+def raw_server(
+    reply: bytes,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(2)  # the "{}" body
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            writer.write(reply)
+            await writer.drain()
+
+    return answer
+
+
+def test_interim_answers_are_skipped_and_the_final_one_counts() -> None:
+    reply = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone"
+    )
+
+    async def main() -> None:
+        server = await asyncio.start_server(raw_server(reply), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sender = Http1Sender()
+        try:
+            for _ in range(3):  # the connection stays in step with its requests
+                answer = await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
+                assert (answer.status, answer.body_excerpt) == (200, "done")
+        finally:
+            await sender.close()
+            server.close()
+
+    asyncio.run(main())
+
+
+def test_stray_bytes_after_an_answer_retire_the_connection() -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Stray\r\n\r\n"
+
+    async def main() -> None:
+        server = await asyncio.start_server(raw_server(reply), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sender = Http1Sender()
+        try:
+            for _ in range(3):
+                answer = await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
+                assert answer.status == 200
+                await asyncio.sleep(0.05)
+        finally:
+            await sender.close()
+            server.close()
+
+    asyncio.run(main())

@@ -29,6 +29,7 @@ class Delivery:
     event_id: str
     body: bytes  # the JSON document to send, exactly as signed
     attempts: int  # attempts made before this one
+    lease_until: datetime  # the claim's lease; also the token that fences its outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class AttemptResult:
     response_excerpt: str | None
     error: str | None
     retry_after: timedelta | None = None
+    skipped: bool = False  # not sent: its lease was about to run out; released, not counted
 
     @property
     def ok(self) -> bool:

@@ -59,6 +59,9 @@ class DispatcherConfig:
     per_endpoint: int = 16  # requests in flight per endpoint; the sender's pool size
     fan_out_batch: int = 1000
     lease: timedelta = timedelta(seconds=60)
+    # The longest one attempt can take (connect + total timeout): no attempt starts with less
+    # lease than this left, so a lease never runs out while its delivery is on the wire.
+    attempt_budget: timedelta = timedelta(seconds=20)
     idle_wait: float = 0.2
     allow_private: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -82,6 +85,7 @@ class Dispatcher:
         self.config = config or DispatcherConfig()
         self.clock = clock
         self._targets: dict[int, _Target] = {}
+        self._unreadable: set[int] = set()
         self._refreshed = float("-inf")
         self._blocked: dict[str, tuple[float, str | None]] = {}
         self.wake = asyncio.Event()
@@ -113,14 +117,17 @@ class Dispatcher:
         claiming = asyncio.ensure_future(self._claim())
         while True:
             fanned, batch = await claiming
+            # A claim already under way when `stop` is set is still awaited, sent and recorded
+            # above, so nothing is left leased to a worker that has gone.
+            prefetched = bool(batch) and not stop.is_set()
+            if prefetched:
+                claiming = asyncio.ensure_future(self._claim())
             if batch:
-                if not stop.is_set():
-                    claiming = asyncio.ensure_future(self._claim())
                 results = await self._send(batch)
                 if recording is not None:
                     await recording
                 recording = asyncio.ensure_future(self._record(results))
-                if not stop.is_set():
+                if prefetched:
                     continue
             if recording is not None:
                 await recording
@@ -179,8 +186,17 @@ class Dispatcher:
             by_endpoint.setdefault(delivery.endpoint, []).append(delivery)
         results: list[AttemptResult] = []
 
+        budget = self.config.attempt_budget
+
         async def drain(queue: Iterator[Delivery]) -> None:
             for delivery in queue:
+                if self.clock() + budget > delivery.lease_until:
+                    # Too little lease left to finish an attempt (a slow receiver held up the
+                    # batch): hand it back rather than risk another worker sending it too.
+                    results.append(
+                        AttemptResult(delivery, self.clock(), 0.0, None, None, None, skipped=True)
+                    )
+                    continue
                 results.append(await self._attempt(delivery))
 
         lanes = []
@@ -206,17 +222,31 @@ class Dispatcher:
     async def _refresh_targets(self, force: bool) -> None:
         if not force and time.monotonic() - self._refreshed < ENDPOINT_REFRESH_SECONDS:
             return
-        endpoints = await self._db(self.endpoints.all)
-        secrets = await self._db(self.endpoints.all_secrets)
+        try:
+            endpoints = await self._db(self.endpoints.all)
+            secrets = await self._db(self.endpoints.all_secrets)
+        except Exception:
+            # Keep sending with what is known; the next batch tries again.
+            log.exception("webhooks.refresh_failed")
+            return
         now = self.clock()
         targets: dict[int, _Target] = {}
         for endpoint in endpoints:
             stored = secrets.get(endpoint.id)
             if stored is None:
                 continue
-            keys = [secret_bytes(self.sealer.decrypt(stored.sealed))]
-            if stored.previous_sealed and stored.previous_until and stored.previous_until > now:
-                keys.append(secret_bytes(self.sealer.decrypt(stored.previous_sealed)))
+            try:
+                keys = [secret_bytes(self.sealer.decrypt(stored.sealed))]
+                if stored.previous_sealed and stored.previous_until and stored.previous_until > now:
+                    keys.append(secret_bytes(self.sealer.decrypt(stored.previous_sealed)))
+            except (RuntimeError, ValueError) as exc:
+                # One unreadable secret (PIMHUB_SECRET_KEY changed) stops only its endpoint.
+                log.error(
+                    "webhooks.secret_unreadable", endpoint=endpoint.endpoint_id, error=str(exc)
+                )
+                self._unreadable.add(endpoint.id)
+                continue
+            self._unreadable.discard(endpoint.id)
             old = self._targets.get(endpoint.id)
             targets[endpoint.id] = _Target(
                 endpoint.spec.url,
@@ -231,7 +261,12 @@ class Dispatcher:
         target = self._targets.get(delivery.endpoint)
         started = self.clock()
         if target is None:
-            return self._failed(delivery, started, 0.0, "endpoint was deleted")
+            reason = (
+                "the endpoint's secret cannot be decrypted with PIMHUB_SECRET_KEY"
+                if delivery.endpoint in self._unreadable
+                else "endpoint was deleted"
+            )
+            return self._failed(delivery, started, 0.0, reason)
         blocked = await self._blocked_reason(target.url)
         if blocked:
             return self._failed(delivery, started, 0.0, f"destination refused: {blocked}")

@@ -67,6 +67,10 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self.waiter is None:
+            # Bytes nobody asked for would be taken as the next request's answer.
+            self.close()
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -86,6 +90,12 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self.waiter is None or self.waiter.done():
+            # A message nobody asked for (after the answer, in the same read): the connection
+            # is out of step with its requests and must not be used again.
+            self.close()
+
     def on_header(self, name: bytes, value: bytes) -> None:
         lowered = name.lower()
         if lowered == b"retry-after":
@@ -102,11 +112,18 @@ class _Connection(asyncio.Protocol):
             self.response.excerpt += body[:room]
 
     def on_message_complete(self) -> None:
+        if 100 <= self.response.status < 200:
+            # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            self.response = _Response()
+            return
         self.response.done = True
         if not self.parser.should_keep_alive():
             self.close()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(self.response)
+            # Anything parsed after this belongs to no request; keep it off the answer.
+            self.response = _Response()
+            self.response.done = True
 
     # use
 
@@ -230,7 +247,7 @@ class Http1Sender:
                 connection.expire(now)
 
     def _release(self, origin: _Origin, connection: _Connection) -> None:
-        if not connection.closed:
+        if not connection.closed and connection.response.done:
             self._idle[origin].append(connection)
 
     async def _connect(self, origin: _Origin) -> _Connection:

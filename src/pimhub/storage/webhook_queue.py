@@ -88,23 +88,36 @@ _CLAIM_DUE = _CLAIM.format(
 )
 _RECORD = (
     "UPDATE webhook_deliveries SET status = %s, attempts = %s, next_attempt_at = %s, "
-    "delivered_at = %s, last_error = %s, lease_until = NULL WHERE id = %s"
+    "delivered_at = %s, last_error = %s, lease_until = NULL "
+    "WHERE id = %s AND status = 'delivering' AND lease_until = %s"
 )
 _PG_RECORD = (
     "UPDATE webhook_deliveries AS d SET status = v.status, attempts = v.attempts, "
     "next_attempt_at = v.due, delivered_at = v.delivered, last_error = v.error, "
     "lease_until = NULL FROM unnest(%s::text[], %s::int[], %s::timestamptz[], "
-    "%s::timestamptz[], %s::text[], %s::bigint[]) AS v(status, attempts, due, delivered, "
-    "error, id) WHERE d.id = v.id"
+    "%s::timestamptz[], %s::text[], %s::bigint[], %s::timestamptz[]) AS v(status, attempts, "
+    "due, delivered, error, id, lease) "
+    "WHERE d.id = v.id AND d.status = 'delivering' AND d.lease_until = v.lease"
 )
+# Attempts are logged only for deliveries that still exist: an endpoint deleted while its
+# deliveries were on the wire takes them with it, and one missing row must not fail the batch.
 _PG_LOG_ATTEMPT = (
     "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, "
-    "duration_ms, response_excerpt, error) SELECT * FROM unnest(%s::bigint[], %s::int[], "
-    "%s::timestamptz[], %s::int[], %s::float8[], %s::text[], %s::text[])"
+    "duration_ms, response_excerpt, error) SELECT a.* FROM unnest(%s::bigint[], %s::int[], "
+    "%s::timestamptz[], %s::int[], %s::float8[], %s::text[], %s::text[]) AS a(delivery_id, "
+    "endpoint_id, attempted_at, status_code, duration_ms, response_excerpt, error) "
+    "WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)"
 )
 _LOG_ATTEMPT = (
     "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, "
-    "duration_ms, response_excerpt, error) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    "duration_ms, response_excerpt, error) SELECT %s, %s, %s, %s, %s, %s, %s "
+    "WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = %s)"
+)
+# Deliveries a worker claimed but did not get to send before their lease ran short: due again
+# at once, with no attempt counted.
+_RELEASE = (
+    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = %s, "
+    "lease_until = NULL WHERE id = %s AND status = 'delivering' AND lease_until = %s"
 )
 
 
@@ -266,6 +279,7 @@ class SqlDeliveryQueue:
                 event_id=event_id,
                 body=shaped_body(body, PayloadMode(mode)),
                 attempts=attempts,
+                lease_until=lease_until,
             )
             for delivery_id, endpoint, event_id, attempts, mode, body in rows
         ]
@@ -281,30 +295,46 @@ class SqlDeliveryQueue:
     ) -> list[str]:
         if not results:
             return []
-        changes = [self._delivery_change(r, retry) for r in results]
-        attempts = [self._attempt_row(r) for r in results]
+        released = [r for r in results if r.skipped]
+        tried = [r for r in results if not r.skipped]
+        changes = [self._delivery_change(r, retry) for r in tried]
+        attempts = [self._attempt_row(r) for r in tried]
         with begin_write(self.engine) as conn:
+            if released:
+                due = self._time(now)
+                conn.exec_driver_sql(
+                    self._sql(_RELEASE),
+                    [(due, r.delivery.id, self._time(r.delivery.lease_until)) for r in released],
+                )
+            if not tried:
+                return []
             if self.postgres:
                 columns = [list(column) for column in zip(*changes, strict=True)]
                 conn.exec_driver_sql(_PG_RECORD, tuple(columns))
             else:
                 conn.exec_driver_sql(self._sql(_RECORD), changes)
-            self._insert_many(conn, _LOG_ATTEMPT, _PG_LOG_ATTEMPT, attempts)
-            return self._update_health(conn, results, circuit, now)
+            if self.postgres:
+                columns = [list(column) for column in zip(*attempts, strict=True)]
+                conn.exec_driver_sql(_PG_LOG_ATTEMPT, tuple(columns))
+            else:
+                conn.exec_driver_sql(self._sql(_LOG_ATTEMPT), [(*a, a[0]) for a in attempts])
+            return self._update_health(conn, tried, circuit, now)
 
     def _delivery_change(self, result: AttemptResult, retry: RetryPolicy) -> tuple[Any, ...]:
-        """(status, attempts, next_attempt_at, delivered_at, last_error, id)"""
+        """(status, attempts, next_attempt_at, delivered_at, last_error, id, lease): the lease
+        fences the update, so the outcome of a send whose lease ran out (and whose delivery
+        another worker may have claimed since) changes nothing."""
         attempts = result.delivery.attempts + 1
-        delivery_id = result.delivery.id
+        key = (result.delivery.id, self._time(result.delivery.lease_until))
         if result.ok:
             delivered = self._time(result.attempted_at)
-            return (DeliveryStatus.DELIVERED.value, attempts, None, delivered, None, delivery_id)
+            return (DeliveryStatus.DELIVERED.value, attempts, None, delivered, None, *key)
         error = result.describe()
         delay = retry.next_delay(attempts, result.retry_after)
         if delay is None:
-            return (DeliveryStatus.DEAD.value, attempts, None, None, error, delivery_id)
+            return (DeliveryStatus.DEAD.value, attempts, None, None, error, *key)
         due = self._time(result.attempted_at + delay)
-        return (DeliveryStatus.PENDING.value, attempts, due, None, error, delivery_id)
+        return (DeliveryStatus.PENDING.value, attempts, due, None, error, *key)
 
     def _attempt_row(self, result: AttemptResult) -> tuple[Any, ...]:
         excerpt = result.response_excerpt
