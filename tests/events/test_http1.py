@@ -125,6 +125,25 @@ def test_refused_connection_is_an_os_error() -> None:
     asyncio.run(main())
 
 
+def against(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    body: Callable[[str, Http1Sender], Awaitable[None]],
+) -> None:
+    """Runs `body` with a sender and the URL of a raw asyncio server answering with `serve`."""
+
+    async def main() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sender = Http1Sender()
+        try:
+            await body(f"http://127.0.0.1:{port}/", sender)
+        finally:
+            await sender.close()
+            server.close()
+
+    asyncio.run(main())
+
+
 def test_http10_answer_ending_with_the_connection_is_complete() -> None:
     """Python's http.server answers HTTP/1.0 with no Content-Length: the body ends at close."""
 
@@ -134,19 +153,12 @@ def test_http10_answer_ending_with_the_connection_is_complete() -> None:
         await writer.drain()
         writer.close()
 
-    async def main() -> None:
-        server = await asyncio.start_server(answer, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        sender = Http1Sender()
-        try:
-            for _ in range(2):  # the second one must not reuse the closed connection
-                reply = await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
-                assert (reply.status, reply.body_excerpt) == (202, "queued")
-        finally:
-            await sender.close()
-            server.close()
+    async def body(url: str, sender: Http1Sender) -> None:
+        for _ in range(2):  # the second one must not reuse the closed connection
+            reply = await sender.post(url, b"{}", {})
+            assert (reply.status, reply.body_excerpt) == (202, "queued")
 
-    asyncio.run(main())
+    against(answer, body)
 
 
 def test_a_body_cut_short_is_an_error() -> None:
@@ -156,18 +168,11 @@ def test_a_body_cut_short_is_an_error() -> None:
         await writer.drain()
         writer.close()
 
-    async def main() -> None:
-        server = await asyncio.start_server(answer, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        sender = Http1Sender()
-        try:
-            with pytest.raises(OSError, match="before a complete response"):
-                await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
-        finally:
-            await sender.close()
-            server.close()
+    async def body(url: str, sender: Http1Sender) -> None:
+        with pytest.raises(OSError, match="before a complete response"):
+            await sender.post(url, b"{}", {})
 
-    asyncio.run(main())
+    against(answer, body)
 
 
 def raw_server(
@@ -192,35 +197,21 @@ def test_interim_answers_are_skipped_and_the_final_one_counts() -> None:
         b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone"
     )
 
-    async def main() -> None:
-        server = await asyncio.start_server(raw_server(reply), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        sender = Http1Sender()
-        try:
-            for _ in range(3):  # the connection stays in step with its requests
-                answer = await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
-                assert (answer.status, answer.body_excerpt) == (200, "done")
-        finally:
-            await sender.close()
-            server.close()
+    async def body(url: str, sender: Http1Sender) -> None:
+        for _ in range(3):  # the connection stays in step with its requests
+            answer = await sender.post(url, b"{}", {})
+            assert (answer.status, answer.body_excerpt) == (200, "done")
 
-    asyncio.run(main())
+    against(raw_server(reply), body)
 
 
 def test_stray_bytes_after_an_answer_retire_the_connection() -> None:
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Stray\r\n\r\n"
 
-    async def main() -> None:
-        server = await asyncio.start_server(raw_server(reply), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        sender = Http1Sender()
-        try:
-            for _ in range(3):
-                answer = await sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
-                assert answer.status == 200
-                await asyncio.sleep(0.05)
-        finally:
-            await sender.close()
-            server.close()
+    async def body(url: str, sender: Http1Sender) -> None:
+        for _ in range(3):
+            answer = await sender.post(url, b"{}", {})
+            assert answer.status == 200
+            await asyncio.sleep(0.05)
 
-    asyncio.run(main())
+    against(raw_server(reply), body)

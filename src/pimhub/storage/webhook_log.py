@@ -1,0 +1,214 @@
+"""The operator's side of the delivery queue: listing deliveries and their attempts, replay,
+pruning and the per-endpoint counts behind /metrics. The hot path (fan-out, claim, record) is
+in webhook_queue.py."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, exists, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from pimhub.events.deliveries import (
+    AttemptRecord,
+    DeliveryFilter,
+    DeliveryRecord,
+    DeliveryStatus,
+    EndpointStats,
+)
+from pimhub.storage.engine import begin_write
+from pimhub.storage.tables import outbox
+from pimhub.storage.tables import webhook_attempts as att
+from pimhub.storage.tables import webhook_deliveries as d
+from pimhub.storage.tables import webhook_endpoints as ep
+
+OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value)
+
+
+class DeliveryLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def deliveries(
+        self, where: DeliveryFilter, limit: int, after_id: int | None
+    ) -> list[DeliveryRecord]:
+        query = _record_query().where(*_conditions(where)).order_by(d.c.id).limit(limit)
+        if after_id is not None:
+            query = query.where(d.c.id > after_id)
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(query)]
+
+    def delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(_record_query().where(d.c.id == delivery_id)).first()
+        return _record(row) if row else None
+
+    def attempts(self, delivery_id: int) -> list[AttemptRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(att).where(att.c.delivery_id == delivery_id).order_by(att.c.id)
+            ).all()
+        return [
+            AttemptRecord(
+                r.id,
+                r.delivery_id,
+                r.attempted_at,
+                r.status_code,
+                r.duration_ms,
+                r.response_excerpt,
+                r.error,
+            )
+            for r in rows
+        ]
+
+    def replay(self, where: DeliveryFilter, ids: Sequence[int] | None, now: datetime) -> int:
+        conditions = _conditions(where)
+        if ids is not None:
+            conditions.append(d.c.id.in_(list(ids)))
+        if where.status is None:
+            conditions.append(d.c.status == DeliveryStatus.DEAD.value)
+        elif where.status in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING):
+            return 0  # already on their way
+        matching = (
+            select(d.c.id)
+            .join(ep, ep.c.id == d.c.endpoint_id)
+            .join(outbox, outbox.c.id == d.c.outbox_id)
+            .where(*conditions)
+        )
+        with begin_write(self.engine) as conn:
+            # A replay starts the retry schedule afresh; the webhook-id stays the event's.
+            done = conn.execute(
+                update(d)
+                .where(d.c.id.in_(matching.scalar_subquery()))
+                .values(
+                    status=DeliveryStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    delivered_at=None,
+                    lease_until=None,
+                )
+            )
+        return done.rowcount
+
+    def prune(self, before: datetime) -> tuple[int, int]:
+        with begin_write(self.engine) as conn:
+            attempts = conn.execute(delete(att).where(att.c.attempted_at < before)).rowcount
+            deliveries = conn.execute(
+                delete(d).where(
+                    d.c.status == DeliveryStatus.DELIVERED.value, d.c.delivered_at < before
+                )
+            ).rowcount
+            still_needed = exists().where(d.c.outbox_id == outbox.c.id)
+            conn.execute(
+                delete(outbox).where(
+                    outbox.c.dispatched_at < before,
+                    outbox.c.dispatched_at.is_not(None),
+                    ~still_needed,
+                )
+            )
+        return attempts, deliveries
+
+    def stats(self) -> list[EndpointStats]:
+        with self.engine.connect() as conn:
+            endpoints = conn.execute(
+                select(ep.c.id, ep.c.endpoint_id, ep.c.url, ep.c.enabled).order_by(ep.c.id)
+            ).all()
+            counts = conn.execute(
+                select(d.c.endpoint_id, d.c.status, func.count()).group_by(
+                    d.c.endpoint_id, d.c.status
+                )
+            ).all()
+            oldest = dict(
+                conn.execute(
+                    select(d.c.endpoint_id, func.min(d.c.created_at))
+                    .where(d.c.status.in_(OPEN))
+                    .group_by(d.c.endpoint_id)
+                ).all()
+            )
+            failed: dict[int, int] = dict(
+                conn.execute(
+                    select(att.c.endpoint_id, func.count())
+                    .where(
+                        or_(
+                            att.c.status_code.is_(None),
+                            att.c.status_code >= 300,
+                            att.c.status_code < 200,
+                        )
+                    )
+                    .group_by(att.c.endpoint_id)
+                ).all()
+            )
+        by_status: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DeliveryStatus, 0))
+        for endpoint, status, count in counts:
+            by_status[endpoint][DeliveryStatus(status)] = count
+        return [
+            EndpointStats(
+                e.endpoint_id,
+                e.url,
+                e.enabled,
+                {str(k): v for k, v in by_status[e.id].items()},
+                failed.get(e.id, 0),
+                oldest.get(e.id),
+            )
+            for e in endpoints
+        ]
+
+
+def _record_query() -> Any:
+    return select(
+        d.c.id,
+        ep.c.endpoint_id,
+        d.c.event_id,
+        outbox.c.event_type,
+        outbox.c.class_name,
+        outbox.c.object_uuid,
+        outbox.c.business_key,
+        outbox.c.version,
+        d.c.status,
+        d.c.attempts,
+        d.c.next_attempt_at,
+        d.c.last_error,
+        d.c.created_at,
+        d.c.delivered_at,
+    ).select_from(d.join(ep, ep.c.id == d.c.endpoint_id).join(outbox, outbox.c.id == d.c.outbox_id))
+
+
+def _conditions(where: DeliveryFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.endpoint_id is not None:
+        conditions.append(ep.c.endpoint_id == where.endpoint_id)
+    if where.status is not None:
+        conditions.append(d.c.status == where.status.value)
+    if where.event_type is not None:
+        conditions.append(outbox.c.event_type == where.event_type)
+    if where.object_uuid is not None:
+        conditions.append(outbox.c.object_uuid == where.object_uuid)
+    if where.business_key is not None:
+        conditions.append(outbox.c.business_key == where.business_key)
+    if where.since is not None:
+        conditions.append(d.c.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(d.c.created_at < where.until)
+    return conditions
+
+
+def _record(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id,
+        endpoint_id=row.endpoint_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        class_name=row.class_name,
+        object_uuid=row.object_uuid,
+        business_key=row.business_key,
+        version=row.version,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+    )
