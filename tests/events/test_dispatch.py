@@ -262,7 +262,7 @@ def test_gone_disables_the_endpoint(hub: Hub, clock: FakeClock) -> None:
     assert len(receiver.requests) == 1
     disabled = hub.webhooks.get(endpoint_id)
     assert disabled.spec.enabled is False
-    assert disabled.health_reason() == "the receiver answered 410 Gone"
+    assert disabled.disabled_reason == "the receiver answered 410 Gone"
 
 
 def test_circuit_opens_after_repeated_failures(hub: Hub, clock: FakeClock) -> None:

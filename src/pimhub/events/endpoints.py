@@ -79,9 +79,6 @@ class WebhookEndpoint:
     secret_rotated_at: datetime | None = None
     previous_secret_until: datetime | None = None
 
-    def health_reason(self) -> str | None:
-        return self.disabled_reason
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.endpoint_id,

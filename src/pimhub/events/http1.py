@@ -58,7 +58,6 @@ class _Connection(asyncio.Protocol):
         self.response = _Response()
         self._header_name = b""
         self.closed = False
-        self.used = False
 
     # asyncio.Protocol
 
@@ -130,7 +129,6 @@ class _Connection(asyncio.Protocol):
     async def exchange(self, request: bytes, deadline: float) -> _Response:
         if self.transport is None or self.closed:
             raise OSError("connection is not open")
-        self.used = True
         self.deadline = deadline
         self.response = _Response()
         self.waiter = asyncio.get_running_loop().create_future()
