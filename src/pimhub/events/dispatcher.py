@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
 
+from pimhub.catalog.service import utc_now
 from pimhub.events.deliveries import AttemptResult, Delivery
 from pimhub.events.destinations import blocked_address
 from pimhub.events.policy import CircuitPolicy, RetryPolicy, parse_retry_after
@@ -27,10 +28,6 @@ log = structlog.get_logger("pimhub.webhooks")
 T = TypeVar("T")
 ENDPOINT_REFRESH_SECONDS = 5.0
 DESTINATION_CHECK_SECONDS = 60.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -76,7 +73,7 @@ class Dispatcher:
         sealer: Sealer,
         sender: WebhookSender,
         config: DispatcherConfig | None = None,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.endpoints = endpoints
         self.queue = queue

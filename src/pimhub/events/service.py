@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pimhub.catalog.errors import FieldError
+from pimhub.catalog.service import utc_now
 from pimhub.events.deliveries import (
     AttemptRecord,
     DeliveryFilter,
@@ -22,10 +23,6 @@ from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer
 from pimhub.events.signing import generate_secret
 
 MAX_PAGE = 500
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +40,7 @@ class WebhookService:
         *,
         allow_private: bool = False,
         rotation_overlap: timedelta = timedelta(hours=24),
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.endpoints = endpoints
         self.queue = queue
