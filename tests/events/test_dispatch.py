@@ -443,3 +443,22 @@ def test_rate_limit_spaces_deliveries(hub: Hub) -> None:
     run(hub, receiver, body)
     assert len(arrivals) == 6
     assert arrivals[-1] - arrivals[0] >= 5 / 20 * 0.9
+
+
+def test_delivery_time_check_refuses_a_destination_that_became_internal(
+    hub: Hub, clock: FakeClock
+) -> None:
+    """The endpoint was saved while private addresses were allowed (or its name pointed
+    elsewhere); the dispatcher checks again before each send."""
+    receiver = Receiver()
+
+    async def body(dispatcher: Dispatcher) -> None:
+        endpoint(hub, receiver)
+        hub.catalog.create("Product", product("SSRF-1"), author="a")
+        await drain(dispatcher)
+
+    run(hub, receiver, body, allow_private=False)
+    assert receiver.requests == []
+    [record] = hub.webhooks.deliveries(DeliveryFilter())
+    assert record.last_error is not None
+    assert record.last_error.startswith("destination refused: '127.0.0.1' resolves to 127.0.0.1")
