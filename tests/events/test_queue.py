@@ -112,3 +112,40 @@ def test_stopping_sends_what_was_already_claimed(hub: Hub) -> None:
     run(hub, receiver, body, batch_size=2)
     states = {d.status for d in hub.webhooks.deliveries(DeliveryFilter())}
     assert DeliveryStatus.DELIVERING not in states  # nothing left leased to a stopped worker
+
+
+class DownQueue:
+    """A queue whose database is away for the first `failures` claims."""
+
+    def __init__(self, real: object, failures: int) -> None:
+        self.real = real
+        self.failures = failures
+
+    def fan_out_and_claim(self, *args: object) -> object:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("database is away")
+        return self.real.fan_out_and_claim(*args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+def test_a_database_outage_backs_off_then_recovers(hub: Hub) -> None:
+    receiver = Receiver()
+
+    async def body(dispatcher: object) -> list[float]:
+        endpoint(hub, receiver)
+        hub.catalog.create("Product", product("Q-DB"), author="t")
+        dispatcher.queue = DownQueue(dispatcher.queue, failures=4)  # type: ignore[attr-defined]
+        dispatcher.config.idle_wait = 0.001  # type: ignore[attr-defined]
+        waits = []
+        for _ in range(4):
+            await dispatcher.run_once()  # type: ignore[attr-defined]
+            waits.append(dispatcher.claim_backoff())  # type: ignore[attr-defined]
+        await drain(dispatcher)  # type: ignore[arg-type]
+        return waits
+
+    waits = run(hub, receiver, body)
+    assert waits == [0.001, 0.002, 0.004, 0.008]
+    assert len(receiver.delivered) == 1

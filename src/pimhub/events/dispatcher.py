@@ -28,6 +28,7 @@ log = structlog.get_logger("pimhub.webhooks")
 T = TypeVar("T")
 ENDPOINT_REFRESH_SECONDS = 5.0
 DESTINATION_CHECK_SECONDS = 60.0
+MAX_CLAIM_BACKOFF = 5.0
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Dispatcher:
         self.clock = clock
         self._targets: dict[int, _Target] = {}
         self._unreadable: set[int] = set()
+        self._claim_failures = 0
         self._refreshed = float("-inf")
         self._blocked: dict[str, tuple[float, str | None]] = {}
         self.wake = asyncio.Event()
@@ -167,11 +169,19 @@ class Dispatcher:
                 now + cfg.lease,
             )
         except Exception:
-            # A database hiccup must not end the worker; the next round tries again.
-            log.exception("webhooks.claim_failed")
-            await asyncio.sleep(cfg.idle_wait)
+            # A database hiccup must not end the worker; the next round tries again, a little
+            # later each time while the database stays away (not 50 log lines a second).
+            self._claim_failures += 1
+            log.exception("webhooks.claim_failed", failures=self._claim_failures)
+            await asyncio.sleep(self.claim_backoff())
             return 0, []
+        self._claim_failures = 0
         return fanned, batch
+
+    def claim_backoff(self) -> float:
+        """Seconds to wait after the current run of failed claims: doubling, at most 5 s."""
+        doublings = min(self._claim_failures - 1, 16)
+        return float(min(self.config.idle_wait * (1 << max(doublings, 0)), MAX_CLAIM_BACKOFF))
 
     async def _send(self, batch: list[Delivery]) -> list[AttemptResult]:
         """Sends a batch with up to `per_endpoint` requests in flight per endpoint: that many
