@@ -191,3 +191,13 @@ def test_version_diff_shows_what_changed(hub: Hub) -> None:
     version, changes = hub.catalog.version_diff("Product", "T-1", 2, include_drafts=True)
     assert version.author == "b"
     assert [(c.field, c.before, c.after) for c in changes] == [("stock", None, 8)]
+
+
+def test_a_failing_commit_listener_does_not_make_a_committed_write_look_failed(hub: Hub) -> None:
+    def broken() -> None:
+        raise RuntimeError("listener bug")
+
+    hub.units_of_work.committed.append(broken)
+    saved = hub.catalog.create("Product", {**TEE, "sku": "T-HOOK"}, author="a")
+    assert saved.key == "T-HOOK"
+    assert hub.catalog.get_object("Product", "T-HOOK", include_drafts=True).version == 1

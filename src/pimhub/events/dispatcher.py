@@ -8,6 +8,7 @@ again once its lease runs out (at least once; receivers de-duplicate by webhook-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -102,13 +103,16 @@ class Dispatcher:
     def notify(self) -> None:
         """Something was committed: look for work now. Safe to call from any thread."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if loop is None:
+            return
+        # A closed loop means the worker is gone; the event waits in the outbox for the next.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self.wake.set)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set, as a pipeline: while one batch is being sent, the next
-        is claimed and the previous one's outcomes are recorded, each in a worker thread, so
-        the database round trips overlap the network ones. Claimed rows stay `delivering`
+        is claimed and the previous one's outcomes are recorded on the database thread, so the
+        database work overlaps the network waits. Claimed rows stay `delivering`
         until recorded, so a later event of the same object cannot overtake an earlier one.
         On stop, what was claimed is still sent and recorded."""
         self._loop = asyncio.get_running_loop()
@@ -117,7 +121,7 @@ class Dispatcher:
         while True:
             fanned, batch = await claiming
             # A claim already under way when `stop` is set is still awaited, sent and recorded
-            # above, so nothing is left leased to a worker that has gone.
+            # here, so nothing is left leased to a worker that has gone.
             prefetched = bool(batch) and not stop.is_set()
             if prefetched:
                 claiming = asyncio.ensure_future(self._claim())

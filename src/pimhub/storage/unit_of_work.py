@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
+import structlog
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from pimhub.storage.engine import WRITE_OPTION
@@ -15,6 +16,8 @@ from pimhub.storage.repositories import (
     SqlOutboxRepository,
     SqlVersionRepository,
 )
+
+log = structlog.get_logger("pimhub.storage")
 
 
 class SqlUnitOfWork:
@@ -64,7 +67,11 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         self.tx.commit()
         for hook in self.committed:
-            hook()
+            try:
+                hook()
+            except Exception:
+                # The change is committed; a failing listener must not make it look failed.
+                log.exception("unit_of_work.commit_hook_failed")
 
 
 class SqlUnitOfWorkFactory:
