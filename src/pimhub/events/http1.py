@@ -180,7 +180,9 @@ class Http1Sender:
         request = _request_bytes(target.path, target.host_header, headers, body)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
-        slots = self._slots.setdefault(target.origin, asyncio.Semaphore(self.per_host))
+        slots = self._slots.get(target.origin)
+        if slots is None:
+            slots = self._slots[target.origin] = asyncio.Semaphore(self.per_host)
         async with slots:
             response = await self._send(target.origin, request)
         return HttpReply(
@@ -203,39 +205,31 @@ class Http1Sender:
     async def _send(self, origin: _Origin, request: bytes) -> _Response:
         deadline = time.monotonic() + self.total_timeout
         idle = self._idle[origin]
-        while idle:
-            connection = idle.pop()
-            if connection.closed:
+        while True:
+            fresh = not idle
+            connection = await self._connect(origin) if fresh else idle.pop()
+            if not fresh and connection.closed:
                 continue
+            self._busy.add(connection)
             try:
-                response = await self._exchange(connection, request, deadline)
+                response = await connection.exchange(request, deadline)
             except TimeoutError:
                 connection.close()
                 raise
             except OSError:
-                # The receiver closed an idle keep-alive connection; try a fresh one. The
-                # request may have arrived: that is the at-least-once contract.
                 connection.close()
+                if fresh:
+                    raise
+                # The receiver closed an idle keep-alive connection; try the next one or a
+                # fresh one. The request may have arrived: that is the at-least-once contract.
                 continue
+            except BaseException:
+                connection.close()
+                raise
+            finally:
+                self._busy.discard(connection)
             self._release(origin, connection)
             return response
-        connection = await self._connect(origin)
-        try:
-            response = await self._exchange(connection, request, deadline)
-        except BaseException:
-            connection.close()
-            raise
-        self._release(origin, connection)
-        return response
-
-    async def _exchange(
-        self, connection: _Connection, request: bytes, deadline: float
-    ) -> _Response:
-        self._busy.add(connection)
-        try:
-            return await connection.exchange(request, deadline)
-        finally:
-            self._busy.discard(connection)
 
     async def _watch(self) -> None:
         while True:

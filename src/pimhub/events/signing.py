@@ -34,4 +34,4 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
 def signature_header(keys: Iterable[bytes], msg_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` value: one entry per key, space separated, so a receiver that
     knows either the old or the new secret accepts the delivery during a rotation overlap."""
-    return " ".join(sign(key, msg_id, timestamp, body) for key in keys)
+    return " ".join([sign(key, msg_id, timestamp, body) for key in keys])
