@@ -462,3 +462,20 @@ def test_delivery_time_check_refuses_a_destination_that_became_internal(
     [record] = hub.webhooks.deliveries(DeliveryFilter())
     assert record.last_error is not None
     assert record.last_error.startswith("destination refused: '127.0.0.1' resolves to 127.0.0.1")
+
+
+def test_only_enabling_clears_an_endpoints_failure_record(hub: Hub, clock: FakeClock) -> None:
+    receiver = Receiver(answer=lambda r: 500)
+
+    async def body(dispatcher: Dispatcher) -> str:
+        endpoint_id, _ = endpoint(hub, receiver)
+        for i in range(4):
+            hub.catalog.create("Product", product(f"H-{i}"), author="a")
+        await drain(dispatcher)
+        return endpoint_id
+
+    endpoint_id = run(hub, receiver, body, circuit=CircuitPolicy(threshold=3))
+    paused = hub.webhooks.update(endpoint_id, {"description": "ERP"})
+    assert paused.consecutive_failures == 4 and paused.paused_until is not None
+    cleared = hub.webhooks.update(endpoint_id, {"enabled": True})
+    assert cleared.consecutive_failures == 0 and cleared.paused_until is None

@@ -61,10 +61,13 @@ class WebhookService:
         return CreatedEndpoint(endpoint, secret)
 
     def update(self, endpoint_id: str, body: Any) -> WebhookEndpoint:
-        """Change the given settings only (PATCH semantics)."""
+        """Change the given settings only (PATCH semantics). Saying `"enabled": true` also
+        clears the failure record and any open circuit: the operator says the receiver is
+        fixed, so it starts with a clean slate. Other changes leave the record alone."""
         spec = parse_spec(body, self.get(endpoint_id).spec)
         self._check_destination(spec)
-        self.endpoints.save_spec(endpoint_id, spec, self.clock())
+        reset = isinstance(body, dict) and body.get("enabled") is True
+        self.endpoints.save_spec(endpoint_id, spec, self.clock(), reset_health=reset)
         return self.get(endpoint_id)
 
     def set_enabled(self, endpoint_id: str, enabled: bool) -> WebhookEndpoint:

@@ -85,11 +85,13 @@ class SqlEndpointRepository:
             rows = conn.execute(select(t).order_by(t.c.id)).all()
         return [_endpoint(r) for r in rows]
 
-    def save_spec(self, endpoint_id: str, spec: EndpointSpec, now: datetime) -> bool:
-        """Store a changed spec. Enabling an endpoint clears its failure record, so a receiver
-        that was fixed starts with a clean slate instead of an open circuit."""
+    def save_spec(
+        self, endpoint_id: str, spec: EndpointSpec, now: datetime, *, reset_health: bool
+    ) -> bool:
+        """Store a changed spec; `reset_health` clears the failure record (and an open
+        circuit) as well."""
         values: dict[str, Any] = {**spec_columns(spec), "updated_at": now}
-        if spec.enabled:
+        if reset_health:
             values |= {
                 "disabled_reason": None,
                 "consecutive_failures": 0,
