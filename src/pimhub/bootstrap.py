@@ -41,6 +41,14 @@ class Hub:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping_sender(self) -> Http1Sender:
+        """A one-off sender with the configured timeouts, for `webhooks ping`."""
+        return Http1Sender(
+            connect_timeout=self.settings.webhook_connect_timeout,
+            total_timeout=self.settings.webhook_timeout,
+            per_host=1,
+        )
+
 
 def bootstrap(settings: Settings | None = None, engine: Engine | None = None) -> Hub:
     settings = settings or Settings()

@@ -152,3 +152,42 @@ def test_bulk_replay_by_filter(hub: Hub, client: TestClient, admin: dict[str, st
         for d in client.get(f"{BASE}/deliveries", headers=admin).json()["items"]
     }
     assert states == {"T-1": "dead", "T-2": "pending"}
+
+
+def test_ping_sends_a_signed_webhook_ping_and_reports_the_answer(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.events.receiver import Receiver, receiver_in_thread
+
+    with receiver_in_thread(Receiver(answer=lambda r: 202)) as receiver:
+        created = client.post(f"{BASE}/endpoints", json={"url": receiver.url}, headers=admin).json()
+        answer = client.post(f"{BASE}/endpoints/{created['id']}/ping", headers=admin).json()
+    assert answer["ok"] is True and answer["statusCode"] == 202
+    assert answer["responseExcerpt"] == "ok" and answer["error"] is None
+    [got] = receiver.delivered
+    headers = {
+        "webhook-id": got.webhook_id,
+        "webhook-timestamp": got.timestamp,
+        "webhook-signature": got.signature,
+    }
+    payload = Webhook(str(created["secret"])).verify(got.body, headers)
+    assert payload["type"] == "webhook.ping" and payload["data"] == {"endpoint": created["id"]}
+    assert answer["webhookId"] == got.webhook_id
+    # A ping is not an event: nothing was queued.
+    assert client.get(f"{BASE}/deliveries", headers=admin).json()["items"] == []
+
+
+def test_ping_reports_refusals_and_private_destinations(
+    hub: Hub, client: TestClient, admin: dict[str, str]
+) -> None:
+    from tests.e2e.processes import free_port
+
+    dead = create(client, admin, url=f"http://127.0.0.1:{free_port()}/hook")
+    answer = client.post(f"{BASE}/endpoints/{dead['id']}/ping", headers=admin).json()
+    assert answer["ok"] is False and answer["statusCode"] is None and answer["error"]
+    hub.webhooks.allow_private = False
+    answer = client.post(f"{BASE}/endpoints/{dead['id']}/ping", headers=admin).json()
+    assert answer["error"].startswith("destination refused:")
+    problem(client.post(f"{BASE}/endpoints/ep_nope/ping", headers=admin), 404, "endpoint-not-found")

@@ -104,3 +104,25 @@ def test_dead_letters_are_listed_replayed_counted_and_pruned(
     assert "Product/CLI-1" in out
     code, out, _ = invoke(runner, "webhooks", "prune", "--older-than-days", "0")
     assert code == 0 and "pruned 1 attempts" in out
+
+
+def test_ping_prints_the_answer_and_fails_when_nobody_listens(
+    runner: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.e2e.processes import free_port
+
+    init(runner)
+    url = f"http://127.0.0.1:{free_port()}/x"
+    code, _, _ = invoke(runner, "webhooks", "create", "--url", url)
+    assert code != 0  # private addresses are refused by default
+    monkeypatch.setenv("PIMHUB_WEBHOOKS_ALLOW_PRIVATE", "true")
+    endpoint_id = create_at(runner, url)
+    code, out, _ = invoke(runner, "webhooks", "ping", endpoint_id)
+    shown = orjson.loads(out)
+    assert code == 1 and shown["ok"] is False and shown["error"]
+
+
+def create_at(runner: CliRunner, url: str) -> str:
+    code, out, err = invoke(runner, "webhooks", "create", "--url", url)
+    assert code == 0, err
+    return out.strip().splitlines()[0].split()[2]

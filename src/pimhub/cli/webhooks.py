@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from pimhub.cli.common import console, fail, handles_errors, open_hub
 from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus
+from pimhub.events.service import PingResult
 
 app = typer.Typer(help="Manage webhook endpoints and their deliveries.", no_args_is_help=True)
 
@@ -134,6 +136,25 @@ def delete(endpoint_id: EndpointArg) -> None:
 def secret(endpoint_id: EndpointArg) -> None:
     """Print the endpoint's current signing secret."""
     typer.echo(open_hub().webhooks.secret(endpoint_id))
+
+
+@app.command("ping")
+@handles_errors
+def ping(endpoint_id: EndpointArg) -> None:
+    """Send a signed webhook.ping now and show what the receiver answered."""
+    hub = open_hub()
+
+    async def send() -> PingResult:
+        sender = hub.ping_sender()
+        try:
+            return await hub.webhooks.ping(endpoint_id, sender)
+        finally:
+            await sender.close()
+
+    result = asyncio.run(send())
+    typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("rotate")

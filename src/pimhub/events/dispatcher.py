@@ -23,7 +23,7 @@ from pimhub.events.deliveries import AttemptResult, Delivery
 from pimhub.events.destinations import blocked_address
 from pimhub.events.policy import CircuitPolicy, RetryPolicy, parse_retry_after
 from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer, WebhookSender
-from pimhub.events.signing import secret_bytes, signature_header
+from pimhub.events.signing import signed_headers
 
 log = structlog.get_logger("pimhub.webhooks")
 T = TypeVar("T")
@@ -247,9 +247,7 @@ class Dispatcher:
             if stored is None:
                 continue
             try:
-                keys = [secret_bytes(self.sealer.decrypt(stored.sealed))]
-                if stored.previous_sealed and stored.previous_until and stored.previous_until > now:
-                    keys.append(secret_bytes(self.sealer.decrypt(stored.previous_sealed)))
+                keys = stored.signing_keys(self.sealer.decrypt, now)
             except (RuntimeError, ValueError) as exc:
                 # One unreadable secret (PIMHUB_SECRET_KEY changed) stops only its endpoint.
                 log.error(
@@ -289,12 +287,7 @@ class Dispatcher:
         started = self.clock()
         body = delivery.body
         timestamp = int(started.timestamp())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": delivery.event_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(target.keys, delivery.event_id, timestamp, body),
-        }
+        headers = signed_headers(target.keys, delivery.event_id, timestamp, body)
         clock = time.perf_counter()
         try:
             reply = await self.sender.post(target.url, body, headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -17,6 +17,7 @@ from pimhub.events.deliveries import (
 )
 from pimhub.events.endpoints import EndpointSpec, WebhookEndpoint
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
+from pimhub.events.signing import secret_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,14 @@ class StoredSecrets:
     sealed: str
     previous_sealed: str | None
     previous_until: datetime | None
+
+    def signing_keys(self, decrypt: Callable[[str], str], now: datetime) -> list[bytes]:
+        """The HMAC keys to sign with now: the current secret, and the previous one while its
+        overlap lasts."""
+        keys = [secret_bytes(decrypt(self.sealed))]
+        if self.previous_sealed and self.previous_until and self.previous_until > now:
+            keys.append(secret_bytes(decrypt(self.previous_sealed)))
+        return keys
 
 
 class EndpointRepository(Protocol):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from pimhub.catalog.errors import FieldError
+from pimhub.catalog.objects import iso
 from pimhub.catalog.service import utc_now
 from pimhub.events.deliveries import (
     AttemptRecord,
@@ -19,10 +23,33 @@ from pimhub.events.deliveries import (
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import EndpointSpec, WebhookEndpoint, parse_spec
 from pimhub.events.errors import DeliveryNotFound, EndpointNotFound, InvalidEndpoint
-from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer
-from pimhub.events.signing import generate_secret
+from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer, WebhookSender
+from pimhub.events.signing import generate_secret, signed_headers
 
 MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PingResult:
+    webhook_id: str
+    status_code: int | None
+    duration_ms: float
+    response_excerpt: str | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "webhookId": self.webhook_id,
+            "ok": self.ok,
+            "statusCode": self.status_code,
+            "durationMs": round(self.duration_ms, 2),
+            "responseExcerpt": self.response_excerpt,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +119,31 @@ class WebhookService:
         if stored is None:
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
         return self.sealer.decrypt(stored.sealed)
+
+    async def ping(self, endpoint_id: str, sender: WebhookSender) -> PingResult:
+        """Sends a signed `webhook.ping` to the endpoint now, outside the queue, so an operator
+        can check a receiver's URL, reachability and signature check before real events flow.
+        Signed like a delivery (with both secrets during a rotation overlap)."""
+        endpoint = self.get(endpoint_id)
+        stored = self.endpoints.secrets(endpoint_id)
+        assert stored is not None
+        now = self.clock()
+        keys = stored.signing_keys(self.sealer.decrypt, now)
+        ping_id = "ping_" + os.urandom(12).hex()
+        body = orjson.dumps(
+            {"type": "webhook.ping", "timestamp": iso(now), "data": {"endpoint": endpoint_id}}
+        )
+        if not self.allow_private and (reason := blocked_address(endpoint.spec.url)):
+            return PingResult(ping_id, None, 0.0, None, f"destination refused: {reason}")
+        headers = signed_headers(keys, ping_id, int(now.timestamp()), body)
+        started = time.perf_counter()
+        try:
+            reply = await sender.post(endpoint.spec.url, body, headers)
+        except (OSError, TimeoutError) as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            return PingResult(ping_id, None, elapsed, None, str(exc) or type(exc).__name__)
+        elapsed = (time.perf_counter() - started) * 1000
+        return PingResult(ping_id, reply.status, elapsed, reply.body_excerpt, None)
 
     def rotate_secret(self, endpoint_id: str, overlap: timedelta | None = None) -> str:
         """A new secret; the old one keeps signing alongside it for the overlap window."""

@@ -35,3 +35,15 @@ def signature_header(keys: Iterable[bytes], msg_id: str, timestamp: int, body: b
     """The `webhook-signature` value: one entry per key, space separated, so a receiver that
     knows either the old or the new secret accepts the delivery during a rotation overlap."""
     return " ".join([sign(key, msg_id, timestamp, body) for key in keys])
+
+
+def signed_headers(
+    keys: Iterable[bytes], msg_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The headers of one delivery attempt."""
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(keys, msg_id, timestamp, body),
+    }

@@ -78,6 +78,19 @@ def get_secret(endpoint_id: str, hooks: Hooks) -> OrjsonResponse:
 
 
 @router.post(
+    "/endpoints/{endpoint_id}/ping",
+    summary="Send a signed webhook.ping now and report the receiver's answer",
+)
+async def ping_endpoint(endpoint_id: str, request: Request, hooks: Hooks) -> OrjsonResponse:
+    sender = hub_of(request).ping_sender()
+    try:
+        result = await hooks.ping(endpoint_id, sender)
+    finally:
+        await sender.close()
+    return OrjsonResponse(result.to_dict())
+
+
+@router.post(
     "/endpoints/{endpoint_id}/rotate-secret",
     summary="New secret; the old one keeps signing during the overlap",
 )
