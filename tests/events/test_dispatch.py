@@ -479,3 +479,32 @@ def test_only_enabling_clears_an_endpoints_failure_record(hub: Hub, clock: FakeC
     assert paused.consecutive_failures == 4 and paused.paused_until is not None
     cleared = hub.webhooks.update(endpoint_id, {"enabled": True})
     assert cleared.consecutive_failures == 0 and cleared.paused_until is None
+
+
+def test_disabling_an_endpoint_raises_an_operational_event_for_those_who_ask(
+    hub: Hub, clock: FakeClock
+) -> None:
+    ops, failing, everything = Receiver(), Receiver(answer=lambda r: 410), Receiver()
+
+    async def body(dispatcher: Dispatcher) -> str:
+        await ops.start()
+        await everything.start()
+        endpoint(hub, ops, eventTypes=["webhook.endpoint_disabled"])
+        failing_id, _ = endpoint(hub, failing)
+        endpoint(hub, everything)
+        hub.catalog.create("Product", product("OPS-1"), author="a")
+        await drain(dispatcher)
+        await ops.stop()
+        await everything.stop()
+        return failing_id
+
+    failing_id = run(hub, failing, body)
+    [event] = [r.payload for r in ops.delivered]
+    assert event["type"] == "webhook.endpoint_disabled"
+    assert event["data"] == {
+        "endpoint": failing_id,
+        "url": failing.url,
+        "reason": "the receiver answered 410 Gone",
+    }
+    # "All events" means all catalog events: operational ones must be asked for by name.
+    assert [r.payload["type"] for r in everything.delivered] == ["object.created"]

@@ -19,6 +19,12 @@ class EventType(StrEnum):
     OBJECT_UNPUBLISHED = "object.unpublished"
     WORKFLOW_TRANSITIONED = "workflow.transitioned"
     CLASS_CHANGED = "class.changed"
+    # Operational: raised when the hub disables a failing webhook endpoint. Delivered only to
+    # endpoints that name it in their event types, never to "all events" subscribers.
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
+
+
+OPERATIONAL_EVENTS = frozenset({EventType.WEBHOOK_ENDPOINT_DISABLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,24 @@ def class_event(class_name: str, version: int, action: str, at: datetime) -> Out
             "type": EventType.CLASS_CHANGED.value,
             "timestamp": iso(at),
             "data": {"objectType": class_name, "version": version, "action": action},
+        },
+        created_at=at,
+    )
+
+
+def endpoint_disabled_event(endpoint_id: str, url: str, reason: str, at: datetime) -> OutboxEvent:
+    return OutboxEvent(
+        event_id=f"evt_{uuidlib.uuid4().hex}",
+        type=EventType.WEBHOOK_ENDPOINT_DISABLED,
+        class_name="WebhookEndpoint",
+        object_uuid=None,
+        business_key=endpoint_id,
+        version=0,
+        changed_fields=(),
+        payload={
+            "type": EventType.WEBHOOK_ENDPOINT_DISABLED.value,
+            "timestamp": iso(at),
+            "data": {"endpoint": endpoint_id, "url": url, "reason": reason},
         },
         created_at=at,
     )

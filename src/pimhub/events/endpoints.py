@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from pimhub.catalog.errors import FieldError
-from pimhub.catalog.events import EventType
+from pimhub.catalog.events import OPERATIONAL_EVENTS, EventType
 from pimhub.catalog.objects import iso
 from pimhub.events.errors import InvalidEndpoint
 
@@ -40,6 +40,8 @@ class EndpointSpec:
     rate_limit: float | None = None  # deliveries per second per worker; None: unlimited
 
     def wants(self, event_type: str, class_name: str, changed: tuple[str, ...]) -> bool:
+        if event_type in OPERATIONAL_EVENTS:
+            return event_type in self.event_types  # only when asked for by name
         if self.event_types and event_type not in self.event_types:
             return False
         if self.classes and class_name not in self.classes:

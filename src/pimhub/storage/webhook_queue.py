@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 
+from pimhub.catalog.events import endpoint_disabled_event
 from pimhub.events.deliveries import (
     RESPONSE_EXCERPT_BYTES,
     AttemptResult,
@@ -32,6 +33,7 @@ from pimhub.events.deliveries import (
 from pimhub.events.endpoints import EndpointSpec, PayloadMode, shaped_body
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
 from pimhub.storage.engine import begin_write
+from pimhub.storage.repositories import SqlOutboxRepository
 from pimhub.storage.tables import webhook_endpoints as ep
 from pimhub.storage.webhook_log import DeliveryLog
 
@@ -350,15 +352,25 @@ class SqlDeliveryQueue(DeliveryLog):
         for endpoint, outcomes in by_endpoint.items():
             row = conn.execute(
                 select(
-                    ep.c.endpoint_id, ep.c.enabled, ep.c.consecutive_failures, ep.c.failing_since
+                    ep.c.endpoint_id,
+                    ep.c.url,
+                    ep.c.enabled,
+                    ep.c.consecutive_failures,
+                    ep.c.failing_since,
                 ).where(ep.c.id == endpoint)
             ).first()
             if row is None:
                 continue  # deleted while its deliveries were in flight
             values = _health(row, outcomes, circuit, now)
+            conn.execute(update(ep).where(ep.c.id == endpoint).values(**values))
             if values.get("enabled") is False and row.enabled:
                 disabled.append(row.endpoint_id)
-            conn.execute(update(ep).where(ep.c.id == endpoint).values(**values))
+                # Raised in the same transaction as the disable, through the outbox like
+                # every other event, so an operations endpoint hears about it.
+                event = endpoint_disabled_event(
+                    row.endpoint_id, row.url, values["disabled_reason"], now
+                )
+                SqlOutboxRepository(conn).add(event)
         return disabled
 
 
