@@ -53,10 +53,36 @@ def object_event_type(before: CatalogObject | None, after: CatalogObject | None)
     return EventType.OBJECT_UPDATED
 
 
+def _event(
+    event_type: EventType,
+    class_name: str,
+    at: datetime,
+    data: dict[str, Any],
+    *,
+    object_uuid: str | None = None,
+    business_key: str | None = None,
+    version: int = 0,
+    changed: tuple[str, ...] = (),
+) -> OutboxEvent:
+    """An outbox event with a fresh id and the Standard-Webhooks-shaped body
+    `{type, timestamp, data}`."""
+    return OutboxEvent(
+        event_id=f"evt_{uuidlib.uuid4().hex}",
+        type=event_type,
+        class_name=class_name,
+        object_uuid=object_uuid,
+        business_key=business_key,
+        version=version,
+        changed_fields=changed,
+        payload={"type": event_type.value, "timestamp": iso(at), "data": data},
+        created_at=at,
+    )
+
+
 def object_event(
     event_type: EventType, obj: CatalogObject, changed: list[str], at: datetime
 ) -> OutboxEvent:
-    """The Standard-Webhooks-shaped body `{type, timestamp, data}` for one object change."""
+    """One object change."""
     data: dict[str, Any] = {
         "objectType": obj.class_name,
         "uuid": obj.uuid,
@@ -66,50 +92,25 @@ def object_event(
     }
     if event_type != EventType.OBJECT_DELETED:
         data["object"] = obj.to_dict()
-    return OutboxEvent(
-        event_id=f"evt_{uuidlib.uuid4().hex}",
-        type=event_type,
-        class_name=obj.class_name,
+    return _event(
+        event_type,
+        obj.class_name,
+        at,
+        data,
         object_uuid=obj.uuid,
         business_key=obj.key,
         version=obj.version,
-        changed_fields=tuple(changed),
-        payload={"type": event_type.value, "timestamp": iso(at), "data": data},
-        created_at=at,
+        changed=tuple(changed),
     )
 
 
 def class_event(class_name: str, version: int, action: str, at: datetime) -> OutboxEvent:
-    return OutboxEvent(
-        event_id=f"evt_{uuidlib.uuid4().hex}",
-        type=EventType.CLASS_CHANGED,
-        class_name=class_name,
-        object_uuid=None,
-        business_key=None,
-        version=version,
-        changed_fields=(),
-        payload={
-            "type": EventType.CLASS_CHANGED.value,
-            "timestamp": iso(at),
-            "data": {"objectType": class_name, "version": version, "action": action},
-        },
-        created_at=at,
-    )
+    data = {"objectType": class_name, "version": version, "action": action}
+    return _event(EventType.CLASS_CHANGED, class_name, at, data, version=version)
 
 
 def endpoint_disabled_event(endpoint_id: str, url: str, reason: str, at: datetime) -> OutboxEvent:
-    return OutboxEvent(
-        event_id=f"evt_{uuidlib.uuid4().hex}",
-        type=EventType.WEBHOOK_ENDPOINT_DISABLED,
-        class_name="WebhookEndpoint",
-        object_uuid=None,
-        business_key=endpoint_id,
-        version=0,
-        changed_fields=(),
-        payload={
-            "type": EventType.WEBHOOK_ENDPOINT_DISABLED.value,
-            "timestamp": iso(at),
-            "data": {"endpoint": endpoint_id, "url": url, "reason": reason},
-        },
-        created_at=at,
+    data = {"endpoint": endpoint_id, "url": url, "reason": reason}
+    return _event(
+        EventType.WEBHOOK_ENDPOINT_DISABLED, "WebhookEndpoint", at, data, business_key=endpoint_id
     )
