@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from pimhub.access.service import AccessService
 from pimhub.catalog.class_service import ClassService
-from pimhub.catalog.service import CatalogService
+from pimhub.catalog.service import CatalogService, utc_now
+from pimhub.datahub.service import DatahubService
 from pimhub.events.dispatcher import Dispatcher, DispatcherConfig
 from pimhub.events.http1 import Http1Sender
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
@@ -19,7 +20,9 @@ from pimhub.events.service import WebhookService
 from pimhub.events.worker import Worker
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
+from pimhub.storage.datahub_configs import SqlDatahubConfigRepository
 from pimhub.storage.engine import build_engine
+from pimhub.storage.graph_reads import SqlGraphReads
 from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
 from pimhub.storage.webhook_endpoints import SqlEndpointRepository
@@ -37,6 +40,8 @@ class Hub:
     access: AccessService
     webhooks: WebhookService
     units_of_work: SqlUnitOfWorkFactory
+    datahub: DatahubService
+    graph_reads: SqlGraphReads
 
     def close(self) -> None:
         self.engine.dispose()
@@ -54,6 +59,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
     settings = settings or Settings()
     engine = engine or build_engine(settings.effective_database_url)
     uow = SqlUnitOfWorkFactory(engine)
+    classes = ClassService(uow)
     return Hub(
         settings=settings,
         engine=engine,
@@ -63,7 +69,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             languages=frozenset(settings.languages) or None,
             default_language=settings.default_language,
         ),
-        classes=ClassService(uow),
+        classes=classes,
         access=AccessService(SqlApiKeyRepository(engine)),
         webhooks=WebhookService(
             SqlEndpointRepository(engine),
@@ -73,6 +79,8 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
         ),
         units_of_work=uow,
+        datahub=DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now),
+        graph_reads=SqlGraphReads(engine),
     )
 
 

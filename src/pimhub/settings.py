@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("pimhub-data"), description="Where the SQLite database lives")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    profile: Literal["development", "production"] = Field(
+        "development",
+        description="production switches GraphQL introspection off for datahub "
+        "configurations that do not set it",
     )
     host: str = "127.0.0.1"
     port: int = 8000

@@ -20,7 +20,10 @@ from pimhub.catalog.errors import FieldError, InvalidInput
 
 KEY_PREFIX = "phk"
 _KEY_PATTERN = re.compile(r"^phk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_SCOPE_PATTERN = re.compile(r"^(admin|(read|read-drafts|write|delete)(:(\*|[A-Z][A-Za-z0-9]*))?)$")
+_SCOPE_PATTERN = re.compile(
+    r"^(admin|(read|read-drafts|write|delete)(:(\*|[A-Z][A-Za-z0-9]*))?"
+    r"|datahub:[a-z][a-z0-9_-]{0,63})$"
+)
 ENVIRONMENTS = ("production", "staging", "development", "test")
 
 
@@ -60,6 +63,12 @@ class ApiKey:
                 return True
         return False
 
+    def opens_datahub(self, config_name: str) -> bool:
+        """Whether this key may use the datahub configuration `config_name`. Class scopes do
+        not count: each configuration has its own keys, and its own rules say what they may
+        do there."""
+        return "admin" in self.scopes or f"datahub:{config_name}" in self.scopes
+
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
@@ -91,8 +100,8 @@ def parse_scopes(raw: list[str]) -> tuple[str, ...]:
             errors.append(
                 FieldError(
                     "scopes",
-                    f"'{item}' is not a scope; use admin or "
-                    "read|read-drafts|write|delete[:Class|*]",
+                    f"'{item}' is not a scope; use admin, "
+                    "read|read-drafts|write|delete[:Class|*] or datahub:<configuration>",
                 )
             )
             continue

@@ -16,9 +16,11 @@ from starlette.types import Receive, Scope, Send
 from pimhub import __version__
 from pimhub.api import metrics, ops
 from pimhub.api.errors import install_error_handlers
+from pimhub.api.graphql import endpoint as graphql_endpoint
+from pimhub.api.graphql.executor import GraphQLService
 from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
-from pimhub.api.rest import classes, objects, products, webhooks
+from pimhub.api.rest import classes, datahub, objects, products, webhooks
 from pimhub.bootstrap import Hub
 from pimhub.events.worker import Worker
 
@@ -33,12 +35,12 @@ _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fa
 
 
 class HubApp(FastAPI):
-    """FastAPI, except that requests under `fast_prefix` skip its layers (telemetry, body
+    """FastAPI, except that requests under `fast_prefixes` skip its layers (telemetry, body
     limit, exit stack, router) and go to a bare Starlette app with the same error handlers
     and request log. That is where the hottest read routes live; every layer costs a few
     microseconds on a request that otherwise costs about a hundred."""
 
-    fast_prefix: str = ""
+    fast_prefixes: tuple[str, ...] = ()
     fast_app: Starlette | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -46,7 +48,7 @@ class HubApp(FastAPI):
         if (
             fast is not None
             and scope["type"] == "http"
-            and scope["path"].startswith(self.fast_prefix)
+            and scope["path"].startswith(self.fast_prefixes)
         ):
             await fast(scope, receive, send)
             return
@@ -66,15 +68,30 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     )
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (ops, metrics, classes, objects, webhooks):
+    for module in (ops, metrics, classes, objects, webhooks, datahub):
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
-    fast = Starlette(routes=products.routes, middleware=[Middleware(RequestLogMiddleware)])
+    fast = Starlette(
+        routes=[*products.routes, *graphql_endpoint.routes],
+        middleware=[Middleware(RequestLogMiddleware)],
+    )
     fast.state.hub = hub
+    fast.state.graphql = app.state.graphql = graphql_service(hub)
     install_error_handlers(fast)
-    app.fast_app, app.fast_prefix = fast, products.PREFIX
+    app.fast_app, app.fast_prefixes = fast, (products.PREFIX, graphql_endpoint.PREFIX)
     _document(app, products.OPENAPI_PATHS)
     return app
+
+
+def graphql_service(hub: Hub) -> GraphQLService:
+    return GraphQLService(
+        hub.datahub,
+        hub.classes,
+        hub.catalog,
+        hub.graph_reads,
+        default_language=hub.settings.default_language,
+        introspection_default=hub.settings.profile != "production",
+    )
 
 
 def _running(worker: Worker) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -137,7 +137,11 @@ class FieldResolver:
         if f is None or (self.exposed is not None and head not in self.exposed):
             raise InvalidQuery(
                 f"unknown field '{name}'",
-                [FieldError(where, f"unknown field '{name}' in {self.definition.name}")],
+                [
+                    FieldError(
+                        where, f"unknown field '{name}' in {self.definition.name}", "unknown-field"
+                    )
+                ],
             )
         if f.localized:
             return FieldRef(None, (head, tail or self.default_language), ValueKind.STRING)
@@ -164,7 +168,7 @@ class FieldResolver:
 
 def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
     def bad(message: str) -> InvalidQuery:
-        return InvalidQuery(f"{where}: {message}", [FieldError(where, message)])
+        return InvalidQuery(f"{where}: {message}", [FieldError(where, message, "invalid-value")])
 
     if op in ("$null", "$notnull"):
         if not isinstance(value, bool):
@@ -205,11 +209,12 @@ class FilterParser:
         except json.JSONDecodeError as exc:
             raise InvalidQuery(
                 f"filter is not valid JSON: {exc.msg} at character {exc.pos}",
-                [FieldError("filter", "invalid JSON")],
+                [FieldError("filter", "invalid JSON", "invalid-json")],
             ) from None
         if not isinstance(data, Mapping):
             raise InvalidQuery(
-                "filter must be a JSON object", [FieldError("filter", "expected an object")]
+                "filter must be a JSON object",
+                [FieldError("filter", "expected an object", "invalid-json")],
             )
         return self._object(data, "filter") if data else None
 
@@ -218,7 +223,7 @@ class FilterParser:
         if self.nodes > MAX_FILTER_NODES:
             raise InvalidQuery(
                 f"filter has more than {MAX_FILTER_NODES} conditions",
-                [FieldError(where, "filter too large")],
+                [FieldError(where, "filter too large", "too-large")],
             )
 
     def _object(self, data: Mapping[str, Any], where: str) -> Node:
@@ -249,7 +254,8 @@ class FilterParser:
                 parts.append(Not(self._object(value, here)))
             elif name.startswith("$"):
                 raise InvalidQuery(
-                    f"unknown operator '{name}' at {where}", [FieldError(here, "unknown operator")]
+                    f"unknown operator '{name}' at {where}",
+                    [FieldError(here, "unknown operator", "unknown-operator")],
                 )
             else:
                 parts.append(self._field(self.resolver.resolve(name, here), value, here))
@@ -274,7 +280,7 @@ class FilterParser:
             else:
                 raise InvalidQuery(
                     f"unknown operator '{op}' at {where}; use one of: {' '.join(COMPARISONS)} $not",
-                    [FieldError(here, "unknown operator")],
+                    [FieldError(here, "unknown operator", "unknown-operator")],
                 )
         if not parts:
             raise InvalidQuery(f"{where} has no condition", [FieldError(where, "empty")])

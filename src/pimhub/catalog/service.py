@@ -225,19 +225,61 @@ class CatalogService:
             before = uow.objects.get_by_key(class_name, key)
             if before is None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}'")
-            self._check_version(before, expected_version)
-            merged = _merge_patch(before.values, changes)
-            new_key = merged.get(definition.business_key)
-            if (
-                new_key != key
-                and isinstance(new_key, str)
-                and (uow.objects.get_by_key(class_name, new_key) is not None)
-            ):
-                raise self._duplicate(definition, new_key)
-            pub = before.published if published is None else published
-            result = self._save(uow, definition, before, merged, pub, author)
+            result = self._merge(
+                uow, definition, before, changes, published, expected_version, author
+            )
             uow.commit()
             return result
+
+    def upsert(
+        self,
+        class_name: str,
+        values: Mapping[str, Any],
+        *,
+        published: bool | None = None,
+        author: str,
+    ) -> SaveResult:
+        """Create the object named by the business key in `values`, or merge `values` into
+        it (as patch does) when it exists: the write of batch imports and GraphQL
+        upsert<Class>Batch."""
+        with self.uow(write=True) as uow:
+            definition = self.class_definition(uow, class_name)
+            key = values.get(definition.business_key)
+            if not isinstance(key, str) or not key:
+                raise ValidationFailed(
+                    f"an upsert names its object by {definition.business_key}",
+                    [FieldError(definition.business_key, "required", "required")],
+                )
+            before = uow.objects.get_by_key(class_name, key)
+            if before is None:
+                pub = True if published is None else published
+                result = self._save(uow, definition, None, values, pub, author)
+            else:
+                result = self._merge(uow, definition, before, values, published, None, author)
+            uow.commit()
+            return result
+
+    def _merge(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        before: CatalogObject,
+        changes: Mapping[str, Any],
+        published: bool | None,
+        expected_version: int | None,
+        author: str,
+    ) -> SaveResult:
+        self._check_version(before, expected_version)
+        merged = _merge_patch(before.values, changes)
+        new_key = merged.get(definition.business_key)
+        if (
+            new_key != before.key
+            and isinstance(new_key, str)
+            and (uow.objects.get_by_key(definition.name, new_key) is not None)
+        ):
+            raise self._duplicate(definition, new_key)
+        pub = before.published if published is None else published
+        return self._save(uow, definition, before, merged, pub, author)
 
     def delete(
         self,

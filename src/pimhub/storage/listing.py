@@ -118,7 +118,7 @@ def encode_cursor(sort: Sequence[SortKey], values: Sequence[Any]) -> str:
 
 def decode_cursor(sort: Sequence[SortKey], cursor: str) -> list[Any]:
     def bad(message: str) -> InvalidQuery:
-        return InvalidQuery(f"cursor: {message}", [FieldError("after", message)])
+        return InvalidQuery(f"cursor: {message}", [FieldError("after", message, "invalid-cursor")])
 
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))

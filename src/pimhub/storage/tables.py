@@ -153,6 +153,16 @@ api_keys = Table(
     Column("description", Text),
 )
 
+datahub_configs = Table(
+    "datahub_configs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+)
+
 webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,

@@ -1,0 +1,154 @@
+"""/graphql/{config}: GraphQL over HTTP.
+
+POST with a JSON body `{query, variables, operationName}` (or an `application/graphql` body),
+GET with the same as query parameters (queries only). The key comes from
+`Authorization: Bearer`, `X-API-Key` or `?apikey=`. A browser asking for HTML without a query
+gets the explorer page. Like the product route, this is a bare ASGI endpoint served outside
+FastAPI (see HubApp), since it is a hot read path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from pimhub.api.auth import point_read, token_in
+from pimhub.api.graphql.errors import error_code, request_error
+from pimhub.api.graphql.executor import GraphQLService, RequestFailed
+from pimhub.api.graphql.explorer import explorer_page
+from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import CatalogError, Forbidden, NotFound, Unauthorized
+
+PREFIX = "/graphql/"
+PATH = PREFIX + "{config}"
+MAX_BODY = 1 << 20
+_STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404}
+
+
+class GraphQLEndpoint:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hub: Hub = scope["app"].state.hub
+        service: GraphQLService = scope["app"].state.graphql
+        config: str = scope["path_params"]["config"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        params = _params(scope["query_string"])
+        try:
+            request = await _request(scope, receive, headers, params)
+            if request is None:
+                await _send(send, 200, explorer_page(config).encode(), b"text/html; charset=utf-8")
+                return
+            token = token_in(headers.get("authorization"), headers.get("x-api-key"))
+            token = token or params.get("apikey")
+            query, variables, operation = request
+
+            def run() -> dict[str, Any]:
+                return service.run(
+                    config,
+                    hub.access.authenticate(token),
+                    query,
+                    variables,
+                    operation,
+                    allow_mutations=scope["method"] == "POST",
+                )
+
+            # Writes may wait for SQLite's write lock, so they never run on the loop.
+            if "mutation" in query:
+                body = await run_in_threadpool(run)
+            else:
+                body = await point_read(hub, run)
+            status = 200
+        except RequestFailed as exc:
+            status, body = exc.status, request_error(exc.message, exc.code)
+        except CatalogError as exc:
+            status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+            body = request_error(exc.detail, error_code(exc))
+        await _send(send, status, orjson.dumps(body), b"application/json")
+
+
+def _params(query_string: bytes) -> dict[str, str]:
+    if not query_string:
+        return {}
+    return {k: v[-1] for k, v in parse_qs(query_string.decode("latin-1")).items()}
+
+
+async def _request(
+    scope: Scope, receive: Receive, headers: dict[str, str], params: dict[str, str]
+) -> tuple[str, dict[str, Any] | None, str | None] | None:
+    """(query, variables, operationName), or None when a browser wants the explorer."""
+    if scope["method"] == "GET":
+        if "query" not in params:
+            if "text/html" in headers.get("accept", ""):
+                return None
+            raise RequestFailed(400, "a GET request needs a 'query' parameter", "BAD_REQUEST")
+        variables = _json_object(params.get("variables"), "variables")
+        return params["query"], variables, params.get("operationName") or None
+    if scope["method"] != "POST":
+        raise RequestFailed(405, "use GET or POST", "METHOD_NOT_ALLOWED")
+    raw = await _read_body(receive)
+    if headers.get("content-type", "").startswith("application/graphql"):
+        return raw.decode("utf-8", "replace"), None, None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestFailed(400, f"the body is not valid JSON: {exc}", "BAD_REQUEST") from None
+    if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+        raise RequestFailed(
+            400, "the body must be a JSON object with a 'query' string", "BAD_REQUEST"
+        )
+    variables = data.get("variables")
+    if isinstance(variables, str):
+        variables = _json_object(variables, "variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestFailed(400, "'variables' must be a JSON object", "BAD_REQUEST")
+    operation = data.get("operationName")
+    if operation is not None and not isinstance(operation, str):
+        raise RequestFailed(400, "'operationName' must be a string", "BAD_REQUEST")
+    return data["query"], variables, operation
+
+
+def _json_object(text: str | None, name: str) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise RequestFailed(400, f"'{name}' is not valid JSON", "BAD_REQUEST") from None
+    if value is not None and not isinstance(value, dict):
+        raise RequestFailed(400, f"'{name}' must be a JSON object", "BAD_REQUEST")
+    return value
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestFailed(413, f"the request body exceeds {MAX_BODY} bytes", "BAD_REQUEST")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+routes = [Route(PATH, GraphQLEndpoint(), methods=["GET", "POST"], name="graphql")]

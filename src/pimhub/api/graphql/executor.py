@@ -1,0 +1,296 @@
+"""Runs GraphQL requests against a datahub configuration.
+
+Per configuration the schema is kept until its fingerprint (the configuration's and every
+class definition's version) changes, so edits apply on the next request without a restart.
+Per schema, parsed and validated documents are kept by query text, and for the shapes a
+compiled plan covers (plan.py) the plan too: a repeated query skips parsing, validation and
+graphql-core's field-by-field execution.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+    OperationType,
+    VariablesInAllowedPositionRule,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+
+from pimhub.access.keys import ApiKey
+from pimhub.api.graphql.context import RequestContext
+from pimhub.api.graphql.errors import coded
+from pimhub.api.graphql.limits import CostCounter, alias_rule, depth_rule
+from pimhub.api.graphql.loaders import ObjectLoader
+from pimhub.api.graphql.plan import Plan, compile_plan
+from pimhub.api.graphql.schema import DatahubSchema, build_schema
+from pimhub.catalog.class_service import ClassService
+from pimhub.catalog.errors import Forbidden
+from pimhub.catalog.service import CatalogService
+from pimhub.datahub.ports import GraphReads
+from pimhub.datahub.service import DatahubService, UnknownDatahubConfig
+
+DOCUMENTS_PER_SCHEMA = 500
+
+
+class _CursorVariablesRule(VariablesInAllowedPositionRule):
+    """Pimcore clients declare `$after: Int` (an offset); our `after` is a Cursor that also
+    takes strings, so Int, String and ID variables are allowed there."""
+
+    def report_error(self, error: GraphQLError) -> None:
+        message = error.message
+        if "expecting type 'Cursor'" in message and any(
+            f"of type '{t}" in message for t in ("Int", "String", "ID")
+        ):
+            return
+        super().report_error(error)
+
+
+_BASE_RULES = [
+    _CursorVariablesRule if r is VariablesInAllowedPositionRule else r for r in specified_rules
+]
+
+
+class RequestFailed(Exception):
+    """A request-level failure: no GraphQL execution happens, HTTP status says why."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class Prepared:
+    """A parsed, validated document, with a plan per operation once compiled."""
+
+    document: DocumentNode | None
+    errors: list[GraphQLError]
+    fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
+    plans: dict[str | None, Plan | None] = field(default_factory=dict)
+
+
+@dataclass
+class _SchemaEntry:
+    fingerprint: Any
+    schema: DatahubSchema
+    documents: OrderedDict[str, Prepared] = field(default_factory=OrderedDict)
+
+
+class GraphQLService:
+    def __init__(
+        self,
+        datahub: DatahubService,
+        classes: ClassService,
+        catalog: CatalogService,
+        reads: GraphReads,
+        *,
+        default_language: str,
+        introspection_default: bool,
+    ) -> None:
+        self.datahub = datahub
+        self.classes = classes
+        self.catalog = catalog
+        self.reads = reads
+        self.default_language = default_language
+        self.introspection_default = introspection_default
+        self._schemas: dict[str, _SchemaEntry] = {}
+        self._lock = threading.Lock()
+        self.plans_used = 0  # for tests and metrics: requests served by a compiled plan
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def schema(self, config_name: str) -> DatahubSchema:
+        return self._entry(config_name).schema
+
+    def _entry(self, config_name: str) -> _SchemaEntry:
+        fingerprint = self.reads.fingerprint(config_name)
+        if fingerprint is None:
+            raise UnknownDatahubConfig(f"there is no datahub configuration '{config_name}'")
+        entry = self._schemas.get(config_name)
+        if entry is not None and entry.fingerprint == fingerprint:
+            return entry
+        with self._lock:
+            config = self.datahub.get(config_name)
+            definitions = {c.name: c for c in self.classes.all()}
+            schema = build_schema(config, definitions, default_language=self.default_language)
+            entry = _SchemaEntry(fingerprint, schema)
+            self._schemas[config_name] = entry
+        return entry
+
+    # -- requests -------------------------------------------------------------------------
+
+    def run(
+        self,
+        config_name: str,
+        key: ApiKey,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        *,
+        allow_mutations: bool = True,
+    ) -> dict[str, Any]:
+        entry = self._entry(config_name)
+        schema = entry.schema
+        config = schema.config
+        if not key.opens_datahub(config.name):
+            raise Forbidden(
+                f"the key '{key.name}' is not a key of datahub configuration '{config.name}'; "
+                f"it needs the scope '{config.scope}'"
+            )
+        prepared = self._prepare(entry, query)
+        if prepared.errors:
+            return {"errors": [e.formatted for e in prepared.errors]}
+        assert prepared.document is not None
+        operation = _operation(prepared.document, operation_name)
+        if operation.operation == OperationType.MUTATION and not allow_mutations:
+            raise RequestFailed(405, "mutations need POST", "METHOD_NOT_ALLOWED")
+        coerced = get_variable_values(
+            schema.schema, operation.variable_definitions or (), variables or {}
+        )
+        if isinstance(coerced, list):
+            return {"errors": [e.formatted for e in coerced]}
+        cost = CostCounter(
+            prepared.fragments,
+            coerced.coerced,
+            frozenset(schema.by_type),
+            config.limits.max_page_size,
+        ).operation(operation, _root(schema, operation))
+        extensions = {"cost": {"requested": cost, "maximum": config.limits.max_cost}}
+        if cost > config.limits.max_cost:
+            error = coded(
+                f"the query costs {cost}; this configuration allows {config.limits.max_cost}. "
+                "Ask for smaller pages (first) or fewer nested relations",
+                "COST_LIMIT_EXCEEDED",
+                cost=cost,
+                maximum=config.limits.max_cost,
+            )
+            return {"errors": [error.formatted], "extensions": extensions}
+        with self.reads.session() as session:
+            ctx = RequestContext(
+                config,
+                session,
+                ObjectLoader(session, drafts=config.drafts),
+                self.catalog,
+                key.name,
+                self.default_language,
+            )
+            plan = self._plan(schema, prepared, operation)
+            if plan is not None:
+                self.plans_used += 1
+                data, errors = plan.run(ctx, coerced.coerced)
+                body: dict[str, Any] = {"data": data}
+                if errors:
+                    body = {"errors": [e.formatted for e in errors], "data": data}
+            else:
+                result = execute(
+                    schema.schema,
+                    prepared.document,
+                    context_value=ctx,
+                    variable_values=variables or {},
+                    operation_name=operation_name,
+                )
+                assert isinstance(result, ExecutionResult)
+                body = _body(result)
+        body["extensions"] = extensions
+        return body
+
+    def _prepare(self, entry: _SchemaEntry, query: str) -> Prepared:
+        documents = entry.documents
+        prepared = documents.get(query)
+        if prepared is not None:
+            documents.move_to_end(query)
+            return prepared
+        prepared = self._validate(entry.schema, query)
+        documents[query] = prepared
+        if len(documents) > DOCUMENTS_PER_SCHEMA:
+            documents.popitem(last=False)
+        return prepared
+
+    def _validate(self, schema: DatahubSchema, query: str) -> Prepared:
+        config = schema.config
+        limits = config.limits
+        try:
+            document = parse(query, max_tokens=limits.max_tokens)
+        except GraphQLSyntaxError as exc:
+            code = "TOKEN_LIMIT_EXCEEDED" if "tokens" in exc.message else "GRAPHQL_PARSE_FAILED"
+            exc.extensions = {**(exc.extensions or {}), "code": code}
+            return Prepared(None, [exc])
+        rules = [*_BASE_RULES, depth_rule(limits.max_depth), alias_rule(limits.max_aliases)]
+        introspection = (
+            config.introspection if config.introspection is not None else self.introspection_default
+        )
+        if not introspection:
+            rules.append(NoSchemaIntrospectionCustomRule)
+        errors = validate(schema.schema, document, rules)
+        for error in errors:
+            if not (error.extensions or {}).get("code"):
+                code = (
+                    "INTROSPECTION_DISABLED"
+                    if "introspection" in error.message.lower()
+                    else "GRAPHQL_VALIDATION_FAILED"
+                )
+                error.extensions = {**(error.extensions or {}), "code": code}
+        if errors:
+            return Prepared(None, errors)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if not operations:
+            error = coded("the document holds no operation", "GRAPHQL_VALIDATION_FAILED")
+            return Prepared(None, [error])
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        return Prepared(document, [], fragments)
+
+    def _plan(
+        self, schema: DatahubSchema, prepared: Prepared, operation: OperationDefinitionNode
+    ) -> Plan | None:
+        name = operation.name.value if operation.name else None
+        if name not in prepared.plans:
+            prepared.plans[name] = compile_plan(schema, operation, prepared.fragments)
+        return prepared.plans[name]
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        if len(operations) > 1:
+            raise RequestFailed(
+                400, "the document has several operations; name one in operationName", "BAD_REQUEST"
+            )
+        return operations[0]
+    for operation in operations:
+        if operation.name is not None and operation.name.value == name:
+            return operation
+    raise RequestFailed(400, f"the document has no operation named '{name}'", "BAD_REQUEST")
+
+
+def _root(schema: DatahubSchema, operation: OperationDefinitionNode) -> Any:
+    if operation.operation == OperationType.MUTATION:
+        return schema.schema.mutation_type
+    if operation.operation == OperationType.SUBSCRIPTION:
+        raise RequestFailed(400, "subscriptions are not supported; use webhooks", "BAD_REQUEST")
+    return schema.schema.query_type
+
+
+def _body(result: ExecutionResult) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [e.formatted for e in result.errors]
+    body["data"] = result.data
+    return body

@@ -1,0 +1,181 @@
+"""Query limits: depth and aliases as validation rules (checked once per cached document),
+cost computed per request (it depends on variables such as `first`).
+
+Cost: every field that returns objects costs the number of objects it can return. A
+listing costs its `first`, and everything below it is multiplied by that; a to-one relation
+costs one per parent, a to-many relation ten per parent (an assumed fan-out, since its size
+is unknown before it is read); a get costs one; a batch upsert costs its number of items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    VariableNode,
+    get_named_type,
+)
+
+TO_MANY_FANOUT = 10
+
+
+def depth_rule(maximum: int) -> type[ASTValidationRule]:
+    class MaxDepthRule(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.fragments = {
+                d.name.value: d
+                for d in context.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            depth = self._depth(node.selection_set, 0, set())
+            if depth > maximum:
+                self.report_error(
+                    GraphQLError(
+                        f"the query is {depth} levels deep; this configuration allows {maximum}",
+                        node,
+                        extensions={"code": "DEPTH_LIMIT_EXCEEDED", "maximum": maximum},
+                    )
+                )
+
+        def _depth(self, selection_set: SelectionSetNode | None, level: int, seen: set[str]) -> int:
+            if selection_set is None:
+                return level
+            deepest = level
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    if selection.name.value.startswith("__"):
+                        continue  # introspection has its own depth guard in graphql-core
+                    deepest = max(deepest, self._depth(selection.selection_set, level + 1, seen))
+                elif isinstance(selection, InlineFragmentNode):
+                    deepest = max(deepest, self._depth(selection.selection_set, level, seen))
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is not None and name not in seen:
+                        inner = self._depth(fragment.selection_set, level, seen | {name})
+                        deepest = max(deepest, inner)
+            return deepest
+
+    return MaxDepthRule
+
+
+def alias_rule(maximum: int) -> type[ASTValidationRule]:
+    class MaxAliasesRule(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.count = 0
+            self.reported = False
+
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            if node.alias is None:
+                return
+            self.count += 1
+            if self.count > maximum and not self.reported:
+                self.reported = True
+                self.report_error(
+                    GraphQLError(
+                        f"the query uses more than {maximum} aliases",
+                        node,
+                        extensions={"code": "ALIAS_LIMIT_EXCEEDED", "maximum": maximum},
+                    )
+                )
+
+    return MaxAliasesRule
+
+
+class CostCounter:
+    """Cost of one operation, given its coerced variables."""
+
+    def __init__(
+        self,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        class_types: frozenset[str],
+        default_page: int,
+    ) -> None:
+        self.fragments = fragments
+        self.variables = variables
+        self.class_types = class_types
+        self.default_page = default_page
+
+    def operation(self, operation: OperationDefinitionNode, root: GraphQLObjectType) -> int:
+        return self._selection(operation.selection_set, root, 1)
+
+    def _selection(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLObjectType, multiplier: int
+    ) -> int:
+        if selection_set is None:
+            return 0
+        cost = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                cost += self._field(selection, parent, multiplier)
+            elif isinstance(selection, InlineFragmentNode):
+                cost += self._selection(selection.selection_set, parent, multiplier)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None:
+                    cost += self._selection(fragment.selection_set, parent, multiplier)
+        return cost
+
+    def _field(self, node: FieldNode, parent: GraphQLObjectType, multiplier: int) -> int:
+        definition = parent.fields.get(node.name.value)
+        if definition is None:
+            return 0  # __typename and introspection fields
+        named = get_named_type(definition.type)
+        if not isinstance(named, GraphQLObjectType):
+            return 0
+        name = node.name.value
+        own = 0
+        inner = multiplier
+        if name.startswith("get") and name.endswith("Listing") and parent.name == "Query":
+            first = self._argument(node, "first")
+            page = first if isinstance(first, int) and first >= 0 else self.default_page
+            own, inner = multiplier * page, multiplier * max(page, 1)
+        elif name.startswith("upsert") and name.endswith("Batch"):
+            items = self._argument(node, "items")
+            own = len(items) if isinstance(items, list) else 1
+        elif named.name in self.class_types:
+            many = _is_list(definition.type)
+            own = multiplier * (TO_MANY_FANOUT if many else 1)
+            inner = own
+        elif parent.name == "Mutation":
+            own = 1
+        return own + self._selection(node.selection_set, named, inner)
+
+    def _argument(self, node: FieldNode, name: str) -> Any:
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            value = argument.value
+            if isinstance(value, VariableNode):
+                return self.variables.get(value.name.value)
+            if isinstance(value, IntValueNode):
+                return int(value.value)
+            if isinstance(value, ListValueNode):
+                return list(value.values)
+        return None
+
+
+def _is_list(gql_type: Any) -> bool:
+    if isinstance(gql_type, GraphQLNonNull):
+        gql_type = gql_type.of_type
+    return isinstance(gql_type, GraphQLList)

@@ -1,0 +1,163 @@
+"""The two read root fields: get<Class> and get<Class>Listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pimhub.api.graphql.context import RequestContext
+from pimhub.api.graphql.errors import coded, from_domain
+from pimhub.api.graphql.loaders import GraphObject
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import CatalogError
+from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
+from pimhub.datahub.ports import ListingRequest, ListingRows
+
+
+class Listing:
+    """A page: the nodes, their cursors on demand, and the total count on demand (it is a
+    statement of its own, so it runs only when `totalCount` is selected)."""
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        request: ListingRequest,
+        rows: ListingRows,
+        nodes: list[GraphObject],
+    ) -> None:
+        self.ctx = ctx
+        self.request = request
+        self.rows = rows
+        self.nodes = nodes
+        self._total: int | None = None
+
+    def total(self) -> int:
+        if self._total is None:
+            self._total = self.ctx.session.count(self.request)
+        return self._total
+
+    def cursor(self, index: int) -> str:
+        return self.rows.cursor(index)
+
+    def node(self, index: int) -> GraphObject:
+        return self.nodes[index]
+
+    def page_info(self) -> dict[str, Any]:
+        last = len(self.nodes) - 1
+        return {
+            "hasNextPage": self.rows.has_next,
+            "hasPreviousPage": bool(self.request.after) or self.request.offset > 0,
+            "startCursor": self.rows.cursor(0) if last >= 0 else None,
+            "endCursor": self.rows.cursor(last) if last >= 0 else None,
+        }
+
+
+def sort_spec(sort_by: Sequence[str] | None, sort_order: Sequence[str] | None) -> list[str]:
+    """Pimcore's parallel sortBy/sortOrder lists as our `-field` form."""
+    spec = []
+    orders = list(sort_order or [])
+    for i, name in enumerate(sort_by or []):
+        order = (orders[i] if i < len(orders) else orders[-1] if orders else "ASC").upper()
+        spec.append(("-" if order == "DESC" else "") + name.lstrip("-"))
+    return spec
+
+
+def _language(ctx: RequestContext, args: dict[str, Any]) -> str:
+    return args.get("defaultLanguage") or ctx.default_language
+
+
+def get_one(
+    ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any], key_field: str
+) -> GraphObject | None:
+    given = {k: args.get(k) for k in ("id", "uuid", key_field) if args.get(k) is not None}
+    if len(given) != 1:
+        raise coded(
+            f"get{definition.name} takes exactly one of id, uuid or {key_field}",
+            "BAD_USER_INPUT",
+        )
+    object_id = None
+    if "id" in given:
+        try:
+            object_id = int(str(given["id"]))
+        except ValueError:
+            return None
+    obj = ctx.session.one(
+        definition.name, id=object_id, uuid=given.get("uuid"), key=given.get(key_field)
+    )
+    if not ctx.loader.visible(obj):
+        return None
+    assert obj is not None
+    return ctx.loader.batch([obj], _language(ctx, args))[0]
+
+
+def listing_request(
+    ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]
+) -> ListingRequest:
+    limits = ctx.config.limits
+    first = args.get("first")
+    first = limits.max_page_size if first is None else first
+    if first < 0:
+        raise coded("first must not be negative", "BAD_USER_INPUT")
+    if first > limits.max_page_size:
+        raise coded(
+            f"first is {first}, but this configuration serves at most "
+            f"{limits.max_page_size} objects per page; page with `after`",
+            "PAGE_SIZE_EXCEEDED",
+            maximum=limits.max_page_size,
+        )
+    published = args.get("published")
+    if published is False and not ctx.config.drafts:
+        raise coded(
+            f"configuration '{ctx.config.name}' does not show unpublished objects",
+            "FORBIDDEN",
+        )
+    exposed = ctx.config.exposed(definition.name)
+    resolver = FieldResolver(
+        definition,
+        default_language=_language(ctx, args),
+        exposed=frozenset(exposed.field_names(definition)) if exposed else frozenset(),
+    )
+    try:
+        where = FilterParser(resolver).parse(args.get("filter"))
+        sort = parse_sort(resolver, sort_spec(args.get("sortBy"), args.get("sortOrder")))
+    except CatalogError as exc:
+        raise from_domain(exc) from None
+    after, offset = args.get("after"), 0
+    if isinstance(after, int) or (isinstance(after, str) and after.isdigit()):
+        offset, after = int(after), None
+        if offset < 0:
+            raise coded("an offset must not be negative", "BAD_USER_INPUT")
+    return ListingRequest(
+        class_name=definition.name,
+        where=where,
+        sort=sort,
+        first=first,
+        after=after or None,
+        offset=offset,
+        # Without `published`, a configuration that shows drafts lists them too.
+        published_only=published is True or not ctx.config.drafts,
+        ids=_ids(args.get("ids")),
+    )
+
+
+def _ids(raw: str | None) -> list[int] | None:
+    if raw is None:
+        return None
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise coded("ids is a comma-separated list of ids", "BAD_USER_INPUT") from None
+
+
+def get_listing(ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]) -> Listing:
+    request = listing_request(ctx, definition, args)
+    try:
+        rows = ctx.session.listing(request) if request.first else _empty(ctx, request)
+    except CatalogError as exc:
+        raise from_domain(exc) from None
+    nodes = ctx.loader.batch(rows.objects, _language(ctx, args))
+    return Listing(ctx, request, rows, nodes)
+
+
+def _empty(ctx: RequestContext, request: ListingRequest) -> ListingRows:
+    return ListingRows([], [], ctx.session.count(request) > request.offset, lambda v: "")

@@ -1,0 +1,313 @@
+"""create<Class>, update<Class>, delete<Class> and upsert<Class>Batch.
+
+Every write goes through the CatalogService, exactly as REST writes do: validated, versioned,
+and with its outbox event in the same transaction. A failed write is reported in the
+mutation's result (`success: false`, a stable `code`, per-field `errors`), never hidden by
+another: each item of a batch is its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLString,
+)
+
+from pimhub.api.graphql.context import RequestContext
+from pimhub.api.graphql.errors import coded
+from pimhub.api.graphql.loaders import GraphObject
+from pimhub.catalog.errors import CatalogError, ObjectNotFound
+from pimhub.catalog.objects import CatalogObject
+from pimhub.datahub.config import Operation
+
+if TYPE_CHECKING:
+    from pimhub.api.graphql.schema import ClassBinding, _Builder
+
+MAX_BATCH = 1000
+
+INPUT_ERROR = GraphQLObjectType(
+    "InputError",
+    {
+        "field": GraphQLField(GraphQLNonNull(GraphQLString)),
+        "code": GraphQLField(GraphQLNonNull(GraphQLString)),
+        "message": GraphQLField(GraphQLNonNull(GraphQLString)),
+    },
+)
+
+
+def _outcome_fields() -> dict[str, GraphQLField]:
+    return {
+        "success": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+        "code": GraphQLField(GraphQLString, description="Stable error code when not successful"),
+        "message": GraphQLField(GraphQLString),
+        "errors": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(INPUT_ERROR)))),
+    }
+
+
+def _output_field(binding: ClassBinding) -> GraphQLField:
+    def resolve(result: dict[str, Any], _info: Any, defaultLanguage: str | None = None) -> Any:
+        node: GraphObject | None = result.get("node")
+        if node is None or defaultLanguage is None:
+            return node
+        return GraphObject(node.obj, node.batch, defaultLanguage)
+
+    return GraphQLField(
+        binding.object_type,  # type: ignore[arg-type]
+        args={"defaultLanguage": GraphQLArgument(GraphQLString)},
+        resolve=resolve,
+    )
+
+
+def build_fields(builder: _Builder, binding: ClassBinding) -> dict[str, tuple[str, GraphQLField]]:
+    name = binding.definition.name
+    key_field = binding.definition.business_key
+    input_type = binding.input_type
+    assert input_type is not None
+    result = GraphQLObjectType(
+        f"{name}MutationResult",
+        lambda: {**_outcome_fields(), "output": _output_field(binding)},
+    )
+    writes = {
+        "published": GraphQLArgument(GraphQLBoolean),
+        "language": GraphQLArgument(
+            GraphQLString, description="The language of localized values in the input"
+        ),
+    }
+    keys = {
+        "id": GraphQLArgument(GraphQLID),
+        "uuid": GraphQLArgument(GraphQLString),
+        key_field: GraphQLArgument(GraphQLString),
+        "expectedVersion": GraphQLArgument(GraphQLInt),
+    }
+    out: dict[str, tuple[str, GraphQLField]] = {}
+    ops = binding.operations
+    if Operation.CREATE in ops:
+        out[f"create{name}"] = (
+            "create",
+            GraphQLField(
+                GraphQLNonNull(result),
+                args={"input": GraphQLArgument(GraphQLNonNull(input_type)), **writes},
+                resolve=lambda _r, info, **a: _create(_ctx(info), binding, a),
+            ),
+        )
+    if Operation.UPDATE in ops:
+        out[f"update{name}"] = (
+            "update",
+            GraphQLField(
+                GraphQLNonNull(result),
+                args={**keys, "input": GraphQLArgument(GraphQLNonNull(input_type)), **writes},
+                resolve=lambda _r, info, **a: _update(_ctx(info), binding, a),
+            ),
+        )
+    if Operation.DELETE in ops:
+        deleted = GraphQLObjectType(
+            f"{name}DeleteResult",
+            {
+                **_outcome_fields(),
+                "uuid": GraphQLField(GraphQLString),
+                key_field: GraphQLField(GraphQLString),
+                "version": GraphQLField(GraphQLInt),
+            },
+        )
+        out[f"delete{name}"] = (
+            "delete",
+            GraphQLField(
+                GraphQLNonNull(deleted),
+                args={**keys, "force": GraphQLArgument(GraphQLBoolean)},
+                resolve=lambda _r, info, **a: _delete(_ctx(info), binding, a),
+            ),
+        )
+    if Operation.CREATE in ops and Operation.UPDATE in ops:
+        item = GraphQLObjectType(
+            f"{name}UpsertResult",
+            lambda: {
+                "index": GraphQLField(GraphQLNonNull(GraphQLInt)),
+                key_field: GraphQLField(GraphQLString),
+                "created": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+                "changed": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+                **_outcome_fields(),
+                "output": _output_field(binding),
+            },
+        )
+        out[f"upsert{name}Batch"] = (
+            "upsert",
+            GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(item))),
+                args={
+                    "items": GraphQLArgument(
+                        GraphQLNonNull(GraphQLList(GraphQLNonNull(input_type)))
+                    ),
+                    **writes,
+                },
+                resolve=lambda _r, info, **a: _upsert_batch(_ctx(info), binding, a),
+                description=f"Create or update up to {MAX_BATCH} {name} objects by {key_field}",
+            ),
+        )
+    return out
+
+
+def _ctx(info: GraphQLResolveInfo[Any]) -> RequestContext:
+    ctx: RequestContext = info.context
+    return ctx
+
+
+def to_values(binding: ClassBinding, data: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """GraphQL input as stored values: a localized field's text is written in `language`."""
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        f = binding.definition.field(name)
+        if f is not None and f.localized and value is not None:
+            values[name] = {language: value}
+        else:
+            values[name] = value
+    return values
+
+
+def _failure(exc: CatalogError) -> dict[str, Any]:
+    return {
+        "success": False,
+        "code": exc.code,
+        "message": exc.detail,
+        "errors": [e.as_dict() for e in exc.errors],
+        "node": None,
+    }
+
+
+def _success(ctx: RequestContext, obj: CatalogObject, message: str) -> dict[str, Any]:
+    ctx.session.fresh()  # later reads (relations of the output) see this write
+    node = ctx.loader.batch([obj], ctx.default_language)[0]
+    return {"success": True, "code": None, "message": message, "errors": [], "node": node}
+
+
+def _language(ctx: RequestContext, args: Mapping[str, Any]) -> str:
+    return args.get("language") or ctx.default_language
+
+
+def _create(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
+    values = to_values(binding, args["input"], _language(ctx, args))
+    published = args.get("published")
+    try:
+        obj = ctx.catalog.create(
+            binding.definition.name,
+            values,
+            published=True if published is None else published,
+            author=ctx.author,
+        )
+    except CatalogError as exc:
+        return _failure(exc)
+    return _success(ctx, obj, f"{binding.definition.name} '{obj.key}' created")
+
+
+def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> CatalogObject:
+    key_field = binding.definition.business_key
+    given = {k: args[k] for k in ("id", "uuid", key_field) if args.get(k) is not None}
+    name = binding.definition.name
+    if len(given) != 1:
+        raise coded(f"name the {name} by exactly one of id, uuid or {key_field}", "BAD_USER_INPUT")
+    object_id = None
+    if "id" in given:
+        if not str(given["id"]).isdigit():
+            raise ObjectNotFound(f"no {name} with id '{given['id']}'")
+        object_id = int(given["id"])
+    obj = ctx.session.one(name, id=object_id, uuid=given.get("uuid"), key=given.get(key_field))
+    ctx.session.fresh()
+    if obj is None:
+        label = ", ".join(f"{k} '{v}'" for k, v in given.items())
+        raise ObjectNotFound(f"no {name} with {label}")
+    return obj
+
+
+def _update(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        obj = _target(ctx, binding, args)
+        result = ctx.catalog.patch(
+            binding.definition.name,
+            obj.key,
+            to_values(binding, args["input"], _language(ctx, args)),
+            published=args.get("published"),
+            expected_version=args.get("expectedVersion"),
+            author=ctx.author,
+        )
+    except CatalogError as exc:
+        return _failure(exc)
+    verb = "updated" if result.changed else "unchanged"
+    return _success(ctx, result.object, f"{binding.definition.name} '{result.object.key}' {verb}")
+
+
+def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        obj = _target(ctx, binding, args)
+        gone = ctx.catalog.delete(
+            binding.definition.name,
+            obj.key,
+            force=bool(args.get("force")),
+            expected_version=args.get("expectedVersion"),
+            author=ctx.author,
+        )
+    except CatalogError as exc:
+        return _failure(exc)
+    ctx.session.fresh()
+    return {
+        "success": True,
+        "code": None,
+        "message": f"{binding.definition.name} '{gone.key}' deleted",
+        "errors": [],
+        "uuid": gone.uuid,
+        binding.definition.business_key: gone.key,
+        "version": gone.version,
+    }
+
+
+def _upsert_batch(
+    ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]
+) -> list[dict[str, Any]]:
+    items = args["items"]
+    if len(items) > MAX_BATCH:
+        raise coded(f"a batch holds at most {MAX_BATCH} items, got {len(items)}", "BATCH_TOO_LARGE")
+    language = _language(ctx, args)
+    key_field = binding.definition.business_key
+    results: list[dict[str, Any]] = []
+    saved: list[tuple[dict[str, Any], CatalogObject]] = []
+    for index, item in enumerate(items):
+        outcome: dict[str, Any] = {"index": index, key_field: item.get(key_field)}
+        try:
+            result = ctx.catalog.upsert(
+                binding.definition.name,
+                to_values(binding, item, language),
+                published=args.get("published"),
+                author=ctx.author,
+            )
+        except CatalogError as exc:
+            outcome.update(_failure(exc), created=False, changed=False)
+        else:
+            outcome.update(
+                success=True,
+                code=None,
+                message="created"
+                if result.created
+                else "updated"
+                if result.changed
+                else "unchanged",
+                errors=[],
+                created=result.created,
+                changed=result.changed,
+            )
+            saved.append((outcome, result.object))
+        results.append(outcome)
+    ctx.session.fresh()
+    # One batch for all outputs, so their relations load with one statement per field.
+    nodes = ctx.loader.batch([obj for _, obj in saved], ctx.default_language)
+    for (outcome, _), node in zip(saved, nodes, strict=True):
+        outcome["node"] = node
+    return results

@@ -1,0 +1,364 @@
+"""Builds the GraphQL schema of one datahub configuration from the class definitions.
+
+Fields the configuration does not expose are not in the schema at all, and so are
+operations it does not allow. Type names follow Pimcore's datahub (`object_Product`,
+`ProductConnection`), so queries with `... on object_Product` fragments run unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLString,
+    ValueNode,
+)
+from graphql.language import IntValueNode, StringValueNode
+
+from pimhub.api.graphql import mutations
+from pimhub.api.graphql.context import RequestContext
+from pimhub.api.graphql.listing import Listing, get_listing, get_one
+from pimhub.api.graphql.loaders import GraphObject
+from pimhub.api.graphql.values import (
+    SYSTEM_FIELDS,
+    localized,
+    money,
+    scalar_getter,
+    system_getter,
+)
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.fields import FieldDefinition, FieldType
+from pimhub.datahub.config import DatahubConfig, Operation
+
+
+def _parse_cursor_literal(node: ValueNode, _variables: Any = None) -> int | str:
+    if isinstance(node, IntValueNode):
+        return int(node.value)
+    if isinstance(node, StringValueNode):
+        return node.value
+    raise TypeError("a cursor is a string, or an integer offset")
+
+
+def _parse_cursor_value(value: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("a cursor is a string, or an integer offset")
+    return value
+
+
+# `after` takes our opaque cursor or, as Pimcore clients send it, an integer offset.
+CURSOR = GraphQLScalarType(
+    "Cursor",
+    description="An opaque cursor from `endCursor`/`cursor`, or an integer offset (Pimcore).",
+    serialize=str,
+    parse_value=_parse_cursor_value,
+    parse_literal=_parse_cursor_literal,
+)
+SYSTEM_TYPES: dict[str, GraphQLOutputType] = {
+    "id": GraphQLNonNull(GraphQLID),
+    "uuid": GraphQLNonNull(GraphQLString),
+    "key": GraphQLNonNull(GraphQLString),
+    "classname": GraphQLNonNull(GraphQLString),
+    "published": GraphQLNonNull(GraphQLBoolean),
+    "version": GraphQLNonNull(GraphQLInt),
+    "creationDate": GraphQLNonNull(GraphQLInt),
+    "modificationDate": GraphQLNonNull(GraphQLInt),
+}
+
+
+@dataclass
+class ClassBinding:
+    """One exposed class: its definition, the fields in the schema, and its GraphQL types."""
+
+    definition: ClassDefinition
+    fields: list[FieldDefinition]
+    operations: frozenset[Operation]
+    type_name: str
+    object_type: GraphQLObjectType | None = None
+    input_type: GraphQLInputObjectType | None = None
+
+
+@dataclass(frozen=True)
+class RootField:
+    kind: str  # get | listing | create | update | delete | upsert
+    binding: ClassBinding
+
+
+@dataclass
+class DatahubSchema:
+    config: DatahubConfig
+    schema: GraphQLSchema
+    classes: dict[str, ClassBinding]
+    roots: dict[str, RootField]
+    default_language: str
+    by_type: dict[str, ClassBinding] = field(default_factory=dict)
+
+
+def build_schema(
+    config: DatahubConfig,
+    definitions: Mapping[str, ClassDefinition],
+    *,
+    default_language: str,
+) -> DatahubSchema:
+    bindings: dict[str, ClassBinding] = {}
+    for exposed in config.classes:
+        definition = definitions.get(exposed.name)
+        if definition is None or Operation.READ not in exposed.operations:
+            continue
+        bindings[exposed.name] = ClassBinding(
+            definition,
+            [definition.field(n) for n in exposed.field_names(definition)],  # type: ignore[misc]
+            exposed.operations,
+            f"object_{exposed.name}",
+        )
+    # Relations to classes this configuration does not expose are left out.
+    for binding in bindings.values():
+        binding.fields = [
+            f for f in binding.fields if f.type != FieldType.RELATION or f.target in bindings
+        ]
+    builder = _Builder(bindings, default_language)
+    query = GraphQLObjectType("Query", builder.query_fields)
+    mutation_fields = builder.mutation_fields()
+    mutation = GraphQLObjectType("Mutation", mutation_fields) if mutation_fields else None
+    schema = GraphQLSchema(query=query, mutation=mutation, types=[CURSOR])
+    return DatahubSchema(
+        config,
+        schema,
+        bindings,
+        builder.roots,
+        default_language,
+        {b.type_name: b for b in bindings.values()},
+    )
+
+
+class _Builder:
+    def __init__(self, bindings: dict[str, ClassBinding], default_language: str) -> None:
+        self.bindings = bindings
+        self.default_language = default_language
+        self.roots: dict[str, RootField] = {}
+        self.money = GraphQLObjectType(
+            "Money", {"amount": GraphQLField(GraphQLFloat), "currency": GraphQLField(GraphQLString)}
+        )
+        self.money_input = GraphQLInputObjectType(
+            "MoneyInput",
+            {
+                "amount": GraphQLInputField(GraphQLNonNull(GraphQLFloat)),
+                "currency": GraphQLInputField(GraphQLNonNull(GraphQLString)),
+            },
+        )
+        self.page_info = GraphQLObjectType(
+            "PageInfo",
+            {
+                "hasNextPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+                "hasPreviousPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+                "startCursor": GraphQLField(GraphQLString),
+                "endCursor": GraphQLField(GraphQLString),
+            },
+        )
+        for binding in bindings.values():
+            binding.object_type = self._object_type(binding)
+        self.query_fields: dict[str, GraphQLField] = {}
+        for name, binding in bindings.items():
+            self.query_fields[f"get{name}"] = self._get_field(binding)
+            self.query_fields[f"get{name}Listing"] = self._listing_field(binding)
+            self.roots[f"get{name}"] = RootField("get", binding)
+            self.roots[f"get{name}Listing"] = RootField("listing", binding)
+
+    # -- object types ---------------------------------------------------------------------
+
+    def _object_type(self, binding: ClassBinding) -> GraphQLObjectType:
+        definition = binding.definition
+
+        def fields() -> dict[str, GraphQLField]:
+            out: dict[str, GraphQLField] = {}
+            for name in SYSTEM_FIELDS:
+                getter = system_getter(name)
+                out[name] = GraphQLField(SYSTEM_TYPES[name], resolve=lambda n, _i, g=getter: g(n))
+            for f in binding.fields:
+                out[f.name] = self._value_field(f)
+            return out
+
+        return GraphQLObjectType(
+            binding.type_name,
+            fields,
+            description=definition.description or definition.title,
+        )
+
+    def _value_field(self, f: FieldDefinition) -> GraphQLField:
+        name = f.name
+        description = f.title
+        if f.type == FieldType.RELATION:
+            assert f.target is not None
+            target = self.bindings[f.target].object_type
+            assert target is not None
+            if f.multiple:
+                return GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(target))),
+                    resolve=lambda n, info: _ctx(info).loader.many(n, name),
+                    description=description,
+                )
+            return GraphQLField(
+                target,
+                resolve=lambda n, info: _ctx(info).loader.one(n, name),
+                description=description,
+            )
+        if f.localized:
+            hub_default = self.default_language
+
+            def resolve_text(n: GraphObject, _info: Any, language: str | None = None) -> Any:
+                return localized(n.obj.values.get(name), language, n.language, hub_default)
+
+            return GraphQLField(
+                GraphQLString,
+                args={"language": GraphQLArgument(GraphQLString)},
+                resolve=resolve_text,
+                description=description,
+            )
+        if f.type == FieldType.MONEY:
+            return GraphQLField(
+                self.money,
+                resolve=lambda n, _i: money(n.obj.values.get(name)),
+                description=description,
+            )
+        getter = scalar_getter(f)
+        return GraphQLField(
+            _scalar_type(f), resolve=lambda n, _i: getter(n), description=description
+        )
+
+    # -- queries --------------------------------------------------------------------------
+
+    def _key_args(self, binding: ClassBinding) -> dict[str, GraphQLArgument]:
+        return {
+            "id": GraphQLArgument(GraphQLID),
+            "uuid": GraphQLArgument(GraphQLString),
+            binding.definition.business_key: GraphQLArgument(GraphQLString),
+        }
+
+    def _get_field(self, binding: ClassBinding) -> GraphQLField:
+        key_field = binding.definition.business_key
+
+        def resolve(_root: Any, info: GraphQLResolveInfo[Any], **args: Any) -> GraphObject | None:
+            return get_one(_ctx(info), binding.definition, args, key_field)
+
+        return GraphQLField(
+            binding.object_type,  # type: ignore[arg-type]
+            args={**self._key_args(binding), "defaultLanguage": GraphQLArgument(GraphQLString)},
+            resolve=resolve,
+            description=f"One {binding.definition.name} by id, uuid or {key_field}.",
+        )
+
+    def _listing_field(self, binding: ClassBinding) -> GraphQLField:
+        name = binding.definition.name
+        node_type = binding.object_type
+        assert node_type is not None
+        edge = GraphQLObjectType(
+            f"{name}Edge",
+            {
+                "cursor": GraphQLField(
+                    GraphQLNonNull(GraphQLString), resolve=lambda e, _i: e[0].cursor(e[1])
+                ),
+                "node": GraphQLField(
+                    GraphQLNonNull(node_type), resolve=lambda e, _i: e[0].node(e[1])
+                ),
+            },
+        )
+        connection = GraphQLObjectType(
+            f"{name}Connection",
+            {
+                "totalCount": GraphQLField(
+                    GraphQLNonNull(GraphQLInt), resolve=lambda c, _i: c.total()
+                ),
+                "edges": GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(edge))),
+                    resolve=lambda c, _i: [(c, i) for i in range(len(c.nodes))],
+                ),
+                "pageInfo": GraphQLField(
+                    GraphQLNonNull(self.page_info), resolve=lambda c, _i: c.page_info()
+                ),
+            },
+        )
+
+        def resolve(_root: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Listing:
+            return get_listing(_ctx(info), binding.definition, args)
+
+        return GraphQLField(
+            connection,
+            args={
+                "ids": GraphQLArgument(GraphQLString, description="Comma-separated ids"),
+                "filter": GraphQLArgument(GraphQLString, description="JSON filter"),
+                "first": GraphQLArgument(GraphQLInt),
+                "after": GraphQLArgument(CURSOR),
+                "sortBy": GraphQLArgument(GraphQLList(GraphQLString)),
+                "sortOrder": GraphQLArgument(GraphQLList(GraphQLString)),
+                "published": GraphQLArgument(GraphQLBoolean),
+                "defaultLanguage": GraphQLArgument(GraphQLString),
+            },
+            resolve=resolve,
+            description=f"A page of {name} objects.",
+        )
+
+    # -- mutations ------------------------------------------------------------------------
+
+    def mutation_fields(self) -> dict[str, GraphQLField]:
+        out: dict[str, GraphQLField] = {}
+        for binding in self.bindings.values():
+            writes = binding.operations - {Operation.READ}
+            if not writes:
+                continue
+            binding.input_type = self._input_type(binding)
+            kinds = mutations.build_fields(self, binding)
+            for field_name, (kind, gql_field) in kinds.items():
+                out[field_name] = gql_field
+                self.roots[field_name] = RootField(kind, binding)
+        return out
+
+    def _input_type(self, binding: ClassBinding) -> GraphQLInputObjectType:
+        fields: dict[str, GraphQLInputField] = {}
+        for f in binding.fields:
+            fields[f.name] = GraphQLInputField(self._input_field_type(f), description=f.title)
+        return GraphQLInputObjectType(f"{binding.definition.name}Input", fields)
+
+    def _input_field_type(self, f: FieldDefinition) -> Any:
+        if f.type == FieldType.MONEY:
+            return self.money_input
+        if f.type == FieldType.NUMBER:
+            return GraphQLFloat
+        if f.type == FieldType.BOOLEAN:
+            return GraphQLBoolean
+        if f.is_list:
+            return GraphQLList(GraphQLNonNull(GraphQLString))
+        return GraphQLString
+
+
+def _scalar_type(f: FieldDefinition) -> GraphQLOutputType:
+    if f.type == FieldType.NUMBER:
+        return GraphQLFloat
+    if f.type == FieldType.BOOLEAN:
+        return GraphQLBoolean
+    if f.is_list:
+        return GraphQLNonNull(GraphQLList(GraphQLNonNull(GraphQLString)))
+    return GraphQLString
+
+
+def _ctx(info: GraphQLResolveInfo[Any]) -> RequestContext:
+    ctx: RequestContext = info.context
+    return ctx
+
+
+Resolver = Callable[..., Any]

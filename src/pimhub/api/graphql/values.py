@@ -1,0 +1,72 @@
+"""How stored values become GraphQL values: shared by the resolvers and the compiled plans,
+so both paths answer alike (tests/api/graphql/test_plan.py compares them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pimhub.api.graphql.loaders import GraphObject
+from pimhub.catalog.fields import FieldDefinition, FieldType
+
+SYSTEM_FIELDS = (
+    "id",
+    "uuid",
+    "key",
+    "classname",
+    "published",
+    "version",
+    "creationDate",
+    "modificationDate",
+)
+
+Getter = Callable[[GraphObject], Any]
+
+
+def system_getter(name: str) -> Getter:
+    getters: dict[str, Getter] = {
+        # The internal id, for Pimcore queries that read and pass `id`; business keys and
+        # uuids stay the identity to sync on (docs/graphql.md says so).
+        "id": lambda n: str(n.obj.id),
+        "uuid": lambda n: n.obj.uuid,
+        "key": lambda n: n.obj.key,
+        "classname": lambda n: n.obj.class_name,
+        "published": lambda n: n.obj.published,
+        "version": lambda n: n.obj.version,
+        # Unix seconds, as Pimcore's datahub answers (and as filters take them).
+        "creationDate": lambda n: int(n.obj.created_at.timestamp()),
+        "modificationDate": lambda n: int(n.obj.modified_at.timestamp()),
+    }
+    return getters[name]
+
+
+def localized(value: Any, *languages: str | None) -> Any:
+    """The text in the first of `languages` that has one."""
+    if not isinstance(value, Mapping):
+        return value
+    for language in languages:
+        if language is not None and value.get(language) is not None:
+            return value[language]
+    return None
+
+
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def scalar_getter(f: FieldDefinition) -> Getter:
+    """Values of non-relation, non-localized, non-money fields, in their GraphQL form."""
+    name = f.name
+    if f.type == FieldType.NUMBER:
+        return lambda n: _float(n.obj.values.get(name))
+    if f.type == FieldType.BOOLEAN:
+        return lambda n: n.obj.values.get(name)
+    if f.is_list:
+        return lambda n: list(n.obj.values.get(name) or [])
+    return lambda n: n.obj.values.get(name)
+
+
+def money(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {"amount": _float(value.get("amount")), "currency": value.get("currency")}

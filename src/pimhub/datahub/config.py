@@ -1,0 +1,289 @@
+"""Datahub configurations: which classes and fields a GraphQL endpoint exposes, what its keys
+may do there, and its limits.
+
+A configuration arrives as plain data (JSON or YAML) and is checked at once against the class
+definitions it names, reporting every problem with its path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, InvalidInput
+
+CONFIG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+ALL_FIELDS = "*"
+
+
+class InvalidDatahubConfig(InvalidInput):
+    code = "invalid-datahub-config"
+    title = "Invalid datahub configuration"
+
+
+class Operation(StrEnum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-configuration guards against expensive queries. Cost: every object-returning
+    field costs the number of objects it can return (a listing its `first`, a relation
+    inside that listing as much again)."""
+
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_page_size: int = 100
+    max_tokens: int = 2000
+    max_cost: int = 5000
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "maxDepth": self.max_depth,
+            "maxAliases": self.max_aliases,
+            "maxPageSize": self.max_page_size,
+            "maxTokens": self.max_tokens,
+            "maxCost": self.max_cost,
+        }
+
+
+_LIMIT_KEYS = {
+    "maxDepth": ("max_depth", 1, 50),
+    "maxAliases": ("max_aliases", 0, 1000),
+    "maxPageSize": ("max_page_size", 1, 1000),
+    "maxTokens": ("max_tokens", 50, 100_000),
+    "maxCost": ("max_cost", 1, 10_000_000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExposedClass:
+    """One class in a configuration: its visible fields (None: all) and allowed operations."""
+
+    name: str
+    fields: tuple[str, ...] | None
+    operations: frozenset[Operation]
+
+    def field_names(self, definition: ClassDefinition) -> list[str]:
+        """The exposed fields that the class still defines, in the class's order; the
+        business key is always among them, since it is the identity."""
+        wanted = set(definition.field_names if self.fields is None else self.fields)
+        wanted.add(definition.business_key)
+        return [f.name for f in definition.fields if f.name in wanted]
+
+    def allows(self, operation: Operation) -> bool:
+        return operation in self.operations
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fields": ALL_FIELDS if self.fields is None else list(self.fields),
+            "operations": [op.value for op in Operation if op in self.operations],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DatahubConfig:
+    name: str
+    classes: tuple[ExposedClass, ...]
+    description: str | None = None
+    drafts: bool = False
+    introspection: bool | None = None  # None: on, except in the production profile
+    limits: Limits = field(default_factory=Limits)
+    version: int = 0
+
+    def exposed(self, class_name: str) -> ExposedClass | None:
+        return next((c for c in self.classes if c.name == class_name), None)
+
+    @property
+    def scope(self) -> str:
+        """The API key scope that opens this configuration."""
+        return f"datahub:{self.name}"
+
+    def to_dict(self, *, with_version: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["drafts"] = self.drafts
+        if self.introspection is not None:
+            out["introspection"] = self.introspection
+        out["classes"] = {c.name: c.to_dict() for c in self.classes}
+        out["limits"] = self.limits.to_dict()
+        if with_version:
+            out["version"] = self.version
+        return out
+
+    def with_version(self, version: int) -> DatahubConfig:
+        return replace(self, version=version)
+
+
+_CONFIG_KEYS = frozenset(
+    {"name", "description", "drafts", "introspection", "classes", "limits", "version"}
+)
+_CLASS_KEYS = frozenset({"fields", "operations"})
+
+
+def parse_datahub_config(
+    raw: Any, definitions: Mapping[str, ClassDefinition] | None
+) -> DatahubConfig:
+    """Build a DatahubConfig from plain data, checked against the class definitions, or raise
+    InvalidDatahubConfig listing every problem. Stored configurations are loaded with
+    `definitions=None`: classes may have changed since, and the schema builder skips what
+    no longer exists."""
+    errors: list[FieldError] = []
+    if not isinstance(raw, Mapping):
+        raise InvalidDatahubConfig(
+            "a datahub configuration must be an object", [FieldError("", "expected an object")]
+        )
+    errors.extend(FieldError(k, "unknown attribute") for k in sorted(set(raw) - _CONFIG_KEYS))
+    name = raw.get("name")
+    if not isinstance(name, str) or not CONFIG_NAME_PATTERN.match(name):
+        errors.append(
+            FieldError(
+                "name", "must start with a lower-case letter, then a-z, 0-9, _ or - (at most 64)"
+            )
+        )
+    drafts = raw.get("drafts", False)
+    if not isinstance(drafts, bool):
+        errors.append(FieldError("drafts", "must be true or false"))
+    introspection = raw.get("introspection")
+    if introspection is not None and not isinstance(introspection, bool):
+        errors.append(FieldError("introspection", "must be true, false or left out"))
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        errors.append(FieldError("description", "must be a string"))
+    classes = _parse_classes(raw.get("classes"), definitions, errors)
+    limits = _parse_limits(raw.get("limits"), errors)
+    if errors:
+        label = name if isinstance(name, str) else ""
+        raise InvalidDatahubConfig(
+            f"datahub configuration {label} has {len(errors)} problem(s)".replace("  ", " "),
+            errors,
+        )
+    assert isinstance(name, str)
+    return DatahubConfig(
+        name=name,
+        classes=classes,
+        description=description,
+        drafts=drafts is True,
+        introspection=introspection if isinstance(introspection, bool) else None,
+        limits=limits,
+    )
+
+
+def _parse_classes(
+    raw: Any, definitions: Mapping[str, ClassDefinition] | None, errors: list[FieldError]
+) -> tuple[ExposedClass, ...]:
+    if not isinstance(raw, Mapping) or not raw:
+        errors.append(
+            FieldError("classes", "must map at least one class name to its fields and operations")
+        )
+        return ()
+    parsed: list[ExposedClass] = []
+    for class_name, spec in raw.items():
+        path = f"classes.{class_name}"
+        definition = definitions.get(class_name) if definitions is not None else None
+        if definitions is not None and definition is None:
+            known = ", ".join(sorted(definitions)) or "none yet"
+            errors.append(FieldError(path, f"there is no class '{class_name}' (classes: {known})"))
+            continue
+        spec = {} if spec is None else spec
+        if not isinstance(spec, Mapping):
+            errors.append(FieldError(path, "must be an object with 'fields' and 'operations'"))
+            continue
+        errors.extend(
+            FieldError(f"{path}.{k}", "unknown attribute") for k in sorted(set(spec) - _CLASS_KEYS)
+        )
+        fields = _parse_fields(spec.get("fields", ALL_FIELDS), definition, path, errors)
+        operations = _parse_operations(spec.get("operations", ["read"]), path, errors)
+        parsed.append(ExposedClass(class_name, fields, operations))
+    if definitions is not None:
+        _check_relation_targets(parsed, definitions, errors)
+    return tuple(parsed)
+
+
+def _parse_fields(
+    raw: Any, definition: ClassDefinition | None, path: str, errors: list[FieldError]
+) -> tuple[str, ...] | None:
+    if raw == ALL_FIELDS:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw):
+        errors.append(FieldError(f"{path}.fields", "must be '*' or a list of field names"))
+        return ()
+    for i, name in enumerate(raw):
+        if definition is not None and definition.field(name) is None:
+            errors.append(
+                FieldError(
+                    f"{path}.fields[{i}]",
+                    f"{definition.name} has no field '{name}' "
+                    f"(fields: {', '.join(definition.field_names)})",
+                )
+            )
+    return tuple(dict.fromkeys(raw))
+
+
+def _parse_operations(raw: Any, path: str, errors: list[FieldError]) -> frozenset[Operation]:
+    allowed = ", ".join(op.value for op in Operation)
+    if not isinstance(raw, list):
+        errors.append(FieldError(f"{path}.operations", f"must be a list of: {allowed}"))
+        return frozenset()
+    ops: set[Operation] = set()
+    for i, item in enumerate(raw):
+        try:
+            ops.add(Operation(item))
+        except ValueError:
+            errors.append(
+                FieldError(f"{path}.operations[{i}]", f"unknown operation {item!r}; use {allowed}")
+            )
+    if ops and Operation.READ not in ops:
+        # Every write returns the written object, so writing without reading is not a mode.
+        errors.append(FieldError(f"{path}.operations", "writes need 'read' as well"))
+    return frozenset(ops)
+
+
+def _check_relation_targets(
+    exposed: Sequence[ExposedClass],
+    definitions: Mapping[str, ClassDefinition],
+    errors: list[FieldError],
+) -> None:
+    names = {c.name for c in exposed}
+    for item in exposed:
+        definition = definitions[item.name]
+        for field_name in item.field_names(definition):
+            f = definition.field(field_name)
+            if f is not None and f.target is not None and f.target not in names:
+                errors.append(
+                    FieldError(
+                        f"classes.{item.name}.fields",
+                        f"'{field_name}' relates to {f.target}, which this configuration "
+                        f"does not expose; expose {f.target} or leave '{field_name}' out",
+                    )
+                )
+
+
+def _parse_limits(raw: Any, errors: list[FieldError]) -> Limits:
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, Mapping):
+        errors.append(FieldError("limits", "must be an object"))
+        return Limits()
+    values: dict[str, int] = {}
+    for key, value in raw.items():
+        spec = _LIMIT_KEYS.get(key)
+        if spec is None:
+            errors.append(
+                FieldError(f"limits.{key}", f"unknown limit; use {', '.join(_LIMIT_KEYS)}")
+            )
+            continue
+        attr, low, high = spec
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors.append(FieldError(f"limits.{key}", f"must be a whole number {low}..{high}"))
+            continue
+        values[attr] = value
+    return Limits(**values)

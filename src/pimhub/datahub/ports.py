@@ -1,0 +1,54 @@
+"""What the datahub's GraphQL layer reads from storage, as protocols; storage implements
+them. One read session per request, so every statement of a query sees one snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.query import Node, SortKey
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRequest:
+    class_name: str
+    where: Node | None
+    sort: Sequence[SortKey]
+    first: int
+    after: str | None = None  # an opaque keyset cursor
+    offset: int = 0  # Pimcore clients page with integer offsets instead
+    published_only: bool = True
+    ids: Sequence[int] | None = None
+
+
+@dataclass(slots=True)
+class ListingRows:
+    objects: list[CatalogObject]
+    sort_values: list[tuple[Any, ...]]  # per row, for its cursor
+    has_next: bool
+    encode_cursor: Callable[[tuple[Any, ...]], str]
+
+    def cursor(self, index: int) -> str:
+        """The opaque cursor after row `index`, made only when a client asks for it."""
+        return self.encode_cursor(self.sort_values[index])
+
+
+class GraphReadSession(Protocol):
+    def listing(self, request: ListingRequest) -> ListingRows: ...
+    def count(self, request: ListingRequest) -> int: ...
+    def one(
+        self, class_name: str, *, id: int | None, uuid: str | None, key: str | None
+    ) -> CatalogObject | None: ...
+    def by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]: ...
+    def fresh(self) -> None:
+        """End the current snapshot, so later reads see writes committed meanwhile."""
+
+
+class GraphReads(Protocol):
+    def session(self) -> AbstractContextManager[GraphReadSession]: ...
+    def fingerprint(self, config_name: str) -> tuple[Any, ...] | None:
+        """Changes whenever the configuration or any class definition changes; None when
+        the configuration does not exist."""

@@ -1,0 +1,129 @@
+"""Creating, changing and deleting datahub configurations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
+from pimhub.datahub.config import DatahubConfig, InvalidDatahubConfig, parse_datahub_config
+
+
+class UnknownDatahubConfig(NotFound):
+    code = "unknown-datahub-config"
+    title = "Unknown datahub configuration"
+
+
+class DatahubConfigRepository(Protocol):
+    def get(self, name: str) -> DatahubConfig | None: ...
+    def all(self) -> list[DatahubConfig]: ...
+    def save(self, config: DatahubConfig, author: str, at: datetime) -> None:
+        """Insert (version 1) or update; raises Conflict when another writer got there
+        first."""
+
+    def delete(self, name: str) -> bool: ...
+
+
+class DatahubService:
+    def __init__(
+        self,
+        configs: DatahubConfigRepository,
+        classes: Callable[[], Sequence[ClassDefinition]],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.configs = configs
+        self.classes = classes
+        self.clock = clock
+
+    def all(self) -> list[DatahubConfig]:
+        return sorted(self.configs.all(), key=lambda c: c.name)
+
+    def get(self, name: str) -> DatahubConfig:
+        config = self.configs.get(name)
+        if config is None:
+            known = ", ".join(c.name for c in self.all()) or "none yet"
+            raise UnknownDatahubConfig(
+                f"there is no datahub configuration '{name}' (configurations: {known})"
+            )
+        return config
+
+    def find(self, name: str) -> DatahubConfig | None:
+        return self.configs.get(name)
+
+    def create(self, raw: Mapping[str, Any], *, author: str) -> DatahubConfig:
+        config = self._parse(raw)
+        if self.configs.get(config.name) is not None:
+            raise Conflict(
+                f"datahub configuration '{config.name}' already exists; use PUT to change it",
+                [FieldError("name", "already exists")],
+            )
+        return self._store(config.with_version(1), author)
+
+    def replace(
+        self,
+        name: str,
+        raw: Mapping[str, Any],
+        *,
+        author: str,
+        expected_version: int | None = None,
+    ) -> tuple[DatahubConfig, bool]:
+        """Create or replace; returns the stored configuration and whether it was created."""
+        config = self._parse(raw)
+        if config.name != name:
+            raise InvalidInput(
+                f"the body names '{config.name}' but the URL names '{name}'",
+                [FieldError("name", "differs from the URL")],
+            )
+        old = self.configs.get(name)
+        if old is None:
+            if expected_version is not None:
+                raise UnknownDatahubConfig(f"there is no datahub configuration '{name}'")
+            return self._store(config.with_version(1), author), True
+        if expected_version is not None and expected_version != old.version:
+            raise StaleVersion(
+                f"datahub configuration {name} is at version {old.version}, not {expected_version}",
+                current_version=old.version,
+            )
+        if old.to_dict(with_version=False) == config.to_dict(with_version=False):
+            return old, False
+        return self._store(config.with_version(old.version + 1), author), False
+
+    def apply(self, raws: Sequence[Mapping[str, Any]], *, author: str) -> list[tuple[str, str]]:
+        """Create or update several configurations (YAML apply); every one is checked before
+        any is saved. Returns (name, created|updated|unchanged)."""
+        parsed: list[DatahubConfig] = []
+        errors: list[FieldError] = []
+        for i, raw in enumerate(raws):
+            try:
+                parsed.append(self._parse(raw))
+            except InvalidDatahubConfig as exc:
+                errors.extend(FieldError(f"datahub[{i}].{e.field}", e.message) for e in exc.errors)
+        if errors:
+            raise InvalidDatahubConfig(
+                "the datahub configurations have problems; nothing applied", errors
+            )
+        results = []
+        for config in parsed:
+            old = self.configs.get(config.name)
+            if old is None:
+                self._store(config.with_version(1), author)
+                results.append((config.name, "created"))
+            elif old.to_dict(with_version=False) == config.to_dict(with_version=False):
+                results.append((config.name, "unchanged"))
+            else:
+                self._store(config.with_version(old.version + 1), author)
+                results.append((config.name, "updated"))
+        return results
+
+    def delete(self, name: str) -> None:
+        if not self.configs.delete(name):
+            raise UnknownDatahubConfig(f"there is no datahub configuration '{name}'")
+
+    def _parse(self, raw: Mapping[str, Any]) -> DatahubConfig:
+        return parse_datahub_config(raw, {c.name: c for c in self.classes()})
+
+    def _store(self, config: DatahubConfig, author: str) -> DatahubConfig:
+        self.configs.save(config, author, self.clock())
+        return config
