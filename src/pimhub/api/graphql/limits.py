@@ -153,6 +153,8 @@ class CostCounter:
         elif name.startswith("upsert") and name.endswith("Batch"):
             items = self._argument(node, "items")
             own = len(items) if isinstance(items, list) else 1
+        elif parent.name.endswith("Edge"):
+            pass  # a listing's nodes are paid for by the listing
         elif named.name in self.class_types:
             many = _is_list(definition.type)
             own = multiplier * (TO_MANY_FANOUT if many else 1)
