@@ -82,7 +82,8 @@ def test_listing_filters_sorts_and_pages_by_cursor(storefront: Hub, gql: Gql) ->
 def test_integer_offsets_page_like_pimcore(storefront: Hub, gql: Gql) -> None:
     _many(storefront, 5)
     query = """query($after: Int) {
-        getProductListing(filter: "{\\"sku\\": {\\"$like\\": \\"P-%\\"}}", first: 2, after: $after, sortBy: ["sku"]) { edges { node { sku } } } }"""
+        getProductListing(filter: "{\\"sku\\": {\\"$like\\": \\"P-%\\"}}", first: 2,
+                          after: $after, sortBy: ["sku"]) { edges { node { sku } } } }"""
     pages = [gql(query, {"after": offset}) for offset in (0, 2, 4)]
     skus = [[e["node"]["sku"] for e in p["data"]["getProductListing"]["edges"]] for p in pages]
     assert skus == [["P-000", "P-001"], ["P-002", "P-003"], ["P-004"]]
