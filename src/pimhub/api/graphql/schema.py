@@ -261,6 +261,7 @@ class _Builder:
             args={**self._key_args(binding), "defaultLanguage": GraphQLArgument(GraphQLString)},
             resolve=resolve,
             description=f"One {binding.definition.name} by id, uuid or {key_field}.",
+            extensions={"binding": binding},
         )
 
     def _listing_field(self, binding: ClassBinding) -> GraphQLField:
@@ -311,6 +312,7 @@ class _Builder:
             },
             resolve=resolve,
             description=f"A page of {name} objects.",
+            extensions={"binding": binding},
         )
 
     # -- mutations ------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""Compiled plans answer exactly as graphql-core does: every query here runs through both
+paths and the responses must be equal, errors included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pimhub.api.graphql.executor import GraphQLService
+from pimhub.bootstrap import Hub
+from tests.api.graphql.conftest import Gql
+
+PLANNED: list[tuple[str, dict[str, Any] | None]] = [
+    ('{ getProduct(sku: "TS-1") { id uuid key classname published version sku stock } }', None),
+    ('{ getProduct(sku: "TS-1") { creationDate modificationDate ean color material } }', None),
+    ('{ getProduct(sku: "TS-1") { name price { amount currency __typename } __typename } }', None),
+    ('{ getProduct(sku: "TS-404") { sku } }', None),
+    (
+        """{ a: getProduct(sku: "TS-1") { n: name(language: "de") }
+             b: getBrand(code: "acme") { name } }""",
+        None,
+    ),
+    (
+        'query($l: String) { getProduct(sku: "TS-1", defaultLanguage: "de") '
+        "{ name de: category { name } fr: category { name(language: $l) } } }",
+        {"l": "fr"},
+    ),
+    (
+        """query($f: String, $n: Int) { getProductListing(filter: $f, first: $n, sortBy: ["stock"],
+             sortOrder: ["DESC"]) { totalCount __typename
+             edges { cursor __typename
+                     node { sku stock category { code parent { code } } brand { name } } }
+             pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }""",
+        {"f": '{"stock": {"$gte": 2}}', "n": 3},
+    ),
+    (
+        """fragment P on object_Product { sku ... on object_Product { related { sku } } }
+           { getProductListing(first: 2) { edges { node { ...P } } } }""",
+        None,
+    ),
+    ('{ getProductListing(filter: "{\\"nope\\": 1}") { totalCount } }', None),
+    (
+        "{ getProductListing(first: 0) { totalCount edges { cursor } pageInfo { endCursor } } }",
+        None,
+    ),
+    ("{ __typename getCategoryListing(after: 1) { edges { node { code } } } }", None),
+]
+NOT_PLANNED = [
+    '{ getProduct(sku: "TS-1") { sku @include(if: true) } }',
+    '{ getProduct(sku: "TS-1") { sku sku } }',
+    "{ __schema { queryType { name } } }",
+]
+
+
+@pytest.fixture
+def service(client: TestClient, storefront: Hub) -> GraphQLService:
+    hub = storefront
+    for i in range(5):
+        hub.catalog.create(
+            "Product",
+            {
+                "sku": f"P-{i}",
+                "name": {"en": f"P {i}"},
+                "stock": i,
+                "category": "men",
+                "related": ["TS-1"] if i % 2 else [],
+            },
+            author="test",
+        )
+    graphql: GraphQLService = client.app.state.graphql  # type: ignore[attr-defined]
+    return graphql
+
+
+def _both(gql: Gql, service: GraphQLService, query: str, variables: Any) -> tuple[Any, Any, int]:
+    service.use_plans = False
+    slow = gql(query, variables)
+    service.use_plans = True
+    before = service.plans_used
+    fast = gql(query, variables)
+    return slow, fast, service.plans_used - before
+
+
+@pytest.mark.parametrize(("query", "variables"), PLANNED)
+def test_plans_answer_like_graphql_core(
+    gql: Gql, service: GraphQLService, query: str, variables: Any
+) -> None:
+    slow, fast, planned = _both(gql, service, query, variables)
+    assert planned == 1
+    assert fast == slow
+
+
+@pytest.mark.parametrize("query", NOT_PLANNED)
+def test_other_shapes_fall_back_to_graphql_core(
+    gql: Gql, service: GraphQLService, query: str
+) -> None:
+    slow, fast, planned = _both(gql, service, query, None)
+    assert planned == 0
+    assert fast == slow
