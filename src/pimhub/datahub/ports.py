@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import Node, SortKey
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +28,8 @@ class ListingRequest:
 
 
 @dataclass(slots=True)
-class ListingRows:
-    objects: list[CatalogObject]
+class ListingRows(Generic[T]):
+    objects: list[T]
     sort_values: list[tuple[Any, ...]]  # per row, for its cursor
     has_next: bool
     encode_cursor: Callable[[tuple[Any, ...]], str]
@@ -36,8 +39,29 @@ class ListingRows:
         return self.encode_cursor(self.sort_values[index])
 
 
+# A to-one relation joined into a listing statement: (index of the joining object, where 0
+# is the listed object and n the n-th join, relation field name).
+Join = tuple[int, str]
+MAX_JOINS = 16  # per statement; deeper selections load batch-wise
+
+
 class GraphReadSession(Protocol):
-    def listing(self, request: ListingRequest) -> ListingRows: ...
+    def listing(self, request: ListingRequest) -> ListingRows[CatalogObject]: ...
+    def joined_listing(
+        self,
+        request: ListingRequest,
+        joins: Sequence[Join],
+        columns: Sequence[frozenset[str]],
+        *,
+        drafts: bool,
+    ) -> ListingRows[tuple[Any, ...]]:
+        """One statement: the page, and each join's target (hidden unless published or
+        `drafts`). A row holds OBJECT_WIDTH columns per object (OBJECT_FIELDS order), the
+        listed object first, then the joins in order; only the `columns` named for each
+        object are read, the others are None."""
+
+    def json(self, value: Any) -> Any: ...
+    def utc(self, value: Any) -> datetime: ...
     def count(self, request: ListingRequest) -> int: ...
     def one(
         self, class_name: str, *, id: int | None, uuid: str | None, key: str | None
@@ -52,3 +76,18 @@ class GraphReads(Protocol):
     def fingerprint(self, config_name: str) -> tuple[Any, ...] | None:
         """Changes whenever the configuration or any class definition changes; None when
         the configuration does not exist."""
+
+
+# The columns per object in a joined row, in order.
+OBJECT_FIELDS = (
+    "id",
+    "uuid",
+    "class_name",
+    "business_key",
+    "published",
+    "version",
+    "created_at",
+    "modified_at",
+    "data",
+)
+OBJECT_WIDTH = len(OBJECT_FIELDS)

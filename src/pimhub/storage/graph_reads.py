@@ -8,29 +8,192 @@ timestamps per row through SQLAlchemy's type processors cost more than the query
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.sql import Select
 from sqlalchemy.types import NullType
 
 from pimhub.catalog.objects import CatalogObject
-from pimhub.datahub.ports import ListingRequest, ListingRows
+from pimhub.catalog.query import BoolOp, Node, Not, SystemField
+from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
 from pimhub.storage.tables import class_definitions, datahub_configs, objects
 
+_TIME_FIELDS = (SystemField.CREATED_AT, SystemField.MODIFIED_AT)
 _RAW = [type_coerce(objects.c[name], NullType()).label(name) for name in OBJECT_COLUMNS]
 _WIDTH = len(OBJECT_COLUMNS)
+assert OBJECT_COLUMNS == OBJECT_FIELDS
 MAX_IN = 500  # uuids per IN list; larger batches are split
+# Statement construction is a large part of a joined read; aliases and their columns are
+# built once.
+_ALIASES = [objects.alias(f"t{i + 1}") for i in range(MAX_JOINS)]
+_BY_UUID_SQL = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects WHERE uuid"
+
+
+class _Namer:
+    """Binds values as parameters named v0, v1, ... in the order the statement uses them,
+    so values found by walking a request again line up with a cached statement."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        name = f"v{len(self.values)}"
+        self.values[name] = value
+        return bindparam(name)
+
+
+def _request_filters(request: ListingRequest, bind: _Namer) -> list[Any]:
+    conditions: list[Any] = [objects.c.class_name == bind(request.class_name)]
+    if request.where is not None:
+        conditions.append(listing.compile_filter(request.where, bind))
+    if request.published_only:
+        conditions.append(objects.c.published.is_(True))
+    if request.ids is not None:
+        conditions.append(objects.c.id.in_([bind(i) for i in request.ids] or [-1]))
+    if request.after:
+        cols = listing.sort_columns(request.sort)
+        cursor = listing.decode_cursor(request.sort, request.after)
+        conditions.append(listing.after_cursor(cols, cursor, bind))
+    return conditions
+
+
+def _bound_values(request: ListingRequest) -> dict[str, Any]:
+    namer = _Namer()
+    _request_filters(request, namer)
+    return {**namer.values, "limit_": request.first + 1, "offset_": request.offset}
+
+
+def _shape(node: Node | None) -> Any:
+    """What of a filter decides the SQL text: everything except the compared values."""
+    if node is None:
+        return None
+    if isinstance(node, BoolOp):
+        return (node.op, tuple(_shape(n) for n in node.items))
+    if isinstance(node, Not):
+        return ("$not", _shape(node.item))
+    value = node.value
+    detail = len(value) if isinstance(value, list) else None
+    if node.op in ("$null", "$notnull"):
+        detail = value
+    return (node.ref, node.op, detail)
+
+
+Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Callable[[Any], Any]]]
+
+
+class _JoinedStatements:
+    """Joined listing statements compiled once per shape: building and compiling one costs
+    about three times running it."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.cache: dict[Any, Compiled] = {}
+
+    def get(
+        self,
+        request: ListingRequest,
+        joins: Sequence[Join],
+        columns: Sequence[frozenset[str]],
+        drafts: bool,
+    ) -> Compiled:
+        key = (
+            _shape(request.where),
+            tuple((k.ref, k.descending) for k in request.sort),
+            bool(request.after),
+            len(request.ids) if request.ids is not None else None,
+            request.published_only,
+            tuple(joins),
+            tuple(columns),
+            drafts,
+        )
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = self._compile(request, joins, columns, drafts)
+            if len(self.cache) > 1000:
+                self.cache.pop(next(iter(self.cache)))
+        return found
+
+    def _compile(
+        self,
+        request: ListingRequest,
+        joins: Sequence[Join],
+        columns: Sequence[frozenset[str]],
+        drafts: bool,
+    ) -> Compiled:
+        cols = listing.sort_columns(request.sort)
+        page = (
+            select(
+                *[objects.c[name] for name in OBJECT_COLUMNS],
+                *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)],
+            )
+            .where(*_request_filters(request, _Namer()))
+            .order_by(*[c.desc() if d else c.asc() for c, d in cols])
+            .limit(bindparam("limit_", type_=Integer))
+            .offset(bindparam("offset_", type_=Integer))
+            .subquery("p")
+        )
+        sources: list[Any] = [page]
+        joined: Any = page
+        for i, (parent, field_name) in enumerate(joins):
+            target = _ALIASES[i]
+            on = target.c.uuid == sources[parent].c.data[field_name].as_string()
+            if not drafts:
+                on = and_(on, target.c.published.is_(True))
+            joined = joined.outerjoin(target, on)
+            sources.append(target)
+        # Columns nobody shapes are selected as NULL: reading and converting 27 columns
+        # cost as much as the join itself.
+        selected: list[Any] = []
+        for i, source in enumerate(sources):
+            wanted = columns[i]
+            selected += [
+                type_coerce(source.c[n], NullType()).label(f"c{i}_{n}")
+                if n in wanted
+                else null().label(f"c{i}_{n}")
+                for n in OBJECT_COLUMNS
+            ]
+        # Sort keys last, raw: cursors are made from them.
+        selected += [type_coerce(page.c[f"_s{i}"], NullType()) for i in range(len(cols))]
+        order = [
+            page.c[f"_s{i}"].desc() if d else page.c[f"_s{i}"].asc()
+            for i, (_, d) in enumerate(cols)
+        ]
+        compiled = (
+            select(*selected).select_from(joined).order_by(*order).compile(dialect=self.dialect)
+        )
+        positions = compiled.positiontup
+        return (
+            compiled.string,
+            tuple(positions) if positions is not None else None,
+            dict(compiled.construct_params(_bound_values(request))),
+            {k: v for k, v in compiled._bind_processors.items() if callable(v)},
+        )
 
 
 class SqlGraphReadSession:
-    def __init__(self, conn: Connection, reader: PointReader) -> None:
+    def __init__(
+        self, conn: Connection, reader: PointReader, statements: _JoinedStatements
+    ) -> None:
         self.conn = conn
         self.reader = reader
+        self.statements = statements
 
     def _conditions(self, request: ListingRequest) -> list[Any]:
         conditions = [objects.c.class_name == request.class_name]
@@ -42,29 +205,70 @@ class SqlGraphReadSession:
             conditions.append(objects.c.id.in_(list(request.ids)))
         return conditions
 
-    def listing(self, request: ListingRequest) -> ListingRows:
+    def _page(self, request: ListingRequest, columns: Sequence[Any]) -> Select[Any]:
+        """The page's statement: `columns`, then the sort keys as _s0.._sN."""
         cols = listing.sort_columns(request.sort)
-        query: Select[Any] = select(  # type: ignore[assignment]
-            *_RAW, *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)]
+        query: Select[Any] = select(
+            *columns, *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)]
         ).where(*self._conditions(request))
         if request.after:
             values = listing.decode_cursor(request.sort, request.after)
             query = query.where(listing.after_cursor(cols, values))
         query = query.order_by(*[c.desc() if d else c.asc() for c, d in cols])
         query = query.limit(request.first + 1)
-        if request.offset:
-            query = query.offset(request.offset)
-        rows = self.conn.execute(query).all()
+        return query.offset(request.offset) if request.offset else query
+
+    def _rows(self, request: ListingRequest, rows: list[Any], width: int) -> ListingRows[Any]:
         more = len(rows) > request.first
         rows = rows[: request.first]
-        decode = self.reader.catalog_object
-        sort = request.sort
+        sort, count = request.sort, len(request.sort) + 1
         return ListingRows(
-            [decode(r) for r in rows],
-            [tuple(r[_WIDTH:]) for r in rows],
+            rows,
+            [tuple(r[width : width + count]) for r in rows],
             more,
             lambda values: listing.encode_cursor(sort, values),
         )
+
+    def joined_listing(
+        self,
+        request: ListingRequest,
+        joins: Sequence[Join],
+        columns: Sequence[frozenset[str]],
+        *,
+        drafts: bool,
+    ) -> ListingRows[tuple[Any, ...]]:
+        """The page as a subquery (so the joins run for its rows only, not for the rows an
+        offset skips), then one LEFT JOIN per relation, Hasura-style. The statement is
+        compiled once per shape (see _JoinedStatements); a request only binds values."""
+        sql, order, defaults, processors = self.statements.get(request, joins, columns, drafts)
+        values = {**defaults, **_bound_values(request)}
+        for name, process in processors.items():
+            values[name] = process(values[name])
+        args: Any = tuple(values[n] for n in order) if order is not None else values
+        rows = list(self.conn.exec_driver_sql(sql, args).fetchall())
+        page = self._rows(request, rows, _WIDTH * (len(joins) + 1))
+        if self.reader.sqlite:
+            # Unprocessed timestamps in sort keys come back as text; cursors want datetimes.
+            times = [i for i, k in enumerate(request.sort) if k.ref.system in _TIME_FIELDS]
+            if times:
+                page.sort_values = [
+                    tuple(self.reader.utc(v) if i in times else v for i, v in enumerate(row))
+                    for row in page.sort_values
+                ]
+        return page
+
+    def json(self, value: Any) -> Any:
+        return self.reader.json(value)
+
+    def utc(self, value: Any) -> datetime:
+        return self.reader.utc(value)
+
+    def listing(self, request: ListingRequest) -> ListingRows[CatalogObject]:
+        rows = list(self.conn.execute(self._page(request, _RAW)).all())
+        page: ListingRows[Any] = self._rows(request, rows, _WIDTH)
+        decode = self.reader.catalog_object
+        page.objects = [decode(r) for r in page.objects]
+        return page
 
     def count(self, request: ListingRequest) -> int:
         statement = select(func.count()).select_from(objects).where(*self._conditions(request))
@@ -85,13 +289,20 @@ class SqlGraphReadSession:
         return self.reader.catalog_object(row) if row is not None else None
 
     def by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]:
+        """Objects by uuid, as driver SQL: building an IN list through SQLAlchemy coerces
+        every value into a bound parameter object, which cost more than the read."""
         found: dict[str, CatalogObject] = {}
         wanted = list(dict.fromkeys(uuids))
+        decode = self.reader.catalog_object
         for start in range(0, len(wanted), MAX_IN):
             chunk = wanted[start : start + MAX_IN]
-            rows = self.conn.execute(select(*_RAW).where(objects.c.uuid.in_(chunk)))
+            if self.reader.sqlite:
+                sql = f"{_BY_UUID_SQL} IN ({', '.join('?' * len(chunk))})"
+                rows = self.conn.exec_driver_sql(sql, tuple(chunk))
+            else:
+                rows = self.conn.exec_driver_sql(f"{_BY_UUID_SQL} = ANY(%(u)s)", {"u": chunk})
             for row in rows:
-                obj = self.reader.catalog_object(row)
+                obj = decode(row)
                 found[obj.uuid] = obj
         return found
 
@@ -103,11 +314,12 @@ class SqlGraphReads:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.reader = PointReader(engine)
+        self.statements = _JoinedStatements(engine.dialect)
 
     @contextmanager
     def session(self) -> Iterator[SqlGraphReadSession]:
         with self.engine.connect() as conn:
-            yield SqlGraphReadSession(conn, self.reader)
+            yield SqlGraphReadSession(conn, self.reader, self.statements)
 
     def fingerprint(self, config_name: str) -> tuple[Any, ...] | None:
         """One small statement; memoized on SQLite until anything is committed (see

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -58,16 +58,25 @@ def _param(ref: FieldRef, value: Any) -> Any:
     return value
 
 
-def compile_filter(node: Node) -> ColumnElement[bool]:
+Bind = Callable[[Any], Any]
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def compile_filter(node: Node, bind: Bind = _as_is) -> ColumnElement[bool]:
+    """The filter as a WHERE clause. `bind` wraps every value; the default lets SQLAlchemy
+    make anonymous bound parameters, graph_reads passes one that names them in order."""
     if isinstance(node, BoolOp):
-        parts = [compile_filter(n) for n in node.items]
+        parts = [compile_filter(n, bind) for n in node.items]
         return and_(*parts) if node.op == "$and" else or_(*parts)
     if isinstance(node, Not):
-        return not_(compile_filter(node.item))
-    return _comparison(node)
+        return not_(compile_filter(node.item, bind))
+    return _comparison(node, bind)
 
 
-def _comparison(node: Comparison) -> ColumnElement[bool]:
+def _comparison(node: Comparison, bind: Bind) -> ColumnElement[bool]:
     col = column_for(node.ref)
     op, value = node.op, node.value
     if op == "$null":
@@ -75,13 +84,13 @@ def _comparison(node: Comparison) -> ColumnElement[bool]:
     if op == "$notnull":
         return col.is_not(None) if value else col.is_(None)
     if op in ("$in", "$nin"):
-        params = [_param(node.ref, v) for v in value]
+        params = [bind(_param(node.ref, v)) for v in value]
         return col.in_(params) if op == "$in" else col.not_in(params)
     if op == "$like":
-        return col.ilike(value)
+        return col.ilike(bind(value))
     if op == "$notlike":
-        return not_(col.ilike(value))
-    param = _param(node.ref, value)
+        return not_(col.ilike(bind(value)))
+    param = bind(_param(node.ref, value))
     comparisons = {
         "$eq": lambda: col == param,
         "$ne": lambda: col != param,
@@ -137,13 +146,13 @@ def decode_cursor(sort: Sequence[SortKey], cursor: str) -> list[Any]:
 
 
 def after_cursor(
-    cols: list[tuple[ColumnElement[Any], bool]], values: list[Any]
+    cols: list[tuple[ColumnElement[Any], bool]], values: list[Any], bind: Bind = _as_is
 ) -> ColumnElement[bool]:
     """Rows strictly after the cursor row in the sort order (expanded row comparison)."""
     clauses: list[ColumnElement[bool]] = []
     for i, (col, descending) in enumerate(cols):
-        equal_before = [c == values[j] for j, (c, _) in enumerate(cols[:i])]
-        step = col < values[i] if descending else col > values[i]
+        equal_before = [c == bind(values[j]) for j, (c, _) in enumerate(cols[:i])]
+        step = col < bind(values[i]) if descending else col > bind(values[i])
         clauses.append(and_(*equal_before, step) if equal_before else step)
     return or_(*clauses) if clauses else true()
 

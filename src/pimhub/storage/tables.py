@@ -92,6 +92,8 @@ objects = Table(
     Column("data", Json, nullable=False),
     UniqueConstraint("class_name", "business_key"),
     Index(None, "class_name", "modified_at"),
+    # Listings default to id order within a class; without this, every page sorts the class.
+    Index(None, "class_name", "id"),
 )
 
 object_references = Table(

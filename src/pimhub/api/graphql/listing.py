@@ -11,7 +11,7 @@ from pimhub.api.graphql.loaders import GraphObject
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import CatalogError
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
-from pimhub.datahub.ports import ListingRequest, ListingRows
+from pimhub.datahub.ports import Join, ListingRequest, ListingRows
 
 
 class Listing:
@@ -22,7 +22,7 @@ class Listing:
         self,
         ctx: RequestContext,
         request: ListingRequest,
-        rows: ListingRows,
+        rows: ListingRows[Any],
         nodes: list[GraphObject],
     ) -> None:
         self.ctx = ctx
@@ -159,5 +159,26 @@ def get_listing(ctx: RequestContext, definition: ClassDefinition, args: dict[str
     return Listing(ctx, request, rows, nodes)
 
 
-def _empty(ctx: RequestContext, request: ListingRequest) -> ListingRows:
+def _empty(ctx: RequestContext, request: ListingRequest) -> ListingRows[Any]:
     return ListingRows([], [], ctx.session.count(request) > request.offset, lambda v: "")
+
+
+def get_joined_listing(
+    ctx: RequestContext,
+    definition: ClassDefinition,
+    args: dict[str, Any],
+    joins: list[Join],
+    columns: list[frozenset[str]],
+) -> Listing:
+    """A page read with its to-one relations in one statement; the nodes are joined rows,
+    shaped by a compiled plan (plan.py), which reads the language from the context."""
+    request = listing_request(ctx, definition, args)
+    ctx.language = _language(ctx, args)
+    try:
+        if request.first:
+            rows = ctx.session.joined_listing(request, joins, columns, drafts=ctx.config.drafts)
+        else:
+            rows = _empty(ctx, request)
+    except CatalogError as exc:
+        raise from_domain(exc) from None
+    return Listing(ctx, request, rows, rows.objects)  # type: ignore[arg-type]

@@ -74,7 +74,8 @@ class ObjectLoader:
         value = node.obj.values.get(field_name)
         if not isinstance(value, str):
             return None
-        target = self._targets(node, field_name).get(value)
+        loaded = node.batch.loaded.get(field_name)
+        target = (self._targets(node, field_name) if loaded is None else loaded).get(value)
         if target is not None and target.language != node.language:
             # Same object reached from a subtree with another defaultLanguage.
             return GraphObject(target.obj, target.batch, node.language)

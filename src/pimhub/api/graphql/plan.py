@@ -34,21 +34,61 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 
 from pimhub.api.graphql.context import RequestContext
-from pimhub.api.graphql.listing import Listing, get_listing, get_one
-from pimhub.api.graphql.loaders import GraphObject
+from pimhub.api.graphql.listing import Listing, get_joined_listing, get_listing, get_one
 from pimhub.api.graphql.schema import ClassBinding, DatahubSchema
-from pimhub.api.graphql.values import (
-    SYSTEM_FIELDS,
-    localized,
-    money,
-    scalar_getter,
-    system_getter,
-)
+from pimhub.api.graphql.values import SYSTEM_FIELDS, float_or_none, localized, money
 from pimhub.catalog.fields import FieldType
+from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, OBJECT_WIDTH, Join
 
 # shaper(node, ctx, variables) -> the response value for one key
 Shaper = Callable[[Any, RequestContext, VariableValues], Any]
 Fields = list[tuple[str, Shaper]]
+
+
+# System fields as expressions over `o` (the CatalogObject); values.system_getter holds the
+# same rules for graphql-core's resolvers, and test_plan.py checks that they agree.
+_SYSTEM_EXPRESSIONS = {
+    "id": "str(o.id)",
+    "uuid": "o.uuid",
+    "key": "o.key",
+    "classname": "o.class_name",
+    "published": "o.published",
+    "version": "o.version",
+    "creationDate": "int(o.created_at.timestamp())",
+    "modificationDate": "int(o.modified_at.timestamp())",
+}
+assert set(_SYSTEM_EXPRESSIONS) == set(SYSTEM_FIELDS)
+
+
+# (this object's index in a joined row, its first column, the joins, the columns each
+# object needs)
+Row = tuple[int, int, list[Join], list[set[str]]]
+_SYSTEM_COLUMNS = {
+    "id": "id",
+    "uuid": "uuid",
+    "key": "business_key",
+    "classname": "class_name",
+    "published": "published",
+    "version": "version",
+    "creationDate": "created_at",
+    "modificationDate": "modified_at",
+}
+
+
+def _row_system(first: int) -> dict[str, str]:
+    """The system fields of the object whose columns start at `first` in a joined row
+    (datahub.ports.OBJECT_FIELDS order)."""
+    at = {name: f"r[{first + i}]" for i, name in enumerate(OBJECT_FIELDS)}
+    return {
+        "id": f"str({at['id']})",
+        "uuid": at["uuid"],
+        "key": at["business_key"],
+        "classname": at["class_name"],
+        "published": f"bool({at['published']})",
+        "version": at["version"],
+        "creationDate": f"int(ctx.session.utc({at['created_at']}).timestamp())",
+        "modificationDate": f"int(ctx.session.utc({at['modified_at']}).timestamp())",
+    }
 
 
 class Unsupported(Exception):
@@ -64,7 +104,8 @@ class Plan:
     ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
         data: dict[str, Any] = {}
         errors: list[GraphQLError] = []
-        for key, node, field_def, kind, shape in self.roots:
+        for key, node, field_spec, kind, shape in self.roots:
+            field_def, joined = field_spec if kind == "joined" else (field_spec, None)
             if kind == "typename":
                 data[key] = "Query"
                 continue
@@ -75,6 +116,10 @@ class Plan:
                 if kind == "get":
                     found = get_one(ctx, definition, args, definition.business_key)
                     data[key] = None if found is None else shape(found, ctx, variables)
+                elif kind == "joined":
+                    assert joined is not None
+                    listing = get_joined_listing(ctx, definition, args, *joined)
+                    data[key] = shape(listing, ctx, variables)
                 else:
                     data[key] = shape(get_listing(ctx, definition, args), ctx, variables)
             except Exception as exc:
@@ -116,12 +161,31 @@ class _Compiler:
             if root is None or root.kind not in ("get", "listing"):
                 raise Unsupported(name)
             field_def = query_type.fields[name]
-            if root.kind == "get":
+            kind = root.kind
+            if kind == "get":
                 shape = self._object(node.selection_set, root.binding)
             else:
-                shape = self._connection(node.selection_set, root.binding)
-            roots.append((key, node, field_def, root.kind, shape))
+                shape, joins = self._listing(node.selection_set, root.binding)
+                if joins is not None:
+                    kind = "joined"
+                    field_def = (field_def, joins)
+            roots.append((key, node, field_def, kind, shape))
         return Plan(roots)
+
+    def _listing(
+        self, selection_set: SelectionSetNode | None, binding: ClassBinding
+    ) -> tuple[Shaper, tuple[list[Join], list[frozenset[str]]] | None]:
+        """A listing reads its to-one relations in the page's statement (joins) when every
+        relation below it is to-one; otherwise it loads them batch-wise."""
+        joins: list[Join] = []
+        needs: list[set[str]] = [{"id"}]
+        try:
+            shape = self._connection(
+                selection_set, binding, lambda sel: self._object(sel, binding, (0, 0, joins, needs))
+            )
+            return shape, (joins, [frozenset(n) for n in needs])
+        except Unsupported:
+            return self._connection(selection_set, binding, None), None
 
     # -- selection sets -------------------------------------------------------------------
 
@@ -165,67 +229,123 @@ class _Compiler:
                     raise Unsupported("fragment on another type")
                 self._collect(fragment.selection_set, type_name, out, seen | {name})
 
-    def _object(self, selection_set: SelectionSetNode | None, binding: ClassBinding) -> Shaper:
+    def _object(
+        self,
+        selection_set: SelectionSetNode | None,
+        binding: ClassBinding,
+        row: Row | None = None,
+    ) -> Shaper:
+        """Generates one Python function per object selection: the response dict as a single
+        literal, with no call per scalar field. Only names from the validated schema and
+        repr()-quoted literals go into the source.
+
+        With `row` (this object's index in a joined row, its first column, the joins so far)
+        the function reads a joined row `r` instead of a loaded GraphObject `n`."""
         type_name = binding.type_name
-        fields: Fields = []
         by_name = {f.name: f for f in binding.fields}
-        for key, node in self._fields(selection_set, type_name):
+        env: dict[str, Any] = {"localized": localized, "money": money, "_float": float_or_none}
+        system = _SYSTEM_EXPRESSIONS if row is None else _row_system(row[1])
+        columns = row[3][row[0]] if row is not None else set()
+        lines: list[str] = []
+        parts: list[str] = []
+        for i, (key, node) in enumerate(self._fields(selection_set, type_name)):
             name = node.name.value
             if name == "__typename":
-                fields.append((key, _constant(type_name)))
-            elif name in SYSTEM_FIELDS:
-                fields.append((key, _plain(system_getter(name))))
+                expression = repr(type_name)
+            elif name in system:
+                expression = system[name]
+                columns.add(_SYSTEM_COLUMNS[name])
             elif name in by_name:
-                fields.append((key, self._value(node, by_name[name])))
+                expression = self._value(node, by_name[name], i, env, lines, row)
+                columns.add("data")
             else:
                 raise Unsupported(name)
-        return _shape_object(fields)
-
-    def _value(self, node: FieldNode, f: Any) -> Shaper:
-        name = f.name
-        if f.type == FieldType.RELATION:
-            target = self._object(node.selection_set, self.schema.classes[f.target])
-            if f.multiple:
-
-                def many(n: GraphObject, ctx: RequestContext, v: VariableValues) -> Any:
-                    return [target(t, ctx, v) for t in ctx.loader.many(n, name)]
-
-                return many
-
-            def one(n: GraphObject, ctx: RequestContext, v: VariableValues) -> Any:
-                t = ctx.loader.one(n, name)
-                return None if t is None else target(t, ctx, v)
-
-            return one
-        if f.localized:
-            return self._localized(node, name)
-        if f.type == FieldType.MONEY:
-            parts = self._fields(node.selection_set, "Money")
-            for _, part in parts:
-                if part.name.value not in ("amount", "currency", "__typename"):
-                    raise Unsupported(part.name.value)
-            picks = [(k, p.name.value) for k, p in parts]
-
-            def shape_money(n: GraphObject, _c: RequestContext, _v: VariableValues) -> Any:
-                value = money(n.obj.values.get(name))
-                if value is None:
-                    return None
-                return {k: "Money" if p == "__typename" else value[p] for k, p in picks}
-
-            return shape_money
-        if node.arguments:
-            raise Unsupported("arguments")
-        return _plain(scalar_getter(f))
-
-    def _localized(self, node: FieldNode, name: str) -> Shaper:
-        language = _language_argument(node)
-
-        def shape(n: GraphObject, ctx: RequestContext, v: VariableValues) -> Any:
-            return localized(n.obj.values.get(name), language(v), n.language, ctx.default_language)
-
+            parts.append(f"{key!r}: {expression}")
+        prelude = (
+            ["def shape(n, ctx, v):", "o = n.obj", "values = o.values"]
+            if row is None
+            else ["def shape(r, ctx, v):", f"values = ctx.decode(r[{row[1] + 8}])"]
+        )
+        source = "\n    ".join(
+            [
+                *prelude,
+                *lines,
+                "return {" + ", ".join(parts) + "}",
+            ]
+        )
+        exec(compile(source, f"<plan for {type_name}>", "exec"), env)
+        shape: Shaper = env["shape"]
         return shape
 
-    def _connection(self, selection_set: SelectionSetNode | None, binding: ClassBinding) -> Shaper:
+    def _value(
+        self,
+        node: FieldNode,
+        f: Any,
+        i: int,
+        env: dict[str, Any],
+        lines: list[str],
+        row: Row | None,
+    ) -> str:
+        """The expression for one stored field, adding helpers to `env` and statements to
+        `lines` as needed."""
+        name = f.name
+        get = f"values.get({name!r})"
+        language = "n.language" if row is None else "ctx.language"
+        if f.type == FieldType.RELATION and row is not None:
+            if f.multiple:
+                raise Unsupported("to-many relations are loaded batch-wise")
+            joins, needs = row[2], row[3]
+            if len(joins) >= MAX_JOINS:
+                raise Unsupported("too many joins for one statement")
+            joins.append((row[0], name))
+            needs.append({"id"})
+            index = len(joins)
+            first = index * OBJECT_WIDTH
+            target = self.schema.classes[f.target]
+            child = (index, first, joins, needs)
+            env[f"target{i}"] = self._object(node.selection_set, target, child)
+            return f"None if r[{first}] is None else target{i}(r, ctx, v)"
+        if f.type == FieldType.RELATION:
+            env[f"target{i}"] = self._object(node.selection_set, self.schema.classes[f.target])
+            if f.multiple:
+                return f"[target{i}(t, ctx, v) for t in ctx.loader.many(n, {name!r})]"
+            lines.append(f"t{i} = ctx.loader.one(n, {name!r})")
+            return f"None if t{i} is None else target{i}(t{i}, ctx, v)"
+        if f.localized:
+            env[f"language{i}"] = _language_argument(node)
+            return f"localized({get}, language{i}(v), {language}, ctx.default_language)"
+        if node.arguments:
+            raise Unsupported("arguments")
+        if f.type == FieldType.MONEY:
+            env[f"money{i}"] = self._money(node.selection_set)
+            return f"money{i}({get})"
+        if f.type == FieldType.NUMBER:
+            return f"_float({get})"
+        if f.is_list:
+            return f"list({get} or [])"
+        return get
+
+    def _money(self, selection_set: SelectionSetNode | None) -> Callable[[Any], Any]:
+        parts = self._fields(selection_set, "Money")
+        for _, part in parts:
+            if part.name.value not in ("amount", "currency", "__typename"):
+                raise Unsupported(part.name.value)
+        picks = [(k, p.name.value) for k, p in parts]
+
+        def shape_money(stored: Any) -> Any:
+            value = money(stored)
+            if value is None:
+                return None
+            return {k: "Money" if p == "__typename" else value[p] for k, p in picks}
+
+        return shape_money
+
+    def _connection(
+        self,
+        selection_set: SelectionSetNode | None,
+        binding: ClassBinding,
+        node_compiler: Callable[[SelectionSetNode | None], Shaper] | None,
+    ) -> Shaper:
         name = binding.definition.name
         fields: list[tuple[str, Callable[[Listing, RequestContext, VariableValues], Any]]] = []
         for key, node in self._fields(selection_set, f"{name}Connection"):
@@ -237,7 +357,7 @@ class _Compiler:
             elif field == "pageInfo":
                 fields.append((key, self._page_info(node.selection_set)))
             elif field == "edges":
-                fields.append((key, self._edges(node.selection_set, binding)))
+                fields.append((key, self._edges(node.selection_set, binding, node_compiler)))
             else:
                 raise Unsupported(field)
         return _shape_object(fields)
@@ -251,17 +371,31 @@ class _Compiler:
 
         return shape
 
-    def _edges(self, selection_set: SelectionSetNode | None, binding: ClassBinding) -> Shaper:
+    def _edges(
+        self,
+        selection_set: SelectionSetNode | None,
+        binding: ClassBinding,
+        node_compiler: Callable[[SelectionSetNode | None], Shaper] | None,
+    ) -> Shaper:
         edge_type = f"{binding.definition.name}Edge"
         parts: list[tuple[str, str, Shaper | None]] = []
         for key, node in self._fields(selection_set, edge_type):
             field = node.name.value
             if field == "node":
-                parts.append((key, field, self._object(node.selection_set, binding)))
+                compile_node = node_compiler or (lambda sel: self._object(sel, binding))
+                parts.append((key, field, compile_node(node.selection_set)))
             elif field in ("cursor", "__typename"):
                 parts.append((key, field, None))
             else:
                 raise Unsupported(field)
+
+        only_key, _, node_shape = parts[0] if len(parts) == 1 else ("", "", None)
+        if node_shape is not None:
+
+            def nodes_only(listing: Listing, ctx: RequestContext, v: VariableValues) -> Any:
+                return [{only_key: node_shape(n, ctx, v)} for n in listing.nodes]
+
+            return nodes_only
 
         def shape(listing: Listing, ctx: RequestContext, v: VariableValues) -> Any:
             edges = []
@@ -301,10 +435,6 @@ def _shape_object(fields: Fields) -> Shaper:
         return {key: get(n, ctx, v) for key, get in fields}
 
     return shape
-
-
-def _plain(getter: Callable[[GraphObject], Any]) -> Shaper:
-    return lambda n, _c, _v: getter(n)
 
 
 def _constant(value: str) -> Shaper:

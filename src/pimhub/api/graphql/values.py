@@ -50,7 +50,7 @@ def localized(value: Any, *languages: str | None) -> Any:
     return None
 
 
-def _float(value: Any) -> Any:
+def float_or_none(value: Any) -> Any:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -58,7 +58,7 @@ def scalar_getter(f: FieldDefinition) -> Getter:
     """Values of non-relation, non-localized, non-money fields, in their GraphQL form."""
     name = f.name
     if f.type == FieldType.NUMBER:
-        return lambda n: _float(n.obj.values.get(name))
+        return lambda n: float_or_none(n.obj.values.get(name))
     if f.type == FieldType.BOOLEAN:
         return lambda n: n.obj.values.get(name)
     if f.is_list:
@@ -69,4 +69,4 @@ def scalar_getter(f: FieldDefinition) -> Getter:
 def money(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         return None
-    return {"amount": _float(value.get("amount")), "currency": value.get("currency")}
+    return {"amount": float_or_none(value.get("amount")), "currency": value.get("currency")}

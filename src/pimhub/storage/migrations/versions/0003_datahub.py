@@ -1,4 +1,4 @@
-"""datahub configurations
+"""datahub configurations; an index for listings of a class in id order
 
 Revision ID: 0003
 Revises: 0002
@@ -29,7 +29,13 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.String(length=255), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_datahub_configs")),
     )
+    with op.batch_alter_table("objects", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_objects_class_name_id"), ["class_name", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("objects", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_objects_class_name_id"))
     op.drop_table("datahub_configs")
