@@ -61,6 +61,9 @@ class GraphReadSession(Protocol):
         object are read, the others are None."""
 
     def json(self, value: Any) -> Any: ...
+    def json_decoder(self) -> Callable[[Any], Any]:
+        """The cheapest function that turns this driver's JSON column values into data."""
+
     def utc(self, value: Any) -> datetime: ...
     def count(self, request: ListingRequest) -> int: ...
     def one(

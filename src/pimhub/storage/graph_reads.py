@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Dialect,
@@ -44,6 +45,10 @@ MAX_IN = 500  # uuids per IN list; larger batches are split
 # built once.
 _ALIASES = [objects.alias(f"t{i + 1}") for i in range(MAX_JOINS)]
 _BY_UUID_SQL = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects WHERE uuid"
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 class _Namer:
@@ -259,6 +264,10 @@ class SqlGraphReadSession:
 
     def json(self, value: Any) -> Any:
         return self.reader.json(value)
+
+    def json_decoder(self) -> Callable[[Any], Any]:
+        # SQLite hands JSON back as text; psycopg has decoded it already.
+        return orjson.loads if self.reader.sqlite else _identity
 
     def utc(self, value: Any) -> datetime:
         return self.reader.utc(value)

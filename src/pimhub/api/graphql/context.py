@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pimhub.api.graphql.loaders import ObjectLoader
@@ -20,7 +21,8 @@ class RequestContext:
     author: str  # the API key's name, recorded on every version written
     default_language: str  # the hub's
     language: str = ""  # the current root field's defaultLanguage (compiled plans)
+    # A JSON column as stored values (joined rows are not decoded by storage).
+    decode_json: Callable[[Any], Any] = field(init=False)
 
-    def decode(self, value: Any) -> Any:
-        """A JSON column as stored values (joined rows are not decoded by storage)."""
-        return self.session.json(value)
+    def __post_init__(self) -> None:
+        self.decode_json = self.session.json_decoder()

@@ -264,7 +264,7 @@ class _Compiler:
         prelude = (
             ["def shape(n, ctx, v):", "o = n.obj", "values = o.values"]
             if row is None
-            else ["def shape(r, ctx, v):", f"values = ctx.decode(r[{row[1] + 8}])"]
+            else ["def shape(r, ctx, v):", f"values = ctx.decode_json(r[{row[1] + 8}])"]
         )
         source = "\n    ".join(
             [
@@ -312,8 +312,8 @@ class _Compiler:
             lines.append(f"t{i} = ctx.loader.one(n, {name!r})")
             return f"None if t{i} is None else target{i}(t{i}, ctx, v)"
         if f.localized:
-            env[f"language{i}"] = _language_argument(node)
-            return f"localized({get}, language{i}(v), {language}, ctx.default_language)"
+            wanted = _language_argument(node)
+            return f"localized({get}, {wanted}, {language}, ctx.default_language)"
         if node.arguments:
             raise Unsupported("arguments")
         if f.type == FieldType.MONEY:
@@ -414,20 +414,19 @@ class _Compiler:
         return shape
 
 
-def _language_argument(node: FieldNode) -> Callable[[VariableValues], str | None]:
-    """The `language` argument of a localized field: a constant, a variable, or absent."""
+def _language_argument(node: FieldNode) -> str:
+    """The `language` argument of a localized field, as an expression: a constant, a
+    variable, or None."""
     for argument in node.arguments or ():
         if argument.name.value != "language":
             raise Unsupported("argument")
         value = argument.value
         if isinstance(value, StringValueNode):
-            constant = value.value
-            return lambda _v: constant
+            return repr(value.value)
         if isinstance(value, VariableNode):
-            variable = value.name.value
-            return lambda v: v.coerced.get(variable)
+            return f"v.coerced.get({value.name.value!r})"
         raise Unsupported("language value")
-    return lambda _v: None
+    return "None"
 
 
 def _shape_object(fields: Fields) -> Shaper:
