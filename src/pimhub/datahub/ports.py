@@ -56,9 +56,8 @@ class GraphReadSession(Protocol):
         drafts: bool,
     ) -> ListingRows[tuple[Any, ...]]:
         """One statement: the page, and each join's target (hidden unless published or
-        `drafts`). A row holds OBJECT_WIDTH columns per object (OBJECT_FIELDS order), the
-        listed object first, then the joins in order; only the `columns` named for each
-        object are read, the others are None."""
+        `drafts`). A row holds, for the listed object and then each join in order, the
+        `columns` named for it in OBJECT_FIELDS order, then the sort keys."""
 
     def json(self, value: Any) -> Any: ...
     def json_decoder(self) -> Callable[[Any], Any]:

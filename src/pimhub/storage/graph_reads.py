@@ -22,7 +22,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    null,
     select,
     type_coerce,
 )
@@ -143,9 +142,12 @@ class _JoinedStatements:
         drafts: bool,
     ) -> Compiled:
         cols = listing.sort_columns(request.sort)
+        # The page subquery carries only what the outer statement reads: its joins need
+        # `data`, and every column more costs on each of its rows.
+        inner = columns[0] | {"id"} | ({"data"} if joins else set())
         page = (
             select(
-                *[objects.c[name] for name in OBJECT_COLUMNS],
+                *[objects.c[name] for name in OBJECT_COLUMNS if name in inner],
                 *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)],
             )
             .where(*_request_filters(request, _Namer()))
@@ -163,16 +165,14 @@ class _JoinedStatements:
                 on = and_(on, target.c.published.is_(True))
             joined = joined.outerjoin(target, on)
             sources.append(target)
-        # Columns nobody shapes are selected as NULL: reading and converting 27 columns
-        # cost as much as the join itself.
+        # Only the columns the plan shapes, each object's in OBJECT_FIELDS order: reading
+        # and converting all 27 (even as NULLs) cost as much as the join itself.
         selected: list[Any] = []
         for i, source in enumerate(sources):
-            wanted = columns[i]
             selected += [
                 type_coerce(source.c[n], NullType()).label(f"c{i}_{n}")
-                if n in wanted
-                else null().label(f"c{i}_{n}")
                 for n in OBJECT_COLUMNS
+                if n in columns[i]
             ]
         # Sort keys last, raw: cursors are made from them.
         selected += [type_coerce(page.c[f"_s{i}"], NullType()) for i in range(len(cols))]
@@ -251,7 +251,7 @@ class SqlGraphReadSession:
             values[name] = process(values[name])
         args: Any = tuple(values[n] for n in order) if order is not None else values
         rows = list(self.conn.exec_driver_sql(sql, args).fetchall())
-        page = self._rows(request, rows, _WIDTH * (len(joins) + 1))
+        page = self._rows(request, rows, sum(len(c) for c in columns))
         if self.reader.sqlite:
             # Unprocessed timestamps in sort keys come back as text; cursors want datetimes.
             times = [i for i, k in enumerate(request.sort) if k.ref.system in _TIME_FIELDS]

@@ -16,6 +16,7 @@ from compile_plan and runs on graphql-core.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -38,7 +39,7 @@ from pimhub.api.graphql.listing import Listing, get_joined_listing, get_listing,
 from pimhub.api.graphql.schema import ClassBinding, DatahubSchema
 from pimhub.api.graphql.values import SYSTEM_FIELDS, float_or_none, localized, money
 from pimhub.catalog.fields import FieldType
-from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, OBJECT_WIDTH, Join
+from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, Join
 
 # shaper(node, ctx, variables) -> the response value for one key
 Shaper = Callable[[Any, RequestContext, VariableValues], Any]
@@ -60,34 +61,52 @@ _SYSTEM_EXPRESSIONS = {
 assert set(_SYSTEM_EXPRESSIONS) == set(SYSTEM_FIELDS)
 
 
-# (this object's index in a joined row, its first column, the joins, the columns each
-# object needs)
-Row = tuple[int, int, list[Join], list[set[str]]]
-_SYSTEM_COLUMNS = {
-    "id": "id",
-    "uuid": "uuid",
-    "key": "business_key",
-    "classname": "class_name",
-    "published": "published",
-    "version": "version",
-    "creationDate": "created_at",
-    "modificationDate": "modified_at",
-}
+@dataclass
+class _Joined:
+    """What compiling a joined listing collects: the joins, the columns each object needs
+    (0 is the listed object, n the n-th join), and, on the second pass, where each column
+    sits in a row (storage selects each object's needed columns, in OBJECT_FIELDS order)."""
+
+    joins: list[Join] = field(default_factory=list)
+    needs: list[set[str]] = field(default_factory=lambda: [{"id"}])
+    layout: dict[tuple[int, str], int] | None = None
+
+    def at(self, index: int, column: str) -> str:
+        self.needs[index].add(column)
+        return f"r[{self.layout[(index, column)] if self.layout is not None else 0}]"
+
+    def fix_layout(self) -> None:
+        self.layout = {}
+        for index, needed in enumerate(self.needs):
+            for column in OBJECT_FIELDS:
+                if column in needed:
+                    self.layout[(index, column)] = len(self.layout)
 
 
-def _row_system(first: int) -> dict[str, str]:
-    """The system fields of the object whose columns start at `first` in a joined row
-    (datahub.ports.OBJECT_FIELDS order)."""
-    at = {name: f"r[{first + i}]" for i, name in enumerate(OBJECT_FIELDS)}
+Row = tuple[int, _Joined]  # (this object's index in the joined row, the joined listing)
+
+
+def _fixed(expression: str) -> Callable[[], str]:
+    return lambda: expression
+
+
+def _row_system(row: Row) -> dict[str, Callable[[], str]]:
+    """The system fields of object `row` in a joined row, as expressions over `r`; each
+    marks its column as needed when it is rendered."""
+    index, joined = row
+
+    def at(column: str, template: str = "{}") -> Callable[[], str]:
+        return lambda: template.format(joined.at(index, column))
+
     return {
-        "id": f"str({at['id']})",
-        "uuid": at["uuid"],
-        "key": at["business_key"],
-        "classname": at["class_name"],
-        "published": f"bool({at['published']})",
-        "version": at["version"],
-        "creationDate": f"int(ctx.session.utc({at['created_at']}).timestamp())",
-        "modificationDate": f"int(ctx.session.utc({at['modified_at']}).timestamp())",
+        "id": at("id", "str({})"),
+        "uuid": at("uuid"),
+        "key": at("business_key"),
+        "classname": at("class_name"),
+        "published": at("published", "bool({})"),
+        "version": at("version"),
+        "creationDate": at("created_at", "int(ctx.session.utc({}).timestamp())"),
+        "modificationDate": at("modified_at", "int(ctx.session.utc({}).timestamp())"),
     }
 
 
@@ -177,13 +196,19 @@ class _Compiler:
     ) -> tuple[Shaper, tuple[list[Join], list[frozenset[str]]] | None]:
         """A listing reads its to-one relations in the page's statement (joins) when every
         relation below it is to-one; otherwise it loads them batch-wise."""
-        joins: list[Join] = []
-        needs: list[set[str]] = [{"id"}]
         try:
-            shape = self._connection(
-                selection_set, binding, lambda sel: self._object(sel, binding, (0, 0, joins, needs))
+            # Twice: the first pass learns which columns each object needs, the second
+            # generates code for the row layout that follows from them.
+            first = _Joined()
+            self._connection(
+                selection_set, binding, lambda sel: self._object(sel, binding, (0, first))
             )
-            return shape, (joins, [frozenset(n) for n in needs])
+            first.fix_layout()
+            joined = _Joined(needs=[set(n) for n in first.needs], layout=first.layout)
+            shape = self._connection(
+                selection_set, binding, lambda sel: self._object(sel, binding, (0, joined))
+            )
+            return shape, (joined.joins, [frozenset(n) for n in joined.needs])
         except Unsupported:
             return self._connection(selection_set, binding, None), None
 
@@ -244,8 +269,11 @@ class _Compiler:
         type_name = binding.type_name
         by_name = {f.name: f for f in binding.fields}
         env: dict[str, Any] = {"localized": localized, "money": money, "_float": float_or_none}
-        system = _SYSTEM_EXPRESSIONS if row is None else _row_system(row[1])
-        columns = row[3][row[0]] if row is not None else set()
+        system: Mapping[str, Callable[[], str]] = (
+            {k: _fixed(e) for k, e in _SYSTEM_EXPRESSIONS.items()}
+            if row is None
+            else _row_system(row)
+        )
         lines: list[str] = []
         parts: list[str] = []
         for i, (key, node) in enumerate(self._fields(selection_set, type_name)):
@@ -253,18 +281,16 @@ class _Compiler:
             if name == "__typename":
                 expression = repr(type_name)
             elif name in system:
-                expression = system[name]
-                columns.add(_SYSTEM_COLUMNS[name])
+                expression = system[name]()
             elif name in by_name:
                 expression = self._value(node, by_name[name], i, env, lines, row)
-                columns.add("data")
             else:
                 raise Unsupported(name)
             parts.append(f"{key!r}: {expression}")
         prelude = (
             ["def shape(n, ctx, v):", "o = n.obj", "values = o.values"]
             if row is None
-            else ["def shape(r, ctx, v):", f"values = ctx.decode_json(r[{row[1] + 8}])"]
+            else ["def shape(r, ctx, v):", f"values = ctx.decode_json({row[1].at(row[0], 'data')})"]
         )
         source = "\n    ".join(
             [
@@ -294,17 +320,16 @@ class _Compiler:
         if f.type == FieldType.RELATION and row is not None:
             if f.multiple:
                 raise Unsupported("to-many relations are loaded batch-wise")
-            joins, needs = row[2], row[3]
-            if len(joins) >= MAX_JOINS:
+            joined = row[1]
+            if len(joined.joins) >= MAX_JOINS:
                 raise Unsupported("too many joins for one statement")
-            joins.append((row[0], name))
-            needs.append({"id"})
-            index = len(joins)
-            first = index * OBJECT_WIDTH
+            joined.joins.append((row[0], name))
+            if joined.layout is None:
+                joined.needs.append({"id"})
+            index = len(joined.joins)
             target = self.schema.classes[f.target]
-            child = (index, first, joins, needs)
-            env[f"target{i}"] = self._object(node.selection_set, target, child)
-            return f"None if r[{first}] is None else target{i}(r, ctx, v)"
+            env[f"target{i}"] = self._object(node.selection_set, target, (index, joined))
+            return f"None if {joined.at(index, 'id')} is None else target{i}(r, ctx, v)"
         if f.type == FieldType.RELATION:
             env[f"target{i}"] = self._object(node.selection_set, self.schema.classes[f.target])
             if f.multiple:
