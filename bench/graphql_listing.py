@@ -47,7 +47,7 @@ PAGE = 100
 PAGES = 20
 WARMUP_SECONDS = 1.0
 ROUND_SECONDS = 5.0
-REPEATS = 3
+REPEATS = 5
 CONFIG = {
     "name": "bench",
     "classes": {

@@ -84,7 +84,10 @@ def test_schema_holds_only_what_is_exposed() -> None:
 PRODUCT = DEFINITIONS["Product"]
 RESOLVER = FieldResolver(PRODUCT, default_language="en")
 DIALECTS = [sqlite.dialect(), postgresql.dialect()]  # type: ignore[no-untyped-call]
-SHAPE = '{{"$or": [{{"sku": {{"$in": [{t}, {t}]}}}}, {{"stock": {{"$gt": {n}}}}}], "name": {{"$like": {t}}}}}'
+SHAPE = (
+    '{{"$or": [{{"sku": {{"$in": [{t}, {t}]}}}}, {{"stock": {{"$gt": {n}}}}}], '
+    '"name": {{"$like": {t}}}}}'
+)
 
 
 def joined_sql(text: str, number: int) -> list[tuple[str, dict[str, Any]]]:

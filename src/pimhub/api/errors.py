@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pimhub.api.responses import ProblemResponse
 from pimhub.catalog import errors as e
+from pimhub.datahub.config import InvalidDatahubConfig
 from pimhub.events.errors import InvalidEndpoint
 
 PROBLEM_BASE = "urn:pimhub:problem:"
@@ -20,6 +21,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (e.ValidationFailed, 422),
     (InvalidEndpoint, 422),
     (e.InvalidClassDefinition, 422),
+    (InvalidDatahubConfig, 422),
     (e.InvalidQuery, 400),
     (e.InvalidInput, 400),
     (e.NotFound, 404),

@@ -180,3 +180,12 @@ def test_statement_count_does_not_grow_with_the_page(
     # The schema fingerprint (PostgreSQL only) reads other tables.
     listing = [s for s in seen if "objects" in s]
     assert len(listing) == expected, listing
+
+
+def test_sort_by_minus_prefix_means_descending(storefront: Hub, gql: Gql) -> None:
+    _many(storefront, 3)
+    body = gql('{ getProductListing(sortBy: ["-stock"], first: 2) { edges { node { sku } } } }')
+    assert [e["node"]["sku"] for e in body["data"]["getProductListing"]["edges"]] == [
+        "TS-1",
+        "P-002",
+    ]

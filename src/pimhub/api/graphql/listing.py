@@ -58,7 +58,8 @@ def sort_spec(sort_by: Sequence[str] | None, sort_order: Sequence[str] | None) -
     orders = list(sort_order or [])
     for i, name in enumerate(sort_by or []):
         order = (orders[i] if i < len(orders) else orders[-1] if orders else "ASC").upper()
-        spec.append(("-" if order == "DESC" else "") + name.lstrip("-"))
+        descending = order == "DESC" or name.startswith("-")
+        spec.append(("-" if descending else "") + name.lstrip("-"))
     return spec
 
 
