@@ -190,8 +190,9 @@ def _all(hub: Any, kind: str) -> list[Any]:
     return hub.catalog.list_objects(kind, ListQuery(first=1000)).items
 
 
-def statements_per_request(db_path: Path, token: str) -> int:
-    """SQL statements one warm listing request executes, counted in-process."""
+def statements_per_request(db_path: Path, token: str) -> list[str]:
+    """SQL statements one warm listing request executes, counted in-process (the BEGIN of
+    its read snapshot included)."""
     from sqlalchemy import event
 
     from pimhub.api.app import graphql_service
@@ -209,7 +210,7 @@ def statements_per_request(db_path: Path, token: str) -> int:
         body = service.run("bench", key, QUERY, {"after": 100}, None)
         event.remove(hub.engine, "before_cursor_execute", listener)
         assert len(body["data"]["getProductListing"]["edges"]) == PAGE, body
-        return len(seen)
+        return [statement.split()[0] for statement in seen]
     finally:
         hub.close()
 
@@ -230,7 +231,8 @@ async def run(workdir: Path, products: int) -> float:
     began = time.perf_counter()
     token = build_database(db_path, products)
     print(f"set-up: {products} products in {time.perf_counter() - began:.1f} s", flush=True)
-    print(f"SQL statements per request: {statements_per_request(db_path, token)}", flush=True)
+    statements = statements_per_request(db_path, token)
+    print(f"SQL statements per request: {len(statements)} ({' '.join(statements)})", flush=True)
     requests = [request_bytes(page * PAGE, token) for page in range(PAGES)]
     ports = {"pimhub": free_port(), "floor": free_port()}
     commands = {
