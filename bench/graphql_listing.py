@@ -28,14 +28,12 @@ from typing import Any
 
 import orjson
 from rest_get import (
-    CONNECTIONS,
     HOST,
     RoundResult,
+    alternate_rounds,
     clean_env,
-    cpu_seconds,
     free_port,
     get_once,
-    load_round,
     pimhub_command,
     start,
     stop,
@@ -45,7 +43,6 @@ from rest_get import (
 
 PAGE = 100
 PAGES = 20
-WARMUP_SECONDS = 1.0
 ROUND_SECONDS = 5.0
 REPEATS = 5
 CONFIG = {
@@ -246,7 +243,7 @@ async def run(workdir: Path, products: int) -> float:
         ),
     }
     procs = {}
-    results: dict[str, list[RoundResult]] = {name: [] for name in ports}
+    results: dict[str, list[RoundResult]] = {}
     try:
         for name, (command, env) in commands.items():
             procs[name] = start(command, env, workdir)
@@ -256,19 +253,7 @@ async def run(workdir: Path, products: int) -> float:
         pimhub_body.pop("extensions", None)
         if pimhub_body != orjson.loads(bodies["floor"]):
             raise RuntimeError(f"servers disagree: {bodies['pimhub'][:400]!r}")
-        for port in ports.values():
-            await load_round(port, requests, WARMUP_SECONDS, seed=0)
-        print(f"{CONNECTIONS} connections, {ROUND_SECONDS:.0f} s rounds, {REPEATS} repeats")
-        for repeat in range(REPEATS):
-            order = list(ports) if repeat % 2 == 0 else list(reversed(ports))
-            for name in order:
-                cpu_before = cpu_seconds(procs[name].pid)
-                result = await load_round(ports[name], requests, ROUND_SECONDS, seed=repeat + 1)
-                cpu_after = cpu_seconds(procs[name].pid)
-                if cpu_before is not None and cpu_after is not None:
-                    result.server_cpu = cpu_after - cpu_before
-                results[name].append(result)
-                print(f"  round {repeat + 1} {name:<8} {result.rps:8.0f} req/s", flush=True)
+        results = await alternate_rounds(ports, procs, requests, REPEATS, ROUND_SECONDS)
     finally:
         for proc in procs.values():
             stop(proc)

@@ -266,6 +266,32 @@ async def wait_ready(port: int, request: bytes, proc: subprocess.Popen[bytes]) -
 # -- the run -------------------------------------------------------------------------------
 
 
+async def alternate_rounds(
+    ports: dict[str, int],
+    procs: dict[str, subprocess.Popen[bytes]],
+    requests: list[bytes],
+    repeats: int,
+    seconds: float,
+) -> dict[str, list[RoundResult]]:
+    """A warm-up per server, then `repeats` rounds each, alternating which server goes
+    first, with the server's CPU time per round."""
+    for port in ports.values():
+        await load_round(port, requests, WARMUP_SECONDS, seed=0)
+    print(f"{CONNECTIONS} connections, {seconds:.0f} s rounds, {repeats} repeats", flush=True)
+    results: dict[str, list[RoundResult]] = {name: [] for name in ports}
+    for repeat in range(repeats):
+        order = list(ports) if repeat % 2 == 0 else list(reversed(ports))
+        for name in order:
+            cpu_before = cpu_seconds(procs[name].pid)
+            result = await load_round(ports[name], requests, seconds, seed=repeat + 1)
+            cpu_after = cpu_seconds(procs[name].pid)
+            if cpu_before is not None and cpu_after is not None:
+                result.server_cpu = cpu_after - cpu_before
+            results[name].append(result)
+            print(f"  round {repeat + 1} {name:<22} {result.rps:8.0f} req/s", flush=True)
+    return results
+
+
 def start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -338,23 +364,7 @@ async def run(workdir: Path) -> float:
             != 1
         ):
             raise RuntimeError(f"servers disagree: {bodies}")
-        for port in ports.values():
-            await load_round(port, requests, WARMUP_SECONDS, seed=0)
-        results: dict[str, list[RoundResult]] = {name: [] for name in ports}
-        print(
-            f"{CONNECTIONS} connections, {ROUND_SECONDS:.0f} s rounds, {REPEATS} repeats",
-            flush=True,
-        )
-        for repeat in range(REPEATS):
-            order = list(ports) if repeat % 2 == 0 else list(reversed(ports))
-            for name in order:
-                cpu_before = cpu_seconds(procs[name].pid)
-                result = await load_round(ports[name], requests, ROUND_SECONDS, seed=repeat + 1)
-                cpu_after = cpu_seconds(procs[name].pid)
-                if cpu_before is not None and cpu_after is not None:
-                    result.server_cpu = cpu_after - cpu_before
-                results[name].append(result)
-                print(f"  round {repeat + 1} {name:<22} {result.rps:8.0f} req/s", flush=True)
+        results = await alternate_rounds(ports, procs, requests, REPEATS, ROUND_SECONDS)
     finally:
         for proc in procs.values():
             stop(proc)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
 
-from pimhub.cli.common import console, fail, handles_errors, open_hub
+from pimhub.cli.common import console, fail, handles_errors, open_hub, read_yaml_list, write_yaml
 
 app = typer.Typer(help="Export and apply class definitions (YAML).", no_args_is_help=True)
 
@@ -29,16 +27,8 @@ def export(
         if missing:
             raise fail(f"no such class: {', '.join(sorted(missing))}")
         definitions = [d for d in definitions if d.name in name]
-    text = yaml.safe_dump(
-        {"classes": [d.to_dict(with_version=False) for d in definitions]},
-        sort_keys=False,
-        allow_unicode=True,
-    )
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {len(definitions)} class(es) to {output}")
+    items = [d.to_dict(with_version=False) for d in definitions]
+    write_yaml(output, "classes", items, "class(es)")
 
 
 @app.command("apply")
@@ -48,14 +38,6 @@ def apply(
 ) -> None:
     """Create or update classes from YAML; refused as a whole if any change would break
     stored objects."""
-    try:
-        data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
-    raws = data.get("classes") if isinstance(data, dict) else data
-    if not isinstance(raws, list):
-        raise fail(f"{file}: expected a list of classes under 'classes:'")
+    raws = read_yaml_list(file, "classes")
     for class_name, action in open_hub().classes.apply(raws, author="cli"):
         console.print(f"{class_name}: {action}")

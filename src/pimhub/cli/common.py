@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 import yaml
@@ -56,3 +58,28 @@ def open_hub(settings: Settings | None = None, *, require_schema: bool = True) -
             "run `pimhub init` (or `pimhub db upgrade`) first"
         )
     return hub
+
+
+def write_yaml(output: Path | None, key: str, items: list[dict[str, Any]], what: str) -> None:
+    """`{key: items}` as YAML to `output`, or to stdout when None."""
+    text = yaml.safe_dump({key: items}, sort_keys=False, allow_unicode=True)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {len(items)} {what} to {output}")
+
+
+def read_yaml_list(file: Path, key: str) -> list[Any]:
+    """The list under `key` in a YAML file (or the file's top-level list); a syntax error
+    names its line and column."""
+    try:
+        data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
+    items = data.get(key) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise fail(f"{file}: expected a list under '{key}:'")
+    return items

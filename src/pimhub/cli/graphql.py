@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
 from graphql import print_schema
 from rich.table import Table
 
 from pimhub.api.graphql.schema import build_schema
-from pimhub.cli.common import console, fail, handles_errors, open_hub
+from pimhub.cli.common import console, handles_errors, open_hub, read_yaml_list, write_yaml
 
 app = typer.Typer(
     help="GraphQL datahub: configurations, their keys and schemas.", no_args_is_help=True
@@ -45,17 +44,8 @@ def export(
     ] = None,
 ) -> None:
     """Write every configuration as YAML, ready for review and `graphql apply`."""
-    configs = open_hub().datahub.all()
-    text = yaml.safe_dump(
-        {"datahub": [c.to_dict(with_version=False) for c in configs]},
-        sort_keys=False,
-        allow_unicode=True,
-    )
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {len(configs)} configuration(s) to {output}")
+    items = [c.to_dict(with_version=False) for c in open_hub().datahub.all()]
+    write_yaml(output, "datahub", items, "configuration(s)")
 
 
 @app.command("apply")
@@ -64,15 +54,7 @@ def apply(
     file: Annotated[Path, typer.Argument(help="YAML with a top-level 'datahub' list")],
 ) -> None:
     """Create or update configurations from YAML; nothing is applied if any is invalid."""
-    try:
-        data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
-    raws = data.get("datahub") if isinstance(data, dict) else data
-    if not isinstance(raws, list):
-        raise fail(f"{file}: expected a list of configurations under 'datahub:'")
+    raws = read_yaml_list(file, "datahub")
     for name, action in open_hub().datahub.apply(raws, author="cli"):
         console.print(f"{name}: {action}  (endpoint /graphql/{name})")
 

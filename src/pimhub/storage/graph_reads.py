@@ -30,7 +30,7 @@ from sqlalchemy.types import NullType
 
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import BoolOp, Node, Not, SystemField
-from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, Join, ListingRequest, ListingRows
+from pimhub.datahub.ports import MAX_JOINS, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
 from pimhub.storage.tables import class_definitions, datahub_configs, objects
@@ -38,7 +38,6 @@ from pimhub.storage.tables import class_definitions, datahub_configs, objects
 _TIME_FIELDS = (SystemField.CREATED_AT, SystemField.MODIFIED_AT)
 _RAW = [type_coerce(objects.c[name], NullType()).label(name) for name in OBJECT_COLUMNS]
 _WIDTH = len(OBJECT_COLUMNS)
-assert OBJECT_COLUMNS == OBJECT_FIELDS
 MAX_IN = 500  # uuids per IN list; larger batches are split
 # Statement construction is a large part of a joined read; aliases and their columns are
 # built once.

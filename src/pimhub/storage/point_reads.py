@@ -20,18 +20,10 @@ import orjson
 from sqlalchemy import Engine
 
 from pimhub.catalog.objects import CatalogObject, RelatedObject
+from pimhub.datahub.ports import OBJECT_FIELDS
 
-OBJECT_COLUMNS = (
-    "id",
-    "uuid",
-    "class_name",
-    "business_key",
-    "published",
-    "version",
-    "created_at",
-    "modified_at",
-    "data",
-)
+# The object columns, in the order joined GraphQL rows use too.
+OBJECT_COLUMNS = OBJECT_FIELDS
 _WIDTH = len(OBJECT_COLUMNS)
 # Related objects are read without their times and version: nothing shows them, and decoding
 # two timestamps per target was a fifth of the read.
