@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub
 from pimhub.storage.tables import outbox
 from tests.api.graphql.conftest import STOREFRONT, Gql
@@ -172,3 +173,15 @@ def test_explorer_page_and_sdl(storefront: Hub, client: TestClient, admin: dict[
     sdl = client.get("/api/v1/datahub/storefront/schema.graphql", headers=admin)
     assert "type object_Product" in sdl.text and "getProductListing(" in sdl.text
     assert "website" not in sdl.text.split("type object_Brand")[1].split("}")[0]
+
+
+def test_production_profile_switches_introspection_off(storefront: Hub) -> None:
+    storefront.settings.profile = "production"
+    client = TestClient(create_app(storefront))
+    headers = bearer(storefront, "datahub:storefront")
+    query = {"query": "{ __schema { queryType { name } } }"}
+    body = client.post("/graphql/storefront", json=query, headers=headers).json()
+    assert body["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
+    storefront.datahub.replace("storefront", {**STOREFRONT, "introspection": True}, author="t")
+    body = client.post("/graphql/storefront", json=query, headers=headers).json()
+    assert body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
