@@ -50,6 +50,7 @@ def test_defaults_and_round_trip() -> None:
         ({"classes": {"Nope": {}}}, "classes.Nope"),
         ({"classes": {"Brand": {"fields": ["nope"]}}}, "classes.Brand.fields[0]"),
         ({"classes": {"Brand": {"operations": ["create"]}}}, "classes.Brand.operations"),
+        ({"classes": {"Brand": {"operations": []}}}, "classes.Brand.operations"),
         ({"classes": {"Product": {"fields": ["sku", "brand"]}}}, "classes.Product.fields"),
         ({"limits": {"maxDepth": 0}}, "limits.maxDepth"),
         ({"limits": {"maxWhatever": 3}}, "limits.maxWhatever"),
@@ -120,3 +121,29 @@ def test_joined_statements_never_change_with_the_values(text: str, number: int) 
     for (sql, values), reference in zip(joined_sql(text, number), REFERENCE, strict=True):
         assert sql == reference
         assert text in values.values()
+
+
+def test_generated_names_may_not_collide() -> None:
+    thing = {"name": "Thing", "businessKey": "code", "fields": [{"name": "code", "type": "text"}]}
+    definitions = {
+        "Thing": parse_class_definition(thing),
+        "ThingListing": parse_class_definition({**thing, "name": "ThingListing"}),
+    }
+    with pytest.raises(InvalidDatahubConfig) as caught:
+        parse_datahub_config(
+            {"name": "x", "classes": {"Thing": {}, "ThingListing": {}}}, definitions
+        )
+    assert [e.field for e in caught.value.errors] == ["classes.ThingListing"]
+
+
+def test_classname_is_reserved_for_the_system_field() -> None:
+    from pimhub.catalog.errors import InvalidClassDefinition
+
+    with pytest.raises(InvalidClassDefinition):
+        parse_class_definition(
+            {
+                "name": "Item",
+                "businessKey": "code",
+                "fields": [{"name": "code", "type": "text"}, {"name": "classname", "type": "text"}],
+            }
+        )

@@ -89,3 +89,10 @@ def test_cursor_of_another_sort_is_refused() -> None:
     cursor = encode_cursor(parse_sort(RESOLVER, ["sku"]), ["a", 1])
     with pytest.raises(InvalidQuery):
         decode_cursor(parse_sort(RESOLVER, ["-sku"]), cursor)
+
+
+def test_cursor_values_must_be_scalars() -> None:
+    sort = parse_sort(RESOLVER, ["sku"])
+    forged = encode_cursor(sort, [[], 1])  # right signature, a list where a value belongs
+    with pytest.raises(InvalidQuery):
+        decode_cursor(sort, forged)

@@ -47,6 +47,7 @@ RESERVED_FIELD_NAMES = frozenset(
         "uuid",
         "key",
         "class",
+        "classname",  # GraphQL's system field, as in Pimcore
         "published",
         "version",
         "createdAt",

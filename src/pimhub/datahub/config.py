@@ -205,7 +205,26 @@ def _parse_classes(
         parsed.append(ExposedClass(class_name, fields, operations))
     if definitions is not None:
         _check_relation_targets(parsed, definitions, errors)
+    _check_generated_names([c.name for c in parsed], errors)
     return tuple(parsed)
+
+
+def _check_generated_names(names: Sequence[str], errors: list[FieldError]) -> None:
+    """Class names whose generated GraphQL names would collide: `getThingListing` is both
+    Thing's listing and ThingListing's get; `MoneyInput` is the shared money input type."""
+    for name in names:
+        if f"{name}Listing" in names:
+            errors.append(
+                FieldError(
+                    f"classes.{name}Listing",
+                    f"get{name}Listing would name both {name}'s listing and this class; "
+                    "expose one of them in another configuration",
+                )
+            )
+        if name == "Money":
+            errors.append(
+                FieldError("classes.Money", "'Money' collides with the built-in Money type")
+            )
 
 
 def _parse_fields(
@@ -241,9 +260,10 @@ def _parse_operations(raw: Any, path: str, errors: list[FieldError]) -> frozense
             errors.append(
                 FieldError(f"{path}.operations[{i}]", f"unknown operation {item!r}; use {allowed}")
             )
-    if ops and Operation.READ not in ops:
-        # Every write returns the written object, so writing without reading is not a mode.
-        errors.append(FieldError(f"{path}.operations", "writes need 'read' as well"))
+    if Operation.READ not in ops:
+        # Every write returns the written object, so writing without reading is not a mode;
+        # a class nobody may read is simply left out of the configuration.
+        errors.append(FieldError(f"{path}.operations", "must include 'read'"))
     return frozenset(ops)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     and_,
     bindparam,
+    false,
     func,
     select,
     type_coerce,
@@ -29,7 +30,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.types import NullType
 
 from pimhub.catalog.objects import CatalogObject
-from pimhub.catalog.query import BoolOp, Node, Not, SystemField
+from pimhub.catalog.query import BoolOp, Node, Not, SystemField, ValueKind
 from pimhub.datahub.ports import MAX_JOINS, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
@@ -69,7 +70,10 @@ def _request_filters(request: ListingRequest, bind: _Namer) -> list[Any]:
     if request.published_only:
         conditions.append(objects.c.published.is_(True))
     if request.ids is not None:
-        conditions.append(objects.c.id.in_([bind(i) for i in request.ids] or [-1]))
+        # An empty list matches nothing; SQLAlchemy's own empty IN would be an "expanding"
+        # parameter, which a statement compiled once cannot carry.
+        ids = [bind(i) for i in request.ids]
+        conditions.append(objects.c.id.in_(ids) if ids else false())
     if request.after:
         cols = listing.sort_columns(request.sort)
         cursor = listing.decode_cursor(request.sort, request.after)
@@ -252,11 +256,19 @@ class SqlGraphReadSession:
         rows = list(self.conn.exec_driver_sql(sql, args).fetchall())
         page = self._rows(request, rows, sum(len(c) for c in columns))
         if self.reader.sqlite:
-            # Unprocessed timestamps in sort keys come back as text; cursors want datetimes.
-            times = [i for i, k in enumerate(request.sort) if k.ref.system in _TIME_FIELDS]
-            if times:
+            # Unprocessed sort keys come back as SQLite stores them (timestamps as text,
+            # booleans as 0/1); cursors want what SQLAlchemy's types would have made.
+            convert = {
+                i: self.reader.utc if k.ref.system in _TIME_FIELDS else bool
+                for i, k in enumerate(request.sort)
+                if k.ref.system in _TIME_FIELDS or k.ref.kind == ValueKind.BOOLEAN
+            }
+            if convert:
                 page.sort_values = [
-                    tuple(self.reader.utc(v) if i in times else v for i, v in enumerate(row))
+                    tuple(
+                        convert[i](v) if i in convert and v is not None else v
+                        for i, v in enumerate(row)
+                    )
                     for row in page.sort_values
                 ]
         return page

@@ -139,6 +139,8 @@ def decode_cursor(sort: Sequence[SortKey], cursor: str) -> list[Any]:
         raise bad("the cursor belongs to a different sort order; start again without it")
     if not isinstance(values, list) or len(values) != len(sort) + 1:
         raise bad("not a cursor this API issued")
+    if not all(v is None or isinstance(v, str | int | float | bool) for v in values):
+        raise bad("not a cursor this API issued")
     for i, key in enumerate(sort):
         if key.ref.system in _TIME_FIELDS:
             values[i] = datetime.fromisoformat(values[i])

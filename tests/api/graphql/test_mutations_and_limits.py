@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -185,3 +187,61 @@ def test_production_profile_switches_introspection_off(storefront: Hub) -> None:
     storefront.datahub.replace("storefront", {**STOREFRONT, "introspection": True}, author="t")
     body = client.post("/graphql/storefront", json=query, headers=headers).json()
     assert body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+
+
+def test_drafts_are_out_of_reach_of_a_configuration_without_them(storefront: Hub, gql: Gql) -> None:
+    """TS-2 is unpublished; the storefront configuration does not show drafts."""
+    update = gql(f'mutation {{ updateProduct(sku: "TS-2", input: {{stock: 1}}) {{ {RESULT} }} }}')
+    assert update["data"]["updateProduct"]["code"] == "object-not-found"
+    delete = gql(f'mutation {{ deleteProduct(sku: "TS-2") {{ {RESULT} }} }}')
+    assert delete["data"]["deleteProduct"]["code"] == "object-not-found"
+    upsert = gql('mutation { upsertProductBatch(items: [{sku: "TS-2"}]) { code output { sku } } }')
+    assert upsert["data"]["upsertProductBatch"] == [{"code": "object-not-found", "output": None}]
+    draft = gql(
+        'mutation { createProduct(published: false, input: {sku: "D-9", name: "Secret"}) '
+        "{ success output { sku } } }"
+    )
+    assert draft["data"]["createProduct"] == {"success": True, "output": None}
+    assert storefront.catalog.get_object("Product", "TS-2", include_drafts=True).version == 1
+
+
+def test_an_unexpected_failure_stays_with_its_item(
+    storefront: Hub, gql: Gql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = storefront.catalog.upsert
+
+    def flaky(class_name: str, values: dict[str, Any], **kwargs: Any) -> Any:
+        if values.get("sku") == "BOOM":
+            raise RuntimeError("SELECT secret FROM somewhere")
+        return real(class_name, values, **kwargs)
+
+    monkeypatch.setattr(storefront.catalog, "upsert", flaky)
+    body = gql(
+        """mutation { a: upsertProductBatch(items: [{sku: "U-1", name: "one"}, {sku: "BOOM"},
+                                                    {sku: "U-2", name: "two"}])
+                        { sku success code message }
+                      b: updateProduct(sku: "TS-1", uuid: "x", input: {}) { success code } }"""
+    )
+    items = body["data"]["a"]
+    assert [(i["sku"], i["success"], i["code"]) for i in items] == [
+        ("U-1", True, None),
+        ("BOOM", False, "internal-error"),
+        ("U-2", True, None),
+    ]
+    assert "SELECT" not in items[1]["message"]
+    assert body["data"]["b"] == {"success": False, "code": "invalid-input"}
+
+
+def test_fragments_spread_twice_per_level_cost_linear_time(gql: Gql) -> None:
+    levels = 22  # 2**22 field visits if fragments were walked naively
+    fragments = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ... on Query {{ ...F{i + 1} }} }}"
+        for i in range(levels)
+    )
+    query = "{ ...F0 } " + fragments + f" fragment F{levels} on Query {{ __typename }}"
+    outcome: list[dict[str, Any]] = []
+    worker = threading.Thread(target=lambda: outcome.append(gql(query)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert outcome, "the query did not finish in 20 s"
+    assert outcome[0]["data"] == {"__typename": "Query"}

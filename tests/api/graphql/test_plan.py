@@ -46,6 +46,16 @@ PLANNED: list[tuple[str, dict[str, Any] | None]] = [
         None,
     ),
     ("{ __typename getCategoryListing(after: 1) { edges { node { code } } } }", None),
+    ('{ getProductListing(ids: "") { totalCount edges { node { sku } } } }', None),
+    (
+        '{ getProductListing(sortBy: ["featured", "-published"], first: 2) '
+        "{ edges { cursor node { sku featured published } } pageInfo { endCursor } } }",
+        None,
+    ),
+    (
+        '{ getProductListing(after: "WzEsMl0", sortBy: ["sku"]) { edges { node { sku } } } }',
+        None,
+    ),
 ]
 NOT_PLANNED = [
     '{ getProduct(sku: "TS-1") { sku @include(if: true) } }',

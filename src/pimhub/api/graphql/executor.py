@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -45,6 +46,7 @@ from pimhub.datahub.ports import GraphReads
 from pimhub.datahub.service import DatahubService, UnknownDatahubConfig
 
 DOCUMENTS_PER_SCHEMA = 500
+log = structlog.get_logger("pimhub.graphql")
 
 
 class _CursorVariablesRule(VariablesInAllowedPositionRule):
@@ -197,7 +199,7 @@ class GraphQLService:
                 data, errors = plan.run(ctx, coerced)
                 body: dict[str, Any] = {"data": data}
                 if errors:
-                    body = {"errors": [e.formatted for e in errors], "data": data}
+                    body = {"errors": [_public(e) for e in errors], "data": data}
             else:
                 result = execute(
                     schema.schema,
@@ -292,6 +294,19 @@ def _root(schema: DatahubSchema, operation: OperationDefinitionNode) -> Any:
 def _body(result: ExecutionResult) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if result.errors:
-        body["errors"] = [e.formatted for e in result.errors]
+        body["errors"] = [_public(e) for e in result.errors]
     body["data"] = result.data
     return body
+
+
+def _public(error: GraphQLError) -> dict[str, Any]:
+    """An error as the client sees it. Errors we raise on purpose carry a code; anything
+    else is a bug or a database failure whose message may hold SQL: logged, not shown."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError) or error.extensions:
+        return dict(error.formatted)
+    log.error("graphql.unexpected_error", exc_info=original, path=error.path)
+    formatted = dict(error.formatted)
+    formatted["message"] = "internal error; it is logged with this request"
+    formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+    return formatted

@@ -43,6 +43,9 @@ def depth_rule(maximum: int) -> type[ASTValidationRule]:
                 for d in context.document.definitions
                 if isinstance(d, FragmentDefinitionNode)
             }
+            # A fragment's own depth, computed once: spreading fragments that spread others
+            # twice would otherwise double the work per level.
+            self.fragment_depth: dict[str, int] = {}
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             depth = self._depth(node.selection_set, 0, set())
@@ -70,8 +73,10 @@ def depth_rule(maximum: int) -> type[ASTValidationRule]:
                     name = selection.name.value
                     fragment = self.fragments.get(name)
                     if fragment is not None and name not in seen:
-                        inner = self._depth(fragment.selection_set, level, seen | {name})
-                        deepest = max(deepest, inner)
+                        if name not in self.fragment_depth:
+                            own = self._depth(fragment.selection_set, 0, seen | {name})
+                            self.fragment_depth[name] = own
+                        deepest = max(deepest, level + self.fragment_depth[name])
             return deepest
 
     return MaxDepthRule
@@ -115,6 +120,8 @@ class CostCounter:
         self.variables = variables
         self.class_types = class_types
         self.default_page = default_page
+        # Cost is linear in the multiplier, so each fragment is costed once per parent type.
+        self.fragment_cost: dict[tuple[str, str], int] = {}
 
     def operation(self, operation: OperationDefinitionNode, root: GraphQLObjectType) -> int:
         return self._selection(operation.selection_set, root, 1)
@@ -131,9 +138,15 @@ class CostCounter:
             elif isinstance(selection, InlineFragmentNode):
                 cost += self._selection(selection.selection_set, parent, multiplier)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragments.get(selection.name.value)
-                if fragment is not None:
-                    cost += self._selection(fragment.selection_set, parent, multiplier)
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None:
+                    continue
+                key = (name, parent.name)
+                if key not in self.fragment_cost:
+                    self.fragment_cost[key] = 0  # a cycle (refused by validation) costs 0
+                    self.fragment_cost[key] = self._selection(fragment.selection_set, parent, 1)
+                cost += multiplier * self.fragment_cost[key]
         return cost
 
     def _field(self, node: FieldNode, parent: GraphQLObjectType, multiplier: int) -> int:

@@ -67,6 +67,21 @@ def _language(ctx: RequestContext, args: dict[str, Any]) -> str:
     return args.get("defaultLanguage") or ctx.default_language
 
 
+def _filterable(ctx: RequestContext, definition: ClassDefinition) -> frozenset[str]:
+    """The fields a filter or sort may name: those in the schema, so neither exposed fields
+    of hidden classes nor relations to classes the configuration leaves out."""
+    exposed = ctx.config.exposed(definition.name)
+    if exposed is None:
+        return frozenset()
+    names = []
+    for name in exposed.field_names(definition):
+        f = definition.field(name)
+        if f is not None and f.target is not None and ctx.config.exposed(f.target) is None:
+            continue
+        names.append(name)
+    return frozenset(names)
+
+
 def get_one(
     ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any], key_field: str
 ) -> GraphObject | None:
@@ -112,11 +127,8 @@ def listing_request(
             f"configuration '{ctx.config.name}' does not show unpublished objects",
             "FORBIDDEN",
         )
-    exposed = ctx.config.exposed(definition.name)
     resolver = FieldResolver(
-        definition,
-        default_language=_language(ctx, args),
-        exposed=frozenset(exposed.field_names(definition)) if exposed else frozenset(),
+        definition, default_language=_language(ctx, args), exposed=_filterable(ctx, definition)
     )
     try:
         where = FilterParser(resolver).parse(args.get("filter"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
@@ -27,7 +28,7 @@ from graphql import (
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import coded
 from pimhub.api.graphql.loaders import GraphObject
-from pimhub.catalog.errors import CatalogError, ObjectNotFound
+from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput, ObjectNotFound
 from pimhub.catalog.objects import CatalogObject
 from pimhub.datahub.config import Operation
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from pimhub.api.graphql.schema import ClassBinding, _Builder
 
 MAX_BATCH = 1000
+log = structlog.get_logger("pimhub.graphql")
 
 INPUT_ERROR = GraphQLObjectType(
     "InputError",
@@ -96,7 +98,7 @@ def build_fields(builder: _Builder, binding: ClassBinding) -> dict[str, tuple[st
         out[f"create{name}"] = (
             "create",
             GraphQLField(
-                GraphQLNonNull(result),
+                result,  # nullable: an error in one mutation never nulls the others
                 args={"input": GraphQLArgument(GraphQLNonNull(input_type)), **writes},
                 resolve=lambda _r, info, **a: _create(_ctx(info), binding, a),
             ),
@@ -105,7 +107,7 @@ def build_fields(builder: _Builder, binding: ClassBinding) -> dict[str, tuple[st
         out[f"update{name}"] = (
             "update",
             GraphQLField(
-                GraphQLNonNull(result),
+                result,  # nullable: an error in one mutation never nulls the others
                 args={**keys, "input": GraphQLArgument(GraphQLNonNull(input_type)), **writes},
                 resolve=lambda _r, info, **a: _update(_ctx(info), binding, a),
             ),
@@ -123,7 +125,7 @@ def build_fields(builder: _Builder, binding: ClassBinding) -> dict[str, tuple[st
         out[f"delete{name}"] = (
             "delete",
             GraphQLField(
-                GraphQLNonNull(deleted),
+                deleted,
                 args={**keys, "force": GraphQLArgument(GraphQLBoolean)},
                 resolve=lambda _r, info, **a: _delete(_ctx(info), binding, a),
             ),
@@ -143,7 +145,7 @@ def build_fields(builder: _Builder, binding: ClassBinding) -> dict[str, tuple[st
         out[f"upsert{name}Batch"] = (
             "upsert",
             GraphQLField(
-                GraphQLNonNull(GraphQLList(GraphQLNonNull(item))),
+                GraphQLList(GraphQLNonNull(item)),
                 args={
                     "items": GraphQLArgument(
                         GraphQLNonNull(GraphQLList(GraphQLNonNull(input_type)))
@@ -174,7 +176,13 @@ def to_values(binding: ClassBinding, data: Mapping[str, Any], language: str) -> 
     return values
 
 
-def _failure(exc: CatalogError) -> dict[str, Any]:
+def _failure(exc: Exception) -> dict[str, Any]:
+    """A failed write as a result. Anything but a domain error is a bug or a database
+    problem: logged, and answered without its details (they may hold SQL)."""
+    if not isinstance(exc, CatalogError):
+        log.exception("graphql.mutation_failed")
+        exc = CatalogError("the write failed unexpectedly; it is logged with this request")
+        exc.code = "internal-error"
     return {
         "success": False,
         "code": exc.code,
@@ -186,7 +194,8 @@ def _failure(exc: CatalogError) -> dict[str, Any]:
 
 def _success(ctx: RequestContext, obj: CatalogObject, message: str) -> dict[str, Any]:
     ctx.session.fresh()  # later reads (relations of the output) see this write
-    node = ctx.loader.batch([obj], ctx.default_language)[0]
+    # A configuration without drafts shows no unpublished object, not even one it wrote.
+    node = ctx.loader.batch([obj], ctx.default_language)[0] if ctx.loader.visible(obj) else None
     return {"success": True, "code": None, "message": message, "errors": [], "node": node}
 
 
@@ -204,7 +213,7 @@ def _create(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
             published=True if published is None else published,
             author=ctx.author,
         )
-    except CatalogError as exc:
+    except Exception as exc:
         return _failure(exc)
     return _success(ctx, obj, f"{binding.definition.name} '{obj.key}' created")
 
@@ -214,7 +223,10 @@ def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
     given = {k: args[k] for k in ("id", "uuid", key_field) if args.get(k) is not None}
     name = binding.definition.name
     if len(given) != 1:
-        raise coded(f"name the {name} by exactly one of id, uuid or {key_field}", "BAD_USER_INPUT")
+        raise InvalidInput(
+            f"name the {name} by exactly one of id, uuid or {key_field}",
+            [FieldError(key_field, "give exactly one of id, uuid or the business key")],
+        )
     object_id = None
     if "id" in given:
         if not str(given["id"]).isdigit():
@@ -222,7 +234,8 @@ def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
         object_id = int(given["id"])
     obj = ctx.session.one(name, id=object_id, uuid=given.get("uuid"), key=given.get(key_field))
     ctx.session.fresh()
-    if obj is None:
+    # Drafts are out of reach, not only out of sight, where a configuration hides them.
+    if obj is None or not ctx.loader.visible(obj):
         label = ", ".join(f"{k} '{v}'" for k, v in given.items())
         raise ObjectNotFound(f"no {name} with {label}")
     return obj
@@ -239,7 +252,7 @@ def _update(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
             expected_version=args.get("expectedVersion"),
             author=ctx.author,
         )
-    except CatalogError as exc:
+    except Exception as exc:
         return _failure(exc)
     verb = "updated" if result.changed else "unchanged"
     return _success(ctx, result.object, f"{binding.definition.name} '{result.object.key}' {verb}")
@@ -255,7 +268,7 @@ def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
             expected_version=args.get("expectedVersion"),
             author=ctx.author,
         )
-    except CatalogError as exc:
+    except Exception as exc:
         return _failure(exc)
     ctx.session.fresh()
     return {
@@ -267,6 +280,18 @@ def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
         binding.definition.business_key: gone.key,
         "version": gone.version,
     }
+
+
+def _refuse_hidden(ctx: RequestContext, binding: ClassBinding, key: Any) -> None:
+    if ctx.config.drafts or not isinstance(key, str):
+        return
+    existing = ctx.session.one(binding.definition.name, id=None, uuid=None, key=key)
+    ctx.session.fresh()
+    if existing is not None and not existing.published:
+        raise ObjectNotFound(
+            f"{binding.definition.name} '{key}' exists unpublished, and this configuration "
+            "does not show drafts; it cannot change it"
+        )
 
 
 def _upsert_batch(
@@ -282,13 +307,14 @@ def _upsert_batch(
     for index, item in enumerate(items):
         outcome: dict[str, Any] = {"index": index, key_field: item.get(key_field)}
         try:
+            _refuse_hidden(ctx, binding, item.get(key_field))
             result = ctx.catalog.upsert(
                 binding.definition.name,
                 to_values(binding, item, language),
                 published=args.get("published"),
                 author=ctx.author,
             )
-        except CatalogError as exc:
+        except Exception as exc:
             outcome.update(_failure(exc), created=False, changed=False)
         else:
             outcome.update(
@@ -303,7 +329,10 @@ def _upsert_batch(
                 created=result.created,
                 changed=result.changed,
             )
-            saved.append((outcome, result.object))
+            if ctx.loader.visible(result.object):
+                saved.append((outcome, result.object))
+            else:
+                outcome["node"] = None
         results.append(outcome)
     ctx.session.fresh()
     # One batch for all outputs, so their relations load with one statement per field.

@@ -110,6 +110,9 @@ def _row_system(row: Row) -> dict[str, Callable[[], str]]:
     }
 
 
+MAX_FIELDS_PER_SELECTION = 500
+
+
 class Unsupported(Exception):
     """This shape is left to graphql-core."""
 
@@ -240,6 +243,10 @@ class _Compiler:
             if isinstance(selection, FieldNode):
                 key = selection.alias.value if selection.alias else selection.name.value
                 out.append((key, selection))
+                if len(out) > MAX_FIELDS_PER_SELECTION:
+                    # Fragments spread repeatedly would flatten exponentially; graphql-core
+                    # merges them as it goes.
+                    raise Unsupported("too many fields")
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 if condition is not None and condition.name.value != type_name:
