@@ -98,3 +98,21 @@ def test_changed_fields_lists_only_real_changes() -> None:
     after = {"sku": "P-1", "stock": 2, "name": {"en": "Tee"}, "ean": "12345678"}
     assert sorted(changed_fields(before, after)) == ["ean", "stock"]
     assert changed_fields(before, dict(before)) == []
+
+
+def test_numbers_and_date_times_beyond_storage_are_refused() -> None:
+    definition = parse_class_definition(
+        {
+            "name": "Thing",
+            "businessKey": "code",
+            "fields": [
+                {"name": "code", "type": "text"},
+                {"name": "count", "type": "number"},
+                {"name": "at", "type": "datetime"},
+            ],
+        }
+    )
+    _, errors = validate_values(
+        definition, {"code": "x", "count": 1e308, "at": "9999-12-31T23:59:59-14:00"}
+    )
+    assert sorted((e.field, e.code) for e in errors) == [("at", "range"), ("count", "range")]

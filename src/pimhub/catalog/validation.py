@@ -37,6 +37,9 @@ def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
         if isinstance(value, float) and not value.is_integer():
             raise _Invalid("expected a whole number", "decimals")
         result: int | float = int(value)
+        if not -(2**63) <= result < 2**63:
+            # Databases index and compare whole numbers as 64-bit integers.
+            raise _Invalid("whole numbers must fit in 64 bits", "range")
     else:
         exponent = Decimal(str(value)).as_tuple().exponent
         if isinstance(exponent, int) and -exponent > decimals:
@@ -118,7 +121,11 @@ def _check_datetime(_: FieldDefinition, value: Any) -> str:
         raise _Invalid(f"{value!r} is not an ISO 8601 date-time", "format") from None
     if parsed.tzinfo is None:
         raise _Invalid("a date-time needs a time zone offset, e.g. 2026-01-31T12:00:00Z", "format")
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:
+        raise _Invalid(f"{value!r} is outside the supported range in UTC", "range") from None
+    return in_utc.isoformat().replace("+00:00", "Z")
 
 
 def _check_select(f: FieldDefinition, value: Any) -> str:
