@@ -36,6 +36,7 @@ from pimhub.catalog.objects import (
 from pimhub.catalog.ports import ObjectPointReads, Page, UnitOfWork, UnitOfWorkFactory
 from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
+from pimhub.catalog.relations import resolve_relations
 from pimhub.catalog.validation import changed_fields, validate_values
 
 MAX_PAGE_SIZE = 1000
@@ -44,14 +45,6 @@ MAX_REFERRERS_SHOWN = 20
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _looks_like_uuid(value: str) -> bool:
-    try:
-        uuidlib.UUID(value)
-    except ValueError:
-        return False
-    return len(value) == 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +360,7 @@ class CatalogService:
         author: str,
     ) -> SaveResult:
         normalized, errors = validate_values(definition, values, languages=self.languages)
-        refs = self._resolve_relations(uow, definition, normalized, errors)
+        refs = resolve_relations(uow.objects, definition, normalized, errors)
         self._check_unique(uow, definition, normalized, before, errors)
         if errors:
             raise ValidationFailed(
@@ -434,48 +427,6 @@ class CatalogService:
         after = None if deleted_from is not None else obj
         event_type = object_event_type(deleted_from or before, after)
         uow.outbox.add(object_event(event_type, obj, changed, obj.modified_at))
-
-    def _resolve_relations(
-        self,
-        uow: UnitOfWork,
-        definition: ClassDefinition,
-        values: dict[str, Any],
-        errors: list[FieldError],
-    ) -> list[tuple[str, str]]:
-        """Replace business keys by uuids in relation fields, in place; return (field, uuid)
-        pairs for the reference index."""
-        refs: list[tuple[str, str]] = []
-        for f in definition.relation_fields():
-            if f.name not in values:
-                continue
-            raw = values[f.name]
-            items: list[str] = raw if isinstance(raw, list) else [raw]
-            uuids = [i for i in items if _looks_like_uuid(i)]
-            by_uuid = uow.objects.resolve_uuids(uuids) if uuids else {}
-            keys = [i for i in items if i not in by_uuid]
-            assert f.target is not None
-            by_key = uow.objects.resolve_keys(f.target, keys) if keys else {}
-            resolved: list[str] = []
-            for i, item in enumerate(items):
-                where = f"{f.name}[{i}]" if isinstance(raw, list) else f.name
-                target = by_uuid.get(item)
-                if target is not None and target.class_name != f.target:
-                    errors.append(
-                        FieldError(
-                            where, f"{item} is a {target.class_name}, not a {f.target}", "reference"
-                        )
-                    )
-                elif target is not None:
-                    resolved.append(target.uuid)
-                elif item in by_key:
-                    resolved.append(by_key[item])
-                else:
-                    errors.append(
-                        FieldError(where, f"no {f.target} with key or uuid '{item}'", "reference")
-                    )
-            values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
-            refs.extend((f.name, u) for u in resolved)
-        return refs
 
     def _check_unique(
         self,

@@ -59,7 +59,6 @@ class GraphReadSession(Protocol):
         `drafts`). A row holds, for the listed object and then each join in order, the
         `columns` named for it in OBJECT_FIELDS order, then the sort keys."""
 
-    def json(self, value: Any) -> Any: ...
     def json_decoder(self) -> Callable[[Any], Any]:
         """The cheapest function that turns this driver's JSON column values into data."""
 

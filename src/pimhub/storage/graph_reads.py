@@ -273,9 +273,6 @@ class SqlGraphReadSession:
                 ]
         return page
 
-    def json(self, value: Any) -> Any:
-        return self.reader.json(value)
-
     def json_decoder(self) -> Callable[[Any], Any]:
         # SQLite hands JSON back as text; psycopg has decoded it already.
         return orjson.loads if self.reader.sqlite else _identity

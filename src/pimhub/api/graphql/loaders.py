@@ -40,7 +40,6 @@ class ObjectLoader:
     def __init__(self, session: GraphReadSession, *, drafts: bool) -> None:
         self.session = session
         self.drafts = drafts
-        self.statements = 0
 
     def batch(self, objects: Sequence[CatalogObject], language: str) -> list[GraphObject]:
         batch = Batch()
@@ -63,8 +62,6 @@ class ObjectLoader:
             elif isinstance(value, str):
                 wanted.append(value)
         objects = self.session.by_uuids(wanted) if wanted else {}
-        if wanted:
-            self.statements += 1
         visible = [o for o in objects.values() if self.visible(o)]
         targets = self.batch(visible, node.language)
         found = batch.loaded[field_name] = {t.obj.uuid: t for t in targets}
