@@ -265,7 +265,12 @@ class GraphQLService:
     ) -> Plan | None:
         name = operation.name.value if operation.name else None
         if name not in prepared.plans:
-            prepared.plans[name] = compile_plan(schema, operation, prepared.fragments)
+            try:
+                prepared.plans[name] = compile_plan(schema, operation, prepared.fragments)
+            except Exception:
+                # A plan is only a shortcut: if compiling one fails, graphql-core answers.
+                log.exception("graphql.plan_failed")
+                prepared.plans[name] = None
         return prepared.plans[name]
 
 
