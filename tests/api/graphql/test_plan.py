@@ -108,3 +108,18 @@ def test_other_shapes_fall_back_to_graphql_core(
     slow, fast, planned = _both(gql, service, query, None)
     assert planned == 0
     assert fast == slow
+
+
+def test_a_plan_that_cannot_compile_falls_back(
+    gql: Gql, service: GraphQLService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pimhub.api.graphql import executor
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a bug in the plan compiler")
+
+    monkeypatch.setattr(executor, "compile_plan", broken)
+    before = service.plans_used
+    body = gql('{ getProduct(sku: "TS-1") { sku } }')
+    assert body["data"] == {"getProduct": {"sku": "TS-1"}}
+    assert service.plans_used == before
