@@ -123,3 +123,16 @@ def test_a_plan_that_cannot_compile_falls_back(
     body = gql('{ getProduct(sku: "TS-1") { sku } }')
     assert body["data"] == {"getProduct": {"sku": "TS-1"}}
     assert service.plans_used == before
+
+
+def test_only_planned_queries_count_as_planned(gql: Gql, service: GraphQLService) -> None:
+    """The endpoint runs planned queries on the event loop and everything else in the
+    thread pool; `planned` is what it asks."""
+    query = 'query One { getProduct(sku: "TS-1") { sku } }'
+    assert not service.planned("storefront", query, None)  # never seen
+    gql(query)
+    assert service.planned("storefront", query, None)
+    assert service.planned("storefront", query, "One")
+    mutation = 'mutation { updateProduct(sku: "TS-1", input: {}) { success } }'
+    gql(mutation)
+    assert not service.planned("storefront", mutation, None)

@@ -138,6 +138,18 @@ class GraphQLService:
 
     # -- requests -------------------------------------------------------------------------
 
+    def planned(self, config_name: str, query: str, operation_name: str | None) -> bool:
+        """Whether this query already has a compiled plan: a hint for where to run it (a
+        planned query costs about a millisecond; anything else may cost far more)."""
+        entry = self._schemas.get(config_name)
+        prepared = entry.documents.get(query) if entry is not None else None
+        if prepared is None:
+            return False
+        plans = prepared.plans
+        if operation_name is None and len(plans) == 1:
+            return next(iter(plans.values())) is not None
+        return plans.get(operation_name) is not None
+
     def run(
         self,
         config_name: str,
