@@ -63,7 +63,12 @@ class _Namer:
         return bindparam(name)
 
 
-def _request_filters(request: ListingRequest, bind: _Namer) -> list[Any]:
+def _request_filters(
+    request: ListingRequest, bind: listing.Bind, *, cursor: bool = True
+) -> list[Any]:
+    """The WHERE conditions of a listing (without the cursor: what its total counts).
+    `bind` wraps each value: `_identity` for statements SQLAlchemy caches itself, a
+    `_Namer` for statements compiled once here."""
     conditions: list[Any] = [objects.c.class_name == bind(request.class_name)]
     if request.where is not None:
         conditions.append(listing.compile_filter(request.where, bind))
@@ -74,10 +79,10 @@ def _request_filters(request: ListingRequest, bind: _Namer) -> list[Any]:
         # parameter, which a statement compiled once cannot carry.
         ids = [bind(i) for i in request.ids]
         conditions.append(objects.c.id.in_(ids) if ids else false())
-    if request.after:
+    if cursor and request.after:
         cols = listing.sort_columns(request.sort)
-        cursor = listing.decode_cursor(request.sort, request.after)
-        conditions.append(listing.after_cursor(cols, cursor, bind))
+        values = listing.decode_cursor(request.sort, request.after)
+        conditions.append(listing.after_cursor(cols, values, bind))
     return conditions
 
 
@@ -203,25 +208,12 @@ class SqlGraphReadSession:
         self.reader = reader
         self.statements = statements
 
-    def _conditions(self, request: ListingRequest) -> list[Any]:
-        conditions = [objects.c.class_name == request.class_name]
-        if request.where is not None:
-            conditions.append(listing.compile_filter(request.where))
-        if request.published_only:
-            conditions.append(objects.c.published.is_(True))
-        if request.ids is not None:
-            conditions.append(objects.c.id.in_(list(request.ids)))
-        return conditions
-
     def _page(self, request: ListingRequest, columns: Sequence[Any]) -> Select[Any]:
         """The page's statement: `columns`, then the sort keys as _s0.._sN."""
         cols = listing.sort_columns(request.sort)
         query: Select[Any] = select(
             *columns, *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)]
-        ).where(*self._conditions(request))
-        if request.after:
-            values = listing.decode_cursor(request.sort, request.after)
-            query = query.where(listing.after_cursor(cols, values))
+        ).where(*_request_filters(request, _identity))
         query = query.order_by(*[c.desc() if d else c.asc() for c, d in cols])
         query = query.limit(request.first + 1)
         return query.offset(request.offset) if request.offset else query
@@ -288,7 +280,8 @@ class SqlGraphReadSession:
         return page
 
     def count(self, request: ListingRequest) -> int:
-        statement = select(func.count()).select_from(objects).where(*self._conditions(request))
+        conditions = _request_filters(request, _identity, cursor=False)
+        statement = select(func.count()).select_from(objects).where(*conditions)
         total: int = self.conn.execute(statement).scalar_one()
         return total
 

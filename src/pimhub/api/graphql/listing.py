@@ -9,7 +9,8 @@ from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import coded, from_domain
 from pimhub.api.graphql.loaders import GraphObject
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import CatalogError
+from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput
+from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
 from pimhub.datahub.ports import Join, ListingRequest, ListingRows
 
@@ -82,14 +83,17 @@ def _filterable(ctx: RequestContext, definition: ClassDefinition) -> frozenset[s
     return frozenset(names)
 
 
-def get_one(
-    ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any], key_field: str
-) -> GraphObject | None:
-    given = {k: args.get(k) for k in ("id", "uuid", key_field) if args.get(k) is not None}
+def find_visible(
+    ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]
+) -> CatalogObject | None:
+    """The object named by exactly one of the `id`, `uuid` and business key arguments, if
+    this configuration may see it (get<Class>, and the target of update and delete)."""
+    key_field = definition.business_key
+    given = {k: args[k] for k in ("id", "uuid", key_field) if args.get(k) is not None}
     if len(given) != 1:
-        raise coded(
-            f"get{definition.name} takes exactly one of id, uuid or {key_field}",
-            "BAD_USER_INPUT",
+        raise InvalidInput(
+            f"name the {definition.name} by exactly one of id, uuid or {key_field}",
+            [FieldError(key_field, "give exactly one of id, uuid or the business key")],
         )
     object_id = None
     if "id" in given:
@@ -100,10 +104,17 @@ def get_one(
     obj = ctx.session.one(
         definition.name, id=object_id, uuid=given.get("uuid"), key=given.get(key_field)
     )
-    if not ctx.loader.visible(obj):
-        return None
-    assert obj is not None
-    return ctx.loader.batch([obj], _language(ctx, args))[0]
+    return obj if obj is not None and ctx.loader.visible(obj) else None
+
+
+def get_one(
+    ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]
+) -> GraphObject | None:
+    try:
+        obj = find_visible(ctx, definition, args)
+    except CatalogError as exc:
+        raise from_domain(exc) from None
+    return None if obj is None else ctx.loader.batch([obj], _language(ctx, args))[0]
 
 
 def listing_request(

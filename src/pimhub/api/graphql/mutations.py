@@ -27,8 +27,9 @@ from graphql import (
 
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import coded
+from pimhub.api.graphql.listing import find_visible
 from pimhub.api.graphql.loaders import GraphObject
-from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput, ObjectNotFound
+from pimhub.catalog.errors import CatalogError, ObjectNotFound
 from pimhub.catalog.objects import CatalogObject
 from pimhub.datahub.config import Operation
 
@@ -219,25 +220,14 @@ def _create(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
 
 
 def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> CatalogObject:
-    key_field = binding.definition.business_key
-    given = {k: args[k] for k in ("id", "uuid", key_field) if args.get(k) is not None}
-    name = binding.definition.name
-    if len(given) != 1:
-        raise InvalidInput(
-            f"name the {name} by exactly one of id, uuid or {key_field}",
-            [FieldError(key_field, "give exactly one of id, uuid or the business key")],
-        )
-    object_id = None
-    if "id" in given:
-        if not str(given["id"]).isdigit():
-            raise ObjectNotFound(f"no {name} with id '{given['id']}'")
-        object_id = int(given["id"])
-    obj = ctx.session.one(name, id=object_id, uuid=given.get("uuid"), key=given.get(key_field))
-    ctx.session.fresh()
     # Drafts are out of reach, not only out of sight, where a configuration hides them.
-    if obj is None or not ctx.loader.visible(obj):
-        label = ", ".join(f"{k} '{v}'" for k, v in given.items())
-        raise ObjectNotFound(f"no {name} with {label}")
+    obj = find_visible(ctx, binding.definition, args)
+    ctx.session.fresh()
+    if obj is None:
+        given = [f"{k} '{args[k]}'" for k in ("id", "uuid") if args.get(k) is not None]
+        key = args.get(binding.definition.business_key)
+        label = ", ".join(given) or f"{binding.definition.business_key} '{key}'"
+        raise ObjectNotFound(f"no {binding.definition.name} with {label}")
     return obj
 
 

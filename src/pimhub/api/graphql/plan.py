@@ -136,7 +136,7 @@ class Plan:
                 binding: ClassBinding = field_def.extensions["binding"]
                 definition = binding.definition
                 if kind == "get":
-                    found = get_one(ctx, definition, args, definition.business_key)
+                    found = get_one(ctx, definition, args)
                     data[key] = None if found is None else shape(found, ctx, variables)
                 elif kind == "joined":
                     assert joined is not None

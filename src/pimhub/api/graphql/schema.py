@@ -254,7 +254,7 @@ class _Builder:
         key_field = binding.definition.business_key
 
         def resolve(_root: Any, info: GraphQLResolveInfo[Any], **args: Any) -> GraphObject | None:
-            return get_one(_ctx(info), binding.definition, args, key_field)
+            return get_one(_ctx(info), binding.definition, args)
 
         return GraphQLField(
             binding.object_type,  # type: ignore[arg-type]
