@@ -66,7 +66,9 @@ def engine(
     admin = build_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = build_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+        # Extensions are per database: pg_trgm goes to public, which stays on the path.
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+    eng = build_engine(url, connect_args={"options": f"-csearch_path={schema},public"})
     try:
         upgrade(eng)
         yield eng
@@ -85,6 +87,7 @@ def empty_database(engine: Engine) -> None:
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(text("DELETE FROM search_fts"))
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from pimhub.events.ports import WebhookSender
 from pimhub.events.secret_box import SecretBox, key_file_passphrase
 from pimhub.events.service import WebhookService
 from pimhub.events.worker import Worker
+from pimhub.search.backends import search_index
+from pimhub.search.sql_index import IndexLanguages, SqlSearchIndex
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
 from pimhub.storage.datahub_configs import SqlDatahubConfigRepository
@@ -42,6 +44,7 @@ class Hub:
     units_of_work: SqlUnitOfWorkFactory
     datahub: DatahubService
     graph_reads: SqlGraphReads
+    search: SqlSearchIndex
 
     def close(self) -> None:
         self.engine.dispose()
@@ -58,7 +61,10 @@ class Hub:
 def bootstrap(settings: Settings | None = None, engine: Engine | None = None) -> Hub:
     settings = settings or Settings()
     engine = engine or build_engine(settings.effective_database_url)
-    uow = SqlUnitOfWorkFactory(engine)
+    index = search_index(
+        engine, IndexLanguages(tuple(settings.languages), settings.default_language)
+    )
+    uow = SqlUnitOfWorkFactory(engine, index.writer)
     classes = ClassService(uow)
     return Hub(
         settings=settings,
@@ -81,6 +87,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         units_of_work=uow,
         datahub=DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now),
         graph_reads=SqlGraphReads(engine),
+        search=index,
     )
 
 

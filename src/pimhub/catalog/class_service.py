@@ -129,6 +129,7 @@ class ClassService:
             saved = self._store(
                 uow, definition, old.version + 1, "updated", author, pending=[definition]
             )
+            uow.search.class_changed(old, saved)
             uow.commit()
             return saved
 
@@ -180,9 +181,10 @@ class ClassService:
                     results.append((definition.name, "unchanged"))
                 else:
                     self._refuse_breaking(uow, old, definition)
-                    self._store(
+                    saved = self._store(
                         uow, definition, old.version + 1, "updated", author, pending=definitions
                     )
+                    uow.search.class_changed(old, saved)
                     results.append((definition.name, "updated"))
             uow.commit()
         return results

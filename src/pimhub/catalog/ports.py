@@ -90,6 +90,16 @@ class OutboxRepository(Protocol):
     def add(self, event: OutboxEvent) -> None: ...
 
 
+class SearchIndexWriter(Protocol):
+    """Keeps the search index current inside the unit of work that changes the object, so a
+    committed change is searchable at once and a rolled-back one never was."""
+
+    def put(self, definition: ClassDefinition, obj: CatalogObject) -> None: ...
+    def remove(self, obj: CatalogObject) -> None: ...
+    def class_changed(self, old: ClassDefinition, new: ClassDefinition) -> None:
+        """Index the class's objects again if the change affects their documents."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls everything back."""
 
@@ -101,6 +111,8 @@ class UnitOfWork(Protocol):
     def versions(self) -> VersionRepository: ...
     @property
     def outbox(self) -> OutboxRepository: ...
+    @property
+    def search(self) -> SearchIndexWriter: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -306,6 +306,7 @@ class CatalogService:
             if referrers:
                 self._unlink_referrers(uow, obj.uuid, author)
             now = self.clock()
+            uow.search.remove(obj)
             uow.objects.delete(obj)
             gone = CatalogObject(
                 obj.class_name,
@@ -396,6 +397,7 @@ class CatalogService:
                     current_version=before.version + 1,
                 )
         uow.objects.set_references(obj, refs)
+        uow.search.put(definition, obj)
         action = ChangeAction.CREATED if before is None else ChangeAction.UPDATED
         self._record(uow, before, obj, changed, action, author)
         return SaveResult(obj, created=before is None, changed=True)

@@ -242,3 +242,9 @@ webhook_attempts = Table(
     Index(None, "delivery_id"),
     Index(None, "attempted_at"),
 )
+
+
+def owned_by_tables_py(name: str | None, type_: str) -> bool:
+    """False for the search index's tables (and FTS5's shadow tables), which the search
+    package creates with dialect-specific DDL outside this metadata."""
+    return not (type_ == "table" and name is not None and name.startswith("search_"))

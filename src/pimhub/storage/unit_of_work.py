@@ -9,6 +9,7 @@ from typing import Self
 import structlog
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from pimhub.catalog.ports import SearchIndexWriter
 from pimhub.storage.engine import WRITE_OPTION
 from pimhub.storage.repositories import (
     SqlClassRepository,
@@ -18,6 +19,8 @@ from pimhub.storage.repositories import (
 )
 
 log = structlog.get_logger("pimhub.storage")
+# Makes the search index writer for a unit of work's connection.
+IndexWriterFactory = Callable[[Connection], SearchIndexWriter]
 
 
 class SqlUnitOfWork:
@@ -29,15 +32,18 @@ class SqlUnitOfWork:
     objects: SqlObjectRepository
     versions: SqlVersionRepository
     outbox: SqlOutboxRepository
+    search: SearchIndexWriter
 
     def __init__(
         self,
         engine: Engine,
+        index_writer: IndexWriterFactory,
         *,
         write: bool = False,
         committed: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.engine = engine
+        self.index_writer = index_writer
         self.write = write
         self.committed = committed
 
@@ -50,6 +56,7 @@ class SqlUnitOfWork:
         self.objects = SqlObjectRepository(self.conn)
         self.versions = SqlVersionRepository(self.conn)
         self.outbox = SqlOutboxRepository(self.conn)
+        self.search = self.index_writer(self.conn)
         return self
 
     def __exit__(
@@ -78,9 +85,10 @@ class SqlUnitOfWorkFactory:
     """Makes units of work; `committed` hooks run after every commit (an in-process webhook
     dispatcher uses one to start delivering at once instead of at its next poll)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, index_writer: IndexWriterFactory) -> None:
         self.engine = engine
+        self.index_writer = index_writer
         self.committed: list[Callable[[], None]] = []
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, committed=self.committed)
+        return SqlUnitOfWork(self.engine, self.index_writer, write=write, committed=self.committed)

@@ -3,7 +3,7 @@
 from alembic import context
 
 from pimhub.storage.engine import build_engine
-from pimhub.storage.tables import metadata
+from pimhub.storage.tables import metadata, owned_by_tables_py
 
 config = context.config
 
@@ -23,6 +23,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_name=lambda name, type_, _parent: owned_by_tables_py(name, type_),
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

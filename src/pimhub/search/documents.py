@@ -1,0 +1,163 @@
+"""What an object is indexed as: one search document per language, each with three weighted
+parts (business key, name, other text). Pure functions of a class definition and values.
+
+Text is normalized here, not by the databases' tokenizers (case folded, accents removed,
+split into word tokens), so both index implementations see the same tokens and a query
+matches the same objects on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.fields import TEXT_TYPES, FieldDefinition, FieldType
+
+# The language of a document built from an object with no localized text: it answers a
+# search in every language.
+ANY_LANGUAGE = "*"
+MAX_LANGUAGES = 64  # documents per object; the SQLite index numbers them inside one id
+MAX_BODY_CHARS = 100_000  # of normalized text per document; rich text can be a megabyte
+MAX_QUERY_TOKENS = 16
+MAX_TOKEN_CHARS = 64
+
+_WORD = re.compile(r"\w+")
+_TAG = re.compile(r"<[^>]*>")
+SEARCHABLE_TYPES = TEXT_TYPES | {FieldType.SELECT, FieldType.MULTISELECT}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDocument:
+    language: str
+    key: str
+    name: str
+    body: str
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens, case folded and without accents ("Crème brûlée" -> creme, brulee)."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return _WORD.findall(plain)
+
+
+def normalize(text: str) -> str:
+    return " ".join(tokens(text))
+
+
+def query_tokens(q: str) -> list[str]:
+    """The tokens a search for `q` looks for (all of them, the last one as a prefix)."""
+    return [t[:MAX_TOKEN_CHARS] for t in tokens(q)[:MAX_QUERY_TOKENS]]
+
+
+def name_field(definition: ClassDefinition) -> FieldDefinition | None:
+    """The field that names an object: `name` when it is text, else the first text field
+    that is not the business key."""
+    named = definition.field("name")
+    if named is not None and named.type in TEXT_TYPES:
+        return named
+    return next(
+        (
+            f
+            for f in definition.fields
+            if f.type in TEXT_TYPES and f.name != definition.business_key
+        ),
+        None,
+    )
+
+
+def body_fields(definition: ClassDefinition) -> list[FieldDefinition]:
+    """The fields whose text is indexed as 'other text'."""
+    named = name_field(definition)
+    return [
+        f
+        for f in definition.fields
+        if f.type in SEARCHABLE_TYPES and f.name != definition.business_key and f is not named
+    ]
+
+
+def index_shape(definition: ClassDefinition) -> tuple[Any, ...]:
+    """What decides an object's documents besides its values: when a class definition
+    changes this, its objects must be indexed again."""
+    named = name_field(definition)
+    return (
+        definition.business_key,
+        (named.name, named.localized) if named else None,
+        tuple((f.name, f.type.value, f.localized) for f in body_fields(definition)),
+    )
+
+
+def documents_for(
+    definition: ClassDefinition,
+    key: str,
+    values: Mapping[str, Any],
+    *,
+    languages: Sequence[str],
+    default_language: str,
+) -> list[SearchDocument]:
+    """The documents of one object. An object with localized text gets one document per
+    language (`languages`, or when that is empty the languages its text uses, plus the
+    default), missing translations falling back to the default language; an object without
+    gets a single document for any language."""
+    named = name_field(definition)
+    fields = ([named] if named else []) + body_fields(definition)
+    used = sorted(
+        {
+            lang
+            for f in fields
+            if f.localized and isinstance(values.get(f.name), Mapping)
+            for lang, text in values[f.name].items()
+            if text
+        }
+    )
+    if not used:
+        langs: list[str] = [ANY_LANGUAGE]
+    else:
+        langs = list(languages) or sorted({*used, default_language})
+    key_text = normalize(key)
+    docs = []
+    for lang in langs[:MAX_LANGUAGES]:
+        name = _text(named, values, lang, default_language) if named else ""
+        body = " ".join(
+            part
+            for f in body_fields(definition)
+            if (part := _text(f, values, lang, default_language))
+        )
+        docs.append(SearchDocument(lang, key_text, name, body[:MAX_BODY_CHARS]))
+    return docs
+
+
+def _text(f: FieldDefinition, values: Mapping[str, Any], lang: str, default_language: str) -> str:
+    value = values.get(f.name)
+    if f.localized and isinstance(value, Mapping):
+        value = _pick(value, lang, default_language)
+    if value is None:
+        return ""
+    if f.type == FieldType.RICH_TEXT and isinstance(value, str):
+        value = html.unescape(_TAG.sub(" ", value))
+    if isinstance(value, list):
+        return normalize(" ".join(str(v) for v in value))
+    return normalize(str(value))
+
+
+def _pick(value: Mapping[str, Any], lang: str, default_language: str) -> Any:
+    for candidate in (lang, default_language):
+        if value.get(candidate):
+            return value[candidate]
+    return next((v for v in value.values() if v), None)
+
+
+def language_token(language: str) -> str:
+    """The token that marks a document's language in an index that can only match tokens:
+    letters after 'lang' for a code (en_GB -> langengb), a digit for any language, which no
+    code contains."""
+    return "lang0" if language == ANY_LANGUAGE else "lang" + language.lower().replace("_", "")
+
+
+def joined(parts: Iterable[str]) -> str:
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,41 @@
+"""Rebuilding the search index from the catalog: `pimhub search rebuild`, and the migration
+that creates the index for a catalog that already has objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.search.sql_index import IndexLanguages, SqlIndexWriter
+from pimhub.settings import Settings
+from pimhub.storage.repositories import SqlClassRepository
+
+
+def writer_for(conn: Connection, languages: IndexLanguages) -> SqlIndexWriter:
+    from pimhub.search.postgres_fts import PostgresIndexWriter
+    from pimhub.search.sqlite_fts import SqliteIndexWriter
+
+    if conn.dialect.name == "postgresql":
+        return PostgresIndexWriter(conn, languages)
+    return SqliteIndexWriter(conn, languages)
+
+
+def rebuild_on(
+    conn: Connection,
+    languages: IndexLanguages | None = None,
+    class_names: Sequence[str] | None = None,
+) -> int:
+    """Index the objects of `class_names` (all classes: the whole index, emptied first) again
+    inside the caller's transaction; the number of objects indexed."""
+    if languages is None:
+        settings = Settings()
+        languages = IndexLanguages(tuple(settings.languages), settings.default_language)
+    writer = writer_for(conn, languages)
+    definitions: Sequence[ClassDefinition] = SqlClassRepository(conn).all()
+    if class_names is None:
+        writer.clear()  # documents of objects no class defines any more go too
+    else:
+        definitions = [d for d in definitions if d.name in class_names]
+    return sum(writer.reindex_class(d) for d in definitions)
