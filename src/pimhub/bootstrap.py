@@ -19,6 +19,7 @@ from pimhub.events.secret_box import SecretBox, key_file_passphrase
 from pimhub.events.service import WebhookService
 from pimhub.events.worker import Worker
 from pimhub.search.backends import search_index
+from pimhub.search.service import SimpleSearch
 from pimhub.search.sql_index import IndexLanguages, SqlSearchIndex
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
@@ -45,6 +46,7 @@ class Hub:
     datahub: DatahubService
     graph_reads: SqlGraphReads
     search: SqlSearchIndex
+    simple_search: SimpleSearch
 
     def close(self) -> None:
         self.engine.dispose()
@@ -66,6 +68,8 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
     )
     uow = SqlUnitOfWorkFactory(engine, index.writer)
     classes = ClassService(uow)
+    datahub = DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now)
+    graph_reads = SqlGraphReads(engine)
     return Hub(
         settings=settings,
         engine=engine,
@@ -85,9 +89,17 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
         ),
         units_of_work=uow,
-        datahub=DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now),
-        graph_reads=SqlGraphReads(engine),
+        datahub=datahub,
+        graph_reads=graph_reads,
         search=index,
+        simple_search=SimpleSearch(
+            datahub,
+            classes.all,
+            index,
+            graph_reads,
+            languages=settings.languages,
+            default_language=settings.default_language,
+        ),
     )
 
 

@@ -48,7 +48,7 @@ class SearchRequest:
     sort: tuple[SortKey, ...] = ()  # empty: by relevance, or by id without text
     size: int = 20
     offset: int = 0  # pages of a text search
-    after: Sequence[Any] | None = None  # keyset values: pages of a listing without text
+    after: str | None = None  # the index's keyset cursor: pages of a listing without text
     published_only: bool = True
     facets: tuple[Facet, ...] = ()
     facet_size: int = 20
@@ -58,7 +58,7 @@ class SearchRequest:
 class SearchPage:
     objects: list[CatalogObject]
     total: int
-    sort_values: list[tuple[Any, ...]]  # per object, for a keyset cursor (listings only)
+    cursor_after_last: str | None  # a keyset cursor (listings without text only)
     facets: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
     fuzzy: bool = False  # nothing matched every token; these are near matches of the name
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, InvalidQuery
 from pimhub.catalog.objects import CatalogObject
 from pimhub.search.documents import SearchDocument, documents_for, index_shape
 from pimhub.search.ports import Facet, SearchPage, SearchRequest, TextQuery
@@ -143,8 +144,10 @@ class SqlSearchIndex:
                 return self._listing(conn, request)
             page = self._ranked(conn, request, self.matched(request.text, request.language))
             if page.total == 0 and (near := self.near(request.text, request.language)) is not None:
-                page = self._ranked(conn, request, near)
-                page.fuzzy = True
+                nearby = self._ranked(conn, request, near)
+                if nearby.total:
+                    nearby.fuzzy = True
+                    return nearby
             return page
 
     def _ranked(self, conn: Connection, request: SearchRequest, matched: Select[Any]) -> SearchPage:
@@ -163,20 +166,33 @@ class SqlSearchIndex:
         else:
             total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         facets = self._facets(conn, request, query)
-        return SearchPage([row_to_object(r) for r in rows], total, [], facets)
+        return SearchPage([row_to_object(r) for r in rows], total, None, facets)
 
     def _listing(self, conn: Connection, request: SearchRequest) -> SearchPage:
         conds = self.conditions(request)
         cols = listing.sort_columns(request.sort)
         query = select(objects, *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)]).where(*conds)
         if request.after is not None:
-            query = query.where(listing.after_cursor(cols, list(request.after)))
+            try:
+                values = listing.decode_cursor(request.sort, request.after)
+            except InvalidQuery:
+                raise InvalidQuery(
+                    "cursor: not a cursor this API issued",
+                    [FieldError("cursor", "not a cursor this API issued", "invalid-cursor")],
+                ) from None
+            query = query.where(listing.after_cursor(cols, values))
         order = [c.desc() if d else c.asc() for c, d in cols]
         rows = conn.execute(query.order_by(*order).limit(request.size)).all()
         total = conn.execute(select(func.count()).select_from(objects).where(*conds)).scalar_one()
-        sort_values = [tuple(r._mapping[f"_s{i}"] for i in range(len(cols))) for r in rows]
+        last = (
+            listing.encode_cursor(
+                request.sort, [rows[-1]._mapping[f"_s{i}"] for i in range(len(cols))]
+            )
+            if rows
+            else None
+        )
         facets = self._facets(conn, request, select(objects.c.id, objects.c.data).where(*conds))
-        return SearchPage([row_to_object(r) for r in rows], total, sort_values, facets)
+        return SearchPage([row_to_object(r) for r in rows], total, last, facets)
 
     def _facets(
         self, conn: Connection, request: SearchRequest, matched: Select[Any]

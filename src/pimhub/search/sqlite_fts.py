@@ -36,6 +36,8 @@ DROP = f"DROP TABLE IF EXISTS {TABLE}"
 # BM25 weights of key, name, body and the language marker (which never scores).
 WEIGHTS = (100.0, 10.0, 1.0, 0.0)
 SLOTS = MAX_LANGUAGES
+SHIFT = SLOTS.bit_length() - 1  # rowid >> SHIFT is the object's id
+assert 1 << SHIFT == SLOTS
 
 fts = table(TABLE, column("rowid"), column("key"), column("name"), column("body"))
 
@@ -80,12 +82,21 @@ class SqliteSearchIndex(SqlSearchIndex):
         return SqliteIndexWriter(conn, self.languages)
 
     def matched(self, text: TextQuery, language: str) -> Select[Any]:
-        rank = func.bm25(literal_column(TABLE), *WEIGHTS).label("_rank")
-        return (
-            select(objects, rank)
-            .select_from(fts)
-            .join(objects, objects.c.id == fts.c.rowid.op(">>")(6))
+        # bm25() only works while FTS5 scans its own table, so the matches are ranked in a
+        # materialized CTE and the objects (and any window or sort) are joined outside it.
+        hits = (
+            select(
+                fts.c.rowid.op(">>")(SHIFT).label("object_id"),
+                func.bm25(literal_column(TABLE), *WEIGHTS).label("_rank"),
+            )
             .where(literal_column(TABLE).op("MATCH")(match_expression(text, language)))
+            .cte("hits")
+            .prefix_with("MATERIALIZED")
+        )
+        return (
+            select(objects, hits.c._rank)
+            .select_from(hits)
+            .join(objects, objects.c.id == hits.c.object_id)
         )
 
     def list_items_of(self, hits: Any, facet: Facet) -> tuple[Any, ColumnElement[Any]]:

@@ -1,0 +1,52 @@
+"""/simple-rest/{config}: read-only search and object reads for partners and search-index
+feeders, with a key of the datahub configuration (see docs/search.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from pimhub.access.keys import ApiKey
+from pimhub.api.auth import api_key, hub_of
+from pimhub.api.responses import OrjsonResponse
+
+router = APIRouter(prefix="/simple-rest", tags=["simple-rest"])
+Key = Annotated[ApiKey, Depends(api_key)]
+
+
+def _params(request: Request) -> dict[str, str]:
+    # Read by hand, all as text: the search service reports unknown and invalid parameters
+    # itself, as 400 problems naming the parameter.
+    return dict(request.query_params)
+
+
+@router.get("/{config}/search", summary="Search the objects a datahub configuration exposes")
+def search(
+    request: Request,
+    config: str,
+    key: Key,
+    q: Annotated[str | None, Query(description="words; the last one may be a prefix")] = None,
+    class_: Annotated[str | None, Query(alias="class", description="one exposed class")] = None,
+    filter: Annotated[str | None, Query(description="a JSON filter, as in listings")] = None,
+    sort: Annotated[str | None, Query(description="fields, '-' for descending")] = None,
+    size: Annotated[str | None, Query(description="page size, at most the limit")] = None,
+    cursor: Annotated[str | None, Query(description="the previous page's cursor")] = None,
+    facets: Annotated[str | None, Query(description="fields to count values of")] = None,
+    lang: Annotated[str | None, Query(description="language of text and matching")] = None,
+) -> OrjsonResponse:
+    body = hub_of(request).simple_search.search(config, key, _params(request))
+    return OrjsonResponse(body)
+
+
+@router.get("/{config}/objects/{ident}", summary="One exposed object by uuid or business key")
+def get_object(
+    request: Request,
+    config: str,
+    ident: str,
+    key: Key,
+    class_: Annotated[str | None, Query(alias="class", description="one exposed class")] = None,
+    lang: Annotated[str | None, Query(description="language of localized text")] = None,
+) -> OrjsonResponse:
+    body = hub_of(request).simple_search.get_object(config, key, ident, _params(request))
+    return OrjsonResponse(body)
