@@ -83,9 +83,7 @@ def test_every_word_must_match_and_the_last_is_a_prefix(hub: Hub) -> None:
 
 
 def test_localized_text_is_matched_per_language(hub: Hub) -> None:
-    hub.catalog.create(
-        "Product", {"sku": "P-1", "name": {"en": "Shirt", "de": "Hemd"}}, author="t"
-    )
+    hub.catalog.create("Product", {"sku": "P-1", "name": {"en": "Shirt", "de": "Hemd"}}, author="t")
     product(hub, "P-2", "Shirt dress")  # English only: German searches fall back to it
     assert keys(search(hub, "hemd", language="de")) == ["P-1"]
     assert keys(search(hub, "hemd", language="en")) == []

@@ -1,0 +1,202 @@
+"""/simple-rest/{config}: search and object reads through the real app, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pimhub.bootstrap import Hub
+from tests.conftest import bearer
+
+PARTNER: dict[str, Any] = {
+    "name": "partner",
+    "classes": {
+        "Product": {"fields": ["sku", "name", "price", "brand", "category", "color", "material"]},
+        "Category": {"fields": ["code", "name"]},
+        "Brand": {"fields": ["code", "name"]},
+    },
+}
+
+
+@pytest.fixture
+def partner(sample: Hub) -> Hub:
+    sample.datahub.create(PARTNER, author="test")
+    return sample
+
+
+@pytest.fixture
+def key(partner: Hub) -> dict[str, str]:
+    return bearer(partner, "datahub:partner", name="partner")
+
+
+def get(client: TestClient, url: str, headers: dict[str, str], status: int = 200) -> Any:
+    response = client.get(url, headers=headers)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def test_search_answers_total_items_and_cursor_with_exposed_fields_only(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    body = get(client, "/simple-rest/partner/search?q=tee", key)
+    assert body["total"] == 1 and body["cursor"] is None and body["fuzzy"] is False
+    item = body["items"][0]
+    assert (item["class"], item["key"]) == ("Product", "TS-1")
+    assert "id" not in item
+    fields = item["fields"]
+    assert set(fields) == {"sku", "name", "price", "brand", "category"}  # no ean, no stock
+    assert fields["name"] == "Tee"
+    assert fields["brand"]["key"] == "acme" and fields["category"]["key"] == "men-tops"
+    german = get(client, "/simple-rest/partner/search?q=shirt&lang=de", key)
+    assert german["items"][0]["fields"]["name"] == "T-Shirt"
+
+
+def test_a_write_over_rest_is_searchable_in_the_next_request(
+    client: TestClient, key: dict[str, str], admin: dict[str, str]
+) -> None:
+    response = client.patch(
+        "/api/v1/objects/Product/TS-1", json={"fields": {"name": {"en": "Hoodie"}}}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    assert get(client, "/simple-rest/partner/search?q=hoodie", key)["total"] == 1
+    assert get(client, "/simple-rest/partner/search?q=tee", key)["total"] == 0
+
+
+def test_hidden_text_never_matches(partner: Hub, client: TestClient, key: dict[str, str]) -> None:
+    partner.catalog.patch(
+        "Product", "TS-1", {"shortDescription": {"en": "from supplier zebracorp"}}, author="t"
+    )
+    assert get(client, "/simple-rest/partner/search?q=zebracorp", key)["total"] == 0
+    partner.datahub.create(
+        {"name": "internal", "classes": {"Product": {}, "Category": {}, "Brand": {}}},
+        author="t",
+    )
+    internal = bearer(partner, "datahub:internal", name="internal")
+    assert get(client, "/simple-rest/internal/search?q=zebracorp", internal)["total"] == 1
+
+
+def test_drafts_only_with_a_configuration_that_shows_them(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    assert get(client, "/simple-rest/partner/search?q=draft", key)["total"] == 0
+    get(client, "/simple-rest/partner/objects/TS-2", key, 404)
+    partner.datahub.create(
+        {"name": "editors", "drafts": True, "classes": {"Product": {"fields": ["sku", "name"]}}},
+        author="t",
+    )
+    editors = bearer(partner, "datahub:editors", name="editors")
+    assert get(client, "/simple-rest/editors/search?q=draft", editors)["total"] == 1
+    assert get(client, "/simple-rest/editors/objects/TS-2", editors)["published"] is False
+
+
+def test_facets_filter_and_sort(partner: Hub, client: TestClient, key: dict[str, str]) -> None:
+    for i, color in enumerate(["black", "black", "white"]):
+        partner.catalog.create(
+            "Product",
+            {
+                "sku": f"H-{i}",
+                "name": {"en": f"Hoodie {i}"},
+                "color": color,
+                "brand": "acme",
+                "price": {"amount": 30 + i, "currency": "EUR"},
+            },
+            author="t",
+        )
+    url = "/simple-rest/partner/search?q=hoodie&class=Product&facets=color,brand&sort=-price"
+    body = get(client, url, key)
+    assert [i["key"] for i in body["items"]] == ["H-2", "H-1", "H-0"]
+    assert body["facets"]["color"] == [
+        {"value": "black", "count": 2},
+        {"value": "white", "count": 1},
+    ]
+    assert body["facets"]["brand"] == [{"value": "acme", "count": 3}]
+    filtered = get(client, url + '&filter={"color": "white"}', key)
+    assert [i["key"] for i in filtered["items"]] == ["H-2"]
+    assert filtered["facets"]["color"] == [{"value": "white", "count": 1}]
+
+
+def test_cursors_walk_a_search_and_a_listing_without_repeats(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    for i in range(7):
+        partner.catalog.create("Product", {"sku": f"W-{i}", "name": {"en": "Widget"}}, author="t")
+    for url in (
+        "/simple-rest/partner/search?q=widget&size=3",
+        "/simple-rest/partner/search?class=Product&size=3&sort=sku",
+    ):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = get(client, url + (f"&cursor={cursor}" if cursor else ""), key)
+            seen += [i["key"] for i in page["items"]]
+            cursor = page["cursor"]
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(set(seen))
+        assert {s for s in seen if s.startswith("W-")} == {f"W-{i}" for i in range(7)}
+    listing = get(client, "/simple-rest/partner/search?class=Product&size=3&sort=sku", key)
+    assert listing["total"] == 8
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "code"),
+    [
+        ("q=x&limit=5", "limit", "unknown-parameter"),
+        ("size=0", "size", "out-of-range"),
+        ("size=101", "size", "out-of-range"),
+        ("size=ten", "size", "out-of-range"),
+        ("class=Order", "class", "invalid-value"),
+        ('filter={"color":"red"}', "filter", "class-required"),
+        ('class=Product&filter={"ean":"1"}', "filter.ean", "unknown-field"),
+        ("class=Product&filter={oops", "filter", "invalid-json"),
+        ("class=Product&sort=stock", "sort[0]", "unknown-field"),
+        ("class=Product&facets=ean", "facets", "unknown-field"),
+        ("class=Product&facets=price", "facets", "invalid-value"),
+        ("lang=xx", "lang", "invalid-value"),
+        ("q=" + "a" * 201, "q", "too-large"),
+        ("q=tee&cursor=bm9wZQ", "cursor", "invalid-cursor"),
+    ],
+)
+def test_bad_parameters_get_400_problems_naming_them(
+    client: TestClient, key: dict[str, str], query: str, field: str, code: str
+) -> None:
+    body = get(client, f"/simple-rest/partner/search?{query}", key, 400)
+    assert body["status"] == 400 and body["code"] == "invalid-query"
+    assert {"field": field, "code": code} == {k: body["errors"][0][k] for k in ("field", "code")}
+
+
+def test_a_cursor_only_continues_its_own_search(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    for i in range(3):
+        partner.catalog.create("Product", {"sku": f"W-{i}", "name": {"en": "Widget"}}, author="t")
+    cursor = get(client, "/simple-rest/partner/search?q=widget&size=1", key)["cursor"]
+    body = get(client, f"/simple-rest/partner/search?q=tee&size=1&cursor={cursor}", key, 400)
+    assert body["errors"][0]["field"] == "cursor"
+
+
+def test_keys_open_only_their_configuration(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    assert get(client, "/simple-rest/partner/search", {}, 401)["code"] == "unauthorized"
+    other = bearer(partner, "read:*", name="reader")
+    assert get(client, "/simple-rest/partner/search", other, 403)["code"] == "forbidden"
+    get(client, "/simple-rest/nope/search", key, 404)
+
+
+def test_objects_by_uuid_or_business_key(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    by_key = get(client, "/simple-rest/partner/objects/TS-1?lang=de", key)
+    assert by_key["fields"]["name"] == "T-Shirt"
+    assert get(client, f"/simple-rest/partner/objects/{by_key['uuid']}", key)["key"] == "TS-1"
+    get(client, "/simple-rest/partner/objects/nothing", key, 404)
+    assert (
+        get(client, "/simple-rest/partner/objects/TS-1?x=1", key, 400)["errors"][0]["field"] == "x"
+    )
+    partner.catalog.create("Category", {"code": "acme", "name": {"en": "Acme"}}, author="t")
+    ambiguous = get(client, "/simple-rest/partner/objects/acme", key, 400)
+    assert ambiguous["errors"][0]["code"] == "ambiguous"
+    assert get(client, "/simple-rest/partner/objects/acme?class=Brand", key)["class"] == "Brand"
