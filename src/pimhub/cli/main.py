@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pimhub.cli import classes, db, graphql, keys, server, webhooks
+from pimhub.cli import classes, db, graphql, keys, search, server, webhooks
 
 app = typer.Typer(
     help="pimhub: product information and integration hub.",
@@ -16,6 +16,7 @@ app.add_typer(classes.app, name="classes")
 app.add_typer(db.app, name="db")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(graphql.app, name="graphql")
+app.add_typer(search.app, name="search")
 server.register(app)
 
 
