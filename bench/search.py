@@ -36,15 +36,66 @@ REQUESTS_PER_ROUND = 300
 # Every Product field is exposed: a configuration that hides any text field would not match
 # other text at all (see docs/search.md), and the floor matches all of it.
 CONFIG = {"name": "bench", "classes": {"Product": {}, "Category": {}, "Brand": {}}}
-ADJECTIVES = (
-    "waterproof breathable lightweight classic slim relaxed vintage modern thermal quilted "
-    "stretch organic rugged compact padded insulated essential premium urban alpine"
-).split()
-MATERIALS = "cotton wool linen leather denim fleece nylon silk cashmere bamboo".split()
-NOUNS = (
-    "jacket shirt hoodie sweater trousers shorts backpack tent boots sneakers scarf gloves "
-    "beanie vest parka blazer skirt dress socks belt bottle lantern stove mug"
-).split()
+ADJECTIVES = [
+    "waterproof",
+    "breathable",
+    "lightweight",
+    "classic",
+    "slim",
+    "relaxed",
+    "vintage",
+    "modern",
+    "thermal",
+    "quilted",
+    "stretch",
+    "organic",
+    "rugged",
+    "compact",
+    "padded",
+    "insulated",
+    "essential",
+    "premium",
+    "urban",
+    "alpine",
+]
+MATERIALS = [
+    "cotton",
+    "wool",
+    "linen",
+    "leather",
+    "denim",
+    "fleece",
+    "nylon",
+    "silk",
+    "cashmere",
+    "bamboo",
+]
+NOUNS = [
+    "jacket",
+    "shirt",
+    "hoodie",
+    "sweater",
+    "trousers",
+    "shorts",
+    "backpack",
+    "tent",
+    "boots",
+    "sneakers",
+    "scarf",
+    "gloves",
+    "beanie",
+    "vest",
+    "parka",
+    "blazer",
+    "skirt",
+    "dress",
+    "socks",
+    "belt",
+    "bottle",
+    "lantern",
+    "stove",
+    "mug",
+]
 WORDS = (ADJECTIVES + MATERIALS + NOUNS) * 3 + [f"w{n}" for n in range(400)]
 FLOOR_SQL = """
 WITH hits AS MATERIALIZED (
@@ -260,7 +311,7 @@ async def run(workdir: Path, products: int) -> tuple[float, float]:
             procs[name] = start(command, env, workdir)
             await wait_ready(ports[name], requests[0])
         await same_answers(ports, requests)
-        for name, port in ports.items():
+        for port in ports.values():
             await latencies(port, requests, 100, 0)  # warm-up
         for round_ in range(ROUNDS):
             order = list(ports) if round_ % 2 == 0 else list(reversed(ports))
