@@ -200,3 +200,17 @@ def test_objects_by_uuid_or_business_key(
     ambiguous = get(client, "/simple-rest/partner/objects/acme", key, 400)
     assert ambiguous["errors"][0]["code"] == "ambiguous"
     assert get(client, "/simple-rest/partner/objects/acme?class=Brand", key)["class"] == "Brand"
+
+
+def test_configuration_changes_apply_to_the_next_request(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    assert "price" in get(client, "/simple-rest/partner/search?q=tee", key)["items"][0]["fields"]
+    narrower = {**PARTNER, "classes": {**PARTNER["classes"], "Product": {"fields": ["sku"]}}}
+    partner.datahub.replace("partner", narrower, author="t")
+    fields = get(client, "/simple-rest/partner/search?q=TS-1", key)["items"][0]["fields"]
+    assert fields == {"sku": "TS-1"}
+    # The name is hidden now, so it no longer matches.
+    assert get(client, "/simple-rest/partner/search?q=tee", key)["total"] == 0
+    partner.datahub.delete("partner")
+    get(client, "/simple-rest/partner/search?q=tee", key, 404)

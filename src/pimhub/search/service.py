@@ -81,6 +81,7 @@ class SimpleSearch:
         self.reads = reads
         self.languages = tuple(languages)
         self.default_language = default_language
+        self._configurations: dict[str, tuple[Any, DatahubConfig, dict[str, ClassDefinition]]] = {}
 
     # -- requests -------------------------------------------------------------------------
 
@@ -147,14 +148,26 @@ class SimpleSearch:
 
     # -- parameters -----------------------------------------------------------------------
 
+    def _configuration(self, config_name: str) -> tuple[DatahubConfig, dict[str, ClassDefinition]]:
+        """The configuration and the class definitions, parsed again only when the
+        fingerprint (versions of both) changes: parsing them costs more than a cheap search."""
+        fingerprint = self.reads.fingerprint(config_name)
+        cached = self._configurations.get(config_name)
+        if fingerprint is None or cached is None or cached[0] != fingerprint:
+            config = self.datahub.get(config_name)  # raises when there is none
+            definitions = {d.name: d for d in self.classes()}
+            cached = (fingerprint, config, definitions)
+            if fingerprint is not None:
+                self._configurations[config_name] = cached
+        return cached[1], cached[2]
+
     def _scope(self, config_name: str, key: ApiKey, class_name: str | None) -> Scope:
-        config = self.datahub.get(config_name)
+        config, definitions = self._configuration(config_name)
         if not key.opens_datahub(config_name):
             raise Forbidden(
                 f"the key '{key.name}' may not use datahub configuration '{config_name}'; "
                 f"it needs the scope '{config.scope}'"
             )
-        definitions = {d.name: d for d in self.classes()}
         exposed = [(definitions[c.name], c) for c in config.classes if c.name in definitions]
         if class_name is not None:
             exposed = [(d, c) for d, c in exposed if d.name == class_name]
