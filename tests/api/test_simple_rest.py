@@ -214,3 +214,20 @@ def test_configuration_changes_apply_to_the_next_request(
     assert get(client, "/simple-rest/partner/search?q=tee", key)["total"] == 0
     partner.datahub.delete("partner")
     get(client, "/simple-rest/partner/search?q=tee", key, 404)
+
+
+def test_a_feeder_pulls_changes_since_its_last_run(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    first = get(client, "/simple-rest/partner/search?class=Product&sort=modifiedAt", key)
+    since = first["items"][-1]["modifiedAt"]
+    partner.catalog.patch("Product", "TS-1", {"stock": 99}, author="t")
+    partner.catalog.create("Product", {"sku": "NEW-1", "name": {"en": "New"}}, author="t")
+    url = (
+        "/simple-rest/partner/search?class=Product&sort=modifiedAt&size=1"
+        f'&filter={{"modifiedAt": {{"$gt": "{since}"}}}}'
+    )
+    page = get(client, url, key)
+    assert page["total"] == 2 and [i["key"] for i in page["items"]] == ["TS-1"]
+    rest = get(client, f"{url}&cursor={page['cursor']}", key)
+    assert [i["key"] for i in rest["items"]] == ["NEW-1"]

@@ -96,3 +96,18 @@ def test_cursor_values_must_be_scalars() -> None:
     forged = encode_cursor(sort, [[], 1])  # right signature, a list where a value belongs
     with pytest.raises(InvalidQuery):
         decode_cursor(sort, forged)
+
+
+def test_times_compare_as_unix_seconds_or_iso_date_times() -> None:
+    parse = FilterParser(RESOLVER).parse
+    as_iso = parse('{"modifiedAt": {"$gt": "2026-11-25T09:00:00.250Z"}}')
+    as_seconds = parse('{"modifiedAt": {"$gt": 1795597200.25}}')
+    assert as_iso == as_seconds
+    for bad, message in (
+        ('"2026-11-25T09:00:00"', "no time zone"),
+        ('"yesterday"', "neither Unix seconds nor an ISO 8601"),
+    ):
+        with pytest.raises(InvalidQuery) as caught:
+            parse(f'{{"createdAt": {bad}}}')
+        assert message in caught.value.errors[0].message
+        assert caught.value.errors[0].field == "filter.createdAt"

@@ -7,8 +7,9 @@ no value can change the shape of a statement.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -166,6 +167,16 @@ class FieldResolver:
         return FieldRef(None, (head,), _FIELD_KINDS.get(f.type, ValueKind.STRING))
 
 
+def _timestamp(text: str, bad: Callable[[str], InvalidQuery]) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad(f"{text!r} is neither Unix seconds nor an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise bad(f"{text!r} has no time zone; add Z or an offset such as +01:00")
+    return moment.timestamp()
+
+
 def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
     def bad(message: str) -> InvalidQuery:
         return InvalidQuery(f"{where}: {message}", [FieldError(where, message, "invalid-value")])
@@ -182,6 +193,9 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise bad(f"{op} takes a string pattern with % and _ wildcards")
         return value
+    if ref.system in (SystemField.CREATED_AT, SystemField.MODIFIED_AT) and isinstance(value, str):
+        # Answers show times as ISO 8601; a client may hand one back instead of Unix seconds.
+        return _timestamp(value, bad)
     expected: dict[ValueKind, type | tuple[type, ...]] = {
         ValueKind.STRING: str,
         ValueKind.NUMBER: (int, float),
