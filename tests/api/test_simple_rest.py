@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pimhub.bootstrap import Hub
 from tests.conftest import bearer
@@ -157,6 +159,8 @@ def test_cursors_walk_a_search_and_a_listing_without_repeats(
         ("lang=xx", "lang", "invalid-value"),
         ("q=" + "a" * 201, "q", "too-large"),
         ("q=tee&cursor=bm9wZQ", "cursor", "invalid-cursor"),
+        ("q=tee%00", "q", "invalid-value"),
+        ('class=Product&filter={"sku": "a\\u0000"}', "filter.sku", "invalid-value"),
     ],
 )
 def test_bad_parameters_get_400_problems_naming_them(
@@ -193,6 +197,7 @@ def test_objects_by_uuid_or_business_key(
     assert by_key["fields"]["name"] == "T-Shirt"
     assert get(client, f"/simple-rest/partner/objects/{by_key['uuid']}", key)["key"] == "TS-1"
     get(client, "/simple-rest/partner/objects/nothing", key, 404)
+    get(client, "/simple-rest/partner/objects/TS-1%00", key, 404)
     assert (
         get(client, "/simple-rest/partner/objects/TS-1?x=1", key, 400)["errors"][0]["field"] == "x"
     )
@@ -231,3 +236,48 @@ def test_a_feeder_pulls_changes_since_its_last_run(
     assert page["total"] == 2 and [i["key"] for i in page["items"]] == ["TS-1"]
     rest = get(client, f"{url}&cursor={page['cursor']}", key)
     assert [i["key"] for i in rest["items"]] == ["NEW-1"]
+
+
+ODD_QUERIES = [
+    '"',
+    "'",
+    "tee AND x",
+    "NOT tee",
+    "NEAR(tee shirt)",
+    "*",
+    "^tee",
+    "name:tee",
+    "{sku}: tee",
+    "(",
+    "&|!:<->",
+    "_",
+    "foo_bar",
+    "東京タワー",
+    "🙂",
+    "-",
+    "tee:*",
+    "\\",
+    "%",
+    "x" * 200,
+    "1",
+    "TS-1 TS-1 TS-1",
+]
+
+
+@pytest.mark.parametrize("q", ODD_QUERIES)
+def test_any_text_is_words_to_find_never_query_syntax(
+    client: TestClient, key: dict[str, str], q: str
+) -> None:
+    response = client.get("/simple-rest/partner/search", params={"q": q}, headers=key)
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["total"], int)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=st.text(max_size=60))
+def test_random_text_never_fails_a_search(client: TestClient, key: dict[str, str], q: str) -> None:
+    response = client.get("/simple-rest/partner/search", params={"q": q}, headers=key)
+    expected = 400 if "\x00" in q else 200  # a NUL is refused by name, never a 500
+    assert response.status_code == expected, response.text

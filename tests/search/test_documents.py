@@ -41,6 +41,7 @@ def docs(values: dict[str, Any], languages: tuple[str, ...] = ("en", "de")) -> d
 def test_tokens_fold_case_and_accents_and_split_on_punctuation() -> None:
     assert tokens("Crème Brûlée, MH01-XS/Black!") == ["creme", "brulee", "mh01", "xs", "black"]
     assert tokens("  ") == []
+    assert tokens("foo_bar __ _x") == ["foo", "bar", "x"]
 
 
 def test_query_tokens_are_capped() -> None:

@@ -189,6 +189,9 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
         if not isinstance(value, list) or not value or len(value) > 1000:
             raise bad(f"{op} takes a list of 1 to 1000 values")
         return [_check_value(ref, "$eq", v, where) for v in value]
+    if isinstance(value, str) and "\x00" in value:
+        # No stored text holds one, and PostgreSQL refuses it in any parameter.
+        raise bad("contains a NUL character")
     if op in ("$like", "$notlike"):
         if not isinstance(value, str):
             raise bad(f"{op} takes a string pattern with % and _ wildcards")

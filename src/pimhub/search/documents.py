@@ -26,7 +26,8 @@ MAX_BODY_CHARS = 100_000  # of normalized text per document; rich text can be a 
 MAX_QUERY_TOKENS = 16
 MAX_TOKEN_CHARS = 64
 
-_WORD = re.compile(r"\w+")
+# Letters and digits; the underscore separates, as in the FTS5 and PostgreSQL parsers.
+_WORD = re.compile(r"[^\W_]+")
 _TAG = re.compile(r"<[^>]*>")
 SEARCHABLE_TYPES = TEXT_TYPES | {FieldType.SELECT, FieldType.MULTISELECT}
 

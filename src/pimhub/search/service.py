@@ -124,6 +124,8 @@ class SimpleSearch:
         one `class` names)."""
         _refuse_unknown(params, OBJECT_PARAMETERS)
         scope = self._scope(config_name, key, params.get("class"))
+        if "\x00" in ident:
+            raise NotExposed(f"no object {ident!r} in configuration '{config_name}'")
         language = self._language(params.get("lang"))
         found: list[CatalogObject] = []
         with self.reads.session() as session:
@@ -214,6 +216,8 @@ class SimpleSearch:
             return None
         if len(q) > MAX_QUERY_CHARS:
             raise bad("q", f"at most {MAX_QUERY_CHARS} characters", "too-large")
+        if "\x00" in q:
+            raise bad("q", "contains a NUL character")
         parts = set(Part)
         for definition, exposed in scope.classes:
             visible = scope.fields(definition, exposed)
