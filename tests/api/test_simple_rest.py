@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -160,6 +162,19 @@ def test_cursors_walk_a_search_and_a_listing_without_repeats(
         ("q=" + "a" * 201, "q", "too-large"),
         ("q=tee&cursor=bm9wZQ", "cursor", "invalid-cursor"),
         ("q=tee%00", "q", "invalid-value"),
+        ("size=%C2%B2", "size", "out-of-range"),
+        ("size=" + "1" * 5000, "size", "out-of-range"),
+        (
+            'class=Product&filter={"modifiedAt":{"$gt":"9999-12-31T23:59:59-01:00"}}',
+            "filter.modifiedAt.$gt",
+            "invalid-value",
+        ),
+        (
+            'class=Product&filter={"createdAt":{"$lt":1e20}}',
+            "filter.createdAt.$lt",
+            "invalid-value",
+        ),
+        ("class=Product&filter=" + "[" * 3000, "filter", "invalid-json"),
         ('class=Product&filter={"sku": "a\\u0000"}', "filter.sku", "invalid-value"),
     ],
 )
@@ -178,7 +193,51 @@ def test_a_cursor_only_continues_its_own_search(
         partner.catalog.create("Product", {"sku": f"W-{i}", "name": {"en": "Widget"}}, author="t")
     cursor = get(client, "/simple-rest/partner/search?q=widget&size=1", key)["cursor"]
     body = get(client, f"/simple-rest/partner/search?q=tee&size=1&cursor={cursor}", key, 400)
-    assert body["errors"][0]["field"] == "cursor"
+    assert body["errors"][0] == {
+        "field": "cursor",
+        "code": "invalid-cursor",
+        "message": "the cursor belongs to a different search; start again without it",
+    }
+
+
+@pytest.mark.parametrize("forged", [[5, 1], ["x", "1"], ["2026-01-01", 1], [None, 1.5]])
+def test_a_forged_listing_cursor_is_refused_by_name(
+    client: TestClient, key: dict[str, str], forged: list[Any]
+) -> None:
+    url = "/simple-rest/partner/search?class=Product&sort=modifiedAt&size=1"
+    issued = get(client, url, key)["cursor"] or ""
+    outer = orjson.loads(base64.urlsafe_b64decode(issued + "=" * (-len(issued) % 4)))
+    inner = orjson.loads(base64.urlsafe_b64decode(outer["p"] + "=" * (-len(outer["p"]) % 4)))
+    outer["p"] = _b64({**inner, "v": forged})
+    body = get(client, f"{url}&cursor={_b64(outer)}", key, 400)
+    assert body["errors"][0]["code"] == "invalid-cursor"
+
+
+def _b64(data: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
+
+
+def test_relations_to_classes_the_configuration_does_not_expose_stay_hidden(
+    partner: Hub, client: TestClient, key: dict[str, str]
+) -> None:
+    # The configuration shows every Product field; Product gains a relation afterwards.
+    partner.datahub.create(
+        {"name": "all", "classes": {"Product": {}, "Brand": {}, "Category": {}}}, author="t"
+    )
+    every = bearer(partner, "datahub:all", name="all")
+    partner.classes.create(
+        {"name": "Supplier", "businessKey": "code", "fields": [{"name": "code", "type": "text"}]},
+        author="t",
+    )
+    raw = partner.classes.get("Product").to_dict(with_version=False)
+    raw["fields"].append({"name": "supplier", "type": "relation", "target": "Supplier"})
+    partner.classes.replace("Product", raw, author="t")
+    partner.catalog.create("Supplier", {"code": "secret-supplier"}, author="t")
+    partner.catalog.patch("Product", "TS-1", {"supplier": "secret-supplier"}, author="t")
+    item = get(client, "/simple-rest/all/search?q=tee", every)["items"][0]
+    assert "supplier" not in item["fields"] and "brand" in item["fields"]
+    body = get(client, "/simple-rest/all/search?class=Product&facets=supplier", every, 400)
+    assert body["errors"][0]["code"] == "unknown-field"
 
 
 def test_keys_open_only_their_configuration(

@@ -101,6 +101,16 @@ def test_index_shape_changes_only_with_what_documents_are_made_of() -> None:
     with_text = {**raw, "fields": [*raw["fields"], {"name": "notes", "type": "textarea"}]}
     assert index_shape(parse_class_definition(with_number)) == index_shape(PRODUCT)
     assert index_shape(parse_class_definition(with_text)) != index_shape(PRODUCT)
+    rich_name = {
+        **raw,
+        "fields": [{**f, "type": "rich_text"} if f["name"] == "name" else f for f in raw["fields"]],
+    }
+    assert index_shape(parse_class_definition(rich_name)) != index_shape(PRODUCT)
+
+
+def test_a_huge_name_is_cut_like_the_body() -> None:
+    found = docs({"sku": "X", "name": {"en": " ".join(f"w{i}" for i in range(300_000))}})
+    assert len(found["en"].name) <= 10_000
 
 
 def test_language_tokens_cannot_collide() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -167,6 +167,11 @@ class FieldResolver:
         return FieldRef(None, (head,), _FIELD_KINDS.get(f.type, ValueKind.STRING))
 
 
+# The Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: what a datetime can hold.
+_FIRST_SECOND = -62_135_596_800
+_LAST_SECOND = 253_402_300_799
+
+
 def _timestamp(text: str, bad: Callable[[str], InvalidQuery]) -> float:
     try:
         moment = datetime.fromisoformat(text)
@@ -174,7 +179,10 @@ def _timestamp(text: str, bad: Callable[[str], InvalidQuery]) -> float:
         raise bad(f"{text!r} is neither Unix seconds nor an ISO 8601 date-time") from None
     if moment.tzinfo is None:
         raise bad(f"{text!r} has no time zone; add Z or an offset such as +01:00")
-    return moment.timestamp()
+    try:
+        return moment.astimezone(UTC).timestamp()
+    except (OverflowError, ValueError):
+        raise bad(f"{text!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
@@ -196,9 +204,13 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise bad(f"{op} takes a string pattern with % and _ wildcards")
         return value
-    if ref.system in (SystemField.CREATED_AT, SystemField.MODIFIED_AT) and isinstance(value, str):
+    if ref.system in (SystemField.CREATED_AT, SystemField.MODIFIED_AT):
         # Answers show times as ISO 8601; a client may hand one back instead of Unix seconds.
-        return _timestamp(value, bad)
+        seconds = _timestamp(value, bad) if isinstance(value, str) else value
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+            if not _FIRST_SECOND <= seconds <= _LAST_SECOND:
+                raise bad(f"{value!r} is outside the years 1 to 9999")
+            return seconds
     expected: dict[ValueKind, type | tuple[type, ...]] = {
         ValueKind.STRING: str,
         ValueKind.NUMBER: (int, float),
@@ -227,6 +239,11 @@ class FilterParser:
             raise InvalidQuery(
                 f"filter is not valid JSON: {exc.msg} at character {exc.pos}",
                 [FieldError("filter", "invalid JSON", "invalid-json")],
+            ) from None
+        except RecursionError:
+            raise InvalidQuery(
+                "filter is nested too deeply",
+                [FieldError("filter", "nested too deeply", "invalid-json")],
             ) from None
         if not isinstance(data, Mapping):
             raise InvalidQuery(

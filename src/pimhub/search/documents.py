@@ -22,7 +22,10 @@ from pimhub.catalog.fields import TEXT_TYPES, FieldDefinition, FieldType
 # search in every language.
 ANY_LANGUAGE = "*"
 MAX_LANGUAGES = 64  # documents per object; the SQLite index numbers them inside one id
-MAX_BODY_CHARS = 100_000  # of normalized text per document; rich text can be a megabyte
+# Normalized text per document part: rich text can be a megabyte, and PostgreSQL refuses a
+# tsvector over one.
+MAX_NAME_CHARS = 10_000
+MAX_BODY_CHARS = 100_000
 MAX_QUERY_TOKENS = 16
 MAX_TOKEN_CHARS = 64
 
@@ -88,7 +91,7 @@ def index_shape(definition: ClassDefinition) -> tuple[Any, ...]:
     named = name_field(definition)
     return (
         definition.business_key,
-        (named.name, named.localized) if named else None,
+        (named.name, named.type.value, named.localized) if named else None,
         tuple((f.name, f.type.value, f.localized) for f in body_fields(definition)),
     )
 
@@ -129,7 +132,7 @@ def documents_for(
             for f in body_fields(definition)
             if (part := _text(f, values, lang, default_language))
         )
-        docs.append(SearchDocument(lang, key_text, name, body[:MAX_BODY_CHARS]))
+        docs.append(SearchDocument(lang, key_text, name[:MAX_NAME_CHARS], body[:MAX_BODY_CHARS]))
     return docs
 
 

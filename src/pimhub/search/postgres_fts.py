@@ -101,7 +101,10 @@ class PostgresIndexWriter(SqlIndexWriter):
             self.conn.execute(
                 text(
                     f"INSERT INTO {TABLE} (object_id, language, key_text, name_text, body_text) "
-                    "VALUES (:object_id, :language, :key_text, :name_text, :body_text)"
+                    "VALUES (:object_id, :language, :key_text, :name_text, :body_text) "
+                    # A rebuild committing meanwhile may have written the same row.
+                    "ON CONFLICT (object_id, language) DO UPDATE SET key_text = excluded.key_text, "
+                    "name_text = excluded.name_text, body_text = excluded.body_text"
                 ),
                 rows,
             )
@@ -129,17 +132,31 @@ class PostgresSearchIndex(SqlSearchIndex):
 
     def matched(self, text_query: TextQuery, language: str) -> Select[Any]:
         query = func.to_tsquery(literal_column("'simple'::regconfig"), tsquery(text_query))
-        rank = -func.ts_rank(literal_column(f"'{RANK_WEIGHTS}'::float4[]"), docs.c.document, query)
+        ranked: ColumnElement[Any] = docs.c.document
+        if text_query.parts != frozenset(Part):
+            # Rank only what may match: hidden text must not move an object up either.
+            labels = ",".join(_WEIGHT_LABELS[p].lower() for p in Part if p in text_query.parts)
+            ranked = func.ts_filter(docs.c.document, literal_column(f"'{{{labels}}}'::\"char\"[]"))
+        rank = -func.ts_rank(literal_column(f"'{RANK_WEIGHTS}'::float4[]"), ranked, query)
         return self._joined(language, rank).where(docs.c.document.op("@@")(query))
 
     def near(self, text_query: TextQuery, language: str) -> Select[Any] | None:
         words = normalize(text_query.raw)
         if Part.NAME not in text_query.parts or not words:
             return None
+        # pg_trgm may live in a schema off the search path, so both are named by schema.
         # `<%` (word similarity above pg_trgm.word_similarity_threshold, 0.6 unless set)
         # is the form the trigram index serves.
-        similarity = func.word_similarity(words, docs.c.name_text)
-        return self._joined(language, -similarity).where(literal(words).op("<%")(docs.c.name_text))
+        trgm = self._trgm_schema()
+        similarity = getattr(func, trgm).word_similarity(words, docs.c.name_text)
+        near = literal(words).op(f"OPERATOR({trgm}.<%)")(docs.c.name_text)
+        return self._joined(language, -similarity).where(near)
+
+    def _trgm_schema(self) -> str:
+        if self.trgm_schema is None:
+            with self.engine.connect() as conn:
+                self.trgm_schema = trgm_schema(conn)
+        return self.trgm_schema
 
     def _joined(self, language: str, rank: ColumnElement[Any]) -> Select[Any]:
         return (

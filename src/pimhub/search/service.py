@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,15 @@ class Scope:
     classes: tuple[tuple[ClassDefinition, ExposedClass], ...]
 
     def fields(self, definition: ClassDefinition, exposed: ExposedClass) -> frozenset[str]:
-        return frozenset(exposed.field_names(definition))
+        """The exposed fields, less relations to classes the configuration does not expose
+        (a class may have gained one since the configuration was checked)."""
+        classes = {c.name for c in self.config.classes}
+        return frozenset(
+            name
+            for name in exposed.field_names(definition)
+            if (f := definition.field(name)) is not None
+            and (f.type != FieldType.RELATION or f.target in classes)
+        )
 
 
 class SimpleSearch:
@@ -300,7 +309,8 @@ class SimpleSearch:
     ) -> dict[str, Any]:
         definition, exposed = next((d, e) for d, e in scope.classes if d.name == obj.class_name)
         fields: dict[str, Any] = {}
-        for name in exposed.field_names(definition):
+        visible = scope.fields(definition, exposed)
+        for name in (n for n in exposed.field_names(definition) if n in visible):
             f = definition.field(name)
             value = obj.values.get(name)
             if f is None or value is None:
@@ -370,7 +380,7 @@ def _split(raw: str) -> list[str]:
 def _size(raw: str | None, maximum: int) -> int:
     if raw is None:
         return min(DEFAULT_SIZE, maximum)
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= maximum:
         raise bad("size", f"must be a whole number from 1 to {maximum}", "out-of-range")
     return int(raw)
 
@@ -392,7 +402,11 @@ def _decode(cursor: str | None, fingerprint: str, text: bool) -> tuple[int, str 
     except (ValueError, KeyError, TypeError):
         raise bad("cursor", "not a cursor this API issued", "invalid-cursor") from None
     if issued_for != fingerprint:
-        raise bad("cursor", "the cursor belongs to a different search; start again without it")
+        raise bad(
+            "cursor",
+            "the cursor belongs to a different search; start again without it",
+            "invalid-cursor",
+        )
     if text:
         if not isinstance(position, int) or not 0 < position <= MAX_WINDOW:
             raise bad("cursor", "not a cursor this API issued", "invalid-cursor")

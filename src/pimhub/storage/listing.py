@@ -139,12 +139,35 @@ def decode_cursor(sort: Sequence[SortKey], cursor: str) -> list[Any]:
         raise bad("the cursor belongs to a different sort order; start again without it")
     if not isinstance(values, list) or len(values) != len(sort) + 1:
         raise bad("not a cursor this API issued")
-    if not all(v is None or isinstance(v, str | int | float | bool) for v in values):
+    # A cursor is only base64: check every value's type against its sort key, so a forged
+    # one is refused here instead of failing in the database.
+    kinds = [_TIME if k.ref.system in _TIME_FIELDS else k.ref.kind for k in sort]
+    if not all(_fits(v, kind) for v, kind in zip(values, [*kinds, _ID], strict=True)):
         raise bad("not a cursor this API issued")
     for i, key in enumerate(sort):
         if key.ref.system in _TIME_FIELDS:
             values[i] = datetime.fromisoformat(values[i])
     return values
+
+
+_TIME, _ID = "time", "id"
+
+
+def _fits(value: Any, kind: ValueKind | str) -> bool:
+    if kind == _ID:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _TIME:
+        try:
+            return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is not None
+        except ValueError:
+            return False
+    if value is None:
+        return True  # compares with nothing: an empty page, never an error
+    if kind == ValueKind.NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == ValueKind.BOOLEAN:
+        return isinstance(value, bool)
+    return isinstance(value, str)
 
 
 def after_cursor(
