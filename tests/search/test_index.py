@@ -3,6 +3,7 @@ language, faceted, rebuilt."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -12,6 +13,10 @@ from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import ValidationFailed
 from pimhub.search.documents import query_tokens
 from pimhub.search.ports import Facet, Part, SearchPage, SearchRequest, TextQuery
+from pimhub.search.postgres_fts import PostgresSearchIndex
+from pimhub.search.rebuild import rebuild_on
+from pimhub.search.sql_index import IndexLanguages
+from pimhub.storage.engine import build_engine
 
 
 def search(hub: Hub, q: str | None, **options: Any) -> SearchPage:
@@ -173,3 +178,68 @@ def test_near_matches_when_nothing_matches_exactly(hub: Hub) -> None:
         assert (page.total, page.fuzzy) == (0, False)  # FTS5 has no typo tolerance here
     else:
         assert (keys(page), page.fuzzy) == (["P-1"], True)
+
+
+def test_hidden_text_does_not_move_an_object_up(hub: Hub) -> None:
+    for i in range(10):  # so that "widget" is rare enough to score (BM25's IDF)
+        product(hub, f"F-{i}", "Filler", shortDescription={"en": "nothing here"})
+    product(hub, "W-A", "Widget")
+    product(hub, "W-B", "Widget", shortDescription={"en": "widget widget widget"})
+    # W-B's hidden text repeats the word; where that text may not match it must not rank W-B
+    # first either (PostgreSQL's ts_rank would score the whole document unless filtered).
+    assert keys(search(hub, "widget", parts=frozenset({Part.KEY, Part.NAME}))) == ["W-A", "W-B"]
+
+
+def test_a_huge_name_is_indexed(hub: Hub) -> None:
+    hub.classes.create(
+        {
+            "name": "Doc",
+            "businessKey": "code",
+            "fields": [{"name": "code", "type": "text"}, {"name": "text", "type": "rich_text"}],
+        },
+        author="t",
+    )
+    words = " ".join(f"w{i}" for i in range(120_000))  # about 900,000 characters
+    hub.catalog.create("Doc", {"code": "d1", "text": f"<p>{words}</p>"}, author="t")
+    assert keys(search(hub, "w1", classes=("Doc",))) == ["d1"]
+
+
+def test_near_matches_need_no_search_path(hub: Hub) -> None:
+    product(hub, "P-1", "Hoodie")
+    typo = SearchRequest(("Product",), TextQuery("hoodiee", ("hoodiee",)), "en")
+    if hub.engine.dialect.name == "sqlite":
+        assert (hub.search.search(typo).total, hub.search.near(typo.text, "en")) == (0, None)  # type: ignore[arg-type]
+        return
+    with hub.engine.connect() as conn:
+        own = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    # pg_trgm is in public; this engine's search path leaves public out.
+    narrow = build_engine(hub.engine.url, connect_args={"options": f"-csearch_path={own}"})
+    try:
+        index = PostgresSearchIndex(narrow, IndexLanguages(("en", "de", "fr"), "en"))
+        page = index.search(typo)
+        assert (keys(page), page.fuzzy) == (["P-1"], True)
+    finally:
+        narrow.dispose()
+
+
+def test_writes_during_a_rebuild_do_not_fail(hub: Hub) -> None:
+    product(hub, "P-1", "Lamp")
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            hub.catalog.patch("Product", "P-1", {"name": {"en": "Desk lamp"}}, author="t")
+        except BaseException as exc:
+            errors.append(exc)
+
+    with hub.engine.connect() as conn:
+        tx = conn.begin()
+        rebuild_on(conn, IndexLanguages(("en", "de", "fr"), "en"))
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=1)  # on PostgreSQL it waits for the rebuild's rows
+        tx.commit()
+    writer.join(timeout=30)
+    assert errors == []
+    assert keys(search(hub, "desk")) == ["P-1"]
+    assert hub.search.size() == 3
