@@ -156,6 +156,7 @@ def test_cursors_walk_a_search_and_a_listing_without_repeats(
         ('class=Product&filter={"ean":"1"}', "filter.ean", "unknown-field"),
         ("class=Product&filter={oops", "filter", "invalid-json"),
         ("class=Product&sort=stock", "sort[0]", "unknown-field"),
+        ("class=Product&sort=sku,brand", "sort[1]", "invalid-value"),
         ("class=Product&facets=ean", "facets", "unknown-field"),
         ("class=Product&facets=price", "facets", "invalid-value"),
         ("lang=xx", "lang", "invalid-value"),

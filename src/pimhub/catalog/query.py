@@ -330,7 +330,16 @@ def parse_sort(resolver: FieldResolver, spec: list[str]) -> list[SortKey]:
         name = name.lstrip("-+")
         if not name:
             raise InvalidQuery("empty sort key", [FieldError(f"sort[{i}]", "empty")])
-        keys.append(SortKey(resolver.resolve(name, f"sort[{i}]"), descending))
+        ref = resolver.resolve(name, f"sort[{i}]")
+        f = resolver.definition.field(ref.path[0]) if ref.path else None
+        if f is not None and f.type == FieldType.RELATION:
+            # Its value is the target's uuid: an order nobody wants, and one that would put
+            # the uuids of hidden targets into cursors.
+            raise InvalidQuery(
+                f"cannot sort by the relation '{name}'",
+                [FieldError(f"sort[{i}]", "relations cannot be sorted by", "invalid-value")],
+            )
+        keys.append(SortKey(ref, descending))
     if len(keys) > 5:
         raise InvalidQuery("at most 5 sort keys", [FieldError("sort", "too many keys")])
     return keys
