@@ -31,10 +31,8 @@ from rest_get import (
     HOST,
     RoundResult,
     alternate_rounds,
-    clean_env,
-    free_port,
     get_once,
-    pimhub_command,
+    pimhub_and_floor,
     start,
     stop,
     summary,
@@ -231,17 +229,7 @@ async def run(workdir: Path, products: int) -> float:
     statements = statements_per_request(db_path, token)
     print(f"SQL statements per request: {len(statements)} ({' '.join(statements)})", flush=True)
     requests = [request_bytes(page * PAGE, token) for page in range(PAGES)]
-    ports = {"pimhub": free_port(), "floor": free_port()}
-    commands = {
-        "pimhub": (
-            [*pimhub_command(), "serve", "--port", str(ports["pimhub"])],
-            clean_env(PIMHUB_DATABASE_URL=f"sqlite:///{db_path}"),
-        ),
-        "floor": (
-            [sys.executable, __file__, "--floor-server", str(ports["floor"]), str(db_path)],
-            clean_env(),
-        ),
-    }
+    ports, commands = pimhub_and_floor(__file__, db_path)
     procs = {}
     results: dict[str, list[RoundResult]] = {}
     try:

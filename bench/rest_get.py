@@ -292,6 +292,24 @@ async def alternate_rounds(
     return results
 
 
+def pimhub_and_floor(
+    script: str, db_path: Path
+) -> tuple[dict[str, int], dict[str, tuple[list[str], dict[str, str]]]]:
+    """Ports and commands for `pimhub serve` and `script`'s floor server on one SQLite file."""
+    ports = {"pimhub": free_port(), "floor": free_port()}
+    commands = {
+        "pimhub": (
+            [*pimhub_command(), "serve", "--port", str(ports["pimhub"])],
+            clean_env(PIMHUB_DATABASE_URL=f"sqlite:///{db_path}"),
+        ),
+        "floor": (
+            [sys.executable, script, "--floor-server", str(ports["floor"]), str(db_path)],
+            clean_env(),
+        ),
+    }
+    return ports, commands
+
+
 def start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
-from rest_get import HOST, clean_env, fetch, free_port, percentile, pimhub_command, start, stop
+from rest_get import HOST, fetch, percentile, pimhub_and_floor, start, stop
 
 SIZE = 20
 ROUNDS = 6
@@ -293,17 +293,7 @@ async def run(workdir: Path, products: int) -> tuple[float, float]:
     token = build_database(db_path, products)
     print(f"set-up: {products} products in {time.perf_counter() - began:.1f} s", flush=True)
     requests = [request_bytes(q, token) for q in queries(products)]
-    ports = {"pimhub": free_port(), "floor": free_port()}
-    commands = {
-        "pimhub": (
-            [*pimhub_command(), "serve", "--port", str(ports["pimhub"])],
-            clean_env(PIMHUB_DATABASE_URL=f"sqlite:///{db_path}"),
-        ),
-        "floor": (
-            [sys.executable, __file__, "--floor-server", str(ports["floor"]), str(db_path)],
-            clean_env(),
-        ),
-    }
+    ports, commands = pimhub_and_floor(__file__, db_path)
     procs = {}
     seen: dict[str, list[float]] = {name: [] for name in ports}
     try:
