@@ -341,3 +341,24 @@ def test_random_text_never_fails_a_search(client: TestClient, key: dict[str, str
     response = client.get("/simple-rest/partner/search", params={"q": q}, headers=key)
     expected = 400 if "\x00" in q else 200  # a NUL is refused by name, never a 500
     assert response.status_code == expected, response.text
+
+
+def test_each_class_matches_on_what_the_configuration_shows_of_it(
+    partner: Hub, client: TestClient
+) -> None:
+    partner.datahub.create(
+        {
+            "name": "mixed",
+            "classes": {"Product": {"fields": ["sku"]}, "Brand": {}, "Category": {}},
+        },
+        author="t",
+    )
+    mixed = bearer(partner, "datahub:mixed", name="mixed")
+    partner.catalog.create("Brand", {"code": "nrd", "name": "Nordic"}, author="t")
+    found = get(client, "/simple-rest/mixed/search?q=nordic", mixed)  # by the name only
+    assert [(i["class"], i["key"]) for i in found["items"]] == [("Brand", "nrd")]
+    assert get(client, "/simple-rest/mixed/search?q=tee", mixed)["total"] == 0  # a hidden name
+    by_key = get(client, "/simple-rest/mixed/search?q=TS-1", mixed)
+    assert [i["key"] for i in by_key["items"]] == ["TS-1"]
+    herren = get(client, "/simple-rest/mixed/search?q=herren&lang=de", mixed)
+    assert [i["key"] for i in herren["items"]] == ["men"]

@@ -52,6 +52,9 @@ class SearchRequest:
     published_only: bool = True
     facets: tuple[Facet, ...] = ()
     facet_size: int = 20
+    # Classes whose configuration shows different parts: (parts, classes) per group. Empty:
+    # every class may match `text.parts`.
+    part_groups: tuple[tuple[frozenset[Part], tuple[str, ...]], ...] = ()
 
 
 @dataclass(slots=True)

@@ -130,7 +130,7 @@ class PostgresSearchIndex(SqlSearchIndex):
     def writer(self, conn: Connection) -> PostgresIndexWriter:
         return PostgresIndexWriter(conn, self.languages)
 
-    def matched(self, text_query: TextQuery, language: str) -> Select[Any]:
+    def matched(self, text_query: TextQuery, language: str, name: str = "hits") -> Select[Any]:
         query = func.to_tsquery(literal_column("'simple'::regconfig"), tsquery(text_query))
         ranked: ColumnElement[Any] = docs.c.document
         if text_query.parts != frozenset(Part):
@@ -140,7 +140,7 @@ class PostgresSearchIndex(SqlSearchIndex):
         rank = -func.ts_rank(literal_column(f"'{RANK_WEIGHTS}'::float4[]"), ranked, query)
         return self._joined(language, rank).where(docs.c.document.op("@@")(query))
 
-    def near(self, text_query: TextQuery, language: str) -> Select[Any] | None:
+    def near(self, text_query: TextQuery, language: str, name: str = "near") -> Select[Any] | None:
         words = normalize(text_query.raw)
         if Part.NAME not in text_query.parts or not words:
             return None

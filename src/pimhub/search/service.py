@@ -120,6 +120,7 @@ class SimpleSearch:
             after=after,
             published_only=not scope.config.drafts,
             facets=self._facets(scope, single, params.get("facets")),
+            part_groups=_group_tuples(scope) if text is not None else (),
         )
         page = self.index.search(request)
         cursor = _next_cursor(request, page, fingerprint)
@@ -227,15 +228,9 @@ class SimpleSearch:
             raise bad("q", f"at most {MAX_QUERY_CHARS} characters", "too-large")
         if "\x00" in q:
             raise bad("q", "contains a NUL character")
-        parts = set(Part)
-        for definition, exposed in scope.classes:
-            visible = scope.fields(definition, exposed)
-            named = name_field(definition)
-            if named is not None and named.name not in visible:
-                parts.discard(Part.NAME)
-            if any(f.name not in visible for f in body_fields(definition)):
-                parts.discard(Part.BODY)
-        return TextQuery(q, tuple(query_tokens(q)), frozenset(parts))
+        groups = _part_groups(scope)
+        parts = next(iter(groups)) if len(groups) == 1 else frozenset(Part)
+        return TextQuery(q, tuple(query_tokens(q)), parts)
 
     def _facets(
         self,
@@ -324,6 +319,33 @@ class SimpleSearch:
         out = obj.to_dict()
         out["fields"] = fields
         return out
+
+
+def _parts(scope: Scope, definition: ClassDefinition, exposed: ExposedClass) -> frozenset[Part]:
+    """The parts of this class's documents a search may match: not the name where the
+    configuration hides the name field, no other text where it hides any of it."""
+    visible = scope.fields(definition, exposed)
+    parts = set(Part)
+    named = name_field(definition)
+    if named is not None and named.name not in visible:
+        parts.discard(Part.NAME)
+    if any(f.name not in visible for f in body_fields(definition)):
+        parts.discard(Part.BODY)
+    return frozenset(parts)
+
+
+def _part_groups(scope: Scope) -> dict[frozenset[Part], tuple[str, ...]]:
+    groups: dict[frozenset[Part], tuple[str, ...]] = {}
+    for definition, exposed in scope.classes:
+        parts = _parts(scope, definition, exposed)
+        groups[parts] = (*groups.get(parts, ()), definition.name)
+    return groups
+
+
+def _group_tuples(scope: Scope) -> tuple[tuple[frozenset[Part], tuple[str, ...]], ...]:
+    """Per group of classes that may match the same parts; empty when there is one group."""
+    groups = _part_groups(scope)
+    return tuple(groups.items()) if len(groups) > 1 else ()
 
 
 def _ref(target: CatalogObject) -> dict[str, str]:

@@ -3,8 +3,8 @@ listings without text, facets, the writer's loop, and the rebuild."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +15,7 @@ from sqlalchemy import (
     func,
     select,
     true,
+    union_all,
 )
 
 from pimhub.catalog.classes import ClassDefinition
@@ -27,6 +28,8 @@ from pimhub.storage.repositories import row_to_object
 from pimhub.storage.tables import objects
 
 REBUILD_BATCH = 1000
+# (text, language, name for a CTE) -> the matching objects with a `_rank`, or None
+Matcher = Callable[[TextQuery, str, str], "Select[Any] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +116,12 @@ class SqlSearchIndex:
     def writer(self, conn: Connection) -> SqlIndexWriter:
         raise NotImplementedError
 
-    def matched(self, text: TextQuery, language: str) -> Select[Any]:
+    def matched(self, text: TextQuery, language: str, name: str = "hits") -> Select[Any]:
         """Objects whose documents in `language` match, with a `_rank` column (lower is
         better)."""
         raise NotImplementedError
 
-    def near(self, text: TextQuery, language: str) -> Select[Any] | None:
+    def near(self, text: TextQuery, language: str, name: str = "near") -> Select[Any] | None:
         """Objects whose name nearly matches (typos), ranked; None where not supported."""
         return None
 
@@ -142,23 +145,54 @@ class SqlSearchIndex:
         with self.engine.connect() as conn, conn.begin():
             if request.text is None:
                 return self._listing(conn, request)
-            page = self._ranked(conn, request, self.matched(request.text, request.language))
-            if page.total == 0 and (near := self.near(request.text, request.language)) is not None:
-                nearby = self._ranked(conn, request, near)
-                if nearby.total:
-                    nearby.fuzzy = True
-                    return nearby
+            page = self._ranked(conn, request, self._matches(request, self.matched))
+            if page.total:
+                return page
+            near = self._matches(request, self.near)
+            if near is not None and (nearby := self._ranked(conn, request, near)).total:
+                nearby.fuzzy = True
+                return nearby
             return page
 
-    def _ranked(self, conn: Connection, request: SearchRequest, matched: Select[Any]) -> SearchPage:
-        query = matched.where(*self.conditions(request))
+    def _matches(self, request: SearchRequest, match: Matcher) -> Select[Any] | None:
+        """What `match` finds for the request: for one group of classes, its select; for
+        classes that may match different parts, one select per group, each limited to its
+        classes, as a union."""
+        assert request.text is not None
+        text, groups = request.text, request.part_groups
+        if not groups:
+            return match(text, request.language, "hits")
+        branches = []
+        for n, (parts, class_names) in enumerate(groups):
+            found = match(replace(text, parts=parts), request.language, f"hits{n}")
+            if found is not None:
+                branches.append(found.where(objects.c.class_name.in_(class_names)))
+        if not branches:
+            return None
+        union = union_all(*branches).subquery("matches")
+        return select(union)
+
+    def _ranked(
+        self, conn: Connection, request: SearchRequest, matched: Select[Any] | None
+    ) -> SearchPage:
+        if matched is None:
+            return SearchPage([], 0, None)
+        columns = matched.selected_columns
+        if request.part_groups:
+            # A union of groups: every class and visibility condition is inside, and
+            # filters, sorts and facets need a single class, so there are none.
+            query = (
+                matched.where(columns["published"].is_(True)) if request.published_only else matched
+            )
+        else:
+            query = matched.where(*self.conditions(request))
         order: list[ColumnElement[Any]] = []
         if request.sort:
             order = [c.desc() if d else c.asc() for c, d in listing.sort_columns(request.sort)]
         else:
             assert request.text is not None
-            exact = func.lower(objects.c.business_key) == request.text.raw.strip().lower()
-            order = [exact.desc(), query.selected_columns["_rank"].asc(), objects.c.id.asc()]
+            exact = func.lower(columns["business_key"]) == request.text.raw.strip().lower()
+            order = [exact.desc(), columns["_rank"].asc(), columns["id"].asc()]
         page = query.add_columns(func.count().over().label("_total"))
         rows = conn.execute(page.order_by(*order).limit(request.size).offset(request.offset)).all()
         if rows:

@@ -81,7 +81,7 @@ class SqliteSearchIndex(SqlSearchIndex):
     def writer(self, conn: Connection) -> SqliteIndexWriter:
         return SqliteIndexWriter(conn, self.languages)
 
-    def matched(self, text: TextQuery, language: str) -> Select[Any]:
+    def matched(self, text: TextQuery, language: str, name: str = "hits") -> Select[Any]:
         # bm25() only works while FTS5 scans its own table, so the matches are ranked in a
         # materialized CTE and the objects (and any window or sort) are joined outside it.
         hits = (
@@ -90,7 +90,7 @@ class SqliteSearchIndex(SqlSearchIndex):
                 func.bm25(literal_column(TABLE), *WEIGHTS).label("_rank"),
             )
             .where(literal_column(TABLE).op("MATCH")(match_expression(text, language)))
-            .cte("hits")
+            .cte(name)
             .prefix_with("MATERIALIZED")
         )
         return (
