@@ -129,6 +129,7 @@ def test_cursors_walk_a_search_and_a_listing_without_repeats(
     for url in (
         "/simple-rest/partner/search?q=widget&size=3",
         "/simple-rest/partner/search?class=Product&size=3&sort=sku",
+        "/simple-rest/partner/search?class=Product&size=3&sort=-published,sku",
     ):
         seen: list[str] = []
         cursor = None
@@ -176,6 +177,12 @@ def test_cursors_walk_a_search_and_a_listing_without_repeats(
             "invalid-value",
         ),
         ("class=Product&filter=" + "[" * 3000, "filter", "invalid-json"),
+        (
+            'class=Product&filter={"createdAt":{"$like":"2026%"}}',
+            "filter.createdAt.$like",
+            "invalid-value",
+        ),
+        ('class=Product&filter={"price":{"$like":"1%"}}', "filter.price.$like", "invalid-value"),
         ('class=Product&filter={"sku": "a\\u0000"}', "filter.sku", "invalid-value"),
     ],
 )

@@ -167,6 +167,7 @@ class FieldResolver:
         return FieldRef(None, (head,), _FIELD_KINDS.get(f.type, ValueKind.STRING))
 
 
+_TIME_FIELDS = (SystemField.CREATED_AT, SystemField.MODIFIED_AT)
 # The Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: what a datetime can hold.
 _FIRST_SECOND = -62_135_596_800
 _LAST_SECOND = 253_402_300_799
@@ -201,10 +202,12 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
         # No stored text holds one, and PostgreSQL refuses it in any parameter.
         raise bad("contains a NUL character")
     if op in ("$like", "$notlike"):
+        if ref.kind != ValueKind.STRING or ref.system in _TIME_FIELDS:
+            raise bad(f"{op} applies to text fields only, not to '{ref.label}'")
         if not isinstance(value, str):
             raise bad(f"{op} takes a string pattern with % and _ wildcards")
         return value
-    if ref.system in (SystemField.CREATED_AT, SystemField.MODIFIED_AT):
+    if ref.system in _TIME_FIELDS:
         # Answers show times as ISO 8601; a client may hand one back instead of Unix seconds.
         seconds = _timestamp(value, bad) if isinstance(value, str) else value
         if isinstance(seconds, int | float) and not isinstance(seconds, bool):

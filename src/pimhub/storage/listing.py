@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, and_, func, not_, or_, true
+from sqlalchemy import ColumnElement, and_, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from pimhub.catalog.errors import FieldError, InvalidQuery
@@ -171,7 +171,7 @@ def _fits(value: Any, kind: ValueKind | str) -> bool:
 
 
 def after_cursor(
-    cols: list[tuple[ColumnElement[Any], bool]], values: list[Any], bind: Bind = _as_is
+    cols: list[tuple[ColumnElement[Any], bool]], values: list[Any], bind: Bind = literal
 ) -> ColumnElement[bool]:
     """Rows strictly after the cursor row in the sort order (expanded row comparison)."""
     clauses: list[ColumnElement[bool]] = []
