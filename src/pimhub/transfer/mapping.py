@@ -1,0 +1,333 @@
+"""Mappings: which source column feeds which field, and how its text becomes the value.
+
+A mapping is data (YAML), checked at once with every problem named by its path:
+
+    class: Product
+    fields:
+      sku: sku                                   # a column, as is (trimmed)
+      name.en: {column: name}                    # a localized field's language
+      price.amount: {column: price, number: true}
+      price.currency: {value: EUR}               # a static value
+      color: {column: additional_attributes, pick: color, lowercase: true, map: {gray: grey}}
+      material: {column: material, split: "|", lowercase: true}
+      featured: {column: is_featured, boolean: true}
+      releasedOn: {column: new_from_date, date: {format: "%m/%d/%Y"}}
+      shortDescription.en: {template: "{name} ({sku})"}
+
+Steps run in a fixed order: source (column, value or template), pick, trim (on unless
+`trim: false`), html, split, lowercase, map, number, boolean, date, first. An empty result
+leaves the field out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pimhub.catalog.errors import FieldError, InvalidInput
+
+TARGET_PATTERN = re.compile(r"^[a-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?$")
+_STEP_KEYS = frozenset(
+    {
+        "column",
+        "value",
+        "template",
+        "pick",
+        "trim",
+        "html",
+        "split",
+        "map",
+        "lowercase",
+        "number",
+        "boolean",
+        "date",
+        "first",
+    }
+)
+_TRUE = frozenset({"1", "true", "yes", "y", "on", "x"})
+_FALSE = frozenset({"0", "false", "no", "n", "off", ""})
+
+
+class InvalidMapping(InvalidInput):
+    code = "invalid-mapping"
+    title = "Invalid mapping"
+
+
+class CellError(Exception):
+    """A value a step cannot take; becomes a row error naming the column."""
+
+
+Step = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMapping:
+    target: str  # "sku", "name.en", "price.amount"
+    column: str | None  # the source column, for error reports
+    source: Callable[[Mapping[str, Any]], Any]
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportMapping:
+    class_name: str
+    fields: tuple[FieldMapping, ...]
+    columns: frozenset[str] = field(default_factory=frozenset)
+
+    def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        """The record as field values, and the problems of its cells."""
+        values: dict[str, Any] = {}
+        errors: list[FieldError] = []
+        for fm in self.fields:
+            try:
+                value = fm.source(record)
+                for step in fm.steps:
+                    if _empty(value):
+                        break
+                    value = step(value)
+            except CellError as exc:
+                errors.append(FieldError(fm.column or fm.target, str(exc), "transform"))
+                continue
+            if not _empty(value):
+                _put(values, fm.target, value)
+        return values, errors
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _put(values: dict[str, Any], target: str, value: Any) -> None:
+    head, _, tail = target.partition(".")
+    if tail:
+        values.setdefault(head, {})[tail] = value
+    else:
+        values[head] = value
+
+
+def parse_mapping(raw: Any) -> ImportMapping:
+    errors: list[FieldError] = []
+    if not isinstance(raw, Mapping):
+        raise InvalidMapping(
+            "a mapping is an object with 'class' and 'fields'",
+            [FieldError("", "expected an object")],
+        )
+    errors.extend(
+        FieldError(k, "unknown attribute") for k in sorted(set(raw) - {"class", "fields"})
+    )
+    class_name = raw.get("class")
+    if not isinstance(class_name, str) or not class_name:
+        errors.append(FieldError("class", "name the class the rows become", "required"))
+    specs = raw.get("fields")
+    fields: list[FieldMapping] = []
+    if not isinstance(specs, Mapping) or not specs:
+        errors.append(
+            FieldError("fields", "map at least one field to a column or value", "required")
+        )
+        specs = {}
+    for target, spec in specs.items():
+        path = f"fields.{target}"
+        if not isinstance(target, str) or not TARGET_PATTERN.match(target):
+            errors.append(FieldError(path, "a field name, or field.part (name.en, price.amount)"))
+            continue
+        parsed = _field(target, spec, path, errors)
+        if parsed is not None:
+            fields.append(parsed)
+    if errors:
+        raise InvalidMapping(f"the mapping has {len(errors)} problem(s)", errors)
+    assert isinstance(class_name, str)
+    columns = frozenset(f.column for f in fields if f.column)
+    return ImportMapping(class_name, tuple(fields), columns)
+
+
+def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> FieldMapping | None:
+    if isinstance(spec, str):
+        spec = {"column": spec}
+    if not isinstance(spec, Mapping):
+        errors.append(FieldError(path, "a column name, or an object of steps"))
+        return None
+    unknown = sorted(set(spec) - _STEP_KEYS)
+    errors.extend(
+        FieldError(f"{path}.{k}", f"unknown step; use {', '.join(sorted(_STEP_KEYS))}")
+        for k in unknown
+    )
+    sources = [k for k in ("column", "value", "template") if k in spec]
+    if len(sources) != 1:
+        errors.append(FieldError(path, "give exactly one of column, value or template"))
+        return None
+    column = spec.get("column")
+    source = _source(spec, path, errors)
+    steps: list[Step] = []
+    for name, build in _STEPS:
+        if name in spec and spec[name] is not False:
+            step = build(spec[name], f"{path}.{name}", errors)
+            if step is not None:
+                steps.append(step)
+    if spec.get("trim", True) and "trim" not in spec:
+        steps.insert(1 if "pick" in spec else 0, _trim)
+    return FieldMapping(target, column if isinstance(column, str) else None, source, tuple(steps))
+
+
+def _source(
+    spec: Mapping[str, Any], path: str, errors: list[FieldError]
+) -> Callable[[Mapping[str, Any]], Any]:
+    if "value" in spec:
+        value = spec["value"]
+        return lambda _record: value
+    if "template" in spec:
+        template = spec["template"]
+        if not isinstance(template, str):
+            errors.append(FieldError(f"{path}.template", "a text with {column} placeholders"))
+            return lambda _record: None
+        names = re.findall(r"{([^{}]+)}", template)
+
+        def render(record: Mapping[str, Any]) -> Any:
+            try:
+                return template.format_map({n: record.get(n, "") for n in names})
+            except (ValueError, KeyError, IndexError) as exc:
+                raise CellError(f"template: {exc}") from None
+
+        return render
+    column = spec["column"]
+    if not isinstance(column, str) or not column:
+        errors.append(FieldError(f"{path}.column", "a column name"))
+        return lambda _record: None
+    return lambda record: record.get(column)
+
+
+def _trim(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [v.strip() if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _each(step: Step) -> Step:
+    """Applies to every item of a list (after split), else to the value."""
+    return lambda value: [step(v) for v in value] if isinstance(value, list) else step(value)
+
+
+def _pick_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    """`pick: color` takes color's value from "a=1,color=Black,b=2" (Magento's
+    additional_attributes)."""
+    if not isinstance(arg, str):
+        errors.append(FieldError(path, "the key to pick from key=value pairs"))
+        return None
+
+    def pick(value: Any) -> Any:
+        for pair in str(value).split(","):
+            key, sep, found = pair.partition("=")
+            if sep and key.strip() == arg:
+                return found.strip()
+        return None
+
+    return pick
+
+
+def _trim_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _trim if arg else None
+
+
+def _html_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _each(lambda v: html.unescape(v) if isinstance(v, str) else v) if arg else None
+
+
+def _split_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if not isinstance(arg, str) or not arg:
+        errors.append(FieldError(path, "the separator, e.g. ',' or '|'"))
+        return None
+    return lambda value: [p.strip() for p in str(value).split(arg) if p.strip()]
+
+
+def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if not isinstance(arg, Mapping):
+        errors.append(FieldError(path, "an object of source value to field value"))
+        return None
+    table = {str(k): v for k, v in arg.items()}
+    return _each(lambda v: table.get(str(v), v))
+
+
+def _lower_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _each(lambda v: v.lower() if isinstance(v, str) else v) if arg else None
+
+
+def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    options = arg if isinstance(arg, Mapping) else {}
+    if not isinstance(arg, bool | Mapping):
+        errors.append(FieldError(path, "true, or {decimal: ',', thousands: '.'}"))
+        return None
+    decimal, thousands = str(options.get("decimal", ".")), str(options.get("thousands", ""))
+
+    def number(value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        if thousands:
+            text = text.replace(thousands, "")
+        text = text.replace(decimal, ".")
+        try:
+            parsed = Decimal(text)
+        except InvalidOperation:
+            raise CellError(f"{value!r} is not a number") from None
+        if not parsed.is_finite():
+            raise CellError(f"{value!r} is not a number")
+        return int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
+
+    return _each(number)
+
+
+def _boolean_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    options = arg if isinstance(arg, Mapping) else {}
+    yes = {str(v).lower() for v in options.get("true", _TRUE)}
+    no = {str(v).lower() for v in options.get("false", _FALSE)}
+
+    def boolean(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in yes:
+            return True
+        if text in no:
+            return False
+        raise CellError(f"{value!r} is neither true ({', '.join(sorted(yes))}) nor false")
+
+    return boolean
+
+
+def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    options = arg if isinstance(arg, Mapping) else {}
+    fmt = options.get("format")
+
+    def date(value: Any) -> Any:
+        text = str(value).strip()
+        try:
+            moment = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+        except ValueError:
+            raise CellError(f"{value!r} is not a date ({fmt or 'ISO 8601'})") from None
+        return moment.date().isoformat()
+
+    return date
+
+
+def _first_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return (lambda value: value[0] if isinstance(value, list) and value else value) if arg else None
+
+
+_STEPS: tuple[tuple[str, Callable[[Any, str, list[FieldError]], Step | None]], ...] = (
+    ("pick", _pick_step),
+    ("trim", _trim_step),
+    ("html", _html_step),
+    ("split", _split_step),
+    ("lowercase", _lower_step),
+    ("map", _map_step),
+    ("number", _number_step),
+    ("boolean", _boolean_step),
+    ("date", _date_step),
+    ("first", _first_step),
+)
