@@ -10,7 +10,7 @@ from pimhub.catalog.errors import FieldError
 from pimhub.catalog.ports import ObjectRepository
 
 
-def _looks_like_uuid(value: str) -> bool:
+def looks_like_uuid(value: str) -> bool:
     try:
         uuidlib.UUID(value)
     except ValueError:
@@ -32,7 +32,7 @@ def resolve_relations(
             continue
         raw = values[f.name]
         items: list[str] = raw if isinstance(raw, list) else [raw]
-        uuids = [i for i in items if _looks_like_uuid(i)]
+        uuids = [i for i in items if looks_like_uuid(i)]
         by_uuid = objects.resolve_uuids(uuids) if uuids else {}
         keys = [i for i in items if i not in by_uuid]
         assert f.target is not None

@@ -7,11 +7,13 @@ row, a version row and one outbox event in the same transaction.
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import (
     DuplicateKey,
@@ -252,6 +254,29 @@ class CatalogService:
             uow.commit()
             return result
 
+    @contextmanager
+    def batch_writer(
+        self,
+        class_name: str,
+        *,
+        mode: WriteMode = WriteMode.UPSERT,
+        published: bool | None = None,
+        author: str,
+    ) -> Iterator[BatchWriter]:
+        """One unit of work for writing batches of `class_name` (see catalog.batch); nothing
+        is kept unless the writer's commit() is called."""
+        with self.uow(write=True) as uow:
+            definition = self.class_definition(uow, class_name)
+            yield BatchWriter(
+                uow,
+                definition,
+                mode=mode,
+                published=published,
+                author=author,
+                clock=self.clock,
+                languages=self.languages,
+            )
+
     def _merge(
         self,
         uow: UnitOfWork,
@@ -263,7 +288,7 @@ class CatalogService:
         author: str,
     ) -> SaveResult:
         self._check_version(before, expected_version)
-        merged = _merge_patch(before.values, changes)
+        merged = merge_patch(before.values, changes)
         new_key = merged.get(definition.business_key)
         if (
             new_key != before.key
@@ -453,18 +478,6 @@ class CatalogService:
                         "unique",
                     )
                 )
-
-
-def _merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(target)
-    for k, v in patch.items():
-        if v is None:
-            merged.pop(k, None)
-        elif isinstance(v, Mapping) and isinstance(merged.get(k), Mapping):
-            merged[k] = _merge_patch(merged[k], v)
-        else:
-            merged[k] = v
-    return merged
 
 
 def _without(value: Any, target: str) -> Any:

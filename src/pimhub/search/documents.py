@@ -45,6 +45,8 @@ class SearchDocument:
 
 def tokens(text: str) -> list[str]:
     """Word tokens, case folded and without accents ("Crème brûlée" -> creme, brulee)."""
+    if text.isascii():  # most catalog text: nothing to fold but case
+        return _WORD.findall(text.lower())
     folded = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in folded if not unicodedata.combining(c))
     return _WORD.findall(plain)
@@ -124,15 +126,20 @@ def documents_for(
     else:
         langs = list(languages) or sorted({*used, default_language})
     key_text = normalize(key)
+    body = body_fields(definition)
+    # Text that is not localized is the same in every language's document: normalize once.
+    shared = {f.name: _text(f, values, "", default_language) for f in body if not f.localized}
     docs = []
     for lang in langs[:MAX_LANGUAGES]:
         name = _text(named, values, lang, default_language) if named else ""
-        body = " ".join(
-            part
-            for f in body_fields(definition)
-            if (part := _text(f, values, lang, default_language))
+        parts = (
+            shared[f.name] if not f.localized else _text(f, values, lang, default_language)
+            for f in body
         )
-        docs.append(SearchDocument(lang, key_text, name[:MAX_NAME_CHARS], body[:MAX_BODY_CHARS]))
+        body_text = " ".join(p for p in parts if p)
+        docs.append(
+            SearchDocument(lang, key_text, name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS])
+        )
     return docs
 
 

@@ -58,9 +58,11 @@ class SqlIndexWriter:
         self.languages = languages
 
     def put(self, definition: ClassDefinition, obj: CatalogObject) -> None:
-        assert obj.id is not None
-        self.delete_ids([obj.id])
-        self.insert([(obj.id, self.languages.documents(definition, obj))])
+        self.put_many(definition, [obj])
+
+    def put_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None:
+        self.delete_ids([o.id for o in objs if o.id is not None])
+        self.insert([(o.id, self.languages.documents(definition, o)) for o in objs if o.id])
 
     def remove(self, obj: CatalogObject) -> None:
         assert obj.id is not None

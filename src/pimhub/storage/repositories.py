@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -26,6 +26,12 @@ from pimhub.storage.tables import (
 )
 
 ITERATE_BATCH = 500
+IN_LIST_CHUNK = 500  # values per IN (...) list
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), IN_LIST_CHUNK):
+        yield values[start : start + IN_LIST_CHUNK]
 
 
 def row_to_object(row: Row[Any], prefix: str = "") -> CatalogObject:
@@ -118,64 +124,112 @@ class SqlObjectRepository:
         )
         return {r.uuid: TargetRef(r.uuid, r.class_name) for r in rows}
 
-    def insert(self, obj: CatalogObject) -> None:
-        try:
-            obj.id = self.conn.execute(
-                insert(objects)
-                .values(
-                    uuid=obj.uuid,
-                    class_name=obj.class_name,
-                    business_key=obj.key,
-                    published=obj.published,
-                    version=obj.version,
-                    created_at=obj.created_at,
-                    modified_at=obj.modified_at,
-                    data=obj.values,
-                )
-                .returning(objects.c.id)
-            ).scalar_one()
-        except IntegrityError:
-            # A concurrent writer won the race between our existence check and the insert.
-            raise DuplicateKey(
-                f"a {obj.class_name} with key '{obj.key}' already exists",
-                [FieldError("key", "already taken")],
-            ) from None
-
-    def update(self, obj: CatalogObject, expected_version: int) -> bool:
-        try:
-            result = self.conn.execute(
-                update(objects)
-                .where(
-                    objects.c.id == obj.id,
-                    objects.c.version == expected_version,
-                )
-                .values(
-                    business_key=obj.key,
-                    published=obj.published,
-                    version=obj.version,
-                    modified_at=obj.modified_at,
-                    data=obj.values,
+    def get_many_by_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, CatalogObject]:
+        found: dict[str, CatalogObject] = {}
+        for chunk in _chunks(list(keys)):
+            rows = self.conn.execute(
+                select(objects).where(
+                    objects.c.class_name == class_name, objects.c.business_key.in_(chunk)
                 )
             )
+            found.update((r.business_key, row_to_object(r)) for r in rows)
+        return found
+
+    def insert(self, obj: CatalogObject) -> None:
+        self.insert_many([obj])
+
+    def insert_many(self, objs: Sequence[CatalogObject]) -> None:
+        if not objs:
+            return
+        rows = [
+            {
+                "uuid": obj.uuid,
+                "class_name": obj.class_name,
+                "business_key": obj.key,
+                "published": obj.published,
+                "version": obj.version,
+                "created_at": obj.created_at,
+                "modified_at": obj.modified_at,
+                "data": obj.values,
+            }
+            for obj in objs
+        ]
+        try:
+            result = self.conn.execute(
+                insert(objects).returning(objects.c.id, sort_by_parameter_order=True), rows
+            )
         except IntegrityError:
+            # A concurrent writer won the race between our existence check and the insert.
+            first = objs[0]
             raise DuplicateKey(
-                f"a {obj.class_name} with key '{obj.key}' already exists",
+                f"a {first.class_name} with key '{first.key}' already exists"
+                if len(objs) == 1
+                else f"another writer created {first.class_name} objects of this batch first",
                 [FieldError("key", "already taken")],
             ) from None
-        return result.rowcount == 1
+        for obj, object_id in zip(objs, result.scalars(), strict=True):
+            obj.id = object_id
+
+    def update(self, obj: CatalogObject, expected_version: int) -> bool:
+        return self.update_many([(obj, expected_version)]) == 1
+
+    def update_many(self, changes: Sequence[tuple[CatalogObject, int]]) -> int:
+        if not changes:
+            return 0
+        statement = (
+            update(objects)
+            .where(objects.c.id == bindparam("_id"), objects.c.version == bindparam("_expected"))
+            .values(
+                business_key=bindparam("_key"),
+                published=bindparam("_published"),
+                version=bindparam("_version"),
+                modified_at=bindparam("_modified_at"),
+                data=bindparam("_data"),
+            )
+        )
+        rows = [
+            {
+                "_id": obj.id,
+                "_expected": expected,
+                "_key": obj.key,
+                "_published": obj.published,
+                "_version": obj.version,
+                "_modified_at": obj.modified_at,
+                "_data": obj.values,
+            }
+            for obj, expected in changes
+        ]
+        try:
+            result = self.conn.execute(statement, rows)
+        except IntegrityError:
+            first = changes[0][0]
+            raise DuplicateKey(
+                f"a {first.class_name} with key '{first.key}' already exists",
+                [FieldError("key", "already taken")],
+            ) from None
+        return result.rowcount
 
     def delete(self, obj: CatalogObject) -> None:
         self.conn.execute(delete(object_references).where(object_references.c.source_id == obj.id))
         self.conn.execute(delete(objects).where(objects.c.id == obj.id))
 
     def set_references(self, obj: CatalogObject, refs: Sequence[tuple[str, str]]) -> None:
-        self.conn.execute(delete(object_references).where(object_references.c.source_id == obj.id))
-        unique = sorted(set(refs))
-        if unique:
+        self.set_references_many([(obj, refs)])
+
+    def set_references_many(
+        self, items: Sequence[tuple[CatalogObject, Sequence[tuple[str, str]]]]
+    ) -> None:
+        for chunk in _chunks([obj.id for obj, _ in items]):
             self.conn.execute(
-                insert(object_references),
-                [{"source_id": obj.id, "field": f, "target_uuid": t} for f, t in unique],
+                delete(object_references).where(object_references.c.source_id.in_(chunk))
             )
+        rows = [
+            {"source_id": obj.id, "field": f, "target_uuid": t}
+            for obj, refs in items
+            for f, t in sorted(set(refs))
+        ]
+        if rows:
+            self.conn.execute(insert(object_references), rows)
 
     def referrers(self, uuid: str, limit: int) -> list[Referrer]:
         rows = self.conn.execute(
@@ -196,6 +250,21 @@ class SqlObjectRepository:
         if exclude_uuid is not None:
             query = query.where(objects.c.uuid != exclude_uuid)
         return self.conn.execute(query.limit(1)).first() is not None
+
+    def values_taken(self, class_name: str, field: str, values: Sequence[Any]) -> dict[Any, str]:
+        taken: dict[Any, str] = {}
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        texts = [v for v in values if isinstance(v, str)]
+        element = objects.c.data[field]
+        for col, group in ((element.as_float(), numbers), (element.as_string(), texts)):
+            for chunk in _chunks(group):
+                rows = self.conn.execute(
+                    select(col.label("value"), objects.c.uuid).where(
+                        objects.c.class_name == class_name, col.in_(chunk)
+                    )
+                )
+                taken.update((r.value, r.uuid) for r in rows)
+        return taken
 
     def count(self, class_name: str) -> int:
         return self.conn.execute(
@@ -267,19 +336,28 @@ class SqlVersionRepository:
         self.conn = conn
 
     def add(self, version: ObjectVersion) -> None:
+        self.add_many([version])
+
+    def add_many(self, versions: Sequence[ObjectVersion]) -> None:
+        if not versions:
+            return
         self.conn.execute(
-            insert(object_versions).values(
-                object_uuid=version.object_uuid,
-                class_name=version.class_name,
-                business_key=version.key,
-                version=version.version,
-                action=version.action.value,
-                author=version.author,
-                created_at=version.created_at,
-                published=version.published,
-                changed_fields=list(version.changed_fields),
-                data=version.values,
-            )
+            insert(object_versions),
+            [
+                {
+                    "object_uuid": v.object_uuid,
+                    "class_name": v.class_name,
+                    "business_key": v.key,
+                    "version": v.version,
+                    "action": v.action.value,
+                    "author": v.author,
+                    "created_at": v.created_at,
+                    "published": v.published,
+                    "changed_fields": list(v.changed_fields),
+                    "data": v.values,
+                }
+                for v in versions
+            ],
         )
 
     def for_object(self, object_uuid: str) -> list[ObjectVersion]:
@@ -318,16 +396,25 @@ class SqlOutboxRepository:
         self.conn = conn
 
     def add(self, event: OutboxEvent) -> None:
+        self.add_many([event])
+
+    def add_many(self, events: Sequence[OutboxEvent]) -> None:
+        if not events:
+            return
         self.conn.execute(
-            insert(outbox).values(
-                event_id=event.event_id,
-                event_type=event.type.value,
-                class_name=event.class_name,
-                object_uuid=event.object_uuid,
-                business_key=event.business_key,
-                version=event.version,
-                changed_fields=list(event.changed_fields),
-                payload=event.payload,
-                created_at=event.created_at,
-            )
+            insert(outbox),
+            [
+                {
+                    "event_id": e.event_id,
+                    "event_type": e.type.value,
+                    "class_name": e.class_name,
+                    "object_uuid": e.object_uuid,
+                    "business_key": e.business_key,
+                    "version": e.version,
+                    "changed_fields": list(e.changed_fields),
+                    "payload": e.payload,
+                    "created_at": e.created_at,
+                }
+                for e in events
+            ],
         )

@@ -1,0 +1,318 @@
+"""Batch writes: many objects of one class in one unit of work, with one statement per kind
+of row instead of one per object (imports, and anything else that writes thousands).
+
+Each item is checked on its own: a bad item is reported with its problems and written not
+at all, the others are written. An item whose values would not change is not written and
+emits no event, so saving the same batch twice changes nothing the second time. Each
+changed object gets one new version and exactly one outbox event, as with single saves.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, StaleVersion
+from pimhub.catalog.events import object_event, object_event_type
+from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
+from pimhub.catalog.ports import UnitOfWork
+from pimhub.catalog.relations import looks_like_uuid
+from pimhub.catalog.validation import changed_fields, validate_values
+
+
+class WriteMode(StrEnum):
+    UPSERT = "upsert"  # create what is missing, merge into what exists
+    CREATE = "create"  # only new objects; an existing key is an error
+    UPDATE = "update"  # only existing objects; a missing key is an error
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    index: int
+    key: str | None
+    outcome: Outcome
+    errors: tuple[FieldError, ...] = ()
+
+
+@dataclass(slots=True)
+class _Item:
+    index: int
+    key: str | None
+    before: CatalogObject | None
+    values: dict[str, Any]
+    errors: list[FieldError] = field(default_factory=list)
+    refs: list[tuple[str, str]] = field(default_factory=list)
+
+
+class BatchWriter:
+    """Writes batches in one unit of work; see CatalogService.batch_writer."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        *,
+        mode: WriteMode,
+        published: bool | None,
+        author: str,
+        clock: Callable[[], datetime],
+        languages: frozenset[str] | None,
+    ) -> None:
+        self.uow = uow
+        self.definition = definition
+        self.mode = mode
+        self.published = published
+        self.author = author
+        self.clock = clock
+        self.languages = languages
+
+    def save(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        return save_batch(
+            self.uow,
+            self.definition,
+            items,
+            mode=self.mode,
+            published=self.published,
+            author=self.author,
+            now=self.clock(),
+            languages=self.languages,
+        )
+
+    def commit(self) -> None:
+        self.uow.commit()
+
+
+def save_batch(
+    uow: UnitOfWork,
+    definition: ClassDefinition,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    mode: WriteMode,
+    published: bool | None,
+    author: str,
+    now: datetime,
+    languages: frozenset[str] | None,
+) -> list[ItemResult]:
+    """Check and write `items` (values by field; an existing object's values are merged
+    with them, a null removing a field) in the caller's unit of work."""
+    prepared = _prepare(uow, definition, items, mode, languages)
+    _resolve_relations(uow, definition, [i for i in prepared if not i.errors])
+    _check_unique(uow, definition, [i for i in prepared if not i.errors])
+    results: list[ItemResult] = []
+    created: list[CatalogObject] = []
+    updated: list[tuple[CatalogObject, CatalogObject, list[str]]] = []
+    for item in prepared:
+        if item.errors:
+            results.append(ItemResult(item.index, item.key, Outcome.FAILED, tuple(item.errors)))
+            continue
+        before = item.before
+        pub = published if published is not None else (before.published if before else True)
+        changed = changed_fields(before.values if before else {}, item.values)
+        if before is not None and before.published != pub:
+            changed.append("published")
+        if before is not None and not changed:
+            results.append(ItemResult(item.index, item.key, Outcome.UNCHANGED))
+            continue
+        assert item.key is not None
+        if before is None:
+            obj = CatalogObject(
+                definition.name, item.key, str(uuidlib.uuid4()), item.values, pub, 1, now, now
+            )
+            created.append(obj)
+            results.append(ItemResult(item.index, item.key, Outcome.CREATED))
+        else:
+            obj = CatalogObject(
+                definition.name,
+                item.key,
+                before.uuid,
+                item.values,
+                pub,
+                before.version + 1,
+                before.created_at,
+                now,
+                before.id,
+            )
+            updated.append((before, obj, changed))
+            results.append(ItemResult(item.index, item.key, Outcome.UPDATED))
+    _write(uow, definition, prepared, created, updated, author)
+    return results
+
+
+def _prepare(
+    uow: UnitOfWork,
+    definition: ClassDefinition,
+    items: Sequence[Mapping[str, Any]],
+    mode: WriteMode,
+    languages: frozenset[str] | None,
+) -> list[_Item]:
+    key_field = definition.business_key
+    keys = [i.get(key_field) for i in items]
+    existing = uow.objects.get_many_by_keys(
+        definition.name, [k for k in keys if isinstance(k, str) and k]
+    )
+    seen: dict[str, int] = {}
+    prepared: list[_Item] = []
+    for index, (raw, key) in enumerate(zip(items, keys, strict=True)):
+        if not isinstance(key, str) or not key:
+            prepared.append(_failed(index, None, key_field, "required", "required"))
+            continue
+        if key in seen:
+            message = f"the same {key_field} as item {seen[key] + 1} of this batch"
+            prepared.append(_failed(index, key, key_field, message, "duplicate"))
+            continue
+        seen[key] = index
+        before = existing.get(key)
+        if mode == WriteMode.CREATE and before is not None:
+            message = f"a {definition.name} with {key_field} '{key}' already exists"
+            prepared.append(_failed(index, key, key_field, message, "unique"))
+            continue
+        if mode == WriteMode.UPDATE and before is None:
+            message = f"no {definition.name} with {key_field} '{key}' to update"
+            prepared.append(_failed(index, key, key_field, message, "not-found"))
+            continue
+        merged = merge_patch(before.values, raw) if before is not None else dict(raw)
+        normalized, errors = validate_values(definition, merged, languages=languages)
+        prepared.append(_Item(index, key, before, normalized, errors))
+    return prepared
+
+
+def _failed(index: int, key: str | None, field_name: str, message: str, code: str) -> _Item:
+    return _Item(index, key, None, {}, [FieldError(field_name, message, code)])
+
+
+def _resolve_relations(uow: UnitOfWork, definition: ClassDefinition, items: list[_Item]) -> None:
+    """Business keys (or uuids) in relation fields become target uuids, with one lookup per
+    relation field for the whole batch."""
+    for f in definition.relation_fields():
+        assert f.target is not None
+        wanted = {
+            v for item in items for v in _as_list(item.values.get(f.name)) if isinstance(v, str)
+        }
+        uuids = [v for v in wanted if looks_like_uuid(v)]
+        by_uuid = uow.objects.resolve_uuids(uuids) if uuids else {}
+        keys = [v for v in wanted if v not in by_uuid]
+        by_key = uow.objects.resolve_keys(f.target, keys) if keys else {}
+        for item in items:
+            raw = item.values.get(f.name)
+            if raw is None:
+                continue
+            resolved: list[str] = []
+            for n, value in enumerate(_as_list(raw)):
+                where = f"{f.name}[{n}]" if isinstance(raw, list) else f.name
+                target = by_uuid.get(value)
+                if target is not None and target.class_name == f.target:
+                    resolved.append(target.uuid)
+                elif value in by_key:
+                    resolved.append(by_key[value])
+                else:
+                    message = f"no {f.target} with key or uuid '{value}'"
+                    item.errors.append(FieldError(where, message, "reference"))
+            item.values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
+            item.refs.extend((f.name, u) for u in resolved)
+
+
+def _check_unique(uow: UnitOfWork, definition: ClassDefinition, items: list[_Item]) -> None:
+    for f in definition.fields:
+        if not f.unique or f.name == definition.business_key:
+            continue
+        holders: dict[Any, _Item] = {}
+        for item in items:
+            value = item.values.get(f.name)
+            if value is None or (item.before and item.before.values.get(f.name) == value):
+                continue
+            if value in holders:
+                message = f"value {value!r} is also in item {holders[value].index + 1}"
+                item.errors.append(FieldError(f.name, message, "unique"))
+                continue
+            holders[value] = item
+        taken = uow.objects.values_taken(definition.name, f.name, list(holders))
+        for value, owner_uuid in taken.items():
+            item = holders[value]
+            if item.before is None or item.before.uuid != owner_uuid:
+                message = f"value {value!r} is already used by another {definition.name}"
+                item.errors.append(FieldError(f.name, message, "unique"))
+
+
+def _write(
+    uow: UnitOfWork,
+    definition: ClassDefinition,
+    prepared: list[_Item],
+    created: list[CatalogObject],
+    updated: list[tuple[CatalogObject, CatalogObject, list[str]]],
+    author: str,
+) -> None:
+    if not created and not updated:
+        return
+    uow.objects.insert_many(created)
+    stale = len(updated) - uow.objects.update_many([(o, b.version) for b, o, _ in updated])
+    if stale:
+        raise StaleVersion(
+            f"{stale} {definition.name} object(s) of this batch were changed concurrently; "
+            "nothing of the batch was saved, run it again",
+            current_version=0,
+        )
+    refs = {i.key: i.refs for i in prepared if not i.errors}
+    written = created + [obj for _, obj, _ in updated]
+    uow.objects.set_references_many([(obj, refs.get(obj.key, [])) for obj in written])
+    uow.search.put_many(definition, written)
+    changes: list[tuple[CatalogObject | None, CatalogObject, list[str]]] = [
+        (None, obj, changed_fields({}, obj.values)) for obj in created
+    ]
+    changes += [(before, obj, changed) for before, obj, changed in updated]
+    uow.versions.add_many(
+        [version_of(before, obj, changed, author) for before, obj, changed in changes]
+    )
+    uow.outbox.add_many(
+        [
+            object_event(object_event_type(before, obj), obj, changed, obj.modified_at)
+            for before, obj, changed in changes
+        ]
+    )
+
+
+def version_of(
+    before: CatalogObject | None, obj: CatalogObject, changed: Sequence[str], author: str
+) -> ObjectVersion:
+    return ObjectVersion(
+        object_uuid=obj.uuid,
+        class_name=obj.class_name,
+        key=obj.key,
+        version=obj.version,
+        action=ChangeAction.CREATED if before is None else ChangeAction.UPDATED,
+        author=author,
+        created_at=obj.modified_at,
+        published=obj.published,
+        changed_fields=tuple(changed),
+        values=obj.values,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7396: `patch` merged into `target`; a null removes a field."""
+    merged = dict(target)
+    for k, v in patch.items():
+        if v is None:
+            merged.pop(k, None)
+        elif isinstance(v, Mapping) and isinstance(merged.get(k), Mapping):
+            merged[k] = merge_patch(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
