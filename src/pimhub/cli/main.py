@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pimhub.cli import classes, db, graphql, keys, search, server, webhooks
+from pimhub.cli import classes, db, graphql, keys, search, server, transfer, webhooks
 
 app = typer.Typer(
     help="pimhub: product information and integration hub.",
@@ -18,6 +18,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(graphql.app, name="graphql")
 app.add_typer(search.app, name="search")
 server.register(app)
+transfer.register(app)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,157 @@
+"""`pimhub import`: load a CSV, JSON Lines, JSON, XML or XLSX file through a mapping."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from pimhub.catalog.batch import WriteMode
+from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
+from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
+from pimhub.transfer.mapping import parse_mapping
+from pimhub.transfer.reports import error_report, propose_mapping
+from pimhub.transfer.sources import Format, SourceOptions, read
+
+EXIT_ROW_ERRORS = 3  # the import finished, but some rows were refused
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("import")
+    @handles_errors
+    def import_file(
+        file: Annotated[Path, typer.Argument(help="CSV, JSONL, JSON, XML or XLSX", exists=True)],
+        mapping: Annotated[
+            Path | None, typer.Option("--mapping", "-m", help="YAML mapping of columns to fields")
+        ] = None,
+        class_: Annotated[
+            str | None, typer.Option("--class", help="the class (default: the mapping's)")
+        ] = None,
+        infer: Annotated[
+            bool,
+            typer.Option(
+                "--infer", help="print a mapping proposed from the header; import nothing"
+            ),
+        ] = False,
+        mode: Annotated[
+            WriteMode, typer.Option(help="upsert, create or update")
+        ] = WriteMode.UPSERT,
+        on_error: Annotated[
+            OnError, typer.Option(help="skip bad rows, or abort and keep nothing")
+        ] = OnError.SKIP,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="check everything, keep nothing")
+        ] = False,
+        report: Annotated[
+            Path | None, typer.Option(help="write row errors here (.csv or .json)")
+        ] = None,
+        fmt: Annotated[
+            Format | None, typer.Option("--format", help="default: from the extension")
+        ] = None,
+        delimiter: Annotated[str | None, typer.Option(help="CSV; default: sniffed")] = None,
+        encoding: Annotated[str, typer.Option(help="text files")] = "utf-8-sig",
+        record_path: Annotated[
+            str | None, typer.Option(help="XML record element, e.g. products/product")
+        ] = None,
+        sheet: Annotated[str | None, typer.Option(help="XLSX sheet; default: the first")] = None,
+        batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+        draft: Annotated[
+            bool, typer.Option("--draft", help="new and updated objects unpublished")
+        ] = False,
+    ) -> None:
+        """Import a file: every row becomes an object, matched by business key. Exit 0 when
+        every row was accepted, 3 when some were refused (see --report), 1 on failure."""
+        hub = open_hub()
+        source = SourceOptions(fmt, delimiter, encoding, record_path, sheet)
+        if infer:
+            _infer(hub, file, source, class_)
+            return
+        if mapping is None:
+            raise fail("--mapping is required (propose one with --infer)")
+        parsed = parse_mapping(yaml.safe_load(mapping.read_text(encoding="utf-8")))
+        class_name = class_ or parsed.class_name
+        hub.classes.get(class_name)  # an unknown class fails before any row is read
+        options = ImportOptions(
+            mode=mode,
+            on_error=on_error,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            published=False if draft else None,
+            author="cli-import",
+        )
+
+        def writer() -> Any:
+            return hub.catalog.batch_writer(
+                class_name, mode=mode, published=options.published, author=options.author
+            )
+
+        sink = error_report(report) if report else nullcontext(None)
+        with sink as on_row_error, _progress() as bar:
+            task = bar.add_task("import", total=None, rate=0.0, errors=0)
+
+            def show(s: ImportSummary) -> None:
+                bar.update(task, completed=s.rows, rate=s.rate, errors=s.failed)
+
+            summary = run_import(
+                writer,
+                read(file, source),
+                parsed,
+                options,
+                on_row_error=on_row_error,
+                progress=show,
+            )
+        _print_summary(summary, report)
+        if summary.aborted:
+            raise typer.Exit(1)
+        if summary.failed:
+            raise typer.Exit(EXIT_ROW_ERRORS)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TextColumn("{task.fields[errors]:,} refused"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _print_summary(summary: ImportSummary, report: Path | None) -> None:
+    verb = "would be" if summary.dry_run else "were"
+    console.print(
+        f"{summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rate:,.0f} rows/s): "
+        f"{summary.created:,} created, {summary.updated:,} updated, "
+        f"{summary.unchanged:,} unchanged, {summary.failed:,} refused"
+    )
+    if summary.aborted:
+        console.print("aborted at the first refused row: nothing was kept")
+    elif summary.dry_run:
+        console.print(
+            f"dry run: nothing was kept ({summary.created + summary.updated:,} changes {verb} made)"
+        )
+    for e in summary.errors[:10]:
+        console.print(f"  row {e.row}, {e.column} = {e.value!r}: {e.message}", highlight=False)
+    if summary.failed > 10:
+        more = f"; all of them in {report}" if report else "; write them all with --report"
+        console.print(f"  ... {summary.failed - 10:,} more{more}")
+
+
+def _infer(hub: Any, file: Path, source: SourceOptions, class_name: str | None) -> None:
+    if class_name is None:
+        raise fail("--infer needs --class, the class the rows become")
+    definition = hub.classes.get(class_name)
+    first = next(iter(read(file, source)), None)
+    if first is None:
+        raise fail(f"{file} has no rows to propose a mapping from")
+    proposal, unmapped = propose_mapping(definition, first.values, hub.settings.default_language)
+    if unmapped:
+        sys.stdout.write(f"# columns without a field of the same name: {', '.join(unmapped)}\n")
+    sys.stdout.write(yaml.safe_dump(proposal, sort_keys=False, allow_unicode=True))

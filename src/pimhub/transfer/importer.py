@@ -1,0 +1,204 @@
+"""Running an import: records are mapped, written in batches through the catalog's batch
+writer, and every refused row is reported with its row number, column, value and reason.
+
+`on_error=skip` commits each batch's valid rows and reports the rest; a crash leaves whole
+batches or nothing, and running the same file again completes the job (unchanged rows are
+not written again). `on_error=abort` writes the whole file in one transaction and keeps
+nothing if any row is refused. A dry run does everything but commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import islice
+from typing import Any
+
+from pimhub.catalog.batch import BatchWriter, ItemResult, Outcome, WriteMode
+from pimhub.catalog.errors import FieldError
+from pimhub.transfer.mapping import ImportMapping
+from pimhub.transfer.sources import Record
+
+DEFAULT_BATCH = 1000
+ERRORS_KEPT = 100  # in the summary; the report file gets all of them
+
+
+class OnError(StrEnum):
+    SKIP = "skip"
+    ABORT = "abort"
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int
+    column: str
+    value: Any
+    message: str
+    code: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    mode: WriteMode = WriteMode.UPSERT
+    on_error: OnError = OnError.SKIP
+    dry_run: bool = False
+    batch_size: int = DEFAULT_BATCH
+    published: bool | None = None
+    author: str = "import"
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    committed_rows: int = 0
+    aborted: bool = False
+    dry_run: bool = False
+    seconds: float = 0.0
+    errors: list[RowError] = field(default_factory=list)  # the first ERRORS_KEPT
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "committedRows": self.committed_rows,
+            "aborted": self.aborted,
+            "dryRun": self.dry_run,
+            "seconds": round(self.seconds, 3),
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+ErrorSink = Callable[[RowError], None]
+Progress = Callable[[ImportSummary], None]
+
+
+def run_import(
+    open_writer: Callable[[], Any],
+    records: Iterable[Record],
+    mapping: ImportMapping,
+    options: ImportOptions,
+    *,
+    on_row_error: ErrorSink | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """`open_writer()` is a context manager yielding a BatchWriter (CatalogService.
+    batch_writer with the class and options bound)."""
+    summary = ImportSummary(dry_run=options.dry_run)
+    started = time.perf_counter()
+    columns = _columns_by_field(mapping)
+
+    def report(error: RowError) -> None:
+        summary.failed += 1
+        if len(summary.errors) < ERRORS_KEPT:
+            summary.errors.append(error)
+        if on_row_error is not None:
+            on_row_error(error)
+
+    def write_batch(writer: BatchWriter, batch: list[Record]) -> bool:
+        """Writes one batch; False when a row was refused."""
+        items, rows, clean = [], [], True
+        for record in batch:
+            values, cell_errors = mapping.apply(record.values)
+            summary.rows += 1
+            if cell_errors:
+                clean = False
+                for e in cell_errors:
+                    report(
+                        RowError(
+                            record.number, e.field, record.values.get(e.field), e.message, e.code
+                        )
+                    )
+                continue
+            items.append(values)
+            rows.append(record)
+        for record, result in zip(rows, writer.save(items), strict=True):
+            clean = _count(summary, record, result, columns, report) and clean
+        summary.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(summary)
+        return clean
+
+    batches = _batches(records, options.batch_size)
+    if options.on_error == OnError.ABORT:
+        with open_writer() as writer:
+            for batch in batches:
+                if not write_batch(writer, batch):
+                    summary.aborted = True
+                    break
+            if not summary.aborted and not options.dry_run:
+                writer.commit()
+                summary.committed_rows = summary.rows
+    else:
+        for batch in batches:
+            with open_writer() as writer:
+                write_batch(writer, batch)
+                if not options.dry_run:
+                    writer.commit()
+                    summary.committed_rows = summary.rows
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _count(
+    summary: ImportSummary,
+    record: Record,
+    result: ItemResult,
+    columns: dict[str, str],
+    report: ErrorSink,
+) -> bool:
+    if result.outcome == Outcome.CREATED:
+        summary.created += 1
+    elif result.outcome == Outcome.UPDATED:
+        summary.updated += 1
+    elif result.outcome == Outcome.UNCHANGED:
+        summary.unchanged += 1
+    else:
+        for e in result.errors:
+            column = _column_of(e, columns)
+            report(RowError(record.number, column, record.values.get(column), e.message, e.code))
+        return False
+    return True
+
+
+def _columns_by_field(mapping: ImportMapping) -> dict[str, str]:
+    """The source column of each field (its first mapping that reads a column)."""
+    out: dict[str, str] = {}
+    for fm in mapping.fields:
+        if fm.column is not None:
+            out.setdefault(fm.target, fm.column)
+            out.setdefault(fm.target.split(".")[0], fm.column)
+    return out
+
+
+def _column_of(error: FieldError, columns: dict[str, str]) -> str:
+    path = error.field
+    head = path.split("[")[0].split(".")[0]
+    return columns.get(path) or columns.get(head) or path
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch

@@ -1,0 +1,130 @@
+"""Imports on both databases: counts, idempotent re-runs, skip and abort, dry runs, and a
+crash in the middle that a re-run completes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pimhub.bootstrap import Hub
+from pimhub.storage.tables import objects, outbox
+from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, RowError, run_import
+from pimhub.transfer.mapping import parse_mapping
+from pimhub.transfer.sources import Format, Record, from_text
+
+MAPPING = parse_mapping(
+    {
+        "class": "Product",
+        "fields": {
+            "sku": "sku",
+            "name.en": "name",
+            "price.amount": {"column": "price", "number": True},
+            "price.currency": {"value": "EUR"},
+            "stock": {"column": "qty", "number": True},
+            "brand": "brand",
+        },
+    }
+)
+
+
+def csv_rows(n: int, start: int = 0, **overrides: str) -> str:
+    lines = ["sku,name,price,qty,brand"]
+    for i in range(start, start + n):
+        row = {
+            "sku": f"I-{i:05}",
+            "name": f"Item {i}",
+            "price": "9.5",
+            "qty": str(i),
+            "brand": "acme",
+        }
+        row.update({k: v for k, v in overrides.items() if k in row})
+        lines.append(",".join(row.values()))
+    return "\n".join(lines) + "\n"
+
+
+def run(hub: Hub, records: Any, **options: Any) -> tuple[ImportSummary, list[RowError]]:
+    errors: list[RowError] = []
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="import")
+
+    summary = run_import(
+        writer, records, MAPPING, ImportOptions(**options), on_row_error=errors.append
+    )
+    return summary, errors
+
+
+def totals(hub: Hub) -> tuple[int, int]:
+    with hub.engine.connect() as conn:
+        products = conn.execute(
+            select(func.count()).select_from(objects).where(objects.c.class_name == "Product")
+        ).scalar_one()
+        events = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+    return products, events
+
+
+def test_import_then_the_same_file_again_changes_nothing(sample: Hub) -> None:
+    text = csv_rows(250)
+    first, _ = run(sample, from_text(text, Format.CSV), batch_size=100)
+    assert (first.rows, first.created, first.failed) == (250, 250, 0)
+    after_first = totals(sample)
+    again, _ = run(sample, from_text(text, Format.CSV), batch_size=100)
+    assert (again.unchanged, again.created, again.updated) == (250, 0, 0)
+    assert totals(sample) == after_first
+    changed, _ = run(sample, from_text(csv_rows(3, price="12"), Format.CSV))
+    assert changed.updated == 3
+    item = sample.catalog.get_object("Product", "I-00001", include_drafts=False)
+    assert item.values["price"] == {"amount": 12, "currency": "EUR"} and item.version == 2
+
+
+def test_skip_keeps_valid_rows_and_reports_each_bad_one(sample: Hub) -> None:
+    text = "sku,name,price,qty,brand\nA-1,Fine,1,1,acme\nA-2,Bad price,cheap,1,acme\n"
+    text += "A-3,Bad brand,1,1,nobody\nA-4,Negative,1,-2,acme\n,No key,1,1,acme\n"
+    summary, errors = run(sample, from_text(text, Format.CSV))
+    assert (summary.created, summary.failed) == (1, 4)
+    assert [(e.row, e.column, e.value) for e in errors] == [
+        (2, "price", "cheap"),
+        (3, "brand", "nobody"),
+        (4, "qty", "-2"),
+        (5, "sku", ""),
+    ]
+    assert "not a number" in errors[0].message and errors[1].code == "reference"
+
+
+def test_abort_keeps_nothing_and_a_dry_run_keeps_nothing(sample: Hub) -> None:
+    before = totals(sample)
+    bad = csv_rows(150) + "X-1,Bad,cheap,1,acme\n"
+    summary, errors = run(
+        sample, from_text(bad, Format.CSV), on_error=OnError.ABORT, batch_size=100
+    )
+    assert summary.aborted and summary.created == 150 and len(errors) == 1
+    assert totals(sample) == before
+    dry, _ = run(sample, from_text(csv_rows(120), Format.CSV), dry_run=True, batch_size=50)
+    assert (dry.created, dry.committed_rows) == (120, 0)
+    assert totals(sample) == before
+    whole, _ = run(
+        sample, from_text(csv_rows(150), Format.CSV), on_error=OnError.ABORT, batch_size=100
+    )
+    assert whole.committed_rows == 150 and totals(sample)[0] == before[0] + 150
+
+
+def test_a_crash_keeps_whole_batches_and_a_rerun_completes(sample: Hub) -> None:
+    before = totals(sample)
+    text = csv_rows(300)
+
+    def crashing() -> Iterator[Record]:
+        for record in from_text(text, Format.CSV):
+            if record.number == 251:
+                raise RuntimeError("the power went out")
+            yield record
+
+    with pytest.raises(RuntimeError):
+        run(sample, crashing(), batch_size=100)
+    products, events = totals(sample)
+    assert (products - before[0], events - before[1]) == (200, 200)  # whole batches only
+    rerun, _ = run(sample, from_text(text, Format.CSV), batch_size=100)
+    assert (rerun.unchanged, rerun.created) == (200, 100)
+    assert totals(sample) == (before[0] + 300, before[1] + 300)
