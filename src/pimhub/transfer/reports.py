@@ -68,6 +68,10 @@ def propose_mapping(
         elif f.type == FieldType.MONEY:
             target = f"{f.name}.amount"
             spec["number"] = True
+            # A money value needs its currency; the first the field allows, else a guess
+            # for a human to check.
+            currency = f.currencies[0] if f.currencies else "EUR"
+            fields.setdefault(f"{f.name}.currency", {"value": currency})
         elif f.type == FieldType.BOOLEAN:
             spec["boolean"] = True
         elif f.is_list:

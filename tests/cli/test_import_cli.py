@@ -1,0 +1,129 @@
+"""`pimhub import` against a real SQLite database: summary, exit codes, reports, --infer."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from pimhub.bootstrap import bootstrap
+from pimhub.settings import Settings
+from tests.cli.test_cli import init, invoke, one_line_error
+
+MAPPING = """class: Product
+fields:
+  sku: SKU
+  name.en: Name
+  price.amount: {column: Price, number: {decimal: ","}}
+  price.currency: {value: EUR}
+  color: {column: Colour, lowercase: true, map: {gray: grey}}
+"""
+
+
+def files(tmp_path: Path, rows: list[str]) -> tuple[Path, Path]:
+    data = tmp_path / "products.csv"
+    data.write_text("SKU;Name;Price;Colour\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING)
+    return data, mapping
+
+
+def test_import_report_and_exit_codes(runner: CliRunner, db_url: str, tmp_path: Path) -> None:
+    init(runner)
+    data, mapping = files(tmp_path, ["A-1;Tee;19,99;Gray", "A-2;Mug;abc;Red", "A-3;Cap;5;Purple"])
+    report = tmp_path / "errors.csv"
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping), "--report", str(report))
+    assert code == 3, out  # finished, with refused rows
+    assert "3 rows" in out and "2 created" in out and "1 refused" in out
+    rows = list(csv.DictReader(report.open(encoding="utf-8")))
+    assert rows == [
+        {
+            "row": "2",
+            "column": "Price",
+            "value": "abc",
+            "message": "'abc' is not a number",
+            "code": "transform",
+        }
+    ]
+    hub = bootstrap(Settings(database_url=db_url))
+    tee = hub.catalog.get_object("Product", "A-1", include_drafts=False)
+    assert tee.values["price"] == {"amount": 19.99, "currency": "EUR"}
+    assert tee.values["color"] == "grey"
+
+    data, _ = files(tmp_path, ["A-1;Tee;19,99;Gray", "A-3;Cap;5;Purple"])
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping))
+    assert code == 0 and "2 unchanged" in out
+
+    data, _ = files(tmp_path, ["B-1;Ok;1;Red", "B-2;Bad;x;Red"])
+    json_report = tmp_path / "errors.json"
+    code, out, _ = invoke(
+        runner,
+        "import",
+        str(data),
+        "-m",
+        str(mapping),
+        "--on-error",
+        "abort",
+        "--report",
+        str(json_report),
+    )
+    assert code == 1 and "nothing was kept" in out
+    assert json.loads(json_report.read_text())[0]["row"] == 2
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping), "--dry-run")
+    assert code == 3 and "dry run: nothing was kept" in out
+    assert hub.catalog.list_objects  # the database is still there
+    for sku in ("B-1", "B-2"):
+        assert sku not in {o.key for o in _products(hub)}
+
+
+def _products(hub: object) -> list:  # type: ignore[type-arg]
+    from pimhub.catalog.service import ListQuery
+
+    return hub.catalog.list_objects("Product", ListQuery(first=100)).items  # type: ignore[attr-defined, no-any-return]
+
+
+def test_infer_proposes_a_mapping_from_the_header(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    data = tmp_path / "p.csv"
+    data.write_text("sku,Name,price,stock,featured,notes\nA,Tee,1,2,yes,x\n")
+    code, out, _ = invoke(runner, "import", str(data), "--infer", "--class", "Product")
+    assert code == 0
+    assert out.startswith("# columns without a field of the same name: notes\n")
+    proposal = yaml.safe_load(out)
+    assert proposal == {
+        "class": "Product",
+        "fields": {
+            "sku": "sku",
+            "name.en": "Name",
+            "price.currency": {"value": "EUR"},
+            "price.amount": {"column": "price", "number": True},
+            "stock": {"column": "stock", "number": True},
+            "featured": {"column": "featured", "boolean": True},
+        },
+    }
+    mapping = tmp_path / "proposed.yaml"
+    mapping.write_text(out)
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping))
+    assert code == 0 and "1 created" in out
+
+
+def test_errors_are_one_line(runner: CliRunner, db_url: str, tmp_path: Path) -> None:
+    init(runner)
+    data, mapping = files(tmp_path, ["A-1;Tee;1;Red"])
+    code, _, err = invoke(runner, "import", str(data))
+    assert "--mapping is required" in one_line_error(code, err)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("class: Product\nfields: {sku: {column: SKU, reverse: true}}\n")
+    code, _, err = invoke(runner, "import", str(data), "-m", str(bad))
+    assert "fields.sku.reverse" in one_line_error(code, err)
+    code, _, err = invoke(runner, "import", str(data), "-m", str(mapping), "--class", "Nope")
+    assert "there is no class 'Nope'" in one_line_error(code, err)
+    odd = tmp_path / "p.dat"
+    odd.write_text("x")
+    code, _, err = invoke(runner, "import", str(odd), "-m", str(mapping))
+    assert "--format" in one_line_error(code, err)
