@@ -127,3 +127,23 @@ def test_errors_are_one_line(runner: CliRunner, db_url: str, tmp_path: Path) -> 
     odd.write_text("x")
     code, _, err = invoke(runner, "import", str(odd), "-m", str(mapping))
     assert "--format" in one_line_error(code, err)
+
+
+def test_export_to_a_file_and_stdout(runner: CliRunner, db_url: str, tmp_path: Path) -> None:
+    init(runner)
+    data, mapping = files(tmp_path, ["A-1;Tee;19,99;Gray", "A-2;Mug;5;Red"])
+    assert invoke(runner, "import", str(data), "-m", str(mapping))[0] == 0
+    target = tmp_path / "out.csv"
+    code, out, _ = invoke(
+        runner, "export", "--class", "Product", "--fields", "sku,price,color", "-o", str(target)
+    )
+    assert code == 0 and "wrote 2 Product object(s)" in out
+    assert target.read_text().splitlines() == [
+        "sku,price.amount,price.currency,color",
+        "A-1,19.99,EUR,grey",
+        "A-2,5,EUR,red",
+    ]
+    code, out, _ = invoke(runner, "export", "--class", "Product", "--format", "jsonl")
+    assert code == 0 and len(out.splitlines()) == 2
+    code, _, err = invoke(runner, "export", "--class", "Product", "--filter", "{bad")
+    assert "filter" in one_line_error(code, err)

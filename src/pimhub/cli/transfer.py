@@ -1,4 +1,5 @@
-"""`pimhub import`: load a CSV, JSON Lines, JSON, XML or XLSX file through a mapping."""
+"""`pimhub import` (a CSV, JSON Lines, JSON, XML or XLSX file through a mapping) and
+`pimhub export` (a class's objects to CSV, JSON Lines or XML)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pimhub.catalog.batch import WriteMode
 from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
+from pimhub.transfer.exporter import ExportFormat, ExportOptions, export
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.mapping import parse_mapping
 from pimhub.transfer.reports import error_report, propose_mapping
@@ -110,6 +112,50 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         if summary.failed:
             raise typer.Exit(EXIT_ROW_ERRORS)
+
+    @app.command("export")
+    @handles_errors
+    def export_objects(
+        class_: Annotated[str, typer.Option("--class", help="the class to export")],
+        fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.CSV,
+        filter_: Annotated[
+            str | None, typer.Option("--filter", help='JSON filter, e.g. {"stock": {"$gt": 0}}')
+        ] = None,
+        fields: Annotated[str | None, typer.Option(help="comma-separated; default: all")] = None,
+        lang: Annotated[
+            str | None, typer.Option(help="one language for localized fields; default: all")
+        ] = None,
+        drafts: Annotated[
+            bool, typer.Option("--drafts", help="include unpublished objects")
+        ] = False,
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="default: stdout")
+        ] = None,
+    ) -> None:
+        """Export a class's objects, streamed; relations as business keys."""
+        hub = open_hub()
+        definition = hub.classes.get(class_)
+        options = ExportOptions(
+            format=fmt,
+            filter=filter_,
+            fields=tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None,
+            language=lang,
+            drafts=drafts,
+        )
+        target = (
+            output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
+        )
+        with target as out:
+            count = export(
+                hub.catalog,
+                hub.graph_reads,
+                definition,
+                options,
+                out,
+                languages=hub.settings.languages or [hub.settings.default_language],
+            )
+        if output is not None:
+            console.print(f"wrote {count:,} {class_} object(s) to {output}")
 
 
 def _progress() -> Progress:
