@@ -128,3 +128,82 @@ def test_a_crash_keeps_whole_batches_and_a_rerun_completes(sample: Hub) -> None:
     rerun, _ = run(sample, from_text(text, Format.CSV), batch_size=100)
     assert (rerun.unchanged, rerun.created) == (200, 100)
     assert totals(sample) == (before[0] + 300, before[1] + 300)
+
+
+def test_huge_and_odd_numbers_are_row_errors_not_crashes(sample: Hub) -> None:
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {"sku": "sku", "name.en": "sku", "weight": {"column": "w", "number": True}},
+        }
+    )
+    text = "sku,w\nW-1,1e20\nW-2,1e400\nW-3,Infinity\nW-4,NaN\nW-5,2.5\n"
+
+    def writer() -> Any:
+        return sample.catalog.batch_writer("Product", author="t")
+
+    errors: list[RowError] = []
+    summary = run_import(
+        writer, from_text(text, Format.CSV), mapping, ImportOptions(), on_row_error=errors.append
+    )
+    assert [(e.row, e.column, e.value) for e in errors] == [
+        (2, "w", "1e400"),
+        (3, "w", "Infinity"),
+        (4, "w", "NaN"),
+    ]
+    assert summary.created == 2
+    huge = sample.catalog.get_object("Product", "W-1", include_drafts=False)
+    assert huge.values["weight"] == 1e20
+
+
+def test_rows_may_refer_to_objects_earlier_rows_create(hub: Hub) -> None:
+    mapping = parse_mapping(
+        {"class": "Category", "fields": {"code": "code", "name.en": "name", "parent": "parent"}}
+    )
+    text = "code,name,parent\ntop,Top,\nmid,Mid,top\nleaf,Leaf,mid\nlost,Lost,nowhere\nbad,,top\n"
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Category", author="t")
+
+    for options in (ImportOptions(dry_run=True, batch_size=1), ImportOptions(batch_size=100)):
+        errors: list[RowError] = []
+        summary = run_import(
+            writer, from_text(text, Format.CSV), mapping, options, on_row_error=errors.append
+        )
+        assert (summary.created, summary.failed) == (3, 2), (options, errors)
+        assert [(e.row, e.column) for e in errors] == [(4, "parent"), (5, "name")]
+    leaf = hub.catalog.get_object("Category", "leaf", include_drafts=False)
+    mid = hub.catalog.get_object("Category", "mid", include_drafts=False)
+    assert leaf.values["parent"] == mid.uuid
+
+
+def test_a_row_referring_to_a_refused_row_is_refused_too(hub: Hub) -> None:
+    mapping = parse_mapping(
+        {"class": "Category", "fields": {"code": "code", "name.en": "name", "parent": "parent"}}
+    )
+    text = "code,name,parent\nroot,,\nchild,Child,root\n"
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Category", author="t")
+
+    errors: list[RowError] = []
+    summary = run_import(
+        writer, from_text(text, Format.CSV), mapping, ImportOptions(), on_row_error=errors.append
+    )
+    assert summary.failed == 2 and errors[1].row == 2 and "item 1" in errors[1].message
+
+
+def test_importing_as_drafts_leaves_unchanged_objects_published(sample: Hub) -> None:
+    def writer() -> Any:
+        return sample.catalog.batch_writer("Product", author="t", published=False)
+
+    text = csv_rows(2)
+    run(sample, from_text(text, Format.CSV))  # published
+    summary = run_import(writer, from_text(text, Format.CSV), MAPPING, ImportOptions())
+    assert summary.unchanged == 2
+    assert sample.catalog.get_object("Product", "I-00000", include_drafts=False).published
+    changed = run_import(
+        writer, from_text(csv_rows(2, price="3"), Format.CSV), MAPPING, ImportOptions()
+    )
+    assert changed.updated == 2
+    assert not sample.catalog.get_object("Product", "I-00000", include_drafts=True).published

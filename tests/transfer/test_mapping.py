@@ -100,3 +100,22 @@ def test_every_problem_of_a_mapping_is_named_by_path() -> None:
         "fields.name.en.reverse",
         "fields.tags.split",
     ]
+
+
+def test_step_options_are_checked_before_any_row() -> None:
+    with pytest.raises(InvalidMapping) as caught:
+        parse_mapping(
+            {
+                "class": "Product",
+                "fields": {
+                    "releasedOn": {"column": "d", "date": {"format": 5}},
+                    "availableFrom": {"column": "d", "date": "%Y"},
+                    "featured": {"column": "f", "boolean": "yes"},
+                },
+            }
+        )
+    assert [e.field for e in caught.value.errors] == [
+        "fields.releasedOn.date.format",
+        "fields.availableFrom.date",
+        "fields.featured.boolean",
+    ]

@@ -104,3 +104,21 @@ def test_unknown_extension_asks_for_a_format(tmp_path: Path) -> None:
     with pytest.raises(UnreadableSource, match="--format"):
         rows(file)
     assert rows(file, format=Format.CSV) == [(1, {"sku": "A"})]
+
+
+def test_unreadable_files_are_named_errors(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("sku,name\nA,Cr\xe8me\n".encode("latin-1"))
+    with pytest.raises(UnreadableSource, match="--encoding"):
+        rows(latin)
+    with pytest.raises(UnreadableSource, match="unknown encoding"):
+        rows(latin, encoding="klingon")
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("not a workbook")
+    with pytest.raises(UnreadableSource, match="not an XLSX workbook"):
+        rows(fake)
+    book = Workbook()
+    real = tmp_path / "real.xlsx"
+    book.save(real)
+    with pytest.raises(UnreadableSource, match="no sheet 'Prices'"):
+        rows(real, sheet="Prices")

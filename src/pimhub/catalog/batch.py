@@ -54,6 +54,8 @@ class _Item:
     values: dict[str, Any]
     errors: list[FieldError] = field(default_factory=list)
     refs: list[tuple[str, str]] = field(default_factory=list)
+    uuid: str = field(default_factory=lambda: str(uuidlib.uuid4()))  # kept when it exists
+    needs: list[_Item] = field(default_factory=list)  # items of this batch it refers to
 
 
 class BatchWriter:
@@ -108,8 +110,9 @@ def save_batch(
     """Check and write `items` (values by field; an existing object's values are merged
     with them, a null removing a field) in the caller's unit of work."""
     prepared = _prepare(uow, definition, items, mode, languages)
-    _resolve_relations(uow, definition, [i for i in prepared if not i.errors])
+    _resolve_relations(uow, definition, [i for i in prepared if not i.errors], prepared)
     _check_unique(uow, definition, [i for i in prepared if not i.errors])
+    _fail_dependents(prepared)
     results: list[ItemResult] = []
     created: list[CatalogObject] = []
     updated: list[tuple[CatalogObject, CatalogObject, list[str]]] = []
@@ -118,18 +121,18 @@ def save_batch(
             results.append(ItemResult(item.index, item.key, Outcome.FAILED, tuple(item.errors)))
             continue
         before = item.before
-        pub = published if published is not None else (before.published if before else True)
         changed = changed_fields(before.values if before else {}, item.values)
-        if before is not None and before.published != pub:
-            changed.append("published")
         if before is not None and not changed:
+            # `published` applies to new and changed objects: re-importing a file as drafts
+            # must not take unchanged live objects offline.
             results.append(ItemResult(item.index, item.key, Outcome.UNCHANGED))
             continue
+        pub = published if published is not None else (before.published if before else True)
+        if before is not None and before.published != pub:
+            changed.append("published")
         assert item.key is not None
         if before is None:
-            obj = CatalogObject(
-                definition.name, item.key, str(uuidlib.uuid4()), item.values, pub, 1, now, now
-            )
+            obj = CatalogObject(definition.name, item.key, item.uuid, item.values, pub, 1, now, now)
             created.append(obj)
             results.append(ItemResult(item.index, item.key, Outcome.CREATED))
         else:
@@ -184,7 +187,10 @@ def _prepare(
             continue
         merged = merge_patch(before.values, raw) if before is not None else dict(raw)
         normalized, errors = validate_values(definition, merged, languages=languages)
-        prepared.append(_Item(index, key, before, normalized, errors))
+        item = _Item(index, key, before, normalized, errors)
+        if before is not None:
+            item.uuid = before.uuid
+        prepared.append(item)
     return prepared
 
 
@@ -192,7 +198,9 @@ def _failed(index: int, key: str | None, field_name: str, message: str, code: st
     return _Item(index, key, None, {}, [FieldError(field_name, message, code)])
 
 
-def _resolve_relations(uow: UnitOfWork, definition: ClassDefinition, items: list[_Item]) -> None:
+def _resolve_relations(
+    uow: UnitOfWork, definition: ClassDefinition, items: list[_Item], batch: list[_Item]
+) -> None:
     """Business keys (or uuids) in relation fields become target uuids, with one lookup per
     relation field for the whole batch."""
     for f in definition.relation_fields():
@@ -204,6 +212,13 @@ def _resolve_relations(uow: UnitOfWork, definition: ClassDefinition, items: list
         by_uuid = uow.objects.resolve_uuids(uuids) if uuids else {}
         keys = [v for v in wanted if v not in by_uuid]
         by_key = uow.objects.resolve_keys(f.target, keys) if keys else {}
+        # A new object of this batch may be the target (a category's parent, a related
+        # product): it gets its uuid now and is written with the rest.
+        created_here = (
+            {i.key: i for i in batch if i.before is None and i.key}
+            if f.target == definition.name
+            else {}
+        )
         for item in items:
             raw = item.values.get(f.name)
             if raw is None:
@@ -216,11 +231,28 @@ def _resolve_relations(uow: UnitOfWork, definition: ClassDefinition, items: list
                     resolved.append(target.uuid)
                 elif value in by_key:
                     resolved.append(by_key[value])
+                elif value in created_here:
+                    resolved.append(created_here[value].uuid)
+                    item.needs.append(created_here[value])
                 else:
                     message = f"no {f.target} with key or uuid '{value}'"
                     item.errors.append(FieldError(where, message, "reference"))
             item.values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
             item.refs.extend((f.name, u) for u in resolved)
+
+
+def _fail_dependents(items: list[_Item]) -> None:
+    """An item that refers to a refused item of the same batch is refused too: its
+    reference would point at nothing."""
+    changed = True
+    while changed:
+        changed = False
+        for item in items:
+            failed = next((n for n in item.needs if n.errors), None)
+            if not item.errors and failed is not None:
+                message = f"refers to item {failed.index + 1} of this batch, which was refused"
+                item.errors.append(FieldError(failed.key or "", message, "reference"))
+                changed = True
 
 
 def _check_unique(uow: UnitOfWork, definition: ClassDefinition, items: list[_Item]) -> None:

@@ -41,7 +41,10 @@ def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
             # Databases index and compare whole numbers as 64-bit integers.
             raise _Invalid("whole numbers must fit in 64 bits", "range")
     else:
-        exponent = Decimal(str(value)).as_tuple().exponent
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise _Invalid("whole numbers must fit in 64 bits", "range")
+        # repr of a float is its shortest round-tripping form; an int has no decimals.
+        exponent = Decimal(repr(value)).as_tuple().exponent if isinstance(value, float) else 0
         if isinstance(exponent, int) and -exponent > decimals:
             raise _Invalid(f"at most {decimals} decimal places are allowed", "decimals")
         result = value

@@ -141,10 +141,12 @@ def run_import(
         return clean
 
     batches = _batches(records, options.batch_size)
-    if options.on_error == OnError.ABORT:
+    if options.on_error == OnError.ABORT or options.dry_run:
+        # One transaction: abort keeps nothing; a dry run sees its own earlier batches
+        # (a row may refer to an object an earlier row creates) and rolls all back.
         with open_writer() as writer:
             for batch in batches:
-                if not write_batch(writer, batch):
+                if not write_batch(writer, batch) and options.on_error == OnError.ABORT:
                     summary.aborted = True
                     break
             if not summary.aborted and not options.dry_run:

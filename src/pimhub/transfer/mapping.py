@@ -49,6 +49,7 @@ _STEP_KEYS = frozenset(
         "first",
     }
 )
+_LARGEST = Decimal("1e300")  # beyond this a float is no longer a number anyone meant
 _TRUE = frozenset({"1", "true", "yes", "y", "on", "x"})
 _FALSE = frozenset({"0", "false", "no", "n", "off", ""})
 
@@ -275,14 +276,19 @@ def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
             parsed = Decimal(text)
         except InvalidOperation:
             raise CellError(f"{value!r} is not a number") from None
-        if not parsed.is_finite():
-            raise CellError(f"{value!r} is not a number")
-        return int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
+        if not parsed.is_finite() or abs(parsed) > _LARGEST:
+            raise CellError(f"{value!r} is not a number this catalog can hold")
+        if parsed == parsed.to_integral_value() and abs(parsed) < 2**63:
+            return int(parsed)
+        return float(parsed)
 
     return _each(number)
 
 
 def _boolean_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if arg is not True and not isinstance(arg, Mapping):
+        errors.append(FieldError(path, "true, or {true: [...], false: [...]}"))
+        return None
     options = arg if isinstance(arg, Mapping) else {}
     yes = {str(v).lower() for v in options.get("true", _TRUE)}
     no = {str(v).lower() for v in options.get("false", _FALSE)}
@@ -301,8 +307,14 @@ def _boolean_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
 
 
 def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if arg is not True and not isinstance(arg, Mapping):
+        errors.append(FieldError(path, "true (ISO 8601), or {format: '%d.%m.%Y'}"))
+        return None
     options = arg if isinstance(arg, Mapping) else {}
     fmt = options.get("format")
+    if fmt is not None and not isinstance(fmt, str):
+        errors.append(FieldError(f"{path}.format", "a strptime format such as '%d.%m.%Y'"))
+        return None
 
     def date(value: Any) -> Any:
         text = str(value).strip()

@@ -78,8 +78,22 @@ def read(path: Path, options: SourceOptions = SourceOptions()) -> Iterator[Recor
         with path.open("rb") as raw:
             yield from _json_array(raw)
         return
-    with path.open(encoding=options.encoding, newline="") as text:
-        yield from (_jsonl(text) if fmt == Format.JSONL else _csv(text, options))
+    try:
+        with path.open(encoding=options.encoding, newline="") as text:
+            yield from (_jsonl(text) if fmt == Format.JSONL else _csv(text, options))
+    except UnicodeDecodeError as exc:
+        raise UnreadableSource(
+            f"{path.name} is not {options.encoding} text (byte {exc.start} of a read block); "
+            "name its encoding with --encoding",
+            [FieldError("encoding", str(exc.reason), "encoding")],
+        ) from None
+    except csv.Error as exc:
+        raise UnreadableSource(f"{path.name}: {exc}", [FieldError("", str(exc), "csv")]) from None
+    except LookupError:
+        raise UnreadableSource(
+            f"unknown encoding '{options.encoding}'",
+            [FieldError("encoding", "unknown encoding", "encoding")],
+        ) from None
 
 
 def _csv(text: IO[str], options: SourceOptions) -> Iterator[Record]:
@@ -187,10 +201,24 @@ def _xml(path: Path, options: SourceOptions) -> Iterator[Record]:
 
 
 def _xlsx(path: Path, options: SourceOptions) -> Iterator[Record]:
-    from openpyxl import load_workbook
+    from zipfile import BadZipFile
 
-    book = load_workbook(path, read_only=True, data_only=True)
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+        raise UnreadableSource(
+            f"{path.name} is not an XLSX workbook: {exc}", [FieldError("", "not XLSX", "xlsx")]
+        ) from None
+    try:
+        if options.sheet and options.sheet not in book.sheetnames:
+            raise UnreadableSource(
+                f"{path.name} has no sheet '{options.sheet}' "
+                f"(sheets: {', '.join(book.sheetnames)})",
+                [FieldError("sheet", "no such sheet", "xlsx")],
+            )
         sheet = book[options.sheet] if options.sheet else book.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
