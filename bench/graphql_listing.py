@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from rest_get import (
     alternate_rounds,
     get_once,
     pimhub_and_floor,
+    product_row,
     start,
     stop,
     summary,
@@ -150,23 +150,17 @@ def build_database(db_path: Path, products: int) -> str:
         brands, categories = list(uuids["Brand"].values()), list(uuids["Category"].values())
         now = datetime.now(UTC)
         rows = [
-            {
-                "uuid": str(uuid.uuid4()),
-                "class_name": "Product",
-                "business_key": f"B-{n:06}",
-                "published": True,
-                "version": 1,
-                "created_at": now,
-                "modified_at": now,
-                "data": {
-                    "sku": f"B-{n:06}",
+            product_row(
+                n,
+                {
                     "name": {"en": f"Product {n}", "de": f"Produkt {n}"},
                     "price": {"amount": round(5 + n % 500 + 0.99, 2), "currency": "EUR"},
                     "stock": n % 97,
                     "category": categories[n % len(categories)],
                     "brand": brands[n % len(brands)],
                 },
-            }
+                now,
+            )
             for n in range(products)
         ]
         with hub.engine.begin() as conn:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -290,6 +291,20 @@ async def alternate_rounds(
             results[name].append(result)
             print(f"  round {repeat + 1} {name:<22} {result.rps:8.0f} req/s", flush=True)
     return results
+
+
+def product_row(n: int, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """An `objects` row for bulk-loaded bench product number `n` (SKU B-000123)."""
+    return {
+        "uuid": str(uuid.uuid4()),
+        "class_name": "Product",
+        "business_key": f"B-{n:06}",
+        "published": True,
+        "version": 1,
+        "created_at": now,
+        "modified_at": now,
+        "data": {"sku": f"B-{n:06}", **data},
+    }
 
 
 def pimhub_and_floor(

@@ -21,14 +21,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
-from rest_get import HOST, fetch, percentile, pimhub_and_floor, start, stop
+from rest_get import HOST, fetch, percentile, pimhub_and_floor, product_row, start, stop
 
 SIZE = 20
 ROUNDS = 6
@@ -197,24 +196,13 @@ def build_database(db_path: Path, products: int) -> str:
         for n in range(products):
             name = f"{rng.choice(ADJECTIVES)} {rng.choice(MATERIALS)} {rng.choice(NOUNS)}"
             words = " ".join(rng.choice(WORDS) for _ in range(25))
-            rows.append(
-                {
-                    "uuid": str(uuid.uuid4()),
-                    "class_name": "Product",
-                    "business_key": f"B-{n:06}",
-                    "published": True,
-                    "version": 1,
-                    "created_at": now,
-                    "modified_at": now,
-                    "data": {
-                        "sku": f"B-{n:06}",
-                        "name": {"en": name.capitalize(), "de": f"Artikel {n}"},
-                        "shortDescription": {"en": words},
-                        "price": {"amount": round(5 + n % 500 + 0.99, 2), "currency": "EUR"},
-                        "stock": n % 97,
-                    },
-                }
-            )
+            data = {
+                "name": {"en": name.capitalize(), "de": f"Artikel {n}"},
+                "shortDescription": {"en": words},
+                "price": {"amount": round(5 + n % 500 + 0.99, 2), "currency": "EUR"},
+                "stock": n % 97,
+            }
+            rows.append(product_row(n, data, now))
         with hub.engine.begin() as conn:
             for chunk in range(0, len(rows), 10_000):
                 conn.execute(insert(objects), rows[chunk : chunk + 10_000])
