@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from pimhub.bootstrap import Hub
 from pimhub.storage.tables import objects, outbox
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, RowError, run_import
-from pimhub.transfer.mapping import parse_mapping
+from pimhub.transfer.mapping import parse_mapping, path_code
 from pimhub.transfer.sources import Format, Record, from_text
 
 MAPPING = parse_mapping(
@@ -207,3 +207,77 @@ def test_importing_as_drafts_leaves_unchanged_objects_published(sample: Hub) -> 
     )
     assert changed.updated == 2
     assert not sample.catalog.get_object("Product", "I-00000", include_drafts=True).published
+
+
+PATHS = parse_mapping(
+    {
+        "class": "Product",
+        "fields": {
+            "sku": "sku",
+            "name.en": "name",
+            "category": {
+                "column": "categories",
+                "split": ",",
+                "first": True,
+                "path": {"skip": 1, "create": True},
+            },
+        },
+    }
+)
+
+
+def test_category_paths_resolve_and_create_what_is_missing(hub: Hub) -> None:
+    text = (
+        "sku,name,categories\n"
+        'H-1,Hoodie,"Default Category/Men/Tops/Hoodies & Sweatshirts,Default Category/Sale"\n'
+        "H-2,Tee,Default Category/Men/Tops\n"
+        "H-3,Plain,Default Category\n"
+    )
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="t")
+
+    dry = run_import(writer, from_text(text, Format.CSV), PATHS, ImportOptions(dry_run=True))
+    assert (dry.created, dry.failed) == (3, 0)
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(objects)).scalar_one() == 0
+    first = run_import(writer, from_text(text, Format.CSV), PATHS, ImportOptions(batch_size=2))
+    assert (first.created, first.failed) == (3, 0)
+    hoodie = hub.catalog.get_object("Product", "H-1", include_drafts=False)
+    leaf = hub.catalog.get_object("Category", "men-tops-hoodies-sweatshirts", include_drafts=False)
+    tops = hub.catalog.get_object("Category", "men-tops", include_drafts=False)
+    men = hub.catalog.get_object("Category", "men", include_drafts=False)
+    assert hoodie.values["category"] == leaf.uuid
+    assert leaf.values["name"] == {"en": "Hoodies & Sweatshirts"}
+    assert (leaf.values["parent"], tops.values["parent"]) == (tops.uuid, men.uuid)
+    assert "category" not in hub.catalog.get_object("Product", "H-3", include_drafts=False).values
+    again = run_import(writer, from_text(text, Format.CSV), PATHS, ImportOptions())
+    assert again.unchanged == 3
+    with hub.engine.connect() as conn:
+        categories = conn.execute(
+            select(func.count()).select_from(objects).where(objects.c.class_name == "Category")
+        ).scalar_one()
+    assert categories == 3  # men, men-tops, men-tops-hoodies-sweatshirts; each once
+
+
+def test_a_path_that_cannot_become_a_category_refuses_its_rows(hub: Hub) -> None:
+    long_name = "x" * 300  # beyond the category name's 255 characters
+    text = (
+        "sku,name,categories\n"
+        f"J-1,Long,Default Category/{long_name}\n"
+        "J-2,Tokyo,Default Category/東京\n"
+    )
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="t")
+
+    errors: list[RowError] = []
+    summary = run_import(
+        writer, from_text(text, Format.CSV), PATHS, ImportOptions(), on_row_error=errors.append
+    )
+    assert (summary.created, summary.failed) == (1, 1)
+    assert (errors[0].row, errors[0].column, errors[0].code) == (1, "categories", "path")
+    assert "name" in errors[0].message and "255" in errors[0].message
+    tokyo = hub.catalog.get_object("Product", "J-2", include_drafts=False)
+    category = hub.catalog.get_object("Category", path_code(["東京"]), include_drafts=False)
+    assert tokyo.values["category"] == category.uuid and category.values["name"] == {"en": "東京"}

@@ -95,6 +95,22 @@ class BatchWriter:
     def commit(self) -> None:
         self.uow.commit()
 
+    def sibling(self, class_name: str, mode: WriteMode) -> BatchWriter | None:
+        """A writer for another class in the same unit of work (an import that creates the
+        categories its rows name), or None when there is no such class."""
+        definition = self.uow.classes.get(class_name)
+        if definition is None:
+            return None
+        return BatchWriter(
+            self.uow,
+            definition,
+            mode=mode,
+            published=None,
+            author=self.author,
+            clock=self.clock,
+            languages=self.languages,
+        )
+
 
 def save_batch(
     uow: UnitOfWork,

@@ -85,6 +85,7 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size,
             published=False if draft else None,
             author="cli-import",
+            language=hub.settings.default_language,
         )
 
         def writer() -> Any:

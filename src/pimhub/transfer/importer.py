@@ -18,7 +18,7 @@ from typing import Any
 
 from pimhub.catalog.batch import BatchWriter, ItemResult, Outcome, WriteMode
 from pimhub.catalog.errors import FieldError
-from pimhub.transfer.mapping import ImportMapping
+from pimhub.transfer.mapping import CategoryPath, ImportMapping, PathOptions
 from pimhub.transfer.sources import Record
 
 DEFAULT_BATCH = 1000
@@ -56,6 +56,7 @@ class ImportOptions:
     batch_size: int = DEFAULT_BATCH
     published: bool | None = None
     author: str = "import"
+    language: str = "en"  # of the names of categories created from paths
 
 
 @dataclass(slots=True)
@@ -108,6 +109,7 @@ def run_import(
     summary = ImportSummary(dry_run=options.dry_run)
     started = time.perf_counter()
     columns = _columns_by_field(mapping)
+    paths = _Paths(mapping, options.language)
 
     def report(error: RowError) -> None:
         summary.failed += 1
@@ -133,6 +135,15 @@ def run_import(
                 continue
             items.append(values)
             rows.append(record)
+        if paths.fields:
+            refused = paths.resolve(writer, items)
+            for n in sorted(refused, reverse=True):
+                clean = False
+                column, message = refused[n]
+                report(
+                    RowError(rows[n].number, column, rows[n].values.get(column), message, "path")
+                )
+                del items[n], rows[n]
         for record, result in zip(rows, writer.save(items), strict=True):
             clean = _count(summary, record, result, columns, report) and clean
         summary.seconds = time.perf_counter() - started
@@ -204,3 +215,78 @@ def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+class _Paths:
+    """Turns category paths in mapped values into codes, creating the missing categories
+    (and their parents) in the import's own unit of work, so a dry run or an abort keeps
+    none of them either."""
+
+    def __init__(self, mapping: ImportMapping, language: str) -> None:
+        self.fields = [fm for fm in mapping.fields if fm.path is not None]
+        self.language = language
+        self.ensured: set[str] = set()  # codes known to exist (this run)
+        self.failed: dict[str, str] = {}  # code -> why it could not be created
+
+    def resolve(
+        self, writer: BatchWriter, items: list[dict[str, Any]]
+    ) -> dict[int, tuple[str, str]]:
+        """Replaces paths by codes in `items`; the items (by index) that name a path that
+        could not be created, with the column and the reason."""
+        refused: dict[int, tuple[str, str]] = {}
+        for fm in self.fields:
+            assert fm.path is not None
+            head = fm.target.split(".")[0]
+            found = [_as_paths(item.get(head)) for item in items]
+            relation = writer.definition.field(head)
+            if fm.path.create and relation is not None and relation.target:
+                self._create(writer, relation.target, fm.path, [p for ps in found for p in ps])
+            for n, (item, item_paths) in enumerate(zip(items, found, strict=True)):
+                if not item_paths:
+                    continue
+                bad = next((p for p in item_paths if p.code in self.failed), None)
+                if bad is not None:
+                    refused[n] = (
+                        fm.column or head,
+                        f"category '{'/'.join(bad.segments)}': {self.failed[bad.code]}",
+                    )
+                codes = [p.code for p in item_paths]
+                item[head] = codes if isinstance(item.get(head), list) else codes[0]
+        return refused
+
+    def _create(
+        self, writer: BatchWriter, class_name: str, options: PathOptions, found: list[CategoryPath]
+    ) -> None:
+        wanted: dict[str, CategoryPath] = {}
+        for path in found:
+            for prefix in path.prefixes():
+                if prefix.code not in self.ensured and prefix.code not in self.failed:
+                    wanted.setdefault(prefix.code, prefix)
+        if not wanted:
+            return
+        sibling = writer.sibling(class_name, WriteMode.CREATE)
+        if sibling is None:
+            return
+        named = sibling.definition.field(options.name_field)
+        key_field = sibling.definition.business_key
+        items = []
+        for code, path in wanted.items():
+            name = path.segments[-1]
+            item: dict[str, Any] = {
+                key_field: code,
+                options.name_field: {self.language: name} if named and named.localized else name,
+            }
+            if len(path.segments) > 1:
+                item[options.parent_field] = CategoryPath(path.segments[:-1]).code
+            items.append(item)
+        for code, result in zip(wanted, sibling.save(items), strict=True):
+            exists = result.errors and all(e.code == "unique" for e in result.errors)
+            if result.outcome == Outcome.FAILED and not exists:
+                self.failed[code] = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
+            else:
+                self.ensured.add(code)
+
+
+def _as_paths(value: Any) -> list[CategoryPath]:
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, CategoryPath)]
