@@ -16,7 +16,7 @@ from pimhub.catalog.batch import WriteMode
 from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
 from pimhub.transfer.exporter import ExportFormat, ExportOptions, export
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
-from pimhub.transfer.mapping import parse_mapping
+from pimhub.transfer.mapping import parse_mapping, shipped_mapping, shipped_mappings
 from pimhub.transfer.reports import error_report, propose_mapping
 from pimhub.transfer.sources import Format, SourceOptions, read
 
@@ -29,7 +29,10 @@ def register(app: typer.Typer) -> None:
     def import_file(
         file: Annotated[Path, typer.Argument(help="CSV, JSONL, JSON, XML or XLSX", exists=True)],
         mapping: Annotated[
-            Path | None, typer.Option("--mapping", "-m", help="YAML mapping of columns to fields")
+            str | None,
+            typer.Option(
+                "--mapping", "-m", help="a YAML mapping file, or a shipped one: magento-products"
+            ),
         ] = None,
         class_: Annotated[
             str | None, typer.Option("--class", help="the class (default: the mapping's)")
@@ -75,7 +78,7 @@ def register(app: typer.Typer) -> None:
             return
         if mapping is None:
             raise fail("--mapping is required (propose one with --infer)")
-        parsed = parse_mapping(yaml.safe_load(mapping.read_text(encoding="utf-8")))
+        parsed = parse_mapping(yaml.safe_load(_mapping_text(mapping)))
         class_name = class_ or parsed.class_name
         hub.classes.get(class_name)  # an unknown class fails before any row is read
         options = ImportOptions(
@@ -157,6 +160,19 @@ def register(app: typer.Typer) -> None:
             )
         if output is not None:
             console.print(f"wrote {count:,} {class_} object(s) to {output}")
+
+
+def _mapping_text(name: str) -> str:
+    path = Path(name)
+    if path.exists():
+        return path.read_text(encoding="utf-8")
+    shipped = shipped_mapping(name)
+    if shipped is None:
+        raise fail(
+            f"no mapping file '{name}', and no shipped mapping of that name "
+            f"(shipped: {', '.join(shipped_mappings())})"
+        )
+    return shipped
 
 
 def _progress() -> Progress:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from importlib import resources
 from typing import Any
 
 from pimhub.catalog.errors import FieldError, InvalidInput
@@ -437,3 +438,20 @@ _STEPS: tuple[tuple[str, Callable[[Any, str, list[FieldError]], Step | None]], .
     ("date", _date_step),
     ("first", _first_step),
 )
+
+
+def shipped_mappings() -> list[str]:
+    """The names of the mappings that ship with pimhub (transfer/mappings/*.yaml)."""
+    folder = resources.files("pimhub.transfer").joinpath("mappings")
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def shipped_mapping(name: str) -> str | None:
+    """The YAML text of a shipped mapping, or None."""
+    if name not in shipped_mappings():
+        return None
+    return (
+        resources.files("pimhub.transfer").joinpath("mappings", f"{name}.yaml").read_text("utf-8")
+    )
