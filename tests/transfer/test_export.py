@@ -10,12 +10,13 @@ from xml.etree import ElementTree
 
 import orjson
 import pytest
+import yaml
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import InvalidQuery
 from pimhub.transfer.exporter import ExportFormat, ExportOptions, export
 from pimhub.transfer.importer import ImportOptions, run_import
-from pimhub.transfer.mapping import parse_mapping
+from pimhub.transfer.mapping import parse_mapping, shipped_mapping
 from pimhub.transfer.sources import Format, from_text
 
 LANGUAGES = ["en", "de", "fr"]
@@ -116,3 +117,42 @@ def test_an_export_imports_back_unchanged(shop: Hub) -> None:
 
     summary = run_import(writer, from_text(text, Format.CSV), mapping, ImportOptions())
     assert (summary.unchanged, summary.created, summary.updated, summary.failed) == (4, 0, 0, 0)
+
+
+MAGENTO_CSV = (
+    "sku,name,description,price,qty,weight,categories,additional_attributes,base_image\n"
+    'MH01-XS,Chaz Hoodie,"<p>Warm.\n\nSoft.</p>",52,100,1,'
+    '"Default Category/Men/Tops/Hoodies & Sweatshirts,Default Category/Collections/Eco",'
+    '"has_options=0,size=XS,color=Gray",/m/h/mh01.jpg\n'
+    'MP01-32,Caesar Pant,,48.5,0,2.5,Default Category/Men/Bottoms,"size=32,color=Lavender",\n'
+)
+
+
+def test_magento_csv_reads_back_through_the_shipped_mapping_unchanged(hub: Hub) -> None:
+    text = shipped_mapping("magento-products")
+    assert text is not None
+    mapping = parse_mapping(yaml.safe_load(text))
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="t")
+
+    first = run_import(writer, from_text(MAGENTO_CSV, Format.CSV), mapping, ImportOptions())
+    assert (first.created, first.failed) == (2, 0), first.errors
+    out = io.StringIO()
+    definition = hub.classes.get("Product")
+    export(
+        hub.catalog,
+        hub.graph_reads,
+        definition,
+        ExportOptions(format=ExportFormat.MAGENTO),
+        out,
+        languages=LANGUAGES,
+    )
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert rows[0]["categories"] == (
+        "Default Category/Men/Tops/Hoodies & Sweatshirts,Default Category/Collections/Eco"
+    )
+    assert rows[0]["additional_attributes"] == "color=Gray,size=XS"
+    assert (rows[1]["price"], rows[1]["qty"], rows[1]["is_in_stock"]) == ("48.5", "0", "0")
+    again = run_import(writer, from_text(out.getvalue(), Format.CSV), mapping, ImportOptions())
+    assert (again.unchanged, again.failed) == (2, 0), again.errors

@@ -157,6 +157,7 @@ def register(app: typer.Typer) -> None:
                 options,
                 out,
                 languages=hub.settings.languages or [hub.settings.default_language],
+                default_language=hub.settings.default_language,
             )
         if output is not None:
             console.print(f"wrote {count:,} {class_} object(s) to {output}")

@@ -23,6 +23,7 @@ from pimhub.catalog.objects import CatalogObject, iso
 from pimhub.catalog.product_view import pick_language
 from pimhub.catalog.service import CatalogService, ListQuery
 from pimhub.datahub.ports import GraphReads
+from pimhub.transfer.magento_csv import MagentoCsv, category_paths
 
 PAGE = 1000
 LIST_SEPARATOR = "|"
@@ -32,6 +33,7 @@ class ExportFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
     XML = "xml"
+    MAGENTO = "magento-csv"  # Magento 2's catalog product import CSV (Product only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +85,41 @@ def export(
     out: IO[str],
     *,
     languages: Sequence[str],
+    default_language: str = "en",
 ) -> int:
     """Writes every matching object to `out`; the number written."""
     cols = columns(definition, options, languages)
-    writer = _WRITERS[options.format](out, definition, cols)
+    if options.format == ExportFormat.MAGENTO:
+        writer: Any = _magento_writer(catalog, definition, out, default_language)
+    else:
+        writer = _WRITERS[options.format](out, definition, cols)
     count = 0
     for obj, keys in _objects(catalog, reads, definition, options):
         writer.write(obj, keys, options.language)
         count += 1
     writer.close()
     return count
+
+
+def _magento_writer(
+    catalog: CatalogService, definition: ClassDefinition, out: IO[str], language: str
+) -> MagentoCsv:
+    if definition.name != "Product" or definition.field("sku") is None:
+        raise InvalidQuery(
+            "the Magento format exports the commerce model's Product class",
+            [FieldError("format", f"not for {definition.name}", "invalid-value")],
+        )
+    categories: list[CatalogObject] = []
+    after: str | None = None
+    while True:
+        page = catalog.list_objects(
+            "Category", ListQuery(first=PAGE, after=after, include_drafts=True)
+        )
+        categories.extend(page.items)
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    return MagentoCsv(out, category_paths(categories, language), language)
 
 
 def _objects(
