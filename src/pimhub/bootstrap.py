@@ -26,10 +26,12 @@ from pimhub.storage.api_keys import SqlApiKeyRepository
 from pimhub.storage.datahub_configs import SqlDatahubConfigRepository
 from pimhub.storage.engine import build_engine
 from pimhub.storage.graph_reads import SqlGraphReads
+from pimhub.storage.import_jobs import SqlImportJobStore
 from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
 from pimhub.storage.webhook_endpoints import SqlEndpointRepository
 from pimhub.storage.webhook_queue import SqlDeliveryQueue
+from pimhub.transfer.jobs import ImportJobs
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Hub:
     graph_reads: SqlGraphReads
     search: SqlSearchIndex
     simple_search: SimpleSearch
+    imports: ImportJobs
 
     def close(self) -> None:
         self.engine.dispose()
@@ -70,15 +73,16 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
     classes = ClassService(uow)
     datahub = DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now)
     graph_reads = SqlGraphReads(engine)
+    catalog = CatalogService(
+        uow,
+        SqlObjectPointReads(engine),
+        languages=frozenset(settings.languages) or None,
+        default_language=settings.default_language,
+    )
     return Hub(
         settings=settings,
         engine=engine,
-        catalog=CatalogService(
-            uow,
-            SqlObjectPointReads(engine),
-            languages=frozenset(settings.languages) or None,
-            default_language=settings.default_language,
-        ),
+        catalog=catalog,
         classes=classes,
         access=AccessService(SqlApiKeyRepository(engine)),
         webhooks=WebhookService(
@@ -99,6 +103,13 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             graph_reads,
             languages=settings.languages,
             default_language=settings.default_language,
+        ),
+        imports=ImportJobs(
+            SqlImportJobStore(engine),
+            catalog,
+            settings.data_dir / "imports",
+            clock=utc_now,
+            language=settings.default_language,
         ),
     )
 

@@ -13,6 +13,7 @@ from pimhub.api.responses import ProblemResponse
 from pimhub.catalog import errors as e
 from pimhub.datahub.config import InvalidDatahubConfig
 from pimhub.events.errors import InvalidEndpoint
+from pimhub.transfer.mapping import InvalidMapping
 
 PROBLEM_BASE = "urn:pimhub:problem:"
 
@@ -22,6 +23,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (InvalidEndpoint, 422),
     (e.InvalidClassDefinition, 422),
     (InvalidDatahubConfig, 422),
+    (InvalidMapping, 422),
     (e.InvalidQuery, 400),
     (e.InvalidInput, 400),
     (e.NotFound, 404),

@@ -38,6 +38,7 @@ def run_server(hub: Hub, host: str | None, port: int | None, *, with_worker: boo
     from pimhub.api.observability import configure_logging
 
     configure_logging(hub.settings.log_level, hub.settings.log_json)
+    hub.imports.recover()  # imports a previous server left running will not finish
     uvicorn.run(
         create_app(hub, worker=build_worker(hub) if with_worker else None),
         host=host or hub.settings.host,

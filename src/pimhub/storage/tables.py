@@ -155,6 +155,23 @@ api_keys = Table(
     Column("description", Text),
 )
 
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("class_name", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("options", Json, nullable=False),
+    Column("summary", Json, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("author", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index(None, "created_at"),
+)
+
 datahub_configs = Table(
     "datahub_configs",
     metadata,

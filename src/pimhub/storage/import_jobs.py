@@ -1,0 +1,77 @@
+"""Import jobs in the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Row, insert, select, update
+
+from pimhub.storage.tables import import_jobs
+from pimhub.transfer.jobs import ImportJob, JobStatus
+
+
+class SqlImportJobStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, job: ImportJob) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(import_jobs).values(**_row(job)))
+
+    def update(self, job: ImportJob) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(import_jobs).where(import_jobs.c.id == job.id).values(**_row(job)))
+
+    def get(self, job_id: str) -> ImportJob | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(import_jobs).where(import_jobs.c.id == job_id)).first()
+        return _job(row) if row else None
+
+    def recent(self, limit: int) -> list[ImportJob]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(import_jobs).order_by(import_jobs.c.created_at.desc()).limit(limit)
+            ).all()
+        return [_job(r) for r in rows]
+
+    def unfinished(self) -> list[ImportJob]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(import_jobs).where(
+                    import_jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+                )
+            ).all()
+        return [_job(r) for r in rows]
+
+
+def _row(job: ImportJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "class_name": job.class_name,
+        "status": job.status.value,
+        "file_name": job.file_name,
+        "options": job.options,
+        "summary": job.summary,
+        "error": job.error,
+        "author": job.author,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def _job(row: Row[Any]) -> ImportJob:
+    m = row._mapping
+    return ImportJob(
+        id=m["id"],
+        class_name=m["class_name"],
+        status=JobStatus(m["status"]),
+        file_name=m["file_name"],
+        options=m["options"],
+        summary=m["summary"],
+        error=m["error"],
+        author=m["author"],
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+    )

@@ -1,0 +1,253 @@
+"""Import jobs: an uploaded file and its mapping, imported in the background by the server
+process, with progress, counts and the first row errors readable while it runs.
+
+A job that was queued or running when its server stopped is marked interrupted when the
+server starts again; submitting the file again completes it (unchanged rows are skipped).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid as uuidlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+import yaml
+
+from pimhub.catalog.batch import WriteMode
+from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
+from pimhub.catalog.objects import iso
+from pimhub.catalog.service import CatalogService
+from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
+from pimhub.transfer.mapping import ImportMapping, parse_mapping, shipped_mapping
+from pimhub.transfer.sources import SourceOptions, format_of, read
+
+log = structlog.get_logger("pimhub.imports")
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every row accepted
+    COMPLETED_WITH_ERRORS = "completed-with-errors"  # some rows refused (skip)
+    ABORTED = "aborted"  # a row refused with on_error=abort: nothing kept
+    FAILED = "failed"  # the file could not be read, or the import broke
+    INTERRUPTED = "interrupted"  # the server stopped while it ran
+
+
+class UnknownImportJob(NotFound):
+    code = "not-found"
+    title = "Not found"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    id: str
+    class_name: str
+    status: JobStatus
+    file_name: str
+    options: dict[str, Any]
+    author: str
+    created_at: datetime
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def when(moment: datetime | None) -> str | None:
+            return iso(moment) if moment else None
+
+        return {
+            "id": self.id,
+            "class": self.class_name,
+            "status": self.status.value,
+            "file": self.file_name,
+            "options": self.options,
+            "summary": self.summary,
+            "error": self.error,
+            "author": self.author,
+            "createdAt": when(self.created_at),
+            "startedAt": when(self.started_at),
+            "finishedAt": when(self.finished_at),
+        }
+
+
+class ImportJobStore(Protocol):
+    def add(self, job: ImportJob) -> None: ...
+    def update(self, job: ImportJob) -> None: ...
+    def get(self, job_id: str) -> ImportJob | None: ...
+    def recent(self, limit: int) -> list[ImportJob]: ...
+    def unfinished(self) -> list[ImportJob]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    class_name: str | None
+    mapping: str  # YAML text, or the name of a shipped mapping
+    mode: WriteMode = WriteMode.UPSERT
+    on_error: OnError = OnError.SKIP
+    dry_run: bool = False
+    source: SourceOptions = field(default_factory=SourceOptions)
+
+
+class ImportJobs:
+    def __init__(
+        self,
+        store: ImportJobStore,
+        catalog: CatalogService,
+        folder: Path,
+        *,
+        clock: Callable[[], datetime],
+        language: str,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.folder = folder
+        self.clock = clock
+        self.language = language
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._live: dict[str, dict[str, Any]] = {}  # progress of running jobs
+
+    def check(self, request: JobRequest, file_name: str) -> tuple[ImportMapping, str]:
+        """The parsed mapping and the class, or the errors a submission would get."""
+        text = shipped_mapping(request.mapping) or request.mapping
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInput(
+                "the mapping is not valid YAML", [FieldError("mapping", str(exc).splitlines()[0])]
+            ) from None
+        mapping = parse_mapping(raw)
+        class_name = request.class_name or mapping.class_name
+        with self.catalog.uow() as uow:
+            self.catalog.class_definition(uow, class_name)
+        format_of(Path(file_name), request.source)
+        return mapping, class_name
+
+    def submit(
+        self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
+    ) -> ImportJob:
+        """Checks the request, stores the upload (`save` writes it to the path given) and
+        queues the import."""
+        mapping, class_name = self.check(request, file_name)
+        job_id = f"imp_{uuidlib.uuid4().hex[:20]}"
+        folder = self.folder / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / Path(file_name).name
+        save(path)
+        job = ImportJob(
+            id=job_id,
+            class_name=class_name,
+            status=JobStatus.QUEUED,
+            file_name=Path(file_name).name,
+            options={
+                "mode": request.mode.value,
+                "onError": request.on_error.value,
+                "dryRun": request.dry_run,
+                "format": format_of(path, request.source).value,
+            },
+            author=author,
+            created_at=self.clock(),
+        )
+        self.store.add(job)
+        self._pool().submit(self._run, job, path, mapping, request)
+        return job
+
+    def get(self, job_id: str) -> ImportJob:
+        job = self.store.get(job_id)
+        if job is None:
+            raise UnknownImportJob(f"there is no import job '{job_id}'")
+        live = self._live.get(job_id)
+        return replace(job, summary=live) if live and job.status == JobStatus.RUNNING else job
+
+    def recent(self, limit: int = 50) -> list[ImportJob]:
+        return self.store.recent(limit)
+
+    def recover(self) -> int:
+        """Marks jobs a stopped server left queued or running as interrupted."""
+        stale = self.store.unfinished()
+        for job in stale:
+            self.store.update(
+                replace(
+                    job,
+                    status=JobStatus.INTERRUPTED,
+                    finished_at=self.clock(),
+                    error="the server stopped before the import finished; submit it again",
+                )
+            )
+        return len(stale)
+
+    def wait(self) -> None:
+        """Waits for queued imports to finish (tests, shutdown)."""
+        with self._lock:
+            pool, self._executor = self._executor, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                # One at a time: imports are write-heavy, and SQLite has one writer anyway.
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import")
+            return self._executor
+
+    def _run(self, job: ImportJob, path: Path, mapping: ImportMapping, request: JobRequest) -> None:
+        job = replace(job, status=JobStatus.RUNNING, started_at=self.clock())
+        self.store.update(job)
+
+        def progress(summary: ImportSummary) -> None:
+            # Kept in memory, not written: on SQLite the import's own transaction holds
+            # the only write lock, and progress is worth nothing after a restart anyway.
+            self._live[job.id] = summary.to_dict()
+
+        options = ImportOptions(
+            mode=request.mode,
+            on_error=request.on_error,
+            dry_run=request.dry_run,
+            author=job.author,
+            language=self.language,
+        )
+
+        def writer() -> Any:
+            return self.catalog.batch_writer(job.class_name, mode=request.mode, author=job.author)
+
+        try:
+            summary = run_import(
+                writer, read(path, request.source), mapping, options, progress=progress
+            )
+        except Exception as exc:  # the job reports it; the server goes on
+            log.exception("import.failed", job=job.id)
+            detail = exc.detail if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
+            self.store.update(
+                replace(job, status=JobStatus.FAILED, error=detail, finished_at=self.clock())
+            )
+            return
+        finally:
+            self._live.pop(job.id, None)
+            shutil.rmtree(path.parent, ignore_errors=True)
+        status = (
+            JobStatus.ABORTED
+            if summary.aborted
+            else JobStatus.COMPLETED_WITH_ERRORS
+            if summary.failed
+            else JobStatus.SUCCEEDED
+        )
+        finished = replace(job, status=status, summary=summary.to_dict(), finished_at=self.clock())
+        try:
+            self.store.update(finished)
+        except Exception as exc:  # never leave a finished job looking like it runs
+            log.exception("import.status_not_saved", job=job.id)
+            self.store.update(
+                replace(
+                    job, status=JobStatus.FAILED, error=str(exc)[:500], finished_at=self.clock()
+                )
+            )
