@@ -27,11 +27,13 @@ from pimhub.storage.datahub_configs import SqlDatahubConfigRepository
 from pimhub.storage.engine import build_engine
 from pimhub.storage.graph_reads import SqlGraphReads
 from pimhub.storage.import_jobs import SqlImportJobStore
+from pimhub.storage.import_profiles import SqlProfileStore
 from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
 from pimhub.storage.webhook_endpoints import SqlEndpointRepository
 from pimhub.storage.webhook_queue import SqlDeliveryQueue
 from pimhub.transfer.jobs import ImportJobs
+from pimhub.transfer.profiles import ImportProfiles
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Hub:
     search: SqlSearchIndex
     simple_search: SimpleSearch
     imports: ImportJobs
+    import_profiles: ImportProfiles
 
     def close(self) -> None:
         self.engine.dispose()
@@ -79,6 +82,13 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         languages=frozenset(settings.languages) or None,
         default_language=settings.default_language,
     )
+    imports = ImportJobs(
+        SqlImportJobStore(engine),
+        catalog,
+        settings.data_dir / "imports",
+        clock=utc_now,
+        language=settings.default_language,
+    )
     return Hub(
         settings=settings,
         engine=engine,
@@ -104,13 +114,8 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             languages=settings.languages,
             default_language=settings.default_language,
         ),
-        imports=ImportJobs(
-            SqlImportJobStore(engine),
-            catalog,
-            settings.data_dir / "imports",
-            clock=utc_now,
-            language=settings.default_language,
-        ),
+        imports=imports,
+        import_profiles=ImportProfiles(SqlProfileStore(engine), imports, clock=utc_now),
     )
 
 
@@ -164,4 +169,5 @@ def build_worker(hub: Hub, sender: WebhookSender | None = None) -> Worker:
         build_dispatcher(hub, sender),
         hub.webhooks,
         retention=timedelta(days=hub.settings.webhook_log_retention_days),
+        scheduled_imports=hub.import_profiles.run_due,
     )

@@ -147,3 +147,43 @@ def test_export_to_a_file_and_stdout(runner: CliRunner, db_url: str, tmp_path: P
     assert code == 0 and len(out.splitlines()) == 2
     code, _, err = invoke(runner, "export", "--class", "Product", "--filter", "{bad")
     assert "filter" in one_line_error(code, err)
+
+
+def test_import_profiles_add_list_run_remove(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    data, mapping = files(tmp_path, ["P-1;Profile;3;Red"])
+    code, out, _ = invoke(
+        runner,
+        "import-profiles",
+        "add",
+        "erp",
+        "--source",
+        str(data),
+        "-m",
+        str(mapping),
+        "--cron",
+        "30 3 * * *",
+    )
+    assert code == 0 and "next run" in out and "03:30 UTC" in out
+    assert "erp" in invoke(runner, "import-profiles", "list")[1]
+    code, out, _ = invoke(runner, "import-profiles", "run", "erp")
+    assert code == 0 and "succeeded: 1 rows, 1 created" in out
+    assert "1 unchanged" in invoke(runner, "import-profiles", "run", "erp")[1]
+    assert invoke(runner, "import-profiles", "remove", "erp")[0] == 0
+    code, _, err = invoke(runner, "import-profiles", "run", "erp")
+    assert "no import profile 'erp'" in one_line_error(code, err)
+    code, _, err = invoke(
+        runner,
+        "import-profiles",
+        "add",
+        "bad",
+        "--source",
+        str(data),
+        "-m",
+        str(mapping),
+        "--cron",
+        "tonight",
+    )
+    assert "cron" in one_line_error(code, err)

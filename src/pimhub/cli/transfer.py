@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from pimhub.catalog.batch import WriteMode
 from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
@@ -23,7 +24,95 @@ from pimhub.transfer.sources import Format, SourceOptions, read
 EXIT_ROW_ERRORS = 3  # the import finished, but some rows were refused
 
 
+profiles_app = typer.Typer(
+    help="Scheduled imports: a source, a mapping and a cron expression, run by the worker.",
+    no_args_is_help=True,
+)
+
+
+@profiles_app.command("add")
+@handles_errors
+def add_profile(
+    name: Annotated[str, typer.Argument(help="a-z, 0-9, _ and -")],
+    source: Annotated[str, typer.Option(help="a file path or an http(s) URL")],
+    mapping: Annotated[str, typer.Option("--mapping", "-m", help="a YAML file or a shipped name")],
+    cron: Annotated[str, typer.Option(help='e.g. "0 2 * * *" (02:00 UTC daily)')],
+    class_: Annotated[str | None, typer.Option("--class")] = None,
+    mode: Annotated[WriteMode, typer.Option()] = WriteMode.UPSERT,
+    on_error: Annotated[OnError, typer.Option()] = OnError.SKIP,
+    fmt: Annotated[Format | None, typer.Option("--format")] = None,
+    delimiter: Annotated[str | None, typer.Option()] = None,
+    record_path: Annotated[str | None, typer.Option()] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="save it, do not run it")] = False,
+) -> None:
+    """Create or replace a scheduled import."""
+    hub = open_hub()
+    options = {
+        "mode": mode.value,
+        "onError": on_error.value,
+        **({"format": fmt.value} if fmt else {}),
+        **({"delimiter": delimiter} if delimiter else {}),
+        **({"recordPath": record_path} if record_path else {}),
+    }
+    profile = hub.import_profiles.save(
+        name,
+        source=source,
+        mapping=_mapping_text(mapping) if Path(mapping).exists() else mapping,
+        cron=cron,
+        class_name=class_,
+        options=options,
+        enabled=not disabled,
+    )
+    console.print(
+        f"{profile.name}: next run {profile.next_run_at:%Y-%m-%d %H:%M} UTC "
+        "(run by `pimhub worker`)"
+    )
+
+
+@profiles_app.command("list")
+@handles_errors
+def list_profiles() -> None:
+    """Scheduled imports, their next runs and last jobs."""
+    table = Table("name", "cron", "source", "next run (UTC)", "enabled", "last job")
+    for p in open_hub().import_profiles.all():
+        table.add_row(
+            p.name,
+            p.cron,
+            p.source,
+            f"{p.next_run_at:%Y-%m-%d %H:%M}",
+            str(p.enabled),
+            p.last_job_id or "",
+        )
+    console.print(table)
+
+
+@profiles_app.command("remove")
+@handles_errors
+def remove_profile(name: str) -> None:
+    """Delete a scheduled import."""
+    open_hub().import_profiles.delete(name)
+    console.print(f"{name}: removed")
+
+
+@profiles_app.command("run")
+@handles_errors
+def run_profile(name: str) -> None:
+    """Run a scheduled import now, in this process."""
+    job = open_hub().import_profiles.run(name)
+    summary = job.summary or {}
+    console.print(
+        f"{name}: job {job.id} {job.status.value}: {summary.get('rows', 0)} rows, "
+        f"{summary.get('created', 0)} created, {summary.get('updated', 0)} updated, "
+        f"{summary.get('unchanged', 0)} unchanged, {summary.get('failed', 0)} refused"
+        + (f" ({job.error})" if job.error else "")
+    )
+    if job.status.value not in ("succeeded",):
+        raise typer.Exit(EXIT_ROW_ERRORS if job.status.value == "completed-with-errors" else 1)
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(profiles_app, name="import-profiles")
+
     @app.command("import")
     @handles_errors
     def import_file(

@@ -1,9 +1,10 @@
-"""The worker: the dispatcher plus periodic pruning of the delivery log."""
+"""The worker: the dispatcher, periodic pruning of the delivery log, and scheduled imports."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -22,20 +23,26 @@ class Worker:
         *,
         retention: timedelta,
         prune_every: timedelta = timedelta(hours=1),
+        scheduled_imports: Callable[[], object] | None = None,
+        schedule_every: timedelta = timedelta(seconds=30),
     ) -> None:
         self.dispatcher = dispatcher
         self.webhooks = webhooks
         self.retention = retention
         self.prune_every = prune_every
+        self.scheduled_imports = scheduled_imports
+        self.schedule_every = schedule_every
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set. Deliveries in flight finish; their outcome is recorded."""
         log.info("worker.started", retention_days=self.retention / timedelta(days=1))
         pruning = asyncio.create_task(self._prune_periodically(stop))
+        importing = asyncio.create_task(self._import_when_due(stop))
         try:
             await self.dispatcher.run(stop)
         finally:
             pruning.cancel()
+            importing.cancel()
             log.info("worker.stopped")
 
     async def _prune_periodically(self, stop: asyncio.Event) -> None:
@@ -48,3 +55,16 @@ class Worker:
                 log.exception("webhooks.prune_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.prune_every.total_seconds())
+
+    async def _import_when_due(self, stop: asyncio.Event) -> None:
+        """Runs scheduled imports that are due; an import runs in a thread, so deliveries
+        go on meanwhile."""
+        if self.scheduled_imports is None:
+            return
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.scheduled_imports)
+            except Exception:
+                log.exception("imports.schedule_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.schedule_every.total_seconds())

@@ -172,6 +172,21 @@ import_jobs = Table(
     Index(None, "created_at"),
 )
 
+import_profiles = Table(
+    "import_profiles",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("mapping", Text, nullable=False),
+    Column("class_name", String(64), nullable=True),
+    Column("cron", String(128), nullable=False),
+    Column("options", Json, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("next_run_at", UtcDateTime, nullable=False),
+    Column("last_job_id", String(40), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 datahub_configs = Table(
     "datahub_configs",
     metadata,

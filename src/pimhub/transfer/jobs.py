@@ -138,6 +138,21 @@ class ImportJobs:
     ) -> ImportJob:
         """Checks the request, stores the upload (`save` writes it to the path given) and
         queues the import."""
+        job, path, mapping = self._create(request, file_name, save, author)
+        self._pool().submit(self._run, job, path, mapping, request)
+        return job
+
+    def run_now(
+        self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
+    ) -> ImportJob:
+        """As submit, but imports in the calling thread (the worker's scheduled imports)."""
+        job, path, mapping = self._create(request, file_name, save, author)
+        self._run(job, path, mapping, request)
+        return self.get(job.id)
+
+    def _create(
+        self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
+    ) -> tuple[ImportJob, Path, ImportMapping]:
         mapping, class_name = self.check(request, file_name)
         job_id = f"imp_{uuidlib.uuid4().hex[:20]}"
         folder = self.folder / job_id
@@ -159,8 +174,7 @@ class ImportJobs:
             created_at=self.clock(),
         )
         self.store.add(job)
-        self._pool().submit(self._run, job, path, mapping, request)
-        return job
+        return job, path, mapping
 
     def get(self, job_id: str) -> ImportJob:
         job = self.store.get(job_id)

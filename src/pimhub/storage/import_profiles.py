@@ -1,0 +1,89 @@
+"""Import profiles in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, delete, insert, select, update
+
+from pimhub.storage.tables import import_profiles
+from pimhub.transfer.profiles import ImportProfile
+
+
+class SqlProfileStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save(self, profile: ImportProfile) -> None:
+        values = {
+            "source": profile.source,
+            "mapping": profile.mapping,
+            "class_name": profile.class_name,
+            "cron": profile.cron,
+            "options": profile.options,
+            "enabled": profile.enabled,
+            "next_run_at": profile.next_run_at,
+            "updated_at": profile.updated_at or profile.next_run_at,
+        }
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(import_profiles)
+                .where(import_profiles.c.name == profile.name)
+                .values(**values)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(import_profiles).values(name=profile.name, **values))
+
+    def get(self, name: str) -> ImportProfile | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(import_profiles).where(import_profiles.c.name == name)
+            ).first()
+        return _profile(row) if row else None
+
+    def all(self) -> list[ImportProfile]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(import_profiles).order_by(import_profiles.c.name)).all()
+        return [_profile(r) for r in rows]
+
+    def delete(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(import_profiles).where(import_profiles.c.name == name))
+        return gone.rowcount == 1
+
+    def claim(self, profile: ImportProfile, next_run_at: datetime) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(import_profiles)
+                .where(
+                    import_profiles.c.name == profile.name,
+                    import_profiles.c.next_run_at == profile.next_run_at,
+                )
+                .values(next_run_at=next_run_at)
+            )
+        return result.rowcount == 1
+
+    def finished(self, name: str, job_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(import_profiles)
+                .where(import_profiles.c.name == name)
+                .values(last_job_id=job_id)
+            )
+
+
+def _profile(row: Row[Any]) -> ImportProfile:
+    m = row._mapping
+    return ImportProfile(
+        name=m["name"],
+        source=m["source"],
+        mapping=m["mapping"],
+        cron=m["cron"],
+        next_run_at=m["next_run_at"],
+        class_name=m["class_name"],
+        options=m["options"],
+        enabled=m["enabled"],
+        last_job_id=m["last_job_id"],
+        updated_at=m["updated_at"],
+    )

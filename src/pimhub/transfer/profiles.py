@@ -1,0 +1,218 @@
+"""Scheduled imports: a profile names a source (a file path or an HTTP(S) URL), a mapping and
+a cron expression; the worker imports it when it is due, as an import job like any other.
+
+Several workers may run: each due run is claimed by moving the profile's next run time
+with a compare-and-set, so exactly one of them imports it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+from croniter import croniter
+
+from pimhub.catalog.batch import WriteMode
+from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
+from pimhub.catalog.objects import iso
+from pimhub.transfer.importer import OnError
+from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest
+from pimhub.transfer.sources import Format, SourceOptions
+
+log = structlog.get_logger("pimhub.imports")
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+DOWNLOAD_TIMEOUT = 120.0
+
+
+class InvalidProfile(InvalidInput):
+    code = "invalid-import-profile"
+    title = "Invalid import profile"
+
+
+class UnknownProfile(NotFound):
+    code = "not-found"
+    title = "Not found"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProfile:
+    name: str
+    source: str  # a path on the worker's machine, or an http(s) URL
+    mapping: str  # YAML text, or a shipped mapping's name
+    cron: str
+    next_run_at: datetime
+    class_name: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # mode, onError, format, ...
+    enabled: bool = True
+    last_job_id: str | None = None
+    updated_at: datetime | None = None
+
+    def job_request(self) -> JobRequest:
+        o = self.options
+        return JobRequest(
+            class_name=self.class_name,
+            mapping=self.mapping,
+            mode=WriteMode(o.get("mode", WriteMode.UPSERT.value)),
+            on_error=OnError(o.get("onError", OnError.SKIP.value)),
+            source=SourceOptions(
+                Format(o["format"]) if o.get("format") else None,
+                o.get("delimiter"),
+                o.get("encoding", "utf-8-sig"),
+                o.get("recordPath"),
+                o.get("sheet"),
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "class": self.class_name,
+            "cron": self.cron,
+            "enabled": self.enabled,
+            "options": self.options,
+            "nextRunAt": iso(self.next_run_at),
+            "lastJob": self.last_job_id,
+        }
+
+
+class ProfileStore(Protocol):
+    def save(self, profile: ImportProfile) -> None: ...
+    def get(self, name: str) -> ImportProfile | None: ...
+    def all(self) -> list[ImportProfile]: ...
+    def delete(self, name: str) -> bool: ...
+    def claim(self, profile: ImportProfile, next_run_at: datetime) -> bool:
+        """Moves the next run from profile.next_run_at to `next_run_at` if no one else has."""
+
+    def finished(self, name: str, job_id: str) -> None: ...
+
+
+Fetch = Callable[[str, Path], None]
+
+
+def fetch(source: str, target: Path, transport: httpx.BaseTransport | None = None) -> None:
+    """Copies a file, or downloads a URL (streamed), to `target`."""
+    if urlsplit(source).scheme in ("http", "https"):
+        with (
+            httpx.Client(
+                timeout=DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=True
+            ) as client,
+            client.stream("GET", source) as response,
+        ):
+            response.raise_for_status()
+            with target.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+        return
+    shutil.copyfile(source, target)
+
+
+class ImportProfiles:
+    def __init__(
+        self,
+        store: ProfileStore,
+        jobs: ImportJobs,
+        *,
+        clock: Callable[[], datetime],
+        fetcher: Fetch = fetch,
+    ) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.clock = clock
+        self.fetcher = fetcher
+
+    def save(
+        self,
+        name: str,
+        *,
+        source: str,
+        mapping: str,
+        cron: str,
+        class_name: str | None = None,
+        options: dict[str, Any] | None = None,
+        enabled: bool = True,
+    ) -> ImportProfile:
+        errors: list[FieldError] = []
+        if not NAME.match(name):
+            errors.append(FieldError("name", "a-z first, then a-z, 0-9, _ or - (at most 64)"))
+        if not croniter.is_valid(cron):
+            errors.append(
+                FieldError("cron", f"'{cron}' is not a cron expression (m h dom mon dow)")
+            )
+        if not source.strip():
+            errors.append(FieldError("source", "a file path or an http(s) URL"))
+        if errors:
+            raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
+        now = self.clock()
+        profile = ImportProfile(
+            name=name,
+            source=source,
+            mapping=mapping,
+            cron=cron,
+            next_run_at=self._next(cron, now),
+            class_name=class_name,
+            options=options or {},
+            enabled=enabled,
+            updated_at=now,
+        )
+        # The mapping, class and format are checked now, not at 2 a.m.
+        self.jobs.check(profile.job_request(), Path(urlsplit(source).path).name or "source")
+        self.store.save(profile)
+        return profile
+
+    def get(self, name: str) -> ImportProfile:
+        profile = self.store.get(name)
+        if profile is None:
+            raise UnknownProfile(f"there is no import profile '{name}'")
+        return profile
+
+    def all(self) -> list[ImportProfile]:
+        return self.store.all()
+
+    def delete(self, name: str) -> None:
+        if not self.store.delete(name):
+            raise UnknownProfile(f"there is no import profile '{name}'")
+
+    def run(self, name: str) -> ImportJob:
+        """Imports the profile's source now, whatever its schedule."""
+        return self._import(self.get(name))
+
+    def run_due(self) -> list[ImportJob]:
+        """Imports every enabled profile whose time has come (claimed, so once)."""
+        now = self.clock()
+        ran = []
+        for profile in self.store.all():
+            if not profile.enabled or profile.next_run_at > now:
+                continue
+            if not self.store.claim(profile, self._next(profile.cron, now)):
+                continue  # another worker has it
+            try:
+                ran.append(self._import(profile))
+            except Exception:
+                log.exception("import.profile_failed", profile=profile.name)
+        return ran
+
+    def _import(self, profile: ImportProfile) -> ImportJob:
+        file_name = Path(urlsplit(profile.source).path).name or "source"
+        job = self.jobs.run_now(
+            profile.job_request(),
+            file_name,
+            lambda target: self.fetcher(profile.source, target),
+            f"profile:{profile.name}",
+        )
+        self.store.finished(profile.name, job.id)
+        log.info("import.profile_ran", profile=profile.name, job=job.id, status=job.status.value)
+        return job
+
+    @staticmethod
+    def _next(cron: str, after: datetime) -> datetime:
+        moment: datetime = croniter(cron, after).get_next(datetime)
+        return moment

@@ -1,0 +1,128 @@
+"""Scheduled imports on both databases: checked when saved, run once when due (even with
+two workers), from a file or over HTTP, and recorded as import jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pimhub.bootstrap import Hub
+from pimhub.events.worker import Worker
+from pimhub.transfer.jobs import JobStatus
+from pimhub.transfer.mapping import InvalidMapping
+from pimhub.transfer.profiles import ImportProfiles, InvalidProfile, fetch
+
+MAPPING = "class: Product\nfields:\n  sku: sku\n  name.en: name\n"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def scheduled(hub: Hub, tmp_path: Path) -> tuple[ImportProfiles, Clock, Path]:
+    hub.imports.folder = tmp_path / "imports"
+    clock = Clock()
+    profiles = ImportProfiles(hub.import_profiles.store, hub.imports, clock=clock)
+    source = tmp_path / "nightly.csv"
+    source.write_text("sku,name\nN-1,Nightly one\nN-2,Nightly two\n")
+    return profiles, clock, source
+
+
+def test_a_due_profile_runs_once_and_moves_to_its_next_time(
+    hub: Hub, scheduled: tuple[ImportProfiles, Clock, Path]
+) -> None:
+    profiles, clock, source = scheduled
+    profile = profiles.save("nightly", source=str(source), mapping=MAPPING, cron="0 2 * * *")
+    assert profile.next_run_at == datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    assert profiles.run_due() == []  # 01:00: not yet
+    clock.now += timedelta(hours=1, minutes=1)
+    other_worker = ImportProfiles(profiles.store, hub.imports, clock=clock)
+    ran = profiles.run_due() + other_worker.run_due()
+    assert len(ran) == 1 and ran[0].status == JobStatus.SUCCEEDED
+    assert ran[0].summary is not None and ran[0].summary["created"] == 2
+    saved = profiles.get("nightly")
+    assert saved.next_run_at == datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+    assert saved.last_job_id == ran[0].id
+    assert hub.imports.get(ran[0].id).author == "profile:nightly"
+    assert profiles.run_due() == []
+
+
+def test_profiles_are_checked_when_saved(scheduled: tuple[ImportProfiles, Clock, Path]) -> None:
+    profiles, _, source = scheduled
+    with pytest.raises(InvalidProfile) as caught:
+        profiles.save("Bad Name", source="", mapping=MAPPING, cron="every night")
+    assert [e.field for e in caught.value.errors] == ["name", "cron", "source"]
+    with pytest.raises(InvalidMapping) as mapping_problem:
+        profiles.save(
+            "x",
+            source=str(source),
+            mapping="class: Product\nfields: {sku: {column: s, y: 1}}",
+            cron="@daily",
+        )
+    assert mapping_problem.value.errors[0].field == "fields.sku.y"
+    assert profiles.all() == []
+
+
+def test_a_source_that_cannot_be_read_fails_its_job_only(
+    scheduled: tuple[ImportProfiles, Clock, Path],
+) -> None:
+    profiles, _, source = scheduled
+    profiles.save("gone", source=str(source), mapping=MAPPING, cron="@hourly")
+    source.write_text("sku,sku\nA,B\n")  # broken after it was saved
+    job = profiles.run("gone")
+    assert job.status == JobStatus.FAILED and "twice" in (job.error or "")
+
+
+def test_http_sources_are_downloaded(tmp_path: Path) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/feed.csv"
+        return httpx.Response(200, content=b"sku,name\nH-1,From the web\n")
+
+    target = tmp_path / "feed.csv"
+    fetch("https://erp.example.com/feed.csv", target, transport=httpx.MockTransport(answer))
+    assert target.read_text().startswith("sku,name")
+
+    def missing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404)
+
+    with pytest.raises(httpx.HTTPStatusError):
+        fetch("https://erp.example.com/feed.csv", target, transport=httpx.MockTransport(missing))
+
+
+def test_the_worker_runs_scheduled_imports_while_it_delivers() -> None:
+    calls: list[int] = []
+
+    class Idle:
+        async def run(self, stop: asyncio.Event) -> None:
+            await stop.wait()
+
+    class NothingToPrune:
+        def prune(self, retention: timedelta) -> tuple[int, int]:
+            return 0, 0
+
+    worker = Worker(
+        Idle(),  # type: ignore[arg-type]
+        NothingToPrune(),  # type: ignore[arg-type]
+        retention=timedelta(days=1),
+        scheduled_imports=lambda: calls.append(1),
+        schedule_every=timedelta(milliseconds=10),
+    )
+
+    async def run_briefly() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.2)
+        stop.set()
+        await task
+
+    asyncio.run(run_briefly())
+    assert len(calls) >= 3
