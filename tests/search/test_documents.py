@@ -74,9 +74,15 @@ def test_localized_text_gives_one_document_per_language_with_fallback() -> None:
 
 
 def test_without_configured_languages_the_used_ones_and_the_default_are_indexed() -> None:
-    found = docs({"sku": "X", "name": {"fr": "Chemise"}}, languages=())
-    assert set(found) == {"en", "fr"}
-    assert found["en"].name == "chemise"
+    found = docs({"sku": "X", "name": {"fr": "Chemise", "de": "Hemd"}}, languages=())
+    assert set(found) == {"de", "en", "fr"}
+    assert found["en"].name == "chemise"  # no English: the default falls back to any
+
+
+def test_text_in_one_language_only_is_one_document_for_any_language() -> None:
+    found = docs({"sku": "X", "name": {"en": "Shirt"}, "description": {"en": "<p>Soft</p>"}})
+    assert list(found) == [ANY_LANGUAGE]
+    assert (found[ANY_LANGUAGE].name, found[ANY_LANGUAGE].body) == ("shirt", "soft")
 
 
 def test_name_field_is_name_or_the_first_other_text_field() -> None:
@@ -110,7 +116,7 @@ def test_index_shape_changes_only_with_what_documents_are_made_of() -> None:
 
 def test_a_huge_name_is_cut_like_the_body() -> None:
     found = docs({"sku": "X", "name": {"en": " ".join(f"w{i}" for i in range(300_000))}})
-    assert len(found["en"].name) <= 10_000
+    assert len(found[ANY_LANGUAGE].name) <= 10_000
 
 
 def test_language_tokens_cannot_collide() -> None:

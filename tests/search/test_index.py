@@ -242,4 +242,4 @@ def test_writes_during_a_rebuild_do_not_fail(hub: Hub) -> None:
     writer.join(timeout=30)
     assert errors == []
     assert keys(search(hub, "desk")) == ["P-1"]
-    assert hub.search.size() == 3
+    assert hub.search.size() == 1  # English only: one document for any language

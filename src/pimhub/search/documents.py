@@ -12,7 +12,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pimhub.catalog.classes import ClassDefinition
@@ -109,7 +109,8 @@ def documents_for(
     """The documents of one object. An object with localized text gets one document per
     language (`languages`, or when that is empty the languages its text uses, plus the
     default), missing translations falling back to the default language; an object without
-    gets a single document for any language."""
+    localized text, or whose documents would all be the same, gets a single document for
+    any language."""
     named = name_field(definition)
     fields = ([named] if named else []) + body_fields(definition)
     used = sorted(
@@ -140,6 +141,10 @@ def documents_for(
         docs.append(
             SearchDocument(lang, key_text, name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS])
         )
+    if len(docs) > 1 and all((d.name, d.body) == (docs[0].name, docs[0].body) for d in docs):
+        # Text in one language only: every language's document would be the same (the
+        # others fall back to it), so one document for any language finds the same objects.
+        return [replace(docs[0], language=ANY_LANGUAGE)]
     return docs
 
 
