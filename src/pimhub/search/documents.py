@@ -128,24 +128,50 @@ def documents_for(
         langs = list(languages) or sorted({*used, default_language})
     key_text = normalize(key)
     body = body_fields(definition)
-    # Text that is not localized is the same in every language's document: normalize once.
-    shared = {f.name: _text(f, values, "", default_language) for f in body if not f.localized}
-    docs = []
+    localized = [f for f in ([named] if named else []) + body if f.localized]
+    # Which stored language each localized field shows in each document language decides the
+    # document: languages that show the same ones share one text, computed once.
+    groups: dict[tuple[str | None, ...], list[str]] = {}
     for lang in langs[:MAX_LANGUAGES]:
-        name = _text(named, values, lang, default_language) if named else ""
-        parts = (
-            shared[f.name] if not f.localized else _text(f, values, lang, default_language)
-            for f in body
+        shown = tuple(
+            _source_language(values.get(f.name), lang, default_language) for f in localized
         )
-        body_text = " ".join(p for p in parts if p)
-        docs.append(
-            SearchDocument(lang, key_text, name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS])
-        )
-    if len(docs) > 1 and all((d.name, d.body) == (docs[0].name, docs[0].body) for d in docs):
-        # Text in one language only: every language's document would be the same (the
-        # others fall back to it), so one document for any language finds the same objects.
-        return [replace(docs[0], language=ANY_LANGUAGE)]
+        groups.setdefault(shown, []).append(lang)
+    if len(groups) == 1:
+        # One text in every language (text in one language only, or none): one document
+        # for any language finds the same objects.
+        only = next(iter(groups.values()))[0]
+        return [_document(named, body, key_text, values, only, default_language, ANY_LANGUAGE)]
+    docs: list[SearchDocument] = []
+    for members in groups.values():
+        doc = _document(named, body, key_text, values, members[0], default_language, members[0])
+        docs.extend(replace(doc, language=lang) for lang in members)
     return docs
+
+
+def _document(
+    named: FieldDefinition | None,
+    body: list[FieldDefinition],
+    key_text: str,
+    values: Mapping[str, Any],
+    lang: str,
+    default_language: str,
+    label: str,
+) -> SearchDocument:
+    name = _text(named, values, lang, default_language) if named else ""
+    parts = (_text(f, values, lang, default_language) for f in body)
+    body_text = " ".join(p for p in parts if p)
+    return SearchDocument(label, key_text, name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS])
+
+
+def _source_language(value: Any, lang: str, default_language: str) -> str | None:
+    """The stored language a localized value shows in `lang` (see _pick)."""
+    if not isinstance(value, Mapping):
+        return None
+    for candidate in (lang, default_language):
+        if value.get(candidate):
+            return candidate
+    return next((k for k, v in value.items() if v), None)
 
 
 def _text(f: FieldDefinition, values: Mapping[str, Any], lang: str, default_language: str) -> str:
