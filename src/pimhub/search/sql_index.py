@@ -3,6 +3,7 @@ listings without text, facets, the writer's loop, and the rebuild."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -50,7 +51,7 @@ class IndexLanguages:
         )
 
 
-class SqlIndexWriter:
+class SqlIndexWriter(ABC):
     """Keeps one object's documents current, on the unit of work's connection."""
 
     def __init__(self, conn: Connection, languages: IndexLanguages) -> None:
@@ -80,14 +81,14 @@ class SqlIndexWriter:
             done += len(batch)
         return done
 
-    def delete_ids(self, ids: Sequence[int]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def delete_ids(self, ids: Sequence[int]) -> None: ...
 
-    def insert(self, docs: Sequence[tuple[int, list[SearchDocument]]]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def insert(self, docs: Sequence[tuple[int, list[SearchDocument]]]) -> None: ...
 
-    def clear(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def clear(self) -> None: ...
 
 
 def _batches(conn: Connection, class_name: str) -> Iterator[list[CatalogObject]]:
@@ -105,7 +106,7 @@ def _batches(conn: Connection, class_name: str) -> Iterator[list[CatalogObject]]
         last = rows[-1].id
 
 
-class SqlSearchIndex:
+class SqlSearchIndex(ABC):
     """A search: the matching documents (dialect-specific) joined to their objects, which
     the class, visibility and filter conditions narrow (shared)."""
 
@@ -115,20 +116,20 @@ class SqlSearchIndex:
 
     # -- what a dialect provides ----------------------------------------------------------
 
-    def writer(self, conn: Connection) -> SqlIndexWriter:
-        raise NotImplementedError
+    @abstractmethod
+    def writer(self, conn: Connection) -> SqlIndexWriter: ...
 
+    @abstractmethod
     def matched(self, text: TextQuery, language: str, name: str = "hits") -> Select[Any]:
         """Objects whose documents in `language` match, with a `_rank` column (lower is
         better)."""
-        raise NotImplementedError
 
     def near(self, text: TextQuery, language: str, name: str = "near") -> Select[Any] | None:
         """Objects whose name nearly matches (typos), ranked; None where not supported."""
         return None
 
-    def size(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def size(self) -> int: ...
 
     # -- shared ---------------------------------------------------------------------------
 
@@ -261,10 +262,10 @@ class SqlSearchIndex:
             .limit(request.facet_size)
         )
 
+    @abstractmethod
     def list_items_of(self, hits: Any, facet: Facet) -> tuple[Any, ColumnElement[Any]]:
         """A table of the items of the list field `facet` of each row of `hits`, and its
         value column."""
-        raise NotImplementedError
 
     def rebuild(self, class_names: Sequence[str] | None = None) -> int:
         from pimhub.search.rebuild import rebuild_on
