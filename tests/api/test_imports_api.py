@@ -108,3 +108,18 @@ def test_a_server_start_marks_unfinished_jobs_interrupted(
     assert imports.imports.recover() == 1
     again = client.get(f"/api/v1/imports/{job['id']}", headers=admin).json()
     assert again["status"] == "interrupted" and "submit it again" in again["error"]
+
+
+def test_odd_file_names_and_source_options(
+    imports: Hub, client: TestClient, admin: dict[str, str]
+) -> None:
+    files = {"file": ("..", CSV.encode(), "text/csv")}
+    response = client.post(
+        "/api/v1/imports", data={"mapping": MAPPING, "format": "csv"}, files=files, headers=admin
+    )
+    assert response.status_code == 202, response.text
+    job = finished(client, response.json()["id"], admin)
+    assert job["file"] == "upload" and job["summary"]["created"] == 2
+    for field, value in (("delimiter", ";;"), ("encoding", "klingon")):
+        bad = start(client, admin, 400, **{field: value})
+        assert bad["errors"][0]["field"] == field

@@ -123,3 +123,18 @@ def test_language_tokens_cannot_collide() -> None:
     assert language_token("en") == "langen"
     assert language_token("de_CH") == "langdech"
     assert language_token(ANY_LANGUAGE) == "lang0"
+
+
+def test_the_same_text_in_every_language_is_one_document() -> None:
+    found = docs({"sku": "X", "name": {"en": "Hund", "de": "Hund"}})
+    assert list(found) == [ANY_LANGUAGE]
+
+
+def test_translations_keep_their_own_documents_and_share_untranslated_text() -> None:
+    found = docs(
+        {"sku": "X", "name": {"en": "Dog", "de": "Hund"}, "ean": "4006381333931"},
+        languages=("en", "de", "fr"),
+    )
+    assert set(found) == {"en", "de", "fr"}
+    assert (found["de"].name, found["fr"].name) == ("hund", "dog")  # French falls back
+    assert found["en"].body == found["de"].body == "4006381333931"

@@ -126,3 +126,15 @@ def test_the_worker_runs_scheduled_imports_while_it_delivers() -> None:
 
     asyncio.run(run_briefly())
     assert len(calls) >= 3
+
+
+def test_a_source_that_cannot_be_fetched_is_a_failed_job(
+    scheduled: tuple[ImportProfiles, Clock, Path],
+) -> None:
+    profiles, _, source = scheduled
+    profiles.save("vanishing", source=str(source), mapping=MAPPING, cron="@hourly")
+    source.unlink()
+    job = profiles.run("vanishing")
+    assert job.status == JobStatus.FAILED and "could not be stored" in (job.error or "")
+    assert profiles.get("vanishing").last_job_id == job.id
+    assert not (profiles.jobs.folder / job.id).exists()

@@ -12,7 +12,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pimhub.catalog.classes import ClassDefinition
@@ -137,35 +137,45 @@ def documents_for(
             _source_language(values.get(f.name), lang, default_language) for f in localized
         )
         groups.setdefault(shown, []).append(lang)
-    if len(groups) == 1:
-        # One text in every language (text in one language only, or none): one document
-        # for any language finds the same objects.
-        only = next(iter(groups.values()))[0]
-        return [_document(named, body, key_text, values, only, default_language, ANY_LANGUAGE)]
-    docs: list[SearchDocument] = []
-    for members in groups.values():
-        doc = _document(named, body, key_text, values, members[0], default_language, members[0])
-        docs.extend(replace(doc, language=lang) for lang in members)
-    return docs
+    # Text that is not localized is the same in every document: normalized once.
+    shared = {f.name: _text(f, values, "", default_language) for f in body if not f.localized}
+    texts = {
+        shown: _texts(named, body, shared, values, members[0], default_language)
+        for shown, members in groups.items()
+    }
+    if len(set(texts.values())) == 1:
+        # One text in every language (text in one language only, or the same text in all):
+        # one document for any language finds the same objects.
+        name, body_text = next(iter(texts.values()))
+        return [SearchDocument(ANY_LANGUAGE, key_text, name, body_text)]
+    return [
+        SearchDocument(lang, key_text, *texts[shown])
+        for shown, members in groups.items()
+        for lang in members
+    ]
 
 
-def _document(
+def _texts(
     named: FieldDefinition | None,
     body: list[FieldDefinition],
-    key_text: str,
+    shared: Mapping[str, str],
     values: Mapping[str, Any],
     lang: str,
     default_language: str,
-    label: str,
-) -> SearchDocument:
+) -> tuple[str, str]:
+    """(name, other text) of the document in `lang`, cut to their limits."""
     name = _text(named, values, lang, default_language) if named else ""
-    parts = (_text(f, values, lang, default_language) for f in body)
+    parts = (
+        shared[f.name] if f.name in shared else _text(f, values, lang, default_language)
+        for f in body
+    )
     body_text = " ".join(p for p in parts if p)
-    return SearchDocument(label, key_text, name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS])
+    return name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS]
 
 
 def _source_language(value: Any, lang: str, default_language: str) -> str | None:
-    """The stored language a localized value shows in `lang` (see _pick)."""
+    """The stored language a localized value shows in `lang`: that language, else the
+    default, else any with text."""
     if not isinstance(value, Mapping):
         return None
     for candidate in (lang, default_language):
@@ -188,10 +198,8 @@ def _text(f: FieldDefinition, values: Mapping[str, Any], lang: str, default_lang
 
 
 def _pick(value: Mapping[str, Any], lang: str, default_language: str) -> Any:
-    for candidate in (lang, default_language):
-        if value.get(candidate):
-            return value[candidate]
-    return next((v for v in value.values() if v), None)
+    shown = _source_language(value, lang, default_language)
+    return None if shown is None else value[shown]
 
 
 def language_token(language: str) -> str:

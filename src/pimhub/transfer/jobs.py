@@ -7,6 +7,7 @@ server starts again; submitting the file again completes it (unchanged rows are 
 
 from __future__ import annotations
 
+import codecs
 import shutil
 import threading
 import uuid as uuidlib
@@ -27,7 +28,7 @@ from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.mapping import ImportMapping, parse_mapping, shipped_mapping
-from pimhub.transfer.sources import SourceOptions, format_of, read
+from pimhub.transfer.sources import Format, SourceOptions, format_of, read
 
 log = structlog.get_logger("pimhub.imports")
 
@@ -40,6 +41,32 @@ class JobStatus(StrEnum):
     ABORTED = "aborted"  # a row refused with on_error=abort: nothing kept
     FAILED = "failed"  # the file could not be read, or the import broke
     INTERRUPTED = "interrupted"  # the server stopped while it ran
+
+
+class SourceUnavailable(Exception):
+    """The file of a job could not be stored or fetched; the job is recorded as failed."""
+
+    def __init__(self, job: ImportJob) -> None:
+        super().__init__(job.error)
+        self.job = job
+
+
+def safe_name(file_name: str) -> str:
+    """The last part of an uploaded file's name, never a directory of ours."""
+    name = Path(file_name).name
+    return "upload" if name in ("", ".", "..") else name
+
+
+def _check_source_options(source: SourceOptions) -> None:
+    errors = []
+    if source.delimiter is not None and len(source.delimiter) != 1:
+        errors.append(FieldError("delimiter", "one character, such as , ; | or a tab"))
+    try:
+        codecs.lookup(source.encoding)
+    except LookupError:
+        errors.append(FieldError("encoding", f"unknown encoding '{source.encoding}'"))
+    if errors:
+        raise InvalidInput("the source options have problems", errors)
 
 
 class UnknownImportJob(NotFound):
@@ -117,8 +144,9 @@ class ImportJobs:
         self._lock = threading.Lock()
         self._live: dict[str, dict[str, Any]] = {}  # progress of running jobs
 
-    def check(self, request: JobRequest, file_name: str) -> tuple[ImportMapping, str]:
-        """The parsed mapping and the class, or the errors a submission would get."""
+    def check(self, request: JobRequest, file_name: str) -> tuple[ImportMapping, str, Format]:
+        """The parsed mapping, the class and the file's format, or the errors a submission
+        would get."""
         text = shipped_mapping(request.mapping) or request.mapping
         try:
             raw = yaml.safe_load(text)
@@ -130,8 +158,8 @@ class ImportJobs:
         class_name = request.class_name or mapping.class_name
         with self.catalog.uow() as uow:
             self.catalog.class_definition(uow, class_name)
-        format_of(Path(file_name), request.source)
-        return mapping, class_name
+        _check_source_options(request.source)
+        return mapping, class_name, format_of(Path(safe_name(file_name)), request.source)
 
     def submit(
         self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
@@ -153,27 +181,38 @@ class ImportJobs:
     def _create(
         self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
     ) -> tuple[ImportJob, Path, ImportMapping]:
-        mapping, class_name = self.check(request, file_name)
-        job_id = f"imp_{uuidlib.uuid4().hex[:20]}"
-        folder = self.folder / job_id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / Path(file_name).name
-        save(path)
+        mapping, class_name, fmt = self.check(request, file_name)
+        name = safe_name(file_name)
         job = ImportJob(
-            id=job_id,
+            id=f"imp_{uuidlib.uuid4().hex[:20]}",
             class_name=class_name,
             status=JobStatus.QUEUED,
-            file_name=Path(file_name).name,
+            file_name=name,
             options={
                 "mode": request.mode.value,
                 "onError": request.on_error.value,
                 "dryRun": request.dry_run,
-                "format": format_of(path, request.source).value,
+                "format": fmt.value,
             },
             author=author,
             created_at=self.clock(),
         )
-        self.store.add(job)
+        self.store.add(job)  # first, so a source that cannot be fetched is a failed job
+        folder = self.folder / job.id
+        path = folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            save(path)
+        except Exception as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            failed = replace(
+                job,
+                status=JobStatus.FAILED,
+                error=f"the file could not be stored: {type(exc).__name__}: {exc}"[:1000],
+                finished_at=self.clock(),
+            )
+            self.store.update(failed)
+            raise SourceUnavailable(failed) from exc
         return job, path, mapping
 
     def get(self, job_id: str) -> ImportJob:
@@ -216,7 +255,6 @@ class ImportJobs:
 
     def _run(self, job: ImportJob, path: Path, mapping: ImportMapping, request: JobRequest) -> None:
         job = replace(job, status=JobStatus.RUNNING, started_at=self.clock())
-        self.store.update(job)
 
         def progress(summary: ImportSummary) -> None:
             # Kept in memory, not written: on SQLite the import's own transaction holds
@@ -235,6 +273,7 @@ class ImportJobs:
             return self.catalog.batch_writer(job.class_name, mode=request.mode, author=job.author)
 
         try:
+            self.store.update(job)
             summary = run_import(
                 writer, read(path, request.source), mapping, options, progress=progress
             )

@@ -24,7 +24,7 @@ from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
 from pimhub.transfer.importer import OnError
-from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest
+from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest, SourceUnavailable
 from pimhub.transfer.sources import Format, SourceOptions
 
 log = structlog.get_logger("pimhub.imports")
@@ -202,12 +202,15 @@ class ImportProfiles:
 
     def _import(self, profile: ImportProfile) -> ImportJob:
         file_name = Path(urlsplit(profile.source).path).name or "source"
-        job = self.jobs.run_now(
-            profile.job_request(),
-            file_name,
-            lambda target: self.fetcher(profile.source, target),
-            f"profile:{profile.name}",
-        )
+        try:
+            job = self.jobs.run_now(
+                profile.job_request(),
+                file_name,
+                lambda target: self.fetcher(profile.source, target),
+                f"profile:{profile.name}",
+            )
+        except SourceUnavailable as exc:
+            job = exc.job  # recorded as a failed job, visible like any other
         self.store.finished(profile.name, job.id)
         log.info("import.profile_ran", profile=profile.name, job=job.id, status=job.status.value)
         return job

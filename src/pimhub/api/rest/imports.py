@@ -48,7 +48,7 @@ async def start_import(
         source=SourceOptions(format, delimiter, encoding, record_path, sheet),
     )
     file_name = file.filename or "upload"
-    _, class_name = await run_in_threadpool(imports.check, job_request, file_name)
+    _, class_name, _ = await run_in_threadpool(imports.check, job_request, file_name)
     require(key, Action.WRITE, class_name)
 
     def save(path: Path) -> None:
