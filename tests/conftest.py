@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,15 @@ def engine(
         eng.dispose()
         return
     url = require_service(request.config, POSTGRES_ENV, "PostgreSQL")
-    schema = f"pimhub_test_{uuid.uuid4().hex[:10]}"
+    with postgres_schema(url, "pimhub_test") as eng:
+        upgrade(eng)
+        yield eng
+
+
+@contextmanager
+def postgres_schema(url: str, prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh, empty schema of the database at `url`, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = build_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -70,7 +79,6 @@ def engine(
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
     eng = build_engine(url, connect_args={"options": f"-csearch_path={schema},public"})
     try:
-        upgrade(eng)
         yield eng
     finally:
         eng.dispose()

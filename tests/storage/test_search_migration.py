@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert
 
 from pimhub.bootstrap import bootstrap
 from pimhub.catalog.classes import parse_class_definition
@@ -20,7 +20,7 @@ from pimhub.settings import Settings
 from pimhub.storage.engine import build_engine
 from pimhub.storage.migrate import upgrade
 from pimhub.storage.tables import class_definitions, objects
-from tests.conftest import POSTGRES_ENV, require_service
+from tests.conftest import POSTGRES_ENV, postgres_schema, require_service
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,19 +33,8 @@ def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         engine.dispose()
         return
     url = require_service(request.config, POSTGRES_ENV, "PostgreSQL")
-    schema = f"pimhub_upgrade_{uuid.uuid4().hex[:10]}"
-    admin = build_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
-    engine = build_engine(url, connect_args={"options": f"-csearch_path={schema},public"})
-    try:
+    with postgres_schema(url, "pimhub_upgrade") as engine:
         yield url, engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_an_upgrade_indexes_the_objects_already_there(old_database: tuple[str, Engine]) -> None:
