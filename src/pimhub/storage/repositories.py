@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -16,6 +16,7 @@ from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import Page, Referrer, TargetRef
 from pimhub.catalog.query import Node, SortKey
 from pimhub.storage import listing
+from pimhub.storage.bulk import BulkWriter
 from pimhub.storage.tables import (
     class_definition_versions,
     class_definitions,
@@ -25,6 +26,18 @@ from pimhub.storage.tables import (
     outbox,
 )
 
+_OBJECT_COLUMNS = (
+    "uuid", "class_name", "business_key", "published", "version", "created_at",
+    "modified_at", "data",
+)  # fmt: skip
+_VERSION_COLUMNS = (
+    "object_uuid", "class_name", "business_key", "version", "action", "author",
+    "created_at", "published", "changed_fields", "data",
+)  # fmt: skip
+_OUTBOX_COLUMNS = (
+    "event_id", "event_type", "class_name", "object_uuid", "business_key", "version",
+    "changed_fields", "payload", "created_at",
+)  # fmt: skip
 ITERATE_BATCH = 500
 IN_LIST_CHUNK = 500  # values per IN (...) list
 
@@ -103,6 +116,7 @@ class SqlClassRepository:
 class SqlObjectRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.bulk = BulkWriter(conn)
 
     def get_by_key(self, class_name: str, key: str) -> CatalogObject | None:
         row = self.conn.execute(
@@ -141,23 +155,14 @@ class SqlObjectRepository:
     def insert_many(self, objs: Sequence[CatalogObject]) -> None:
         if not objs:
             return
+        bulk, t, j = self.bulk, self.bulk.time, self.bulk.json
         rows = [
-            {
-                "uuid": obj.uuid,
-                "class_name": obj.class_name,
-                "business_key": obj.key,
-                "published": obj.published,
-                "version": obj.version,
-                "created_at": obj.created_at,
-                "modified_at": obj.modified_at,
-                "data": obj.values,
-            }
-            for obj in objs
-        ]
+            (o.uuid, o.class_name, o.key, o.published, o.version, t(o.created_at),
+             t(o.modified_at), j(o.values))
+            for o in objs
+        ]  # fmt: skip
         try:
-            result = self.conn.execute(
-                insert(objects).returning(objects.c.id, sort_by_parameter_order=True), rows
-            )
+            bulk.insert(objects, _OBJECT_COLUMNS, rows)
         except IntegrityError:
             # A concurrent writer won the race between our existence check and the insert.
             first = objs[0]
@@ -167,47 +172,36 @@ class SqlObjectRepository:
                 else f"another writer created {first.class_name} objects of this batch first",
                 [FieldError("key", "already taken")],
             ) from None
-        for obj, object_id in zip(objs, result.scalars(), strict=True):
-            obj.id = object_id
+        ids: dict[str, int] = {}
+        for chunk in _chunks([o.uuid for o in objs]):
+            query = select(objects.c.uuid, objects.c.id).where(objects.c.uuid.in_(chunk))
+            ids.update((r.uuid, r.id) for r in self.conn.execute(query))
+        for obj in objs:
+            obj.id = ids[obj.uuid]
 
     def update(self, obj: CatalogObject, expected_version: int) -> bool:
         return self.update_many([(obj, expected_version)]) == 1
 
     def update_many(self, changes: Sequence[tuple[CatalogObject, int]]) -> int:
-        if not changes:
-            return 0
-        statement = (
-            update(objects)
-            .where(objects.c.id == bindparam("_id"), objects.c.version == bindparam("_expected"))
-            .values(
-                business_key=bindparam("_key"),
-                published=bindparam("_published"),
-                version=bindparam("_version"),
-                modified_at=bindparam("_modified_at"),
-                data=bindparam("_data"),
-            )
-        )
+        """Writes each object whose stored version is still the expected one; how many were."""
+        t, j = self.bulk.time, self.bulk.json
         rows = [
-            {
-                "_id": obj.id,
-                "_expected": expected,
-                "_key": obj.key,
-                "_published": obj.published,
-                "_version": obj.version,
-                "_modified_at": obj.modified_at,
-                "_data": obj.values,
-            }
-            for obj, expected in changes
+            (o.key, o.published, o.version, t(o.modified_at), j(o.values), o.id, expected)
+            for o, expected in changes
         ]
         try:
-            result = self.conn.execute(statement, rows)
+            return self.bulk.update(
+                objects,
+                ("business_key", "published", "version", "modified_at", "data"),
+                ("id", "version"),
+                rows,
+            )
         except IntegrityError:
             first = changes[0][0]
             raise DuplicateKey(
                 f"a {first.class_name} with key '{first.key}' already exists",
                 [FieldError("key", "already taken")],
             ) from None
-        return result.rowcount
 
     def delete(self, obj: CatalogObject) -> None:
         self.conn.execute(delete(object_references).where(object_references.c.source_id == obj.id))
@@ -223,13 +217,8 @@ class SqlObjectRepository:
             self.conn.execute(
                 delete(object_references).where(object_references.c.source_id.in_(chunk))
             )
-        rows = [
-            {"source_id": obj.id, "field": f, "target_uuid": t}
-            for obj, refs in items
-            for f, t in sorted(set(refs))
-        ]
-        if rows:
-            self.conn.execute(insert(object_references), rows)
+        rows = [(obj.id, f, t) for obj, refs in items for f, t in sorted(set(refs))]
+        self.bulk.insert(object_references, ("source_id", "field", "target_uuid"), rows)
 
     def referrers(self, uuid: str, limit: int) -> list[Referrer]:
         rows = self.conn.execute(
@@ -334,31 +323,19 @@ class SqlObjectRepository:
 class SqlVersionRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.bulk = BulkWriter(conn)
 
     def add(self, version: ObjectVersion) -> None:
         self.add_many([version])
 
     def add_many(self, versions: Sequence[ObjectVersion]) -> None:
-        if not versions:
-            return
-        self.conn.execute(
-            insert(object_versions),
-            [
-                {
-                    "object_uuid": v.object_uuid,
-                    "class_name": v.class_name,
-                    "business_key": v.key,
-                    "version": v.version,
-                    "action": v.action.value,
-                    "author": v.author,
-                    "created_at": v.created_at,
-                    "published": v.published,
-                    "changed_fields": list(v.changed_fields),
-                    "data": v.values,
-                }
-                for v in versions
-            ],
-        )
+        t, j = self.bulk.time, self.bulk.json
+        rows = [
+            (v.object_uuid, v.class_name, v.key, v.version, v.action.value, v.author,
+             t(v.created_at), v.published, j(list(v.changed_fields)), j(v.values))
+            for v in versions
+        ]  # fmt: skip
+        self.bulk.insert(object_versions, _VERSION_COLUMNS, rows)
 
     def for_object(self, object_uuid: str) -> list[ObjectVersion]:
         rows = self.conn.execute(
@@ -394,27 +371,16 @@ class SqlVersionRepository:
 class SqlOutboxRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.bulk = BulkWriter(conn)
 
     def add(self, event: OutboxEvent) -> None:
         self.add_many([event])
 
     def add_many(self, events: Sequence[OutboxEvent]) -> None:
-        if not events:
-            return
-        self.conn.execute(
-            insert(outbox),
-            [
-                {
-                    "event_id": e.event_id,
-                    "event_type": e.type.value,
-                    "class_name": e.class_name,
-                    "object_uuid": e.object_uuid,
-                    "business_key": e.business_key,
-                    "version": e.version,
-                    "changed_fields": list(e.changed_fields),
-                    "payload": e.payload,
-                    "created_at": e.created_at,
-                }
-                for e in events
-            ],
-        )
+        t, j = self.bulk.time, self.bulk.json
+        rows = [
+            (e.event_id, e.type.value, e.class_name, e.object_uuid, e.business_key, e.version,
+             j(list(e.changed_fields)), j(e.payload), t(e.created_at))
+            for e in events
+        ]  # fmt: skip
+        self.bulk.insert(outbox, _OUTBOX_COLUMNS, rows)
