@@ -116,3 +116,32 @@ def test_numbers_and_date_times_beyond_storage_are_refused() -> None:
         definition, {"code": "x", "count": 1e308, "at": "9999-12-31T23:59:59-14:00"}
     )
     assert sorted((e.field, e.code) for e in errors) == [("at", "range"), ("count", "range")]
+
+
+@pytest.mark.parametrize(
+    ("amount", "accepted"),
+    [
+        (19.99, True),
+        (0.1, True),
+        (1e22, True),
+        (0.07, True),
+        (0.1 + 0.2, False),  # 0.30000000000000004
+        (1.005, False),
+        (1e-7, False),
+        (123456789.125, False),
+    ],
+)
+def test_decimal_places_are_those_of_the_shortest_form(amount: float, accepted: bool) -> None:
+    problems = errors_for(price={"amount": amount, "currency": "EUR"})
+    assert (problems == {}) is accepted, problems
+
+
+def test_values_and_problems_come_in_the_class_field_order_whatever_the_input_order() -> None:
+    given = {"stock": 3, "weight": 1.5, "sku": "P-2", "name": {"en": "Tee"}, "zzz": 1, "ean": 5}
+    values, errors = validate_values(PRODUCT, given, languages=LANGUAGES)
+    order = PRODUCT.field_names
+    assert list(values) == sorted(values, key=order.index)
+    assert [e.field for e in errors] == ["zzz", "ean"]
+    _, errors = validate_values(PRODUCT, {"ean": 5, "stock": "x", "weight": "y"})
+    fields = [e.field for e in errors]
+    assert fields == sorted(fields, key=lambda f: order.index(f)) and "sku" in fields

@@ -130,14 +130,14 @@ def save_batch(
     _check_unique(uow, definition, [i for i in prepared if not i.errors])
     _fail_dependents(prepared)
     results: list[ItemResult] = []
-    created: list[CatalogObject] = []
+    created: list[tuple[CatalogObject, list[str]]] = []
     updated: list[tuple[CatalogObject, CatalogObject, list[str]]] = []
     for item in prepared:
         if item.errors:
             results.append(ItemResult(item.index, item.key, Outcome.FAILED, tuple(item.errors)))
             continue
         before = item.before
-        changed = changed_fields(before.values if before else {}, item.values)
+        changed = changed_fields(before.values, item.values) if before else sorted(item.values)
         if before is not None and not changed:
             # `published` applies to new and changed objects: re-importing a file as drafts
             # must not take unchanged live objects offline.
@@ -149,7 +149,7 @@ def save_batch(
         assert item.key is not None
         if before is None:
             obj = CatalogObject(definition.name, item.key, item.uuid, item.values, pub, 1, now, now)
-            created.append(obj)
+            created.append((obj, changed))
             results.append(ItemResult(item.index, item.key, Outcome.CREATED))
         else:
             obj = CatalogObject(
@@ -297,13 +297,13 @@ def _write(
     uow: UnitOfWork,
     definition: ClassDefinition,
     prepared: list[_Item],
-    created: list[CatalogObject],
+    created: list[tuple[CatalogObject, list[str]]],
     updated: list[tuple[CatalogObject, CatalogObject, list[str]]],
     author: str,
 ) -> None:
     if not created and not updated:
         return
-    uow.objects.insert_many(created)
+    uow.objects.insert_many([obj for obj, _ in created])
     stale = len(updated) - uow.objects.update_many([(o, b.version) for b, o, _ in updated])
     if stale:
         raise StaleVersion(
@@ -312,11 +312,11 @@ def _write(
             current_version=0,
         )
     refs = {i.key: i.refs for i in prepared if not i.errors}
-    written = created + [obj for _, obj, _ in updated]
+    written = [obj for obj, _ in created] + [obj for _, obj, _ in updated]
     uow.objects.set_references_many([(obj, refs.get(obj.key, [])) for obj in written])
     uow.search.put_many(definition, written)
     changes: list[tuple[CatalogObject | None, CatalogObject, list[str]]] = [
-        (None, obj, changed_fields({}, obj.values)) for obj in created
+        (None, obj, changed) for obj, changed in created
     ]
     changes += [(before, obj, changed) for before, obj, changed in updated]
     uow.versions.add_many(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -108,6 +109,7 @@ def diff_versions(before: ObjectVersion | None, after: ObjectVersion) -> list[Fi
     return changes
 
 
+@lru_cache(maxsize=64)  # a batch writes thousands of objects with one `now`
 def iso(moment: datetime) -> str:
     """UTC timestamps as ISO 8601 with a Z, to the millisecond."""
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

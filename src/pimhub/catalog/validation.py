@@ -43,10 +43,12 @@ def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
     else:
         if isinstance(value, int) and not -(2**63) <= value < 2**63:
             raise _Invalid("whole numbers must fit in 64 bits", "range")
-        # repr of a float is its shortest round-tripping form; an int has no decimals.
-        exponent = Decimal(repr(value)).as_tuple().exponent if isinstance(value, float) else 0
-        if isinstance(exponent, int) and -exponent > decimals:
-            raise _Invalid(f"at most {decimals} decimal places are allowed", "decimals")
+        if isinstance(value, float) and round(value, decimals) != value:
+            # Rounding keeps every float whose shortest form has few enough decimals, so only
+            # the rest are checked exactly: repr is that shortest round-tripping form.
+            exponent = Decimal(repr(value)).as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > decimals:
+                raise _Invalid(f"at most {decimals} decimal places are allowed", "decimals")
         result = value
     if f.min is not None and result < f.min:
         raise _Invalid(f"must be at least {_fmt(f.min)}", "range")
@@ -255,13 +257,16 @@ def validate_values(
     *,
     languages: frozenset[str] | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Check `values` against the class; return normalized values (empty ones dropped) and
-    every problem found. Relation values are checked for shape only; the service resolves
-    them to target uuids."""
+    """Check `values` against the class; return normalized values (empty ones dropped, in the
+    class's field order) and every problem found. Relation values are checked for shape only;
+    the service resolves them to target uuids."""
     errors: list[FieldError] = []
-    normalized: dict[str, Any] = {}
-    for name in values:
-        if definition.field(name) is None:
+    found: dict[str, Any] = {}
+    # Only the given values are visited (an import row fills a few of a class's many fields);
+    # required fields are checked apart.
+    for name, value in values.items():
+        f = definition.field(name)
+        if f is None:
             errors.append(
                 FieldError(
                     name,
@@ -269,29 +274,42 @@ def validate_values(
                     "unknown-field",
                 )
             )
+        elif not _is_empty(value):
+            result = _validate_field(f, value, languages, errors)
+            if not _is_empty(result):
+                found[name] = result
     for f in definition.fields:
-        value = values.get(f.name)
-        if _is_empty(value):
-            if f.required:
-                errors.append(FieldError(f.name, "is required", "required"))
-            continue
-        if f.localized:
-            result: Any = _validate_localized(f, value, f.name, languages, errors)
-            if f.required and result == {}:
-                errors.append(
-                    FieldError(f.name, "is required (in at least one language)", "required")
-                )
-        elif f.is_list and f.type != FieldType.MULTISELECT:
-            result = _validate_list(f, value, f.name, errors)
-        else:
-            try:
-                result = _SCALAR_CHECKS[f.type](f, value)
-            except _Invalid as exc:
-                errors.append(FieldError(f.name, str(exc), exc.code))
-                continue
-        if not _is_empty(result):
-            normalized[f.name] = result
-    return normalized, errors
+        if f.required and _is_empty(values.get(f.name)):
+            errors.append(FieldError(f.name, "is required", "required"))
+    if errors:
+        # Problems in the class's field order, unknown fields first, as clients read them.
+        order = {n: i for i, n in enumerate(definition.field_names)}
+        errors.sort(key=lambda e: order.get(_head(e.field), -1))
+    if len(found) > 1:
+        found = {f.name: found[f.name] for f in definition.fields if f.name in found}
+    return found, errors
+
+
+def _validate_field(
+    f: FieldDefinition, value: Any, languages: frozenset[str] | None, errors: list[FieldError]
+) -> Any:
+    """The normalized value of one non-empty field, or None with its problems in `errors`."""
+    if f.localized:
+        result = _validate_localized(f, value, f.name, languages, errors)
+        if f.required and result == {}:
+            errors.append(FieldError(f.name, "is required (in at least one language)", "required"))
+        return result
+    if f.is_list and f.type != FieldType.MULTISELECT:
+        return _validate_list(f, value, f.name, errors)
+    try:
+        return _SCALAR_CHECKS[f.type](f, value)
+    except _Invalid as exc:
+        errors.append(FieldError(f.name, str(exc), exc.code))
+        return None
+
+
+def _head(path: str) -> str:
+    return path.split("[", 1)[0].split(".", 1)[0]
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:

@@ -98,6 +98,89 @@ def index_shape(definition: ClassDefinition) -> tuple[Any, ...]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentShape:
+    """Which fields a class's documents are made of, worked out once for many objects."""
+
+    named: FieldDefinition | None
+    body: tuple[FieldDefinition, ...]
+    localized: tuple[FieldDefinition, ...]  # of named and body, the localized ones
+
+    @classmethod
+    def of(cls, definition: ClassDefinition) -> DocumentShape:
+        named = name_field(definition)
+        body = tuple(body_fields(definition))
+        localized = tuple(f for f in ((named,) if named else ()) + body if f.localized)
+        return cls(named, body, localized)
+
+    def documents(
+        self,
+        key: str,
+        values: Mapping[str, Any],
+        *,
+        languages: Sequence[str],
+        default_language: str,
+    ) -> list[SearchDocument]:
+        """See documents_for."""
+        used = {
+            lang
+            for f in self.localized
+            if isinstance(value := values.get(f.name), Mapping)
+            for lang, text in value.items()
+            if text
+        }
+        key_text = normalize(key)
+        if not used or (not languages and used <= {default_language}):
+            # One text for every language: no translations to choose between.
+            name, body = self._texts(values, {}, default_language, default_language)
+            return [SearchDocument(ANY_LANGUAGE, key_text, name, body)]
+        langs = list(languages) or sorted({*used, default_language})
+        # Which stored language each localized field shows in each document language decides
+        # the document: languages that show the same ones share one text, computed once.
+        groups: dict[tuple[str | None, ...], list[str]] = {}
+        for lang in langs[:MAX_LANGUAGES]:
+            shown = tuple(
+                _source_language(values.get(f.name), lang, default_language) for f in self.localized
+            )
+            groups.setdefault(shown, []).append(lang)
+        # Text that is not localized is the same in every document: normalized once.
+        shared = {
+            f.name: _text(f, values, "", default_language) for f in self.body if not f.localized
+        }
+        texts = {
+            shown: self._texts(values, shared, members[0], default_language)
+            for shown, members in groups.items()
+        }
+        if len(set(texts.values())) == 1:
+            # The same text in every language: one document for any language finds the
+            # same objects.
+            name, body_text = next(iter(texts.values()))
+            return [SearchDocument(ANY_LANGUAGE, key_text, name, body_text)]
+        return [
+            SearchDocument(lang, key_text, *texts[shown])
+            for shown, members in groups.items()
+            for lang in members
+        ]
+
+    def _texts(
+        self,
+        values: Mapping[str, Any],
+        shared: Mapping[str, str],
+        lang: str,
+        default_language: str,
+    ) -> tuple[str, str]:
+        """(name, other text) of the document in `lang`, cut to their limits."""
+        named = self.named
+        name = _text(named, values, lang, default_language) if named else ""
+        parts = (
+            shared[f.name] if f.name in shared else _text(f, values, lang, default_language)
+            for f in self.body
+            if f.name in values
+        )
+        body_text = " ".join(p for p in parts if p)
+        return name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS]
+
+
 def documents_for(
     definition: ClassDefinition,
     key: str,
@@ -111,66 +194,9 @@ def documents_for(
     default), missing translations falling back to the default language; an object without
     localized text, or whose documents would all be the same, gets a single document for
     any language."""
-    named = name_field(definition)
-    fields = ([named] if named else []) + body_fields(definition)
-    used = sorted(
-        {
-            lang
-            for f in fields
-            if f.localized and isinstance(values.get(f.name), Mapping)
-            for lang, text in values[f.name].items()
-            if text
-        }
+    return DocumentShape.of(definition).documents(
+        key, values, languages=languages, default_language=default_language
     )
-    if not used:
-        langs: list[str] = [ANY_LANGUAGE]
-    else:
-        langs = list(languages) or sorted({*used, default_language})
-    key_text = normalize(key)
-    body = body_fields(definition)
-    localized = [f for f in ([named] if named else []) + body if f.localized]
-    # Which stored language each localized field shows in each document language decides the
-    # document: languages that show the same ones share one text, computed once.
-    groups: dict[tuple[str | None, ...], list[str]] = {}
-    for lang in langs[:MAX_LANGUAGES]:
-        shown = tuple(
-            _source_language(values.get(f.name), lang, default_language) for f in localized
-        )
-        groups.setdefault(shown, []).append(lang)
-    # Text that is not localized is the same in every document: normalized once.
-    shared = {f.name: _text(f, values, "", default_language) for f in body if not f.localized}
-    texts = {
-        shown: _texts(named, body, shared, values, members[0], default_language)
-        for shown, members in groups.items()
-    }
-    if len(set(texts.values())) == 1:
-        # One text in every language (text in one language only, or the same text in all):
-        # one document for any language finds the same objects.
-        name, body_text = next(iter(texts.values()))
-        return [SearchDocument(ANY_LANGUAGE, key_text, name, body_text)]
-    return [
-        SearchDocument(lang, key_text, *texts[shown])
-        for shown, members in groups.items()
-        for lang in members
-    ]
-
-
-def _texts(
-    named: FieldDefinition | None,
-    body: list[FieldDefinition],
-    shared: Mapping[str, str],
-    values: Mapping[str, Any],
-    lang: str,
-    default_language: str,
-) -> tuple[str, str]:
-    """(name, other text) of the document in `lang`, cut to their limits."""
-    name = _text(named, values, lang, default_language) if named else ""
-    parts = (
-        shared[f.name] if f.name in shared else _text(f, values, lang, default_language)
-        for f in body
-    )
-    body_text = " ".join(p for p in parts if p)
-    return name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS]
 
 
 def _source_language(value: Any, lang: str, default_language: str) -> str | None:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidQuery
 from pimhub.catalog.objects import CatalogObject
-from pimhub.search.documents import SearchDocument, documents_for, index_shape
+from pimhub.search.documents import DocumentShape, SearchDocument, index_shape
 from pimhub.search.ports import Facet, SearchPage, SearchRequest, TextQuery
 from pimhub.storage import listing
 from pimhub.storage.repositories import row_to_object
@@ -41,14 +41,21 @@ class IndexLanguages:
     languages: tuple[str, ...]
     default: str
 
-    def documents(self, definition: ClassDefinition, obj: CatalogObject) -> list[SearchDocument]:
-        return documents_for(
-            definition,
-            obj.key,
-            obj.values,
-            languages=self.languages,
-            default_language=self.default,
-        )
+    def documents(
+        self, definition: ClassDefinition, objs: Sequence[CatalogObject]
+    ) -> list[tuple[int, list[SearchDocument]]]:
+        """(object id, documents) of each stored object."""
+        shape = DocumentShape.of(definition)
+        return [
+            (
+                o.id,
+                shape.documents(
+                    o.key, o.values, languages=self.languages, default_language=self.default
+                ),
+            )
+            for o in objs
+            if o.id is not None
+        ]
 
 
 class SqlIndexWriter(ABC):
@@ -63,7 +70,7 @@ class SqlIndexWriter(ABC):
 
     def put_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None:
         self.delete_ids([o.id for o in objs if o.id is not None])
-        self.insert([(o.id, self.languages.documents(definition, o)) for o in objs if o.id])
+        self.insert(self.languages.documents(definition, objs))
 
     def remove(self, obj: CatalogObject) -> None:
         assert obj.id is not None
@@ -77,7 +84,7 @@ class SqlIndexWriter(ABC):
         done = 0
         for batch in _batches(self.conn, definition.name):
             self.delete_ids([o.id for o in batch if o.id is not None])
-            self.insert([(o.id, self.languages.documents(definition, o)) for o in batch if o.id])
+            self.insert(self.languages.documents(definition, batch))
             done += len(batch)
         return done
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -50,6 +50,7 @@ class BulkWriter:
         return result.rowcount
 
 
+@lru_cache(maxsize=64)  # a batch stores thousands of rows with one `now`
 def sqlite_time(value: datetime) -> str:
     """The text SQLAlchemy stores for a UTC datetime on SQLite ("2026-11-25 11:32:10.000123"):
     the same text compares, sorts and parses the same."""
