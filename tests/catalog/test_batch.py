@@ -103,3 +103,21 @@ def test_nothing_is_kept_without_commit(sample: Hub) -> None:
         assert writer.save([{"sku": "G-1", "name": {"en": "Ghost"}}])[0].outcome == Outcome.CREATED
     assert counts(sample) == before
     assert sample.search.size() == documents
+
+
+def test_a_batch_replaces_the_documents_of_updated_objects_and_adds_those_of_new_ones(
+    sample: Hub,
+) -> None:
+    def found(word: str) -> list[str]:
+        request = SearchRequest(("Product",), TextQuery(word, tuple(query_tokens(word))), "en")
+        return sorted(o.key for o in sample.search.search(request).objects)
+
+    save(sample, [{"sku": "W-1", "name": {"en": "Walrus"}}])
+    documents = sample.search.size()
+    results = save(
+        sample,
+        [{"sku": "W-1", "name": {"en": "Narwhal"}}, {"sku": "W-2", "name": {"en": "Walrus"}}],
+    )
+    assert [r.outcome for r in results] == [Outcome.UPDATED, Outcome.CREATED]
+    assert found("walrus") == ["W-2"] and found("narwhal") == ["W-1"]
+    assert sample.search.size() == documents + 1

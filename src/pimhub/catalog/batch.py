@@ -312,9 +312,10 @@ def _write(
             current_version=0,
         )
     refs = {i.key: i.refs for i in prepared if not i.errors}
-    written = [obj for obj, _ in created] + [obj for _, obj, _ in updated]
-    uow.objects.set_references_many([(obj, refs.get(obj.key, [])) for obj in written])
-    uow.search.put_many(definition, written)
+    new, changed = [obj for obj, _ in created], [obj for _, obj, _ in updated]
+    uow.objects.set_references_many([(obj, refs.get(obj.key, [])) for obj in new + changed])
+    uow.search.add_many(definition, new)
+    uow.search.put_many(definition, changed)
     changes: list[tuple[CatalogObject | None, CatalogObject, list[str]]] = [
         (None, obj, changed) for obj, changed in created
     ]

@@ -1,6 +1,9 @@
 """What an object is indexed as: one search document per language, each with three weighted
 parts (business key, name, other text). Pure functions of a class definition and values.
 
+Stored values are plain JSON (dicts, lists), which is what the type checks here test for: an
+ABC check per field cost more than the normalizing.
+
 Text is normalized here, not by the databases' tokenizers (case folded, accents removed,
 split into word tokens), so both index implementations see the same tokens and a query
 matches the same objects on SQLite and on PostgreSQL.
@@ -125,7 +128,7 @@ class DocumentShape:
         used = {
             lang
             for f in self.localized
-            if isinstance(value := values.get(f.name), Mapping)
+            if isinstance(value := values.get(f.name), dict)
             for lang, text in value.items()
             if text
         }
@@ -202,7 +205,7 @@ def documents_for(
 def _source_language(value: Any, lang: str, default_language: str) -> str | None:
     """The stored language a localized value shows in `lang`: that language, else the
     default, else any with text."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return None
     for candidate in (lang, default_language):
         if value.get(candidate):
@@ -212,7 +215,7 @@ def _source_language(value: Any, lang: str, default_language: str) -> str | None
 
 def _text(f: FieldDefinition, values: Mapping[str, Any], lang: str, default_language: str) -> str:
     value = values.get(f.name)
-    if f.localized and isinstance(value, Mapping):
+    if f.localized and isinstance(value, dict):
         value = _pick(value, lang, default_language)
     if value is None:
         return ""

@@ -72,6 +72,10 @@ class SqlIndexWriter(ABC):
         self.delete_ids([o.id for o in objs if o.id is not None])
         self.insert(self.languages.documents(definition, objs))
 
+    def add_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None:
+        # Deleting what a new object cannot have yet cost as much as inserting, in FTS5.
+        self.insert(self.languages.documents(definition, objs))
+
     def remove(self, obj: CatalogObject) -> None:
         assert obj.id is not None
         self.delete_ids([obj.id])
