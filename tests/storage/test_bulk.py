@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from pimhub.storage.bulk import BulkWriter, sqlite_time
-from pimhub.storage.engine import begin_write
+from pimhub.storage.engine import begin_write, build_engine
 from pimhub.storage.tables import objects
-from tests.conftest import empty_database
+from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.conftest import POSTGRES_ENV, empty_database, require_service
 
 WHEN = datetime(2026, 11, 25, 11, 32, 10, 123, tzinfo=timezone(timedelta(hours=2)))
 VALUES = {"name": {"en": "Tee ü"}, "n": 1.5, "tags": ["a", "b"], "none": None}
@@ -92,3 +94,35 @@ def test_sqlite_time_is_utc_with_microseconds_and_refuses_naive_times() -> None:
     assert sqlite_time(WHEN) == "2026-11-25 09:32:10.000123"
     with pytest.raises(ValueError, match="naive"):
         sqlite_time(datetime(2026, 1, 2))
+
+
+def test_a_duplicate_in_a_bulk_insert_is_sqlalchemys_integrity_error(engine: Engine) -> None:
+    empty_database(engine)
+    with begin_write(engine) as conn:
+        bulk = BulkWriter(conn)
+        t = bulk.time(WHEN)
+        rows = [(u, "X", u, True, 1, t, t, bulk.json({})) for u in ("a", "a")]
+        with pytest.raises(IntegrityError):
+            bulk.insert(objects, COLUMNS, rows)
+        conn.rollback()
+    with engine.connect() as conn:
+        assert conn.execute(select(objects)).all() == []
+
+
+def test_bulk_units_of_work_plan_each_statement_for_its_values_on_postgresql(
+    request: pytest.FixtureRequest,
+) -> None:
+    url = require_service(request.config, POSTGRES_ENV, "PostgreSQL")
+    engine = build_engine(url)
+    factory = SqlUnitOfWorkFactory(engine, lambda conn: None)  # type: ignore[arg-type,return-value]
+
+    def mode(**options: bool) -> str:
+        with factory(**options) as uow:
+            return str(uow.conn.exec_driver_sql("SHOW plan_cache_mode").scalar())
+
+    try:
+        assert mode(write=True, bulk=True) == "force_custom_plan"
+        # SET LOCAL: the pooled connection is back to the default afterwards.
+        assert mode(write=True) == "auto"
+    finally:
+        engine.dispose()

@@ -313,7 +313,8 @@ def _write(
         )
     refs = {i.key: i.refs for i in prepared if not i.errors}
     new, changed = [obj for obj, _ in created], [obj for _, obj, _ in updated]
-    uow.objects.set_references_many([(obj, refs.get(obj.key, [])) for obj in new + changed])
+    uow.objects.set_references_many([(obj, refs.get(obj.key, [])) for obj in new], new=True)
+    uow.objects.set_references_many([(obj, refs.get(obj.key, [])) for obj in changed])
     uow.search.add_many(definition, new)
     uow.search.put_many(definition, changed)
     changes: list[tuple[CatalogObject | None, CatalogObject, list[str]]] = [

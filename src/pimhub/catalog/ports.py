@@ -63,8 +63,14 @@ class ObjectRepository(Protocol):
     def delete(self, obj: CatalogObject) -> None: ...
     def set_references(self, obj: CatalogObject, refs: Sequence[tuple[str, str]]) -> None: ...
     def set_references_many(
-        self, items: Sequence[tuple[CatalogObject, Sequence[tuple[str, str]]]]
-    ) -> None: ...
+        self,
+        items: Sequence[tuple[CatalogObject, Sequence[tuple[str, str]]]],
+        *,
+        new: bool = False,
+    ) -> None:
+        """Replaces the objects' references; `new`: objects created in this unit of work,
+        which have none to replace yet."""
+
     def referrers(self, uuid: str, limit: int) -> list[Referrer]: ...
     def value_taken(
         self, class_name: str, field: str, value: Any, exclude_uuid: str | None
@@ -115,6 +121,7 @@ class SearchIndexWriter(Protocol):
     def put_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None: ...
     def add_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None:
         """put_many for objects created in this unit of work: nothing to replace."""
+
     def remove(self, obj: CatalogObject) -> None: ...
     def class_changed(self, old: ClassDefinition, new: ClassDefinition) -> None:
         """Index the class's objects again if the change affects their documents."""
@@ -145,4 +152,6 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+    def __call__(self, *, write: bool = False, bulk: bool = False) -> UnitOfWork:
+        """`bulk`: the unit of work writes and looks up thousands of rows per statement (an
+        import), which the storage may plan and execute differently."""

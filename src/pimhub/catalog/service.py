@@ -265,7 +265,7 @@ class CatalogService:
     ) -> Iterator[BatchWriter]:
         """One unit of work for writing batches of `class_name` (see catalog.batch); nothing
         is kept unless the writer's commit() is called."""
-        with self.uow(write=True) as uow:
+        with self.uow(write=True, bulk=True) as uow:
             definition = self.class_definition(uow, class_name)
             yield BatchWriter(
                 uow,

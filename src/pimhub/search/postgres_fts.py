@@ -24,9 +24,12 @@ from sqlalchemy import (
     text,
 )
 
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.objects import CatalogObject
 from pimhub.search.documents import ANY_LANGUAGE, SearchDocument, normalize
 from pimhub.search.ports import Facet, Part, TextQuery
 from pimhub.search.sql_index import SqlIndexWriter, SqlSearchIndex
+from pimhub.storage.bulk import BulkWriter
 from pimhub.storage.tables import objects
 
 TABLE = "search_documents"
@@ -81,6 +84,18 @@ def tsquery(text: TextQuery) -> str:
 
 
 class PostgresIndexWriter(SqlIndexWriter):
+    def add_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None:
+        # New objects' rows cannot be there yet (not even from a rebuild, which sees only
+        # committed objects), so COPY, without the upsert's conflict check.
+        rows = [
+            (object_id, d.language, d.key, d.name, d.body)
+            for object_id, object_docs in self.languages.documents(definition, objs)
+            for d in object_docs
+        ]
+        BulkWriter(self.conn).insert(
+            docs, ("object_id", "language", "key_text", "name_text", "body_text"), rows
+        )
+
     def delete_ids(self, ids: Sequence[int]) -> None:
         if ids:
             self.conn.execute(docs.delete().where(docs.c.object_id.in_(list(ids))))

@@ -4,7 +4,8 @@ database's own work when an import writes thousands of objects per batch).
 
 What is stored is exactly what the Core statements store, so reads through SQLAlchemy see no
 difference: datetimes in UTC (on SQLite the text SQLAlchemy writes, always with
-microseconds), JSON as compact text (cast to jsonb on PostgreSQL).
+microseconds), JSON as compact text (cast to jsonb on PostgreSQL). PostgreSQL inserts use
+COPY.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from functools import cache, lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table
+import psycopg
+from sqlalchemy import Connection
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.types import JSON
 
 Row = tuple[Any, ...]
@@ -34,12 +38,30 @@ class BulkWriter:
     def json(value: Any) -> str:
         return orjson.dumps(value).decode()
 
-    def insert(self, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        if rows:
-            self.conn.exec_driver_sql(_insert_sql(self.sqlite, table, tuple(columns)), rows)
+    def insert(self, table: TableClause, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        if self.sqlite:
+            self.conn.exec_driver_sql(_insert_sql(True, table, tuple(columns)), rows)
+        else:
+            self._copy(table, columns, rows)
+
+    def _copy(self, table: TableClause, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """COPY on PostgreSQL: psycopg's executemany costs tens of microseconds a row, COPY a
+        few. Same connection, so the same transaction."""
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as exc:
+            # Callers handle SQLAlchemy's exception, as for every other statement.
+            raise IntegrityError(statement, None, exc) from exc
 
     def update(
-        self, table: Table, columns: Sequence[str], where: Sequence[str], rows: Sequence[Row]
+        self, table: TableClause, columns: Sequence[str], where: Sequence[str], rows: Sequence[Row]
     ) -> int:
         """UPDATE `columns` of the rows matching every `where` column (each row's values are
         the new values, then the where values); the number of rows changed."""
@@ -66,21 +88,21 @@ def _utc(value: datetime) -> datetime:
 
 
 @cache
-def _insert_sql(sqlite: bool, table: Table, columns: tuple[str, ...]) -> str:
+def _insert_sql(sqlite: bool, table: TableClause, columns: tuple[str, ...]) -> str:
     values = ", ".join(_placeholder(sqlite, table, c) for c in columns)
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"
 
 
 @cache
 def _update_sql(
-    sqlite: bool, table: Table, columns: tuple[str, ...], where: tuple[str, ...]
+    sqlite: bool, table: TableClause, columns: tuple[str, ...], where: tuple[str, ...]
 ) -> str:
     sets = ", ".join(f"{c} = {_placeholder(sqlite, table, c)}" for c in columns)
     conditions = " AND ".join(f"{c} = {_placeholder(sqlite, table, c)}" for c in where)
     return f"UPDATE {table.name} SET {sets} WHERE {conditions}"
 
 
-def _placeholder(sqlite: bool, table: Table, column: str) -> str:
+def _placeholder(sqlite: bool, table: TableClause, column: str) -> str:
     if sqlite:
         return "?"
     return "CAST(%s AS jsonb)" if isinstance(table.c[column].type, JSON) else "%s"

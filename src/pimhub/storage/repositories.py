@@ -211,9 +211,12 @@ class SqlObjectRepository:
         self.set_references_many([(obj, refs)])
 
     def set_references_many(
-        self, items: Sequence[tuple[CatalogObject, Sequence[tuple[str, str]]]]
+        self,
+        items: Sequence[tuple[CatalogObject, Sequence[tuple[str, str]]]],
+        *,
+        new: bool = False,
     ) -> None:
-        for chunk in _chunks([obj.id for obj, _ in items]):
+        for chunk in [] if new else _chunks([obj.id for obj, _ in items]):
             self.conn.execute(
                 delete(object_references).where(object_references.c.source_id.in_(chunk))
             )

@@ -40,11 +40,13 @@ class SqlUnitOfWork:
         index_writer: IndexWriterFactory,
         *,
         write: bool = False,
+        bulk: bool = False,
         committed: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.engine = engine
         self.index_writer = index_writer
         self.write = write
+        self.bulk = bulk
         self.committed = committed
 
     def __enter__(self) -> Self:
@@ -52,6 +54,13 @@ class SqlUnitOfWork:
         if self.write:
             self.conn.execution_options(**{WRITE_OPTION: True})
         self.tx = self.conn.begin()
+        if self.bulk and self.conn.dialect.name == "postgresql":
+            # A batch looks rows up by hundreds of keys at once. After a few runs PostgreSQL
+            # would reuse a generic plan made while the table was still small (right after
+            # the first rows of an import), comparing every row with every key: seconds per
+            # batch by the time the table holds a million. Plans made for each run's values
+            # see the table's real size.
+            self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
         self.classes = SqlClassRepository(self.conn)
         self.objects = SqlObjectRepository(self.conn)
         self.versions = SqlVersionRepository(self.conn)
@@ -90,5 +99,7 @@ class SqlUnitOfWorkFactory:
         self.index_writer = index_writer
         self.committed: list[Callable[[], None]] = []
 
-    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.index_writer, write=write, committed=self.committed)
+    def __call__(self, *, write: bool = False, bulk: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            self.engine, self.index_writer, write=write, bulk=bulk, committed=self.committed
+        )
