@@ -137,7 +137,7 @@ def test_huge_and_odd_numbers_are_row_errors_not_crashes(sample: Hub) -> None:
             "fields": {"sku": "sku", "name.en": "sku", "weight": {"column": "w", "number": True}},
         }
     )
-    text = "sku,w\nW-1,1e20\nW-2,1e400\nW-3,Infinity\nW-4,NaN\nW-5,2.5\n"
+    text = "sku,w\nW-1,1e20\nW-2,1e400\nW-3,Infinity\nW-4,NaN\nW-5,2.5\nW-6,1e-400\nW-7,-0\n"
 
     def writer() -> Any:
         return sample.catalog.batch_writer("Product", author="t")
@@ -150,8 +150,9 @@ def test_huge_and_odd_numbers_are_row_errors_not_crashes(sample: Hub) -> None:
         (2, "w", "1e400"),
         (3, "w", "Infinity"),
         (4, "w", "NaN"),
+        (6, "w", "1e-400"),  # would silently have become 0
     ]
-    assert summary.created == 2
+    assert summary.created == 3
     huge = sample.catalog.get_object("Product", "W-1", include_drafts=False)
     assert huge.values["weight"] == 1e20
 

@@ -54,6 +54,7 @@ _STEP_KEYS = frozenset(
     }
 )
 _LARGEST = Decimal("1e300")  # beyond this a float is no longer a number anyone meant
+_SMALLEST = Decimal("1e-300")  # below this (not zero) a float would become 0 or lose digits
 _TRUE = frozenset({"1", "true", "yes", "y", "on", "x"})
 _FALSE = frozenset({"0", "false", "no", "n", "off", ""})
 
@@ -373,6 +374,8 @@ def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
             raise CellError(f"{value!r} is not a number") from None
         if not parsed.is_finite() or abs(parsed) > _LARGEST:
             raise CellError(f"{value!r} is not a number this catalog can hold")
+        if parsed and abs(parsed) < _SMALLEST:
+            raise CellError(f"{value!r} is too close to zero for this catalog to hold")
         if parsed == parsed.to_integral_value() and abs(parsed) < 2**63:
             return int(parsed)
         return float(parsed)
