@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from pimhub.bootstrap import Hub
-from pimhub.catalog.batch import ItemResult, Outcome, WriteMode
+from pimhub.catalog.batch import Checked, ItemResult, Outcome, WriteMode, precheck
 from pimhub.catalog.errors import StillReferenced
 from pimhub.search.documents import query_tokens
 from pimhub.search.ports import SearchRequest, TextQuery
@@ -121,3 +121,35 @@ def test_a_batch_replaces_the_documents_of_updated_objects_and_adds_those_of_new
     assert [r.outcome for r in results] == [Outcome.UPDATED, Outcome.CREATED]
     assert found("walrus") == ["W-2"] and found("narwhal") == ["W-1"]
     assert sample.search.size() == documents + 1
+
+
+def test_a_precheck_stands_in_for_validation_of_new_items_of_the_checked_class_version(
+    sample: Hub,
+) -> None:
+    with sample.catalog.batch_writer("Product", author="import") as writer:
+        definition = writer.definition
+    # Stand-ins that differ from what validating the items gives show which result is used.
+    used, stale, existing = (checked_for(definition, sku) for sku in ("C-1", "C-2", "TS-1"))
+    stale = Checked(stale.class_name, stale.class_version - 1, stale.results)
+    with sample.catalog.batch_writer("Product", author="import") as writer:
+        writer.save([raw("C-1")], used)
+        writer.save([raw("C-2")], stale)  # the class changed since: validated afresh
+        writer.save([raw("TS-1")], existing)  # exists: merged and validated afresh
+        writer.commit()
+
+    def name(sku: str) -> Any:
+        return sample.catalog.get_object("Product", sku, include_drafts=True).values["name"]
+
+    assert name("C-1") == {"en": "Checked ahead"}
+    assert name("C-2") == {"en": "Raw"}
+    assert name("TS-1")["en"] == "Raw"
+
+
+def raw(sku: str) -> dict[str, Any]:
+    return {"sku": sku, "name": {"en": "Raw"}}
+
+
+def checked_for(definition: Any, sku: str) -> Checked:
+    checked = precheck(definition, [raw(sku)], None)
+    checked.results[0][0]["name"] = {"en": "Checked ahead"}
+    return checked

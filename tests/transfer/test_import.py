@@ -263,8 +263,12 @@ def test_category_paths_resolve_and_create_what_is_missing(hub: Hub) -> None:
 
 def test_a_path_that_cannot_become_a_category_refuses_its_rows(hub: Hub) -> None:
     long_name = "x" * 300  # beyond the category name's 255 characters
+    # The second batch of two is validated ahead (the first was all new): the refused row
+    # leaves it, the other row's path is a code by then.
     text = (
         "sku,name,categories\n"
+        "J-0,Men,Default Category/Men\n"
+        "J-00,Women,Default Category/Women\n"
         f"J-1,Long,Default Category/{long_name}\n"
         "J-2,Tokyo,Default Category/東京\n"
     )
@@ -274,11 +278,70 @@ def test_a_path_that_cannot_become_a_category_refuses_its_rows(hub: Hub) -> None
 
     errors: list[RowError] = []
     summary = run_import(
-        writer, from_text(text, Format.CSV), PATHS, ImportOptions(), on_row_error=errors.append
+        writer,
+        from_text(text, Format.CSV),
+        PATHS,
+        ImportOptions(batch_size=2),
+        on_row_error=errors.append,
     )
-    assert (summary.created, summary.failed) == (1, 1)
-    assert (errors[0].row, errors[0].column, errors[0].code) == (1, "categories", "path")
+    assert (summary.created, summary.failed) == (3, 1)
+    assert (errors[0].row, errors[0].column, errors[0].code) == (3, "categories", "path")
     assert "name" in errors[0].message and "255" in errors[0].message
     tokyo = hub.catalog.get_object("Product", "J-2", include_drafts=False)
     category = hub.catalog.get_object("Category", path_code(["東京"]), include_drafts=False)
     assert tokyo.values["category"] == category.uuid and category.values["name"] == {"en": "東京"}
+
+
+def test_batches_committed_behind_see_each_other_and_count_once(sample: Hub) -> None:
+    """Batches of two, each committed on the commit thread while the next is read: a key
+    repeated in the next batch is an update of what the previous one created, and the
+    counts match one event per change."""
+    before = totals(sample)
+    text = (
+        "sku,name,price,qty,brand\n"
+        "B-1,One,1,1,acme\nB-2,Two,1,1,acme\n"
+        "B-1,One again,1,1,acme\nB-3,Three,1,1,acme\n"
+        "B-3,Three,1,1,acme\nB-4,Four,1,x,acme\n"
+    )
+    summary, errors = run(sample, from_text(text, Format.CSV), batch_size=2)
+    assert (summary.created, summary.updated, summary.unchanged) == (3, 1, 1)
+    assert [(e.row, e.column) for e in errors] == [(6, "qty")]
+    assert summary.committed_rows == 6
+    one = sample.catalog.get_object("Product", "B-1", include_drafts=False)
+    assert (one.values["name"], one.version) == ({"en": "One again"}, 2)
+    assert totals(sample) == (before[0] + 3, before[1] + 4)
+
+
+def test_a_failed_commit_stops_the_import_and_keeps_the_batches_before_it(sample: Hub) -> None:
+    before = totals(sample)
+    opened = 0
+
+    class FailingSecondCommit:
+        def __init__(self) -> None:
+            nonlocal opened
+            opened += 1
+            self.context = sample.catalog.batch_writer("Product", author="import")
+            self.number = opened
+
+        def __enter__(self) -> Any:
+            writer = self.context.__enter__()
+            if self.number == 2:
+
+                def commit() -> None:
+                    raise OSError("disk full")
+
+                writer.commit = commit
+            return writer
+
+        def __exit__(self, *exc: Any) -> Any:
+            return self.context.__exit__(*exc)
+
+    with pytest.raises(OSError, match="disk full"):
+        run_import(
+            FailingSecondCommit,
+            from_text(csv_rows(250), Format.CSV),
+            MAPPING,
+            ImportOptions(batch_size=100),
+        )
+    assert opened == 2  # nothing after the failed batch was written
+    assert totals(sample) == (before[0] + 100, before[1] + 100)

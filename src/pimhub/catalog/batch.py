@@ -46,6 +46,34 @@ class ItemResult:
     errors: tuple[FieldError, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """Items validated ahead of their unit of work as if each were new (see precheck)."""
+
+    class_name: str
+    class_version: int
+    results: list[tuple[dict[str, Any], list[FieldError]]]
+
+    def usable(self, definition: ClassDefinition, count: int) -> bool:
+        return (self.class_name, self.class_version) == (
+            definition.name,
+            definition.version,
+        ) and len(self.results) == count
+
+
+def precheck(
+    definition: ClassDefinition,
+    items: Sequence[Mapping[str, Any]],
+    languages: frozenset[str] | None,
+) -> Checked:
+    """Validates `items` as new objects without touching storage, so an import can do it
+    while the previous batch commits. save_batch takes a new item's result from here when
+    the class is still at the version checked against; existing objects are validated there,
+    merged with what they hold."""
+    results = [validate_values(definition, item, languages=languages) for item in items]
+    return Checked(definition.name, definition.version, results)
+
+
 @dataclass(slots=True)
 class _Item:
     index: int
@@ -80,7 +108,9 @@ class BatchWriter:
         self.clock = clock
         self.languages = languages
 
-    def save(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+    def save(
+        self, items: Sequence[Mapping[str, Any]], checked: Checked | None = None
+    ) -> list[ItemResult]:
         return save_batch(
             self.uow,
             self.definition,
@@ -90,6 +120,7 @@ class BatchWriter:
             author=self.author,
             now=self.clock(),
             languages=self.languages,
+            checked=checked,
         )
 
     def commit(self) -> None:
@@ -122,10 +153,13 @@ def save_batch(
     author: str,
     now: datetime,
     languages: frozenset[str] | None,
+    checked: Checked | None = None,
 ) -> list[ItemResult]:
     """Check and write `items` (values by field; an existing object's values are merged
-    with them, a null removing a field) in the caller's unit of work."""
-    prepared = _prepare(uow, definition, items, mode, languages)
+    with them, a null removing a field) in the caller's unit of work. `checked`: the items'
+    precheck, if one was made."""
+    ahead = checked.results if checked and checked.usable(definition, len(items)) else None
+    prepared = _prepare(uow, definition, items, mode, languages, ahead)
     _resolve_relations(uow, definition, [i for i in prepared if not i.errors], prepared)
     _check_unique(uow, definition, [i for i in prepared if not i.errors])
     _fail_dependents(prepared)
@@ -175,6 +209,7 @@ def _prepare(
     items: Sequence[Mapping[str, Any]],
     mode: WriteMode,
     languages: frozenset[str] | None,
+    ahead: list[tuple[dict[str, Any], list[FieldError]]] | None,
 ) -> list[_Item]:
     key_field = definition.business_key
     keys = [i.get(key_field) for i in items]
@@ -201,8 +236,11 @@ def _prepare(
             message = f"no {definition.name} with {key_field} '{key}' to update"
             prepared.append(_failed(index, key, key_field, message, "not-found"))
             continue
-        merged = merge_patch(before.values, raw) if before is not None else dict(raw)
-        normalized, errors = validate_values(definition, merged, languages=languages)
+        if before is None and ahead is not None:
+            normalized, errors = ahead[index]
+        else:
+            merged = merge_patch(before.values, raw) if before is not None else raw
+            normalized, errors = validate_values(definition, merged, languages=languages)
         item = _Item(index, key, before, normalized, errors)
         if before is not None:
             item.uuid = before.uuid

@@ -9,14 +9,17 @@ nothing if any row is refused. A dry run does everything but commit.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import islice
 from typing import Any
 
-from pimhub.catalog.batch import BatchWriter, ItemResult, Outcome, WriteMode
+from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, WriteMode, precheck
+from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.transfer.mapping import CategoryPath, ImportMapping, PathOptions
 from pimhub.transfer.sources import Record
@@ -118,14 +121,14 @@ def run_import(
         if on_row_error is not None:
             on_row_error(error)
 
-    def write_batch(writer: BatchWriter, batch: list[Record]) -> bool:
-        """Writes one batch; False when a row was refused."""
-        items, rows, clean = [], [], True
+    def map_batch(batch: list[Record]) -> _Mapped:
+        """The batch's records as items (no storage involved); refused cells reported."""
+        mapped = _Mapped()
         for record in batch:
             values, cell_errors = mapping.apply(record.values)
             summary.rows += 1
             if cell_errors:
-                clean = False
+                mapped.clean = False
                 for e in cell_errors:
                     report(
                         RowError(
@@ -133,8 +136,13 @@ def run_import(
                         )
                     )
                 continue
-            items.append(values)
-            rows.append(record)
+            mapped.items.append(values)
+            mapped.rows.append(record)
+        return mapped
+
+    def store(writer: BatchWriter, mapped: _Mapped, checked: Checked | None = None) -> bool:
+        """Writes one mapped batch; False when a row was refused."""
+        items, rows, clean = mapped.items, mapped.rows, mapped.clean
         if paths.fields:
             refused = paths.resolve(writer, items)
             for n in sorted(refused, reverse=True):
@@ -144,7 +152,9 @@ def run_import(
                     RowError(rows[n].number, column, rows[n].values.get(column), message, "path")
                 )
                 del items[n], rows[n]
-        for record, result in zip(rows, writer.save(items), strict=True):
+                if checked is not None:
+                    del checked.results[n]
+        for record, result in zip(rows, writer.save(items, checked), strict=True):
             clean = _count(summary, record, result, columns, report) and clean
         summary.seconds = time.perf_counter() - started
         if progress is not None:
@@ -157,19 +167,14 @@ def run_import(
         # (a row may refer to an object an earlier row creates) and rolls all back.
         with open_writer() as writer:
             for batch in batches:
-                if not write_batch(writer, batch) and options.on_error == OnError.ABORT:
+                if not store(writer, map_batch(batch)) and options.on_error == OnError.ABORT:
                     summary.aborted = True
                     break
             if not summary.aborted and not options.dry_run:
                 writer.commit()
                 summary.committed_rows = summary.rows
     else:
-        for batch in batches:
-            with open_writer() as writer:
-                write_batch(writer, batch)
-                if not options.dry_run:
-                    writer.commit()
-                    summary.committed_rows = summary.rows
+        _commit_behind(open_writer, batches, map_batch, store, paths, summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -217,6 +222,70 @@ def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
+@dataclass(slots=True)
+class _Mapped:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Record] = field(default_factory=list)
+    clean: bool = True
+
+
+def _commit_behind(
+    open_writer: Callable[[], Any],
+    batches: Iterator[list[Record]],
+    map_batch: Callable[[list[Record]], _Mapped],
+    store: Callable[[BatchWriter, _Mapped, Checked | None], bool],
+    paths: _Paths,
+    summary: ImportSummary,
+) -> None:
+    """One unit of work per batch, each committed on a second thread while this one reads,
+    maps and (when the last batch was mostly new objects) validates the next batch. A
+    commit is mostly the database writing pages, which runs without the GIL, so the two
+    overlap. The next unit of work opens only once the previous commit is done: batches
+    still commit one after the other, whole or not at all."""
+    pending: Future[None] | None = None
+    submitted = 0  # rows read when the pending batch was handed over
+    ahead: tuple[ClassDefinition, frozenset[str] | None] | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="pimhub-import-commit") as committer:
+        try:
+            for batch in batches:
+                mapped = map_batch(batch)
+                checked = None
+                if ahead is not None:
+                    definition, languages = ahead
+                    checked = precheck(definition, paths.coded(mapped.items), languages)
+                if pending is not None:
+                    pending.result()
+                    pending, summary.committed_rows = None, submitted
+                context = open_writer()
+                writer = context.__enter__()
+                try:
+                    created_before = summary.created
+                    store(writer, mapped, checked)
+                except BaseException:
+                    context.__exit__(*sys.exc_info())
+                    raise
+                submitted = summary.rows
+                pending = committer.submit(_commit_and_close, context, writer)
+                # Validating ahead is wasted on objects that exist (they are validated
+                # merged), so it follows what the last batch was: mostly new or not.
+                new = summary.created - created_before
+                mostly_new = new * 2 >= len(mapped.items) > 0
+                ahead = (writer.definition, writer.languages) if mostly_new else None
+        finally:
+            if pending is not None:
+                pending.result()
+                summary.committed_rows = submitted
+
+
+def _commit_and_close(context: Any, writer: BatchWriter) -> None:
+    try:
+        writer.commit()
+    except BaseException:
+        context.__exit__(*sys.exc_info())
+        raise
+    context.__exit__(None, None, None)
+
+
 class _Paths:
     """Turns category paths in mapped values into codes, creating the missing categories
     (and their parents) in the import's own unit of work, so a dry run or an abort keeps
@@ -250,9 +319,24 @@ class _Paths:
                         fm.column or head,
                         f"category '{'/'.join(bad.segments)}': {self.failed[bad.code]}",
                     )
-                codes = [p.code for p in item_paths]
-                item[head] = codes if isinstance(item.get(head), list) else codes[0]
+                item[head] = _coded(item.get(head), item_paths)
         return refused
+
+    def coded(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`items` as resolve leaves them (paths replaced by codes), copies where they name
+        paths: what validating ahead of the unit of work must see."""
+        heads = {fm.target.split(".")[0] for fm in self.fields}
+        if not heads:
+            return items
+        out = []
+        for item in items:
+            found = {h: paths for h in heads if (paths := _as_paths(item.get(h)))}
+            out.append(
+                {**item, **{h: _coded(item[h], paths) for h, paths in found.items()}}
+                if found
+                else item
+            )
+        return out
 
     def _create(
         self, writer: BatchWriter, class_name: str, options: PathOptions, found: list[CategoryPath]
@@ -285,6 +369,11 @@ class _Paths:
                 self.failed[code] = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
             else:
                 self.ensured.add(code)
+
+
+def _coded(value: Any, paths: list[CategoryPath]) -> Any:
+    codes = [p.code for p in paths]
+    return codes if isinstance(value, list) else codes[0]
 
 
 def _as_paths(value: Any) -> list[CategoryPath]:
