@@ -9,7 +9,8 @@ Also printed, for reading the ratio: the storage ceiling, i.e. the rows pimhub w
 (objects, versions, outbox events, references, search documents) copied into a fresh pimhub
 database with raw executemany and a commit per batch, as pimhub commits: what no amount of
 Python speed can beat with this storage layout. Then the re-import of the unchanged file,
-peak RSS, and with --postgres URL the same import into PostgreSQL (a throwaway schema).
+peak RSS, and with --postgres URL (or PIMHUB_BENCH_POSTGRES_URL) the same import into
+PostgreSQL (a throwaway schema).
 
     .venv/bin/python bench/import.py [--rows 100000] [--postgres postgresql://...]
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import resource
 import sqlite3
@@ -106,7 +108,8 @@ BATCH = 1000  # rows per commit, as run_import's default
 
 
 def ceiling(source: Path, db_path: Path) -> float:
-    """Seconds to write the rows pimhub wrote for its products into a fresh database."""
+    """Seconds to write the rows pimhub wrote for its products into a fresh database, read
+    batch by batch (a million rows do not fit in memory at once)."""
     from pimhub.storage.engine import build_engine
     from pimhub.storage.migrate import upgrade
 
@@ -114,41 +117,42 @@ def ceiling(source: Path, db_path: Path) -> float:
     upgrade(engine)
     engine.dispose()
     src = sqlite3.connect(source)
-    products = "SELECT id FROM objects WHERE class_name = 'Product'"
-    rows = {
-        "objects": src.execute("SELECT * FROM objects WHERE class_name = 'Product'").fetchall(),
-        "object_versions": src.execute(
-            "SELECT * FROM object_versions WHERE class_name = 'Product'"
-        ).fetchall(),
-        "outbox": src.execute("SELECT * FROM outbox WHERE class_name = 'Product'").fetchall(),
-        "object_references": src.execute(
-            f"SELECT * FROM object_references WHERE source_id IN ({products})"
-        ).fetchall(),
-    }
-    # The references' sources must exist: the object rows keep their ids.
-    documents = src.execute(
-        f"SELECT rowid, key, name, body, language FROM search_fts WHERE rowid / 64 IN ({products})"
-    ).fetchall()
-    src.close()
+    objects = src.execute("SELECT * FROM objects WHERE class_name = 'Product' ORDER BY id")
+    versions = src.execute("SELECT * FROM object_versions WHERE class_name = 'Product'")
+    events = src.execute("SELECT * FROM outbox WHERE class_name = 'Product'")
     conn = sqlite3.connect(db_path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         conn.execute(f"PRAGMA {pragma}")
-    count = len(rows["objects"])
-    began = time.perf_counter()
-    for start in range(0, count, BATCH):
+    seconds = 0.0
+    while chunk := objects.fetchmany(BATCH):
+        first, last = chunk[0][0], chunk[-1][0]  # ids: the references and documents match
+        rows = {
+            "objects": chunk,
+            "object_versions": versions.fetchmany(BATCH),
+            "outbox": events.fetchmany(BATCH),
+            "object_references": src.execute(
+                "SELECT * FROM object_references WHERE source_id BETWEEN ? AND ?", (first, last)
+            ).fetchall(),
+        }
+        documents = src.execute(
+            "SELECT rowid, key, name, body, language FROM search_fts "
+            "WHERE rowid >= ? AND rowid < ?",
+            (first * 64, (last + 1) * 64),
+        ).fetchall()
+        began = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         for table in TABLES:
-            chunk = rows[table][start : start + BATCH]
-            if chunk:
-                marks = ", ".join("?" * len(chunk[0]))
-                conn.executemany(f"INSERT INTO {table} VALUES ({marks})", chunk)
+            if rows[table]:
+                marks = ", ".join("?" * len(rows[table][0]))
+                conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
         conn.executemany(
             "INSERT INTO search_fts (rowid, key, name, body, language) VALUES (?, ?, ?, ?, ?)",
-            documents[start : start + BATCH],
+            documents,
         )
         conn.execute("COMMIT")
-    seconds = time.perf_counter() - began
+        seconds += time.perf_counter() - began
     conn.close()
+    src.close()
     return seconds
 
 
@@ -203,7 +207,11 @@ def postgres(csv_path: Path, url: str) -> tuple[float, float, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--postgres", help="also import into this PostgreSQL database")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("PIMHUB_BENCH_POSTGRES_URL"),
+        help="also import into this PostgreSQL database (default: PIMHUB_BENCH_POSTGRES_URL)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pimhub-bench-") as tmp:
         work = Path(tmp)
