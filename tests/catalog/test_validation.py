@@ -145,3 +145,11 @@ def test_values_and_problems_come_in_the_class_field_order_whatever_the_input_or
     _, errors = validate_values(PRODUCT, {"ean": 5, "stock": "x", "weight": "y"})
     fields = [e.field for e in errors]
     assert fields == sorted(fields, key=lambda f: order.index(f)) and "sku" in fields
+
+
+def test_unknown_fields_come_first_even_when_they_look_like_a_part_of_a_field() -> None:
+    _, errors = validate_values(PRODUCT, {"stock": "x", "name.en": "Tee", "sku": "P-3"})
+    assert [(e.field, e.code) for e in errors][:2] == [
+        ("name.en", "unknown-field"),
+        ("name", "required"),
+    ]

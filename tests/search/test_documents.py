@@ -138,3 +138,14 @@ def test_translations_keep_their_own_documents_and_share_untranslated_text() -> 
     assert set(found) == {"en", "de", "fr"}
     assert (found["de"].name, found["fr"].name) == ("hund", "dog")  # French falls back
     assert found["en"].body == found["de"].body == "4006381333931"
+
+
+def test_a_language_configured_twice_is_one_document() -> None:
+    found = documents_for(
+        PRODUCT,
+        "MH01-XS",
+        {"sku": "MH01-XS", "name": {"en": "Tee", "de": "T-Shirt"}},
+        languages=("en", "de", "en"),
+        default_language="en",
+    )
+    assert sorted(d.language for d in found) == ["de", "en"]

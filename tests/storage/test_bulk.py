@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
+from pimhub.catalog.objects import iso
 from pimhub.storage.bulk import BulkWriter, sqlite_time
 from pimhub.storage.engine import begin_write, build_engine
 from pimhub.storage.tables import objects
@@ -126,3 +127,23 @@ def test_bulk_units_of_work_plan_each_statement_for_its_values_on_postgresql(
         assert mode(write=True) == "auto"
     finally:
         engine.dispose()
+
+
+def test_a_value_postgresql_cannot_store_fails_as_sqlalchemys_error(engine: Engine) -> None:
+    empty_database(engine)
+    with begin_write(engine) as conn:
+        bulk = BulkWriter(conn)
+        t = bulk.time(WHEN)
+        row = ("nul", "X", "a\x00b", True, 1, t, t, bulk.json({}))
+        if engine.dialect.name == "postgresql":
+            with pytest.raises(DataError):  # text cannot hold NUL there
+                bulk.insert(objects, COLUMNS, [row])
+            conn.rollback()
+        else:
+            bulk.insert(objects, COLUMNS, [row])
+
+
+def test_iso_caches_utc_times_only() -> None:
+    noon = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert iso(noon) == "2026-01-01T12:00:00.000Z"
+    assert iso(noon.astimezone(timezone(timedelta(hours=1)))) == "2026-01-01T13:00:00.000+01:00"

@@ -336,12 +336,17 @@ def test_a_failed_commit_stops_the_import_and_keeps_the_batches_before_it(sample
         def __exit__(self, *exc: Any) -> Any:
             return self.context.__exit__(*exc)
 
+    text = csv_rows(250).replace("I-00220,Item 220,9.5,220", "I-00220,Item 220,9.5,many")
+    assert "many" in text
+    errors: list[RowError] = []
     with pytest.raises(OSError, match="disk full"):
         run_import(
             FailingSecondCommit,
-            from_text(csv_rows(250), Format.CSV),
+            from_text(text, Format.CSV),
             MAPPING,
             ImportOptions(batch_size=100),
+            on_row_error=errors.append,
         )
     assert opened == 2  # nothing after the failed batch was written
+    assert errors == []  # nor reported: the third batch was read, never written
     assert totals(sample) == (before[0] + 100, before[1] + 100)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -109,7 +109,18 @@ def diff_versions(before: ObjectVersion | None, after: ObjectVersion) -> list[Fi
     return changes
 
 
-@lru_cache(maxsize=64)  # a batch writes thousands of objects with one `now`
 def iso(moment: datetime) -> str:
     """UTC timestamps as ISO 8601 with a Z, to the millisecond."""
+    if moment.tzinfo is UTC:
+        return _iso_utc(moment)
+    return _iso(moment)
+
+
+# Cached for UTC only: equal datetimes in other zones are one key but print differently.
+@lru_cache(maxsize=64)  # a batch writes thousands of objects with one `now`
+def _iso_utc(moment: datetime) -> str:
+    return _iso(moment)
+
+
+def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -284,7 +284,9 @@ def validate_values(
     if errors:
         # Problems in the class's field order, unknown fields first, as clients read them.
         order = {n: i for i, n in enumerate(definition.field_names)}
-        errors.sort(key=lambda e: order.get(_head(e.field), -1))
+        errors.sort(
+            key=lambda e: -1 if e.code == "unknown-field" else order.get(_head(e.field), -1)
+        )
     if len(found) > 1:
         found = {f.name: found[f.name] for f in definition.fields if f.name in found}
     return found, errors

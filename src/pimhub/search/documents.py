@@ -137,7 +137,8 @@ class DocumentShape:
             # One text for every language: no translations to choose between.
             name, body = self._texts(values, {}, default_language, default_language)
             return [SearchDocument(ANY_LANGUAGE, key_text, name, body)]
-        langs = list(languages) or sorted({*used, default_language})
+        # A language configured twice is one document (a second one would collide).
+        langs = list(dict.fromkeys(languages)) or sorted({*used, default_language})
         # Which stored language each localized field shows in each document language decides
         # the document: languages that show the same ones share one text, computed once.
         groups: dict[tuple[str | None, ...], list[str]] = {}

@@ -19,7 +19,7 @@ import orjson
 import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.types import JSON
 
@@ -56,9 +56,10 @@ class BulkWriter:
             with driver.cursor() as cursor, cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
-        except psycopg.IntegrityError as exc:
-            # Callers handle SQLAlchemy's exception, as for every other statement.
-            raise IntegrityError(statement, None, exc) from exc
+        except psycopg.Error as exc:
+            # As SQLAlchemy raises for every other statement (IntegrityError, DataError, a
+            # dropped connection), so callers and the CLI handle COPY failures the same way.
+            raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
     def update(
         self, table: TableClause, columns: Sequence[str], where: Sequence[str], rows: Sequence[Row]

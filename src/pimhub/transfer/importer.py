@@ -122,19 +122,15 @@ def run_import(
             on_row_error(error)
 
     def map_batch(batch: list[Record]) -> _Mapped:
-        """The batch's records as items (no storage involved); refused cells reported."""
-        mapped = _Mapped()
+        """The batch's records as items, and its refused cells (no storage involved)."""
+        mapped = _Mapped(count=len(batch))
         for record in batch:
             values, cell_errors = mapping.apply(record.values)
-            summary.rows += 1
             if cell_errors:
-                mapped.clean = False
-                for e in cell_errors:
-                    report(
-                        RowError(
-                            record.number, e.field, record.values.get(e.field), e.message, e.code
-                        )
-                    )
+                mapped.refused.extend(
+                    RowError(record.number, e.field, record.values.get(e.field), e.message, e.code)
+                    for e in cell_errors
+                )
                 continue
             mapped.items.append(values)
             mapped.rows.append(record)
@@ -142,7 +138,12 @@ def run_import(
 
     def store(writer: BatchWriter, mapped: _Mapped, checked: Checked | None = None) -> bool:
         """Writes one mapped batch; False when a row was refused."""
-        items, rows, clean = mapped.items, mapped.rows, mapped.clean
+        # Reported only now: a batch mapped while the previous one failed to commit is never
+        # written, and its rows must not appear in the report.
+        summary.rows += mapped.count
+        for error in mapped.refused:
+            report(error)
+        items, rows, clean = mapped.items, mapped.rows, not mapped.refused
         if paths.fields:
             refused = paths.resolve(writer, items)
             for n in sorted(refused, reverse=True):
@@ -224,9 +225,10 @@ def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 
 @dataclass(slots=True)
 class _Mapped:
+    count: int  # records read
     items: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Record] = field(default_factory=list)
-    clean: bool = True
+    refused: list[RowError] = field(default_factory=list)  # cells that could not be mapped
 
 
 def _commit_behind(
@@ -261,11 +263,11 @@ def _commit_behind(
                 try:
                     created_before = summary.created
                     store(writer, mapped, checked)
+                    pending = committer.submit(_commit_and_close, context, writer)
                 except BaseException:
                     context.__exit__(*sys.exc_info())
                     raise
                 submitted = summary.rows
-                pending = committer.submit(_commit_and_close, context, writer)
                 # Validating ahead is wasted on objects that exist (they are validated
                 # merged), so it follows what the last batch was: mostly new or not.
                 new = summary.created - created_before
