@@ -9,7 +9,6 @@ changed object gets one new version and exactly one outbox event, as with single
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, StaleVersion
 from pimhub.catalog.events import object_event, object_event_type
+from pimhub.catalog.ids import new_uuid
 from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import UnitOfWork
 from pimhub.catalog.relations import looks_like_uuid
@@ -82,7 +82,7 @@ class _Item:
     values: dict[str, Any]
     errors: list[FieldError] = field(default_factory=list)
     refs: list[tuple[str, str]] = field(default_factory=list)
-    uuid: str = field(default_factory=lambda: str(uuidlib.uuid4()))  # kept when it exists
+    uuid: str = field(default_factory=new_uuid)  # kept when it exists
     needs: list[_Item] = field(default_factory=list)  # items of this batch it refers to
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pimhub.catalog.ids import new_event_id
 from pimhub.catalog.objects import CatalogObject, iso
 
 
@@ -67,7 +67,7 @@ def _event(
     """An outbox event with a fresh id and the Standard-Webhooks-shaped body
     `{type, timestamp, data}`."""
     return OutboxEvent(
-        event_id=f"evt_{os.urandom(16).hex()}",  # as random as a uuid4, cheaper
+        event_id=new_event_id(),
         type=event_type,
         class_name=class_name,
         object_uuid=object_uuid,

@@ -6,7 +6,6 @@ row, a version row and one outbox event in the same transaction.
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pimhub.catalog.errors import (
 )
 from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.fields import FieldType
+from pimhub.catalog.ids import new_uuid
 from pimhub.catalog.objects import (
     CatalogObject,
     ChangeAction,
@@ -401,7 +401,7 @@ class CatalogService:
         key = normalized[definition.business_key]
         if before is None:
             obj = CatalogObject(
-                definition.name, key, str(uuidlib.uuid4()), normalized, published, 1, now, now
+                definition.name, key, new_uuid(), normalized, published, 1, now, now
             )
             uow.objects.insert(obj)
         else:
