@@ -153,3 +153,31 @@ def checked_for(definition: Any, sku: str) -> Checked:
     checked = precheck(definition, [raw(sku)], None)
     checked.results[0][0]["name"] = {"en": "Checked ahead"}
     return checked
+
+
+def test_batches_of_one_unit_of_work_see_what_earlier_batches_held_back(sample: Hub) -> None:
+    # A bulk unit of work holds versions, events, new references and new documents until its
+    # next flush; a later batch that updates the same object must find them written.
+    before = counts(sample)
+    with sample.catalog.batch_writer("Product", author="import") as writer:
+        first = writer.save([{"sku": "H-1", "name": {"en": "Heron"}, "brand": "acme"}])
+        second = writer.save([{"sku": "H-1", "name": {"en": "Hobby"}}])
+        third = writer.save([{"sku": "H-1", "stock": 3}])
+        writer.commit()
+    assert [r.outcome for r in (*first, *second, *third)] == [
+        Outcome.CREATED,
+        Outcome.UPDATED,
+        Outcome.UPDATED,
+    ]
+    assert counts(sample) == (before[0] + 3, before[1] + 3)
+    versions = sample.catalog.list_versions("Product", "H-1", include_drafts=True)
+    assert sorted(v.version for v in versions) == [1, 2, 3]
+    request = SearchRequest(("Product",), TextQuery("hobby", tuple(query_tokens("hobby"))), "en")
+    assert [o.key for o in sample.search.search(request).objects] == ["H-1"]
+    heron = SearchRequest(("Product",), TextQuery("heron", tuple(query_tokens("heron"))), "en")
+    assert sample.search.search(heron).objects == []
+    try:
+        sample.catalog.delete("Brand", "acme", author="t")
+        raise AssertionError("H-1 still refers to the brand")
+    except StillReferenced as exc:
+        assert "Product/H-1" in {e.field for e in exc.errors}
