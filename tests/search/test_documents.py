@@ -85,6 +85,15 @@ def test_text_in_one_language_only_is_one_document_for_any_language() -> None:
     assert (found[ANY_LANGUAGE].name, found[ANY_LANGUAGE].body) == ("shirt", "soft")
 
 
+def test_text_in_one_other_language_only_is_one_document_with_that_text() -> None:
+    # Every language falls back to the only text there is, configured languages or not.
+    values = {"sku": "X", "name": {"fr": "Chemise", "en": ""}, "ean": "400", "color": "black"}
+    for languages in (("en", "de"), ()):
+        found = docs(values, languages)
+        assert list(found) == [ANY_LANGUAGE]
+        assert (found[ANY_LANGUAGE].name, found[ANY_LANGUAGE].body) == ("chemise", "400 black")
+
+
 def test_name_field_is_name_or_the_first_other_text_field() -> None:
     assert name_field(PRODUCT).name == "name"  # type: ignore[union-attr]
     titled = parse_class_definition(

@@ -133,8 +133,9 @@ class DocumentShape:
             if text
         }
         key_text = normalize(key)
-        if not used or (not languages and used <= {default_language}):
-            # One text for every language: no translations to choose between.
+        if len(used) <= 1:
+            # Text in one language at most is what every language shows (its own text,
+            # else the default's, else any): one text, no translations to choose between.
             name, body = self._texts(values, {}, default_language, default_language)
             return [SearchDocument(ANY_LANGUAGE, key_text, name, body)]
         # A language configured twice is one document (a second one would collide).
