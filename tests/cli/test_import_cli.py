@@ -187,3 +187,22 @@ def test_import_profiles_add_list_run_remove(
         "tonight",
     )
     assert "cron" in one_line_error(code, err)
+
+
+def test_a_profile_of_an_http_source_takes_headers(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    _, mapping = files(tmp_path, ["P-1;Profile;3;Red"])
+    url = "https://erp.example.com/export/products.csv"
+    add = ("import-profiles", "add", "erp", "--source", url, "-m", str(mapping), "--cron", "@daily")
+    code, out, _ = invoke(runner, *add, "-H", "Authorization: Bearer ${ERP_TOKEN}")
+    assert code == 0, out
+    hub = bootstrap(Settings(database_url=db_url))
+    try:
+        saved = hub.import_profiles.get("erp").headers
+    finally:
+        hub.close()
+    assert saved == {"Authorization": "Bearer ${ERP_TOKEN}"}
+    code, _, err = invoke(runner, *add, "-H", "Authorization Bearer x")
+    assert "write a header as 'Name: value'" in one_line_error(code, err)

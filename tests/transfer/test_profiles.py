@@ -4,6 +4,7 @@ two workers), from a file or over HTTP, and recorded as import jobs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -138,3 +139,65 @@ def test_a_source_that_cannot_be_fetched_is_a_failed_job(
     assert job.status == JobStatus.FAILED and "could not be stored" in (job.error or "")
     assert profiles.get("vanishing").last_job_id == job.id
     assert not (profiles.jobs.folder / job.id).exists()
+
+
+def test_http_sources_get_the_profiles_headers_with_secrets_from_the_environment(
+    hub: Hub, scheduled: tuple[ImportProfiles, Clock, Path]
+) -> None:
+    profiles, clock, source = scheduled
+    sent: list[httpx.Headers] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers)
+        return httpx.Response(200, content=source.read_bytes())
+
+    def download(url: str, target: Path, headers: Mapping[str, str]) -> None:
+        fetch(url, target, headers, transport=httpx.MockTransport(answer))
+
+    environ = {"ERP_TOKEN": "s3cret"}
+    erp = ImportProfiles(
+        profiles.store, hub.imports, clock=clock, fetcher=download, environ=environ
+    )
+    headers = {"Authorization": "Bearer ${ERP_TOKEN}", "X-Tenant": "eu-1"}
+    saved = erp.save(
+        "erp",
+        source="https://erp.example.com/export/products.csv",
+        mapping=MAPPING,
+        cron="@daily",
+        options={"headers": headers},
+    )
+    # Listed as written where a value refers to a variable; a literal value may be a secret.
+    assert saved.to_dict()["options"]["headers"] == {
+        "Authorization": "Bearer ${ERP_TOKEN}",
+        "X-Tenant": "(hidden)",
+    }
+    assert erp.get("erp").headers == headers  # stored as written, resolved at each run
+    job = erp.run("erp")
+    assert job.status == JobStatus.SUCCEEDED
+    assert (sent[0]["authorization"], sent[0]["x-tenant"]) == ("Bearer s3cret", "eu-1")
+    environ["ERP_TOKEN"] = "rotated"
+    erp.run("erp")
+    assert sent[1]["authorization"] == "Bearer rotated"
+    del environ["ERP_TOKEN"]
+    failed = erp.run("erp")
+    assert failed.status == JobStatus.FAILED
+    assert "${ERP_TOKEN} is not set in the worker's environment" in (failed.error or "")
+    assert len(sent) == 2  # nothing was requested without the token
+
+
+def test_headers_are_checked_when_saved(scheduled: tuple[ImportProfiles, Clock, Path]) -> None:
+    profiles, _, source = scheduled
+    url = "https://erp.example.com/feed.csv"
+    cases = [
+        (url, {"Bad Name": "x"}, "options.headers.Bad Name"),
+        (url, {"X-A": "one\r\nX-Injected: two"}, "options.headers.X-A"),
+        (url, ["Authorization: x"], "options.headers"),
+        (str(source), {"X-A": "x"}, "options.headers"),  # a file is not requested
+    ]
+    for where, headers, field in cases:
+        with pytest.raises(InvalidProfile) as caught:
+            profiles.save(
+                "h", source=where, mapping=MAPPING, cron="@daily", options={"headers": headers}
+            )
+        assert [e.field for e in caught.value.errors] == [field]
+    assert profiles.all() == []

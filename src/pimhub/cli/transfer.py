@@ -43,9 +43,19 @@ def add_profile(
     fmt: Annotated[Format | None, typer.Option("--format")] = None,
     delimiter: Annotated[str | None, typer.Option()] = None,
     record_path: Annotated[str | None, typer.Option()] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            "-H",
+            help="'Name: value' sent with an http(s) source, repeatable; write a secret as "
+            "${VARIABLE}, read from the worker's environment at each run",
+        ),
+    ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="save it, do not run it")] = False,
 ) -> None:
     """Create or replace a scheduled import."""
+    headers = _headers(header or [])
     hub = open_hub()
     options = {
         "mode": mode.value,
@@ -53,6 +63,7 @@ def add_profile(
         **({"format": fmt.value} if fmt else {}),
         **({"delimiter": delimiter} if delimiter else {}),
         **({"recordPath": record_path} if record_path else {}),
+        **({"headers": headers} if headers else {}),
     }
     profile = hub.import_profiles.save(
         name,
@@ -67,6 +78,16 @@ def add_profile(
         f"{profile.name}: next run {profile.next_run_at:%Y-%m-%d %H:%M} UTC "
         "(run by `pimhub worker`)"
     )
+
+
+def _headers(given: list[str]) -> dict[str, str]:
+    headers = {}
+    for text in given:
+        name, sep, value = text.partition(":")
+        if not sep or not name.strip():
+            raise fail(f"--header {text!r}: write a header as 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
 
 
 @profiles_app.command("list")

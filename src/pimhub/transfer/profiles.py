@@ -7,9 +7,10 @@ with a compare-and-set, so exactly one of them imports it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,10 @@ from pimhub.transfer.sources import Format, SourceOptions
 log = structlog.get_logger("pimhub.imports")
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 DOWNLOAD_TIMEOUT = 120.0
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token
+# ${NAME}: a value from the worker's environment, so a secret need not be stored here.
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+HIDDEN = "(hidden)"
 
 
 class InvalidProfile(InvalidInput):
@@ -71,14 +76,25 @@ class ImportProfile:
             ),
         )
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Request headers for an HTTP(S) source, as written (with ${NAME} references)."""
+        return dict(self.options.get("headers") or {})
+
     def to_dict(self) -> dict[str, Any]:
+        options = dict(self.options)
+        if self.headers:
+            # A value written out literally may be a secret: only references are shown.
+            options["headers"] = {
+                k: v if REFERENCE.search(v) else HIDDEN for k, v in self.headers.items()
+            }
         return {
             "name": self.name,
             "source": self.source,
             "class": self.class_name,
             "cron": self.cron,
             "enabled": self.enabled,
-            "options": self.options,
+            "options": options,
             "nextRunAt": iso(self.next_run_at),
             "lastJob": self.last_job_id,
         }
@@ -95,17 +111,31 @@ class ProfileStore(Protocol):
     def finished(self, name: str, job_id: str) -> None: ...
 
 
-Fetch = Callable[[str, Path], None]
+class MissingVariable(Exception):
+    """A header refers to an environment variable the worker does not have."""
 
 
-def fetch(source: str, target: Path, transport: httpx.BaseTransport | None = None) -> None:
-    """Copies a file, or downloads a URL (streamed), to `target`."""
-    if urlsplit(source).scheme in ("http", "https"):
+# (source, target file, request headers already resolved)
+Fetch = Callable[[str, Path, Mapping[str, str]], None]
+
+
+def is_url(source: str) -> bool:
+    return urlsplit(source).scheme in ("http", "https")
+
+
+def fetch(
+    source: str,
+    target: Path,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> None:
+    """Copies a file, or downloads a URL (streamed, with `headers`), to `target`."""
+    if is_url(source):
         with (
             httpx.Client(
                 timeout=DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=True
             ) as client,
-            client.stream("GET", source) as response,
+            client.stream("GET", source, headers=dict(headers or {})) as response,
         ):
             response.raise_for_status()
             with target.open("wb") as out:
@@ -113,6 +143,35 @@ def fetch(source: str, target: Path, transport: httpx.BaseTransport | None = Non
                     out.write(chunk)
         return
     shutil.copyfile(source, target)
+
+
+def resolve_headers(headers: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """`headers` with every ${NAME} replaced by that environment variable's value."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise MissingVariable(f"${{{name}}} is not set in the worker's environment")
+        return environ[name]
+
+    return {k: REFERENCE.sub(value, v) for k, v in headers.items()}
+
+
+def check_headers(raw: Any, source: str, errors: list[FieldError]) -> None:
+    """Headers are an object of HTTP header name to one-line text, for HTTP(S) sources."""
+    if raw is None:
+        return
+    if not isinstance(raw, Mapping):
+        errors.append(FieldError("options.headers", "an object of header name to value"))
+        return
+    if raw and not is_url(source):
+        errors.append(FieldError("options.headers", "headers are sent to http(s) sources only"))
+    for name, value in raw.items():
+        path = f"options.headers.{name}"
+        if not isinstance(name, str) or not HEADER_NAME.match(name):
+            errors.append(FieldError(path, "not a header name (letters, digits, - and the like)"))
+        elif not isinstance(value, str) or "\r" in value or "\n" in value:
+            errors.append(FieldError(path, "a header value is one line of text"))
 
 
 class ImportProfiles:
@@ -123,11 +182,13 @@ class ImportProfiles:
         *,
         clock: Callable[[], datetime],
         fetcher: Fetch = fetch,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.store = store
         self.jobs = jobs
         self.clock = clock
         self.fetcher = fetcher
+        self.environ = environ  # what ${NAME} in a header refers to
 
     def save(
         self,
@@ -149,6 +210,7 @@ class ImportProfiles:
             )
         if not source.strip():
             errors.append(FieldError("source", "a file path or an http(s) URL"))
+        check_headers((options or {}).get("headers"), source, errors)
         if errors:
             raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
         now = self.clock()
@@ -202,12 +264,15 @@ class ImportProfiles:
 
     def _import(self, profile: ImportProfile) -> ImportJob:
         file_name = Path(urlsplit(profile.source).path).name or "source"
+
+        def save(target: Path) -> None:
+            # Resolved at each run: a rotated token is picked up without saving again.
+            headers = resolve_headers(profile.headers, self.environ)
+            self.fetcher(profile.source, target, headers)
+
         try:
             job = self.jobs.run_now(
-                profile.job_request(),
-                file_name,
-                lambda target: self.fetcher(profile.source, target),
-                f"profile:{profile.name}",
+                profile.job_request(), file_name, save, f"profile:{profile.name}"
             )
         except SourceUnavailable as exc:
             job = exc.job  # recorded as a failed job, visible like any other
