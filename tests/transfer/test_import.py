@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from pimhub.bootstrap import Hub
 from pimhub.storage.tables import objects, outbox
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, RowError, run_import
-from pimhub.transfer.mapping import parse_mapping, path_code
+from pimhub.transfer.mapping import InvalidMapping, parse_mapping, path_code
 from pimhub.transfer.sources import Format, Record, from_text
 
 MAPPING = parse_mapping(
@@ -350,3 +350,49 @@ def test_a_failed_commit_stops_the_import_and_keeps_the_batches_before_it(sample
     assert opened == 2  # nothing after the failed batch was written
     assert errors == []  # nor reported: the third batch was read, never written
     assert totals(sample) == (before[0] + 100, before[1] + 100)
+
+
+def test_a_column_the_file_lacks_is_refused_before_anything_is_written(sample: Hub) -> None:
+    before = totals(sample)
+    typo = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": "sku",
+                "name.en": {"template": "{name} {colour}"},
+                "stock": "quantity",
+                "brand": {"column": "maker", "optional": True},  # some files have it
+            },
+        }
+    )
+
+    def writer() -> Any:
+        return sample.catalog.batch_writer("Product", author="import")
+
+    for on_error in OnError:
+        with pytest.raises(InvalidMapping) as caught:
+            run_import(
+                writer,
+                from_text(csv_rows(1500), Format.CSV),
+                typo,
+                ImportOptions(on_error=on_error, batch_size=1000),
+            )
+        assert [(e.field, e.code) for e in caught.value.errors] == [
+            ("fields.name.en", "missing-column"),
+            ("fields.stock", "missing-column"),
+        ]
+        assert "'colour'" in caught.value.errors[0].message
+        assert "'quantity'" in caught.value.errors[1].message
+        assert caught.value.detail.startswith("the file has no column for name.en, stock")
+        assert "sku, name, price, qty, brand" in caught.value.detail
+    assert totals(sample) == before
+    # Records without a header (JSON, XML) may each lack keys: those fields are just empty.
+    sparse = [Record(1, {"sku": "J-1", "name": "Json", "price": "3"})]
+    summary, errors = run(sample, sparse)
+    assert (summary.created, errors) == (1, [])
+
+
+def test_optional_must_be_a_boolean() -> None:
+    with pytest.raises(InvalidMapping) as caught:
+        parse_mapping({"class": "Product", "fields": {"sku": {"column": "s", "optional": "y"}}})
+    assert [e.field for e in caught.value.errors] == ["fields.sku.optional"]

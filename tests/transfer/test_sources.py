@@ -26,6 +26,7 @@ def test_csv_with_bom_quotes_embedded_newlines_and_sniffed_semicolons(tmp_path: 
         (1, {"sku": "A-1", "name": "Tee; cotton", "description": "<p>line one\nline two</p>"}),
         (2, {"sku": "B-2", "name": "Mug", "description": ""}),
     ]
+    assert {r.header for r in read(file)} == {("sku", "name", "description")}
 
 
 def test_csv_encoding_and_delimiter_can_be_given(tmp_path: Path) -> None:
@@ -51,6 +52,7 @@ def test_json_lines_and_json_arrays(tmp_path: Path) -> None:
     array = tmp_path / "p.json"
     array.write_text('[{"sku": "A", "tags": ["x"]}, {"sku": "B"}]')
     assert rows(array) == [(1, {"sku": "A", "tags": ["x"]}), (2, {"sku": "B"})]
+    assert {r.header for r in (*read(lines), *read(array))} == {None}  # keys per record
     lines.write_text('{"sku": "A"}\n[1]\n')
     with pytest.raises(UnreadableSource, match="line 2 is not a JSON object"):
         rows(lines)
@@ -96,6 +98,8 @@ def test_xlsx_first_sheet_streamed(tmp_path: Path) -> None:
     file = tmp_path / "p.xlsx"
     book.save(file)
     assert rows(file) == [(1, {"sku": "A", "price": 9.5}), (3, {"sku": "B"})]
+    # A sheet's header, though cells are left out where empty.
+    assert {r.header for r in read(file)} == {("sku", "price")}
 
 
 def test_unknown_extension_asks_for_a_format(tmp_path: Path) -> None:

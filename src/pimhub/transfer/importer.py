@@ -21,7 +21,7 @@ from typing import Any
 from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, WriteMode, precheck
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
-from pimhub.transfer.mapping import CategoryPath, ImportMapping, PathOptions
+from pimhub.transfer.mapping import CategoryPath, ImportMapping, InvalidMapping, PathOptions
 from pimhub.transfer.sources import Record
 
 DEFAULT_BATCH = 1000
@@ -162,7 +162,7 @@ def run_import(
             progress(summary)
         return clean
 
-    batches = _batches(records, options.batch_size)
+    batches = _batches(records, options.batch_size, mapping)
     if options.on_error == OnError.ABORT or options.dry_run:
         # One transaction: abort keeps nothing; a dry run sees its own earlier batches
         # (a row may refer to an object an earlier row creates) and rolls all back.
@@ -217,10 +217,29 @@ def _column_of(error: FieldError, columns: dict[str, str]) -> str:
     return columns.get(path) or columns.get(head) or path
 
 
-def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+def _batches(
+    records: Iterable[Record], size: int, mapping: ImportMapping
+) -> Iterator[list[Record]]:
     iterator = iter(records)
-    while batch := list(islice(iterator, size)):
+    if batch := list(islice(iterator, size)):
+        _check_header(mapping, batch[0].header)
+    while batch:
         yield batch
+        batch = list(islice(iterator, size))
+
+
+def _check_header(mapping: ImportMapping, header: tuple[str, ...] | None) -> None:
+    """Refuses, before anything is written, a mapping that reads a column the file's header
+    does not have: a misspelt column would otherwise leave its field empty in every row.
+    (JSON and XML records have no header: a key any one of them lacks is just empty.)"""
+    if header is None:
+        return
+    if problems := mapping.missing_columns(header):
+        shown = ", ".join(header[:30]) + (", ..." if len(header) > 30 else "")
+        fields = ", ".join(p.field.removeprefix("fields.") for p in problems)
+        raise InvalidMapping(
+            f"the file has no column for {fields} (its columns: {shown})", problems
+        )
 
 
 @dataclass(slots=True)

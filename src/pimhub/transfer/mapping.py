@@ -51,6 +51,7 @@ _STEP_KEYS = frozenset(
         "date",
         "first",
         "path",
+        "optional",
     }
 )
 _LARGEST = Decimal("1e300")  # beyond this a float is no longer a number anyone meant
@@ -125,13 +126,31 @@ class FieldMapping:
     source: Callable[[Mapping[str, Any]], Any]
     steps: tuple[Step, ...] = ()
     path: PathOptions | None = None
+    reads: tuple[str, ...] = ()  # the columns its value comes from (a template's several)
+    optional: bool = False  # a file may lack its columns
 
 
 @dataclass(frozen=True, slots=True)
 class ImportMapping:
     class_name: str
     fields: tuple[FieldMapping, ...]
-    columns: frozenset[str] = field(default_factory=frozenset)
+    columns: frozenset[str] = field(default_factory=frozenset)  # every column it reads
+
+    def missing_columns(self, header: Sequence[str]) -> list[FieldError]:
+        """A problem for each column a field that is not `optional` reads and `header` lacks."""
+        have = set(header)
+        return [
+            FieldError(
+                f"fields.{fm.target}",
+                f"reads the column '{name}', which the file does not have "
+                "(mark the field optional: true if some files lack it)",
+                "missing-column",
+            )
+            for fm in self.fields
+            if not fm.optional
+            for name in fm.reads
+            if name not in have
+        ]
 
     def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
         """The record as field values, and the problems of its cells."""
@@ -195,7 +214,7 @@ def parse_mapping(raw: Any) -> ImportMapping:
     if errors:
         raise InvalidMapping(f"the mapping has {len(errors)} problem(s)", errors)
     assert isinstance(class_name, str)
-    columns = frozenset(f.column for f in fields if f.column)
+    columns = frozenset(name for f in fields for name in f.reads)
     return ImportMapping(class_name, tuple(fields), columns)
 
 
@@ -227,9 +246,30 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
     path_options = _path_options(spec.get("path"), f"{path}.path", errors)
     if path_options is not None:
         steps.append(_path_step(path_options))
-    return FieldMapping(
-        target, column if isinstance(column, str) else None, source, tuple(steps), path_options
+    template = spec.get("template")
+    reads = (
+        (column,)
+        if isinstance(column, str) and column
+        else tuple(dict.fromkeys(_placeholders(template)))
+        if isinstance(template, str)
+        else ()
     )
+    optional = spec.get("optional", False)
+    if not isinstance(optional, bool):
+        errors.append(FieldError(f"{path}.optional", "true or false"))
+    return FieldMapping(
+        target,
+        column if isinstance(column, str) else None,
+        source,
+        tuple(steps),
+        path_options,
+        reads,
+        optional is True,
+    )
+
+
+def _placeholders(template: str) -> list[str]:
+    return re.findall(r"{([^{}]+)}", template)
 
 
 def _path_options(raw: Any, path: str, errors: list[FieldError]) -> PathOptions | None:
@@ -281,7 +321,7 @@ def _source(
         if not isinstance(template, str):
             errors.append(FieldError(f"{path}.template", "a text with {column} placeholders"))
             return lambda _record: None
-        names = re.findall(r"{([^{}]+)}", template)
+        names = _placeholders(template)
 
         def render(record: Mapping[str, Any]) -> Any:
             try:

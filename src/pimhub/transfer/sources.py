@@ -39,6 +39,9 @@ class UnreadableSource(InvalidInput):
 class Record:
     number: int  # 1-based: the data row of a CSV or sheet, the line of JSONL, the item of JSON
     values: Mapping[str, Any]
+    # The columns of a source with a header (CSV, XLSX), one tuple shared by its records;
+    # None where each record has its own keys (JSON, XML).
+    header: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +104,15 @@ def _csv(text: IO[str], options: SourceOptions) -> Iterator[Record]:
     reader = csv.DictReader(text, delimiter=delimiter, restkey="\x00extra")
     if not reader.fieldnames:
         return
-    _check_header(list(reader.fieldnames))
+    header = tuple(reader.fieldnames)
+    _check_header(list(header))
     for number, row in enumerate(reader, start=1):
         if "\x00extra" in row:
             raise UnreadableSource(
                 f"row {number} has more cells than the header has columns",
                 [FieldError(f"row {number}", "more cells than columns", "shape")],
             )
-        yield Record(number, {k: v for k, v in row.items() if v is not None})
+        yield Record(number, {k: v for k, v in row.items() if v is not None}, header)
 
 
 def _sniff(text: IO[str]) -> str:
@@ -225,11 +229,12 @@ def _xlsx(path: Path, options: SourceOptions) -> Iterator[Record]:
         if header is None:
             return
         names = ["" if h is None else str(h).strip() for h in header]
-        _check_header([n for n in names if n])
+        columns = tuple(n for n in names if n)
+        _check_header(list(columns))
         for number, row in enumerate(rows, start=1):
             values = {n: v for n, v in zip(names, row, strict=False) if n and v is not None}
             if values:
-                yield Record(number, values)
+                yield Record(number, values, columns)
     finally:
         book.close()
 
