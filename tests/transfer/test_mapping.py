@@ -119,3 +119,34 @@ def test_step_options_are_checked_before_any_row() -> None:
         "fields.availableFrom.date",
         "fields.featured.boolean",
     ]
+
+
+def test_templates_read_any_column_name_and_escape_braces() -> None:
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": {"template": "{Base SKU}-{name.en}"},
+                "shortDescription.en": {"template": "{{new}} {name.en}: {missing}{{"},
+            },
+        }
+    )
+    values, errors = mapping.apply({"Base SKU": "MH01", "name.en": "Tee", "missing": None})
+    assert errors == []
+    assert values == {"sku": "MH01-Tee", "shortDescription": {"en": "{new} Tee: {"}}
+    # The columns it reads, for the header check: braces escaped with {{ }} are text.
+    assert mapping.columns == {"Base SKU", "name.en", "missing"}
+    assert mapping.missing_columns(["Base SKU", "name.en", "missing"]) == []
+
+
+def test_a_malformed_template_is_a_mapping_problem() -> None:
+    for template, message in [
+        ("{name", "a lone '{' at character 1; write {{ for a brace"),
+        ("name}", "a lone '}' at character 5; write }} for a brace"),
+        ("{} x", "an empty {} at character 1"),
+    ]:
+        with pytest.raises(InvalidMapping) as caught:
+            parse_mapping({"class": "Product", "fields": {"sku": {"template": template}}})
+        assert [(e.field, e.message) for e in caught.value.errors] == [
+            ("fields.sku.template", message)
+        ]

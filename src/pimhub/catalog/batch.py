@@ -123,6 +123,10 @@ class BatchWriter:
             checked=checked,
         )
 
+    def flush(self) -> None:
+        """Writes what the unit of work held back, without committing (a dry run's end)."""
+        self.uow.flush()
+
     def commit(self) -> None:
         self.uow.commit()
 

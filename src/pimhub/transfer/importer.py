@@ -171,7 +171,11 @@ def run_import(
                 if not store(writer, map_batch(batch)) and options.on_error == OnError.ABORT:
                     summary.aborted = True
                     break
-            if not summary.aborted and not options.dry_run:
+            if options.dry_run:
+                # What a real run writes at its commit is written too, then rolled back, so
+                # a dry run meets every problem the database would raise.
+                writer.flush()
+            elif not summary.aborted:
                 writer.commit()
                 summary.committed_rows = summary.rows
     else:

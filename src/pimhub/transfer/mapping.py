@@ -250,7 +250,7 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
     reads = (
         (column,)
         if isinstance(column, str) and column
-        else tuple(dict.fromkeys(_placeholders(template)))
+        else _template_columns(template)
         if isinstance(template, str)
         else ()
     )
@@ -268,8 +268,42 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
     )
 
 
-def _placeholders(template: str) -> list[str]:
-    return re.findall(r"{([^{}]+)}", template)
+# A template's pieces: {{ and }} are braces, {column} a column's text, a lone brace a mistake.
+_TEMPLATE_PIECE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+TemplatePart = tuple[bool, str]  # (is a column, column name or literal text)
+
+
+def parse_template(template: str) -> list[TemplatePart]:
+    """The literal texts and {column} placeholders of `template`; any column name without
+    braces works (`{name.en}`, `{Base Price}`). Raises ValueError naming a malformed piece."""
+    parts: list[TemplatePart] = []
+    done = 0
+    for match in _TEMPLATE_PIECE.finditer(template):
+        if match.start() > done:
+            parts.append((False, template[done : match.start()]))
+        piece, column = match.group(0), match.group(1)
+        if column is not None and column:
+            parts.append((True, column))
+        elif piece in ("{{", "}}"):
+            parts.append((False, piece[0]))
+        elif column is not None:
+            raise ValueError(f"an empty {{}} at character {match.start() + 1}")
+        else:
+            raise ValueError(
+                f"a lone '{piece}' at character {match.start() + 1}; write {piece * 2} for a brace"
+            )
+        done = match.end()
+    if done < len(template):
+        parts.append((False, template[done:]))
+    return parts
+
+
+def _template_columns(template: str) -> tuple[str, ...]:
+    try:
+        parts = parse_template(template)
+    except ValueError:
+        return ()  # reported by _source
+    return tuple(dict.fromkeys(text for is_column, text in parts if is_column))
 
 
 def _path_options(raw: Any, path: str, errors: list[FieldError]) -> PathOptions | None:
@@ -321,13 +355,14 @@ def _source(
         if not isinstance(template, str):
             errors.append(FieldError(f"{path}.template", "a text with {column} placeholders"))
             return lambda _record: None
-        names = _placeholders(template)
+        try:
+            parts = parse_template(template)
+        except ValueError as exc:
+            errors.append(FieldError(f"{path}.template", str(exc)))
+            return lambda _record: None
 
         def render(record: Mapping[str, Any]) -> Any:
-            try:
-                return template.format_map({n: record.get(n, "") for n in names})
-            except (ValueError, KeyError, IndexError) as exc:
-                raise CellError(f"template: {exc}") from None
+            return "".join(_cell_text(record.get(text)) if col else text for col, text in parts)
 
         return render
     column = spec["column"]
@@ -335,6 +370,10 @@ def _source(
         errors.append(FieldError(f"{path}.column", "a column name"))
         return lambda _record: None
     return lambda record: record.get(column)
+
+
+def _cell_text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _trim(value: Any) -> Any:
