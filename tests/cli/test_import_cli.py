@@ -196,13 +196,13 @@ def test_a_profile_of_an_http_source_takes_headers(
     _, mapping = files(tmp_path, ["P-1;Profile;3;Red"])
     url = "https://erp.example.com/export/products.csv"
     add = ("import-profiles", "add", "erp", "--source", url, "-m", str(mapping), "--cron", "@daily")
-    code, out, _ = invoke(runner, *add, "-H", "Authorization: Bearer ${ERP_TOKEN}")
+    code, out, _ = invoke(runner, *add, "-H", "Authorization: Bearer ${PIMHUB_IMPORT_ERP_TOKEN}")
     assert code == 0, out
     hub = bootstrap(Settings(database_url=db_url))
     try:
         saved = hub.import_profiles.get("erp").headers
     finally:
         hub.close()
-    assert saved == {"Authorization": "Bearer ${ERP_TOKEN}"}
+    assert saved == {"Authorization": "Bearer ${PIMHUB_IMPORT_ERP_TOKEN}"}
     code, _, err = invoke(runner, *add, "-H", "Authorization Bearer x")
     assert "write a header as 'Name: value'" in one_line_error(code, err)

@@ -13,9 +13,10 @@ import pytest
 
 from pimhub.bootstrap import Hub
 from pimhub.events.worker import Worker
+from pimhub.transfer.fetching import FetchFailed, fetch
 from pimhub.transfer.jobs import JobStatus
 from pimhub.transfer.mapping import InvalidMapping
-from pimhub.transfer.profiles import ImportProfiles, InvalidProfile, fetch
+from pimhub.transfer.profiles import ImportProfiles, InvalidProfile
 
 MAPPING = "class: Product\nfields:\n  sku: sku\n  name.en: name\n"
 
@@ -95,7 +96,7 @@ def test_http_sources_are_downloaded(tmp_path: Path) -> None:
     def missing(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404)
 
-    with pytest.raises(httpx.HTTPStatusError):
+    with pytest.raises(FetchFailed, match="HTTPStatusError: Client error '404 Not Found'"):
         fetch("https://erp.example.com/feed.csv", target, transport=httpx.MockTransport(missing))
 
 
@@ -154,11 +155,11 @@ def test_http_sources_get_the_profiles_headers_with_secrets_from_the_environment
     def download(url: str, target: Path, headers: Mapping[str, str]) -> None:
         fetch(url, target, headers, transport=httpx.MockTransport(answer))
 
-    environ = {"ERP_TOKEN": "s3cret"}
+    environ = {"PIMHUB_IMPORT_TOKEN": "s3cret"}
     erp = ImportProfiles(
         profiles.store, hub.imports, clock=clock, fetcher=download, environ=environ
     )
-    headers = {"Authorization": "Bearer ${ERP_TOKEN}", "X-Tenant": "eu-1"}
+    headers = {"Authorization": "Bearer ${PIMHUB_IMPORT_TOKEN}", "X-Tenant": "eu-1"}
     saved = erp.save(
         "erp",
         source="https://erp.example.com/export/products.csv",
@@ -166,23 +167,32 @@ def test_http_sources_get_the_profiles_headers_with_secrets_from_the_environment
         cron="@daily",
         options={"headers": headers},
     )
-    # Listed as written where a value refers to a variable; a literal value may be a secret.
+    # Listed with references as written and literal text (perhaps a secret) hidden.
     assert saved.to_dict()["options"]["headers"] == {
-        "Authorization": "Bearer ${ERP_TOKEN}",
+        "Authorization": "(hidden) ${PIMHUB_IMPORT_TOKEN}",
         "X-Tenant": "(hidden)",
     }
     assert erp.get("erp").headers == headers  # stored as written, resolved at each run
     job = erp.run("erp")
     assert job.status == JobStatus.SUCCEEDED
     assert (sent[0]["authorization"], sent[0]["x-tenant"]) == ("Bearer s3cret", "eu-1")
-    environ["ERP_TOKEN"] = "rotated"
+    environ["PIMHUB_IMPORT_TOKEN"] = "rotated"
     erp.run("erp")
     assert sent[1]["authorization"] == "Bearer rotated"
-    del environ["ERP_TOKEN"]
-    failed = erp.run("erp")
-    assert failed.status == JobStatus.FAILED
-    assert "${ERP_TOKEN} is not set in the worker's environment" in (failed.error or "")
-    assert len(sent) == 2  # nothing was requested without the token
+    # A value that cannot be sent, or no value: a failed job naming the variable, not the value.
+    for value, problem in [
+        ("l3aked\n", "holds a line break or characters a header cannot carry"),
+        (None, "is not set in the worker's environment"),
+    ]:
+        if value is None:
+            del environ["PIMHUB_IMPORT_TOKEN"]
+        else:
+            environ["PIMHUB_IMPORT_TOKEN"] = value
+        failed = erp.run("erp")
+        assert failed.status == JobStatus.FAILED
+        assert f"header Authorization: ${{PIMHUB_IMPORT_TOKEN}} {problem}" in (failed.error or "")
+        assert "l3aked" not in (failed.error or "")
+    assert len(sent) == 2  # nothing was requested without a usable token
 
 
 def test_headers_are_checked_when_saved(scheduled: tuple[ImportProfiles, Clock, Path]) -> None:
@@ -191,8 +201,11 @@ def test_headers_are_checked_when_saved(scheduled: tuple[ImportProfiles, Clock, 
     cases = [
         (url, {"Bad Name": "x"}, "options.headers.Bad Name"),
         (url, {"X-A": "one\r\nX-Injected: two"}, "options.headers.X-A"),
+        (url, {"X-A": "caf\u00e9 \u2603"}, "options.headers.X-A"),
         (url, ["Authorization: x"], "options.headers"),
         (str(source), {"X-A": "x"}, "options.headers"),  # a file is not requested
+        # Only PIMHUB_IMPORT_ variables: not the worker's database URL or secret key.
+        (url, {"X-A": "${PIMHUB_SECRET_KEY}"}, "options.headers.X-A"),
     ]
     for where, headers, field in cases:
         with pytest.raises(InvalidProfile) as caught:
@@ -201,3 +214,32 @@ def test_headers_are_checked_when_saved(scheduled: tuple[ImportProfiles, Clock, 
             )
         assert [e.field for e in caught.value.errors] == [field]
     assert profiles.all() == []
+
+
+def test_redirects_are_followed_within_the_sources_site_only(tmp_path: Path) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("x-api-key")))
+        if request.url.path == "/old.csv":
+            return httpx.Response(302, headers={"location": "/new.csv"})
+        if request.url.path == "/moved.csv":
+            return httpx.Response(302, headers={"location": "https://cdn.example.net/f.csv"})
+        if request.url.path == "/loop.csv":
+            return httpx.Response(302, headers={"location": "/loop.csv"})
+        return httpx.Response(200, content=b"sku\nA\n")
+
+    target, key = tmp_path / "f.csv", {"X-Api-Key": "s3cret"}
+    mock = httpx.MockTransport(answer)
+    fetch("https://erp.example.com/old.csv", target, key, transport=mock)
+    assert seen == [
+        ("https://erp.example.com/old.csv", "s3cret"),
+        ("https://erp.example.com/new.csv", "s3cret"),
+    ]
+    assert target.read_text() == "sku\nA\n"
+    seen.clear()
+    with pytest.raises(FetchFailed, match=r"redirects to another site \(cdn.example.net\)"):
+        fetch("https://erp.example.com/moved.csv", target, key, transport=mock)
+    assert [url for url, _ in seen] == ["https://erp.example.com/moved.csv"]
+    with pytest.raises(FetchFailed, match="more than 5 times"):
+        fetch("https://erp.example.com/loop.csv", target, key, transport=mock)

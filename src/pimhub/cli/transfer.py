@@ -49,7 +49,7 @@ def add_profile(
             "--header",
             "-H",
             help="'Name: value' sent with an http(s) source, repeatable; write a secret as "
-            "${VARIABLE}, read from the worker's environment at each run",
+            "${PIMHUB_IMPORT_...}, read from the worker's environment at each run",
         ),
     ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="save it, do not run it")] = False,
@@ -82,10 +82,11 @@ def add_profile(
 
 def _headers(given: list[str]) -> dict[str, str]:
     headers = {}
-    for text in given:
+    for n, text in enumerate(given, start=1):
         name, sep, value = text.partition(":")
         if not sep or not name.strip():
-            raise fail(f"--header {text!r}: write a header as 'Name: value'")
+            # Not echoed: the text may hold a secret, and errors end up in logs.
+            raise fail(f"--header number {n}: write a header as 'Name: value'")
         headers[name.strip()] = value.strip()
     return headers
 

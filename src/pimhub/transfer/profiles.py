@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,24 +16,19 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from croniter import croniter
 
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
+from pimhub.transfer.fetching import check_headers, fetch, resolve_headers, shown_headers
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest, SourceUnavailable
 from pimhub.transfer.sources import Format, SourceOptions
 
 log = structlog.get_logger("pimhub.imports")
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-DOWNLOAD_TIMEOUT = 120.0
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token
-# ${NAME}: a value from the worker's environment, so a secret need not be stored here.
-REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-HIDDEN = "(hidden)"
 
 
 class InvalidProfile(InvalidInput):
@@ -84,10 +78,7 @@ class ImportProfile:
     def to_dict(self) -> dict[str, Any]:
         options = dict(self.options)
         if self.headers:
-            # A value written out literally may be a secret: only references are shown.
-            options["headers"] = {
-                k: v if REFERENCE.search(v) else HIDDEN for k, v in self.headers.items()
-            }
+            options["headers"] = shown_headers(self.headers)
         return {
             "name": self.name,
             "source": self.source,
@@ -111,67 +102,8 @@ class ProfileStore(Protocol):
     def finished(self, name: str, job_id: str) -> None: ...
 
 
-class MissingVariable(Exception):
-    """A header refers to an environment variable the worker does not have."""
-
-
 # (source, target file, request headers already resolved)
 Fetch = Callable[[str, Path, Mapping[str, str]], None]
-
-
-def is_url(source: str) -> bool:
-    return urlsplit(source).scheme in ("http", "https")
-
-
-def fetch(
-    source: str,
-    target: Path,
-    headers: Mapping[str, str] | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> None:
-    """Copies a file, or downloads a URL (streamed, with `headers`), to `target`."""
-    if is_url(source):
-        with (
-            httpx.Client(
-                timeout=DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=True
-            ) as client,
-            client.stream("GET", source, headers=dict(headers or {})) as response,
-        ):
-            response.raise_for_status()
-            with target.open("wb") as out:
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
-        return
-    shutil.copyfile(source, target)
-
-
-def resolve_headers(headers: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
-    """`headers` with every ${NAME} replaced by that environment variable's value."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in environ:
-            raise MissingVariable(f"${{{name}}} is not set in the worker's environment")
-        return environ[name]
-
-    return {k: REFERENCE.sub(value, v) for k, v in headers.items()}
-
-
-def check_headers(raw: Any, source: str, errors: list[FieldError]) -> None:
-    """Headers are an object of HTTP header name to one-line text, for HTTP(S) sources."""
-    if raw is None:
-        return
-    if not isinstance(raw, Mapping):
-        errors.append(FieldError("options.headers", "an object of header name to value"))
-        return
-    if raw and not is_url(source):
-        errors.append(FieldError("options.headers", "headers are sent to http(s) sources only"))
-    for name, value in raw.items():
-        path = f"options.headers.{name}"
-        if not isinstance(name, str) or not HEADER_NAME.match(name):
-            errors.append(FieldError(path, "not a header name (letters, digits, - and the like)"))
-        elif not isinstance(value, str) or "\r" in value or "\n" in value:
-            errors.append(FieldError(path, "a header value is one line of text"))
 
 
 class ImportProfiles:

@@ -1,0 +1,159 @@
+"""Fetching a scheduled import's source: a file is copied, a URL downloaded with the
+profile's request headers.
+
+A header value may refer to the worker's environment as ${PIMHUB_IMPORT_NAME}, so an API token
+lives where the worker runs, not in the database. Only variables with that prefix can be
+named: whoever may save a profile must not be able to send the worker's other settings (its
+database URL, its secret key) to a URL of their choosing. What a variable holds never appears
+in an error, a log line or a listing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from pimhub.catalog.errors import FieldError
+
+DOWNLOAD_TIMEOUT = 120.0
+MAX_REDIRECTS = 5
+VARIABLE_PREFIX = "PIMHUB_IMPORT_"
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+HIDDEN = "(hidden)"
+
+
+class FetchFailed(Exception):
+    """The source could not be fetched; the message names no secret."""
+
+
+def is_url(source: str) -> bool:
+    return urlsplit(source).scheme in ("http", "https")
+
+
+def check_headers(raw: Any, source: str, errors: list[FieldError]) -> None:
+    """Headers are an object of HTTP header name to one-line text, for HTTP(S) sources, whose
+    ${...} references name PIMHUB_IMPORT_ variables."""
+    if raw is None:
+        return
+    if not isinstance(raw, Mapping):
+        errors.append(FieldError("options.headers", "an object of header name to value"))
+        return
+    if raw and not is_url(source):
+        errors.append(FieldError("options.headers", "headers are sent to http(s) sources only"))
+    for name, value in raw.items():
+        path = f"options.headers.{name}"
+        if not isinstance(name, str) or not HEADER_NAME.match(name):
+            errors.append(FieldError(path, "not a header name (letters, digits, - and the like)"))
+        elif not isinstance(value, str) or _unsendable(value):
+            errors.append(FieldError(path, "a header value is one line of Latin-1 text"))
+        elif foreign := [v for v in REFERENCE.findall(value) if not v.startswith(VARIABLE_PREFIX)]:
+            errors.append(FieldError(path, f"${{{foreign[0]}}}: only {VARIABLE_PREFIX}* variables"))
+
+
+def shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers for a listing: ${...} references as written, literal text (perhaps a secret
+    written out) hidden."""
+    return {name: _shown(value) for name, value in headers.items()}
+
+
+def _shown(value: str) -> str:
+    pieces = []
+    done = 0
+    for match in REFERENCE.finditer(value):
+        if value[done : match.start()].strip():
+            pieces.append(HIDDEN)
+        pieces.append(match.group(0))
+        done = match.end()
+    if value[done:].strip():
+        pieces.append(HIDDEN)
+    return " ".join(pieces)
+
+
+def resolve_headers(headers: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """`headers` with every ${NAME} replaced by that variable's value, refused (naming the
+    header and the variable, never the value) when it is unset or cannot be sent."""
+
+    out: dict[str, str] = {}
+    for header, value in headers.items():
+        for name in REFERENCE.findall(value):
+            if name not in environ:
+                raise FetchFailed(
+                    f"header {header}: ${{{name}}} is not set in the worker's environment"
+                )
+            if _unsendable(environ[name]):
+                raise FetchFailed(
+                    f"header {header}: ${{{name}}} holds a line break or characters a header "
+                    "cannot carry"
+                )
+        out[header] = REFERENCE.sub(_lookup(environ), value)
+    return out
+
+
+def _lookup(environ: Mapping[str, str]) -> Callable[[re.Match[str]], str]:
+    def value(match: re.Match[str]) -> str:
+        return environ[match.group(1)]
+
+    return value
+
+
+def _unsendable(value: str) -> bool:
+    if any(c in value for c in "\r\n\x00"):
+        return True
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def fetch(
+    source: str,
+    target: Path,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> None:
+    """Copies a file, or downloads a URL (streamed, with `headers`), to `target`.
+
+    Redirects are followed within the source's own site only: the headers are the source's,
+    and another site must not receive them."""
+    if not is_url(source):
+        shutil.copyfile(source, target)
+        return
+    try:
+        with httpx.Client(timeout=DOWNLOAD_TIMEOUT, transport=transport) as client:
+            _download(client, source, dict(headers or {}), target)
+    except httpx.HTTPError as exc:
+        # httpx's messages name the URL, never a header value.
+        raise FetchFailed(f"{source}: {type(exc).__name__}: {exc}") from None
+
+
+def _download(client: httpx.Client, url: str, headers: dict[str, str], target: Path) -> None:
+    origin = _origin(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        with client.stream("GET", url, headers=headers) as response:
+            if response.next_request is not None:
+                url = str(response.next_request.url)
+                if _origin(url) != origin:
+                    raise FetchFailed(
+                        f"the source redirects to another site ({_origin(url)[1]}), which "
+                        "is not sent its headers; give that URL as the source"
+                    )
+                continue
+            response.raise_for_status()
+            with target.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+            return
+    raise FetchFailed(f"the source redirects more than {MAX_REDIRECTS} times")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = httpx.URL(url)
+    return parts.scheme, parts.host, parts.port
