@@ -241,5 +241,7 @@ def test_redirects_are_followed_within_the_sources_site_only(tmp_path: Path) -> 
     with pytest.raises(FetchFailed, match=r"redirects to another site \(cdn.example.net\)"):
         fetch("https://erp.example.com/moved.csv", target, key, transport=mock)
     assert [url for url, _ in seen] == ["https://erp.example.com/moved.csv"]
+    fetch("https://erp.example.com/moved.csv", target, {}, transport=mock)  # nothing to leak
+    assert seen[-1] == ("https://cdn.example.net/f.csv", None)
     with pytest.raises(FetchFailed, match="more than 5 times"):
         fetch("https://erp.example.com/loop.csv", target, key, transport=mock)

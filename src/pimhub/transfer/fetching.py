@@ -121,8 +121,8 @@ def fetch(
 ) -> None:
     """Copies a file, or downloads a URL (streamed, with `headers`), to `target`.
 
-    Redirects are followed within the source's own site only: the headers are the source's,
-    and another site must not receive them."""
+    With headers, redirects are followed within the source's own site only: the headers are
+    the source's, and another site must not receive them."""
     if not is_url(source):
         shutil.copyfile(source, target)
         return
@@ -140,7 +140,7 @@ def _download(client: httpx.Client, url: str, headers: dict[str, str], target: P
         with client.stream("GET", url, headers=headers) as response:
             if response.next_request is not None:
                 url = str(response.next_request.url)
-                if _origin(url) != origin:
+                if headers and _origin(url) != origin:
                     raise FetchFailed(
                         f"the source redirects to another site ({_origin(url)[1]}), which "
                         "is not sent its headers; give that URL as the source"
