@@ -155,9 +155,9 @@ def checked_for(definition: Any, sku: str) -> Checked:
     return checked
 
 
-def test_batches_of_one_unit_of_work_see_what_earlier_batches_held_back(sample: Hub) -> None:
-    # A bulk unit of work holds versions, events, new references and new documents until its
-    # next flush; a later batch that updates the same object must find them written.
+def test_batches_of_one_unit_of_work_see_what_earlier_batches_wrote(sample: Hub) -> None:
+    # An abort-mode import is one unit of work: a later batch may update what an earlier one
+    # created, and each change gets its own version, event and documents.
     before = counts(sample)
     with sample.catalog.batch_writer("Product", author="import") as writer:
         first = writer.save([{"sku": "H-1", "name": {"en": "Heron"}, "brand": "acme"}])

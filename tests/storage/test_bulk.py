@@ -115,7 +115,7 @@ def test_bulk_units_of_work_plan_each_statement_for_its_values_on_postgresql(
 ) -> None:
     url = require_service(request.config, POSTGRES_ENV, "PostgreSQL")
     engine = build_engine(url)
-    factory = SqlUnitOfWorkFactory(engine, lambda conn, bulk: None)  # type: ignore[arg-type,return-value]
+    factory = SqlUnitOfWorkFactory(engine, lambda conn: None)  # type: ignore[arg-type,return-value]
 
     def mode(**options: bool) -> str:
         with factory(**options) as uow:
@@ -147,42 +147,3 @@ def test_iso_caches_utc_times_only() -> None:
     noon = datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert iso(noon) == "2026-01-01T12:00:00.000Z"
     assert iso(noon.astimezone(timezone(timedelta(hours=1)))) == "2026-01-01T13:00:00.000+01:00"
-
-
-def test_a_holding_writer_inserts_what_may_wait_at_its_flush(engine: Engine) -> None:
-    empty_database(engine)
-
-    def stored() -> list[str]:
-        return sorted(conn.execute(select(objects.c.uuid)).scalars())
-
-    with begin_write(engine) as conn:
-        bulk = BulkWriter(conn, hold=True)
-        t = bulk.time(WHEN)
-        row = ("now", "X", "now", True, 1, t, t, bulk.json({}))
-        bulk.insert(objects, COLUMNS, [row])
-        bulk.insert(objects, COLUMNS, [("later", *row[1:2], "later", *row[3:])], later=True)
-        assert stored() == ["now"]
-        bulk.flush()
-        assert stored() == ["later", "now"]
-        bulk.flush()  # nothing twice
-        assert stored() == ["later", "now"]
-        # A writer that does not hold writes at once, whatever the caller allows.
-        eager = BulkWriter(conn)
-        eager.insert(objects, COLUMNS, [("eager", *row[1:2], "eager", *row[3:])], later=True)
-        assert stored() == ["eager", "later", "now"]
-
-
-def test_a_bulk_unit_of_work_writes_held_rows_when_committed_and_none_without(
-    engine: Engine,
-) -> None:
-    empty_database(engine)
-    factory = SqlUnitOfWorkFactory(engine, lambda conn, bulk: None)  # type: ignore[arg-type,return-value]
-    for commit in (False, True):
-        with factory(write=True, bulk=True) as uow:
-            t = uow.bulk_writer.time(WHEN)
-            row = (f"u{commit}", "X", f"k{commit}", True, 1, t, t, uow.bulk_writer.json({}))
-            uow.bulk_writer.insert(objects, COLUMNS, [row], later=True)
-            if commit:
-                uow.commit()
-    with engine.connect() as conn:
-        assert list(conn.execute(select(objects.c.uuid)).scalars()) == ["uTrue"]

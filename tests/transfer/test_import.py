@@ -4,7 +4,6 @@ crash in the middle that a re-run completes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -397,27 +396,3 @@ def test_optional_must_be_a_boolean() -> None:
     with pytest.raises(InvalidMapping) as caught:
         parse_mapping({"class": "Product", "fields": {"sku": {"column": "s", "optional": "y"}}})
     assert [e.field for e in caught.value.errors] == ["fields.sku.optional"]
-
-
-def test_a_dry_run_writes_what_its_last_batch_held_back_before_rolling_back(
-    sample: Hub,
-) -> None:
-    # Versions, events and documents wait for a flush; a dry run must meet them too.
-    flushed: list[int] = []
-
-    @contextmanager
-    def writer() -> Iterator[Any]:
-        with sample.catalog.batch_writer("Product", author="import") as real:
-            held = real.uow.bulk_writer
-
-            def flush() -> None:
-                flushed.append(len(held.held))
-                type(real).flush(real)
-
-            real.flush = flush  # type: ignore[method-assign]
-            yield real
-
-    before = totals(sample)
-    run_import(writer, from_text(csv_rows(30), Format.CSV), MAPPING, ImportOptions(dry_run=True))
-    assert flushed and flushed[-1] > 0  # the held rows of the last (only) batch
-    assert totals(sample) == before

@@ -123,10 +123,6 @@ class BatchWriter:
             checked=checked,
         )
 
-    def flush(self) -> None:
-        """Writes what the unit of work held back, without committing (a dry run's end)."""
-        self.uow.flush()
-
     def commit(self) -> None:
         self.uow.commit()
 
@@ -162,7 +158,6 @@ def save_batch(
     """Check and write `items` (values by field; an existing object's values are merged
     with them, a null removing a field) in the caller's unit of work. `checked`: the items'
     precheck, if one was made."""
-    uow.flush()  # what earlier batches of this unit of work held back, before reading
     ahead = checked.results if checked and checked.usable(definition, len(items)) else None
     prepared = _prepare(uow, definition, items, mode, languages, ahead)
     _resolve_relations(uow, definition, [i for i in prepared if not i.errors], prepared)

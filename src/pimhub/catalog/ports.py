@@ -148,9 +148,6 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-    def flush(self) -> None:
-        """Writes what a bulk unit of work held back (commit does too)."""
-
     def commit(self) -> None: ...
 
 

@@ -24,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.objects import CatalogObject
 from pimhub.search.documents import ANY_LANGUAGE, SearchDocument, normalize
 from pimhub.search.ports import Facet, Part, TextQuery
 from pimhub.search.sql_index import SqlIndexWriter, SqlSearchIndex
@@ -82,24 +84,23 @@ def tsquery(text: TextQuery) -> str:
 
 
 class PostgresIndexWriter(SqlIndexWriter):
+    def add_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None:
+        # New objects' rows cannot be there yet (not even from a rebuild, which sees only
+        # committed objects), so COPY, without the upsert's conflict check.
+        rows = [
+            (object_id, d.language, d.key, d.name, d.body)
+            for object_id, object_docs in self.languages.documents(definition, objs)
+            for d in object_docs
+        ]
+        BulkWriter(self.conn).insert(
+            docs, ("object_id", "language", "key_text", "name_text", "body_text"), rows
+        )
+
     def delete_ids(self, ids: Sequence[int]) -> None:
         if ids:
             self.conn.execute(docs.delete().where(docs.c.object_id.in_(list(ids))))
 
-    def insert(
-        self, documents: Sequence[tuple[int, list[SearchDocument]]], *, new: bool = False
-    ) -> None:
-        if new:
-            # A new object's rows cannot be there yet (not even from a rebuild, which sees
-            # only committed objects): COPY, without the upsert's conflict check.
-            copied = [
-                (object_id, d.language, d.key, d.name, d.body)
-                for object_id, object_docs in documents
-                for d in object_docs
-            ]
-            columns = ("object_id", "language", "key_text", "name_text", "body_text")
-            self.bulk.insert(docs, columns, copied, later=True)
-            return
+    def insert(self, documents: Sequence[tuple[int, list[SearchDocument]]]) -> None:
         rows = [
             {
                 "object_id": object_id,
@@ -141,8 +142,8 @@ def create_tables(conn: Connection) -> None:
 class PostgresSearchIndex(SqlSearchIndex):
     trgm_schema: str | None = None
 
-    def writer(self, conn: Connection, bulk: BulkWriter | None = None) -> PostgresIndexWriter:
-        return PostgresIndexWriter(conn, self.languages, bulk)
+    def writer(self, conn: Connection) -> PostgresIndexWriter:
+        return PostgresIndexWriter(conn, self.languages)
 
     def matched(self, text_query: TextQuery, language: str, name: str = "hits") -> Select[Any]:
         query = func.to_tsquery(literal_column("'simple'::regconfig"), tsquery(text_query))

@@ -25,7 +25,6 @@ from pimhub.catalog.objects import CatalogObject
 from pimhub.search.documents import DocumentShape, SearchDocument, index_shape
 from pimhub.search.ports import Facet, SearchPage, SearchRequest, TextQuery
 from pimhub.storage import listing
-from pimhub.storage.bulk import BulkWriter
 from pimhub.storage.repositories import row_to_object
 from pimhub.storage.tables import objects
 
@@ -62,12 +61,9 @@ class IndexLanguages:
 class SqlIndexWriter(ABC):
     """Keeps one object's documents current, on the unit of work's connection."""
 
-    def __init__(
-        self, conn: Connection, languages: IndexLanguages, bulk: BulkWriter | None = None
-    ) -> None:
+    def __init__(self, conn: Connection, languages: IndexLanguages) -> None:
         self.conn = conn
         self.languages = languages
-        self.bulk = bulk or BulkWriter(conn)
 
     def put(self, definition: ClassDefinition, obj: CatalogObject) -> None:
         self.put_many(definition, [obj])
@@ -78,7 +74,7 @@ class SqlIndexWriter(ABC):
 
     def add_many(self, definition: ClassDefinition, objs: Sequence[CatalogObject]) -> None:
         # Deleting what a new object cannot have yet cost as much as inserting, in FTS5.
-        self.insert(self.languages.documents(definition, objs), new=True)
+        self.insert(self.languages.documents(definition, objs))
 
     def remove(self, obj: CatalogObject) -> None:
         assert obj.id is not None
@@ -100,11 +96,7 @@ class SqlIndexWriter(ABC):
     def delete_ids(self, ids: Sequence[int]) -> None: ...
 
     @abstractmethod
-    def insert(
-        self, docs: Sequence[tuple[int, list[SearchDocument]]], *, new: bool = False
-    ) -> None:
-        """`new`: documents of objects created in this unit of work, which nobody else can
-        have written and which may wait for the bulk writer's flush."""
+    def insert(self, docs: Sequence[tuple[int, list[SearchDocument]]]) -> None: ...
 
     @abstractmethod
     def clear(self) -> None: ...
@@ -136,7 +128,7 @@ class SqlSearchIndex(ABC):
     # -- what a dialect provides ----------------------------------------------------------
 
     @abstractmethod
-    def writer(self, conn: Connection, bulk: BulkWriter | None = None) -> SqlIndexWriter: ...
+    def writer(self, conn: Connection) -> SqlIndexWriter: ...
 
     @abstractmethod
     def matched(self, text: TextQuery, language: str, name: str = "hits") -> Select[Any]:

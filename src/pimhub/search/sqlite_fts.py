@@ -25,7 +25,6 @@ from sqlalchemy import (
 from pimhub.search.documents import MAX_LANGUAGES, SearchDocument, language_token
 from pimhub.search.ports import Facet, Part, TextQuery
 from pimhub.search.sql_index import SqlIndexWriter, SqlSearchIndex
-from pimhub.storage.bulk import BulkWriter
 from pimhub.storage.tables import objects
 
 TABLE = "search_fts"
@@ -40,9 +39,7 @@ SLOTS = MAX_LANGUAGES
 SHIFT = SLOTS.bit_length() - 1  # rowid >> SHIFT is the object's id
 assert 1 << SHIFT == SLOTS
 
-fts = table(
-    TABLE, column("rowid"), column("key"), column("name"), column("body"), column("language")
-)
+fts = table(TABLE, column("rowid"), column("key"), column("name"), column("body"))
 
 
 def match_expression(text: TextQuery, language: str) -> str:
@@ -64,23 +61,25 @@ class SqliteIndexWriter(SqlIndexWriter):
                 [(i * SLOTS, (i + 1) * SLOTS) for i in ids],
             )
 
-    def insert(
-        self, docs: Sequence[tuple[int, list[SearchDocument]]], *, new: bool = False
-    ) -> None:
+    def insert(self, docs: Sequence[tuple[int, list[SearchDocument]]]) -> None:
         rows = [
             (object_id * SLOTS + n, d.key, d.name, d.body, language_token(d.language))
             for object_id, object_docs in docs
             for n, d in enumerate(object_docs)
         ]
-        self.bulk.insert(fts, ("rowid", "key", "name", "body", "language"), rows, later=new)
+        if rows:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {TABLE} (rowid, key, name, body, language) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def clear(self) -> None:
         self.conn.exec_driver_sql(f"DELETE FROM {TABLE}")
 
 
 class SqliteSearchIndex(SqlSearchIndex):
-    def writer(self, conn: Connection, bulk: BulkWriter | None = None) -> SqliteIndexWriter:
-        return SqliteIndexWriter(conn, self.languages, bulk)
+    def writer(self, conn: Connection) -> SqliteIndexWriter:
+        return SqliteIndexWriter(conn, self.languages)
 
     def matched(self, text: TextQuery, language: str, name: str = "hits") -> Select[Any]:
         # bm25() only works while FTS5 scans its own table, so the matches are ranked in a

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import cache, lru_cache, partial
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -27,47 +27,20 @@ Row = tuple[Any, ...]
 
 
 class BulkWriter:
-    """Statements for one connection's dialect; values go through `time` and `json` first.
+    """Statements for one connection's dialect; values go through `time` and `json` first."""
 
-    A holding writer (a bulk unit of work's) keeps the inserts it is told may wait until its
-    next flush: rows nothing reads back in the meantime (versions, outbox events, a new
-    object's references and search documents). An import's unit of work is flushed and
-    committed on its commit thread, so the database writes them while the next batch is
-    prepared; a batch flushes what the previous one held before it reads or writes."""
-
-    def __init__(self, conn: Connection, *, hold: bool = False) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self.time: Callable[[datetime], Any] = sqlite_time if self.sqlite else _utc
-        self.hold = hold
-        self.held: list[Callable[[], None]] = []
-
-    def flush(self) -> None:
-        held, self.held = self.held, []
-        for write in held:
-            write()
 
     @staticmethod
     def json(value: Any) -> str:
         return orjson.dumps(value).decode()
 
-    def insert(
-        self,
-        table: TableClause,
-        columns: Sequence[str],
-        rows: Sequence[Row],
-        *,
-        later: bool = False,
-    ) -> None:
-        """`later`: the rows may wait for the next flush (see the class)."""
+    def insert(self, table: TableClause, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
             return
-        if later and self.hold:
-            self.held.append(partial(self._insert, table, tuple(columns), rows))
-        else:
-            self._insert(table, columns, rows)
-
-    def _insert(self, table: TableClause, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if self.sqlite:
             self.conn.exec_driver_sql(_insert_sql(True, table, tuple(columns)), rows)
         else:

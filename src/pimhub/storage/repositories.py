@@ -114,9 +114,9 @@ class SqlClassRepository:
 
 
 class SqlObjectRepository:
-    def __init__(self, conn: Connection, bulk: BulkWriter | None = None) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.bulk = bulk or BulkWriter(conn)
+        self.bulk = BulkWriter(conn)
 
     def get_by_key(self, class_name: str, key: str) -> CatalogObject | None:
         row = self.conn.execute(
@@ -221,7 +221,7 @@ class SqlObjectRepository:
                 delete(object_references).where(object_references.c.source_id.in_(chunk))
             )
         rows = [(obj.id, f, t) for obj, refs in items for f, t in sorted(set(refs))]
-        self.bulk.insert(object_references, ("source_id", "field", "target_uuid"), rows, later=new)
+        self.bulk.insert(object_references, ("source_id", "field", "target_uuid"), rows)
 
     def referrers(self, uuid: str, limit: int) -> list[Referrer]:
         rows = self.conn.execute(
@@ -324,9 +324,9 @@ class SqlObjectRepository:
 
 
 class SqlVersionRepository:
-    def __init__(self, conn: Connection, bulk: BulkWriter | None = None) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.bulk = bulk or BulkWriter(conn)
+        self.bulk = BulkWriter(conn)
 
     def add(self, version: ObjectVersion) -> None:
         self.add_many([version])
@@ -338,7 +338,7 @@ class SqlVersionRepository:
              t(v.created_at), v.published, j(list(v.changed_fields)), j(v.values))
             for v in versions
         ]  # fmt: skip
-        self.bulk.insert(object_versions, _VERSION_COLUMNS, rows, later=True)
+        self.bulk.insert(object_versions, _VERSION_COLUMNS, rows)
 
     def for_object(self, object_uuid: str) -> list[ObjectVersion]:
         rows = self.conn.execute(
@@ -372,9 +372,9 @@ class SqlVersionRepository:
 
 
 class SqlOutboxRepository:
-    def __init__(self, conn: Connection, bulk: BulkWriter | None = None) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.bulk = bulk or BulkWriter(conn)
+        self.bulk = BulkWriter(conn)
 
     def add(self, event: OutboxEvent) -> None:
         self.add_many([event])
@@ -386,4 +386,4 @@ class SqlOutboxRepository:
              j(list(e.changed_fields)), j(e.payload), t(e.created_at))
             for e in events
         ]  # fmt: skip
-        self.bulk.insert(outbox, _OUTBOX_COLUMNS, rows, later=True)
+        self.bulk.insert(outbox, _OUTBOX_COLUMNS, rows)

@@ -10,7 +10,6 @@ import structlog
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from pimhub.catalog.ports import SearchIndexWriter
-from pimhub.storage.bulk import BulkWriter
 from pimhub.storage.engine import WRITE_OPTION
 from pimhub.storage.repositories import (
     SqlClassRepository,
@@ -20,8 +19,8 @@ from pimhub.storage.repositories import (
 )
 
 log = structlog.get_logger("pimhub.storage")
-# Makes the search index writer for a unit of work's connection (and its bulk writer).
-IndexWriterFactory = Callable[[Connection, BulkWriter], SearchIndexWriter]
+# Makes the search index writer for a unit of work's connection.
+IndexWriterFactory = Callable[[Connection], SearchIndexWriter]
 
 
 class SqlUnitOfWork:
@@ -62,12 +61,11 @@ class SqlUnitOfWork:
             # batch by the time the table holds a million. Plans made for each run's values
             # see the table's real size.
             self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-        self.bulk_writer = BulkWriter(self.conn, hold=self.bulk)
         self.classes = SqlClassRepository(self.conn)
-        self.objects = SqlObjectRepository(self.conn, self.bulk_writer)
-        self.versions = SqlVersionRepository(self.conn, self.bulk_writer)
-        self.outbox = SqlOutboxRepository(self.conn, self.bulk_writer)
-        self.search = self.index_writer(self.conn, self.bulk_writer)
+        self.objects = SqlObjectRepository(self.conn)
+        self.versions = SqlVersionRepository(self.conn)
+        self.outbox = SqlOutboxRepository(self.conn)
+        self.search = self.index_writer(self.conn)
         return self
 
     def __exit__(
@@ -82,11 +80,7 @@ class SqlUnitOfWork:
         finally:
             self.conn.close()
 
-    def flush(self) -> None:
-        self.bulk_writer.flush()
-
     def commit(self) -> None:
-        self.flush()
         self.tx.commit()
         for hook in self.committed:
             try:

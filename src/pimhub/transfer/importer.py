@@ -171,11 +171,7 @@ def run_import(
                 if not store(writer, map_batch(batch)) and options.on_error == OnError.ABORT:
                     summary.aborted = True
                     break
-            if options.dry_run:
-                # What a real run writes at its commit is written too, then rolled back, so
-                # a dry run meets every problem the database would raise.
-                writer.flush()
-            elif not summary.aborted:
+            if not summary.aborted and not options.dry_run:
                 writer.commit()
                 summary.committed_rows = summary.rows
     else:
