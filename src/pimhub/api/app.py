@@ -20,7 +20,16 @@ from pimhub.api.graphql import endpoint as graphql_endpoint
 from pimhub.api.graphql.executor import GraphQLService
 from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
-from pimhub.api.rest import classes, datahub, imports, objects, products, simple, webhooks
+from pimhub.api.rest import (
+    classes,
+    datahub,
+    import_profiles,
+    imports,
+    objects,
+    products,
+    simple,
+    webhooks,
+)
 from pimhub.bootstrap import Hub
 from pimhub.events.worker import Worker
 
@@ -68,7 +77,17 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     )
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (ops, metrics, classes, objects, webhooks, datahub, simple, imports):
+    for module in (
+        ops,
+        metrics,
+        classes,
+        objects,
+        webhooks,
+        datahub,
+        simple,
+        imports,
+        import_profiles,
+    ):
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(

@@ -14,6 +14,7 @@ from pimhub.catalog import errors as e
 from pimhub.datahub.config import InvalidDatahubConfig
 from pimhub.events.errors import InvalidEndpoint
 from pimhub.transfer.mapping import InvalidMapping
+from pimhub.transfer.profiles import InvalidProfile
 
 PROBLEM_BASE = "urn:pimhub:problem:"
 
@@ -24,6 +25,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (e.InvalidClassDefinition, 422),
     (InvalidDatahubConfig, 422),
     (InvalidMapping, 422),
+    (InvalidProfile, 422),
     (e.InvalidQuery, 400),
     (e.InvalidInput, 400),
     (e.NotFound, 404),

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -22,7 +23,13 @@ from croniter import croniter
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
-from pimhub.transfer.fetching import check_headers, fetch, resolve_headers, shown_headers
+from pimhub.transfer.fetching import (
+    check_headers,
+    fetch,
+    is_url,
+    resolve_headers,
+    shown_headers,
+)
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest, SourceUnavailable
 from pimhub.transfer.sources import Format, SourceOptions
@@ -102,6 +109,32 @@ class ProfileStore(Protocol):
     def finished(self, name: str, job_id: str) -> None: ...
 
 
+_DOCUMENT_KEYS = frozenset({"name", "source", "mapping", "cron", "class", "options", "enabled"})
+_OPTION_CHOICES: dict[str, type[StrEnum]] = {
+    "mode": WriteMode,
+    "onError": OnError,
+    "format": Format,
+}
+_TEXT_OPTIONS = frozenset({"delimiter", "encoding", "recordPath", "sheet"})
+
+
+def check_options(options: Mapping[str, Any], source: str, errors: list[FieldError]) -> None:
+    """The import options a profile may carry: mode, onError, format, delimiter, encoding,
+    recordPath, sheet, headers."""
+    for key, value in options.items():
+        path = f"options.{key}"
+        if key in _OPTION_CHOICES:
+            choices = [c.value for c in _OPTION_CHOICES[key]]
+            if value not in choices:
+                errors.append(FieldError(path, f"one of {', '.join(choices)}"))
+        elif key in _TEXT_OPTIONS:
+            if not isinstance(value, str) or not value:
+                errors.append(FieldError(path, "a text"))
+        elif key != "headers":
+            errors.append(FieldError(path, "unknown option"))
+    check_headers(options.get("headers"), source, errors)
+
+
 # (source, target file, request headers already resolved)
 Fetch = Callable[[str, Path, Mapping[str, str]], None]
 
@@ -142,7 +175,7 @@ class ImportProfiles:
             )
         if not source.strip():
             errors.append(FieldError("source", "a file path or an http(s) URL"))
-        check_headers((options or {}).get("headers"), source, errors)
+        check_options(options or {}, source, errors)
         if errors:
             raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
         now = self.clock()
@@ -162,6 +195,50 @@ class ImportProfiles:
         self.store.save(profile)
         return profile
 
+    def save_document(
+        self, name: str, document: Any, *, files_allowed: bool
+    ) -> tuple[ImportProfile, bool]:
+        """Creates or replaces a profile from its JSON form (see to_dict); True when created.
+        `files_allowed`: False over the API, where a file path would let a key read the
+        server's files into the catalog."""
+        if not isinstance(document, Mapping):
+            raise InvalidProfile(
+                "an import profile is a JSON object", [FieldError("body", "expected an object")]
+            )
+        errors = [
+            FieldError(k, "unknown attribute") for k in sorted(set(document) - _DOCUMENT_KEYS)
+        ]
+        for key in ("source", "mapping", "cron"):
+            if not isinstance(document.get(key), str):
+                errors.append(FieldError(key, "required: a text", "required"))
+        for key, kind, expected in (
+            ("class", str, "a class name"),
+            ("options", dict, "an object"),
+            ("enabled", bool, "true or false"),
+        ):
+            if document.get(key) is not None and not isinstance(document[key], kind):
+                errors.append(FieldError(key, expected))
+        if document.get("name", name) != name:
+            errors.append(FieldError("name", f"the profile at this address is '{name}'"))
+        source = document.get("source")
+        if isinstance(source, str) and not files_allowed and not is_url(source):
+            errors.append(
+                FieldError("source", "an http(s) URL here; add file sources with the CLI")
+            )
+        if errors:
+            raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
+        created = self.store.get(name) is None
+        profile = self.save(
+            name,
+            source=document["source"],
+            mapping=document["mapping"],
+            cron=document["cron"],
+            class_name=document.get("class"),
+            options=document.get("options"),
+            enabled=document.get("enabled", True) is not False,
+        )
+        return profile, created
+
     def get(self, name: str) -> ImportProfile:
         profile = self.store.get(name)
         if profile is None:
@@ -179,6 +256,10 @@ class ImportProfiles:
         """Imports the profile's source now, whatever its schedule."""
         return self._import(self.get(name))
 
+    def start(self, name: str) -> ImportJob:
+        """As run, but the import goes on in the background once the source is fetched."""
+        return self._import(self.get(name), background=True)
+
     def run_due(self) -> list[ImportJob]:
         """Imports every enabled profile whose time has come (claimed, so once)."""
         now = self.clock()
@@ -194,7 +275,7 @@ class ImportProfiles:
                 log.exception("import.profile_failed", profile=profile.name)
         return ran
 
-    def _import(self, profile: ImportProfile) -> ImportJob:
+    def _import(self, profile: ImportProfile, *, background: bool = False) -> ImportJob:
         file_name = Path(urlsplit(profile.source).path).name or "source"
 
         def save(target: Path) -> None:
@@ -202,10 +283,9 @@ class ImportProfiles:
             headers = resolve_headers(profile.headers, self.environ)
             self.fetcher(profile.source, target, headers)
 
+        begin = self.jobs.submit if background else self.jobs.run_now
         try:
-            job = self.jobs.run_now(
-                profile.job_request(), file_name, save, f"profile:{profile.name}"
-            )
+            job = begin(profile.job_request(), file_name, save, f"profile:{profile.name}")
         except SourceUnavailable as exc:
             job = exc.job  # recorded as a failed job, visible like any other
         self.store.finished(profile.name, job.id)

@@ -1,0 +1,114 @@
+"""/api/v1/import-profiles on both databases: admin keys only, checked documents, HTTP(S)
+sources only, and a run started over the API that imports in the background."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pimhub.bootstrap import Hub
+from tests.api.test_imports_api import finished
+from tests.conftest import bearer
+
+URL = "https://erp.example.com/export/products.csv"
+MAPPING = "class: Product\nfields:\n  sku: sku\n  name.en: name\n"
+PROFILE = {
+    "source": URL,
+    "mapping": MAPPING,
+    "cron": "0 2 * * *",
+    "options": {"onError": "abort", "headers": {"Authorization": "Bearer ${PIMHUB_IMPORT_T}"}},
+}
+
+
+@pytest.fixture
+def profiles(hub: Hub, tmp_path: Path) -> list[tuple[str, dict[str, str]]]:
+    """Requests the hub's fetcher was asked for; it answers with a two-row CSV."""
+    hub.imports.folder = tmp_path / "imports"
+    hub.import_profiles.environ = {"PIMHUB_IMPORT_T": "t0ken"}
+    asked: list[tuple[str, dict[str, str]]] = []
+
+    def fetch(source: str, target: Path, headers: Mapping[str, str]) -> None:
+        asked.append((source, dict(headers)))
+        target.write_text("sku,name\nA-1,From the ERP\nA-2,Also\n")
+
+    hub.import_profiles.fetcher = fetch
+    return asked
+
+
+def put(client: TestClient, headers: dict[str, str], body: Any, name: str = "erp") -> Any:
+    return client.put(f"/api/v1/import-profiles/{name}", json=body, headers=headers)
+
+
+def test_profiles_are_created_read_listed_run_and_deleted(
+    hub: Hub,
+    client: TestClient,
+    admin: dict[str, str],
+    profiles: list[tuple[str, dict[str, str]]],
+) -> None:
+    created = put(client, admin, PROFILE)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["name"], body["source"], body["cron"], body["enabled"]) == (
+        "erp",
+        URL,
+        "0 2 * * *",
+        True,
+    )
+    assert body["options"]["headers"] == {"Authorization": "(hidden) ${PIMHUB_IMPORT_T}"}
+    assert put(client, admin, {**PROFILE, "enabled": False}).status_code == 200  # replaced
+    listed = client.get("/api/v1/import-profiles", headers=admin).json()["items"]
+    assert [(p["name"], p["enabled"]) for p in listed] == [("erp", False)]
+    run = client.post("/api/v1/import-profiles/erp/run", headers=admin)
+    assert run.status_code == 202, run.text
+    assert run.headers["Location"] == f"/api/v1/imports/{run.json()['id']}"
+    done = finished(client, run.json()["id"], admin)
+    assert (done["status"], done["summary"]["created"]) == ("succeeded", 2)
+    assert done["author"] == "profile:erp"
+    assert profiles == [(URL, {"Authorization": "Bearer t0ken"})]
+    got = client.get("/api/v1/import-profiles/erp", headers=admin).json()
+    assert got["lastJob"] == done["id"]
+    assert client.delete("/api/v1/import-profiles/erp", headers=admin).status_code == 204
+    missing = client.get("/api/v1/import-profiles/erp", headers=admin)
+    assert (missing.status_code, missing.json()["code"]) == (404, "not-found")
+
+
+def test_a_bad_profile_is_refused_with_every_problem(
+    client: TestClient, admin: dict[str, str], profiles: list[Any], tmp_path: Path
+) -> None:
+    bad = {
+        "source": str(tmp_path / "drop.csv"),  # a file of the server's
+        "mapping": MAPPING,
+        "cron": 5,
+        "options": {"mode": "merge", "headers": {"X": "${HOME}"}, "speed": "fast"},
+        "owner": "me",
+    }
+    response = put(client, admin, bad)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "invalid-import-profile"
+    assert [e["field"] for e in problem["errors"]] == ["owner", "cron", "source"]
+    # Problems of the document's shape come first; its options once the shape is right.
+    response = put(client, admin, {**bad, "source": URL, "cron": "@daily", "owner": None})
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert fields == ["owner"]
+    response = put(client, admin, {**PROFILE, "options": bad["options"]})
+    assert [e["field"] for e in response.json()["errors"]] == [
+        "options.mode",
+        "options.speed",
+        "options.headers.X",
+    ]
+    response = put(client, admin, {**PROFILE, "mapping": "class: Product\nfields: {sku: {y: 1}}"})
+    assert (response.status_code, response.json()["code"]) == (422, "invalid-mapping")
+    assert put(client, admin, {**PROFILE, "name": "other"}).json()["errors"][0]["field"] == "name"
+    assert client.get("/api/v1/import-profiles", headers=admin).json()["items"] == []
+
+
+def test_profiles_need_an_admin_key(hub: Hub, client: TestClient, profiles: list[Any]) -> None:
+    writer = bearer(hub, "write:Product", name="writer")
+    assert put(client, writer, PROFILE).status_code == 403
+    assert client.get("/api/v1/import-profiles", headers=writer).status_code == 403
+    assert client.post("/api/v1/import-profiles/erp/run", headers=writer).status_code == 403
