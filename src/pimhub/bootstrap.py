@@ -115,7 +115,12 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             default_language=settings.default_language,
         ),
         imports=imports,
-        import_profiles=ImportProfiles(SqlProfileStore(engine), imports, clock=utc_now),
+        import_profiles=ImportProfiles(
+            SqlProfileStore(engine),
+            imports,
+            clock=utc_now,
+            allow_private=settings.import_sources_allow_private,
+        ),
     )
 
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool = Field(
         False, description="Allow webhook URLs that resolve to loopback or private addresses"
     )
+    import_sources_allow_private: bool = Field(
+        False,
+        description="Allow scheduled import sources at loopback or private addresses "
+        "(an ERP on the local network)",
+    )
     webhook_connect_timeout: float = Field(5.0, description="Seconds to open a connection")
     webhook_timeout: float = Field(15.0, description="Seconds for a whole delivery attempt")
     webhook_batch_size: int = Field(500, description="Deliveries claimed per dispatch round")

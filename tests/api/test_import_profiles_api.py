@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
+from pimhub.transfer.fetching import FetchFailed
 from tests.api.test_imports_api import finished
 from tests.conftest import bearer
 
@@ -90,17 +91,28 @@ def test_a_bad_profile_is_refused_with_every_problem(
     assert response.status_code == 422
     problem = response.json()
     assert problem["code"] == "invalid-import-profile"
-    assert [e["field"] for e in problem["errors"]] == ["owner", "cron", "source"]
-    # Problems of the document's shape come first; its options once the shape is right.
-    response = put(client, admin, {**bad, "source": URL, "cron": "@daily", "owner": None})
-    fields = [e["field"] for e in response.json()["errors"]]
-    assert fields == ["owner"]
-    response = put(client, admin, {**PROFILE, "options": bad["options"]})
+    assert [e["field"] for e in problem["errors"]] == ["owner", "cron"]  # the shape first
+    shaped = {k: v for k, v in bad.items() if k != "owner"} | {"cron": "@daily"}
+    response = put(client, admin, shaped)
     assert [e["field"] for e in response.json()["errors"]] == [
+        "source",  # a file of the server's: not over the API
         "options.mode",
         "options.speed",
-        "options.headers.X",
+        "options.headers",  # headers for a file
+        "options.headers.X",  # a variable not meant for imports
     ]
+    for change, field in [
+        ({"source": "https://erp:s3cret@erp.example.com/p.csv"}, "source"),
+        ({"source": "http://127.0.0.1:8080/p.csv"}, "source"),  # internal, not allowed here
+        ({"cron": "0 0 31 2 *"}, "cron"),  # never comes
+        ({"cron": "* * * * * *"}, "cron"),  # seconds: not a five-field expression
+        ({"class": "Nope"}, "class"),
+        ({"options": {"encoding": "klingon"}}, "options.encoding"),
+    ]:
+        response = put(client, admin, {**PROFILE, **change})
+        assert response.status_code == 422, (change, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == [field], change
+        assert "s3cret" not in response.text
     response = put(client, admin, {**PROFILE, "mapping": "class: Product\nfields: {sku: {y: 1}}"})
     assert (response.status_code, response.json()["code"]) == (422, "invalid-mapping")
     assert put(client, admin, {**PROFILE, "name": "other"}).json()["errors"][0]["field"] == "name"
@@ -112,3 +124,19 @@ def test_profiles_need_an_admin_key(hub: Hub, client: TestClient, profiles: list
     assert put(client, writer, PROFILE).status_code == 403
     assert client.get("/api/v1/import-profiles", headers=writer).status_code == 403
     assert client.post("/api/v1/import-profiles/erp/run", headers=writer).status_code == 403
+
+
+def test_a_run_whose_source_cannot_be_fetched_is_a_failed_job(
+    hub: Hub, client: TestClient, admin: dict[str, str], profiles: list[Any]
+) -> None:
+    def unreachable(source: str, target: Path, headers: Mapping[str, str]) -> None:
+        raise FetchFailed("https://erp.example.com/export/products.csv answered HTTP 503")
+
+    hub.import_profiles.fetcher = unreachable
+    assert put(client, admin, PROFILE).status_code == 201
+    run = client.post("/api/v1/import-profiles/erp/run", headers=admin)
+    assert run.status_code == 202  # answered before the download is tried
+    done = finished(client, run.json()["id"], admin)
+    assert done["status"] == "failed"
+    assert "answered HTTP 503" in done["error"]
+    assert client.get("/api/v1/import-profiles/erp", headers=admin).json()["lastJob"] == done["id"]

@@ -88,6 +88,7 @@ def test_a_scheduled_import_from_an_http_source_run_over_the_api(tmp_path: Path)
     env = {**os.environ, "PIMHUB_DATA_DIR": str(tmp_path / "data")}
     env.pop("PIMHUB_DATABASE_URL", None)
     env["PIMHUB_IMPORT_ERP_TOKEN"] = "erp-t0ken"  # the server's own environment
+    env["PIMHUB_IMPORT_SOURCES_ALLOW_PRIVATE"] = "true"  # the feed is on this machine
     admin = init(env, tmp_path)
     profile = {
         "source": f"http://127.0.0.1:{feed.server_port}/export.csv",
@@ -98,6 +99,7 @@ def test_a_scheduled_import_from_an_http_source_run_over_the_api(tmp_path: Path)
     try:
         with serving(env, tmp_path) as base:
             http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"})
+            # Internal addresses are refused unless allowed, as the server was told here.
             saved = http.put("/api/v1/import-profiles/erp", json=profile)
             assert saved.status_code == 201, saved.text
             started = http.post("/api/v1/import-profiles/erp/run")
@@ -114,3 +116,4 @@ def test_a_scheduled_import_from_an_http_source_run_over_the_api(tmp_path: Path)
             assert http.get("/api/v1/objects/Product/ERP-2").json()["fields"]["stock"] == 9
     finally:
         feed.shutdown()
+        feed.server_close()

@@ -16,7 +16,7 @@ from pimhub.events.worker import Worker
 from pimhub.transfer.fetching import FetchFailed, fetch
 from pimhub.transfer.jobs import JobStatus
 from pimhub.transfer.mapping import InvalidMapping
-from pimhub.transfer.profiles import ImportProfiles, InvalidProfile
+from pimhub.transfer.profiles import ImportProfile, ImportProfiles, InvalidProfile
 
 MAPPING = "class: Product\nfields:\n  sku: sku\n  name.en: name\n"
 
@@ -96,7 +96,9 @@ def test_http_sources_are_downloaded(tmp_path: Path) -> None:
     def missing(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404)
 
-    with pytest.raises(FetchFailed, match="HTTPStatusError: Client error '404 Not Found'"):
+    with pytest.raises(
+        FetchFailed, match=r"^https://erp\.example\.com/feed\.csv answered HTTP 404$"
+    ):
         fetch("https://erp.example.com/feed.csv", target, transport=httpx.MockTransport(missing))
 
 
@@ -182,6 +184,7 @@ def test_http_sources_get_the_profiles_headers_with_secrets_from_the_environment
     # A value that cannot be sent, or no value: a failed job naming the variable, not the value.
     for value, problem in [
         ("l3aked\n", "holds a line break or characters a header cannot carry"),
+        ("l3aked-\u00e9", "holds a line break or characters a header cannot carry"),
         (None, "is not set in the worker's environment"),
     ]:
         if value is None:
@@ -238,10 +241,69 @@ def test_redirects_are_followed_within_the_sources_site_only(tmp_path: Path) -> 
     ]
     assert target.read_text() == "sku\nA\n"
     seen.clear()
-    with pytest.raises(FetchFailed, match=r"redirects to another site \(cdn.example.net\)"):
+    with pytest.raises(
+        FetchFailed, match=r"redirects to https://cdn\.example\.net/f\.csv, another"
+    ):
         fetch("https://erp.example.com/moved.csv", target, key, transport=mock)
     assert [url for url, _ in seen] == ["https://erp.example.com/moved.csv"]
     fetch("https://erp.example.com/moved.csv", target, {}, transport=mock)  # nothing to leak
     assert seen[-1] == ("https://cdn.example.net/f.csv", None)
     with pytest.raises(FetchFailed, match="more than 5 times"):
         fetch("https://erp.example.com/loop.csv", target, key, transport=mock)
+
+
+def test_fetch_errors_name_no_credentials_and_downloads_are_bounded(tmp_path: Path) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
+
+    target = tmp_path / "f.csv"
+    with pytest.raises(FetchFailed) as caught:
+        fetch(
+            "https://erp:s3cret@erp.example.com/f.csv?sig=abc",
+            target,
+            transport=httpx.MockTransport(refuse),
+        )
+    assert str(caught.value) == "https://erp.example.com/f.csv: ConnectError"
+
+    def big(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"x" * 5000)
+
+    mock = httpx.MockTransport(big)
+    with pytest.raises(FetchFailed, match="larger than 4,096 bytes"):
+        fetch("https://erp.example.com/f.csv", target, transport=mock, max_bytes=4096)
+    with pytest.raises(FetchFailed, match="longer than its deadline"):
+        fetch("https://erp.example.com/f.csv", target, transport=mock, deadline=-1)
+    fetch("https://erp.example.com/f.csv", target, transport=mock, max_bytes=5000)
+    assert target.stat().st_size == 5000
+
+
+def test_internal_addresses_are_not_fetched_unless_allowed(tmp_path: Path) -> None:
+    def inside(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "erp.example.com":
+            return httpx.Response(302, headers={"location": "http://127.0.0.1:9/secrets.csv"})
+        return httpx.Response(200, content=b"sku\nA\n")
+
+    target, mock = tmp_path / "f.csv", httpx.MockTransport(inside)
+    with pytest.raises(FetchFailed, match=r"127\.0\.0\.1, which is not a public address"):
+        fetch("https://erp.example.com/f.csv", target, transport=mock, allow_private=False)
+    fetch("https://erp.example.com/f.csv", target, transport=mock, allow_private=True)
+    assert target.read_text() == "sku\nA\n"
+
+
+def test_a_profile_that_cannot_be_claimed_does_not_stop_the_others(
+    hub: Hub, scheduled: tuple[ImportProfiles, Clock, Path]
+) -> None:
+    profiles, clock, source = scheduled
+    for name in ("a-broken", "b-fine"):
+        profiles.save(name, source=str(source), mapping=MAPPING, cron="0 2 * * *")
+    real_claim = profiles.store.claim
+
+    def claim(profile: ImportProfile, next_run_at: datetime) -> bool:
+        if profile.name == "a-broken":
+            raise RuntimeError("the database hiccupped")
+        return real_claim(profile, next_run_at)
+
+    profiles.store.claim = claim  # type: ignore[method-assign]
+    clock.now += timedelta(hours=2)
+    ran = profiles.run_due()
+    assert [j.author for j in ran] == ["profile:b-fine"]

@@ -89,6 +89,8 @@ def register(app: typer.Typer) -> None:
         if "PIMHUB_WEBHOOKS_ALLOW_PRIVATE" not in os.environ:
             # A first look usually points webhooks at a receiver on the same machine.
             settings.webhooks_allow_private = True
+        if "PIMHUB_IMPORT_SOURCES_ALLOW_PRIVATE" not in os.environ:
+            settings.import_sources_allow_private = True  # and imports at a local feed
         hub = open_hub(settings, require_schema=False)
         initialize(hub)
         seed_demo(hub, products)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +22,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from pimhub.catalog.errors import FieldError
+from pimhub.events.destinations import blocked_address
 
-DOWNLOAD_TIMEOUT = 120.0
+DOWNLOAD_TIMEOUT = 120.0  # for each connect, read or write
+DOWNLOAD_DEADLINE = 3600.0  # for the whole download
+MAX_DOWNLOAD_BYTES = 8 * 1024**3
 MAX_REDIRECTS = 5
 VARIABLE_PREFIX = "PIMHUB_IMPORT_"
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token
@@ -52,7 +57,7 @@ def check_headers(raw: Any, source: str, errors: list[FieldError]) -> None:
         if not isinstance(name, str) or not HEADER_NAME.match(name):
             errors.append(FieldError(path, "not a header name (letters, digits, - and the like)"))
         elif not isinstance(value, str) or _unsendable(value):
-            errors.append(FieldError(path, "a header value is one line of Latin-1 text"))
+            errors.append(FieldError(path, "a header value is one line of printable ASCII"))
         elif foreign := [v for v in REFERENCE.findall(value) if not v.startswith(VARIABLE_PREFIX)]:
             errors.append(FieldError(path, f"${{{foreign[0]}}}: only {VARIABLE_PREFIX}* variables"))
 
@@ -104,13 +109,17 @@ def _lookup(environ: Mapping[str, str]) -> Callable[[re.Match[str]], str]:
 
 
 def _unsendable(value: str) -> bool:
-    if any(c in value for c in "\r\n\x00"):
-        return True
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return True
-    return False
+    """Anything but printable ASCII (and tabs): what every HTTP client sends as it is."""
+    return not all(c == "\t" or " " <= c <= "~" for c in value)
+
+
+def shown_url(url: str) -> str:
+    """The URL for errors and logs, which keys that cannot read the profile may see: no
+    credentials, no query (a signed URL's signature is one)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def fetch(
@@ -118,40 +127,70 @@ def fetch(
     target: Path,
     headers: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    *,
+    allow_private: bool = True,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    deadline: float = DOWNLOAD_DEADLINE,
 ) -> None:
     """Copies a file, or downloads a URL (streamed, with `headers`), to `target`.
 
     With headers, redirects are followed within the source's own site only: the headers are
-    the source's, and another site must not receive them."""
+    the source's, and another site must not receive them. Without `allow_private`, no request
+    goes to an internal address, redirects included. A download stops at `max_bytes` or
+    after `deadline` seconds, however slowly the server sends."""
     if not is_url(source):
         shutil.copyfile(source, target)
         return
+    limits = _Limits(max_bytes, time.monotonic() + deadline, allow_private)
     try:
         with httpx.Client(timeout=DOWNLOAD_TIMEOUT, transport=transport) as client:
-            _download(client, source, dict(headers or {}), target)
-    except httpx.HTTPError as exc:
-        # httpx's messages name the URL, never a header value.
-        raise FetchFailed(f"{source}: {type(exc).__name__}: {exc}") from None
+            _download(client, source, dict(headers or {}), target, limits)
+    except httpx.HTTPStatusError as exc:
+        raise FetchFailed(f"{shown_url(source)} answered HTTP {exc.response.status_code}") from None
+    except (httpx.HTTPError, UnicodeError, ValueError) as exc:
+        # The exception's own text may quote a URL with its credentials, or a header.
+        raise FetchFailed(f"{shown_url(source)}: {type(exc).__name__}") from None
 
 
-def _download(client: httpx.Client, url: str, headers: dict[str, str], target: Path) -> None:
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_bytes: int
+    until: float  # time.monotonic() deadline
+    allow_private: bool
+
+
+def _download(
+    client: httpx.Client, url: str, headers: dict[str, str], target: Path, limits: _Limits
+) -> None:
     origin = _origin(url)
     for _ in range(MAX_REDIRECTS + 1):
+        if not limits.allow_private and (why := blocked_address(url)):
+            raise FetchFailed(f"{why}; set PIMHUB_IMPORT_SOURCES_ALLOW_PRIVATE to fetch it")
         with client.stream("GET", url, headers=headers) as response:
             if response.next_request is not None:
                 url = str(response.next_request.url)
                 if headers and _origin(url) != origin:
                     raise FetchFailed(
-                        f"the source redirects to another site ({_origin(url)[1]}), which "
-                        "is not sent its headers; give that URL as the source"
+                        f"the source redirects to {shown_url(url)}, another site (or scheme) "
+                        "than the one its headers are for; give that URL as the source"
                     )
                 continue
             response.raise_for_status()
-            with target.open("wb") as out:
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
+            _save(response, target, limits)
             return
     raise FetchFailed(f"the source redirects more than {MAX_REDIRECTS} times")
+
+
+def _save(response: httpx.Response, target: Path, limits: _Limits) -> None:
+    written = 0
+    with target.open("wb") as out:
+        for chunk in response.iter_bytes():
+            written += len(chunk)
+            if written > limits.max_bytes:
+                raise FetchFailed(f"the source is larger than {limits.max_bytes:,} bytes")
+            if time.monotonic() > limits.until:
+                raise FetchFailed("the download took longer than its deadline")
+            out.write(chunk)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

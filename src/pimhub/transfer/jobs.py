@@ -178,16 +178,40 @@ class ImportJobs:
         self._run(job, path, mapping, request)
         return self.get(job.id)
 
+    def submit_fetched(
+        self, request: JobRequest, file_name: str, fetch: Callable[[Path], None], author: str
+    ) -> ImportJob:
+        """As submit, but `fetch` (a download) runs in the background too, so the caller
+        need not wait for it; a source that cannot be fetched fails the job."""
+        mapping, class_name, fmt = self.check(request, file_name)
+        job = self._record(request, file_name, class_name, fmt, author)
+
+        def fetch_and_run() -> None:
+            try:
+                path = self._store_file(job, fetch)
+            except SourceUnavailable:
+                return  # recorded as failed
+            self._run(job, path, mapping, request)
+
+        self._pool().submit(fetch_and_run)
+        return job
+
     def _create(
         self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
     ) -> tuple[ImportJob, Path, ImportMapping]:
         mapping, class_name, fmt = self.check(request, file_name)
-        name = safe_name(file_name)
+        job = self._record(request, file_name, class_name, fmt, author)
+        return job, self._store_file(job, save), mapping
+
+    def _record(
+        self, request: JobRequest, file_name: str, class_name: str, fmt: Format, author: str
+    ) -> ImportJob:
+        """A queued job, stored first, so a source that cannot be fetched is a failed job."""
         job = ImportJob(
             id=f"imp_{uuidlib.uuid4().hex[:20]}",
             class_name=class_name,
             status=JobStatus.QUEUED,
-            file_name=name,
+            file_name=safe_name(file_name),
             options={
                 "mode": request.mode.value,
                 "onError": request.on_error.value,
@@ -197,9 +221,12 @@ class ImportJobs:
             author=author,
             created_at=self.clock(),
         )
-        self.store.add(job)  # first, so a source that cannot be fetched is a failed job
+        self.store.add(job)
+        return job
+
+    def _store_file(self, job: ImportJob, save: Callable[[Path], None]) -> Path:
         folder = self.folder / job.id
-        path = folder / name
+        path = folder / job.file_name
         try:
             folder.mkdir(parents=True, exist_ok=True)
             save(path)
@@ -213,7 +240,7 @@ class ImportJobs:
             )
             self.store.update(failed)
             raise SourceUnavailable(failed) from exc
-        return job, path, mapping
+        return path
 
     def get(self, job_id: str) -> ImportJob:
         job = self.store.get(job_id)

@@ -8,34 +8,34 @@ with a compare-and-set, so exactly one of them imports it.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import structlog
-from croniter import croniter
 
 from pimhub.catalog.batch import WriteMode
-from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
+from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
-from pimhub.transfer.fetching import (
-    check_headers,
-    fetch,
-    is_url,
-    resolve_headers,
-    shown_headers,
-)
+from pimhub.transfer.fetching import fetch, resolve_headers, shown_headers
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest, SourceUnavailable
+from pimhub.transfer.mapping import InvalidMapping
+from pimhub.transfer.profile_checks import (
+    check_cron,
+    check_document,
+    check_name,
+    check_options,
+    check_source,
+    next_run,
+)
 from pimhub.transfer.sources import Format, SourceOptions
 
 log = structlog.get_logger("pimhub.imports")
-NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
 class InvalidProfile(InvalidInput):
@@ -109,32 +109,6 @@ class ProfileStore(Protocol):
     def finished(self, name: str, job_id: str) -> None: ...
 
 
-_DOCUMENT_KEYS = frozenset({"name", "source", "mapping", "cron", "class", "options", "enabled"})
-_OPTION_CHOICES: dict[str, type[StrEnum]] = {
-    "mode": WriteMode,
-    "onError": OnError,
-    "format": Format,
-}
-_TEXT_OPTIONS = frozenset({"delimiter", "encoding", "recordPath", "sheet"})
-
-
-def check_options(options: Mapping[str, Any], source: str, errors: list[FieldError]) -> None:
-    """The import options a profile may carry: mode, onError, format, delimiter, encoding,
-    recordPath, sheet, headers."""
-    for key, value in options.items():
-        path = f"options.{key}"
-        if key in _OPTION_CHOICES:
-            choices = [c.value for c in _OPTION_CHOICES[key]]
-            if value not in choices:
-                errors.append(FieldError(path, f"one of {', '.join(choices)}"))
-        elif key in _TEXT_OPTIONS:
-            if not isinstance(value, str) or not value:
-                errors.append(FieldError(path, "a text"))
-        elif key != "headers":
-            errors.append(FieldError(path, "unknown option"))
-    check_headers(options.get("headers"), source, errors)
-
-
 # (source, target file, request headers already resolved)
 Fetch = Callable[[str, Path, Mapping[str, str]], None]
 
@@ -146,13 +120,15 @@ class ImportProfiles:
         jobs: ImportJobs,
         *,
         clock: Callable[[], datetime],
-        fetcher: Fetch = fetch,
+        fetcher: Fetch | None = None,
         environ: Mapping[str, str] = os.environ,
+        allow_private: bool = False,
     ) -> None:
         self.store = store
         self.jobs = jobs
         self.clock = clock
-        self.fetcher = fetcher
+        self.allow_private = allow_private  # sources at internal addresses
+        self.fetcher = fetcher or partial(fetch, allow_private=allow_private)
         self.environ = environ  # what ${NAME} in a header refers to
 
     def save(
@@ -165,66 +141,48 @@ class ImportProfiles:
         class_name: str | None = None,
         options: dict[str, Any] | None = None,
         enabled: bool = True,
+        files_allowed: bool = True,
     ) -> ImportProfile:
+        """Creates or replaces a profile, every problem named by path. `files_allowed`:
+        False over the API, where a file path would let a key read the server's files into
+        the catalog."""
         errors: list[FieldError] = []
-        if not NAME.match(name):
-            errors.append(FieldError("name", "a-z first, then a-z, 0-9, _ or - (at most 64)"))
-        if not croniter.is_valid(cron):
-            errors.append(
-                FieldError("cron", f"'{cron}' is not a cron expression (m h dom mon dow)")
-            )
-        if not source.strip():
-            errors.append(FieldError("source", "a file path or an http(s) URL"))
+        now = self.clock()
+        check_name(name, errors)
+        check_cron(cron, now, errors)
+        check_source(
+            source, files_allowed=files_allowed, allow_private=self.allow_private, errors=errors
+        )
+        if class_name == "":
+            errors.append(FieldError("class", "a class name, or leave it out"))
         check_options(options or {}, source, errors)
         if errors:
             raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
-        now = self.clock()
         profile = ImportProfile(
             name=name,
             source=source,
             mapping=mapping,
             cron=cron,
-            next_run_at=self._next(cron, now),
+            next_run_at=next_run(cron, now),
             class_name=class_name,
             options=options or {},
             enabled=enabled,
             updated_at=now,
         )
-        # The mapping, class and format are checked now, not at 2 a.m.
-        self.jobs.check(profile.job_request(), Path(urlsplit(source).path).name or "source")
+        self._check_import(profile)
         self.store.save(profile)
         return profile
 
     def save_document(
         self, name: str, document: Any, *, files_allowed: bool
     ) -> tuple[ImportProfile, bool]:
-        """Creates or replaces a profile from its JSON form (see to_dict); True when created.
-        `files_allowed`: False over the API, where a file path would let a key read the
-        server's files into the catalog."""
+        """Creates or replaces a profile from its JSON form (see to_dict); True when created."""
         if not isinstance(document, Mapping):
             raise InvalidProfile(
                 "an import profile is a JSON object", [FieldError("body", "expected an object")]
             )
-        errors = [
-            FieldError(k, "unknown attribute") for k in sorted(set(document) - _DOCUMENT_KEYS)
-        ]
-        for key in ("source", "mapping", "cron"):
-            if not isinstance(document.get(key), str):
-                errors.append(FieldError(key, "required: a text", "required"))
-        for key, kind, expected in (
-            ("class", str, "a class name"),
-            ("options", dict, "an object"),
-            ("enabled", bool, "true or false"),
-        ):
-            if document.get(key) is not None and not isinstance(document[key], kind):
-                errors.append(FieldError(key, expected))
-        if document.get("name", name) != name:
-            errors.append(FieldError("name", f"the profile at this address is '{name}'"))
-        source = document.get("source")
-        if isinstance(source, str) and not files_allowed and not is_url(source):
-            errors.append(
-                FieldError("source", "an http(s) URL here; add file sources with the CLI")
-            )
+        errors: list[FieldError] = []
+        check_document(name, document, errors)
         if errors:
             raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
         created = self.store.get(name) is None
@@ -236,6 +194,7 @@ class ImportProfiles:
             class_name=document.get("class"),
             options=document.get("options"),
             enabled=document.get("enabled", True) is not False,
+            files_allowed=files_allowed,
         )
         return profile, created
 
@@ -267,9 +226,11 @@ class ImportProfiles:
         for profile in self.store.all():
             if not profile.enabled or profile.next_run_at > now:
                 continue
-            if not self.store.claim(profile, self._next(profile.cron, now)):
-                continue  # another worker has it
+            # One profile that cannot run (a schedule that has ended, a database hiccup) must
+            # not keep the others from theirs.
             try:
+                if not self.store.claim(profile, next_run(profile.cron, now)):
+                    continue  # another worker has it
                 ran.append(self._import(profile))
             except Exception:
                 log.exception("import.profile_failed", profile=profile.name)
@@ -283,7 +244,7 @@ class ImportProfiles:
             headers = resolve_headers(profile.headers, self.environ)
             self.fetcher(profile.source, target, headers)
 
-        begin = self.jobs.submit if background else self.jobs.run_now
+        begin = self.jobs.submit_fetched if background else self.jobs.run_now
         try:
             job = begin(profile.job_request(), file_name, save, f"profile:{profile.name}")
         except SourceUnavailable as exc:
@@ -292,7 +253,22 @@ class ImportProfiles:
         log.info("import.profile_ran", profile=profile.name, job=job.id, status=job.status.value)
         return job
 
-    @staticmethod
-    def _next(cron: str, after: datetime) -> datetime:
-        moment: datetime = croniter(cron, after).get_next(datetime)
-        return moment
+    def _check_import(self, profile: ImportProfile) -> None:
+        """The mapping, class and format, checked now rather than at 2 a.m., as the
+        profile's own fields."""
+        file_name = Path(urlsplit(profile.source).path).name or "source"
+        try:
+            self.jobs.check(profile.job_request(), file_name)
+        except InvalidMapping:
+            raise
+        except CatalogError as exc:
+            where = {"class": "class", "format": "options.format", "mapping": "mapping"}
+            errors = [
+                FieldError(
+                    where.get(e.field, f"options.{e.field}" if e.field else "options"),
+                    e.message,
+                    e.code,
+                )
+                for e in exc.errors
+            ] or [FieldError("class" if isinstance(exc, NotFound) else "options", exc.detail)]
+            raise InvalidProfile(f"import profile {profile.name}: {exc.detail}", errors) from None
