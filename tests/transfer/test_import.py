@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from pimhub.bootstrap import Hub
 from pimhub.storage.tables import objects, outbox
+from pimhub.transfer.category_paths import path_code
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, RowError, run_import
-from pimhub.transfer.mapping import InvalidMapping, parse_mapping, path_code
+from pimhub.transfer.mapping import InvalidMapping, parse_mapping
 from pimhub.transfer.sources import Format, Record, from_text
 
 MAPPING = parse_mapping(

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from pimhub.bootstrap import Hub
 from pimhub.storage.repositories import row_to_object
 from pimhub.storage.tables import objects
+from pimhub.transfer.category_paths import path_code
 from pimhub.transfer.importer import ImportOptions, run_import
-from pimhub.transfer.mapping import parse_mapping, path_code, shipped_mapping
+from pimhub.transfer.mapping import parse_mapping, shipped_mapping
 from pimhub.transfer.sources import read
 
 RELATIVE = "datasets/magento2-sample-data/ConfigurableSampleData/fixtures/products.csv"

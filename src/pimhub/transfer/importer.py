@@ -21,7 +21,8 @@ from typing import Any
 from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, WriteMode, precheck
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
-from pimhub.transfer.mapping import CategoryPath, ImportMapping, InvalidMapping, PathOptions
+from pimhub.transfer.category_paths import CategoryPath, PathOptions
+from pimhub.transfer.mapping import ImportMapping, InvalidMapping
 from pimhub.transfer.sources import Record
 
 DEFAULT_BATCH = 1000
