@@ -78,6 +78,11 @@ class ImportProfile:
         )
 
     @property
+    def file_name(self) -> str:
+        """The source's file name (its extension tells the format unless options say)."""
+        return Path(urlsplit(self.source).path).name or "source"
+
+    @property
     def headers(self) -> dict[str, str]:
         """Request headers for an HTTP(S) source, as written (with ${NAME} references)."""
         return dict(self.options.get("headers") or {})
@@ -237,7 +242,7 @@ class ImportProfiles:
         return ran
 
     def _import(self, profile: ImportProfile, *, background: bool = False) -> ImportJob:
-        file_name = Path(urlsplit(profile.source).path).name or "source"
+        file_name = profile.file_name
 
         def save(target: Path) -> None:
             # Resolved at each run: a rotated token is picked up without saving again.
@@ -256,9 +261,8 @@ class ImportProfiles:
     def _check_import(self, profile: ImportProfile) -> None:
         """The mapping, class and format, checked now rather than at 2 a.m., as the
         profile's own fields."""
-        file_name = Path(urlsplit(profile.source).path).name or "source"
         try:
-            self.jobs.check(profile.job_request(), file_name)
+            self.jobs.check(profile.job_request(), profile.file_name)
         except InvalidMapping:
             raise
         except CatalogError as exc:
