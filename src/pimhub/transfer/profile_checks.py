@@ -24,8 +24,9 @@ NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 MAX_CRON = 128
 # Five fields (m h dom mon dow) or a name; croniter also takes seconds and years, which a
 # nightly import has no use for and which make "never again" schedules possible.
-CRON_NAMES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight"})
-CRON_NAMES |= {"@hourly"}
+CRON_NAMES = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
 DOCUMENT_KEYS = frozenset({"name", "source", "mapping", "cron", "class", "options", "enabled"})
 _OPTION_CHOICES: dict[str, type[StrEnum]] = {
     "mode": WriteMode,
