@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
 from pimhub.api import metrics, ops
+from pimhub.api.edge import EdgeGuard
 from pimhub.api.errors import install_error_handlers
 from pimhub.api.graphql import endpoint as graphql_endpoint
 from pimhub.api.graphql.executor import GraphQLService
@@ -89,10 +90,12 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         import_profiles,
     ):
         app.include_router(module.router)
+    # Added first so it runs inside the request log: refusals are logged like any answer.
+    app.add_middleware(EdgeGuard)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(
         routes=[*products.routes, *graphql_endpoint.routes],
-        middleware=[Middleware(RequestLogMiddleware)],
+        middleware=[Middleware(RequestLogMiddleware), Middleware(EdgeGuard)],
     )
     fast.state.hub = hub
     fast.state.graphql = app.state.graphql = graphql_service(hub)

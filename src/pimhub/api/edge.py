@@ -1,0 +1,79 @@
+"""Refusals at the edge, before any route runs: a request whose path, query or header values
+hold a NUL character (U+0000) gets a 400 problem `nul-character`.
+
+One rule for all text input: no NUL anywhere. PostgreSQL cannot store it in text, so left to
+the routes it would surface as a 500 from deep inside a query; SQLite would store it and the
+two backends would disagree. The body is checked after parsing (api/body.py, the GraphQL
+endpoint) and object values in catalog validation.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pimhub.api.errors import problem
+
+NUL = "\x00"
+CODE = "nul-character"
+TITLE = "NUL character"
+
+
+def shown(text: str) -> str:
+    """`text` with its NULs spelled out, fit to appear in a message."""
+    return text.replace(NUL, "\\u0000")
+
+
+def nul_in_query(query_string: bytes) -> str | None:
+    """The name of the first query parameter whose name or value holds a NUL, else None."""
+    if b"%00" not in query_string and b"\x00" not in query_string:
+        return None
+    text = query_string.decode("latin-1")
+    for name, value in parse_qsl(text, keep_blank_values=True, encoding="latin-1"):
+        if NUL in name or NUL in value:
+            return name
+    return None
+
+
+class EdgeGuard:
+    """Pure ASGI middleware (no body buffering); a few substring tests per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = _refusal(scope)
+            if refusal is not None:
+                field, detail = refusal
+                response = problem(
+                    400,
+                    CODE,
+                    TITLE,
+                    detail,
+                    [{"field": field, "code": CODE, "message": detail}],
+                    instance=shown(scope["path"]),
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _refusal(scope: Scope) -> tuple[str, str] | None:
+    path: str = scope["path"]
+    if NUL in path:
+        return "path", f"the path '{shown(path)}' holds a NUL character (U+0000)"
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        name = nul_in_query(query)
+        if name is not None:
+            return (
+                shown(name),
+                f"the query parameter '{shown(name)}' holds a NUL character (U+0000)",
+            )
+    for header, value in scope["headers"]:
+        if b"\x00" in value:
+            name = header.decode("latin-1")
+            return name, f"the header {name!r} holds a NUL character (U+0000)"
+    return None
