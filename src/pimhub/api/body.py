@@ -3,14 +3,16 @@ with errors that say where the JSON broke, then checked against a pydantic model
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.types import Receive
 
 from pimhub.api.errors import MalformedJson
-from pimhub.catalog.errors import FieldError, InvalidInput
+from pimhub.catalog.errors import FieldError, InvalidInput, PayloadTooLarge
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -21,13 +23,47 @@ class InvalidBody(InvalidInput):
     title = "Invalid request body"
 
 
+def too_large(limit: int, what: str = "the request body") -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"{what} is larger than {limit} bytes",
+        [FieldError("body", f"more than {limit} bytes", "payload-too-large")],
+    )
+
+
+def check_length(headers: Mapping[str, str], limit: int, what: str = "the request body") -> None:
+    """Refuses at once a request whose Content-Length announces more than `limit` bytes."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise too_large(limit, what)
+
+
+async def receive_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body chunks of a bare ASGI request."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole body, read chunk by chunk; PayloadTooLarge as soon as it passes `limit`
+    bytes, so a chunked body without a Content-Length cannot fill memory first."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput(
-            f"the body is larger than {MAX_BODY_BYTES} bytes",
-            [FieldError("body", "too large", "too-large")],
-        )
+    check_length(request.headers, MAX_BODY_BYTES)
+    raw = await read_limited(request.stream(), MAX_BODY_BYTES)
     if not raw.strip():
         raise MalformedJson(
             "the request body is empty; send a JSON object",

@@ -27,6 +27,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (InvalidMapping, 422),
     (InvalidProfile, 422),
     (e.InvalidQuery, 400),
+    (e.PayloadTooLarge, 413),
     (e.InvalidInput, 400),
     (e.NotFound, 404),
     (e.Conflict, 409),

@@ -5,6 +5,7 @@
         ValidationFailed             object values break the class definition
         InvalidClassDefinition       a class definition is malformed
         InvalidQuery                 a filter, sort or cursor cannot be understood
+        PayloadTooLarge              a request body or upload over its size limit
       NotFound                       a class, object, version or key does not exist
         UnknownClass
         ObjectNotFound
@@ -70,6 +71,11 @@ class InvalidQuery(InvalidInput):
     title = "Invalid query"
 
 
+class PayloadTooLarge(InvalidInput):
+    code = "payload-too-large"
+    title = "Payload too large"
+
+
 class NotFound(CatalogError):
     code = "not-found"
     title = "Not found"
@@ -83,6 +89,12 @@ class UnknownClass(NotFound):
 class ObjectNotFound(NotFound):
     code = "object-not-found"
     title = "Object not found"
+
+    @classmethod
+    def named(cls, class_name: str, value: object, by: str = "key") -> ObjectNotFound:
+        """The one wording, in REST and GraphQL alike, for an object that is missing or
+        hidden from the caller: the two must read the same, or the answer tells them apart."""
+        return cls(f"no {class_name} with {by} '{value}'")
 
 
 class VersionNotFound(NotFound):

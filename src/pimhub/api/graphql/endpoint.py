@@ -18,11 +18,18 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.api.auth import point_read, token_in
+from pimhub.api.body import check_length, read_limited, receive_chunks
 from pimhub.api.graphql.errors import error_code, request_error
 from pimhub.api.graphql.executor import GraphQLService, RequestFailed
 from pimhub.api.graphql.explorer import explorer_page
 from pimhub.bootstrap import Hub
-from pimhub.catalog.errors import CatalogError, Forbidden, NotFound, Unauthorized
+from pimhub.catalog.errors import (
+    CatalogError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
 
 PREFIX = "/graphql/"
 PATH = PREFIX + "{config}"
@@ -93,7 +100,7 @@ async def _request(
         return params["query"], variables, params.get("operationName") or None
     if scope["method"] != "POST":
         raise RequestFailed(405, "use GET or POST", "METHOD_NOT_ALLOWED")
-    raw = await _read_body(receive)
+    raw = await _read_body(receive, headers)
     if headers.get("content-type", "").startswith("application/graphql"):
         return raw.decode("utf-8", "replace"), None, None
     try:
@@ -127,18 +134,12 @@ def _json_object(text: str | None, name: str) -> dict[str, Any] | None:
     return value
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise RequestFailed(413, f"the request body exceeds {MAX_BODY} bytes", "BAD_REQUEST")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
+    try:
+        check_length(headers, MAX_BODY)
+        return await read_limited(receive_chunks(receive), MAX_BODY)
+    except PayloadTooLarge as exc:
+        raise RequestFailed(413, exc.detail, "BAD_REQUEST") from None
 
 
 async def _send(send: Send, status: int, body: bytes, content_type: bytes) -> None:
