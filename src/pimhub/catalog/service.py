@@ -141,7 +141,7 @@ class CatalogService:
         brand)."""
         found = self.point_reads.get_with_targets("Product", sku, PRODUCT_RELATIONS)
         if found is None or (not found[0].published and not include_drafts):
-            raise ObjectNotFound(f"no Product with sku '{sku}'")
+            raise ObjectNotFound.named("Product", sku)
         product, related = found
         visible = {k: v for k, v in related.items() if v.published or include_drafts}
         return product_view(
@@ -157,7 +157,7 @@ class CatalogService:
         obj = uow.objects.get_by_key(class_name, key)
         # Unpublished objects look exactly like missing ones to keys without drafts access.
         if obj is None or (not obj.published and not include_drafts):
-            raise ObjectNotFound(f"no {class_name} with key '{key}'")
+            raise ObjectNotFound.named(class_name, key)
         return obj
 
     # -- writes --------------------------------------------------------------------------
@@ -196,7 +196,7 @@ class CatalogService:
                 )
             before = uow.objects.get_by_key(class_name, key)
             if before is None and expected_version is not None:
-                raise ObjectNotFound(f"no {class_name} with key '{key}' to update")
+                raise ObjectNotFound.named(class_name, key)
             self._check_version(before, expected_version)
             full = {**values, definition.business_key: key}
             pub = published if published is not None else (before.published if before else True)
@@ -219,7 +219,7 @@ class CatalogService:
             definition = self.class_definition(uow, class_name)
             before = uow.objects.get_by_key(class_name, key)
             if before is None:
-                raise ObjectNotFound(f"no {class_name} with key '{key}'")
+                raise ObjectNotFound.named(class_name, key)
             result = self._merge(
                 uow, definition, before, changes, published, expected_version, author
             )
@@ -314,7 +314,7 @@ class CatalogService:
             self.class_definition(uow, class_name)
             obj = uow.objects.get_by_key(class_name, key)
             if obj is None:
-                raise ObjectNotFound(f"no {class_name} with key '{key}'")
+                raise ObjectNotFound.named(class_name, key)
             self._check_version(obj, expected_version)
             referrers = uow.objects.referrers(obj.uuid, MAX_REFERRERS_SHOWN + 1)
             if referrers and not force:

@@ -205,6 +205,25 @@ def test_drafts_are_out_of_reach_of_a_configuration_without_them(storefront: Hub
     assert storefront.catalog.get_object("Product", "TS-2", include_drafts=True).version == 1
 
 
+def test_a_hidden_draft_is_refused_in_the_words_of_a_missing_object(
+    storefront: Hub, gql: Gql, client: TestClient
+) -> None:
+    """TS-2 is unpublished: no write answer may tell it apart from NO-9, which does not
+    exist, and REST words a missing object the same way."""
+    assert gql('{ getProduct(sku: "TS-2") { sku } }')["data"] == {"getProduct": None}
+    fields = "code message"
+    upsert = gql(f'mutation {{ upsertProductBatch(items: [{{sku: "TS-2"}}]) {{ {fields} }} }}')
+    hidden = gql(f'mutation {{ updateProduct(sku: "TS-2", input: {{}}) {{ {fields} }} }}')
+    missing = gql(f'mutation {{ updateProduct(sku: "NO-9", input: {{}}) {{ {fields} }} }}')
+    not_found = {"code": "object-not-found", "message": "no Product with key 'TS-2'"}
+    assert upsert["data"]["upsertProductBatch"] == [not_found]
+    assert hidden["data"]["updateProduct"] == not_found
+    assert missing["data"]["updateProduct"]["message"] == "no Product with key 'NO-9'"
+    for path in ("/api/v1/products/NO-9", "/api/v1/objects/Product/NO-9"):
+        rest = client.get(path, headers=bearer(storefront, "read:*")).json()
+        assert (rest["code"], rest["detail"]) == ("object-not-found", "no Product with key 'NO-9'")
+
+
 def test_an_unexpected_failure_stays_with_its_item(
     storefront: Hub, gql: Gql, monkeypatch: pytest.MonkeyPatch
 ) -> None:

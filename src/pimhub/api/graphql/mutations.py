@@ -224,10 +224,9 @@ def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
     obj = find_visible(ctx, binding.definition, args)
     ctx.session.fresh()
     if obj is None:
-        given = [f"{k} '{args[k]}'" for k in ("id", "uuid") if args.get(k) is not None]
-        key = args.get(binding.definition.business_key)
-        label = ", ".join(given) or f"{binding.definition.business_key} '{key}'"
-        raise ObjectNotFound(f"no {binding.definition.name} with {label}")
+        by = next((k for k in ("id", "uuid") if args.get(k) is not None), "key")
+        value = args.get(binding.definition.business_key if by == "key" else by)
+        raise ObjectNotFound.named(binding.definition.name, value, by)
     return obj
 
 
@@ -278,10 +277,9 @@ def _refuse_hidden(ctx: RequestContext, binding: ClassBinding, key: Any) -> None
     existing = ctx.session.one(binding.definition.name, id=None, uuid=None, key=key)
     ctx.session.fresh()
     if existing is not None and not existing.published:
-        raise ObjectNotFound(
-            f"{binding.definition.name} '{key}' exists unpublished, and this configuration "
-            "does not show drafts; it cannot change it"
-        )
+        # Worded as update<Class> words a missing object, so that the answer does not tell
+        # a hidden draft from a missing one (getProduct shows neither).
+        raise ObjectNotFound.named(binding.definition.name, key)
 
 
 def _upsert_batch(
