@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub
+from tests.api.graphql.conftest import STOREFRONT
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,40 @@ def test_openapi_documents_the_product_route(client: TestClient) -> None:
         schema["properties"]
     )
     assert "/api/v1/objects/{class_name}/{key}" in paths
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/api/v1/classes", "GET, POST"),
+        ("POST", "/api/v1/classes/Product", "DELETE, GET, PUT"),
+        ("POST", "/api/v1/products/TS-1", "GET, HEAD"),
+        ("DELETE", "/graphql/storefront", "GET, POST"),
+        ("HEAD", "/graphql/storefront", "GET, POST"),
+    ],
+)
+def test_a_405_names_every_method_of_the_path(
+    client: TestClient, admin: dict[str, str], method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path, headers=admin)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+
+
+def test_graphql_answers_401_with_a_challenge_and_a_get_mutation_with_allow(
+    client: TestClient, sample: Hub, admin: dict[str, str]
+) -> None:
+    sample.datahub.create(STOREFRONT, author="test")
+    query = {"query": "{ __typename }"}
+    for headers in ({}, {"Authorization": "Bearer phk_wrong"}):
+        response = client.post("/graphql/storefront", json=query, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="pimhub"'
+    rest = client.get("/api/v1/classes")
+    assert rest.headers["www-authenticate"] == response.headers["www-authenticate"]
+    mutation = client.get(
+        "/graphql/storefront",
+        params={"query": 'mutation { deleteProduct(sku: "TS-1") { success } }'},
+        headers=admin,
+    )
+    assert (mutation.status_code, mutation.headers.get("allow")) == (405, "POST")

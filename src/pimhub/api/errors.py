@@ -8,6 +8,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from pimhub.api.responses import ProblemResponse
 from pimhub.catalog import errors as e
@@ -145,12 +147,31 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "route-not-found", 405: "method-not-allowed"}
     code = codes.get(exc.status_code, f"http-{exc.status_code}")
-    return problem(
+    response = problem(
         exc.status_code,
         code,
         str(exc.detail),
         f"{request.method} {request.url.path}: {exc.detail}",
         instance=request.url.path,
+    )
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request.scope)
+    return response
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(scope: Scope) -> str:
+    """The Allow header (RFC 9110) for a 405: the methods some route serves at the path.
+    Starlette names only the first matching route's (GET, not GET and POST); each method is
+    asked of every route, since FastAPI nests included routers in routes of its own."""
+    routes = scope["app"].router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
     )
 
 

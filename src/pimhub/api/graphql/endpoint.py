@@ -35,6 +35,7 @@ PREFIX = "/graphql/"
 PATH = PREFIX + "{config}"
 MAX_BODY = 1 << 20
 _STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404}
+_CHALLENGE = [(b"www-authenticate", b'Bearer realm="pimhub"')]  # as REST's 401 (api/errors.py)
 
 
 class GraphQLEndpoint:
@@ -78,7 +79,16 @@ class GraphQLEndpoint:
         except CatalogError as exc:
             status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
             body = request_error(exc.detail, error_code(exc))
-        await _send(send, status, orjson.dumps(body), b"application/json")
+        await _send(send, status, orjson.dumps(body), b"application/json", _headers(scope, status))
+
+
+def _headers(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
+    if status == 401:
+        return _CHALLENGE
+    if status == 405:
+        # A mutation sent with GET may be sent with POST only (RFC 9110 Allow).
+        return [(b"allow", b"POST" if scope["method"] == "GET" else b"GET, POST")]
+    return []
 
 
 def _params(query_string: bytes) -> dict[str, str]:
@@ -142,7 +152,13 @@ async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
         raise RequestFailed(413, exc.detail, "BAD_REQUEST") from None
 
 
-async def _send(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+async def _send(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -150,10 +166,20 @@ async def _send(send: Send, status: int, body: bytes, content_type: bytes) -> No
             "headers": [
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
+                *(extra or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
-routes = [Route(PATH, GraphQLEndpoint(), methods=["GET", "POST"], name="graphql")]
+def _route() -> Route:
+    route = Route(PATH, GraphQLEndpoint(), methods=["GET", "POST"], name="graphql")
+    # Starlette adds HEAD to GET routes; a GraphQL request has no HEAD form, so HEAD is a
+    # 405 with the same Allow header as DELETE and PUT.
+    assert route.methods is not None
+    route.methods.discard("HEAD")
+    return route
+
+
+routes = [_route()]
