@@ -16,13 +16,14 @@ from enum import StrEnum
 from typing import Any
 
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import FieldError, StaleVersion
+from pimhub.catalog.errors import FieldError, WriteConflict
 from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.ids import new_uuid
+from pimhub.catalog.locking import key_lock, value_lock
 from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import UnitOfWork
 from pimhub.catalog.relations import looks_like_uuid
-from pimhub.catalog.validation import changed_fields, validate_values
+from pimhub.catalog.validation import NUL, changed_fields, nul_message, validate_values
 
 
 class WriteMode(StrEnum):
@@ -213,12 +214,21 @@ def _prepare(
 ) -> list[_Item]:
     key_field = definition.business_key
     keys = [i.get(key_field) for i in items]
-    existing = uow.objects.get_many_by_keys(
-        definition.name, [k for k in keys if isinstance(k, str) and k]
-    )
+    # A key holding a NUL is refused below; it must not reach a query (PostgreSQL refuses it).
+    nul_keys = {n for n, k in enumerate(keys) if isinstance(k, str) and NUL in k}
+    keys = [None if n in nul_keys else k for n, k in enumerate(keys)]
+    named = [k for k in keys if isinstance(k, str) and k]
+    # Locked before they are read, as single writes do: a concurrent write of one of these
+    # keys waits for this batch's commit instead of interleaving with it.
+    uow.objects.lock(definition.name, [key_lock(k) for k in named])
+    existing = uow.objects.get_many_by_keys(definition.name, named)
     seen: dict[str, int] = {}
     prepared: list[_Item] = []
     for index, (raw, key) in enumerate(zip(items, keys, strict=True)):
+        if index in nul_keys:
+            message = nul_message(key_field)
+            prepared.append(_failed(index, None, key_field, message, "nul-character"))
+            continue
         if not isinstance(key, str) or not key:
             prepared.append(_failed(index, None, key_field, "required", "required"))
             continue
@@ -323,6 +333,7 @@ def _check_unique(uow: UnitOfWork, definition: ClassDefinition, items: list[_Ite
                 item.errors.append(FieldError(f.name, message, "unique"))
                 continue
             holders[value] = item
+        uow.objects.lock(definition.name, [value_lock(f.name, v) for v in holders])
         taken = uow.objects.values_taken(definition.name, f.name, list(holders))
         for value, owner_uuid in taken.items():
             item = holders[value]
@@ -344,10 +355,10 @@ def _write(
     uow.objects.insert_many([obj for obj, _ in created])
     stale = len(updated) - uow.objects.update_many([(o, b.version) for b, o, _ in updated])
     if stale:
-        raise StaleVersion(
+        # Only writers that skip the key locks can get here.
+        raise WriteConflict(
             f"{stale} {definition.name} object(s) of this batch were changed concurrently; "
-            "nothing of the batch was saved, run it again",
-            current_version=0,
+            "nothing of the batch was saved, run it again"
         )
     refs = {i.key: i.refs for i in prepared if not i.errors}
     new, changed = [obj for obj, _ in created], [obj for _, obj, _ in updated]

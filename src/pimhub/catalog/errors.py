@@ -5,6 +5,8 @@
         ValidationFailed             object values break the class definition
         InvalidClassDefinition       a class definition is malformed
         InvalidQuery                 a filter, sort or cursor cannot be understood
+        NulCharacter                 text holding U+0000, which no text may hold (PostgreSQL
+                                     cannot store it, so it is refused everywhere)
         PayloadTooLarge              a request body or upload over its size limit
       NotFound                       a class, object, version or key does not exist
         UnknownClass
@@ -13,6 +15,9 @@
       Conflict                       the request is well formed but collides with state
         DuplicateKey                 business key or unique field already taken
         StaleVersion                 the write names a version that is no longer current
+        PreconditionFailed           If-Match / If-None-Match do not hold for the object
+        WriteConflict                another transaction changed the same rows at the same
+                                     time; `retryable`: the whole write may simply run again
         StillReferenced              delete refused while other objects point at the target
         IncompatibleClassChange      a class change would break stored objects
         ClassInUse                   delete of a class that still has objects
@@ -44,6 +49,8 @@ class CatalogError(Exception):
 
     code = "catalog-error"
     title = "Catalog error"
+    # True where the error is a lost race that running the same unit of work again resolves.
+    retryable = False
 
     def __init__(self, detail: str, errors: Sequence[FieldError] = ()) -> None:
         super().__init__(detail)
@@ -69,6 +76,11 @@ class InvalidClassDefinition(InvalidInput):
 class InvalidQuery(InvalidInput):
     code = "invalid-query"
     title = "Invalid query"
+
+
+class NulCharacter(InvalidInput):
+    code = "nul-character"
+    title = "NUL character"
 
 
 class PayloadTooLarge(InvalidInput):
@@ -119,6 +131,23 @@ class StaleVersion(Conflict):
     def __init__(self, detail: str, current_version: int) -> None:
         super().__init__(detail)
         self.current_version = current_version
+
+
+class PreconditionFailed(Conflict):
+    """A conditional write's condition (If-Match, If-None-Match) does not hold."""
+
+    code = "precondition-failed"
+    title = "Precondition failed"
+
+
+class WriteConflict(Conflict):
+    """Another transaction wrote the same rows at the same time: a lost race between a check
+    and a write, a deadlock, or a serialization failure. Nothing was kept, and running the
+    whole unit of work again is safe; the catalog service does so before giving up."""
+
+    code = "write-conflict"
+    title = "Concurrent write conflict"
+    retryable = True
 
 
 class StillReferenced(Conflict):

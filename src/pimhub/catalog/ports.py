@@ -46,6 +46,11 @@ class ClassRepository(Protocol):
 
 
 class ObjectRepository(Protocol):
+    def lock(self, class_name: str, names: Sequence[str]) -> None:
+        """Holds a write lock per name (catalog.locking) until the unit of work ends; a
+        writer locking a name another holds waits for it. Take them before reading what
+        the write checks."""
+
     def get_by_key(self, class_name: str, key: str) -> CatalogObject | None: ...
     def resolve_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, str]: ...
     def resolve_uuids(self, uuids: Sequence[str]) -> dict[str, TargetRef]: ...

@@ -6,28 +6,35 @@ row, a version row and one outbox event in the same transaction.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import (
+    CatalogError,
     DuplicateKey,
     FieldError,
     InvalidInput,
     ObjectNotFound,
+    PreconditionFailed,
     StaleVersion,
     StillReferenced,
     UnknownClass,
     ValidationFailed,
     VersionNotFound,
+    WriteConflict,
 )
 from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.fields import FieldType
 from pimhub.catalog.ids import new_uuid
+from pimhub.catalog.locking import key_lock, value_lock
 from pimhub.catalog.objects import (
     CatalogObject,
     ChangeAction,
@@ -43,6 +50,11 @@ from pimhub.catalog.validation import changed_fields, validate_values
 
 MAX_PAGE_SIZE = 1000
 MAX_REFERRERS_SHOWN = 20
+# A write that lost a race (see WriteConflict) runs again this many times in all, after a
+# short random pause that grows each time, before the conflict reaches the caller.
+WRITE_ATTEMPTS = 8
+RETRY_PAUSE_SECONDS = 0.005
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -54,6 +66,14 @@ class SaveResult:
     object: CatalogObject
     created: bool
     changed: bool
+
+
+class Existence(StrEnum):
+    """A conditional write's demand on the object's existence (If-Match: * and
+    If-None-Match: *); not met, the write is refused with PreconditionFailed."""
+
+    MUST_EXIST = "must-exist"
+    MUST_NOT_EXIST = "must-not-exist"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,18 +181,44 @@ class CatalogService:
         return obj
 
     # -- writes --------------------------------------------------------------------------
+    #
+    # Each write locks the business keys (and unique values) it is about to check before it
+    # reads the current object, so that on PostgreSQL writers of one object run one after
+    # the other instead of interleaving their reads and writes. A write that still loses a
+    # race (a deadlock, an insert of the same key) is run again as a whole by _write: a
+    # client that named no version never sees a conflict it could not have caused.
+
+    def _write(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Runs `work` in a write unit of work and commits; a retryable conflict runs it
+        again in a fresh one."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.uow(write=True) as uow:
+                    result = work(uow)
+                    uow.commit()
+                    return result
+            except CatalogError as exc:
+                if not exc.retryable or attempt == WRITE_ATTEMPTS:
+                    raise
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _current(self, uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
+        """The stored object with business key `key`, read after locking the key."""
+        uow.objects.lock(class_name, [key_lock(key)])
+        return uow.objects.get_by_key(class_name, key)
 
     def create(
         self, class_name: str, values: Mapping[str, Any], *, published: bool = True, author: str
     ) -> CatalogObject:
-        with self.uow(write=True) as uow:
+        def work(uow: UnitOfWork) -> CatalogObject:
             definition = self.class_definition(uow, class_name)
             key = values.get(definition.business_key)
-            if isinstance(key, str) and uow.objects.get_by_key(class_name, key) is not None:
+            if isinstance(key, str) and self._current(uow, class_name, key) is not None:
                 raise self._duplicate(definition, key)
-            result = self._save(uow, definition, None, values, published, author)
-            uow.commit()
-            return result.object
+            return self._save(uow, definition, None, values, published, author).object
+
+        return self._write(work)
 
     def put(
         self,
@@ -182,27 +228,30 @@ class CatalogService:
         *,
         published: bool | None = None,
         expected_version: int | None = None,
+        existence: Existence | None = None,
         author: str,
     ) -> SaveResult:
         """Create or fully replace the object with business key `key`."""
-        with self.uow(write=True) as uow:
+
+        def work(uow: UnitOfWork) -> SaveResult:
             definition = self.class_definition(uow, class_name)
             body_key = values.get(definition.business_key, key)
             if body_key != key:
                 raise InvalidInput(
-                    f"the body names {definition.business_key} '{body_key}' but the URL names "
-                    f"'{key}'; rename an object with PATCH",
+                    f"the body names {definition.business_key} '{body_key}' but the URL "
+                    f"names '{key}'; rename an object with PATCH",
                     [FieldError(definition.business_key, "differs from the key in the URL")],
                 )
-            before = uow.objects.get_by_key(class_name, key)
+            before = self._current(uow, class_name, key)
+            self._check_existence(class_name, key, before, existence)
             if before is None and expected_version is not None:
-                raise ObjectNotFound.named(class_name, key)
+                raise ObjectNotFound(f"no {class_name} with key '{key}' to update")
             self._check_version(before, expected_version)
             full = {**values, definition.business_key: key}
             pub = published if published is not None else (before.published if before else True)
-            result = self._save(uow, definition, before, full, pub, author)
-            uow.commit()
-            return result
+            return self._save(uow, definition, before, full, pub, author)
+
+        return self._write(work)
 
     def patch(
         self,
@@ -212,19 +261,22 @@ class CatalogService:
         *,
         published: bool | None = None,
         expected_version: int | None = None,
+        existence: Existence | None = None,
         author: str,
     ) -> SaveResult:
         """Merge `changes` into the stored values; a null removes a field (RFC 7396)."""
-        with self.uow(write=True) as uow:
+
+        def work(uow: UnitOfWork) -> SaveResult:
             definition = self.class_definition(uow, class_name)
-            before = uow.objects.get_by_key(class_name, key)
+            before = self._current(uow, class_name, key)
+            self._check_existence(class_name, key, before, existence)
             if before is None:
-                raise ObjectNotFound.named(class_name, key)
-            result = self._merge(
+                raise ObjectNotFound(f"no {class_name} with key '{key}'")
+            return self._merge(
                 uow, definition, before, changes, published, expected_version, author
             )
-            uow.commit()
-            return result
+
+        return self._write(work)
 
     def upsert(
         self,
@@ -237,7 +289,8 @@ class CatalogService:
         """Create the object named by the business key in `values`, or merge `values` into
         it (as patch does) when it exists: the write of batch imports and GraphQL
         upsert<Class>Batch."""
-        with self.uow(write=True) as uow:
+
+        def work(uow: UnitOfWork) -> SaveResult:
             definition = self.class_definition(uow, class_name)
             key = values.get(definition.business_key)
             if not isinstance(key, str) or not key:
@@ -245,14 +298,13 @@ class CatalogService:
                     f"an upsert names its object by {definition.business_key}",
                     [FieldError(definition.business_key, "required", "required")],
                 )
-            before = uow.objects.get_by_key(class_name, key)
+            before = self._current(uow, class_name, key)
             if before is None:
                 pub = True if published is None else published
-                result = self._save(uow, definition, None, values, pub, author)
-            else:
-                result = self._merge(uow, definition, before, values, published, None, author)
-            uow.commit()
-            return result
+                return self._save(uow, definition, None, values, pub, author)
+            return self._merge(uow, definition, before, values, published, None, author)
+
+        return self._write(work)
 
     @contextmanager
     def batch_writer(
@@ -293,7 +345,7 @@ class CatalogService:
         if (
             new_key != before.key
             and isinstance(new_key, str)
-            and (uow.objects.get_by_key(definition.name, new_key) is not None)
+            and (self._current(uow, definition.name, new_key) is not None)
         ):
             raise self._duplicate(definition, new_key)
         pub = before.published if published is None else published
@@ -306,54 +358,64 @@ class CatalogService:
         *,
         force: bool = False,
         expected_version: int | None = None,
+        existence: Existence | None = None,
         author: str,
     ) -> CatalogObject:
         """Delete an object. While others refer to it this is refused, unless `force`, which
         removes those references (a new version of each referrer)."""
-        with self.uow(write=True) as uow:
+
+        def work(uow: UnitOfWork) -> CatalogObject:
             self.class_definition(uow, class_name)
-            obj = uow.objects.get_by_key(class_name, key)
+            obj = self._current(uow, class_name, key)
+            self._check_existence(class_name, key, obj, existence)
             if obj is None:
-                raise ObjectNotFound.named(class_name, key)
+                raise ObjectNotFound(f"no {class_name} with key '{key}'")
             self._check_version(obj, expected_version)
-            referrers = uow.objects.referrers(obj.uuid, MAX_REFERRERS_SHOWN + 1)
-            if referrers and not force:
-                shown = referrers[:MAX_REFERRERS_SHOWN]
-                more = " and more" if len(referrers) > MAX_REFERRERS_SHOWN else ""
-                raise StillReferenced(
-                    f"{class_name} '{key}' is still referenced by {len(shown)}{more} object(s); "
-                    "remove those references first or delete with force",
-                    [
-                        FieldError(f"{r.class_name}/{r.key}", f"refers to it in field '{r.field}'")
-                        for r in shown
-                    ],
-                )
-            if referrers:
-                self._unlink_referrers(uow, obj.uuid, author)
-            now = self.clock()
-            uow.search.remove(obj)
-            uow.objects.delete(obj)
-            gone = CatalogObject(
-                obj.class_name,
-                obj.key,
-                obj.uuid,
-                obj.values,
-                obj.published,
-                obj.version + 1,
-                obj.created_at,
-                now,
-                obj.id,
+            return self._delete(uow, obj, force, author)
+
+        return self._write(work)
+
+    def _delete(
+        self, uow: UnitOfWork, obj: CatalogObject, force: bool, author: str
+    ) -> CatalogObject:
+        referrers = uow.objects.referrers(obj.uuid, MAX_REFERRERS_SHOWN + 1)
+        if referrers and not force:
+            shown = referrers[:MAX_REFERRERS_SHOWN]
+            more = " and more" if len(referrers) > MAX_REFERRERS_SHOWN else ""
+            raise StillReferenced(
+                f"{obj.class_name} '{obj.key}' is still referenced by {len(shown)}{more} "
+                "object(s); remove those references first or delete with force",
+                [
+                    FieldError(f"{r.class_name}/{r.key}", f"refers to it in field '{r.field}'")
+                    for r in shown
+                ],
             )
-            self._record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
-            uow.commit()
-            return gone
+        if referrers:
+            self._unlink_referrers(uow, obj.uuid, author)
+        now = self.clock()
+        uow.search.remove(obj)
+        uow.objects.delete(obj)
+        gone = CatalogObject(
+            obj.class_name,
+            obj.key,
+            obj.uuid,
+            obj.values,
+            obj.published,
+            obj.version + 1,
+            obj.created_at,
+            now,
+            obj.id,
+        )
+        self._record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
+        return gone
 
     def _unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
         while referrers := uow.objects.referrers(target_uuid, 100):
             for ref in {(r.class_name, r.key) for r in referrers}:
                 definition = self.class_definition(uow, ref[0])
-                before = uow.objects.get_by_key(*ref)
-                assert before is not None
+                before = self._current(uow, *ref)
+                if before is None:  # deleted meanwhile: its references went with it
+                    continue
                 values = {
                     k: _without(v, target_uuid)
                     if definition.field(k) and definition.field(k).type == FieldType.RELATION  # type: ignore[union-attr]
@@ -361,6 +423,18 @@ class CatalogService:
                     for k, v in before.values.items()
                 }
                 self._save(uow, definition, before, values, before.published, author)
+
+    def _check_existence(
+        self, class_name: str, key: str, obj: CatalogObject | None, existence: Existence | None
+    ) -> None:
+        if existence == Existence.MUST_EXIST and obj is None:
+            raise PreconditionFailed(
+                f"no {class_name} with key '{key}' exists, and the write demanded one"
+            )
+        if existence == Existence.MUST_NOT_EXIST and obj is not None:
+            raise PreconditionFailed(
+                f"a {class_name} with key '{key}' already exists, and the write demanded none"
+            )
 
     def _check_version(self, obj: CatalogObject | None, expected: int | None) -> None:
         if obj is not None and expected is not None and obj.version != expected:
@@ -417,9 +491,9 @@ class CatalogService:
                 before.id,
             )
             if not uow.objects.update(obj, before.version):
-                raise StaleVersion(
-                    f"{definition.name} '{before.key}' was changed concurrently; read it again",
-                    current_version=before.version + 1,
+                # Only a writer that skipped the key lock gets here; run the write again.
+                raise WriteConflict(
+                    f"{definition.name} '{before.key}' was changed concurrently; try again"
                 )
         uow.objects.set_references(obj, refs)
         uow.search.put(definition, obj)
@@ -463,11 +537,16 @@ class CatalogService:
         before: CatalogObject | None,
         errors: list[FieldError],
     ) -> None:
-        for f in definition.fields:
-            if not f.unique or f.name == definition.business_key or f.name not in values:
-                continue
-            if before is not None and before.values.get(f.name) == values[f.name]:
-                continue
+        claimed = [
+            f
+            for f in definition.fields
+            if f.unique
+            and f.name != definition.business_key
+            and f.name in values
+            and (before is None or before.values.get(f.name) != values[f.name])
+        ]
+        uow.objects.lock(definition.name, [value_lock(f.name, values[f.name]) for f in claimed])
+        for f in claimed:
             if uow.objects.value_taken(
                 definition.name, f.name, values[f.name], before.uuid if before else None
             ):

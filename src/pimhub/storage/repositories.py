@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
-from pimhub.catalog.errors import DuplicateKey, FieldError
+from pimhub.catalog.errors import FieldError, WriteConflict
 from pimhub.catalog.events import OutboxEvent
 from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import Page, Referrer, TargetRef
 from pimhub.catalog.query import Node, SortKey
 from pimhub.storage import listing
 from pimhub.storage.bulk import BulkWriter
+from pimhub.storage.locks import lock_names
 from pimhub.storage.tables import (
     class_definition_versions,
     class_definitions,
@@ -118,6 +119,11 @@ class SqlObjectRepository:
         self.conn = conn
         self.bulk = BulkWriter(conn)
 
+    def lock(self, class_name: str, names: Sequence[str]) -> None:
+        """Holds a lock per name of `class_name` until the transaction ends (see
+        storage.locks); writers naming the same business key or unique value wait."""
+        lock_names(self.conn, [f"{class_name}\x1f{n}" for n in names])
+
     def get_by_key(self, class_name: str, key: str) -> CatalogObject | None:
         row = self.conn.execute(
             select(objects).where(objects.c.class_name == class_name, objects.c.business_key == key)
@@ -164,13 +170,15 @@ class SqlObjectRepository:
         try:
             bulk.insert(objects, _OBJECT_COLUMNS, rows)
         except IntegrityError:
-            # A concurrent writer won the race between our existence check and the insert.
+            # A concurrent writer won the race between our existence check and the insert
+            # (writers that lock their keys first never get here). Running the write again
+            # finds the object and answers as if the two had come one after the other.
             first = objs[0]
-            raise DuplicateKey(
-                f"a {first.class_name} with key '{first.key}' already exists"
+            raise WriteConflict(
+                f"another writer created {first.class_name} '{first.key}' at the same time"
                 if len(objs) == 1
                 else f"another writer created {first.class_name} objects of this batch first",
-                [FieldError("key", "already taken")],
+                [FieldError("key", "created concurrently", "write-conflict")],
             ) from None
         ids: dict[str, int] = {}
         for chunk in _chunks([o.uuid for o in objs]):
@@ -197,10 +205,11 @@ class SqlObjectRepository:
                 rows,
             )
         except IntegrityError:
+            # A rename raced another writer to the same key; see insert_many.
             first = changes[0][0]
-            raise DuplicateKey(
-                f"a {first.class_name} with key '{first.key}' already exists",
-                [FieldError("key", "already taken")],
+            raise WriteConflict(
+                f"another writer took {first.class_name} key '{first.key}' at the same time",
+                [FieldError("key", "taken concurrently", "write-conflict")],
             ) from None
 
     def delete(self, obj: CatalogObject) -> None:

@@ -8,7 +8,9 @@ from typing import Self
 
 import structlog
 from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import DBAPIError
 
+from pimhub.catalog.errors import WriteConflict
 from pimhub.catalog.ports import SearchIndexWriter
 from pimhub.storage.engine import WRITE_OPTION
 from pimhub.storage.repositories import (
@@ -19,6 +21,10 @@ from pimhub.storage.repositories import (
 )
 
 log = structlog.get_logger("pimhub.storage")
+# SQLSTATEs of a transaction that lost a race with another one and may simply run again:
+# deadlock_detected, serialization_failure, unique_violation (two inserts of one key),
+# lock_not_available.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "23505", "55P03"})
 # Makes the search index writer for a unit of work's connection.
 IndexWriterFactory = Callable[[Connection], SearchIndexWriter]
 
@@ -79,6 +85,11 @@ class SqlUnitOfWork:
                 self.tx.rollback()
         finally:
             self.conn.close()
+        if isinstance(exc, DBAPIError) and sqlstate(exc) in RETRYABLE_SQLSTATES:
+            # The domain knows lost races only as WriteConflict, which its writes retry.
+            raise WriteConflict(
+                "another write to the same object got in the way; nothing was saved, try again"
+            ) from exc
 
     def commit(self) -> None:
         self.tx.commit()
@@ -103,3 +114,9 @@ class SqlUnitOfWorkFactory:
         return SqlUnitOfWork(
             self.engine, self.index_writer, write=write, bulk=bulk, committed=self.committed
         )
+
+
+def sqlstate(error: DBAPIError) -> str | None:
+    """The SQLSTATE of a database error (psycopg's), or None (SQLite has none)."""
+    code = getattr(error.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
