@@ -3,12 +3,17 @@ file of any size is read in constant memory.
 
 A record is a flat mapping of column (or element, or key) names to values; CSV and XML give
 strings, JSON gives what the JSON holds.
+
+Hostile files are refused before they cost memory or time (SourceLimits): JSON, JSON Lines
+and XML nested deeper than `max_depth`, and XLSX workbooks whose parts unpack too large, too
+compressed or to too many shared strings (a zip bomb), checked before openpyxl opens them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,6 +38,21 @@ class Format(StrEnum):
 class UnreadableSource(InvalidInput):
     code = "unreadable-source"
     title = "Unreadable source"
+
+
+MAX_DEPTH = 64
+RATIO_FROM = 1 << 20  # a small part may compress well without being a bomb
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLimits:
+    """What a file may demand of the reader (the settings PIMHUB_IMPORT_XLSX_*)."""
+
+    max_depth: int = MAX_DEPTH  # nesting of JSON values and XML elements
+    xlsx_max_part_bytes: int = 100 << 20  # a part read whole: shared strings, styles, ...
+    xlsx_max_total_bytes: int = 1 << 30  # all parts, the streamed worksheets included
+    xlsx_max_ratio: float = 100.0  # unpacked / packed, for parts over RATIO_FROM bytes
+    xlsx_max_shared_strings: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +88,27 @@ def format_of(path: Path, options: SourceOptions) -> Format:
         ) from None
 
 
-def read(path: Path, options: SourceOptions = SourceOptions()) -> Iterator[Record]:
-    """The records of `path`, streamed."""
+def read(
+    path: Path, options: SourceOptions = SourceOptions(), limits: SourceLimits = SourceLimits()
+) -> Iterator[Record]:
+    """The records of `path`, streamed; UnreadableSource when it cannot be read or breaks
+    `limits`."""
     fmt = format_of(path, options)
     if fmt == Format.XLSX:
-        yield from _xlsx(path, options)
+        yield from _xlsx(path, options, limits)
         return
     if fmt == Format.XML:
-        yield from _xml(path, options)
+        yield from _xml(path, options, limits.max_depth)
         return
     if fmt == Format.JSON:
         with path.open("rb") as raw:
-            yield from _json_array(raw)
+            yield from _json_array(raw, limits.max_depth)
         return
     try:
         with path.open(encoding=options.encoding, newline="") as text:
-            yield from (_jsonl(text) if fmt == Format.JSONL else _csv(text, options))
+            yield from (
+                _jsonl(text, limits.max_depth) if fmt == Format.JSONL else _csv(text, options)
+            )
     except UnicodeDecodeError as exc:
         raise UnreadableSource(
             f"{path.name} is not {options.encoding} text (byte {exc.start} of a read block); "
@@ -135,27 +160,79 @@ def _check_header(names: list[str]) -> None:
         seen.add(name)
 
 
-def _jsonl(text: IO[str]) -> Iterator[Record]:
+def _too_deep(where: str, limit: int) -> UnreadableSource:
+    return UnreadableSource(
+        f"{where} nests deeper than {limit} levels",
+        [FieldError(where, f"nested deeper than {limit} levels", "too-deep")],
+    )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether the JSON value nests more than `limit` containers (the value itself is 1)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in container.values() if isinstance(container, dict) else container:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
+def _jsonl(text: IO[str], max_depth: int = MAX_DEPTH) -> Iterator[Record]:
     import orjson
 
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
         try:
-            value = orjson.loads(line)
+            value = orjson.loads(line)  # refuses more than 1024 levels itself
         except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc):
+                raise _too_deep(f"line {number}", max_depth) from None
             raise UnreadableSource(
                 f"line {number} is not JSON: {exc}", [FieldError(f"line {number}", "not JSON")]
             ) from None
+        if isinstance(value, (dict, list)) and _deeper_than(value, max_depth):
+            raise _too_deep(f"line {number}", max_depth)
         yield Record(number, _object(value, f"line {number}"))
 
 
-def _json_array(raw: IO[bytes]) -> Iterator[Record]:
+def _json_array(raw: IO[bytes], max_depth: int) -> Iterator[Record]:
+    """Items built from ijson's basic events, counting depth as they come: ijson.items keeps
+    a prefix string per level, so its memory grows with the square of the depth, and a
+    small file nested 100,000 deep took gigabytes before the first item."""
     import ijson  # type: ignore[import-untyped]
 
+    events = ijson.basic_parse(raw, use_float=True)
+    number = 0
+    depth = 0
+    builder = ijson.ObjectBuilder()
     try:
-        for number, value in enumerate(ijson.items(raw, "item", use_float=True), start=1):
-            yield Record(number, _object(value, f"item {number}"))
+        first = next(events, None)
+        if first is None or first[0] != "start_array":
+            raise UnreadableSource(
+                "the file is not a JSON array of objects",
+                [FieldError("", "expected an array", "shape")],
+            )
+        for event, value in events:
+            if depth == 0:
+                if event == "end_array":
+                    break
+                number += 1
+                builder = ijson.ObjectBuilder()
+            if event == "start_map" or event == "start_array":
+                depth += 1
+                if depth > max_depth:
+                    raise _too_deep(f"item {number}", max_depth)
+            elif event == "end_map" or event == "end_array":
+                depth -= 1
+            builder.event(event, value)
+            if depth == 0:
+                yield Record(number, _object(builder.value, f"item {number}"))
+        for _ in events:  # anything after the array is an error of the parser's
+            break
     except ijson.JSONError as exc:
         raise UnreadableSource(
             f"the file is not a JSON array of objects: {exc}", [FieldError("", "not JSON")]
@@ -170,7 +247,7 @@ def _object(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _xml(path: Path, options: SourceOptions) -> Iterator[Record]:
+def _xml(path: Path, options: SourceOptions, max_depth: int) -> Iterator[Record]:
     """Records are the elements at `record_path` (slash-separated from the root's children,
     e.g. "product" or "catalog/products/product"); a record's values are its attributes and
     its child elements' text."""
@@ -189,6 +266,11 @@ def _xml(path: Path, options: SourceOptions) -> Iterator[Record]:
         for event, element in iterparse(str(path), events=("start", "end")):
             if event == "start":
                 stack.append(element.tag)
+                if len(stack) > max_depth:
+                    raise _too_deep(
+                        f"the XML (element <{str(element.tag)[:100]}> after record {number})",
+                        max_depth,
+                    )
                 continue
             if stack[-len(wanted) :] == wanted:
                 number += 1
@@ -204,12 +286,87 @@ def _xml(path: Path, options: SourceOptions) -> Iterator[Record]:
         ) from None
 
 
-def _xlsx(path: Path, options: SourceOptions) -> Iterator[Record]:
+_SHARED_STRING = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
+
+
+def _check_xlsx(path: Path, limits: SourceLimits) -> None:
+    """Refuses a workbook whose parts unpack beyond `limits` before openpyxl reads it:
+    openpyxl loads every part but the worksheets whole (shared strings into a list), so a
+    small zip could otherwise take gigabytes and minutes. zipfile stops at each part's
+    declared size, so the sizes checked here are the sizes read."""
+    from zipfile import BadZipFile, ZipFile
+
+    def refuse(part: str, why: str, setting: str) -> UnreadableSource:
+        return UnreadableSource(
+            f"{path.name}: the part {part} {why} (PIMHUB_IMPORT_XLSX_{setting})",
+            [FieldError(part, why, "too-large")],
+        )
+
+    try:
+        with ZipFile(path) as book:
+            total = 0
+            for info in book.infolist():
+                name, size = info.filename[:200], info.file_size
+                total += size
+                if total > limits.xlsx_max_total_bytes:
+                    raise refuse(
+                        name,
+                        f"brings the unpacked workbook over {limits.xlsx_max_total_bytes} bytes",
+                        "MAX_TOTAL_BYTES",
+                    )
+                streamed = name.startswith("xl/worksheets/") and name.endswith(".xml")
+                if not streamed and size > limits.xlsx_max_part_bytes:
+                    raise refuse(
+                        name,
+                        f"unpacks to {size} bytes, more than {limits.xlsx_max_part_bytes}",
+                        "MAX_PART_BYTES",
+                    )
+                if size > RATIO_FROM and size > limits.xlsx_max_ratio * max(info.compress_size, 1):
+                    raise refuse(
+                        name,
+                        f"unpacks {size // max(info.compress_size, 1)} times larger than "
+                        f"it is packed, more than {limits.xlsx_max_ratio:g}",
+                        "MAX_RATIO",
+                    )
+            for info in book.infolist():
+                if info.filename.lower().endswith("sharedstrings.xml"):
+                    count = _count_shared_strings(book.open(info), limits.xlsx_max_shared_strings)
+                    if count > limits.xlsx_max_shared_strings:
+                        raise refuse(
+                            info.filename[:200],
+                            f"holds more than {limits.xlsx_max_shared_strings} shared strings",
+                            "MAX_SHARED_STRINGS",
+                        )
+    except (BadZipFile, OSError, EOFError) as exc:
+        raise UnreadableSource(
+            f"{path.name} is not an XLSX workbook: {exc}", [FieldError("", "not XLSX", "xlsx")]
+        ) from None
+
+
+def _count_shared_strings(part: IO[bytes], limit: int) -> int:
+    """The <si> elements of a shared strings part, counted as it unpacks; stops past
+    `limit`."""
+    count = 0
+    tail = b""
+    with part:
+        while chunk := part.read(1 << 20):
+            block = tail + chunk
+            # A tag cut at the block's end is counted with the next block.
+            cut = max(len(block) - 64, 0)
+            count += sum(1 for m in _SHARED_STRING.finditer(block) if m.start() < cut)
+            tail = block[cut:]
+            if count > limit:
+                return count
+    return count + len(_SHARED_STRING.findall(tail))
+
+
+def _xlsx(path: Path, options: SourceOptions, limits: SourceLimits) -> Iterator[Record]:
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_xlsx(path, limits)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (BadZipFile, InvalidFileException, KeyError, OSError) as exc:
