@@ -34,6 +34,7 @@ from pimhub.storage.webhook_endpoints import SqlEndpointRepository
 from pimhub.storage.webhook_queue import SqlDeliveryQueue
 from pimhub.transfer.jobs import ImportJobs
 from pimhub.transfer.profiles import ImportProfiles
+from pimhub.transfer.sources import SourceLimits
 
 
 @dataclass
@@ -88,6 +89,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         settings.data_dir / "imports",
         clock=utc_now,
         language=settings.default_language,
+        limits=source_limits(settings),
     )
     return Hub(
         settings=settings,
@@ -121,6 +123,15 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             clock=utc_now,
             allow_private=settings.import_sources_allow_private,
         ),
+    )
+
+
+def source_limits(settings: Settings) -> SourceLimits:
+    return SourceLimits(
+        xlsx_max_part_bytes=settings.import_xlsx_max_part_bytes,
+        xlsx_max_total_bytes=settings.import_xlsx_max_total_bytes,
+        xlsx_max_ratio=settings.import_xlsx_max_ratio,
+        xlsx_max_shared_strings=settings.import_xlsx_max_shared_strings,
     )
 
 

@@ -48,6 +48,22 @@ class Settings(BaseSettings):
         description="Allow scheduled import sources at loopback or private addresses "
         "(an ERP on the local network)",
     )
+    import_max_upload_bytes: int = Field(
+        1 << 30, description="Largest import upload (POST /api/v1/imports) in bytes; 413 above"
+    )
+    import_xlsx_max_part_bytes: int = Field(
+        100 << 20,
+        description="Largest unpacked size of an XLSX part read whole (shared strings, styles)",
+    )
+    import_xlsx_max_total_bytes: int = Field(
+        1 << 30, description="Largest unpacked size of an XLSX file, all parts together"
+    )
+    import_xlsx_max_ratio: float = Field(
+        100.0, description="Largest compression ratio of an XLSX part over 1 MiB unpacked"
+    )
+    import_xlsx_max_shared_strings: int = Field(
+        1_000_000, description="Most shared strings (distinct texts) an XLSX file may hold"
+    )
     webhook_connect_timeout: float = Field(5.0, description="Seconds to open a connection")
     webhook_timeout: float = Field(15.0, description="Seconds for a whole delivery attempt")
     webhook_batch_size: int = Field(500, description="Deliveries claimed per dispatch round")

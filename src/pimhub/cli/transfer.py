@@ -216,7 +216,7 @@ def register(app: typer.Typer) -> None:
 
             summary = run_import(
                 writer,
-                read(file, source),
+                read(file, source, hub.imports.limits),
                 parsed,
                 options,
                 on_row_error=on_row_error,
@@ -323,7 +323,7 @@ def _infer(hub: Any, file: Path, source: SourceOptions, class_name: str | None) 
     if class_name is None:
         raise fail("--infer needs --class, the class the rows become")
     definition = hub.classes.get(class_name)
-    first = next(iter(read(file, source)), None)
+    first = next(iter(read(file, source, hub.imports.limits)), None)
     if first is None:
         raise fail(f"{file} has no rows to propose a mapping from")
     proposal, unmapped = propose_mapping(definition, first.values, hub.settings.default_language)

@@ -28,7 +28,7 @@ from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.mapping import ImportMapping, parse_mapping, shipped_mapping
-from pimhub.transfer.sources import Format, SourceOptions, format_of, read
+from pimhub.transfer.sources import Format, SourceLimits, SourceOptions, format_of, read
 
 log = structlog.get_logger("pimhub.imports")
 
@@ -51,10 +51,40 @@ class SourceUnavailable(Exception):
         self.job = job
 
 
+MAX_FILE_NAME = 120  # characters kept of an upload's name (file systems allow 255 bytes)
+
+
 def safe_name(file_name: str) -> str:
-    """The last part of an uploaded file's name, never a directory of ours."""
-    name = Path(file_name).name
+    """The last part of an uploaded file's name (after / or \\), without control characters,
+    at most MAX_FILE_NAME characters with its extension kept: never a directory of ours, and
+    always a name the file system takes. A NUL is refused (InvalidInput)."""
+    if "\x00" in file_name:
+        raise InvalidInput(
+            "the file name holds a NUL character (U+0000)",
+            [FieldError("file", "the file name holds a NUL character", "nul-character")],
+        )
+    name = file_name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    name = name.encode("utf-8", "ignore").decode("utf-8")  # no lone surrogates
+    if len(name) > MAX_FILE_NAME or len(name.encode()) > 4 * MAX_FILE_NAME // 2:
+        stem, dot, suffix = name.rpartition(".")
+        if not dot or len(suffix) > 16:
+            stem, dot, suffix = name, "", ""
+        keep = MAX_FILE_NAME - len(suffix) - len(dot)
+        while len((stem[:keep] + dot + suffix).encode()) > 4 * MAX_FILE_NAME // 2:
+            keep -= 1
+        name = stem[:keep] + dot + suffix
     return "upload" if name in ("", ".", "..") else name
+
+
+def public_error(exc: BaseException, folder: Path) -> str:
+    """What a job shows of an unexpected error: its type and message, never a path of this
+    server (the log has the whole exception)."""
+    if isinstance(exc, OSError):
+        text = exc.strerror or ""
+    else:
+        text = str(exc).replace(str(folder.resolve()), "…").replace(str(folder), "…")
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:1000]
 
 
 def _check_source_options(source: SourceOptions) -> None:
@@ -134,8 +164,10 @@ class ImportJobs:
         *,
         clock: Callable[[], datetime],
         language: str,
+        limits: SourceLimits = SourceLimits(),
     ) -> None:
         self.store = store
+        self.limits = limits
         self.catalog = catalog
         self.folder = folder
         self.clock = clock
@@ -144,9 +176,16 @@ class ImportJobs:
         self._lock = threading.Lock()
         self._live: dict[str, dict[str, Any]] = {}  # progress of running jobs
 
-    def check(self, request: JobRequest, file_name: str) -> tuple[ImportMapping, str, Format]:
+    def check(
+        self,
+        request: JobRequest,
+        file_name: str,
+        authorize: Callable[[str], None] | None = None,
+    ) -> tuple[ImportMapping, str, Format]:
         """The parsed mapping, the class and the file's format, or the errors a submission
-        would get."""
+        would get. `authorize(class_name)` runs before the class is looked up, so a caller
+        that may not write the class learns nothing of whether it exists."""
+        file = safe_name(file_name)
         text = shipped_mapping(request.mapping) or request.mapping
         try:
             raw = yaml.safe_load(text)
@@ -156,10 +195,12 @@ class ImportJobs:
             ) from None
         mapping = parse_mapping(raw)
         class_name = request.class_name or mapping.class_name
+        if authorize is not None:
+            authorize(class_name)
         with self.catalog.uow() as uow:
             self.catalog.class_definition(uow, class_name)
         _check_source_options(request.source)
-        return mapping, class_name, format_of(Path(safe_name(file_name)), request.source)
+        return mapping, class_name, format_of(Path(file), request.source)
 
     def submit(
         self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
@@ -231,11 +272,12 @@ class ImportJobs:
             folder.mkdir(parents=True, exist_ok=True)
             save(path)
         except Exception as exc:
+            log.exception("import.not_stored", job=job.id)
             shutil.rmtree(folder, ignore_errors=True)
             failed = replace(
                 job,
                 status=JobStatus.FAILED,
-                error=f"the file could not be stored: {type(exc).__name__}: {exc}"[:1000],
+                error=f"the file could not be stored: {public_error(exc, self.folder)}",
                 finished_at=self.clock(),
             )
             self.store.update(failed)
@@ -253,9 +295,11 @@ class ImportJobs:
         return self.store.recent(limit)
 
     def recover(self) -> int:
-        """Marks jobs a stopped server left queued or running as interrupted."""
+        """Marks jobs a stopped server left queued or running as interrupted and deletes
+        their uploads, as a finished job's."""
         stale = self.store.unfinished()
         for job in stale:
+            shutil.rmtree(self.folder / job.id, ignore_errors=True)
             self.store.update(
                 replace(
                     job,
@@ -302,11 +346,19 @@ class ImportJobs:
         try:
             self.store.update(job)
             summary = run_import(
-                writer, read(path, request.source), mapping, options, progress=progress
+                writer,
+                read(path, request.source, self.limits),
+                mapping,
+                options,
+                progress=progress,
             )
         except Exception as exc:  # the job reports it; the server goes on
             log.exception("import.failed", job=job.id)
-            detail = exc.detail if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
+            detail = (
+                exc.detail[:1000]
+                if isinstance(exc, InvalidInput)
+                else public_error(exc, self.folder)
+            )
             self.store.update(
                 replace(job, status=JobStatus.FAILED, error=detail, finished_at=self.clock())
             )
@@ -328,6 +380,9 @@ class ImportJobs:
             log.exception("import.status_not_saved", job=job.id)
             self.store.update(
                 replace(
-                    job, status=JobStatus.FAILED, error=str(exc)[:500], finished_at=self.clock()
+                    job,
+                    status=JobStatus.FAILED,
+                    error=public_error(exc, self.folder)[:500],
+                    finished_at=self.clock(),
                 )
             )

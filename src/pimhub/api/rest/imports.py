@@ -5,57 +5,171 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message
 
 from pimhub.access.keys import Action, ApiKey
 from pimhub.api.auth import api_key, hub_of, require
+from pimhub.api.body import check_length, parse_model, too_large
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.batch import WriteMode
+from pimhub.catalog.errors import FieldError, Forbidden, InvalidInput
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.jobs import JobRequest
 from pimhub.transfer.sources import Format, SourceOptions
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 Key = Annotated[ApiKey, Depends(api_key)]
+MAX_FIELD_BYTES = 1 << 20  # a form field (the mapping's YAML is the largest)
+MAX_FIELDS = 20
 
 
-@router.post("", status_code=202, summary="Start an import of an uploaded file")
-async def start_import(
-    request: Request,
-    key: Key,
-    file: Annotated[UploadFile, File(description="CSV, JSON Lines, JSON, XML or XLSX")],
-    mapping: Annotated[str, Form(description="the mapping's YAML, or a shipped name")],
-    class_: Annotated[str | None, Form(alias="class")] = None,
-    mode: Annotated[WriteMode, Form()] = WriteMode.UPSERT,
-    on_error: Annotated[OnError, Form(alias="onError")] = OnError.SKIP,
-    dry_run: Annotated[bool, Form(alias="dryRun")] = False,
-    format: Annotated[Format | None, Form()] = None,
-    delimiter: Annotated[str | None, Form()] = None,
-    encoding: Annotated[str, Form()] = "utf-8-sig",
-    record_path: Annotated[str | None, Form(alias="recordPath")] = None,
-    sheet: Annotated[str | None, Form()] = None,
-) -> OrjsonResponse:
-    imports = hub_of(request).imports
-    job_request = JobRequest(
-        class_name=class_,
-        mapping=mapping,
-        mode=mode,
-        on_error=on_error,
-        dry_run=dry_run,
-        source=SourceOptions(format, delimiter, encoding, record_path, sheet),
-    )
-    file_name = file.filename or "upload"
-    _, class_name, _ = await run_in_threadpool(imports.check, job_request, file_name)
-    require(key, Action.WRITE, class_name)
+class ImportForm(BaseModel):
+    """The form fields beside the file."""
 
-    def save(path: Path) -> None:
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)  # the upload is already spooled; streamed on
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    job = await run_in_threadpool(imports.submit, job_request, file_name, save, key.name)
+    mapping: str = Field(description="the mapping's YAML, or a shipped name")
+    class_: str | None = Field(None, alias="class")
+    mode: WriteMode = WriteMode.UPSERT
+    on_error: OnError = Field(OnError.SKIP, alias="onError")
+    dry_run: bool = Field(False, alias="dryRun")
+    format: Format | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8-sig"
+    record_path: str | None = Field(None, alias="recordPath")
+    sheet: str | None = None
+
+
+def _form_doc() -> dict[str, Any]:
+    def text(description: str) -> dict[str, Any]:
+        return {"type": "string", "description": description}
+
+    def choice(values: list[str], default: str) -> dict[str, Any]:
+        return {"type": "string", "enum": values, "default": default}
+
+    properties = {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "CSV, JSON Lines, JSON, XML or XLSX",
+        },
+        "mapping": text("the mapping's YAML, or a shipped name"),
+        "class": text("the class; default: the mapping's"),
+        "mode": choice([m.value for m in WriteMode], WriteMode.UPSERT.value),
+        "onError": choice([o.value for o in OnError], OnError.SKIP.value),
+        "dryRun": {"type": "boolean", "default": False},
+        "format": {"type": "string", "enum": [f.value for f in Format]},
+        "delimiter": text("CSV: one character; default: sniffed"),
+        "encoding": {"type": "string", "default": "utf-8-sig"},
+        "recordPath": text("XML: the record element's path, e.g. products/product"),
+        "sheet": text("XLSX: the sheet; default: the first"),
+    }
+    schema = {"type": "object", "required": ["file", "mapping"], "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schema}},
+        }
+    }
+
+
+def _require_some_write(key: ApiKey) -> None:
+    """403 for a key that may write no class at all, before any class is named or looked
+    up: its refusal must not tell which classes exist."""
+    if key.allows(Action.WRITE) or any(s.startswith("write:") for s in key.scopes):
+        return
+    raise Forbidden(f"the key '{key.name}' may not write any class; an import needs write")
+
+
+async def _read_form(request: Request, limit: int) -> FormData:
+    """The multipart form, parsed as it streams in; 413 as soon as the body passes `limit`
+    bytes (or its Content-Length says it will)."""
+    what = "the upload"
+    check_length(request.headers, limit, what)
+    received = 0
+    receive = request.receive
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise too_large(limit, what)
+        return message
+
+    try:
+        return await Request(request.scope, counted).form(
+            max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
+        )
+    except StarletteHTTPException as exc:  # the multipart parser's refusals
+        raise InvalidInput(
+            f"the upload is not a form this route takes: {exc.detail}",
+            [FieldError("body", str(exc.detail), "invalid-form")],
+        ) from None
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Start an import of an uploaded file",
+    openapi_extra=_form_doc(),
+)
+async def start_import(request: Request, key: Key) -> OrjsonResponse:
+    # The body is read here, after the key was checked (a File() parameter would have
+    # FastAPI spool the whole upload before any dependency runs).
+    _require_some_write(key)
+    hub = hub_of(request)
+    form = await _read_form(request, hub.settings.import_max_upload_bytes)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise InvalidInput(
+                "the form needs the file to import in its 'file' part",
+                [FieldError("file", "a file is required", "missing")],
+            )
+        fields = {k: v for k, v in form.multi_items() if k != "file"}
+        if any(not isinstance(v, str) for v in fields.values()):
+            raise InvalidInput(
+                "only 'file' may be a file", [FieldError("body", "unexpected file", "invalid")]
+            )
+        options = parse_model(ImportForm, fields)
+        job_request = JobRequest(
+            class_name=options.class_,
+            mapping=options.mapping,
+            mode=options.mode,
+            on_error=options.on_error,
+            dry_run=options.dry_run,
+            source=SourceOptions(
+                options.format,
+                options.delimiter,
+                options.encoding,
+                options.record_path,
+                options.sheet,
+            ),
+        )
+        file_name = file.filename or "upload"
+        imports = hub.imports
+        await run_in_threadpool(
+            imports.check,
+            job_request,
+            file_name,
+            lambda class_name: require(key, Action.WRITE, class_name),
+        )
+
+        def save(path: Path) -> None:
+            with path.open("wb") as out:
+                shutil.copyfileobj(file.file, out)  # the upload is already spooled
+
+        job = await run_in_threadpool(imports.submit, job_request, file_name, save, key.name)
+    finally:
+        await form.close()
     return OrjsonResponse(
         job.to_dict(), status_code=202, headers={"Location": f"/api/v1/imports/{job.id}"}
     )
