@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
-from tests.api.test_rest_contract import problem
+from pimhub.catalog.service import ListQuery
+from pimhub.transfer.sources import Format, from_text
+from tests.api.test_imports_api import MAPPING as UPLOAD_MAPPING
+from tests.api.test_imports_api import finished
+from tests.api.test_rest_contract import TEE, problem
+from tests.transfer.test_import import csv_rows, run
 
 NUL_PATHS = [
     "/api/v1/objects/Product/T%00-1",
@@ -81,3 +89,65 @@ def test_clean_requests_pass_the_edge(
     assert client.get("/api/v1/products/TS-1", headers=admin).status_code == 200
     response = client.get("/api/v1/objects/Product", params={"filter": "{}"}, headers=admin)
     assert response.status_code == 200
+
+
+NUL_BODIES = [
+    ("post", "/api/v1/objects/Product", {"fields": {**TEE, "name": {"en": "T\x00ee"}}}),
+    ("patch", "/api/v1/objects/Product/TS-1", {"fields": {"name": {"de": "\x00"}}}),
+    ("put", "/api/v1/objects/Product/TS-1", {"fields": {**TEE, "sku": "TS-1\x00"}}),
+    ("post", "/api/v1/classes", {"name": "Gad\x00get", "fields": []}),
+    ("put", "/api/v1/classes/Brand", {"name": "Brand", "fields": [{"name": "c\x00"}]}),
+    ("post", "/api/v1/datahub", {"name": "shop\x00", "classes": {}}),
+    ("put", "/api/v1/datahub/shop", {"name": "shop", "classes": {"Pro\x00duct": {}}}),
+    ("post", "/api/v1/webhooks/endpoints", {"url": "https://hooks.example.com/\x00"}),
+    ("put", "/api/v1/import-profiles/nightly", {"class": "Product", "mapping\x00": 1}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), NUL_BODIES)
+def test_nul_in_a_json_body(
+    client: TestClient,
+    admin: dict[str, str],
+    sample: Hub,
+    method: str,
+    path: str,
+    payload: dict[str, Any],
+) -> None:
+    response = client.request(method, path, json=payload, headers=admin)
+    body = problem(response, 400, "nul-character")
+    where = body["errors"][0]["field"]
+    assert body["errors"][0]["code"] == "nul-character"
+    assert where and where in body["detail"] and "\x00" not in response.text
+    assert client.get("/api/v1/objects/Product/TS-1", headers=admin).json()["version"] == 1
+
+
+def test_an_import_refuses_only_the_rows_with_a_nul_cell(sample: Hub) -> None:
+    lines = csv_rows(9).splitlines()
+    lines[2] = lines[2].replace("Item 1", "Item\x001")  # batch 1 of 3
+    lines[5] = lines[5].replace("I-00004", "I-0\x00004")  # batch 2, a business key
+    summary, errors = run(sample, from_text("\n".join(lines) + "\n", Format.CSV), batch_size=3)
+    assert (summary.rows, summary.created, summary.failed) == (9, 7, 2)
+    assert [(e.row, e.column, e.code) for e in errors] == [
+        (2, "name", "nul-character"),
+        (5, "sku", "nul-character"),
+    ]
+    assert all("\x00" not in e.message and "\\u0000" in str(e.to_dict()) for e in errors)
+    stored = {o.key for o in sample.catalog.list_objects("Product", ListQuery()).items}
+    assert {f"I-{i:05}" for i in (0, 2, 3, 5, 6, 7, 8)} <= stored
+
+
+def test_an_uploaded_import_with_a_nul_cell_keeps_the_other_rows(
+    sample: Hub, client: TestClient, admin: dict[str, str], tmp_path: Path
+) -> None:
+    sample.imports.folder = tmp_path / "imports"
+    data = {"mapping": UPLOAD_MAPPING}
+    csv = "sku,name,price\nU-1,One,10\nU-2,T\x00wo,11\nU-3,Three,12\n"
+    files = {"file": ("products.csv", csv.encode(), "text/csv")}
+    response = client.post("/api/v1/imports", data=data, files=files, headers=admin)
+    assert response.status_code == 202, response.text
+    done = finished(client, response.json()["id"], admin)
+    assert done["status"] == "completed-with-errors", done
+    assert (done["summary"]["created"], done["summary"]["failed"]) == (2, 1)
+    error = done["summary"]["errors"][0]
+    assert (error["row"], error["column"], error["code"]) == (2, "name", "nul-character")
+    assert error["value"] == "T\\u0000wo"

@@ -153,3 +153,23 @@ def test_unknown_fields_come_first_even_when_they_look_like_a_part_of_a_field() 
         ("name.en", "unknown-field"),
         ("name", "required"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"sku": "P\x00-1"}, "sku"),
+        ({"name": {"en": "T\x00ee"}}, "name.en"),
+        ({"name": {"e\x00n": "Tee"}}, "name.e\\u0000n"),
+        ({"material": ["cotton", "\x00"]}, "material[1]"),
+        ({"color": "red\x00"}, "color"),
+        ({"category": "men\x00"}, "category"),
+        ({"price": {"amount": 1, "currency": "EU\x00"}}, "price.currency"),
+        ({"releasedOn": "2026-01-01\x00"}, "releasedOn"),
+        ({"col\x00our": "red"}, "col\\u0000our"),
+    ],
+)
+def test_a_nul_character_in_any_text_is_a_field_error(values: dict[str, Any], field: str) -> None:
+    _, errors = validate_values(PRODUCT, {**VALID, **values}, languages=LANGUAGES)
+    assert [(e.field, e.code) for e in errors] == [(field, "nul-character")]
+    assert field in errors[0].message and "\x00" not in errors[0].message + errors[0].field

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import Receive
 
 from pimhub.api.errors import MalformedJson
-from pimhub.catalog.errors import FieldError, InvalidInput, PayloadTooLarge
+from pimhub.catalog.errors import FieldError, InvalidInput, NulCharacter, PayloadTooLarge
+from pimhub.catalog.validation import find_nul, nul_message
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -70,13 +71,28 @@ async def read_json(request: Request) -> Any:
             [FieldError("body", "empty", "malformed-json")],
         )
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedJson(
             f"the request body is not valid JSON: {exc.msg} at line "
             f"{exc.lineno} column {exc.colno} (character {exc.pos})",
             [FieldError("body", exc.msg, "malformed-json")],
         ) from None
+    refuse_nul(raw, data)
+    return data
+
+
+def refuse_nul(raw: bytes, data: Any, what: str = "the request body") -> None:
+    """NulCharacter, naming where, when any text or key of the parsed JSON `data` holds a NUL
+    character; `raw` (its source) lets the usual body, without a `\\u0000`, skip the walk."""
+    if b"\\u0000" not in raw:
+        return
+    where = find_nul(data)
+    if where is not None:
+        message = nul_message(where or "the body")
+        raise NulCharacter(
+            f"{what}: {message}", [FieldError(where or "body", message, NulCharacter.code)]
+        )
 
 
 def parse_model(model: type[M], data: Any) -> M:

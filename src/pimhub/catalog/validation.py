@@ -18,6 +18,36 @@ from pimhub.catalog.fields import FieldDefinition, FieldType
 
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 MAX_LIST_ITEMS = 1000
+NUL = "\x00"
+
+
+def spell_nul(text: str) -> str:
+    """`text` with each NUL written as `\\u0000`, fit for a message or a stored field path."""
+    return text.replace(NUL, "\\u0000")
+
+
+def find_nul(value: Any, path: str = "") -> str | None:
+    """The path (`name.de`, `tags[2]`) of the first text or key in `value` that holds a NUL
+    character (U+0000), NULs spelled out; None when there is none. No text may hold one:
+    PostgreSQL cannot store it, and the two backends must accept the same input."""
+    if isinstance(value, str):
+        return spell_nul(path) if NUL in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            found = spell_nul(inner) if NUL in inner else find_nul(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = find_nul(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def nul_message(path: str) -> str:
+    return f"{path or 'the value'} holds a NUL character (U+0000), which no text may hold"
 
 
 class _Invalid(Exception):
@@ -265,6 +295,10 @@ def validate_values(
     # Only the given values are visited (an import row fills a few of a class's many fields);
     # required fields are checked apart.
     for name, value in values.items():
+        nul = find_nul(value, name) if NUL not in name else spell_nul(name)
+        if nul is not None:
+            errors.append(FieldError(nul, nul_message(nul), "nul-character"))
+            continue
         f = definition.field(name)
         if f is None:
             errors.append(

@@ -21,6 +21,7 @@ from typing import Any
 from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, WriteMode, precheck
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
+from pimhub.catalog.validation import spell_nul
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
 from pimhub.transfer.sources import Record
@@ -43,10 +44,13 @@ class RowError:
     code: str
 
     def to_dict(self) -> dict[str, Any]:
+        # The refused cell may be refused for holding a NUL, which a stored job summary
+        # (JSON on PostgreSQL) cannot hold: it is spelled out.
+        value = spell_nul(self.value) if isinstance(self.value, str) else self.value
         return {
             "row": self.row,
-            "column": self.column,
-            "value": self.value,
+            "column": spell_nul(self.column),
+            "value": value,
             "message": self.message,
             "code": self.code,
         }

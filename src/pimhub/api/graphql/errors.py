@@ -12,6 +12,7 @@ from pimhub.catalog.errors import (
     Forbidden,
     InvalidQuery,
     NotFound,
+    NulCharacter,
     Unauthorized,
 )
 
@@ -27,6 +28,8 @@ _QUERY_CODES = {
 
 
 def error_code(exc: CatalogError) -> str:
+    if isinstance(exc, NulCharacter):
+        return "NUL_CHARACTER"
     if isinstance(exc, InvalidQuery):
         code = exc.errors[0].code if exc.errors else ""
         if code == "unknown-field" and exc.errors[0].field.startswith("sort"):

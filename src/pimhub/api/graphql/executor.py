@@ -35,13 +35,14 @@ from graphql.execution.values import get_variable_values
 from pimhub.access.keys import ApiKey
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import coded
-from pimhub.api.graphql.limits import CostCounter, alias_rule, depth_rule
+from pimhub.api.graphql.limits import CostCounter, NoNulRule, alias_rule, depth_rule
 from pimhub.api.graphql.loaders import ObjectLoader
 from pimhub.api.graphql.plan import Plan, compile_plan
 from pimhub.api.graphql.schema import DatahubSchema, build_schema
 from pimhub.catalog.class_service import ClassService
-from pimhub.catalog.errors import Forbidden
+from pimhub.catalog.errors import FieldError, Forbidden, NulCharacter
 from pimhub.catalog.service import CatalogService
+from pimhub.catalog.validation import find_nul, nul_message
 from pimhub.datahub.ports import GraphReads
 from pimhub.datahub.service import DatahubService, UnknownDatahubConfig
 
@@ -168,6 +169,13 @@ class GraphQLService:
                 f"the key '{key.name}' is not a key of datahub configuration '{config.name}'; "
                 f"it needs the scope '{config.scope}'"
             )
+        nul = find_nul(variables or {}) or find_nul(operation_name or "", "operationName")
+        if nul is not None:
+            name = nul if nul == "operationName" else f"${nul}"
+            raise NulCharacter(
+                f"{name} holds a NUL character (U+0000), which no text may hold",
+                [FieldError(nul, nul_message(nul), NulCharacter.code)],
+            )
         prepared = self._prepare(entry, query)
         if prepared.errors:
             return {"errors": [e.formatted for e in prepared.errors]}
@@ -246,7 +254,12 @@ class GraphQLService:
             code = "TOKEN_LIMIT_EXCEEDED" if "tokens" in exc.message else "GRAPHQL_PARSE_FAILED"
             exc.extensions = {**(exc.extensions or {}), "code": code}
             return Prepared(None, [exc])
-        rules = [*_BASE_RULES, depth_rule(limits.max_depth), alias_rule(limits.max_aliases)]
+        rules = [
+            *_BASE_RULES,
+            depth_rule(limits.max_depth),
+            alias_rule(limits.max_aliases),
+            NoNulRule,
+        ]
         introspection = (
             config.introspection if config.introspection is not None else self.introspection_default
         )

@@ -26,6 +26,7 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     VariableNode,
     get_named_type,
@@ -104,6 +105,20 @@ def alias_rule(maximum: int) -> type[ASTValidationRule]:
                 )
 
     return MaxAliasesRule
+
+
+class NoNulRule(ASTValidationRule):
+    """A string literal holding a NUL character (written `\\u0000`): no text may hold one."""
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(
+                GraphQLError(
+                    "a string argument holds a NUL character (U+0000), which no text may hold",
+                    node,
+                    extensions={"code": "NUL_CHARACTER"},
+                )
+            )
 
 
 class CostCounter:
