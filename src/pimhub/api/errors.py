@@ -38,11 +38,9 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
 ]
 
 
-class PreconditionFailed(e.Conflict):
-    """An If-Match header named a version that is no longer current."""
-
-    code = "precondition-failed"
-    title = "Precondition failed"
+# An If-Match header named a version that is no longer current, or If-Match: * /
+# If-None-Match: * did not hold. The domain raises it for conditions it checks itself.
+PreconditionFailed = e.PreconditionFailed
 
 
 class MalformedJson(e.InvalidInput):

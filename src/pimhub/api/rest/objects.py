@@ -17,7 +17,7 @@ from pimhub.api.errors import PreconditionFailed
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.errors import FieldError, InvalidInput, StaleVersion
 from pimhub.catalog.objects import CatalogObject
-from pimhub.catalog.service import ListQuery, SaveResult
+from pimhub.catalog.service import Existence, ListQuery, SaveResult
 
 router = APIRouter(prefix="/api/v1/objects", tags=["objects"])
 Key = Annotated[ApiKey, Depends(api_key)]
@@ -49,6 +49,39 @@ def etag(version: int) -> str:
 
 def object_response(obj: CatalogObject, status: int = 200) -> OrjsonResponse:
     return OrjsonResponse(obj.to_dict(), status_code=status, headers={"ETag": etag(obj.version)})
+
+
+def written_response(api: ApiKey, obj: CatalogObject, status: int = 200) -> Response:
+    """The answer to a write: the object, if the key may read it as it now is (drafts only
+    with read-drafts); otherwise no body, so that a write-only key cannot read through its
+    writes. The ETag is there either way, for the next conditional write."""
+    readable = api.allows(Action.READ, obj.class_name) and (
+        obj.published or api.allows(Action.READ_DRAFTS, obj.class_name)
+    )
+    if readable:
+        return object_response(obj, status)
+    return Response(status_code=201 if status == 201 else 204, headers={"ETag": etag(obj.version)})
+
+
+def _existence(if_match: str | None, if_none_match: str | None) -> Existence | None:
+    """What `If-Match: *` (the object must exist) or `If-None-Match: *` (it must not)
+    demand of a write; RFC 9110 answers 412 when that does not hold."""
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise InvalidInput(
+                "If-None-Match on a write takes only *, to create an object that must not "
+                "exist yet",
+                [FieldError("If-None-Match", f"got {if_none_match!r}")],
+            )
+        if if_match is not None:
+            raise InvalidInput(
+                "If-Match and If-None-Match exclude each other",
+                [FieldError("If-None-Match", "sent together with If-Match")],
+            )
+        return Existence.MUST_NOT_EXIST
+    if if_match is not None and if_match.strip() == "*":
+        return Existence.MUST_EXIST
+    return None
 
 
 def _expected_version(if_match: str | None, body_version: int | None) -> tuple[int | None, bool]:
@@ -124,7 +157,7 @@ async def create_object(request: Request, class_name: str, key: Key) -> Response
             class_name, body.fields, published=published, author=key.name
         )
     )
-    response = object_response(obj, 201)
+    response = written_response(key, obj, 201)
     response.headers["Location"] = f"/api/v1/objects/{class_name}/{obj.key}"
     return response
 
@@ -145,10 +178,12 @@ async def _save(
     key: str,
     model: type[ObjectWrite] | type[ObjectPatch],
     if_match: str | None,
+    if_none_match: str | None,
     operation: str,
 ) -> SaveResult:
-    """The shared path of PUT and PATCH: scope, body, expected version, save."""
+    """The shared path of PUT and PATCH: scope, body, preconditions, save."""
     require(api, Action.WRITE, class_name)
+    existence = _existence(if_match, if_none_match)
     body = parse_model(model, await read_json(request))
     expected, from_header = _expected_version(if_match, body.version)
     save = getattr(hub_of(request).catalog, operation)
@@ -161,6 +196,7 @@ async def _save(
             body.fields,
             published=body.published,
             expected_version=expected,
+            existence=existence,
             author=api.name,
         ),
     )
@@ -178,9 +214,10 @@ async def put_object(
     key: str,
     api: Key,
     if_match: Annotated[str | None, Header()] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    result = await _save(request, api, class_name, key, ObjectWrite, if_match, "put")
-    return object_response(result.object, 201 if result.created else 200)
+    result = await _save(request, api, class_name, key, ObjectWrite, if_match, if_none_match, "put")
+    return written_response(api, result.object, 201 if result.created else 200)
 
 
 @router.patch(
@@ -195,8 +232,8 @@ async def patch_object(
     api: Key,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    result = await _save(request, api, class_name, key, ObjectPatch, if_match, "patch")
-    return object_response(result.object)
+    result = await _save(request, api, class_name, key, ObjectPatch, if_match, None, "patch")
+    return written_response(api, result.object)
 
 
 @router.delete("/{class_name}/{key}", status_code=204, summary="Delete an object")
@@ -210,10 +247,16 @@ def delete_object(
 ) -> Response:
     require(api, Action.DELETE, class_name)
     expected, from_header = _expected_version(if_match, None)
+    existence = _existence(if_match, None)
     _guarded(
         from_header,
         lambda: hub_of(request).catalog.delete(
-            class_name, key, force=force, expected_version=expected, author=api.name
+            class_name,
+            key,
+            force=force,
+            expected_version=expected,
+            existence=existence,
+            author=api.name,
         ),
     )
     return Response(status_code=204)
