@@ -18,6 +18,8 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any
 
+import orjson
+
 from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, WriteMode, precheck
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
@@ -28,6 +30,25 @@ from pimhub.transfer.sources import Record
 
 DEFAULT_BATCH = 1000
 ERRORS_KEPT = 100  # in the summary; the report file gets all of them
+VALUE_SHOWN = 200  # characters of a refused value in row errors
+MESSAGE_SHOWN = 500  # characters of a row error's message
+
+
+def clipped(text: str, keep: int) -> str:
+    """`text`, or its first `keep` characters with an ellipsis and its length: one
+    150-million-character cell must not make every job answer 300 MB."""
+    return text if len(text) <= keep else f"{text[:keep]}… ({len(text)} characters)"
+
+
+def shown_value(value: Any) -> Any:
+    """A refused value as row errors show it: long text (or a long JSON list or object, as
+    JSON text) clipped to VALUE_SHOWN characters."""
+    if isinstance(value, str):
+        return clipped(value, VALUE_SHOWN)
+    if isinstance(value, (list, dict)) and len(value) > 0:
+        text = orjson.dumps(value, default=str).decode()
+        return value if len(text) <= VALUE_SHOWN else clipped(text, VALUE_SHOWN)
+    return value
 
 
 class OnError(StrEnum):
@@ -42,6 +63,11 @@ class RowError:
     value: Any
     message: str
     code: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", shown_value(self.value))
+        object.__setattr__(self, "message", clipped(self.message, MESSAGE_SHOWN))
+        object.__setattr__(self, "column", clipped(self.column, VALUE_SHOWN))
 
     def to_dict(self) -> dict[str, Any]:
         # The refused cell may be refused for holding a NUL, which a stored job summary
