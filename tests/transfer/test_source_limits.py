@@ -35,8 +35,11 @@ def test_json_items_nested_too_deep_are_refused_naming_the_item(tmp_path: Path) 
     file.write_text('{"sku": "A"}')
     with pytest.raises(UnreadableSource, match="not a JSON array"):
         records(file)
-    file.write_text('[{"sku": "A", "n": 1.5, "t": [true, null]}, {"sku": "B"}] ')
-    assert records(file) == [{"sku": "A", "n": 1.5, "t": [True, None]}, {"sku": "B"}]
+    file.write_text('[{"sku": "A", "n": 1.5, "t": [true, null, {"k": [[]]}]}, {"sku": "B"}] ')
+    assert records(file) == [
+        {"sku": "A", "n": 1.5, "t": [True, None, {"k": [[]]}]},
+        {"sku": "B"},
+    ]
     file.write_text("[]")
     assert records(file) == []
 

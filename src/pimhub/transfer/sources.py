@@ -207,8 +207,8 @@ def _json_array(raw: IO[bytes], max_depth: int) -> Iterator[Record]:
 
     events = ijson.basic_parse(raw, use_float=True)
     number = 0
-    depth = 0
-    builder = ijson.ObjectBuilder()
+    stack: list[Any] = []  # the containers of the item being built, outermost first
+    key: str = ""
     try:
         first = next(events, None)
         if first is None or first[0] != "start_array":
@@ -216,21 +216,32 @@ def _json_array(raw: IO[bytes], max_depth: int) -> Iterator[Record]:
                 "the file is not a JSON array of objects",
                 [FieldError("", "expected an array", "shape")],
             )
+        # ijson.ObjectBuilder's work, inlined: this loop runs for every value of the file.
         for event, value in events:
-            if depth == 0:
-                if event == "end_array":
-                    break
-                number += 1
-                builder = ijson.ObjectBuilder()
+            if event == "map_key":
+                key = value
+                continue
+            if event == "end_map" or event == "end_array":
+                if not stack:
+                    break  # the end of the file's array
+                done = stack.pop()
+                if not stack:
+                    yield Record(number, _object(done, f"item {number}"))
+                continue
             if event == "start_map" or event == "start_array":
-                depth += 1
-                if depth > max_depth:
+                value = {} if event == "start_map" else []
+            if not stack:
+                number += 1
+            elif type(stack[-1]) is dict:
+                stack[-1][key] = value
+            else:
+                stack[-1].append(value)
+            if type(value) is dict or type(value) is list:
+                stack.append(value)
+                if len(stack) > max_depth:
                     raise _too_deep(f"item {number}", max_depth)
-            elif event == "end_map" or event == "end_array":
-                depth -= 1
-            builder.event(event, value)
-            if depth == 0:
-                yield Record(number, _object(builder.value, f"item {number}"))
+            elif not stack:
+                yield Record(number, _object(value, f"item {number}"))  # refused: no object
         for _ in events:  # anything after the array is an error of the parser's
             break
     except ijson.JSONError as exc:
