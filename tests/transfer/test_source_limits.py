@@ -149,3 +149,20 @@ def test_xlsx_ratio_count_and_total_limits(tmp_path: Path) -> None:
         records(book, SourceLimits(xlsx_max_ratio=1000, xlsx_max_shared_strings=99_999))
     with pytest.raises(UnreadableSource, match="over 1000000 bytes"):
         records(book, SourceLimits(xlsx_max_ratio=1000, xlsx_max_total_bytes=1_000_000))
+
+
+def test_an_xlsx_of_too_many_parts_is_refused_before_zipfile_lists_them(tmp_path: Path) -> None:
+    book = tmp_path / "parts.xlsx"
+    with zipfile.ZipFile(book, "w") as parts:
+        for n in range(10_001):
+            parts.writestr(f"{n}", b"")
+    with pytest.raises(UnreadableSource, match="holds 10001 parts"):
+        records(book)
+    with zipfile.ZipFile(book, "w") as parts:
+        parts.writestr("0", b"")
+    data = bytearray(book.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = b"\xff\xff\xff\xff"  # ZIP64's "more than 65534 entries"
+    book.write_bytes(bytes(data))
+    with pytest.raises(UnreadableSource, match="at least 65535 parts"):
+        records(book)

@@ -313,6 +313,7 @@ def _check_xlsx(path: Path, limits: SourceLimits) -> None:
             [FieldError(part, why, "too-large")],
         )
 
+    _check_zip_directory(path)
     try:
         with ZipFile(path) as book:
             total = 0
@@ -352,6 +353,33 @@ def _check_xlsx(path: Path, limits: SourceLimits) -> None:
         raise UnreadableSource(
             f"{path.name} is not an XLSX workbook: {exc}", [FieldError("", "not XLSX", "xlsx")]
         ) from None
+
+
+XLSX_MAX_PARTS = 10_000  # a workbook has tens of parts; zipfile holds an object for each
+_END_OF_DIRECTORY = b"PK\x05\x06"
+
+
+def _check_zip_directory(path: Path) -> None:
+    """Refuses a zip whose directory lists more than XLSX_MAX_PARTS entries before zipfile
+    reads it: a directory of millions of tiny entries would take gigabytes as ZipInfos. A
+    count of 0xFFFF is ZIP64's marker for more, and refused too."""
+    import struct
+
+    with path.open("rb") as raw:
+        raw.seek(0, 2)
+        size = raw.tell()
+        raw.seek(max(size - (1 << 16) - 22, 0))
+        tail = raw.read()
+    at = tail.rfind(_END_OF_DIRECTORY)
+    if at < 0 or len(tail) < at + 22:
+        return  # not a zip: zipfile says so
+    (entries,) = struct.unpack_from("<H", tail, at + 10)
+    if entries > XLSX_MAX_PARTS:
+        raise UnreadableSource(
+            f"{path.name} holds {entries if entries < 0xFFFF else 'at least 65535'} parts; "
+            f"an XLSX workbook has at most {XLSX_MAX_PARTS}",
+            [FieldError("", "too many parts", "too-large")],
+        )
 
 
 def _count_shared_strings(part: IO[bytes], limit: int) -> int:
