@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
 from pimhub.api import metrics, ops
+from pimhub.api import openapi as openapi_document
 from pimhub.api.edge import EdgeGuard
 from pimhub.api.errors import install_error_handlers
 from pimhub.api.graphql import endpoint as graphql_endpoint
@@ -131,12 +132,13 @@ def _running(worker: Worker) -> Callable[[FastAPI], AbstractAsyncContextManager[
 
 
 def _document(app: FastAPI, paths: dict[str, Any]) -> None:
-    """Adds hand-written OpenAPI path items for routes FastAPI does not know about."""
+    """Adds hand-written OpenAPI path items for routes FastAPI does not know about, and the
+    error responses of every operation (api/openapi.py)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            generate()["paths"].update(paths)
-        return app.openapi_schema  # type: ignore[return-value]
+            app.openapi_schema = openapi_document.complete(generate(), paths)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

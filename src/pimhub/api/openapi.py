@@ -1,0 +1,246 @@
+"""The OpenAPI document: what FastAPI generates, completed with what it cannot know.
+
+FastAPI sees neither the bare routes served outside it (api/app.py HubApp) nor the errors the
+handlers in api/errors.py answer, and it documents a 422 of its own shape that the API never
+sends. complete() adds the hand-written paths, describes the problem details once as a
+component and refers every operation to the error responses it can give, so that a
+generated client knows them. tests/e2e/test_schemathesis.py holds the server to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pimhub.catalog.classes import CLASS_NAME_PATTERN
+from pimhub.catalog.events import EventType
+from pimhub.datahub.config import CONFIG_NAME_PATTERN
+from pimhub.events.endpoints import PayloadMode
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+PROBLEM_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details, with a stable `code` and per-field `errors`",
+        "required": ["type", "title", "status", "detail", "code", "errors"],
+        "properties": {
+            "type": {
+                "type": "string",
+                "description": "urn:pimhub:problem:<code>",
+                "examples": ["urn:pimhub:problem:validation-failed"],
+            },
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string"},
+            "code": {"type": "string", "description": "Stable; the last part of `type`"},
+            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemError"}},
+            "instance": {"type": "string", "description": "The request's path"},
+            "currentVersion": {
+                "type": "integer",
+                "description": "With stale-version: the version to read and retry with",
+            },
+        },
+    },
+    "ProblemError": {
+        "type": "object",
+        "description": "One thing wrong with the request, by field (or parameter) name",
+        "required": ["field", "message"],
+        "properties": {
+            "field": {"type": "string"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    },
+}
+
+# The error responses, by status; each operation refers to those it can answer.
+ERROR_RESPONSES: dict[str, str] = {
+    "400": "Malformed request: invalid parameter, JSON or input (invalid-parameter, "
+    "malformed-json, invalid-input, invalid-query, nul-character, ...)",
+    "401": "Missing or invalid API key (with a WWW-Authenticate challenge)",
+    "403": "The key lacks the scope this needs",
+    "404": "No such class, object, version or resource, or one the key may not see",
+    "409": "Conflicts with stored state (duplicate key, stale version, still referenced, ...)",
+    "412": "If-Match names a version that is no longer current",
+    "413": "The request body is over its size limit",
+    "422": "The body is well-formed JSON but not acceptable (invalid-body, validation-failed, "
+    "invalid-class-definition, ...)",
+    "503": "Not ready: the database does not answer",
+}
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: phk_..."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+
+# Successes FastAPI cannot infer from a route returning a Response of its own making.
+_CREATED_OR_REPLACED = {
+    "201": {
+        "description": "Created",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+_TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
+    ("put", "/api/v1/objects/{class_name}/{key}"): _CREATED_OR_REPLACED,
+    ("put", "/api/v1/datahub/{name}"): _CREATED_OR_REPLACED,
+    ("put", "/api/v1/import-profiles/{name}"): _CREATED_OR_REPLACED,
+    ("get", "/metrics"): {"200": {"description": "Prometheus text format", **_TEXT}},
+    ("get", "/api/v1/datahub/{name}/schema.graphql"): {
+        "200": {"description": "The schema in GraphQL SDL", **_TEXT}
+    },
+}
+
+
+# Errors the general rule in error_statuses() does not foresee.
+EXTRA_ERRORS: dict[tuple[str, str], list[str]] = {
+    # An `endpoint` filter naming no endpoint is a 404, as for the endpoint's own routes.
+    ("get", "/api/v1/webhooks/deliveries"): ["404"],
+    ("post", "/api/v1/webhooks/replay"): ["404"],
+}
+
+# An ETag this API issued ("3", or "3.<hash>" from the product route), weak or not, or "*".
+IF_MATCH_SCHEMA = {"type": "string", "pattern": r'^\s*(\*|(W/)?"[0-9]+(\.[0-9a-f]+)?")\s*$'}
+
+# pydantic reads a time as an ISO 8601 date-time or date (seconds optional) or as Unix
+# seconds; "format: date-time" alone would say that the other forms are refused.
+TIME_SCHEMA = {
+    "type": "string",
+    "description": "ISO 8601 date-time or date (UTC unless a zone is given), or Unix seconds",
+    "examples": ["2026-01-31T12:00:00Z"],
+}
+
+# What the services check first, for bodies read as free JSON (the rest of their checks,
+# such as a field definition's options, is in docs/ and answered as 422 problems).
+_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_ENDPOINT_PROPERTIES: dict[str, Any] = {
+    "url": {"type": "string", "minLength": 1, "maxLength": 2048},
+    "description": {"type": "string", "maxLength": 1000},
+    "eventTypes": {"type": "array", "items": {"enum": [t.value for t in EventType]}},
+    "classes": _NAMES,
+    "changedFields": _NAMES,
+    "payload": {"enum": [m.value for m in PayloadMode]},
+    "enabled": {"type": "boolean"},
+    "rateLimit": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]},
+}
+_CLASS = {
+    "type": "object",
+    "required": ["name", "businessKey", "fields"],
+    "properties": {
+        "name": {"type": "string", "pattern": CLASS_NAME_PATTERN.pattern},
+        "businessKey": {"type": "string"},
+        "fields": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+        "version": {"type": "integer", "description": "The version you read; refused if stale"},
+    },
+}
+_CONFIG = {
+    "type": "object",
+    "required": ["name", "classes"],
+    "properties": {
+        "name": {"type": "string", "pattern": CONFIG_NAME_PATTERN.pattern},
+        "classes": {"type": "object", "minProperties": 1},
+        "version": {"type": "integer", "description": "The version you read; refused if stale"},
+    },
+}
+_PROFILE = {
+    "type": "object",
+    "required": ["source", "mapping", "cron"],
+    "properties": {
+        "source": {"type": "string"},
+        "mapping": {"type": "string"},
+        "cron": {"type": "string"},
+        "class": {"type": "string"},
+        "options": {"type": "object"},
+        "enabled": {"type": "boolean"},
+    },
+}
+BODY_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/classes"): _CLASS,
+    ("put", "/api/v1/classes/{name}"): _CLASS,
+    ("post", "/api/v1/datahub"): _CONFIG,
+    ("put", "/api/v1/datahub/{name}"): _CONFIG,
+    ("put", "/api/v1/import-profiles/{name}"): _PROFILE,
+    ("post", "/api/v1/webhooks/endpoints"): {
+        "type": "object",
+        "required": ["url"],
+        "properties": _ENDPOINT_PROPERTIES,
+        "additionalProperties": False,
+    },
+    ("patch", "/api/v1/webhooks/endpoints/{endpoint_id}"): {
+        "type": "object",
+        "properties": _ENDPOINT_PROPERTIES,
+        "additionalProperties": False,
+    },
+}
+
+
+def complete(document: dict[str, Any], extra_paths: dict[str, Any]) -> dict[str, Any]:
+    """`document` (FastAPI's) with `extra_paths` added and every operation's errors."""
+    document["paths"].update(extra_paths)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas.update(PROBLEM_SCHEMAS)
+    components["responses"] = {
+        status: {
+            "description": description,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, description in ERROR_RESPONSES.items()
+    }
+    components["securitySchemes"] = SECURITY_SCHEMES
+    for path, item in document["paths"].items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is not None:
+                _complete_operation(method, path, operation)
+    return document
+
+
+def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    responses.pop("422", None)  # FastAPI's HTTPValidationError: the API answers problems
+    for status, response in SUCCESS_OVERRIDES.get((method, path), {}).items():
+        responses[status] = response
+    body = BODY_SCHEMAS.get((method, path))
+    if body is not None:
+        operation["requestBody"]["content"]["application/json"]["schema"] = body
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "header" and parameter["name"].lower() == "if-match":
+            parameter["schema"] = IF_MATCH_SCHEMA
+        elif _is_datetime(parameter["schema"]):
+            parameter["schema"] = TIME_SCHEMA
+    for status in [*error_statuses(method, path, operation), *EXTRA_ERRORS.get((method, path), [])]:
+        responses[status] = {"$ref": f"#/components/responses/{status}"}
+    if path not in PUBLIC_PATHS:
+        operation["security"] = [{"bearer": []}, {"apiKey": []}]
+
+
+def _is_datetime(schema: dict[str, Any]) -> bool:
+    options = schema.get("anyOf", [schema])
+    return any(o.get("format") == "date-time" for o in options)
+
+
+def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[str]:
+    """The error statuses `operation` can answer, from what it takes: every request may be
+    malformed (a NUL character, a bad parameter); keys are checked outside PUBLIC_PATHS;
+    path parameters name things that may not exist; bodies may be too large or invalid;
+    writes may conflict; If-Match may be stale."""
+    statuses = ["400"]
+    if path == "/readyz":
+        statuses.append("503")
+    if path not in PUBLIC_PATHS:
+        statuses += ["401", "403"]
+    if "{" in path:
+        statuses.append("404")
+    if method != "get" and path not in PUBLIC_PATHS:
+        statuses.append("409")
+    headers = {p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"}
+    if "if-match" in headers:
+        statuses.append("412")
+    if "requestBody" in operation:
+        statuses += ["413", "422"]
+    return statuses

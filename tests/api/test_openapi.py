@@ -1,0 +1,83 @@
+"""The OpenAPI document tells a generated client every error an operation can answer, in the
+shape the API really sends (tests/e2e/test_schemathesis.py checks it against a server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+PROBLEM = "#/components/schemas/Problem"
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "put", "post", "delete", "patch")
+    ]
+
+
+def _resolve(document: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    ref = response.get("$ref")
+    if ref is None:
+        return response
+    resolved: dict[str, Any] = document["components"]["responses"][ref.rsplit("/", 1)[1]]
+    return resolved
+
+
+def test_every_operation_documents_its_errors_as_problem_details(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code", "errors"}
+    operations = _operations(document)
+    assert len(operations) > 40
+    for method, path, operation in operations:
+        responses = operation["responses"]
+        assert "400" in responses, (method, path)
+        if path not in ("/healthz", "/readyz", "/metrics"):
+            assert {"401", "403"} <= set(responses), (method, path)
+            assert operation["security"], (method, path)
+        if "{" in path:
+            assert "404" in responses, (method, path)
+        if "requestBody" in operation:
+            assert {"413", "422"} <= set(responses), (method, path)
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                content = _resolve(document, response)["content"]
+                assert content == {"application/problem+json": {"schema": {"$ref": PROBLEM}}}
+
+
+def test_conditional_writes_and_creating_puts_are_documented(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    put = paths["/api/v1/objects/{class_name}/{key}"]["put"]
+    assert {"200", "201", "409", "412"} <= set(put["responses"])
+    if_match = next(p for p in put["parameters"] if p["name"].lower() == "if-match")
+    assert if_match["schema"]["pattern"]
+    assert "201" in paths["/api/v1/datahub/{name}"]["put"]["responses"]
+    sdl = paths["/api/v1/datahub/{name}/schema.graphql"]["get"]["responses"]["200"]
+    assert list(sdl["content"]) == ["text/plain"]
+
+
+def test_a_real_error_has_the_documented_shape(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    problem = document["components"]["schemas"]["Problem"]
+    field_error = document["components"]["schemas"]["ProblemError"]
+    for response in (
+        client.get("/api/v1/classes"),
+        client.get("/api/v1/objects/Product", params={"first": "0"}, headers=_admin(client)),
+    ):
+        body = response.json()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert set(problem["required"]) <= set(body)
+        assert set(body) <= set(problem["properties"])
+        for error in body["errors"]:
+            assert set(field_error["required"]) <= set(error) <= set(field_error["properties"])
+
+
+def _admin(client: TestClient) -> dict[str, str]:
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    _, token = hub.access.create("openapi-test", ["admin"], environment="test")
+    return {"Authorization": f"Bearer {token}"}
