@@ -190,3 +190,65 @@ def test_batch_import_racing_api_writes(hub: Hub) -> None:
     assert len(by_uuid) == len(keys)
     for versions in by_uuid.values():
         assert sorted(versions) == list(range(1, len(versions) + 1))
+
+
+SUPPLIER = {"name": "Supplier", "businessKey": "code", "fields": [{"name": "code", "type": "text"}]}
+
+
+def test_parallel_class_replacements_without_a_version(hub: Hub) -> None:
+    hub.classes.create(SUPPLIER, author="a")
+    # Each writer adds a field of its own to what it read: conflicting writes, none of
+    # which named a version, all land one after the other.
+    outcomes = in_parallel(
+        10,
+        lambda n: hub.classes.replace(
+            "Supplier",
+            {**SUPPLIER, "fields": [*SUPPLIER["fields"], {"name": f"f{n}", "type": "text"}]},
+            author="w",
+        ),
+    )
+    assert errors_of(outcomes) == []
+    assert sorted(o.version for o in outcomes) == list(range(2, 12))
+
+
+def test_parallel_class_changes_and_object_writes(hub: Hub) -> None:
+    """A class change waits for the object writes of its class and the other way round:
+    no object is written against a definition being replaced."""
+    hub.classes.create(SUPPLIER, author="a")
+
+    def work(n: int) -> Any:
+        if n % 2:
+            return hub.catalog.put("Supplier", f"s-{n}", {"code": f"s-{n}"}, author="w")
+        fields = [*SUPPLIER["fields"], {"name": f"f{n}", "type": "text"}]
+        return hub.classes.replace("Supplier", {**SUPPLIER, "fields": fields}, author="c")
+
+    assert errors_of(in_parallel(10, work)) == []
+
+
+def test_parallel_datahub_writes_without_a_version(hub: Hub) -> None:
+    config = {"name": "shop", "classes": {"Brand": {}}}
+    created = in_parallel(10, lambda n: hub.datahub.replace("shop", config, author="w"))
+    assert errors_of(created) == []
+    assert sum(1 for _, was_created in created if was_created) == 1
+    outcomes = in_parallel(
+        10,
+        lambda n: hub.datahub.replace(
+            "shop", {**config, "limits": {"maxAliases": 31 + n}}, author="w"
+        ),
+    )
+    assert errors_of(outcomes) == []
+    assert hub.datahub.get("shop").version == 11
+
+
+def test_parallel_import_profile_saves(hub: Hub) -> None:
+    outcomes = in_parallel(
+        10,
+        lambda n: hub.import_profiles.save(
+            "nightly",
+            source="https://example.com/feed.csv",
+            mapping="magento-products",
+            cron=f"{n} 2 * * *",
+        ),
+    )
+    assert errors_of(outcomes) == []
+    assert len(hub.import_profiles.all()) == 1

@@ -130,6 +130,7 @@ class BatchWriter:
     def sibling(self, class_name: str, mode: WriteMode) -> BatchWriter | None:
         """A writer for another class in the same unit of work (an import that creates the
         categories its rows name), or None when there is no such class."""
+        self.uow.classes.lock([class_name], shared=True)
         definition = self.uow.classes.get(class_name)
         if definition is None:
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
 from pimhub.catalog.errors import (
@@ -21,10 +21,12 @@ from pimhub.catalog.events import class_event
 from pimhub.catalog.fields import FieldType
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.ports import UnitOfWork, UnitOfWorkFactory
+from pimhub.catalog.retry import write_retrying
 from pimhub.catalog.service import utc_now
 from pimhub.catalog.validation import validate_values
 
 MAX_PROBLEMS_SHOWN = 20
+T = TypeVar("T")
 
 
 def breaking_changes(
@@ -97,15 +99,20 @@ class ClassService:
 
     def create(self, raw: Mapping[str, Any], *, author: str) -> ClassDefinition:
         definition = parse_class_definition(raw)
-        with self.uow(write=True) as uow:
+
+        def work(uow: UnitOfWork) -> ClassDefinition:
+            uow.classes.lock([definition.name])
             if uow.classes.get(definition.name) is not None:
                 raise Conflict(
                     f"class '{definition.name}' already exists; use PUT to change it",
                     [FieldError("name", "already exists")],
                 )
-            saved = self._store(uow, definition, 1, "created", author, pending=[definition])
-            uow.commit()
-            return saved
+            return self._store(uow, definition, 1, "created", author, pending=[definition])
+
+        return self._write(work)
+
+    def _write(self, work: Callable[[UnitOfWork], T]) -> T:
+        return write_retrying(self.uow, work)
 
     def replace(
         self, name: str, raw: Mapping[str, Any], *, author: str, expected_version: int | None = None
@@ -116,7 +123,9 @@ class ClassService:
                 f"the body defines '{definition.name}' but the URL names '{name}'",
                 [FieldError("name", "differs from the URL")],
             )
-        with self.uow(write=True) as uow:
+
+        def work(uow: UnitOfWork) -> ClassDefinition:
+            uow.classes.lock([name])
             old = self._existing(uow, name)
             if expected_version is not None and expected_version != old.version:
                 raise StaleVersion(
@@ -130,31 +139,34 @@ class ClassService:
                 uow, definition, old.version + 1, "updated", author, pending=[definition]
             )
             uow.search.class_changed(old, saved)
-            uow.commit()
             return saved
 
+        return self._write(work)
+
     def delete(self, name: str, *, author: str) -> None:
-        with self.uow(write=True) as uow:
-            self._existing(uow, name)
-            count = uow.objects.count(name)
-            if count:
-                raise ClassInUse(f"class {name} still has {count} object(s); delete them first")
-            users = [
-                f"{c.name}.{f.name}"
-                for c in uow.classes.all()
-                if c.name != name
-                for f in c.relation_fields()
-                if f.target == name
-            ]
-            if users:
-                raise ClassInUse(
-                    f"class {name} is the target of relations: {', '.join(users)}",
-                    [FieldError(u, "relation targets this class") for u in users],
-                )
-            old = self._existing(uow, name)
-            uow.classes.delete(name)
-            uow.outbox.add(class_event(name, old.version + 1, "deleted", self.clock()))
-            uow.commit()
+        self._write(lambda uow: self._delete(uow, name))
+
+    def _delete(self, uow: UnitOfWork, name: str) -> None:
+        uow.classes.lock([name])
+        self._existing(uow, name)
+        count = uow.objects.count(name)
+        if count:
+            raise ClassInUse(f"class {name} still has {count} object(s); delete them first")
+        users = [
+            f"{c.name}.{f.name}"
+            for c in uow.classes.all()
+            if c.name != name
+            for f in c.relation_fields()
+            if f.target == name
+        ]
+        if users:
+            raise ClassInUse(
+                f"class {name} is the target of relations: {', '.join(users)}",
+                [FieldError(u, "relation targets this class") for u in users],
+            )
+        old = self._existing(uow, name)
+        uow.classes.delete(name)
+        uow.outbox.add(class_event(name, old.version + 1, "deleted", self.clock()))
 
     def apply(self, raws: Sequence[Mapping[str, Any]], *, author: str) -> list[tuple[str, str]]:
         """Create or update several classes in one transaction (YAML apply). Returns
@@ -170,23 +182,27 @@ class ClassService:
             raise InvalidClassDefinition(
                 "the class definitions have problems; nothing applied", errors
             )
+        return self._write(lambda uow: self._apply(uow, definitions, author))
+
+    def _apply(
+        self, uow: UnitOfWork, definitions: list[ClassDefinition], author: str
+    ) -> list[tuple[str, str]]:
         results: list[tuple[str, str]] = []
-        with self.uow(write=True) as uow:
-            for definition in definitions:
-                old = uow.classes.get(definition.name)
-                if old is None:
-                    self._store(uow, definition, 1, "created", author, pending=definitions)
-                    results.append((definition.name, "created"))
-                elif old.to_dict(with_version=False) == definition.to_dict(with_version=False):
-                    results.append((definition.name, "unchanged"))
-                else:
-                    self._refuse_breaking(uow, old, definition)
-                    saved = self._store(
-                        uow, definition, old.version + 1, "updated", author, pending=definitions
-                    )
-                    uow.search.class_changed(old, saved)
-                    results.append((definition.name, "updated"))
-            uow.commit()
+        uow.classes.lock([d.name for d in definitions])
+        for definition in definitions:
+            old = uow.classes.get(definition.name)
+            if old is None:
+                self._store(uow, definition, 1, "created", author, pending=definitions)
+                results.append((definition.name, "created"))
+            elif old.to_dict(with_version=False) == definition.to_dict(with_version=False):
+                results.append((definition.name, "unchanged"))
+            else:
+                self._refuse_breaking(uow, old, definition)
+                saved = self._store(
+                    uow, definition, old.version + 1, "updated", author, pending=definitions
+                )
+                uow.search.class_changed(old, saved)
+                results.append((definition.name, "updated"))
         return results
 
     def _existing(self, uow: UnitOfWork, name: str) -> ClassDefinition:

@@ -39,6 +39,11 @@ class TargetRef:
 
 
 class ClassRepository(Protocol):
+    def lock(self, names: Sequence[str], *, shared: bool = False) -> None:
+        """Holds a lock on each class until the unit of work ends: exclusive to change a
+        definition, shared to write objects of the class, so that no object is written
+        against a definition that is being replaced. Take it before any other lock."""
+
     def get(self, name: str) -> ClassDefinition | None: ...
     def all(self) -> list[ClassDefinition]: ...
     def save(self, definition: ClassDefinition, author: str) -> None: ...

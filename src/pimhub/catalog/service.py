@@ -6,8 +6,6 @@ row, a version row and one outbox event in the same transaction.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from typing import Any, TypeVar
 from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import (
-    CatalogError,
     DuplicateKey,
     FieldError,
     InvalidInput,
@@ -46,14 +43,11 @@ from pimhub.catalog.ports import ObjectPointReads, Page, UnitOfWork, UnitOfWorkF
 from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
 from pimhub.catalog.relations import resolve_relations
+from pimhub.catalog.retry import write_retrying
 from pimhub.catalog.validation import changed_fields, validate_values
 
 MAX_PAGE_SIZE = 1000
 MAX_REFERRERS_SHOWN = 20
-# A write that lost a race (see WriteConflict) runs again this many times in all, after a
-# short random pause that grows each time, before the conflict reaches the caller.
-WRITE_ATTEMPTS = 8
-RETRY_PAUSE_SECONDS = 0.005
 T = TypeVar("T")
 
 
@@ -189,19 +183,12 @@ class CatalogService:
     # client that named no version never sees a conflict it could not have caused.
 
     def _write(self, work: Callable[[UnitOfWork], T]) -> T:
-        """Runs `work` in a write unit of work and commits; a retryable conflict runs it
-        again in a fresh one."""
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                with self.uow(write=True) as uow:
-                    result = work(uow)
-                    uow.commit()
-                    return result
-            except CatalogError as exc:
-                if not exc.retryable or attempt == WRITE_ATTEMPTS:
-                    raise
-            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return write_retrying(self.uow, work)
+
+    def _writable_class(self, uow: UnitOfWork, class_name: str) -> ClassDefinition:
+        """The class's definition, locked against changes until the write commits."""
+        uow.classes.lock([class_name], shared=True)
+        return self.class_definition(uow, class_name)
 
     def _current(self, uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
         """The stored object with business key `key`, read after locking the key."""
@@ -212,7 +199,7 @@ class CatalogService:
         self, class_name: str, values: Mapping[str, Any], *, published: bool = True, author: str
     ) -> CatalogObject:
         def work(uow: UnitOfWork) -> CatalogObject:
-            definition = self.class_definition(uow, class_name)
+            definition = self._writable_class(uow, class_name)
             key = values.get(definition.business_key)
             if isinstance(key, str) and self._current(uow, class_name, key) is not None:
                 raise self._duplicate(definition, key)
@@ -234,7 +221,7 @@ class CatalogService:
         """Create or fully replace the object with business key `key`."""
 
         def work(uow: UnitOfWork) -> SaveResult:
-            definition = self.class_definition(uow, class_name)
+            definition = self._writable_class(uow, class_name)
             body_key = values.get(definition.business_key, key)
             if body_key != key:
                 raise InvalidInput(
@@ -267,7 +254,7 @@ class CatalogService:
         """Merge `changes` into the stored values; a null removes a field (RFC 7396)."""
 
         def work(uow: UnitOfWork) -> SaveResult:
-            definition = self.class_definition(uow, class_name)
+            definition = self._writable_class(uow, class_name)
             before = self._current(uow, class_name, key)
             self._check_existence(class_name, key, before, existence)
             if before is None:
@@ -291,7 +278,7 @@ class CatalogService:
         upsert<Class>Batch."""
 
         def work(uow: UnitOfWork) -> SaveResult:
-            definition = self.class_definition(uow, class_name)
+            definition = self._writable_class(uow, class_name)
             key = values.get(definition.business_key)
             if not isinstance(key, str) or not key:
                 raise ValidationFailed(
@@ -318,7 +305,7 @@ class CatalogService:
         """One unit of work for writing batches of `class_name` (see catalog.batch); nothing
         is kept unless the writer's commit() is called."""
         with self.uow(write=True, bulk=True) as uow:
-            definition = self.class_definition(uow, class_name)
+            definition = self._writable_class(uow, class_name)
             yield BatchWriter(
                 uow,
                 definition,
@@ -365,7 +352,7 @@ class CatalogService:
         removes those references (a new version of each referrer)."""
 
         def work(uow: UnitOfWork) -> CatalogObject:
-            self.class_definition(uow, class_name)
+            self._writable_class(uow, class_name)
             obj = self._current(uow, class_name, key)
             self._check_existence(class_name, key, obj, existence)
             if obj is None:
@@ -412,7 +399,7 @@ class CatalogService:
     def _unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
         while referrers := uow.objects.referrers(target_uuid, 100):
             for ref in {(r.class_name, r.key) for r in referrers}:
-                definition = self.class_definition(uow, ref[0])
+                definition = self._writable_class(uow, ref[0])
                 before = self._current(uow, *ref)
                 if before is None:  # deleted meanwhile: its references went with it
                     continue

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
+from pimhub.catalog.retry import retrying
 from pimhub.datahub.config import DatahubConfig, InvalidDatahubConfig, parse_datahub_config
 
 
@@ -20,8 +22,8 @@ class DatahubConfigRepository(Protocol):
     def get(self, name: str) -> DatahubConfig | None: ...
     def all(self) -> list[DatahubConfig]: ...
     def save(self, config: DatahubConfig, author: str, at: datetime) -> None:
-        """Insert (version 1) or update; raises Conflict when another writer got there
-        first."""
+        """Insert (version 1) or update version - 1 to version; raises WriteConflict when
+        another writer got there first."""
 
     def delete(self, name: str) -> bool: ...
 
@@ -54,6 +56,9 @@ class DatahubService:
 
     def create(self, raw: Mapping[str, Any], *, author: str) -> DatahubConfig:
         config = self._parse(raw)
+        return retrying(partial(self._create, config, author))
+
+    def _create(self, config: DatahubConfig, author: str) -> DatahubConfig:
         if self.configs.get(config.name) is not None:
             raise Conflict(
                 f"datahub configuration '{config.name}' already exists; use PUT to change it",
@@ -69,26 +74,36 @@ class DatahubService:
         author: str,
         expected_version: int | None = None,
     ) -> tuple[DatahubConfig, bool]:
-        """Create or replace; returns the stored configuration and whether it was created."""
+        """Create or replace; returns the stored configuration and whether it was created.
+        A writer that lost a race with another reads again and goes on, unless it named
+        the version it expects."""
         config = self._parse(raw)
         if config.name != name:
             raise InvalidInput(
                 f"the body names '{config.name}' but the URL names '{name}'",
                 [FieldError("name", "differs from the URL")],
             )
+        stored, outcome = retrying(lambda: self._replace(config, author, expected_version))
+        return stored, outcome == "created"
+
+    def _replace(
+        self, config: DatahubConfig, author: str, expected_version: int | None
+    ) -> tuple[DatahubConfig, str]:
+        """The stored configuration and created|updated|unchanged."""
+        name = config.name
         old = self.configs.get(name)
         if old is None:
             if expected_version is not None:
                 raise UnknownDatahubConfig(f"there is no datahub configuration '{name}'")
-            return self._store(config.with_version(1), author), True
+            return self._store(config.with_version(1), author), "created"
         if expected_version is not None and expected_version != old.version:
             raise StaleVersion(
                 f"datahub configuration {name} is at version {old.version}, not {expected_version}",
                 current_version=old.version,
             )
         if old.to_dict(with_version=False) == config.to_dict(with_version=False):
-            return old, False
-        return self._store(config.with_version(old.version + 1), author), False
+            return old, "unchanged"
+        return self._store(config.with_version(old.version + 1), author), "updated"
 
     def apply(self, raws: Sequence[Mapping[str, Any]], *, author: str) -> list[tuple[str, str]]:
         """Create or update several configurations (YAML apply); every one is checked before
@@ -106,15 +121,8 @@ class DatahubService:
             )
         results = []
         for config in parsed:
-            old = self.configs.get(config.name)
-            if old is None:
-                self._store(config.with_version(1), author)
-                results.append((config.name, "created"))
-            elif old.to_dict(with_version=False) == config.to_dict(with_version=False):
-                results.append((config.name, "unchanged"))
-            else:
-                self._store(config.with_version(old.version + 1), author)
-                results.append((config.name, "updated"))
+            _, outcome = retrying(partial(self._replace, config, author, None))
+            results.append((config.name, outcome))
         return results
 
     def delete(self, name: str) -> None:

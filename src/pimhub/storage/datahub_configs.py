@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pimhub.catalog.errors import Conflict
+from pimhub.catalog.errors import WriteConflict
 from pimhub.datahub.config import DatahubConfig, parse_datahub_config
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import datahub_configs as t
@@ -43,7 +43,7 @@ class SqlDatahubConfigRepository:
                 try:
                     conn.execute(insert(t).values(name=config.name, **values))
                 except IntegrityError:
-                    raise Conflict(
+                    raise WriteConflict(
                         f"datahub configuration {config.name} was created concurrently"
                     ) from None
                 return
@@ -54,7 +54,7 @@ class SqlDatahubConfigRepository:
                 .values(values)
             )
             if result.rowcount != 1:
-                raise Conflict(
+                raise WriteConflict(
                     f"datahub configuration {config.name} was changed concurrently; try again"
                 )
 

@@ -6,7 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from pimhub.catalog.errors import WriteConflict
+from pimhub.catalog.retry import retrying
+from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import import_profiles
 from pimhub.transfer.profiles import ImportProfile
 
@@ -26,14 +30,24 @@ class SqlProfileStore:
             "next_run_at": profile.next_run_at,
             "updated_at": profile.updated_at or profile.next_run_at,
         }
-        with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(import_profiles)
-                .where(import_profiles.c.name == profile.name)
-                .values(**values)
-            ).rowcount
-            if not changed:
-                conn.execute(insert(import_profiles).values(name=profile.name, **values))
+
+        def upsert() -> None:
+            with begin_write(self.engine) as conn:
+                changed = conn.execute(
+                    update(import_profiles)
+                    .where(import_profiles.c.name == profile.name)
+                    .values(**values)
+                ).rowcount
+                if not changed:
+                    try:
+                        conn.execute(insert(import_profiles).values(name=profile.name, **values))
+                    except IntegrityError:
+                        # Another writer created it first (PostgreSQL); update it instead.
+                        raise WriteConflict(
+                            f"import profile {profile.name} was created concurrently"
+                        ) from None
+
+        retrying(upsert)
 
     def get(self, name: str) -> ImportProfile | None:
         with self.engine.connect() as conn:
@@ -48,12 +62,12 @@ class SqlProfileStore:
         return [_profile(r) for r in rows]
 
     def delete(self, name: str) -> bool:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             gone = conn.execute(delete(import_profiles).where(import_profiles.c.name == name))
         return gone.rowcount == 1
 
     def claim(self, profile: ImportProfile, next_run_at: datetime) -> bool:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             result = conn.execute(
                 update(import_profiles)
                 .where(
@@ -65,7 +79,7 @@ class SqlProfileStore:
         return result.rowcount == 1
 
     def finished(self, name: str, job_id: str) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(
                 update(import_profiles)
                 .where(import_profiles.c.name == name)

@@ -23,6 +23,9 @@ from sqlalchemy import Connection, text
 _LOCK_SORTED = text(
     "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
 )
+_LOCK_SHARED_SORTED = text(
+    "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+)
 
 
 def lock_key(name: str) -> int:
@@ -31,9 +34,11 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def lock_names(conn: Connection, names: Iterable[str]) -> None:
+def lock_names(conn: Connection, names: Iterable[str], *, shared: bool = False) -> None:
+    """Locks every name until the transaction ends; `shared` locks exclude only exclusive
+    ones (many object writers of a class, but not while its definition changes)."""
     if conn.dialect.name != "postgresql":
         return
     keys = sorted({lock_key(n) for n in names})
     if keys:
-        conn.execute(_LOCK_SORTED, {"keys": keys}).all()
+        conn.execute(_LOCK_SHARED_SORTED if shared else _LOCK_SORTED, {"keys": keys}).all()

@@ -67,6 +67,10 @@ class SqlClassRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    def lock(self, names: Sequence[str], *, shared: bool = False) -> None:
+        """See ClassRepository.lock."""
+        lock_names(self.conn, [f"class\x1f{n}" for n in names], shared=shared)
+
     def get(self, name: str) -> ClassDefinition | None:
         row = self.conn.execute(
             select(class_definitions.c.definition, class_definitions.c.version).where(
