@@ -63,7 +63,8 @@ ERROR_RESPONSES: dict[str, str] = {
     "403": "The key lacks the scope this needs",
     "404": "No such class, object, version or resource, or one the key may not see",
     "409": "Conflicts with stored state (duplicate key, stale version, still referenced, ...)",
-    "412": "If-Match names a version that is no longer current",
+    "412": "If-Match names a version that is no longer current (or If-None-Match: * found "
+    "an object)",
     "413": "The request body is over its size limit",
     "422": "The body is well-formed JSON but not acceptable (invalid-body, validation-failed, "
     "invalid-class-definition, ...)",
@@ -239,7 +240,7 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
     if method != "get" and path not in PUBLIC_PATHS:
         statuses.append("409")
     headers = {p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"}
-    if "if-match" in headers:
+    if method != "get" and headers & {"if-match", "if-none-match"}:
         statuses.append("412")
     if "requestBody" in operation:
         statuses += ["413", "422"]
