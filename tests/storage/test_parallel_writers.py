@@ -8,11 +8,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.batch import WriteMode
-from pimhub.catalog.errors import CatalogError, ObjectNotFound, StaleVersion
+from pimhub.catalog.errors import CatalogError, ObjectNotFound, StaleVersion, WriteConflict
+from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import object_versions, outbox
 
 WRITERS = 20
@@ -252,3 +254,27 @@ def test_parallel_import_profile_saves(hub: Hub) -> None:
     )
     assert errors_of(outcomes) == []
     assert len(hub.import_profiles.all()) == 1
+
+
+def test_a_deadlock_becomes_a_retryable_write_conflict(hub: Hub) -> None:
+    """Two transactions that update two rows in opposite orders: PostgreSQL kills one with
+    a deadlock, which the storage hands on as WriteConflict (retryable), not as a raw
+    database error that the API would answer with a 500."""
+    if hub.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: two writers cannot deadlock")
+    for key in ("A", "B"):
+        hub.catalog.create("Product", {**TEE, "sku": key}, author="a")
+    barrier = threading.Barrier(2)
+    bump = text("UPDATE objects SET version = version + 1 WHERE business_key = :k")
+
+    def work(n: int) -> None:
+        first, second = ("A", "B") if n == 0 else ("B", "A")
+        with begin_write(hub.engine) as conn:
+            conn.execute(bump, {"k": first})
+            barrier.wait()
+            conn.execute(bump, {"k": second})
+
+    outcomes = in_parallel(2, work)
+    conflicts = [o for o in outcomes if isinstance(o, WriteConflict)]
+    assert len(conflicts) == 1 and conflicts[0].retryable, outcomes
+    assert outcomes.count(None) == 1

@@ -13,6 +13,7 @@ import orjson
 
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.objects import iso
+from pimhub.catalog.retry import retrying
 from pimhub.catalog.service import utc_now
 from pimhub.events.deliveries import (
     AttemptRecord,
@@ -150,7 +151,8 @@ class WebhookService:
         secret = generate_secret()
         now = self.clock()
         until = now + (self.rotation_overlap if overlap is None else overlap)
-        if not self.endpoints.rotate(endpoint_id, self.sealer.encrypt(secret), until, now):
+        sealed = self.sealer.encrypt(secret)
+        if not retrying(lambda: self.endpoints.rotate(endpoint_id, sealed, until, now)):
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
         return secret
 
@@ -190,7 +192,9 @@ class WebhookService:
         their original webhook-id and a fresh timestamp and signature."""
         if where.endpoint_id is not None:
             self.get(where.endpoint_id)
-        return self.queue.replay(where, ids, self.clock())
+        # Setting deliveries back to pending is the same whoever goes first, so a replay that
+        # deadlocked with the dispatcher or another replay simply runs again.
+        return retrying(lambda: self.queue.replay(where, ids, self.clock()))
 
     def prune(self, older_than: timedelta) -> tuple[int, int]:
         return self.queue.prune(self.clock() - older_than)

@@ -10,6 +10,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+
+from pimhub.catalog.errors import WriteConflict
 
 WRITE_OPTION = "pimhub_write"
 
@@ -69,10 +72,39 @@ def _sqlite_engine(url: URL, *, echo: bool, **kwargs: Any) -> Engine:
     return engine
 
 
+# SQLSTATEs of a transaction that lost a race with another one and may simply run again:
+# deadlock_detected, serialization_failure, unique_violation (two inserts of one key),
+# lock_not_available.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "23505", "55P03"})
+
+
+def sqlstate(error: DBAPIError) -> str | None:
+    """The SQLSTATE of a database error (psycopg's), or None (SQLite has none)."""
+    code = getattr(error.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def lost_race(error: BaseException | None) -> WriteConflict | None:
+    """The WriteConflict that stands for `error` when it is a lost race, else None."""
+    if isinstance(error, DBAPIError) and sqlstate(error) in RETRYABLE_SQLSTATES:
+        conflict = WriteConflict(
+            "another write to the same rows got in the way; nothing was saved, try again"
+        )
+        conflict.__cause__ = error
+        return conflict
+    return None
+
+
 @contextmanager
 def begin_write(engine: Engine) -> Iterator[Connection]:
-    """A connection in a write transaction (on SQLite: BEGIN IMMEDIATE), committed on exit."""
-    with engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            yield conn
+    """A connection in a write transaction (on SQLite: BEGIN IMMEDIATE), committed on exit.
+    A lost race (deadlock, duplicate insert) leaves it as a retryable WriteConflict."""
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+    except DBAPIError as exc:
+        if (conflict := lost_race(exc)) is not None:
+            raise conflict from exc
+        raise

@@ -8,11 +8,9 @@ from typing import Self
 
 import structlog
 from sqlalchemy import Connection, Engine, RootTransaction
-from sqlalchemy.exc import DBAPIError
 
-from pimhub.catalog.errors import WriteConflict
 from pimhub.catalog.ports import SearchIndexWriter
-from pimhub.storage.engine import WRITE_OPTION
+from pimhub.storage.engine import WRITE_OPTION, lost_race
 from pimhub.storage.repositories import (
     SqlClassRepository,
     SqlObjectRepository,
@@ -21,10 +19,7 @@ from pimhub.storage.repositories import (
 )
 
 log = structlog.get_logger("pimhub.storage")
-# SQLSTATEs of a transaction that lost a race with another one and may simply run again:
-# deadlock_detected, serialization_failure, unique_violation (two inserts of one key),
-# lock_not_available.
-RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "23505", "55P03"})
+
 # Makes the search index writer for a unit of work's connection.
 IndexWriterFactory = Callable[[Connection], SearchIndexWriter]
 
@@ -85,11 +80,9 @@ class SqlUnitOfWork:
                 self.tx.rollback()
         finally:
             self.conn.close()
-        if isinstance(exc, DBAPIError) and sqlstate(exc) in RETRYABLE_SQLSTATES:
+        if (conflict := lost_race(exc)) is not None:
             # The domain knows lost races only as WriteConflict, which its writes retry.
-            raise WriteConflict(
-                "another write to the same object got in the way; nothing was saved, try again"
-            ) from exc
+            raise conflict from exc
 
     def commit(self) -> None:
         self.tx.commit()
@@ -114,9 +107,3 @@ class SqlUnitOfWorkFactory:
         return SqlUnitOfWork(
             self.engine, self.index_writer, write=write, bulk=bulk, committed=self.committed
         )
-
-
-def sqlstate(error: DBAPIError) -> str | None:
-    """The SQLSTATE of a database error (psycopg's), or None (SQLite has none)."""
-    code = getattr(error.orig, "sqlstate", None)
-    return code if isinstance(code, str) else None
