@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
+from pimhub.catalog.query import FieldResolver, parse_sort
 from pimhub.catalog.service import ListQuery
+from pimhub.storage.listing import sort_signature
 from pimhub.transfer.sources import Format, from_text
+from tests.api.graphql.conftest import STOREFRONT
 from tests.api.test_imports_api import MAPPING as UPLOAD_MAPPING
 from tests.api.test_imports_api import finished
 from tests.api.test_rest_contract import TEE, problem
@@ -151,3 +156,127 @@ def test_an_uploaded_import_with_a_nul_cell_keeps_the_other_rows(
     error = done["summary"]["errors"][0]
     assert (error["row"], error["column"], error["code"]) == (2, "name", "nul-character")
     assert error["value"] == "T\\u0000wo"
+
+
+BIG = "99999999999999999999999"
+LIST = "/api/v1/objects/Product"
+OUT_OF_RANGE = [
+    (
+        "get",
+        "/api/v1/objects/Product",
+        {"filter": f'{{"stock": {{"$gt": {BIG}}}}}'},
+        "filter.stock.$gt",
+    ),
+    ("get", LIST, {"filter": f'{{"stock": {BIG}}}'}, "filter.stock"),
+    ("get", LIST, {"filter": f'{{"stock": [1, -{BIG}]}}'}, "filter.stock"),
+    (
+        "get",
+        "/api/v1/objects/Product",
+        {"filter": f'{{"price": {{"$lt": {BIG}}}}}'},
+        "filter.price.$lt",
+    ),
+    ("get", LIST, {"filter": f'{{"version": {2**40}}}'}, "filter.version"),
+    ("get", LIST, {"filter": '{"stock": NaN}'}, "filter.stock"),
+    (
+        "get",
+        "/api/v1/objects/Product",
+        {"filter": '{"stock": {"$gte": 1e400}}'},
+        "filter.stock.$gte",
+    ),
+    ("get", LIST, {"filter": '{"price": -Infinity}'}, "filter.price"),
+    ("get", LIST, {"first": BIG}, "first"),
+    ("get", f"/api/v1/objects/Product/TS-1/versions/{BIG}", None, "version"),
+    ("get", f"/api/v1/objects/Product/TS-1/versions/{2**40}", None, "version"),
+    ("get", f"/api/v1/webhooks/deliveries/{BIG}", None, "delivery_id"),
+    ("post", f"/api/v1/webhooks/deliveries/{BIG}/replay", None, "delivery_id"),
+    ("get", "/api/v1/webhooks/deliveries", {"after": BIG}, "after"),
+    ("get", "/api/v1/webhooks/deliveries", {"limit": BIG}, "limit"),
+    ("get", "/api/v1/webhooks/deliveries", {"since": "9999-12-31T23:59:59-23:59"}, "since"),
+    ("get", "/api/v1/webhooks/deliveries", {"until": "0001-01-01T00:00:00+23:59"}, "until"),
+    ("post", "/api/v1/webhooks/replay", {"since": "9999-12-31T23:59:59-23:59"}, "since"),
+    ("get", "/simple-rest/storefront/search", {"size": BIG}, "size"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "query", "field"), OUT_OF_RANGE)
+def test_numbers_and_times_out_of_range_are_refused(
+    client: TestClient,
+    admin: dict[str, str],
+    sample: Hub,
+    method: str,
+    path: str,
+    query: dict[str, str] | None,
+    field: str,
+) -> None:
+    sample.datahub.create(STOREFRONT, author="test")
+    response = client.request(method, path, params=query, headers=admin)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] in ("invalid-query", "invalid-parameter", "invalid-input"), body
+    assert body["errors"][0]["field"] == field, body
+
+
+@pytest.mark.parametrize("hours", ["1e20", "inf", "-inf", "nan", "1000000000", "-1"])
+def test_a_rotation_overlap_out_of_range_is_refused(
+    client: TestClient, admin: dict[str, str], hours: str
+) -> None:
+    created = client.post(
+        "/api/v1/webhooks/endpoints", json={"url": "https://hooks.example.com/in"}, headers=admin
+    ).json()
+    path = f"/api/v1/webhooks/endpoints/{created['id']}/rotate-secret"
+    body = problem(
+        client.post(path, params={"overlapHours": hours}, headers=admin), 400, "invalid-parameter"
+    )
+    assert body["errors"][0]["field"] == "overlapHours"
+    response = client.post(path, params={"overlapHours": "48"}, headers=admin)
+    assert response.status_code == 200, response.text
+
+
+def forged(hub: Hub, sort: list[str], values: list[Any]) -> str:
+    resolver = FieldResolver(hub.classes.get("Product"), default_language="en")
+    signature = sort_signature(parse_sort(resolver, sort))
+    raw = json.dumps({"s": signature, "v": values}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("sort", "values"),
+    [
+        (["stock"], [2**63, 1]),
+        (["stock"], [2**64 - 1, 1]),
+        (["stock"], [5, 2**63]),
+        (["stock"], [5, 0]),
+        ([], [2**64 - 1]),
+        (["modifiedAt"], ["9999-12-31T23:59:59-23:59", 1]),
+        (["modifiedAt"], ["0001-01-01T00:00:00+23:59", 1]),
+    ],
+)
+def test_cursors_carrying_values_out_of_range_are_refused(
+    client: TestClient, admin: dict[str, str], sample: Hub, sort: list[str], values: list[Any]
+) -> None:
+    query = {"after": forged(sample, sort, values), "sort": ",".join(sort)}
+    body = problem(
+        client.get("/api/v1/objects/Product", params=query, headers=admin), 400, "invalid-query"
+    )
+    assert body["errors"][0] == {
+        "field": "after",
+        "code": "invalid-cursor",
+        "message": "not a cursor this API issued",
+    }
+
+
+def test_the_largest_values_in_range_are_answered(
+    client: TestClient, admin: dict[str, str], sample: Hub
+) -> None:
+    for value in (str(2**63 - 1), str(-(2**63)), "1e300", "-1e300"):
+        query = {"filter": f'{{"stock": {{"$lt": {value}}}, "price": {{"$gt": {value}}}}}'}
+        response = client.get("/api/v1/objects/Product", params=query, headers=admin)
+        assert response.status_code == 200, response.text
+    query = {"sort": "stock", "after": forged(sample, ["stock"], [2**63 - 1, 2**63 - 1])}
+    response = client.get("/api/v1/objects/Product", params=query, headers=admin)
+    assert response.status_code == 200 and response.json()["items"] == []
+    response = client.get(f"/api/v1/objects/Product/TS-1/versions/{2**31 - 1}", headers=admin)
+    assert problem(response, 404, "version-not-found")
+    for path in (f"/api/v1/webhooks/deliveries/{2**63 - 1}", "/api/v1/webhooks/deliveries"):
+        response = client.get(path, params={"after": str(2**63 - 1)}, headers=admin)
+        assert response.status_code in (200, 404), response.text

@@ -7,6 +7,7 @@ no value can change the shape of a statement.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +72,9 @@ COMPARISONS = (
     "$notnull",
 )
 MAX_FILTER_NODES = 200
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Versions are stored as 32-bit integers; no object gets near that many changes.
+VERSION_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +228,18 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
     )
     if not ok:
         raise bad(f"'{ref.label}' compares with a {ref.kind.value}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no NaN or infinity, but Python's parser reads NaN, Infinity and 1e400.
+        raise bad(f"{value!r} is not a finite number")
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not INT64_MIN <= value <= INT64_MAX
+    ):
+        # Databases compare whole numbers as 64-bit integers.
+        raise bad(f"{value} is out of range; whole numbers must fit in 64 bits")
+    if ref.system == SystemField.VERSION and not -VERSION_MAX <= value <= VERSION_MAX:
+        raise bad(f"{value!r} is out of range; versions go up to {VERSION_MAX}")
     return value
 
 

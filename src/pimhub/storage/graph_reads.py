@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Dialect,
     Engine,
@@ -161,7 +162,8 @@ class _JoinedStatements:
             .where(*_request_filters(request, _Namer()))
             .order_by(*[c.desc() if d else c.asc() for c, d in cols])
             .limit(bindparam("limit_", type_=Integer))
-            .offset(bindparam("offset_", type_=Integer))
+            # An offset is any 64-bit number a client sends (`after: <offset>`).
+            .offset(bindparam("offset_", type_=BigInteger))
             .subquery("p")
         )
         sources: list[Any] = [page]

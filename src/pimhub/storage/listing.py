@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -17,6 +18,8 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from pimhub.catalog.errors import FieldError, InvalidQuery
 from pimhub.catalog.query import (
+    INT64_MAX,
+    INT64_MIN,
     BoolOp,
     Comparison,
     FieldRef,
@@ -155,16 +158,21 @@ _TIME, _ID = "time", "id"
 
 def _fits(value: Any, kind: ValueKind | str) -> bool:
     if kind == _ID:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= INT64_MAX
     if kind == _TIME:
         try:
-            return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is not None
-        except ValueError:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+            # In UTC, as the database compares it: 9999-12-31T23:59-23:59 is past year 9999.
+            return moment is not None and moment.tzinfo is not None and bool(moment.astimezone(UTC))
+        except (ValueError, OverflowError):
             return False
     if value is None:
         return True  # compares with nothing: an empty page, never an error
     if kind == ValueKind.NUMBER:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        # In the range a filter accepts: a bigger whole number fails in the database.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return INT64_MIN <= value <= INT64_MAX
+        return isinstance(value, float) and math.isfinite(value)
     if kind == ValueKind.BOOLEAN:
         return isinstance(value, bool)
     return isinstance(value, str)

@@ -49,3 +49,55 @@ def test_nul_in_a_variable(gql: Gql, query: str, variables: dict[str, Any], wher
     error = body["errors"][0]
     assert error["extensions"]["code"] == "NUL_CHARACTER"
     assert f"${where}" in error["message"] and "\x00" not in error["message"]
+
+
+BIG = "99999999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f'{{ getProduct(id: "{BIG}") {{ sku }} }}',
+        f"{{ getProduct(id: {BIG}) {{ sku }} }}",
+        f'{{ getProductListing(ids: "1,{BIG}") {{ totalCount }} }}',
+        f"{{ getProductListing(after: {BIG}) {{ totalCount }} }}",
+        f'{{ getProductListing(after: "{BIG}") {{ totalCount }} }}',
+        f'{{ getProductListing(filter: "{{\\"stock\\": {BIG}}}") {{ totalCount }} }}',
+        '{ getProductListing(filter: "{\\"stock\\": NaN}") { totalCount } }',
+        '{ getProductListing(filter: "{\\"price\\": {\\"$gt\\": 1e400}}") { totalCount } }',
+        f'{{ getProductListing(filter: "{{\\"version\\": {2**40}}}") {{ totalCount }} }}',
+        f'mutation {{ updateProduct(id: "{BIG}", input: {{}}) {{ success code }} }}',
+    ],
+)
+def test_numbers_out_of_range_in_literal_arguments(gql: Gql, query: str) -> None:
+    body = gql(query)
+    codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+    if not codes:  # a mutation answers its failure as data
+        payload = next(iter(body["data"].values()))
+        codes = [payload["code"]] if isinstance(payload, dict) and "code" in payload else []
+    expected = ("BAD_USER_INPUT", "INVALID_FILTER_VALUE", "invalid-input")
+    assert codes and all(c in expected for c in codes), body
+
+
+@pytest.mark.parametrize(
+    ("query", "value"),
+    [
+        ("query($a: ID) { getProduct(id: $a) { sku } }", BIG),
+        ("query($a: ID) { getProduct(id: $a) { sku } }", 2**64 - 1),
+        ("query($a: Cursor) { getProductListing(after: $a) { totalCount } }", BIG),
+        ("query($a: Cursor) { getProductListing(after: $a) { totalCount } }", 2**64 - 1),
+        ("query($a: String) { getProductListing(ids: $a) { totalCount } }", f"{2**63}"),
+    ],
+)
+def test_numbers_out_of_range_in_variables(gql: Gql, query: str, value: Any) -> None:
+    body = gql(query, {"a": value})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+    assert "out of range" in body["errors"][0]["message"]
+
+
+def test_the_largest_ids_and_offsets_in_range_are_answered(gql: Gql) -> None:
+    largest = 2**63 - 1
+    body = gql(f'{{ getProduct(id: "{largest}") {{ sku }} }}')
+    assert body["data"]["getProduct"] is None and "errors" not in body
+    body = gql(f'{{ getProductListing(ids: "{largest}", after: "{largest}") {{ totalCount }} }}')
+    assert "errors" not in body, body

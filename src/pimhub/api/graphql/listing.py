@@ -11,7 +11,7 @@ from pimhub.api.graphql.loaders import GraphObject
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput
 from pimhub.catalog.objects import CatalogObject
-from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
+from pimhub.catalog.query import INT64_MAX, INT64_MIN, FieldResolver, FilterParser, parse_sort
 from pimhub.datahub.ports import Join, ListingRequest, ListingRows
 
 
@@ -101,6 +101,9 @@ def find_visible(
             object_id = int(str(given["id"]))
         except ValueError:
             return None
+        if not INT64_MIN <= object_id <= INT64_MAX:
+            message = f"{object_id} is out of range: ids are 64-bit integers"
+            raise InvalidInput(f"id: {message}", [FieldError("id", message, "out-of-range")])
     obj = ctx.session.one(
         definition.name, id=object_id, uuid=given.get("uuid"), key=given.get(key_field)
     )
@@ -151,6 +154,8 @@ def listing_request(
         offset, after = int(after), None
         if offset < 0:
             raise coded("an offset must not be negative", "BAD_USER_INPUT")
+        if offset > INT64_MAX:
+            raise coded(f"after: the offset {offset} is out of range", "BAD_USER_INPUT")
     return ListingRequest(
         class_name=definition.name,
         where=where,
@@ -168,9 +173,13 @@ def _ids(raw: str | None) -> list[int] | None:
     if raw is None:
         return None
     try:
-        return [int(part) for part in raw.split(",") if part.strip()]
+        ids = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         raise coded("ids is a comma-separated list of ids", "BAD_USER_INPUT") from None
+    wrong = next((i for i in ids if not INT64_MIN <= i <= INT64_MAX), None)
+    if wrong is not None:
+        raise coded(f"ids: {wrong} is out of range; ids are 64-bit integers", "BAD_USER_INPUT")
+    return ids
 
 
 def get_listing(ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]) -> Listing:

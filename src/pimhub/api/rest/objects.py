@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +17,7 @@ from pimhub.api.errors import PreconditionFailed
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.errors import FieldError, InvalidInput, StaleVersion
 from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.query import VERSION_MAX
 from pimhub.catalog.service import Existence, ListQuery, SaveResult
 
 router = APIRouter(prefix="/api/v1/objects", tags=["objects"])
@@ -276,7 +277,11 @@ def list_versions(request: Request, class_name: str, key: str, api: Key) -> Orjs
     summary="One version with its field values and its diff to the version before",
 )
 def get_version(
-    request: Request, class_name: str, key: str, version: int, api: Key
+    request: Request,
+    class_name: str,
+    key: str,
+    version: Annotated[int, Path(ge=1, le=VERSION_MAX)],
+    api: Key,
 ) -> OrjsonResponse:
     require(api, Action.READ, class_name)
     this, changes = hub_of(request).catalog.version_diff(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from pimhub.access.keys import Action
@@ -14,6 +14,7 @@ from pimhub.api.body import object_doc, read_json
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.objects import iso
+from pimhub.catalog.query import INT64_MAX
 from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus
 from pimhub.events.service import WebhookService
 
@@ -27,6 +28,9 @@ def admin(request: Request) -> WebhookService:
 
 
 Hooks = Annotated[WebhookService, Depends(admin)]
+DeliveryId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A delivery's id")]
+# A rotation overlap longer than a year defeats rotating (and far longer overflows a date).
+MAX_OVERLAP_HOURS = 24 * 366
 ENDPOINT_DOC = object_doc(
     "url (required), description, eventTypes[], classes[], changedFields[], "
     "payload ('full' | 'thin'), enabled, rateLimit (deliveries/s); see docs/webhooks.md"
@@ -97,7 +101,16 @@ async def ping_endpoint(endpoint_id: str, request: Request, hooks: Hooks) -> Orj
 def rotate_secret(
     endpoint_id: str,
     hooks: Hooks,
-    overlap_hours: Annotated[float | None, Query(alias="overlapHours", ge=0)] = None,
+    overlap_hours: Annotated[
+        float | None,
+        Query(
+            alias="overlapHours",
+            ge=0,
+            le=MAX_OVERLAP_HOURS,
+            allow_inf_nan=False,
+            description="Hours the old secret keeps signing (at most a year)",
+        ),
+    ] = None,
 ) -> OrjsonResponse:
     overlap = timedelta(hours=overlap_hours) if overlap_hours is not None else None
     secret = hooks.rotate_secret(endpoint_id, overlap)
@@ -108,10 +121,20 @@ def rotate_secret(
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """`value` in UTC (a time without offset is taken as UTC); refused when UTC has no such
+    time (9999-12-31T23:59:59-23:59 is past the year 9999)."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        message = "is outside the years 1 to 9999 in UTC"
+        raise InvalidInput(
+            f"{name}: {message}", [FieldError(name, message, "out-of-range")]
+        ) from None
 
 
 def delivery_filter(
@@ -124,7 +147,13 @@ def delivery_filter(
     until: Annotated[datetime | None, Query(description="Created before")] = None,
 ) -> DeliveryFilter:
     return DeliveryFilter(
-        endpoint, status, event_type, uuid, business_key, _utc(since), _utc(until)
+        endpoint,
+        status,
+        event_type,
+        uuid,
+        business_key,
+        _utc(since, "since"),
+        _utc(until, "until"),
     )
 
 
@@ -136,7 +165,9 @@ def list_deliveries(
     hooks: Hooks,
     where: Filter,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int | None, Query(description="The `next` of the previous page")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="The `next` of the previous page")
+    ] = None,
 ) -> OrjsonResponse:
     items = hooks.deliveries(where, limit, after)
     following = items[-1].id if len(items) == limit else None
@@ -144,13 +175,13 @@ def list_deliveries(
 
 
 @router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")
-def get_delivery(delivery_id: int, hooks: Hooks) -> OrjsonResponse:
+def get_delivery(delivery_id: DeliveryId, hooks: Hooks) -> OrjsonResponse:
     record, attempts = hooks.delivery(delivery_id)
     return OrjsonResponse({**record.to_dict(), "attempts": [a.to_dict() for a in attempts]})
 
 
 @router.post("/deliveries/{delivery_id}/replay", summary="Send one delivery again")
-def replay_one(delivery_id: int, hooks: Hooks) -> OrjsonResponse:
+def replay_one(delivery_id: DeliveryId, hooks: Hooks) -> OrjsonResponse:
     record, _ = hooks.delivery(delivery_id)
     where = (
         DeliveryFilter(status=record.status)
