@@ -280,3 +280,29 @@ def test_the_largest_values_in_range_are_answered(
     for path in (f"/api/v1/webhooks/deliveries/{2**63 - 1}", "/api/v1/webhooks/deliveries"):
         response = client.get(path, params={"after": str(2**63 - 1)}, headers=admin)
         assert response.status_code in (200, 404), response.text
+
+
+@pytest.mark.parametrize("field", ["class", "mapping", "delimiter", "sheet", "encoding"])
+def test_nul_in_an_import_form_field(
+    sample: Hub, client: TestClient, admin: dict[str, str], tmp_path: Path, field: str
+) -> None:
+    sample.imports.folder = tmp_path / "imports"
+    data = {"mapping": UPLOAD_MAPPING, "class": "Product", field: "x\x00"}
+    files = {"file": ("products.csv", b"sku,name,price\nU-1,One,10\n", "text/csv")}
+    response = client.post("/api/v1/imports", data=data, files=files, headers=admin)
+    body = problem(response, 400, "nul-character")
+    assert body["errors"][0]["field"] == field
+    assert client.get("/api/v1/imports", headers=admin).json()["items"] == []
+
+
+def test_an_import_whose_header_holds_a_nul_fails_and_says_so(
+    sample: Hub, client: TestClient, admin: dict[str, str], tmp_path: Path
+) -> None:
+    sample.imports.folder = tmp_path / "imports"
+    files = {"file": ("products.csv", b"sku,na\x00me,price\nU-1,One,10\n", "text/csv")}
+    data = {"mapping": UPLOAD_MAPPING}
+    response = client.post("/api/v1/imports", data=data, files=files, headers=admin)
+    assert response.status_code == 202, response.text
+    done = finished(client, response.json()["id"], admin)
+    assert done["status"] == "failed"
+    assert "na\\u0000me" in done["error"]

@@ -78,14 +78,15 @@ async def read_json(request: Request) -> Any:
             f"{exc.lineno} column {exc.colno} (character {exc.pos})",
             [FieldError("body", exc.msg, "malformed-json")],
         ) from None
-    refuse_nul(raw, data)
+    refuse_nul(data, raw=raw)
     return data
 
 
-def refuse_nul(raw: bytes, data: Any, what: str = "the request body") -> None:
-    """NulCharacter, naming where, when any text or key of the parsed JSON `data` holds a NUL
-    character; `raw` (its source) lets the usual body, without a `\\u0000`, skip the walk."""
-    if b"\\u0000" not in raw:
+def refuse_nul(data: Any, what: str = "the request body", *, raw: bytes | None = None) -> None:
+    """NulCharacter, naming where, when any text or key of the parsed `data` (JSON, form
+    fields) holds a NUL character; `raw`, the JSON source, lets the usual body, without a
+    `\\u0000`, skip the walk."""
+    if raw is not None and b"\\u0000" not in raw:
         return
     where = find_nul(data)
     if where is not None:

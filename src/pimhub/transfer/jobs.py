@@ -26,6 +26,7 @@ from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
+from pimhub.catalog.validation import spell_nul
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.mapping import ImportMapping, parse_mapping, shipped_mapping
 from pimhub.transfer.sources import Format, SourceLimits, SourceOptions, format_of, read
@@ -84,7 +85,7 @@ def public_error(exc: BaseException, folder: Path) -> str:
         text = exc.strerror or ""
     else:
         text = str(exc).replace(str(folder.resolve()), "…").replace(str(folder), "…")
-    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:1000]
+    return spell_nul(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:1000]
 
 
 def _check_source_options(source: SourceOptions) -> None:
@@ -354,8 +355,9 @@ class ImportJobs:
             )
         except Exception as exc:  # the job reports it; the server goes on
             log.exception("import.failed", job=job.id)
+            # Spelled out: a NUL from the file (a column name) cannot be stored on PostgreSQL.
             detail = (
-                exc.detail[:1000]
+                spell_nul(exc.detail)[:1000]
                 if isinstance(exc, InvalidInput)
                 else public_error(exc, self.folder)
             )

@@ -16,7 +16,7 @@ from starlette.types import Message
 
 from pimhub.access.keys import Action, ApiKey
 from pimhub.api.auth import api_key, hub_of, require
-from pimhub.api.body import check_length, parse_model, too_large
+from pimhub.api.body import check_length, parse_model, refuse_nul, too_large
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, Forbidden, InvalidInput
@@ -139,6 +139,7 @@ async def start_import(request: Request, key: Key) -> OrjsonResponse:
             raise InvalidInput(
                 "only 'file' may be a file", [FieldError("body", "unexpected file", "invalid")]
             )
+        refuse_nul(fields, "the form")
         options = parse_model(ImportForm, fields)
         job_request = JobRequest(
             class_name=options.class_,
