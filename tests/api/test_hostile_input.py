@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import ObjectNotFound, ValidationFailed
 from pimhub.catalog.query import FieldResolver, parse_sort
 from pimhub.catalog.service import ListQuery
 from pimhub.storage.listing import sort_signature
@@ -306,3 +307,19 @@ def test_an_import_whose_header_holds_a_nul_fails_and_says_so(
     done = finished(client, response.json()["id"], admin)
     assert done["status"] == "failed"
     assert "na\\u0000me" in done["error"]
+
+
+def test_the_catalog_refuses_a_nul_in_a_business_key_as_a_field_error(sample: Hub) -> None:
+    catalog = sample.catalog
+    for write in (
+        lambda: catalog.create("Product", {**TEE, "sku": "T\x00"}, author="t"),
+        lambda: catalog.upsert("Product", {**TEE, "sku": "T\x00"}, author="t"),
+        lambda: catalog.put("Product", "T\x00", TEE | {"sku": "T\x00"}, author="t"),
+    ):
+        with pytest.raises(ValidationFailed) as raised:
+            write()
+        assert [(e.field, e.code) for e in raised.value.errors] == [("sku", "nul-character")]
+    with pytest.raises(ObjectNotFound):
+        catalog.get_object("Product", "TS\x001", include_drafts=True)
+    with pytest.raises(ObjectNotFound):
+        catalog.patch("Product", "TS\x001", {"stock": 1}, author="t")

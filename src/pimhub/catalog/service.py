@@ -44,7 +44,7 @@ from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
 from pimhub.catalog.relations import resolve_relations
 from pimhub.catalog.retry import write_retrying
-from pimhub.catalog.validation import changed_fields, validate_values
+from pimhub.catalog.validation import NUL, changed_fields, validate_values
 
 MAX_PAGE_SIZE = 1000
 MAX_REFERRERS_SHOWN = 20
@@ -168,7 +168,7 @@ class CatalogService:
     def _visible(
         self, uow: UnitOfWork, class_name: str, key: str, include_drafts: bool
     ) -> CatalogObject:
-        obj = uow.objects.get_by_key(class_name, key)
+        obj = uow.objects.get_by_key(class_name, key) if NUL not in key else None
         # Unpublished objects look exactly like missing ones to keys without drafts access.
         if obj is None or (not obj.published and not include_drafts):
             raise ObjectNotFound.named(class_name, key)
@@ -192,6 +192,10 @@ class CatalogService:
 
     def _current(self, uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
         """The stored object with business key `key`, read after locking the key."""
+        if NUL in key:
+            # No stored key holds one (validation refuses it), and PostgreSQL cannot even
+            # compare it: the write goes on to validation, which names the field.
+            return None
         uow.objects.lock(class_name, [key_lock(key)])
         return uow.objects.get_by_key(class_name, key)
 
