@@ -22,11 +22,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -38,6 +39,7 @@ REPEATS = 5
 MAX_REQUESTS_PER_CONNECTION = 2_000_000
 HOST = "127.0.0.1"
 DEFAULT_LANGUAGE = "en"
+T = TypeVar("T")
 
 FLOOR_SQL = """
 SELECT p.business_key, p.uuid, p.published, p.version, p.modified_at, p.data,
@@ -109,18 +111,21 @@ def serve_floor(port: int, db_path: str) -> None:
 # -- set-up --------------------------------------------------------------------------------
 
 
-def build_database(db_path: Path, products: int) -> tuple[str, list[str]]:
-    """What `pimhub demo` loads (commerce model, generated catalog); (read key, skus)."""
+def build_database(
+    url: str, products: int, scopes: Sequence[str] = ("read",)
+) -> tuple[str, list[str]]:
+    """What `pimhub demo` loads (commerce model, generated catalog) into the database at
+    `url`; (a key with `scopes`, skus)."""
     from pimhub.bootstrap import bootstrap
     from pimhub.cli.server import initialize, seed_demo
     from pimhub.demo_catalog import generate
     from pimhub.settings import Settings
 
-    hub = bootstrap(Settings(database_url=f"sqlite:///{db_path}"))
+    hub = bootstrap(Settings(database_url=url))
     try:
         initialize(hub)
         seed_demo(hub, products)
-        _, token = hub.access.create("bench", ["read"], environment="test")
+        _, token = hub.access.create("bench", list(scopes), environment="test")
         return token, [p["sku"] for p in generate(products).products]
     finally:
         hub.close()
@@ -147,18 +152,44 @@ def pimhub_command() -> list[str]:
 # -- the load generator --------------------------------------------------------------------
 
 
+# The requests of a round: a list to pick from at random, or a function of the connection's
+# random generator that builds the next one.
+Requests = Sequence[bytes] | Callable[[random.Random], bytes]
+
+
+@dataclass
+class Failures:
+    """Answers other than 2xx, by status, with the first body of each status."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    samples: dict[int, bytes] = field(default_factory=dict)
+
+    def add(self, status: int, body: bytes) -> None:
+        self.statuses[status] += 1
+        self.samples.setdefault(status, body[:300])
+
+    def __str__(self) -> str:
+        return "; ".join(
+            f"{n} x {status}: {self.samples[status]!r}" for status, n in self.statuses.items()
+        )
+
+
 @dataclass
 class RoundResult:
     requests: int
     seconds: float
-    errors: int
     p50: float
     p99: float
+    failures: Failures = field(default_factory=Failures)
     server_cpu: float | None = None  # seconds of CPU the server process used in the round
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def errors(self) -> int:
+        return self.failures.statuses.total()
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -201,42 +232,50 @@ async def fetch(
 
 
 async def connection_loop(
-    port: int, requests: list[bytes], seconds: float, seed: int, latencies: list[float]
-) -> tuple[int, int]:
+    port: int,
+    requests: Requests,
+    seconds: float,
+    seed: int,
+    latencies: list[float],
+    failures: Failures,
+) -> int:
     reader, writer = await asyncio.open_connection(HOST, port)
     rng = random.Random(seed)
-    done = errors = 0
+    pick = requests if callable(requests) else lambda rng: rng.choice(requests)
+    done = 0
     try:
         deadline = time.perf_counter() + seconds
         for _ in range(MAX_REQUESTS_PER_CONNECTION):
             start = time.perf_counter()
             if start >= deadline:
                 break
-            status, _ = await fetch(reader, writer, rng.choice(requests))
+            status, body = await fetch(reader, writer, pick(rng))
             latencies.append(time.perf_counter() - start)
             done += 1
-            errors += status != 200
+            if not 200 <= status < 300:
+                failures.add(status, body)
     finally:
         writer.close()
-    return done, errors
+    return done
 
 
-async def load_round(port: int, requests: list[bytes], seconds: float, seed: int) -> RoundResult:
+async def load_round(port: int, requests: Requests, seconds: float, seed: int) -> RoundResult:
     latencies: list[float] = []
+    failures = Failures()
     start = time.perf_counter()
     loops = [
-        connection_loop(port, requests, seconds, seed * 1000 + i, latencies)
+        connection_loop(port, requests, seconds, seed * 1000 + i, latencies, failures)
         for i in range(CONNECTIONS)
     ]
     counts = await asyncio.wait_for(asyncio.gather(*loops), timeout=seconds + 30)
     elapsed = time.perf_counter() - start
     latencies.sort()
     return RoundResult(
-        requests=sum(c[0] for c in counts),
+        requests=sum(counts),
         seconds=elapsed,
-        errors=sum(c[1] for c in counts),
         p50=percentile(latencies, 0.5),
         p99=percentile(latencies, 0.99),
+        failures=failures,
     )
 
 
@@ -270,14 +309,16 @@ async def wait_ready(port: int, request: bytes, proc: subprocess.Popen[bytes]) -
 async def alternate_rounds(
     ports: dict[str, int],
     procs: dict[str, subprocess.Popen[bytes]],
-    requests: list[bytes],
+    requests: Requests,
     repeats: int,
     seconds: float,
 ) -> dict[str, list[RoundResult]]:
     """A warm-up per server, then `repeats` rounds each, alternating which server goes
     first, with the server's CPU time per round."""
-    for port in ports.values():
-        await load_round(port, requests, WARMUP_SECONDS, seed=0)
+    for name, port in ports.items():
+        warm = await load_round(port, requests, WARMUP_SECONDS, seed=0)
+        if warm.errors:
+            print(f"  warm-up {name}: {warm.errors} non-2xx: {warm.failures}", flush=True)
     print(f"{CONNECTIONS} connections, {seconds:.0f} s rounds, {repeats} repeats", flush=True)
     results: dict[str, list[RoundResult]] = {name: [] for name in ports}
     for repeat in range(repeats):
@@ -289,7 +330,8 @@ async def alternate_rounds(
             if cpu_before is not None and cpu_after is not None:
                 result.server_cpu = cpu_after - cpu_before
             results[name].append(result)
-            print(f"  round {repeat + 1} {name:<22} {result.rps:8.0f} req/s", flush=True)
+            failed = f"  {result.errors} non-2xx: {result.failures}" if result.errors else ""
+            print(f"  round {repeat + 1} {name:<22} {result.rps:8.0f} req/s{failed}", flush=True)
     return results
 
 
@@ -360,7 +402,7 @@ def summary(name: str, rounds: list[RoundResult]) -> tuple[float, str]:
 async def run(workdir: Path) -> float:
     db_path = workdir / "bench.db"
     began = time.perf_counter()
-    token, skus = build_database(db_path, PRODUCTS)
+    token, skus = build_database(f"sqlite:///{db_path}", PRODUCTS)
     print(f"set-up: {len(skus)} products in {time.perf_counter() - began:.1f} s", flush=True)
     requests = [request_bytes(sku, token) for sku in skus]
     url = f"sqlite:///{db_path}"
@@ -409,10 +451,8 @@ async def run(workdir: Path) -> float:
     return figures["pimhub"][0] / floor
 
 
-def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--floor-server":
-        serve_floor(int(sys.argv[2]), sys.argv[3])
-        return
+def run_fast(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on uvloop where it is installed: the load client spends less CPU."""
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     try:
         import uvloop
@@ -420,11 +460,16 @@ def main() -> None:
         loop_factory = uvloop.new_event_loop
     except ImportError:
         pass
-    with (
-        tempfile.TemporaryDirectory(prefix="pimhub-bench-") as tmp,
-        asyncio.Runner(loop_factory=loop_factory) as runner,
-    ):
-        ratio = runner.run(run(Path(tmp)))
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(main)
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--floor-server":
+        serve_floor(int(sys.argv[2]), sys.argv[3])
+        return
+    with tempfile.TemporaryDirectory(prefix="pimhub-bench-") as tmp:
+        ratio = run_fast(run(Path(tmp)))
     print(f"ratio: {ratio:.3f}")
 
 
