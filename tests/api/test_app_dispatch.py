@@ -99,3 +99,15 @@ def test_graphql_answers_401_with_a_challenge_and_a_get_mutation_with_allow(
         headers=admin,
     )
     assert (mutation.status_code, mutation.headers.get("allow")) == (405, "POST")
+
+
+def test_a_problem_quoting_a_lone_surrogate_is_still_a_problem(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    """YAML reads "\\ud899" as a lone surrogate, which UTF-8 cannot encode; the problem that
+    names the field shows it escaped (it was a 500 when rendering failed)."""
+    mapping = '{"class": "Product", "fields": {"a\\ud899": 1}}'
+    profile = {"source": "http://example.com/a.csv", "cron": "0 * * * *", "mapping": mapping}
+    response = client.put("/api/v1/import-profiles/x", json=profile, headers=admin)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "fields.a\\ud899"
