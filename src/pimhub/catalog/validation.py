@@ -30,17 +30,39 @@ def find_nul(value: Any, path: str = "") -> str | None:
     """The path (`name.de`, `tags[2]`) of the first text or key in `value` that holds a NUL
     character (U+0000), NULs spelled out; None when there is none. No text may hold one:
     PostgreSQL cannot store it, and the two backends must accept the same input."""
+    return _nul_path(value, path) if _holds_nul(value) else None
+
+
+def _holds_nul(value: Any) -> bool:
+    # On every value of every written object (and import row): exact type tests first,
+    # since isinstance against the Mapping ABC costs more than the whole check otherwise.
+    cls = value.__class__
+    if cls is str:
+        return NUL in value
+    if cls is dict or (cls is not list and isinstance(value, Mapping)):
+        for key, item in value.items():
+            if (key.__class__ is str and NUL in key) or _holds_nul(item):
+                return True
+        return False
+    if cls is list or cls is tuple:
+        for item in value:
+            if _holds_nul(item):
+                return True
+    return False
+
+
+def _nul_path(value: Any, path: str) -> str | None:
     if isinstance(value, str):
         return spell_nul(path) if NUL in value else None
     if isinstance(value, Mapping):
         for key, item in value.items():
             inner = f"{path}.{key}" if path else str(key)
-            found = spell_nul(inner) if NUL in inner else find_nul(item, inner)
+            found = spell_nul(inner) if NUL in inner else _nul_path(item, inner)
             if found is not None:
                 return found
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            found = find_nul(item, f"{path}[{i}]")
+            found = _nul_path(item, f"{path}[{i}]")
             if found is not None:
                 return found
     return None
@@ -295,8 +317,8 @@ def validate_values(
     # Only the given values are visited (an import row fills a few of a class's many fields);
     # required fields are checked apart.
     for name, value in values.items():
-        nul = find_nul(value, name) if NUL not in name else spell_nul(name)
-        if nul is not None:
+        if NUL in name or _holds_nul(value):
+            nul = spell_nul(name) if NUL in name else _nul_path(value, name) or name
             errors.append(FieldError(nul, nul_message(nul), "nul-character"))
             continue
         f = definition.field(name)
