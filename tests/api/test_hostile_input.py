@@ -323,3 +323,13 @@ def test_the_catalog_refuses_a_nul_in_a_business_key_as_a_field_error(sample: Hu
         catalog.get_object("Product", "TS\x001", include_drafts=True)
     with pytest.raises(ObjectNotFound):
         catalog.patch("Product", "TS\x001", {"stock": 1}, author="t")
+
+
+def test_a_cursor_carrying_a_nul_is_refused(
+    client: TestClient, admin: dict[str, str], sample: Hub
+) -> None:
+    query = {"after": forged(sample, ["sku"], ["TS\x00", 1]), "sort": "sku"}
+    body = problem(
+        client.get("/api/v1/objects/Product", params=query, headers=admin), 400, "invalid-query"
+    )
+    assert body["errors"][0]["code"] == "invalid-cursor"

@@ -175,7 +175,7 @@ def _fits(value: Any, kind: ValueKind | str) -> bool:
         return isinstance(value, float) and math.isfinite(value)
     if kind == ValueKind.BOOLEAN:
         return isinstance(value, bool)
-    return isinstance(value, str)
+    return isinstance(value, str) and "\x00" not in value  # PostgreSQL cannot compare a NUL
 
 
 def after_cursor(
