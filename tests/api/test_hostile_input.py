@@ -16,12 +16,13 @@ from pimhub.catalog.errors import ObjectNotFound, ValidationFailed
 from pimhub.catalog.query import FieldResolver, parse_sort
 from pimhub.catalog.service import ListQuery
 from pimhub.storage.listing import sort_signature
+from pimhub.transfer.importer import ImportOptions, RowError, run_import
 from pimhub.transfer.sources import Format, from_text
 from tests.api.graphql.conftest import STOREFRONT
 from tests.api.test_imports_api import MAPPING as UPLOAD_MAPPING
 from tests.api.test_imports_api import finished
 from tests.api.test_rest_contract import TEE, problem
-from tests.transfer.test_import import csv_rows, run
+from tests.transfer.test_import import PATHS, csv_rows, run
 
 NUL_PATHS = [
     "/api/v1/objects/Product/T%00-1",
@@ -333,3 +334,35 @@ def test_a_cursor_carrying_a_nul_is_refused(
         client.get("/api/v1/objects/Product", params=query, headers=admin), 400, "invalid-query"
     )
     assert body["errors"][0]["code"] == "invalid-cursor"
+
+
+def test_an_import_refuses_only_the_row_whose_category_path_holds_a_nul(hub: Hub) -> None:
+    text = (
+        "sku,name,categories\n"
+        "K-1,One,Default Category/Men\n"
+        "K-2,Two,Default Category/M\x00en\n"
+        "K-3,Three,Default Category/Women\n"
+    )
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="t")
+
+    errors: list[RowError] = []
+    summary = run_import(
+        writer, from_text(text, Format.CSV), PATHS, ImportOptions(), on_row_error=errors.append
+    )
+    assert (summary.created, summary.failed) == (2, 1)
+    assert [(e.row, e.column) for e in errors] == [(2, "categories")]
+    shown = errors[0].to_dict()
+    assert all("\x00" not in str(v) for v in shown.values()) and "M\\u0000en" in shown["message"]
+
+
+def test_a_row_error_shows_a_refused_value_with_its_nuls_spelled_out() -> None:
+    error = RowError(3, "na\x00me", {"e\x00n": ["a\x00"]}, "na\x00me: bad", "nul-character")
+    assert error.to_dict() == {
+        "row": 3,
+        "column": "na\\u0000me",
+        "value": {"e\\u0000n": ["a\\u0000"]},
+        "message": "na\\u0000me: bad",
+        "code": "nul-character",
+    }

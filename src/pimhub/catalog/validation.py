@@ -26,6 +26,18 @@ def spell_nul(text: str) -> str:
     return text.replace(NUL, "\\u0000")
 
 
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL in its texts and keys spelled out: a refused value, shown back
+    in a report that the database must be able to store."""
+    if isinstance(value, str):
+        return spell_nul(value)
+    if isinstance(value, list | tuple):
+        return [without_nul(item) for item in value]
+    if isinstance(value, Mapping):
+        return {spell_nul(str(k)): without_nul(v) for k, v in value.items()}
+    return value
+
+
 def find_nul(value: Any, path: str = "") -> str | None:
     """The path (`name.de`, `tags[2]`) of the first text or key in `value` that holds a NUL
     character (U+0000), NULs spelled out; None when there is none. No text may hold one:

@@ -23,7 +23,7 @@ import orjson
 from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, WriteMode, precheck
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
-from pimhub.catalog.validation import spell_nul
+from pimhub.catalog.validation import spell_nul, without_nul
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
 from pimhub.transfer.sources import Record
@@ -72,12 +72,11 @@ class RowError:
     def to_dict(self) -> dict[str, Any]:
         # The refused cell may be refused for holding a NUL, which a stored job summary
         # (JSON on PostgreSQL) cannot hold: it is spelled out.
-        value = spell_nul(self.value) if isinstance(self.value, str) else self.value
         return {
             "row": self.row,
             "column": spell_nul(self.column),
-            "value": value,
-            "message": self.message,
+            "value": without_nul(self.value),
+            "message": spell_nul(self.message),
             "code": self.code,
         }
 
