@@ -35,6 +35,8 @@ def test_every_operation_documents_its_errors_as_problem_details(client: TestCli
     operations = _operations(document)
     assert len(operations) > 40
     for method, path, operation in operations:
+        if path.startswith("/graphql/"):
+            continue  # GraphQL errors: test_graphql_is_documented_with_its_own_errors
         responses = operation["responses"]
         assert "400" in responses, (method, path)
         if path not in ("/healthz", "/readyz", "/metrics"):
@@ -81,3 +83,19 @@ def _admin(client: TestClient) -> dict[str, str]:
     hub = client.app.state.hub  # type: ignore[attr-defined]
     _, token = hub.access.create("openapi-test", ["admin"], environment="test")
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_graphql_is_documented_with_its_own_errors(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    item = document["paths"]["/graphql/{config}"]
+    graphql = {"$ref": "#/components/schemas/GraphQLResponse"}
+    for method in ("get", "post"):
+        responses = item[method]["responses"]
+        assert responses["401"]["content"] == {"application/json": {"schema": graphql}}
+        assert "application/problem+json" in responses["400"]["content"]  # the edge's
+        assert item[method]["security"]
+    assert "405" in item["get"]["responses"] and "413" in item["post"]["responses"]
+    assert item["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == [
+        "query"
+    ]
+    assert {"GraphQLError", "GraphQLResponse"} <= set(document["components"]["schemas"])

@@ -102,7 +102,11 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     fast.state.graphql = app.state.graphql = graphql_service(hub)
     install_error_handlers(fast)
     app.fast_app, app.fast_prefixes = fast, (products.PREFIX, graphql_endpoint.PREFIX)
-    _document(app, products.OPENAPI_PATHS)
+    _document(
+        app,
+        {**products.OPENAPI_PATHS, **graphql_endpoint.OPENAPI_PATHS},
+        graphql_endpoint.OPENAPI_SCHEMAS,
+    )
     return app
 
 
@@ -131,14 +135,14 @@ def _running(worker: Worker) -> Callable[[FastAPI], AbstractAsyncContextManager[
     return lifespan
 
 
-def _document(app: FastAPI, paths: dict[str, Any]) -> None:
+def _document(app: FastAPI, paths: dict[str, Any], schemas: dict[str, Any]) -> None:
     """Adds hand-written OpenAPI path items for routes FastAPI does not know about, and the
     error responses of every operation (api/openapi.py)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = openapi_document.complete(generate(), paths)
+            app.openapi_schema = openapi_document.complete(generate(), paths, schemas)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

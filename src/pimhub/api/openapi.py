@@ -177,14 +177,18 @@ BODY_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-def complete(document: dict[str, Any], extra_paths: dict[str, Any]) -> dict[str, Any]:
-    """`document` (FastAPI's) with `extra_paths` added and every operation's errors."""
+def complete(
+    document: dict[str, Any], extra_paths: dict[str, Any], extra_schemas: dict[str, Any]
+) -> dict[str, Any]:
+    """`document` (FastAPI's) with the hand-written `extra_paths` and `extra_schemas` added,
+    and every operation's errors."""
     document["paths"].update(extra_paths)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas.update(PROBLEM_SCHEMAS)
+    schemas.update(extra_schemas)
     components["responses"] = {
         status: {
             "description": description,
@@ -206,6 +210,8 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> No
     responses.pop("422", None)  # FastAPI's HTTPValidationError: the API answers problems
     for status, response in SUCCESS_OVERRIDES.get((method, path), {}).items():
         responses[status] = response
+    if path not in PUBLIC_PATHS:
+        operation["security"] = [{"bearer": []}, {"apiKey": []}]
     body = BODY_SCHEMAS.get((method, path))
     if body is not None:
         operation["requestBody"]["content"]["application/json"]["schema"] = body
@@ -214,10 +220,10 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> No
             parameter["schema"] = IF_MATCH_SCHEMA
         elif _is_datetime(parameter["schema"]):
             parameter["schema"] = TIME_SCHEMA
+    if "400" in responses:
+        return  # a hand-written operation with errors of its own shape (/graphql/{config})
     for status in [*error_statuses(method, path, operation), *EXTRA_ERRORS.get((method, path), [])]:
         responses[status] = {"$ref": f"#/components/responses/{status}"}
-    if path not in PUBLIC_PATHS:
-        operation["security"] = [{"bearer": []}, {"apiKey": []}]
 
 
 def _is_datetime(schema: dict[str, Any]) -> bool:

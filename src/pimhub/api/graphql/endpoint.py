@@ -183,3 +183,121 @@ def _route() -> Route:
 
 
 routes = [_route()]
+
+
+# FastAPI does not see this route either (see HubApp); create_app merges its description.
+# Whole-request failures are GraphQL error bodies (application/json); those the edge and the
+# router answer before the endpoint runs (a NUL character, a path that is no route) are
+# problem details, so both are documented where both occur.
+_GRAPHQL_ERROR = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string"},
+        "locations": {"type": "array", "items": {"type": "object"}},
+        "path": {"type": "array", "items": {"type": ["string", "integer"]}},
+        "extensions": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "See docs/graphql.md"}},
+        },
+    },
+}
+_GRAPHQL_RESPONSE = {
+    "type": "object",
+    "description": "A GraphQL response: data, and errors with extensions.code",
+    "properties": {
+        "data": {"type": ["object", "null"]},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/GraphQLError"}},
+        "extensions": {"type": "object"},
+    },
+}
+_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/GraphQLResponse"}}}
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _failure(description: str, *, problem: bool = False) -> dict[str, Any]:
+    return {"description": description, "content": {**_JSON, **(_PROBLEM if problem else {})}}
+
+
+_CONFIG = {
+    "name": "config",
+    "in": "path",
+    "required": True,
+    "description": "The datahub configuration's name",
+    "schema": {"type": "string"},
+}
+_FAILURES = {
+    "400": _failure("The request or the document is malformed", problem=True),
+    "401": _failure("Missing or invalid API key (with a WWW-Authenticate challenge)"),
+    "403": _failure("The key is not one of this configuration's"),
+    "404": _failure("No such configuration (or no such route)", problem=True),
+}
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "GraphQLError": _GRAPHQL_ERROR,
+    "GraphQLResponse": _GRAPHQL_RESPONSE,
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    PATH: {
+        "get": {
+            "tags": ["graphql"],
+            "summary": "Run a GraphQL query (mutations need POST); no query: the explorer page",
+            "operationId": "graphql_get",
+            "parameters": [
+                _CONFIG,
+                {"name": "query", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "variables",
+                    "in": "query",
+                    "description": "A JSON object",
+                    "schema": {"type": "string"},
+                },
+                {"name": "operationName", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "apikey",
+                    "in": "query",
+                    "description": "The key, where no header can carry it",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The result, errors included (or the explorer, for a browser)",
+                    "content": {**_JSON, "text/html": {"schema": {"type": "string"}}},
+                },
+                **_FAILURES,
+                "405": _failure("A mutation sent with GET (Allow: POST)"),
+            },
+        },
+        "post": {
+            "tags": ["graphql"],
+            "summary": "Run a GraphQL query or mutation",
+            "operationId": "graphql_post",
+            "parameters": [_CONFIG],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["query"],
+                            "properties": {
+                                "query": {"type": "string"},
+                                "variables": {
+                                    "description": "An object, or one encoded as a string",
+                                    "type": ["object", "string", "null"],
+                                },
+                                "operationName": {"type": ["string", "null"]},
+                            },
+                        }
+                    },
+                    "application/graphql": {"schema": {"type": "string"}},
+                },
+            },
+            "responses": {
+                "200": {"description": "The result, errors included", "content": _JSON},
+                **_FAILURES,
+                "413": _failure(f"The body is over {MAX_BODY} bytes"),
+            },
+        },
+    }
+}
