@@ -3,8 +3,9 @@ hold a NUL character (U+0000) gets a 400 problem `nul-character`.
 
 One rule for all text input: no NUL anywhere. PostgreSQL cannot store it in text, so left to
 the routes it would surface as a 500 from deep inside a query; SQLite would store it and the
-two backends would disagree. The body is checked after parsing (api/body.py, the GraphQL
-endpoint) and object values in catalog validation.
+two backends would disagree. JSON bodies and form fields are checked after parsing
+(api/body.py), GraphQL variables and string literals in api/graphql, and object values in
+catalog validation (so an import refuses only the row).
 """
 
 from __future__ import annotations
@@ -14,15 +15,9 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pimhub.api.errors import problem
-
-NUL = "\x00"
-CODE = "nul-character"
-TITLE = "NUL character"
-
-
-def shown(text: str) -> str:
-    """`text` with its NULs spelled out, fit to appear in a message."""
-    return text.replace(NUL, "\\u0000")
+from pimhub.catalog.errors import NulCharacter
+from pimhub.catalog.validation import NUL
+from pimhub.catalog.validation import spell_nul as shown
 
 
 def nul_in_query(query_string: bytes) -> str | None:
@@ -49,10 +44,10 @@ class EdgeGuard:
                 field, detail = refusal
                 response = problem(
                     400,
-                    CODE,
-                    TITLE,
+                    NulCharacter.code,
+                    NulCharacter.title,
                     detail,
-                    [{"field": field, "code": CODE, "message": detail}],
+                    [{"field": field, "code": NulCharacter.code, "message": detail}],
                     instance=shown(scope["path"]),
                 )
                 await response(scope, receive, send)
