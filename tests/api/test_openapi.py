@@ -58,6 +58,8 @@ def test_conditional_writes_and_creating_puts_are_documented(client: TestClient)
     assert {"200", "201", "409", "412"} <= set(put["responses"])
     if_match = next(p for p in put["parameters"] if p["name"].lower() == "if-match")
     assert if_match["schema"]["pattern"]
+    if_none_match = next(p for p in put["parameters"] if p["name"].lower() == "if-none-match")
+    assert if_none_match["schema"]["pattern"] == r"^\s*\*\s*$"
     assert "201" in paths["/api/v1/datahub/{name}"]["put"]["responses"]
     sdl = paths["/api/v1/datahub/{name}/schema.graphql"]["get"]["responses"]["200"]
     assert list(sdl["content"]) == ["text/plain"]

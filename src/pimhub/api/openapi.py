@@ -104,6 +104,8 @@ EXTRA_ERRORS: dict[tuple[str, str], list[str]] = {
 
 # An ETag this API issued ("3", or "3.<hash>" from the product route), weak or not, or "*".
 IF_MATCH_SCHEMA = {"type": "string", "pattern": r'^\s*(\*|(W/)?"[0-9]+(\.[0-9a-f]+)?")\s*$'}
+# On a write, If-None-Match takes only "*": create, but only if there is no such object.
+IF_NONE_MATCH_SCHEMA = {"type": "string", "pattern": r"^\s*\*\s*$"}
 
 # pydantic reads a time as an ISO 8601 date-time or date (seconds optional) or as Unix
 # seconds; "format: date-time" alone would say that the other forms are refused.
@@ -216,8 +218,11 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> No
     if body is not None:
         operation["requestBody"]["content"]["application/json"]["schema"] = body
     for parameter in operation.get("parameters", []):
-        if parameter["in"] == "header" and parameter["name"].lower() == "if-match":
+        header = parameter["name"].lower() if parameter["in"] == "header" else None
+        if header == "if-match":
             parameter["schema"] = IF_MATCH_SCHEMA
+        elif header == "if-none-match" and method != "get":
+            parameter["schema"] = IF_NONE_MATCH_SCHEMA
         elif _is_datetime(parameter["schema"]):
             parameter["schema"] = TIME_SCHEMA
     if "400" in responses:
