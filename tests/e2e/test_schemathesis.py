@@ -1,5 +1,5 @@
 """schemathesis against the OpenAPI document of a real `pimhub serve`, on SQLite and on
-PostgreSQL: a bounded, seeded run (its examples, coverage and fuzzing phases) whose checks
+PostgreSQL: a bounded, derandomized run (its examples, coverage and fuzzing phases) whose checks
 say that the server answers no 5xx, only documented statuses and content types, bodies that
 match the documented schemas, and a 4xx to requests the document says are invalid.
 
@@ -7,6 +7,11 @@ schemathesis runs as its command-line tool in a subprocess (the same run a devel
 repeats with `st run`): its coverage phase, which tries each parameter's boundaries and
 every documented status, is the part that finds most, and only the tool runs it. A failure
 prints schemathesis's report, with a curl command per failing request.
+
+Not checked: positive_data_acceptance (a request the document allows must succeed). The
+document gives the first checks of class definitions, datahub configurations, import
+profiles and mappings, but not all of their rules (a field definition's options, which
+classes exist, cron syntax), which the services answer as 422 problems listing each.
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from tests.e2e.processes import PIMHUB, init, serving
 
 pytestmark = pytest.mark.e2e
 
-SEED = 20261203
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -41,15 +45,13 @@ CHECKS = (
 MAX_EXAMPLES = 5
 
 CONFIG = f"""
-seed = {SEED}
-
 [output.sanitization]
 # The keys are throwaway; the report must show the exact requests.
 enabled = false
 
 [generation]
-# Seeded rather than `deterministic = true`, whose single fixed draw hypothesis reported as
-# flaky for the datahub name's pattern (schemathesis 4.32).
+# The same cases on every run; no example database carried between runs either.
+deterministic = true
 database = "none"
 max-examples = {MAX_EXAMPLES}
 
