@@ -46,7 +46,7 @@ PROBLEM_SCHEMAS: dict[str, Any] = {
     "ProblemError": {
         "type": "object",
         "description": "One thing wrong with the request, by field (or parameter) name",
-        "required": ["field", "message"],
+        "required": ["field", "code", "message"],
         "properties": {
             "field": {"type": "string"},
             "code": {"type": "string"},
