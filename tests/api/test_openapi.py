@@ -101,3 +101,24 @@ def test_graphql_is_documented_with_its_own_errors(client: TestClient) -> None:
         "query"
     ]
     assert {"GraphQLError", "GraphQLResponse"} <= set(document["components"]["schemas"])
+
+
+def test_objects_are_documented_as_they_are_answered(
+    client: TestClient, sample: object, admin: dict[str, str]
+) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    get = document["paths"]["/api/v1/objects/{class_name}/{key}"]["get"]["responses"]["200"]
+    assert get["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CatalogObject"
+    }
+    assert "ETag" in get["headers"]
+    answers = {
+        "CatalogObject": client.get("/api/v1/objects/Product/TS-1", headers=admin).json(),
+        "ObjectPage": client.get("/api/v1/objects/Product", headers=admin).json(),
+        "ObjectVersion": client.get(
+            "/api/v1/objects/Product/TS-1/versions/1", headers=admin
+        ).json(),
+    }
+    for name, body in answers.items():
+        assert set(schemas[name]["required"]) <= set(body) <= set(schemas[name]["properties"])

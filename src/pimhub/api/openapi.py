@@ -84,8 +84,97 @@ _CREATED_OR_REPLACED = {
     }
 }
 _TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, schema: str, *, etag: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+    if etag:
+        response["headers"] = {
+            "ETag": {
+                "description": 'The version, e.g. "3": send it as If-Match to write safely',
+                "schema": {"type": "string"},
+            }
+        }
+    return response
+
+
+_TIME = {"type": "string", "description": "ISO 8601, UTC"}
+# Objects as CatalogObject.to_dict, ObjectVersion.to_dict and FieldChange.to_dict give them.
+OBJECT_SCHEMAS: dict[str, Any] = {
+    "CatalogObject": {
+        "type": "object",
+        "required": ["uuid", "class", "key", "published", "version", "createdAt", "modifiedAt"],
+        "properties": {
+            "uuid": {"type": "string"},
+            "class": {"type": "string"},
+            "key": {"type": "string", "description": "The business key"},
+            "published": {"type": "boolean"},
+            "version": {"type": "integer", "minimum": 1},
+            "createdAt": _TIME,
+            "modifiedAt": _TIME,
+            "fields": {"type": "object", "description": "Values by field name"},
+        },
+    },
+    "ObjectPage": {
+        "type": "object",
+        "required": ["total", "items", "nextCursor"],
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "items": {"type": "array", "items": _ref("CatalogObject")},
+            "nextCursor": {"type": ["string", "null"], "description": "Pass as `after`"},
+        },
+    },
+    "ObjectVersion": {
+        "type": "object",
+        "required": ["version", "action", "author", "createdAt", "published", "changedFields"],
+        "properties": {
+            "version": {"type": "integer", "minimum": 1},
+            "action": {"type": "string"},
+            "author": {"type": ["string", "null"]},
+            "createdAt": _TIME,
+            "published": {"type": "boolean"},
+            "changedFields": {"type": "array", "items": {"type": "string"}},
+            "fields": {"type": "object"},
+            "changes": {
+                "type": "array",
+                "description": "With one version: its diff to the version before",
+                "items": {
+                    "type": "object",
+                    "required": ["field"],
+                    "properties": {"field": {"type": "string"}, "before": {}, "after": {}},
+                },
+            },
+        },
+    },
+    "ObjectVersionList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("ObjectVersion")}},
+    },
+}
+_OBJECT = "/api/v1/objects/{class_name}/{key}"
 SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
-    ("put", "/api/v1/objects/{class_name}/{key}"): _CREATED_OR_REPLACED,
+    ("get", "/api/v1/objects/{class_name}"): {"200": _json("A page", "ObjectPage")},
+    ("post", "/api/v1/objects/{class_name}"): {
+        "201": _json("Created (Location names it)", "CatalogObject", etag=True)
+    },
+    ("get", _OBJECT): {"200": _json("The object", "CatalogObject", etag=True)},
+    ("put", _OBJECT): {
+        "200": _json("Replaced", "CatalogObject", etag=True),
+        "201": _json("Created", "CatalogObject", etag=True),
+    },
+    ("patch", _OBJECT): {"200": _json("Changed", "CatalogObject", etag=True)},
+    ("get", _OBJECT + "/versions"): {"200": _json("Newest first", "ObjectVersionList")},
+    ("get", _OBJECT + "/versions/{version}"): {
+        "200": _json("The version, its values and its changes", "ObjectVersion")
+    },
     ("put", "/api/v1/datahub/{name}"): _CREATED_OR_REPLACED,
     ("put", "/api/v1/import-profiles/{name}"): _CREATED_OR_REPLACED,
     ("get", "/metrics"): {"200": {"description": "Prometheus text format", **_TEXT}},
@@ -190,6 +279,7 @@ def complete(
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas.update(PROBLEM_SCHEMAS)
+    schemas.update(OBJECT_SCHEMAS)
     schemas.update(extra_schemas)
     components["responses"] = {
         status: {
