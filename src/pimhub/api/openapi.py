@@ -160,17 +160,25 @@ OBJECT_SCHEMAS: dict[str, Any] = {
     },
 }
 _OBJECT = "/api/v1/objects/{class_name}/{key}"
+# A key that may write but not read the object as it now is gets no body (api/rest/objects.py
+# written_response): 204 for a change, and 201 with only the ETag for a creation.
+_UNREADABLE = {
+    "204": {
+        "description": "Changed, for a key that may not read the result: no body, the ETag only",
+        "headers": {"ETag": {"schema": {"type": "string"}}},
+    }
+}
+_CREATED = "Created (for a key that may not read it: no body, the ETag only)"
 SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/objects/{class_name}"): {"200": _json("A page", "ObjectPage")},
-    ("post", "/api/v1/objects/{class_name}"): {
-        "201": _json("Created (Location names it)", "CatalogObject", etag=True)
-    },
+    ("post", "/api/v1/objects/{class_name}"): {"201": _json(_CREATED, "CatalogObject", etag=True)},
     ("get", _OBJECT): {"200": _json("The object", "CatalogObject", etag=True)},
     ("put", _OBJECT): {
         "200": _json("Replaced", "CatalogObject", etag=True),
-        "201": _json("Created", "CatalogObject", etag=True),
+        "201": _json(_CREATED, "CatalogObject", etag=True),
+        **_UNREADABLE,
     },
-    ("patch", _OBJECT): {"200": _json("Changed", "CatalogObject", etag=True)},
+    ("patch", _OBJECT): {"200": _json("Changed", "CatalogObject", etag=True), **_UNREADABLE},
     ("get", _OBJECT + "/versions"): {"200": _json("Newest first", "ObjectVersionList")},
     ("get", _OBJECT + "/versions/{version}"): {
         "200": _json("The version, its values and its changes", "ObjectVersion")
