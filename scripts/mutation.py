@@ -36,7 +36,7 @@ EQUIVALENTS = ROOT / "scripts" / "mutation-equivalents.toml"
 MODULES: dict[str, list[str]] = {
     "catalog/validation.py": ["tests/catalog/test_validation.py"],
     "catalog/query.py": ["tests/catalog/test_query.py", "tests/storage/test_filter_sql.py"],
-    "events/policy.py": ["tests/events/test_policy.py", "tests/events/test_rules.py"],
+    "events/policy.py": ["tests/events/test_policy.py"],
     "storage/listing.py": [
         "tests/storage/test_listing_rows.py",
         "tests/storage/test_filter_sql.py",

@@ -1,9 +1,8 @@
-"""Pure rules of the webhook side: retry schedule, circuit breaker, endpoint specs, signing,
-destination checks."""
+"""Pure rules of the webhook side: endpoint specs, signing, destination checks (retries and the
+circuit breaker are in test_policy.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,48 +11,8 @@ from standardwebhooks.webhooks import Webhook
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import EndpointSpec, PayloadMode, parse_spec, shaped_payload
 from pimhub.events.errors import InvalidEndpoint
-from pimhub.events.policy import CircuitPolicy, RetryPolicy, parse_retry_after
 from pimhub.events.secret_box import SecretBox, key_file_passphrase
 from pimhub.events.signing import generate_secret, secret_bytes, signature_header
-
-
-@pytest.mark.parametrize("draw", [0.0, 0.5, 1.0])
-def test_default_schedule_spans_more_than_72_hours_whatever_the_jitter(draw: float) -> None:
-    policy = RetryPolicy(rng=lambda: draw)
-    waits = [policy.next_delay(n) for n in range(1, policy.max_attempts)]
-    assert all(w is not None for w in waits)
-    assert sum((w for w in waits if w), timedelta()) > timedelta(hours=72)
-    assert policy.next_delay(policy.max_attempts) is None
-
-
-def test_jitter_stays_within_its_band() -> None:
-    low = RetryPolicy(rng=lambda: 0.0).next_delay(4)
-    high = RetryPolicy(rng=lambda: 1.0).next_delay(4)
-    assert low == timedelta(minutes=27) and high == timedelta(minutes=33)
-
-
-def test_retry_after_wins_when_longer_and_is_capped() -> None:
-    policy = RetryPolicy(jitter=0)
-    assert policy.next_delay(1, timedelta(seconds=1)) == timedelta(seconds=5)
-    assert policy.next_delay(1, timedelta(minutes=10)) == timedelta(minutes=10)
-    assert policy.next_delay(1, timedelta(days=9)) == timedelta(hours=24)
-    assert parse_retry_after("120") == timedelta(seconds=120)
-    assert parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT") is None
-    assert parse_retry_after("-3") is None and parse_retry_after(None) is None
-
-
-def test_circuit_pause_starts_at_threshold_doubles_and_caps() -> None:
-    circuit = CircuitPolicy(
-        threshold=3, first_pause=timedelta(seconds=10), max_pause=timedelta(seconds=60)
-    )
-    assert [circuit.pause_for(n) for n in (2, 3, 4, 5, 6, 50)] == [
-        None,
-        timedelta(seconds=10),
-        timedelta(seconds=20),
-        timedelta(seconds=40),
-        timedelta(seconds=60),
-        timedelta(seconds=60),
-    ]
 
 
 def test_spec_filters() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,8 @@ DEFAULT_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(hours=20),
     timedelta(hours=24),
 )
+# No sign is allowed; 0 needs no case of its own: next_delay only lets a longer wait win.
+_DELAY_SECONDS = re.compile(r"\s*[0-9]+\s*")
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,9 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class CircuitPolicy:
     """After `threshold` failures in a row an endpoint is paused instead of being sent every due
-    retry; the pause doubles on each further failure up to `max_pause`. An endpoint that has
-    failed without a single success for `disable_after` is disabled."""
+    retry; the pause doubles on each further failure up to `max_pause` (at most 16 times, so no
+    run of failures can overflow it). An endpoint that has failed without a single success for
+    `disable_after` is disabled."""
 
     threshold: int = 5
     first_pause: timedelta = timedelta(seconds=30)
@@ -71,11 +75,13 @@ class CircuitPolicy:
 
 
 def parse_retry_after(value: str | None) -> timedelta | None:
-    """`Retry-After` in seconds; the HTTP-date form is rare for webhooks and is ignored."""
-    if not value:
+    """`Retry-After` in seconds (RFC 9110 delay-seconds), or None without one; the HTTP-date
+    form is rare for webhooks and is ignored. The value comes from the receiver: never raises."""
+    if value is None or not _DELAY_SECONDS.fullmatch(value):
         return None
     try:
-        seconds = int(value.strip())
-    except ValueError:
-        return None
-    return timedelta(seconds=seconds) if seconds >= 0 else None
+        return timedelta(seconds=int(value))
+    except (OverflowError, ValueError):
+        # More digits than int() parses or seconds than a timedelta holds (a broken or hostile
+        # receiver): the longest wait, which next_delay caps.
+        return timedelta.max
