@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pimhub.transfer.mapping import InvalidMapping, parse_mapping
+from pimhub.transfer.mapping import InvalidMapping, parse_mapping, shipped_mapping, shipped_mappings
 
 MAPPING = yaml.safe_load(
     """
@@ -150,3 +150,416 @@ def test_a_malformed_template_is_a_mapping_problem() -> None:
         assert [(e.field, e.message) for e in caught.value.errors] == [
             ("fields.sku.template", message)
         ]
+
+
+def problems(raw: Any) -> list[tuple[str, str, str]]:
+    """The (path, message, code) of each problem parse_mapping finds in `raw`."""
+    with pytest.raises(InvalidMapping) as caught:
+        parse_mapping(raw)
+    return [(e.field, e.message, e.code) for e in caught.value.errors]
+
+
+def field_problems(spec: Any) -> list[tuple[str, str, str]]:
+    return problems({"class": "Product", "fields": {"f": spec}})
+
+
+def one(spec: dict[str, Any], cell: Any) -> tuple[Any, list[tuple[str, str, str]]]:
+    """The value field `f` gets from column `c` holding `cell`, and the row's errors."""
+    if not {"column", "value", "template"} & set(spec):
+        spec = {"column": "c", **spec}
+    values, errors = parse_mapping({"class": "Product", "fields": {"f": spec}}).apply({"c": cell})
+    return values.get("f", MISSING), [(e.field, e.message, e.code) for e in errors]
+
+
+MISSING = object()  # the field was left out
+
+
+def test_a_mapping_that_is_not_an_object_is_refused_as_invalid_mapping() -> None:
+    with pytest.raises(InvalidMapping) as caught:
+        parse_mapping(["class", "Product"])
+    assert caught.value.code == "invalid-mapping"
+    assert caught.value.detail == "a mapping is an object with 'class' and 'fields'"
+    assert [(e.field, e.message) for e in caught.value.errors] == [("", "expected an object")]
+
+
+def test_class_and_fields_are_required_and_counted() -> None:
+    with pytest.raises(InvalidMapping) as caught:
+        parse_mapping({"class": 5, "fields": {}, "b": 1, "a": 2})
+    assert caught.value.detail == "the mapping has 4 problem(s)"
+    assert [(e.field, e.message, e.code) for e in caught.value.errors] == [
+        ("a", "unknown attribute", "invalid"),
+        ("b", "unknown attribute", "invalid"),
+        ("class", "name the class the rows become", "required"),
+        ("fields", "map at least one field to a column or value", "required"),
+    ]
+    assert problems({"fields": ["sku"]})[-1][0] == "fields"
+    assert [p[0] for p in problems({"class": "", "fields": {"sku": "sku"}})] == ["class"]
+
+
+@pytest.mark.parametrize("target", ["sku", "name.en", "a_1.B_2", "x.9", "aB"])
+def test_field_names_and_their_parts_are_targets(target: str) -> None:
+    assert parse_mapping({"class": "P", "fields": {target: "c"}}).fields[0].target == target
+
+
+@pytest.mark.parametrize("target", ["Sku", "1x", "_x", "a.b.c", "a.", "a-b", "a b", "x\n", 7])
+def test_other_targets_are_refused(target: Any) -> None:
+    assert problems({"class": "P", "fields": {target: "c"}}) == [
+        (f"fields.{target}", "a field name, or field.part (name.en, price.amount)", "invalid")
+    ]
+
+
+def test_a_field_is_a_column_name_or_an_object_of_steps() -> None:
+    message = "a column name, or an object of steps"
+    assert field_problems(["c"]) == [("fields.f", message, "invalid")]
+    assert field_problems({"column": "c", "reverse": 1, "each": 2}) == [
+        (f"fields.f.{step}", UNKNOWN_STEP, "invalid") for step in ("each", "reverse")
+    ]
+
+
+UNKNOWN_STEP = (
+    "unknown step; use boolean, column, date, first, html, lowercase, map, number, optional, "
+    "path, pick, split, template, trim, value"
+)
+
+
+@pytest.mark.parametrize("spec", [{}, {"trim": True}, {"column": "c", "value": 1}])
+def test_a_field_has_exactly_one_source(spec: dict[str, Any]) -> None:
+    message = "give exactly one of column, value or template"
+    assert field_problems(spec) == [("fields.f", message, "invalid")]
+
+
+@pytest.mark.parametrize(
+    ("spec", "at", "message"),
+    [
+        ({"column": ""}, "column", "a column name"),
+        ({"column": 5}, "column", "a column name"),
+        ({"template": ["{a}"]}, "template", "a text with {column} placeholders"),
+        ({"column": "c", "pick": 1}, "pick", "the key to pick from key=value pairs"),
+        ({"column": "c", "split": ""}, "split", "the separator, e.g. ',' or '|'"),
+        ({"column": "c", "split": 1}, "split", "the separator, e.g. ',' or '|'"),
+        ({"column": "c", "map": ["a"]}, "map", "an object of source value to field value"),
+        ({"column": "c", "number": "yes"}, "number", "true, or {decimal: ',', thousands: '.'}"),
+        ({"column": "c", "boolean": 1}, "boolean", "true, or {true: [...], false: [...]}"),
+        ({"column": "c", "date": "%Y"}, "date", "true (ISO 8601), or {format: '%d.%m.%Y'}"),
+        (
+            {"column": "c", "date": {"format": 1}},
+            "date.format",
+            "a strptime format such as '%d.%m.%Y'",
+        ),
+        ({"column": "c", "optional": "yes"}, "optional", "true or false"),
+    ],
+)
+def test_a_bad_step_is_named_with_what_it_takes(
+    spec: dict[str, Any], at: str, message: str
+) -> None:
+    assert field_problems(spec) == [(f"fields.f.{at}", message, "invalid")]
+
+
+@pytest.mark.parametrize(
+    ("step", "options", "known"),
+    [
+        ("number", {"decimals": ","}, "decimal, thousands"),
+        ("boolean", {"yes": ["ja"]}, "true, false"),
+        ("date", {"fmt": "%Y"}, "format"),
+    ],
+)
+def test_a_misspelt_step_option_is_a_problem(step: str, options: Any, known: str) -> None:
+    found = field_problems({"column": "c", step: options})
+    assert found[0] == (
+        f"fields.f.{step}.{next(iter(options))}",
+        f"unknown option; use {known}",
+        "invalid",
+    )
+
+
+def test_the_columns_read_are_known_before_any_row() -> None:
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": "SKU",
+                "name.en": {"template": "{Name} {Name} {Size}"},
+                "price.currency": {"value": "EUR"},
+                "color": {"column": "Color", "optional": True},
+            },
+        }
+    )
+    assert mapping.class_name == "Product"
+    assert [f.reads for f in mapping.fields] == [("SKU",), ("Name", "Size"), (), ("Color",)]
+    assert [f.column for f in mapping.fields] == ["SKU", None, None, "Color"]
+    assert mapping.columns == {"SKU", "Name", "Size", "Color"}
+    assert [(e.field, e.message, e.code) for e in mapping.missing_columns(["SKU", "Size"])] == [
+        (
+            "fields.name.en",
+            "reads the column 'Name', which the file does not have "
+            "(mark the field optional: true if some files lack it)",
+            "missing-column",
+        )
+    ]
+    assert mapping.missing_columns(["Name", "SKU", "Size"]) == []
+
+
+def test_a_value_source_gives_its_value_whatever_the_row() -> None:
+    assert one({"value": "EUR"}, "x") == ("EUR", [])
+    assert one({"value": 0}, None) == (0, [])
+
+
+def test_cells_are_trimmed_unless_trim_is_off() -> None:
+    assert one({}, "  Tee  ") == ("Tee", [])
+    assert one({"trim": True}, "  Tee  ") == ("Tee", [])
+    assert one({"trim": False}, "  Tee  ") == ("  Tee  ", [])
+    assert one({}, [" a ", 2, "b "]) == (["a", 2, "b"], [])
+    assert one({}, 12) == (12, [])
+    assert one({}, "   ") == (MISSING, [])
+
+
+def test_a_missing_or_empty_cell_leaves_the_field_out_and_runs_no_step() -> None:
+    values, errors = parse_mapping(
+        {"class": "P", "fields": {"f": {"column": "c", "number": True}, "g": "d"}}
+    ).apply({"d": "x"})
+    assert (values, errors) == ({"g": "x"}, [])
+    assert one({"number": True}, "") == (MISSING, [])
+    assert one({"split": ","}, ",, ,") == (MISSING, [])
+    assert one({"first": True}, []) == (MISSING, [])
+
+
+def test_pick_takes_one_key_of_key_value_pairs() -> None:
+    spec = {"pick": "color"}
+    assert one(spec, "size=XS, color = Black ,b=2") == ("Black", [])
+    assert one(spec, "colors=Red,color=Blue,color=Green") == ("Blue", [])
+    assert one(spec, "color,x=1,note=color=red") == (MISSING, [])
+    assert one({"pick": "note"}, "note=a=b") == ("a=b", [])
+    assert one(spec, "size=XS") == (MISSING, [])
+    assert one({"pick": "color", "trim": False}, " color= Black ") == ("Black", [])
+
+
+def test_html_decodes_entities_of_text_and_of_each_item() -> None:
+    assert one({"html": True}, "Chaz &amp; Co &lt;3") == ("Chaz & Co <3", [])
+    assert one({"html": True, "split": "|"}, "a&amp;b|c&#39;d") == (["a&b", "c'd"], [])
+    assert one({"html": True}, 5) == (5, [])
+    assert one({"html": False}, "a&amp;b") == ("a&amp;b", [])
+
+
+def test_split_gives_the_trimmed_nonempty_parts() -> None:
+    assert one({"split": "|"}, "Wool| Cotton ||") == (["Wool", "Cotton"], [])
+    assert one({"split": ", "}, "a, b,c") == (["a", "b,c"], [])
+    assert one({"split": ","}, 5) == (["5"], [])
+
+
+def test_lowercase_applies_to_text_and_each_item() -> None:
+    assert one({"lowercase": True}, "ÄBC") == ("äbc", [])
+    assert one({"lowercase": True, "split": ","}, "A,B") == (["a", "b"], [])
+    assert one({"lowercase": True}, 7) == (7, [])
+    assert one({"lowercase": False}, "ABC") == ("ABC", [])
+
+
+def test_map_replaces_known_values_and_keeps_the_others() -> None:
+    spec = {"map": {"gray": "grey", 1: "one", "x": None}}
+    assert one(spec, "gray") == ("grey", [])
+    assert one(spec, "blue") == ("blue", [])
+    assert one(spec, 1) == ("one", [])
+    assert one(spec, "1") == ("one", [])
+    assert one({**spec, "split": ","}, "gray,blue") == (["grey", "blue"], [])
+    assert one(spec, "x") == (MISSING, [])
+
+
+def test_a_map_with_a_yaml_boolean_key_is_refused() -> None:
+    # Regression: `map: {no: Norway}` is {False: "Norway"} to YAML and never matched a cell.
+    raw = yaml.safe_load("class: P\nfields: {f: {column: c, map: {no: Norway, de: Germany}}}")
+    assert problems(raw) == [
+        (
+            "fields.f.map",
+            "quote yes, no, on, off, true and false: YAML reads them as booleans",
+            "invalid",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        ("12", 12),
+        (" -7 ", -7),
+        ("12.5", 12.5),
+        ("12.0", 12),
+        ("1e3", 1000),
+        ("0", 0),
+        ("-0.0", 0),
+        ("1e300", 1e300),
+        ("-1e300", -1e300),
+        ("1e-300", 1e-300),
+        (str(2**63 - 1), 2**63 - 1),
+        (str(-(2**63) + 1), -(2**63) + 1),
+        (7, 7),
+        (2.5, 2.5),
+    ],
+)
+def test_number_reads_integers_as_int_and_the_rest_as_float(cell: Any, value: Any) -> None:
+    found, errors = one({"number": True}, cell)
+    assert errors == [] and found == value and type(found) is type(value)
+
+
+@pytest.mark.parametrize("cell", [str(2**63), str(-(2**63)), "1e19"])
+def test_integers_too_large_for_64_bits_become_floats(cell: str) -> None:
+    found, _ = one({"number": True}, cell)
+    assert type(found) is float and found == float(cell)
+
+
+@pytest.mark.parametrize(
+    ("cell", "problem"),
+    [
+        ("12,3", "is not a number"),
+        ("abc", "is not a number"),
+        (True, "is not a number"),
+        ("NaN", "is not a number this catalog can hold"),
+        ("-Infinity", "is not a number this catalog can hold"),
+        ("1.1e300", "is not a number this catalog can hold"),
+        ("-1e301", "is not a number this catalog can hold"),
+        ("9e-301", "is too close to zero for this catalog to hold"),
+        ("-1e-301", "is too close to zero for this catalog to hold"),
+    ],
+)
+def test_number_refuses_what_the_catalog_cannot_hold(cell: Any, problem: str) -> None:
+    assert one({"number": True}, cell) == (MISSING, [("c", f"{cell!r} {problem}", "transform")])
+
+
+def test_number_takes_decimal_and_thousands_separators() -> None:
+    spec = {"number": {"decimal": ",", "thousands": "."}}
+    assert one(spec, "1.234.567,5") == (1234567.5, [])
+    assert one(spec, "1.234") == (1234, [])
+    assert one({"number": {"decimal": ","}}, "3,25") == (3.25, [])
+    assert one({"number": {"thousands": " "}}, "1 000.5") == (1000.5, [])
+    assert one({"number": True, "split": "|"}, "1|2.5") == ([1, 2.5], [])
+
+
+@pytest.mark.parametrize("options", [{"decimal": ""}, {"decimal": ",", "thousands": ","}])
+def test_number_separators_must_be_usable(options: dict[str, str]) -> None:
+    message = "decimal is a separator, not empty and not thousands"
+    assert field_problems({"column": "c", "number": options}) == [
+        ("fields.f.number", message, "invalid")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        *[("1", True), (" YES ", True), ("y", True), ("On", True), ("x", True), ("true", True)],
+        *[("0", False), ("No", False), ("n", False), ("off", False), ("FALSE", False)],
+        *[(True, True), (False, False), (1, True), (0, False)],
+    ],
+)
+def test_boolean_reads_the_usual_words(cell: Any, value: bool) -> None:
+    assert one({"boolean": True}, cell) == (value, [])
+
+
+def test_boolean_refuses_other_text_listing_what_is_true() -> None:
+    assert one({"boolean": True}, "perhaps") == (
+        MISSING,
+        [("c", "'perhaps' is neither true (1, on, true, x, y, yes) nor false", "transform")],
+    )
+
+
+def test_boolean_takes_its_own_words_written_as_yaml() -> None:
+    # Regression: YAML reads the keys true: and false: (and yes, no in the lists) as booleans,
+    # so the words given were ignored and the defaults used.
+    raw = yaml.safe_load(
+        "class: P\nfields: {f: {column: c, boolean: {true: [Ja, yes], false: [Nein, 0]}}}"
+    )
+    mapping = parse_mapping(raw)
+    got = [mapping.apply({"c": cell})[0].get("f") for cell in ("ja", "YES", "on", "nein", "0")]
+    assert got == [True, True, True, False, False]
+    values, errors = mapping.apply({"c": "1"})
+    assert values == {}
+    assert [e.message for e in errors] == ["'1' is neither true (ja, on, true, yes) nor false"]
+
+
+def test_boolean_words_are_lists() -> None:
+    assert field_problems({"column": "c", "boolean": {"true": "ja"}}) == [
+        ("fields.f.boolean", "true and false are lists of texts", "invalid")
+    ]
+    assert field_problems({"column": "c", "boolean": {"false": "nein"}}) == [
+        ("fields.f.boolean", "true and false are lists of texts", "invalid")
+    ]
+
+
+def test_date_reads_iso_8601_or_the_given_format() -> None:
+    assert one({"date": True}, " 2026-11-24 ") == ("2026-11-24", [])
+    assert one({"date": True}, "2026-11-24T23:30:00+05:00") == ("2026-11-24", [])
+    assert one({"date": {"format": "%d.%m.%Y"}}, "24.11.2026") == ("2026-11-24", [])
+    assert one({"date": {}}, "2026-11-24") == ("2026-11-24", [])
+    assert one({"date": True}, "24.11.2026") == (
+        MISSING,
+        [("c", "'24.11.2026' is not a date (ISO 8601)", "transform")],
+    )
+    assert one({"date": {"format": "%d.%m.%Y"}}, "31.02.2026") == (
+        MISSING,
+        [("c", "'31.02.2026' is not a date (%d.%m.%Y)", "transform")],
+    )
+
+
+def test_first_takes_the_first_item_of_a_list_only() -> None:
+    assert one({"split": ",", "first": True}, "b,a") == ("b", [])
+    assert one({"first": True}, "b,a") == ("b,a", [])
+    assert one({"split": ",", "first": False}, "b,a") == (["b", "a"], [])
+
+
+def test_steps_run_in_the_documented_order_whatever_the_order_written() -> None:
+    # pick, trim, html, split, lowercase, map, number, boolean, date, first, path
+    spec = {
+        "first": True,
+        "map": {"ten": "10", "a&b": "9"},
+        "number": True,
+        "lowercase": True,
+        "split": ";",
+        "html": True,
+        "pick": "k",
+        "column": "c",
+    }
+    assert one(spec, "x=1, k = TEN;A&amp;B ") == (10, [])
+    assert one({"column": "c", "map": {"Ja": "1"}, "boolean": True}, " Ja ") == (True, [])
+    paths, _ = one({"column": "c", "split": ",", "path": True}, "a/b,c")  # a path of each
+    assert [p.code for p in paths] == ["a-b", "c"]
+    path, errors = one({"path": {"skip": 1}}, " Default/Men/Tops ")
+    assert errors == [] and path.code == "men-tops"
+
+
+def test_a_cell_error_names_the_column_or_else_the_field_and_spares_the_others() -> None:
+    mapping = parse_mapping(
+        {
+            "class": "P",
+            "fields": {
+                "stock": {"column": "Qty", "number": True},
+                "weight": {"template": "{W}kg", "number": True},
+                "sku": "SKU",
+            },
+        }
+    )
+    values, errors = mapping.apply({"Qty": "many", "W": "2", "SKU": "A"})
+    assert values == {"sku": "A"}
+    assert [(e.field, e.message, e.code) for e in errors] == [
+        ("Qty", "'many' is not a number", "transform"),
+        ("weight", "'2kg' is not a number", "transform"),
+    ]
+
+
+def test_parts_of_one_field_are_gathered() -> None:
+    values, _ = parse_mapping(
+        {"class": "P", "fields": {"price.amount": "p", "price.currency": {"value": "EUR"}}}
+    ).apply({"p": "5"})
+    assert values == {"price": {"amount": "5", "currency": "EUR"}}
+
+
+def test_a_template_renders_cells_as_text_and_missing_ones_as_nothing() -> None:
+    assert one({"template": "{c}/{d}:{c}"}, 5) == ("5/:5", [])
+    assert one({"template": "{c}"}, None) == (MISSING, [])
+    assert one({"template": "}}{c}{{", "trim": False}, " x ") == ("} x {", [])
+
+
+def test_the_shipped_mappings_are_listed_and_parse() -> None:
+    assert shipped_mappings() == ["magento-products"]
+    text = shipped_mapping("magento-products")
+    assert text is not None
+    mapping = parse_mapping(yaml.safe_load(text))
+    assert mapping.class_name == "Product"
+    assert mapping.missing_columns(["sku", "name"]) == []
+    assert shipped_mapping("magento") is None and shipped_mapping("../mapping") is None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -33,7 +33,7 @@ from typing import Any
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.transfer.category_paths import PathOptions, parse_path_options, path_step
 
-TARGET_PATTERN = re.compile(r"^[a-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?$")
+TARGET_PATTERN = re.compile(r"[a-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?")  # the whole name
 _STEP_KEYS = frozenset(
     {
         "column",
@@ -57,6 +57,10 @@ _LARGEST = Decimal("1e300")  # beyond this a float is no longer a number anyone 
 _SMALLEST = Decimal("1e-300")  # below this (not zero) a float would become 0 or lose digits
 _TRUE = frozenset({"1", "true", "yes", "y", "on", "x"})
 _FALSE = frozenset({"0", "false", "no", "n", "off", ""})
+# What YAML (1.1, as PyYAML reads it) turns into a boolean, lower-cased: an unquoted yes in
+# a mapping file arrives here as True.
+_YAML_TRUE = frozenset({"true", "yes", "on"})
+_YAML_FALSE = frozenset({"false", "no", "off"})
 
 
 class InvalidMapping(InvalidInput):
@@ -157,7 +161,7 @@ def parse_mapping(raw: Any) -> ImportMapping:
         specs = {}
     for target, spec in specs.items():
         path = f"fields.{target}"
-        if not isinstance(target, str) or not TARGET_PATTERN.match(target):
+        if not isinstance(target, str) or not TARGET_PATTERN.fullmatch(target):
             errors.append(FieldError(path, "a field name, or field.part (name.en, price.amount)"))
             continue
         parsed = _field(target, spec, path, errors)
@@ -189,12 +193,11 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
     source = _source(spec, path, errors)
     steps: list[Step] = []
     for name, build in _STEPS:
-        if name in spec and spec[name] is not False:
-            step = build(spec[name], f"{path}.{name}", errors)
+        arg = spec.get(name, name == "trim")  # trim is the one step on unless turned off
+        if arg is not False:
+            step = build(arg, f"{path}.{name}", errors)
             if step is not None:
                 steps.append(step)
-    if spec.get("trim", True) and "trim" not in spec:
-        steps.insert(1 if "pick" in spec else 0, _trim)
     path_options = parse_path_options(spec.get("path"), f"{path}.path", errors)
     if path_options is not None:
         steps.append(path_step(path_options))
@@ -339,6 +342,12 @@ def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     if not isinstance(arg, Mapping):
         errors.append(FieldError(path, "an object of source value to field value"))
         return None
+    booleans = [k for k in arg if isinstance(k, bool)]
+    if booleans:
+        errors.append(
+            FieldError(path, "quote yes, no, on, off, true and false: YAML reads them as booleans")
+        )
+        return None
     table = {str(k): v for k, v in arg.items()}
     return _each(lambda v: table.get(str(v), v))
 
@@ -352,7 +361,12 @@ def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     if not isinstance(arg, bool | Mapping):
         errors.append(FieldError(path, "true, or {decimal: ',', thousands: '.'}"))
         return None
+    _check_options(options, ("decimal", "thousands"), path, errors)
     decimal, thousands = str(options.get("decimal", ".")), str(options.get("thousands", ""))
+    if not decimal or decimal == thousands:
+        # An empty one would put a point between every two characters.
+        errors.append(FieldError(path, "decimal is a separator, not empty and not thousands"))
+        return None
 
     def number(value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -380,9 +394,14 @@ def _boolean_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     if arg is not True and not isinstance(arg, Mapping):
         errors.append(FieldError(path, "true, or {true: [...], false: [...]}"))
         return None
-    options = arg if isinstance(arg, Mapping) else {}
-    yes = {str(v).lower() for v in options.get("true", _TRUE)}
-    no = {str(v).lower() for v in options.get("false", _FALSE)}
+    # An unquoted true: or false: key is a boolean to YAML.
+    options = {str(k).lower(): v for k, v in arg.items()} if isinstance(arg, Mapping) else {}
+    _check_options(options, ("true", "false"), path, errors)
+    lists = [options.get("true", _TRUE), options.get("false", _FALSE)]
+    if not all(isinstance(texts, list | frozenset) for texts in lists):
+        errors.append(FieldError(path, "true and false are lists of texts"))
+        return None
+    yes, no = (_boolean_texts(texts) for texts in lists)
 
     def boolean(value: Any) -> Any:
         if isinstance(value, bool):
@@ -397,11 +416,32 @@ def _boolean_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return boolean
 
 
+def _boolean_texts(texts: Iterable[Any]) -> set[str]:
+    """Lower-cased texts; a boolean is any of the words YAML reads as it."""
+    found: set[str] = set()
+    for text in texts:
+        if isinstance(text, bool):
+            found |= _YAML_TRUE if text else _YAML_FALSE
+        else:
+            found.add(str(text).lower())
+    return found
+
+
+def _check_options(
+    options: Mapping[Any, Any], known: Sequence[str], path: str, errors: list[FieldError]
+) -> None:
+    errors.extend(
+        FieldError(f"{path}.{k}", f"unknown option; use {', '.join(known)}")
+        for k in sorted(set(map(str, options)) - set(known))
+    )
+
+
 def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     if arg is not True and not isinstance(arg, Mapping):
         errors.append(FieldError(path, "true (ISO 8601), or {format: '%d.%m.%Y'}"))
         return None
     options = arg if isinstance(arg, Mapping) else {}
+    _check_options(options, ("format",), path, errors)
     fmt = options.get("format")
     if fmt is not None and not isinstance(fmt, str):
         errors.append(FieldError(f"{path}.format", "a strptime format such as '%d.%m.%Y'"))
