@@ -3,19 +3,56 @@ fields at once, and normalization of what is accepted."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
 from pimhub.catalog.commerce import commerce_model
-from pimhub.catalog.validation import changed_fields, validate_values
+from pimhub.catalog.errors import FieldError
+from pimhub.catalog.validation import (
+    changed_fields,
+    find_nul,
+    nul_message,
+    spell_nul,
+    validate_values,
+    without_nul,
+)
 
 PRODUCT: ClassDefinition = next(
     parse_class_definition(c) for c in commerce_model() if c["name"] == "Product"
 )
 LANGUAGES = frozenset({"en", "de"})
 VALID = {"sku": "P-1", "name": {"en": "Tee"}}
+
+THING: ClassDefinition = parse_class_definition(
+    {
+        "name": "Thing",
+        "businessKey": "code",
+        "fields": [
+            {"name": "code", "type": "text"},
+            {"name": "label", "type": "text", "minLength": 3, "maxLength": 5, "pattern": "[a-z]+"},
+            {"name": "plain", "type": "text"},
+            {"name": "note", "type": "textarea", "localized": True, "maxLength": 4},
+            {"name": "count", "type": "number", "min": -5, "max": 10},
+            {"name": "big", "type": "number"},
+            {"name": "ratio", "type": "number", "decimals": 3, "min": 0.5, "max": 2.0},
+            {"name": "exact", "type": "number", "decimals": 2},
+            {"name": "price", "type": "money", "min": 0, "max": 1000, "currencies": ["EUR", "USD"]},
+            {"name": "cost", "type": "money", "decimals": 4},
+            {"name": "flag", "type": "boolean"},
+            {"name": "day", "type": "date"},
+            {"name": "at", "type": "datetime"},
+            {"name": "color", "type": "select", "options": ["red", "blue"]},
+            {"name": "tags", "type": "multiselect", "options": ["a", "b", "c"]},
+            {"name": "parent", "type": "relation", "target": "Thing"},
+            {"name": "parents", "type": "relation", "target": "Thing", "multiple": True},
+            {"name": "file", "type": "asset"},
+            {"name": "files", "type": "asset", "multiple": True},
+        ],
+    }
+)
 
 
 def errors_for(**values: Any) -> dict[str, str]:
@@ -173,3 +210,335 @@ def test_a_nul_character_in_any_text_is_a_field_error(values: dict[str, Any], fi
     _, errors = validate_values(PRODUCT, {**VALID, **values}, languages=LANGUAGES)
     assert [(e.field, e.code) for e in errors] == [(field, "nul-character")]
     assert field in errors[0].message and "\x00" not in errors[0].message + errors[0].field
+
+
+def problems(
+    languages: frozenset[str] | None = LANGUAGES, **values: Any
+) -> list[tuple[str, str, str]]:
+    _, errors = validate_values(THING, {"code": "t-1", **values}, languages=languages)
+    return [(e.field, e.code, e.message) for e in errors]
+
+
+def accepted(**values: Any) -> dict[str, Any]:
+    found, errors = validate_values(THING, {"code": "t-1", **values}, languages=LANGUAGES)
+    assert errors == []
+    return found
+
+
+MONEY_SHAPE = 'expected {"amount": <number>, "currency": "<ISO 4217 code>"}'
+ISO_4217 = "currency must be a three-letter ISO 4217 code such as EUR"
+INT64 = "whole numbers must fit in 64 bits"
+NOT_FINITE = "expected a finite number"
+LOCALIZED_SHAPE = (
+    'a localized field takes an object of language to text, e.g. {"en": "Shirt", "de": "Hemd"}'
+)
+
+
+def eur(amount: Any) -> dict[str, Any]:
+    return {"amount": amount, "currency": "EUR"}
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        # text: type, then length at both ends, then pattern (matched in full)
+        ({"label": 5}, ("label", "type", "expected a string, got a number")),
+        ({"label": "abcdef"}, ("label", "too-long", "is 6 characters long; at most 5 are allowed")),
+        ({"label": "ab"}, ("label", "too-short", "must be at least 3 characters long")),
+        ({"label": "ab1"}, ("label", "pattern", "does not match the pattern [a-z]+")),
+        ({"label": "abc1"}, ("label", "pattern", "does not match the pattern [a-z]+")),
+        (
+            {"plain": "x" * 256},
+            ("plain", "too-long", "is 256 characters long; at most 255 are allowed"),
+        ),
+        # localized text
+        ({"note": "x"}, ("note", "type", LOCALIZED_SHAPE)),
+        (
+            {"note": {"xx": "a"}},
+            ("note.xx", "language", "unknown language code; configured: de, en"),
+        ),
+        ({"note": {"en": 5}}, ("note.en", "type", "expected a string, got a number")),
+        (
+            {"note": {"en": "abcde"}},
+            ("note.en", "too-long", "is 5 characters long; at most 4 are allowed"),
+        ),
+        # whole numbers: type, finiteness, decimals, 64 bits, min and max
+        ({"count": "many"}, ("count", "type", "expected a number, got a string")),
+        ({"count": True}, ("count", "type", "expected a number, got a boolean")),
+        ({"count": [1]}, ("count", "type", "expected a number, got a list")),
+        ({"count": {"n": 1}}, ("count", "type", "expected a number, got an object")),
+        ({"count": (1,)}, ("count", "type", "expected a number, got tuple")),
+        ({"count": float("nan")}, ("count", "type", NOT_FINITE)),
+        ({"count": float("inf")}, ("count", "type", NOT_FINITE)),
+        ({"count": float("-inf")}, ("count", "type", NOT_FINITE)),
+        ({"count": 1.5}, ("count", "decimals", "expected a whole number")),
+        ({"count": -6}, ("count", "range", "must be at least -5")),
+        ({"count": 11}, ("count", "range", "must be at most 10")),
+        ({"count": 10.5}, ("count", "decimals", "expected a whole number")),
+        ({"big": 2**63}, ("big", "range", INT64)),
+        ({"big": -(2**63) - 1}, ("big", "range", INT64)),
+        ({"big": 9.3e18}, ("big", "range", INT64)),
+        ({"big": 1e308}, ("big", "range", INT64)),
+        # numbers with decimals
+        ({"ratio": 1.2345}, ("ratio", "decimals", "at most 3 decimal places are allowed")),
+        ({"ratio": 0.499}, ("ratio", "range", "must be at least 0.5")),
+        ({"ratio": 2.001}, ("ratio", "range", "must be at most 2")),
+        ({"ratio": float("nan")}, ("ratio", "type", NOT_FINITE)),
+        ({"exact": 2**63}, ("exact", "range", INT64)),
+        ({"exact": -(2**63) - 1}, ("exact", "range", INT64)),
+        ({"exact": 0.125}, ("exact", "decimals", "at most 2 decimal places are allowed")),
+        # money: shape, amount, currency
+        ({"price": 5}, ("price", "type", MONEY_SHAPE)),
+        ({"price": {"amount": 5}}, ("price", "type", MONEY_SHAPE)),
+        ({"price": {**eur(5), "tax": 1}}, ("price", "type", MONEY_SHAPE)),
+        ({"price": eur("abc")}, ("price", "type", "amount 'abc' is not a number")),
+        ({"price": eur(True)}, ("price", "type", "expected a number, got a boolean")),
+        ({"price": eur(-1)}, ("price", "range", "must be at least 0")),
+        ({"price": eur(1000.01)}, ("price", "range", "must be at most 1000")),
+        ({"price": eur("1000.01")}, ("price", "range", "must be at most 1000")),
+        # a money field without `decimals` takes 2
+        ({"price": eur(0.001)}, ("price", "decimals", "at most 2 decimal places are allowed")),
+        ({"price": eur("0.001")}, ("price", "decimals", "at most 2 decimal places are allowed")),
+        ({"price": eur("1.5e-400")}, ("price", "decimals", "at most 2 decimal places are allowed")),
+        ({"cost": eur(0.00001)}, ("cost", "decimals", "at most 4 decimal places are allowed")),
+        ({"cost": eur("0.00001")}, ("cost", "decimals", "at most 4 decimal places are allowed")),
+        ({"cost": eur("Infinity")}, ("cost", "type", NOT_FINITE)),
+        ({"cost": eur("-Infinity")}, ("cost", "type", NOT_FINITE)),
+        ({"cost": eur("NaN")}, ("cost", "type", NOT_FINITE)),
+        ({"cost": eur("sNaN")}, ("cost", "type", NOT_FINITE)),
+        ({"cost": eur(str(2**63))}, ("cost", "range", INT64)),
+        ({"cost": eur(str(-(2**63) - 1))}, ("cost", "range", INT64)),
+        ({"cost": eur("1e999999")}, ("cost", "range", INT64)),
+        ({"cost": eur(2**63)}, ("cost", "range", INT64)),
+        ({"price": {"amount": 1, "currency": 5}}, ("price", "currency", ISO_4217)),
+        ({"price": {"amount": 1, "currency": "eur"}}, ("price", "currency", ISO_4217)),
+        ({"price": {"amount": 1, "currency": "EURO"}}, ("price", "currency", ISO_4217)),
+        ({"price": {"amount": 1, "currency": "EUR\n"}}, ("price", "currency", ISO_4217)),
+        (
+            {"price": {"amount": 1, "currency": "GBP"}},
+            ("price", "currency", "currency must be one of: EUR, USD"),
+        ),
+        # boolean, date, date-time
+        ({"flag": "yes"}, ("flag", "type", "expected true or false, got a string")),
+        ({"flag": 1}, ("flag", "type", "expected true or false, got a number")),
+        ({"day": 5}, ("day", "type", "expected a date as YYYY-MM-DD, got a number")),
+        (
+            {"day": "2026-02-30"},
+            ("day", "format", "'2026-02-30' is not a date in the form YYYY-MM-DD"),
+        ),
+        ({"at": 5}, ("at", "type", "expected an ISO 8601 date-time, got a number")),
+        ({"at": "nope"}, ("at", "format", "'nope' is not an ISO 8601 date-time")),
+        (
+            {"at": "2026-01-31T12:00:00"},
+            ("at", "format", "a date-time needs a time zone offset, e.g. 2026-01-31T12:00:00Z"),
+        ),
+        (
+            {"at": "9999-12-31T23:59:59-14:00"},
+            ("at", "range", "'9999-12-31T23:59:59-14:00' is outside the supported range in UTC"),
+        ),
+        # select and multiselect
+        ({"color": 5}, ("color", "type", "expected one of the options as a string, got a number")),
+        ({"color": "pink"}, ("color", "option", "'pink' is not an option; use one of: red, blue")),
+        ({"tags": "a"}, ("tags", "type", "expected a list of options, got a string")),
+        ({"tags": ["a", "z", 5]}, ("tags", "option", "not options: z, 5; use any of: a, b, c")),
+        ({"tags": ["a", "b", "a"]}, ("tags", "duplicate", "lists an option twice")),
+        # relations and assets, alone and in lists
+        (
+            {"parent": 5},
+            ("parent", "invalid", "expected a uuid or business key of a Thing, got a number"),
+        ),
+        (
+            {"parent": "x" * 256},
+            ("parent", "invalid", "a reference is at most 255 characters long"),
+        ),
+        ({"parents": "t-2"}, ("parents", "type", "expected a list, got a string")),
+        (
+            {"parents": ["t-2", ""]},
+            ("parents[1]", "invalid", "expected a uuid or business key of a Thing, got a string"),
+        ),
+        (
+            {"parents": [None]},
+            ("parents[0]", "invalid", "expected a uuid or business key of a Thing, got null"),
+        ),
+        ({"parents": ["t-2", "t-2"]}, ("parents", "invalid", "lists the same item twice")),
+        (
+            {"parents": [f"t-{i}" for i in range(1001)]},
+            ("parents", "invalid", "at most 1000 items are allowed"),
+        ),
+        ({"file": 5}, ("file", "invalid", "expected an asset path or URL, got a number")),
+        (
+            {"file": "x" * 2049},
+            ("file", "too-long", "is 2049 characters long; at most 2048 are allowed"),
+        ),
+        (
+            {"files": ["a.png", ""]},
+            ("files[1]", "invalid", "expected an asset path or URL, got a string"),
+        ),
+        # fields the class does not have
+        (
+            {"nope": 1},
+            ("nope", "unknown-field", f"unknown field; Thing has: {', '.join(THING.field_names)}"),
+        ),
+    ],
+)
+def test_each_rule_refuses_with_its_path_code_and_message(
+    values: dict[str, Any], problem: tuple[str, str, str]
+) -> None:
+    assert problems(**values) == [problem]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"label": "abc"}, {"label": "abc"}),
+        ({"label": "abcde"}, {"label": "abcde"}),
+        ({"plain": "x" * 255}, {"plain": "x" * 255}),
+        ({"note": {"en": "abcd", "de": ""}}, {"note": {"en": "abcd"}}),
+        ({"note": {"de": None, "en": "a"}}, {"note": {"en": "a"}}),
+        ({"count": -5}, {"count": -5}),
+        ({"count": 10}, {"count": 10}),
+        ({"count": 2.0}, {"count": 2}),
+        ({"big": 2**63 - 1}, {"big": 2**63 - 1}),
+        ({"big": -(2**63)}, {"big": -(2**63)}),
+        ({"ratio": 0.5}, {"ratio": 0.5}),
+        ({"ratio": 2}, {"ratio": 2}),
+        ({"ratio": 1.234}, {"ratio": 1.234}),
+        ({"exact": 2**63 - 1}, {"exact": 2**63 - 1}),
+        ({"exact": -(2**63)}, {"exact": -(2**63)}),
+        ({"exact": 1e300}, {"exact": 1e300}),
+        ({"price": eur(0)}, {"price": eur(0)}),
+        ({"price": eur(1000)}, {"price": eur(1000)}),
+        ({"price": eur(0.01)}, {"price": eur(0.01)}),
+        ({"price": eur("19.90")}, {"price": eur(19.9)}),
+        ({"price": eur("1.55")}, {"price": eur(1.55)}),
+        ({"price": eur("20.00")}, {"price": eur(20)}),
+        ({"price": {"amount": 5, "currency": "USD"}}, {"price": {"amount": 5, "currency": "USD"}}),
+        ({"cost": {"amount": 1, "currency": "GBP"}}, {"cost": {"amount": 1, "currency": "GBP"}}),
+        ({"cost": eur(0.0001)}, {"cost": eur(0.0001)}),
+        ({"cost": eur(str(2**63 - 1))}, {"cost": eur(2**63 - 1)}),
+        ({"cost": eur(str(-(2**63)))}, {"cost": eur(-(2**63))}),
+        ({"flag": False}, {"flag": False}),
+        ({"day": "20260131"}, {"day": "2026-01-31"}),
+        ({"at": "2026-01-31T14:00:00+02:00"}, {"at": "2026-01-31T12:00:00Z"}),
+        ({"at": "2026-01-31T12:00:00+00:00"}, {"at": "2026-01-31T12:00:00Z"}),
+        ({"color": "blue"}, {"color": "blue"}),
+        ({"tags": ["c", "a"]}, {"tags": ["c", "a"]}),
+        ({"parent": "x" * 255}, {"parent": "x" * 255}),
+        ({"parents": ["t-2", "t-3"]}, {"parents": ["t-2", "t-3"]}),
+        ({"file": "x" * 2048}, {"file": "x" * 2048}),
+        ({"files": ["a.png"]}, {"files": ["a.png"]}),
+    ],
+)
+def test_values_at_the_edge_of_each_rule_are_accepted_and_normalized(
+    values: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    found = accepted(**values)
+    assert found == {"code": "t-1", **expected}
+    assert [type(v) for v in found.values()] == [type(v) for v in {"code": "", **expected}.values()]
+
+
+def test_a_list_takes_a_thousand_items() -> None:
+    many = [f"t-{i}" for i in range(1000)]
+    assert accepted(parents=many) == {"code": "t-1", "parents": many}
+
+
+def test_a_string_amount_is_refused_at_once_however_large_its_exponent() -> None:
+    assert problems(cost=eur("-1e999999999")) == [("cost", "range", INT64)]
+
+
+@pytest.mark.parametrize(
+    ("languages", "note", "problem"),
+    [
+        (None, {"EN": "a"}, ("note.EN", "language", "unknown language code")),
+        (None, {"en_us": "a"}, ("note.en_us", "language", "unknown language code")),
+        (None, {"e": "a"}, ("note.e", "language", "unknown language code")),
+        (None, {"engl": "a"}, ("note.engl", "language", "unknown language code")),
+        (None, {"en\n": "a"}, ("note.en\n", "language", "unknown language code")),
+        (frozenset(), {"en": "a"}, ("note.en", "language", "unknown language code")),
+    ],
+)
+def test_language_codes_are_checked_by_form_and_against_the_configured_ones(
+    languages: frozenset[str] | None, note: dict[str, str], problem: tuple[str, str, str]
+) -> None:
+    assert problems(languages, note=note) == [problem]
+
+
+def test_without_configured_languages_any_well_formed_code_is_taken() -> None:
+    note = {"en": "a", "de_CH": "b", "gsw": "c"}
+    found, errors = validate_values(THING, {"code": "t-1", "note": note})
+    assert errors == [] and found["note"] == note
+
+
+@pytest.mark.parametrize("empty", [None, "", [], {}, {"en": ""}, {"en": None}], ids=repr)
+def test_empty_values_are_dropped_without_a_problem(empty: Any) -> None:
+    field = "note" if isinstance(empty, dict) else "parents" if empty == [] else "label"
+    assert accepted(**{field: empty}) == {"code": "t-1"}
+
+
+def test_required_problems_say_whether_a_language_is_missing() -> None:
+    _, errors = validate_values(PRODUCT, {"sku": "P-1"})
+    assert errors == [FieldError("name", "is required", "required")]
+    _, errors = validate_values(PRODUCT, {"sku": "P-1", "name": {"en": "", "de": None}})
+    assert errors == [FieldError("name", "is required (in at least one language)", "required")]
+
+
+def test_each_bad_item_of_a_list_is_a_problem_of_its_own() -> None:
+    assert problems(files=[5, "a.png", ""]) == [
+        ("files[0]", "invalid", "expected an asset path or URL, got a number"),
+        ("files[2]", "invalid", "expected an asset path or URL, got a string"),
+    ]
+
+
+def test_problems_come_in_field_order_with_unknown_fields_and_keys_first() -> None:
+    given: dict[str, Any] = {"count": "x", "label": 5, "nope": 1, "note": {"xx": "a"}, "zz\x00": 1}
+    assert [(field, code) for field, code, _ in problems(**given)] == [
+        ("nope", "unknown-field"),
+        ("zz\\u0000", "nul-character"),
+        ("label", "type"),
+        ("note.xx", "language"),
+        ("count", "type"),
+    ]
+
+
+def test_two_values_come_back_in_the_class_field_order() -> None:
+    found, _ = validate_values(THING, {"count": 1, "label": "abc", "code": "t-1"})
+    assert list(found) == ["code", "label", "count"]
+
+
+def test_changed_fields_are_sorted_by_name() -> None:
+    assert changed_fields({"b": 1, "a": 1, "c": 1}, {"c": 2, "b": 2}) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ("ok", None),
+        ({"a": ["x", {"b": "y"}], "c": 1, "d": None}, None),
+        ("a\x00", ""),
+        ({"a": "x", "b": ["y", "z\x00"]}, "b[1]"),
+        ({"a": {"b\x00": 1}}, "a.b\\u0000"),
+        ({"a": ("x", "\x00")}, "a[1]"),
+        (MappingProxyType({"a": "\x00"}), "a"),
+        ([{"a": 1}, {"b": "\x00"}], "[1].b"),
+        ({1: "\x00"}, "1"),
+    ],
+)
+def test_find_nul_names_the_path_of_the_first_nul(value: Any, path: str | None) -> None:
+    assert find_nul(value) == path
+
+
+def test_find_nul_starts_paths_at_the_given_prefix() -> None:
+    assert find_nul({"a": "\x00"}, "body") == "body.a"
+    assert find_nul(["\x00"], "tags") == "tags[0]"
+    assert find_nul("\x00", "operation\x00Name") == "operation\\u0000Name"
+
+
+def test_nul_messages_and_shown_values_spell_the_nul_out() -> None:
+    assert spell_nul("a\x00b\x00") == "a\\u0000b\\u0000"
+    assert nul_message("name.de") == (
+        "name.de holds a NUL character (U+0000), which no text may hold"
+    )
+    assert nul_message("").startswith("the value holds a NUL character")
+    shown = without_nul({"k\x00": ["a\x00", ("b\x00",), 1, None], "n": {"x": "\x00"}})
+    assert shown == {"k\\u0000": ["a\\u0000", ["b\\u0000"], 1, None], "n": {"x": "\\u0000"}}
+    assert without_nul(MappingProxyType({1: "\x00"})) == {"1": "\\u0000"}

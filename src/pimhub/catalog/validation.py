@@ -100,25 +100,28 @@ def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
     if decimals == 0:
         if isinstance(value, float) and not value.is_integer():
             raise _Invalid("expected a whole number", "decimals")
-        result: int | float = int(value)
-        if not -(2**63) <= result < 2**63:
-            # Databases index and compare whole numbers as 64-bit integers.
-            raise _Invalid("whole numbers must fit in 64 bits", "range")
+        whole = int(value)
+        _check_64_bits(whole)
+        result: int | float = whole
     else:
-        if isinstance(value, int) and not -(2**63) <= value < 2**63:
-            raise _Invalid("whole numbers must fit in 64 bits", "range")
+        if isinstance(value, int):
+            _check_64_bits(value)
+        # Rounding keeps a float exactly when its shortest form (its repr, what the client
+        # sent) has at most `decimals` decimal places.
         if isinstance(value, float) and round(value, decimals) != value:
-            # Rounding keeps every float whose shortest form has few enough decimals, so only
-            # the rest are checked exactly: repr is that shortest round-tripping form.
-            exponent = Decimal(repr(value)).as_tuple().exponent
-            if isinstance(exponent, int) and -exponent > decimals:
-                raise _Invalid(f"at most {decimals} decimal places are allowed", "decimals")
+            raise _Invalid(f"at most {decimals} decimal places are allowed", "decimals")
         result = value
     if f.min is not None and result < f.min:
         raise _Invalid(f"must be at least {_fmt(f.min)}", "range")
     if f.max is not None and result > f.max:
         raise _Invalid(f"must be at most {_fmt(f.max)}", "range")
     return result
+
+
+def _check_64_bits(whole: int | Decimal) -> None:
+    if not -(2**63) <= whole < 2**63:
+        # Databases index and compare whole numbers as 64-bit integers.
+        raise _Invalid("whole numbers must fit in 64 bits", "range")
 
 
 def _fmt(number: float) -> str:
@@ -156,20 +159,35 @@ def _check_string(f: FieldDefinition, value: Any) -> str:
 def _check_money(f: FieldDefinition, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or set(value) != {"amount", "currency"}:
         raise _Invalid('expected {"amount": <number>, "currency": "<ISO 4217 code>"}', "type")
+    decimals = f.decimals or 2
     amount = value["amount"]
     if isinstance(amount, str):
-        try:
-            parsed = Decimal(amount)
-        except InvalidOperation:
-            raise _Invalid(f"amount {amount!r} is not a number", "type") from None
-        amount = int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
-    amount = _check_number(f, amount, f.decimals or 2)
+        amount = _parse_amount(amount, decimals)
+    amount = _check_number(f, amount, decimals)
     currency = value["currency"]
-    if not isinstance(currency, str) or not CURRENCY_PATTERN.match(currency):
+    if not isinstance(currency, str) or not CURRENCY_PATTERN.fullmatch(currency):
         raise _Invalid("currency must be a three-letter ISO 4217 code such as EUR", "currency")
     if f.currencies and currency not in f.currencies:
         raise _Invalid(f"currency must be one of: {', '.join(f.currencies)}", "currency")
     return {"amount": amount, "currency": currency}
+
+
+def _parse_amount(text: str, decimals: int) -> int | float:
+    """A money amount sent as text, read exactly: "20.00" is 20 and "19.90" is 19.9."""
+    try:
+        parsed = Decimal(text)
+    except InvalidOperation:
+        raise _Invalid(f"amount {text!r} is not a number", "type") from None
+    if not parsed.is_finite():
+        raise _Invalid("expected a finite number", "type")
+    if parsed == parsed.to_integral_value():
+        # Checked before int(), which takes minutes on "1e999999".
+        _check_64_bits(parsed)
+        return int(parsed)
+    # Counted on the text: as a float "1e-400" would be 0.0, which has no decimals at all.
+    if -int(parsed.normalize().as_tuple().exponent) > decimals:
+        raise _Invalid(f"at most {decimals} decimal places are allowed", "decimals")
+    return float(parsed)
 
 
 def _check_date(_: FieldDefinition, value: Any) -> str:
@@ -221,9 +239,7 @@ def _check_multiselect(f: FieldDefinition, value: Any) -> list[str]:
 
 def _check_reference(f: FieldDefinition, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise _Invalid(
-            f"expected a uuid or business key of a {f.target or 'target'}, got {_describe(value)}"
-        )
+        raise _Invalid(f"expected a uuid or business key of a {f.target}, got {_describe(value)}")
     if len(value) > 255:
         raise _Invalid("a reference is at most 255 characters long")
     return value
@@ -295,7 +311,9 @@ def _validate_localized(
         return None
     out: dict[str, str] = {}
     for lang, text in value.items():
-        if not LANGUAGE_PATTERN.match(lang) or (languages is not None and lang not in languages):
+        if not LANGUAGE_PATTERN.fullmatch(lang) or (
+            languages is not None and lang not in languages
+        ):
             allowed = f"; configured: {', '.join(sorted(languages))}" if languages else ""
             errors.append(
                 FieldError(f"{path}.{lang}", f"unknown language code{allowed}", "language")
@@ -379,7 +397,7 @@ def _validate_field(
 
 
 def _head(path: str) -> str:
-    return path.split("[", 1)[0].split(".", 1)[0]
+    return path.partition("[")[0].partition(".")[0]
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
