@@ -42,7 +42,7 @@ MODULES: dict[str, list[str]] = {
         "tests/storage/test_filter_sql.py",
     ],
     "transfer/mapping.py": ["tests/transfer/test_mapping.py"],
-    "datahub/config.py": ["tests/datahub/test_config_and_schema.py"],
+    "datahub/config.py": ["tests/datahub/test_config.py"],
     "search/documents.py": ["tests/search/test_documents.py"],
 }
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}

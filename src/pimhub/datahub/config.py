@@ -143,7 +143,7 @@ def parse_datahub_config(
         )
     errors.extend(FieldError(k, "unknown attribute") for k in sorted(set(raw) - _CONFIG_KEYS))
     name = raw.get("name")
-    if not isinstance(name, str) or not CONFIG_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not CONFIG_NAME_PATTERN.fullmatch(name):
         errors.append(
             FieldError(
                 "name", "must start with a lower-case letter, then a-z, 0-9, _ or - (at most 64)"
