@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="Allow scheduled import sources at loopback or private addresses "
         "(an ERP on the local network)",
     )
+    body_idle_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request body may pause between chunks before a 408",
+    )
     import_max_upload_bytes: int = Field(
         1 << 30, description="Largest import upload (POST /api/v1/imports) in bytes; 413 above"
     )

@@ -51,23 +51,9 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading(
     assert response.status_code == 413 and response.json()["code"] == "payload-too-large"
 
 
-def asgi_post(hub: Hub, path: str, headers: dict[str, str], chunks: int) -> tuple[int, int]:
-    """POSTs `chunks` chunks of 64 KiB straight to the ASGI app; (status, chunks read)."""
-    app = create_app(hub)
-    read = 0
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal read
-        read += 1
-        return {"type": "http.request", "body": CHUNK, "more_body": read < chunks}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    scope = {
+def asgi_scope(path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The scope of a JSON POST to `path`, as a server would hand it to the app."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -84,6 +70,25 @@ def asgi_post(hub: Hub, path: str, headers: dict[str, str], chunks: int) -> tupl
         "client": ("127.0.0.1", 1234),
         "server": ("127.0.0.1", 80),
     }
+
+
+def asgi_post(hub: Hub, path: str, headers: dict[str, str], chunks: int) -> tuple[int, int]:
+    """POSTs `chunks` chunks of 64 KiB straight to the ASGI app; (status, chunks read)."""
+    app = create_app(hub)
+    read = 0
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": CHUNK, "more_body": read < chunks}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = asgi_scope(path, headers)
     anyio.run(app, scope, receive, send)
     return status, read
 
@@ -101,3 +106,50 @@ def test_graphql_shares_the_streaming_limit(hub: Hub, admin: dict[str, str]) -> 
     status, read = asgi_post(hub, "/graphql/anything", admin, chunks=1000)
     assert status == 413
     assert read <= 17
+
+
+def run_asgi(hub: Hub, path: str, headers: dict[str, str], receive: Any) -> int:
+    """The status the app answers a POST to `path` whose body comes from `receive`."""
+    app = create_app(hub)
+    status = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    anyio.run(app, asgi_scope(path, headers), receive, send)
+    return status
+
+
+@pytest.mark.parametrize("path", ["/api/v1/objects/Product", "/graphql/anything"])
+def test_a_body_that_stops_arriving_is_a_408(hub: Hub, admin: dict[str, str], path: str) -> None:
+    hub.settings.body_idle_seconds = 0.2
+    sent = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        sent += 1
+        if sent == 1:
+            return {"type": "http.request", "body": b'{"fields": ', "more_body": True}
+        await anyio.sleep(5)  # the rest never comes; without a deadline the client gives up
+        return {"type": "http.disconnect"}
+
+    assert run_asgi(hub, path, admin, receive) == 408
+
+
+def test_a_client_that_hangs_up_mid_body_is_no_server_error(
+    hub: Hub, admin: dict[str, str]
+) -> None:
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"fields": ', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    # No exception leaves the app (uvicorn would log a 500 with a traceback for one).
+    assert run_asgi(hub, "/api/v1/objects/Product", admin, receive) == 499

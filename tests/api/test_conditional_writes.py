@@ -81,3 +81,17 @@ def test_drafts_are_answered_only_to_keys_with_drafts_access(
     drafts = bearer(sample, "read:Product", "read-drafts:Product", "write:Product", name="d")
     seen = client.patch(f"{OBJECTS}/Product/TS-2", json={"fields": {}}, headers=drafts)
     assert seen.status_code == 200 and seen.json()["published"] is False
+
+
+def test_if_none_match_star_on_patch_and_delete_of_an_existing_object_is_412(
+    client: TestClient, admin: dict[str, str], sample: Hub
+) -> None:
+    assert client.put(TEE_PATH, json={"fields": TEE}, headers=admin).status_code == 201
+    none = {**admin, "If-None-Match": "*"}
+    patched = client.patch(TEE_PATH, json={"fields": {"stock": 7}}, headers=none)
+    problem(patched, 412, "precondition-failed")
+    problem(client.delete(TEE_PATH, headers=none), 412, "precondition-failed")
+    assert versions(client, admin, TEE_PATH) == [1]
+    other = {**admin, "If-None-Match": '"1"'}
+    problem(client.patch(TEE_PATH, json={"fields": {}}, headers=other), 400, "invalid-input")
+    problem(client.delete(TEE_PATH, headers=other), 400, "invalid-input")

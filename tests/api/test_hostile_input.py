@@ -366,3 +366,24 @@ def test_a_row_error_shows_a_refused_value_with_its_nuls_spelled_out() -> None:
         "message": "na\\u0000me: bad",
         "code": "nul-character",
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "filter_json"),
+    [
+        ("/api/v1/objects/Product", '{"sku": "\\ud800"}'),
+        ("/api/v1/objects/Product", '{"name.de": {"$like": "\\ud800"}}'),
+        ("/api/v1/objects/Product", '{"sku": {"$in": ["a", "\\udfff"]}}'),
+        ("/simple-rest/storefront/search", '{"sku": "\\ud800"}'),
+    ],
+)
+def test_a_lone_surrogate_in_a_filter_is_refused(
+    client: TestClient, admin: dict[str, str], sample: Hub, path: str, filter_json: str
+) -> None:
+    sample.datahub.replace("storefront", STOREFRONT, author="test")
+    params = {"filter": filter_json, "q": "x", "class": "Product"}
+    response = client.get(path, params=params, headers=admin)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] in ("invalid-query", "invalid-value"), body
+    assert "surrogate" in body["detail"]

@@ -92,11 +92,15 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     ):
         app.include_router(module.router)
     # Added first so it runs inside the request log: refusals are logged like any answer.
-    app.add_middleware(EdgeGuard)
+    idle = hub.settings.body_idle_seconds
+    app.add_middleware(EdgeGuard, body_idle_seconds=idle)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(
         routes=[*products.routes, *graphql_endpoint.routes],
-        middleware=[Middleware(RequestLogMiddleware), Middleware(EdgeGuard)],
+        middleware=[
+            Middleware(RequestLogMiddleware),
+            Middleware(EdgeGuard, body_idle_seconds=idle),
+        ],
     )
     fast.state.hub = hub
     fast.state.graphql = app.state.graphql = graphql_service(hub)

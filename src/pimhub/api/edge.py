@@ -10,12 +10,13 @@ catalog validation (so an import refuses only the row).
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pimhub.api.errors import problem
-from pimhub.catalog.errors import NulCharacter
+from pimhub.catalog.errors import BodyTimeout, FieldError, NulCharacter
 from pimhub.catalog.validation import NUL
 from pimhub.catalog.validation import spell_nul as shown
 
@@ -32,10 +33,13 @@ def nul_in_query(query_string: bytes) -> str | None:
 
 
 class EdgeGuard:
-    """Pure ASGI middleware (no body buffering); a few substring tests per request."""
+    """Pure ASGI middleware (no body buffering); a few substring tests per request. It also
+    gives a request body `body_idle_seconds` between chunks: a client that announces a body
+    and stops sending would otherwise hold a connection and a worker until it hangs up."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, body_idle_seconds: float = 30.0) -> None:
         self.app = app
+        self.body_idle_seconds = body_idle_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # On every request, the hottest included: the common case is three substring tests
@@ -59,7 +63,33 @@ class EdgeGuard:
                 )
                 await response(scope, receive, send)
                 return
+        if scope["type"] == "http":
+            receive = _with_idle_deadline(receive, self.body_idle_seconds)
         await self.app(scope, receive, send)
+
+
+def _with_idle_deadline(receive: Receive, seconds: float) -> Receive:
+    """`receive` that raises BodyTimeout when a body chunk takes longer than `seconds`. Once
+    the body is complete it waits without a deadline: after that a receive only listens
+    for the client hanging up (while a response streams), which may take any time."""
+    complete = False
+
+    async def receive_within_deadline() -> Message:
+        nonlocal complete
+        if complete:
+            return await receive()
+        try:
+            async with asyncio.timeout(seconds):
+                message = await receive()
+        except TimeoutError:
+            raise BodyTimeout(
+                f"the request body stopped arriving: nothing came for {seconds:g} seconds",
+                [FieldError("body", "incomplete", "request-timeout")],
+            ) from None
+        complete = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return receive_within_deadline
 
 
 def _header_holds_nul(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -8,6 +8,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -30,6 +32,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (InvalidProfile, 422),
     (e.InvalidQuery, 400),
     (e.PayloadTooLarge, 413),
+    (e.BodyTimeout, 408),
     (e.InvalidInput, 400),
     (e.NotFound, 404),
     (e.Conflict, 409),
@@ -185,8 +188,15 @@ async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client hung up while its body was being read: nobody is left to answer, and it
+    # is no server fault. 499 (nginx's "client closed request") is what the log shows.
+    return Response(status_code=499)
+
+
 def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(e.CatalogError, _catalog_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -8,6 +8,7 @@
         NulCharacter                 text holding U+0000, which no text may hold (PostgreSQL
                                      cannot store it, so it is refused everywhere)
         PayloadTooLarge              a request body or upload over its size limit
+        BodyTimeout                  a request body that stopped arriving
       NotFound                       a class, object, version or key does not exist
         UnknownClass
         ObjectNotFound
@@ -86,6 +87,11 @@ class NulCharacter(InvalidInput):
 class PayloadTooLarge(InvalidInput):
     code = "payload-too-large"
     title = "Payload too large"
+
+
+class BodyTimeout(InvalidInput):
+    code = "request-timeout"
+    title = "Request body timed out"
 
 
 class NotFound(CatalogError):

@@ -7,6 +7,7 @@ no value can change the shape of a statement.
 from __future__ import annotations
 
 import json
+import re
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from typing import Any
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidQuery
 from pimhub.catalog.fields import ORDERABLE_TYPES, FieldType
+
+# A UTF-16 surrogate on its own: what a JSON "\ud800" escape decodes to.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ValueKind(StrEnum):
@@ -205,6 +209,10 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
     if isinstance(value, str) and "\x00" in value:
         # No stored text holds one, and PostgreSQL refuses it in any parameter.
         raise bad("contains a NUL character")
+    if isinstance(value, str) and _SURROGATE.search(value):
+        # JSON's \ud800 escapes decode to text no database driver can encode; stored text
+        # never holds it (bodies are parsed strictly), so it could match nothing anyway.
+        raise bad("contains a lone surrogate (\\ud800-\\udfff), which is not text")
     if op in ("$like", "$notlike"):
         if ref.kind != ValueKind.STRING or ref.system in _TIME_FIELDS:
             raise bad(f"{op} applies to text fields only, not to '{ref.label}'")

@@ -101,3 +101,38 @@ def test_the_largest_ids_and_offsets_in_range_are_answered(gql: Gql) -> None:
     assert body["data"]["getProduct"] is None and "errors" not in body
     body = gql(f'{{ getProductListing(ids: "{largest}", after: "{largest}") {{ totalCount }} }}')
     assert "errors" not in body, body
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ('{ getProductListing(filter: "{\\"sku\\": \\"\\\\ud800\\"}") { totalCount } }', {}),
+        (
+            "query($f: String) { getProductListing(filter: $f) { totalCount } }",
+            {"f": '{"sku": {"$in": ["\\ud800"]}}'},
+        ),
+        ('{ getProduct(sku: "\\ud800") { sku } }', {}),
+    ],
+)
+def test_a_lone_surrogate_is_refused_with_a_code(
+    gql: Gql, query: str, variables: dict[str, Any]
+) -> None:
+    body = gql(query, variables)
+    codes = [e.get("extensions", {}).get("code") for e in body["errors"]]
+    assert codes and "INTERNAL_SERVER_ERROR" not in codes and None not in codes, body
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query($f: Int) { getProductListing(first: $f) { totalCount } }", {"f": 2**64}),
+        ("query($f: Int!) { getProductListing(first: $f) { totalCount } }", {}),
+        ("query($s: String) { getProduct(sku: $s) { sku } }", {"s": {"not": "a string"}}),
+    ],
+)
+def test_variables_that_cannot_be_coerced_are_bad_user_input(
+    gql: Gql, query: str, variables: dict[str, Any]
+) -> None:
+    body = gql(query, variables)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+    assert "$" in body["errors"][0]["message"]

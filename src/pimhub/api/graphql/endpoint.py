@@ -24,6 +24,7 @@ from pimhub.api.graphql.executor import GraphQLService, RequestFailed
 from pimhub.api.graphql.explorer import explorer_page
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import (
+    BodyTimeout,
     CatalogError,
     Forbidden,
     NotFound,
@@ -34,7 +35,7 @@ from pimhub.catalog.errors import (
 PREFIX = "/graphql/"
 PATH = PREFIX + "{config}"
 MAX_BODY = 1 << 20
-_STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404}
+_STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, BodyTimeout: 408}
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="pimhub"')]  # as REST's 401 (api/errors.py)
 
 

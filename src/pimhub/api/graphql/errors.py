@@ -7,6 +7,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from pimhub.catalog.errors import (
+    BodyTimeout,
     CatalogError,
     Conflict,
     Forbidden,
@@ -30,6 +31,8 @@ _QUERY_CODES = {
 def error_code(exc: CatalogError) -> str:
     if isinstance(exc, NulCharacter):
         return "NUL_CHARACTER"
+    if isinstance(exc, BodyTimeout):
+        return "REQUEST_TIMEOUT"
     if isinstance(exc, InvalidQuery):
         code = exc.errors[0].code if exc.errors else ""
         if code == "unknown-field" and exc.errors[0].field.startswith("sort"):

@@ -187,6 +187,10 @@ class GraphQLService:
             schema.schema, operation.variable_definitions or (), variables or {}
         )
         if isinstance(coerced, list):
+            # A variable the schema cannot take (wrong type, out of range, missing): the
+            # caller's input, so BAD_USER_INPUT like every other refused argument.
+            for error in coerced:
+                error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
             return {"errors": [e.formatted for e in coerced]}
         cost = CostCounter(
             prepared.fragments,

@@ -232,8 +232,11 @@ async def patch_object(
     key: str,
     api: Key,
     if_match: Annotated[str | None, Header()] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    result = await _save(request, api, class_name, key, ObjectPatch, if_match, None, "patch")
+    result = await _save(
+        request, api, class_name, key, ObjectPatch, if_match, if_none_match, "patch"
+    )
     return written_response(api, result.object)
 
 
@@ -245,10 +248,11 @@ def delete_object(
     api: Key,
     force: Annotated[bool, Query(description="Also remove references to it")] = False,
     if_match: Annotated[str | None, Header()] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     require(api, Action.DELETE, class_name)
+    existence = _existence(if_match, if_none_match)
     expected, from_header = _expected_version(if_match, None)
-    existence = _existence(if_match, None)
     _guarded(
         from_header,
         lambda: hub_of(request).catalog.delete(
