@@ -7,8 +7,8 @@ no value can change the shape of a statement.
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
