@@ -397,3 +397,12 @@ def test_optional_must_be_a_boolean() -> None:
     with pytest.raises(InvalidMapping) as caught:
         parse_mapping({"class": "Product", "fields": {"sku": {"column": "s", "optional": "y"}}})
     assert [e.field for e in caught.value.errors] == ["fields.sku.optional"]
+
+
+def test_an_unreadable_json_lines_line_refuses_that_row_only(hub: Hub) -> None:
+    good = '{"sku": "%s", "name": "Tee", "price": "9.50"}\n'
+    text = good % "J-1" + '{"sku": "J-2", \n' + "7\n" + good % "J-4"
+    summary, errors = run(hub, from_text(text, Format.JSONL))
+    assert (summary.created, summary.failed) == (2, 2)
+    assert [(e.row, e.code) for e in errors] == [(2, "not-json"), (3, "shape")]
+    assert errors[1].message == "expected a JSON object, got int"

@@ -37,9 +37,15 @@ def test_csv_encoding_and_delimiter_can_be_given(tmp_path: Path) -> None:
 
 def test_csv_shape_errors_name_the_row_or_column(tmp_path: Path) -> None:
     file = tmp_path / "p.csv"
-    file.write_text("sku,name\nA,Tee,extra\n")
-    with pytest.raises(UnreadableSource, match="row 1 has more cells"):
-        rows(file)
+    file.write_text("sku,name\nA,Tee,extra\nB,Top\n")
+    first, second = read(file, SourceOptions())
+    assert first.problem is not None and first.values == {}
+    assert first.problem.message == "more cells (3) than the header has columns (2)"
+    assert (second.number, second.problem, dict(second.values)) == (
+        2,
+        None,
+        {"sku": "B", "name": "Top"},
+    )
     file.write_text("sku,sku\nA,B\n")
     with pytest.raises(UnreadableSource, match="names the column 'sku' twice"):
         rows(file)
@@ -53,9 +59,17 @@ def test_json_lines_and_json_arrays(tmp_path: Path) -> None:
     array.write_text('[{"sku": "A", "tags": ["x"]}, {"sku": "B"}]')
     assert rows(array) == [(1, {"sku": "A", "tags": ["x"]}), (2, {"sku": "B"})]
     assert {r.header for r in (*read(lines), *read(array))} == {None}  # keys per record
-    lines.write_text('{"sku": "A"}\n[1]\n')
-    with pytest.raises(UnreadableSource, match="line 2 is not a JSON object"):
-        rows(lines)
+    lines.write_text('{"sku": "A"}\n[1]\n{"sku": \n{"sku": "D"}\n')
+    records = list(read(lines, SourceOptions()))
+    assert [(r.number, r.problem is None) for r in records] == [
+        (1, True),
+        (2, False),
+        (3, False),
+        (4, True),
+    ]
+    assert records[1].problem is not None
+    assert records[1].problem.message == "expected a JSON object, got list"
+    assert records[2].problem is not None and records[2].problem.message.startswith("not JSON")
     array.write_text('[{"sku": "A"}, {"sku": ')
     with pytest.raises(UnreadableSource, match="not a JSON array"):
         rows(array)

@@ -155,6 +155,12 @@ def run_import(
         """The batch's records as items, and its refused cells (no storage involved)."""
         mapped = _Mapped(count=len(batch))
         for record in batch:
+            if record.problem is not None:
+                problem = record.problem
+                mapped.refused.append(
+                    RowError(record.number, problem.field, None, problem.message, problem.code)
+                )
+                continue
             values, cell_errors = mapping.apply(record.values)
             if cell_errors:
                 mapped.refused.extend(

@@ -62,6 +62,9 @@ class Record:
     # The columns of a source with a header (CSV, XLSX), one tuple shared by its records;
     # None where each record has its own keys (JSON, XML).
     header: tuple[str, ...] | None = None
+    # Why this record could not be read (a JSON Lines line that is no JSON object, a CSV
+    # row with more cells than columns): the import refuses this row only and goes on.
+    problem: FieldError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +127,22 @@ def read(
         ) from None
 
 
+_EXTRA = "\x00extra"  # DictReader's key for cells beyond the header (no column has a NUL)
+
+
 def _csv(text: IO[str], options: SourceOptions) -> Iterator[Record]:
     delimiter = options.delimiter or _sniff(text)
-    reader = csv.DictReader(text, delimiter=delimiter, restkey="\x00extra")
+    reader = csv.DictReader(text, delimiter=delimiter, restkey=_EXTRA)
     if not reader.fieldnames:
         return
     header = tuple(reader.fieldnames)
     _check_header(list(header))
     for number, row in enumerate(reader, start=1):
-        if "\x00extra" in row:
-            raise UnreadableSource(
-                f"row {number} has more cells than the header has columns",
-                [FieldError(f"row {number}", "more cells than columns", "shape")],
-            )
+        if _EXTRA in row:
+            cells = len(header) + len(row[_EXTRA])
+            message = f"more cells ({cells}) than the header has columns ({len(header)})"
+            yield Record(number, {}, header, FieldError("", message, "shape"))
+            continue
         yield Record(number, {k: v for k, v in row.items() if v is not None}, header)
 
 
@@ -191,12 +197,16 @@ def _jsonl(text: IO[str], max_depth: int = MAX_DEPTH) -> Iterator[Record]:
         except orjson.JSONDecodeError as exc:
             if "depth limit" in str(exc):
                 raise _too_deep(f"line {number}", max_depth) from None
-            raise UnreadableSource(
-                f"line {number} is not JSON: {exc}", [FieldError(f"line {number}", "not JSON")]
-            ) from None
+            # Lines stand alone: one that is not JSON is refused, the others go on.
+            yield Record(number, {}, None, FieldError("", f"not JSON: {exc}", "not-json"))
+            continue
         if isinstance(value, (dict, list)) and _deeper_than(value, max_depth):
             raise _too_deep(f"line {number}", max_depth)
-        yield Record(number, _object(value, f"line {number}"))
+        if not isinstance(value, dict):
+            message = f"expected a JSON object, got {type(value).__name__}"
+            yield Record(number, {}, None, FieldError("", message, "shape"))
+            continue
+        yield Record(number, value)
 
 
 def _json_array(raw: IO[bytes], max_depth: int) -> Iterator[Record]:
