@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,14 +132,13 @@ class DocumentShape:
             for lang, text in value.items()
             if text
         }
-        key_text = normalize(key)
         if len(used) <= 1:
             # Text in one language at most is what every language shows (its own text,
-            # else the default's, else any): one text, no translations to choose between.
-            name, body = self._texts(values, {}, default_language, default_language)
-            return [SearchDocument(ANY_LANGUAGE, key_text, name, body)]
-        # A language configured twice is one document (a second one would collide).
-        langs = list(dict.fromkeys(languages)) or sorted({*used, default_language})
+            # else the default's, else any): working it out for one language is enough.
+            langs = [default_language]
+        else:
+            # A language configured twice is one document (a second one would collide).
+            langs = list(dict.fromkeys(languages)) or sorted({*used, default_language})
         # Which stored language each localized field shows in each document language decides
         # the document: languages that show the same ones share one text, computed once.
         groups: dict[tuple[str | None, ...], list[str]] = {}
@@ -149,13 +148,12 @@ class DocumentShape:
             )
             groups.setdefault(shown, []).append(lang)
         # Text that is not localized is the same in every document: normalized once.
-        shared = {
-            f.name: _text(f, values, "", default_language) for f in self.body if not f.localized
-        }
+        shared = {f.name: _value_text(f, values.get(f.name)) for f in self.body if not f.localized}
         texts = {
             shown: self._texts(values, shared, members[0], default_language)
             for shown, members in groups.items()
         }
+        key_text = normalize(key)
         if len(set(texts.values())) == 1:
             # The same text in every language: one document for any language finds the
             # same objects.
@@ -177,12 +175,9 @@ class DocumentShape:
         """(name, other text) of the document in `lang`, cut to their limits."""
         named = self.named
         name = _text(named, values, lang, default_language) if named else ""
-        parts = (
-            shared[f.name] if f.name in shared else _text(f, values, lang, default_language)
-            for f in self.body
-            if f.name in values
-        )
-        body_text = " ".join(p for p in parts if p)
+        own = {f.name: _text(f, values, lang, default_language) for f in self.body if f.localized}
+        parts = {**shared, **own}
+        body_text = " ".join(text for f in self.body if (text := parts[f.name]))
         return name[:MAX_NAME_CHARS], body_text[:MAX_BODY_CHARS]
 
 
@@ -217,8 +212,12 @@ def _source_language(value: Any, lang: str, default_language: str) -> str | None
 
 def _text(f: FieldDefinition, values: Mapping[str, Any], lang: str, default_language: str) -> str:
     value = values.get(f.name)
-    if f.localized and isinstance(value, dict):
+    if isinstance(value, dict):  # a localized field's texts: no other stored value is an object
         value = _pick(value, lang, default_language)
+    return _value_text(f, value)
+
+
+def _value_text(f: FieldDefinition, value: Any) -> str:
     if value is None:
         return ""
     if f.type == FieldType.RICH_TEXT and isinstance(value, str):
@@ -238,7 +237,3 @@ def language_token(language: str) -> str:
     letters after 'lang' for a code (en_GB -> langengb), a digit for any language, which no
     code contains."""
     return "lang0" if language == ANY_LANGUAGE else "lang" + language.lower().replace("_", "")
-
-
-def joined(parts: Iterable[str]) -> str:
-    return " ".join(p for p in parts if p)
