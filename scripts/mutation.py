@@ -39,6 +39,7 @@ MODULES: dict[str, list[str]] = {
     "events/policy.py": ["tests/events/test_policy.py"],
     "storage/listing.py": [
         "tests/storage/test_listing_rows.py",
+        "tests/storage/test_listing_cursors.py",
         "tests/storage/test_filter_sql.py",
     ],
     "transfer/mapping.py": ["tests/transfer/test_mapping.py"],
