@@ -185,7 +185,8 @@ class RoundResult:
 
     @property
     def rps(self) -> float:
-        return self.requests / self.seconds
+        """2xx answers per second: a refused request is no throughput."""
+        return (self.requests - self.errors) / self.seconds
 
     @property
     def errors(self) -> int:

@@ -19,9 +19,11 @@ URL's and dropped at the end, pimhub in its public schema, the floor in a schema
 with a psycopg connection per worker thread and SELECT ... FOR UPDATE. Both servers must
 answer the same object to the same PATCH (checked at the start).
 
-Rounds alternate between the servers; the figures are medians, and the ratio is median
-pimhub req/s / median floor req/s for the spread writes (the one-SKU ratio is an extra
-line). Answers other than 2xx are counted and shown per round.
+Rounds alternate between the servers; the figures are medians of 2xx answers per second,
+and the ratio is median pimhub req/s / median floor req/s for the spread writes (the one-SKU
+ratio is an extra line). Answers other than 2xx do not count as throughput; they are counted
+and shown per round with the first body of each status. At the end the versions pimhub
+recorded for the one SKU must be 1..n, none missing or repeated.
 
 PIMHUB_BENCH_SERVER_PYTHONPATH, if set, is the PYTHONPATH of the pimhub server only (for
 instance the src folder of a git worktree of an older commit, to measure it against the
