@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, and_, func, literal, not_, or_, true
@@ -48,11 +47,14 @@ def column_for(ref: FieldRef) -> ColumnElement[Any]:
     if ref.system is not None:
         return _SYSTEM_COLUMNS[ref.system]
     element = objects.c.data[ref.path if len(ref.path) > 1 else ref.path[0]]
+    typed: ColumnElement[Any]
     if ref.kind == ValueKind.NUMBER:
-        return cast(ColumnElement[Any], element.as_float())
-    if ref.kind == ValueKind.BOOLEAN:
-        return cast(ColumnElement[Any], element.as_boolean())
-    return cast(ColumnElement[Any], element.as_string())
+        typed = element.as_float()
+    elif ref.kind == ValueKind.BOOLEAN:
+        typed = element.as_boolean()
+    else:
+        typed = element.as_string()
+    return typed
 
 
 def _param(ref: FieldRef, value: Any) -> Any:
@@ -94,7 +96,7 @@ def _comparison(node: Comparison, bind: Bind) -> ColumnElement[bool]:
     if op == "$notlike":
         return not_(col.ilike(bind(value)))
     param = bind(_param(node.ref, value))
-    comparisons = {
+    comparisons: dict[str, Callable[[], ColumnElement[bool]]] = {
         "$eq": lambda: col == param,
         "$ne": lambda: col != param,
         "$gt": lambda: col > param,
@@ -102,7 +104,7 @@ def _comparison(node: Comparison, bind: Bind) -> ColumnElement[bool]:
         "$lt": lambda: col < param,
         "$lte": lambda: col <= param,
     }
-    return cast(ColumnElement[bool], comparisons[op]())
+    return comparisons[op]()
 
 
 def sort_columns(sort: Sequence[SortKey]) -> list[tuple[ColumnElement[Any], bool]]:
@@ -123,8 +125,8 @@ def sort_signature(sort: Sequence[SortKey]) -> str:
 
 
 def encode_cursor(sort: Sequence[SortKey], values: Sequence[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    raw = orjson.dumps({"s": sort_signature(sort), "v": plain})
+    # orjson writes a datetime as its isoformat(), which decode_cursor reads back.
+    raw = orjson.dumps({"s": sort_signature(sort), "v": list(values)})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -160,19 +162,23 @@ def _fits(value: Any, kind: ValueKind | str) -> bool:
     if kind == _ID:
         return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= INT64_MAX
     if kind == _TIME:
+        if not isinstance(value, str):
+            return False
         try:
-            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+            moment = datetime.fromisoformat(value)
             # In UTC, as the database compares it: 9999-12-31T23:59-23:59 is past year 9999.
-            return moment is not None and moment.tzinfo is not None and bool(moment.astimezone(UTC))
+            moment.astimezone(UTC)
         except (ValueError, OverflowError):
             return False
+        return moment.tzinfo is not None
     if value is None:
         return True  # compares with nothing: an empty page, never an error
     if kind == ValueKind.NUMBER:
         # In the range a filter accepts: a bigger whole number fails in the database.
         if isinstance(value, int) and not isinstance(value, bool):
             return INT64_MIN <= value <= INT64_MAX
-        return isinstance(value, float) and math.isfinite(value)
+        # orjson reads no NaN or infinity (1e400 fails to parse), so any float is finite.
+        return isinstance(value, float)
     if kind == ValueKind.BOOLEAN:
         return isinstance(value, bool)
     return isinstance(value, str) and "\x00" not in value  # PostgreSQL cannot compare a NUL
@@ -181,13 +187,14 @@ def _fits(value: Any, kind: ValueKind | str) -> bool:
 def after_cursor(
     cols: list[tuple[ColumnElement[Any], bool]], values: list[Any], bind: Bind = literal
 ) -> ColumnElement[bool]:
-    """Rows strictly after the cursor row in the sort order (expanded row comparison)."""
+    """Rows strictly after the cursor row in the sort order (expanded row comparison).
+    `cols` comes from sort_columns, so it is never empty (the id ends it)."""
     clauses: list[ColumnElement[bool]] = []
     for i, (col, descending) in enumerate(cols):
         equal_before = [c == bind(values[j]) for j, (c, _) in enumerate(cols[:i])]
         step = col < bind(values[i]) if descending else col > bind(values[i])
-        clauses.append(and_(*equal_before, step) if equal_before else step)
-    return or_(*clauses) if clauses else true()
+        clauses.append(and_(*equal_before, step))  # and_ of one clause is that clause
+    return or_(*clauses)
 
 
 def where_true(node: Node | None) -> ColumnElement[bool]:
