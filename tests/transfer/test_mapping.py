@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 import yaml
 
-from pimhub.transfer.mapping import InvalidMapping, parse_mapping, shipped_mapping, shipped_mappings
+from pimhub.transfer.mapping import (
+    InvalidMapping,
+    parse_mapping,
+    parse_template,
+    shipped_mapping,
+    shipped_mappings,
+)
 
 MAPPING = yaml.safe_load(
     """
@@ -392,6 +398,8 @@ def test_a_map_with_a_yaml_boolean_key_is_refused() -> None:
         (str(-(2**63) + 1), -(2**63) + 1),
         (7, 7),
         (2.5, 2.5),
+        (2.0, 2),
+        (-3e-5, -3e-5),
     ],
 )
 def test_number_reads_integers_as_int_and_the_rest_as_float(cell: Any, value: Any) -> None:
@@ -417,6 +425,9 @@ def test_integers_too_large_for_64_bits_become_floats(cell: str) -> None:
         ("-1e301", "is not a number this catalog can hold"),
         ("9e-301", "is too close to zero for this catalog to hold"),
         ("-1e-301", "is too close to zero for this catalog to hold"),
+        (1e301, "is not a number this catalog can hold"),  # as JSON records give numbers
+        (float("inf"), "is not a number this catalog can hold"),
+        (1e-310, "is too close to zero for this catalog to hold"),
     ],
 )
 def test_number_refuses_what_the_catalog_cannot_hold(cell: Any, problem: str) -> None:
@@ -563,3 +574,23 @@ def test_the_shipped_mappings_are_listed_and_parse() -> None:
     assert mapping.class_name == "Product"
     assert mapping.missing_columns(["sku", "name"]) == []
     assert shipped_mapping("magento") is None and shipped_mapping("../mapping") is None
+
+
+def test_parse_template_gives_literals_and_columns_in_order() -> None:
+    assert parse_template("Size {c}") == [(False, "Size "), (True, "c")]
+    assert parse_template("{a}{b}") == [(True, "a"), (True, "b")]
+    assert parse_template("{{x}}: {a} cm") == [
+        (False, "{"),
+        (False, "x"),
+        (False, "}"),
+        (False, ": "),
+        (True, "a"),
+        (False, " cm"),
+    ]
+    assert parse_template("plain") == [(False, "plain")]
+    assert parse_template("") == []
+
+
+def test_a_template_may_start_with_text() -> None:
+    assert one({"template": "Size {c}"}, "XS") == ("Size XS", [])
+    assert one({"template": "EUR"}, None) == ("EUR", [])

@@ -79,7 +79,7 @@ Step = Callable[[Any], Any]
 class FieldMapping:
     target: str  # "sku", "name.en", "price.amount"
     column: str | None  # the source column, for error reports
-    source: Callable[[Mapping[str, Any]], Any]
+    source: Callable[[Mapping[str, Any]], Any]  # the record's value before the steps
     steps: tuple[Step, ...] = ()
     path: PathOptions | None = None
     reads: tuple[str, ...] = ()  # the columns its value comes from (a template's several)
@@ -189,8 +189,7 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
     if len(sources) != 1:
         errors.append(FieldError(path, "give exactly one of column, value or template"))
         return None
-    column = spec.get("column")
-    source = _source(spec, path, errors)
+    source, reads = _source(spec, path, errors)
     steps: list[Step] = []
     for name, build in _STEPS:
         arg = spec.get(name, name == "trim")  # trim is the one step on unless turned off
@@ -201,20 +200,14 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
     path_options = parse_path_options(spec.get("path"), f"{path}.path", errors)
     if path_options is not None:
         steps.append(path_step(path_options))
-    template = spec.get("template")
-    reads = (
-        (column,)
-        if isinstance(column, str) and column
-        else _template_columns(template)
-        if isinstance(template, str)
-        else ()
-    )
     optional = spec.get("optional", False)
     if not isinstance(optional, bool):
         errors.append(FieldError(f"{path}.optional", "true or false"))
+    if source is None:
+        return None  # a problem reported above
     return FieldMapping(
         target,
-        column if isinstance(column, str) else None,
+        spec.get("column"),
         source,
         tuple(steps),
         path_options,
@@ -240,7 +233,7 @@ def parse_template(template: str) -> list[TemplatePart]:
         if column is not None and column:
             parts.append((True, column))
         elif piece in ("{{", "}}"):
-            parts.append((False, piece[0]))
+            parts.append((False, piece[:1]))  # one brace of the two
         elif column is not None:
             raise ValueError(f"an empty {{}} at character {match.start() + 1}")
         else:
@@ -253,40 +246,36 @@ def parse_template(template: str) -> list[TemplatePart]:
     return parts
 
 
-def _template_columns(template: str) -> tuple[str, ...]:
-    try:
-        parts = parse_template(template)
-    except ValueError:
-        return ()  # reported by _source
-    return tuple(dict.fromkeys(text for is_column, text in parts if is_column))
+Source = Callable[[Mapping[str, Any]], Any]
 
 
 def _source(
     spec: Mapping[str, Any], path: str, errors: list[FieldError]
-) -> Callable[[Mapping[str, Any]], Any]:
+) -> tuple[Source | None, tuple[str, ...]]:
+    """The field's source and the columns it reads; no source when it has a problem."""
     if "value" in spec:
         value = spec["value"]
-        return lambda _record: value
+        return (lambda _record: value), ()
     if "template" in spec:
         template = spec["template"]
         if not isinstance(template, str):
             errors.append(FieldError(f"{path}.template", "a text with {column} placeholders"))
-            return lambda _record: None
+            return None, ()
         try:
             parts = parse_template(template)
         except ValueError as exc:
             errors.append(FieldError(f"{path}.template", str(exc)))
-            return lambda _record: None
+            return None, ()
 
         def render(record: Mapping[str, Any]) -> Any:
             return "".join(_cell_text(record.get(text)) if col else text for col, text in parts)
 
-        return render
+        return render, tuple(dict.fromkeys(text for is_column, text in parts if is_column))
     column = spec["column"]
     if not isinstance(column, str) or not column:
         errors.append(FieldError(f"{path}.column", "a column name"))
-        return lambda _record: None
-    return lambda record: record.get(column)
+        return None, ()
+    return (lambda record: record.get(column)), (column,)
 
 
 def _cell_text(value: Any) -> str:
@@ -369,8 +358,7 @@ def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
         return None
 
     def number(value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
+        # Numbers of JSON records too go through text, to get the same checks.
         text = str(value).strip()
         if thousands:
             text = text.replace(thousands, "")
@@ -489,5 +477,8 @@ def shipped_mapping(name: str) -> str | None:
     if name not in shipped_mappings():
         return None
     return (
-        resources.files("pimhub.transfer").joinpath("mappings", f"{name}.yaml").read_text("utf-8")
+        resources.files("pimhub.transfer")
+        .joinpath("mappings", f"{name}.yaml")
+        .read_bytes()
+        .decode()
     )
