@@ -55,9 +55,9 @@ _SYSTEM_KINDS = {
     SystemField.CREATED_AT: ValueKind.NUMBER,  # unix seconds, as Pimcore sends them
     SystemField.MODIFIED_AT: ValueKind.NUMBER,
 }
+# Money fields resolve to .amount or .currency before this table is consulted.
 _FIELD_KINDS = {
     FieldType.NUMBER: ValueKind.NUMBER,
-    FieldType.MONEY: ValueKind.NUMBER,
     FieldType.BOOLEAN: ValueKind.BOOLEAN,
 }
 
@@ -239,12 +239,8 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         # JSON has no NaN or infinity, but Python's parser reads NaN, Infinity and 1e400.
         raise bad(f"{value!r} is not a finite number")
-    if (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and not INT64_MIN <= value <= INT64_MAX
-    ):
-        # Databases compare whole numbers as 64-bit integers.
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        # Databases compare whole numbers as 64-bit integers (True and False are 1 and 0).
         raise bad(f"{value} is out of range; whole numbers must fit in 64 bits")
     if ref.system == SystemField.VERSION and not -VERSION_MAX <= value <= VERSION_MAX:
         raise bad(f"{value!r} is out of range; versions go up to {VERSION_MAX}")
