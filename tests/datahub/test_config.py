@@ -74,6 +74,10 @@ def problems_of(raw: Any, definitions: Any = DEFINITIONS) -> list[FieldError]:
             FieldError("classes.Brand.fields", "must be '*' or a list of field names"),
         ),
         (
+            {"classes": {"Product": {"fields": "sku"}}},
+            FieldError("classes.Product.fields", "must be '*' or a list of field names"),
+        ),
+        (
             {"classes": {"Brand": {"fields": ["name", 5]}}},
             FieldError("classes.Brand.fields", "must be '*' or a list of field names"),
         ),
@@ -156,6 +160,20 @@ def test_unknown_attributes_are_listed_in_name_order() -> None:
 @pytest.mark.parametrize("name", ["s", "s" * 64, "a-b_c9"])
 def test_names_of_one_to_64_characters_are_taken(name: str) -> None:
     assert parse_datahub_config(config(name=name), DEFINITIONS).scope == f"datahub:{name}"
+
+
+def test_a_class_left_empty_is_read_with_all_its_fields() -> None:
+    parsed = parse_datahub_config(config(classes={"Brand": None}), DEFINITIONS)
+    assert parsed.classes == (ExposedClass("Brand", None, frozenset({Operation.READ})),)
+
+
+def test_every_class_is_checked_after_a_bad_one() -> None:
+    raw = config(classes={"Nope": {}, "Brand": 5, "Category": {"x": 1}})
+    assert [e.field for e in problems_of(raw)] == [
+        "classes.Nope",
+        "classes.Brand",
+        "classes.Category.x",
+    ]
 
 
 def test_without_classes_defined_yet_every_class_is_unknown() -> None:

@@ -172,7 +172,7 @@ def parse_datahub_config(
         classes=classes,
         description=description,
         drafts=drafts is True,
-        introspection=introspection if isinstance(introspection, bool) else None,
+        introspection=introspection,  # a bool or None: anything else is a problem above
         limits=limits,
     )
 
