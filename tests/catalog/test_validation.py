@@ -3,6 +3,7 @@ fields at once, and normalization of what is accepted."""
 
 from __future__ import annotations
 
+import time
 from types import MappingProxyType
 from typing import Any
 
@@ -321,6 +322,7 @@ def eur(amount: Any) -> dict[str, Any]:
         # boolean, date, date-time
         ({"flag": "yes"}, ("flag", "type", "expected true or false, got a string")),
         ({"flag": 1}, ("flag", "type", "expected true or false, got a number")),
+        ({"flag": 0.5}, ("flag", "type", "expected true or false, got a number")),
         ({"day": 5}, ("day", "type", "expected a date as YYYY-MM-DD, got a number")),
         (
             {"day": "2026-02-30"},
@@ -369,6 +371,10 @@ def eur(amount: Any) -> dict[str, Any]:
         (
             {"file": "x" * 2049},
             ("file", "too-long", "is 2049 characters long; at most 2048 are allowed"),
+        ),
+        (
+            {"files": ["x" * 2049]},
+            ("files[0]", "too-long", "is 2049 characters long; at most 2048 are allowed"),
         ),
         (
             {"files": ["a.png", ""]},
@@ -490,19 +496,49 @@ def test_each_bad_item_of_a_list_is_a_problem_of_its_own() -> None:
 
 
 def test_problems_come_in_field_order_with_unknown_fields_and_keys_first() -> None:
-    given: dict[str, Any] = {"count": "x", "label": 5, "nope": 1, "note": {"xx": "a"}, "zz\x00": 1}
+    given: dict[str, Any] = {
+        "files": [5],
+        "count": "x",
+        "label": 5,
+        "nope": 1,
+        "note": {"xx": "a"},
+        "zz\x00": 1,
+        "plain.x": 1,
+    }
     assert [(field, code) for field, code, _ in problems(**given)] == [
         ("nope", "unknown-field"),
         ("zz\\u0000", "nul-character"),
+        ("plain.x", "unknown-field"),
         ("label", "type"),
         ("note.xx", "language"),
         ("count", "type"),
+        ("files[0]", "invalid"),
     ]
 
 
+def test_every_value_is_checked_after_a_nul_and_every_language_after_an_unknown_one() -> None:
+    assert [field for field, _, _ in problems(label="\x00", note={"xx": "a", "en": 5})] == [
+        "label",
+        "note.xx",
+        "note.en",
+    ]
+
+
+def test_date_times_come_back_in_utc_whatever_the_server_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert accepted(at="2026-01-31T14:00:00+02:00")["at"] == "2026-01-31T12:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_two_values_come_back_in_the_class_field_order() -> None:
-    found, _ = validate_values(THING, {"count": 1, "label": "abc", "code": "t-1"})
-    assert list(found) == ["code", "label", "count"]
+    found, _ = validate_values(THING, {"count": 1, "code": "t-1"})
+    assert list(found) == ["code", "count"]
 
 
 def test_changed_fields_are_sorted_by_name() -> None:

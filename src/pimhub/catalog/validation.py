@@ -6,6 +6,7 @@ problem found, so a client fixes a payload in one round trip.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -64,15 +65,19 @@ def _holds_nul(value: Any) -> bool:
 
 
 def _nul_path(value: Any, path: str) -> str | None:
-    if isinstance(value, str):
+    # The walk of _holds_nul with the same type tests, so the two agree on every value.
+    cls = value.__class__
+    if cls is str:
         return spell_nul(path) if NUL in value else None
-    if isinstance(value, Mapping):
+    if cls is dict or (cls is not list and isinstance(value, Mapping)):
         for key, item in value.items():
             inner = f"{path}.{key}" if path else str(key)
-            found = spell_nul(inner) if NUL in inner else _nul_path(item, inner)
+            if key.__class__ is str and NUL in key:
+                return spell_nul(inner)
+            found = _nul_path(item, inner)
             if found is not None:
                 return found
-    elif isinstance(value, list | tuple):
+    elif cls is list or cls is tuple:
         for i, item in enumerate(value):
             found = _nul_path(item, f"{path}[{i}]")
             if found is not None:
@@ -95,7 +100,7 @@ class _Invalid(Exception):
 def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid(f"expected a number, got {_describe(value)}", "type")
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+    if isinstance(value, float) and not math.isfinite(value):
         raise _Invalid("expected a finite number", "type")
     if decimals == 0:
         if isinstance(value, float) and not value.is_integer():
