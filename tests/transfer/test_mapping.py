@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pimhub.transfer.category_paths import PathOptions
 from pimhub.transfer.mapping import (
     InvalidMapping,
     parse_mapping,
@@ -334,6 +335,7 @@ def test_pick_takes_one_key_of_key_value_pairs() -> None:
     assert one(spec, "size=XS, color = Black ,b=2") == ("Black", [])
     assert one(spec, "colors=Red,color=Blue,color=Green") == ("Blue", [])
     assert one(spec, "color,x=1,note=color=red") == (MISSING, [])
+    assert one(spec, "color,color=Red") == ("Red", [])
     assert one({"pick": "note"}, "note=a=b") == ("a=b", [])
     assert one(spec, "size=XS") == (MISSING, [])
     assert one({"pick": "color", "trim": False}, " color= Black ") == ("Black", [])
@@ -443,9 +445,18 @@ def test_number_takes_decimal_and_thousands_separators() -> None:
     assert one({"number": True, "split": "|"}, "1|2.5") == ([1, 2.5], [])
 
 
-@pytest.mark.parametrize("options", [{"decimal": ""}, {"decimal": ",", "thousands": ","}])
-def test_number_separators_must_be_usable(options: dict[str, str]) -> None:
-    message = "decimal is a separator, not empty and not thousands"
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"decimal": ""},
+        {"thousands": ""},
+        {"decimal": 1},
+        {"decimal": ",", "thousands": ","},
+        {"thousands": "."},  # the default decimal point
+    ],
+)
+def test_number_separators_must_be_usable(options: dict[str, Any]) -> None:
+    message = "separators are non-empty texts, and decimal is not thousands"
     assert field_problems({"column": "c", "number": options}) == [
         ("fields.f.number", message, "invalid")
     ]
@@ -474,14 +485,21 @@ def test_boolean_takes_its_own_words_written_as_yaml() -> None:
     # Regression: YAML reads the keys true: and false: (and yes, no in the lists) as booleans,
     # so the words given were ignored and the defaults used.
     raw = yaml.safe_load(
-        "class: P\nfields: {f: {column: c, boolean: {true: [Ja, yes], false: [Nein, 0]}}}"
+        "class: P\nfields: {f: {column: c, boolean: {true: [Ja, yes], false: [Nein, no, 0]}}}"
     )
     mapping = parse_mapping(raw)
-    got = [mapping.apply({"c": cell})[0].get("f") for cell in ("ja", "YES", "on", "nein", "0")]
-    assert got == [True, True, True, False, False]
+    cells = ("ja", "YES", "on", "true", "nein", "no", "off", "false", "0")
+    got = [mapping.apply({"c": cell})[0].get("f") for cell in cells]
+    assert got == [True] * 4 + [False] * 5
     values, errors = mapping.apply({"c": "1"})
     assert values == {}
     assert [e.message for e in errors] == ["'1' is neither true (ja, on, true, yes) nor false"]
+
+
+def test_a_boolean_cell_stays_what_it_is_whatever_the_words() -> None:
+    spec = {"boolean": {"true": ["ja"], "false": ["nein"]}}
+    assert one(spec, True) == (True, [])
+    assert one(spec, False) == (False, [])
 
 
 def test_boolean_words_are_lists() -> None:
@@ -594,3 +612,21 @@ def test_parse_template_gives_literals_and_columns_in_order() -> None:
 def test_a_template_may_start_with_text() -> None:
     assert one({"template": "Size {c}"}, "XS") == ("Size XS", [])
     assert one({"template": "EUR"}, None) == ("EUR", [])
+
+
+@pytest.mark.parametrize("step", ["trim", "html", "lowercase", "first"])
+@pytest.mark.parametrize("arg", ["false", None, 0, 1])
+def test_a_step_that_is_on_or_off_takes_only_true_or_false(step: str, arg: Any) -> None:
+    assert field_problems({"column": "c", step: arg}) == [
+        (f"fields.f.{step}", "true or false", "invalid")
+    ]
+
+
+def test_path_options_are_kept_for_the_import_and_checked_by_path() -> None:
+    mapping = parse_mapping(
+        {"class": "P", "fields": {"category": {"column": "c", "path": {"skip": 1, "create": True}}}}
+    )
+    assert mapping.fields[0].path == PathOptions(skip=1, create=True)
+    assert field_problems({"column": "c", "path": {"skip": -1}}) == [
+        ("fields.f.path", "skip is a whole number, separator not empty", "invalid")
+    ]

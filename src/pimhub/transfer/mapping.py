@@ -312,12 +312,24 @@ def _pick_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return pick
 
 
-def _trim_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
-    return _trim if arg else None
+StepBuilder = Callable[[Any, str, list[FieldError]], Step | None]
 
 
-def _html_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
-    return _each(lambda v: html.unescape(v) if isinstance(v, str) else v) if arg else None
+def _flag(step: Step) -> StepBuilder:
+    """A step that is on or off: `true` (`false` never gets here); anything else, such as a
+    quoted "false", is a problem rather than taken for on."""
+
+    def build(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+        if arg is not True:
+            errors.append(FieldError(path, "true or false"))
+            return None
+        return step
+
+    return build
+
+
+_trim_step = _flag(_trim)
+_html_step = _flag(_each(lambda v: html.unescape(v) if isinstance(v, str) else v))
 
 
 def _split_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -341,8 +353,7 @@ def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return _each(lambda v: table.get(str(v), v))
 
 
-def _lower_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
-    return _each(lambda v: v.lower() if isinstance(v, str) else v) if arg else None
+_lower_step = _flag(_each(lambda v: v.lower() if isinstance(v, str) else v))
 
 
 def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -351,18 +362,22 @@ def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
         errors.append(FieldError(path, "true, or {decimal: ',', thousands: '.'}"))
         return None
     _check_options(options, ("decimal", "thousands"), path, errors)
-    decimal, thousands = str(options.get("decimal", ".")), str(options.get("thousands", ""))
-    if not decimal or decimal == thousands:
-        # An empty one would put a point between every two characters.
-        errors.append(FieldError(path, "decimal is a separator, not empty and not thousands"))
+    # Only the separators given are replaced: the defaults (a point, none) need nothing.
+    given = {k: options[k] for k in ("thousands", "decimal") if k in options}
+    if any(not isinstance(sep, str) or not sep for sep in given.values()) or given.get(
+        "decimal", "."
+    ) == given.get("thousands"):
+        errors.append(
+            FieldError(path, "separators are non-empty texts, and decimal is not thousands")
+        )
         return None
+    replacements = [(given[k], to) for k, to in (("thousands", ""), ("decimal", ".")) if k in given]
 
     def number(value: Any) -> Any:
         # Numbers of JSON records too go through text, to get the same checks.
         text = str(value).strip()
-        if thousands:
-            text = text.replace(thousands, "")
-        text = text.replace(decimal, ".")
+        for separator, replacement in replacements:
+            text = text.replace(separator, replacement)
         try:
             parsed = Decimal(text)
         except InvalidOperation:
@@ -446,11 +461,10 @@ def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return date
 
 
-def _first_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
-    return (lambda value: value[0] if isinstance(value, list) and value else value) if arg else None
+_first_step = _flag(lambda value: value[0] if isinstance(value, list) and value else value)
 
 
-_STEPS: tuple[tuple[str, Callable[[Any, str, list[FieldError]], Step | None]], ...] = (
+_STEPS: tuple[tuple[str, StepBuilder], ...] = (
     ("pick", _pick_step),
     ("trim", _trim_step),
     ("html", _html_step),
