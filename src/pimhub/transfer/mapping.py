@@ -79,7 +79,7 @@ Step = Callable[[Any], Any]
 class FieldMapping:
     target: str  # "sku", "name.en", "price.amount"
     column: str | None  # the source column, for error reports
-    source: Callable[[Mapping[str, Any]], Any]  # the record's value before the steps
+    source: Callable[[Mapping[str, Any]], Any]
     steps: tuple[Step, ...] = ()
     path: PathOptions | None = None
     reads: tuple[str, ...] = ()  # the columns its value comes from (a template's several)
@@ -328,8 +328,20 @@ def _flag(step: Step) -> StepBuilder:
     return build
 
 
+def _unescape(value: Any) -> Any:
+    return html.unescape(value) if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
 _trim_step = _flag(_trim)
-_html_step = _flag(_each(lambda v: html.unescape(v) if isinstance(v, str) else v))
+_html_step = _flag(_each(_unescape))
 
 
 def _split_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -343,8 +355,7 @@ def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     if not isinstance(arg, Mapping):
         errors.append(FieldError(path, "an object of source value to field value"))
         return None
-    booleans = [k for k in arg if isinstance(k, bool)]
-    if booleans:
+    if any(isinstance(k, bool) for k in arg):
         errors.append(
             FieldError(path, "quote yes, no, on, off, true and false: YAML reads them as booleans")
         )
@@ -353,7 +364,7 @@ def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return _each(lambda v: table.get(str(v), v))
 
 
-_lower_step = _flag(_each(lambda v: v.lower() if isinstance(v, str) else v))
+_lower_step = _flag(_each(_lower))
 
 
 def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -461,7 +472,7 @@ def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return date
 
 
-_first_step = _flag(lambda value: value[0] if isinstance(value, list) and value else value)
+_first_step = _flag(_first)
 
 
 _STEPS: tuple[tuple[str, StepBuilder], ...] = (
