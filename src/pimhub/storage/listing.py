@@ -147,7 +147,7 @@ def decode_cursor(sort: Sequence[SortKey], cursor: str) -> list[Any]:
     # A cursor is only base64: check every value's type against its sort key, so a forged
     # one is refused here instead of failing in the database.
     kinds = [_TIME if k.ref.system in _TIME_FIELDS else k.ref.kind for k in sort]
-    if not all(_fits(v, kind) for v, kind in zip(values, [*kinds, _ID], strict=True)):
+    if not all(map(_fits, values, [*kinds, _ID])):  # as many values as kinds, checked above
         raise bad("not a cursor this API issued")
     for i, key in enumerate(sort):
         if key.ref.system in _TIME_FIELDS:
