@@ -305,6 +305,7 @@ def test_malformed_filters_are_refused_naming_the_place(
 # -- values --------------------------------------------------------------------------------
 
 NUMBER_PAST_64_BITS = "is out of range; whole numbers must fit in 64 bits"
+SURROGATE = "contains a lone surrogate (\\ud800-\\udfff), which is not text"
 
 
 @pytest.mark.parametrize(
@@ -324,6 +325,10 @@ NUMBER_PAST_64_BITS = "is out of range; whole numbers must fit in 64 bits"
         ({"sku": "A\x00"}, "filter.sku", "contains a NUL character"),
         ({"sku": {"$like": "%\x00"}}, "filter.sku.$like", "contains a NUL character"),
         ({"sku": {"$in": ["\x00"]}}, "filter.sku.$in", "contains a NUL character"),
+        ({"sku": "\ud800"}, "filter.sku", SURROGATE),
+        ({"sku": {"$notlike": "%\udfff"}}, "filter.sku.$notlike", SURROGATE),
+        ({"sku": {"$nin": ["a", "\udc00"]}}, "filter.sku.$nin", SURROGATE),
+        ({"stock": {"$like": "\x00"}}, "filter.stock.$like", "contains a NUL character"),
         (
             {"stock": {"$like": "5%"}},
             "filter.stock.$like",

@@ -194,10 +194,16 @@ def _timestamp(text: str, bad: Callable[[str], InvalidQuery]) -> float:
         raise bad(f"{text!r} is outside the years 1 to 9999 in UTC") from None
 
 
-def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
+def _refusal(where: str) -> Callable[[str], InvalidQuery]:
     def bad(message: str) -> InvalidQuery:
         return InvalidQuery(f"{where}: {message}", [FieldError(where, message, "invalid-value")])
 
+    return bad
+
+
+def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
+    """The operand of `op` on `ref`, checked: a list for $in/$nin, a pattern for $like."""
+    bad = _refusal(where)
     if op in ("$null", "$notnull"):
         if not isinstance(value, bool):
             raise bad(f"{op} takes true or false")
@@ -205,7 +211,18 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
     if op in ("$in", "$nin"):
         if not isinstance(value, list) or not value or len(value) > 1000:
             raise bad(f"{op} takes a list of 1 to 1000 values")
-        return [_check_value(ref, "$eq", v, where) for v in value]
+        return [_check_scalar(ref, v, bad) for v in value]
+    if op in ("$like", "$notlike"):
+        _check_text(value, bad)
+        if ref.kind != ValueKind.STRING or ref.system in _TIME_FIELDS:
+            raise bad(f"{op} applies to text fields only, not to '{ref.label}'")
+        if not isinstance(value, str):
+            raise bad(f"{op} takes a string pattern with % and _ wildcards")
+        return value
+    return _check_scalar(ref, value, bad)
+
+
+def _check_text(value: Any, bad: Callable[[str], InvalidQuery]) -> None:
     if isinstance(value, str) and "\x00" in value:
         # No stored text holds one, and PostgreSQL refuses it in any parameter.
         raise bad("contains a NUL character")
@@ -213,12 +230,11 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
         # JSON's \ud800 escapes decode to text no database driver can encode; stored text
         # never holds it (bodies are parsed strictly), so it could match nothing anyway.
         raise bad("contains a lone surrogate (\\ud800-\\udfff), which is not text")
-    if op in ("$like", "$notlike"):
-        if ref.kind != ValueKind.STRING or ref.system in _TIME_FIELDS:
-            raise bad(f"{op} applies to text fields only, not to '{ref.label}'")
-        if not isinstance(value, str):
-            raise bad(f"{op} takes a string pattern with % and _ wildcards")
-        return value
+
+
+def _check_scalar(ref: FieldRef, value: Any, bad: Callable[[str], InvalidQuery]) -> Any:
+    """A value to compare `ref` with ($eq, $gt, an item of $in...)."""
+    _check_text(value, bad)
     if ref.system in _TIME_FIELDS:
         # Answers show times as ISO 8601; a client may hand one back instead of Unix seconds.
         seconds = _timestamp(value, bad) if isinstance(value, str) else value
@@ -324,7 +340,7 @@ class FilterParser:
         if not isinstance(value, Mapping):
             if isinstance(value, list):
                 return Comparison(ref, "$in", _check_value(ref, "$in", value, where))
-            return Comparison(ref, "$eq", _check_value(ref, "$eq", value, where))
+            return Comparison(ref, "$eq", _check_scalar(ref, value, _refusal(where)))
         parts: list[Node] = []
         for op, operand in value.items():
             here = f"{where}.{op}"
