@@ -145,6 +145,8 @@ def test_only_exposed_fields_resolve_when_a_set_is_given() -> None:
     narrow = FieldResolver(PRODUCT, default_language="en", exposed=frozenset({"sku"}))
     assert narrow.resolve("sku", "w") == SKU
     assert narrow.resolve("createdAt", "w") == CREATED  # system fields are always there
+    names = FieldResolver(PRODUCT, default_language="en", exposed=frozenset({"name"}))
+    assert names.resolve("name.de", "w") == FieldRef(None, ("name", "de"), ValueKind.STRING)
     error = FieldError("filter.here", "unknown field 'stock' in Product", "unknown-field")
     assert resolve_refusal("stock", narrow) == ("unknown field 'stock'", [error])
 
@@ -290,6 +292,11 @@ def test_text_that_is_no_json_object_is_refused(text: str, detail: str, error: F
         ),
         ({"stock": {}}, "filter.stock has no condition", FieldError("filter.stock", "empty")),
         (
+            {"stock": {"$not": {}}},
+            "filter.stock.$not has no condition",
+            FieldError("filter.stock.$not", "empty"),
+        ),
+        (
             {"$and": [{"nope": 1}]},
             "unknown field 'nope'",
             FieldError("filter.$and[0].nope", "unknown field 'nope' in Product", "unknown-field"),
@@ -325,6 +332,16 @@ SURROGATE = "contains a lone surrogate (\\ud800-\\udfff), which is not text"
         ({"sku": "A\x00"}, "filter.sku", "contains a NUL character"),
         ({"sku": {"$like": "%\x00"}}, "filter.sku.$like", "contains a NUL character"),
         ({"sku": {"$in": ["\x00"]}}, "filter.sku.$in", "contains a NUL character"),
+        (
+            {"stock": {"$not": "x"}},
+            "filter.stock.$not.$eq",
+            "'stock' compares with a number, got 'x'",
+        ),
+        (
+            {"stock": {"$not": {"$gt": None}}},
+            "filter.stock.$not.$gt",
+            "'stock' compares with a number, got None",
+        ),
         ({"sku": "\ud800"}, "filter.sku", SURROGATE),
         ({"sku": {"$notlike": "%\udfff"}}, "filter.sku.$notlike", SURROGATE),
         ({"sku": {"$nin": ["a", "\udc00"]}}, "filter.sku.$nin", SURROGATE),
@@ -499,6 +516,11 @@ def test_five_sort_keys_are_accepted_and_six_refused() -> None:
             ["-category"],
             "cannot sort by the relation 'category'",
             FieldError("sort[0]", "relations cannot be sorted by", "invalid-value"),
+        ),
+        (
+            ["Xsku"],
+            "unknown field 'Xsku'",
+            FieldError("sort[0]", "unknown field 'Xsku' in Product", "unknown-field"),
         ),
         (
             ["sku", "nope"],
