@@ -315,17 +315,13 @@ def _pick_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
 StepBuilder = Callable[[Any, str, list[FieldError]], Step | None]
 
 
-def _flag(step: Step) -> StepBuilder:
+def _flag(step: Step, arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     """A step that is on or off: `true` (`false` never gets here); anything else, such as a
     quoted "false", is a problem rather than taken for on."""
-
-    def build(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
-        if arg is not True:
-            errors.append(FieldError(path, "true or false"))
-            return None
-        return step
-
-    return build
+    if arg is not True:
+        errors.append(FieldError(path, "true or false"))
+        return None
+    return step
 
 
 def _unescape(value: Any) -> Any:
@@ -340,8 +336,12 @@ def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
 
 
-_trim_step = _flag(_trim)
-_html_step = _flag(_each(_unescape))
+def _trim_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_trim, arg, path, errors)
+
+
+def _html_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_each(_unescape), arg, path, errors)
 
 
 def _split_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -364,7 +364,8 @@ def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return _each(lambda v: table.get(str(v), v))
 
 
-_lower_step = _flag(_each(_lower))
+def _lower_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_each(_lower), arg, path, errors)
 
 
 def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -472,7 +473,8 @@ def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return date
 
 
-_first_step = _flag(_first)
+def _first_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_first, arg, path, errors)
 
 
 _STEPS: tuple[tuple[str, StepBuilder], ...] = (
