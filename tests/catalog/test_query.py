@@ -4,6 +4,8 @@ exact error (message, field and code) for each thing a client can get wrong."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -337,6 +339,7 @@ SURROGATE = "contains a lone surrogate (\\ud800-\\udfff), which is not text"
             "filter.stock.$not.$eq",
             "'stock' compares with a number, got 'x'",
         ),
+        ({"$not": {"stock": "x"}}, "filter.$not.stock", "'stock' compares with a number, got 'x'"),
         (
             {"stock": {"$not": {"$gt": None}}},
             "filter.stock.$not.$gt",
@@ -533,3 +536,19 @@ def test_bad_sort_keys_are_refused_naming_the_key(
     spec: list[str], detail: str, error: FieldError
 ) -> None:
     assert sort_refusal(spec) == (detail, [error])
+
+
+@pytest.fixture
+def far_east_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone at UTC+14, where 9999-12-31 23:00 UTC is year 10000."""
+    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("far_east_local_time")
+def test_filter_times_are_converted_in_utc_not_in_local_time() -> None:
+    late = Comparison(CREATED, "$lt", 253_402_297_200.0)
+    assert parse({"createdAt": {"$lt": "9999-12-31T23:00:00Z"}}) == late
