@@ -6,6 +6,7 @@ does."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,6 +97,16 @@ def empty_database(engine: Engine) -> None:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
             conn.execute(text("DELETE FROM search_fts"))
+
+
+@pytest.fixture
+def far_east_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone at UTC+14, where 9999-12-31 23:00 UTC is year 10000."""
+    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

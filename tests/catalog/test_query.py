@@ -4,8 +4,6 @@ exact error (message, field and code) for each thing a client can get wrong."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -536,16 +534,6 @@ def test_bad_sort_keys_are_refused_naming_the_key(
     spec: list[str], detail: str, error: FieldError
 ) -> None:
     assert sort_refusal(spec) == (detail, [error])
-
-
-@pytest.fixture
-def far_east_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone at UTC+14, where 9999-12-31 23:00 UTC is year 10000."""
-    monkeypatch.setenv("TZ", "Etc/GMT-14")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("far_east_local_time")

@@ -35,8 +35,13 @@ def init(env: dict[str, str], workdir: Path) -> str:
         timeout=60,
         check=True,
     )
-    key = re.search(r"phk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", done.stdout)
-    assert key, done.stdout
+    return printed_key(done.stdout)
+
+
+def printed_key(output: str) -> str:
+    """The API key a `pimhub` command printed."""
+    key = re.search(r"phk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", output)
+    assert key, output
     return key.group(0)
 
 

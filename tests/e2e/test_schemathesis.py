@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import POSTGRES_ENV, postgres_schema, require_service
-from tests.e2e.processes import PIMHUB, init, serving
+from tests.e2e.processes import PIMHUB, init, printed_key, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -124,9 +124,7 @@ def _key(env: dict[str, str], workdir: Path, scope: str) -> str:
         timeout=60,
         check=True,
     )
-    key = re.search(r"phk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", done.stdout)
-    assert key, done.stdout
-    return key.group(0)
+    return printed_key(done.stdout)
 
 
 def _seed(base: str, admin: str) -> None:

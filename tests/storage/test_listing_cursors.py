@@ -5,8 +5,6 @@ and well-formed values continue the listing strictly after them."""
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,16 +188,6 @@ def test_the_cursor_format_is_stable_so_saved_cursors_survive_an_upgrade() -> No
     )
     assert encode_cursor(sort, [5, "TS-1", moment, 7]) == cursor
     assert decode_cursor(sort, cursor) == [5, "TS-1", moment, 7]
-
-
-@pytest.fixture
-def far_east_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone at UTC+14, where 9999-12-31 23:00 UTC is year 10000."""
-    monkeypatch.setenv("TZ", "Etc/GMT-14")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("far_east_local_time")
