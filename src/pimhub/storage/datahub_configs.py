@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from pimhub.catalog.errors import WriteConflict
 from pimhub.datahub.config import DatahubConfig, parse_datahub_config
@@ -40,12 +39,9 @@ class SqlDatahubConfigRepository:
         }
         with begin_write(self.engine) as conn:
             if config.version == 1:
-                try:
-                    conn.execute(insert(t).values(name=config.name, **values))
-                except IntegrityError:
-                    raise WriteConflict(
-                        f"datahub configuration {config.name} was created concurrently"
-                    ) from None
+                # Created concurrently by another writer: begin_write makes the unique
+                # violation a WriteConflict, which the service retries as an update.
+                conn.execute(insert(t).values(name=config.name, **values))
                 return
             # Optimistic: only the writer that read version n may write n + 1.
             result = conn.execute(

@@ -6,9 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from pimhub.catalog.errors import WriteConflict
 from pimhub.catalog.retry import retrying
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import import_profiles
@@ -39,13 +37,9 @@ class SqlProfileStore:
                     .values(**values)
                 ).rowcount
                 if not changed:
-                    try:
-                        conn.execute(insert(import_profiles).values(name=profile.name, **values))
-                    except IntegrityError:
-                        # Another writer created it first (PostgreSQL); update it instead.
-                        raise WriteConflict(
-                            f"import profile {profile.name} was created concurrently"
-                        ) from None
+                    # Another writer may create it first (PostgreSQL): begin_write makes the
+                    # unique violation a WriteConflict, and the retry updates it instead.
+                    conn.execute(insert(import_profiles).values(name=profile.name, **values))
 
         retrying(upsert)
 
