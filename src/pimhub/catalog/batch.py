@@ -383,14 +383,21 @@ def _write(
 
 
 def version_of(
-    before: CatalogObject | None, obj: CatalogObject, changed: Sequence[str], author: str
+    before: CatalogObject | None,
+    obj: CatalogObject,
+    changed: Sequence[str],
+    author: str,
+    action: ChangeAction | None = None,
 ) -> ObjectVersion:
+    """The version row of a save (created or updated, from `before`) or of `action`."""
+    if action is None:
+        action = ChangeAction.CREATED if before is None else ChangeAction.UPDATED
     return ObjectVersion(
         object_uuid=obj.uuid,
         class_name=obj.class_name,
         key=obj.key,
         version=obj.version,
-        action=ChangeAction.CREATED if before is None else ChangeAction.UPDATED,
+        action=action,
         author=author,
         created_at=obj.modified_at,
         published=obj.published,

@@ -10,18 +10,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
-from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch
+from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch, version_of
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import (
-    DuplicateKey,
     FieldError,
     InvalidInput,
     ObjectNotFound,
-    PreconditionFailed,
-    StaleVersion,
     StillReferenced,
     UnknownClass,
     ValidationFailed,
@@ -31,7 +27,7 @@ from pimhub.catalog.errors import (
 from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.fields import FieldType
 from pimhub.catalog.ids import new_uuid
-from pimhub.catalog.locking import key_lock, value_lock
+from pimhub.catalog.locking import key_lock
 from pimhub.catalog.objects import (
     CatalogObject,
     ChangeAction,
@@ -40,6 +36,13 @@ from pimhub.catalog.objects import (
     diff_versions,
 )
 from pimhub.catalog.ports import ObjectPointReads, Page, UnitOfWork, UnitOfWorkFactory
+from pimhub.catalog.preconditions import (
+    Existence,
+    check_existence,
+    check_unique,
+    check_version,
+    duplicate_key,
+)
 from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
 from pimhub.catalog.relations import resolve_relations
@@ -60,14 +63,6 @@ class SaveResult:
     object: CatalogObject
     created: bool
     changed: bool
-
-
-class Existence(StrEnum):
-    """A conditional write's demand on the object's existence (If-Match: * and
-    If-None-Match: *); not met, the write is refused with PreconditionFailed."""
-
-    MUST_EXIST = "must-exist"
-    MUST_NOT_EXIST = "must-not-exist"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +201,7 @@ class CatalogService:
             definition = self._writable_class(uow, class_name)
             key = values.get(definition.business_key)
             if isinstance(key, str) and self._current(uow, class_name, key) is not None:
-                raise self._duplicate(definition, key)
+                raise duplicate_key(definition, key)
             return self._save(uow, definition, None, values, published, author).object
 
         return self._write(work)
@@ -234,10 +229,10 @@ class CatalogService:
                     [FieldError(definition.business_key, "differs from the key in the URL")],
                 )
             before = self._current(uow, class_name, key)
-            self._check_existence(class_name, key, before, existence)
+            check_existence(class_name, key, before, existence)
             if before is None and expected_version is not None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}' to update")
-            self._check_version(before, expected_version)
+            check_version(before, expected_version)
             full = {**values, definition.business_key: key}
             pub = published if published is not None else (before.published if before else True)
             return self._save(uow, definition, before, full, pub, author)
@@ -260,7 +255,7 @@ class CatalogService:
         def work(uow: UnitOfWork) -> SaveResult:
             definition = self._writable_class(uow, class_name)
             before = self._current(uow, class_name, key)
-            self._check_existence(class_name, key, before, existence)
+            check_existence(class_name, key, before, existence)
             if before is None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}'")
             return self._merge(
@@ -330,7 +325,7 @@ class CatalogService:
         expected_version: int | None,
         author: str,
     ) -> SaveResult:
-        self._check_version(before, expected_version)
+        check_version(before, expected_version)
         merged = merge_patch(before.values, changes)
         new_key = merged.get(definition.business_key)
         if (
@@ -338,7 +333,7 @@ class CatalogService:
             and isinstance(new_key, str)
             and (self._current(uow, definition.name, new_key) is not None)
         ):
-            raise self._duplicate(definition, new_key)
+            raise duplicate_key(definition, new_key)
         pub = before.published if published is None else published
         return self._save(uow, definition, before, merged, pub, author)
 
@@ -358,10 +353,10 @@ class CatalogService:
         def work(uow: UnitOfWork) -> CatalogObject:
             self._writable_class(uow, class_name)
             obj = self._current(uow, class_name, key)
-            self._check_existence(class_name, key, obj, existence)
+            check_existence(class_name, key, obj, existence)
             if obj is None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}'")
-            self._check_version(obj, expected_version)
+            check_version(obj, expected_version)
             return self._delete(uow, obj, force, author)
 
         return self._write(work)
@@ -415,32 +410,6 @@ class CatalogService:
                 }
                 self._save(uow, definition, before, values, before.published, author)
 
-    def _check_existence(
-        self, class_name: str, key: str, obj: CatalogObject | None, existence: Existence | None
-    ) -> None:
-        if existence == Existence.MUST_EXIST and obj is None:
-            raise PreconditionFailed(
-                f"no {class_name} with key '{key}' exists, and the write demanded one"
-            )
-        if existence == Existence.MUST_NOT_EXIST and obj is not None:
-            raise PreconditionFailed(
-                f"a {class_name} with key '{key}' already exists, and the write demanded none"
-            )
-
-    def _check_version(self, obj: CatalogObject | None, expected: int | None) -> None:
-        if obj is not None and expected is not None and obj.version != expected:
-            raise StaleVersion(
-                f"{obj.class_name} '{obj.key}' is at version {obj.version}, not {expected}; "
-                "read it again and re-apply your change",
-                current_version=obj.version,
-            )
-
-    def _duplicate(self, definition: ClassDefinition, key: str) -> DuplicateKey:
-        return DuplicateKey(
-            f"a {definition.name} with {definition.business_key} '{key}' already exists",
-            [FieldError(definition.business_key, "already taken", "unique")],
-        )
-
     def _save(
         self,
         uow: UnitOfWork,
@@ -452,7 +421,7 @@ class CatalogService:
     ) -> SaveResult:
         normalized, errors = validate_values(definition, values, languages=self.languages)
         refs = resolve_relations(uow.objects, definition, normalized, errors)
-        self._check_unique(uow, definition, normalized, before, errors)
+        check_unique(uow, definition, normalized, before, errors)
         if errors:
             raise ValidationFailed(
                 f"{definition.name} has {len(errors)} invalid field(s); nothing was saved", errors
@@ -502,52 +471,10 @@ class CatalogService:
         author: str,
         deleted_from: CatalogObject | None = None,
     ) -> None:
-        uow.versions.add(
-            ObjectVersion(
-                object_uuid=obj.uuid,
-                class_name=obj.class_name,
-                key=obj.key,
-                version=obj.version,
-                action=action,
-                author=author,
-                created_at=obj.modified_at,
-                published=obj.published,
-                changed_fields=tuple(changed),
-                values=obj.values,
-            )
-        )
+        uow.versions.add(version_of(before, obj, changed, author, action))
         after = None if deleted_from is not None else obj
         event_type = object_event_type(deleted_from or before, after)
         uow.outbox.add(object_event(event_type, obj, changed, obj.modified_at))
-
-    def _check_unique(
-        self,
-        uow: UnitOfWork,
-        definition: ClassDefinition,
-        values: Mapping[str, Any],
-        before: CatalogObject | None,
-        errors: list[FieldError],
-    ) -> None:
-        claimed = [
-            f
-            for f in definition.fields
-            if f.unique
-            and f.name != definition.business_key
-            and f.name in values
-            and (before is None or before.values.get(f.name) != values[f.name])
-        ]
-        uow.objects.lock(definition.name, [value_lock(f.name, values[f.name]) for f in claimed])
-        for f in claimed:
-            if uow.objects.value_taken(
-                definition.name, f.name, values[f.name], before.uuid if before else None
-            ):
-                errors.append(
-                    FieldError(
-                        f.name,
-                        f"value {values[f.name]!r} is already used by another {definition.name}",
-                        "unique",
-                    )
-                )
 
 
 def _without(value: Any, target: str) -> Any:

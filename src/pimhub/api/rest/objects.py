@@ -17,8 +17,9 @@ from pimhub.api.errors import PreconditionFailed
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.errors import FieldError, InvalidInput, StaleVersion
 from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.preconditions import Existence
 from pimhub.catalog.query import VERSION_MAX
-from pimhub.catalog.service import Existence, ListQuery, SaveResult
+from pimhub.catalog.service import ListQuery, SaveResult
 
 router = APIRouter(prefix="/api/v1/objects", tags=["objects"])
 Key = Annotated[ApiKey, Depends(api_key)]
