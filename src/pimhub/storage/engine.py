@@ -84,9 +84,21 @@ def sqlstate(error: DBAPIError) -> str | None:
     return code if isinstance(code, str) else None
 
 
+# SQLite's name for the same lost race: an insert of a key another writer inserted first
+# after this one checked outside its write transaction.
+RETRYABLE_SQLITE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
+def _retryable(error: DBAPIError) -> bool:
+    code = sqlstate(error)
+    if code is not None:
+        return code in RETRYABLE_SQLSTATES
+    return getattr(error.orig, "sqlite_errorname", None) in RETRYABLE_SQLITE_ERRORS
+
+
 def lost_race(error: BaseException | None) -> WriteConflict | None:
     """The WriteConflict that stands for `error` when it is a lost race, else None."""
-    if isinstance(error, DBAPIError) and sqlstate(error) in RETRYABLE_SQLSTATES:
+    if isinstance(error, DBAPIError) and _retryable(error):
         conflict = WriteConflict(
             "another write to the same rows got in the way; nothing was saved, try again"
         )
