@@ -43,6 +43,7 @@ MODULES: dict[str, list[str]] = {
         "tests/storage/test_filter_sql.py",
     ],
     "transfer/mapping.py": ["tests/transfer/test_mapping.py"],
+    "transfer/steps.py": ["tests/transfer/test_mapping.py"],
     "datahub/config.py": ["tests/datahub/test_config.py"],
     "search/documents.py": ["tests/search/test_documents.py"],
 }

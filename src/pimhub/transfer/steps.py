@@ -1,0 +1,238 @@
+"""The steps of a field mapping after its source (see transfer.mapping): each turns the
+value read so far into the next one, or raises CellError for a value it cannot take. A
+step is built from its YAML argument by a builder that reports every problem by path."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pimhub.catalog.errors import FieldError
+
+_LARGEST = Decimal("1e300")  # beyond this a float is no longer a number anyone meant
+_SMALLEST = Decimal("1e-300")  # below this (not zero) a float would become 0 or lose digits
+_TRUE = frozenset({"1", "true", "yes", "y", "on", "x"})
+_FALSE = frozenset({"0", "false", "no", "n", "off", ""})
+# What YAML (1.1, as PyYAML reads it) turns into a boolean, lower-cased: an unquoted yes in
+# a mapping file arrives here as True.
+_YAML_TRUE = frozenset({"true", "yes", "on"})
+_YAML_FALSE = frozenset({"false", "no", "off"})
+
+
+class CellError(Exception):
+    """A value a step cannot take; becomes a row error naming the column."""
+
+
+Step = Callable[[Any], Any]
+
+
+def _trim(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [v.strip() if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _each(step: Step) -> Step:
+    """Applies to every item of a list (after split), else to the value."""
+    return lambda value: [step(v) for v in value] if isinstance(value, list) else step(value)
+
+
+def _pick_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    """`pick: color` takes color's value from "a=1,color=Black,b=2" (Magento's
+    additional_attributes)."""
+    if not isinstance(arg, str):
+        errors.append(FieldError(path, "the key to pick from key=value pairs"))
+        return None
+
+    def pick(value: Any) -> Any:
+        for pair in str(value).split(","):
+            key, sep, found = pair.partition("=")
+            if sep and key.strip() == arg:
+                return found.strip()
+        return None
+
+    return pick
+
+
+StepBuilder = Callable[[Any, str, list[FieldError]], Step | None]
+
+
+def _flag(step: Step, arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    """A step that is on or off: `true` (`false` never gets here); anything else, such as a
+    quoted "false", is a problem rather than taken for on."""
+    if arg is not True:
+        errors.append(FieldError(path, "true or false"))
+        return None
+    return step
+
+
+def _unescape(value: Any) -> Any:
+    return html.unescape(value) if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _trim_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_trim, arg, path, errors)
+
+
+def _html_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_each(_unescape), arg, path, errors)
+
+
+def _split_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if not isinstance(arg, str) or not arg:
+        errors.append(FieldError(path, "the separator, e.g. ',' or '|'"))
+        return None
+    return lambda value: [p.strip() for p in str(value).split(arg) if p.strip()]
+
+
+def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if not isinstance(arg, Mapping):
+        errors.append(FieldError(path, "an object of source value to field value"))
+        return None
+    if any(isinstance(k, bool) for k in arg):
+        errors.append(
+            FieldError(path, "quote yes, no, on, off, true and false: YAML reads them as booleans")
+        )
+        return None
+    table = {str(k): v for k, v in arg.items()}
+    return _each(lambda v: table.get(str(v), v))
+
+
+def _lower_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_each(_lower), arg, path, errors)
+
+
+def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    options = arg if isinstance(arg, Mapping) else {}
+    if not isinstance(arg, bool | Mapping):
+        errors.append(FieldError(path, "true, or {decimal: ',', thousands: '.'}"))
+        return None
+    _check_options(options, ("decimal", "thousands"), path, errors)
+    # Only the separators given are replaced: the defaults (a point, none) need nothing.
+    given = {k: options[k] for k in ("thousands", "decimal") if k in options}
+    if any(not isinstance(sep, str) or not sep for sep in given.values()) or given.get(
+        "decimal", "."
+    ) == given.get("thousands"):
+        errors.append(
+            FieldError(path, "separators are non-empty texts, and decimal is not thousands")
+        )
+        return None
+    replacements = [(given[k], to) for k, to in (("thousands", ""), ("decimal", ".")) if k in given]
+
+    def number(value: Any) -> Any:
+        # Numbers of JSON records too go through text, to get the same checks.
+        text = str(value).strip()
+        for separator, replacement in replacements:
+            text = text.replace(separator, replacement)
+        try:
+            parsed = Decimal(text)
+        except InvalidOperation:
+            raise CellError(f"{value!r} is not a number") from None
+        if not parsed.is_finite() or abs(parsed) > _LARGEST:
+            raise CellError(f"{value!r} is not a number this catalog can hold")
+        if parsed and abs(parsed) < _SMALLEST:
+            raise CellError(f"{value!r} is too close to zero for this catalog to hold")
+        if parsed == parsed.to_integral_value() and abs(parsed) < 2**63:
+            return int(parsed)
+        return float(parsed)
+
+    return _each(number)
+
+
+def _boolean_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if arg is not True and not isinstance(arg, Mapping):
+        errors.append(FieldError(path, "true, or {true: [...], false: [...]}"))
+        return None
+    # An unquoted true: or false: key is a boolean to YAML.
+    options = {str(k).lower(): v for k, v in arg.items()} if isinstance(arg, Mapping) else {}
+    _check_options(options, ("true", "false"), path, errors)
+    lists = [options.get("true", _TRUE), options.get("false", _FALSE)]
+    if not all(isinstance(texts, list | frozenset) for texts in lists):
+        errors.append(FieldError(path, "true and false are lists of texts"))
+        return None
+    yes, no = (_boolean_texts(texts) for texts in lists)
+
+    def boolean(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in yes:
+            return True
+        if text in no:
+            return False
+        raise CellError(f"{value!r} is neither true ({', '.join(sorted(yes))}) nor false")
+
+    return boolean
+
+
+def _boolean_texts(texts: Iterable[Any]) -> set[str]:
+    """Lower-cased texts; a boolean is any of the words YAML reads as it."""
+    found: set[str] = set()
+    for text in texts:
+        if isinstance(text, bool):
+            found |= _YAML_TRUE if text else _YAML_FALSE
+        else:
+            found.add(str(text).lower())
+    return found
+
+
+def _check_options(
+    options: Mapping[Any, Any], known: Sequence[str], path: str, errors: list[FieldError]
+) -> None:
+    errors.extend(
+        FieldError(f"{path}.{k}", f"unknown option; use {', '.join(known)}")
+        for k in sorted(set(map(str, options)) - set(known))
+    )
+
+
+def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    if arg is not True and not isinstance(arg, Mapping):
+        errors.append(FieldError(path, "true (ISO 8601), or {format: '%d.%m.%Y'}"))
+        return None
+    options = arg if isinstance(arg, Mapping) else {}
+    _check_options(options, ("format",), path, errors)
+    fmt = options.get("format")
+    if fmt is not None and not isinstance(fmt, str):
+        errors.append(FieldError(f"{path}.format", "a strptime format such as '%d.%m.%Y'"))
+        return None
+
+    def date(value: Any) -> Any:
+        text = str(value).strip()
+        try:
+            moment = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+        except ValueError:
+            raise CellError(f"{value!r} is not a date ({fmt or 'ISO 8601'})") from None
+        return moment.date().isoformat()
+
+    return date
+
+
+def _first_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_first, arg, path, errors)
+
+
+STEPS: tuple[tuple[str, StepBuilder], ...] = (
+    ("pick", _pick_step),
+    ("trim", _trim_step),
+    ("html", _html_step),
+    ("split", _split_step),
+    ("lowercase", _lower_step),
+    ("map", _map_step),
+    ("number", _number_step),
+    ("boolean", _boolean_step),
+    ("date", _date_step),
+    ("first", _first_step),
+)
