@@ -20,7 +20,7 @@ from pimhub.catalog.errors import (
 from pimhub.catalog.events import class_event
 from pimhub.catalog.fields import FieldType
 from pimhub.catalog.objects import CatalogObject
-from pimhub.catalog.ports import UnitOfWork, UnitOfWorkFactory
+from pimhub.catalog.ports import ObjectRepository, UnitOfWork, UnitOfWorkFactory
 from pimhub.catalog.retry import write_retrying
 from pimhub.catalog.service import utc_now
 from pimhub.catalog.validation import validate_values
@@ -84,6 +84,42 @@ def breaking_changes(
     return problems
 
 
+def _reshaped_fields(old: ClassDefinition, new: ClassDefinition) -> list[str]:
+    """Fields whose stored shape changes with `new`: a number that becomes a quantity, a
+    money field that becomes a price list."""
+    names = []
+    for f in new.fields:
+        prev = old.field(f.name)
+        if prev is None or (prev.type, prev.price_list) == (f.type, f.price_list):
+            continue
+        if f.type == FieldType.QUANTITY or f.price_list:
+            names.append(f.name)
+    return names
+
+
+def upgrade_stored_values(
+    objects: ObjectRepository, old: ClassDefinition, new: ClassDefinition
+) -> int:
+    """Rewrites the values of reshaped fields (see _reshaped_fields) into their new shape:
+    a number n becomes n in the quantity's unit, a money value the amount of its currency.
+    Run after _refuse_breaking (which validated every object against `new`) in the class
+    change's transaction. Objects keep their version: their values mean what they meant."""
+    names = _reshaped_fields(old, new)
+    if not names:
+        return 0
+    changes: list[tuple[CatalogObject, int]] = []
+    for obj in objects.iterate(old.name):
+        given = {n: obj.values[n] for n in names if n in obj.values}
+        values, errors = validate_values(new, given)
+        errors = [e for e in errors if e.code != "required"]  # the other fields are not given
+        if given and not errors and values != given:
+            obj.values = {**obj.values, **values}
+            changes.append((obj, obj.version))
+    for start in range(0, len(changes), 500):
+        objects.update_many(changes[start : start + 500])
+    return len(changes)
+
+
 class ClassService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], datetime] = utc_now) -> None:
         self.uow = uow
@@ -135,6 +171,7 @@ class ClassService:
             if old.to_dict(with_version=False) == definition.to_dict(with_version=False):
                 return old
             self._refuse_breaking(uow, old, definition)
+            upgrade_stored_values(uow.objects, old, definition)
             saved = self._store(
                 uow, definition, old.version + 1, "updated", author, pending=[definition]
             )
@@ -198,6 +235,7 @@ class ClassService:
                 results.append((definition.name, "unchanged"))
             else:
                 self._refuse_breaking(uow, old, definition)
+                upgrade_stored_values(uow.objects, old, definition)
                 saved = self._store(
                     uow, definition, old.version + 1, "updated", author, pending=definitions
                 )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pimhub.catalog import units
 from pimhub.catalog.errors import FieldError, InvalidClassDefinition
 from pimhub.catalog.fields import (
     FIELD_NAME_PATTERN,
@@ -24,6 +25,7 @@ from pimhub.catalog.fields import (
 CLASS_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 DEFAULT_KEY_PATTERN = r"[^\s/](?:[^/]*[^\s/])?"
+_MEASURED = (FieldType.NUMBER, FieldType.MONEY, FieldType.QUANTITY)
 
 _FIELD_KEYS = frozenset(
     {
@@ -43,6 +45,9 @@ _FIELD_KEYS = frozenset(
         "multiple",
         "decimals",
         "currencies",
+        "priceList",
+        "family",
+        "unit",
     }
 )
 _CLASS_KEYS = frozenset({"name", "title", "description", "businessKey", "fields", "version"})
@@ -200,6 +205,9 @@ def _parse_field(raw: Any, path: str, out: _Collector) -> FieldDefinition | None
         multiple=_opt_bool(raw, "multiple", path, out),
         decimals=_opt_int(raw, "decimals", path, out) or 0,
         currencies=_str_list(raw, "currencies", path, out),
+        price_list=_opt_bool(raw, "priceList", path, out),
+        family=_opt_str(raw, "family", path, out),
+        unit=_quantity_unit(raw, path, out),
     )
     _check_field_rules(definition, raw, path, out)
     return definition if name and len(out.errors) == before else None
@@ -211,13 +219,15 @@ def _check_field_rules(
     t = f.type
     if f.localized and t not in TEXT_TYPES:
         out.add(f"{path}.localized", "only text, textarea and rich_text fields can be localized")
-    if f.unique and (f.localized or f.is_list or t in (FieldType.RICH_TEXT, FieldType.MONEY)):
+    if f.unique and (
+        f.localized or f.is_list or t in (FieldType.RICH_TEXT, FieldType.MONEY, FieldType.QUANTITY)
+    ):
         out.add(
             f"{path}.unique",
             f"a {'localized ' if f.localized else ''}{t.value} field cannot be unique",
         )
-    if (f.min is not None or f.max is not None) and t not in (FieldType.NUMBER, FieldType.MONEY):
-        out.add(f"{path}.min", "min and max apply to number and money fields only")
+    if (f.min is not None or f.max is not None) and t not in _MEASURED:
+        out.add(f"{path}.min", "min and max apply to number, money and quantity fields only")
     if f.min is not None and f.max is not None and f.min > f.max:
         out.add(f"{path}.max", "must not be below min")
     if (f.min_length is not None or f.max_length is not None) and t not in TEXT_TYPES:
@@ -253,6 +263,40 @@ def _check_field_rules(
         bad = [c for c in f.currencies if not CURRENCY_PATTERN.match(c)]
         if bad:
             out.add(f"{path}.currencies", f"not ISO 4217 codes: {', '.join(bad)}")
+    if f.price_list and (t != FieldType.MONEY or not f.currencies):
+        out.add(f"{path}.priceList", "a price list is a money field with a list of currencies")
+    _check_quantity_rules(f, raw, path, out)
+
+
+def _quantity_unit(raw: Mapping[str, Any], path: str, out: _Collector) -> str | None:
+    """The field's unit as its code (`KILOGRAM` and `kg` both give kg), checked against its
+    family; None, with the problem reported, when either is wrong."""
+    family, unit = raw.get("family"), raw.get("unit")
+    if raw.get("type") != FieldType.QUANTITY.value:
+        return unit if isinstance(unit, str) else None  # reported by _check_quantity_rules
+    if family not in units.FAMILIES:
+        out.add(f"{path}.family", f"a quantity needs a family: one of {', '.join(units.FAMILIES)}")
+        return None
+    if not isinstance(unit, str):
+        out.add(
+            f"{path}.unit",
+            f"a quantity needs its unit, one of: {', '.join(units.unit_codes(family))}",
+        )
+        return None
+    try:
+        return units.unit_code(family, unit)
+    except units.UnitError as exc:
+        out.add(f"{path}.unit", str(exc))
+        return None
+
+
+def _check_quantity_rules(
+    f: FieldDefinition, raw: Mapping[str, Any], path: str, out: _Collector
+) -> None:
+    if f.type != FieldType.QUANTITY:
+        for key in ("family", "unit"):
+            if key in raw:
+                out.add(f"{path}.{key}", f"{key} applies to quantity fields only")
 
 
 def parse_class_definition(raw: Any) -> ClassDefinition:

@@ -14,6 +14,7 @@ class FieldType(StrEnum):
     RICH_TEXT = "rich_text"
     NUMBER = "number"
     MONEY = "money"
+    QUANTITY = "quantity"
     BOOLEAN = "boolean"
     DATE = "date"
     DATETIME = "datetime"
@@ -32,6 +33,7 @@ ORDERABLE_TYPES = frozenset(
         FieldType.TEXTAREA,
         FieldType.NUMBER,
         FieldType.MONEY,
+        FieldType.QUANTITY,
         FieldType.BOOLEAN,
         FieldType.DATE,
         FieldType.DATETIME,
@@ -55,6 +57,7 @@ RESERVED_FIELD_NAMES = frozenset(
         "modificationDate",
         "creationDate",
         "fields",
+        "completeness",  # the object's completeness per channel (catalog.completeness)
     }
 )
 DEFAULT_TEXT_MAX_LENGTH = {
@@ -85,6 +88,12 @@ class FieldDefinition:
     multiple: bool = False
     decimals: int = 0
     currencies: tuple[str, ...] = ()
+    # A money field with a price list holds one amount per currency: {"EUR": 19.9, ...}.
+    price_list: bool = False
+    # A quantity field: its family of units (catalog.units) and the unit min, max, filters
+    # and sorts mean.
+    family: str | None = None
+    unit: str | None = None
     _compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -125,6 +134,9 @@ class FieldDefinition:
             "multiple": self.multiple or None,
             "decimals": self.decimals or None,
             "currencies": list(self.currencies) or None,
+            "priceList": self.price_list or None,
+            "family": self.family,
+            "unit": self.unit,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
         return out

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pimhub.catalog import units
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidQuery
-from pimhub.catalog.fields import ORDERABLE_TYPES, FieldType
+from pimhub.catalog.fields import ORDERABLE_TYPES, FieldDefinition, FieldType
 
 # A UTF-16 surrogate on its own: what a JSON "\ud800" escape decodes to.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -88,6 +89,8 @@ class FieldRef:
     system: SystemField | None
     path: tuple[str, ...]
     kind: ValueKind
+    # A quantity's (family, unit): storage compares its value converted to that unit.
+    quantity: tuple[str, str] | None = None
 
     @property
     def label(self) -> str:
@@ -154,6 +157,16 @@ class FieldResolver:
             )
         if f.localized:
             return FieldRef(None, (head, tail or self.default_language), ValueKind.STRING)
+        if f.type == FieldType.MONEY and f.price_list:
+            if tail not in f.currencies:
+                raise InvalidQuery(
+                    f"'{name}': a price list is compared per currency, e.g. "
+                    f"{head}.{f.currencies[0]}",
+                    [FieldError(where, f"name a currency: {', '.join(f.currencies)}")],
+                )
+            return FieldRef(None, (head, tail), ValueKind.NUMBER)
+        if f.type == FieldType.QUANTITY:
+            return _quantity_ref(f, tail, name, where)
         if f.type == FieldType.MONEY:
             part = tail or "amount"
             if part not in ("amount", "currency"):
@@ -173,6 +186,20 @@ class FieldResolver:
         if f.type not in ORDERABLE_TYPES and f.type != FieldType.RELATION:
             raise InvalidQuery(f"'{name}' cannot be filtered", [FieldError(where, name)])
         return FieldRef(None, (head,), _FIELD_KINDS.get(f.type, ValueKind.STRING))
+
+
+def _quantity_ref(f: FieldDefinition, tail: str, name: str, where: str) -> FieldRef:
+    """`weight` compares in the field's unit whatever unit each object holds;
+    `weight.unit` is the stored unit code."""
+    assert f.family is not None and f.unit is not None
+    if tail == "unit":
+        return FieldRef(None, (f.name, "unit"), ValueKind.STRING)
+    if tail:
+        raise InvalidQuery(
+            f"'{name}': a quantity compares as {f.name} (in {f.unit}) or {f.name}.unit",
+            [FieldError(where, f"use {f.name} or {f.name}.unit")],
+        )
+    return FieldRef(None, (f.name,), ValueKind.NUMBER, quantity=(f.family, f.unit))
 
 
 _TIME_FIELDS = (SystemField.CREATED_AT, SystemField.MODIFIED_AT)
@@ -242,6 +269,8 @@ def _check_scalar(ref: FieldRef, value: Any, bad: Callable[[str], InvalidQuery])
             if not _FIRST_SECOND <= seconds <= _LAST_SECOND:
                 raise bad(f"{value!r} is outside the years 1 to 9999")
             return seconds
+    if ref.quantity is not None and isinstance(value, str):
+        value = _in_field_unit(ref, value, bad)
     expected: dict[ValueKind, type | tuple[type, ...]] = {
         ValueKind.STRING: str,
         ValueKind.NUMBER: (int, float),
@@ -261,6 +290,20 @@ def _check_scalar(ref: FieldRef, value: Any, bad: Callable[[str], InvalidQuery])
     if ref.system == SystemField.VERSION and not -VERSION_MAX <= value <= VERSION_MAX:
         raise bad(f"{value!r} is out of range; versions go up to {VERSION_MAX}")
     return value
+
+
+def _in_field_unit(ref: FieldRef, text: str, bad: Callable[[str], InvalidQuery]) -> float:
+    """A filter operand such as "500 g" for a quantity, in the field's unit."""
+    assert ref.quantity is not None
+    family, canonical = ref.quantity
+    try:
+        number, unit = units.parse_quantity(text, family, canonical)
+    except units.UnitError as exc:
+        raise bad(str(exc)) from None
+    result = number * units.factors(family, canonical)[unit]
+    if not math.isfinite(result):
+        raise bad(f"{text!r} is not a finite number")
+    return result
 
 
 class FilterParser:

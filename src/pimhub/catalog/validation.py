@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pimhub.catalog import units
 from pimhub.catalog.classes import CURRENCY_PATTERN, ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.fields import FieldDefinition, FieldType
@@ -92,9 +93,10 @@ def nul_message(path: str) -> str:
 class _Invalid(Exception):
     """Internal: one bad value; carries the message and a stable code for the field path."""
 
-    def __init__(self, message: str, code: str = "invalid") -> None:
+    def __init__(self, message: str, code: str = "invalid", where: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.where = where  # a part of the value (".EUR"), appended to the field's path
 
 
 def _check_number(f: FieldDefinition, value: Any, decimals: int) -> int | float:
@@ -162,6 +164,8 @@ def _check_string(f: FieldDefinition, value: Any) -> str:
 
 
 def _check_money(f: FieldDefinition, value: Any) -> dict[str, Any]:
+    if f.price_list:
+        return _check_price_list(f, value)
     if not isinstance(value, Mapping) or set(value) != {"amount", "currency"}:
         raise _Invalid('expected {"amount": <number>, "currency": "<ISO 4217 code>"}', "type")
     decimals = f.decimals or 2
@@ -175,6 +179,66 @@ def _check_money(f: FieldDefinition, value: Any) -> dict[str, Any]:
     if f.currencies and currency not in f.currencies:
         raise _Invalid(f"currency must be one of: {', '.join(f.currencies)}", "currency")
     return {"amount": amount, "currency": currency}
+
+
+def _check_price_list(f: FieldDefinition, value: Any) -> dict[str, Any]:
+    """One amount per currency, as {"EUR": 19.9, "USD": 21.5} or Akeneo's list of
+    {"amount", "currency"}; stored as the map, in the field's currency order."""
+    if isinstance(value, Mapping) and set(value) == {"amount", "currency"}:
+        value = [value]  # one money value: the amount of its currency
+    if isinstance(value, list) and len(value) <= len(f.currencies):
+        pairs: dict[str, Any] = {}
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping) or set(item) != {"amount", "currency"}:
+                expected = '{"amount": <number>, "currency": "<code>"}'
+                raise _Invalid(f"expected {expected}", "type", f"[{i}]")
+            if not isinstance(item["currency"], str) or item["currency"] in pairs:
+                raise _Invalid("names no currency, or one twice", "currency", f"[{i}]")
+            pairs[item["currency"]] = item["amount"]
+        value = pairs
+    if not isinstance(value, Mapping):
+        raise _Invalid(
+            "expected one amount per currency, e.g. "
+            + "{"
+            + ", ".join(f'"{c}": 19.9' for c in f.currencies)
+            + "}",
+            "type",
+        )
+    unknown = [str(c) for c in value if c not in f.currencies]
+    if unknown:
+        raise _Invalid(
+            f"currency must be one of: {', '.join(f.currencies)}", "currency", f".{unknown[0]}"
+        )
+    decimals = f.decimals or 2
+    out: dict[str, Any] = {}
+    for currency in f.currencies:
+        amount = value.get(currency)
+        if amount is None or amount == "":
+            continue
+        try:
+            if isinstance(amount, str):
+                amount = _parse_amount(amount, decimals)
+            out[currency] = _check_number(f, amount, decimals)
+        except _Invalid as exc:
+            raise _Invalid(str(exc), exc.code, f".{currency}") from None
+    return out
+
+
+def _check_quantity(f: FieldDefinition, value: Any) -> dict[str, Any]:
+    """{"value", "unit"} with the unit as its code; the field's min and max hold in its unit."""
+    assert f.family is not None and f.unit is not None
+    try:
+        number, unit = units.parse_quantity(value, f.family, f.unit)
+    except units.UnitError as exc:
+        raise _Invalid(str(exc), exc.code) from None
+    canonical = number * units.factors(f.family, f.unit)[unit]
+    if not math.isfinite(canonical):
+        raise _Invalid(f"is too large to express in {f.unit}", "range")
+    if f.min is not None and canonical < f.min:
+        raise _Invalid(f"must be at least {_fmt(f.min)} {f.unit}", "range")
+    if f.max is not None and canonical > f.max:
+        raise _Invalid(f"must be at most {_fmt(f.max)} {f.unit}", "range")
+    return {"value": number, "unit": unit}
 
 
 def _parse_amount(text: str, decimals: int) -> int | float:
@@ -268,6 +332,7 @@ _SCALAR_CHECKS: dict[FieldType, Callable[[FieldDefinition, Any], Any]] = {
     FieldType.RICH_TEXT: _check_string,
     FieldType.NUMBER: lambda f, v: _check_number(f, v, f.decimals),
     FieldType.MONEY: _check_money,
+    FieldType.QUANTITY: _check_quantity,
     FieldType.BOOLEAN: _check_boolean,
     FieldType.DATE: _check_date,
     FieldType.DATETIME: _check_datetime,
@@ -397,7 +462,7 @@ def _validate_field(
     try:
         return _SCALAR_CHECKS[f.type](f, value)
     except _Invalid as exc:
-        errors.append(FieldError(f.name, str(exc), exc.code))
+        errors.append(FieldError(f"{f.name}{exc.where}", str(exc), exc.code))
         return None
 
 

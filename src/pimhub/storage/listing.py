@@ -12,9 +12,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, func, literal, not_, or_, true
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    true,
+)
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from pimhub.catalog import units
 from pimhub.catalog.errors import FieldError, InvalidQuery
 from pimhub.catalog.query import (
     INT64_MAX,
@@ -46,6 +58,8 @@ _NULL_SENTINEL = {ValueKind.STRING: "", ValueKind.NUMBER: -1e300, ValueKind.BOOL
 def column_for(ref: FieldRef) -> ColumnElement[Any]:
     if ref.system is not None:
         return _SYSTEM_COLUMNS[ref.system]
+    if ref.quantity is not None:
+        return _in_field_unit(ref.path[0], *ref.quantity)
     element = objects.c.data[ref.path if len(ref.path) > 1 else ref.path[0]]
     typed: ColumnElement[Any]
     if ref.kind == ValueKind.NUMBER:
@@ -55,6 +69,22 @@ def column_for(ref: FieldRef) -> ColumnElement[Any]:
     else:
         typed = element.as_string()
     return typed
+
+
+def _in_field_unit(name: str, family: str, unit: str) -> ColumnElement[Any]:
+    """A quantity's stored value converted to the field's unit: value times the factor of its
+    stored unit. Codes and factors come from catalog.units, never from a request, and are
+    written into the statement so its text (and cached plan) is the same for every query."""
+    value = objects.c.data[(name, "value")].as_float()
+    stored_unit = objects.c.data[(name, "unit")].as_string()
+    factor = case(
+        *[
+            (stored_unit == literal_column(f"'{code}'"), literal_column(repr(f), Float))
+            for code, f in units.factors(family, unit).items()
+        ]
+    )
+    converted: ColumnElement[Any] = value * factor
+    return converted
 
 
 def _param(ref: FieldRef, value: Any) -> Any:
