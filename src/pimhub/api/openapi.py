@@ -119,7 +119,21 @@ OBJECT_SCHEMAS: dict[str, Any] = {
             "version": {"type": "integer", "minimum": 1},
             "createdAt": _TIME,
             "modifiedAt": _TIME,
-            "fields": {"type": "object", "description": "Values by field name"},
+            "fields": {
+                "type": "object",
+                "description": "Values by field name; a variant's include what it inherits",
+            },
+            "parent": {
+                "type": "object",
+                "description": "A variant's parent",
+                "required": ["uuid"],
+                "properties": {"uuid": {"type": "string"}, "key": {"type": "string"}},
+            },
+            "inherited": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The fields whose values a variant takes from its parent",
+            },
         },
     },
     "ObjectPage": {

@@ -10,12 +10,13 @@ changed object gets one new version and exactly one outbox event, as with single
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.completeness import completeness_of
 from pimhub.catalog.errors import FieldError, WriteConflict
 from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.ids import new_uuid
@@ -87,6 +88,15 @@ class _Item:
     needs: list[_Item] = field(default_factory=list)  # items of this batch it refers to
 
 
+class FamilyWrites(Protocol):
+    """Items of a batch that touch a family of variants (catalog.variant_batch)."""
+
+    def split(self, items: Sequence[Mapping[str, Any]]) -> set[int]:
+        """The indexes of the items to write one by one as family items."""
+
+    def save(self, index: int, item: Mapping[str, Any]) -> ItemResult: ...
+
+
 class BatchWriter:
     """Writes batches in one unit of work; see CatalogService.batch_writer."""
 
@@ -100,6 +110,7 @@ class BatchWriter:
         author: str,
         clock: Callable[[], datetime],
         languages: frozenset[str] | None,
+        family: FamilyWrites | None = None,
     ) -> None:
         self.uow = uow
         self.definition = definition
@@ -108,9 +119,31 @@ class BatchWriter:
         self.author = author
         self.clock = clock
         self.languages = languages
+        self.family = family
 
     def save(
         self, items: Sequence[Mapping[str, Any]], checked: Checked | None = None
+    ) -> list[ItemResult]:
+        family = self.family.split(items) if self.family is not None else set()
+        if not family:
+            return self._save_plain(items, checked)
+        assert self.family is not None
+        plain = [n for n in range(len(items)) if n not in family]
+        ahead = None
+        if checked is not None and checked.usable(self.definition, len(items)):
+            ahead = Checked(
+                checked.class_name, checked.class_version, [checked.results[n] for n in plain]
+            )
+        results = [
+            replace(r, index=plain[r.index])
+            for r in self._save_plain([items[n] for n in plain], ahead)
+        ]
+        # After the plain items: a parent's row names variants that rows before it create.
+        results += [self.family.save(n, items[n]) for n in sorted(family)]
+        return sorted(results, key=lambda r: r.index)
+
+    def _save_plain(
+        self, items: Sequence[Mapping[str, Any]], checked: Checked | None
     ) -> list[ItemResult]:
         return save_batch(
             self.uow,
@@ -250,7 +283,7 @@ def _prepare(
         if before is None and ahead is not None:
             normalized, errors = ahead[index]
         else:
-            merged = merge_patch(before.values, raw) if before is not None else raw
+            merged = merge_patch(before.own_values, raw) if before is not None else raw
             normalized, errors = validate_values(definition, merged, languages=languages)
         item = _Item(index, key, before, normalized, errors)
         if before is not None:
@@ -353,6 +386,9 @@ def _write(
 ) -> None:
     if not created and not updated:
         return
+    # Kept current like the search documents: with the rows, in this transaction.
+    for obj in [o for o, _ in created] + [o for _, o, _ in updated]:
+        obj.completeness = completeness_of(definition, obj.values)
     uow.objects.insert_many([obj for obj, _ in created])
     stale = len(updated) - uow.objects.update_many([(o, b.version) for b, o, _ in updated])
     if stale:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pimhub.catalog import completeness
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
 from pimhub.catalog.errors import (
     ClassInUse,
@@ -66,8 +67,9 @@ def breaking_changes(
                 problems.append(
                     FieldError(f.name, f"becomes unique but objects share values: {shown}")
                 )
-    bad_objects = 0
+    bad_objects = variants = 0
     for obj in objects:
+        variants += obj.parent is not None
         # Relation values are stored uuids; shape-checking them is enough here.
         _, errors = validate_values(new, obj.values)
         if errors:
@@ -79,6 +81,15 @@ def breaking_changes(
             FieldError(
                 "",
                 f"... and {bad_objects - MAX_PROBLEMS_SHOWN} more objects would no longer be valid",
+            )
+        )
+    if variants and old.variants != new.variants:
+        # Axes and parent-only fields decide what every stored variant may hold and inherit.
+        problems.append(
+            FieldError(
+                "variants",
+                f"the variant rules change while {variants} variant(s) exist; make them "
+                "standalone or delete them first",
             )
         )
     return problems
@@ -176,6 +187,7 @@ class ClassService:
                 uow, definition, old.version + 1, "updated", author, pending=[definition]
             )
             uow.search.class_changed(old, saved)
+            completeness.class_changed(uow.objects, old, saved)
             return saved
 
         return self._write(work)
@@ -240,6 +252,7 @@ class ClassService:
                     uow, definition, old.version + 1, "updated", author, pending=definitions
                 )
                 uow.search.class_changed(old, saved)
+                completeness.class_changed(uow.objects, old, saved)
                 results.append((definition.name, "updated"))
         return results
 

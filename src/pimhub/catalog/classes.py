@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pimhub.catalog import units
+from pimhub.catalog.channels import Channel, channels_to_dict, parse_channels
 from pimhub.catalog.errors import FieldError, InvalidClassDefinition
 from pimhub.catalog.fields import (
     FIELD_NAME_PATTERN,
@@ -50,7 +51,37 @@ _FIELD_KEYS = frozenset(
         "unit",
     }
 )
-_CLASS_KEYS = frozenset({"name", "title", "description", "businessKey", "fields", "version"})
+_CLASS_KEYS = frozenset(
+    {
+        "name",
+        "title",
+        "description",
+        "businessKey",
+        "fields",
+        "version",
+        "variants",
+        "completeness",
+    }
+)
+_VARIANT_KEYS = frozenset({"axes", "parentOnly"})
+# Axes tell siblings apart, so each holds one plain value a child sets itself.
+AXIS_TYPES = frozenset({FieldType.TEXT, FieldType.SELECT, FieldType.NUMBER, FieldType.BOOLEAN})
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRules:
+    """How objects of a class form families: a parent and its variants (children), told
+    apart by their values on the axes. A child inherits what it does not set itself, except
+    its business key, unique fields and the axes; `parent_only` fields only a parent sets."""
+
+    axes: tuple[str, ...]
+    parent_only: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"axes": list(self.axes)}
+        if self.parent_only:
+            out["parentOnly"] = list(self.parent_only)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +94,9 @@ class ClassDefinition:
     title: str | None = None
     description: str | None = None
     version: int = 0
+    variants: VariantRules | None = None
+    # Completeness channels (catalog.channels); empty: the class has none.
+    completeness: tuple[Channel, ...] = ()
     _by_name: dict[str, FieldDefinition] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +116,17 @@ class ClassDefinition:
     def relation_fields(self) -> list[FieldDefinition]:
         return [f for f in self.fields if f.type == FieldType.RELATION]
 
+    def inheritable(self, name: str) -> bool:
+        """Whether a variant takes this field from its parent when it does not set it."""
+        f = self._by_name.get(name)
+        return (
+            f is not None
+            and self.variants is not None
+            and name != self.business_key
+            and not f.unique
+            and name not in self.variants.axes
+        )
+
     def to_dict(self, *, with_version: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         if self.title:
@@ -90,6 +135,10 @@ class ClassDefinition:
             out["description"] = self.description
         out["businessKey"] = self.business_key
         out["fields"] = [f.to_dict() for f in self.fields]
+        if self.variants is not None:
+            out["variants"] = self.variants.to_dict()
+        if self.completeness:
+            out["completeness"] = channels_to_dict(self.completeness)
         if with_version:
             out["version"] = self.version
         return out
@@ -102,6 +151,8 @@ class ClassDefinition:
             title=self.title,
             description=self.description,
             version=version,
+            variants=self.variants,
+            completeness=self.completeness,
         )
 
 
@@ -343,6 +394,8 @@ def parse_class_definition(raw: Any) -> ClassDefinition:
     for attr in ("title", "description"):
         if raw.get(attr) is not None and not isinstance(raw.get(attr), str):
             out.add(attr, "must be a string")
+    variants = _parse_variants(raw.get("variants"), by_name, business_key, out)
+    completeness = parse_channels(raw.get("completeness"), by_name, out.add)
     if out.errors:
         raise InvalidClassDefinition(
             f"class definition {name if isinstance(name, str) else ''!s} has "
@@ -358,7 +411,43 @@ def parse_class_definition(raw: Any) -> ClassDefinition:
         title=raw.get("title"),
         description=raw.get("description"),
         version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
+        variants=variants,
+        completeness=completeness,
     )
+
+
+def _parse_variants(
+    raw: Any, by_name: Mapping[str, FieldDefinition], business_key: Any, out: _Collector
+) -> VariantRules | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        out.add("variants", "must be an object with 'axes' (and optionally 'parentOnly')")
+        return None
+    for key in sorted(set(raw) - _VARIANT_KEYS):
+        out.add(f"variants.{key}", "unknown variants attribute")
+    axes = _str_list(raw, "axes", "variants", out)
+    parent_only = _str_list(raw, "parentOnly", "variants", out)
+    if not axes:
+        out.add("variants.axes", "a class with variants names at least one axis field")
+    for i, name in enumerate(axes):
+        f = by_name.get(name)
+        path = f"variants.axes[{i}]"
+        if f is None:
+            out.add(path, f"names no field of this class: '{name}'")
+        elif name == business_key or f.unique:
+            out.add(path, "the business key and unique fields cannot be axes")
+        elif f.type not in AXIS_TYPES or f.localized or f.is_list:
+            allowed = ", ".join(sorted(t.value for t in AXIS_TYPES))
+            out.add(path, f"an axis is a non-localized field of type {allowed}")
+    for i, name in enumerate(parent_only):
+        f = by_name.get(name)
+        path = f"variants.parentOnly[{i}]"
+        if f is None:
+            out.add(path, f"names no field of this class: '{name}'")
+        elif name == business_key or f.unique or name in axes:
+            out.add(path, "the business key, unique fields and axes belong to each variant")
+    return VariantRules(axes, parent_only)
 
 
 def _as_key_field(f: FieldDefinition) -> FieldDefinition:

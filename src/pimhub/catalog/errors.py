@@ -20,6 +20,7 @@
         WriteConflict                another transaction changed the same rows at the same
                                      time; `retryable`: the whole write may simply run again
         StillReferenced              delete refused while other objects point at the target
+        HasVariants                  delete of a parent refused while it has variants
         IncompatibleClassChange      a class change would break stored objects
         ClassInUse                   delete of a class that still has objects
       Unauthorized / Forbidden       authentication and authorisation failures
@@ -159,6 +160,11 @@ class WriteConflict(Conflict):
 class StillReferenced(Conflict):
     code = "still-referenced"
     title = "Object is still referenced"
+
+
+class HasVariants(Conflict):
+    code = "has-variants"
+    title = "Object still has variants"
 
 
 class IncompatibleClassChange(Conflict):

@@ -22,10 +22,25 @@ class CatalogObject:
     created_at: datetime
     modified_at: datetime
     id: int | None = None
+    # A variant: its parent's uuid, and which of `values` it takes from that parent (the
+    # values are the effective ones; its own are the rest, see `own_values`).
+    parent: str | None = None
+    inherited: tuple[str, ...] = ()
+    # Per completeness channel and language: {"ratio", "missing"} (catalog.completeness);
+    # None where it was not read or computed.
+    completeness: dict[str, Any] | None = None
+
+    @property
+    def own_values(self) -> dict[str, Any]:
+        """The values the object sets itself (all of them, unless it is a variant)."""
+        if not self.inherited:
+            return self.values
+        return {k: v for k, v in self.values.items() if k not in self.inherited}
 
     def to_dict(self) -> dict[str, Any]:
-        """The public envelope: no internal id."""
-        return {
+        """The public envelope: no internal id. A variant also names its parent and the
+        fields whose values come from it."""
+        out: dict[str, Any] = {
             "uuid": self.uuid,
             "class": self.class_name,
             "key": self.key,
@@ -35,6 +50,12 @@ class CatalogObject:
             "modifiedAt": iso(self.modified_at),
             "fields": self.values,
         }
+        if self.completeness is not None:
+            out["completeness"] = self.completeness
+        if self.parent is not None:
+            out["parent"] = {"uuid": self.parent}
+            out["inherited"] = list(self.inherited)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

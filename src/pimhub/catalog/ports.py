@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -11,6 +11,7 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.events import OutboxEvent
 from pimhub.catalog.objects import CatalogObject, ObjectVersion, RelatedObject
 from pimhub.catalog.query import Node, SortKey
+from pimhub.catalog.variants import FamilyFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,19 @@ class ObjectRepository(Protocol):
         the write checks."""
 
     def get_by_key(self, class_name: str, key: str) -> CatalogObject | None: ...
+    def get_by_uuid(self, class_name: str, uuid: str) -> CatalogObject | None: ...
+    def children(self, parent_uuid: str) -> list[CatalogObject]:
+        """A parent's variants, in creation order."""
+
+    def with_children(self, uuids: Sequence[str]) -> set[str]:
+        """Which of `uuids` are parents of at least one variant."""
+
+    def family_keys(self, class_name: str, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` name a variant or a parent of variants."""
+
+    def keys_of(self, uuids: Sequence[str]) -> dict[str, str]:
+        """The business keys of the objects with these uuids."""
+
     def resolve_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, str]: ...
     def resolve_uuids(self, uuids: Sequence[str]) -> dict[str, TargetRef]: ...
     def get_many_by_keys(
@@ -88,6 +102,12 @@ class ObjectRepository(Protocol):
     def values_taken(self, class_name: str, field: str, values: Sequence[Any]) -> dict[Any, str]:
         """Which of `values` objects of the class hold in `field`: value -> holder's uuid."""
 
+    def values_batches(self, class_name: str, size: int) -> Iterator[list[tuple[int, Any]]]:
+        """(internal id, values) of every object of the class, `size` at a time."""
+
+    def set_completeness_many(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        """Store each object's completeness (catalog.completeness) by internal id."""
+
     def count(self, class_name: str) -> int: ...
     def iterate(self, class_name: str) -> Iterator[CatalogObject]: ...
     def duplicate_values(self, class_name: str, field: str, limit: int) -> list[Any]: ...
@@ -99,6 +119,7 @@ class ObjectRepository(Protocol):
         first: int,
         after: str | None,
         include_drafts: bool,
+        family: FamilyFilter | None = None,
     ) -> Page: ...
 
 

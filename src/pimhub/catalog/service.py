@@ -12,25 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch, version_of
+from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import (
     FieldError,
     InvalidInput,
     ObjectNotFound,
-    StillReferenced,
-    UnknownClass,
     ValidationFailed,
     VersionNotFound,
-    WriteConflict,
 )
-from pimhub.catalog.events import object_event, object_event_type
-from pimhub.catalog.fields import FieldType
-from pimhub.catalog.ids import new_uuid
-from pimhub.catalog.locking import key_lock
 from pimhub.catalog.objects import (
     CatalogObject,
-    ChangeAction,
     FieldChange,
     ObjectVersion,
     diff_versions,
@@ -39,30 +31,29 @@ from pimhub.catalog.ports import ObjectPointReads, Page, UnitOfWork, UnitOfWorkF
 from pimhub.catalog.preconditions import (
     Existence,
     check_existence,
-    check_unique,
     check_version,
     duplicate_key,
 )
 from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
-from pimhub.catalog.relations import resolve_relations
 from pimhub.catalog.retry import write_retrying
-from pimhub.catalog.validation import NUL, changed_fields, validate_values
+from pimhub.catalog.validation import NUL
+from pimhub.catalog.variant_batch import FamilyItems
+from pimhub.catalog.variants import KEEP, FamilyFilter, FamilyRole, ParentRef
+from pimhub.catalog.writer import (
+    ObjectWriter,
+    SaveResult,
+    class_definition,
+    current,
+    writable_class,
+)
 
 MAX_PAGE_SIZE = 1000
-MAX_REFERRERS_SHOWN = 20
 T = TypeVar("T")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class SaveResult:
-    object: CatalogObject
-    created: bool
-    changed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +63,8 @@ class ListQuery:
     first: int = 50
     after: str | None = None
     include_drafts: bool = False
+    family: FamilyRole | None = None
+    parent: str | None = None  # only the variants of this object (business key or uuid)
 
 
 # The relations whose names the normalized product payload shows.
@@ -94,16 +87,21 @@ class CatalogService:
         self.point_reads = point_reads
         self.languages = languages
         self.default_language = default_language
-        self.clock = clock
+        self.writer = ObjectWriter(languages=languages, clock=clock)
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.writer.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        # Tests swap the clock after construction; the writer stamps what it saves with it.
+        self.writer.clock = clock
 
     # -- reads ---------------------------------------------------------------------------
 
     def class_definition(self, uow: UnitOfWork, name: str) -> ClassDefinition:
-        definition = uow.classes.get(name)
-        if definition is None:
-            known = ", ".join(sorted(c.name for c in uow.classes.all())) or "none yet"
-            raise UnknownClass(f"there is no class '{name}' (classes: {known})")
-        return definition
+        return class_definition(uow, name)
 
     def get_object(self, class_name: str, key: str, *, include_drafts: bool) -> CatalogObject:
         with self.uow() as uow:
@@ -121,9 +119,23 @@ class CatalogService:
             resolver = FieldResolver(definition, default_language=self.default_language)
             where = FilterParser(resolver).parse(query.filter)
             sort = parse_sort(resolver, list(query.sort))
+            family = None
+            if query.family is not None or query.parent is not None:
+                parent = None
+                if query.parent is not None:
+                    parent = self._visible(uow, class_name, query.parent, query.include_drafts)
+                family = FamilyFilter(query.family, parent.uuid if parent else None)
             return uow.objects.list_page(
-                class_name, where, sort, query.first, query.after, query.include_drafts
+                class_name, where, sort, query.first, query.after, query.include_drafts, family
             )
+
+    def parent_keys(self, objs: Sequence[CatalogObject]) -> dict[str, str]:
+        """The business keys of the parents of the variants among `objs`, by parent uuid."""
+        uuids = sorted({o.parent for o in objs if o.parent is not None})
+        if not uuids:
+            return {}
+        with self.uow() as uow:
+            return uow.objects.keys_of(uuids)
 
     def list_versions(
         self, class_name: str, key: str, *, include_drafts: bool
@@ -181,28 +193,28 @@ class CatalogService:
         return write_retrying(self.uow, work)
 
     def _writable_class(self, uow: UnitOfWork, class_name: str) -> ClassDefinition:
-        """The class's definition, locked against changes until the write commits."""
-        uow.classes.lock([class_name], shared=True)
-        return self.class_definition(uow, class_name)
+        return writable_class(uow, class_name)
 
     def _current(self, uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
-        """The stored object with business key `key`, read after locking the key."""
-        if NUL in key:
-            # No stored key holds one (validation refuses it), and PostgreSQL cannot even
-            # compare it: the write goes on to validation, which names the field.
-            return None
-        uow.objects.lock(class_name, [key_lock(key)])
-        return uow.objects.get_by_key(class_name, key)
+        return current(uow, class_name, key)
 
     def create(
-        self, class_name: str, values: Mapping[str, Any], *, published: bool = True, author: str
+        self,
+        class_name: str,
+        values: Mapping[str, Any],
+        *,
+        published: bool = True,
+        parent: str | None = None,
+        author: str,
     ) -> CatalogObject:
+        """Create an object; `parent` (a business key or uuid) makes it a variant."""
+
         def work(uow: UnitOfWork) -> CatalogObject:
             definition = self._writable_class(uow, class_name)
             key = values.get(definition.business_key)
             if isinstance(key, str) and self._current(uow, class_name, key) is not None:
                 raise duplicate_key(definition, key)
-            return self._save(uow, definition, None, values, published, author).object
+            return self.writer.save(uow, definition, None, values, published, author, parent).object
 
         return self._write(work)
 
@@ -215,9 +227,11 @@ class CatalogService:
         published: bool | None = None,
         expected_version: int | None = None,
         existence: Existence | None = None,
+        parent: ParentRef = KEEP,
         author: str,
     ) -> SaveResult:
-        """Create or fully replace the object with business key `key`."""
+        """Create or fully replace the object with business key `key` (its own values, for
+        a variant; a `parent` left unsaid stays as it is)."""
 
         def work(uow: UnitOfWork) -> SaveResult:
             definition = self._writable_class(uow, class_name)
@@ -235,7 +249,7 @@ class CatalogService:
             check_version(before, expected_version)
             full = {**values, definition.business_key: key}
             pub = published if published is not None else (before.published if before else True)
-            return self._save(uow, definition, before, full, pub, author)
+            return self.writer.save(uow, definition, before, full, pub, author, parent)
 
         return self._write(work)
 
@@ -248,9 +262,11 @@ class CatalogService:
         published: bool | None = None,
         expected_version: int | None = None,
         existence: Existence | None = None,
+        parent: ParentRef = KEEP,
         author: str,
     ) -> SaveResult:
-        """Merge `changes` into the stored values; a null removes a field (RFC 7396)."""
+        """Merge `changes` into the stored values; a null removes a field (RFC 7396), which
+        a variant then inherits again."""
 
         def work(uow: UnitOfWork) -> SaveResult:
             definition = self._writable_class(uow, class_name)
@@ -259,7 +275,7 @@ class CatalogService:
             if before is None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}'")
             return self._merge(
-                uow, definition, before, changes, published, expected_version, author
+                uow, definition, before, changes, published, expected_version, author, parent
             )
 
         return self._write(work)
@@ -270,6 +286,7 @@ class CatalogService:
         values: Mapping[str, Any],
         *,
         published: bool | None = None,
+        parent: ParentRef = KEEP,
         author: str,
     ) -> SaveResult:
         """Create the object named by the business key in `values`, or merge `values` into
@@ -287,8 +304,8 @@ class CatalogService:
             before = self._current(uow, class_name, key)
             if before is None:
                 pub = True if published is None else published
-                return self._save(uow, definition, None, values, pub, author)
-            return self._merge(uow, definition, before, values, published, None, author)
+                return self.writer.save(uow, definition, None, values, pub, author, parent)
+            return self._merge(uow, definition, before, values, published, None, author, parent)
 
         return self._write(work)
 
@@ -305,6 +322,9 @@ class CatalogService:
         is kept unless the writer's commit() is called."""
         with self.uow(write=True, bulk=True) as uow:
             definition = self._writable_class(uow, class_name)
+            family = FamilyItems(
+                self.writer, uow, definition, mode=mode, published=published, author=author
+            )
             yield BatchWriter(
                 uow,
                 definition,
@@ -313,6 +333,7 @@ class CatalogService:
                 author=author,
                 clock=self.clock,
                 languages=self.languages,
+                family=family,
             )
 
     def _merge(
@@ -324,9 +345,10 @@ class CatalogService:
         published: bool | None,
         expected_version: int | None,
         author: str,
+        parent: ParentRef = KEEP,
     ) -> SaveResult:
         check_version(before, expected_version)
-        merged = merge_patch(before.values, changes)
+        merged = merge_patch(before.own_values, changes)
         new_key = merged.get(definition.business_key)
         if (
             new_key != before.key
@@ -335,7 +357,7 @@ class CatalogService:
         ):
             raise duplicate_key(definition, new_key)
         pub = before.published if published is None else published
-        return self._save(uow, definition, before, merged, pub, author)
+        return self.writer.save(uow, definition, before, merged, pub, author, parent)
 
     def delete(
         self,
@@ -357,127 +379,6 @@ class CatalogService:
             if obj is None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}'")
             check_version(obj, expected_version)
-            return self._delete(uow, obj, force, author)
+            return self.writer.delete(uow, obj, force, author)
 
         return self._write(work)
-
-    def _delete(
-        self, uow: UnitOfWork, obj: CatalogObject, force: bool, author: str
-    ) -> CatalogObject:
-        referrers = uow.objects.referrers(obj.uuid, MAX_REFERRERS_SHOWN + 1)
-        if referrers and not force:
-            shown = referrers[:MAX_REFERRERS_SHOWN]
-            more = " and more" if len(referrers) > MAX_REFERRERS_SHOWN else ""
-            raise StillReferenced(
-                f"{obj.class_name} '{obj.key}' is still referenced by {len(shown)}{more} "
-                "object(s); remove those references first or delete with force",
-                [
-                    FieldError(f"{r.class_name}/{r.key}", f"refers to it in field '{r.field}'")
-                    for r in shown
-                ],
-            )
-        if referrers:
-            self._unlink_referrers(uow, obj.uuid, author)
-        now = self.clock()
-        uow.search.remove(obj)
-        uow.objects.delete(obj)
-        gone = CatalogObject(
-            obj.class_name,
-            obj.key,
-            obj.uuid,
-            obj.values,
-            obj.published,
-            obj.version + 1,
-            obj.created_at,
-            now,
-            obj.id,
-        )
-        self._record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
-        return gone
-
-    def _unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
-        while referrers := uow.objects.referrers(target_uuid, 100):
-            for ref in {(r.class_name, r.key) for r in referrers}:
-                definition = self._writable_class(uow, ref[0])
-                before = self._current(uow, *ref)
-                if before is None:  # deleted meanwhile: its references went with it
-                    continue
-                values = {
-                    k: _without(v, target_uuid)
-                    if definition.field(k) and definition.field(k).type == FieldType.RELATION  # type: ignore[union-attr]
-                    else v
-                    for k, v in before.values.items()
-                }
-                self._save(uow, definition, before, values, before.published, author)
-
-    def _save(
-        self,
-        uow: UnitOfWork,
-        definition: ClassDefinition,
-        before: CatalogObject | None,
-        values: Mapping[str, Any],
-        published: bool,
-        author: str,
-    ) -> SaveResult:
-        normalized, errors = validate_values(definition, values, languages=self.languages)
-        refs = resolve_relations(uow.objects, definition, normalized, errors)
-        check_unique(uow, definition, normalized, before, errors)
-        if errors:
-            raise ValidationFailed(
-                f"{definition.name} has {len(errors)} invalid field(s); nothing was saved", errors
-            )
-        changed = changed_fields(before.values if before else {}, normalized)
-        if before is not None and before.published != published:
-            changed.append("published")
-        if before is not None and not changed:
-            return SaveResult(before, created=False, changed=False)
-        now = self.clock()
-        key = normalized[definition.business_key]
-        if before is None:
-            obj = CatalogObject(
-                definition.name, key, new_uuid(), normalized, published, 1, now, now
-            )
-            uow.objects.insert(obj)
-        else:
-            obj = CatalogObject(
-                definition.name,
-                key,
-                before.uuid,
-                normalized,
-                published,
-                before.version + 1,
-                before.created_at,
-                now,
-                before.id,
-            )
-            if not uow.objects.update(obj, before.version):
-                # Only a writer that skipped the key lock gets here; run the write again.
-                raise WriteConflict(
-                    f"{definition.name} '{before.key}' was changed concurrently; try again"
-                )
-        uow.objects.set_references(obj, refs)
-        uow.search.put(definition, obj)
-        action = ChangeAction.CREATED if before is None else ChangeAction.UPDATED
-        self._record(uow, before, obj, changed, action, author)
-        return SaveResult(obj, created=before is None, changed=True)
-
-    def _record(
-        self,
-        uow: UnitOfWork,
-        before: CatalogObject | None,
-        obj: CatalogObject,
-        changed: list[str],
-        action: ChangeAction,
-        author: str,
-        deleted_from: CatalogObject | None = None,
-    ) -> None:
-        uow.versions.add(version_of(before, obj, changed, author, action))
-        after = None if deleted_from is not None else obj
-        event_type = object_event_type(deleted_from or before, after)
-        uow.outbox.add(object_event(event_type, obj, changed, obj.modified_at))
-
-
-def _without(value: Any, target: str) -> Any:
-    if isinstance(value, list):
-        return [v for v in value if v != target]
-    return None if value == target else value

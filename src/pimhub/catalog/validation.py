@@ -7,18 +7,17 @@ problem found, so a client fixes a payload in one round trip.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pimhub.catalog import units
+from pimhub.catalog.channels import LANGUAGE_PATTERN
 from pimhub.catalog.classes import CURRENCY_PATTERN, ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.fields import FieldDefinition, FieldType
 
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 MAX_LIST_ITEMS = 1000
 NUL = "\x00"
 
@@ -408,10 +407,12 @@ def validate_values(
     values: Mapping[str, Any],
     *,
     languages: frozenset[str] | None = None,
+    inherited: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Check `values` against the class; return normalized values (empty ones dropped, in the
     class's field order) and every problem found. Relation values are checked for shape only;
-    the service resolves them to target uuids."""
+    the service resolves them to target uuids. `inherited`: a variant's values from its
+    parent, which fill required fields it leaves unset."""
     errors: list[FieldError] = []
     found: dict[str, Any] = {}
     # Only the given values are visited (an import row fills a few of a class's many fields);
@@ -435,7 +436,7 @@ def validate_values(
             if not _is_empty(result):
                 found[name] = result
     for f in definition.fields:
-        if f.required and _is_empty(values.get(f.name)):
+        if f.required and _is_empty(values.get(f.name)) and not (inherited and f.name in inherited):
             errors.append(FieldError(f.name, "is required", "required"))
     if errors:
         # Problems in the class's field order, unknown fields first, as clients read them.

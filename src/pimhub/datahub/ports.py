@@ -90,5 +90,8 @@ OBJECT_FIELDS = (
     "created_at",
     "modified_at",
     "data",
+    "parent_uuid",
+    "inherited",
+    "completeness",
 )
 OBJECT_WIDTH = len(OBJECT_FIELDS)

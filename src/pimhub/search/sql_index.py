@@ -102,11 +102,18 @@ class SqlIndexWriter(ABC):
     def clear(self) -> None: ...
 
 
+# The columns migration 0004, which builds the index, finds: later ones may not exist yet.
+BASE_OBJECT_COLUMNS = (
+    "id", "uuid", "class_name", "business_key", "published", "version", "created_at",
+    "modified_at", "data",
+)  # fmt: skip
+
+
 def _batches(conn: Connection, class_name: str) -> Iterator[list[CatalogObject]]:
     last = 0
     while True:
         rows = conn.execute(
-            select(objects)
+            select(*[objects.c[name] for name in BASE_OBJECT_COLUMNS])
             .where(objects.c.class_name == class_name, objects.c.id > last)
             .order_by(objects.c.id)
             .limit(REBUILD_BATCH)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     literal_column,
     not_,
     or_,
+    select,
     true,
 )
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -40,6 +41,7 @@ from pimhub.catalog.query import (
     SystemField,
     ValueKind,
 )
+from pimhub.catalog.variants import FamilyFilter, FamilyRole
 from pimhub.storage.tables import objects
 
 _SYSTEM_COLUMNS: dict[SystemField, KeyedColumnElement[Any]] = {
@@ -55,9 +57,32 @@ _TIME_FIELDS = (SystemField.CREATED_AT, SystemField.MODIFIED_AT)
 _NULL_SENTINEL = {ValueKind.STRING: "", ValueKind.NUMBER: -1e300, ValueKind.BOOLEAN: False}
 
 
+def family_conditions(family: FamilyFilter | None) -> list[ColumnElement[bool]]:
+    """Conditions keeping the objects in the given place of their families."""
+    if family is None:
+        return []
+    conditions: list[ColumnElement[bool]] = []
+    if family.parent_uuid is not None:
+        conditions.append(objects.c.parent_uuid == family.parent_uuid)
+    children = objects.alias("variant")
+    has_children = select(children.c.id).where(children.c.parent_uuid == objects.c.uuid).exists()
+    if family.role == FamilyRole.PARENTS:
+        conditions.append(has_children)
+    elif family.role == FamilyRole.VARIANTS:
+        conditions.append(objects.c.parent_uuid.is_not(None))
+    elif family.role == FamilyRole.STANDALONE:
+        conditions += [objects.c.parent_uuid.is_(None), not_(has_children)]
+    return conditions
+
+
 def column_for(ref: FieldRef) -> ColumnElement[Any]:
     if ref.system is not None:
         return _SYSTEM_COLUMNS[ref.system]
+    if ref.completeness:
+        # Channel and language come from the class definition (FieldResolver checked them);
+        # the JSON path is bound as a parameter like any value.
+        ratio: ColumnElement[Any] = objects.c.completeness[ref.path].as_float()
+        return ratio
     if ref.quantity is not None:
         return _in_field_unit(ref.path[0], *ref.quantity)
     element = objects.c.data[ref.path if len(ref.path) > 1 else ref.path[0]]

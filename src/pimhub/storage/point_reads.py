@@ -105,9 +105,8 @@ class PointReader:
         return RelatedObject(class_name, key, uuid, bool(published), self.json(data))
 
     def catalog_object(self, row: Sequence[Any], offset: int = 0) -> CatalogObject:
-        (id_, uuid, class_name, key, published, version, created, modified, data) = row[
-            offset : offset + _WIDTH
-        ]
+        (id_, uuid, class_name, key, published, version, created, modified, data, parent, inh,
+         completeness) = row[offset : offset + _WIDTH]  # fmt: skip
         return CatalogObject(
             class_name=class_name,
             key=key,
@@ -118,6 +117,9 @@ class PointReader:
             created_at=self.utc(created),
             modified_at=self.utc(modified),
             id=id_,
+            parent=parent,
+            inherited=tuple(self.json(inh)) if inh is not None else (),
+            completeness=self.json(completeness),
         )
 
 

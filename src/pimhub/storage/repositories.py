@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -15,6 +15,7 @@ from pimhub.catalog.events import OutboxEvent
 from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import Page, Referrer, TargetRef
 from pimhub.catalog.query import Node, SortKey
+from pimhub.catalog.variants import FamilyFilter
 from pimhub.storage import listing
 from pimhub.storage.bulk import BulkWriter
 from pimhub.storage.locks import lock_names
@@ -29,7 +30,7 @@ from pimhub.storage.tables import (
 
 _OBJECT_COLUMNS = (
     "uuid", "class_name", "business_key", "published", "version", "created_at",
-    "modified_at", "data",
+    "modified_at", "data", "parent_uuid", "inherited", "completeness",
 )  # fmt: skip
 _VERSION_COLUMNS = (
     "object_uuid", "class_name", "business_key", "version", "action", "author",
@@ -60,6 +61,11 @@ def row_to_object(row: Row[Any], prefix: str = "") -> CatalogObject:
         created_at=m[f"{prefix}created_at"],
         modified_at=m[f"{prefix}modified_at"],
         id=m[f"{prefix}id"],
+        # Absent from reads that select only the columns every schema version has (the
+        # search index's rebuild, which an early migration runs).
+        parent=m.get(f"{prefix}parent_uuid"),
+        inherited=tuple(m.get(f"{prefix}inherited") or ()),
+        completeness=m.get(f"{prefix}completeness"),
     )
 
 
@@ -134,6 +140,51 @@ class SqlObjectRepository:
         ).first()
         return row_to_object(row) if row else None
 
+    def get_by_uuid(self, class_name: str, uuid: str) -> CatalogObject | None:
+        row = self.conn.execute(
+            select(objects).where(objects.c.class_name == class_name, objects.c.uuid == uuid)
+        ).first()
+        return row_to_object(row) if row else None
+
+    def children(self, parent_uuid: str) -> list[CatalogObject]:
+        rows = self.conn.execute(
+            select(objects).where(objects.c.parent_uuid == parent_uuid).order_by(objects.c.id)
+        )
+        return [row_to_object(r) for r in rows]
+
+    def with_children(self, uuids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(uuids)):
+            rows = self.conn.execute(
+                select(objects.c.parent_uuid).where(objects.c.parent_uuid.in_(chunk)).distinct()
+            )
+            found.update(r.parent_uuid for r in rows)
+        return found
+
+    def family_keys(self, class_name: str, keys: Sequence[str]) -> set[str]:
+        variant = objects.alias("variant")
+        has_children = select(variant.c.id).where(variant.c.parent_uuid == objects.c.uuid)
+        found: set[str] = set()
+        for chunk in _chunks(list(keys)):
+            rows = self.conn.execute(
+                select(objects.c.business_key).where(
+                    objects.c.class_name == class_name,
+                    objects.c.business_key.in_(chunk),
+                    or_(objects.c.parent_uuid.is_not(None), has_children.exists()),
+                )
+            )
+            found.update(r.business_key for r in rows)
+        return found
+
+    def keys_of(self, uuids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(uuids)):
+            rows = self.conn.execute(
+                select(objects.c.uuid, objects.c.business_key).where(objects.c.uuid.in_(chunk))
+            )
+            found.update((r.uuid, r.business_key) for r in rows)
+        return found
+
     def resolve_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, str]:
         rows = self.conn.execute(
             select(objects.c.business_key, objects.c.uuid).where(
@@ -168,7 +219,8 @@ class SqlObjectRepository:
         bulk, t, j = self.bulk, self.bulk.time, self.bulk.json
         rows = [
             (o.uuid, o.class_name, o.key, o.published, o.version, t(o.created_at),
-             t(o.modified_at), j(o.values))
+             t(o.modified_at), j(o.values), o.parent, j(o.inherited) if o.parent else None,
+             j(o.completeness or {}))
             for o in objs
         ]  # fmt: skip
         try:
@@ -198,13 +250,23 @@ class SqlObjectRepository:
         """Writes each object whose stored version is still the expected one; how many were."""
         t, j = self.bulk.time, self.bulk.json
         rows = [
-            (o.key, o.published, o.version, t(o.modified_at), j(o.values), o.id, expected)
+            (o.key, o.published, o.version, t(o.modified_at), j(o.values), o.parent,
+             j(o.inherited) if o.parent else None, j(o.completeness or {}), o.id, expected)
             for o, expected in changes
-        ]
+        ]  # fmt: skip
         try:
             return self.bulk.update(
                 objects,
-                ("business_key", "published", "version", "modified_at", "data"),
+                (
+                    "business_key",
+                    "published",
+                    "version",
+                    "modified_at",
+                    "data",
+                    "parent_uuid",
+                    "inherited",
+                    "completeness",
+                ),
                 ("id", "version"),
                 rows,
             )
@@ -271,6 +333,26 @@ class SqlObjectRepository:
                 taken.update((r.value, r.uuid) for r in rows)
         return taken
 
+    def values_batches(self, class_name: str, size: int) -> Iterator[list[tuple[int, Any]]]:
+        """(id, values) of every object of the class, `size` at a time (see
+        catalog.completeness.recompute_class): two columns, no object built."""
+        last_id = 0
+        while True:
+            rows = self.conn.execute(
+                select(objects.c.id, objects.c.data)
+                .where(objects.c.class_name == class_name, objects.c.id > last_id)
+                .order_by(objects.c.id)
+                .limit(size)
+            ).all()
+            if not rows:
+                return
+            yield [(r.id, r.data) for r in rows]
+            last_id = rows[-1].id
+
+    def set_completeness_many(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        j = self.bulk.json
+        self.bulk.update(objects, ("completeness",), ("id",), [(j(c), i) for i, c in rows])
+
     def count(self, class_name: str) -> int:
         return self.conn.execute(
             select(func.count()).select_from(objects).where(objects.c.class_name == class_name)
@@ -312,8 +394,10 @@ class SqlObjectRepository:
         first: int,
         after: str | None,
         include_drafts: bool,
+        family: FamilyFilter | None = None,
     ) -> Page:
         conditions = [objects.c.class_name == class_name, listing.where_true(where)]
+        conditions += listing.family_conditions(family)
         if not include_drafts:
             conditions.append(objects.c.published.is_(True))
         total = self.conn.execute(

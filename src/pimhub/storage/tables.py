@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -90,7 +91,15 @@ objects = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("modified_at", UtcDateTime, nullable=False),
     Column("data", Json, nullable=False),
+    # A variant's parent (same class), and the names of the fields in `data` it takes from
+    # that parent; NULL for everything else.
+    Column("parent_uuid", String(36)),
+    Column("inherited", Json),
+    # Per completeness channel and language {"ratio", "missing"} (catalog.completeness),
+    # written with the row; {} for a class without channels.
+    Column("completeness", Json, nullable=False, server_default=text("'{}'")),
     UniqueConstraint("class_name", "business_key"),
+    Index(None, "parent_uuid"),
     Index(None, "class_name", "modified_at"),
     # Listings default to id order within a class; without this, every page sorts the class.
     Index(None, "class_name", "id"),

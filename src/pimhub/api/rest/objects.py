@@ -19,7 +19,9 @@ from pimhub.catalog.errors import FieldError, InvalidInput, StaleVersion
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.preconditions import Existence
 from pimhub.catalog.query import VERSION_MAX
-from pimhub.catalog.service import ListQuery, SaveResult
+from pimhub.catalog.service import ListQuery
+from pimhub.catalog.variants import KEEP, FamilyRole, ParentRef
+from pimhub.catalog.writer import SaveResult
 
 router = APIRouter(prefix="/api/v1/objects", tags=["objects"])
 Key = Annotated[ApiKey, Depends(api_key)]
@@ -34,6 +36,12 @@ class ObjectWrite(BaseModel):
     fields: dict[str, Any] = Field(description="Field values, validated against the class")
     published: bool | None = Field(None, description="Default: true on create, unchanged on PUT")
     version: int | None = Field(None, description="The version you read; refused if stale")
+    parent: str | None = Field(
+        None,
+        description="Business key or uuid of the parent, making this object its variant; "
+        "null makes it standalone; left out, a PUT keeps the parent it has",
+        max_length=255,
+    )
 
 
 class ObjectPatch(BaseModel):
@@ -43,17 +51,37 @@ class ObjectPatch(BaseModel):
     fields: dict[str, Any] = Field(default_factory=dict)
     published: bool | None = None
     version: int | None = None
+    parent: str | None = Field(None, max_length=255)
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def object_response(obj: CatalogObject, status: int = 200) -> OrjsonResponse:
-    return OrjsonResponse(obj.to_dict(), status_code=status, headers={"ETag": etag(obj.version)})
+def envelopes(request: Request, objs: list[CatalogObject]) -> list[dict[str, Any]]:
+    """The objects as the API shows them: a variant's parent with its business key."""
+    parents = hub_of(request).catalog.parent_keys(objs)
+    out = [o.to_dict() for o in objs]
+    for obj, shown in zip(objs, out, strict=True):
+        if obj.parent is not None and obj.parent in parents:
+            shown["parent"]["key"] = parents[obj.parent]
+    return out
 
 
-def written_response(api: ApiKey, obj: CatalogObject, status: int = 200) -> Response:
+def object_response(request: Request, obj: CatalogObject, status: int = 200) -> OrjsonResponse:
+    return OrjsonResponse(
+        envelopes(request, [obj])[0], status_code=status, headers={"ETag": etag(obj.version)}
+    )
+
+
+def _parent_of(body: ObjectWrite | ObjectPatch) -> ParentRef:
+    """What the body says about the parent: KEEP when it leaves `parent` out."""
+    return body.parent if "parent" in body.model_fields_set else KEEP
+
+
+def written_response(
+    request: Request, api: ApiKey, obj: CatalogObject, status: int = 200
+) -> Response:
     """The answer to a write: the object, if the key may read it as it now is (drafts only
     with read-drafts); otherwise no body, so that a write-only key cannot read through its
     writes. The ETag is there either way, for the next conditional write."""
@@ -61,7 +89,7 @@ def written_response(api: ApiKey, obj: CatalogObject, status: int = 200) -> Resp
         obj.published or api.allows(Action.READ_DRAFTS, obj.class_name)
     )
     if readable:
-        return object_response(obj, status)
+        return object_response(request, obj, status)
     return Response(status_code=201 if status == 201 else 204, headers={"ETag": etag(obj.version)})
 
 
@@ -125,20 +153,43 @@ def list_objects(
     sort: Annotated[str | None, Query(description="Comma-separated; '-' for descending")] = None,
     first: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    family: Annotated[
+        FamilyRole | None,
+        Query(description="Only parents (objects with variants), variants, or standalone"),
+    ] = None,
+    parent: Annotated[
+        str | None, Query(description="Only the variants of this object (key or uuid)")
+    ] = None,
 ) -> OrjsonResponse:
     require(key, Action.READ, class_name)
+    return _listing(request, key, class_name, filter, sort, first, after, family, parent)
+
+
+def _listing(
+    request: Request,
+    key: ApiKey,
+    class_name: str,
+    filter: str | None,
+    sort: str | None,
+    first: int,
+    after: str | None,
+    family: FamilyRole | None,
+    parent: str | None,
+) -> OrjsonResponse:
     query = ListQuery(
         filter=filter,
         sort=[s for s in (sort or "").split(",") if s.strip()],
         first=first,
         after=after,
         include_drafts=key.allows(Action.READ_DRAFTS, class_name),
+        family=family,
+        parent=parent,
     )
     page = hub_of(request).catalog.list_objects(class_name, query)
     return OrjsonResponse(
         {
             "total": page.total,
-            "items": [o.to_dict() for o in page.items],
+            "items": envelopes(request, page.items),
             "nextCursor": page.next_cursor,
         }
     )
@@ -156,10 +207,10 @@ async def create_object(request: Request, class_name: str, key: Key) -> Response
     published = True if body.published is None else body.published
     obj = await run_in_threadpool(
         lambda: hub_of(request).catalog.create(
-            class_name, body.fields, published=published, author=key.name
+            class_name, body.fields, published=published, parent=body.parent, author=key.name
         )
     )
-    response = written_response(key, obj, 201)
+    response = written_response(request, key, obj, 201)
     response.headers["Location"] = f"/api/v1/objects/{class_name}/{obj.key}"
     return response
 
@@ -170,7 +221,22 @@ def get_object(request: Request, class_name: str, key: str, api: Key) -> Respons
     obj = hub_of(request).catalog.get_object(
         class_name, key, include_drafts=api.allows(Action.READ_DRAFTS, class_name)
     )
-    return object_response(obj)
+    return object_response(request, obj)
+
+
+@router.get("/{class_name}/{key}/variants", summary="The variants of an object")
+def list_variants(
+    request: Request,
+    class_name: str,
+    key: str,
+    api: Key,
+    filter: Annotated[str | None, Query(description="JSON filter, as for listings")] = None,
+    sort: Annotated[str | None, Query(description="Comma-separated; '-' for descending")] = None,
+    first: Annotated[int, Query(ge=1, le=1000)] = 50,
+    after: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> OrjsonResponse:
+    require(api, Action.READ, class_name)
+    return _listing(request, api, class_name, filter, sort, first, after, None, key)
 
 
 async def _save(
@@ -199,6 +265,7 @@ async def _save(
             published=body.published,
             expected_version=expected,
             existence=existence,
+            parent=_parent_of(body),
             author=api.name,
         ),
     )
@@ -219,7 +286,7 @@ async def put_object(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     result = await _save(request, api, class_name, key, ObjectWrite, if_match, if_none_match, "put")
-    return written_response(api, result.object, 201 if result.created else 200)
+    return written_response(request, api, result.object, 201 if result.created else 200)
 
 
 @router.patch(
@@ -238,7 +305,7 @@ async def patch_object(
     result = await _save(
         request, api, class_name, key, ObjectPatch, if_match, if_none_match, "patch"
     )
-    return written_response(api, result.object)
+    return written_response(request, api, result.object)
 
 
 @router.delete("/{class_name}/{key}", status_code=204, summary="Delete an object")

@@ -1,0 +1,175 @@
+"""Batch items that touch a family: an import row that names a parent (`@parent`) or lists
+a parent's variants (`@variants`, Magento's configurable_variations), and any row for an
+object that already is a parent or a variant.
+
+They are written one by one through the single-object write path, after the batch's other
+rows, because their effective values depend on other objects (a parent's values, siblings'
+axes, children to rewrite) that the one-statement-per-kind batch path does not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pimhub.catalog.batch import ItemResult, Outcome, WriteMode, merge_patch
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import CatalogError, FieldError, ValidationFailed
+from pimhub.catalog.locking import key_lock
+from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.ports import UnitOfWork
+from pimhub.catalog.validation import NUL
+from pimhub.catalog.variants import (
+    CHILDREN_ITEM_KEY,
+    KEEP,
+    PARENT_ITEM_KEY,
+    ParentRef,
+    axis_values,
+)
+from pimhub.catalog.writer import ObjectWriter, current
+
+
+def is_family_item(item: Mapping[str, Any]) -> bool:
+    return PARENT_ITEM_KEY in item or CHILDREN_ITEM_KEY in item
+
+
+class FamilyItems:
+    """Writes family items of one class in the batch's unit of work."""
+
+    def __init__(
+        self,
+        writer: ObjectWriter,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        *,
+        mode: WriteMode,
+        published: bool | None,
+        author: str,
+    ) -> None:
+        self.writer = writer
+        self.uow = uow
+        self.definition = definition
+        self.mode = mode
+        self.published = published
+        self.author = author
+
+    def split(self, items: Sequence[Mapping[str, Any]]) -> set[int]:
+        return split_family(self.uow, self.definition, items)
+
+    def save(self, index: int, item: Mapping[str, Any]) -> ItemResult:
+        values = {k: v for k, v in item.items() if not k.startswith("@")}
+        key = values.get(self.definition.business_key)
+        if not isinstance(key, str) or not key:
+            return _failed(index, None, self.definition.business_key, "required", "required")
+        parent: ParentRef = KEEP
+        if PARENT_ITEM_KEY in item:
+            raw_parent = item[PARENT_ITEM_KEY]
+            parent = raw_parent if isinstance(raw_parent, str) and raw_parent else None
+        try:
+            return self._save(index, key, values, parent, item.get(CHILDREN_ITEM_KEY))
+        except CatalogError as exc:
+            if exc.retryable:
+                raise
+            errors = exc.errors or [FieldError(self.definition.business_key, exc.detail)]
+            return ItemResult(index, key, Outcome.FAILED, tuple(errors))
+
+    def _save(
+        self,
+        index: int,
+        key: str,
+        values: dict[str, Any],
+        parent: ParentRef,
+        children: Any,
+    ) -> ItemResult:
+        definition, uow = self.definition, self.uow
+        before = current(uow, definition.name, key)
+        if self.mode == WriteMode.CREATE and before is not None:
+            message = f"a {definition.name} with {definition.business_key} '{key}' already exists"
+            return _failed(index, key, definition.business_key, message, "unique")
+        if self.mode == WriteMode.UPDATE and before is None:
+            message = f"no {definition.name} with {definition.business_key} '{key}' to update"
+            return _failed(index, key, definition.business_key, message, "not-found")
+        listed = self._children(key, children)
+        own = merge_patch(before.own_values, values) if before is not None else values
+        pub = self.published
+        pub = pub if pub is not None else (before.published if before is not None else True)
+        result = self.writer.save(uow, definition, before, own, pub, self.author, parent)
+        changed = result.changed
+        for child in listed:
+            if child.parent != result.object.uuid:
+                self.writer.save(
+                    uow, definition, child, child.own_values, child.published, self.author,
+                    result.object.uuid,
+                )  # fmt: skip
+                changed = True
+        if before is None:
+            return ItemResult(index, key, Outcome.CREATED)
+        return ItemResult(index, key, Outcome.UPDATED if changed else Outcome.UNCHANGED)
+
+    def _children(self, key: str, children: Any) -> list[CatalogObject]:
+        """The objects a parent's row lists as its variants, checked before anything is
+        written, so that a bad list refuses the row instead of half-writing it."""
+        if children is None:
+            return []
+        definition = self.definition
+        if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
+            raise ValidationFailed(
+                "variants are listed by business key",
+                [FieldError(CHILDREN_ITEM_KEY, "expected a list of keys", "type")],
+            )
+        if definition.variants is None:
+            raise ValidationFailed(
+                f"{definition.name} has no variants",
+                [FieldError(CHILDREN_ITEM_KEY, "the class declares no variant axes")],
+            )
+        found: list[CatalogObject] = []
+        errors: list[FieldError] = []
+        seen: dict[tuple[Any, ...], str] = {}
+        for n, child_key in enumerate(children):
+            where = f"{CHILDREN_ITEM_KEY}[{n}]"
+            child = current(self.uow, definition.name, child_key) if child_key != key else None
+            if child is None:
+                errors.append(
+                    FieldError(
+                        where,
+                        f"no {definition.name} '{child_key}' to be a variant of '{key}' "
+                        "(import variants before, or with, their parent)",
+                        "reference",
+                    )
+                )
+                continue
+            axes = axis_values(definition, child.values)
+            if axes in seen:
+                message = f"has the same axis values as '{seen[axes]}'"
+                errors.append(FieldError(where, message, "axes-taken"))
+            seen[axes] = child_key
+            found.append(child)
+        if errors:
+            raise ValidationFailed(f"the variants of '{key}' cannot be linked", errors)
+        return found
+
+
+def _failed(index: int, key: str | None, field: str, message: str, code: str) -> ItemResult:
+    return ItemResult(index, key, Outcome.FAILED, (FieldError(field, message, code),))
+
+
+def split_family(
+    uow: UnitOfWork, definition: ClassDefinition, items: Sequence[Mapping[str, Any]]
+) -> set[int]:
+    """The indexes of the items to write as family items: those naming a parent or
+    variants, and, in a class with variants, those whose object is a parent or a variant
+    (read after their keys are locked, so none becomes one before the batch commits)."""
+    family = {n for n, item in enumerate(items) if is_family_item(item)}
+    if definition.variants is None:
+        return family
+    keys = {
+        n: item.get(definition.business_key)
+        for n, item in enumerate(items)
+        if n not in family and isinstance(item.get(definition.business_key), str)
+    }
+    named = [k for k in keys.values() if isinstance(k, str) and NUL not in k]
+    if named:
+        uow.objects.lock(definition.name, [key_lock(k) for k in named])
+        related = uow.objects.family_keys(definition.name, named)
+        family |= {n for n, k in keys.items() if k in related}
+    return family

@@ -1,0 +1,258 @@
+"""What a write does inside its unit of work, once the catalog service has locked the key
+and read the object: check the values, store the row with its references, search documents,
+version and event, carry a parent's change to its variants, and delete with what hangs on
+the deleted object (its variants, references to it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pimhub.catalog.batch import version_of
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.completeness import completeness_of
+from pimhub.catalog.errors import (
+    FieldError,
+    HasVariants,
+    StillReferenced,
+    UnknownClass,
+    ValidationFailed,
+    WriteConflict,
+)
+from pimhub.catalog.events import object_event, object_event_type
+from pimhub.catalog.family import child_errors, load_parent
+from pimhub.catalog.fields import FieldType
+from pimhub.catalog.ids import new_uuid
+from pimhub.catalog.locking import key_lock
+from pimhub.catalog.objects import CatalogObject, ChangeAction
+from pimhub.catalog.ports import UnitOfWork
+from pimhub.catalog.preconditions import check_unique
+from pimhub.catalog.relations import resolve_relations
+from pimhub.catalog.validation import NUL, changed_fields, validate_values
+from pimhub.catalog.variants import KEEP, ParentRef, effective, inherited_values
+
+MAX_REFERRERS_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    object: CatalogObject
+    created: bool
+    changed: bool
+
+
+def class_definition(uow: UnitOfWork, name: str) -> ClassDefinition:
+    definition = uow.classes.get(name)
+    if definition is None:
+        known = ", ".join(sorted(c.name for c in uow.classes.all())) or "none yet"
+        raise UnknownClass(f"there is no class '{name}' (classes: {known})")
+    return definition
+
+
+def writable_class(uow: UnitOfWork, class_name: str) -> ClassDefinition:
+    """The class's definition, locked against changes until the write commits."""
+    uow.classes.lock([class_name], shared=True)
+    return class_definition(uow, class_name)
+
+
+def current(uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
+    """The stored object with business key `key`, read after locking the key."""
+    if NUL in key:
+        # No stored key holds one (validation refuses it), and PostgreSQL cannot even
+        # compare it: the write goes on to validation, which names the field.
+        return None
+    uow.objects.lock(class_name, [key_lock(key)])
+    return uow.objects.get_by_key(class_name, key)
+
+
+class ObjectWriter:
+    """Checks and stores objects in the caller's unit of work."""
+
+    def __init__(self, *, languages: frozenset[str] | None, clock: Callable[[], datetime]) -> None:
+        self.languages = languages
+        self.clock = clock
+
+    def delete(
+        self, uow: UnitOfWork, obj: CatalogObject, force: bool, author: str
+    ) -> CatalogObject:
+        children = uow.objects.children(obj.uuid) if obj.parent is None else []
+        if children and not force:
+            raise HasVariants(
+                f"{obj.class_name} '{obj.key}' has {len(children)} variant(s); delete them "
+                "first, or delete with force to delete them with it",
+                [
+                    FieldError(f"{c.class_name}/{c.key}", "is a variant of it")
+                    for c in children[:MAX_REFERRERS_SHOWN]
+                ],
+            )
+        for child in children:
+            # Its parent's key lock (held) guards the family; see catalog.family.
+            self.delete(uow, child, force, author)
+        referrers = uow.objects.referrers(obj.uuid, MAX_REFERRERS_SHOWN + 1)
+        if referrers and not force:
+            shown = referrers[:MAX_REFERRERS_SHOWN]
+            more = " and more" if len(referrers) > MAX_REFERRERS_SHOWN else ""
+            raise StillReferenced(
+                f"{obj.class_name} '{obj.key}' is still referenced by {len(shown)}{more} "
+                "object(s); remove those references first or delete with force",
+                [
+                    FieldError(f"{r.class_name}/{r.key}", f"refers to it in field '{r.field}'")
+                    for r in shown
+                ],
+            )
+        if referrers:
+            self._unlink_referrers(uow, obj.uuid, author)
+        now = self.clock()
+        uow.search.remove(obj)
+        uow.objects.delete(obj)
+        gone = CatalogObject(
+            obj.class_name,
+            obj.key,
+            obj.uuid,
+            obj.values,
+            obj.published,
+            obj.version + 1,
+            obj.created_at,
+            now,
+            obj.id,
+            obj.parent,
+            obj.inherited,
+        )
+        self.record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
+        return gone
+
+    def _unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
+        while referrers := uow.objects.referrers(target_uuid, 100):
+            for ref in {(r.class_name, r.key) for r in referrers}:
+                definition = writable_class(uow, ref[0])
+                before = current(uow, *ref)
+                if before is None:  # deleted meanwhile: its references went with it
+                    continue
+                values = {
+                    k: _without(v, target_uuid)
+                    if definition.field(k) and definition.field(k).type == FieldType.RELATION  # type: ignore[union-attr]
+                    else v
+                    for k, v in before.own_values.items()
+                }
+                self.save(uow, definition, before, values, before.published, author)
+
+    def save(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        before: CatalogObject | None,
+        values: Mapping[str, Any],
+        published: bool,
+        author: str,
+        parent_ref: ParentRef = KEEP,
+    ) -> SaveResult:
+        """Check `values` (the object's own) and store the object, then its variants whose
+        inherited values it changed."""
+        parent, errors = load_parent(uow, definition, before, parent_ref)
+        inherit = inherited_values(definition, parent) if parent is not None else None
+        normalized, found = validate_values(
+            definition, values, languages=self.languages, inherited=inherit
+        )
+        errors += found
+        if parent is not None:
+            errors += child_errors(uow, definition, normalized, before, parent)
+        refs = resolve_relations(uow.objects, definition, normalized, errors)
+        check_unique(uow, definition, normalized, before, errors)
+        if errors:
+            raise ValidationFailed(
+                f"{definition.name} has {len(errors)} invalid field(s); nothing was saved", errors
+            )
+        full, inherited = effective(definition, parent, normalized)
+        parent_uuid = parent.uuid if parent is not None else None
+        result = self._store(
+            uow, definition, before, full, inherited, parent_uuid, published, author, refs
+        )
+        if result.changed and before is not None and definition.variants is not None:
+            self._propagate(uow, definition, result.object, author)
+        return result
+
+    def _store(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        before: CatalogObject | None,
+        values: dict[str, Any],
+        inherited: tuple[str, ...],
+        parent: str | None,
+        published: bool,
+        author: str,
+        refs: list[tuple[str, str]] | None,
+    ) -> SaveResult:
+        """Write checked effective values: the row, its references (None: unchanged), the
+        search documents, a version and an event; nothing when nothing changed."""
+        changed = changed_fields(before.values if before else {}, values)
+        if before is not None and before.parent != parent:
+            changed.append("parent")
+        if before is not None and before.published != published:
+            changed.append("published")
+        if before is not None and not changed:
+            return SaveResult(before, created=False, changed=False)
+        now = self.clock()
+        key = values[definition.business_key]
+        # Kept current like the search documents: with the row, in this transaction.
+        completeness = completeness_of(definition, values)
+        if before is None:
+            obj = CatalogObject(
+                definition.name, key, new_uuid(), values, published, 1, now, now, None, parent,
+                inherited, completeness,
+            )  # fmt: skip
+            uow.objects.insert(obj)
+        else:
+            obj = CatalogObject(
+                definition.name, key, before.uuid, values, published, before.version + 1,
+                before.created_at, now, before.id, parent, inherited, completeness,
+            )  # fmt: skip
+            if not uow.objects.update(obj, before.version):
+                # Only a writer that skipped the key lock gets here; run the write again.
+                raise WriteConflict(
+                    f"{definition.name} '{before.key}' was changed concurrently; try again"
+                )
+        if refs is not None:
+            uow.objects.set_references(obj, refs)
+        uow.search.put(definition, obj)
+        action = ChangeAction.CREATED if before is None else ChangeAction.UPDATED
+        self.record(uow, before, obj, changed, action, author)
+        return SaveResult(obj, created=before is None, changed=True)
+
+    def _propagate(
+        self, uow: UnitOfWork, definition: ClassDefinition, parent: CatalogObject, author: str
+    ) -> None:
+        """Give each variant of `parent` its new inherited values: a version and an
+        `object.updated` event for each whose effective values changed, none for the rest."""
+        if parent.parent is not None:
+            return
+        for child in uow.objects.children(parent.uuid):
+            values, inherited = effective(definition, parent, child.own_values)
+            if values != child.values or inherited != child.inherited:
+                self._store(
+                    uow, definition, child, values, inherited, parent.uuid, child.published,
+                    author, None,
+                )  # fmt: skip
+
+    def record(
+        self,
+        uow: UnitOfWork,
+        before: CatalogObject | None,
+        obj: CatalogObject,
+        changed: list[str],
+        action: ChangeAction,
+        author: str,
+        deleted_from: CatalogObject | None = None,
+    ) -> None:
+        uow.versions.add(version_of(before, obj, changed, author, action))
+        after = None if deleted_from is not None else obj
+        event_type = object_event_type(deleted_from or before, after)
+        uow.outbox.add(object_event(event_type, obj, changed, obj.modified_at))
+
+
+def _without(value: Any, target: str) -> Any:
+    if isinstance(value, list):
+        return [v for v in value if v != target]
+    return None if value == target else value
