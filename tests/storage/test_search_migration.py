@@ -4,11 +4,8 @@ so existing objects are searchable right after `pimhub db upgrade`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, insert
 
 from pimhub.bootstrap import bootstrap
@@ -17,24 +14,8 @@ from pimhub.catalog.commerce import commerce_model
 from pimhub.search.documents import query_tokens
 from pimhub.search.ports import SearchRequest, TextQuery
 from pimhub.settings import Settings
-from pimhub.storage.engine import build_engine
 from pimhub.storage.migrate import upgrade
 from pimhub.storage.tables import class_definitions, objects
-from tests.conftest import POSTGRES_ENV, postgres_schema, require_service
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    """An empty database of its own, to be migrated step by step."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-        engine = build_engine(url)
-        yield url, engine
-        engine.dispose()
-        return
-    url = require_service(request.config, POSTGRES_ENV, "PostgreSQL")
-    with postgres_schema(url, "pimhub_upgrade") as engine:
-        yield url, engine
 
 
 def test_an_upgrade_indexes_the_objects_already_there(old_database: tuple[str, Engine]) -> None:

@@ -134,6 +134,23 @@ OBJECT_SCHEMAS: dict[str, Any] = {
                 "items": {"type": "string"},
                 "description": "The fields whose values a variant takes from its parent",
             },
+            "completeness": {
+                "type": "object",
+                "description": "Per completeness channel of the class, per language: "
+                "{ratio: whole percent of the required fields filled, rounded down; missing: "
+                "the required fields not filled}; {} when the class has no channels",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["ratio", "missing"],
+                        "properties": {
+                            "ratio": {"type": "integer", "minimum": 0, "maximum": 100},
+                            "missing": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
         },
     },
     "ObjectPage": {

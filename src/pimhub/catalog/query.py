@@ -77,6 +77,8 @@ COMPARISONS = (
     "$notnull",
 )
 MAX_FILTER_NODES = 200
+# Filters and sorts name an object's completeness as completeness.<channel>.<language>.
+COMPLETENESS = "completeness"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Versions are stored as 32-bit integers; no object gets near that many changes.
 VERSION_MAX = 2**31 - 1
@@ -84,16 +86,20 @@ VERSION_MAX = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class FieldRef:
-    """A filterable/sortable location: a system column, or a JSON path into the values."""
+    """A filterable/sortable location: a system column, or a JSON path into the values (or,
+    with `completeness`, into the object's completeness: channel, language, "ratio")."""
 
     system: SystemField | None
     path: tuple[str, ...]
     kind: ValueKind
+    completeness: bool = False
     # A quantity's (family, unit): storage compares its value converted to that unit.
     quantity: tuple[str, str] | None = None
 
     @property
     def label(self) -> str:
+        if self.completeness:
+            return ".".join((COMPLETENESS, *self.path[:2]))
         return self.system.value if self.system else ".".join(self.path)
 
 
@@ -139,6 +145,8 @@ class FieldResolver:
         self.exposed = exposed
 
     def resolve(self, name: str, where: str) -> FieldRef:
+        if name == COMPLETENESS or name.startswith(COMPLETENESS + "."):
+            return self._completeness(name, where)
         system = SYSTEM_ALIASES.get(name)
         if system is None and name in SystemField.__members__.values():
             system = SystemField(name)
@@ -186,6 +194,33 @@ class FieldResolver:
         if f.type not in ORDERABLE_TYPES and f.type != FieldType.RELATION:
             raise InvalidQuery(f"'{name}' cannot be filtered", [FieldError(where, name)])
         return FieldRef(None, (head,), _FIELD_KINDS.get(f.type, ValueKind.STRING))
+
+    def _completeness(self, name: str, where: str) -> FieldRef:
+        """completeness.<channel>.<language>: the object's ratio (0..100) there."""
+        parts = name.split(".")
+        channels = self.definition.completeness
+        known = ", ".join(c.name for c in channels) or "none"
+        if len(parts) != 3:
+            raise InvalidQuery(
+                f"'{name}': write completeness.<channel>.<language>",
+                [FieldError(where, f"use completeness.<channel>.<language>; channels: {known}")],
+            )
+        _, channel_name, language = parts
+        channel = next((c for c in channels if c.name == channel_name), None)
+        if channel is None:
+            raise InvalidQuery(
+                f"{self.definition.name} has no completeness channel '{channel_name}'",
+                [FieldError(where, f"unknown channel '{channel_name}'; channels: {known}")],
+            )
+        if language not in channel.languages:
+            languages = ", ".join(channel.languages)
+            raise InvalidQuery(
+                f"channel '{channel_name}' has no language '{language}'",
+                [FieldError(where, f"unknown language '{language}'; {channel_name}: {languages}")],
+            )
+        return FieldRef(
+            None, (channel_name, language, "ratio"), ValueKind.NUMBER, completeness=True
+        )
 
 
 def _quantity_ref(f: FieldDefinition, tail: str, name: str, where: str) -> FieldRef:
@@ -413,7 +448,7 @@ def parse_sort(resolver: FieldResolver, spec: list[str]) -> list[SortKey]:
         if not name:
             raise InvalidQuery("empty sort key", [FieldError(f"sort[{i}]", "empty")])
         ref = resolver.resolve(name, f"sort[{i}]")
-        f = resolver.definition.field(ref.path[0]) if ref.path else None
+        f = resolver.definition.field(ref.path[0]) if ref.path and not ref.completeness else None
         if f is not None and f.type == FieldType.RELATION:
             # Its value is the target's uuid: an order nobody wants, and one that would put
             # the uuids of hidden targets into cursors.

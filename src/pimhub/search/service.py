@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 
 from pimhub.access.keys import ApiKey
+from pimhub.catalog.channels import LANGUAGE_PATTERN
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, Forbidden, InvalidQuery, NotFound
 from pimhub.catalog.fields import FieldType
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.product_view import pick_language
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
-from pimhub.catalog.validation import LANGUAGE_PATTERN
 from pimhub.datahub.config import DatahubConfig, ExposedClass
 from pimhub.datahub.ports import GraphReads
 from pimhub.datahub.service import DatahubService
