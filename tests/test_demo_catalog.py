@@ -17,8 +17,13 @@ def test_seeding_loads_every_object_once_and_is_idempotent(hub: Hub) -> None:
     seed_demo(hub, 60)
     seed_demo(hub, 60)
     catalog = generate(60)
-    page = hub.catalog.list_objects("Product", ListQuery(first=100))
-    assert page.total == 60
+    page = hub.catalog.list_objects("Product", ListQuery(first=200))
+    assert catalog.variants and page.total == 60 + len(catalog.variants)
+    parent_sku, own = catalog.variants[0]
+    variant = hub.catalog.get_object("Product", own["sku"], include_drafts=False)
+    parent = hub.catalog.get_object("Product", parent_sku, include_drafts=False)
+    assert variant.parent == parent.uuid and variant.values["name"] == parent.values["name"]
+    assert variant.values["size"] == own["size"] and "price" in variant.inherited
     product = hub.catalog.product("PH-00060", language="de", include_drafts=False)
     expected = catalog.products[-1]
     assert product["price"] == expected["price"]["amount"]

@@ -100,6 +100,8 @@ class DemoCatalog:
     brands: list[dict[str, Any]]
     categories: list[dict[str, Any]]
     products: list[dict[str, Any]]
+    # Variants as (parent sku, own values): sizes of the apparel among the first products.
+    variants: list[tuple[str, dict[str, Any]]]
 
 
 def _ean13(number: int) -> str:
@@ -156,4 +158,28 @@ def generate(products: int = 1000, seed: int = 42) -> DemoCatalog:
         if noun in ("Tee", "Hoodie", "Jacket", "Chino", "Dress", "Sneaker"):
             product["size"] = rng.choice(SIZES)
         items.append(product)
-    return DemoCatalog(brands, categories, items)
+    return DemoCatalog(brands, categories, items, _variants(items[:VARIANT_PARENTS_AMONG], rng))
+
+
+VARIANT_PARENTS_AMONG = 50
+VARIANT_SIZES = ("S", "M", "L")
+
+
+def _variants(
+    products: list[dict[str, Any]], rng: random.Random
+) -> list[tuple[str, dict[str, Any]]]:
+    """Three sizes of each sized product: a variant sets its axes (colour, size) and its
+    stock, and inherits name, price and everything else from its parent."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for product in products:
+        if "size" not in product:
+            continue
+        for size in VARIANT_SIZES:
+            own = {
+                "sku": f"{product['sku']}-{size}",
+                "color": product["color"],
+                "size": size,
+                "stock": rng.randint(0, 40),
+            }
+            out.append((product["sku"], own))
+    return out

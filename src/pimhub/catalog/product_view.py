@@ -27,6 +27,10 @@ def product_view(
 ) -> dict[str, Any]:
     values = product.values
     price = values.get("price") or {}
+    if price and "amount" not in price:
+        # A price list ({"EUR": 19.9, "USD": 21.5}): its first currency is the price.
+        currency, amount = next(iter(price.items()))
+        price = {"amount": amount, "currency": currency, "prices": price}
 
     def text(value: Any) -> Any:
         return pick_language(value, language, default_language)
@@ -41,10 +45,12 @@ def product_view(
         "name": text(values.get("name")),
         "price": price.get("amount"),
         "currency": price.get("currency"),
+        **({"prices": price["prices"]} if "prices" in price else {}),
         "category": name_of("category"),
         "brand": name_of("brand"),
         "description": text(values.get("description")),
         "stock": values.get("stock"),
+        "weight": values.get("weight"),  # {"value": 0.5, "unit": "kg"}: the unit as sent
         "published": product.published,
         "updatedAt": iso(product.modified_at),
         "version": product.version,

@@ -128,8 +128,9 @@ async def _work(hub: Hub) -> None:
 def seed_demo(hub: Hub, products: int) -> None:
     """Load the generated catalog unless it is already there (the demo restarts quickly)."""
     catalog = generate(products)
+    last = catalog.variants[-1][1]["sku"] if catalog.variants else catalog.products[-1]["sku"]
     try:
-        hub.catalog.get_object("Product", catalog.products[-1]["sku"], include_drafts=True)
+        hub.catalog.get_object("Product", last, include_drafts=True)
         return
     except ObjectNotFound:
         pass
@@ -142,7 +143,9 @@ def seed_demo(hub: Hub, products: int) -> None:
             key_field = "sku" if kind == "Product" else "code"
             for item in items:
                 hub.catalog.put(kind, item[key_field], item, author="demo")
+        for parent, own in catalog.variants:
+            hub.catalog.put("Product", own["sku"], own, parent=parent, author="demo")
     console.print(
         f"loaded {len(catalog.brands)} brands, {len(catalog.categories)} categories "
-        f"and {len(catalog.products)} products"
+        f"and {len(catalog.products)} products with {len(catalog.variants)} variants"
     )

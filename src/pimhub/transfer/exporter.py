@@ -1,8 +1,9 @@
 """Export: the objects of a class, filtered, streamed page by page to CSV, JSON Lines or XML.
 
 Relations are written as their targets' business keys, localized fields as one column per
-language (or the one asked for), money as amount and currency, lists joined with `|` in CSV
-and XML, so an export reads back in through a mapping.
+language (or the one asked for), money as amount and currency (a price list as one column per
+currency: price.EUR), a quantity as value and unit (weight.value, weight.unit), lists joined
+with `|` in CSV and XML, so an export reads back in through a mapping.
 """
 
 from __future__ import annotations
@@ -70,8 +71,12 @@ def columns(
             out.extend(Column(f"{name}.{lang}", f, lang) for lang in languages)
         elif f.localized:
             out.append(Column(name, f, options.language))
+        elif f.price_list:
+            out.extend(Column(f"{name}.{c}", f, c) for c in f.currencies)
         elif f.type == FieldType.MONEY:
             out.extend(Column(f"{name}.{p}", f, p) for p in ("amount", "currency"))
+        elif f.type == FieldType.QUANTITY:
+            out.extend(Column(f"{name}.{p}", f, p) for p in ("value", "unit"))
         else:
             out.append(Column(name, f, None))
     return out
@@ -160,7 +165,7 @@ def _value(col: Column, obj: CatalogObject, keys: dict[str, str]) -> Any:
         return None
     if col.field.localized:
         return value.get(col.part) if isinstance(value, dict) else value
-    if col.field.type == FieldType.MONEY:
+    if col.field.type in (FieldType.MONEY, FieldType.QUANTITY):
         return value.get(col.part) if isinstance(value, dict) else None
     if col.field.type == FieldType.RELATION:
         found = [keys[u] for u in _as_list(value) if u in keys]

@@ -11,6 +11,7 @@ import csv
 from collections.abc import Mapping
 from typing import IO, Any
 
+from pimhub.catalog import units
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.product_view import pick_language
 
@@ -80,7 +81,7 @@ class MagentoCsv:
             f"{a}={_label(values[a])}" for a in _ATTRIBUTES if values.get(a) is not None
         )
         stock = values.get("stock")
-        price = (values.get("price") or {}).get("amount")
+        price = _amount(values.get("price"))
         self.writer.writerow(
             [
                 obj.key,
@@ -92,7 +93,7 @@ class MagentoCsv:
                 text("name"),
                 text("description"),
                 text("shortDescription"),
-                _number(values.get("weight")),
+                _number(_kilograms(values.get("weight"))),
                 "1" if obj.published else "2",
                 "Catalog, Search",
                 _number(price),
@@ -113,6 +114,20 @@ def _label(value: Any) -> str:
     if text.islower():
         return "Gray" if text == "grey" else text.capitalize()
     return text
+
+
+def _amount(price: Any) -> Any:
+    """A money value's amount; of a price list, its first currency's."""
+    if not isinstance(price, dict):
+        return None
+    return price.get("amount") if "amount" in price else next(iter(price.values()), None)
+
+
+def _kilograms(weight: Any) -> Any:
+    """A weight as Magento's default weight unit (kgs) takes it: a number of kilograms."""
+    if isinstance(weight, dict) and weight.get("unit") in units.unit_codes("mass"):
+        return units.convert(weight["value"], "mass", weight["unit"], "kg")
+    return weight if isinstance(weight, int | float) else None
 
 
 def _number(value: Any) -> str:

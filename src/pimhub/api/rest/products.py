@@ -101,6 +101,12 @@ class ProductView(BaseModel):
     brand: str | None = Field(description="Name of the product's brand")
     description: str | None
     stock: int | None
+    weight: dict[str, Any] | None = Field(
+        description='A quantity as sent: {"value": 500, "unit": "g"}'
+    )
+    prices: dict[str, float] | None = Field(
+        None, description="Only for a price list: the amount per currency; price is the first"
+    )
     published: bool
     updatedAt: str = Field(description="ISO 8601, UTC")
     version: int
