@@ -66,3 +66,32 @@ def test_product_saved_over_http_arrives_signed_at_the_receiver(tmp_path: Path) 
         metrics = http.get("/metrics").text
         line = f'pimhub_webhook_deliveries{{endpoint="{endpoint["id"]}",status="delivered"}} 1.0'
         assert line in metrics
+
+        # A parent's change reaches the consumer as an event of each variant that inherits it.
+        parent = {"name": {"en": "Family"}, "price": {"amount": 5, "currency": "EUR"}}
+        assert http.put("/api/v1/objects/Product/FAM", json={"fields": parent}).is_success
+        for size in ("S", "M"):
+            child = {"fields": {"color": "red", "size": size}, "parent": "FAM"}
+            assert http.put(f"/api/v1/objects/Product/FAM-{size}", json=child).is_success
+        new_price = {"fields": {"price": {"amount": 7, "currency": "EUR"}}}
+        assert http.patch("/api/v1/objects/Product/FAM", json=new_price).is_success
+        wanted = {("FAM", 2), ("FAM-S", 2), ("FAM-M", 2)}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            updates = {
+                (r.payload["data"]["businessKey"], r.payload["data"]["version"])
+                for r in receiver.delivered
+                if r.payload["type"] == "object.updated"
+            }
+            if wanted <= updates:
+                break
+            time.sleep(0.05)
+        assert wanted <= updates
+        child_event = next(
+            r.payload["data"]
+            for r in receiver.delivered
+            if r.payload["data"]["businessKey"] == "FAM-S" and r.payload["data"]["version"] == 2
+        )
+        assert child_event["changedFields"] == ["price"]
+        assert child_event["object"]["fields"]["price"]["amount"] == 7
+        assert child_event["object"]["inherited"] == ["name", "price"]
