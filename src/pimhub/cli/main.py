@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from pimhub.cli import classes, db, graphql, keys, search, server, transfer, webhooks
+from pimhub.cli import (
+    classes,
+    completeness,
+    db,
+    graphql,
+    keys,
+    search,
+    server,
+    transfer,
+    webhooks,
+)
 
 app = typer.Typer(
     help="pimhub: product information and integration hub.",
@@ -19,6 +29,7 @@ app.add_typer(graphql.app, name="graphql")
 app.add_typer(search.app, name="search")
 server.register(app)
 transfer.register(app)
+completeness.register(app)
 
 
 if __name__ == "__main__":
