@@ -13,6 +13,7 @@ from pimhub.catalog.completeness import (
     class_changed,
     completeness_of,
     completeness_shape,
+    only_channels_differ,
     recompute_class,
 )
 from pimhub.catalog.errors import InvalidClassDefinition, InvalidQuery
@@ -263,3 +264,10 @@ def test_filters_and_sorts_name_channel_and_language() -> None:
         assert caught.value.errors[0].message == says
     with pytest.raises(InvalidQuery):
         FilterParser(resolver).parse('{"completeness.shop.en": "full"}')
+
+
+def test_only_channels_differ() -> None:
+    plain = parse_class_definition({"name": "Thing", "businessKey": "code", "fields": FIELDS})
+    assert only_channels_differ(plain, SHOP) and only_channels_differ(SHOP, SHOP)
+    other = parse_class_definition({"name": "Thing", "businessKey": "code", "fields": FIELDS[:-1]})
+    assert not only_channels_differ(other, plain)

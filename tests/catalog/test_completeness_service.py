@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.batch import WriteMode
-from pimhub.catalog.errors import InvalidQuery
+from pimhub.catalog.errors import IncompatibleClassChange, InvalidQuery
 from pimhub.catalog.service import ListQuery
 from pimhub.storage.tables import objects
 
@@ -159,3 +159,18 @@ def test_filter_and_sort_by_completeness(hub: Hub) -> None:
         with pytest.raises(InvalidQuery) as caught:
             keys(hub, bad)
         assert says in caught.value.errors[0].message
+
+
+def test_a_change_of_channels_only_skips_validating_the_stored_objects(hub: Hub) -> None:
+    hub.catalog.create("Product", BARE, author="t")
+    with hub.engine.begin() as conn:  # a stored object the class would refuse: no name
+        conn.execute(update(objects).values(data={"sku": "BARE", "image": "x.png"}))
+    raw = product_class(hub)
+    raw["completeness"]["channels"]["ecommerce"]["languages"] = ["en"]
+    hub.classes.replace("Product", raw, author="t")  # channels only: accepted, recomputed
+    assert stored(hub, "BARE")["ecommerce"] == {
+        "en": {"ratio": 25, "missing": ["name", "description", "price"]}
+    }
+    raw["fields"].append({"name": "notes", "type": "textarea"})
+    with pytest.raises(IncompatibleClassChange):  # any other change validates them all
+        hub.classes.replace("Product", raw, author="t")

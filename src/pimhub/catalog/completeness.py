@@ -105,3 +105,15 @@ def class_changed(store: CompletenessStore, old: ClassDefinition, new: ClassDefi
     if completeness_shape(old) == completeness_shape(new):
         return 0
     return recompute_class(store, new)
+
+
+def only_channels_differ(old: ClassDefinition, new: ClassDefinition) -> bool:
+    """Whether the two definitions differ in their completeness channels only, a change
+    no stored object can break."""
+
+    def rest(definition: ClassDefinition) -> dict[str, Any]:
+        data = definition.to_dict(with_version=False)
+        data.pop("completeness", None)
+        return data
+
+    return rest(old) == rest(new)
