@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
+import orjson
+from sqlalchemy import Connection, Row, Text, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -69,6 +71,18 @@ def row_to_object(row: Row[Any], prefix: str = "") -> CatalogObject:
     )
 
 
+# Every write reads its class's definition; parsing it (checking every field, compiling its
+# patterns) cost a quarter of a PATCH. The stored text with its version is the cache key, so
+# a definition is parsed once per change and a cached one can never be stale, even in a
+# database emptied and filled again.
+_DEFINITION_TEXT = cast(class_definitions.c.definition, Text).label("text")
+
+
+@lru_cache(maxsize=256)
+def parsed_definition(text: str, version: int) -> ClassDefinition:
+    return parse_class_definition({**orjson.loads(text), "version": version})
+
+
 class SqlClassRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -79,20 +93,15 @@ class SqlClassRepository:
 
     def get(self, name: str) -> ClassDefinition | None:
         row = self.conn.execute(
-            select(class_definitions.c.definition, class_definitions.c.version).where(
+            select(_DEFINITION_TEXT, class_definitions.c.version).where(
                 class_definitions.c.name == name
             )
         ).first()
-        return self._parse(row) if row else None
+        return parsed_definition(row.text, row.version) if row else None
 
     def all(self) -> list[ClassDefinition]:
-        rows = self.conn.execute(
-            select(class_definitions.c.definition, class_definitions.c.version)
-        )
-        return [self._parse(r) for r in rows]
-
-    def _parse(self, row: Any) -> ClassDefinition:
-        return parse_class_definition({**row.definition, "version": row.version})
+        rows = self.conn.execute(select(_DEFINITION_TEXT, class_definitions.c.version))
+        return [parsed_definition(r.text, r.version) for r in rows]
 
     def save(self, definition: ClassDefinition, author: str) -> None:
         data = definition.to_dict(with_version=False)
