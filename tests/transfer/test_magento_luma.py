@@ -1,6 +1,7 @@
 """The shipped magento-products mapping imports Magento's Luma sample catalog (1,994 rows with
 embedded newlines, category paths, additional_attributes): every SKU arrives with its price,
-its category links and its attributes, and a second import changes nothing.
+its category links and its attributes, each configurable product as the parent of the simple
+products its configurable_variations lists, and a second import changes nothing.
 
 The dataset lives outside the repository (../shared/datasets); without it the test skips and
 says where it looked. CI sets PIMHUB_TEST_LUMA_CSV."""
@@ -35,8 +36,14 @@ def luma_csv() -> Path:
     return path
 
 
+def label(color: str | None) -> str | None:
+    """A colour as the mapping stores it (lowercase, gray as grey)."""
+    return color.lower().replace("gray", "grey") if color else color
+
+
 def expected(path: Path) -> dict[str, dict[str, Any]]:
-    """What each SKU should become, read from the file with the csv module alone."""
+    """What each SKU should become, read from the file with the csv module alone; a
+    configurable product's `variants` are its variations' sku -> (color, size)."""
     out: dict[str, dict[str, Any]] = {}
     with path.open(newline="", encoding="utf-8-sig") as source:
         for row in csv.DictReader(source):
@@ -53,6 +60,14 @@ def expected(path: Path) -> dict[str, dict[str, Any]]:
                 "color": attributes.get("color"),
                 "size": attributes.get("size"),
                 "name": row["name"].strip(),  # the mapping trims cells
+                "variants": {
+                    v["sku"]: (label(v.get("color")), v.get("size"))
+                    for v in (
+                        dict(pair.split("=", 1) for pair in variation.split(","))
+                        for variation in row["configurable_variations"].split("|")
+                        if variation
+                    )
+                },
             }
     return out
 
@@ -68,6 +83,7 @@ def test_the_luma_catalog_arrives_complete(hub: Hub) -> None:
 
     summary = run_import(writer, read(path), mapping, ImportOptions(language="en"))
     assert (summary.rows, summary.created, summary.failed) == (1994, 1994, 0), summary.errors[:3]
+    assert (summary.parents, summary.variants) == (147, 1847)
     want = expected(path)
     with hub.engine.connect() as conn:
         rows = conn.execute(select(objects)).all()
@@ -82,9 +98,24 @@ def test_the_luma_catalog_arrives_complete(hub: Hub) -> None:
         assert [categories[u] for u in values.get("categories", [])] == item["codes"], sku
         assert categories.get(values.get("category", "")) == next(iter(item["codes"]), None), sku
         if item["color"]:
-            assert values["color"] == item["color"].lower().replace("gray", "grey"), sku
+            assert values["color"] == label(item["color"]), sku
         if item["size"]:
             assert values["size"] == item["size"], sku
     assert "men-tops-hoodies-sweatshirts" in categories.values()
+    by_uuid = {o.uuid: o for o in products.values()}
+    children: dict[str, set[str]] = {}
+    for child in products.values():
+        if child.parent is not None:
+            children.setdefault(by_uuid[child.parent].key, set()).add(child.key)
+    parents = {sku: item["variants"] for sku, item in want.items() if item["variants"]}
+    assert (len(parents), sum(map(len, children.values()))) == (147, 1847)
+    assert set(children) == set(parents)
+    for sku, variants in parents.items():
+        assert children[sku] == set(variants), sku
+        assert products[sku].parent is None, sku
+        for child_sku, axes in variants.items():
+            child = products[child_sku]
+            assert (child.values.get("color"), child.values.get("size")) == axes, child_sku
     again = run_import(writer, read(path), mapping, ImportOptions(language="en"))
     assert (again.unchanged, again.failed) == (1994, 0)
+    assert (again.parents, again.variants) == (147, 1847)

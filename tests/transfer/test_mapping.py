@@ -203,15 +203,20 @@ def test_class_and_fields_are_required_and_counted() -> None:
     assert [p[0] for p in problems({"class": "", "fields": {"sku": "sku"}})] == ["class"]
 
 
-@pytest.mark.parametrize("target", ["sku", "name.en", "a_1.B_2", "x.9", "aB"])
+@pytest.mark.parametrize(
+    "target", ["sku", "name.en", "a_1.B_2", "x.9", "aB", "@parent", "@variants"]
+)
 def test_field_names_and_their_parts_are_targets(target: str) -> None:
     assert parse_mapping({"class": "P", "fields": {target: "c"}}).fields[0].target == target
 
 
-@pytest.mark.parametrize("target", ["Sku", "1x", "_x", "a.b.c", "a.", "a-b", "a b", "x\n", 7])
+@pytest.mark.parametrize(
+    "target", ["Sku", "1x", "_x", "a.b.c", "a.", "a-b", "a b", "x\n", 7, "@other", "@parent.x"]
+)
 def test_other_targets_are_refused(target: Any) -> None:
+    message = "a field name, field.part (name.en, price.amount), @parent or @variants"
     assert problems({"class": "P", "fields": {target: "c"}}) == [
-        (f"fields.{target}", "a field name, or field.part (name.en, price.amount)", "invalid")
+        (f"fields.{target}", message, "invalid")
     ]
 
 
@@ -225,7 +230,7 @@ def test_a_field_is_a_column_name_or_an_object_of_steps() -> None:
 
 UNKNOWN_STEP = (
     "unknown step; use boolean, column, date, first, html, lowercase, map, number, optional, "
-    "path, pick, split, template, trim, value"
+    "path, pick, split, template, trim, value, variations"
 )
 
 
@@ -339,6 +344,48 @@ def test_pick_takes_one_key_of_key_value_pairs() -> None:
     assert one({"pick": "note"}, "note=a=b") == ("a=b", [])
     assert one(spec, "size=XS") == (MISSING, [])
     assert one({"pick": "color", "trim": False}, " color= Black ") == ("Black", [])
+
+
+def test_variations_take_one_key_of_each_magento_variation() -> None:
+    spec = {"variations": "sku"}
+    cell = "sku=MH01-XS-Black,size=XS,color=Black| sku = MH01-S-Gray ,size=S,color=Gray|"
+    assert one(spec, cell) == (["MH01-XS-Black", "MH01-S-Gray"], [])
+    assert one(spec, "") == (MISSING, [])
+    assert one({"variations": "size"}, cell) == (["XS", "S"], [])
+    problem = "variation 2 ('size=S,color=Gray') has no sku"
+    assert one(spec, "sku=A,size=XS|size=S,color=Gray") == (MISSING, [("c", problem, "transform")])
+    assert field_problems({"column": "c", "variations": True}) == [
+        ("fields.f.variations", "the key of each variation to take, e.g. sku", "invalid")
+    ]
+
+
+def family(spec: Any, record: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    mapping = parse_mapping({"class": "Product", "fields": {"sku": "sku", **spec}})
+    values, errors = mapping.apply(record)
+    return values, [(e.field, e.message) for e in errors]
+
+
+def test_variants_are_a_list_of_keys_and_parent_one_key() -> None:
+    variants = {"@variants": {"column": "v", "split": "|"}}
+    assert family(variants, {"sku": "P", "v": "A| B"}) == (
+        {"sku": "P", "@variants": ["A", "B"]},
+        [],
+    )
+    assert family({"@variants": "v"}, {"sku": "P", "v": "A"}) == (
+        {"sku": "P", "@variants": ["A"]},
+        [],
+    )
+    assert family(variants, {"sku": "P", "v": ""}) == ({"sku": "P"}, [])
+    parent = {"@parent": "parent"}
+    assert family(parent, {"sku": "C", "parent": " P "}) == ({"sku": "C", "@parent": "P"}, [])
+    # An empty cell: standalone; a record without the column: the parent stays as it is.
+    assert family(parent, {"sku": "C", "parent": ""}) == ({"sku": "C", "@parent": None}, [])
+    assert family(parent, {"sku": "C"}) == ({"sku": "C"}, [])
+    split = {"@parent": {"column": "parent", "split": ","}}
+    assert family(split, {"sku": "C", "parent": "P,Q"}) == (
+        {"sku": "C"},
+        [("parent", "['P', 'Q'] names 2 parents; a variant has one")],
+    )
 
 
 def test_html_decodes_entities_of_text_and_of_each_item() -> None:

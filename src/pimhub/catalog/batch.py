@@ -25,6 +25,7 @@ from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import UnitOfWork
 from pimhub.catalog.relations import looks_like_uuid
 from pimhub.catalog.validation import NUL, changed_fields, nul_message, validate_values
+from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 
 
 class WriteMode(StrEnum):
@@ -72,7 +73,9 @@ def precheck(
     while the previous batch commits. save_batch takes a new item's result from here when
     the class is still at the version checked against; existing objects are validated there,
     merged with what they hold."""
-    results = [validate_values(definition, item, languages=languages) for item in items]
+    results = [
+        validate_values(definition, field_values(item), languages=languages) for item in items
+    ]
     return Checked(definition.name, definition.version, results)
 
 
@@ -258,7 +261,8 @@ def _prepare(
     existing = uow.objects.get_many_by_keys(definition.name, named)
     seen: dict[str, int] = {}
     prepared: list[_Item] = []
-    for index, (raw, key) in enumerate(zip(items, keys, strict=True)):
+    for index, (item_values, key) in enumerate(zip(items, keys, strict=True)):
+        raw = field_values(item_values)
         if index in nul_keys:
             message = nul_message(key_field)
             prepared.append(_failed(index, None, key_field, message, "nul-character"))
@@ -290,6 +294,14 @@ def _prepare(
             item.uuid = before.uuid
         prepared.append(item)
     return prepared
+
+
+def field_values(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An item's field values, without what it says about its family: an item that the
+    batch writes as a plain one may still say `"@parent": None` (standalone, as it is)."""
+    if PARENT_ITEM_KEY in item or CHILDREN_ITEM_KEY in item:
+        return {k: v for k, v in item.items() if k not in (PARENT_ITEM_KEY, CHILDREN_ITEM_KEY)}
+    return item
 
 
 def _failed(index: int, key: str | None, field_name: str, message: str, code: str) -> _Item:

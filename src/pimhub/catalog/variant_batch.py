@@ -30,7 +30,11 @@ from pimhub.catalog.writer import ObjectWriter, current
 
 
 def is_family_item(item: Mapping[str, Any]) -> bool:
-    return PARENT_ITEM_KEY in item or CHILDREN_ITEM_KEY in item
+    """Whether an item links a family. An empty `@parent` (standalone) changes nothing for
+    an object outside any family, so such an item stays a plain one unless its object is a
+    parent or a variant (see split_family): an import of a file with a parent column keeps
+    its standalone rows on the fast path."""
+    return bool(item.get(PARENT_ITEM_KEY)) or CHILDREN_ITEM_KEY in item
 
 
 class FamilyItems:

@@ -306,6 +306,11 @@ def _print_summary(summary: ImportSummary, report: Path | None) -> None:
         f"{summary.created:,} created, {summary.updated:,} updated, "
         f"{summary.unchanged:,} unchanged, {summary.failed:,} refused"
     )
+    if summary.parents or summary.variants:
+        console.print(
+            f"variants: {summary.parents:,} parent(s) with {summary.variants:,} variant(s) "
+            f"in the accepted rows"
+        )
     if summary.aborted:
         console.print("aborted at the first refused row: nothing was kept")
     elif summary.dry_run:

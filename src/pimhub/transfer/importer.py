@@ -24,6 +24,7 @@ from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, Writ
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.validation import spell_nul, without_nul
+from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
 from pimhub.transfer.sources import Record
@@ -104,10 +105,31 @@ class ImportSummary:
     dry_run: bool = False
     seconds: float = 0.0
     errors: list[RowError] = field(default_factory=list)  # the first ERRORS_KEPT
+    # Families the accepted rows describe (`@variants`, `@parent`): parent and variant keys.
+    parent_keys: set[str] = field(default_factory=set)
+    variant_keys: set[str] = field(default_factory=set)
 
     @property
     def rate(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
+
+    @property
+    def parents(self) -> int:
+        return len(self.parent_keys)
+
+    @property
+    def variants(self) -> int:
+        return len(self.variant_keys)
+
+    def count_family(self, key: str | None, item: dict[str, Any]) -> None:
+        children = item.get(CHILDREN_ITEM_KEY)
+        if key and children:
+            self.parent_keys.add(key)
+            self.variant_keys.update(children)
+        parent = item.get(PARENT_ITEM_KEY)
+        if key and parent:
+            self.parent_keys.add(parent)
+            self.variant_keys.add(key)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +138,8 @@ class ImportSummary:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "failed": self.failed,
+            "parents": self.parents,
+            "variants": self.variants,
             "committedRows": self.committed_rows,
             "aborted": self.aborted,
             "dryRun": self.dry_run,
@@ -191,8 +215,10 @@ def run_import(
                 del items[n], rows[n]
                 if checked is not None:
                     del checked.results[n]
-        for record, result in zip(rows, writer.save(items, checked), strict=True):
+        for record, item, result in zip(rows, items, writer.save(items, checked), strict=True):
             clean = _count(summary, record, result, columns, report) and clean
+            if result.outcome != Outcome.FAILED:
+                summary.count_family(result.key, item)
         summary.seconds = time.perf_counter() - started
         if progress is not None:
             progress(summary)
@@ -244,12 +270,15 @@ def _columns_by_field(mapping: ImportMapping) -> dict[str, str]:
         if fm.column is not None:
             out.setdefault(fm.target, fm.column)
             out.setdefault(fm.target.split(".")[0], fm.column)
+    if PARENT_ITEM_KEY in out:
+        out.setdefault("parent", out[PARENT_ITEM_KEY])  # what a variant write calls it
     return out
 
 
 def _column_of(error: FieldError, columns: dict[str, str]) -> str:
     path = error.field
-    head = path.split("[")[0].split(".")[0]
+    # "color,size": the axes that a sibling already has; reported at the first one's column.
+    head = path.split("[")[0].split(".")[0].split(",")[0]
     return columns.get(path) or columns.get(head) or path
 
 

@@ -13,10 +13,12 @@ A mapping is data (YAML), checked at once with every problem named by its path:
       featured: {column: is_featured, boolean: true}
       releasedOn: {column: new_from_date, date: {format: "%m/%d/%Y"}}
       shortDescription.en: {template: "{name} ({sku})"}
+      "@parent": {column: parent}                # a variant's parent (its business key)
+      "@variants": {column: configurable_variations, variations: sku}  # a parent's variants
 
-Steps run in a fixed order: source (column, value or template), pick, trim (on unless
-`trim: false`), html, split, lowercase, map, number, boolean, date, first. An empty result
-leaves the field out.
+Steps run in a fixed order: source (column, value or template), pick, variations, trim (on
+unless `trim: false`), html, split, lowercase, map, number, boolean, date, first. An empty
+result leaves the field out, except for `@parent`, where it makes the object standalone.
 """
 
 from __future__ import annotations
@@ -28,16 +30,20 @@ from importlib import resources
 from typing import Any
 
 from pimhub.catalog.errors import FieldError, InvalidInput
+from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.category_paths import PathOptions, parse_path_options, path_step
 from pimhub.transfer.steps import STEPS, CellError, Step
 
 TARGET_PATTERN = re.compile(r"[a-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?")  # the whole name
+# Targets that are not fields: the batch writer links families by them (catalog.variants).
+FAMILY_TARGETS = frozenset({PARENT_ITEM_KEY, CHILDREN_ITEM_KEY})
 _STEP_KEYS = frozenset(
     {
         "column",
         "value",
         "template",
         "pick",
+        "variations",
         "trim",
         "html",
         "split",
@@ -102,12 +108,30 @@ class ImportMapping:
                     if _empty(value):
                         break
                     value = step(value)
+                if fm.target in FAMILY_TARGETS:
+                    value = _family_value(fm.target, value)
             except CellError as exc:
                 errors.append(FieldError(fm.column or fm.target, str(exc), "transform"))
                 continue
             if not _empty(value):
                 _put(values, fm.target, value)
+            elif fm.target == PARENT_ITEM_KEY and (fm.column is None or fm.column in record):
+                # An empty parent cell makes a standalone object; a record without the
+                # column says nothing about the parent, which stays as it is.
+                values[fm.target] = None
         return values, errors
+
+
+def _family_value(target: str, value: Any) -> Any:
+    """`@variants` as a list of keys (one key alone becomes a list), `@parent` as one key."""
+    if _empty(value):
+        return value
+    if target == CHILDREN_ITEM_KEY:
+        value = value if isinstance(value, list) else [value]
+        return [str(v) for v in value if not _empty(v)]
+    if isinstance(value, list):
+        raise CellError(f"{value!r} names {len(value)} parents; a variant has one")
+    return str(value)
 
 
 def _empty(value: Any) -> bool:
@@ -144,8 +168,15 @@ def parse_mapping(raw: Any) -> ImportMapping:
         specs = {}
     for target, spec in specs.items():
         path = f"fields.{target}"
-        if not isinstance(target, str) or not TARGET_PATTERN.fullmatch(target):
-            errors.append(FieldError(path, "a field name, or field.part (name.en, price.amount)"))
+        if not isinstance(target, str) or not (
+            TARGET_PATTERN.fullmatch(target) or target in FAMILY_TARGETS
+        ):
+            errors.append(
+                FieldError(
+                    path,
+                    "a field name, field.part (name.en, price.amount), @parent or @variants",
+                )
+            )
             continue
         parsed = _field(target, spec, path, errors)
         if parsed is not None:

@@ -59,6 +59,29 @@ def _pick_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return pick
 
 
+def _variations_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    """`variations: sku` takes the sku of each variation in Magento's configurable_variations
+    ("sku=MH01-XS-Black,size=XS,color=Black|sku=MH01-S-Black,...") as a list; a variation
+    without it is a problem of the cell."""
+    if not isinstance(arg, str) or not arg:
+        errors.append(FieldError(path, "the key of each variation to take, e.g. sku"))
+        return None
+
+    def variations(value: Any) -> Any:
+        found: list[str] = []
+        for n, variation in enumerate(str(value).split("|"), start=1):
+            if not variation.strip():
+                continue
+            pairs = (pair.partition("=") for pair in variation.split(","))
+            picked = next((v.strip() for k, sep, v in pairs if sep and k.strip() == arg), "")
+            if not picked:
+                raise CellError(f"variation {n} ({variation.strip()[:80]!r}) has no {arg}")
+            found.append(picked)
+        return found
+
+    return variations
+
+
 StepBuilder = Callable[[Any, str, list[FieldError]], Step | None]
 
 
@@ -226,6 +249,7 @@ def _first_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
 
 STEPS: tuple[tuple[str, StepBuilder], ...] = (
     ("pick", _pick_step),
+    ("variations", _variations_step),
     ("trim", _trim_step),
     ("html", _html_step),
     ("split", _split_step),
