@@ -55,4 +55,9 @@ def product_view(
         "updatedAt": iso(product.modified_at),
         "version": product.version,
         "language": language,
+        "completeness": {
+            channel: per_language[language]
+            for channel, per_language in (product.completeness or {}).items()
+            if language in per_language
+        },
     }

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pimhub.api.graphql.errors import from_domain
 from pimhub.api.graphql.loaders import GraphObject
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, InvalidQuery
 from pimhub.catalog.fields import FieldDefinition, FieldType
 
 SYSTEM_FIELDS = (
@@ -75,3 +78,52 @@ def money(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     return {"amount": float_or_none(value.get("amount")), "currency": value.get("currency")}
+
+
+def completeness(
+    definition: ClassDefinition, stored: Any, channel: str | None, language: str | None
+) -> list[dict[str, Any]]:
+    """An object's stored completeness as a list of {channel, language, ratio, missing},
+    narrowed to `channel` and `language` when given; a channel or language the class does
+    not declare is an error naming what it has."""
+    if channel is not None or language is not None:
+        try:
+            _check_channel(definition, channel, language)
+        except InvalidQuery as exc:
+            raise from_domain(exc) from None
+    stored = stored or {}
+    # In the class's order: PostgreSQL's jsonb keeps no key order.
+    return [
+        {"channel": c.name, "language": lang, "ratio": entry["ratio"], "missing": entry["missing"]}
+        for c in definition.completeness
+        if channel is None or c.name == channel
+        for lang in c.languages
+        if (language is None or lang == language)
+        and (entry := stored.get(c.name, {}).get(lang)) is not None
+    ]
+
+
+def _check_channel(definition: ClassDefinition, channel: str | None, language: str | None) -> None:
+    channels = {c.name: c for c in definition.completeness}
+    if channel is not None and channel not in channels:
+        known = ", ".join(channels)
+        raise InvalidQuery(
+            f"{definition.name} has no completeness channel '{channel}' (channels: {known})",
+            [FieldError("channel", f"unknown channel; channels: {known}", "unknown-channel")],
+        )
+    languages = (
+        channels[channel].languages
+        if channel is not None
+        else tuple(dict.fromkeys(lang for c in channels.values() for lang in c.languages))
+    )
+    if language is not None and language not in languages:
+        known = ", ".join(languages)
+        raise InvalidQuery(
+            (
+                f"channel '{channel}' of {definition.name} has no language '{language}'"
+                if channel is not None
+                else f"no channel of {definition.name} has the language '{language}'"
+            )
+            + f" (languages: {known})",
+            [FieldError("language", f"unknown language; languages: {known}", "unknown-language")],
+        )

@@ -111,6 +111,10 @@ class ProductView(BaseModel):
     updatedAt: str = Field(description="ISO 8601, UTC")
     version: int
     language: str
+    completeness: dict[str, dict[str, Any]] = Field(
+        description="Per completeness channel that has the language: {ratio, missing}, the "
+        "ratio a whole percent rounded down, missing the required fields not filled"
+    )
 
 
 OPENAPI_PATHS: dict[str, Any] = {
