@@ -8,6 +8,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from pimhub.bootstrap import Hub
+from tests.conftest import bearer
+
 OBJECTS = "/api/v1/objects/Product"
 LAMP = {
     "sku": "LAMP",
@@ -92,3 +95,21 @@ def test_a_class_change_over_http_recomputes_stored_objects(
     assert refused.status_code == 422, refused.text
     fields = [e["field"] for e in refused.json()["errors"]]
     assert fields == ["completeness.channels.ecommerce.required"]
+
+
+def test_simple_rest_shows_and_filters_completeness(
+    client: TestClient, admin: dict[str, str], hub: Hub
+) -> None:
+    _create(client, admin, LAMP)
+    _create(client, admin, {"sku": "BOX", "name": {"en": "Box"}})
+    hub.datahub.create({"name": "partner", "classes": {"Product": {"fields": ["sku"]}}}, author="t")
+    key = bearer(hub, "datahub:partner", name="partner")
+    response = client.get(
+        "/simple-rest/partner/search",
+        params={"class": "Product", "filter": '{"completeness.ecommerce.de": {"$lt": 100}}'},
+        headers=key,
+    )
+    assert response.status_code == 200, response.text
+    (item,) = response.json()["items"]
+    assert item["key"] == "BOX"
+    assert item["completeness"]["ecommerce"]["de"]["ratio"] == 0
