@@ -11,6 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import Node, SortKey
+from pimhub.catalog.variants import FamilyRole
 
 T = TypeVar("T")
 
@@ -25,6 +26,7 @@ class ListingRequest:
     offset: int = 0  # Pimcore clients page with integer offsets instead
     published_only: bool = True
     ids: Sequence[int] | None = None
+    family: FamilyRole | None = None  # only parents, variants or standalone objects
 
 
 @dataclass(slots=True)
@@ -68,6 +70,12 @@ class GraphReadSession(Protocol):
         self, class_name: str, *, id: int | None, uuid: str | None, key: str | None
     ) -> CatalogObject | None: ...
     def by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]: ...
+    def children(
+        self, parent_uuids: Sequence[str], *, first: int, published_only: bool
+    ) -> dict[str, list[CatalogObject]]:
+        """The variants of each parent (at most `first` each, oldest first), in one
+        statement per MAX_IN parents."""
+
     def fresh(self) -> None:
         """End the current snapshot, so later reads see writes committed meanwhile."""
 

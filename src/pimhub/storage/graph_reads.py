@@ -32,6 +32,7 @@ from sqlalchemy.types import NullType
 
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import BoolOp, Node, Not, SystemField, ValueKind
+from pimhub.catalog.variants import FamilyFilter
 from pimhub.datahub.ports import MAX_JOINS, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
@@ -45,6 +46,14 @@ MAX_IN = 500  # uuids per IN list; larger batches are split
 # built once.
 _ALIASES = [objects.alias(f"t{i + 1}") for i in range(MAX_JOINS)]
 _BY_UUID_SQL = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects WHERE uuid"
+# Each parent's first variants: ranked per parent, so `first` bounds what is read however
+# large a family is.
+_COLUMNS_SQL = ", ".join(OBJECT_COLUMNS)
+_CHILDREN_SQL = (
+    f"SELECT {_COLUMNS_SQL} FROM (SELECT {_COLUMNS_SQL}, ROW_NUMBER() OVER "
+    "(PARTITION BY parent_uuid ORDER BY id) AS rank_ FROM objects WHERE parent_uuid {parents}"
+    "{published}) AS ranked WHERE rank_ <= {first} ORDER BY parent_uuid, id"
+)
 
 
 def _identity(value: Any) -> Any:
@@ -75,6 +84,8 @@ def _request_filters(
         conditions.append(listing.compile_filter(request.where, bind))
     if request.published_only:
         conditions.append(objects.c.published.is_(True))
+    if request.family is not None:
+        conditions += listing.family_conditions(FamilyFilter(request.family))
     if request.ids is not None:
         # An empty list matches nothing; SQLAlchemy's own empty IN would be an "expanding"
         # parameter, which a statement compiled once cannot carry.
@@ -132,6 +143,7 @@ class _JoinedStatements:
             bool(request.after),
             len(request.ids) if request.ids is not None else None,
             request.published_only,
+            request.family,
             tuple(joins),
             tuple(columns),
             drafts,
@@ -316,6 +328,32 @@ class SqlGraphReadSession:
             for row in rows:
                 obj = decode(row)
                 found[obj.uuid] = obj
+        return found
+
+    def children(
+        self, parent_uuids: Sequence[str], *, first: int, published_only: bool
+    ) -> dict[str, list[CatalogObject]]:
+        found: dict[str, list[CatalogObject]] = {}
+        wanted = list(dict.fromkeys(parent_uuids))
+        decode = self.reader.catalog_object
+        published = " AND published" if published_only else ""
+        if published_only and self.reader.sqlite:
+            published = " AND published = 1"
+        for start in range(0, len(wanted), MAX_IN):
+            chunk = wanted[start : start + MAX_IN]
+            if self.reader.sqlite:
+                parents = f"IN ({', '.join('?' * len(chunk))})"
+                sql = _CHILDREN_SQL.format(parents=parents, published=published, first="?")
+                rows = self.conn.exec_driver_sql(sql, (*chunk, first))
+            else:
+                sql = _CHILDREN_SQL.format(
+                    parents="= ANY(%(u)s)", published=published, first="%(first)s"
+                )
+                rows = self.conn.exec_driver_sql(sql, {"u": chunk, "first": first})
+            for row in rows:
+                obj = decode(row)
+                assert obj.parent is not None
+                found.setdefault(obj.parent, []).append(obj)
         return found
 
     def fresh(self) -> None:

@@ -4,7 +4,8 @@ cost computed per request (it depends on variables such as `first`).
 Cost: every field that returns objects costs the number of objects it can return. A
 listing costs its `first`, and everything below it is multiplied by that; a to-one relation
 costs one per parent, a to-many relation ten per parent (an assumed fan-out, since its size
-is unknown before it is read); a get costs one; a batch upsert costs its number of items.
+is unknown before it is read) or its `first` (a parent's children); a get costs one; a
+batch upsert costs its number of items.
 """
 
 from __future__ import annotations
@@ -185,7 +186,9 @@ class CostCounter:
             pass  # a listing's nodes are paid for by the listing
         elif named.name in self.class_types:
             many = _is_list(definition.type)
-            own = multiplier * (TO_MANY_FANOUT if many else 1)
+            first = self._argument(node, "first") if many else None  # children(first:)
+            fanout = first if isinstance(first, int) and first >= 0 else TO_MANY_FANOUT
+            own = multiplier * (fanout if many else 1)
             inner = own
         elif parent.name == "Mutation":
             own = 1

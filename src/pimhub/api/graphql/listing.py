@@ -120,11 +120,9 @@ def get_one(
     return None if obj is None else ctx.loader.batch([obj], _language(ctx, args))[0]
 
 
-def listing_request(
-    ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]
-) -> ListingRequest:
+def page_size(ctx: RequestContext, first: int | None) -> int:
+    """`first` checked against the configuration's page size (its default when None)."""
     limits = ctx.config.limits
-    first = args.get("first")
     first = limits.max_page_size if first is None else first
     if first < 0:
         raise coded("first must not be negative", "BAD_USER_INPUT")
@@ -135,6 +133,13 @@ def listing_request(
             "PAGE_SIZE_EXCEEDED",
             maximum=limits.max_page_size,
         )
+    return first
+
+
+def listing_request(
+    ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]
+) -> ListingRequest:
+    first = page_size(ctx, args.get("first"))
     published = args.get("published")
     if published is False and not ctx.config.drafts:
         raise coded(
@@ -166,6 +171,7 @@ def listing_request(
         # Without `published`, a configuration that shows drafts lists them too.
         published_only=published is True or not ctx.config.drafts,
         ids=_ids(args.get("ids")),
+        family=args.get("family"),
     )
 
 

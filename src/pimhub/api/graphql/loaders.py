@@ -9,8 +9,9 @@ same holds for both execution paths (graphql-core resolvers and compiled plans).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pimhub.catalog.objects import CatalogObject
 from pimhub.datahub.ports import GraphReadSession
@@ -30,7 +31,21 @@ class GraphObject:
 class Batch:
     members: list[GraphObject] = field(default_factory=list)
     # field name -> {uuid: target GraphObject} once that field was loaded for all members
+    # (PARENT for the variants' parents)
     loaded: dict[str, dict[str, GraphObject]] = field(default_factory=dict)
+    # `first` -> {parent uuid: its variants} once children were loaded for all members
+    children: dict[int, dict[str, list[GraphObject]]] = field(default_factory=dict)
+
+
+PARENT = "@parent"  # no field name starts with '@'
+
+
+def _parent_of(obj: CatalogObject, _name: str) -> Any:
+    return obj.parent
+
+
+def _field_of(obj: CatalogObject, name: str) -> Any:
+    return obj.values.get(name)
 
 
 class ObjectLoader:
@@ -49,14 +64,19 @@ class ObjectLoader:
     def visible(self, obj: CatalogObject | None) -> bool:
         return obj is not None and (obj.published or self.drafts)
 
-    def _targets(self, node: GraphObject, field_name: str) -> dict[str, GraphObject]:
+    def _targets(
+        self,
+        node: GraphObject,
+        field_name: str,
+        refs: Callable[[CatalogObject, str], Any] = _field_of,
+    ) -> dict[str, GraphObject]:
         batch = node.batch
         found = batch.loaded.get(field_name)
         if found is not None:
             return found
         wanted: list[str] = []
         for member in batch.members:
-            value = member.obj.values.get(field_name)
+            value = refs(member.obj, field_name)
             if isinstance(value, list):
                 wanted.extend(value)
             elif isinstance(value, str):
@@ -73,6 +93,43 @@ class ObjectLoader:
             return None
         loaded = node.batch.loaded.get(field_name)
         target = (self._targets(node, field_name) if loaded is None else loaded).get(value)
+        return self._in_language(target, node)
+
+    def parent(self, node: GraphObject) -> GraphObject | None:
+        """A variant's parent, loaded for every variant of the batch at once."""
+        if node.obj.parent is None:
+            return None
+        loaded = node.batch.loaded.get(PARENT)
+        targets = self._targets(node, PARENT, _parent_of) if loaded is None else loaded
+        return self._in_language(targets.get(node.obj.parent), node)
+
+    def children(self, node: GraphObject, first: int) -> list[GraphObject]:
+        """An object's variants (its first `first`, oldest first), loaded for every member
+        of the batch with one statement; together they form the next batch."""
+        batch = node.batch
+        found = batch.children.get(first)
+        if found is None:
+            uuids = [m.obj.uuid for m in batch.members if m.obj.parent is None]
+            read = (
+                self.session.children(uuids, first=first, published_only=not self.drafts)
+                if uuids and first > 0
+                else {}
+            )
+            members = self.batch([o for objs in read.values() for o in objs], node.language)
+            if members:
+                # The children's parents are this batch: `children { parent }` reads nothing.
+                members[0].batch.loaded[PARENT] = {m.obj.uuid: m for m in batch.members}
+            found = batch.children[first] = {}
+            for member in members:
+                assert member.obj.parent is not None
+                found.setdefault(member.obj.parent, []).append(member)
+        own = found.get(node.obj.uuid, [])
+        if own and own[0].language != node.language:
+            return [GraphObject(c.obj, c.batch, node.language) for c in own]
+        return own
+
+    @staticmethod
+    def _in_language(target: GraphObject | None, node: GraphObject) -> GraphObject | None:
         if target is not None and target.language != node.language:
             # Same object reached from a subtree with another defaultLanguage.
             return GraphObject(target.obj, target.batch, node.language)

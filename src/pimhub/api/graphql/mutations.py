@@ -9,7 +9,7 @@ another: each item of a batch is its own transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from graphql import (
@@ -25,16 +25,15 @@ from graphql import (
     GraphQLString,
 )
 
+from pimhub.api.graphql.binding import ClassBinding
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import coded
 from pimhub.api.graphql.listing import find_visible
 from pimhub.api.graphql.loaders import GraphObject
 from pimhub.catalog.errors import CatalogError, ObjectNotFound
 from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.variants import KEEP
 from pimhub.datahub.config import Operation
-
-if TYPE_CHECKING:
-    from pimhub.api.graphql.schema import ClassBinding, _Builder
 
 MAX_BATCH = 1000
 log = structlog.get_logger("pimhub.graphql")
@@ -72,7 +71,7 @@ def _output_field(binding: ClassBinding) -> GraphQLField:
     )
 
 
-def build_fields(builder: _Builder, binding: ClassBinding) -> dict[str, tuple[str, GraphQLField]]:
+def build_fields(binding: ClassBinding) -> dict[str, tuple[str, GraphQLField]]:
     name = binding.definition.name
     key_field = binding.definition.business_key
     input_type = binding.input_type
@@ -93,6 +92,12 @@ def build_fields(builder: _Builder, binding: ClassBinding) -> dict[str, tuple[st
         key_field: GraphQLArgument(GraphQLString),
         "expectedVersion": GraphQLArgument(GraphQLInt),
     }
+    if binding.variants:
+        writes["parent"] = GraphQLArgument(
+            GraphQLString,
+            description="Business key or uuid of the parent, making this object its variant; "
+            "null makes it standalone; left out, an update keeps the parent it has",
+        )
     out: dict[str, tuple[str, GraphQLField]] = {}
     ops = binding.operations
     if Operation.CREATE in ops:
@@ -212,6 +217,7 @@ def _create(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
             binding.definition.name,
             values,
             published=True if published is None else published,
+            parent=args.get("parent"),
             author=ctx.author,
         )
     except Exception as exc:
@@ -239,6 +245,7 @@ def _update(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
             to_values(binding, args["input"], _language(ctx, args)),
             published=args.get("published"),
             expected_version=args.get("expectedVersion"),
+            parent=args.get("parent", KEEP),
             author=ctx.author,
         )
     except Exception as exc:
@@ -290,6 +297,7 @@ def _upsert_batch(
         raise coded(f"a batch holds at most {MAX_BATCH} items, got {len(items)}", "BATCH_TOO_LARGE")
     language = _language(ctx, args)
     key_field = binding.definition.business_key
+    parent = args.get("parent", KEEP)  # the same for every item
     results: list[dict[str, Any]] = []
     saved: list[tuple[dict[str, Any], CatalogObject]] = []
     for index, item in enumerate(items):
@@ -300,6 +308,7 @@ def _upsert_batch(
                 binding.definition.name,
                 to_values(binding, item, language),
                 published=args.get("published"),
+                parent=parent,
                 author=ctx.author,
             )
         except Exception as exc:

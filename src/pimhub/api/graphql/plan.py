@@ -25,6 +25,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -34,16 +35,18 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
+from pimhub.api.graphql.binding import ClassBinding
 from pimhub.api.graphql.context import RequestContext
-from pimhub.api.graphql.listing import Listing, get_joined_listing, get_listing, get_one
-from pimhub.api.graphql.schema import ClassBinding, DatahubSchema
-from pimhub.api.graphql.values import (
-    SYSTEM_FIELDS,
-    completeness,
-    float_or_none,
-    localized,
-    money,
+from pimhub.api.graphql.family import FAMILY_FIELDS, inherited_fields
+from pimhub.api.graphql.listing import (
+    Listing,
+    get_joined_listing,
+    get_listing,
+    get_one,
+    page_size,
 )
+from pimhub.api.graphql.schema import DatahubSchema
+from pimhub.api.graphql.values import SYSTEM_FIELDS, float_or_none, localized, money
 from pimhub.catalog.fields import FieldType
 from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, Join
 
@@ -295,18 +298,10 @@ class _Compiler:
                 expression = repr(type_name)
             elif name in system:
                 expression = system[name]()
-            elif name == "completeness" and binding.definition.completeness:
-                env["completeness"], env["definition"] = completeness, binding.definition
-                stored = "o.completeness" if row is None else row[1].at(row[0], "completeness")
-                if row is not None:
-                    stored = f"ctx.decode_json({stored})"
-                env[f"complete{i}"] = self._completeness(node.selection_set)
-                channel, language = _arguments(node, ("channel", "language"))
-                expression = (
-                    f"complete{i}(completeness(definition, {stored}, {channel}, {language}))"
-                )
             elif name in by_name:
                 expression = self._value(node, by_name[name], i, env, lines, row)
+            elif binding.variants and name in FAMILY_FIELDS:
+                expression = self._family(node, binding, i, env, lines, row)
             else:
                 raise Unsupported(name)
             parts.append(f"{key!r}: {expression}")
@@ -373,21 +368,38 @@ class _Compiler:
             return f"list({get} or [])"
         return get
 
-    def _completeness(
-        self, selection_set: SelectionSetNode | None
-    ) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-        picks = [(k, p.name.value) for k, p in self._fields(selection_set, "Completeness")]
-        for _, part in picks:
-            if part not in ("channel", "language", "ratio", "missing", "__typename"):
-                raise Unsupported(part)
-
-        def shape_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [
-                {k: "Completeness" if p == "__typename" else entry[p] for k, p in picks}
-                for entry in entries
-            ]
-
-        return shape_entries
+    def _family(
+        self,
+        node: FieldNode,
+        binding: ClassBinding,
+        i: int,
+        env: dict[str, Any],
+        lines: list[str],
+        row: Row | None,
+    ) -> str:
+        """parent, children, isVariant and inheritedFields (family.py) of a class with
+        variants. Parents and children load batch-wise, so they are not joined into rows."""
+        name = node.name.value
+        if name == "isVariant":
+            parent = "o.parent" if row is None else row[1].at(row[0], "parent_uuid")
+            return f"{parent} is not None"
+        if name == "inheritedFields":
+            env["inherited_fields"] = inherited_fields
+            env[f"exposed{i}"] = frozenset(f.name for f in binding.fields)
+            if row is None:
+                return f"inherited_fields(o.inherited, exposed{i})"
+            stored = row[1].at(row[0], "inherited")
+            decoded = f"None if {stored} is None else ctx.decode_json({stored})"
+            return f"inherited_fields({decoded}, exposed{i})"
+        if row is not None:
+            raise Unsupported("parents and children are loaded batch-wise")
+        env[f"target{i}"] = self._object(node.selection_set, binding)
+        if name == "parent":
+            lines.append(f"t{i} = ctx.loader.parent(n)")
+            return f"None if t{i} is None else target{i}(t{i}, ctx, v)"
+        env["page_size"] = page_size
+        first = _first_argument(node)
+        return f"[target{i}(t, ctx, v) for t in ctx.loader.children(n, page_size(ctx, {first}))]"
 
     def _money(self, selection_set: SelectionSetNode | None) -> Callable[[Any], Any]:
         parts = self._fields(selection_set, "Money")
@@ -493,21 +505,21 @@ def _language_argument(node: FieldNode) -> str:
     return "None"
 
 
-def _arguments(node: FieldNode, names: tuple[str, ...]) -> list[str]:
-    """The optional string arguments `names` of a field, as expressions (constants,
-    variables or None), in that order."""
-    found = {name: "None" for name in names}
+def _first_argument(node: FieldNode) -> str:
+    """The optional `first` argument of children, as an expression: an int constant, a
+    variable, or None."""
+    first = "None"
     for argument in node.arguments or ():
         value = argument.value
-        if argument.name.value not in found:
+        if argument.name.value != "first":
             raise Unsupported("argument")
-        if isinstance(value, StringValueNode):
-            found[argument.name.value] = repr(value.value)
+        if isinstance(value, IntValueNode):
+            first = repr(int(value.value))
         elif isinstance(value, VariableNode):
-            found[argument.name.value] = f"v.coerced.get({value.name.value!r})"
+            first = f"v.coerced.get({value.name.value!r})"
         else:
             raise Unsupported("argument value")
-    return [found[name] for name in names]
+    return first
 
 
 def _shape_object(fields: Fields) -> Shaper:

@@ -33,12 +33,13 @@ from graphql import (
 from graphql.language import IntValueNode, StringValueNode
 
 from pimhub.api.graphql import mutations
+from pimhub.api.graphql.binding import ClassBinding
 from pimhub.api.graphql.context import RequestContext
+from pimhub.api.graphql.family import family_argument, family_fields
 from pimhub.api.graphql.listing import Listing, get_listing, get_one
 from pimhub.api.graphql.loaders import GraphObject
 from pimhub.api.graphql.values import (
     SYSTEM_FIELDS,
-    completeness,
     localized,
     money,
     scalar_getter,
@@ -81,18 +82,6 @@ SYSTEM_TYPES: dict[str, GraphQLOutputType] = {
     "creationDate": GraphQLNonNull(GraphQLInt),
     "modificationDate": GraphQLNonNull(GraphQLInt),
 }
-
-
-@dataclass
-class ClassBinding:
-    """One exposed class: its definition, the fields in the schema, and its GraphQL types."""
-
-    definition: ClassDefinition
-    fields: list[FieldDefinition]
-    operations: frozenset[Operation]
-    type_name: str
-    object_type: GraphQLObjectType | None = None
-    input_type: GraphQLInputObjectType | None = None
 
 
 @dataclass(frozen=True)
@@ -163,22 +152,6 @@ class _Builder:
                 "currency": GraphQLInputField(GraphQLNonNull(GraphQLString)),
             },
         )
-        self.completeness = GraphQLObjectType(
-            "Completeness",
-            {
-                "channel": GraphQLField(GraphQLNonNull(GraphQLString)),
-                "language": GraphQLField(GraphQLNonNull(GraphQLString)),
-                "ratio": GraphQLField(
-                    GraphQLNonNull(GraphQLInt),
-                    description="Percent of the channel's required fields filled, rounded down",
-                ),
-                "missing": GraphQLField(
-                    GraphQLNonNull(GraphQLList(GraphQLNonNull(GraphQLString))),
-                    description="Required fields not filled in this language",
-                ),
-            },
-            description="How ready an object is for a channel in one language.",
-        )
         self.page_info = GraphQLObjectType(
             "PageInfo",
             {
@@ -207,8 +180,8 @@ class _Builder:
             for name in SYSTEM_FIELDS:
                 getter = system_getter(name)
                 out[name] = GraphQLField(SYSTEM_TYPES[name], resolve=lambda n, _i, g=getter: g(n))
-            if definition.completeness:
-                out["completeness"] = self._completeness_field(definition)
+            if binding.variants:
+                out.update(family_fields(binding))
             for f in binding.fields:
                 out[f.name] = self._value_field(f)
             return out
@@ -217,22 +190,6 @@ class _Builder:
             binding.type_name,
             fields,
             description=definition.description or definition.title,
-        )
-
-    def _completeness_field(self, definition: ClassDefinition) -> GraphQLField:
-        def resolve(
-            n: GraphObject, _info: Any, channel: str | None = None, language: str | None = None
-        ) -> list[dict[str, Any]]:
-            return completeness(definition, n.obj.completeness, channel, language)
-
-        return GraphQLField(
-            GraphQLNonNull(GraphQLList(GraphQLNonNull(self.completeness))),
-            args={
-                "channel": GraphQLArgument(GraphQLString),
-                "language": GraphQLArgument(GraphQLString),
-            },
-            resolve=resolve,
-            description="Per completeness channel and language (narrowed by the arguments).",
         )
 
     def _value_field(self, f: FieldDefinition) -> GraphQLField:
@@ -344,6 +301,7 @@ class _Builder:
                 "sortOrder": GraphQLArgument(GraphQLList(GraphQLString)),
                 "published": GraphQLArgument(GraphQLBoolean),
                 "defaultLanguage": GraphQLArgument(GraphQLString),
+                **(family_argument() if binding.variants else {}),
             },
             resolve=resolve,
             description=f"A page of {name} objects.",
@@ -359,7 +317,7 @@ class _Builder:
             if not writes:
                 continue
             binding.input_type = self._input_type(binding)
-            kinds = mutations.build_fields(self, binding)
+            kinds = mutations.build_fields(binding)
             for field_name, (kind, gql_field) in kinds.items():
                 out[field_name] = gql_field
                 self.roots[field_name] = RootField(kind, binding)
