@@ -54,6 +54,12 @@ def propose_mapping(
     `-` and spaces); the rest are listed for a human to decide."""
     by_name = {_plain(f.name): f for f in definition.fields}
     by_name.update({_plain(f.title): f for f in definition.fields if f.title})
+    # A price list takes one column per currency: price_eur, "Price EUR", priceEUR.
+    currency_of: dict[str, str] = {}
+    for listed in definition.fields:
+        for currency in listed.currencies if listed.price_list else ():
+            currency_of[_plain(f"{listed.name}{currency}")] = currency
+            by_name[_plain(f"{listed.name}{currency}")] = listed
     fields: dict[str, Any] = {}
     unmatched: list[str] = []
     for column in header:
@@ -64,6 +70,10 @@ def propose_mapping(
         target = f"{f.name}.{default_language}" if f.localized else f.name
         spec: dict[str, Any] = {"column": column}
         if f.type in (FieldType.NUMBER,):
+            spec["number"] = True
+        elif f.price_list:
+            currency = currency_of.get(_plain(column), f.currencies[0])
+            target = f"{f.name}.{currency}"
             spec["number"] = True
         elif f.type == FieldType.MONEY:
             target = f"{f.name}.amount"
