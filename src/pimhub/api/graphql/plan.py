@@ -46,7 +46,13 @@ from pimhub.api.graphql.listing import (
     page_size,
 )
 from pimhub.api.graphql.schema import DatahubSchema
-from pimhub.api.graphql.values import SYSTEM_FIELDS, float_or_none, localized, money
+from pimhub.api.graphql.values import (
+    SYSTEM_FIELDS,
+    completeness,
+    float_or_none,
+    localized,
+    money,
+)
 from pimhub.catalog.fields import FieldType
 from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, Join
 
@@ -298,6 +304,16 @@ class _Compiler:
                 expression = repr(type_name)
             elif name in system:
                 expression = system[name]()
+            elif name == "completeness" and binding.definition.completeness:
+                env["completeness"], env["definition"] = completeness, binding.definition
+                stored = "o.completeness" if row is None else row[1].at(row[0], "completeness")
+                if row is not None:
+                    stored = f"ctx.decode_json({stored})"
+                env[f"complete{i}"] = self._completeness(node.selection_set)
+                channel, language = _arguments(node, ("channel", "language"))
+                expression = (
+                    f"complete{i}(completeness(definition, {stored}, {channel}, {language}))"
+                )
             elif name in by_name:
                 expression = self._value(node, by_name[name], i, env, lines, row)
             elif binding.variants and name in FAMILY_FIELDS:
@@ -401,6 +417,22 @@ class _Compiler:
         first = _first_argument(node)
         return f"[target{i}(t, ctx, v) for t in ctx.loader.children(n, page_size(ctx, {first}))]"
 
+    def _completeness(
+        self, selection_set: SelectionSetNode | None
+    ) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+        picks = [(k, p.name.value) for k, p in self._fields(selection_set, "Completeness")]
+        for _, part in picks:
+            if part not in ("channel", "language", "ratio", "missing", "__typename"):
+                raise Unsupported(part)
+
+        def shape_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [
+                {k: "Completeness" if p == "__typename" else entry[p] for k, p in picks}
+                for entry in entries
+            ]
+
+        return shape_entries
+
     def _money(self, selection_set: SelectionSetNode | None) -> Callable[[Any], Any]:
         parts = self._fields(selection_set, "Money")
         for _, part in parts:
@@ -503,6 +535,23 @@ def _language_argument(node: FieldNode) -> str:
             return f"v.coerced.get({value.name.value!r})"
         raise Unsupported("language value")
     return "None"
+
+
+def _arguments(node: FieldNode, names: tuple[str, ...]) -> list[str]:
+    """The optional string arguments `names` of a field, as expressions (constants,
+    variables or None), in that order."""
+    found = {name: "None" for name in names}
+    for argument in node.arguments or ():
+        value = argument.value
+        if argument.name.value not in found:
+            raise Unsupported("argument")
+        if isinstance(value, StringValueNode):
+            found[argument.name.value] = repr(value.value)
+        elif isinstance(value, VariableNode):
+            found[argument.name.value] = f"v.coerced.get({value.name.value!r})"
+        else:
+            raise Unsupported("argument value")
+    return [found[name] for name in names]
 
 
 def _first_argument(node: FieldNode) -> str:

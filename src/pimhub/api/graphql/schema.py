@@ -40,6 +40,7 @@ from pimhub.api.graphql.listing import Listing, get_listing, get_one
 from pimhub.api.graphql.loaders import GraphObject
 from pimhub.api.graphql.values import (
     SYSTEM_FIELDS,
+    completeness,
     localized,
     money,
     scalar_getter,
@@ -152,6 +153,22 @@ class _Builder:
                 "currency": GraphQLInputField(GraphQLNonNull(GraphQLString)),
             },
         )
+        self.completeness = GraphQLObjectType(
+            "Completeness",
+            {
+                "channel": GraphQLField(GraphQLNonNull(GraphQLString)),
+                "language": GraphQLField(GraphQLNonNull(GraphQLString)),
+                "ratio": GraphQLField(
+                    GraphQLNonNull(GraphQLInt),
+                    description="Percent of the channel's required fields filled, rounded down",
+                ),
+                "missing": GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(GraphQLString))),
+                    description="Required fields not filled in this language",
+                ),
+            },
+            description="How ready an object is for a channel in one language.",
+        )
         self.page_info = GraphQLObjectType(
             "PageInfo",
             {
@@ -180,6 +197,8 @@ class _Builder:
             for name in SYSTEM_FIELDS:
                 getter = system_getter(name)
                 out[name] = GraphQLField(SYSTEM_TYPES[name], resolve=lambda n, _i, g=getter: g(n))
+            if definition.completeness:
+                out["completeness"] = self._completeness_field(definition)
             if binding.variants:
                 out.update(family_fields(binding))
             for f in binding.fields:
@@ -190,6 +209,22 @@ class _Builder:
             binding.type_name,
             fields,
             description=definition.description or definition.title,
+        )
+
+    def _completeness_field(self, definition: ClassDefinition) -> GraphQLField:
+        def resolve(
+            n: GraphObject, _info: Any, channel: str | None = None, language: str | None = None
+        ) -> list[dict[str, Any]]:
+            return completeness(definition, n.obj.completeness, channel, language)
+
+        return GraphQLField(
+            GraphQLNonNull(GraphQLList(GraphQLNonNull(self.completeness))),
+            args={
+                "channel": GraphQLArgument(GraphQLString),
+                "language": GraphQLArgument(GraphQLString),
+            },
+            resolve=resolve,
+            description="Per completeness channel and language (narrowed by the arguments).",
         )
 
     def _value_field(self, f: FieldDefinition) -> GraphQLField:
