@@ -14,6 +14,9 @@ from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import IncompatibleClassChange, InvalidQuery
 from pimhub.catalog.service import ListQuery
 from pimhub.storage.tables import objects
+from pimhub.transfer.importer import ImportOptions, run_import
+from pimhub.transfer.mapping import parse_mapping
+from pimhub.transfer.sources import Format, from_text
 
 FULL = {
     "sku": "FULL",
@@ -174,3 +177,38 @@ def test_a_change_of_channels_only_skips_validating_the_stored_objects(hub: Hub)
     raw["fields"].append({"name": "notes", "type": "textarea"})
     with pytest.raises(IncompatibleClassChange):  # any other change validates them all
         hub.classes.replace("Product", raw, author="t")
+
+
+def test_a_variant_counts_what_it_inherits_and_follows_its_parent(hub: Hub) -> None:
+    parent = {k: v for k, v in FULL.items() if k != "image"}
+    hub.catalog.create("Product", {**parent, "color": "red", "size": "M"}, author="t")
+    child = {"sku": "FULL-S", "color": "red", "size": "S"}
+    created = hub.catalog.create("Product", child, parent="FULL", author="t")
+    assert created.completeness == stored(hub, "FULL-S")
+    assert stored(hub, "FULL-S")["ecommerce"]["en"] == {"ratio": 75, "missing": ["image"]}
+    hub.catalog.patch("Product", "FULL", {"image": "lamp.png"}, author="t")
+    assert ratios(hub, "FULL-S") == (100, 100)  # rewritten with its parent, same transaction
+
+
+def test_an_import_stores_completeness_for_every_row(hub: Hub) -> None:
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {"sku": "sku", "name.en": "name", "name.de": "name_de", "image": "image"},
+        }
+    )
+    text = "sku,name,name_de,image\nI-1,Lamp,Lampe,l.png\nI-2,Desk,,\n"
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="import")
+
+    summary = run_import(writer, from_text(text, Format.CSV), mapping, ImportOptions())
+    assert summary.created == 2
+    assert ratios(hub, "I-1") == (50, 50)
+    assert stored(hub, "I-2")["ecommerce"]["de"] == {
+        "ratio": 0,
+        "missing": ["name", "description", "price", "image"],
+    }
+    again = "sku,name,name_de,image\nI-2,Desk,Tisch,d.png\n"
+    run_import(writer, from_text(again, Format.CSV), mapping, ImportOptions())
+    assert ratios(hub, "I-2") == (50, 50)

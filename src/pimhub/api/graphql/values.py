@@ -8,6 +8,7 @@ from typing import Any
 
 from pimhub.api.graphql.errors import from_domain
 from pimhub.api.graphql.loaders import GraphObject
+from pimhub.catalog import units
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidQuery
 from pimhub.catalog.fields import FieldDefinition, FieldType
@@ -127,3 +128,33 @@ def _check_channel(definition: ClassDefinition, channel: str | None, language: s
             + f" (languages: {known})",
             [FieldError("language", f"unknown language; languages: {known}", "unknown-language")],
         )
+
+
+def quantity(value: Any, f: FieldDefinition, unit: str | None = None) -> dict[str, Any] | None:
+    """A stored quantity as {value, unit}: as stored, or converted to `unit` (any spelling
+    of a unit of the field's family); another unit is an error naming the allowed ones."""
+    if not isinstance(value, dict) or value.get("value").__class__ not in _NUMBERS:
+        return None
+    if unit is None:
+        return {"value": float(value["value"]), "unit": value.get("unit")}
+    assert f.family is not None
+    try:
+        code = units.unit_code(f.family, unit)
+    except units.UnitError as exc:
+        raise from_domain(
+            InvalidQuery(f"{f.name}(unit: ...): {exc}", [FieldError("unit", str(exc), "unit")])
+        ) from None
+    converted = units.convert(value["value"], f.family, value["unit"], code)
+    return {"value": converted, "unit": code}
+
+
+def price(value: Any, f: FieldDefinition, currency: str | None = None) -> dict[str, Any] | None:
+    """One currency's amount of a price list as Money; without `currency`, the first of the
+    field's currencies. A currency the field does not list is an error naming those it does."""
+    wanted = currency if currency is not None else f.currencies[0]
+    if wanted not in f.currencies:
+        allowed = ", ".join(f.currencies)
+        message = f"{f.name}(currency: {wanted[:10]!r}): use one of {allowed}"
+        raise from_domain(InvalidQuery(message, [FieldError("currency", message, "currency")]))
+    amount = value.get(wanted) if isinstance(value, dict) else None
+    return None if amount is None else {"amount": float_or_none(amount), "currency": wanted}
