@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -52,6 +53,8 @@ from pimhub.api.graphql.values import (
     float_or_none,
     localized,
     money,
+    price,
+    quantity,
 )
 from pimhub.catalog.fields import FieldType
 from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, Join
@@ -374,7 +377,15 @@ class _Compiler:
             wanted = _language_argument(node)
             return f"localized({get}, {wanted}, {language}, ctx.default_language)"
         if node.arguments:
-            raise Unsupported("arguments")
+            raise Unsupported("arguments")  # quantity(unit:) and price(currency:) resolve
+        if f.type == FieldType.QUANTITY:
+            env[f"money{i}"] = self._money(
+                node.selection_set, partial(quantity, f=f), "Quantity", ("value", "unit")
+            )
+            return f"money{i}({get})"
+        if f.price_list:
+            env[f"money{i}"] = self._money(node.selection_set, partial(price, f=f))
+            return f"money{i}({get})"
         if f.type == FieldType.MONEY:
             env[f"money{i}"] = self._money(node.selection_set)
             return f"money{i}({get})"
@@ -433,18 +444,25 @@ class _Compiler:
 
         return shape_entries
 
-    def _money(self, selection_set: SelectionSetNode | None) -> Callable[[Any], Any]:
-        parts = self._fields(selection_set, "Money")
+    def _money(
+        self,
+        selection_set: SelectionSetNode | None,
+        read: Callable[[Any], dict[str, Any] | None] = money,
+        type_name: str = "Money",
+        names: tuple[str, ...] = ("amount", "currency"),
+    ) -> Callable[[Any], Any]:
+        """Shapes a Money (or, with `read` and `type_name`, a Quantity) selection."""
+        parts = self._fields(selection_set, type_name)
         for _, part in parts:
-            if part.name.value not in ("amount", "currency", "__typename"):
+            if part.name.value not in (*names, "__typename"):
                 raise Unsupported(part.name.value)
         picks = [(k, p.name.value) for k, p in parts]
 
         def shape_money(stored: Any) -> Any:
-            value = money(stored)
+            value = read(stored)
             if value is None:
                 return None
-            return {k: "Money" if p == "__typename" else value[p] for k, p in picks}
+            return {k: type_name if p == "__typename" else value[p] for k, p in picks}
 
         return shape_money
 

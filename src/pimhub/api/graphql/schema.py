@@ -43,6 +43,8 @@ from pimhub.api.graphql.values import (
     completeness,
     localized,
     money,
+    price,
+    quantity,
     scalar_getter,
     system_getter,
 )
@@ -153,6 +155,18 @@ class _Builder:
                 "currency": GraphQLInputField(GraphQLNonNull(GraphQLString)),
             },
         )
+        self.quantity = GraphQLObjectType(
+            "Quantity",
+            {"value": GraphQLField(GraphQLFloat), "unit": GraphQLField(GraphQLString)},
+            description="A measured value and its unit code (kg, cm, l, ...).",
+        )
+        self.quantity_input = GraphQLInputObjectType(
+            "QuantityInput",
+            {
+                "value": GraphQLInputField(GraphQLNonNull(GraphQLFloat)),
+                "unit": GraphQLInputField(GraphQLNonNull(GraphQLString)),
+            },
+        )
         self.completeness = GraphQLObjectType(
             "Completeness",
             {
@@ -255,6 +269,32 @@ class _Builder:
                 GraphQLString,
                 args={"language": GraphQLArgument(GraphQLString)},
                 resolve=resolve_text,
+                description=description,
+            )
+        if f.type == FieldType.QUANTITY:
+
+            def resolve_quantity(n: GraphObject, _info: Any, unit: str | None = None) -> Any:
+                return quantity(n.obj.values.get(name), f, unit)
+
+            return GraphQLField(
+                self.quantity,
+                args={"unit": GraphQLArgument(GraphQLString, description="Convert to this unit")},
+                resolve=resolve_quantity,
+                description=description,
+            )
+        if f.price_list:
+
+            def resolve_price(n: GraphObject, _info: Any, currency: str | None = None) -> Any:
+                return price(n.obj.values.get(name), f, currency)
+
+            return GraphQLField(
+                self.money,
+                args={
+                    "currency": GraphQLArgument(
+                        GraphQLString, description=f"One of {', '.join(f.currencies)}"
+                    )
+                },
+                resolve=resolve_price,
                 description=description,
             )
         if f.type == FieldType.MONEY:
@@ -365,6 +405,10 @@ class _Builder:
         return GraphQLInputObjectType(f"{binding.definition.name}Input", fields)
 
     def _input_field_type(self, f: FieldDefinition) -> Any:
+        if f.price_list:
+            return GraphQLList(GraphQLNonNull(self.money_input))
+        if f.type == FieldType.QUANTITY:
+            return self.quantity_input
         if f.type == FieldType.MONEY:
             return self.money_input
         if f.type == FieldType.NUMBER:
