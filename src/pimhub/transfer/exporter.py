@@ -4,6 +4,12 @@ Relations are written as their targets' business keys, localized fields as one c
 language (or the one asked for), money as amount and currency (a price list as one column per
 currency: price.EUR), a quantity as value and unit (weight.value, weight.unit), lists joined
 with `|` in CSV and XML, so an export reads back in through a mapping.
+
+In a class with variants a variant names its parent's key (a `parent` column, a JSON `parent`
+key, an XML `parent` attribute), and parents come before variants, so an import that maps
+the column to `@parent` finds each parent already written. The Magento format lists them the
+other way round, as Magento does: simple products first, then the configurable ones that
+list them in `configurable_variations`.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from pimhub.catalog.fields import FieldDefinition, FieldType
 from pimhub.catalog.objects import CatalogObject, iso
 from pimhub.catalog.product_view import pick_language
 from pimhub.catalog.service import CatalogService, ListQuery
+from pimhub.catalog.variants import FamilyRole
 from pimhub.datahub.ports import GraphReads
 from pimhub.transfer.magento_csv import MagentoCsv, category_paths
 
 PAGE = 1000
 LIST_SEPARATOR = "|"
+PARENT_COLUMN = "parent"  # a variant's parent's key, in classes with variants
 
 
 class ExportFormat(StrEnum):
@@ -57,7 +65,11 @@ def columns(
     definition: ClassDefinition, options: ExportOptions, languages: Sequence[str]
 ) -> list[Column]:
     wanted = options.fields or tuple(definition.field_names)
-    unknown = [n for n in wanted if definition.field(n) is None]
+    unknown = [
+        n
+        for n in wanted
+        if definition.field(n) is None and n != parent_column(definition, options.fields)
+    ]
     if unknown:
         raise InvalidQuery(
             f"{definition.name} has no field(s) {', '.join(unknown)}",
@@ -66,7 +78,8 @@ def columns(
     out: list[Column] = []
     for name in wanted:
         f = definition.field(name)
-        assert f is not None
+        if f is None:
+            continue  # the parent column, written apart
         if f.localized and options.language is None:
             out.extend(Column(f"{name}.{lang}", f, lang) for lang in languages)
         elif f.localized:
@@ -80,6 +93,15 @@ def columns(
         else:
             out.append(Column(name, f, None))
     return out
+
+
+def parent_column(definition: ClassDefinition, fields: Sequence[str] | None) -> str | None:
+    """The column naming a variant's parent: in a class with variants, exported with all
+    fields or when `fields` names it; '@parent' if the class has a field called parent."""
+    if definition.variants is None:
+        return None
+    name = PARENT_COLUMN if definition.field(PARENT_COLUMN) is None else "@parent"
+    return name if fields is None or name in fields else None
 
 
 def export(
@@ -97,11 +119,13 @@ def export(
     if options.format == ExportFormat.MAGENTO:
         writer: Any = _magento_writer(catalog, definition, out, default_language)
     else:
-        writer = _WRITERS[options.format](out, definition, cols)
+        parent = parent_column(definition, options.fields)
+        writer = _WRITERS[options.format](out, definition, cols, parent)
     count = 0
-    for obj, keys in _objects(catalog, reads, definition, options):
-        writer.write(obj, keys, options.language)
-        count += 1
+    for role in _family_order(definition, options.format):
+        for obj, keys in _objects(catalog, reads, definition, options, role):
+            writer.write(obj, keys, options.language)
+            count += 1
     writer.close()
     return count
 
@@ -124,19 +148,39 @@ def _magento_writer(
         if page.next_cursor is None:
             break
         after = page.next_cursor
-    return MagentoCsv(out, category_paths(categories, language), language)
+    axes = definition.variants.axes if definition.variants is not None else ()
+    return MagentoCsv(out, category_paths(categories, language), language, axes)
+
+
+def _family_order(definition: ClassDefinition, fmt: ExportFormat) -> list[FamilyRole | None]:
+    """The listings an export writes one after the other (None: every object)."""
+    if definition.variants is None:
+        return [None]
+    if fmt == ExportFormat.MAGENTO:
+        return [FamilyRole.STANDALONE, FamilyRole.VARIANTS, FamilyRole.PARENTS]
+    return [FamilyRole.PARENTS, FamilyRole.STANDALONE, FamilyRole.VARIANTS]
 
 
 def _objects(
-    catalog: CatalogService, reads: GraphReads, definition: ClassDefinition, options: ExportOptions
+    catalog: CatalogService,
+    reads: GraphReads,
+    definition: ClassDefinition,
+    options: ExportOptions,
+    role: FamilyRole | None = None,
 ) -> Iterator[tuple[CatalogObject, dict[str, str]]]:
+    """The objects in `role` with the keys of what they refer to (relation targets, and
+    the parents of variants) by uuid."""
     after: str | None = None
     relations = definition.relation_fields()
     while True:
         page = catalog.list_objects(
             definition.name,
             ListQuery(
-                filter=options.filter, first=PAGE, after=after, include_drafts=options.drafts
+                filter=options.filter,
+                first=PAGE,
+                after=after,
+                include_drafts=options.drafts,
+                family=role,
             ),
         )
         uuids = {
@@ -146,6 +190,8 @@ def _objects(
         if uuids:
             with reads.session() as session:
                 keys = {u: o.key for u, o in session.by_uuids(sorted(uuids)).items()}
+        if role == FamilyRole.VARIANTS:
+            keys.update(catalog.parent_keys(page.items))
         for obj in page.items:
             yield obj, keys
         if page.next_cursor is None:
@@ -183,24 +229,37 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _parent_key(obj: CatalogObject, keys: dict[str, str]) -> str | None:
+    return keys.get(obj.parent) if obj.parent is not None else None
+
+
 class _Csv:
-    def __init__(self, out: IO[str], definition: ClassDefinition, cols: list[Column]) -> None:
+    def __init__(
+        self, out: IO[str], definition: ClassDefinition, cols: list[Column], parent: str | None
+    ) -> None:
         self.cols = cols
+        self.parent = parent
         self.writer = csv.writer(out)
-        self.writer.writerow([c.name for c in cols])
+        self.writer.writerow([c.name for c in cols] + ([parent] if parent else []))
 
     def write(self, obj: CatalogObject, keys: dict[str, str], language: str | None) -> None:
-        self.writer.writerow([_cell(_value(c, obj, keys)) for c in self.cols])
+        row = [_cell(_value(c, obj, keys)) for c in self.cols]
+        if self.parent:
+            row.append(_cell(_parent_key(obj, keys)))
+        self.writer.writerow(row)
 
     def close(self) -> None:
         pass
 
 
 class _Jsonl:
-    def __init__(self, out: IO[str], definition: ClassDefinition, cols: list[Column]) -> None:
+    def __init__(
+        self, out: IO[str], definition: ClassDefinition, cols: list[Column], parent: str | None
+    ) -> None:
         self.out = out
         self.names = list(dict.fromkeys(c.field.name for c in cols))
         self.definition = definition
+        self.parent = parent
 
     def write(self, obj: CatalogObject, keys: dict[str, str], language: str | None) -> None:
         fields: dict[str, Any] = {}
@@ -219,6 +278,7 @@ class _Jsonl:
             "uuid": obj.uuid,
             "class": obj.class_name,
             "key": obj.key,
+            **({"parent": _parent_key(obj, keys)} if self.parent else {}),
             "published": obj.published,
             "version": obj.version,
             "modifiedAt": iso(obj.modified_at),
@@ -231,15 +291,21 @@ class _Jsonl:
 
 
 class _Xml:
-    def __init__(self, out: IO[str], definition: ClassDefinition, cols: list[Column]) -> None:
+    def __init__(
+        self, out: IO[str], definition: ClassDefinition, cols: list[Column], parent: str | None
+    ) -> None:
         self.out = out
         self.cols = cols
+        self.parent = parent
         self.tag = definition.name.lower()
         out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.tag}s>\n')
 
     def write(self, obj: CatalogObject, keys: dict[str, str], language: str | None) -> None:
+        parent = _parent_key(obj, keys) if self.parent else None
+        family = f" parent={quoteattr(parent)}" if parent else ""
         parts = [
-            f"  <{self.tag} uuid={quoteattr(obj.uuid)} published={quoteattr(_cell(obj.published))}>"
+            f"  <{self.tag} uuid={quoteattr(obj.uuid)}{family} "
+            f"published={quoteattr(_cell(obj.published))}>"
         ]
         for c in self.cols:
             value = _value(c, obj, keys)

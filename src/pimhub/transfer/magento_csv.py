@@ -3,12 +3,18 @@ back out, so a catalog kept here can be loaded into a Magento store (System > Im
 
 Categories become Magento paths under "Default Category" from the category tree (names in
 the default language); colour and size go to `additional_attributes` as option labels.
+
+Variants are written as Magento has them: each a `simple` product with its effective values,
+not visible on its own, and its parent, after them, a `configurable` product whose
+`configurable_variations` lists them with their axis values ("sku=MH01-XS-Black,color=Black,
+size=XS|..."), which is what `magento-products` reads back into the same family. A parent
+whose variants the export leaves out (a filter) is written as a simple product.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from pimhub.catalog import units
@@ -34,6 +40,7 @@ COLUMNS = (
     "additional_attributes",
     "qty",
     "is_in_stock",
+    "configurable_variations",
 )
 _ATTRIBUTES = ("color", "size")
 
@@ -62,11 +69,20 @@ def category_paths(categories: list[CatalogObject], language: str) -> dict[str, 
 
 
 class MagentoCsv:
-    def __init__(self, out: IO[str], paths: Mapping[str, str], language: str) -> None:
+    def __init__(
+        self,
+        out: IO[str],
+        paths: Mapping[str, str],
+        language: str,
+        axes: Sequence[str] = (),
+    ) -> None:
         self.writer = csv.writer(out)
         self.writer.writerow(COLUMNS)
         self.paths = paths
         self.language = language
+        self.axes = tuple(axes)
+        # The variations written so far, by parent uuid, until their parent is written.
+        self.variations: dict[str, list[str]] = {}
 
     def write(self, obj: CatalogObject, keys: dict[str, str], language: str | None) -> None:
         values = obj.values
@@ -82,12 +98,18 @@ class MagentoCsv:
         )
         stock = values.get("stock")
         price = _amount(values.get("price"))
+        if obj.parent is not None:
+            axes = "".join(
+                f",{a}={_label(values[a])}" for a in self.axes if values.get(a) is not None
+            )
+            self.variations.setdefault(obj.parent, []).append(f"sku={obj.key}{axes}")
+        variations = "|".join(self.variations.pop(obj.uuid, ()))
         self.writer.writerow(
             [
                 obj.key,
                 "",
                 "Default",
-                "simple",
+                "configurable" if variations else "simple",
                 categories,
                 "base",
                 text("name"),
@@ -95,12 +117,13 @@ class MagentoCsv:
                 text("shortDescription"),
                 _number(_kilograms(values.get("weight"))),
                 "1" if obj.published else "2",
-                "Catalog, Search",
+                "Not Visible Individually" if obj.parent is not None else "Catalog, Search",
                 _number(price),
                 values.get("image") or "",
                 attributes,
                 _number(stock),
                 "" if stock is None else ("1" if stock > 0 else "0"),
+                variations,
             ]
         )
 
