@@ -46,6 +46,7 @@ MODULES: dict[str, list[str]] = {
     "transfer/steps.py": ["tests/transfer/test_mapping.py"],
     "datahub/config.py": ["tests/datahub/test_config.py"],
     "search/documents.py": ["tests/search/test_documents.py"],
+    "catalog/variants.py": ["tests/catalog/test_variant_rules.py"],
 }
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 SURVIVED = {"survived", "no tests"}

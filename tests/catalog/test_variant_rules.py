@@ -12,6 +12,7 @@ from pimhub.catalog.classes import ClassDefinition, VariantRules, parse_class_de
 from pimhub.catalog.errors import InvalidClassDefinition
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.variants import (
+    KEEP,
     effective,
     inherited_values,
     own_value_errors,
@@ -146,16 +147,39 @@ def test_effective_values_merge_own_over_the_parents_in_field_order() -> None:
 
 
 def test_structure_errors() -> None:
-    def codes(definition: ClassDefinition, uuid: str | None, parent: CatalogObject, kids: bool):
-        return [(e.field, e.code) for e in structure_errors(definition, uuid, parent, kids)]
+    def found(
+        definition: ClassDefinition, uuid: str | None, parent: CatalogObject, kids: bool
+    ) -> list[tuple[str, str, str]]:
+        errors = structure_errors(definition, uuid, parent, kids)
+        return [(e.field, e.code, e.message) for e in errors]
 
-    assert codes(SHIRT, None, PARENT, False) == []
-    assert codes(shirt(), None, PARENT, False) == [("parent", "no-variants")]
-    assert codes(SHIRT, "uuid-P", PARENT, False) == [("parent", "variant-level")]
-    assert codes(SHIRT, None, obj("C", {}, parent="uuid-P"), False) == [("parent", "variant-level")]
-    assert codes(SHIRT, "uuid-X", PARENT, True) == [("parent", "variant-level")]
-    [message] = [e.message for e in structure_errors(SHIRT, None, obj("C", {}, "p"), False)]
-    assert message.startswith("Shirt 'C' is itself a variant")
+    assert found(SHIRT, None, PARENT, False) == []
+    assert found(shirt(), None, PARENT, False) == [
+        (
+            "parent",
+            "no-variants",
+            "Shirt has no variants; declare 'variants: {axes: [...]}' in its class definition "
+            "first",
+        )
+    ]
+    assert found(SHIRT, "uuid-P", PARENT, False) == [
+        ("parent", "variant-level", "an object cannot be its own parent")
+    ]
+    assert found(SHIRT, None, obj("C", {}, parent="uuid-P"), False) == [
+        (
+            "parent",
+            "variant-level",
+            "Shirt 'C' is itself a variant; a family has one level, so name its parent instead",
+        )
+    ]
+    assert found(SHIRT, "uuid-X", PARENT, True) == [
+        (
+            "parent",
+            "variant-level",
+            "this object has variants of its own, so it cannot become a variant",
+        )
+    ]
+    assert repr(KEEP) == "KEEP"
 
 
 def test_own_value_errors_want_every_axis_and_no_parent_only_field() -> None:
@@ -164,9 +188,11 @@ def test_own_value_errors_want_every_axis_and_no_parent_only_field() -> None:
 
     assert found({"color": "red", "size": "M"}) == []
     assert found({"color": "red"}) == [("size", "axis-required")]
-    assert found({"size": "M", "material": "x"}) == [
-        ("color", "axis-required"), ("material", "parent-only"),
-    ]  # fmt: skip
+    errors = own_value_errors(SHIRT, {"size": "M", "material": "x"}, PARENT)
+    assert [(e.field, e.code, e.message) for e in errors] == [
+        ("color", "axis-required", "is an axis of Shirt: each variant of 'P' sets it"),
+        ("material", "parent-only", "is set on the parent 'P' only"),
+    ]
     assert found({"color": "red", "size": False}) == []  # a set value, if falsy
 
 
