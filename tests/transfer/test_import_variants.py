@@ -135,3 +135,24 @@ def test_a_refused_parent_or_clashing_axes_name_their_columns(hub: Hub) -> None:
         (5, "color", "Red", "axes-taken"),
         (6, "parent", "NOPE", "parent"),
     ]
+
+
+def test_a_reimport_writes_what_changed_and_only_that(hub: Hub) -> None:
+    run(hub, HEADER + CHILDREN + PARENT)
+    before = totals(hub)
+    drafts, _ = run(hub, HEADER + CHILDREN + PARENT, published=False)
+    assert drafts.unchanged == 4  # unchanged rows stay live, as plain rows do
+    assert totals(hub) == before
+    renamed = CHILDREN.replace("Tee M red", "Tee M rouge")
+    changed, _ = run(hub, HEADER + renamed + PARENT.replace("Tee", "Tea"))
+    assert (changed.updated, changed.unchanged) == (2, 2)
+    assert hub.catalog.get_object("Product", "T", include_drafts=False).values["name"] == {
+        "en": "Tea"
+    }
+    # One batch: a row lists T-S-Blue under U, a later row names T as its parent again.
+    both = "sku,name,color,size,variations,parent\n"
+    rows = "U,Other tee,,,sku=T-S-Blue,\nT-S-Blue,Tee S blue,Blue,S,,T\n"
+    summary, errors = run(hub, both + rows)
+    assert errors == [] and (summary.created, summary.updated) == (1, 1)
+    assert set(variants_of(hub, "T")) == {"T-S-Red", "T-M-Red", "T-S-Blue"}
+    assert variants_of(hub, "U") == {}

@@ -9,6 +9,7 @@ says where it looked. CI sets PIMHUB_TEST_LUMA_CSV."""
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from pimhub.bootstrap import Hub
 from pimhub.storage.repositories import row_to_object
 from pimhub.storage.tables import objects
 from pimhub.transfer.category_paths import path_code
+from pimhub.transfer.exporter import ExportFormat, ExportOptions, export
 from pimhub.transfer.importer import ImportOptions, run_import
 from pimhub.transfer.mapping import parse_mapping, shipped_mapping
-from pimhub.transfer.sources import read
+from pimhub.transfer.sources import Format, from_text, read
 
 RELATIVE = "datasets/magento2-sample-data/ConfigurableSampleData/fixtures/products.csv"
 DEFAULT = Path(__file__).resolve().parents[3] / "shared" / RELATIVE
@@ -119,3 +121,10 @@ def test_the_luma_catalog_arrives_complete(hub: Hub) -> None:
     again = run_import(writer, read(path), mapping, ImportOptions(language="en"))
     assert (again.unchanged, again.failed) == (1994, 0)
     assert (again.parents, again.variants) == (147, 1847)
+    # Magento's form written back out reads back as the same catalog, families included.
+    out = io.StringIO()
+    options = ExportOptions(format=ExportFormat.MAGENTO)
+    export(hub.catalog, hub.graph_reads, hub.classes.get("Product"), options, out, languages=["en"])
+    back = run_import(writer, from_text(out.getvalue(), Format.CSV), mapping, ImportOptions())
+    assert (back.rows, back.unchanged, back.failed) == (1994, 1994, 0), back.errors[:3]
+    assert (back.parents, back.variants) == (147, 1847)

@@ -241,6 +241,28 @@ def save_batch(
     return results
 
 
+def unchanged_own_values(
+    uow: UnitOfWork,
+    definition: ClassDefinition,
+    items: Sequence[Mapping[str, Any]],
+    languages: frozenset[str] | None,
+) -> dict[int, CatalogObject]:
+    """The items (by index) whose existing object's own values they would not change, with
+    that object as read: checked together, with one lookup per relation field, so a batch of
+    family items that mostly change nothing (a re-import) need not write them one by one.
+    An item whose merged values do not validate on their own (a variant leaving a required
+    field to its parent) is left out, as is anything new."""
+    prepared = _prepare(uow, definition, items, WriteMode.UPDATE, languages, None)
+    _resolve_relations(uow, definition, [i for i in prepared if not i.errors], prepared)
+    return {
+        item.index: item.before
+        for item in prepared
+        if not item.errors
+        and item.before is not None
+        and not changed_fields(item.before.own_values, item.values)
+    }
+
+
 def _prepare(
     uow: UnitOfWork,
     definition: ClassDefinition,

@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pimhub.catalog.batch import ItemResult, Outcome, WriteMode, merge_patch
+from pimhub.catalog.batch import (
+    ItemResult,
+    Outcome,
+    WriteMode,
+    field_values,
+    merge_patch,
+    unchanged_own_values,
+)
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import CatalogError, FieldError, ValidationFailed
 from pimhub.catalog.locking import key_lock
@@ -56,9 +63,27 @@ class FamilyItems:
         self.mode = mode
         self.published = published
         self.author = author
+        self._same: dict[int, CatalogObject] = {}  # see split
+        self._parent_keys: dict[str, str] = {}  # of the objects in _same, by uuid
 
     def split(self, items: Sequence[Mapping[str, Any]]) -> set[int]:
-        return split_family(self.uow, self.definition, items)
+        """The family items of `items`; and, found together, those whose own values would
+        not change, which save answers as unchanged when nothing else about them changes
+        (most rows of a re-imported file), instead of writing them one by one."""
+        family = split_family(self.uow, self.definition, items)
+        self._same, self._parent_keys = {}, {}
+        if family and self.mode != WriteMode.CREATE:
+            indexes = sorted(family)
+            found = unchanged_own_values(
+                self.uow,
+                self.definition,
+                [field_values(items[n]) for n in indexes],
+                self.writer.languages,
+            )
+            self._same = {indexes[n]: obj for n, obj in found.items()}
+            parents = sorted({o.parent for o in self._same.values() if o.parent is not None})
+            self._parent_keys = self.uow.objects.keys_of(parents) if parents else {}
+        return family
 
     def save(self, index: int, item: Mapping[str, Any]) -> ItemResult:
         values = {k: v for k, v in item.items() if not k.startswith("@")}
@@ -97,6 +122,9 @@ class FamilyItems:
         own = merge_patch(before.own_values, values) if before is not None else values
         pub = self.published
         pub = pub if pub is not None else (before.published if before is not None else True)
+        if before is not None and self._keeps_all(index, before, parent, listed):
+            # As for plain rows, `published` applies to new and changed objects only.
+            return ItemResult(index, key, Outcome.UNCHANGED)
         result = self.writer.save(uow, definition, before, own, pub, self.author, parent)
         changed = result.changed
         for child in listed:
@@ -109,6 +137,29 @@ class FamilyItems:
         if before is None:
             return ItemResult(index, key, Outcome.CREATED)
         return ItemResult(index, key, Outcome.UPDATED if changed else Outcome.UNCHANGED)
+
+    def _keeps_all(
+        self,
+        index: int,
+        before: CatalogObject,
+        parent: ParentRef,
+        listed: list[CatalogObject],
+    ) -> bool:
+        """Whether the item changes nothing: its own values (found in split, on the object
+        as it still is), its parent and its variants' links. The stored
+        values of an object in a family are its parent's merged with its own (the write path
+        keeps them so), so they stay as they are too."""
+        same = self._same.get(index)
+        if same is None or same.version != before.version:
+            return False
+        if parent is None:
+            keeps_parent = before.parent is None
+        elif isinstance(parent, str):
+            known = self._parent_keys.get(before.parent) if before.parent else None
+            keeps_parent = parent in (known, before.parent)
+        else:
+            keeps_parent = True  # KEEP
+        return keeps_parent and all(child.parent == before.uuid for child in listed)
 
     def _children(self, key: str, children: Any) -> list[CatalogObject]:
         """The objects a parent's row lists as its variants, checked before anything is
