@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from pimhub.catalog.channels import Channel
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.fields import FieldDefinition
 
 # validation's notion of an empty value: what does not satisfy `required` there is not
 # filled here either (money, quantities and lists count once they hold a value).
@@ -31,27 +30,45 @@ RECOMPUTE_BATCH = 2000
 def completeness_of(definition: ClassDefinition, values: Mapping[str, Any]) -> Completeness:
     """Per channel and language: {"ratio": 0..100, "missing": [field names]}; {} when the
     class has no channels."""
+    return measure(plan_of(definition), values)
+
+
+# Per channel: its name, its languages, and its required fields as (name, localized).
+Plan = list[tuple[str, tuple[str, ...], list[tuple[str, bool]]]]
+
+
+def plan_of(definition: ClassDefinition) -> Plan:
+    """What `measure` needs of a class, looked up once for many objects."""
+    return [
+        (c.name, c.languages, [(name, _localized(definition, name)) for name in c.required])
+        for c in definition.completeness
+    ]
+
+
+def measure(plan: Plan, values: Mapping[str, Any]) -> Completeness:
+    """completeness_of with the class's plan (recomputing a class runs this per object)."""
     out: Completeness = {}
-    for channel in definition.completeness:
-        fields = [definition.field(name) for name in channel.required]
-        out[channel.name] = {
-            language: _entry(fields, values, language) for language in channel.languages
-        }
+    for channel, languages, fields in plan:
+        total = len(fields)
+        per_language: dict[str, dict[str, Any]] = {}
+        for language in languages:
+            missing = [
+                name for name, localized in fields if not _filled(values, name, localized, language)
+            ]
+            per_language[language] = {
+                "ratio": (total - len(missing)) * 100 // total,
+                "missing": missing,
+            }
+        out[channel] = per_language
     return out
 
 
-def _entry(
-    fields: list[FieldDefinition | None], values: Mapping[str, Any], language: str
-) -> dict[str, Any]:
-    missing = [f.name for f in fields if f is not None and not _filled(f, values, language)]
-    total = len(fields)
-    return {"ratio": (total - len(missing)) * 100 // total, "missing": missing}
-
-
-def _filled(f: FieldDefinition, values: Mapping[str, Any], language: str) -> bool:
-    value = values.get(f.name)
-    if f.localized:
-        return isinstance(value, Mapping) and not _is_empty(value.get(language))
+def _filled(values: Mapping[str, Any], name: str, localized: bool, language: str) -> bool:
+    value: Any = values.get(name)
+    if localized:
+        # dict first: stored values are decoded JSON, and the ABC check costs more.
+        is_map = value.__class__ is dict or isinstance(value, Mapping)
+        return is_map and not _is_empty(value.get(language))
     return not _is_empty(value)
 
 
@@ -91,9 +108,10 @@ def recompute_class(store: CompletenessStore, definition: ClassDefinition) -> in
     """Compute and store the completeness of every object of the class again, in batches of
     plain rows (no object is loaded through the write path); the number of objects."""
     done = 0
+    plan = plan_of(definition)
     for batch in store.values_batches(definition.name, RECOMPUTE_BATCH):
         store.set_completeness_many(
-            (object_id, completeness_of(definition, values)) for object_id, values in batch
+            (object_id, measure(plan, values)) for object_id, values in batch
         )
         done += len(batch)
     return done

