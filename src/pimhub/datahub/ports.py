@@ -76,6 +76,17 @@ class GraphReadSession(Protocol):
         """The variants of each parent (at most `first` each, oldest first), in one
         statement per MAX_IN parents."""
 
+    def children_rows(
+        self,
+        parent_uuids: Sequence[str],
+        *,
+        first: int,
+        published_only: bool,
+        columns: Sequence[str],
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """As `children`, undecoded: per variant the `columns` in OBJECT_FIELDS order, then
+        its parent's uuid (compiled plans shape these rows directly)."""
+
     def fresh(self) -> None:
         """End the current snapshot, so later reads see writes committed meanwhile."""
 

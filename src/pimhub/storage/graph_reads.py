@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -32,7 +33,7 @@ from sqlalchemy.types import NullType
 
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import BoolOp, Node, Not, SystemField, ValueKind
-from pimhub.catalog.variants import FamilyFilter
+from pimhub.catalog.variants import FamilyFilter, FamilyRole
 from pimhub.datahub.ports import MAX_JOINS, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
@@ -47,13 +48,18 @@ MAX_IN = 500  # uuids per IN list; larger batches are split
 _ALIASES = [objects.alias(f"t{i + 1}") for i in range(MAX_JOINS)]
 _BY_UUID_SQL = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects WHERE uuid"
 # Each parent's first variants: ranked per parent, so `first` bounds what is read however
-# large a family is.
-_COLUMNS_SQL = ", ".join(OBJECT_COLUMNS)
+# large a family is. The parent's uuid comes last, after the columns asked for.
 _CHILDREN_SQL = (
-    f"SELECT {_COLUMNS_SQL} FROM (SELECT {_COLUMNS_SQL}, ROW_NUMBER() OVER "
-    "(PARTITION BY parent_uuid ORDER BY id) AS rank_ FROM objects WHERE parent_uuid {parents}"
-    "{published}) AS ranked WHERE rank_ <= {first} ORDER BY parent_uuid, id"
+    "SELECT {columns}, parent_ FROM (SELECT {columns}, parent_uuid AS parent_, id AS id_, "
+    "ROW_NUMBER() OVER (PARTITION BY parent_uuid ORDER BY id) AS rank_ FROM objects WHERE "
+    "parent_uuid {parents}{published}) AS ranked WHERE rank_ <= {first} ORDER BY parent_, id_"
 )
+
+
+@cache
+def _family_conditions(role: FamilyRole) -> list[Any]:
+    """Built once per role: an EXISTS over an alias costs more to build than to run."""
+    return listing.family_conditions(FamilyFilter(role))
 
 
 def _identity(value: Any) -> Any:
@@ -85,7 +91,7 @@ def _request_filters(
     if request.published_only:
         conditions.append(objects.c.published.is_(True))
     if request.family is not None:
-        conditions += listing.family_conditions(FamilyFilter(request.family))
+        conditions += _family_conditions(request.family)
     if request.ids is not None:
         # An empty list matches nothing; SQLAlchemy's own empty IN would be an "expanding"
         # parameter, which a statement compiled once cannot carry.
@@ -333,27 +339,39 @@ class SqlGraphReadSession:
     def children(
         self, parent_uuids: Sequence[str], *, first: int, published_only: bool
     ) -> dict[str, list[CatalogObject]]:
-        found: dict[str, list[CatalogObject]] = {}
-        wanted = list(dict.fromkeys(parent_uuids))
         decode = self.reader.catalog_object
+        rows = self.children_rows(
+            parent_uuids, first=first, published_only=published_only, columns=OBJECT_COLUMNS
+        )
+        return {parent: [decode(r) for r in found] for parent, found in rows.items()}
+
+    def children_rows(
+        self,
+        parent_uuids: Sequence[str],
+        *,
+        first: int,
+        published_only: bool,
+        columns: Sequence[str],
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        wanted = list(dict.fromkeys(parent_uuids))
+        names = ", ".join(c for c in OBJECT_COLUMNS if c in columns)  # never client text
         published = " AND published" if published_only else ""
-        if published_only and self.reader.sqlite:
-            published = " AND published = 1"
         for start in range(0, len(wanted), MAX_IN):
             chunk = wanted[start : start + MAX_IN]
             if self.reader.sqlite:
                 parents = f"IN ({', '.join('?' * len(chunk))})"
-                sql = _CHILDREN_SQL.format(parents=parents, published=published, first="?")
+                sql = _CHILDREN_SQL.format(
+                    columns=names, parents=parents, published=published, first="?"
+                )
                 rows = self.conn.exec_driver_sql(sql, (*chunk, first))
             else:
                 sql = _CHILDREN_SQL.format(
-                    parents="= ANY(%(u)s)", published=published, first="%(first)s"
+                    columns=names, parents="= ANY(%(u)s)", published=published, first="%(first)s"
                 )
                 rows = self.conn.exec_driver_sql(sql, {"u": chunk, "first": first})
             for row in rows:
-                obj = decode(row)
-                assert obj.parent is not None
-                found.setdefault(obj.parent, []).append(obj)
+                found.setdefault(row[-1], []).append(tuple(row))
         return found
 
     def fresh(self) -> None:

@@ -221,3 +221,43 @@ def test_mutations_name_a_parent(storefront: Hub, gql: Gql) -> None:
              size: "XS"}]) { success output { parent { sku } } } }"""
     )["data"]["upsertProductBatch"]
     assert [item["output"]["parent"] for item in batch] == [{"sku": "MH01"}] * 2
+
+
+BOTH_PATHS: list[tuple[str, dict[str, Any] | None]] = [
+    (
+        """{ getProductListing(family: PARENTS, defaultLanguage: "de") { edges { node {
+             sku children { __typename sku name isVariant inheritedFields price { amount }
+                            creationDate } } } } }""",
+        None,
+    ),
+    (
+        """query($n: Int) { getProductListing(family: PARENTS) { edges { node {
+             sku children(first: $n) { sku name(language: "de") brand { name }
+                                       parent { sku } } } } } }""",
+        {"n": 1},
+    ),
+    (
+        """{ getProductListing(family: VARIANTS, sortBy: ["sku"]) { totalCount edges { node {
+             sku isVariant inheritedFields parent { sku children(first: 1) { sku } } } } } }""",
+        None,
+    ),
+    ('{ getProduct(sku: "MH02-S") { sku parent { name(language: "de") } } }', None),
+]
+
+
+@pytest.mark.parametrize(("query", "variables"), BOTH_PATHS)
+def test_plans_answer_family_queries_like_graphql_core(
+    storefront: Hub, client: TestClient, gql: Gql, query: str, variables: Any
+) -> None:
+    from tests.api.graphql.test_plan import _both
+
+    family(storefront, "MH01", 3, brand="acme")
+    family(storefront, "MH02", 2)
+    storefront.catalog.patch(
+        "Product", "MH01-S", {"price": {"amount": 55, "currency": "USD"}}, author="t"
+    )
+    service = client.app.state.graphql  # type: ignore[attr-defined]
+    slow, fast, planned = _both(gql, service, query, variables)
+    assert "errors" not in slow, slow
+    assert planned == 1
+    assert fast == slow

@@ -35,6 +35,10 @@ class Batch:
     loaded: dict[str, dict[str, GraphObject]] = field(default_factory=dict)
     # `first` -> {parent uuid: its variants} once children were loaded for all members
     children: dict[int, dict[str, list[GraphObject]]] = field(default_factory=dict)
+    # (first, columns) -> {parent uuid: its variants as rows} for compiled plans
+    child_rows: dict[tuple[int, frozenset[str]], dict[str, list[tuple[Any, ...]]]] = field(
+        default_factory=dict
+    )
 
 
 PARENT = "@parent"  # no field name starts with '@'
@@ -127,6 +131,24 @@ class ObjectLoader:
         if own and own[0].language != node.language:
             return [GraphObject(c.obj, c.batch, node.language) for c in own]
         return own
+
+    def child_rows(
+        self, node: GraphObject, first: int, columns: frozenset[str]
+    ) -> list[tuple[Any, ...]]:
+        """As `children`, as undecoded rows of `columns` (see GraphReadSession.children_rows)
+        for a compiled plan that shapes them directly."""
+        batch = node.batch
+        found = batch.child_rows.get((first, columns))
+        if found is None:
+            uuids = [m.obj.uuid for m in batch.members if m.obj.parent is None]
+            found = batch.child_rows[(first, columns)] = (
+                self.session.children_rows(
+                    uuids, first=first, published_only=not self.drafts, columns=sorted(columns)
+                )
+                if uuids and first > 0
+                else {}
+            )
+        return found.get(node.obj.uuid, [])
 
     @staticmethod
     def _in_language(target: GraphObject | None, node: GraphObject) -> GraphObject | None:

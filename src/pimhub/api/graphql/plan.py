@@ -420,13 +420,37 @@ class _Compiler:
             return f"inherited_fields({decoded}, exposed{i})"
         if row is not None:
             raise Unsupported("parents and children are loaded batch-wise")
-        env[f"target{i}"] = self._object(node.selection_set, binding)
         if name == "parent":
+            env[f"target{i}"] = self._object(node.selection_set, binding)
             lines.append(f"t{i} = ctx.loader.parent(n)")
             return f"None if t{i} is None else target{i}(t{i}, ctx, v)"
         env["page_size"] = page_size
-        first = _first_argument(node)
-        return f"[target{i}(t, ctx, v) for t in ctx.loader.children(n, page_size(ctx, {first}))]"
+        first = f"page_size(ctx, {_first_argument(node)})"
+        rows = self._child_rows(node.selection_set, binding)
+        if rows is None:
+            env[f"target{i}"] = self._object(node.selection_set, binding)
+            return f"[target{i}(t, ctx, v) for t in ctx.loader.children(n, {first})]"
+        env[f"child{i}"], env[f"columns{i}"] = rows
+        lines.append("ctx.language = n.language")  # what row shapers localize to
+        return f"[child{i}(r, ctx, v) for r in ctx.loader.child_rows(n, {first}, columns{i})]"
+
+    def _child_rows(
+        self, selection_set: SelectionSetNode | None, binding: ClassBinding
+    ) -> tuple[Shaper, frozenset[str]] | None:
+        """Children shaped straight from their rows, reading only the columns they need (as
+        joined listings do), unless they select relations or parents, which load
+        batch-wise; then None."""
+        try:
+            first = _Joined()
+            self._object(selection_set, binding, (0, first))
+            if first.joins:
+                return None
+            first.fix_layout()
+            joined = _Joined(needs=[set(n) for n in first.needs], layout=first.layout)
+            shape = self._object(selection_set, binding, (0, joined))
+        except Unsupported:
+            return None
+        return shape, frozenset(joined.needs[0])
 
     def _completeness(
         self, selection_set: SelectionSetNode | None
