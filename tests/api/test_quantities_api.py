@@ -327,3 +327,22 @@ def test_a_proposed_mapping_reads_one_column_per_currency(shop: Hub) -> None:
         "weight": "weight",  # "500 GRAM" and "0.5 kg" read as they are
     }
     assert unmatched == []
+
+
+def test_search_sorts_and_filters_by_quantity_and_currency(parcels: TestClient, shop: Hub) -> None:
+    shop.datahub.create(
+        {"name": "shop", "classes": {"Product": {"fields": ["sku", "name", "weight", "price"]}}},
+        author="t",
+    )
+    key = bearer(shop, "datahub:shop", name="shop")
+
+    def found(**params: str) -> list[str]:
+        response = parcels.get(
+            "/simple-rest/shop/search", params={"class": "Product", **params}, headers=key
+        )
+        assert response.status_code == 200, response.text
+        return [hit["key"] for hit in response.json()["items"]]
+
+    assert found(sort="-weight") == ["C", "B", "A", "D", "E"]
+    assert found(filter='{"weight": {"$lt": "600 g"}}', sort="weight") == ["D", "A"]
+    assert found(filter='{"price.USD": {"$gt": 1}}', sort="-price.USD") == ["A", "C"]

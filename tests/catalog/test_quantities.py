@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog import units
@@ -254,3 +256,24 @@ def test_a_number_field_becomes_a_quantity_in_place(bare_hub: Hub) -> None:
     }
     assert _keys(bare_hub, '{"weight": {"$gt": 1}}') == ["a"]
     assert _keys(bare_hub, sort=["-weight"]) == ["a", "b", "c"]
+
+
+@settings(deadline=None)  # the first example builds pint's registry
+@given(
+    family=st.sampled_from(units.FAMILIES),
+    data=st.data(),
+    value=st.floats(min_value=-1e12, max_value=1e12, allow_nan=False).filter(
+        lambda v: v == 0 or abs(v) > 1e-9
+    ),
+)
+def test_any_spelling_parses_and_conversion_round_trips(
+    family: str, data: st.DataObject, value: float
+) -> None:
+    unit = data.draw(st.sampled_from(units.units_of(family)))
+    other = data.draw(st.sampled_from(units.units_of(family)))
+    spelled = data.draw(st.sampled_from([unit.code, unit.akeneo, unit.code.upper()]))
+    number, code = units.parse_quantity(f"{value!r} {spelled}", family, "x")
+    assert (number, code) == (value, unit.code)
+    there = units.convert(value, family, unit.code, other.code)
+    back = units.convert(there, family, other.code, unit.code)
+    assert back == pytest.approx(value, rel=1e-9, abs=1e-12)
