@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import pytest
@@ -157,8 +158,9 @@ def test_graphql_converts_units_and_picks_currencies(shop: Hub, client: TestClie
     shop.catalog.create("Product", {"sku": "B", "name": {"en": "B"}, "weight": "2 lb"},
                         author="t")  # fmt: skip
 
-    def gql(query: str) -> dict[str, Any]:
-        response = client.post("/graphql/shop", json={"query": query}, headers=key)
+    def gql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = {"query": query, "variables": variables}
+        response = client.post("/graphql/shop", json=body, headers=key)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -187,6 +189,15 @@ def test_graphql_converts_units_and_picks_currencies(shop: Hub, client: TestClie
         {"sku": "B", "weight": {"unit": "lb", "__typename": "Quantity"}, "price": None},
         {"sku": "A", "weight": {"unit": "g", "__typename": "Quantity"}, "price": {"amount": 10}},
     ]
+    # Filters in the field's unit or with a unit, through the compiled plan's statement.
+    listing = "query($f: String) { getProductListing(filter: $f) { edges { node { sku } } } }"
+    for given, skus in (
+        ({"weight": {"$lt": "600 g"}}, ["A"]),
+        ({"weight": {"$gt": 0.6}}, ["B"]),
+        ({"price.USD": {"$gt": 12}}, ["A"]),
+    ):
+        found = gql(listing, {"f": json.dumps(given)})
+        assert [e["node"]["sku"] for e in found["data"]["getProductListing"]["edges"]] == skus
     bad = gql('{ getProduct(sku: "A") { weight(unit: "cm") { value } } }')
     assert bad["data"]["getProduct"]["weight"] is None
     assert "unknown unit 'cm' for a mass" in bad["errors"][0]["message"]
