@@ -12,7 +12,11 @@ Python speed can beat with this storage layout. Then the re-import of the unchan
 peak RSS, and with --postgres URL (or PIMHUB_BENCH_POSTGRES_URL) the same import into
 PostgreSQL (a throwaway schema).
 
-    .venv/bin/python bench/import.py [--rows 100000] [--postgres postgresql://...]
+And Magento's Luma sample catalog (1,994 rows, ../shared/datasets, or --luma PATH) through the
+shipped magento-products mapping with its variants (147 configurable products linking 1,847
+simple ones, which are written one by one), with its re-import, each as a ratio of the floor.
+
+    .venv/bin/python bench/import.py [--rows 100000] [--postgres postgresql://...] [--luma CSV]
 """
 
 from __future__ import annotations
@@ -185,6 +189,44 @@ def pimhub(csv_path: Path, url: str) -> tuple[float, float, Any]:
     return seconds, again_seconds, first
 
 
+LUMA = "datasets/magento2-sample-data/ConfigurableSampleData/fixtures/products.csv"
+
+
+def luma(csv_path: Path, url: str, variants: bool = True) -> tuple[float, float, Any]:
+    """Seconds to import Luma's CSV with magento-products (variants linked, unless not
+    `variants`) into a fresh hub, seconds to import it again (nothing changes), and the
+    first summary."""
+    import yaml
+
+    from pimhub.bootstrap import bootstrap
+    from pimhub.cli.server import initialize
+    from pimhub.settings import Settings
+    from pimhub.transfer.importer import ImportOptions, run_import
+    from pimhub.transfer.mapping import parse_mapping, shipped_mapping
+    from pimhub.transfer.sources import read
+
+    hub = bootstrap(Settings(database_url=url))
+    initialize(hub)
+    raw = yaml.safe_load(shipped_mapping("magento-products") or "")
+    if not variants:
+        del raw["fields"]["@variants"]
+    mapping = parse_mapping(raw)
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="bench")
+
+    began = time.perf_counter()
+    first = run_import(writer, read(csv_path), mapping, ImportOptions())
+    seconds = time.perf_counter() - began
+    assert first.failed == 0 and (first.parents > 0) == variants, first.to_dict()
+    began = time.perf_counter()
+    again = run_import(writer, read(csv_path), mapping, ImportOptions())
+    assert again.unchanged == first.rows, again.to_dict()
+    again_seconds = time.perf_counter() - began
+    hub.engine.dispose()
+    return seconds, again_seconds, first
+
+
 def postgres(csv_path: Path, url: str) -> tuple[float, float, Any]:
     """The same import into a throwaway schema of the PostgreSQL database at `url`."""
     from sqlalchemy import text
@@ -212,6 +254,12 @@ def main() -> None:
         default=os.environ.get("PIMHUB_BENCH_POSTGRES_URL"),
         help="also import into this PostgreSQL database (default: PIMHUB_BENCH_POSTGRES_URL)",
     )
+    parser.add_argument(
+        "--luma",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / LUMA,
+        help="Magento's Luma products.csv (default: ../shared/datasets/...)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pimhub-bench-") as tmp:
         work = Path(tmp)
@@ -222,6 +270,10 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         ceiling_seconds = ceiling(work / "pimhub.db", work / "ceiling.db")
         pg = postgres(csv_path, args.postgres) if args.postgres else None
+        variants = plain = None
+        if args.luma.exists():
+            variants = luma(args.luma, f"sqlite:///{work / 'luma.db'}")
+            plain = luma(args.luma, f"sqlite:///{work / 'luma-plain.db'}", variants=False)
     floor_rate, rate = args.rows / floor_seconds, args.rows / seconds
     print(f"floor    {floor_rate:10,.0f} rows/s  ({floor_seconds:.2f} s: csv + raw executemany)")
     print(
@@ -239,6 +291,24 @@ def main() -> None:
             f"PostgreSQL: {args.rows / pg[0]:,.0f} rows/s, "
             f"re-import {args.rows / pg[1]:,.0f} rows/s"
         )
+    if variants is not None and plain is not None:
+        luma_seconds, luma_again, luma_summary = variants
+        luma_rate, luma_again_rate = (
+            luma_summary.rows / luma_seconds,
+            luma_summary.rows / luma_again,
+        )
+        print(
+            f"Luma     {luma_rate:10,.0f} rows/s  ({luma_seconds:.2f} s: {luma_summary.rows:,} "
+            f"rows, {luma_summary.parents} parents linking {luma_summary.variants:,} variants; "
+            f"ratio {luma_rate / floor_rate:.4f}); re-import {luma_again_rate:,.0f} rows/s "
+            f"(ratio {luma_again_rate / floor_rate:.4f})"
+        )
+        print(
+            f"Luma without linking variants: {luma_summary.rows / plain[0]:,.0f} rows/s, "
+            f"re-import {luma_summary.rows / plain[1]:,.0f} rows/s"
+        )
+    else:
+        print(f"Luma: skipped, no file at {args.luma} (pass --luma)")
     print(f"of the storage ceiling: {seconds and ceiling_seconds / seconds:.2f}")
     print(f"ratio: {rate / floor_rate:.3f} (target: 0.5 or more)")
 
