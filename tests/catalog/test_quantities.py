@@ -15,6 +15,7 @@ from pimhub.catalog.classes import parse_class_definition
 from pimhub.catalog.errors import InvalidClassDefinition, InvalidInput, InvalidQuery
 from pimhub.catalog.service import ListQuery
 from pimhub.catalog.validation import validate_values
+from tests.storage.test_parallel_writers import in_parallel
 
 PARCEL: dict[str, Any] = {
     "name": "Parcel",
@@ -277,3 +278,28 @@ def test_any_spelling_parses_and_conversion_round_trips(
     there = units.convert(value, family, unit.code, other.code)
     back = units.convert(there, family, other.code, unit.code)
     assert back == pytest.approx(value, rel=1e-9, abs=1e-12)
+
+
+def test_writers_racing_the_upgrade_leave_no_number_behind(bare_hub: Hub) -> None:
+    """Object writes hold the class lock shared and the upgrade holds it exclusively, so a
+    number written during the change is either converted by it or validated as a quantity
+    after it: none stays a bare number."""
+    as_number = {**PARCEL, "fields": [PARCEL["fields"][0],
+                 {"name": "weight", "type": "number", "decimals": 3}]}  # fmt: skip
+    as_quantity = {**PARCEL, "fields": PARCEL["fields"][:2]}
+    bare_hub.classes.create(as_number, author="t")
+    for i in range(40):
+        bare_hub.catalog.create("Parcel", {"code": f"p{i}", "weight": 1}, author="t")
+
+    def work(n: int) -> Any:
+        if n == 0:
+            return bare_hub.classes.apply([as_quantity], author="t")
+        for i in range(n, 40, 7):
+            bare_hub.catalog.patch("Parcel", f"p{i}", {"weight": i / 10}, author=f"w{n}")
+        return bare_hub.catalog.create("Parcel", {"code": f"new{n}", "weight": 2}, author="t")
+
+    outcomes = in_parallel(8, work)
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    page = bare_hub.catalog.list_objects("Parcel", ListQuery(first=100))
+    assert len(page.items) == 47
+    assert all(set(o.values["weight"]) == {"value", "unit"} for o in page.items)

@@ -17,6 +17,7 @@ from pimhub.catalog.errors import (
     InvalidInput,
     StaleVersion,
     UnknownClass,
+    WriteConflict,
 )
 from pimhub.catalog.events import class_event
 from pimhub.catalog.fields import FieldType
@@ -127,7 +128,14 @@ def upgrade_stored_values(
             obj.values = {**obj.values, **values}
             changes.append((obj, obj.version))
     for start in range(0, len(changes), 500):
-        objects.update_many(changes[start : start + 500])
+        chunk = changes[start : start + 500]
+        if objects.update_many(chunk) != len(chunk):
+            # The class lock keeps object writes out, so this is a race lost some other way:
+            # run the whole class change again.
+            raise WriteConflict(
+                f"objects of {old.name} changed while their values were upgraded",
+                [FieldError("", "changed concurrently", "write-conflict")],
+            )
     return len(changes)
 
 
