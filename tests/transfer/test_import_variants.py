@@ -156,3 +156,66 @@ def test_a_reimport_writes_what_changed_and_only_that(hub: Hub) -> None:
     assert errors == [] and (summary.created, summary.updated) == (1, 1)
     assert set(variants_of(hub, "T")) == {"T-S-Red", "T-M-Red", "T-S-Blue"}
     assert variants_of(hub, "U") == {}
+
+
+def test_linking_gives_each_variant_one_version_and_event(hub: Hub) -> None:
+    run(hub, HEADER + CHILDREN)
+    objects_before, events_before = totals(hub)
+    described = "sku,name,description,variations\n" + PARENT.replace("Tee,,,", "Tee,<p>Soft.</p>,")
+    mapping = {"description.en": "description"}
+    summary, errors = run_with(hub, described, mapping)
+    assert errors == [] and (summary.created, summary.parents, summary.variants) == (1, 1, 3)
+    assert totals(hub) == (objects_before + 1, events_before + 4)
+    child = hub.catalog.get_object("Product", "T-M-Red", include_drafts=False)
+    assert child.version == 2 and "description" in child.inherited
+    assert child.values["description"] == {"en": "<p>Soft.</p>"}
+    assert [
+        v.version for v in hub.catalog.list_versions("Product", "T-M-Red", include_drafts=True)
+    ] == [2, 1]
+
+
+def run_with(hub: Hub, text: str, fields: dict[str, Any]) -> tuple[ImportSummary, list[RowError]]:
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": "sku",
+                "name.en": "name",
+                "@variants": {"column": "variations", "variations": "sku"},
+                **fields,
+            },
+        }
+    )
+    errors: list[RowError] = []
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="import")
+
+    summary = run_import(
+        writer, from_text(text, Format.CSV), mapping, ImportOptions(), on_row_error=errors.append
+    )
+    return summary, errors
+
+
+def test_links_that_break_the_variant_rules_refuse_the_whole_row(hub: Hub) -> None:
+    run(hub, HEADER + CHILDREN + PARENT)
+    found: list[tuple[int, str, str, str]] = []
+    for rows in (
+        'N,No axes,,,\nM,Missing,,,"sku=N"\n',  # N sets no axis
+        'W,Wrong,,,"sku=T"\n',  # T has variants of its own
+        'T-S-Red2,Tee S red again,Red,S,\nT,Tee,,,"sku=T-S-Red2"\n',  # T-S-Red is red, S
+    ):
+        _, errors = run(hub, HEADER + rows)
+        found += [(e.row, e.column, e.code, e.message) for e in errors]
+    _, errors = run(hub, "sku,name,color,size,variations,parent\n" + 'P,Pa,,,"sku=T-S-Red2",T\n')
+    found += [(e.row, e.column, e.code, e.message) for e in errors]
+    assert found == [
+        (2, "variations", "axis-required", "'N' does not set color, an axis"),
+        (2, "variations", "axis-required", "'N' does not set size, an axis"),
+        (1, "variations", "variant-level", "'T' has variants of its own, so it cannot be one"),
+        (2, "variations", "axes-taken", "has the same axis values as its sibling 'T-S-Red'"),
+        (1, "variations", "variant-level", "'P' is a variant itself: a family has one level"),
+    ]
+    # Nothing of a refused row was written.
+    assert totals(hub)[0] == 6  # T and its three, and the accepted plain rows N, T-S-Red2
+    assert set(variants_of(hub, "T")) == {"T-S-Red", "T-M-Red", "T-S-Blue"}

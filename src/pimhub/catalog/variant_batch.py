@@ -4,7 +4,11 @@ object that already is a parent or a variant.
 
 They are written one by one through the single-object write path, after the batch's other
 rows, because their effective values depend on other objects (a parent's values, siblings'
-axes, children to rewrite) that the one-statement-per-kind batch path does not read.
+axes, children to rewrite) that the one-statement-per-kind batch path does not read. Two
+shortcuts keep imports of families fast: the variants a parent's row links are checked
+against the rules before anything of the row is written and then written together (their
+own values do not change, only what they inherit); and rows that would change nothing,
+found together when the batch is split, are answered unchanged without a write.
 """
 
 from __future__ import annotations
@@ -19,19 +23,23 @@ from pimhub.catalog.batch import (
     field_values,
     merge_patch,
     unchanged_own_values,
+    version_of,
 )
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import CatalogError, FieldError, ValidationFailed
+from pimhub.catalog.completeness import completeness_of
+from pimhub.catalog.errors import CatalogError, FieldError, ValidationFailed, WriteConflict
+from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.locking import key_lock
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.ports import UnitOfWork
-from pimhub.catalog.validation import NUL
+from pimhub.catalog.validation import NUL, changed_fields
 from pimhub.catalog.variants import (
     CHILDREN_ITEM_KEY,
     KEEP,
     PARENT_ITEM_KEY,
     ParentRef,
     axis_values,
+    effective,
 )
 from pimhub.catalog.writer import ObjectWriter, current
 
@@ -125,15 +133,15 @@ class FamilyItems:
         if before is not None and self._keeps_all(index, before, parent, listed):
             # As for plain rows, `published` applies to new and changed objects only.
             return ItemResult(index, key, Outcome.UNCHANGED)
+        to_link = [c for c in listed if before is None or c.parent != before.uuid]
+        if to_link:
+            # Checked before the parent is written, so a bad list refuses the whole row.
+            self._check_links(key, before, parent, listed, to_link)
         result = self.writer.save(uow, definition, before, own, pub, self.author, parent)
         changed = result.changed
-        for child in listed:
-            if child.parent != result.object.uuid:
-                self.writer.save(
-                    uow, definition, child, child.own_values, child.published, self.author,
-                    result.object.uuid,
-                )  # fmt: skip
-                changed = True
+        if to_link:
+            self._link(result.object, to_link)
+            changed = True
         if before is None:
             return ItemResult(index, key, Outcome.CREATED)
         return ItemResult(index, key, Outcome.UPDATED if changed else Outcome.UNCHANGED)
@@ -160,6 +168,89 @@ class FamilyItems:
         else:
             keeps_parent = True  # KEEP
         return keeps_parent and all(child.parent == before.uuid for child in listed)
+
+    def _check_links(
+        self,
+        key: str,
+        before: CatalogObject | None,
+        parent: ParentRef,
+        listed: list[CatalogObject],
+        to_link: list[CatalogObject],
+    ) -> None:
+        """The rules of catalog.variants for the variants a row links to its object: the
+        object stays out of any parent, a variant has none of its own, sets every axis
+        itself and no parent-only field, and no other variant has its axis values."""
+        definition = self.definition
+        rules = definition.variants
+        assert rules is not None  # _children refused the list otherwise
+        where = {c.uuid: f"{CHILDREN_ITEM_KEY}[{n}]" for n, c in enumerate(listed)}
+        errors: list[FieldError] = []
+        becomes_variant = isinstance(parent, str) or (
+            parent is KEEP and before is not None and before.parent is not None
+        )
+        if becomes_variant:
+            message = f"'{key}' is a variant itself: a family has one level"
+            errors.append(FieldError(CHILDREN_ITEM_KEY, message, "variant-level"))
+        with_own = self.uow.objects.with_children([c.uuid for c in to_link])
+        for child in to_link:
+            at = where[child.uuid]
+            if child.uuid in with_own:
+                message = f"'{child.key}' has variants of its own, so it cannot be one"
+                errors.append(FieldError(at, message, "variant-level"))
+                continue
+            errors += [
+                FieldError(at, f"'{child.key}' does not set {name}, an axis", "axis-required")
+                for name in rules.axes
+                if child.own_values.get(name) is None
+            ]
+            errors += [
+                FieldError(at, f"'{child.key}' sets {name}, which its parent sets", "parent-only")
+                for name in rules.parent_only
+                if name in child.own_values
+            ]
+        siblings = self.uow.objects.children(before.uuid) if before is not None else []
+        taken = {axis_values(definition, s.values): s.key for s in siblings if s.uuid not in where}
+        for child in to_link:
+            other = taken.get(axis_values(definition, child.own_values))
+            if other is not None:
+                message = f"has the same axis values as its sibling '{other}'"
+                errors.append(FieldError(where[child.uuid], message, "axes-taken"))
+        if errors:
+            raise ValidationFailed(f"the variants of '{key}' cannot be linked", errors)
+
+    def _link(self, parent: CatalogObject, children: list[CatalogObject]) -> None:
+        """Makes `children` (checked, their keys locked) variants of `parent`, together: each
+        gets its effective values, a version and an event, as a single write gives it. Their
+        own values and so their references do not change."""
+        definition, uow = self.definition, self.uow
+        now = self.writer.clock()
+        updated: list[tuple[CatalogObject, CatalogObject, list[str]]] = []
+        for child in children:
+            values, inherited = effective(definition, parent, child.own_values)
+            obj = CatalogObject(
+                definition.name, child.key, child.uuid, values, child.published,
+                child.version + 1, child.created_at, now, child.id, parent.uuid, inherited,
+                completeness_of(definition, values),
+            )  # fmt: skip
+            updated.append((child, obj, [*changed_fields(child.values, values), "parent"]))
+        if uow.objects.update_many([(obj, child.version) for child, obj, _ in updated]) != len(
+            updated
+        ):
+            # Only writers that skip the key locks can get here.
+            raise WriteConflict(
+                f"variants of {definition.name} '{parent.key}' were changed concurrently; "
+                "run the import again"
+            )
+        uow.search.put_many(definition, [obj for _, obj, _ in updated])
+        uow.versions.add_many(
+            [version_of(child, obj, changed, self.author) for child, obj, changed in updated]
+        )
+        uow.outbox.add_many(
+            [
+                object_event(object_event_type(child, obj), obj, changed, now)
+                for child, obj, changed in updated
+            ]
+        )
 
     def _children(self, key: str, children: Any) -> list[CatalogObject]:
         """The objects a parent's row lists as its variants, checked before anything is
