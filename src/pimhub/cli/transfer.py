@@ -126,6 +126,11 @@ def run_profile(name: str) -> None:
         f"{name}: job {job.id} {job.status.value}: {summary.get('rows', 0)} rows, "
         f"{summary.get('created', 0)} created, {summary.get('updated', 0)} updated, "
         f"{summary.get('unchanged', 0)} unchanged, {summary.get('failed', 0)} refused"
+        + (
+            f", {summary['parents']} parent(s) with {summary['variants']} variant(s)"
+            if summary.get("parents") or summary.get("variants")
+            else ""
+        )
         + (f" ({job.error})" if job.error else "")
     )
     if job.status.value not in ("succeeded",):
