@@ -271,3 +271,14 @@ def test_only_channels_differ() -> None:
     assert only_channels_differ(plain, SHOP) and only_channels_differ(SHOP, SHOP)
     other = parse_class_definition({"name": "Thing", "businessKey": "code", "fields": FIELDS[:-1]})
     assert not only_channels_differ(other, plain)
+
+
+def test_channel_and_language_counts_are_bounded() -> None:
+    many = {f"c{i}": {"languages": ["en"], "required": ["name"]} for i in range(33)}
+    assert problems({"completeness": {"channels": many}})["completeness.channels"] == (
+        "at most 32 channels are supported"
+    )
+    codes = [f"{a}{b}" for a in "abcdefghi" for b in "abcdefgh"]  # 72 codes
+    wide = {"shop": {"languages": codes, "required": ["name"]}}
+    found = problems({"completeness": {"channels": wide}})
+    assert found["completeness.channels.shop.languages"] == "at most 64 languages per channel"
