@@ -11,12 +11,14 @@ from sqlalchemy import select, update
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.batch import WriteMode
+from pimhub.catalog.completeness import completeness_of
 from pimhub.catalog.errors import IncompatibleClassChange, InvalidQuery
 from pimhub.catalog.service import ListQuery
 from pimhub.storage.tables import objects
 from pimhub.transfer.importer import ImportOptions, run_import
 from pimhub.transfer.mapping import parse_mapping
 from pimhub.transfer.sources import Format, from_text
+from tests.storage.test_parallel_writers import errors_of, in_parallel
 
 FULL = {
     "sku": "FULL",
@@ -212,3 +214,30 @@ def test_an_import_stores_completeness_for_every_row(hub: Hub) -> None:
     again = "sku,name,name_de,image\nI-2,Desk,Tisch,d.png\n"
     run_import(writer, from_text(again, Format.CSV), mapping, ImportOptions())
     assert ratios(hub, "I-2") == (50, 50)
+
+
+def test_object_writes_racing_a_channel_change_end_current(hub: Hub) -> None:
+    """Writers of objects hold the class lock shared and a class change holds it exclusive,
+    so no object keeps a completeness computed against the definition being replaced."""
+    for n in range(10):
+        hub.catalog.create("Product", {"sku": f"R-{n}", "name": {"en": "Old"}}, author="t")
+    raw = product_class(hub)
+    raw["completeness"]["channels"]["ecommerce"]["required"].append("ean")
+
+    def work(n: int) -> Any:
+        if n == 0:
+            return hub.classes.replace("Product", raw, author="t")
+        if n % 2:
+            return hub.catalog.create(
+                "Product", {"sku": f"N-{n}", "name": {"en": "New"}}, author="t"
+            )
+        return hub.catalog.patch("Product", f"R-{n}", {"image": "x.png"}, author="t")
+
+    assert errors_of(in_parallel(10, work)) == []
+    definition = hub.classes.get("Product")
+    with hub.engine.connect() as conn:
+        rows = conn.execute(select(objects.c.data, objects.c.completeness)).all()
+    assert len(rows) == 15
+    for row in rows:
+        assert row.completeness == completeness_of(definition, row.data)
+        assert "ean" in row.completeness["ecommerce"]["en"]["missing"]
