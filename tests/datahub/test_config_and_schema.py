@@ -39,9 +39,11 @@ def test_schema_holds_only_what_is_exposed() -> None:
     ).schema
     product = schema.get_type("object_Product")
     assert isinstance(product, GraphQLObjectType)
+    # Product has variants and a completeness channel: their fields come with the class.
     assert set(product.fields) == {
         "id", "uuid", "key", "classname", "published", "version", "creationDate",
-        "modificationDate", "sku", "name", "brand",
+        "modificationDate", "sku", "name", "brand", "parent", "children", "isVariant",
+        "inheritedFields", "completeness",
     }  # fmt: skip
     assert "language" in product.fields["name"].args
     assert schema.get_type("object_Category") is None
