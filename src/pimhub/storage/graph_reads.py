@@ -28,7 +28,6 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.sql import Select
 from sqlalchemy.types import NullType
 
 from pimhub.catalog.objects import CatalogObject
@@ -42,6 +41,7 @@ from pimhub.storage.tables import class_definitions, datahub_configs, objects
 _TIME_FIELDS = (SystemField.CREATED_AT, SystemField.MODIFIED_AT)
 _RAW = [type_coerce(objects.c[name], NullType()).label(name) for name in OBJECT_COLUMNS]
 _WIDTH = len(OBJECT_COLUMNS)
+_ALL_COLUMNS = (frozenset(OBJECT_COLUMNS),)
 MAX_IN = 500  # uuids per IN list; larger batches are split
 # Statement construction is a large part of a joined read; aliases and their columns are
 # built once.
@@ -228,16 +228,6 @@ class SqlGraphReadSession:
         self.reader = reader
         self.statements = statements
 
-    def _page(self, request: ListingRequest, columns: Sequence[Any]) -> Select[Any]:
-        """The page's statement: `columns`, then the sort keys as _s0.._sN."""
-        cols = listing.sort_columns(request.sort)
-        query: Select[Any] = select(
-            *columns, *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)]
-        ).where(*_request_filters(request, _identity))
-        query = query.order_by(*[c.desc() if d else c.asc() for c, d in cols])
-        query = query.limit(request.first + 1)
-        return query.offset(request.offset) if request.offset else query
-
     def _rows(self, request: ListingRequest, rows: list[Any], width: int) -> ListingRows[Any]:
         more = len(rows) > request.first
         rows = rows[: request.first]
@@ -293,8 +283,10 @@ class SqlGraphReadSession:
         return self.reader.utc(value)
 
     def listing(self, request: ListingRequest) -> ListingRows[CatalogObject]:
-        rows = list(self.conn.execute(self._page(request, _RAW)).all())
-        page: ListingRows[Any] = self._rows(request, rows, _WIDTH)
+        """A joined listing without joins and with every column: its statement is compiled
+        once per shape, which building it per request through SQLAlchemy cost more than
+        running it."""
+        page: ListingRows[Any] = self.joined_listing(request, (), _ALL_COLUMNS, drafts=True)
         decode = self.reader.catalog_object
         page.objects = [decode(r) for r in page.objects]
         return page
