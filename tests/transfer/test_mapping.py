@@ -354,6 +354,11 @@ def test_variations_take_one_key_of_each_magento_variation() -> None:
     assert one({"variations": "size"}, cell) == (["XS", "S"], [])
     problem = "variation 2 ('size=S,color=Gray') has no sku"
     assert one(spec, "sku=A,size=XS|size=S,color=Gray") == (MISSING, [("c", problem, "transform")])
+    assert one(spec, "sku=A||sku=B=2,flag") == (["A", "B=2"], [])
+    long = "color=" + "x" * 100
+    problem = f"variation 1 ({long[:80]!r}) has no sku"
+    assert one(spec, long) == (MISSING, [("c", problem, "transform")])
+    assert one(spec, "sku=,size=S")[1][0][1] == "variation 1 ('sku=,size=S') has no sku"
     assert field_problems({"column": "c", "variations": True}) == [
         ("fields.f.variations", "the key of each variation to take, e.g. sku", "invalid")
     ]
@@ -371,8 +376,8 @@ def test_variants_are_a_list_of_keys_and_parent_one_key() -> None:
         {"sku": "P", "@variants": ["A", "B"]},
         [],
     )
-    assert family({"@variants": "v"}, {"sku": "P", "v": "A"}) == (
-        {"sku": "P", "@variants": ["A"]},
+    assert family({"@variants": "v"}, {"sku": "P", "v": "AB"}) == (
+        {"sku": "P", "@variants": ["AB"]},
         [],
     )
     assert family(variants, {"sku": "P", "v": ""}) == ({"sku": "P"}, [])

@@ -73,7 +73,7 @@ def _variations_step(arg: Any, path: str, errors: list[FieldError]) -> Step | No
             if not variation.strip():
                 continue
             pairs = (pair.partition("=") for pair in variation.split(","))
-            picked = next((v.strip() for k, sep, v in pairs if sep and k.strip() == arg), "")
+            picked = {k.strip(): v.strip() for k, sep, v in pairs if sep}.get(arg)
             if not picked:
                 raise CellError(f"variation {n} ({variation.strip()[:80]!r}) has no {arg}")
             found.append(picked)
