@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from pimhub.bootstrap import bootstrap
@@ -44,3 +45,24 @@ def test_import_counts_parents_and_variants_and_the_export_reads_back(
     assert code == 0, out
     code, out, _ = invoke(runner, "import", str(exported), "-m", "magento-products")
     assert code == 0 and "3 unchanged" in out and "1 parent(s) with 2 variant(s)" in out
+
+
+def test_infer_proposes_the_family_columns(runner: CliRunner, db_url: str, tmp_path: Path) -> None:
+    init(runner)
+    data = tmp_path / "p.csv"
+    data.write_text(
+        "sku,name,color,size,parent,configurable_variations\n"
+        "T,Tee,,,,\nT-S,Tee S,red,S,T,\nU,Other,,,,sku=T-M\nT-M,Tee M,red,M,,\n"
+    )
+    code, out, _ = invoke(runner, "import", str(data), "--infer", "--class", "Product")
+    assert code == 0, out
+    proposal = yaml.safe_load(out)
+    assert proposal["fields"]["@parent"] == "parent"
+    assert proposal["fields"]["@variants"] == {
+        "column": "configurable_variations",
+        "variations": "sku",
+    }
+    mapping = tmp_path / "proposed.yaml"
+    mapping.write_text(out)
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping))
+    assert code == 0 and "4 created" in out and "2 parent(s) with 2 variant(s)" in out

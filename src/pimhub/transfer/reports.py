@@ -13,6 +13,7 @@ import orjson
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.fields import FieldType
+from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.importer import ErrorSink, RowError
 
 REPORT_COLUMNS = ("row", "column", "value", "message", "code")
@@ -64,6 +65,10 @@ def propose_mapping(
     unmatched: list[str] = []
     for column in header:
         f = by_name.get(_plain(column))
+        family = _family_target(definition, column) if f is None else None
+        if family is not None:
+            fields.setdefault(*family)
+            continue
         if f is None:
             unmatched.append(column)
             continue
@@ -88,6 +93,18 @@ def propose_mapping(
             spec["split"] = ","
         fields.setdefault(target, spec if len(spec) > 1 else column)
     return {"class": definition.name, "fields": fields}, unmatched
+
+
+def _family_target(definition: ClassDefinition, column: str) -> tuple[str, Any] | None:
+    """In a class with variants: a `parent` column (Akeneo's, pimhub's export) names a
+    variant's parent; Magento's configurable_variations lists a parent's variants."""
+    if definition.variants is None:
+        return None
+    if _plain(column) == "parent":
+        return PARENT_ITEM_KEY, column
+    if _plain(column) == "configurablevariations":
+        return CHILDREN_ITEM_KEY, {"column": column, "variations": "sku"}
+    return None
 
 
 def _plain(name: str) -> str:
