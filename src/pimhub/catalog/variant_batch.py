@@ -268,12 +268,18 @@ class FamilyItems:
                 f"{definition.name} has no variants",
                 [FieldError(CHILDREN_ITEM_KEY, "the class declares no variant axes")],
             )
+        # Locked, then read, together (as current() does one by one).
+        named = sorted({c for c in children if c != key and NUL not in c})
+        stored: dict[str, CatalogObject] = {}
+        if named:
+            self.uow.objects.lock(definition.name, [key_lock(c) for c in named])
+            stored = self.uow.objects.get_many_by_keys(definition.name, named)
         found: list[CatalogObject] = []
         errors: list[FieldError] = []
         seen: dict[tuple[Any, ...], str] = {}
         for n, child_key in enumerate(children):
             where = f"{CHILDREN_ITEM_KEY}[{n}]"
-            child = current(self.uow, definition.name, child_key) if child_key != key else None
+            child = stored.get(child_key) if child_key != key else None
             if child is None:
                 errors.append(
                     FieldError(
