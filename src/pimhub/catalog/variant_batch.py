@@ -154,9 +154,9 @@ class FamilyItems:
         listed: list[CatalogObject],
     ) -> bool:
         """Whether the item changes nothing: its own values (found in split, on the object
-        as it still is), its parent and its variants' links. The stored
-        values of an object in a family are its parent's merged with its own (the write path
-        keeps them so), so they stay as they are too."""
+        as it still is), its parent and its variants' links. The stored values of an object
+        in a family are its parent's merged with its own (the write path keeps them so), so
+        they stay as they are too."""
         same = self._same.get(index)
         if same is None or same.version != before.version:
             return False
