@@ -261,3 +261,19 @@ def test_plans_answer_family_queries_like_graphql_core(
     assert "errors" not in slow, slow
     assert planned == 1
     assert fast == slow
+
+
+def test_children_first_is_checked_and_costed(storefront: Hub, gql: Gql) -> None:
+    family(storefront, "MH01")
+    negative = gql('{ getProduct(sku: "MH01") { children(first: -1) { sku } } }')
+    assert negative["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # A listing of 100 parents asking 60 children each may return 6,000 objects.
+    costly = gql(
+        "{ getProductListing(first: 100) { edges { node { children(first: 60) { sku } } } } }"
+    )
+    assert costly["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    cheap = gql(
+        "{ getProductListing(first: 100) { edges { node { children(first: 2) { sku } } } } }"
+    )
+    assert "errors" not in cheap, cheap
+    assert cheap["extensions"]["cost"]["requested"] == 100 + 100 * 2
