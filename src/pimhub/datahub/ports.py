@@ -42,8 +42,9 @@ class ListingRows(Generic[T]):
 
 
 # A to-one relation joined into a listing statement: (index of the joining object, where 0
-# is the listed object and n the n-th join, relation field name).
+# is the listed object and n the n-th join, relation field name or PARENT_JOIN).
 Join = tuple[int, str]
+PARENT_JOIN = "@parent"  # a variant's parent, by its parent_uuid (no field name has an '@')
 MAX_JOINS = 16  # per statement; deeper selections load batch-wise
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.types import NullType
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import BoolOp, Node, Not, SystemField, ValueKind
 from pimhub.catalog.variants import FamilyFilter, FamilyRole
-from pimhub.datahub.ports import MAX_JOINS, Join, ListingRequest, ListingRows
+from pimhub.datahub.ports import MAX_JOINS, PARENT_JOIN, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
 from pimhub.storage.tables import class_definitions, datahub_configs, objects
@@ -171,7 +171,7 @@ class _JoinedStatements:
         cols = listing.sort_columns(request.sort)
         # The page subquery carries only what the outer statement reads: its joins need
         # `data`, and every column more costs on each of its rows.
-        inner = columns[0] | {"id"} | ({"data"} if joins else set())
+        inner = columns[0] | {"id"} | ({"data", "parent_uuid"} if joins else set())
         page = (
             select(
                 *[objects.c[name] for name in OBJECT_COLUMNS if name in inner],
@@ -188,7 +188,12 @@ class _JoinedStatements:
         joined: Any = page
         for i, (parent, field_name) in enumerate(joins):
             target = _ALIASES[i]
-            on = target.c.uuid == sources[parent].c.data[field_name].as_string()
+            source = sources[parent]
+            on = target.c.uuid == (
+                source.c.parent_uuid
+                if field_name == PARENT_JOIN
+                else source.c.data[field_name].as_string()
+            )
             if not drafts:
                 on = and_(on, target.c.published.is_(True))
             joined = joined.outerjoin(target, on)

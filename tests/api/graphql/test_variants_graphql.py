@@ -242,6 +242,12 @@ BOTH_PATHS: list[tuple[str, dict[str, Any] | None]] = [
         None,
     ),
     ('{ getProduct(sku: "MH02-S") { sku parent { name(language: "de") } } }', None),
+    (
+        """{ getProductListing(family: VARIANTS, sortBy: ["-sku"], defaultLanguage: "de") {
+             edges { cursor node { sku isVariant inheritedFields
+                     parent { sku name isVariant brand { name } } brand { code } } } } }""",
+        None,
+    ),
 ]
 
 
@@ -277,3 +283,38 @@ def test_children_first_is_checked_and_costed(storefront: Hub, gql: Gql) -> None
     )
     assert "errors" not in cheap, cheap
     assert cheap["extensions"]["cost"]["requested"] == 100 + 100 * 2
+
+
+@pytest.mark.parametrize("plans", [True, False])
+def test_a_listing_of_variants_joins_their_parents(
+    storefront: Hub, client: TestClient, gql: Gql, plans: bool
+) -> None:
+    """Compiled plans join each variant's parent (and its brand) into the page's statement,
+    hiding an unpublished parent as they hide relation targets."""
+    client.app.state.graphql.use_plans = plans  # type: ignore[attr-defined]
+    for n in range(3):
+        family(storefront, f"F{n}", 2, brand="acme")
+    storefront.catalog.patch("Product", "F2", {}, published=False, author="t")
+    query = """{ getProductListing(family: VARIANTS, sortBy: ["sku"]) {
+        edges { node { sku parent { sku brand { name } } } } } }"""
+    gql(query)  # warm
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(storefront.engine, "before_cursor_execute", record)
+    try:
+        body = gql(query)
+    finally:
+        event.remove(storefront.engine, "before_cursor_execute", record)
+    nodes = [e["node"] for e in body["data"]["getProductListing"]["edges"]]
+    assert [(n["sku"], n["parent"]) for n in nodes] == [
+        ("F0-S", {"sku": "F0", "brand": {"name": "Acme"}}),
+        ("F0-XS", {"sku": "F0", "brand": {"name": "Acme"}}),
+        ("F1-S", {"sku": "F1", "brand": {"name": "Acme"}}),
+        ("F1-XS", {"sku": "F1", "brand": {"name": "Acme"}}),
+        ("F2-S", None),
+        ("F2-XS", None),
+    ]
+    assert len([s for s in seen if "objects" in s]) == (1 if plans else 3)

@@ -57,7 +57,7 @@ from pimhub.api.graphql.values import (
     quantity,
 )
 from pimhub.catalog.fields import FieldType
-from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, Join
+from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, PARENT_JOIN, Join
 
 # shaper(node, ctx, variables) -> the response value for one key
 Shaper = Callable[[Any, RequestContext, VariableValues], Any]
@@ -357,16 +357,7 @@ class _Compiler:
         if f.type == FieldType.RELATION and row is not None:
             if f.multiple:
                 raise Unsupported("to-many relations are loaded batch-wise")
-            joined = row[1]
-            if len(joined.joins) >= MAX_JOINS:
-                raise Unsupported("too many joins for one statement")
-            joined.joins.append((row[0], name))
-            if joined.layout is None:
-                joined.needs.append({"id"})
-            index = len(joined.joins)
-            target = self.schema.classes[f.target]
-            env[f"target{i}"] = self._object(node.selection_set, target, (index, joined))
-            return f"None if {joined.at(index, 'id')} is None else target{i}(r, ctx, v)"
+            return self._join(node, self.schema.classes[f.target], name, i, env, row)
         if f.type == FieldType.RELATION:
             env[f"target{i}"] = self._object(node.selection_set, self.schema.classes[f.target])
             if f.multiple:
@@ -395,6 +386,26 @@ class _Compiler:
             return f"list({get} or [])"
         return get
 
+    def _join(
+        self,
+        node: FieldNode,
+        target: ClassBinding,
+        name: str,
+        i: int,
+        env: dict[str, Any],
+        row: Row,
+    ) -> str:
+        """A to-one relation (or a variant's parent) joined into the row being read."""
+        joined = row[1]
+        if len(joined.joins) >= MAX_JOINS:
+            raise Unsupported("too many joins for one statement")
+        joined.joins.append((row[0], name))
+        if joined.layout is None:
+            joined.needs.append({"id"})
+        index = len(joined.joins)
+        env[f"target{i}"] = self._object(node.selection_set, target, (index, joined))
+        return f"None if {joined.at(index, 'id')} is None else target{i}(r, ctx, v)"
+
     def _family(
         self,
         node: FieldNode,
@@ -405,7 +416,8 @@ class _Compiler:
         row: Row | None,
     ) -> str:
         """parent, children, isVariant and inheritedFields (family.py) of a class with
-        variants. Parents and children load batch-wise, so they are not joined into rows."""
+        variants. A parent joins into a joined listing's row like a to-one relation;
+        children load batch-wise."""
         name = node.name.value
         if name == "isVariant":
             parent = "o.parent" if row is None else row[1].at(row[0], "parent_uuid")
@@ -418,8 +430,10 @@ class _Compiler:
             stored = row[1].at(row[0], "inherited")
             decoded = f"None if {stored} is None else ctx.decode_json({stored})"
             return f"inherited_fields({decoded}, exposed{i})"
+        if name == "parent" and row is not None:
+            return self._join(node, binding, PARENT_JOIN, i, env, row)
         if row is not None:
-            raise Unsupported("parents and children are loaded batch-wise")
+            raise Unsupported("children are loaded batch-wise")
         if name == "parent":
             env[f"target{i}"] = self._object(node.selection_set, binding)
             lines.append(f"t{i} = ctx.loader.parent(n)")
