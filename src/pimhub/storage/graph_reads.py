@@ -171,7 +171,9 @@ class _JoinedStatements:
         cols = listing.sort_columns(request.sort)
         # The page subquery carries only what the outer statement reads: its joins need
         # `data`, and every column more costs on each of its rows.
-        inner = columns[0] | {"id"} | ({"data", "parent_uuid"} if joins else set())
+        inner = columns[0] | {"id"} | ({"data"} if joins else set())
+        if (0, PARENT_JOIN) in joins:
+            inner |= {"parent_uuid"}
         page = (
             select(
                 *[objects.c[name] for name in OBJECT_COLUMNS if name in inner],
