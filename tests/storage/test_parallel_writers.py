@@ -78,7 +78,7 @@ def test_parallel_patches_of_different_fields_keep_every_change(hub: Hub) -> Non
     # merged into a stale read would drop another's).
     changes: list[dict[str, Any]] = [
         {"stock": 3},
-        {"weight": 1.5},
+        {"weight": {"value": 1.5, "unit": "kg"}},
         {"featured": True},
         {"color": "red"},
         {"size": "M"},
