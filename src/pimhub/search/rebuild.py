@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.search.sql_index import IndexLanguages, SqlIndexWriter
 from pimhub.settings import Settings
-from pimhub.storage.repositories import SqlClassRepository
+from pimhub.storage.class_repository import SqlClassRepository
 
 
 def writer_for(conn: Connection, languages: IndexLanguages) -> SqlIndexWriter:

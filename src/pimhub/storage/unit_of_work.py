@@ -10,9 +10,9 @@ import structlog
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from pimhub.catalog.ports import SearchIndexWriter
+from pimhub.storage.class_repository import SqlClassRepository
 from pimhub.storage.engine import WRITE_OPTION, lost_race
 from pimhub.storage.repositories import (
-    SqlClassRepository,
     SqlObjectRepository,
     SqlOutboxRepository,
     SqlVersionRepository,

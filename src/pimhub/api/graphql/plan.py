@@ -16,7 +16,6 @@ from compile_plan and runs on graphql-core.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -26,12 +25,9 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    StringValueNode,
-    VariableNode,
     located_error,
 )
 from graphql.execution.values import VariableValues, get_argument_values
@@ -46,9 +42,25 @@ from pimhub.api.graphql.listing import (
     get_one,
     page_size,
 )
+from pimhub.api.graphql.plan_parts import (
+    SYSTEM_EXPRESSIONS,
+    Joined,
+    Row,
+    Shaper,
+    Unsupported,
+    arguments,
+    checked_picks,
+    constant,
+    first_argument,
+    fixed,
+    language_argument,
+    nothing,
+    pick,
+    row_system,
+    shape_object,
+)
 from pimhub.api.graphql.schema import DatahubSchema
 from pimhub.api.graphql.values import (
-    SYSTEM_FIELDS,
     completeness,
     float_or_none,
     localized,
@@ -57,82 +69,9 @@ from pimhub.api.graphql.values import (
     quantity,
 )
 from pimhub.catalog.fields import FieldType
-from pimhub.datahub.ports import MAX_JOINS, OBJECT_FIELDS, PARENT_JOIN, Join
-
-# shaper(node, ctx, variables) -> the response value for one key
-Shaper = Callable[[Any, RequestContext, VariableValues], Any]
-Fields = list[tuple[str, Shaper]]
-
-
-# System fields as expressions over `o` (the CatalogObject); values.system_getter holds the
-# same rules for graphql-core's resolvers, and test_plan.py checks that they agree.
-_SYSTEM_EXPRESSIONS = {
-    "id": "str(o.id)",
-    "uuid": "o.uuid",
-    "key": "o.key",
-    "classname": "o.class_name",
-    "published": "o.published",
-    "version": "o.version",
-    "creationDate": "int(o.created_at.timestamp())",
-    "modificationDate": "int(o.modified_at.timestamp())",
-}
-assert set(_SYSTEM_EXPRESSIONS) == set(SYSTEM_FIELDS)
-
-
-@dataclass
-class _Joined:
-    """What compiling a joined listing collects: the joins, the columns each object needs
-    (0 is the listed object, n the n-th join), and, on the second pass, where each column
-    sits in a row (storage selects each object's needed columns, in OBJECT_FIELDS order)."""
-
-    joins: list[Join] = field(default_factory=list)
-    needs: list[set[str]] = field(default_factory=lambda: [{"id"}])
-    layout: dict[tuple[int, str], int] | None = None
-
-    def at(self, index: int, column: str) -> str:
-        self.needs[index].add(column)
-        return f"r[{self.layout[(index, column)] if self.layout is not None else 0}]"
-
-    def fix_layout(self) -> None:
-        self.layout = {}
-        for index, needed in enumerate(self.needs):
-            for column in OBJECT_FIELDS:
-                if column in needed:
-                    self.layout[(index, column)] = len(self.layout)
-
-
-Row = tuple[int, _Joined]  # (this object's index in the joined row, the joined listing)
-
-
-def _fixed(expression: str) -> Callable[[], str]:
-    return lambda: expression
-
-
-def _row_system(row: Row) -> dict[str, Callable[[], str]]:
-    """The system fields of object `row` in a joined row, as expressions over `r`; each
-    marks its column as needed when it is rendered."""
-    index, joined = row
-
-    def at(column: str, template: str = "{}") -> Callable[[], str]:
-        return lambda: template.format(joined.at(index, column))
-
-    return {
-        "id": at("id", "str({})"),
-        "uuid": at("uuid"),
-        "key": at("business_key"),
-        "classname": at("class_name"),
-        "published": at("published", "bool({})"),
-        "version": at("version"),
-        "creationDate": at("created_at", "int(ctx.session.utc({}).timestamp())"),
-        "modificationDate": at("modified_at", "int(ctx.session.utc({}).timestamp())"),
-    }
-
+from pimhub.datahub.ports import MAX_JOINS, PARENT_JOIN, Join
 
 MAX_FIELDS_PER_SELECTION = 500
-
-
-class Unsupported(Exception):
-    """This shape is left to graphql-core."""
 
 
 class Plan:
@@ -195,7 +134,7 @@ class _Compiler:
         for key, node in self._fields(operation.selection_set, "Query"):
             name = node.name.value
             if name == "__typename":
-                roots.append((key, node, None, "typename", _nothing))
+                roots.append((key, node, None, "typename", nothing))
                 continue
             root = self.schema.roots.get(name)
             if root is None or root.kind not in ("get", "listing"):
@@ -220,12 +159,12 @@ class _Compiler:
         try:
             # Twice: the first pass learns which columns each object needs, the second
             # generates code for the row layout that follows from them.
-            first = _Joined()
+            first = Joined()
             self._connection(
                 selection_set, binding, lambda sel: self._object(sel, binding, (0, first))
             )
             first.fix_layout()
-            joined = _Joined(needs=[set(n) for n in first.needs], layout=first.layout)
+            joined = Joined(needs=[set(n) for n in first.needs], layout=first.layout)
             shape = self._connection(
                 selection_set, binding, lambda sel: self._object(sel, binding, (0, joined))
             )
@@ -295,9 +234,7 @@ class _Compiler:
         by_name = {f.name: f for f in binding.fields}
         env: dict[str, Any] = {"localized": localized, "money": money, "_float": float_or_none}
         system: Mapping[str, Callable[[], str]] = (
-            {k: _fixed(e) for k, e in _SYSTEM_EXPRESSIONS.items()}
-            if row is None
-            else _row_system(row)
+            {k: fixed(e) for k, e in SYSTEM_EXPRESSIONS.items()} if row is None else row_system(row)
         )
         lines: list[str] = []
         parts: list[str] = []
@@ -313,7 +250,7 @@ class _Compiler:
                 if row is not None:
                     stored = f"ctx.decode_json({stored})"
                 env[f"complete{i}"] = self._completeness(node.selection_set)
-                channel, language = _arguments(node, ("channel", "language"))
+                channel, language = arguments(node, ("channel", "language"))
                 expression = (
                     f"complete{i}(completeness(definition, {stored}, {channel}, {language}))"
                 )
@@ -365,7 +302,7 @@ class _Compiler:
             lines.append(f"t{i} = ctx.loader.one(n, {name!r})")
             return f"None if t{i} is None else target{i}(t{i}, ctx, v)"
         if f.localized:
-            wanted = _language_argument(node)
+            wanted = language_argument(node)
             return f"localized({get}, {wanted}, {language}, ctx.default_language)"
         if node.arguments:
             raise Unsupported("arguments")  # quantity(unit:) and price(currency:) resolve
@@ -439,7 +376,7 @@ class _Compiler:
             lines.append(f"t{i} = ctx.loader.parent(n)")
             return f"None if t{i} is None else target{i}(t{i}, ctx, v)"
         env["page_size"] = page_size
-        first = f"page_size(ctx, {_first_argument(node)})"
+        first = f"page_size(ctx, {first_argument(node)})"
         rows = self._child_rows(node.selection_set, binding)
         if rows is None:
             env[f"target{i}"] = self._object(node.selection_set, binding)
@@ -455,12 +392,12 @@ class _Compiler:
         joined listings do), unless they select relations or parents, which load
         batch-wise; then None."""
         try:
-            first = _Joined()
+            first = Joined()
             self._object(selection_set, binding, (0, first))
             if first.joins:
                 return None
             first.fix_layout()
-            joined = _Joined(needs=[set(n) for n in first.needs], layout=first.layout)
+            joined = Joined(needs=[set(n) for n in first.needs], layout=first.layout)
             shape = self._object(selection_set, binding, (0, joined))
         except Unsupported:
             return None
@@ -469,18 +406,9 @@ class _Compiler:
     def _completeness(
         self, selection_set: SelectionSetNode | None
     ) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-        picks = [(k, p.name.value) for k, p in self._fields(selection_set, "Completeness")]
-        for _, part in picks:
-            if part not in ("channel", "language", "ratio", "missing", "__typename"):
-                raise Unsupported(part)
-
-        def shape_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [
-                {k: "Completeness" if p == "__typename" else entry[p] for k, p in picks}
-                for entry in entries
-            ]
-
-        return shape_entries
+        parts = self._fields(selection_set, "Completeness")
+        picks = checked_picks(parts, ("channel", "language", "ratio", "missing"))
+        return lambda entries: [pick(picks, "Completeness", entry) for entry in entries]
 
     def _money(
         self,
@@ -490,17 +418,11 @@ class _Compiler:
         names: tuple[str, ...] = ("amount", "currency"),
     ) -> Callable[[Any], Any]:
         """Shapes a Money (or, with `read` and `type_name`, a Quantity) selection."""
-        parts = self._fields(selection_set, type_name)
-        for _, part in parts:
-            if part.name.value not in (*names, "__typename"):
-                raise Unsupported(part.name.value)
-        picks = [(k, p.name.value) for k, p in parts]
+        picks = checked_picks(self._fields(selection_set, type_name), names)
 
         def shape_money(stored: Any) -> Any:
             value = read(stored)
-            if value is None:
-                return None
-            return {k: type_name if p == "__typename" else value[p] for k, p in picks}
+            return None if value is None else pick(picks, type_name, value)
 
         return shape_money
 
@@ -515,7 +437,7 @@ class _Compiler:
         for key, node in self._fields(selection_set, f"{name}Connection"):
             field = node.name.value
             if field == "__typename":
-                fields.append((key, _constant(f"{name}Connection")))
+                fields.append((key, constant(f"{name}Connection")))
             elif field == "totalCount":
                 fields.append((key, lambda c, _ctx, _v: c.total()))
             elif field == "pageInfo":
@@ -524,7 +446,7 @@ class _Compiler:
                 fields.append((key, self._edges(node.selection_set, binding, node_compiler)))
             else:
                 raise Unsupported(field)
-        return _shape_object(fields)
+        return shape_object(fields)
 
     def _page_info(self, selection_set: SelectionSetNode | None) -> Shaper:
         picks = [(k, n.name.value) for k, n in self._fields(selection_set, "PageInfo")]
@@ -576,67 +498,3 @@ class _Compiler:
             return edges
 
         return shape
-
-
-def _language_argument(node: FieldNode) -> str:
-    """The `language` argument of a localized field, as an expression: a constant, a
-    variable, or None."""
-    for argument in node.arguments or ():
-        if argument.name.value != "language":
-            raise Unsupported("argument")
-        value = argument.value
-        if isinstance(value, StringValueNode):
-            return repr(value.value)
-        if isinstance(value, VariableNode):
-            return f"v.coerced.get({value.name.value!r})"
-        raise Unsupported("language value")
-    return "None"
-
-
-def _arguments(node: FieldNode, names: tuple[str, ...]) -> list[str]:
-    """The optional string arguments `names` of a field, as expressions (constants,
-    variables or None), in that order."""
-    found = {name: "None" for name in names}
-    for argument in node.arguments or ():
-        value = argument.value
-        if argument.name.value not in found:
-            raise Unsupported("argument")
-        if isinstance(value, StringValueNode):
-            found[argument.name.value] = repr(value.value)
-        elif isinstance(value, VariableNode):
-            found[argument.name.value] = f"v.coerced.get({value.name.value!r})"
-        else:
-            raise Unsupported("argument value")
-    return [found[name] for name in names]
-
-
-def _first_argument(node: FieldNode) -> str:
-    """The optional `first` argument of children, as an expression: an int constant, a
-    variable, or None."""
-    first = "None"
-    for argument in node.arguments or ():
-        value = argument.value
-        if argument.name.value != "first":
-            raise Unsupported("argument")
-        if isinstance(value, IntValueNode):
-            first = repr(int(value.value))
-        elif isinstance(value, VariableNode):
-            first = f"v.coerced.get({value.name.value!r})"
-        else:
-            raise Unsupported("argument value")
-    return first
-
-
-def _shape_object(fields: Fields) -> Shaper:
-    def shape(n: Any, ctx: RequestContext, v: VariableValues) -> dict[str, Any]:
-        return {key: get(n, ctx, v) for key, get in fields}
-
-    return shape
-
-
-def _constant(value: str) -> Shaper:
-    return lambda _n, _c, _v: value
-
-
-def _nothing(_n: Any, _c: RequestContext, _v: VariableValues) -> None:
-    return None

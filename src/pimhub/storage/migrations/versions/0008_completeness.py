@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from pimhub.catalog.completeness import recompute_class
-from pimhub.storage.repositories import SqlClassRepository, SqlObjectRepository
+from pimhub.storage.class_repository import SqlClassRepository
+from pimhub.storage.repositories import SqlObjectRepository
 
 revision = "0008"
 down_revision = "0007"
