@@ -34,11 +34,30 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def lock_names(conn: Connection, names: Iterable[str], *, shared: bool = False) -> None:
+# Object locks fold into this many stripes. PostgreSQL keeps every lock a transaction holds
+# in one shared table (max_locks_per_transaction x max_connections slots, 6,400 by default)
+# and answers "out of shared memory" when it is full: an import batch of 1,000 products (a
+# business key and an EAN each) or a parent row listing thousands of variants took a lock
+# per name. Striped, a transaction holds at most this many object locks; two writers of
+# different names wait for each other only when their names share a stripe (1 in 1,024).
+OBJECT_LOCK_STRIPES = 1024
+_STRIPE_BASE = 0x5049_4D00_0000  # "PIM": keeps stripes apart from the unstriped class locks
+
+
+def stripe_key(name: str) -> int:
+    """The advisory-lock key of `name`'s stripe."""
+    return _STRIPE_BASE + lock_key(name) % OBJECT_LOCK_STRIPES
+
+
+def lock_names(
+    conn: Connection, names: Iterable[str], *, shared: bool = False, striped: bool = False
+) -> None:
     """Locks every name until the transaction ends; `shared` locks exclude only exclusive
-    ones (many object writers of a class, but not while its definition changes)."""
+    ones (many object writers of a class, but not while its definition changes); `striped`
+    locks each name's stripe instead (see OBJECT_LOCK_STRIPES)."""
     if conn.dialect.name != "postgresql":
         return
-    keys = sorted({lock_key(n) for n in names})
+    key = stripe_key if striped else lock_key
+    keys = sorted({key(n) for n in names})
     if keys:
         conn.execute(_LOCK_SHARED_SORTED if shared else _LOCK_SORTED, {"keys": keys}).all()

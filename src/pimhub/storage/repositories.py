@@ -74,7 +74,7 @@ class SqlObjectRepository:
     def lock(self, class_name: str, names: Sequence[str]) -> None:
         """Holds a lock per name of `class_name` until the transaction ends (see
         storage.locks); writers naming the same business key or unique value wait."""
-        lock_names(self.conn, [f"{class_name}\x1f{n}" for n in names])
+        lock_names(self.conn, [f"{class_name}\x1f{n}" for n in names], striped=True)
 
     def get_by_key(self, class_name: str, key: str) -> CatalogObject | None:
         row = self.conn.execute(
