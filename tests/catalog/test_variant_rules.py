@@ -16,6 +16,7 @@ from pimhub.catalog.variants import (
     effective,
     inherited_values,
     own_value_errors,
+    patch_target,
     sibling_errors,
     structure_errors,
 )
@@ -207,3 +208,25 @@ def test_sibling_errors_name_the_sibling_with_the_same_axes() -> None:
     assert error.message == "sibling 'C2' already has color=red, size=M"
     # An object is not its own sibling.
     assert sibling_errors(SHIRT, {"color": "red", "size": "M"}, "uuid-C2", siblings) == []
+
+
+def test_an_unpublished_sibling_is_not_named() -> None:
+    hidden = CatalogObject(
+        "Shirt", "H", "uuid-H", {"color": "red", "size": "S"}, False, 1, T0, T0, parent="p"
+    )
+    [error] = sibling_errors(SHIRT, {"color": "red", "size": "S"}, None, [hidden])
+    assert error.message == "an unpublished sibling already has color=red, size=S"
+
+
+def test_a_patch_target_takes_inherited_values_only_where_the_patch_goes_inside() -> None:
+    variant = CatalogObject(
+        "Shirt", "C", "uuid-C",
+        {"sku": "C", "title": {"en": "T"}, "stock": 9, "color": "red"},
+        True, 1, T0, T0, parent="uuid-P", inherited=("title", "stock"),
+    )  # fmt: skip
+    assert patch_target(variant, {"title": {"de": "D"}, "stock": 3}) == {
+        "sku": "C", "color": "red", "title": {"en": "T"},
+    }  # fmt: skip
+    assert patch_target(variant, {"stock": 3}) == {"sku": "C", "color": "red"}
+    standalone = obj("S", {"sku": "S", "stock": 1})
+    assert patch_target(standalone, {"stock": {"x": 1}}) is standalone.values

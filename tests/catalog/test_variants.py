@@ -11,7 +11,12 @@ from sqlalchemy import select
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.batch import Outcome
-from pimhub.catalog.errors import HasVariants, IncompatibleClassChange, ValidationFailed
+from pimhub.catalog.errors import (
+    HasVariants,
+    IncompatibleClassChange,
+    ObjectNotFound,
+    ValidationFailed,
+)
 from pimhub.catalog.service import ListQuery
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY, FamilyRole
 from pimhub.storage.tables import outbox
@@ -232,3 +237,61 @@ def test_an_import_links_the_variants_a_parent_row_lists(hub: Hub) -> None:
     assert result.outcome == Outcome.UPDATED
     large = hub.catalog.get_object("Product", "MH01-L-black", include_drafts=True)
     assert large.parent == parent.uuid and "name" in large.inherited
+
+
+def test_a_variant_is_live_only_while_its_parent_is(hub: Hub) -> None:
+    family(hub)
+    hub.catalog.patch("Product", "MH01", {}, published=False, author="editor")
+    for key in ("MH01-S-black", "MH01-M-black"):
+        variant = hub.catalog.get_object("Product", key, include_drafts=True)
+        assert not variant.published
+        assert events_for(hub, key)[-1] == ("object.unpublished", 2, ["published"])
+        with pytest.raises(ObjectNotFound):
+            hub.catalog.get_object("Product", key, include_drafts=False)
+    # A new variant of the unpublished parent is saved unpublished, whatever it asks.
+    created = hub.catalog.create(
+        "Product", child("MH01-L-black", "black", "L"), parent="MH01", author="t"
+    )
+    assert not created.published
+    # Publishing the parent again leaves its variants as they are.
+    hub.catalog.patch("Product", "MH01", {}, published=True, author="editor")
+    assert not hub.catalog.get_object("Product", "MH01-S-black", include_drafts=True).published
+    result = hub.catalog.patch("Product", "MH01-S-black", {}, published=True, author="t")
+    assert result.object.published
+
+
+def test_refusals_do_not_name_unpublished_variants(hub: Hub) -> None:
+    hub.catalog.create("Product", HOODIE, author="t")
+    draft = child("MH01-S-draft", "black", "S")
+    hub.catalog.create("Product", draft, published=False, parent="MH01", author="t")
+    hub.catalog.create("Product", child("MH01-M", "black", "M"), parent="MH01", author="t")
+    with pytest.raises(ValidationFailed) as caught:
+        hub.catalog.create("Product", child("X", "black", "S"), parent="MH01", author="t")
+    [error] = caught.value.errors
+    assert error.message == "an unpublished sibling already has color=black, size=S"
+    with pytest.raises(HasVariants) as refused:
+        hub.catalog.delete("Product", "MH01", author="t")
+    assert [e.field for e in refused.value.errors] == ["Product/MH01-M"]
+    assert "(1 unpublished)" in refused.value.detail
+
+
+def test_a_patch_of_part_of_an_inherited_value_keeps_the_rest(hub: Hub) -> None:
+    family(hub)
+    hub.catalog.patch("Product", "MH01-S-black", {"name": {"de": "Kapuzenpulli"}}, author="t")
+    small = hub.catalog.get_object("Product", "MH01-S-black", include_drafts=True)
+    assert small.values["name"] == {"en": "Chaz Hoodie", "de": "Kapuzenpulli"}
+    assert "name" not in small.inherited
+    changed = {"price": {"currency": "EUR"}}
+    hub.catalog.patch("Product", "MH01-S-black", changed, author="t")
+    small = hub.catalog.get_object("Product", "MH01-S-black", include_drafts=True)
+    assert small.values["price"] == {"amount": 52, "currency": "EUR"}
+
+
+def test_a_row_listing_too_many_variants_is_a_row_error(hub: Hub) -> None:
+    hub.catalog.create("Product", HOODIE, author="t")
+    rows = [{"sku": "OK", "name": {"en": "ok"}}, {**HOODIE, CHILDREN_ITEM_KEY: ["X"] * 1001}]
+    with hub.catalog.batch_writer("Product", author="import") as writer:
+        results = writer.save(rows)
+        writer.commit()
+    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.FAILED]
+    assert results[1].errors[0].code == "too-many"

@@ -213,7 +213,7 @@ def test_links_that_break_the_variant_rules_refuse_the_whole_row(hub: Hub) -> No
         (2, "variations", "axis-required", "'N' does not set color, an axis"),
         (2, "variations", "axis-required", "'N' does not set size, an axis"),
         (1, "variations", "variant-level", "'T' has variants of its own, so it cannot be one"),
-        (2, "variations", "axes-taken", "has the same axis values as its sibling 'T-S-Red'"),
+        (2, "variations", "axes-taken", "has the same axis values as sibling 'T-S-Red'"),
         (1, "variations", "variant-level", "'P' is a variant itself: a family has one level"),
     ]
     # Nothing of a refused row was written.

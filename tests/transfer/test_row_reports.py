@@ -12,6 +12,7 @@ import orjson
 
 from pimhub.bootstrap import Hub
 from pimhub.transfer.importer import ImportOptions, RowError, run_import
+from pimhub.transfer.jobs import public_error
 from pimhub.transfer.reports import error_report
 from pimhub.transfer.sources import Format, from_text
 from tests.transfer.test_import import MAPPING
@@ -54,3 +55,13 @@ def test_long_json_values_are_clipped_as_json_text(tmp_path: Path) -> None:
     (written,) = json.loads(report.read_text())
     assert written["value"] == "y" * 200 + "… (10000 characters)"
     assert written["message"] == "z" * 500 + "… (10000 characters)"
+
+
+def test_a_jobs_error_shows_the_first_line_of_a_database_error_only(tmp_path: Path) -> None:
+    exc = RuntimeError(
+        f"(psycopg.errors.OutOfMemory) out of shared memory in {tmp_path}/x\n"
+        "[SQL: SELECT pg_advisory_xact_lock(k) ...]\n[parameters: {'keys': [1, 2]}]"
+    )
+    assert public_error(exc, tmp_path) == (
+        "RuntimeError: (psycopg.errors.OutOfMemory) out of shared memory in …/x"
+    )

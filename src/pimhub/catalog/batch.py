@@ -25,7 +25,7 @@ from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import UnitOfWork
 from pimhub.catalog.relations import looks_like_uuid
 from pimhub.catalog.validation import NUL, changed_fields, nul_message, validate_values
-from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
+from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY, patch_target
 
 
 class WriteMode(StrEnum):
@@ -309,7 +309,7 @@ def _prepare(
         if before is None and ahead is not None:
             normalized, errors = ahead[index]
         else:
-            merged = merge_patch(before.own_values, raw) if before is not None else raw
+            merged = merge_patch(patch_target(before, raw), raw) if before is not None else raw
             normalized, errors = validate_values(definition, merged, languages=languages)
         item = _Item(index, key, before, normalized, errors)
         if before is not None:

@@ -40,7 +40,7 @@ def load_parent(
     if ref is KEEP:
         if before is None or before.parent is None:
             return None, []
-        parent = _locked_by_uuid(uow, definition.name, before.parent)
+        parent = locked_by_uuid(uow, definition.name, before.parent)
         if parent is None:  # deleted meanwhile; its delete removed its children too
             raise WriteConflict(f"the parent of {definition.name} '{before.key}' went away")
     else:
@@ -63,14 +63,15 @@ def _find(uow: UnitOfWork, class_name: str, ref: str) -> CatalogObject | None:
     if NUL in ref:
         return None
     if looks_like_uuid(ref):
-        found = _locked_by_uuid(uow, class_name, ref)
+        found = locked_by_uuid(uow, class_name, ref)
         if found is not None:
             return found
     uow.objects.lock(class_name, [key_lock(ref)])
     return uow.objects.get_by_key(class_name, ref)
 
 
-def _locked_by_uuid(uow: UnitOfWork, class_name: str, uuid: str) -> CatalogObject | None:
+def locked_by_uuid(uow: UnitOfWork, class_name: str, uuid: str) -> CatalogObject | None:
+    """The object with this uuid, read after its business key is locked."""
     found = uow.objects.get_by_uuid(class_name, uuid)
     if found is None:
         return None

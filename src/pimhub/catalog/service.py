@@ -39,7 +39,7 @@ from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
 from pimhub.catalog.retry import write_retrying
 from pimhub.catalog.validation import NUL
 from pimhub.catalog.variant_batch import FamilyItems
-from pimhub.catalog.variants import KEEP, FamilyFilter, FamilyRole, ParentRef
+from pimhub.catalog.variants import KEEP, FamilyFilter, FamilyRole, ParentRef, patch_target
 from pimhub.catalog.writer import (
     ObjectWriter,
     SaveResult,
@@ -238,7 +238,8 @@ class CatalogService:
             body_key = values.get(definition.business_key, key)
             if body_key != key:
                 raise InvalidInput(
-                    f"the body names {definition.business_key} '{body_key}' but the URL "
+                    f"the body names {definition.business_key} "
+                    f"{'null' if body_key is None else repr(body_key)} but the URL "
                     f"names '{key}'; rename an object with PATCH",
                     [FieldError(definition.business_key, "differs from the key in the URL")],
                 )
@@ -348,7 +349,7 @@ class CatalogService:
         parent: ParentRef = KEEP,
     ) -> SaveResult:
         check_version(before, expected_version)
-        merged = merge_patch(before.own_values, changes)
+        merged = merge_patch(patch_target(before, changes), changes)
         new_key = merged.get(definition.business_key)
         if (
             new_key != before.key

@@ -32,7 +32,7 @@ from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.locking import key_lock
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.ports import UnitOfWork
-from pimhub.catalog.validation import NUL, changed_fields
+from pimhub.catalog.validation import MAX_LIST_ITEMS, NUL, changed_fields
 from pimhub.catalog.variants import (
     CHILDREN_ITEM_KEY,
     KEEP,
@@ -40,6 +40,8 @@ from pimhub.catalog.variants import (
     ParentRef,
     axis_values,
     effective,
+    patch_target,
+    sibling_name,
 )
 from pimhub.catalog.writer import ObjectWriter, current
 
@@ -127,7 +129,7 @@ class FamilyItems:
             message = f"no {definition.name} with {definition.business_key} '{key}' to update"
             return _failed(index, key, definition.business_key, message, "not-found")
         listed = self._children(key, children)
-        own = merge_patch(before.own_values, values) if before is not None else values
+        own = merge_patch(patch_target(before, values), values) if before is not None else values
         pub = self.published
         pub = pub if pub is not None else (before.published if before is not None else True)
         if before is not None and self._keeps_all(index, before, parent, listed):
@@ -209,11 +211,11 @@ class FamilyItems:
                 if name in child.own_values
             ]
         siblings = self.uow.objects.children(before.uuid) if before is not None else []
-        taken = {axis_values(definition, s.values): s.key for s in siblings if s.uuid not in where}
+        taken = {axis_values(definition, s.values): s for s in siblings if s.uuid not in where}
         for child in to_link:
             other = taken.get(axis_values(definition, child.own_values))
             if other is not None:
-                message = f"has the same axis values as its sibling '{other}'"
+                message = f"has the same axis values as {sibling_name(other)}"
                 errors.append(FieldError(where[child.uuid], message, "axes-taken"))
         if errors:
             raise ValidationFailed(f"the variants of '{key}' cannot be linked", errors)
@@ -227,12 +229,17 @@ class FamilyItems:
         updated: list[tuple[CatalogObject, CatalogObject, list[str]]] = []
         for child in children:
             values, inherited = effective(definition, parent, child.own_values)
+            # A variant is live only while its parent is (see ObjectWriter.save).
+            published = child.published and parent.published
             obj = CatalogObject(
-                definition.name, child.key, child.uuid, values, child.published,
+                definition.name, child.key, child.uuid, values, published,
                 child.version + 1, child.created_at, now, child.id, parent.uuid, inherited,
                 completeness_of(definition, values),
             )  # fmt: skip
-            updated.append((child, obj, [*changed_fields(child.values, values), "parent"]))
+            changed = [*changed_fields(child.values, values), "parent"]
+            if published != child.published:
+                changed.append("published")
+            updated.append((child, obj, changed))
         if uow.objects.update_many([(obj, child.version) for child, obj, _ in updated]) != len(
             updated
         ):
@@ -267,6 +274,18 @@ class FamilyItems:
             raise ValidationFailed(
                 f"{definition.name} has no variants",
                 [FieldError(CHILDREN_ITEM_KEY, "the class declares no variant axes")],
+            )
+        if len(children) > MAX_LIST_ITEMS:
+            # Each is locked, read and rewritten in the row's transaction.
+            raise ValidationFailed(
+                f"'{key}' lists {len(children)} variants",
+                [
+                    FieldError(
+                        CHILDREN_ITEM_KEY,
+                        f"lists {len(children)} variants; a row lists at most {MAX_LIST_ITEMS}",
+                        "too-many",
+                    )
+                ],
             )
         # Locked, then read, together (as current() does one by one).
         named = sorted({c for c in children if c != key and NUL not in c})

@@ -54,6 +54,19 @@ class FamilyFilter:
     parent_uuid: str | None = None  # only the variants of this parent
 
 
+def patch_target(obj: CatalogObject, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """What a merge patch of `obj` applies to: its own values, and, for each inherited field
+    the patch changes part of (a localized text, a money value), the value the client reads,
+    so that the rest of it stays (RFC 7396 on the object as shown)."""
+    if not obj.inherited:
+        return obj.values
+    target = obj.own_values
+    for name in obj.inherited:
+        if isinstance(changes.get(name), Mapping):
+            target[name] = obj.values[name]
+    return target
+
+
 def inherited_values(definition: ClassDefinition, parent: CatalogObject) -> dict[str, Any]:
     """What a child of `parent` inherits: its parent's inheritable values."""
     return {k: v for k, v in parent.values.items() if definition.inheritable(k)}
@@ -158,8 +171,14 @@ def sibling_errors(
             return [
                 FieldError(
                     ",".join(definition.variants.axes),
-                    f"sibling '{sibling.key}' already has {combination}",
+                    f"{sibling_name(sibling)} already has {combination}",
                     "axes-taken",
                 )
             ]
     return []
+
+
+def sibling_name(sibling: CatalogObject) -> str:
+    """How a refusal names a sibling: by key when it is published, since the client may be
+    one that must not learn of unpublished objects."""
+    return f"sibling '{sibling.key}'" if sibling.published else "an unpublished sibling"

@@ -22,7 +22,7 @@ from pimhub.catalog.errors import (
     WriteConflict,
 )
 from pimhub.catalog.events import object_event, object_event_type
-from pimhub.catalog.family import child_errors, load_parent
+from pimhub.catalog.family import child_errors, load_parent, locked_by_uuid
 from pimhub.catalog.fields import FieldType
 from pimhub.catalog.ids import new_uuid
 from pimhub.catalog.locking import key_lock
@@ -64,7 +64,14 @@ def current(uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
         # compare it: the write goes on to validation, which names the field.
         return None
     uow.objects.lock(class_name, [key_lock(key)])
-    return uow.objects.get_by_key(class_name, key)
+    found = uow.objects.get_by_key(class_name, key)
+    if found is not None and found.parent is not None:
+        # A variant: take its family's lock (the parent's key) and read it again. A parent's
+        # writer rewrites its variants while holding only that lock, so a variant read
+        # before it could be stale by the time this write saves.
+        locked_by_uuid(uow, class_name, found.parent)
+        found = uow.objects.get_by_key(class_name, key)
+    return found
 
 
 class ObjectWriter:
@@ -79,13 +86,14 @@ class ObjectWriter:
     ) -> CatalogObject:
         children = uow.objects.children(obj.uuid) if obj.parent is None else []
         if children and not force:
+            # Unpublished variants are counted, not named: the client may not read drafts.
+            named = [c for c in children if c.published][:MAX_REFERRERS_SHOWN]
+            drafts = sum(not c.published for c in children)
             raise HasVariants(
-                f"{obj.class_name} '{obj.key}' has {len(children)} variant(s); delete them "
-                "first, or delete with force to delete them with it",
-                [
-                    FieldError(f"{c.class_name}/{c.key}", "is a variant of it")
-                    for c in children[:MAX_REFERRERS_SHOWN]
-                ],
+                f"{obj.class_name} '{obj.key}' has {len(children)} variant(s)"
+                f"{f' ({drafts} unpublished)' if drafts else ''}; delete them first, or "
+                "delete with force to delete them with it",
+                [FieldError(f"{c.class_name}/{c.key}", "is a variant of it") for c in named],
             )
         for child in children:
             # Its parent's key lock (held) guards the family; see catalog.family.
@@ -158,6 +166,9 @@ class ObjectWriter:
         errors += found
         if parent is not None:
             errors += child_errors(uow, definition, normalized, before, parent)
+            # A variant is live only while its parent is: its values are largely the
+            # parent's, which readers without access to drafts must not see.
+            published = published and parent.published
         refs = resolve_relations(uow.objects, definition, normalized, errors)
         check_unique(uow, definition, normalized, before, errors)
         if errors:
@@ -225,15 +236,18 @@ class ObjectWriter:
         self, uow: UnitOfWork, definition: ClassDefinition, parent: CatalogObject, author: str
     ) -> None:
         """Give each variant of `parent` its new inherited values: a version and an
-        `object.updated` event for each whose effective values changed, none for the rest."""
+        `object.updated` event for each whose effective values changed, none for the rest.
+        An unpublished parent takes its published variants offline with it (their event is
+        `object.unpublished`); publishing it again leaves them as they are."""
         if parent.parent is not None:
             return
         for child in uow.objects.children(parent.uuid):
             values, inherited = effective(definition, parent, child.own_values)
-            if values != child.values or inherited != child.inherited:
+            published = child.published and parent.published
+            if (values, inherited, published) != (child.values, child.inherited, child.published):
                 self._store(
-                    uow, definition, child, values, inherited, parent.uuid, child.published,
-                    author, None,
+                    uow, definition, child, values, inherited, parent.uuid, published, author,
+                    None,
                 )  # fmt: skip
 
     def record(

@@ -85,6 +85,8 @@ def public_error(exc: BaseException, folder: Path) -> str:
         text = exc.strerror or ""
     else:
         text = str(exc).replace(str(folder.resolve()), "…").replace(str(folder), "…")
+        # Database errors go on with the statement and its parameters: the log has them.
+        text = text.partition("\n")[0]
     return spell_nul(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:1000]
 
 
