@@ -75,3 +75,23 @@ def test_a_forced_parent_delete_racing_variant_writes(hub: Hub) -> None:
     assert {type(o).__name__ for o in errors_of(outcomes)} <= {"ObjectNotFound"}
     left = hub.catalog.list_objects("Product", ListQuery(include_drafts=True))
     assert left.total == 0
+
+
+def test_moving_variants_between_two_parents_both_ways(hub: Hub) -> None:
+    """Writers that move variants from A to B and from B to A at once take both parents'
+    locks together, so none of them deadlocks its way out of its retries."""
+    for parent in ("A", "B"):
+        hub.catalog.create("Product", {**PARENT, "sku": parent}, author="t")
+    for n in range(12):
+        values = {"sku": f"V-{n}", "color": "black" if n < 6 else "red", "size": SIZES[n % 6]}
+        hub.catalog.create("Product", values, parent="A" if n % 2 else "B", author="t")
+
+    def work(n: int) -> Any:
+        return hub.catalog.patch(
+            "Product", f"V-{n % 12}", {}, parent="B" if n % 2 else "A", author="w"
+        )
+
+    assert errors_of(in_parallel(24, work)) == []
+    for parent in ("A", "B"):
+        page = hub.catalog.list_objects("Product", ListQuery(parent=parent, include_drafts=True))
+        assert all(c.values["name"] == {"en": "Parent"} for c in page.items)

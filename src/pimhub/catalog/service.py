@@ -195,8 +195,10 @@ class CatalogService:
     def _writable_class(self, uow: UnitOfWork, class_name: str) -> ClassDefinition:
         return writable_class(uow, class_name)
 
-    def _current(self, uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
-        return current(uow, class_name, key)
+    def _current(
+        self, uow: UnitOfWork, class_name: str, key: str, parent: ParentRef = KEEP
+    ) -> CatalogObject | None:
+        return current(uow, class_name, key, parent)
 
     def create(
         self,
@@ -243,7 +245,7 @@ class CatalogService:
                     f"names '{key}'; rename an object with PATCH",
                     [FieldError(definition.business_key, "differs from the key in the URL")],
                 )
-            before = self._current(uow, class_name, key)
+            before = self._current(uow, class_name, key, parent)
             check_existence(class_name, key, before, existence)
             if before is None and expected_version is not None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}' to update")
@@ -271,7 +273,7 @@ class CatalogService:
 
         def work(uow: UnitOfWork) -> SaveResult:
             definition = self._writable_class(uow, class_name)
-            before = self._current(uow, class_name, key)
+            before = self._current(uow, class_name, key, parent)
             check_existence(class_name, key, before, existence)
             if before is None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}'")
@@ -302,7 +304,7 @@ class CatalogService:
                     f"an upsert names its object by {definition.business_key}",
                     [FieldError(definition.business_key, "required", "required")],
                 )
-            before = self._current(uow, class_name, key)
+            before = self._current(uow, class_name, key, parent)
             if before is None:
                 pub = True if published is None else published
                 return self.writer.save(uow, definition, None, values, pub, author, parent)

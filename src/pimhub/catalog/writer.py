@@ -57,20 +57,30 @@ def writable_class(uow: UnitOfWork, class_name: str) -> ClassDefinition:
     return class_definition(uow, class_name)
 
 
-def current(uow: UnitOfWork, class_name: str, key: str) -> CatalogObject | None:
-    """The stored object with business key `key`, read after locking the key."""
+def current(
+    uow: UnitOfWork, class_name: str, key: str, parent: ParentRef = KEEP
+) -> CatalogObject | None:
+    """The stored object with business key `key`, read after locking the key, and, for a
+    variant or a write naming a parent by key, its family's locks."""
     if NUL in key:
         # No stored key holds one (validation refuses it), and PostgreSQL cannot even
         # compare it: the write goes on to validation, which names the field.
         return None
     uow.objects.lock(class_name, [key_lock(key)])
     found = uow.objects.get_by_key(class_name, key)
+    families = [parent] if isinstance(parent, str) and NUL not in parent else []
     if found is not None and found.parent is not None:
-        # A variant: take its family's lock (the parent's key) and read it again. A parent's
-        # writer rewrites its variants while holding only that lock, so a variant read
-        # before it could be stale by the time this write saves.
-        locked_by_uuid(uow, class_name, found.parent)
+        old = uow.objects.keys_of([found.parent]).get(found.parent)
+        families += [old] if old is not None else []
+    if families:
+        # The family locks (parents' keys): a parent's writer rewrites its variants holding
+        # only that lock, so a variant read before it could be stale when this write saves.
+        # Old and new parent together, in one sorted statement: two writers moving variants
+        # between the same parents in opposite directions cannot deadlock on them.
+        uow.objects.lock(class_name, [key_lock(k) for k in families])
         found = uow.objects.get_by_key(class_name, key)
+        if found is not None and found.parent is not None:
+            locked_by_uuid(uow, class_name, found.parent)  # renamed or moved meanwhile
     return found
 
 
