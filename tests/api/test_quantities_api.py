@@ -202,6 +202,10 @@ def test_graphql_converts_units_and_picks_currencies(shop: Hub, client: TestClie
     assert bad["data"]["getProduct"]["weight"] is None
     assert "unknown unit 'cm' for a mass" in bad["errors"][0]["message"]
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # The same query is refused on an object without a weight: validity is not data's.
+    shop.catalog.patch("Product", "A", {"weight": None}, author="t")
+    bad = gql('{ getProduct(sku: "A") { weight(unit: "parsec") { value } } }')
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     bad = gql('{ getProduct(sku: "A") { price(currency: "GBP") { amount } } }')
     assert "use one of EUR, USD" in bad["errors"][0]["message"]
 

@@ -207,6 +207,8 @@ def test_quantities_filter_in_the_field_unit_or_with_a_unit(parcels: Hub) -> Non
     assert _keys(parcels, '{"weight": 0.5}') == ["a"]
     assert _keys(parcels, '{"weight": null}') == ["e"]
     assert _keys(parcels, '{"weight.unit": "lb"}') == ["c"]
+    # Any spelling a value may use compares as the stored code.
+    assert _keys(parcels, '{"weight.unit": "POUND"}') == ["c"]
 
 
 def test_quantity_filters_refuse_other_families(parcels: Hub) -> None:
@@ -216,6 +218,9 @@ def test_quantity_filters_refuse_other_families(parcels: Hub) -> None:
     assert "unknown unit 'cm' for a mass" in caught.value.errors[0].message
     with pytest.raises(InvalidQuery):
         _keys(parcels, '{"weight.value": 1}')
+    with pytest.raises(InvalidQuery) as caught:
+        _keys(parcels, '{"weight.unit": "parsec"}')
+    assert caught.value.errors[0].field == "filter.weight.unit"
 
 
 def test_price_lists_filter_and_sort_per_currency(parcels: Hub) -> None:

@@ -80,7 +80,7 @@ def invalid_value(where: str, message: str) -> tuple[str, list[FieldError]]:
         ("availableFrom", FieldRef(None, ("availableFrom",), ValueKind.STRING)),
         ("color", FieldRef(None, ("color",), ValueKind.STRING)),
         ("weight", FieldRef(None, ("weight",), ValueKind.NUMBER, quantity=("mass", "kg"))),
-        ("weight.unit", FieldRef(None, ("weight", "unit"), ValueKind.STRING)),
+        ("weight.unit", FieldRef(None, ("weight", "unit"), ValueKind.STRING, unit_of="mass")),
     ],
 )
 def test_names_resolve_to_columns_json_paths_and_kinds(name: str, ref: FieldRef) -> None:

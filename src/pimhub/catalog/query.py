@@ -95,6 +95,8 @@ class FieldRef:
     completeness: bool = False
     # A quantity's (family, unit): storage compares its value converted to that unit.
     quantity: tuple[str, str] | None = None
+    # A quantity's stored unit code: the family whose spellings (KILOGRAM, kg) operands take.
+    unit_of: str | None = None
 
     @property
     def label(self) -> str:
@@ -228,7 +230,7 @@ def _quantity_ref(f: FieldDefinition, tail: str, name: str, where: str) -> Field
     `weight.unit` is the stored unit code."""
     assert f.family is not None and f.unit is not None
     if tail == "unit":
-        return FieldRef(None, (f.name, "unit"), ValueKind.STRING)
+        return FieldRef(None, (f.name, "unit"), ValueKind.STRING, unit_of=f.family)
     if tail:
         raise InvalidQuery(
             f"'{name}': a quantity compares as {f.name} (in {f.unit}) or {f.name}.unit",
@@ -306,6 +308,11 @@ def _check_scalar(ref: FieldRef, value: Any, bad: Callable[[str], InvalidQuery])
             return seconds
     if ref.quantity is not None and isinstance(value, str):
         value = _in_field_unit(ref, value, bad)
+    if ref.unit_of is not None and isinstance(value, str):
+        try:
+            value = units.unit_code(ref.unit_of, value)  # as stored: "KILOGRAM" is "kg"
+        except units.UnitError as exc:
+            raise bad(str(exc)) from None
     expected: dict[ValueKind, type | tuple[type, ...]] = {
         ValueKind.STRING: str,
         ValueKind.NUMBER: (int, float),

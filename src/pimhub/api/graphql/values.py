@@ -132,18 +132,22 @@ def _check_channel(definition: ClassDefinition, channel: str | None, language: s
 
 def quantity(value: Any, f: FieldDefinition, unit: str | None = None) -> dict[str, Any] | None:
     """A stored quantity as {value, unit}: as stored, or converted to `unit` (any spelling
-    of a unit of the field's family); another unit is an error naming the allowed ones."""
+    of a unit of the field's family); another unit is an error naming the allowed ones,
+    whether or not this object has a value (a query's validity must not depend on data)."""
+    code = None
+    if unit is not None:
+        assert f.family is not None
+        try:
+            code = units.unit_code(f.family, unit)
+        except units.UnitError as exc:
+            raise from_domain(
+                InvalidQuery(f"{f.name}(unit: ...): {exc}", [FieldError("unit", str(exc), "unit")])
+            ) from None
     if not isinstance(value, dict) or value.get("value").__class__ not in _NUMBERS:
         return None
-    if unit is None:
+    if code is None:
         return {"value": float(value["value"]), "unit": value.get("unit")}
     assert f.family is not None
-    try:
-        code = units.unit_code(f.family, unit)
-    except units.UnitError as exc:
-        raise from_domain(
-            InvalidQuery(f"{f.name}(unit: ...): {exc}", [FieldError("unit", str(exc), "unit")])
-        ) from None
     converted = units.convert(value["value"], f.family, value["unit"], code)
     return {"value": converted, "unit": code}
 
