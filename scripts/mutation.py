@@ -35,7 +35,13 @@ EQUIVALENTS = ROOT / "scripts" / "mutation-equivalents.toml"
 # Module (under src/pimhub) -> the tests that exercise it.
 MODULES: dict[str, list[str]] = {
     "catalog/validation.py": ["tests/catalog/test_validation.py"],
-    "catalog/query.py": ["tests/catalog/test_query.py", "tests/storage/test_filter_sql.py"],
+    "catalog/query.py": [
+        "tests/catalog/test_query.py",
+        "tests/storage/test_filter_sql.py",
+        # Filters on completeness and on quantities (issue 14) are tested with their features.
+        "tests/catalog/test_completeness.py",
+        "tests/catalog/test_quantities.py",
+    ],
     "events/policy.py": ["tests/events/test_policy.py"],
     "storage/listing.py": [
         "tests/storage/test_listing_rows.py",

@@ -541,3 +541,96 @@ def test_bad_sort_keys_are_refused_naming_the_key(
 def test_filter_times_are_converted_in_utc_not_in_local_time() -> None:
     late = Comparison(CREATED, "$lt", 253_402_297_200.0)
     assert parse({"createdAt": {"$lt": "9999-12-31T23:00:00Z"}}) == late
+
+
+PARCEL = parse_class_definition(
+    {
+        "name": "Parcel",
+        "businessKey": "code",
+        "fields": [
+            {"name": "code", "type": "text"},
+            {"name": "name", "type": "text", "localized": True},
+            {"name": "weight", "type": "quantity", "family": "mass", "unit": "kg"},
+            {"name": "price", "type": "money", "priceList": True, "currencies": ["EUR", "USD"]},
+        ],
+        "completeness": {"channels": {"shop": {"languages": ["en", "de"], "required": ["name"]}}},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "detail", "field", "message"),
+    [
+        (
+            '{"completeness": 1}',
+            "'completeness': write completeness.<channel>.<language>",
+            "filter.completeness",
+            "use completeness.<channel>.<language>; channels: shop",
+        ),
+        (
+            '{"completeness.nope.en": 1}',
+            "Parcel has no completeness channel 'nope'",
+            "filter.completeness.nope.en",
+            "unknown channel 'nope'; channels: shop",
+        ),
+        (
+            '{"completeness.shop.fr": 1}',
+            "channel 'shop' has no language 'fr'",
+            "filter.completeness.shop.fr",
+            "unknown language 'fr'; shop: en, de",
+        ),
+        (
+            '{"price": 1}',
+            "'price': a price list is compared per currency, e.g. price.EUR",
+            "filter.price",
+            "name a currency: EUR, USD",
+        ),
+        (
+            '{"weight.value": 1}',
+            "'weight.value': a quantity compares as weight (in kg) or weight.unit",
+            "filter.weight.value",
+            "use weight or weight.unit",
+        ),
+        (
+            '{"weight.unit": "parsec"}',
+            "filter.weight.unit: unknown unit 'parsec' for a mass; use one of: mg, g, kg, t, "
+            "oz, lb",
+            "filter.weight.unit",
+            "unknown unit 'parsec' for a mass; use one of: mg, g, kg, t, oz, lb",
+        ),
+        (
+            '{"weight": {"$gt": "1e308 t"}}',
+            "filter.weight.$gt: '1e308 t' is not a finite number",
+            "filter.weight.$gt",
+            "'1e308 t' is not a finite number",
+        ),
+    ],
+)
+def test_completeness_price_list_and_quantity_names_are_refused_by_path(
+    given: str, detail: str, field: str, message: str
+) -> None:
+    resolver = FieldResolver(PARCEL, default_language="en")
+    with pytest.raises(InvalidQuery) as caught:
+        FilterParser(resolver).parse(given)
+    assert caught.value.detail == detail
+    assert [(e.field, e.message) for e in caught.value.errors] == [(field, message)]
+
+
+def test_a_quantity_operand_without_a_unit_is_in_the_fields_unit() -> None:
+    resolver = FieldResolver(PARCEL, default_language="en")
+    node = FilterParser(resolver).parse('{"weight": {"$gt": "5"}, "weight.unit": "POUND"}')
+    assert isinstance(node, BoolOp)
+    assert [(c.op, c.value) for c in node.items if isinstance(c, Comparison)] == [
+        ("$gt", 5.0),
+        ("$eq", "lb"),
+    ]
+
+
+def test_a_class_without_channels_says_so() -> None:
+    plain = parse_class_definition(
+        {"name": "Plain", "businessKey": "code", "fields": [{"name": "code", "type": "text"}]}
+    )
+    resolver = FieldResolver(plain, default_language="en")
+    with pytest.raises(InvalidQuery) as caught:
+        FilterParser(resolver).parse('{"completeness.shop.en": 1}')
+    assert caught.value.errors[0].message == "unknown channel 'shop'; channels: none"
