@@ -69,7 +69,9 @@ def current(
     uow.objects.lock(class_name, [key_lock(key)])
     found = uow.objects.get_by_key(class_name, key)
     families = [parent] if isinstance(parent, str) and NUL not in parent else []
+    locked_parent = None
     if found is not None and found.parent is not None:
+        locked_parent = found.parent
         old = uow.objects.keys_of([found.parent]).get(found.parent)
         families += [old] if old is not None else []
     if families:
@@ -79,8 +81,11 @@ def current(
         # between the same parents in opposite directions cannot deadlock on them.
         uow.objects.lock(class_name, [key_lock(k) for k in families])
         found = uow.objects.get_by_key(class_name, key)
-        if found is not None and found.parent is not None:
-            locked_by_uuid(uow, class_name, found.parent)  # renamed or moved meanwhile
+        # Moved meanwhile: lock the new family too. (A parent renamed meanwhile leaves this
+        # write under the old name's lock; the version compare-and-set on every object row
+        # still turns any interleaving into a retry, never a lost change.)
+        if found is not None and found.parent not in (None, locked_parent):
+            locked_by_uuid(uow, class_name, found.parent)
     return found
 
 
