@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from pimhub.bootstrap import Hub
 from pimhub.transfer.exporter import ExportOptions, export
@@ -19,7 +18,7 @@ from pimhub.transfer.mapping import parse_mapping
 from pimhub.transfer.reports import propose_mapping
 from pimhub.transfer.sources import Format, from_text
 from tests.api.test_rest_contract import problem
-from tests.conftest import bearer
+from tests.conftest import bearer, statements_run
 
 OBJECTS = "/api/v1/objects"
 # The commerce model's Product with a price list instead of one price.
@@ -306,25 +305,16 @@ def test_graphql_units_cost_no_statement_per_object(
     key = bearer(shop, "datahub:shop", name="shop")
     query = f"""query($n: Int) {{ getProductListing(first: $n, sortBy: ["weight"]) {{
         edges {{ node {{ sku weight{arguments} {{ value unit }} price {{ amount }} }} }} }} }}"""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
     counts = []
     for made, n in ((0, 2), (2, 20)):
         for i in range(made, n):
             values = {"sku": f"S-{i:02}", "name": {"en": "S"}, "weight": f"{i + 1} g",
                       "price": {"EUR": i}}  # fmt: skip
             shop.catalog.create("Product", values, author="t")
-        seen.clear()
-        event.listen(shop.engine, "before_cursor_execute", record)
-        try:
+        with statements_run(shop.engine) as seen:
             response = client.post(
                 "/graphql/shop", json={"query": query, "variables": {"n": n}}, headers=key
             ).json()
-        finally:
-            event.remove(shop.engine, "before_cursor_execute", record)
         edges = response["data"]["getProductListing"]["edges"]
         assert len(edges) == n, response
         assert edges[0]["node"]["weight"]["unit"] == ("lb" if arguments else "g")

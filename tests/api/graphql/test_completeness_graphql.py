@@ -4,14 +4,12 @@ listings, and a listing that shows it costs no extra statement."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from pimhub.bootstrap import Hub
 from tests.api.graphql.conftest import Gql
+from tests.conftest import statements_run
 
 LAMP = {
     "sku": "LAMP",
@@ -93,15 +91,7 @@ def test_showing_completeness_costs_no_statement(
     query = """{ getProductListing(first: 50) {
         edges { node { sku completeness { ratio } brand { name } } } } }"""
     gql(query)  # warm: schema, document and key caches
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(shop.engine, "before_cursor_execute", record)
-    try:
+    with statements_run(shop.engine) as seen:
         body = gql(query)
-    finally:
-        event.remove(shop.engine, "before_cursor_execute", record)
     assert len(body["data"]["getProductListing"]["edges"]) == 2
     assert len([s for s in seen if "objects" in s]) == expected, seen

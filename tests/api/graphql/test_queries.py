@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from pimhub.bootstrap import Hub
 from tests.api.graphql.conftest import Gql
+from tests.conftest import statements_run
 
 
 def test_get_product_by_sku_with_nested_relations(gql: Gql) -> None:
@@ -164,16 +162,8 @@ def test_statement_count_does_not_grow_with_the_page(
     query = """query($first: Int) { getProductListing(first: $first) {
         edges { node { sku name category { name parent { name } } brand { name } } } } }"""
     gql(query, {"first": page})  # warm: schema, document and key caches
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(storefront.engine, "before_cursor_execute", record)
-    try:
+    with statements_run(storefront.engine) as seen:
         body = gql(query, {"first": page})
-    finally:
-        event.remove(storefront.engine, "before_cursor_execute", record)
     edges = body["data"]["getProductListing"]["edges"]
     assert len(edges) == page
     assert edges[0]["node"]["category"]["parent"]["name"] == "Men"

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from pimhub.bootstrap import Hub
 from tests.api.graphql.conftest import Gql
-from tests.conftest import bearer
+from tests.conftest import bearer, statements_run
 
 SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
 
@@ -165,16 +164,8 @@ def test_children_statement_count_does_not_grow_with_the_parents(
     counts = []
     for first in (2, 10):
         gql(query, {"first": first})  # warm: schema, document and key caches
-        seen: list[str] = []
-
-        def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            seen.append(statement)  # noqa: B023
-
-        event.listen(storefront.engine, "before_cursor_execute", record)
-        try:
+        with statements_run(storefront.engine) as seen:
             body = gql(query, {"first": first})
-        finally:
-            event.remove(storefront.engine, "before_cursor_execute", record)
         edges = body["data"]["getProductListing"]["edges"]
         assert len(edges) == first
         assert all(len(e["node"]["children"]) == 3 for e in edges)
@@ -299,16 +290,8 @@ def test_a_listing_of_variants_joins_their_parents(
     query = """{ getProductListing(family: VARIANTS, sortBy: ["sku"]) {
         edges { node { sku parent { sku brand { name } } } } } }"""
     gql(query)  # warm
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(storefront.engine, "before_cursor_execute", record)
-    try:
+    with statements_run(storefront.engine) as seen:
         body = gql(query)
-    finally:
-        event.remove(storefront.engine, "before_cursor_execute", record)
     nodes = [e["node"] for e in body["data"]["getProductListing"]["edges"]]
     assert [(n["sku"], n["parent"]) for n in nodes] == [
         ("F0-S", {"sku": "F0", "brand": {"name": "Acme"}}),
