@@ -96,7 +96,7 @@ class FamilyItems:
         return family
 
     def save(self, index: int, item: Mapping[str, Any]) -> ItemResult:
-        values = {k: v for k, v in item.items() if not k.startswith("@")}
+        values = dict(field_values(item))
         key = values.get(self.definition.business_key)
         if not isinstance(key, str) or not key:
             return _failed(index, None, self.definition.business_key, "required", "required")
