@@ -36,13 +36,17 @@ def load_parent(
     ref: ParentRef,
 ) -> tuple[CatalogObject | None, list[FieldError]]:
     """The parent a write keeps or names (a business key or uuid; None for none), read
-    after its key is locked, and the problems with it."""
+    after its key is locked, and the problems with it. `before` comes from
+    catalog.writer.current, which has taken the lock of the parent it keeps."""
     if ref is KEEP:
         if before is None or before.parent is None:
             return None, []
-        parent = locked_by_uuid(uow, definition.name, before.parent)
-        if parent is None:  # deleted meanwhile; its delete removed its children too
+        kept = uow.objects.get_by_uuid(definition.name, before.parent)
+        if kept is None:  # deleted meanwhile; its delete removed its children too
             raise WriteConflict(f"the parent of {definition.name} '{before.key}' went away")
+        # A variant has no children of its own, so only the parent's side needs checking.
+        errors = structure_errors(definition, before.uuid, kept, has_children=False)
+        return (None if errors else kept), errors
     else:
         if ref is None:
             return None, []
