@@ -23,6 +23,7 @@ from pimhub.catalog.validation import NUL
 from pimhub.catalog.variants import (
     KEEP,
     ParentRef,
+    axis_values,
     own_value_errors,
     sibling_errors,
     structure_errors,
@@ -93,9 +94,15 @@ def child_errors(
     before: CatalogObject | None,
     parent: CatalogObject,
 ) -> list[FieldError]:
-    """A child's own values against the rules and against its siblings' axes."""
+    """A child's own values against the rules and against its siblings' axes (read only
+    when it joins the family or changes its axes: the family lock keeps them unique)."""
     errors = own_value_errors(definition, own, parent)
-    if not errors:
+    stays = (
+        before is not None
+        and before.parent == parent.uuid
+        and axis_values(definition, before.values) == axis_values(definition, own)
+    )
+    if not errors and not stays:
         siblings = uow.objects.children(parent.uuid)
         errors = sibling_errors(definition, own, before.uuid if before else None, siblings)
     return errors
