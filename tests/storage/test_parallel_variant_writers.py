@@ -20,15 +20,15 @@ def variant_values(n: int, size: str) -> dict[str, Any]:
 
 def test_parent_edits_racing_variant_creates_and_edits(hub: Hub) -> None:
     hub.catalog.create("Product", PARENT, author="t")
-    hub.catalog.create("Product", variant_values(0, "XXL"), parent="P", author="t")
-    writers = 12
+    hub.catalog.create("Product", variant_values(0, "40"), parent="P", author="t")
+    writers = 20
 
     def work(n: int) -> Any:
         if n % 3 == 0:  # the parent's price, a value every variant inherits
             change = {"price": {"amount": 100 + n, "currency": "EUR"}}
             return hub.catalog.patch("Product", "P", change, author="w")
         if n % 3 == 1:  # a new variant
-            values = variant_values(n, SIZES[n // 3])
+            values = variant_values(n, [*SIZES, "28", "29"][n // 3])
             return hub.catalog.create("Product", values, parent="P", author="w")
         return hub.catalog.patch("Product", "P-0", {"stock": n}, author="w")
 
