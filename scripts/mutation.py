@@ -34,7 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENTS = ROOT / "scripts" / "mutation-equivalents.toml"
 # Module (under src/pimhub) -> the tests that exercise it.
 MODULES: dict[str, list[str]] = {
-    "catalog/validation.py": ["tests/catalog/test_validation.py"],
+    # Quantities and price lists (issue 14) are validated here and tested with their feature.
+    "catalog/validation.py": [
+        "tests/catalog/test_validation.py",
+        "tests/catalog/test_quantities.py",
+    ],
     "catalog/query.py": [
         "tests/catalog/test_query.py",
         "tests/storage/test_filter_sql.py",
@@ -47,6 +51,10 @@ MODULES: dict[str, list[str]] = {
         "tests/storage/test_listing_rows.py",
         "tests/storage/test_listing_cursors.py",
         "tests/storage/test_filter_sql.py",
+        # Quantity, completeness and family conditions (issue 14) are tested with them.
+        "tests/catalog/test_quantities.py",
+        "tests/catalog/test_completeness_service.py",
+        "tests/catalog/test_variants.py",
     ],
     "transfer/mapping.py": ["tests/transfer/test_mapping.py"],
     "transfer/steps.py": ["tests/transfer/test_mapping.py"],

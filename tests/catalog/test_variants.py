@@ -295,3 +295,11 @@ def test_a_row_listing_too_many_variants_is_a_row_error(hub: Hub) -> None:
         writer.commit()
     assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.FAILED]
     assert results[1].errors[0].code == "too-many"
+
+
+def test_family_role_and_parent_filters_combine(hub: Hub) -> None:
+    family(hub)
+    query = ListQuery(include_drafts=True, parent="MH01", family=FamilyRole.STANDALONE)
+    assert hub.catalog.list_objects("Product", query).total == 0
+    query = ListQuery(include_drafts=True, parent="MH01", family=FamilyRole.VARIANTS)
+    assert hub.catalog.list_objects("Product", query).total == 2
