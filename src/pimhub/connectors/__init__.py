@@ -1,0 +1,1 @@
+"""Destinations of the delivery pipeline that speak another system's API."""

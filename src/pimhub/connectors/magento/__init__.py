@@ -1,0 +1,1 @@
+"""The Magento 2 connector: client (OAuth 1.0a), mapping, incremental push, bulk, pull."""
