@@ -219,6 +219,9 @@ webhook_endpoints = Table(
     Column("payload", String(8), nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("rate_limit", Float),
+    # 'webhook' (a signed POST to url), or a connector kind such as 'magento' whose settings
+    # are in the connectors table: every destination shares the one delivery pipeline.
+    Column("kind", String(16), nullable=False, server_default=text("'webhook'")),
     # Only events after this outbox id are for the endpoint: a new endpoint hears about
     # changes from its creation on, not the whole history.
     Column("after_outbox_id", BigId, nullable=False),
@@ -282,6 +285,104 @@ webhook_attempts = Table(
     Column("error", Text),
     Index(None, "delivery_id"),
     Index(None, "attempted_at"),
+)
+
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("name", String(30), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column(
+        "endpoint_id",
+        Integer,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("config", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# What a connector last sent for one business key and one section (the product at the global
+# scope, a store view's values, stock, configurable links): the hash skips calls that would
+# change nothing, and `sent` lets the next change send only the attributes that differ.
+connector_sections = Table(
+    "connector_sections",
+    metadata,
+    Column("connector", String(30), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("section", String(40), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("sent", Json, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per business key a connector has dealt with: its state in the other system.
+connector_items = Table(
+    "connector_items",
+    metadata,
+    Column("connector", String(30), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("object_uuid", String(36)),
+    Column("remote_id", Integer),
+    # Only what the hub created is ever deleted or disabled by it.
+    Column("created_by_hub", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),  # synced | failed | disabled | deleted
+    Column("synced_version", Integer),
+    Column("synced_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "connector", "state"),
+)
+
+# Remembered ids in the other system: select options by (attribute, option code) and
+# categories by hub key (kind 'option:<attribute>' or 'category').
+connector_ids = Table(
+    "connector_ids",
+    metadata,
+    Column("connector", String(30), primary_key=True),
+    Column("kind", String(70), primary_key=True),
+    Column("code", String(255), primary_key=True),
+    Column("remote_id", Integer, nullable=False),
+)
+
+# The ledger of Magento's asynchronous bulks: one row per operation, polled until Magento says
+# how it ended; a full sync resumes from it after a crash without sending anything twice.
+connector_bulk_operations = Table(
+    "connector_bulk_operations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("connector", String(30), nullable=False),
+    Column("bulk_uuid", String(40), nullable=False),
+    Column("request_index", Integer, nullable=False),
+    Column("sku", String(255), nullable=False),
+    Column("store", String(40), nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("payload", Json, nullable=False),
+    # open | complete | retrying | failed | rejected | resubmitted
+    Column("status", String(12), nullable=False),
+    Column("message", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Column("checked_at", UtcDateTime),
+    Column("next_check_at", UtcDateTime),
+    Index(None, "connector", "status", "next_check_at"),
+    Index(None, "bulk_uuid", "request_index"),
+    Index(None, "connector", "sku"),
+)
+
+# Checkpoints of long-running connector work (a pull's updated_at mark, a full sync's
+# position), so that it resumes after a crash.
+connector_checkpoints = Table(
+    "connector_checkpoints",
+    metadata,
+    Column("connector", String(30), primary_key=True),
+    Column("name", String(40), primary_key=True),
+    Column("value", Json, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 

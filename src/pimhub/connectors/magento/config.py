@@ -1,0 +1,506 @@
+"""A Magento connector's configuration: where the shop is, and how hub fields become Magento's.
+
+Parsed from YAML or JSON (camelCase keys) and checked against the hub class it syncs, so that
+every problem is reported at once, each named by its path (`attributes.colour`). Credentials
+are not part of it: they are sealed at rest apart from it (see connectors/service.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as default_field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, InvalidInput
+from pimhub.catalog.fields import FieldDefinition
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
+STORE_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+ATTRIBUTE_CODE = re.compile(r"[a-z][a-z0-9_]{0,59}")
+# Product interface properties that travel at the top level of Magento's product body; every
+# other attribute goes into custom_attributes.
+TOP_LEVEL = frozenset({"name", "price", "weight", "status", "visibility"})
+# Hub field types a Magento attribute can take, and the ones that are never sent as attributes.
+SENDABLE = frozenset(
+    {
+        "text",
+        "textarea",
+        "rich_text",
+        "number",
+        "money",
+        "boolean",
+        "date",
+        "datetime",
+        "select",
+        "multiselect",
+        "quantity",
+    }
+)
+DEFAULT_ATTRIBUTES = {
+    "name": "name",
+    "description": "description",
+    "shortDescription": "short_description",
+    "price": "price",
+    "weight": "weight",
+    "ean": "ean",
+    "color": "color",
+    "size": "size",
+    "material": "material",
+}
+KNOWN_KEYS = frozenset(
+    {
+        "name",
+        "kind",
+        "baseUrl",
+        "auth",
+        "class",
+        "defaultLanguage",
+        "stores",
+        "websites",
+        "currency",
+        "attributeSet",
+        "attributes",
+        "categories",
+        "stock",
+        "deletes",
+        "sync",
+        "bulk",
+        "rateLimit",
+        "timeout",
+        "concurrency",
+    }
+)
+
+
+class InvalidConnector(InvalidInput):
+    code = "invalid-connector"
+    title = "Invalid connector configuration"
+
+
+class DeletePolicy(StrEnum):
+    DISABLE = "disable"  # status 2 in Magento: the product stays, the shop hides it
+    DELETE = "delete"
+    LEAVE = "leave"
+
+
+class StockMode(StrEnum):
+    MSI = "msi"  # POST /V1/inventory/source-items
+    LEGACY = "legacy"  # PUT /V1/products/{sku}/stockItems/1
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeMapping:
+    """One hub field sent as one Magento attribute."""
+
+    field: str
+    code: str
+    kind: str  # the hub field's type
+    localized: bool
+    own: bool = True  # False: compared and pulled, never sent
+    unit: str | None = None  # quantities: the unit Magento's number is in
+
+    @property
+    def top_level(self) -> bool:
+        return self.code in TOP_LEVEL
+
+    @property
+    def has_options(self) -> bool:
+        return self.kind in ("select", "multiselect")
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryMapping:
+    fields: tuple[str, ...] = ()
+    ids: Mapping[str, int] = default_field(default_factory=dict)  # hub category key -> Magento id
+    root: int = 2
+    create: bool = True
+    own: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSetRule:
+    fixed: int = 4
+    field: str | None = None
+    ids: Mapping[str, int] = default_field(default_factory=dict)  # field value -> attribute set id
+
+    def resolve(self, values: Mapping[str, Any]) -> int:
+        if self.field is None:
+            return self.fixed
+        return self.ids.get(str(values.get(self.field)), self.fixed)
+
+
+@dataclass(frozen=True, slots=True)
+class StockRule:
+    mode: StockMode = StockMode.MSI
+    field: str | None = "stock"
+    source: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRule:
+    """Which objects the shop gets; one that stops matching is handled like a delete."""
+
+    published: bool = True
+    complete: str | None = None  # a completeness channel that must be complete in every language
+
+    def matches(self, obj: Mapping[str, Any]) -> bool:
+        if self.published and not obj.get("published"):
+            return False
+        if self.complete:
+            scores = (obj.get("completeness") or {}).get(self.complete) or {}
+            if not scores or any(score != 100 for score in _scores(scores)):
+                return False
+        return True
+
+
+def _scores(by_language: Any) -> list[Any]:
+    if isinstance(by_language, Mapping):
+        return [s.get("score") if isinstance(s, Mapping) else s for s in by_language.values()]
+    return [by_language]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRule:
+    threshold: int = 200  # a backlog at least this large goes through the async bulk API
+    chunk: int = 200  # operations per bulk request (Magento accepts large bulks slowly)
+
+
+@dataclass(frozen=True, slots=True)
+class MagentoConfig:
+    name: str
+    base_url: str
+    class_name: str = "Product"
+    bearer: bool = False
+    default_language: str = "en"
+    stores: Mapping[str, str] = default_field(default_factory=dict)  # hub language -> store code
+    websites: tuple[int, ...] = (1,)
+    currency: str = "EUR"
+    attribute_set: AttributeSetRule = default_field(default_factory=AttributeSetRule)
+    attributes: tuple[AttributeMapping, ...] = ()
+    categories: CategoryMapping = default_field(default_factory=CategoryMapping)
+    stock: StockRule = default_field(default_factory=StockRule)
+    deletes: DeletePolicy = DeletePolicy.DISABLE
+    sync: SyncRule = default_field(default_factory=SyncRule)
+    bulk: BulkRule = default_field(default_factory=BulkRule)
+    rate_limit: float | None = None
+    timeout: float = 30.0
+    concurrency: int = 8
+    source: Mapping[str, Any] = default_field(default_factory=dict)  # as given, for show and export
+
+    def owned(self) -> tuple[AttributeMapping, ...]:
+        return tuple(a for a in self.attributes if a.own)
+
+    def attribute(self, code: str) -> AttributeMapping | None:
+        return next((a for a in self.attributes if a.code == code), None)
+
+
+def parse_config(body: Any, definition: ClassDefinition | None) -> MagentoConfig:
+    """A MagentoConfig from a mapping, checked against `definition` (the synced class) when
+    given; raises InvalidConnector listing every problem by path."""
+    if not isinstance(body, Mapping):
+        raise InvalidConnector("the connector configuration must be a mapping")
+    errors: list[FieldError] = []
+    unknown = sorted(set(body) - KNOWN_KEYS)
+    errors += [FieldError(key, "unknown setting", "unknown-field") for key in unknown]
+    fields = {f.name: f for f in definition.fields} if definition else None
+    name = _name(body.get("name"), errors)
+    if body.get("kind", "magento") != "magento":
+        errors.append(FieldError("kind", "must be 'magento'", "option"))
+    config = MagentoConfig(
+        name=name,
+        base_url=_base_url(body.get("baseUrl"), errors),
+        class_name=_string(body, "class", "Product", errors),
+        bearer=_auth(body.get("auth", "oauth"), errors),
+        default_language=_string(body, "defaultLanguage", "en", errors),
+        stores=_stores(body.get("stores", {}), errors),
+        websites=_websites(body.get("websites", [1]), errors),
+        currency=_string(body, "currency", "EUR", errors),
+        attribute_set=_attribute_set(body.get("attributeSet", {}), fields, errors),
+        attributes=_attributes(body.get("attributes"), fields, errors),
+        categories=_categories(body.get("categories", {}), fields, errors),
+        stock=_stock(body.get("stock", {}), fields, errors),
+        deletes=_option(body, "deletes", DeletePolicy, DeletePolicy.DISABLE, errors),
+        sync=_sync(body.get("sync", {}), errors),
+        bulk=_bulk(body.get("bulk", {}), errors),
+        rate_limit=_positive(body, "rateLimit", None, errors),
+        timeout=_positive(body, "timeout", 30.0, errors) or 30.0,
+        concurrency=int(_positive(body, "concurrency", 8, errors, whole=True) or 8),
+        source=dict(body),
+    )
+    if definition is not None and definition.name != config.class_name:
+        errors.append(FieldError("class", f"the class given is '{definition.name}'", "option"))
+    if errors:
+        raise InvalidConnector("the connector configuration is not valid", errors)
+    return config
+
+
+def _name(value: Any, errors: list[FieldError]) -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        errors.append(
+            FieldError("name", "must be 1-30 lowercase letters, digits, '-' or '_'", "format")
+        )
+        return ""
+    return value
+
+
+def _base_url(value: Any, errors: list[FieldError]) -> str:
+    if not isinstance(value, str) or not value:
+        errors.append(FieldError("baseUrl", "is required: the shop's URL", "required"))
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(FieldError("baseUrl", "must be an absolute http(s) URL", "format"))
+    elif parts.username or parts.password or parts.query or parts.fragment:
+        errors.append(
+            FieldError("baseUrl", "must not carry credentials, a query or a fragment", "format")
+        )
+    elif any(c.isspace() or ord(c) < 32 for c in value) or len(value) > 2048:
+        errors.append(FieldError("baseUrl", "must be a URL without spaces", "format"))
+    return value.rstrip("/")
+
+
+def _string(body: Mapping[str, Any], key: str, default: str, errors: list[FieldError]) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str) or not value or len(value) > 64:
+        errors.append(FieldError(key, "must be a non-empty string", "type"))
+        return default
+    return value
+
+
+def _auth(value: Any, errors: list[FieldError]) -> bool:
+    if value not in ("oauth", "bearer"):
+        errors.append(FieldError("auth", "must be 'oauth' (OAuth 1.0a) or 'bearer'", "option"))
+    return bool(value == "bearer")
+
+
+def _stores(value: Any, errors: list[FieldError]) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("stores", "must map hub languages to store codes", "type"))
+        return {}
+    out: dict[str, str] = {}
+    for language, code in value.items():
+        if not isinstance(code, str) or not STORE_CODE.fullmatch(code) or code == "all":
+            message = "must be a Magento store code"
+            errors.append(FieldError(f"stores.{language}", message, "format"))
+        else:
+            out[str(language)] = code
+    return out
+
+
+def _websites(value: Any, errors: list[FieldError]) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(_whole(v) and v > 0 for v in value):
+        errors.append(FieldError("websites", "must be a list of website ids", "type"))
+        return (1,)
+    return tuple(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value < 2**31
+
+
+def _attribute_set(
+    value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
+) -> AttributeSetRule:
+    if _whole(value):
+        return AttributeSetRule(fixed=value)
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("attributeSet", "must be an id or {field, map, default}", "type"))
+        return AttributeSetRule()
+    fixed = value.get("default", value.get("fixed", 4))
+    if not _whole(fixed):
+        errors.append(FieldError("attributeSet.default", "must be an attribute set id", "type"))
+        fixed = 4
+    source = value.get("field")
+    if source is not None and fields is not None and source not in fields:
+        errors.append(FieldError("attributeSet.field", f"the class has no field '{source}'"))
+    ids = value.get("map", {})
+    if not isinstance(ids, Mapping) or not all(_whole(v) for v in ids.values()):
+        errors.append(FieldError("attributeSet.map", "must map values to set ids", "type"))
+        ids = {}
+    return AttributeSetRule(fixed=fixed, field=source, ids={str(k): v for k, v in ids.items()})
+
+
+def _attributes(
+    value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
+) -> tuple[AttributeMapping, ...]:
+    if value is None:
+        value = (
+            {k: v for k, v in DEFAULT_ATTRIBUTES.items() if k in fields}
+            if fields is not None
+            else DEFAULT_ATTRIBUTES
+        )
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("attributes", "must map hub fields to attribute codes", "type"))
+        return ()
+    out: list[AttributeMapping] = []
+    codes: dict[str, str] = {}
+    for name, spec in value.items():
+        path = f"attributes.{name}"
+        entry = {"code": spec} if isinstance(spec, str) else spec
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("code"), str):
+            errors.append(FieldError(path, "must be an attribute code or {code, own, unit}"))
+            continue
+        code = entry["code"]
+        if not ATTRIBUTE_CODE.fullmatch(code):
+            errors.append(FieldError(f"{path}.code", f"'{code}' is not an attribute code"))
+            continue
+        if code in codes:
+            errors.append(FieldError(f"{path}.code", f"'{code}' is mapped from '{codes[code]}'"))
+            continue
+        codes[code] = str(name)
+        definition = fields.get(str(name)) if fields is not None else None
+        if fields is not None and definition is None:
+            errors.append(FieldError(path, f"the class has no field '{name}'", "unknown-field"))
+            continue
+        kind = definition.type.value if definition else "text"
+        if kind not in SENDABLE:
+            errors.append(FieldError(path, f"a {kind} field cannot become an attribute", "type"))
+            continue
+        own = entry.get("own", True)
+        if not isinstance(own, bool):
+            errors.append(FieldError(f"{path}.own", "must be true or false", "type"))
+            own = True
+        unit = entry.get("unit", definition.unit if definition else None)
+        out.append(
+            AttributeMapping(
+                field=str(name),
+                code=code,
+                kind=kind,
+                localized=bool(definition and definition.localized),
+                own=own,
+                unit=unit if kind == "quantity" else None,
+            )
+        )
+    return tuple(out)
+
+
+def _categories(
+    value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
+) -> CategoryMapping:
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("categories", "must be a mapping", "type"))
+        return CategoryMapping()
+    names = value.get("fields", ["categories", "category"])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        errors.append(FieldError("categories.fields", "must be a list of field names", "type"))
+        names = []
+    if fields is not None:
+        kept = []
+        for i, name in enumerate(names):
+            found = fields.get(name)
+            if found is None and "fields" in value:
+                errors.append(FieldError(f"categories.fields[{i}]", f"no field '{name}'"))
+            elif found is not None and found.type.value != "relation":
+                errors.append(FieldError(f"categories.fields[{i}]", "must be a relation field"))
+            elif found is not None:
+                kept.append(name)
+        names = kept
+    ids = value.get("map", {})
+    if not isinstance(ids, Mapping) or not all(_whole(v) and v > 0 for v in ids.values()):
+        errors.append(FieldError("categories.map", "must map category keys to ids", "type"))
+        ids = {}
+    root = value.get("root", 2)
+    if not _whole(root) or root < 1:
+        errors.append(FieldError("categories.root", "must be a category id", "type"))
+        root = 2
+    flags = {k: value.get(k, True) for k in ("create", "own")}
+    for key, flag in flags.items():
+        if not isinstance(flag, bool):
+            errors.append(FieldError(f"categories.{key}", "must be true or false", "type"))
+    return CategoryMapping(
+        fields=tuple(names),
+        ids={str(k): v for k, v in ids.items()},
+        root=root,
+        create=flags["create"] is not False,
+        own=flags["own"] is not False,
+    )
+
+
+def _stock(
+    value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
+) -> StockRule:
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("stock", "must be a mapping", "type"))
+        return StockRule()
+    mode = _option(value, "mode", StockMode, StockMode.MSI, errors, prefix="stock.")
+    source = value.get("field", "stock")
+    if source is not None and fields is not None and source not in fields:
+        if "field" in value:
+            errors.append(FieldError("stock.field", f"the class has no field '{source}'"))
+        source = None
+    code = value.get("source", "default")
+    if not isinstance(code, str) or not code:
+        errors.append(FieldError("stock.source", "must be a source code", "type"))
+        code = "default"
+    return StockRule(mode=mode, field=source, source=code)
+
+
+def _sync(value: Any, errors: list[FieldError]) -> SyncRule:
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("sync", "must be a mapping", "type"))
+        return SyncRule()
+    published = value.get("published", True)
+    if not isinstance(published, bool):
+        errors.append(FieldError("sync.published", "must be true or false", "type"))
+        published = True
+    complete = value.get("complete")
+    if complete is not None and not isinstance(complete, str):
+        errors.append(FieldError("sync.complete", "must name a completeness channel", "type"))
+        complete = None
+    return SyncRule(published=published, complete=complete)
+
+
+def _bulk(value: Any, errors: list[FieldError]) -> BulkRule:
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("bulk", "must be a mapping", "type"))
+        return BulkRule()
+    threshold = value.get("threshold", 200)
+    chunk = value.get("chunk", 200)
+    if not _whole(threshold) or threshold < 1:
+        errors.append(FieldError("bulk.threshold", "must be a positive whole number", "type"))
+        threshold = 200
+    if not _whole(chunk) or not 1 <= chunk <= 5000:
+        errors.append(FieldError("bulk.chunk", "must be between 1 and 5000", "range"))
+        chunk = 200
+    return BulkRule(threshold=threshold, chunk=chunk)
+
+
+def _positive(
+    body: Mapping[str, Any],
+    key: str,
+    default: float | None,
+    errors: list[FieldError],
+    *,
+    whole: bool = False,
+) -> float | None:
+    value = body.get(key, default)
+    if value is None:
+        return None
+    number_ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number_ok or not 0 < value <= 10_000 or (whole and not _whole(value)):
+        errors.append(FieldError(key, "must be a positive number up to 10000", "range"))
+        return default
+    return float(value)
+
+
+def _option(
+    body: Mapping[str, Any],
+    key: str,
+    kind: type[Any],
+    default: Any,
+    errors: list[FieldError],
+    prefix: str = "",
+) -> Any:
+    value = body.get(key, default)
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        errors.append(FieldError(f"{prefix}{key}", f"must be one of {allowed}", "option"))
+        return default
