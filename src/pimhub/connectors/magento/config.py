@@ -104,6 +104,7 @@ class AttributeMapping:
     localized: bool
     own: bool = True  # False: compared and pulled, never sent
     unit: str | None = None  # quantities: the unit Magento's number is in
+    family: str | None = None  # quantities: the family of units the hub field belongs to
 
     @property
     def top_level(self) -> bool:
@@ -150,19 +151,18 @@ class SyncRule:
     complete: str | None = None  # a completeness channel that must be complete in every language
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
+        """`obj` is the hub's object envelope (CatalogObject.to_dict())."""
         if self.published and not obj.get("published"):
             return False
         if self.complete:
-            scores = (obj.get("completeness") or {}).get(self.complete) or {}
-            if not scores or any(score != 100 for score in _scores(scores)):
+            by_language = (obj.get("completeness") or {}).get(self.complete)
+            if not isinstance(by_language, Mapping) or not by_language:
                 return False
+            return all(
+                isinstance(score, Mapping) and not score.get("missing")
+                for score in by_language.values()
+            )
         return True
-
-
-def _scores(by_language: Any) -> list[Any]:
-    if isinstance(by_language, Mapping):
-        return [s.get("score") if isinstance(s, Mapping) else s for s in by_language.values()]
-    return [by_language]
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +375,7 @@ def _attributes(
                 localized=bool(definition and definition.localized),
                 own=own,
                 unit=unit if kind == "quantity" else None,
+                family=definition.family if definition and kind == "quantity" else None,
             )
         )
     return tuple(out)
