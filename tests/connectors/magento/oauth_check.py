@@ -38,8 +38,11 @@ def verify_oauth_header(
 ) -> str | None:
     """None when the request is correctly signed for ``credentials``, else the reason.
 
-    ``url`` is the full URL as received, query included. Pass ``seen_nonces`` to refuse
-    replays (a used nonce is added to it); ``max_skew=None`` skips the timestamp check."""
+    ``url`` is the full URL as received, query included, with its percent-encoding intact:
+    Magento signs the raw request URI, so a SKU segment "a%2Fb" must not arrive decoded to
+    "a/b" (under Starlette build it from ``scope["raw_path"]``, not ``request.url``).
+    Pass ``seen_nonces`` to refuse replays (a used nonce is added to it); ``max_skew=None``
+    skips the timestamp check."""
     lowered = {key.lower(): value for key, value in headers.items()}
     header = lowered.get("authorization", "")
     if header.startswith("Bearer "):

@@ -208,6 +208,9 @@ def test_sku_path_round_trips_slashes_and_spaces() -> None:
     assert raw == "/rest/all/V1/products/a%2Fb%20c"
     assert unquote(raw.rsplit("/", 1)[1]) == sku
     assert check(seen[0]) is None
+    # the signature covers the encoded path, as Magento's raw request URI does
+    decoded = str(seen[0].url).replace("a%2Fb%20c", "a/b c")
+    assert check(seen[0], decoded) == "bad signature"
 
 
 def test_bad_path_and_store_are_refused() -> None:
@@ -327,10 +330,10 @@ def test_unavailable_message_hides_basic_auth_in_base_url() -> None:
 
 
 def test_render_positional_parameters_longest_first() -> None:
-    params = [str(n) for n in range(1, 11)]
+    params = list("abcdefghij")
     body = {"message": "%1 and %10 and %2", "parameters": params}
-    assert render_message(body) == "1 and 10 and 2"
-    assert render_message(orjson.dumps(body)) == "1 and 10 and 2"
+    assert render_message(body) == "a and j and b"
+    assert render_message(orjson.dumps(body)) == "a and j and b"
 
 
 def test_render_named_parameters() -> None:
