@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from pimhub.access.service import AccessService
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.service import CatalogService, utc_now
+from pimhub.connectors.service import ConnectorService
 from pimhub.datahub.service import DatahubService
 from pimhub.events.dispatcher import Dispatcher, DispatcherConfig
 from pimhub.events.http1 import Http1Sender
@@ -23,6 +24,9 @@ from pimhub.search.service import SimpleSearch
 from pimhub.search.sql_index import IndexLanguages, SqlSearchIndex
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
+from pimhub.storage.connector_catalog import SqlCatalogReader
+from pimhub.storage.connector_state import SqlConnectorState
+from pimhub.storage.connectors import SqlConnectorRepository
 from pimhub.storage.datahub_configs import SqlDatahubConfigRepository
 from pimhub.storage.engine import build_engine
 from pimhub.storage.graph_reads import SqlGraphReads
@@ -54,6 +58,7 @@ class Hub:
     simple_search: SimpleSearch
     imports: ImportJobs
     import_profiles: ImportProfiles
+    connectors: ConnectorService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -83,6 +88,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         languages=frozenset(settings.languages) or None,
         default_language=settings.default_language,
     )
+    sealer = SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir)))
     imports = ImportJobs(
         SqlImportJobStore(engine),
         catalog,
@@ -100,7 +106,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         webhooks=WebhookService(
             SqlEndpointRepository(engine),
             SqlDeliveryQueue(engine),
-            SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir))),
+            sealer,
             allow_private=settings.webhooks_allow_private,
             rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
         ),
@@ -122,6 +128,15 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             imports,
             clock=utc_now,
             allow_private=settings.import_sources_allow_private,
+        ),
+        connectors=ConnectorService(
+            SqlConnectorRepository(engine),
+            SqlConnectorState(engine),
+            SqlCatalogReader(engine),
+            sealer,
+            classes.get,
+            clock=utc_now,
+            allow_private=settings.webhooks_allow_private,
         ),
     )
 
@@ -175,6 +190,7 @@ def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatche
             per_host=settings.webhook_concurrency,
         ),
         dispatcher_config(settings),
+        destinations=hub.connectors.destination,
     )
     hub.units_of_work.committed.append(dispatcher.notify)
     return dispatcher

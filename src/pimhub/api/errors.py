@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from pimhub.api.responses import ProblemResponse
 from pimhub.catalog import errors as e
+from pimhub.connectors.magento.config import InvalidConnector
 from pimhub.datahub.config import InvalidDatahubConfig
 from pimhub.events.errors import InvalidEndpoint
 from pimhub.transfer.mapping import InvalidMapping
@@ -26,6 +27,7 @@ PROBLEM_BASE = "urn:pimhub:problem:"
 STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (e.ValidationFailed, 422),
     (InvalidEndpoint, 422),
+    (InvalidConnector, 422),
     (e.InvalidClassDefinition, 422),
     (InvalidDatahubConfig, 422),
     (InvalidMapping, 422),

@@ -21,8 +21,16 @@ import structlog
 from pimhub.catalog.service import utc_now
 from pimhub.events.deliveries import AttemptResult, Delivery
 from pimhub.events.destinations import blocked_address
+from pimhub.events.endpoints import WebhookEndpoint
 from pimhub.events.policy import CircuitPolicy, RetryPolicy, parse_retry_after
-from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer, WebhookSender
+from pimhub.events.ports import (
+    DeliveryQueue,
+    Destination,
+    DestinationFactory,
+    EndpointRepository,
+    Sealer,
+    WebhookSender,
+)
 from pimhub.events.signing import signed_headers
 
 log = structlog.get_logger("pimhub.webhooks")
@@ -40,6 +48,8 @@ class _Target:
     keys: list[bytes]
     rate_limit: float | None
     next_slot: float = 0.0
+    destination: Destination | None = None  # a connector; None for a signed POST
+    built_from: datetime | None = None  # the endpoint's updated_at the destination was built at
 
     async def wait_turn(self) -> None:
         """Spaces sends out to `rate_limit` per second (per worker)."""
@@ -76,7 +86,9 @@ class Dispatcher:
         sender: WebhookSender,
         config: DispatcherConfig | None = None,
         clock: Callable[[], datetime] = utc_now,
+        destinations: DestinationFactory | None = None,
     ) -> None:
+        self.destinations = destinations
         self.endpoints = endpoints
         self.queue = queue
         self.sealer = sealer
@@ -211,11 +223,33 @@ class Dispatcher:
                 results.append(await self._attempt(delivery))
 
         lanes = []
-        for deliveries in by_endpoint.values():
+        for endpoint, deliveries in by_endpoint.items():
+            target = self._targets.get(endpoint)
+            if target is not None and target.destination is not None:
+                lanes.append(self._to_destination(target, deliveries, results))
+                continue
             queue = iter(deliveries)
             lanes += [drain(queue) for _ in range(min(self.config.per_endpoint, len(deliveries)))]
         await asyncio.gather(*lanes)
         return results
+
+    async def _to_destination(
+        self, target: _Target, deliveries: list[Delivery], results: list[AttemptResult]
+    ) -> None:
+        """Hands a connector all of its deliveries in this batch at once."""
+        assert target.destination is not None
+        if not self.config.allow_private and (reason := await self._blocked_reason(target.url)):
+            error = f"destination refused: {reason}"
+            results.extend(self._failed(d, self.clock(), 0.0, error) for d in deliveries)
+            return
+        deadline = min(d.lease_until for d in deliveries) - self.config.attempt_budget
+        try:
+            results.extend(await target.destination.deliver(deliveries, deadline))
+        except Exception as exc:
+            # As for a webhook: a bug in one connector fails its attempts, never the worker.
+            log.exception("connector.deliver_failed", url=target.url)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            results.extend(self._failed(d, self.clock(), 0.0, error) for d in deliveries)
 
     async def _record(self, results: list[AttemptResult]) -> None:
         cfg = self.config
@@ -247,6 +281,10 @@ class Dispatcher:
             if stored is None:
                 continue
             try:
+                if endpoint.kind != "webhook":
+                    targets[endpoint.id] = self._destination_target(endpoint, stored.sealed)
+                    self._unreadable.discard(endpoint.id)
+                    continue
                 keys = stored.signing_keys(self.sealer.decrypt, now)
             except (RuntimeError, ValueError) as exc:
                 # One unreadable secret (PIMHUB_SECRET_KEY changed) stops only its endpoint.
@@ -263,8 +301,33 @@ class Dispatcher:
                 endpoint.spec.rate_limit,
                 old.next_slot if old else 0.0,
             )
+        for endpoint_id, old in self._targets.items():
+            stale = targets.get(endpoint_id)
+            if old.destination is not None and (
+                stale is None or stale.destination is not old.destination
+            ):
+                await old.destination.aclose()
         self._targets = targets
         self._refreshed = time.monotonic()
+
+    def _destination_target(self, endpoint: WebhookEndpoint, sealed: str) -> _Target:
+        """A connector's target; its destination is kept until the endpoint row changes (a
+        connector's settings or credentials saved touch its updated_at)."""
+        old = self._targets.get(endpoint.id)
+        if old is not None and old.built_from == endpoint.updated_at and old.destination:
+            return old
+        if self.destinations is None:
+            raise ValueError(f"this worker cannot deliver to '{endpoint.kind}' destinations")
+        destination = self.destinations(endpoint, self.sealer.decrypt(sealed))
+        if destination is None:
+            raise ValueError(f"the {endpoint.kind} destination could not be built")
+        return _Target(
+            endpoint.spec.url,
+            [],
+            None,
+            destination=destination,
+            built_from=endpoint.updated_at,
+        )
 
     async def _attempt(self, delivery: Delivery) -> AttemptResult:
         target = self._targets.get(delivery.endpoint)

@@ -80,6 +80,8 @@ class WebhookEndpoint:
     disabled_reason: str | None = None
     secret_rotated_at: datetime | None = None
     previous_secret_until: datetime | None = None
+    # "webhook", or the kind of connector (e.g. "magento") that this pipeline destination is.
+    kind: str = "webhook"
 
     def to_dict(self) -> dict[str, Any]:
         return {

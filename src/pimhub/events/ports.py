@@ -109,6 +109,23 @@ class HttpReply:
     retry_after: str | None
 
 
+class Destination(Protocol):
+    """A destination that is not a signed POST (a connector speaking another system's API).
+    It gets every claimed delivery for it at once, so that it can batch, and answers one
+    result per delivery; it starts no new work once `deadline` has passed (the rest come back
+    as skipped, released without counting an attempt)."""
+
+    async def deliver(
+        self, deliveries: Sequence[Delivery], deadline: datetime
+    ) -> list[AttemptResult]: ...
+    async def aclose(self) -> None: ...
+
+
+# Builds the destination of a non-webhook endpoint from its row and its decrypted secret
+# (for a connector: its credentials); None when it cannot be built (the reason is logged).
+DestinationFactory = Callable[[WebhookEndpoint, str], "Destination | None"]
+
+
 class WebhookSender(Protocol):
     """POSTs one signed body; raises OSError or TimeoutError when no answer came."""
 

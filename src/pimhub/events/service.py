@@ -102,20 +102,24 @@ class WebhookService:
         return self.update(endpoint_id, {"enabled": enabled})
 
     def get(self, endpoint_id: str) -> WebhookEndpoint:
+        """A webhook endpoint. A connector's destination row is not one: its settings and
+        credentials are managed (and shown) only through the connectors service."""
         endpoint = self.endpoints.get(endpoint_id)
-        if endpoint is None:
+        if endpoint is None or endpoint.kind != "webhook":
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
         return endpoint
 
     def all(self) -> list[WebhookEndpoint]:
-        return self.endpoints.all()
+        return [e for e in self.endpoints.all() if e.kind == "webhook"]
 
     def delete(self, endpoint_id: str) -> None:
         """Remove an endpoint with its deliveries and their log."""
+        self.get(endpoint_id)
         if not self.endpoints.remove(endpoint_id):
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
 
     def secret(self, endpoint_id: str) -> str:
+        self.get(endpoint_id)
         stored = self.endpoints.secrets(endpoint_id)
         if stored is None:
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
@@ -148,6 +152,7 @@ class WebhookService:
 
     def rotate_secret(self, endpoint_id: str, overlap: timedelta | None = None) -> str:
         """A new secret; the old one keeps signing alongside it for the overlap window."""
+        self.get(endpoint_id)
         secret = generate_secret()
         now = self.clock()
         until = now + (self.rotation_overlap if overlap is None else overlap)

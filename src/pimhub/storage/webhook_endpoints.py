@@ -36,6 +36,7 @@ def _endpoint(row: Row[Any]) -> WebhookEndpoint:
         disabled_reason=row.disabled_reason,
         secret_rotated_at=row.secret_rotated_at,
         previous_secret_until=row.previous_secret_until,
+        kind=row.kind,
     )
 
 

@@ -1,0 +1,254 @@
+"""Connectors as operators manage them (REST and CLI both use this): add, change, show,
+remove, status per SKU, dry runs, and building the destination a worker delivers through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import Conflict, FieldError, NotFound
+from pimhub.connectors.magento.client import MagentoClient, MagentoCredentials
+from pimhub.connectors.magento.config import InvalidConnector, MagentoConfig, parse_config
+from pimhub.connectors.magento.destination import MagentoDestination
+from pimhub.connectors.magento.push import Pusher, Target
+from pimhub.connectors.ports import CatalogReader
+from pimhub.connectors.records import ConnectorRepository, StoredConnector
+from pimhub.connectors.state import ConnectorState, ItemState
+from pimhub.events.destinations import blocked_address
+from pimhub.events.endpoints import EndpointSpec, WebhookEndpoint
+from pimhub.events.ports import Sealer
+
+log = structlog.get_logger("pimhub.connectors")
+# What a Magento destination hears about: every change to an object of its class.
+OBJECT_EVENTS = (
+    "object.created",
+    "object.updated",
+    "object.deleted",
+    "object.published",
+    "object.unpublished",
+)
+CREDENTIAL_KEYS = ("consumerKey", "consumerSecret", "accessToken", "accessTokenSecret")
+
+
+class ConnectorNotFound(NotFound):
+    code = "connector-not-found"
+    title = "Connector not found"
+
+
+class ConnectorExists(Conflict):
+    code = "connector-exists"
+    title = "Connector exists"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatus:
+    connector: StoredConnector
+    counts: Mapping[str, int]
+    items: list[ItemState]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "connector": self.connector.name,
+            "counts": dict(self.counts),
+            "items": [i.to_dict() for i in self.items],
+            "next": self.items[-1].sku if self.items else None,
+        }
+
+
+class ConnectorService:
+    def __init__(
+        self,
+        repository: ConnectorRepository,
+        state: ConnectorState,
+        catalog: CatalogReader,
+        sealer: Sealer,
+        classes: Callable[[str], ClassDefinition],
+        *,
+        clock: Callable[[], datetime],
+        allow_private: bool = False,
+        transport: Any = None,
+    ) -> None:
+        self.repository = repository
+        self.state = state
+        self.catalog = catalog
+        self.sealer = sealer
+        self.classes = classes
+        self.clock = clock
+        self.allow_private = allow_private
+        self.transport = transport  # an httpx transport for tests; None: the network
+
+    # -- settings --------------------------------------------------------------------------
+
+    def check(self, body: Any) -> MagentoConfig:
+        """The configuration, checked against the class it syncs; every problem by path."""
+        if not isinstance(body, Mapping):
+            raise InvalidConnector("the connector configuration must be a mapping")
+        class_name = body.get("class", "Product")
+        try:
+            definition = self.classes(str(class_name))
+        except NotFound:
+            problem = FieldError("class", f"no class '{class_name}'", "unknown-class")
+            raise InvalidConnector("the connector configuration is not valid", [problem]) from None
+        config = parse_config(body, definition)
+        if not self.allow_private and (reason := blocked_address(config.base_url)):
+            problem = FieldError("baseUrl", f"destination refused: {reason}", "destination")
+            raise InvalidConnector("the connector configuration is not valid", [problem])
+        return config
+
+    def add(self, body: Any, credentials: Any) -> StoredConnector:
+        config = self.check(body)
+        secret = parse_credentials(credentials, bearer=config.bearer)
+        stored = self.repository.add(
+            config.name,
+            "magento",
+            dict(config.source),
+            _spec(config),
+            self.sealer.encrypt(secret.to_json()),
+            self.clock(),
+        )
+        if stored is None:
+            raise ConnectorExists(f"a connector named '{config.name}' exists")
+        return stored
+
+    def update(self, name: str, body: Any, credentials: Any = None) -> StoredConnector:
+        """Replaces the settings (the name stays); new credentials when given."""
+        self.get(name)
+        if isinstance(body, Mapping):
+            body = {**body, "name": name}
+        config = self.check(body)
+        sealed = None
+        if credentials is not None:
+            secret = parse_credentials(credentials, bearer=config.bearer)
+            sealed = self.sealer.encrypt(secret.to_json())
+        self.repository.save(name, dict(config.source), _spec(config), self.clock(), sealed)
+        return self.get(name)
+
+    def get(self, name: str) -> StoredConnector:
+        stored = self.repository.get(name)
+        if stored is None:
+            raise ConnectorNotFound(f"no connector '{name}'")
+        return stored
+
+    def all(self) -> list[StoredConnector]:
+        return self.repository.all()
+
+    def remove(self, name: str) -> None:
+        if not self.repository.remove(name):
+            raise ConnectorNotFound(f"no connector '{name}'")
+        self.state.forget(name)
+
+    def config(self, name: str) -> MagentoConfig:
+        return parse_config(self.get(name).config, None)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(
+        self, name: str, *, state: str | None = None, after: str | None = None, limit: int = 100
+    ) -> ConnectorStatus:
+        stored = self.get(name)
+        counts = self.state.counts(name)
+        items = self.state.page_items(name, state=state, after=after, limit=min(limit, 500))
+        return ConnectorStatus(stored, counts, items)
+
+    def item(self, name: str, sku: str) -> ItemState:
+        self.get(name)
+        found = self.state.items(name, [sku]).get(sku)
+        if found is None:
+            raise ConnectorNotFound(f"connector '{name}' has not dealt with SKU '{sku}'")
+        return found
+
+    # -- pushing ---------------------------------------------------------------------------
+
+    def pusher(self, name: str, credentials: str | None = None) -> Pusher:
+        """A pusher for the connector, with its own client (close it with `pusher.client`)."""
+        stored = self.get(name)
+        config = parse_config(stored.config, self.classes(stored.config.get("class", "Product")))
+        if credentials is None:
+            credentials = self._credentials(name)
+        client = MagentoClient(
+            config.base_url,
+            MagentoCredentials.from_json(credentials),
+            timeout=config.timeout,
+            rate_limit=config.rate_limit,
+            max_connections=config.concurrency,
+            transport=self.transport,
+        )
+        definition = self.classes(config.class_name)
+        axes = definition.variants.axes if definition.variants else ()
+        return Pusher(config, client, self.state, self.catalog, axes=axes, clock=self.clock)
+
+    def _credentials(self, name: str) -> str:
+        sealed = self.repository.sealed_secret(name)
+        if sealed is None:
+            raise ConnectorNotFound(f"no connector '{name}'")
+        return self.sealer.decrypt(sealed)
+
+    async def dry_run(self, name: str, sku: str) -> list[dict[str, Any]]:
+        """The requests pushing one product would send now (lookups of ids in Magento are
+        made; nothing is written there or here)."""
+        pusher = self.pusher(name)
+        try:
+            config = pusher.config
+            found = self.catalog.by_keys(config.class_name, [sku]).get(sku)
+            target = Target(sku, found.uuid if found else None, found)
+            outcome = (await pusher.push([target], dry_run=True))[0]
+        finally:
+            await pusher.client.aclose()
+        if outcome.error:
+            raise InvalidConnector(f"the dry run stopped: {outcome.error}")
+        return [
+            {"method": m, "store": s, "path": p, "body": body} for m, s, p, body in outcome.requests
+        ]
+
+    async def push_skus(self, name: str, skus: list[str]) -> list[Any]:
+        """Pushes the given SKUs now, outside the queue (the CLI's `connectors push`)."""
+        pusher = self.pusher(name)
+        try:
+            found = self.catalog.by_keys(pusher.config.class_name, skus)
+            targets = [Target(s, found[s].uuid if s in found else None, found.get(s)) for s in skus]
+            return await pusher.push(targets)
+        finally:
+            await pusher.client.aclose()
+
+    def destination(self, endpoint: WebhookEndpoint, secret: str) -> MagentoDestination | None:
+        """The pipeline destination of a connector's row (the dispatcher's factory)."""
+        stored = self.repository.by_endpoint(endpoint.id)
+        if stored is None:
+            log.error("connector.missing", endpoint=endpoint.endpoint_id)
+            return None
+        pusher = self.pusher(stored.name, secret)
+        return MagentoDestination(pusher, pusher.client, self.clock)
+
+
+def parse_credentials(value: Any, *, bearer: bool) -> MagentoCredentials:
+    """The four integration credentials (camelCase keys), each a non-empty string."""
+    if not isinstance(value, Mapping):
+        raise InvalidConnector("credentials must be an object with " + ", ".join(CREDENTIAL_KEYS))
+    errors = [
+        FieldError(f"credentials.{key}", "is required", "required")
+        for key in CREDENTIAL_KEYS
+        if not isinstance(value.get(key), str) or not value[key] or len(value[key]) > 512
+    ]
+    if errors:
+        raise InvalidConnector("the credentials are not complete", errors)
+    return MagentoCredentials(
+        consumer_key=value["consumerKey"],
+        consumer_secret=value["consumerSecret"],
+        access_token=value["accessToken"],
+        access_token_secret=value["accessTokenSecret"],
+        bearer=bearer,
+    )
+
+
+def _spec(config: MagentoConfig) -> EndpointSpec:
+    return EndpointSpec(
+        url=config.base_url,
+        description=f"Magento connector {config.name}",
+        event_types=OBJECT_EVENTS,
+        classes=(config.class_name,),
+    )
