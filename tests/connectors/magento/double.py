@@ -18,6 +18,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ SUCCESS_MESSAGE = (
     "Service execution success Magento\\Catalog\\Model\\ProductRepository\\Interceptor::save"
 )
 OPEN = 4
+_ROW_PRODUCT = "\x00product"
 
 _CAMEL = {
     "filterGroups": "filter_groups",
@@ -92,14 +94,23 @@ _CAMEL = {
 class MagentoError(Exception):
     """Answered as Magento's error body: {"message": "... %1 ...", "parameters": [...]}."""
 
-    def __init__(self, status: int, message: str, parameters: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        parameters: Any = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.parameters = parameters
+        self.errors = errors
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"message": self.message}
+        if self.errors is not None:
+            body["errors"] = self.errors
         if self.parameters is not None:
             body["parameters"] = self.parameters
         return body
@@ -465,6 +476,7 @@ class MagentoDouble:
         bulk_delay: float = 0.05,
         clock: Callable[[], datetime] = _utc_now,
         max_timestamp_skew: float | None = 600.0,
+        unique_url_keys: bool = True,
     ) -> None:
         self.validate = validate
         self.credentials = credentials
@@ -473,7 +485,9 @@ class MagentoDouble:
         self.bulk_delay = bulk_delay
         self.clock = clock
         self.max_timestamp_skew = max_timestamp_skew
-        self.stores: dict[str, int] = dict(stores if stores is not None else {"default": 1})
+        # Magento always has the "default" store view
+        self.stores: dict[str, int] = {"default": 1, **(stores or {})}
+        self.unique_url_keys = unique_url_keys
         # store code -> store view id: "default" is 1, the others follow in order
         self.store_ids: dict[str, int] = {"all": 0}
         next_store = itertools.count(2)
@@ -490,6 +504,7 @@ class MagentoDouble:
         self._by_id: dict[int, str] = {}
         self._entity_ids = itertools.count(1)
         self._writes: dict[str, int] = {}
+        self._url_keys: dict[str, str] = {}  # URL key (any store) -> SKU
         self._source_items: dict[tuple[str, str], dict[str, Any]] = {}
         self._sources = {"default"}
         self._categories: dict[int, dict[str, Any]] = {}
@@ -501,6 +516,7 @@ class MagentoDouble:
         self._outcomes: dict[str, list[tuple[int, str | None]]] = {}
         self._held: list[tuple[_Bulk, _Operation]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: set[str] = set()  # bulks whose operations have not been processed
         self._seed()
 
     # ------------------------------------------------------------------ seed data
@@ -518,13 +534,16 @@ class MagentoDouble:
             (99, "visibility", "select", "Visibility", "store"),
             (121, "url_key", "text", "URL Key", "store"),
             (136, "tax_class_id", "select", "Tax Class", "website"),
-            (150, "ean", "text", "EAN", "global"),
+            (150, "ean", "text", "EAN", "store"),
         ]
         for attribute_id, code, kind, label, scope in plain:
             self.add_attribute(code, kind, label=label, scope=scope, attribute_id=attribute_id)
-        self.add_attribute("color", "select", options=("Black", "Blue", "Red"), attribute_id=93)
-        self.add_attribute("size", "select", options=("S", "M", "L"), attribute_id=144)
-        self.add_attribute("material", "multiselect", attribute_id=145)
+        colors = ("Black", "Blue", "Red")
+        self.add_attribute("color", "select", options=colors, scope="global", attribute_id=93)
+        self.add_attribute(
+            "size", "select", options=("S", "M", "L"), scope="global", attribute_id=144
+        )
+        self.add_attribute("material", "multiselect", scope="global", attribute_id=145)
 
     def add_attribute(
         self,
@@ -532,7 +551,7 @@ class MagentoDouble:
         frontend_input: str = "text",
         *,
         label: str | None = None,
-        scope: str = "global",
+        scope: str = "store",
         options: tuple[str, ...] = (),
         attribute_id: int | None = None,
     ) -> int:
@@ -551,6 +570,11 @@ class MagentoDouble:
                     {"value": next(self._option_ids), "label": option_label, "store_labels": {}}
                 )
             return attribute_id
+
+    def add_source(self, source_code: str) -> None:
+        """An MSI source besides "default" (as an admin would create it)."""
+        with self._lock:
+            self._sources.add(source_code)
 
     def _now(self) -> str:
         return self.clock().astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -647,6 +671,7 @@ class MagentoDouble:
                 product.entity[code] = value
             else:
                 product.values[code] = value
+            self._index_url_keys(product)
             if touch:
                 product.updated_at = self._now()
 
@@ -751,6 +776,11 @@ class MagentoDouble:
             result = await getattr(self, f"_do_{route.handler}")(call)
         except MagentoError as error:
             return self._error(error)
+        except Exception as exc:  # a bug in the double, or a shape validation let through
+            with self._lock:
+                self.violations.append(f"{method} {request.url.path}: double error: {exc!r}")
+            report = {"message": "Internal Error. Details are available in Magento log file."}
+            return 500, JSONResponse(report, status_code=500)
         status = 202 if route.handler.startswith("bulk_p") else 200
         return status, JSONResponse(result, status_code=status)
 
@@ -855,43 +885,52 @@ class MagentoDouble:
         return values
 
     def _save_product(self, store: str, sku: str, sent: dict[str, Any]) -> _Product:
-        """Create or merge one product as ProductRepository::save does (caller holds the lock)."""
+        """Create or merge one product as ProductRepository::save does (caller holds the lock).
+        Everything is checked before anything changes, so a refused save leaves no trace."""
         values = self._attribute_value_keys(sent)
-        product = self._products.get(sku)
+        existing = self._products.get(sku)
         stamp = self._now()
-        if product is None:
-            for key, label in (
-                ("attribute_set_id", "attribute_set_id"),
-                ("name", "name"),
-                ("price", "price"),
-            ):
+        if existing is None:
+            for key in ("attribute_set_id", "name", "price"):
                 if sent.get(key) in (None, ""):
-                    raise MagentoError(400, EMPTY_ATTRIBUTE, [label])
+                    raise MagentoError(400, EMPTY_ATTRIBUTE, [key])
             product = _Product(
-                entity_id=next(self._entity_ids),
+                entity_id=0,
                 sku=sku,
                 type_id=sent.get("type_id") or "simple",
                 attribute_set_id=int(sent["attribute_set_id"]),
                 created_at=stamp,
                 updated_at=stamp,
             )
-            product.values = {"status": 1, "visibility": 4, **values}
-            product.values.setdefault("tax_class_id", "2")
-            if "url_key" not in product.values:
-                product.values["url_key"] = re.sub(
-                    r"[^a-z0-9]+", "-", str(sent["name"]).lower()
-                ).strip("-")
-            if store != "all":
-                product.overrides[store] = dict(values)
         else:
-            if store == "all":
-                product.values.update(values)
-            else:
-                for code, value in values.items():
-                    if self._attributes[code].scope == "global":
-                        product.values[code] = value
-                    else:
-                        product.overrides.setdefault(store, {})[code] = value
+            product = existing
+        extension = sent.get("extension_attributes") or {}
+        options, links = self._configurable_change(product, extension)
+        url_key = values.get("url_key")
+        if existing is None and not url_key:
+            url_key = values["url_key"] = re.sub(r"[^a-z0-9]+", "-", str(sent["name"]).lower())
+            url_key = values["url_key"] = url_key.strip("-")
+        if url_key and self.unique_url_keys:
+            self._check_url_key(sku, store, str(url_key))
+        if existing is None:
+            product.entity_id = next(self._entity_ids)
+            product.values = {"status": 1, "visibility": 4, "tax_class_id": "2", **values}
+            if store != "all":  # Magento copies every value sent into that store view
+                product.overrides[store] = dict(values)
+            self._products[sku] = product
+            self._by_id[product.entity_id] = sku
+            self._source_items[(sku, "default")] = {
+                "sku": sku,
+                "source_code": "default",
+                "quantity": 0,
+                "status": 0,
+            }
+        else:
+            for code, value in values.items():
+                if store == "all" or self._attributes[code].scope == "global":
+                    product.values[code] = value
+                else:
+                    product.overrides.setdefault(store, {})[code] = value
             if sent.get("type_id"):
                 product.type_id = sent["type_id"]
             if sent.get("attribute_set_id") is not None:
@@ -899,22 +938,51 @@ class MagentoDouble:
         for key in ENTITY_KEYS:
             if key in sent:
                 product.entity[key] = sent[key]
-        self._apply_extension(
-            product, sent.get("extension_attributes") or {}, creating=sku not in self._products
-        )
+        self._apply_extension(product, extension)
+        if options is not None:
+            product.configurable_options = options
+        if links is not None:
+            product.links = links
         product.updated_at = stamp
-        if sku not in self._products:
-            self._products[sku] = product
-            self._by_id[product.entity_id] = sku
-            self._source_items.setdefault(
-                (sku, "default"), {"sku": sku, "source_code": "default", "quantity": 0, "status": 0}
-            )
+        self._index_url_keys(product)
         self._writes[sku] = self._writes.get(sku, 0) + 1
         return product
 
-    def _apply_extension(
-        self, product: _Product, extension: dict[str, Any], *, creating: bool
-    ) -> None:
+    def _check_url_key(self, sku: str, store: str, url_key: str) -> None:
+        """Magento's URL rewrites refuse a second product with the same URL key."""
+        if self._url_keys.get(url_key, sku) != sku:
+            raise MagentoError(400, "URL key for specified store already exists.")
+
+    def _index_url_keys(self, product: _Product, *, remove: bool = False) -> None:
+        """A changed URL key keeps its old one taken, as Magento's permanent redirect does."""
+        keys = {product.values.get("url_key")}
+        keys.update(overrides.get("url_key") for overrides in product.overrides.values())
+        for key in keys:
+            if key and not remove:
+                self._url_keys[str(key)] = product.sku
+            elif key and self._url_keys.get(str(key)) == product.sku:
+                del self._url_keys[str(key)]
+
+    def _configurable_change(
+        self, product: _Product, extension: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]] | None, list[int] | None]:
+        """The configurable options and links a save sets (None: unchanged), validated."""
+        options = None
+        if "configurable_product_options" in extension:
+            options = [
+                self._configurable_option(
+                    product, self._attribute_by_id(option.get("attribute_id")), option
+                )
+                for option in extension["configurable_product_options"]
+            ]
+        links = None
+        if "configurable_product_links" in extension:
+            links = [int(i) for i in extension["configurable_product_links"]]
+            current = product.configurable_options if options is None else options
+            self._validate_links(self._option_codes(current), links)
+        return options, links
+
+    def _apply_extension(self, product: _Product, extension: dict[str, Any]) -> None:
         if "website_ids" in extension:
             product.website_ids = list(extension["website_ids"])
         if "category_links" in extension:
@@ -924,26 +992,17 @@ class MagentoDouble:
             ]
         if "stock_item" in extension:
             stock = extension["stock_item"]
-            product.stock = {
-                "qty": stock.get("qty", 0),
-                "is_in_stock": stock.get("is_in_stock", False),
-            }
-            self._source_items[(product.sku, "default")] = {
-                "sku": product.sku,
-                "source_code": "default",
-                "quantity": stock.get("qty", 0),
-                "status": 1 if stock.get("is_in_stock") else 0,
-            }
-        if "configurable_product_options" in extension:
-            options = []
-            for option in extension["configurable_product_options"]:
-                attribute = self._attribute_by_id(option.get("attribute_id"))
-                options.append(self._configurable_option(product, attribute, option))
-            product.configurable_options = options
-        if "configurable_product_links" in extension:
-            links = [int(i) for i in extension["configurable_product_links"]]
-            self._validate_links(product, links)
-            product.links = links
+            self._set_legacy_stock(product, stock.get("qty", 0), stock.get("is_in_stock", False))
+
+    def _set_legacy_stock(self, product: _Product, qty: Any, in_stock: Any) -> None:
+        """The legacy stock item and the default source item mirror each other (MSI)."""
+        product.stock = {"qty": qty, "is_in_stock": bool(in_stock)}
+        self._source_items[(product.sku, "default")] = {
+            "sku": product.sku,
+            "source_code": "default",
+            "quantity": qty,
+            "status": 1 if in_stock else 0,
+        }
 
     def _attribute_by_id(self, attribute_id: Any) -> _Attribute:
         for attribute in self._attributes.values():
@@ -965,11 +1024,12 @@ class MagentoDouble:
             "product_id": product.entity_id,
         }
 
-    def _option_codes(self, product: _Product) -> list[str]:
-        return [self._attribute_by_id(o["attribute_id"]).code for o in product.configurable_options]
+    def _option_codes(self, options: list[dict[str, Any]]) -> list[str]:
+        return [self._attribute_by_id(option["attribute_id"]).code for option in options]
 
-    def _validate_links(self, product: _Product, links: list[int]) -> None:
-        codes = self._option_codes(product)
+    def _validate_links(self, codes: list[str], links: list[int]) -> None:
+        """Magento's configurable save plugin: every child has a value for every option
+        attribute, and no two children share the same combination."""
         seen: dict[tuple[str, ...], int] = {}
         for child_id in links:
             sku = self._by_id.get(child_id)
@@ -1058,6 +1118,7 @@ class MagentoDouble:
             product = self._get(call.params["sku"])
             del self._products[product.sku]
             del self._by_id[product.entity_id]
+            self._index_url_keys(product, remove=True)
             for other in self._products.values():
                 if product.entity_id in other.links:
                     other.links.remove(product.entity_id)
@@ -1075,16 +1136,25 @@ class MagentoDouble:
         criteria = parse_search_criteria(call.query)
         with self._lock:
             rows = []
-            for product in sorted(self._products.values(), key=lambda p: p.entity_id):
-                rendered = self._render(product, call.store)
-                flat = {**rendered, "entity_id": product.entity_id}
-                for custom in rendered["custom_attributes"]:
-                    flat.setdefault(custom["attribute_code"], custom["value"])
-                rows.append((flat, rendered))
-            by_id = {id(flat): rendered for flat, rendered in rows}
-            page, total = search([flat for flat, _ in rows], criteria)
+            # insertion order is entity id order; only the page found is rendered
+            for product in self._products.values():
+                row = dict(product.values)
+                if call.store != "all" and call.store in product.overrides:
+                    row.update(product.overrides[call.store])
+                row.update(
+                    id=product.entity_id,
+                    entity_id=product.entity_id,
+                    sku=product.sku,
+                    type_id=product.type_id,
+                    attribute_set_id=product.attribute_set_id,
+                    created_at=product.created_at,
+                    updated_at=product.updated_at,
+                )
+                row[_ROW_PRODUCT] = product
+                rows.append(row)
+            page, total = search(rows, criteria)
             return {
-                "items": [by_id[id(flat)] for flat in page],
+                "items": [self._render(row[_ROW_PRODUCT], call.store) for row in page],
                 "search_criteria": criteria,
                 "total_count": total,
             }
@@ -1094,26 +1164,28 @@ class MagentoDouble:
         stock = call.body["stockItem"]
         with self._lock:
             product = self._get(call.params["productSku"])
-            product.stock = {
-                "qty": stock.get("qty", 0),
-                "is_in_stock": stock.get("is_in_stock", False),
-            }
-            self._source_items[(product.sku, "default")] = {
-                "sku": product.sku,
-                "source_code": "default",
-                "quantity": stock.get("qty", 0),
-                "status": 1 if stock.get("is_in_stock") else 0,
-            }
+            self._set_legacy_stock(product, stock.get("qty", 0), stock.get("is_in_stock", False))
             return product.entity_id
 
     async def _do_save_source_items(self, call: _Call) -> Any:
         items = call.body["sourceItems"]
         with self._lock:
+            errors = []
             for item in items:
-                if not item.get("sku"):
-                    raise MagentoError(400, "Validation Failed", None)
-                if item.get("source_code") not in self._sources:
-                    raise MagentoError(400, "Validation Failed", None)
+                for key in ("sku", "source_code"):
+                    if not item.get(key):
+                        errors.append(
+                            {"message": '"%field" can not be empty.', "parameters": {"field": key}}
+                        )
+                if item.get("source_code") and item["source_code"] not in self._sources:
+                    errors.append(
+                        {
+                            "message": 'Source with code "%code" does not exist.',
+                            "parameters": {"code": item["source_code"]},
+                        }
+                    )
+            if errors:
+                raise MagentoError(400, "Validation Failed", errors=errors)
             for item in items:
                 key = (item["sku"], item["source_code"])
                 self._source_items[key] = {
@@ -1128,7 +1200,7 @@ class MagentoDouble:
                         "qty": item.get("quantity", 0),
                         "is_in_stock": bool(item.get("status")),
                     }
-            return None
+            return []  # Magento answers a void service call with an empty array
 
     async def _do_list_source_items(self, call: _Call) -> Any:
         criteria = parse_search_criteria(call.query)
@@ -1198,17 +1270,22 @@ class MagentoDouble:
             attribute = self._attribute(code)
             if not attribute.has_options:
                 raise MagentoError(400, 'The "%1" attribute doesn\'t work with options.', [code])
+            label = str(option.get("label") or "").strip()
+            if not label:
+                raise MagentoError(
+                    400, "The attribute option label is empty. Enter the value and try again."
+                )
+            # AbstractSource::getOptionId: a case-insensitive label match, or the option id
+            if any(
+                o["label"].casefold() == label.casefold() or str(o["value"]) == label
+                for o in attribute.options
+            ):
+                raise MagentoError(400, DUPLICATE_OPTION, [option.get("label")])
             labels = {
                 int(item.get("store_id", 0)): item.get("label", "")
                 for item in option.get("store_labels") or []
             }
-            admin = labels.get(0) or option.get("label", "")
-            if not str(admin).strip():
-                raise MagentoError(
-                    400, "The attribute option label is empty. Enter the value and try again."
-                )
-            if any(o["label"].casefold() == str(admin).casefold() for o in attribute.options):
-                raise MagentoError(400, DUPLICATE_OPTION, [admin])
+            admin = labels.pop(0, None) or label
             option_id = next(self._option_ids)
             attribute.options.append(
                 {
@@ -1347,10 +1424,11 @@ class MagentoDouble:
                 raise MagentoError(400, ALREADY_ATTACHED)
             if product.type_id != "configurable" or not product.configurable_options:
                 raise MagentoError(400, NO_OPTIONS)
-            for code in self._option_codes(product):
+            codes = self._option_codes(product.configurable_options)
+            for code in codes:
                 if child.values.get(code) in (None, ""):
                     raise MagentoError(400, CHILD_LACKS_VALUE, [code])
-            self._validate_links(product, [*product.links, child.entity_id])
+            self._validate_links(codes, [*product.links, child.entity_id])
             product.links.append(child.entity_id)
             product.updated_at = self._now()
             return True
@@ -1411,6 +1489,7 @@ class MagentoDouble:
         with self._lock:
             bulk = _Bulk(bulk_uuid, call.store, f"Topic {topic}", self._now(), operations)
             self._bulks[bulk_uuid] = bulk
+            self._pending.add(bulk_uuid)
         task = asyncio.get_running_loop().create_task(self._process(bulk))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -1420,6 +1499,7 @@ class MagentoDouble:
     async def _process(self, bulk: _Bulk) -> None:
         await asyncio.sleep(self.bulk_delay)
         with self._lock:
+            self._pending.discard(bulk.uuid)
             for operation in bulk.operations:
                 queue = self._outcomes.get(operation.sku)
                 forced = queue.pop(0) if queue else None
@@ -1502,8 +1582,22 @@ class MagentoDouble:
             wanted = int(call.params["status"]) if call.params["status"].isdigit() else -1
             return sum(1 for op in bulk.operations if op.status == wanted) if bulk else 0
 
+    def bulks_pending(self) -> int:
+        """How many accepted bulks the consumer has not processed yet."""
+        with self._lock:
+            return len(self._pending)
+
     async def wait_for_bulks(self, timeout: float = 5.0) -> None:
-        """Wait until every scheduled bulk has been processed (held operations stay open)."""
+        """Wait (in any event loop) until every accepted bulk has been processed; operations
+        `bulk_outcome(..., 4)` holds stay open."""
         async with asyncio.timeout(timeout):
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks))
+            while self.bulks_pending():
+                await asyncio.sleep(0.005)
+
+    def wait_for_bulks_sync(self, timeout: float = 5.0) -> None:
+        """The same from a plain thread, e.g. a test driving DoubleServer over HTTP."""
+        deadline = time.monotonic() + timeout
+        while self.bulks_pending():
+            if time.monotonic() > deadline:
+                raise TimeoutError("bulks still pending in the Magento double")
+            time.sleep(0.005)

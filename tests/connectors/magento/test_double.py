@@ -681,7 +681,7 @@ def test_server_stop_and_start_on_the_same_port(
     with httpx.Client(base_url=url, auth=auth, timeout=2) as client:
         assert client.put("/rest/all/V1/products/SRV", json=simple("SRV")).status_code == 200
         magento_server.stop()
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(httpx.TransportError):
             client.get("/rest/all/V1/products/SRV")
         magento_server.start()
         assert magento_server.base_url == url
@@ -692,3 +692,67 @@ def test_server_stop_and_start_on_the_same_port(
             client.get("/rest/all/V1/products/SRV", timeout=0.1)
         assert time.monotonic() - started < 0.5
         magento_double.delay(0)
+        magento_double.bulk_outcome("SRV-1", 4)
+        bodies = [simple("SRV-0"), simple("SRV-1")]
+        accepted = client.post("/rest/all/async/bulk/V1/products", json=bodies)
+        assert accepted.status_code == 202
+        magento_double.wait_for_bulks_sync()
+        magento_double.release_open()
+        bulk = magento_double.bulks[accepted.json()["bulk_uuid"]]
+        assert [op["status"] for op in bulk["operations_list"]] == [1, 1]
+
+
+def test_refused_save_changes_nothing_and_url_keys_are_unique(
+    magento_double: MagentoDouble,
+) -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        await client.put("/rest/all/V1/products/U1", json=simple("U1", name="Same Name"))
+        clash = await client.put("/rest/all/V1/products/U2", json=simple("U2", name="Same Name"))
+        assert clash.status_code == 400
+        assert clash.json()["message"] == "URL key for specified store already exists."
+        own_key = simple("U2", name="Same Name", custom={"url_key": "same-name-2"})
+        assert (await client.put("/rest/all/V1/products/U2", json=own_key)).status_code == 200
+        refused = {
+            "product": {
+                "sku": "U1",
+                "price": 1.0,
+                "extension_attributes": {"configurable_product_links": [999]},
+            }
+        }
+        assert (await client.put("/rest/all/V1/products/U1", json=refused)).status_code == 404
+        unknown = simple("U3", name="Third", custom={"no_such_attribute": "x"})
+        assert (await client.put("/rest/V1/products/U3", json=unknown)).status_code == 200
+
+    run(magento_double, scenario)
+    product = magento_double.product("U1")
+    assert product is not None and product["price"] == 10.0
+    assert magento_double.writes_for("U1") == 1
+    third = magento_double.product("U3")
+    assert third is not None and custom_value(third, "no_such_attribute") is None
+    assert magento_double.store_overrides("U3", "default")["name"] == "Third"
+
+
+def test_source_item_refusals_and_double_errors() -> None:
+    double = MagentoDouble(validate=False)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        items = {"sourceItems": [{"sku": "", "source_code": "eu", "quantity": 1, "status": 1}]}
+        refused = await client.post("/rest/all/V1/inventory/source-items", json=items)
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "Validation Failed"
+        assert len(refused.json()["errors"]) == 2
+        double.add_source("eu")
+        items["sourceItems"][0]["sku"] = "EU1"
+        saved = await client.post("/rest/all/V1/inventory/source-items", json=items)
+        assert saved.json() == []
+        broken = await client.put("/rest/all/V1/products/X", json={"product": []})
+        assert broken.status_code == 500
+
+    asyncio.run(_with(double, scenario))
+    assert double.stock("EU1", "eu") == {
+        "sku": "EU1",
+        "source_code": "eu",
+        "quantity": 1,
+        "status": 1,
+    }
+    assert len(double.violations) == 1 and "double error" in double.violations[0]
