@@ -860,7 +860,7 @@ class MagentoDouble:
             assert validator is not None
             if not isinstance(body, list):
                 return [f"$: {body!r} is not of type 'array'"[:300]]
-            problems = []
+            problems: list[str] = []
             for index, item in enumerate(body):
                 problems.extend(f"$[{index}]{error[1:]}" for error in validator.errors(item))
             return problems
@@ -1187,8 +1187,7 @@ class MagentoDouble:
             if errors:
                 raise MagentoError(400, "Validation Failed", errors=errors)
             for item in items:
-                key = (item["sku"], item["source_code"])
-                self._source_items[key] = {
+                self._source_items[(item["sku"], item["source_code"])] = {
                     "sku": item["sku"],
                     "source_code": item["source_code"],
                     "quantity": item.get("quantity", 0),

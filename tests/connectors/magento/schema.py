@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
@@ -44,8 +44,9 @@ def load_schema() -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry[Any]:
-    resource: Resource[Any] = Resource(contents=load_schema(), specification=DRAFT4)
-    return Registry().with_resource(_BASE_URI, resource)
+    resource: Resource[Any] = DRAFT4.create_resource(load_schema())
+    registry: Registry[Any] = Registry().with_resource(_BASE_URI, resource)
+    return registry
 
 
 def _pointer_part(part: str) -> str:

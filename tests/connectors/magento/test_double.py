@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -40,7 +40,8 @@ class OAuth1(httpx.Auth):
             signature_method=SIGNATURE_HMAC_SHA256,
             nonce=self.nonce,
         )
-        _, headers, _ = signer.sign(str(request.url), http_method=request.method)
+        method = cast(Any, request.method)
+        _, headers, _ = signer.sign(str(request.url), http_method=method)
         request.headers["Authorization"] = headers["Authorization"]
         yield request
 
@@ -362,8 +363,8 @@ def test_configurable_options_and_links_in_one_put(magento_double: MagentoDouble
         assert answer.status_code == 200, answer.text
         extension = answer.json()["extension_attributes"]
         assert extension["configurable_product_links"] == ids
-        duplicate = {"product": {"sku": "T", "extension_attributes": {}}}
-        duplicate["product"]["extension_attributes"]["configurable_product_links"] = [ids[0]] * 2
+        links = {"configurable_product_links": [ids[0], ids[0]]}
+        duplicate = {"product": {"sku": "T", "extension_attributes": links}}
         assert (await client.put("/rest/all/V1/products/T", json=duplicate)).status_code == 400
 
     run(double, scenario)
