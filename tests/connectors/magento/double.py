@@ -477,6 +477,7 @@ class MagentoDouble:
         clock: Callable[[], datetime] = _utc_now,
         max_timestamp_skew: float | None = 600.0,
         unique_url_keys: bool = True,
+        record_requests: bool = True,
     ) -> None:
         self.validate = validate
         self.credentials = credentials
@@ -488,6 +489,7 @@ class MagentoDouble:
         # Magento always has the "default" store view
         self.stores: dict[str, int] = {"default": 1, **(stores or {})}
         self.unique_url_keys = unique_url_keys
+        self.record_requests = record_requests
         # store code -> store view id: "default" is 1, the others follow in order
         self.store_ids: dict[str, int] = {"all": 0}
         next_store = itertools.count(2)
@@ -645,10 +647,16 @@ class MagentoDouble:
             return [self._by_id[i] for i in found.links if i in self._by_id] if found else []
 
     def option_id(self, attribute_code: str, label: str) -> int | None:
+        """The option id of an admin label: the exact label first, then case-insensitively
+        (Magento's own lookup, AbstractSource::getOptionId, ignores case)."""
         with self._lock:
             attribute = self._attributes.get(attribute_code)
-            for option in attribute.options if attribute else ():
+            options = attribute.options if attribute else []
+            for option in options:
                 if option["label"] == label:
+                    return int(option["value"])
+            for option in options:
+                if option["label"].casefold() == label.casefold():
                     return int(option["value"])
             return None
 
@@ -722,6 +730,8 @@ class MagentoDouble:
                 body_error = f"body is not JSON: {exc}"
         store, rest = self._split_store(path)
         status, response = await self._answer(request, method, store, rest, query, body, body_error)
+        if not self.record_requests:
+            return response
         with self._lock:
             self.requests.append(
                 RecordedRequest(method, store, unquote(rest or path), query, body, status)
