@@ -109,6 +109,12 @@ class WebhookService:
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
         return endpoint
 
+    def _destination(self, endpoint_id: str) -> None:
+        """Any destination's row, a connector's too: the delivery log, dead letters and replay
+        are the same for every destination of the pipeline."""
+        if self.endpoints.get(endpoint_id) is None:
+            raise EndpointNotFound(f"no webhook endpoint or connector '{endpoint_id}'")
+
     def all(self) -> list[WebhookEndpoint]:
         return [e for e in self.endpoints.all() if e.kind == "webhook"]
 
@@ -183,7 +189,7 @@ class WebhookService:
         self, where: DeliveryFilter, limit: int = 100, after_id: int | None = None
     ) -> list[DeliveryRecord]:
         if where.endpoint_id is not None:
-            self.get(where.endpoint_id)
+            self._destination(where.endpoint_id)
         return self.queue.deliveries(where, max(1, min(limit, MAX_PAGE)), after_id)
 
     def delivery(self, delivery_id: int) -> tuple[DeliveryRecord, list[AttemptRecord]]:
@@ -196,7 +202,7 @@ class WebhookService:
         """Send matching finished deliveries again (dead ones unless a status is given), with
         their original webhook-id and a fresh timestamp and signature."""
         if where.endpoint_id is not None:
-            self.get(where.endpoint_id)
+            self._destination(where.endpoint_id)
         # Setting deliveries back to pending is the same whoever goes first, so a replay that
         # deadlocked with the dispatcher or another replay simply runs again.
         return retrying(lambda: self.queue.replay(where, ids, self.clock()))

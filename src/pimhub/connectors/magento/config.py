@@ -105,6 +105,9 @@ class AttributeMapping:
     own: bool = True  # False: compared and pulled, never sent
     unit: str | None = None  # quantities: the unit Magento's number is in
     family: str | None = None  # quantities: the family of units the hub field belongs to
+    # Select options known by id (hub option code -> Magento option id); others are found
+    # by admin label (which the connector sets to the option code) or created.
+    options: Mapping[str, int] = default_field(default_factory=dict)
 
     @property
     def top_level(self) -> bool:
@@ -367,6 +370,18 @@ def _attributes(
             errors.append(FieldError(f"{path}.own", "must be true or false", "type"))
             own = True
         unit = entry.get("unit", definition.unit if definition else None)
+        options = entry.get("options", {})
+        if not isinstance(options, Mapping) or not all(
+            _whole(v) and v > 0 for v in options.values()
+        ):
+            errors.append(FieldError(f"{path}.options", "must map option codes to ids", "type"))
+            options = {}
+        elif options and kind not in ("select", "multiselect"):
+            errors.append(FieldError(f"{path}.options", "only select fields have options"))
+        elif definition is not None and (
+            extra := sorted(set(map(str, options)) - set(definition.options))
+        ):
+            errors.append(FieldError(f"{path}.options", f"the field has no option {extra[0]!r}"))
         out.append(
             AttributeMapping(
                 field=str(name),
@@ -376,6 +391,7 @@ def _attributes(
                 own=own,
                 unit=unit if kind == "quantity" else None,
                 family=definition.family if definition and kind == "quantity" else None,
+                options={str(k): v for k, v in options.items()},
             )
         )
     return tuple(out)

@@ -11,6 +11,8 @@ configurable parent's `@options` / `@links` travel in `extension_attributes`.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,7 +30,7 @@ STATUS_DISABLED = 2
 VISIBILITY_NOT_INDIVIDUALLY = 1
 VISIBILITY_CATALOG_SEARCH = 4
 # Sent only when the hub creates the product: afterwards they belong to the shop.
-CREATE_ONLY = ("attribute_set_id", "@website_ids")
+CREATE_ONLY = ("attribute_set_id", "@website_ids", "url_key")
 PRODUCT_PROPERTIES = frozenset(
     {"status", "visibility", "type_id", "attribute_set_id", "name", "price", "weight"}
 )
@@ -90,6 +92,10 @@ def product_sections(
         "attribute_set_id": config.attribute_set.resolve(values),
         "@website_ids": list(config.websites),
     }
+    # Magento derives a URL key from the name and refuses a second product with the same
+    # one ("URL key for specified store already exists"): the SKU makes it unique. Sent only
+    # on create, so that a URL edited for SEO in Magento stays.
+    base["url_key"] = url_key(_default_text(values.get("name"), config), str(obj.get("key")))
     stores: dict[str, dict[str, Any]] = {code: {} for code in config.stores.values()}
     for mapping in config.owned():
         raw = values.get(mapping.field)
@@ -118,6 +124,18 @@ def product_sections(
     if stock is not None:
         sections[STOCK] = stock
     return sections
+
+
+def url_key(name: str, sku: str) -> str:
+    text = f"{name}-{sku}" if name else sku
+    slug = re.sub(r"[^a-z0-9]+", "-", unicodedata.normalize("NFKD", text).lower())
+    return slug.strip("-")[:200] or hashlib.sha256(sku.encode()).hexdigest()[:16]
+
+
+def _default_text(value: Any, config: MagentoConfig) -> str:
+    if isinstance(value, Mapping):
+        return str(value.get(config.default_language) or "")
+    return str(value or "")
 
 
 def _value(

@@ -169,6 +169,8 @@ class Pusher:
         sections = product_sections(self.config, envelope, resolved, family)
         previous = sent.get(target.sku, {})
         item = items.get(target.sku)
+        if item is None:
+            item = await self._existing(target.sku, outcome, dry_run)
         creating = item is None or item.remote_id is None or item.state in ("deleted",)
         done: dict[str, SectionState] = {}
         remote_id = item.remote_id if item else None
@@ -178,11 +180,12 @@ class Pusher:
         before = None if creating else _sent(previous.get(GLOBAL))
         entries = changed(glob, before)
         links_changed = "@links" in entries or "@options" in entries
-        if entries:
-            body = product_body(target.sku, entries, creating=creating)
+        body = product_body(target.sku, entries, creating=creating)
+        if entries and _says_something(body):
             reply = await self._call(outcome, "PUT", path, GLOBAL, body, dry_run)
             if isinstance(reply, Mapping) and isinstance(reply.get("id"), int):
                 remote_id = reply["id"]
+        if entries:
             done[GLOBAL] = SectionState(section_hash(glob), glob)
         for store in self.config.stores.values():
             section = sections.get(store)
@@ -217,6 +220,22 @@ class Pusher:
             synced_at=now,
         )
         await self._db(self.state.save_items, self.config.name, [state], now)
+
+    async def _existing(self, sku: str, outcome: Outcome, dry_run: bool) -> ItemState | None:
+        """A SKU the connector has never dealt with may exist in Magento already: then it is
+        Magento's product (never deleted or disabled by the hub), and is updated, not
+        created."""
+        try:
+            found = await self._call(
+                outcome, "GET", f"/V1/products/{sku_path(sku)}", GLOBAL, None, dry_run
+            )
+        except MagentoError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(found, Mapping) or not isinstance(found.get("id"), int):
+            return None
+        return ItemState(sku, None, found["id"], created_by_hub=False, state="pending")
 
     def _family(self, children: Sequence[CatalogObject]) -> Family:
         return Family(self.axes, {c.key: c.values for c in children})
@@ -396,6 +415,11 @@ class Pusher:
 class PushRefused(Exception):
     """The push cannot complete yet for a reason of the hub's (a parent not yet in Magento,
     a child Magento did not link); the delivery is retried."""
+
+
+def _says_something(body: Mapping[str, Any]) -> bool:
+    """False for a body that names only the SKU (every change was to a create-only value)."""
+    return set(body["product"]) != {"sku"}
 
 
 def _sent(state: SectionState | None) -> Mapping[str, Any] | None:

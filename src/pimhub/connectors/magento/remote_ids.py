@@ -71,7 +71,10 @@ class RemoteIds:
             by_code.setdefault(code, []).append(value)
         for code, values in by_code.items():
             kind = option_kind(code)
-            known = await self._known(kind, values)
+            mapping = self.config.attribute(code)
+            fixed = dict(mapping.options) if mapping else {}
+            known = {v: fixed[v] for v in values if v in fixed}
+            known |= await self._known(kind, [v for v in values if v not in known])
             for value in values:
                 if value not in known:
                     found = await self._option(code, value, create)
@@ -87,6 +90,12 @@ class RemoteIds:
             if value in cached:
                 return cached[value]
             listed = await self._list_options(code)
+            if value not in listed:
+                # The admin label is never translated, so matching it regardless of case
+                # finds an option someone created by hand as "Black" for the code "black".
+                same = [i for label, i in listed.items() if label.casefold() == value.casefold()]
+                if len(same) == 1:
+                    listed[value] = same[0]
             if value not in listed and create:
                 body = {"option": {"label": value, "value": "", "is_default": False}}
                 path = f"/V1/products/attributes/{sku_path(code)}/options"
