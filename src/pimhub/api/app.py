@@ -24,6 +24,7 @@ from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
 from pimhub.api.rest import (
     classes,
+    connectors,
     datahub,
     import_profiles,
     imports,
@@ -85,6 +86,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         classes,
         objects,
         webhooks,
+        connectors,
         datahub,
         simple,
         imports,

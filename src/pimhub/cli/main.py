@@ -7,6 +7,7 @@ import typer
 from pimhub.cli import (
     classes,
     completeness,
+    connectors,
     db,
     graphql,
     keys,
@@ -27,6 +28,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(graphql.app, name="graphql")
 app.add_typer(search.app, name="search")
+app.add_typer(connectors.app, name="connectors")
 server.register(app)
 transfer.register(app)
 completeness.register(app)

@@ -1,0 +1,346 @@
+"""`pimhub connectors`: add, check, show, change and remove connectors; their status per SKU,
+dry runs and pushes outside the queue. Deliveries, dead letters and replay of a connector are
+those of its pipeline row: `pimhub webhooks deliveries --endpoint connector-NAME`."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import orjson
+import typer
+import yaml
+from rich.markup import escape
+from rich.table import Table
+
+from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
+from pimhub.connectors.magento.config import NAME_PATTERN, InvalidConnector
+from pimhub.connectors.records import StoredConnector
+
+app = typer.Typer(
+    help="Manage connectors (Magento 2). A connector's deliveries, dead letters and replay "
+    "are under `pimhub webhooks deliveries|replay --endpoint connector-NAME`.",
+    no_args_is_help=True,
+)
+
+KINDS = ("magento",)
+ITEM_STATES = ("synced", "failed", "disabled", "deleted", "pending")
+# The service's credential key, the command-line flag and the environment variable for each.
+CREDENTIALS = (
+    ("consumerKey", "--consumer-key", "PIMHUB_MAGENTO_CONSUMER_KEY"),
+    ("consumerSecret", "--consumer-secret", "PIMHUB_MAGENTO_CONSUMER_SECRET"),
+    ("accessToken", "--access-token", "PIMHUB_MAGENTO_ACCESS_TOKEN"),
+    ("accessTokenSecret", "--access-token-secret", "PIMHUB_MAGENTO_ACCESS_TOKEN_SECRET"),
+)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+NameArg = Annotated[str, typer.Argument(help="The connector's name")]
+ConfigOption = Annotated[
+    Path, typer.Option("--config", help="The configuration, YAML or JSON (see docs/magento.md)")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+ConsumerKey = Annotated[
+    str | None,
+    typer.Option(
+        "--consumer-key", envvar="PIMHUB_MAGENTO_CONSUMER_KEY", help="Integration consumer key"
+    ),
+]
+ConsumerSecret = Annotated[
+    str | None,
+    typer.Option(
+        "--consumer-secret",
+        envvar="PIMHUB_MAGENTO_CONSUMER_SECRET",
+        help="Integration consumer secret",
+    ),
+]
+AccessToken = Annotated[
+    str | None,
+    typer.Option(
+        "--access-token", envvar="PIMHUB_MAGENTO_ACCESS_TOKEN", help="Integration access token"
+    ),
+]
+AccessTokenSecret = Annotated[
+    str | None,
+    typer.Option(
+        "--access-token-secret",
+        envvar="PIMHUB_MAGENTO_ACCESS_TOKEN_SECRET",
+        help="Integration access token secret",
+    ),
+]
+
+
+def reports_problems(command: Callable[P, R]) -> Callable[P, R]:
+    """An invalid configuration or incomplete credentials: the summary, then each problem as
+    `path: message` on its own line (stderr), exit status 1. Other errors as everywhere."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except InvalidConnector as exc:
+            print_problems(exc)
+            raise typer.Exit(1) from None
+
+    return handles_errors(wrapper)
+
+
+def print_problems(exc: InvalidConnector) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(exc.detail)}", highlight=False)
+    hints = {f"credentials.{key}": f"{flag} or {env}" for key, flag, env in CREDENTIALS}
+    for problem in exc.errors:
+        hint = hints.get(problem.field)
+        suffix = f" (give {hint})" if hint else ""
+        err_console.print(f"{problem.field}: {problem.message}{suffix}", highlight=False)
+
+
+def checked_name(name: str) -> str:
+    """`name` when it can be a connector's name; otherwise the same error as an unknown one
+    (and no database lookup of a NUL or a path)."""
+    if not NAME_PATTERN.fullmatch(name):
+        shown = name.replace("\0", "\\0")
+        raise fail(f"no connector '{shown}'")
+    return name
+
+
+def read_config(file: Path, name: str | None = None, base_url: str | None = None) -> Any:
+    """The configuration in `file` (JSON when it ends in .json, else YAML), with the given
+    overrides; a syntax error names its line and column."""
+    text = file.read_text(encoding="utf-8")
+    if file.suffix.lower() == ".json":
+        try:
+            data: Any = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            message = f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            raise fail(f"{file}: {message}") from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
+    if not isinstance(data, dict):
+        raise fail(f"{file}: expected a mapping of settings (name, baseUrl, ...)")
+    if name is not None:
+        data["name"] = name
+    if base_url is not None:
+        data["baseUrl"] = base_url
+    return data
+
+
+def credentials_given(*values: str | None) -> dict[str, str] | None:
+    """The credentials given by flag or environment; None when none is."""
+    given = {key: v for (key, _, _), v in zip(CREDENTIALS, values, strict=True) if v is not None}
+    return given or None
+
+
+def describe(stored: StoredConnector) -> str:
+    config = stored.config
+    return f"{stored.name} ({stored.kind}, class {config.get('class', 'Product')}) -> " + str(
+        config.get("baseUrl", "")
+    )
+
+
+def pipeline_hint(stored: StoredConnector) -> str:
+    endpoint = stored.endpoint_id
+    return (
+        f"deliveries and dead letters: pimhub webhooks deliveries --endpoint {endpoint}"
+        f" [--status dead]; send again: pimhub webhooks replay --endpoint {endpoint}"
+    )
+
+
+@app.command("add")
+@reports_problems
+def add(
+    kind: Annotated[str, typer.Argument(help="The kind of connector: magento")],
+    config: ConfigOption,
+    name: Annotated[str | None, typer.Option(help="Overrides the file's name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Overrides the file's baseUrl")] = None,
+    consumer_key: ConsumerKey = None,
+    consumer_secret: ConsumerSecret = None,
+    access_token: AccessToken = None,
+    access_token_secret: AccessTokenSecret = None,
+) -> None:
+    """Add a connector. Credentials come from the flags or, so that they stay out of the shell
+    history, from PIMHUB_MAGENTO_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN and
+    _ACCESS_TOKEN_SECRET (a flag wins). They are sealed at rest and never printed."""
+    if kind not in KINDS:
+        raise fail(f"unknown connector kind '{kind}'; known: {', '.join(KINDS)}")
+    body = read_config(config, name, base_url)
+    credentials = credentials_given(
+        consumer_key, consumer_secret, access_token, access_token_secret
+    )
+    stored = open_hub().connectors.add(body, credentials or {})
+    console.print(f"added connector {escape(describe(stored))}", highlight=False)
+    console.print(escape(pipeline_hint(stored)), highlight=False)
+
+
+@app.command("check")
+@reports_problems
+def check(config: ConfigOption) -> None:
+    """Check a configuration without saving it: each problem as `path: message`, exit 1."""
+    body = read_config(config)
+    checked = open_hub().connectors.check(body)
+    console.print(f"ok: {escape(checked.name)} -> {escape(checked.base_url)}", highlight=False)
+
+
+@app.command("list")
+@handles_errors
+def list_connectors() -> None:
+    """List connectors with their health."""
+    table = Table("name", "kind", "class", "base URL", "enabled", "failures", "note", "endpoint")
+    for stored in open_hub().connectors.all():
+        note = stored.disabled_reason or (
+            f"paused until {stored.paused_until:%H:%M:%S}" if stored.paused_until else ""
+        )
+        table.add_row(
+            stored.name,
+            stored.kind,
+            str(stored.config.get("class", "Product")),
+            str(stored.config.get("baseUrl", "")),
+            "yes" if stored.enabled else "no",
+            str(stored.consecutive_failures),
+            note,
+            stored.endpoint_id,
+        )
+    console.print(table)
+
+
+@app.command("show")
+@handles_errors
+def show(name: NameArg) -> None:
+    """Print a connector's configuration (YAML), health and SKU counts (never credentials)."""
+    hub = open_hub()
+    stored = hub.connectors.get(checked_name(name))
+    counts = hub.connectors.status(stored.name, limit=1).counts
+    document = {
+        "connector": stored.config,
+        "health": {
+            **stored.to_dict()["health"],
+            "enabled": stored.enabled,
+            "version": stored.version,
+            "endpoint": stored.endpoint_id,
+        },
+        "items": dict(counts),
+    }
+    typer.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), nl=False)
+    typer.echo(f"# {pipeline_hint(stored)}")
+
+
+@app.command("update")
+@reports_problems
+def update(
+    name: NameArg,
+    config: ConfigOption,
+    consumer_key: ConsumerKey = None,
+    consumer_secret: ConsumerSecret = None,
+    access_token: AccessToken = None,
+    access_token_secret: AccessTokenSecret = None,
+) -> None:
+    """Replace a connector's configuration (its name stays); new credentials when given (all
+    four, by flag or PIMHUB_MAGENTO_* variables), else the stored ones stay."""
+    checked_name(name)
+    body = read_config(config)
+    credentials = credentials_given(
+        consumer_key, consumer_secret, access_token, access_token_secret
+    )
+    stored = open_hub().connectors.update(name, body, credentials)
+    changed = " and credentials" if credentials else ""
+    console.print(
+        f"updated settings{changed} of {escape(describe(stored))} (version {stored.version})",
+        highlight=False,
+    )
+
+
+@app.command("remove")
+@handles_errors
+def remove(
+    name: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
+) -> None:
+    """Remove a connector, its credentials, pending deliveries and what it knows per SKU
+    (products already in the shop stay there)."""
+    hub = open_hub()
+    stored = hub.connectors.get(checked_name(name))
+    if not yes:
+        typer.confirm(f"remove connector {describe(stored)}?", abort=True)
+    hub.connectors.remove(stored.name)
+    console.print(f"removed connector {escape(stored.name)}", highlight=False)
+
+
+@app.command("status")
+@handles_errors
+def status(
+    name: NameArg,
+    state: Annotated[str | None, typer.Option(help=", ".join(ITEM_STATES))] = None,
+    after: Annotated[str | None, typer.Option(help="Start after this SKU (paging)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many SKUs")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """SKU counts by state and, per SKU, its state, synced version, when and last error.
+    Failed deliveries: `pimhub webhooks deliveries --endpoint connector-NAME`."""
+    if state is not None and state not in ITEM_STATES:
+        raise fail(f"--state must be one of {', '.join(ITEM_STATES)}")
+    found = open_hub().connectors.status(checked_name(name), state=state, after=after, limit=limit)
+    if as_json:
+        typer.echo(orjson.dumps(found.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(found.counts.items())) or "no SKUs yet"
+    console.print(f"{escape(name)}: {escape(counts)}", highlight=False)
+    table = Table("sku", "state", "synced version", "synced at", "last error")
+    for item in found.items:
+        table.add_row(
+            item.sku,
+            item.state,
+            "-" if item.synced_version is None else str(item.synced_version),
+            f"{item.synced_at:%Y-%m-%d %H:%M:%S}" if item.synced_at else "-",
+            item.last_error or "",
+        )
+    console.print(table)
+    if len(found.items) == limit:
+        console.print(f"more: --after {escape(found.items[-1].sku)}", highlight=False)
+
+
+@app.command("dry-run")
+@reports_problems
+def dry_run(
+    name: NameArg,
+    sku: Annotated[str, typer.Argument(help="The product's SKU")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Print the requests pushing one product would send now (method, store, path, body);
+    ids are looked up in Magento, nothing is written there or here."""
+    requests = asyncio.run(open_hub().connectors.dry_run(checked_name(name), sku))
+    if as_json:
+        typer.echo(orjson.dumps(requests, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not requests:
+        typer.echo(f"{sku}: nothing to send (Magento has it as the hub does)")
+    for request in requests:
+        typer.echo(f"{request['method']} [{request['store']}] {request['path']}")
+        if request["body"] is not None:
+            typer.echo(orjson.dumps(request["body"], option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command("push")
+@handles_errors
+def push(
+    name: NameArg,
+    skus: Annotated[list[str], typer.Argument(help="One or more SKUs")],
+) -> None:
+    """Push these SKUs now, outside the queue; prints each outcome, exit 1 if any failed.
+    Queued deliveries: `pimhub webhooks deliveries --endpoint connector-NAME`."""
+    outcomes = asyncio.run(open_hub().connectors.push_skus(checked_name(name), list(skus)))
+    failed = 0
+    for outcome in outcomes:
+        if outcome.ok:
+            typer.echo(f"{outcome.sku}: ok ({outcome.calls} calls)")
+        else:
+            failed += 1
+            typer.echo(f"{outcome.sku}: {outcome.error}")
+    if failed:
+        raise typer.Exit(1)
