@@ -3,12 +3,14 @@ tests/connectors)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
+from pimhub.connectors.state import ItemState
 from tests.api.test_rest_contract import problem
 from tests.conftest import bearer
 
@@ -212,3 +214,29 @@ def test_the_openapi_document_describes_the_routes(client: TestClient) -> None:
             assert operation["summary"], (path, method)
             if method in ("post", "put"):
                 assert operation["requestBody"]["required"] is True
+
+
+def test_items_are_paged_and_read_one_by_one(
+    hub: Hub, client: TestClient, admin: dict[str, str]
+) -> None:
+    add(client, admin)
+    now = datetime.now(UTC)
+    hub.connectors.state.save_items(
+        "shop",
+        [
+            ItemState("A-1", None, 11, True, "synced", 3, now),
+            ItemState("A-2", None, None, False, "failed", last_error="Magento said 400"),
+            ItemState("A-3", None, 13, True, "synced", 1, now),
+        ],
+        now,
+    )
+    first = client.get(f"{BASE}/shop/items?limit=2", headers=admin).json()
+    assert first["counts"] == {"synced": 2, "failed": 1}
+    assert [i["sku"] for i in first["items"]] == ["A-1", "A-2"] and first["next"] == "A-2"
+    rest = client.get(f"{BASE}/shop/items?limit=2&after=A-2", headers=admin).json()
+    assert [i["sku"] for i in rest["items"]] == ["A-3"] and rest["next"] is None
+    failed = client.get(f"{BASE}/shop/items?state=failed", headers=admin).json()["items"]
+    assert [(i["sku"], i["lastError"]) for i in failed] == [("A-2", "Magento said 400")]
+    one = client.get(f"{BASE}/shop/items/A-1", headers=admin).json()
+    assert one["state"] == "synced" and one["syncedVersion"] == 3 and one["remoteId"] == 11
+    problem(client.get(f"{BASE}/shop/items/B-9", headers=admin), 404, "connector-not-found")

@@ -3,6 +3,7 @@ need a Magento: tests/connectors)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from pimhub.bootstrap import bootstrap
 from pimhub.cli.main import app
+from pimhub.connectors.state import ItemState
 from pimhub.settings import Settings
 from tests.cli.test_cli import init, invoke, one_line_error
 
@@ -262,3 +264,35 @@ def test_a_second_connector_of_the_same_name_is_refused(
     assert invoke(runner, "connectors", "add", "magento", "--config", path, *flags())[0] == 0
     code, _, err = invoke(runner, "connectors", "add", "magento", "--config", path, *flags())
     assert "exists" in one_line_error(code, err)
+
+
+def test_status_lists_items_and_pages(runner: CliRunner, db_url: str, tmp_path: Path) -> None:
+    init(runner)
+    path = str(config_file(tmp_path))
+    assert invoke(runner, "connectors", "add", "magento", "--config", path, *flags())[0] == 0
+    hub = bootstrap(Settings(database_url=db_url))
+    now = datetime.now(UTC)
+    hub.connectors.state.save_items(
+        "shop",
+        [
+            ItemState("A-1", None, 11, True, "synced", 3, now),
+            ItemState("A-2", None, None, False, "failed", last_error="Magento said 400"),
+        ],
+        now,
+    )
+    code, out, _ = invoke(runner, "connectors", "status", "shop", "--limit", "1")
+    assert code == 0 and "failed 1, synced 1" in out
+    assert "A-1" in out and "A-2" not in out and "more: --after A-1" in out
+    code, out, _ = invoke(runner, "connectors", "status", "shop", "--state", "failed", "--json")
+    items = orjson.loads(out)["items"]
+    assert [(i["sku"], i["lastError"]) for i in items] == [("A-2", "Magento said 400")]
+    code, out, _ = invoke(runner, "connectors", "show", "shop")
+    assert yaml.safe_load(out)["items"] == {"synced": 1, "failed": 1}
+
+
+def test_dry_run_and_push_of_an_unknown_connector(runner: CliRunner, db_url: str) -> None:
+    init(runner)
+    line = one_line_error(*invoke(runner, "connectors", "dry-run", "nowhere", "SKU-1")[::2])
+    assert "no connector 'nowhere'" in line
+    line = one_line_error(*invoke(runner, "connectors", "push", "nowhere", "SKU-1")[::2])
+    assert "no connector 'nowhere'" in line

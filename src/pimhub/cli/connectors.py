@@ -16,6 +16,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
+from pimhub.bootstrap import Hub
 from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
 from pimhub.connectors.magento.config import NAME_PATTERN, InvalidConnector
 from pimhub.connectors.records import StoredConnector
@@ -138,6 +139,13 @@ def credentials_given(*values: str | None) -> dict[str, str] | None:
     return given or None
 
 
+def absent(hub: Hub, name: str, skus: list[str]) -> set[str]:
+    """The SKUs the hub has no product for in the connector's class (their push only
+    handles what the shop has: nothing, or the delete policy)."""
+    class_name = str(hub.connectors.get(name).config.get("class", "Product"))
+    return set(skus) - set(hub.connectors.catalog.by_keys(class_name, skus))
+
+
 def describe(stored: StoredConnector) -> str:
     config = stored.config
     return f"{stored.name} ({stored.kind}, class {config.get('class', 'Product')}) -> " + str(
@@ -165,9 +173,11 @@ def add(
     access_token: AccessToken = None,
     access_token_secret: AccessTokenSecret = None,
 ) -> None:
-    """Add a connector. Credentials come from the flags or, so that they stay out of the shell
-    history, from PIMHUB_MAGENTO_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN and
-    _ACCESS_TOKEN_SECRET (a flag wins). They are sealed at rest and never printed."""
+    """Add a connector from a YAML or JSON file.
+
+    Credentials come from the flags or, so that they stay out of the shell history, from
+    PIMHUB_MAGENTO_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN and _ACCESS_TOKEN_SECRET (a
+    flag wins). They are sealed at rest and never printed."""
     if kind not in KINDS:
         raise fail(f"unknown connector kind '{kind}'; known: {', '.join(KINDS)}")
     body = read_config(config, name, base_url)
@@ -213,7 +223,10 @@ def list_connectors() -> None:
 @app.command("show")
 @handles_errors
 def show(name: NameArg) -> None:
-    """Print a connector's configuration (YAML), health and SKU counts (never credentials)."""
+    """Print a connector's configuration (YAML), health and SKU counts.
+
+    Never its credentials. Deliveries, dead letters and replay: `pimhub webhooks deliveries
+    --endpoint connector-NAME` and `pimhub webhooks replay --endpoint connector-NAME`."""
     hub = open_hub()
     stored = hub.connectors.get(checked_name(name))
     counts = hub.connectors.status(stored.name, limit=1).counts
@@ -241,8 +254,10 @@ def update(
     access_token: AccessToken = None,
     access_token_secret: AccessTokenSecret = None,
 ) -> None:
-    """Replace a connector's configuration (its name stays); new credentials when given (all
-    four, by flag or PIMHUB_MAGENTO_* variables), else the stored ones stay."""
+    """Replace a connector's configuration; new credentials when given.
+
+    The name stays. Credentials: all four, by flag or PIMHUB_MAGENTO_* variables; without
+    them the stored ones stay."""
     checked_name(name)
     body = read_config(config)
     credentials = credentials_given(
@@ -262,8 +277,10 @@ def remove(
     name: NameArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
 ) -> None:
-    """Remove a connector, its credentials, pending deliveries and what it knows per SKU
-    (products already in the shop stay there)."""
+    """Remove a connector (asks first unless --yes).
+
+    Its credentials, pending deliveries and what it knows per SKU go; products already in
+    the shop stay there."""
     hub = open_hub()
     stored = hub.connectors.get(checked_name(name))
     if not yes:
@@ -281,8 +298,9 @@ def status(
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many SKUs")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
-    """SKU counts by state and, per SKU, its state, synced version, when and last error.
-    Failed deliveries: `pimhub webhooks deliveries --endpoint connector-NAME`."""
+    """SKU counts by state and a page of SKUs: state, synced version, when, last error.
+
+    Failed deliveries: `pimhub webhooks deliveries --endpoint connector-NAME --status dead`."""
     if state is not None and state not in ITEM_STATES:
         raise fail(f"--state must be one of {', '.join(ITEM_STATES)}")
     found = open_hub().connectors.status(checked_name(name), state=state, after=after, limit=limit)
@@ -312,14 +330,18 @@ def dry_run(
     sku: Annotated[str, typer.Argument(help="The product's SKU")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the requests pushing one product would send now (method, store, path, body);
-    ids are looked up in Magento, nothing is written there or here."""
-    requests = asyncio.run(open_hub().connectors.dry_run(checked_name(name), sku))
+    """Print the requests pushing one product would send now.
+
+    Method, store, path and body as JSON. Ids are looked up in Magento; nothing is written
+    there or in the hub."""
+    hub = open_hub()
+    requests = asyncio.run(hub.connectors.dry_run(checked_name(name), sku))
     if as_json:
         typer.echo(orjson.dumps(requests, option=orjson.OPT_INDENT_2).decode())
         return
     if not requests:
-        typer.echo(f"{sku}: nothing to send (Magento has it as the hub does)")
+        why = "the hub has no such product" if absent(hub, name, [sku]) else "nothing changed"
+        typer.echo(f"{sku}: nothing to send ({why})")
     for request in requests:
         typer.echo(f"{request['method']} [{request['store']}] {request['path']}")
         if request["body"] is not None:
@@ -332,13 +354,18 @@ def push(
     name: NameArg,
     skus: Annotated[list[str], typer.Argument(help="One or more SKUs")],
 ) -> None:
-    """Push these SKUs now, outside the queue; prints each outcome, exit 1 if any failed.
-    Queued deliveries: `pimhub webhooks deliveries --endpoint connector-NAME`."""
-    outcomes = asyncio.run(open_hub().connectors.push_skus(checked_name(name), list(skus)))
+    """Push these SKUs now, outside the queue; exit 1 if any failed.
+
+    Prints `SKU: ok` or the error per SKU. Queued deliveries, dead letters and replay:
+    `pimhub webhooks deliveries|replay --endpoint connector-NAME`."""
+    hub = open_hub()
+    outcomes = asyncio.run(hub.connectors.push_skus(checked_name(name), list(skus)))
+    missing = absent(hub, name, list(skus))
     failed = 0
     for outcome in outcomes:
         if outcome.ok:
-            typer.echo(f"{outcome.sku}: ok ({outcome.calls} calls)")
+            note = ", the hub has no such product" if outcome.sku in missing else ""
+            typer.echo(f"{outcome.sku}: ok ({outcome.calls} calls{note})")
         else:
             failed += 1
             typer.echo(f"{outcome.sku}: {outcome.error}")
