@@ -25,6 +25,7 @@ from pimhub.search.sql_index import IndexLanguages, SqlSearchIndex
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
 from pimhub.storage.connector_catalog import SqlCatalogReader
+from pimhub.storage.connector_ledger import SqlBulkLedger
 from pimhub.storage.connector_state import SqlConnectorState
 from pimhub.storage.connectors import SqlConnectorRepository
 from pimhub.storage.datahub_configs import SqlDatahubConfigRepository
@@ -135,6 +136,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             SqlCatalogReader(engine),
             sealer,
             classes.get,
+            SqlBulkLedger(engine),
             clock=utc_now,
             allow_private=settings.webhooks_allow_private,
         ),

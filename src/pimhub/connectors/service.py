@@ -12,6 +12,8 @@ import structlog
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, NotFound
+from pimhub.connectors.ledger import BulkLedger, LedgerEntry
+from pimhub.connectors.magento.bulk import BulkSync, SyncReport
 from pimhub.connectors.magento.client import MagentoClient, MagentoCredentials
 from pimhub.connectors.magento.config import InvalidConnector, MagentoConfig, parse_config
 from pimhub.connectors.magento.destination import MagentoDestination
@@ -68,6 +70,7 @@ class ConnectorService:
         catalog: CatalogReader,
         sealer: Sealer,
         classes: Callable[[str], ClassDefinition],
+        ledger: BulkLedger,
         *,
         clock: Callable[[], datetime],
         allow_private: bool = False,
@@ -78,6 +81,7 @@ class ConnectorService:
         self.catalog = catalog
         self.sealer = sealer
         self.classes = classes
+        self.ledger = ledger
         self.clock = clock
         self.allow_private = allow_private
         self.transport = transport  # an httpx transport for tests; None: the network
@@ -180,7 +184,15 @@ class ConnectorService:
         )
         definition = self.classes(config.class_name)
         axes = definition.variants.axes if definition.variants else ()
-        return Pusher(config, client, self.state, self.catalog, axes=axes, clock=self.clock)
+        return Pusher(
+            config,
+            client,
+            self.state,
+            self.catalog,
+            axes=axes,
+            clock=self.clock,
+            open_skus=self.ledger.open_skus,
+        )
 
     def _credentials(self, name: str) -> str:
         sealed = self.repository.sealed_secret(name)
@@ -214,6 +226,43 @@ class ConnectorService:
             return await pusher.push(targets)
         finally:
             await pusher.client.aclose()
+
+    async def full_sync(
+        self,
+        name: str,
+        *,
+        force: bool = False,
+        poll_interval: float = 1.0,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> SyncReport:
+        """Every wanted product through Magento's async bulk API, waiting for Magento to
+        process it; safe to run again after a crash (the ledger skips what is open or done)."""
+        pusher = self.pusher(name)
+        try:
+            sync = BulkSync(pusher, self.ledger, poll_interval=poll_interval, progress=progress)
+            return await sync.full(force=force)
+        finally:
+            await pusher.client.aclose()
+
+    async def poll_bulks(self, name: str, *, wait: bool = False) -> int:
+        """Checks the connector's open bulk operations once (or until none is open); returns
+        how many are still open."""
+        pusher = self.pusher(name)
+        try:
+            sync = BulkSync(pusher, self.ledger)
+            if wait:
+                await sync.wait()
+            return await sync.poll()
+        finally:
+            await pusher.client.aclose()
+
+    def ledger_page(
+        self, name: str, *, status: str | None = None, after: int | None = None, limit: int = 100
+    ) -> tuple[dict[str, int], list[LedgerEntry]]:
+        """Counts of the connector's bulk operations by status, and a page of them."""
+        self.get(name)
+        page = self.ledger.page(name, status=status, after=after, limit=min(limit, 500))
+        return self.ledger.counts(name), page
 
     def destination(self, endpoint: WebhookEndpoint, secret: str) -> MagentoDestination | None:
         """The pipeline destination of a connector's row (the dispatcher's factory)."""

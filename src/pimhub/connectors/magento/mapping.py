@@ -25,6 +25,7 @@ from pimhub.connectors.magento.config import AttributeMapping, MagentoConfig, St
 
 GLOBAL = "all"
 STOCK = "stock"
+LINK_SECTION = "link"  # which configurable parent a variant is linked to
 STATUS_ENABLED = 1
 STATUS_DISABLED = 2
 VISIBILITY_NOT_INDIVIDUALLY = 1

@@ -23,6 +23,7 @@ from pimhub.connectors.magento.client import (
 from pimhub.connectors.magento.config import DeletePolicy, MagentoConfig, StockMode
 from pimhub.connectors.magento.mapping import (
     GLOBAL,
+    LINK_SECTION,
     STOCK,
     Family,
     Resolved,
@@ -41,7 +42,6 @@ from pimhub.connectors.ports import CatalogReader
 from pimhub.connectors.state import ConnectorState, ItemState, SectionState
 
 T = TypeVar("T")
-LINK = "link"  # the section recording which configurable parent a child is linked to
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,11 @@ class Pusher:
         axes: Sequence[str] = (),
         clock: Callable[[], datetime],
         db: Callable[..., Awaitable[Any]] | None = None,
+        open_skus: Callable[[str, Sequence[str]], set[str]] | None = None,
     ) -> None:
+        # SKUs with a bulk operation Magento has not finished (the ledger's): a write now could
+        # be overtaken by that older operation, so it waits and is retried.
+        self.open_skus = open_skus
         self.config = config
         self.client = client
         self.state = state
@@ -109,6 +113,7 @@ class Pusher:
         skus = [t.sku for t in targets]
         items = await self._db(self.state.items, self.config.name, skus)
         sent = await self._db(self.state.sections, self.config.name, skus)
+        busy = await self._db(self.open_skus, self.config.name, skus) if self.open_skus else set()
         live = [t for t in targets if t.obj is not None and self._wanted(t.obj)]
         families = await self._families([t.obj for t in live if t.obj is not None])
         gate = asyncio.Semaphore(self.config.concurrency)
@@ -116,6 +121,11 @@ class Pusher:
         async def one(target: Target) -> Outcome:
             async with gate:
                 outcome = Outcome(target.sku)
+                if target.sku in busy:
+                    outcome.error = "a bulk operation for this SKU is still open in Magento"
+                    outcome.status = 409
+                    outcome.retry_after = 10.0
+                    return outcome
                 try:
                     if target in live:
                         await self._push_one(target, items, sent, families, outcome, dry_run)
@@ -203,9 +213,11 @@ class Pusher:
         if links_changed:
             await self._check_children(target.sku, family, resolved, outcome, dry_run)
         if obj.parent is not None:
-            link = await self._link_to_parent(target.sku, obj, previous.get(LINK), outcome, dry_run)
+            link = await self._link_to_parent(
+                target.sku, obj, previous.get(LINK_SECTION), outcome, dry_run
+            )
             if link is not None:
-                done[LINK] = link
+                done[LINK_SECTION] = link
         if dry_run:
             return
         now = self.clock()

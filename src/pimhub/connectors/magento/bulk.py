@@ -1,0 +1,571 @@
+"""Full sync through Magento's asynchronous bulk API, with a ledger of every operation.
+
+Each product's changed sections go out as operations of `PUT /async/bulk/V1/products/bySku`
+(per store code, in chunks). Every operation is written to the ledger before its request is
+sent, and polled afterwards through `GET /V1/bulk/{uuid}/detailed-status`: status 1 records
+the section as sent, 2 (a lock or connection error) is resubmitted with backoff, 3 and 5 are
+failures with Magento's message, and 4 past a time limit is resubmitted. The bulk-level status
+is never trusted (it can say failed while operations are still open). A sync that is run again
+after a crash skips what the ledger shows as open or done with the same payload, so nothing is
+sent twice. Configurable parents go last, once their children's entity ids are known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pimhub.catalog.objects import CatalogObject
+from pimhub.connectors.ledger import MAGENTO_STATUS, BulkLedger, LedgerEntry, NewOperation
+from pimhub.connectors.magento.client import (
+    MagentoError,
+    render_message,
+    search_criteria,
+    sku_path,
+)
+from pimhub.connectors.magento.mapping import (
+    GLOBAL,
+    LINK_SECTION,
+    STOCK,
+    Family,
+    changed,
+    product_body,
+    product_sections,
+    section_hash,
+    stock_body,
+)
+from pimhub.connectors.magento.push import Pusher, Target
+from pimhub.connectors.state import ItemState, SectionState
+
+BULK_PATH = "/async/bulk/V1/products/bySku"
+PAGE = 500
+SKU_LOOKUP = 200
+
+
+@dataclass
+class SyncReport:
+    considered: int = 0
+    unchanged: int = 0
+    submitted: int = 0
+    complete: int = 0
+    failed: int = 0
+    retried: int = 0
+    resubmitted: int = 0
+    stock_items: int = 0
+    tombstones: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        if len(self.messages) < 50:
+            self.messages.append(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "considered": self.considered,
+            "unchanged": self.unchanged,
+            "submitted": self.submitted,
+            "complete": self.complete,
+            "failed": self.failed,
+            "retried": self.retried,
+            "resubmitted": self.resubmitted,
+            "stockItems": self.stock_items,
+            "tombstones": self.tombstones,
+            "messages": self.messages,
+        }
+
+
+@dataclass
+class _Planned:
+    """What one product contributes to a sync."""
+
+    obj: CatalogObject
+    creating: bool
+    created_by_hub: bool
+    remote_id: int | None
+    operations: list[NewOperation]
+    stock: dict[str, Any] | None
+    known: bool  # the connector has a record of the SKU already
+
+
+class BulkSync:
+    def __init__(
+        self,
+        pusher: Pusher,
+        ledger: BulkLedger,
+        *,
+        poll_interval: float = 1.0,
+        open_limit: timedelta = timedelta(minutes=30),
+        max_attempts: int = 4,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.pusher = pusher
+        self.ledger = ledger
+        self.config = pusher.config
+        self.name = pusher.config.name
+        self.poll_interval = poll_interval
+        self.open_limit = open_limit
+        self.max_attempts = max_attempts
+        self.progress = progress or (lambda _stage, _count: None)
+        self.report = SyncReport()
+        # Store-view operations wait until the global ones are processed: a store-scoped save
+        # of a SKU Magento does not have yet would try to create it without its attribute set.
+        self._deferred: list[NewOperation] = []
+        self._deferred_stock: list[_Planned] = []
+        self._failed_skus: set[str] = set()  # their deferred operations are not sent
+
+    async def _db(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await self.pusher._db(call, *args)
+
+    # -- the whole run ---------------------------------------------------------------------
+
+    async def full(self, *, force: bool = False) -> SyncReport:
+        """Every product the connector wants, as bulk operations, waiting until Magento has
+        processed them; `force` sends every section even when its hash matches."""
+        await self._resume_unsent()
+        parents: list[CatalogObject] = []
+        catalog = self.pusher.catalog
+        for page in catalog.pages(self.config.class_name, PAGE):
+            families = await self._db(catalog.children_of, [o.uuid for o in page if not o.parent])
+            wanted = [o for o in page if self.pusher._wanted(o)]
+            unwanted = [o for o in page if not self.pusher._wanted(o)]
+            await self._tombstones(unwanted)
+            singles = []
+            for obj in wanted:
+                if any(self.pusher._wanted(c) for c in families.get(obj.uuid, [])):
+                    parents.append(obj)
+                else:
+                    singles.append(obj)
+            self.report.considered += len(wanted)
+            await self._submit(await self._plan(singles, {}, force))
+            self.progress("planned", len(wanted))
+        await self._wait_and_flush()
+        if parents:
+            for start in range(0, len(parents), PAGE):
+                chunk = parents[start : start + PAGE]
+                families = await self._db(catalog.children_of, [p.uuid for p in chunk])
+                await self._child_ids(families)
+                await self._submit(await self._plan(chunk, families, force))
+            await self._wait_and_flush()
+            await self._verify_links(parents)
+        return self.report
+
+    async def _wait_and_flush(self) -> None:
+        await self.wait()
+        # Stock too: MSI refuses source items of a SKU that does not exist yet.
+        stock, self._deferred_stock = self._deferred_stock, []
+        await self._stock([p for p in stock if p.obj.key not in self._failed_skus])
+        if self._deferred:
+            deferred = [op for op in self._deferred if op.sku not in self._failed_skus]
+            self._deferred = []
+            await self._send_by_store(deferred)
+            await self.wait()
+
+    async def _tombstones(self, unwanted: Sequence[CatalogObject]) -> None:
+        if not unwanted:
+            return
+        items = await self._db(self.pusher.state.items, self.name, [o.key for o in unwanted])
+        live = [o for o in unwanted if o.key in items and items[o.key].state == "synced"]
+        if live:
+            await self.pusher.push([Target(o.key, o.uuid, o) for o in live])
+            self.report.tombstones += len(live)
+
+    # -- planning --------------------------------------------------------------------------
+
+    async def _plan(
+        self,
+        objs: Sequence[CatalogObject],
+        families: Mapping[str, list[CatalogObject]],
+        force: bool,
+    ) -> list[_Planned]:
+        if not objs:
+            return []
+        skus = [o.key for o in objs]
+        items = await self._db(self.pusher.state.items, self.name, skus)
+        sent = await self._db(self.pusher.state.sections, self.name, skus)
+        pending = await self._db(self.ledger.pending_hashes, self.name, skus)
+        existing = await self._existing([s for s in skus if s not in items])
+        planned = []
+        for obj in objs:
+            children = [c for c in families.get(obj.uuid, []) if self.pusher._wanted(c)]
+            family = Family(self.pusher.axes, {c.key: c.values for c in children})
+            resolved = await self.pusher._resolve(obj, children, dry_run=False)
+            sections = product_sections(
+                self.config, obj.to_dict(), resolved, family if children else None
+            )
+            item = items.get(obj.key)
+            remote_id = item.remote_id if item else existing.get(obj.key)
+            creating = remote_id is None or (item is not None and item.state == "deleted")
+            by_hub = creating or bool(item and item.created_by_hub)
+            previous = {} if force else sent.get(obj.key, {})
+            operations = []
+            for store, section in sections.items():
+                if store == STOCK:
+                    continue
+                digest = section_hash(section)
+                if not force and pending.get((obj.key, store)) == digest:
+                    continue  # open or done in the ledger: a resumed sync sends it no more
+                base = None if creating and store == GLOBAL else _sent(previous.get(store))
+                entries = changed(section, base)
+                if not entries:
+                    continue
+                body = product_body(obj.key, entries, creating=creating and store == GLOBAL)
+                payload = {"body": body, "section": section, "version": obj.version}
+                operations.append(NewOperation(obj.key, store, digest, payload))
+            stock = sections.get(STOCK)
+            if stock is not None and not changed(stock, _sent(previous.get(STOCK))):
+                stock = None
+            if not operations and stock is None:
+                self.report.unchanged += 1
+            planned.append(
+                _Planned(obj, creating, by_hub, remote_id, operations, stock, item is not None)
+            )
+        return planned
+
+    async def _existing(self, skus: Sequence[str]) -> dict[str, int]:
+        """Entity ids of SKUs Magento already has although the connector never sent them:
+        they are Magento's products, updated but never created, disabled or deleted."""
+        found: dict[str, int] = {}
+        for start in range(0, len(skus), SKU_LOOKUP):
+            chunk = list(skus[start : start + SKU_LOOKUP])
+            params = search_criteria([("sku", ",".join(chunk), "in")], page_size=len(chunk))
+            reply = await self.pusher.client.request("GET", "/V1/products", params=params)
+            for product in (reply.data or {}).get("items") or []:
+                if isinstance(product, Mapping) and isinstance(product.get("id"), int):
+                    found[str(product.get("sku"))] = product["id"]
+        return found
+
+    async def _child_ids(self, families: Mapping[str, list[CatalogObject]]) -> None:
+        """Children sent in this sync have entity ids only in Magento: read them so that the
+        parents can name their configurable links."""
+        skus = [c.key for children in families.values() for c in children]
+        items = await self._db(self.pusher.state.items, self.name, skus)
+        unknown = [s for s in skus if s not in items or items[s].remote_id is None]
+        ids = await self._existing(unknown)
+        now = self.pusher.clock()
+        states = [_with_remote(items.get(sku), sku, remote) for sku, remote in ids.items()]
+        await self._db(self.pusher.state.save_items, self.name, states, now)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _submit(self, planned: Sequence[_Planned]) -> None:
+        await self._items(planned)
+        now_ops = [op for plan in planned for op in plan.operations if op.store == GLOBAL]
+        self._deferred += [op for plan in planned for op in plan.operations if op.store != GLOBAL]
+        await self._send_by_store(now_ops)
+        self._deferred_stock += [p for p in planned if p.stock is not None]
+
+    async def _send_by_store(self, operations: Sequence[NewOperation]) -> None:
+        by_store: dict[str, list[NewOperation]] = {}
+        for op in operations:
+            by_store.setdefault(op.store, []).append(op)
+        gate = asyncio.Semaphore(self.config.concurrency)
+        chunk = self.config.bulk.chunk
+
+        async def send(store: str, operations: list[NewOperation]) -> None:
+            async with gate:
+                await self._send_bulk(store, operations)
+
+        tasks = [
+            send(store, ops[i : i + chunk])
+            for store, ops in by_store.items()
+            for i in range(0, len(ops), chunk)
+        ]
+        await asyncio.gather(*tasks)
+
+    async def _items(self, planned: Sequence[_Planned]) -> None:
+        """The connector's record of each product before its operations go out: whether the
+        hub creates it decides later whether the hub may delete it."""
+        now = self.pusher.clock()
+        states = [
+            ItemState(
+                sku=p.obj.key,
+                object_uuid=p.obj.uuid,
+                remote_id=p.remote_id,
+                created_by_hub=p.created_by_hub,
+                state="pending",
+            )
+            for p in planned
+            if p.operations and not p.known
+        ]
+        await self._db(self.pusher.state.save_items, self.name, states, now)
+
+    async def _send_bulk(self, store: str, operations: Sequence[NewOperation]) -> None:
+        now = self.pusher.clock()
+        ids = await self._db(self.ledger.add, self.name, list(operations), now)
+        bodies = [op.payload["body"] for op in operations]
+        try:
+            reply = await self.pusher.client.request("PUT", BULK_PATH, store=store, json=bodies)
+        except MagentoError as exc:
+            # The whole request was refused: every operation fails with the same message.
+            message = f"{exc.status} {exc.message}"
+            await self._db(self.ledger.settle, [(i, "failed", message) for i in ids], now)
+            self.report.failed += len(ids)
+            self.report.note(f"bulk request refused: {message}")
+            return
+        data = reply.data or {}
+        answered = {
+            item.get("id"): item
+            for item in data.get("request_items") or []
+            if isinstance(item, Mapping)
+        }
+        outcomes: list[tuple[str, str | None]] = []
+        for index in range(len(operations)):
+            item = answered.get(index) or {}
+            if item.get("status") == "accepted":
+                outcomes.append(("open", None))
+            else:
+                outcomes.append(("rejected", str(item.get("error_message") or "not accepted")))
+        later = now + timedelta(seconds=self.poll_interval)
+        bulk_uuid = str(data.get("bulk_uuid") or "")
+        await self._db(self.ledger.submitted, ids, bulk_uuid, outcomes, now, later)
+        self.report.submitted += len(ids)
+        self.report.failed += sum(1 for status, _ in outcomes if status == "rejected")
+
+    async def _stock(self, planned: Sequence[_Planned]) -> None:
+        """Stock goes through MSI source items, many SKUs per request (synchronous)."""
+        chunk = self.config.bulk.chunk
+        for start in range(0, len(planned), chunk):
+            part = planned[start : start + chunk]
+            body = {"sourceItems": [stock_body(p.obj.key, p.stock or {}) for p in part]}
+            try:
+                await self.pusher.client.request("POST", "/V1/inventory/source-items", json=body)
+            except MagentoError as exc:
+                self.report.note(f"stock for {len(part)} products refused: {exc.message}")
+                continue
+            now = self.pusher.clock()
+            sent = {
+                p.obj.key: {STOCK: SectionState(section_hash(p.stock or {}), p.stock or {})}
+                for p in part
+            }
+            await self._db(self.pusher.state.save_sections, self.name, sent, now)
+            self.report.stock_items += len(part)
+
+    async def _resume_unsent(self) -> None:
+        """Operations written down before a crash but never answered for: Magento may or may
+        not have them; sending them again is safe (the same values, by SKU)."""
+        unsent = await self._db(self.ledger.unsent, self.name)
+        if not unsent:
+            return
+        now = self.pusher.clock()
+        await self._db(
+            self.ledger.settle, [(e.id, "resubmitted", "never answered") for e in unsent], now
+        )
+        by_store: dict[str, list[NewOperation]] = {}
+        for entry in unsent:
+            by_store.setdefault(entry.store, []).append(_again(entry))
+        for store, operations in by_store.items():
+            for i in range(0, len(operations), self.config.bulk.chunk):
+                await self._send_bulk(store, operations[i : i + self.config.bulk.chunk])
+        self.report.resubmitted += len(unsent)
+
+    # -- polling ---------------------------------------------------------------------------
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Polls until no operation of the connector is open (or `timeout` seconds pass)."""
+        loop = asyncio.get_running_loop()
+        until = None if timeout is None else loop.time() + timeout
+        while await self.poll():
+            if until is not None and loop.time() > until:
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    async def poll(self) -> int:
+        """One round over the open bulks; returns how many operations are still open."""
+        still_open = 0
+        for bulk_uuid in await self._db(self.ledger.open_bulks, self.name):
+            still_open += await self._poll_bulk(bulk_uuid)
+        return still_open
+
+    async def _poll_bulk(self, bulk_uuid: str) -> int:
+        entries = [
+            e for e in await self._db(self.ledger.operations, bulk_uuid) if e.status == "open"
+        ]
+        if not entries:
+            return 0
+        path = f"/V1/bulk/{bulk_uuid}/detailed-status"
+        reply = await self.pusher.client.request("GET", path)
+        statuses = _operation_statuses((reply.data or {}).get("operations_list") or [])
+        now = self.pusher.clock()
+        settled: list[tuple[int, str, str | None]] = []
+        complete: list[LedgerEntry] = []
+        again: list[LedgerEntry] = []
+        failed: list[tuple[LedgerEntry, str]] = []
+        still_open: list[int] = []
+        for entry in entries:
+            code, message = statuses.get(entry.request_index, (4, None))
+            status = MAGENTO_STATUS.get(code, "open")
+            if status == "complete":
+                settled.append((entry.id, "complete", None))
+                complete.append(entry)
+            elif status == "retrying":
+                settled.append((entry.id, "retrying", message))
+                again.append(entry)
+            elif status in ("failed", "rejected"):
+                text = message or "failed in Magento"
+                settled.append((entry.id, status, text))
+                failed.append((entry, text))
+            elif now - entry.submitted_at > self.open_limit:
+                # Still open long after it was accepted: Magento's consumer is probably not
+                # running. Said in the report and sent again.
+                settled.append((entry.id, "resubmitted", "open past the time limit"))
+                again.append(entry)
+                self.report.note(f"{entry.sku}: still open after {self.open_limit}; resubmitted")
+            else:
+                still_open.append(entry.id)
+        await self._db(self.ledger.settle, settled, now)
+        await self._completed(complete)
+        await self._failed(failed)
+        await self._retry(again)
+        if still_open:
+            later = now + timedelta(seconds=self.poll_interval)
+            await self._db(self.ledger.postpone, still_open, now, later)
+        return len(still_open) + len(again)
+
+    async def _completed(self, entries: Sequence[LedgerEntry]) -> None:
+        if not entries:
+            return
+        now = self.pusher.clock()
+        sent: dict[str, dict[str, SectionState]] = {}
+        for entry in entries:
+            section = entry.payload.get("section") or {}
+            sent.setdefault(entry.sku, {})[entry.store] = SectionState(entry.payload_hash, section)
+        await self._db(self.pusher.state.save_sections, self.name, sent, now)
+        items = await self._db(self.pusher.state.items, self.name, list(sent))
+        # Bulk answers carry no entity ids: the ones of products just created are read back,
+        # because linking a variant to its configurable parent needs them.
+        created = [e.sku for e in entries if e.store == GLOBAL and e.sku in items]
+        ids = await self._existing([s for s in created if items[s].remote_id is None])
+        states = []
+        for entry in entries:
+            item = items.get(entry.sku)
+            if entry.store != GLOBAL or item is None:
+                continue
+            states.append(
+                ItemState(
+                    sku=entry.sku,
+                    object_uuid=item.object_uuid,
+                    remote_id=item.remote_id or ids.get(entry.sku),
+                    created_by_hub=item.created_by_hub,
+                    state="synced",
+                    synced_version=entry.payload.get("version"),
+                    synced_at=now,
+                )
+            )
+        await self._db(self.pusher.state.save_items, self.name, states, now)
+        self.report.complete += len(entries)
+
+    async def _failed(self, failures: Sequence[tuple[LedgerEntry, str]]) -> None:
+        if not failures:
+            return
+        now = self.pusher.clock()
+        items = await self._db(self.pusher.state.items, self.name, [e.sku for e, _ in failures])
+        states = []
+        for entry, message in failures:
+            self._failed_skus.add(entry.sku)
+            item = items.get(entry.sku)
+            states.append(
+                ItemState(
+                    sku=entry.sku,
+                    object_uuid=item.object_uuid if item else None,
+                    remote_id=item.remote_id if item else None,
+                    created_by_hub=bool(item and item.created_by_hub),
+                    state="failed",
+                    synced_version=item.synced_version if item else None,
+                    synced_at=item.synced_at if item else None,
+                    last_error=f"bulk operation ({entry.store}): {message}"[:2000],
+                )
+            )
+            self.report.note(f"{entry.sku} ({entry.store}): {message}")
+        await self._db(self.pusher.state.save_items, self.name, states, now)
+        self.report.failed += len(failures)
+
+    async def _retry(self, entries: Sequence[LedgerEntry]) -> None:
+        """Status 2 (and open too long): resubmitted after a backoff, up to max_attempts."""
+        if not entries:
+            return
+        give_up = [e for e in entries if e.attempts >= self.max_attempts]
+        if give_up:
+            await self._failed([(e, f"still failing after {e.attempts} attempts") for e in give_up])
+        retry = [e for e in entries if e.attempts < self.max_attempts]
+        if not retry:
+            return
+        delay = self.poll_interval * 2 ** min(max(e.attempts for e in retry), 6)
+        await asyncio.sleep(min(delay, 30.0))
+        by_store: dict[str, list[NewOperation]] = {}
+        for entry in retry:
+            by_store.setdefault(entry.store, []).append(_again(entry))
+        for store, operations in by_store.items():
+            await self._send_bulk(store, operations)
+        self.report.retried += len(retry)
+
+    async def _verify_links(self, parents: Sequence[CatalogObject]) -> None:
+        """Reads every configurable's children back after the sync: a child Magento does not
+        list is reported and the parent marked failed, never silently lost."""
+        families = await self._db(self.pusher.catalog.children_of, [p.uuid for p in parents])
+        now = self.pusher.clock()
+        links: dict[str, dict[str, SectionState]] = {}
+        for parent in parents:
+            expected = {c.key for c in families.get(parent.uuid, []) if self.pusher._wanted(c)}
+            path = f"/V1/configurable-products/{sku_path(parent.key)}/children"
+            try:
+                reply = await self.pusher.client.request("GET", path)
+            except MagentoError as exc:
+                self.report.note(f"{parent.key}: children not readable: {exc.message}")
+                continue
+            listed = {c.get("sku") for c in reply.data or [] if isinstance(c, Mapping)}
+            missing = sorted(expected - listed)
+            if missing:
+                message = f"Magento does not list {len(missing)} children: {', '.join(missing[:5])}"
+                await self._failed([(_fake_entry(parent.key), message)])
+            for child in expected & listed:
+                link = {"parent": parent.key}
+                links[child] = {LINK_SECTION: SectionState(section_hash(link), link)}
+        await self._db(self.pusher.state.save_sections, self.name, links, now)
+
+
+def _operation_statuses(operations: Sequence[Any]) -> dict[int, tuple[int, str | None]]:
+    """Request index -> (status code, rendered message). Magento names the index as
+    `operation_key` where it has one; otherwise operations come back in request order."""
+    found: dict[int, tuple[int, str | None]] = {}
+    for position, op in enumerate(operations):
+        if not isinstance(op, Mapping):
+            continue
+        key = op.get("operation_key", op.get("id", position))
+        index = key if isinstance(key, int) and not isinstance(key, bool) else position
+        status = op.get("status")
+        code = status if isinstance(status, int) and not isinstance(status, bool) else 4
+        message = op.get("result_message")
+        found[index] = (code, render_message({"message": message}) if message else None)
+    return found
+
+
+def _again(entry: LedgerEntry) -> NewOperation:
+    return NewOperation(
+        entry.sku, entry.store, entry.payload_hash, entry.payload, attempts=entry.attempts + 1
+    )
+
+
+def _sent(state: SectionState | None) -> Mapping[str, Any] | None:
+    return state.sent if state is not None else None
+
+
+def _with_remote(item: ItemState | None, sku: str, remote: int) -> ItemState:
+    if item is None:
+        return ItemState(sku, None, remote, created_by_hub=False, state="pending")
+    return ItemState(
+        sku,
+        item.object_uuid,
+        remote,
+        item.created_by_hub,
+        item.state,
+        item.synced_version,
+        item.synced_at,
+        item.last_error,
+    )
+
+
+def _fake_entry(sku: str) -> LedgerEntry:
+    return LedgerEntry(0, "", 0, sku, GLOBAL, "", {}, "failed", None, 0, datetime.min, None)
