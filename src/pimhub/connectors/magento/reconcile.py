@@ -277,9 +277,14 @@ def _differences(
     out: dict[str, tuple[Any, Any]] = {}
     for mapping in mappings:
         hub, magento = expected.get(mapping.code), shown.get(mapping.code)
-        if _normal(mapping, hub) != _normal(mapping, magento):
+        if not same_value(mapping, hub, magento):
             out[mapping.code] = (hub, magento)
     return out
+
+
+def same_value(mapping: AttributeMapping, hub: Any, magento: Any) -> bool:
+    """Whether the value the hub would send and the one Magento holds are the same."""
+    return bool(_normal(mapping, hub) == _normal(mapping, magento))
 
 
 def _normal(mapping: AttributeMapping, value: Any) -> Any:
@@ -294,6 +299,10 @@ def _normal(mapping: AttributeMapping, value: Any) -> Any:
         if isinstance(value, str):
             return value.strip().lower() not in ("0", "false", "")
         return bool(value)
+    if mapping.kind == "date":
+        return str(value)[:10]  # Magento answers dates with a midnight time
+    if mapping.kind == "datetime":
+        return str(value).replace("T", " ").removesuffix("Z").removesuffix("+00:00")[:19]
     number = _number(value)
     if number is not None and (mapping.kind in ("number", "money", "quantity", "select")):
         return round(number, 6)
