@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from pimhub.bootstrap import Hub
 from pimhub.connectors.magento.client import MagentoClient, MagentoError
 from pimhub.connectors.magento.pull import PullReport, pull
+from pimhub.connectors.magento.reconcile import DriftReport, reconcile
 
 from .double import DEFAULT_CREDENTIALS, MagentoDouble
 from .test_push import CONFIG, CREDENTIALS, push
@@ -124,6 +125,17 @@ def run(hub: Hub, **options: Any) -> PullReport:
     return asyncio.run(go())
 
 
+def reconciled(hub: Hub) -> DriftReport:
+    async def go() -> DriftReport:
+        pusher = hub.connectors.pusher("shop")
+        try:
+            return await reconcile(pusher)
+        finally:
+            await pusher.client.aclose()
+
+    return asyncio.run(go())
+
+
 def seed(double: MagentoDouble) -> None:
     black = double.option_id("color", "Black")
     mugs = next(i for i, c in double.categories.items() if c["name"] == "Mugs")
@@ -197,6 +209,8 @@ def test_pull_creates_products_with_their_values_and_families(
         ("TEE-S", True, 0),
         ("TEE-M", True, 0),
     ], [o.requests for o in outcomes]
+    # And a reconcile finds the hub and the shop agreeing.
+    assert reconciled(shop).items == []
     # A value the hub changes afterwards is sent, alone.
     shop.catalog.patch("Product", "MUG-1", {"ean": "4006381333948"}, author="t")
     [changed] = push(shop, "MUG-1")
@@ -283,3 +297,47 @@ def test_an_option_the_hub_does_not_have_leaves_the_field_out(
 
 def _exists(hub: Hub, sku: str) -> bool:
     return bool(hub.connectors.catalog.by_keys("Product", [sku]))
+
+
+def test_dates_booleans_and_multiselects_come_back_as_the_hub_keeps_them(
+    shop: Hub, double: MagentoDouble
+) -> None:
+    double.add_attribute("released_on", "date", scope="global")
+    double.add_attribute("available_from", "datetime", scope="global")
+    double.add_attribute("featured", "boolean", scope="global")
+    attributes = {
+        "name": "name",
+        "price": "price",
+        "releasedOn": "released_on",
+        "availableFrom": "available_from",
+        "featured": "featured",
+        "material": "material",
+    }
+    shop.connectors.update("shop", {**CONFIG, "attributes": attributes})
+    ids = []
+    for label in ("Cotton", "WOOL"):
+        magento(
+            double,
+            "POST",
+            "/V1/products/attributes/material/options",
+            json={"option": {"label": label, "value": "", "is_default": False}},
+        )
+        ids.append(str(double.option_id("material", label)))
+    put(
+        double,
+        "SHIRT",
+        name="Shirt",
+        released_on="2026-03-01 00:00:00",
+        available_from="2026-02-01 08:30:00",
+        featured="1",
+        material=",".join(reversed(ids)),
+    )
+    report = run(shop)
+    assert report.created == 1 and report.warnings == []
+    values = shop.catalog.get_object("Product", "SHIRT", include_drafts=True).values
+    assert values["releasedOn"] == "2026-03-01"
+    assert values["availableFrom"].startswith("2026-02-01T08:30:00")
+    assert values["featured"] is True
+    assert sorted(values["material"]) == ["cotton", "wool"]
+    [outcome] = push(shop, "SHIRT")
+    assert outcome.ok and outcome.calls == 0, outcome.requests

@@ -330,7 +330,7 @@ class _Puller:
                     if shown not in (None, "") and shown != raw:
                         value[language] = await self._value(sku, mapping, target, shown)
             values[mapping.field] = value
-        values |= self._categories(sku, product, before)
+        values |= await self._categories(sku, product, before)
         parent = self.parents.get(sku)
         if parent is not None and parent != sku:
             values[PARENT_ITEM_KEY] = parent
@@ -424,7 +424,7 @@ class _Puller:
         if not await asyncio.to_thread(state.remote_ids, self.config.name, kind, [code]):
             await asyncio.to_thread(state.remember_ids, self.config.name, kind, {code: ident})
 
-    def _categories(
+    async def _categories(
         self, sku: str, product: Mapping[str, Any], before: CatalogObject | None
     ) -> dict[str, Any]:
         """Category links back to hub category keys; left alone when the hub's categories
@@ -449,7 +449,7 @@ class _Puller:
                 keys.append(key)
         if not keys:
             return {}
-        if before is not None and self._has_categories(before, names, keys):
+        if before is not None and await self._has_categories(before, names, keys):
             return {}
         multiple = [n for n in names if self.fields[n].multiple]
         if multiple:
@@ -458,14 +458,16 @@ class _Puller:
             self.report.warn(f"{sku}: {len(keys)} categories for the single field {names[0]}")
         return {names[0]: keys[0]}
 
-    def _has_categories(self, obj: CatalogObject, names: Sequence[str], keys: list[str]) -> bool:
+    async def _has_categories(
+        self, obj: CatalogObject, names: Sequence[str], keys: list[str]
+    ) -> bool:
         uuids = set()
         for name in names:
             value = obj.values.get(name)
             uuids |= set(value if isinstance(value, list) else [value] if value else [])
         if len(uuids) != len(keys):
             return False
-        found = self.pusher.catalog.by_uuids(sorted(uuids))
+        found = await asyncio.to_thread(self.pusher.catalog.by_uuids, sorted(uuids))
         return {o.key for o in found.values()} == set(keys)
 
     # -- the connector's state -------------------------------------------------------------
