@@ -371,3 +371,109 @@ def push(
             typer.echo(f"{outcome.sku}: {outcome.error}")
     if failed:
         raise typer.Exit(1)
+
+
+LEDGER_STATES = ("submitting", "open", "retrying", "complete", "failed", "rejected", "resubmitted")
+
+
+@app.command("sync")
+@handles_errors
+def sync(
+    name: NameArg,
+    full: Annotated[
+        bool, typer.Option("--full", help="Every product, through Magento's async bulk API")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Send every section even when Magento has it already")
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, max=60, help="Seconds between bulk status checks")
+    ] = 2.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Bring the shop up to date with the whole catalog (`--full`), through the async bulk API
+    with a ledger; waits until Magento has processed every operation.
+
+    Safe to run again after a crash: what the ledger shows as open or done is not sent again.
+    Day-to-day changes need no command: the worker pushes them as they happen."""
+    if not full:
+        raise fail("say --full: day-to-day changes are pushed by `pimhub worker` as they happen")
+    hub = open_hub()
+    checked = checked_name(name)
+    with console.status("syncing") as shown:
+        seen = [0]
+
+        def progress(stage: str, count: int) -> None:
+            seen[0] += count
+            shown.update(f"{stage} {seen[0]} products")
+
+        report = asyncio.run(
+            hub.connectors.full_sync(
+                checked, force=force, poll_interval=poll_interval, progress=progress
+            )
+        )
+    if as_json:
+        typer.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        console.print(
+            f"{escape(name)}: {report.considered} products, {report.unchanged} unchanged, "
+            f"{report.submitted} operations submitted, {report.complete} complete, "
+            f"{report.failed} failed, {report.retried} retried, "
+            f"{report.stock_items} stock items, {report.tombstones} taken offline",
+            highlight=False,
+        )
+        for message in report.messages:
+            console.print(f"  {escape(message)}", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command("ledger")
+@handles_errors
+def ledger(
+    name: NameArg,
+    status: Annotated[str | None, typer.Option(help=", ".join(LEDGER_STATES))] = None,
+    after: Annotated[int | None, typer.Option(min=0, help="Start after this entry id")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The connector's bulk operations: counts by status and a page of entries (bulk uuid,
+    request index, SKU, store, status, Magento's message)."""
+    if status is not None and status not in LEDGER_STATES:
+        raise fail(f"--status must be one of {', '.join(LEDGER_STATES)}")
+    counts, entries = open_hub().connectors.ledger_page(
+        checked_name(name), status=status, after=after, limit=limit
+    )
+    if as_json:
+        body = {"counts": counts, "items": [e.to_dict() for e in entries]}
+        typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no bulk operations"
+    console.print(f"{escape(name)}: {escape(summary)}", highlight=False)
+    table = Table("id", "bulk", "#", "sku", "store", "status", "attempts", "message")
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            e.bulk_uuid,
+            str(e.request_index),
+            e.sku,
+            e.store,
+            e.status,
+            str(e.attempts),
+            e.message or "",
+        )
+    console.print(table)
+    if len(entries) == limit:
+        console.print(f"more: --after {entries[-1].id}", highlight=False)
+
+
+@app.command("poll")
+@handles_errors
+def poll(
+    name: NameArg,
+    wait: Annotated[bool, typer.Option(help="Keep polling until nothing is open")] = False,
+) -> None:
+    """Check the connector's open bulk operations in Magento now (a full sync does this
+    itself; this is for one that was interrupted)."""
+    still_open = asyncio.run(open_hub().connectors.poll_bulks(checked_name(name), wait=wait))
+    typer.echo(f"{name}: {still_open} operations still open")

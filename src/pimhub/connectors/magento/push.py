@@ -187,6 +187,12 @@ class Pusher:
 
         path = f"/V1/products/{sku_path(target.sku)}"
         glob = sections[GLOBAL]
+        if creating and self.config.attribute("price") and glob.get("price") is None:
+            # Magento refuses to create a product without a price; say why in hub terms.
+            raise PushRefused(
+                f"{target.sku} has no price in {self.config.currency}, which Magento needs to "
+                "create it (the connector's `currency` setting names the price to send)"
+            )
         before = None if creating else _sent(previous.get(GLOBAL))
         entries = changed(glob, before)
         links_changed = "@links" in entries or "@options" in entries
