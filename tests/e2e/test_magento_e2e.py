@@ -94,10 +94,10 @@ def test_luma_reaches_magento_complete_and_stays_in_sync(tmp_path: Path) -> None
             until(
                 lambda: all(_product(double, s)["price"] == 123.45 for s in changed),
                 "100 price changes",
-                explain=lambda: str(
-                    [(r.method, r.store, r.path, r.body) for r in double.requests[-3:]]
-                )
-                + str(_product(double, changed[0]).get("price")),
+                explain=lambda: (
+                    str([(r.method, r.store, r.path, r.body) for r in double.requests[-3:]])
+                    + str(_product(double, changed[0]).get("price"))
+                ),
             )
 
             # Magento away for a while: the changes made meanwhile arrive when it is back.
