@@ -137,6 +137,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             sealer,
             classes.get,
             SqlBulkLedger(engine),
+            catalog,
             clock=utc_now,
             allow_private=settings.webhooks_allow_private,
         ),

@@ -3,7 +3,7 @@ remove, status per SKU, dry runs, and building the destination a worker delivers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,12 +12,15 @@ import structlog
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, NotFound
+from pimhub.catalog.service import CatalogService
 from pimhub.connectors.ledger import BulkLedger, LedgerEntry
 from pimhub.connectors.magento.bulk import BulkSync, SyncReport
 from pimhub.connectors.magento.client import MagentoClient, MagentoCredentials
 from pimhub.connectors.magento.config import InvalidConnector, MagentoConfig, parse_config
 from pimhub.connectors.magento.destination import MagentoDestination
+from pimhub.connectors.magento.pull import PullReport, pull
 from pimhub.connectors.magento.push import Pusher, Target
+from pimhub.connectors.magento.reconcile import DriftReport, reconcile
 from pimhub.connectors.ports import CatalogReader
 from pimhub.connectors.records import ConnectorRepository, StoredConnector
 from pimhub.connectors.state import ConnectorState, ItemState
@@ -71,6 +74,7 @@ class ConnectorService:
         sealer: Sealer,
         classes: Callable[[str], ClassDefinition],
         ledger: BulkLedger,
+        writer: CatalogService,
         *,
         clock: Callable[[], datetime],
         allow_private: bool = False,
@@ -82,6 +86,7 @@ class ConnectorService:
         self.sealer = sealer
         self.classes = classes
         self.ledger = ledger
+        self.writer = writer  # the catalog a pull writes to
         self.clock = clock
         self.allow_private = allow_private
         self.transport = transport  # an httpx transport for tests; None: the network
@@ -253,6 +258,25 @@ class ConnectorService:
             if wait:
                 await sync.wait()
             return await sync.poll()
+        finally:
+            await pusher.client.aclose()
+
+    async def reconcile(
+        self, name: str, *, fix: bool = False, skus: Sequence[str] | None = None
+    ) -> DriftReport:
+        """Drift per SKU between the hub and Magento (missing, extra, different owned
+        values); with `fix`, the hub's state is pushed again."""
+        pusher = self.pusher(name)
+        try:
+            return await reconcile(pusher, fix=fix, skus=skus)
+        finally:
+            await pusher.client.aclose()
+
+    async def pull(self, name: str, *, full: bool = False, page_size: int = 200) -> PullReport:
+        """Magento's catalog into the hub, from the last checkpoint (or all of it)."""
+        pusher = self.pusher(name)
+        try:
+            return await pull(pusher, self.writer, full=full, page_size=page_size)
         finally:
             await pusher.client.aclose()
 
