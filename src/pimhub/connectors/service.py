@@ -295,7 +295,7 @@ class ConnectorService:
             log.error("connector.missing", endpoint=endpoint.endpoint_id)
             return None
         pusher = self.pusher(stored.name, secret)
-        return MagentoDestination(pusher, pusher.client, self.clock)
+        return MagentoDestination(pusher, pusher.client, self.clock, self.ledger)
 
 
 def parse_credentials(value: Any, *, bearer: bool) -> MagentoCredentials:

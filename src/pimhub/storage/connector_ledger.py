@@ -151,6 +151,26 @@ class SqlBulkLedger:
                 found.update(((r.sku, r.store), r.payload_hash) for r in rows)
         return found
 
+    def failed_skus(self, connector: str, skus: Sequence[str]) -> dict[str, str]:
+        """SKUs whose latest operation was rejected or failed, with Magento's message."""
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(skus), CHUNK):
+                rows = conn.execute(
+                    select(t.c.sku, t.c.status, t.c.message)
+                    .where(
+                        t.c.connector == connector,
+                        t.c.sku.in_(list(skus[start : start + CHUNK])),
+                    )
+                    .order_by(t.c.id)
+                ).all()
+                for r in rows:
+                    if r.status in ("rejected", "failed"):
+                        found[r.sku] = r.message or r.status
+                    else:
+                        found.pop(r.sku, None)
+        return found
+
     def open_skus(self, connector: str, skus: Sequence[str]) -> set[str]:
         """SKUs with an operation Magento has not finished: a write for them now could be
         overtaken by the older bulk operation."""

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pimhub.bootstrap import Hub
+from pimhub.bootstrap import Hub, build_dispatcher
 from pimhub.connectors.magento.bulk import BulkSync, SyncReport
+from pimhub.events.deliveries import DeliveryFilter
 
 from .double import MagentoDouble
 from .test_push import CONFIG, CREDENTIALS, custom, push, tee
@@ -147,4 +148,34 @@ def test_a_sync_that_crashed_with_operations_open_resumes_without_sending_twice(
     sent = [(r.store, op["product"]["sku"]) for r in bulk_requests(double) for op in r.body]
     assert len(sent) == len(set(sent))
     assert all(double.writes_for(sku) == 2 for sku in skus)  # global and German, once each
+    assert shop.connectors.status("shop").counts == {"synced": 7}
+
+
+def test_a_backlog_of_deliveries_goes_through_bulk_and_links_its_variants(
+    shop: Hub, double: MagentoDouble
+) -> None:
+    shop.connectors.update("shop", {**CONFIG, "bulk": {"threshold": 3, "chunk": 3}})
+    dispatcher = build_dispatcher(shop)
+    skus = catalog(shop)
+
+    async def deliver() -> None:
+        while await dispatcher.run_once():
+            pass
+        for target in list(dispatcher._targets.values()):
+            settling = getattr(target.destination, "_settling", None)
+            if settling is not None:
+                await settling
+        for target in list(dispatcher._targets.values()):
+            if target.destination is not None:
+                await target.destination.aclose()
+
+    asyncio.run(deliver())
+    assert sorted(double.skus) == sorted(skus)
+    bulked = {op["product"]["sku"] for r in bulk_requests(double) for op in r.body}
+    assert bulked == {"S-0", "S-1", "S-2", "S-3", "C-1-S", "C-1-M"}  # the parent went alone
+    assert sorted(double.children("C-1")) == ["C-1-M", "C-1-S"]
+    assert double.stock("S-2")["quantity"] == 2  # type: ignore[index]
+    assert double.product("S-1", store="de")["name"] == "T-Shirt"  # type: ignore[index]
+    deliveries = shop.webhooks.deliveries(DeliveryFilter(endpoint_id="connector-shop"))
+    assert {d.status.value for d in deliveries} == {"delivered"} and len(deliveries) == 7
     assert shop.connectors.status("shop").counts == {"synced": 7}

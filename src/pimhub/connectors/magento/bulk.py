@@ -152,6 +152,21 @@ class BulkSync:
             await self._verify_links(parents)
         return self.report
 
+    async def backlog(self, objs: Sequence[CatalogObject]) -> dict[str, str | None]:
+        """A large batch of incremental changes (live simple products and variants) as bulk
+        operations: submitted now, sku -> None when Magento accepted it (the ledger follows it
+        from here) or the reason it was refused. `settle()` finishes the job later."""
+        planned = await self._plan(objs, {}, force=False)
+        await self._submit(planned)
+        failed = await self._db(self.ledger.failed_skus, self.name, [o.key for o in objs])
+        return {o.key: failed.get(o.key) for o in objs}
+
+    async def settle(self) -> None:
+        """Waits for the open operations, then sends what waited for them (store views,
+        stock), and links the variants among them to their parents through the incremental
+        path (which sends only what is still missing)."""
+        await self._wait_and_flush()
+
     async def _wait_and_flush(self) -> None:
         await self.wait()
         # Stock too: MSI refuses source items of a SKU that does not exist yet.
