@@ -28,6 +28,7 @@ from pimhub.storage.tables import (
 )
 
 CHUNK = 500
+CLAIMED = 0  # a connector_ids row whose object is being created by someone right now
 
 
 class SqlConnectorState:
@@ -166,6 +167,7 @@ class SqlConnectorState:
                         ids.c.connector == connector,
                         ids.c.kind == kind,
                         ids.c.code.in_(list(codes)),
+                        ids.c.remote_id != CLAIMED,
                     )
                 )
             ).all()
@@ -180,7 +182,9 @@ class SqlConnectorState:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(ids.c.kind, ids.c.code, ids.c.remote_id).where(
-                    ids.c.connector == connector, tuple_(ids.c.kind, ids.c.code).in_(list(pairs))
+                    ids.c.connector == connector,
+                    tuple_(ids.c.kind, ids.c.code).in_(list(pairs)),
+                    ids.c.remote_id != CLAIMED,
                 )
             ).all()
         return {(r.kind, r.code): r.remote_id for r in rows}
@@ -199,11 +203,37 @@ class SqlConnectorState:
         )
         self._write(lambda conn: conn.execute(stmt, rows))
 
+    def claim_id(self, connector: str, kind: str, code: str) -> bool:
+        """True when this caller may create the (kind, code) object in the other system: the
+        first to claim it. Others wait for its id (two workers creating the same category at
+        once would leave two categories in Magento)."""
+        stmt = self._insert(ids).values(
+            connector=connector, kind=kind, code=code, remote_id=CLAIMED
+        )
+        stmt = stmt.on_conflict_do_nothing(index_elements=["connector", "kind", "code"])
+        claimed = stmt.returning(ids.c.code)  # rowcount is not reliable here on psycopg
+        done: list[bool] = []
+        self._write(lambda conn: done.append(conn.execute(claimed).first() is not None))
+        return done[-1]
+
+    def release_claim(self, connector: str, kind: str, code: str) -> None:
+        """Gives a claim up (the creation failed), so that the next attempt may claim it."""
+        self._write(
+            lambda conn: conn.execute(
+                delete(ids).where(
+                    ids.c.connector == connector,
+                    ids.c.kind == kind,
+                    ids.c.code == code,
+                    ids.c.remote_id == CLAIMED,
+                )
+            )
+        )
+
     def all_ids(self, connector: str, kind: str) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(ids.c.code, ids.c.remote_id).where(
-                    ids.c.connector == connector, ids.c.kind == kind
+                    ids.c.connector == connector, ids.c.kind == kind, ids.c.remote_id != CLAIMED
                 )
             ).all()
         return {r.code: r.remote_id for r in rows}

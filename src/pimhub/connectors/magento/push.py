@@ -37,7 +37,7 @@ from pimhub.connectors.magento.mapping import (
     section_hash,
     stock_body,
 )
-from pimhub.connectors.magento.remote_ids import RemoteIds
+from pimhub.connectors.magento.remote_ids import ClaimPending, RemoteIds
 from pimhub.connectors.ports import CatalogReader
 from pimhub.connectors.state import ConnectorState, ItemState, SectionState
 
@@ -139,7 +139,7 @@ class Pusher:
                     outcome.error = str(exc)
                 except DryRun:
                     pass
-                except PushRefused as exc:
+                except (PushRefused, ClaimPending) as exc:
                     outcome.error = str(exc)
                     outcome.status = 409
                 return outcome

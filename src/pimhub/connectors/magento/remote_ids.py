@@ -16,6 +16,14 @@ from pimhub.connectors.state import ConnectorState
 
 DbCall = Callable[..., Awaitable[Any]]
 CATEGORY = "category"
+CLAIM_WAIT_SECONDS = 10.0
+CLAIM_POLL_SECONDS = 0.1
+
+
+class ClaimPending(Exception):
+    """Another worker is creating what this push needs; the delivery is retried."""
+
+
 ATTRIBUTE = "attribute"
 
 
@@ -179,6 +187,8 @@ class RemoteIds:
                     parent_id = (
                         await self._category(parent.key, parent, create, depth + 1)
                     ) or parent_id
+            if not await self.db(self.state.claim_id, self.config.name, CATEGORY, key):
+                return await self._created_elsewhere(key)
             body = {
                 "category": {
                     "parent_id": parent_id,
@@ -186,12 +196,29 @@ class RemoteIds:
                     "is_active": True,
                 }
             }
-            reply = await self.client.request("POST", "/V1/categories", json=body)
+            try:
+                reply = await self.client.request("POST", "/V1/categories", json=body)
+            except BaseException:
+                await self.db(self.state.release_claim, self.config.name, CATEGORY, key)
+                raise
             ident = (reply.data or {}).get("id")
             if not isinstance(ident, int):
+                await self.db(self.state.release_claim, self.config.name, CATEGORY, key)
                 return None
             await self._remember(CATEGORY, {key: ident})
             return ident
+
+    async def _created_elsewhere(self, key: str) -> int:
+        """Another worker claimed the category's creation: its id, once it is known."""
+        for _ in range(int(CLAIM_WAIT_SECONDS / CLAIM_POLL_SECONDS)):
+            found: dict[str, int] = await self.db(
+                self.state.remote_ids, self.config.name, CATEGORY, [key]
+            )
+            if key in found:
+                self._cache[(CATEGORY, key)] = found[key]
+                return found[key]
+            await asyncio.sleep(CLAIM_POLL_SECONDS)
+        raise ClaimPending(f"category {key} is being created in Magento by another worker")
 
 
 def _option_id(value: Any) -> int | None:
