@@ -4,7 +4,7 @@ remove, status per SKU, dry runs, and building the destination a worker delivers
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -150,6 +150,7 @@ class ConnectorService:
         if not self.repository.remove(name):
             raise ConnectorNotFound(f"no connector '{name}'")
         self.state.forget(name)
+        self.ledger.forget(name)
 
     def config(self, name: str) -> MagentoConfig:
         return parse_config(self.get(name).config, None)
@@ -181,7 +182,8 @@ class ConnectorService:
             credentials = self._credentials(name)
         client = MagentoClient(
             config.base_url,
-            MagentoCredentials.from_json(credentials),
+            # The configuration's `auth` decides, not what was stored with the credentials.
+            replace(MagentoCredentials.from_json(credentials), bearer=config.bearer),
             timeout=config.timeout,
             rate_limit=config.rate_limit,
             max_connections=config.concurrency,

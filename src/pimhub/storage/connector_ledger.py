@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from pimhub.catalog.retry import retrying
 from pimhub.connectors.ledger import LedgerEntry, NewOperation
@@ -136,8 +136,9 @@ class SqlBulkLedger:
         return [_entry(r) for r in rows]
 
     def pending_hashes(self, connector: str, skus: Sequence[str]) -> dict[tuple[str, str], str]:
-        """(sku, store) -> payload hash of operations still open or already complete: what a
-        resumed sync must not send again."""
+        """(sku, store) -> payload hash of operations still open: what a resumed sync must not
+        send again. Completed ones are in the connector's sent sections, which forget them
+        when the hub has reason to (a disable, a reconcile fix)."""
         found: dict[tuple[str, str], str] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(skus), CHUNK):
@@ -145,7 +146,7 @@ class SqlBulkLedger:
                     select(t.c.sku, t.c.store, t.c.payload_hash).where(
                         t.c.connector == connector,
                         t.c.sku.in_(list(skus[start : start + CHUNK])),
-                        t.c.status.in_(("submitting", "open", "retrying", "complete")),
+                        t.c.status.in_(OPEN),
                     )
                 ).all()
                 found.update(((r.sku, r.store), r.payload_hash) for r in rows)
@@ -186,6 +187,15 @@ class SqlBulkLedger:
                 ).all()
                 found.update(r.sku for r in rows)
         return found
+
+    def forget(self, connector: str) -> None:
+        """Every entry of a removed connector (a new one of the same name starts afresh)."""
+
+        def work() -> None:
+            with begin_write(self.engine) as conn:
+                conn.execute(delete(t).where(t.c.connector == connector))
+
+        retrying(work)
 
     def counts(self, connector: str) -> dict[str, int]:
         with self.engine.connect() as conn:

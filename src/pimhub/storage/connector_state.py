@@ -4,11 +4,12 @@ two workers recording the same key never fail each other."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, select, tuple_
+from sqlalchemy import Engine, and_, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pimhub.catalog.retry import retrying
@@ -28,7 +29,10 @@ from pimhub.storage.tables import (
 )
 
 CHUNK = 500
-CLAIMED = 0  # a connector_ids row whose object is being created by someone right now
+# A connector_ids row whose object someone is creating right now holds minus the Unix time of
+# its claim; a claim older than CLAIM_EXPIRES_SECONDS (its worker died) may be taken over.
+CLAIMED = 0
+CLAIM_EXPIRES_SECONDS = 60
 
 
 class SqlConnectorState:
@@ -167,7 +171,7 @@ class SqlConnectorState:
                         ids.c.connector == connector,
                         ids.c.kind == kind,
                         ids.c.code.in_(list(codes)),
-                        ids.c.remote_id != CLAIMED,
+                        ids.c.remote_id > CLAIMED,
                     )
                 )
             ).all()
@@ -184,7 +188,7 @@ class SqlConnectorState:
                 select(ids.c.kind, ids.c.code, ids.c.remote_id).where(
                     ids.c.connector == connector,
                     tuple_(ids.c.kind, ids.c.code).in_(list(pairs)),
-                    ids.c.remote_id != CLAIMED,
+                    ids.c.remote_id > CLAIMED,
                 )
             ).all()
         return {(r.kind, r.code): r.remote_id for r in rows}
@@ -205,15 +209,30 @@ class SqlConnectorState:
 
     def claim_id(self, connector: str, kind: str, code: str) -> bool:
         """True when this caller may create the (kind, code) object in the other system: the
-        first to claim it. Others wait for its id (two workers creating the same category at
-        once would leave two categories in Magento)."""
-        stmt = self._insert(ids).values(
-            connector=connector, kind=kind, code=code, remote_id=CLAIMED
-        )
+        first to claim it, or the one taking over a claim whose worker went away. Others wait
+        for its id (two workers creating the same category at once would leave two
+        categories in Magento)."""
+        now = int(time.time())
+        key = (ids.c.connector == connector) & (ids.c.kind == kind) & (ids.c.code == code)
+        stmt = self._insert(ids).values(connector=connector, kind=kind, code=code, remote_id=-now)
         stmt = stmt.on_conflict_do_nothing(index_elements=["connector", "kind", "code"])
-        claimed = stmt.returning(ids.c.code)  # rowcount is not reliable here on psycopg
+        # RETURNING says whether a row was written (rowcount is not reliable on psycopg here).
+        claimed = stmt.returning(ids.c.code)
+        stale = (
+            update(ids)
+            .where(
+                key, ids.c.remote_id <= CLAIMED, ids.c.remote_id > -(now - CLAIM_EXPIRES_SECONDS)
+            )
+            .values(remote_id=-now)
+            .returning(ids.c.code)
+        )
         done: list[bool] = []
-        self._write(lambda conn: done.append(conn.execute(claimed).first() is not None))
+
+        def run(conn: Any) -> None:
+            got = conn.execute(claimed).first() or conn.execute(stale).first()
+            done.append(got is not None)
+
+        self._write(run)
         return done[-1]
 
     def release_claim(self, connector: str, kind: str, code: str) -> None:
@@ -224,7 +243,7 @@ class SqlConnectorState:
                     ids.c.connector == connector,
                     ids.c.kind == kind,
                     ids.c.code == code,
-                    ids.c.remote_id == CLAIMED,
+                    ids.c.remote_id <= CLAIMED,
                 )
             )
         )
@@ -233,7 +252,7 @@ class SqlConnectorState:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(ids.c.code, ids.c.remote_id).where(
-                    ids.c.connector == connector, ids.c.kind == kind, ids.c.remote_id != CLAIMED
+                    ids.c.connector == connector, ids.c.kind == kind, ids.c.remote_id > CLAIMED
                 )
             ).all()
         return {r.code: r.remote_id for r in rows}

@@ -179,3 +179,16 @@ def test_a_backlog_of_deliveries_goes_through_bulk_and_links_its_variants(
     deliveries = shop.webhooks.deliveries(DeliveryFilter(endpoint_id="connector-shop"))
     assert {d.status.value for d in deliveries} == {"delivered"} and len(deliveries) == 7
     assert shop.connectors.status("shop").counts == {"synced": 7}
+
+
+def test_legacy_stock_and_a_missing_price_in_a_full_sync(shop: Hub, double: MagentoDouble) -> None:
+    shop.connectors.update("shop", {**CONFIG, "stock": {"mode": "legacy"}})
+    tee(shop, "L-1", ean=None, stock=4)
+    tee(shop, "L-2", ean=None, price={"amount": 3, "currency": "USD"})
+    report = sync(shop)
+    assert double.stock("L-1")["quantity"] == 4  # type: ignore[index]
+    assert any(r.method == "PUT" and r.path.endswith("/stockItems/1") for r in double.requests)
+    assert not any(r.path.endswith("/inventory/source-items") for r in double.requests)
+    assert report.failed == 1 and double.product("L-2") is None
+    item = shop.connectors.item("shop", "L-2")
+    assert item.state == "failed" and "no price in EUR" in (item.last_error or "")

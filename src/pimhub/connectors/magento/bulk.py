@@ -26,12 +26,14 @@ from pimhub.connectors.magento.client import (
     search_criteria,
     sku_path,
 )
+from pimhub.connectors.magento.config import StockMode
 from pimhub.connectors.magento.mapping import (
     GLOBAL,
     LINK_SECTION,
     STOCK,
     Family,
     changed,
+    legacy_stock_body,
     product_body,
     product_sections,
     section_hash,
@@ -215,6 +217,11 @@ class BulkSync:
             creating = remote_id is None or (item is not None and item.state == "deleted")
             by_hub = creating or bool(item and item.created_by_hub)
             previous = {} if force else sent.get(obj.key, {})
+            if creating and self.config.attribute("price") and "price" not in sections[GLOBAL]:
+                await self._failed(
+                    [(_fake_entry(obj.key), _no_price(obj.key, self.config.currency))]
+                )
+                continue
             operations = []
             for store, section in sections.items():
                 if store == STOCK:
@@ -340,7 +347,11 @@ class BulkSync:
         self.report.failed += sum(1 for status, _ in outcomes if status == "rejected")
 
     async def _stock(self, planned: Sequence[_Planned]) -> None:
-        """Stock goes through MSI source items, many SKUs per request (synchronous)."""
+        """Stock goes through MSI source items, many SKUs per request (synchronous), or one
+        legacy stock item per product."""
+        if self.config.stock.mode == StockMode.LEGACY:
+            await self._legacy_stock(planned)
+            return
         chunk = self.config.bulk.chunk
         for start in range(0, len(planned), chunk):
             part = planned[start : start + chunk]
@@ -357,6 +368,24 @@ class BulkSync:
             }
             await self._db(self.pusher.state.save_sections, self.name, sent, now)
             self.report.stock_items += len(part)
+
+    async def _legacy_stock(self, planned: Sequence[_Planned]) -> None:
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(plan: _Planned) -> None:
+            stock = plan.stock or {}
+            path = f"/V1/products/{sku_path(plan.obj.key)}/stockItems/1"
+            async with gate:
+                try:
+                    await self.pusher.client.request("PUT", path, json=legacy_stock_body(stock))
+                except MagentoError as exc:
+                    self.report.note(f"{plan.obj.key}: stock refused: {exc.message}")
+                    return
+            sent = {plan.obj.key: {STOCK: SectionState(section_hash(stock), stock)}}
+            await self._db(self.pusher.state.save_sections, self.name, sent, self.pusher.clock())
+            self.report.stock_items += 1
+
+        await asyncio.gather(*(one(p) for p in planned))
 
     async def _resume_unsent(self) -> None:
         """Operations written down before a crash but never answered for: Magento may or may
@@ -555,6 +584,13 @@ def _operation_statuses(operations: Sequence[Any]) -> dict[int, tuple[int, str |
         message = op.get("result_message")
         found[index] = (code, render_message({"message": message}) if message else None)
     return found
+
+
+def _no_price(sku: str, currency: str) -> str:
+    return (
+        f"{sku} has no price in {currency}, which Magento needs to create it (the "
+        "connector's `currency` setting names the price to send)"
+    )
 
 
 def _again(entry: LedgerEntry) -> NewOperation:

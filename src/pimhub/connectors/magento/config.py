@@ -102,7 +102,7 @@ class AttributeMapping:
     code: str
     kind: str  # the hub field's type
     localized: bool
-    own: bool = True  # False: compared and pulled, never sent
+    own: bool = True  # False: read by pull, never sent (nor compared by reconcile)
     unit: str | None = None  # quantities: the unit Magento's number is in
     family: str | None = None  # quantities: the family of units the hub field belongs to
     # Select options known by id (hub option code -> Magento option id); others are found

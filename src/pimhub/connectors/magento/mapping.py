@@ -129,7 +129,10 @@ def product_sections(
 
 def url_key(name: str, sku: str) -> str:
     text = f"{name}-{sku}" if name else sku
-    slug = re.sub(r"[^a-z0-9]+", "-", unicodedata.normalize("NFKD", text).lower())
+    # Accents go (NFKD splits them off as combining marks, which ASCII drops), as Magento's
+    # own URL keys do.
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower())
     return slug.strip("-")[:200] or hashlib.sha256(sku.encode()).hexdigest()[:16]
 
 
@@ -296,8 +299,36 @@ def stock_body(sku: str, stock: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def legacy_stock_body(stock: Mapping[str, Any]) -> dict[str, Any]:
-    """A `PUT /V1/products/{sku}/stockItems/1` body."""
-    return {"stockItem": {"qty": stock["quantity"], "is_in_stock": stock["status"] == 1}}
+    """A `PUT /V1/products/{sku}/stockItems/1` body. The schema marks every stock item field
+    required, so the rest carry Magento's defaults ("use the configuration")."""
+    quantity = stock["quantity"]
+    return {
+        "stockItem": {
+            "qty": quantity,
+            "is_in_stock": stock["status"] == 1,
+            "is_qty_decimal": not float(quantity).is_integer(),
+            "show_default_notification_message": False,
+            "use_config_min_qty": True,
+            "min_qty": 0,
+            "use_config_min_sale_qty": 1,
+            "min_sale_qty": 1,
+            "use_config_max_sale_qty": True,
+            "max_sale_qty": 10000,
+            "use_config_backorders": True,
+            "backorders": 0,
+            "use_config_notify_stock_qty": True,
+            "notify_stock_qty": 1,
+            "use_config_qty_increments": True,
+            "qty_increments": 0,
+            "use_config_enable_qty_inc": True,
+            "enable_qty_increments": False,
+            "use_config_manage_stock": True,
+            "manage_stock": True,
+            "low_stock_date": "",
+            "is_decimal_divided": False,
+            "stock_status_changed_auto": 0,
+        }
+    }
 
 
 def section_hash(section: Mapping[str, Any]) -> str:
