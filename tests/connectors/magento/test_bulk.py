@@ -7,10 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub, build_dispatcher
 from pimhub.connectors.magento.bulk import BulkSync, SyncReport
 from pimhub.events.deliveries import DeliveryFilter
+from tests.conftest import bearer
 
 from .double import MagentoDouble
 from .test_push import CONFIG, CREDENTIALS, custom, push, tee
@@ -192,3 +195,33 @@ def test_legacy_stock_and_a_missing_price_in_a_full_sync(shop: Hub, double: Mage
     assert report.failed == 1 and double.product("L-2") is None
     item = shop.connectors.item("shop", "L-2")
     assert item.state == "failed" and "no price in EUR" in (item.last_error or "")
+
+
+def test_the_ledger_over_rest(shop: Hub, double: MagentoDouble) -> None:
+    catalog(shop)
+    double.bulk_outcome(
+        "S-2",
+        3,
+        message="Refused by %1",
+    )
+    sync(shop)
+    client = TestClient(create_app(shop))
+    headers = bearer(shop, "admin")
+    answer = client.get("/api/v1/connectors/shop/ledger", headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["counts"]["failed"] == 1 and body["counts"]["complete"] >= 6
+    failed = client.get(
+        "/api/v1/connectors/shop/ledger", params={"status": "failed"}, headers=headers
+    ).json()["items"]
+    assert [(e["sku"], e["status"]) for e in failed] == [("S-2", "failed")]
+    page = client.get("/api/v1/connectors/shop/ledger", params={"limit": 2}, headers=headers).json()
+    assert len(page["items"]) == 2 and page["next"] == page["items"][-1]["id"]
+    assert (
+        client.get(
+            "/api/v1/connectors/shop/ledger", params={"status": "x"}, headers=headers
+        ).status_code
+        == 422
+    )
+    reader = bearer(shop, "read", name="reader")
+    assert client.get("/api/v1/connectors/shop/ledger", headers=reader).status_code == 403

@@ -179,3 +179,35 @@ async def dry_run(name: Name, request: Request, connectors: Connectors) -> Orjso
         raise InvalidConnector(f"sku {message}", [FieldError("sku", message, "type")])
     requests = await connectors.dry_run(name, sku)
     return OrjsonResponse({"connector": name, "sku": sku, "requests": requests})
+
+
+class LedgerStatus(StrEnum):
+    SUBMITTING = "submitting"
+    OPEN = "open"
+    RETRYING = "retrying"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    RESUBMITTED = "resubmitted"
+
+
+@router.get(
+    "/{name}/ledger",
+    summary="The connector's bulk operations: counts by status and a page of entries",
+)
+def list_ledger(
+    name: Name,
+    connectors: Connectors,
+    status: Annotated[LedgerStatus | None, Query(description="Only entries in this status")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**62, description="The `next` of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> OrjsonResponse:
+    counts, entries = connectors.ledger_page(
+        name, status=status.value if status else None, after=after, limit=limit
+    )
+    following = entries[-1].id if len(entries) == limit else None
+    return OrjsonResponse(
+        {"counts": counts, "items": [e.to_dict() for e in entries], "next": following}
+    )
