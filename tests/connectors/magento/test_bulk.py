@@ -217,11 +217,7 @@ def test_the_ledger_over_rest(shop: Hub, double: MagentoDouble) -> None:
     assert [(e["sku"], e["status"]) for e in failed] == [("S-2", "failed")]
     page = client.get("/api/v1/connectors/shop/ledger", params={"limit": 2}, headers=headers).json()
     assert len(page["items"]) == 2 and page["next"] == page["items"][-1]["id"]
-    assert (
-        client.get(
-            "/api/v1/connectors/shop/ledger", params={"status": "x"}, headers=headers
-        ).status_code
-        == 422
-    )
+    bad = client.get("/api/v1/connectors/shop/ledger", params={"status": "x"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["status"] == 400
     reader = bearer(shop, "read", name="reader")
     assert client.get("/api/v1/connectors/shop/ledger", headers=reader).status_code == 403
