@@ -20,7 +20,8 @@ fresh double for every measured run, with the same settings for the hub and the 
   time 50 ms apart; from the commit (patch returned) to the double's write of that SKU.
 
 Each rate is the median of three runs. Environment: PIMHUB_BENCH_MAGENTO_N (products, default
-15,000: see FULL_N), PIMHUB_BENCH_MAGENTO_PUT_N (products for the per-product path, default 1,500),
+10,000: see FULL_N), PIMHUB_BENCH_MAGENTO_PUT_N (products for the per-product path, default 1,000),
+PIMHUB_BENCH_MAGENTO_REPEATS (default 3),
 PIMHUB_BENCH_MAGENTO_DOUBLE=thread (the double in a thread of this process instead),
 PIMHUB_BENCH_MAGENTO_VALIDATE=1 (the double validates bodies against Adobe's schema).
 
@@ -50,15 +51,16 @@ from tests.connectors.magento.double import DEFAULT_CREDENTIALS
 from tests.connectors.magento.server import DoubleServer
 
 RUNNER = Path(__file__).resolve().with_name("magento_double_runner.py")
-# 100,000 was the goal; measured on a shared 2-core machine the bulk sync runs at ~360
-# products/s and the per-product path at ~45/s, so 100,000 x 3 runs would take ~15 minutes for
-# the bulk runs alone. These defaults keep the whole script near 5 minutes.
+# 100,000 was the goal, but measured on a shared 2-core machine the bulk sync slows down as N
+# grows (~360 products/s at 3,000, ~145/s at 15,000: three runs of 100,000 would take well over
+# half an hour) and the per-product path runs at ~40/s. These defaults keep the whole script
+# near 5 minutes (15,000 and 1,500 took 8.5 minutes).
 FULL_N = 100_000
-N = int(os.environ.get("PIMHUB_BENCH_MAGENTO_N", "15000"))
-PUT_N = min(N, int(os.environ.get("PIMHUB_BENCH_MAGENTO_PUT_N", "1500")))
+N = int(os.environ.get("PIMHUB_BENCH_MAGENTO_N", "10000"))
+PUT_N = min(N, int(os.environ.get("PIMHUB_BENCH_MAGENTO_PUT_N", "1000")))
 IN_THREAD = os.environ.get("PIMHUB_BENCH_MAGENTO_DOUBLE", "process") == "thread"
 VALIDATE = os.environ.get("PIMHUB_BENCH_MAGENTO_VALIDATE", "") not in ("", "0")
-REPEATS = 3
+REPEATS = int(os.environ.get("PIMHUB_BENCH_MAGENTO_REPEATS", "3"))
 BULK_DELAY = 0.05  # the double's default: its "consumer" starts a bulk 50 ms after accepting it
 POLL = 0.2
 CONCURRENCY = 8  # the connector's default (`concurrency`), and the floor's
@@ -358,9 +360,10 @@ def main() -> None:
     )
     if N < FULL_N:
         print(
-            f"(not {FULL_N:,}: measured here, a bulk sync runs at ~360 products/s and the "
-            "per-product path at ~45/s, so three runs of 100,000 would take over 15 minutes; "
-            "set PIMHUB_BENCH_MAGENTO_N=100000 for the full size)",
+            f"(not {FULL_N:,}: measured here the bulk sync slows down as N grows, ~360 "
+            "products/s at 3,000 and ~145/s at 15,000, so three runs of 100,000 would take well "
+            "over half an hour; the per-product path runs at ~40/s. "
+            "PIMHUB_BENCH_MAGENTO_N=100000 for the full size)",
             flush=True,
         )
     with tempfile.TemporaryDirectory(prefix="pimhub-bench-") as tmp:
