@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -211,7 +212,8 @@ async def create_object(request: Request, class_name: str, key: Key) -> Response
         )
     )
     response = written_response(request, key, obj, 201)
-    response.headers["Location"] = f"/api/v1/objects/{class_name}/{obj.key}"
+    # Percent-encoded: a key may hold '?', '#', '/' or text a header cannot carry as is.
+    response.headers["Location"] = f"/api/v1/objects/{quote(class_name)}/{quote(obj.key, safe='')}"
     return response
 
 
