@@ -174,10 +174,16 @@ class ConnectorService:
 
     # -- pushing ---------------------------------------------------------------------------
 
-    def pusher(self, name: str, credentials: str | None = None) -> Pusher:
-        """A pusher for the connector, with its own client (close it with `pusher.client`)."""
+    def pusher(self, name: str, credentials: str | None = None, *, guard: bool = True) -> Pusher:
+        """A pusher for the connector, with its own client (close it with `pusher.client`).
+        The shop's address is checked again here (`guard`), as a webhook's is at delivery
+        time: a name that resolved to a public address when saved may not any more. (The
+        worker's destinations are checked by the dispatcher before each batch instead.)"""
         stored = self.get(name)
         config = parse_config(stored.config, self.classes(stored.config.get("class", "Product")))
+        if guard and not self.allow_private and (reason := blocked_address(config.base_url)):
+            problem = FieldError("baseUrl", f"destination refused: {reason}", "destination")
+            raise InvalidConnector(f"connector '{name}' cannot be used", [problem])
         if credentials is None:
             credentials = self._credentials(name)
         client = MagentoClient(
@@ -296,21 +302,28 @@ class ConnectorService:
         if stored is None:
             log.error("connector.missing", endpoint=endpoint.endpoint_id)
             return None
-        pusher = self.pusher(stored.name, secret)
+        pusher = self.pusher(stored.name, secret, guard=False)
         return MagentoDestination(pusher, pusher.client, self.clock, self.ledger)
 
 
 def parse_credentials(value: Any, *, bearer: bool) -> MagentoCredentials:
-    """The four integration credentials (camelCase keys), each a non-empty string."""
+    """The four integration credentials (camelCase keys), each printable text."""
     if not isinstance(value, Mapping):
-        raise InvalidConnector("credentials must be an object with " + ", ".join(CREDENTIAL_KEYS))
+        message = "must be an object with " + ", ".join(CREDENTIAL_KEYS)
+        raise InvalidConnector(
+            f"credentials {message}", [FieldError("credentials", message, "type")]
+        )
     errors = [
-        FieldError(f"credentials.{key}", "is required", "required")
-        for key in CREDENTIAL_KEYS
-        if not isinstance(value.get(key), str) or not value[key] or len(value[key]) > 512
+        FieldError(f"credentials.{key}", "unknown credential", "unknown-field")
+        for key in sorted(set(map(str, value)) - set(CREDENTIAL_KEYS))
     ]
+    for key in CREDENTIAL_KEYS:
+        problem = _credential_problem(value.get(key))
+        if problem is not None:
+            code = "required" if value.get(key) in (None, "") else "format"
+            errors.append(FieldError(f"credentials.{key}", problem, code))
     if errors:
-        raise InvalidConnector("the credentials are not complete", errors)
+        raise InvalidConnector("the credentials are not valid", errors)
     return MagentoCredentials(
         consumer_key=value["consumerKey"],
         consumer_secret=value["consumerSecret"],
@@ -318,6 +331,18 @@ def parse_credentials(value: Any, *, bearer: bool) -> MagentoCredentials:
         access_token_secret=value["accessTokenSecret"],
         bearer=bearer,
     )
+
+
+def _credential_problem(value: Any) -> str | None:
+    if value is None or value == "":
+        return "is required"
+    if not isinstance(value, str):
+        return "must be text"
+    if len(value) > 512:
+        return "is longer than 512 characters"
+    if any(ord(c) < 33 or ord(c) == 127 for c in value):
+        return "must not contain spaces or control characters"
+    return None
 
 
 def _spec(config: MagentoConfig) -> EndpointSpec:

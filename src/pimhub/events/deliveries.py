@@ -44,6 +44,10 @@ class AttemptResult:
     error: str | None
     retry_after: timedelta | None = None
     skipped: bool = False  # not sent: its lease was about to run out; released, not counted
+    # False for a failure that is the one delivery's own (a connector refusing one product's
+    # data): it is retried like any other, but says nothing about the receiver's health, so
+    # it neither opens the circuit nor disables the endpoint.
+    receiver_fault: bool = True
 
     @property
     def ok(self) -> bool:

@@ -242,7 +242,9 @@ class Dispatcher:
             error = f"destination refused: {reason}"
             results.extend(self._failed(d, self.clock(), 0.0, error) for d in deliveries)
             return
-        deadline = min(d.lease_until for d in deliveries) - self.config.attempt_budget
+        # The whole batch must be recorded before the first lease runs out; a second is kept
+        # for recording.
+        deadline = min(d.lease_until for d in deliveries) - timedelta(seconds=1)
         try:
             results.extend(await target.destination.deliver(deliveries, deadline))
         except Exception as exc:

@@ -112,8 +112,8 @@ class HttpReply:
 class Destination(Protocol):
     """A destination that is not a signed POST (a connector speaking another system's API).
     It gets every claimed delivery for it at once, so that it can batch, and answers one
-    result per delivery; it starts no new work once `deadline` has passed (the rest come back
-    as skipped, released without counting an attempt)."""
+    result per delivery by `deadline` (the leases run out soon after): work not finished by
+    then is abandoned and its deliveries fail, to be retried."""
 
     async def deliver(
         self, deliveries: Sequence[Delivery], deadline: datetime

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from pimhub.catalog.retry import retrying
-from pimhub.connectors.ledger import LedgerEntry, NewOperation
+from pimhub.connectors.ledger import LedgerEntry, NewOperation, OpenBulk
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import connector_bulk_operations as t
 
@@ -110,15 +110,15 @@ class SqlBulkLedger:
         if ids:
             retrying(work)
 
-    def open_bulks(self, connector: str) -> list[str]:
+    def open_bulks(self, connector: str) -> list[OpenBulk]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(t.c.bulk_uuid)
+                select(t.c.bulk_uuid, func.count(), func.min(t.c.submitted_at))
                 .where(t.c.connector == connector, t.c.status == "open")
                 .group_by(t.c.bulk_uuid)
                 .order_by(func.min(t.c.id))
             ).all()
-        return [r.bulk_uuid for r in rows]
+        return [OpenBulk(uuid, count, _utc(oldest)) for uuid, count, oldest in rows]
 
     def operations(self, bulk_uuid: str) -> list[LedgerEntry]:
         with self.engine.connect() as conn:
@@ -217,6 +217,13 @@ class SqlBulkLedger:
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(t.c.id).limit(limit)).all()
         return [_entry(r) for r in rows]
+
+
+def _utc(value: Any) -> datetime:
+    """An aggregate of a UtcDateTime column comes back as the driver gives it (naive text or
+    a naive datetime on SQLite)."""
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _entry(row: Any) -> LedgerEntry:

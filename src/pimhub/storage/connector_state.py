@@ -138,6 +138,22 @@ class SqlConnectorState:
             ]
         )
 
+    def skus_of_uuids(self, connector: str, uuids: Sequence[str]) -> dict[str, list[str]]:
+        """The SKUs the connector has dealt with for each object (more than one after a
+        rename)."""
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(uuids), CHUNK):
+                rows = conn.execute(
+                    select(items.c.object_uuid, items.c.sku).where(
+                        items.c.connector == connector,
+                        items.c.object_uuid.in_(list(uuids[start : start + CHUNK])),
+                    )
+                ).all()
+                for r in rows:
+                    found.setdefault(r.object_uuid, []).append(r.sku)
+        return found
+
     def page_items(
         self, connector: str, *, state: str | None, after: str | None, limit: int
     ) -> list[ItemState]:

@@ -362,6 +362,8 @@ class SqlDeliveryQueue(DeliveryLog):
             if row is None:
                 continue  # deleted while its deliveries were in flight
             values = _health(row, outcomes, circuit, now)
+            if not values:
+                continue
             conn.execute(update(ep).where(ep.c.id == endpoint).values(**values))
             if values.get("enabled") is False and row.enabled:
                 disabled.append(row.endpoint_id)
@@ -379,6 +381,9 @@ def _health(
 ) -> dict[str, Any]:
     """The endpoint's failure record after this batch: a success resets it; failures after the
     last success extend it, open the circuit, and after long enough disable the endpoint."""
+    outcomes = [r for r in outcomes if r.ok or r.receiver_fault]
+    if not outcomes:
+        return {}  # only failures of single deliveries' own making: health unchanged
     last_ok = max((i for i, r in enumerate(outcomes) if r.ok), default=-1)
     failures_after = len(outcomes) - last_ok - 1
     if last_ok >= 0 and failures_after == 0:

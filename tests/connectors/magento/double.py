@@ -1136,6 +1136,21 @@ class MagentoDouble:
                 del self._source_items[key]
             return True
 
+    def _candidates(self, criteria: dict[str, Any]) -> list[_Product]:
+        """Products a search can match. A filter on sku (eq or in) is looked up by key, as
+        Magento's index does, so that a catalog of 100,000 is not scanned per lookup; the
+        search itself still applies every filter."""
+        for group in criteria["filter_groups"]:
+            filters = group["filters"]
+            if len(filters) == 1 and filters[0]["field"] == "sku":
+                condition = filters[0]["condition_type"]
+                value = _text(filters[0]["value"])
+                if condition in ("eq", "in"):
+                    skus = value.split(",") if condition == "in" else [value]
+                    found = [self._products[s] for s in dict.fromkeys(skus) if s in self._products]
+                    return sorted(found, key=lambda p: p.entity_id)
+        return list(self._products.values())
+
     async def _do_list_products(self, call: _Call) -> Any:
         if not any(key.startswith("searchCriteria") for key in call.query):
             raise MagentoError(
@@ -1147,7 +1162,7 @@ class MagentoDouble:
         with self._lock:
             rows = []
             # insertion order is entity id order; only the page found is rendered
-            for product in self._products.values():
+            for product in self._candidates(criteria):
                 row = dict(product.values)
                 if call.store != "all" and call.store in product.overrides:
                     row.update(product.overrides[call.store])

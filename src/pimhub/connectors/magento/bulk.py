@@ -19,11 +19,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pimhub.catalog.objects import CatalogObject
-from pimhub.connectors.ledger import MAGENTO_STATUS, BulkLedger, LedgerEntry, NewOperation
+from pimhub.connectors.ledger import (
+    MAGENTO_STATUS,
+    BulkLedger,
+    LedgerEntry,
+    NewOperation,
+    OpenBulk,
+)
 from pimhub.connectors.magento.client import (
     MagentoError,
     render_message,
-    search_criteria,
     sku_path,
 )
 from pimhub.connectors.magento.config import StockMode
@@ -44,7 +49,6 @@ from pimhub.connectors.state import ItemState, SectionState
 
 BULK_PATH = "/async/bulk/V1/products/bySku"
 PAGE = 500
-SKU_LOOKUP = 200
 
 
 @dataclass
@@ -117,6 +121,7 @@ class BulkSync:
         self._deferred: list[NewOperation] = []
         self._deferred_stock: list[_Planned] = []
         self._failed_skus: set[str] = set()  # their deferred operations are not sent
+        self._sent_versions: dict[str, int] = {}  # sku -> hub version its completed op sent
 
     async def _db(self, call: Callable[..., Any], *args: Any) -> Any:
         return await self.pusher._db(call, *args)
@@ -170,6 +175,28 @@ class BulkSync:
         await self._wait_and_flush()
 
     async def _wait_and_flush(self) -> None:
+        await self._wait_and_send_deferred()
+        await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """A product changed or deleted in the hub while its bulk operation waited in
+        Magento's queue: the operation wrote older values (or brought a deleted product
+        back), so the product is pushed again as it is now."""
+        sent, self._sent_versions = self._sent_versions, {}
+        if not sent:
+            return
+        class_name = self.config.class_name
+        current = await self._db(self.pusher.catalog.by_keys, class_name, list(sent))
+        stale = [
+            Target(sku, current[sku].uuid if sku in current else None, current.get(sku))
+            for sku, version in sent.items()
+            if sku not in current or current[sku].version != version
+        ]
+        if stale:
+            await self.pusher.push(stale)
+            self.report.note(f"{len(stale)} products changed during the sync; pushed again")
+
+    async def _wait_and_send_deferred(self) -> None:
         await self.wait()
         # Stock too: MSI refuses source items of a SKU that does not exist yet.
         stock, self._deferred_stock = self._deferred_stock, []
@@ -214,7 +241,11 @@ class BulkSync:
             )
             item = items.get(obj.key)
             remote_id = item.remote_id if item else existing.get(obj.key)
-            creating = remote_id is None or (item is not None and item.state == "deleted")
+            # Created by an earlier bulk (synced, its entity id never read) is not a create.
+            synced = item is not None and item.state == "synced"
+            creating = (remote_id is None and not synced) or (
+                item is not None and item.state == "deleted"
+            )
             by_hub = creating or bool(item and item.created_by_hub)
             previous = {} if force else sent.get(obj.key, {})
             if creating and self.config.attribute("price") and "price" not in sections[GLOBAL]:
@@ -249,15 +280,7 @@ class BulkSync:
     async def _existing(self, skus: Sequence[str]) -> dict[str, int]:
         """Entity ids of SKUs Magento already has although the connector never sent them:
         they are Magento's products, updated but never created, disabled or deleted."""
-        found: dict[str, int] = {}
-        for start in range(0, len(skus), SKU_LOOKUP):
-            chunk = list(skus[start : start + SKU_LOOKUP])
-            params = search_criteria([("sku", ",".join(chunk), "in")], page_size=len(chunk))
-            reply = await self.pusher.client.request("GET", "/V1/products", params=params)
-            for product in (reply.data or {}).get("items") or []:
-                if isinstance(product, Mapping) and isinstance(product.get("id"), int):
-                    found[str(product.get("sku"))] = product["id"]
-        return found
+        return await self.pusher.entity_ids(skus)
 
     async def _child_ids(self, families: Mapping[str, list[CatalogObject]]) -> None:
         """Children sent in this sync have entity ids only in Magento: read them so that the
@@ -417,18 +440,32 @@ class BulkSync:
             await asyncio.sleep(self.poll_interval)
 
     async def poll(self) -> int:
-        """One round over the open bulks; returns how many operations are still open."""
-        still_open = 0
-        for bulk_uuid in await self._db(self.ledger.open_bulks, self.name):
-            still_open += await self._poll_bulk(bulk_uuid)
-        return still_open
+        """One round over the open bulks, several at a time; returns how many operations are
+        still open."""
+        gate = asyncio.Semaphore(self.config.concurrency)
 
-    async def _poll_bulk(self, bulk_uuid: str) -> int:
-        entries = [
-            e for e in await self._db(self.ledger.operations, bulk_uuid) if e.status == "open"
-        ]
+        async def one(bulk: OpenBulk) -> int:
+            async with gate:
+                return await self._poll_bulk(bulk)
+
+        bulks = await self._db(self.ledger.open_bulks, self.name)
+        return sum(await asyncio.gather(*(one(b) for b in bulks)))
+
+    async def _poll_bulk(self, bulk: OpenBulk) -> int:
+        """Asks for the count of the bulk's open operations first (a few bytes); only once
+        none is open (or some were open too long) are the per-operation statuses read, which
+        repeat every operation's data and would otherwise be fetched on every round."""
+        now = self.pusher.clock()
+        if now - bulk.oldest < self.open_limit:
+            path = f"/V1/bulk/{bulk.bulk_uuid}/operation-status/4"
+            reply = await self.pusher.client.request("GET", path)
+            if isinstance(reply.data, int) and reply.data > 0:
+                return reply.data
+        listed = await self._db(self.ledger.operations, bulk.bulk_uuid)
+        entries = [e for e in listed if e.status == "open"]
         if not entries:
             return 0
+        bulk_uuid = bulk.bulk_uuid
         path = f"/V1/bulk/{bulk_uuid}/detailed-status"
         reply = await self.pusher.client.request("GET", path)
         statuses = _operation_statuses((reply.data or {}).get("operations_list") or [])
@@ -478,12 +515,12 @@ class BulkSync:
             sent.setdefault(entry.sku, {})[entry.store] = SectionState(entry.payload_hash, section)
         await self._db(self.pusher.state.save_sections, self.name, sent, now)
         items = await self._db(self.pusher.state.items, self.name, list(sent))
-        # Bulk answers carry no entity ids: the ones of products just created are read back,
-        # because linking a variant to its configurable parent needs them.
-        created = [e.sku for e in entries if e.store == GLOBAL and e.sku in items]
-        ids = await self._existing([s for s in created if items[s].remote_id is None])
+        # Bulk answers carry no entity ids; they are read when a configurable needs them.
         states = []
         for entry in entries:
+            version = entry.payload.get("version")
+            if entry.store == GLOBAL and isinstance(version, int):
+                self._sent_versions[entry.sku] = version
             item = items.get(entry.sku)
             if entry.store != GLOBAL or item is None:
                 continue
@@ -491,7 +528,7 @@ class BulkSync:
                 ItemState(
                     sku=entry.sku,
                     object_uuid=item.object_uuid,
-                    remote_id=item.remote_id or ids.get(entry.sku),
+                    remote_id=item.remote_id,
                     created_by_hub=item.created_by_hub,
                     state="synced",
                     synced_version=entry.payload.get("version"),

@@ -19,6 +19,10 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.fields import FieldDefinition
 
+# A delivery's attempt must end within its lease (60 s by default): a longer timeout would
+# let one unanswering shop hold a worker's whole batch.
+MAX_TIMEOUT = 30.0
+CURRENCY = re.compile(r"[A-Z]{3}")
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 STORE_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 ATTRIBUTE_CODE = re.compile(r"[a-z][a-z0-9_]{0,59}")
@@ -52,6 +56,7 @@ DEFAULT_ATTRIBUTES = {
     "size": "size",
     "material": "material",
 }
+DEFAULTS: Any = object()  # a setting left out (None would be an explicit null)
 KNOWN_KEYS = frozenset(
     {
         "name",
@@ -223,17 +228,17 @@ def parse_config(body: Any, definition: ClassDefinition | None) -> MagentoConfig
         default_language=_string(body, "defaultLanguage", "en", errors),
         stores=_stores(body.get("stores", {}), errors),
         websites=_websites(body.get("websites", [1]), errors),
-        currency=_string(body, "currency", "EUR", errors),
+        currency=_currency(body.get("currency", "EUR"), errors),
         attribute_set=_attribute_set(body.get("attributeSet", {}), fields, errors),
-        attributes=_attributes(body.get("attributes"), fields, errors),
+        attributes=_attributes(body.get("attributes", DEFAULTS), fields, errors),
         categories=_categories(body.get("categories", {}), fields, errors),
         stock=_stock(body.get("stock", {}), fields, errors),
         deletes=_option(body, "deletes", DeletePolicy, DeletePolicy.DISABLE, errors),
         sync=_sync(body.get("sync", {}), errors),
         bulk=_bulk(body.get("bulk", {}), errors),
-        rate_limit=_positive(body, "rateLimit", None, errors),
-        timeout=_positive(body, "timeout", 30.0, errors) or 30.0,
-        concurrency=int(_positive(body, "concurrency", 8, errors, whole=True) or 8),
+        rate_limit=_positive(body, "rateLimit", None, errors, low=0.1, high=10_000),
+        timeout=_positive(body, "timeout", 30.0, errors, low=1, high=MAX_TIMEOUT) or 30.0,
+        concurrency=int(_positive(body, "concurrency", 8, errors, whole=True, high=64) or 8),
         source=dict(body),
     )
     if definition is not None and definition.name != config.class_name:
@@ -253,19 +258,35 @@ def _name(value: Any, errors: list[FieldError]) -> str:
 
 
 def _base_url(value: Any, errors: list[FieldError]) -> str:
+    problem = _url_problem(value)
+    if problem is not None:
+        code = "required" if not value else "format"
+        errors.append(FieldError("baseUrl", problem, code))
+        return value.rstrip("/") if isinstance(value, str) else ""
+    return str(value).rstrip("/")
+
+
+def _url_problem(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
-        errors.append(FieldError("baseUrl", "is required: the shop's URL", "required"))
-        return ""
-    parts = urlsplit(value)
+        return "is required: the shop's URL"
+    if len(value) > 2048:
+        return "is longer than 2048 characters"
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.append(FieldError("baseUrl", "must be an absolute http(s) URL", "format"))
-    elif parts.username or parts.password or parts.query or parts.fragment:
-        errors.append(
-            FieldError("baseUrl", "must not carry credentials, a query or a fragment", "format")
-        )
-    elif any(c.isspace() or ord(c) < 32 for c in value) or len(value) > 2048:
-        errors.append(FieldError("baseUrl", "must be a URL without spaces", "format"))
-    return value.rstrip("/")
+        return "must be an absolute http(s) URL"
+    if parts.username or parts.password or "?" in value or "#" in value:
+        return "must not carry credentials, a query or a fragment"
+    if port == 0:
+        return "must not name port 0"
+    if parts.path.rstrip("/").endswith("/rest"):
+        return "is the shop's address, without /rest (the connector adds /rest/<store>/V1/...)"
+    return None
 
 
 def _string(body: Mapping[str, Any], key: str, default: str, errors: list[FieldError]) -> str:
@@ -273,6 +294,13 @@ def _string(body: Mapping[str, Any], key: str, default: str, errors: list[FieldE
     if not isinstance(value, str) or not value or len(value) > 64:
         errors.append(FieldError(key, "must be a non-empty string", "type"))
         return default
+    return value
+
+
+def _currency(value: Any, errors: list[FieldError]) -> str:
+    if not isinstance(value, str) or not CURRENCY.fullmatch(value) or value == "XXX":
+        errors.append(FieldError("currency", "must be an ISO 4217 code such as EUR", "format"))
+        return "EUR"
     return value
 
 
@@ -297,10 +325,18 @@ def _stores(value: Any, errors: list[FieldError]) -> dict[str, str]:
 
 
 def _websites(value: Any, errors: list[FieldError]) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(_whole(v) and v > 0 for v in value):
-        errors.append(FieldError("websites", "must be a list of website ids", "type"))
+    if not isinstance(value, list) or not value or not all(_whole(v) and v > 0 for v in value):
+        errors.append(FieldError("websites", "must be a non-empty list of website ids", "type"))
         return (1,)
     return tuple(value)
+
+
+def _unknown(
+    value: Mapping[str, Any], allowed: frozenset[str], prefix: str, errors: list[FieldError]
+) -> None:
+    """A misspelt nested setting is an error, not silently ignored."""
+    for key in sorted(set(map(str, value)) - allowed):
+        errors.append(FieldError(f"{prefix}.{key}", "unknown setting", "unknown-field"))
 
 
 def _whole(value: Any) -> bool:
@@ -315,6 +351,7 @@ def _attribute_set(
     if not isinstance(value, Mapping):
         errors.append(FieldError("attributeSet", "must be an id or {field, map, default}", "type"))
         return AttributeSetRule()
+    _unknown(value, frozenset({"default", "fixed", "field", "map"}), "attributeSet", errors)
     fixed = value.get("default", value.get("fixed", 4))
     if not _whole(fixed):
         errors.append(FieldError("attributeSet.default", "must be an attribute set id", "type"))
@@ -332,7 +369,7 @@ def _attribute_set(
 def _attributes(
     value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
 ) -> tuple[AttributeMapping, ...]:
-    if value is None:
+    if value is DEFAULTS:
         value = (
             {k: v for k, v in DEFAULT_ATTRIBUTES.items() if k in fields}
             if fields is not None
@@ -349,6 +386,7 @@ def _attributes(
         if not isinstance(entry, Mapping) or not isinstance(entry.get("code"), str):
             errors.append(FieldError(path, "must be an attribute code or {code, own, unit}"))
             continue
+        _unknown(entry, frozenset({"code", "own", "unit", "options"}), path, errors)
         code = entry["code"]
         if not ATTRIBUTE_CODE.fullmatch(code):
             errors.append(FieldError(f"{path}.code", f"'{code}' is not an attribute code"))
@@ -403,6 +441,8 @@ def _categories(
     if not isinstance(value, Mapping):
         errors.append(FieldError("categories", "must be a mapping", "type"))
         return CategoryMapping()
+    allowed = frozenset({"fields", "map", "root", "create", "own"})
+    _unknown(value, allowed, "categories", errors)
     names = value.get("fields", ["categories", "category"])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         errors.append(FieldError("categories.fields", "must be a list of field names", "type"))
@@ -445,6 +485,7 @@ def _stock(
     if not isinstance(value, Mapping):
         errors.append(FieldError("stock", "must be a mapping", "type"))
         return StockRule()
+    _unknown(value, frozenset({"mode", "field", "source"}), "stock", errors)
     mode = _option(value, "mode", StockMode, StockMode.MSI, errors, prefix="stock.")
     source = value.get("field", "stock")
     if source is not None and fields is not None and source not in fields:
@@ -462,6 +503,7 @@ def _sync(value: Any, errors: list[FieldError]) -> SyncRule:
     if not isinstance(value, Mapping):
         errors.append(FieldError("sync", "must be a mapping", "type"))
         return SyncRule()
+    _unknown(value, frozenset({"published", "complete"}), "sync", errors)
     published = value.get("published", True)
     if not isinstance(published, bool):
         errors.append(FieldError("sync.published", "must be true or false", "type"))
@@ -477,6 +519,7 @@ def _bulk(value: Any, errors: list[FieldError]) -> BulkRule:
     if not isinstance(value, Mapping):
         errors.append(FieldError("bulk", "must be a mapping", "type"))
         return BulkRule()
+    _unknown(value, frozenset({"threshold", "chunk"}), "bulk", errors)
     threshold = value.get("threshold", 200)
     chunk = value.get("chunk", 200)
     if not _whole(threshold) or threshold < 1:
@@ -495,13 +538,16 @@ def _positive(
     errors: list[FieldError],
     *,
     whole: bool = False,
+    low: float = 1,
+    high: float = 10_000,
 ) -> float | None:
     value = body.get(key, default)
     if value is None:
         return None
     number_ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number_ok or not 0 < value <= 10_000 or (whole and not _whole(value)):
-        errors.append(FieldError(key, "must be a positive number up to 10000", "range"))
+    if not number_ok or not low <= value <= high or (whole and not _whole(value)):
+        kind = "a whole number" if whole else "a number"
+        errors.append(FieldError(key, f"must be {kind} from {low:g} to {high:g}", "range"))
         return default
     return float(value)
 

@@ -24,6 +24,8 @@ from pimhub.connectors.magento.push import Outcome, Pusher, Target
 from pimhub.events.deliveries import AttemptResult, Delivery
 
 EXCERPT_CALLS = 8
+PRODUCT_FAULTS = frozenset({400, 409, 422})
+MIN_SECONDS = 5.0  # less time than this left on the leases: the batch is handed back unsent
 log = structlog.get_logger("pimhub.connectors")
 
 
@@ -47,7 +49,7 @@ class MagentoDestination:
         self, deliveries: Sequence[Delivery], deadline: datetime
     ) -> list[AttemptResult]:
         started = self.clock()
-        if started > deadline:
+        if (deadline - started).total_seconds() < MIN_SECONDS:
             return [_skipped(d, started) for d in deliveries]
         clock = time.perf_counter()
         wanted: dict[str, tuple[str | None, str]] = {}  # sku -> (uuid, class)
@@ -62,7 +64,18 @@ class MagentoDestination:
             uuid, sku, class_name = subject
             wanted[sku] = (uuid, class_name)
             by_delivery[delivery.id] = sku
-        outcomes = await self._push(wanted)
+        remaining = (deadline - self.clock()).total_seconds()
+        try:
+            # One shop that does not answer (or a batch too large for the lease) must not hold
+            # the worker: what is not done by the deadline fails and is retried.
+            outcomes = await asyncio.wait_for(self._push(wanted), timeout=max(remaining, 0.1))
+        except TimeoutError:
+            elapsed = (time.perf_counter() - clock) * 1000
+            error = f"not finished within the delivery's lease ({elapsed / 1000:.1f} s)"
+            for delivery in deliveries:
+                if delivery.id in by_delivery:
+                    results.append(AttemptResult(delivery, started, elapsed, None, None, error))
+            return results
         elapsed = (time.perf_counter() - clock) * 1000
         for delivery in deliveries:
             if delivery.id in by_delivery:
@@ -71,29 +84,36 @@ class MagentoDestination:
         return results
 
     async def _push(self, wanted: dict[str, tuple[str | None, str]]) -> dict[str, Outcome]:
+        """Pushes every SKU the events touch, each as the hub holds it NOW: Magento knows
+        products by SKU while the pipeline orders events per object, so a SKU is resolved to
+        whatever object holds it when the push runs (a stale event of a deleted object must
+        not disable the new object of the same SKU), and a SKU an object held before a rename
+        is pushed as gone unless another object holds it now."""
         if not wanted:
             return {}
+        db = self.pusher._db
+        name = self.pusher.config.name
+        class_name = self.pusher.config.class_name
         uuids = [u for u, _ in wanted.values() if u]
-        current = await self.pusher._db(self.pusher.catalog.by_uuids, uuids)
-        targets = []
+        current = await db(self.pusher.catalog.by_uuids, uuids)
+        earlier = await db(self.pusher.state.skus_of_uuids, name, uuids)
+        skus: dict[str, list[str]] = {}  # event's SKU -> every SKU its push covers
         for sku, (uuid, _) in wanted.items():
             obj = current.get(uuid) if uuid else None
-            # A renamed business key: the old SKU is pushed as gone, the new one as current.
-            if obj is not None and obj.key != sku:
-                targets.append(Target(sku, uuid, None))
-                targets.append(Target(obj.key, uuid, obj))
-            else:
-                targets.append(Target(sku, uuid, obj))
-        outcomes = await self._send(_unique(targets))
-        by_sku = {o.sku: o for o in outcomes}
+            covered = [sku] + ([obj.key] if obj is not None else [])
+            covered += earlier.get(uuid or "", [])
+            skus[sku] = list(dict.fromkeys(covered))
+        every = sorted({s for covered in skus.values() for s in covered})
+        holders = await db(self.pusher.catalog.by_keys, class_name, every)
+        targets = [
+            Target(s, holders[s].uuid if s in holders else None, holders.get(s)) for s in every
+        ]
+        outcomes = {o.sku: o for o in await self._send(targets)}
         result: dict[str, Outcome] = {}
-        for sku, (uuid, _) in wanted.items():
-            obj = current.get(uuid) if uuid else None
-            mine = [by_sku[sku]]
-            if obj is not None and obj.key != sku and obj.key in by_sku:
-                mine.append(by_sku[obj.key])
+        for sku, covered in skus.items():
+            mine = [outcomes[s] for s in covered if s in outcomes]
             failed = next((o for o in mine if not o.ok), None)
-            result[sku] = failed or mine[-1]
+            result[sku] = failed or mine[0]
         return result
 
     async def _send(self, targets: list[Target]) -> list[Outcome]:
@@ -161,14 +181,6 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         log.error("connector.settle_failed", error=str(task.exception()))
 
 
-def _unique(targets: list[Target]) -> list[Target]:
-    seen: dict[str, Target] = {}
-    for target in targets:
-        if target.obj is not None or target.sku not in seen:
-            seen[target.sku] = target
-    return list(seen.values())
-
-
 def _subject(body: bytes) -> tuple[str | None, str, str] | None:
     """(uuid, business key, class) of the object an event is about; None for other events."""
     try:
@@ -191,7 +203,18 @@ def _result(delivery: Delivery, at: datetime, elapsed: float, outcome: Outcome) 
     if outcome.ok:
         return AttemptResult(delivery, at, elapsed, 200, summary, None)
     retry_after = timedelta(seconds=outcome.retry_after) if outcome.retry_after else None
-    return AttemptResult(delivery, at, elapsed, outcome.status, summary, outcome.error, retry_after)
+    return AttemptResult(
+        delivery,
+        at,
+        elapsed,
+        outcome.status,
+        summary,
+        outcome.error,
+        retry_after,
+        # Magento refusing one product's data (400, 422) or the connector refusing it (409)
+        # says nothing about the shop's health; 401, 404, 429, 5xx and no answer do.
+        receiver_fault=outcome.status not in PRODUCT_FAULTS,
+    )
 
 
 def _skipped(delivery: Delivery, at: datetime) -> AttemptResult:

@@ -8,8 +8,10 @@ hash matches what was sent) and an old event can never take the shop back to old
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -18,6 +20,7 @@ from pimhub.connectors.magento.client import (
     MagentoClient,
     MagentoError,
     MagentoUnavailable,
+    search_criteria,
     sku_path,
 )
 from pimhub.connectors.magento.config import DeletePolicy, MagentoConfig, StockMode
@@ -42,6 +45,7 @@ from pimhub.connectors.ports import CatalogReader
 from pimhub.connectors.state import ConnectorState, ItemState, SectionState
 
 T = TypeVar("T")
+SKU_LOOKUP = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +101,26 @@ class Pusher:
         self.axes = tuple(axes)  # the class's variant axes: a configurable's options
         self.clock = clock
         self._dbcall = db
+        self._executor: ThreadPoolExecutor | None = None
         self.ids = RemoteIds(config, client, state, catalog, self._db)
 
     async def _db(self, call: Callable[..., T], *args: Any) -> T:
+        """A storage call on the pusher's one database thread: concurrent pushes would
+        otherwise queue on SQLite's write lock, whose busy handler sleeps in milliseconds
+        (measured: a full sync spent most of its time there), and hold several pooled
+        connections at once."""
         if self._dbcall is not None:
             result: T = await self._dbcall(call, *args)
             return result
-        return await asyncio.to_thread(call, *args)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="pimhub-connector-db")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(call, *args))
+
+    def close_db(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -181,7 +198,11 @@ class Pusher:
         item = items.get(target.sku)
         if item is None:
             item = await self._existing(target.sku, outcome, dry_run)
-        creating = item is None or item.remote_id is None or item.state in ("deleted",)
+        creating = (
+            item is None
+            or item.state == "deleted"
+            or (item.remote_id is None and item.state != "synced")
+        )
         done: dict[str, SectionState] = {}
         remote_id = item.remote_id if item else None
 
@@ -274,7 +295,35 @@ class Pusher:
             attribute_ids = await self.ids.attribute_ids(self._axis_codes())
             known = await self._db(self.state.items, self.config.name, [c.key for c in children])
             child_ids = {sku: i.remote_id for sku, i in known.items() if i.remote_id}
+            # Children created through a bulk have no entity id yet: read the ids once.
+            unknown = [s for s, i in known.items() if not i.remote_id and i.state == "synced"]
+            if unknown and not dry_run:
+                found = await self.entity_ids(unknown)
+                child_ids |= found
+                await self._remember_entity_ids(found, known)
         return Resolved(options, categories, attribute_ids, child_ids)
+
+    async def entity_ids(self, skus: Sequence[str]) -> dict[str, int]:
+        """Magento's entity ids of these SKUs (those it has), 200 per request, only ids and
+        SKUs in the answer."""
+        found: dict[str, int] = {}
+        for start in range(0, len(skus), SKU_LOOKUP):
+            chunk = list(skus[start : start + SKU_LOOKUP])
+            params = search_criteria([("sku", ",".join(chunk), "in")], page_size=len(chunk))
+            params["fields"] = "items[id,sku],total_count"
+            reply = await self.client.request("GET", "/V1/products", params=params)
+            for product in (reply.data or {}).get("items") or []:
+                if isinstance(product, Mapping) and isinstance(product.get("id"), int):
+                    found[str(product.get("sku"))] = product["id"]
+        return found
+
+    async def _remember_entity_ids(
+        self, found: Mapping[str, int], items: Mapping[str, ItemState]
+    ) -> None:
+        states = [
+            replace(items[sku], remote_id=ident) for sku, ident in found.items() if sku in items
+        ]
+        await self._db(self.state.save_items, self.config.name, states, self.clock())
 
     def _axis_codes(self) -> list[str]:
         axes = set(self.axes)
@@ -334,7 +383,7 @@ class Pusher:
             return None
         known = await self._db(self.state.items, self.config.name, [parent.key])
         parent_item = known.get(parent.key)
-        if parent_item is None or parent_item.remote_id is None:
+        if parent_item is None or (parent_item.remote_id is None and parent_item.state != "synced"):
             raise PushRefused(f"waiting for the configurable parent {parent.key} to reach Magento")
         path = f"/V1/configurable-products/{sku_path(parent.key)}/child"
         try:
