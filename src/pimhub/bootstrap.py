@@ -140,6 +140,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             catalog,
             clock=utc_now,
             allow_private=settings.webhooks_allow_private,
+            languages=settings.languages,
         ),
     )
 

@@ -79,7 +79,9 @@ class ConnectorService:
         clock: Callable[[], datetime],
         allow_private: bool = False,
         transport: Any = None,
+        languages: Sequence[str] = (),
     ) -> None:
+        self.languages = tuple(languages)  # the hub's; empty: not checked
         self.repository = repository
         self.state = state
         self.catalog = catalog
@@ -104,10 +106,27 @@ class ConnectorService:
             problem = FieldError("class", f"no class '{class_name}'", "unknown-class")
             raise InvalidConnector("the connector configuration is not valid", [problem]) from None
         config = parse_config(body, definition)
+        problems = self._language_problems(config)
         if not self.allow_private and (reason := blocked_address(config.base_url)):
-            problem = FieldError("baseUrl", f"destination refused: {reason}", "destination")
-            raise InvalidConnector("the connector configuration is not valid", [problem])
+            problems.append(FieldError("baseUrl", f"destination refused: {reason}", "destination"))
+        if problems:
+            raise InvalidConnector("the connector configuration is not valid", problems)
         return config
+
+    def _language_problems(self, config: MagentoConfig) -> list[FieldError]:
+        """Languages the hub does not have would silently send nothing."""
+        if not self.languages:
+            return []
+        known = ", ".join(self.languages)
+        problems = []
+        if config.default_language not in self.languages:
+            message = f"'{config.default_language}' is not one of the hub's languages ({known})"
+            problems.append(FieldError("defaultLanguage", message, "option"))
+        for language in config.stores:
+            if language not in self.languages:
+                message = f"'{language}' is not one of the hub's languages ({known})"
+                problems.append(FieldError(f"stores.{language}", message, "option"))
+        return problems
 
     def add(self, body: Any, credentials: Any) -> StoredConnector:
         config = self.check(body)

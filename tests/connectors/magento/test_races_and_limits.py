@@ -183,6 +183,8 @@ def test_every_use_of_a_connector_checks_its_address(shop: Hub) -> None:
         ({"rateLimit": 1e-300}, "rateLimit"),
         ({"timeout": 10000}, "timeout"),
         ({"concurrency": 1000}, "concurrency"),
+        ({"defaultLanguage": "xx"}, "defaultLanguage"),
+        ({"stores": {"xx": "xx_store"}}, "stores.xx"),
     ],
 )
 def test_settings_refused_at_the_edge(hub: Hub, changes: dict[str, Any], field: str) -> None:
