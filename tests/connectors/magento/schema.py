@@ -13,24 +13,37 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 SCHEMA_ENV = "PIMHUB_MAGENTO_SCHEMA"
-SCHEMA_PATH = (
-    Path(__file__).resolve().parents[4]
-    / "shared"
-    / "contracts"
-    / "magento"
-    / "admin-schema-2.4.8.yaml"
+RELATIVE = Path("contracts") / "magento" / "admin-schema-2.4.8.yaml"
+# Adobe's schema lives beside the repository (../shared), not in it: where a checkout keeps it.
+CANDIDATES = (
+    Path(__file__).resolve().parents[4] / "shared" / RELATIVE,
+    Path("/work/shared") / RELATIVE,
 )
+SCHEMA_PATH = CANDIDATES[0]
 _BASE_URI = "urn:magento:admin-schema-2.4.8"
 
 
 def schema_path() -> Path:
-    return Path(os.environ.get(SCHEMA_ENV) or SCHEMA_PATH)
+    """The schema file. Named by PIMHUB_MAGENTO_SCHEMA (CI sets it), it must exist; otherwise
+    the first place that has it, and without one the test that needs it is skipped with the
+    reason, so that the suite still passes on a machine without ../shared."""
+    named = os.environ.get(SCHEMA_ENV)
+    if named:
+        return Path(named)
+    found = next((p for p in CANDIDATES if p.exists()), None)
+    if found is None:
+        pytest.skip(
+            f"Adobe's Magento schema is not at {CANDIDATES[0]} (set {SCHEMA_ENV}); the "
+            "contract double validates every request against it"
+        )
+    return found
 
 
 @cache
