@@ -97,6 +97,7 @@ class Dispatcher:
         self.clock = clock
         self._targets: dict[int, _Target] = {}
         self._unreadable: set[int] = set()
+        self._broken: dict[int, str] = {}  # connectors that cannot be built, and why
         self._claim_failures = 0
         self._refreshed = float("-inf")
         self._blocked: dict[str, tuple[float, str | None]] = {}
@@ -282,11 +283,18 @@ class Dispatcher:
             stored = secrets.get(endpoint.id)
             if stored is None:
                 continue
-            try:
-                if endpoint.kind != "webhook":
+            if endpoint.kind != "webhook":
+                try:
                     targets[endpoint.id] = self._destination_target(endpoint, stored.sealed)
-                    self._unreadable.discard(endpoint.id)
-                    continue
+                    self._broken.pop(endpoint.id, None)
+                except Exception as exc:
+                    # A connector that cannot be built (its settings no longer valid, its
+                    # class gone, its credentials unreadable) stops only its own deliveries.
+                    why = _described(exc)
+                    log.error("connector.unusable", endpoint=endpoint.endpoint_id, error=why)
+                    self._broken[endpoint.id] = f"the connector cannot be used: {why}"
+                continue
+            try:
                 keys = stored.signing_keys(self.sealer.decrypt, now)
             except (RuntimeError, ValueError) as exc:
                 # One unreadable secret (PIMHUB_SECRET_KEY changed) stops only its endpoint.
@@ -334,7 +342,7 @@ class Dispatcher:
     async def _attempt(self, delivery: Delivery) -> AttemptResult:
         target = self._targets.get(delivery.endpoint)
         if target is None:
-            reason = (
+            reason = self._broken.get(delivery.endpoint) or (
                 "the endpoint's secret cannot be decrypted with PIMHUB_SECRET_KEY"
                 if delivery.endpoint in self._unreadable
                 else "endpoint was deleted"
@@ -389,3 +397,10 @@ class Dispatcher:
         reason = await asyncio.to_thread(blocked_address, url)
         self._blocked[url] = (time.monotonic(), reason)
         return reason
+
+
+def _described(exc: Exception) -> str:
+    """An error with the field problems it carries (a domain error lists them apart)."""
+    problems = getattr(exc, "errors", None) or []
+    details = "; ".join(f"{p.field}: {p.message}" for p in problems if hasattr(p, "field"))
+    return f"{exc} ({details})" if details else str(exc)

@@ -11,12 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from pimhub.bootstrap import Hub, build_dispatcher
 from pimhub.catalog.service import utc_now
 from pimhub.connectors.magento.config import InvalidConnector
 from pimhub.connectors.service import parse_credentials
 from pimhub.events.deliveries import DeliveryFilter
+from pimhub.storage.tables import connectors, webhook_endpoints
 
 from .double import MagentoDouble
 from .test_push import CONFIG, CREDENTIALS, tee
@@ -208,3 +210,23 @@ def test_credentials_refused_by_path(value: Any, field: str) -> None:
     with pytest.raises(InvalidConnector) as refused:
         parse_credentials(value, bearer=False)
     assert field in {e.field for e in refused.value.errors}
+
+
+def test_a_connector_that_cannot_be_built_fails_only_its_own_deliveries(
+    shop: Hub, double: MagentoDouble
+) -> None:
+    # Settings saved under older, looser rules (a timeout since capped) no longer parse.
+    with shop.engine.begin() as conn:
+        conn.execute(
+            update(connectors).values(config={**CONFIG, "timeout": 600}, updated_at=utc_now())
+        )
+        conn.execute(update(webhook_endpoints).values(updated_at=utc_now()))
+    tee(shop, "BROKEN-1")
+    deliver(shop)  # must not raise: the worker goes on
+    [delivery] = shop.webhooks.deliveries(DeliveryFilter(endpoint_id="connector-shop"))
+    assert delivery.status.value == "pending"
+    assert delivery.last_error is not None
+    assert (
+        "the connector cannot be used" in delivery.last_error and "timeout" in delivery.last_error
+    )
+    assert double.product("BROKEN-1") is None
