@@ -243,6 +243,7 @@ class ConnectorService:
             outcome = (await pusher.push([target], dry_run=True))[0]
         finally:
             await pusher.client.aclose()
+            pusher.close_db()
         if outcome.error:
             raise InvalidConnector(f"the dry run stopped: {outcome.error}")
         return [
@@ -258,6 +259,7 @@ class ConnectorService:
             return await pusher.push(targets)
         finally:
             await pusher.client.aclose()
+            pusher.close_db()
 
     async def full_sync(
         self,
@@ -275,6 +277,7 @@ class ConnectorService:
             return await sync.full(force=force)
         finally:
             await pusher.client.aclose()
+            pusher.close_db()
 
     async def poll_bulks(self, name: str, *, wait: bool = False) -> int:
         """Checks the connector's open bulk operations once (or until none is open); returns
@@ -287,6 +290,7 @@ class ConnectorService:
             return await sync.poll()
         finally:
             await pusher.client.aclose()
+            pusher.close_db()
 
     async def reconcile(
         self, name: str, *, fix: bool = False, skus: Sequence[str] | None = None
@@ -298,6 +302,7 @@ class ConnectorService:
             return await reconcile(pusher, fix=fix, skus=skus)
         finally:
             await pusher.client.aclose()
+            pusher.close_db()
 
     async def pull(self, name: str, *, full: bool = False, page_size: int = 200) -> PullReport:
         """Magento's catalog into the hub, from the last checkpoint (or all of it)."""
@@ -306,6 +311,7 @@ class ConnectorService:
             return await pull(pusher, self.writer, full=full, page_size=page_size)
         finally:
             await pusher.client.aclose()
+            pusher.close_db()
 
     def ledger_page(
         self, name: str, *, status: str | None = None, after: int | None = None, limit: int = 100

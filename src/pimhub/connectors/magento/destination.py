@@ -165,6 +165,7 @@ class MagentoDestination:
         if self._settling is not None and not self._settling.done():
             self._settling.cancel()
         await self.client.aclose()
+        self.pusher.close_db()
 
 
 def _bulk_outcome(sku: str, refused: str | None) -> Outcome:
