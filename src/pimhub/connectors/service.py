@@ -12,6 +12,7 @@ import structlog
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, NotFound
+from pimhub.catalog.retry import retrying
 from pimhub.catalog.service import CatalogService
 from pimhub.connectors.ledger import BulkLedger, LedgerEntry
 from pimhub.connectors.magento.bulk import BulkSync, SyncReport
@@ -131,13 +132,12 @@ class ConnectorService:
     def add(self, body: Any, credentials: Any) -> StoredConnector:
         config = self.check(body)
         secret = parse_credentials(credentials, bearer=config.bearer)
-        stored = self.repository.add(
-            config.name,
-            "magento",
-            dict(config.source),
-            _spec(config),
-            self.sealer.encrypt(secret.to_json()),
-            self.clock(),
+        sealed = self.sealer.encrypt(secret.to_json())
+        # Two saves of one name at once: the loser runs again and finds the winner's row.
+        stored = retrying(
+            lambda: self.repository.add(
+                config.name, "magento", dict(config.source), _spec(config), sealed, self.clock()
+            )
         )
         if stored is None:
             raise ConnectorExists(f"a connector named '{config.name}' exists")

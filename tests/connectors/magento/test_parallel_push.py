@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pimhub.bootstrap import Hub, build_dispatcher
+from pimhub.catalog.errors import CatalogError
 
 from .double import MagentoDouble
 from .server import DoubleServer
@@ -134,3 +135,24 @@ def test_two_workers_and_twenty_writers_end_in_the_hubs_final_state(
     stats = {s.endpoint_id: s for s in shop.webhooks.stats()}["connector-shop"]
     assert stats.counts.get("dead", 0) == 0
     assert stats.failed_attempts == 0
+
+
+def test_twenty_parallel_adds_of_one_name_make_one_connector(hub: Hub) -> None:
+    """Twenty operators saving the same connector at once: one is saved, the others are told
+    it exists (a lost race runs again: never a 500, a write conflict or two rows)."""
+    start = threading.Barrier(20)
+    config = {"name": "race", "baseUrl": "http://127.0.0.1:9"}
+
+    def add(_: int) -> str:
+        start.wait()
+        try:
+            hub.connectors.add(config, CREDENTIALS)
+        except CatalogError as exc:
+            return exc.code
+        return "added"
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(add, range(20)))
+    assert outcomes.count("added") == 1
+    assert set(outcomes) - {"added"} == {"connector-exists"}
+    assert [c.name for c in hub.connectors.all()] == ["race"]
