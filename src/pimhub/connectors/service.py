@@ -199,7 +199,8 @@ class ConnectorService:
         time: a name that resolved to a public address when saved may not any more. (The
         worker's destinations are checked by the dispatcher before each batch instead.)"""
         stored = self.get(name)
-        config = parse_config(stored.config, self.classes(stored.config.get("class", "Product")))
+        definition = self.classes(stored.config.get("class", "Product"))
+        config = parse_config(stored.config, definition)
         if guard and not self.allow_private and (reason := blocked_address(config.base_url)):
             problem = FieldError("baseUrl", f"destination refused: {reason}", "destination")
             raise InvalidConnector(f"connector '{name}' cannot be used", [problem])
@@ -214,7 +215,6 @@ class ConnectorService:
             max_connections=config.concurrency,
             transport=self.transport,
         )
-        definition = self.classes(config.class_name)
         axes = definition.variants.axes if definition.variants else ()
         return Pusher(
             config,

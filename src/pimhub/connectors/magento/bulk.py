@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pimhub.catalog.objects import CatalogObject
@@ -81,6 +81,14 @@ class SyncReport:
             "tombstones": self.tombstones,
             "messages": self.messages,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A failure found by the sync itself (no ledger entry behind it)."""
+
+    sku: str
+    store: str
 
 
 @dataclass
@@ -250,7 +258,7 @@ class BulkSync:
             previous = {} if force else sent.get(obj.key, {})
             if creating and self.config.attribute("price") and "price" not in sections[GLOBAL]:
                 await self._failed(
-                    [(_fake_entry(obj.key), _no_price(obj.key, self.config.currency))]
+                    [(Failed(obj.key, GLOBAL), _no_price(obj.key, self.config.currency))]
                 )
                 continue
             operations = []
@@ -538,7 +546,9 @@ class BulkSync:
         await self._db(self.pusher.state.save_items, self.name, states, now)
         self.report.complete += len(entries)
 
-    async def _failed(self, failures: Sequence[tuple[LedgerEntry, str]]) -> None:
+    async def _failed(self, failures: Sequence[tuple[Failed | LedgerEntry, str]]) -> None:
+        """Marks SKUs failed; each failure names the SKU and scope (a ledger entry or a
+        `Failed` of the sync's own) and the message."""
         if not failures:
             return
         now = self.pusher.clock()
@@ -600,7 +610,7 @@ class BulkSync:
             missing = sorted(expected - listed)
             if missing:
                 message = f"Magento does not list {len(missing)} children: {', '.join(missing[:5])}"
-                await self._failed([(_fake_entry(parent.key), message)])
+                await self._failed([(Failed(parent.key, GLOBAL), message)])
             for child in expected & listed:
                 link = {"parent": parent.key}
                 links[child] = {LINK_SECTION: SectionState(section_hash(link), link)}
@@ -653,7 +663,3 @@ def _with_remote(item: ItemState | None, sku: str, remote: int) -> ItemState:
         item.synced_at,
         item.last_error,
     )
-
-
-def _fake_entry(sku: str) -> LedgerEntry:
-    return LedgerEntry(0, "", 0, sku, GLOBAL, "", {}, "failed", None, 0, datetime.min, None)
