@@ -122,3 +122,17 @@ def test_objects_are_documented_as_they_are_answered(
     }
     for name, body in answers.items():
         assert set(schemas[name]["required"]) <= set(body) <= set(schemas[name]["properties"])
+
+
+def test_graphql_documents_every_way_to_send_a_key(client: TestClient) -> None:
+    """/graphql/{config} takes the key as a bearer token, X-API-Key or ?apikey= (for clients
+    that cannot set headers), for GET and POST alike; REST takes no ?apikey=."""
+    document = client.get("/openapi.json").json()
+    scheme = document["components"]["securitySchemes"]["apiKeyQuery"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "query", "apikey")
+    item = document["paths"]["/graphql/{config}"]
+    for method in ("get", "post"):
+        assert {"bearer": []} in item[method]["security"]
+        assert {"apiKeyQuery": []} in item[method]["security"]
+    rest = document["paths"]["/api/v1/classes"]["get"]["security"]
+    assert {"apiKeyQuery": []} not in rest

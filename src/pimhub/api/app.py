@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
-from pimhub.api import metrics, ops
+from pimhub.api import docs_page, metrics, ops
 from pimhub.api import openapi as openapi_document
 from pimhub.api.edge import EdgeGuard
 from pimhub.api.errors import install_error_handlers
@@ -77,9 +77,14 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         description=DESCRIPTION,
         default_response_class=OrjsonResponse,
         telemetry=None if hub.settings.telemetry else _NO_TELEMETRY,
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN; docs_page serves the package's.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.hub = hub
     install_error_handlers(app)
+    docs_page.install(app)
     for module in (
         ops,
         metrics,

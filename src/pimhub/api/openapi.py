@@ -74,7 +74,16 @@ ERROR_RESPONSES: dict[str, str] = {
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: phk_..."},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "apiKeyQuery": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "apikey",
+        "description": "GraphQL only, as Pimcore's Datahub takes it, for clients that cannot "
+        "set a header (the key then shows in logs: prefer a header)",
+    },
 }
+# GraphQL takes the key in the query string too (api/graphql/endpoint.py); REST does not.
+_QUERY_KEY_PREFIXES = ("/graphql/",)
 
 # Successes FastAPI cannot infer from a route returning a Response of its own making.
 _CREATED_OR_REPLACED = {
@@ -343,6 +352,8 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> No
         responses[status] = response
     if path not in PUBLIC_PATHS:
         operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        if path.startswith(_QUERY_KEY_PREFIXES):
+            operation["security"].append({"apiKeyQuery": []})
     body = BODY_SCHEMAS.get((method, path))
     if body is not None:
         operation["requestBody"]["content"]["application/json"]["schema"] = body
