@@ -6,10 +6,36 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from pimhub.cli.common import console, fail, handles_errors, open_hub, read_yaml_list, write_yaml
+from pimhub.cli.common import (
+    JsonFlag,
+    console,
+    fail,
+    handles_errors,
+    open_hub,
+    print_json,
+    print_table,
+    read_yaml_list,
+    write_yaml,
+)
 
 app = typer.Typer(help="Export and apply class definitions (YAML).", no_args_is_help=True)
+
+
+@app.command("list")
+@handles_errors
+def list_classes(as_json: JsonFlag = False) -> None:
+    """List class definitions: business key, fields, version."""
+    definitions = open_hub().classes.all()
+    if as_json:
+        print_json([d.to_dict() for d in definitions])
+        return
+    rows = [
+        [d.name, d.business_key, str(d.version), ", ".join(f.name for f in d.fields)]
+        for d in definitions
+    ]
+    print_table(("class", "business key", "version", "fields"), rows)
 
 
 @app.command("export")
@@ -40,4 +66,4 @@ def apply(
     stored objects."""
     raws = read_yaml_list(file, "classes")
     for class_name, action in open_hub().classes.apply(raws, author="cli"):
-        console.print(f"{class_name}: {action}")
+        console.print(escape(f"{class_name}: {action}"), highlight=False)

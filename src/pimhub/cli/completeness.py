@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pimhub.catalog.service import ListQuery
-from pimhub.cli.common import console, fail, handles_errors, open_hub
+from pimhub.cli.common import JsonFlag, console, fail, handles_errors, open_hub, print_json
 
 # (label, lowest ratio, first ratio above the band)
 BANDS = [
@@ -37,6 +38,7 @@ def completeness(
     show: Annotated[
         int, typer.Option("--show", help="also list this many least complete objects", min=0)
     ] = 0,
+    as_json: JsonFlag = False,
 ) -> None:
     """Count the objects of CLASS per completeness band, for each channel and language
     (drafts included), as filters would find them."""
@@ -60,20 +62,47 @@ def completeness(
         )
         return page.total
 
-    table = Table(title=f"{class_name} completeness")
+    def least_complete(pair: tuple[str, str]) -> list[dict[str, Any]]:
+        name, lang = pair
+        sort = (f"completeness.{name}.{lang}", "key")
+        query = ListQuery(sort=sort, first=show, include_drafts=True)
+        found = []
+        for obj in hub.catalog.list_objects(class_name, query).items:
+            entry = (obj.completeness or {}).get(name, {}).get(lang, {})
+            found.append(
+                {"key": obj.key, "ratio": entry.get("ratio"), "missing": entry.get("missing", [])}
+            )
+        return found
+
+    bands = {
+        (name, lang): [count(f"completeness.{name}.{lang}", low, high) for _, low, high in BANDS]
+        for name, lang in pairs
+    }
+    least = {pair: least_complete(pair) for pair in pairs} if show else {}
+    if as_json:
+        print_json(
+            [
+                {
+                    "channel": name,
+                    "language": lang,
+                    "bands": dict(zip([b[0] for b in BANDS], counts, strict=True)),
+                    "leastComplete": least.get((name, lang), []),
+                }
+                for (name, lang), counts in bands.items()
+            ]
+        )
+        return
+    table = Table(title=f"{escape(class_name)} completeness")
     table.add_column("channel")
     table.add_column("language")
     for label, _, _ in BANDS:
         table.add_column(label, justify="right")
-    for name, lang in pairs:
-        path = f"completeness.{name}.{lang}"
-        table.add_row(name, lang, *[str(count(path, low, high)) for _, low, high in BANDS])
+    for (name, lang), counts in bands.items():
+        table.add_row(escape(name), escape(lang), *[str(c) for c in counts])
     console.print(table)
-    for name, lang in pairs if show else []:
-        sort = (f"completeness.{name}.{lang}", "key")
-        query = ListQuery(sort=sort, first=show, include_drafts=True)
-        console.print(f"least complete for {name} in {lang}:")
-        for obj in hub.catalog.list_objects(class_name, query).items:
-            entry = (obj.completeness or {}).get(name, {}).get(lang, {})
-            missing = ", ".join(entry.get("missing", []))
-            console.print(f"  {obj.key}: {entry.get('ratio')}% (missing: {missing})")
+    for (name, lang), objects in least.items():
+        console.print(f"least complete for {escape(name)} in {escape(lang)}:", highlight=False)
+        for entry in objects:
+            missing = ", ".join(entry["missing"])
+            line = f"  {entry['key']}: {entry['ratio']}% (missing: {missing})"
+            console.print(escape(line), highlight=False)

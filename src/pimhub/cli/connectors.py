@@ -8,18 +8,28 @@ import asyncio
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import orjson
 import typer
 import yaml
 from rich.markup import escape
-from rich.table import Table
 
-from pimhub.bootstrap import Hub
-from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
+from pimhub.cli.common import (
+    JsonFlag,
+    console,
+    err_console,
+    fail,
+    handles_errors,
+    open_hub,
+    print_json,
+    print_table,
+)
 from pimhub.connectors.magento.config import NAME_PATTERN, InvalidConnector
-from pimhub.connectors.records import StoredConnector
+
+if TYPE_CHECKING:
+    from pimhub.bootstrap import Hub
+    from pimhub.connectors.records import StoredConnector
 
 app = typer.Typer(
     help="Manage connectors (Magento 2). A connector's deliveries, dead letters and replay "
@@ -43,7 +53,6 @@ NameArg = Annotated[str, typer.Argument(help="The connector's name")]
 ConfigOption = Annotated[
     Path, typer.Option("--config", help="The configuration, YAML or JSON (see docs/magento.md)")
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 ConsumerKey = Annotated[
     str | None,
     typer.Option(
@@ -200,24 +209,31 @@ def check(config: ConfigOption) -> None:
 
 @app.command("list")
 @handles_errors
-def list_connectors() -> None:
+def list_connectors(as_json: JsonFlag = False) -> None:
     """List connectors with their health."""
-    table = Table("name", "kind", "class", "base URL", "enabled", "failures", "note", "endpoint")
-    for stored in open_hub().connectors.all():
+    found = open_hub().connectors.all()
+    if as_json:
+        print_json([stored.to_dict() for stored in found])
+        return
+    rows = []
+    for stored in found:
         note = stored.disabled_reason or (
             f"paused until {stored.paused_until:%H:%M:%S}" if stored.paused_until else ""
         )
-        table.add_row(
-            stored.name,
-            stored.kind,
-            str(stored.config.get("class", "Product")),
-            str(stored.config.get("baseUrl", "")),
-            "yes" if stored.enabled else "no",
-            str(stored.consecutive_failures),
-            note,
-            stored.endpoint_id,
+        rows.append(
+            [
+                stored.name,
+                stored.kind,
+                str(stored.config.get("class", "Product")),
+                str(stored.config.get("baseUrl", "")),
+                "yes" if stored.enabled else "no",
+                str(stored.consecutive_failures),
+                note,
+                stored.endpoint_id,
+            ]
         )
-    console.print(table)
+    headers = ("name", "kind", "class", "base URL", "enabled", "failures", "note", "endpoint")
+    print_table(headers, rows)
 
 
 @app.command("show")
@@ -309,16 +325,17 @@ def status(
         return
     counts = ", ".join(f"{k} {v}" for k, v in sorted(found.counts.items())) or "no SKUs yet"
     console.print(f"{escape(name)}: {escape(counts)}", highlight=False)
-    table = Table("sku", "state", "synced version", "synced at", "last error")
-    for item in found.items:
-        table.add_row(
+    rows = [
+        [
             item.sku,
             item.state,
             "-" if item.synced_version is None else str(item.synced_version),
             f"{item.synced_at:%Y-%m-%d %H:%M:%S}" if item.synced_at else "-",
             item.last_error or "",
-        )
-    console.print(table)
+        ]
+        for item in found.items
+    ]
+    print_table(("sku", "state", "synced version", "synced at", "last error"), rows)
     if len(found.items) == limit:
         console.print(f"more: --after {escape(found.items[-1].sku)}", highlight=False)
 
@@ -450,9 +467,8 @@ def ledger(
         return
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no bulk operations"
     console.print(f"{escape(name)}: {escape(summary)}", highlight=False)
-    table = Table("id", "bulk", "#", "sku", "store", "status", "attempts", "message")
-    for e in entries:
-        table.add_row(
+    rows = [
+        [
             str(e.id),
             e.bulk_uuid,
             str(e.request_index),
@@ -461,8 +477,10 @@ def ledger(
             e.status,
             str(e.attempts),
             e.message or "",
-        )
-    console.print(table)
+        ]
+        for e in entries
+    ]
+    print_table(("id", "bulk", "#", "sku", "store", "status", "attempts", "message"), rows, 4)
     if len(entries) == limit:
         console.print(f"more: --after {entries[-1].id}", highlight=False)
 
@@ -501,14 +519,14 @@ def reconcile(
             + (f"; fixed {report.fixed}" if fix else ""),
             highlight=False,
         )
-        table = Table("sku", "drift", "attribute", "hub", "magento")
+        rows = []
         for drift in report.items[:200]:
             if not drift.attributes:
-                table.add_row(drift.sku, drift.kind, "", "", "")
+                rows.append([drift.sku, drift.kind, "", "", ""])
             for attribute, (ours, theirs) in drift.attributes.items():
-                table.add_row(drift.sku, drift.kind, attribute, repr(ours), repr(theirs))
+                rows.append([drift.sku, drift.kind, attribute, repr(ours), repr(theirs)])
         if report.items:
-            console.print(table)
+            print_table(("sku", "drift", "attribute", "hub", "magento"), rows)
         for error in report.errors:
             console.print(f"  {escape(error)}", highlight=False)
     if report.items and not (fix and not report.errors):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from pimhub.cli.common import console, handles_errors, open_hub
-from pimhub.storage.migrate import current_revision, upgrade
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -14,6 +13,8 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @handles_errors
 def upgrade_command() -> None:
     """Migrate the database to the newest schema."""
+    from pimhub.storage.migrate import current_revision, upgrade
+
     hub = open_hub(require_schema=False)
     upgrade(hub.engine)
     console.print(f"database at revision {current_revision(hub.engine)}")
@@ -23,5 +24,7 @@ def upgrade_command() -> None:
 @handles_errors
 def current() -> None:
     """Print the schema revision of the database."""
+    from pimhub.storage.migrate import current_revision
+
     hub = open_hub(require_schema=False)
     console.print(current_revision(hub.engine) or "not initialized")

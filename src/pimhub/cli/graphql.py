@@ -7,11 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from graphql import print_schema
-from rich.table import Table
+from rich.markup import escape
 
-from pimhub.api.graphql.schema import build_schema
-from pimhub.cli.common import console, handles_errors, open_hub, read_yaml_list, write_yaml
+from pimhub.cli.common import (
+    JsonFlag,
+    console,
+    err_console,
+    handles_errors,
+    open_hub,
+    print_json,
+    print_table,
+    read_yaml_list,
+    write_yaml,
+)
 
 app = typer.Typer(
     help="GraphQL datahub: configurations, their keys and schemas.", no_args_is_help=True
@@ -20,20 +28,25 @@ app = typer.Typer(
 
 @app.command("list")
 @handles_errors
-def list_configs() -> None:
+def list_configs(as_json: JsonFlag = False) -> None:
     """List datahub configurations and their endpoints."""
-    table = Table("name", "classes", "drafts", "introspection", "endpoint", "key scope")
-    for config in open_hub().datahub.all():
-        introspection = "profile" if config.introspection is None else str(config.introspection)
-        table.add_row(
+    configs = open_hub().datahub.all()
+    if as_json:
+        print_json([{**c.to_dict(), "endpoint": f"/graphql/{c.name}"} for c in configs])
+        return
+    rows = [
+        [
             config.name,
             ", ".join(c.name for c in config.classes),
             str(config.drafts),
-            introspection,
+            "profile" if config.introspection is None else str(config.introspection),
             f"/graphql/{config.name}",
             config.scope,
-        )
-    console.print(table)
+        ]
+        for config in configs
+    ]
+    headers = ("name", "classes", "drafts", "introspection", "endpoint", "key scope")
+    print_table(headers, rows)
 
 
 @app.command("export")
@@ -56,7 +69,7 @@ def apply(
     """Create or update configurations from YAML; nothing is applied if any is invalid."""
     raws = read_yaml_list(file, "datahub")
     for name, action in open_hub().datahub.apply(raws, author="cli"):
-        console.print(f"{name}: {action}  (endpoint /graphql/{name})")
+        console.print(f"{escape(name)}: {action}  (endpoint /graphql/{escape(name)})")
 
 
 @app.command("delete")
@@ -64,13 +77,17 @@ def apply(
 def delete(name: Annotated[str, typer.Argument(help="Configuration name")]) -> None:
     """Delete a configuration; its endpoint answers 404 from the next request on."""
     open_hub().datahub.delete(name)
-    console.print(f"deleted datahub configuration {name}")
+    console.print(f"deleted datahub configuration {escape(name)}", highlight=False)
 
 
 @app.command("schema")
 @handles_errors
 def schema(name: Annotated[str, typer.Argument(help="Configuration name")]) -> None:
     """Print the configuration's GraphQL schema (SDL)."""
+    from graphql import print_schema
+
+    from pimhub.api.graphql.schema import build_schema
+
     hub = open_hub()
     config = hub.datahub.get(name)
     definitions = {c.name: c for c in hub.classes.all()}
@@ -88,14 +105,15 @@ def create_key(
     ] = "production",
     expires_in_days: Annotated[int | None, typer.Option(help="Expire after N days")] = None,
 ) -> None:
-    """Create a key for one configuration (scope datahub:<config>) and print it once."""
+    """Create a key for one configuration (scope datahub:<config>) and print it once: the
+    secret alone on stdout, so `SHOP=$(pimhub graphql key shop --name app)` captures it."""
     hub = open_hub()
     datahub = hub.datahub.get(config)
     key, token = hub.access.create(
         name, [datahub.scope], environment=env, expires_in_days=expires_in_days
     )
-    console.print(
-        f"created key [bold]{key.key_id}[/] for /graphql/{datahub.name}; "
+    err_console.print(
+        f"created key [bold]{key.key_id}[/] for /graphql/{escape(datahub.name)}; "
         "secret (shown once, store it now):",
         highlight=False,
     )

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from pimhub.cli.common import console, handles_errors, open_hub
+from pimhub.cli.common import (
+    JsonFlag,
+    console,
+    err_console,
+    handles_errors,
+    open_access,
+    print_json,
+    print_table,
+)
+
+if TYPE_CHECKING:
+    from pimhub.access.keys import ApiKey
 
 app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 
@@ -30,38 +41,43 @@ def create(
     expires_in_days: Annotated[int | None, typer.Option(help="Expire after N days")] = None,
     description: Annotated[str | None, typer.Option(help="Free text")] = None,
 ) -> None:
-    """Create a key and print its secret once; only a hash is stored."""
-    hub = open_hub()
-    key, token = hub.access.create(
+    """Create a key and print its secret once (alone on stdout, so `$(...)` captures it);
+    only a hash is stored."""
+    key, token = open_access().create(
         name, scopes, environment=env, expires_in_days=expires_in_days, description=description
     )
-    console.print(
-        f"created key [bold]{key.key_id}[/] ({key.name}, {key.environment}) with "
-        f"scopes {', '.join(key.scopes)}",
+    err_console.print(
+        f"created key [bold]{key.key_id}[/] ({escape(key.name)}, {key.environment}) with "
+        f"scopes {escape(', '.join(key.scopes))}",
         highlight=False,
     )
-    console.print("secret (shown once, store it now):", style="yellow")
+    err_console.print("secret (shown once, store it now):", style="yellow")
     typer.echo(token)
 
 
 @app.command("list")
 @handles_errors
-def list_keys() -> None:
+def list_keys(as_json: JsonFlag = False) -> None:
     """List keys (never their secrets)."""
-    table = Table("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
-    for key in open_hub().access.all():
-        status = "revoked" if key.revoked_at else "active"
-        table.add_row(
-            key.key_id,
-            key.name,
-            key.environment,
-            " ".join(key.scopes),
-            f"{key.created_at:%Y-%m-%d %H:%M}",
-            f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
-            f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "-",
-            status,
-        )
-    console.print(table)
+    keys = open_access().all()
+    if as_json:
+        print_json([key.to_dict() for key in keys])
+        return
+    headers = ("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
+    print_table(headers, [key_row(key) for key in keys])
+
+
+def key_row(key: ApiKey) -> list[str]:
+    return [
+        key.key_id,
+        key.name,
+        key.environment,
+        " ".join(key.scopes),
+        f"{key.created_at:%Y-%m-%d %H:%M}",
+        f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
+        f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "-",
+        "revoked" if key.revoked_at else "active",
+    ]
 
 
 @app.command("revoke")
@@ -70,5 +86,5 @@ def revoke(
     key: Annotated[str, typer.Argument(help="Key id, or name (revokes all with it)")],
 ) -> None:
     """Revoke a key; requests with it fail from now on."""
-    for revoked in open_hub().access.revoke(key):
-        console.print(f"revoked {revoked.key_id} ({revoked.name})")
+    for revoked in open_access().revoke(key):
+        console.print(f"revoked {revoked.key_id} ({escape(revoked.name)})", highlight=False)

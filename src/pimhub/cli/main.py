@@ -1,37 +1,116 @@
-"""The `pimhub` command."""
+"""The `pimhub` command.
+
+Every subcommand lives in its own module, imported only when that subcommand runs: the hub
+(SQLAlchemy, FastAPI, graphql-core) takes most of a second to import, and `pimhub --help` or
+`pimhub keys list` should not wait for what they do not use. The help listing below names
+each command with a short help of its own so that listing them imports nothing.
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from dataclasses import dataclass
 
-from pimhub.cli import (
-    classes,
-    completeness,
-    connectors,
-    db,
-    graphql,
-    keys,
-    search,
-    server,
-    transfer,
-    webhooks,
-)
+import typer
+from typer._click.core import Command, Context  # typer runs on its own copy of click
+from typer._click.exceptions import ClickException
+from typer._click.formatting import HelpFormatter
+from typer.core import TyperCommand, TyperGroup
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A subcommand in `module`: its Typer `app` (a group), or a command its `register(app)`
+    adds (kind "register")."""
+
+    module: str
+    help: str
+    kind: str = "app"
+
+
+COMMANDS: dict[str, Lazy] = {
+    "keys": Lazy("keys", "Manage API keys."),
+    "classes": Lazy("classes", "Export and apply class definitions (YAML)."),
+    "db": Lazy("db", "Database schema."),
+    "webhooks": Lazy("webhooks", "Manage webhook endpoints and their deliveries."),
+    "graphql": Lazy("graphql", "GraphQL datahub: configurations, their keys and schemas."),
+    "search": Lazy("search", "Search index: rebuild, status, and test queries."),
+    "connectors": Lazy("connectors", "Manage connectors (Magento 2)."),
+    "init": Lazy(
+        "server",
+        "Create or migrate the database and install the default commerce model.",
+        "register",
+    ),
+    "serve": Lazy("server", "Serve the API (the database must be initialized).", "register"),
+    "worker": Lazy("server", "Deliver webhooks until stopped (Ctrl-C or SIGTERM).", "register"),
+    "demo": Lazy(
+        "server", "Initialize SQLite, load a demo catalog, print a key, serve.", "register"
+    ),
+    "import": Lazy("transfer", "Import a file (CSV, JSONL, JSON, XML, XLSX).", "register"),
+    "export": Lazy("transfer", "Export objects of a class.", "register"),
+    "import-profiles": Lazy("transfer", "Scheduled imports.", "register"),
+    "completeness": Lazy(
+        "completeness", "Count objects per completeness band and channel.", "register"
+    ),
+}
+
+
+def load(name: str, lazy: Lazy) -> Command:
+    """The real click command for `name`, importing its module now."""
+    module = importlib.import_module(f"pimhub.cli.{lazy.module}")
+    if lazy.kind == "app":
+        command = typer.main.get_command(module.app)
+        command.name = name
+        return command
+    holder = typer.Typer()
+    holder.callback()(lambda: None)  # a callback keeps the holder a group, even for one command
+    module.register(holder)
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    found = group.commands.get(name)
+    if found is None:
+        raise ClickException(f"pimhub.cli.{lazy.module} has no command {name!r}")
+    return found
+
+
+class LazyGroup(TyperGroup):
+    """A group whose subcommands are imported on first use; the help listing shows
+    placeholders that carry only a name and a short help."""
+
+    listing = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*super().list_commands(ctx), *COMMANDS]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        known = super().get_command(ctx, cmd_name)
+        lazy = COMMANDS.get(cmd_name)
+        if known is not None or lazy is None:
+            return known
+        if self.listing:
+            return TyperCommand(cmd_name, help=lazy.help, short_help=lazy.help)
+        self.commands[cmd_name] = load(cmd_name, lazy)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
+    cls=LazyGroup,
     help="pimhub: product information and integration hub.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(keys.app, name="keys")
-app.add_typer(classes.app, name="classes")
-app.add_typer(db.app, name="db")
-app.add_typer(webhooks.app, name="webhooks")
-app.add_typer(graphql.app, name="graphql")
-app.add_typer(search.app, name="search")
-app.add_typer(connectors.app, name="connectors")
-server.register(app)
-transfer.register(app)
-completeness.register(app)
+
+
+@app.callback()
+def main() -> None:
+    """pimhub: product information and integration hub."""
 
 
 if __name__ == "__main__":

@@ -3,17 +3,15 @@ would see it."""
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from pimhub.access.keys import ApiKey
-from pimhub.cli.common import console, handles_errors, open_hub
+from pimhub.cli.common import JsonFlag, console, handles_errors, open_hub, print_json, print_table
 
 app = typer.Typer(help="Search index: rebuild, status, and test queries.", no_args_is_help=True)
 
@@ -68,7 +66,7 @@ def query(
     size: Annotated[int | None, typer.Option(help="page size")] = None,
     facets: Annotated[str | None, typer.Option(help="fields to count, e.g. brand,color")] = None,
     lang: Annotated[str | None, typer.Option(help="language")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON answer")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Search as /simple-rest/CONFIG/search would answer."""
     params = {
@@ -83,19 +81,19 @@ def query(
     hub = open_hub()
     body = hub.simple_search.search(config, OPERATOR, {k: v for k, v in params.items() if v})
     if as_json:
-        sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
+        print_json(body)  # the API's answer, as /simple-rest/CONFIG/search gives it
         return
     _print(body)
 
 
 def _print(body: dict[str, Any]) -> None:
-    table = Table("class", "key", "name", "published")
-    for item in body["items"]:
-        name = item["fields"].get("name")
-        table.add_row(item["class"], item["key"], str(name or ""), str(item["published"]))
-    console.print(table)
+    rows = [
+        [item["class"], item["key"], str(item["fields"].get("name") or ""), str(item["published"])]
+        for item in body["items"]
+    ]
+    print_table(("class", "key", "name", "published"), rows, ids=2)
     near = " (near matches: nothing matched every word)" if body.get("fuzzy") else ""
     console.print(f"{body['total']} match(es){near}")
     for field, values in body.get("facets", {}).items():
         counts = ", ".join(f"{v['value']} ({v['count']})" for v in values) or "none"
-        console.print(f"{field}: {counts}")
+        console.print(f"{escape(field)}: {escape(counts)}", highlight=False)

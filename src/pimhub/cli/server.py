@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
+from rich.markup import escape
 
-from pimhub.bootstrap import Hub, build_worker
-from pimhub.catalog.commerce import commerce_model
 from pimhub.catalog.errors import ObjectNotFound
 from pimhub.cli.common import console, handles_errors, open_hub
 from pimhub.demo_catalog import generate
-from pimhub.settings import Settings
-from pimhub.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from pimhub.bootstrap import Hub
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to bind (default from settings)")]
 PortOption = Annotated[int | None, typer.Option(help="Port (default from settings)")]
@@ -24,6 +26,9 @@ PortOption = Annotated[int | None, typer.Option(help="Port (default from setting
 
 def initialize(hub: Hub) -> list[str]:
     """Migrate and, on an empty hub, install the default commerce model. Returns what it did."""
+    from pimhub.catalog.commerce import commerce_model
+    from pimhub.storage.migrate import upgrade
+
     done = []
     upgrade(hub.engine)
     done.append("schema is up to date")
@@ -34,8 +39,11 @@ def initialize(hub: Hub) -> list[str]:
 
 
 def run_server(hub: Hub, host: str | None, port: int | None, *, with_worker: bool = False) -> None:
+    import uvicorn
+
     from pimhub.api.app import create_app
     from pimhub.api.observability import configure_logging
+    from pimhub.bootstrap import build_worker
 
     configure_logging(hub.settings.log_level, hub.settings.log_json)
     hub.imports.recover()  # imports a previous server left running will not finish
@@ -84,7 +92,10 @@ def register(app: typer.Typer) -> None:
         port: PortOption = None,
         products: Annotated[int, typer.Option(help="Products to generate")] = 1000,
     ) -> None:
-        """Initialize SQLite under ./pimhub-data, load a demo catalog, print a key, serve."""
+        """Initialize SQLite under ./pimhub-data, load a demo catalog, print a key, serve.
+        The key is kept in pimhub-data/demo.key and stays the same when the demo restarts."""
+        from pimhub.settings import Settings
+
         settings = Settings()
         if "PIMHUB_WEBHOOKS_ALLOW_PRIVATE" not in os.environ:
             # A first look usually points webhooks at a receiver on the same machine.
@@ -94,27 +105,86 @@ def register(app: typer.Typer) -> None:
         hub = open_hub(settings, require_schema=False)
         initialize(hub)
         seed_demo(hub, products)
-        for old in [k for k in hub.access.all() if k.name == "demo" and not k.revoked_at]:
-            hub.access.revoke(old.key_id)
-        _, token = hub.access.create("demo", ["admin"], environment="development")
+        token, replaced = demo_key(hub)
         base = f"http://{host or hub.settings.host}:{port or hub.settings.port}"
-        console.print(f"\n[bold]pimhub demo[/] on {hub.settings.effective_database_url}")
-        console.print(f"  API key:  [bold]{token}[/]", highlight=False)
-        console.print(f"  API:      {base}/api/v1/products/PH-00001", highlight=False)
-        console.print(f"  Docs:     {base}/docs   OpenAPI: {base}/openapi.json", highlight=False)
-        console.print(
-            f"  Try:      curl -H 'Authorization: Bearer {token}' {base}/api/v1/products/PH-00001",
-            highlight=False,
-        )
-        console.print(
-            "  Webhooks: delivered by this process; loopback and private URLs are allowed in "
-            "the demo (`pimhub webhooks create --url ...`)\n",
-            highlight=False,
-        )
+        for line in banner(hub, token, replaced, base):
+            console.print(line, highlight=False)
         run_server(hub, host, port, with_worker=True)
 
 
+DEMO_KEY_FILE = "demo.key"
+
+
+def demo_key(hub: Hub) -> tuple[str, str | None]:
+    """The demo's admin key, and the id of the saved key it replaces (None when the saved one
+    still works). The key is saved in the data directory so that a restarted demo prints the
+    same key and the reader's `$KEY` keeps working; a key revoked or lost since is replaced."""
+    from pimhub.catalog.errors import Unauthorized
+
+    path = hub.settings.data_dir / DEMO_KEY_FILE
+    saved = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    replaced = None
+    if saved:
+        try:
+            hub.access.authenticate(saved)
+            return saved, None
+        except Unauthorized:
+            replaced = saved.split("_")[1] if saved.count("_") >= 2 else "unknown"
+    _, token = hub.access.create("demo", ["admin"], environment="development")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    return token, replaced
+
+
+def cli_name() -> str:
+    """How the reader called pimhub, so the banner's commands work when pasted: `pimhub` when
+    that is on PATH, else the path used (`.venv/bin/pimhub` without an activated venv)."""
+    called = Path(sys.argv[0])
+    if called.name != "pimhub":
+        return "pimhub"
+    on_path = shutil.which("pimhub")
+    if on_path and Path(on_path).resolve() == called.resolve():
+        return "pimhub"
+    try:
+        return str(called.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(called)
+
+
+def banner(hub: Hub, token: str, replaced: str | None, base: str) -> list[str]:
+    """What the demo prints before serving; every command in it works as pasted."""
+    prog = cli_name()
+    key_file = hub.settings.data_dir / DEMO_KEY_FILE
+    allow = (
+        ""
+        if "PIMHUB_WEBHOOKS_ALLOW_PRIVATE" in os.environ
+        else ("PIMHUB_WEBHOOKS_ALLOW_PRIVATE=true ")
+    )
+    lines = [
+        f"\n[bold]pimhub demo[/] on {escape(hub.settings.effective_database_url)}",
+        f"  API key:  [bold]{token}[/]  (kept in {escape(str(key_file))}; "
+        "the same after a restart)",
+    ]
+    if replaced:
+        lines.append(
+            f"            [yellow]new key: the saved one ({escape(replaced)}) was revoked or is "
+            "no longer valid; use this one[/]"
+        )
+    return [
+        *lines,
+        f"  API:      {base}/api/v1/products/PH-00001",
+        f"  Docs:     {base}/docs   OpenAPI: {base}/openapi.json",
+        f"  Try:      curl -H 'Authorization: Bearer {token}' {base}/api/v1/products/PH-00001",
+        "  Webhooks: delivered by this process, to loopback and private URLs too; from "
+        "another shell:",
+        f"            {allow}{escape(prog)} webhooks create --url http://127.0.0.1:9000/hook\n",
+    ]
+
+
 async def _work(hub: Hub) -> None:
+    from pimhub.bootstrap import build_worker
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

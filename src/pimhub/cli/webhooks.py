@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from pimhub.cli.common import console, fail, handles_errors, open_hub
-from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus
-from pimhub.events.service import PingResult
+from pimhub.cli.common import (
+    JsonFlag,
+    console,
+    fail,
+    handles_errors,
+    open_hub,
+    print_json,
+    print_table,
+)
+from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus, EndpointStats
+
+if TYPE_CHECKING:
+    from pimhub.events.service import PingResult
 
 app = typer.Typer(help="Manage webhook endpoints and their deliveries.", no_args_is_help=True)
 
@@ -66,7 +76,8 @@ def create(
         )
     )
     console.print(
-        f"created endpoint [bold]{created.endpoint.endpoint_id}[/] -> {url}", highlight=False
+        f"created endpoint [bold]{created.endpoint.endpoint_id}[/] -> {escape(url)}",
+        highlight=False,
     )
     console.print("signing secret (also shown by `pimhub webhooks secret`):", style="yellow")
     typer.echo(created.secret)
@@ -74,25 +85,32 @@ def create(
 
 @app.command("list")
 @handles_errors
-def list_endpoints() -> None:
+def list_endpoints(as_json: JsonFlag = False) -> None:
     """List endpoints with their filters and health."""
-    table = Table("id", "url", "enabled", "events", "classes", "payload", "failures", "note")
-    for endpoint in open_hub().webhooks.all():
+    endpoints = open_hub().webhooks.all()
+    if as_json:
+        print_json([endpoint.to_dict() for endpoint in endpoints])
+        return
+    rows = []
+    for endpoint in endpoints:
         spec = endpoint.spec
         note = endpoint.disabled_reason or (
             f"paused until {endpoint.paused_until:%H:%M:%S}" if endpoint.paused_until else ""
         )
-        table.add_row(
-            endpoint.endpoint_id,
-            spec.url,
-            "yes" if spec.enabled else "no",
-            ",".join(spec.event_types) or "all",
-            ",".join(spec.classes) or "all",
-            spec.payload.value,
-            str(endpoint.consecutive_failures),
-            note,
+        rows.append(
+            [
+                endpoint.endpoint_id,
+                spec.url,
+                "yes" if spec.enabled else "no",
+                ",".join(spec.event_types) or "all",
+                ",".join(spec.classes) or "all",
+                spec.payload.value,
+                str(endpoint.consecutive_failures),
+                note,
+            ]
         )
-    console.print(table)
+    headers = ("id", "url", "enabled", "events", "classes", "payload", "failures", "note")
+    print_table(headers, rows)
 
 
 @app.command("update")
@@ -128,7 +146,7 @@ def update(
 def delete(endpoint_id: EndpointArg) -> None:
     """Delete an endpoint, its pending deliveries and its log."""
     open_hub().webhooks.delete(endpoint_id)
-    console.print(f"deleted {endpoint_id}")
+    console.print(f"deleted {escape(endpoint_id)}", highlight=False)
 
 
 @app.command("secret")
@@ -215,12 +233,16 @@ def deliveries(
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, typer.Option(help="At most this many")] = 50,
+    as_json: JsonFlag = False,
 ) -> None:
     """List deliveries (`--status dead` lists the dead letters)."""
     where = _filter(endpoint, status, event_type, uuid, key, since, until)
-    table = Table("id", "endpoint", "event", "object", "v", "status", "tries", "last error")
-    for d in open_hub().webhooks.deliveries(where, limit):
-        table.add_row(
+    found = open_hub().webhooks.deliveries(where, limit)
+    if as_json:
+        print_json([d.to_dict() for d in found])
+        return
+    rows = [
+        [
             str(d.id),
             d.endpoint_id,
             d.event_type,
@@ -229,8 +251,11 @@ def deliveries(
             d.status.value,
             str(d.attempts),
             d.last_error or "",
-        )
-    console.print(table)
+        ]
+        for d in found
+    ]
+    headers = ("id", "endpoint", "event", "object", "v", "status", "tries", "last error")
+    print_table(headers, rows, ids=2)
 
 
 @app.command("attempts")
@@ -280,28 +305,37 @@ def prune(
 
 @app.command("stats")
 @handles_errors
-def stats() -> None:
+def stats(as_json: JsonFlag = False) -> None:
     """Pending, delivered, dead and failed counts per endpoint."""
-    table = Table(
-        "endpoint",
-        "url",
-        "pending",
-        "delivering",
-        "delivered",
-        "dead",
-        "failed tries",
-        "oldest open",
-    )
-    for s in open_hub().webhooks.stats():
+    found = open_hub().webhooks.stats()
+    if as_json:
+        print_json([stats_dict(s) for s in found])
+        return
+    rows = []
+    for s in found:
         c = s.counts
-        table.add_row(
-            s.endpoint_id,
-            s.url,
-            str(c["pending"]),
-            str(c["delivering"]),
-            str(c["delivered"]),
-            str(c["dead"]),
-            str(s.failed_attempts),
-            f"{s.oldest_pending_at:%Y-%m-%d %H:%M:%S}" if s.oldest_pending_at else "-",
+        rows.append(
+            [
+                s.endpoint_id,
+                s.url,
+                str(c["pending"]),
+                str(c["delivering"]),
+                str(c["delivered"]),
+                str(c["dead"]),
+                str(s.failed_attempts),
+                f"{s.oldest_pending_at:%Y-%m-%d %H:%M:%S}" if s.oldest_pending_at else "-",
+            ]
         )
-    console.print(table)
+    headers = ("endpoint", "url", "pending", "delivering", "delivered", "dead", "failed tries")
+    print_table([*headers, "oldest open"], rows)
+
+
+def stats_dict(s: EndpointStats) -> dict[str, Any]:
+    return {
+        "endpointId": s.endpoint_id,
+        "url": s.url,
+        "enabled": s.enabled,
+        "counts": dict(s.counts),
+        "failedAttempts": s.failed_attempts,
+        "oldestPendingAt": s.oldest_pending_at.isoformat() if s.oldest_pending_at else None,
+    }

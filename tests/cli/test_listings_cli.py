@@ -1,0 +1,103 @@
+"""Every listing: ids are never cut, whatever the terminal's width, and `--json` gives the
+same rows as JSON for scripts. Cells print as text, never as console markup."""
+
+from __future__ import annotations
+
+import io
+
+import orjson
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from pimhub.cli import common
+from tests.cli.test_cli import init, invoke
+
+NARROW = {"COLUMNS": "60", "PIMHUB_SECRET_KEY": "cli-test"}
+URL = "https://hooks.example.com/a-rather-long-path/that/fills/the/narrow/terminal"
+
+
+@pytest.fixture
+def narrow() -> CliRunner:
+    return CliRunner(env=NARROW)
+
+
+def endpoint(runner: CliRunner) -> str:
+    code, out, err = invoke(runner, "webhooks", "create", "--url", URL, "--class", "Product")
+    assert code == 0, err
+    endpoint_id = out.split()[2]
+    assert endpoint_id.startswith("ep_") and len(endpoint_id) > 12
+    return endpoint_id
+
+
+def test_ids_are_whole_in_a_narrow_terminal(narrow: CliRunner, db_url: str) -> None:
+    init(narrow)
+    endpoint_id = endpoint(narrow)
+    for args in (["webhooks", "list"], ["webhooks", "stats"]):
+        code, out, _ = invoke(narrow, *args)
+        assert code == 0 and endpoint_id in out and URL in out, out
+        assert "…" not in out
+    code, out, _ = invoke(narrow, "keys", "list")
+    key_id = orjson.loads(invoke(narrow, "keys", "list", "--json")[1])[0]["keyId"]
+    assert key_id in out and "…" not in out
+
+
+def test_ids_fold_rather_than_end_in_an_ellipsis_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        common, "console", Console(file=screen, force_terminal=True, width=60, color_system=None)
+    )
+    long_id = "ep_e66f0c1d2b3a49587766554433221100"
+    common.print_table(("id", "url", "note"), [[long_id, URL, "x" * 50]])
+    lines = screen.getvalue().splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert "…" not in screen.getvalue()
+    first_column = "".join(line.split("│")[1].strip() for line in lines if line.count("│") > 1)
+    assert long_id in first_column
+
+
+def test_cells_are_text_not_markup(narrow: CliRunner, db_url: str) -> None:
+    init(narrow)
+    code, _, err = invoke(
+        narrow, "keys", "create", "--name", "[bold]erp[/bold]", "--scopes", "read"
+    )
+    assert code == 0, err
+    code, out, _ = invoke(narrow, "keys", "list")
+    assert "[bold]erp[/bold]" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["keys", "list"], "keyId"),
+        (["classes", "list"], "businessKey"),
+        (["webhooks", "list"], "id"),
+        (["webhooks", "deliveries"], None),
+        (["webhooks", "deliveries", "--status", "dead"], None),
+        (["webhooks", "stats"], "endpointId"),
+        (["graphql", "list"], None),
+        (["connectors", "list"], None),
+    ],
+)
+def test_every_listing_has_json(
+    narrow: CliRunner, db_url: str, args: list[str], field: str | None
+) -> None:
+    init(narrow)
+    endpoint(narrow)
+    code, out, err = invoke(narrow, *args, "--json")
+    assert code == 0, err
+    rows = orjson.loads(out)
+    assert isinstance(rows, list)
+    if field is not None:
+        assert rows and all(field in row for row in rows)
+
+
+def test_completeness_has_json(narrow: CliRunner, db_url: str) -> None:
+    init(narrow)
+    code, out, err = invoke(narrow, "completeness", "Product", "--json", "--show", "1")
+    assert code == 0, err
+    rows = orjson.loads(out)
+    assert {row["channel"] for row in rows} == {"ecommerce"}
+    assert all(sum(row["bands"].values()) == 0 for row in rows)
