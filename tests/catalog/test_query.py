@@ -634,3 +634,70 @@ def test_a_class_without_channels_says_so() -> None:
     with pytest.raises(InvalidQuery) as caught:
         FilterParser(resolver).parse('{"completeness.shop.en": 1}')
     assert caught.value.errors[0].message == "unknown channel 'shop'; channels: none"
+
+
+# -- incremental sync as Pimcore clients send it -------------------------------------------
+
+MODIFIED = FieldRef(SystemField.MODIFIED_AT, (), ValueKind.NUMBER)
+
+
+@pytest.mark.parametrize(
+    ("filter", "tree"),
+    [
+        ({"o_modificationDate": {"$gt": "946684800"}}, Comparison(MODIFIED, "$gt", 946_684_800)),
+        ({"o_modificationDate": {"$gt": 946684800}}, Comparison(MODIFIED, "$gt", 946_684_800)),
+        ({"modificationDate": {"$gt": "946684800.5"}}, Comparison(MODIFIED, "$gt", 946_684_800.5)),
+        ({"modificationDate": {"$gt": "2000-01-01"}}, Comparison(MODIFIED, "$gt", 946_684_800.0)),
+        ({"o_creationDate": {"$lte": "-1"}}, Comparison(CREATED, "$lte", -1)),
+        ({"creationDate": "9999-12-31"}, Comparison(CREATED, "$eq", 253_402_214_400.0)),
+        ({"o_versionCount": {"$gt": 3}}, Comparison(VERSION, "$gt", 3)),
+        (
+            {"o_modificationDate": {"$in": ["946684800", "2000-01-02"]}},
+            Comparison(MODIFIED, "$in", [946_684_800, 946_771_200.0]),
+        ),
+    ],
+)
+def test_pimcore_sync_filters_take_seconds_as_text_and_days(filter: Any, tree: Node) -> None:
+    assert parse(filter) == tree
+
+
+@pytest.mark.parametrize(
+    ("filter", "where", "message"),
+    [
+        (
+            {"o_modificationDate": {"$gt": "946684800x"}},
+            "filter.o_modificationDate.$gt",
+            "'946684800x' is neither Unix seconds nor an ISO 8601 date-time",
+        ),
+        (
+            {"o_modificationDate": {"$gt": "99999999999999"}},
+            "filter.o_modificationDate.$gt",
+            "'99999999999999' is outside the years 1 to 9999",
+        ),
+        (
+            {"modificationDate": "2000-13-01"},
+            "filter.modificationDate",
+            "'2000-13-01' is neither Unix seconds nor an ISO 8601 date-time",
+        ),
+        (
+            {"modificationDate": "2000-01-01T10:00"},
+            "filter.modificationDate",
+            "'2000-01-01T10:00' has no time zone; add Z or an offset such as +01:00",
+        ),
+        (
+            {"o_creationDate": "1" * 5000},
+            "filter.o_creationDate",
+            f"'{'1' * 24}'... is outside the years 1 to 9999",
+        ),
+    ],
+)
+def test_pimcore_sync_values_out_of_range_or_garbage_are_refused_by_field(
+    filter: Any, where: str, message: str
+) -> None:
+    assert refusal(filter) == invalid_value(where, message)
+
+
+def test_pimcore_names_without_a_meaning_here_say_what_to_use() -> None:
+    detail, errors = refusal({"o_id": 5})
+    assert detail.startswith("unknown field 'o_id' (filter by the business key or uuid")
+    assert errors[0].field == "filter.o_id" and errors[0].code == "unknown-field"

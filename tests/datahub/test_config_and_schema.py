@@ -41,7 +41,7 @@ def test_schema_holds_only_what_is_exposed() -> None:
     assert isinstance(product, GraphQLObjectType)
     # Product has variants and a completeness channel: their fields come with the class.
     assert set(product.fields) == {
-        "id", "uuid", "key", "classname", "published", "version", "creationDate",
+        "id", "fullpath", "uuid", "key", "classname", "published", "version", "creationDate",
         "modificationDate", "sku", "name", "brand", "parent", "children", "isVariant",
         "inheritedFields", "completeness",
     }  # fmt: skip

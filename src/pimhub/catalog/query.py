@@ -39,7 +39,9 @@ class SystemField(StrEnum):
     MODIFIED_AT = "modifiedAt"
 
 
-# Pimcore clients filter on these names; they mean our system fields.
+# Pimcore clients filter on these names (its objects table's `o_` columns and the datahub's
+# field names); they mean our system fields. Pimcore's o_versionCount counts saves, as our
+# version does. o_id, o_path, o_parentId, o_type and o_className have no column here.
 SYSTEM_ALIASES = {
     "modificationDate": SystemField.MODIFIED_AT,
     "o_modificationDate": SystemField.MODIFIED_AT,
@@ -47,6 +49,14 @@ SYSTEM_ALIASES = {
     "o_creationDate": SystemField.CREATED_AT,
     "o_published": SystemField.PUBLISHED,
     "o_key": SystemField.KEY,
+    "o_versionCount": SystemField.VERSION,
+}
+# Pimcore names we know but cannot filter on, and what to use instead.
+_PIMCORE_HINTS = {
+    "o_id": 'filter by the business key or uuid; GraphQL listings also take ids: "1,2"',
+    "id": 'filter by the business key or uuid; GraphQL listings also take ids: "1,2"',
+    "o_path": "objects live in one folder per class; filter by the business key",
+    "o_className": "a listing holds one class already",
 }
 _SYSTEM_KINDS = {
     SystemField.KEY: ValueKind.STRING,
@@ -157,13 +167,11 @@ class FieldResolver:
         head, _, tail = name.partition(".")
         f = self.definition.field(head)
         if f is None or (self.exposed is not None and head not in self.exposed):
+            hint = _PIMCORE_HINTS.get(name) if f is None else None
+            message = f"unknown field '{name}' in {self.definition.name}"
             raise InvalidQuery(
-                f"unknown field '{name}'",
-                [
-                    FieldError(
-                        where, f"unknown field '{name}' in {self.definition.name}", "unknown-field"
-                    )
-                ],
+                f"unknown field '{name}'" + (f" ({hint})" if hint else ""),
+                [FieldError(where, message + (f"; {hint}" if hint else ""), "unknown-field")],
             )
         if f.localized:
             return FieldRef(None, (head, tail or self.default_language), ValueKind.STRING)
@@ -245,11 +253,24 @@ _FIRST_SECOND = -62_135_596_800
 _LAST_SECOND = 253_402_300_799
 
 
-def _timestamp(text: str, bad: Callable[[str], InvalidQuery]) -> float:
+# Pimcore clients send Unix seconds as text ("946684800") and days without a time.
+_SECONDS_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _timestamp(text: str, bad: Callable[[str], InvalidQuery]) -> int | float:
+    """A time given as text: Unix seconds ("946684800"), a day ("2000-01-01", midnight
+    UTC), or an ISO 8601 date-time with its offset."""
+    if _SECONDS_TEXT.fullmatch(text):
+        if len(text) > 24:  # far beyond the year 9999, and cheap to refuse before parsing
+            raise bad(f"{text[:24]!r}... is outside the years 1 to 9999")
+        return float(text) if "." in text else int(text)  # range checked by the caller
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise bad(f"{text!r} is neither Unix seconds nor an ISO 8601 date-time") from None
+    if moment.tzinfo is None and _DAY_TEXT.fullmatch(text):
+        moment = moment.replace(tzinfo=UTC)  # a day without a time: its start, in UTC
     if moment.tzinfo is None:
         raise bad(f"{text!r} has no time zone; add Z or an offset such as +01:00")
     try:

@@ -53,7 +53,7 @@ PLANNED: list[tuple[str, dict[str, Any] | None]] = [
         None,
     ),
     (
-        '{ getProductListing(after: "WzEsMl0", sortBy: ["sku"]) { edges { node { sku } } } }',
+        '{ getProductListing(afterCursor: "WzEsMl0", sortBy: ["sku"]) { edges { node { sku } } } }',
         None,
     ),
 ]

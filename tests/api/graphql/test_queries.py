@@ -23,16 +23,16 @@ def test_get_product_by_sku_with_nested_relations(gql: Gql) -> None:
         "sku": "TS-1",
         "name": "T-Shirt",
         "price": {"amount": 19.99, "currency": "EUR"},
-        "stock": 7.0,
+        "stock": 7,
         "category": {"code": "men-tops", "name": "Tops", "parent": {"code": "men", "name": "Men"}},
         "brand": {"name": "Acme"},
     }
     assert body["extensions"]["cost"]["requested"] >= 1
 
 
-LISTING = """query($filter: String, $first: Int, $after: Cursor, $sortBy: [String],
+LISTING = """query($filter: String, $first: Int, $after: String, $sortBy: [String],
                    $sortOrder: [String]) {
-  getProductListing(filter: $filter, first: $first, after: $after, sortBy: $sortBy,
+  getProductListing(filter: $filter, first: $first, afterCursor: $after, sortBy: $sortBy,
                     sortOrder: $sortOrder) {
     totalCount
     edges { cursor node { sku stock } }
@@ -143,7 +143,7 @@ def test_default_language_and_fallback(gql: Gql) -> None:
 
 def test_get_by_id_and_uuid(storefront: Hub, gql: Gql) -> None:
     found = gql('{ getProduct(sku: "TS-1") { id uuid } }')["data"]["getProduct"]
-    by_id = gql("query($id: ID) { getProduct(id: $id) { sku } }", {"id": found["id"]})
+    by_id = gql("query($id: Int!) { getProduct(id: $id) { sku } }", {"id": int(found["id"])})
     by_uuid = gql("query($u: String) { getProduct(uuid: $u) { sku } }", {"u": found["uuid"]})
     assert by_id["data"]["getProduct"] == by_uuid["data"]["getProduct"] == {"sku": "TS-1"}
     both = gql('{ getProduct(sku: "TS-1", uuid: "x") { sku } }')

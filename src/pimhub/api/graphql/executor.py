@@ -24,7 +24,6 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
-    VariablesInAllowedPositionRule,
     execute,
     parse,
     specified_rules,
@@ -39,6 +38,7 @@ from pimhub.api.graphql.limits import CostCounter, NoNulRule, alias_rule, depth_
 from pimhub.api.graphql.loaders import ObjectLoader
 from pimhub.api.graphql.plan import Plan, compile_plan
 from pimhub.api.graphql.schema import DatahubSchema, build_schema
+from pimhub.api.graphql.values import ValueOutOfRange
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.errors import FieldError, Forbidden, NulCharacter
 from pimhub.catalog.service import CatalogService
@@ -50,22 +50,7 @@ DOCUMENTS_PER_SCHEMA = 500
 log = structlog.get_logger("pimhub.graphql")
 
 
-class _CursorVariablesRule(VariablesInAllowedPositionRule):
-    """Pimcore clients declare `$after: Int` (an offset); our `after` is a Cursor that also
-    takes strings, so Int, String and ID variables are allowed there."""
-
-    def report_error(self, error: GraphQLError) -> None:
-        message = error.message
-        if "expecting type 'Cursor'" in message and any(
-            f"of type '{t}" in message for t in ("Int", "String", "ID")
-        ):
-            return
-        super().report_error(error)
-
-
-_BASE_RULES = [
-    _CursorVariablesRule if r is VariablesInAllowedPositionRule else r for r in specified_rules
-]
+_BASE_RULES = list(specified_rules)
 
 
 class RequestFailed(Exception):
@@ -218,9 +203,15 @@ class GraphQLService:
                 self.default_language,
             )
             plan = self._plan(schema, prepared, operation) if self.use_plans else None
+            planned = None
             if plan is not None:
+                try:
+                    planned = plan.run(ctx, coerced)
+                except ValueOutOfRange:
+                    planned = None  # a read only: graphql-core answers it from the start
+            if planned is not None:
                 self.plans_used += 1
-                data, errors = plan.run(ctx, coerced)
+                data, errors = planned
                 body: dict[str, Any] = {"data": data}
                 if errors:
                     body = {"errors": [_public(e) for e in errors], "data": data}

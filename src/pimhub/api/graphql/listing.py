@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pimhub.api.graphql.binding import key_from_fullpath
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import coded, from_domain
 from pimhub.api.graphql.loaders import GraphObject
@@ -86,28 +87,34 @@ def _filterable(ctx: RequestContext, definition: ClassDefinition) -> frozenset[s
 def find_visible(
     ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]
 ) -> CatalogObject | None:
-    """The object named by exactly one of the `id`, `uuid` and business key arguments, if
-    this configuration may see it (get<Class>, and the target of update and delete)."""
+    """The object named by exactly one of the `id`, `fullpath`, `uuid` and business key
+    arguments, if this configuration may see it (get<Class>, and the target of update and
+    delete)."""
     key_field = definition.business_key
-    given = {k: args[k] for k in ("id", "uuid", key_field) if args.get(k) is not None}
+    names = ("id", "fullpath", "uuid", key_field)
+    given = {k: args[k] for k in names if args.get(k) is not None}
     if len(given) != 1:
         raise InvalidInput(
-            f"name the {definition.name} by exactly one of id, uuid or {key_field}",
-            [FieldError(key_field, "give exactly one of id, uuid or the business key")],
+            f"name the {definition.name} by exactly one of id, fullpath, uuid or {key_field}",
+            [FieldError(key_field, "give exactly one of id, fullpath, uuid or the business key")],
         )
-    object_id = None
-    if "id" in given:
-        try:
-            object_id = int(str(given["id"]))
-        except ValueError:
-            return None
-        if not INT64_MIN <= object_id <= INT64_MAX:
-            message = f"{object_id} is out of range: ids are 64-bit integers"
-            raise InvalidInput(f"id: {message}", [FieldError("id", message, "out-of-range")])
-    obj = ctx.session.one(
-        definition.name, id=object_id, uuid=given.get("uuid"), key=given.get(key_field)
-    )
+    object_id = _object_id(given["id"]) if "id" in given else None
+    key = given.get(key_field)
+    if "fullpath" in given:
+        key = key_from_fullpath(definition.name, given["fullpath"])
+        if key is None:
+            return None  # another folder: no object of this class lives there
+    obj = ctx.session.one(definition.name, id=object_id, uuid=given.get("uuid"), key=key)
     return obj if obj is not None and ctx.loader.visible(obj) else None
+
+
+def _object_id(value: Any) -> int:
+    """An `id` argument (an Int, so 32 bits; a plain call may pass more) as an id."""
+    object_id = int(value)
+    if not INT64_MIN <= object_id <= INT64_MAX:
+        message = f"{object_id} is out of range: ids are 64-bit integers"
+        raise InvalidInput(f"id: {message}", [FieldError("id", message, "out-of-range")])
+    return object_id
 
 
 def get_one(
@@ -154,25 +161,31 @@ def listing_request(
         sort = parse_sort(resolver, sort_spec(args.get("sortBy"), args.get("sortOrder")))
     except CatalogError as exc:
         raise from_domain(exc) from None
-    after, offset = args.get("after"), 0
-    if isinstance(after, int) or (isinstance(after, str) and after.isdigit()):
-        offset, after = int(after), None
-        if offset < 0:
-            raise coded("an offset must not be negative", "BAD_USER_INPUT")
-        if offset > INT64_MAX:
-            raise coded(f"after: the offset {offset} is out of range", "BAD_USER_INPUT")
+    after, offset = _paging(args)
     return ListingRequest(
         class_name=definition.name,
         where=where,
         sort=sort,
         first=first,
-        after=after or None,
+        after=after,
         offset=offset,
         # Without `published`, a configuration that shows drafts lists them too.
         published_only=published is True or not ctx.config.drafts,
         ids=_ids(args.get("ids")),
         family=args.get("family"),
     )
+
+
+def _paging(args: dict[str, Any]) -> tuple[str | None, int]:
+    """Pimcore's integer offset (`after`) or our keyset cursor (`afterCursor`), not both."""
+    offset, cursor = args.get("after"), args.get("afterCursor")
+    if offset is not None and cursor is not None:
+        raise coded(
+            "give either after (an offset) or afterCursor (a cursor), not both", "BAD_USER_INPUT"
+        )
+    if offset is not None and offset < 0:
+        raise coded("an offset must not be negative", "BAD_USER_INPUT")
+    return cursor or None, offset or 0
 
 
 def _ids(raw: str | None) -> list[int] | None:

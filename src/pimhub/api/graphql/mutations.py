@@ -16,7 +16,6 @@ from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLField,
-    GraphQLID,
     GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
@@ -25,7 +24,7 @@ from graphql import (
     GraphQLString,
 )
 
-from pimhub.api.graphql.binding import ClassBinding
+from pimhub.api.graphql.binding import ClassBinding, key_arguments
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import coded
 from pimhub.api.graphql.listing import find_visible
@@ -86,12 +85,7 @@ def build_fields(binding: ClassBinding) -> dict[str, tuple[str, GraphQLField]]:
             GraphQLString, description="The language of localized values in the input"
         ),
     }
-    keys = {
-        "id": GraphQLArgument(GraphQLID),
-        "uuid": GraphQLArgument(GraphQLString),
-        key_field: GraphQLArgument(GraphQLString),
-        "expectedVersion": GraphQLArgument(GraphQLInt),
-    }
+    keys = {**key_arguments(binding), "expectedVersion": GraphQLArgument(GraphQLInt)}
     if binding.variants:
         writes["parent"] = GraphQLArgument(
             GraphQLString,
@@ -230,7 +224,7 @@ def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
     obj = find_visible(ctx, binding.definition, args)
     ctx.session.fresh()
     if obj is None:
-        by = next((k for k in ("id", "uuid") if args.get(k) is not None), "key")
+        by = next((k for k in ("id", "fullpath", "uuid") if args.get(k) is not None), "key")
         value = args.get(binding.definition.business_key if by == "key" else by)
         raise ObjectNotFound.named(binding.definition.name, value, by)
     return obj

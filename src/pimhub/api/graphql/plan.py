@@ -61,8 +61,11 @@ from pimhub.api.graphql.plan_parts import (
 )
 from pimhub.api.graphql.schema import DatahubSchema
 from pimhub.api.graphql.values import (
+    ValueOutOfRange,
     completeness,
     float_or_none,
+    int_or_none,
+    is_whole_number,
     localized,
     money,
     price,
@@ -101,6 +104,9 @@ class Plan:
                     data[key] = shape(listing, ctx, variables)
                 else:
                     data[key] = shape(get_listing(ctx, definition, args), ctx, variables)
+            except ValueOutOfRange:
+                # graphql-core nulls just that field; the executor lets it answer alike.
+                raise
             except Exception as exc:
                 errors.append(located_error(exc, [node], [key]))
                 data[key] = None
@@ -232,7 +238,12 @@ class _Compiler:
         the function reads a joined row `r` instead of a loaded GraphObject `n`."""
         type_name = binding.type_name
         by_name = {f.name: f for f in binding.fields}
-        env: dict[str, Any] = {"localized": localized, "money": money, "_float": float_or_none}
+        env: dict[str, Any] = {
+            "localized": localized,
+            "money": money,
+            "_float": float_or_none,
+            "_int": int_or_none,
+        }
         system: Mapping[str, Callable[[], str]] = (
             {k: fixed(e) for k, e in SYSTEM_EXPRESSIONS.items()} if row is None else row_system(row)
         )
@@ -317,6 +328,8 @@ class _Compiler:
         if f.type == FieldType.MONEY:
             env[f"money{i}"] = self._money(node.selection_set)
             return f"money{i}({get})"
+        if is_whole_number(f):
+            return f"_int({get})"
         if f.type == FieldType.NUMBER:
             return f"_float({get})"
         if f.is_list:

@@ -24,6 +24,7 @@ Fields = list[tuple[str, Shaper]]
 # same rules for graphql-core's resolvers, and test_plan.py checks that they agree.
 SYSTEM_EXPRESSIONS = {
     "id": "str(o.id)",
+    "fullpath": "'/' + o.class_name + '/' + o.key",
     "uuid": "o.uuid",
     "key": "o.key",
     "classname": "o.class_name",
@@ -72,8 +73,12 @@ def row_system(row: Row) -> dict[str, Callable[[], str]]:
     def at(column: str, template: str = "{}") -> Callable[[], str]:
         return lambda: template.format(joined.at(index, column))
 
+    def path() -> str:
+        return f"'/' + {joined.at(index, 'class_name')} + '/' + {joined.at(index, 'business_key')}"
+
     return {
         "id": at("id", "str({})"),
+        "fullpath": path,
         "uuid": at("uuid"),
         "key": at("business_key"),
         "classname": at("class_name"),

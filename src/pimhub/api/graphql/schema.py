@@ -25,15 +25,12 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
-    ValueNode,
 )
-from graphql.language import IntValueNode, StringValueNode
 
 from pimhub.api.graphql import mutations
-from pimhub.api.graphql.binding import ClassBinding
+from pimhub.api.graphql.binding import ClassBinding, key_arguments
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.family import family_argument, family_fields
 from pimhub.api.graphql.listing import Listing, get_listing, get_one
@@ -41,6 +38,7 @@ from pimhub.api.graphql.loaders import GraphObject
 from pimhub.api.graphql.values import (
     SYSTEM_FIELDS,
     completeness,
+    is_whole_number,
     localized,
     money,
     price,
@@ -52,31 +50,17 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.fields import FieldDefinition, FieldType
 from pimhub.datahub.config import DatahubConfig, Operation
 
-
-def _parse_cursor_literal(node: ValueNode, _variables: Any = None) -> int | str:
-    if isinstance(node, IntValueNode):
-        return int(node.value)
-    if isinstance(node, StringValueNode):
-        return node.value
-    raise TypeError("a cursor is a string, or an integer offset")
-
-
-def _parse_cursor_value(value: Any) -> int | str:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError("a cursor is a string, or an integer offset")
-    return value
-
-
-# `after` takes our opaque cursor or, as Pimcore clients send it, an integer offset.
-CURSOR = GraphQLScalarType(
-    "Cursor",
-    description="An opaque cursor from `endCursor`/`cursor`, or an integer offset (Pimcore).",
-    serialize=str,
-    parse_value=_parse_cursor_value,
-    parse_literal=_parse_cursor_literal,
+# Keyset cursors are opaque strings (edge `cursor`, pageInfo `endCursor`) and go back in
+# `afterCursor`; `after` is Pimcore's integer offset. Two arguments, because a client that
+# validates locally (graphql-codegen, gql) only lets an Int variable into an Int position.
+AFTER_CURSOR_DESCRIPTION = (
+    "Opaque keyset cursor from an edge's `cursor` or `pageInfo.endCursor` (a URL-safe "
+    "string; pass it back unchanged): the page after that object, with no page skipped or "
+    "repeated while others write. Not together with `after`."
 )
 SYSTEM_TYPES: dict[str, GraphQLOutputType] = {
     "id": GraphQLNonNull(GraphQLID),
+    "fullpath": GraphQLNonNull(GraphQLString),
     "uuid": GraphQLNonNull(GraphQLString),
     "key": GraphQLNonNull(GraphQLString),
     "classname": GraphQLNonNull(GraphQLString),
@@ -129,7 +113,7 @@ def build_schema(
     query = GraphQLObjectType("Query", builder.query_fields)
     mutation_fields = builder.mutation_fields()
     mutation = GraphQLObjectType("Mutation", mutation_fields) if mutation_fields else None
-    schema = GraphQLSchema(query=query, mutation=mutation, types=[CURSOR])
+    schema = GraphQLSchema(query=query, mutation=mutation)
     return DatahubSchema(
         config,
         schema,
@@ -216,7 +200,7 @@ class _Builder:
             if binding.variants:
                 out.update(family_fields(binding))
             for f in binding.fields:
-                out[f.name] = self._value_field(f)
+                out[f.name] = self._value_field(f, definition.business_key)
             return out
 
         return GraphQLObjectType(
@@ -241,7 +225,7 @@ class _Builder:
             description="Per completeness channel and language (narrowed by the arguments).",
         )
 
-    def _value_field(self, f: FieldDefinition) -> GraphQLField:
+    def _value_field(self, f: FieldDefinition, key_field: str) -> GraphQLField:
         name = f.name
         description = f.title
         if f.type == FieldType.RELATION:
@@ -304,18 +288,12 @@ class _Builder:
                 description=description,
             )
         getter = scalar_getter(f)
-        return GraphQLField(
-            _scalar_type(f), resolve=lambda n, _i: getter(n), description=description
-        )
+        gql_type = _scalar_type(f)
+        if name == key_field and not isinstance(gql_type, GraphQLNonNull):
+            gql_type = GraphQLNonNull(gql_type)  # the identity: every object has one
+        return GraphQLField(gql_type, resolve=lambda n, _i: getter(n), description=description)
 
     # -- queries --------------------------------------------------------------------------
-
-    def _key_args(self, binding: ClassBinding) -> dict[str, GraphQLArgument]:
-        return {
-            "id": GraphQLArgument(GraphQLID),
-            "uuid": GraphQLArgument(GraphQLString),
-            binding.definition.business_key: GraphQLArgument(GraphQLString),
-        }
 
     def _get_field(self, binding: ClassBinding) -> GraphQLField:
         key_field = binding.definition.business_key
@@ -325,9 +303,9 @@ class _Builder:
 
         return GraphQLField(
             binding.object_type,  # type: ignore[arg-type]
-            args={**self._key_args(binding), "defaultLanguage": GraphQLArgument(GraphQLString)},
+            args={**key_arguments(binding), "defaultLanguage": GraphQLArgument(GraphQLString)},
             resolve=resolve,
-            description=f"One {binding.definition.name} by id, uuid or {key_field}.",
+            description=f"One {binding.definition.name} by id, fullpath, uuid or {key_field}.",
             extensions={"binding": binding},
         )
 
@@ -339,7 +317,9 @@ class _Builder:
             f"{name}Edge",
             {
                 "cursor": GraphQLField(
-                    GraphQLNonNull(GraphQLString), resolve=lambda e, _i: e[0].cursor(e[1])
+                    GraphQLNonNull(GraphQLString),
+                    resolve=lambda e, _i: e[0].cursor(e[1]),
+                    description="Opaque keyset cursor of this object; pass it as `afterCursor`",
                 ),
                 "node": GraphQLField(
                     GraphQLNonNull(node_type), resolve=lambda e, _i: e[0].node(e[1])
@@ -371,7 +351,10 @@ class _Builder:
                 "ids": GraphQLArgument(GraphQLString, description="Comma-separated ids"),
                 "filter": GraphQLArgument(GraphQLString, description="JSON filter"),
                 "first": GraphQLArgument(GraphQLInt),
-                "after": GraphQLArgument(CURSOR),
+                "after": GraphQLArgument(
+                    GraphQLInt, description="Offset: skip this many objects (as Pimcore)"
+                ),
+                "afterCursor": GraphQLArgument(GraphQLString, description=AFTER_CURSOR_DESCRIPTION),
                 "sortBy": GraphQLArgument(GraphQLList(GraphQLString)),
                 "sortOrder": GraphQLArgument(GraphQLList(GraphQLString)),
                 "published": GraphQLArgument(GraphQLBoolean),
@@ -421,6 +404,8 @@ class _Builder:
 
 
 def _scalar_type(f: FieldDefinition) -> GraphQLOutputType:
+    if is_whole_number(f):
+        return GraphQLInt
     if f.type == FieldType.NUMBER:
         return GraphQLFloat
     if f.type == FieldType.BOOLEAN:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from graphql import GraphQLError
+
+from pimhub.api.graphql.binding import fullpath
 from pimhub.api.graphql.errors import from_domain
 from pimhub.api.graphql.loaders import GraphObject
 from pimhub.catalog import units
@@ -15,6 +18,7 @@ from pimhub.catalog.fields import FieldDefinition, FieldType
 
 SYSTEM_FIELDS = (
     "id",
+    "fullpath",
     "uuid",
     "key",
     "classname",
@@ -32,6 +36,7 @@ def system_getter(name: str) -> Getter:
         # The internal id, for Pimcore queries that read and pass `id`; business keys and
         # uuids stay the identity to sync on (docs/graphql.md says so).
         "id": lambda n: str(n.obj.id),
+        "fullpath": lambda n: fullpath(n.obj.class_name, n.obj.key),
         "uuid": lambda n: n.obj.uuid,
         "key": lambda n: n.obj.key,
         "classname": lambda n: n.obj.class_name,
@@ -63,9 +68,45 @@ def float_or_none(value: Any) -> Any:
     return float(value) if value.__class__ in _NUMBERS else None  # bool is not a number here
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+class ValueOutOfRange(GraphQLError):
+    """A stored whole number beyond GraphQL's 32-bit Int: that field answers null with this
+    error (code VALUE_OUT_OF_RANGE, at its path), never a wrong or rounded number."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(
+            f"{value} does not fit GraphQL's Int (32 bits); read it over REST",
+            extensions={"code": "VALUE_OUT_OF_RANGE"},
+        )
+
+
+def is_whole_number(f: FieldDefinition) -> bool:
+    """A number field without decimals is Int in the schema, unless its declared range
+    reaches beyond 32 bits (then Float, which holds it exactly up to 2^53)."""
+    if f.type != FieldType.NUMBER or f.decimals != 0:
+        return False
+    return (f.min is None or f.min >= INT32_MIN) and (f.max is None or f.max <= INT32_MAX)
+
+
+def int_or_none(value: Any) -> int | None:
+    """A stored whole number as an Int (validation stores whole numbers only, though JSON
+    may hand back 136.0); beyond 32 bits, ValueOutOfRange."""
+    if value.__class__ is float and value.is_integer():
+        value = int(value)
+    if value.__class__ is not int:
+        return None
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise ValueOutOfRange(value)
+    return int(value)
+
+
 def scalar_getter(f: FieldDefinition) -> Getter:
     """Values of non-relation, non-localized, non-money fields, in their GraphQL form."""
     name = f.name
+    if is_whole_number(f):
+        return lambda n: int_or_none(n.obj.values.get(name))
     if f.type == FieldType.NUMBER:
         return lambda n: float_or_none(n.obj.values.get(name))
     if f.type == FieldType.BOOLEAN:

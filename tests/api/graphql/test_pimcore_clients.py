@@ -1,0 +1,209 @@
+"""Pimcore datahub clients run unchanged, including those that validate their queries
+against our printed SDL before sending them (graphql-codegen, gql): the schema must accept
+Pimcore's variable declarations, not only the server."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from graphql import GraphQLNonNull, GraphQLObjectType, build_schema, parse, validate
+
+from pimhub.bootstrap import Hub
+from tests.api.graphql.conftest import Gql
+
+PIMCORE_GET = "query($id: Int!) { getProduct(id: $id) { id fullpath sku stock } }"
+PIMCORE_PAGE = """query($first: Int, $after: Int, $filter: String) {
+  getProductListing(first: $first, after: $after, filter: $filter, sortBy: ["sku"]) {
+    totalCount edges { cursor node { sku } } } }"""
+HUB_PAGE = """query($first: Int, $cursor: String, $filter: String) {
+  getProductListing(first: $first, afterCursor: $cursor, filter: $filter, sortBy: ["sku"]) {
+    edges { node { sku } } pageInfo { hasNextPage endCursor } } }"""
+
+
+@pytest.fixture
+def sdl(client: TestClient, storefront: Hub, admin: dict[str, str]) -> str:
+    response = client.get("/api/v1/datahub/storefront/schema.graphql", headers=admin)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+@pytest.mark.parametrize("query", [PIMCORE_GET, PIMCORE_PAGE, HUB_PAGE])
+def test_typed_clients_validate_pimcore_and_cursor_queries_against_the_sdl(
+    sdl: str, query: str
+) -> None:
+    """As graphql-codegen does: build the schema from the printed SDL, validate locally."""
+    errors = validate(build_schema(sdl), parse(query))
+    assert errors == [], [e.message for e in errors]
+
+
+def test_get_by_int_id_variable_and_by_fullpath(storefront: Hub, gql: Gql) -> None:
+    found = gql('{ getProduct(sku: "TS-1") { id fullpath } }')["data"]["getProduct"]
+    assert found["fullpath"] == "/Product/TS-1"
+    by_id = gql(PIMCORE_GET, {"id": int(found["id"])})
+    assert by_id["data"]["getProduct"] == {
+        "id": found["id"],
+        "fullpath": "/Product/TS-1",
+        "sku": "TS-1",
+        "stock": 7,
+    }
+    by_path = gql('{ getProduct(fullpath: "/Product/TS-1") { sku } }')
+    assert by_path["data"]["getProduct"] == {"sku": "TS-1"}
+    elsewhere = gql('{ a: getProduct(fullpath: "/Brand/TS-1") { sku } '
+                    'b: getBrand(fullpath: "/Brand/acme") { code fullpath } }')  # fmt: skip
+    assert elsewhere["data"] == {"a": None, "b": {"code": "acme", "fullpath": "/Brand/acme"}}
+    two = gql('{ getProduct(fullpath: "/Product/TS-1", sku: "TS-1") { sku } }')
+    assert two["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def _products(hub: Hub, count: int) -> None:
+    for i in range(count):
+        hub.catalog.create(
+            "Product", {"sku": f"P-{i:03}", "name": {"en": f"P {i}"}, "stock": i}, author="test"
+        )
+
+
+def test_offsets_and_keyset_cursors_page_alike(storefront: Hub, gql: Gql) -> None:
+    _products(storefront, 5)
+    only = '{"sku": {"$like": "P-%"}}'
+    by_offset = [
+        [e["node"]["sku"] for e in gql(PIMCORE_PAGE, {"first": 2, "after": after, "filter": only})[
+            "data"]["getProductListing"]["edges"]]
+        for after in (0, 2, 4)
+    ]  # fmt: skip
+    assert by_offset == [["P-000", "P-001"], ["P-002", "P-003"], ["P-004"]]
+    # Our keyset cursors, from an edge's `cursor` or `endCursor`, go in `afterCursor`.
+    page = gql(PIMCORE_PAGE, {"first": 2, "filter": only})["data"]["getProductListing"]
+    cursor = page["edges"][-1]["cursor"]
+    rest = gql(HUB_PAGE, {"first": 2, "cursor": cursor, "filter": only})
+    assert "errors" not in rest, rest
+    assert [e["node"]["sku"] for e in rest["data"]["getProductListing"]["edges"]] == [
+        "P-002",
+        "P-003",
+    ]
+    both = gql(
+        "query($c: String) { getProductListing(after: 1, afterCursor: $c) { totalCount } }",
+        {"c": cursor},
+    )
+    assert both["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_string_cursor_in_after_is_refused_by_validation(gql: Gql) -> None:
+    """`after` is Pimcore's Int offset; an opaque cursor there is a client error, named."""
+    body = gql('{ getProductListing(after: "WzEsMl0") { totalCount } }')
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+def test_honest_types_in_the_sdl(sdl: str) -> None:
+    schema = build_schema(sdl)
+    product = schema.get_type("object_Product")
+    assert isinstance(product, GraphQLObjectType)
+    assert isinstance(product.fields["sku"].type, GraphQLNonNull)  # the business key
+    assert str(product.fields["stock"].type) == "Int"  # a number without decimals
+    assert str(product.fields["fullpath"].type) == "String!"
+    category = schema.get_type("object_Category")
+    assert isinstance(category, GraphQLObjectType)
+    assert str(category.fields["code"].type) == "String!"
+    assert schema.get_type("Cursor") is None  # cursors are plain strings, described
+    listing = schema.query_type.fields["getProductListing"]  # type: ignore[union-attr]
+    assert str(listing.args["after"].type) == "Int"
+    assert "keyset" in (listing.args["afterCursor"].description or "")
+
+
+def test_whole_numbers_answer_as_int_on_both_paths(
+    storefront: Hub, client: TestClient, gql: Gql
+) -> None:
+    query = '{ getProductListing(filter: "{\\"sku\\": \\"TS-1\\"}") { edges { node { stock } } } }'
+    for plans in (True, False):
+        client.app.state.graphql.use_plans = plans  # type: ignore[attr-defined]
+        body = gql(query)
+        stock = body["data"]["getProductListing"]["edges"][0]["node"]["stock"]
+        assert stock == 7 and isinstance(stock, int)
+
+
+def test_a_whole_number_beyond_32_bits_is_null_with_an_error_on_both_paths(
+    storefront: Hub, client: TestClient, gql: Gql
+) -> None:
+    storefront.catalog.patch("Product", "TS-1", {"stock": 2**40}, author="test")
+    query = '{ getProduct(sku: "TS-1") { sku stock } }'
+    answers = []
+    for plans in (True, False):
+        client.app.state.graphql.use_plans = plans  # type: ignore[attr-defined]
+        answers.append(gql(query))
+    assert answers[0] == answers[1]
+    body = answers[0]
+    assert body["data"] == {"getProduct": {"sku": "TS-1", "stock": None}}
+    assert body["errors"][0]["extensions"]["code"] == "VALUE_OUT_OF_RANGE"
+    assert body["errors"][0]["path"] == ["getProduct", "stock"]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_the_graphql_package_has_no_import_cycle() -> None:
+    """schema.py builds on mutations.py; the pieces both need live in binding.py."""
+    package = Path(__file__).parents[3] / "src/pimhub/api/graphql"
+    graph = {
+        f"pimhub.api.graphql.{p.stem}": {
+            m for m in _imports(p) if m.startswith("pimhub.api.graphql.")
+        }
+        for p in package.glob("*.py")
+    }
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    cycles = [m for m in graph if reaches(m, m, {m})]
+    assert cycles == []
+
+
+SYNC = "query($f: String) { getProductListing(filter: $f) { edges { node { sku } } } }"
+
+
+@pytest.mark.parametrize(
+    ("since", "skus"),
+    [
+        ('{"o_modificationDate": {"$gt": "946684800"}}', ["TS-1"]),
+        ('{"o_modificationDate": {"$gt": 946684800}}', ["TS-1"]),
+        ('{"modificationDate": {"$gt": "2000-01-01"}}', ["TS-1"]),
+        ('{"modificationDate": {"$gt": "2999-01-01"}}', []),
+        ('{"o_creationDate": {"$lt": "4102444800"}, "o_published": true}', ["TS-1"]),
+    ],
+)
+def test_incremental_sync_filters_in_graphql_and_rest(
+    storefront: Hub, client: TestClient, admin: dict[str, str], gql: Gql, since: str,
+    skus: list[str],
+) -> None:  # fmt: skip
+    body = gql(SYNC, {"f": since})
+    assert "errors" not in body, body
+    assert [e["node"]["sku"] for e in body["data"]["getProductListing"]["edges"]] == skus
+    rest = client.get("/api/v1/objects/Product", params={"filter": since}, headers=admin)
+    assert rest.status_code == 200, rest.text
+    assert [item["key"] for item in rest.json()["items"] if item["published"]] == skus
+
+
+@pytest.mark.parametrize(
+    "value", ['"946684800x"', '"99999999999999"', '"2000-02-30"', "1e300", "true"]
+)
+def test_garbage_sync_values_are_400_naming_the_field(
+    client: TestClient, storefront: Hub, admin: dict[str, str], gql: Gql, value: str
+) -> None:
+    since = f'{{"o_modificationDate": {{"$gt": {value}}}}}'
+    rest = client.get("/api/v1/objects/Product", params={"filter": since}, headers=admin)
+    assert rest.status_code == 400, rest.text
+    assert rest.json()["errors"][0]["field"] == "filter.o_modificationDate.$gt"
+    body = gql(SYNC, {"f": since})
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_FILTER_VALUE"
+    assert "filter.o_modificationDate.$gt" in body["errors"][0]["message"]
