@@ -230,7 +230,7 @@ def test_a_field_is_a_column_name_or_an_object_of_steps() -> None:
 
 UNKNOWN_STEP = (
     "unknown step; use boolean, column, date, first, html, lowercase, map, number, optional, "
-    "path, pick, split, template, trim, value, variations"
+    "path, pick, split, template, trim, unit, value, variations"
 )
 
 

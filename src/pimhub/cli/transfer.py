@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import nullcontext
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,13 +17,15 @@ from rich.table import Table
 
 from pimhub.catalog.batch import WriteMode
 from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
-from pimhub.transfer.exporter import ExportFormat, ExportOptions, export
+from pimhub.transfer.exporter import ExportFormat, ExportOptions, check_delimiter, export
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
+from pimhub.transfer.inference import propose_mapping
 from pimhub.transfer.mapping import parse_mapping, shipped_mapping, shipped_mappings
-from pimhub.transfer.reports import error_report, propose_mapping
+from pimhub.transfer.reports import error_report
 from pimhub.transfer.sources import Format, SourceOptions, read
 
 EXIT_ROW_ERRORS = 3  # the import finished, but some rows were refused
+INFER_SAMPLE = 200  # records --infer reads to choose list separators
 
 
 profiles_app = typer.Typer(
@@ -251,32 +255,50 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             Path | None, typer.Option("--output", "-o", help="default: stdout")
         ] = None,
+        delimiter: Annotated[
+            str | None, typer.Option(help="CSV: one character, e.g. ';' (default: ',')")
+        ] = None,
     ) -> None:
         """Export a class's objects, streamed; relations as business keys."""
-        hub = open_hub()
-        definition = hub.classes.get(class_)
         options = ExportOptions(
             format=fmt,
             filter=filter_,
             fields=tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None,
             language=lang,
             drafts=drafts,
+            delimiter=delimiter,
         )
+        check_delimiter(options)  # before the database is opened or a file created
+        hub = open_hub()
+        definition = hub.classes.get(class_)
         target = (
             output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
         )
-        with target as out:
-            count = export(
-                hub.catalog,
-                hub.graph_reads,
-                definition,
-                options,
-                out,
-                languages=hub.settings.languages or [hub.settings.default_language],
-                default_language=hub.settings.default_language,
-            )
+        try:
+            with target as out:
+                count = export(
+                    hub.catalog,
+                    hub.graph_reads,
+                    definition,
+                    options,
+                    out,
+                    languages=hub.settings.languages or [hub.settings.default_language],
+                    default_language=hub.settings.default_language,
+                )
+                out.flush()
+        except BrokenPipeError:
+            _quiet_closed_stdout()
+            raise typer.Exit(1) from None
         if output is not None:
             console.print(f"wrote {count:,} {class_} object(s) to {output}")
+
+
+def _quiet_closed_stdout() -> None:
+    """`pimhub export | head` closed our stdout: point it at devnull, so that the flush at
+    exit does not print a second BrokenPipeError, and stop without a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _mapping_text(name: str) -> str:
@@ -333,10 +355,19 @@ def _infer(hub: Any, file: Path, source: SourceOptions, class_name: str | None) 
     if class_name is None:
         raise fail("--infer needs --class, the class the rows become")
     definition = hub.classes.get(class_name)
-    first = next(iter(read(file, source, hub.imports.limits)), None)
-    if first is None:
+    # The first records, not only the header, show how lists are joined (| or ,).
+    samples = [r.values for r in islice(read(file, source, hub.imports.limits), INFER_SAMPLE)]
+    if not samples:
         raise fail(f"{file} has no rows to propose a mapping from")
-    proposal, unmapped = propose_mapping(definition, first.values, hub.settings.default_language)
+    proposal, unmapped = propose_mapping(
+        definition,
+        samples[0],
+        hub.settings.default_language,
+        hub.settings.languages,
+        samples,
+    )
     if unmapped:
-        sys.stdout.write(f"# columns without a field of the same name: {', '.join(unmapped)}\n")
+        names = ", ".join(u.column for u in unmapped)
+        sys.stdout.write(f"# columns without a field of the same name: {names}\n")
+        sys.stdout.writelines(f"#   {u.column}: {u.reason}\n" for u in unmapped)
     sys.stdout.write(yaml.safe_dump(proposal, sort_keys=False, allow_unicode=True))

@@ -52,6 +52,24 @@ class ExportOptions:
     fields: tuple[str, ...] | None = None  # None: every field
     language: str | None = None  # None: every configured language, one column each
     drafts: bool = False
+    delimiter: str | None = None  # CSV only; None: a comma
+
+
+def check_delimiter(options: ExportOptions) -> None:
+    """Refuses a delimiter that would make the file unreadable (a quote, a line break, NUL,
+    more than one character) or one given for a format without delimiters."""
+    given = options.delimiter
+    if given is None:
+        return
+    if options.format != ExportFormat.CSV:
+        problem = f"applies to the csv format, not {options.format.value}"
+    elif len(given) != 1 or given in '"\r\n\0':
+        problem = "one character, not a quote, a line break or NUL"
+    else:
+        return
+    raise InvalidQuery(
+        f"{given!r} cannot delimit this export", [FieldError("delimiter", problem, "invalid-value")]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +133,14 @@ def export(
     default_language: str = "en",
 ) -> int:
     """Writes every matching object to `out`; the number written."""
+    check_delimiter(options)
     cols = columns(definition, options, languages)
     if options.format == ExportFormat.MAGENTO:
         writer: Any = _magento_writer(catalog, definition, out, default_language)
     else:
         parent = parent_column(definition, options.fields)
-        writer = _WRITERS[options.format](out, definition, cols, parent)
+        delimiter = {"delimiter": options.delimiter} if options.delimiter is not None else {}
+        writer = _WRITERS[options.format](out, definition, cols, parent, **delimiter)
     count = 0
     for role in _family_order(definition, options.format):
         for obj, keys in _objects(catalog, reads, definition, options, role):
@@ -235,11 +255,16 @@ def _parent_key(obj: CatalogObject, keys: dict[str, str]) -> str | None:
 
 class _Csv:
     def __init__(
-        self, out: IO[str], definition: ClassDefinition, cols: list[Column], parent: str | None
+        self,
+        out: IO[str],
+        definition: ClassDefinition,
+        cols: list[Column],
+        parent: str | None,
+        delimiter: str = ",",
     ) -> None:
         self.cols = cols
         self.parent = parent
-        self.writer = csv.writer(out)
+        self.writer = csv.writer(out, delimiter=delimiter)
         self.writer.writerow([c.name for c in cols] + ([parent] if parent else []))
 
     def write(self, obj: CatalogObject, keys: dict[str, str], language: str | None) -> None:

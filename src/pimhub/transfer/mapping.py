@@ -55,6 +55,7 @@ _STEP_KEYS = frozenset(
         "first",
         "path",
         "optional",
+        "unit",
     }
 )
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pimhub.catalog import units
 from pimhub.catalog.errors import FieldError
 
 _LARGEST = Decimal("1e300")  # beyond this a float is no longer a number anyone meant
@@ -260,3 +261,26 @@ STEPS: tuple[tuple[str, StepBuilder], ...] = (
     ("date", _date_step),
     ("first", _first_step),
 )
+
+
+# --- unit: a quantity's unit from a column of its own (Akeneo's `weight-unit`) -------------
+
+
+def _unit_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    """`unit: mass` reads a unit cell (`GRAM`, `kg`, `pounds`) as the code of a unit of that
+    family; an unknown unit is a problem of this cell, so the row error names the unit's
+    column and value rather than the quantity's number."""
+    if arg not in units.FAMILIES:
+        errors.append(FieldError(path, f"a family of units: {', '.join(units.FAMILIES)}"))
+        return None
+
+    def unit(value: Any) -> Any:
+        try:
+            return units.unit_code(arg, str(value))
+        except units.UnitError as exc:
+            raise CellError(str(exc)) from None
+
+    return unit
+
+
+STEPS = (*STEPS, ("unit", _unit_step))
