@@ -183,7 +183,13 @@ def test_status_with_no_items(client: TestClient, admin: dict[str, str]) -> None
     add(client, admin)
     response = client.get(f"{BASE}/shop/items", headers=admin)
     assert response.status_code == 200
-    assert response.json() == {"connector": "shop", "counts": {}, "items": [], "next": None}
+    assert response.json() == {
+        "connector": "shop",
+        "counts": {},
+        "items": [],
+        "nextCursor": None,
+        "next": None,  # the deprecated name of nextCursor, until it goes
+    }
     filtered = client.get(f"{BASE}/shop/items?state=failed&after=A&limit=5", headers=admin)
     assert filtered.status_code == 200 and filtered.json()["items"] == []
     problem(client.get(f"{BASE}/shop/items?state=lost", headers=admin), 400, "invalid-parameter")
@@ -232,9 +238,10 @@ def test_items_are_paged_and_read_one_by_one(
     )
     first = client.get(f"{BASE}/shop/items?limit=2", headers=admin).json()
     assert first["counts"] == {"synced": 2, "failed": 1}
-    assert [i["sku"] for i in first["items"]] == ["A-1", "A-2"] and first["next"] == "A-2"
-    rest = client.get(f"{BASE}/shop/items?limit=2&after=A-2", headers=admin).json()
-    assert [i["sku"] for i in rest["items"]] == ["A-3"] and rest["next"] is None
+    assert [i["sku"] for i in first["items"]] == ["A-1", "A-2"] and first["nextCursor"] == "A-2"
+    after = first["nextCursor"]
+    rest = client.get(f"{BASE}/shop/items?limit=2&after={after}", headers=admin).json()
+    assert [i["sku"] for i in rest["items"]] == ["A-3"] and rest["nextCursor"] is None
     failed = client.get(f"{BASE}/shop/items?state=failed", headers=admin).json()["items"]
     assert [(i["sku"], i["lastError"]) for i in failed] == [("A-2", "Magento said 400")]
     one = client.get(f"{BASE}/shop/items/A-1", headers=admin).json()

@@ -136,3 +136,39 @@ def test_graphql_documents_every_way_to_send_a_key(client: TestClient) -> None:
         assert {"apiKeyQuery": []} in item[method]["security"]
     rest = document["paths"]["/api/v1/classes"]["get"]["security"]
     assert {"apiKeyQuery": []} not in rest
+
+
+def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    return document["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
+
+def test_every_list_names_its_next_page_next_cursor(client: TestClient) -> None:
+    """One convention (docs/api.md#paging): a list takes `after` and answers `nextCursor`;
+    the old names (`next`, `cursor`) are marked deprecated until they go."""
+    document = client.get("/openapi.json").json()
+    lists = [
+        (path, operation)
+        for method, path, operation in _operations(document)
+        if method == "get"
+        and any(p["name"] == "after" for p in operation.get("parameters", []))
+        and not path.startswith("/graphql/")
+    ]
+    assert {path for path, _ in lists} >= {
+        "/api/v1/objects/{class_name}",
+        "/api/v1/webhooks/deliveries",
+        "/api/v1/connectors/{name}/items",
+        "/api/v1/connectors/{name}/ledger",
+        "/simple-rest/{config}/search",
+    }
+    for path, operation in lists:
+        content = operation["responses"]["200"]["content"]["application/json"]
+        page = _schema(document, content["schema"])
+        assert "nextCursor" in page["required"], path
+        assert "null" in page["properties"]["nextCursor"]["type"], path
+        for old in ("next", "cursor"):
+            if old in page["properties"]:
+                assert page["properties"][old]["deprecated"] is True, (path, old)
+        for parameter in operation["parameters"]:
+            if parameter["name"] == "cursor":
+                assert parameter["deprecated"] is True, path

@@ -45,7 +45,7 @@ def test_search_answers_total_items_and_cursor_with_exposed_fields_only(
     client: TestClient, key: dict[str, str]
 ) -> None:
     body = get(client, "/simple-rest/partner/search?q=tee", key)
-    assert body["total"] == 1 and body["cursor"] is None and body["fuzzy"] is False
+    assert body["total"] == 1 and body["nextCursor"] is None and body["fuzzy"] is False
     item = body["items"][0]
     assert (item["class"], item["key"]) == ("Product", "TS-1")
     assert "id" not in item
@@ -134,9 +134,10 @@ def test_cursors_walk_a_search_and_a_listing_without_repeats(
         seen: list[str] = []
         cursor = None
         while True:
-            page = get(client, url + (f"&cursor={cursor}" if cursor else ""), key)
+            page = get(client, url + (f"&after={cursor}" if cursor else ""), key)
             seen += [i["key"] for i in page["items"]]
-            cursor = page["cursor"]
+            assert page["cursor"] == page["nextCursor"]  # the deprecated name, until it goes
+            cursor = page["nextCursor"]
             if cursor is None:
                 break
         assert sorted(seen) == sorted(set(seen))
@@ -162,7 +163,9 @@ def test_cursors_walk_a_search_and_a_listing_without_repeats(
         ("class=Product&facets=price", "facets", "invalid-value"),
         ("lang=xx", "lang", "invalid-value"),
         ("q=" + "a" * 201, "q", "too-large"),
+        ("q=tee&after=bm9wZQ", "after", "invalid-cursor"),
         ("q=tee&cursor=bm9wZQ", "cursor", "invalid-cursor"),
+        ("q=tee&after=&cursor=", "cursor", "invalid-value"),
         ("q=tee%00", "q", "nul-character"),
         ("size=%C2%B2", "size", "out-of-range"),
         ("size=" + "1" * 5000, "size", "out-of-range"),
@@ -201,10 +204,10 @@ def test_a_cursor_only_continues_its_own_search(
 ) -> None:
     for i in range(3):
         partner.catalog.create("Product", {"sku": f"W-{i}", "name": {"en": "Widget"}}, author="t")
-    cursor = get(client, "/simple-rest/partner/search?q=widget&size=1", key)["cursor"]
-    body = get(client, f"/simple-rest/partner/search?q=tee&size=1&cursor={cursor}", key, 400)
+    cursor = get(client, "/simple-rest/partner/search?q=widget&size=1", key)["nextCursor"]
+    body = get(client, f"/simple-rest/partner/search?q=tee&size=1&after={cursor}", key, 400)
     assert body["errors"][0] == {
-        "field": "cursor",
+        "field": "after",
         "code": "invalid-cursor",
         "message": "the cursor belongs to a different search; start again without it",
     }
@@ -215,11 +218,11 @@ def test_a_forged_listing_cursor_is_refused_by_name(
     client: TestClient, key: dict[str, str], forged: list[Any]
 ) -> None:
     url = "/simple-rest/partner/search?class=Product&sort=modifiedAt&size=1"
-    issued = get(client, url, key)["cursor"] or ""
+    issued = get(client, url, key)["nextCursor"] or ""
     outer = orjson.loads(base64.urlsafe_b64decode(issued + "=" * (-len(issued) % 4)))
     inner = orjson.loads(base64.urlsafe_b64decode(outer["p"] + "=" * (-len(outer["p"]) % 4)))
     outer["p"] = _b64({**inner, "v": forged})
-    body = get(client, f"{url}&cursor={_b64(outer)}", key, 400)
+    body = get(client, f"{url}&after={_b64(outer)}", key, 400)
     assert body["errors"][0]["code"] == "invalid-cursor"
 
 

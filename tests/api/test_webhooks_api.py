@@ -137,6 +137,26 @@ def test_dead_letters_list_replay_and_show_in_metrics(
     problem(client.get(f"{BASE}/deliveries/999999", headers=admin), 404, "delivery-not-found")
 
 
+def test_deliveries_are_paged_by_next_cursor(
+    hub: Hub, client: TestClient, admin: dict[str, str]
+) -> None:
+    create(client, admin)
+    for i in range(3):
+        hub.catalog.create("Product", {**TEE, "sku": f"T-{i}"}, author="t")
+    hub.webhooks.queue.fan_out(datetime.now(UTC), 100)
+    seen: list[int] = []
+    after: int | None = None
+    while True:
+        params = {"limit": 2} if after is None else {"limit": 2, "after": after}
+        page = client.get(f"{BASE}/deliveries", params=params, headers=admin).json()
+        assert page["next"] == page["nextCursor"]  # the deprecated name, until it goes
+        seen += [d["id"] for d in page["items"]]
+        after = page["nextCursor"]
+        if after is None:
+            break
+    assert len(seen) == 3 == len(set(seen))
+
+
 def test_bulk_replay_by_filter(hub: Hub, client: TestClient, admin: dict[str, str]) -> None:
     endpoint_id = create(client, admin)["id"]
     hub.catalog.create("Product", TEE, author="t")

@@ -251,7 +251,13 @@ def test_status_with_no_items(runner: CliRunner, db_url: str, tmp_path: Path) ->
     assert code == 0, err
     assert "no SKUs yet" in out and "synced version" in out
     code, out, _ = invoke(runner, "connectors", "status", "shop", "--state", "failed", "--json")
-    assert orjson.loads(out) == {"connector": "shop", "counts": {}, "items": [], "next": None}
+    assert orjson.loads(out) == {
+        "connector": "shop",
+        "counts": {},
+        "items": [],
+        "nextCursor": None,
+        "next": None,  # the deprecated name of nextCursor, until it goes
+    }
     code, _, err = invoke(runner, "connectors", "status", "shop", "--state", "lost")
     assert "--state must be one of" in one_line_error(code, err)
 

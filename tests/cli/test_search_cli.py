@@ -40,7 +40,7 @@ def test_query_status_and_rebuild(runner: CliRunner, db_url: str) -> None:
     )
     assert code == 0, out
     body = json.loads(out)
-    assert body["total"] == 3 and len(body["items"]) == 2 and body["cursor"]
+    assert body["total"] == 3 and len(body["items"]) == 2 and body["nextCursor"]
     assert body["facets"]["brand"] == [{"value": "acme", "count": 3}]
     code, out, _ = invoke(runner, "search", "query", "shop", "tee 1")
     assert code == 0 and "TS-1" in out and "1 match(es)" in out

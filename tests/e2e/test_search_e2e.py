@@ -56,8 +56,8 @@ def test_search_through_the_real_server(tmp_path: Path) -> None:
         assert body["total"] == 3 and len(body["items"]) == 2
         assert body["facets"]["color"][0] == {"value": "green", "count": 2}
         assert body["facets"]["brand"] == [{"value": "nordic", "count": 3}]
-        rest = search(f"q=trail&class=Product&facets=color,brand&size=2&cursor={body['cursor']}")
-        assert len(rest["items"]) == 1 and rest["cursor"] is None
+        rest = search(f"q=trail&class=Product&facets=color,brand&size=2&after={body['nextCursor']}")
+        assert len(rest["items"]) == 1 and rest["nextCursor"] is None
 
         assert search("q=TENT-2")["items"][0]["key"] == "TENT-2"
         one = feed.get("/simple-rest/feed/objects/TENT-1").json()

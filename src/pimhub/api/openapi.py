@@ -115,6 +115,54 @@ def _json(description: str, schema: str, *, etag: bool = False) -> dict[str, Any
 
 
 _TIME = {"type": "string", "description": "ISO 8601, UTC"}
+
+
+# Every list answers its next page as `nextCursor`, to pass back as `after` (docs/api.md#paging).
+# Some once named it `next` or `cursor`: those stay, deprecated, for one release.
+def _page(
+    properties: dict[str, Any],
+    cursor_type: str,
+    *,
+    old_name: str | None = None,
+    optional: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    cursor = {
+        "type": [cursor_type, "null"],
+        "description": "Pass as `after` for the next page; null on the last page",
+    }
+    old = {old_name: {**cursor, "deprecated": True, "description": "Old name of nextCursor"}}
+    return {
+        "type": "object",
+        "required": [*properties, "nextCursor"],
+        "properties": {
+            **properties,
+            "nextCursor": cursor,
+            **(old if old_name else {}),
+            **(optional or {}),
+        },
+    }
+
+
+_OBJECTS = {"type": "array", "items": {"type": "object"}}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+PAGE_SCHEMAS: dict[str, Any] = {
+    "DeliveryPage": _page({"items": _OBJECTS}, "integer", old_name="next"),
+    "ConnectorItemPage": _page(
+        {"connector": {"type": "string"}, "counts": _COUNTS, "items": _OBJECTS},
+        "string",
+        old_name="next",
+    ),
+    "LedgerPage": _page({"counts": _COUNTS, "items": _OBJECTS}, "integer", old_name="next"),
+    "SearchPage": _page(
+        {"total": {"type": "integer", "minimum": 0}, "items": _OBJECTS},
+        "string",
+        old_name="cursor",
+        optional={
+            "facets": {"type": "object"},
+            "fuzzy": {"type": "boolean", "description": "With q: only near matches were found"},
+        },
+    ),
+}
 # Objects as CatalogObject.to_dict, ObjectVersion.to_dict and FieldChange.to_dict give them.
 OBJECT_SCHEMAS: dict[str, Any] = {
     "CatalogObject": {
@@ -171,6 +219,7 @@ OBJECT_SCHEMAS: dict[str, Any] = {
             "nextCursor": {"type": ["string", "null"], "description": "Pass as `after`"},
         },
     },
+    **PAGE_SCHEMAS,
     "ObjectVersion": {
         "type": "object",
         "required": ["version", "action", "author", "createdAt", "published", "changedFields"],
@@ -211,6 +260,15 @@ _UNREADABLE = {
 _CREATED = "Created (for a key that may not read it: no body, the ETag only)"
 SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/objects/{class_name}"): {"200": _json("A page", "ObjectPage")},
+    ("get", _OBJECT + "/variants"): {"200": _json("A page of its variants", "ObjectPage")},
+    ("get", "/api/v1/webhooks/deliveries"): {"200": _json("A page", "DeliveryPage")},
+    ("get", "/api/v1/connectors/{name}/items"): {
+        "200": _json("Counts and a page of SKUs", "ConnectorItemPage")
+    },
+    ("get", "/api/v1/connectors/{name}/ledger"): {
+        "200": _json("Counts and a page of entries", "LedgerPage")
+    },
+    ("get", "/simple-rest/{config}/search"): {"200": _json("A page of matches", "SearchPage")},
     ("post", "/api/v1/objects/{class_name}"): {"201": _json(_CREATED, "CatalogObject", etag=True)},
     ("get", _OBJECT): {"200": _json("The object", "CatalogObject", etag=True)},
     ("put", _OBJECT): {

@@ -321,7 +321,11 @@ def status(
         raise fail(f"--state must be one of {', '.join(ITEM_STATES)}")
     found = open_hub().connectors.status(checked_name(name), state=state, after=after, limit=limit)
     if as_json:
-        typer.echo(orjson.dumps(found.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        # As the REST answer: nextCursor (`next`, its deprecated name) is null on the last page.
+        page = found.to_dict()
+        last = found.items[-1].sku if len(found.items) == limit else None
+        page["nextCursor"] = page["next"] = last
+        typer.echo(orjson.dumps(page, option=orjson.OPT_INDENT_2).decode())
         return
     counts = ", ".join(f"{k} {v}" for k, v in sorted(found.counts.items())) or "no SKUs yet"
     console.print(f"{escape(name)}: {escape(counts)}", highlight=False)
@@ -462,7 +466,8 @@ def ledger(
         checked_name(name), status=status, after=after, limit=limit
     )
     if as_json:
-        body = {"counts": counts, "items": [e.to_dict() for e in entries]}
+        following = entries[-1].id if len(entries) == limit else None
+        body = {"counts": counts, "items": [e.to_dict() for e in entries], "nextCursor": following}
         typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
         return
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no bulk operations"

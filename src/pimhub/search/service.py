@@ -31,7 +31,8 @@ from pimhub.datahub.service import DatahubService
 from pimhub.search.documents import body_fields, name_field, query_tokens
 from pimhub.search.ports import Facet, Part, SearchIndex, SearchPage, SearchRequest, TextQuery
 
-SEARCH_PARAMETERS = ("q", "class", "filter", "sort", "size", "cursor", "facets", "lang")
+# `cursor` is the old name of `after`, deprecated (docs/api.md#paging).
+SEARCH_PARAMETERS = ("q", "class", "filter", "sort", "size", "after", "cursor", "facets", "lang")
 OBJECT_PARAMETERS = ("class", "lang")
 DEFAULT_SIZE = 20
 MAX_QUERY_CHARS = 200
@@ -106,7 +107,7 @@ class SimpleSearch:
         text = self._text(scope, params.get("q"))
         size = _size(params.get("size"), scope.config.limits.max_page_size)
         fingerprint = _fingerprint(params, language)
-        offset, after = _decode(params.get("cursor"), fingerprint, text is not None)
+        offset, after = _decode(_after(params), fingerprint, text is not None)
         if text is not None and not text.tokens:
             return _answer(0, [], None, {}, fuzzy=False)
         request = SearchRequest(
@@ -378,7 +379,8 @@ def _answer(
     *,
     fuzzy: bool | None,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"total": total, "items": items, "cursor": cursor}
+    # `cursor`: the old name of nextCursor, deprecated (docs/api.md#paging).
+    out: dict[str, Any] = {"total": total, "items": items, "nextCursor": cursor, "cursor": cursor}
     if facets:
         out["facets"] = facets
     if fuzzy is not None:
@@ -413,28 +415,37 @@ def _fingerprint(params: Mapping[str, str], language: str) -> str:
     return hashlib.sha1(orjson.dumps([*same, language])).hexdigest()[:12]
 
 
-def _decode(cursor: str | None, fingerprint: str, text: bool) -> tuple[int, str | None]:
+def _after(params: Mapping[str, str]) -> tuple[str, str | None]:
+    """(the parameter's name, the cursor): `after`, or its deprecated name `cursor`."""
+    if "after" in params and "cursor" in params:
+        raise bad("cursor", "give the cursor as `after` only (`cursor` is its old name)")
+    name = "cursor" if "cursor" in params else "after"
+    return name, params.get(name)
+
+
+def _decode(given: tuple[str, str | None], fingerprint: str, text: bool) -> tuple[int, str | None]:
     """(offset, the index's keyset cursor) from a cursor this API issued for this same
-    search."""
+    search; errors name the parameter it came in."""
+    name, cursor = given
     if not cursor:
         return 0, None
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         issued_for, position = data["f"], data["p"]
     except (ValueError, KeyError, TypeError):
-        raise bad("cursor", "not a cursor this API issued", "invalid-cursor") from None
+        raise bad(name, "not a cursor this API issued", "invalid-cursor") from None
     if issued_for != fingerprint:
         raise bad(
-            "cursor",
+            name,
             "the cursor belongs to a different search; start again without it",
             "invalid-cursor",
         )
     if text:
         if not isinstance(position, int) or not 0 < position <= MAX_WINDOW:
-            raise bad("cursor", "not a cursor this API issued", "invalid-cursor")
+            raise bad(name, "not a cursor this API issued", "invalid-cursor")
         return position, None
     if not isinstance(position, str):
-        raise bad("cursor", "not a cursor this API issued", "invalid-cursor")
+        raise bad(name, "not a cursor this API issued", "invalid-cursor")
     return 0, position
 
 

@@ -232,8 +232,8 @@ class SqlSearchIndex(ABC):
                 values = listing.decode_cursor(request.sort, request.after)
             except InvalidQuery:
                 raise InvalidQuery(
-                    "cursor: not a cursor this API issued",
-                    [FieldError("cursor", "not a cursor this API issued", "invalid-cursor")],
+                    "after: not a cursor this API issued",
+                    [FieldError("after", "not a cursor this API issued", "invalid-cursor")],
                 ) from None
             query = query.where(listing.after_cursor(cols, values))
         order = [c.desc() if d else c.asc() for c, d in cols]

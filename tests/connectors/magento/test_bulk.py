@@ -218,7 +218,13 @@ def test_the_ledger_over_rest(shop: Hub, double: MagentoDouble) -> None:
     ).json()["items"]
     assert [(e["sku"], e["status"]) for e in failed] == [("S-2", "failed")]
     page = client.get("/api/v1/connectors/shop/ledger", params={"limit": 2}, headers=headers).json()
-    assert len(page["items"]) == 2 and page["next"] == page["items"][-1]["id"]
+    assert len(page["items"]) == 2 and page["nextCursor"] == page["items"][-1]["id"]
+    following = client.get(
+        "/api/v1/connectors/shop/ledger",
+        params={"limit": 2, "after": page["nextCursor"]},
+        headers=headers,
+    ).json()["items"]
+    assert following and following[0]["id"] > page["nextCursor"]
     bad = client.get("/api/v1/connectors/shop/ledger", params={"status": "x"}, headers=headers)
     assert bad.status_code == 400 and bad.json()["status"] == 400
     reader = bearer(shop, "read", name="reader")

@@ -150,14 +150,15 @@ def list_items(
     state: Annotated[ItemStateName | None, Query(description="Only SKUs in this state")] = None,
     after: Annotated[
         str | None,
-        Query(max_length=MAX_SKU_LENGTH, description="The `next` of the previous page"),
+        Query(max_length=MAX_SKU_LENGTH, description="The `nextCursor` of the previous page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> OrjsonResponse:
     found = connectors.status(name, state=state.value if state else None, after=after, limit=limit)
     answer = found.to_dict()
-    if len(found.items) < limit:
-        answer["next"] = None  # the last page
+    following = found.items[-1].sku if len(found.items) == limit else None  # else the last page
+    # `next`: the old name of nextCursor, deprecated (docs/api.md#paging).
+    answer["nextCursor"] = answer["next"] = following
     return OrjsonResponse(answer)
 
 
@@ -200,7 +201,7 @@ def list_ledger(
     connectors: Connectors,
     status: Annotated[LedgerStatus | None, Query(description="Only entries in this status")] = None,
     after: Annotated[
-        int | None, Query(ge=0, le=2**62, description="The `next` of the previous page")
+        int | None, Query(ge=0, le=2**62, description="The `nextCursor` of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> OrjsonResponse:
@@ -208,6 +209,8 @@ def list_ledger(
         name, status=status.value if status else None, after=after, limit=limit
     )
     following = entries[-1].id if len(entries) == limit else None
+    items = [e.to_dict() for e in entries]
+    # `next`: the old name of nextCursor, deprecated (docs/api.md#paging).
     return OrjsonResponse(
-        {"counts": counts, "items": [e.to_dict() for e in entries], "next": following}
+        {"counts": counts, "items": items, "nextCursor": following, "next": following}
     )

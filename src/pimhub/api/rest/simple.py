@@ -31,7 +31,10 @@ def search(
     filter: Annotated[str | None, Query(description="a JSON filter, as in listings")] = None,
     sort: Annotated[str | None, Query(description="fields, '-' for descending")] = None,
     size: Annotated[str | None, Query(description="page size, at most the limit")] = None,
-    cursor: Annotated[str | None, Query(description="the previous page's cursor")] = None,
+    after: Annotated[str | None, Query(description="the previous page's nextCursor")] = None,
+    cursor: Annotated[
+        str | None, Query(description="the old name of `after`", deprecated=True)
+    ] = None,
     facets: Annotated[str | None, Query(description="fields to count values of")] = None,
     lang: Annotated[str | None, Query(description="language of text and matching")] = None,
 ) -> OrjsonResponse:

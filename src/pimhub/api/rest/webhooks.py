@@ -166,12 +166,16 @@ def list_deliveries(
     where: Filter,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     after: Annotated[
-        int | None, Query(ge=0, le=INT64_MAX, description="The `next` of the previous page")
+        int | None,
+        Query(ge=0, le=INT64_MAX, description="The `nextCursor` of the previous page"),
     ] = None,
 ) -> OrjsonResponse:
     items = hooks.deliveries(where, limit, after)
     following = items[-1].id if len(items) == limit else None
-    return OrjsonResponse({"items": [d.to_dict() for d in items], "next": following})
+    # `next`: the old name of nextCursor, deprecated (docs/api.md#paging).
+    return OrjsonResponse(
+        {"items": [d.to_dict() for d in items], "nextCursor": following, "next": following}
+    )
 
 
 @router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")
