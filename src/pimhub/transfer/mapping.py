@@ -17,8 +17,9 @@ A mapping is data (YAML), checked at once with every problem named by its path:
       "@variants": {column: configurable_variations, variations: sku}  # a parent's variants
 
 Steps run in a fixed order: source (column, value or template), pick, variations, trim (on
-unless `trim: false`), html, split, lowercase, map, number, boolean, date, first. An empty
-result leaves the field out, except for `@parent`, where it makes the object standalone.
+unless `trim: false`), html, split, lowercase, map, number, boolean, date, first, unit
+(`weight.unit: {column: weight-unit, unit: mass}`), path. An empty result leaves the field
+out, except for `@parent`, where it makes the object standalone.
 """
 
 from __future__ import annotations
