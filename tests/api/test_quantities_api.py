@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from pimhub.bootstrap import Hub
 from pimhub.transfer.exporter import ExportOptions, export
 from pimhub.transfer.importer import ImportOptions, run_import
+from pimhub.transfer.inference import propose_mapping
 from pimhub.transfer.mapping import parse_mapping
-from pimhub.transfer.reports import propose_mapping
 from pimhub.transfer.sources import Format, from_text
 from tests.api.test_rest_contract import problem
 from tests.conftest import bearer, statements_run
