@@ -63,6 +63,7 @@ def test_an_upload_is_imported_in_the_background(
     assert (summary["created"], summary["failed"]) == (2, 1)
     assert summary["errors"][0] == {
         "row": 2,
+        "line": 3,
         "column": "price",
         "value": "cheap",
         "message": "'cheap' is not a number",
@@ -76,6 +77,31 @@ def test_an_upload_is_imported_in_the_background(
         if (imports.imports.folder / job["id"]).exists()
         else True
     )
+
+
+def test_a_jobs_counts_are_rows_and_its_errors_are_counted_apart(
+    imports: Hub, client: TestClient, admin: dict[str, str]
+) -> None:
+    text = "sku,name,price\nE-1,One,1\nE-2," + "n" * 300 + ",cheap\nE-3,Three,dear\n"
+    files = {"file": ("products.csv", text.encode(), "text/csv")}
+    response = client.post("/api/v1/imports", data={"mapping": MAPPING}, files=files, headers=admin)
+    assert response.status_code == 202, response.text
+    summary = finished(client, response.json()["id"], admin)["summary"]
+    counts = ("rows", "accepted", "created", "refused", "failed", "skipped", "errorCount")
+    assert {k: summary[k] for k in counts} == {
+        "rows": 3,
+        "accepted": 1,
+        "created": 1,
+        "refused": 2,
+        "failed": 2,
+        "skipped": 0,
+        "errorCount": 3,
+    }
+    assert [(e["row"], e["column"]) for e in summary["errors"]] == [
+        (2, "price"),
+        (2, "name"),
+        (3, "price"),
+    ]
 
 
 def test_abort_and_dry_run_keep_nothing(

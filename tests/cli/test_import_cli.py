@@ -42,6 +42,7 @@ def test_import_report_and_exit_codes(runner: CliRunner, db_url: str, tmp_path: 
     assert rows == [
         {
             "row": "2",
+            "line": "3",
             "column": "Price",
             "value": "abc",
             "message": "'abc' is not a number",
@@ -206,3 +207,25 @@ def test_a_profile_of_an_http_source_takes_headers(
     assert saved == {"Authorization": "Bearer ${PIMHUB_IMPORT_ERP_TOKEN}"}
     code, _, err = invoke(runner, *add, "-H", "Authorization Bearer x")
     assert "write a header as 'Name: value'" in one_line_error(code, err)
+
+
+def test_the_summary_counts_rows_and_shows_file_text_as_it_is(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    # Two errors in one row (a name too long, a price in square brackets, which Rich would
+    # read as markup); a quoted line break before it, so its row and line differ.
+    data, mapping = files(
+        tmp_path,
+        [
+            'A-1;"Tee\non two lines";1;Red',
+            f"A-2;{'n' * 300};[b]cheap[/b];Red",
+            "A-3;Cap;[a-z0-9]+;Red",
+        ],
+    )
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping))
+    assert code == 3, out
+    assert "3 rows" in out and "1 created" in out and "2 refused (3 errors)" in out
+    assert "row 2 (line 4), Price = '[b]cheap[/b]': '[b]cheap[/b]' is not a number" in out
+    assert "row 2 (line 4), Name = 'nnn" in out
+    assert "row 3 (line 5), Price = '[a-z0-9]+'" in out

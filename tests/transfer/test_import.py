@@ -192,7 +192,7 @@ def test_a_row_referring_to_a_refused_row_is_refused_too(hub: Hub) -> None:
     summary = run_import(
         writer, from_text(text, Format.CSV), mapping, ImportOptions(), on_row_error=errors.append
     )
-    assert summary.failed == 2 and errors[1].row == 2 and "item 1" in errors[1].message
+    assert summary.failed == 2 and errors[1].row == 2 and "'root'" in errors[1].message
 
 
 def test_importing_as_drafts_leaves_unchanged_objects_published(sample: Hub) -> None:

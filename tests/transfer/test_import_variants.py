@@ -90,7 +90,8 @@ def test_unknown_and_clashing_variants_are_row_errors_at_their_column(hub: Hub) 
     clash = "T-M-Blue,Tee M blue,Blue,S,\n"  # the axes of T-S-Blue
     parent = 'T,Tee,,,"sku=T-S-Blue,size=S|sku=T-XL,size=XL|sku=T-M-Blue,size=S"\n'
     summary, errors = run(hub, HEADER + CHILDREN + clash + parent)
-    assert (summary.created, summary.failed, summary.parents) == (4, 2, 0)  # two errors
+    # One refused row with two errors.
+    assert (summary.created, summary.failed, summary.error_count, summary.parents) == (4, 1, 2, 0)
     cell = "sku=T-S-Blue,size=S|sku=T-XL,size=XL|sku=T-M-Blue,size=S"
     assert [(e.row, e.column, e.value, e.code) for e in errors] == [
         (5, "variations", cell, "reference"),

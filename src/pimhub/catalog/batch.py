@@ -88,7 +88,8 @@ class _Item:
     errors: list[FieldError] = field(default_factory=list)
     refs: list[tuple[str, str]] = field(default_factory=list)
     uuid: str = field(default_factory=new_uuid)  # kept when it exists
-    needs: list[_Item] = field(default_factory=list)  # items of this batch it refers to
+    # Items of this batch it refers to, with the field (path) that refers to each.
+    needs: list[tuple[str, _Item]] = field(default_factory=list)
 
 
 class FamilyWrites(Protocol):
@@ -198,7 +199,8 @@ def save_batch(
     precheck, if one was made."""
     ahead = checked.results if checked and checked.usable(definition, len(items)) else None
     prepared = _prepare(uow, definition, items, mode, languages, ahead)
-    _resolve_relations(uow, definition, [i for i in prepared if not i.errors], prepared)
+    # Refused items too: one pass reports a row's references with its other problems.
+    _resolve_relations(uow, definition, prepared, prepared)
     _check_unique(uow, definition, [i for i in prepared if not i.errors])
     _fail_dependents(prepared)
     results: list[ItemResult] = []
@@ -365,7 +367,7 @@ def _resolve_relations(
                     resolved.append(by_key[value])
                 elif value in created_here:
                     resolved.append(created_here[value].uuid)
-                    item.needs.append(created_here[value])
+                    item.needs.append((where, created_here[value]))
                 else:
                     message = f"no {f.target} with key or uuid '{value}'"
                     item.errors.append(FieldError(where, message, "reference"))
@@ -380,10 +382,11 @@ def _fail_dependents(items: list[_Item]) -> None:
     while changed:
         changed = False
         for item in items:
-            failed = next((n for n in item.needs if n.errors), None)
+            failed = next(((w, n) for w, n in item.needs if n.errors), None)
             if not item.errors and failed is not None:
-                message = f"refers to item {failed.index + 1} of this batch, which was refused"
-                item.errors.append(FieldError(failed.key or "", message, "reference"))
+                where, target = failed
+                message = f"refers to '{target.key}', which was refused in the same batch"
+                item.errors.append(FieldError(where, message, "reference"))
                 changed = True
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -328,10 +329,17 @@ def _progress() -> Progress:
 
 def _print_summary(summary: ImportSummary, report: Path | None) -> None:
     verb = "would be" if summary.dry_run else "were"
+    # Rows are counted once however many errors they have; skipped rows are neither.
+    skipped = f", {summary.skipped:,} skipped" if summary.skipped else ""
+    errors = (
+        f" ({summary.error_count:,} error{'s' if summary.error_count != 1 else ''})"
+        if summary.failed
+        else ""
+    )
     console.print(
         f"{summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rate:,.0f} rows/s): "
         f"{summary.created:,} created, {summary.updated:,} updated, "
-        f"{summary.unchanged:,} unchanged, {summary.failed:,} refused"
+        f"{summary.unchanged:,} unchanged, {summary.failed:,} refused{errors}{skipped}"
     )
     if summary.parents or summary.variants:
         console.print(
@@ -345,10 +353,14 @@ def _print_summary(summary: ImportSummary, report: Path | None) -> None:
             f"dry run: nothing was kept ({summary.created + summary.updated:,} changes {verb} made)"
         )
     for e in summary.errors[:10]:
-        console.print(f"  row {e.row}, {e.column} = {e.value!r}: {e.message}", highlight=False)
-    if summary.failed > 10:
+        # Column, value and message come from the file: never read as Rich markup (a
+        # pattern such as [a-z0-9]+ would vanish).
+        where = f"row {e.row}" + (f" (line {e.line})" if e.line not in (None, e.row) else "")
+        text = f"  {where}, {e.column} = {e.value!r}: {e.message}"
+        console.print(escape(text), highlight=False)
+    if summary.error_count > 10:
         more = f"; all of them in {report}" if report else "; write them all with --report"
-        console.print(f"  ... {summary.failed - 10:,} more{more}")
+        console.print(escape(f"  ... {summary.error_count - 10:,} more errors{more}"))
 
 
 def _infer(hub: Any, file: Path, source: SourceOptions, class_name: str | None) -> None:

@@ -20,10 +20,18 @@ from typing import Any
 
 import orjson
 
-from pimhub.catalog.batch import BatchWriter, Checked, ItemResult, Outcome, WriteMode, precheck
+from pimhub.catalog.batch import (
+    BatchWriter,
+    Checked,
+    ItemResult,
+    Outcome,
+    WriteMode,
+    field_values,
+    precheck,
+)
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
-from pimhub.catalog.validation import spell_nul, without_nul
+from pimhub.catalog.validation import spell_nul, validate_values, without_nul
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
@@ -64,6 +72,9 @@ class RowError:
     value: Any
     message: str
     code: str
+    # The line of the file where the row starts (CSV, JSON Lines, XLSX); differs from `row`
+    # once a quoted cell holds a line break. None where the source has no lines (JSON, XML).
+    line: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", shown_value(self.value))
@@ -73,8 +84,11 @@ class RowError:
     def to_dict(self) -> dict[str, Any]:
         # The refused cell may be refused for holding a NUL, which a stored job summary
         # (JSON on PostgreSQL) cannot hold: it is spelled out.
+        shown: dict[str, Any] = {"row": self.row}
+        if self.line is not None:
+            shown["line"] = self.line
         return {
-            "row": self.row,
+            **shown,
             "column": spell_nul(self.column),
             "value": without_nul(self.value),
             "message": spell_nul(self.message),
@@ -95,11 +109,13 @@ class ImportOptions:
 
 @dataclass(slots=True)
 class ImportSummary:
-    rows: int = 0
+    rows: int = 0  # records read
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    failed: int = 0
+    failed: int = 0  # rows refused (one row may have several errors)
+    skipped: int = 0  # rows the mapping's `skip` filter left out: neither accepted nor refused
+    error_count: int = 0  # row errors reported, at least one per refused row
     committed_rows: int = 0
     aborted: bool = False
     dry_run: bool = False
@@ -108,6 +124,10 @@ class ImportSummary:
     # Families the accepted rows describe (`@variants`, `@parent`): parent and variant keys.
     parent_keys: set[str] = field(default_factory=set)
     variant_keys: set[str] = field(default_factory=set)
+
+    @property
+    def accepted(self) -> int:
+        return self.created + self.updated + self.unchanged
 
     @property
     def rate(self) -> float:
@@ -137,7 +157,11 @@ class ImportSummary:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
-            "failed": self.failed,
+            "accepted": self.accepted,
+            "refused": self.failed,
+            "failed": self.failed,  # the older name of `refused`
+            "skipped": self.skipped,
+            "errorCount": self.error_count,
             "parents": self.parents,
             "variants": self.variants,
             "committedRows": self.committed_rows,
@@ -169,7 +193,7 @@ def run_import(
     paths = _Paths(mapping, options.language)
 
     def report(error: RowError) -> None:
-        summary.failed += 1
+        summary.error_count += 1
         if len(summary.errors) < ERRORS_KEPT:
             summary.errors.append(error)
         if on_row_error is not None:
@@ -182,15 +206,12 @@ def run_import(
             if record.problem is not None:
                 problem = record.problem
                 mapped.refused.append(
-                    RowError(record.number, problem.field, None, problem.message, problem.code)
+                    _row_error(record, problem.field, problem.message, problem.code, None)
                 )
                 continue
             values, cell_errors = mapping.apply(record.values)
             if cell_errors:
-                mapped.refused.extend(
-                    RowError(record.number, e.field, record.values.get(e.field), e.message, e.code)
-                    for e in cell_errors
-                )
+                mapped.partial.append((record, values, cell_errors))
                 continue
             mapped.items.append(values)
             mapped.rows.append(record)
@@ -201,17 +222,20 @@ def run_import(
         # Reported only now: a batch mapped while the previous one failed to commit is never
         # written, and its rows must not appear in the report.
         summary.rows += mapped.count
-        for error in mapped.refused:
+        summary.failed += len({error.row for error in mapped.refused}) + len(mapped.partial)
+        unmapped = list(mapped.refused)
+        for record, values, cell_errors in mapped.partial:
+            unmapped.extend(_partial_errors(writer, record, values, cell_errors, mapping, columns))
+        for error in sorted(unmapped, key=lambda e: e.row):  # stable: a row's errors in order
             report(error)
-        items, rows, clean = mapped.items, mapped.rows, not mapped.refused
+        items, rows, clean = mapped.items, mapped.rows, not unmapped
         if paths.fields:
             refused = paths.resolve(writer, items)
             for n in sorted(refused, reverse=True):
                 clean = False
+                summary.failed += 1
                 column, message = refused[n]
-                report(
-                    RowError(rows[n].number, column, rows[n].values.get(column), message, "path")
-                )
+                report(_row_error(rows[n], column, message, "path"))
                 del items[n], rows[n]
                 if checked is not None:
                     del checked.results[n]
@@ -256,11 +280,47 @@ def _count(
     elif result.outcome == Outcome.UNCHANGED:
         summary.unchanged += 1
     else:
+        summary.failed += 1
         for e in result.errors:
             column = _column_of(e, columns)
-            report(RowError(record.number, column, record.values.get(column), e.message, e.code))
+            report(_row_error(record, column, e.message, e.code))
         return False
     return True
+
+
+_CELL = object()  # the record's value in the column, unless a value is given
+
+
+def _row_error(
+    record: Record, column: str, message: str, code: str, value: Any = _CELL
+) -> RowError:
+    """An error of `record` at `column`, showing the column's cell."""
+    shown = record.values.get(column) if value is _CELL else value
+    return RowError(record.number, column, shown, message, code, record.line)
+
+
+def _partial_errors(
+    writer: BatchWriter,
+    record: Record,
+    values: dict[str, Any],
+    cell_errors: list[FieldError],
+    mapping: ImportMapping,
+    columns: dict[str, str],
+) -> list[RowError]:
+    """The errors of a row refused for its cells: those, then what validating its other
+    values finds, so one pass shows all of them. `required` is left out: whether a field is
+    missing depends on the stored object, which only the write reads."""
+    failed = {e.field for e in cell_errors}
+    heads = {fm.target.split(".")[0] for fm in mapping.fields if (fm.column or fm.target) in failed}
+    kept = {k: v for k, v in field_values(values).items() if k not in heads}
+    _, problems = validate_values(writer.definition, kept, languages=writer.languages)
+    errors = [_row_error(record, e.field, e.message, e.code) for e in cell_errors]
+    errors.extend(
+        _row_error(record, _column_of(e, columns), e.message, e.code)
+        for e in problems
+        if e.code != "required" and e.field.split("[")[0].split(".")[0] not in heads
+    )
+    return errors
 
 
 def _columns_by_field(mapping: ImportMapping) -> dict[str, str]:
@@ -312,7 +372,9 @@ class _Mapped:
     count: int  # records read
     items: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Record] = field(default_factory=list)
-    refused: list[RowError] = field(default_factory=list)  # cells that could not be mapped
+    refused: list[RowError] = field(default_factory=list)  # records that could not be read
+    # Records with cells that could not be mapped: their other values, and those cells.
+    partial: list[tuple[Record, dict[str, Any], list[FieldError]]] = field(default_factory=list)
 
 
 def _commit_behind(

@@ -12,7 +12,9 @@ import orjson
 
 from pimhub.transfer.importer import ErrorSink, RowError
 
-REPORT_COLUMNS = ("row", "column", "value", "message", "code")
+# `line`: where the row starts in the file (empty for JSON and XML); it differs from `row`
+# once a quoted cell holds a line break.
+REPORT_COLUMNS = ("row", "line", "column", "value", "message", "code")
 
 
 @contextmanager
@@ -39,6 +41,8 @@ def error_report(path: Path) -> Iterator[ErrorSink]:
         writer.writerow(REPORT_COLUMNS)
 
         def write_csv(error: RowError) -> None:
-            writer.writerow([error.row, error.column, error.value, error.message, error.code])
+            writer.writerow(
+                [error.row, error.line, error.column, error.value, error.message, error.code]
+            )
 
         yield write_csv

@@ -65,6 +65,9 @@ class Record:
     # Why this record could not be read (a JSON Lines line that is no JSON object, a CSV
     # row with more cells than columns): the import refuses this row only and goes on.
     problem: FieldError | None = None
+    # The line of the file where the record starts (1-based, a header counts), where the
+    # source has lines: a CSV record whose quoted cells hold line breaks spans several.
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +140,26 @@ def _csv(text: IO[str], options: SourceOptions) -> Iterator[Record]:
         return
     header = tuple(reader.fieldnames)
     _check_header(list(header))
+    ended = reader.line_num  # the last line read so far: the header's
     for number, row in enumerate(reader, start=1):
+        # Most records are one line; one that spans more starts as many lines before its
+        # end as its cells hold line breaks (the reader skips blank lines before it).
+        line = reader.line_num if reader.line_num - ended == 1 else reader.line_num - _breaks(row)
+        ended = reader.line_num
         if _EXTRA in row:
             cells = len(header) + len(row[_EXTRA])
             message = f"more cells ({cells}) than the header has columns ({len(header)})"
-            yield Record(number, {}, header, FieldError("", message, "shape"))
+            yield Record(number, {}, header, FieldError("", message, "shape"), line)
             continue
-        yield Record(number, {k: v for k, v in row.items() if v is not None}, header)
+        yield Record(number, {k: v for k, v in row.items() if v is not None}, header, None, line)
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")  # what ends a line of a file read with newline=""
+
+
+def _breaks(row: Mapping[str, Any]) -> int:
+    cells = [c for v in row.values() for c in (v if isinstance(v, list) else [v])]
+    return sum(len(_BREAK.findall(c)) for c in cells if isinstance(c, str))
 
 
 def _sniff(text: IO[str]) -> str:
@@ -198,15 +214,15 @@ def _jsonl(text: IO[str], max_depth: int = MAX_DEPTH) -> Iterator[Record]:
             if "depth limit" in str(exc):
                 raise _too_deep(f"line {number}", max_depth) from None
             # Lines stand alone: one that is not JSON is refused, the others go on.
-            yield Record(number, {}, None, FieldError("", f"not JSON: {exc}", "not-json"))
+            yield Record(number, {}, None, FieldError("", f"not JSON: {exc}", "not-json"), number)
             continue
         if isinstance(value, (dict, list)) and _deeper_than(value, max_depth):
             raise _too_deep(f"line {number}", max_depth)
         if not isinstance(value, dict):
             message = f"expected a JSON object, got {type(value).__name__}"
-            yield Record(number, {}, None, FieldError("", message, "shape"))
+            yield Record(number, {}, None, FieldError("", message, "shape"), number)
             continue
-        yield Record(number, value)
+        yield Record(number, value, line=number)
 
 
 def _json_array(raw: IO[bytes], max_depth: int) -> Iterator[Record]:
