@@ -37,7 +37,7 @@ def _export(hub: Hub, class_name: str) -> str:
     return out.getvalue()
 
 
-def _rows(text: str) -> list[dict[str, Any]]:
+def comparable_rows(text: str) -> list[dict[str, Any]]:
     """The rows with numbers compared as numbers (an export writes 99.0 as it was stored)."""
     return [
         {k: _number_or_text(v) for k, v in r.items()} for r in csv.DictReader(io.StringIO(text))
@@ -77,4 +77,4 @@ def test_export_infer_import_is_a_no_op(hub: Hub, engine: Engine) -> None:
         summary = run_import(writer, iter(records), parse_mapping(proposal), ImportOptions())
         assert (summary.failed, summary.errors) == (0, []), name
         assert summary.created == summary.rows == len(records), name
-        assert _rows(_export(fresh, name)) == _rows(text), name
+        assert comparable_rows(_export(fresh, name)) == comparable_rows(text), name
