@@ -126,10 +126,12 @@ def test_one_pass_reports_validation_and_reference_errors_together(hub: Hub) -> 
 def test_category_and_brand_codes_may_hold_underscores_as_other_pims_write_them(
     hub: Hub,
 ) -> None:
-    text = "code,name,parent\ntvs_projectors,TVs,\nhome_cinema,Home cinema,tvs_projectors\nBad,,\n"
+    text = (
+        "code,name,parent\ntvs_projectors,TVs,\nhome_cinema,Home cinema,tvs_projectors\nBad,Bad,\n"
+    )
     summary, errors = run(hub, text, CATEGORIES)
     assert (summary.created, summary.failed) == (2, 1), errors
-    assert [(e.row, e.column, e.code) for e in errors][0] == (3, "code", "pattern")
+    assert [(e.row, e.column, e.code) for e in errors] == [(3, "code", "pattern")]
     brands = parse_mapping({"class": "Brand", "fields": {"code": "code", "name": "name"}})
     summary, errors = run(hub, "code,name\nsony_group,Sony\n", brands)
     assert summary.created == 1, errors
