@@ -194,3 +194,12 @@ def test_an_akeneo_price_list_file_imports(hub: Hub) -> None:
         "A": ({"en": "Tee", "de": "T-Shirt"}, {"EUR": 10.5, "USD": 12}),
         "B": ({"en": "Mug"}, {"USD": 3}),
     }
+
+
+def test_the_metadata_of_pimhubs_xml_and_jsonl_exports_is_explained() -> None:
+    fields, unmapped = propose(["uuid", "published", "sku", "name.en", "fields"])
+    assert fields == {"sku": "sku", "name.en": "name.en"}
+    reasons = dict(unmapped)
+    assert reasons["uuid"] == "pimhub's object id; an import matches objects by business key"
+    assert "unless --draft" in reasons["published"]
+    assert "export --format csv" in reasons["fields"]

@@ -37,6 +37,17 @@ _SPLIT_AT = re.compile(r"[.\-_~ ]")
 # Names other PIMs give fields the commerce model calls otherwise (Akeneo's category label).
 _SYNONYMS = {"label": "name"}
 _MAGENTO_COLUMNS = frozenset({"sku", "product_type", "attribute_set_code"})
+# What pimhub's XML and JSON Lines exports write beside the fields, and why none is mapped.
+_EXPORT_METADATA = {
+    "uuid": "pimhub's object id; an import matches objects by business key",
+    "class": "the class of pimhub's export; --class names it",
+    "key": "the business key, which the export also writes as its field",
+    "version": "kept by the hub, one more at every change",
+    "modifiedAt": "kept by the hub",
+    "published": "the published flag is no field: new objects are published unless --draft",
+    "fields": "a JSON Lines export nests the values here, and a mapping reads top-level "
+    "keys: export --format csv (or xml) to import an export back",
+}
 
 
 class Unmapped(NamedTuple):
@@ -118,7 +129,10 @@ def _propose_column(
     if (priced := _price_list_column(definition, column)) is not None:
         _propose_money(proposal, column, *priced)
         return
-    proposal.skip(column, f"{definition.name} has no field named or titled so")
+    proposal.skip(
+        column,
+        _EXPORT_METADATA.get(column, f"{definition.name} has no field named or titled so"),
+    )
 
 
 def _propose_whole(
