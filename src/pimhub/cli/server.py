@@ -197,6 +197,9 @@ async def _work(hub: Hub) -> None:
 
 def seed_demo(hub: Hub, products: int) -> None:
     """Load the generated catalog unless it is already there (the demo restarts quickly)."""
+    from pimhub.datahub.demo import ensure_demo_datahub  # /graphql/demo, on every start
+
+    ensure_demo_datahub(hub.datahub)
     catalog = generate(products)
     last = catalog.variants[-1][1]["sku"] if catalog.variants else catalog.products[-1]["sku"]
     try:

@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 from graphql import GraphQLNonNull, GraphQLObjectType, build_schema, parse, validate
 
 from pimhub.bootstrap import Hub
+from pimhub.cli.server import seed_demo
 from tests.api.graphql.conftest import Gql
+from tests.conftest import bearer
 
 PIMCORE_GET = "query($id: Int!) { getProduct(id: $id) { id fullpath sku stock } }"
 PIMCORE_PAGE = """query($first: Int, $after: Int, $filter: String) {
@@ -207,3 +209,95 @@ def test_garbage_sync_values_are_400_naming_the_field(
     body = gql(SYNC, {"f": since})
     assert body["errors"][0]["extensions"]["code"] == "INVALID_FILTER_VALUE"
     assert "filter.o_modificationDate.$gt" in body["errors"][0]["message"]
+
+
+# -- datahub formats: Pimcore's shapes for money and quantities ------------------------------
+
+PIMCORE_SHAPES = {
+    "name": "pimcore",
+    "classes": {
+        "Product": {
+            "fields": ["sku", "name", "price", "stock", "weight"],
+            "formats": {
+                "price": {"as": "number", "currency": "EUR"},
+                "weight": {"as": "quantityValue"},
+            },
+        }
+    },
+}
+
+
+@pytest.fixture
+def shapes(storefront: Hub) -> dict[str, str]:
+    storefront.datahub.create(PIMCORE_SHAPES, author="test")
+    storefront.catalog.patch("Product", "TS-1", {"weight": {"value": 500, "unit": "g"}}, author="t")
+    return bearer(storefront, "datahub:pimcore", name="pimcore-app")
+
+
+def test_money_as_a_number_and_quantity_as_quantity_value_on_both_paths(
+    client: TestClient, shapes: dict[str, str], gql: Gql
+) -> None:
+    query = """{ getProductListing(first: 5) { edges { node { sku price
+        weight { value unit { id abbreviation longname } toString } } } } }"""
+    answers = []
+    for plans in (True, False):
+        client.app.state.graphql.use_plans = plans  # type: ignore[attr-defined]
+        answers.append(gql(query, config="pimcore", headers=shapes))
+    assert answers[0] == answers[1]
+    assert answers[0]["data"]["getProductListing"]["edges"] == [
+        {
+            "node": {
+                "sku": "TS-1",
+                "price": 19.99,
+                "weight": {
+                    "value": 500.0,
+                    "unit": {"id": "g", "abbreviation": "g", "longname": "gram"},
+                    "toString": "500 g",
+                },
+            }
+        }
+    ]
+    # A number-only selection stays on the compiled plan.
+    client.app.state.graphql.use_plans = True  # type: ignore[attr-defined]
+    before = client.app.state.graphql.plans_used  # type: ignore[attr-defined]
+    body = gql('{ getProduct(sku: "TS-1") { price } }', config="pimcore", headers=shapes)
+    assert body["data"] == {"getProduct": {"price": 19.99}}
+    assert client.app.state.graphql.plans_used == before + 1  # type: ignore[attr-defined]
+
+
+def test_a_number_in_another_currency_is_null_and_the_sdl_says_float(
+    storefront: Hub, client: TestClient, admin: dict[str, str], shapes: dict[str, str], gql: Gql
+) -> None:
+    usd = {**PIMCORE_SHAPES, "classes": {"Product": {**PIMCORE_SHAPES["classes"]["Product"],
+           "formats": {"price": {"as": "number", "currency": "USD"}}}}}  # fmt: skip
+    storefront.datahub.replace("pimcore", usd, author="test")
+    body = gql('{ getProduct(sku: "TS-1") { price } }', config="pimcore", headers=shapes)
+    assert body["data"] == {"getProduct": {"price": None}}  # amounts are never converted
+    sdl = client.get("/api/v1/datahub/pimcore/schema.graphql", headers=admin).text
+    product = build_schema(sdl).get_type("object_Product")
+    assert isinstance(product, GraphQLObjectType)
+    assert str(product.fields["price"].type) == "Float"
+    assert "USD" in (product.fields["price"].description or "")
+    assert str(product.fields["weight"].type) == "Quantity"  # no format: our own shape
+
+
+def test_the_demo_ships_its_datahub_configuration_once(hub: Hub, client: TestClient) -> None:
+    seed_demo(hub, 12)
+    created = hub.datahub.get("demo")
+    seed_demo(hub, 12)  # a restart keeps it as it is
+    assert hub.datahub.get("demo").version == created.version == 1
+    headers = bearer(hub, "admin", name="demo")  # the demo's key holds admin
+    body = client.post(
+        "/graphql/demo",
+        json={"query": DEMO_QUERY},
+        headers=headers,
+    ).json()
+    assert "errors" not in body, body
+    node = body["data"]["getProductListing"]["edges"][0]["node"]
+    assert node["sku"] == "PH-00001" and isinstance(node["price"], float)
+    assert isinstance(node["stock"], int) and node["weight"]["unit"]["abbreviation"] == "kg"
+
+
+# The README's example against `pimhub demo` (see the report for the exact curl).
+DEMO_QUERY = """{ getProductListing(first: 2, sortBy: "sku") { totalCount edges { node {
+  sku name price stock weight { value unit { abbreviation } } category { name } } } } }"""

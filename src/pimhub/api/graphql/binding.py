@@ -4,7 +4,7 @@ need not import schema.py, which imports it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import (
     GraphQLArgument,
@@ -16,7 +16,7 @@ from graphql import (
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.fields import FieldDefinition
-from pimhub.datahub.config import Operation
+from pimhub.datahub.config import FieldFormat, Operation
 
 
 @dataclass
@@ -29,6 +29,8 @@ class ClassBinding:
     type_name: str
     object_type: GraphQLObjectType | None = None
     input_type: GraphQLInputObjectType | None = None
+    # Fields this configuration answers in Pimcore's shape (datahub formats), by name.
+    formats: dict[str, FieldFormat] = field(default_factory=dict)
 
     @property
     def variants(self) -> bool:

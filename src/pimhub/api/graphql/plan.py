@@ -68,10 +68,12 @@ from pimhub.api.graphql.values import (
     is_whole_number,
     localized,
     money,
+    money_number,
     price,
     quantity,
 )
 from pimhub.catalog.fields import FieldType
+from pimhub.datahub.config import FieldFormat, Shape
 from pimhub.datahub.ports import MAX_JOINS, PARENT_JOIN, Join
 
 MAX_FIELDS_PER_SELECTION = 500
@@ -265,6 +267,8 @@ class _Compiler:
                 expression = (
                     f"complete{i}(completeness(definition, {stored}, {channel}, {language}))"
                 )
+            elif name in binding.formats:
+                expression = self._formatted(binding.formats[name], by_name[name], i, env)
             elif name in by_name:
                 expression = self._value(node, by_name[name], i, env, lines, row)
             elif binding.variants and name in FAMILY_FIELDS:
@@ -335,6 +339,14 @@ class _Compiler:
         if f.is_list:
             return f"list({get} or [])"
         return get
+
+    def _formatted(self, fmt: FieldFormat, f: Any, i: int, env: dict[str, Any]) -> str:
+        """A field in Pimcore's shape (datahub formats): a money field as a plain number;
+        Pimcore's QuantityValue, an object of objects, is left to graphql-core."""
+        if fmt.shape != Shape.NUMBER:
+            raise Unsupported("quantityValue")
+        env[f"number{i}"] = partial(money_number, f=f, currency=fmt.currency)
+        return f"number{i}(values.get({f.name!r}))"
 
     def _join(
         self,

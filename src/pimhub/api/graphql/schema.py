@@ -41,14 +41,16 @@ from pimhub.api.graphql.values import (
     is_whole_number,
     localized,
     money,
+    money_number,
     price,
     quantity,
+    quantity_value,
     scalar_getter,
     system_getter,
 )
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.fields import FieldDefinition, FieldType
-from pimhub.datahub.config import DatahubConfig, Operation
+from pimhub.datahub.config import DatahubConfig, FieldFormat, Operation, Shape
 
 # Keyset cursors are opaque strings (edge `cursor`, pageInfo `endCursor`) and go back in
 # `afterCursor`; `after` is Pimcore's integer offset. Two arguments, because a client that
@@ -98,11 +100,21 @@ def build_schema(
         definition = definitions.get(exposed.name)
         if definition is None or Operation.READ not in exposed.operations:
             continue
+        fields: list[FieldDefinition] = [
+            definition.field(n)  # type: ignore[misc]
+            for n in exposed.field_names(definition)
+        ]
         bindings[exposed.name] = ClassBinding(
             definition,
-            [definition.field(n) for n in exposed.field_names(definition)],  # type: ignore[misc]
+            fields,
             exposed.operations,
             f"object_{exposed.name}",
+            formats={
+                fmt.field: fmt
+                for fmt in exposed.formats
+                # A format whose field changed type since is left out, as gone fields are.
+                if (f := definition.field(fmt.field)) is not None and fmt.applies_to(f)
+            },
         )
     # Relations to classes this configuration does not expose are left out.
     for binding in bindings.values():
@@ -129,6 +141,7 @@ class _Builder:
         self.bindings = bindings
         self.default_language = default_language
         self.roots: dict[str, RootField] = {}
+        self.quantity_value_type: GraphQLObjectType | None = None
         self.money = GraphQLObjectType(
             "Money", {"amount": GraphQLField(GraphQLFloat), "currency": GraphQLField(GraphQLString)}
         )
@@ -200,7 +213,11 @@ class _Builder:
             if binding.variants:
                 out.update(family_fields(binding))
             for f in binding.fields:
-                out[f.name] = self._value_field(f, definition.business_key)
+                fmt = binding.formats.get(f.name)
+                if fmt is not None:
+                    out[f.name] = self._formatted_field(f, fmt)
+                else:
+                    out[f.name] = self._value_field(f, definition.business_key)
             return out
 
         return GraphQLObjectType(
@@ -224,6 +241,50 @@ class _Builder:
             resolve=resolve,
             description="Per completeness channel and language (narrowed by the arguments).",
         )
+
+    def _formatted_field(self, f: FieldDefinition, fmt: FieldFormat) -> GraphQLField:
+        """A field in Pimcore's shape, as the configuration's `formats` ask."""
+        name = f.name
+        if fmt.shape == Shape.NUMBER:
+            currency = fmt.currency
+
+            def resolve_number(n: GraphObject, _info: Any) -> Any:
+                return money_number(n.obj.values.get(name), f, currency)
+
+            shown = currency or (f.currencies[0] if f.currencies else "its stored currency")
+            return GraphQLField(
+                GraphQLFloat,
+                resolve=resolve_number,
+                description=f"{f.title or name}: the amount in {shown} (Pimcore's number)",
+            )
+        unit = fmt.unit
+
+        def resolve_quantity(n: GraphObject, _info: Any) -> Any:
+            return quantity_value(n.obj.values.get(name), f, unit)
+
+        return GraphQLField(self._quantity_value(), resolve=resolve_quantity, description=f.title)
+
+    def _quantity_value(self) -> GraphQLObjectType:
+        """Pimcore's QuantityValue type, made once per schema when a format uses it."""
+        if self.quantity_value_type is None:
+            unit = GraphQLObjectType(
+                "QuantityValueUnit",
+                {
+                    "id": GraphQLField(GraphQLID, description="The unit code"),
+                    "abbreviation": GraphQLField(GraphQLString),
+                    "longname": GraphQLField(GraphQLString),
+                },
+            )
+            self.quantity_value_type = GraphQLObjectType(
+                "QuantityValue",
+                {
+                    "value": GraphQLField(GraphQLFloat),
+                    "unit": GraphQLField(unit),
+                    "toString": GraphQLField(GraphQLString, description='e.g. "0.5 kg"'),
+                },
+                description="A quantity in Pimcore's shape.",
+            )
+        return self.quantity_value_type
 
     def _value_field(self, f: FieldDefinition, key_field: str) -> GraphQLField:
         name = f.name

@@ -203,3 +203,36 @@ def price(value: Any, f: FieldDefinition, currency: str | None = None) -> dict[s
         raise from_domain(InvalidQuery(message, [FieldError("currency", message, "currency")]))
     amount = value.get(wanted) if isinstance(value, dict) else None
     return None if amount is None else {"amount": float_or_none(amount), "currency": wanted}
+
+
+def money_number(value: Any, f: FieldDefinition, currency: str | None) -> float | None:
+    """A money field as Pimcore's plain number (datahub format `as: number`): the amount in
+    `currency`, else in the field's first currency; a single amount with neither answers
+    as stored. No amount in that currency: None (amounts are never converted)."""
+    wanted = currency or (f.currencies[0] if f.currencies else None)
+    if not isinstance(value, dict):
+        return None
+    if f.price_list:
+        amount: float | None = float_or_none(value.get(wanted))
+        return amount
+    if wanted is not None and value.get("currency") != wanted:
+        return None
+    amount = float_or_none(value.get("amount"))
+    return amount
+
+
+def quantity_value(value: Any, f: FieldDefinition, unit: str | None) -> dict[str, Any] | None:
+    """A quantity as Pimcore's QuantityValue (datahub format `as: quantityValue`):
+    {value, unit {id abbreviation longname}, toString}, in `unit` when the format names one."""
+    plain = quantity(value, f, unit)
+    if plain is None:
+        return None
+    assert f.family is not None
+    code, number = plain["unit"], plain["value"]
+    long_name = next((u.pint_name for u in units.units_of(f.family) if u.code == code), code)
+    text = f"{int(number) if float(number).is_integer() else number} {code}"
+    return {
+        "value": number,
+        "unit": {"id": code, "abbreviation": code, "longname": long_name.replace("_", " ")},
+        "toString": text,
+    }

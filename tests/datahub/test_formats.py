@@ -1,0 +1,149 @@
+"""Datahub formats: a money field as Pimcore's plain number, a quantity as Pimcore's
+QuantityValue; every misuse is refused with its path, and formats round-trip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pimhub.catalog.classes import parse_class_definition
+from pimhub.catalog.commerce import commerce_model
+from pimhub.catalog.errors import FieldError
+from pimhub.datahub.config import (
+    FieldFormat,
+    InvalidDatahubConfig,
+    Shape,
+    parse_datahub_config,
+)
+
+DEFINITIONS = {c["name"]: parse_class_definition(c) for c in commerce_model()}
+PRICED = parse_class_definition(
+    {
+        "name": "Offer",
+        "businessKey": "code",
+        "fields": [
+            {"name": "code", "type": "text"},
+            {"name": "price", "type": "money", "priceList": True, "currencies": ["EUR", "USD"]},
+        ],
+    }
+)
+
+
+OWN = ["sku", "name", "price", "stock", "weight"]  # no relations: no other class needed
+
+
+def product(formats: Any, fields: Any = OWN) -> dict[str, Any]:
+    return {"name": "shop", "classes": {"Product": {"fields": fields, "formats": formats}}}
+
+
+def problems(raw: Any, definitions: Any = DEFINITIONS) -> list[FieldError]:
+    with pytest.raises(InvalidDatahubConfig) as caught:
+        parse_datahub_config(raw, definitions)
+    return caught.value.errors
+
+
+def test_formats_parse_and_round_trip() -> None:
+    raw = product({"price": {"as": "number", "currency": "EUR"}, "weight": {"as": "quantityValue",
+                   "unit": "g"}})  # fmt: skip
+    parsed = parse_datahub_config(raw, DEFINITIONS)
+    assert parsed.classes[0].formats == (
+        FieldFormat("price", Shape.NUMBER, currency="EUR"),
+        FieldFormat("weight", Shape.QUANTITY_VALUE, unit="g"),
+    )
+    written = parsed.to_dict(with_version=False)
+    assert written["classes"]["Product"]["formats"] == raw["classes"]["Product"]["formats"]
+    # Stored configurations are read back without the classes at hand.
+    assert parse_datahub_config(written, None).classes == parsed.classes
+
+
+@pytest.mark.parametrize(
+    ("formats", "fields", "expected"),
+    [
+        (
+            {"colour": {"as": "number"}},
+            OWN,
+            [FieldError("classes.Product.formats.colour", "Product has no field 'colour'")],
+        ),
+        (
+            {"price": {"as": "number"}},
+            ["sku", "name"],
+            [FieldError("classes.Product.formats.price",
+                        "'price' is not among this class's fields")],
+        ),
+        (
+            {"stock": {"as": "number"}},
+            OWN,
+            [FieldError("classes.Product.formats.stock.as",
+                        "as: number applies to money fields; 'stock' is a number field")],
+        ),
+        (
+            {"price": {"as": "quantityValue"}},
+            OWN,
+            [FieldError("classes.Product.formats.price.as",
+                        "as: quantityValue applies to quantity fields; 'price' is a money field")],
+        ),
+        (
+            {"price": {"as": "text"}},
+            OWN,
+            [FieldError("classes.Product.formats.price.as",
+                        "must be one of: number, quantityValue")],
+        ),
+        (
+            {"price": "number"},
+            OWN,
+            [FieldError("classes.Product.formats.price.as",
+                        "must be one of: number, quantityValue")],
+        ),
+        (
+            {"price": {"as": ["number"]}},
+            OWN,
+            [FieldError("classes.Product.formats.price.as",
+                        "must be one of: number, quantityValue")],
+        ),
+        (
+            {"price": {"as": "number", "unit": "kg"}},
+            OWN,
+            [FieldError("classes.Product.formats.price.unit",
+                        "unknown attribute for as: number")],
+        ),
+        (
+            {"weight": {"as": "quantityValue", "currency": "EUR"}},
+            OWN,
+            [FieldError("classes.Product.formats.weight.currency",
+                        "unknown attribute for as: quantityValue")],
+        ),
+        (
+            {"weight": {"as": "quantityValue", "unit": "parsec"}},
+            OWN,
+            [FieldError("classes.Product.formats.weight.unit", "unit")],
+        ),
+        (
+            {"price": {"as": "number", "currency": 5}},
+            OWN,
+            [FieldError("classes.Product.formats.price.currency", "must be a short string")],
+        ),
+        (
+            ["price"],
+            OWN,
+            [FieldError("classes.Product.formats", "must map field names to {as: ...}")],
+        ),
+    ],
+)  # fmt: skip
+def test_misused_formats_are_refused_with_their_path(
+    formats: Any, fields: Any, expected: list[FieldError]
+) -> None:
+    found = problems(product(formats, fields))
+    assert [e.field for e in found] == [e.field for e in expected]
+    for got, want in zip(found, expected, strict=True):
+        assert want.message in got.message
+
+
+def test_a_price_lists_currency_must_be_one_it_holds() -> None:
+    raw = {"name": "offers", "classes": {"Offer": {"formats": {"price": {"as": "number",
+           "currency": "GBP"}}}}}  # fmt: skip
+    assert problems(raw, {"Offer": PRICED}) == [
+        FieldError("classes.Offer.formats.price.currency", "'price' holds EUR, USD, not GBP")
+    ]
+    raw["classes"]["Offer"]["formats"]["price"]["currency"] = "USD"
+    assert parse_datahub_config(raw, {"Offer": PRICED}).classes[0].formats[0].currency == "USD"
