@@ -190,6 +190,7 @@ def run_import(
     summary = ImportSummary(dry_run=options.dry_run)
     started = time.perf_counter()
     columns = _columns_by_field(mapping)
+    measured = _measured_fields(mapping)
     paths = _Paths(mapping, options.language)
 
     def report(error: RowError) -> None:
@@ -213,6 +214,8 @@ def run_import(
             if cell_errors:
                 mapped.partial.append((record, values, cell_errors))
                 continue
+            for head in measured:
+                _drop_without_amount(values, head)
             mapped.items.append(values)
             mapped.rows.append(record)
         return mapped
@@ -297,6 +300,30 @@ def _row_error(
     """An error of `record` at `column`, showing the column's cell."""
     shown = record.values.get(column) if value is _CELL else value
     return RowError(record.number, column, shown, message, code, record.line)
+
+
+# The parts of a money or quantity value that say what its number is in: alone, without the
+# number, they describe nothing.
+_UNIT_PARTS = frozenset({"currency", "unit"})
+_NUMBER_PARTS = frozenset({"amount", "value"})
+
+
+def _measured_fields(mapping: ImportMapping) -> list[str]:
+    """The fields mapped as a number and its currency or unit (`price.amount` with
+    `price.currency`, `weight.value` with `weight.unit`)."""
+    parts: dict[str, set[str]] = {}
+    for fm in mapping.fields:
+        head, _, tail = fm.target.partition(".")
+        parts.setdefault(head, set()).add(tail)
+    return [h for h, tails in parts.items() if tails & _NUMBER_PARTS and tails & _UNIT_PARTS]
+
+
+def _drop_without_amount(values: dict[str, Any], head: str) -> None:
+    """An empty amount is no price: a currency (or unit) left without its number, a static
+    `{value: EUR}` most often, leaves the field out rather than refusing the row."""
+    value = values.get(head)
+    if isinstance(value, dict) and value.keys() <= _UNIT_PARTS:
+        del values[head]
 
 
 def _partial_errors(
