@@ -203,3 +203,11 @@ def test_the_metadata_of_pimhubs_xml_and_jsonl_exports_is_explained() -> None:
     assert reasons["uuid"] == "pimhub's object id; an import matches objects by business key"
     assert "unless --draft" in reasons["published"]
     assert "export --format csv" in reasons["fields"]
+
+
+def test_a_huge_column_name_is_matched_whole_only() -> None:
+    # 100,000 readings of 100,000 characters each would take hours.
+    column = "a-" * 50_000
+    fields, unmapped = propose(["sku", column])
+    assert fields == {"sku": "sku"}
+    assert unmapped == [(column, "Product has no field named or titled so")]

@@ -34,6 +34,7 @@ PIMHUB_SEPARATOR = "|"  # transfer.exporter.LIST_SEPARATOR; not imported: the ex
 _LOCALE = re.compile(r"(?P<lang>[a-z]{2,3})(?:[_-][a-z]{2})?(?:-(?P<channel>[a-z0-9_]+))?", re.I)
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 _SPLIT_AT = re.compile(r"[.\-_~ ]")
+MAX_SPLIT_COLUMN = 200  # longer column names are matched whole only
 # Names other PIMs give fields the commerce model calls otherwise (Akeneo's category label).
 _SYNONYMS = {"label": "name"}
 _MAGENTO_COLUMNS = frozenset({"sku", "product_type", "attribute_set_code"})
@@ -252,6 +253,8 @@ def _splits(column: str) -> list[tuple[str, str]]:
     """(field, part) readings of a column, the longest field name first: `Name (de)`,
     `name.en`, `description-en_US-ecommerce` (tried as description + en_US-ecommerce too)."""
     text = column.strip()
+    if len(text) > MAX_SPLIT_COLUMN:
+        return []  # each reading costs a pass over the name: a hostile header could hang
     if (paren := re.fullmatch(r"(.+?)\s*\(([^()]+)\)", text)) is not None:
         return [(paren.group(1), paren.group(2).strip())]
     return [
