@@ -95,3 +95,16 @@ def test_the_assets_are_package_data() -> None:
     shipped = {path for pattern in patterns for path in package.glob(pattern)}
     assets = {path for path in docs_page.STATIC.rglob("*") if path.is_file()}
     assert assets and assets <= shipped, sorted(str(a) for a in assets - shipped)
+
+
+def test_only_the_assets_are_served_and_refusals_are_problems(client: TestClient) -> None:
+    for url in (
+        f"{docs_page.ASSETS}/%2e%2e/app.py",
+        f"{docs_page.ASSETS}/swagger/..%2F..%2Fapp.py",
+        f"{docs_page.ASSETS}/swagger/",
+        f"{docs_page.ASSETS}/nothing.js",
+    ):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response.headers["content-type"] == "application/problem+json", url
+    assert client.post(f"{docs_page.ASSETS}/docs.js").status_code == 405
