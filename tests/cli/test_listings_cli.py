@@ -101,3 +101,12 @@ def test_completeness_has_json(narrow: CliRunner, db_url: str) -> None:
     rows = orjson.loads(out)
     assert {row["channel"] for row in rows} == {"ecommerce"}
     assert all(sum(row["bands"].values()) == 0 for row in rows)
+
+
+def test_errors_print_square_brackets_as_written(narrow: CliRunner, db_url: str) -> None:
+    init(narrow)
+    code, _, err = invoke(narrow, "keys", "create", "--name", "x", "--scopes", "read:[a-z0-9]")
+    assert code == 1 and "'read:[a-z0-9]' is not a scope" in err
+    assert "read|read-drafts|write|delete[:Class|*]" in err
+    code, _, err = invoke(narrow, "keys", "revoke", "[bold]erp[/bold]")
+    assert code == 1 and "'[bold]erp[/bold]'" in err

@@ -104,7 +104,7 @@ def print_problems(exc: InvalidConnector) -> None:
     for problem in exc.errors:
         hint = hints.get(problem.field)
         suffix = f" (give {hint})" if hint else ""
-        err_console.print(f"{problem.field}: {problem.message}{suffix}", highlight=False)
+        err_console.print(escape(f"{problem.field}: {problem.message}{suffix}"), highlight=False)
 
 
 def checked_name(name: str) -> str:

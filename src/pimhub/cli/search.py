@@ -52,7 +52,7 @@ def status() -> None:
         f"{backend}: {hub.search.size()} document(s) for {sum(objects.values())} object(s)"
     )
     for name, count in objects.items():
-        console.print(f"  {name}: {count} object(s)")
+        console.print(escape(f"  {name}: {count} object(s)"), highlight=False)
 
 
 @app.command("query")
