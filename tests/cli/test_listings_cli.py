@@ -79,6 +79,7 @@ def test_cells_are_text_not_markup(narrow: CliRunner, db_url: str) -> None:
         (["webhooks", "stats"], "endpointId"),
         (["graphql", "list"], None),
         (["connectors", "list"], None),
+        (["import-profiles", "list"], None),
     ],
 )
 def test_every_listing_has_json(

@@ -17,7 +17,15 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pimhub.catalog.batch import WriteMode
-from pimhub.cli.common import console, err_console, fail, handles_errors, open_hub
+from pimhub.cli.common import (
+    JsonFlag,
+    console,
+    err_console,
+    fail,
+    handles_errors,
+    open_hub,
+    print_json,
+)
 from pimhub.transfer.exporter import ExportFormat, ExportOptions, check_delimiter, export
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.inference import propose_mapping
@@ -98,8 +106,11 @@ def _headers(given: list[str]) -> dict[str, str]:
 
 @profiles_app.command("list")
 @handles_errors
-def list_profiles() -> None:
+def list_profiles(as_json: JsonFlag = False) -> None:
     """Scheduled imports, their next runs and last jobs."""
+    if as_json:
+        print_json([p.to_dict() for p in open_hub().import_profiles.all()])
+        return
     table = Table("name", "cron", "source", "next run (UTC)", "enabled", "last job")
     for p in open_hub().import_profiles.all():
         table.add_row(
