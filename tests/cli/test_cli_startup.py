@@ -58,3 +58,9 @@ def test_the_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for name, lazy in COMMANDS.items():
         assert name in result.output and lazy.help in result.output
+
+
+def test_a_mistyped_command_gets_a_suggestion() -> None:
+    result = CliRunner().invoke(app, ["key", "list"])
+    assert result.exit_code == 2
+    assert "No such command 'key'. Did you mean 'keys'?" in result.output

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from difflib import get_close_matches
 
 import typer
 from typer._click.core import Command, Context  # typer runs on its own copy of click
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, UsageError
 from typer._click.formatting import HelpFormatter
 from typer.core import TyperCommand, TyperGroup
 
@@ -91,6 +92,19 @@ class LazyGroup(TyperGroup):
             return TyperCommand(cmd_name, help=lazy.help, short_help=lazy.help)
         self.commands[cmd_name] = load(cmd_name, lazy)
         return self.commands[cmd_name]
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as error:
+            # Typer suggests among the commands loaded so far; these are not loaded yet.
+            matches = get_close_matches(args[0], COMMANDS) if args else []
+            if matches and "Did you mean" not in error.message:
+                suggestions = ", ".join(repr(m) for m in matches)
+                error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self.listing = True
