@@ -60,7 +60,7 @@ CONFIG = {
         "Brand": {"fields": ["code", "name"]},
     },
 }
-QUERY = """query($after: Cursor) { getProductListing(first: 100, after: $after) {
+QUERY = """query($after: Int) { getProductListing(first: 100, after: $after) {
   edges { node { sku name price { amount currency } stock
                  category { code name } brand { code name } } }
   pageInfo { hasNextPage } } }"""
@@ -69,7 +69,7 @@ FAMILY_PARENTS = 100
 FAMILY_CHILDREN = 10
 FAMILY_PAGE = 20
 FAMILY_PAGES = 4  # pages 0-3: the 21st parent a page looks for is near, not a full scan
-FAMILY_QUERY = """query($after: Cursor) {
+FAMILY_QUERY = """query($after: Int) {
   getProductListing(first: 20, after: $after, family: PARENTS) {
   edges { node { sku name price { amount currency }
                  children { sku color size name price { amount currency } } } }
@@ -181,7 +181,7 @@ def serve_floor(port: int, db_path: str) -> None:
                         "sku": data["sku"],
                         "name": _text(data.get("name")),
                         "price": _money(price),
-                        "stock": None if stock is None else float(stock),
+                        "stock": stock,  # a whole number: GraphQL answers it as an Int
                         "category": _related(row[1], row[2]),
                         "brand": _related(row[3], row[4]),
                     }
