@@ -119,6 +119,7 @@ def demo_key(hub: Hub) -> tuple[str, str | None]:
     """The demo's admin key, and the id of the saved key it replaces (None when the saved one
     still works). The key is saved in the data directory so that a restarted demo prints the
     same key and the reader's `$KEY` keeps working; a key revoked or lost since is replaced."""
+    from pimhub.access.keys import split_key
     from pimhub.catalog.errors import Unauthorized
 
     path = hub.settings.data_dir / DEMO_KEY_FILE
@@ -129,10 +130,12 @@ def demo_key(hub: Hub) -> tuple[str, str | None]:
             hub.access.authenticate(saved)
             return saved, None
         except Unauthorized:
-            replaced = saved.split("_")[1] if saved.count("_") >= 2 else "unknown"
+            parts = split_key(saved)
+            replaced = parts[0] if parts else "unreadable"
     _, token = hub.access.create("demo", ["admin"], environment="development")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
+    path.chmod(0o600)  # an admin secret: for this user only, even in a file made before
     path.write_text(token + "\n", encoding="utf-8")
     return token, replaced
 
