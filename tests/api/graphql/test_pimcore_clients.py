@@ -301,3 +301,28 @@ def test_the_demo_ships_its_datahub_configuration_once(hub: Hub, client: TestCli
 # The README's example against `pimhub demo` (see the report for the exact curl).
 DEMO_QUERY = """{ getProductListing(first: 2, sortBy: "sku") { totalCount edges { node {
   sku name price stock weight { value unit { abbreviation } } category { name } } } } }"""
+
+
+def test_listings_take_pimcore_fullpaths(storefront: Hub, gql: Gql) -> None:
+    _products(storefront, 3)
+    query = """query($paths: String, $f: String) {
+        getProductListing(fullpaths: $paths, filter: $f, sortBy: "sku") {
+          totalCount edges { node { sku } } } }"""
+
+    def skus(paths: str, f: str | None = None) -> list[str]:
+        body = gql(query, {"paths": paths, "f": f})
+        assert "errors" not in body, body
+        return [e["node"]["sku"] for e in body["data"]["getProductListing"]["edges"]]
+
+    assert skus("/Product/P-002, /Product/P-000,/Brand/acme") == ["P-000", "P-002"]
+    assert skus("/Product/P-002,/Product/P-000", '{"stock": {"$gt": 0}}') == ["P-002"]
+    assert skus("/Brand/acme,/,,/Product/") == []
+    too_many = gql(query, {"paths": ",".join(["/Product/x"] * 1001)})
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("path", ["", "/", "/Product", "/Product/", "Product/TS-1", "/product/TS-1",
+                                  "/Product/TS-1/", "/Product/" + "x" * 10_000])  # fmt: skip
+def test_odd_fullpaths_find_nothing_without_an_error(gql: Gql, path: str) -> None:
+    body = gql("query($p: String) { getProduct(fullpath: $p) { sku } }", {"p": path})
+    assert body == {"data": {"getProduct": None}, "extensions": body["extensions"]}

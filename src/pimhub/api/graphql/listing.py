@@ -12,7 +12,19 @@ from pimhub.api.graphql.loaders import GraphObject
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput
 from pimhub.catalog.objects import CatalogObject
-from pimhub.catalog.query import INT64_MAX, INT64_MIN, FieldResolver, FilterParser, parse_sort
+from pimhub.catalog.query import (
+    INT64_MAX,
+    INT64_MIN,
+    BoolOp,
+    Comparison,
+    FieldRef,
+    FieldResolver,
+    FilterParser,
+    Node,
+    SystemField,
+    ValueKind,
+    parse_sort,
+)
 from pimhub.datahub.ports import Join, ListingRequest, ListingRows
 
 
@@ -161,6 +173,7 @@ def listing_request(
         sort = parse_sort(resolver, sort_spec(args.get("sortBy"), args.get("sortOrder")))
     except CatalogError as exc:
         raise from_domain(exc) from None
+    where = _in_fullpaths(where, definition, args.get("fullpaths"))
     after, offset = _paging(args)
     return ListingRequest(
         class_name=definition.name,
@@ -174,6 +187,24 @@ def listing_request(
         ids=_ids(args.get("ids")),
         family=args.get("family"),
     )
+
+
+MAX_FULLPATHS = 1000
+_KEY = FieldRef(SystemField.KEY, (), ValueKind.STRING)
+
+
+def _in_fullpaths(where: Node | None, definition: ClassDefinition, raw: str | None) -> Node | None:
+    """Pimcore's `fullpaths: "/Product/A,/Product/B"` as a condition on the business key,
+    beside the filter; paths in another class's folder match nothing."""
+    if raw is None:
+        return where
+    paths = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(paths) > MAX_FULLPATHS:
+        raise coded(f"fullpaths holds at most {MAX_FULLPATHS} paths", "BAD_USER_INPUT")
+    keys = [k for p in paths if (k := key_from_fullpath(definition.name, p)) is not None]
+    # No key is ever null: `$null` is a condition nothing meets.
+    wanted = Comparison(_KEY, "$in", keys) if keys else Comparison(_KEY, "$null", True)
+    return wanted if where is None else BoolOp("$and", (where, wanted))
 
 
 def _paging(args: dict[str, Any]) -> tuple[str | None, int]:

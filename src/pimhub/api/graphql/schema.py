@@ -410,6 +410,9 @@ class _Builder:
             connection,
             args={
                 "ids": GraphQLArgument(GraphQLString, description="Comma-separated ids"),
+                "fullpaths": GraphQLArgument(
+                    GraphQLString, description="Comma-separated fullpaths (as Pimcore's)"
+                ),
                 "filter": GraphQLArgument(GraphQLString, description="JSON filter"),
                 "first": GraphQLArgument(GraphQLInt),
                 "after": GraphQLArgument(
