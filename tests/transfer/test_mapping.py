@@ -214,7 +214,7 @@ def test_field_names_and_their_parts_are_targets(target: str) -> None:
     "target", ["Sku", "1x", "_x", "a.b.c", "a.", "a-b", "a b", "x\n", 7, "@other", "@parent.x"]
 )
 def test_other_targets_are_refused(target: Any) -> None:
-    message = "a field name, field.part (name.en, price.amount), @parent or @variants"
+    message = "a field name, field.part (name.en, price.amount), @parent, @variants or @published"
     assert problems({"class": "P", "fields": {target: "c"}}) == [
         (f"fields.{target}", message, "invalid")
     ]
@@ -229,8 +229,8 @@ def test_a_field_is_a_column_name_or_an_object_of_steps() -> None:
 
 
 UNKNOWN_STEP = (
-    "unknown step; use boolean, column, date, first, html, lowercase, map, number, optional, "
-    "path, pick, split, template, trim, unit, value, variations"
+    "unknown step; use boolean, column, date, fallback, first, html, lowercase, map, number, "
+    "optional, path, pick, replace, split, template, trim, unit, uppercase, value, variations"
 )
 
 

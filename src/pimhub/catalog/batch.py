@@ -27,6 +27,11 @@ from pimhub.catalog.relations import looks_like_uuid
 from pimhub.catalog.validation import NUL, changed_fields, nul_message, validate_values
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY, patch_target
 
+# An item's own published state (an import's `@published` column), over the writer's
+# `published`; unlike that one it changes an object whose values stay the same.
+PUBLISHED_ITEM_KEY = "@published"
+_NOT_FIELDS = (PARENT_ITEM_KEY, CHILDREN_ITEM_KEY, PUBLISHED_ITEM_KEY)
+
 
 class WriteMode(StrEnum):
     UPSERT = "upsert"  # create what is missing, merge into what exists
@@ -90,6 +95,7 @@ class _Item:
     uuid: str = field(default_factory=new_uuid)  # kept when it exists
     # Items of this batch it refers to, with the field (path) that refers to each.
     needs: list[tuple[str, _Item]] = field(default_factory=list)
+    published: bool | None = None  # its own (PUBLISHED_ITEM_KEY), if it has one
 
 
 class FamilyWrites(Protocol):
@@ -212,12 +218,14 @@ def save_batch(
             continue
         before = item.before
         changed = changed_fields(before.values, item.values) if before else sorted(item.values)
-        if before is not None and not changed:
+        own = item.published
+        if before is not None and not changed and own in (None, before.published):
             # `published` applies to new and changed objects: re-importing a file as drafts
-            # must not take unchanged live objects offline.
+            # must not take unchanged live objects offline. An item's own state does.
             results.append(ItemResult(item.index, item.key, Outcome.UNCHANGED))
             continue
-        pub = published if published is not None else (before.published if before else True)
+        pub = own if own is not None else published
+        pub = pub if pub is not None else (before.published if before else True)
         if before is not None and before.published != pub:
             changed.append("published")
         assert item.key is not None
@@ -314,6 +322,8 @@ def _prepare(
             merged = merge_patch(patch_target(before, raw), raw) if before is not None else raw
             normalized, errors = validate_values(definition, merged, languages=languages)
         item = _Item(index, key, before, normalized, errors)
+        own = item_values.get(PUBLISHED_ITEM_KEY)
+        item.published = own if isinstance(own, bool) else None
         if before is not None:
             item.uuid = before.uuid
         prepared.append(item)
@@ -323,8 +333,8 @@ def _prepare(
 def field_values(item: Mapping[str, Any]) -> Mapping[str, Any]:
     """An item's field values, without what it says about its family: an item that the
     batch writes as a plain one may still say `"@parent": None` (standalone, as it is)."""
-    if PARENT_ITEM_KEY in item or CHILDREN_ITEM_KEY in item:
-        return {k: v for k, v in item.items() if k not in (PARENT_ITEM_KEY, CHILDREN_ITEM_KEY)}
+    if any(k in item for k in _NOT_FIELDS):
+        return {k: v for k, v in item.items() if k not in _NOT_FIELDS}
     return item
 
 

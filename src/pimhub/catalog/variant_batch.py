@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pimhub.catalog.batch import (
+    PUBLISHED_ITEM_KEY,
     ItemResult,
     Outcome,
     WriteMode,
@@ -105,7 +106,9 @@ class FamilyItems:
             raw_parent = item[PARENT_ITEM_KEY]
             parent = raw_parent if isinstance(raw_parent, str) and raw_parent else None
         try:
-            return self._save(index, key, values, parent, item.get(CHILDREN_ITEM_KEY))
+            state = item.get(PUBLISHED_ITEM_KEY)
+            state = state if isinstance(state, bool) else None
+            return self._save(index, key, values, parent, item.get(CHILDREN_ITEM_KEY), state)
         except CatalogError as exc:
             if exc.retryable:
                 raise
@@ -119,6 +122,7 @@ class FamilyItems:
         values: dict[str, Any],
         parent: ParentRef,
         children: Any,
+        state: bool | None = None,  # the item's own published state
     ) -> ItemResult:
         definition, uow = self.definition, self.uow
         before = current(uow, definition.name, key)
@@ -130,9 +134,10 @@ class FamilyItems:
             return _failed(index, key, definition.business_key, message, "not-found")
         listed = self._children(key, children)
         own = merge_patch(patch_target(before, values), values) if before is not None else values
-        pub = self.published
+        pub = state if state is not None else self.published
         pub = pub if pub is not None else (before.published if before is not None else True)
-        if before is not None and self._keeps_all(index, before, parent, listed):
+        keeps_state = state is None or (before is not None and before.published == state)
+        if before is not None and keeps_state and self._keeps_all(index, before, parent, listed):
             # As for plain rows, `published` applies to new and changed objects only.
             return ItemResult(index, key, Outcome.UNCHANGED)
         to_link = [c for c in listed if before is None or c.parent != before.uuid]

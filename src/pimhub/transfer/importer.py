@@ -210,6 +210,9 @@ def run_import(
                     _row_error(record, problem.field, problem.message, problem.code, None)
                 )
                 continue
+            if mapping.skip is not None and mapping.skip.skips(record.values):
+                mapped.skipped += 1
+                continue
             values, cell_errors = mapping.apply(record.values)
             if cell_errors:
                 mapped.partial.append((record, values, cell_errors))
@@ -225,6 +228,7 @@ def run_import(
         # Reported only now: a batch mapped while the previous one failed to commit is never
         # written, and its rows must not appear in the report.
         summary.rows += mapped.count
+        summary.skipped += mapped.skipped
         summary.failed += len({error.row for error in mapped.refused}) + len(mapped.partial)
         unmapped = list(mapped.refused)
         for record, values, cell_errors in mapped.partial:
@@ -397,6 +401,7 @@ def _check_header(mapping: ImportMapping, header: tuple[str, ...] | None) -> Non
 @dataclass(slots=True)
 class _Mapped:
     count: int  # records read
+    skipped: int = 0  # records the mapping's skip filter left out
     items: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Record] = field(default_factory=list)
     refused: list[RowError] = field(default_factory=list)  # records that could not be read

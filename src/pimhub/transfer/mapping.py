@@ -16,10 +16,12 @@ A mapping is data (YAML), checked at once with every problem named by its path:
       "@parent": {column: parent}                # a variant's parent (its business key)
       "@variants": {column: configurable_variations, variations: sku}  # a parent's variants
 
-Steps run in a fixed order: source (column, value or template), pick, variations, trim (on
-unless `trim: false`), html, split, lowercase, map, number, boolean, date, first, unit
-(`weight.unit: {column: weight-unit, unit: mass}`), path. An empty result leaves the field
-out, except for `@parent`, where it makes the object standalone.
+Steps run in a fixed order: source (column, value or template; `fallback` columns when it
+is empty), pick, variations, trim (on unless `trim: false`), html, replace, split,
+lowercase, uppercase, map, number, boolean, date, first, unit (`weight.unit: {column:
+weight-unit, unit: mass}`), path. An empty result leaves the field out, except for
+`@parent`, where it makes the object standalone. `@published` takes yes/no, true/false or
+1/0; a top-level `skip` list leaves rows out (transfer.row_filter).
 """
 
 from __future__ import annotations
@@ -30,10 +32,19 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from pimhub.catalog.batch import PUBLISHED_ITEM_KEY
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.category_paths import PathOptions, parse_path_options, path_step
-from pimhub.transfer.steps import STEPS, CellError, Step
+from pimhub.transfer.row_filter import RowFilter, parse_row_filter
+from pimhub.transfer.steps import (
+    STEPS,
+    CellError,
+    Step,
+    parse_fallback,
+    published_value,
+    with_fallback,
+)
 
 TARGET_PATTERN = re.compile(r"[a-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?")  # the whole name
 # Targets that are not fields: the batch writer links families by them (catalog.variants).
@@ -57,6 +68,9 @@ _STEP_KEYS = frozenset(
         "path",
         "optional",
         "unit",
+        "replace",
+        "uppercase",
+        "fallback",
     }
 )
 
@@ -82,11 +96,17 @@ class ImportMapping:
     class_name: str
     fields: tuple[FieldMapping, ...]
     columns: frozenset[str] = field(default_factory=frozenset)  # every column it reads
+    skip: RowFilter | None = None  # the rows to leave out (transfer.row_filter)
 
     def missing_columns(self, header: Sequence[str]) -> list[FieldError]:
         """A problem for each column a field that is not `optional` reads and `header` lacks."""
         have = set(header)
+        skip_columns = self.skip.columns if self.skip is not None else ()
         return [
+            FieldError("skip", f"tests the column '{name}', which the file does not have")
+            for name in skip_columns
+            if name not in have
+        ] + [
             FieldError(
                 f"fields.{fm.target}",
                 f"reads the column '{name}', which the file does not have "
@@ -112,6 +132,8 @@ class ImportMapping:
                     value = step(value)
                 if fm.target in FAMILY_TARGETS:
                     value = _family_value(fm.target, value)
+                elif fm.target == PUBLISHED_ITEM_KEY and not _empty(value):
+                    value = published_value(value)
             except CellError as exc:
                 errors.append(FieldError(fm.column or fm.target, str(exc), "transform"))
                 continue
@@ -156,8 +178,10 @@ def parse_mapping(raw: Any) -> ImportMapping:
             [FieldError("", "expected an object")],
         )
     errors.extend(
-        FieldError(k, "unknown attribute") for k in sorted(set(raw) - {"class", "fields"})
+        FieldError(k, "unknown attribute")
+        for k in sorted(set(raw) - {"class", "fields", "skip"}, key=str)
     )
+    skip = parse_row_filter(raw.get("skip"), "skip", errors)
     class_name = raw.get("class")
     if not isinstance(class_name, str) or not class_name:
         errors.append(FieldError("class", "name the class the rows become", "required"))
@@ -171,12 +195,15 @@ def parse_mapping(raw: Any) -> ImportMapping:
     for target, spec in specs.items():
         path = f"fields.{target}"
         if not isinstance(target, str) or not (
-            TARGET_PATTERN.fullmatch(target) or target in FAMILY_TARGETS
+            TARGET_PATTERN.fullmatch(target)
+            or target in FAMILY_TARGETS
+            or target == PUBLISHED_ITEM_KEY
         ):
             errors.append(
                 FieldError(
                     path,
-                    "a field name, field.part (name.en, price.amount), @parent or @variants",
+                    "a field name, field.part (name.en, price.amount), @parent, @variants "
+                    "or @published",
                 )
             )
             continue
@@ -187,7 +214,7 @@ def parse_mapping(raw: Any) -> ImportMapping:
         raise InvalidMapping(f"the mapping has {len(errors)} problem(s)", errors)
     assert isinstance(class_name, str)
     columns = frozenset(name for f in fields for name in f.reads)
-    return ImportMapping(class_name, tuple(fields), columns)
+    return ImportMapping(class_name, tuple(fields), columns, skip)
 
 
 def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> FieldMapping | None:
@@ -206,6 +233,9 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
         errors.append(FieldError(path, "give exactly one of column, value or template"))
         return None
     source, reads = _source(spec, path, errors)
+    if "fallback" in spec and source is not None:
+        fallback = parse_fallback(spec["fallback"], f"{path}.fallback", errors)
+        source, reads = with_fallback(source, fallback), (*reads, *fallback)
     steps: list[Step] = []
     for name, build in STEPS:
         arg = spec.get(name, name == "trim")  # trim is the one step on unless turned off

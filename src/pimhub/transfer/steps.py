@@ -5,6 +5,7 @@ step is built from its YAML argument by a builder that reports every problem by 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -107,6 +108,10 @@ def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
 def _trim_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return _flag(_trim, arg, path, errors)
 
@@ -137,6 +142,33 @@ def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
 
 def _lower_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return _flag(_each(_lower), arg, path, errors)
+
+
+def _upper_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    return _flag(_each(_upper), arg, path, errors)
+
+
+def _replace_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
+    """`replace: {'\\n': "\\n"}` replaces each text by its replacement (here the two
+    characters backslash and n, as some exports write line breaks, by a line break). One
+    pass, longest text first: a replacement is never replaced again."""
+    if not isinstance(arg, Mapping) or not arg:
+        errors.append(FieldError(path, "an object of text to its replacement"))
+        return None
+    bad = [k for k, v in arg.items() if not isinstance(k, str) or not k or not isinstance(v, str)]
+    errors.extend(
+        FieldError(f"{path}.{k}", "a non-empty text and a text to put instead (quote both)")
+        for k in bad
+    )
+    if bad:
+        return None
+    table: dict[str, str] = dict(arg)
+    texts = re.compile("|".join(re.escape(t) for t in sorted(table, key=len, reverse=True)))
+
+    def replace(value: Any) -> Any:
+        return texts.sub(lambda m: table[m.group(0)], value) if isinstance(value, str) else value
+
+    return _each(replace)
 
 
 def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -253,8 +285,10 @@ STEPS: tuple[tuple[str, StepBuilder], ...] = (
     ("variations", _variations_step),
     ("trim", _trim_step),
     ("html", _html_step),
+    ("replace", _replace_step),
     ("split", _split_step),
     ("lowercase", _lower_step),
+    ("uppercase", _upper_step),
     ("map", _map_step),
     ("number", _number_step),
     ("boolean", _boolean_step),
@@ -284,3 +318,56 @@ def _unit_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
 
 
 STEPS = (*STEPS, ("unit", _unit_step))
+
+
+# --- fallback: the first non-empty of several columns ----------------------------------------
+
+Source = Callable[[Mapping[str, Any]], Any]
+
+
+def parse_fallback(arg: Any, path: str, errors: list[FieldError]) -> tuple[str, ...]:
+    """`fallback: [short_name, sku]`: the columns read, in order, when the field's source is
+    empty (one column may be given alone)."""
+    columns = [arg] if isinstance(arg, str) else arg
+    if not isinstance(columns, list) or not columns:
+        errors.append(FieldError(path, "a column, or a list of columns to try in order"))
+        return ()
+    if any(not isinstance(c, str) or not c for c in columns):
+        errors.append(FieldError(path, "column names are non-empty texts"))
+        return ()
+    return tuple(columns)
+
+
+def with_fallback(source: Source, columns: tuple[str, ...]) -> Source:
+    """`source`, or when it gives nothing (an empty or blank cell) the first of `columns`
+    that holds something."""
+
+    def first_given(record: Mapping[str, Any]) -> Any:
+        value = source(record)
+        for column in columns:
+            if not _blank(value):
+                break
+            value = record.get(column)
+        return value
+
+    return first_given
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+# --- @published: whether the row's object is published, from a column ----------------------
+
+_PUBLISHED_TEXTS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+def published_value(value: Any) -> bool:
+    """A cell of `@published` as a boolean: yes/no, true/false, 1/0 (any case), or a
+    boolean (a `boolean` step's result, a JSON value); anything else is a CellError."""
+    if isinstance(value, bool):
+        return value
+    found = _PUBLISHED_TEXTS.get(str(value).strip().lower())
+    if found is None:
+        raise CellError(f"{value!r} is not yes, no, true, false, 1 or 0")
+    return found
