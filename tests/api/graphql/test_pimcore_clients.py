@@ -326,3 +326,26 @@ def test_listings_take_pimcore_fullpaths(storefront: Hub, gql: Gql) -> None:
 def test_odd_fullpaths_find_nothing_without_an_error(gql: Gql, path: str) -> None:
     body = gql("query($p: String) { getProduct(fullpath: $p) { sku } }", {"p": path})
     assert body == {"data": {"getProduct": None}, "extensions": body["extensions"]}
+
+
+def test_mutations_name_their_object_by_int_id_or_fullpath(storefront: Hub, gql: Gql) -> None:
+    found = gql('{ getProduct(sku: "TS-1") { id } }')["data"]["getProduct"]
+    by_id = gql(
+        """mutation($id: Int!) { updateProduct(id: $id, input: {stock: 8}) {
+             success output { stock } } }""",
+        {"id": int(found["id"])},
+    )
+    assert by_id["data"]["updateProduct"] == {"success": True, "output": {"stock": 8}}
+    by_path = gql(
+        """mutation { updateProduct(fullpath: "/Product/TS-1", input: {stock: 9}) {
+             success output { stock } } }"""
+    )
+    assert by_path["data"]["updateProduct"] == {"success": True, "output": {"stock": 9}}
+    missing = gql(
+        """mutation { deleteProduct(fullpath: "/Product/NOPE") { success code message } }"""
+    )
+    assert missing["data"]["deleteProduct"] == {
+        "success": False,
+        "code": "object-not-found",
+        "message": "no Product with fullpath '/Product/NOPE'",
+    }
