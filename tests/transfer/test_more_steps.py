@@ -5,9 +5,11 @@ becomes a line break), a `skip` filter (skipped rows are counted as such, not re
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.service import ListQuery
@@ -128,3 +130,22 @@ def test_a_skip_column_the_file_lacks_is_refused_before_anything_is_written(hub:
     with pytest.raises(InvalidMapping) as caught:
         run(hub, "sku\nx-1\n", mapping)
     assert [e.field for e in caught.value.errors] == ["skip"]
+
+
+def test_the_documented_example_imports_as_docs_import_md_says(hub: Hub) -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "import.md").read_text(encoding="utf-8")
+    block = next(b for b in docs.split("```yaml\n")[1:] if "fallback: [long_name" in b)
+    mapping = parse_mapping({"class": "Product", **yaml.safe_load(block.split("```")[0])})
+    text = (
+        "sku,short_name,long_name,text,online,status\n"
+        "ab-1,,Tee shirt,a\\nb\\tc,no,active\n"
+        "ab-2,Mug,,,yes,discontinued\n"
+    )
+    summary, errors = run(hub, text, mapping)
+    assert (summary.created, summary.skipped, summary.failed) == (1, 1, 0), errors
+    tee = get(hub, "AB-1")
+    assert (tee.values["name"], tee.values["description"], tee.published) == (
+        {"en": "Tee shirt"},
+        {"en": "a\nb c"},
+        False,
+    )
