@@ -4,6 +4,7 @@ same rows as JSON for scripts. Cells print as text, never as console markup."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import orjson
 import pytest
@@ -111,3 +112,22 @@ def test_errors_print_square_brackets_as_written(narrow: CliRunner, db_url: str)
     assert "read|read-drafts|write|delete[:Class|*]" in err
     code, _, err = invoke(narrow, "keys", "revoke", "[bold]erp[/bold]")
     assert code == 1 and "'[bold]erp[/bold]'" in err
+
+
+def test_graphql_keys_lists_the_keys_of_configurations(
+    narrow: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(narrow)
+    file = tmp_path / "datahub.yaml"
+    file.write_text(
+        "datahub:\n  - {name: shop, classes: {Brand: {}}}\n  - {name: feed, classes: {Brand: {}}}\n"
+    )
+    assert invoke(narrow, "graphql", "apply", str(file))[0] == 0
+    for config, name in (("shop", "storefront"), ("feed", "partner")):
+        assert invoke(narrow, "graphql", "key", config, "--name", name)[0] == 0
+    every = orjson.loads(invoke(narrow, "graphql", "keys", "--json")[1])
+    assert sorted(k["name"] for k in every) == ["partner", "storefront"]  # not the admin key
+    shop = orjson.loads(invoke(narrow, "graphql", "keys", "shop", "--json")[1])
+    assert [(k["name"], k["scopes"]) for k in shop] == [("storefront", ["datahub:shop"])]
+    code, out, _ = invoke(narrow, "graphql", "keys", "shop")
+    assert code == 0 and shop[0]["keyId"] in out and "partner" not in out

@@ -14,6 +14,7 @@ from pimhub.cli.common import (
     console,
     err_console,
     handles_errors,
+    open_access,
     open_hub,
     print_json,
     print_table,
@@ -93,6 +94,29 @@ def schema(name: Annotated[str, typer.Argument(help="Configuration name")]) -> N
     definitions = {c.name: c for c in hub.classes.all()}
     built = build_schema(config, definitions, default_language=hub.settings.default_language)
     sys.stdout.write(print_schema(built.schema) + "\n")
+
+
+@app.command("keys")
+@handles_errors
+def list_keys(
+    config: Annotated[str | None, typer.Argument(help="Only keys for this configuration")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the keys made for datahub configurations (`graphql key`); admin keys, which open
+    every configuration, are under `pimhub keys list`."""
+    from pimhub.cli.keys import key_row
+
+    wanted = {f"datahub:{config}"} if config else None
+    keys = [
+        key
+        for key in open_access().all()
+        if any(s.startswith("datahub:") and (wanted is None or s in wanted) for s in key.scopes)
+    ]
+    if as_json:
+        print_json([key.to_dict() for key in keys])
+        return
+    headers = ("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
+    print_table(headers, [key_row(key) for key in keys])
 
 
 @app.command("key")
