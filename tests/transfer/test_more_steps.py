@@ -149,3 +149,27 @@ def test_the_documented_example_imports_as_docs_import_md_says(hub: Hub) -> None
         {"en": "a\nb c"},
         False,
     )
+
+
+def test_published_from_a_column_applies_to_rows_of_families_too(hub: Hub) -> None:
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": "sku",
+                "name.en": "name",
+                "color": "color",
+                "size": "size",
+                "@parent": "parent",
+                "@published": "online",
+            },
+        }
+    )
+    text = "sku,name,color,size,parent,online\nF,Family,,,,yes\nF-red,Red,red,S,F,no\n"
+    summary, errors = run(hub, text, mapping)
+    assert (summary.created, summary.failed) == (2, 0), errors
+    assert (get(hub, "F").published, get(hub, "F-red").published) == (True, False)
+    again = "sku,name,color,size,parent,online\nF-red,Red,red,S,F,yes\n"
+    summary, errors = run(hub, again, mapping)
+    assert summary.updated == 1, errors
+    assert get(hub, "F-red").published is True
