@@ -229,3 +229,15 @@ def test_the_summary_counts_rows_and_shows_file_text_as_it_is(
     assert "row 2 (line 4), Price = '[b]cheap[/b]': '[b]cheap[/b]' is not a number" in out
     assert "row 2 (line 4), Name = 'nnn" in out
     assert "row 3 (line 5), Price = '[a-z0-9]+'" in out
+
+
+def test_import_profiles_list_shows_a_source_with_brackets_as_written(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    data, mapping = files(tmp_path, ["P-1;Profile;3;Red"])
+    odd = data.rename(tmp_path / "[bold]p[red].csv")
+    add = ("import-profiles", "add", "erp", "--source", str(odd), "-m", str(mapping))
+    assert invoke(runner, *add, "--cron", "@daily")[0] == 0
+    code, out, _ = invoke(runner, "import-profiles", "list")
+    assert code == 0 and "[bold]p[red].csv" in out.replace("\n", "").replace(" ", ""), out

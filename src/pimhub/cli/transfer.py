@@ -113,10 +113,10 @@ def list_profiles(as_json: JsonFlag = False) -> None:
         return
     table = Table("name", "cron", "source", "next run (UTC)", "enabled", "last job")
     for p in open_hub().import_profiles.all():
-        table.add_row(
-            p.name,
-            p.cron,
-            p.source,
+        table.add_row(  # cells are text, not markup: a source URL may hold [ ]
+            escape(p.name),
+            escape(p.cron),
+            escape(p.source),
             f"{p.next_run_at:%Y-%m-%d %H:%M}",
             str(p.enabled),
             p.last_job_id or "",
