@@ -257,12 +257,26 @@ def test_money_as_a_number_and_quantity_as_quantity_value_on_both_paths(
             }
         }
     ]
-    # A number-only selection stays on the compiled plan.
+    # Both shapes stay on the compiled plan, in a listing and in a get.
     client.app.state.graphql.use_plans = True  # type: ignore[attr-defined]
     before = client.app.state.graphql.plans_used  # type: ignore[attr-defined]
-    body = gql('{ getProduct(sku: "TS-1") { price } }', config="pimcore", headers=shapes)
-    assert body["data"] == {"getProduct": {"price": 19.99}}
-    assert client.app.state.graphql.plans_used == before + 1  # type: ignore[attr-defined]
+    gql(query, config="pimcore", headers=shapes)
+    body = gql(
+        '{ getProduct(sku: "TS-1") { price weight { __typename toString unit { longname } } } }',
+        config="pimcore",
+        headers=shapes,
+    )
+    assert body["data"] == {
+        "getProduct": {
+            "price": 19.99,
+            "weight": {
+                "__typename": "QuantityValue",
+                "toString": "500 g",
+                "unit": {"longname": "gram"},
+            },
+        }
+    }
+    assert client.app.state.graphql.plans_used == before + 2  # type: ignore[attr-defined]
 
 
 def test_a_number_in_another_currency_is_null_and_the_sdl_says_float(

@@ -71,6 +71,7 @@ from pimhub.api.graphql.values import (
     money_number,
     price,
     quantity,
+    quantity_value,
 )
 from pimhub.catalog.fields import FieldType
 from pimhub.datahub.config import FieldFormat, Shape
@@ -268,7 +269,7 @@ class _Compiler:
                     f"complete{i}(completeness(definition, {stored}, {channel}, {language}))"
                 )
             elif name in binding.formats:
-                expression = self._formatted(binding.formats[name], by_name[name], i, env)
+                expression = self._formatted(binding.formats[name], by_name[name], node, i, env)
             elif name in by_name:
                 expression = self._value(node, by_name[name], i, env, lines, row)
             elif binding.variants and name in FAMILY_FIELDS:
@@ -340,13 +341,46 @@ class _Compiler:
             return f"list({get} or [])"
         return get
 
-    def _formatted(self, fmt: FieldFormat, f: Any, i: int, env: dict[str, Any]) -> str:
-        """A field in Pimcore's shape (datahub formats): a money field as a plain number;
-        Pimcore's QuantityValue, an object of objects, is left to graphql-core."""
-        if fmt.shape != Shape.NUMBER:
-            raise Unsupported("quantityValue")
-        env[f"number{i}"] = partial(money_number, f=f, currency=fmt.currency)
-        return f"number{i}(values.get({f.name!r}))"
+    def _formatted(
+        self, fmt: FieldFormat, f: Any, node: FieldNode, i: int, env: dict[str, Any]
+    ) -> str:
+        """A field in Pimcore's shape (datahub formats): a money field as a plain number, a
+        quantity as Pimcore's QuantityValue."""
+        if fmt.shape == Shape.NUMBER:
+            env[f"number{i}"] = partial(money_number, f=f, currency=fmt.currency)
+            return f"number{i}(values.get({f.name!r}))"
+        env[f"quantity{i}"] = self._quantity_value(node.selection_set, f, fmt.unit)
+        return f"quantity{i}(values.get({f.name!r}))"
+
+    def _quantity_value(
+        self, selection_set: SelectionSetNode | None, f: Any, unit: str | None
+    ) -> Callable[[Any], Any]:
+        """Shapes a QuantityValue selection: value, toString, and unit's own selection."""
+        parts: list[tuple[str, str, list[tuple[str, str]] | None]] = []
+        for key, node in self._fields(selection_set, "QuantityValue"):
+            name = node.name.value
+            if name == "unit":
+                inner = self._fields(node.selection_set, "QuantityValueUnit")
+                unit_picks = checked_picks(inner, ("id", "abbreviation", "longname"))
+                parts.append((key, name, unit_picks))
+            elif name in ("value", "toString", "__typename"):
+                parts.append((key, name, None))
+            else:
+                raise Unsupported(name)
+
+        def shape_quantity(stored: Any) -> Any:
+            value = quantity_value(stored, f, unit)
+            if value is None:
+                return None
+            out: dict[str, Any] = {}
+            for key, name, unit_picks in parts:
+                if unit_picks is not None:
+                    out[key] = pick(unit_picks, "QuantityValueUnit", value["unit"])
+                else:
+                    out[key] = "QuantityValue" if name == "__typename" else value[name]
+            return out
+
+        return shape_quantity
 
     def _join(
         self,
