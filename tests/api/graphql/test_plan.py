@@ -56,6 +56,16 @@ PLANNED: list[tuple[str, dict[str, Any] | None]] = [
         '{ getProductListing(afterCursor: "WzEsMl0", sortBy: ["sku"]) { edges { node { sku } } } }',
         None,
     ),
+    (
+        """query($id: Int!, $p: String) { a: getProduct(id: $id) { fullpath stock }
+             b: getProduct(fullpath: $p) { id fullpath category { fullpath } } }""",
+        {"id": 1, "p": "/Product/TS-1"},
+    ),
+    (
+        """{ getProductListing(fullpaths: "/Product/P-1,/Product/P-3", sortBy: "sku") {
+             edges { node { fullpath stock brand { fullpath } } } } }""",
+        None,
+    ),
 ]
 NOT_PLANNED = [
     '{ getProduct(sku: "TS-1") { sku @include(if: true) } }',
