@@ -21,11 +21,9 @@ from referencing.jsonschema import DRAFT4
 
 SCHEMA_ENV = "PIMHUB_MAGENTO_SCHEMA"
 RELATIVE = Path("contracts") / "magento" / "admin-schema-2.4.8.yaml"
-# Adobe's schema lives beside the repository (../shared), not in it: where a checkout keeps it.
-CANDIDATES = (
-    Path(__file__).resolve().parents[4] / "shared" / RELATIVE,
-    Path("/work/shared") / RELATIVE,
-)
+# Adobe's schema lives beside the repository (../shared), not in it; never at one machine's
+# absolute path.
+CANDIDATES = (Path(__file__).resolve().parents[4] / "shared" / RELATIVE,)
 SCHEMA_PATH = CANDIDATES[0]
 _BASE_URI = "urn:magento:admin-schema-2.4.8"
 
