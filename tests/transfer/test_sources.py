@@ -112,6 +112,7 @@ def test_xlsx_first_sheet_streamed(tmp_path: Path) -> None:
     file = tmp_path / "p.xlsx"
     book.save(file)
     assert rows(file) == [(1, {"sku": "A", "price": 9.5}), (3, {"sku": "B"})]
+    assert [r.line for r in read(file)] == [2, 4]  # the rows of the sheet
     # A sheet's header, though cells are left out where empty.
     assert {r.header for r in read(file)} == {("sku", "price")}
 

@@ -453,10 +453,12 @@ def _xlsx(path: Path, options: SourceOptions, limits: SourceLimits) -> Iterator[
         names = ["" if h is None else str(h).strip() for h in header]
         columns = tuple(n for n in names if n)
         _check_header(list(columns))
+        # openpyxl starts at row 1 and fills in missing rows: the header is row 1, and a
+        # record's line is its row on the sheet.
         for number, row in enumerate(rows, start=1):
             values = {n: v for n, v in zip(names, row, strict=False) if n and v is not None}
             if values:
-                yield Record(number, values, columns)
+                yield Record(number, values, columns, None, number + 1)
     finally:
         book.close()
 
