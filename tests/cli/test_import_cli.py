@@ -241,3 +241,17 @@ def test_import_profiles_list_shows_a_source_with_brackets_as_written(
     assert invoke(runner, *add, "--cron", "@daily")[0] == 0
     code, out, _ = invoke(runner, "import-profiles", "list")
     assert code == 0 and "[bold]p[red].csv" in out.replace("\n", "").replace(" ", ""), out
+
+
+def test_a_proposed_mapping_imports_rows_without_a_price(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    data = tmp_path / "p.csv"
+    data.write_text("sku,Name,price\nA,Tee,9.5\nB,Gift card,\n")
+    code, proposal, _ = invoke(runner, "import", str(data), "--infer", "--class", "Product")
+    assert code == 0 and "price.currency" in proposal
+    mapping = tmp_path / "proposed.yaml"
+    mapping.write_text(proposal)
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping))
+    assert code == 0 and "2 created" in out and "0 refused" in out, out
