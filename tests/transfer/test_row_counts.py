@@ -75,6 +75,28 @@ def test_a_row_refused_for_a_cell_shows_its_other_problems_too(hub: Hub) -> None
     assert [(e.column, e.code) for e in errors] == [("price", "transform"), ("name", "too-long")]
 
 
+def test_a_row_refused_for_a_cell_is_not_blamed_for_what_mapping_still_does(hub: Hub) -> None:
+    # A category path (still a path, not a code, when the row is refused) and an empty price
+    # (no price) are no problems of their own.
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": "sku",
+                "name.en": "name",
+                "price.amount": {"column": "price", "number": True},
+                "price.currency": {"value": "EUR"},
+                "stock": {"column": "qty", "number": True},
+                "category": {"column": "category", "path": {"create": True}},
+            },
+        }
+    )
+    text = "sku,name,price,qty,category\nX-1,Tee,,many,Men/Tops\nX-2,Mug,,1,Home/Kitchen\n"
+    summary, errors = run(hub, text, mapping)
+    assert (summary.created, summary.failed) == (1, 1)
+    assert [(e.column, e.code) for e in errors] == [("qty", "transform")]
+
+
 def test_row_errors_give_the_line_where_a_multi_line_record_starts(hub: Hub) -> None:
     text = (
         "sku,name,price,qty,brand\n"

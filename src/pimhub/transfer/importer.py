@@ -214,11 +214,11 @@ def run_import(
                 mapped.skipped += 1
                 continue
             values, cell_errors = mapping.apply(record.values)
+            for head in measured:
+                _drop_without_amount(values, head)
             if cell_errors:
                 mapped.partial.append((record, values, cell_errors))
                 continue
-            for head in measured:
-                _drop_without_amount(values, head)
             mapped.items.append(values)
             mapped.rows.append(record)
         return mapped
@@ -232,7 +232,8 @@ def run_import(
         summary.failed += len({error.row for error in mapped.refused}) + len(mapped.partial)
         unmapped = list(mapped.refused)
         for record, values, cell_errors in mapped.partial:
-            unmapped.extend(_partial_errors(writer, record, values, cell_errors, mapping, columns))
+            coded = paths.coded([values])[0]  # category paths as the codes they name
+            unmapped.extend(_partial_errors(writer, record, coded, cell_errors, mapping, columns))
         for error in sorted(unmapped, key=lambda e: e.row):  # stable: a row's errors in order
             report(error)
         items, rows, clean = mapped.items, mapped.rows, not unmapped
