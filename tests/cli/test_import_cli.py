@@ -255,3 +255,17 @@ def test_a_proposed_mapping_imports_rows_without_a_price(
     mapping.write_text(proposal)
     code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping))
     assert code == 0 and "2 created" in out and "0 refused" in out, out
+
+
+def test_a_profile_run_shows_its_counts_and_error_as_written(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    data, mapping = files(tmp_path, ["P-1;One;3;Red", "P-2;Two;x;Red"])
+    add = ("import-profiles", "add", "erp", "--source", str(data), "-m", str(mapping))
+    assert invoke(runner, *add, "--cron", "@daily")[0] == 0
+    code, out, _ = invoke(runner, "import-profiles", "run", "erp")
+    assert code == 3 and "1 created" in out and "1 refused (1 error)" in out, out
+    data.write_text("SKU;Name;[red]Price\nP-3;Three;1\n", encoding="utf-8")
+    code, out, _ = invoke(runner, "import-profiles", "run", "erp")
+    assert code == 1 and "[red]Price" in out, out

@@ -138,10 +138,13 @@ def run_profile(name: str) -> None:
     """Run a scheduled import now, in this process."""
     job = open_hub().import_profiles.run(name)
     summary = job.summary or {}
-    console.print(
+    errors = summary.get("errorCount", 0)
+    text = (
         f"{name}: job {job.id} {job.status.value}: {summary.get('rows', 0)} rows, "
         f"{summary.get('created', 0)} created, {summary.get('updated', 0)} updated, "
         f"{summary.get('unchanged', 0)} unchanged, {summary.get('failed', 0)} refused"
+        + (f" ({errors} error{'s' if errors != 1 else ''})" if summary.get("failed") else "")
+        + (f", {summary['skipped']} skipped" if summary.get("skipped") else "")
         + (
             f", {summary['parents']} parent(s) with {summary['variants']} variant(s)"
             if summary.get("parents") or summary.get("variants")
@@ -149,6 +152,8 @@ def run_profile(name: str) -> None:
         )
         + (f" ({job.error})" if job.error else "")
     )
+    # The error may quote the file (its columns): text, not Rich markup.
+    console.print(escape(text), highlight=False)
     if job.status.value not in ("succeeded",):
         raise typer.Exit(EXIT_ROW_ERRORS if job.status.value == "completed-with-errors" else 1)
 

@@ -356,13 +356,14 @@ class ImportJobs:
                 progress=progress,
             )
         except Exception as exc:  # the job reports it; the server goes on
-            log.exception("import.failed", job=job.id)
             # Spelled out: a NUL from the file (a column name) cannot be stored on PostgreSQL.
-            detail = (
-                spell_nul(exc.detail)[:1000]
-                if isinstance(exc, InvalidInput)
-                else public_error(exc, self.folder)
-            )
+            if isinstance(exc, InvalidInput):
+                # A file or mapping the job refuses is no fault of the server: no traceback.
+                detail = spell_nul(exc.detail)[:1000]
+                log.warning("import.refused", job=job.id, detail=detail)
+            else:
+                log.exception("import.failed", job=job.id)
+                detail = public_error(exc, self.folder)
             self.store.update(
                 replace(job, status=JobStatus.FAILED, error=detail, finished_at=self.clock())
             )
