@@ -36,7 +36,7 @@ def test_import_over_the_cli_and_the_api(tmp_path: Path) -> None:
         text=True,
     )
     assert done.returncode == 3, done.stdout + done.stderr  # one row refused
-    assert "1 created" in done.stdout and "row 2, qty" in done.stdout
+    assert "1 created" in done.stdout and "row 2 (line 3), qty" in done.stdout
     with serving(env, tmp_path) as base:
         http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"})
         started = http.post(
