@@ -73,3 +73,11 @@ def test_a_closed_stdout_ends_the_export_quietly(catalog: str) -> None:
     assert done.stdout.startswith("sku,name.en,")
     assert done.stdout.count("\n") == 1
     assert done.stderr == ""  # no traceback, no "Exception ignored", no error line
+
+
+def test_the_written_path_prints_as_text(runner: CliRunner, catalog: str, tmp_path: Path) -> None:
+    """A path holding square brackets is printed as it is, not read as Rich markup."""
+    target = tmp_path / "out[bold]x[i].csv"
+    code, out, err = invoke(runner, "export", "--class", "Product", "-o", str(target))
+    assert code == 0 and target.exists(), err
+    assert "out[bold]x[i].csv" in out.replace("\n", ""), out

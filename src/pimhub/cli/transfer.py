@@ -307,7 +307,7 @@ def register(app: typer.Typer) -> None:
             _quiet_closed_stdout()
             raise typer.Exit(1) from None
         if output is not None:
-            console.print(f"wrote {count:,} {class_} object(s) to {output}")
+            console.print(f"wrote {count:,} {escape(class_)} object(s) to {escape(str(output))}")
 
 
 def _quiet_closed_stdout() -> None:
