@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from pimhub.access.service import AccessService
 from pimhub.catalog.class_service import ClassService
-from pimhub.catalog.service import CatalogService, utc_now
+from pimhub.catalog.clock import utc_now
+from pimhub.catalog.service import CatalogService
 from pimhub.connectors.service import ConnectorService
 from pimhub.datahub.service import DatahubService
 from pimhub.events.dispatcher import Dispatcher, DispatcherConfig

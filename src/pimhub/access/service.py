@@ -14,8 +14,8 @@ from pimhub.access.keys import (
     secret_matches,
     split_key,
 )
+from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound, Unauthorized
-from pimhub.catalog.service import utc_now
 
 # Recording last use on every request would turn each read into a write; once a minute is
 # precise enough for "is this key still used?".

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pimhub.catalog import completeness
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
+from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import (
     ClassInUse,
     Conflict,
@@ -24,7 +25,6 @@ from pimhub.catalog.fields import FieldType
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.ports import ObjectRepository, UnitOfWork, UnitOfWorkFactory
 from pimhub.catalog.retry import write_retrying
-from pimhub.catalog.service import utc_now
 from pimhub.catalog.validation import validate_values
 
 MAX_PROBLEMS_SHOWN = 20

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pimhub.catalog.batch import BatchWriter, WriteMode, merge_patch
 from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import (
     FieldError,
     InvalidInput,
@@ -50,10 +51,6 @@ from pimhub.catalog.writer import (
 
 MAX_PAGE_SIZE = 1000
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

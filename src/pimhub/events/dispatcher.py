@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from pimhub.catalog.service import utc_now
+from pimhub.catalog.clock import utc_now
 from pimhub.events.deliveries import AttemptResult, Delivery
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import WebhookEndpoint

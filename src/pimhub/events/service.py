@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
+from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.objects import iso
 from pimhub.catalog.retry import retrying
-from pimhub.catalog.service import utc_now
 from pimhub.events.deliveries import (
     AttemptRecord,
     DeliveryFilter,
