@@ -105,6 +105,12 @@ def test_bad_query_and_parameters(client: TestClient, admin: dict[str, str], sam
     )
     assert "ghost" in body["detail"] + str(body["errors"])
     problem(client.get(url, params={"sort": "ghost"}, headers=admin), 400, "invalid-query")
+    for ordered in ('{"o_published": {"$gt": true}}', '{"published": {"$gte": false}}'):
+        # Databases cannot order true and false: a 400 naming the operator, not a 500.
+        body = problem(
+            client.get(url, params={"filter": ordered}, headers=admin), 400, "invalid-query"
+        )
+        assert "does not apply to the true/false field 'published'" in str(body["errors"])
     body = problem(
         client.get(url, params={"first": "abc"}, headers=admin), 400, "invalid-parameter"
     )

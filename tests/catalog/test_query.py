@@ -364,6 +364,26 @@ SURROGATE = "contains a lone surrogate (\\ud800-\\udfff), which is not text"
             "$like applies to text fields only, not to 'createdAt'",
         ),
         (
+            {"featured": {"$gt": False}},
+            "filter.featured.$gt",
+            "$gt does not apply to the true/false field 'featured'; use $eq or $ne",
+        ),
+        (
+            {"published": {"$lte": True}},
+            "filter.published.$lte",
+            "$lte does not apply to the true/false field 'published'; use $eq or $ne",
+        ),
+        (
+            {"o_published": {"$gte": 1}},
+            "filter.o_published.$gte",
+            "$gte does not apply to the true/false field 'published'; use $eq or $ne",
+        ),
+        (
+            {"featured": {"$lt": True}},
+            "filter.featured.$lt",
+            "$lt does not apply to the true/false field 'featured'; use $eq or $ne",
+        ),
+        (
             {"sku": {"$like": 5}},
             "filter.sku.$like",
             "$like takes a string pattern with % and _ wildcards",

@@ -86,6 +86,7 @@ COMPARISONS = (
     "$null",
     "$notnull",
 )
+_ORDERING = frozenset(("$gt", "$gte", "$lt", "$lte"))
 MAX_FILTER_NODES = 200
 # Filters and sorts name an object's completeness as completeness.<channel>.<language>.
 COMPLETENESS = "completeness"
@@ -304,6 +305,9 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise bad(f"{op} takes a string pattern with % and _ wildcards")
         return value
+    if op in _ORDERING and ref.kind == ValueKind.BOOLEAN:
+        # true and false have no order a filter could mean; databases refuse to compare them.
+        raise bad(f"{op} does not apply to the true/false field '{ref.label}'; use $eq or $ne")
     return _check_scalar(ref, value, bad)
 
 
