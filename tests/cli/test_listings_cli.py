@@ -131,3 +131,6 @@ def test_graphql_keys_lists_the_keys_of_configurations(
     assert [(k["name"], k["scopes"]) for k in shop] == [("storefront", ["datahub:shop"])]
     code, out, _ = invoke(narrow, "graphql", "keys", "shop")
     assert code == 0 and shop[0]["keyId"] in out and "partner" not in out
+    for extra in ((), ("--json",)):  # a configuration that does not exist is an error, not []
+        code, out, err = invoke(narrow, "graphql", "keys", "nosuch", *extra)
+        assert code != 0 and out == "" and "nosuch" in err, (out, err)

@@ -107,9 +107,15 @@ def list_keys(
     from pimhub.cli.keys import key_row
 
     wanted = {f"datahub:{config}"} if config else None
+    if config:
+        hub = open_hub()
+        hub.datahub.get(config)  # a configuration that does not exist is an error, not []
+        access = hub.access
+    else:
+        access = open_access()
     keys = [
         key
-        for key in open_access().all()
+        for key in access.all()
         if any(s.startswith("datahub:") and (wanted is None or s in wanted) for s in key.scopes)
     ]
     if as_json:
