@@ -81,6 +81,17 @@ def test_the_license_ships_with_swagger_ui() -> None:
     assert (docs_page.STATIC / "swagger" / "NOTICE").is_file()
 
 
+def test_assets_say_their_type_and_forbid_sniffing(client: TestClient) -> None:
+    """The licence files have no extension: they are served as text, never guessed at."""
+    for name in ("swagger/LICENSE", "swagger/NOTICE"):
+        response = client.get(f"{docs_page.ASSETS}/{name}")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        assert response.headers["x-content-type-options"] == "nosniff"
+    bundle = client.get(f"{docs_page.ASSETS}/swagger/swagger-ui-bundle.js")
+    assert bundle.headers["x-content-type-options"] == "nosniff"
+
+
 def test_no_page_loads_a_cdn(client: TestClient) -> None:
     assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page loads a CDN script
     assert client.get("/docs/oauth2-redirect").status_code == 404

@@ -8,12 +8,15 @@ origin only.
 
 from __future__ import annotations
 
+import os
 from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
-from starlette.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
 
 PATH = "/docs"
 ASSETS = "/docs/assets"
@@ -23,6 +26,20 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+
+
+class _Assets(StaticFiles):
+    """The shipped files, each with a type a browser must not second-guess: the licence
+    files have no extension a type could be guessed from, and are text."""
+
+    def file_response(
+        self, full_path: PathLike, stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if not Path(full_path).suffix:
+            response.headers["content-type"] = "text/plain; charset=utf-8"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def page(title: str, openapi_url: str) -> str:
@@ -56,4 +73,4 @@ def install(app: FastAPI) -> None:
         return HTMLResponse(html, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
 
     app.include_router(router)
-    app.mount(ASSETS, StaticFiles(directory=STATIC), name="docs-assets")
+    app.mount(ASSETS, _Assets(directory=STATIC), name="docs-assets")
