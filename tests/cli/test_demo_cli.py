@@ -44,9 +44,28 @@ def test_a_revoked_demo_key_is_replaced_and_the_banner_says_so(demo_hub: Hub) ->
     with pytest.raises(Unauthorized):
         demo_hub.access.authenticate(old)
     text = "\n".join(banner(demo_hub, new, replaced, "http://127.0.0.1:8000"))
-    assert new in text and old_id in text and "was revoked" in text
+    assert new in text and old_id in text and "no longer works" in text
     quiet = "\n".join(banner(demo_hub, new, None, "http://127.0.0.1:8000"))
-    assert "was revoked" not in quiet and "the same after a restart" in quiet
+    assert "no longer works" not in quiet and "the same after a restart" in quiet
+
+
+@pytest.mark.parametrize("damage", ["delete", "garble"])
+def test_a_lost_demo_key_file_revokes_the_key_it_held(demo_hub: Hub, damage: str) -> None:
+    """The secret lived only in demo.key: once that is gone, its admin key must not stay
+    active behind the reader's back; the banner names it."""
+    old, _ = demo_key(demo_hub)
+    old_id = demo_hub.access.authenticate(old).key_id
+    saved = demo_hub.settings.data_dir / "demo.key"
+    if damage == "delete":
+        saved.unlink()
+    else:
+        saved.write_text("not a key\n")
+    new, replaced = demo_key(demo_hub)
+    assert new != old and replaced == old_id
+    with pytest.raises(Unauthorized):
+        demo_hub.access.authenticate(old)
+    active = [k for k in demo_hub.access.all() if k.name == "demo" and k.revoked_at is None]
+    assert [k.key_id for k in active] == [demo_hub.access.authenticate(new).key_id]
 
 
 def test_the_banner_webhook_command_is_accepted(

@@ -132,6 +132,11 @@ def demo_key(hub: Hub) -> tuple[str, str | None]:
         except Unauthorized:
             parts = split_key(saved)
             replaced = parts[0] if parts else "unreadable"
+    # Whatever admin key a lost or unreadable demo.key held stays nobody's to use: revoke it.
+    for key in hub.access.all():
+        if key.name == "demo" and key.revoked_at is None:
+            hub.access.revoke(key.key_id)
+            replaced = key.key_id if replaced in (None, "unreadable") else replaced
     _, token = hub.access.create("demo", ["admin"], environment="development")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
@@ -171,8 +176,8 @@ def banner(hub: Hub, token: str, replaced: str | None, base: str) -> list[str]:
     ]
     if replaced:
         lines.append(
-            f"            [yellow]new key: the saved one ({escape(replaced)}) was revoked or is "
-            "no longer valid; use this one[/]"
+            f"            [yellow]new key: the saved one ({escape(replaced)}) was revoked, lost "
+            "or is no longer valid, and no longer works; use this one[/]"
         )
     return [
         *lines,
