@@ -387,3 +387,40 @@ def test_a_lone_surrogate_in_a_filter_is_refused(
     body = response.json()
     assert body["code"] in ("invalid-query", "invalid-value"), body
     assert "surrogate" in body["detail"]
+
+
+DEEP_MAPPINGS = {
+    "lists": "class: Product\nfields:\n  name.en: " + "[" * 10_000,
+    "mappings": "{a: " * 3_000 + "1" + "}" * 3_000,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP_MAPPINGS))
+def test_a_deeply_nested_import_mapping_is_refused(
+    sample: Hub, client: TestClient, admin: dict[str, str], tmp_path: Path, shape: str
+) -> None:
+    sample.imports.folder = tmp_path / "imports"
+    data = {"mapping": DEEP_MAPPINGS[shape]}
+    files = {"file": ("products.csv", b"sku,name,price\nU-1,One,10\n", "text/csv")}
+    response = client.post("/api/v1/imports", data=data, files=files, headers=admin)
+    body = problem(response, 422, "invalid-mapping")
+    assert body["errors"][0]["field"] == "mapping"
+    assert "nested deeper than 64 levels" in body["errors"][0]["message"]
+    assert client.get("/api/v1/imports", headers=admin).json()["items"] == []
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP_MAPPINGS))
+def test_an_import_profile_with_a_deeply_nested_mapping_is_refused(
+    sample: Hub, client: TestClient, admin: dict[str, str], tmp_path: Path, shape: str
+) -> None:
+    sample.imports.folder = tmp_path / "imports"
+    body = {
+        "source": "https://erp.example.com/products.csv",
+        "mapping": DEEP_MAPPINGS[shape],
+        "cron": "0 2 * * *",
+    }
+    response = client.put("/api/v1/import-profiles/deep", json=body, headers=admin)
+    assert "nested deeper than 64" in problem(response, 422, "invalid-mapping")["detail"] + str(
+        response.json()["errors"]
+    )
+    assert client.get("/api/v1/import-profiles", headers=admin).json()["items"] == []

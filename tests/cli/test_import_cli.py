@@ -269,3 +269,30 @@ def test_a_profile_run_shows_its_counts_and_error_as_written(
     data.write_text("SKU;Name;[red]Price\nP-3;Three;1\n", encoding="utf-8")
     code, out, _ = invoke(runner, "import-profiles", "run", "erp")
     assert code == 1 and "[red]Price" in out, out
+
+
+DEEP_YAML = {
+    "lists": "class: Product\nfields:\n  name.en: " + "[" * 10_000 + "\n",
+    "mappings": "{a: " * 3_000 + "1" + "}" * 3_000 + "\n",
+}
+
+
+def test_deeply_nested_yaml_is_a_one_line_error_everywhere(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    data, _ = files(tmp_path, ["A-1;Tee;1;Red"])
+    for shape, text in DEEP_YAML.items():
+        deep = tmp_path / f"deep-{shape}.yaml"
+        deep.write_text(text)
+        commands = [
+            ["import", str(data), "-m", str(deep)],
+            ["import-profiles", "add", "deep", "--source", str(data), "-m", str(deep),
+             "--cron", "0 2 * * *"],
+            ["classes", "apply", str(deep)],
+            ["graphql", "apply", str(deep)],
+        ]  # fmt: skip
+        for command in commands:
+            code, _, err = invoke(runner, *command)
+            assert "nested deeper than 64 levels" in one_line_error(code, err), command
+    assert "deep" not in invoke(runner, "import-profiles", "list")[1]

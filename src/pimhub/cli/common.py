@@ -162,8 +162,10 @@ def read_yaml_list(file: Path, key: str) -> list[Any]:
     names its line and column."""
     import yaml
 
+    from pimhub import safe_yaml
+
     try:
-        data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data: Any = safe_yaml.load(file.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

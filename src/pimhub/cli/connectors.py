@@ -15,6 +15,7 @@ import typer
 import yaml
 from rich.markup import escape
 
+from pimhub import safe_yaml
 from pimhub.cli.common import (
     JsonFlag,
     console,
@@ -128,7 +129,7 @@ def read_config(file: Path, name: str | None = None, base_url: str | None = None
             raise fail(f"{file}: {message}") from None
     else:
         try:
-            data = yaml.safe_load(text)
+            data = safe_yaml.load(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pimhub import safe_yaml
 from pimhub.catalog.batch import WriteMode
 from pimhub.cli.common import (
     JsonFlag,
@@ -215,7 +216,7 @@ def register(app: typer.Typer) -> None:
             return
         if mapping is None:
             raise fail("--mapping is required (propose one with --infer)")
-        parsed = parse_mapping(yaml.safe_load(_mapping_text(mapping)))
+        parsed = parse_mapping(safe_yaml.load(_mapping_text(mapping)))
         class_name = class_ or parsed.class_name
         hub.classes.get(class_name)  # an unknown class fails before any row is read
         options = ImportOptions(

@@ -22,13 +22,14 @@ from typing import Any, Protocol
 import structlog
 import yaml
 
+from pimhub import safe_yaml
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
 from pimhub.catalog.validation import spell_nul
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
-from pimhub.transfer.mapping import ImportMapping, parse_mapping, shipped_mapping
+from pimhub.transfer.mapping import ImportMapping, InvalidMapping, parse_mapping, shipped_mapping
 from pimhub.transfer.sources import Format, SourceLimits, SourceOptions, format_of, read
 
 log = structlog.get_logger("pimhub.imports")
@@ -191,9 +192,9 @@ class ImportJobs:
         file = safe_name(file_name)
         text = shipped_mapping(request.mapping) or request.mapping
         try:
-            raw = yaml.safe_load(text)
+            raw = safe_yaml.load(text)
         except yaml.YAMLError as exc:
-            raise InvalidInput(
+            raise InvalidMapping(
                 "the mapping is not valid YAML", [FieldError("mapping", str(exc).splitlines()[0])]
             ) from None
         mapping = parse_mapping(raw)
