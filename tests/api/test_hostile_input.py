@@ -424,3 +424,12 @@ def test_an_import_profile_with_a_deeply_nested_mapping_is_refused(
         response.json()["errors"]
     )
     assert client.get("/api/v1/import-profiles", headers=admin).json()["items"] == []
+
+
+def test_a_name_too_long_is_one_problem_not_also_a_missing_name(
+    sample: Hub, client: TestClient, admin: dict[str, str]
+) -> None:
+    body = {"fields": {"sku": "R-1", "name": {"en": "x" * 300}}}
+    response = client.post("/api/v1/objects/Product", json=body, headers=admin)
+    errors = problem(response, 422, "validation-failed")["errors"]
+    assert [(e["field"], e["code"]) for e in errors] == [("name.en", "too-long")]

@@ -488,6 +488,15 @@ def test_required_problems_say_whether_a_language_is_missing() -> None:
     assert errors == [FieldError("name", "is required (in at least one language)", "required")]
 
 
+def test_a_localized_value_present_but_invalid_is_not_also_missing() -> None:
+    _, errors = validate_values(PRODUCT, {"sku": "P-1", "name": {"en": "x" * 300}})
+    assert [(e.field, e.code) for e in errors] == [("name.en", "too-long")]
+    _, errors = validate_values(PRODUCT, {"sku": "P-1", "name": {"en": 5, "de": ""}})
+    assert [(e.field, e.code) for e in errors] == [("name.en", "type")]
+    _, errors = validate_values(PRODUCT, {"sku": "P-1", "name": "Tee"})  # not per language
+    assert [(e.field, e.code) for e in errors] == [("name", "type")]
+
+
 def test_each_bad_item_of_a_list_is_a_problem_of_its_own() -> None:
     assert problems(files=[5, "a.png", ""]) == [
         ("files[0]", "invalid", "expected an asset path or URL, got a number"),

@@ -398,6 +398,14 @@ def _validate_localized(
     return out
 
 
+def _any_text_given(value: Any) -> bool:
+    """Whether a localized value holds anything but empty texts (a value that is no object
+    of languages at all is given too, and refused for its shape)."""
+    if not isinstance(value, Mapping):
+        return True
+    return any(text is not None and text != "" for text in value.values())
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
@@ -455,7 +463,9 @@ def _validate_field(
     """The normalized value of one non-empty field, or None with its problems in `errors`."""
     if f.localized:
         result = _validate_localized(f, value, f.name, languages, errors)
-        if f.required and result == {}:
+        # A text given but refused (too long, wrong type, unknown language) is present: its
+        # own problem says what is wrong, a second "required" would only mislead.
+        if f.required and result == {} and not _any_text_given(value):
             errors.append(FieldError(f.name, "is required (in at least one language)", "required"))
         return result
     if f.is_list and f.type != FieldType.MULTISELECT:
