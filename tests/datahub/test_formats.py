@@ -116,7 +116,8 @@ def test_formats_parse_and_round_trip() -> None:
         (
             {"weight": {"as": "quantityValue", "unit": "parsec"}},
             OWN,
-            [FieldError("classes.Product.formats.weight.unit", "unit")],
+            [FieldError("classes.Product.formats.weight.unit",
+                        "unknown unit 'parsec' for a mass; use one of: mg, g, kg, t, oz, lb")],
         ),
         (
             {"price": {"as": "number", "currency": 5}},
@@ -133,10 +134,36 @@ def test_formats_parse_and_round_trip() -> None:
 def test_misused_formats_are_refused_with_their_path(
     formats: Any, fields: Any, expected: list[FieldError]
 ) -> None:
-    found = problems(product(formats, fields))
-    assert [e.field for e in found] == [e.field for e in expected]
-    for got, want in zip(found, expected, strict=True):
-        assert want.message in got.message
+    # Compared whole: the message is what a user reads to fix the configuration.
+    assert problems(product(formats, fields)) == expected
+
+
+def test_every_misused_format_is_named_in_one_pass() -> None:
+    formats = {
+        "price": {"as": "text"},  # refused as written
+        "colour": {"as": "number"},  # refused against the class
+        "stock": {"as": "number"},
+        "weight": {"as": "quantityValue"},  # fine
+    }
+    assert [e.field for e in problems(product(formats))] == [
+        "classes.Product.formats.price.as",
+        "classes.Product.formats.colour",
+        "classes.Product.formats.stock.as",
+    ]
+
+
+@pytest.mark.parametrize(("currency", "fine"), [("", False), ("X" * 20, True), ("X" * 21, False)])
+def test_a_currency_or_unit_is_1_to_20_characters(currency: str, fine: bool) -> None:
+    # Without the classes at hand (a stored configuration) only the text itself is checked.
+    for shape, option in (("number", "currency"), ("quantityValue", "unit")):
+        raw = product({"price": {"as": shape, option: currency}})
+        if fine:
+            formats = parse_datahub_config(raw, None).classes[0].formats
+            assert [getattr(f, option) for f in formats] == [currency]
+        else:
+            assert problems(raw, None) == [
+                FieldError(f"classes.Product.formats.price.{option}", "must be a short string")
+            ]
 
 
 def test_a_price_lists_currency_must_be_one_it_holds() -> None:
