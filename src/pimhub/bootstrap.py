@@ -76,7 +76,12 @@ class Hub:
 
 def bootstrap(settings: Settings | None = None, engine: Engine | None = None) -> Hub:
     settings = settings or Settings()
-    engine = engine or build_engine(settings.effective_database_url)
+    engine = engine or build_engine(
+        settings.effective_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+    )
     index = search_index(
         engine, IndexLanguages(tuple(settings.languages), settings.default_language)
     )

@@ -16,6 +16,19 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite file in data_dir"
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        description="Connections each process keeps open to the database (SQLAlchemy pool)",
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, description="Connections opened beyond the pool size under load, then closed"
+    )
+    database_pool_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request waits for a free connection before it is answered 503",
+    )
     profile: Literal["development", "production"] = Field(
         "development",
         description="production switches GraphQL introspection off for datahub "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from tests.e2e.processes import init, serving
 pytestmark = pytest.mark.e2e
 
 WRITERS = 20
+POOL = 3
 OBJECTS = "/api/v1/objects/Product"
 TEE = {"sku": "T-1", "name": {"en": "Tee"}, "price": {"amount": 10, "currency": "EUR"}}
 
@@ -34,6 +36,13 @@ def server(
     workdir = Path(tmp_path_factory.mktemp(f"parallel-{request.param}"))
     env = {**os.environ, "PIMHUB_DATA_DIR": str(workdir / "data")}
     env.pop("PIMHUB_DATABASE_URL", None)
+    # A pool far smaller than the clients in flight: a request that held one connection
+    # while it waited for another would stall the server (as it did for GraphQL mutations).
+    env.update(
+        PIMHUB_DATABASE_POOL_SIZE=str(POOL),
+        PIMHUB_DATABASE_MAX_OVERFLOW="0",
+        PIMHUB_DATABASE_POOL_TIMEOUT="20",
+    )
     if request.param == "sqlite":
         admin = init(env, workdir)
         with serving(env, workdir) as base:
@@ -131,19 +140,24 @@ def test_deletes_racing_puts(server: tuple[str, str]) -> None:
     assert any(a.status_code == 204 for a in answers[:half])
 
 
-def test_parallel_graphql_updates(server: tuple[str, str]) -> None:
-    base, admin = server
-    auth = {"Authorization": f"Bearer {admin}"}
+def race_config(base: str, admin: str) -> None:
     config = {
         "name": "race",
         "classes": {
-            "Product": {"fields": "*", "operations": ["read", "create", "update"]},
+            "Product": {"fields": "*", "operations": ["read", "create", "update", "delete"]},
             "Category": {},
             "Brand": {},
         },
     }
+    auth = {"Authorization": f"Bearer {admin}"}
     made = httpx.put(f"{base}/api/v1/datahub/race", json=config, headers=auth)
     assert made.status_code in (200, 201), made.text
+
+
+def test_parallel_graphql_updates(server: tuple[str, str]) -> None:
+    base, admin = server
+    auth = {"Authorization": f"Bearer {admin}"}
+    race_config(base, admin)
     httpx.put(
         f"{base}{OBJECTS}/GQL-1", json={"fields": {**TEE, "sku": "GQL-1"}}, headers=auth
     ).raise_for_status()
@@ -162,3 +176,59 @@ def test_parallel_graphql_updates(server: tuple[str, str]) -> None:
     results = [a.json() for a in answers]
     assert all(r.get("data", {}).get("updateProduct", {}).get("success") for r in results), results
     assert versions(base, admin, "GQL-1") == list(range(1, 12))
+
+
+def test_graphql_mutations_beyond_the_pool_size(server: tuple[str, str]) -> None:
+    """40 updates over three objects, then 20 batch upserts of 40 items, on a pool of three
+    connections: all succeed, none is a conflict or a 500, and REST answers at once after."""
+    base, admin = server
+    auth = {"Authorization": f"Bearer {admin}"}
+    race_config(base, admin)
+    skus = [f"POOL-{i}" for i in range(3)]
+    for sku in skus:
+        httpx.put(
+            f"{base}{OBJECTS}/{sku}", json={"fields": {**TEE, "sku": sku}}, headers=auth
+        ).raise_for_status()
+    update = (
+        "mutation($s: String, $n: Float) { updateProduct(sku: $s, input: {stock: $n}) "
+        "{ success code message } }"
+    )
+    started = time.monotonic()
+    answers = run_parallel(
+        base,
+        admin,
+        [
+            ("POST", "/graphql/race", {"query": update, "variables": {"s": skus[n % 3], "n": n}})
+            for n in range(40)
+        ],
+    )
+    assert [a.status_code for a in answers] == [200] * 40, [a.text for a in answers]
+    results = [a.json()["data"]["updateProduct"] for a in answers]
+    assert [r for r in results if not r["success"]] == []
+    assert time.monotonic() - started < 15
+    assert sum(len(versions(base, admin, s)) for s in skus) == 3 + 40
+
+    upsert = (
+        "mutation($items: [ProductInput!]!) { upsertProductBatch(items: $items) "
+        "{ success code message } }"
+    )
+    price = {"amount": 1, "currency": "EUR"}
+    batches = [
+        [{"sku": f"UP-{i}", "name": "Up", "price": price, "stock": n} for i in range(40)]
+        for n in range(20)
+    ]
+    started = time.monotonic()
+    answers = run_parallel(
+        base,
+        admin,
+        [("POST", "/graphql/race", {"query": upsert, "variables": {"items": b}}) for b in batches],
+    )
+    assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
+    items = [r for a in answers for r in a.json()["data"]["upsertProductBatch"]]
+    failed = [r for r in items if not r["success"]]
+    assert failed == []
+    assert time.monotonic() - started < 60
+    started = time.monotonic()
+    read = httpx.get(f"{base}{OBJECTS}/UP-0", headers=auth)
+    assert read.status_code == 200, read.text
+    assert time.monotonic() - started < 2

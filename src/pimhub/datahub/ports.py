@@ -89,7 +89,8 @@ class GraphReadSession(Protocol):
         its parent's uuid (compiled plans shape these rows directly)."""
 
     def fresh(self) -> None:
-        """End the current snapshot, so later reads see writes committed meanwhile."""
+        """End the current snapshot, so later reads see writes committed meanwhile, and give
+        its connection back: call it before a write, which takes a connection of its own."""
 
 
 class GraphReads(Protocol):

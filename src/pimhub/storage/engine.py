@@ -38,6 +38,11 @@ def build_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Engine
 def _sqlite_engine(url: URL, *, echo: bool, **kwargs: Any) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        # An in-memory database lives in one connection per thread (SingletonThreadPool),
+        # which has no overflow and no checkout timeout.
+        for option in ("max_overflow", "pool_timeout"):
+            kwargs.pop(option, None)
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", 30)

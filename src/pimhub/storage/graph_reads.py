@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import NullType
 
 from pimhub.catalog.objects import CatalogObject
@@ -228,12 +229,32 @@ class _JoinedStatements:
 
 
 class SqlGraphReadSession:
-    def __init__(
-        self, conn: Connection, reader: PointReader, statements: _JoinedStatements
-    ) -> None:
-        self.conn = conn
+    """Takes a pooled connection at its first read and gives it back at `fresh()` or at the
+    end of the request: a mutation writes on a connection of its own, and a request that
+    held its read connection meanwhile would hold two. As many such requests as the pool has
+    connections then each wait for a second one, and the whole server stalls."""
+
+    def __init__(self, engine: Engine, reader: PointReader, statements: _JoinedStatements) -> None:
+        self.engine = engine
         self.reader = reader
         self.statements = statements
+        self._conn: Connection | None = None
+        self._pool_timeout: PoolTimeout | None = None
+
+    @property
+    def conn(self) -> Connection:
+        conn = self._conn
+        if conn is None:
+            if self._pool_timeout is not None:
+                # The pool had no connection for this request once: every later read of
+                # it gives up at once instead of waiting out the timeout again.
+                raise self._pool_timeout
+            try:
+                conn = self._conn = self.engine.connect()
+            except PoolTimeout as exc:
+                self._pool_timeout = exc
+                raise
+        return conn
 
     def _rows(self, request: ListingRequest, rows: list[Any], width: int) -> ListingRows[Any]:
         more = len(rows) > request.first
@@ -374,7 +395,14 @@ class SqlGraphReadSession:
         return found
 
     def fresh(self) -> None:
-        self.conn.rollback()
+        self.close()
+
+    def close(self) -> None:
+        """Ends the snapshot and returns the connection to the pool (the next read takes
+        one again)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class SqlGraphReads:
@@ -385,8 +413,11 @@ class SqlGraphReads:
 
     @contextmanager
     def session(self) -> Iterator[SqlGraphReadSession]:
-        with self.engine.connect() as conn:
-            yield SqlGraphReadSession(conn, self.reader, self.statements)
+        session = SqlGraphReadSession(self.engine, self.reader, self.statements)
+        try:
+            yield session
+        finally:
+            session.close()
 
     def fingerprint(self, config_name: str) -> tuple[Any, ...] | None:
         """One small statement; memoized on SQLite until anything is committed (see

@@ -21,6 +21,8 @@ class RequestContext:
     author: str  # the API key's name, recorded on every version written
     default_language: str  # the hub's
     language: str = ""  # the current root field's defaultLanguage (compiled plans)
+    # The pool timeout a write of this request met: the rest of the request gives up at once.
+    unavailable: Exception | None = None
     # A JSON column as stored values (joined rows are not decoded by storage).
     decode_json: Callable[[Any], Any] = field(init=False)
 

@@ -13,13 +13,19 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.api.auth import point_read, token_in
 from pimhub.api.body import check_length, read_limited, receive_chunks
-from pimhub.api.graphql.errors import error_code, request_error
+from pimhub.api.graphql.errors import (
+    RETRY_AFTER_SECONDS,
+    PoolTimeout,
+    error_code,
+    request_error,
+)
 from pimhub.api.graphql.executor import GraphQLService, RequestFailed
 from pimhub.api.graphql.explorer import explorer_page
 from pimhub.bootstrap import Hub
@@ -36,6 +42,7 @@ PREFIX = "/graphql/"
 PATH = PREFIX + "{config}"
 MAX_BODY = 1 << 20
 _STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, BodyTimeout: 408}
+log = structlog.get_logger("pimhub.graphql")
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="pimhub"')]  # as REST's 401 (api/errors.py)
 
 
@@ -77,6 +84,14 @@ class GraphQLEndpoint:
             status = 200
         except RequestFailed as exc:
             status, body = exc.status, request_error(exc.message, exc.code)
+        except PoolTimeout:
+            log.warning("graphql.pool_exhausted", config=config)
+            status = 503
+            body = request_error(
+                "the server has no free database connection now; retry after "
+                f"{RETRY_AFTER_SECONDS} s",
+                "SERVICE_UNAVAILABLE",
+            )
         except CatalogError as exc:
             status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
             body = request_error(exc.detail, error_code(exc))
@@ -86,6 +101,8 @@ class GraphQLEndpoint:
 def _headers(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
     if status == 401:
         return _CHALLENGE
+    if status == 503:
+        return [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
     if status == 405:
         # A mutation sent with GET may be sent with POST only (RFC 9110 Allow).
         return [(b"allow", b"POST" if scope["method"] == "GET" else b"GET, POST")]
@@ -232,6 +249,7 @@ _FAILURES = {
     "401": _failure("Missing or invalid API key (with a WWW-Authenticate challenge)"),
     "403": _failure("The key is not one of this configuration's"),
     "404": _failure("No such configuration (or no such route)", problem=True),
+    "503": _failure("No free database connection in time (with Retry-After)"),
 }
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "GraphQLError": _GRAPHQL_ERROR,

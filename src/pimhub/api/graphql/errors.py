@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pimhub.catalog.errors import (
     BodyTimeout,
@@ -16,6 +17,14 @@ from pimhub.catalog.errors import (
     NulCharacter,
     Unauthorized,
 )
+
+__all__ = ["PoolTimeout", "coded", "error_code", "from_domain", "request_error"]
+
+# A request that found no free database connection within the pool's timeout (PoolTimeout)
+# is answered 503 with this Retry-After: the server is busy and the request may be sent
+# again. Writes the request made before are kept (each is its own transaction); an upsert
+# batch sent again changes nothing already saved.
+RETRY_AFTER_SECONDS = 2
 
 # Filter, sort and cursor problems say which part was wrong.
 _QUERY_CODES = {

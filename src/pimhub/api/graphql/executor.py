@@ -33,7 +33,7 @@ from graphql.execution.values import get_variable_values
 
 from pimhub.access.keys import ApiKey
 from pimhub.api.graphql.context import RequestContext
-from pimhub.api.graphql.errors import coded
+from pimhub.api.graphql.errors import PoolTimeout, coded
 from pimhub.api.graphql.limits import CostCounter, NoNulRule, alias_rule, depth_rule
 from pimhub.api.graphql.loaders import ObjectLoader
 from pimhub.api.graphql.plan import Plan, compile_plan
@@ -224,6 +224,7 @@ class GraphQLService:
                     operation_name=operation_name,
                 )
                 assert isinstance(result, ExecutionResult)
+                _raise_unavailable(result)
                 body = _body(result)
         body["extensions"] = extensions
         return body
@@ -314,6 +315,14 @@ def _root(schema: DatahubSchema, operation: OperationDefinitionNode) -> Any:
     if operation.operation == OperationType.SUBSCRIPTION:
         raise RequestFailed(400, "subscriptions are not supported; use webhooks", "BAD_REQUEST")
     return schema.schema.query_type
+
+
+def _raise_unavailable(result: ExecutionResult) -> None:
+    """A field that found no free database connection fails the whole request (a 503 the
+    client may retry), rather than reading as a bug of that field."""
+    for error in result.errors or ():
+        if isinstance(error.original_error, PoolTimeout):
+            raise error.original_error
 
 
 def _body(result: ExecutionResult) -> dict[str, Any]:

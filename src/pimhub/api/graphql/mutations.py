@@ -8,8 +8,9 @@ another: each item of a batch is its own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 from graphql import (
@@ -26,7 +27,7 @@ from graphql import (
 
 from pimhub.api.graphql.binding import ClassBinding, key_arguments
 from pimhub.api.graphql.context import RequestContext
-from pimhub.api.graphql.errors import coded
+from pimhub.api.graphql.errors import PoolTimeout, coded
 from pimhub.api.graphql.listing import find_visible
 from pimhub.api.graphql.loaders import GraphObject
 from pimhub.catalog.errors import CatalogError, ObjectNotFound
@@ -36,6 +37,7 @@ from pimhub.datahub.config import Operation
 
 MAX_BATCH = 1000
 log = structlog.get_logger("pimhub.graphql")
+T = TypeVar("T")
 
 INPUT_ERROR = GraphQLObjectType(
     "InputError",
@@ -176,9 +178,28 @@ def to_values(binding: ClassBinding, data: Mapping[str, Any], language: str) -> 
     return values
 
 
+def _writing(ctx: RequestContext, work: Callable[[], T]) -> T:
+    """`work()`, a write through the catalog, which takes a pooled connection of its own:
+    the request's read connection goes back to the pool first, so that no request ever
+    holds one connection while it waits for another (see SqlGraphReadSession). Once the pool
+    had no connection for one write, the rest of the request is not attempted: each would
+    wait out the pool's timeout again, and the whole request is answered 503."""
+    if ctx.unavailable is not None:
+        raise ctx.unavailable
+    ctx.session.fresh()
+    try:
+        return work()
+    except PoolTimeout as exc:
+        ctx.unavailable = exc
+        raise
+
+
 def _failure(exc: Exception) -> dict[str, Any]:
     """A failed write as a result. Anything but a domain error is a bug or a database
-    problem: logged, and answered without its details (they may hold SQL)."""
+    problem: logged, and answered without its details (they may hold SQL). A pool that had
+    no connection to give is no failure of this write: it fails the whole request (503)."""
+    if isinstance(exc, PoolTimeout):
+        raise exc
     if not isinstance(exc, CatalogError):
         log.exception("graphql.mutation_failed")
         exc = CatalogError("the write failed unexpectedly; it is logged with this request")
@@ -207,12 +228,15 @@ def _create(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
     values = to_values(binding, args["input"], _language(ctx, args))
     published = args.get("published")
     try:
-        obj = ctx.catalog.create(
-            binding.definition.name,
-            values,
-            published=True if published is None else published,
-            parent=args.get("parent"),
-            author=ctx.author,
+        obj = _writing(
+            ctx,
+            lambda: ctx.catalog.create(
+                binding.definition.name,
+                values,
+                published=True if published is None else published,
+                parent=args.get("parent"),
+                author=ctx.author,
+            ),
         )
     except Exception as exc:
         return _failure(exc)
@@ -221,6 +245,8 @@ def _create(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
 
 def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> CatalogObject:
     # Drafts are out of reach, not only out of sight, where a configuration hides them.
+    if ctx.unavailable is not None:
+        raise ctx.unavailable
     obj = find_visible(ctx, binding.definition, args)
     ctx.session.fresh()
     if obj is None:
@@ -233,14 +259,18 @@ def _target(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
 def _update(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
     try:
         obj = _target(ctx, binding, args)
-        result = ctx.catalog.patch(
-            binding.definition.name,
-            obj.key,
-            to_values(binding, args["input"], _language(ctx, args)),
-            published=args.get("published"),
-            expected_version=args.get("expectedVersion"),
-            parent=args.get("parent", KEEP),
-            author=ctx.author,
+        values = to_values(binding, args["input"], _language(ctx, args))
+        result = _writing(
+            ctx,
+            lambda: ctx.catalog.patch(
+                binding.definition.name,
+                obj.key,
+                values,
+                published=args.get("published"),
+                expected_version=args.get("expectedVersion"),
+                parent=args.get("parent", KEEP),
+                author=ctx.author,
+            ),
         )
     except Exception as exc:
         return _failure(exc)
@@ -251,12 +281,15 @@ def _update(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
 def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
     try:
         obj = _target(ctx, binding, args)
-        gone = ctx.catalog.delete(
-            binding.definition.name,
-            obj.key,
-            force=bool(args.get("force")),
-            expected_version=args.get("expectedVersion"),
-            author=ctx.author,
+        gone = _writing(
+            ctx,
+            lambda: ctx.catalog.delete(
+                binding.definition.name,
+                obj.key,
+                force=bool(args.get("force")),
+                expected_version=args.get("expectedVersion"),
+                author=ctx.author,
+            ),
         )
     except Exception as exc:
         return _failure(exc)
@@ -273,6 +306,8 @@ def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
 
 
 def _refuse_hidden(ctx: RequestContext, binding: ClassBinding, key: Any) -> None:
+    if ctx.unavailable is not None:
+        raise ctx.unavailable
     if ctx.config.drafts or not isinstance(key, str):
         return
     existing = ctx.session.one(binding.definition.name, id=None, uuid=None, key=key)
@@ -298,12 +333,17 @@ def _upsert_batch(
         outcome: dict[str, Any] = {"index": index, key_field: item.get(key_field)}
         try:
             _refuse_hidden(ctx, binding, item.get(key_field))
-            result = ctx.catalog.upsert(
-                binding.definition.name,
-                to_values(binding, item, language),
-                published=args.get("published"),
-                parent=parent,
-                author=ctx.author,
+            values = to_values(binding, item, language)
+            result = _writing(
+                ctx,
+                partial(
+                    ctx.catalog.upsert,
+                    binding.definition.name,
+                    values,
+                    published=args.get("published"),
+                    parent=parent,
+                    author=ctx.author,
+                ),
             )
         except Exception as exc:
             outcome.update(_failure(exc), created=False, changed=False)
