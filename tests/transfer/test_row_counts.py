@@ -109,11 +109,12 @@ def test_row_errors_give_the_line_where_a_multi_line_record_starts(hub: Hub) -> 
     assert summary.to_dict()["errors"][0]["line"] == 4
 
 
-def test_json_lines_rows_are_their_lines(hub: Hub) -> None:
+def test_json_lines_rows_are_records_and_lines_are_lines(hub: Hub) -> None:
     line = '{"sku": "%s", "name": "A", "price": "x"}\n'
     text = line % "J-1" + "\n" + line % "J-2"
-    _, errors = run(hub, text, fmt=Format.JSONL)
-    assert [(e.row, e.line) for e in errors] == [(1, 1), (3, 3)]
+    summary, errors = run(hub, text, fmt=Format.JSONL)
+    assert summary.rows == 2
+    assert [(e.row, e.line) for e in errors] == [(1, 1), (2, 3)]
 
 
 def test_a_reference_to_a_refused_row_names_its_column_and_value(hub: Hub) -> None:
@@ -156,3 +157,28 @@ def test_category_and_brand_codes_may_hold_underscores_as_other_pims_write_them(
     brands = parse_mapping({"class": "Brand", "fields": {"code": "code", "name": "name"}})
     summary, errors = run(hub, "code,name\nsony_group,Sony\n", brands)
     assert summary.created == 1, errors
+
+
+def test_the_summary_keeps_errors_in_row_order(hub: Hub) -> None:
+    # Category paths are resolved (and refused) before the rows are saved, last row first:
+    # the summary, which the console prints, still lists the errors by row.
+    from tests.transfer.test_import import PATHS
+
+    long_name = "x" * 300
+    text = (
+        "sku,name,categories\n"
+        f"O-1,{long_name},Default Category/Fine\n"
+        f"O-2,Two,Default Category/{long_name}\n"
+        f"O-3,Three,Default Category/{long_name}y\n"
+    )
+    summary, errors = run(hub, text, PATHS)
+    assert summary.failed == 3
+    assert sorted(e.row for e in errors) == [1, 2, 3]
+    assert [(e.row, e.code) for e in summary.errors] == [(1, "too-long"), (2, "path"), (3, "path")]
+
+
+def test_row_numbers_count_records_not_blank_lines(hub: Hub) -> None:
+    text = '{"sku": "B-1", "name": "One"}\n\n{"sku": "B-2"}\n\n{"sku": "B-3", "name": "Three"}\n'
+    summary, errors = run(hub, text, fmt=Format.JSONL)
+    assert (summary.rows, summary.created, summary.failed) == (3, 2, 1)
+    assert [(e.row, e.line, e.code) for e in errors] == [(2, 3, "required")]

@@ -54,7 +54,9 @@ def test_csv_shape_errors_name_the_row_or_column(tmp_path: Path) -> None:
 def test_json_lines_and_json_arrays(tmp_path: Path) -> None:
     lines = tmp_path / "p.jsonl"
     lines.write_text('{"sku": "A", "price": 9.5}\n\n{"sku": "B"}\n')
-    assert rows(lines) == [(1, {"sku": "A", "price": 9.5}), (3, {"sku": "B"})]
+    # A record's number counts records; its line is where it stands in the file.
+    assert rows(lines) == [(1, {"sku": "A", "price": 9.5}), (2, {"sku": "B"})]
+    assert [r.line for r in read(lines)] == [1, 3]
     array = tmp_path / "p.json"
     array.write_text('[{"sku": "A", "tags": ["x"]}, {"sku": "B"}]')
     assert rows(array) == [(1, {"sku": "A", "tags": ["x"]}), (2, {"sku": "B"})]
@@ -111,8 +113,9 @@ def test_xlsx_first_sheet_streamed(tmp_path: Path) -> None:
     sheet.append(["B", None, "ignored: no header"])
     file = tmp_path / "p.xlsx"
     book.save(file)
-    assert rows(file) == [(1, {"sku": "A", "price": 9.5}), (3, {"sku": "B"})]
-    assert [r.line for r in read(file)] == [2, 4]  # the rows of the sheet
+    # Empty sheet rows are no records: numbers count records, lines are the sheet's rows.
+    assert rows(file) == [(1, {"sku": "A", "price": 9.5}), (2, {"sku": "B"})]
+    assert [r.line for r in read(file)] == [2, 4]
     # A sheet's header, though cells are left out where empty.
     assert {r.header for r in read(file)} == {("sku", "price")}
 

@@ -270,6 +270,9 @@ def run_import(
                 summary.committed_rows = summary.rows
     else:
         _commit_behind(open_writer, batches, map_batch, store, paths, summary)
+    # Reported as found (category paths before saves, last row first): kept by row, as
+    # readers of the summary expect. Stable, so a row's errors keep their order.
+    summary.errors.sort(key=lambda error: error.row)
     summary.seconds = time.perf_counter() - started
     return summary
 

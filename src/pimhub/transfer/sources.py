@@ -57,7 +57,9 @@ class SourceLimits:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    number: int  # 1-based: the data row of a CSV or sheet, the line of JSONL, the item of JSON
+    # 1-based, counting records only (blank lines and empty sheet rows are none): the data
+    # row of a CSV or sheet, the record of JSONL, the item of JSON. Its place is `line`.
+    number: int
     values: Mapping[str, Any]
     # The columns of a source with a header (CSV, XLSX), one tuple shared by its records;
     # None where each record has its own keys (JSON, XML).
@@ -205,24 +207,28 @@ def _deeper_than(value: Any, limit: int) -> bool:
 def _jsonl(text: IO[str], max_depth: int = MAX_DEPTH) -> Iterator[Record]:
     import orjson
 
-    for number, line in enumerate(text, start=1):
+    # A record's number counts the records (a blank line is none); its line is the file's.
+    number = 0
+    for line_number, line in enumerate(text, start=1):
         if not line.strip():
             continue
+        number += 1
         try:
             value = orjson.loads(line)  # refuses more than 1024 levels itself
         except orjson.JSONDecodeError as exc:
             if "depth limit" in str(exc):
-                raise _too_deep(f"line {number}", max_depth) from None
+                raise _too_deep(f"line {line_number}", max_depth) from None
             # Lines stand alone: one that is not JSON is refused, the others go on.
-            yield Record(number, {}, None, FieldError("", f"not JSON: {exc}", "not-json"), number)
+            problem = FieldError("", f"not JSON: {exc}", "not-json")
+            yield Record(number, {}, None, problem, line_number)
             continue
         if isinstance(value, (dict, list)) and _deeper_than(value, max_depth):
-            raise _too_deep(f"line {number}", max_depth)
+            raise _too_deep(f"line {line_number}", max_depth)
         if not isinstance(value, dict):
             message = f"expected a JSON object, got {type(value).__name__}"
-            yield Record(number, {}, None, FieldError("", message, "shape"), number)
+            yield Record(number, {}, None, FieldError("", message, "shape"), line_number)
             continue
-        yield Record(number, value, line=number)
+        yield Record(number, value, line=line_number)
 
 
 def _json_array(raw: IO[bytes], max_depth: int) -> Iterator[Record]:
@@ -454,11 +460,14 @@ def _xlsx(path: Path, options: SourceOptions, limits: SourceLimits) -> Iterator[
         columns = tuple(n for n in names if n)
         _check_header(list(columns))
         # openpyxl starts at row 1 and fills in missing rows: the header is row 1, and a
-        # record's line is its row on the sheet.
-        for number, row in enumerate(rows, start=1):
+        # record's line is its row on the sheet. Empty rows are no records, so a record's
+        # number counts only the rows that hold something.
+        number = 0
+        for line, row in enumerate(rows, start=2):
             values = {n: v for n, v in zip(names, row, strict=False) if n and v is not None}
             if values:
-                yield Record(number, values, columns, None, number + 1)
+                number += 1
+                yield Record(number, values, columns, None, line)
     finally:
         book.close()
 
