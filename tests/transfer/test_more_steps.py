@@ -12,10 +12,12 @@ import pytest
 import yaml
 
 from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import FieldError
 from pimhub.catalog.service import ListQuery
 from pimhub.transfer.importer import ImportOptions, ImportSummary, RowError, run_import
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping, parse_mapping
 from pimhub.transfer.sources import Format, from_text
+from pimhub.transfer.steps import STEPS, Step, parse_fallback, with_fallback
 
 MAPPING = parse_mapping(
     {
@@ -173,3 +175,95 @@ def test_published_from_a_column_applies_to_rows_of_families_too(hub: Hub) -> No
     summary, errors = run(hub, again, mapping)
     assert summary.updated == 1, errors
     assert get(hub, "F-red").published is True
+
+
+# -- the steps on their own (transfer/steps.py), beside the whole imports above -------------
+
+
+def build(name: str, arg: Any) -> tuple[Step | None, list[FieldError]]:
+    errors: list[FieldError] = []
+    return dict(STEPS)[name](arg, name, errors), errors
+
+
+def step(name: str, arg: Any) -> Step:
+    built, errors = build(name, arg)
+    assert errors == [] and built is not None
+    return built
+
+
+def test_uppercase_and_replace_leave_values_other_than_text_alone() -> None:
+    # A JSON record's number or boolean reaches the step as it is.
+    assert [step("uppercase", True)(v) for v in ("ab", 7, None, ["x", 2])] == [
+        "AB",
+        7,
+        None,
+        ["X", 2],
+    ]
+    replace = step("replace", {"a": "b"})
+    assert [replace(v) for v in ("aa", 7, True, ["a", 2])] == ["bb", 7, True, ["b", 2]]
+
+
+def test_replace_tries_the_longest_text_first_in_one_pass() -> None:
+    # Where two texts match at one place (one begins the other), the longer one wins,
+    # whatever order the mapping gives them in.
+    assert step("replace", {"a": "1", "ab": "2"})("ab a") == "2 1"
+    assert step("replace", {"ab": "2", "a": "1"})("ab a") == "2 1"
+    # A replacement is not replaced again.
+    assert step("replace", {"a": "b", "b": "c"})("ab") == "bc"
+
+
+REPLACE_PAIRS = "a non-empty text and a text to put instead (quote both)"
+
+
+@pytest.mark.parametrize(
+    ("arg", "problems"),
+    [
+        ({}, [("replace", "an object of text to its replacement")]),
+        ("\\n", [("replace", "an object of text to its replacement")]),
+        ({"": "x", "a": 1, "b": "c"}, [("replace.", REPLACE_PAIRS), ("replace.a", REPLACE_PAIRS)]),
+    ],
+)
+def test_problems_of_replace(arg: Any, problems: list[tuple[str, str]]) -> None:
+    built, errors = build("replace", arg)
+    assert built is None
+    assert [(e.field, e.message) for e in errors] == problems
+
+
+def test_fallback_takes_one_column_or_a_list() -> None:
+    errors: list[FieldError] = []
+    assert parse_fallback("sku", "f", errors) == ("sku",)
+    assert parse_fallback(["a", "b"], "f", errors) == ("a", "b")
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ([], "a column, or a list of columns to try in order"),
+        ({"a": "b"}, "a column, or a list of columns to try in order"),
+        (3, "a column, or a list of columns to try in order"),
+        (None, "a column, or a list of columns to try in order"),
+        (["a", ""], "column names are non-empty texts"),
+        (["a", 1], "column names are non-empty texts"),
+        ("", "column names are non-empty texts"),
+    ],
+)
+def test_problems_of_fallback(arg: Any, message: str) -> None:
+    errors: list[FieldError] = []
+    assert parse_fallback(arg, "fields.x.fallback", errors) == ()
+    assert [(e.field, e.message, e.code) for e in errors] == [
+        ("fields.x.fallback", message, "invalid")
+    ]
+
+
+def test_the_source_wins_unless_it_gives_nothing() -> None:
+    def read(column: str) -> Any:
+        return lambda record: record.get(column)
+
+    first_given = with_fallback(read("a"), ("b", "c"))
+    assert first_given({"a": "A", "b": "B", "c": "C"}) == "A"
+    assert first_given({"a": 0, "b": "B"}) == 0  # a zero is a value
+    assert first_given({"a": " ", "b": "B"}) == "B"
+    assert first_given({"a": [], "b": ["B"]}) == ["B"]  # an empty split is nothing
+    assert first_given({"b": None, "c": "C"}) == "C"
+    assert first_given({"a": "", "b": ""}) is None  # nothing anywhere: the last column's
