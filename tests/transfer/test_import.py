@@ -406,3 +406,37 @@ def test_an_unreadable_json_lines_line_refuses_that_row_only(hub: Hub) -> None:
     assert (summary.created, summary.failed) == (2, 2)
     assert [(e.row, e.code) for e in errors] == [(2, "not-json"), (3, "shape")]
     assert errors[1].message == "expected a JSON object, got int"
+
+
+def test_numeric_xlsx_cells_of_text_fields_are_read_as_their_text(hub: Hub, tmp_path: Any) -> None:
+    from openpyxl import Workbook
+
+    from pimhub.transfer.sources import SourceOptions, read
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["sku", "name", "qty"])
+    sheet.append([12345, 0.3, 4])
+    sheet.append([12346.0, 1e3, 5.0])
+    sheet.append([0.3, "Tee", 6])
+    file = tmp_path / "numbers.xlsx"
+    book.save(file)
+    mapping = parse_mapping(
+        {"class": "Product", "fields": {"sku": "sku", "name.en": "name", "stock": "qty"}}
+    )
+
+    def writer() -> Any:
+        return hub.catalog.batch_writer("Product", author="import")
+
+    errors: list[RowError] = []
+    options = ImportOptions(batch_size=2)  # the second batch is validated ahead
+    records = read(file, SourceOptions())
+    summary = run_import(writer, records, mapping, options, on_row_error=errors.append)
+    assert errors == [] and summary.created == 3
+    found = {
+        key: hub.catalog.get_object("Product", key, include_drafts=True).values
+        for key in ("12345", "12346", "0.3")
+    }
+    assert [v["name"] for v in found.values()] == [{"en": "0.3"}, {"en": "1000"}, {"en": "Tee"}]
+    assert [v["stock"] for v in found.values()] == [4, 5, 6]  # a number field keeps numbers

@@ -34,6 +34,7 @@ from pimhub.catalog.errors import FieldError
 from pimhub.catalog.validation import spell_nul, validate_values, without_nul
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
+from pimhub.transfer.cell_text import numbers_as_text, text_field_names
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
 from pimhub.transfer.sources import Record
 
@@ -230,6 +231,9 @@ def run_import(
         summary.rows += mapped.count
         summary.skipped += mapped.skipped
         summary.failed += len({error.row for error in mapped.refused}) + len(mapped.partial)
+        texts = text_field_names(writer.definition)
+        numbers_as_text(texts, mapped.items)
+        numbers_as_text(texts, [values for _, values, _ in mapped.partial])
         unmapped = list(mapped.refused)
         for record, values, cell_errors in mapped.partial:
             coded = paths.coded([values])[0]  # category paths as the codes they name
@@ -436,6 +440,7 @@ def _commit_behind(
                 checked = None
                 if ahead is not None:
                     definition, languages = ahead
+                    numbers_as_text(text_field_names(definition), mapped.items)
                     checked = precheck(definition, paths.coded(mapped.items), languages)
                 if pending is not None:
                     pending.result()
