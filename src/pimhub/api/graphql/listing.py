@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
+
+from graphql import GraphQLError
 
 from pimhub.api.graphql.binding import key_from_fullpath
 from pimhub.api.graphql.context import RequestContext
@@ -198,13 +201,33 @@ def _in_fullpaths(where: Node | None, definition: ClassDefinition, raw: str | No
     beside the filter; paths in another class's folder match nothing."""
     if raw is None:
         return where
-    paths = [p.strip() for p in raw.split(",") if p.strip()]
+    paths = [p.strip() for p in split_fullpaths(raw) if p.strip()]
     if len(paths) > MAX_FULLPATHS:
         raise coded(f"fullpaths holds at most {MAX_FULLPATHS} paths", "BAD_USER_INPUT")
     keys = [k for p in paths if (k := key_from_fullpath(definition.name, p)) is not None]
     # No key is ever null: `$null` is a condition nothing meets.
     wanted = Comparison(_KEY, "$in", keys) if keys else Comparison(_KEY, "$null", True)
     return wanted if where is None else BoolOp("$and", (where, wanted))
+
+
+def split_fullpaths(raw: str) -> list[str]:
+    """`fullpaths` split at its commas. A key may hold a comma itself: written `\\,` it is
+    part of the path (`/Offer/a\\,b` is the key `a,b`), and `\\\\` is one backslash; any
+    other backslash is kept as it is."""
+    paths: list[str] = []
+    current: list[str] = []
+    chars = iter(raw)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            current.append(following if following in (",", "\\") else char + following)
+        elif char == ",":
+            paths.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    paths.append("".join(current))
+    return paths
 
 
 def _paging(args: dict[str, Any]) -> tuple[str | None, int]:
@@ -232,12 +255,22 @@ def _ids(raw: str | None) -> list[int] | None:
     return ids
 
 
+def _read_failed(exc: CatalogError) -> GraphQLError:
+    """A listing's read refused: storage names a bad cursor `after`, as REST calls it; here
+    the cursor is `afterCursor` (`after` is Pimcore's integer offset)."""
+    exc.errors = [
+        replace(e, field="afterCursor") if e.code == "invalid-cursor" and e.field == "after" else e
+        for e in exc.errors
+    ]
+    return from_domain(exc)
+
+
 def get_listing(ctx: RequestContext, definition: ClassDefinition, args: dict[str, Any]) -> Listing:
     request = listing_request(ctx, definition, args)
     try:
         rows = ctx.session.listing(request) if request.first else _empty(ctx, request)
     except CatalogError as exc:
-        raise from_domain(exc) from None
+        raise _read_failed(exc) from None
     nodes = ctx.loader.batch(rows.objects, _language(ctx, args))
     return Listing(ctx, request, rows, nodes)
 
@@ -263,5 +296,5 @@ def get_joined_listing(
         else:
             rows = _empty(ctx, request)
     except CatalogError as exc:
-        raise from_domain(exc) from None
+        raise _read_failed(exc) from None
     return Listing(ctx, request, rows, rows.objects)  # type: ignore[arg-type]

@@ -411,7 +411,9 @@ class _Builder:
             args={
                 "ids": GraphQLArgument(GraphQLString, description="Comma-separated ids"),
                 "fullpaths": GraphQLArgument(
-                    GraphQLString, description="Comma-separated fullpaths (as Pimcore's)"
+                    GraphQLString,
+                    description="Comma-separated fullpaths (as Pimcore's); a comma inside a "
+                    "key is written \\, and a backslash \\\\",
                 ),
                 "filter": GraphQLArgument(GraphQLString, description="JSON filter"),
                 "first": GraphQLArgument(GraphQLInt),
