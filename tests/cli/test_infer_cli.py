@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from pimhub.bootstrap import bootstrap
 from pimhub.cli.server import seed_demo
 from pimhub.settings import Settings
-from tests.cli.test_cli import init, invoke
+from tests.cli.test_cli import init, invoke, one_line_error
 from tests.transfer.test_infer_roundtrip import comparable_rows
 
 CLASSES = ("Brand", "Category", "Product")
@@ -71,3 +71,41 @@ def test_infer_explains_each_column_it_leaves_out(
         "Product", "A", include_drafts=True
     )
     assert product.values["weight"] == {"value": 500, "unit": "g"}  # not 500 kg
+
+
+def test_an_export_with_drafts_comes_back_with_its_drafts(
+    runner: CliRunner, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init(runner)
+    seed = tmp_path / "seed.csv"
+    seed.write_text("sku,name,online\nS-1,One,yes\nS-4,Four,no\n")
+    seed_mapping = tmp_path / "seed.yaml"
+    seed_mapping.write_text(
+        'class: Product\nfields: {sku: sku, name.en: name, "@published": online}\n'
+    )
+    assert invoke(runner, "import", str(seed), "-m", str(seed_mapping))[0] == 0
+    exports = {fmt: tmp_path / f"products.{fmt}" for fmt in ("csv", "xml", "jsonl")}
+    for fmt, file in exports.items():
+        code, out, _ = invoke(runner, "export", "--class", "Product", "--drafts",
+                              "--format", fmt, "-o", str(file))  # fmt: skip
+        assert code == 0, out
+
+    monkeypatch.setenv("PIMHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    init(runner)
+    for fmt in ("csv", "xml"):
+        options = ["--record-path", "product"] if fmt == "xml" else []
+        code, proposal, _ = invoke(runner, "import", str(exports[fmt]), "--infer",
+                                   "--class", "Product", *options)  # fmt: skip
+        assert code == 0 and "'@published': published" in proposal, proposal
+        mapping = tmp_path / f"{fmt}.yaml"
+        mapping.write_text(proposal)
+        code, out, _ = invoke(runner, "import", str(exports[fmt]), "-m", str(mapping), *options)
+        assert code == 0 and " 0 refused" in out, out
+        fresh = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}"))
+        published = {
+            key: fresh.catalog.get_object("Product", key, include_drafts=True).published
+            for key in ("S-1", "S-4")
+        }
+        assert published == {"S-1": True, "S-4": False}, fmt
+    code, _, err = invoke(runner, "import", str(exports["jsonl"]), "--infer", "--class", "Product")
+    assert "nests each object's values under 'fields'" in one_line_error(code, err)

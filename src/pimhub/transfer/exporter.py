@@ -122,6 +122,13 @@ def parent_column(definition: ClassDefinition, fields: Sequence[str] | None) -> 
     return name if fields is None or name in fields else None
 
 
+def published_column(definition: ClassDefinition) -> str:
+    """The CSV column of the published flag (written with drafts only: without them every
+    object exported is published, and the file stays as it always was): `published`, or
+    `@published` in a class with a field of that name."""
+    return "@published" if definition.field("published") is not None else "published"
+
+
 def export(
     catalog: CatalogService,
     reads: GraphReads,
@@ -139,8 +146,12 @@ def export(
         writer: Any = _magento_writer(catalog, definition, out, default_language)
     else:
         parent = parent_column(definition, options.fields)
-        delimiter = {"delimiter": options.delimiter} if options.delimiter is not None else {}
-        writer = _WRITERS[options.format](out, definition, cols, parent, **delimiter)
+        extra: dict[str, Any] = {}
+        if options.delimiter is not None:
+            extra["delimiter"] = options.delimiter
+        if options.format == ExportFormat.CSV and options.drafts:
+            extra["published"] = published_column(definition)
+        writer = _WRITERS[options.format](out, definition, cols, parent, **extra)
     count = 0
     for role in _family_order(definition, options.format):
         for obj, keys in _objects(catalog, reads, definition, options, role):
@@ -261,16 +272,21 @@ class _Csv:
         cols: list[Column],
         parent: str | None,
         delimiter: str = ",",
+        published: str | None = None,
     ) -> None:
         self.cols = cols
         self.parent = parent
+        self.published = published
         self.writer = csv.writer(out, delimiter=delimiter)
-        self.writer.writerow([c.name for c in cols] + ([parent] if parent else []))
+        extra = [name for name in (parent, published) if name]
+        self.writer.writerow([c.name for c in cols] + extra)
 
     def write(self, obj: CatalogObject, keys: dict[str, str], language: str | None) -> None:
         row = [_cell(_value(c, obj, keys)) for c in self.cols]
         if self.parent:
             row.append(_cell(_parent_key(obj, keys)))
+        if self.published:
+            row.append(_cell(obj.published))  # 1 or 0, as the XML attribute
         self.writer.writerow(row)
 
     def close(self) -> None:

@@ -25,7 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from pimhub.catalog.batch import PUBLISHED_ITEM_KEY
 from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.fields import FieldDefinition, FieldType
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 
@@ -45,10 +47,13 @@ _EXPORT_METADATA = {
     "key": "the business key, which the export also writes as its field",
     "version": "kept by the hub, one more at every change",
     "modifiedAt": "kept by the hub",
-    "published": "the published flag is no field: new objects are published unless --draft",
     "fields": "a JSON Lines export nests the values here, and a mapping reads top-level "
     "keys: export --format csv (or xml) to import an export back",
 }
+
+
+# The published flag: pimhub's export (CSV with drafts, XML, JSON Lines), Akeneo's `enabled`.
+_PUBLISHED_COLUMNS = frozenset({"published", "@published", "enabled"})
 
 
 class Unmapped(NamedTuple):
@@ -91,6 +96,7 @@ def propose_mapping(
     columns it leaves out with the reason. `samples` (the first records) choose list
     separators; `languages` are the hub's (default: the default language alone)."""
     columns = list(header)
+    _refuse_nested_export(definition, header)
     proposal = _Proposal(
         definition,
         [lang.lower() for lang in (languages or [default_language])],
@@ -107,6 +113,28 @@ def propose_mapping(
     return {"class": definition.name, "fields": proposal.fields}, proposal.unmapped
 
 
+class CannotPropose(InvalidInput):
+    """A file no mapping can import as it is."""
+
+    code = "cannot-propose"
+    title = "No mapping can read this file"
+
+
+def _refuse_nested_export(definition: ClassDefinition, header: Mapping[str, Any]) -> None:
+    """pimhub's JSON Lines export nests an object's values under `fields`, and a mapping
+    reads a record's top-level keys only: a proposal would map nothing but metadata and
+    refuse every row for its missing business key, so there is none."""
+    nested = header.get("fields")
+    if not isinstance(nested, Mapping) or definition.business_key in header:
+        return
+    raise CannotPropose(
+        "this is pimhub's JSON Lines export, which nests each object's values under "
+        "'fields'; a mapping reads top-level keys only, so none can import it: export "
+        "with --format csv --drafts (or --format xml --drafts) to import an export back",
+        [FieldError("fields", "values nested here cannot be mapped", "nested")],
+    )
+
+
 def _propose_column(
     proposal: _Proposal, column: str, default_language: str, with_unit: dict[str, str]
 ) -> None:
@@ -115,6 +143,9 @@ def _propose_column(
     whole = _field_named(definition, column)
     if family is not None and whole is None:
         proposal.put(column, *family)
+        return
+    if whole is None and _plain(column) in _PUBLISHED_COLUMNS:
+        proposal.put(column, PUBLISHED_ITEM_KEY, {"column": column})
         return
     if whole is not None:
         if with_unit.get(whole.name) not in (None, column):
