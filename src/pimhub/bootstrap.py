@@ -88,6 +88,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
     uow = SqlUnitOfWorkFactory(engine, index.writer)
     classes = ClassService(uow)
     datahub = DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now)
+    classes.dependents.append(datahub.class_change_problems)
     graph_reads = SqlGraphReads(engine)
     catalog = CatalogService(
         uow,

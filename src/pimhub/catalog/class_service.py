@@ -139,10 +139,42 @@ def upgrade_stored_values(
     return len(changes)
 
 
+# What else depends on a class's fields (the datahub configurations' formats): given the
+# current definition (None for a new class) and the new one, the problems the change would
+# cause there. Wired by bootstrap; the domain knows nothing of who depends.
+ClassDependents = Callable[[ClassDefinition | None, ClassDefinition], list[FieldError]]
+
+
 class ClassService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], datetime] = utc_now) -> None:
         self.uow = uow
         self.clock = clock
+        self.dependents: list[ClassDependents] = []
+
+    def _refuse_breaking_dependents(self, definitions: Sequence[ClassDefinition]) -> None:
+        """Refuses changes that would break what depends on the classes' fields. Checked
+        before the class change's transaction, which it would otherwise hold open while
+        reading elsewhere; a dependent saved in between is still refused by its own
+        validation or, at worst, left out of its answers with a warning."""
+        if not self.dependents:
+            return
+        current = {c.name: c for c in self.all()}
+        problems: list[FieldError] = []
+        for new in definitions:
+            old = current.get(new.name)
+            if old is not None and old.to_dict(with_version=False) == new.to_dict(
+                with_version=False
+            ):
+                continue
+            for check in self.dependents:
+                problems += check(old, new)
+        if problems:
+            raise IncompatibleClassChange(
+                f"changing class {', '.join(d.name for d in definitions)} would break "
+                f"{len(problems)} thing(s) that depend on its fields, first: "
+                f"{problems[0].message}; change those first",
+                problems,
+            )
 
     def all(self) -> list[ClassDefinition]:
         with self.uow() as uow:
@@ -178,6 +210,7 @@ class ClassService:
                 f"the body defines '{definition.name}' but the URL names '{name}'",
                 [FieldError("name", "differs from the URL")],
             )
+        self._refuse_breaking_dependents([definition])
 
         def work(uow: UnitOfWork) -> ClassDefinition:
             uow.classes.lock([name])
@@ -239,6 +272,7 @@ class ClassService:
             raise InvalidClassDefinition(
                 "the class definitions have problems; nothing applied", errors
             )
+        self._refuse_breaking_dependents(definitions)
         return self._write(lambda uow: self._apply(uow, definitions, author))
 
     def _apply(

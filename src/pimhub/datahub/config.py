@@ -91,6 +91,20 @@ class FieldFormat:
         """Whether the field still has the type this shape is for (classes change)."""
         return f.type == _SHAPE_TYPES[self.shape]
 
+    def fits(self, f: FieldDefinition) -> bool:
+        """Whether the field still has the type, the currency and the unit's family this
+        format asks for (classes change after the configuration was saved)."""
+        if not self.applies_to(f):
+            return False
+        if self.currency is not None and f.currencies and self.currency not in f.currencies:
+            return False
+        if self.unit is not None:
+            try:
+                units.unit_code(f.family or "", self.unit)
+            except units.UnitError:
+                return False
+        return True
+
     def to_dict(self) -> dict[str, str]:
         out = {"as": self.shape.value}
         if self.currency is not None:
@@ -380,6 +394,23 @@ def _format_fits(
             errors.append(FieldError(f"{here}.unit", str(exc)))
             return False
     return True
+
+
+def format_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
+    """What of `config`'s formats for `definition`'s class would no longer fit it: a field
+    gone or of another type, a currency or unit it no longer has. Each problem's path starts
+    with `datahub.<configuration>.` and its message names the configuration."""
+    errors: list[FieldError] = []
+    for exposed in config.classes:
+        if exposed.name != definition.name:
+            continue
+        for fmt in exposed.formats:
+            here = f"datahub.{config.name}.classes.{exposed.name}.formats.{fmt.field}"
+            _format_fits(fmt, definition, exposed.fields, here, errors)
+    return [
+        FieldError(e.field, f"datahub configuration '{config.name}': {e.message}", e.code)
+        for e in errors
+    ]
 
 
 def _parse_operations(raw: Any, path: str, errors: list[FieldError]) -> frozenset[Operation]:

@@ -10,7 +10,12 @@ from typing import Any, Protocol
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
 from pimhub.catalog.retry import retrying
-from pimhub.datahub.config import DatahubConfig, InvalidDatahubConfig, parse_datahub_config
+from pimhub.datahub.config import (
+    DatahubConfig,
+    InvalidDatahubConfig,
+    format_problems,
+    parse_datahub_config,
+)
 
 
 class UnknownDatahubConfig(NotFound):
@@ -124,6 +129,20 @@ class DatahubService:
             _, outcome = retrying(partial(self._replace, config, author, None))
             results.append((config.name, outcome))
         return results
+
+    def class_change_problems(
+        self, old: ClassDefinition | None, new: ClassDefinition
+    ) -> list[FieldError]:
+        """What replacing `old` with `new` would break in the saved configurations (their
+        formats), leaving out what `old` already broke: the class service refuses such a
+        change rather than have queries fail later as if the client had erred."""
+        problems: list[FieldError] = []
+        for config in self.all():
+            # By path: a message may differ while the problem is the same (the currencies
+            # a price list holds are named in it).
+            before = {p.field for p in format_problems(config, old)} if old is not None else set()
+            problems += [p for p in format_problems(config, new) if p.field not in before]
+        return problems
 
     def delete(self, name: str) -> None:
         if not self.configs.delete(name):

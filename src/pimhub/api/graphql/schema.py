@@ -7,10 +7,11 @@ operations it does not allow. Type names follow Pimcore's datahub (`object_Produ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
@@ -52,6 +53,8 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.fields import FieldDefinition, FieldType
 from pimhub.datahub.config import DatahubConfig, FieldFormat, Operation, Shape
 
+log = structlog.get_logger("pimhub.graphql")
+
 # Keyset cursors are opaque strings (edge `cursor`, pageInfo `endCursor`) and go back in
 # `afterCursor`; `after` is Pimcore's integer offset. Two arguments, because a client that
 # validates locally (graphql-codegen, gql) only lets an Int variable into an Int position.
@@ -89,6 +92,31 @@ class DatahubSchema:
     by_type: dict[str, ClassBinding] = field(default_factory=dict)
 
 
+def _fitting_formats(
+    config_name: str, formats: Sequence[FieldFormat], definition: ClassDefinition
+) -> dict[str, FieldFormat]:
+    """The formats that still fit their field. Class changes that break a format are
+    refused, but a configuration saved before that check may still hold one: its field
+    answers in its own shape, with a warning, rather than fail every query that asks for it
+    as if the client had erred. A format whose field is gone is left out as the field is."""
+    out: dict[str, FieldFormat] = {}
+    for fmt in formats:
+        f = definition.field(fmt.field)
+        if f is None:
+            continue
+        if fmt.fits(f):
+            out[fmt.field] = fmt
+        else:
+            log.warning(
+                "graphql.stale_format",
+                config=config_name,
+                class_name=definition.name,
+                field=fmt.field,
+                format=fmt.to_dict(),
+            )
+    return out
+
+
 def build_schema(
     config: DatahubConfig,
     definitions: Mapping[str, ClassDefinition],
@@ -109,12 +137,7 @@ def build_schema(
             fields,
             exposed.operations,
             f"object_{exposed.name}",
-            formats={
-                fmt.field: fmt
-                for fmt in exposed.formats
-                # A format whose field changed type since is left out, as gone fields are.
-                if (f := definition.field(fmt.field)) is not None and fmt.applies_to(f)
-            },
+            formats=_fitting_formats(config.name, exposed.formats, definition),
         )
     # Relations to classes this configuration does not expose are left out.
     for binding in bindings.values():
