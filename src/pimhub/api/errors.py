@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -190,6 +191,24 @@ async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+# How long a client should wait when every database connection is in use.
+POOL_RETRY_AFTER_SECONDS = 2
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> ProblemResponse:
+    # Every pooled connection stayed busy for the pool's whole timeout: the server is
+    # overloaded, not broken, and the request did not run. A retry later will.
+    answer = problem(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        f"the server has no free database connection now; retry after {POOL_RETRY_AFTER_SECONDS} s",
+        instance=request.url.path,
+    )
+    answer.headers["Retry-After"] = str(POOL_RETRY_AFTER_SECONDS)
+    return answer
+
+
 async def _client_gone(request: Request, exc: Exception) -> Response:
     # The client hung up while its body was being read: nobody is left to answer, and it
     # is no server fault. 499 (nginx's "client closed request") is what the log shows.
@@ -199,6 +218,7 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(e.CatalogError, _catalog_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -153,3 +153,21 @@ def test_an_exhausted_pool_answers_503_with_retry_after(hub: Hub) -> None:
         assert [r["success"] for r in answer.json()["data"]["upsertProductBatch"]] == [True] * 5
     finally:
         engine.dispose()
+
+
+def test_rest_answers_an_exhausted_pool_with_503_too(hub: Hub) -> None:
+    """REST shares the pool: a request that found no free connection did not run and says
+    when to retry, in the stable problem shape, instead of a 500."""
+    headers = bearer(hub, "admin", name="a")
+    engine = small_pool_engine(hub.engine, 1, timeout=0.3)
+    try:
+        client = TestClient(create_app(bootstrap(hub.settings, engine=engine)))
+        with engine.connect():  # holds the pool's only connection
+            answer = client.get("/api/v1/objects/Product", headers=headers)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "2"
+        body = answer.json()
+        assert body["code"] == "service-unavailable" and body["status"] == 503
+        assert client.get("/api/v1/objects/Product", headers=headers).status_code == 200
+    finally:
+        engine.dispose()
