@@ -10,9 +10,10 @@ import pytest
 from pimhub.bootstrap import Hub
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
 from pimhub.catalog.commerce import commerce_model
+from pimhub.catalog.errors import FieldError
 from pimhub.catalog.service import ListQuery
 from pimhub.transfer.importer import ImportOptions, ImportSummary, run_import
-from pimhub.transfer.inference import Unmapped, propose_mapping
+from pimhub.transfer.inference import CannotPropose, Unmapped, propose_mapping
 from pimhub.transfer.mapping import InvalidMapping, parse_mapping
 from pimhub.transfer.sources import Format, from_text
 from pimhub.transfer.steps import STEPS
@@ -211,3 +212,158 @@ def test_a_huge_column_name_is_matched_whole_only() -> None:
     fields, unmapped = propose(["sku", column])
     assert fields == {"sku": "sku"}
     assert unmapped == [(column, "Product has no field named or titled so")]
+
+
+# -- each reading on its own, with the reasons compared whole ---------------------------------
+
+ITEM = parse_class_definition(
+    {
+        "name": "Item",
+        "businessKey": "code",
+        "fields": [
+            {"name": "code", "type": "text"},
+            {"name": "q", "type": "text", "localized": True},  # a one-letter name
+            {"name": "cost", "type": "money", "currencies": ["USD", "GBP"]},  # no price list
+        ],
+    }
+)
+
+
+def test_a_whole_localized_column_is_in_the_default_language() -> None:
+    proposal, unmapped = propose_mapping(product(), {"sku": "", "name": ""}, "de", LANGUAGES)
+    assert (proposal["fields"], unmapped) == ({"sku": "sku", "name.de": "name"}, [])
+
+
+def test_a_whole_money_column_is_its_amount_in_the_first_currency_else_a_guess() -> None:
+    fields, _ = propose(["sku", "price"])
+    assert fields == {
+        "sku": "sku",
+        "price.amount": {"column": "price", "number": True},
+        "price.currency": {"value": "EUR"},  # the field names none: a guess to check
+    }
+    fields, _ = propose(["code", "cost"], definition=ITEM)
+    assert fields == {
+        "code": "code",
+        "cost.amount": {"column": "cost", "number": True},
+        "cost.currency": {"value": "USD"},
+    }
+    fields, _ = propose(["sku", "price"], definition=product(price_list=True))
+    assert fields == {"sku": "sku", "price.EUR": {"column": "price", "number": True}}
+
+
+def test_samples_choose_the_separator_else_the_header_record_does() -> None:
+    header = {"sku": "A", "material": "cotton"}
+    later = {"sku": "B", "material": "cotton|wool"}
+    proposal, _ = propose_mapping(product(), header, "en", LANGUAGES, [header, later])
+    assert proposal["fields"]["material"] == {"column": "material", "split": "|"}
+    proposal, _ = propose_mapping(product(), later, "en", LANGUAGES)
+    assert proposal["fields"]["material"] == {"column": "material", "split": "|"}
+    # A comma in a pimhub export's cell wins over the export's own bar.
+    fields, _ = propose(["sku", "name.en", "material"], [["A", "Tee", "cotton,wool"]])
+    assert fields["material"] == {"column": "material", "split": ","}
+
+
+def test_a_file_is_pimhub_style_by_its_first_dotted_part() -> None:
+    fields, _ = propose(["sku", "name.en.x", "material"], [["A", "Tee", "cotton"]])
+    assert fields["material"] == {"column": "material", "split": "|"}
+
+
+def test_magentos_three_columns_alone_are_enough() -> None:
+    _, unmapped = propose([" SKU", "product_type", "attribute_set_code"])
+    assert unmapped[0] == ("(file)", "this is Magento's product import CSV: -m magento-products")
+
+
+def test_a_column_feeding_a_part_already_fed_names_the_first_column() -> None:
+    already = "{} already reads the column '{}'"
+    cases = [
+        (["sku", "weight", "weight-unit", "weight.value"], "weight.value", "weight"),
+        (["sku", "weight.unit", "weight-unit"], "weight.unit", "weight.unit"),
+        (["sku", "price.amount", "price-amount"], "price.amount", "price.amount"),
+        (["sku", "price-EUR", "price.amount"], "price.amount", "price-EUR"),
+    ]
+    for header, target, first in cases:
+        _, unmapped = propose(header)
+        assert unmapped == [(header[-1], already.format(target, first))], header
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (["sku", "sku.value"], "sku is a text field, with no part 'value'"),
+        (["sku", "stock.unit"], "stock is a number field, with no part 'unit'"),
+        (["sku", "name.1"], "name is localized, and '1' is not a language"),
+        (["sku", "name."], "Product has no field named or titled so"),  # no part after it
+        (["sku", "price-euros"], "price is money, and 'euros' is not a currency"),
+        (["sku", "price.unit"], "price is money, and 'unit' is not a currency"),
+        (
+            ["sku", "name-ja_JP"],
+            "'ja' is not one of this hub's languages (en, de, fr); add it to PIMHUB_LANGUAGES "
+            "to import this column",
+        ),
+        (
+            ["sku", "price-EUR", "price-USD"],
+            "price holds one amount in one currency, read from 'price-EUR'; make it a price "
+            "list (docs/classes.md) to keep one amount per currency",
+        ),
+        (["code", "costUSD"], "Item has no field named or titled so"),  # not a price list
+    ],
+)
+def test_each_column_left_out_says_why(header: list[str], reason: str) -> None:
+    definition = ITEM if header[0] == "code" else None
+    _, unmapped = propose(header, definition=definition)
+    assert unmapped == [(header[-1], reason)]
+
+
+def test_a_unit_part_of_another_field_leaves_its_plain_column_whole() -> None:
+    fields, _ = propose(["sku", "price", "price.unit", "stock", "stock-unit"])
+    assert fields["price.amount"] == {"column": "price", "number": True}
+    assert fields["stock"] == {"column": "stock", "number": True}
+
+
+def test_a_column_name_of_the_longest_length_is_still_read_in_parts() -> None:
+    column = "name-en_US-" + "c" * 189
+    assert len(column) == 200
+    fields, _ = propose(["sku", column])
+    assert fields == {"sku": "sku", "name.en": column}
+
+
+def test_a_one_letter_field_is_read_in_parts_too() -> None:
+    fields, unmapped = propose(["code", "q.de"], definition=ITEM)
+    assert (fields, unmapped) == ({"code": "code", "q.de": "q.de"}, [])
+
+
+def test_family_columns_of_pimhub_and_magento() -> None:
+    fields, _ = propose(["sku", "@parent", "configurable_variations"])
+    assert fields == {
+        "sku": "sku",
+        "@parent": "@parent",
+        "@variants": {"column": "configurable_variations", "variations": "sku"},
+    }
+
+
+def test_names_match_ignoring_case_spaces_dashes_and_underscores() -> None:
+    fields, unmapped = propose(["SKU", "short_description", "Release-Date"])
+    assert fields == {
+        "shortDescription.en": "short_description",
+        "releasedOn": "Release-Date",
+        "sku": "SKU",
+    }
+    assert unmapped == []
+
+
+def test_a_nested_json_lines_export_gets_no_proposal() -> None:
+    nested = {"uuid": "u", "class": "Product", "fields": {"sku": "A"}}
+    with pytest.raises(CannotPropose) as caught:
+        propose_mapping(product(), nested, "en", LANGUAGES)
+    assert caught.value.detail == (
+        "this is pimhub's JSON Lines export, which nests each object's values under 'fields'; "
+        "a mapping reads top-level keys only, so none can import it: export with --format csv "
+        "--drafts (or --format xml --drafts) to import an export back"
+    )
+    assert caught.value.errors == [
+        FieldError("fields", "values nested here cannot be mapped", "nested")
+    ]
+    # A record with the business key at the top, or a fields column of text, is read as usual.
+    for header in ({**nested, "sku": "A"}, {"sku": "A", "fields": "x"}):
+        proposal, _ = propose_mapping(product(), header, "en", LANGUAGES)
+        assert proposal["fields"]["sku"] == "sku"

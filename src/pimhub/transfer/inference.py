@@ -223,10 +223,8 @@ def _propose_language(proposal: _Proposal, column: str, f: FieldDefinition, part
             "PIMHUB_LANGUAGES to import this column",
         )
         return
-    spec: dict[str, Any] = {"column": column}
-    if f.is_list:
-        spec["split"] = _list_separator(proposal, column)
-    proposal.put(column, f"{f.name}.{lang}", spec)
+    # Only text fields are localized, and none of them is a list: nothing to split.
+    proposal.put(column, f"{f.name}.{lang}", {"column": column})
 
 
 def _propose_money(proposal: _Proposal, column: str, f: FieldDefinition, part: str) -> None:
