@@ -439,3 +439,55 @@ def test_openapi_a_recursive_schema_is_followed_12_levels_deep() -> None:
         + ": property 'leaf': type string became integer"
         for n in range(11, -1, -1)
     ]
+
+
+def test_openapi_a_request_body_no_longer_json_is_not_compared() -> None:
+    json_body = _api({"requestBody": _body({"type": "string"})})
+    csv_body = _api({"requestBody": _body({"type": "integer"}, media="text/csv")})
+    assert openapi_changes(json_body, csv_body) == Changes()
+    assert openapi_changes(csv_body, json_body) == Changes()
+
+
+def test_openapi_nested_request_parts_are_compared_as_requests() -> None:
+    def body(item: str, required: list[str]) -> dict[str, Any]:
+        inner = {"type": "object", "properties": {"b": {}}, "required": required}
+        schema = {
+            "type": "object",
+            "properties": {"a": inner, "list": {"type": "array", "items": {"type": item}}},
+        }
+        return _api({"requestBody": _body(schema)})
+
+    # A request that takes numbers where it took integers takes more: no break.
+    assert openapi_changes(body("integer", []), body("number", ["b"])) == Changes(
+        breaking=["POST /x request body: property 'a': property 'b' became required"],
+        other=["POST /x request body: property 'list'[]: type integer became number"],
+    )
+
+
+def test_openapi_references_to_missing_parts_read_as_any_schema() -> None:
+    gone = {"$ref": "#/components/schemas/Gone"}
+    missing = {"$ref": "#/components/responses/Missing"}
+
+    def doc(components: dict[str, Any] | None) -> dict[str, Any]:
+        operation = {"requestBody": _body(gone), "responses": {"400": missing}}
+        document: dict[str, Any] = {"paths": {"/x": {"post": operation}}}
+        if components is not None:
+            document["components"] = components
+        return document
+
+    for components in (None, {}, {"schemas": {}, "responses": {}}):
+        assert openapi_changes(doc(components), doc(components)) == Changes()
+    typed = doc({"schemas": {"Gone": {"type": "string"}}})
+    assert openapi_changes(doc(None), typed) == Changes(
+        breaking=["POST /x request body: type any became string"]
+    )
+
+
+def test_openapi_each_level_of_a_recursive_list_counts_toward_the_depth_limit() -> None:
+    def answer(values: list[str]) -> dict[str, Any]:
+        tree = {"type": "array", "enum": values, "items": {"$ref": "#/components/schemas/T"}}
+        return _api(_answer({"$ref": "#/components/schemas/T"}), T=tree)
+
+    assert openapi_changes(answer(["a", "b"]), answer(["b"])) == Changes(
+        other=[f"POST /x: response 200{'[]' * n}: values ['a'] were removed" for n in range(13)]
+    )
