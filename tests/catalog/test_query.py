@@ -721,3 +721,49 @@ def test_pimcore_names_without_a_meaning_here_say_what_to_use() -> None:
     detail, errors = refusal({"o_id": 5})
     assert detail.startswith("unknown field 'o_id' (filter by the business key or uuid")
     assert errors[0].field == "filter.o_id" and errors[0].code == "unknown-field"
+
+
+def test_pimcore_hints_are_given_whole_and_only_for_names_the_class_lacks() -> None:
+    assert refusal({"o_path": 5}) == (
+        "unknown field 'o_path' (objects live in one folder per class; filter by the business key)",
+        [
+            FieldError(
+                "filter.o_path",
+                "unknown field 'o_path' in Product; objects live in one folder per class; "
+                "filter by the business key",
+                "unknown-field",
+            )
+        ],
+    )
+    # A class's own field of that name, hidden by the exposure, is just unknown.
+    thing = parse_class_definition(
+        {
+            "name": "Thing",
+            "businessKey": "code",
+            "fields": [{"name": "code", "type": "text"}, {"name": "o_path", "type": "text"}],
+        }
+    )
+    resolver = FieldResolver(thing, default_language="en", exposed=frozenset({"code"}))
+    with pytest.raises(InvalidQuery) as caught:
+        FilterParser(resolver).parse('{"o_path": "x"}')
+    assert (caught.value.detail, caught.value.errors) == (
+        "unknown field 'o_path'",
+        [FieldError("filter.o_path", "unknown field 'o_path' in Thing", "unknown-field")],
+    )
+
+
+def test_unix_seconds_of_24_digits_reach_the_range_check_and_longer_ones_do_not() -> None:
+    where = "filter.o_creationDate"
+    longest, longer = "1" * 24, "1" * 25
+    assert refusal({"o_creationDate": longest}) == invalid_value(
+        where, f"'{longest}' is outside the years 1 to 9999"
+    )
+    assert refusal({"o_creationDate": longer}) == invalid_value(
+        where, f"'{longest}'... is outside the years 1 to 9999"
+    )
+
+
+def test_whole_unix_seconds_stay_whole_numbers() -> None:
+    node = parse({"o_modificationDate": {"$in": ["946684800", "946684800.5"]}})
+    assert isinstance(node, Comparison)
+    assert [(v, type(v)) for v in node.value] == [(946_684_800, int), (946_684_800.5, float)]
