@@ -131,7 +131,9 @@ def test_a_skip_column_the_file_lacks_is_refused_before_anything_is_written(hub:
     )
     with pytest.raises(InvalidMapping) as caught:
         run(hub, "sku\nx-1\n", mapping)
-    assert [e.field for e in caught.value.errors] == ["skip"]
+    assert caught.value.errors == [
+        FieldError("skip", "tests the column 'state', which the file does not have")
+    ]
 
 
 def test_the_documented_example_imports_as_docs_import_md_says(hub: Hub) -> None:
@@ -267,3 +269,14 @@ def test_the_source_wins_unless_it_gives_nothing() -> None:
     assert first_given({"a": [], "b": ["B"]}) == ["B"]  # an empty split is nothing
     assert first_given({"b": None, "c": "C"}) == "C"
     assert first_given({"a": "", "b": ""}) is None  # nothing anywhere: the last column's
+
+
+def test_unknown_top_level_keys_of_any_type_are_named_in_order() -> None:
+    # YAML reads an unquoted 2 as a number: it is named beside the texts, not a crash.
+    with pytest.raises(InvalidMapping) as caught:
+        parse_mapping({"class": "Product", "fields": {"sku": "sku"}, "z": 1, 2: "x", "a": 3})
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        (2, "unknown attribute"),
+        ("a", "unknown attribute"),
+        ("z", "unknown attribute"),
+    ]
