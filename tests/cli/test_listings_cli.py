@@ -134,3 +134,5 @@ def test_graphql_keys_lists_the_keys_of_configurations(
     for extra in ((), ("--json",)):  # a configuration that does not exist is an error, not []
         code, out, err = invoke(narrow, "graphql", "keys", "nosuch", *extra)
         assert code != 0 and out == "" and "nosuch" in err, (out, err)
+        code, out, err = invoke(narrow, "graphql", "keys", "", *extra)
+        assert code != 0 and out == "", (out, err)

@@ -106,8 +106,8 @@ def list_keys(
     every configuration, are under `pimhub keys list`."""
     from pimhub.cli.keys import key_row
 
-    wanted = {f"datahub:{config}"} if config else None
-    if config:
+    wanted = {f"datahub:{config}"} if config is not None else None
+    if config is not None:  # '' names no configuration: an error, not every key
         hub = open_hub()
         hub.datahub.get(config)  # a configuration that does not exist is an error, not []
         access = hub.access
