@@ -93,3 +93,35 @@ def test_no_request_lines_above_info(sample: Hub) -> None:
         assert b'"request"' not in stream.getvalue()
     finally:
         configure_logging("INFO", json=True)
+
+
+def test_an_unexpected_failure_is_one_json_line_with_the_request_id(sample: Hub) -> None:
+    """A 500's traceback is logged as JSON with the id the client got, and its request line
+    says error: a log collector links the two."""
+    stream = io.BytesIO()
+    configure_logging("INFO", json=True, stream=stream)
+    try:
+        app = create_app(sample)
+
+        @app.get("/boom")
+        def boom() -> None:
+            raise RuntimeError("kaput")
+
+        client = TestClient(app, raise_server_exceptions=False)
+        answer = client.get("/boom", headers={"X-Request-ID": "rid-500"})
+        assert answer.status_code == 500 and answer.json()["code"] == "internal-error"
+        assert observability._request_lines is not None
+        observability._request_lines.flush()
+        lines = [orjson.loads(x) for x in stream.getvalue().splitlines()]
+        failed = next(x for x in lines if x["event"] == "request.failed")
+        assert failed["request_id"] == "rid-500" and failed["level"] == "error"
+        assert failed["path"] == "/boom"
+        assert "RuntimeError" in str(failed["exception"]) and "kaput" in str(failed["exception"])
+        request = next(x for x in lines if x["event"] == "request")
+        assert (request["request_id"], request["status"], request["level"]) == (
+            "rid-500",
+            500,
+            "error",
+        )
+    finally:
+        configure_logging("INFO", json=True)

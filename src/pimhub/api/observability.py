@@ -134,6 +134,13 @@ class RequestLogMiddleware:
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # The server's own traceback line is plain text without the request id; this one
+            # is JSON, carries the id the client got and the exception, so the two connect.
+            # A fresh logger: the module's is cached at first use, and this path is rare.
+            failed = structlog.get_logger("pimhub.http")
+            failed.exception("request.failed", method=scope["method"], path=scope["path"])
+            raise
         finally:
             ms = round((time.perf_counter() - start) * 1000, 2)
             if _request_lines is not None:
@@ -146,7 +153,7 @@ class RequestLogMiddleware:
                             "ms": ms,
                             "event": "request",
                             "request_id": request_id,
-                            "level": "info",
+                            "level": "error" if status >= 500 else "info",
                             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                         }
                     )
