@@ -128,6 +128,27 @@ def test_refusals_come_before_anything_runs(
     assert client.get("/api/v1/imports", headers=admin).json()["items"] == []
 
 
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        # Python's `re` raised OverflowError here: a 500 once.
+        ("x{99999999999}", "a repetition count above 1000"),
+        (r"(a)\1", r"invalid escape sequence: \1"),
+        ("(?=a)", "invalid perl operator: (?="),
+    ],
+)
+def test_a_skip_pattern_re2_cannot_run_is_refused_up_front(
+    imports: Hub, client: TestClient, admin: dict[str, str], pattern: str, reason: str
+) -> None:
+    mapping = f"{MAPPING}skip: [{{column: name, matches: '{pattern}'}}]\n"
+    bad = start(client, admin, 422, mapping=mapping)
+    unsupported = "uses a feature that is not supported (linear-time matching)"
+    assert [(e["field"], e["message"]) for e in bad["errors"]] == [
+        ("skip[0].matches", f"{unsupported}: {reason}")
+    ]
+    assert client.get("/api/v1/imports", headers=admin).json()["items"] == []
+
+
 def test_a_server_start_marks_unfinished_jobs_interrupted(
     imports: Hub, client: TestClient, admin: dict[str, str]
 ) -> None:

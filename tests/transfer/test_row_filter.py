@@ -5,6 +5,8 @@ test_more_steps.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -96,6 +98,7 @@ def test_a_pattern_of_the_longest_length_is_accepted() -> None:
     assert row_filter.skips({"c": "a" * 999}) is False
 
 
+UNSUPPORTED = "uses a feature that is not supported (linear-time matching)"
 WRONG_PATTERN = "a regular expression of 1 to 1000 characters"
 WRONG_EQUALS = "a text or a list of texts (quote yes and no)"
 
@@ -133,10 +136,35 @@ WRONG_EQUALS = "a text or a list of texts (quote yes and no)"
             [
                 (
                     "skip[0].matches",
-                    "not a regular expression: missing ), unterminated subpattern at position 0",
+                    "not a regular expression: missing ): (",
                     "invalid",
                 )
             ],
+        ),
+        (
+            # Python's `re` overflows on this count (a 500 once); RE2 would read it as text.
+            [{"column": "c", "matches": "x{99999999999}"}],
+            [("skip[0].matches", f"{UNSUPPORTED}: a repetition count above 1000", "invalid")],
+        ),
+        (
+            [{"column": "c", "matches": "x{1,99999999999}"}],
+            [("skip[0].matches", f"{UNSUPPORTED}: a repetition count above 1000", "invalid")],
+        ),
+        (
+            [{"column": "c", "matches": "x{2000}"}],
+            [("skip[0].matches", f"{UNSUPPORTED}: invalid repetition size: {{2000}}", "invalid")],
+        ),
+        (
+            [{"column": "c", "matches": r"(a)\1"}],
+            [("skip[0].matches", f"{UNSUPPORTED}: invalid escape sequence: \\1", "invalid")],
+        ),
+        (
+            [{"column": "c", "matches": "(?=a)"}],
+            [("skip[0].matches", f"{UNSUPPORTED}: invalid perl operator: (?=", "invalid")],
+        ),
+        (
+            [{"column": "c", "matches": "(?<!a)b"}],
+            [("skip[0].matches", f"{UNSUPPORTED}: invalid perl operator: (?<!", "invalid")],
         ),
         (
             # Unknown keys are named in sorted order, beside the condition's own problems.
@@ -174,3 +202,33 @@ def test_a_bad_condition_spoils_the_whole_filter() -> None:
     row_filter, errors = parse([{"column": "c", "empty": True}, {"column": "c"}])
     assert row_filter is None
     assert [e.field for e in errors] == ["skip[1]"]
+
+
+def test_a_backtracking_pattern_runs_in_linear_time() -> None:
+    # Python's `re` needs ~10 s for 28 a's, doubling per character, and holds the GIL, so a
+    # thread could not even time out: a child process is killed after 5 s instead. RE2
+    # answers 5,000 characters at once.
+    code = (
+        "from pimhub.transfer.row_filter import parse_row_filter\n"
+        "f = parse_row_filter([{'column': 'c', 'matches': '^(a+)+$'}], 'skip', [])\n"
+        "print([f.skips({'c': 'a' * 5000 + '!'}), f.skips({'c': 'a' * 5000})])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=5, check=True
+    )
+    assert done.stdout == "[False, True]\n"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "cell", "skipped"),
+    [
+        (r"x\{99999999999}", "x{99999999999}", True),  # an escaped brace is text
+        (r"\Qx{99999999999}\E", "x{99999999999}", True),  # ... and so is quoted text
+        (r"x{2,1000}", "xx", True),  # counts up to 1000 are fine
+        (r"^\pL+$", "Größe", True),  # RE2's Unicode classes
+        (r"^\w+$", "Größe", False),  # ... since its \w, \d and \s are ASCII
+        (r"^\d+$", "١٢", False),
+    ],
+)
+def test_the_dialect_is_re2(pattern: str, cell: str, skipped: bool) -> None:
+    assert accepted([{"column": "c", "matches": pattern}]).skips({"c": cell}) is skipped

@@ -6,16 +6,19 @@ refused). A row is skipped when any one of its conditions holds:
       - {column: type, equals: [bundle, virtual]}  # ... or one of these
       - {column: sku, empty: true}                 # the cell is empty or blank
       - {column: sku, matches: "^TEST-"}           # a regular expression finds a match
+
+Patterns are RE2 (catalog.linear_regex): a cell is untrusted data, and a backtracking engine
+lets one crafted cell freeze the process.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pimhub.catalog.errors import FieldError
+from pimhub.catalog.linear_regex import PatternError, compile_search
 
 _TESTS = ("equals", "empty", "matches")
 _MAX_PATTERN = 1000  # characters: a pattern is configuration, not data
@@ -92,8 +95,7 @@ def _test(kind: str, arg: Any, path: str, errors: list[FieldError]) -> Test | No
         errors.append(FieldError(path, f"a regular expression of 1 to {_MAX_PATTERN} characters"))
         return None
     try:
-        pattern = re.compile(arg)
-    except re.error as exc:
-        errors.append(FieldError(path, f"not a regular expression: {exc}"))
+        return compile_search(arg)
+    except PatternError as exc:
+        errors.append(FieldError(path, str(exc)))
         return None
-    return lambda text: pattern.search(text) is not None
