@@ -108,6 +108,10 @@ def test_a_bad_profile_is_refused_with_every_problem(
         ({"cron": "* * * * * *"}, "cron"),  # seconds: not a five-field expression
         ({"class": "Nope"}, "class"),
         ({"options": {"encoding": "klingon"}}, "options.encoding"),
+        ({"options": {"delimiter": ";;"}}, "options.delimiter"),
+        ({"options": {"delimiter": '"'}}, "options.delimiter"),  # would read as quoting
+        ({"options": {"delimiter": "\n"}}, "options.delimiter"),  # ... as a line break
+        ({"options": {"delimiter": "\r"}}, "options.delimiter"),
     ]:
         response = put(client, admin, {**PROFILE, **change})
         assert response.status_code == 422, (change, response.text)

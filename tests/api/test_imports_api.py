@@ -175,6 +175,33 @@ def test_odd_file_names_and_source_options(
         assert bad["errors"][0]["field"] == field
 
 
+@pytest.mark.parametrize("delimiter", ['"', "\n", "\r", "\r\n", ";;"])
+def test_a_delimiter_that_cannot_delimit_csv_is_refused_up_front(
+    imports: Hub, client: TestClient, admin: dict[str, str], delimiter: str
+) -> None:
+    # Once accepted, and the job then failed with a message about something else.
+    bad = start(client, admin, 400, delimiter=delimiter)
+    assert [(e["field"], e["message"]) for e in bad["errors"]] == [
+        ("delimiter", "one character, not a quote, a line break or NUL")
+    ]
+    assert client.get("/api/v1/imports", headers=admin).json()["items"] == []
+
+
+def test_a_backslash_delimits_like_any_other_character(
+    imports: Hub, client: TestClient, admin: dict[str, str]
+) -> None:
+    # The csv module has no escape character unless one is set, so a backslash is plain text.
+    text = 'sku\\name\\price\nB-1\\"Back\\slash"\\10\nB-2\\Two\\11\n'
+    files = {"file": ("products.csv", text.encode(), "text/csv")}
+    data = {"mapping": MAPPING, "delimiter": "\\"}
+    response = client.post("/api/v1/imports", data=data, files=files, headers=admin)
+    assert response.status_code == 202, response.text
+    job = finished(client, response.json()["id"], admin)
+    assert (job["status"], job["summary"]["created"]) == ("succeeded", 2)
+    got = imports.catalog.get_object("Product", "B-1", include_drafts=True)
+    assert got.values["name"] == {"en": "Back\\slash"}
+
+
 def asgi_upload(hub: Hub, headers: dict[str, str], chunks: int) -> tuple[int, int, Any]:
     """A multipart upload of `chunks` chunks of 64 KiB straight to the ASGI app, without a
     Content-Length: (status, chunks the app read, problem)."""

@@ -55,6 +55,15 @@ class ExportOptions:
     delimiter: str | None = None  # CSV only; None: a comma
 
 
+DELIMITER_RULE = "one character, not a quote, a line break or NUL"
+
+
+def delimiter_problem(given: str) -> str | None:
+    """Why `given` cannot delimit CSV, read or written, or None when it can. A backslash can:
+    the csv module has no escape character unless one is set, so it is plain text."""
+    return DELIMITER_RULE if len(given) != 1 or given in '"\r\n\0' else None
+
+
 def check_delimiter(options: ExportOptions) -> None:
     """Refuses a delimiter that would make the file unreadable (a quote, a line break, NUL,
     more than one character) or one given for a format without delimiters."""
@@ -62,10 +71,10 @@ def check_delimiter(options: ExportOptions) -> None:
     if given is None:
         return
     if options.format != ExportFormat.CSV:
-        problem = f"applies to the csv format, not {options.format.value}"
-    elif len(given) != 1 or given in '"\r\n\0':
-        problem = "one character, not a quote, a line break or NUL"
+        problem: str | None = f"applies to the csv format, not {options.format.value}"
     else:
+        problem = delimiter_problem(given)
+    if problem is None:
         return
     raise InvalidQuery(
         f"{given!r} cannot delimit this export", [FieldError("delimiter", problem, "invalid-value")]

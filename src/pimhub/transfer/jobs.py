@@ -28,6 +28,7 @@ from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
 from pimhub.catalog.validation import spell_nul
+from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping, parse_mapping, shipped_mapping
 from pimhub.transfer.sources import Format, SourceLimits, SourceOptions, format_of, read
@@ -93,8 +94,10 @@ def public_error(exc: BaseException, folder: Path) -> str:
 
 def _check_source_options(source: SourceOptions) -> None:
     errors = []
-    if source.delimiter is not None and len(source.delimiter) != 1:
-        errors.append(FieldError("delimiter", "one character, such as , ; | or a tab"))
+    # The export's rule: a quote or a line break would be read as CSV syntax, and the job
+    # would fail later with a message about something else.
+    if source.delimiter is not None and (problem := delimiter_problem(source.delimiter)):
+        errors.append(FieldError("delimiter", problem))
     try:
         codecs.lookup(source.encoding)
     except LookupError:

@@ -21,6 +21,7 @@ import structlog
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
+from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.fetching import fetch, resolve_headers, shown_headers
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest, SourceUnavailable
@@ -161,6 +162,9 @@ class ImportProfiles:
         if class_name == "":
             errors.append(FieldError("class", "a class name, or leave it out"))
         check_options(options or {}, source, errors)
+        delimiter = (options or {}).get("delimiter")
+        if isinstance(delimiter, str) and delimiter and (why := delimiter_problem(delimiter)):
+            errors.append(FieldError("options.delimiter", why))  # as a REST import refuses it
         if errors:
             raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
         profile = ImportProfile(
