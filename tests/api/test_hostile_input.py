@@ -426,6 +426,47 @@ def test_an_import_profile_with_a_deeply_nested_mapping_is_refused(
     assert client.get("/api/v1/import-profiles", headers=admin).json()["items"] == []
 
 
+UNBUILDABLE_MAPPINGS = {
+    "long integer": "class: Product\nfields: {sku: {column: sku}}\nx: " + "9" * 4_301,
+    "long integer in map": "class: Product\nfields:\n  sku: {column: sku, map: {a: "
+    + "9" * 4_301
+    + "}}",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(UNBUILDABLE_MAPPINGS))
+def test_an_import_mapping_with_a_value_yaml_cannot_build_is_refused(
+    sample: Hub, client: TestClient, admin: dict[str, str], tmp_path: Path, shape: str
+) -> None:
+    sample.imports.folder = tmp_path / "imports"
+    files = {"file": ("products.csv", b"sku\nU-1\n", "text/csv")}
+    data = {"mapping": UNBUILDABLE_MAPPINGS[shape]}
+    response = client.post("/api/v1/imports", data=data, files=files, headers=admin)
+    body = problem(response, 422, "invalid-mapping")
+    assert body["errors"][0]["field"] == "mapping"
+    assert "4300 digits" in body["errors"][0]["message"]
+    body = {"source": "https://erp.example.com/p.csv", "mapping": data["mapping"], "cron": "@daily"}
+    response = client.put("/api/v1/import-profiles/long", json=body, headers=admin)
+    assert "4300 digits" in str(problem(response, 422, "invalid-mapping"))
+    assert client.get("/api/v1/imports", headers=admin).json()["items"] == []
+    assert client.get("/api/v1/import-profiles", headers=admin).json()["items"] == []
+
+
+@pytest.mark.parametrize("extra", ["x: 2020-99-99", "x: 2020-01-01 25:61:61", "2020-02-30: a"])
+def test_impossible_dates_in_a_mapping_are_text_not_a_500(
+    sample: Hub, client: TestClient, admin: dict[str, str], tmp_path: Path, extra: str
+) -> None:
+    sample.imports.folder = tmp_path / "imports"
+    mapping = f"class: Product\nfields: {{sku: {{column: sku}}}}\n{extra}"
+    files = {"file": ("products.csv", b"sku\nU-1\n", "text/csv")}
+    response = client.post("/api/v1/imports", data={"mapping": mapping}, files=files, headers=admin)
+    body = problem(response, 422, "invalid-mapping")  # an unknown key, named as written
+    assert extra.split(":")[0] in str(body["errors"]), body
+    body = {"source": "https://erp.example.com/p.csv", "mapping": mapping, "cron": "@daily"}
+    response = client.put("/api/v1/import-profiles/dates", json=body, headers=admin)
+    assert extra.split(":")[0] in str(problem(response, 422, "invalid-mapping")["errors"])
+
+
 def test_a_name_too_long_is_one_problem_not_also_a_missing_name(
     sample: Hub, client: TestClient, admin: dict[str, str]
 ) -> None:

@@ -65,3 +65,38 @@ def test_aliases_stay_shared_so_a_billion_laughs_document_stays_small() -> None:
 def test_unsafe_tags_are_refused() -> None:
     with pytest.raises(yaml.constructor.ConstructorError):
         load("!!python/object/apply:os.system ['true']")
+
+
+UNBUILDABLE = {
+    "impossible date": ("class: Product\nfields: {sku: {column: sku}}\nx: !!int 2020-99-99", 2),
+    "long integer": ("x: " + "9" * 4_301, 0),
+    "long integer in a mapping": ("map:\n  a: " + "9" * 4_301, 1),
+    "long hex integer": ("x: 0x" + "f" * 3_600, 0),
+    "bad float": ("a: 1\nx: !!float abc", 1),
+    "integer key too long": ("? " + "9" * 4_301 + "\n: a", 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNBUILDABLE))
+def test_a_value_that_cannot_be_built_is_a_yaml_error_naming_its_line(name: str) -> None:
+    text, line = UNBUILDABLE[name]
+    with pytest.raises(yaml.MarkedYAMLError) as caught:
+        load(text)
+    assert caught.value.problem_mark is not None and caught.value.problem_mark.line == line
+    assert caught.value.problem is not None and "this" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x: 2020-99-99", {"x": "2020-99-99"}),
+        ("x: 2020-01-01 25:61:61", {"x": "2020-01-01 25:61:61"}),
+        ("2020-02-30: a", {"2020-02-30": "a"}),
+        ("x: 2020-01-01", {"x": "2020-01-01"}),
+        ("x: 2020-01-01T10:00:00Z", {"x": "2020-01-01T10:00:00Z"}),
+        ("x: !!timestamp 2020-01-01", {"x": "2020-01-01"}),
+        ("x: " + "9" * 4_000, {"x": int("9" * 4_000)}),
+    ],
+)
+def test_timestamps_load_as_the_text_written(text: str, expected: object) -> None:
+    assert load(text) == expected
