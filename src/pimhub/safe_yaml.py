@@ -101,10 +101,13 @@ class _DepthLimitedLoader(yaml.SafeLoader):
             raise ConstructorError(None, None, "this integer is too long", node.start_mark)
         return value
 
+    def construct_timestamp_as_text(self, node: Node) -> str:
+        """Timestamps load as the text they are written as (see the module docstring)."""
+        return str(self.construct_scalar(node))  # type: ignore[arg-type]
 
-# Timestamps load as the text they are written as (see the module docstring).
+
 _DepthLimitedLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str
+    "tag:yaml.org,2002:timestamp", _DepthLimitedLoader.construct_timestamp_as_text
 )
 
 
