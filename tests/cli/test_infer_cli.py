@@ -109,3 +109,42 @@ def test_an_export_with_drafts_comes_back_with_its_drafts(
         assert published == {"S-1": True, "S-4": False}, fmt
     code, _, err = invoke(runner, "import", str(exports["jsonl"]), "--infer", "--class", "Product")
     assert "nests each object's values under 'fields'" in one_line_error(code, err)
+
+
+def test_an_inferred_mapping_reads_xlsx_numbers_and_dates_by_their_fields(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    from datetime import datetime, time
+
+    from openpyxl import Workbook
+
+    init(runner)
+    bootstrap(Settings(database_url=db_url)).catalog.create(
+        "Category", {"code": "100", "name": {"en": "Hundred"}}, author="test"
+    )
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["sku", "name.en", "releasedOn", "category", "@published"])
+    sheet.append(["XL-9", "x", datetime(2024, 1, 2), 100, "yes"])
+    sheet.append([True, "y", datetime(2024, 1, 3), 100.0, "yes"])
+    sheet.append(["XL-11", "z", time(10, 30), 100, datetime(2024, 1, 2)])
+    data = tmp_path / "inf.xlsx"
+    book.save(data)
+    code, proposal, _ = invoke(runner, "import", str(data), "--class", "Product", "--infer")
+    assert code == 0 and not proposal.startswith("#"), proposal
+    mapping = tmp_path / "inf.yaml"
+    mapping.write_text(proposal)
+    code, out, _ = invoke(runner, "import", str(data), "-m", str(mapping))
+    assert code == 3 and "1 created" in out and "2 refused" in out, out  # 3: rows refused
+    assert [line.strip() for line in out.splitlines() if line.startswith("  row")] == [
+        "row 2 (line 3), sku = true: expected text, got a true/false value",
+        "row 3 (line 4), @published = 2024-01-02 00:00:00: 2024-01-02 00:00:00 is not yes, no, "
+        "true, false, 1 or 0",
+        "row 3 (line 4), releasedOn = 10:30:00: expected a date, got a time of day (10:30:00)",
+    ]
+    hub = bootstrap(Settings(database_url=db_url))
+    product = hub.catalog.get_object("Product", "XL-9", include_drafts=True)
+    category = hub.catalog.get_object("Category", "100", include_drafts=True)
+    assert product.values["releasedOn"] == "2024-01-02"
+    assert product.values["category"] == category.uuid

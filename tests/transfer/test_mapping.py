@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from pimhub.transfer.category_paths import PathOptions
+from pimhub.transfer.cell_text import in_message
 from pimhub.transfer.mapping import (
     InvalidMapping,
     parse_mapping,
@@ -485,7 +486,9 @@ def test_integers_too_large_for_64_bits_become_floats(cell: str) -> None:
     ],
 )
 def test_number_refuses_what_the_catalog_cannot_hold(cell: Any, problem: str) -> None:
-    assert one({"number": True}, cell) == (MISSING, [("c", f"{cell!r} {problem}", "transform")])
+    # The cell as written: a true/false cell is "true", not Python's True.
+    shown = in_message(cell)
+    assert one({"number": True}, cell) == (MISSING, [("c", f"{shown} {problem}", "transform")])
 
 
 def test_number_takes_decimal_and_thousands_separators() -> None:

@@ -27,6 +27,7 @@ from pimhub.cli.common import (
     open_hub,
     print_json,
 )
+from pimhub.transfer.cell_text import in_message
 from pimhub.transfer.exporter import ExportFormat, ExportOptions, check_delimiter, export
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.inference import propose_mapping
@@ -373,7 +374,7 @@ def _print_summary(summary: ImportSummary, report: Path | None) -> None:
         # Column, value and message come from the file: never read as Rich markup (a
         # pattern such as [a-z0-9]+ would vanish).
         where = f"row {e.row}" + (f" (line {e.line})" if e.line not in (None, e.row) else "")
-        text = f"  {where}, {e.column} = {e.value!r}: {e.message}"
+        text = f"  {where}, {e.column} = {in_message(e.value)}: {e.message}"
         console.print(escape(text), highlight=False)
     if summary.error_count > 10:
         more = f"; all of them in {report}" if report else "; write them all with --report"

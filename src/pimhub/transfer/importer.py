@@ -9,6 +9,7 @@ nothing if any row is refused. A dry run does everything but commit.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +35,7 @@ from pimhub.catalog.errors import FieldError
 from pimhub.catalog.validation import spell_nul, validate_values, without_nul
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
-from pimhub.transfer.cell_text import numbers_as_text, text_field_names
+from pimhub.transfer.cell_text import as_written, cell_readers, read_cells
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
 from pimhub.transfer.sources import Record
 
@@ -91,10 +92,16 @@ class RowError:
         return {
             **shown,
             "column": spell_nul(self.column),
-            "value": without_nul(self.value),
+            "value": without_nul(_json_value(self.value)),
             "message": spell_nul(self.message),
             "code": self.code,
         }
+
+
+def _json_value(value: Any) -> Any:
+    """A spreadsheet's date, date-time, time or duration as written (2024-01-02 10:30:00):
+    JSON has no such values, and a stored job summary is JSON."""
+    return as_written(value) if isinstance(value, (dt.date, dt.time, dt.timedelta)) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,12 +235,10 @@ def run_import(
         """Writes one mapped batch; False when a row was refused."""
         # Reported only now: a batch mapped while the previous one failed to commit is never
         # written, and its rows must not appear in the report.
+        _read_cells(writer.definition, mapped, columns)
         summary.rows += mapped.count
         summary.skipped += mapped.skipped
         summary.failed += len({error.row for error in mapped.refused}) + len(mapped.partial)
-        texts = text_field_names(writer.definition)
-        numbers_as_text(texts, mapped.items)
-        numbers_as_text(texts, [values for _, values, _ in mapped.partial])
         unmapped = list(mapped.refused)
         for record, values, cell_errors in mapped.partial:
             coded = paths.coded([values])[0]  # category paths as the codes they name
@@ -273,7 +278,7 @@ def run_import(
                 writer.commit()
                 summary.committed_rows = summary.rows
     else:
-        _commit_behind(open_writer, batches, map_batch, store, paths, summary)
+        _commit_behind(open_writer, batches, map_batch, store, paths, summary, columns)
     # Reported as found (category paths before saves, last row first): kept by row, as
     # readers of the summary expect. Stable, so a row's errors keep their order.
     summary.errors.sort(key=lambda error: error.row)
@@ -415,6 +420,32 @@ class _Mapped:
     refused: list[RowError] = field(default_factory=list)  # records that could not be read
     # Records with cells that could not be mapped: their other values, and those cells.
     partial: list[tuple[Record, dict[str, Any], list[FieldError]]] = field(default_factory=list)
+    cells_read: bool = False  # by the fields they feed (_read_cells), once
+
+
+def _read_cells(definition: ClassDefinition, mapped: _Mapped, columns: dict[str, str]) -> None:
+    """Reads the cells of a mapped batch by the fields they feed (cell_text: a number in a
+    text field is its text, a date cell a date); a row with a cell its field cannot hold
+    joins the rows refused for their cells. Once per batch: the batch validated ahead of
+    its unit of work is read before, and must not be read again."""
+    if mapped.cells_read:
+        return
+    mapped.cells_read = True
+    readers = cell_readers(definition)
+    for _, values, cell_errors in mapped.partial:
+        cell_errors.extend(_at_columns(read_cells(readers, values), columns))
+    items, rows = [], []
+    for record, values in zip(mapped.rows, mapped.items, strict=True):
+        if problems := read_cells(readers, values):
+            mapped.partial.append((record, values, _at_columns(problems, columns)))
+        else:
+            items.append(values)
+            rows.append(record)
+    mapped.items, mapped.rows = items, rows
+
+
+def _at_columns(problems: list[FieldError], columns: dict[str, str]) -> list[FieldError]:
+    return [FieldError(_column_of(p, columns), p.message, p.code) for p in problems]
 
 
 def _commit_behind(
@@ -424,6 +455,7 @@ def _commit_behind(
     store: Callable[[BatchWriter, _Mapped, Checked | None], bool],
     paths: _Paths,
     summary: ImportSummary,
+    columns: dict[str, str],
 ) -> None:
     """One unit of work per batch, each committed on a second thread while this one reads,
     maps and (when the last batch was mostly new objects) validates the next batch. A
@@ -440,7 +472,7 @@ def _commit_behind(
                 checked = None
                 if ahead is not None:
                     definition, languages = ahead
-                    numbers_as_text(text_field_names(definition), mapped.items)
+                    _read_cells(definition, mapped, columns)
                     checked = precheck(definition, paths.coded(mapped.items), languages)
                 if pending is not None:
                     pending.result()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 
+from pimhub.transfer.cell_text import as_written
 from pimhub.transfer.importer import ErrorSink, RowError
 
 # `line`: where the row starts in the file (empty for JSON and XML); it differs from `row`
@@ -41,8 +42,8 @@ def error_report(path: Path) -> Iterator[ErrorSink]:
         writer.writerow(REPORT_COLUMNS)
 
         def write_csv(error: RowError) -> None:
-            writer.writerow(
-                [error.row, error.line, error.column, error.value, error.message, error.code]
-            )
+            # The value as written (true, 12345, 2024-01-02 10:30:00), not as Python shows it.
+            value = as_written(error.value)
+            writer.writerow([error.row, error.line, error.column, value, error.message, error.code])
 
         yield write_csv

@@ -13,6 +13,7 @@ from typing import Any
 
 from pimhub.catalog import units
 from pimhub.catalog.errors import FieldError
+from pimhub.transfer.cell_text import as_written, in_message
 
 _LARGEST = Decimal("1e300")  # beyond this a float is no longer a number anyone meant
 _SMALLEST = Decimal("1e-300")  # below this (not zero) a float would become 0 or lose digits
@@ -124,7 +125,7 @@ def _split_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     if not isinstance(arg, str) or not arg:
         errors.append(FieldError(path, "the separator, e.g. ',' or '|'"))
         return None
-    return lambda value: [p.strip() for p in str(value).split(arg) if p.strip()]
+    return lambda value: [p.strip() for p in as_written(value).split(arg) if p.strip()]
 
 
 def _map_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
@@ -196,11 +197,11 @@ def _number_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
         try:
             parsed = Decimal(text)
         except InvalidOperation:
-            raise CellError(f"{value!r} is not a number") from None
+            raise CellError(f"{in_message(value)} is not a number") from None
         if not parsed.is_finite() or abs(parsed) > _LARGEST:
-            raise CellError(f"{value!r} is not a number this catalog can hold")
+            raise CellError(f"{in_message(value)} is not a number this catalog can hold")
         if parsed and abs(parsed) < _SMALLEST:
-            raise CellError(f"{value!r} is too close to zero for this catalog to hold")
+            raise CellError(f"{in_message(value)} is too close to zero for this catalog to hold")
         if parsed == parsed.to_integral_value() and abs(parsed) < 2**63:
             return int(parsed)
         return float(parsed)
@@ -229,7 +230,8 @@ def _boolean_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
             return True
         if text in no:
             return False
-        raise CellError(f"{value!r} is neither true ({', '.join(sorted(yes))}) nor false")
+        words = ", ".join(sorted(yes))
+        raise CellError(f"{in_message(value)} is neither true ({words}) nor false")
 
     return boolean
 
@@ -270,7 +272,7 @@ def _date_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
         try:
             moment = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
         except ValueError:
-            raise CellError(f"{value!r} is not a date ({fmt or 'ISO 8601'})") from None
+            raise CellError(f"{in_message(value)} is not a date ({fmt or 'ISO 8601'})") from None
         return moment.date().isoformat()
 
     return date
@@ -369,5 +371,5 @@ def published_value(value: Any) -> bool:
         return value
     found = _PUBLISHED_TEXTS.get(str(value).strip().lower())
     if found is None:
-        raise CellError(f"{value!r} is not yes, no, true, false, 1 or 0")
+        raise CellError(f"{in_message(value)} is not yes, no, true, false, 1 or 0")
     return found
