@@ -139,10 +139,11 @@ def upgrade_stored_values(
     return len(changes)
 
 
-# What else depends on a class's fields (the datahub configurations' formats): given the
-# current definition (None for a new class) and the new one, the problems the change would
+# What else depends on a class and its fields (the datahub configurations: the classes they
+# expose, the fields they list, their formats): given the current definition (None for a new
+# class) and the new one (None when the class is deleted), the problems the change would
 # cause there. Wired by bootstrap; the domain knows nothing of who depends.
-ClassDependents = Callable[[ClassDefinition | None, ClassDefinition], list[FieldError]]
+ClassDependents = Callable[[ClassDefinition | None, ClassDefinition | None], list[FieldError]]
 
 
 class ClassService:
@@ -234,6 +235,15 @@ class ClassService:
         return self._write(work)
 
     def delete(self, name: str, *, author: str) -> None:
+        if self.dependents:
+            old = self.get(name)
+            problems = [p for check in self.dependents for p in check(old, None)]
+            if problems:
+                raise IncompatibleClassChange(
+                    f"deleting class {name} would break {len(problems)} thing(s) that "
+                    f"depend on it, first: {problems[0].message}; change those first",
+                    problems,
+                )
         self._write(lambda uow: self._delete(uow, name))
 
     def _delete(self, uow: UnitOfWork, name: str) -> None:

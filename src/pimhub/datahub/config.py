@@ -396,6 +396,35 @@ def _format_fits(
     return True
 
 
+def listed_field_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
+    """The fields `config` lists for `definition`'s class that the class no longer has, each
+    at `datahub.<configuration>.classes.<Class>.fields[<i>]`, naming the configuration."""
+    return [
+        FieldError(
+            f"datahub.{config.name}.classes.{exposed.name}.fields[{i}]",
+            f"datahub configuration '{config.name}' lists {definition.name}'s field "
+            f"'{name}', which the class would no longer have",
+        )
+        for exposed in config.classes
+        if exposed.name == definition.name and exposed.fields is not None
+        for i, name in enumerate(exposed.fields)
+        if definition.field(name) is None
+    ]
+
+
+def exposure_problems(config: DatahubConfig, class_name: str) -> list[FieldError]:
+    """A problem at `datahub.<configuration>.classes.<Class>` if `config` exposes the class
+    (which therefore cannot be deleted)."""
+    return [
+        FieldError(
+            f"datahub.{config.name}.classes.{class_name}",
+            f"datahub configuration '{config.name}' exposes class {class_name}",
+        )
+        for exposed in config.classes
+        if exposed.name == class_name
+    ]
+
+
 def format_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
     """What of `config`'s formats for `definition`'s class would no longer fit it: a field
     gone or of another type, a currency or unit it no longer has. Each problem's path starts

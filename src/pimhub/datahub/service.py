@@ -13,7 +13,9 @@ from pimhub.catalog.retry import retrying
 from pimhub.datahub.config import (
     DatahubConfig,
     InvalidDatahubConfig,
+    exposure_problems,
     format_problems,
+    listed_field_problems,
     parse_datahub_config,
 )
 
@@ -131,17 +133,22 @@ class DatahubService:
         return results
 
     def class_change_problems(
-        self, old: ClassDefinition | None, new: ClassDefinition
+        self, old: ClassDefinition | None, new: ClassDefinition | None
     ) -> list[FieldError]:
-        """What replacing `old` with `new` would break in the saved configurations (their
-        formats), leaving out what `old` already broke: the class service refuses such a
-        change rather than have queries fail later as if the client had erred."""
+        """What replacing `old` with `new` (None: deleting `old`) would break in the saved
+        configurations (the classes they expose, the fields they list, their formats), leaving
+        out what `old` already broke: the class service refuses such a change rather than
+        leave a configuration that can no longer be saved, or queries that fail later as if
+        the client had erred."""
         problems: list[FieldError] = []
         for config in self.all():
+            if new is None:
+                problems += exposure_problems(config, old.name) if old is not None else []
+                continue
             # By path: a message may differ while the problem is the same (the currencies
             # a price list holds are named in it).
-            before = {p.field for p in format_problems(config, old)} if old is not None else set()
-            problems += [p for p in format_problems(config, new) if p.field not in before]
+            before = {p.field for p in _class_problems(config, old)} if old is not None else set()
+            problems += [p for p in _class_problems(config, new) if p.field not in before]
         return problems
 
     def delete(self, name: str) -> None:
@@ -154,3 +161,8 @@ class DatahubService:
     def _store(self, config: DatahubConfig, author: str) -> DatahubConfig:
         self.configs.save(config, author, self.clock())
         return config
+
+
+def _class_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
+    """What of `config` would not fit `definition`: fields it lists, then its formats."""
+    return listed_field_problems(config, definition) + format_problems(config, definition)
