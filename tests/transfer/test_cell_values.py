@@ -6,7 +6,7 @@ the cell shown as written in messages and reports, never as Python shows it."""
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,9 @@ def test_a_date_or_time_in_any_other_field_is_refused_by_what_it_is(hub: Hub) ->
         "name": {"en": 7.0, "de": "Sieben"},
         "related": [12, 13.5],
         "@published": datetime(2024, 1, 2),  # no field: left to its own step
+        # Sheets give naive date-times and dates; JSON neither: these come from code.
+        "availableFrom": datetime(2024, 1, 2, 12, 0, tzinfo=timezone(timedelta(hours=2))),
+        "releasedOn": date(2024, 1, 2),
     }
     problems = read_cells(readers, item)
     assert [(p.field, p.message, p.code) for p in problems] == [
@@ -209,3 +212,4 @@ def test_a_date_or_time_in_any_other_field_is_refused_by_what_it_is(hub: Hub) ->
     ]
     assert item["name"] == {"en": "7", "de": "Sieben"} and item["related"] == ["12", "13.5"]
     assert item["@published"] == datetime(2024, 1, 2)
+    assert (item["availableFrom"], item["releasedOn"]) == ("2024-01-02T10:00:00Z", "2024-01-02")

@@ -95,7 +95,7 @@ def _as_text(value: Any) -> Any:
 
 def _as_date(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.timetz().replace(tzinfo=None) != time():
+        if value.time() != time():
             raise CellProblem(
                 f"expected a date, got {_kind(value)}; a date field holds no time of day"
             )
