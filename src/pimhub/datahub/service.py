@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
+from pimhub.catalog.errors import Conflict, FieldError, NotFound, StaleVersion
 from pimhub.catalog.retry import retrying
 from pimhub.datahub.config import (
     DatahubConfig,
@@ -83,13 +83,16 @@ class DatahubService:
     ) -> tuple[DatahubConfig, bool]:
         """Create or replace; returns the stored configuration and whether it was created.
         A writer that lost a race with another reads again and goes on, unless it named
-        the version it expects."""
-        config = self._parse(raw)
-        if config.name != name:
-            raise InvalidInput(
-                f"the body names '{config.name}' but the URL names '{name}'",
-                [FieldError("name", "differs from the URL")],
+        the version it expects. A body without `name` takes the URL's."""
+        if isinstance(raw, Mapping) and "name" not in raw:
+            raw = {**raw, "name": name}
+        elif isinstance(raw, Mapping) and raw["name"] != name:
+            # Before parsing, so a body name that is no valid name is reported as this.
+            raise InvalidDatahubConfig(
+                f"the body names '{raw['name']}' but the URL names '{name}'",
+                [FieldError("name", f"'{raw['name']}' differs from the URL's '{name}'")],
             )
+        config = self._parse(raw)
         stored, outcome = retrying(lambda: self._replace(config, author, expected_version))
         return stored, outcome == "created"
 
