@@ -199,6 +199,7 @@ def test_a_date_or_time_in_any_other_field_is_refused_by_what_it_is(hub: Hub) ->
         "featured": time(1, 0),
         "name": {"en": 7.0, "de": "Sieben"},
         "related": [12, 13.5],
+        "category": True,
         "@published": datetime(2024, 1, 2),  # no field: left to its own step
         # Sheets give naive date-times and dates; JSON neither: these come from code.
         "availableFrom": datetime(2024, 1, 2, 12, 0, tzinfo=timezone(timedelta(hours=2))),
@@ -209,6 +210,11 @@ def test_a_date_or_time_in_any_other_field_is_refused_by_what_it_is(hub: Hub) ->
         ("stock", "expected a number, got a date and time (2024-01-02 00:00:00)", "type"),
         ("price.amount", "expected a number, got a date (2024-01-02)", "type"),
         ("featured", "expected true or false, got a time of day (01:00:00)", "type"),
+        (
+            "category",
+            "expected a uuid or business key of a Category, got a true/false value",
+            "type",
+        ),
     ]
     assert item["name"] == {"en": "7", "de": "Sieben"} and item["related"] == ["12", "13.5"]
     assert item["@published"] == datetime(2024, 1, 2)

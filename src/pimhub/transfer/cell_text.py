@@ -29,7 +29,7 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.fields import TEXT_TYPES, FieldType
 
-_TEXTUAL = TEXT_TYPES | {FieldType.SELECT, FieldType.MULTISELECT, FieldType.RELATION}
+_TEXTUAL = TEXT_TYPES | {FieldType.SELECT, FieldType.MULTISELECT}
 _WHOLE_UP_TO = 1e15  # beyond this a float's integer digits are no longer exact
 _TEMPORAL = (date, time, timedelta)  # datetime is a date
 
@@ -85,12 +85,15 @@ def _kind(value: Any) -> str:
     return f"a duration ({value})"
 
 
-def _as_text(value: Any) -> Any:
-    if isinstance(value, (bool, *_TEMPORAL)):
-        raise CellProblem(f"expected text, got {_kind(value)}")
-    if isinstance(value, (int, float)):
-        return number_text(value)
-    return value
+def _as_text(expected: str) -> Reader:
+    def read(value: Any) -> Any:
+        if isinstance(value, (bool, *_TEMPORAL)):
+            raise CellProblem(f"expected {expected}, got {_kind(value)}")
+        if isinstance(value, (int, float)):
+            return number_text(value)
+        return value
+
+    return read
 
 
 def _as_date(value: Any) -> Any:
@@ -133,8 +136,10 @@ def cell_readers(definition: ClassDefinition) -> dict[str, Reader]:
     """For each field of `definition`, how a cell feeding it is read."""
     readers: dict[str, Reader] = {}
     for f in definition.fields:
-        if f.type in _TEXTUAL:
-            readers[f.name] = _as_text
+        if f.type == FieldType.RELATION:
+            readers[f.name] = _as_text(f"a uuid or business key of a {f.target}")
+        elif f.type in _TEXTUAL:
+            readers[f.name] = _as_text("text")
         elif f.type == FieldType.DATE:
             readers[f.name] = _as_date
         elif f.type == FieldType.DATETIME:
