@@ -3,7 +3,9 @@ sources only, and a run started over the API that imports in the background."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +146,22 @@ def test_a_run_whose_source_cannot_be_fetched_is_a_failed_job(
     assert done["status"] == "failed"
     assert "answered HTTP 503" in done["error"]
     assert client.get("/api/v1/import-profiles/erp", headers=admin).json()["lastJob"] == done["id"]
+
+
+def test_parallel_first_puts_answer_201_once(
+    hub: Hub, client: TestClient, profiles: list[Any]
+) -> None:
+    """Twenty writers PUT a profile no one has made yet: the insert that commits decides, so
+    exactly one is told 201 and the others 200 (a read before the write told up to half 201)."""
+    headers = bearer(hub, "admin", name="admin")
+    start = threading.Barrier(20)
+
+    def put(_: int) -> int:
+        start.wait()
+        return client.put("/api/v1/import-profiles/par1", json=PROFILE, headers=headers).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = sorted(pool.map(put, range(20)))
+    assert codes == [200] * 19 + [201], codes
+    assert [p["name"] for p in client.get("/api/v1/import-profiles", headers=headers).json()[
+        "items"]] == ["par1"]  # fmt: skip

@@ -17,7 +17,8 @@ class SqlProfileStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def save(self, profile: ImportProfile) -> None:
+    def save(self, profile: ImportProfile) -> bool:
+        """Creates or replaces `profile`; True when this call created it."""
         values = {
             "source": profile.source,
             "mapping": profile.mapping,
@@ -29,19 +30,22 @@ class SqlProfileStore:
             "updated_at": profile.updated_at or profile.next_run_at,
         }
 
-        def upsert() -> None:
+        def upsert() -> bool:
             with begin_write(self.engine) as conn:
                 changed = conn.execute(
                     update(import_profiles)
                     .where(import_profiles.c.name == profile.name)
                     .values(**values)
                 ).rowcount
-                if not changed:
-                    # Another writer may create it first (PostgreSQL): begin_write makes the
-                    # unique violation a WriteConflict, and the retry updates it instead.
-                    conn.execute(insert(import_profiles).values(name=profile.name, **values))
+                if changed:
+                    return False
+                # Another writer may create it first (PostgreSQL): begin_write makes the
+                # unique violation a WriteConflict, and the retry updates it instead. So
+                # only the writer whose insert commits says it created the profile.
+                conn.execute(insert(import_profiles).values(name=profile.name, **values))
+                return True
 
-        retrying(upsert)
+        return retrying(upsert)
 
     def get(self, name: str) -> ImportProfile | None:
         with self.engine.connect() as conn:

@@ -105,7 +105,10 @@ class ImportProfile:
 
 
 class ProfileStore(Protocol):
-    def save(self, profile: ImportProfile) -> None: ...
+    def save(self, profile: ImportProfile) -> bool:
+        """Creates or replaces; True when this call created it (decided by the insert, so
+        of parallel writers only one is told it created the profile)."""
+
     def get(self, name: str) -> ImportProfile | None: ...
     def all(self) -> list[ImportProfile]: ...
     def delete(self, name: str) -> bool: ...
@@ -137,7 +140,11 @@ class ImportProfiles:
         self.fetcher = fetcher or partial(fetch, allow_private=allow_private)
         self.environ = environ  # what ${NAME} in a header refers to
 
-    def save(
+    def save(self, name: str, **fields: Any) -> ImportProfile:
+        """Creates or replaces a profile (see save_reporting_creation)."""
+        return self.save_reporting_creation(name, **fields)[0]
+
+    def save_reporting_creation(
         self,
         name: str,
         *,
@@ -148,8 +155,9 @@ class ImportProfiles:
         options: dict[str, Any] | None = None,
         enabled: bool = True,
         files_allowed: bool = True,
-    ) -> ImportProfile:
-        """Creates or replaces a profile, every problem named by path. `files_allowed`:
+    ) -> tuple[ImportProfile, bool]:
+        """Creates or replaces a profile, every problem named by path; True when this call
+        created it. `files_allowed`:
         False over the API, where a file path would let a key read the server's files into
         the catalog."""
         errors: list[FieldError] = []
@@ -179,8 +187,7 @@ class ImportProfiles:
             updated_at=now,
         )
         self._check_import(profile)
-        self.store.save(profile)
-        return profile
+        return profile, self.store.save(profile)
 
     def save_document(
         self, name: str, document: Any, *, files_allowed: bool
@@ -194,8 +201,9 @@ class ImportProfiles:
         check_document(name, document, errors)
         if errors:
             raise InvalidProfile(f"import profile {name} has {len(errors)} problem(s)", errors)
-        created = self.store.get(name) is None
-        profile = self.save(
+        # Not store.get before saving: of parallel first writers, every one would read
+        # "absent" and answer 201; the insert that commits decides.
+        return self.save_reporting_creation(
             name,
             source=document["source"],
             mapping=document["mapping"],
@@ -205,7 +213,6 @@ class ImportProfiles:
             enabled=document.get("enabled", True) is not False,
             files_allowed=files_allowed,
         )
-        return profile, created
 
     def get(self, name: str) -> ImportProfile:
         profile = self.store.get(name)
