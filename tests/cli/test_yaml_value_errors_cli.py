@@ -26,13 +26,16 @@ def test_an_unbuildable_value_is_a_one_line_error_everywhere(
     data.write_text("sku\nA-1\n", encoding="utf-8")
     bad = tmp_path / "bad.yaml"
     bad.write_text(UNBUILDABLE[shape], encoding="utf-8")
-    for command in (["import", str(data), "-m", str(bad)], ["classes", "apply", str(bad)],
-                    ["graphql", "apply", str(bad)]):  # fmt: skip
+    add_profile = ["import-profiles", "add", "bad", "--source", str(data), "-m", str(bad),
+                   "--cron", "0 2 * * *"]  # fmt: skip
+    for command in (["import", str(data), "-m", str(bad)], add_profile,
+                    ["classes", "apply", str(bad)], ["graphql", "apply", str(bad)]):  # fmt: skip
         code, _, err = invoke(runner, *command)
         line = one_line_error(code, err)
         assert "4300 digits" in line and "set_int_max_str_digits" not in line, (command, line)
-        if command[0] != "import":  # these name the place; an import names the mapping
+        if command[0] not in ("import", "import-profiles"):  # these two name the mapping
             assert "line 3" in line, (command, line)
+    assert "bad" not in invoke(runner, "import-profiles", "list")[1]
 
 
 def test_impossible_dates_are_text_to_an_import_mapping(
