@@ -3,6 +3,8 @@ fields at once, and normalization of what is accepted."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from types import MappingProxyType
 from typing import Any
@@ -11,7 +13,8 @@ import pytest
 
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
 from pimhub.catalog.commerce import commerce_model
-from pimhub.catalog.errors import FieldError
+from pimhub.catalog.errors import FieldError, InvalidClassDefinition
+from pimhub.catalog.linear_regex import cached_fullmatch
 from pimhub.catalog.validation import (
     changed_fields,
     find_nul,
@@ -587,3 +590,85 @@ def test_nul_messages_and_shown_values_spell_the_nul_out() -> None:
     shown = without_nul({"k\x00": ["a\x00", ("b\x00",), 1, None], "n": {"x": "\x00"}})
     assert shown == {"k\\u0000": ["a\\u0000", ["b\\u0000"], 1, None], "n": {"x": "\\u0000"}}
     assert without_nul(MappingProxyType({1: "\x00"})) == {"1": "\\u0000"}
+
+
+def pattern_class(pattern: str) -> ClassDefinition:
+    return parse_class_definition(
+        {
+            "name": "Patterned",
+            "businessKey": "code",
+            "fields": [
+                {"name": "code", "type": "text"},
+                {"name": "label", "type": "text", "pattern": pattern},
+            ],
+        }
+    )
+
+
+def test_a_backtracking_field_pattern_runs_in_linear_time() -> None:
+    # Python's `re` needs ~10 s for 28 a's, doubling per character, and holds the GIL: one
+    # write of a 255-character text would stall the process. A child process is killed after
+    # 5 s if it regresses; RE2 answers at once.
+    code = (
+        "from tests.catalog.test_validation import pattern_class, LANGUAGES\n"
+        "from pimhub.catalog.validation import validate_values\n"
+        "thing = pattern_class('(a+)+')\n"
+        "for text in ('a' * 254 + '!', 'a' * 255):\n"
+        "    values = {'code': 'c', 'label': text}\n"
+        "    _, errors = validate_values(thing, values, languages=LANGUAGES)\n"
+        "    print([e.code for e in errors])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=5, check=True
+    )
+    assert done.stdout == "['pattern']\n[]\n"
+
+
+UNSUPPORTED = "uses a feature that is not supported (linear-time matching)"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (r"(a)\1", rf"{UNSUPPORTED}: invalid escape sequence: \1"),
+        ("(?=a)a", f"{UNSUPPORTED}: invalid perl operator: (?="),
+        ("x{99999999999}", f"{UNSUPPORTED}: a repetition count above 1000"),
+        ("[", "not a regular expression: missing ]: ["),
+    ],
+)
+def test_a_field_pattern_re2_cannot_run_is_refused_in_the_class(pattern: str, message: str) -> None:
+    with pytest.raises(InvalidClassDefinition) as refused:
+        pattern_class(pattern)
+    assert [(e.field, e.message) for e in refused.value.errors] == [("fields[1].pattern", message)]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "ok"),
+    [
+        # Python's Unicode \w, \d and \s are kept, though RE2's own are ASCII.
+        (r"\w+", "Größe", True),
+        (r"[\w-]+", "Grö-ße", True),
+        (r"\d+", "١٢", True),
+        (r"\S+", "a\u00a0b", False),
+        (r"\pL+", "Größe", True),  # RE2's Unicode classes
+        (r"[a-z]+", "abc", True),
+        (r"[a-z]+", "abc\n", False),  # matched in full, a final newline too
+    ],
+)
+def test_field_patterns_read_as_python_users_expect(pattern: str, text: str, ok: bool) -> None:
+    values = {"code": "c", "label": text}
+    _, errors = validate_values(pattern_class(pattern), values, languages=LANGUAGES)
+    assert [e.code for e in errors] == ([] if ok else ["pattern"])
+
+
+def test_python_and_rewritten_whitespace_agree_on_every_bmp_character() -> None:
+    space = cached_fullmatch(r"\s")
+    differ = [c for c in range(0x10000) if space(chr(c)) != chr(c).isspace()]
+    assert differ == []
+
+
+def test_a_lone_surrogate_is_matched_as_a_replacement_character() -> None:
+    # RE2 reads UTF-8, which cannot hold one; a JSON "\ud800" makes one.
+    assert cached_fullmatch(r"a.b")("a\ud800b") is True
+    assert cached_fullmatch(r"a\x{fffd}b")("a\ud800b") is True
+    assert cached_fullmatch(r"[a-z]+")("a\udfffb") is False

@@ -167,6 +167,16 @@ WRONG_EQUALS = "a text or a list of texts (quote yes and no)"
             [("skip[0].matches", f"{UNSUPPORTED}: invalid perl operator: (?<!", "invalid")],
         ),
         (
+            [{"column": "c", "matches": "a\ud800"}],
+            [
+                (
+                    "skip[0].matches",
+                    "not a regular expression: holds a lone surrogate (U+D800-U+DFFF)",
+                    "invalid",
+                )
+            ],
+        ),
+        (
             # Unknown keys are named in sorted order, beside the condition's own problems.
             [{"column": "c", "equals": "x"}, {"z": 1, "y": 2, "column": "c", "empty": True}],
             [
@@ -226,8 +236,12 @@ def test_a_backtracking_pattern_runs_in_linear_time() -> None:
         (r"\Qx{99999999999}\E", "x{99999999999}", True),  # ... and so is quoted text
         (r"x{2,1000}", "xx", True),  # counts up to 1000 are fine
         (r"^\pL+$", "Größe", True),  # RE2's Unicode classes
-        (r"^\w+$", "Größe", False),  # ... since its \w, \d and \s are ASCII
-        (r"^\d+$", "١٢", False),
+        (r"^\w+$", "Größe", True),  # Python's Unicode \w, \d and \s, though RE2's are ASCII
+        (r"^[\w-]+$", "Grö-ße", True),
+        (r"^\d+$", "١٢", True),
+        (r"^\S+$", "a\u00a0b", False),
+        (r"^a.b$", "a\ud800b", True),  # a lone surrogate (from JSON) is one character
+        (r"(?i)^test-", "Test-1", True),
     ],
 )
 def test_the_dialect_is_re2(pattern: str, cell: str, skipped: bool) -> None:

@@ -22,6 +22,7 @@ from pimhub.catalog.fields import (
     FieldDefinition,
     FieldType,
 )
+from pimhub.catalog.linear_regex import PatternError, cached_fullmatch
 
 CLASS_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -289,9 +290,9 @@ def _check_field_rules(
         if t not in TEXT_TYPES:
             out.add(f"{path}.pattern", "pattern applies to text fields only")
         try:
-            re.compile(f.pattern)
-        except re.error as exc:
-            out.add(f"{path}.pattern", f"is not a valid regular expression: {exc}")
+            cached_fullmatch(f.pattern)  # RE2: it runs against every write's text
+        except PatternError as exc:
+            out.add(f"{path}.pattern", str(exc))
     if t in (FieldType.SELECT, FieldType.MULTISELECT):
         if not f.options:
             out.add(f"{path}.options", f"a {t.value} field needs a non-empty list of options")

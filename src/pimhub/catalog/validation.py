@@ -17,6 +17,7 @@ from pimhub.catalog.channels import LANGUAGE_PATTERN
 from pimhub.catalog.classes import CURRENCY_PATTERN, ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.fields import FieldDefinition, FieldType
+from pimhub.catalog.linear_regex import PatternError, cached_fullmatch
 
 MAX_LIST_ITEMS = 1000
 NUL = "\x00"
@@ -156,10 +157,18 @@ def _check_string(f: FieldDefinition, value: Any) -> str:
         raise _Invalid(f"is {len(value)} characters long; at most {limit} are allowed", "too-long")
     if f.min_length is not None and len(value) < f.min_length:
         raise _Invalid(f"must be at least {f.min_length} characters long", "too-short")
-    pattern = f.compiled_pattern
-    if pattern is not None and not pattern.fullmatch(value):
+    if f.pattern is not None and not _matches(f.pattern, value):
         raise _Invalid(f"does not match the pattern {f.pattern}", "pattern")
     return value
+
+
+def _matches(pattern: str, value: str) -> bool:
+    try:
+        return cached_fullmatch(pattern)(value)
+    except PatternError as exc:
+        # A class stored before patterns were RE2 may hold one RE2 refuses: the write is
+        # refused, never matched by a backtracking engine; the admin fixes the class.
+        raise _Invalid(f"cannot be checked: the class's pattern {exc}", "pattern") from None
 
 
 def _check_money(f: FieldDefinition, value: Any) -> dict[str, Any]:
