@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -672,3 +673,20 @@ def test_a_lone_surrogate_is_matched_as_a_replacement_character() -> None:
     assert cached_fullmatch(r"a.b")("a\ud800b") is True
     assert cached_fullmatch(r"a\x{fffd}b")("a\ud800b") is True
     assert cached_fullmatch(r"[a-z]+")("a\udfffb") is False
+
+
+def test_a_stored_pattern_re2_refuses_refuses_the_write_not_the_server() -> None:
+    # A class saved while patterns were Python's may hold a lookahead: writes are refused
+    # (code pattern) until an admin fixes it, and it is never run by a backtracking engine.
+    good = pattern_class("[a-z]+")
+    label = replace(good.fields[1], pattern="(?=a)a+")
+    stored = ClassDefinition(good.name, good.business_key, (good.fields[0], label))
+    _, errors = validate_values(stored, {"code": "c", "label": "aa"}, languages=LANGUAGES)
+    assert [(e.field, e.code, e.message) for e in errors] == [
+        (
+            "label",
+            "pattern",
+            "cannot be checked: the class's pattern uses a feature that is not supported"
+            " (linear-time matching): invalid perl operator: (?=",
+        )
+    ]
