@@ -81,3 +81,17 @@ def test_the_written_path_prints_as_text(runner: CliRunner, catalog: str, tmp_pa
     code, out, err = invoke(runner, "export", "--class", "Product", "-o", str(target))
     assert code == 0 and target.exists(), err
     assert "out[bold]x[i].csv" in out.replace("\n", ""), out
+
+
+@pytest.mark.parametrize("delimiter", [";;", '"', "\n", "\0"])
+def test_import_refuses_a_bad_delimiter_before_reading(
+    runner: CliRunner, db_url: str, tmp_path: Path, delimiter: str
+) -> None:
+    """The import takes the same rule as the export (and REST), up front in one line."""
+    init(runner)
+    data = tmp_path / "p.csv"
+    data.write_text("sku,name\nP-1,x\n")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING)
+    code, _, err = invoke(runner, "import", str(data), "-m", str(mapping), "--delimiter", delimiter)
+    assert "--delimiter: " in one_line_error(code, err)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -94,7 +94,6 @@ class FieldDefinition:
     # and sorts mean.
     family: str | None = None
     unit: str | None = None
-    _compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_list(self) -> bool:
@@ -107,14 +106,6 @@ class FieldDefinition:
         if self.type == FieldType.ASSET:
             return ASSET_MAX_LENGTH
         return DEFAULT_TEXT_MAX_LENGTH.get(self.type)
-
-    @property
-    def compiled_pattern(self) -> re.Pattern[str] | None:
-        if self.pattern is None:
-            return None
-        if self._compiled is None:
-            object.__setattr__(self, "_compiled", re.compile(self.pattern))
-        return self._compiled
 
     def to_dict(self) -> dict[str, Any]:
         """The field as plain data, leaving out everything at its default."""

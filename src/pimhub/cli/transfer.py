@@ -28,7 +28,13 @@ from pimhub.cli.common import (
     print_json,
 )
 from pimhub.transfer.cell_text import in_message
-from pimhub.transfer.exporter import ExportFormat, ExportOptions, check_delimiter, export
+from pimhub.transfer.exporter import (
+    ExportFormat,
+    ExportOptions,
+    check_delimiter,
+    delimiter_problem,
+    export,
+)
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.inference import propose_mapping
 from pimhub.transfer.mapping import parse_mapping, shipped_mapping, shipped_mappings
@@ -210,6 +216,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import a file: every row becomes an object, matched by business key. Exit 0 when
         every row was accepted, 3 when some were refused (see --report), 1 on failure."""
+        if delimiter is not None and (problem := delimiter_problem(delimiter)):
+            raise fail(f"--delimiter: {problem}")  # before the database is opened
         hub = open_hub()
         source = SourceOptions(fmt, delimiter, encoding, record_path, sheet)
         if infer:
