@@ -14,6 +14,7 @@ from pimhub.datahub.config import (
     FieldFormat,
     InvalidDatahubConfig,
     Shape,
+    format_problems,
     parse_datahub_config,
 )
 
@@ -174,3 +175,41 @@ def test_a_price_lists_currency_must_be_one_it_holds() -> None:
     ]
     raw["classes"]["Offer"]["formats"]["price"]["currency"] = "USD"
     assert parse_datahub_config(raw, {"Offer": PRICED}).classes[0].formats[0].currency == "USD"
+
+
+def test_a_saved_format_fits_a_field_of_its_type_currency_and_unit_family() -> None:
+    product = DEFINITIONS["Product"]
+    price, weight, stock = (product.field(n) for n in ("price", "weight", "stock"))
+    offer_price = PRICED.field("price")
+    assert price is not None and weight is not None and stock is not None
+    assert offer_price is not None
+    number, quantity = Shape.NUMBER, Shape.QUANTITY_VALUE
+    assert FieldFormat("price", number).fits(price)
+    assert FieldFormat("price", number, currency="EUR").fits(price)  # the field names none
+    assert not FieldFormat("stock", number).fits(stock)
+    assert FieldFormat("price", number).fits(offer_price)
+    assert FieldFormat("price", number, currency="USD").fits(offer_price)
+    assert not FieldFormat("price", number, currency="GBP").fits(offer_price)
+    assert FieldFormat("weight", quantity).fits(weight)
+    assert FieldFormat("weight", quantity, unit="g").fits(weight)
+    assert not FieldFormat("weight", quantity, unit="m").fits(weight)
+    assert not FieldFormat("price", quantity).fits(price)
+
+
+def test_format_problems_of_a_stored_configuration_name_it() -> None:
+    raw = {
+        "name": "shop",
+        "classes": {
+            "Brand": {},
+            "Product": {"fields": ["sku"], "formats": {"price": {"as": "number"}}},
+        },
+    }
+    config = parse_datahub_config(raw, None)  # stored: not checked against the classes
+    assert format_problems(config, DEFINITIONS["Product"]) == [
+        FieldError(
+            "datahub.shop.classes.Product.formats.price",
+            "datahub configuration 'shop': 'price' is not among this class's fields",
+            "invalid",
+        )
+    ]
+    assert format_problems(config, DEFINITIONS["Brand"]) == []
