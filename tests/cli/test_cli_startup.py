@@ -19,6 +19,7 @@ HEAVY = (
     "uvicorn",
     "pimhub.bootstrap",
     "pimhub.catalog.service",  # the key commands read the clock, not the catalog
+    "pimhub.catalog.query",  # nor filters: the key table's reader needs no datahub ports
 )
 
 

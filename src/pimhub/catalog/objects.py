@@ -8,6 +8,23 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+# An object's columns in the order a joined row holds them (GraphQL's plans and the storage's
+# point reads shape rows by it); here so that storage needs no datahub module to know it.
+OBJECT_FIELDS = (
+    "id",
+    "uuid",
+    "class_name",
+    "business_key",
+    "published",
+    "version",
+    "created_at",
+    "modified_at",
+    "data",
+    "parent_uuid",
+    "inherited",
+    "completeness",
+)
+
 
 @dataclass(slots=True)
 class CatalogObject:

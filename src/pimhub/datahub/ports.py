@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.objects import OBJECT_FIELDS, CatalogObject
 from pimhub.catalog.query import Node, SortKey
 from pimhub.catalog.variants import FamilyRole
 
@@ -100,19 +100,4 @@ class GraphReads(Protocol):
         the configuration does not exist."""
 
 
-# The columns per object in a joined row, in order.
-OBJECT_FIELDS = (
-    "id",
-    "uuid",
-    "class_name",
-    "business_key",
-    "published",
-    "version",
-    "created_at",
-    "modified_at",
-    "data",
-    "parent_uuid",
-    "inherited",
-    "completeness",
-)
 OBJECT_WIDTH = len(OBJECT_FIELDS)

@@ -19,8 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
-from pimhub.catalog.objects import CatalogObject, RelatedObject
-from pimhub.datahub.ports import OBJECT_FIELDS
+from pimhub.catalog.objects import OBJECT_FIELDS, CatalogObject, RelatedObject
 
 # The object columns, in the order joined GraphQL rows use too.
 OBJECT_COLUMNS = OBJECT_FIELDS

@@ -13,7 +13,8 @@ from graphql.execution.values import VariableValues
 
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.values import SYSTEM_FIELDS
-from pimhub.datahub.ports import OBJECT_FIELDS, Join
+from pimhub.catalog.objects import OBJECT_FIELDS
+from pimhub.datahub.ports import Join
 
 # shaper(node, ctx, variables) -> the response value for one key
 Shaper = Callable[[Any, RequestContext, VariableValues], Any]
