@@ -282,23 +282,6 @@ def _first_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return _flag(_first, arg, path, errors)
 
 
-STEPS: tuple[tuple[str, StepBuilder], ...] = (
-    ("pick", _pick_step),
-    ("variations", _variations_step),
-    ("trim", _trim_step),
-    ("html", _html_step),
-    ("replace", _replace_step),
-    ("split", _split_step),
-    ("lowercase", _lower_step),
-    ("uppercase", _upper_step),
-    ("map", _map_step),
-    ("number", _number_step),
-    ("boolean", _boolean_step),
-    ("date", _date_step),
-    ("first", _first_step),
-)
-
-
 # --- unit: a quantity's unit from a column of its own (Akeneo's `weight-unit`) -------------
 
 
@@ -319,7 +302,22 @@ def _unit_step(arg: Any, path: str, errors: list[FieldError]) -> Step | None:
     return unit
 
 
-STEPS = (*STEPS, ("unit", _unit_step))
+STEPS: tuple[tuple[str, StepBuilder], ...] = (
+    ("pick", _pick_step),
+    ("variations", _variations_step),
+    ("trim", _trim_step),
+    ("html", _html_step),
+    ("replace", _replace_step),
+    ("split", _split_step),
+    ("lowercase", _lower_step),
+    ("uppercase", _upper_step),
+    ("map", _map_step),
+    ("number", _number_step),
+    ("boolean", _boolean_step),
+    ("date", _date_step),
+    ("first", _first_step),
+    ("unit", _unit_step),
+)
 
 
 # --- fallback: the first non-empty of several columns ----------------------------------------
