@@ -98,6 +98,9 @@ objects = Table(
     # Per completeness channel and language {"ratio", "missing"} (catalog.completeness),
     # written with the row; {} for a class without channels.
     Column("completeness", Json, nullable=False, server_default=text("'{}'")),
+    # The object's state in its class's workflow (catalog.workflows); NULL for classes
+    # without one.
+    Column("workflow_state", String(64)),
     UniqueConstraint("class_name", "business_key"),
     Index(None, "parent_uuid"),
     Index(None, "class_name", "modified_at"),
@@ -112,6 +115,34 @@ object_references = Table(
     Column("field", String(64), primary_key=True),
     Column("target_uuid", String(36), primary_key=True),
     Index(None, "target_uuid"),
+)
+
+# Files the catalog refers to (pimhub.assets). The content lives in a blob store under its
+# SHA-256 (`checksum`), so two assets with the same bytes share one blob; versions of an
+# asset are rows of object_versions (class_name "Asset"), its events go to the outbox.
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("path", String(1024), nullable=False, unique=True),  # "/products/shirt.jpg"
+    Column("folder", String(1024), nullable=False),  # "/products"
+    Column("mimetype", String(127), nullable=False),
+    Column("filesize", BigInteger, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("metadata", Json, nullable=False),
+    # Where an import took it from, and that source's validator (ETag or Last-Modified),
+    # so that the next run asks for it conditionally and downloads nothing unchanged.
+    Column("source", String(2048)),
+    Column("source_validator", String(255)),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("modified_at", UtcDateTime, nullable=False),
+    Index(None, "checksum"),
+    Index(None, "folder", "path"),
+    Index(None, "source"),
 )
 
 object_versions = Table(

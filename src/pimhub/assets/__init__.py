@@ -1,0 +1,1 @@
+"""Digital assets: files the catalog refers to, their blob stores and thumbnails."""

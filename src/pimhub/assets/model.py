@@ -1,0 +1,74 @@
+"""An asset: a file the catalog refers to, known by its path and its uuid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pimhub.catalog.objects import iso
+
+# The class name asset versions and events carry (object_versions, outbox).
+ASSET_CLASS = "Asset"
+
+
+def blob_key(checksum: str) -> str:
+    """Where an asset's content lives in the blob store: named by its SHA-256, so that
+    assets with the same bytes share one blob and a changed asset never overwrites one."""
+    return f"blobs/{checksum[:2]}/{checksum}"
+
+
+def thumbnail_prefix(checksum: str) -> str:
+    """The folder of every thumbnail made from one content; dropped when no asset holds
+    that content any more."""
+    return f"thumbnails/{checksum[:2]}/{checksum}/"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    uuid: str
+    path: str  # "/products/shirt.jpg": the folder, a slash and the file name; unique
+    mimetype: str  # detected from the content, never from the name
+    filesize: int
+    checksum: str  # SHA-256 of the content, hex
+    width: int | None  # images only
+    height: int | None
+    # {"alt": {"en": "...", "de": "..."}, ...}: localized alt text and free metadata
+    metadata: dict[str, Any]
+    version: int
+    created_at: datetime
+    modified_at: datetime
+    source: str | None = None  # the URL or file an import took it from
+    source_validator: str | None = None  # that source's ETag or Last-Modified
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def folder(self) -> str:
+        return self.path.rsplit("/", 1)[0] or "/"
+
+    @property
+    def filename(self) -> str:
+        return self.path.rsplit("/", 1)[1]
+
+    @property
+    def blob_key(self) -> str:
+        return blob_key(self.checksum)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public envelope: no internal id; URLs are added by the API, which knows the
+        base URL."""
+        return {
+            "uuid": self.uuid,
+            "path": self.path,
+            "folder": self.folder,
+            "filename": self.filename,
+            "mimetype": self.mimetype,
+            "filesize": self.filesize,
+            "checksum": self.checksum,
+            "width": self.width,
+            "height": self.height,
+            "metadata": self.metadata,
+            "version": self.version,
+            "createdAt": iso(self.created_at),
+            "modifiedAt": iso(self.modified_at),
+        }
