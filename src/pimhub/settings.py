@@ -108,6 +108,31 @@ class Settings(BaseSettings):
         30.0, description="Delivery log and delivered deliveries older than this are pruned"
     )
 
+    assets_store: Literal["filesystem", "s3"] = Field(
+        "filesystem",
+        description="Where asset files and thumbnails are kept: data_dir/assets, or an "
+        "S3-compatible bucket (several machines)",
+    )
+    assets_dir: Path | None = Field(None, description="Filesystem store; default data_dir/assets")
+    assets_s3_bucket: str | None = Field(None, description="Bucket of the S3 store")
+    assets_s3_prefix: str = Field("", description="Key prefix inside the bucket, e.g. pimhub/")
+    assets_s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, Ceph, ...); default: AWS"
+    )
+    assets_s3_region: str | None = Field(None, description="Region of the bucket")
+    assets_max_bytes: int = Field(100 << 20, ge=1, description="Largest asset file in bytes")
+    assets_max_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description="Largest image in pixels (width x height); larger ones are refused "
+        "unread (decompression bombs)",
+    )
+    assets_thumbnails: dict[str, dict[str, object]] = Field(
+        default_factory=dict,
+        description="Thumbnail presets by name, added to the built-in ones, as JSON: "
+        '{"banner": {"width": 1200, "height": 400, "fit": "cover", "format": "webp"}}',
+    )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

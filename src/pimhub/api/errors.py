@@ -35,6 +35,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (InvalidProfile, 422),
     (e.InvalidQuery, 400),
     (e.PayloadTooLarge, 413),
+    (e.UnsupportedMediaType, 415),
     (e.BodyTimeout, 408),
     (e.InvalidInput, 400),
     (e.NotFound, 404),

@@ -8,11 +8,13 @@
         NulCharacter                 text holding U+0000, which no text may hold (PostgreSQL
                                      cannot store it, so it is refused everywhere)
         PayloadTooLarge              a request body or upload over its size limit
+        UnsupportedMediaType         a file whose content is not a type the hub accepts
         BodyTimeout                  a request body that stopped arriving
       NotFound                       a class, object, version or key does not exist
         UnknownClass
         ObjectNotFound
         VersionNotFound
+        AssetNotFound
       Conflict                       the request is well formed but collides with state
         DuplicateKey                 business key or unique field already taken
         StaleVersion                 the write names a version that is no longer current
@@ -20,6 +22,7 @@
         WriteConflict                another transaction changed the same rows at the same
                                      time; `retryable`: the whole write may simply run again
         StillReferenced              delete refused while other objects point at the target
+          AssetInUse                 delete of an asset that objects still use
         HasVariants                  delete of a parent refused while it has variants
         IncompatibleClassChange      a class change would break stored objects
         ClassInUse                   delete of a class that still has objects
@@ -90,6 +93,11 @@ class PayloadTooLarge(InvalidInput):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(InvalidInput):
+    code = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class BodyTimeout(InvalidInput):
     code = "request-timeout"
     title = "Request body timed out"
@@ -119,6 +127,11 @@ class ObjectNotFound(NotFound):
 class VersionNotFound(NotFound):
     code = "version-not-found"
     title = "Version not found"
+
+
+class AssetNotFound(NotFound):
+    code = "asset-not-found"
+    title = "Asset not found"
 
 
 class Conflict(CatalogError):
@@ -160,6 +173,11 @@ class WriteConflict(Conflict):
 class StillReferenced(Conflict):
     code = "still-referenced"
     title = "Object is still referenced"
+
+
+class AssetInUse(StillReferenced):
+    code = "asset-in-use"
+    title = "Asset is still used"
 
 
 class HasVariants(Conflict):
