@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from pimhub.catalog.objects import iso
 
@@ -72,3 +73,13 @@ class Asset:
             "createdAt": iso(self.created_at),
             "modifiedAt": iso(self.modified_at),
         }
+
+
+def asset_url(base_url: str, asset: Asset, thumbnail: str | None = None) -> str:
+    """The public URL of an asset or one of its thumbnails. `v` names the content, so a
+    client may cache the answer for good: a changed asset gets a new URL."""
+    query: dict[str, str] = {}
+    if thumbnail is not None:
+        query["thumbnail"] = thumbnail
+    query["v"] = asset.checksum[:16]
+    return f"{base_url.rstrip('/')}/assets{quote(asset.path)}?{urlencode(query)}"
