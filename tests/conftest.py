@@ -126,11 +126,14 @@ def far_east_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def bare_hub(engine: Engine) -> Iterator[Hub]:
-    """A hub on an empty database (no classes)."""
+def bare_hub(engine: Engine, tmp_path: Path) -> Iterator[Hub]:
+    """A hub on an empty database (no classes); its asset files under the test's tmp_path."""
     empty_database(engine)
     settings = Settings(
-        database_url=str(engine.url), secret_key="test-passphrase", webhooks_allow_private=True
+        database_url=str(engine.url),
+        secret_key="test-passphrase",
+        webhooks_allow_private=True,
+        assets_dir=tmp_path / "assets",
     )
     yield bootstrap(settings, engine=engine)
 

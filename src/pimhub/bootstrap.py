@@ -8,6 +8,9 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from pimhub.access.service import AccessService
+from pimhub.assets.filesystem import FilesystemBlobStore
+from pimhub.assets.ports import BlobStore
+from pimhub.assets.service import AssetLimits, AssetService
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.service import CatalogService
@@ -61,6 +64,7 @@ class Hub:
     imports: ImportJobs
     import_profiles: ImportProfiles
     connectors: ConnectorService
+    assets: AssetService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -95,6 +99,15 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         SqlObjectPointReads(engine),
         languages=frozenset(settings.languages) or None,
         default_language=settings.default_language,
+    )
+    assets = AssetService(
+        uow,
+        blob_store(settings),
+        limits=AssetLimits(
+            max_bytes=settings.assets_max_bytes, max_pixels=settings.assets_max_pixels
+        ),
+        languages=frozenset(settings.languages) or None,
+        writer=catalog.writer,
     )
     sealer = SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir)))
     imports = ImportJobs(
@@ -149,7 +162,27 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             allow_private=settings.webhooks_allow_private,
             languages=settings.languages,
         ),
+        assets=assets,
     )
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """Where asset files and thumbnails live: data_dir/assets (or assets_dir) by default, an
+    S3-compatible bucket when several machines serve the hub. Nothing is created until the
+    first file is stored."""
+    if settings.assets_store == "s3":
+        # Imported here: boto3 takes a while to load and only S3 deployments need it.
+        from pimhub.assets.s3 import S3BlobStore
+
+        if not settings.assets_s3_bucket:
+            raise ValueError("PIMHUB_ASSETS_S3_BUCKET is required when assets_store is s3")
+        return S3BlobStore(
+            settings.assets_s3_bucket,
+            prefix=settings.assets_s3_prefix,
+            endpoint_url=settings.assets_s3_endpoint_url,
+            region=settings.assets_s3_region,
+        )
+    return FilesystemBlobStore(settings.assets_dir or settings.data_dir / "assets")
 
 
 def source_limits(settings: Settings) -> SourceLimits:

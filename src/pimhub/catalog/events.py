@@ -19,6 +19,9 @@ class EventType(StrEnum):
     OBJECT_UNPUBLISHED = "object.unpublished"
     WORKFLOW_TRANSITIONED = "workflow.transitioned"
     CLASS_CHANGED = "class.changed"
+    ASSET_CREATED = "asset.created"
+    ASSET_UPDATED = "asset.updated"
+    ASSET_DELETED = "asset.deleted"
     # Operational: raised when the hub disables a failing webhook endpoint. Delivered only to
     # endpoints that name it in their event types, never to "all events" subscribers.
     WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
@@ -100,6 +103,37 @@ def object_event(
         object_uuid=obj.uuid,
         business_key=obj.key,
         version=obj.version,
+        changed=tuple(changed),
+    )
+
+
+def asset_event(
+    event_type: EventType,
+    asset: dict[str, Any],
+    changed: list[str],
+    at: datetime,
+    *,
+    business_key: str,
+) -> OutboxEvent:
+    """One asset change; `asset` is Asset.to_dict(), left out of the body of a deletion as
+    an object's is. The class name is "Asset" and `business_key` its path (cut to fit)."""
+    data: dict[str, Any] = {
+        "objectType": "Asset",
+        "uuid": asset["uuid"],
+        "path": asset["path"],
+        "version": asset["version"],
+        "changedFields": changed,
+    }
+    if event_type != EventType.ASSET_DELETED:
+        data["asset"] = asset
+    return _event(
+        event_type,
+        "Asset",
+        at,
+        data,
+        object_uuid=asset["uuid"],
+        business_key=business_key,
+        version=asset["version"],
         changed=tuple(changed),
     )
 

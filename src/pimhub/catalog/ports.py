@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from pimhub.assets.model import Asset
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.events import OutboxEvent
 from pimhub.catalog.objects import CatalogObject, ObjectVersion, RelatedObject
@@ -144,6 +145,37 @@ class OutboxRepository(Protocol):
     def add_many(self, events: Sequence[OutboxEvent]) -> None: ...
 
 
+class AssetRepository(Protocol):
+    """Asset rows (pimhub.assets); their versions and events go through the version and
+    outbox repositories like objects'."""
+
+    def lock(self, paths: Sequence[str]) -> None:
+        """Holds a write lock per asset path until the unit of work ends, as
+        ObjectRepository.lock does per business key. Take it before reading the path."""
+
+    def get_by_path(self, path: str) -> Asset | None: ...
+    def get_by_uuid(self, uuid: str) -> Asset | None: ...
+    def get_many(self, uuids: Sequence[str]) -> dict[str, Asset]: ...
+    def uuids_of_paths(self, paths: Sequence[str]) -> dict[str, str]:
+        """path -> uuid of the assets at these paths."""
+
+    def existing_uuids(self, uuids: Sequence[str]) -> set[str]: ...
+    def insert(self, asset: Asset) -> Asset:
+        """Insert; the asset with its internal id."""
+
+    def update(self, asset: Asset, expected_version: int) -> bool:
+        """Compare-and-set on the version; False when another writer changed it first."""
+
+    def delete(self, asset: Asset) -> None: ...
+    def list_page(
+        self, folder: str, first: int, after: str | None
+    ) -> tuple[list[Asset], int, str | None]:
+        """Assets in `folder` and below, by path: (items, total, next cursor)."""
+
+    def find_by_source(self, source: str) -> Asset | None: ...
+    def count_with_checksum(self, checksum: str) -> int: ...
+
+
 class SearchIndexWriter(Protocol):
     """Keeps the search index current inside the unit of work that changes the object, so a
     committed change is searchable at once and a rolled-back one never was."""
@@ -171,6 +203,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepository: ...
     @property
     def search(self) -> SearchIndexWriter: ...
+    @property
+    def assets(self) -> AssetRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -126,7 +126,7 @@ class ObjectWriter:
                 ],
             )
         if referrers:
-            self._unlink_referrers(uow, obj.uuid, author)
+            self.unlink_referrers(uow, obj.uuid, author)
         now = self.clock()
         uow.search.remove(obj)
         uow.objects.delete(obj)
@@ -146,7 +146,9 @@ class ObjectWriter:
         self.record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
         return gone
 
-    def _unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
+    def unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
+        """Remove `target_uuid` (an object's or an asset's) from the relation and asset
+        fields of every object referring to it: a new version and event each."""
         while referrers := uow.objects.referrers(target_uuid, 100):
             for ref in {(r.class_name, r.key) for r in referrers}:
                 definition = writable_class(uow, ref[0])
@@ -154,9 +156,7 @@ class ObjectWriter:
                 if before is None:  # deleted meanwhile: its references went with it
                     continue
                 values = {
-                    k: _without(v, target_uuid)
-                    if definition.field(k) and definition.field(k).type == FieldType.RELATION  # type: ignore[union-attr]
-                    else v
+                    k: _without(v, target_uuid) if _refers(definition, k) else v
                     for k, v in before.own_values.items()
                 }
                 self.save(uow, definition, before, values, before.published, author)
@@ -279,6 +279,11 @@ class ObjectWriter:
         after = None if deleted_from is not None else obj
         event_type = object_event_type(deleted_from or before, after)
         uow.outbox.add(object_event(event_type, obj, changed, obj.modified_at))
+
+
+def _refers(definition: ClassDefinition, name: str) -> bool:
+    f = definition.field(name)
+    return f is not None and f.type in (FieldType.RELATION, FieldType.ASSET)
 
 
 def _without(value: Any, target: str) -> Any:

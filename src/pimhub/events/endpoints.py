@@ -204,8 +204,9 @@ def shaped_body(stored: str | bytes, mode: PayloadMode) -> bytes:
 
 
 def shaped_payload(payload: Mapping[str, Any], mode: PayloadMode) -> Mapping[str, Any]:
-    """The event body for an endpoint: thin drops the object's state."""
-    if mode == PayloadMode.FULL or "object" not in payload.get("data", {}):
+    """The event body for an endpoint: thin drops the object's (or asset's) state."""
+    state = ("object", "asset")
+    if mode == PayloadMode.FULL or not any(k in payload.get("data", {}) for k in state):
         return payload
-    data = {k: v for k, v in payload["data"].items() if k != "object"}
+    data = {k: v for k, v in payload["data"].items() if k not in state}
     return {**payload, "data": data}

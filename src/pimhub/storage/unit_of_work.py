@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from pimhub.catalog.ports import SearchIndexWriter
+from pimhub.storage.assets import SqlAssetRepository
 from pimhub.storage.class_repository import SqlClassRepository
 from pimhub.storage.engine import WRITE_OPTION, lost_race
 from pimhub.storage.repositories import (
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     versions: SqlVersionRepository
     outbox: SqlOutboxRepository
     search: SearchIndexWriter
+    assets: SqlAssetRepository
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class SqlUnitOfWork:
         self.versions = SqlVersionRepository(self.conn)
         self.outbox = SqlOutboxRepository(self.conn)
         self.search = self.index_writer(self.conn)
+        self.assets = SqlAssetRepository(self.conn)
         return self
 
     def __exit__(
