@@ -41,6 +41,7 @@ from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
 from pimhub.storage.webhook_endpoints import SqlEndpointRepository
 from pimhub.storage.webhook_queue import SqlDeliveryQueue
+from pimhub.transfer.asset_fetch import AssetFetchPolicy
 from pimhub.transfer.jobs import ImportJobs
 from pimhub.transfer.profiles import ImportProfiles
 from pimhub.transfer.sources import SourceLimits
@@ -117,6 +118,11 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         clock=utc_now,
         language=settings.default_language,
         limits=source_limits(settings),
+        assets=assets,
+        asset_policy=AssetFetchPolicy(
+            max_bytes=settings.assets_max_bytes,
+            allow_private=settings.import_sources_allow_private,
+        ),
     )
     return Hub(
         settings=settings,

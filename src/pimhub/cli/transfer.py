@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import nullcontext
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from pimhub.cli.common import (
     open_hub,
     print_json,
 )
+from pimhub.transfer.asset_fetch import asset_fetcher
 from pimhub.transfer.cell_text import in_message
 from pimhub.transfer.exporter import (
     ExportFormat,
@@ -257,6 +259,14 @@ def register(app: typer.Typer) -> None:
                 options,
                 on_row_error=on_row_error,
                 progress=show,
+                assets=asset_fetcher(
+                    parsed,
+                    hub.assets,
+                    # The CLI may read local files: whoever runs it can read them anyway.
+                    replace(hub.imports.asset_policy, local_files=True),
+                    author=options.author,
+                    dry_run=dry_run,
+                ),
             )
         _print_summary(summary, report)
         if summary.aborted:

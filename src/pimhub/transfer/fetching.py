@@ -141,15 +141,68 @@ def fetch(
     if not is_url(source):
         shutil.copyfile(source, target)
         return
+    download(
+        source,
+        target,
+        headers,
+        transport,
+        allow_private=allow_private,
+        max_bytes=max_bytes,
+        deadline=deadline,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """What a download's final response said: 304 (nothing written) or 200, and the
+    validators to send next time (ETag, else Last-Modified)."""
+
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
+    size: int = 0
+
+    @property
+    def validator(self) -> str | None:
+        return self.etag or self.last_modified
+
+
+def download(
+    url: str,
+    target: Path,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    *,
+    allow_private: bool = True,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    deadline: float = DOWNLOAD_DEADLINE,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    validator: str | None = None,
+) -> Downloaded:
+    """Downloads `url` to `target` under fetch's rules (address guard on every hop, size
+    and time limits). With `validator` (an ETag or a Last-Modified date) the request is
+    conditional, and a 304 writes nothing. Raises FetchFailed."""
     limits = _Limits(max_bytes, time.monotonic() + deadline, allow_private)
     try:
-        with httpx.Client(timeout=DOWNLOAD_TIMEOUT, transport=transport) as client:
-            _download(client, source, dict(headers or {}), target, limits)
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            return _download(
+                client, url, dict(headers or {}), target, limits, _conditional(validator)
+            )
     except httpx.HTTPStatusError as exc:
-        raise FetchFailed(f"{shown_url(source)} answered HTTP {exc.response.status_code}") from None
+        raise FetchFailed(f"{shown_url(url)} answered HTTP {exc.response.status_code}") from None
     except (httpx.HTTPError, UnicodeError, ValueError) as exc:
         # The exception's own text may quote a URL with its credentials, or a header.
-        raise FetchFailed(f"{shown_url(source)}: {type(exc).__name__}") from None
+        raise FetchFailed(f"{shown_url(url)}: {type(exc).__name__}") from None
+
+
+def _conditional(validator: str | None) -> dict[str, str]:
+    """The header that makes a request conditional on `validator`: an ETag (quoted, or
+    weak W/"...") goes in If-None-Match, anything else is a date for If-Modified-Since."""
+    if not validator or _unsendable(validator):
+        return {}
+    if validator.startswith(('"', 'W/"')):
+        return {"If-None-Match": validator}
+    return {"If-Modified-Since": validator}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +213,21 @@ class _Limits:
 
 
 def _download(
-    client: httpx.Client, url: str, headers: dict[str, str], target: Path, limits: _Limits
-) -> None:
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    target: Path,
+    limits: _Limits,
+    conditional: Mapping[str, str] | None = None,
+) -> Downloaded:
     origin = _origin(url)
+    # Conditional headers name no secret: unlike the source's own headers, they may follow
+    # a redirect to another site (a CDN).
+    sent = {**headers, **(conditional or {})}
     for _ in range(MAX_REDIRECTS + 1):
         if not limits.allow_private and (why := blocked_address(url)):
             raise FetchFailed(f"{why}; set PIMHUB_IMPORT_SOURCES_ALLOW_PRIVATE to fetch it")
-        with client.stream("GET", url, headers=headers) as response:
+        with client.stream("GET", url, headers=sent) as response:
             if response.next_request is not None:
                 url = str(response.next_request.url)
                 if headers and _origin(url) != origin:
@@ -175,13 +236,16 @@ def _download(
                         "than the one its headers are for; give that URL as the source"
                     )
                 continue
-            response.raise_for_status()
-            _save(response, target, limits)
-            return
+            etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+            if response.status_code == 304 and conditional:
+                return Downloaded(304, etag, modified)
+            response.raise_for_status()  # any answer but 2xx, a 304 nobody asked for too
+            size = _save(response, target, limits)
+            return Downloaded(response.status_code, etag, modified, size)
     raise FetchFailed(f"the source redirects more than {MAX_REDIRECTS} times")
 
 
-def _save(response: httpx.Response, target: Path, limits: _Limits) -> None:
+def _save(response: httpx.Response, target: Path, limits: _Limits) -> int:
     written = 0
     with target.open("wb") as out:
         for chunk in response.iter_bytes():
@@ -191,6 +255,7 @@ def _save(response: httpx.Response, target: Path, limits: _Limits) -> None:
             if time.monotonic() > limits.until:
                 raise FetchFailed("the download took longer than its deadline")
             out.write(chunk)
+    return written
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

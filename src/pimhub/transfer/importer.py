@@ -31,6 +31,8 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.validation import validate_values
 from pimhub.catalog.variants import PARENT_ITEM_KEY
+from pimhub.transfer.asset_fetch import AssetFetcher
+from pimhub.transfer.asset_step import AssetSource
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
 from pimhub.transfer.cell_text import cell_readers, read_cells
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
@@ -72,10 +74,13 @@ def run_import(
     *,
     on_row_error: ErrorSink | None = None,
     progress: Progress | None = None,
+    assets: AssetFetcher | None = None,
 ) -> ImportSummary:
     """`open_writer()` is a context manager yielding a BatchWriter (CatalogService.
-    batch_writer with the class and options bound)."""
+    batch_writer with the class and options bound). `assets` fetches the files of the
+    mapping's `asset` steps (required when it has any)."""
     summary = ImportSummary(dry_run=options.dry_run)
+    _check_assets(mapping, assets)
     started = time.perf_counter()
     columns = _columns_by_field(mapping)
     measured = _measured_fields(mapping)
@@ -109,6 +114,8 @@ def run_import(
                 continue
             mapped.items.append(values)
             mapped.rows.append(record)
+        if assets is not None:
+            _resolve_assets(mapped, assets, mapping)
         return mapped
 
     def store(writer: BatchWriter, mapped: _Mapped, checked: Checked | None = None) -> bool:
@@ -147,11 +154,16 @@ def run_import(
 
     batches = _batches(records, options.batch_size, mapping)
     if options.on_error == OnError.ABORT or options.dry_run:
+        mapped_batches: Iterable[_Mapped] = map(map_batch, batches)
+        if assets is not None and not options.dry_run:
+            # Files are fetched and stored (in units of work of their own) before the one
+            # transaction opens: once it has written, it holds SQLite's write lock.
+            mapped_batches = list(mapped_batches)
         # One transaction: abort keeps nothing; a dry run sees its own earlier batches
         # (a row may refer to an object an earlier row creates) and rolls all back.
         with open_writer() as writer:
-            for batch in batches:
-                if not store(writer, map_batch(batch)) and options.on_error == OnError.ABORT:
+            for mapped_batch in mapped_batches:
+                if not store(writer, mapped_batch) and options.on_error == OnError.ABORT:
                     summary.aborted = True
                     break
             if not summary.aborted and not options.dry_run:
@@ -163,7 +175,78 @@ def run_import(
     # readers of the summary expect. Stable, so a row's errors keep their order.
     summary.errors.sort(key=lambda error: error.row)
     summary.seconds = time.perf_counter() - started
+    if assets is not None:
+        summary.assets = assets.counts.to_dict()
     return summary
+
+
+def _check_assets(mapping: ImportMapping, assets: AssetFetcher | None) -> None:
+    if assets is None and (fields := [fm.target for fm in mapping.fields if fm.asset]):
+        raise InvalidMapping(
+            "this import cannot fetch files into assets",
+            [FieldError(f"fields.{t}.asset", "no asset store for this import") for t in fields],
+        )
+
+
+def _resolve_assets(mapped: _Mapped, assets: AssetFetcher, mapping: ImportMapping) -> None:
+    """Replaces the files the `asset` steps name by asset uuids, fetching what it must; a
+    row with a file that cannot be fetched or stored is refused, naming the column and the
+    file. Rows refused for other cells fetch nothing (their files are left out)."""
+    heads = {fm.target.split(".")[0]: fm.column or fm.target for fm in mapping.fields if fm.asset}
+    if not heads:
+        return
+    for _, values, _ in mapped.partial:
+        for head in heads:
+            if _has_source(values.get(head)):
+                del values[head]
+    found = [s for item in mapped.items for h in heads for s in _sources(item.get(h))]
+    outcomes = assets.resolve(found)
+    items, rows = [], []
+    for record, item in zip(mapped.rows, mapped.items, strict=True):
+        errors = [
+            _row_error(record, column, got.error, "asset")
+            for head, column in heads.items()
+            for source in _sources(item.get(head))
+            if (got := outcomes[source]).error is not None
+        ]
+        if errors:
+            mapped.refused.extend(errors)
+            continue
+        for head in heads:
+            if head in item:
+                _put_assets(item, head, outcomes)
+        items.append(item)
+        rows.append(record)
+    mapped.items, mapped.rows = items, rows
+
+
+def _sources(value: Any) -> list[AssetSource]:
+    if isinstance(value, AssetSource):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, AssetSource)]
+    return []
+
+
+def _has_source(value: Any) -> bool:
+    return bool(_sources(value))
+
+
+def _put_assets(item: dict[str, Any], head: str, outcomes: dict[AssetSource, Any]) -> None:
+    """The field's files as asset uuids; a dry run's files still to fetch are left out."""
+    value = item[head]
+    if isinstance(value, AssetSource):
+        uuid = outcomes[value].uuid
+        if uuid is None:
+            del item[head]
+        else:
+            item[head] = uuid
+    elif isinstance(value, list):
+        item[head] = [
+            outcomes[v].uuid if isinstance(v, AssetSource) else v
+            for v in value
+            if not isinstance(v, AssetSource) or outcomes[v].uuid is not None
+        ]
 
 
 def _count(

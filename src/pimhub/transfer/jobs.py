@@ -23,11 +23,13 @@ import structlog
 import yaml
 
 from pimhub import safe_yaml
+from pimhub.assets.service import AssetService
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
 from pimhub.catalog.validation import spell_nul
+from pimhub.transfer.asset_fetch import AssetFetchPolicy, asset_fetcher
 from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping, parse_mapping, shipped_mapping
@@ -172,8 +174,14 @@ class ImportJobs:
         clock: Callable[[], datetime],
         language: str,
         limits: SourceLimits = SourceLimits(),
+        assets: AssetService | None = None,
+        asset_policy: AssetFetchPolicy | None = None,
     ) -> None:
         self.store = store
+        self.assets = assets  # for the files of `asset` mapping steps
+        # Never local files: a job's mapping comes from an API caller, who must not read
+        # the server's disk through it.
+        self.asset_policy = replace(asset_policy or AssetFetchPolicy(100 << 20), local_files=False)
         self.limits = limits
         self.catalog = catalog
         self.folder = folder
@@ -331,6 +339,17 @@ class ImportJobs:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import")
             return self._executor
 
+    def _asset_fetcher(self, mapping: ImportMapping, options: ImportOptions) -> Any:
+        if self.assets is None:
+            return None
+        return asset_fetcher(
+            mapping,
+            self.assets,
+            self.asset_policy,
+            author=options.author,
+            dry_run=options.dry_run,
+        )
+
     def _run(self, job: ImportJob, path: Path, mapping: ImportMapping, request: JobRequest) -> None:
         job = replace(job, status=JobStatus.RUNNING, started_at=self.clock())
 
@@ -358,6 +377,7 @@ class ImportJobs:
                 mapping,
                 options,
                 progress=progress,
+                assets=self._asset_fetcher(mapping, options),
             )
         except Exception as exc:  # the job reports it; the server goes on
             # Spelled out: a NUL from the file (a column name) cannot be stored on PostgreSQL.

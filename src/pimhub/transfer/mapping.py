@@ -19,7 +19,9 @@ A mapping is data (YAML), checked at once with every problem named by its path:
 Steps run in a fixed order: source (column, value or template; `fallback` columns when it
 is empty), pick, variations, trim (on unless `trim: false`), html, replace, split,
 lowercase, uppercase, map, number, boolean, date, first, unit (`weight.unit: {column:
-weight-unit, unit: mass}`), path. An empty result leaves the field out, except for
+weight-unit, unit: mass}`), path, asset (`image: {column: image_url, asset: {base: URL,
+folder: /products}}`: the file a cell names becomes an asset, see transfer.asset_step).
+An empty result leaves the field out, except for
 `@parent`, where it makes the object standalone. `@published` takes yes/no, true/false or
 1/0; a top-level `skip` list leaves rows out (transfer.row_filter).
 """
@@ -35,6 +37,7 @@ from typing import Any
 from pimhub.catalog.batch import PUBLISHED_ITEM_KEY
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
+from pimhub.transfer.asset_step import AssetOptions, asset_step, parse_asset_options
 from pimhub.transfer.category_paths import PathOptions, parse_path_options, path_step
 from pimhub.transfer.row_filter import RowFilter, parse_row_filter
 from pimhub.transfer.steps import (
@@ -71,6 +74,7 @@ _STEP_KEYS = frozenset(
         "replace",
         "uppercase",
         "fallback",
+        "asset",
     }
 )
 
@@ -89,6 +93,7 @@ class FieldMapping:
     path: PathOptions | None = None
     reads: tuple[str, ...] = ()  # the columns its value comes from (a template's several)
     optional: bool = False  # a file may lack its columns
+    asset: AssetOptions | None = None  # the cells name files that become assets
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +251,11 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
     path_options = parse_path_options(spec.get("path"), f"{path}.path", errors)
     if path_options is not None:
         steps.append(path_step(path_options))
+    asset_options = parse_asset_options(spec.get("asset"), f"{path}.asset", errors)
+    if asset_options is not None and path_options is not None:
+        errors.append(FieldError(f"{path}.asset", "a field takes a category path or an asset"))
+    elif asset_options is not None:
+        steps.append(asset_step(asset_options))
     optional = spec.get("optional", False)
     if not isinstance(optional, bool):
         errors.append(FieldError(f"{path}.optional", "true or false"))
@@ -259,6 +269,7 @@ def _field(target: str, spec: Any, path: str, errors: list[FieldError]) -> Field
         path_options,
         reads,
         optional is True,
+        asset_options,
     )
 
 

@@ -90,6 +90,7 @@ class ImportSummary:
     # Families the accepted rows describe (`@variants`, `@parent`): parent and variant keys.
     parent_keys: set[str] = field(default_factory=set)
     variant_keys: set[str] = field(default_factory=set)
+    assets: dict[str, Any] | None = None  # files of `asset` steps (transfer.asset_fetch)
 
     @property
     def accepted(self) -> int:
@@ -135,7 +136,7 @@ class ImportSummary:
             "dryRun": self.dry_run,
             "seconds": round(self.seconds, 3),
             "errors": [e.to_dict() for e in self.errors],
-        }
+        } | ({"assets": self.assets} if self.assets is not None else {})
 
 
 ErrorSink = Callable[[RowError], None]
