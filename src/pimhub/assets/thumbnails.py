@@ -1,0 +1,226 @@
+"""Thumbnails: made with Pillow on first request, kept in the blob store by content and
+preset, and served from there afterwards."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pimhub.assets.model import Asset, thumbnail_prefix
+from pimhub.assets.ports import BlobStore
+from pimhub.assets.presets import BUILTIN_PRESETS, ThumbnailPreset, parse_presets
+from pimhub.catalog.errors import FieldError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = [
+    "BUILTIN_PRESETS",
+    "RASTER_TYPES",
+    "Thumbnail",
+    "ThumbnailPreset",
+    "Thumbnailer",
+    "UnknownThumbnail",
+    "parse_presets",
+]
+
+# The asset types a thumbnail is drawn from, and the format `original` keeps for each.
+RASTER_TYPES: dict[str, str] = {
+    "image/jpeg": "jpeg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "png",  # the first frame
+    "image/tiff": "png",  # browsers do not show TIFF
+}
+_MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+_SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that turn the image by 90 degrees
+_SPOOL_LIMIT = 8 << 20
+
+
+class UnknownThumbnail(InvalidInput):
+    code = "unknown-thumbnail"
+    title = "Unknown thumbnail preset"
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    key: str  # in the blob store
+    mimetype: str
+    size: int
+    etag: str  # quoted; names the content and the preset, so it changes with either
+
+
+class Thumbnailer:
+    """Makes and finds thumbnails. Blocking; async callers run `ensure` in a thread.
+    Safe when several requests ask for the same new thumbnail at once: each draws it and
+    the store's atomic put keeps one whole file."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        presets: Mapping[str, ThumbnailPreset] | None = None,
+        max_pixels: int = 40_000_000,
+    ) -> None:
+        self.store = store
+        self.presets = dict(BUILTIN_PRESETS if presets is None else presets)
+        self.max_pixels = max_pixels
+
+    def preset(self, name: str) -> ThumbnailPreset:
+        """The preset called `name`; UnknownThumbnail listing the known ones otherwise."""
+        preset = self.presets.get(name)
+        if preset is None:
+            known = ", ".join(sorted(self.presets))
+            raise UnknownThumbnail(
+                f"no thumbnail preset {name!r}; known: {known}",
+                [FieldError("thumbnail", f"unknown preset; known: {known}", "unknown")],
+            )
+        return preset
+
+    def plan(self, asset: Asset, preset_name: str) -> tuple[ThumbnailPreset, str, str]:
+        """The preset, the store key and the format of one thumbnail, without drawing it;
+        refuses assets that are not raster images."""
+        preset = self.preset(preset_name)
+        source_format = RASTER_TYPES.get(asset.mimetype)
+        if source_format is None:
+            raise UnsupportedMediaType(
+                f"thumbnails are made of images; {asset.path} is {asset.mimetype}",
+                [FieldError("thumbnail", f"{asset.mimetype} has no thumbnails", "unsupported")],
+            )
+        out_format = source_format if preset.format == "original" else preset.format
+        name = f"{preset.name}-{preset.fingerprint}.{_EXTENSIONS[out_format]}"
+        return preset, thumbnail_prefix(asset.checksum) + name, out_format
+
+    def ensure(self, asset: Asset, preset_name: str) -> Thumbnail:
+        """The thumbnail of `asset` in preset `preset_name`, drawn and stored on the first
+        call and found in the store on later ones."""
+        preset, key, out_format = self.plan(asset, preset_name)
+        etag = f'"{asset.checksum[:16]}-{preset.fingerprint}"'
+        mimetype = _MIMETYPES[out_format]
+        size = self.store.size(key)
+        if size is None:
+            data = self._draw(asset, preset, out_format)
+            self.store.put(key, io.BytesIO(data), len(data), mimetype)
+            size = len(data)
+        return Thumbnail(key=key, mimetype=mimetype, size=size, etag=etag)
+
+    def _draw(self, asset: Asset, preset: ThumbnailPreset, out_format: str) -> bytes:
+        with self._open_blob(asset) as source:
+            try:
+                image = Image.open(source)
+            except (Image.DecompressionBombError, UnidentifiedImageError, OSError) as exc:
+                raise UnsupportedMediaType(
+                    f"{asset.path}: the image cannot be read ({exc})"
+                ) from exc
+            with image:
+                self._check_pixels(asset, image)
+                try:
+                    return render(image, preset, out_format)
+                except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                    raise UnsupportedMediaType(
+                        f"{asset.path}: the image cannot be decoded ({exc})"
+                    ) from exc
+
+    def _check_pixels(self, asset: Asset, image: Image.Image) -> None:
+        # Image.open reads only the header; refuse before the pixels are decoded.
+        width, height = image.size
+        if width * height > self.max_pixels:
+            raise PayloadTooLarge(
+                f"{asset.path} has {width} x {height} pixels; thumbnails are made of images "
+                f"up to {self.max_pixels} pixels"
+            )
+
+    @contextmanager
+    def _open_blob(self, asset: Asset) -> Iterator[IO[bytes]]:
+        local = self.store.local_path(asset.blob_key)
+        if local is not None:
+            with local.open("rb") as handle:
+                yield handle
+            return
+        # Pillow needs to seek: a remote blob is spooled (to disk when large).
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_LIMIT) as spool:
+            for chunk in self.store.read(asset.blob_key):
+                spool.write(chunk)
+            spool.seek(0)
+            yield spool
+
+
+def render(image: Image.Image, preset: ThumbnailPreset, out_format: str) -> bytes:
+    """Draw `image` (opened, not yet decoded) per `preset` and encode it as `out_format`."""
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)  # animations and multi-page TIFFs: the first frame
+    _draft(image, preset)
+    image = ImageOps.exif_transpose(image)
+    image = _normalise_mode(image, out_format)
+    image = _resize(image, preset)
+    out = io.BytesIO()
+    options: dict[str, object] = {}
+    icc = image.info.get("icc_profile")
+    if icc:
+        options["icc_profile"] = icc  # colours stay as the photographer saw them
+    if out_format in ("jpeg", "webp"):
+        options["quality"] = preset.quality
+    image.save(out, format=out_format.upper(), **options)
+    return out.getvalue()
+
+
+def _draft(image: Image.Image, preset: ThumbnailPreset) -> None:
+    """Let JPEG decode at 1/2, 1/4 or 1/8 scale when the result stays larger than needed:
+    much less work for big photos."""
+    if image.format != "JPEG":
+        return
+    width, height = image.size
+    target_w, target_h = preset.width, preset.height
+    if image.getexif().get(0x0112) in _SWAPPED_ORIENTATIONS:
+        target_w, target_h = target_h, target_w
+    scale = _scale(width, height, target_w, target_h, preset)
+    needed = (max(1, int(width * scale) + 1), max(1, int(height * scale) + 1))
+    image.draft(image.mode, needed)
+
+
+def _scale(width: int, height: int, target_w: int, target_h: int, p: ThumbnailPreset) -> float:
+    if p.fit == "cover":
+        return min(1.0, max(target_w / width, target_h / height))
+    if p.fit == "contain":
+        return min(1.0, target_w / width, target_h / height)
+    return min(1.0, max(target_w / width, target_h / height))  # stretch: the larger side
+
+
+def _normalise_mode(image: Image.Image, out_format: str) -> Image.Image:
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    if has_alpha:
+        image = image.convert("RGBA")
+        if out_format == "jpeg":  # JPEG has no alpha: lay the image on white
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            background.paste(image, mask=image.getchannel("A"))
+            return background
+        return image
+    if image.mode in ("RGB", "L"):
+        return image
+    return image.convert("RGB")  # CMYK, palettes, 16-bit and the rest
+
+
+def _resize(image: Image.Image, preset: ThumbnailPreset) -> Image.Image:
+    width, height = image.size
+    if preset.fit == "stretch":
+        size = (min(preset.width, width), min(preset.height, height))
+        return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    scale = _scale(width, height, preset.width, preset.height, preset)
+    if preset.fit == "contain":
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if size == image.size:
+            return image
+        return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # cover: the centre of the source that, scaled, fills the target (or all of a small
+    # image's side: never enlarged)
+    out_w = min(preset.width, max(1, round(width * scale)))
+    out_h = min(preset.height, max(1, round(height * scale)))
+    box_w, box_h = out_w / scale, out_h / scale
+    left, top = (width - box_w) / 2, (height - box_h) / 2
+    box = (left, top, left + box_w, top + box_h)
+    return image.resize((out_w, out_h), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
