@@ -167,6 +167,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             clock=utc_now,
             allow_private=settings.webhooks_allow_private,
             languages=settings.languages,
+            assets=assets,  # the images the Magento connector sends
         ),
         assets=assets,
     )

@@ -22,7 +22,7 @@ from pimhub.connectors.magento.destination import MagentoDestination
 from pimhub.connectors.magento.pull import PullReport, pull
 from pimhub.connectors.magento.push import Pusher, Target
 from pimhub.connectors.magento.reconcile import DriftReport, reconcile
-from pimhub.connectors.ports import CatalogReader
+from pimhub.connectors.ports import AssetReader, CatalogReader
 from pimhub.connectors.records import ConnectorRepository, StoredConnector
 from pimhub.connectors.state import ConnectorState, ItemState
 from pimhub.events.destinations import blocked_address
@@ -81,8 +81,10 @@ class ConnectorService:
         allow_private: bool = False,
         transport: Any = None,
         languages: Sequence[str] = (),
+        assets: AssetReader | None = None,
     ) -> None:
         self.languages = tuple(languages)  # the hub's; empty: not checked
+        self.assets = assets  # the images a connector sends; None: no media is sent
         self.repository = repository
         self.state = state
         self.catalog = catalog
@@ -224,6 +226,7 @@ class ConnectorService:
             axes=axes,
             clock=self.clock,
             open_skus=self.ledger.open_skus,
+            assets=self.assets,
         )
 
     def _credentials(self, name: str) -> str:

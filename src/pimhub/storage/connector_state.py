@@ -84,15 +84,20 @@ class SqlConnectorState:
             ]
         )
 
-    def forget_sections(self, connector: str, skus: Sequence[str]) -> None:
-        """The next push of these SKUs sends everything again."""
-        self._write(
-            lambda conn: conn.execute(
-                delete(sections)
-                .where(sections.c.connector == connector)
-                .where(sections.c.sku.in_(list(skus)))
-            )
+    def forget_sections(
+        self, connector: str, skus: Sequence[str], keep: Sequence[str] = ()
+    ) -> None:
+        """The next push of these SKUs sends everything again. Sections named in `keep` stay:
+        a record of what exists in the other system (a product's media entries) rather than
+        of what was sent."""
+        query = (
+            delete(sections)
+            .where(sections.c.connector == connector)
+            .where(sections.c.sku.in_(list(skus)))
         )
+        if keep:
+            query = query.where(sections.c.section.not_in(list(keep)))
+        self._write(lambda conn: conn.execute(query))
 
     # -- items -----------------------------------------------------------------------------
 

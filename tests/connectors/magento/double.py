@@ -32,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from pimhub.connectors.magento.client import MagentoCredentials
 
+from .double_media import MediaGallery
 from .oauth_check import verify_oauth_header
 from .schema import body_validator
 
@@ -248,6 +249,11 @@ ROUTES = (
     _route("GET", "/V1/products/{sku}", "get_product", _PRODUCTS),
     _route("PUT", "/V1/products/{sku}", "put_product", _PRODUCTS),
     _route("DELETE", "/V1/products/{sku}", "delete_product", _PRODUCTS),
+    _route("GET", "/V1/products/{sku}/media", "list_media", _PRODUCTS),
+    _route("POST", "/V1/products/{sku}/media", "add_media", _PRODUCTS),
+    _route("GET", "/V1/products/{sku}/media/{entryId}", "get_media", _PRODUCTS),
+    _route("PUT", "/V1/products/{sku}/media/{entryId}", "put_media", _PRODUCTS),
+    _route("DELETE", "/V1/products/{sku}/media/{entryId}", "delete_media", _PRODUCTS),
     _route("PUT", "/V1/products/{productSku}/stockItems/{itemId}", "put_stock_item", _PRODUCTS),
     _route("GET", "/V1/inventory/source-items", "list_source_items", _SOURCES),
     _route("POST", "/V1/inventory/source-items", "save_source_items", _SOURCES),
@@ -462,7 +468,7 @@ def _stock_item(product: _Product) -> dict[str, Any]:
     }
 
 
-class MagentoDouble:
+class MagentoDouble(MediaGallery):
     """Magento 2.4.8 for a catalog sync, as an ASGI app (`await double(scope, receive, send)`)."""
 
     def __init__(
@@ -519,6 +525,7 @@ class MagentoDouble:
         self._held: list[tuple[_Bulk, _Operation]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: set[str] = set()  # bulks whose operations have not been processed
+        self._media_init()
         self._seed()
 
     # ------------------------------------------------------------------ seed data

@@ -62,6 +62,7 @@ class SyncReport:
     resubmitted: int = 0
     stock_items: int = 0
     tombstones: int = 0
+    media_calls: int = 0  # image uploads, updates and deletions, sent per SKU after the bulk
     messages: list[str] = field(default_factory=list)
 
     def note(self, message: str) -> None:
@@ -79,6 +80,7 @@ class SyncReport:
             "resubmitted": self.resubmitted,
             "stockItems": self.stock_items,
             "tombstones": self.tombstones,
+            "mediaCalls": self.media_calls,
             "messages": self.messages,
         }
 
@@ -165,7 +167,22 @@ class BulkSync:
                 await self._submit(await self._plan(chunk, families, force))
             await self._wait_and_flush()
             await self._verify_links(parents)
+        await self._media()
         return self.report
+
+    async def _media(self) -> None:
+        """Images go per SKU once the bulk has written the products (an async bulk operation
+        is a product save, which would replace the whole gallery, people's entries too)."""
+        if not self.pusher.media.enabled:
+            return
+        for page in self.pusher.catalog.pages(self.config.class_name, PAGE):
+            wanted = [o for o in page if self.pusher._wanted(o) and o.key not in self._failed_skus]
+            for outcome in await self.pusher.push_media(wanted):
+                if outcome.ok:
+                    self.report.media_calls += outcome.calls
+                else:
+                    self.report.failed += 1
+                    self.report.note(f"{outcome.sku}: images: {outcome.error}")
 
     async def backlog(self, objs: Sequence[CatalogObject]) -> dict[str, str | None]:
         """A large batch of incremental changes (live simple products and variants) as bulk

@@ -56,6 +56,9 @@ DEFAULT_ATTRIBUTES = {
     "size": "size",
     "material": "material",
 }
+# Without a `media` key: the class's fields of these names that are asset fields, with these
+# Magento image roles (the default commerce model has `image` and a `gallery`).
+DEFAULT_MEDIA = {"image": ("image", "small_image", "thumbnail"), "gallery": ()}
 DEFAULTS: Any = object()  # a setting left out (None would be an explicit null)
 KNOWN_KEYS = frozenset(
     {
@@ -75,6 +78,7 @@ KNOWN_KEYS = frozenset(
         "deletes",
         "sync",
         "bulk",
+        "media",
         "rateLimit",
         "timeout",
         "concurrency",
@@ -180,6 +184,16 @@ class BulkRule:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaField:
+    """One hub asset field whose images become media gallery entries: the Magento image
+    roles (`types`) its first image takes, and whether it holds several assets."""
+
+    field: str
+    roles: tuple[str, ...] = ()
+    multiple: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class MagentoConfig:
     name: str
     base_url: str
@@ -196,6 +210,7 @@ class MagentoConfig:
     deletes: DeletePolicy = DeletePolicy.DISABLE
     sync: SyncRule = default_field(default_factory=SyncRule)
     bulk: BulkRule = default_field(default_factory=BulkRule)
+    media: tuple[MediaField, ...] = ()  # empty: images are not sent
     rate_limit: float | None = None
     timeout: float = 30.0
     concurrency: int = 8
@@ -236,6 +251,7 @@ def parse_config(body: Any, definition: ClassDefinition | None) -> MagentoConfig
         deletes=_option(body, "deletes", DeletePolicy, DeletePolicy.DISABLE, errors),
         sync=_sync(body.get("sync", {}), errors),
         bulk=_bulk(body.get("bulk", {}), errors),
+        media=_media(body.get("media", DEFAULTS), fields, errors),
         rate_limit=_positive(body, "rateLimit", None, errors, low=0.1, high=10_000),
         timeout=_positive(body, "timeout", 30.0, errors, low=1, high=MAX_TIMEOUT) or 30.0,
         concurrency=int(_positive(body, "concurrency", 8, errors, whole=True, high=64) or 8),
@@ -529,6 +545,52 @@ def _bulk(value: Any, errors: list[FieldError]) -> BulkRule:
         errors.append(FieldError("bulk.chunk", "must be between 1 and 5000", "range"))
         chunk = 200
     return BulkRule(threshold=threshold, chunk=chunk)
+
+
+def _media(
+    value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
+) -> tuple[MediaField, ...]:
+    """`{field: [roles]}`: which asset fields become media gallery entries, in gallery order,
+    and the image roles of each field's first image; `false` or `{}` sends no images."""
+    if value is DEFAULTS:
+        if fields is None:  # a stored configuration read without its class
+            return ()
+        value = {
+            name: list(roles)
+            for name, roles in DEFAULT_MEDIA.items()
+            if name in fields and fields[name].type.value == "asset"
+        }
+    if value is False or value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("media", "must map asset fields to image roles", "type"))
+        return ()
+    out: list[MediaField] = []
+    taken: dict[str, str] = {}
+    for name, roles in value.items():
+        path = f"media.{name}"
+        definition = fields.get(str(name)) if fields is not None else None
+        if fields is not None and definition is None:
+            errors.append(FieldError(path, f"the class has no field '{name}'", "unknown-field"))
+            continue
+        if definition is not None and definition.type.value != "asset":
+            errors.append(FieldError(path, "must be an asset field", "type"))
+            continue
+        if roles is None:
+            roles = []
+        if not isinstance(roles, list) or not all(
+            isinstance(r, str) and ATTRIBUTE_CODE.fullmatch(r) for r in roles
+        ):
+            errors.append(FieldError(path, "must be a list of image roles such as image", "type"))
+            continue
+        for role in roles:
+            if role in taken:
+                message = f"the role '{role}' is given to '{taken[role]}' already"
+                errors.append(FieldError(path, message, "option"))
+            taken[role] = str(name)
+        multiple = bool(definition.multiple) if definition is not None else True
+        out.append(MediaField(str(name), tuple(dict.fromkeys(roles)), multiple))
+    return tuple(out)
 
 
 def _positive(

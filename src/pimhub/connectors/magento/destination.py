@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import structlog
 
+from pimhub.catalog.objects import CatalogObject
 from pimhub.connectors.ledger import BulkLedger
 from pimhub.connectors.magento.bulk import BULK_PATH, BulkSync
 from pimhub.connectors.magento.client import MagentoClient
@@ -134,10 +135,12 @@ class MagentoDestination:
         refused = await sync.backlog([t.obj for t in bulk if t.obj is not None])
         outcomes = [_bulk_outcome(t.sku, refused.get(t.sku)) for t in bulk]
         variants = [t for t in bulk if t.obj is not None and t.obj.parent is not None]
-        self._settle(sync, variants)
+        self._settle(sync, variants, [t.obj for t in bulk if t.obj is not None])
         return outcomes + (await self.pusher.push(rest) if rest else [])
 
-    def _settle(self, sync: BulkSync, variants: list[Target]) -> None:
+    def _settle(
+        self, sync: BulkSync, variants: list[Target], written: Sequence[CatalogObject] = ()
+    ) -> None:
         """Follows the submitted operations in the background: the worker goes on delivering
         meanwhile (a later change of one of these SKUs waits for its operation)."""
 
@@ -149,6 +152,9 @@ class MagentoDestination:
             await sync.settle()
             if variants:
                 await self.pusher.push(variants)  # links each to its configurable parent
+            # Bulk operations carry no images: they follow per SKU once the products exist
+            # (a failure marks the SKU failed, as a failed operation does).
+            await self.pusher.push_media(written)
 
         self._settling = asyncio.ensure_future(run())
         self._settling.add_done_callback(_log_failure)

@@ -40,8 +40,9 @@ from pimhub.connectors.magento.mapping import (
     section_hash,
     stock_body,
 )
+from pimhub.connectors.magento.media import MEDIA, MediaSync, media_state, recorded
 from pimhub.connectors.magento.remote_ids import ClaimPending, RemoteIds
-from pimhub.connectors.ports import CatalogReader
+from pimhub.connectors.ports import AssetReader, CatalogReader
 from pimhub.connectors.state import ConnectorState, ItemState, SectionState
 
 T = TypeVar("T")
@@ -90,6 +91,7 @@ class Pusher:
         clock: Callable[[], datetime],
         db: Callable[..., Awaitable[Any]] | None = None,
         open_skus: Callable[[str, Sequence[str]], set[str]] | None = None,
+        assets: AssetReader | None = None,
     ) -> None:
         # SKUs with a bulk operation Magento has not finished (the ledger's): a write now could
         # be overtaken by that older operation, so it waits and is retried.
@@ -103,6 +105,7 @@ class Pusher:
         self._dbcall = db
         self._executor: ThreadPoolExecutor | None = None
         self.ids = RemoteIds(config, client, state, catalog, self._db)
+        self.media = MediaSync(config, assets)  # off without a `media` mapping or assets
 
     async def _db(self, call: Callable[..., T], *args: Any) -> T:
         """A storage call on the pusher's one database thread: concurrent pushes would
@@ -143,28 +146,40 @@ class Pusher:
                     outcome.status = 409
                     outcome.retry_after = 10.0
                     return outcome
-                try:
-                    if target in live:
-                        await self._push_one(target, items, sent, families, outcome, dry_run)
-                    else:
-                        await self._tombstone(target, items.get(target.sku), outcome, dry_run)
-                except MagentoError as exc:
-                    outcome.error = f"{exc.method} {exc.path}: {exc.status} {exc.message}"
-                    outcome.status = exc.status
-                    outcome.retry_after = exc.retry_after
-                except MagentoUnavailable as exc:
-                    outcome.error = str(exc)
-                except DryRun:
-                    pass
-                except (PushRefused, ClaimPending) as exc:
-                    outcome.error = str(exc)
-                    outcome.status = 409
+                if target in live:
+                    work = self._push_one(target, items, sent, families, outcome, dry_run)
+                else:
+                    work = self._tombstone(target, items.get(target.sku), outcome, dry_run)
+                await _attempt(outcome, work)
                 return outcome
 
         outcomes = await asyncio.gather(*(one(t) for t in targets))
         if not dry_run:
             await self._record_failures([o for o in outcomes if not o.ok], targets, items)
         return list(outcomes)
+
+    async def push_media(self, objs: Sequence[CatalogObject]) -> list[Outcome]:
+        """The images of products a bulk has written (bulk operations carry no media), one
+        SKU at a time; products Magento does not have (a failed operation) are left out."""
+        if not self.media.enabled or not objs:
+            return []
+        skus = [o.key for o in objs]
+        items = await self._db(self.state.items, self.config.name, skus)
+        sent = await self._db(self.state.sections, self.config.name, skus)
+        gate = asyncio.Semaphore(self.config.concurrency)
+        ready = [o for o in objs if o.key in items and items[o.key].state == "synced"]
+
+        async def one(obj: CatalogObject) -> Outcome:
+            async with gate:
+                outcome = Outcome(obj.key)
+                record = sent.get(obj.key, {}).get(MEDIA)
+                await _attempt(outcome, self._push_media(obj.key, obj, record, outcome, False))
+                return outcome
+
+        outcomes = list(await asyncio.gather(*(one(o) for o in ready)))
+        targets = [Target(o.key, o.uuid, o) for o in ready]
+        await self._record_failures([o for o in outcomes if not o.ok], targets, items)
+        return outcomes
 
     def _wanted(self, obj: CatalogObject) -> bool:
         return obj.class_name == self.config.class_name and self.config.sync.matches(obj.to_dict())
@@ -237,6 +252,8 @@ class Pusher:
         if stock is not None and changed(stock, _sent(previous.get(STOCK))):
             await self._send_stock(target.sku, stock, outcome, dry_run)
             done[STOCK] = SectionState(section_hash(stock), stock)
+        if self.media.enabled:
+            await self._push_media(target.sku, obj, previous.get(MEDIA), outcome, dry_run)
         if links_changed:
             await self._check_children(target.sku, family, resolved, outcome, dry_run)
         if obj.parent is not None:
@@ -259,6 +276,28 @@ class Pusher:
             synced_at=now,
         )
         await self._db(self.state.save_items, self.config.name, [state], now)
+
+    async def _push_media(
+        self,
+        sku: str,
+        obj: CatalogObject,
+        state: SectionState | None,
+        outcome: Outcome,
+        dry_run: bool,
+    ) -> None:
+        """The product's images as media gallery entries (see media.py). The record is saved
+        even when a call fails, so an entry created before the failure stays the hub's."""
+        record = recorded(state)
+
+        async def call(method: str, path: str, body: Any) -> Any:
+            return await self._call(outcome, method, path, GLOBAL, body, dry_run)
+
+        try:
+            await self.media.sync(sku, obj.values, record, call, dry_run)
+        finally:
+            if not dry_run and record != recorded(state):
+                done = {sku: {MEDIA: media_state(record)}}
+                await self._db(self.state.save_sections, self.config.name, done, self.clock())
 
     async def _existing(self, sku: str, outcome: Outcome, dry_run: bool) -> ItemState | None:
         """A SKU the connector has never dealt with may exist in Magento already: then it is
@@ -418,7 +457,10 @@ class Pusher:
         if dry_run or state == item.state:
             return
         now = self.clock()
-        await self._db(self.state.forget_sections, self.config.name, [target.sku])
+        # A disabled product keeps its images in Magento, so the record of them stays; a
+        # deleted one took them along.
+        keep = () if state == "deleted" else (MEDIA,)
+        await self._db(self.state.forget_sections, self.config.name, [target.sku], keep)
         gone = ItemState(
             sku=target.sku,
             object_uuid=item.object_uuid,
@@ -477,6 +519,23 @@ class Pusher:
         outcome.calls += 1
         reply = await self.client.request(method, path, store=store, json=body)
         return reply.data
+
+
+async def _attempt(outcome: Outcome, work: Awaitable[None]) -> None:
+    """Runs one SKU's work, turning a failure into the outcome (the delivery's attempt)."""
+    try:
+        await work
+    except MagentoError as exc:
+        outcome.error = f"{exc.method} {exc.path}: {exc.status} {exc.message}"
+        outcome.status = exc.status
+        outcome.retry_after = exc.retry_after
+    except MagentoUnavailable as exc:
+        outcome.error = str(exc)
+    except DryRun:
+        pass
+    except (PushRefused, ClaimPending) as exc:
+        outcome.error = str(exc)
+        outcome.status = 409
 
 
 class PushRefused(Exception):

@@ -26,6 +26,7 @@ from pimhub.connectors.magento.mapping import (
     option_values,
     product_sections,
 )
+from pimhub.connectors.magento.media import MEDIA
 from pimhub.connectors.magento.push import Pusher, Target
 from pimhub.connectors.state import ItemState
 
@@ -343,7 +344,8 @@ async def _fix(pusher: Pusher, report: DriftReport, wanted: Mapping[str, str]) -
     extra = [d.sku for d in report.items if d.kind == EXTRA]
     targets: list[Target] = []
     if resend:
-        await asyncio.to_thread(pusher.state.forget_sections, config.name, resend)
+        # The media record stays: it says which entries in Magento are the hub's.
+        await asyncio.to_thread(pusher.state.forget_sections, config.name, resend, (MEDIA,))
         objects = await asyncio.to_thread(pusher.catalog.by_keys, config.class_name, resend)
         targets += [Target(s, wanted[s], objects[s]) for s in resend if s in objects]
     if missing:
