@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,7 +22,7 @@ from pimhub.catalog.errors import FieldError, InvalidInput
 KEY_PREFIX = "phk"
 _KEY_PATTERN = re.compile(r"^phk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _SCOPE_PATTERN = re.compile(
-    r"^(admin|(read|read-drafts|write|delete)(:(\*|[A-Z][A-Za-z0-9]*))?"
+    r"^(admin|(read|read-drafts|write|delete|review|publish)(:(\*|[A-Z][A-Za-z0-9]*))?"
     r"|datahub:[a-z][a-z0-9_-]{0,63})$"
 )
 ENVIRONMENTS = ("production", "staging", "development", "test")
@@ -32,7 +33,13 @@ class Action(StrEnum):
     READ_DRAFTS = "read-drafts"
     WRITE = "write"
     DELETE = "delete"
+    # Workflow transitions (catalog.workflows) name these besides write, delete and admin.
+    REVIEW = "review"
+    PUBLISH = "publish"
     ADMIN = "admin"
+
+
+_ACTIONS = frozenset(a.value for a in Action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,11 @@ class ApiKey:
             if class_name is not None and f"{name}:{class_name}" in self.scopes:
                 return True
         return False
+
+    def may_run(self, scopes: Sequence[str], class_name: str) -> bool:
+        """Whether this key holds any of a workflow transition's `scopes` (action names:
+        write, review, publish, delete, admin) on `class_name`; admin runs every one."""
+        return any(self.allows(Action(s), class_name) for s in scopes if s in _ACTIONS)
 
     def opens_datahub(self, config_name: str) -> bool:
         """Whether this key may use the datahub configuration `config_name`. Class scopes do
@@ -101,7 +113,8 @@ def parse_scopes(raw: list[str]) -> tuple[str, ...]:
                 FieldError(
                     "scopes",
                     f"'{item}' is not a scope; use admin, "
-                    "read|read-drafts|write|delete[:Class|*] or datahub:<configuration>",
+                    "read|read-drafts|write|delete|review|publish[:Class|*] or "
+                    "datahub:<configuration>",
                 )
             )
             continue

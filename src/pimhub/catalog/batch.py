@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.completeness import completeness_of
-from pimhub.catalog.errors import FieldError, WriteConflict
+from pimhub.catalog.errors import FieldError, PublishedByWorkflow, WriteConflict
 from pimhub.catalog.events import object_event, object_event_type
 from pimhub.catalog.ids import new_uuid
 from pimhub.catalog.locking import key_lock, value_lock
@@ -26,6 +26,7 @@ from pimhub.catalog.ports import UnitOfWork
 from pimhub.catalog.relations import looks_like_uuid
 from pimhub.catalog.validation import NUL, changed_fields, nul_message, validate_values
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY, patch_target
+from pimhub.catalog.workflows import checked_published, state_for
 
 # An item's own published state (an import's `@published` column), over the writer's
 # `published`; unlike that one it changes an object whose values stay the same.
@@ -224,13 +225,20 @@ def save_batch(
             # must not take unchanged live objects offline. An item's own state does.
             results.append(ItemResult(item.index, item.key, Outcome.UNCHANGED))
             continue
-        pub = own if own is not None else published
+        try:
+            pub = checked_published(definition, before, own if own is not None else published)
+        except PublishedByWorkflow as exc:
+            results.append(ItemResult(item.index, item.key, Outcome.FAILED, tuple(exc.errors)))
+            continue
         pub = pub if pub is not None else (before.published if before else True)
         if before is not None and before.published != pub:
             changed.append("published")
         assert item.key is not None
+        held = before.workflow_state if before is not None else None
+        state = state_for(definition.workflow, pub, held)
         if before is None:
             obj = CatalogObject(definition.name, item.key, item.uuid, item.values, pub, 1, now, now)
+            obj.workflow_state = state
             created.append((obj, changed))
             results.append(ItemResult(item.index, item.key, Outcome.CREATED))
         else:
@@ -244,6 +252,7 @@ def save_batch(
                 before.created_at,
                 now,
                 before.id,
+                workflow_state=state,
             )
             updated.append((before, obj, changed))
             results.append(ItemResult(item.index, item.key, Outcome.UPDATED))

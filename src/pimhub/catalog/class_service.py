@@ -26,6 +26,7 @@ from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.ports import ObjectRepository, UnitOfWork, UnitOfWorkFactory
 from pimhub.catalog.retry import write_retrying
 from pimhub.catalog.validation import validate_values
+from pimhub.catalog.workflow_changes import WorkflowStates, assign_workflow_states
 
 MAX_PROBLEMS_SHOWN = 20
 T = TypeVar("T")
@@ -69,8 +70,10 @@ def breaking_changes(
                     FieldError(f.name, f"becomes unique but objects share values: {shown}")
                 )
     bad_objects = variants = 0
+    states = WorkflowStates(old.workflow, new.workflow)
     for obj in objects:
         variants += obj.parent is not None
+        states.count(obj)
         # Relation values are stored uuids; shape-checking them is enough here.
         _, errors = validate_values(new, obj.values)
         if errors:
@@ -84,6 +87,7 @@ def breaking_changes(
                 f"... and {bad_objects - MAX_PROBLEMS_SHOWN} more objects would no longer be valid",
             )
         )
+    problems += states.problems()
     if variants and old.variants != new.variants:
         # Axes and parent-only fields decide what every stored variant may hold and inherit.
         problems.append(
@@ -225,6 +229,7 @@ class ClassService:
                 return old
             self._refuse_breaking(uow, old, definition)
             upgrade_stored_values(uow.objects, old, definition)
+            assign_workflow_states(uow.objects, old, definition)
             saved = self._store(
                 uow, definition, old.version + 1, "updated", author, pending=[definition]
             )
@@ -300,6 +305,7 @@ class ClassService:
             else:
                 self._refuse_breaking(uow, old, definition)
                 upgrade_stored_values(uow.objects, old, definition)
+                assign_workflow_states(uow.objects, old, definition)
                 saved = self._store(
                     uow, definition, old.version + 1, "updated", author, pending=definitions
                 )

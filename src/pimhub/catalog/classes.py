@@ -23,6 +23,7 @@ from pimhub.catalog.fields import (
     FieldType,
 )
 from pimhub.catalog.linear_regex import PatternError, cached_fullmatch
+from pimhub.catalog.workflows import Workflow, parse_workflow
 
 CLASS_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -62,6 +63,7 @@ _CLASS_KEYS = frozenset(
         "version",
         "variants",
         "completeness",
+        "workflow",
     }
 )
 _VARIANT_KEYS = frozenset({"axes", "parentOnly"})
@@ -98,6 +100,8 @@ class ClassDefinition:
     variants: VariantRules | None = None
     # Completeness channels (catalog.channels); empty: the class has none.
     completeness: tuple[Channel, ...] = ()
+    # Publishing workflow (catalog.workflows); None: `published` is set directly.
+    workflow: Workflow | None = None
     _by_name: dict[str, FieldDefinition] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +144,8 @@ class ClassDefinition:
             out["variants"] = self.variants.to_dict()
         if self.completeness:
             out["completeness"] = channels_to_dict(self.completeness)
+        if self.workflow is not None:
+            out["workflow"] = self.workflow.to_dict()
         if with_version:
             out["version"] = self.version
         return out
@@ -154,6 +160,7 @@ class ClassDefinition:
             version=version,
             variants=self.variants,
             completeness=self.completeness,
+            workflow=self.workflow,
         )
 
 
@@ -397,6 +404,7 @@ def parse_class_definition(raw: Any) -> ClassDefinition:
             out.add(attr, "must be a string")
     variants = _parse_variants(raw.get("variants"), by_name, business_key, out)
     completeness = parse_channels(raw.get("completeness"), by_name, out.add)
+    workflow = parse_workflow(raw.get("workflow"), out.add)
     if out.errors:
         raise InvalidClassDefinition(
             f"class definition {name if isinstance(name, str) else ''!s} has "
@@ -414,6 +422,7 @@ def parse_class_definition(raw: Any) -> ClassDefinition:
         version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
         variants=variants,
         completeness=completeness,
+        workflow=workflow,
     )
 
 

@@ -15,6 +15,7 @@
         ObjectNotFound
         VersionNotFound
         AssetNotFound
+        UnknownTransition            a class's workflow has no transition of that name
       Conflict                       the request is well formed but collides with state
         DuplicateKey                 business key or unique field already taken
         StaleVersion                 the write names a version that is no longer current
@@ -26,7 +27,12 @@
         HasVariants                  delete of a parent refused while it has variants
         IncompatibleClassChange      a class change would break stored objects
         ClassInUse                   delete of a class that still has objects
+        InvalidTransition            a workflow transition that does not leave the object's
+                                     current state (names the state and what is open)
+        PublishedByWorkflow          a write that sets `published` on a class whose
+                                     workflow decides it (names the transitions that do)
       Unauthorized / Forbidden       authentication and authorisation failures
+        TransitionForbidden          the key holds none of the scopes a transition needs
 
 The API maps each class to an HTTP status and a stable problem `type` in api/errors.py.
 """
@@ -134,6 +140,11 @@ class AssetNotFound(NotFound):
     title = "Asset not found"
 
 
+class UnknownTransition(NotFound):
+    code = "unknown-transition"
+    title = "Unknown transition"
+
+
 class Conflict(CatalogError):
     code = "conflict"
     title = "Conflict"
@@ -203,3 +214,18 @@ class Unauthorized(CatalogError):
 class Forbidden(CatalogError):
     code = "forbidden"
     title = "Forbidden"
+
+
+class TransitionForbidden(Forbidden):
+    code = "transition-forbidden"
+    title = "Transition forbidden"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-transition"
+    title = "Invalid transition"
+
+
+class PublishedByWorkflow(Conflict):
+    code = "published-by-workflow"
+    title = "Published by workflow"

@@ -138,6 +138,38 @@ def asset_event(
     )
 
 
+def transition_event(
+    obj: CatalogObject,
+    transition: str,
+    source: str | None,
+    actor: str,
+    comment: str | None,
+) -> OutboxEvent:
+    """A workflow transition of `obj` (as it is after it), written with the object's own
+    event: both carry its version, and delivery keeps them in outbox order per object."""
+    data = {
+        "objectType": obj.class_name,
+        "uuid": obj.uuid,
+        "businessKey": obj.key,
+        "version": obj.version,
+        "transition": transition,
+        "from": source,
+        "to": obj.workflow_state,
+        "actor": actor,
+        "comment": comment,
+    }
+    return _event(
+        EventType.WORKFLOW_TRANSITIONED,
+        obj.class_name,
+        obj.modified_at,
+        data,
+        object_uuid=obj.uuid,
+        business_key=obj.key,
+        version=obj.version,
+        changed=("workflowState",),
+    )
+
+
 def class_event(class_name: str, version: int, action: str, at: datetime) -> OutboxEvent:
     data = {"objectType": class_name, "version": version, "action": action}
     return _event(EventType.CLASS_CHANGED, class_name, at, data, version=version)

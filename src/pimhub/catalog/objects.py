@@ -23,6 +23,7 @@ OBJECT_FIELDS = (
     "parent_uuid",
     "inherited",
     "completeness",
+    "workflow_state",
 )
 
 
@@ -46,6 +47,8 @@ class CatalogObject:
     # Per completeness channel and language: {"ratio", "missing"} (catalog.completeness);
     # None where it was not read or computed.
     completeness: dict[str, Any] | None = None
+    # Its state in its class's workflow (catalog.workflows); None for classes without one.
+    workflow_state: str | None = None
 
     @property
     def own_values(self) -> dict[str, Any]:
@@ -69,6 +72,9 @@ class CatalogObject:
         }
         if self.completeness is not None:
             out["completeness"] = self.completeness
+        if self.workflow_state is not None:
+            # The transitions open to a caller depend on its key: the API adds them.
+            out["workflow"] = {"state": self.workflow_state}
         if self.parent is not None:
             out["parent"] = {"uuid": self.parent}
             out["inherited"] = list(self.inherited)

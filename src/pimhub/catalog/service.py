@@ -38,9 +38,11 @@ from pimhub.catalog.preconditions import (
 from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
 from pimhub.catalog.retry import write_retrying
+from pimhub.catalog.transitions import ScopeCheck, run_transition
 from pimhub.catalog.validation import NUL
 from pimhub.catalog.variant_batch import FamilyItems
 from pimhub.catalog.variants import KEEP, FamilyFilter, FamilyRole, ParentRef, patch_target
+from pimhub.catalog.workflows import checked_published
 from pimhub.catalog.writer import (
     ObjectWriter,
     SaveResult,
@@ -202,18 +204,21 @@ class CatalogService:
         class_name: str,
         values: Mapping[str, Any],
         *,
-        published: bool = True,
+        published: bool | None = None,
         parent: str | None = None,
         author: str,
     ) -> CatalogObject:
-        """Create an object; `parent` (a business key or uuid) makes it a variant."""
+        """Create an object (published unless `published` says otherwise, or its class's
+        workflow does); `parent` (a business key or uuid) makes it a variant."""
 
         def work(uow: UnitOfWork) -> CatalogObject:
             definition = self._writable_class(uow, class_name)
             key = values.get(definition.business_key)
             if isinstance(key, str) and self._current(uow, class_name, key) is not None:
                 raise duplicate_key(definition, key)
-            return self.writer.save(uow, definition, None, values, published, author, parent).object
+            pub = checked_published(definition, None, published)
+            pub = True if pub is None else pub
+            return self.writer.save(uow, definition, None, values, pub, author, parent).object
 
         return self._write(work)
 
@@ -248,7 +253,8 @@ class CatalogService:
                 raise ObjectNotFound(f"no {class_name} with key '{key}' to update")
             check_version(before, expected_version)
             full = {**values, definition.business_key: key}
-            pub = published if published is not None else (before.published if before else True)
+            pub = checked_published(definition, before, published)
+            pub = pub if pub is not None else (before.published if before else True)
             return self.writer.save(uow, definition, before, full, pub, author, parent)
 
         return self._write(work)
@@ -303,7 +309,8 @@ class CatalogService:
                 )
             before = self._current(uow, class_name, key, parent)
             if before is None:
-                pub = True if published is None else published
+                pub = checked_published(definition, None, published)
+                pub = True if pub is None else pub
                 return self.writer.save(uow, definition, None, values, pub, author, parent)
             return self._merge(uow, definition, before, values, published, None, author, parent)
 
@@ -356,8 +363,29 @@ class CatalogService:
             and (self._current(uow, definition.name, new_key) is not None)
         ):
             raise duplicate_key(definition, new_key)
-        pub = before.published if published is None else published
+        pub = checked_published(definition, before, published)
+        pub = before.published if pub is None else pub
         return self.writer.save(uow, definition, before, merged, pub, author, parent)
+
+    def transition(
+        self,
+        class_name: str,
+        key: str,
+        name: str,
+        *,
+        may_run: ScopeCheck,
+        author: str,
+        comment: str | None = None,
+        expected_version: int | None = None,
+    ) -> CatalogObject:
+        """Run workflow transition `name` on an object (catalog.transitions); `may_run`
+        says whether the caller holds any of a transition's scopes on the class."""
+        return self._write(
+            lambda uow: run_transition(
+                self.writer, uow, class_name, key, name, may_run=may_run, author=author,
+                comment=comment, expected_version=expected_version,
+            )
+        )  # fmt: skip
 
     def delete(
         self,

@@ -44,6 +44,7 @@ from pimhub.catalog.variants import (
     patch_target,
     sibling_name,
 )
+from pimhub.catalog.workflows import checked_published
 from pimhub.catalog.writer import ObjectWriter, current
 
 
@@ -134,7 +135,7 @@ class FamilyItems:
             return _failed(index, key, definition.business_key, message, "not-found")
         listed = self._children(key, children)
         own = merge_patch(patch_target(before, values), values) if before is not None else values
-        pub = state if state is not None else self.published
+        pub = checked_published(definition, before, state if state is not None else self.published)
         pub = pub if pub is not None else (before.published if before is not None else True)
         keeps_state = state is None or (before is not None and before.published == state)
         if before is not None and keeps_state and self._keeps_all(index, before, parent, listed):
@@ -239,7 +240,7 @@ class FamilyItems:
             obj = CatalogObject(
                 definition.name, child.key, child.uuid, values, published,
                 child.version + 1, child.created_at, now, child.id, parent.uuid, inherited,
-                completeness_of(definition, values),
+                completeness_of(definition, values), child.workflow_state,
             )  # fmt: skip
             changed = [*changed_fields(child.values, values), "parent"]
             if published != child.published:

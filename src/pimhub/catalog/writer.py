@@ -32,6 +32,7 @@ from pimhub.catalog.preconditions import check_unique
 from pimhub.catalog.relations import resolve_relations
 from pimhub.catalog.validation import NUL, changed_fields, validate_values
 from pimhub.catalog.variants import KEEP, ParentRef, effective, inherited_values
+from pimhub.catalog.workflows import state_for
 
 MAX_REFERRERS_SHOWN = 20
 
@@ -142,6 +143,8 @@ class ObjectWriter:
             obj.id,
             obj.parent,
             obj.inherited,
+            obj.completeness,
+            obj.workflow_state,
         )
         self.record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
         return gone
@@ -199,6 +202,25 @@ class ObjectWriter:
             self._propagate(uow, definition, result.object, author)
         return result
 
+    def store_state(
+        self,
+        uow: UnitOfWork,
+        definition: ClassDefinition,
+        before: CatalogObject,
+        published: bool,
+        author: str,
+        state: str,
+    ) -> CatalogObject:
+        """`before` with its values as they are, in workflow `state`: a transition's write
+        (with, for a parent, its variants' new published state)."""
+        result = self._store(
+            uow, definition, before, before.values, before.inherited, before.parent, published,
+            author, None, state,
+        )  # fmt: skip
+        if result.changed and definition.variants is not None:
+            self._propagate(uow, definition, result.object, author)
+        return result.object
+
     def _store(
         self,
         uow: UnitOfWork,
@@ -210,10 +232,23 @@ class ObjectWriter:
         published: bool,
         author: str,
         refs: list[tuple[str, str]] | None,
+        state: str | None = None,
     ) -> SaveResult:
         """Write checked effective values: the row, its references (None: unchanged), the
-        search documents, a version and an event; nothing when nothing changed."""
+        search documents, a version and an event; nothing when nothing changed. `state`: the
+        workflow state a transition moves the object to (None: it keeps its own)."""
+        workflow = definition.workflow
+        held = before.workflow_state if before is not None else None
+        if state is None:
+            # A new object starts in the initial state (its `published` may still be false
+            # where its parent is offline); a stored one keeps the state it holds.
+            if before is None and workflow is not None:
+                state = workflow.initial
+            else:
+                state = state_for(workflow, published, held)
         changed = changed_fields(before.values if before else {}, values)
+        if before is not None and held != state:
+            changed.insert(0, "workflowState")
         if before is not None and before.parent != parent:
             changed.append("parent")
         if before is not None and before.published != published:
@@ -227,13 +262,13 @@ class ObjectWriter:
         if before is None:
             obj = CatalogObject(
                 definition.name, key, new_uuid(), values, published, 1, now, now, None, parent,
-                inherited, completeness,
+                inherited, completeness, state,
             )  # fmt: skip
             uow.objects.insert(obj)
         else:
             obj = CatalogObject(
                 definition.name, key, before.uuid, values, published, before.version + 1,
-                before.created_at, now, before.id, parent, inherited, completeness,
+                before.created_at, now, before.id, parent, inherited, completeness, state,
             )  # fmt: skip
             if not uow.objects.update(obj, before.version):
                 # Only a writer that skipped the key lock gets here; run the write again.
@@ -258,7 +293,14 @@ class ObjectWriter:
             return
         for child in uow.objects.children(parent.uuid):
             values, inherited = effective(definition, parent, child.own_values)
-            published = child.published and parent.published
+            # With a workflow a variant is live while its state publishes and its parent is
+            # live: publishing the parent again brings back its published variants.
+            own = (
+                child.published
+                if definition.workflow is None
+                else definition.workflow.publishes(child.workflow_state)
+            )
+            published = own and parent.published
             if (values, inherited, published) != (child.values, child.inherited, child.published):
                 self._store(
                     uow, definition, child, values, inherited, parent.uuid, published, author,

@@ -32,7 +32,8 @@ def create(
         typer.Option(
             "--scopes",
             "--scope",
-            help="admin, or read|read-drafts|write|delete[:Class]; comma-separated or repeated",
+            help="admin, read|read-drafts|write|delete|review|publish[:Class], or "
+            "datahub:<configuration>; comma-separated or repeated",
         ),
     ],
     env: Annotated[

@@ -37,6 +37,7 @@ COMMANDS: dict[str, Lazy] = {
     "graphql": Lazy("graphql", "GraphQL datahub: configurations, their keys and schemas."),
     "search": Lazy("search", "Search index: rebuild, status, and test queries."),
     "connectors": Lazy("connectors", "Manage connectors (Magento 2)."),
+    "workflow": Lazy("workflow", "Show class workflows and run transitions."),
     "init": Lazy(
         "server",
         "Create or migrate the database and install the default commerce model.",

@@ -105,7 +105,7 @@ class PointReader:
 
     def catalog_object(self, row: Sequence[Any], offset: int = 0) -> CatalogObject:
         (id_, uuid, class_name, key, published, version, created, modified, data, parent, inh,
-         completeness) = row[offset : offset + _WIDTH]  # fmt: skip
+         completeness, workflow_state) = row[offset : offset + _WIDTH]  # fmt: skip
         return CatalogObject(
             class_name=class_name,
             key=key,
@@ -119,6 +119,7 @@ class PointReader:
             parent=parent,
             inherited=tuple(self.json(inh)) if inh is not None else (),
             completeness=self.json(completeness),
+            workflow_state=workflow_state,
         )
 
 

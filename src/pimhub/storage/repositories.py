@@ -27,7 +27,7 @@ from pimhub.storage.tables import (
 
 _OBJECT_COLUMNS = (
     "uuid", "class_name", "business_key", "published", "version", "created_at",
-    "modified_at", "data", "parent_uuid", "inherited", "completeness",
+    "modified_at", "data", "parent_uuid", "inherited", "completeness", "workflow_state",
 )  # fmt: skip
 _VERSION_COLUMNS = (
     "object_uuid", "class_name", "business_key", "version", "action", "author",
@@ -63,6 +63,7 @@ def row_to_object(row: Row[Any], prefix: str = "") -> CatalogObject:
         parent=m.get(f"{prefix}parent_uuid"),
         inherited=tuple(m.get(f"{prefix}inherited") or ()),
         completeness=m.get(f"{prefix}completeness"),
+        workflow_state=m.get(f"{prefix}workflow_state"),
     )
 
 
@@ -162,7 +163,7 @@ class SqlObjectRepository:
         rows = [
             (o.uuid, o.class_name, o.key, o.published, o.version, t(o.created_at),
              t(o.modified_at), j(o.values), o.parent, j(o.inherited) if o.parent else None,
-             j(o.completeness or {}))
+             j(o.completeness or {}), o.workflow_state)
             for o in objs
         ]  # fmt: skip
         try:
@@ -193,7 +194,8 @@ class SqlObjectRepository:
         t, j = self.bulk.time, self.bulk.json
         rows = [
             (o.key, o.published, o.version, t(o.modified_at), j(o.values), o.parent,
-             j(o.inherited) if o.parent else None, j(o.completeness or {}), o.id, expected)
+             j(o.inherited) if o.parent else None, j(o.completeness or {}), o.workflow_state,
+             o.id, expected)
             for o, expected in changes
         ]  # fmt: skip
         try:
@@ -208,6 +210,7 @@ class SqlObjectRepository:
                     "parent_uuid",
                     "inherited",
                     "completeness",
+                    "workflow_state",
                 ),
                 ("id", "version"),
                 rows,

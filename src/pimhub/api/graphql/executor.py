@@ -201,6 +201,7 @@ class GraphQLService:
                 self.catalog,
                 key.name,
                 self.default_language,
+                api_key=key,
             )
             plan = self._plan(schema, prepared, operation) if self.use_plans else None
             planned = None

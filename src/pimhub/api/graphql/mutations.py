@@ -8,7 +8,7 @@ another: each item of a batch is its own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -112,6 +112,24 @@ def build_fields(binding: ClassBinding) -> dict[str, tuple[str, GraphQLField]]:
                 result,  # nullable: an error in one mutation never nulls the others
                 args={**keys, "input": GraphQLArgument(GraphQLNonNull(input_type)), **writes},
                 resolve=lambda _r, info, **a: _update(_ctx(info), binding, a),
+            ),
+        )
+    workflow = binding.definition.workflow
+    if Operation.UPDATE in ops and workflow is not None:
+        names = ", ".join(t.name for t in workflow.transitions)
+        out[f"transition{name}"] = (
+            "transition",
+            GraphQLField(
+                result,
+                args={
+                    **keys,
+                    "transition": GraphQLArgument(
+                        GraphQLNonNull(GraphQLString), description=f"One of: {names}"
+                    ),
+                    "comment": GraphQLArgument(GraphQLString),
+                },
+                resolve=lambda _r, info, **a: _transition(_ctx(info), binding, a),
+                description=f"Run a workflow transition of a {name} (its scopes decide who may)",
             ),
         )
     if Operation.DELETE in ops:
@@ -276,6 +294,42 @@ def _update(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
         return _failure(exc)
     verb = "updated" if result.changed else "unchanged"
     return _success(ctx, result.object, f"{binding.definition.name} '{result.object.key}' {verb}")
+
+
+def _may_run(ctx: RequestContext, binding: ClassBinding) -> Callable[[Sequence[str]], bool]:
+    """Who may run a transition here: a key holding one of its scopes on the class, or, for
+    `write` and `delete`, any key of a configuration that allows that operation on it (as
+    the configuration's update and delete mutations do)."""
+    name = binding.definition.name
+    granted = {"write"} | ({"delete"} if Operation.DELETE in binding.operations else set())
+
+    def may_run(scopes: Sequence[str]) -> bool:
+        key = ctx.api_key
+        return bool(granted & set(scopes)) or (key is not None and key.may_run(scopes, name))
+
+    return may_run
+
+
+def _transition(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
+    name = binding.definition.name
+    try:
+        obj = _target(ctx, binding, args)
+        moved = _writing(
+            ctx,
+            lambda: ctx.catalog.transition(
+                name,
+                obj.key,
+                args["transition"],
+                may_run=_may_run(ctx, binding),
+                author=ctx.author,
+                comment=args.get("comment"),
+                expected_version=args.get("expectedVersion"),
+            ),
+        )
+    except Exception as exc:
+        return _failure(exc)
+    state = moved.workflow_state
+    return _success(ctx, moved, f"{name} '{moved.key}' is now {state} ({args['transition']})")
 
 
 def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:

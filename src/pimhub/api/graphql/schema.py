@@ -241,6 +241,10 @@ class _Builder:
                     out[f.name] = self._formatted_field(f, fmt)
                 else:
                     out[f.name] = self._value_field(f, definition.business_key)
+            if definition.workflow is not None and "workflowState" not in out:
+                out["workflowState"] = GraphQLField(
+                    GraphQLString, resolve=lambda n, _i: n.obj.workflow_state
+                )
             return out
 
         return GraphQLObjectType(

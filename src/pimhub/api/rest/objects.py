@@ -16,6 +16,11 @@ from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.body import body_doc, parse_model, read_json
 from pimhub.api.errors import PreconditionFailed
 from pimhub.api.responses import OrjsonResponse
+from pimhub.api.rest.workflow_view import (
+    TransitionRequest,
+    add_open_transitions,
+    read_transition,
+)
 from pimhub.catalog.errors import FieldError, InvalidInput, StaleVersion
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.preconditions import Existence
@@ -59,19 +64,23 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def envelopes(request: Request, objs: list[CatalogObject]) -> list[dict[str, Any]]:
-    """The objects as the API shows them: a variant's parent with its business key."""
+def envelopes(request: Request, api: ApiKey, objs: list[CatalogObject]) -> list[dict[str, Any]]:
+    """The objects as the API shows them: a variant's parent with its business key, and
+    the workflow transitions open to the key."""
     parents = hub_of(request).catalog.parent_keys(objs)
     out = [o.to_dict() for o in objs]
     for obj, shown in zip(objs, out, strict=True):
         if obj.parent is not None and obj.parent in parents:
             shown["parent"]["key"] = parents[obj.parent]
+    add_open_transitions(request, api, objs, out)
     return out
 
 
-def object_response(request: Request, obj: CatalogObject, status: int = 200) -> OrjsonResponse:
+def object_response(
+    request: Request, api: ApiKey, obj: CatalogObject, status: int = 200
+) -> OrjsonResponse:
     return OrjsonResponse(
-        envelopes(request, [obj])[0], status_code=status, headers={"ETag": etag(obj.version)}
+        envelopes(request, api, [obj])[0], status_code=status, headers={"ETag": etag(obj.version)}
     )
 
 
@@ -90,7 +99,7 @@ def written_response(
         obj.published or api.allows(Action.READ_DRAFTS, obj.class_name)
     )
     if readable:
-        return object_response(request, obj, status)
+        return object_response(request, api, obj, status)
     return Response(status_code=201 if status == 201 else 204, headers={"ETag": etag(obj.version)})
 
 
@@ -190,7 +199,7 @@ def _listing(
     return OrjsonResponse(
         {
             "total": page.total,
-            "items": envelopes(request, page.items),
+            "items": envelopes(request, key, page.items),
             "nextCursor": page.next_cursor,
         }
     )
@@ -205,10 +214,9 @@ def _listing(
 async def create_object(request: Request, class_name: str, key: Key) -> Response:
     require(key, Action.WRITE, class_name)
     body = parse_model(ObjectWrite, await read_json(request))
-    published = True if body.published is None else body.published
     obj = await run_in_threadpool(
         lambda: hub_of(request).catalog.create(
-            class_name, body.fields, published=published, parent=body.parent, author=key.name
+            class_name, body.fields, published=body.published, parent=body.parent, author=key.name
         )
     )
     response = written_response(request, key, obj, 201)
@@ -223,7 +231,7 @@ def get_object(request: Request, class_name: str, key: str, api: Key) -> Respons
     obj = hub_of(request).catalog.get_object(
         class_name, key, include_drafts=api.allows(Action.READ_DRAFTS, class_name)
     )
-    return object_response(request, obj)
+    return object_response(request, api, obj)
 
 
 @router.get("/{class_name}/{key}/variants", summary="The variants of an object")
@@ -335,6 +343,44 @@ def delete_object(
         ),
     )
     return Response(status_code=204)
+
+
+@router.post(
+    "/{class_name}/{key}/transitions/{name}",
+    summary="Run a workflow transition (body optional: comment, version)",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": TransitionRequest.model_json_schema()}},
+        }
+    },
+)
+async def run_transition(
+    request: Request,
+    class_name: str,
+    key: str,
+    name: str,
+    api: Key,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The transition's scopes decide who may run it (403 transition-forbidden); from
+    another state it is a 409 invalid-transition naming the state and what is open."""
+    body = await read_transition(request)
+    expected, from_header = _expected_version(if_match, body.version)
+    obj = await run_in_threadpool(
+        _guarded,
+        from_header,
+        lambda: hub_of(request).catalog.transition(
+            class_name,
+            key,
+            name,
+            may_run=lambda scopes: api.may_run(scopes, class_name),
+            author=api.name,
+            comment=body.comment,
+            expected_version=expected,
+        ),
+    )
+    return written_response(request, api, obj)
 
 
 @router.get("/{class_name}/{key}/versions", summary="All versions of an object, newest first")

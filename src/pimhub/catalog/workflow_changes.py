@@ -1,0 +1,83 @@
+"""What a class change does to the workflow states its stored objects hold.
+
+Removing a state that objects are in is refused (an incompatible class change naming the
+state and how many objects hold it): move them out with a transition first. Adding a
+workflow to a class that has objects gives each a state (the initial one, or for a
+published object the first state that publishes; see workflows.state_for), and is refused
+when the workflow has no state that fits the objects' published flag. Removing the workflow
+clears the states; objects keep their published flag. Objects keep their version.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import FieldError, WriteConflict
+from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.ports import ObjectRepository
+from pimhub.catalog.workflows import Workflow, state_for
+
+_CHUNK = 500
+
+
+class WorkflowStates:
+    """Counts, over the stored objects, what a workflow change would break."""
+
+    def __init__(self, old: Workflow | None, new: Workflow | None) -> None:
+        self.old, self.new = old, new
+        self.removed: Counter[str] = Counter()
+        self.unplaced: Counter[bool] = Counter()  # by published: objects no state fits
+
+    def count(self, obj: CatalogObject) -> None:
+        new = self.new
+        if new is None:
+            return
+        held = obj.workflow_state
+        if held is not None and self.old is not None and new.state(held) is None:
+            self.removed[held] += 1
+        elif held is None and not any(s.publishes == obj.published for s in new.states):
+            self.unplaced[obj.published] += 1
+
+    def problems(self) -> list[FieldError]:
+        out = [
+            FieldError(
+                f"workflow.states.{state}",
+                f"is removed while {n} object(s) are in it; move them to another state "
+                "with a transition first",
+            )
+            for state, n in sorted(self.removed.items())
+        ]
+        for published, n in sorted(self.unplaced.items()):
+            kind = "publishes" if published else "does not publish"
+            out.append(
+                FieldError(
+                    "workflow.states",
+                    f"no state {kind}, but {n} {'published' if published else 'unpublished'}"
+                    " object(s) need one",
+                )
+            )
+        return out
+
+
+def assign_workflow_states(
+    objects: ObjectRepository, old: ClassDefinition, new: ClassDefinition
+) -> int:
+    """Gives every stored object of the class the state `new` holds it in (see module);
+    run after the change was checked, in its transaction. The number of objects changed."""
+    if old.workflow == new.workflow:
+        return 0
+    changes: list[tuple[CatalogObject, int]] = []
+    for obj in objects.iterate(old.name):
+        state = state_for(new.workflow, obj.published, obj.workflow_state)
+        if state != obj.workflow_state:
+            obj.workflow_state = state
+            changes.append((obj, obj.version))
+    for start in range(0, len(changes), _CHUNK):
+        chunk = changes[start : start + _CHUNK]
+        if objects.update_many(chunk) != len(chunk):
+            raise WriteConflict(
+                "objects changed while their workflow states were assigned",
+                [FieldError("", "changed concurrently", "write-conflict")],
+            )
+    return len(changes)
