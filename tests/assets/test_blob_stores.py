@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,23 @@ def test_modified_at_is_recent(blob_store: Store) -> None:
     stamp = blob_store.modified_at("blobs/ab/new")
     assert stamp is not None
     assert abs(datetime.now(UTC) - stamp) < timedelta(minutes=5)
+
+
+def test_touch_makes_a_blob_young(blob_store: Store) -> None:
+    put(blob_store, "blobs/ab/old", b"content", "image/webp")
+    local = blob_store.local_path("blobs/ab/old")
+    if local is not None:
+        os.utime(local, (1e9, 1e9))  # back to 2001
+    else:
+        time.sleep(1.1)  # S3 keeps whole seconds
+    first = blob_store.modified_at("blobs/ab/old")
+    assert first is not None
+    assert blob_store.touch("blobs/ab/old")
+    second = blob_store.modified_at("blobs/ab/old")
+    assert second is not None and second > first
+    assert b"".join(blob_store.read("blobs/ab/old")) == b"content"
+    assert not blob_store.touch("blobs/ab/none")
+    assert not blob_store.exists("blobs/ab/none")
 
 
 @pytest.mark.parametrize(

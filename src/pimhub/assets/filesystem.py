@@ -83,6 +83,15 @@ class FilesystemBlobStore:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def touch(self, key: str) -> bool:
+        """Mark the blob as just written (a new asset reuses it, so garbage collection
+        must count it as young); False when there is none."""
+        try:
+            os.utime(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
     def read(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         """The blob's bytes in chunks; raises KeyError (at the call) when there is none."""
         try:

@@ -94,6 +94,29 @@ class S3BlobStore:
         head = self._head(key)
         return None if head is None else head["LastModified"]
 
+    def touch(self, key: str) -> bool:
+        """Mark the blob as just written (a new asset reuses it, so garbage collection
+        must count it as young): a copy onto itself, done inside S3; False when there is
+        none."""
+        head = self._head(key)
+        if head is None:
+            return False
+        full_key = self._key(key)
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=full_key,
+                CopySource={"Bucket": self.bucket, "Key": full_key},
+                MetadataDirective="REPLACE",  # S3 refuses a copy onto itself changing nothing
+                ContentType=head.get("ContentType", "application/octet-stream"),
+                Metadata=head.get("Metadata", {}),
+            )
+        except Exception as exc:
+            if _is_missing(exc):
+                return False
+            raise
+        return True
+
     def read(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         """The blob's bytes in chunks, streamed; raises KeyError (at the call) when there
         is none."""
