@@ -382,6 +382,20 @@ def _print_summary(summary: ImportSummary, report: Path | None) -> None:
             f"variants: {summary.parents:,} parent(s) with {summary.variants:,} variant(s) "
             f"in the accepted rows"
         )
+    if (files := summary.assets) is not None:
+        console.print(
+            escape(
+                f"assets: {files['fetched']:,} fetched ({files['created']:,} new, "
+                f"{files['updated']:,} changed, {files['unchanged']:,} same bytes), "
+                f"{files['notModified']:,} not modified, {files['refused']:,} refused"
+                + (
+                    f"; would fetch {files['wouldFetch']:,}: " + ", ".join(files["wouldFetchFirst"])
+                    if files.get("wouldFetch")
+                    else ""
+                )
+            ),
+            highlight=False,
+        )
     if summary.aborted:
         console.print("aborted at the first refused row: nothing was kept")
     elif summary.dry_run:
