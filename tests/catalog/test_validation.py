@@ -371,7 +371,7 @@ def eur(amount: Any) -> dict[str, Any]:
             {"parents": [f"t-{i}" for i in range(1001)]},
             ("parents", "invalid", "at most 1000 items are allowed"),
         ),
-        ({"file": 5}, ("file", "invalid", "expected an asset path or URL, got a number")),
+        ({"file": 5}, ("file", "invalid", "expected an asset path or uuid, got a number")),
         (
             {"file": "x" * 2049},
             ("file", "too-long", "is 2049 characters long; at most 2048 are allowed"),
@@ -382,7 +382,7 @@ def eur(amount: Any) -> dict[str, Any]:
         ),
         (
             {"files": ["a.png", ""]},
-            ("files[1]", "invalid", "expected an asset path or URL, got a string"),
+            ("files[1]", "invalid", "expected an asset path or uuid, got a string"),
         ),
         # fields the class does not have
         (
@@ -503,8 +503,8 @@ def test_a_localized_value_present_but_invalid_is_not_also_missing() -> None:
 
 def test_each_bad_item_of_a_list_is_a_problem_of_its_own() -> None:
     assert problems(files=[5, "a.png", ""]) == [
-        ("files[0]", "invalid", "expected an asset path or URL, got a number"),
-        ("files[2]", "invalid", "expected an asset path or URL, got a string"),
+        ("files[0]", "invalid", "expected an asset path or uuid, got a number"),
+        ("files[2]", "invalid", "expected an asset path or uuid, got a string"),
     ]
 
 

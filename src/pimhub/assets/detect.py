@@ -3,6 +3,7 @@ types, their dimensions, and a refusal naming what anything else looks like."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from typing import IO
@@ -180,21 +181,19 @@ def _guess(head: bytes, *, xml: bool = False) -> str:
         return "text/html"
     if xml or lowered.startswith(b"<?xml"):
         return "application/xml"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        # Cut in the middle of a character at the end of the sniffed bytes: still text.
-        if len(head) < _SNIFF_BYTES or not _utf8_but_cut(head):
-            return "application/octet-stream"
-    return "text/plain" if head else "application/x-empty"
+    if not head:
+        return "application/x-empty"
+    return "text/plain" if _text(head) else "application/octet-stream"
 
 
-def _utf8_but_cut(head: bytes) -> bool:
+def _text(head: bytes) -> bool:
+    """UTF-8 without control characters but tabs and line ends."""
+    # Not final: the sniffed bytes may end in the middle of a character.
     try:
-        head[:-3].decode("utf-8")
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return False
-    return True
+    return not any(ord(c) < 0x20 and c not in "\t\r\n\f" for c in text)
 
 
 def _unsupported(looks_like: str, why: str = "") -> UnsupportedMediaType:

@@ -23,7 +23,13 @@ from pimhub.catalog.ids import new_uuid
 from pimhub.catalog.locking import key_lock, value_lock
 from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
 from pimhub.catalog.ports import UnitOfWork
-from pimhub.catalog.relations import looks_like_uuid
+from pimhub.catalog.relations import (
+    UNKNOWN_ASSET,
+    asset_fields,
+    looks_like_uuid,
+    lookup_assets,
+    missing_asset,
+)
 from pimhub.catalog.validation import NUL, changed_fields, nul_message, validate_values
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY, patch_target
 from pimhub.catalog.workflows import checked_published, state_for
@@ -390,6 +396,37 @@ def _resolve_relations(
                 else:
                     message = f"no {f.target} with key or uuid '{value}'"
                     item.errors.append(FieldError(where, message, "reference"))
+            item.values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
+            item.refs.extend((f.name, u) for u in resolved)
+    _resolve_assets(uow, definition, items)
+
+
+def _resolve_assets(uow: UnitOfWork, definition: ClassDefinition, items: list[_Item]) -> None:
+    """Asset paths (or uuids) in asset fields become asset uuids, with one lookup per kind
+    for the whole batch."""
+    fields = asset_fields(definition)
+    wanted = {
+        v
+        for f in fields
+        for item in items
+        for v in _as_list(item.values.get(f.name))
+        if isinstance(v, str)
+    }
+    found = lookup_assets(uow.assets, wanted) if wanted else {}
+    for f in fields:
+        for item in items:
+            raw = item.values.get(f.name)
+            if raw is None:
+                continue
+            resolved: list[str] = []
+            for n, value in enumerate(_as_list(raw)):
+                where = f"{f.name}[{n}]" if isinstance(raw, list) else f.name
+                if value in found:
+                    resolved.append(found[value])
+                else:
+                    item.errors.append(FieldError(where, missing_asset(value), UNKNOWN_ASSET))
+            if isinstance(raw, list) and len(set(resolved)) != len(resolved):
+                item.errors.append(FieldError(f.name, "lists the same asset twice", "duplicate"))
             item.values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
             item.refs.extend((f.name, u) for u in resolved)
 

@@ -1,13 +1,21 @@
-"""Relation values: business keys or uuids in, target uuids out."""
+"""Relation values: business keys or uuids in, target uuids out; asset values: paths or
+uuids in, asset uuids out."""
 
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Iterable
 from typing import Any
 
+from pimhub.assets.paths import normalize_path
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import FieldError
-from pimhub.catalog.ports import ObjectRepository
+from pimhub.catalog.errors import FieldError, InvalidInput
+from pimhub.catalog.fields import FieldDefinition, FieldType
+from pimhub.catalog.ports import AssetRepository, ObjectRepository
+from pimhub.catalog.validation import spell_nul
+
+# The code of a field error naming an asset that does not exist.
+UNKNOWN_ASSET = "unknown-asset"
 
 
 def looks_like_uuid(value: str) -> bool:
@@ -58,3 +66,69 @@ def resolve_relations(
         values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
         refs.extend((f.name, u) for u in resolved)
     return refs
+
+
+def asset_fields(definition: ClassDefinition) -> list[FieldDefinition]:
+    return [f for f in definition.fields if f.type == FieldType.ASSET]
+
+
+def lookup_assets(assets: AssetRepository, values: Iterable[str]) -> dict[str, str]:
+    """Asset references as written (a path, with or without its leading slash, or a
+    uuid) -> the uuids of the assets they name, with one lookup per kind; values naming
+    no asset are left out."""
+    wanted = set(values)
+    uuids = {v.lower() for v in wanted if looks_like_uuid(v)}
+    known = assets.existing_uuids(sorted(uuids)) if uuids else set()
+    found = {v: v.lower() for v in wanted if v.lower() in known}
+    paths: dict[str, str] = {}
+    for value in wanted - set(found):
+        try:
+            paths[value] = normalize_path(value)
+        except InvalidInput:
+            continue
+    by_path = assets.uuids_of_paths(sorted(set(paths.values()))) if paths else {}
+    found.update((v, by_path[p]) for v, p in paths.items() if p in by_path)
+    return found
+
+
+def missing_asset(value: str) -> str:
+    """Why an asset reference names nothing, for the field's error."""
+    try:
+        return f"no asset at '{normalize_path(value)}'"
+    except InvalidInput as exc:
+        return f"'{spell_nul(value)}' is not an asset path or uuid: {exc.errors[0].message}"
+
+
+def resolve_assets(
+    assets: AssetRepository,
+    definition: ClassDefinition,
+    values: dict[str, Any],
+    errors: list[FieldError],
+) -> list[tuple[str, str]]:
+    """Replace asset paths (or uuids) by asset uuids in asset fields, in place; return
+    (field, uuid) pairs for the reference index, so an asset knows who uses it."""
+    fields = [f for f in asset_fields(definition) if f.name in values]
+    if not fields:
+        return []
+    found = lookup_assets(assets, (v for f in fields for v in _items(values[f.name])))
+    refs: list[tuple[str, str]] = []
+    for f in fields:
+        raw = values[f.name]
+        resolved: list[str] = []
+        for i, item in enumerate(_items(raw)):
+            where = f"{f.name}[{i}]" if isinstance(raw, list) else f.name
+            if item in found:
+                resolved.append(found[item])
+            else:
+                errors.append(FieldError(where, missing_asset(item), UNKNOWN_ASSET))
+        if isinstance(raw, list) and len(set(resolved)) != len(resolved):
+            # "/a.jpg" and its uuid are one asset: listed twice.
+            errors.append(FieldError(f.name, "lists the same asset twice", "duplicate"))
+        values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
+        refs.extend((f.name, u) for u in resolved)
+    return refs
+
+
+def _items(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [i for i in items if isinstance(i, str)]

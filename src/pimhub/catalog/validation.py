@@ -324,7 +324,7 @@ def _check_reference(f: FieldDefinition, value: Any) -> str:
 
 def _check_asset(f: FieldDefinition, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise _Invalid(f"expected an asset path or URL, got {_describe(value)}")
+        raise _Invalid(f"expected an asset path or uuid, got {_describe(value)}")
     return _check_string(f, value)
 
 

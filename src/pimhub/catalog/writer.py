@@ -29,7 +29,7 @@ from pimhub.catalog.locking import key_lock
 from pimhub.catalog.objects import CatalogObject, ChangeAction
 from pimhub.catalog.ports import UnitOfWork
 from pimhub.catalog.preconditions import check_unique
-from pimhub.catalog.relations import resolve_relations
+from pimhub.catalog.relations import resolve_assets, resolve_relations
 from pimhub.catalog.validation import NUL, changed_fields, validate_values
 from pimhub.catalog.variants import KEEP, ParentRef, effective, inherited_values
 from pimhub.catalog.workflows import state_for
@@ -188,6 +188,7 @@ class ObjectWriter:
             # parent's, which readers without access to drafts must not see.
             published = published and parent.published
         refs = resolve_relations(uow.objects, definition, normalized, errors)
+        refs += resolve_assets(uow.assets, definition, normalized, errors)
         check_unique(uow, definition, normalized, before, errors)
         if errors:
             raise ValidationFailed(

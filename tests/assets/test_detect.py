@@ -1,0 +1,108 @@
+"""Type detection from the bytes: every accepted type, refusals naming what a file looks
+like, truncated images and decompression bombs refused before decoding."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from pimhub.assets.detect import detect
+from pimhub.catalog.errors import PayloadTooLarge, UnsupportedMediaType
+from tests.assets.images import HTML, PDF, SVG, png, png_claiming, raster, zip_file
+
+LIMIT = 40_000_000
+
+
+def _detect(data: bytes, max_pixels: int = LIMIT) -> tuple[str, int | None, int | None]:
+    found = detect(io.BytesIO(data), max_pixels=max_pixels)
+    return found.mimetype, found.width, found.height
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mimetype"),
+    [
+        ("PNG", "image/png"),
+        ("JPEG", "image/jpeg"),
+        ("GIF", "image/gif"),
+        ("WEBP", "image/webp"),
+        ("TIFF", "image/tiff"),
+    ],
+)
+def test_raster_images_with_their_size(fmt: str, mimetype: str) -> None:
+    assert _detect(raster(fmt, (40, 30))) == (mimetype, 40, 30)
+
+
+def test_svg_and_pdf() -> None:
+    assert _detect(SVG) == ("image/svg+xml", 64, 32)
+    assert _detect(b'<svg xmlns="http://www.w3.org/2000/svg" width="100%"/>') == (
+        "image/svg+xml",
+        None,
+        None,
+    )
+    assert _detect(PDF) == ("application/pdf", None, None)
+
+
+def test_detection_leaves_the_file_at_its_start() -> None:
+    content = io.BytesIO(png())
+    detect(content, max_pixels=LIMIT)
+    assert content.tell() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "looks_like"),
+    [
+        (HTML, "text/html"),
+        (zip_file(), "application/zip"),
+        (b"just some words\n", "text/plain"),
+        (b"", "application/x-empty"),
+        (b"\x00\x01\x02\x03garbage", "application/octet-stream"),
+        (raster("BMP"), "image/bmp"),
+        (b'<?xml version="1.0"?><note>hi</note>', "application/xml"),
+        (b"<svg><unclosed></svg>", "not well-formed XML"),
+    ],
+)
+def test_refused_types_are_named(data: bytes, looks_like: str) -> None:
+    with pytest.raises(UnsupportedMediaType) as caught:
+        _detect(data)
+    assert looks_like in caught.value.detail
+    assert "accepted types" in caught.value.detail
+
+
+def test_svg_with_entity_expansion_is_refused() -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg">&b;</svg>'
+    )
+    with pytest.raises(UnsupportedMediaType):
+        _detect(bomb)
+
+
+def test_truncated_images_are_refused() -> None:
+    for fmt in ("PNG", "JPEG"):
+        whole = raster(fmt, (64, 64))
+        with pytest.raises(UnsupportedMediaType) as caught:
+            _detect(whole[: len(whole) * 2 // 3])
+        assert "cannot be read" in caught.value.detail
+
+
+def test_pixel_bomb_refused_without_decoding() -> None:
+    bomb = png_claiming(100_000, 100_000)
+    assert len(bomb) < 200
+    started = time.perf_counter()
+    with pytest.raises(PayloadTooLarge) as caught:
+        _detect(bomb)
+    assert time.perf_counter() - started < 0.5
+    assert caught.value.errors[0].code == "too-many-pixels"
+
+
+def test_pixel_limit_is_the_configured_one() -> None:
+    data = png_claiming(5_000, 5_000)  # 25 MP: under Pillow's own limit
+    with pytest.raises(PayloadTooLarge) as caught:
+        _detect(data, max_pixels=1_000_000)
+    assert "5000x5000" in caught.value.detail
+    assert _detect(png((64, 48)), max_pixels=64 * 48) == ("image/png", 64, 48)
+    with pytest.raises(PayloadTooLarge):
+        _detect(png((64, 48)), max_pixels=64 * 48 - 1)
