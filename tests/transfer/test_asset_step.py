@@ -469,3 +469,44 @@ def test_a_rest_import_refuses_local_paths_and_fetches_urls(
     local_base = head + f"  image: {{column: img, asset: {{base: {tmp_path}}}}}\n"
     based = job(hub, local_base, "sku,img\nD,red.png\n")
     assert "reads no files of the server" in based["errors"][0]["message"]
+
+
+# --- pimhub import: local files and folders, dry run first ------------------------------------
+
+
+def test_the_cli_imports_local_files_and_a_dry_run_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from pimhub.bootstrap import bootstrap
+    from pimhub.settings import Settings
+    from tests.cli.test_cli import init, invoke
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("PIMHUB_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    init(runner)
+    media = tmp_path / "media" / "m"
+    media.mkdir(parents=True)
+    (media / "red.png").write_bytes(RED)
+    (media / "blue.png").write_bytes(BLUE)
+    (tmp_path / "map.yaml").write_text(
+        "class: Product\nfields:\n  sku: sku\n  name.en: sku\n"
+        f"  gallery: {{column: images, asset: {{base: {tmp_path / 'media'}, folder: /p}}}}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "p.csv").write_text("sku,images\nA,/m/red.png|m/blue.png\n", encoding="utf-8")
+    code, out, _ = invoke(runner, "import", "p.csv", "-m", "map.yaml", "--dry-run")
+    assert code == 0, out
+    assert "would fetch 2" in out and str(media / "red.png") in out
+    hub = bootstrap(Settings(database_url=url))
+    assert hub.assets.list_page().items == []
+    code, out, _ = invoke(runner, "import", "p.csv", "-m", "map.yaml")
+    assert code == 0, out
+    assert "assets: 2 fetched (2 new" in out
+    gallery = hub.catalog.get_object("Product", "A", include_drafts=True).values["gallery"]
+    assert [hub.assets.get(u).path for u in gallery] == ["/p/red.png", "/p/blue.png"]
+    code, out, _ = invoke(runner, "import", "p.csv", "-m", "map.yaml")
+    assert code == 0 and "2 not modified" in out, out
