@@ -29,6 +29,9 @@ DEMO_DATAHUB: dict[str, Any] = {
                 "size",
                 "category",
                 "brand",
+                # Pimcore's asset type: `image { fullpath(thumbnail: "product_list") }`
+                "image",
+                "gallery",
             ],
             "formats": {
                 "price": {"as": "number", "currency": "EUR"},
@@ -36,7 +39,7 @@ DEMO_DATAHUB: dict[str, Any] = {
             },
         },
         "Category": {"fields": ["code", "name", "parent"]},
-        "Brand": {"fields": ["code", "name"]},
+        "Brand": {"fields": ["code", "name", "logo"]},
     },
 }
 

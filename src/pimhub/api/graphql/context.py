@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pimhub.access.keys import ApiKey
+from pimhub.api.graphql.assets import AssetLoader
 from pimhub.api.graphql.loaders import ObjectLoader
 from pimhub.catalog.service import CatalogService
 from pimhub.datahub.config import DatahubConfig
@@ -24,6 +25,8 @@ class RequestContext:
     language: str = ""  # the current root field's defaultLanguage (compiled plans)
     # The pool timeout a write of this request met: the rest of the request gives up at once.
     unavailable: Exception | None = None
+    # Asset fields' assets, read batch-wise, and what their URLs need.
+    assets: AssetLoader = field(default_factory=lambda: AssetLoader(None, "", ()))
     # The calling key: workflow transitions check its scopes (mutations.py).
     api_key: ApiKey | None = None
     # A JSON column as stored values (joined rows are not decoded by storage).

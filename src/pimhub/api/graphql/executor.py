@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +33,14 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 
 from pimhub.access.keys import ApiKey
+from pimhub.api.graphql.assets import ASSET_TYPE, AssetLoader, AssetReads
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import PoolTimeout, coded
 from pimhub.api.graphql.limits import CostCounter, NoNulRule, alias_rule, depth_rule
 from pimhub.api.graphql.loaders import ObjectLoader
 from pimhub.api.graphql.plan import Plan, compile_plan
 from pimhub.api.graphql.schema import DatahubSchema, build_schema
-from pimhub.api.graphql.values import ValueOutOfRange
+from pimhub.api.graphql.values import PerFieldError
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.errors import FieldError, Forbidden, NulCharacter
 from pimhub.catalog.service import CatalogService
@@ -90,8 +92,14 @@ class GraphQLService:
         *,
         default_language: str,
         introspection_default: bool,
+        assets: AssetReads | None = None,
+        presets: Callable[[], Collection[str]] = lambda: (),
+        base_url: str = "",
     ) -> None:
         self.datahub = datahub
+        self.assets = assets
+        self.presets = presets  # thumbnail presets' names, for fullpath(thumbnail:)
+        self.base_url = base_url  # of asset URLs, unless a request names its own
         self.classes = classes
         self.catalog = catalog
         self.reads = reads
@@ -145,7 +153,12 @@ class GraphQLService:
         operation_name: str | None,
         *,
         allow_mutations: bool = True,
+        assets: AssetReads | None = None,
+        presets: Collection[str] | None = None,
+        base_url: str | None = None,
     ) -> dict[str, Any]:
+        """Runs one request. `assets`, `presets` (thumbnail preset names) and `base_url`
+        (of asset URLs) default to the service's own."""
         entry = self._entry(config_name)
         schema = entry.schema
         config = schema.config
@@ -180,7 +193,8 @@ class GraphQLService:
         cost = CostCounter(
             prepared.fragments,
             coerced.coerced,
-            frozenset(schema.by_type),
+            # Assets cost like relations: one per parent, a gallery its assumed fan-out.
+            frozenset(schema.by_type) | {ASSET_TYPE},
             config.limits.max_page_size,
         ).operation(operation, _root(schema, operation))
         extensions = {"cost": {"requested": cost, "maximum": config.limits.max_cost}}
@@ -202,13 +216,18 @@ class GraphQLService:
                 key.name,
                 self.default_language,
                 api_key=key,
+                assets=AssetLoader(
+                    assets or self.assets,
+                    base_url or self.base_url,
+                    self.presets() if presets is None else presets,
+                ),
             )
             plan = self._plan(schema, prepared, operation) if self.use_plans else None
             planned = None
             if plan is not None:
                 try:
                     planned = plan.run(ctx, coerced)
-                except ValueOutOfRange:
+                except PerFieldError:
                     planned = None  # a read only: graphql-core answers it from the start
             if planned is not None:
                 self.plans_used += 1

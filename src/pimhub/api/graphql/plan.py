@@ -32,6 +32,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
+from pimhub.api.graphql.asset_plan import compile_asset
 from pimhub.api.graphql.binding import ClassBinding
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.family import FAMILY_FIELDS, inherited_fields
@@ -61,7 +62,7 @@ from pimhub.api.graphql.plan_parts import (
 )
 from pimhub.api.graphql.schema import DatahubSchema
 from pimhub.api.graphql.values import (
-    ValueOutOfRange,
+    PerFieldError,
     completeness,
     float_or_none,
     int_or_none,
@@ -78,6 +79,9 @@ from pimhub.datahub.config import FieldFormat, Shape
 from pimhub.datahub.ports import MAX_JOINS, PARENT_JOIN, Join
 
 MAX_FIELDS_PER_SELECTION = 500
+# A joined listing: its joins, each object's columns, and where its rows' asset fields are
+# (the position of an object's data column, the asset fields selected on it).
+JoinedSpec = tuple[list[Join], list[frozenset[str]], list[tuple[int, tuple[str, ...]]]]
 
 
 class Plan:
@@ -103,11 +107,14 @@ class Plan:
                     data[key] = None if found is None else shape(found, ctx, variables)
                 elif kind == "joined":
                     assert joined is not None
-                    listing = get_joined_listing(ctx, definition, args, *joined)
+                    joins, columns, asset_spots = joined
+                    listing = get_joined_listing(ctx, definition, args, joins, columns)
+                    if asset_spots:
+                        ctx.assets.prefetch_rows(listing.nodes, asset_spots, ctx.decode_json)  # type: ignore[arg-type]
                     data[key] = shape(listing, ctx, variables)
                 else:
                     data[key] = shape(get_listing(ctx, definition, args), ctx, variables)
-            except ValueOutOfRange:
+            except PerFieldError:
                 # graphql-core nulls just that field; the executor lets it answer alike.
                 raise
             except Exception as exc:
@@ -162,7 +169,7 @@ class _Compiler:
 
     def _listing(
         self, selection_set: SelectionSetNode | None, binding: ClassBinding
-    ) -> tuple[Shaper, tuple[list[Join], list[frozenset[str]]] | None]:
+    ) -> tuple[Shaper, JoinedSpec | None]:
         """A listing reads its to-one relations in the page's statement (joins) when every
         relation below it is to-one; otherwise it loads them batch-wise."""
         try:
@@ -177,7 +184,11 @@ class _Compiler:
             shape = self._connection(
                 selection_set, binding, lambda sel: self._object(sel, binding, (0, joined))
             )
-            return shape, (joined.joins, [frozenset(n) for n in joined.needs])
+            return shape, (
+                joined.joins,
+                [frozenset(n) for n in joined.needs],
+                joined.asset_spots(),
+            )
         except Unsupported:
             return self._connection(selection_set, binding, None), None
 
@@ -252,7 +263,18 @@ class _Compiler:
         )
         lines: list[str] = []
         parts: list[str] = []
-        for i, (key, node) in enumerate(self._fields(selection_set, type_name)):
+        selected = self._fields(selection_set, type_name)
+        # The asset fields this selection reads: loaded together, batch-wise.
+        env["asset_names"] = tuple(
+            dict.fromkeys(
+                n.name.value
+                for _, n in selected
+                if (f := by_name.get(n.name.value)) is not None
+                and f.type == FieldType.ASSET
+                and f.name not in binding.formats
+            )
+        )
+        for i, (key, node) in enumerate(selected):
             name = node.name.value
             if name == "__typename":
                 expression = repr(type_name)
@@ -307,6 +329,8 @@ class _Compiler:
         name = f.name
         get = f"values.get({name!r})"
         language = "n.language" if row is None else "ctx.language"
+        if f.type == FieldType.ASSET:
+            return self._asset(node, f, i, env, lines, row)
         if f.type == FieldType.RELATION and row is not None:
             if f.multiple:
                 raise Unsupported("to-many relations are loaded batch-wise")
@@ -340,6 +364,30 @@ class _Compiler:
         if f.is_list:
             return f"list({get} or [])"
         return get
+
+    def _asset(
+        self,
+        node: FieldNode,
+        f: Any,
+        i: int,
+        env: dict[str, Any],
+        lines: list[str],
+        row: Row | None,
+    ) -> str:
+        """An image or gallery. Loaded objects read the selected asset fields of their batch
+        at once; joined rows find theirs prefetched for the page (Plan.run)."""
+        env[f"asset{i}"] = compile_asset(node.selection_set, self._fields)
+        name = f.name
+        if row is None:
+            if f.multiple:
+                return f"[asset{i}(a, ctx, v) for a in ctx.assets.many(n, {name!r}, asset_names)]"
+            lines.append(f"a{i} = ctx.assets.one(n, {name!r}, asset_names)")
+        else:
+            row[1].assets.append((row[0], name))
+            if f.multiple:
+                return f"[asset{i}(a, ctx, v) for a in ctx.assets.row_many(values.get({name!r}))]"
+            lines.append(f"a{i} = ctx.assets.row_one(values.get({name!r}))")
+        return f"None if a{i} is None else asset{i}(a{i}, ctx, v)"
 
     def _formatted(
         self, fmt: FieldFormat, f: Any, node: FieldNode, i: int, env: dict[str, Any]
@@ -453,8 +501,8 @@ class _Compiler:
         try:
             first = Joined()
             self._object(selection_set, binding, (0, first))
-            if first.joins:
-                return None
+            if first.joins or first.assets:
+                return None  # relations and assets load batch-wise
             first.fix_layout()
             joined = Joined(needs=[set(n) for n in first.needs], layout=first.layout)
             shape = self._object(selection_set, binding, (0, joined))

@@ -46,10 +46,24 @@ class Joined:
     joins: list[Join] = field(default_factory=list)
     needs: list[set[str]] = field(default_factory=lambda: [{"id"}])
     layout: dict[tuple[int, str], int] | None = None
+    # (object index, asset field) of every asset field read from a row
+    assets: list[tuple[int, str]] = field(default_factory=list)
 
     def at(self, index: int, column: str) -> str:
         self.needs[index].add(column)
         return f"r[{self.layout[(index, column)] if self.layout is not None else 0}]"
+
+    def asset_spots(self) -> list[tuple[int, tuple[str, ...]]]:
+        """Per object with asset fields: its data column's position in a row, and those
+        fields (after fix_layout)."""
+        by_index: dict[int, dict[str, None]] = {}
+        for index, name in self.assets:
+            by_index.setdefault(index, {})[name] = None
+        assert self.layout is not None or not by_index
+        return [
+            (self.layout[(index, "data")], tuple(names))  # type: ignore[index]
+            for index, names in by_index.items()
+        ]
 
     def fix_layout(self) -> None:
         self.layout = {}

@@ -31,6 +31,7 @@ from graphql import (
 )
 
 from pimhub.api.graphql import mutations
+from pimhub.api.graphql.assets import AssetTypes
 from pimhub.api.graphql.binding import ClassBinding, key_arguments
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.family import family_argument, family_fields
@@ -212,6 +213,9 @@ class _Builder:
                 "endCursor": GraphQLField(GraphQLString),
             },
         )
+        # Only a configuration that exposes an asset field has the asset type and getAsset.
+        exposes_assets = any(f.type == FieldType.ASSET for b in bindings.values() for f in b.fields)
+        self.assets = AssetTypes() if exposes_assets else None
         for binding in bindings.values():
             binding.object_type = self._object_type(binding)
         self.query_fields: dict[str, GraphQLField] = {}
@@ -220,6 +224,9 @@ class _Builder:
             self.query_fields[f"get{name}Listing"] = self._listing_field(binding)
             self.roots[f"get{name}"] = RootField("get", binding)
             self.roots[f"get{name}Listing"] = RootField("listing", binding)
+        if self.assets is not None and "getAsset" not in self.query_fields:
+            # (A class named Asset keeps its own getAsset.)
+            self.query_fields["getAsset"] = self.assets.get_asset_field()
 
     # -- object types ---------------------------------------------------------------------
 
@@ -331,6 +338,8 @@ class _Builder:
                 resolve=lambda n, info: _ctx(info).loader.one(n, name),
                 description=description,
             )
+        if f.type == FieldType.ASSET:
+            return self._asset_field(f)
         if f.localized:
             hub_default = self.default_language
 
@@ -380,6 +389,24 @@ class _Builder:
         if name == key_field and not isinstance(gql_type, GraphQLNonNull):
             gql_type = GraphQLNonNull(gql_type)  # the identity: every object has one
         return GraphQLField(gql_type, resolve=lambda n, _i: getter(n), description=description)
+
+    def _asset_field(self, f: FieldDefinition) -> GraphQLField:
+        """An image or gallery: Pimcore's `asset` type. The resolver path reads this field's
+        assets for the whole batch at once (compiled plans read every selected asset field
+        of a batch at once)."""
+        assert self.assets is not None
+        name, names = f.name, (f.name,)
+        if f.multiple:
+            return GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(self.assets.asset))),
+                resolve=lambda n, info: _ctx(info).assets.many(n, name, names),
+                description=f.title,
+            )
+        return GraphQLField(
+            self.assets.asset,
+            resolve=lambda n, info: _ctx(info).assets.one(n, name, names),
+            description=f.title,
+        )
 
     # -- queries --------------------------------------------------------------------------
 

@@ -71,7 +71,12 @@ def float_or_none(value: Any) -> Any:
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
-class ValueOutOfRange(GraphQLError):
+class PerFieldError(GraphQLError):
+    """An error graphql-core reports at one field, nulling just that field. A compiled plan
+    that meets one leaves the whole request to graphql-core, which answers alike."""
+
+
+class ValueOutOfRange(PerFieldError):
     """A stored whole number beyond GraphQL's 32-bit Int: that field answers null with this
     error (code VALUE_OUT_OF_RANGE, at its path), never a wrong or rounded number."""
 

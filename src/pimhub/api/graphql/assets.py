@@ -1,0 +1,382 @@
+"""Asset fields in GraphQL, in Pimcore's shape: an `asset` object type (`fullpath`,
+`fullpath(thumbnail:)`, `filename`, `mimetype`, `type`, `filesize`, `dimensions {width
+height}`, `metadata [asset_metadata_item]`), the per-request AssetLoader that reads the
+assets of a whole batch (a page, or one relation's targets) with one statement, and the
+`getAsset` root field.
+
+Objects hold asset uuids (a string, or a list for galleries). An asset that is gone (a
+force-delete removes references, but a read may race it) answers null, and a gallery skips
+it, as relations do with targets that are gone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLString,
+)
+
+from pimhub.api.graphql.errors import coded, from_domain
+from pimhub.api.graphql.loaders import GraphObject
+from pimhub.api.graphql.values import PerFieldError, int_or_none
+from pimhub.assets.model import Asset, asset_url
+from pimhub.assets.paths import normalize_path
+from pimhub.assets.thumbnails import RASTER_TYPES
+from pimhub.catalog.channels import LANGUAGE_PATTERN
+from pimhub.catalog.errors import AssetNotFound, CatalogError
+
+ASSET_TYPE = "asset"  # Pimcore's type name, so `... on asset { }` fragments run unchanged
+METADATA_ITEM_TYPE = "asset_metadata_item"
+DIMENSIONS_TYPE = "dimensions"
+UUID_LENGTH = 36
+
+
+class AssetReads(Protocol):
+    """What GraphQL reads of assets (AssetService has it)."""
+
+    def get(self, ref: str) -> Asset: ...
+    def get_many(self, uuids: Sequence[str]) -> dict[str, Asset]: ...
+
+
+class AssetLoader:
+    """A request's assets by uuid. The first asset asked for in a batch of objects reads
+    those fields' assets for every member of the batch with one statement; a compiled
+    joined listing reads its page's assets before shaping its rows (prefetch_rows)."""
+
+    def __init__(self, reads: AssetReads | None, base_url: str, presets: Collection[str]) -> None:
+        self.reads = reads
+        self.base_url = base_url
+        self.presets = presets
+        self.known: dict[str, Asset | None] = {}
+
+    # -- loading --------------------------------------------------------------------------
+
+    def load(self, uuids: Iterable[str]) -> None:
+        wanted = [u for u in dict.fromkeys(uuids) if u not in self.known]
+        if not wanted:
+            return
+        found = self.reads.get_many(wanted) if self.reads is not None else {}
+        for uuid in wanted:
+            self.known[uuid] = found.get(uuid)
+
+    def _load_batch(self, node: GraphObject, names: Sequence[str]) -> None:
+        uuids: list[str] = []
+        for member in node.batch.members:
+            values = member.obj.values
+            for name in names:
+                uuids.extend(_uuids(values.get(name)))
+        self.load(uuids)
+
+    def one(self, node: GraphObject, name: str, names: Sequence[str]) -> Asset | None:
+        """The asset of field `name` of `node`; `names` are the asset fields to read for
+        the whole batch with it (those the query selects)."""
+        value = node.obj.values.get(name)
+        if value.__class__ is not str:
+            return None
+        if value not in self.known:
+            self._load_batch(node, names)
+        return self.known.get(value)
+
+    def many(self, node: GraphObject, name: str, names: Sequence[str]) -> list[Asset]:
+        """A gallery's assets, in its order; assets that are gone are left out."""
+        value = node.obj.values.get(name)
+        if not isinstance(value, list):
+            return []
+        if any(u not in self.known for u in _uuids(value)):
+            self._load_batch(node, names)
+        return [a for u in _uuids(value) if (a := self.known.get(u)) is not None]
+
+    def prefetch_rows(
+        self,
+        rows: Sequence[Sequence[Any]],
+        spots: Sequence[tuple[int, tuple[str, ...]]],
+        decode: Callable[[Any], Any],
+    ) -> None:
+        """Reads the assets that joined `rows` refer to: `spots` are (position of an
+        object's data column, its asset fields the query selects)."""
+        uuids: list[str] = []
+        for row in rows:
+            for position, names in spots:
+                raw = row[position]
+                if raw is None:
+                    continue  # a to-one relation without a target
+                values = decode(raw)
+                for name in names:
+                    uuids.extend(_uuids(values.get(name)))
+        self.load(uuids)
+
+    def row_one(self, value: Any) -> Asset | None:
+        if value.__class__ is not str:
+            return None
+        if value not in self.known:
+            self.load([value])  # not prefetched: still right, one read more
+        return self.known.get(value)
+
+    def row_many(self, value: Any) -> list[Asset]:
+        if not isinstance(value, list):
+            return []
+        self.load(_uuids(value))
+        return [a for u in _uuids(value) if (a := self.known.get(u)) is not None]
+
+    # -- values ---------------------------------------------------------------------------
+
+    def fullpath(self, asset: Asset, thumbnail: str | None) -> str | None:
+        """The public URL of the asset, or of its thumbnail `thumbnail` (None for types the
+        hub makes no thumbnails of: SVG, PDF)."""
+        if thumbnail is None:
+            return asset_url(self.base_url, asset)
+        self.check_preset(thumbnail)
+        if asset.mimetype not in RASTER_TYPES:  # SVG and PDF are served as they are
+            return None
+        return asset_url(self.base_url, asset, thumbnail)
+
+    def check_preset(self, name: str) -> None:
+        if name not in self.presets:
+            known = sorted(self.presets)
+            shown = name if len(name) <= 64 else name[:64] + "..."
+            raise UnknownThumbnail(
+                f"there is no thumbnail preset '{shown}'; presets: {', '.join(known) or 'none'}",
+                extensions={"code": "UNKNOWN_THUMBNAIL", "thumbnails": known},
+            )
+
+
+class UnknownThumbnail(PerFieldError):
+    """fullpath(thumbnail:) names no preset: code UNKNOWN_THUMBNAIL, and the known names in
+    extensions.thumbnails."""
+
+
+def _uuids(value: Any) -> list[str]:
+    if value.__class__ is str:
+        return [value]
+    if isinstance(value, list):
+        return [u for u in value if u.__class__ is str]
+    return []
+
+
+def pimcore_type(mimetype: str) -> str:
+    """Pimcore's asset type names: image, document, text, video, audio, unknown."""
+    major = mimetype.split("/", 1)[0]
+    if major in ("image", "text", "video", "audio"):
+        return major
+    if mimetype == "application/pdf":
+        return "document"
+    return "unknown"
+
+
+def metadata_items(
+    asset: Asset, language: str | None = None, ignore_language: bool | None = None
+) -> list[dict[str, Any]]:
+    """The asset's metadata as Pimcore's items {name, type, data, language}: a value per
+    language ({"en": "...", "de": "..."}, as `alt`) is an item per language. With
+    `language`, only that language's items and those without one, unless
+    `ignore_language`. Sorted by name and language, so every backend answers alike."""
+    items: list[dict[str, Any]] = []
+    for name, value in asset.metadata.items():
+        if _per_language(value):
+            for lang, text in value.items():
+                items.append(_item(name, text, lang))
+        else:
+            items.append(_item(name, value, None))
+    if language is not None and not ignore_language:
+        items = [i for i in items if i["language"] in (None, language)]
+    items.sort(key=lambda i: (i["name"], i["language"] or ""))
+    return items
+
+
+def _per_language(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(
+            isinstance(k, str) and LANGUAGE_PATTERN.fullmatch(k) and isinstance(v, str)
+            for k, v in value.items()
+        )
+    )
+
+
+def _item(name: str, value: Any, language: str | None) -> dict[str, Any]:
+    if isinstance(value, bool):
+        kind, data = "checkbox", "1" if value else "0"
+    elif isinstance(value, str):
+        kind, data = "input", value
+    elif isinstance(value, int | float):
+        kind, data = "input", json.dumps(value)
+    else:
+        kind, data = "input", json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return {"name": name, "type": kind, "data": data, "language": language}
+
+
+def dimensions(asset: Asset) -> dict[str, Any] | None:
+    if asset.width is None and asset.height is None:
+        return None
+    return {"width": asset.width, "height": asset.height}
+
+
+# Plain fields of the asset type, as functions of the Asset: shared by the resolvers and
+# the compiled plans (plan.py), so both answer alike.
+SIMPLE_FIELDS: dict[str, Callable[[Asset], Any]] = {
+    "id": lambda a: a.uuid,
+    "path": lambda a: a.path,
+    "filename": lambda a: a.filename,
+    "mimetype": lambda a: a.mimetype,
+    "type": lambda a: pimcore_type(a.mimetype),
+    "filesize": lambda a: int_or_none(a.filesize),
+    "creationDate": lambda a: int(a.created_at.timestamp()),
+    "modificationDate": lambda a: int(a.modified_at.timestamp()),
+}
+
+
+def _loader(info: GraphQLResolveInfo[Any]) -> AssetLoader:
+    loader: AssetLoader = info.context.assets
+    return loader
+
+
+class AssetTypes:
+    """The `asset`, `dimensions` and `asset_metadata_item` types of one schema."""
+
+    def __init__(self) -> None:
+        self.metadata_item = GraphQLObjectType(
+            METADATA_ITEM_TYPE,
+            {
+                "name": GraphQLField(GraphQLString),
+                "type": GraphQLField(GraphQLString, description="input, checkbox"),
+                "data": GraphQLField(GraphQLString, description="The value as text"),
+                "language": GraphQLField(GraphQLString, description="null: any language"),
+            },
+            description="One metadata value of an asset (Pimcore's shape).",
+        )
+        self.dimensions = GraphQLObjectType(
+            DIMENSIONS_TYPE,
+            {"width": GraphQLField(GraphQLInt), "height": GraphQLField(GraphQLInt)},
+            description="An image's size in pixels.",
+        )
+        self.asset = GraphQLObjectType(ASSET_TYPE, self._fields, description=ASSET_DESCRIPTION)
+
+    def _fields(self) -> dict[str, GraphQLField]:
+        def simple(get: Callable[[Asset], Any]) -> Callable[..., Any]:
+            return lambda a, _i: get(a)
+
+        def resolve_fullpath(
+            a: Asset, info: GraphQLResolveInfo[Any], thumbnail: str | None = None
+        ) -> str | None:
+            return _loader(info).fullpath(a, thumbnail)
+
+        def resolve_metadata(
+            a: Asset,
+            _info: Any,
+            language: str | None = None,
+            ignore_language: bool | None = None,
+        ) -> list[dict[str, Any]]:
+            return metadata_items(a, language, ignore_language)
+
+        descriptions = {
+            "id": "The asset's uuid (Pimcore's id is a number; ours is stable across hubs)",
+            "path": "Its path in the hub (/products/a.jpg), as getAsset(fullpath:) takes it",
+            "type": "image, document, text, video, audio or unknown (Pimcore's names)",
+            "filesize": "Bytes",
+            "creationDate": "Unix seconds",
+            "modificationDate": "Unix seconds",
+        }
+        out: dict[str, GraphQLField] = {}
+        for name, get in SIMPLE_FIELDS.items():
+            kind = GraphQLInt if name in ("filesize", "creationDate", "modificationDate") else None
+            out[name] = GraphQLField(
+                kind or GraphQLString, resolve=simple(get), description=descriptions.get(name)
+            )
+        out["fullpath"] = GraphQLField(
+            GraphQLString,
+            args={
+                "thumbnail": GraphQLArgument(
+                    GraphQLString, description="A thumbnail preset's name: that thumbnail's URL"
+                )
+            },
+            resolve=resolve_fullpath,
+            description="The public URL of the file, or of one of its thumbnails (null for "
+            "types without thumbnails: SVG, PDF)",
+        )
+        out["dimensions"] = GraphQLField(
+            self.dimensions, resolve=lambda a, _i: dimensions(a), description="Images only"
+        )
+        out["metadata"] = GraphQLField(
+            GraphQLList(self.metadata_item),
+            args={
+                "language": GraphQLArgument(GraphQLString),
+                "ignore_language": GraphQLArgument(GraphQLBoolean),
+            },
+            resolve=resolve_metadata,
+            description="Alt text (per language) and the other metadata",
+        )
+        return out
+
+    def get_asset_field(self) -> GraphQLField:
+        def resolve(
+            _root: Any,
+            info: GraphQLResolveInfo[Any],
+            id: str | None = None,
+            fullpath: str | None = None,
+        ) -> Asset | None:
+            return find_asset(_loader(info), id, fullpath)
+
+        return GraphQLField(
+            self.asset,
+            args={
+                "id": GraphQLArgument(GraphQLString, description="The asset's uuid"),
+                "fullpath": GraphQLArgument(
+                    GraphQLString,
+                    description="Its path (/products/a.jpg), or a URL `fullpath` answered",
+                ),
+            },
+            resolve=resolve,
+            description="One asset by uuid or path (exactly one of them).",
+        )
+
+
+ASSET_DESCRIPTION = (
+    "A file the catalog refers to (Pimcore's asset). `fullpath` is its public URL; "
+    "`fullpath(thumbnail: NAME)` the URL of a thumbnail preset."
+)
+
+
+def find_asset(loader: AssetLoader, id: str | None, fullpath: str | None) -> Asset | None:
+    """getAsset: the asset with uuid `id` or at path `fullpath` (a URL that `fullpath`
+    answered works too); None when there is none."""
+    if (id is None) == (fullpath is None):
+        raise coded("name the asset by exactly one of id or fullpath", "BAD_USER_INPUT")
+    if loader.reads is None:
+        return None
+    if id is not None:
+        if len(id) != UUID_LENGTH or "/" in id:
+            return None  # no uuid: no asset has it
+        loader.load([id])
+        return loader.known.get(id)
+    assert fullpath is not None
+    try:
+        path = normalize_path(_path_of(fullpath, loader.base_url), field="fullpath")
+        return loader.reads.get(path)
+    except AssetNotFound:
+        return None
+    except CatalogError as exc:
+        raise from_domain(exc) from None
+
+
+def _path_of(fullpath: str, base_url: str) -> str:
+    """A path, or the path inside a URL `{base}/assets{path}?v=...` (any host: the URL
+    may come from a proxy's public name)."""
+    if "://" not in fullpath:
+        return fullpath
+    prefix = urlsplit(base_url).path.rstrip("/") + "/assets/"
+    path = urlsplit(fullpath).path
+    if not path.startswith(prefix):
+        raise coded(f"fullpath: '{fullpath[:200]}' is no asset URL of this hub", "BAD_USER_INPUT")
+    return unquote(path[len(prefix) - 1 :])
