@@ -1,0 +1,121 @@
+"""SqlAssetRepository on both backends, and parallel asset writers: writers naming no
+version never see a conflict or an error, and version numbers stay consecutive."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pimhub.assets.model import Asset
+from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import InvalidQuery, WriteConflict
+from pimhub.storage.tables import object_versions, outbox
+from tests.assets.images import png
+from tests.storage.test_parallel_writers import errors_of, in_parallel
+
+WRITERS = 20
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def asset(path: str, uuid: str, checksum: str = "ab" * 32, **changes: Any) -> Asset:
+    values: dict[str, Any] = {
+        "uuid": uuid, "path": path, "mimetype": "image/png", "filesize": 10,
+        "checksum": checksum, "width": 2, "height": 1, "metadata": {"alt": {"en": "x"}},
+        "version": 1, "created_at": AT, "modified_at": AT,
+    }  # fmt: skip
+    values.update(changes)
+    return Asset(**values)
+
+
+UUIDS = [f"00000000-0000-7000-8000-{n:012d}" for n in range(10)]
+
+
+def test_rows_round_trip(bare_hub: Hub) -> None:
+    with bare_hub.units_of_work(write=True) as uow:
+        repo = uow.assets
+        one = repo.insert(asset("/p/a.png", UUIDS[0], source="https://x/a", source_validator="e1"))
+        assert one.id is not None
+        repo.insert(asset("/p/b.png", UUIDS[1], checksum="cd" * 32))
+        repo.insert(asset("/pq/c.png", UUIDS[2]))
+        repo.insert(asset("/p0.png", UUIDS[3]))
+        with pytest.raises(WriteConflict), uow.conn.begin_nested():
+            repo.insert(asset("/p/a.png", UUIDS[4]))
+        uow.commit()
+    with bare_hub.units_of_work() as uow:
+        repo = uow.assets
+        assert repo.get_by_path("/p/a.png") == one
+        assert repo.get_by_uuid(UUIDS[0]) == one
+        assert repo.get_by_path("/p/zzz.png") is None
+        assert set(repo.get_many([UUIDS[0], UUIDS[1], UUIDS[9]])) == {UUIDS[0], UUIDS[1]}
+        assert repo.uuids_of_paths(["/p/a.png", "/nope"]) == {"/p/a.png": UUIDS[0]}
+        assert repo.existing_uuids([UUIDS[2], UUIDS[8]]) == {UUIDS[2]}
+        assert repo.count_with_checksum("ab" * 32) == 3
+        assert repo.find_by_source("https://x/a") == one
+        items, total, cursor = repo.list_page("/p", 1, None)
+        assert ([a.path for a in items], total) == (["/p/a.png"], 2)
+        items, _, cursor = repo.list_page("/p", 1, cursor)
+        assert ([a.path for a in items], cursor) == (["/p/b.png"], None)
+        assert len(repo.list_page("/", 10, None)[0]) == 4
+        with pytest.raises(InvalidQuery):
+            repo.list_page("/", 10, "%%%")
+
+
+def test_update_is_a_compare_and_set(bare_hub: Hub) -> None:
+    with bare_hub.units_of_work(write=True) as uow:
+        stored = uow.assets.insert(asset("/a.png", UUIDS[0]))
+        moved = asset("/b/a.png", UUIDS[0], version=2, metadata={})
+        assert not uow.assets.update(moved, expected_version=5)
+        assert uow.assets.update(moved, expected_version=1)
+        assert uow.assets.get_by_uuid(UUIDS[0]) == moved
+        uow.assets.delete(stored)
+        assert uow.assets.get_by_uuid(UUIDS[0]) is None
+
+
+def versions_of(hub: Hub, uuid: str) -> list[int]:
+    with hub.engine.connect() as conn:
+        query = select(object_versions.c.version).where(object_versions.c.object_uuid == uuid)
+        return sorted(conn.execute(query).scalars())
+
+
+def event_versions(hub: Hub, uuid: str) -> list[int]:
+    with hub.engine.connect() as conn:
+        query = select(outbox.c.version).where(outbox.c.object_uuid == uuid)
+        return sorted(conn.execute(query).scalars())
+
+
+def test_parallel_writers_of_one_path_and_of_many(bare_hub: Hub) -> None:
+    # Half the writers replace one path's content (each with bytes of its own), the other
+    # half each create their own path; everything is released at once.
+    images = [png((8 + n, 8)) for n in range(WRITERS)]
+
+    def work(n: int) -> Any:
+        path = "/shared.png" if n % 2 == 0 else f"/own/{n}.png"
+        return bare_hub.assets.add(io.BytesIO(images[n]), path, author=f"w{n}")
+
+    outcomes = in_parallel(WRITERS, work)
+    assert errors_of(outcomes) == []
+    shared = bare_hub.assets.get("/shared.png")
+    assert versions_of(bare_hub, shared.uuid) == list(range(1, WRITERS // 2 + 1))
+    assert event_versions(bare_hub, shared.uuid) == list(range(1, WRITERS // 2 + 1))
+    assert sum(o.created for o in outcomes if o.asset.path == "/shared.png") == 1
+    assert bare_hub.assets.list_page(folder="/own").total == WRITERS // 2
+
+
+def test_parallel_metadata_updates_and_moves(bare_hub: Hub) -> None:
+    uuid = bare_hub.assets.add(io.BytesIO(png()), "/m.png", author="t").asset.uuid
+
+    def work(n: int) -> Any:
+        if n % 4 == 0:
+            return bare_hub.assets.update(uuid, author="t", path=f"/moved/{n}.png")
+        return bare_hub.assets.update(uuid, author="t", metadata={f"k{n}": n})
+
+    outcomes = in_parallel(WRITERS, work)
+    assert errors_of(outcomes) == []
+    final = bare_hub.assets.get(uuid)
+    assert {f"k{n}" for n in range(WRITERS) if n % 4} <= set(final.metadata)
+    assert final.version == WRITERS + 1
+    assert versions_of(bare_hub, uuid) == list(range(1, WRITERS + 2))
