@@ -51,6 +51,18 @@ class ConnectorState(Protocol):
     def save_sections(
         self, connector: str, sent: Mapping[str, Mapping[str, SectionState]], now: datetime
     ) -> None: ...
+    def merge_record(
+        self,
+        connector: str,
+        sku: str,
+        section: str,
+        added: Mapping[str, Any],
+        removed: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Sets `added` and drops `removed` entries of a section's `sent["entries"]`, on the
+        stored value, atomically (a record of what exists in the other system)."""
+
     def forget_sections(
         self, connector: str, skus: Sequence[str], keep: Sequence[str] = ()
     ) -> None: ...

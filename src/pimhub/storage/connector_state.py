@@ -4,11 +4,13 @@ two workers recording the same key never fail each other."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, and_, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -83,6 +85,44 @@ class SqlConnectorState:
                 conn.execute(stmt, rows[i : i + CHUNK]) for i in range(0, len(rows), CHUNK)
             ]
         )
+
+    def merge_record(
+        self,
+        connector: str,
+        sku: str,
+        section: str,
+        added: Mapping[str, Any],
+        removed: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Edits a section that records what exists in the other system (`sent["entries"]`,
+        keyed by the other system's id): `added` entries set, `removed` ids dropped, on the
+        stored value in one transaction. Two pushes of one SKU at once therefore both keep
+        what they created; neither overwrites the other's record."""
+        key = (
+            (sections.c.connector == connector)
+            & (sections.c.sku == sku)
+            & (sections.c.section == section)
+        )
+        empty = {"connector": connector, "sku": sku, "section": section, "hash": ""}
+        seed = self._insert(sections).values(**empty, sent={"entries": {}}, updated_at=now)
+        seed = seed.on_conflict_do_nothing(index_elements=["connector", "sku", "section"])
+        read = select(sections.c.sent).where(key)
+        if self.engine.dialect.name == "postgresql":
+            read = read.with_for_update()
+
+        def run(conn: Any) -> None:
+            conn.execute(seed)
+            stored = conn.execute(read).scalar() or {}
+            entries = dict(stored.get("entries") or {}) if isinstance(stored, Mapping) else {}
+            for gone in removed:
+                entries.pop(gone, None)
+            entries |= {k: dict(v) for k, v in added.items()}
+            sent = {"entries": entries}
+            digest = hashlib.sha256(orjson.dumps(sent, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            conn.execute(update(sections).where(key).values(hash=digest, sent=sent, updated_at=now))
+
+        self._write(run)
 
     def forget_sections(
         self, connector: str, skus: Sequence[str], keep: Sequence[str] = ()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from pimhub.assets.model import Asset
 from pimhub.bootstrap import Hub, build_dispatcher
 from pimhub.connectors.magento.client import MagentoClient
 from pimhub.connectors.magento.config import InvalidConnector
-from pimhub.connectors.magento.media import MEDIA
+from pimhub.connectors.magento.media import MEDIA, WantedImage, plan
 from pimhub.events.deliveries import DeliveryFilter
 
 from .double import DEFAULT_CREDENTIALS, MagentoDouble
@@ -390,3 +391,64 @@ def test_workers_pushing_images_at_once_send_each_once(hub: Hub) -> None:
             kept = sections[sku][MEDIA].sent["entries"]
             assert sorted(int(i) for i in kept) == sorted(e["id"] for e in entries)
         assert double.violations == []
+
+
+def test_the_same_skus_pushed_at_once_orphan_no_entry_and_converge(hub: Hub) -> None:
+    """Pushes of one SKU at once (a full sync next to the worker) may both upload an image;
+    each keeps what it created in the record (merged, not overwritten), so no entry is lost
+    to the hub, and the next push removes the surplus."""
+    double = MagentoDouble()
+    with DoubleServer(double) as server:
+        hub.connectors.add({"name": "shop", "baseUrl": server.base_url}, CREDENTIALS)
+        front = asset(hub, "/p/front.png", picture("red"), {"en": "Front"})
+        skus = [f"SAME-{i}" for i in range(5)]
+        for sku in skus:
+            hub.catalog.create(
+                "Product",
+                {"sku": sku, "name": {"en": sku}, "price": {"amount": 5, "currency": "EUR"}},
+                author="t",
+            )
+        asyncio.run(hub.connectors.push_skus("shop", skus))
+        for sku in skus:
+            hub.catalog.patch("Product", sku, {"image": front.uuid}, author="t")
+        start = threading.Barrier(4)
+
+        def worker(_: int) -> list[Any]:
+            start.wait()
+            return asyncio.run(hub.connectors.push_skus("shop", skus))
+
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = [o for done in pool.map(worker, range(4)) for o in done]
+        assert [o.error for o in outcomes if not o.ok] == []
+        sections = hub.connectors.state.sections("shop", skus)
+        for sku in skus:
+            kept = {int(i) for i in sections[sku][MEDIA].sent["entries"]}
+            assert {e["id"] for e in double.media(sku)} == kept  # every upload is the hub's
+        asyncio.run(hub.connectors.push_skus("shop", skus))
+        sections = hub.connectors.state.sections("shop", skus)
+        for sku in skus:
+            [entry] = double.media(sku)
+            assert entry["types"] == ROLES  # set again where a deleted twin held them
+            assert list(sections[sku][MEDIA].sent["entries"]) == [str(entry["id"])]
+        assert double.violations == []
+
+
+def test_the_plan_keeps_one_entry_per_content_and_sets_its_roles_after_removing_twins(
+    pictures: dict[str, Asset],
+) -> None:
+    front, back = pictures["front"], pictures["back"]
+    wanted = [WantedImage(front, "Front", tuple(ROLES), 1), WantedImage(back, "Back", (), 2)]
+    entry = {"created_by_hub": True, "label": "Front", "position": 1, "types": ROLES}
+    record = {
+        "7": {**entry, "asset": front.uuid, "checksum": front.checksum},
+        "9": {**entry, "asset": front.uuid, "checksum": front.checksum, "types": []},
+        "4": {**entry, "asset": "gone", "checksum": "0" * 64},
+    }
+    todo = plan(wanted, record)
+    assert [image.asset.uuid for image in todo.create] == [back.uuid]
+    assert todo.update == [] and todo.delete == ["4", "9"]
+    assert [(i, image.asset.uuid) for i, image in todo.refresh] == [("7", front.uuid)]
+    # Another asset with the same bytes reuses the entry: nothing is uploaded again.
+    same = dataclasses.replace(front, uuid="other")
+    again = plan([WantedImage(same, "Front", tuple(ROLES), 1)], record)
+    assert again.create == [] and "7" not in again.delete

@@ -25,7 +25,6 @@ import structlog
 from pimhub.assets.model import Asset
 from pimhub.connectors.magento.client import MagentoError, sku_path
 from pimhub.connectors.magento.config import MagentoConfig
-from pimhub.connectors.magento.mapping import section_hash
 from pimhub.connectors.ports import AssetReader
 from pimhub.connectors.state import SectionState
 
@@ -60,6 +59,9 @@ class MediaPlan:
     create: list[WantedImage] = field(default_factory=list)
     update: list[tuple[str, WantedImage]] = field(default_factory=list)  # (entry id, image)
     delete: list[str] = field(default_factory=list)  # entry ids the hub created
+    # Kept entries whose roles a deleted duplicate of theirs may hold in Magento (two pushes
+    # of the SKU at once both uploaded it): their roles are set again after the deletion.
+    refresh: list[tuple[str, WantedImage]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -125,6 +127,7 @@ def plan(wanted: Sequence[WantedImage], record: Mapping[str, Mapping[str, Any]])
     asset and content (else of the same content), so unchanged bytes are never sent again."""
     result = MediaPlan()
     free = dict(record)
+    kept: dict[str, tuple[str, WantedImage]] = {}  # checksum -> the entry kept for it
     for image in wanted:
         checksum = image.asset.checksum
         match = next(
@@ -139,9 +142,12 @@ def plan(wanted: Sequence[WantedImage], record: Mapping[str, Mapping[str, Any]])
             result.create.append(image)
             continue
         entry = free.pop(match)
+        kept[checksum] = (match, image)
         if {k: entry.get(k) for k in ("types", "label", "position")} != image.wanted:
             result.update.append((match, image))
     result.delete = sorted(free, key=int)
+    twins = {str(free[i].get("checksum")) for i in result.delete} & set(kept)
+    result.refresh = [kept[c] for c in sorted(twins) if kept[c][1].types]
     return result
 
 
@@ -231,19 +237,7 @@ class MediaSync:
             await self._create(base, image, record, call, dry_run)
         # Roles gained before roles lost, so the product always has its main image.
         for entry_id, image in sorted(todo.update, key=lambda u: not u[1].types):
-            try:
-                current = await call("GET", f"{base}/{entry_id}", None)
-            except MagentoError as exc:
-                if exc.status != 404:
-                    raise
-                record.pop(entry_id, None)  # deleted in Magento: sent again
-                await self._create(base, image, record, call, dry_run)
-                continue
-            body = entry_body(image, None)
-            kept = {k: v for k, v in (current or {}).items() if k in ("file", "media_type")}
-            body["entry"] = {**kept, **body["entry"], "id": int(entry_id)}
-            await call("PUT", f"{base}/{entry_id}", body)
-            record[entry_id] = record_entry(image)
+            await self._update(base, entry_id, image, record, call, dry_run)
         for entry_id in todo.delete:
             try:
                 await call("DELETE", f"{base}/{entry_id}", None)
@@ -251,7 +245,34 @@ class MediaSync:
                 if exc.status != 404:  # already gone in Magento: nothing left to do
                     raise
             record.pop(entry_id, None)
+        for entry_id, image in todo.refresh:
+            await self._update(base, entry_id, image, record, call, dry_run)
         return True
+
+    async def _update(
+        self,
+        base: str,
+        entry_id: str,
+        image: WantedImage,
+        record: dict[str, dict[str, Any]],
+        call: Call,
+        dry_run: bool,
+    ) -> None:
+        """Roles, label and position in place. The entry is read first: its `file` goes
+        along, and one deleted in Magento meanwhile is uploaded again instead."""
+        try:
+            current = await call("GET", f"{base}/{entry_id}", None)
+        except MagentoError as exc:
+            if exc.status != 404:
+                raise
+            record.pop(entry_id, None)
+            await self._create(base, image, record, call, dry_run)
+            return
+        body = entry_body(image, None)
+        kept = {k: v for k, v in (current or {}).items() if k in ("file", "media_type")}
+        body["entry"] = {**kept, **body["entry"], "id": int(entry_id)}
+        await call("PUT", f"{base}/{entry_id}", body)
+        record[entry_id] = record_entry(image)
 
     async def _create(
         self,
@@ -278,9 +299,3 @@ class MediaSync:
             record[str(answer)] = record_entry(image)
         elif isinstance(answer, str) and answer.isdigit():
             record[answer] = record_entry(image)
-
-
-def media_state(record: Mapping[str, Mapping[str, Any]]) -> SectionState:
-    """The record as the `media` section stores it."""
-    sent = {"entries": {k: dict(v) for k, v in record.items()}}
-    return SectionState(section_hash(sent), sent)

@@ -40,7 +40,7 @@ from pimhub.connectors.magento.mapping import (
     section_hash,
     stock_body,
 )
-from pimhub.connectors.magento.media import MEDIA, MediaSync, media_state, recorded
+from pimhub.connectors.magento.media import MEDIA, MediaSync, recorded
 from pimhub.connectors.magento.remote_ids import ClaimPending, RemoteIds
 from pimhub.connectors.ports import AssetReader, CatalogReader
 from pimhub.connectors.state import ConnectorState, ItemState, SectionState
@@ -287,6 +287,7 @@ class Pusher:
     ) -> None:
         """The product's images as media gallery entries (see media.py). The record is saved
         even when a call fails, so an entry created before the failure stays the hub's."""
+        before = recorded(state)
         record = recorded(state)
 
         async def call(method: str, path: str, body: Any) -> Any:
@@ -295,9 +296,20 @@ class Pusher:
         try:
             await self.media.sync(sku, obj.values, record, call, dry_run)
         finally:
-            if not dry_run and record != recorded(state):
-                done = {sku: {MEDIA: media_state(record)}}
-                await self._db(self.state.save_sections, self.config.name, done, self.clock())
+            added = {k: v for k, v in record.items() if before.get(k) != v}
+            removed = [k for k in before if k not in record]
+            if not dry_run and (added or removed):
+                # A merge, not an overwrite: a concurrent push of the SKU (a full sync next
+                # to the worker) keeps what it created, and the next push drops the surplus.
+                await self._db(
+                    self.state.merge_record,
+                    self.config.name,
+                    sku,
+                    MEDIA,
+                    added,
+                    removed,
+                    self.clock(),
+                )
 
     async def _existing(self, sku: str, outcome: Outcome, dry_run: bool) -> ItemState | None:
         """A SKU the connector has never dealt with may exist in Magento already: then it is
