@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
-from pimhub.api import docs_page, metrics, ops
+from pimhub.api import asset_files, docs_page, metrics, ops
 from pimhub.api import openapi as openapi_document
 from pimhub.api.edge import EdgeGuard
 from pimhub.api.errors import install_error_handlers
@@ -23,6 +23,7 @@ from pimhub.api.graphql.executor import GraphQLService
 from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
 from pimhub.api.rest import (
+    assets,
     classes,
     connectors,
     datahub,
@@ -33,6 +34,7 @@ from pimhub.api.rest import (
     simple,
     webhooks,
 )
+from pimhub.assets.thumbnails import Thumbnailer, parse_presets
 from pimhub.bootstrap import Hub
 from pimhub.events.worker import Worker
 
@@ -83,6 +85,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.hub = hub
+    app.state.thumbnails = thumbnailer(hub)
     install_error_handlers(app)
     docs_page.install(app)
     for module in (
@@ -96,6 +99,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         simple,
         imports,
         import_profiles,
+        assets,
     ):
         app.include_router(module.router)
     # Added first so it runs inside the request log: refusals are logged like any answer.
@@ -103,19 +107,23 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     app.add_middleware(EdgeGuard, body_idle_seconds=idle)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(
-        routes=[*products.routes, *graphql_endpoint.routes],
+        routes=[*products.routes, *graphql_endpoint.routes, *asset_files.routes],
         middleware=[
             Middleware(RequestLogMiddleware),
             Middleware(EdgeGuard, body_idle_seconds=idle),
         ],
     )
     fast.state.hub = hub
+    fast.state.thumbnails = app.state.thumbnails
     fast.state.graphql = app.state.graphql = graphql_service(hub)
     install_error_handlers(fast)
-    app.fast_app, app.fast_prefixes = fast, (products.PREFIX, graphql_endpoint.PREFIX)
+    app.fast_app, app.fast_prefixes = (
+        fast,
+        (products.PREFIX, graphql_endpoint.PREFIX, asset_files.PREFIX),
+    )
     _document(
         app,
-        {**products.OPENAPI_PATHS, **graphql_endpoint.OPENAPI_PATHS},
+        {**products.OPENAPI_PATHS, **graphql_endpoint.OPENAPI_PATHS, **asset_files.OPENAPI_PATHS},
         graphql_endpoint.OPENAPI_SCHEMAS,
     )
     return app
@@ -129,6 +137,14 @@ def graphql_service(hub: Hub) -> GraphQLService:
         hub.graph_reads,
         default_language=hub.settings.default_language,
         introspection_default=hub.settings.profile != "production",
+    )
+
+
+def thumbnailer(hub: Hub) -> Thumbnailer:
+    """Thumbnails of the hub's assets, in its blob store, with the configured presets."""
+    settings = hub.settings
+    return Thumbnailer(
+        hub.assets.store, parse_presets(settings.assets_thumbnails), settings.assets_max_pixels
     )
 
 

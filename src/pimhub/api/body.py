@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
-from starlette.types import Receive
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive
 
 from pimhub.api.errors import MalformedJson
 from pimhub.catalog.errors import FieldError, InvalidInput, NulCharacter, PayloadTooLarge
@@ -60,6 +62,41 @@ async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
             raise too_large(limit)
         parts.append(chunk)
     return b"".join(parts)
+
+
+async def read_form(
+    request: Request,
+    limit: int,
+    *,
+    what: str = "the upload",
+    max_files: int = 1,
+    max_fields: int = 20,
+    max_part_size: int = 1 << 20,
+) -> FormData:
+    """The multipart form, parsed as it streams in (files spooled to temporary files);
+    413 as soon as the body passes `limit` bytes (or its Content-Length says it will).
+    `max_part_size` bounds each non-file field."""
+    check_length(request.headers, limit, what)
+    received = 0
+    receive = request.receive
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise too_large(limit, what)
+        return message
+
+    try:
+        return await Request(request.scope, counted).form(
+            max_files=max_files, max_fields=max_fields, max_part_size=max_part_size
+        )
+    except StarletteHTTPException as exc:  # the multipart parser's refusals
+        raise InvalidInput(
+            f"{what} is not a form this route takes: {exc.detail}",
+            [FieldError("body", str(exc.detail), "invalid-form")],
+        ) from None
 
 
 async def read_json(request: Request) -> Any:

@@ -17,7 +17,7 @@ from pimhub.datahub.config import CONFIG_NAME_PATTERN
 from pimhub.events.endpoints import PayloadMode
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/assets/{path}"})
 _METHODS = ("get", "put", "post", "delete", "patch")
 
 PROBLEM_SCHEMAS: dict[str, Any] = {
@@ -66,6 +66,7 @@ ERROR_RESPONSES: dict[str, str] = {
     "412": "If-Match names a version that is no longer current (or If-None-Match: * found "
     "an object)",
     "413": "The request body is over its size limit",
+    "415": "The uploaded file is not of a type the hub accepts (unsupported-media-type)",
     "422": "The body is well-formed JSON but not acceptable (invalid-body, validation-failed, "
     "invalid-class-definition, ...)",
     "503": "Not ready: the database does not answer",
@@ -247,8 +248,46 @@ OBJECT_SCHEMAS: dict[str, Any] = {
         "required": ["items"],
         "properties": {"items": {"type": "array", "items": _ref("ObjectVersion")}},
     },
+    # As api/rest/assets.py shows an asset: Asset.to_dict with its URLs (docs/assets.md).
+    "Asset": {
+        "type": "object",
+        "required": [
+            *("uuid", "path", "folder", "filename", "mimetype", "filesize", "checksum"),
+            *("width", "height", "metadata", "version", "createdAt", "modifiedAt"),
+            *("url", "thumbnails"),
+        ],
+        "properties": {
+            "uuid": {"type": "string"},
+            "path": {"type": "string", "examples": ["/products/shirt.jpg"]},
+            "folder": {"type": "string"},
+            "filename": {"type": "string"},
+            "mimetype": {"type": "string", "description": "Detected from the content"},
+            "filesize": {"type": "integer", "minimum": 0},
+            "checksum": {"type": "string", "description": "SHA-256 of the content, hex"},
+            "width": {"type": ["integer", "null"]},
+            "height": {"type": ["integer", "null"]},
+            "metadata": {"type": "object", "description": 'e.g. {"alt": {"en": "..."}}'},
+            "version": {"type": "integer", "minimum": 1},
+            "createdAt": _TIME,
+            "modifiedAt": _TIME,
+            "url": {"type": "string", "description": "The file, cacheable for good"},
+            "thumbnails": {
+                "type": "object",
+                "description": "Raster images: each preset's URL by name; else empty",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    },
+    "AssetPage": _page(
+        {
+            "total": {"type": "integer", "minimum": 0},
+            "items": {"type": "array", "items": _ref("Asset")},
+        },
+        "string",
+    ),
 }
 _OBJECT = "/api/v1/objects/{class_name}/{key}"
+_ASSET = "/api/v1/assets/{path}"
 # A key that may write but not read the object as it now is gets no body (api/rest/objects.py
 # written_response): 204 for a change, and 201 with only the ETag for a creation.
 _UNREADABLE = {
@@ -281,6 +320,19 @@ SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", _OBJECT + "/versions/{version}"): {
         "200": _json("The version, its values and its changes", "ObjectVersion")
     },
+    ("post", "/api/v1/assets"): {
+        "201": _json("Created", "Asset", etag=True),
+        "200": _json("Replaced, or the same content was there", "Asset", etag=True),
+    },
+    ("put", _ASSET): {
+        "201": _json("Created", "Asset", etag=True),
+        "200": _json("Replaced, or the same content was there", "Asset", etag=True),
+    },
+    ("get", "/api/v1/assets"): {"200": _json("A page, by path", "AssetPage")},
+    ("get", _ASSET): {"200": _json("The asset", "Asset", etag=True)},
+    ("patch", _ASSET): {"200": _json("Changed", "Asset", etag=True)},
+    ("get", "/api/v1/asset-uuids/{uuid}"): {"200": _json("The asset", "Asset", etag=True)},
+    ("get", "/api/v1/asset-versions/{path}"): {"200": _json("Newest first", "ObjectVersionList")},
     ("put", "/api/v1/datahub/{name}"): _CREATED_OR_REPLACED,
     ("put", "/api/v1/import-profiles/{name}"): _CREATED_OR_REPLACED,
     ("get", "/metrics"): {"200": {"description": "Prometheus text format", **_TEXT}},
@@ -295,6 +347,9 @@ EXTRA_ERRORS: dict[tuple[str, str], list[str]] = {
     # An `endpoint` filter naming no endpoint is a 404, as for the endpoint's own routes.
     ("get", "/api/v1/webhooks/deliveries"): ["404"],
     ("post", "/api/v1/webhooks/replay"): ["404"],
+    ("post", "/api/v1/assets"): ["415"],
+    ("put", "/api/v1/assets/{path}"): ["415"],
+    ("get", "/assets/{path}"): ["415"],  # a thumbnail of a type that has none
 }
 
 # An ETag this API issued ("3", or "3.<hash>" from the product route), weak or not, or "*".

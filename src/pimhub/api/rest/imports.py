@@ -10,13 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message
+from starlette.datastructures import UploadFile
 
 from pimhub.access.keys import Action, ApiKey
 from pimhub.api.auth import api_key, hub_of, require
-from pimhub.api.body import check_length, parse_model, refuse_nul, too_large
+from pimhub.api.body import parse_model, read_form, refuse_nul
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, Forbidden, InvalidInput
@@ -88,33 +86,6 @@ def _require_some_write(key: ApiKey) -> None:
     raise Forbidden(f"the key '{key.name}' may not write any class; an import needs write")
 
 
-async def _read_form(request: Request, limit: int) -> FormData:
-    """The multipart form, parsed as it streams in; 413 as soon as the body passes `limit`
-    bytes (or its Content-Length says it will)."""
-    what = "the upload"
-    check_length(request.headers, limit, what)
-    received = 0
-    receive = request.receive
-
-    async def counted() -> Message:
-        nonlocal received
-        message = await receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise too_large(limit, what)
-        return message
-
-    try:
-        return await Request(request.scope, counted).form(
-            max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
-        )
-    except StarletteHTTPException as exc:  # the multipart parser's refusals
-        raise InvalidInput(
-            f"the upload is not a form this route takes: {exc.detail}",
-            [FieldError("body", str(exc.detail), "invalid-form")],
-        ) from None
-
-
 @router.post(
     "",
     status_code=202,
@@ -126,7 +97,12 @@ async def start_import(request: Request, key: Key) -> OrjsonResponse:
     # FastAPI spool the whole upload before any dependency runs).
     _require_some_write(key)
     hub = hub_of(request)
-    form = await _read_form(request, hub.settings.import_max_upload_bytes)
+    form = await read_form(
+        request,
+        hub.settings.import_max_upload_bytes,
+        max_fields=MAX_FIELDS,
+        max_part_size=MAX_FIELD_BYTES,
+    )
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):

@@ -1,0 +1,147 @@
+"""GET/HEAD /assets/{path}: an asset's file, or `?thumbnail=NAME` one of its thumbnails.
+
+Public, like Pimcore's web-served assets: storefronts and Magento fetch images without a key.
+Served by the bare Starlette app create_app runs beside FastAPI (see HubApp): the route is
+hot, and FastAPI's layers would cost more than the lookup. The ETag names the content, so
+If-None-Match answers 304; a URL whose `v` is the content's checksum (assets.model.asset_url)
+is cacheable for good, since a changed asset gets another `v`.
+
+SVG may carry script and PDF may carry forms and links: both are sent as attachments with a
+Content-Security-Policy that forbids everything (`sandbox`), so that opening such a URL in
+a browser never runs the file's content in this origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from pimhub.api.auth import point_read
+from pimhub.api.rest.assets import assets_of, thumbnailer_of
+from pimhub.assets.paths import normalize_path
+from pimhub.bootstrap import Hub
+
+PREFIX = "/assets/"
+PATH = "/assets/{path:path}"
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, max-age=60, must-revalidate"
+ATTACHMENT_TYPES = frozenset({"image/svg+xml", "application/pdf"})
+SANDBOX = "default-src 'none'; sandbox"
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header carrying `filename` safely (RFC 6266: `filename*` when it is
+    not plain ASCII, or holds a character a quoted string would need escaped)."""
+    encoded = quote(filename)
+    if encoded != filename:
+        return f"attachment; filename*=utf-8''{encoded}"
+    return f'attachment; filename="{filename}"'
+
+
+def _quoted(tag: str) -> str:
+    return tag if tag.startswith(('"', 'W/"')) else f'"{tag}"'
+
+
+def not_modified(if_none_match: str | None, tag: str) -> bool:
+    """Whether If-None-Match names `tag` (weakly compared, RFC 9110) or is `*`."""
+    if if_none_match is None:
+        return False
+    bare = tag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == bare:
+            return True
+    return False
+
+
+async def serve_asset(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    service = assets_of(hub)
+    path = normalize_path("/" + request.path_params["path"])
+    asset = await point_read(hub, lambda: service.get(path))
+    query = request.query_params
+    current = query.get("v") == asset.checksum[:16]
+    headers = {
+        "Cache-Control": IMMUTABLE if current else REVALIDATE,
+        "X-Content-Type-Options": "nosniff",
+    }
+    preset = query.get("thumbnail")
+    if preset is None:
+        tag, media_type, size = f'"{asset.checksum}"', asset.mimetype, asset.filesize
+        if asset.mimetype in ATTACHMENT_TYPES:
+            headers["Content-Disposition"] = content_disposition(asset.filename)
+            headers["Content-Security-Policy"] = SANDBOX
+    else:
+        thumbnailer = thumbnailer_of(request)
+        # A first request draws it: up to seconds of CPU that must not stall the loop. An
+        # unknown preset (400, listing them) or a type without thumbnails (415) is refused.
+        thumbnail = await run_in_threadpool(thumbnailer.ensure, asset, preset)
+        tag, media_type, size = _quoted(thumbnail.etag), thumbnail.mimetype, thumbnail.size
+    headers["ETag"] = tag
+    if not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    if preset is None:
+        local = service.local_path(asset)
+        chunks = None if local is not None else lambda: service.read(asset)
+    else:
+        store = thumbnailer.store
+        local = store.local_path(thumbnail.key)
+        chunks = None if local is not None else lambda: store.read(thumbnail.key)
+    if local is not None:
+        return FileResponse(local, media_type=media_type, headers=headers)
+    headers["Content-Length"] = str(size)
+    if request.method == "HEAD" or chunks is None:
+        return Response(status_code=200, media_type=media_type, headers=headers)
+    # StreamingResponse iterates a plain iterator in the thread pool: the store blocks.
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+
+
+routes = [Route(PATH, serve_asset, methods=["GET", "HEAD"], name="get_asset_file")]
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/assets/{path}": {
+        "get": {
+            "tags": ["assets"],
+            "summary": "An asset's file, or one of its thumbnails (public, no key)",
+            "operationId": "get_asset_file",
+            "parameters": [
+                {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "thumbnail",
+                    "in": "query",
+                    "required": False,
+                    "description": "A thumbnail preset's name, e.g. product_list",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "v",
+                    "in": "query",
+                    "required": False,
+                    "description": "The content's version (checksum prefix): with the current "
+                    "one, the answer may be cached for a year",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "An ETag from an earlier response; 304 when unchanged",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file, with its stored type, an ETag and Cache-Control",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "304": {"description": "Unchanged since the ETag sent in If-None-Match"},
+            },
+        }
+    }
+}

@@ -1,0 +1,133 @@
+"""GET/HEAD /assets/{path}: the original bytes and thumbnails, public, with ETags, 304s,
+cache headers by `v`, SVG and PDF as sandboxed attachments, and refusals as problems; the
+streamed branch (an S3-like store without local files) too."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from pimhub.api.asset_files import IMMUTABLE, REVALIDATE
+from pimhub.bootstrap import Hub
+from tests.api import test_assets_rest as rest
+from tests.api.test_assets_rest import SVG, image_bytes, upload
+
+# The fixtures of the REST tests, shared.
+asset_hub, assets_client, writer = rest.asset_hub, rest.assets_client, rest.writer
+
+WIDE = image_bytes(400, 200, "PNG", "navy")
+
+
+@pytest.fixture
+def wide(assets_client: TestClient, writer: dict[str, str]) -> dict[str, Any]:
+    return upload(assets_client, writer, WIDE, filename="wide.png")
+
+
+def test_the_original_is_served_without_a_key(
+    assets_client: TestClient, wide: dict[str, Any]
+) -> None:
+    got = assets_client.get("/assets/products/wide.png")
+    assert got.status_code == 200
+    assert got.content == WIDE
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["content-length"] == str(len(WIDE))
+    assert got.headers["etag"] == f'"{wide["checksum"]}"'
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["cache-control"] == REVALIDATE
+    assert "content-disposition" not in got.headers
+    current = assets_client.get(wide["url"].removeprefix("http://hub.test"))
+    assert current.headers["cache-control"] == IMMUTABLE
+    stale = assets_client.get("/assets/products/wide.png?v=0123456789abcdef")
+    assert stale.headers["cache-control"] == REVALIDATE
+    again = assets_client.get(
+        "/assets/products/wide.png", headers={"If-None-Match": got.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == got.headers["etag"]
+    head = assets_client.head("/assets/products/wide.png")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(WIDE))
+
+
+@pytest.mark.parametrize(
+    ("preset", "size", "mimetype"),
+    [("product_list", (300, 150), "image/webp"), ("thumbnail", (150, 150), "image/jpeg")],
+)
+def test_thumbnails_are_made_once_and_have_the_preset_size(
+    assets_client: TestClient,
+    wide: dict[str, Any],
+    preset: str,
+    size: tuple[int, int],
+    mimetype: str,
+) -> None:
+    url = wide["thumbnails"][preset].removeprefix("http://hub.test")
+    got = assets_client.get(url)
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == mimetype
+    assert got.headers["cache-control"] == IMMUTABLE
+    assert Image.open(io.BytesIO(got.content)).size == size
+    tag = got.headers["etag"]
+    cached = assets_client.get(url)
+    assert cached.content == got.content and cached.headers["etag"] == tag
+    assert assets_client.get(url, headers={"If-None-Match": tag}).status_code == 304
+
+
+def test_a_changed_asset_gets_new_tags_and_thumbnails(
+    assets_client: TestClient, writer: dict[str, str], wide: dict[str, Any]
+) -> None:
+    old = assets_client.get(wide["thumbnails"]["thumbnail"].removeprefix("http://hub.test"))
+    changed = assets_client.put(
+        "/api/v1/assets/products/wide.png", content=image_bytes(40, 40), headers=writer
+    ).json()
+    assert changed["checksum"] != wide["checksum"]
+    new = assets_client.get("/assets/products/wide.png?thumbnail=thumbnail")
+    assert new.headers["etag"] != old.headers["etag"]
+    assert Image.open(io.BytesIO(new.content)).size == (40, 40)  # never enlarged
+    # The old URL's `v` is no longer current: short caching only.
+    again = assets_client.get(wide["url"].removeprefix("http://hub.test"))
+    assert again.headers["cache-control"] == REVALIDATE
+    assert again.headers["etag"] == f'"{changed["checksum"]}"'
+
+
+def test_svg_is_a_sandboxed_attachment_without_thumbnails(
+    assets_client: TestClient, writer: dict[str, str]
+) -> None:
+    svg = upload(assets_client, writer, SVG, filename="logo.svg")
+    assert svg["mimetype"] == "image/svg+xml" and svg["thumbnails"] == {}
+    got = assets_client.get("/assets/products/logo.svg")
+    assert got.status_code == 200 and got.content == SVG
+    assert got.headers["content-disposition"] == 'attachment; filename="logo.svg"'
+    assert got.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    refused = assets_client.get("/assets/products/logo.svg?thumbnail=product_list")
+    assert refused.status_code in (400, 415)
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_unknown_presets_and_missing_assets_are_problems(
+    assets_client: TestClient, wide: dict[str, Any]
+) -> None:
+    unknown = assets_client.get("/assets/products/wide.png?thumbnail=huge")
+    assert unknown.status_code == 400
+    assert "product_list" in unknown.json()["detail"]
+    missing = assets_client.get("/assets/products/nothing.png")
+    assert missing.status_code == 404 and missing.json()["code"] == "asset-not-found"
+    bad = assets_client.get("/assets/products/../etc/passwd")
+    assert bad.status_code in (400, 404)
+
+
+def test_a_store_without_local_files_streams(
+    asset_hub: Hub, assets_client: TestClient, wide: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(asset_hub.assets.store, "local_path", lambda key: None)
+    got = assets_client.get("/assets/products/wide.png")
+    assert got.status_code == 200 and got.content == WIDE
+    assert got.headers["content-length"] == str(len(WIDE))
+    thumb = assets_client.get("/assets/products/wide.png?thumbnail=product_list")
+    assert Image.open(io.BytesIO(thumb.content)).size == (300, 150)
+    head = assets_client.head("/assets/products/wide.png")
+    assert head.content == b"" and head.headers["content-length"] == str(len(WIDE))
