@@ -80,3 +80,20 @@ def test_the_readme_family_exists() -> None:
     assert catalog.products[0]["category"] == "men-tops"
     sizes = [own["size"] for parent, own in catalog.variants if parent == "PH-00001"]
     assert sizes == ["S", "M", "L"]
+
+
+def test_demo_images_are_distinct_jpegs_stored_as_assets(hub: Hub) -> None:
+    import io
+
+    from PIL import Image
+
+    from pimhub.demo_catalog import IMAGE_SIZE, product_image, upload_images
+
+    products = [p for p in generate(8).products if "image" in p]
+    assert upload_images(hub.assets, products) == len(products) == 6
+    asset = hub.assets.get(products[0]["image"])
+    assert (asset.mimetype, asset.width, asset.height) == ("image/jpeg", IMAGE_SIZE, IMAGE_SIZE)
+    assert len({hub.assets.get(p["image"]).checksum for p in products}) == 6
+    image = Image.open(io.BytesIO(b"".join(hub.assets.read(asset))))
+    assert image.format == "JPEG" and image.size == (IMAGE_SIZE, IMAGE_SIZE)
+    assert product_image("PH-1", "men-tops") != product_image("PH-1", "home-decor")

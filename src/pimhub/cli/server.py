@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from pimhub.catalog.errors import ObjectNotFound
 from pimhub.cli.common import console, handles_errors, open_hub
-from pimhub.demo_catalog import generate
+from pimhub.demo_catalog import generate, upload_images
 
 if TYPE_CHECKING:
     from pimhub.bootstrap import Hub
@@ -216,6 +216,7 @@ def seed_demo(hub: Hub, products: int) -> None:
     except ObjectNotFound:
         pass
     with console.status(f"loading {len(catalog.products)} demo products..."):
+        upload_images(hub.assets, catalog.products)  # asset fields must name stored assets
         for kind, items in (
             ("Brand", catalog.brands),
             ("Category", catalog.categories),
