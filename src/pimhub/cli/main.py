@@ -37,6 +37,7 @@ COMMANDS: dict[str, Lazy] = {
     "graphql": Lazy("graphql", "GraphQL datahub: configurations, their keys and schemas."),
     "search": Lazy("search", "Search index: rebuild, status, and test queries."),
     "connectors": Lazy("connectors", "Manage connectors (Magento 2)."),
+    "assets": Lazy("assets", "Manage assets: files the catalog refers to."),
     "workflow": Lazy("workflow", "Show class workflows and run transitions."),
     "init": Lazy(
         "server",
