@@ -14,6 +14,11 @@ class CatalogReader(Protocol):
     def by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]: ...
     def by_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, CatalogObject]: ...
     def children_of(self, parent_uuids: Sequence[str]) -> dict[str, list[CatalogObject]]: ...
+    def using_assets(
+        self, class_name: str, asset_uuids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """asset uuid -> (uuid, business key) of the class's objects that use the asset."""
+
     def pages(self, class_name: str, size: int) -> Iterator[list[CatalogObject]]:
         """Every object of the class, in id order, `size` at a time."""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from pimhub.assets.model import ASSET_CLASS
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, NotFound
 from pimhub.catalog.retry import retrying
@@ -38,6 +39,7 @@ OBJECT_EVENTS = (
     "object.published",
     "object.unpublished",
 )
+ASSET_EVENTS = ("asset.updated",)
 CREDENTIAL_KEYS = ("consumerKey", "consumerSecret", "accessToken", "accessTokenSecret")
 
 
@@ -374,9 +376,11 @@ def _credential_problem(value: Any) -> str | None:
 
 
 def _spec(config: MagentoConfig) -> EndpointSpec:
+    # With images mapped, a changed asset (new bytes, new alt text) pushes its products.
+    media = bool(config.media)
     return EndpointSpec(
         url=config.base_url,
         description=f"Magento connector {config.name}",
-        event_types=OBJECT_EVENTS,
-        classes=(config.class_name,),
+        event_types=OBJECT_EVENTS + (ASSET_EVENTS if media else ()),
+        classes=(config.class_name, *((ASSET_CLASS,) if media else ())),
     )

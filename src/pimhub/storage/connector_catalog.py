@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 
 from pimhub.catalog.objects import CatalogObject
 from pimhub.storage.repositories import row_to_object
-from pimhub.storage.tables import objects
+from pimhub.storage.tables import object_references, objects
 
 CHUNK = 500
 
@@ -37,6 +37,26 @@ class SqlCatalogReader:
                     )
                 )
                 found.update((r.business_key, row_to_object(r)) for r in rows)
+        return found
+
+    def using_assets(
+        self, class_name: str, asset_uuids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """asset uuid -> (uuid, business key) of the objects of the class whose asset fields
+        hold it."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        refs = object_references
+        with self.engine.connect() as conn:
+            for start in range(0, len(asset_uuids), CHUNK):
+                chunk = list(asset_uuids[start : start + CHUNK])
+                rows = conn.execute(
+                    select(refs.c.target_uuid, objects.c.uuid, objects.c.business_key)
+                    .distinct()
+                    .join(objects, objects.c.id == refs.c.source_id)
+                    .where(refs.c.target_uuid.in_(chunk), objects.c.class_name == class_name)
+                )
+                for r in rows:
+                    found.setdefault(r.target_uuid, []).append((r.uuid, r.business_key))
         return found
 
     def children_of(self, parent_uuids: Sequence[str]) -> dict[str, list[CatalogObject]]:

@@ -302,6 +302,34 @@ def test_a_media_failure_is_retried_then_dead_lettered_by_the_pipeline(
     assert [e["label"] for e in double.media("TS-1")] == ["Front"]
 
 
+def test_a_changed_asset_reaches_the_products_showing_it_through_the_worker(
+    shop: Hub, double: MagentoDouble, pictures: dict[str, Asset]
+) -> None:
+    dispatcher = build_dispatcher(shop)
+
+    async def drain() -> None:
+        while await dispatcher.run_once():
+            pass
+
+    tee(shop, image=pictures["front"].uuid)
+    tee(shop, "TS-2", ean=None, gallery=[pictures["front"].uuid])
+    asset(shop, "/products/unused.png", picture("gray"))
+    asyncio.run(drain())
+    before = {e["id"] for sku in ("TS-1", "TS-2") for e in double.media(sku)}
+    assert len(before) == 2
+    asset(shop, "/products/front.png", picture("white"), {"en": "Front, new"})
+    asset(shop, "/products/unused.png", picture("black"))  # shown by no product: ignored
+    asyncio.run(drain())
+    for sku in ("TS-1", "TS-2"):
+        [entry] = double.media(sku)
+        assert entry["id"] not in before and entry["label"] == "Front, new"
+        assert double.media_content(entry["id"]) == picture("white")
+    deliveries = shop.webhooks.deliveries(DeliveryFilter(endpoint_id="connector-shop"))
+    assert {d.status.value for d in deliveries} == {"delivered"}
+    types = [d.event_type for d in deliveries]
+    assert types.count("asset.updated") == 2 and "asset.created" not in types
+
+
 def test_dry_run_lists_the_upload_without_its_bytes(
     shop: Hub, double: MagentoDouble, pictures: dict[str, Asset]
 ) -> None:

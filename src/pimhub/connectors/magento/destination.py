@@ -55,8 +55,13 @@ class MagentoDestination:
         clock = time.perf_counter()
         wanted: dict[str, tuple[str | None, str]] = {}  # sku -> (uuid, class)
         results: list[AttemptResult] = []
-        by_delivery: dict[int, str] = {}
+        by_delivery: dict[int, list[str]] = {}
+        changed_assets: dict[int, str] = {}  # delivery id -> asset uuid
         for delivery in deliveries:
+            asset = _changed_asset(delivery.body) if self.pusher.media.enabled else None
+            if asset is not None:
+                changed_assets[delivery.id] = asset
+                continue
             subject = _subject(delivery.body)
             if subject is None or subject[2] != self.pusher.config.class_name:
                 # Not about a product of the synced class (a class change, say): nothing to do.
@@ -64,7 +69,20 @@ class MagentoDestination:
                 continue
             uuid, sku, class_name = subject
             wanted[sku] = (uuid, class_name)
-            by_delivery[delivery.id] = sku
+            by_delivery[delivery.id] = [sku]
+        if changed_assets:
+            # A changed image reaches Magento through the products that show it.
+            class_name = self.pusher.config.class_name
+            users = await self.pusher._db(
+                self.pusher.catalog.using_assets, class_name, sorted(set(changed_assets.values()))
+            )
+            for delivery in deliveries:
+                pairs = users.get(changed_assets.get(delivery.id, ""), [])
+                if delivery.id in changed_assets and not pairs:
+                    results.append(AttemptResult(delivery, started, 0.0, 200, "ignored", None))
+                elif pairs:
+                    wanted |= {key: (uuid, class_name) for uuid, key in pairs}
+                    by_delivery[delivery.id] = [key for _, key in pairs]
         remaining = (deadline - self.clock()).total_seconds()
         try:
             # One shop that does not answer (or a batch too large for the lease) must not hold
@@ -80,7 +98,8 @@ class MagentoDestination:
         elapsed = (time.perf_counter() - clock) * 1000
         for delivery in deliveries:
             if delivery.id in by_delivery:
-                outcome = outcomes[by_delivery[delivery.id]]
+                mine = [outcomes[sku] for sku in by_delivery[delivery.id]]
+                outcome = next((o for o in mine if not o.ok), mine[0])
                 results.append(_result(delivery, started, elapsed, outcome))
         return results
 
@@ -202,6 +221,19 @@ def _subject(body: bytes) -> tuple[str | None, str, str] | None:
         return None
     uuid = data.get("uuid")
     return (uuid if isinstance(uuid, str) else None, key, str(data.get("objectType")))
+
+
+def _changed_asset(body: bytes) -> str | None:
+    """The uuid of the asset an `asset.updated` event is about (new bytes or alt text)."""
+    try:
+        payload: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict) or payload.get("type") != "asset.updated":
+        return None
+    data = payload.get("data")
+    uuid = data.get("uuid") if isinstance(data, dict) else None
+    return uuid if isinstance(uuid, str) and uuid else None
 
 
 def _result(delivery: Delivery, at: datetime, elapsed: float, outcome: Outcome) -> AttemptResult:
