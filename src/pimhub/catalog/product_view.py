@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from pimhub.assets.model import Asset, asset_url
 from pimhub.catalog.objects import CatalogObject, RelatedObject, iso
+
+# The product's asset fields: the view holds their uuids until the API, which knows the base
+# URL, shows them as assets (attach_assets).
+PRODUCT_ASSETS = ("image", "gallery")
 
 
 def pick_language(value: Any, language: str, default_language: str) -> Any:
@@ -51,6 +56,8 @@ def product_view(
         "description": text(values.get("description")),
         "stock": values.get("stock"),
         "weight": values.get("weight"),  # {"value": 0.5, "unit": "kg"}: the unit as sent
+        "image": values.get("image"),  # uuids here; attach_assets shows the assets
+        "gallery": list(values.get("gallery") or []),
         "published": product.published,
         "updatedAt": iso(product.modified_at),
         "version": product.version,
@@ -61,3 +68,53 @@ def product_view(
             if language in per_language
         },
     }
+
+
+def asset_view(
+    asset: Asset,
+    base_url: str,
+    presets: Collection[str],
+    *,
+    thumbnail_types: Collection[str],
+    language: str,
+    default_language: str,
+) -> dict[str, Any]:
+    """An asset as Simple REST and the product view show it: where it is, its URL and its
+    thumbnails' URLs (only for `thumbnail_types`: not SVG, PDF), size and alt text in
+    `language`."""
+    alt = asset.metadata.get("alt")
+    return {
+        "uuid": asset.uuid,
+        "path": asset.path,
+        "url": asset_url(base_url, asset),
+        "mimetype": asset.mimetype,
+        "width": asset.width,
+        "height": asset.height,
+        "alt": pick_language(alt, language, default_language) if alt else None,
+        "thumbnails": (
+            {name: asset_url(base_url, asset, name) for name in sorted(presets)}
+            if asset.mimetype in thumbnail_types
+            else {}
+        ),
+    }
+
+
+def asset_uuids(values: Sequence[Any]) -> list[str]:
+    """The uuids in asset field values (a uuid, a list of them, or nothing)."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(v for v in value if isinstance(v, str))
+    return out
+
+
+def shown_assets(value: Any, assets: Mapping[str, dict[str, Any]]) -> Any:
+    """An asset field's value with its uuids replaced by the assets' views; assets that are
+    gone are left out (a single one reads as None)."""
+    if isinstance(value, list):
+        return [assets[u] for u in value if u in assets]
+    if isinstance(value, str):
+        return assets.get(value)
+    return value

@@ -9,7 +9,6 @@ FastAPI (see HubApp), since it is a hot read path.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from pimhub.api.asset_links import base_url, preset_names
 from pimhub.api.auth import point_read, token_in
 from pimhub.api.body import check_length, read_limited, receive_chunks
 from pimhub.api.graphql.errors import (
@@ -29,7 +29,6 @@ from pimhub.api.graphql.errors import (
 )
 from pimhub.api.graphql.executor import GraphQLService, RequestFailed
 from pimhub.api.graphql.explorer import explorer_page
-from pimhub.assets.presets import parse_presets
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import (
     BodyTimeout,
@@ -73,8 +72,8 @@ class GraphQLEndpoint:
                     operation,
                     allow_mutations=scope["method"] == "POST",
                     assets=hub.assets,
-                    presets=_preset_names(hub),
-                    base_url=hub.settings.public_url or _base_url(scope, headers),
+                    presets=preset_names(hub),
+                    base_url=base_url(hub, scope),
                 )
 
             # Only queries with a compiled plan (about a millisecond) run on the event loop
@@ -101,26 +100,6 @@ class GraphQLEndpoint:
             status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
             body = request_error(exc.detail, error_code(exc))
         await _send(send, status, orjson.dumps(body), b"application/json", _headers(scope, status))
-
-
-def _preset_names(hub: Hub) -> Collection[str]:
-    """The thumbnail presets' names, for `fullpath(thumbnail:)`: the hub's thumbnailer's,
-    or (a hub built without one) the settings' presets."""
-    thumbnailer = getattr(hub, "thumbnails", None)
-    if thumbnailer is not None:
-        names: Collection[str] = thumbnailer.presets
-        return names
-    return parse_presets(hub.settings.assets_thumbnails)
-
-
-def _base_url(scope: Scope, headers: dict[str, str]) -> str:
-    """Where the client reached this server (asset URLs start there), as Starlette's
-    Request.base_url says it, without building a Request on this hot path."""
-    host = headers.get("host")
-    if not host:
-        server = scope.get("server") or ("localhost", None)
-        host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
 def _headers(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:

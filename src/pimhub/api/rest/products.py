@@ -19,8 +19,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.access.keys import Action
+from pimhub.api.asset_links import asset_views, base_url
 from pimhub.api.auth import point_read, require, token_in
 from pimhub.bootstrap import Hub
+from pimhub.catalog.product_view import PRODUCT_ASSETS, asset_uuids, shown_assets
 
 PREFIX = "/api/v1/products/"
 PATH = PREFIX + "{sku}"
@@ -37,7 +39,8 @@ class ProductEndpoint:
         lang = _query_lang(scope["query_string"])
         hub: Hub = scope["app"].state.hub
         token = token_in(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        view = await point_read(hub, lambda: _view(hub, token, sku, lang))
+        base = base_url(hub, scope)
+        view = await point_read(hub, lambda: _view(hub, token, sku, lang, base))
         body = orjson.dumps(view)
         # The version leads so the tag works as If-Match on /api/v1/objects/Product/{sku};
         # the hash changes when a related category or brand name changes.
@@ -78,15 +81,28 @@ def _query_lang(query_string: bytes) -> str | None:
     return values[-1] if values else None
 
 
-def _view(hub: Hub, token: str | None, sku: str, lang: str | None) -> dict[str, Any]:
+def _view(hub: Hub, token: str | None, sku: str, lang: str | None, base: str) -> dict[str, Any]:
     key = hub.access.authenticate(token)
     require(key, Action.READ, "Product")
-    return hub.catalog.product(
+    view = hub.catalog.product(
         sku, language=lang, include_drafts=key.allows(Action.READ_DRAFTS, "Product")
     )
+    # The image and the gallery, read with one statement (none when the product has none).
+    fields = [view[name] for name in PRODUCT_ASSETS]
+    assets = asset_views(hub, asset_uuids(fields), base, view["language"])
+    for name in PRODUCT_ASSETS:
+        view[name] = shown_assets(view[name], assets)
+    return view
 
 
 routes = [Route(PATH, ProductEndpoint(), methods=["GET"], name="get_product")]
+
+
+ASSET_SHAPE = (
+    '{"uuid", "path": "/products/a.jpg", "url", "mimetype", "width", "height", "alt" (in the '
+    'requested language), "thumbnails": {preset name: URL} (empty for SVG and PDF)}; the '
+    "URLs change when the file does"
+)
 
 
 class ProductView(BaseModel):
@@ -103,6 +119,12 @@ class ProductView(BaseModel):
     stock: int | None
     weight: dict[str, Any] | None = Field(
         description='A quantity as sent: {"value": 500, "unit": "g"}'
+    )
+    image: dict[str, Any] | None = Field(
+        description="The main image, null without one: " + ASSET_SHAPE
+    )
+    gallery: list[dict[str, Any]] = Field(
+        description="The gallery's images in order, each " + ASSET_SHAPE
     )
     prices: dict[str, float] | None = Field(
         None, description="Only for a price list: the amount per currency; price is the first"

@@ -3,13 +3,17 @@ feeders, with a key of the datahub configuration (see docs/search.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from pimhub.access.keys import ApiKey
+from pimhub.api.asset_links import asset_views, base_url
 from pimhub.api.auth import api_key, hub_of
 from pimhub.api.responses import OrjsonResponse
+from pimhub.catalog.fields import FieldType
+from pimhub.catalog.product_view import asset_uuids, shown_assets
 
 router = APIRouter(prefix="/simple-rest", tags=["simple-rest"])
 Key = Annotated[ApiKey, Depends(api_key)]
@@ -39,6 +43,7 @@ def search(
     lang: Annotated[str | None, Query(description="language of text and matching")] = None,
 ) -> OrjsonResponse:
     body = hub_of(request).simple_search.search(config, key, _params(request))
+    _show_assets(request, config, body["items"])
     return OrjsonResponse(body)
 
 
@@ -52,4 +57,31 @@ def get_object(
     lang: Annotated[str | None, Query(description="language of localized text")] = None,
 ) -> OrjsonResponse:
     body = hub_of(request).simple_search.get_object(config, key, ident, _params(request))
+    _show_assets(request, config, [body])
     return OrjsonResponse(body)
+
+
+def _show_assets(request: Request, config: str, items: Sequence[dict[str, Any]]) -> None:
+    """Asset fields of `items` as the assets' views (path, URLs, size, alt text) instead of
+    uuids, every item's assets read with one statement."""
+    hub = hub_of(request)
+    # The configuration's exposed fields per class, as the GraphQL schema cache holds them
+    # (it is rebuilt only when the configuration or a class changes).
+    bindings = request.app.state.graphql.schema(config).classes
+    fields = {
+        name: [f.name for f in b.fields if f.type == FieldType.ASSET]
+        for name, b in bindings.items()
+    }
+    wanted = [
+        (item["fields"], name)
+        for item in items
+        for name in fields.get(item["class"], ())
+        if name in item["fields"]
+    ]
+    if not wanted:
+        return
+    language = request.query_params.get("lang") or hub.settings.default_language
+    uuids = asset_uuids([values[name] for values, name in wanted])
+    views = asset_views(hub, uuids, base_url(hub, request.scope), language)
+    for values, name in wanted:
+        values[name] = shown_assets(values[name], views)

@@ -1,0 +1,60 @@
+"""What the read APIs (GraphQL, Simple REST, the product view) need to show assets: the base
+URL clients reached, the thumbnail presets' names, and the views of a set of assets read with
+one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from starlette.types import Scope
+
+from pimhub.assets.presets import parse_presets
+from pimhub.assets.thumbnails import RASTER_TYPES
+from pimhub.bootstrap import Hub
+from pimhub.catalog.product_view import asset_view
+
+
+def preset_names(hub: Hub) -> Collection[str]:
+    """The thumbnail presets' names: the hub's thumbnailer's, or (a hub built without one)
+    those the settings name."""
+    thumbnailer = getattr(hub, "thumbnails", None)
+    if thumbnailer is not None:
+        names: Collection[str] = thumbnailer.presets
+        return names
+    return parse_presets(hub.settings.assets_thumbnails)
+
+
+def base_url(hub: Hub, scope: Scope) -> str:
+    """Where asset URLs start: the configured public URL, else where the client reached
+    this server (as Starlette's Request.base_url, without building a Request)."""
+    if hub.settings.public_url:
+        return hub.settings.public_url
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "")
+    if not host:
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+
+
+def asset_views(
+    hub: Hub, uuids: Iterable[str], base: str, language: str
+) -> dict[str, dict[str, Any]]:
+    """uuid -> the asset's view (catalog.product_view.asset_view), read with one statement;
+    assets that are gone are missing."""
+    wanted = list(dict.fromkeys(uuids))
+    if not wanted:
+        return {}
+    presets = preset_names(hub)
+    default = hub.settings.default_language
+    return {
+        uuid: asset_view(
+            asset,
+            base,
+            presets,
+            thumbnail_types=RASTER_TYPES,
+            language=language,
+            default_language=default,
+        )
+        for uuid, asset in hub.assets.get_many(wanted).items()
+    }
