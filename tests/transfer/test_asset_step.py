@@ -321,6 +321,47 @@ def test_files_that_cannot_be_fetched_are_row_errors_and_the_rest_goes_on(
     assert [r.url.path for r in shop.requests].count("/media/catalog/product/gone.png") == 1
 
 
+def test_a_redirect_to_an_internal_address_is_refused(hub: Hub, shop: Shop, run: Run) -> None:
+    shop.put("/m/moved.png", b"", status=302, location="http://10.0.0.5/red.png")
+    summary, errors = run(csv(("A", "/m/moved.png", "")))
+    assert summary.failed == 1 and "10.0.0.5" in errors[0].message
+    assert "not a public address" in errors[0].message
+    assert [r.url.host for r in shop.requests] == ["shop.example"]
+
+
+def test_last_modified_is_sent_back_as_if_modified_since(hub: Hub, shop: Shop, run: Run) -> None:
+    stamp = "Wed, 21 Oct 2015 07:28:00 GMT"
+    shop.put("/m/red.png", RED, **{"last-modified": stamp})
+    run(csv(("A", "/m/red.png", "")))
+    assert hub.assets.get("/products/red.png").source_validator == stamp
+    shop.requests.clear()
+    run(csv(("A", "/m/red.png", "")))
+    assert [r.headers.get("if-modified-since") for r in shop.requests] == [stamp]
+
+
+def test_files_left_when_the_runs_time_is_up_are_row_errors(hub: Hub, shop: Shop) -> None:
+    shop.put("/m/red.png", RED)
+    ticks = iter([0.0, 10.0])  # the run starts at 0; its one fetch asks at 10
+    fetcher = AssetFetcher(
+        hub.assets,
+        AssetFetchPolicy(max_bytes=1 << 20, run_deadline=5.0),
+        author="import",
+        transport=httpx.MockTransport(shop.handle),
+        clock=lambda: next(ticks),
+    )
+    errors: list[RowError] = []
+    summary = run_import(
+        lambda: hub.catalog.batch_writer("Product", author="import"),
+        from_text(csv(("A", "/m/red.png", "")), Format.CSV),
+        MAPPING,
+        ImportOptions(),
+        on_row_error=errors.append,
+        assets=fetcher,
+    )
+    assert summary.failed == 1 and "ran out of time" in errors[0].message
+    assert shop.requests == []
+
+
 def test_a_dry_run_fetches_and_stores_nothing(hub: Hub, shop: Shop, run: Run) -> None:
     shop.put("/m/red.png", RED, etag='"r1"')
     summary, errors = run(csv(("A", "/m/red.png", "/m/red.png|/m/blue.png")), dry_run=True)
