@@ -551,3 +551,57 @@ def test_the_cli_imports_local_files_and_a_dry_run_names_them(
     assert [hub.assets.get(u).path for u in gallery] == ["/p/red.png", "/p/blue.png"]
     code, out, _ = invoke(runner, "import", "p.csv", "-m", "map.yaml")
     assert code == 0 and "2 not modified" in out, out
+
+
+# --- the Luma sample with the image line the shipped mapping documents -------------------------
+
+
+def test_the_documented_image_line_imports_lumas_images(hub: Hub) -> None:
+    from itertools import islice
+
+    from pimhub import safe_yaml
+    from pimhub.transfer.mapping import shipped_mapping
+    from pimhub.transfer.sources import SourceOptions, read
+    from tests.transfer.test_magento_luma import luma_csv
+
+    text = shipped_mapping("magento-products")
+    assert text is not None
+    commented = [line for line in text.splitlines() if line.startswith("  #   ")]
+    line = "\n".join("  " + c.removeprefix("  #   ") for c in commented)
+    line = line.replace("https://<your-shop>", "https://shop.example")
+    raw = safe_yaml.load(text + line + "\n")
+    mapping = parse_mapping(raw)
+    records = list(islice(read(luma_csv(), SourceOptions()), 40))
+    wanted = {r.values["base_image"] for r in records if r.values.get("base_image")}
+    assert len(wanted) > 3
+    served: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        served.append(request.url.path)
+        return httpx.Response(200, content=RED if len(served) % 2 else BLUE)
+
+    errors: list[RowError] = []
+    summary = run_import(
+        lambda: hub.catalog.batch_writer("Product", author="import"),
+        records,
+        mapping,
+        ImportOptions(),
+        on_row_error=errors.append,
+        assets=AssetFetcher(
+            hub.assets,
+            AssetFetchPolicy(max_bytes=1 << 20),
+            author="import",
+            transport=httpx.MockTransport(handle),
+        ),
+    )
+    assert errors == [] and summary.created == len(records)
+    assert sorted(served) == sorted(f"/media/catalog/product{p}" for p in wanted)
+    for record in records:
+        image = hub.catalog.get_object(
+            "Product", record.values["sku"], include_drafts=True
+        ).values.get("image")
+        cell = record.values.get("base_image")
+        assert (hub.assets.get(image).path if image else None) == (
+            f"/products/{cell.rsplit('/', 1)[1]}" if cell else None
+        )
+    assert len(blobs(hub)) == 2
