@@ -18,7 +18,7 @@ from pimhub.assets.model import Asset, blob_key, thumbnail_prefix
 from pimhub.assets.presets import BUILTIN_PRESETS, ThumbnailPreset, parse_presets
 from pimhub.assets.s3 import S3BlobStore
 from pimhub.assets.thumbnails import Thumbnailer, UnknownThumbnail
-from pimhub.catalog.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from pimhub.catalog.errors import AssetNotFound, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -265,6 +265,13 @@ def test_too_many_pixels_are_refused_before_decoding(
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
     with pytest.raises(PayloadTooLarge, match=r"200 x 100 pixels; .* up to 10000 pixels"):
         thumbnailer(store, ThumbnailPreset("t", 10, 10)).ensure(asset, "t")
+
+
+def test_missing_blob_is_not_found(store: FilesystemBlobStore) -> None:
+    asset = store_asset(store, image_bytes(), path="/lost.png")
+    store.delete(asset.blob_key)
+    with pytest.raises(AssetNotFound, match=r"the file of /lost\.png is missing from the store"):
+        Thumbnailer(store).ensure(asset, "thumbnail")
 
 
 def test_undecodable_image_is_a_clear_error(store: FilesystemBlobStore) -> None:

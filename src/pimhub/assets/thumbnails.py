@@ -15,7 +15,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pimhub.assets.model import Asset, thumbnail_prefix
 from pimhub.assets.ports import BlobStore
 from pimhub.assets.presets import BUILTIN_PRESETS, ThumbnailPreset, parse_presets
-from pimhub.catalog.errors import FieldError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from pimhub.catalog.errors import (
+    AssetNotFound,
+    FieldError,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 __all__ = [
     "BUILTIN_PRESETS",
@@ -141,8 +147,13 @@ class Thumbnailer:
                 yield handle
             return
         # Pillow needs to seek: a remote blob is spooled (to disk when large).
+        try:
+            chunks = self.store.read(asset.blob_key)
+        except KeyError:
+            # Only a damaged store (files removed by hand) gets here: say so, not a 500.
+            raise AssetNotFound(f"the file of {asset.path} is missing from the store") from None
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_LIMIT) as spool:
-            for chunk in self.store.read(asset.blob_key):
+            for chunk in chunks:
                 spool.write(chunk)
             spool.seek(0)
             yield spool
