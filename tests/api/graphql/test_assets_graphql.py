@@ -287,9 +287,12 @@ def test_a_page_reads_its_assets_with_one_statement(
         edges {{ node {{ sku {selection} }} }} }} }}"""
     only = {"filter": '{"sku": {"$like": "IMG-%"}}'}
     gql(query, only)  # warm: schema, document and key caches
+    service = client.app.state.graphql  # type: ignore[attr-defined]
+    used = service.plans_used
     with statements_run(storefront.engine) as seen:
         body = gql(query, only)
     assert "errors" not in body, body
+    assert service.plans_used == used + (1 if plans else 0)
     edges = body["data"]["getProductListing"]["edges"]
     assert len(edges) == 100
     assert edges[7]["node"]["image"]["fullpath"] == asset_url(BASE, shots[7 % 5])
@@ -314,8 +317,10 @@ def test_assets_of_joined_relations_and_nested_listings(
     query = """{ getProductListing(sortBy: ["sku"]) { edges { node {
         sku image { filename } brand { code logo { filename } } } } } }"""
     client.post("/graphql/media", json={"query": query}, headers=key)
+    used = client.app.state.graphql.plans_used  # type: ignore[attr-defined]
     with statements_run(storefront.engine) as seen:
         body = client.post("/graphql/media", json={"query": query}, headers=key).json()
+    assert client.app.state.graphql.plans_used == used + plans  # type: ignore[attr-defined]
     nodes = {e["node"]["sku"]: e["node"] for e in body["data"]["getProductListing"]["edges"]}
     assert nodes["PIC-1"]["image"] == {"filename": "red shirt.png"}
     assert nodes["PIC-2"]["brand"] == {"code": "svg", "logo": {"filename": "logo.svg"}}
@@ -328,3 +333,52 @@ def test_galleries_cost_like_to_many_relations(pictures: dict[str, Asset], gql: 
     many = gql("{ getProductListing(first: 10) { edges { node { gallery { id } } } } }")
     assert one["extensions"]["cost"]["requested"] == 10 + 10
     assert many["extensions"]["cost"]["requested"] == 10 + 10 * 10
+
+
+@pytest.mark.parametrize("plans", [True, False])
+def test_variants_show_their_own_or_inherited_images(
+    pictures: dict[str, Asset], storefront: Hub, client: TestClient, gql: Gql, plans: bool
+) -> None:
+    """Children shaped from rows on the plan path fall back to loaded objects when they
+    select assets, so a page of parents reads its variants' assets with one statement."""
+    client.app.state.graphql.use_plans = plans  # type: ignore[attr-defined]
+    red, blue = pictures["red"], pictures["blue"]
+    for sku in ("HOOD", "JACKET"):
+        storefront.catalog.create(
+            "Product", {"sku": sku, "name": {"en": sku}, "image": red.uuid}, author="t"
+        )
+        storefront.catalog.create(
+            "Product",
+            {"sku": f"{sku}-S", "color": "black", "size": "S", "image": blue.uuid},
+            parent=sku,
+            author="t",
+        )
+        storefront.catalog.create(
+            "Product", {"sku": f"{sku}-M", "color": "black", "size": "M"}, parent=sku, author="t"
+        )
+    query = """query($filter: String) { getProductListing(filter: $filter, sortBy: ["sku"]) {
+        edges { node { sku children { sku image { filename } } } } } }"""
+    only = {"filter": '{"sku": {"$in": ["HOOD", "JACKET"]}}'}
+    gql(query, only)
+    with statements_run(storefront.engine) as seen:
+        body = gql(query, only)
+    assert "errors" not in body, body
+    hood = body["data"]["getProductListing"]["edges"][0]["node"]
+    assert hood == {
+        "sku": "HOOD",
+        "children": [
+            {"sku": "HOOD-S", "image": {"filename": "blue.jpg"}},
+            {"sku": "HOOD-M", "image": {"filename": "red shirt.png"}},  # the parent's
+        ],
+    }
+    assert len([s for s in seen if "FROM assets" in s]) == 1
+
+
+def test_a_long_preset_name_is_cut_in_the_message(pictures: dict[str, Asset], gql: Gql) -> None:
+    body = gql(
+        'query($t: String) { getProduct(sku: "PIC-1") { image { fullpath(thumbnail: $t) } } }',
+        {"t": "x" * 5000},
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "UNKNOWN_THUMBNAIL"
+    assert len(error["message"]) < 300
