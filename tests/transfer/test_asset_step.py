@@ -378,6 +378,22 @@ def test_a_dry_run_fetches_and_stores_nothing(hub: Hub, shop: Shop, run: Run) ->
     assert "wouldFetch" not in dry.assets
 
 
+def test_a_dry_run_names_an_internal_address_without_a_request(shop: Shop, run: Run) -> None:
+    summary, errors = run(csv(("A", "http://127.0.0.1:9/x.png", "")), dry_run=True)
+    assert summary.failed == 1 and "not a public address" in errors[0].message
+    assert shop.requests == []
+
+
+def test_each_batch_fetches_while_the_last_one_commits(hub: Hub, shop: Shop, run: Run) -> None:
+    for n in range(6):
+        shop.put(f"/m/{n}.png", png("red" if n % 2 else "blue"))
+    rows = [(f"A{n}", f"/m/{n}.png", "") for n in range(6)]
+    summary, errors = run(csv(*rows), batch_size=1)
+    assert errors == [] and summary.created == 6 and summary.committed_rows == 6
+    assert summary.assets is not None and summary.assets["created"] == 6
+    assert len(blobs(hub)) == 2
+
+
 def test_abort_fetches_before_its_one_transaction(hub: Hub, shop: Shop, run: Run) -> None:
     shop.put("/m/red.png", RED)
     rows = [(f"A{n}", "/m/red.png", "") for n in range(5)]

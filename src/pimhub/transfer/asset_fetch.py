@@ -30,6 +30,7 @@ import httpx
 from pimhub.assets.model import Asset
 from pimhub.assets.service import AssetService
 from pimhub.catalog.errors import AssetNotFound, CatalogError
+from pimhub.events.destinations import blocked_address
 from pimhub.transfer.asset_step import AssetSource
 from pimhub.transfer.fetching import Downloaded, FetchFailed, download, shown_url
 from pimhub.transfer.mapping import ImportMapping
@@ -153,6 +154,10 @@ class AssetFetcher:
             return _Got(error=_NO_LOCAL)
         if known is not None:
             return _Got(uuid=known.uuid)
+        # What the download would refuse first: a name lookup, no request.
+        guarded = not source.local and not self.policy.allow_private
+        if guarded and (why := blocked_address(source.location)):
+            return _Got(error=f"{_shown(source)}: {why}")
         self.counts.to_fetch += 1
         if len(self.counts.shown) < SHOWN_TO_FETCH:
             self.counts.shown.append(_shown(source))
