@@ -330,6 +330,32 @@ def test_a_changed_asset_reaches_the_products_showing_it_through_the_worker(
     assert types.count("asset.updated") == 2 and "asset.created" not in types
 
 
+def test_reconcile_reports_the_hubs_missing_and_extra_images_and_fixes_them(
+    shop: Hub, double: MagentoDouble, pictures: dict[str, Asset]
+) -> None:
+    p = pictures
+    tee(shop, image=p["front"].uuid, gallery=[p["back"].uuid, p["side"].uuid])
+    push(shop, "TS-1")
+    manual_entry(double, "TS-1", [])
+    clean = asyncio.run(shop.connectors.reconcile("shop"))
+    assert clean.items == []
+    entries = {e["label"] or "side": e for e in double.media("TS-1")}
+    with double._lock:  # someone deletes the hub's "Back" image in Magento's admin
+        gallery = double._products["TS-1"].entity["media_gallery_entries"]
+        gallery[:] = [e for e in gallery if e["id"] != entries["Back"]["id"]]
+    # ...and the hub drops "side" without a push yet.
+    shop.catalog.patch("Product", "TS-1", {"gallery": [p["back"].uuid]}, author="t")
+    report = asyncio.run(shop.connectors.reconcile("shop"))
+    [drift] = report.items
+    assert drift.kind == "different"
+    assert drift.attributes["media"] == (["/products/back.jpg"], [entries["side"]["file"]])
+    fixed = asyncio.run(shop.connectors.reconcile("shop", fix=True))
+    assert fixed.fixed == 1 and fixed.errors == []
+    labels = sorted(e["label"] for e in double.media("TS-1"))
+    assert labels == ["Back", "Front", "by hand"]
+    assert asyncio.run(shop.connectors.reconcile("shop")).items == []
+
+
 def test_dry_run_lists_the_upload_without_its_bytes(
     shop: Hub, double: MagentoDouble, pictures: dict[str, Asset]
 ) -> None:

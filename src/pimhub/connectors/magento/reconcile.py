@@ -27,6 +27,7 @@ from pimhub.connectors.magento.mapping import (
     product_sections,
 )
 from pimhub.connectors.magento.media import MEDIA
+from pimhub.connectors.magento.media_drift import MEDIA_DRIFT, forget_missing_entries, media_drift
 from pimhub.connectors.magento.push import Pusher, Target
 from pimhub.connectors.state import ItemState
 
@@ -182,6 +183,7 @@ async def _compare_page(
     items = await asyncio.to_thread(pusher.state.items, config.name, others) if others else {}
     drift: list[Drift] = []
     same: list[tuple[str, dict[str, dict[str, Any]]]] = []
+    images = await media_drift(pusher, objects, page)
     for product in page:
         sku = str(product["sku"])
         if sku not in wanted:
@@ -198,6 +200,8 @@ async def _compare_page(
             shop_links = _category_ids(_extension(product).get("category_links"))
             if hub_links != shop_links:
                 differences[CATEGORIES] = (sorted(hub_links), sorted(shop_links))
+        if sku in images:
+            differences[MEDIA_DRIFT] = images[sku]
         if differences:
             drift.append(Drift(sku, DIFFERENT, differences))
         else:
@@ -344,8 +348,11 @@ async def _fix(pusher: Pusher, report: DriftReport, wanted: Mapping[str, str]) -
     extra = [d.sku for d in report.items if d.kind == EXTRA]
     targets: list[Target] = []
     if resend:
-        # The media record stays: it says which entries in Magento are the hub's.
+        # The media record stays (it says which entries in Magento are the hub's), less the
+        # entries Magento lost, which the push then uploads again.
         await asyncio.to_thread(pusher.state.forget_sections, config.name, resend, (MEDIA,))
+        if pusher.media.enabled:
+            await forget_missing_entries(pusher, resend)
         objects = await asyncio.to_thread(pusher.catalog.by_keys, config.class_name, resend)
         targets += [Target(s, wanted[s], objects[s]) for s in resend if s in objects]
     if missing:
