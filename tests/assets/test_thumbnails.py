@@ -274,10 +274,13 @@ def test_missing_blob_is_not_found(store: FilesystemBlobStore) -> None:
         Thumbnailer(store).ensure(asset, "thumbnail")
 
 
-def test_undecodable_image_is_a_clear_error(store: FilesystemBlobStore) -> None:
-    asset = store_asset(store, image_bytes()[:40], path="/broken.png")
-    with pytest.raises(UnsupportedMediaType, match=r"/broken.png: the image cannot be"):
-        thumbnailer(store, ThumbnailPreset("t", 10, 10)).ensure(asset, "t")
+@pytest.mark.parametrize(("cut", "what"), [(40, "read"), (-2000, "decoded")])
+def test_damaged_image_is_a_clear_error(store: FilesystemBlobStore, cut: int, what: str) -> None:
+    gradient = io.BytesIO()
+    Image.radial_gradient("L").save(gradient, format="PNG")  # 256 x 256, about 5 kB
+    asset = store_asset(store, gradient.getvalue()[:cut], path="/broken.png")
+    with pytest.raises(UnsupportedMediaType, match=rf"/broken\.png: the image cannot be {what}"):
+        thumbnailer(store, ThumbnailPreset("t", 10, 10), max_pixels=10**6).ensure(asset, "t")
 
 
 # --- presets from the settings ---------------------------------------------------------------

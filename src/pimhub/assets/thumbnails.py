@@ -45,6 +45,8 @@ _MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 _SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that turn the image by 90 degrees
 _SPOOL_LIMIT = 8 << 20
+# How Pillow reports damaged data while decoding (a broken PNG raises SyntaxError).
+_DAMAGED = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 class UnknownThumbnail(InvalidInput):
@@ -125,7 +127,7 @@ class Thumbnailer:
                 self._check_pixels(asset, image)
                 try:
                     return render(image, preset, out_format)
-                except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                except _DAMAGED as exc:
                     raise UnsupportedMediaType(
                         f"{asset.path}: the image cannot be decoded ({exc})"
                     ) from exc
