@@ -84,7 +84,7 @@ class AssetRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Got:
+class AssetOutcome:
     """The outcome of one file: the asset's uuid, or why not (None and no error: a dry
     run's file to fetch, which the row leaves out)."""
 
@@ -113,9 +113,9 @@ class AssetFetcher:
         self.clock = clock
         self.until = clock() + policy.run_deadline
         self.counts = AssetCounts()
-        self._done: dict[AssetSource, _Got] = {}
+        self._done: dict[AssetSource, AssetOutcome] = {}
 
-    def resolve(self, sources: Iterable[AssetSource]) -> dict[AssetSource, _Got]:
+    def resolve(self, sources: Iterable[AssetSource]) -> dict[AssetSource, AssetOutcome]:
         """The outcome of each source; the ones not met before this run are fetched now,
         `policy.parallel` at a time, and stored one after the other."""
         wanted = [s for s in dict.fromkeys(sources) if s not in self._done]
@@ -131,11 +131,12 @@ class AssetFetcher:
                 self._done[source] = self._dry(source, known[source])
             return
         with ThreadPoolExecutor(max(1, self.policy.parallel)) as pool:
-            pending = [
-                (s, target, pool.submit(self._fetch, s, target, known[s]))
-                for n, s in enumerate(wanted)
-                for target in [folder / f"{n}.part"]
-            ]
+            pending = []
+            for n, source in enumerate(wanted):
+                target = folder / f"{n}.part"
+                pending.append(
+                    (source, target, pool.submit(self._fetch, source, target, known[source]))
+                )
             # Stored in this thread, in the cells' order: the asset service's units of work
             # never run side by side for one import.
             for source, target, future in pending:
@@ -144,24 +145,24 @@ class AssetFetcher:
                     self._done[source] = self._store(source, got, target, known[source])
                 except AssetRefused as exc:
                     self.counts.refused += 1
-                    self._done[source] = _Got(error=str(exc))
+                    self._done[source] = AssetOutcome(error=str(exc))
 
     def _known(self, source: AssetSource) -> Asset | None:
         return self.store.find_by_source(_source_key(source))
 
-    def _dry(self, source: AssetSource, known: Asset | None) -> _Got:
+    def _dry(self, source: AssetSource, known: Asset | None) -> AssetOutcome:
         if source.local and not self.policy.local_files:
-            return _Got(error=_NO_LOCAL)
+            return AssetOutcome(error=_NO_LOCAL)
         if known is not None:
-            return _Got(uuid=known.uuid)
+            return AssetOutcome(uuid=known.uuid)
         # What the download would refuse first: a name lookup, no request.
         guarded = not source.local and not self.policy.allow_private
         if guarded and (why := blocked_address(source.location)):
-            return _Got(error=f"{_shown(source)}: {why}")
+            return AssetOutcome(error=f"{_shown(source)}: {why}")
         self.counts.to_fetch += 1
         if len(self.counts.shown) < SHOWN_TO_FETCH:
             self.counts.shown.append(_shown(source))
-        return _Got()
+        return AssetOutcome()
 
     def _fetch(self, source: AssetSource, target: Path, known: Asset | None) -> Downloaded:
         """Downloads (or copies) one file to `target`; runs on a pool thread."""
@@ -207,10 +208,10 @@ class AssetFetcher:
 
     def _store(
         self, source: AssetSource, got: Downloaded, target: Path, known: Asset | None
-    ) -> _Got:
+    ) -> AssetOutcome:
         if got.status == 304 and known is not None:
             self.counts.not_modified += 1
-            return _Got(uuid=known.uuid)
+            return AssetOutcome(uuid=known.uuid)
         self.counts.fetched += 1
         key = _source_key(source)
         try:
@@ -234,7 +235,7 @@ class AssetFetcher:
             self.counts.updated += 1
         else:
             self.counts.unchanged += 1
-        return _Got(uuid=saved.asset.uuid)
+        return AssetOutcome(uuid=saved.asset.uuid)
 
     def _free_path(self, source: AssetSource, key: str) -> str:
         """folder/name, unless an asset from elsewhere (another URL, an upload) holds that

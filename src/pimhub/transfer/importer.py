@@ -31,7 +31,7 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.validation import validate_values
 from pimhub.catalog.variants import PARENT_ITEM_KEY
-from pimhub.transfer.asset_fetch import AssetFetcher
+from pimhub.transfer.asset_fetch import AssetFetcher, AssetOutcome
 from pimhub.transfer.asset_step import AssetSource
 from pimhub.transfer.category_paths import CategoryPath, PathOptions
 from pimhub.transfer.cell_text import cell_readers, read_cells
@@ -232,7 +232,7 @@ def _has_source(value: Any) -> bool:
     return bool(_sources(value))
 
 
-def _put_assets(item: dict[str, Any], head: str, outcomes: dict[AssetSource, Any]) -> None:
+def _put_assets(item: dict[str, Any], head: str, outcomes: dict[AssetSource, AssetOutcome]) -> None:
     """The field's files as asset uuids; a dry run's files still to fetch are left out."""
     value = item[head]
     if isinstance(value, AssetSource):
