@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
+from tests.assets.images import add_images
 from tests.conftest import bearer
 
 OBJECTS = "/api/v1/objects/Product"
@@ -19,6 +21,13 @@ LAMP = {
     "price": {"amount": 20, "currency": "EUR"},
     "image": "lamp.png",
 }
+
+
+@pytest.fixture
+def hub(hub: Hub) -> Hub:
+    """The commerce hub with the images these products name."""
+    add_images(hub, "/lamp.png", "/box.png")
+    return hub
 
 
 def _create(client: TestClient, admin: dict[str, str], fields: dict[str, Any]) -> dict[str, Any]:

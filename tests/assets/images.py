@@ -6,6 +6,7 @@ import io
 import struct
 import zipfile
 import zlib
+from typing import Any
 
 from PIL import Image
 
@@ -46,3 +47,11 @@ def png_claiming(width: int, height: int) -> bytes:
     idat = zlib.compress(b"\x00" + b"\x00" * 3 * 16)
     chunks = _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def add_images(hub: Any, *paths: str) -> dict[str, str]:
+    """Upload a small PNG at each path through the hub's AssetService, for tests whose
+    objects name images in asset fields; path -> asset uuid."""
+    return {
+        path: hub.assets.add(io.BytesIO(png()), path, author="test").asset.uuid for path in paths
+    }

@@ -18,6 +18,7 @@ from pimhub.storage.tables import objects
 from pimhub.transfer.importer import ImportOptions, run_import
 from pimhub.transfer.mapping import parse_mapping
 from pimhub.transfer.sources import Format, from_text
+from tests.assets.images import add_images
 from tests.storage.test_parallel_writers import errors_of, in_parallel
 
 FULL = {
@@ -35,6 +36,14 @@ EN_ONLY = {
     "image": "chair.png",
 }
 BARE = {"sku": "BARE", "name": {"en": "Box"}}
+
+
+@pytest.fixture
+def hub(hub: Hub) -> Hub:
+    """The commerce hub with the images these products name (asset fields refer to
+    stored assets)."""
+    add_images(hub, "/lamp.png", "/chair.png", "/box.png", "/x.png", "/l.png", "/d.png")
+    return hub
 
 
 def stored(hub: Hub, key: str) -> dict[str, Any]:

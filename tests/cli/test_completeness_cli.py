@@ -6,12 +6,14 @@ from typer.testing import CliRunner
 
 from pimhub.bootstrap import bootstrap
 from pimhub.settings import Settings
+from tests.assets.images import add_images
 from tests.cli.test_cli import init, invoke, one_line_error
 
 
 def test_counts_per_band_and_least_complete(runner: CliRunner, db_url: str) -> None:
     init(runner)
     hub = bootstrap(Settings(database_url=db_url))
+    add_images(hub, "/lamp.png", "/b.png")
     full = {
         "name": {"en": "Lamp", "de": "Lampe"},
         "description": {"en": "Bright"},

@@ -4,6 +4,7 @@ out is explained."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,19 @@ def test_export_infer_import_through_the_cli(
     runner: CliRunner, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     init(runner)
-    seed_demo(bootstrap(Settings(database_url=db_url)), 8)
+    hub = bootstrap(Settings(database_url=db_url))
+    seed_demo(hub, 8)
+    images = {a.path: b"".join(hub.assets.read(a)) for a in hub.assets.list_page().items}
     for name in CLASSES:
         code, out, _ = invoke(runner, "export", "--class", name, "-o", str(tmp_path / name))
         assert code == 0, out
 
-    monkeypatch.setenv("PIMHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    monkeypatch.setenv("PIMHUB_DATABASE_URL", fresh)
     init(runner)
+    assets = bootstrap(Settings(database_url=fresh)).assets
+    for path, content in images.items():  # the files first: products refer to them
+        assets.add(io.BytesIO(content), path, author="t")
     for name in CLASSES:
         data = tmp_path / name
         code, proposal, _ = invoke(runner, "import", str(data), "--format", "csv", "--infer",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pimhub.assets.model import Asset
 from pimhub.bootstrap import Hub
-from pimhub.catalog.errors import InvalidQuery, WriteConflict
+from pimhub.catalog.errors import AssetInUse, InvalidQuery, ValidationFailed, WriteConflict
 from pimhub.storage.tables import object_versions, outbox
 from tests.assets.images import png
 from tests.storage.test_parallel_writers import errors_of, in_parallel
@@ -119,3 +119,28 @@ def test_parallel_metadata_updates_and_moves(bare_hub: Hub) -> None:
     assert {f"k{n}" for n in range(WRITERS) if n % 4} <= set(final.metadata)
     assert final.version == WRITERS + 1
     assert versions_of(bare_hub, uuid) == list(range(1, WRITERS + 2))
+
+
+def test_a_delete_racing_new_references_never_leaves_a_dangling_one(hub: Hub) -> None:
+    for attempt in range(3):
+        path = f"/race/{attempt}.png"
+        uuid = hub.assets.add(io.BytesIO(png()), path, author="t").asset.uuid
+
+        def work(n: int, path: str = path, attempt: int = attempt) -> Any:
+            if n == 0:
+                return hub.assets.delete(path, author="t")
+            values = {"sku": f"R{attempt}-{n}", "name": {"en": "R"}, "image": path}
+            return hub.catalog.create("Product", values, author="t")
+
+        outcomes = in_parallel(WRITERS // 2, work)
+        unexpected = [
+            o for o in errors_of(outcomes) if not isinstance(o, AssetInUse | ValidationFailed)
+        ]
+        assert unexpected == []
+        deleted = not isinstance(outcomes[0], Exception)
+        with hub.units_of_work() as uow:
+            users = uow.objects.referrers(uuid, 100)
+        if deleted:
+            assert users == []
+        else:
+            assert users  # refused only because something used it

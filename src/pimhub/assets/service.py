@@ -204,6 +204,9 @@ class AssetService:
 
         def work(uow: UnitOfWork) -> Asset:
             asset = self._locked(uow, ref)
+            # Writers referring to the asset hold it shared until they commit; once this
+            # holds it, every reference is committed and visible to the check below.
+            uow.assets.hold([asset.uuid], exclusive=True)
             referrers = uow.objects.referrers(asset.uuid, MAX_REFERRERS_SHOWN + 1)
             if referrers and not force:
                 raise asset_in_use(asset, referrers)

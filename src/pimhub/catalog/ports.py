@@ -153,6 +153,11 @@ class AssetRepository(Protocol):
         """Holds a write lock per asset path until the unit of work ends, as
         ObjectRepository.lock does per business key. Take it before reading the path."""
 
+    def hold(self, uuids: Sequence[str], *, exclusive: bool = False) -> set[str]:
+        """Locks assets until the unit of work ends: shared by writers that refer to them,
+        exclusive by their delete, so a reference is never written to an asset being
+        deleted; returns the uuids that still exist once the lock is held."""
+
     def get_by_path(self, path: str) -> Asset | None: ...
     def get_by_uuid(self, uuid: str) -> Asset | None: ...
     def get_many(self, uuids: Sequence[str]) -> dict[str, Asset]: ...

@@ -88,7 +88,10 @@ def lookup_assets(assets: AssetRepository, values: Iterable[str]) -> dict[str, s
             continue
     by_path = assets.uuids_of_paths(sorted(set(paths.values()))) if paths else {}
     found.update((v, by_path[p]) for v, p in paths.items() if p in by_path)
-    return found
+    # Held until the write commits: a delete running meanwhile either waits for it (and
+    # then sees the reference) or has removed the asset, which then counts as missing.
+    held = assets.hold(list(found.values()))
+    return {v: u for v, u in found.items() if u in held}
 
 
 def missing_asset(value: str) -> str:

@@ -94,6 +94,18 @@ class SqlAssetRepository:
         writers of one path run one after the other on PostgreSQL."""
         lock_names(self.conn, [f"Asset\x1fpath\x1f{p}" for p in paths], striped=True)
 
+    def hold(self, uuids: Sequence[str], *, exclusive: bool = False) -> set[str]:
+        """Locks the assets against deletion (shared: writers referring to them) or
+        against new references (exclusive: a delete) until the transaction ends; the ones
+        that still exist once the lock is held."""
+        wanted = sorted(set(uuids))
+        if not wanted or self.conn.dialect.name != "postgresql":
+            # SQLite runs one writer at a time: what this transaction read still holds.
+            return set(wanted)
+        names = [f"Asset\x1fuuid\x1f{u}" for u in wanted]
+        lock_names(self.conn, names, shared=not exclusive, striped=True)
+        return self.existing_uuids(wanted)
+
     def get_by_path(self, path: str) -> Asset | None:
         row = self.conn.execute(select(assets).where(assets.c.path == path)).first()
         return row_to_asset(row) if row else None

@@ -232,11 +232,25 @@ def _objects(
                 keys = {u: o.key for u, o in session.by_uuids(sorted(uuids)).items()}
         if role == FamilyRole.VARIANTS:
             keys.update(catalog.parent_keys(page.items))
+        keys.update(_asset_paths(catalog, definition, page.items))
         for obj in page.items:
             yield obj, keys
         if page.next_cursor is None:
             return
         after = page.next_cursor
+
+
+def _asset_paths(
+    catalog: CatalogService, definition: ClassDefinition, objs: list[CatalogObject]
+) -> dict[str, str]:
+    """The paths of the assets `objs` use, by uuid: an export names assets as an import
+    takes them, by path."""
+    fields = [f.name for f in definition.fields if f.type == FieldType.ASSET]
+    uuids = {u for obj in objs for f in fields for u in _as_list(obj.values.get(f))}
+    if not uuids:
+        return {}
+    with catalog.uow() as uow:
+        return {u: a.path for u, a in uow.assets.get_many(sorted(uuids)).items()}
 
 
 def _as_list(value: Any) -> list[str]:
@@ -253,10 +267,15 @@ def _value(col: Column, obj: CatalogObject, keys: dict[str, str]) -> Any:
         return value.get(col.part) if isinstance(value, dict) else value
     if col.field.type in (FieldType.MONEY, FieldType.QUANTITY):
         return value.get(col.part) if isinstance(value, dict) else None
-    if col.field.type == FieldType.RELATION:
-        found = [keys[u] for u in _as_list(value) if u in keys]
-        return found if col.field.multiple else next(iter(found), None)
+    if col.field.type in (FieldType.RELATION, FieldType.ASSET):
+        return _targets(col.field, value, keys)
     return value
+
+
+def _targets(f: FieldDefinition, value: Any, keys: dict[str, str]) -> Any:
+    """Relation targets by business key, assets by path."""
+    found = [keys[u] for u in _as_list(value) if u in keys]
+    return found if f.multiple else next(iter(found), None)
 
 
 def _cell(value: Any) -> str:
@@ -318,9 +337,8 @@ class _Jsonl:
             value = obj.values.get(name)
             if f is None or value is None:
                 continue
-            if f.type == FieldType.RELATION:
-                found = [keys[u] for u in _as_list(value) if u in keys]
-                value = found if f.multiple else next(iter(found), None)
+            if f.type in (FieldType.RELATION, FieldType.ASSET):
+                value = _targets(f, value, keys)
             elif f.localized and language is not None:
                 value = pick_language(value, language, language)
             fields[name] = value

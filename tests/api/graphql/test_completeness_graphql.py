@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
 from tests.api.graphql.conftest import Gql
+from tests.assets.images import add_images
 from tests.conftest import statements_run
 
 LAMP = {
@@ -31,6 +32,7 @@ LISTING = """query($filter: String, $language: String) {
 
 @pytest.fixture
 def shop(storefront: Hub) -> Hub:
+    add_images(storefront, "/lamp.png")
     storefront.catalog.create("Product", LAMP, author="t")
     return storefront
 
