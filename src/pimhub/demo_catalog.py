@@ -443,9 +443,9 @@ def category_colour(category: str) -> tuple[int, int, int]:
 
 
 @cache
-def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
-        return ImageFont.load_default(size=44)
+        return ImageFont.load_default(size=size)
     except ImportError:  # Pillow built without FreeType: the small bitmap font
         return ImageFont.load_default()
 
@@ -456,8 +456,8 @@ def product_image(sku: str, category: str) -> bytes:
     draw = ImageDraw.Draw(image)
     centre = IMAGE_SIZE / 2
     draw.rounded_rectangle((40, 40, IMAGE_SIZE - 40, IMAGE_SIZE - 40), 24, outline="white", width=6)
-    draw.text((centre, centre - 20), sku, fill=(40, 40, 40), font=_font(), anchor="mm")
-    draw.text((centre, centre + 40), category, fill=(70, 70, 70), anchor="mm")
+    draw.text((centre, centre - 20), sku, fill=(40, 40, 40), font=_font(44), anchor="mm")
+    draw.text((centre, centre + 40), category, fill=(70, 70, 70), font=_font(20), anchor="mm")
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=80)
     return out.getvalue()
