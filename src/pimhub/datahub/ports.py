@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from pimhub.assets.model import Asset
 from pimhub.catalog.objects import OBJECT_FIELDS, CatalogObject
 from pimhub.catalog.query import Node, SortKey
 from pimhub.catalog.variants import FamilyRole
@@ -71,6 +72,10 @@ class GraphReadSession(Protocol):
         self, class_name: str, *, id: int | None, uuid: str | None, key: str | None
     ) -> CatalogObject | None: ...
     def by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]: ...
+    def assets(self, uuids: Sequence[str]) -> dict[str, Asset]:
+        """Assets by uuid, in one statement (per a few thousand uuids)."""
+
+    def asset_at(self, path: str) -> Asset | None: ...
     def children(
         self, parent_uuids: Sequence[str], *, first: int, published_only: bool
     ) -> dict[str, list[CatalogObject]]:

@@ -31,11 +31,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import NullType
 
+from pimhub.assets.model import Asset
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.query import BoolOp, Node, Not, SystemField, ValueKind
+from pimhub.catalog.relations import looks_like_uuid
 from pimhub.catalog.variants import FamilyFilter, FamilyRole
 from pimhub.datahub.ports import MAX_JOINS, PARENT_JOIN, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
+from pimhub.storage.assets import SqlAssetRepository
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
 from pimhub.storage.tables import class_definitions, datahub_configs, objects
 
@@ -337,6 +340,15 @@ class SqlGraphReadSession:
             query = query.where(objects.c.business_key == key)
         row = self.conn.execute(query).first()
         return self.reader.catalog_object(row) if row is not None else None
+
+    def assets(self, uuids: Sequence[str]) -> dict[str, Asset]:
+        """Assets by uuid (asset fields), on this session's connection: a second one per
+        request is what the class docstring warns of."""
+        wanted = [u for u in uuids if looks_like_uuid(u)]
+        return SqlAssetRepository(self.conn).get_many(wanted) if wanted else {}
+
+    def asset_at(self, path: str) -> Asset | None:
+        return SqlAssetRepository(self.conn).get_by_path(path)
 
     def by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]:
         """Objects by uuid, as driver SQL: building an IN list through SQLAlchemy coerces

@@ -382,3 +382,28 @@ def test_a_long_preset_name_is_cut_in_the_message(pictures: dict[str, Asset], gq
     [error] = body["errors"]
     assert error["extensions"]["code"] == "UNKNOWN_THUMBNAIL"
     assert len(error["message"]) < 300
+
+
+@pytest.mark.parametrize("plans", [True, False])
+def test_assets_are_read_on_the_requests_own_connection(
+    pictures: dict[str, Asset],
+    storefront: Hub,
+    client: TestClient,
+    gql: Gql,
+    plans: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request holding two connections at once stalls a server whose every request
+    waits for its second one: assets come through the request's read session, never the
+    asset service (which takes a connection of its own)."""
+    client.app.state.graphql.use_plans = plans  # type: ignore[attr-defined]
+
+    def refuse(*_: Any) -> None:
+        raise AssertionError("GraphQL read assets through a second connection")
+
+    monkeypatch.setattr(storefront.assets, "get_many", refuse)
+    monkeypatch.setattr(storefront.assets, "get", refuse)
+    body = gql("{ getProductListing { edges { node { image { id } gallery { id } } } } }")
+    found = gql('{ getAsset(fullpath: "/products/blue.jpg") { id } }')
+    assert "errors" not in body and "errors" not in found
+    assert found["data"]["getAsset"] == {"id": pictures["blue"].uuid}

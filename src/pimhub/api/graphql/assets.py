@@ -34,7 +34,7 @@ from pimhub.assets.model import Asset, asset_url
 from pimhub.assets.paths import normalize_path
 from pimhub.assets.thumbnails import RASTER_TYPES
 from pimhub.catalog.channels import LANGUAGE_PATTERN
-from pimhub.catalog.errors import AssetNotFound, CatalogError
+from pimhub.catalog.errors import CatalogError
 
 ASSET_TYPE = "asset"  # Pimcore's type name, so `... on asset { }` fragments run unchanged
 METADATA_ITEM_TYPE = "asset_metadata_item"
@@ -43,10 +43,11 @@ UUID_LENGTH = 36
 
 
 class AssetReads(Protocol):
-    """What GraphQL reads of assets (AssetService has it)."""
+    """What GraphQL reads of assets: the request's read session (GraphReadSession), so
+    assets come from its snapshot and its connection."""
 
-    def get(self, ref: str) -> Asset: ...
-    def get_many(self, uuids: Sequence[str]) -> dict[str, Asset]: ...
+    def assets(self, uuids: Sequence[str]) -> dict[str, Asset]: ...
+    def asset_at(self, path: str) -> Asset | None: ...
 
 
 class AssetLoader:
@@ -66,7 +67,7 @@ class AssetLoader:
         wanted = [u for u in dict.fromkeys(uuids) if u not in self.known]
         if not wanted:
             return
-        found = self.reads.get_many(wanted) if self.reads is not None else {}
+        found = self.reads.assets(wanted) if self.reads is not None else {}
         for uuid in wanted:
             self.known[uuid] = found.get(uuid)
 
@@ -363,11 +364,9 @@ def find_asset(loader: AssetLoader, id: str | None, fullpath: str | None) -> Ass
     assert fullpath is not None
     try:
         path = normalize_path(_path_of(fullpath, loader.base_url), field="fullpath")
-        return loader.reads.get(path)
-    except AssetNotFound:
-        return None
     except CatalogError as exc:
         raise from_domain(exc) from None
+    return loader.reads.asset_at(path)
 
 
 def _path_of(fullpath: str, base_url: str) -> str:

@@ -71,7 +71,6 @@ class GraphQLEndpoint:
                     variables,
                     operation,
                     allow_mutations=scope["method"] == "POST",
-                    assets=hub.assets,
                     presets=preset_names(hub),
                     base_url=base_url(hub, scope),
                 )

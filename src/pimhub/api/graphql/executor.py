@@ -33,7 +33,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 
 from pimhub.access.keys import ApiKey
-from pimhub.api.graphql.assets import ASSET_TYPE, AssetLoader, AssetReads
+from pimhub.api.graphql.assets import ASSET_TYPE, AssetLoader
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import PoolTimeout, coded
 from pimhub.api.graphql.limits import CostCounter, NoNulRule, alias_rule, depth_rule
@@ -92,12 +92,10 @@ class GraphQLService:
         *,
         default_language: str,
         introspection_default: bool,
-        assets: AssetReads | None = None,
         presets: Callable[[], Collection[str]] = lambda: (),
         base_url: str = "",
     ) -> None:
         self.datahub = datahub
-        self.assets = assets
         self.presets = presets  # thumbnail presets' names, for fullpath(thumbnail:)
         self.base_url = base_url  # of asset URLs, unless a request names its own
         self.classes = classes
@@ -153,12 +151,11 @@ class GraphQLService:
         operation_name: str | None,
         *,
         allow_mutations: bool = True,
-        assets: AssetReads | None = None,
         presets: Collection[str] | None = None,
         base_url: str | None = None,
     ) -> dict[str, Any]:
-        """Runs one request. `assets`, `presets` (thumbnail preset names) and `base_url`
-        (of asset URLs) default to the service's own."""
+        """Runs one request. `presets` (thumbnail preset names) and `base_url` (of asset
+        URLs) default to the service's own."""
         entry = self._entry(config_name)
         schema = entry.schema
         config = schema.config
@@ -217,7 +214,7 @@ class GraphQLService:
                 self.default_language,
                 api_key=key,
                 assets=AssetLoader(
-                    assets or self.assets,
+                    session,
                     base_url or self.base_url,
                     self.presets() if presets is None else presets,
                 ),
