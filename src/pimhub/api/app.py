@@ -37,6 +37,7 @@ from pimhub.api.rest import (
 from pimhub.assets.thumbnails import Thumbnailer, parse_presets
 from pimhub.bootstrap import Hub
 from pimhub.events.worker import Worker
+from pimhub.storage.asset_point_reads import SqlAssetPointReads
 
 DESCRIPTION = """
 pimhub's custom REST API. Authenticate with `Authorization: Bearer <key>` or `X-API-Key`.
@@ -115,6 +116,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     )
     fast.state.hub = hub
     fast.state.thumbnails = app.state.thumbnails
+    fast.state.asset_reads = SqlAssetPointReads(hub.engine)
     fast.state.graphql = app.state.graphql = graphql_service(hub)
     install_error_handlers(fast)
     app.fast_app, app.fast_prefixes = (

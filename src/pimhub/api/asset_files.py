@@ -13,6 +13,7 @@ a browser never runs the file's content in this origin.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -23,8 +24,12 @@ from starlette.routing import Route
 
 from pimhub.api.auth import point_read
 from pimhub.api.rest.assets import assets_of, thumbnailer_of
+from pimhub.assets.model import Asset
 from pimhub.assets.paths import normalize_path
+from pimhub.assets.thumbnails import Thumbnail, Thumbnailer
 from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import AssetNotFound, FieldError
+from pimhub.storage.asset_point_reads import SqlAssetPointReads
 
 PREFIX = "/assets/"
 PATH = "/assets/{path:path}"
@@ -59,11 +64,28 @@ def not_modified(if_none_match: str | None, tag: str) -> bool:
     return False
 
 
+async def _thumbnail(thumbnailer: Thumbnailer, asset: Asset, preset: str) -> Thumbnail:
+    """The thumbnail, drawn on the first request. Drawing takes up to seconds of CPU and a
+    remote store blocks, so those run in a thread; a thumbnail already on this machine's
+    disk is found on the loop (a stat). An unknown preset (400, naming the presets) or a
+    type without thumbnails (415) is refused by plan()."""
+    _, key, _ = thumbnailer.plan(asset, preset)
+    local = thumbnailer.store.local_path(key)
+    if local is not None and local.is_file():
+        return thumbnailer.ensure(asset, preset)
+    return await run_in_threadpool(thumbnailer.ensure, asset, preset)
+
+
 async def serve_asset(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     service = assets_of(hub)
     path = normalize_path("/" + request.path_params["path"])
-    asset = await point_read(hub, lambda: service.get(path))
+    reads: SqlAssetPointReads = request.app.state.asset_reads
+    asset = await point_read(hub, lambda: reads.get_by_path(path))
+    if asset is None:
+        raise AssetNotFound(
+            f"no asset at '{path}'", [FieldError("path", "no such asset", AssetNotFound.code)]
+        )
     query = request.query_params
     current = query.get("v") == asset.checksum[:16]
     headers = {
@@ -78,9 +100,7 @@ async def serve_asset(request: Request) -> Response:
             headers["Content-Security-Policy"] = SANDBOX
     else:
         thumbnailer = thumbnailer_of(request)
-        # A first request draws it: up to seconds of CPU that must not stall the loop. An
-        # unknown preset (400, listing them) or a type without thumbnails (415) is refused.
-        thumbnail = await run_in_threadpool(thumbnailer.ensure, asset, preset)
+        thumbnail = await _thumbnail(thumbnailer, asset, preset)
         tag, media_type, size = _quoted(thumbnail.etag), thumbnail.mimetype, thumbnail.size
     headers["ETag"] = tag
     if not_modified(request.headers.get("if-none-match"), tag):
@@ -93,7 +113,10 @@ async def serve_asset(request: Request) -> Response:
         local = store.local_path(thumbnail.key)
         chunks = None if local is not None else lambda: store.read(thumbnail.key)
     if local is not None:
-        return FileResponse(local, media_type=media_type, headers=headers)
+        # Stat here, not in FileResponse's worker thread: a hop costs more than a stat of a
+        # file the kernel has cached, and a cached thumbnail is the hottest request there is.
+        stat = os.stat(local)
+        return FileResponse(local, media_type=media_type, headers=headers, stat_result=stat)
     headers["Content-Length"] = str(size)
     if request.method == "HEAD" or chunks is None:
         return Response(status_code=200, media_type=media_type, headers=headers)
