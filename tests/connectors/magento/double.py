@@ -2,7 +2,8 @@
 
 It keeps its data in Magento's shapes (products by SKU with entity ids, global values and
 per-store-view overrides, custom attributes, MSI source items and the legacy stock item,
-categories, attributes with options, configurable links, asynchronous bulks), checks OAuth 1.0a
+categories, attributes with options, configurable links, media gallery entries (see
+double_media.py), asynchronous bulks), checks OAuth 1.0a
 signatures on every request and validates every request body against Adobe's published schema.
 A body that does not validate is answered 400 and recorded in `violations`.
 

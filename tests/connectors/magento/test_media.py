@@ -381,6 +381,49 @@ def test_a_full_sync_sends_the_images_per_sku_after_the_bulk(
     assert again.media_calls == 0
 
 
+def test_a_backlog_sent_through_bulk_gets_its_images_per_sku_afterwards(
+    shop: Hub, double: MagentoDouble, pictures: dict[str, Asset]
+) -> None:
+    shop.connectors.update("shop", {**CONFIG, "bulk": {"threshold": 3, "chunk": 3}})
+    dispatcher = build_dispatcher(shop)
+    for i in range(3):
+        tee(shop, f"Q-{i}", ean=None, image=pictures["front"].uuid)
+
+    async def deliver() -> None:
+        while await dispatcher.run_once():
+            pass
+        for target in list(dispatcher._targets.values()):
+            settling = getattr(target.destination, "_settling", None)
+            if settling is not None:
+                await settling
+        for target in list(dispatcher._targets.values()):
+            if target.destination is not None:
+                await target.destination.aclose()
+
+    asyncio.run(deliver())
+    assert any(r.path == "/async/bulk/V1/products/bySku" for r in double.requests)
+    for i in range(3):
+        [entry] = double.media(f"Q-{i}")
+        assert (entry["label"], entry["types"]) == ("Front", ROLES)
+    assert shop.connectors.status("shop").counts == {"synced": 3}
+
+
+def test_a_product_the_hub_deletes_in_magento_takes_its_record_along(
+    shop: Hub, double: MagentoDouble, pictures: dict[str, Asset]
+) -> None:
+    shop.connectors.update("shop", {**CONFIG, "deletes": "delete"})
+    tee(shop, image=pictures["front"].uuid)
+    push(shop, "TS-1")
+    assert record(shop) != {}
+    shop.catalog.patch("Product", "TS-1", {}, published=False, author="t")
+    push(shop, "TS-1")
+    assert double.product("TS-1") is None and record(shop) == {}
+    shop.catalog.patch("Product", "TS-1", {}, published=True, author="t")
+    [outcome] = push(shop, "TS-1")  # created again, with its image uploaded again
+    assert outcome.ok, outcome.error
+    assert [e["label"] for e in double.media("TS-1")] == ["Front"]
+
+
 @pytest.mark.parametrize(
     ("media", "field"),
     [
