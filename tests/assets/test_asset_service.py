@@ -241,3 +241,24 @@ def test_unknown_refs(bare_hub: Hub) -> None:
     for ref in ("/nope.png", "01a24240-98ce-7057-8dbb-bc0774ab0df5", "/a\x00b", "/a/../b"):
         with pytest.raises(AssetNotFound):
             bare_hub.assets.get(ref)
+
+
+def test_a_long_path_fits_the_version_and_event_rows(bare_hub: Hub) -> None:
+    path = "/" + "/".join(["folder" * 10] * 12) + "/a.png"  # about 740 characters
+    asset = add(bare_hub, png(), path).asset
+    assert bare_hub.assets.get(path).uuid == asset.uuid
+    [version] = bare_hub.assets.versions(path)
+    assert len(version.key) == 255 and path.startswith(version.key[:-1])
+    assert version.values["path"] == path
+    with bare_hub.engine.connect() as conn:
+        payload = conn.execute(select(outbox.c.payload)).scalar_one()
+    assert payload["data"]["path"] == path
+
+
+@pytest.mark.parametrize(
+    ("source", "validator"), [("x" * 2049, None), ("a\x00b", None), ("https://x/", "v" * 256)]
+)
+def test_bad_sources_are_refused(bare_hub: Hub, source: str, validator: str | None) -> None:
+    with pytest.raises(InvalidInput):
+        add(bare_hub, png(), "/a.png", source=source, source_validator=validator)
+    assert bare_hub.assets.list_page().total == 0

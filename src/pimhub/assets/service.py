@@ -122,6 +122,8 @@ class AssetService:
         `metadata`, when given, replaces the stored metadata; None keeps it."""
         path = normalize_path(path)
         meta = None if metadata is None else check_metadata(metadata, self.languages)
+        _check_text("source", source, 2048)
+        _check_text("sourceValidator", source_validator, 255)
         checksum, size = self._digest(content)
         found = detect(content, max_pixels=self.limits.max_pixels)
         key = blob_key(checksum)
@@ -358,3 +360,14 @@ def _dropped_content(before: Asset | None, save: AssetSave) -> str | None:
     if before is None or not save.changed or before.checksum == save.asset.checksum:
         return None
     return before.checksum
+
+
+def _check_text(name: str, value: str | None, limit: int) -> None:
+    """Bookkeeping texts must fit their columns and hold no NUL (PostgreSQL refuses it)."""
+    if value is None:
+        return
+    if not isinstance(value, str) or NUL in value or len(value) > limit:
+        raise InvalidInput(
+            f"{name} must be a text of at most {limit} characters without NUL",
+            [FieldError(name, f"not a text of at most {limit} characters", "invalid")],
+        )
