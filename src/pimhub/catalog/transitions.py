@@ -70,7 +70,13 @@ def run_transition(
         raise TransitionForbidden(
             f"the key '{author}' may not run '{name}' on {class_name}; it needs one of the "
             f"scopes {', '.join(f'{s}:{class_name}' for s in transition.scopes)}",
-            [FieldError("transition", f"needs any of: {', '.join(transition.scopes)}")],
+            [
+                FieldError(
+                    "transition",
+                    f"needs any of: {', '.join(transition.scopes)}",
+                    TransitionForbidden.code,
+                )
+            ],
         )
     problem = check_comment(transition, comment)
     if problem is not None:
@@ -82,12 +88,15 @@ def run_transition(
     check_version(before, expected_version)
     state = before.workflow_state
     if state not in transition.sources:
-        open_now = open_transitions(workflow, state, may_run)
+        open_now = ", ".join(open_transitions(workflow, state, may_run)) or "none"
         raise InvalidTransition(
             f"{class_name} '{key}' is in state '{state}'; '{name}' runs from "
-            f"{', '.join(transition.sources)}. Open from '{state}': "
-            f"{', '.join(open_now) or 'none'}",
-            [FieldError("transition", f"state is '{state}'; open: {', '.join(open_now)}")],
+            f"{', '.join(transition.sources)}. Open from '{state}': {open_now}",
+            [
+                FieldError(
+                    "transition", f"state is '{state}'; open: {open_now}", InvalidTransition.code
+                )
+            ],
         )
     # The row keeps its values; its state and, with it, whether it is published change.
     published = workflow.publishes(transition.target)

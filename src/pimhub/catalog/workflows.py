@@ -117,10 +117,12 @@ class Workflow:
         ]
 
     def to_dict(self) -> dict[str, Any]:
+        # Lists, not mappings by name (which parse_workflow reads too): PostgreSQL's jsonb
+        # keeps no key order, and the order of states and transitions is what lists show.
         return {
             "initial": self.initial,
-            "states": {s.name: s.to_dict() for s in self.states},
-            "transitions": {t.name: t.to_dict() for t in self.transitions},
+            "states": [{"name": s.name, **s.to_dict()} for s in self.states],
+            "transitions": [{"name": t.name, **t.to_dict()} for t in self.transitions],
         }
 
 

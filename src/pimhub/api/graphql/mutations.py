@@ -244,14 +244,13 @@ def _language(ctx: RequestContext, args: Mapping[str, Any]) -> str:
 
 def _create(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
     values = to_values(binding, args["input"], _language(ctx, args))
-    published = args.get("published")
     try:
         obj = _writing(
             ctx,
             lambda: ctx.catalog.create(
                 binding.definition.name,
                 values,
-                published=True if published is None else published,
+                published=args.get("published"),  # unsaid: published, or as its workflow says
                 parent=args.get("parent"),
                 author=ctx.author,
             ),

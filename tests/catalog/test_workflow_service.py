@@ -1,0 +1,282 @@
+"""Workflow transitions through the catalog service, on SQLite and PostgreSQL: paths allowed
+and refused per scope, versions and both events in one transaction, published kept to the
+workflow by every write path, class changes, and parallel transitions."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from pimhub.bootstrap import Hub
+from pimhub.catalog.batch import PUBLISHED_ITEM_KEY, Outcome
+from pimhub.catalog.errors import (
+    CatalogError,
+    IncompatibleClassChange,
+    InvalidInput,
+    InvalidTransition,
+    ObjectNotFound,
+    PublishedByWorkflow,
+    StaleVersion,
+    TransitionForbidden,
+    UnknownTransition,
+)
+from pimhub.storage.tables import outbox
+from tests.catalog.workflow_fixtures import ARTICLE, NOTE, install, key, runs_as
+
+
+@pytest.fixture
+def wf(bare_hub: Hub) -> Hub:
+    return install(bare_hub)
+
+
+def admin_runs(_scopes: object) -> bool:
+    return True
+
+
+def walk(hub: Hub, code: str, *names: str) -> None:
+    for name in names:
+        hub.catalog.transition("Article", code, name, may_run=admin_runs, author="admin")
+
+
+def outbox_rows(hub: Hub) -> list[tuple[str, int, dict[str, object]]]:
+    with hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.event_type, outbox.c.version, outbox.c.payload).order_by(outbox.c.id)
+        ).all()
+    return [(r.event_type, r.version, r.payload) for r in rows]
+
+
+def test_a_new_object_starts_in_the_initial_state_unpublished(wf: Hub) -> None:
+    obj = wf.catalog.create("Article", {"code": "a1", "title": "Hello"}, author="w")
+    assert (obj.workflow_state, obj.published) == ("draft", False)
+    assert obj.to_dict()["workflow"] == {"state": "draft"}
+    stored = wf.catalog.get_object("Article", "a1", include_drafts=True)
+    assert stored.workflow_state == "draft"
+    note = wf.catalog.create("Note", {"code": "n1"}, author="w")
+    assert (note.workflow_state, note.published) == (None, True)
+    assert "workflow" not in note.to_dict()
+
+
+def test_the_full_path_with_scopes(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1", "title": "Hello"}, author="w")
+    writer = key(wf, "write:Article", name="writer")
+    reviewer = key(wf, "review:Article", name="reviewer")
+    publisher = key(wf, "publish:*", name="publisher")
+    admin = key(wf, "admin", name="root")
+    run = wf.catalog.transition
+    moved = run("Article", "a1", "submit", may_run=runs_as(writer), author="writer")
+    assert (moved.workflow_state, moved.published, moved.version) == ("review", False, 2)
+    with pytest.raises(TransitionForbidden) as forbidden:
+        run("Article", "a1", "approve", may_run=runs_as(writer), author="writer")
+    assert "review:Article" in forbidden.value.detail
+    with pytest.raises(TransitionForbidden):
+        run("Article", "a1", "approve", may_run=runs_as(reviewer, "Note"), author="reviewer")
+    moved = run("Article", "a1", "approve", may_run=runs_as(reviewer), author="reviewer")
+    assert moved.workflow_state == "approved"
+    with pytest.raises(TransitionForbidden):
+        run("Article", "a1", "publish", may_run=runs_as(reviewer), author="reviewer")
+    moved = run("Article", "a1", "publish", may_run=runs_as(publisher), author="publisher")
+    assert (moved.workflow_state, moved.published, moved.version) == ("published", True, 4)
+    moved = run("Article", "a1", "unpublish", may_run=runs_as(admin), author="root")
+    assert (moved.workflow_state, moved.published) == ("draft", False)
+    versions = wf.catalog.list_versions("Article", "a1", include_drafts=True)
+    assert [(v.version, v.author, v.changed_fields) for v in versions] == [
+        (5, "root", ("workflowState", "published")),
+        (4, "publisher", ("workflowState", "published")),
+        (3, "reviewer", ("workflowState",)),
+        (2, "writer", ("workflowState",)),
+        (1, "w", ("code", "title")),
+    ]
+
+
+def test_an_invalid_transition_names_the_state_and_what_is_open(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    reviewer = key(wf, "review:Article", "write:Article")
+    with pytest.raises(InvalidTransition) as caught:
+        wf.catalog.transition("Article", "a1", "approve", may_run=runs_as(reviewer), author="r")
+    assert "state 'draft'" in caught.value.detail
+    assert "Open from 'draft': submit" in caught.value.detail
+    with pytest.raises(UnknownTransition) as unknown:
+        wf.catalog.transition("Article", "a1", "launch", may_run=admin_runs, author="r")
+    assert "submit, reject, approve, publish, unpublish" in unknown.value.detail
+    with pytest.raises(UnknownTransition):
+        wf.catalog.transition("Note", "a1", "submit", may_run=admin_runs, author="r")
+    with pytest.raises(ObjectNotFound):
+        wf.catalog.transition("Article", "zz", "submit", may_run=admin_runs, author="r")
+
+
+def test_a_rejection_needs_its_comment_and_the_event_carries_it(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    walk(wf, "a1", "submit")
+    with pytest.raises(InvalidInput) as caught:
+        wf.catalog.transition("Article", "a1", "reject", may_run=admin_runs, author="ed")
+    assert caught.value.errors[0].field == "comment"
+    assert not isinstance(caught.value, InvalidTransition)
+    wf.catalog.transition(
+        "Article", "a1", "reject", may_run=admin_runs, author="ed", comment="fix the title"
+    )
+    last = outbox_rows(wf)[-1]
+    assert last[0] == "workflow.transitioned"
+    assert last[2]["data"] == {  # type: ignore[comparison-overlap]
+        "objectType": "Article",
+        "uuid": wf.catalog.get_object("Article", "a1", include_drafts=True).uuid,
+        "businessKey": "a1",
+        "version": 3,
+        "transition": "reject",
+        "from": "review",
+        "to": "draft",
+        "actor": "ed",
+        "comment": "fix the title",
+    }
+
+
+def test_a_transition_writes_its_version_and_both_events_together(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    walk(wf, "a1", "submit", "approve")
+    before = len(outbox_rows(wf))
+    walk(wf, "a1", "publish")
+    rows = outbox_rows(wf)[before:]
+    assert [(t, v) for t, v, _ in rows] == [("object.published", 4), ("workflow.transitioned", 4)]
+    assert rows[0][2]["data"]["changedFields"] == ["workflowState", "published"]  # type: ignore[index]
+    assert rows[0][2]["data"]["object"]["workflow"] == {"state": "published"}  # type: ignore[index]
+    # A transition that fails after its checks leaves nothing behind: no version, no event.
+    with pytest.raises(InvalidTransition):
+        walk(wf, "a1", "publish")
+    assert len(outbox_rows(wf)) == before + 2
+    assert len(wf.catalog.list_versions("Article", "a1", include_drafts=True)) == 4
+
+
+def test_a_stale_expected_version_is_refused(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    with pytest.raises(StaleVersion):
+        wf.catalog.transition(
+            "Article", "a1", "submit", may_run=admin_runs, author="w", expected_version=7
+        )
+    moved = wf.catalog.transition(
+        "Article", "a1", "submit", may_run=admin_runs, author="w", expected_version=1
+    )
+    assert moved.version == 2
+
+
+def test_writes_may_not_change_published_on_a_workflow_class(wf: Hub) -> None:
+    c = wf.catalog
+    with pytest.raises(PublishedByWorkflow) as caught:
+        c.create("Article", {"code": "a1"}, published=True, author="w")
+    assert "publish, unpublish" in caught.value.detail
+    c.create("Article", {"code": "a1"}, published=False, author="w")  # agrees: fine
+    with pytest.raises(PublishedByWorkflow):
+        c.put("Article", "a1", {"title": "x"}, published=True, author="w")
+    with pytest.raises(PublishedByWorkflow):
+        c.patch("Article", "a1", {"title": "x"}, published=True, author="w")
+    with pytest.raises(PublishedByWorkflow):
+        c.upsert("Article", {"code": "a1"}, published=True, author="w")
+    saved = c.patch("Article", "a1", {"title": "edited"}, author="w")
+    assert (saved.object.workflow_state, saved.object.published) == ("draft", False)
+    walk(wf, "a1", "submit", "approve", "publish")
+    saved = c.put("Article", "a1", {"title": "live edit"}, author="w")
+    assert (saved.object.workflow_state, saved.object.published) == ("published", True)
+    with pytest.raises(PublishedByWorkflow):
+        c.patch("Article", "a1", {}, published=False, author="w")
+    # A class without a workflow keeps today's flag.
+    c.create("Note", {"code": "n1"}, published=False, author="w")
+    assert c.patch("Note", "n1", {}, published=True, author="w").object.published
+
+
+def test_batches_refuse_published_per_item(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    with wf.catalog.batch_writer("Article", author="imp") as batch:
+        results = batch.save(
+            [
+                {"code": "a1", "title": "t", PUBLISHED_ITEM_KEY: True},
+                {"code": "a2", "title": "new"},
+                {"code": "a3", PUBLISHED_ITEM_KEY: True},
+            ]
+        )
+        batch.commit()
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.CREATED, Outcome.FAILED]
+    assert results[0].errors[0].field == "published"
+    created = wf.catalog.get_object("Article", "a2", include_drafts=True)
+    assert (created.workflow_state, created.published) == ("draft", False)
+    with wf.catalog.batch_writer("Note", author="imp") as batch:
+        [note] = batch.save([{"code": "n1", PUBLISHED_ITEM_KEY: False}])
+        batch.commit()
+    assert note.outcome == Outcome.CREATED
+
+
+def test_removing_a_held_state_is_refused_and_adding_a_workflow_assigns_states(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    walk(wf, "a1", "submit")
+    smaller = {
+        **ARTICLE,
+        "workflow": {
+            "initial": "draft",
+            "states": {"draft": {}, "published": {"publishes": True}},
+            "transitions": {"go": {"from": ["draft"], "to": "published", "scopes": ["publish"]}},
+        },
+    }
+    with pytest.raises(IncompatibleClassChange) as caught:
+        wf.classes.replace("Article", smaller, author="t")
+    assert [e.field for e in caught.value.errors] == ["workflow.states.review"]
+    assert "1 object(s)" in caught.value.errors[0].message
+    wf.catalog.transition("Article", "a1", "reject", may_run=admin_runs, author="t", comment="no")
+    wf.classes.replace("Article", smaller, author="t")
+    # Notes gain a workflow: published notes land in the publishing state, drafts in draft.
+    wf.catalog.create("Note", {"code": "live"}, author="t")
+    wf.catalog.create("Note", {"code": "hidden"}, published=False, author="t")
+    wf.classes.replace("Note", {**NOTE, "workflow": smaller["workflow"]}, author="t")
+    live = wf.catalog.get_object("Note", "live", include_drafts=True)
+    hidden = wf.catalog.get_object("Note", "hidden", include_drafts=True)
+    assert (live.workflow_state, live.published, live.version) == ("published", True, 1)
+    assert (hidden.workflow_state, hidden.published) == ("draft", False)
+    wf.classes.replace("Note", NOTE, author="t")
+    assert wf.catalog.get_object("Note", "live", include_drafts=False).workflow_state is None
+
+
+def test_a_workflow_where_no_state_publishes_cannot_take_published_objects(wf: Hub) -> None:
+    wf.catalog.create("Note", {"code": "live"}, author="t")
+    closed = {
+        "initial": "draft",
+        "states": {"draft": {}},
+        "transitions": {"stay": {"from": ["draft"], "to": "draft", "scopes": ["write"]}},
+    }
+    with pytest.raises(IncompatibleClassChange) as caught:
+        wf.classes.replace("Note", {**NOTE, "workflow": closed}, author="t")
+    assert "no state publishes" in caught.value.errors[0].message
+
+
+def test_parallel_transitions_of_one_object_let_exactly_one_win(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "race"}, author="w")
+    writer = key(wf, "write:Article")
+
+    def submit(_: int) -> str:
+        try:
+            wf.catalog.transition("Article", "race", "submit", may_run=runs_as(writer), author="w")
+        except CatalogError as exc:
+            return exc.code
+        return "ok"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(submit, range(20)))
+    assert outcomes.count("ok") == 1
+    assert outcomes.count("invalid-transition") == 19
+    obj = wf.catalog.get_object("Article", "race", include_drafts=True)
+    assert (obj.workflow_state, obj.version) == ("review", 2)
+    kinds = [t for t, _, _ in outbox_rows(wf)]
+    assert kinds.count("workflow.transitioned") == 1
+
+
+def test_parallel_transitions_of_different_objects_all_succeed(wf: Hub) -> None:
+    codes = [f"p{i}" for i in range(12)]
+    for code in codes:
+        wf.catalog.create("Article", {"code": code}, author="w")
+
+    def move(code: str) -> str | None:
+        walk(wf, code, "submit", "approve", "publish")
+        wf.catalog.patch("Article", code, {"title": f"t-{code}"}, author="w")  # no version named
+        return wf.catalog.get_object("Article", code, include_drafts=False).workflow_state
+
+    with ThreadPoolExecutor(6) as pool:
+        states = list(pool.map(move, codes))
+    assert states == ["published"] * len(codes)
