@@ -106,3 +106,9 @@ def test_pixel_limit_is_the_configured_one() -> None:
     assert _detect(png((64, 48)), max_pixels=64 * 48) == ("image/png", 64, 48)
     with pytest.raises(PayloadTooLarge):
         _detect(png((64, 48)), max_pixels=64 * 48 - 1)
+
+
+def test_oversized_svg_is_refused_unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pimhub.assets.detect.MAX_SVG_BYTES", len(SVG) - 1)
+    with pytest.raises(PayloadTooLarge):
+        _detect(SVG)

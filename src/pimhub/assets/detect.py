@@ -28,6 +28,7 @@ PDF = "application/pdf"
 ACCEPTED = frozenset({*RASTER_TYPES.values(), SVG, PDF})
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 _SNIFF_BYTES = 4096
+MAX_SVG_BYTES = 10 << 20
 # Magic numbers of refused types, so the refusal can say what the file looks like.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "application/zip"),
@@ -148,6 +149,14 @@ def _looks_like_xml(head: bytes) -> bool:
 
 
 def _svg(content: IO[bytes], head: bytes) -> Detected:
+    size = content.seek(0, 2)
+    content.seek(0)
+    if size > MAX_SVG_BYTES:
+        # A parsed XML tree takes many times its text in memory.
+        raise PayloadTooLarge(
+            f"an SVG file may hold at most {MAX_SVG_BYTES:,} bytes; this one has {size:,}",
+            [FieldError("file", f"an SVG over {MAX_SVG_BYTES:,} bytes", "too-large")],
+        )
     data = content.read()
     content.seek(0)
     try:
