@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -26,6 +27,13 @@ class BlobStore(Protocol):
     def local_path(self, key: str) -> Path | None:
         """A file holding the blob, when the store keeps it on this machine's disk (the
         server then sends the file itself); None otherwise."""
+
+    def modified_at(self, key: str) -> datetime | None:
+        """When the blob was last written or touched; None when there is none."""
+
+    def touch(self, key: str) -> bool:
+        """Mark the blob as just written, so that garbage collection counts it as young
+        (an upload reusing stored bytes); False when there is none."""
 
     def delete(self, key: str) -> None:
         """Remove the blob; nothing when there is none."""
