@@ -312,3 +312,24 @@ def test_nul_in_the_url_path_and_a_missing_file_part(
         "/api/v1/assets/products/a.png", json={"metadata": {"a": "\u0000"}}, headers=writer
     )
     assert patch_nul.status_code == 400
+
+
+def test_parallel_uploads_to_one_path_never_conflict(
+    assets_client: TestClient, writer: dict[str, str]
+) -> None:
+    """Writers naming no version take turns (on PostgreSQL too): each answer is 201 or 200,
+    never a 409 or a 500, and the versions count every change."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    contents = [image_bytes(8 + n, 8) for n in range(12)]
+
+    def put(content: bytes) -> int:
+        return assets_client.put(
+            "/api/v1/assets/race/one.png", content=content, headers=writer
+        ).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(put, contents))
+    assert sorted(statuses) == [200] * 11 + [201], statuses
+    asset = assets_client.get("/api/v1/assets/race/one.png", headers=writer).json()
+    assert asset["version"] == 12
