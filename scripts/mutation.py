@@ -62,6 +62,11 @@ MODULES: dict[str, list[str]] = {
         "tests/transfer/test_more_steps.py",
         "tests/transfer/test_empty_amounts.py",
         "tests/transfer/test_infer.py",
+        "tests/transfer/test_asset_step.py",
+    ],
+    # The asset step (issue 17): parsing and locating, and the imports that use it.
+    "transfer/asset_step.py": [
+        "tests/transfer/test_asset_step.py",
     ],
     "transfer/steps.py": [
         "tests/transfer/test_mapping.py",

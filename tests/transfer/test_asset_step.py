@@ -110,6 +110,57 @@ def test_locate_urls_relative_paths_and_local_files() -> None:
             locate(cell, AssetOptions())
 
 
+def test_option_messages_and_what_a_bad_option_returns() -> None:
+    assert problems("yes") == [
+        ("fields.image.asset", "true, or {base: <URL or folder>, folder: /products}")
+    ]
+    unknown = ("fields.image.asset.bse", "unknown option; use base, folder")
+    assert problems({"bse": SHOP}) == [unknown]
+    assert problems({"base": 3}) == [
+        ("fields.image.asset.base", "a URL (https://...) or a folder of files")
+    ]
+    assert problems({"folder": ".."}) == [
+        ("fields.image.asset.folder", "an asset folder such as /products (no '..', no '.')")
+    ]
+    errors: list[FieldError] = []
+    assert parse_options({"base": "", "folder": "/ok"}, "p", errors) is None
+    assert parse_options({"base": "http://shop.example/m", "folder": "a//b/"}, "p", []) == (
+        AssetOptions("http://shop.example/m", "/a/b")
+    )
+
+
+def test_locate_joins_exactly_one_slash_and_keeps_what_the_cell_says() -> None:
+    assert locate("/X1.jpg", AssetOptions(SHOP + "/", "/p")) == AssetSource(
+        f"{SHOP}/X1.jpg", False, "/p"
+    )
+    assert locate("a.jpg", AssetOptions("https://x.example/X/")).location == (
+        "https://x.example/X/a.jpg"
+    )
+    assert locate("X1.jpg", AssetOptions("/srv/m/", "/p")) == AssetSource(
+        "/srv/m/X1.jpg", True, "/p"
+    )
+    assert locate("/X1.jpg", AssetOptions("/srv/m", "/p")).location == "/srv/m/X1.jpg"
+    assert locate("http://a.example/b c.jpg", AssetOptions()) == AssetSource(
+        "http://a.example/b c.jpg", False, "/imports"
+    )
+    assert locate("/" + "a" * 2047, AssetOptions()).location == "/" + "a" * 2047
+    with pytest.raises(CellError, match=r"^ab: URLs are not fetched"):
+        locate("ab:x", AssetOptions())
+    with pytest.raises(CellError, match="relative path"):
+        locate("C:\\x.jpg", AssetOptions())
+    with pytest.raises(CellError, match="control characters"):
+        locate("/a\x7f.jpg", AssetOptions())
+    with pytest.raises(CellError) as raised:
+        locate("x" * 90 + "\x01", AssetOptions())
+    assert str(raised.value) == f"{'x' * 80!r} holds control characters, which no file location may"
+    with pytest.raises(CellError) as raised:
+        locate("r" * 300, AssetOptions())
+    assert str(raised.value) == (
+        f"'{'r' * 200}' is a relative path; give a URL, or set asset.base to the URL or "
+        "folder it is relative to"
+    )
+
+
 def test_a_bar_separates_a_gallerys_files_and_a_split_list_stays_a_list() -> None:
     step = asset_step(AssetOptions(SHOP))
     assert [s.location for s in step("/a.jpg | /b.jpg|")] == [f"{SHOP}/a.jpg", f"{SHOP}/b.jpg"]
