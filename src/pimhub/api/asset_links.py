@@ -45,6 +45,10 @@ def asset_views(
     wanted = list(dict.fromkeys(uuids))
     if not wanted:
         return {}
+    # Driver SQL through a read session: about a fifth of the asset service's unit of work
+    # on the product route, the hottest read.
+    with hub.graph_reads.session() as session:
+        found = session.assets(wanted)
     presets = preset_names(hub)
     default = hub.settings.default_language
     return {
@@ -56,5 +60,5 @@ def asset_views(
             language=language,
             default_language=default,
         )
-        for uuid, asset in hub.assets.get_many(wanted).items()
+        for uuid, asset in found.items()
     }

@@ -50,6 +50,12 @@ MAX_IN = 500  # uuids per IN list; larger batches are split
 # Statement construction is a large part of a joined read; aliases and their columns are
 # built once.
 _ALIASES = [objects.alias(f"t{i + 1}") for i in range(MAX_JOINS)]
+# Asset fields' assets (GraphQL): what the asset type shows, in SqlGraphReadSession._asset's
+# order.
+_ASSETS_SQL = (
+    "SELECT uuid, path, mimetype, filesize, checksum, width, height, metadata, version, "
+    "created_at, modified_at, id FROM assets WHERE uuid"
+)
 _BY_UUID_SQL = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects WHERE uuid"
 # Each parent's first variants: ranked per parent, so `first` bounds what is read however
 # large a family is. The parent's uuid comes last, after the columns asked for.
@@ -342,10 +348,38 @@ class SqlGraphReadSession:
         return self.reader.catalog_object(row) if row is not None else None
 
     def assets(self, uuids: Sequence[str]) -> dict[str, Asset]:
-        """Assets by uuid (asset fields), on this session's connection: a second one per
-        request is what the class docstring warns of."""
-        wanted = [u for u in uuids if looks_like_uuid(u)]
-        return SqlAssetRepository(self.conn).get_many(wanted) if wanted else {}
+        """Assets by uuid (asset fields), on this session's connection (a second one per
+        request is what the class docstring warns of), as driver SQL like by_uuids."""
+        wanted = list(dict.fromkeys(u for u in uuids if looks_like_uuid(u)))
+        found: dict[str, Asset] = {}
+        for start in range(0, len(wanted), MAX_IN):
+            chunk = wanted[start : start + MAX_IN]
+            if self.reader.sqlite:
+                sql = f"{_ASSETS_SQL} IN ({', '.join('?' * len(chunk))})"
+                rows = self.conn.exec_driver_sql(sql, tuple(chunk))
+            else:
+                rows = self.conn.exec_driver_sql(f"{_ASSETS_SQL} = ANY(%(u)s)", {"u": chunk})
+            for row in rows:
+                asset = self._asset(row)
+                found[asset.uuid] = asset
+        return found
+
+    def _asset(self, row: Any) -> Asset:
+        reader = self.reader
+        return Asset(
+            uuid=row[0],
+            path=row[1],
+            mimetype=row[2],
+            filesize=row[3],
+            checksum=row[4],
+            width=row[5],
+            height=row[6],
+            metadata=reader.json(row[7]) or {},
+            version=row[8],
+            created_at=reader.utc(row[9]),
+            modified_at=reader.utc(row[10]),
+            id=row[11],
+        )
 
     def asset_at(self, path: str) -> Asset | None:
         return SqlAssetRepository(self.conn).get_by_path(path)
