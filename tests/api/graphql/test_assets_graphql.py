@@ -190,6 +190,7 @@ def test_get_asset_by_uuid_path_or_url(pictures: dict[str, Asset], gql: Gql) -> 
         ({"id": "x", "path": "/a.png"}, "exactly one"),
         ({"path": "/a/../b.png"}, "'..'"),
         ({"path": "https://elsewhere.example/files/a.png"}, "no asset URL"),
+        ({"path": "/" + "a" * 2000}, "longer than 1024"),
     ],
 )
 def test_get_asset_refuses_bad_arguments(
@@ -407,3 +408,19 @@ def test_assets_are_read_on_the_requests_own_connection(
     found = gql('{ getAsset(fullpath: "/products/blue.jpg") { id } }')
     assert "errors" not in body and "errors" not in found
     assert found["data"]["getAsset"] == {"id": pictures["blue"].uuid}
+
+
+@pytest.mark.parametrize("plans", [True, False])
+def test_a_filesize_beyond_32_bits_is_null_with_an_error(
+    pictures: dict[str, Asset], storefront: Hub, client: TestClient, gql: Gql, plans: bool
+) -> None:
+    client.app.state.graphql.use_plans = plans  # type: ignore[attr-defined]
+    with storefront.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE assets SET filesize = :n WHERE uuid = :u"),
+            {"n": 5 * 2**30, "u": pictures["red"].uuid},
+        )
+    body = gql('{ getProduct(sku: "PIC-1") { image { filename filesize } } }')
+    assert body["data"]["getProduct"]["image"] == {"filename": "red shirt.png", "filesize": None}
+    assert body["errors"][0]["extensions"]["code"] == "VALUE_OUT_OF_RANGE"
+    assert body["errors"][0]["path"] == ["getProduct", "image", "filesize"]
