@@ -303,8 +303,8 @@ class AssetTypes:
                 )
             },
             resolve=resolve_fullpath,
-            description="The public URL of the file, or of one of its thumbnails (null for "
-            "types without thumbnails: SVG, PDF)",
+            description="The public URL of the file; with `thumbnail`, the URL of that "
+            "thumbnail (made on first request; null for SVG and PDF, which have none)",
         )
         out["dimensions"] = GraphQLField(
             self.dimensions, resolve=lambda a, _i: dimensions(a), description="Images only"
