@@ -88,8 +88,9 @@ def test_a_mapping_names_asset_problems_and_refuses_asset_with_path() -> None:
                 },
             }
         )
-    fields = {e.field for e in raised.value.errors}
-    assert fields == {"fields.image.asset.folder", "fields.gallery.asset"}
+    found = {e.field: e.message for e in raised.value.errors}
+    assert found.keys() == {"fields.image.asset.folder", "fields.gallery.asset"}
+    assert found["fields.gallery.asset"] == "a field takes a category path or an asset"
 
 
 def test_locate_urls_relative_paths_and_local_files() -> None:
