@@ -60,6 +60,7 @@ class AssetLoader:
         self.base_url = base_url
         self.presets = presets
         self.known: dict[str, Asset | None] = {}
+        self.urls: dict[tuple[str, str | None], str | None] = {}
 
     # -- loading --------------------------------------------------------------------------
 
@@ -135,6 +136,15 @@ class AssetLoader:
     def fullpath(self, asset: Asset, thumbnail: str | None) -> str | None:
         """The public URL of the asset, or of its thumbnail `thumbnail` (None for types the
         hub makes no thumbnails of: SVG, PDF)."""
+        # Quoting a path costs more than the rest of an asset's answer; pages often show one
+        # asset many times (a brand's logo on each product).
+        key = (asset.uuid, thumbnail)
+        url = self.urls.get(key, "")
+        if url == "":
+            url = self.urls[key] = self._url(asset, thumbnail)
+        return url
+
+    def _url(self, asset: Asset, thumbnail: str | None) -> str | None:
         if thumbnail is None:
             return asset_url(self.base_url, asset)
         self.check_preset(thumbnail)
