@@ -268,9 +268,10 @@ def _products_with_images(hub: Hub, count: int) -> list[Asset]:
         # Plans join category and brand into the page's statement and read all assets once.
         (True, "image { fullpath } category { name } brand { name }", 1, 1),
         (True, 'image { fullpath } gallery { fullpath(thumbnail: "thumbnail") }', 1, 1),
-        # Resolvers read each relation level, and each asset field, batch-wise.
+        # Resolvers read each relation level batch-wise, and the selected asset fields at once.
         (False, "image { fullpath } category { name } brand { name }", 3, 1),
-        (False, "image { fullpath } gallery { fullpath }", 1, 2),
+        (False, "image { fullpath } gallery { fullpath }", 1, 1),
+        (False, "gallery { id } ...on object_Product { image { fullpath } }", 1, 1),
     ],
 )
 def test_a_page_reads_its_assets_with_one_statement(

@@ -12,11 +12,14 @@ it, as relations do with targets that are gone.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLField,
@@ -25,6 +28,8 @@ from graphql import (
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLString,
+    InlineFragmentNode,
+    SelectionSetNode,
 )
 
 from pimhub.api.graphql.errors import coded, from_domain
@@ -61,6 +66,7 @@ class AssetLoader:
         self.presets = presets
         self.known: dict[str, Asset | None] = {}
         self.urls: dict[tuple[str, str | None], str | None] = {}
+        self._selected: frozenset[str] | None = None
 
     # -- loading --------------------------------------------------------------------------
 
@@ -131,6 +137,14 @@ class AssetLoader:
         self.load(_uuids(value))
         return [a for u in _uuids(value) if (a := self.known.get(u)) is not None]
 
+    def selected(self, info: GraphQLResolveInfo[Any], names: Sequence[str]) -> tuple[str, ...]:
+        """Those of `names` (a class's asset fields) that the operation selects anywhere:
+        graphql-core's resolvers then read them for a batch with one statement, as compiled
+        plans do. The operation is walked once per request."""
+        if self._selected is None:
+            self._selected = _field_names(info.operation.selection_set, info.fragments)
+        return tuple(n for n in names if n in self._selected)
+
     # -- values ---------------------------------------------------------------------------
 
     def fullpath(self, asset: Asset, thumbnail: str | None) -> str | None:
@@ -165,6 +179,28 @@ class AssetLoader:
 class UnknownThumbnail(PerFieldError):
     """fullpath(thumbnail:) names no preset: code UNKNOWN_THUMBNAIL, and the known names in
     extensions.thumbnails."""
+
+
+def _field_names(
+    selection_set: SelectionSetNode | None, fragments: Mapping[str, FragmentDefinitionNode]
+) -> frozenset[str]:
+    names: set[str] = set()
+    seen: set[str] = set()
+    pending = [selection_set]
+    while pending:
+        current = pending.pop()
+        for selection in current.selections if current is not None else ():
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+                pending.append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    pending.append(fragments[name].selection_set)
+    return frozenset(names)
 
 
 def _uuids(value: Any) -> list[str]:

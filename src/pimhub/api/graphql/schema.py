@@ -233,6 +233,9 @@ class _Builder:
     def _object_type(self, binding: ClassBinding) -> GraphQLObjectType:
         definition = binding.definition
 
+        # Read together for a batch, when the operation selects them (see AssetLoader).
+        asset_names = tuple(f.name for f in binding.fields if f.type == FieldType.ASSET)
+
         def fields() -> dict[str, GraphQLField]:
             out: dict[str, GraphQLField] = {}
             for name in SYSTEM_FIELDS:
@@ -247,7 +250,7 @@ class _Builder:
                 if fmt is not None:
                     out[f.name] = self._formatted_field(f, fmt)
                 else:
-                    out[f.name] = self._value_field(f, definition.business_key)
+                    out[f.name] = self._value_field(f, definition.business_key, asset_names)
             if definition.workflow is not None and "workflowState" not in out:
                 out["workflowState"] = GraphQLField(
                     GraphQLString, resolve=lambda n, _i: n.obj.workflow_state
@@ -320,7 +323,9 @@ class _Builder:
             )
         return self.quantity_value_type
 
-    def _value_field(self, f: FieldDefinition, key_field: str) -> GraphQLField:
+    def _value_field(
+        self, f: FieldDefinition, key_field: str, asset_names: tuple[str, ...] = ()
+    ) -> GraphQLField:
         name = f.name
         description = f.title
         if f.type == FieldType.RELATION:
@@ -339,7 +344,7 @@ class _Builder:
                 description=description,
             )
         if f.type == FieldType.ASSET:
-            return self._asset_field(f)
+            return self._asset_field(f, asset_names)
         if f.localized:
             hub_default = self.default_language
 
@@ -390,23 +395,28 @@ class _Builder:
             gql_type = GraphQLNonNull(gql_type)  # the identity: every object has one
         return GraphQLField(gql_type, resolve=lambda n, _i: getter(n), description=description)
 
-    def _asset_field(self, f: FieldDefinition) -> GraphQLField:
-        """An image or gallery: Pimcore's `asset` type. The resolver path reads this field's
-        assets for the whole batch at once (compiled plans read every selected asset field
-        of a batch at once)."""
+    def _asset_field(self, f: FieldDefinition, names: tuple[str, ...]) -> GraphQLField:
+        """An image or gallery: Pimcore's `asset` type. The first one resolved in a batch
+        reads the assets of every asset field the operation selects, for the whole batch, with
+        one statement (as compiled plans do)."""
         assert self.assets is not None
-        name, names = f.name, (f.name,)
+        name = f.name
+
+        def resolve_one(n: GraphObject, info: GraphQLResolveInfo[Any]) -> Any:
+            loader = _ctx(info).assets
+            return loader.one(n, name, loader.selected(info, names) or (name,))
+
+        def resolve_many(n: GraphObject, info: GraphQLResolveInfo[Any]) -> Any:
+            loader = _ctx(info).assets
+            return loader.many(n, name, loader.selected(info, names) or (name,))
+
         if f.multiple:
             return GraphQLField(
                 GraphQLNonNull(GraphQLList(GraphQLNonNull(self.assets.asset))),
-                resolve=lambda n, info: _ctx(info).assets.many(n, name, names),
+                resolve=resolve_many,
                 description=f.title,
             )
-        return GraphQLField(
-            self.assets.asset,
-            resolve=lambda n, info: _ctx(info).assets.one(n, name, names),
-            description=f.title,
-        )
+        return GraphQLField(self.assets.asset, resolve=resolve_one, description=f.title)
 
     # -- queries --------------------------------------------------------------------------
 
