@@ -425,3 +425,29 @@ def test_a_filesize_beyond_32_bits_is_null_with_an_error(
     assert body["data"]["getProduct"]["image"] == {"filename": "red shirt.png", "filesize": None}
     assert body["errors"][0]["extensions"]["code"] == "VALUE_OUT_OF_RANGE"
     assert body["errors"][0]["path"] == ["getProduct", "image", "filesize"]
+
+
+def test_a_mutation_sets_an_image_by_path_and_answers_the_asset(
+    pictures: dict[str, Asset], gql: Gql
+) -> None:
+    """Writes take a path or a uuid (the field's input stays a string); the output shows
+    the asset, read after the write."""
+    body = gql(
+        """mutation { updateProduct(sku: "TS-1", input: {image: "products/blue.jpg",
+            gallery: ["/products/red shirt.png"]}) {
+            success output { image { id filename } gallery { filename } } } }"""
+    )
+    result = body["data"]["updateProduct"]
+    assert result["success"], body
+    assert result["output"] == {
+        "image": {"id": pictures["blue"].uuid, "filename": "blue.jpg"},
+        "gallery": [{"filename": "red shirt.png"}],
+    }
+    missing = gql(
+        'mutation { updateProduct(sku: "TS-1", input: {image: "/nope.png"})'
+        " { success errors { field code } } }"
+    )
+    assert missing["data"]["updateProduct"] == {
+        "success": False,
+        "errors": [{"field": "image", "code": "unknown-asset"}],
+    }
