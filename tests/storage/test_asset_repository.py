@@ -144,3 +144,27 @@ def test_a_delete_racing_new_references_never_leaves_a_dangling_one(hub: Hub) ->
             assert users == []
         else:
             assert users  # refused only because something used it
+
+
+def test_parallel_batches_using_shared_assets(hub: Hub) -> None:
+    # Each batch locks its products' keys, then holds the assets they use: batches that
+    # share assets must neither deadlock nor wait on each other's key stripes.
+    paths = [f"/batch/{n}.png" for n in range(20)]
+    for n, path in enumerate(paths):
+        hub.assets.add(io.BytesIO(png((8 + n, 8))), path, author="t")
+
+    def work(n: int) -> Any:
+        rows = [
+            {"sku": f"B{n}-{i}", "name": {"en": "B"}, "image": paths[(i + n) % 20]}
+            for i in range(100)
+        ]
+        with hub.catalog.batch_writer("Product", author="t") as writer:
+            results = writer.save(rows)
+            writer.commit()
+        return results
+
+    outcomes = in_parallel(4, work)
+    assert errors_of(outcomes) == []
+    assert all(r.outcome.value == "created" for results in outcomes for r in results)
+    with hub.units_of_work() as uow:
+        assert len(uow.objects.referrers(hub.assets.get(paths[0]).uuid, 1000)) == 20

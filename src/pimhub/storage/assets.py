@@ -14,10 +14,19 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from pimhub.assets.model import Asset
 from pimhub.catalog.errors import FieldError, InvalidQuery, WriteConflict
-from pimhub.storage.locks import lock_names
+from pimhub.storage.locks import OBJECT_LOCK_STRIPES, lock_key, lock_keys
 from pimhub.storage.tables import assets
 
 IN_LIST_CHUNK = 500
+# Asset locks fold into stripes of their own (as object locks do, see storage.locks), apart
+# from the object stripes: an import holding its products' key stripes and then sharing
+# the stripes of the assets they use must never wait for another import doing the same
+# the other way round.
+_ASSET_STRIPE_BASE = 0x5049_4D01_0000
+
+
+def asset_stripe(name: str) -> int:
+    return _ASSET_STRIPE_BASE + lock_key(name) % OBJECT_LOCK_STRIPES
 
 
 def row_to_asset(row: Row[Any]) -> Asset:
@@ -92,7 +101,8 @@ class SqlAssetRepository:
     def lock(self, paths: Sequence[str]) -> None:
         """Holds a write lock per path until the transaction ends (see storage.locks):
         writers of one path run one after the other on PostgreSQL."""
-        lock_names(self.conn, [f"Asset\x1fpath\x1f{p}" for p in paths], striped=True)
+        if self.conn.dialect.name == "postgresql":
+            lock_keys(self.conn, [asset_stripe(f"path\x1f{p}") for p in paths])
 
     def hold(self, uuids: Sequence[str], *, exclusive: bool = False) -> set[str]:
         """Locks the assets against deletion (shared: writers referring to them) or
@@ -102,8 +112,8 @@ class SqlAssetRepository:
         if not wanted or self.conn.dialect.name != "postgresql":
             # SQLite runs one writer at a time: what this transaction read still holds.
             return set(wanted)
-        names = [f"Asset\x1fuuid\x1f{u}" for u in wanted]
-        lock_names(self.conn, names, shared=not exclusive, striped=True)
+        keys = [asset_stripe(f"uuid\x1f{u}") for u in wanted]
+        lock_keys(self.conn, keys, shared=not exclusive)
         return self.existing_uuids(wanted)
 
     def get_by_path(self, path: str) -> Asset | None:

@@ -58,6 +58,12 @@ def lock_names(
     if conn.dialect.name != "postgresql":
         return
     key = stripe_key if striped else lock_key
-    keys = sorted({key(n) for n in names})
-    if keys:
-        conn.execute(_LOCK_SHARED_SORTED if shared else _LOCK_SORTED, {"keys": keys}).all()
+    lock_keys(conn, {key(n) for n in names}, shared=shared)
+
+
+def lock_keys(conn: Connection, keys: Iterable[int], *, shared: bool = False) -> None:
+    """Takes these advisory-lock keys until the transaction ends, in ascending order in one
+    statement (PostgreSQL only; callers check the dialect)."""
+    ordered = sorted(set(keys))
+    if ordered:
+        conn.execute(_LOCK_SHARED_SORTED if shared else _LOCK_SORTED, {"keys": ordered}).all()
