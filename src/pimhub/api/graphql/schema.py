@@ -31,7 +31,7 @@ from graphql import (
 )
 
 from pimhub.api.graphql import mutations
-from pimhub.api.graphql.assets import AssetTypes
+from pimhub.api.graphql.asset_types import AssetTypes
 from pimhub.api.graphql.binding import ClassBinding, key_arguments
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.family import family_argument, family_fields
