@@ -9,20 +9,18 @@ from typing import Any
 
 from starlette.types import Scope
 
-from pimhub.assets.presets import parse_presets
+from pimhub.assets.presets import BUILTIN_PRESETS
 from pimhub.assets.thumbnails import RASTER_TYPES
 from pimhub.bootstrap import Hub
 from pimhub.catalog.product_view import asset_view
 
 
-def preset_names(hub: Hub) -> Collection[str]:
-    """The thumbnail presets' names: the hub's thumbnailer's, or (a hub built without one)
-    those the settings name."""
-    thumbnailer = getattr(hub, "thumbnails", None)
-    if thumbnailer is not None:
-        names: Collection[str] = thumbnailer.presets
-        return names
-    return parse_presets(hub.settings.assets_thumbnails)
+def preset_names(state: Any) -> Collection[str]:
+    """The thumbnail presets' names, from the app's Thumbnailer (`state.thumbnails`, set by
+    create_app); an app built without one has the built-in presets."""
+    thumbnailer = getattr(state, "thumbnails", None)
+    names: Collection[str] = BUILTIN_PRESETS if thumbnailer is None else thumbnailer.presets
+    return names
 
 
 def base_url(hub: Hub, scope: Scope) -> str:
@@ -38,7 +36,7 @@ def base_url(hub: Hub, scope: Scope) -> str:
 
 
 def asset_views(
-    hub: Hub, uuids: Iterable[str], base: str, language: str
+    hub: Hub, uuids: Iterable[str], base: str, language: str, presets: Collection[str]
 ) -> dict[str, dict[str, Any]]:
     """uuid -> the asset's view (catalog.product_view.asset_view), read with one statement;
     assets that are gone are missing."""
@@ -49,7 +47,6 @@ def asset_views(
     # on the product route, the hottest read.
     with hub.graph_reads.session() as session:
         found = session.assets(wanted)
-    presets = preset_names(hub)
     default = hub.settings.default_language
     return {
         uuid: asset_view(

@@ -71,7 +71,7 @@ class GraphQLEndpoint:
                     variables,
                     operation,
                     allow_mutations=scope["method"] == "POST",
-                    presets=preset_names(hub),
+                    presets=preset_names(scope["app"].state),
                     base_url=base_url(hub, scope),
                 )
 

@@ -10,6 +10,7 @@ Because FastAPI does not see the route, its OpenAPI description is written out h
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.access.keys import Action
-from pimhub.api.asset_links import asset_views, base_url
+from pimhub.api.asset_links import asset_views, base_url, preset_names
 from pimhub.api.auth import point_read, require, token_in
 from pimhub.bootstrap import Hub
 from pimhub.catalog.product_view import PRODUCT_ASSETS, asset_uuids, shown_assets
@@ -39,8 +40,8 @@ class ProductEndpoint:
         lang = _query_lang(scope["query_string"])
         hub: Hub = scope["app"].state.hub
         token = token_in(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        base = base_url(hub, scope)
-        view = await point_read(hub, lambda: _view(hub, token, sku, lang, base))
+        links = base_url(hub, scope), preset_names(scope["app"].state)
+        view = await point_read(hub, lambda: _view(hub, token, sku, lang, links))
         body = orjson.dumps(view)
         # The version leads so the tag works as If-Match on /api/v1/objects/Product/{sku};
         # the hash changes when a related category or brand name changes.
@@ -81,7 +82,9 @@ def _query_lang(query_string: bytes) -> str | None:
     return values[-1] if values else None
 
 
-def _view(hub: Hub, token: str | None, sku: str, lang: str | None, base: str) -> dict[str, Any]:
+def _view(
+    hub: Hub, token: str | None, sku: str, lang: str | None, links: tuple[str, Collection[str]]
+) -> dict[str, Any]:
     key = hub.access.authenticate(token)
     require(key, Action.READ, "Product")
     view = hub.catalog.product(
@@ -89,7 +92,7 @@ def _view(hub: Hub, token: str | None, sku: str, lang: str | None, base: str) ->
     )
     # The image and the gallery, read with one statement (none when the product has none).
     fields = [view[name] for name in PRODUCT_ASSETS]
-    assets = asset_views(hub, asset_uuids(fields), base, view["language"])
+    assets = asset_views(hub, asset_uuids(fields), links[0], view["language"], links[1])
     for name in PRODUCT_ASSETS:
         view[name] = shown_assets(view[name], assets)
     return view
