@@ -206,3 +206,39 @@ def test_graphql_transition_mutation(wf: Hub, api: TestClient) -> None:
     query = '{ getArticle(code: "a1") { code workflowState } }'
     read = api.post("/graphql/editorial", json={"query": query}, headers=hub_key).json()
     assert read["data"]["getArticle"] == {"code": "a1", "workflowState": "approved"}
+
+
+IMPORT_MAPPING = """class: Article
+fields:
+  code: code
+  title: title
+  "@published": live
+"""
+
+
+def test_an_import_refuses_published_per_row(wf: Hub, api: TestClient, tmp_path: Any) -> None:
+    wf.imports.folder = tmp_path / "imports"
+    admin = bearer(wf, "admin", name="importer")
+    csv = "code,title,live\nb1,Fine,\nb2,Wants out,yes\nb3,Draft said,no\n"
+    files = {"file": ("articles.csv", csv.encode(), "text/csv")}
+    response = api.post(
+        "/api/v1/imports", data={"mapping": IMPORT_MAPPING}, files=files, headers=admin
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    import time
+
+    deadline = time.monotonic() + 20
+    while (job := api.get(f"/api/v1/imports/{job_id}", headers=admin).json())["status"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    summary = job["summary"]
+    assert (summary["created"], summary["failed"]) == (2, 1), summary
+    [error] = summary["errors"]
+    assert (error["row"], error["code"]) == (2, "workflow")
+    assert "publish, unpublish" in error["message"]
+    b3 = wf.catalog.get_object("Article", "b3", include_drafts=True)
+    assert (b3.workflow_state, b3.published) == ("draft", False)

@@ -280,3 +280,41 @@ def test_parallel_transitions_of_different_objects_all_succeed(wf: Hub) -> None:
     with ThreadPoolExecutor(6) as pool:
         states = list(pool.map(move, codes))
     assert states == ["published"] * len(codes)
+
+
+SHIRT = {
+    "name": "Shirt",
+    "businessKey": "code",
+    "fields": [
+        {"name": "code", "type": "text"},
+        {"name": "size", "type": "select", "options": ["S", "M"]},
+    ],
+    "variants": {"axes": ["size"]},
+    "workflow": ARTICLE["workflow"],
+}
+
+
+def test_variants_follow_their_own_state_and_their_parent(wf: Hub) -> None:
+    wf.classes.apply([SHIRT], author="t")
+    c = wf.catalog
+    c.create("Shirt", {"code": "p"}, author="t")
+    child = c.create("Shirt", {"code": "p-s", "size": "S"}, parent="p", author="t")
+    assert (child.workflow_state, child.published) == ("draft", False)
+
+    def move(code: str, *names: str) -> None:
+        for name in names:
+            c.transition("Shirt", code, name, may_run=admin_runs, author="t")
+
+    def state(code: str) -> tuple[str | None, bool]:
+        obj = c.get_object("Shirt", code, include_drafts=True)
+        return obj.workflow_state, obj.published
+
+    move("p-s", "submit", "approve", "publish")
+    assert state("p-s") == ("published", False)  # its parent is not live yet
+    move("p", "submit", "approve", "publish")
+    assert state("p") == ("published", True)
+    assert state("p-s") == ("published", True)  # the parent brings it along
+    move("p", "unpublish")
+    assert state("p-s") == ("published", False)
+    move("p", "submit", "approve", "publish")
+    assert state("p-s") == ("published", True)
