@@ -192,6 +192,16 @@ OBJECT_SCHEMAS: dict[str, Any] = {
                 "items": {"type": "string"},
                 "description": "The fields whose values a variant takes from its parent",
             },
+            "workflow": {
+                "type": "object",
+                "description": "Classes with a workflow (docs/workflows.md): the object's "
+                "state, and the transitions the calling key may run from it",
+                "required": ["state"],
+                "properties": {
+                    "state": {"type": "string"},
+                    "transitions": {"type": "array", "items": {"type": "string"}},
+                },
+            },
             "completeness": {
                 "type": "object",
                 "description": "Per completeness channel of the class, per language: "
@@ -316,6 +326,10 @@ SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
         **_UNREADABLE,
     },
     ("patch", _OBJECT): {"200": _json("Changed", "CatalogObject", etag=True), **_UNREADABLE},
+    ("post", _OBJECT + "/transitions/{name}"): {
+        "200": _json("The object in its new state", "CatalogObject", etag=True),
+        **_UNREADABLE,
+    },
     ("get", _OBJECT + "/versions"): {"200": _json("Newest first", "ObjectVersionList")},
     ("get", _OBJECT + "/versions/{version}"): {
         "200": _json("The version, its values and its changes", "ObjectVersion")
