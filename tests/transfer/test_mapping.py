@@ -230,8 +230,9 @@ def test_a_field_is_a_column_name_or_an_object_of_steps() -> None:
 
 
 UNKNOWN_STEP = (
-    "unknown step; use asset, boolean, column, date, fallback, first, html, lowercase, map, number, "
-    "optional, path, pick, replace, split, template, trim, unit, uppercase, value, variations"
+    "unknown step; use asset, boolean, column, date, fallback, first, html, lowercase, map, "
+    "number, optional, path, pick, replace, split, template, trim, unit, uppercase, value, "
+    "variations"
 )
 
 
