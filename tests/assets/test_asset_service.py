@@ -262,3 +262,53 @@ def test_bad_sources_are_refused(bare_hub: Hub, source: str, validator: str | No
     with pytest.raises(InvalidInput):
         add(bare_hub, png(), "/a.png", source=source, source_validator=validator)
     assert bare_hub.assets.list_page().total == 0
+
+
+def test_reused_blob_is_made_young_so_garbage_collection_spares_it(bare_hub: Hub) -> None:
+    import os
+    import time
+    from datetime import timedelta
+
+    from pimhub.assets.gc import collect_garbage
+
+    store = bare_hub.assets.store
+    first = add(bare_hub, png(), "/old.png").asset
+    bare_hub.assets.delete(first.uuid, author="tester")  # the blob stays, held by nobody
+    key = blob_key(first.checksum)
+    file = store.local_path(key)
+    assert file is not None
+    two_hours_ago = time.time() - 7200
+    os.utime(file, (two_hours_ago, two_hours_ago))
+    # The next upload of the same bytes must touch the old blob: a collection running
+    # before its row commits then sees a young blob and keeps it.
+    add(bare_hub, png(), "/new.png")
+    report = collect_garbage(store, [], grace=timedelta(hours=1))
+    assert report.blobs_deleted == 0 and store.exists(key)
+
+
+def test_blob_collected_between_check_and_commit_is_put_again(bare_hub: Hub) -> None:
+    store = bare_hub.assets.store
+    first = add(bare_hub, png(), "/old.png").asset
+    key = blob_key(first.checksum)
+    originals = {"touch": store.touch, "exists": store.exists}
+
+    def then_lose(name: str) -> Any:
+        def check(k: str) -> bool:
+            # A collection that listed the blob before this upload saw it deletes it now.
+            found = bool(originals[name](k))
+            for method in originals:
+                store.__dict__.pop(method, None)
+            store.delete(k)
+            return found
+
+        return check
+
+    for name in originals:
+        setattr(store, name, then_lose(name))
+    try:
+        save = add(bare_hub, png(), "/new.png")
+    finally:
+        for name in originals:
+            store.__dict__.pop(name, None)
+    assert save.changed and store.exists(key)
+    assert b"".join(bare_hub.assets.read(save.asset)) == png()

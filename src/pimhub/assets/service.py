@@ -127,9 +127,10 @@ class AssetService:
         checksum, size = self._digest(content)
         found = detect(content, max_pixels=self.limits.max_pixels)
         key = blob_key(checksum)
-        if not self.store.exists(key):
-            content.seek(0)
-            self.store.put(key, cast(BinaryIO, content), size, found.mimetype)
+        # Touching a blob that is already there makes it young, so that garbage collection
+        # (assets.gc, which spares young blobs) cannot take it before this row commits.
+        if not self.store.touch(key):
+            self._put(key, content, size, found.mimetype)
         content.seek(0)
 
         def work(uow: UnitOfWork) -> tuple[AssetSave, str | None]:
@@ -160,8 +161,15 @@ class AssetService:
             return save, _dropped_content(before, save)
 
         save, dropped = write_retrying(self.uow, work)
+        if save.changed and not self.store.exists(key):
+            # A collection that began before the touch may still have removed it.
+            self._put(key, content, size, found.mimetype)
         self._drop_thumbnails(dropped)
         return save
+
+    def _put(self, key: str, content: IO[bytes], size: int, mimetype: str) -> None:
+        content.seek(0)
+        self.store.put(key, cast(BinaryIO, content), size, mimetype)
 
     def update(
         self,
