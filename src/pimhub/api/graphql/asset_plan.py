@@ -18,10 +18,9 @@ from pimhub.api.graphql.assets import (
     metadata_items,
 )
 from pimhub.api.graphql.context import RequestContext
-from pimhub.api.graphql.plan_parts import Unsupported, checked_picks, pick
+from pimhub.api.graphql.plan_parts import FieldsOf, Unsupported, checked_picks, pick
 from pimhub.assets.model import Asset
 
-FieldsOf = Callable[[SelectionSetNode | None, str], list[tuple[str, FieldNode]]]
 AssetShaper = Callable[[Asset, RequestContext, VariableValues], dict[str, Any]]
 # (response key, value of the asset in this request)
 _Part = tuple[str, Callable[[Asset, RequestContext, VariableValues], Any]]

@@ -37,12 +37,12 @@ from pimhub.api.graphql.binding import ClassBinding
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.family import FAMILY_FIELDS, inherited_fields
 from pimhub.api.graphql.listing import (
-    Listing,
     get_joined_listing,
     get_listing,
     get_one,
     page_size,
 )
+from pimhub.api.graphql.plan_connections import connection
 from pimhub.api.graphql.plan_parts import (
     SYSTEM_EXPRESSIONS,
     Joined,
@@ -50,16 +50,13 @@ from pimhub.api.graphql.plan_parts import (
     Shaper,
     Unsupported,
     arguments,
-    checked_picks,
-    constant,
     first_argument,
     fixed,
     language_argument,
     nothing,
-    pick,
     row_system,
-    shape_object,
 )
+from pimhub.api.graphql.plan_values import completeness_shaper, formatted, money_shaper
 from pimhub.api.graphql.schema import DatahubSchema
 from pimhub.api.graphql.values import (
     PerFieldError,
@@ -69,13 +66,10 @@ from pimhub.api.graphql.values import (
     is_whole_number,
     localized,
     money,
-    money_number,
     price,
     quantity,
-    quantity_value,
 )
 from pimhub.catalog.fields import FieldType
-from pimhub.datahub.config import FieldFormat, Shape
 from pimhub.datahub.ports import MAX_JOINS, PARENT_JOIN, Join
 
 MAX_FIELDS_PER_SELECTION = 500
@@ -176,13 +170,19 @@ class _Compiler:
             # Twice: the first pass learns which columns each object needs, the second
             # generates code for the row layout that follows from them.
             first = Joined()
-            self._connection(
-                selection_set, binding, lambda sel: self._object(sel, binding, (0, first))
+            connection(
+                selection_set,
+                binding,
+                lambda sel: self._object(sel, binding, (0, first)),
+                self._fields,
             )
             first.fix_layout()
             joined = Joined(needs=[set(n) for n in first.needs], layout=first.layout)
-            shape = self._connection(
-                selection_set, binding, lambda sel: self._object(sel, binding, (0, joined))
+            shape = connection(
+                selection_set,
+                binding,
+                lambda sel: self._object(sel, binding, (0, joined)),
+                self._fields,
             )
             return shape, (
                 joined.joins,
@@ -190,7 +190,10 @@ class _Compiler:
                 joined.asset_spots(),
             )
         except Unsupported:
-            return self._connection(selection_set, binding, None), None
+            plain = connection(
+                selection_set, binding, lambda sel: self._object(sel, binding), self._fields
+            )
+            return plain, None
 
     # -- selection sets -------------------------------------------------------------------
 
@@ -285,13 +288,15 @@ class _Compiler:
                 stored = "o.completeness" if row is None else row[1].at(row[0], "completeness")
                 if row is not None:
                     stored = f"ctx.decode_json({stored})"
-                env[f"complete{i}"] = self._completeness(node.selection_set)
+                env[f"complete{i}"] = completeness_shaper(node.selection_set, self._fields)
                 channel, language = arguments(node, ("channel", "language"))
                 expression = (
                     f"complete{i}(completeness(definition, {stored}, {channel}, {language}))"
                 )
             elif name in binding.formats:
-                expression = self._formatted(binding.formats[name], by_name[name], node, i, env)
+                expression = formatted(
+                    binding.formats[name], by_name[name], node, i, env, self._fields
+                )
             elif name in by_name:
                 expression = self._value(node, by_name[name], i, env, lines, row)
             elif binding.variants and name in FAMILY_FIELDS:
@@ -347,15 +352,16 @@ class _Compiler:
         if node.arguments:
             raise Unsupported("arguments")  # quantity(unit:) and price(currency:) resolve
         if f.type == FieldType.QUANTITY:
-            env[f"money{i}"] = self._money(
-                node.selection_set, partial(quantity, f=f), "Quantity", ("value", "unit")
+            read = partial(quantity, f=f)
+            env[f"money{i}"] = money_shaper(
+                node.selection_set, self._fields, read, "Quantity", ("value", "unit")
             )
             return f"money{i}({get})"
         if f.price_list:
-            env[f"money{i}"] = self._money(node.selection_set, partial(price, f=f))
+            env[f"money{i}"] = money_shaper(node.selection_set, self._fields, partial(price, f=f))
             return f"money{i}({get})"
         if f.type == FieldType.MONEY:
-            env[f"money{i}"] = self._money(node.selection_set)
+            env[f"money{i}"] = money_shaper(node.selection_set, self._fields)
             return f"money{i}({get})"
         if is_whole_number(f):
             return f"_int({get})"
@@ -388,47 +394,6 @@ class _Compiler:
                 return f"[asset{i}(a, ctx, v) for a in ctx.assets.row_many(values.get({name!r}))]"
             lines.append(f"a{i} = ctx.assets.row_one(values.get({name!r}))")
         return f"None if a{i} is None else asset{i}(a{i}, ctx, v)"
-
-    def _formatted(
-        self, fmt: FieldFormat, f: Any, node: FieldNode, i: int, env: dict[str, Any]
-    ) -> str:
-        """A field in Pimcore's shape (datahub formats): a money field as a plain number, a
-        quantity as Pimcore's QuantityValue."""
-        if fmt.shape == Shape.NUMBER:
-            env[f"number{i}"] = partial(money_number, f=f, currency=fmt.currency)
-            return f"number{i}(values.get({f.name!r}))"
-        env[f"quantity{i}"] = self._quantity_value(node.selection_set, f, fmt.unit)
-        return f"quantity{i}(values.get({f.name!r}))"
-
-    def _quantity_value(
-        self, selection_set: SelectionSetNode | None, f: Any, unit: str | None
-    ) -> Callable[[Any], Any]:
-        """Shapes a QuantityValue selection: value, toString, and unit's own selection."""
-        parts: list[tuple[str, str, list[tuple[str, str]] | None]] = []
-        for key, node in self._fields(selection_set, "QuantityValue"):
-            name = node.name.value
-            if name == "unit":
-                inner = self._fields(node.selection_set, "QuantityValueUnit")
-                unit_picks = checked_picks(inner, ("id", "abbreviation", "longname"))
-                parts.append((key, name, unit_picks))
-            elif name in ("value", "toString", "__typename"):
-                parts.append((key, name, None))
-            else:
-                raise Unsupported(name)
-
-        def shape_quantity(stored: Any) -> Any:
-            value = quantity_value(stored, f, unit)
-            if value is None:
-                return None
-            out: dict[str, Any] = {}
-            for key, name, unit_picks in parts:
-                if unit_picks is not None:
-                    out[key] = pick(unit_picks, "QuantityValueUnit", value["unit"])
-                else:
-                    out[key] = "QuantityValue" if name == "__typename" else value[name]
-            return out
-
-        return shape_quantity
 
     def _join(
         self,
@@ -509,99 +474,3 @@ class _Compiler:
         except Unsupported:
             return None
         return shape, frozenset(joined.needs[0])
-
-    def _completeness(
-        self, selection_set: SelectionSetNode | None
-    ) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-        parts = self._fields(selection_set, "Completeness")
-        picks = checked_picks(parts, ("channel", "language", "ratio", "missing"))
-        return lambda entries: [pick(picks, "Completeness", entry) for entry in entries]
-
-    def _money(
-        self,
-        selection_set: SelectionSetNode | None,
-        read: Callable[[Any], dict[str, Any] | None] = money,
-        type_name: str = "Money",
-        names: tuple[str, ...] = ("amount", "currency"),
-    ) -> Callable[[Any], Any]:
-        """Shapes a Money (or, with `read` and `type_name`, a Quantity) selection."""
-        picks = checked_picks(self._fields(selection_set, type_name), names)
-
-        def shape_money(stored: Any) -> Any:
-            value = read(stored)
-            return None if value is None else pick(picks, type_name, value)
-
-        return shape_money
-
-    def _connection(
-        self,
-        selection_set: SelectionSetNode | None,
-        binding: ClassBinding,
-        node_compiler: Callable[[SelectionSetNode | None], Shaper] | None,
-    ) -> Shaper:
-        name = binding.definition.name
-        fields: list[tuple[str, Callable[[Listing, RequestContext, VariableValues], Any]]] = []
-        for key, node in self._fields(selection_set, f"{name}Connection"):
-            field = node.name.value
-            if field == "__typename":
-                fields.append((key, constant(f"{name}Connection")))
-            elif field == "totalCount":
-                fields.append((key, lambda c, _ctx, _v: c.total()))
-            elif field == "pageInfo":
-                fields.append((key, self._page_info(node.selection_set)))
-            elif field == "edges":
-                fields.append((key, self._edges(node.selection_set, binding, node_compiler)))
-            else:
-                raise Unsupported(field)
-        return shape_object(fields)
-
-    def _page_info(self, selection_set: SelectionSetNode | None) -> Shaper:
-        picks = [(k, n.name.value) for k, n in self._fields(selection_set, "PageInfo")]
-
-        def shape(listing: Listing, _c: RequestContext, _v: VariableValues) -> Any:
-            info = listing.page_info()
-            return {k: "PageInfo" if p == "__typename" else info[p] for k, p in picks}
-
-        return shape
-
-    def _edges(
-        self,
-        selection_set: SelectionSetNode | None,
-        binding: ClassBinding,
-        node_compiler: Callable[[SelectionSetNode | None], Shaper] | None,
-    ) -> Shaper:
-        edge_type = f"{binding.definition.name}Edge"
-        parts: list[tuple[str, str, Shaper | None]] = []
-        for key, node in self._fields(selection_set, edge_type):
-            field = node.name.value
-            if field == "node":
-                compile_node = node_compiler or (lambda sel: self._object(sel, binding))
-                parts.append((key, field, compile_node(node.selection_set)))
-            elif field in ("cursor", "__typename"):
-                parts.append((key, field, None))
-            else:
-                raise Unsupported(field)
-
-        only_key, _, node_shape = parts[0] if len(parts) == 1 else ("", "", None)
-        if node_shape is not None:
-
-            def nodes_only(listing: Listing, ctx: RequestContext, v: VariableValues) -> Any:
-                return [{only_key: node_shape(n, ctx, v)} for n in listing.nodes]
-
-            return nodes_only
-
-        def shape(listing: Listing, ctx: RequestContext, v: VariableValues) -> Any:
-            edges = []
-            for i, node in enumerate(listing.nodes):
-                edge: dict[str, Any] = {}
-                for key, field, inner in parts:
-                    if inner is not None:
-                        edge[key] = inner(node, ctx, v)
-                    elif field == "cursor":
-                        edge[key] = listing.cursor(i)
-                    else:
-                        edge[key] = edge_type
-                edges.append(edge)
-            return edges
-
-        return shape

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import FieldNode, IntValueNode, StringValueNode, VariableNode
+from graphql import FieldNode, IntValueNode, SelectionSetNode, StringValueNode, VariableNode
 from graphql.execution.values import VariableValues
 
 from pimhub.api.graphql.context import RequestContext
@@ -19,6 +19,8 @@ from pimhub.datahub.ports import Join
 # shaper(node, ctx, variables) -> the response value for one key
 Shaper = Callable[[Any, RequestContext, VariableValues], Any]
 Fields = list[tuple[str, Shaper]]
+# fields_of(selection set, type name) -> its fields, fragments flattened, by response key
+FieldsOf = Callable[[SelectionSetNode | None, str], list[tuple[str, FieldNode]]]
 
 
 # System fields as expressions over `o` (the CatalogObject); values.system_getter holds the
