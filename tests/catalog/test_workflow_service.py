@@ -288,6 +288,7 @@ SHIRT = {
     "fields": [
         {"name": "code", "type": "text"},
         {"name": "size", "type": "select", "options": ["S", "M"]},
+        {"name": "title", "type": "text"},
     ],
     "variants": {"axes": ["size"]},
     "workflow": ARTICLE["workflow"],
@@ -318,3 +319,59 @@ def test_variants_follow_their_own_state_and_their_parent(wf: Hub) -> None:
     assert state("p-s") == ("published", False)
     move("p", "submit", "approve", "publish")
     assert state("p-s") == ("published", True)
+
+
+def test_a_writer_wide_published_gives_way_to_the_state(wf: Hub) -> None:
+    """`pimhub import --draft` on a workflow class: changed rows of live objects are written
+    and stay live, new rows land in the initial state; only a row's own @published that
+    contradicts the state is refused. Plain rows and family rows alike."""
+    wf.classes.apply([SHIRT], author="t")
+    c = wf.catalog
+    for code in ("live", "live2"):
+        c.create("Article", {"code": code}, author="t")
+        walk(wf, code, "submit", "approve", "publish")
+    c.create("Shirt", {"code": "p"}, author="t")
+    c.create("Shirt", {"code": "p-s", "size": "S"}, parent="p", author="t")
+    for name in ("submit", "approve", "publish"):
+        c.transition("Shirt", "p", name, may_run=admin_runs, author="t")
+    with c.batch_writer("Article", published=False, author="imp") as batch:
+        results = batch.save(
+            [
+                {"code": "live", "title": "edited"},
+                {"code": "new", "title": "fresh"},
+                {"code": "live2", "title": "hidden", PUBLISHED_ITEM_KEY: False},
+            ]
+        )
+        batch.commit()
+    assert [r.outcome for r in results] == [Outcome.UPDATED, Outcome.CREATED, Outcome.FAILED]
+    assert results[2].errors[0].field == "published"
+    live = c.get_object("Article", "live", include_drafts=True)
+    assert (live.workflow_state, live.published, live.values["title"]) == (
+        "published",
+        True,
+        "edited",
+    )
+    new = c.get_object("Article", "new", include_drafts=True)
+    assert (new.workflow_state, new.published) == ("draft", False)
+    with c.batch_writer("Shirt", published=False, author="imp") as batch:
+        results = batch.save(
+            [
+                {"code": "p", "title": "family edit"},
+                {"code": "p-s", "title": "child", PUBLISHED_ITEM_KEY: True},
+            ]
+        )
+        batch.commit()
+    assert [r.outcome for r in results] == [Outcome.UPDATED, Outcome.FAILED]
+    parent = c.get_object("Shirt", "p", include_drafts=True)
+    assert (parent.workflow_state, parent.published, parent.values["title"]) == (
+        "published",
+        True,
+        "family edit",
+    )
+    # A class without a workflow still takes the writer's published.
+    c.create("Note", {"code": "n1"}, author="t")
+    with c.batch_writer("Note", published=False, author="imp") as batch:
+        [note] = batch.save([{"code": "n1", "title": "hidden now"}])
+        batch.commit()
+    assert note.outcome == Outcome.UPDATED
+    assert not c.get_object("Note", "n1", include_drafts=True).published

@@ -211,6 +211,9 @@ def save_batch(
     with them, a null removing a field) in the caller's unit of work. `checked`: the items'
     precheck, if one was made."""
     ahead = checked.results if checked and checked.usable(definition, len(items)) else None
+    # On a class with a workflow the state decides: a writer-wide `published` (an import's
+    # --draft) is not a request to change it; only a row's own @published is checked.
+    default = published if definition.workflow is None else None
     prepared = _prepare(uow, definition, items, mode, languages, ahead)
     # Refused items too: one pass reports a row's references with its other problems.
     _resolve_relations(uow, definition, prepared, prepared)
@@ -232,7 +235,7 @@ def save_batch(
             results.append(ItemResult(item.index, item.key, Outcome.UNCHANGED))
             continue
         try:
-            pub = checked_published(definition, before, own if own is not None else published)
+            pub = checked_published(definition, before, own if own is not None else default)
         except PublishedByWorkflow as exc:
             results.append(ItemResult(item.index, item.key, Outcome.FAILED, tuple(exc.errors)))
             continue

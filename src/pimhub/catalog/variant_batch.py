@@ -135,7 +135,9 @@ class FamilyItems:
             return _failed(index, key, definition.business_key, message, "not-found")
         listed = self._children(key, children)
         own = merge_patch(patch_target(before, values), values) if before is not None else values
-        pub = checked_published(definition, before, state if state is not None else self.published)
+        # As in save_batch: on a workflow class the writer's `published` gives way to the state.
+        default = self.published if definition.workflow is None else None
+        pub = checked_published(definition, before, state if state is not None else default)
         pub = pub if pub is not None else (before.published if before is not None else True)
         keeps_state = state is None or (before is not None and before.published == state)
         if before is not None and keeps_state and self._keeps_all(index, before, parent, listed):
