@@ -49,6 +49,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 Json = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for event tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Asset paths compare byte by byte on every database: folder listings scan the range
+# folder + "/" .. folder + "0" of the path index, which only holds in that order (ICU or
+# glibc collations put "/Products/" or "/products~/" inside it). SQLite compares bytes.
+AssetPath = String(1024).with_variant(String(1024, collation="C"), "postgresql")
 
 metadata = MetaData(
     naming_convention={
@@ -125,8 +129,8 @@ assets = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("uuid", String(36), nullable=False, unique=True),
-    Column("path", String(1024), nullable=False, unique=True),  # "/products/shirt.jpg"
-    Column("folder", String(1024), nullable=False),  # "/products"
+    Column("path", AssetPath, nullable=False, unique=True),  # "/products/shirt.jpg"
+    Column("folder", AssetPath, nullable=False),  # "/products"
     Column("mimetype", String(127), nullable=False),
     Column("filesize", BigInteger, nullable=False),
     Column("checksum", String(64), nullable=False),

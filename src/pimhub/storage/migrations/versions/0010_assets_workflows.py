@@ -17,6 +17,9 @@ depends_on = None
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 TIME = sa.DateTime(timezone=True)
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Byte order on PostgreSQL whatever the database's collation: folder listings are a range
+# scan of the path index (see tables.AssetPath).
+ASSET_PATH = sa.String(1024).with_variant(sa.String(1024, collation="C"), "postgresql")
 
 
 def upgrade() -> None:
@@ -25,8 +28,8 @@ def upgrade() -> None:
         "assets",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
         sa.Column("uuid", sa.String(36), nullable=False),
-        sa.Column("path", sa.String(1024), nullable=False),
-        sa.Column("folder", sa.String(1024), nullable=False),
+        sa.Column("path", ASSET_PATH, nullable=False),
+        sa.Column("folder", ASSET_PATH, nullable=False),
         sa.Column("mimetype", sa.String(127), nullable=False),
         sa.Column("filesize", sa.BigInteger(), nullable=False),
         sa.Column("checksum", sa.String(64), nullable=False),
