@@ -33,6 +33,7 @@ MEDIA = "media"  # the section holding the record of the entries the hub created
 # alpha kept), anything else (SVG, PDF) is skipped with a logged reason.
 SENDABLE = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif"}
 CONVERTIBLE = frozenset({"image/webp", "image/tiff"})
+PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})  # what PNG can hold
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 log = structlog.get_logger("pimhub.connectors")
 
@@ -177,19 +178,34 @@ def entry_body(image: WantedImage, content: tuple[str, str, str] | None) -> dict
 
 def encode(asset: Asset, chunks: Sequence[bytes]) -> tuple[str, str, str]:
     """(base64 data, mime type, file name) for an asset's bytes, converted to PNG when Magento
-    does not take its type."""
+    does not take its type; raises UnreadableImage when they cannot be converted."""
     data = b"".join(chunks)
     mimetype = asset.mimetype
     if mimetype in CONVERTIBLE:
-        from PIL import Image  # only when converting: Pillow is slow to import
-
-        with Image.open(io.BytesIO(data)) as picture:
-            out = io.BytesIO()
-            picture.save(out, format="PNG")
-        data, mimetype = out.getvalue(), "image/png"
+        data, mimetype = _png(data, mimetype), "image/png"
     stem = asset.filename.rsplit(".", 1)[0] if "." in asset.filename else asset.filename
     stem = UNSAFE_NAME.sub("-", stem).strip("-.")[:90] or asset.checksum[:16]
     return base64.b64encode(data).decode("ascii"), mimetype, f"{stem}.{SENDABLE[mimetype]}"
+
+
+class UnreadableImage(ValueError):
+    """An asset's bytes that cannot be turned into an image Magento takes."""
+
+
+def _png(data: bytes, mimetype: str) -> bytes:
+    from PIL import Image  # only when converting: Pillow is slow to import
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            frame: Image.Image = picture
+            if picture.mode not in PNG_MODES:  # CMYK, YCbCr, LAB...: PNG has no such mode
+                frame = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
+            out = io.BytesIO()
+            frame.save(out, format="PNG")
+    # Pillow reports damaged files as any of these, depending on the format's plugin.
+    except (OSError, ValueError, EOFError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise UnreadableImage(f"{mimetype} could not be converted to PNG: {exc}") from exc
+    return out.getvalue()
 
 
 class MediaSync:
@@ -234,10 +250,10 @@ class MediaSync:
             return False
         base = f"/V1/products/{sku_path(sku)}/media"
         for image in todo.create:
-            await self._create(base, image, record, call, dry_run)
+            await self._create(sku, base, image, record, call, dry_run)
         # Roles gained before roles lost, so the product always has its main image.
         for entry_id, image in sorted(todo.update, key=lambda u: not u[1].types):
-            await self._update(base, entry_id, image, record, call, dry_run)
+            await self._update(sku, base, entry_id, image, record, call, dry_run)
         for entry_id in todo.delete:
             try:
                 await call("DELETE", f"{base}/{entry_id}", None)
@@ -246,11 +262,12 @@ class MediaSync:
                     raise
             record.pop(entry_id, None)
         for entry_id, image in todo.refresh:
-            await self._update(base, entry_id, image, record, call, dry_run)
+            await self._update(sku, base, entry_id, image, record, call, dry_run)
         return True
 
     async def _update(
         self,
+        sku: str,
         base: str,
         entry_id: str,
         image: WantedImage,
@@ -266,7 +283,7 @@ class MediaSync:
             if exc.status != 404:
                 raise
             record.pop(entry_id, None)
-            await self._create(base, image, record, call, dry_run)
+            await self._create(sku, base, image, record, call, dry_run)
             return
         body = entry_body(image, None)
         kept = {k: v for k, v in (current or {}).items() if k in ("file", "media_type")}
@@ -276,6 +293,7 @@ class MediaSync:
 
     async def _create(
         self,
+        sku: str,
         base: str,
         image: WantedImage,
         record: dict[str, dict[str, Any]],
@@ -290,12 +308,35 @@ class MediaSync:
                 name,
             )
         else:
-            assert self.assets is not None
-            reader = self.assets
-            chunks = await asyncio.to_thread(lambda: list(reader.read(image.asset)))
-            content = await asyncio.to_thread(encode, image.asset, chunks)
+            try:
+                content = await self._content(image.asset)
+            except (OSError, KeyError, ValueError) as exc:
+                # One damaged or missing file must not hold back the product's other images
+                # (nor, through the delivery's retries, the other SKUs of its batch).
+                log.warning(
+                    "connector.media_skipped",
+                    connector=self.config.name,
+                    sku=sku,
+                    asset=image.asset.uuid,
+                    reason=_unreadable(exc),
+                )
+                return
         answer = await call("POST", base, entry_body(image, content))
         if isinstance(answer, int) and not isinstance(answer, bool):
             record[str(answer)] = record_entry(image)
         elif isinstance(answer, str) and answer.isdigit():
             record[answer] = record_entry(image)
+
+    async def _content(self, asset: Asset) -> tuple[str, str, str]:
+        assert self.assets is not None
+        reader = self.assets
+        chunks = await asyncio.to_thread(lambda: list(reader.read(asset)))
+        return await asyncio.to_thread(encode, asset, chunks)
+
+
+def _unreadable(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return "the asset's file is missing from the asset store"
+    if isinstance(exc, UnreadableImage):
+        return str(exc)
+    return f"the asset's file could not be read: {exc}"
