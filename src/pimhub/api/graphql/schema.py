@@ -16,10 +16,7 @@ from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLField,
-    GraphQLFloat,
     GraphQLID,
-    GraphQLInputField,
-    GraphQLInputObjectType,
     GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
@@ -30,29 +27,21 @@ from graphql import (
     GraphQLString,
 )
 
-from pimhub.api.graphql import mutations
+from pimhub.api.graphql import inputs
 from pimhub.api.graphql.asset_types import AssetTypes
 from pimhub.api.graphql.binding import ClassBinding, key_arguments
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.family import family_argument, family_fields
 from pimhub.api.graphql.listing import Listing, get_listing, get_one
 from pimhub.api.graphql.loaders import GraphObject
+from pimhub.api.graphql.value_types import ValueTypes
 from pimhub.api.graphql.values import (
     SYSTEM_FIELDS,
-    completeness,
-    is_whole_number,
-    localized,
-    money,
-    money_number,
-    price,
-    quantity,
-    quantity_value,
-    scalar_getter,
     system_getter,
 )
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.fields import FieldDefinition, FieldType
-from pimhub.datahub.config import DatahubConfig, FieldFormat, Operation, Shape
+from pimhub.datahub.config import DatahubConfig, FieldFormat, Operation
 
 log = structlog.get_logger("pimhub.graphql")
 
@@ -147,7 +136,10 @@ def build_schema(
         ]
     builder = _Builder(bindings, default_language)
     query = GraphQLObjectType("Query", builder.query_fields)
-    mutation_fields = builder.mutation_fields()
+    mutation_fields: dict[str, GraphQLField] = {}
+    for field_name, (kind, binding, gql_field) in inputs.mutation_fields(bindings).items():
+        mutation_fields[field_name] = gql_field
+        builder.roots[field_name] = RootField(kind, binding)
     mutation = GraphQLObjectType("Mutation", mutation_fields) if mutation_fields else None
     schema = GraphQLSchema(query=query, mutation=mutation)
     return DatahubSchema(
@@ -165,45 +157,6 @@ class _Builder:
         self.bindings = bindings
         self.default_language = default_language
         self.roots: dict[str, RootField] = {}
-        self.quantity_value_type: GraphQLObjectType | None = None
-        self.money = GraphQLObjectType(
-            "Money", {"amount": GraphQLField(GraphQLFloat), "currency": GraphQLField(GraphQLString)}
-        )
-        self.money_input = GraphQLInputObjectType(
-            "MoneyInput",
-            {
-                "amount": GraphQLInputField(GraphQLNonNull(GraphQLFloat)),
-                "currency": GraphQLInputField(GraphQLNonNull(GraphQLString)),
-            },
-        )
-        self.quantity = GraphQLObjectType(
-            "Quantity",
-            {"value": GraphQLField(GraphQLFloat), "unit": GraphQLField(GraphQLString)},
-            description="A measured value and its unit code (kg, cm, l, ...).",
-        )
-        self.quantity_input = GraphQLInputObjectType(
-            "QuantityInput",
-            {
-                "value": GraphQLInputField(GraphQLNonNull(GraphQLFloat)),
-                "unit": GraphQLInputField(GraphQLNonNull(GraphQLString)),
-            },
-        )
-        self.completeness = GraphQLObjectType(
-            "Completeness",
-            {
-                "channel": GraphQLField(GraphQLNonNull(GraphQLString)),
-                "language": GraphQLField(GraphQLNonNull(GraphQLString)),
-                "ratio": GraphQLField(
-                    GraphQLNonNull(GraphQLInt),
-                    description="Percent of the channel's required fields filled, rounded down",
-                ),
-                "missing": GraphQLField(
-                    GraphQLNonNull(GraphQLList(GraphQLNonNull(GraphQLString))),
-                    description="Required fields not filled in this language",
-                ),
-            },
-            description="How ready an object is for a channel in one language.",
-        )
         self.page_info = GraphQLObjectType(
             "PageInfo",
             {
@@ -216,6 +169,7 @@ class _Builder:
         # Only a configuration that exposes an asset field has the asset type and getAsset.
         exposes_assets = any(f.type == FieldType.ASSET for b in bindings.values() for f in b.fields)
         self.assets = AssetTypes() if exposes_assets else None
+        self.values = ValueTypes(bindings, default_language, self.assets)
         for binding in bindings.values():
             binding.object_type = self._object_type(binding)
         self.query_fields: dict[str, GraphQLField] = {}
@@ -242,15 +196,15 @@ class _Builder:
                 getter = system_getter(name)
                 out[name] = GraphQLField(SYSTEM_TYPES[name], resolve=lambda n, _i, g=getter: g(n))
             if definition.completeness:
-                out["completeness"] = self._completeness_field(definition)
+                out["completeness"] = self.values.completeness_field(definition)
             if binding.variants:
                 out.update(family_fields(binding))
             for f in binding.fields:
                 fmt = binding.formats.get(f.name)
                 if fmt is not None:
-                    out[f.name] = self._formatted_field(f, fmt)
+                    out[f.name] = self.values.formatted_field(f, fmt)
                 else:
-                    out[f.name] = self._value_field(f, definition.business_key, asset_names)
+                    out[f.name] = self.values.value_field(f, definition.business_key, asset_names)
             if definition.workflow is not None and "workflowState" not in out:
                 out["workflowState"] = GraphQLField(
                     GraphQLString, resolve=lambda n, _i: n.obj.workflow_state
@@ -262,161 +216,6 @@ class _Builder:
             fields,
             description=definition.description or definition.title,
         )
-
-    def _completeness_field(self, definition: ClassDefinition) -> GraphQLField:
-        def resolve(
-            n: GraphObject, _info: Any, channel: str | None = None, language: str | None = None
-        ) -> list[dict[str, Any]]:
-            return completeness(definition, n.obj.completeness, channel, language)
-
-        return GraphQLField(
-            GraphQLNonNull(GraphQLList(GraphQLNonNull(self.completeness))),
-            args={
-                "channel": GraphQLArgument(GraphQLString),
-                "language": GraphQLArgument(GraphQLString),
-            },
-            resolve=resolve,
-            description="Per completeness channel and language (narrowed by the arguments).",
-        )
-
-    def _formatted_field(self, f: FieldDefinition, fmt: FieldFormat) -> GraphQLField:
-        """A field in Pimcore's shape, as the configuration's `formats` ask."""
-        name = f.name
-        if fmt.shape == Shape.NUMBER:
-            currency = fmt.currency
-
-            def resolve_number(n: GraphObject, _info: Any) -> Any:
-                return money_number(n.obj.values.get(name), f, currency)
-
-            shown = currency or (f.currencies[0] if f.currencies else "its stored currency")
-            return GraphQLField(
-                GraphQLFloat,
-                resolve=resolve_number,
-                description=f"{f.title or name}: the amount in {shown} (Pimcore's number)",
-            )
-        unit = fmt.unit
-
-        def resolve_quantity(n: GraphObject, _info: Any) -> Any:
-            return quantity_value(n.obj.values.get(name), f, unit)
-
-        return GraphQLField(self._quantity_value(), resolve=resolve_quantity, description=f.title)
-
-    def _quantity_value(self) -> GraphQLObjectType:
-        """Pimcore's QuantityValue type, made once per schema when a format uses it."""
-        if self.quantity_value_type is None:
-            unit = GraphQLObjectType(
-                "QuantityValueUnit",
-                {
-                    "id": GraphQLField(GraphQLID, description="The unit code"),
-                    "abbreviation": GraphQLField(GraphQLString),
-                    "longname": GraphQLField(GraphQLString),
-                },
-            )
-            self.quantity_value_type = GraphQLObjectType(
-                "QuantityValue",
-                {
-                    "value": GraphQLField(GraphQLFloat),
-                    "unit": GraphQLField(unit),
-                    "toString": GraphQLField(GraphQLString, description='e.g. "0.5 kg"'),
-                },
-                description="A quantity in Pimcore's shape.",
-            )
-        return self.quantity_value_type
-
-    def _value_field(
-        self, f: FieldDefinition, key_field: str, asset_names: tuple[str, ...] = ()
-    ) -> GraphQLField:
-        name = f.name
-        description = f.title
-        if f.type == FieldType.RELATION:
-            assert f.target is not None
-            target = self.bindings[f.target].object_type
-            assert target is not None
-            if f.multiple:
-                return GraphQLField(
-                    GraphQLNonNull(GraphQLList(GraphQLNonNull(target))),
-                    resolve=lambda n, info: _ctx(info).loader.many(n, name),
-                    description=description,
-                )
-            return GraphQLField(
-                target,
-                resolve=lambda n, info: _ctx(info).loader.one(n, name),
-                description=description,
-            )
-        if f.type == FieldType.ASSET:
-            return self._asset_field(f, asset_names)
-        if f.localized:
-            hub_default = self.default_language
-
-            def resolve_text(n: GraphObject, _info: Any, language: str | None = None) -> Any:
-                return localized(n.obj.values.get(name), language, n.language, hub_default)
-
-            return GraphQLField(
-                GraphQLString,
-                args={"language": GraphQLArgument(GraphQLString)},
-                resolve=resolve_text,
-                description=description,
-            )
-        if f.type == FieldType.QUANTITY:
-
-            def resolve_quantity(n: GraphObject, _info: Any, unit: str | None = None) -> Any:
-                return quantity(n.obj.values.get(name), f, unit)
-
-            return GraphQLField(
-                self.quantity,
-                args={"unit": GraphQLArgument(GraphQLString, description="Convert to this unit")},
-                resolve=resolve_quantity,
-                description=description,
-            )
-        if f.price_list:
-
-            def resolve_price(n: GraphObject, _info: Any, currency: str | None = None) -> Any:
-                return price(n.obj.values.get(name), f, currency)
-
-            return GraphQLField(
-                self.money,
-                args={
-                    "currency": GraphQLArgument(
-                        GraphQLString, description=f"One of {', '.join(f.currencies)}"
-                    )
-                },
-                resolve=resolve_price,
-                description=description,
-            )
-        if f.type == FieldType.MONEY:
-            return GraphQLField(
-                self.money,
-                resolve=lambda n, _i: money(n.obj.values.get(name)),
-                description=description,
-            )
-        getter = scalar_getter(f)
-        gql_type = _scalar_type(f)
-        if name == key_field and not isinstance(gql_type, GraphQLNonNull):
-            gql_type = GraphQLNonNull(gql_type)  # the identity: every object has one
-        return GraphQLField(gql_type, resolve=lambda n, _i: getter(n), description=description)
-
-    def _asset_field(self, f: FieldDefinition, names: tuple[str, ...]) -> GraphQLField:
-        """An image or gallery: Pimcore's `asset` type. The first one resolved in a batch
-        reads the assets of every asset field the operation selects, for the whole batch, with
-        one statement (as compiled plans do)."""
-        assert self.assets is not None
-        name = f.name
-
-        def resolve_one(n: GraphObject, info: GraphQLResolveInfo[Any]) -> Any:
-            loader = _ctx(info).assets
-            return loader.one(n, name, loader.selected(info, names) or (name,))
-
-        def resolve_many(n: GraphObject, info: GraphQLResolveInfo[Any]) -> Any:
-            loader = _ctx(info).assets
-            return loader.many(n, name, loader.selected(info, names) or (name,))
-
-        if f.multiple:
-            return GraphQLField(
-                GraphQLNonNull(GraphQLList(GraphQLNonNull(self.assets.asset))),
-                resolve=resolve_many,
-                description=f.title,
-            )
-        return GraphQLField(self.assets.asset, resolve=resolve_one, description=f.title)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -495,54 +294,6 @@ class _Builder:
             description=f"A page of {name} objects.",
             extensions={"binding": binding},
         )
-
-    # -- mutations ------------------------------------------------------------------------
-
-    def mutation_fields(self) -> dict[str, GraphQLField]:
-        out: dict[str, GraphQLField] = {}
-        for binding in self.bindings.values():
-            writes = binding.operations - {Operation.READ}
-            if not writes:
-                continue
-            binding.input_type = self._input_type(binding)
-            kinds = mutations.build_fields(binding)
-            for field_name, (kind, gql_field) in kinds.items():
-                out[field_name] = gql_field
-                self.roots[field_name] = RootField(kind, binding)
-        return out
-
-    def _input_type(self, binding: ClassBinding) -> GraphQLInputObjectType:
-        fields: dict[str, GraphQLInputField] = {}
-        for f in binding.fields:
-            fields[f.name] = GraphQLInputField(self._input_field_type(f), description=f.title)
-        return GraphQLInputObjectType(f"{binding.definition.name}Input", fields)
-
-    def _input_field_type(self, f: FieldDefinition) -> Any:
-        if f.price_list:
-            return GraphQLList(GraphQLNonNull(self.money_input))
-        if f.type == FieldType.QUANTITY:
-            return self.quantity_input
-        if f.type == FieldType.MONEY:
-            return self.money_input
-        if f.type == FieldType.NUMBER:
-            return GraphQLFloat
-        if f.type == FieldType.BOOLEAN:
-            return GraphQLBoolean
-        if f.is_list:
-            return GraphQLList(GraphQLNonNull(GraphQLString))
-        return GraphQLString
-
-
-def _scalar_type(f: FieldDefinition) -> GraphQLOutputType:
-    if is_whole_number(f):
-        return GraphQLInt
-    if f.type == FieldType.NUMBER:
-        return GraphQLFloat
-    if f.type == FieldType.BOOLEAN:
-        return GraphQLBoolean
-    if f.is_list:
-        return GraphQLNonNull(GraphQLList(GraphQLNonNull(GraphQLString)))
-    return GraphQLString
 
 
 def _ctx(info: GraphQLResolveInfo[Any]) -> RequestContext:
