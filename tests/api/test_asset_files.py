@@ -131,3 +131,26 @@ def test_a_store_without_local_files_streams(
     assert Image.open(io.BytesIO(thumb.content)).size == (300, 150)
     head = assets_client.head("/assets/products/wide.png")
     assert head.content == b"" and head.headers["content-length"] == str(len(WIDE))
+
+
+@pytest.mark.parametrize("local_files", [True, False])
+def test_a_blob_missing_from_the_store_is_a_404_for_get_and_head(
+    asset_hub: Hub,
+    assets_client: TestClient,
+    wide: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    local_files: bool,
+) -> None:
+    store = asset_hub.assets.store
+    store.delete(f"blobs/{wide['checksum'][:2]}/{wide['checksum']}")
+    if not local_files:
+        monkeypatch.setattr(store, "local_path", lambda key: None)
+    got = assets_client.get("/assets/products/wide.png")
+    assert got.status_code == 404, got.text
+    assert got.headers["content-type"] == "application/problem+json"
+    assert got.json()["code"] == "asset-not-found"
+    assert "missing from the store" in got.json()["detail"]
+    head = assets_client.head("/assets/products/wide.png")
+    assert head.status_code == 404 and head.content == b""
+    thumb = assets_client.get("/assets/products/wide.png?thumbnail=product_list")
+    assert thumb.status_code == 404 and thumb.json()["code"] == "asset-not-found"

@@ -17,6 +17,7 @@ import os
 from typing import Any
 from urllib.parse import quote
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
@@ -31,6 +32,7 @@ from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import AssetNotFound, FieldError
 from pimhub.storage.asset_point_reads import SqlAssetPointReads
 
+log = structlog.get_logger("pimhub.assets")
 PREFIX = "/assets/"
 PATH = "/assets/{path:path}"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -105,23 +107,39 @@ async def serve_asset(request: Request) -> Response:
     headers["ETag"] = tag
     if not_modified(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
-    if preset is None:
-        local = service.local_path(asset)
-        chunks = None if local is not None else lambda: service.read(asset)
-    else:
-        store = thumbnailer.store
-        local = store.local_path(thumbnail.key)
-        chunks = None if local is not None else lambda: store.read(thumbnail.key)
+    store = service.store if preset is None else thumbnailer.store
+    key = asset.blob_key if preset is None else thumbnail.key
+    local = store.local_path(key)
     if local is not None:
         # Stat here, not in FileResponse's worker thread: a hop costs more than a stat of a
         # file the kernel has cached, and a cached thumbnail is the hottest request there is.
-        stat = os.stat(local)
+        try:
+            stat = os.stat(local)
+        except OSError:
+            raise missing_blob(asset) from None
         return FileResponse(local, media_type=media_type, headers=headers, stat_result=stat)
     headers["Content-Length"] = str(size)
-    if request.method == "HEAD" or chunks is None:
+    # The store blocks (a remote one asks over the network): in a thread.
+    if request.method == "HEAD":
+        if not await run_in_threadpool(store.exists, key):
+            raise missing_blob(asset)
         return Response(status_code=200, media_type=media_type, headers=headers)
-    # StreamingResponse iterates a plain iterator in the thread pool: the store blocks.
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+    try:
+        chunks = await run_in_threadpool(store.read, key)
+    except KeyError:
+        raise missing_blob(asset) from None
+    # StreamingResponse iterates a plain iterator in the thread pool.
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
+def missing_blob(asset: Asset) -> AssetNotFound:
+    """A row whose file the store lost (removed by hand, a damaged store): a 404 that says
+    so, never a 500, and a log line for the operator."""
+    log.error("assets.blob_missing", path=asset.path, checksum=asset.checksum)
+    return AssetNotFound(
+        f"the file of {asset.path} is missing from the store",
+        [FieldError("path", "file missing from the store", AssetNotFound.code)],
+    )
 
 
 routes = [Route(PATH, serve_asset, methods=["GET", "HEAD"], name="get_asset_file")]
