@@ -103,6 +103,32 @@ def test_refusals_name_state_and_allowed(api: TestClient, keys: dict[str, dict[s
     assert (blind.status_code, blind.content) == (204, b"")
 
 
+def test_a_draft_looks_missing_to_a_key_that_cannot_read_it(
+    api: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    missing = api.post(f"{BASE}/zz/transitions/approve", headers=keys["blind"])
+    hidden = run(api, keys["blind"], "approve")  # a1 is a draft in state draft
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "object-not-found")
+    assert hidden.json()["detail"] == missing.json()["detail"].replace("'zz'", "'a1'")
+    assert "draft" not in hidden.text
+    stale = run(api, {**keys["blind"], "If-Match": '"9"'}, "approve")
+    assert stale.status_code == 404
+    # A key with read-drafts is told the state.
+    assert run(api, keys["reviewer"], "approve").status_code == 409
+
+
+def test_transition_names_are_listed_only_to_keys_with_a_scope_on_the_class(
+    wf: Hub, api: TestClient
+) -> None:
+    outsider = bearer(wf, "write:Note", name="outsider")
+    reader = bearer(wf, "read:Article", name="reader")
+    hidden = run(api, outsider, "launch")
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "unknown-transition")
+    assert "submit" not in hidden.json()["detail"]
+    listed = run(api, reader, "launch")
+    assert "submit, reject, approve, publish, unpublish" in listed.json()["detail"]
+
+
 def test_if_match_and_version(api: TestClient, keys: dict[str, dict[str, str]]) -> None:
     stale = run(api, {**keys["writer"], "If-Match": '"9"'}, "submit")
     assert stale.status_code == 412

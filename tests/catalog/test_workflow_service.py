@@ -107,6 +107,42 @@ def test_an_invalid_transition_names_the_state_and_what_is_open(wf: Hub) -> None
         wf.catalog.transition("Article", "zz", "submit", may_run=admin_runs, author="r")
 
 
+def test_a_caller_that_cannot_see_a_draft_finds_it_missing(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    reviewer = key(wf, "review:Article")
+
+    def run(code: str, name: str, **kwargs: object) -> object:
+        return wf.catalog.transition(
+            "Article", code, name, may_run=runs_as(reviewer), author="r", sees_drafts=False,
+            **kwargs,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    with pytest.raises(ObjectNotFound) as missing:
+        run("zz", "approve")
+    with pytest.raises(ObjectNotFound) as hidden:
+        run("a1", "approve")  # a draft, and not in review: neither is told
+    assert hidden.value.detail == missing.value.detail.replace("'zz'", "'a1'")
+    assert "draft" not in hidden.value.detail
+    walk(wf, "a1", "submit")
+    with pytest.raises(ObjectNotFound):
+        run("a1", "approve", expected_version=1)  # stale: its version is not told either
+    # A move the caller may run still runs, unseen (the API answers it without a body).
+    assert run("a1", "approve").workflow_state == "approved"
+    walk(wf, "a1", "publish")
+    with pytest.raises(InvalidTransition):  # published: readable, so the state is told
+        run("a1", "approve")
+
+
+def test_transition_names_are_told_only_to_callers_with_a_scope_on_the_class(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="w")
+    with pytest.raises(UnknownTransition) as caught:
+        wf.catalog.transition(
+            "Article", "a1", "launch", may_run=admin_runs, author="x", sees_class=False
+        )
+    assert "no transition 'launch'" in caught.value.detail
+    assert "submit" not in caught.value.detail
+
+
 def test_a_rejection_needs_its_comment_and_the_event_carries_it(wf: Hub) -> None:
     wf.catalog.create("Article", {"code": "a1"}, author="w")
     walk(wf, "a1", "submit")
@@ -234,12 +270,39 @@ def test_removing_a_held_state_is_refused_and_adding_a_workflow_assigns_states(w
     assert wf.catalog.get_object("Note", "live", include_drafts=False).workflow_state is None
 
 
+def test_changing_whether_a_held_state_publishes_is_refused(wf: Hub) -> None:
+    c = wf.catalog
+    for code in ("a1", "a2"):
+        c.create("Article", {"code": code}, author="t")
+        walk(wf, code, "submit", "approve")
+    c.create("Article", {"code": "live"}, author="t")
+    walk(wf, "live", "submit", "approve", "publish")
+
+    def changed(**states: dict[str, bool]) -> dict[str, object]:
+        workflow = {**ARTICLE["workflow"], "states": {**ARTICLE["workflow"]["states"], **states}}
+        return {**ARTICLE, "workflow": workflow}
+
+    with pytest.raises(IncompatibleClassChange) as caught:
+        wf.classes.replace("Article", changed(approved={"publishes": True}), author="t")
+    [problem] = caught.value.errors
+    assert problem.field == "workflow.states.approved.publishes"
+    assert "2 object(s)" in problem.message and "transition first" in problem.message
+    with pytest.raises(IncompatibleClassChange) as caught:
+        wf.classes.replace("Article", changed(published={}), author="t")
+    assert [e.field for e in caught.value.errors] == ["workflow.states.published.publishes"]
+    assert "1 object(s)" in caught.value.errors[0].message
+    assert c.get_object("Article", "a1", include_drafts=True).published is False
+    # A state no object is in may change: nothing stored depends on it.
+    wf.classes.replace("Article", changed(review={"publishes": True}), author="t")
+    assert wf.classes.get("Article").workflow.publishes("review")  # type: ignore[union-attr]
+
+
 def test_a_workflow_where_no_state_publishes_cannot_take_published_objects(wf: Hub) -> None:
     wf.catalog.create("Note", {"code": "live"}, author="t")
     closed = {
         "initial": "draft",
-        "states": {"draft": {}},
-        "transitions": {"stay": {"from": ["draft"], "to": "draft", "scopes": ["write"]}},
+        "states": {"draft": {}, "review": {}},
+        "transitions": {"submit": {"from": ["draft"], "to": "review", "scopes": ["write"]}},
     }
     with pytest.raises(IncompatibleClassChange) as caught:
         wf.classes.replace("Note", {**NOTE, "workflow": closed}, author="t")

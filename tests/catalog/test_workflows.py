@@ -79,6 +79,16 @@ def test_the_documented_workflow_parses_and_round_trips() -> None:
             "names no state",
         ),
         (
+            moving(to="draft"),
+            "workflow.transitions.go.to",
+            "'draft' is also a state it leaves from",
+        ),
+        (
+            moving(**{"from": ["draft", "review"]}),
+            "workflow.transitions.go.to",
+            "a transition must change the state",
+        ),
+        (
             moving(**{"from": ["limbo"]}),
             "workflow.transitions.go.from[0]",
             "names no state",

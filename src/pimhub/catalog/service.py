@@ -377,13 +377,18 @@ class CatalogService:
         author: str,
         comment: str | None = None,
         expected_version: int | None = None,
+        sees_drafts: bool = True,
+        sees_class: bool = True,
     ) -> CatalogObject:
         """Run workflow transition `name` on an object (catalog.transitions); `may_run`
-        says whether the caller holds any of a transition's scopes on the class."""
+        says whether the caller holds any of a transition's scopes on the class. A caller
+        without `sees_drafts` finds a draft missing when the transition is refused; one
+        without `sees_class` (no scope on the class) is not told its transitions' names."""
         return self._write(
             lambda uow: run_transition(
                 self.writer, uow, class_name, key, name, may_run=may_run, author=author,
-                comment=comment, expected_version=expected_version,
+                comment=comment, expected_version=expected_version, sees_drafts=sees_drafts,
+                sees_class=sees_class,
             )
         )  # fmt: skip
 

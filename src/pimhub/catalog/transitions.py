@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import (
+    CatalogError,
     FieldError,
     InvalidInput,
     InvalidTransition,
@@ -38,17 +39,42 @@ def open_transitions(workflow: Workflow, state: str | None, may_run: ScopeCheck)
     return [t.name for t in workflow.from_state(state) if may_run(t.scopes)]
 
 
-def _transition(definition: ClassDefinition, name: str) -> tuple[Workflow, Transition]:
+def _transition(
+    definition: ClassDefinition, name: str, sees_class: bool
+) -> tuple[Workflow, Transition]:
     workflow = definition.workflow
     if workflow is None:
         raise UnknownTransition(f"class {definition.name} has no workflow")
     found = workflow.transition(name)
     if found is None:
+        # The names are the class's to show: only to callers holding some scope on it.
         known = ", ".join(t.name for t in workflow.transitions)
+        listed = f" (it has: {known})" if sees_class else ""
         raise UnknownTransition(
-            f"the workflow of {definition.name} has no transition '{name}' (it has: {known})"
+            f"the workflow of {definition.name} has no transition '{name}'{listed}"
         )
     return workflow, found
+
+
+def _check_move(
+    before: CatalogObject,
+    workflow: Workflow,
+    transition: Transition,
+    may_run: ScopeCheck,
+    expected_version: int | None,
+) -> None:
+    """Refuses a stale `expected_version`, or a transition that does not leave the state
+    `before` is in (naming the state and what is open from it)."""
+    check_version(before, expected_version)
+    state, name = before.workflow_state, transition.name
+    if state in transition.sources:
+        return
+    open_now = ", ".join(open_transitions(workflow, state, may_run)) or "none"
+    raise InvalidTransition(
+        f"{before.class_name} '{before.key}' is in state '{state}'; '{name}' runs from "
+        f"{', '.join(transition.sources)}. Open from '{state}': {open_now}",
+        [FieldError("transition", f"state is '{state}'; open: {open_now}", InvalidTransition.code)],
+    )
 
 
 def run_transition(
@@ -62,10 +88,14 @@ def run_transition(
     author: str,
     comment: str | None,
     expected_version: int | None,
+    sees_drafts: bool = True,
+    sees_class: bool = True,
 ) -> CatalogObject:
-    """Runs transition `name` on the object with business key `key` in `uow`; see module."""
+    """Runs transition `name` on the object with business key `key` in `uow`; see module.
+    `sees_drafts`: whether the caller may read unpublished objects of the class;
+    `sees_class`: whether it holds any scope on the class (see CatalogService.transition)."""
     definition = writable_class(uow, class_name)
-    workflow, transition = _transition(definition, name)
+    workflow, transition = _transition(definition, name, sees_class)
     if not may_run(transition.scopes):
         raise TransitionForbidden(
             f"the key '{author}' may not run '{name}' on {class_name}; it needs one of the "
@@ -85,19 +115,16 @@ def run_transition(
     before = current(uow, class_name, key)
     if before is None:
         raise ObjectNotFound.named(class_name, key)
-    check_version(before, expected_version)
+    try:
+        _check_move(before, workflow, transition, may_run, expected_version)
+    except CatalogError:
+        if before.published or sees_drafts:
+            raise
+        # A draft the caller may not read looks missing, as it does to reads: a refusal
+        # naming its state or version would tell what the caller may not see. (A permitted
+        # move still runs and is answered without the object, as blind writes are.)
+        raise ObjectNotFound.named(class_name, key) from None
     state = before.workflow_state
-    if state not in transition.sources:
-        open_now = ", ".join(open_transitions(workflow, state, may_run)) or "none"
-        raise InvalidTransition(
-            f"{class_name} '{key}' is in state '{state}'; '{name}' runs from "
-            f"{', '.join(transition.sources)}. Open from '{state}': {open_now}",
-            [
-                FieldError(
-                    "transition", f"state is '{state}'; open: {open_now}", InvalidTransition.code
-                )
-            ],
-        )
     # The row keeps its values; its state and, with it, whether it is published change.
     published = workflow.publishes(transition.target)
     if before.parent is not None:

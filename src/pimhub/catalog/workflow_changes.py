@@ -1,7 +1,9 @@
 """What a class change does to the workflow states its stored objects hold.
 
 Removing a state that objects are in is refused (an incompatible class change naming the
-state and how many objects hold it): move them out with a transition first. Adding a
+state and how many objects hold it): move them out with a transition first. So is changing
+whether a held state `publishes`: the objects in it would keep a published flag their state
+no longer gives, and only a transition changes that flag with a version and an event. Adding a
 workflow to a class that has objects gives each a state (the initial one, or for a
 published object the first state that publishes; see workflows.state_for), and is refused
 when the workflow has no state that fits the objects' published flag. Removing the workflow
@@ -27,6 +29,7 @@ class WorkflowStates:
     def __init__(self, old: Workflow | None, new: Workflow | None) -> None:
         self.old, self.new = old, new
         self.removed: Counter[str] = Counter()
+        self.flipped: Counter[str] = Counter()  # held states whose `publishes` changes
         self.unplaced: Counter[bool] = Counter()  # by published: objects no state fits
 
     def count(self, obj: CatalogObject) -> None:
@@ -34,8 +37,13 @@ class WorkflowStates:
         if new is None:
             return
         held = obj.workflow_state
-        if held is not None and self.old is not None and new.state(held) is None:
+        kept = new.state(held) if held is not None else None
+        if held is not None and self.old is not None and kept is None:
             self.removed[held] += 1
+        elif kept is not None and self.old is not None and self.old.state(held) is not None:
+            # The stored flag follows the old `publishes`; a new one would leave it behind.
+            if self.old.publishes(held) != kept.publishes:
+                self.flipped[kept.name] += 1
         elif held is None and not any(s.publishes == obj.published for s in new.states):
             self.unplaced[obj.published] += 1
 
@@ -48,6 +56,15 @@ class WorkflowStates:
             )
             for state, n in sorted(self.removed.items())
         ]
+        for state, n in sorted(self.flipped.items()):
+            now = "now publishes" if self.new and self.new.publishes(state) else "stops publishing"
+            out.append(
+                FieldError(
+                    f"workflow.states.{state}.publishes",
+                    f"changes ('{state}' {now}) while {n} object(s) are in it; move them to "
+                    "another state with a transition first, or add a new state instead",
+                )
+            )
         for published, n in sorted(self.unplaced.items()):
             kind = "publishes" if published else "does not publish"
             out.append(

@@ -216,6 +216,13 @@ def _parse_transition(
     if not isinstance(target, str) or target not in states:
         report(f"{path}.to", f"names no state: {target!r}")
         target = ""
+    elif target in sources:
+        # A transition is a change of state: one into its own source would store nothing
+        # new, yet announce a move (workflow.transitioned) that no version records.
+        report(
+            f"{path}.to",
+            f"'{target}' is also a state it leaves from; a transition must change the state",
+        )
     scopes = attrs.get("scopes")
     if (
         not isinstance(scopes, list)

@@ -378,6 +378,8 @@ async def run_transition(
             author=api.name,
             comment=body.comment,
             expected_version=expected,
+            sees_drafts=api.allows(Action.READ_DRAFTS, class_name),
+            sees_class=any(api.allows(action, class_name) for action in Action),
         ),
     )
     return written_response(request, api, obj)
