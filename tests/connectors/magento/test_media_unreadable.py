@@ -16,7 +16,9 @@ from PIL import Image
 from pimhub.assets.model import Asset
 from pimhub.bootstrap import Hub
 from pimhub.connectors.magento import media
+from pimhub.connectors.magento.client import MagentoUnavailable
 from pimhub.connectors.magento.media import UnreadableImage, encode
+from pimhub.connectors.magento.push import Outcome, Pusher
 
 from .double import MagentoDouble
 from .test_media import PNG_MAGIC, ROLES, asset, picture, record
@@ -147,3 +149,29 @@ def test_a_missing_or_damaged_file_is_skipped_and_the_rest_of_the_batch_goes_thr
     assert sent.count(("POST", "/V1/products/TS-1/media")) == 1
     labels = {e["label"]: e["types"] for e in double.media("TS-1")}
     assert labels == {"Front": [], "Back": [], "Gone": ROLES}
+
+
+def test_an_upload_failing_before_it_is_logged_keeps_the_log_and_its_own_error(
+    shop: Hub, double: MagentoDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log of an upload drops its base64 once sent; a call that failed before it was
+    logged must neither take another request's place nor hide its error."""
+    sent = Pusher._call
+
+    async def unlogged(self: Pusher, outcome: Outcome, method: str, path: str, *rest: Any) -> Any:
+        if method == "POST" and path.endswith("/media"):
+            raise MagentoUnavailable("the shop went away before the upload")
+        return await sent(self, outcome, method, path, *rest)
+
+    monkeypatch.setattr(Pusher, "_call", unlogged)
+    front = asset(shop, "/p/front.png", picture("red"), {"en": "Front"})
+    tee(shop, image=front.uuid)
+    [outcome] = push(shop, "TS-1")
+    assert outcome.error == "the shop went away before the upload"
+    assert [(m, p) for m, _, p, _ in outcome.requests] == [
+        ("GET", "/V1/products/TS-1"),
+        ("PUT", "/V1/products/TS-1"),
+        ("PUT", "/V1/products/TS-1"),
+        ("POST", "/V1/inventory/source-items"),
+    ]
+    assert all(body is not None for m, _, _, body in outcome.requests if m != "GET")

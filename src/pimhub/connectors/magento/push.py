@@ -291,13 +291,15 @@ class Pusher:
         record = recorded(state)
 
         async def call(method: str, path: str, body: Any) -> Any:
+            logged = len(outcome.requests)
             try:
                 return await self._call(outcome, method, path, GLOBAL, body, dry_run)
             finally:
-                if method == "POST" and not dry_run:
-                    # The attempt's log names the call; megabytes of base64 need not wait
-                    # in memory for the rest of the batch.
-                    outcome.requests[-1] = (method, GLOBAL, path, None)
+                # The attempt's log names the call; megabytes of base64 need not wait in
+                # memory for the rest of the batch. Only this call's entry is replaced: one
+                # that failed before it was logged leaves the others (and its error) alone.
+                if method == "POST" and not dry_run and len(outcome.requests) > logged:
+                    outcome.requests[logged] = (method, GLOBAL, path, None)
 
         try:
             await self.media.sync(sku, obj.values, record, call, dry_run)
