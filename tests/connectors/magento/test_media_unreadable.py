@@ -17,7 +17,7 @@ from pimhub.assets.model import Asset
 from pimhub.bootstrap import Hub
 from pimhub.connectors.magento import media
 from pimhub.connectors.magento.client import MagentoUnavailable
-from pimhub.connectors.magento.media import UnreadableImage, encode
+from pimhub.connectors.magento.media import UnreadableImage, encode, plan
 from pimhub.connectors.magento.push import Outcome, Pusher
 
 from .double import MagentoDouble
@@ -175,3 +175,9 @@ def test_an_upload_failing_before_it_is_logged_keeps_the_log_and_its_own_error(
         ("POST", "/V1/inventory/source-items"),
     ]
     assert all(body is not None for m, _, _, body in outcome.requests if m != "GET")
+
+
+def test_the_plan_orders_deletions_even_with_a_record_key_that_is_no_number() -> None:
+    entry = {"asset": "gone", "checksum": "0" * 64, "types": [], "label": "", "position": 1}
+    damaged = {key: dict(entry) for key in ("10", "9", "x", "²", "")}
+    assert plan([], damaged).delete == ["9", "10", "", "x", "²"]

@@ -146,10 +146,18 @@ def plan(wanted: Sequence[WantedImage], record: Mapping[str, Mapping[str, Any]])
         kept[checksum] = (match, image)
         if {k: entry.get(k) for k in ("types", "label", "position")} != image.wanted:
             result.update.append((match, image))
-    result.delete = sorted(free, key=int)
+    result.delete = sorted(free, key=_entry_order)
     twins = {str(free[i].get("checksum")) for i in result.delete} & set(kept)
     result.refresh = [kept[c] for c in sorted(twins) if kept[c][1].types]
     return result
+
+
+def _entry_order(entry_id: str) -> tuple[int, int, str]:
+    """Magento's ids in number order; a key that is no number (a damaged record) after them,
+    so one bad key cannot stop the plan."""
+    if entry_id.isascii() and entry_id.isdigit():
+        return (0, int(entry_id), "")
+    return (1, 0, entry_id)
 
 
 def record_entry(image: WantedImage) -> dict[str, Any]:
