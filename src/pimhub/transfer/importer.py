@@ -31,12 +31,12 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.validation import validate_values
 from pimhub.catalog.variants import PARENT_ITEM_KEY
-from pimhub.transfer.asset_fetch import AssetFetcher, AssetOutcome
-from pimhub.transfer.asset_step import AssetSource
-from pimhub.transfer.category_paths import CategoryPath, PathOptions
+from pimhub.transfer.asset_fetch import AssetFetcher
 from pimhub.transfer.cell_text import cell_readers, read_cells
+from pimhub.transfer.import_assets import check_assets, resolve_assets
+from pimhub.transfer.import_paths import CategoryPaths
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping
-from pimhub.transfer.outcome import ERRORS_KEPT
+from pimhub.transfer.outcome import ERRORS_KEPT, row_error
 
 # Re-exported: callers name an import's outcome types beside run_import.
 from pimhub.transfer.outcome import ErrorSink as ErrorSink
@@ -80,11 +80,11 @@ def run_import(
     batch_writer with the class and options bound). `assets` fetches the files of the
     mapping's `asset` steps (required when it has any)."""
     summary = ImportSummary(dry_run=options.dry_run)
-    _check_assets(mapping, assets)
+    check_assets(mapping, assets)
     started = time.perf_counter()
     columns = _columns_by_field(mapping)
     measured = _measured_fields(mapping)
-    paths = _Paths(mapping, options.language)
+    paths = CategoryPaths(mapping, options.language)
 
     def report(error: RowError) -> None:
         summary.error_count += 1
@@ -100,7 +100,7 @@ def run_import(
             if record.problem is not None:
                 problem = record.problem
                 mapped.refused.append(
-                    _row_error(record, problem.field, problem.message, problem.code, None)
+                    row_error(record, problem.field, problem.message, problem.code, None)
                 )
                 continue
             if mapping.skip is not None and mapping.skip.skips(record.values):
@@ -115,7 +115,10 @@ def run_import(
             mapped.items.append(values)
             mapped.rows.append(record)
         if assets is not None:
-            _resolve_assets(mapped, assets, mapping)
+            mapped.items, mapped.rows, refused = resolve_assets(
+                mapped.items, mapped.rows, mapped.partial, assets, mapping
+            )
+            mapped.refused.extend(refused)
         return mapped
 
     def store(writer: BatchWriter, mapped: _Mapped, checked: Checked | None = None) -> bool:
@@ -139,7 +142,7 @@ def run_import(
                 clean = False
                 summary.failed += 1
                 column, message = refused[n]
-                report(_row_error(rows[n], column, message, "path"))
+                report(row_error(rows[n], column, message, "path"))
                 del items[n], rows[n]
                 if checked is not None:
                     del checked.results[n]
@@ -180,75 +183,6 @@ def run_import(
     return summary
 
 
-def _check_assets(mapping: ImportMapping, assets: AssetFetcher | None) -> None:
-    if assets is None and (fields := [fm.target for fm in mapping.fields if fm.asset]):
-        raise InvalidMapping(
-            "this import cannot fetch files into assets",
-            [FieldError(f"fields.{t}.asset", "no asset store for this import") for t in fields],
-        )
-
-
-def _resolve_assets(mapped: _Mapped, assets: AssetFetcher, mapping: ImportMapping) -> None:
-    """Replaces the files the `asset` steps name by asset uuids, fetching what it must; a
-    row with a file that cannot be fetched or stored is refused, naming the column and the
-    file. Rows refused for other cells fetch nothing (their files are left out)."""
-    heads = {fm.target.split(".")[0]: fm.column or fm.target for fm in mapping.fields if fm.asset}
-    if not heads:
-        return
-    for _, values, _ in mapped.partial:
-        for head in heads:
-            if _has_source(values.get(head)):
-                del values[head]
-    found = [s for item in mapped.items for h in heads for s in _sources(item.get(h))]
-    outcomes = assets.resolve(found)
-    items, rows = [], []
-    for record, item in zip(mapped.rows, mapped.items, strict=True):
-        errors = [
-            _row_error(record, column, got.error, "asset")
-            for head, column in heads.items()
-            for source in _sources(item.get(head))
-            if (got := outcomes[source]).error is not None
-        ]
-        if errors:
-            mapped.refused.extend(errors)
-            continue
-        for head in heads:
-            if head in item:
-                _put_assets(item, head, outcomes)
-        items.append(item)
-        rows.append(record)
-    mapped.items, mapped.rows = items, rows
-
-
-def _sources(value: Any) -> list[AssetSource]:
-    if isinstance(value, AssetSource):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, AssetSource)]
-    return []
-
-
-def _has_source(value: Any) -> bool:
-    return bool(_sources(value))
-
-
-def _put_assets(item: dict[str, Any], head: str, outcomes: dict[AssetSource, AssetOutcome]) -> None:
-    """The field's files as asset uuids; a dry run's files still to fetch are left out."""
-    value = item[head]
-    if isinstance(value, AssetSource):
-        uuid = outcomes[value].uuid
-        if uuid is None:
-            del item[head]
-        else:
-            item[head] = uuid
-    elif isinstance(value, list):
-        item[head] = [
-            outcomes[v].uuid if isinstance(v, AssetSource) else v
-            for v in value
-            if not isinstance(v, AssetSource) or outcomes[v].uuid is not None
-        ]
-
-
 def _count(
     summary: ImportSummary,
     record: Record,
@@ -266,20 +200,9 @@ def _count(
         summary.failed += 1
         for e in result.errors:
             column = _column_of(e, columns)
-            report(_row_error(record, column, e.message, e.code))
+            report(row_error(record, column, e.message, e.code))
         return False
     return True
-
-
-_CELL = object()  # the record's value in the column, unless a value is given
-
-
-def _row_error(
-    record: Record, column: str, message: str, code: str, value: Any = _CELL
-) -> RowError:
-    """An error of `record` at `column`, showing the column's cell."""
-    shown = record.values.get(column) if value is _CELL else value
-    return RowError(record.number, column, shown, message, code, record.line)
 
 
 # The parts of a money or quantity value that say what its number is in: alone, without the
@@ -321,9 +244,9 @@ def _partial_errors(
     heads = {fm.target.split(".")[0] for fm in mapping.fields if (fm.column or fm.target) in failed}
     kept = {k: v for k, v in field_values(values).items() if k not in heads}
     _, problems = validate_values(writer.definition, kept, languages=writer.languages)
-    errors = [_row_error(record, e.field, e.message, e.code) for e in cell_errors]
+    errors = [row_error(record, e.field, e.message, e.code) for e in cell_errors]
     errors.extend(
-        _row_error(record, _column_of(e, columns), e.message, e.code)
+        row_error(record, _column_of(e, columns), e.message, e.code)
         for e in problems
         if e.code != "required" and e.field.split("[")[0].split(".")[0] not in heads
     )
@@ -416,7 +339,7 @@ def _commit_behind(
     batches: Iterator[list[Record]],
     map_batch: Callable[[list[Record]], _Mapped],
     store: Callable[[BatchWriter, _Mapped, Checked | None], bool],
-    paths: _Paths,
+    paths: CategoryPaths,
     summary: ImportSummary,
     columns: dict[str, str],
 ) -> None:
@@ -468,98 +391,3 @@ def _commit_and_close(context: Any, writer: BatchWriter) -> None:
         context.__exit__(*sys.exc_info())
         raise
     context.__exit__(None, None, None)
-
-
-class _Paths:
-    """Turns category paths in mapped values into codes, creating the missing categories
-    (and their parents) in the import's own unit of work, so a dry run or an abort keeps
-    none of them either."""
-
-    def __init__(self, mapping: ImportMapping, language: str) -> None:
-        self.fields = [fm for fm in mapping.fields if fm.path is not None]
-        self.language = language
-        self.ensured: set[str] = set()  # codes known to exist (this run)
-        self.failed: dict[str, str] = {}  # code -> why it could not be created
-
-    def resolve(
-        self, writer: BatchWriter, items: list[dict[str, Any]]
-    ) -> dict[int, tuple[str, str]]:
-        """Replaces paths by codes in `items`; the items (by index) that name a path that
-        could not be created, with the column and the reason."""
-        refused: dict[int, tuple[str, str]] = {}
-        for fm in self.fields:
-            assert fm.path is not None
-            head = fm.target.split(".")[0]
-            found = [_as_paths(item.get(head)) for item in items]
-            relation = writer.definition.field(head)
-            if fm.path.create and relation is not None and relation.target:
-                self._create(writer, relation.target, fm.path, [p for ps in found for p in ps])
-            for n, (item, item_paths) in enumerate(zip(items, found, strict=True)):
-                if not item_paths:
-                    continue
-                bad = next((p for p in item_paths if p.code in self.failed), None)
-                if bad is not None:
-                    refused[n] = (
-                        fm.column or head,
-                        f"category '{'/'.join(bad.segments)}': {self.failed[bad.code]}",
-                    )
-                item[head] = _coded(item.get(head), item_paths)
-        return refused
-
-    def coded(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """`items` as resolve leaves them (paths replaced by codes), copies where they name
-        paths: what validating ahead of the unit of work must see."""
-        heads = {fm.target.split(".")[0] for fm in self.fields}
-        if not heads:
-            return items
-        out = []
-        for item in items:
-            found = {h: paths for h in heads if (paths := _as_paths(item.get(h)))}
-            out.append(
-                {**item, **{h: _coded(item[h], paths) for h, paths in found.items()}}
-                if found
-                else item
-            )
-        return out
-
-    def _create(
-        self, writer: BatchWriter, class_name: str, options: PathOptions, found: list[CategoryPath]
-    ) -> None:
-        wanted: dict[str, CategoryPath] = {}
-        for path in found:
-            for prefix in path.prefixes():
-                if prefix.code not in self.ensured and prefix.code not in self.failed:
-                    wanted.setdefault(prefix.code, prefix)
-        if not wanted:
-            return
-        sibling = writer.sibling(class_name, WriteMode.CREATE)
-        if sibling is None:
-            return
-        named = sibling.definition.field(options.name_field)
-        key_field = sibling.definition.business_key
-        items = []
-        for code, path in wanted.items():
-            name = path.segments[-1]
-            item: dict[str, Any] = {
-                key_field: code,
-                options.name_field: {self.language: name} if named and named.localized else name,
-            }
-            if len(path.segments) > 1:
-                item[options.parent_field] = CategoryPath(path.segments[:-1]).code
-            items.append(item)
-        for code, result in zip(wanted, sibling.save(items), strict=True):
-            exists = result.errors and all(e.code == "unique" for e in result.errors)
-            if result.outcome == Outcome.FAILED and not exists:
-                self.failed[code] = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
-            else:
-                self.ensured.add(code)
-
-
-def _coded(value: Any, paths: list[CategoryPath]) -> Any:
-    codes = [p.code for p in paths]
-    return codes if isinstance(value, list) else codes[0]
-
-
-def _as_paths(value: Any) -> list[CategoryPath]:
-    values = value if isinstance(value, list) else [value]
-    return [v for v in values if isinstance(v, CategoryPath)]

@@ -13,6 +13,7 @@ import orjson
 from pimhub.catalog.validation import spell_nul, without_nul
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY
 from pimhub.transfer.cell_text import as_written
+from pimhub.transfer.sources import Record
 
 ERRORS_KEPT = 100  # in the summary; the report file gets all of them
 VALUE_SHOWN = 200  # characters of a refused value in row errors
@@ -140,3 +141,12 @@ class ImportSummary:
 
 
 ErrorSink = Callable[[RowError], None]
+
+
+_CELL = object()  # the record's value in the column, unless a value is given
+
+
+def row_error(record: Record, column: str, message: str, code: str, value: Any = _CELL) -> RowError:
+    """An error of `record` at `column`, showing the column's cell."""
+    shown = record.values.get(column) if value is _CELL else value
+    return RowError(record.number, column, shown, message, code, record.line)
