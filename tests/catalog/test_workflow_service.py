@@ -438,3 +438,29 @@ def test_a_writer_wide_published_gives_way_to_the_state(wf: Hub) -> None:
         batch.commit()
     assert note.outcome == Outcome.UPDATED
     assert not c.get_object("Note", "n1", include_drafts=True).published
+
+
+def test_parallel_draft_imports_and_transitions_keep_published_to_the_state(wf: Hub) -> None:
+    """Imports as drafts (no version named) racing transitions of the same objects: no row
+    fails or conflicts, and each object ends published exactly when its state publishes."""
+    codes = [f"r{i}" for i in range(6)]
+    for code in codes:
+        wf.catalog.create("Article", {"code": code}, author="t")
+        walk(wf, code, "submit", "approve", "publish")
+
+    def work(n: int) -> list[Outcome]:
+        if n % 2:
+            code = codes[n // 2 % len(codes)]
+            walk(wf, code, "unpublish", "submit", "approve", "publish", "unpublish")
+            return []
+        with wf.catalog.batch_writer("Article", published=False, author=f"imp{n}") as batch:
+            results = batch.save([{"code": c, "title": f"t{n}"} for c in codes])
+            batch.commit()
+        return [r.outcome for r in results]
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = [o for found in pool.map(work, range(12)) for o in found]
+    assert set(outcomes) <= {Outcome.UPDATED, Outcome.UNCHANGED}, outcomes
+    for code in codes:
+        obj = wf.catalog.get_object("Article", code, include_drafts=True)
+        assert obj.published == (obj.workflow_state == "published"), obj
