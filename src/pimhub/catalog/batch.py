@@ -10,26 +10,23 @@ changed object gets one new version and exactly one outbox event, as with single
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from pimhub.catalog.batch_refs import BatchItem, check_unique, fail_dependents, resolve_references
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.completeness import completeness_of
 from pimhub.catalog.errors import FieldError, PublishedByWorkflow, WriteConflict
 from pimhub.catalog.events import object_event, object_event_type
-from pimhub.catalog.ids import new_uuid
-from pimhub.catalog.locking import key_lock, value_lock
-from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
+from pimhub.catalog.locking import key_lock
+from pimhub.catalog.objects import CatalogObject
+
+# Re-exported: service.py, writer.py, variant_batch.py and assets/service.py import them here.
+from pimhub.catalog.patches import merge_patch as merge_patch
+from pimhub.catalog.patches import version_of as version_of
 from pimhub.catalog.ports import UnitOfWork
-from pimhub.catalog.relations import (
-    UNKNOWN_ASSET,
-    asset_fields,
-    looks_like_uuid,
-    lookup_assets,
-    missing_asset,
-)
 from pimhub.catalog.validation import NUL, changed_fields, nul_message, validate_values
 from pimhub.catalog.variants import CHILDREN_ITEM_KEY, PARENT_ITEM_KEY, patch_target
 from pimhub.catalog.workflows import checked_published, state_for
@@ -89,20 +86,6 @@ def precheck(
         validate_values(definition, field_values(item), languages=languages) for item in items
     ]
     return Checked(definition.name, definition.version, results)
-
-
-@dataclass(slots=True)
-class _Item:
-    index: int
-    key: str | None
-    before: CatalogObject | None
-    values: dict[str, Any]
-    errors: list[FieldError] = field(default_factory=list)
-    refs: list[tuple[str, str]] = field(default_factory=list)
-    uuid: str = field(default_factory=new_uuid)  # kept when it exists
-    # Items of this batch it refers to, with the field (path) that refers to each.
-    needs: list[tuple[str, _Item]] = field(default_factory=list)
-    published: bool | None = None  # its own (PUBLISHED_ITEM_KEY), if it has one
 
 
 class FamilyWrites(Protocol):
@@ -216,9 +199,9 @@ def save_batch(
     default = published if definition.workflow is None else None
     prepared = _prepare(uow, definition, items, mode, languages, ahead)
     # Refused items too: one pass reports a row's references with its other problems.
-    _resolve_relations(uow, definition, prepared, prepared)
-    _check_unique(uow, definition, [i for i in prepared if not i.errors])
-    _fail_dependents(prepared)
+    resolve_references(uow, definition, prepared, prepared)
+    check_unique(uow, definition, [i for i in prepared if not i.errors])
+    fail_dependents(prepared)
     results: list[ItemResult] = []
     created: list[tuple[CatalogObject, list[str]]] = []
     updated: list[tuple[CatalogObject, CatalogObject, list[str]]] = []
@@ -281,7 +264,7 @@ def unchanged_own_values(
     An item whose merged values do not validate on their own (a variant leaving a required
     field to its parent) is left out, as is anything new."""
     prepared = _prepare(uow, definition, items, WriteMode.UPDATE, languages, None)
-    _resolve_relations(uow, definition, [i for i in prepared if not i.errors], prepared)
+    resolve_references(uow, definition, [i for i in prepared if not i.errors], prepared)
     return {
         item.index: item.before
         for item in prepared
@@ -298,7 +281,7 @@ def _prepare(
     mode: WriteMode,
     languages: frozenset[str] | None,
     ahead: list[tuple[dict[str, Any], list[FieldError]]] | None,
-) -> list[_Item]:
+) -> list[BatchItem]:
     key_field = definition.business_key
     keys = [i.get(key_field) for i in items]
     # A key holding a NUL is refused below; it must not reach a query (PostgreSQL refuses it).
@@ -310,7 +293,7 @@ def _prepare(
     uow.objects.lock(definition.name, [key_lock(k) for k in named])
     existing = uow.objects.get_many_by_keys(definition.name, named)
     seen: dict[str, int] = {}
-    prepared: list[_Item] = []
+    prepared: list[BatchItem] = []
     for index, (item_values, key) in enumerate(zip(items, keys, strict=True)):
         raw = field_values(item_values)
         if index in nul_keys:
@@ -339,7 +322,7 @@ def _prepare(
         else:
             merged = merge_patch(patch_target(before, raw), raw) if before is not None else raw
             normalized, errors = validate_values(definition, merged, languages=languages)
-        item = _Item(index, key, before, normalized, errors)
+        item = BatchItem(index, key, before, normalized, errors)
         own = item_values.get(PUBLISHED_ITEM_KEY)
         item.published = own if isinstance(own, bool) else None
         if before is not None:
@@ -356,126 +339,14 @@ def field_values(item: Mapping[str, Any]) -> Mapping[str, Any]:
     return item
 
 
-def _failed(index: int, key: str | None, field_name: str, message: str, code: str) -> _Item:
-    return _Item(index, key, None, {}, [FieldError(field_name, message, code)])
-
-
-def _resolve_relations(
-    uow: UnitOfWork, definition: ClassDefinition, items: list[_Item], batch: list[_Item]
-) -> None:
-    """Business keys (or uuids) in relation fields become target uuids, with one lookup per
-    relation field for the whole batch."""
-    for f in definition.relation_fields():
-        assert f.target is not None
-        wanted = {
-            v for item in items for v in _as_list(item.values.get(f.name)) if isinstance(v, str)
-        }
-        uuids = [v for v in wanted if looks_like_uuid(v)]
-        by_uuid = uow.objects.resolve_uuids(uuids) if uuids else {}
-        keys = [v for v in wanted if v not in by_uuid]
-        by_key = uow.objects.resolve_keys(f.target, keys) if keys else {}
-        # A new object of this batch may be the target (a category's parent, a related
-        # product): it gets its uuid now and is written with the rest.
-        created_here = (
-            {i.key: i for i in batch if i.before is None and i.key}
-            if f.target == definition.name
-            else {}
-        )
-        for item in items:
-            raw = item.values.get(f.name)
-            if raw is None:
-                continue
-            resolved: list[str] = []
-            for n, value in enumerate(_as_list(raw)):
-                where = f"{f.name}[{n}]" if isinstance(raw, list) else f.name
-                target = by_uuid.get(value)
-                if target is not None and target.class_name == f.target:
-                    resolved.append(target.uuid)
-                elif value in by_key:
-                    resolved.append(by_key[value])
-                elif value in created_here:
-                    resolved.append(created_here[value].uuid)
-                    item.needs.append((where, created_here[value]))
-                else:
-                    message = f"no {f.target} with key or uuid '{value}'"
-                    item.errors.append(FieldError(where, message, "reference"))
-            item.values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
-            item.refs.extend((f.name, u) for u in resolved)
-    _resolve_assets(uow, definition, items)
-
-
-def _resolve_assets(uow: UnitOfWork, definition: ClassDefinition, items: list[_Item]) -> None:
-    """Asset paths (or uuids) in asset fields become asset uuids, with one lookup per kind
-    for the whole batch."""
-    fields = asset_fields(definition)
-    wanted = {
-        v
-        for f in fields
-        for item in items
-        for v in _as_list(item.values.get(f.name))
-        if isinstance(v, str)
-    }
-    found = lookup_assets(uow.assets, wanted) if wanted else {}
-    for f in fields:
-        for item in items:
-            raw = item.values.get(f.name)
-            if raw is None:
-                continue
-            resolved: list[str] = []
-            for n, value in enumerate(_as_list(raw)):
-                where = f"{f.name}[{n}]" if isinstance(raw, list) else f.name
-                if value in found:
-                    resolved.append(found[value])
-                else:
-                    item.errors.append(FieldError(where, missing_asset(value), UNKNOWN_ASSET))
-            if isinstance(raw, list) and len(set(resolved)) != len(resolved):
-                item.errors.append(FieldError(f.name, "lists the same asset twice", "duplicate"))
-            item.values[f.name] = resolved if isinstance(raw, list) else next(iter(resolved), None)
-            item.refs.extend((f.name, u) for u in resolved)
-
-
-def _fail_dependents(items: list[_Item]) -> None:
-    """An item that refers to a refused item of the same batch is refused too: its
-    reference would point at nothing."""
-    changed = True
-    while changed:
-        changed = False
-        for item in items:
-            failed = next(((w, n) for w, n in item.needs if n.errors), None)
-            if not item.errors and failed is not None:
-                where, target = failed
-                message = f"refers to '{target.key}', which was refused in the same batch"
-                item.errors.append(FieldError(where, message, "reference"))
-                changed = True
-
-
-def _check_unique(uow: UnitOfWork, definition: ClassDefinition, items: list[_Item]) -> None:
-    for f in definition.fields:
-        if not f.unique or f.name == definition.business_key:
-            continue
-        holders: dict[Any, _Item] = {}
-        for item in items:
-            value = item.values.get(f.name)
-            if value is None or (item.before and item.before.values.get(f.name) == value):
-                continue
-            if value in holders:
-                message = f"value {value!r} is also in item {holders[value].index + 1}"
-                item.errors.append(FieldError(f.name, message, "unique"))
-                continue
-            holders[value] = item
-        uow.objects.lock(definition.name, [value_lock(f.name, v) for v in holders])
-        taken = uow.objects.values_taken(definition.name, f.name, list(holders))
-        for value, owner_uuid in taken.items():
-            item = holders[value]
-            if item.before is None or item.before.uuid != owner_uuid:
-                message = f"value {value!r} is already used by another {definition.name}"
-                item.errors.append(FieldError(f.name, message, "unique"))
+def _failed(index: int, key: str | None, field_name: str, message: str, code: str) -> BatchItem:
+    return BatchItem(index, key, None, {}, [FieldError(field_name, message, code)])
 
 
 def _write(
     uow: UnitOfWork,
     definition: ClassDefinition,
-    prepared: list[_Item],
+    prepared: list[BatchItem],
     created: list[tuple[CatalogObject, list[str]]],
     updated: list[tuple[CatalogObject, CatalogObject, list[str]]],
     author: str,
@@ -512,46 +383,3 @@ def _write(
             for before, obj, changed in changes
         ]
     )
-
-
-def version_of(
-    before: CatalogObject | None,
-    obj: CatalogObject,
-    changed: Sequence[str],
-    author: str,
-    action: ChangeAction | None = None,
-) -> ObjectVersion:
-    """The version row of a save (created or updated, from `before`) or of `action`."""
-    if action is None:
-        action = ChangeAction.CREATED if before is None else ChangeAction.UPDATED
-    return ObjectVersion(
-        object_uuid=obj.uuid,
-        class_name=obj.class_name,
-        key=obj.key,
-        version=obj.version,
-        action=action,
-        author=author,
-        created_at=obj.modified_at,
-        published=obj.published,
-        changed_fields=tuple(changed),
-        values=obj.values,
-    )
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """RFC 7396: `patch` merged into `target`; a null removes a field."""
-    merged = dict(target)
-    for k, v in patch.items():
-        if v is None:
-            merged.pop(k, None)
-        elif isinstance(v, Mapping) and isinstance(merged.get(k), Mapping):
-            merged[k] = merge_patch(merged[k], v)
-        else:
-            merged[k] = v
-    return merged

@@ -4,7 +4,7 @@ uuids in, asset uuids out."""
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pimhub.assets.paths import normalize_path
@@ -113,9 +113,28 @@ def resolve_assets(
     fields = [f for f in asset_fields(definition) if f.name in values]
     if not fields:
         return []
-    found = lookup_assets(assets, (v for f in fields for v in _items(values[f.name])))
+    found = lookup_assets(assets, asset_references(fields, values))
+    return apply_assets(fields, values, found, errors)
+
+
+def asset_references(fields: Iterable[FieldDefinition], values: Mapping[str, Any]) -> list[str]:
+    """The asset references (paths or uuids) `values` holds in `fields`, to look up."""
+    return [v for f in fields for v in _items(values.get(f.name))]
+
+
+def apply_assets(
+    fields: Iterable[FieldDefinition],
+    values: dict[str, Any],
+    found: Mapping[str, str],
+    errors: list[FieldError],
+) -> list[tuple[str, str]]:
+    """Replace the asset references in `fields` by the uuids `found` (lookup_assets) gives
+    them, in place; one naming no asset, or a list naming one asset twice, is an error.
+    Returns (field, uuid) pairs for the reference index."""
     refs: list[tuple[str, str]] = []
     for f in fields:
+        if f.name not in values:
+            continue
         raw = values[f.name]
         resolved: list[str] = []
         for i, item in enumerate(_items(raw)):
