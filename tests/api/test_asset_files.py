@@ -5,13 +5,18 @@ streamed branch (an S3-like store without local files) too."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from pimhub.api import app as app_module
+from pimhub.api.app import create_app
 from pimhub.api.asset_files import IMMUTABLE, REVALIDATE
+from pimhub.assets.presets import BUILTIN_PRESETS
+from pimhub.assets.thumbnails import Thumbnailer
 from pimhub.bootstrap import Hub
 from tests.api import test_assets_rest as rest
 from tests.api.test_assets_rest import SVG, image_bytes, upload
@@ -154,3 +159,34 @@ def test_a_blob_missing_from_the_store_is_a_404_for_get_and_head(
     assert head.status_code == 404 and head.content == b""
     thumb = assets_client.get("/assets/products/wide.png?thumbnail=product_list")
     assert thumb.status_code == 404 and thumb.json()["code"] == "asset-not-found"
+
+
+def test_a_changed_preset_gets_new_thumbnail_urls(
+    asset_hub: Hub,
+    assets_client: TestClient,
+    writer: dict[str, str],
+    wide: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old_url = wide["thumbnails"]["product_list"].removeprefix("http://hub.test")
+    fingerprint = BUILTIN_PRESETS["product_list"].fingerprint[:8]
+    assert old_url.endswith(f"v={wide['checksum'][:16]}-{fingerprint}")
+    # The same hub, its product_list preset redefined (settings.assets_thumbnails).
+    changed = replace(BUILTIN_PRESETS["product_list"], width=100, height=100)
+    thumbnailer = Thumbnailer(asset_hub.assets.store, {"product_list": changed})
+    monkeypatch.setattr(app_module, "thumbnailer", lambda hub: thumbnailer)
+    client = TestClient(create_app(asset_hub))
+    stale = client.get(old_url)
+    assert stale.status_code == 200 and stale.headers["cache-control"] == REVALIDATE
+    assert Image.open(io.BytesIO(stale.content)).size == (100, 50)
+    new_url = client.get("/api/v1/assets/products/wide.png", headers=writer).json()["thumbnails"][
+        "product_list"
+    ]
+    assert new_url != wide["thumbnails"]["product_list"]
+    current = client.get(new_url.removeprefix("http://hub.test"))
+    assert current.headers["cache-control"] == IMMUTABLE
+    # A thumbnail URL with the checksum alone names no preset version: not cached for good.
+    bare = assets_client.get(
+        f"/assets/products/wide.png?thumbnail=product_list&v={wide['checksum'][:16]}"
+    )
+    assert bare.headers["cache-control"] == REVALIDATE

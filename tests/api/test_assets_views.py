@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from pimhub.assets.model import Asset, asset_url
+from pimhub.assets.presets import BUILTIN_PRESETS
 from pimhub.bootstrap import Hub
 from tests.conftest import bearer, statements_run
 
@@ -67,7 +68,9 @@ def _view(asset: Asset, alt: str | None, thumbnails: bool = True) -> dict[str, A
         "width": asset.width,
         "height": asset.height,
         "alt": alt,
-        "thumbnails": {n: asset_url(BASE, asset, n) for n in names} if thumbnails else {},
+        "thumbnails": {n: asset_url(BASE, asset, BUILTIN_PRESETS[n]) for n in names}
+        if thumbnails
+        else {},
     }
 
 
@@ -81,7 +84,8 @@ def test_the_product_view_shows_its_images(
     assert body["image"] == _view(red, "Rot")
     assert body["gallery"] == [_view(blue, None), _view(red, "Rot")]
     assert body["image"]["thumbnails"]["product_list"].endswith(
-        f"?thumbnail=product_list&v={red.checksum[:16]}"
+        f"?thumbnail=product_list&v={red.checksum[:16]}-"
+        + BUILTIN_PRESETS["product_list"].fingerprint[:8]
     )
     plain = client.get("/api/v1/products/TS-1", headers=admin).json()
     assert plain["image"] is None and plain["gallery"] == []

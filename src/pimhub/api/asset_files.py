@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from pimhub.api.auth import point_read
 from pimhub.api.rest.assets import assets_of, thumbnailer_of
-from pimhub.assets.model import Asset
+from pimhub.assets.model import Asset, url_version
 from pimhub.assets.paths import normalize_path
 from pimhub.assets.thumbnails import Thumbnail, Thumbnailer
 from pimhub.bootstrap import Hub
@@ -89,14 +89,11 @@ async def serve_asset(request: Request) -> Response:
             f"no asset at '{path}'", [FieldError("path", "no such asset", AssetNotFound.code)]
         )
     query = request.query_params
-    current = query.get("v") == asset.checksum[:16]
-    headers = {
-        "Cache-Control": IMMUTABLE if current else REVALIDATE,
-        "X-Content-Type-Options": "nosniff",
-    }
+    headers = {"X-Content-Type-Options": "nosniff"}
     preset = query.get("thumbnail")
     if preset is None:
         tag, media_type, size = f'"{asset.checksum}"', asset.mimetype, asset.filesize
+        version = url_version(asset)
         if asset.mimetype in ATTACHMENT_TYPES:
             headers["Content-Disposition"] = content_disposition(asset.filename)
             headers["Content-Security-Policy"] = SANDBOX
@@ -104,6 +101,9 @@ async def serve_asset(request: Request) -> Response:
         thumbnailer = thumbnailer_of(request)
         thumbnail = await _thumbnail(thumbnailer, asset, preset)
         tag, media_type, size = _quoted(thumbnail.etag), thumbnail.mimetype, thumbnail.size
+        version = url_version(asset, thumbnailer.preset(preset))
+    # Cached for good only under the URL naming what is sent now (asset_url).
+    headers["Cache-Control"] = IMMUTABLE if query.get("v") == version else REVALIDATE
     headers["ETag"] = tag
     if not_modified(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)

@@ -4,23 +4,25 @@ one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.types import Scope
 
-from pimhub.assets.presets import BUILTIN_PRESETS
+from pimhub.assets.presets import BUILTIN_PRESETS, ThumbnailPreset
 from pimhub.assets.thumbnails import RASTER_TYPES
 from pimhub.bootstrap import Hub
 from pimhub.catalog.product_view import asset_view
 
 
-def preset_names(state: Any) -> Collection[str]:
-    """The thumbnail presets' names, from the app's Thumbnailer (`state.thumbnails`, set by
-    create_app); an app built without one has the built-in presets."""
+def presets_of(state: Any) -> Mapping[str, ThumbnailPreset]:
+    """The thumbnail presets by name, from the app's Thumbnailer (`state.thumbnails`, set
+    by create_app); an app built without one has the built-in presets."""
     thumbnailer = getattr(state, "thumbnails", None)
-    names: Collection[str] = BUILTIN_PRESETS if thumbnailer is None else thumbnailer.presets
-    return names
+    presets: Mapping[str, ThumbnailPreset] = (
+        BUILTIN_PRESETS if thumbnailer is None else thumbnailer.presets
+    )
+    return presets
 
 
 def base_url(hub: Hub, scope: Scope) -> str:
@@ -36,7 +38,11 @@ def base_url(hub: Hub, scope: Scope) -> str:
 
 
 def asset_views(
-    hub: Hub, uuids: Iterable[str], base: str, language: str, presets: Collection[str]
+    hub: Hub,
+    uuids: Iterable[str],
+    base: str,
+    language: str,
+    presets: Mapping[str, ThumbnailPreset],
 ) -> dict[str, dict[str, Any]]:
     """uuid -> the asset's view (catalog.product_view.asset_view), read with one statement;
     assets that are gone are missing."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from pimhub.catalog.objects import iso
+
+if TYPE_CHECKING:
+    from pimhub.assets.presets import ThumbnailPreset
 
 # The class name asset versions and events carry (object_versions, outbox).
 ASSET_CLASS = "Asset"
@@ -75,11 +78,19 @@ class Asset:
         }
 
 
-def asset_url(base_url: str, asset: Asset, thumbnail: str | None = None) -> str:
-    """The public URL of an asset or one of its thumbnails. `v` names the content, so a
-    client may cache the answer for good: a changed asset gets a new URL."""
+def url_version(asset: Asset, preset: ThumbnailPreset | None = None) -> str:
+    """The `v` of a URL: the content's checksum, and for a thumbnail the preset's
+    fingerprint too, so that a changed asset or a redefined preset gets a new URL."""
+    if preset is None:
+        return asset.checksum[:16]
+    return f"{asset.checksum[:16]}-{preset.fingerprint[:8]}"
+
+
+def asset_url(base_url: str, asset: Asset, thumbnail: ThumbnailPreset | None = None) -> str:
+    """The public URL of an asset or one of its thumbnails. `v` names what is drawn (see
+    url_version), so a client may cache the answer for good."""
     query: dict[str, str] = {}
     if thumbnail is not None:
-        query["thumbnail"] = thumbnail
-    query["v"] = asset.checksum[:16]
+        query["thumbnail"] = thumbnail.name
+    query["v"] = url_version(asset, thumbnail)
     return f"{base_url.rstrip('/')}/assets{quote(asset.path)}?{urlencode(query)}"

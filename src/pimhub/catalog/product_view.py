@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pimhub.assets.model import Asset, asset_url
 from pimhub.catalog.objects import CatalogObject, RelatedObject, iso
+
+if TYPE_CHECKING:
+    from pimhub.assets.presets import ThumbnailPreset
 
 # The product's asset fields: the view holds their uuids until the API, which knows the base
 # URL, shows them as assets (attach_assets).
@@ -73,7 +76,7 @@ def product_view(
 def asset_view(
     asset: Asset,
     base_url: str,
-    presets: Collection[str],
+    presets: Mapping[str, ThumbnailPreset],
     *,
     thumbnail_types: Collection[str],
     language: str,
@@ -92,7 +95,7 @@ def asset_view(
         "height": asset.height,
         "alt": pick_language(alt, language, default_language) if alt else None,
         "thumbnails": (
-            {name: asset_url(base_url, asset, name) for name in sorted(presets)}
+            {name: asset_url(base_url, asset, presets[name]) for name in sorted(presets)}
             if asset.mimetype in thumbnail_types
             else {}
         ),

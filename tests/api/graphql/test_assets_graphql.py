@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from pimhub.assets.model import Asset, asset_url
+from pimhub.assets.presets import BUILTIN_PRESETS
 from pimhub.bootstrap import Hub
 from tests.api.graphql.conftest import Gql
 from tests.conftest import bearer, statements_run
@@ -101,8 +102,8 @@ def test_asset_fields_in_pimcores_shape(
         "filesize": red.filesize,
         "creationDate": int(red.created_at.timestamp()),
         "fullpath": asset_url(BASE, red),
-        "list": asset_url(BASE, red, "product_list"),
-        "byVariable": asset_url(BASE, red, "thumbnail"),
+        "list": asset_url(BASE, red, BUILTIN_PRESETS["product_list"]),
+        "byVariable": asset_url(BASE, red, BUILTIN_PRESETS["thumbnail"]),
         "dimensions": {"width": 64, "height": 32},
         "metadata": [
             {"name": "alt", "type": "input", "data": "Rotes Hemd", "language": "de"},
@@ -125,7 +126,9 @@ def test_the_seed_query_fetches_a_thumbnail_url(pictures: dict[str, Asset], gql:
         ' sku image { fullpath(thumbnail: "product_list") } } } } }'
     )
     nodes = {e["node"]["sku"]: e["node"] for e in body["data"]["getProductListing"]["edges"]}
-    assert nodes["PIC-1"]["image"] == {"fullpath": asset_url(BASE, pictures["red"], "product_list")}
+    assert nodes["PIC-1"]["image"] == {
+        "fullpath": asset_url(BASE, pictures["red"], BUILTIN_PRESETS["product_list"])
+    }
     assert nodes["TS-1"]["image"] is None  # no image
 
 
@@ -176,7 +179,7 @@ def test_get_asset_by_uuid_path_or_url(pictures: dict[str, Asset], gql: Gql) -> 
     assert gql(query, {"id": red.uuid})["data"]["getAsset"] == expected
     assert gql(query, {"path": red.path})["data"]["getAsset"] == expected
     assert gql(query, {"path": "products/red shirt.png"})["data"]["getAsset"] == expected
-    url = asset_url(BASE, red, "product_list")
+    url = asset_url(BASE, red, BUILTIN_PRESETS["product_list"])
     assert gql(query, {"path": url})["data"]["getAsset"] == expected
     assert gql(query, {"path": "/products/none.png"})["data"]["getAsset"] is None
     assert gql(query, {"id": "0" * 36})["data"]["getAsset"] is None

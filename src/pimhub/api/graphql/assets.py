@@ -11,7 +11,7 @@ it, as relations do with targets that are gone.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from graphql import (
@@ -26,6 +26,7 @@ from graphql import (
 from pimhub.api.graphql.loaders import GraphObject
 from pimhub.api.graphql.values import PerFieldError, int_or_none
 from pimhub.assets.model import Asset, asset_url
+from pimhub.assets.presets import ThumbnailPreset
 from pimhub.assets.thumbnails import RASTER_TYPES
 from pimhub.catalog.channels import LANGUAGE_PATTERN
 
@@ -48,7 +49,9 @@ class AssetLoader:
     those fields' assets for every member of the batch with one statement; a compiled
     joined listing reads its page's assets before shaping its rows (prefetch_rows)."""
 
-    def __init__(self, reads: AssetReads | None, base_url: str, presets: Collection[str]) -> None:
+    def __init__(
+        self, reads: AssetReads | None, base_url: str, presets: Mapping[str, ThumbnailPreset]
+    ) -> None:
         self.reads = reads
         self.base_url = base_url
         self.presets = presets
@@ -152,7 +155,7 @@ class AssetLoader:
         self.check_preset(thumbnail)
         if asset.mimetype not in RASTER_TYPES:  # SVG and PDF are served as they are
             return None
-        return asset_url(self.base_url, asset, thumbnail)
+        return asset_url(self.base_url, asset, self.presets[thumbnail])
 
     def check_preset(self, name: str) -> None:
         if name not in self.presets:

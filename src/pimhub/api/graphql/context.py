@@ -26,7 +26,7 @@ class RequestContext:
     # The pool timeout a write of this request met: the rest of the request gives up at once.
     unavailable: Exception | None = None
     # Asset fields' assets, read batch-wise, and what their URLs need.
-    assets: AssetLoader = field(default_factory=lambda: AssetLoader(None, "", ()))
+    assets: AssetLoader = field(default_factory=lambda: AssetLoader(None, "", {}))
     # The calling key: workflow transitions check its scopes (mutations.py).
     api_key: ApiKey | None = None
     # A JSON column as stored values (joined rows are not decoded by storage).

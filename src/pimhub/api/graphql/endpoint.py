@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from pimhub.api.asset_links import base_url, preset_names
+from pimhub.api.asset_links import base_url, presets_of
 from pimhub.api.auth import point_read, token_in
 from pimhub.api.body import check_length, read_limited, receive_chunks
 from pimhub.api.graphql.errors import (
@@ -71,7 +71,7 @@ class GraphQLEndpoint:
                     variables,
                     operation,
                     allow_mutations=scope["method"] == "POST",
-                    presets=preset_names(scope["app"].state),
+                    presets=presets_of(scope["app"].state),
                     base_url=base_url(hub, scope),
                 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from pimhub.api.graphql.loaders import ObjectLoader
 from pimhub.api.graphql.plan import Plan, compile_plan
 from pimhub.api.graphql.schema import DatahubSchema, build_schema
 from pimhub.api.graphql.values import PerFieldError
+from pimhub.assets.presets import ThumbnailPreset
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.errors import FieldError, Forbidden, NulCharacter
 from pimhub.catalog.service import CatalogService
@@ -92,11 +93,11 @@ class GraphQLService:
         *,
         default_language: str,
         introspection_default: bool,
-        presets: Callable[[], Collection[str]] = lambda: (),
+        presets: Callable[[], Mapping[str, ThumbnailPreset]] = dict,
         base_url: str = "",
     ) -> None:
         self.datahub = datahub
-        self.presets = presets  # thumbnail presets' names, for fullpath(thumbnail:)
+        self.presets = presets  # thumbnail presets by name, for fullpath(thumbnail:)
         self.base_url = base_url  # of asset URLs, unless a request names its own
         self.classes = classes
         self.catalog = catalog
@@ -151,10 +152,10 @@ class GraphQLService:
         operation_name: str | None,
         *,
         allow_mutations: bool = True,
-        presets: Collection[str] | None = None,
+        presets: Mapping[str, ThumbnailPreset] | None = None,
         base_url: str | None = None,
     ) -> dict[str, Any]:
-        """Runs one request. `presets` (thumbnail preset names) and `base_url` (of asset
+        """Runs one request. `presets` (thumbnail presets by name) and `base_url` (of asset
         URLs) default to the service's own."""
         entry = self._entry(config_name)
         schema = entry.schema

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid as uuid_module
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import IO, Annotated, Any
 from urllib.parse import quote
 
@@ -47,6 +47,7 @@ from pimhub.api.rest.objects import _expected_version as expected_version
 from pimhub.api.rest.objects import _guarded as guarded
 from pimhub.assets.model import ASSET_CLASS, Asset, asset_url
 from pimhub.assets.paths import normalize_folder, normalize_path
+from pimhub.assets.presets import ThumbnailPreset
 from pimhub.assets.service import MAX_PAGE_SIZE, AssetSave, AssetService
 from pimhub.assets.thumbnails import RASTER_TYPES, Thumbnailer
 from pimhub.bootstrap import Hub
@@ -75,12 +76,12 @@ def base_url(request: Request) -> str:
     return hub_of(request).settings.public_url or str(request.base_url)
 
 
-def asset_json(presets: Iterable[str], base: str, asset: Asset) -> dict[str, Any]:
+def asset_json(presets: Mapping[str, ThumbnailPreset], base: str, asset: Asset) -> dict[str, Any]:
     """The asset as the API shows it: its fields, its URL, and its thumbnails' URLs."""
     shown = asset.to_dict()
     shown["url"] = asset_url(base, asset)
     if asset.mimetype in RASTER_TYPES:
-        shown["thumbnails"] = {n: asset_url(base, asset, n) for n in presets}
+        shown["thumbnails"] = {n: asset_url(base, asset, p) for n, p in presets.items()}
     else:
         shown["thumbnails"] = {}
     return shown

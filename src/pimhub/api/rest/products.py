@@ -10,7 +10,7 @@ Because FastAPI does not see the route, its OpenAPI description is written out h
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,8 +20,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.access.keys import Action
-from pimhub.api.asset_links import asset_views, base_url, preset_names
+from pimhub.api.asset_links import asset_views, base_url, presets_of
 from pimhub.api.auth import point_read, require, token_in
+from pimhub.assets.presets import ThumbnailPreset
 from pimhub.bootstrap import Hub
 from pimhub.catalog.product_view import PRODUCT_ASSETS, asset_uuids, shown_assets
 
@@ -40,7 +41,7 @@ class ProductEndpoint:
         lang = _query_lang(scope["query_string"])
         hub: Hub = scope["app"].state.hub
         token = token_in(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        links = base_url(hub, scope), preset_names(scope["app"].state)
+        links = base_url(hub, scope), presets_of(scope["app"].state)
         view = await point_read(hub, lambda: _view(hub, token, sku, lang, links))
         body = orjson.dumps(view)
         # The version leads so the tag works as If-Match on /api/v1/objects/Product/{sku};
@@ -83,7 +84,11 @@ def _query_lang(query_string: bytes) -> str | None:
 
 
 def _view(
-    hub: Hub, token: str | None, sku: str, lang: str | None, links: tuple[str, Collection[str]]
+    hub: Hub,
+    token: str | None,
+    sku: str,
+    lang: str | None,
+    links: tuple[str, Mapping[str, ThumbnailPreset]],
 ) -> dict[str, Any]:
     key = hub.access.authenticate(token)
     require(key, Action.READ, "Product")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from pimhub.access.keys import ApiKey
-from pimhub.api.asset_links import asset_views, base_url, preset_names
+from pimhub.api.asset_links import asset_views, base_url, presets_of
 from pimhub.api.auth import api_key, hub_of
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.fields import FieldType
@@ -82,7 +82,7 @@ def _show_assets(request: Request, config: str, items: Sequence[dict[str, Any]])
         return
     language = request.query_params.get("lang") or hub.settings.default_language
     uuids = asset_uuids([values[name] for values, name in wanted])
-    presets = preset_names(request.app.state)
+    presets = presets_of(request.app.state)
     views = asset_views(hub, uuids, base_url(hub, request.scope), language, presets)
     for values, name in wanted:
         values[name] = shown_assets(values[name], views)
