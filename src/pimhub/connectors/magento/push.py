@@ -11,7 +11,7 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,7 +19,6 @@ from pimhub.catalog.objects import CatalogObject
 from pimhub.connectors.magento.client import (
     MagentoClient,
     MagentoError,
-    MagentoUnavailable,
     search_criteria,
     sku_path,
 )
@@ -40,43 +39,19 @@ from pimhub.connectors.magento.mapping import (
     section_hash,
     stock_body,
 )
-from pimhub.connectors.magento.media import MEDIA, MediaSync, recorded
-from pimhub.connectors.magento.remote_ids import ClaimPending, RemoteIds
+from pimhub.connectors.magento.media import MEDIA, MediaSync
+from pimhub.connectors.magento.push_media import push_media, sync_media
+from pimhub.connectors.magento.push_outcomes import DryRun as DryRun
+from pimhub.connectors.magento.push_outcomes import Outcome as Outcome
+from pimhub.connectors.magento.push_outcomes import PushRefused as PushRefused
+from pimhub.connectors.magento.push_outcomes import Target as Target
+from pimhub.connectors.magento.push_outcomes import attempt
+from pimhub.connectors.magento.remote_ids import RemoteIds
 from pimhub.connectors.ports import AssetReader, CatalogReader
 from pimhub.connectors.state import ConnectorState, ItemState, SectionState
 
 T = TypeVar("T")
 SKU_LOOKUP = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One product to bring up to date: its SKU, and its object unless it is gone."""
-
-    sku: str
-    uuid: str | None
-    obj: CatalogObject | None
-
-
-@dataclass
-class Outcome:
-    """How pushing one SKU went: `error` is None on success; `status` the HTTP status of the
-    failing call (None when Magento did not answer)."""
-
-    sku: str
-    calls: int = 0
-    error: str | None = None
-    status: int | None = None
-    retry_after: float | None = None
-    requests: list[tuple[str, str, str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class DryRun(Exception):
-    """Raised inside a dry run in place of sending."""
 
 
 class Pusher:
@@ -150,7 +125,7 @@ class Pusher:
                     work = self._push_one(target, items, sent, families, outcome, dry_run)
                 else:
                     work = self._tombstone(target, items.get(target.sku), outcome, dry_run)
-                await _attempt(outcome, work)
+                await attempt(outcome, work)
                 return outcome
 
         outcomes = await asyncio.gather(*(one(t) for t in targets))
@@ -159,27 +134,8 @@ class Pusher:
         return list(outcomes)
 
     async def push_media(self, objs: Sequence[CatalogObject]) -> list[Outcome]:
-        """The images of products a bulk has written (bulk operations carry no media), one
-        SKU at a time; products Magento does not have (a failed operation) are left out."""
-        if not self.media.enabled or not objs:
-            return []
-        skus = [o.key for o in objs]
-        items = await self._db(self.state.items, self.config.name, skus)
-        sent = await self._db(self.state.sections, self.config.name, skus)
-        gate = asyncio.Semaphore(self.config.concurrency)
-        ready = [o for o in objs if o.key in items and items[o.key].state == "synced"]
-
-        async def one(obj: CatalogObject) -> Outcome:
-            async with gate:
-                outcome = Outcome(obj.key)
-                record = sent.get(obj.key, {}).get(MEDIA)
-                await _attempt(outcome, self._push_media(obj.key, obj, record, outcome, False))
-                return outcome
-
-        outcomes = list(await asyncio.gather(*(one(o) for o in ready)))
-        targets = [Target(o.key, o.uuid, o) for o in ready]
-        await self._record_failures([o for o in outcomes if not o.ok], targets, items)
-        return outcomes
+        """The images of products a bulk has written, one SKU at a time (see push_media.py)."""
+        return await push_media(self, objs)
 
     def _wanted(self, obj: CatalogObject) -> bool:
         return obj.class_name == self.config.class_name and self.config.sync.matches(obj.to_dict())
@@ -253,7 +209,7 @@ class Pusher:
             await self._send_stock(target.sku, stock, outcome, dry_run)
             done[STOCK] = SectionState(section_hash(stock), stock)
         if self.media.enabled:
-            await self._push_media(target.sku, obj, previous.get(MEDIA), outcome, dry_run)
+            await sync_media(self, target.sku, obj, previous.get(MEDIA), outcome, dry_run)
         if links_changed:
             await self._check_children(target.sku, family, resolved, outcome, dry_run)
         if obj.parent is not None:
@@ -276,48 +232,6 @@ class Pusher:
             synced_at=now,
         )
         await self._db(self.state.save_items, self.config.name, [state], now)
-
-    async def _push_media(
-        self,
-        sku: str,
-        obj: CatalogObject,
-        state: SectionState | None,
-        outcome: Outcome,
-        dry_run: bool,
-    ) -> None:
-        """The product's images as media gallery entries (see media.py). The record is saved
-        even when a call fails, so an entry created before the failure stays the hub's."""
-        before = recorded(state)
-        record = recorded(state)
-
-        async def call(method: str, path: str, body: Any) -> Any:
-            logged = len(outcome.requests)
-            try:
-                return await self._call(outcome, method, path, GLOBAL, body, dry_run)
-            finally:
-                # The attempt's log names the call; megabytes of base64 need not wait in
-                # memory for the rest of the batch. Only this call's entry is replaced: one
-                # that failed before it was logged leaves the others (and its error) alone.
-                if method == "POST" and not dry_run and len(outcome.requests) > logged:
-                    outcome.requests[logged] = (method, GLOBAL, path, None)
-
-        try:
-            await self.media.sync(sku, obj.values, record, call, dry_run)
-        finally:
-            added = {k: v for k, v in record.items() if before.get(k) != v}
-            removed = [k for k in before if k not in record]
-            if not dry_run and (added or removed):
-                # A merge, not an overwrite: a concurrent push of the SKU (a full sync next
-                # to the worker) keeps what it created, and the next push drops the surplus.
-                await self._db(
-                    self.state.merge_record,
-                    self.config.name,
-                    sku,
-                    MEDIA,
-                    added,
-                    removed,
-                    self.clock(),
-                )
 
     async def _existing(self, sku: str, outcome: Outcome, dry_run: bool) -> ItemState | None:
         """A SKU the connector has never dealt with may exist in Magento already: then it is
@@ -539,28 +453,6 @@ class Pusher:
         outcome.calls += 1
         reply = await self.client.request(method, path, store=store, json=body)
         return reply.data
-
-
-async def _attempt(outcome: Outcome, work: Awaitable[None]) -> None:
-    """Runs one SKU's work, turning a failure into the outcome (the delivery's attempt)."""
-    try:
-        await work
-    except MagentoError as exc:
-        outcome.error = f"{exc.method} {exc.path}: {exc.status} {exc.message}"
-        outcome.status = exc.status
-        outcome.retry_after = exc.retry_after
-    except MagentoUnavailable as exc:
-        outcome.error = str(exc)
-    except DryRun:
-        pass
-    except (PushRefused, ClaimPending) as exc:
-        outcome.error = str(exc)
-        outcome.status = 409
-
-
-class PushRefused(Exception):
-    """The push cannot complete yet for a reason of the hub's (a parent not yet in Magento,
-    a child Magento did not link); the delivery is retried."""
 
 
 def _says_something(body: Mapping[str, Any]) -> bool:
