@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         description="Largest image in pixels (width x height); larger ones are refused "
         "unread (decompression bombs)",
     )
+    assets_thumbnail_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Thumbnails drawn at once in the process (each decodes a whole image); "
+        "default: the CPU count",
+    )
     assets_thumbnails: dict[str, dict[str, object]] = Field(
         default_factory=dict,
         description="Thumbnail presets by name, added to the built-in ones, as JSON: "

@@ -323,3 +323,103 @@ def test_bad_presets_name_the_path(raw: dict[str, Any], message: str) -> None:
         parse_presets(raw)
     assert message in str(error.value)
     assert error.value.errors[0].field == message.split(":")[0]
+
+
+def _counting_draws(monkeypatch: pytest.MonkeyPatch, release: threading.Event) -> dict[str, int]:
+    """Replaces Thumbnailer._draw by one that counts calls and the most running at once,
+    each holding until `release` (or a short while) so that callers pile up."""
+    seen = {"calls": 0, "running": 0, "peak": 0}
+    lock = threading.Lock()
+    original = Thumbnailer._draw
+
+    def counted(self: Thumbnailer, *args: Any) -> bytes:
+        with lock:
+            seen["calls"] += 1
+            seen["running"] += 1
+            seen["peak"] = max(seen["peak"], seen["running"])
+        try:
+            release.wait(2)
+            return original(self, *args)
+        finally:
+            with lock:
+                seen["running"] -= 1
+
+    monkeypatch.setattr(Thumbnailer, "_draw", counted)
+    return seen
+
+
+def _in_threads(count: int, work: Any, release: threading.Event) -> list[Any]:
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        results[i] = work(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    threading.Event().wait(0.3)  # lets them all arrive (no assertion depends on timing)
+    release.set()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_parallel_first_requests_share_one_draw(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    seen = _counting_draws(monkeypatch, release)
+    asset = store_asset(store, image_bytes((64, 64)))
+    thumbs = thumbnailer(store, BUILTIN_PRESETS["thumbnail"])
+    results = _in_threads(8, lambda _: thumbs.ensure(asset, "thumbnail"), release)
+    assert seen["calls"] == 1
+    assert len({(r.key, r.size) for r in results}) == 1
+    assert store.size(results[0].key) == results[0].size
+
+
+def test_a_failed_draw_fails_its_waiters_without_more_draws(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    seen = _counting_draws(monkeypatch, release)
+    asset = store_asset(store, image_bytes((64, 64))[:-40])  # cut: cannot be decoded
+
+    def ask(_: int) -> str:
+        try:
+            thumbnailer(store, BUILTIN_PRESETS["thumbnail"]).ensure(asset, "thumbnail")
+        except UnsupportedMediaType:
+            return "refused"
+        return "drawn"
+
+    assert _in_threads(4, ask, release) == ["refused"] * 4
+    assert seen["calls"] == 1
+
+
+def test_draws_at_once_are_bounded(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    seen = _counting_draws(monkeypatch, release)
+    assets = [
+        store_asset(store, image_bytes((64, 64), color=(i, 0, 0)), path=f"/p/{i}.png")
+        for i in range(6)
+    ]
+    thumbs = Thumbnailer(store, {"thumbnail": BUILTIN_PRESETS["thumbnail"]}, concurrency=2)
+    _in_threads(6, lambda i: thumbs.ensure(assets[i], "thumbnail"), release)
+    assert seen["calls"] == 6
+    assert seen["peak"] == 2
+
+
+def test_concurrency_setting_reaches_the_app_thumbnailer() -> None:
+    from pimhub.api.app import thumbnailer as app_thumbnailer
+    from pimhub.assets.flights import default_concurrency, draw_slots
+
+    assert default_concurrency() >= 1
+    hub: Any = type("HubStub", (), {})()
+    hub.assets = type("Assets", (), {"store": None})()
+    hub.settings = type(
+        "S",
+        (),
+        {"assets_thumbnails": {}, "assets_max_pixels": 100, "assets_thumbnail_concurrency": 3},
+    )()
+    assert app_thumbnailer(hub).slots is draw_slots(3)

@@ -146,7 +146,10 @@ def thumbnailer(hub: Hub) -> Thumbnailer:
     """Thumbnails of the hub's assets, in its blob store, with the configured presets."""
     settings = hub.settings
     return Thumbnailer(
-        hub.assets.store, parse_presets(settings.assets_thumbnails), settings.assets_max_pixels
+        hub.assets.store,
+        parse_presets(settings.assets_thumbnails),
+        settings.assets_max_pixels,
+        settings.assets_thumbnail_concurrency,
     )
 
 

@@ -7,11 +7,12 @@ import io
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
+from pimhub.assets.flights import FLIGHTS, draw_slots
 from pimhub.assets.model import Asset, thumbnail_prefix
 from pimhub.assets.ports import BlobStore
 from pimhub.assets.presets import BUILTIN_PRESETS, ThumbnailPreset, parse_presets
@@ -44,6 +45,15 @@ RASTER_TYPES: dict[str, str] = {
 _MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 _SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that turn the image by 90 degrees
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _SPOOL_LIMIT = 8 << 20
 # How Pillow reports damaged data while decoding (a broken PNG raises SyntaxError).
 _DAMAGED = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
@@ -64,18 +74,20 @@ class Thumbnail:
 
 class Thumbnailer:
     """Makes and finds thumbnails. Blocking; async callers run `ensure` in a thread.
-    Safe when several requests ask for the same new thumbnail at once: each draws it and
-    the store's atomic put keeps one whole file."""
+    Several requests for the same new thumbnail wait for one draw (flights.FLIGHTS), and at
+    most `concurrency` draws (default: the CPU count) run at once in the process."""
 
     def __init__(
         self,
         store: BlobStore,
         presets: Mapping[str, ThumbnailPreset] | None = None,
         max_pixels: int = 40_000_000,
+        concurrency: int | None = None,
     ) -> None:
         self.store = store
         self.presets = dict(BUILTIN_PRESETS if presets is None else presets)
         self.max_pixels = max_pixels
+        self.slots = draw_slots(concurrency)
 
     def preset(self, name: str) -> ThumbnailPreset:
         """The preset called `name`; UnknownThumbnail listing the known ones otherwise."""
@@ -109,10 +121,23 @@ class Thumbnailer:
         etag = f'"{asset.checksum[:16]}-{preset.fingerprint}"'
         mimetype = _MIMETYPES[out_format]
         size = self.store.size(key)
-        if size is None:
-            data = self._draw(asset, preset, out_format)
-            self.store.put(key, io.BytesIO(data), len(data), mimetype)
-            size = len(data)
+        while size is None:
+
+            def draw_and_store() -> int:
+                # Another flight may have stored it between our look and our turn.
+                stored = self.store.size(key)
+                if stored is not None:
+                    return stored
+                with self.slots:
+                    data = self._draw(asset, preset, out_format)
+                self.store.put(key, io.BytesIO(data), len(data), mimetype)
+                return len(data)
+
+            # Waiters get None and read what the leader stored (a later gc may have
+            # removed it again: then the loop draws once more).
+            size = FLIGHTS.run((id(self.store), key), draw_and_store)
+            if size is None:
+                size = self.store.size(key)
         return Thumbnail(key=key, mimetype=mimetype, size=size, etag=etag)
 
     def _draw(self, asset: Asset, preset: ThumbnailPreset, out_format: str) -> bytes:
@@ -162,16 +187,27 @@ class Thumbnailer:
 
 
 def render(image: Image.Image, preset: ThumbnailPreset, out_format: str) -> bytes:
-    """Draw `image` (opened, not yet decoded) per `preset` and encode it as `out_format`."""
+    """Draw `image` (opened, not yet decoded) per `preset` and encode it as `out_format`.
+    Memory: the decoded source is the only full-size image (JPEG decodes reduced); it is
+    scaled first, and turned and converted only once small."""
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)  # animations and multi-page TIFFs: the first frame
+    orientation = image.getexif().get(0x0112)
+    if orientation in _SWAPPED_ORIENTATIONS:
+        # Scaled before it is turned: the target's sides swap (a centred crop commutes
+        # with turning and flipping).
+        preset = replace(preset, width=preset.height, height=preset.width)
+    icc = image.info.get("icc_profile")
     _draft(image, preset)
-    image = ImageOps.exif_transpose(image)
-    image = _normalise_mode(image, out_format)
+    source, image = image, _resampleable(image)
+    if image is not source:
+        source.close()  # frees the decoded palette (or CMYK...) image before scaling
     image = _resize(image, preset)
+    if orientation in _TRANSPOSE:
+        image = image.transpose(_TRANSPOSE[orientation])
+    image = _normalise_mode(image, out_format)
     out = io.BytesIO()
     options: dict[str, object] = {}
-    icc = image.info.get("icc_profile")
     if icc:
         options["icc_profile"] = icc  # colours stay as the photographer saw them
     if out_format in ("jpeg", "webp"):
@@ -182,16 +218,22 @@ def render(image: Image.Image, preset: ThumbnailPreset, out_format: str) -> byte
 
 def _draft(image: Image.Image, preset: ThumbnailPreset) -> None:
     """Let JPEG decode at 1/2, 1/4 or 1/8 scale when the result stays larger than needed:
-    much less work for big photos."""
+    much less work and memory for big photos. `preset` has the source's orientation."""
     if image.format != "JPEG":
         return
     width, height = image.size
-    target_w, target_h = preset.width, preset.height
-    if image.getexif().get(0x0112) in _SWAPPED_ORIENTATIONS:
-        target_w, target_h = target_h, target_w
-    scale = _scale(width, height, target_w, target_h, preset)
+    scale = _scale(width, height, preset.width, preset.height, preset)
     needed = (max(1, int(width * scale) + 1), max(1, int(height * scale) + 1))
     image.draft(image.mode, needed)
+
+
+def _resampleable(image: Image.Image) -> Image.Image:
+    """The image in a mode Pillow resamples well (palettes and bilevel would be scaled by
+    nearest neighbour; CMYK and 16-bit are not shown by browsers anyway)."""
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
+        return image
+    has_alpha = image.mode == "PA" or (image.mode == "P" and "transparency" in image.info)
+    return image.convert("RGBA" if has_alpha else "RGB")
 
 
 def _scale(width: int, height: int, target_w: int, target_h: int, p: ThumbnailPreset) -> float:
@@ -203,10 +245,7 @@ def _scale(width: int, height: int, target_w: int, target_h: int, p: ThumbnailPr
 
 
 def _normalise_mode(image: Image.Image, out_format: str) -> Image.Image:
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
-        image.mode == "P" and "transparency" in image.info
-    )
-    if has_alpha:
+    if image.mode in ("RGBA", "LA"):
         image = image.convert("RGBA")
         if out_format == "jpeg":  # JPEG has no alpha: lay the image on white
             background = Image.new("RGB", image.size, (255, 255, 255))
