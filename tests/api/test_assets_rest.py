@@ -175,6 +175,13 @@ def test_read_by_path_and_by_uuid(assets_client: TestClient, writer: dict[str, s
     assert by_uuid.status_code == 200 and by_uuid.json()["path"] == "/products/a.png"
     bad = assets_client.get("/api/v1/asset-uuids/not-a-uuid", headers=writer)
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "uuid"
+    upper = assets_client.get(f"/api/v1/asset-uuids/{asset['uuid'].upper()}", headers=writer)
+    assert upper.status_code == 200 and upper.json()["uuid"] == asset["uuid"]
+    # An asset whose path is a uuid is no answer to a uuid lookup.
+    named = "0190a6f2-0000-7000-8000-000000000001"
+    upload(assets_client, writer, PNG, filename="n.png", path=f"/{named}")
+    by_name = assets_client.get(f"/api/v1/asset-uuids/{named}", headers=writer)
+    assert by_name.status_code == 404 and by_name.json()["code"] == "asset-not-found"
     missing = assets_client.get("/api/v1/assets/products/none.png", headers=writer)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"

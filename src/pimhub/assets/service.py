@@ -305,6 +305,16 @@ class AssetService:
         with self.uow() as uow:
             return self._find(uow, ref)
 
+    def get_by_uuid(self, uuid: str) -> Asset:
+        """The asset with this uuid (any letter case); never one found by path."""
+        if not isinstance(uuid, str) or not looks_like_uuid(uuid):
+            raise AssetNotFound(f"no asset with uuid '{spell_nul(str(uuid))[:64]}'")
+        with self.uow() as uow:
+            found = uow.assets.get_by_uuid(uuid.lower())
+        if found is None:
+            raise AssetNotFound(f"no asset with uuid '{uuid.lower()}'")
+        return found
+
     def get_many(self, uuids: Sequence[str]) -> dict[str, Asset]:
         """The assets with these uuids, by uuid, read with one statement (views, GraphQL)."""
         wanted = [u for u in uuids if isinstance(u, str) and looks_like_uuid(u)]

@@ -177,6 +177,7 @@ def test_get_asset_by_uuid_path_or_url(pictures: dict[str, Asset], gql: Gql) -> 
         id filename } }"""
     expected = {"id": red.uuid, "filename": "red shirt.png"}
     assert gql(query, {"id": red.uuid})["data"]["getAsset"] == expected
+    assert gql(query, {"id": red.uuid.upper()})["data"]["getAsset"] == expected
     assert gql(query, {"path": red.path})["data"]["getAsset"] == expected
     assert gql(query, {"path": "products/red shirt.png"})["data"]["getAsset"] == expected
     url = asset_url(BASE, red, BUILTIN_PRESETS["product_list"])

@@ -155,8 +155,10 @@ def find_asset(loader: AssetLoader, id: str | None, fullpath: str | None) -> Ass
     if id is not None:
         if len(id) != UUID_LENGTH or "/" in id:
             return None  # no uuid: no asset has it
-        loader.load([id])
-        return loader.known.get(id)
+        # Stored uuids are lower case; clients may hold them in capitals.
+        uuid = id.lower()
+        loader.load([uuid])
+        return loader.known.get(uuid)
     assert fullpath is not None
     try:
         path = normalize_path(_path_of(fullpath, loader.base_url), field="fullpath")

@@ -313,7 +313,7 @@ def get_asset_by_uuid(request: Request, uuid: str, key: Key) -> OrjsonResponse:
         raise InvalidInput(
             f"'{uuid[:64]}' is not a uuid", [FieldError("uuid", "not a uuid", "invalid")]
         ) from None
-    return asset_response(request, assets_of(hub_of(request)).get(canonical))
+    return asset_response(request, assets_of(hub_of(request)).get_by_uuid(canonical))
 
 
 @router.get("/api/v1/asset-versions/{path:path}", summary="An asset's versions")
