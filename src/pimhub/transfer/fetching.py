@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -122,15 +122,20 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+class FetchLimits(TypedDict, total=False):
+    """download's guard and limits, which fetch passes on (download holds the defaults)."""
+
+    allow_private: bool
+    max_bytes: int
+    deadline: float
+
+
 def fetch(
     source: str,
     target: Path,
     headers: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
-    *,
-    allow_private: bool = True,
-    max_bytes: int = MAX_DOWNLOAD_BYTES,
-    deadline: float = DOWNLOAD_DEADLINE,
+    **limits: Unpack[FetchLimits],
 ) -> None:
     """Copies a file, or downloads a URL (streamed, with `headers`), to `target`.
 
@@ -141,15 +146,7 @@ def fetch(
     if not is_url(source):
         shutil.copyfile(source, target)
         return
-    download(
-        source,
-        target,
-        headers,
-        transport,
-        allow_private=allow_private,
-        max_bytes=max_bytes,
-        deadline=deadline,
-    )
+    download(source, target, headers, transport, **limits)
 
 
 @dataclass(frozen=True, slots=True)
