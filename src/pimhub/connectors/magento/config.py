@@ -18,6 +18,23 @@ from urllib.parse import urlsplit
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.fields import FieldDefinition
+from pimhub.connectors.magento.config_media import DEFAULT_MEDIA as DEFAULT_MEDIA
+from pimhub.connectors.magento.config_media import MediaField as MediaField
+from pimhub.connectors.magento.config_media import media_fields
+from pimhub.connectors.magento.config_rules import (
+    ATTRIBUTE_CODE,
+    DEFAULTS,
+    bulk_rule,
+    stock_rule,
+    sync_rule,
+)
+from pimhub.connectors.magento.config_rules import BulkRule as BulkRule
+from pimhub.connectors.magento.config_rules import StockMode as StockMode
+from pimhub.connectors.magento.config_rules import StockRule as StockRule
+from pimhub.connectors.magento.config_rules import SyncRule as SyncRule
+from pimhub.connectors.magento.config_rules import option as _option
+from pimhub.connectors.magento.config_rules import unknown as _unknown
+from pimhub.connectors.magento.config_rules import whole as _whole
 
 # A delivery's attempt must end within its lease (60 s by default): a longer timeout would
 # let one unanswering shop hold a worker's whole batch.
@@ -25,7 +42,6 @@ MAX_TIMEOUT = 30.0
 CURRENCY = re.compile(r"[A-Z]{3}")
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 STORE_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-ATTRIBUTE_CODE = re.compile(r"[a-z][a-z0-9_]{0,59}")
 # Product interface properties that travel at the top level of Magento's product body; every
 # other attribute goes into custom_attributes.
 TOP_LEVEL = frozenset({"name", "price", "weight", "status", "visibility"})
@@ -56,10 +72,6 @@ DEFAULT_ATTRIBUTES = {
     "size": "size",
     "material": "material",
 }
-# Without a `media` key: the class's fields of these names that are asset fields, with these
-# Magento image roles (the default commerce model has `image` and a `gallery`).
-DEFAULT_MEDIA = {"image": ("image", "small_image", "thumbnail"), "gallery": ()}
-DEFAULTS: Any = object()  # a setting left out (None would be an explicit null)
 KNOWN_KEYS = frozenset(
     {
         "name",
@@ -95,12 +107,6 @@ class DeletePolicy(StrEnum):
     DISABLE = "disable"  # status 2 in Magento: the product stays, the shop hides it
     DELETE = "delete"
     LEAVE = "leave"
-
-
-class StockMode(StrEnum):
-    MSI = "msi"  # POST /V1/inventory/source-items
-    LEGACY = "legacy"  # PUT /V1/products/{sku}/stockItems/1
-    OFF = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,51 +152,6 @@ class AttributeSetRule:
         if self.field is None:
             return self.fixed
         return self.ids.get(str(values.get(self.field)), self.fixed)
-
-
-@dataclass(frozen=True, slots=True)
-class StockRule:
-    mode: StockMode = StockMode.MSI
-    field: str | None = "stock"
-    source: str = "default"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncRule:
-    """Which objects the shop gets; one that stops matching is handled like a delete."""
-
-    published: bool = True
-    complete: str | None = None  # a completeness channel that must be complete in every language
-
-    def matches(self, obj: Mapping[str, Any]) -> bool:
-        """`obj` is the hub's object envelope (CatalogObject.to_dict())."""
-        if self.published and not obj.get("published"):
-            return False
-        if self.complete:
-            by_language = (obj.get("completeness") or {}).get(self.complete)
-            if not isinstance(by_language, Mapping) or not by_language:
-                return False
-            return all(
-                isinstance(score, Mapping) and not score.get("missing")
-                for score in by_language.values()
-            )
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class BulkRule:
-    threshold: int = 200  # a backlog at least this large goes through the async bulk API
-    chunk: int = 200  # operations per bulk request (Magento accepts large bulks slowly)
-
-
-@dataclass(frozen=True, slots=True)
-class MediaField:
-    """One hub asset field whose images become media gallery entries: the Magento image
-    roles (`types`) its first image takes, and whether it holds several assets."""
-
-    field: str
-    roles: tuple[str, ...] = ()
-    multiple: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,11 +208,11 @@ def parse_config(body: Any, definition: ClassDefinition | None) -> MagentoConfig
         attribute_set=_attribute_set(body.get("attributeSet", {}), fields, errors),
         attributes=_attributes(body.get("attributes", DEFAULTS), fields, errors),
         categories=_categories(body.get("categories", {}), fields, errors),
-        stock=_stock(body.get("stock", {}), fields, errors),
+        stock=stock_rule(body.get("stock", {}), fields, errors),
         deletes=_option(body, "deletes", DeletePolicy, DeletePolicy.DISABLE, errors),
-        sync=_sync(body.get("sync", {}), errors),
-        bulk=_bulk(body.get("bulk", {}), errors),
-        media=_media(body.get("media", DEFAULTS), fields, errors),
+        sync=sync_rule(body.get("sync", {}), errors),
+        bulk=bulk_rule(body.get("bulk", {}), errors),
+        media=media_fields(body.get("media", DEFAULTS), fields, errors),
         rate_limit=_positive(body, "rateLimit", None, errors, low=0.1, high=10_000),
         timeout=_positive(body, "timeout", 30.0, errors, low=1, high=MAX_TIMEOUT) or 30.0,
         concurrency=int(_positive(body, "concurrency", 8, errors, whole=True, high=64) or 8),
@@ -345,18 +306,6 @@ def _websites(value: Any, errors: list[FieldError]) -> tuple[int, ...]:
         errors.append(FieldError("websites", "must be a non-empty list of website ids", "type"))
         return (1,)
     return tuple(value)
-
-
-def _unknown(
-    value: Mapping[str, Any], allowed: frozenset[str], prefix: str, errors: list[FieldError]
-) -> None:
-    """A misspelt nested setting is an error, not silently ignored."""
-    for key in sorted(set(map(str, value)) - allowed):
-        errors.append(FieldError(f"{prefix}.{key}", "unknown setting", "unknown-field"))
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value < 2**31
 
 
 def _attribute_set(
@@ -495,104 +444,6 @@ def _categories(
     )
 
 
-def _stock(
-    value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
-) -> StockRule:
-    if not isinstance(value, Mapping):
-        errors.append(FieldError("stock", "must be a mapping", "type"))
-        return StockRule()
-    _unknown(value, frozenset({"mode", "field", "source"}), "stock", errors)
-    mode = _option(value, "mode", StockMode, StockMode.MSI, errors, prefix="stock.")
-    source = value.get("field", "stock")
-    if source is not None and fields is not None and source not in fields:
-        if "field" in value:
-            errors.append(FieldError("stock.field", f"the class has no field '{source}'"))
-        source = None
-    code = value.get("source", "default")
-    if not isinstance(code, str) or not code:
-        errors.append(FieldError("stock.source", "must be a source code", "type"))
-        code = "default"
-    return StockRule(mode=mode, field=source, source=code)
-
-
-def _sync(value: Any, errors: list[FieldError]) -> SyncRule:
-    if not isinstance(value, Mapping):
-        errors.append(FieldError("sync", "must be a mapping", "type"))
-        return SyncRule()
-    _unknown(value, frozenset({"published", "complete"}), "sync", errors)
-    published = value.get("published", True)
-    if not isinstance(published, bool):
-        errors.append(FieldError("sync.published", "must be true or false", "type"))
-        published = True
-    complete = value.get("complete")
-    if complete is not None and not isinstance(complete, str):
-        errors.append(FieldError("sync.complete", "must name a completeness channel", "type"))
-        complete = None
-    return SyncRule(published=published, complete=complete)
-
-
-def _bulk(value: Any, errors: list[FieldError]) -> BulkRule:
-    if not isinstance(value, Mapping):
-        errors.append(FieldError("bulk", "must be a mapping", "type"))
-        return BulkRule()
-    _unknown(value, frozenset({"threshold", "chunk"}), "bulk", errors)
-    threshold = value.get("threshold", 200)
-    chunk = value.get("chunk", 200)
-    if not _whole(threshold) or threshold < 1:
-        errors.append(FieldError("bulk.threshold", "must be a positive whole number", "type"))
-        threshold = 200
-    if not _whole(chunk) or not 1 <= chunk <= 5000:
-        errors.append(FieldError("bulk.chunk", "must be between 1 and 5000", "range"))
-        chunk = 200
-    return BulkRule(threshold=threshold, chunk=chunk)
-
-
-def _media(
-    value: Any, fields: Mapping[str, FieldDefinition] | None, errors: list[FieldError]
-) -> tuple[MediaField, ...]:
-    """`{field: [roles]}`: which asset fields become media gallery entries, in gallery order,
-    and the image roles of each field's first image; `false` or `{}` sends no images."""
-    if value is DEFAULTS:
-        if fields is None:  # a stored configuration read without its class
-            return ()
-        value = {
-            name: list(roles)
-            for name, roles in DEFAULT_MEDIA.items()
-            if name in fields and fields[name].type.value == "asset"
-        }
-    if value is False or value is None:
-        return ()
-    if not isinstance(value, Mapping):
-        errors.append(FieldError("media", "must map asset fields to image roles", "type"))
-        return ()
-    out: list[MediaField] = []
-    taken: dict[str, str] = {}
-    for name, roles in value.items():
-        path = f"media.{name}"
-        definition = fields.get(str(name)) if fields is not None else None
-        if fields is not None and definition is None:
-            errors.append(FieldError(path, f"the class has no field '{name}'", "unknown-field"))
-            continue
-        if definition is not None and definition.type.value != "asset":
-            errors.append(FieldError(path, "must be an asset field", "type"))
-            continue
-        if roles is None:
-            roles = []
-        if not isinstance(roles, list) or not all(
-            isinstance(r, str) and ATTRIBUTE_CODE.fullmatch(r) for r in roles
-        ):
-            errors.append(FieldError(path, "must be a list of image roles such as image", "type"))
-            continue
-        for role in roles:
-            if role in taken:
-                message = f"the role '{role}' is given to '{taken[role]}' already"
-                errors.append(FieldError(path, message, "option"))
-            taken[role] = str(name)
-        multiple = bool(definition.multiple) if definition is not None else True
-        out.append(MediaField(str(name), tuple(dict.fromkeys(roles)), multiple))
-    return tuple(out)
-
-
 def _positive(
     body: Mapping[str, Any],
     key: str,
@@ -612,20 +463,3 @@ def _positive(
         errors.append(FieldError(key, f"must be {kind} from {low:g} to {high:g}", "range"))
         return default
     return float(value)
-
-
-def _option(
-    body: Mapping[str, Any],
-    key: str,
-    kind: type[Any],
-    default: Any,
-    errors: list[FieldError],
-    prefix: str = "",
-) -> Any:
-    value = body.get(key, default)
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in kind)
-        errors.append(FieldError(f"{prefix}{key}", f"must be one of {allowed}", "option"))
-        return default
