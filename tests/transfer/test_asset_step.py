@@ -162,6 +162,42 @@ def test_locate_joins_exactly_one_slash_and_keeps_what_the_cell_says() -> None:
     )
 
 
+def test_a_cell_may_not_go_up_out_of_its_base() -> None:
+    for base in ("/srv/media", "/srv/media/", SHOP):
+        for cell in ("../../etc/x", "/../etc/passwd", "m/../../x.jpg", ".."):
+            with pytest.raises(CellError, match=r"goes up out of asset\.base with '\.\.'"):
+                locate(cell, AssetOptions(base, "/p"))
+    # A name that merely holds two dots is no '..' segment.
+    assert locate("m/a..b.jpg", AssetOptions("/srv/media")).location == "/srv/media/m/a..b.jpg"
+    assert locate("./m/a.jpg", AssetOptions("/srv/media")).location == "/srv/media/m/a.jpg"
+
+
+def test_a_row_going_up_out_of_a_local_base_is_refused_naming_the_column(
+    hub: Hub, tmp_path: Path, run: Run
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "red.png").write_bytes(RED)
+    (tmp_path / "secret.png").write_bytes(BLUE)
+    based = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": "sku",
+                "name.en": "name",
+                "image": {"column": "base_image", "asset": {"base": str(media)}},
+            },
+        }
+    )
+    allowed = AssetFetchPolicy(max_bytes=1 << 20, local_files=True)
+    text = csv(("A", "red.png", ""), ("B", "../secret.png", ""))
+    summary, errors = run(text, policy=allowed, mapping=based)
+    assert summary.created == 1 and summary.failed == 1
+    assert [(e.row, e.column) for e in errors] == [(2, "base_image")]
+    assert "goes up out of asset.base" in errors[0].message
+    assert [a.path for a in hub.assets.list_page().items] == ["/imports/red.png"]
+
+
 def test_a_bar_separates_a_gallerys_files_and_a_split_list_stays_a_list() -> None:
     step = asset_step(AssetOptions(SHOP))
     assert [s.location for s in step("/a.jpg | /b.jpg|")] == [f"{SHOP}/a.jpg", f"{SHOP}/b.jpg"]

@@ -123,6 +123,10 @@ def locate(cell: str, options: AssetOptions) -> AssetSource:
             raise CellError(f"{scheme}: URLs are not fetched; give an http(s) URL or a path")
         return AssetSource(cell, False, options.folder)
     base = options.base
+    if base is not None and ".." in cell.split("/"):
+        # Joined to the base, it would name a file outside it (a CLI import reads local
+        # files): a path relative to the base stays under it.
+        raise CellError(f"'{cell[:200]}' goes up out of asset.base with '..'; give a path under it")
     if base is not None and _scheme(base):
         return AssetSource(f"{base.rstrip('/')}/{cell.lstrip('/')}", False, options.folder)
     if base is not None:
