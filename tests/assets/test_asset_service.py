@@ -4,6 +4,7 @@ metadata, limits and refusals, moves, deletes with referrers."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from pimhub.catalog.errors import (
 )
 from pimhub.storage.tables import assets, object_versions, outbox
 from tests.assets.images import HTML, PDF, SVG, png, raster
+from tests.conftest import statements_run
 
 
 def add(hub: Hub, data: bytes, path: str, **kwargs: Any) -> Any:
@@ -312,3 +314,18 @@ def test_blob_collected_between_check_and_commit_is_put_again(bare_hub: Hub) -> 
             store.__dict__.pop(name, None)
     assert save.changed and store.exists(key)
     assert b"".join(bare_hub.assets.read(save.asset)) == png()
+
+
+def test_collect_garbage_asks_which_contents_are_held_in_one_query(bare_hub: Hub) -> None:
+    kept = [add(bare_hub, png((8, 8), f"#{n:02x}0000"), f"/gc/{n}.png").asset for n in range(6)]
+    for n in range(4):  # contents no asset holds any more
+        add(bare_hub, png((8, 8), f"#0000{n + 1:02x}"), "/gc/replaced.png")
+    with statements_run(bare_hub.engine) as seen:
+        report = bare_hub.assets.collect_garbage(grace=timedelta(0))
+    asked = [s for s in seen if "FROM assets" in s]
+    assert len(asked) == 1, asked
+    assert (report.checksums, report.held, report.blobs_deleted) == (10, 7, 3)
+    assert {a.blob_key for a in kept} < set(blob_keys(bare_hub))
+    with bare_hub.units_of_work() as uow:
+        held = uow.assets.held_checksums([kept[0].checksum, "00" * 32, kept[1].checksum])
+    assert held == {kept[0].checksum, kept[1].checksum}

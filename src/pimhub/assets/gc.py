@@ -23,7 +23,7 @@ from pimhub.assets.model import blob_key, thumbnail_prefix
 from pimhub.assets.ports import BlobStore
 
 _CHECKSUM = re.compile(r"[0-9a-f]{64}")
-_BATCH = 1000  # checksums per question to `held` (one SQL IN list)
+_BATCH = 500  # checksums per question to `held`: one SQL IN list (storage.assets)
 DEFAULT_GRACE = timedelta(hours=1)
 
 # Either the checksums some asset holds, or a function answering "which of these are

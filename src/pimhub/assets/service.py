@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 import structlog
 
 from pimhub.assets.detect import detect
+from pimhub.assets.gc import DEFAULT_GRACE, GcReport, collect_garbage
 from pimhub.assets.metadata import check_metadata
 from pimhub.assets.model import Asset, blob_key, thumbnail_prefix
 from pimhub.assets.paths import normalize_folder, normalize_path
@@ -287,6 +288,18 @@ class AssetService:
             # The change is committed; stale thumbnails are unreachable (their URLs name
             # the old checksum) and gc removes them.
             log.exception("assets.thumbnail_drop_failed", checksum=checksum)
+
+    def collect_garbage(
+        self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False
+    ) -> GcReport:
+        """Delete the stored files and thumbnails no asset holds, unless written within
+        `grace` (assets.gc); with `dry_run`, only count them."""
+
+        def held(checksums: set[str]) -> set[str]:
+            with self.uow() as uow:
+                return uow.assets.held_checksums(checksums)
+
+        return collect_garbage(self.store, held, grace=grace, dry_run=dry_run)
 
     def _locked(self, uow: UnitOfWork, ref: str) -> Asset:
         """The asset `ref` names, read again after locking its path."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -179,6 +179,8 @@ class AssetRepository(Protocol):
 
     def find_by_source(self, source: str) -> Asset | None: ...
     def count_with_checksum(self, checksum: str) -> int: ...
+    def held_checksums(self, checksums: Collection[str]) -> set[str]:
+        """Which of these contents some asset holds (garbage collection asks in batches)."""
 
 
 class SearchIndexWriter(Protocol):

@@ -183,16 +183,7 @@ def gc(
     """Delete stored files and thumbnails that no asset holds any more."""
     from datetime import timedelta
 
-    from pimhub.assets.gc import collect_garbage
-
-    hub = open_hub()
-    store: Any = hub.assets.store  # both stores know when a blob was written (gc.py)
-
-    def held(checksums: set[str]) -> set[str]:
-        with hub.units_of_work() as uow:
-            return {c for c in checksums if uow.assets.count_with_checksum(c)}
-
-    report = collect_garbage(store, held, grace=timedelta(hours=grace), dry_run=dry_run)
+    report = open_hub().assets.collect_garbage(grace=timedelta(hours=grace), dry_run=dry_run)
     if json:
         print_json(report.as_dict())
         return

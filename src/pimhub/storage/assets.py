@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -208,6 +208,16 @@ class SqlAssetRepository:
             select(assets).where(assets.c.source == source).order_by(assets.c.id).limit(1)
         ).first()
         return row_to_asset(row) if row else None
+
+    def held_checksums(self, checksums: Collection[str]) -> set[str]:
+        """Which of these contents some asset holds: one IN query per IN_LIST_CHUNK."""
+        found: set[str] = set()
+        wanted = sorted(set(checksums))
+        for start in range(0, len(wanted), IN_LIST_CHUNK):
+            chunk = wanted[start : start + IN_LIST_CHUNK]
+            query = select(assets.c.checksum).where(assets.c.checksum.in_(chunk)).distinct()
+            found.update(r.checksum for r in self.conn.execute(query))
+        return found
 
     def count_with_checksum(self, checksum: str) -> int:
         """How many assets hold this content."""
