@@ -109,7 +109,7 @@ def test_errors_print_square_brackets_as_written(narrow: CliRunner, db_url: str)
     init(narrow)
     code, _, err = invoke(narrow, "keys", "create", "--name", "x", "--scopes", "read:[a-z0-9]")
     assert code == 1 and "'read:[a-z0-9]' is not a scope" in err
-    assert "read|read-drafts|write|delete[:Class|*]" in err
+    assert "read|read-drafts|write|delete|review|publish[:Class|*]" in err
     code, _, err = invoke(narrow, "keys", "revoke", "[bold]erp[/bold]")
     assert code == 1 and "'[bold]erp[/bold]'" in err
 
