@@ -18,7 +18,7 @@ from pimhub.api.graphql.assets import (
     metadata_items,
 )
 from pimhub.api.graphql.context import RequestContext
-from pimhub.api.graphql.plan_parts import FieldsOf, Unsupported, checked_picks, pick
+from pimhub.api.graphql.plan_parts import FieldsOf, Row, Unsupported, checked_picks, pick
 from pimhub.assets.model import Asset
 
 AssetShaper = Callable[[Asset, RequestContext, VariableValues], dict[str, Any]]
@@ -53,6 +53,32 @@ def compile_asset(selection_set: SelectionSetNode | None, fields_of: FieldsOf) -
         return {key: get(asset, ctx, v) for key, get in parts}
 
     return shape
+
+
+def asset_expression(
+    node: FieldNode,
+    f: Any,
+    i: int,
+    env: dict[str, Any],
+    lines: list[str],
+    row: Row | None,
+    fields_of: FieldsOf,
+) -> str:
+    """A compiled plan's expression for an image or gallery. Loaded objects read the
+    selected asset fields of their batch at once; joined rows find theirs prefetched for the
+    page (Plan.run)."""
+    env[f"asset{i}"] = compile_asset(node.selection_set, fields_of)
+    name = f.name
+    if row is None:
+        if f.multiple:
+            return f"[asset{i}(a, ctx, v) for a in ctx.assets.many(n, {name!r}, asset_names)]"
+        lines.append(f"a{i} = ctx.assets.one(n, {name!r}, asset_names)")
+    else:
+        row[1].assets.append((row[0], name))
+        if f.multiple:
+            return f"[asset{i}(a, ctx, v) for a in ctx.assets.row_many(values.get({name!r}))]"
+        lines.append(f"a{i} = ctx.assets.row_one(values.get({name!r}))")
+    return f"None if a{i} is None else asset{i}(a{i}, ctx, v)"
 
 
 def _typename(_a: Asset, _c: RequestContext, _v: VariableValues) -> str:

@@ -32,7 +32,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
-from pimhub.api.graphql.asset_plan import compile_asset
+from pimhub.api.graphql.asset_plan import asset_expression
 from pimhub.api.graphql.binding import ClassBinding
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.family import FAMILY_FIELDS, inherited_fields
@@ -335,7 +335,7 @@ class _Compiler:
         get = f"values.get({name!r})"
         language = "n.language" if row is None else "ctx.language"
         if f.type == FieldType.ASSET:
-            return self._asset(node, f, i, env, lines, row)
+            return asset_expression(node, f, i, env, lines, row, self._fields)
         if f.type == FieldType.RELATION and row is not None:
             if f.multiple:
                 raise Unsupported("to-many relations are loaded batch-wise")
@@ -370,30 +370,6 @@ class _Compiler:
         if f.is_list:
             return f"list({get} or [])"
         return get
-
-    def _asset(
-        self,
-        node: FieldNode,
-        f: Any,
-        i: int,
-        env: dict[str, Any],
-        lines: list[str],
-        row: Row | None,
-    ) -> str:
-        """An image or gallery. Loaded objects read the selected asset fields of their batch
-        at once; joined rows find theirs prefetched for the page (Plan.run)."""
-        env[f"asset{i}"] = compile_asset(node.selection_set, self._fields)
-        name = f.name
-        if row is None:
-            if f.multiple:
-                return f"[asset{i}(a, ctx, v) for a in ctx.assets.many(n, {name!r}, asset_names)]"
-            lines.append(f"a{i} = ctx.assets.one(n, {name!r}, asset_names)")
-        else:
-            row[1].assets.append((row[0], name))
-            if f.multiple:
-                return f"[asset{i}(a, ctx, v) for a in ctx.assets.row_many(values.get({name!r}))]"
-            lines.append(f"a{i} = ctx.assets.row_one(values.get({name!r}))")
-        return f"None if a{i} is None else asset{i}(a{i}, ctx, v)"
 
     def _join(
         self,
