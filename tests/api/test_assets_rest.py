@@ -236,6 +236,32 @@ def test_delete_refuses_an_asset_in_use_unless_forced(
     assert "image" not in after["fields"] or after["fields"]["image"] is None
 
 
+def test_a_forced_delete_needs_write_on_the_referrers_classes(
+    asset_hub: Hub, assets_client: TestClient, writer: dict[str, str]
+) -> None:
+    asset = upload(assets_client, writer, PNG)
+    product = {
+        "fields": {
+            "name": {"en": "Pictured"},
+            "price": {"amount": 5, "currency": "EUR"},
+            "image": "/products/a.png",
+        }
+    }
+    saved = assets_client.put("/api/v1/objects/Product/PIC-1", json=product, headers=writer)
+    assert saved.status_code == 201, saved.text
+    deleter = bearer(asset_hub, "read", "delete:Asset", name="deleter")
+    refused = assets_client.delete("/api/v1/assets/products/a.png?force=true", headers=deleter)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "write:Product" in refused.json()["detail"]
+    kept = assets_client.get("/api/v1/objects/Product/PIC-1", headers=writer).json()
+    assert kept["version"] == 1 and kept["fields"]["image"] == asset["uuid"]
+    assert assets_client.get("/api/v1/assets/products/a.png", headers=writer).status_code == 200
+    allowed = bearer(asset_hub, "read", "delete:Asset", "write:Product", name="allowed")
+    forced = assets_client.delete("/api/v1/assets/products/a.png?force=true", headers=allowed)
+    assert forced.status_code == 204, forced.text
+
+
 def test_scopes_asset_pseudo_class(asset_hub: Hub, assets_client: TestClient) -> None:
     reader = bearer(asset_hub, "read", name="reader")
     refused = upload(assets_client, reader, PNG, status=403)

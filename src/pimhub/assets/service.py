@@ -209,9 +209,18 @@ class AssetService:
 
         return write_retrying(self.uow, work)
 
-    def delete(self, ref: str, *, author: str, force: bool = False) -> Asset:
+    def delete(
+        self,
+        ref: str,
+        *,
+        author: str,
+        force: bool = False,
+        may_unlink: Callable[[set[str]], None] | None = None,
+    ) -> Asset:
         """Delete the asset; refused with AssetInUse naming the referrers while objects use
-        it, unless `force`, which removes those references first (a version each)."""
+        it, unless `force`, which removes those references first (a version each). A forced
+        delete first shows `may_unlink` the referrers' classes; it raises to refuse (the
+        API checks the key's write scope on each), before anything is changed."""
 
         def work(uow: UnitOfWork) -> Asset:
             asset = self._locked(uow, ref)
@@ -222,6 +231,8 @@ class AssetService:
             if referrers and not force:
                 raise asset_in_use(asset, referrers)
             if referrers:
+                if may_unlink is not None:
+                    may_unlink(uow.assets.referrer_classes(asset.uuid))
                 self.writer.unlink_referrers(uow, asset.uuid, author)
             uow.assets.delete(asset)
             gone = replace(asset, version=asset.version + 1, modified_at=self.clock())

@@ -179,6 +179,9 @@ class AssetRepository(Protocol):
 
     def find_by_source(self, source: str) -> Asset | None: ...
     def count_with_checksum(self, checksum: str) -> int: ...
+    def referrer_classes(self, uuid: str) -> set[str]:
+        """The classes of the objects whose fields refer to the asset `uuid`."""
+
     def held_checksums(self, checksums: Collection[str]) -> set[str]:
         """Which of these contents some asset holds (garbage collection asks in batches)."""
 

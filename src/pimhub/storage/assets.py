@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from pimhub.assets.model import Asset
 from pimhub.catalog.errors import FieldError, InvalidQuery, WriteConflict
 from pimhub.storage.locks import OBJECT_LOCK_STRIPES, lock_key, lock_keys
-from pimhub.storage.tables import assets
+from pimhub.storage.tables import assets, object_references, objects
 
 IN_LIST_CHUNK = 500
 # Asset locks fold into stripes of their own (as object locks do, see storage.locks), apart
@@ -208,6 +208,16 @@ class SqlAssetRepository:
             select(assets).where(assets.c.source == source).order_by(assets.c.id).limit(1)
         ).first()
         return row_to_asset(row) if row else None
+
+    def referrer_classes(self, uuid: str) -> set[str]:
+        """The classes of the objects referring to the asset `uuid`."""
+        query = (
+            select(objects.c.class_name)
+            .join(object_references, objects.c.id == object_references.c.source_id)
+            .where(object_references.c.target_uuid == uuid)
+            .distinct()
+        )
+        return set(self.conn.execute(query).scalars())
 
     def held_checksums(self, checksums: Collection[str]) -> set[str]:
         """Which of these contents some asset holds: one IN query per IN_LIST_CHUNK."""
