@@ -36,7 +36,7 @@ def test_accepted_paths_in_canonical_form(given: str, canonical: str) -> None:
         ("/a\\b.jpg", "backslash"),
         ("/products/", "ends with '/'"),
         ("/", "ends with '/'"),
-        ("/" + "n" * 1024, "longer than 1024"),
+        ("/" + "n" * 1024, "longer than 1024 bytes"),
         ("/a/ b.jpg", "space"),
     ],
 )
@@ -57,3 +57,21 @@ def test_folders() -> None:
     assert folder_of("/a.jpg") == "/"
     with pytest.raises(InvalidInput):
         normalize_folder("/a/../b")
+
+
+CJK_1000 = "".join(chr(0x4E00 + i) for i in range(1000))  # 1,000 characters, 3,000 bytes
+
+
+def test_the_length_limit_counts_utf8_bytes() -> None:
+    assert normalize_path("/p/" + "€" * 340) == "/p/" + "€" * 340  # 1,023 bytes
+    for too_long in ("/p/" + CJK_1000 + ".png", "/p/" + "€" * 341, "/p/" + "😀" * 256):
+        with pytest.raises(InvalidInput) as caught:
+            normalize_path(too_long)
+        assert "longer than 1024 bytes" in caught.value.detail
+
+
+def test_a_folder_is_held_to_the_path_rules() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalize_folder("/" + CJK_1000)
+    assert "longer than 1024 bytes" in caught.value.detail
+    assert caught.value.errors[0].field == "folder"

@@ -709,3 +709,36 @@ def test_the_documented_image_line_imports_lumas_images(hub: Hub) -> None:
             f"/products/{cell.rsplit('/', 1)[1]}" if cell else None
         )
     assert len(blobs(hub)) == 2
+
+
+def test_an_asset_folder_over_the_path_limit_is_a_mapping_error() -> None:
+    found = problems({"base": SHOP, "folder": "/" + "€" * 400})
+    assert any(
+        field == "fields.image.asset.folder" and "longer than 1024 bytes" in message
+        for field, message in found
+    ), found
+
+
+def test_a_path_over_the_limit_is_a_row_error_and_the_rest_goes_on(
+    hub: Hub, shop: Shop, run: Run
+) -> None:
+    folder = "/" + "".join(chr(0x4E00 + i) for i in range(300))  # 901 bytes: a valid folder
+    mapping = parse_mapping(
+        {
+            "class": "Product",
+            "fields": {
+                "sku": "sku",
+                "name.en": "name",
+                "image": {"column": "base_image", "asset": {"base": SHOP, "folder": folder}},
+            },
+        }
+    )
+    shop.put("/ok.png", RED)
+    long_name = "".join(chr(0x4E00 + i) for i in range(150)) + ".png"  # + 454 bytes
+    shop.files[str(httpx.URL(f"{SHOP}/{long_name}"))] = (200, BLUE, {})  # as requested
+    summary, errors = run(
+        "sku,name,base_image\nOK,ok,/ok.png\nLONG,long,/" + long_name + "\n", mapping=mapping
+    )
+    assert (summary.created, summary.failed) == (1, 1)
+    assert errors[0].row == 2 and "longer than 1024 bytes" in errors[0].message
+    assert hub.assets.get(folder + "/ok.png").path == folder + "/ok.png"

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from pimhub.assets.model import Asset
+from pimhub.assets.paths import normalize_path
 from pimhub.assets.service import AssetService
 from pimhub.catalog.errors import AssetNotFound, CatalogError
 from pimhub.events.destinations import blocked_address
@@ -242,7 +243,9 @@ class AssetFetcher:
         path: then the name gains a short hash of the source, so neither replaces the
         other."""
         name = file_name(source)
-        path = f"{source.folder.rstrip('/')}/{name}"
+        # Checked whole before the lookup: a long folder and a long name may each pass
+        # and not together (InvalidInput: a row error).
+        path = normalize_path(f"{source.folder.rstrip('/')}/{name}")
         try:
             holder = self.store.get(path)
         except AssetNotFound:
@@ -253,7 +256,7 @@ class AssetFetcher:
         if not dot:
             stem, suffix = name, ""
         digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-        return f"{source.folder.rstrip('/')}/{stem}-{digest}{dot}{suffix}"
+        return normalize_path(f"{source.folder.rstrip('/')}/{stem}-{digest}{dot}{suffix}")
 
 
 def asset_fetcher(

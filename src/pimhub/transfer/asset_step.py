@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from pimhub.catalog.errors import FieldError
+from pimhub.assets.paths import normalize_folder
+from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.transfer.steps import CellError, Step
 
 LIST_SEPARATOR = "|"  # transfer.exporter.LIST_SEPARATOR
@@ -75,6 +76,13 @@ def parse_asset_options(raw: Any, path: str, errors: list[FieldError]) -> AssetO
         errors.append(
             FieldError(f"{path}.folder", "an asset folder such as /products (no '..', no '.')")
         )
+    else:
+        try:
+            # The rules of every asset path (length in bytes above all), before any row.
+            normalized = normalize_folder(normalized)
+        except InvalidInput as exc:
+            errors.append(FieldError(f"{path}.folder", exc.detail))
+            normalized = None
     if len(errors) > problems or normalized is None:
         return None
     return AssetOptions(base.strip() if isinstance(base, str) else None, normalized)
