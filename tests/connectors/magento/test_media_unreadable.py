@@ -181,3 +181,23 @@ def test_the_plan_orders_deletions_even_with_a_record_key_that_is_no_number() ->
     entry = {"asset": "gone", "checksum": "0" * 64, "types": [], "label": "", "position": 1}
     damaged = {key: dict(entry) for key in ("10", "9", "x", "²", "")}
     assert plan([], damaged).delete == ["9", "10", "", "x", "²"]
+
+
+def test_a_damaged_record_key_is_forgotten_without_a_request(
+    shop: Hub, double: MagentoDouble
+) -> None:
+    front = asset(shop, "/p/front.png", picture("red"), {"en": "Front"})
+    tee(shop, image=front.uuid)
+    push(shop, "TS-1")
+    [entry_id] = record(shop)
+    # The same image under a key that is no entry id (a damaged record), wanting other roles.
+    damaged = {**record(shop)[entry_id], "types": []}
+    shop.connectors.state.merge_record(
+        "shop", "TS-1", media.MEDIA, {"x/../1": damaged}, [], datetime.now(UTC)
+    )
+    start = len(double.requests)
+    [outcome] = push(shop, "TS-1")
+    assert outcome.ok, outcome.error
+    assert [(r.method, r.path) for r in double.requests[start:] if "/media" in r.path] == []
+    assert list(record(shop)) == [entry_id]
+    assert [e["types"] for e in double.media("TS-1")] == [ROLES]

@@ -127,7 +127,9 @@ def plan(wanted: Sequence[WantedImage], record: Mapping[str, Mapping[str, Any]])
     """What brings the hub's entries to `wanted`: an image keeps the recorded entry of the same
     asset and content (else of the same content), so unchanged bytes are never sent again."""
     result = MediaPlan()
-    free = dict(record)
+    # A key that is no number (a damaged record) names no entry of Magento's: never kept,
+    # only forgotten (see MediaSync.sync), so it cannot stop the plan or reach a request.
+    free = {i: e for i, e in record.items() if is_entry_id(i)}
     kept: dict[str, tuple[str, WantedImage]] = {}  # checksum -> the entry kept for it
     for image in wanted:
         checksum = image.asset.checksum
@@ -146,18 +148,16 @@ def plan(wanted: Sequence[WantedImage], record: Mapping[str, Mapping[str, Any]])
         kept[checksum] = (match, image)
         if {k: entry.get(k) for k in ("types", "label", "position")} != image.wanted:
             result.update.append((match, image))
-    result.delete = sorted(free, key=_entry_order)
+    result.delete = sorted(free, key=int)
     twins = {str(free[i].get("checksum")) for i in result.delete} & set(kept)
     result.refresh = [kept[c] for c in sorted(twins) if kept[c][1].types]
+    result.delete += sorted(i for i in record if not is_entry_id(i))
     return result
 
 
-def _entry_order(entry_id: str) -> tuple[int, int, str]:
-    """Magento's ids in number order; a key that is no number (a damaged record) after them,
-    so one bad key cannot stop the plan."""
-    if entry_id.isascii() and entry_id.isdigit():
-        return (0, int(entry_id), "")
-    return (1, 0, entry_id)
+def is_entry_id(key: str) -> bool:
+    """Whether a record key can be Magento's entry id (a number)."""
+    return key.isascii() and key.isdigit()
 
 
 def record_entry(image: WantedImage) -> dict[str, Any]:
@@ -264,7 +264,8 @@ class MediaSync:
             await self._update(sku, base, entry_id, image, record, call, dry_run)
         for entry_id in todo.delete:
             try:
-                await call("DELETE", f"{base}/{entry_id}", None)
+                if is_entry_id(entry_id):  # a damaged key is only forgotten
+                    await call("DELETE", f"{base}/{entry_id}", None)
             except MagentoError as exc:
                 if exc.status != 404:  # already gone in Magento: nothing left to do
                     raise
