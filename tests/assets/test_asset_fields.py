@@ -57,7 +57,10 @@ def test_missing_and_malformed_assets_are_field_errors(hub: Hub) -> None:
         )
     errors = {(e.field, e.code): e.message for e in caught.value.errors}
     assert errors[("image", "unknown-asset")] == "no asset at '/x.jpg'"
-    assert ("gallery[1]", "unknown-asset") in errors
+    assert errors[("gallery[1]", "unknown-asset")] == (
+        "no asset with uuid '01a24240-98ce-7057-8dbb-bc0774ab0df5' "
+        "(nor at the path '/01a24240-98ce-7057-8dbb-bc0774ab0df5')"
+    )
     assert "not an asset path or uuid" in errors[("gallery[2]", "unknown-asset")]
     assert ("gallery[0]", "unknown-asset") not in errors
     with pytest.raises(ValidationFailed) as twice:

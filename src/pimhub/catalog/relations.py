@@ -96,6 +96,9 @@ def lookup_assets(assets: AssetRepository, values: Iterable[str]) -> dict[str, s
 
 def missing_asset(value: str) -> str:
     """Why an asset reference names nothing, for the field's error."""
+    if looks_like_uuid(value):
+        # A uuid is looked up as a uuid first: say so, not "no asset at '/<uuid>'".
+        return f"no asset with uuid '{value.lower()}' (nor at the path '/{value}')"
     try:
         return f"no asset at '{normalize_path(value)}'"
     except InvalidInput as exc:
