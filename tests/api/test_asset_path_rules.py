@@ -77,3 +77,41 @@ def test_a_folder_and_a_file_name_are_checked_together(
     _refused(long_folder, "longer than 1024 bytes")
     listing = assets_client.get("/api/v1/assets", params={"folder": "/" + CJK_1000}, headers=writer)
     _refused(listing, "longer than 1024 bytes")
+
+
+def test_nfc_and_nfd_name_one_asset(assets_client: TestClient, writer: dict[str, str]) -> None:
+    nfc, nfd = "p/caf\u00e9.png", "p/cafe\u0301.png"
+    first = assets_client.put("/api/v1/assets/" + quote(nfc), content=PNG, headers=writer)
+    assert first.status_code == 201, first.text
+    again = assets_client.put("/api/v1/assets/" + quote(nfd), content=PNG, headers=writer)
+    assert again.status_code == 200 and again.json()["uuid"] == first.json()["uuid"]
+    assert assets_client.get("/assets/" + quote(nfd)).status_code == 200
+    listed = assets_client.get("/api/v1/assets", params={"folder": "/p"}, headers=writer)
+    assert [a["path"] for a in listed.json()["items"]] == ["/p/caf\u00e9.png"]
+
+
+def test_bidi_overrides_and_invalid_utf8_in_the_url_are_refused(
+    assets_client: TestClient, writer: dict[str, str]
+) -> None:
+    rlo = assets_client.put("/api/v1/assets/p/a%E2%80%AEgnp.exe", content=PNG, headers=writer)
+    _refused(rlo, "U+202E RIGHT-TO-LEFT OVERRIDE", "at character 5")
+    # Starlette decodes %FF (no UTF-8) to U+FFFD: refused, never stored as '/p/a\ufffdb.png'.
+    for url in ("/api/v1/assets/p/a%FFb.png", "/api/v1/assets/p/a%ED%A0%80b.png"):
+        bad = assets_client.put(url, content=PNG, headers=writer)
+        _refused(bad, "U+FFFD", "not valid UTF-8")
+    assert assets_client.get("/assets/p/a%FFb.png").status_code == 400
+    listed = assets_client.get("/api/v1/assets", params={"folder": "/p"}, headers=writer)
+    assert listed.json()["items"] == []
+
+
+def test_a_folder_of_slashes_is_named(assets_client: TestClient, writer: dict[str, str]) -> None:
+    body = _refused(
+        assets_client.post(
+            "/api/v1/assets",
+            data={"folder": "//"},
+            files={"file": ("x.png", PNG, "image/png")},
+            headers=writer,
+        )
+    )
+    assert body["detail"] == "asset folder '//' has an empty segment ('//'); the top folder is '/'"
+    assert body["errors"][0]["field"] == "folder"
