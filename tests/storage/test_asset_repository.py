@@ -168,3 +168,19 @@ def test_parallel_batches_using_shared_assets(hub: Hub) -> None:
     assert all(r.outcome.value == "created" for results in outcomes for r in results)
     with hub.units_of_work() as uow:
         assert len(uow.objects.referrers(hub.assets.get(paths[0]).uuid, 1000)) == 20
+
+
+def test_every_asset_reader_decodes_the_whole_row(bare_hub: Hub) -> None:
+    from pimhub.storage.asset_point_reads import SqlAssetPointReads
+
+    saved = bare_hub.assets.add(
+        io.BytesIO(png()), "/p/src.png", author="t", source="https://x/a", source_validator='"e"'
+    ).asset
+    with bare_hub.graph_reads.session() as session:
+        by_graph = session.assets([saved.uuid])[saved.uuid]
+    by_point = SqlAssetPointReads(bare_hub.engine).get_by_path(saved.path)
+    with bare_hub.units_of_work() as uow:
+        by_repo = uow.assets.get_by_uuid(saved.uuid)
+    for found in (by_graph, by_point, by_repo):
+        assert found == saved and found is not None and found.id == saved.id
+        assert (found.source, found.source_validator) == ("https://x/a", '"e"')

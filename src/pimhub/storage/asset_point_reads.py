@@ -12,13 +12,10 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from pimhub.assets.model import Asset
+from pimhub.storage.assets import ASSET_COLUMNS_SQL, decode_asset
 from pimhub.storage.point_reads import PointReader
 
-_COLUMNS = (
-    "id, uuid, path, mimetype, filesize, checksum, width, height, metadata, version, "
-    "created_at, modified_at, source, source_validator"
-)
-_BY_PATH = f"SELECT {_COLUMNS} FROM assets WHERE path = %s"
+_BY_PATH = f"SELECT {ASSET_COLUMNS_SQL} FROM assets WHERE path = %s"
 
 
 class SqlAssetPointReads:
@@ -35,25 +32,7 @@ class SqlAssetPointReads:
         row = self.reader.first(self._by_path, (path,))
         if row is None:
             return None
-        reader = self.reader
-        (id_, uuid, path_, mimetype, filesize, checksum, width, height, metadata, version,
-         created, modified, source, validator) = row  # fmt: skip
-        asset = Asset(
-            uuid=uuid,
-            path=path_,
-            mimetype=mimetype,
-            filesize=filesize,
-            checksum=checksum,
-            width=width,
-            height=height,
-            metadata=reader.json(metadata) or {},
-            version=version,
-            created_at=reader.utc(created),
-            modified_at=reader.utc(modified),
-            source=source,
-            source_validator=validator,
-            id=id_,
-        )
+        asset = decode_asset(row, self.reader.json, self.reader.utc)
         if memo is not None:
             memo[path] = asset
         return asset

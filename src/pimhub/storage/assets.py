@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
@@ -29,24 +30,49 @@ def asset_stripe(name: str) -> int:
     return _ASSET_STRIPE_BASE + lock_key(name) % OBJECT_LOCK_STRIPES
 
 
-def row_to_asset(row: Row[Any]) -> Asset:
-    m = row._mapping
+# The columns every asset read selects, in this order: the repository through SQLAlchemy,
+# the point and graph reads as driver SQL (ASSET_COLUMNS_SQL), all decoded by decode_asset.
+ASSET_COLUMNS = (
+    "id", "uuid", "path", "mimetype", "filesize", "checksum", "width", "height", "metadata",
+    "version", "created_at", "modified_at", "source", "source_validator",
+)  # fmt: skip
+ASSET_COLUMNS_SQL = ", ".join(ASSET_COLUMNS)
+_SELECT = select(*(assets.c[name] for name in ASSET_COLUMNS))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def decode_asset(
+    row: Sequence[Any],
+    json: Callable[[Any], Any] = _same,
+    utc: Callable[[Any], datetime] = _same,
+) -> Asset:
+    """An asset from a row of ASSET_COLUMNS. Driver SQL passes its reader's `json` and
+    `utc` (SQLite hands back text); SQLAlchemy rows are decoded already."""
+    (id_, uuid, path, mimetype, filesize, checksum, width, height, metadata, version,
+     created, modified, source, validator) = row  # fmt: skip
     return Asset(
-        uuid=m["uuid"],
-        path=m["path"],
-        mimetype=m["mimetype"],
-        filesize=m["filesize"],
-        checksum=m["checksum"],
-        width=m["width"],
-        height=m["height"],
-        metadata=m["metadata"] or {},
-        version=m["version"],
-        created_at=m["created_at"],
-        modified_at=m["modified_at"],
-        source=m["source"],
-        source_validator=m["source_validator"],
-        id=m["id"],
+        uuid=uuid,
+        path=path,
+        mimetype=mimetype,
+        filesize=filesize,
+        checksum=checksum,
+        width=width,
+        height=height,
+        metadata=json(metadata) or {},
+        version=version,
+        created_at=utc(created),
+        modified_at=utc(modified),
+        source=source,
+        source_validator=validator,
+        id=id_,
     )
+
+
+def row_to_asset(row: Row[Any]) -> Asset:
+    return decode_asset(tuple(row))
 
 
 def _values(asset: Asset) -> dict[str, Any]:
@@ -117,11 +143,11 @@ class SqlAssetRepository:
         return self.existing_uuids(wanted)
 
     def get_by_path(self, path: str) -> Asset | None:
-        row = self.conn.execute(select(assets).where(assets.c.path == path)).first()
+        row = self.conn.execute(_SELECT.where(assets.c.path == path)).first()
         return row_to_asset(row) if row else None
 
     def get_by_uuid(self, uuid: str) -> Asset | None:
-        row = self.conn.execute(select(assets).where(assets.c.uuid == uuid)).first()
+        row = self.conn.execute(_SELECT.where(assets.c.uuid == uuid)).first()
         return row_to_asset(row) if row else None
 
     def get_many(self, uuids: Sequence[str]) -> dict[str, Asset]:
@@ -129,7 +155,7 @@ class SqlAssetRepository:
         wanted = list(dict.fromkeys(uuids))
         for start in range(0, len(wanted), IN_LIST_CHUNK):
             chunk = wanted[start : start + IN_LIST_CHUNK]
-            rows = self.conn.execute(select(assets).where(assets.c.uuid.in_(chunk)))
+            rows = self.conn.execute(_SELECT.where(assets.c.uuid.in_(chunk)))
             found.update((r.uuid, row_to_asset(r)) for r in rows)
         return found
 
@@ -195,7 +221,7 @@ class SqlAssetRepository:
         total = self.conn.execute(
             select(func.count()).select_from(assets).where(condition)
         ).scalar_one()
-        query = select(assets).where(condition)
+        query = _SELECT.where(condition)
         if after is not None:
             query = query.where(assets.c.path > decode_cursor(after))
         rows = self.conn.execute(query.order_by(assets.c.path).limit(first + 1)).all()
@@ -205,7 +231,7 @@ class SqlAssetRepository:
 
     def find_by_source(self, source: str) -> Asset | None:
         row = self.conn.execute(
-            select(assets).where(assets.c.source == source).order_by(assets.c.id).limit(1)
+            _SELECT.where(assets.c.source == source).order_by(assets.c.id).limit(1)
         ).first()
         return row_to_asset(row) if row else None
 

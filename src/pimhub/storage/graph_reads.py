@@ -38,7 +38,7 @@ from pimhub.catalog.relations import looks_like_uuid
 from pimhub.catalog.variants import FamilyFilter, FamilyRole
 from pimhub.datahub.ports import MAX_JOINS, PARENT_JOIN, Join, ListingRequest, ListingRows
 from pimhub.storage import listing
-from pimhub.storage.assets import SqlAssetRepository
+from pimhub.storage.assets import ASSET_COLUMNS_SQL, SqlAssetRepository, decode_asset
 from pimhub.storage.point_reads import OBJECT_COLUMNS, PointReader
 from pimhub.storage.tables import class_definitions, datahub_configs, objects
 
@@ -52,10 +52,7 @@ MAX_IN = 500  # uuids per IN list; larger batches are split
 _ALIASES = [objects.alias(f"t{i + 1}") for i in range(MAX_JOINS)]
 # Asset fields' assets (GraphQL): what the asset type shows, in SqlGraphReadSession._asset's
 # order.
-_ASSETS_SQL = (
-    "SELECT uuid, path, mimetype, filesize, checksum, width, height, metadata, version, "
-    "created_at, modified_at, id FROM assets WHERE uuid"
-)
+_ASSETS_SQL = f"SELECT {ASSET_COLUMNS_SQL} FROM assets WHERE uuid"
 _BY_UUID_SQL = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects WHERE uuid"
 # Each parent's first variants: ranked per parent, so `first` bounds what is read however
 # large a family is. The parent's uuid comes last, after the columns asked for.
@@ -365,21 +362,7 @@ class SqlGraphReadSession:
         return found
 
     def _asset(self, row: Any) -> Asset:
-        reader = self.reader
-        return Asset(
-            uuid=row[0],
-            path=row[1],
-            mimetype=row[2],
-            filesize=row[3],
-            checksum=row[4],
-            width=row[5],
-            height=row[6],
-            metadata=reader.json(row[7]) or {},
-            version=row[8],
-            created_at=reader.utc(row[9]),
-            modified_at=reader.utc(row[10]),
-            id=row[11],
-        )
+        return decode_asset(row, self.reader.json, self.reader.utc)
 
     def asset_at(self, path: str) -> Asset | None:
         return SqlAssetRepository(self.conn).get_by_path(path)
