@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pimhub.assets.model import ASSET_CLASS, Asset
-from pimhub.catalog.errors import AssetInUse, FieldError, StaleVersion, WriteConflict
+from pimhub.catalog.errors import AssetInUse, FieldError, WriteConflict
 from pimhub.catalog.events import EventType, asset_event
 from pimhub.catalog.objects import ChangeAction, ObjectVersion
 from pimhub.catalog.ports import Referrer, UnitOfWork
+from pimhub.catalog.preconditions import check_expected_version
 
 # The parts of an asset a change names in changedFields.
 ALL_CHANGED = ("content", "metadata", "path")
@@ -75,12 +76,8 @@ def changed_parts(before: Asset, after: Asset) -> list[str]:
 
 
 def check_version(asset: Asset | None, expected: int | None) -> None:
-    if asset is not None and expected is not None and asset.version != expected:
-        raise StaleVersion(
-            f"the asset '{asset.path}' is at version {asset.version}, not {expected}; "
-            "read it again and re-apply your change",
-            current_version=asset.version,
-        )
+    if asset is not None:
+        check_expected_version(f"the asset '{asset.path}'", asset.version, expected)
 
 
 def lost_race(asset: Asset) -> WriteConflict:

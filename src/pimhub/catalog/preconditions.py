@@ -36,13 +36,20 @@ def check_existence(
         )
 
 
-def check_version(obj: CatalogObject | None, expected: int | None) -> None:
-    if obj is not None and expected is not None and obj.version != expected:
+def check_expected_version(what: str, version: int, expected: int | None) -> None:
+    """StaleVersion unless the client named no version or the stored one; `what` names the
+    thing in the message ("Product 'A1'", "the asset '/a.png'")."""
+    if expected is not None and version != expected:
         raise StaleVersion(
-            f"{obj.class_name} '{obj.key}' is at version {obj.version}, not {expected}; "
+            f"{what} is at version {version}, not {expected}; "
             "read it again and re-apply your change",
-            current_version=obj.version,
+            current_version=version,
         )
+
+
+def check_version(obj: CatalogObject | None, expected: int | None) -> None:
+    if obj is not None:
+        check_expected_version(f"{obj.class_name} '{obj.key}'", obj.version, expected)
 
 
 def duplicate_key(definition: ClassDefinition, key: str) -> DuplicateKey:
