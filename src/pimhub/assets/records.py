@@ -86,10 +86,21 @@ def lost_race(asset: Asset) -> WriteConflict:
 
 
 def asset_in_use(asset: Asset, referrers: Sequence[Referrer]) -> AssetInUse:
-    shown = referrers[:MAX_REFERRERS_SHOWN]
+    # One object using the asset in two fields is one user, named once with both fields.
+    fields: dict[tuple[str, str], list[str]] = {}
+    for r in referrers:
+        fields.setdefault((r.class_name, r.key), []).append(r.field)
+    shown = list(fields.items())[:MAX_REFERRERS_SHOWN]
     more = " and more" if len(referrers) > MAX_REFERRERS_SHOWN else ""
     return AssetInUse(
         f"the asset '{asset.path}' is used by {len(shown)}{more} object(s); remove it from "
         "them first, or delete with force to remove it everywhere",
-        [FieldError(f"{r.class_name}/{r.key}", f"uses it in field '{r.field}'") for r in shown],
+        [FieldError(f"{cls}/{key}", f"uses it in {_fields(names)}") for (cls, key), names in shown],
     )
+
+
+def _fields(names: list[str]) -> str:
+    unique = sorted(set(names))
+    if len(unique) == 1:
+        return f"field '{unique[0]}'"
+    return "fields " + ", ".join(f"'{n}'" for n in unique)
