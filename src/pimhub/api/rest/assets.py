@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from pimhub.access.keys import Action, ApiKey
+from pimhub.api.asset_links import base_url as links_base_url
 from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.body import (
     body_doc,
@@ -42,9 +43,8 @@ from pimhub.api.body import (
     too_large,
 )
 from pimhub.api.errors import MalformedJson
+from pimhub.api.preconditions import expected_version, guarded
 from pimhub.api.responses import OrjsonResponse
-from pimhub.api.rest.objects import _expected_version as expected_version
-from pimhub.api.rest.objects import _guarded as guarded
 from pimhub.assets.model import ASSET_CLASS, Asset, asset_url
 from pimhub.assets.paths import normalize_folder, normalize_path
 from pimhub.assets.presets import ThumbnailPreset
@@ -72,8 +72,8 @@ def thumbnailer_of(request: Request) -> Thumbnailer:
 
 
 def base_url(request: Request) -> str:
-    """Where clients reach this server: the configured public URL, else the request's."""
-    return hub_of(request).settings.public_url or str(request.base_url)
+    """Where clients reach this server (asset_links.base_url, which the read APIs share)."""
+    return links_base_url(hub_of(request), request.scope)
 
 
 def asset_json(presets: Mapping[str, ThumbnailPreset], base: str, asset: Asset) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -14,14 +12,14 @@ from starlette.concurrency import run_in_threadpool
 from pimhub.access.keys import Action, ApiKey
 from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.body import body_doc, parse_model, read_json
-from pimhub.api.errors import PreconditionFailed
+from pimhub.api.preconditions import expected_version, guarded
 from pimhub.api.responses import OrjsonResponse
 from pimhub.api.rest.workflow_view import (
     TransitionRequest,
     add_open_transitions,
     read_transition,
 )
-from pimhub.catalog.errors import FieldError, InvalidInput, StaleVersion
+from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.preconditions import Existence
 from pimhub.catalog.query import VERSION_MAX
@@ -31,8 +29,6 @@ from pimhub.catalog.writer import SaveResult
 
 router = APIRouter(prefix="/api/v1/objects", tags=["objects"])
 Key = Annotated[ApiKey, Depends(api_key)]
-T = TypeVar("T")
-_IF_MATCH = re.compile(r'^(?:W/)?"(\d+)(?:\.[0-9a-f]+)?"$')
 
 
 class ObjectWrite(BaseModel):
@@ -122,34 +118,6 @@ def _existence(if_match: str | None, if_none_match: str | None) -> Existence | N
     if if_match is not None and if_match.strip() == "*":
         return Existence.MUST_EXIST
     return None
-
-
-def _expected_version(if_match: str | None, body_version: int | None) -> tuple[int | None, bool]:
-    """The version a write expects, and whether it came from If-Match (412 when stale)."""
-    if if_match is None or if_match.strip() == "*":
-        return body_version, False
-    match = _IF_MATCH.match(if_match.strip())
-    if not match:
-        raise InvalidInput(
-            'If-Match must be an ETag this API issued, such as "3"',
-            [FieldError("If-Match", f"got {if_match!r}")],
-        )
-    header_version = int(match.group(1))
-    if body_version is not None and body_version != header_version:
-        raise InvalidInput(
-            "If-Match and the body's version disagree",
-            [FieldError("version", f"{body_version} vs If-Match {if_match}")],
-        )
-    return header_version, True
-
-
-def _guarded(from_header: bool, write: Callable[[], T]) -> T:
-    try:
-        return write()
-    except StaleVersion as exc:
-        if from_header:
-            raise PreconditionFailed(exc.detail) from None
-        raise
 
 
 @router.get("/{class_name}", summary="List objects with filter, sort and cursor paging")
@@ -263,10 +231,10 @@ async def _save(
     require(api, Action.WRITE, class_name)
     existence = _existence(if_match, if_none_match)
     body = parse_model(model, await read_json(request))
-    expected, from_header = _expected_version(if_match, body.version)
+    expected, from_header = expected_version(if_match, body.version)
     save = getattr(hub_of(request).catalog, operation)
     result: SaveResult = await run_in_threadpool(
-        _guarded,
+        guarded,
         from_header,
         lambda: save(
             class_name,
@@ -330,8 +298,8 @@ def delete_object(
 ) -> Response:
     require(api, Action.DELETE, class_name)
     existence = _existence(if_match, if_none_match)
-    expected, from_header = _expected_version(if_match, None)
-    _guarded(
+    expected, from_header = expected_version(if_match, None)
+    guarded(
         from_header,
         lambda: hub_of(request).catalog.delete(
             class_name,
@@ -366,9 +334,9 @@ async def run_transition(
     """The transition's scopes decide who may run it (403 transition-forbidden); from
     another state it is a 409 invalid-transition naming the state and what is open."""
     body = await read_transition(request)
-    expected, from_header = _expected_version(if_match, body.version)
+    expected, from_header = expected_version(if_match, body.version)
     obj = await run_in_threadpool(
-        _guarded,
+        guarded,
         from_header,
         lambda: hub_of(request).catalog.transition(
             class_name,
