@@ -164,8 +164,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "name": "v",
                     "in": "query",
                     "required": False,
-                    "description": "The content's version (checksum prefix): with the current "
-                    "one, the answer may be cached for a year",
+                    "description": "The version the URL names (the checksum's prefix; for a "
+                    "thumbnail also the preset's fingerprint): with the current one, the answer "
+                    "may be cached for a year",
                     "schema": {"type": "string"},
                 },
                 {
