@@ -42,6 +42,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (e.Conflict, 409),
     (e.Unauthorized, 401),
     (e.Forbidden, 403),
+    (e.Unavailable, 503),
 ]
 
 
@@ -87,7 +88,7 @@ async def _catalog_error(request: Request, exc: Exception) -> ProblemResponse:
     extra: dict[str, Any] = {"instance": request.url.path}
     if isinstance(exc, e.StaleVersion):
         extra["currentVersion"] = exc.current_version
-    return problem(
+    answer = problem(
         status_for(exc),
         exc.code,
         exc.title,
@@ -95,6 +96,9 @@ async def _catalog_error(request: Request, exc: Exception) -> ProblemResponse:
         [fe.as_dict() for fe in exc.errors],
         **extra,
     )
+    if isinstance(exc, e.Unavailable):
+        answer.headers["Retry-After"] = str(exc.retry_after)
+    return answer
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,8 +11,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+import structlog
+
+from pimhub.catalog.errors import StoreUnavailable
+
 _FILE_MODE = 0o644
 _TEMP_PREFIX = ".tmp-"  # half-written files; never listed as keys
+# The disk cannot serve now (full, over quota, failing, read-only, a lost network mount):
+# the request is not at fault, and may succeed once an operator has acted.
+_UNAVAILABLE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ESTALE, errno.ETIMEDOUT}
+)
+log = structlog.get_logger("pimhub.assets")
+
+
+@contextlib.contextmanager
+def _disk(action: str) -> Iterator[None]:
+    """Turns a full or failing disk into StoreUnavailable (503 with Retry-After); the
+    cause goes to the log, not to the client (it names files of the server)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _UNAVAILABLE_ERRNOS:
+            raise
+        log.error("assets.store_unavailable", store="filesystem", action=action, error=str(exc))
+        reason = os.strerror(exc.errno)
+        raise StoreUnavailable(
+            f"the asset store cannot be used now ({action} failed: {reason}); retry later"
+        ) from exc
 
 
 def check_key(key: str) -> list[str]:
@@ -49,6 +76,10 @@ class FilesystemBlobStore:
     def put(self, key: str, content: BinaryIO, size: int, content_type: str) -> None:
         """Store `size` bytes of `content` under `key` (the type is not kept: blobs are
         named by content and the asset row knows its type)."""
+        with _disk("storing a file"):
+            self._put(key, content, size)
+
+    def _put(self, key: str, content: BinaryIO, size: int) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=target.parent)
@@ -67,19 +98,22 @@ class FilesystemBlobStore:
             raise
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        with _disk("looking up a file"):
+            return self._path(key).is_file()
 
     def size(self, key: str) -> int | None:
         """The blob's size in bytes, or None when there is none."""
         try:
-            return self._path(key).stat().st_size
+            with _disk("looking up a file"):
+                return self._path(key).stat().st_size
         except (FileNotFoundError, NotADirectoryError):
             return None
 
     def modified_at(self, key: str) -> datetime | None:
         """When the blob was last written (garbage collection keeps young blobs)."""
         try:
-            return datetime.fromtimestamp(self._path(key).stat().st_mtime, UTC)
+            with _disk("looking up a file"):
+                return datetime.fromtimestamp(self._path(key).stat().st_mtime, UTC)
         except (FileNotFoundError, NotADirectoryError):
             return None
 
@@ -87,7 +121,8 @@ class FilesystemBlobStore:
         """Mark the blob as just written (a new asset reuses it, so garbage collection
         must count it as young); False when there is none."""
         try:
-            os.utime(self._path(key))
+            with _disk("touching a file"):
+                os.utime(self._path(key))
         except (FileNotFoundError, NotADirectoryError):
             return False
         return True
@@ -95,7 +130,8 @@ class FilesystemBlobStore:
     def read(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         """The blob's bytes in chunks; raises KeyError (at the call) when there is none."""
         try:
-            handle = self._path(key).open("rb")
+            with _disk("reading a file"):
+                handle = self._path(key).open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise KeyError(key) from None
         return _chunks(handle, chunk_size)
@@ -103,7 +139,8 @@ class FilesystemBlobStore:
     def local_path(self, key: str) -> Path | None:
         """The file holding the blob, or None when there is none."""
         path = self._path(key)
-        return path if path.is_file() else None
+        with _disk("looking up a file"):
+            return path if path.is_file() else None
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
@@ -152,7 +189,7 @@ def _copy(source: BinaryIO, out: BinaryIO, size: int) -> int:
 
 
 def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
-    with handle:
+    with handle, _disk("reading a file"):
         while chunk := handle.read(chunk_size):
             yield chunk
 

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import structlog
+
 from pimhub.assets.filesystem import check_key
+from pimhub.catalog.errors import StoreUnavailable
 
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# Error codes S3 and compatible servers send when they shed load.
+_UNAVAILABLE_CODES = {
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "RequestTimeout",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+}
+log = structlog.get_logger("pimhub.assets")
 
 
 def _boto3() -> Any:
@@ -27,6 +42,38 @@ def _is_missing(exc: Exception) -> bool:
     if not isinstance(response, dict):
         return False
     return str(response.get("Error", {}).get("Code")) in _MISSING
+
+
+def _unavailable(exc: Exception) -> bool:
+    """Whether `exc` says S3 cannot answer now (unreachable, timing out, a dropped
+    connection, throttling or a 5xx) rather than that the request was wrong."""
+    from botocore import exceptions
+
+    if isinstance(exc, exceptions.ConnectionError | exceptions.HTTPClientError):
+        return True  # endpoint unreachable, connect/read timeouts, connection closed
+    if isinstance(exc, exceptions.IncompleteReadError):
+        return True
+    if isinstance(exc, exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return int(status) >= 500 or str(error.get("Code")) in _UNAVAILABLE_CODES
+    return False
+
+
+@contextmanager
+def _reachable(action: str) -> Iterator[None]:
+    """Turns S3 being down or throttling into StoreUnavailable (503 with Retry-After);
+    the cause goes to the log, not to the client (it names the endpoint and keys)."""
+    try:
+        yield
+    except Exception as exc:
+        if not _unavailable(exc):
+            raise
+        log.warning("assets.store_unavailable", store="s3", action=action, error=str(exc))
+        raise StoreUnavailable(
+            f"the asset store cannot be reached now ({action} failed: "
+            f"{type(exc).__name__}); retry later"
+        ) from exc
 
 
 class S3BlobStore:
@@ -65,16 +112,22 @@ class S3BlobStore:
     def put(self, key: str, content: BinaryIO, size: int, content_type: str) -> None:
         """Store `size` bytes of `content` under `key`; large files go up in parts."""
         limited = _Limited(content, size)
-        self.client.upload_fileobj(
-            limited, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
-        )
+        with _reachable("storing a file"):
+            self.client.upload_fileobj(
+                limited, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+            )
         if limited.read_bytes != size:
             self.delete(key)
             raise ValueError(f"{key}: expected {size} bytes, got {limited.read_bytes}")
 
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            with _reachable("looking up a file"):
+                head: dict[str, Any] = self.client.head_object(
+                    Bucket=self.bucket, Key=self._key(key)
+                )
+        except StoreUnavailable:
+            raise
         except Exception as exc:
             if _is_missing(exc):
                 return None
@@ -103,14 +156,17 @@ class S3BlobStore:
             return False
         full_key = self._key(key)
         try:
-            self.client.copy_object(
-                Bucket=self.bucket,
-                Key=full_key,
-                CopySource={"Bucket": self.bucket, "Key": full_key},
-                MetadataDirective="REPLACE",  # S3 refuses a copy onto itself changing nothing
-                ContentType=head.get("ContentType", "application/octet-stream"),
-                Metadata=head.get("Metadata", {}),
-            )
+            with _reachable("touching a file"):
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=full_key,
+                    CopySource={"Bucket": self.bucket, "Key": full_key},
+                    MetadataDirective="REPLACE",  # S3 refuses a copy onto itself changing nothing
+                    ContentType=head.get("ContentType", "application/octet-stream"),
+                    Metadata=head.get("Metadata", {}),
+                )
+        except StoreUnavailable:
+            raise
         except Exception as exc:
             if _is_missing(exc):
                 return False
@@ -121,7 +177,10 @@ class S3BlobStore:
         """The blob's bytes in chunks, streamed; raises KeyError (at the call) when there
         is none."""
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            with _reachable("reading a file"):
+                response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except StoreUnavailable:
+            raise
         except Exception as exc:
             if _is_missing(exc):
                 raise KeyError(key) from None
@@ -133,7 +192,8 @@ class S3BlobStore:
         return None
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        with _reachable("deleting a file"):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove every blob whose key starts with `prefix`, 1000 per request."""
@@ -149,10 +209,11 @@ class S3BlobStore:
         return count
 
     def _delete_batch(self, full_keys: list[str]) -> int:
-        response = self.client.delete_objects(
-            Bucket=self.bucket,
-            Delete={"Objects": [{"Key": key} for key in full_keys], "Quiet": True},
-        )
+        with _reachable("deleting files"):
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in full_keys], "Quiet": True},
+            )
         errors = response.get("Errors") or []
         if errors:
             first = errors[0]
@@ -175,9 +236,10 @@ class S3BlobStore:
             Prefix=self._full_prefix(prefix),
             PaginationConfig={"PageSize": self.list_page_size},
         )
-        for page in pages:
-            for item in page.get("Contents") or []:
-                yield item["Key"]
+        with _reachable("listing files"):
+            for page in pages:
+                for item in page.get("Contents") or []:
+                    yield item["Key"]
 
 
 class _Limited:
@@ -200,7 +262,10 @@ class _Limited:
 
 def _stream(body: Any, chunk_size: int) -> Iterator[bytes]:
     try:
-        while chunk := body.read(chunk_size):
-            yield chunk
+        # A connection lost mid-file: the answer has begun (its status is sent), but the
+        # error still names the cause.
+        with _reachable("reading a file"):
+            while chunk := body.read(chunk_size):
+                yield chunk
     finally:
         body.close()

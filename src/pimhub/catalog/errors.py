@@ -33,6 +33,10 @@
                                      workflow decides it (names the transitions that do)
       Unauthorized / Forbidden       authentication and authorisation failures
         TransitionForbidden          the key holds none of the scopes a transition needs
+      Unavailable                    a service the hub needs cannot answer now; the same
+                                     request later may succeed (`retry_after` seconds)
+        StoreUnavailable             the asset blob store (S3 unreachable or throttling,
+                                     a full or failing disk)
 
 The API maps each class to an HTTP status and a stable problem `type` in api/errors.py.
 """
@@ -229,3 +233,18 @@ class InvalidTransition(Conflict):
 class PublishedByWorkflow(Conflict):
     code = "published-by-workflow"
     title = "Published by workflow"
+
+
+class Unavailable(CatalogError):
+    """A service the hub depends on cannot answer now. Not `retryable` in-process (that
+    means a lost race, run again at once); the client may retry after `retry_after`
+    seconds."""
+
+    code = "service-unavailable"
+    title = "Service unavailable"
+    retry_after = 5
+
+
+class StoreUnavailable(Unavailable):
+    """The asset blob store: S3 unreachable or throttling, a full or failing disk. The
+    same problem code as an exhausted database pool; the detail names the store."""

@@ -16,6 +16,7 @@ from pimhub.catalog.errors import (
     NotFound,
     NulCharacter,
     Unauthorized,
+    Unavailable,
 )
 
 __all__ = ["PoolTimeout", "coded", "error_code", "from_domain", "request_error"]
@@ -55,6 +56,8 @@ def error_code(exc: CatalogError) -> str:
         return "NOT_FOUND"
     if isinstance(exc, Conflict):
         return "CONFLICT"
+    if isinstance(exc, Unavailable):
+        return "SERVICE_UNAVAILABLE"
     return "BAD_USER_INPUT"
 
 
