@@ -114,7 +114,8 @@ def decode_cursor(cursor: str) -> str:
 
 def in_folder(folder: str) -> ColumnElement[bool]:
     """Assets in `folder` and below: a range on the path ('/' + 1 is '0'), which the unique
-    index on path answers without LIKE and its escaping."""
+    index on path answers without LIKE and its escaping. The range holds in byte order only:
+    the path column has collation C on PostgreSQL (tables.AssetPath)."""
     if folder == "/":
         return assets.c.path.is_not(None)
     return (assets.c.path > folder + "/") & (assets.c.path < folder + "0")
