@@ -112,3 +112,37 @@ def test_oversized_svg_is_refused_unparsed(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("pimhub.assets.detect.MAX_SVG_BYTES", len(SVG) - 1)
     with pytest.raises(PayloadTooLarge):
         _detect(SVG)
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        # Pillow: "cannot identify image file <...SpooledTemporaryFile object at 0x...>"
+        (b"GIF89a" + b"\x00" * 40, "its header is damaged or cut short"),
+        (raster("PNG", (64, 64))[:-40], "the file is cut short"),
+        (raster("GIF", (64, 64))[:30], "its header is damaged or cut short"),
+    ],
+)
+def test_a_broken_image_is_named_without_pillows_words(data: bytes, why: str) -> None:
+    import tempfile
+
+    with tempfile.SpooledTemporaryFile() as upload:  # as the REST upload spools it
+        upload.write(data)
+        with pytest.raises(UnsupportedMediaType) as caught:
+            detect(upload, max_pixels=LIMIT)
+    detail = caught.value.detail
+    assert detail.startswith("the upload starts like image/") and why in detail, detail
+    said = detail + " ".join(e.message for e in caught.value.errors)
+    for internal in ("object at", "0x", "<", "SpooledTemporaryFile", "cannot identify"):
+        assert internal not in said, said
+
+
+def test_an_svg_with_entities_says_so_without_a_repr() -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg">&a;</svg>'
+    )
+    with pytest.raises(UnsupportedMediaType) as caught:
+        _detect(bomb)
+    assert "declares XML entities" in caught.value.detail
+    assert "EntitiesForbidden(" not in caught.value.detail

@@ -423,3 +423,12 @@ def test_concurrency_setting_reaches_the_app_thumbnailer() -> None:
         {"assets_thumbnails": {}, "assets_max_pixels": 100, "assets_thumbnail_concurrency": 3},
     )()
     assert app_thumbnailer(hub).slots is draw_slots(3)
+
+
+def test_a_damaged_image_names_the_asset_not_pillows_words(store: FilesystemBlobStore) -> None:
+    asset = store_asset(store, b"GIF89a" + b"\x00" * 40, mimetype="image/gif", path="/b.gif")
+    with pytest.raises(UnsupportedMediaType) as caught:
+        thumbnailer(store, BUILTIN_PRESETS["thumbnail"]).ensure(asset, "thumbnail")
+    assert caught.value.detail == (
+        "/b.gif: the image cannot be read (its header is damaged or cut short)"
+    )

@@ -11,7 +11,7 @@ from xml.etree.ElementTree import ParseError
 
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from pimhub.catalog.errors import FieldError, PayloadTooLarge, UnsupportedMediaType
 
@@ -102,13 +102,25 @@ def _raster(content: IO[bytes], fmt: str, max_pixels: int) -> Detected:
     except Image.DecompressionBombError:
         raise _too_many_pixels(mimetype, None, None, max_pixels) from None
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, EOFError...
+        why = damage(exc)
         raise UnsupportedMediaType(
-            f"the file starts like {mimetype} but cannot be read as one ({exc})",
-            [FieldError("file", f"unreadable {mimetype}: {exc}", "unreadable-image")],
+            f"the upload starts like {mimetype} but cannot be read as one ({why})",
+            [FieldError("file", f"unreadable {mimetype}: {why}", "unreadable-image")],
         ) from None
     finally:
         content.seek(0)
     return Detected(mimetype, width, height)
+
+
+def damage(exc: BaseException) -> str:
+    """What is wrong with an image Pillow could not read, in words of our own: Pillow's
+    messages may hold internals (`cannot identify image file <...SpooledTemporaryFile
+    object at 0x7f...>`), so they never reach a client."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "its header is damaged or cut short"
+    if isinstance(exc, EOFError) or "truncated" in str(exc).lower():
+        return "the file is cut short"
+    return "its data is damaged"
 
 
 def _check_pixels(mimetype: str, width: int, height: int, max_pixels: int) -> None:
@@ -162,7 +174,12 @@ def _svg(content: IO[bytes], head: bytes) -> Detected:
     try:
         # defusedxml refuses entity expansion (billion laughs) and external references.
         root = SafeElementTree.fromstring(data)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
+    except DefusedXmlException:
+        # Its str() is a repr of the refused declaration.
+        why = "it declares XML entities or external references, which are refused"
+        raise _unsupported(_guess(head), why) from None
+    except (ParseError, ValueError) as exc:
+        # expat's own words: a position in the file ("line 1, column 5"), no internals.
         raise _unsupported(_guess(head), f"not well-formed XML: {exc}") from None
     if root.tag not in (f"{SVG_NAMESPACE}svg", "svg"):
         raise _unsupported(_guess(head, xml=True))

@@ -12,6 +12,7 @@ from typing import IO
 
 from PIL import Image, UnidentifiedImageError
 
+from pimhub.assets.detect import damage
 from pimhub.assets.flights import FLIGHTS, draw_slots
 from pimhub.assets.model import Asset, thumbnail_prefix
 from pimhub.assets.ports import BlobStore
@@ -146,7 +147,7 @@ class Thumbnailer:
                 image = Image.open(source)
             except (Image.DecompressionBombError, UnidentifiedImageError, OSError) as exc:
                 raise UnsupportedMediaType(
-                    f"{asset.path}: the image cannot be read ({exc})"
+                    f"{asset.path}: the image cannot be read ({damage(exc)})"
                 ) from exc
             with image:
                 self._check_pixels(asset, image)
@@ -154,7 +155,7 @@ class Thumbnailer:
                     return render(image, preset, out_format)
                 except _DAMAGED as exc:
                     raise UnsupportedMediaType(
-                        f"{asset.path}: the image cannot be decoded ({exc})"
+                        f"{asset.path}: the image cannot be decoded ({damage(exc)})"
                     ) from exc
 
     def _check_pixels(self, asset: Asset, image: Image.Image) -> None:
