@@ -432,3 +432,30 @@ def test_a_damaged_image_names_the_asset_not_pillows_words(store: FilesystemBlob
     assert caught.value.detail == (
         "/b.gif: the image cannot be read (its header is damaged or cut short)"
     )
+
+
+def test_a_draw_that_finds_no_free_slot_is_unavailable(store: FilesystemBlobStore) -> None:
+    from pimhub.catalog.errors import Unavailable
+
+    thumbs = thumbnailer(store, BUILTIN_PRESETS["thumbnail"])
+    thumbs.slots = threading.BoundedSemaphore(1)
+    thumbs.slot_wait = 0.01
+    asset = store_asset(store, image_bytes((64, 64)))
+    held, done = threading.Event(), threading.Event()
+
+    def other_draw() -> None:  # holds the only slot (for 2 s at most, should ensure wait)
+        with thumbs.slots:
+            held.set()
+            done.wait(2)
+
+    other = threading.Thread(target=other_draw, daemon=True)
+    other.start()
+    held.wait()
+    try:
+        with pytest.raises(Unavailable) as caught:
+            thumbs.ensure(asset, "thumbnail")
+    finally:
+        done.set()
+        other.join()
+    assert "retry later" in caught.value.detail and caught.value.retry_after > 0
+    assert thumbs.ensure(asset, "thumbnail").size > 0  # free again: drawn

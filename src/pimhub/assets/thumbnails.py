@@ -22,6 +22,7 @@ from pimhub.catalog.errors import (
     FieldError,
     InvalidInput,
     PayloadTooLarge,
+    Unavailable,
     UnsupportedMediaType,
 )
 
@@ -78,6 +79,8 @@ class Thumbnailer:
     Several requests for the same new thumbnail wait for one draw (flights.FLIGHTS), and at
     most `concurrency` draws (default: the CPU count) run at once in the process."""
 
+    slot_wait = 30.0  # seconds a draw waits for a free slot before 503
+
     def __init__(
         self,
         store: BlobStore,
@@ -129,8 +132,16 @@ class Thumbnailer:
                 stored = self.store.size(key)
                 if stored is not None:
                     return stored
-                with self.slots:
+                if not self.slots.acquire(timeout=self.slot_wait):
+                    # Waiting requests hold server threads: past a while, shed them.
+                    raise Unavailable(
+                        f"{asset.path}: every thumbnail drawing slot stayed busy for "
+                        f"{self.slot_wait:g} s; retry later"
+                    )
+                try:
                     data = self._draw(asset, preset, out_format)
+                finally:
+                    self.slots.release()
                 self.store.put(key, io.BytesIO(data), len(data), mimetype)
                 return len(data)
 
