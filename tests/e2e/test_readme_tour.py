@@ -40,11 +40,17 @@ class Block:
         return "/graphql/" in self.text
 
 
+# The sections whose bash blocks run against the demo, in this order.
+TOUR_SECTIONS = ("## A five-minute tour", "## Assets", "## Workflows")
+
+
 def tour_blocks(readme: str) -> list[Block]:
-    """The bash blocks between '## A five-minute tour' and the next section."""
-    start = readme.index("## A five-minute tour")
-    end = readme.index("\n## ", start + 1)
-    blocks = re.findall(r"```bash\n(.*?)```", readme[start:end], flags=re.S)
+    """The bash blocks of the tour's sections (each up to the next section)."""
+    blocks: list[str] = []
+    for heading in TOUR_SECTIONS:
+        start = readme.index(f"\n{heading}\n")
+        end = readme.index("\n## ", start + 1)
+        blocks += re.findall(r"```bash\n(.*?)```", readme[start:end], flags=re.S)
     found = []
     for number, text in enumerate(blocks, 1):
         shown = re.search(r'#.*"status":\s*(\d{3})', text)
@@ -87,6 +93,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int, 
         pytest.skip("needs the project installed in a virtualenv (.venv/bin/pimhub)")
     workdir = tmp_path_factory.mktemp("tour")
     (workdir / ".venv").symlink_to(VENV)
+    # The reader pastes in the checkout, which holds the examples the README names.
+    (workdir / "examples").symlink_to(README.parent / "examples")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIMHUB_")}
     port = free_port()
     log = (workdir / "demo.log").open("w")
@@ -154,6 +162,6 @@ def test_the_banner_webhook_command_works_as_printed(
 def test_the_tour_is_found_and_blocks_are_kept_apart() -> None:
     blocks = tour_blocks(README.read_text(encoding="utf-8"))
     assert blocks[0].text.startswith("KEY=$(cat pimhub-data/demo.key)")
-    assert [b.expected_status for b in blocks if b.expected_status] == [422]
+    assert [b.expected_status for b in blocks if b.expected_status] == [422, 409]
     body = script(blocks, 1234)
     assert "127.0.0.1:8000" not in body and "127.0.0.1:1234" in body
