@@ -59,3 +59,33 @@ def require(key: ApiKey, action: Action, class_name: str | None = None) -> None:
         raise Forbidden(
             f"the key '{key.name}' may not {action.value}{target}; it needs the scope '{scope}'"
         )
+
+
+def may_write_referrers(
+    key: ApiKey | None,
+    what: str,
+    also: Callable[[str], bool] | None = None,
+    alternative: str = "",
+) -> Callable[[set[str]], None]:
+    """The check a forced delete runs on the classes of the objects it changes (removing
+    their references to `what`): the key must hold `write` on each, not only `delete` on its
+    own class; 403 naming the missing scopes. `also`: another grant per class (a datahub
+    configuration's update), named in the refusal by `alternative`. No key: no scopes."""
+    who = f"the key '{key.name}'" if key is not None else "this request"
+
+    def check(classes: set[str]) -> None:
+        missing = sorted(
+            c
+            for c in classes
+            if not (key is not None and key.allows(Action.WRITE, c))
+            and not (also is not None and also(c))
+        )
+        if missing:
+            scopes = ", ".join(f"'write:{c}'" for c in missing)
+            raise Forbidden(
+                f"{who} may not remove {what} from objects of "
+                f"{', '.join(missing)}; forcing the delete needs the scope(s) {scopes}"
+                f"{alternative}"
+            )
+
+    return check

@@ -97,6 +97,10 @@ class ObjectRepository(Protocol):
         which have none to replace yet."""
 
     def referrers(self, uuid: str, limit: int) -> list[Referrer]: ...
+    def referrer_classes(self, uuid: str, *, with_variants: bool) -> set[str]:
+        """The classes of the objects referring to the object `uuid` (and, `with_variants`,
+        to its variants), leaving out those objects themselves: they go with it."""
+
     def value_taken(
         self, class_name: str, field: str, value: Any, exclude_uuid: str | None
     ) -> bool: ...

@@ -401,9 +401,11 @@ class CatalogService:
         expected_version: int | None = None,
         existence: Existence | None = None,
         author: str,
+        may_unlink: Callable[[set[str]], None] | None = None,
     ) -> CatalogObject:
         """Delete an object. While others refer to it this is refused, unless `force`, which
-        removes those references (a new version of each referrer)."""
+        removes those references (a new version of each referrer). A forced delete first
+        shows `may_unlink` the referrers' classes; it raises to refuse, before any change."""
 
         def work(uow: UnitOfWork) -> CatalogObject:
             self._writable_class(uow, class_name)
@@ -412,6 +414,6 @@ class CatalogService:
             if obj is None:
                 raise ObjectNotFound(f"no {class_name} with key '{key}'")
             check_version(obj, expected_version)
-            return self.writer.delete(uow, obj, force, author)
+            return self.writer.delete(uow, obj, force, author, may_unlink)
 
         return self._write(work)

@@ -98,8 +98,17 @@ class ObjectWriter:
         self.clock = clock
 
     def delete(
-        self, uow: UnitOfWork, obj: CatalogObject, force: bool, author: str
+        self,
+        uow: UnitOfWork,
+        obj: CatalogObject,
+        force: bool,
+        author: str,
+        may_unlink: Callable[[set[str]], None] | None = None,
     ) -> CatalogObject:
+        """Delete `obj`; with `force` its variants too, and the references to them. A forced
+        delete first shows `may_unlink` the classes of the objects it would change (not those
+        it deletes); it raises to refuse (the API checks the key's write scopes), before
+        anything is changed."""
         children = uow.objects.children(obj.uuid) if obj.parent is None else []
         if children and not force:
             # Unpublished variants are counted, not named: the client may not read drafts.
@@ -111,9 +120,32 @@ class ObjectWriter:
                 "delete with force to delete them with it",
                 [FieldError(f"{c.class_name}/{c.key}", "is a variant of it") for c in named],
             )
+        guard = None
+        if force and may_unlink is not None:
+            classes = uow.objects.referrer_classes(obj.uuid, with_variants=bool(children))
+            if classes:
+                may_unlink(classes)
+            doomed = {(obj.class_name, obj.key)} | {(c.class_name, c.key) for c in children}
+            guard = _Unlinking(may_unlink, frozenset(doomed))
         for child in children:
-            # Its parent's key lock (held) guards the family; see catalog.family.
-            self.delete(uow, child, force, author)
+            # Its parent's key lock (held) guards the family; see catalog.family. Read again:
+            # a sibling's delete may have just removed its references to that sibling.
+            fresh = uow.objects.get_by_key(child.class_name, child.key)
+            if fresh is not None:
+                self._delete_one(uow, fresh, force, author, guard)
+        if children:
+            obj = uow.objects.get_by_key(obj.class_name, obj.key) or obj
+        return self._delete_one(uow, obj, force, author, guard)
+
+    def _delete_one(
+        self,
+        uow: UnitOfWork,
+        obj: CatalogObject,
+        force: bool,
+        author: str,
+        guard: _Unlinking | None,
+    ) -> CatalogObject:
+        """Delete one object (its variants are gone), after the references to it."""
         referrers = uow.objects.referrers(obj.uuid, MAX_REFERRERS_SHOWN + 1)
         if referrers and not force:
             shown = referrers[:MAX_REFERRERS_SHOWN]
@@ -127,7 +159,9 @@ class ObjectWriter:
                 ],
             )
         if referrers:
-            self.unlink_referrers(uow, obj.uuid, author)
+            self.unlink_referrers(uow, obj.uuid, author, guard)
+            # It may have referred to itself, and so have just been written.
+            obj = uow.objects.get_by_key(obj.class_name, obj.key) or obj
         now = self.clock()
         uow.search.remove(obj)
         uow.objects.delete(obj)
@@ -149,11 +183,18 @@ class ObjectWriter:
         self.record(uow, None, gone, [], ChangeAction.DELETED, author, deleted_from=obj)
         return gone
 
-    def unlink_referrers(self, uow: UnitOfWork, target_uuid: str, author: str) -> None:
+    def unlink_referrers(
+        self, uow: UnitOfWork, target_uuid: str, author: str, guard: _Unlinking | None = None
+    ) -> None:
         """Remove `target_uuid` (an object's or an asset's) from the relation and asset
-        fields of every object referring to it: a new version and event each."""
+        fields of every object referring to it: a new version and event each. `guard` sees
+        each batch's classes first: objects are not locked against new references, so one
+        may have appeared since the caller's check."""
         while referrers := uow.objects.referrers(target_uuid, 100):
-            for ref in {(r.class_name, r.key) for r in referrers}:
+            refs = {(r.class_name, r.key) for r in referrers}
+            if guard is not None:
+                guard.check(refs)
+            for ref in refs:
                 definition = writable_class(uow, ref[0])
                 before = current(uow, *ref)
                 if before is None:  # deleted meanwhile: its references went with it
@@ -322,6 +363,19 @@ class ObjectWriter:
         after = None if deleted_from is not None else obj
         event_type = object_event_type(deleted_from or before, after)
         uow.outbox.add(object_event(event_type, obj, changed, obj.modified_at))
+
+
+@dataclass(frozen=True, slots=True)
+class _Unlinking:
+    """A forced delete's check on the objects it changes, the deleted ones left out."""
+
+    may_unlink: Callable[[set[str]], None]
+    doomed: frozenset[tuple[str, str]]
+
+    def check(self, refs: set[tuple[str, str]]) -> None:
+        classes = {c for c, k in refs if (c, k) not in self.doomed}
+        if classes:
+            self.may_unlink(classes)
 
 
 def _refers(definition: ClassDefinition, name: str) -> bool:

@@ -253,6 +253,25 @@ class SqlObjectRepository:
         )
         return [Referrer(r.class_name, r.business_key, r.field) for r in rows]
 
+    def referrer_classes(self, uuid: str, *, with_variants: bool) -> set[str]:
+        # One DISTINCT query: the deleted set (the object, its variants) as a subquery.
+        doomed = select(objects.c.uuid).where(
+            or_(objects.c.uuid == uuid, objects.c.parent_uuid == uuid)
+            if with_variants
+            else objects.c.uuid == uuid
+        )
+        source = objects.alias("source")
+        query = (
+            select(source.c.class_name)
+            .join(object_references, source.c.id == object_references.c.source_id)
+            .where(
+                object_references.c.target_uuid.in_(doomed),
+                source.c.uuid.not_in(doomed),
+            )
+            .distinct()
+        )
+        return set(self.conn.execute(query).scalars())
+
     def value_taken(
         self, class_name: str, field: str, value: Any, exclude_uuid: str | None
     ) -> bool:

@@ -25,6 +25,7 @@ from graphql import (
     GraphQLString,
 )
 
+from pimhub.api.auth import may_write_referrers
 from pimhub.api.graphql.binding import ClassBinding, key_arguments
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import PoolTimeout, coded
@@ -331,6 +332,18 @@ def _transition(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]
     return _success(ctx, moved, f"{name} '{moved.key}' is now {state} ({args['transition']})")
 
 
+def _may_unlink(ctx: RequestContext, what: str) -> Callable[[set[str]], None]:
+    """A forced delete changes the objects referring to it: each class needs this
+    configuration's update on it or the key's write scope (admin passes)."""
+
+    def updatable(class_name: str) -> bool:
+        exposed = ctx.config.exposed(class_name)
+        return exposed is not None and exposed.allows(Operation.UPDATE)
+
+    alternative = " or this configuration's 'update' operation on them"
+    return may_write_referrers(ctx.api_key, what, updatable, alternative)
+
+
 def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) -> dict[str, Any]:
     try:
         obj = _target(ctx, binding, args)
@@ -342,6 +355,7 @@ def _delete(ctx: RequestContext, binding: ClassBinding, args: dict[str, Any]) ->
                 force=bool(args.get("force")),
                 expected_version=args.get("expectedVersion"),
                 author=ctx.author,
+                may_unlink=_may_unlink(ctx, f"{binding.definition.name} '{obj.key}'"),
             ),
         )
     except Exception as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid as uuid_module
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import IO, Annotated, Any
 from urllib.parse import quote
 
@@ -32,7 +32,7 @@ from starlette.datastructures import UploadFile
 
 from pimhub.access.keys import Action, ApiKey
 from pimhub.api.asset_links import base_url as links_base_url
-from pimhub.api.auth import api_key, hub_of, require
+from pimhub.api.auth import api_key, hub_of, may_write_referrers, require
 from pimhub.api.body import (
     body_doc,
     check_length,
@@ -51,7 +51,7 @@ from pimhub.assets.presets import ThumbnailPreset
 from pimhub.assets.service import MAX_PAGE_SIZE, AssetSave, AssetService
 from pimhub.assets.thumbnails import RASTER_TYPES, Thumbnailer
 from pimhub.bootstrap import Hub
-from pimhub.catalog.errors import FieldError, Forbidden, InvalidInput
+from pimhub.catalog.errors import FieldError, InvalidInput
 
 router = APIRouter(tags=["assets"])
 Key = Annotated[ApiKey, Depends(api_key)]
@@ -380,22 +380,9 @@ def delete_asset(
 ) -> Response:
     require(key, Action.DELETE, ASSET_CLASS)
     assets_of(hub_of(request)).delete(
-        _path_param(path), author=key.name, force=force, may_unlink=may_write(key)
+        _path_param(path),
+        author=key.name,
+        force=force,
+        may_unlink=may_write_referrers(key, "the asset"),
     )
     return Response(status_code=204)
-
-
-def may_write(key: ApiKey) -> Callable[[set[str]], None]:
-    """A forced delete changes the objects using the asset: the key must hold `write` on
-    each of their classes (403 naming the missing scopes), not only `delete:Asset`."""
-
-    def check(classes: set[str]) -> None:
-        missing = sorted(c for c in classes if not key.allows(Action.WRITE, c))
-        if missing:
-            scopes = ", ".join(f"'write:{c}'" for c in missing)
-            raise Forbidden(
-                f"the key '{key.name}' may not remove the asset from objects of "
-                f"{', '.join(missing)}; forcing the delete needs the scope(s) {scopes}"
-            )
-
-    return check

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from pimhub.access.keys import Action, ApiKey
-from pimhub.api.auth import api_key, hub_of, require
+from pimhub.api.auth import api_key, hub_of, may_write_referrers, require
 from pimhub.api.body import body_doc, parse_model, read_json
 from pimhub.api.preconditions import expected_version, guarded
 from pimhub.api.responses import OrjsonResponse
@@ -308,6 +308,7 @@ def delete_object(
             expected_version=expected,
             existence=existence,
             author=api.name,
+            may_unlink=may_write_referrers(api, f"{class_name} '{key}'"),
         ),
     )
     return Response(status_code=204)
