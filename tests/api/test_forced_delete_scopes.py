@@ -177,3 +177,15 @@ def test_checked_forced_deletes_racing_referrer_writes(sample: Hub) -> None:
         product = c.get_object("Product", f"R-{n}", include_drafts=True)
         assert ("category" in product.values) == (n % 2 == 0), n
     assert c.get_object("Category", "c0", include_drafts=True).version == 1
+
+
+def test_an_object_referring_to_itself_is_force_deleted_by_delete_alone(
+    client: TestClient, hub: Hub, admin: dict[str, str]
+) -> None:
+    me = {"sku": "ME", "name": {"en": "Me"}, "price": {"amount": 1, "currency": "EUR"}}
+    assert client.post(PRODUCTS, json={"fields": me}, headers=admin).status_code == 201
+    patch = {"fields": {"related": ["ME"]}}
+    assert client.patch(f"{PRODUCTS}/ME", json=patch, headers=admin).status_code == 200
+    deleter = bearer(hub, "read", "delete:Product", name="deleter")
+    gone = client.delete(f"{PRODUCTS}/ME", params={"force": "true"}, headers=deleter)
+    assert gone.status_code == 204, gone.text
