@@ -98,6 +98,20 @@ MODULES: dict[str, list[str]] = {
     "catalog/variants.py": ["tests/catalog/test_variant_rules.py"],
     # The Magento connector's pure mapping (issue 15): hub values as Magento's.
     "connectors/magento/mapping.py": ["tests/connectors/magento/test_mapping.py"],
+    # Publishing workflows (issue 17): parsing and the rules, and the service that runs them.
+    "catalog/workflows.py": [
+        "tests/catalog/test_workflows.py",
+        "tests/catalog/test_workflow_service.py",
+    ],
+    # What a class change does to the workflow states stored objects hold (issue 17).
+    "catalog/workflow_changes.py": ["tests/catalog/test_workflow_service.py"],
+    # Assets (issue 17): thumbnail presets, metadata and paths.
+    "assets/presets.py": [
+        "tests/assets/test_presets.py",
+        "tests/assets/test_thumbnails.py",
+    ],
+    "assets/metadata.py": ["tests/assets/test_metadata.py"],
+    "assets/paths.py": ["tests/assets/test_paths.py"],
 }
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 SURVIVED = {"survived", "no tests"}

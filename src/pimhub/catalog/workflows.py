@@ -279,14 +279,6 @@ def check_comment(transition: Transition, comment: str | None) -> str | None:
     return None
 
 
-def removed_states(old: Workflow | None, new: Workflow | None) -> list[str]:
-    """States of `old` that `new` no longer has (all of them when `new` has no workflow)."""
-    if old is None:
-        return []
-    kept = set(new.state_names) if new is not None else set()
-    return [s for s in old.state_names if s not in kept]
-
-
 def state_for(workflow: Workflow | None, published: bool, held: str | None = None) -> str | None:
     """The state an object of a class with `workflow` holds: `held` when the workflow has
     it; otherwise (a new object, or one from before the class had this workflow) the initial
