@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
@@ -44,6 +48,38 @@ def _pixels(asset: Asset) -> str:
     return f"{asset.width}x{asset.height}" if asset.width and asset.height else ""
 
 
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+@contextmanager
+def open_regular(file: Path, limit: int) -> Iterator[BinaryIO]:
+    """`file` open for reading if it is a regular file (a symbolic link is followed) of at
+    most `limit` bytes; OSError naming what it is otherwise. Opened without blocking and
+    checked on the open descriptor: a FIFO would wait for a writer for good, and a check
+    by name before opening could be raced."""
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode, size = (info := os.fstat(fd)).st_mode, info.st_size
+        if stat.S_ISDIR(mode):
+            raise OSError(f"{file}: is a directory; name the files in it (e.g. {file}/*.jpg)")
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "special")
+            raise OSError(f"{file}: not a regular file ({kind}); only files are uploaded")
+        if size > limit:
+            raise OSError(f"{file}: larger than assets_max_bytes ({limit:,} bytes)")
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle
+
+
 @app.command("add")
 def add(
     files: Annotated[list[Path], typer.Argument(help="Files to upload", exists=False)],
@@ -63,10 +99,7 @@ def add(
     for file in files:
         try:
             path = normalize_path(f"{base}/{file.name}")
-            limit = hub.settings.assets_max_bytes
-            if file.stat().st_size > limit:
-                raise OSError(f"{file}: larger than assets_max_bytes ({limit:,} bytes)")
-            with file.open("rb") as content:
+            with open_regular(file, hub.settings.assets_max_bytes) as content:
                 save = hub.assets.add(content, path, author=AUTHOR)
         except Exception as exc:
             message = expected_failure(exc)
