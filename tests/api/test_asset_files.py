@@ -194,3 +194,51 @@ def test_a_changed_preset_gets_new_thumbnail_urls(
         f"/assets/products/wide.png?thumbnail=product_list&v={wide['checksum'][:16]}"
     )
     assert bare.headers["cache-control"] == REVALIDATE
+
+
+def test_new_thumbnails_queue_on_the_loop_and_overflow_is_503(
+    asset_hub: Hub, writer: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests for thumbnails not drawn yet wait for a turn as coroutines: other routes keep
+    the server's threads meanwhile, and past the queue's length the answer is 503."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pimhub.api import asset_files
+
+    monkeypatch.setattr(asset_files, "DRAW_QUEUE_LENGTH", 3)
+    asset_hub.settings.assets_thumbnail_concurrency = 1  # two turns
+    app = create_app(asset_hub)
+    release = threading.Event()
+    drawing = threading.Semaphore(0)
+    real_ensure = Thumbnailer.ensure
+
+    def slow_ensure(self: Thumbnailer, asset: Any, preset: str) -> Any:
+        drawing.release()
+        assert release.wait(20)
+        return real_ensure(self, asset, preset)
+
+    monkeypatch.setattr(Thumbnailer, "ensure", slow_ensure)
+    # More threads than Starlette's default pool of 40 would make every request below
+    # wait for a thread if draws held them.
+    monkeypatch.setattr(asset_files, "DRAW_QUEUE_WAIT", 20.0)
+    with TestClient(app) as client, ThreadPoolExecutor(8) as pool:
+        upload(client, writer, WIDE, filename="wide.png")
+        urls = [f"/assets/products/wide.png?thumbnail={p}" for p in sorted(BUILTIN_PRESETS)]
+        running = [pool.submit(client.get, url) for url in urls[:2]]
+        for _ in range(2):
+            assert drawing.acquire(timeout=10)  # both turns are drawing
+        waiting = [pool.submit(client.get, urls[2]) for _ in range(3)]
+        deadline = 100
+        while app.fast_app.state.thumbnail_draws.turns.statistics().tasks_waiting < 3 and deadline:
+            threading.Event().wait(0.05)
+            deadline -= 1
+        refused = client.get(urls[3])
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "5"
+        assert refused.json()["code"] == "service-unavailable"
+        # A blocking API route still answers while the draws hold their threads.
+        listed = client.get("/api/v1/assets", headers=writer)
+        assert listed.status_code == 200
+        release.set()
+        assert [f.result(timeout=30).status_code for f in running + waiting] == [200] * 5

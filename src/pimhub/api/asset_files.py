@@ -17,6 +17,7 @@ import os
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,11 +26,12 @@ from starlette.routing import Route
 
 from pimhub.api.auth import point_read
 from pimhub.api.rest.assets import assets_of, thumbnailer_of
+from pimhub.assets.flights import default_concurrency
 from pimhub.assets.model import Asset, url_version
 from pimhub.assets.paths import normalize_path
 from pimhub.assets.thumbnails import Thumbnail, Thumbnailer
 from pimhub.bootstrap import Hub
-from pimhub.catalog.errors import AssetNotFound, FieldError
+from pimhub.catalog.errors import AssetNotFound, FieldError, Unavailable
 from pimhub.storage.asset_point_reads import SqlAssetPointReads
 
 log = structlog.get_logger("pimhub.assets")
@@ -66,16 +68,63 @@ def not_modified(if_none_match: str | None, tag: str) -> bool:
     return False
 
 
-async def _thumbnail(thumbnailer: Thumbnailer, asset: Asset, preset: str) -> Thumbnail:
+# Requests for thumbnails not drawn yet queue here, on the event loop, not in server
+# threads: while a burst of new images is drawn, the rest of the API keeps its threads. A
+# request that waits this long for a turn, or finds this many waiting, gets a 503.
+DRAW_QUEUE_WAIT = 30.0
+DRAW_QUEUE_LENGTH = 256
+
+
+class _DrawQueue:
+    """Turns for drawing threads: twice the drawing slots, so that a thread is ready when a
+    slot frees while the rest wait as coroutines."""
+
+    def __init__(self, concurrency: int | None) -> None:
+        size = 2 * max(1, concurrency or default_concurrency())
+        self.turns = anyio.CapacityLimiter(size)
+        # The threads of those turns (never contended: a turn is held before one is asked
+        # for); the default limiter would make thumbnails and every other blocking route
+        # wait for each other.
+        self.threads = anyio.CapacityLimiter(size)
+
+    async def run(self, thumbnailer: Thumbnailer, asset: Asset, preset: str) -> Thumbnail:
+        if self.turns.statistics().tasks_waiting >= DRAW_QUEUE_LENGTH:
+            raise _busy(asset)
+        with anyio.move_on_after(DRAW_QUEUE_WAIT):
+            async with self.turns:
+                return await anyio.to_thread.run_sync(
+                    thumbnailer.ensure, asset, preset, limiter=self.threads
+                )
+        raise _busy(asset)
+
+
+def _busy(asset: Asset) -> Unavailable:
+    return Unavailable(
+        f"{asset.path}: thumbnails are being drawn for many images at once; retry later"
+    )
+
+
+def _draw_queue(request: Request) -> _DrawQueue:
+    queue: _DrawQueue | None = getattr(request.app.state, "thumbnail_draws", None)
+    if queue is None:
+        hub: Hub = request.app.state.hub
+        queue = _DrawQueue(hub.settings.assets_thumbnail_concurrency)
+        request.app.state.thumbnail_draws = queue
+    return queue
+
+
+async def _thumbnail(
+    request: Request, thumbnailer: Thumbnailer, asset: Asset, preset: str
+) -> Thumbnail:
     """The thumbnail, drawn on the first request. Drawing takes up to seconds of CPU and a
-    remote store blocks, so those run in a thread; a thumbnail already on this machine's
-    disk is found on the loop (a stat). An unknown preset (400, naming the presets) or a
-    type without thumbnails (415) is refused by plan()."""
+    remote store blocks, so those run in a thread of their own queue; a thumbnail already
+    on this machine's disk is found on the loop (a stat). An unknown preset (400, naming
+    the presets) or a type without thumbnails (415) is refused by plan()."""
     _, key, _ = thumbnailer.plan(asset, preset)
     local = thumbnailer.store.local_path(key)
     if local is not None and local.is_file():
         return thumbnailer.ensure(asset, preset)
-    return await run_in_threadpool(thumbnailer.ensure, asset, preset)
+    return await _draw_queue(request).run(thumbnailer, asset, preset)
 
 
 async def serve_asset(request: Request) -> Response:
@@ -99,7 +148,7 @@ async def serve_asset(request: Request) -> Response:
             headers["Content-Security-Policy"] = SANDBOX
     else:
         thumbnailer = thumbnailer_of(request)
-        thumbnail = await _thumbnail(thumbnailer, asset, preset)
+        thumbnail = await _thumbnail(request, thumbnailer, asset, preset)
         tag, media_type, size = _quoted(thumbnail.etag), thumbnail.mimetype, thumbnail.size
         version = url_version(asset, thumbnailer.preset(preset))
     # Cached for good only under the URL naming what is sent now (asset_url).
