@@ -52,3 +52,9 @@ def test_only_regular_files_are_uploaded(runner: CliRunner, db_url: str, tmp_pat
     assert "not a regular file" in failed["/dev/null"]
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 3 and all(line.startswith("failed: ") for line in lines), err
+    # Each line names its file once: "failed: <file>: <why>".
+    assert all(line.count(str(fifo)) <= 1 and line.count("adir") <= 2 for line in lines), err
+    assert any(
+        line == f"failed: {fifo}: not a regular file (a FIFO); only files are uploaded"
+        for line in lines
+    ), err

@@ -66,12 +66,12 @@ def open_regular(file: Path, limit: int) -> Iterator[BinaryIO]:
     try:
         mode, size = (info := os.fstat(fd)).st_mode, info.st_size
         if stat.S_ISDIR(mode):
-            raise OSError(f"{file}: is a directory; name the files in it (e.g. {file}/*.jpg)")
+            raise OSError(f"is a directory; name the files in it (e.g. {file}/*.jpg)")
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _KINDS if test(mode)), "special")
-            raise OSError(f"{file}: not a regular file ({kind}); only files are uploaded")
+            raise OSError(f"not a regular file ({kind}); only files are uploaded")
         if size > limit:
-            raise OSError(f"{file}: larger than assets_max_bytes ({limit:,} bytes)")
+            raise OSError(f"larger than assets_max_bytes ({limit:,} bytes)")
         handle = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
