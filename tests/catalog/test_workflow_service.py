@@ -4,13 +4,16 @@ workflow by every write path, class changes, and parallel transitions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.batch import PUBLISHED_ITEM_KEY, Outcome
+from pimhub.catalog.classes import parse_class_definition
 from pimhub.catalog.errors import (
     CatalogError,
     IncompatibleClassChange,
@@ -21,7 +24,10 @@ from pimhub.catalog.errors import (
     StaleVersion,
     TransitionForbidden,
     UnknownTransition,
+    WriteConflict,
 )
+from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.workflow_changes import assign_workflow_states
 from pimhub.storage.tables import outbox
 from tests.catalog.workflow_fixtures import ARTICLE, NOTE, install, key, runs_as
 
@@ -464,3 +470,145 @@ def test_parallel_draft_imports_and_transitions_keep_published_to_the_state(wf: 
     for code in codes:
         obj = wf.catalog.get_object("Article", code, include_drafts=True)
         assert obj.published == (obj.workflow_state == "published"), obj
+
+
+# --- class changes: what the refusals say, and states kept or assigned ------------------------
+
+AGAIN = "move them to another state with a transition first"
+
+
+def article_with(workflow: dict[str, object]) -> dict[str, object]:
+    return {**ARTICLE, "workflow": workflow}
+
+
+def test_a_class_change_names_each_held_state_it_breaks_with_its_count(wf: Hub) -> None:
+    for code, path in {
+        "r1": ("submit",),
+        "r2": ("submit",),
+        "p1": ("submit", "approve"),
+        "l1": ("submit", "approve", "publish"),
+    }.items():
+        wf.catalog.create("Article", {"code": code}, author="t")
+        walk(wf, code, *path)
+    # review goes; approved starts publishing and published stops: each holds objects.
+    changed = {
+        "initial": "draft",
+        "states": {"draft": {}, "approved": {"publishes": True}, "published": {}},
+        "transitions": {"go": {"from": ["draft"], "to": "approved", "scopes": ["publish"]}},
+    }
+    with pytest.raises(IncompatibleClassChange) as caught:
+        wf.classes.replace("Article", article_with(changed), author="t")
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("workflow.states.review", f"is removed while 2 object(s) are in it; {AGAIN}"),
+        (
+            "workflow.states.approved.publishes",
+            f"changes ('approved' now publishes) while 1 object(s) are in it; {AGAIN}, "
+            "or add a new state instead",
+        ),
+        (
+            "workflow.states.published.publishes",
+            f"changes ('published' stops publishing) while 1 object(s) are in it; {AGAIN}, "
+            "or add a new state instead",
+        ),
+    ]
+
+
+def test_a_new_workflow_must_have_a_state_for_each_kind_of_object(wf: Hub) -> None:
+    wf.catalog.create("Note", {"code": "p1"}, author="t")
+    wf.catalog.create("Note", {"code": "p2"}, author="t")
+    never = {
+        "initial": "open",
+        "states": {"open": {}, "closed": {}},
+        "transitions": {"close": {"from": ["open"], "to": "closed", "scopes": ["write"]}},
+    }
+    with pytest.raises(IncompatibleClassChange) as caught:
+        wf.classes.replace("Note", {**NOTE, "workflow": never}, author="t")
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("workflow.states", "no state publishes, but 2 published object(s) need one"),
+    ]
+    wf.catalog.create("Note", {"code": "u1"}, published=False, author="t")
+    always = {
+        "initial": "live",
+        "states": {"live": {"publishes": True}, "archived": {"publishes": True}},
+        "transitions": {"archive": {"from": ["live"], "to": "archived", "scopes": ["write"]}},
+    }
+    with pytest.raises(IncompatibleClassChange) as caught:
+        wf.classes.replace("Note", {**NOTE, "workflow": always}, author="t")
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("workflow.states", "no state does not publish, but 1 unpublished object(s) need one"),
+    ]
+
+
+def test_objects_keep_a_state_the_changed_workflow_still_has(wf: Hub) -> None:
+    wf.catalog.create("Article", {"code": "a1"}, author="t")
+    walk(wf, "a1", "submit", "approve")
+    before = wf.catalog.get_object("Article", "a1", include_drafts=True)
+    workflow = ARTICLE["workflow"]
+    grown = {
+        **workflow,
+        "states": {**workflow["states"], "archived": {}},
+        "transitions": {
+            **workflow["transitions"],
+            "archive": {"from": ["draft"], "to": "archived", "scopes": ["admin"]},
+        },
+    }
+    wf.classes.replace("Article", article_with(grown), author="t")
+    after = wf.catalog.get_object("Article", "a1", include_drafts=True)
+    assert (after.workflow_state, after.published, after.version) == (
+        "approved",
+        False,
+        before.version,
+    )
+
+
+class _Objects:
+    """Just enough of an ObjectRepository for assign_workflow_states: stored objects, and
+    the compare-and-set writes it makes, of which the last `lost` find another version."""
+
+    def __init__(self, objects: list[CatalogObject], lost: int = 0) -> None:
+        self.objects, self.lost = objects, lost
+        self.writes: list[list[str]] = []
+
+    def iterate(self, class_name: str) -> Iterator[CatalogObject]:
+        return iter(self.objects)
+
+    def update_many(self, changes: Sequence[tuple[CatalogObject, int]]) -> int:
+        self.writes.append([obj.key for obj, _ in changes])
+        return len(changes) - self.lost
+
+
+def _notes(count: int) -> list[CatalogObject]:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        CatalogObject("Note", f"n{i}", f"uuid-{i}", {"code": f"n{i}"}, i % 2 == 0, 3, now, now)
+        for i in range(count)
+    ]
+
+
+def test_a_workflow_added_to_many_objects_writes_each_once_in_bounded_statements() -> None:
+    old = parse_class_definition(NOTE)
+    new = parse_class_definition({**NOTE, "workflow": ARTICLE["workflow"]})
+    notes = _notes(1203)
+    objects = _Objects(notes)
+    assign_workflow_states(objects, old, new)  # type: ignore[arg-type]
+    assert [n.workflow_state for n in notes[:2]] == ["published", "draft"]
+    assert {n.workflow_state for n in notes[2:]} == {"published", "draft"}
+    written = [key for chunk in objects.writes for key in chunk]
+    assert sorted(written) == sorted(n.key for n in notes)  # each once
+    assert max(len(chunk) for chunk in objects.writes) <= 500
+    assert all(n.version == 3 for n in notes)  # a state assigned is no new version
+    unchanged = _Objects(_notes(3))
+    assign_workflow_states(unchanged, new, new)  # type: ignore[arg-type]
+    assert unchanged.writes == []
+
+
+def test_an_object_changed_while_states_are_assigned_is_a_retryable_conflict() -> None:
+    old = parse_class_definition(NOTE)
+    new = parse_class_definition({**NOTE, "workflow": ARTICLE["workflow"]})
+    with pytest.raises(WriteConflict) as caught:
+        assign_workflow_states(_Objects(_notes(2), lost=1), old, new)  # type: ignore[arg-type]
+    assert caught.value.retryable
+    assert caught.value.detail == "objects changed while their workflow states were assigned"
+    assert [e.as_dict() for e in caught.value.errors] == [
+        {"field": "", "code": "write-conflict", "message": "changed concurrently"}
+    ]

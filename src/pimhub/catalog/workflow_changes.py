@@ -37,7 +37,7 @@ class WorkflowStates:
         if new is None:
             return
         held = obj.workflow_state
-        kept = new.state(held) if held is not None else None
+        kept = new.state(held)  # None for held None too: no state is named None
         if held is not None and self.old is not None and kept is None:
             self.removed[held] += 1
         elif kept is not None and self.old is not None and self.old.state(held) is not None:
@@ -79,11 +79,11 @@ class WorkflowStates:
 
 def assign_workflow_states(
     objects: ObjectRepository, old: ClassDefinition, new: ClassDefinition
-) -> int:
+) -> None:
     """Gives every stored object of the class the state `new` holds it in (see module);
-    run after the change was checked, in its transaction. The number of objects changed."""
+    run after the change was checked, in its transaction."""
     if old.workflow == new.workflow:
-        return 0
+        return
     changes: list[tuple[CatalogObject, int]] = []
     for obj in objects.iterate(old.name):
         state = state_for(new.workflow, obj.published, obj.workflow_state)
@@ -97,4 +97,3 @@ def assign_workflow_states(
                 "objects changed while their workflow states were assigned",
                 [FieldError("", "changed concurrently", "write-conflict")],
             )
-    return len(changes)
