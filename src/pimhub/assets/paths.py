@@ -35,7 +35,7 @@ def _shown(path: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _refuse(field: str, path: str, why: str, kind: str = "path") -> InvalidInput:
+def _refuse(field: str, path: str, why: str, kind: str) -> InvalidInput:
     shown = _shown(path)
     return InvalidInput(f"asset {kind} '{shown}' {why}", [FieldError(field, why, "invalid-path")])
 
