@@ -306,6 +306,8 @@ def test_uploads_over_the_size_limit_are_413(
         ({"metadata": '["a list"]'}, "metadata", None),
         ({"metadata": '{"x": "' + "y" * 40_000 + '"}'}, "metadata", None),
         ({"metadata": "[" * 5000 + "]" * 5000}, "metadata", None),
+        # Deep enough for the stored form's encoder to refuse it (a 500 before the limit).
+        ({"metadata": '{"d": ' + "[" * 300 + "]" * 300 + "}"}, "metadata", "too-deep"),
         ({"path": "/a/../b.png"}, "path", "invalid-path"),
         ({"path": "/a/b\x00.png"}, None, "nul-character"),
         ({"path": "/a.png", "folder": "/b"}, "folder", None),

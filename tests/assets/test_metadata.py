@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pimhub.assets.metadata import MAX_METADATA_BYTES, check_metadata
+from pimhub.assets.metadata import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, check_metadata
 from pimhub.catalog.errors import FieldError, InvalidInput
 
 LANGUAGES = frozenset({"en", "de"})
@@ -78,9 +78,28 @@ def test_a_nul_anywhere_is_refused_naming_where(metadata: Any, path: str) -> Non
 def test_metadata_must_be_plain_json(metadata: Any) -> None:
     error = refusal(metadata)
     assert [(e.field, e.code) for e in error.errors] == [("metadata", "type")]
-    assert error.errors[0].message == (
-        "must be plain JSON (no NaN or Infinity, not nested hundreds deep)"
-    )
+    assert error.errors[0].message == ("must be plain JSON (no NaN or Infinity)")
+
+
+def nested(depth: int, inner: Any = 1) -> dict[str, Any]:
+    """An object `depth` levels deep, alternating lists and objects."""
+    value: Any = inner
+    for level in range(depth - 1):
+        value = [value] if level % 2 else {"k": value}
+    return {"deep": value}
+
+
+def test_nesting_is_limited_before_anything_walks_or_encodes_it() -> None:
+    # The stored form is encoded with orjson, which refuses about 255 levels: deeper
+    # metadata used to pass these checks and fail the write (a 500).
+    assert MAX_METADATA_DEPTH == 32
+    assert check_metadata(nested(32), None) == nested(32)
+    for depth in (33, 300, 900):
+        error = refusal(nested(depth))
+        assert error.errors == [
+            FieldError("metadata", "is nested more than 32 levels deep", "too-deep")
+        ]
+    assert check_metadata({"flat": [1, 2, {"a": []}]}, None) == {"flat": [1, 2, {"a": []}]}
 
 
 def test_the_size_limit_counts_utf8_bytes_of_the_json() -> None:
