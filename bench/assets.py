@@ -131,7 +131,7 @@ def prepare_served(workdir: Path) -> list[str]:
             copy = floor / asset.path.lstrip("/")
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_bytes(local.read_bytes())
-            urls.append(asset_url("", asset, PRESET))
+            urls.append(asset_url("", asset, thumbnailer.preset(PRESET)))
         return urls
     finally:
         hub.close()
