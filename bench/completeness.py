@@ -78,7 +78,7 @@ def time_recompute(hub: Hub) -> tuple[float, int]:
     definition = hub.classes.get("Product")
     with hub.catalog.uow(write=True) as uow:
         started = time.perf_counter()
-        done = recompute_class(uow.objects, definition)  # type: ignore[arg-type]
+        done = recompute_class(uow.objects, definition)
         return time.perf_counter() - started, done  # rolled back: nothing committed
 
 

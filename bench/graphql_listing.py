@@ -286,7 +286,8 @@ def build_families(db_path: Path) -> str:
 def _all(hub: Any, kind: str) -> list[Any]:
     from pimhub.catalog.service import ListQuery
 
-    return hub.catalog.list_objects(kind, ListQuery(first=1000)).items
+    items: list[Any] = hub.catalog.list_objects(kind, ListQuery(first=1000)).items
+    return items
 
 
 def statements_per_request(
