@@ -54,3 +54,28 @@ def test_show_and_transition(runner: CliRunner, db_url: str, tmp_path: Path) -> 
     assert "state 'draft'" in error
     [latest, *_] = hub.catalog.list_versions("Article", "a1", include_drafts=True)
     assert latest.author == "ed"
+
+
+def test_import_names_a_published_refusal_without_an_empty_value(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    """`@published` is no field of the row: its refusal on a workflow class used to print
+    `published = :` as if the file's cell had been empty."""
+    init(runner)
+    classes = tmp_path / "classes.yaml"
+    classes.write_text(yaml.safe_dump({"classes": [ARTICLE]}), encoding="utf-8")
+    assert invoke(runner, "classes", "apply", str(classes))[0] == 0
+    data = tmp_path / "articles.csv"
+    data.write_text("code,online\na1,yes\n", encoding="utf-8")
+    mapping = tmp_path / "articles.yaml"
+    mapping.write_text(
+        yaml.safe_dump(
+            {"class": "Article", "fields": {"code": {"column": "code"}, "@published": "online"}}
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = invoke(runner, "import", str(data), "-m", str(mapping))
+    shown = out + err
+    assert code != 0, shown  # a refused row fails the command
+    assert "published = :" not in shown, shown
+    assert "row 1 (line 2), published: set by the workflow" in shown, shown

@@ -406,7 +406,9 @@ def _print_summary(summary: ImportSummary, report: Path | None) -> None:
         # Column, value and message come from the file: never read as Rich markup (a
         # pattern such as [a-z0-9]+ would vanish).
         where = f"row {e.row}" + (f" (line {e.line})" if e.line not in (None, e.row) else "")
-        text = f"  {where}, {e.column} = {in_message(e.value)}: {e.message}"
+        # A refusal of no cell's value (published, set by a workflow) shows no "= ...".
+        shown = "" if e.value in (None, "") else f" = {in_message(e.value)}"
+        text = f"  {where}, {e.column}{shown}: {e.message}"
         console.print(escape(text), highlight=False)
     if summary.error_count > 10:
         more = f"; all of them in {report}" if report else "; write them all with --report"
