@@ -242,3 +242,26 @@ def test_new_thumbnails_queue_on_the_loop_and_overflow_is_503(
         assert listed.status_code == 200
         release.set()
         assert [f.result(timeout=30).status_code for f in running + waiting] == [200] * 5
+
+
+def test_a_drawing_that_outlasts_the_queue_wait_still_answers_the_thumbnail(
+    asset_hub: Hub, writer: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait bounds the queue only: a drawing that began is answered with its result."""
+    import time
+
+    from pimhub.api import asset_files
+
+    monkeypatch.setattr(asset_files, "DRAW_QUEUE_WAIT", 0.2)
+    real_ensure = Thumbnailer.ensure
+
+    def slow_ensure(self: Thumbnailer, asset: Any, preset: str) -> Any:
+        time.sleep(0.5)
+        return real_ensure(self, asset, preset)
+
+    monkeypatch.setattr(Thumbnailer, "ensure", slow_ensure)
+    with TestClient(create_app(asset_hub)) as client:
+        upload(client, writer, WIDE, filename="wide.png")
+        got = client.get("/assets/products/wide.png?thumbnail=thumbnail")
+        assert got.status_code == 200, got.text
+        assert Image.open(io.BytesIO(got.content)).size == (150, 150)

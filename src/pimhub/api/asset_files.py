@@ -90,12 +90,20 @@ class _DrawQueue:
     async def run(self, thumbnailer: Thumbnailer, asset: Asset, preset: str) -> Thumbnail:
         if self.turns.statistics().tasks_waiting >= DRAW_QUEUE_LENGTH:
             raise _busy(asset)
+        # Only the wait for a turn is bounded: a drawing once begun runs to its end (its
+        # thread cannot be stopped), and its answer is the thumbnail, not a 503.
+        turn = False
         with anyio.move_on_after(DRAW_QUEUE_WAIT):
-            async with self.turns:
-                return await anyio.to_thread.run_sync(
-                    thumbnailer.ensure, asset, preset, limiter=self.threads
-                )
-        raise _busy(asset)
+            await self.turns.acquire()
+            turn = True
+        if not turn:
+            raise _busy(asset)
+        try:
+            return await anyio.to_thread.run_sync(
+                thumbnailer.ensure, asset, preset, limiter=self.threads
+            )
+        finally:
+            self.turns.release()
 
 
 def _busy(asset: Asset) -> Unavailable:
