@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub, bootstrap
@@ -106,13 +107,23 @@ def statements_run(engine: Engine) -> Iterator[list[str]]:
 
 def empty_database(engine: Engine) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
+    if engine.dialect.name == "postgresql":
+        # A previous test's background work (an import job's thread finishing its last
+        # statement) may still hold a table: TRUNCATE then deadlocks with it, and PostgreSQL
+        # aborts one side. Ours runs again once the other has finished.
+        for attempt in range(5):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                return
+            except OperationalError as exc:
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
-            conn.execute(text("DELETE FROM search_fts"))
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
+        conn.execute(text("DELETE FROM search_fts"))
 
 
 @pytest.fixture
