@@ -25,6 +25,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from pimhub.api.auth import point_read
+from pimhub.api.openapi_schemas import IF_NONE_MATCH
 from pimhub.api.rest.assets import assets_of, thumbnailer_of
 from pimhub.assets.flights import default_concurrency
 from pimhub.assets.model import Asset, url_version
@@ -226,13 +227,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "may be cached for a year",
                     "schema": {"type": "string"},
                 },
-                {
-                    "name": "If-None-Match",
-                    "in": "header",
-                    "required": False,
-                    "description": "An ETag from an earlier response; 304 when unchanged",
-                    "schema": {"type": "string"},
-                },
+                IF_NONE_MATCH,
             ],
             "responses": {
                 "200": {

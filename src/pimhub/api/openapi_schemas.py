@@ -84,6 +84,15 @@ _CREATED_OR_REPLACED = {
 }
 _TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 
+# The conditional GET header of routes that answer 304 (products, asset files).
+IF_NONE_MATCH: dict[str, Any] = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "An ETag from an earlier response; 304 when unchanged",
+    "schema": {"type": "string"},
+}
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from pimhub.access.keys import Action
 from pimhub.api.asset_links import asset_views, base_url, presets_of
 from pimhub.api.auth import point_read, require, token_in
+from pimhub.api.openapi_schemas import IF_NONE_MATCH
 from pimhub.assets.presets import ThumbnailPreset
 from pimhub.bootstrap import Hub
 from pimhub.catalog.product_view import PRODUCT_ASSETS, asset_uuids, shown_assets
@@ -162,13 +163,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "description": "Language of localized texts",
                     "schema": {"type": "string"},
                 },
-                {
-                    "name": "If-None-Match",
-                    "in": "header",
-                    "required": False,
-                    "description": "An ETag from an earlier response; 304 when unchanged",
-                    "schema": {"type": "string"},
-                },
+                IF_NONE_MATCH,
             ],
             "responses": {
                 "200": {
