@@ -39,12 +39,15 @@ from pimhub.storage.import_jobs import SqlImportJobStore
 from pimhub.storage.import_profiles import SqlProfileStore
 from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
+from pimhub.storage.users import SqlSessionRepository, SqlUserRepository
 from pimhub.storage.webhook_endpoints import SqlEndpointRepository
 from pimhub.storage.webhook_queue import SqlDeliveryQueue
 from pimhub.transfer.asset_fetch import AssetFetchPolicy
 from pimhub.transfer.jobs import ImportJobs
 from pimhub.transfer.profiles import ImportProfiles
 from pimhub.transfer.sources import SourceLimits
+from pimhub.users.passwords import Argon2Passwords
+from pimhub.users.service import UserService
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Hub:
     import_profiles: ImportProfiles
     connectors: ConnectorService
     assets: AssetService
+    users: UserService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -170,6 +174,15 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             assets=assets,  # the images the Magento connector sends
         ),
         assets=assets,
+        users=UserService(
+            SqlUserRepository(engine),
+            SqlSessionRepository(engine),
+            Argon2Passwords(
+                time_cost=settings.password_time_cost, memory_cost=settings.password_memory_kib
+            ),
+            idle=timedelta(hours=settings.admin_session_idle_hours),
+            absolute=timedelta(days=settings.admin_session_max_days),
+        ),
     )
 
 

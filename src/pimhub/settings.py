@@ -139,6 +139,23 @@ class Settings(BaseSettings):
         '{"banner": {"width": 1200, "height": 400, "fit": "cover", "format": "webp"}}',
     )
 
+    admin_session_idle_hours: float = Field(
+        8.0, gt=0, description="An admin UI session ends after this long without a request"
+    )
+    admin_session_max_days: float = Field(
+        7.0, gt=0, description="An admin UI session ends this long after sign-in, used or not"
+    )
+    admin_secure_cookies: str = Field(
+        "auto",
+        pattern="^(auto|always|never)$",
+        description="Mark the admin session cookie Secure: auto (when the request came over "
+        "HTTPS, as the proxy headers say), always or never",
+    )
+    password_memory_kib: int = Field(
+        65536, ge=64, description="argon2id memory cost of a user's password hash, in KiB"
+    )
+    password_time_cost: int = Field(3, ge=1, description="argon2id passes over that memory")
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

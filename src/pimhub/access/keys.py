@@ -22,7 +22,7 @@ from pimhub.catalog.errors import FieldError, InvalidInput
 KEY_PREFIX = "phk"
 _KEY_PATTERN = re.compile(r"^phk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _SCOPE_PATTERN = re.compile(
-    r"^(admin|(read|read-drafts|write|delete|review|publish)(:(\*|[A-Z][A-Za-z0-9]*))?"
+    r"^(admin|integrate|(read|read-drafts|write|delete|review|publish)(:(\*|[A-Z][A-Za-z0-9]*))?"
     r"|datahub:[a-z][a-z0-9_-]{0,63})$"
 )
 ENVIRONMENTS = ("production", "staging", "development", "test")
@@ -36,10 +36,14 @@ class Action(StrEnum):
     # Workflow transitions (catalog.workflows) name these besides write, delete and admin.
     REVIEW = "review"
     PUBLISH = "publish"
+    # Webhook endpoints, deliveries, datahub configurations, connectors and import profiles:
+    # what an integrator runs without holding admin (classes, keys and users stay admin's).
+    INTEGRATE = "integrate"
     ADMIN = "admin"
 
 
 _ACTIONS = frozenset(a.value for a in Action)
+_WHOLE = frozenset({"admin", "integrate"})  # scopes that name no class
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ class ApiKey:
             return True
         if action == Action.ADMIN:
             return False
+        if action == Action.INTEGRATE:
+            return "integrate" in self.scopes
         wanted = [action.value]
         if action == Action.READ:
             wanted.append(Action.READ_DRAFTS.value)  # drafts access includes published reads
@@ -112,13 +118,13 @@ def parse_scopes(raw: list[str]) -> tuple[str, ...]:
             errors.append(
                 FieldError(
                     "scopes",
-                    f"'{item}' is not a scope; use admin, "
+                    f"'{item}' is not a scope; use admin, integrate, "
                     "read|read-drafts|write|delete|review|publish[:Class|*] or "
                     "datahub:<configuration>",
                 )
             )
             continue
-        scopes.append(item if ":" in item or item == "admin" else f"{item}:*")
+        scopes.append(item if ":" in item or item in _WHOLE else f"{item}:*")
     if errors:
         raise InvalidInput("invalid scopes", errors)
     if not scopes:

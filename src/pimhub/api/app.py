@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
+from pimhub.admin.app import build_admin
 from pimhub.api import asset_files, docs_page, metrics, ops
 from pimhub.api import openapi as openapi_document
 from pimhub.api.edge import EdgeGuard
@@ -87,6 +88,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     )
     app.state.hub = hub
     app.state.thumbnails = thumbnailer(hub)
+    app.mount("/admin", build_admin(hub), name="admin")
     install_error_handlers(app)
     docs_page.install(app)
     for module in (

@@ -55,7 +55,8 @@ def require(key: ApiKey, action: Action, class_name: str | None = None) -> None:
     """403 unless `key` holds `action` on `class_name`."""
     if not key.allows(action, class_name):
         target = f" on {class_name}" if class_name else ""
-        scope = f"{action.value}:{class_name or '*'}" if action != Action.ADMIN else "admin"
+        whole = action in (Action.ADMIN, Action.INTEGRATE)
+        scope = action.value if whole else f"{action.value}:{class_name or '*'}"
         raise Forbidden(
             f"the key '{key.name}' may not {action.value}{target}; it needs the scope '{scope}'"
         )

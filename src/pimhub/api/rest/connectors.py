@@ -47,7 +47,7 @@ class ItemStateName(StrEnum):
 def admin(request: Request) -> ConnectorService:
     """Every connector route needs the admin scope: shop URLs and credentials are operator
     matters."""
-    require(api_key(request), Action.ADMIN)
+    require(api_key(request), Action.INTEGRATE)
     return hub_of(request).connectors
 
 

@@ -29,26 +29,26 @@ def _response(config: DatahubConfig, status: int = 200) -> OrjsonResponse:
 
 @router.get("", summary="List datahub configurations")
 def list_configs(request: Request, key: Key) -> OrjsonResponse:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     return OrjsonResponse({"items": [c.to_dict() for c in hub_of(request).datahub.all()]})
 
 
 @router.get("/{name}", summary="Read a datahub configuration")
 def get_config(request: Request, name: str, key: Key) -> OrjsonResponse:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     return _response(hub_of(request).datahub.get(name))
 
 
 @router.get("/{name}/schema.graphql", summary="The configuration's GraphQL schema (SDL)")
 def get_sdl(request: Request, name: str, key: Key) -> Response:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     schema = request.app.state.graphql.schema(name)
     return Response(print_schema(schema.schema), media_type="text/plain; charset=utf-8")
 
 
 @router.post("", status_code=201, summary="Create a configuration", openapi_extra=CONFIG_DOC)
 async def create_config(request: Request, key: Key) -> OrjsonResponse:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     body = await read_json(request)
     saved = await run_in_threadpool(hub_of(request).datahub.create, body, author=key.name)
     return _response(saved, 201)
@@ -56,7 +56,7 @@ async def create_config(request: Request, key: Key) -> OrjsonResponse:
 
 @router.put("/{name}", summary="Create or replace a configuration", openapi_extra=CONFIG_DOC)
 async def replace_config(request: Request, name: str, key: Key) -> OrjsonResponse:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     body = await read_json(request)
     version = body.get("version") if isinstance(body, dict) else None
     expected = version if isinstance(version, int) and not isinstance(version, bool) else None
@@ -68,6 +68,6 @@ async def replace_config(request: Request, name: str, key: Key) -> OrjsonRespons
 
 @router.delete("/{name}", status_code=204, summary="Delete a configuration")
 def delete_config(request: Request, name: str, key: Key) -> Response:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     hub_of(request).datahub.delete(name)
     return Response(status_code=204)

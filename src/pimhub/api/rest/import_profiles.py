@@ -23,19 +23,19 @@ PROFILE_DOC = object_doc(
 
 @router.get("", summary="List scheduled imports")
 def list_profiles(request: Request, key: Key) -> OrjsonResponse:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     return OrjsonResponse({"items": [p.to_dict() for p in hub_of(request).import_profiles.all()]})
 
 
 @router.get("/{name}", summary="Read a scheduled import")
 def get_profile(request: Request, name: str, key: Key) -> OrjsonResponse:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     return OrjsonResponse(hub_of(request).import_profiles.get(name).to_dict())
 
 
 @router.put("/{name}", summary="Create or replace a scheduled import", openapi_extra=PROFILE_DOC)
 async def put_profile(request: Request, name: str, key: Key) -> OrjsonResponse:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     body = await read_json(request)
     profile, created = await run_in_threadpool(
         hub_of(request).import_profiles.save_document, name, body, files_allowed=False
@@ -45,7 +45,7 @@ async def put_profile(request: Request, name: str, key: Key) -> OrjsonResponse:
 
 @router.delete("/{name}", status_code=204, summary="Delete a scheduled import")
 def delete_profile(request: Request, name: str, key: Key) -> Response:
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     hub_of(request).import_profiles.delete(name)
     return Response(status_code=204)
 
@@ -54,7 +54,7 @@ def delete_profile(request: Request, name: str, key: Key) -> Response:
 async def run_profile(request: Request, name: str, key: Key) -> OrjsonResponse:
     """Fetches the source, then imports it in the background: follow the job at its
     Location. A source that cannot be fetched gives a failed job, as a scheduled run does."""
-    require(key, Action.ADMIN)
+    require(key, Action.INTEGRATE)
     job = await run_in_threadpool(hub_of(request).import_profiles.start, name)
     return OrjsonResponse(
         job.to_dict(), status_code=202, headers={"Location": f"/api/v1/imports/{job.id}"}

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 def admin(request: Request) -> WebhookService:
     """Every webhook route needs the admin scope: secrets and URLs are operator matters."""
-    require(api_key(request), Action.ADMIN)
+    require(api_key(request), Action.INTEGRATE)
     return hub_of(request).webhooks
 
 

@@ -1,0 +1,40 @@
+"""The navigation: each page's label, address and who sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pimhub.access.keys import Action, ApiKey
+
+
+@dataclass(frozen=True, slots=True)
+class NavEntry:
+    label: str
+    path: str  # under /admin
+    visible: Callable[[ApiKey], bool]
+
+
+def _reads_any(key: ApiKey) -> bool:
+    return key.allows(Action.READ) or any(s.startswith(("read", "write")) for s in key.scopes)
+
+
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("Dashboard", "/", lambda k: True),
+    NavEntry("Catalog", "/objects", _reads_any),
+    NavEntry("Classes", "/classes", _reads_any),
+    NavEntry(
+        "Imports",
+        "/imports",
+        lambda k: any(s.startswith("write") for s in k.scopes) or k.allows(Action.ADMIN),
+    ),
+    NavEntry("Webhooks", "/webhooks", lambda k: k.allows(Action.INTEGRATE)),
+    NavEntry("Deliveries", "/deliveries", lambda k: k.allows(Action.INTEGRATE)),
+    NavEntry("Datahub", "/datahub", lambda k: k.allows(Action.INTEGRATE)),
+    NavEntry("API keys", "/keys", lambda k: k.allows(Action.ADMIN)),
+    NavEntry("Users", "/users", lambda k: k.allows(Action.ADMIN)),
+)
+
+
+def visible_nav(key: ApiKey) -> list[NavEntry]:
+    return [entry for entry in NAV if entry.visible(key)]

@@ -1,0 +1,167 @@
+"""User, session and saved-view rows; each call is its own short transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pimhub.catalog.errors import DuplicateKey, WriteConflict
+from pimhub.storage.engine import begin_write
+from pimhub.storage.tables import ui_sessions, users
+from pimhub.users.model import Role, Session, User
+
+_USER_COLUMNS = (
+    users.c.id,
+    users.c.username,
+    users.c.display_name,
+    users.c.role,
+    users.c.created_at,
+    users.c.password_changed_at,
+    users.c.disabled_at,
+)
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=Role(row.role),
+        created_at=row.created_at,
+        password_changed_at=row.password_changed_at,
+        disabled_at=row.disabled_at,
+    )
+
+
+class SqlUserRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self, username: str, display_name: str, role: Role, password_hash: str, at: datetime
+    ) -> User:
+        taken = DuplicateKey(f"a user named '{username}' exists already")
+        try:
+            with begin_write(self.engine) as conn:
+                if conn.execute(select(users.c.id).where(users.c.username == username)).first():
+                    raise taken
+                new_id = conn.execute(
+                    insert(users)
+                    .values(
+                        username=username,
+                        display_name=display_name,
+                        role=role.value,
+                        password_hash=password_hash,
+                        created_at=at,
+                        password_changed_at=at,
+                    )
+                    .returning(users.c.id)
+                ).scalar_one()
+        except (IntegrityError, WriteConflict) as exc:  # a parallel add of the same name
+            raise taken from exc
+        user = self.get(new_id)
+        assert user is not None
+        return user
+
+    def find(self, username: str) -> tuple[User, str] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*_USER_COLUMNS, users.c.password_hash).where(users.c.username == username)
+            ).first()
+        return (_user(row), row.password_hash) if row else None
+
+    def get(self, user_id: int) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_USER_COLUMNS).where(users.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def all(self) -> list[User]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*_USER_COLUMNS).order_by(users.c.username))
+            return [_user(r) for r in rows]
+
+    def set_password(self, user_id: int, password_hash: str, at: datetime) -> None:
+        self._set(user_id, password_hash=password_hash, password_changed_at=at)
+
+    def set_disabled(self, user_id: int, at: datetime | None) -> None:
+        self._set(user_id, disabled_at=at)
+
+    def set_role(self, user_id: int, role: Role) -> None:
+        self._set(user_id, role=role.value)
+
+    def _set(self, user_id: int, **values: Any) -> None:
+        with begin_write(self.engine) as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+class SqlSessionRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, session: Session) -> None:
+        with begin_write(self.engine) as conn:
+            conn.execute(
+                insert(ui_sessions).values(
+                    token_hash=session.token_hash,
+                    user_id=session.user_id,
+                    csrf_token=session.csrf_token,
+                    created_at=session.created_at,
+                    last_seen_at=session.last_seen_at,
+                    expires_at=session.expires_at,
+                )
+            )
+
+    def find(self, token_hash: str) -> tuple[Session, User] | None:
+        s = ui_sessions.c
+        query = (
+            select(
+                s.token_hash,
+                s.user_id,
+                s.csrf_token,
+                s.created_at.label("session_created_at"),
+                s.last_seen_at,
+                s.expires_at,
+                *_USER_COLUMNS,
+            )
+            .join(users, users.c.id == s.user_id)
+            .where(s.token_hash == token_hash)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        session = Session(
+            token_hash=row.token_hash,
+            user_id=row.user_id,
+            csrf_token=row.csrf_token,
+            created_at=row.session_created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+        )
+        return session, _user(row)
+
+    def touch(self, token_hash: str, at: datetime, expires_at: datetime) -> None:
+        with begin_write(self.engine) as conn:
+            conn.execute(
+                update(ui_sessions)
+                .where(ui_sessions.c.token_hash == token_hash)
+                .values(last_seen_at=at, expires_at=expires_at)
+            )
+
+    def delete(self, token_hash: str) -> None:
+        with begin_write(self.engine) as conn:
+            conn.execute(delete(ui_sessions).where(ui_sessions.c.token_hash == token_hash))
+
+    def delete_for_user(self, user_id: int, keep: str | None = None) -> int:
+        condition = ui_sessions.c.user_id == user_id
+        if keep is not None:
+            condition &= ui_sessions.c.token_hash != keep
+        with begin_write(self.engine) as conn:
+            return conn.execute(delete(ui_sessions).where(condition)).rowcount
+
+    def delete_expired(self, now: datetime) -> int:
+        with begin_write(self.engine) as conn:
+            return conn.execute(delete(ui_sessions).where(ui_sessions.c.expires_at <= now)).rowcount
