@@ -65,6 +65,11 @@ def principal_of(request: Request) -> ApiKey:
     return key
 
 
+def author_of(request: Request) -> str:
+    """Who a change made in the UI is recorded as in its version: the username."""
+    return user_of(request).username
+
+
 def url(path: str) -> str:
     """An admin address: `url('/objects/Product')` is '/admin/objects/Product'."""
     return PREFIX + (path if path.startswith("/") else "/" + path)
