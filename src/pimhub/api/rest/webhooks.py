@@ -21,13 +21,14 @@ from pimhub.events.service import WebhookService
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
-def admin(request: Request) -> WebhookService:
-    """Every webhook route needs the admin scope: secrets and URLs are operator matters."""
+def operator(request: Request) -> WebhookService:
+    """Every webhook route needs the integrate scope (or admin): secrets and URLs are
+    operator matters."""
     require(api_key(request), Action.INTEGRATE)
     return hub_of(request).webhooks
 
 
-Hooks = Annotated[WebhookService, Depends(admin)]
+Hooks = Annotated[WebhookService, Depends(operator)]
 DeliveryId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A delivery's id")]
 # A rotation overlap longer than a year defeats rotating (and far longer overflows a date).
 MAX_OVERLAP_HOURS = 24 * 366
