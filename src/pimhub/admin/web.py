@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pimhub.access.keys import ApiKey
 from pimhub.admin.nav import visible_nav
+from pimhub.api.body import read_form
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import CatalogError, FieldError, Forbidden, NulCharacter
 from pimhub.users.model import ROLE_LABELS, Session, User
@@ -137,14 +138,20 @@ def see_other(path: str, flash: str | None = None) -> RedirectResponse:
     return response
 
 
-async def checked_form(request: Request) -> FormData:
+async def checked_form(request: Request, *, max_bytes: int | None = None) -> FormData:
     """The POSTed form, after checking it came from one of our pages: the session's CSRF
     token in the `csrf_token` field and, when the browser sends one, an Origin of this site.
-    Refuses with CsrfRefused (403) otherwise."""
+    Refuses with CsrfRefused (403) otherwise. `max_bytes` (an upload form): the whole body's
+    limit, PayloadTooLarge (413) as soon as it passes it; files are spooled to disk."""
     _same_origin(request)
-    form = await request.form(
-        max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
-    )
+    if max_bytes is not None:
+        form = await read_form(
+            request, max_bytes, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+        )
+    else:
+        form = await request.form(
+            max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+        )
     given = form.get(CSRF_FIELD)
     session: Session | None = request.scope.get("state", {}).get("session")
     if session is None:
