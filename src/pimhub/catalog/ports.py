@@ -23,6 +23,18 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectCounts:
+    """How many objects of one class are published and how many are drafts."""
+
+    published: int
+    drafts: int
+
+    @property
+    def total(self) -> int:
+        return self.published + self.drafts
+
+
+@dataclass(frozen=True, slots=True)
 class Referrer:
     class_name: str
     key: str
@@ -114,6 +126,10 @@ class ObjectRepository(Protocol):
         """Store each object's completeness (catalog.completeness) by internal id."""
 
     def count(self, class_name: str) -> int: ...
+    def counts(self) -> dict[str, ObjectCounts]:
+        """Published and draft objects per class name, in one grouped query (no object
+        built); classes without objects are left out."""
+
     def iterate(self, class_name: str) -> Iterator[CatalogObject]: ...
     def duplicate_values(self, class_name: str, field: str, limit: int) -> list[Any]: ...
     def list_page(

@@ -28,7 +28,13 @@ from pimhub.catalog.objects import (
     ObjectVersion,
     diff_versions,
 )
-from pimhub.catalog.ports import ObjectPointReads, Page, UnitOfWork, UnitOfWorkFactory
+from pimhub.catalog.ports import (
+    ObjectCounts,
+    ObjectPointReads,
+    Page,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from pimhub.catalog.preconditions import (
     Existence,
     check_existence,
@@ -127,6 +133,11 @@ class CatalogService:
             return uow.objects.list_page(
                 class_name, where, sort, query.first, query.after, query.include_drafts, family
             )
+
+    def object_counts(self) -> dict[str, ObjectCounts]:
+        """Published and draft objects per class (classes without objects left out)."""
+        with self.uow() as uow:
+            return uow.objects.counts()
 
     def parent_keys(self, objs: Sequence[CatalogObject]) -> dict[str, str]:
         """The business keys of the parents of the variants among `objs`, by parent uuid."""

@@ -144,3 +144,13 @@ class EndpointStats:
     counts: Mapping[str, int]  # by DeliveryStatus value
     failed_attempts: int
     oldest_pending_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What the outbox still has to deliver: events no worker has fanned out yet, deliveries
+    not yet delivered or dead-lettered, and when the oldest event among both was written."""
+
+    undispatched_events: int
+    open_deliveries: int
+    oldest_pending_at: datetime | None

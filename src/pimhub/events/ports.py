@@ -10,6 +10,7 @@ from typing import Protocol
 from pimhub.events.deliveries import (
     AttemptRecord,
     AttemptResult,
+    Backlog,
     Delivery,
     DeliveryFilter,
     DeliveryRecord,
@@ -93,6 +94,8 @@ class DeliveryQueue(Protocol):
         rows once nothing refers to them) finished before it; returns both counts."""
 
     def stats(self) -> list[EndpointStats]: ...
+    def backlog(self) -> Backlog:
+        """The outbox's backlog over every endpoint (see Backlog)."""
 
 
 class Sealer(Protocol):

@@ -17,6 +17,7 @@ from pimhub.catalog.objects import iso
 from pimhub.catalog.retry import retrying
 from pimhub.events.deliveries import (
     AttemptRecord,
+    Backlog,
     DeliveryFilter,
     DeliveryRecord,
     EndpointStats,
@@ -212,3 +213,6 @@ class WebhookService:
 
     def stats(self) -> list[EndpointStats]:
         return self.queue.stats()
+
+    def backlog(self) -> Backlog:
+        return self.queue.backlog()

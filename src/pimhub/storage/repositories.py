@@ -12,7 +12,7 @@ from sqlalchemy.sql import Select
 from pimhub.catalog.errors import FieldError, WriteConflict
 from pimhub.catalog.events import OutboxEvent
 from pimhub.catalog.objects import CatalogObject, ChangeAction, ObjectVersion
-from pimhub.catalog.ports import Page, Referrer, TargetRef
+from pimhub.catalog.ports import ObjectCounts, Page, Referrer, TargetRef
 from pimhub.catalog.query import Node, SortKey
 from pimhub.catalog.variants import FamilyFilter
 from pimhub.storage import listing
@@ -331,6 +331,17 @@ class SqlObjectRepository:
         return self.conn.execute(
             select(func.count()).select_from(objects).where(objects.c.class_name == class_name)
         ).scalar_one()
+
+    def counts(self) -> dict[str, ObjectCounts]:
+        rows = self.conn.execute(
+            select(objects.c.class_name, objects.c.published, func.count()).group_by(
+                objects.c.class_name, objects.c.published
+            )
+        ).all()
+        found: dict[str, list[int]] = {}
+        for class_name, published, count in rows:
+            found.setdefault(class_name, [0, 0])[0 if published else 1] += count
+        return {name: ObjectCounts(p, d) for name, (p, d) in found.items()}
 
     def iterate(self, class_name: str) -> Iterator[CatalogObject]:
         last_id = 0

@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from pimhub.events.deliveries import (
     AttemptRecord,
+    Backlog,
     DeliveryFilter,
     DeliveryRecord,
     DeliveryStatus,
@@ -155,6 +156,23 @@ class DeliveryLog:
             )
             for e in endpoints
         ]
+
+    def backlog(self) -> Backlog:
+        # Both read indexes: outbox (dispatched_at, id) and deliveries (status, ...). An open
+        # delivery's age is its event's, not its fan-out's: that is how long a receiver waits.
+        with self.engine.connect() as conn:
+            waiting, oldest_waiting = conn.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(
+                    outbox.c.dispatched_at.is_(None)
+                )
+            ).one()
+            open_, oldest_open = conn.execute(
+                select(func.count(), func.min(outbox.c.created_at))
+                .select_from(d.join(outbox, outbox.c.id == d.c.outbox_id))
+                .where(d.c.status.in_(OPEN))
+            ).one()
+        known = [t for t in (oldest_waiting, oldest_open) if t is not None]
+        return Backlog(waiting, open_, min(known) if known else None)
 
 
 def _record_query() -> Any:
