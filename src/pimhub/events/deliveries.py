@@ -134,6 +134,9 @@ class DeliveryFilter:
     business_key: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # True: only deliveries tried at least once (with status=pending: failed, waiting to retry);
+    # False: only untried ones.
+    attempted: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,18 @@ class EndpointStats:
     counts: Mapping[str, int]  # by DeliveryStatus value
     failed_attempts: int
     oldest_pending_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointActivity:
+    """An endpoint's attempts over recent hours (oldest first) and its latest attempt in that
+    window, for the admin's delivery-rate sparklines."""
+
+    endpoint_id: str
+    hours: tuple[datetime, ...]  # the start of each hour
+    succeeded: tuple[int, ...]
+    failed: tuple[int, ...]
+    last_attempt: AttemptRecord | None
 
 
 @dataclass(frozen=True, slots=True)

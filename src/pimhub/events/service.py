@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,12 +20,15 @@ from pimhub.events.deliveries import (
     Backlog,
     DeliveryFilter,
     DeliveryRecord,
+    DeliveryStatus,
+    EndpointActivity,
     EndpointStats,
 )
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import EndpointSpec, WebhookEndpoint, parse_spec
 from pimhub.events.errors import DeliveryNotFound, EndpointNotFound, InvalidEndpoint
 from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer, WebhookSender
+from pimhub.events.sent_requests import SentRequest, sent_requests
 from pimhub.events.signing import generate_secret, signed_headers
 
 MAX_PAGE = 500
@@ -187,17 +190,75 @@ class WebhookService:
     # -- deliveries --------------------------------------------------------------------------
 
     def deliveries(
-        self, where: DeliveryFilter, limit: int = 100, after_id: int | None = None
+        self,
+        where: DeliveryFilter,
+        limit: int = 100,
+        after_id: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> list[DeliveryRecord]:
         if where.endpoint_id is not None:
             self._destination(where.endpoint_id)
-        return self.queue.deliveries(where, max(1, min(limit, MAX_PAGE)), after_id)
+        page = max(1, min(limit, MAX_PAGE))
+        return self.queue.deliveries(where, page, after_id, newest_first=newest_first)
 
     def delivery(self, delivery_id: int) -> tuple[DeliveryRecord, list[AttemptRecord]]:
         record = self.queue.delivery(delivery_id)
         if record is None:
             raise DeliveryNotFound(f"no delivery {delivery_id}")
         return record, self.queue.attempts(delivery_id)
+
+    def sent_requests(
+        self, record: DeliveryRecord, attempts: Sequence[AttemptRecord]
+    ) -> list[SentRequest] | None:
+        """The request each attempt sent, rebuilt; None for a connector's delivery (it speaks
+        another system's API, and its row's secret is the connector's credentials)."""
+        endpoint = self.endpoints.get(record.endpoint_id)
+        stored = self.endpoints.secrets(record.endpoint_id)
+        body = self.queue.sent_body(record.id)
+        if endpoint is None or endpoint.kind != "webhook" or stored is None or body is None:
+            return None
+        return sent_requests(endpoint, stored, self.sealer.decrypt, record.event_id, body, attempts)
+
+    def replayable(self, where: DeliveryFilter) -> int:
+        """How many deliveries `replay(where)` would queue again now."""
+        if where.endpoint_id is not None:
+            self._destination(where.endpoint_id)
+        return self.queue.replayable(where)
+
+    def replay_one(self, delivery_id: int) -> int:
+        """Send one delivery again: a dead one, or a delivered one once more."""
+        record, _ = self.delivery(delivery_id)
+        where = (
+            DeliveryFilter(status=record.status)
+            if record.status == DeliveryStatus.DELIVERED
+            else DeliveryFilter()
+        )
+        return self.replay(where, [delivery_id])
+
+    def activity(self, hours: int = 24) -> dict[str, EndpointActivity]:
+        """Every destination's attempts per hour over the last `hours` (the current hour last),
+        succeeded and failed, with its latest attempt in that window: two grouped queries."""
+        now = self.clock().astimezone(UTC)
+        first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+        starts = tuple(first + timedelta(hours=i) for i in range(hours))
+        counts: dict[str, tuple[list[int], list[int]]] = {}
+        for endpoint_id, hour, ok, count in self.queue.hourly_attempts(first):
+            slot = int((hour - first) / timedelta(hours=1))
+            if 0 <= slot < hours:
+                good, bad = counts.setdefault(endpoint_id, ([0] * hours, [0] * hours))
+                (good if ok else bad)[slot] += count
+        last = self.queue.last_attempts(first)
+        return {
+            e.endpoint_id: EndpointActivity(
+                e.endpoint_id,
+                starts,
+                tuple(counts.get(e.endpoint_id, ([0] * hours, []))[0]),
+                tuple(counts.get(e.endpoint_id, ([], [0] * hours))[1]),
+                last.get(e.endpoint_id),
+            )
+            for e in self.endpoints.all()
+        }
 
     def replay(self, where: DeliveryFilter, ids: Sequence[int] | None = None) -> int:
         """Send matching finished deliveries again (dead ones unless a status is given), with

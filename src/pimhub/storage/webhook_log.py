@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, exists, func, or_, select, update
+from sqlalchemy import Engine, Text, case, cast, delete, exists, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from pimhub.events.deliveries import (
@@ -20,6 +20,7 @@ from pimhub.events.deliveries import (
     DeliveryStatus,
     EndpointStats,
 )
+from pimhub.events.endpoints import PayloadMode, shaped_body
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import outbox
 from pimhub.storage.tables import webhook_attempts as att
@@ -34,11 +35,19 @@ class DeliveryLog:
         self.engine = engine
 
     def deliveries(
-        self, where: DeliveryFilter, limit: int, after_id: int | None
+        self,
+        where: DeliveryFilter,
+        limit: int,
+        after_id: int | None,
+        *,
+        newest_first: bool = False,
     ) -> list[DeliveryRecord]:
-        query = _record_query().where(*_conditions(where)).order_by(d.c.id).limit(limit)
+        """A page of matching deliveries by id; newest first, `after_id` is the last id of the
+        previous page all the same (the next page holds smaller ids)."""
+        order = d.c.id.desc() if newest_first else d.c.id
+        query = _record_query().where(*_conditions(where)).order_by(order).limit(limit)
         if after_id is not None:
-            query = query.where(d.c.id > after_id)
+            query = query.where(d.c.id < after_id if newest_first else d.c.id > after_id)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(query)]
 
@@ -52,33 +61,21 @@ class DeliveryLog:
             rows = conn.execute(
                 select(att).where(att.c.delivery_id == delivery_id).order_by(att.c.id)
             ).all()
-        return [
-            AttemptRecord(
-                r.id,
-                r.delivery_id,
-                r.attempted_at,
-                r.status_code,
-                r.duration_ms,
-                r.response_excerpt,
-                r.error,
-            )
-            for r in rows
-        ]
+        return [_attempt(r) for r in rows]
+
+    def replayable(self, where: DeliveryFilter) -> int:
+        """How many deliveries `replay(where, None, ...)` would queue again now."""
+        matching = _replayable(where, None)
+        if matching is None:
+            return 0
+        with self.engine.connect() as conn:
+            found = conn.execute(select(func.count()).select_from(matching.subquery()))
+            return int(found.scalar_one())
 
     def replay(self, where: DeliveryFilter, ids: Sequence[int] | None, now: datetime) -> int:
-        conditions = _conditions(where)
-        if ids is not None:
-            conditions.append(d.c.id.in_(list(ids)))
-        if where.status is None:
-            conditions.append(d.c.status == DeliveryStatus.DEAD.value)
-        elif where.status in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING):
+        matching = _replayable(where, ids)
+        if matching is None:
             return 0  # already on their way
-        matching = (
-            select(d.c.id)
-            .join(ep, ep.c.id == d.c.endpoint_id)
-            .join(outbox, outbox.c.id == d.c.outbox_id)
-            .where(*conditions)
-        )
         with begin_write(self.engine) as conn:
             # A replay starts the retry schedule afresh; the webhook-id stays the event's.
             done = conn.execute(
@@ -111,6 +108,56 @@ class DeliveryLog:
                 )
             )
         return attempts, deliveries
+
+    def hourly_attempts(self, since: datetime) -> list[tuple[str, datetime, bool, int]]:
+        """Attempts since `since` counted per endpoint, hour (UTC) and success, in one grouped
+        query for every endpoint: (endpoint id, hour, succeeded, count)."""
+        if self.engine.dialect.name == "postgresql":
+            hour: Any = func.to_char(func.timezone("UTC", att.c.attempted_at), "YYYY-MM-DD HH24")
+        else:
+            hour = func.strftime("%Y-%m-%d %H", att.c.attempted_at)
+        ok = case((att.c.status_code.between(200, 299), 1), else_=0)
+        query = (
+            select(ep.c.endpoint_id, hour, ok, func.count())
+            .select_from(att.join(ep, ep.c.id == att.c.endpoint_id))
+            .where(att.c.attempted_at >= since)
+            .group_by(ep.c.endpoint_id, hour, ok)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            (e, datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=UTC), bool(s), n)
+            for e, h, s, n in rows
+        ]
+
+    def last_attempts(self, since: datetime) -> dict[str, AttemptRecord]:
+        """Each endpoint's latest attempt since `since`, by endpoint id."""
+        latest = (
+            select(func.max(att.c.id))
+            .where(att.c.attempted_at >= since)
+            .group_by(att.c.endpoint_id)
+            .scalar_subquery()
+        )
+        query = (
+            select(ep.c.endpoint_id.label("public_id"), att)
+            .select_from(att.join(ep, ep.c.id == att.c.endpoint_id))
+            .where(att.c.id.in_(latest))
+        )
+        with self.engine.connect() as conn:
+            return {r.public_id: _attempt(r) for r in conn.execute(query)}
+
+    def sent_body(self, delivery_id: int) -> bytes | None:
+        """The body a delivery's attempts send: its event shaped for its endpoint's payload
+        setting, exactly as the dispatcher builds it."""
+        query = (
+            select(ep.c.payload, cast(outbox.c.payload, Text))
+            .select_from(d.join(ep, ep.c.id == d.c.endpoint_id))
+            .join(outbox, outbox.c.id == d.c.outbox_id)
+            .where(d.c.id == delivery_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return shaped_body(row[1], PayloadMode(row[0])) if row else None
 
     def stats(self) -> list[EndpointStats]:
         with self.engine.connect() as conn:
@@ -210,7 +257,39 @@ def _conditions(where: DeliveryFilter) -> list[ColumnElement[bool]]:
         conditions.append(d.c.created_at >= where.since)
     if where.until is not None:
         conditions.append(d.c.created_at < where.until)
+    if where.attempted is not None:
+        conditions.append(d.c.attempts > 0 if where.attempted else d.c.attempts == 0)
     return conditions
+
+
+def _replayable(where: DeliveryFilter, ids: Sequence[int] | None) -> Any:
+    """The ids a replay of `where` (and `ids`) takes: dead ones unless a status is given;
+    None when the status asked for is one that is on its way already."""
+    conditions = _conditions(where)
+    if ids is not None:
+        conditions.append(d.c.id.in_(list(ids)))
+    if where.status is None:
+        conditions.append(d.c.status == DeliveryStatus.DEAD.value)
+    elif where.status in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING):
+        return None
+    return (
+        select(d.c.id)
+        .join(ep, ep.c.id == d.c.endpoint_id)
+        .join(outbox, outbox.c.id == d.c.outbox_id)
+        .where(*conditions)
+    )
+
+
+def _attempt(r: Any) -> AttemptRecord:
+    return AttemptRecord(
+        r.id,
+        r.delivery_id,
+        r.attempted_at,
+        r.status_code,
+        r.duration_ms,
+        r.response_excerpt,
+        r.error,
+    )
 
 
 def _record(row: Any) -> DeliveryRecord:

@@ -187,13 +187,7 @@ def get_delivery(delivery_id: DeliveryId, hooks: Hooks) -> OrjsonResponse:
 
 @router.post("/deliveries/{delivery_id}/replay", summary="Send one delivery again")
 def replay_one(delivery_id: DeliveryId, hooks: Hooks) -> OrjsonResponse:
-    record, _ = hooks.delivery(delivery_id)
-    where = (
-        DeliveryFilter(status=record.status)
-        if record.status == DeliveryStatus.DELIVERED
-        else DeliveryFilter()
-    )
-    return OrjsonResponse({"replayed": hooks.replay(where, [delivery_id])})
+    return OrjsonResponse({"replayed": hooks.replay_one(delivery_id)})
 
 
 @router.post(
