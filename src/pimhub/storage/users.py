@@ -1,17 +1,17 @@
-"""User, session and saved-view rows; each call is its own short transaction."""
+"""User and session rows; each call is its own short transaction."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pimhub.catalog.errors import DuplicateKey, WriteConflict
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import ui_sessions, users
-from pimhub.users.model import Role, Session, User
+from pimhub.users.model import LastAdmin, Role, Session, User
 
 _USER_COLUMNS = (
     users.c.id,
@@ -60,8 +60,14 @@ class SqlUserRepository:
                     )
                     .returning(users.c.id)
                 ).scalar_one()
-        except (IntegrityError, WriteConflict) as exc:  # a parallel add of the same name
-            raise taken from exc
+        except (IntegrityError, WriteConflict) as exc:
+            # A parallel add of the same name got in first; any other lost race stays what
+            # it is (retryable), never a duplicate that is not there.
+            if self.find(username) is not None:
+                raise taken from exc
+            if isinstance(exc, WriteConflict):
+                raise
+            raise WriteConflict("another write got in the way; nothing was saved") from exc
         user = self.get(new_id)
         assert user is not None
         return user
@@ -86,15 +92,47 @@ class SqlUserRepository:
     def set_password(self, user_id: int, password_hash: str, at: datetime) -> None:
         self._set(user_id, password_hash=password_hash, password_changed_at=at)
 
-    def set_disabled(self, user_id: int, at: datetime | None) -> None:
-        self._set(user_id, disabled_at=at)
-
-    def set_role(self, user_id: int, role: Role) -> None:
-        self._set(user_id, role=role.value)
-
-    def _set(self, user_id: int, **values: Any) -> None:
+    def rehash(self, user_id: int, old_hash: str, new_hash: str) -> bool:
         with begin_write(self.engine) as conn:
+            changed = conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.password_hash == old_hash)
+                .values(password_hash=new_hash)
+            ).rowcount
+        return bool(changed)
+
+    def set_disabled(self, user_id: int, at: datetime | None, *, keep_an_admin: bool) -> None:
+        self._set(user_id, keep_an_admin=keep_an_admin, disabled_at=at)
+
+    def set_role(self, user_id: int, role: Role, *, keep_an_admin: bool) -> None:
+        self._set(user_id, keep_an_admin=keep_an_admin, role=role.value)
+
+    def _set(self, user_id: int, *, keep_an_admin: bool = False, **values: Any) -> None:
+        with begin_write(self.engine) as conn:
+            if keep_an_admin:
+                _refuse_last_admin(conn, user_id)
             conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+def _refuse_last_admin(conn: Connection, user_id: int) -> None:
+    """LastAdmin when `user_id` is the only active admin. The active admins' rows are locked
+    (PostgreSQL; SQLite's write lock covers the database), so two admins demoting each other
+    at once cannot both succeed: the second sees the first's change once it commits."""
+    admins = (
+        conn.execute(
+            select(users.c.id)
+            .where(users.c.role == Role.ADMIN.value, users.c.disabled_at.is_(None))
+            .order_by(users.c.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    if admins == [user_id]:
+        raise LastAdmin(
+            "this is the last active administrator: make another user an administrator "
+            "first, or the hub would have nobody who may manage users"
+        )
 
 
 class SqlSessionRepository:

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pimhub.access.keys import ApiKey
+from pimhub.catalog.errors import Conflict
 
 
 class Role(StrEnum):
@@ -47,6 +48,14 @@ ROLE_LABELS: dict[Role, str] = {
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 takes any length; a cap keeps a login from hashing megabytes
+
+
+class LastAdmin(Conflict):
+    """The change would leave the hub without an active administrator, and so with nobody
+    who may manage users or keys in the UI."""
+
+    code = "last-admin"
+    title = "Last administrator"
 
 
 @dataclass(frozen=True, slots=True)

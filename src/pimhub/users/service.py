@@ -10,13 +10,24 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from pimhub.catalog.clock import utc_now
-from pimhub.catalog.errors import FieldError, InvalidInput, NotFound, Unauthorized
-from pimhub.users.model import MAX_PASSWORD, MIN_PASSWORD, USERNAME, Role, Session, User
+from pimhub.catalog.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
+from pimhub.users.model import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    USERNAME,
+    LastAdmin,
+    Role,
+    Session,
+    User,
+)
+
+__all__ = ["LastAdmin", "UserService"]
 from pimhub.users.passwords import Passwords
 
 # Seeing a session on every page would make each page view a write; once a minute is
 # precise enough for the idle timeout.
 TOUCH_RESOLUTION = timedelta(seconds=60)
+MAX_DISPLAY_NAME = 128
 
 
 class UserRepository(Protocol):
@@ -30,8 +41,19 @@ class UserRepository(Protocol):
     def get(self, user_id: int) -> User | None: ...
     def all(self) -> list[User]: ...
     def set_password(self, user_id: int, password_hash: str, at: datetime) -> None: ...
-    def set_disabled(self, user_id: int, at: datetime | None) -> None: ...
-    def set_role(self, user_id: int, role: Role) -> None: ...
+    def rehash(self, user_id: int, old_hash: str, new_hash: str) -> bool:
+        """Replaces the hash only while it is still `old_hash` (a password changed in the
+        meantime wins); whether it did."""
+        ...
+
+    def set_disabled(self, user_id: int, at: datetime | None, *, keep_an_admin: bool) -> None:
+        """Raises LastAdmin when `keep_an_admin` and the user is the last active admin being
+        disabled; the check and the write are one transaction."""
+        ...
+
+    def set_role(self, user_id: int, role: Role, *, keep_an_admin: bool) -> None:
+        """As set_disabled, for taking the admin role from the last active admin."""
+        ...
 
 
 class SessionRepository(Protocol):
@@ -77,7 +99,7 @@ class UserService:
         _check_password(password)
         return self.users.add(
             name,
-            display_name.strip()[:128] or name,
+            _display_name(display_name) or name,
             _role(role),
             self.passwords.hash(password),
             self.clock(),
@@ -87,27 +109,43 @@ class UserService:
         return self.users.all()
 
     def get(self, username: str) -> User:
-        found = self.users.find(username.strip().lower())
+        found = self._find(username)
         if found is None:
-            raise NotFound(f"no user '{username}'")
+            shown = username[:80].encode("unicode_escape").decode()
+            raise NotFound(f"no user '{shown}'")
         return found[0]
 
-    def disable(self, username: str) -> User:
-        """Disables the user and ends every session they have, at once."""
+    def _find(self, username: str) -> tuple[User, str] | None:
+        """A name that could never have been created is looked up nowhere (a NUL or a huge
+        value must not reach the database)."""
+        name = username.strip().lower()
+        return self.users.find(name) if USERNAME.fullmatch(name) else None
+
+    def disable(self, username: str, *, by: str | None = None) -> User:
+        """Disables the user and ends every session they have, at once. Refused for the last
+        active admin, and for `by` (the user asking) themselves."""
         user = self.get(username)
+        if by is not None and by == user.username:
+            raise Conflict(
+                "you cannot disable your own account; another administrator can",
+                [FieldError("username", "is you")],
+            )
         if user.disabled_at is None:
-            self.users.set_disabled(user.id, self.clock())
+            self.users.set_disabled(user.id, self.clock(), keep_an_admin=True)
         self.sessions.delete_for_user(user.id)
         return self.get(username)
 
     def enable(self, username: str) -> User:
         user = self.get(username)
-        self.users.set_disabled(user.id, None)
+        self.users.set_disabled(user.id, None, keep_an_admin=False)
         return self.get(username)
 
     def set_role(self, username: str, role: Role | str) -> User:
+        """A role takes effect on the user's next request (sessions read it every time).
+        Taking admin from the last active admin is refused."""
+        new = _role(role)
         user = self.get(username)
-        self.users.set_role(user.id, _role(role))
+        self.users.set_role(user.id, new, keep_an_admin=new != Role.ADMIN)
         return self.get(username)
 
     def set_password(
@@ -125,20 +163,21 @@ class UserService:
     def authenticate(self, username: str, password: str) -> User:
         """The active user with this password, or Unauthorized (one message for every cause
         but a disabled account, so a guess does not learn which usernames exist)."""
-        found = self.users.find(username.strip().lower()) if len(password) <= MAX_PASSWORD else None
+        usable = len(password) <= MAX_PASSWORD and _encodable(password)
+        found = self._find(username) if usable else None
         if self._dummy_hash is None:
             self._dummy_hash = self.passwords.hash(secrets.token_urlsafe(16))
+        # An unknown name costs the same hash as a known one, so timing does not tell them apart.
         stored_or_dummy = found[1] if found else self._dummy_hash
-        ok = self.passwords.verify(stored_or_dummy, password[:MAX_PASSWORD])
+        ok = self.passwords.verify(stored_or_dummy, password[:MAX_PASSWORD] if usable else "")
         if found is None or not ok:
             raise Unauthorized("the username or the password is not right")
         user, stored = found
         if user.disabled_at is not None:
             raise Unauthorized("this account is disabled; ask an administrator")
         if self.passwords.needs_rehash(stored):
-            self.users.set_password(
-                user.id, self.passwords.hash(password), user.password_changed_at
-            )
+            # Stronger settings since the hash was made: the password is at hand only now.
+            self.users.rehash(user.id, stored, self.passwords.hash(password))
         return user
 
     def start_session(self, user: User) -> tuple[Session, str]:
@@ -154,6 +193,7 @@ class UserService:
             expires_at=min(now + self.idle, now + self.absolute),
         )
         self.sessions.add(session)
+        self.sessions.delete_expired(now)  # sign-ins are rare: a fair moment to tidy up
         return session, token
 
     def session(self, token: str | None) -> tuple[Session, User] | None:
@@ -165,7 +205,14 @@ class UserService:
             return None
         session, user = found
         now = self.clock()
-        if session.expires_at <= now or user.disabled_at is not None:
+        # The limits as configured now, not only as stored: lowered settings (after an
+        # incident, say) apply to sessions that already exist.
+        expired = (
+            session.expires_at <= now
+            or session.last_seen_at + self.idle <= now
+            or session.created_at + self.absolute <= now
+        )
+        if expired or user.disabled_at is not None:
             self.sessions.delete(session.token_hash)
             return None
         if now - session.last_seen_at >= TOUCH_RESOLUTION:
@@ -179,18 +226,46 @@ class UserService:
 
     @staticmethod
     def csrf_matches(session: Session, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(session.csrf_token, given or "")
+        # Compared as bytes: compare_digest refuses non-ASCII str with a TypeError.
+        if not given:
+            return False
+        return hmac.compare_digest(
+            session.csrf_token.encode(), given.encode("utf-8", "surrogatepass")
+        )
 
 
 def _username(raw: str) -> str:
-    name = raw.strip().lower()
-    if not USERNAME.match(name):
+    name = raw.strip()
+    # Checked before lower(): some non-ASCII letters lower to ASCII ones (KELVIN SIGN to k).
+    name = name.lower() if name.isascii() else name
+    if not USERNAME.fullmatch(name):
         raise InvalidInput(
             "a username is 1 to 64 characters: lower-case letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit",
-            [FieldError("username", f"got {raw!r}")],
+            [FieldError("username", f"got {raw[:80]!r}")],
         )
     return name
+
+
+def _display_name(raw: str) -> str:
+    name = " ".join(raw.split())  # tabs and newlines too: a name is one line
+    problem = None
+    if len(name) > MAX_DISPLAY_NAME:
+        problem = f"at most {MAX_DISPLAY_NAME} characters"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name) or not _encodable(name):
+        problem = "no control characters"
+    if problem:
+        raise InvalidInput(f"a display name needs {problem}", [FieldError("display_name", problem)])
+    return name
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` is valid Unicode (lone surrogates, as from undecodable bytes, are not)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_password(password: str) -> None:
@@ -201,6 +276,8 @@ def _check_password(password: str) -> None:
         problem = f"at most {MAX_PASSWORD} characters"
     elif "\x00" in password:
         problem = "no NUL characters"
+    elif not _encodable(password):
+        problem = "valid Unicode text"
     if problem:
         raise InvalidInput(f"a password needs {problem}", [FieldError("password", problem)])
 
