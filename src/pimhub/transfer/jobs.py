@@ -33,6 +33,7 @@ from pimhub.transfer.asset_fetch import AssetFetchPolicy, asset_fetcher
 from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping, parse_mapping, shipped_mapping
+from pimhub.transfer.reports import error_report
 from pimhub.transfer.sources import Format, SourceLimits, SourceOptions, format_of, read
 
 log = structlog.get_logger("pimhub.imports")
@@ -309,6 +310,11 @@ class ImportJobs:
     def recent(self, limit: int = 50) -> list[ImportJob]:
         return self.store.recent(limit)
 
+    def report_path(self, job_id: str) -> Path:
+        """Every row error of a job that ran, as transfer.reports writes them (CSV); the
+        summary keeps only the first ERRORS_KEPT. Absent for a job that never ran."""
+        return self.folder / "reports" / f"{job_id}.csv"
+
     def recover(self) -> int:
         """Marks jobs a stopped server left queued or running as interrupted and deletes
         their uploads, as a finished job's."""
@@ -371,14 +377,18 @@ class ImportJobs:
 
         try:
             self.store.update(job)
-            summary = run_import(
-                writer,
-                read(path, request.source, self.limits),
-                mapping,
-                options,
-                progress=progress,
-                assets=self._asset_fetcher(mapping, options),
-            )
+            report = self.report_path(job.id)
+            report.parent.mkdir(parents=True, exist_ok=True)
+            with error_report(report) as on_row_error:
+                summary = run_import(
+                    writer,
+                    read(path, request.source, self.limits),
+                    mapping,
+                    options,
+                    on_row_error=on_row_error,
+                    progress=progress,
+                    assets=self._asset_fetcher(mapping, options),
+                )
         except Exception as exc:  # the job reports it; the server goes on
             # Spelled out: a NUL from the file (a column name) cannot be stored on PostgreSQL.
             if isinstance(exc, InvalidInput):

@@ -1,0 +1,77 @@
+"""A dry run of a file's first rows: what each row's values become through the mapping, and
+each row's errors, before anything is written (the import's own dry run: one transaction,
+rolled back, so nothing is stored and nothing reaches the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
+from pimhub.transfer.jobs import ImportJobs, JobRequest
+from pimhub.transfer.outcome import RowError, shown_value
+from pimhub.transfer.sources import read
+
+PREVIEW_ROWS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRow:
+    number: int
+    line: int | None
+    values: dict[str, Any]  # field -> value as the mapping resolves it (long text clipped)
+    errors: tuple[RowError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    class_name: str
+    rows: tuple[PreviewRow, ...]
+    summary: ImportSummary
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for row in self.rows if row.errors)
+
+
+def preview(
+    jobs: ImportJobs,
+    request: JobRequest,
+    path: Path,
+    *,
+    author: str,
+    authorize: Callable[[str], None] | None = None,
+    limit: int = PREVIEW_ROWS,
+) -> Preview:
+    """The first `limit` rows of the file at `path` imported as a dry run. The mapping,
+    class and file are checked as a submission checks them (`authorize` as in
+    ImportJobs.check), so what the preview refuses, the job would too."""
+    mapping, class_name, _ = jobs.check(request, path.name, authorize)
+    records = list(islice(read(path, request.source, jobs.limits), limit))
+    options = ImportOptions(
+        mode=request.mode,
+        on_error=OnError.SKIP,
+        dry_run=True,
+        author=author,
+        language=jobs.language,
+    )
+
+    def writer() -> Any:
+        return jobs.catalog.batch_writer(class_name, mode=request.mode, author=author)
+
+    summary = run_import(
+        writer, records, mapping, options, assets=jobs._asset_fetcher(mapping, options)
+    )
+    by_row: dict[int, list[RowError]] = {}
+    for error in summary.errors:
+        by_row.setdefault(error.row, []).append(error)
+    rows = []
+    for record in records:
+        values = {} if record.problem else mapping.apply(record.values)[0]
+        shown = {k: shown_value(v) for k, v in values.items()}
+        errors = tuple(by_row.get(record.number, []))
+        rows.append(PreviewRow(record.number, record.line, shown, errors))
+    return Preview(class_name, tuple(rows), summary)

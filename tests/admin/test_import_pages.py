@@ -1,0 +1,277 @@
+"""Imports in the admin on both backends: who may upload, the dry-run preview (writes
+nothing, shows each bad row's error), running the import as a job to its true final status,
+the error report, mapping errors kept with the text, and hostile uploads (4xx, never 500)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pimhub.bootstrap import Hub
+from pimhub.storage.tables import object_versions, outbox
+from tests.admin.conftest import AdminClient
+
+MAPPING = """class: Product
+fields:
+  sku: sku
+  name.en: name
+  price.amount: {column: price, number: true}
+  price.currency: {value: EUR}
+"""
+CSV = "sku,name,price\nUP-1,Upload one,10\nUP-2,Upload two,cheap\nUP-3,Upload three,12\n"
+UPLOAD = re.compile(r'name="upload" value="([^"]+)"')
+
+
+@pytest.fixture
+def imports_hub(users_hub: Hub, tmp_path: Path) -> Hub:
+    users_hub.imports.folder = tmp_path / "imports"
+    return users_hub
+
+
+def upload(
+    client: AdminClient,
+    content: bytes = CSV.encode(),
+    name: str = "products.csv",
+    **form: Any,
+) -> Any:
+    data = {"choice": "custom", "mapping": MAPPING, **form}
+    return client.post_form("/admin/imports/new", data, files={"file": (name, content)})
+
+
+def stored(hub: Hub) -> tuple[int, int]:
+    with hub.engine.connect() as conn:
+        versions = conn.execute(select(func.count()).select_from(object_versions)).scalar_one()
+        events = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+    return versions, events
+
+
+def finished_page(client: AdminClient, job_url: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        fragment = client.get(job_url + "/progress")
+        assert fragment.status_code == 200
+        if "hx-trigger" not in fragment.text:  # a finished job's block stops the polling
+            return str(fragment.text)
+        time.sleep(0.05)
+    raise AssertionError("the import did not finish")
+
+
+def run_import(client: AdminClient, preview_html: str, mapping: str = MAPPING) -> str:
+    reference = UPLOAD.search(preview_html)
+    assert reference, "the preview form carries no upload reference"
+    started = client.post_form(
+        "/admin/imports",
+        {"upload": reference.group(1), "mapping": mapping, "mode": "upsert", "on_error": "skip"},
+    )
+    assert started.status_code == 303, started.text
+    location: str = started.headers["location"]
+    assert location.startswith("/admin/imports/imp_")
+    return location
+
+
+@pytest.mark.parametrize("role", ["admin", "manager", "integrator"])
+def test_writers_see_the_upload_form_and_the_list(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient], role: str
+) -> None:
+    client = signed_in(role)
+    page = client.get("/admin/imports/new")
+    assert page.status_code == 200
+    assert 'name="file"' in page.text and '<option value="Product"' in page.text
+    assert "magento-products" in page.text  # the shipped mapping to choose
+    assert client.get("/admin/imports").status_code == 200
+
+
+def test_a_viewer_may_not_upload_nor_see_jobs(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    viewer = signed_in("viewer")
+    assert viewer.get("/admin/imports/new").status_code == 403
+    assert viewer.get("/admin/imports").status_code == 403
+    refused = upload(viewer)
+    assert refused.status_code == 403
+    assert "may not write" in refused.text
+    assert not (imports_hub.imports.folder / "staged").exists()  # nothing was kept
+
+
+def test_the_dry_run_preview_writes_nothing_and_shows_the_bad_row(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    before = stored(imports_hub)
+    page = upload(signed_in("manager"))
+    assert page.status_code == 200, page.text
+    assert stored(imports_hub) == before  # no version, no outbox event
+    assert imports_hub.catalog.count("Product") == 2
+    text = re.sub(r"\s+", " ", page.text)
+    assert "Dry run of the first 3 row(s) into Product" in text
+    assert "2 would be created" in text and "1 refused" in text
+    assert "column <code>price</code>: &#39;cheap&#39; is not a number" in text
+    assert "<code>sku</code> = UP-1" in text  # the values the mapping resolves
+
+
+def test_running_the_import_creates_the_objects_and_ends_partially_failed(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("manager")
+    job_url = run_import(client, upload(client).text)
+    page = client.get(job_url)
+    assert page.status_code == 200 and "products.csv" in page.text
+    done = re.sub(r"\s+", " ", finished_page(client, job_url))
+    assert '<span class="badge warn">partially failed</span>' in done
+    assert '<dt>Created</dt><dd class="stat">2</dd>' in done
+    assert '<dt>Refused rows</dt><dd class="stat">1</dd>' in done
+    assert imports_hub.catalog.get_object("Product", "UP-3", include_drafts=True).version == 1
+    job = imports_hub.imports.get(job_url.rsplit("/", 1)[1])
+    assert job.author == "manager" and job.status.value == "completed-with-errors"
+    report = client.get(job_url + "/report")
+    assert report.status_code == 200
+    assert report.headers["content-disposition"].startswith("attachment;")
+    lines = report.text.splitlines()
+    assert lines[0] == "row,line,column,value,message,code"
+    assert lines[1:] == ["2,3,price,cheap,'cheap' is not a number,transform"]
+    listed = client.get("/admin/imports").text
+    assert job.id in listed and "partially failed" in listed and "manager" in listed
+
+
+def test_a_run_that_succeeds_says_succeeded_and_offers_no_report(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("manager")
+    good = b"sku,name,price\nOK-1,Fine,3\n"
+    job_url = run_import(client, upload(client, good).text)
+    done = finished_page(client, job_url)
+    assert '<span class="badge ok">succeeded</span>' in done
+    assert "/report" not in done
+
+
+def test_a_failing_import_shows_failed_with_the_reason_not_started(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("manager")
+    preview = upload(client)
+    # The mapping now reads a column the file lacks: the job fails at its header.
+    broken = MAPPING.replace("name.en: name", "name.en: title")
+    job_url = run_import(client, preview.text, broken)
+    done = finished_page(client, job_url)
+    assert '<span class="badge bad">failed</span>' in done
+    assert "Why it failed:" in done and "the file has no column for name.en" in done
+    assert "started" not in done.lower()
+
+
+def test_a_bad_mapping_is_refused_with_its_message_and_the_text_kept(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("manager")
+    bad = "class: Product\nfields:\n  sku: {colum: sku}\n"
+    page = upload(client, mapping=bad)
+    assert page.status_code == 422
+    assert 'aria-invalid="true" aria-describedby="mapping-error"' in page.text
+    assert "unknown step" in page.text
+    assert "{colum: sku}" in page.text  # what the user wrote, kept
+    unparsable = upload(client, mapping="class: [Product\n")
+    assert unparsable.status_code == 422
+    assert "not valid YAML" in unparsable.text and "class: [Product" in unparsable.text
+    # Editing the mapping on the preview page: the staged file is used again.
+    reference = UPLOAD.search(page.text)
+    assert reference
+    again = client.post_form(
+        "/admin/imports/preview", {"upload": reference.group(1), "mapping": MAPPING}
+    )
+    assert again.status_code == 200 and "2 would be created" in again.text
+
+
+def test_a_mapping_is_proposed_from_the_columns(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    page = upload(signed_in("manager"), choice="infer", mapping="", **{"class": "Product"})
+    assert page.status_code == 200, page.text
+    assert "sku: sku" in page.text and "Dry run of the first 3 row(s)" in page.text
+
+
+def test_an_upload_reference_belongs_to_its_user(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    reference = UPLOAD.search(upload(signed_in("manager")).text)
+    assert reference
+    other = signed_in("admin")
+    answer = other.post_form("/admin/imports", {"upload": reference.group(1), "mapping": MAPPING})
+    assert answer.status_code == 422
+    assert "no longer on the server" in answer.text
+    bogus = other.post_form("/admin/imports", {"upload": "../../etc", "mapping": MAPPING})
+    assert bogus.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status", "says"),
+    [
+        ("empty.csv", b"", 422, "is empty"),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, 422, "deep"),
+        ("weird.bin", b"\x00\x01\x02", 422, "format"),
+        ("latin1.csv", b"sku,name,price\nL-1,caf\xe9,3\n", 422, "encoding"),
+        ("bad.xlsx", b"PK\x03\x04 not really a zip", 422, "xlsx"),
+    ],
+)
+def test_hostile_uploads_are_refused_with_a_page_not_a_500(
+    imports_hub: Hub,
+    signed_in: Callable[[str], AdminClient],
+    name: str,
+    content: bytes,
+    status: int,
+    says: str,
+) -> None:
+    before = stored(imports_hub)
+    page = upload(signed_in("manager"), content, name)
+    assert page.status_code == status, page.text[:2000]
+    assert says in page.text
+    assert stored(imports_hub) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"sku,name,price\nN-1,a\x00b,3\n", "NUL"),
+        (b"sku,name,price\nB-1," + b"x" * (1 << 20) + b",3\n", "1048576 characters"),
+    ],
+)
+def test_a_hostile_row_is_one_refused_row_in_the_preview(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient], content: bytes, says: str
+) -> None:
+    """A NUL or a 1 MB cell is the row's problem, not the file's: the preview shows the row
+    refused, its value clipped (the page stays small), and writes nothing."""
+    before = stored(imports_hub)
+    page = upload(signed_in("manager"), content)
+    assert page.status_code == 200, page.text[:2000]
+    assert '<span class="badge bad">refused</span>' in page.text and says in page.text
+    assert len(page.content) < 50_000
+    assert stored(imports_hub) == before
+
+
+def test_a_nul_in_a_form_field_is_refused(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    page = upload(signed_in("manager"), mapping="class: Product\x00\n")
+    assert page.status_code in (400, 422)
+    assert "NUL" in page.text
+
+
+def test_an_upload_over_the_limit_is_413(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    imports_hub.settings.import_max_upload_bytes = 10_000
+    page = upload(signed_in("manager"), b"sku,name,price\n" + b"Z-1,z,1\n" * 5000)
+    assert page.status_code == 413
+    assert "larger than 10000 bytes" in page.text
+    assert not list((imports_hub.imports.folder / "staged").rglob("*.csv"))
+
+
+def test_unknown_jobs_and_reports_are_404(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("manager")
+    for path in ("/admin/imports/imp_nope", "/admin/imports/x/report", "/admin/imports/x/progress"):
+        assert client.get(path).status_code == 404, path
