@@ -12,6 +12,7 @@ import hmac
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from threading import Lock
 from urllib.parse import urlsplit
 
@@ -40,29 +41,43 @@ FAILURE_WINDOW = 15 * 60.0
 class FailedSignIns:
     """Recent failed sign-ins by username and by client address (in this process)."""
 
-    def __init__(self) -> None:
+    LIMIT = 100_000  # names and addresses remembered; a spray of names must not grow it forever
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._seen: dict[str, deque[float]] = {}
         self._lock = Lock()
+        self._clock = clock
 
     def blocked(self, *who: str) -> bool:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             return any(len(self._recent(w, now)) >= MAX_FAILURES for w in who)
 
     def failed(self, *who: str) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             for w in who:
-                self._recent(w, now).append(now)
-            if len(self._seen) > 100_000:  # a spray of names must not grow this forever
-                self._seen = {k: v for k, v in self._seen.items() if v and v[-1] > now - 60}
+                times = self._recent(w, now)
+                times.append(now)
+                self._seen[w] = times
+            if len(self._seen) > self.LIMIT:
+                self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        """Drops what no longer counts, then, if still too many, the names that are not
+        blocked: forgetting a blocked one would hand a sprayer fresh guesses at it."""
+        self._seen = {k: v for k, v in self._seen.items() if self._recent(k, now)}
+        if len(self._seen) > self.LIMIT:
+            self._seen = {k: v for k, v in self._seen.items() if len(v) >= MAX_FAILURES}
 
     def clear(self, who: str) -> None:
         with self._lock:
             self._seen.pop(who, None)
 
     def _recent(self, who: str, now: float) -> deque[float]:
-        times = self._seen.setdefault(who, deque())
+        times = self._seen.get(who)
+        if times is None:
+            return deque()  # not stored: asking about a name must not grow the table
         while times and times[0] <= now - FAILURE_WINDOW:
             times.popleft()
         return times
@@ -117,7 +132,7 @@ def _form(
 async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10, max_part_size=8192)
     given, cookie = form.get("csrf_token"), request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not (isinstance(given, str) and cookie and hmac.compare_digest(given, cookie)):
+    if not (isinstance(given, str) and cookie and _same_text(given, cookie)):
         raise CsrfRefused("the sign-in form expired; reload it and sign in again")
     username = text_field(form, "username").strip().lower()[:64]
     password = text_field(form, "password")
@@ -138,6 +153,8 @@ async def login(request: Request) -> Response:
         FAILURES.failed(f"user:{username}", client)
         return _form(request, next_=next_, username=username, error=exc.detail, status=401)
     FAILURES.clear(f"user:{username}")
+    # A browser signing in again leaves no session behind it.
+    await blocking(hub.users.end_session, request.cookies.get(SESSION_COOKIE))
     _, token = await blocking(hub.users.start_session, user)
     response = see_other(safe_next(next_))
     response.set_cookie(
@@ -159,6 +176,13 @@ async def logout(request: Request) -> Response:
     response = see_other("/login", "You are signed out.")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
+
+
+def _same_text(given: str, expected: str) -> bool:
+    """Constant-time equality of any two texts (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _secure(request: Request) -> bool:
