@@ -43,6 +43,7 @@ from pimhub.catalog.preconditions import (
 )
 from pimhub.catalog.product_view import product_view
 from pimhub.catalog.query import FieldResolver, FilterParser, parse_sort
+from pimhub.catalog.restore import replacing_patch
 from pimhub.catalog.retry import write_retrying
 from pimhub.catalog.transitions import ScopeCheck, run_transition
 from pimhub.catalog.validation import NUL
@@ -166,6 +167,13 @@ class CatalogService:
                 )
             before = uow.versions.get(obj.uuid, version - 1) if version > 1 else None
             return this, diff_versions(before, this)
+
+    def objects_by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]:
+        """The objects with these uuids (of any class), for showing references by key."""
+        with self.uow() as uow:
+            found = uow.objects.resolve_uuids(list(uuids)) if uuids else {}
+            objs = {u: uow.objects.get_by_uuid(t.class_name, u) for u, t in found.items()}
+            return {u: o for u, o in objs.items() if o is not None}
 
     def product(self, sku: str, *, language: str | None, include_drafts: bool) -> dict[str, Any]:
         """The normalized product payload, read with one statement (product, category,
@@ -377,6 +385,33 @@ class CatalogService:
         pub = checked_published(definition, before, published)
         pub = before.published if pub is None else pub
         return self.writer.save(uow, definition, before, merged, pub, author, parent)
+
+    def restore(
+        self,
+        class_name: str,
+        key: str,
+        version: int,
+        *,
+        expected_version: int | None,
+        author: str,
+    ) -> SaveResult:
+        """Save the field values of `version` as a new version (published stays as it is);
+        refused like any write when `expected_version` is no longer current."""
+
+        def work(uow: UnitOfWork) -> SaveResult:
+            definition = self._writable_class(uow, class_name)
+            before = self._current(uow, class_name, key)
+            if before is None:
+                raise ObjectNotFound.named(class_name, key)
+            old = uow.versions.get(before.uuid, version)
+            if old is None or not old.values:
+                raise VersionNotFound(
+                    f"{class_name} '{key}' has no version {version} with values to restore"
+                )
+            changes = replacing_patch(before.own_values, old.values)
+            return self._merge(uow, definition, before, changes, None, expected_version, author)
+
+        return self._write(work)
 
     def transition(
         self,
