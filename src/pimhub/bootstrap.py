@@ -38,6 +38,7 @@ from pimhub.storage.graph_reads import SqlGraphReads
 from pimhub.storage.import_jobs import SqlImportJobStore
 from pimhub.storage.import_profiles import SqlProfileStore
 from pimhub.storage.point_reads import SqlObjectPointReads
+from pimhub.storage.saved_views import SqlSavedViewRepository
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
 from pimhub.storage.users import SqlSessionRepository, SqlUserRepository
 from pimhub.storage.webhook_endpoints import SqlEndpointRepository
@@ -48,6 +49,7 @@ from pimhub.transfer.profiles import ImportProfiles
 from pimhub.transfer.sources import SourceLimits
 from pimhub.users.passwords import Argon2Passwords
 from pimhub.users.service import UserService
+from pimhub.users.views import SavedViews
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Hub:
     connectors: ConnectorService
     assets: AssetService
     users: UserService
+    saved_views: SavedViews
 
     def close(self) -> None:
         self.engine.dispose()
@@ -183,6 +186,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             idle=timedelta(hours=settings.admin_session_idle_hours),
             absolute=timedelta(days=settings.admin_session_max_days),
         ),
+        saved_views=SavedViews(SqlSavedViewRepository(engine)),
     )
 
 

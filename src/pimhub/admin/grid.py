@@ -1,7 +1,232 @@
-"""(being built: see issue 18)"""
+"""The catalog: /objects (the classes with their object counts) and /objects/{class}, the
+grid: search, filters, sort, columns and cursor paging, all in the query string, so that a
+saved view is a stored query string and every row's key is a real link.
+
+The page runs one listing (or search) query plus one statement each for the relation
+targets and assets its cells show (grid_query.py); no per-row reads.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
+from urllib.parse import parse_qsl, quote
 
-routes: list[BaseRoute] = []
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from pimhub.access.keys import Action
+from pimhub.admin.grid_columns import Column, cell, columns_of
+from pimhub.admin.grid_query import GridPage, load_page
+from pimhub.admin.grid_state import (
+    OPERATORS,
+    PUBLISHED_CHOICES,
+    FilterRow,
+    GridState,
+)
+from pimhub.admin.web import (
+    blocking,
+    checked_form,
+    field_errors,
+    hub_of,
+    principal_of,
+    render,
+    see_other,
+    text_field,
+    url,
+    user_of,
+)
+from pimhub.api.auth import require
+from pimhub.catalog.errors import InvalidInput, NotFound
+
+PAGE_SIZES = (25, 50, 100, 200)
+# Errors of parameters without an input of their own on the form, shown under it.
+_ELSEWHERE = ("after", "sort", "cols", "published")
+
+
+def grid_url(class_name: str, query: str = "") -> str:
+    return url(f"/objects/{quote(class_name, safe='')}") + (f"?{query}" if query else "")
+
+
+def object_url(class_name: str, key: str) -> str:
+    return url(f"/objects/{quote(class_name, safe='')}/{quote(key, safe='')}")
+
+
+async def objects_index(request: Request) -> Response:
+    hub, principal = hub_of(request), principal_of(request)
+
+    def load() -> list[tuple[Any, int]]:
+        readable = [c for c in hub.classes.all() if principal.allows(Action.READ, c.name)]
+        counts = hub.catalog.object_counts()  # one grouped query for every class
+        shown = []
+        for c in readable:
+            found = counts.get(c.name)
+            drafts = principal.allows(Action.READ_DRAFTS, c.name)
+            shown.append((c, 0 if found is None else found.total if drafts else found.published))
+        return shown
+
+    classes = await blocking(load)
+    return render(request, "objects_index.html", {"classes": classes, "grid_url": grid_url})
+
+
+def _state(params: QueryParams) -> GridState:
+    lists = {k: params.getlist(k) for k in ("f", "op", "v")}
+    single = {k: v for k, v in params.items() if k not in lists and k != "cols"}
+    cols = [c for c in params.getlist("cols") if c]
+    if cols:
+        single["cols"] = ",".join(cols)
+    return GridState.parse(single, lists)
+
+
+def _as_typed(params: QueryParams) -> GridState:
+    """What the user typed, unchecked (cut short, NULs dropped), to show it again beside
+    the errors."""
+
+    def clean(value: str, limit: int = 4096) -> str:
+        return value.replace("\x00", "")[:limit]
+
+    fs, ops, vs = (params.getlist(k)[:8] for k in ("f", "op", "v"))
+    rows = tuple(
+        FilterRow(clean(f, 200), clean(ops[n] if n < len(ops) else "eq", 20), clean(vs[n], 500))
+        for n, f in enumerate(fs)
+        if n < len(vs) and f
+    )
+    return GridState(
+        q=clean(params.get("q", ""), 200),
+        rows=rows,
+        filter=clean(params.get("filter", "")),
+        published=params.get("published", "")
+        if params.get("published") in PUBLISHED_CHOICES
+        else "",
+        sort=clean(params.get("sort", ""), 300),
+    )
+
+
+async def grid(request: Request) -> Response:
+    return await _grid(request, "grid.html")
+
+
+async def grid_rows(request: Request) -> Response:
+    """The results (table and pager) alone, for htmx; the same query string as the page."""
+    return await _grid(request, "grid_results.html")
+
+
+async def _grid(request: Request, template: str) -> Response:
+    class_name = request.path_params["class_name"]
+    hub, principal = hub_of(request), principal_of(request)
+    require(principal, Action.READ, class_name)
+    definition = await blocking(hub.classes.get, class_name)  # unknown: the 404 page
+    try:
+        state = _state(request.query_params)
+        page = await blocking(load_page, hub, principal, definition, state)
+    except InvalidInput as exc:
+        state = _as_typed(request.query_params)
+        page = GridPage(definition, [], [])
+        context = await _context(request, class_name, state, page, exc)
+        return render(request, template, context, status=422)
+    return render(request, template, await _context(request, class_name, state, page, None))
+
+
+async def _context(
+    request: Request,
+    class_name: str,
+    state: GridState,
+    page: GridPage,
+    error: InvalidInput | None,
+) -> dict[str, Any]:
+    hub = hub_of(request)
+    errors = field_errors(error) if error else {}
+    views = await blocking(hub.saved_views.list, user_of(request).id, class_name)
+    rows = []
+    if page.lookups is not None:
+        rows = [
+            (
+                obj,
+                object_url(class_name, obj.key),
+                [cell(obj, c, page.lookups) for c in page.columns],
+            )
+            for obj in page.items
+        ]
+    offered = columns_of(page.definition)
+    shown = {c.name for c in page.columns}
+    return {
+        "definition": page.definition,
+        "class_name": class_name,
+        "state": state,
+        "page": page,
+        "rows": rows,
+        "offered": list(offered.values()),
+        "shown": shown,
+        "filterable": [c for c in offered.values() if c.sort_name is not None],
+        "operators": OPERATORS,
+        "published_choices": PUBLISHED_CHOICES,
+        "page_sizes": PAGE_SIZES,
+        "error": error,
+        "errors": errors,
+        "filter_errors": {k: v for k, v in errors.items() if k.startswith("filter")},
+        "other_errors": {k: v for k, v in errors.items() if k.split("[")[0] in _ELSEWHERE},
+        "views": views,
+        "view_query": state.query(after="") if not error else "",
+        "grid_url": grid_url,
+        "sort_link": lambda col: _sort_link(class_name, state, col),
+        "aria_sort": lambda col: _aria_sort(state, col),
+    }
+
+
+def _primary_sort(state: GridState) -> tuple[str, bool]:
+    first = next((s.strip() for s in state.sort.split(",") if s.strip()), "")
+    return first.lstrip("-+"), first.startswith("-")
+
+
+def _aria_sort(state: GridState, col: Column) -> str | None:
+    name, descending = _primary_sort(state)
+    if col.sort_name is None or col.sort_name != name:
+        return None
+    return "descending" if descending else "ascending"
+
+
+def _sort_link(class_name: str, state: GridState, col: Column) -> str:
+    """The header's link: ascending first, then descending; back to the first page."""
+    name, descending = _primary_sort(state)
+    assert col.sort_name is not None
+    wanted = f"-{col.sort_name}" if col.sort_name == name and not descending else col.sort_name
+    return grid_url(class_name, state.query(sort=wanted, after=""))
+
+
+async def save_view(request: Request) -> Response:
+    form = await checked_form(request)
+    class_name = request.path_params["class_name"]
+    hub, principal = hub_of(request), principal_of(request)
+    require(principal, Action.READ, class_name)
+    await blocking(hub.classes.get, class_name)
+    name = text_field(form, "name")
+    query = text_field(form, "query").lstrip("?")
+    try:
+        # Stored as the grid writes it: only the grid's parameters, checked, without a page.
+        state = _state(QueryParams(parse_qsl(query, keep_blank_values=True)))
+        saved = await blocking(
+            hub.saved_views.save, user_of(request).id, class_name, name, state.query(after="")
+        )
+    except InvalidInput as exc:
+        return see_other(grid_url(class_name, query), f"The view was not saved: {exc.detail}")
+    return see_other(grid_url(class_name, saved.query), f"Saved the view '{saved.name}'.")
+
+
+async def delete_view(request: Request) -> Response:
+    await checked_form(request)
+    class_name = request.path_params["class_name"]
+    raw = request.path_params["view_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise NotFound(f"no saved view {raw[:40]!r}")
+    await blocking(hub_of(request).saved_views.delete, user_of(request).id, int(raw))
+    return see_other(grid_url(class_name), "Deleted the saved view.")
+
+
+routes: list[BaseRoute] = [
+    Route("/objects", objects_index, methods=["GET"]),
+    Route("/objects/{class_name}", grid, methods=["GET"]),
+    Route("/grid/{class_name}/rows", grid_rows, methods=["GET"]),
+    Route("/grid/{class_name}/views", save_view, methods=["POST"]),
+    Route("/grid/{class_name}/views/{view_id}/delete", delete_view, methods=["POST"]),
+]

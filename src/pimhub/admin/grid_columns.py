@@ -1,0 +1,195 @@
+"""The catalog grid's columns: which a class offers, its default choice, and each cell's
+text, with the relation targets and assets of a whole page read in one statement each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pimhub.access.keys import Action, ApiKey
+from pimhub.assets.model import Asset, asset_url
+from pimhub.assets.presets import ThumbnailPreset
+from pimhub.assets.thumbnails import RASTER_TYPES
+from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.fields import ORDERABLE_TYPES, FieldDefinition, FieldType
+from pimhub.catalog.objects import CatalogObject
+from pimhub.catalog.product_view import asset_uuids, pick_language
+from pimhub.search.documents import name_field
+
+SYSTEM_COLUMNS = {
+    "published": "Published",
+    "modifiedAt": "Modified",
+    "createdAt": "Created",
+    "version": "Version",
+}
+_SCALARS = (
+    FieldType.MONEY,
+    FieldType.NUMBER,
+    FieldType.QUANTITY,
+    FieldType.SELECT,
+    FieldType.BOOLEAN,
+    FieldType.DATE,
+)
+MAX_CELL = 80
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    title: str
+    sort_name: str | None  # what `sort=` names to sort by it; None: it cannot be sorted by
+    numeric: bool = False
+    field: FieldDefinition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    text: str
+    image: str | None = None  # a thumbnail's URL
+    alt: str = ""
+
+
+def columns_of(definition: ClassDefinition) -> dict[str, Column]:
+    """Every column the class offers, by name, in the class's order (the key first)."""
+    found: dict[str, Column] = {}
+    key = definition.key_field
+    # Sorted by the indexed business key column rather than the field inside the data.
+    found[key.name] = Column(key.name, key.title or key.name, "key", False, key)
+    for f in definition.fields:
+        if f.name == key.name:
+            continue
+        sortable = f.type in ORDERABLE_TYPES and not f.is_list and not f.price_list
+        numeric = f.type in (FieldType.NUMBER, FieldType.MONEY, FieldType.QUANTITY)
+        found[f.name] = Column(f.name, f.title or f.name, f.name if sortable else None, numeric, f)
+    for name, title in SYSTEM_COLUMNS.items():
+        found[name] = Column(name, title, name, name == "version")
+    return found
+
+
+def default_columns(definition: ClassDefinition) -> tuple[str, ...]:
+    """The business key, a thumbnail (the first asset field), the name, a few scalar
+    fields, published and modified."""
+    chosen = [definition.key_field.name]
+    image = next((f for f in definition.fields if f.type == FieldType.ASSET), None)
+    if image is not None:
+        chosen.append(image.name)
+    named = name_field(definition)
+    if named is not None and named.name not in chosen:
+        chosen.append(named.name)
+    scalars = [f.name for f in definition.fields if f.type in _SCALARS and not f.is_list]
+    chosen += [n for n in scalars if n not in chosen][:3]
+    return (*chosen, "published", "modifiedAt")
+
+
+def chosen_columns(
+    definition: ClassDefinition, wanted: Sequence[str]
+) -> tuple[list[Column], list[str]]:
+    """The columns `wanted` names (the key always first), and the names it has that the
+    class does not (a saved view older than a class change), which are left out."""
+    offered = columns_of(definition)
+    names = list(dict.fromkeys(wanted or default_columns(definition)))
+    key = definition.key_field.name
+    unknown = [n for n in names if n not in offered]
+    names = [key] + [n for n in names if n in offered and n != key]
+    return [offered[n] for n in names], unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """What a page's cells show of other records: target keys and assets, by uuid."""
+
+    keys: Mapping[str, str]
+    assets: Mapping[str, Asset]
+    thumbnail: ThumbnailPreset | None
+    language: str
+
+
+def wanted_uuids(
+    objs: Iterable[CatalogObject], columns: Sequence[Column]
+) -> tuple[list[str], list[str]]:
+    """(relation target uuids, asset uuids) the page's chosen columns show."""
+    relations: list[str] = []
+    assets: list[str] = []
+    for obj in objs:
+        for col in columns:
+            f = col.field
+            if f is None or f.type not in (FieldType.RELATION, FieldType.ASSET):
+                continue
+            found = asset_uuids([obj.values.get(f.name)])
+            if f.type == FieldType.ASSET:
+                assets += found[:1]  # a gallery shows its first picture
+            else:
+                relations += found
+    return list(dict.fromkeys(relations)), list(dict.fromkeys(assets))
+
+
+def visible_keys(principal: ApiKey, targets: Mapping[str, CatalogObject]) -> dict[str, str]:
+    """uuid -> business key of the targets the user may see."""
+    return {
+        uuid: obj.key
+        for uuid, obj in targets.items()
+        if principal.allows(Action.READ, obj.class_name)
+        and (obj.published or principal.allows(Action.READ_DRAFTS, obj.class_name))
+    }
+
+
+def cell(obj: CatalogObject, col: Column, lookups: Lookups) -> Cell:
+    if col.field is None:
+        return Cell(_system(obj, col.name))
+    f, value = col.field, obj.values.get(col.field.name)
+    if value is None:
+        return Cell("")
+    if f.type == FieldType.ASSET:
+        return _asset(value, lookups)
+    if f.type == FieldType.RELATION:
+        refs = value if isinstance(value, list) else [value]
+        return Cell(", ".join(lookups.keys[u] for u in refs if u in lookups.keys))
+    if f.localized:
+        value = pick_language(value, lookups.language, lookups.language)
+    return Cell(_short(_text(f, value)))
+
+
+def _system(obj: CatalogObject, name: str) -> str:
+    if name == "published":
+        return "Published" if obj.published else "Draft"
+    if name == "version":
+        return str(obj.version)
+    moment = obj.modified_at if name == "modifiedAt" else obj.created_at
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _text(f: FieldDefinition, value: Any) -> str:
+    if f.type == FieldType.MONEY and isinstance(value, dict):
+        if "amount" in value:
+            return f"{value.get('amount')} {value.get('currency') or ''}".strip()
+        return ", ".join(f"{amount} {currency}" for currency, amount in value.items())
+    if f.type == FieldType.QUANTITY and isinstance(value, dict):
+        return f"{value.get('value')} {value.get('unit') or ''}".strip()
+    if f.type == FieldType.BOOLEAN:
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if f.type == FieldType.RICH_TEXT:
+        return _TAG.sub(" ", str(value))
+    return str(value)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _asset(value: Any, lookups: Lookups) -> Cell:
+    found = asset_uuids([value])
+    asset = lookups.assets.get(found[0]) if found else None
+    if asset is None:
+        return Cell("")
+    alt = asset.metadata.get("alt")
+    alt_text = pick_language(alt, lookups.language, lookups.language) if alt else None
+    label = str(alt_text or asset.filename)
+    if asset.mimetype in RASTER_TYPES and lookups.thumbnail is not None:
+        return Cell(label, asset_url("", asset, lookups.thumbnail), label)
+    return Cell(asset.filename)
