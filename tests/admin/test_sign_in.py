@@ -5,6 +5,7 @@ throttle, and where `next` may lead."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -193,3 +194,17 @@ def test_odd_sign_in_tokens_are_refused_not_a_500(users_hub: Hub, token: str) ->
 def test_a_nul_in_the_username_is_a_4xx(users_hub: Hub) -> None:
     client = TestClient(create_app(users_hub))
     assert sign_in(client, "vie\x00wer").status_code == 400
+
+
+def test_auto_marks_the_cookie_secure_behind_an_https_proxy(users_hub: Hub) -> None:
+    """uvicorn's proxy headers middleware (on by default for trusted proxies) turns
+    X-Forwarded-Proto: https into the request's scheme, which 'auto' follows."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    users_hub.settings.admin_secure_cookies = "auto"
+    app: Any = create_app(users_hub)  # ASGI typing differs between uvicorn and Starlette
+    proxied: Any = ProxyHeadersMiddleware(app, trusted_hosts="*")
+    client = TestClient(proxied, headers={"X-Forwarded-Proto": "https"})
+    answer = sign_in(client, "viewer")
+    [cookie] = [c for c in answer.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)]
+    assert "secure" in cookie.lower()
