@@ -239,6 +239,36 @@ class ClassService:
 
         return self._write(work)
 
+    def check(self, raw: Mapping[str, Any], *, name: str | None = None) -> str:
+        """What saving `raw` would do (created, updated or unchanged) without saving it: the
+        same refusals as create (`name` None) and replace (`name` the class changed), from
+        the same checks, so a form can offer a dry run."""
+        definition = parse_class_definition(raw)
+        if name is not None and definition.name != name:
+            raise InvalidInput(
+                f"the definition names '{definition.name}' but this is class '{name}'",
+                [FieldError("name", "differs from the class being changed")],
+            )
+        self._refuse_breaking_dependents([definition])
+        with self.uow() as uow:
+            old = uow.classes.get(definition.name)
+            if old is None and name is not None:
+                raise UnknownClass(f"there is no class '{name}'")
+            if old is not None and name is None:
+                raise Conflict(
+                    f"class '{definition.name}' already exists; use PUT to change it",
+                    [FieldError("name", "already exists")],
+                )
+            if old is not None and old.to_dict(with_version=False) == definition.to_dict(
+                with_version=False
+            ):
+                return "unchanged"
+            if old is not None:
+                self._refuse_breaking(uow, old, definition)
+            known = {c.name for c in uow.classes.all()} | {definition.name}
+            _refuse_unknown_targets(definition, known)
+            return "created" if old is None else "updated"
+
     def delete(self, name: str, *, author: str) -> None:
         if self.dependents:
             old = self.get(name)
@@ -348,17 +378,21 @@ class ClassService:
         author: str,
         pending: Sequence[ClassDefinition],
     ) -> ClassDefinition:
-        known = {c.name for c in uow.classes.all()} | {p.name for p in pending}
-        missing = [
-            FieldError(f"fields.{f.name}.target", f"no class '{f.target}'")
-            for f in definition.relation_fields()
-            if f.target not in known
-        ]
-        if missing:
-            raise InvalidClassDefinition(
-                f"class {definition.name} relates to unknown classes", missing
-            )
+        _refuse_unknown_targets(
+            definition, {c.name for c in uow.classes.all()} | {p.name for p in pending}
+        )
         saved = definition.with_version(version)
         uow.classes.save(saved, author)
         uow.outbox.add(class_event(definition.name, version, action, self.clock()))
         return saved
+
+
+def _refuse_unknown_targets(definition: ClassDefinition, known: set[str]) -> None:
+    """Relations must target a class that exists (or is saved in the same apply)."""
+    missing = [
+        FieldError(f"fields.{f.name}.target", f"no class '{f.target}'")
+        for f in definition.relation_fields()
+        if f.target not in known
+    ]
+    if missing:
+        raise InvalidClassDefinition(f"class {definition.name} relates to unknown classes", missing)
