@@ -31,6 +31,7 @@ class Lazy:
 
 COMMANDS: dict[str, Lazy] = {
     "keys": Lazy("keys", "Manage API keys."),
+    "users": Lazy("users", "Manage the users of the admin UI."),
     "classes": Lazy("classes", "Export and apply class definitions (YAML)."),
     "db": Lazy("db", "Database schema."),
     "webhooks": Lazy("webhooks", "Manage webhook endpoints and their deliveries."),
