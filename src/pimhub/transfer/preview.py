@@ -71,7 +71,18 @@ def preview(
     rows = []
     for record in records:
         values = {} if record.problem else mapping.apply(record.values)[0]
-        shown = {k: shown_value(v) for k, v in values.items()}
+        shown = {k: shown_value(v) for k, v in _flat(values).items()}
         errors = tuple(by_row.get(record.number, []))
         rows.append(PreviewRow(record.number, record.line, shown, errors))
     return Preview(class_name, tuple(rows), summary)
+
+
+def _flat(values: dict[str, Any]) -> dict[str, Any]:
+    """Values by the targets a mapping names (name.en, price.amount), as the user wrote them."""
+    flat: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update((f"{name}.{part}", v) for part, v in value.items())
+        else:
+            flat[name] = value
+    return flat
