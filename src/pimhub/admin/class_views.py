@@ -24,7 +24,15 @@ from pimhub.admin.web import (
     render,
     see_other,
 )
-from pimhub.admin.yaml_field import MAX_FORM_BYTES, dump, form_status, read_mapping, shown
+from pimhub.admin.yaml_field import (
+    MAX_FORM_BYTES,
+    dump,
+    expected_version,
+    form_status,
+    form_text,
+    read_mapping,
+    shown,
+)
 from pimhub.api.auth import require
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import CatalogError
@@ -79,8 +87,8 @@ async def save_class(request: Request) -> Response:
     require(principal_of(request), Action.ADMIN)
     hub = hub_of(request)
     current = await blocking(hub.classes.get, name)
-    text = _text(form.get(FIELD))
-    version = _version(form.get("version"))
+    text = form_text(form.get(FIELD))
+    version = expected_version(form.get("version"))
     try:
         raw = read_mapping(text, FIELD, wrapper="classes")
         if form.get("action") == "check":
@@ -109,7 +117,7 @@ async def create_class(request: Request) -> Response:
     form = await checked_form(request, max_bytes=MAX_FORM_BYTES)
     require(principal_of(request), Action.ADMIN)
     hub = hub_of(request)
-    text = _text(form.get(FIELD))
+    text = form_text(form.get(FIELD))
     try:
         raw = read_mapping(text, FIELD, wrapper="classes")
         if form.get("action") == "check":
@@ -179,18 +187,6 @@ def _plain(value: Any) -> str:
     if isinstance(value, list):
         return " | ".join(str(v) for v in value)
     return str(value)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _version(value: Any) -> int | None:
-    """The version the form was made from, so a save over someone else's newer change is
-    refused (409) instead of undoing it; absent or garbled: no check, as REST without one."""
-    if isinstance(value, str) and value.isdigit() and len(value) < 10:
-        return int(value)
-    return None
 
 
 routes: list[BaseRoute] = [

@@ -134,3 +134,16 @@ def shown(text: str) -> str:
     """The user's text to put back into the form: all of it, but a NUL (which no page can
     hold) becomes U+FFFD."""
     return text.replace("\x00", "\ufffd")
+
+
+def form_text(value: Any) -> str:
+    """A form field's text ('' for a missing field or a file in its place)."""
+    return value if isinstance(value, str) else ""
+
+
+def expected_version(value: Any) -> int | None:
+    """The version a form was made from, so a save over someone else's newer change is
+    refused (409) instead of undoing it; absent or garbled: no check, as REST without one."""
+    if isinstance(value, str) and value.isdigit() and len(value) < 10:
+        return int(value)
+    return None
