@@ -4,14 +4,18 @@ hidden prompt or stdin, and every refusal one clear line."""
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 import pytest
+from rich.text import Text
 from typer.testing import CliRunner
 
-from pimhub.bootstrap import bootstrap
+from pimhub.bootstrap import Hub, bootstrap
 from pimhub.catalog.errors import Unauthorized
 from pimhub.cli import users as users_cli
 from pimhub.cli.main import app
+from pimhub.cli.server import DEMO_ADMIN_FILE, DemoAdmin, banner, demo_admin, initialize
 from pimhub.settings import Settings
 from pimhub.users.model import Role
 from pimhub.users.service import UserService
@@ -151,3 +155,100 @@ def test_the_last_admin_is_kept(runner: CliRunner, users: UserService) -> None:
 def test_users_is_listed_in_the_help(runner: CliRunner) -> None:
     code, out, _ = invoke(runner, "--help")
     assert code == 0 and "users" in out and "Manage the users of the admin UI." in out
+
+
+# -- the demo's admin user -------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_hub(tmp_path: Path, db_url: str) -> Hub:
+    hub = bootstrap(
+        Settings(
+            database_url=db_url,
+            data_dir=tmp_path / "data",
+            password_memory_kib=64,
+            password_time_cost=1,
+        )
+    )
+    initialize(hub)
+    return hub
+
+
+def admin_text(hub: Hub, admin: DemoAdmin) -> str:
+    """The banner as printed (markup rendered away)."""
+    lines = banner(hub, "phk_x", None, "http://127.0.0.1:8000", admin=admin)
+    return "\n".join(Text.from_markup(line).plain for line in lines)
+
+
+def test_the_demo_admin_is_made_once_and_printed_the_same(demo_hub: Hub) -> None:
+    first = demo_admin(demo_hub)
+    assert first.username == "admin" and first.problem is None
+    assert demo_hub.users.authenticate("admin", first.password).role == Role.ADMIN
+    saved = demo_hub.settings.data_dir / DEMO_ADMIN_FILE
+    assert saved.read_text().strip() == first.password
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert demo_admin(demo_hub) == first  # a restart
+    assert len(demo_hub.users.all()) == 1
+    text = admin_text(demo_hub, first)
+    assert "http://127.0.0.1:8000/admin/" in text
+    assert "user admin" in text and f"password {first.password}" in text
+
+
+def test_a_disabled_demo_admin_is_left_disabled_and_the_banner_says_how_to_enable(
+    demo_hub: Hub, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = demo_admin(demo_hub)
+    demo_hub.users.create("other", PASSWORD, "admin")
+    demo_hub.users.disable("admin")
+    again = demo_admin(demo_hub)
+    assert again.problem == "disabled"
+    assert not demo_hub.users.get("admin").active  # not silently re-enabled
+    text = admin_text(demo_hub, again)
+    assert first.password not in text and "was disabled" in text
+    [fix] = [line.split() for line in text.splitlines() if "users enable" in line]
+    monkeypatch.setenv("PIMHUB_DATA_DIR", str(demo_hub.settings.data_dir))
+    code, _, err = invoke(runner, *fix[1:])  # works as pasted
+    assert code == 0, err
+    assert demo_admin(demo_hub) == first
+
+
+def test_a_changed_demo_admin_password_is_kept_and_the_banner_says_how_to_restore(
+    demo_hub: Hub, runner: CliRunner
+) -> None:
+    first = demo_admin(demo_hub)
+    demo_hub.users.set_password("admin", "chosen by the reader")
+    again = demo_admin(demo_hub)
+    assert again.problem == "password changed"
+    assert demo_hub.users.authenticate("admin", "chosen by the reader")  # not reset
+    text = admin_text(demo_hub, again)
+    assert f"password {first.password}" not in text and "another password" in text
+    [fix] = [line.strip() for line in text.splitlines() if "users passwd" in line]
+    assert fix.endswith(f"--password-stdin < {demo_hub.settings.data_dir / DEMO_ADMIN_FILE}")
+    command, _, file = fix.partition(" < ")
+    code, _, err = run(runner, *command.split()[2:], stdin=Path(file).read_text())
+    assert code == 0, err
+    assert demo_admin(demo_hub) == first
+
+
+def test_a_lost_demo_admin_file_does_not_reset_the_user(demo_hub: Hub) -> None:
+    first = demo_admin(demo_hub)
+    (demo_hub.settings.data_dir / DEMO_ADMIN_FILE).unlink()
+    again = demo_admin(demo_hub)
+    assert again.problem == "password changed" and again.password == ""
+    assert demo_hub.users.authenticate("admin", first.password)
+    assert "--password-stdin" not in admin_text(demo_hub, again)
+
+
+def test_a_saved_password_makes_the_user_again_on_a_new_database(demo_hub: Hub) -> None:
+    first = demo_admin(demo_hub)
+    other = bootstrap(
+        Settings(
+            database_url=f"sqlite:///{demo_hub.settings.data_dir / 'other.db'}",
+            data_dir=demo_hub.settings.data_dir,
+            password_memory_kib=64,
+            password_time_cost=1,
+        )
+    )
+    initialize(other)
+    assert demo_admin(other) == first
+    assert other.users.authenticate("admin", first.password)

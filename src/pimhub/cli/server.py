@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -106,8 +108,9 @@ def register(app: typer.Typer) -> None:
         initialize(hub)
         seed_demo(hub, products)
         token, replaced = demo_key(hub)
+        admin = demo_admin(hub)
         base = f"http://{host or hub.settings.host}:{port or hub.settings.port}"
-        for line in banner(hub, token, replaced, base):
+        for line in banner(hub, token, replaced, base, admin=admin):
             console.print(line, highlight=False)
         run_server(hub, host, port, with_worker=True)
 
@@ -145,6 +148,56 @@ def demo_key(hub: Hub) -> tuple[str, str | None]:
     return token, replaced
 
 
+DEMO_ADMIN_FILE = "demo-admin.txt"
+DEMO_ADMIN = "admin"
+DISABLED, CHANGED = "disabled", "password changed"
+
+
+@dataclass(frozen=True)
+class DemoAdmin:
+    """The demo's admin UI login as the banner shows it. `problem`: why the saved password
+    does not sign in (DISABLED or CHANGED since the demo made the user), None when it does."""
+
+    username: str
+    password: str
+    problem: str | None = None
+
+
+def demo_admin(hub: Hub) -> DemoAdmin:
+    """The user `admin`, made once with a random password kept in the data directory
+    (demo-admin.txt, mode 0600), so a restarted demo prints the same login. A user someone
+    has disabled, or given another password, since is left as they made it: the banner says
+    so and how to undo it, rather than silently undoing their change."""
+    from pimhub.catalog.errors import NotFound, Unauthorized
+    from pimhub.users.model import MIN_PASSWORD
+
+    path = hub.settings.data_dir / DEMO_ADMIN_FILE
+    saved = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    try:
+        user = hub.users.get(DEMO_ADMIN)
+    except NotFound:
+        password = saved if len(saved) >= MIN_PASSWORD else secrets.token_urlsafe(12)
+        if password != saved:
+            _write_secret(path, password)  # first: a user made without it would be locked
+        hub.users.create(DEMO_ADMIN, password, "admin", display_name="Demo admin")
+        return DemoAdmin(DEMO_ADMIN, password)
+    if not user.active:
+        return DemoAdmin(DEMO_ADMIN, saved, DISABLED)
+    try:
+        hub.users.authenticate(DEMO_ADMIN, saved)
+    except Unauthorized:
+        usable = saved if len(saved) >= MIN_PASSWORD else ""  # lost or garbled
+        return DemoAdmin(DEMO_ADMIN, usable, CHANGED)
+    return DemoAdmin(DEMO_ADMIN, saved)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # a secret: for this user only, even in a file made before
+    path.write_text(text + "\n", encoding="utf-8")
+
+
 def cli_name() -> str:
     """How the reader called pimhub, so the banner's commands work when pasted: `pimhub` when
     that is on PATH, else the path used (`.venv/bin/pimhub` without an activated venv)."""
@@ -160,7 +213,9 @@ def cli_name() -> str:
         return str(called)
 
 
-def banner(hub: Hub, token: str, replaced: str | None, base: str) -> list[str]:
+def banner(
+    hub: Hub, token: str, replaced: str | None, base: str, *, admin: DemoAdmin | None = None
+) -> list[str]:
     """What the demo prints before serving; every command in it works as pasted."""
     prog = cli_name()
     key_file = hub.settings.data_dir / DEMO_KEY_FILE
@@ -179,6 +234,8 @@ def banner(hub: Hub, token: str, replaced: str | None, base: str) -> list[str]:
             f"            [yellow]new key: the saved one ({escape(replaced)}) was revoked, lost "
             "or is no longer valid, and no longer works; use this one[/]"
         )
+    if admin is not None:
+        lines += admin_lines(hub, admin, base, prog)
     return [
         *lines,
         f"  API:      {base}/api/v1/products/PH-00001",
@@ -187,6 +244,27 @@ def banner(hub: Hub, token: str, replaced: str | None, base: str) -> list[str]:
         "  Webhooks: delivered by this process, to loopback and private URLs too; from "
         "another shell:",
         f"            {allow}{escape(prog)} webhooks create --url http://127.0.0.1:9000/hook\n",
+    ]
+
+
+def admin_lines(hub: Hub, admin: DemoAdmin, base: str, prog: str) -> list[str]:
+    """The admin UI's address and login, or why the saved login no longer works and the
+    command that fixes it."""
+    where = escape(str(hub.settings.data_dir / DEMO_ADMIN_FILE))
+    name = escape(admin.username)
+    address = f"  Admin UI: {base}/admin/  user [bold]{name}[/]"
+    if admin.problem is None:
+        return [f"{address}  password [bold]{escape(admin.password)}[/]  (kept in {where})"]
+    if admin.problem == DISABLED:
+        why, fix = "was disabled since the demo made it", f"users enable {name}"
+    else:
+        why, fix = f"has another password than the one in {where}", f"users passwd {name}"
+        if admin.password:  # pasted, this sets the saved one again
+            fix += f" --password-stdin < {where}"
+    return [
+        address,
+        f"            [yellow]{name} {why}; the demo leaves that as it is. To undo it:[/]",
+        f"            {escape(prog)} {fix}",
     ]
 
 
