@@ -22,6 +22,7 @@ from pimhub.admin.delivery_filters import (
 from pimhub.admin.web import (
     blocking,
     checked_form,
+    fragment,
     hub_of,
     principal_of,
     render,
@@ -83,6 +84,13 @@ async def detail_page(request: Request) -> Response:
         "connector": requests is None,
     }
     return render(request, "delivery.html", context)
+
+
+async def status_fragment(request: Request) -> Response:
+    """The detail page's status line, polled by htmx while the delivery is still open."""
+    hooks = _hooks(request)
+    record, _ = await blocking(hooks.delivery, _delivery_id(request))
+    return fragment(request, "delivery_status.html", {"record": record, "polled": True})
 
 
 async def replay_one(request: Request) -> Response:
@@ -157,5 +165,6 @@ routes: list[BaseRoute] = [
     Route("/deliveries", log_page, methods=["GET"]),
     Route("/deliveries/replay", replay_matching, methods=["POST"]),
     Route("/deliveries/{id}", detail_page, methods=["GET"]),
+    Route("/deliveries/{id}/status", status_fragment, methods=["GET"]),
     Route("/deliveries/{id}/replay", replay_one, methods=["POST"]),
 ]

@@ -15,9 +15,9 @@ from markupsafe import Markup
 OK_COLOUR = "#17693a"
 BAD_COLOUR = "#b3261e"
 EMPTY_COLOUR = "#d7dbe3"
-BAR = 4  # px per hour
+BAR = 5  # px per hour
 GAP = 1
-HEIGHT = 24
+HEIGHT = 28
 
 
 def sparkline_svg(succeeded: Sequence[int], failed: Sequence[int]) -> Markup:
