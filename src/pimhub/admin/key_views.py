@@ -1,7 +1,220 @@
-"""(being built: see issue 18)"""
+"""API keys (admins only): the list, creating a key and revoking one.
+
+A new key's secret is in the answer to the creating POST and nowhere else: not in a cookie,
+an address, a redirect or a log, and the page is not cached. Each create form carries a
+one-time token, so sending it again (a reload of the answer) makes no second key and shows no
+secret: it answers that the key exists. Revoking asks first, then POSTs.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import secrets
+from collections import OrderedDict
+from threading import Lock
+from typing import Any
 
-routes: list[BaseRoute] = []
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from pimhub.access.keys import ENVIRONMENTS, Action, ApiKey, parse_scopes
+from pimhub.admin.durations import ago, stamp
+from pimhub.admin.web import (
+    blocking,
+    checked_form,
+    field_errors,
+    hub_of,
+    no_store,
+    principal_of,
+    render,
+    see_other,
+    text_field,
+)
+from pimhub.api.auth import require
+from pimhub.catalog.clock import utc_now
+from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInput, NotFound
+
+# The scopes offered as checkboxes; anything else parse_scopes takes goes in "other scopes".
+COMMON_SCOPES = (
+    ("read:*", "Read published objects of every class"),
+    ("read-drafts:*", "Read drafts too"),
+    ("write:*", "Create and change objects"),
+    ("delete:*", "Delete objects"),
+    ("publish:*", "Publish (workflow transitions that need publish)"),
+    ("integrate", "Webhooks, deliveries, datahub, connectors, import profiles"),
+    ("admin", "Everything, including classes, keys and users"),
+)
+MAX_EXPIRY_DAYS = 3650
+FORM_TOKENS = 10_000  # create forms remembered as sent (per process), oldest forgotten first
+
+
+class FormAlreadySent(Conflict):
+    code = "form-already-sent"
+    title = "This form was already sent"
+
+
+class SentForms:
+    """One-time tokens of create forms already sent: a second POST of the same form (a reload,
+    a double click) must not make a second key. Kept in this process; past FORM_TOKENS the
+    oldest are forgotten."""
+
+    PENDING = "(being made)"
+
+    def __init__(self) -> None:
+        self._sent: OrderedDict[str, str] = OrderedDict()
+        self._lock = Lock()
+
+    def reserve(self, token: str) -> str | None:
+        """Marks `token` as in use; returns what it was used for if it already was."""
+        with self._lock:
+            earlier = self._sent.get(token)
+            if earlier is None:
+                self._sent[token] = self.PENDING
+                while len(self._sent) > FORM_TOKENS:
+                    self._sent.popitem(last=False)
+            return earlier
+
+    def record(self, token: str, key_id: str) -> None:
+        with self._lock:
+            self._sent[token] = key_id
+
+    def release(self, token: str) -> None:
+        """The form was refused: the user fixes it and sends the same form again."""
+        with self._lock:
+            self._sent.pop(token, None)
+
+
+SENT = SentForms()
+
+
+async def keys_page(request: Request) -> Response:
+    require(principal_of(request), Action.ADMIN)
+    wanted = request.query_params.get("scope", "")
+    preset = {"scopes": [wanted]} if wanted else {}
+    return await _page(request, preset)
+
+
+async def create_key(request: Request) -> Response:
+    form = await checked_form(request)
+    require(principal_of(request), Action.ADMIN)
+    values = _values(form)
+    token = values["form_token"]
+    earlier = SENT.reserve(token) if token else None
+    if earlier is not None:
+        sent = FormAlreadySent(
+            f"the key {earlier} was made from this form already; its secret was shown once "
+            "and is not shown again. Revoke it and make a new one if the secret was lost."
+        )
+        return await _page(request, values, error=sent, status=409)
+    try:
+        name, scopes, environment, days = _checked(values)
+        key, secret = await blocking(
+            hub_of(request).access.create,
+            name,
+            scopes,
+            environment=environment,
+            expires_in_days=days,
+        )
+    except CatalogError as exc:
+        if token:
+            SENT.release(token)
+        return await _page(request, values, error=exc, status=422)
+    if token:
+        SENT.record(token, key.key_id)
+    page = render(request, "keys_created.html", {"key": key, "secret": secret, "stamp": stamp})
+    return no_store(page)
+
+
+async def revoke_page(request: Request) -> Response:
+    require(principal_of(request), Action.ADMIN)
+    key = await blocking(_active_key, hub_of(request), request.path_params["key_id"])
+    return render(request, "keys_revoke.html", {"key": key, "stamp": stamp})
+
+
+async def revoke_key(request: Request) -> Response:
+    await checked_form(request)
+    require(principal_of(request), Action.ADMIN)
+    hub = hub_of(request)
+    key = await blocking(_active_key, hub, request.path_params["key_id"])
+    await blocking(hub.access.revoke, key.key_id)
+    return see_other("/keys", f"Key {key.key_id} ({key.name}) revoked; it is refused from now on.")
+
+
+def _active_key(hub: Any, key_id: str) -> ApiKey:
+    """The active key with this id. Revoking by id only: AccessService.revoke also takes a
+    name (every key of that name), which a form must never do by accident."""
+    found = next((k for k in hub.access.all() if k.key_id == key_id), None)
+    if found is None:
+        raise NotFound(f"there is no API key '{key_id[:40]}'")
+    if found.revoked_at is not None:
+        raise NotFound(f"the key {key_id} is already revoked")
+    return found
+
+
+async def _page(
+    request: Request,
+    values: dict[str, Any],
+    *,
+    error: CatalogError | None = None,
+    status: int = 200,
+) -> Response:
+    keys = await blocking(hub_of(request).access.all)
+    chosen = list(values.get("scopes", []))
+    common = {s for s, _ in COMMON_SCOPES}
+    context = {
+        "keys": keys,
+        "now": utc_now(),
+        "ago": ago,
+        "stamp": stamp,
+        "common_scopes": COMMON_SCOPES,
+        "environments": ENVIRONMENTS,
+        "chosen": set(chosen),
+        "other_scopes": values.get("other_scopes", ", ".join(s for s in chosen if s not in common)),
+        "values": values,
+        "error": error,
+        "errors": field_errors(error) if error else {},
+        # A fresh one-time token per form shown (see SentForms).
+        "form_token": secrets.token_urlsafe(16),
+    }
+    return render(request, "keys.html", context, status=status)
+
+
+def _values(form: FormData) -> dict[str, Any]:
+    """What the user sent, as the form shows it again (NULs refused by text_field)."""
+    return {
+        "name": text_field(form, "name").strip(),
+        "scopes": [s for s in form.getlist("scope") if isinstance(s, str) and "\x00" not in s],
+        "other_scopes": text_field(form, "other_scopes"),
+        "environment": text_field(form, "environment", "production"),
+        "expires_in_days": text_field(form, "expires_in_days").strip(),
+        "form_token": text_field(form, "form_token")[:64],
+    }
+
+
+def _checked(values: dict[str, Any]) -> tuple[str, list[str], str, int | None]:
+    raw = [*values["scopes"], values["other_scopes"]]
+    try:
+        scopes = list(parse_scopes(raw))
+    except InvalidInput as exc:
+        # One field on the form holds the typed scopes: name it, so the message sits there.
+        errors = [FieldError("other_scopes", e.message) for e in exc.errors]
+        raise InvalidInput(exc.detail, errors) from None
+    days_text = values["expires_in_days"]
+    days: int | None = None
+    if days_text:
+        if not days_text.isdigit() or not 1 <= int(days_text[:6]) <= MAX_EXPIRY_DAYS:
+            raise InvalidInput(
+                f"expiry is a whole number of days from 1 to {MAX_EXPIRY_DAYS}",
+                [FieldError("expires_in_days", f"1 to {MAX_EXPIRY_DAYS} days, or empty")],
+            )
+        days = int(days_text)
+    return values["name"], scopes, values["environment"], days
+
+
+routes: list[BaseRoute] = [
+    Route("/keys", keys_page, methods=["GET"]),
+    Route("/keys", create_key, methods=["POST"]),
+    Route("/keys/{key_id}/revoke", revoke_page, methods=["GET"]),
+    Route("/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
+]
