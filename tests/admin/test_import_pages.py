@@ -278,3 +278,39 @@ def test_unknown_jobs_and_reports_are_404(
     client = signed_in("manager")
     for path in ("/admin/imports/imp_nope", "/admin/imports/x/report", "/admin/imports/x/progress"):
         assert client.get(path).status_code == 404, path
+
+
+def test_a_running_job_polls_and_shows_its_live_counts(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    from datetime import UTC, datetime
+
+    from pimhub.transfer.jobs import ImportJob, JobStatus
+
+    job = ImportJob(
+        id="imp_running0000000000",
+        class_name="Product",
+        status=JobStatus.RUNNING,
+        file_name="big.csv",
+        options={"mode": "upsert", "onError": "skip", "dryRun": False, "format": "csv"},
+        author="manager",
+        created_at=datetime.now(UTC),
+        started_at=datetime.now(UTC),
+    )
+    imports_hub.imports.store.add(job)
+    imports_hub.imports._live[job.id] = {"rows": 4000, "created": 3990, "failed": 10}
+    client = signed_in("manager")
+    page = client.get(f"/admin/imports/{job.id}").text
+    assert 'hx-get="/admin/imports/imp_running0000000000/progress"' in page
+    assert 'hx-trigger="every 1s"' in page
+    assert "4,000 rows read so far" in page
+    assert '<a href="/admin/imports/imp_running0000000000">Refresh</a>' in page  # without JS
+    assert "/report" not in page  # not before it ends
+    assert client.get(f"/admin/imports/{job.id}/report").status_code == 404
+    assert '<span class="badge warn">running</span>' in client.get("/admin/imports").text
+    imports_hub.imports._live.clear()
+    imports_hub.imports.recover()  # as a restarted server: the job was interrupted
+    ended = client.get(f"/admin/imports/{job.id}/progress").text
+    assert "hx-trigger" not in ended  # the polling stops
+    assert '<span class="badge bad">failed: interrupted</span>' in ended
+    assert "the server stopped before the import finished" in ended

@@ -37,7 +37,6 @@ def test_a_manager_previews_runs_and_follows_an_import(
     page.get_by_role("link", name="Imports", exact=True).click()
     expect(page.get_by_role("heading", name="Imports", level=1)).to_be_visible()
     assert_accessible(page)
-    screenshot(page, "imports")
 
     page.get_by_role("link", name="New import").click()
     expect(page.get_by_role("heading", name="New import")).to_be_visible()
@@ -80,9 +79,47 @@ def test_a_manager_previews_runs_and_follows_an_import(
     row = page.get_by_role("row").filter(has_text=csv.name)
     expect(row).to_contain_text("partially failed")
     expect(row).to_contain_text("manager")
+    assert_accessible(page)
+    screenshot(page, "imports")
 
 
 def test_a_viewer_has_no_imports(site: Site, sign_in: Any) -> None:
     page = sign_in("viewer")
     answer = page.goto(site.admin("/imports/new"))
     assert answer is not None and answer.status == 403
+
+
+def test_an_integrator_schedules_an_import(site: Site, sign_in: Any) -> None:
+    from playwright.sync_api import expect
+
+    name = f"erp-{uuid.uuid4().hex[:8]}"
+    page = sign_in("integrator")
+    page.goto(site.admin("/imports"))
+    page.get_by_role("link", name="Scheduled imports").click()
+    expect(page.get_by_role("heading", name="Scheduled imports", level=1)).to_be_visible()
+    page.get_by_role("link", name="New scheduled import").click()
+    assert_accessible(page)
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Source (an http(s) URL)").fill("https://erp.example.com/products.csv")
+    page.get_by_label("Schedule (cron, UTC: m h dom mon dow, or @daily)").fill("not a schedule")
+    page.get_by_label("Mapping (YAML, or the name of a shipped mapping)").fill(MAPPING)
+    page.get_by_role("button", name="Create").click()
+    # Refused field by field, with what was typed kept.
+    expect(page.get_by_role("alert")).to_contain_text("problem")
+    cron = page.get_by_label("Schedule (cron, UTC: m h dom mon dow, or @daily)")
+    expect(cron).to_have_attribute("aria-invalid", "true")
+    expect(cron).to_have_value("not a schedule")
+    assert_accessible(page)
+    cron.fill("0 3 * * *")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_have_text(f"Scheduled import {name} created.")
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text("enabled")
+    expect(row).to_contain_text("never")
+    assert_accessible(page)
+    screenshot(page, "import-profiles")
+    page.get_by_role("button", name=f"Disable {name}").click()
+    expect(page.get_by_role("row").filter(has_text=name)).to_contain_text("disabled")
+    page.get_by_role("button", name=f"Delete {name}").click()
+    expect(page.get_by_role("status")).to_have_text(f"Scheduled import {name} deleted.")
+    expect(page.get_by_role("row").filter(has_text=name)).to_have_count(0)
