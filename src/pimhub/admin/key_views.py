@@ -32,6 +32,7 @@ from pimhub.admin.web import (
     text_field,
 )
 from pimhub.api.auth import require
+from pimhub.bootstrap import Hub
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInput, NotFound
 
@@ -141,7 +142,7 @@ async def revoke_key(request: Request) -> Response:
     return see_other("/keys", f"Key {key.key_id} ({key.name}) revoked; it is refused from now on.")
 
 
-def _active_key(hub: Any, key_id: str) -> ApiKey:
+def _active_key(hub: Hub, key_id: str) -> ApiKey:
     """The active key with this id. Revoking by id only: AccessService.revoke also takes a
     name (every key of that name), which a form must never do by accident."""
     found = next((k for k in hub.access.all() if k.key_id == key_id), None)
