@@ -4,6 +4,7 @@ validation errors, stale versions refused without loss, create, delete, publish.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from pimhub.bootstrap import Hub
 from pimhub.storage.tables import outbox
 from tests.admin.conftest import AdminClient
+from tests.assets.images import png
 
 Open = Callable[[str], AdminClient]
 EDITOR = "/admin/objects/Product/TS-1"
@@ -294,3 +296,22 @@ def test_unknown_objects_are_a_404_page(signed_in: Open, path: str) -> None:
 
 def test_a_nul_in_the_address_is_refused_before_the_editor(signed_in: Open) -> None:
     assert signed_in("manager").get("/admin/objects/Product/%00").status_code == 400
+
+
+def test_asset_fields_show_the_path_and_a_thumbnail_and_take_a_path(
+    users_hub: Hub, signed_in: Open
+) -> None:
+    users_hub.assets.add(io.BytesIO(png()), "/products/tee.png", author="t")
+    client = signed_in("manager")
+    data = form_of(client.get(EDITOR).text)
+    data["f.image"] = "/products/tee.png"
+    assert client.post_form(EDITOR, data).status_code == 303
+    obj = users_hub.catalog.get_object("Product", "TS-1", include_drafts=True)
+    assert obj.values["image"] != "/products/tee.png"  # stored as the asset's uuid
+    html = client.get(EDITOR).text
+    assert 'value="/products/tee.png"' in html
+    assert re.search(r'<img class="thumb" src="/assets/products/tee.png\?thumbnail=[^"]+"', html)
+    data = form_of(html)
+    data["f.image"] = "/products/missing.png"
+    refused = client.post_form(EDITOR, data)
+    assert refused.status_code == 422 and 'href="#f-image"' in refused.text

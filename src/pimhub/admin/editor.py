@@ -34,6 +34,7 @@ from pimhub.admin.editor_view import (
     object_path,
     read_refs,
     version_number,
+    when,
     with_lang,
 )
 from pimhub.admin.web import (
@@ -56,7 +57,7 @@ from pimhub.catalog.errors import (
     StaleVersion,
     VersionNotFound,
 )
-from pimhub.catalog.objects import CatalogObject, iso
+from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.transitions import open_transitions
 
 
@@ -134,7 +135,7 @@ async def _page(
         "transitions": [workflow.transition(t) for t in transitions] if workflow else [],
         "state": workflow.state(obj.workflow_state) if workflow and obj.workflow_state else None,
         "publishing": [t.name for t in workflow.publishing()] if workflow else [],
-        "modified": iso(obj.modified_at),
+        "modified": when(obj.modified_at),
     }
     return render(request, "object_editor.html", context, status=status)
 
@@ -248,7 +249,7 @@ async def _conflict(
     conflict = {
         "author": latest.author if latest else "someone",
         "version": fresh.version,
-        "at": iso(latest.created_at if latest else fresh.modified_at),
+        "at": when(latest.created_at if latest else fresh.modified_at),
         "expected": expected,
         "taken": [
             f.title or f.name

@@ -209,7 +209,9 @@ def _hint(f: FieldDefinition, lang: str) -> str:
     hints = []
     if f.localized:
         hints.append(f"in language {lang}")
-    if f.is_list and f.type != FieldType.MULTISELECT:
+    if f.type == FieldType.MULTISELECT:
+        hints.append("any number; Ctrl or Cmd and click to choose several")
+    elif f.is_list:
         hints.append("one per line")
     if f.type == FieldType.DATETIME:
         hints.append("ISO 8601 with a time zone, e.g. 2026-01-31T12:00:00Z")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,9 +15,9 @@ from starlette.requests import Request
 from pimhub.access.keys import Action, ApiKey
 from pimhub.admin.editor_fields import Refs
 from pimhub.admin.web import blocking, hub_of, url
-from pimhub.assets.detect import RASTER_TYPES
 from pimhub.assets.model import asset_url
 from pimhub.assets.presets import parse_presets
+from pimhub.assets.thumbnails import RASTER_TYPES
 from pimhub.bootstrap import Hub
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidInput
@@ -47,6 +48,11 @@ register_url_convertor("objkey", ObjectKeyConvertor())
 def object_path(class_name: str, key: str, suffix: str = "") -> str:
     """The editor's address of an object (key percent-encoded: ' ', '/', '%', '?' ...)."""
     return url(f"/objects/{quote(class_name, safe='')}/{quote(key, safe='')}{suffix}")
+
+
+def when(moment: datetime) -> str:
+    """A time as people read it in a list: to the second, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def with_lang(path: str, lang: str, default: str) -> str:

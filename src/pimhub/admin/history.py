@@ -14,7 +14,14 @@ from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
 from pimhub.admin.editor_fields import Refs
-from pimhub.admin.editor_view import Rights, language, object_path, read_refs, version_number
+from pimhub.admin.editor_view import (
+    Rights,
+    language,
+    object_path,
+    read_refs,
+    version_number,
+    when,
+)
 from pimhub.admin.web import (
     author_of,
     blocking,
@@ -28,7 +35,7 @@ from pimhub.api.auth import require
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import StaleVersion
 from pimhub.catalog.fields import FieldType
-from pimhub.catalog.objects import FieldChange, ObjectVersion, diff_versions, iso
+from pimhub.catalog.objects import FieldChange, ObjectVersion, diff_versions
 
 
 def _params(request: Request) -> tuple[str, str]:
@@ -52,7 +59,7 @@ async def versions(request: Request) -> Response:
             "version": v.version,
             "action": v.action.value,
             "author": v.author,
-            "at": iso(v.created_at),
+            "at": when(v.created_at),
             "published": v.published,
             "changed": ", ".join(v.changed_fields),
             "href": object_path(class_name, key, f"/versions/{v.version}"),
@@ -100,7 +107,7 @@ def readable(
     rows = []
     for change in changes:
         f = definition.field(change.field)
-        label = (f.title or f.name) if f is not None else change.field
+        label = (f.title or f.name) if f is not None else change.field.capitalize()
         if f is not None and f.localized:
             old = change.before if isinstance(change.before, Mapping) else {}
             new = change.after if isinstance(change.after, Mapping) else {}
@@ -144,7 +151,7 @@ async def version(request: Request) -> Response:
         "class_name": class_name,
         "key": key,
         "this": this,
-        "at": iso(this.created_at),
+        "at": when(this.created_at),
         "changes": readable(definition, changes, refs),
         "against_current": readable(definition, against_current, refs),
         "current_version": obj.version,
