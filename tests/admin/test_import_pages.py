@@ -314,3 +314,20 @@ def test_a_running_job_polls_and_shows_its_live_counts(
     assert "hx-trigger" not in ended  # the polling stops
     assert '<span class="badge bad">failed: interrupted</span>' in ended
     assert "the server stopped before the import finished" in ended
+
+
+def test_a_whole_file_dry_run_job_keeps_nothing(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("manager")
+    reference = UPLOAD.search(upload(client).text)
+    assert reference
+    before = stored(imports_hub)
+    started = client.post_form(
+        "/admin/imports", {"upload": reference.group(1), "mapping": MAPPING, "dry_run": "on"}
+    )
+    assert started.status_code == 303
+    done = re.sub(r"\s+", " ", finished_page(client, started.headers["location"]))
+    assert "A dry run: nothing was kept" in done
+    assert '<dt>Created</dt><dd class="stat">2</dd>' in done  # would be
+    assert stored(imports_hub) == before

@@ -11,9 +11,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
-from pimhub.admin.import_upload import may_import, require_some_write
 from pimhub.admin.web import blocking, fragment, hub_of, principal_of, render
-from pimhub.api.auth import require
+from pimhub.api.auth import require, require_some_write, writes_some_class
 from pimhub.catalog.errors import NotFound
 from pimhub.transfer.jobs import ImportJob, JobStatus
 
@@ -85,7 +84,7 @@ async def list_jobs(request: Request) -> Response:
     require_some_write(key)
     jobs = await blocking(hub_of(request).imports.recent, LISTED)
     visible = [JobView(j) for j in jobs if key.allows(Action.WRITE, j.class_name)]
-    return render(request, "imports.html", {"jobs": visible, "may_import": may_import(key)})
+    return render(request, "imports.html", {"jobs": visible, "may_import": writes_some_class(key)})
 
 
 async def _job(request: Request) -> JobView:

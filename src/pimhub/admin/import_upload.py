@@ -29,7 +29,7 @@ from pimhub.admin.web import (
     see_other,
     text_field,
 )
-from pimhub.api.auth import require
+from pimhub.api.auth import require, require_some_write
 from pimhub.bootstrap import Hub
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import CatalogError, Conflict, FieldError, Forbidden, InvalidInput
@@ -59,6 +59,7 @@ class ImportInput:
     delimiter: str = ""
     record_path: str = ""
     sheet: str = ""
+    dry_run: bool = False  # the whole file checked as a job, nothing kept
     upload: str = ""  # the staged file's reference
     file_name: str = ""
     unmapped: list[Unmapped] = field(default_factory=list)
@@ -77,6 +78,7 @@ class ImportInput:
             record_path=text_field(form, "record_path").strip(),
             sheet=text_field(form, "sheet").strip(),
             upload=text_field(form, "upload").strip(),
+            dry_run=text_field(form, "dry_run") == "on",
         )
 
     def job_request(self) -> JobRequest:
@@ -96,6 +98,7 @@ class ImportInput:
             mapping=self.mapping,
             mode=WriteMode(self.mode),
             on_error=OnError(self.on_error),
+            dry_run=self.dry_run,
             source=self.source(),
         )
 
@@ -108,17 +111,6 @@ class ImportInput:
             self.record_path or None,
             self.sheet or None,
         )
-
-
-def may_import(key: ApiKey) -> bool:
-    """Whether the user may write some class (an import needs write on its class)."""
-    return key.allows(Action.WRITE) or any(s.startswith("write:") for s in key.scopes)
-
-
-def require_some_write(key: ApiKey) -> None:
-    """403 before any class is named or a byte of the upload is read (as REST)."""
-    if not may_import(key):
-        raise Forbidden("your role may not write any class; an import needs write")
 
 
 def staged_uploads(hub: Hub) -> StagedUploads:
@@ -298,7 +290,8 @@ async def run(request: Request) -> Response:
         raise
     except CatalogError as exc:
         return await _page(request, "import_preview.html", values, error=exc)
-    return see_other(f"/imports/{job.id}", f"Import of {file_name} queued as {job.id}.")
+    what = "Dry run" if values.dry_run else "Import"
+    return see_other(f"/imports/{job.id}", f"{what} of {file_name} queued as {job.id}.")
 
 
 routes: list[BaseRoute] = [

@@ -62,6 +62,18 @@ def require(key: ApiKey, action: Action, class_name: str | None = None) -> None:
         )
 
 
+def writes_some_class(key: ApiKey) -> bool:
+    """Whether `key` may write any class at all (an import needs write on its class)."""
+    return key.allows(Action.WRITE) or any(s.startswith("write:") for s in key.scopes)
+
+
+def require_some_write(key: ApiKey) -> None:
+    """403 for a key that may write no class at all, before any class is named or looked
+    up (or an upload read): its refusal must not tell which classes exist."""
+    if not writes_some_class(key):
+        raise Forbidden(f"the key '{key.name}' may not write any class; an import needs write")
+
+
 def may_write_referrers(
     key: ApiKey | None,
     what: str,

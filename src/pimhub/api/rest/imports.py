@@ -13,11 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from pimhub.access.keys import Action, ApiKey
-from pimhub.api.auth import api_key, hub_of, require
+from pimhub.api.auth import api_key, hub_of, require, require_some_write
 from pimhub.api.body import parse_model, read_form, refuse_nul
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.batch import WriteMode
-from pimhub.catalog.errors import FieldError, Forbidden, InvalidInput
+from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.jobs import JobRequest
 from pimhub.transfer.sources import Format, SourceOptions
@@ -78,14 +78,6 @@ def _form_doc() -> dict[str, Any]:
     }
 
 
-def _require_some_write(key: ApiKey) -> None:
-    """403 for a key that may write no class at all, before any class is named or looked
-    up: its refusal must not tell which classes exist."""
-    if key.allows(Action.WRITE) or any(s.startswith("write:") for s in key.scopes):
-        return
-    raise Forbidden(f"the key '{key.name}' may not write any class; an import needs write")
-
-
 @router.post(
     "",
     status_code=202,
@@ -95,7 +87,7 @@ def _require_some_write(key: ApiKey) -> None:
 async def start_import(request: Request, key: Key) -> OrjsonResponse:
     # The body is read here, after the key was checked (a File() parameter would have
     # FastAPI spool the whole upload before any dependency runs).
-    _require_some_write(key)
+    require_some_write(key)
     hub = hub_of(request)
     form = await read_form(
         request,
