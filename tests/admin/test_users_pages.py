@@ -71,7 +71,7 @@ def test_create_refusals_name_the_field_and_keep_the_input(
     assert 'role="alert"' in page.text
     if field:
         assert f'id="new-{field}-error"' in page.text
-        assert re.search(rf'id="new-{field}"[^>]*aria-invalid="true"', page.text, re.S)
+        assert re.search(rf'id="new-{field}"[^>]* aria-invalid="true"', page.text, re.S)
     if data["display_name"] == "Kept Name":
         assert 'value="Kept Name"' in page.text
     assert data["password"] not in page.text  # a password is never sent back
