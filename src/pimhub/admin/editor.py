@@ -109,6 +109,10 @@ async def _page(
     inputs = inputs_for(definition, raws, lang, refs, errors_by_field(errors or []), with_key=False)
     for item in inputs:
         item.theirs = (theirs or {}).get(item.field.name)
+        if item.field.name in obj.inherited:
+            item.hint = "; ".join(
+                p for p in ("inherited from the parent; a value here overrides it", item.hint) if p
+            )
     workflow = definition.workflow
     transitions = (
         open_transitions(
