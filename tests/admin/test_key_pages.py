@@ -23,7 +23,7 @@ def _form_token(page: str) -> str:
 
 
 def _secret(page: str) -> str:
-    found = re.search(r'<input id="new-secret" type="text" readonly value="([^"]+)"', page)
+    found = re.search(r'<input id="new-secret"[^>]* readonly value="([^"]+)"', page)
     assert found, "no secret on the page"
     return html.unescape(found[1])
 
