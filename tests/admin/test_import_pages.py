@@ -4,6 +4,7 @@ the error report, mapping errors kept with the text, and hostile uploads (4xx, n
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -331,3 +332,29 @@ def test_a_whole_file_dry_run_job_keeps_nothing(
     assert "A dry run: nothing was kept" in done
     assert '<dt>Created</dt><dd class="stat">2</dd>' in done  # would be
     assert stored(imports_hub) == before
+
+
+def test_staged_uploads_expire_and_belong_to_their_owner(tmp_path: Path) -> None:
+    from pimhub.transfer.staging import STAGED_FOR, EmptyUpload, StagedUploads, UnknownUpload
+
+    staged = StagedUploads(tmp_path / "staged", clock=time.time)
+    reference = staged.stage("ann", "../../a.csv", lambda p: p.write_text("sku\nA\n"))
+    assert staged.path("ann", reference).name == "a.csv"  # never a directory of ours
+    with pytest.raises(UnknownUpload):
+        staged.path("bob", reference)
+    with pytest.raises(EmptyUpload):
+        staged.stage("ann", "empty.csv", lambda p: p.write_bytes(b""))
+    assert len(list((tmp_path / "staged").rglob("*.csv"))) == 1  # the empty one is gone
+    old = time.time() - STAGED_FOR - 60  # uploaded a day and a minute ago
+    os.utime(staged.path("ann", reference).parent, (old, old))
+    staged.stage("bob", "b.csv", lambda p: p.write_text("sku\nB\n"))
+    with pytest.raises(UnknownUpload):
+        staged.path("ann", reference)
+    name, save = staged.take("bob", next(iter(_references(tmp_path / "staged"))))
+    save(tmp_path / "moved.csv")
+    assert name == "b.csv" and (tmp_path / "moved.csv").read_text() == "sku\nB\n"
+    assert not list((tmp_path / "staged").rglob("*.csv"))
+
+
+def _references(folder: Path) -> list[str]:
+    return [p.parent.name for p in folder.rglob("*.csv")]
