@@ -215,3 +215,20 @@ def test_one_grid_page_runs_a_fixed_number_of_statements(
         counts.append(len(seen))
     assert counts[0] == counts[1]
     assert counts[1] <= 12, counts
+
+
+def test_the_grid_does_not_count_a_listing_but_offers_more(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    from pimhub.catalog.service import ListQuery
+
+    uncounted = users_hub.catalog.list_objects(
+        "Product", ListQuery(first=1, include_drafts=True, count=False)
+    )
+    assert uncounted.total == -1 and len(uncounted.items) == 1 and uncounted.next_cursor
+    counted = users_hub.catalog.list_objects("Product", ListQuery(first=1, include_drafts=True))
+    assert counted.total == 2
+    page = signed_in("manager").get(GRID, params={"first": 1})
+    assert "1 shown; there are more on the next page." in page.text
+    searched = signed_in("manager").get(GRID, params={"q": "tee", "first": 1})
+    assert "1 of 2 shown." in searched.text  # a search knows its total

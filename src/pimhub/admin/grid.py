@@ -9,7 +9,7 @@ targets and assets its cells show (grid_query.py); no per-row reads.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
-from pimhub.admin.grid_columns import Column, cell, columns_of
+from pimhub.admin.grid_columns import Column, columns_of, row_html
 from pimhub.admin.grid_query import GridPage, load_page
 from pimhub.admin.grid_state import (
     OPERATORS,
@@ -39,6 +39,7 @@ from pimhub.admin.web import (
 )
 from pimhub.api.auth import require
 from pimhub.catalog.errors import InvalidInput, NotFound
+from pimhub.users.views import SavedView
 
 PAGE_SIZES = (25, 50, 100, 200)
 # Errors of parameters without an input of their own on the form, shown under it.
@@ -70,7 +71,7 @@ async def objects_index(request: Request) -> Response:
     return render(request, "objects_index.html", {"classes": classes, "grid_url": grid_url})
 
 
-def _state(params: QueryParams) -> GridState:
+def grid_state(params: QueryParams) -> GridState:
     lists = {k: params.getlist(k) for k in ("f", "op", "v")}
     single = {k: v for k, v in params.items() if k not in lists and k != "cols"}
     cols = [c for c in params.getlist("cols") if c]
@@ -114,42 +115,43 @@ async def grid_rows(request: Request) -> Response:
 
 async def _grid(request: Request, template: str) -> Response:
     class_name = request.path_params["class_name"]
+    require(principal_of(request), Action.READ, class_name)
+    # One trip to the thread pool for the whole page: each costs more than a statement.
+    context, status = await blocking(_load, request, class_name)
+    return render(request, template, context, status=status)
+
+
+def _load(request: Request, class_name: str) -> tuple[dict[str, Any], int]:
+    """The page's context and status: 200, or 422 with what the user typed and the error."""
     hub, principal = hub_of(request), principal_of(request)
-    require(principal, Action.READ, class_name)
-    definition = await blocking(hub.classes.get, class_name)  # unknown: the 404 page
+    definition = hub.classes.get(class_name)  # unknown: the 404 page
+    error: InvalidInput | None = None
     try:
-        state = _state(request.query_params)
-        page = await blocking(load_page, hub, principal, definition, state)
+        state = grid_state(request.query_params)
+        page = load_page(hub, principal, definition, state)
     except InvalidInput as exc:
-        state = _as_typed(request.query_params)
-        page = GridPage(definition, [], [])
-        context = await _context(request, class_name, state, page, exc)
-        return render(request, template, context, status=422)
-    return render(request, template, await _context(request, class_name, state, page, None))
+        error, state, page = exc, _as_typed(request.query_params), GridPage(definition, [], [])
+    views = hub.saved_views.list(user_of(request).id, class_name)
+    return _context(class_name, state, page, views, error), 200 if error is None else 422
 
 
-async def _context(
-    request: Request,
+def _context(
     class_name: str,
     state: GridState,
     page: GridPage,
+    views: list[SavedView],
     error: InvalidInput | None,
 ) -> dict[str, Any]:
-    hub = hub_of(request)
     errors = field_errors(error) if error else {}
-    views = await blocking(hub.saved_views.list, user_of(request).id, class_name)
     rows = []
     if page.lookups is not None:
+        lookups = page.lookups
         rows = [
-            (
-                obj,
-                object_url(class_name, obj.key),
-                [cell(obj, c, page.lookups) for c in page.columns],
-            )
+            row_html(obj, object_url(class_name, obj.key), page.columns, lookups)
             for obj in page.items
         ]
     offered = columns_of(page.definition)
-    shown = {c.name for c in page.columns}
+    links = _sort_links(class_name, state, page.columns)
     return {
         "definition": page.definition,
         "class_name": class_name,
@@ -157,7 +159,7 @@ async def _context(
         "page": page,
         "rows": rows,
         "offered": list(offered.values()),
-        "shown": shown,
+        "shown": {c.name for c in page.columns},
         "filterable": [c for c in offered.values() if c.sort_name is not None],
         "operators": OPERATORS,
         "published_choices": PUBLISHED_CHOICES,
@@ -169,9 +171,23 @@ async def _context(
         "views": views,
         "view_query": state.query(after="") if not error else "",
         "grid_url": grid_url,
-        "sort_link": lambda col: _sort_link(class_name, state, col),
+        "sort_link": lambda col: links[col.name],
         "aria_sort": lambda col: _aria_sort(state, col),
     }
+
+
+def _sort_links(class_name: str, state: GridState, columns: list[Column]) -> dict[str, str]:
+    """Each sortable header's link: ascending first, then descending; back to page one."""
+    name, descending = _primary_sort(state)
+    base = state.query(sort="", after="")
+    links = {}
+    for col in columns:
+        if col.sort_name is None:
+            continue
+        wanted = f"-{col.sort_name}" if col.sort_name == name and not descending else col.sort_name
+        query = (base + "&" if base else "") + urlencode({"sort": wanted})
+        links[col.name] = grid_url(class_name, query)
+    return links
 
 
 def _primary_sort(state: GridState) -> tuple[str, bool]:
@@ -186,14 +202,6 @@ def _aria_sort(state: GridState, col: Column) -> str | None:
     return "descending" if descending else "ascending"
 
 
-def _sort_link(class_name: str, state: GridState, col: Column) -> str:
-    """The header's link: ascending first, then descending; back to the first page."""
-    name, descending = _primary_sort(state)
-    assert col.sort_name is not None
-    wanted = f"-{col.sort_name}" if col.sort_name == name and not descending else col.sort_name
-    return grid_url(class_name, state.query(sort=wanted, after=""))
-
-
 async def save_view(request: Request) -> Response:
     form = await checked_form(request)
     class_name = request.path_params["class_name"]
@@ -204,7 +212,7 @@ async def save_view(request: Request) -> Response:
     query = text_field(form, "query").lstrip("?")
     try:
         # Stored as the grid writes it: only the grid's parameters, checked, without a page.
-        state = _state(QueryParams(parse_qsl(query, keep_blank_values=True)))
+        state = grid_state(QueryParams(parse_qsl(query, keep_blank_values=True)))
         saved = await blocking(
             hub.saved_views.save, user_of(request).id, class_name, name, state.query(after="")
         )

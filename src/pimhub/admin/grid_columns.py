@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from pimhub.access.keys import Action, ApiKey
 from pimhub.assets.model import Asset, asset_url
 from pimhub.assets.presets import ThumbnailPreset
@@ -134,6 +136,27 @@ def visible_keys(principal: ApiKey, targets: Mapping[str, CatalogObject]) -> dic
         if principal.allows(Action.READ, obj.class_name)
         and (obj.published or principal.allows(Action.READ_DRAFTS, obj.class_name))
     }
+
+
+def row_html(obj: CatalogObject, href: str, columns: Sequence[Column], lookups: Lookups) -> Markup:
+    """A row's cells as HTML: the key as a link, then each column's cell. Built here, not in
+    the template: a page has hundreds of cells, and this is the grid's hottest code."""
+    parts = [f'<td><a href="{escape(href)}">{escape(obj.key)}</a></td>']
+    for col in columns[1:]:
+        shown = cell(obj, col, lookups)
+        if shown.image is not None:
+            parts.append(
+                f'<td><img class="thumb" src="{escape(shown.image)}" alt="{escape(shown.alt)}"'
+                ' loading="lazy"></td>'
+            )
+        elif col.name == "published" and col.field is None:
+            badge = "ok" if obj.published else "warn"
+            parts.append(f'<td><span class="badge {badge}">{shown.text}</span></td>')
+        elif col.numeric:
+            parts.append(f'<td class="num">{escape(shown.text)}</td>')
+        else:
+            parts.append(f"<td>{escape(shown.text)}</td>")
+    return Markup("".join(parts))
 
 
 def cell(obj: CatalogObject, col: Column, lookups: Lookups) -> Cell:

@@ -18,7 +18,7 @@ from pimhub.catalog.variants import FamilyFilter
 @dataclass(frozen=True, slots=True)
 class Page:
     items: list[CatalogObject]
-    total: int
+    total: int  # -1 when the listing was asked not to count (ListQuery.count=False)
     next_cursor: str | None
 
 
@@ -141,6 +141,7 @@ class ObjectRepository(Protocol):
         after: str | None,
         include_drafts: bool,
         family: FamilyFilter | None = None,
+        count: bool = True,
     ) -> Page: ...
 
 

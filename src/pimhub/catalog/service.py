@@ -71,6 +71,9 @@ class ListQuery:
     include_drafts: bool = False
     family: FamilyRole | None = None
     parent: str | None = None  # only the variants of this object (business key or uuid)
+    # False: the matches are not counted (Page.total is -1). A count reads every match, which
+    # costs more than the page itself in a large class; the admin grid says "more" instead.
+    count: bool = True
 
 
 # The relations whose names the normalized product payload shows.
@@ -132,7 +135,14 @@ class CatalogService:
                     parent = self._visible(uow, class_name, query.parent, query.include_drafts)
                 family = FamilyFilter(query.family, parent.uuid if parent else None)
             return uow.objects.list_page(
-                class_name, where, sort, query.first, query.after, query.include_drafts, family
+                class_name,
+                where,
+                sort,
+                query.first,
+                query.after,
+                query.include_drafts,
+                family,
+                count=query.count,
             )
 
     def object_counts(self) -> dict[str, ObjectCounts]:

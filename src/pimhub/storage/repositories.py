@@ -380,14 +380,17 @@ class SqlObjectRepository:
         after: str | None,
         include_drafts: bool,
         family: FamilyFilter | None = None,
+        count: bool = True,
     ) -> Page:
         conditions = [objects.c.class_name == class_name, listing.where_true(where)]
         conditions += listing.family_conditions(family)
         if not include_drafts:
             conditions.append(objects.c.published.is_(True))
-        total = self.conn.execute(
-            select(func.count()).select_from(objects).where(*conditions)
-        ).scalar_one()
+        total = -1
+        if count:
+            total = self.conn.execute(
+                select(func.count()).select_from(objects).where(*conditions)
+            ).scalar_one()
         cols = listing.sort_columns(sort)
         query: Select[Any] = select(
             objects, *[c.label(f"_s{i}") for i, (c, _) in enumerate(cols)]
