@@ -106,7 +106,7 @@ def test_a_bad_or_private_url_is_refused_inline_with_the_input_kept(
     )
     assert answer.status_code == 422
     assert 'role="alert"' in answer.text
-    assert 'aria-invalid="true" aria-describedby="url-error"' in answer.text
+    assert 'required aria-invalid="true" aria-describedby="url-error"' in answer.text
     error = re.search(r'<p class="field-error" id="url-error">([^<]*)</p>', answer.text)
     assert error is not None and message in error.group(1)
     assert 'value="kept text"' in answer.text
