@@ -18,6 +18,11 @@ def test_edit_validate_publish_history_restore_and_conflict(
     from playwright.sync_api import expect
 
     page = sign_in("manager")
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     sku = f"ED-{uuid.uuid4().hex[:8].upper()}"
     editor = site.admin(f"/objects/Product/{sku}")
 
@@ -89,6 +94,7 @@ def test_edit_validate_publish_history_restore_and_conflict(
     expect(conflict).to_contain_text("while you were editing")
     expect(conflict).to_contain_text("as version 5")
     expect(other.locator("#f-stock")).to_have_value("42")
+    assert not refused, refused  # htmx and editor.js run under the 'self' policy
     expect(other.locator("#f-name")).to_have_value("Renamed in the first page")
     assert_accessible(other)
     screenshot(other, "editor-conflict")
@@ -96,6 +102,7 @@ def test_edit_validate_publish_history_restore_and_conflict(
     expect(other.get_by_role("status")).to_have_text("Saved as version 6.")
     expect(other.locator("#f-name")).to_have_value("Renamed in the first page")
     expect(other.locator("#f-stock")).to_have_value("42")
+    assert not refused, refused  # htmx and editor.js run under the 'self' policy
 
 
 def test_a_viewer_sees_the_editor_read_only(site: Site, sign_in: Callable[[str], Any]) -> None:
