@@ -140,13 +140,9 @@ async def version(request: Request) -> Response:
     current = _as_version(this, obj.values, obj.published)
     against_current = diff_versions(current, this) if obj.version != number else []
     lang = language(request, request.query_params.get("lang"))
-    refs = await read_refs(hub, definition, [this.values, obj.values], lang)
-    for change in changes:  # the version before may refer to what neither holds now
-        for value in (change.before,):
-            if isinstance(value, str | list):
-                more = await read_refs(hub, definition, [{change.field: value}], lang)
-                refs.keys.update(more.keys)
-                refs.paths.update(more.paths)
+    # The version before may refer to objects and assets neither this one nor now holds.
+    before = {c.field: c.before for c in changes if c.before is not None}
+    refs = await read_refs(hub, definition, [this.values, obj.values, before], lang)
     context = {
         "class_name": class_name,
         "key": key,
