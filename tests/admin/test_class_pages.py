@@ -215,3 +215,22 @@ def test_hostile_yaml_gets_a_4xx_page_never_a_500(
             assert message in answer.text
             assert "\x00" not in answer.text
     assert users_hub.classes.get("Product").version == version
+
+
+def test_a_change_breaking_a_datahub_configuration_is_refused_on_check_and_save(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    users_hub.datahub.create(
+        {"name": "shop", "classes": {"Brand": {"fields": ["code", "name"]}}}, author="test"
+    )
+    brand = users_hub.classes.get("Brand")
+    without_name = {**brand.to_dict(with_version=False)}
+    without_name["fields"] = [f for f in without_name["fields"] if f["name"] != "name"]
+    text = dump(without_name)
+    client = signed_in("admin")
+    for action in ("check", "save"):
+        answer = client.post_form("/admin/classes/Brand", {"definition": text, "action": action})
+        assert answer.status_code == 409, action
+        assert "would break 1 thing(s) that depend on its fields" in answer.text
+        assert _textarea(answer.text) == str(escape(text))
+    assert users_hub.classes.get("Brand").version == brand.version
