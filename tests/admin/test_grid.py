@@ -56,6 +56,7 @@ def test_grid_rows_are_links_and_default_columns(signed_in: Callable[[str], Admi
         "SKU", "Main image", "Name", "Price", "Stock", "Weight", "Published", "Modified"
     ]  # fmt: skip
     assert "19.99 EUR" in page.text
+    assert "5.00 EUR" in page.text  # with the field's two decimals
 
 
 def test_search_finds_a_product_by_name(signed_in: Callable[[str], AdminClient]) -> None:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
-from pimhub.admin.grid_columns import Column, columns_of, row_html
+from pimhub.admin.grid_columns import Column, columns_of, row_html, row_renderers
 from pimhub.admin.grid_query import GridPage, load_page
 from pimhub.admin.grid_state import (
     OPERATORS,
@@ -145,11 +145,8 @@ def _context(
     errors = field_errors(error) if error else {}
     rows = []
     if page.lookups is not None:
-        lookups = page.lookups
-        rows = [
-            row_html(obj, object_url(class_name, obj.key), page.columns, lookups)
-            for obj in page.items
-        ]
+        renderers = row_renderers(page.columns, page.lookups)
+        rows = [row_html(obj, object_url(class_name, obj.key), renderers) for obj in page.items]
     offered = columns_of(page.definition)
     links = _sort_links(class_name, state, page.columns)
     return {
