@@ -30,7 +30,14 @@ from pimhub.admin.web import (
     user_of,
 )
 from pimhub.api.auth import require
-from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInput, Unauthorized
+from pimhub.catalog.errors import (
+    CatalogError,
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    Unauthorized,
+)
 from pimhub.users.model import ROLE_LABELS, Role, User
 
 ROLES = [(role.value, ROLE_LABELS[role]) for role in Role]
@@ -50,7 +57,15 @@ def _status(error: CatalogError | None) -> int:
 
 
 def _admin_only(request: Request) -> None:
-    require(principal_of(request), Action.ADMIN)
+    """The same check as REST's (the admin scope), told in the UI's words."""
+    try:
+        require(principal_of(request), Action.ADMIN)
+    except Forbidden:
+        me = user_of(request)
+        raise Forbidden(
+            f"only administrators manage users; you are signed in as {me.username} "
+            f"({ROLE_LABELS[me.role].lower()})"
+        ) from None
 
 
 def _user_path(user: User | str) -> str:
