@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pimhub.admin import auth_views
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import Unauthorized
 from pimhub.users.model import Role
@@ -197,3 +198,17 @@ def test_change_own_password_refusals(
     assert page.status_code == 422
     assert f'id="account-{field}-error"' in page.text and 'role="alert"' in page.text
     assert users_hub.users.authenticate("viewer", PASSWORD)  # nothing changed
+
+
+def test_guessing_the_current_password_is_throttled(
+    signed_in: Open, users_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth_views, "FAILURES", auth_views.FailedSignIns())
+    client = signed_in("viewer")
+    wrong = {"current_password": "a wrong guess", "password": NEW, "confirm": NEW}
+    for _ in range(auth_views.MAX_FAILURES):
+        assert client.post_form("/admin/account/password", wrong).status_code == 422
+    right = {**wrong, "current_password": PASSWORD}
+    page = client.post_form("/admin/account/password", right)
+    assert page.status_code == 422 and "too many wrong passwords" in page.text
+    assert users_hub.users.authenticate("viewer", PASSWORD)  # unchanged

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
-from pimhub.admin.auth_views import FAILURES
+from pimhub.admin import auth_views
 from pimhub.admin.web import (
     SESSION_COOKIE,
     blocking,
@@ -217,7 +217,7 @@ async def change_own_password(request: Request) -> Response:
     users = hub_of(request).users
     who = f"user:{me.username}"
     try:
-        if FAILURES.blocked(who):
+        if auth_views.FAILURES.blocked(who):
             raise InvalidInput(
                 "too many wrong passwords; wait a quarter of an hour and try again",
                 [FieldError("current_password", "too many wrong tries")],
@@ -225,7 +225,7 @@ async def change_own_password(request: Request) -> Response:
         try:
             await blocking(users.authenticate, me.username, _password(form, "current_password"))
         except Unauthorized:
-            FAILURES.failed(who)
+            auth_views.FAILURES.failed(who)
             raise InvalidInput(
                 "your current password is not right; nothing was changed",
                 [FieldError("current_password", "is not right")],
