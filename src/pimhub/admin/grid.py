@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from markupsafe import Markup
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -147,7 +148,7 @@ def _context(
     if page.lookups is not None:
         renderers = row_renderers(page.columns, page.lookups)
         rows = [row_html(obj, object_url(class_name, obj.key), renderers) for obj in page.items]
-    offered = columns_of(page.definition)
+    offered = page.offered or columns_of(page.definition)
     links = _sort_links(class_name, state, page.columns)
     return {
         "definition": page.definition,
@@ -163,6 +164,8 @@ def _context(
         "page_sizes": PAGE_SIZES,
         "error": error,
         "errors": errors,
+        "invalid": lambda name: _invalid(errors, name),
+        "problem": lambda name: _problem(errors, name),
         "filter_errors": {k: v for k, v in errors.items() if k.startswith("filter")},
         "other_errors": {k: v for k, v in errors.items() if k.split("[")[0] in _ELSEWHERE},
         "views": views,
@@ -185,6 +188,20 @@ def _sort_links(class_name: str, state: GridState, columns: list[Column]) -> dic
         query = (base + "&" if base else "") + urlencode({"sort": wanted})
         links[col.name] = grid_url(class_name, query)
     return links
+
+
+def _invalid(errors: dict[str, str], name: str) -> Markup:
+    """The attributes marking the input of `name` as invalid, when it is."""
+    if name not in errors:
+        return Markup("")
+    return Markup(' aria-invalid="true" aria-describedby="err-{}"').format(name)
+
+
+def _problem(errors: dict[str, str], name: str) -> Markup:
+    """The message next to the input of `name`, when it has one."""
+    if name not in errors:
+        return Markup("")
+    return Markup('<p class="field-error" id="err-{}">{}</p>').format(name, errors[name])
 
 
 def _primary_sort(state: GridState) -> tuple[str, bool]:

@@ -81,11 +81,11 @@ def default_columns(definition: ClassDefinition) -> tuple[str, ...]:
 
 
 def chosen_columns(
-    definition: ClassDefinition, wanted: Sequence[str]
+    definition: ClassDefinition, wanted: Sequence[str], offered: Mapping[str, Column]
 ) -> tuple[list[Column], list[str]]:
-    """The columns `wanted` names (the key always first), and the names it has that the
-    class does not (a saved view older than a class change), which are left out."""
-    offered = columns_of(definition)
+    """The columns `wanted` names (the key always first) among the `offered` ones, and the
+    names it has that the class does not (a saved view older than a class change), which
+    are left out."""
     names = list(dict.fromkeys(wanted or default_columns(definition)))
     key = definition.key_field.name
     unknown = [n for n in names if n not in offered]

@@ -13,6 +13,7 @@ from pimhub.admin.grid_columns import (
     Column,
     Lookups,
     chosen_columns,
+    columns_of,
     visible_keys,
     wanted_uuids,
 )
@@ -39,6 +40,7 @@ class GridPage:
     total: int = 0
     next_after: str | None = None
     lookups: Lookups | None = None
+    offered: dict[str, Column] = field(default_factory=dict)  # every column the class has
 
 
 def list_query(state: GridState, filter_json: str | None, include_drafts: bool) -> ListQuery:
@@ -58,8 +60,9 @@ def load_page(
     hub: Hub, principal: ApiKey, definition: ClassDefinition, state: GridState
 ) -> GridPage:
     class_name = definition.name
-    columns, unknown = chosen_columns(definition, state.cols)
-    page = GridPage(definition, columns, unknown)
+    offered = columns_of(definition)
+    columns, unknown = chosen_columns(definition, state.cols, offered)
+    page = GridPage(definition, columns, unknown, offered=offered)
     language = hub.settings.default_language
     filter_json = state.filter_json(definition, language)
     drafts = principal.allows(Action.READ_DRAFTS, class_name)
