@@ -233,3 +233,40 @@ def test_the_grid_does_not_count_a_listing_but_offers_more(
     assert "1 shown; there are more on the next page." in page.text
     searched = signed_in("manager").get(GRID, params={"q": "tee", "first": 1})
     assert "1 of 2 shown." in searched.text  # a search knows its total
+
+
+def test_thumbnails_and_relation_keys_are_read_once_per_page(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    """Every product with its own picture and a brand: still a fixed number of statements,
+    and each picture shown by its thumbnail's URL."""
+    import io
+
+    from tests.assets.images import png
+
+    for i in range(12):
+        asset = users_hub.assets.add(io.BytesIO(png()), f"/grid/p{i}.png", author="t").asset
+        users_hub.catalog.create(
+            "Product",
+            {"sku": f"IMG-{i:02}", "name": {"en": f"Pictured {i}"}, "image": asset.uuid,
+             "brand": "acme"},
+            author="t",
+        )  # fmt: skip
+    client = signed_in("manager")
+    query = {"cols": "sku,image,brand", "filter": '{"sku": {"$like": "IMG-%"}}'}
+    client.get(GRID, params=query)  # warm
+    counts = []
+    for first in (3, 12):
+        with statements_run(users_hub.engine) as seen:
+            page = client.get(GRID, params={**query, "first": first})
+        assert len(keys(page.text)) == first
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+    thumbs = re.findall(r'<img class="thumb" src="([^"]+)" alt="([^"]*)"', page.text)
+    assert len(thumbs) == 12
+    src, alt = thumbs[0]
+    assert re.fullmatch(
+        r"/assets/grid/p0\.png\?thumbnail=thumbnail&amp;v=[0-9a-f]{16}-[0-9a-f]{8}", src
+    )
+    assert alt == "p0.png"
+    assert page.text.count("<td>acme</td>") == 12
