@@ -270,3 +270,12 @@ def test_thumbnails_and_relation_keys_are_read_once_per_page(
     )
     assert alt == "p0.png"
     assert page.text.count("<td>acme</td>") == 12
+
+
+def test_the_rows_fragment_answers_the_same_query_without_the_layout(
+    signed_in: Callable[[str], AdminClient],
+) -> None:
+    fragment = signed_in("viewer").get("/admin/grid/Product/rows", params={"sort": "-price"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text and 'id="grid-results"' in fragment.text
+    assert keys(fragment.text) == ["TS-1", "TS-2"]

@@ -147,7 +147,8 @@ def _context(
     rows = []
     if page.lookups is not None:
         renderers = row_renderers(page.columns, page.lookups)
-        rows = [row_html(obj, object_url(class_name, obj.key), renderers) for obj in page.items]
+        prefix = object_url(class_name, "")
+        rows = [row_html(obj, prefix + quote(obj.key, safe=""), renderers) for obj in page.items]
     offered = page.offered or columns_of(page.definition)
     links = _sort_links(class_name, state, page.columns)
     return {

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape as html_escape
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -37,6 +38,7 @@ _SCALARS = (
 )
 MAX_CELL = 80
 _TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"\s\s|[^\S ]")  # runs of white space, or any but a plain space
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ def row_renderers(columns: Sequence[Column], lookups: Lookups) -> list[Render]:
 
 def row_html(obj: CatalogObject, href: str, renderers: Sequence[Render]) -> Markup:
     """A row's cells: the key as a link, then each column's cell."""
-    key = f'<td><a href="{escape(href)}">{escape(obj.key)}</a></td>'
+    key = f'<td><a href="{html_escape(href)}">{html_escape(obj.key)}</a></td>'
     return Markup(key + "".join([render(obj) for render in renderers]))
 
 
@@ -175,7 +177,7 @@ def _renderer(col: Column, lookups: Lookups) -> Render:
             return start + "</td>"
         if f.localized:
             value = pick_language(value, language, language)
-        return f"{start}{escape(_short(_text(f, value)))}</td>"
+        return f"{start}{html_escape(_short(_text(f, value)))}</td>"
 
     return text
 
@@ -218,6 +220,8 @@ def _amount(f: FieldDefinition, amount: Any) -> str:
 
 
 def _short(text: str) -> str:
+    if len(text) <= MAX_CELL and not _SPACES.search(text):
+        return text  # most cells: nothing to fold or cut
     text = " ".join(text.split())
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
