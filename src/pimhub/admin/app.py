@@ -39,6 +39,7 @@ from pimhub.admin import (
     webhook_views,
 )
 from pimhub.admin.web import PREFIX, SESSION_COOKIE, render
+from pimhub.access.keys import Action, ApiKey
 from pimhub.api.errors import status_for
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import CatalogError
@@ -86,8 +87,14 @@ def templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["role_names"] = {}
+    env.globals["may"] = may
     return env
+
+
+def may(key: ApiKey | None, action: str, class_name: str | None = None) -> bool:
+    """For templates: whether the signed-in user holds `action` (on `class_name`), to show
+    only the buttons they can use (the handlers check again)."""
+    return key is not None and key.allows(Action(action), class_name)
 
 
 class SecurityHeaders:
@@ -129,6 +136,9 @@ class SignedIn:
             await self.app(scope, receive, send)
             return
         path = scope["path"][len(PREFIX) :] if scope["path"].startswith(PREFIX) else scope["path"]
+        if path.startswith("/static/"):  # the same files for everyone: no session lookup
+            await self.app(scope, receive, send)
+            return
         request = Request(scope)
         state: dict[str, Any] = scope.setdefault("state", {})
         hub: Hub = scope["app"].state.hub
