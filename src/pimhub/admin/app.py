@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -24,6 +23,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pimhub.access.keys import Action, ApiKey
 from pimhub.admin import (
     auth_views,
     class_views,
@@ -39,7 +39,7 @@ from pimhub.admin import (
     webhook_views,
 )
 from pimhub.admin.web import PREFIX, SESSION_COOKIE, render
-from pimhub.access.keys import Action, ApiKey
+from pimhub.api.auth import point_read
 from pimhub.api.errors import status_for
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import CatalogError
@@ -142,7 +142,9 @@ class SignedIn:
         request = Request(scope)
         state: dict[str, Any] = scope.setdefault("state", {})
         hub: Hub = scope["app"].state.hub
-        found = await run_in_threadpool(hub.users.session, request.cookies.get(SESSION_COOKIE))
+        token = request.cookies.get(SESSION_COOKIE)
+        # A point read (memoized on SQLite): on the loop there, cheaper than a thread hop.
+        found = await point_read(hub, lambda: hub.users.session(token))
         if found is not None:
             session, user = found
             state.update(session=session, user=user, principal=user.principal())

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pimhub.catalog.errors import DuplicateKey, WriteConflict
 from pimhub.storage.engine import begin_write
+from pimhub.storage.point_reads import PointReader
 from pimhub.storage.tables import ui_sessions, users
 from pimhub.users.model import LastAdmin, Role, Session, User
 
@@ -135,9 +136,20 @@ def _refuse_last_admin(conn: Connection, user_id: int) -> None:
         )
 
 
+# Every admin page looks its session up, so that is a point read (see point_reads.py).
+_FIND_SESSION = (
+    "SELECT s.token_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, "
+    "u.id, u.username, u.display_name, u.role, u.created_at, u.password_changed_at, "
+    "u.disabled_at FROM ui_sessions AS s JOIN users AS u ON u.id = s.user_id "
+    "WHERE s.token_hash = %s"
+)
+
+
 class SqlSessionRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = PointReader(engine)
+        self._find = self.reader.sql(_FIND_SESSION)
 
     def add(self, session: Session) -> None:
         with begin_write(self.engine) as conn:
@@ -153,33 +165,36 @@ class SqlSessionRepository:
             )
 
     def find(self, token_hash: str) -> tuple[Session, User] | None:
-        s = ui_sessions.c
-        query = (
-            select(
-                s.token_hash,
-                s.user_id,
-                s.csrf_token,
-                s.created_at.label("session_created_at"),
-                s.last_seen_at,
-                s.expires_at,
-                *_USER_COLUMNS,
-            )
-            .join(users, users.c.id == s.user_id)
-            .where(s.token_hash == token_hash)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+        # The memo is emptied by any commit (a touch, a sign-out, a disabled user), so a
+        # remembered row is never stale; the service checks the times on every call.
+        memo = self.reader.memo()
+        if memo is not None and (hit := memo.get(token_hash)) is not None:
+            remembered: tuple[Session, User] = hit
+            return remembered
+        row = self.reader.first(self._find, [token_hash])
         if row is None:
             return None
+        utc, utc_or_none = self.reader.utc, self.reader.utc_or_none
         session = Session(
-            token_hash=row.token_hash,
-            user_id=row.user_id,
-            csrf_token=row.csrf_token,
-            created_at=row.session_created_at,
-            last_seen_at=row.last_seen_at,
-            expires_at=row.expires_at,
+            token_hash=row[0],
+            user_id=row[1],
+            csrf_token=row[2],
+            created_at=utc(row[3]),
+            last_seen_at=utc(row[4]),
+            expires_at=utc(row[5]),
         )
-        return session, _user(row)
+        user = User(
+            id=row[6],
+            username=row[7],
+            display_name=row[8],
+            role=Role(row[9]),
+            created_at=utc(row[10]),
+            password_changed_at=utc(row[11]),
+            disabled_at=utc_or_none(row[12]),
+        )
+        if memo is not None:
+            memo[token_hash] = (session, user)
+        return session, user
 
     def touch(self, token_hash: str, at: datetime, expires_at: datetime) -> None:
         with begin_write(self.engine) as conn:
