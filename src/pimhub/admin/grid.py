@@ -8,6 +8,7 @@ targets and assets its cells show (grid_query.py); no per-row reads.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -43,6 +44,7 @@ from pimhub.catalog.errors import InvalidInput, NotFound
 from pimhub.users.views import SavedView
 
 PAGE_SIZES = (25, 50, 100, 200)
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 # Errors of parameters without an input of their own on the form, shown under it.
 _ELSEWHERE = ("after", "sort", "cols", "published")
 
@@ -148,7 +150,7 @@ def _context(
     if page.lookups is not None:
         renderers = row_renderers(page.columns, page.lookups)
         prefix = object_url(class_name, "")
-        rows = [row_html(obj, prefix + quote(obj.key, safe=""), renderers) for obj in page.items]
+        rows = [row_html(obj, prefix + _quoted(obj.key), renderers) for obj in page.items]
     offered = page.offered or columns_of(page.definition)
     links = _sort_links(class_name, state, page.columns)
     return {
@@ -175,6 +177,11 @@ def _context(
         "sort_link": lambda col: links[col.name],
         "aria_sort": lambda col: _aria_sort(state, col),
     }
+
+
+def _quoted(key: str) -> str:
+    """`key` as a path segment; most keys need no quoting, and one match says so."""
+    return key if _URL_SAFE.fullmatch(key) else quote(key, safe="")
 
 
 def _sort_links(class_name: str, state: GridState, columns: list[Column]) -> dict[str, str]:

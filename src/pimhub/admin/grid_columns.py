@@ -39,6 +39,9 @@ _SCALARS = (
 MAX_CELL = 80
 _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"\s\s|[^\S ]")  # runs of white space, or any but a plain space
+_SPECIAL = re.compile(r"[&<>\"']")
+# Text that needs neither escaping nor folding: the one search most cells get.
+_PLAIN = re.compile(r"(?:[^&<>\"'\s]| (?! ))*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +114,19 @@ def wanted_uuids(
     """(relation target uuids, asset uuids) the page's chosen columns show."""
     relations: list[str] = []
     assets: list[str] = []
+    linked = [
+        (col.field.name, col.field.type == FieldType.ASSET)
+        for col in columns
+        if col.field is not None and col.field.type in (FieldType.RELATION, FieldType.ASSET)
+    ]
     for obj in objs:
-        for col in columns:
-            f = col.field
-            if f is None or f.type not in (FieldType.RELATION, FieldType.ASSET):
+        values = obj.values
+        for name, is_asset in linked:
+            value = values.get(name)
+            if value is None:
                 continue
-            found = asset_uuids([obj.values.get(f.name)])
-            if f.type == FieldType.ASSET:
+            found = asset_uuids([value])
+            if is_asset:
                 assets += found[:1]  # a gallery shows its first picture
             else:
                 relations += found
@@ -145,8 +154,13 @@ def row_renderers(columns: Sequence[Column], lookups: Lookups) -> list[Render]:
 
 def row_html(obj: CatalogObject, href: str, renderers: Sequence[Render]) -> Markup:
     """A row's cells: the key as a link, then each column's cell."""
-    key = f'<td><a href="{html_escape(href)}">{html_escape(obj.key)}</a></td>'
+    key = f'<td><a href="{cell_text(href)}">{cell_text(obj.key)}</a></td>'
     return Markup(key + "".join([render(obj) for render in renderers]))
+
+
+def cell_text(text: str) -> str:
+    """`text` escaped for HTML; most cells need no escaping, and one search says so."""
+    return html_escape(text) if _SPECIAL.search(text) else text
 
 
 _PUBLISHED = '<td><span class="badge ok">Published</span></td>'
@@ -169,17 +183,49 @@ def _renderer(col: Column, lookups: Lookups) -> Render:
 
         return related
     start = '<td class="num">' if col.numeric else "<td>"
-    language = lookups.language
+    empty = start + "</td>"
+    as_text = _formatter(f, lookups.language)
+    plain, max_cell = _PLAIN.fullmatch, MAX_CELL
 
     def text(obj: CatalogObject) -> str:
         value = obj.values.get(name)
         if value is None:
-            return start + "</td>"
-        if f.localized:
-            value = pick_language(value, language, language)
-        return f"{start}{html_escape(_short(_text(f, value)))}</td>"
+            return empty
+        shown = as_text(value)
+        if len(shown) <= max_cell and plain(shown):
+            return f"{start}{shown}</td>"
+        return f"{start}{html_escape(_short(shown))}</td>"
 
     return text
+
+
+def _formatter(f: FieldDefinition, language: str) -> Callable[[Any], str]:
+    """A field's value as text, its type's common shape handled first: this runs per cell."""
+    if f.localized:
+        verbatim = f.type not in (FieldType.RICH_TEXT, FieldType.BOOLEAN)
+
+        def localized(value: Any) -> str:
+            if verbatim and type(value) is dict and type(found := value.get(language)) is str:
+                return found
+            return _text(f, pick_language(value, language, language))
+
+        return localized
+    if f.type == FieldType.MONEY and f.decimals and not f.price_list:
+        spec = f".{f.decimals}f"
+
+        def money(value: Any) -> str:
+            if type(value) is dict:
+                amount = value.get("amount")
+                if type(amount) is float or type(amount) is int:
+                    currency = value.get("currency")
+                    shown = format(amount, spec)
+                    return f"{shown} {currency}" if type(currency) is str and currency else shown
+            return _text(f, value)
+
+        return money
+    if f.type == FieldType.NUMBER:
+        return lambda value: str(value) if type(value) is int else _text(f, value)
+    return lambda value: _text(f, value)
 
 
 def _system_renderer(name: str) -> Render:
