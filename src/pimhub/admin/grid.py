@@ -119,8 +119,13 @@ async def grid_rows(request: Request) -> Response:
 async def _grid(request: Request, template: str) -> Response:
     class_name = request.path_params["class_name"]
     require(principal_of(request), Action.READ, class_name)
-    # One trip to the thread pool for the whole page: each costs more than a statement.
-    context, status = await blocking(_load, request, class_name)
+    # One trip to the thread pool for the whole page, rendering included: each trip costs
+    # more than a statement, and under load the event loop is the server's bottleneck.
+    return await blocking(_page, request, class_name, template)
+
+
+def _page(request: Request, class_name: str, template: str) -> Response:
+    context, status = _load(request, class_name)
     return render(request, template, context, status=status)
 
 
