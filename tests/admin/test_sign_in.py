@@ -12,7 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.admin import auth_views
-from pimhub.admin.auth_views import FAILURE_WINDOW, MAX_FAILURES, FailedSignIns, safe_next
+from pimhub.admin.auth_views import (
+    FAILURE_WINDOW,
+    MAX_FAILURES,
+    MAX_SPRAY,
+    FailedSignIns,
+    safe_next,
+    sign_in_keys,
+)
 from pimhub.admin.web import SESSION_COOKIE
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub
@@ -113,14 +120,40 @@ def test_wrong_passwords_are_throttled_by_name(users_hub: Hub) -> None:
 def test_the_throttle_counts_addresses_and_forgets_after_the_window() -> None:
     now = [1000.0]
     throttle = FailedSignIns(clock=lambda: now[0])
-    for i in range(MAX_FAILURES - 1):
-        throttle.failed(f"user:u{i}", "ip:1.2.3.4")
-    assert not throttle.blocked("user:fresh", "ip:1.2.3.4")
-    throttle.failed("user:last", "ip:1.2.3.4")
-    assert throttle.blocked("user:fresh", "ip:1.2.3.4")  # the address, whatever the name
-    assert not throttle.blocked("user:fresh", "ip:5.6.7.8")
+    for i in range(MAX_SPRAY - 1):
+        throttle.failed(*sign_in_keys(f"u{i}", "1.2.3.4"))
+    assert not throttle.blocked(*sign_in_keys("fresh", "1.2.3.4"))
+    throttle.failed(*sign_in_keys("last", "1.2.3.4"))
+    assert throttle.blocked(*sign_in_keys("fresh", "1.2.3.4"))  # the address, whatever the name
+    assert not throttle.blocked(*sign_in_keys("fresh", "5.6.7.8"))
     now[0] += FAILURE_WINDOW
-    assert not throttle.blocked("user:fresh", "ip:1.2.3.4")
+    assert not throttle.blocked(*sign_in_keys("fresh", "1.2.3.4"))
+
+
+def test_one_guesser_locks_out_neither_the_address_nor_the_name() -> None:
+    throttle = FailedSignIns()
+    for _ in range(MAX_FAILURES):
+        throttle.failed(*sign_in_keys("admin", "10.0.0.9"))
+    assert throttle.blocked(*sign_in_keys("admin", "10.0.0.9"))  # the guesser, at that name
+    assert not throttle.blocked(*sign_in_keys("viewer", "10.0.0.9"))  # others behind the proxy
+    assert not throttle.blocked(*sign_in_keys("admin", "10.0.0.7"))  # the admin elsewhere
+
+
+def test_many_addresses_at_one_name_block_the_name() -> None:
+    throttle = FailedSignIns()
+    for i in range(MAX_SPRAY):
+        throttle.failed(*sign_in_keys("admin", f"10.0.{i // 200}.{i % 200}"))
+    assert throttle.blocked(*sign_in_keys("admin", "192.0.2.1"))
+    assert not throttle.blocked(*sign_in_keys("viewer", "192.0.2.1"))
+
+
+def test_wrong_passwords_for_others_do_not_block_a_right_one(users_hub: Hub) -> None:
+    client = TestClient(create_app(users_hub))
+    for i in range(MAX_FAILURES + 3):
+        assert sign_in(client, f"nosuch{i}", "wrong password").status_code == 401
+    for _ in range(MAX_FAILURES):
+        assert sign_in(client, "admin", "wrong password").status_code == 401
+    assert sign_in(client, "integrator").status_code == 303
 
 
 def test_success_clears_the_name_not_the_address(
@@ -130,8 +163,9 @@ def test_success_clears_the_name_not_the_address(
     for _ in range(MAX_FAILURES - 1):
         sign_in(client, "viewer", "wrong password")
     assert sign_in(client, "viewer").status_code == 303
-    assert "user:viewer" not in fresh_throttle._seen
+    assert "pair:viewer|testclient" not in fresh_throttle._seen
     assert len(fresh_throttle._seen["ip:testclient"]) == MAX_FAILURES - 1
+    assert len(fresh_throttle._seen["user:viewer"]) == MAX_FAILURES - 1
 
 
 def test_a_spray_of_names_does_not_free_a_blocked_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,11 +173,11 @@ def test_a_spray_of_names_does_not_free_a_blocked_one(monkeypatch: pytest.Monkey
     now = [0.0]
     throttle = FailedSignIns(clock=lambda: now[0])
     for _ in range(MAX_FAILURES):
-        throttle.failed("user:target")
+        throttle.failed("pair:target|1.2.3.4")
     now[0] += 120
     for i in range(200):
         throttle.failed(f"user:spray{i}")
-    assert throttle.blocked("user:target")
+    assert throttle.blocked("pair:target|1.2.3.4")
     assert len(throttle._seen) <= 51  # bounded
 
 

@@ -1,9 +1,15 @@
 """Signing in and out.
 
 The sign-in form has no session yet, so its CSRF token is a double submit: a random value in
-a short-lived cookie and in the form, which must agree. Failed sign-ins are counted per
-username and per client address; past `MAX_FAILURES` within `FAILURE_WINDOW` the form
-refuses to check passwords for that name or address until the window passes.
+a short-lived cookie and in the form, which must agree.
+
+Failed sign-ins are counted in three ways within `FAILURE_WINDOW`: per username and client
+address together (`MAX_FAILURES`: one guesser at one account), per address (`MAX_SPRAY`: one
+guesser trying many names) and per username (`MAX_SPRAY`: many addresses at one account).
+Past a limit the form refuses to check passwords for that pair, address or name until the
+window passes. The address and name limits are ten times the pair's, so one person's
+guessing neither locks everyone behind the same proxy out nor lets anyone lock a named
+colleague out with ten wrong passwords.
 """
 
 from __future__ import annotations
@@ -35,7 +41,18 @@ from pimhub.catalog.errors import Unauthorized
 
 LOGIN_CSRF_COOKIE = "pimhub_login_csrf"
 MAX_FAILURES = 10
+MAX_SPRAY = 100
 FAILURE_WINDOW = 15 * 60.0
+
+
+def limit_of(who: str) -> int:
+    """The failures `who` (pair:<name>|<address>, ip:<address> or user:<name>) may have."""
+    return MAX_FAILURES if who.startswith("pair:") else MAX_SPRAY
+
+
+def sign_in_keys(username: str, address: str) -> tuple[str, str, str]:
+    """What one sign-in attempt counts against: the pair, the address and the name."""
+    return f"pair:{username}|{address}", f"ip:{address}", f"user:{username}"
 
 
 class FailedSignIns:
@@ -51,7 +68,7 @@ class FailedSignIns:
     def blocked(self, *who: str) -> bool:
         now = self._clock()
         with self._lock:
-            return any(len(self._recent(w, now)) >= MAX_FAILURES for w in who)
+            return any(len(self._recent(w, now)) >= limit_of(w) for w in who)
 
     def failed(self, *who: str) -> None:
         now = self._clock()
@@ -68,7 +85,7 @@ class FailedSignIns:
         blocked: forgetting a blocked one would hand a sprayer fresh guesses at it."""
         self._seen = {k: v for k, v in self._seen.items() if self._recent(k, now)}
         if len(self._seen) > self.LIMIT:
-            self._seen = {k: v for k, v in self._seen.items() if len(v) >= MAX_FAILURES}
+            self._seen = {k: v for k, v in self._seen.items() if len(v) >= limit_of(k)}
 
     def clear(self, who: str) -> None:
         with self._lock:
@@ -137,8 +154,8 @@ async def login(request: Request) -> Response:
     username = text_field(form, "username").strip().lower()[:64]
     password = text_field(form, "password")
     next_ = text_field(form, "next")
-    client = f"ip:{request.client.host if request.client else '?'}"
-    if FAILURES.blocked(f"user:{username}", client):
+    keys = sign_in_keys(username, request.client.host if request.client else "?")
+    if FAILURES.blocked(*keys):
         return _form(
             request,
             next_=next_,
@@ -150,9 +167,9 @@ async def login(request: Request) -> Response:
     try:
         user = await blocking(hub.users.authenticate, username, password)
     except Unauthorized as exc:
-        FAILURES.failed(f"user:{username}", client)
+        FAILURES.failed(*keys)
         return _form(request, next_=next_, username=username, error=exc.detail, status=401)
-    FAILURES.clear(f"user:{username}")
+    FAILURES.clear(keys[0])
     # A browser signing in again leaves no session behind it.
     await blocking(hub.users.end_session, request.cookies.get(SESSION_COOKIE))
     _, token = await blocking(hub.users.start_session, user)

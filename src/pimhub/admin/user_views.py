@@ -215,7 +215,8 @@ async def change_own_password(request: Request) -> Response:
     form = await checked_form(request)
     me = user_of(request)
     users = hub_of(request).users
-    who = f"user:{me.username}"
+    # Counted like sign-ins of this name from this address (the session's owner guessing).
+    who = auth_views.sign_in_keys(me.username, request.client.host if request.client else "?")[0]
     try:
         if auth_views.FAILURES.blocked(who):
             raise InvalidInput(
