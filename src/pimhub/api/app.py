@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
@@ -47,6 +48,8 @@ per-field `errors` list.
 """
 
 
+# Everything under /admin/ (not /admin itself: the mount's redirect to /admin/ stays FastAPI's).
+ADMIN_PREFIX = "/admin/"
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
@@ -88,7 +91,8 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     )
     app.state.hub = hub
     app.state.thumbnails = thumbnailer(hub)
-    app.mount("/admin", build_admin(hub), name="admin")
+    admin = build_admin(hub)
+    app.mount("/admin", admin, name="admin")
     install_error_handlers(app)
     docs_page.install(app)
     for module in (
@@ -110,7 +114,13 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     app.add_middleware(EdgeGuard, body_idle_seconds=idle)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(
-        routes=[*products.routes, *graphql_endpoint.routes, *asset_files.routes],
+        # The admin's pages too: they have their own error pages and no FastAPI routes.
+        routes=[
+            *products.routes,
+            *graphql_endpoint.routes,
+            *asset_files.routes,
+            Mount("/admin", admin),
+        ],
         middleware=[
             Middleware(RequestLogMiddleware),
             Middleware(EdgeGuard, body_idle_seconds=idle),
@@ -123,7 +133,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     install_error_handlers(fast)
     app.fast_app, app.fast_prefixes = (
         fast,
-        (products.PREFIX, graphql_endpoint.PREFIX, asset_files.PREFIX),
+        (products.PREFIX, graphql_endpoint.PREFIX, asset_files.PREFIX, ADMIN_PREFIX),
     )
     _document(
         app,
