@@ -255,6 +255,16 @@ def test_the_relation_lookup_finds_targets_by_key_and_name(signed_in: Open) -> N
     assert client.get("/admin/lookup/Nope?q=a").status_code == 404
 
 
+def test_the_relation_lookup_finds_a_key_prefix_and_a_name_word(signed_in: Open) -> None:
+    client = signed_in("viewer")
+    by_key = client.get("/admin/lookup/Product?for=f-related&q=TS")
+    assert 'data-pick="TS-1"' in by_key.text and 'data-pick="TS-2"' in by_key.text
+    by_prefix = client.get("/admin/lookup/Category?q=men-t")
+    assert 'data-pick="men-tops"' in by_prefix.text
+    by_word = client.get("/admin/lookup/Category?q=tops")
+    assert 'data-pick="men-tops"' in by_word.text and 'data-pick="men"' not in by_word.text
+
+
 @pytest.mark.parametrize(
     ("path", "data"),
     [
