@@ -5,13 +5,17 @@ what they say (checked through the service), and bad input is refused field by f
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from pimhub.bootstrap import Hub
+from pimhub.transfer.profiles import RunGoing
 from tests.admin.conftest import AdminClient
 
 URL = "https://erp.example.com/export/products.csv"
@@ -161,3 +165,79 @@ def test_unknown_profiles_and_hostile_input_are_4xx(
     huge = client.post_form("/admin/import-profiles/new", {**FORM, "cron": "*" * 100_000})
     assert huge.status_code == 422
     assert users_hub.import_profiles.all() == []
+
+
+def _in_parallel(calls: list[Callable[[], object]]) -> list[object]:
+    """Each call in its own thread, all released at once."""
+    barrier = threading.Barrier(len(calls))
+
+    def go(call: Callable[[], object]) -> object:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(go, calls))
+
+
+def test_parallel_creates_of_one_name_create_it_once(
+    users_hub: Hub,
+    profiles_hub: list[tuple[str, dict[str, str]]],
+    signed_in: Callable[[str], AdminClient],
+) -> None:
+    """Of parallel 'create' submits with one name, one creates it and the others get 409:
+    none replaces the profile the first one created."""
+    clients = [signed_in("integrator") for _ in range(8)]
+    forms = [{**FORM, "name": "raceprof", "cron": f"{minute} 2 * * *"} for minute in range(8)]
+    answers = _in_parallel(
+        [
+            partial(client.post_form, "/admin/import-profiles/new", form)
+            for client, form in zip(clients, forms, strict=True)
+        ]
+    )
+    codes = sorted(a.status_code for a in answers)  # type: ignore[attr-defined]
+    assert codes == [303] + [409] * 7, codes
+    winner = next(f for f, a in zip(forms, answers, strict=True) if a.status_code == 303)  # type: ignore[attr-defined]
+    assert users_hub.import_profiles.get("raceprof").cron == winner["cron"]
+    assert [p.name for p in users_hub.import_profiles.all()] == ["raceprof"]
+    loser = next(a for a in answers if a.status_code == 409)  # type: ignore[attr-defined]
+    assert "there is an import profile named raceprof" in loser.text
+
+
+def test_run_now_while_a_run_is_going_is_409_with_the_job(
+    users_hub: Hub,
+    profiles_hub: list[tuple[str, dict[str, str]]],
+    signed_in: Callable[[str], AdminClient],
+) -> None:
+    """Double-clicking 'run now': one job; the other clicks get 409 naming it, until it ends."""
+    users_hub.import_profiles.save("erp", source=URL, mapping=MAPPING, cron="0 2 * * *")
+    release = threading.Event()
+    fetch = users_hub.import_profiles.fetcher
+
+    def slow_fetch(source: str, target: Path, headers: Mapping[str, str]) -> None:
+        assert release.wait(30)
+        fetch(source, target, headers)
+
+    users_hub.import_profiles.fetcher = slow_fetch
+    clients = [signed_in("integrator") for _ in range(6)]
+    try:
+        answers = _in_parallel(
+            [partial(c.post_form, "/admin/import-profiles/erp/run") for c in clients]
+        )
+        codes = sorted(a.status_code for a in answers)  # type: ignore[attr-defined]
+        assert codes == [303] + [409] * 5, codes
+        started = next(a for a in answers if a.status_code == 303)  # type: ignore[attr-defined]
+        job_id = started.headers["location"].rsplit("/", 1)[-1]
+        for refused in (a for a in answers if a.status_code == 409):  # type: ignore[attr-defined]
+            assert f"a run of erp is already going: job {job_id}" in refused.text
+            assert f'href="/admin/imports/{job_id}"' in refused.text
+        # The service refuses as the page does (REST run-now uses it).
+        with pytest.raises(RunGoing):
+            users_hub.import_profiles.start("erp")
+    finally:
+        release.set()
+    users_hub.imports.wait()
+    profile_jobs = [j for j in users_hub.imports.recent(50) if j.author == "profile:erp"]
+    assert [j.id for j in profile_jobs] == [job_id]
+    again = clients[0].post_form("/admin/import-profiles/erp/run")  # finished: runs again
+    assert again.status_code == 303, again.text
+    users_hub.imports.wait()

@@ -30,13 +30,12 @@ from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInp
 from pimhub.transfer.fetching import shown_headers
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.jobs import UnknownImportJob
-from pimhub.transfer.profiles import ImportProfile, ImportProfiles
+from pimhub.transfer.profiles import (
+    ImportProfile,
+    ImportProfiles,
+    RunGoing,
+)
 from pimhub.transfer.sources import Format
-
-
-class ProfileExists(Conflict):
-    code = "conflict"
-    title = "Name taken"
 
 
 @dataclass
@@ -205,12 +204,9 @@ async def create(request: Request) -> Response:
     form = await checked_form(request)
     values = ProfileInput.of(form)
     try:
-        if values.name and await blocking(service.store.get, values.name) is not None:
-            raise ProfileExists(
-                f"there is an import profile named {values.name}",
-                [FieldError("name", "taken: choose another name, or edit that profile")],
-            )
-        await blocking(_save, service, values, None)
+        # Insert-only: checking for the name first would let parallel creators replace
+        # each other's profile.
+        await blocking(_create, service, values)
     except CatalogError as exc:
         if not isinstance(exc, (InvalidInput, Conflict)):
             raise
@@ -229,6 +225,19 @@ async def update(request: Request) -> Response:
         values.shown_headers = shown_headers(existing.headers)
         return await _form(request, values, creating=False, error=exc)
     return see_other("/import-profiles", f"Scheduled import {values.name} saved.")
+
+
+def _create(service: ImportProfiles, values: ProfileInput) -> None:
+    service.create(
+        values.name,
+        source=values.source,
+        mapping=values.mapping,
+        cron=values.cron,
+        class_name=values.class_name or None,
+        options=values.options({}),
+        enabled=values.enabled,
+        files_allowed=False,  # the UI must not read the server's files
+    )
 
 
 def _save(service: ImportProfiles, values: ProfileInput, existing: ImportProfile | None) -> None:
@@ -267,7 +276,12 @@ async def disable(request: Request) -> Response:
 async def run_now(request: Request) -> Response:
     service = _require(request)
     await checked_form(request)
-    job = await blocking(service.start, request.path_params["name"])
+    try:
+        job = await blocking(service.start, request.path_params["name"])
+    except RunGoing as exc:
+        return render(
+            request, "import_run_going.html", {"error": exc, "job": exc.job_id}, status=409
+        )
     return see_other(f"/imports/{job.id}", f"Scheduled import started as {job.id}.")
 
 

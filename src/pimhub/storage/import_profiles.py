@@ -19,16 +19,8 @@ class SqlProfileStore:
 
     def save(self, profile: ImportProfile) -> bool:
         """Creates or replaces `profile`; True when this call created it."""
-        values = {
-            "source": profile.source,
-            "mapping": profile.mapping,
-            "class_name": profile.class_name,
-            "cron": profile.cron,
-            "options": profile.options,
-            "enabled": profile.enabled,
-            "next_run_at": profile.next_run_at,
-            "updated_at": profile.updated_at or profile.next_run_at,
-        }
+        values = _values(profile)
+        del values["name"]
 
         def upsert() -> bool:
             with begin_write(self.engine) as conn:
@@ -46,6 +38,23 @@ class SqlProfileStore:
                 return True
 
         return retrying(upsert)
+
+    def create(self, profile: ImportProfile) -> bool:
+        """Inserts `profile` unless its name is taken; False when it is."""
+
+        def insert_new() -> bool:
+            with begin_write(self.engine) as conn:
+                taken = conn.execute(
+                    select(import_profiles.c.name).where(import_profiles.c.name == profile.name)
+                ).first()
+                if taken:
+                    return False
+                # A parallel creator's insert may commit first (PostgreSQL): the unique
+                # violation is a WriteConflict, and the retry finds the name taken.
+                conn.execute(insert(import_profiles).values(**_values(profile)))
+                return True
+
+        return retrying(insert_new)
 
     def get(self, name: str) -> ImportProfile | None:
         with self.engine.connect() as conn:
@@ -76,6 +85,18 @@ class SqlProfileStore:
             )
         return result.rowcount == 1
 
+    def claim_run(self, name: str, seen: str | None, job_id: str | None) -> bool:
+        with begin_write(self.engine) as conn:
+            result = conn.execute(
+                update(import_profiles)
+                .where(
+                    import_profiles.c.name == name,
+                    import_profiles.c.last_job_id.is_not_distinct_from(seen),
+                )
+                .values(last_job_id=job_id)
+            )
+        return result.rowcount == 1
+
     def finished(self, name: str, job_id: str) -> None:
         with begin_write(self.engine) as conn:
             conn.execute(
@@ -83,6 +104,20 @@ class SqlProfileStore:
                 .where(import_profiles.c.name == name)
                 .values(last_job_id=job_id)
             )
+
+
+def _values(profile: ImportProfile) -> dict[str, Any]:
+    return {
+        "name": profile.name,
+        "source": profile.source,
+        "mapping": profile.mapping,
+        "class_name": profile.class_name,
+        "cron": profile.cron,
+        "options": profile.options,
+        "enabled": profile.enabled,
+        "next_run_at": profile.next_run_at,
+        "updated_at": profile.updated_at or profile.next_run_at,
+    }
 
 
 def _profile(row: Row[Any]) -> ImportProfile:

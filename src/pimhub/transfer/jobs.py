@@ -109,6 +109,10 @@ def _check_source_options(source: SourceOptions) -> None:
         raise InvalidInput("the source options have problems", errors)
 
 
+def new_job_id() -> str:
+    return f"imp_{uuidlib.uuid4().hex[:20]}"
+
+
 class UnknownImportJob(NotFound):
     code = "not-found"
     title = "Not found"
@@ -219,29 +223,47 @@ class ImportJobs:
         return mapping, class_name, format_of(Path(file), request.source)
 
     def submit(
-        self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
+        self,
+        request: JobRequest,
+        file_name: str,
+        save: Callable[[Path], None],
+        author: str,
+        *,
+        job_id: str | None = None,
     ) -> ImportJob:
         """Checks the request, stores the upload (`save` writes it to the path given) and
-        queues the import."""
-        job, path, mapping = self._create(request, file_name, save, author)
+        queues the import (as `job_id` when given: see new_job_id)."""
+        job, path, mapping = self._create(request, file_name, save, author, job_id)
         self._pool().submit(self._run, job, path, mapping, request)
         return job
 
     def run_now(
-        self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
+        self,
+        request: JobRequest,
+        file_name: str,
+        save: Callable[[Path], None],
+        author: str,
+        *,
+        job_id: str | None = None,
     ) -> ImportJob:
         """As submit, but imports in the calling thread (the worker's scheduled imports)."""
-        job, path, mapping = self._create(request, file_name, save, author)
+        job, path, mapping = self._create(request, file_name, save, author, job_id)
         self._run(job, path, mapping, request)
         return self.get(job.id)
 
     def submit_fetched(
-        self, request: JobRequest, file_name: str, fetch: Callable[[Path], None], author: str
+        self,
+        request: JobRequest,
+        file_name: str,
+        fetch: Callable[[Path], None],
+        author: str,
+        *,
+        job_id: str | None = None,
     ) -> ImportJob:
         """As submit, but `fetch` (a download) runs in the background too, so the caller
         need not wait for it; a source that cannot be fetched fails the job."""
         mapping, class_name, fmt = self.check(request, file_name)
-        job = self._record(request, file_name, class_name, fmt, author)
+        job = self._record(request, file_name, class_name, fmt, author, job_id)
 
         def fetch_and_run() -> None:
             try:
@@ -254,18 +276,29 @@ class ImportJobs:
         return job
 
     def _create(
-        self, request: JobRequest, file_name: str, save: Callable[[Path], None], author: str
+        self,
+        request: JobRequest,
+        file_name: str,
+        save: Callable[[Path], None],
+        author: str,
+        job_id: str | None,
     ) -> tuple[ImportJob, Path, ImportMapping]:
         mapping, class_name, fmt = self.check(request, file_name)
-        job = self._record(request, file_name, class_name, fmt, author)
+        job = self._record(request, file_name, class_name, fmt, author, job_id)
         return job, self._store_file(job, save), mapping
 
     def _record(
-        self, request: JobRequest, file_name: str, class_name: str, fmt: Format, author: str
+        self,
+        request: JobRequest,
+        file_name: str,
+        class_name: str,
+        fmt: Format,
+        author: str,
+        job_id: str | None = None,
     ) -> ImportJob:
         """A queued job, stored first, so a source that cannot be fetched is a failed job."""
         job = ImportJob(
-            id=f"imp_{uuidlib.uuid4().hex[:20]}",
+            id=job_id or new_job_id(),
             class_name=class_name,
             status=JobStatus.QUEUED,
             file_name=safe_name(file_name),

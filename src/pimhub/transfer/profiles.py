@@ -8,6 +8,7 @@ with a compare-and-set, so exactly one of them imports it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,12 +20,27 @@ from urllib.parse import urlsplit
 import structlog
 
 from pimhub.catalog.batch import WriteMode
-from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput, NotFound
+from pimhub.catalog.errors import (
+    CatalogError,
+    Conflict,
+    DuplicateKey,
+    FieldError,
+    InvalidInput,
+    NotFound,
+)
 from pimhub.catalog.objects import iso
 from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.fetching import fetch, resolve_headers, shown_headers
 from pimhub.transfer.importer import OnError
-from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest, SourceUnavailable
+from pimhub.transfer.jobs import (
+    ImportJob,
+    ImportJobs,
+    JobRequest,
+    JobStatus,
+    SourceUnavailable,
+    UnknownImportJob,
+    new_job_id,
+)
 from pimhub.transfer.mapping import InvalidMapping
 from pimhub.transfer.profile_checks import (
     check_cron,
@@ -47,6 +63,27 @@ class InvalidProfile(InvalidInput):
 class UnknownProfile(NotFound):
     code = "not-found"
     title = "Not found"
+
+
+class ProfileExists(DuplicateKey):
+    code = "conflict"
+    title = "Name taken"
+
+
+class RunGoing(Conflict):
+    """A run of the profile is queued or running: a second would import the same feed twice."""
+
+    code = "run-going"
+    title = "Already running"
+
+    def __init__(self, detail: str, job_id: str) -> None:
+        super().__init__(detail)
+        self.job_id = job_id
+
+
+UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+# How long a run-now waits for the job another caller has just claimed to be recorded.
+CLAIM_SETTLES = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +146,9 @@ class ProfileStore(Protocol):
         """Creates or replaces; True when this call created it (decided by the insert, so
         of parallel writers only one is told it created the profile)."""
 
+    def create(self, profile: ImportProfile) -> bool:
+        """Inserts `profile` unless its name is taken; False when it is (nothing changed)."""
+
     def get(self, name: str) -> ImportProfile | None: ...
     def all(self) -> list[ImportProfile]: ...
     def delete(self, name: str) -> bool: ...
@@ -116,6 +156,8 @@ class ProfileStore(Protocol):
         """Moves the next run from profile.next_run_at to `next_run_at` if no one else has."""
 
     def finished(self, name: str, job_id: str) -> None: ...
+    def claim_run(self, name: str, seen: str | None, job_id: str | None) -> bool:
+        """Sets the profile's last job to `job_id` if it is still `seen`."""
 
 
 # (source, target file, request headers already resolved)
@@ -160,6 +202,41 @@ class ImportProfiles:
         created it. `files_allowed`:
         False over the API, where a file path would let a key read the server's files into
         the catalog."""
+        profile = self._checked(
+            name,
+            source=source,
+            mapping=mapping,
+            cron=cron,
+            class_name=class_name,
+            options=options,
+            enabled=enabled,
+            files_allowed=files_allowed,
+        )
+        return profile, self.store.save(profile)
+
+    def create(self, name: str, **fields: Any) -> ImportProfile:
+        """As save_reporting_creation, but never replaces: ProfileExists when the name is
+        taken, decided by the insert, so of parallel creators exactly one succeeds."""
+        profile = self._checked(name, **fields)
+        if not self.store.create(profile):
+            raise ProfileExists(
+                f"there is an import profile named {name}",
+                [FieldError("name", "taken: choose another name, or edit that profile")],
+            )
+        return profile
+
+    def _checked(
+        self,
+        name: str,
+        *,
+        source: str,
+        mapping: str,
+        cron: str,
+        class_name: str | None = None,
+        options: dict[str, Any] | None = None,
+        enabled: bool = True,
+        files_allowed: bool = True,
+    ) -> ImportProfile:
         errors: list[FieldError] = []
         now = self.clock()
         check_name(name, errors)
@@ -187,7 +264,7 @@ class ImportProfiles:
             updated_at=now,
         )
         self._check_import(profile)
-        return profile, self.store.save(profile)
+        return profile
 
     def save_document(
         self, name: str, document: Any, *, files_allowed: bool
@@ -228,12 +305,45 @@ class ImportProfiles:
             raise UnknownProfile(f"there is no import profile '{name}'")
 
     def run(self, name: str) -> ImportJob:
-        """Imports the profile's source now, whatever its schedule."""
-        return self._import(self.get(name))
+        """Imports the profile's source now, whatever its schedule; RunGoing while another
+        run of it is queued or running."""
+        profile, job_id = self._claim_run(name)
+        return self._import(profile, job_id=job_id)
 
     def start(self, name: str) -> ImportJob:
         """As run, but the import goes on in the background once the source is fetched."""
-        return self._import(self.get(name), background=True)
+        profile, job_id = self._claim_run(name)
+        return self._import(profile, background=True, job_id=job_id)
+
+    def _claim_run(self, name: str) -> tuple[ImportProfile, str]:
+        """The profile and the id its new run's job gets, claimed by a compare-and-set of the
+        profile's last job, so of parallel callers one starts and the others get RunGoing."""
+        profile = self.get(name)
+        self._refuse_if_going(profile)
+        job_id = new_job_id()
+        if not self.store.claim_run(name, profile.last_job_id, job_id):
+            # Claimed meanwhile: the winner's job is (about to be) the going run.
+            self._refuse_if_going(self.get(name))
+            raise RunGoing(f"a run of {name} is just starting; try again", "")
+        return profile, job_id
+
+    def _refuse_if_going(self, profile: ImportProfile) -> None:
+        job_id = profile.last_job_id
+        if job_id is None:
+            return
+        deadline = time.monotonic() + CLAIM_SETTLES
+        while True:
+            try:
+                status = self.jobs.get(job_id).status
+                break
+            except UnknownImportJob:
+                # Claimed but not yet recorded (or never: its check failed after the
+                # claim, or its server stopped); only a fresh claim is waited for.
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.02)
+        if status in UNFINISHED:
+            raise RunGoing(f"a run of {profile.name} is already going: job {job_id}", job_id)
 
     def run_due(self) -> list[ImportJob]:
         """Imports every enabled profile whose time has come (claimed, so once)."""
@@ -252,7 +362,9 @@ class ImportProfiles:
                 log.exception("import.profile_failed", profile=profile.name)
         return ran
 
-    def _import(self, profile: ImportProfile, *, background: bool = False) -> ImportJob:
+    def _import(
+        self, profile: ImportProfile, *, background: bool = False, job_id: str | None = None
+    ) -> ImportJob:
         file_name = profile.file_name
 
         def save(target: Path) -> None:
@@ -262,9 +374,15 @@ class ImportProfiles:
 
         begin = self.jobs.submit_fetched if background else self.jobs.run_now
         try:
-            job = begin(profile.job_request(), file_name, save, f"profile:{profile.name}")
+            job = begin(
+                profile.job_request(), file_name, save, f"profile:{profile.name}", job_id=job_id
+            )
         except SourceUnavailable as exc:
             job = exc.job  # recorded as a failed job, visible like any other
+        except Exception:
+            if job_id is not None:  # no job recorded: give the claim back
+                self.store.claim_run(profile.name, job_id, profile.last_job_id)
+            raise
         self.store.finished(profile.name, job.id)
         log.info("import.profile_ran", profile=profile.name, job=job.id, status=job.status.value)
         return job
