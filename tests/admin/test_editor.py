@@ -183,6 +183,21 @@ def test_a_stale_version_is_refused_409_keeping_input_and_showing_the_newer_valu
     assert (obj.version, obj.values["stock"], obj.values["ean"]) == (3, 12, "4006381333948")
 
 
+def test_a_conflict_shows_now_stored_only_where_the_other_writer_changed_the_field_too(
+    users_hub: Hub, signed_in: Open
+) -> None:
+    client = signed_in("manager")
+    data = form_of(client.get(EDITOR).text)
+    users_hub.catalog.patch("Product", "TS-1", {"stock": 99}, author="someone-else")
+    data["f.stock"] = "12"  # both changed stock
+    data["f.price.amount"] = "77.5"  # only this user changed the price
+    answer = client.post_form(EDITOR, data)
+    assert answer.status_code == 409
+    html = answer.text
+    assert 'id="f-stock-theirs"' in html and "Now stored:</strong> 99" in html
+    assert 'id="f-price-theirs"' not in html and 'value="77.5"' in html
+
+
 def test_publish_and_unpublish(users_hub: Hub, signed_in: Open) -> None:
     client = signed_in("manager")
     draft = "/admin/objects/Product/TS-2"

@@ -248,7 +248,10 @@ async def _conflict(
             merged[name] = theirs[name]
         else:
             merged[name] = mine[name]
-            if mine[name] != theirs[name]:
+            # "Now stored" only where the other writer changed the field as well: one only
+            # this user changed still holds the value the form was drawn from.
+            theirs_changed = base is None or theirs[name] != base[name]
+            if theirs_changed and mine[name] != theirs[name]:
                 differing[name] = display(theirs[name])
     conflict = {
         "author": latest.author if latest else "someone",
