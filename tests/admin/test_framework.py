@@ -73,3 +73,13 @@ def test_a_disabled_user_is_signed_out_at_once(
     client = signed_in("manager")
     users_hub.users.disable("manager")
     assert client.get("/admin/", follow_redirects=False).status_code == 303
+
+
+def test_a_refusal_names_the_user_and_their_role_not_a_key(
+    signed_in: Callable[[str], AdminClient],
+) -> None:
+    page = signed_in("viewer").get("/admin/webhooks")
+    assert page.status_code == 403
+    assert "the user &#39;viewer&#39; may not integrate" in page.text
+    assert "their role lacks the scope &#39;integrate&#39;" in page.text
+    assert "the key" not in page.text

@@ -20,6 +20,8 @@ from typing import Any
 from pimhub.catalog.errors import FieldError, InvalidInput
 
 KEY_PREFIX = "phk"
+# The key id of an admin UI user acting through the same checks (users.model.User.principal).
+USER_KEY_PREFIX = "user:"
 _KEY_PATTERN = re.compile(r"^phk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _SCOPE_PATTERN = re.compile(
     r"^(admin|integrate|(read|read-drafts|write|delete|review|publish)(:(\*|[A-Z][A-Za-z0-9]*))?"

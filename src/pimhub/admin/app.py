@@ -86,6 +86,9 @@ def templates() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates belong to the code that renders them: read once, like the code, so an
+        # upgrade under a running server cannot pair new templates with old handlers.
+        auto_reload=False,
     )
     env.globals["may"] = may
     return env

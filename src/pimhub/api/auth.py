@@ -8,7 +8,7 @@ from typing import TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from pimhub.access.keys import Action, ApiKey
+from pimhub.access.keys import USER_KEY_PREFIX, Action, ApiKey
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import Forbidden
 
@@ -57,6 +57,11 @@ def require(key: ApiKey, action: Action, class_name: str | None = None) -> None:
         target = f" on {class_name}" if class_name else ""
         whole = action in (Action.ADMIN, Action.INTEGRATE)
         scope = action.value if whole else f"{action.value}:{class_name or '*'}"
+        if key.key_id.startswith(USER_KEY_PREFIX):  # an admin UI user: their role decides
+            raise Forbidden(
+                f"the user '{key.name}' may not {action.value}{target}; "
+                f"their role lacks the scope '{scope}'"
+            )
         raise Forbidden(
             f"the key '{key.name}' may not {action.value}{target}; it needs the scope '{scope}'"
         )

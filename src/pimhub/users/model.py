@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from pimhub.access.keys import ApiKey
+from pimhub.access.keys import USER_KEY_PREFIX, ApiKey
 from pimhub.catalog.errors import Conflict
 
 
@@ -75,7 +75,7 @@ class User:
     def principal(self) -> ApiKey:
         """The user as the permission checks see them: a key with the role's scopes."""
         return ApiKey(
-            key_id=f"user:{self.id}",
+            key_id=f"{USER_KEY_PREFIX}{self.id}",
             name=self.username,
             environment="production",
             scopes=ROLE_SCOPES[self.role],
