@@ -146,6 +146,10 @@ def test_invalid_values_come_back_422_with_messages_next_to_the_inputs(
     assert 'aria-describedby="f-stock-error"' in html or "f-stock-error" in html
     assert "must be at least 0" in html and 'value="-3"' in html and 'value="12x"' in html
     assert 'value="no-such-brand"' in html
+    # The summary names fields by their labels and says a pattern's rule in words.
+    assert '<a href="#f-ean">EAN / GTIN</a>: is not in the expected format (pattern' in html
+    assert '<a href="#f-stock">Stock</a>' in html and ">ean</a>" not in html
+    assert "does not match the pattern" not in html
     assert users_hub.catalog.get_object("Product", "TS-1", include_drafts=True).version == 1
 
 

@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from pimhub.admin.editor_fields import problems_of
 from pimhub.bootstrap import Hub
+from pimhub.catalog.classes import parse_class_definition
+from pimhub.catalog.errors import FieldError
 from tests.admin.conftest import AdminClient
 from tests.admin.test_editor import form_of
 
@@ -108,3 +111,31 @@ def test_a_price_list_amount_that_is_no_number_is_named_by_its_currency(
     answer = client.post_form("/admin/objects/Offer/o1", offer)
     assert answer.status_code == 422
     assert "prices.USD" in answer.text and 'value="lots"' in answer.text
+
+
+def test_problems_name_fields_by_label_and_language() -> None:
+    definition = parse_class_definition(
+        {
+            "name": "Thing",
+            "businessKey": "code",
+            "fields": [
+                {"name": "code", "type": "text"},
+                {"name": "name", "type": "text", "title": "Name", "localized": True},
+                {"name": "ean", "type": "text", "title": "EAN / GTIN", "pattern": "[0-9]{8}"},
+                {"name": "gallery", "type": "asset", "multiple": True},
+            ],
+        }
+    )
+    found = problems_of(
+        definition,
+        [
+            FieldError("name.de", "is too long", "too-long"),
+            FieldError("ean", "does not match the pattern [0-9]{8}", "pattern"),
+            FieldError("gallery[2]", "no such asset"),
+        ],
+    )
+    assert [(p.anchor, p.label, p.message) for p in found] == [
+        ("f-name", "Name (de)", "is too long"),
+        ("f-ean", "EAN / GTIN", "is not in the expected format (pattern [0-9]{8})"),
+        ("f-gallery", "gallery (item 3)", "no such asset"),
+    ]

@@ -24,6 +24,7 @@ from pimhub.admin.editor_fields import (
     display,
     errors_by_field,
     inputs_for,
+    problems_of,
     raw_from_form,
     raw_of,
     value_of,
@@ -106,7 +107,9 @@ async def _page(
     principal = principal_of(request)
     rights = Rights.of(principal, definition.name)
     refs = await read_refs(hub, definition, [obj.values], lang)
-    inputs = inputs_for(definition, raws, lang, refs, errors_by_field(errors or []), with_key=False)
+    inputs = inputs_for(
+        definition, raws, lang, refs, errors_by_field(definition, errors or []), with_key=False
+    )
     for item in inputs:
         item.theirs = (theirs or {}).get(item.field.name)
         if item.field.name in obj.inherited:
@@ -134,7 +137,7 @@ async def _page(
         "creating": False,
         "action": with_lang(base, lang, default),
         "base": base,
-        "errors": errors or [],
+        "errors": problems_of(definition, errors or []),
         "conflict": conflict,
         "transitions": [workflow.transition(t) for t in transitions] if workflow else [],
         "state": workflow.state(obj.workflow_state) if workflow and obj.workflow_state else None,
@@ -296,7 +299,9 @@ def _new_page(
     status: int = 200,
 ) -> Response:
     hub = hub_of(request)
-    inputs = inputs_for(definition, raws, lang, _no_refs(), errors_by_field(errors), with_key=True)
+    inputs = inputs_for(
+        definition, raws, lang, _no_refs(), errors_by_field(definition, errors), with_key=True
+    )
     base = f"/admin/new/{definition.name}"
     default = hub.settings.default_language
     context = {
@@ -306,7 +311,7 @@ def _new_page(
         "languages": [(code, with_lang(base, code, default)) for code in hub.settings.languages],
         "creating": True,
         "action": with_lang(base, lang, default),
-        "errors": errors,
+        "errors": problems_of(definition, errors),
         "published": published,
         "rights": Rights.of(principal_of(request), definition.name),
     }

@@ -276,12 +276,58 @@ def _lines(value: str | list[str] | None) -> list[str]:
     return (value or "").split("\n")
 
 
-def errors_by_field(errors: list[FieldError]) -> dict[str, str]:
-    """Each field's messages by field name, its dotted path kept where it names a part
-    (`name.de: ...`, `related[1]: ...`)."""
+_ITEM = re.compile(r"^\[(\d{1,9})\](.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One line of the error summary: where the input is, its label, what is wrong."""
+
+    anchor: str
+    label: str
+    message: str
+
+
+def _head(path: str) -> str:
+    return path.partition("[")[0].partition(".")[0]
+
+
+def where(definition: ClassDefinition, path: str) -> str:
+    """A problem's path as a person reads it: the field's label, then the language or part
+    (`name.de` -> 'Name (de)', `gallery[2]` -> 'Gallery (item 3)')."""
+    head = _head(path)
+    f = definition.field(head)
+    label = (f.title or f.name) if f is not None else head
+    rest = path[len(head) :]
+    item = _ITEM.match(rest)
+    if item:
+        rest = f"item {int(item.group(1)) + 1}{item.group(2)}"
+    return f"{label} ({rest.lstrip('.')})" if rest else label
+
+
+def message_of(error: FieldError) -> str:
+    """The service's message, a pattern's rule phrased for people (class rules carry no
+    description of their own to show instead)."""
+    prefix = "does not match the pattern "
+    if error.code == "pattern" and error.message.startswith(prefix):
+        return f"is not in the expected format (pattern {error.message[len(prefix) :]})"
+    return error.message
+
+
+def problems_of(definition: ClassDefinition, errors: list[FieldError]) -> list[Problem]:
+    return [
+        Problem(input_id(_head(e.field)), where(definition, e.field), message_of(e)) for e in errors
+    ]
+
+
+def errors_by_field(definition: ClassDefinition, errors: list[FieldError]) -> dict[str, str]:
+    """Each field's messages by field name, the language or part named where the problem is
+    in one (`Name (de): ...`, `Related (item 2): ...`)."""
     found: dict[str, list[str]] = {}
     for e in errors:
-        head = e.field.partition("[")[0].partition(".")[0]
-        text = e.message if e.field == head else f"{e.field}: {e.message}"
+        head = _head(e.field)
+        text = message_of(e)
+        if e.field != head:
+            text = f"{where(definition, e.field)}: {text}"
         found.setdefault(head, []).append(text)
     return {k: "; ".join(v)[:1000] for k, v in found.items()}
