@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +360,57 @@ def test_staged_uploads_expire_and_belong_to_their_owner(tmp_path: Path) -> None
 
 def _references(folder: Path) -> list[str]:
     return [p.parent.name for p in folder.rglob("*.csv")]
+
+
+def test_a_double_clicked_run_makes_one_job_and_409s_naming_it(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    """Parallel 'Run' submits of one staged upload: one job; every other answer is a 409
+    naming that job (never a 500, never a failed job of its own)."""
+    clients = [signed_in("manager") for _ in range(8)]
+    preview = upload(clients[0])
+    assert preview.status_code == 200, preview.text
+    reference = UPLOAD.search(preview.text)
+    assert reference
+    form = {"upload": reference.group(1), "mapping": MAPPING, "mode": "upsert", "on_error": "skip"}
+    barrier = threading.Barrier(len(clients))
+
+    def run(client: AdminClient) -> Any:
+        barrier.wait()
+        return client.post_form("/admin/imports", form)
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(run, clients))
+    imports_hub.imports.wait()
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [303] + [409] * 7, codes
+    job_id = next(a for a in answers if a.status_code == 303).headers["location"].split("/")[-1]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert f"this upload was already started as job {job_id}" in refused.text
+        assert f'href="/admin/imports/{job_id}"' in refused.text
+    assert [j.id for j in imports_hub.imports.recent(50)] == [job_id]
+    assert imports_hub.imports.get(job_id).status.value == "completed-with-errors"
+    # Later, the same reference still names the job it became.
+    again = clients[1].post_form("/admin/imports", form)
+    assert again.status_code == 409 and job_id in again.text
+
+
+def test_a_claimed_upload_refused_before_its_job_can_be_started_again(tmp_path: Path) -> None:
+    from pimhub.transfer.staging import AlreadyStarted, StagedUploads
+
+    staged = StagedUploads(tmp_path / "staged", clock=time.time)
+    reference = staged.stage("ann", "a.csv", lambda p: p.write_text("sku\nA\n"))
+    claimed = staged.claim("ann", reference)
+    claimed.release()  # e.g. the submission was refused: no job
+    claimed = staged.claim("ann", reference)
+    claimed.save(tmp_path / "job.csv")
+    claimed.started("imp_x")
+    with pytest.raises(AlreadyStarted) as refused:
+        staged.claim("ann", reference)
+    assert refused.value.job_id == "imp_x"
+    os.utime(tmp_path / "staged", None)
+    old = time.time() - 25 * 3600
+    for marker in (tmp_path / "staged").rglob("*.job"):
+        os.utime(marker, (old, old))
+    staged.forget_stale()
+    assert not list((tmp_path / "staged").rglob("*.job"))

@@ -35,11 +35,11 @@ from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import CatalogError, Conflict, FieldError, Forbidden, InvalidInput
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.inference import Unmapped, propose_mapping
-from pimhub.transfer.jobs import JobRequest
+from pimhub.transfer.jobs import ImportJob, JobRequest, SourceUnavailable
 from pimhub.transfer.mapping import shipped_mapping, shipped_mappings
 from pimhub.transfer.preview import Preview, preview
 from pimhub.transfer.sources import Format, SourceOptions, read
-from pimhub.transfer.staging import StagedUploads
+from pimhub.transfer.staging import AlreadyStarted, ClaimedUpload, StagedUploads
 
 INFER_SAMPLE = 200  # records read to propose a mapping (list separators), as the CLI
 MAPPING_CHOICES = ("infer", "shipped", "custom")
@@ -284,14 +284,34 @@ async def run(request: Request) -> Response:
             path.name,
             lambda name: require(key, Action.WRITE, name),
         )
-        file_name, save = staged.take(owner, values.upload)
-        job = await blocking(hub.imports.submit, job_request, file_name, save, owner)
+        # Claimed before the job is made: of a double-clicked Run, one request gets the
+        # file and the others are told which job it became, with no job of their own.
+        claimed = await blocking(staged.claim, owner, values.upload)
+        file_name = claimed.file.name
+        job = await blocking(_submit, hub, job_request, claimed, owner)
+    except AlreadyStarted as exc:
+        return render(
+            request, "import_run_going.html", {"error": exc, "job": exc.job_id}, status=409
+        )
     except Forbidden:
         raise
     except CatalogError as exc:
         return await _page(request, "import_preview.html", values, error=exc)
     what = "Dry run" if values.dry_run else "Import"
     return see_other(f"/imports/{job.id}", f"{what} of {file_name} queued as {job.id}.")
+
+
+def _submit(hub: Hub, job_request: JobRequest, claimed: ClaimedUpload, owner: str) -> ImportJob:
+    try:
+        job = hub.imports.submit(job_request, claimed.file.name, claimed.save, owner)
+    except SourceUnavailable as exc:
+        claimed.started(exc.job.id)  # a failed job holds it: the file is gone
+        raise
+    except BaseException:
+        claimed.release()  # refused before a job was made: the upload can be started again
+        raise
+    claimed.started(job.id)
+    return job
 
 
 routes: list[BaseRoute] = [

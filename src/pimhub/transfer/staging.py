@@ -7,6 +7,7 @@ STAGED_FOR.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import shutil
@@ -14,16 +15,53 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
+from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInput, NotFound
 from pimhub.transfer.jobs import safe_name
 
 STAGED_FOR = 24 * 3600.0  # seconds an unused upload is kept
 _REFERENCE = re.compile(r"[A-Za-z0-9_-]{22,64}")
+CLAIMED = ".claimed"  # suffix of an upload's folder once a job has taken it
+STARTED = ".job"  # suffix of the file naming the job an upload was started as
+CLAIM_SETTLES = 10.0  # seconds a second claim waits for the first one's job id
 
 
 class UnknownUpload(NotFound):
     code = "upload-gone"
     title = "Upload not found"
+
+
+class AlreadyStarted(Conflict):
+    """The upload was already taken by a job (a double-clicked Run)."""
+
+    code = "already-started"
+    title = "Already started"
+
+    def __init__(self, detail: str, job_id: str) -> None:
+        super().__init__(detail)
+        self.job_id = job_id
+
+
+class ClaimedUpload:
+    """A staged upload taken for one job: no one else can take it any more."""
+
+    def __init__(self, folder: Path, reference: str) -> None:
+        self.folder = folder  # the claimed folder
+        self.reference = reference
+        self.file = next(folder.iterdir())
+
+    def save(self, target: Path) -> None:
+        """Moves the file to where the job wants it (ImportJobs.submit's `save`)."""
+        shutil.move(self.file, target)
+
+    def started(self, job_id: str) -> None:
+        """Records the job it became, for those who try to start it again."""
+        self.folder.with_name(self.reference + STARTED).write_text(job_id)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def release(self) -> None:
+        """Gives the upload back (no job was made of it)."""
+        if self.file.exists():
+            os.rename(self.folder, self.folder.with_name(self.reference))
 
 
 class EmptyUpload(InvalidInput):
@@ -61,22 +99,62 @@ class StagedUploads:
         if not _REFERENCE.fullmatch(reference):
             raise UnknownUpload("that upload reference is not one of ours")
         folder = self._owner_folder(owner) / reference
-        files = sorted(folder.iterdir()) if folder.is_dir() else []
+        if not folder.is_dir():
+            raise self._started_as(folder)
+        files = sorted(folder.iterdir())
         if len(files) != 1:
             raise UnknownUpload(
                 "the uploaded file is no longer on the server (used or expired); upload it again"
             )
         return files[0]
 
+    def claim(self, owner: str, reference: str) -> ClaimedUpload:
+        """Takes the staged upload for one job, atomically (a rename of its folder), so of
+        parallel starts of one upload exactly one gets it; the others get AlreadyStarted
+        with the job it became (UnknownUpload when it is used, expired or not theirs)."""
+        if not _REFERENCE.fullmatch(reference):
+            raise UnknownUpload("that upload reference is not one of ours")
+        folder = self._owner_folder(owner) / reference
+        claimed = folder.with_name(reference + CLAIMED)
+        try:
+            os.rename(folder, claimed)
+        except FileNotFoundError:
+            raise self._started_as(folder) from None
+        return ClaimedUpload(claimed, reference)
+
+    def _started_as(self, folder: Path) -> CatalogError:
+        """Why the upload at `folder` could not be claimed: the job it became."""
+        marker = folder.with_name(folder.name + STARTED)
+        claimed = folder.with_name(folder.name + CLAIMED)
+        deadline = time.monotonic() + CLAIM_SETTLES
+        # The winner writes the marker before it drops its claimed folder, so while that
+        # folder is there the job id is coming.
+        while True:
+            try:
+                job_id = marker.read_text().strip()
+            except FileNotFoundError:
+                job_id = ""
+            if job_id:
+                return AlreadyStarted(f"this upload was already started as job {job_id}", job_id)
+            if not claimed.exists() or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if claimed.exists():
+            return AlreadyStarted("this upload is being started by another request", "")
+        return UnknownUpload(
+            "the uploaded file is no longer on the server (used or expired); upload it again"
+        )
+
     def take(self, owner: str, reference: str) -> tuple[str, Callable[[Path], None]]:
-        """The file name and a `save` that moves the staged file to where a job wants it."""
-        staged = self.path(owner, reference)
+        """The file name and a `save` that moves the staged file to where a job wants it
+        (claimed first: see claim)."""
+        claimed = self.claim(owner, reference)
 
         def save(target: Path) -> None:
-            shutil.move(staged, target)
-            shutil.rmtree(staged.parent, ignore_errors=True)
+            claimed.save(target)
+            shutil.rmtree(claimed.folder, ignore_errors=True)
 
-        return staged.name, save
+        return claimed.file.name, save
 
     def discard(self, owner: str, reference: str) -> None:
         shutil.rmtree(self.path(owner, reference).parent, ignore_errors=True)
@@ -90,7 +168,10 @@ class StagedUploads:
             for staged in owner.iterdir() if owner.is_dir() else ():
                 try:
                     if staged.stat().st_mtime < limit:
-                        shutil.rmtree(staged, ignore_errors=True)
+                        if staged.is_dir():
+                            shutil.rmtree(staged, ignore_errors=True)
+                        else:  # a started upload's job id
+                            staged.unlink(missing_ok=True)
                 except OSError:
                     continue  # removed meanwhile
 
