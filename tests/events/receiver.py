@@ -26,12 +26,15 @@ class Received:
         return data
 
 
+Answer = tuple[int, dict[str, str], bytes]
+
+
 @dataclass
 class Receiver:
-    """Answers `answer(received)` (a status, or (status, headers)); 200 by default. Only
-    2xx answers are kept in `delivered`; every request is in `requests`."""
+    """Answers `answer(received)` (a status, (status, headers) or (status, headers, body));
+    200 by default. Only 2xx answers are kept in `delivered`; every request is in `requests`."""
 
-    answer: Callable[[Received], int | tuple[int, dict[str, str]]] = lambda r: 200
+    answer: Callable[[Received], int | tuple[int, dict[str, str]] | Answer] = lambda r: 200
     requests: list[Received] = field(default_factory=list)
     delivered: list[Received] = field(default_factory=list)
     port: int = 0
@@ -50,10 +53,13 @@ class Receiver:
         )
         self.requests.append(received)
         answer = self.answer(received)
-        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        if not isinstance(answer, tuple):
+            answer = (answer, {})
+        status, headers = answer[0], answer[1]
         if 200 <= status < 300:
             self.delivered.append(received)
-        return web.Response(status=status, headers=headers, text="ok" if status < 300 else "no")
+        body = answer[2] if len(answer) == 3 else (b"ok" if status < 300 else b"no")
+        return web.Response(status=status, headers=headers, body=body)
 
     async def start(self, port: int = 0) -> None:
         app = web.Application()

@@ -82,6 +82,19 @@ def test_chunked_answer_retry_after_and_excerpt_limit() -> None:
     with_server(handler, body)
 
 
+def test_an_answer_with_nul_and_broken_utf8_makes_a_storable_excerpt() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        # A NUL, a byte that is no UTF-8, then two-byte characters cut at the 2 KB mark.
+        return web.Response(status=500, body=b"\x00\xff" + "\u00e9".encode() * 2000)
+
+    async def body(url: str, sender: Http1Sender) -> str:
+        return (await sender.post(url, b"{}", {})).body_excerpt
+
+    excerpt = with_server(handler, body)
+    assert excerpt == "\ufffd\ufffd" + "\u00e9" * 1023
+    excerpt.encode("utf-8")  # no lone surrogates either
+
+
 def test_connection_close_answers_and_stale_idle_connections_are_replaced() -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(status=204, headers={"Connection": "close"})

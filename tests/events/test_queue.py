@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from pimhub.bootstrap import Hub
-from pimhub.events.deliveries import AttemptResult, Delivery, DeliveryFilter, DeliveryStatus
+from pimhub.events.deliveries import (
+    RESPONSE_EXCERPT_BYTES,
+    AttemptResult,
+    Delivery,
+    DeliveryFilter,
+    DeliveryStatus,
+)
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
 from pimhub.storage.tables import webhook_attempts, webhook_endpoints
 from tests.events.receiver import Receiver
@@ -149,3 +155,71 @@ def test_a_database_outage_backs_off_then_recovers(hub: Hub) -> None:
     waits = run(hub, receiver, body)
     assert waits == [0.001, 0.002, 0.004, 0.008]
     assert len(receiver.delivered) == 1
+
+
+GARBLED = b"<h1>oops\x00\xff\xfe here</h1>"  # a NUL and bytes that are not UTF-8
+
+
+def test_text_from_the_network_is_made_storable_where_an_outcome_is_made() -> None:
+    claimed = Delivery(1, 1, "evt_1", b"{}", 0, T0 + LEASE)
+    result = AttemptResult(claimed, T0, 1.0, 500, "a\x00b\udcff" + "x" * 5000, "no\x00pe")
+    assert result.response_excerpt == "a\ufffdb\ufffd" + "x" * (RESPONSE_EXCERPT_BYTES - 4)
+    assert result.error == "no\ufffdpe"
+    long_error = AttemptResult(claimed, T0, 1.0, None, None, "e" * 100_000).error
+    assert long_error is not None and len(long_error) <= 4096
+
+
+def unstorable(result: AttemptResult) -> AttemptResult:
+    """The outcome as a destination that skipped the cleaning could hand it over: a NUL, which
+    PostgreSQL text cannot hold, and a lone surrogate, which neither backend can encode."""
+    object.__setattr__(result, "response_excerpt", "bad\x00answer\udcff")
+    object.__setattr__(result, "error", "bad\x00error\udcff")
+    return result
+
+
+def test_one_unstorable_outcome_does_not_lose_the_others_of_its_batch(hub: Hub) -> None:
+    healthy = hub.webhooks.create({"url": "https://hooks.example.com/healthy"}).endpoint
+    broken = hub.webhooks.create({"url": "https://hooks.example.com/broken"}).endpoint
+    hub.catalog.create("Product", product("Q-NUL"), author="t")
+    queue = hub.webhooks.queue
+    queue.fan_out(T0, 100)
+    claimed = {d.endpoint: d for d in queue.claim(T0, 10, T0 + LEASE)}
+    good = ok(claimed[healthy.id], T0)
+    bad = unstorable(AttemptResult(claimed[broken.id], T0, 1.0, 500, "x", None))
+    queue.record([bad, good], RetryPolicy(), CircuitPolicy(), T0)
+
+    [delivered] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=healthy.endpoint_id))
+    assert delivered.status == DeliveryStatus.DELIVERED and delivered.attempts == 1
+    [failed] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=broken.endpoint_id))
+    assert failed.status == DeliveryStatus.PENDING and failed.attempts == 1
+    [attempt] = hub.webhooks.delivery(failed.id)[1]
+    assert attempt.status_code == 500
+    assert attempt.response_excerpt is not None and "answer" in attempt.response_excerpt
+    assert queue.claim(T0, 10, T0 + LEASE) == []  # nothing left leased, nothing sent again
+
+
+def test_a_receiver_answering_nul_and_broken_utf8_fails_alone(hub: Hub) -> None:
+    """Through the real dispatcher: both deliveries of one event go out in one batch; the
+    healthy receiver's is recorded delivered once, the garbled one's failed, readably."""
+    healthy = Receiver()
+    garbled = Receiver(answer=lambda r: (500, {}, GARBLED))
+
+    async def body(dispatcher: object) -> tuple[str, str]:
+        await garbled.start()
+        good_id, _ = endpoint(hub, healthy)
+        bad_id, _ = endpoint(hub, garbled)
+        hub.catalog.create("Product", product("Q-GARBLED"), author="t")
+        await dispatcher.run_once()  # type: ignore[attr-defined]
+        await dispatcher.run_once()  # type: ignore[attr-defined]  # nothing is sent again
+        await garbled.stop()
+        return good_id, bad_id
+
+    good_id, bad_id = run(hub, healthy, body)
+    assert len(healthy.requests) == 1 and len(garbled.requests) == 1
+    [delivered] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=good_id))
+    assert delivered.status == DeliveryStatus.DELIVERED and delivered.attempts == 1
+    [failed] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=bad_id))
+    assert failed.status == DeliveryStatus.PENDING and failed.attempts == 1
+    assert failed.last_error == "HTTP 500"
+    [attempt] = hub.webhooks.delivery(failed.id)[1]
+    assert attempt.response_excerpt == "<h1>oops\ufffd\ufffd\ufffd here</h1>"

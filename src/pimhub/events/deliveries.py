@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +11,23 @@ from typing import Any
 
 from pimhub.catalog.objects import iso
 
-RESPONSE_EXCERPT_BYTES = 2048
+RESPONSE_EXCERPT_BYTES = 2048  # of the answer read; also the excerpt's length in characters
+ERROR_CHARS = 4096  # an attempt's error as stored (a connector's may quote a whole answer)
+# What no text column can take: NUL (PostgreSQL refuses it) and lone surrogates (they have no
+# UTF-8 form, so neither driver can send them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str | None, limit: int) -> str | None:
+    """Text that came from the network (an answer's body, an error's message) as a text column
+    on either backend can hold it: at most `limit` characters, what it cannot hold replaced by
+    U+FFFD as an undecodable byte is."""
+    if text is None:
+        return None
+    text = text[:limit]
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class DeliveryStatus(StrEnum):
@@ -48,6 +65,17 @@ class AttemptResult:
     # data): it is retried like any other, but says nothing about the receiver's health, so
     # it neither opens the circuit nor disables the endpoint.
     receiver_fault: bool = True
+
+    def __post_init__(self) -> None:
+        # Made storable here, where every destination's outcome passes (the HTTP sender, a
+        # connector, an exception's message): a receiver answering a NUL must not stop its
+        # attempt from being recorded, or the batch it is recorded with.
+        excerpt = storable(self.response_excerpt, RESPONSE_EXCERPT_BYTES)
+        if excerpt is not self.response_excerpt:
+            object.__setattr__(self, "response_excerpt", excerpt)
+        error = storable(self.error, ERROR_CHARS)
+        if error is not self.error:
+            object.__setattr__(self, "error", error)
 
     @property
     def ok(self) -> bool:

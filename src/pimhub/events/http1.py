@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from pimhub.events.deliveries import RESPONSE_EXCERPT_BYTES
+from pimhub.events.deliveries import RESPONSE_EXCERPT_BYTES, storable
 from pimhub.events.ports import HttpReply
 
 USER_AGENT = b"pimhub-webhooks/1"
@@ -185,11 +185,8 @@ class Http1Sender:
             slots = self._slots[target.origin] = asyncio.Semaphore(self.per_host)
         async with slots:
             response = await self._send(target.origin, request)
-        return HttpReply(
-            response.status,
-            response.excerpt.decode("utf-8", "replace"),
-            response.retry_after,
-        )
+        excerpt = storable(response.excerpt.decode("utf-8", "replace"), RESPONSE_EXCERPT_BYTES)
+        return HttpReply(response.status, excerpt or "", response.retry_after)
 
     def _parse(self, url: str) -> _Target:
         parts = urlsplit(url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DataError
 
 from pimhub.catalog.events import endpoint_disabled_event
 from pimhub.events.deliveries import (
@@ -37,6 +39,9 @@ from pimhub.storage.repositories import SqlOutboxRepository
 from pimhub.storage.tables import webhook_endpoints as ep
 from pimhub.storage.webhook_log import DeliveryLog
 
+# What one row can make a statement fail with: a value the column refuses (PostgreSQL raises
+# DataError) or text the driver cannot encode (UnicodeEncodeError, a ValueError).
+_ROW_FAULTS = (DataError, ValueError)
 FAN_OUT_LOCK = 0x70696D68  # "pimh": the advisory lock id that serializes fan-out on PostgreSQL
 
 _UNDISPATCHED = (
@@ -285,6 +290,47 @@ class SqlDeliveryQueue(DeliveryLog):
     ) -> list[str]:
         if not results:
             return []
+        try:
+            return self._record(results, retry, circuit, now)
+        except _ROW_FAULTS:
+            # One outcome the database refuses must not cost the others theirs (healthy
+            # receivers would be sent everything again once the leases ran out): the batch is
+            # recorded again one delivery at a time. Only here does a batch pay for that.
+            return self._record_one_by_one(results, retry, circuit, now)
+
+    def _record_one_by_one(
+        self,
+        results: Sequence[AttemptResult],
+        retry: RetryPolicy,
+        circuit: CircuitPolicy,
+        now: datetime,
+    ) -> list[str]:
+        """Each outcome in its own transaction; one refused even so is recorded with its text
+        escaped, so that its delivery leaves `delivering` too. The first error that stopped
+        one for good is raised after all the others are in (that one is sent again)."""
+        disabled: list[str] = []
+        lost: Exception | None = None
+        for result in results:
+            try:
+                disabled += self._record([result], retry, circuit, now)
+                continue
+            except _ROW_FAULTS:
+                pass
+            try:
+                disabled += self._record([_escaped(result)], retry, circuit, now)
+            except _ROW_FAULTS as exc:
+                lost = lost or exc
+        if lost is not None:
+            raise lost
+        return disabled
+
+    def _record(
+        self,
+        results: Sequence[AttemptResult],
+        retry: RetryPolicy,
+        circuit: CircuitPolicy,
+        now: datetime,
+    ) -> list[str]:
         released = [r for r in results if r.skipped]
         tried = [r for r in results if not r.skipped]
         changes = [self._delivery_change(r, retry) for r in tried]
@@ -374,6 +420,17 @@ class SqlDeliveryQueue(DeliveryLog):
                 )
                 SqlOutboxRepository(conn).add(event)
         return disabled
+
+
+def _escaped(result: AttemptResult) -> AttemptResult:
+    """The outcome with its texts as ASCII escapes (\\x00 for a NUL), which any column holds."""
+
+    def escape(text: str | None) -> str | None:
+        return None if text is None else ascii(text)[1:-1]
+
+    return replace(
+        result, response_excerpt=escape(result.response_excerpt), error=escape(result.error)
+    )
 
 
 def _health(
