@@ -130,9 +130,15 @@ def test_edit_saves_and_enable_disable_and_delete(
 ) -> None:
     endpoint_id = users_hub.webhooks.create({"url": PUBLIC_URL}).endpoint.endpoint_id
     client = signed_in("integrator")
+    stamp = users_hub.webhooks.get(endpoint_id).updated_at.isoformat()
     saved = client.post_form(
         f"/admin/webhooks/{endpoint_id}",
-        {"url": PUBLIC_URL + "2", "eventTypes": ["object.deleted"], "payload": "full"},
+        {
+            "url": PUBLIC_URL + "2",
+            "eventTypes": ["object.deleted"],
+            "payload": "full",
+            "updatedAt": stamp,
+        },
     )
     assert saved.status_code == 303
     spec = users_hub.webhooks.get(endpoint_id).spec

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -29,6 +30,9 @@ class EndpointForm:
     changed_fields: str = ""
     payload: str = "full"
     rate_limit: str = ""
+    # The endpoint's updatedAt this form was made from (exact, to the microsecond): a save
+    # over a newer one is refused instead of undoing it.
+    updated_at: str = ""
 
     @classmethod
     def of(cls, endpoint: WebhookEndpoint) -> EndpointForm:
@@ -42,6 +46,7 @@ class EndpointForm:
             ", ".join(spec.changed_fields),
             spec.payload.value,
             rate,
+            endpoint.updated_at.isoformat(),
         )
 
     @classmethod
@@ -54,12 +59,59 @@ class EndpointForm:
             _text(form, "changedFields"),
             _text(form, "payload") or "full",
             _text(form, "rateLimit").strip(),
+            _text(form, "updatedAt").strip(),
         )
+
+    def expected(self) -> datetime | None:
+        """The stamp this form was made from; None when absent or garbled."""
+        try:
+            stamp = datetime.fromisoformat(self.updated_at[:40])
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo is not None else None
+
+    def required_expected(self) -> datetime:
+        """The stamp to save against. A save naming none is refused (as the object editor
+        refuses one without a version): a form, or a script replaying an old one, that
+        does not say what it started from would otherwise undo others' changes unseen."""
+        stamp = self.expected()
+        if stamp is None:
+            message = "is missing or not a timestamp: reload the page and edit again"
+            raise InvalidEndpoint(
+                "the form does not say which version of the endpoint it was made from",
+                [FieldError("updatedAt", message, "required")],
+            )
+        return stamp
+
+    def differences(self, stored: EndpointForm) -> dict[str, str]:
+        """The stored values, as the form shows them, of the inputs where they differ from
+        this form's, keyed by input name."""
+        pairs: dict[str, tuple[object, object]] = {
+            "url": (self.url, stored.url),
+            "description": (self.description, stored.description),
+            "eventTypes": (sorted(self.event_types), sorted(stored.event_types)),
+            "classes": (sorted(self.classes), sorted(stored.classes)),
+            "changedFields": (_fields(self.changed_fields), _fields(stored.changed_fields)),
+            "payload": (self.payload, stored.payload),
+            "rateLimit": (self.rate_limit, stored.rate_limit),
+        }
+        shown = {
+            "eventTypes": ", ".join(stored.event_types) or "(every catalog event)",
+            "classes": ", ".join(stored.classes) or "(every class)",
+            "changedFields": stored.changed_fields or "(any)",
+            "rateLimit": stored.rate_limit or "(no limit)",
+            "description": stored.description or "(empty)",
+        }
+        return {
+            name: shown.get(name, str(theirs))
+            for name, (mine, theirs) in pairs.items()
+            if mine != theirs
+        }
 
     def body(self) -> dict[str, Any]:
         """The REST body for the service; a rate that is not a number is refused here (the
         service takes numbers only, and a form has text)."""
-        fields = [f.strip() for f in self.changed_fields.split(",") if f.strip()]
+        fields = _fields(self.changed_fields)
         return {
             "url": self.url,
             "description": self.description,
@@ -69,6 +121,10 @@ class EndpointForm:
             "payload": self.payload,
             "rateLimit": _rate(self.rate_limit),
         }
+
+
+def _fields(text: str) -> list[str]:
+    return [f.strip() for f in text.split(",") if f.strip()]
 
 
 def checked_endpoint_id(raw: str) -> str:

@@ -5,6 +5,7 @@ the REST routes are."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from pimhub.api.auth import require
 from pimhub.catalog.errors import InvalidInput
 from pimhub.catalog.events import EventType
 from pimhub.events.endpoints import WebhookEndpoint
+from pimhub.events.errors import EndpointChanged
 from pimhub.events.service import WebhookService
 
 SPARK_HOURS = 24
@@ -100,10 +102,37 @@ async def save(request: Request) -> Response:
     endpoint = await blocking(hooks.get, endpoint_id)
     values = EndpointForm.posted(form)
     try:
-        await blocking(hooks.update, endpoint_id, values.body())
+        expected = values.required_expected()
+        await blocking(hooks.update, endpoint_id, values.body(), expected=expected)
     except InvalidInput as exc:
+        if values.expected() is None:
+            # No stamp to keep: the form takes the stored one, with the stored values
+            # beside the input, so saving again is a choice made having seen them.
+            stored = EndpointForm.of(endpoint)
+            kept = replace(values, updated_at=stored.updated_at)
+            theirs = values.differences(stored)
+            return await _form_page(request, endpoint, kept, error=exc, theirs=theirs)
         return await _form_page(request, endpoint, values, error=exc)
+    except EndpointChanged:
+        return await _conflict(request, hooks, endpoint_id, values)
     return see_other(f"/webhooks/{endpoint_id}", "Endpoint saved.")
+
+
+async def _conflict(
+    request: Request, hooks: WebhookService, endpoint_id: str, mine: EndpointForm
+) -> Response:
+    """The form again (409) with the user's input kept and the stored newer values beside
+    the inputs where they differ. The form now carries the newer stamp: saving again is a
+    choice made having seen their change."""
+    fresh = await blocking(hooks.get, endpoint_id)
+    stored = EndpointForm.of(fresh)
+    conflict = {
+        "at": fresh.updated_at,
+        "expected": mine.expected(),
+        "theirs": mine.differences(stored),
+    }
+    kept = replace(mine, updated_at=stored.updated_at)
+    return await _form_page(request, fresh, kept, conflict=conflict, status=409)
 
 
 async def rotate(request: Request) -> Response:
@@ -180,6 +209,8 @@ async def _form_page(
     secret: str | None = None,
     ping: Any = None,
     notice: str | None = None,
+    conflict: dict[str, Any] | None = None,
+    theirs: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     hub = hub_of(request)
@@ -191,6 +222,8 @@ async def _form_page(
         "class_names": sorted({*classes, *values.classes}),
         "error": error,
         "errors": errors_by_input(field_errors(error)) if error else {},
+        "conflict": conflict,
+        "theirs": conflict["theirs"] if conflict else theirs or {},
         "secret": secret,
         "ping": ping,
         "notice": notice,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pimhub.catalog.errors import InvalidInput, NotFound
+from pimhub.catalog.errors import Conflict, InvalidInput, NotFound
 
 
 class InvalidEndpoint(InvalidInput):
@@ -18,3 +18,11 @@ class EndpointNotFound(NotFound):
 class DeliveryNotFound(NotFound):
     code = "delivery-not-found"
     title = "Delivery not found"
+
+
+class EndpointChanged(Conflict):
+    """A save named the updated-at stamp its form was made from, and the endpoint has been
+    changed since: nothing was written."""
+
+    code = "endpoint-changed"
+    title = "Webhook endpoint changed meanwhile"

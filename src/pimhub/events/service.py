@@ -26,7 +26,12 @@ from pimhub.events.deliveries import (
 )
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import EndpointSpec, WebhookEndpoint, parse_spec
-from pimhub.events.errors import DeliveryNotFound, EndpointNotFound, InvalidEndpoint
+from pimhub.events.errors import (
+    DeliveryNotFound,
+    EndpointChanged,
+    EndpointNotFound,
+    InvalidEndpoint,
+)
 from pimhub.events.ports import DeliveryQueue, EndpointRepository, Sealer, WebhookSender
 from pimhub.events.sent_requests import SentRequest, sent_requests
 from pimhub.events.signing import generate_secret, signed_headers
@@ -92,14 +97,27 @@ class WebhookService:
         endpoint = self.endpoints.add(endpoint_id, spec, self.sealer.encrypt(secret), self.clock())
         return CreatedEndpoint(endpoint, secret)
 
-    def update(self, endpoint_id: str, body: Any) -> WebhookEndpoint:
+    def update(
+        self, endpoint_id: str, body: Any, *, expected: datetime | None = None
+    ) -> WebhookEndpoint:
         """Change the given settings only (PATCH semantics). Saying `"enabled": true` also
         clears the failure record and any open circuit: the operator says the receiver is
-        fixed, so it starts with a clean slate. Other changes leave the record alone."""
+        fixed, so it starts with a clean slate. Other changes leave the record alone.
+        With `expected` (the updatedAt the caller's form was made from), the save happens
+        only if nobody changed the endpoint since, else EndpointChanged; without it, never
+        a conflict."""
         spec = parse_spec(body, self.get(endpoint_id).spec)
         self._check_destination(spec)
         reset = isinstance(body, dict) and body.get("enabled") is True
-        self.endpoints.save_spec(endpoint_id, spec, self.clock(), reset_health=reset)
+        saved = self.endpoints.save_spec(
+            endpoint_id, spec, self.clock(), reset_health=reset, expected=expected
+        )
+        if not saved:
+            current = self.get(endpoint_id)  # EndpointNotFound when it was deleted meanwhile
+            raise EndpointChanged(
+                f"the webhook endpoint was changed at {iso(current.updated_at)}, "
+                "after the version this save started from"
+            )
         return self.get(endpoint_id)
 
     def set_enabled(self, endpoint_id: str, enabled: bool) -> WebhookEndpoint:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, delete, func, insert, select, update
@@ -87,10 +87,22 @@ class SqlEndpointRepository:
         return [_endpoint(r) for r in rows]
 
     def save_spec(
-        self, endpoint_id: str, spec: EndpointSpec, now: datetime, *, reset_health: bool
+        self,
+        endpoint_id: str,
+        spec: EndpointSpec,
+        now: datetime,
+        *,
+        reset_health: bool,
+        expected: datetime | None = None,
     ) -> bool:
         """Store a changed spec; `reset_health` clears the failure record (and an open
-        circuit) as well."""
+        circuit) as well. With `expected`, only while the row's updated_at is still that
+        stamp: the check and the write are one UPDATE, so of two saves from the same stamp
+        exactly one matches. False when nothing matched (no such row, or a newer one)."""
+        if expected is not None and now <= expected:
+            # The new stamp must differ from the one compared against, or a second save
+            # from the same stamp would match again (a coarse or frozen clock).
+            now = expected + timedelta(microseconds=1)
         values: dict[str, Any] = {**spec_columns(spec), "updated_at": now}
         if reset_health:
             values |= {
@@ -100,7 +112,10 @@ class SqlEndpointRepository:
                 "paused_until": None,
             }
         with begin_write(self.engine) as conn:
-            done = conn.execute(update(t).where(t.c.endpoint_id == endpoint_id).values(**values))
+            where = t.c.endpoint_id == endpoint_id
+            if expected is not None:
+                where = where & (t.c.updated_at == expected)
+            done = conn.execute(update(t).where(where).values(**values))
         return done.rowcount == 1
 
     def remove(self, endpoint_id: str) -> bool:
