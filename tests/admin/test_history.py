@@ -89,3 +89,45 @@ def test_restore_needs_write(users_hub: Hub, signed_in: Open) -> None:
     assert 400 <= bad.status_code < 500
     missing = signed_in("manager").post_form(HISTORY + "/77/restore", {"version": "3"})
     assert missing.status_code == 404
+
+
+def test_titles_and_breadcrumbs_end_with_the_page_itself(users_hub: Hub, signed_in: Open) -> None:
+    _two_changes(users_hub)
+    client = signed_in("viewer")
+    pages = {
+        "/admin/objects/Product/TS-1": ("TS-1 · Product", "Product <code>TS-1</code>"),
+        HISTORY: ("History of TS-1 · Product", "Version history of Product <code>TS-1</code>"),
+        HISTORY + "/2": ("Version 2 of TS-1 · Product", "Version 2 of Product <code>TS-1</code>"),
+    }
+    for path, (title, h1) in pages.items():
+        html = client.get(path).text
+        assert f"<title>{title} · pimhub admin</title>" in html
+        assert f"<h1>{h1}</h1>" in html and html.count("<h1>") == 1
+        crumbs = html[html.index('aria-label="Breadcrumb"') :]
+        crumbs = crumbs[: crumbs.index("</nav>")]
+        assert '<span aria-current="page">' in crumbs and not crumbs.rstrip("</p>").endswith("/")
+        assert " /</p>" not in crumbs
+
+
+def test_a_removed_value_reads_removed_and_an_absent_one_empty(
+    users_hub: Hub, signed_in: Open
+) -> None:
+    _two_changes(users_hub)
+    client = signed_in("viewer")
+    three = client.get(HISTORY + "/3").text
+    assert '<td class="diff-old">acme</td><td class="diff-new">(removed)</td>' in three
+    users_hub.catalog.patch("Product", "TS-1", {"brand": "acme"}, author="carol")  # version 4
+    four = client.get(HISTORY + "/4").text
+    assert '<td class="diff-old">(empty)</td><td class="diff-new">acme</td>' in four
+
+
+def test_restore_is_not_offered_when_the_version_equals_now(
+    users_hub: Hub, signed_in: Open
+) -> None:
+    _two_changes(users_hub)
+    client = signed_in("manager")
+    assert client.post_form(HISTORY + "/1/restore", {"version": "3"}).status_code == 303
+    html = client.get(HISTORY + "/1").text  # now version 4, holding version 1's values
+    current = html[html.index("Compared with the current version 4") :]
+    assert "No differences." in current and "Restore version 1" not in html
+    assert "Restore version 2" in client.get(HISTORY + "/2").text

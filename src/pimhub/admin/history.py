@@ -47,7 +47,7 @@ async def versions(request: Request) -> Response:
     principal = principal_of(request)
     require(principal, Action.READ, class_name)
     hub = hub_of(request)
-    await blocking(hub.classes.get, class_name)
+    definition = await blocking(hub.classes.get, class_name)
     items = await blocking(
         hub.catalog.list_versions,
         class_name,
@@ -68,6 +68,7 @@ async def versions(request: Request) -> Response:
     ]
     context = {
         "class_name": class_name,
+        "class_title": definition.title or class_name,
         "key": key,
         "rows": rows,
         "base": object_path(class_name, key),
@@ -99,6 +100,16 @@ def _text(f: Any, value: Any, refs: Refs) -> str:
     return str(value)
 
 
+EMPTY = "(empty)"
+REMOVED = "(removed)"
+
+
+def _cells(old: str, new: str) -> dict[str, str]:
+    """An empty cell says so: a value that went away reads '(removed)', one that was not
+    there before '(empty)'."""
+    return {"old": old or EMPTY, "new": new or (REMOVED if old else EMPTY)}
+
+
 def readable(
     definition: ClassDefinition, changes: list[FieldChange], refs: Refs
 ) -> list[dict[str, str]]:
@@ -113,15 +124,11 @@ def readable(
             new = change.after if isinstance(change.after, Mapping) else {}
             for lang in sorted(set(old) | set(new)):
                 if old.get(lang) != new.get(lang):
-                    rows.append(
-                        {"field": label, "lang": lang, "old": str(old.get(lang) or ""),
-                         "new": str(new.get(lang) or "")}
-                    )  # fmt: skip
+                    cells = _cells(str(old.get(lang) or ""), str(new.get(lang) or ""))
+                    rows.append({"field": label, "lang": lang, **cells})
             continue
-        rows.append(
-            {"field": label, "lang": "", "old": _text(f, change.before, refs),
-             "new": _text(f, change.after, refs)}
-        )  # fmt: skip
+        cells = _cells(_text(f, change.before, refs), _text(f, change.after, refs))
+        rows.append({"field": label, "lang": "", **cells})
     return rows
 
 
@@ -143,19 +150,21 @@ async def version(request: Request) -> Response:
     # The version before may refer to objects and assets neither this one nor now holds.
     before = {c.field: c.before for c in changes if c.before is not None}
     refs = await read_refs(hub, definition, [this.values, obj.values, before], lang)
+    differences = readable(definition, against_current, refs)
     context = {
         "class_name": class_name,
+        "class_title": definition.title or class_name,
         "key": key,
         "this": this,
         "at": when(this.created_at),
         "changes": readable(definition, changes, refs),
-        "against_current": readable(definition, against_current, refs),
+        "against_current": differences,
         "current_version": obj.version,
         "base": object_path(class_name, key),
         "history": object_path(class_name, key, "/versions"),
         "restore": object_path(class_name, key, f"/versions/{number}/restore"),
         "may_restore": Rights.of(principal, class_name).write
-        and obj.version != number
+        and bool(differences)  # restoring what is already stored would change nothing
         and bool(this.values),
     }
     return render(request, "version_detail.html", context)
