@@ -61,9 +61,24 @@ def export(
 @handles_errors
 def apply(
     file: Annotated[Path, typer.Argument(help="YAML with a top-level 'classes' list")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Only say what applying would do; save nothing")
+    ] = False,
 ) -> None:
     """Create or update classes from YAML; refused as a whole if any change would break
     stored objects."""
     raws = read_yaml_list(file, "classes")
-    for class_name, action in open_hub().classes.apply(raws, author="cli"):
+    classes = open_hub().classes
+    if check:
+        # Each class is checked against what is stored, as `apply` would find it.
+        stored = {c.name for c in classes.all()}
+        for raw in raws:
+            name = raw.get("name") if isinstance(raw, dict) else None
+            exists = isinstance(name, str) and name in stored
+            outcome = classes.check(raw, name=name if exists else None)
+            console.print(
+                escape(f"{name}: would be {outcome} (checked, not saved)"), highlight=False
+            )
+        return
+    for class_name, action in classes.apply(raws, author="cli"):
         console.print(escape(f"{class_name}: {action}"), highlight=False)

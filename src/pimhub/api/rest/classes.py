@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from pimhub.access.keys import Action, ApiKey
@@ -12,10 +12,19 @@ from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.body import object_doc, read_json
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.classes import ClassDefinition
+from pimhub.catalog.errors import StaleVersion
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 Key = Annotated[ApiKey, Depends(api_key)]
 DEFINITION_DOC = object_doc("A class definition: name, businessKey, fields[] (see docs/classes.md)")
+DryRun = Annotated[
+    bool,
+    Query(
+        alias="dryRun",
+        description="Only check: 200 with the outcome (created, updated or unchanged) and "
+        "the same refusals as saving, nothing stored",
+    ),
+]
 
 
 def _response(definition: ClassDefinition, status: int = 200) -> OrjsonResponse:
@@ -37,9 +46,11 @@ def get_class(request: Request, name: str, key: Key) -> OrjsonResponse:
 
 
 @router.post("", status_code=201, summary="Define a new class", openapi_extra=DEFINITION_DOC)
-async def create_class(request: Request, key: Key) -> OrjsonResponse:
+async def create_class(request: Request, key: Key, dry_run: DryRun = False) -> OrjsonResponse:
     require(key, Action.ADMIN)
     body = await read_json(request)
+    if dry_run:
+        return await _checked(request, body, None, None)
     saved = await run_in_threadpool(hub_of(request).classes.create, body, author=key.name)
     return _response(saved, 201)
 
@@ -49,15 +60,36 @@ async def create_class(request: Request, key: Key) -> OrjsonResponse:
     summary="Change a class; refused if stored objects would break",
     openapi_extra=DEFINITION_DOC,
 )
-async def replace_class(request: Request, name: str, key: Key) -> OrjsonResponse:
+async def replace_class(
+    request: Request, name: str, key: Key, dry_run: DryRun = False
+) -> OrjsonResponse:
     require(key, Action.ADMIN)
     body = await read_json(request)
     version = body.get("version") if isinstance(body, dict) else None
     expected = version if isinstance(version, int) and not isinstance(version, bool) else None
+    if dry_run:
+        return await _checked(request, body, name, expected)
     saved = await run_in_threadpool(
         hub_of(request).classes.replace, name, body, author=key.name, expected_version=expected
     )
     return _response(saved)
+
+
+async def _checked(
+    request: Request, body: Any, name: str | None, expected: int | None
+) -> OrjsonResponse:
+    """What saving `body` would do, refused as saving would refuse it (ClassService.check
+    runs the same checks; the stale version is checked here, as replace does)."""
+    classes = hub_of(request).classes
+    if name is not None and expected is not None:
+        current = await run_in_threadpool(classes.get, name)
+        if current.version != expected:
+            raise StaleVersion(
+                f"class {name} is at version {current.version}, not {expected}",
+                current_version=current.version,
+            )
+    outcome = await run_in_threadpool(lambda: classes.check(body, name=name))
+    return OrjsonResponse({"dryRun": True, "outcome": outcome})
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a class without objects")

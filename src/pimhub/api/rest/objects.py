@@ -56,6 +56,13 @@ class ObjectPatch(BaseModel):
     parent: str | None = Field(None, max_length=255)
 
 
+class RestoreRequest(BaseModel):
+    """Body of POST .../versions/{n}/restore (optional: no body is the same as {})."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(None, description="The version you read; refused if stale")
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 
@@ -381,3 +388,45 @@ def get_version(
     return OrjsonResponse(
         {**this.to_dict(with_values=True), "changes": [c.to_dict() for c in changes]}
     )
+
+
+@router.post(
+    "/{class_name}/{key}/versions/{version}/restore",
+    summary="Save an earlier version's field values as a new version",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": RestoreRequest.model_json_schema()}},
+        }
+    },
+)
+async def restore_version(
+    request: Request,
+    class_name: str,
+    key: str,
+    version: Annotated[int, Path(ge=1, le=VERSION_MAX)],
+    api: Key,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A write like PATCH (same scope, same If-Match or body `version` check, an event in
+    the outbox); `published` stays as it is. Without a version named, never a conflict."""
+    require(api, Action.WRITE, class_name)
+    body = await _restore_body(request)
+    expected, from_header = expected_version(if_match, body.version)
+    result = await run_in_threadpool(
+        guarded,
+        from_header,
+        lambda: hub_of(request).catalog.restore(
+            class_name, key, version, expected_version=expected, author=api.name
+        ),
+    )
+    return written_response(request, api, result.object)
+
+
+async def _restore_body(request: Request) -> RestoreRequest:
+    # Content-Length 0 or none (and not chunked): no body, which the route allows.
+    length = request.headers.get("content-length")
+    chunked = "transfer-encoding" in request.headers
+    if not chunked and (length is None or length.strip() == "0"):
+        return RestoreRequest()
+    return parse_model(RestoreRequest, await read_json(request))
