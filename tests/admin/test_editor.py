@@ -202,6 +202,28 @@ def test_a_conflict_shows_now_stored_only_where_the_other_writer_changed_the_fie
     assert 'id="f-price-theirs"' not in html and 'value="77.5"' in html
 
 
+def test_a_required_localized_field_says_one_language_fills_it_as_rest_does(
+    users_hub: Hub, signed_in: Open
+) -> None:
+    """The catalog's rule: a required localized field needs text in at least one language
+    (reads fall back to another). The editor says so rather than implying English is
+    required, and refuses, with the field named, only what REST refuses."""
+    client = signed_in("manager")
+    html = client.get(EDITOR).text
+    assert "in language en; required in at least one language" in html
+    data = form_of(html)
+    data["f.name"] = ""
+    assert client.post_form(EDITOR, data).status_code == 303  # German text remains
+    assert users_hub.catalog.get_object("Product", "TS-1", include_drafts=True).values["name"] == {
+        "de": "T-Shirt"
+    }
+    german = form_of(client.get(EDITOR + "?lang=de").text)
+    german["f.name"] = ""
+    answer = client.post_form(EDITOR + "?lang=de", german)
+    assert answer.status_code == 422
+    assert '<a href="#f-name">Name</a>: is required' in answer.text
+
+
 def test_publish_and_unpublish(users_hub: Hub, signed_in: Open) -> None:
     client = signed_in("manager")
     draft = "/admin/objects/Product/TS-2"

@@ -219,7 +219,10 @@ def _hint(f: FieldDefinition, lang: str) -> str:
         hints.append(f"the {f.target}'s key")
     if f.type == FieldType.ASSET:
         hints.append("asset path, e.g. /products/shirt.jpg")
-    if f.required:
+    if f.required and f.localized:
+        # The catalog's rule (REST alike): text in one language fills a required field.
+        hints.append("required in at least one language")
+    elif f.required:
         hints.append("required")
     return "; ".join(hints)
 
