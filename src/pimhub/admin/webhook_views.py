@@ -160,10 +160,12 @@ async def ping(request: Request) -> Response:
     hooks = _hooks(request)
     await checked_form(request)
     endpoint_id = checked_endpoint_id(request.path_params["id"])
+    # The reads and the address check (DNS) block: off the event loop; only the send waits here.
     endpoint = await blocking(hooks.get, endpoint_id)
+    prepared = await blocking(hooks.prepare_ping, endpoint_id)
     sender = hub_of(request).ping_sender()
     try:
-        result = await hooks.ping(endpoint_id, sender)
+        result = await hooks.send_ping(prepared, sender)
     finally:
         await sender.close()
     return await _form_page(request, endpoint, EndpointForm.of(endpoint), ping=result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +61,17 @@ class PingResult:
             "responseExcerpt": self.response_excerpt,
             "error": self.error,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPing:
+    """A signed ping ready to send; `refused`: why its address may not be called."""
+
+    ping_id: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    refused: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +168,13 @@ class WebhookService:
     async def ping(self, endpoint_id: str, sender: WebhookSender) -> PingResult:
         """Sends a signed `webhook.ping` to the endpoint now, outside the queue, so an operator
         can check a receiver's URL, reachability and signature check before real events flow.
-        Signed like a delivery (with both secrets during a rotation overlap)."""
+        The reads and the address check (DNS) run in a thread, off the caller's event loop."""
+        prepared = await asyncio.to_thread(self.prepare_ping, endpoint_id)
+        return await self.send_ping(prepared, sender)
+
+    def prepare_ping(self, endpoint_id: str) -> PreparedPing:
+        """The signed ping for the endpoint (blocking: database reads, DNS). Signed like a
+        delivery (with both secrets during a rotation overlap)."""
         endpoint = self.get(endpoint_id)
         stored = self.endpoints.secrets(endpoint_id)
         assert stored is not None
@@ -166,17 +184,25 @@ class WebhookService:
         body = orjson.dumps(
             {"type": "webhook.ping", "timestamp": iso(now), "data": {"endpoint": endpoint_id}}
         )
-        if not self.allow_private and (reason := blocked_address(endpoint.spec.url)):
-            return PingResult(ping_id, None, 0.0, None, f"destination refused: {reason}")
+        refused = None if self.allow_private else blocked_address(endpoint.spec.url)
         headers = signed_headers(keys, ping_id, int(now.timestamp()), body)
+        return PreparedPing(ping_id, endpoint.spec.url, body, headers, refused)
+
+    async def send_ping(self, prepared: PreparedPing, sender: WebhookSender) -> PingResult:
+        """Sends a prepared ping and reports the answer (the only part that waits on the
+        network)."""
+        if prepared.refused:
+            return PingResult(
+                prepared.ping_id, None, 0.0, None, f"destination refused: {prepared.refused}"
+            )
         started = time.perf_counter()
         try:
-            reply = await sender.post(endpoint.spec.url, body, headers)
+            reply = await sender.post(prepared.url, prepared.body, prepared.headers)
         except (OSError, TimeoutError) as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            return PingResult(ping_id, None, elapsed, None, str(exc) or type(exc).__name__)
+            return PingResult(prepared.ping_id, None, elapsed, None, str(exc) or type(exc).__name__)
         elapsed = (time.perf_counter() - started) * 1000
-        return PingResult(ping_id, reply.status, elapsed, reply.body_excerpt, None)
+        return PingResult(prepared.ping_id, reply.status, elapsed, reply.body_excerpt, None)
 
     def rotate_secret(self, endpoint_id: str, overlap: timedelta | None = None) -> str:
         """A new secret; the old one keeps signing alongside it for the overlap window."""
