@@ -234,3 +234,41 @@ def test_a_change_breaking_a_datahub_configuration_is_refused_on_check_and_save(
         assert "would break 1 thing(s) that depend on its fields" in answer.text
         assert _textarea(answer.text) == str(escape(text))
     assert users_hub.classes.get("Brand").version == brand.version
+
+
+def summary_on_top(page: str, field: str) -> str:
+    """The page's one alert, right under the h1 and before any h2 and the form, linking down
+    to the text; its message."""
+    assert page.count('role="alert"') == 1, "one alert, not one per place"
+    found = re.search(r'<div class="alert" role="alert" id="form-summary">(.*?)</div>', page, re.S)
+    assert found, "no summary"
+    assert page.index("</h1>") < found.start() < page.index(f'<textarea id="{field}"')
+    if "<h2" in page:
+        assert found.start() < page.index("<h2")
+    assert f'href="#{field}"' in found[1]
+    return found[1]
+
+
+def test_a_refused_save_shows_a_summary_at_the_top_and_the_message_by_the_text(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("admin")
+    version = str(users_hub.classes.get("Product").version)
+    refused = client.post_form(
+        "/admin/classes/Product", {"definition": "name: [unclosed\n", "version": version}
+    )
+    assert refused.status_code == 422
+    assert "not valid YAML at line 2" in summary_on_top(refused.text, "definition")
+    assert 'id="definition-error"' in refused.text  # still next to the text
+    breaking = _with_stock_required(_product_yaml(users_hub))
+    conflict = client.post_form("/admin/classes/Product", {"definition": breaking})
+    assert conflict.status_code == 409
+    assert "would break" in summary_on_top(conflict.text, "definition")
+    created = client.post_form("/admin/classes", {"definition": _product_yaml(users_hub)})
+    assert created.status_code == 409
+    assert "already exists" in summary_on_top(created.text, "definition")
+    checked = client.post_form(
+        "/admin/classes/Product", {"definition": _product_yaml(users_hub), "action": "check"}
+    )
+    status = checked.text.index('id="check-result"')
+    assert checked.text.index("</h1>") < status < checked.text.index("<h2")

@@ -16,7 +16,7 @@ from markupsafe import escape
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub
 from tests.admin.conftest import AdminClient
-from tests.admin.test_class_pages import HOSTILE
+from tests.admin.test_class_pages import HOSTILE, summary_on_top
 from tests.conftest import bearer
 
 SHOP: dict[str, Any] = {
@@ -154,3 +154,18 @@ def test_hostile_yaml_gets_a_4xx_page_never_a_500(
         assert message in answer.text
     assert [c.name for c in shop.datahub.all()] == ["shop"]
     assert shop.datahub.get("shop").version == 1
+
+
+def test_a_refused_save_shows_a_summary_at_the_top(
+    shop: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("admin")
+    bad = EDITED.replace("stock]", "stock, nope]")
+    for path in ("/admin/datahub/shop", "/admin/datahub"):
+        refused = client.post_form(path, {"configuration": bad})
+        assert refused.status_code in (409, 422), path
+        summary_on_top(refused.text, "configuration")
+        assert 'id="configuration-error"' in refused.text
+    stale = client.post_form("/admin/datahub/shop", {"configuration": EDITED, "version": "7"})
+    assert stale.status_code == 409
+    assert "not 7" in summary_on_top(stale.text, "configuration")
