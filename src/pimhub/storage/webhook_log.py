@@ -78,9 +78,13 @@ class DeliveryLog:
             return 0  # already on their way
         with begin_write(self.engine) as conn:
             # A replay starts the retry schedule afresh; the webhook-id stays the event's.
+            # The row's own conditions are checked again by the UPDATE itself: on PostgreSQL
+            # (READ COMMITTED) a row the subquery found may have been replayed, or replayed
+            # and claimed, while this waited for its lock; only the rows still as asked for
+            # change (no lease cleared under a worker), and the count is of those.
             done = conn.execute(
                 update(d)
-                .where(d.c.id.in_(matching.scalar_subquery()))
+                .where(d.c.id.in_(matching.scalar_subquery()), *_still_replayable(where))
                 .values(
                     status=DeliveryStatus.PENDING.value,
                     attempts=0,
@@ -278,6 +282,16 @@ def _replayable(where: DeliveryFilter, ids: Sequence[int] | None) -> Any:
         .join(outbox, outbox.c.id == d.c.outbox_id)
         .where(*conditions)
     )
+
+
+def _still_replayable(where: DeliveryFilter) -> list[ColumnElement[bool]]:
+    """The conditions of `_replayable` that can change on the delivery's row once it has been
+    read (its status, its attempts); the others (endpoint, event, creation time, id) never do."""
+    status = where.status or DeliveryStatus.DEAD
+    conditions = [d.c.status == status.value]
+    if where.attempted is not None:
+        conditions.append(d.c.attempts > 0 if where.attempted else d.c.attempts == 0)
+    return conditions
 
 
 def _attempt(r: Any) -> AttemptRecord:
