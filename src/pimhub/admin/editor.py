@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +34,7 @@ from pimhub.admin.editor_view import (
     Rights,
     language,
     object_path,
+    read_family,
     read_refs,
     version_number,
     when,
@@ -88,7 +90,10 @@ async def show(request: Request) -> Response:
     definition, obj = await _load(request, class_name, key)
     lang = language(request, request.query_params.get("lang"))
     refs = await read_refs(hub_of(request), definition, [obj.values], lang)
-    return await _page(request, definition, obj, _raws(definition, obj.values, lang, refs), lang)
+    # A variant's form holds its own values; what it inherits shows in the hints, so an
+    # inherited field left alone is never copied into it.
+    own = obj.own_values
+    return await _page(request, definition, obj, _raws(definition, own, lang, refs), lang)
 
 
 async def _page(
@@ -110,12 +115,15 @@ async def _page(
     inputs = inputs_for(
         definition, raws, lang, refs, errors_by_field(definition, errors or []), with_key=False
     )
+    include = principal.allows(Action.READ_DRAFTS, definition.name)
+    family = await read_family(hub, definition, obj, include)
     for item in inputs:
         item.theirs = (theirs or {}).get(item.field.name)
-        if item.field.name in obj.inherited:
-            item.hint = "; ".join(
-                p for p in ("inherited from the parent; a value here overrides it", item.hint) if p
-            )
+        name = item.field.name
+        if name in obj.inherited:
+            shown = display(raw_of(item.field, obj.values.get(name), lang, refs))
+            inherited = f"inherited from {family.parent_key}: {shown}; a value here overrides it"
+            item.hint = "; ".join(p for p in (inherited, item.hint) if p)
     workflow = definition.workflow
     transitions = (
         open_transitions(
@@ -143,6 +151,8 @@ async def _page(
         "state": workflow.state(obj.workflow_state) if workflow and obj.workflow_state else None,
         "publishing": [t.name for t in workflow.publishing()] if workflow else [],
         "modified": when(obj.modified_at),
+        "family": family,
+        "new_variant": f"/admin/new/{definition.name}?{urlencode({'parent': obj.key})}",
     }
     return render(request, "object_editor.html", context, status=status)
 
@@ -157,7 +167,7 @@ async def save(request: Request) -> Response:
     lang = language(request, text_field(form, "lang"))
     expected = version_number(form.get("version"))
     refs = await read_refs(hub, definition, [obj.values], lang)
-    current = _raws(definition, obj.values, lang, refs)
+    current = _raws(definition, obj.own_values, lang, refs)
     mine = {
         f.name: raw_from_form(f, form)
         for f in definition.fields
@@ -241,7 +251,9 @@ async def _conflict(
     latest = versions[0] if versions else None
     values_seen = [fresh.values] + ([base_values] if base_values is not None else [])
     refs = await read_refs(hub, definition, values_seen, lang)
-    theirs = _raws(definition, fresh.values, lang, refs)
+    theirs = _raws(definition, fresh.own_values, lang, refs)
+    if base_values is not None:  # a version holds effective values; the form, own ones
+        base_values = {k: v for k, v in base_values.items() if k not in fresh.inherited}
     base = _raws(definition, base_values, lang, refs) if base_values is not None else None
     merged: dict[str, Raw] = {}
     differing: dict[str, str] = {}
@@ -275,13 +287,28 @@ async def _conflict(
 # -- creating -------------------------------------------------------------------------------
 
 
+MAX_KEY = 1000
+
+
 async def new_form(request: Request) -> Response:
     class_name = request.path_params["class_name"]
     require(principal_of(request), Action.WRITE, class_name)
     definition = await blocking(hub_of(request).classes.get, class_name)
     lang = language(request, request.query_params.get("lang"))
+    parent = (request.query_params.get("parent") or "").replace("\x00", "")[:MAX_KEY]
+    if parent and definition.variants is not None:
+        principal = principal_of(request)
+        include = principal.allows(Action.READ_DRAFTS, class_name)
+        # An unknown parent is the 404 page here rather than a refusal after typing.
+        parent = (
+            await blocking(
+                hub_of(request).catalog.get_object, class_name, parent, include_drafts=include
+            )
+        ).key
+    else:
+        parent = ""
     raws = {f.name: raw_of(f, None, lang, _no_refs()) for f in definition.fields}
-    return _new_page(request, definition, raws, lang, [], published=False)
+    return _new_page(request, definition, raws, lang, [], published=False, parent=parent)
 
 
 def _no_refs() -> Refs:
@@ -296,6 +323,7 @@ def _new_page(
     errors: list[FieldError],
     *,
     published: bool,
+    parent: str = "",
     status: int = 200,
 ) -> Response:
     hub = hub_of(request)
@@ -313,6 +341,8 @@ def _new_page(
         "action": with_lang(base, lang, default),
         "errors": problems_of(definition, errors),
         "published": published,
+        "parent": parent,
+        "parent_href": object_path(definition.name, parent) if parent else "",
         "rights": Rights.of(principal_of(request), definition.name),
     }
     return render(request, "object_new.html", context, status=status)
@@ -327,6 +357,7 @@ async def create(request: Request) -> Response:
     lang = language(request, text_field(form, "lang"))
     mine = {f.name: raw_from_form(f, form) for f in definition.fields}
     published = form.get("published") == "true" and definition.workflow is None
+    parent = text_field(form, "parent")[:MAX_KEY] if definition.variants is not None else ""
     problems: list[FieldError] = []
     values: dict[str, Any] = {}
     for f in definition.fields:
@@ -336,7 +367,16 @@ async def create(request: Request) -> Response:
         if value is not None and value is not False:
             values[f.name] = value
     if problems:
-        return _new_page(request, definition, mine, lang, problems, published=published, status=422)
+        return _new_page(
+            request,
+            definition,
+            mine,
+            lang,
+            problems,
+            published=published,
+            parent=parent,
+            status=422,
+        )
     try:
         obj = await blocking(
             hub.catalog.create,
@@ -344,14 +384,16 @@ async def create(request: Request) -> Response:
             values,
             published=published if definition.workflow is None else None,
             author=author_of(request),
+            parent=parent or None,
         )
     except (InvalidInput, Conflict) as exc:
         if not exc.errors:
             raise
         status = 409 if isinstance(exc, Conflict) else 422
         return _new_page(
-            request, definition, mine, lang, exc.errors, published=published, status=status
-        )
+            request, definition, mine, lang, exc.errors, published=published, parent=parent,
+            status=status,
+        )  # fmt: skip
     return see_other(
         object_path(class_name, obj.key),
         f"Created {class_name} '{obj.key}' as version {obj.version}.",

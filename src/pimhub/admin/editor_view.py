@@ -22,7 +22,9 @@ from pimhub.bootstrap import Hub
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.fields import FieldType
+from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.product_view import pick_language
+from pimhub.catalog.service import ListQuery
 from pimhub.search.documents import name_field
 
 # The words that end an object's address; a business key may hold '/', but not these as a
@@ -131,3 +133,48 @@ async def read_refs(
             if preset is not None and asset.mimetype in RASTER_TYPES:
                 refs.thumbnails[asset.path] = asset_url("", asset, preset)
     return refs
+
+
+MAX_VARIANTS_SHOWN = 100
+
+
+@dataclass(slots=True)
+class Family:
+    """An object's place in a family: a variant's parent, or a parent's variants (key,
+    editor address, axis values as text, published), and whether it may have variants."""
+
+    parent_key: str | None = None
+    parent_href: str = ""
+    variants: list[tuple[str, str, str, bool]] | None = None
+    more: bool = False
+    may_have_variants: bool = False
+
+
+async def read_family(
+    hub: Hub, definition: ClassDefinition, obj: CatalogObject, include_drafts: bool
+) -> Family:
+    rules = definition.variants
+    if rules is None:
+        return Family()
+    if obj.parent is not None:
+        keys = await blocking(hub.catalog.parent_keys, [obj])
+        key = keys.get(obj.parent, obj.parent)
+        return Family(parent_key=key, parent_href=object_path(definition.name, key))
+    query = ListQuery(
+        sort=["key"],
+        first=MAX_VARIANTS_SHOWN,
+        include_drafts=include_drafts,
+        parent=obj.key,
+        count=False,
+    )
+    page = await blocking(hub.catalog.list_objects, definition.name, query)
+    variants = [
+        (
+            child.key,
+            object_path(definition.name, child.key),
+            ", ".join(str(child.values[a]) for a in rules.axes if a in child.values),
+            child.published,
+        )
+        for child in page.items
+    ]
+    return Family(variants=variants, more=page.next_cursor is not None, may_have_variants=True)
