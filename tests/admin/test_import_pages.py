@@ -414,3 +414,17 @@ def test_a_claimed_upload_refused_before_its_job_can_be_started_again(tmp_path: 
         os.utime(marker, (old, old))
     staged.forget_stale()
     assert not list((tmp_path / "staged").rglob("*.job"))
+
+
+def test_a_cell_over_the_preview_bound_stops_the_preview_with_a_row_error(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    """The preview reads no row over 2 MiB (it would hold it whole): the rows before it are
+    shown, then one refused row saying the preview stops there."""
+    content = b'sku,name,price\nOK-1,fine,3\nBIG-1,"' + b"x" * (3 << 20) + b'",3\nOK-2,b,4\n'
+    page = upload(signed_in("manager"), content)
+    assert page.status_code == 200, page.text[:2000]
+    text = re.sub(r"\s+", " ", page.text)
+    assert "a record over 2 MiB of text: the preview stops here (an import reads it)" in text
+    assert text.count('<span class="badge bad">refused</span>') == 1
+    assert "OK-2" not in text and len(page.content) < 50_000

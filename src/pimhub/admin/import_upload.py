@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import yaml
@@ -37,8 +36,8 @@ from pimhub.transfer.importer import OnError
 from pimhub.transfer.inference import Unmapped, propose_mapping
 from pimhub.transfer.jobs import ImportJob, JobRequest, SourceUnavailable
 from pimhub.transfer.mapping import shipped_mapping, shipped_mappings
-from pimhub.transfer.preview import Preview, preview
-from pimhub.transfer.sources import Format, SourceOptions, read
+from pimhub.transfer.preview import Preview, first_records, preview
+from pimhub.transfer.sources import Format, SourceOptions
 from pimhub.transfer.staging import AlreadyStarted, ClaimedUpload, StagedUploads
 
 INFER_SAMPLE = 200  # records read to propose a mapping (list separators), as the CLI
@@ -250,7 +249,9 @@ def _inferred(hub: Hub, values: ImportInput, path: Path) -> str:
         )
     definition = hub.classes.get(values.class_name)
     source = values.source()
-    samples = [r.values for r in islice(read(path, source, hub.imports.limits), INFER_SAMPLE)]
+    # Within the preview's bounds: a file of huge cells must not be read whole to guess.
+    records = first_records(path, source, hub.imports.limits, INFER_SAMPLE)
+    samples = [r.values for r in records if r.problem is None]
     if not samples:
         raise InvalidInput(
             f"{path.name} has no rows to propose a mapping from",

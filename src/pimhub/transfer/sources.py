@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -40,6 +40,11 @@ class UnreadableSource(InvalidInput):
     title = "Unreadable source"
 
 
+class RecordTooLarge(UnreadableSource):
+    code = "record-too-large"
+    title = "Record too large"
+
+
 MAX_DEPTH = 64
 RATIO_FROM = 1 << 20  # a small part may compress well without being a bomb
 
@@ -53,6 +58,11 @@ class SourceLimits:
     xlsx_max_total_bytes: int = 1 << 30  # all parts, the streamed worksheets included
     xlsx_max_ratio: float = 100.0  # unpacked / packed, for parts over RATIO_FROM bytes
     xlsx_max_shared_strings: int = 1_000_000
+    # A preview's bounds (None for an import): characters of one CSV or JSON Lines record,
+    # and of all records read, before the reader stops with RecordTooLarge, so a huge cell
+    # is never read whole.
+    max_record_chars: int | None = None
+    max_read_chars: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +125,9 @@ def read(
     try:
         with path.open(encoding=options.encoding, newline="") as text:
             yield from (
-                _jsonl(text, limits.max_depth) if fmt == Format.JSONL else _csv(text, options)
+                _jsonl(_bounded(text, limits), limits.max_depth)
+                if fmt == Format.JSONL
+                else _csv(text, options, limits)
             )
     except UnicodeDecodeError as exc:
         raise UnreadableSource(
@@ -135,15 +147,18 @@ def read(
 _EXTRA = "\x00extra"  # DictReader's key for cells beyond the header (no column has a NUL)
 
 
-def _csv(text: IO[str], options: SourceOptions) -> Iterator[Record]:
+def _csv(
+    text: IO[str], options: SourceOptions, limits: SourceLimits = SourceLimits()
+) -> Iterator[Record]:
     delimiter = options.delimiter or _sniff(text)
-    reader = csv.DictReader(text, delimiter=delimiter, restkey=_EXTRA)
+    lines = _bounded(text, limits)
+    reader = csv.DictReader(lines, delimiter=delimiter, restkey=_EXTRA)
     if not reader.fieldnames:
         return
     header = tuple(reader.fieldnames)
     _check_header(list(header))
     ended = reader.line_num  # the last line read so far: the header's
-    for number, row in enumerate(reader, start=1):
+    for number, row in enumerate(_records(reader, lines), start=1):
         # Most records are one line; one that spans more starts as many lines before its
         # end as its cells hold line breaks (the reader skips blank lines before it).
         line = reader.line_num if reader.line_num - ended == 1 else reader.line_num - _breaks(row)
@@ -154,6 +169,64 @@ def _csv(text: IO[str], options: SourceOptions) -> Iterator[Record]:
             yield Record(number, {}, header, FieldError("", message, "shape"), line)
             continue
         yield Record(number, {k: v for k, v in row.items() if v is not None}, header, None, line)
+
+
+class _BoundedLines:
+    """The lines of `text`, each read at most as far as the limits allow: a record (one or,
+    quoted in CSV, several lines) over `record` characters, or more than `total` in all, is
+    refused (RecordTooLarge) before it is held in memory."""
+
+    def __init__(self, text: IO[str], record: int, total: int) -> None:
+        self.text, self.record, self.total = text, record, total
+        self.used = self.read = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        # One character more than allowed tells a line that goes over.
+        line = self.text.readline(min(self.record - self.used, self.total - self.read) + 1)
+        if not line:
+            raise StopIteration
+        self.used += len(line)
+        self.read += len(line)
+        if self.used > self.record:
+            raise RecordTooLarge(
+                f"a record over {_chars(self.record)}",
+                [FieldError("", f"a record over {_chars(self.record)}", "too-large")],
+            )
+        if self.read > self.total:
+            raise RecordTooLarge(
+                f"more than {_chars(self.total)} in all",
+                [FieldError("", f"more than {_chars(self.total)} in all", "too-large")],
+            )
+        return line
+
+    def record_ended(self) -> None:
+        self.used = 0
+
+
+def _records(
+    reader: csv.DictReader[str], lines: IO[str] | _BoundedLines
+) -> Iterator[dict[str, Any]]:
+    """The reader's rows, each counted afresh against a record's bound."""
+    for row in reader:
+        if isinstance(lines, _BoundedLines):
+            lines.record_ended()
+        yield row
+
+
+def _bounded(text: IO[str], limits: SourceLimits) -> IO[str] | _BoundedLines:
+    if limits.max_record_chars is None and limits.max_read_chars is None:
+        return text
+    unbounded = 1 << 62
+    return _BoundedLines(
+        text, limits.max_record_chars or unbounded, limits.max_read_chars or unbounded
+    )
+
+
+def _chars(count: int) -> str:
+    return f"{count >> 20} MiB of text" if count % (1 << 20) == 0 else f"{count} characters"
 
 
 _BREAK = re.compile(r"\r\n|\r|\n")  # what ends a line of a file read with newline=""
@@ -204,12 +277,14 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def _jsonl(text: IO[str], max_depth: int = MAX_DEPTH) -> Iterator[Record]:
+def _jsonl(text: Iterable[str], max_depth: int = MAX_DEPTH) -> Iterator[Record]:
     import orjson
 
     # A record's number counts the records (a blank line is none); its line is the file's.
     number = 0
     for line_number, line in enumerate(text, start=1):
+        if isinstance(text, _BoundedLines):
+            text.record_ended()
         if not line.strip():
             continue
         number += 1
