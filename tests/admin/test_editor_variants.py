@@ -46,6 +46,7 @@ def test_a_variant_links_its_parent_and_hints_the_inherited_values(
     assert "inherited from TS-1: 19.99 EUR" in html
     assert "inherited from TS-1: 7;" in html
     assert "inherited from TS-1: Tee;" in html
+    assert "Inherited from it: Name, Price, Stock" in html  # by label
 
 
 def test_saving_a_variant_does_not_copy_inherited_fields_into_it(

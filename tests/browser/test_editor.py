@@ -51,7 +51,7 @@ def test_edit_validate_publish_history_restore_and_conflict(
     expect(page.locator("#f-stock")).to_have_value("-5")
     expect(page.locator("#f-brand")).to_have_value("acme")
     assert_accessible(page)
-    summary.get_by_role("link", name="stock").click()
+    summary.get_by_role("link", name="Stock", exact=True).click()
     expect(page.locator("#f-stock")).to_be_focused()
 
     # Fixed, saved and published.
@@ -114,3 +114,36 @@ def test_a_viewer_sees_the_editor_read_only(site: Site, sign_in: Callable[[str],
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
     expect(page.locator("#f-stock")).to_be_disabled()
     assert_accessible(page)
+
+
+def test_a_manager_sees_variants_and_creates_one_from_the_parent(
+    site: Site, sign_in: Callable[[str], Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    page = sign_in("manager")
+    parent = site.admin("/objects/Product/PH-00001")
+    page.goto(parent)
+    family = page.locator("#family")
+    expect(family.get_by_role("heading", name="Variants")).to_be_visible()
+    expect(family.locator("tbody tr").first).to_be_visible()  # the demo's size variants
+    assert_accessible(page)
+    screenshot(page, "editor-parent")
+    sku = f"PH-00001-{uuid.uuid4().hex[:6].upper()}"
+    family.get_by_role("link", name="New variant").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("variant of PH-00001")
+    page.locator("#f-sku").fill(sku)
+    page.locator("#f-color").select_option("lavender")
+    page.locator("#f-size").select_option("40")
+    assert_accessible(page)
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(site.admin(f"/objects/Product/{sku}"))
+    variant = page.locator("#family")
+    expect(variant).to_contain_text("A variant of PH-00001")
+    expect(page.locator("#f-name-hint")).to_contain_text("inherited from PH-00001:")
+    expect(page.locator("#f-name")).to_have_value("")
+    assert_accessible(page)
+    screenshot(page, "editor-variant")
+    variant.get_by_role("link", name="PH-00001").click()
+    page.wait_for_url(parent)
+    expect(page.locator("#family").get_by_role("link", name=sku)).to_be_visible()

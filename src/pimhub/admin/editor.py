@@ -60,6 +60,7 @@ from pimhub.catalog.errors import (
     StaleVersion,
     VersionNotFound,
 )
+from pimhub.catalog.fields import FieldType
 from pimhub.catalog.objects import CatalogObject
 from pimhub.catalog.transitions import open_transitions
 
@@ -121,7 +122,12 @@ async def _page(
         item.theirs = (theirs or {}).get(item.field.name)
         name = item.field.name
         if name in obj.inherited:
-            shown = display(raw_of(item.field, obj.values.get(name), lang, refs))
+            value = obj.values.get(name)
+            shown = (
+                ("yes" if value else "no")
+                if item.field.type == FieldType.BOOLEAN
+                else display(raw_of(item.field, value, lang, refs))
+            )
             inherited = f"inherited from {family.parent_key}: {shown}; a value here overrides it"
             item.hint = "; ".join(p for p in (inherited, item.hint) if p)
     workflow = definition.workflow
@@ -152,6 +158,7 @@ async def _page(
         "publishing": [t.name for t in workflow.publishing()] if workflow else [],
         "modified": when(obj.modified_at),
         "family": family,
+        "inherited": [item.label for item in inputs if item.field.name in obj.inherited],
         "new_variant": f"/admin/new/{definition.name}?{urlencode({'parent': obj.key})}",
     }
     return render(request, "object_editor.html", context, status=status)
