@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from pimhub.access.keys import Action
@@ -16,6 +17,7 @@ from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.objects import iso
 from pimhub.catalog.query import INT64_MAX
 from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus
+from pimhub.events.delivery_query import parse_delivery_filter
 from pimhub.events.service import WebhookService
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -122,20 +124,8 @@ def rotate_secret(
     )
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    """`value` in UTC (a time without offset is taken as UTC); refused when UTC has no such
-    time (9999-12-31T23:59:59-23:59 is past the year 9999)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        message = "is outside the years 1 to 9999 in UTC"
-        raise InvalidInput(
-            f"{name}: {message}", [FieldError(name, message, "out-of-range")]
-        ) from None
+# Times are parsed by the shared filter parser; documented as the API's other times are.
+TIME = WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]})
 
 
 def delivery_filter(
@@ -144,17 +134,20 @@ def delivery_filter(
     event_type: Annotated[str | None, Query(alias="eventType")] = None,
     uuid: Annotated[str | None, Query(description="Object uuid")] = None,
     business_key: Annotated[str | None, Query(alias="businessKey")] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="Created before")] = None,
+    since: Annotated[str | None, Query(description="Created at or after"), TIME] = None,
+    until: Annotated[str | None, Query(description="Created before"), TIME] = None,
 ) -> DeliveryFilter:
-    return DeliveryFilter(
-        endpoint,
-        status,
-        event_type,
-        uuid,
-        business_key,
-        _utc(since, "since"),
-        _utc(until, "until"),
+    # One parser for REST and the admin's delivery log (events/delivery_query.py).
+    return parse_delivery_filter(
+        {
+            "endpoint": endpoint,
+            "status": status.value if status else None,
+            "eventType": event_type,
+            "uuid": uuid,
+            "businessKey": business_key,
+            "since": since,
+            "until": until,
+        }
     )
 
 
