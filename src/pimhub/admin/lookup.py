@@ -19,7 +19,7 @@ from pimhub.admin.editor_view import label_of, language
 from pimhub.admin.web import blocking, fragment, hub_of, principal_of
 from pimhub.api.auth import require
 from pimhub.search.documents import query_tokens
-from pimhub.search.ports import SearchRequest, TextQuery
+from pimhub.search.ports import Part, SearchRequest, TextQuery
 
 MAX_RESULTS = 10
 MAX_QUERY = 100
@@ -44,7 +44,7 @@ async def lookup(request: Request) -> Response:
     if tokens:
         search = SearchRequest(
             class_names=(class_name,),
-            text=TextQuery(q, tokens),
+            text=TextQuery(q, tokens, frozenset({Part.KEY, Part.NAME})),  # as it always did
             language=lang,
             size=MAX_RESULTS,
             published_only=not principal.allows(Action.READ_DRAFTS, class_name),
