@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
+from pimhub.admin.once import FormAlreadySent, SentForms, new_token, token_of
 from pimhub.admin.sparkline import sparkline_svg, sparkline_text
 from pimhub.admin.web import (
     blocking,
@@ -31,13 +32,16 @@ from pimhub.admin.webhook_forms import (
     overlap_hours,
 )
 from pimhub.api.auth import require
-from pimhub.catalog.errors import InvalidInput
+from pimhub.catalog.errors import CatalogError, InvalidInput
 from pimhub.catalog.events import EventType
 from pimhub.events.endpoints import WebhookEndpoint
 from pimhub.events.errors import EndpointChanged
 from pimhub.events.service import WebhookService
 
 SPARK_HOURS = 24
+# Create and rotate forms already sent: sending one again makes or rotates nothing.
+CREATED = SentForms()
+ROTATED = SentForms()
 
 
 def _hooks(request: Request) -> WebhookService:
@@ -74,10 +78,22 @@ async def create(request: Request) -> Response:
     hooks = _hooks(request)
     form = await checked_form(request)
     values = EndpointForm.posted(form)
+    token = token_of(form)
+    earlier = CREATED.reserve(token) if token else None
+    if earlier is not None:
+        sent = FormAlreadySent(
+            f"this form was already sent: it made the endpoint {earlier}, whose signing "
+            "secret was shown once and is not shown again. Rotate the secret if it was lost."
+        )
+        return await _form_page(request, None, values, error=sent, status=409, made=earlier)
     try:
         created = await blocking(hooks.create, values.body())
     except InvalidInput as exc:
+        if token:
+            CREATED.release(token)
         return await _form_page(request, None, values, error=exc)
+    if token:
+        CREATED.record(token, created.endpoint.endpoint_id)
     # The secret is in this answer only (pages are no-store); never in an address or cookie.
     return await _form_page(
         request,
@@ -144,8 +160,24 @@ async def rotate(request: Request) -> Response:
         hours = overlap_hours(form)
     except InvalidInput as exc:
         return await _form_page(request, endpoint, EndpointForm.of(endpoint), error=exc)
+    token = token_of(form)
+    if token and ROTATED.reserve(token) is not None:
+        sent = FormAlreadySent(
+            "this form was already sent: the secret was rotated then, and the new secret was "
+            "shown once and is not shown again. Rotate again if it was lost."
+        )
+        return await _form_page(
+            request, endpoint, EndpointForm.of(endpoint), error=sent, status=409
+        )
     overlap = timedelta(hours=hours) if hours is not None else None
-    secret = await blocking(hooks.rotate_secret, endpoint_id, overlap)
+    try:
+        secret = await blocking(hooks.rotate_secret, endpoint_id, overlap)
+    except Exception:
+        if token:
+            ROTATED.release(token)
+        raise
+    if token:
+        ROTATED.record(token, endpoint_id)
     endpoint = await blocking(hooks.get, endpoint_id)
     return await _form_page(
         request,
@@ -207,13 +239,14 @@ async def _form_page(
     endpoint: WebhookEndpoint | None,
     values: EndpointForm,
     *,
-    error: InvalidInput | None = None,
+    error: CatalogError | None = None,
     secret: str | None = None,
     ping: Any = None,
     notice: str | None = None,
     conflict: dict[str, Any] | None = None,
     theirs: dict[str, str] | None = None,
     status: int = 200,
+    made: str | None = None,
 ) -> Response:
     hub = hub_of(request)
     classes = [c.name for c in await blocking(hub.classes.all)]
@@ -230,8 +263,14 @@ async def _form_page(
         "ping": ping,
         "notice": notice,
         "overlap_hours": hub.webhooks.rotation_overlap / timedelta(hours=1),
+        # A fresh one-time token per form shown (admin/once.py), and the endpoint a resent
+        # create form made.
+        "form_token": new_token(),
+        "made": made,
     }
-    return render(request, "webhook.html", context, status=422 if error else status)
+    if error is not None and status < 400:
+        status = 422
+    return render(request, "webhook.html", context, status=status)
 
 
 routes: list[BaseRoute] = [
