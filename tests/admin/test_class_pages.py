@@ -272,3 +272,44 @@ def test_a_refused_save_shows_a_summary_at_the_top_and_the_message_by_the_text(
     )
     status = checked.text.index('id="check-result"')
     assert checked.text.index("</h1>") < status < checked.text.index("<h2")
+
+
+SURROGATES = ('name: "\\ud800"\n', 'name: Foo\ntitle: "x\\udfff"\n', '"\\ud800": 1\nname: Foo\n')
+
+
+@pytest.mark.parametrize("text", SURROGATES)
+def test_a_lone_surrogate_is_refused_with_a_422_never_a_500(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient], text: str
+) -> None:
+    client = signed_in("admin")
+    version = users_hub.classes.get("Product").version
+    for path in ("/admin/classes/Product", "/admin/classes"):
+        for action in ("save", "check"):
+            answer = client.post_form(path, {"definition": text, "action": action})
+            assert answer.status_code == 422, (path, action)
+            assert "lone surrogate" in summary_on_top(answer.text, "definition")
+    assert users_hub.classes.get("Product").version == version
+    assert "Foo" not in {c.name for c in users_hub.classes.all()}
+
+
+@pytest.mark.parametrize("version", ["²", "%C2%B2", "1²", "٣", "9" * 40])
+def test_a_version_that_is_not_ascii_digits_is_a_4xx_never_a_500(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient], version: str
+) -> None:
+    client = signed_in("admin")
+    before = users_hub.classes.get("Product")
+    text = _with_care_field(_product_yaml(users_hub))
+    if version.startswith("%"):  # the bytes a browser sends, undecoded
+        body = f"csrf_token={client.csrf}&definition=name%3A+Product&version={version}"
+        answer = client.post(
+            "/admin/classes/Product",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            follow_redirects=False,
+        )
+    else:
+        answer = client.post_form(
+            "/admin/classes/Product", {"definition": text, "version": version}
+        )
+    assert 400 <= answer.status_code < 500, answer.text[:300]
+    assert users_hub.classes.get("Product").version == before.version

@@ -169,3 +169,20 @@ def test_a_refused_save_shows_a_summary_at_the_top(
     stale = client.post_form("/admin/datahub/shop", {"configuration": EDITED, "version": "7"})
     assert stale.status_code == 409
     assert "not 7" in summary_on_top(stale.text, "configuration")
+
+
+@pytest.mark.parametrize(
+    "text", ['name: "\\ud800"\n', EDITED.replace("The shop front, with stock", '"shop \\udc00"')]
+)
+def test_a_lone_surrogate_is_refused_with_a_422_never_a_500(
+    shop: Hub, signed_in: Callable[[str], AdminClient], text: str
+) -> None:
+    client = signed_in("admin")
+    for path in ("/admin/datahub", "/admin/datahub/shop"):
+        answer = client.post_form(path, {"configuration": text, "version": "1"})
+        assert answer.status_code == 422, path
+        assert "lone surrogate" in summary_on_top(answer.text, "configuration")
+    assert shop.datahub.get("shop").version == 1
+    bad = client.post_form("/admin/datahub/shop", {"configuration": EDITED, "version": "²"})
+    assert 400 <= bad.status_code < 500
+    assert shop.datahub.get("shop").version == 1

@@ -153,3 +153,37 @@ def test_hostile_input_gets_a_4xx_page(
 def test_a_datahub_link_presets_the_scope(signed_in: Callable[[str], AdminClient]) -> None:
     page = signed_in("admin").get("/admin/keys?scope=datahub:shop").text
     assert 'id="other-scopes" name="other_scopes" value="datahub:shop"' in page
+
+
+@pytest.mark.parametrize("days", ["²", "٣", "1²", "0", "00000000000000000000031"])
+def test_expiry_takes_ascii_digits_only_never_a_500(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient], days: str
+) -> None:
+    client = signed_in("admin")
+    answer, _ = _create(client, scope="read:*", expires_in_days=days)
+    if days.startswith("000"):  # leading zeros are still digits: 31 days
+        assert answer.status_code == 200
+        assert [k.expires_at is not None for k in users_hub.access.all()] == [True]
+        return
+    assert answer.status_code == 422, answer.text[:300]
+    assert 'id="key-expiry-error">1 to 3650 days, or empty' in answer.text
+    assert users_hub.access.all() == []
+
+
+def test_superscript_digits_sent_as_bytes_are_refused(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("admin")
+    token = _form_token(client.get("/admin/keys").text)
+    body = (
+        f"csrf_token={client.csrf}&form_token={token}&name=s&environment=test"
+        "&scope=read%3A%2A&expires_in_days=%C2%B2"
+    )
+    answer = client.post(
+        "/admin/keys",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 422
+    assert users_hub.access.all() == []

@@ -8,9 +8,6 @@ secret: it answers that the key exists. Revoking asks first, then POSTs.
 
 from __future__ import annotations
 
-import secrets
-from collections import OrderedDict
-from threading import Lock
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -20,12 +17,14 @@ from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import ENVIRONMENTS, Action, ApiKey, parse_scopes
 from pimhub.admin.durations import ago, stamp
+from pimhub.admin.once import FormAlreadySent, SentForms, new_token
 from pimhub.admin.web import (
     blocking,
     checked_form,
     field_errors,
     hub_of,
     no_store,
+    parse_count,
     principal_of,
     render,
     see_other,
@@ -34,7 +33,7 @@ from pimhub.admin.web import (
 from pimhub.api.auth import require
 from pimhub.bootstrap import Hub
 from pimhub.catalog.clock import utc_now
-from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInput, NotFound
+from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput, NotFound
 
 # The scopes offered as checkboxes; anything else parse_scopes takes goes in "other scopes".
 COMMON_SCOPES = (
@@ -47,45 +46,8 @@ COMMON_SCOPES = (
     ("admin", "Everything, including classes, keys and users"),
 )
 MAX_EXPIRY_DAYS = 3650
-FORM_TOKENS = 10_000  # create forms remembered as sent (per process), oldest forgotten first
-
-
-class FormAlreadySent(Conflict):
-    code = "form-already-sent"
-    title = "This form was already sent"
-
-
-class SentForms:
-    """One-time tokens of create forms already sent: a second POST of the same form (a reload,
-    a double click) must not make a second key. Kept in this process; past FORM_TOKENS the
-    oldest are forgotten."""
-
-    PENDING = "(being made)"
-
-    def __init__(self) -> None:
-        self._sent: OrderedDict[str, str] = OrderedDict()
-        self._lock = Lock()
-
-    def reserve(self, token: str) -> str | None:
-        """Marks `token` as in use; returns what it was used for if it already was."""
-        with self._lock:
-            earlier = self._sent.get(token)
-            if earlier is None:
-                self._sent[token] = self.PENDING
-                while len(self._sent) > FORM_TOKENS:
-                    self._sent.popitem(last=False)
-            return earlier
-
-    def record(self, token: str, key_id: str) -> None:
-        with self._lock:
-            self._sent[token] = key_id
-
-    def release(self, token: str) -> None:
-        """The form was refused: the user fixes it and sends the same form again."""
-        with self._lock:
-            self._sent.pop(token, None)
-
-
+# Create forms already sent (admin/once.py): a second POST of the same form (a reload, a double
+# click) must not make a second key.
 SENT = SentForms()
 
 
@@ -176,7 +138,7 @@ async def _page(
         "error": error,
         "errors": field_errors(error) if error else {},
         # A fresh one-time token per form shown (see SentForms).
-        "form_token": secrets.token_urlsafe(16),
+        "form_token": new_token(),
     }
     return render(request, "keys.html", context, status=status)
 
@@ -204,12 +166,16 @@ def _checked(values: dict[str, Any]) -> tuple[str, list[str], str, int | None]:
     days_text = values["expires_in_days"]
     days: int | None = None
     if days_text:
-        if not days_text.isdigit() or not 1 <= int(days_text[:6]) <= MAX_EXPIRY_DAYS:
-            raise InvalidInput(
-                f"expiry is a whole number of days from 1 to {MAX_EXPIRY_DAYS}",
-                [FieldError("expires_in_days", f"1 to {MAX_EXPIRY_DAYS} days, or empty")],
-            )
-        days = int(days_text)
+        refused = InvalidInput(
+            f"expiry is a whole number of days from 1 to {MAX_EXPIRY_DAYS}",
+            [FieldError("expires_in_days", f"1 to {MAX_EXPIRY_DAYS} days, or empty")],
+        )
+        try:
+            days = parse_count(days_text, field="expires_in_days", maximum=MAX_EXPIRY_DAYS)
+        except InvalidInput:
+            raise refused from None  # the form's own wording, next to the field
+        if days < 1:
+            raise refused
     return values["name"], scopes, values["environment"], days
 
 

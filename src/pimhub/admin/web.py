@@ -24,7 +24,13 @@ from pimhub.access.keys import ApiKey
 from pimhub.admin.nav import visible_nav
 from pimhub.api.body import read_form
 from pimhub.bootstrap import Hub
-from pimhub.catalog.errors import CatalogError, FieldError, Forbidden, NulCharacter
+from pimhub.catalog.errors import (
+    CatalogError,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NulCharacter,
+)
 from pimhub.users.model import ROLE_LABELS, Session, User
 
 P = ParamSpec("P")
@@ -189,6 +195,23 @@ def text_field(form: FormData, name: str, default: str = "") -> str:
     if "\x00" in value:
         raise NulCharacter("NUL characters are not allowed", [FieldError(name, "contains NUL")])
     return value
+
+
+def parse_count(text: str, *, field: str, maximum: int) -> int:
+    """A whole number from 0 to `maximum` typed into a form field, or InvalidInput naming
+    `field`. ASCII digits only: '²' and '٣' pass str.isdigit() but int() refuses them, and
+    the length is bounded before int() reads it."""
+    significant = text.lstrip("0") or "0"
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(significant) > len(str(maximum))
+        or int(significant) > maximum
+    ):
+        raise InvalidInput(
+            f"{field} must be a whole number from 0 to {maximum:,}, in digits 0-9",
+            [FieldError(field, f"not a whole number from 0 to {maximum:,}", "type")],
+        )
+    return int(significant)
 
 
 def no_store(response: Response) -> Response:

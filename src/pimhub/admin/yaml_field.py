@@ -10,18 +10,24 @@ JSON encoder). `read_mapping` walks it once with a budget of MAX_NODES and refus
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import yaml
 
 from pimhub import safe_yaml
+from pimhub.admin.web import parse_count
 from pimhub.api.errors import status_for
 from pimhub.catalog.errors import CatalogError, FieldError, InvalidInput, NulCharacter
+from pimhub.catalog.query import VERSION_MAX
 
 MAX_CHARS = 256 * 1024  # far beyond any class or configuration; the form body allows 1 MiB
 MAX_FORM_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # values, counting every alias as often as it is used
 JSON_SCALARS = (str, int, float, bool, type(None))
+# Half of a UTF-16 pair on its own: YAML's "\ud800" makes one, and no page, database or JSON
+# answer can encode it (UTF-8 has no form for it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidYaml(InvalidInput):
@@ -42,6 +48,8 @@ def read_mapping(text: str, field: str, *, wrapper: str | None = None) -> dict[s
             "the text holds a NUL character (U+0000)",
             [FieldError(field, "holds a NUL character", "nul-character")],
         )
+    if _SURROGATE.search(text):
+        raise _surrogate(field)
     if len(text) > MAX_CHARS:
         raise InvalidYaml(
             f"the text is {len(text):,} characters long; at most {MAX_CHARS:,} are read",
@@ -79,6 +87,14 @@ def read_mapping(text: str, field: str, *, wrapper: str | None = None) -> dict[s
     return value
 
 
+def _surrogate(field: str) -> InvalidYaml:
+    return InvalidYaml(
+        'the text holds a lone surrogate (U+D800 to U+DFFF, such as "\\ud800"), which is '
+        "not a character",
+        [FieldError(field, "holds a lone surrogate", "surrogate")],
+    )
+
+
 def _count(items: Any) -> str:
     return f"{len(items)} items" if isinstance(items, list) else "no list"
 
@@ -103,10 +119,14 @@ def _within_budget(value: Any, field: str) -> None:
                         f"mapping keys must be text, not {key!r:.40}",
                         [FieldError(field, f"the key {key!r:.40} is not text", "type")],
                     )
+                if _SURROGATE.search(key):
+                    raise _surrogate(field)
                 walk(item)
         elif isinstance(node, list):
             for item in node:
                 walk(item)
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            raise _surrogate(field)
         elif isinstance(node, float) and not math.isfinite(node):
             raise InvalidYaml(
                 "numbers must be finite (.nan and .inf are not numbers JSON knows)",
@@ -131,9 +151,9 @@ def form_status(error: CatalogError) -> int:
 
 
 def shown(text: str) -> str:
-    """The user's text to put back into the form: all of it, but a NUL (which no page can
-    hold) becomes U+FFFD."""
-    return text.replace("\x00", "\ufffd")
+    """The user's text to put back into the form: all of it, but a NUL or a lone surrogate
+    (which no page can hold) becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", "\ufffd"))
 
 
 def form_text(value: Any) -> str:
@@ -143,7 +163,8 @@ def form_text(value: Any) -> str:
 
 def expected_version(value: Any) -> int | None:
     """The version a form was made from, so a save over someone else's newer change is
-    refused (409) instead of undoing it; absent or garbled: no check, as REST without one."""
-    if isinstance(value, str) and value.isdigit() and len(value) < 10:
-        return int(value)
-    return None
+    refused (409) instead of undoing it; absent or empty: no check, as REST without one;
+    anything but digits 0-9 (such as '²') is refused (InvalidInput, 4xx)."""
+    if not isinstance(value, str) or not value:
+        return None
+    return parse_count(value, field="version", maximum=VERSION_MAX)
