@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pimhub.admin.web import form_status
 from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import Conflict, InvalidInput, NotFound
 from pimhub.transfer.profiles import RunGoing
 from tests.admin.conftest import AdminClient
 
@@ -241,3 +243,11 @@ def test_run_now_while_a_run_is_going_is_409_with_the_job(
     again = clients[0].post_form("/admin/import-profiles/erp/run")  # finished: runs again
     assert again.status_code == 303, again.text
     users_hub.imports.wait()
+
+
+def test_form_status_is_409_for_a_conflict_else_422() -> None:
+    """The one rule the import and profile forms answer a refused submit with."""
+    assert form_status(Conflict("taken")) == 409
+    assert form_status(RunGoing("going", "imp_1")) == 409
+    assert form_status(InvalidInput("bad", [])) == 422
+    assert form_status(NotFound("gone")) == 422

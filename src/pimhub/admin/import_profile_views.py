@@ -17,6 +17,7 @@ from pimhub.admin.import_job_views import JobView
 from pimhub.admin.web import (
     blocking,
     checked_form,
+    form_status,
     hub_of,
     principal_of,
     render,
@@ -170,7 +171,7 @@ async def _form(
     for e in error.errors if error else []:
         shown = f"{e.field}: {e.message}" if e.field.startswith("fields") else e.message
         errors.setdefault(_input_of(e.field), []).append(shown)
-    status = 200 if error is None else 409 if isinstance(error, Conflict) else 422
+    status = 200 if error is None else form_status(error)
     classes = await blocking(hub_of(request).classes.all)
     return render(
         request,

@@ -22,6 +22,7 @@ from pimhub.admin.web import (
     author_of,
     blocking,
     checked_form,
+    form_status,
     hub_of,
     principal_of,
     render,
@@ -31,7 +32,7 @@ from pimhub.admin.web import (
 from pimhub.api.auth import require, require_some_write
 from pimhub.bootstrap import Hub
 from pimhub.catalog.batch import WriteMode
-from pimhub.catalog.errors import CatalogError, Conflict, FieldError, Forbidden, InvalidInput
+from pimhub.catalog.errors import CatalogError, FieldError, Forbidden, InvalidInput
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.inference import Unmapped, propose_mapping
 from pimhub.transfer.jobs import ImportJob, JobRequest, SourceUnavailable
@@ -129,9 +130,7 @@ async def _page(
     result: Preview | None = None,
 ) -> Response:
     hub = hub_of(request)
-    status = 200
-    if error is not None:
-        status = 409 if isinstance(error, Conflict) else 422
+    status = 200 if error is None else form_status(error)
     classes = await blocking(_writable_classes, hub, principal_of(request))
     errors: dict[str, list[str]] = {}
     for e in error.errors if error else []:

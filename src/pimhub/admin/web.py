@@ -26,6 +26,7 @@ from pimhub.api.body import read_form
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import (
     CatalogError,
+    Conflict,
     FieldError,
     Forbidden,
     InvalidInput,
@@ -212,6 +213,12 @@ def parse_count(text: str, *, field: str, maximum: int) -> int:
             [FieldError(field, f"not a whole number from 0 to {maximum:,}", "type")],
         )
     return int(significant)
+
+
+def form_status(error: CatalogError) -> int:
+    """The status of a form re-rendered with `error` next to the user's input: 409 when it
+    conflicts with the stored state (a name taken, a run going), else 422."""
+    return 409 if isinstance(error, Conflict) else 422
 
 
 def no_store(response: Response) -> Response:
