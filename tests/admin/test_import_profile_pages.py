@@ -251,3 +251,18 @@ def test_form_status_is_409_for_a_conflict_else_422() -> None:
     assert form_status(RunGoing("going", "imp_1")) == 409
     assert form_status(InvalidInput("bad", [])) == 422
     assert form_status(NotFound("gone")) == 422
+
+
+def test_the_profile_form_and_the_upload_form_share_their_option_inputs(
+    signed_in: Callable[[str], AdminClient], profiles_hub: object
+) -> None:
+    """One macro for the class and options inputs: the two forms cannot drift apart."""
+    client = signed_in("admin")
+    shared = re.compile(
+        r'<label for="class">.*?</select>|<fieldset>\s*<legend>Options.*?</fieldset>', re.S
+    )
+    profile = shared.findall(client.get("/admin/import-profiles/new").text)
+    upload = shared.findall(client.get("/admin/imports/new").text)
+    assert len(profile) == 2
+    assert profile == upload
+    assert "skip it, import the rest" in profile[1]

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
+from pimhub.admin.import_fields import SourceFields, typed_source_fields
 from pimhub.admin.import_job_views import JobView
 from pimhub.admin.web import (
     blocking,
@@ -40,20 +41,12 @@ from pimhub.transfer.sources import Format
 
 
 @dataclass
-class ProfileInput:
+class ProfileInput(SourceFields):
     """The profile form as typed."""
 
     name: str = ""
     source: str = ""
-    class_name: str = ""
-    mapping: str = ""
     cron: str = "0 2 * * *"
-    mode: str = WriteMode.UPSERT.value
-    on_error: str = OnError.SKIP.value
-    format: str = ""
-    delimiter: str = ""
-    record_path: str = ""
-    sheet: str = ""
     headers: str = ""  # "Name: value" lines; empty on an edit keeps the stored ones
     enabled: bool = True
     shown_headers: dict[str, str] = field(default_factory=dict)
@@ -61,17 +54,10 @@ class ProfileInput:
     @classmethod
     def of(cls, form: FormData, name: str = "") -> ProfileInput:
         return cls(
+            **typed_source_fields(form),
             name=name or text_field(form, "name").strip(),
             source=text_field(form, "source").strip(),
-            class_name=text_field(form, "class").strip(),
-            mapping=text_field(form, "mapping"),
             cron=text_field(form, "cron").strip(),
-            mode=text_field(form, "mode", WriteMode.UPSERT.value),
-            on_error=text_field(form, "on_error", OnError.SKIP.value),
-            format=text_field(form, "format").strip(),
-            delimiter=text_field(form, "delimiter"),
-            record_path=text_field(form, "record_path").strip(),
-            sheet=text_field(form, "sheet").strip(),
             headers=text_field(form, "headers"),
             enabled=text_field(form, "enabled") == "on",
         )

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action, ApiKey
+from pimhub.admin.import_fields import SourceFields, typed_source_fields
 from pimhub.admin.web import (
     author_of,
     blocking,
@@ -46,19 +47,11 @@ MAPPING_CHOICES = ("infer", "shipped", "custom")
 
 
 @dataclass
-class ImportInput:
+class ImportInput(SourceFields):
     """What the user chose, as typed: kept on every re-rendered form."""
 
-    class_name: str = ""
     choice: str = "infer"
     shipped: str = ""
-    mapping: str = ""
-    mode: str = WriteMode.UPSERT.value
-    on_error: str = OnError.SKIP.value
-    format: str = ""
-    delimiter: str = ""
-    record_path: str = ""
-    sheet: str = ""
     dry_run: bool = False  # the whole file checked as a job, nothing kept
     upload: str = ""  # the staged file's reference
     file_name: str = ""
@@ -67,16 +60,9 @@ class ImportInput:
     @classmethod
     def of(cls, form: FormData) -> ImportInput:
         return cls(
-            class_name=text_field(form, "class").strip(),
+            **typed_source_fields(form),
             choice=text_field(form, "choice", "infer"),
             shipped=text_field(form, "shipped"),
-            mapping=text_field(form, "mapping"),
-            mode=text_field(form, "mode", WriteMode.UPSERT.value),
-            on_error=text_field(form, "on_error", OnError.SKIP.value),
-            format=text_field(form, "format").strip(),
-            delimiter=text_field(form, "delimiter"),
-            record_path=text_field(form, "record_path").strip(),
-            sheet=text_field(form, "sheet").strip(),
             upload=text_field(form, "upload").strip(),
             dry_run=text_field(form, "dry_run") == "on",
         )
