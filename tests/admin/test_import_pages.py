@@ -428,3 +428,26 @@ def test_a_cell_over_the_preview_bound_stops_the_preview_with_a_row_error(
     assert "a record over 2 MiB of text: the preview stops here (an import reads it)" in text
     assert text.count('<span class="badge bad">refused</span>') == 1
     assert "OK-2" not in text and len(page.content) < 50_000
+
+
+def test_a_user_keeps_at_most_five_staged_uploads(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    """A sixth preview drops the user's oldest staged upload: its preview is refused,
+    saying the file is gone; the newest still previews."""
+    client = signed_in("manager")
+    references = []
+    for n in range(6):
+        page = upload(client, name=f"quota-{n}.csv")
+        assert page.status_code == 200, page.text[:2000]
+        found = UPLOAD.search(page.text)
+        assert found
+        references.append(found.group(1))
+    staged = imports_hub.imports.folder / "staged"
+    assert len(list(staged.rglob("*.csv"))) == 5
+    form = {"choice": "custom", "mapping": MAPPING}
+    gone = client.post_form("/admin/imports/preview", {**form, "upload": references[0]})
+    assert gone.status_code == 422
+    assert "no longer on the server" in gone.text
+    kept = client.post_form("/admin/imports/preview", {**form, "upload": references[5]})
+    assert kept.status_code == 200 and "quota-5.csv" in kept.text

@@ -100,7 +100,9 @@ class ImportInput(SourceFields):
 
 
 def staged_uploads(hub: Hub) -> StagedUploads:
-    return StagedUploads(hub.imports.folder / "staged")
+    # Per user: five previews, or two uploads of the largest size, wait at once.
+    limit = 2 * hub.settings.import_max_upload_bytes
+    return StagedUploads(hub.imports.folder / "staged", max_bytes=limit)
 
 
 def _writable_classes(hub: Hub, key: ApiKey) -> list[str]:

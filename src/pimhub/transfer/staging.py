@@ -1,7 +1,8 @@
 """Uploads waiting for their import: a file checked with a dry-run preview is kept on the
 server under a random reference, so that starting the import sends the reference, not the
 file again. Each upload belongs to the user who sent it; one left unused is deleted after
-STAGED_FOR.
+STAGED_FOR. An owner keeps at most MAX_STAGED uploads and `max_bytes` of them: staging one
+more drops that owner's oldest, so one user cannot fill the disk with previews.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _REFERENCE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 CLAIMED = ".claimed"  # suffix of an upload's folder once a job has taken it
 STARTED = ".job"  # suffix of the file naming the job an upload was started as
 CLAIM_SETTLES = 10.0  # seconds a second claim waits for the first one's job id
+MAX_STAGED = 5  # uploads an owner keeps waiting at once
 
 
 class UnknownUpload(NotFound):
@@ -70,9 +72,18 @@ class EmptyUpload(InvalidInput):
 
 
 class StagedUploads:
-    def __init__(self, folder: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_uploads: int = MAX_STAGED,
+        max_bytes: int | None = None,
+    ) -> None:
         self.folder = folder
         self.clock = clock
+        self.max_uploads = max_uploads  # per owner, the newest one included
+        self.max_bytes = max_bytes  # per owner; None: no bound but the count
 
     def stage(self, owner: str, file_name: str, save: Callable[[Path], None]) -> str:
         """Stores an upload (`save` writes it to the path given) for `owner`; its reference.
@@ -91,7 +102,28 @@ class StagedUploads:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        self._keep_within_quota(folder)
         return reference
+
+    def _keep_within_quota(self, newest: Path) -> None:
+        """Drops the owner's oldest waiting uploads beyond max_uploads or max_bytes; the one
+        just staged always stays (one upload is within the upload limit already). Claimed
+        uploads are a job's now and do not count."""
+        waiting = [newest]
+        for staged in newest.parent.iterdir():
+            if staged != newest and staged.is_dir() and not staged.name.endswith(CLAIMED):
+                waiting.append(staged)
+        sizes = {staged: _size(staged) for staged in waiting}
+        ages = {staged: _mtime(staged) for staged in waiting}
+        older = sorted(waiting[1:], key=lambda staged: ages[staged], reverse=True)
+        kept, total = 1, sizes[newest]
+        for staged in older:
+            if kept < self.max_uploads and (
+                self.max_bytes is None or total + sizes[staged] <= self.max_bytes
+            ):
+                kept, total = kept + 1, total + sizes[staged]
+            else:
+                shutil.rmtree(staged, ignore_errors=True)
 
     def path(self, owner: str, reference: str) -> Path:
         """The staged file of `owner` under `reference` (UnknownUpload when there is none:
@@ -156,9 +188,6 @@ class StagedUploads:
 
         return claimed.file.name, save
 
-    def discard(self, owner: str, reference: str) -> None:
-        shutil.rmtree(self.path(owner, reference).parent, ignore_errors=True)
-
     def forget_stale(self) -> None:
         """Deletes uploads older than STAGED_FOR."""
         limit = self.clock() - STAGED_FOR
@@ -178,3 +207,17 @@ class StagedUploads:
     def _owner_folder(self, owner: str) -> Path:
         # Hashed: a username is not necessarily a safe directory name.
         return self.folder / hashlib.sha256(owner.encode()).hexdigest()[:24]
+
+
+def _size(folder: Path) -> int:
+    try:
+        return sum(f.stat().st_size for f in folder.iterdir())
+    except OSError:
+        return 0  # claimed or dropped meanwhile
+
+
+def _mtime(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0

@@ -1,0 +1,62 @@
+"""Staged uploads have a quota per owner: staging one more drops that owner's oldest, by
+count and by bytes; the one just staged, other owners' and claimed ones stay."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pimhub.transfer.staging import StagedUploads, UnknownUpload
+
+
+def _stage(staged: StagedUploads, owner: str, n: int, size: int = 10) -> str:
+    reference = staged.stage(owner, f"f{n}.csv", lambda p: p.write_bytes(b"x" * size))
+    # Distinct ages however fast the machine: upload n happened n minutes after 0.
+    moment = 1_700_000_000 + 60 * n
+    os.utime(staged.path(owner, reference).parent, (moment, moment))
+    return reference
+
+
+def _kept(staged: StagedUploads, owner: str, references: list[str]) -> list[int]:
+    kept = []
+    for n, reference in enumerate(references):
+        try:
+            staged.path(owner, reference)
+        except UnknownUpload:
+            continue
+        kept.append(n)
+    return kept
+
+
+def test_an_owner_keeps_at_most_max_uploads_the_oldest_dropped(tmp_path: Path) -> None:
+    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_uploads=3)
+    other = _stage(staged, "bob", 0)
+    ann = [_stage(staged, "ann", n) for n in range(1, 6)]
+    assert _kept(staged, "ann", ann) == [2, 3, 4]
+    assert staged.path("bob", other).name == "f0.csv"  # not ann's quota
+
+
+def test_an_owner_keeps_at_most_max_bytes_the_newest_always(tmp_path: Path) -> None:
+    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_bytes=250)
+    ann = [_stage(staged, "ann", n, 100) for n in range(3)]
+    assert _kept(staged, "ann", ann) == [1, 2]
+    big = _stage(staged, "ann", 3, 400)  # over the quota alone: still kept, the rest dropped
+    assert _kept(staged, "ann", [*ann, big]) == [3]
+
+
+def test_a_claimed_upload_is_not_dropped_nor_counted(tmp_path: Path) -> None:
+    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_uploads=2)
+    first = _stage(staged, "ann", 0)
+    claimed = staged.claim("ann", first)
+    later = [_stage(staged, "ann", n) for n in range(1, 3)]
+    assert claimed.file.exists()
+    assert _kept(staged, "ann", later) == [0, 1]
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_within_the_quota_nothing_is_dropped(tmp_path: Path, count: int) -> None:
+    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_uploads=2)
+    ann = [_stage(staged, "ann", n) for n in range(count)]
+    assert _kept(staged, "ann", ann) == list(range(count))
