@@ -5,6 +5,7 @@ use), checked with Action.INTEGRATE as REST is."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from pimhub.admin.delivery_filters import (
     parse_delivery_id,
     parse_filter,
 )
+from pimhub.admin.delivery_labels import waiting_for
 from pimhub.admin.web import (
     blocking,
     checked_form,
@@ -30,7 +32,8 @@ from pimhub.admin.web import (
 )
 from pimhub.api.auth import require
 from pimhub.catalog.events import EventType
-from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus
+from pimhub.events.deliveries import DeliveryFilter, DeliveryRecord, DeliveryStatus
+from pimhub.events.endpoints import WebhookEndpoint
 from pimhub.events.errors import DeliveryNotFound
 from pimhub.events.service import WebhookService
 
@@ -46,8 +49,10 @@ def _hooks(request: Request) -> WebhookService:
 async def log_page(request: Request) -> Response:
     hooks = _hooks(request)
     chosen = parse_filter(request.query_params)
-    endpoints = await blocking(hooks.all)
+    destinations = await blocking(hooks.destinations)
+    endpoints = [e for e in destinations.values() if e.kind == "webhook"]
     context: dict[str, Any] = {
+        **_about(destinations, hooks.clock()),
         "filter": chosen,
         "errors": {e.field: e.message for e in chosen.errors},
         "statuses": list(STATUSES),
@@ -74,6 +79,7 @@ async def detail_page(request: Request) -> Response:
     delivery_id = _delivery_id(request)
     record, attempts = await blocking(hooks.delivery, delivery_id)
     requests = await blocking(hooks.sent_requests, record, attempts)
+    destinations = await blocking(hooks.destinations)
     shown = {r.attempt_id: _shown_request(r.headers, r.body) for r in requests or []}
     sent = {r.attempt_id: r for r in requests or []}
     context = {
@@ -82,6 +88,7 @@ async def detail_page(request: Request) -> Response:
         "sent": sent,
         "shown": shown,
         "connector": requests is None,
+        **_about(destinations, hooks.clock()),
     }
     return render(request, "delivery.html", context)
 
@@ -90,7 +97,9 @@ async def status_fragment(request: Request) -> Response:
     """The detail page's status line, polled by htmx while the delivery is still open."""
     hooks = _hooks(request)
     record, _ = await blocking(hooks.delivery, _delivery_id(request))
-    return fragment(request, "delivery_status.html", {"record": record, "polled": True})
+    destinations = await blocking(hooks.destinations)
+    context = {"record": record, "polled": True, **_about(destinations, hooks.clock())}
+    return fragment(request, "delivery_status.html", context)
 
 
 async def replay_one(request: Request) -> Response:
@@ -124,6 +133,18 @@ async def replay_matching(request: Request) -> Response:
     count = await blocking(hooks.replay, where)
     noun = "delivery" if count == 1 else "deliveries"
     return see_other(f"/deliveries?{chosen.query()}", f"{count} {noun} queued again.")
+
+
+def _about(destinations: dict[str, WebhookEndpoint], now: datetime) -> dict[str, Any]:
+    """What the delivery templates say about an open delivery: what it is waiting for."""
+
+    def waits(record: DeliveryRecord) -> str | None:
+        found = destinations.get(record.endpoint_id)
+        if record.status != DeliveryStatus.PENDING:
+            return None
+        return waiting_for(record, found, now)
+
+    return {"waits": waits}
 
 
 def _dead(where: DeliveryFilter) -> DeliveryFilter:

@@ -203,6 +203,16 @@ async def ping(request: Request) -> Response:
     return await _form_page(request, endpoint, EndpointForm.of(endpoint), ping=result)
 
 
+async def resume(request: Request) -> Response:
+    hooks = _hooks(request)
+    await checked_form(request)
+    endpoint_id = checked_endpoint_id(request.path_params["id"])
+    await blocking(hooks.resume, endpoint_id)
+    return see_other(
+        f"/webhooks/{endpoint_id}", "Endpoint resumed: its waiting deliveries go out now."
+    )
+
+
 async def enable(request: Request) -> Response:
     return await _switch(request, True)
 
@@ -266,6 +276,7 @@ async def _form_page(
         # A fresh one-time token per form shown (admin/once.py), and the endpoint a resent
         # create form made.
         "form_token": new_token(),
+        "now": hub.webhooks.clock(),
         "made": made,
     }
     if error is not None and status < 400:
@@ -281,6 +292,7 @@ routes: list[BaseRoute] = [
     Route("/webhooks/{id}", save, methods=["POST"]),
     Route("/webhooks/{id}/rotate", rotate, methods=["POST"]),
     Route("/webhooks/{id}/ping", ping, methods=["POST"]),
+    Route("/webhooks/{id}/resume", resume, methods=["POST"]),
     Route("/webhooks/{id}/enable", enable, methods=["POST"]),
     Route("/webhooks/{id}/disable", disable, methods=["POST"]),
     Route("/webhooks/{id}/delete", delete_page, methods=["GET"]),

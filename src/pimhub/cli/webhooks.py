@@ -149,6 +149,14 @@ def delete(endpoint_id: EndpointArg) -> None:
     console.print(f"deleted {escape(endpoint_id)}", highlight=False)
 
 
+@app.command("resume")
+@handles_errors
+def resume(endpoint_id: EndpointArg) -> None:
+    """End the endpoint's pause now: its waiting deliveries go out at once."""
+    endpoint = open_hub().webhooks.resume(endpoint_id)
+    console.print(f"resumed {escape(endpoint.endpoint_id)}", highlight=False)
+
+
 @app.command("secret")
 @handles_errors
 def secret(endpoint_id: EndpointArg) -> None:

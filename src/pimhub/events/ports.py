@@ -59,6 +59,8 @@ class EndpointRepository(Protocol):
     def rotate(
         self, endpoint_id: str, sealed_secret: str, previous_until: datetime, now: datetime
     ) -> bool: ...
+    def resume(self, endpoint_id: str, now: datetime) -> bool:
+        """Clear the pause and make the endpoint's waiting deliveries due at `now`."""
 
 
 class DeliveryQueue(Protocol):

@@ -135,6 +135,20 @@ class WebhookService:
     def set_enabled(self, endpoint_id: str, enabled: bool) -> WebhookEndpoint:
         return self.update(endpoint_id, {"enabled": enabled})
 
+    def resume(self, endpoint_id: str) -> WebhookEndpoint:
+        """Ends the endpoint's pause now (the operator says the receiver is fixed, say after a
+        successful ping): its waiting deliveries are due at once, and the run of failures that
+        lengthens each pause starts again from nothing. A disabled endpoint stays disabled."""
+        self.get(endpoint_id)
+        if not retrying(lambda: self.endpoints.resume(endpoint_id, self.clock())):
+            raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
+        return self.get(endpoint_id)
+
+    def destinations(self) -> dict[str, WebhookEndpoint]:
+        """Every destination of the pipeline (webhooks and connectors) by id, for the delivery
+        log: what each is called, and whether it is paused."""
+        return {e.endpoint_id: e for e in self.endpoints.all()}
+
     def get(self, endpoint_id: str) -> WebhookEndpoint:
         """A webhook endpoint. A connector's destination row is not one: its settings and
         credentials are managed (and shown) only through the connectors service."""

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Row, delete, func, insert, select, update
 from pimhub.events.endpoints import EndpointSpec, PayloadMode, WebhookEndpoint
 from pimhub.events.ports import StoredSecrets
 from pimhub.storage.engine import begin_write
-from pimhub.storage.tables import outbox
+from pimhub.storage.tables import outbox, webhook_deliveries
 from pimhub.storage.tables import webhook_endpoints as t
 
 
@@ -163,3 +163,26 @@ class SqlEndpointRepository:
                 )
             )
         return done.rowcount == 1
+
+    def resume(self, endpoint_id: str, now: datetime) -> bool:
+        """Ends a pause now: the pause and the run of failures that doubles it are cleared
+        (failing_since stays: it still counts towards disabling until a delivery succeeds),
+        and the endpoint's pending deliveries waiting for a later retry are due at once.
+        The settings' stamp (updated_at) is left alone: an edit form open meanwhile is not
+        made stale by it. False when there is no such endpoint."""
+        d = webhook_deliveries
+        with begin_write(self.engine) as conn:
+            row = conn.execute(select(t.c.id).where(t.c.endpoint_id == endpoint_id)).first()
+            if row is None:
+                return False
+            conn.execute(
+                update(t).where(t.c.id == row.id).values(paused_until=None, consecutive_failures=0)
+            )
+            conn.execute(
+                update(d)
+                .where(
+                    d.c.endpoint_id == row.id, d.c.status == "pending", d.c.next_attempt_at > now
+                )
+                .values(next_attempt_at=now)
+            )
+        return True

@@ -98,6 +98,14 @@ async def ping_endpoint(endpoint_id: str, request: Request, hooks: Hooks) -> Orj
 
 
 @router.post(
+    "/endpoints/{endpoint_id}/resume",
+    summary="End the endpoint's pause now; its waiting deliveries go out at once",
+)
+def resume_endpoint(endpoint_id: str, hooks: Hooks) -> OrjsonResponse:
+    return OrjsonResponse(hooks.resume(endpoint_id).to_dict())
+
+
+@router.post(
     "/endpoints/{endpoint_id}/rotate-secret",
     summary="New secret; the old one keeps signing during the overlap",
 )
