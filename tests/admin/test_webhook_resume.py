@@ -1,8 +1,9 @@
 """A paused endpoint (after failures in a row) is shown as such: the delivery log and detail
 say a delivery waits for the pause instead of a 'next' time already past, a replayed dead
 letter too; the endpoint page offers 'Resume now' (also after a successful ping), which ends
-the pause so the waiting deliveries are due at once; REST resumes as well. Both
-backends."""
+the pause so the waiting deliveries are due at once; REST resumes as well. The log
+names endpoints by description or URL, and a connector's delivery links no webhook page.
+Both backends."""
 
 from __future__ import annotations
 
@@ -152,3 +153,39 @@ def test_rest_resumes(
         "/api/v1/webhooks/endpoints/ep_nope/resume", headers={"Authorization": f"Bearer {key}"}
     )
     assert missing.status_code == 404
+
+
+def test_the_log_names_endpoints_by_description_or_url(
+    users_hub: Hub, paused: tuple[str, int], signed_in: Callable[[str], AdminClient]
+) -> None:
+    endpoint_id, delivery_id = paused
+    hooks = users_hub.webhooks
+    bare = hooks.create({"url": "http://127.0.0.1:9/orders/in"}).endpoint.endpoint_id
+    users_hub.catalog.patch("Brand", "acme", {"name": "Acme N"}, author="test")
+    hooks.queue.fan_out(hooks.clock(), 1000)
+    client = signed_in("integrator")
+    log = client.get("/admin/deliveries").text
+    assert f'title="{endpoint_id}">Shop ERP</a>' in log
+    assert f'title="{bare}">127.0.0.1/orders/in</a>' in log
+    detail = client.get(f"/admin/deliveries/{delivery_id}").text
+    assert f'<a href="/admin/webhooks/{endpoint_id}">Shop ERP</a>' in detail
+
+
+def test_a_connectors_delivery_is_named_as_one_and_links_no_webhook_page(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    credentials = {"consumerKey": "k", "consumerSecret": "s", "accessToken": "t"}
+    credentials["accessTokenSecret"] = "ts"
+    config = {"name": "shop", "baseUrl": "https://shop.example.com", "stores": {"de": "german"}}
+    users_hub.connectors.add(config, credentials)
+    body = {"sku": "C-1", "name": {"en": "C-1"}, "price": {"amount": 1, "currency": "EUR"}}
+    users_hub.catalog.create("Product", body, author="test")
+    hooks = users_hub.webhooks
+    hooks.queue.fan_out(hooks.clock(), 1000)
+    [record] = hooks.deliveries(DeliveryFilter())
+    client = signed_in("integrator")
+    log = client.get("/admin/deliveries").text
+    assert f'title="{record.endpoint_id}">magento connector</a>' in log
+    detail = client.get(f"/admin/deliveries/{record.id}")
+    assert detail.status_code == 200 and "magento connector" in detail.text
+    assert f'href="/admin/webhooks/{record.endpoint_id}"' not in detail.text

@@ -1,11 +1,27 @@
-"""How the delivery log says what an open delivery waits for."""
+"""How the delivery log names a destination and says what an open delivery waits for."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from pimhub.events.deliveries import DeliveryRecord
 from pimhub.events.endpoints import WebhookEndpoint
+
+MAX_LABEL = 60
+
+
+def label(endpoint: WebhookEndpoint | None, endpoint_id: str) -> str:
+    """The endpoint's description, else its URL's host and path; a connector by its kind; the
+    bare id when the row is gone."""
+    if endpoint is None:
+        return endpoint_id
+    if endpoint.kind != "webhook":
+        return f"{endpoint.kind} connector"
+    if endpoint.spec.description.strip():
+        return _cut(endpoint.spec.description.strip())
+    parts = urlsplit(endpoint.spec.url)
+    return _cut(f"{parts.hostname or ''}{parts.path}") or endpoint_id
 
 
 def waiting_for(
@@ -22,3 +38,7 @@ def waiting_for(
     if due is not None and due > now:
         return f"next {due:%H:%M:%S} UTC"
     return None
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"

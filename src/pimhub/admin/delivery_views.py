@@ -20,7 +20,7 @@ from pimhub.admin.delivery_filters import (
     parse_delivery_id,
     parse_filter,
 )
-from pimhub.admin.delivery_labels import waiting_for
+from pimhub.admin.delivery_labels import label, waiting_for
 from pimhub.admin.web import (
     blocking,
     checked_form,
@@ -136,7 +136,8 @@ async def replay_matching(request: Request) -> Response:
 
 
 def _about(destinations: dict[str, WebhookEndpoint], now: datetime) -> dict[str, Any]:
-    """What the delivery templates say about an open delivery: what it is waiting for."""
+    """What the delivery templates say about a delivery's destination: its name, and what
+    an open delivery is waiting for."""
 
     def waits(record: DeliveryRecord) -> str | None:
         found = destinations.get(record.endpoint_id)
@@ -144,7 +145,7 @@ def _about(destinations: dict[str, WebhookEndpoint], now: datetime) -> dict[str,
             return None
         return waiting_for(record, found, now)
 
-    return {"waits": waits}
+    return {"waits": waits, "destination": lambda i: destinations.get(i), "label": label}
 
 
 def _dead(where: DeliveryFilter) -> DeliveryFilter:
