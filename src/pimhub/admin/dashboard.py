@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action, ApiKey
 from pimhub.admin.durations import ago, span, stamp
+from pimhub.admin.import_status import import_status
 from pimhub.admin.web import blocking, hub_of, principal_of, render, url
 from pimhub.bootstrap import Hub
 from pimhub.catalog.clock import utc_now
@@ -35,12 +36,6 @@ IMPORTS_SCANNED = 100  # the recent jobs looked through for failures in the wind
 KEYS_EXPIRING_WITHIN = timedelta(days=7)
 # A job that ended in any of these did not do what was asked.
 FAILED_IMPORT = frozenset({JobStatus.FAILED, JobStatus.ABORTED, JobStatus.INTERRUPTED})
-IMPORT_BADGES = {
-    JobStatus.SUCCEEDED: "ok",
-    JobStatus.COMPLETED_WITH_ERRORS: "warn",
-    JobStatus.QUEUED: "muted",
-    JobStatus.RUNNING: "muted",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +158,12 @@ def _imports(hub: Hub, key: ApiKey, board: Dashboard) -> None:
     ]
     if failed:
         latest = failed[0]
+        status = import_status(latest)
         board.alerts.append(
             Alert(
                 f"{len(failed)} import(s) did not complete in the last day; the latest, "
-                f"{latest.file_name} into {latest.class_name}, {latest.status.value}: "
-                f"{latest.error or 'see its report'}",
+                f"{latest.file_name} into {latest.class_name}: {status.label}. "
+                f"{latest.error or status.explanation}",
                 url(f"/imports/{latest.id}"),
                 "Open the import",
             )
@@ -184,7 +180,7 @@ async def dashboard(request: Request) -> Response:
             "ago": ago,
             "span": span,
             "stamp": stamp,
-            "import_badge": lambda s: IMPORT_BADGES.get(s, "bad"),
+            "import_status": import_status,
             "quote": lambda v: quote(v, safe=""),
         },
     )

@@ -11,6 +11,12 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
+from pimhub.admin.import_status import (
+    ImportProgress,
+    ImportStatus,
+    import_progress,
+    import_status,
+)
 from pimhub.admin.web import blocking, fragment, hub_of, principal_of, render
 from pimhub.api.auth import require, require_some_write, writes_some_class
 from pimhub.catalog.errors import NotFound
@@ -18,17 +24,6 @@ from pimhub.transfer.jobs import ImportJob, JobStatus
 
 LISTED = 200  # most recent jobs read for the list
 UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
-# What each status is called on the page, and its badge: never "started" for a job that
-# failed.
-LABELS: dict[JobStatus, tuple[str, str]] = {
-    JobStatus.QUEUED: ("queued", "muted"),
-    JobStatus.RUNNING: ("running", "warn"),
-    JobStatus.SUCCEEDED: ("succeeded", "ok"),
-    JobStatus.COMPLETED_WITH_ERRORS: ("partially failed", "warn"),
-    JobStatus.ABORTED: ("failed: aborted, nothing kept", "bad"),
-    JobStatus.FAILED: ("failed", "bad"),
-    JobStatus.INTERRUPTED: ("failed: interrupted", "bad"),
-}
 
 
 class NoReport(NotFound):
@@ -43,12 +38,20 @@ class JobView:
     job: ImportJob
 
     @property
+    def status(self) -> ImportStatus:
+        return import_status(self.job)
+
+    @property
     def label(self) -> str:
-        return LABELS[self.job.status][0]
+        return self.status.label
 
     @property
     def badge(self) -> str:
-        return LABELS[self.job.status][1]
+        return self.status.badge
+
+    @property
+    def progress(self) -> ImportProgress:
+        return import_progress(self.job)
 
     @property
     def finished(self) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import structlog
 import yaml
@@ -391,11 +391,12 @@ class ImportJobs:
 
     def _run(self, job: ImportJob, path: Path, mapping: ImportMapping, request: JobRequest) -> None:
         job = replace(job, status=JobStatus.RUNNING, started_at=self.clock())
+        streams: list[IO[bytes]] = []  # the file as the reader opened it, for its position
 
         def progress(summary: ImportSummary) -> None:
             # Kept in memory, not written: on SQLite the import's own transaction holds
             # the only write lock, and progress is worth nothing after a restart anyway.
-            self._live[job.id] = summary.to_dict()
+            self._live[job.id] = summary.to_dict() | _bytes_read(path, streams)
 
         options = ImportOptions(
             mode=request.mode,
@@ -415,7 +416,7 @@ class ImportJobs:
             with error_report(report) as on_row_error:
                 summary = run_import(
                     writer,
-                    read(path, request.source, self.limits),
+                    read(path, request.source, self.limits, opened=streams.append),
                     mapping,
                     options,
                     on_row_error=on_row_error,
@@ -458,3 +459,17 @@ class ImportJobs:
                     finished_at=self.clock(),
                 )
             )
+
+
+def _bytes_read(path: Path, streams: list[IO[bytes]]) -> dict[str, int]:
+    """How far a running job has read its file (bytesRead of bytesTotal), where the reader
+    gives its stream (CSV, JSON Lines, JSON): a progress bar's measure before the row count
+    is known."""
+    if not streams:
+        return {}
+    try:
+        total = path.stat().st_size
+        done = total if streams[0].closed else streams[0].tell()
+    except (OSError, ValueError):  # the file done with meanwhile
+        return {}
+    return {"bytesRead": min(done, total), "bytesTotal": total}

@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from pimhub.catalog.errors import FieldError, InvalidInput
 
@@ -107,10 +107,15 @@ def format_of(path: Path, options: SourceOptions) -> Format:
 
 
 def read(
-    path: Path, options: SourceOptions = SourceOptions(), limits: SourceLimits = SourceLimits()
+    path: Path,
+    options: SourceOptions = SourceOptions(),
+    limits: SourceLimits = SourceLimits(),
+    *,
+    opened: Callable[[IO[bytes]], None] | None = None,
 ) -> Iterator[Record]:
     """The records of `path`, streamed; UnreadableSource when it cannot be read or breaks
-    `limits`."""
+    `limits`. `opened` is given the file's byte stream where the reader has one (CSV, JSON
+    Lines, JSON), so a job can tell how far it has read (its tell(), while it is open)."""
     fmt = format_of(path, options)
     if fmt == Format.XLSX:
         yield from _xlsx(path, options, limits)
@@ -120,10 +125,14 @@ def read(
         return
     if fmt == Format.JSON:
         with path.open("rb") as raw:
+            if opened is not None:
+                opened(raw)
             yield from _json_array(raw, limits.max_depth)
         return
     try:
         with path.open(encoding=options.encoding, newline="") as text:
+            if opened is not None:
+                opened(cast(IO[bytes], text.buffer))
             yield from (
                 _jsonl(_bounded(text, limits), limits.max_depth)
                 if fmt == Format.JSONL
