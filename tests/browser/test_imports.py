@@ -89,6 +89,39 @@ def test_a_viewer_has_no_imports(site: Site, sign_in: Any) -> None:
     assert answer is not None and answer.status == 403
 
 
+def test_a_whole_file_dry_run_is_marked_as_one_on_every_page(
+    site: Site, sign_in: Any, tmp_path: Path
+) -> None:
+    """A dry-run job says so on its page (counts as 'would have', nothing kept), in the
+    imports list and on the dashboard, in the same words."""
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:8].upper()
+    csv = tmp_path / f"dry-{tag}.csv"
+    csv.write_text(f"sku,name,price\nDRY-{tag}-1,Dry one,10\nDRY-{tag}-2,Dry two,cheap\n")
+    page = sign_in("manager")
+    page.goto(site.admin("/imports/new"))
+    page.get_by_label("File (CSV, JSON Lines, JSON, XML or XLSX)").set_input_files(str(csv))
+    page.get_by_label("Class", exact=True).select_option("Product")
+    page.get_by_label("This mapping (YAML):").check()
+    page.get_by_label("Mapping YAML").fill(MAPPING)
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_label("Dry run only: check every row of the file as a job, keep nothing").check()
+    page.get_by_role("button", name="Run import").click()
+    page.wait_for_url(re.compile(r".*/admin/imports/imp_[0-9a-f]+$"))
+    label = "partially failed (dry run)"
+    expect(page.locator("#job-status .badge")).to_have_text(label, timeout=20_000)
+    expect(page.locator("#job-status progress")).to_have_attribute("max", "1")
+    expect(page.locator("#job-status")).to_contain_text("A dry run: nothing was kept")
+    expect(page.locator("#job-status dt").first).to_have_text("Would have created (nothing kept)")
+    assert_accessible(page)
+    page.goto(site.admin("/imports"))
+    expect(page.get_by_role("row").filter(has_text=csv.name)).to_contain_text(label)
+    page.goto(site.admin("/"))
+    expect(page.get_by_role("row").filter(has_text=csv.name)).to_contain_text(label)
+    assert_accessible(page)
+
+
 def test_an_integrator_schedules_an_import(site: Site, sign_in: Any) -> None:
     from playwright.sync_api import expect
 
