@@ -110,3 +110,80 @@ def test_an_integrator_follows_a_failing_delivery_and_replays_the_dead_letter(
         expect(row.locator("svg.sparkline rect.failed")).not_to_have_count(0)
         assert_accessible(page)
         screenshot(page, "webhooks")
+
+
+def test_an_integrator_resumes_a_paused_endpoint_after_a_good_ping(
+    site: Site, sign_in: Any
+) -> None:
+    """Failures in a row pause the endpoint; its delivery (replayed if it was dead) then says
+    it waits for the pause; a ping answered 200 offers 'Resume now', and resuming sends the
+    delivery at once."""
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:8].upper()
+    skus = [f"PZ-{tag}-{n}" for n in (1, 2)]
+    fixed = threading.Event()
+    failures: list[int] = []
+    fifth = threading.Event()  # five failures in a row pause the endpoint
+
+    def answer(received: Received) -> int:
+        if b"webhook.ping" in received.body or fixed.is_set():
+            return 200
+        if any(s.encode() in received.body for s in skus):
+            failures.append(1)
+            if len(failures) >= 5:
+                fifth.set()
+        return 500  # others' events fail too: only failures in a row, no success between
+
+    admin = {"Authorization": f"Bearer {site.api_key}"}
+    with receiver_in_thread(Receiver(answer=answer)) as receiver:
+        made = httpx.post(
+            f"{site.base}/api/v1/webhooks/endpoints",
+            json={
+                "url": receiver.url,
+                "description": f"pause test {tag}",
+                "eventTypes": ["object.created"],
+                "classes": ["Product"],
+            },
+            headers=admin,
+        )
+        assert made.status_code == 201, made.text
+        endpoint_id = made.json()["id"]
+        for sku in skus:
+            created = httpx.post(
+                f"{site.base}/api/v1/objects/Product",
+                json={"fields": {"sku": sku, "name": {"en": sku}}},
+                headers=admin,
+            )
+            assert created.status_code == 201, created.text
+        assert fifth.wait(30), "the worker never failed five times"
+
+        page = sign_in("integrator")
+        page.goto(site.admin(f"/deliveries?object={skus[0]}"))
+        page.locator("tbody tr").first.get_by_role("link", name=re.compile(r"^#\d+$")).click()
+        # Its third failure made it dead, or the pause holds its next attempt (polled live).
+        status = page.locator("#delivery-status")
+        waits = "waits: endpoint paused until"
+        expect(status).to_contain_text(re.compile(f"dead|{waits}"), timeout=30_000)
+        if waits not in status.inner_text():
+            page.get_by_role("button", name="Replay this dead letter").click()
+        expect(page.locator("#delivery-status")).to_contain_text(waits)
+        delivery_url = page.url
+        assert_accessible(page)
+
+        page.goto(site.admin(f"/webhooks/{endpoint_id}"))
+        expect(page.get_by_text(re.compile(r"^paused until"))).to_be_visible()
+        fixed.set()
+        page.get_by_role("button", name="Send test ping").click()
+        ping = page.locator("section", has=page.locator("#ping-heading"))
+        expect(ping).to_contain_text("answered HTTP 200")
+        assert_accessible(page)
+        screenshot(page, "webhook-paused-ping")
+        ping.get_by_role("button", name="Resume now").click()
+        expect(page.get_by_role("status")).to_have_text(
+            "Endpoint resumed: its waiting deliveries go out now."
+        )
+        expect(page.get_by_role("button", name="Resume now")).to_have_count(0)
+        page.goto(delivery_url)
+        expect(page.locator("#delivery-status .badge")).to_have_text("delivered", timeout=30_000)
+        assert any(skus[0].encode() in r.body for r in receiver.delivered)
