@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -147,7 +148,13 @@ class SignedIn:
         hub: Hub = scope["app"].state.hub
         token = request.cookies.get(SESSION_COOKIE)
         # A point read (memoized on SQLite): on the loop there, cheaper than a thread hop.
-        found = await point_read(hub, lambda: hub.users.session(token))
+        # The write it may call for (a touch once a minute, ending an expired session) runs
+        # in the thread pool: it can wait on another writer's lock, which must not stall
+        # every request.
+        lookup = await point_read(hub, lambda: hub.users.look_up(token))
+        if lookup.due:
+            await run_in_threadpool(hub.users.settle, lookup)
+        found = lookup.found
         if found is not None:
             session, user = found
             state.update(session=session, user=user, principal=user.principal())

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -21,7 +22,7 @@ from pimhub.users.model import (
     User,
 )
 
-__all__ = ["LastAdmin", "UserService"]
+__all__ = ["LastAdmin", "SessionLookup", "UserService"]
 from pimhub.users.passwords import Passwords
 
 # Seeing a session on every page would make each page view a write; once a minute is
@@ -65,6 +66,25 @@ class SessionRepository(Protocol):
     def delete_expired(self, now: datetime) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLookup:
+    """What `UserService.look_up` found: the live session and its user (None when there is
+    none, or it has ended), and the write due: `end` the session `token_hash`, or `touch` it
+    (seen at, new expiry). `due` says whether there is one."""
+
+    found: tuple[Session, User] | None
+    token_hash: str | None = None
+    end: bool = False
+    touch: tuple[datetime, datetime] | None = None
+
+    @property
+    def due(self) -> bool:
+        return self.end or self.touch is not None
+
+
+NOT_FOUND = SessionLookup(None)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -89,6 +109,8 @@ class UserService:
         # Verified against when the username is unknown, so timing does not tell which exist;
         # made on first use (a hash costs tens of milliseconds, and most processes never ask).
         self._dummy_hash: str | None = None
+        # Sessions whose touch or end is being written right now (see settle).
+        self._settling: set[str] = set()
 
     # -- users ---------------------------------------------------------------------------
 
@@ -197,12 +219,21 @@ class UserService:
         return session, token
 
     def session(self, token: str | None) -> tuple[Session, User] | None:
-        """The live session behind a cookie token and its (active) user, or None."""
+        """The live session behind a cookie token and its (active) user, or None; ends an
+        expired session and touches a live one when due (`look_up`, then `settle`)."""
+        lookup = self.look_up(token)
+        self.settle(lookup)
+        return lookup.found
+
+    def look_up(self, token: str | None) -> SessionLookup:
+        """Reads only: the live session behind a cookie token, and the write it calls for
+        (ending it, or a touch), which `settle` does. Split so that a server can read on its
+        event loop and write elsewhere: a write may wait on another writer's lock."""
         if not token or len(token) > 128:
-            return None
+            return NOT_FOUND
         found = self.sessions.find(token_hash(token))
         if found is None:
-            return None
+            return NOT_FOUND
         session, user = found
         now = self.clock()
         # The limits as configured now, not only as stored: lowered settings (after an
@@ -213,12 +244,26 @@ class UserService:
             or session.created_at + self.absolute <= now
         )
         if expired or user.disabled_at is not None:
-            self.sessions.delete(session.token_hash)
-            return None
+            return SessionLookup(None, session.token_hash, end=True)
         if now - session.last_seen_at >= TOUCH_RESOLUTION:
             expires = min(now + self.idle, session.created_at + self.absolute)
-            self.sessions.touch(session.token_hash, now, expires)
-        return session, user
+            return SessionLookup(found, session.token_hash, touch=(now, expires))
+        return SessionLookup(found)
+
+    def settle(self, lookup: SessionLookup) -> None:
+        """Does the write `lookup` calls for, if any. Requests arriving together may all find
+        the same touch due; one of them writes it."""
+        token = lookup.token_hash
+        if token is None or token in self._settling:
+            return
+        self._settling.add(token)
+        try:
+            if lookup.end:
+                self.sessions.delete(token)
+            elif lookup.touch is not None:
+                self.sessions.touch(token, *lookup.touch)
+        finally:
+            self._settling.discard(token)
 
     def end_session(self, token: str | None) -> None:
         if token and len(token) <= 128:
