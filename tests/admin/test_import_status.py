@@ -82,6 +82,7 @@ def test_dry_runs_are_marked_on_the_list_the_job_page_and_the_dashboard(
     label = '<span class="badge warn">partially failed (dry run)</span>'
     page = _flat(client.get(f"/admin/imports/{job_id}").text)
     assert label in page and "A dry run: nothing was kept" in page
+    assert "3 rows read: all of the file (100 %)." in page
     assert '<dt>Would have created (nothing kept)</dt><dd class="stat">2</dd>' in page
     assert label in _row(client.get("/admin/imports").text, job_id)
     assert label in _row(client.get("/admin/").text, job_id)
@@ -100,10 +101,7 @@ def test_a_running_job_shows_a_determinate_progress_bar_with_a_percentage(
     }
     client = signed_in("manager")
     fragment = _flat(client.get(f"/admin/imports/{job_id}/progress").text)
-    assert (
-        '<progress value="500000" max="2000000" aria-label="Import progress">25 %</progress>'
-        in (fragment)
-    )
+    assert '<progress value="500000" max="2000000" aria-label="Import progress">' in fragment
     assert "4,000 rows read so far, 25 % of the file (500.0 KB of 2.0 MB)." in fragment
     jobs_hub.imports._live[job_id] = {"rows": 10}  # a reader without a byte stream (XLSX)
     fragment = _flat(client.get(f"/admin/imports/{job_id}/progress").text)

@@ -91,8 +91,10 @@ def import_progress(job: ImportJob) -> ImportProgress:
     rows = _number(summary.get("rows"))
     if job.status == JobStatus.QUEUED:
         return ImportProgress(0, 1, 0, "Waiting for its turn: 0 %.")
-    if job.status != JobStatus.RUNNING:
-        return ImportProgress(1, 1, 100, f"{rows:,} rows read.")
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS):
+        return ImportProgress(1, 1, 100, f"{rows:,} rows read: all of the file (100 %).")
+    if job.status != JobStatus.RUNNING:  # ended before the end of the file
+        return ImportProgress(1, 1, None, f"{rows:,} rows read before it stopped.")
     done, total = _number(summary.get("bytesRead")), _number(summary.get("bytesTotal"))
     if total <= 0:
         return ImportProgress(None, 1, None, f"{rows:,} rows read so far.")
