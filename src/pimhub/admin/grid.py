@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 from starlette.datastructures import QueryParams
@@ -181,7 +181,6 @@ def _context(
         "filter_errors": {k: v for k, v in errors.items() if k.startswith("filter")},
         "other_errors": {k: v for k, v in errors.items() if k.split("[")[0] in _ELSEWHERE},
         "views": views,
-        "view_query": state.query(after="") if not error else "",
         "grid_url": grid_url,
         "sort_link": lambda col: links[col.name],
         "aria_sort": lambda col: sorted_by.get(col.name),
@@ -233,22 +232,29 @@ def _aria_sort(state: GridState, col: Column) -> str | None:
     return "descending" if descending else "ascending"
 
 
+# The save button's own fields, not the view's.
+_NOT_VIEW = ("csrf_token", "view_name")
+
+
 async def save_view(request: Request) -> Response:
+    """Saves what the filter form shows, applied or not: the 'Save view' button is in that
+    form and posts its fields here; they become the canonical query string Apply would
+    give, and the answer shows the view applied."""
     form = await checked_form(request)
     class_name = request.path_params["class_name"]
     hub, principal = hub_of(request), principal_of(request)
     require(principal, Action.READ, class_name)
     await blocking(hub.classes.get, class_name)
-    name = text_field(form, "name")
-    query = text_field(form, "query").lstrip("?")
+    name = text_field(form, "view_name")
+    fields = [(k, v) for k, v in form.multi_items() if k not in _NOT_VIEW and isinstance(v, str)]
+    typed = QueryParams(fields)
     try:
         # Stored as the grid writes it: only the grid's parameters, checked, without a page.
-        state = grid_state(QueryParams(parse_qsl(query, keep_blank_values=True)))
-        saved = await blocking(
-            hub.saved_views.save, user_of(request).id, class_name, name, state.query(after="")
-        )
+        query = grid_state(typed).query(after="")
+        saved = await blocking(hub.saved_views.save, user_of(request).id, class_name, name, query)
     except InvalidInput as exc:
-        return see_other(grid_url(class_name, query), f"The view was not saved: {exc.detail}")
+        back = _as_typed(typed).query()
+        return see_other(grid_url(class_name, back), f"The view was not saved: {exc.detail}")
     return see_other(grid_url(class_name, saved.query), f"Saved the view '{saved.name}'.")
 
 
