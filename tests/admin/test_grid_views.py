@@ -73,6 +73,8 @@ def test_views_of_an_unknown_class_are_a_404(signed_in: Callable[[str], AdminCli
     client = signed_in("manager")
     assert client.post_form("/admin/grid/Nope/views", {"view_name": "a"}).status_code == 404
     assert client.post_form("/admin/grid/Product/views/abc/delete").status_code == 404
+    assert client.post_form("/admin/grid/Product/views/%C2%B2/delete").status_code == 404
+    assert client.post_form("/admin/grid/Product/views/" + "9" * 40 + "/delete").status_code == 404
 
 
 def test_saving_keeps_the_filters_on_screen_not_yet_applied(

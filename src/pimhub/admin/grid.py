@@ -32,6 +32,7 @@ from pimhub.admin.web import (
     checked_form,
     field_errors,
     hub_of,
+    parse_count,
     principal_of,
     render,
     see_other,
@@ -262,9 +263,11 @@ async def delete_view(request: Request) -> Response:
     await checked_form(request)
     class_name = request.path_params["class_name"]
     raw = request.path_params["view_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise NotFound(f"no saved view {raw[:40]!r}")
-    await blocking(hub_of(request).saved_views.delete, user_of(request).id, int(raw))
+    try:
+        view_id = parse_count(raw, field="view", maximum=10**12)
+    except InvalidInput:
+        raise NotFound(f"no saved view {raw[:40]!r}") from None
+    await blocking(hub_of(request).saved_views.delete, user_of(request).id, view_id)
     return see_other(grid_url(class_name), "Deleted the saved view.")
 
 

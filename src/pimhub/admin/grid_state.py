@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from pimhub.admin.web import parse_count
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import FieldError, InvalidQuery
+from pimhub.catalog.errors import FieldError, InvalidInput, InvalidQuery
 from pimhub.catalog.query import FieldResolver, FilterParser, SystemField, ValueKind
 
 DEFAULT_FIRST = 50
@@ -119,9 +120,10 @@ class GridState:
         """The position a text search's page starts at (its `after`)."""
         if not self.after:
             return 0
-        if not self.after.isdigit() or not 0 < int(self.after) <= MAX_OFFSET:
+        offset = _count(self.after, MAX_OFFSET)
+        if offset < 1:
             raise bad("after", "not a page of this search; start again from the first page")
-        return int(self.after)
+        return offset
 
     def filter_json(self, definition: ClassDefinition, default_language: str) -> str | None:
         """The filter rows, published choice and raw filter as one JSON filter (the REST
@@ -151,9 +153,18 @@ def _limited(params: Mapping[str, str], name: str, limit: int) -> str:
 def _first(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_FIRST
-    if not raw.isdigit() or len(raw) > 4 or not 1 <= int(raw) <= MAX_FIRST:
+    first = _count(raw, MAX_FIRST)
+    if first < 1:
         raise bad("first", f"rows per page: a whole number from 1 to {MAX_FIRST}")
-    return int(raw)
+    return first
+
+
+def _count(raw: str, maximum: int) -> int:
+    """A whole number from 0 to `maximum` in ASCII digits, else -1 ('²' passes isdigit)."""
+    try:
+        return parse_count(raw, field="", maximum=maximum)
+    except InvalidInput:
+        return -1
 
 
 def _rows(lists: Mapping[str, Sequence[str]]) -> tuple[FilterRow, ...]:
