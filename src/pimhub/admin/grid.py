@@ -109,25 +109,16 @@ def _as_typed(params: QueryParams) -> GridState:
 
 
 async def grid(request: Request) -> Response:
-    return await _grid(request, "grid.html")
-
-
-async def grid_rows(request: Request) -> Response:
-    """The results (table and pager) alone, for htmx; the same query string as the page."""
-    return await _grid(request, "grid_results.html")
-
-
-async def _grid(request: Request, template: str) -> Response:
     class_name = request.path_params["class_name"]
     require(principal_of(request), Action.READ, class_name)
     # One trip to the thread pool for the whole page, rendering included: each trip costs
     # more than a statement, and under load the event loop is the server's bottleneck.
-    return await blocking(_page, request, class_name, template)
+    return await blocking(_page, request, class_name)
 
 
-def _page(request: Request, class_name: str, template: str) -> Response:
+def _page(request: Request, class_name: str) -> Response:
     context, status = _load(request, class_name)
-    return render(request, template, context, status=status)
+    return render(request, "grid.html", context, status=status)
 
 
 def _load(request: Request, class_name: str) -> tuple[dict[str, Any], int]:
@@ -274,7 +265,6 @@ async def delete_view(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/objects", objects_index, methods=["GET"]),
     Route("/objects/{class_name}", grid, methods=["GET"]),
-    Route("/grid/{class_name}/rows", grid_rows, methods=["GET"]),
     Route("/grid/{class_name}/views", save_view, methods=["POST"]),
     Route("/grid/{class_name}/views/{view_id}/delete", delete_view, methods=["POST"]),
 ]
