@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pimhub.transfer.staging import StagedUploads, UnknownUpload
+from pimhub.transfer.staging import AlreadyStarted, StagedUploads, UnknownUpload
 
 
 def _stage(staged: StagedUploads, owner: str, n: int, size: int = 10) -> str:
@@ -60,3 +60,25 @@ def test_within_the_quota_nothing_is_dropped(tmp_path: Path, count: int) -> None
     staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_uploads=2)
     ann = [_stage(staged, "ann", n) for n in range(count)]
     assert _kept(staged, "ann", ann) == list(range(count))
+
+
+def test_a_loser_whose_winner_finishes_between_its_checks_is_told_the_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parallel Run that reads no marker, then finds the claimed folder gone (the winner
+    wrote the marker and dropped its folder in between), is told the job, not 'gone'."""
+    staged = StagedUploads(tmp_path)
+    reference = staged.stage("ann", "a.csv", lambda p: p.write_text("sku\nA\n"))
+    winner = staged.claim("ann", reference)
+    winner.save(tmp_path / "job.csv")
+    exists = Path.exists
+
+    def winner_finishes_first(path: Path, **kwargs: bool) -> bool:
+        if path == winner.folder and path.is_dir():
+            winner.started("imp_raced")  # the marker, then the folder gone
+        return exists(path, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", winner_finishes_first)
+    with pytest.raises(AlreadyStarted) as told:
+        staged.claim("ann", reference)
+    assert told.value.job_id == "imp_raced"

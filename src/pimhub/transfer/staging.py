@@ -162,13 +162,17 @@ class StagedUploads:
         # The winner writes the marker before it drops its claimed folder, so while that
         # folder is there the job id is coming.
         while True:
-            try:
-                job_id = marker.read_text().strip()
-            except FileNotFoundError:
-                job_id = ""
-            if job_id:
+            if job_id := _job_of(marker):
                 return AlreadyStarted(f"this upload was already started as job {job_id}", job_id)
-            if not claimed.exists() or time.monotonic() > deadline:
+            if not claimed.exists():
+                # The winner may have written the marker and dropped its folder since the
+                # read above: read it once more before calling the upload gone.
+                if job_id := _job_of(marker):
+                    return AlreadyStarted(
+                        f"this upload was already started as job {job_id}", job_id
+                    )
+                break
+            if time.monotonic() > deadline:
                 break
             time.sleep(0.02)
         if claimed.exists():
@@ -221,3 +225,11 @@ def _mtime(folder: Path) -> float:
         return folder.stat().st_mtime
     except OSError:
         return 0.0
+
+
+def _job_of(marker: Path) -> str:
+    """The job id a started upload's marker names ('' while there is none)."""
+    try:
+        return marker.read_text().strip()
+    except FileNotFoundError:
+        return ""
