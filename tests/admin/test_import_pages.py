@@ -317,6 +317,7 @@ def test_a_running_job_polls_and_shows_its_live_counts(
     assert "hx-trigger" not in ended  # the polling stops
     assert '<span class="badge bad">failed: interrupted</span>' in ended
     assert "the server stopped before the import finished" in ended
+    assert "<progress" not in ended and "rows read before it stopped" in ended
 
 
 def test_a_whole_file_dry_run_job_keeps_nothing(

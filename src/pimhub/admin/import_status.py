@@ -93,8 +93,8 @@ def import_progress(job: ImportJob) -> ImportProgress:
         return ImportProgress(0, 1, 0, "Waiting for its turn: 0 %.")
     if job.status in (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS):
         return ImportProgress(1, 1, 100, f"{rows:,} rows read: all of the file (100 %).")
-    if job.status != JobStatus.RUNNING:  # ended before the end of the file
-        return ImportProgress(1, 1, None, f"{rows:,} rows read before it stopped.")
+    if job.status != JobStatus.RUNNING:  # ended before the end of the file: no bar
+        return ImportProgress(None, 1, None, f"{rows:,} rows read before it stopped.")
     done, total = _number(summary.get("bytesRead")), _number(summary.get("bytesTotal"))
     if total <= 0:
         return ImportProgress(None, 1, None, f"{rows:,} rows read so far.")
