@@ -60,3 +60,35 @@ def test_bad_views_are_refused_naming_the_field(
         hub.saved_views.save(ann, "Product", name, query)
     assert refused.value.errors[0].field == field
     assert hub.saved_views.list(ann, "Product") == []
+
+
+def test_a_listed_view_is_never_stale(hub: Hub) -> None:
+    """The list is remembered on SQLite until anything is committed: a view written behind
+    the repository's back (another process, say) shows on the very next read, and one
+    deleted so goes."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete, insert
+
+    from pimhub.storage.tables import ui_saved_views
+
+    ann, _ = _users(hub)
+    first = hub.saved_views.save(ann, "Product", "One", "q=a")
+    listed = hub.saved_views.list(ann, "Product")
+    assert listed == [first] and listed[0].created_at.tzinfo is not None
+    assert hub.saved_views.list(ann, "Product") == [first]  # remembered: the same answer
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with hub.engine.begin() as conn:
+        conn.execute(
+            insert(ui_saved_views).values(
+                user_id=ann, class_name="Product", name="Another", query="q=b", created_at=at
+            )
+        )
+    again = hub.saved_views.list(ann, "Product")
+    assert [(v.name, v.query, v.created_at) for v in again] == [
+        ("Another", "q=b", at),
+        ("One", "q=a", first.created_at),
+    ]
+    with hub.engine.begin() as conn:
+        conn.execute(delete(ui_saved_views).where(ui_saved_views.c.name == "One"))
+    assert [v.name for v in hub.saved_views.list(ann, "Product")] == ["Another"]

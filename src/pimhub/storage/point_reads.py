@@ -60,6 +60,21 @@ class PointReader:
         finally:
             raw.close()
 
+    def all(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """As `first`, every row (for a short list, as a user's saved views)."""
+        if self.sqlite:
+            return list(self._sqlite_connection().execute(sql, tuple(args)).fetchall())
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(sql, tuple(args))
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+
     def memo(self) -> dict[Any, Any] | None:
         """A per-thread dict for caching point reads, emptied whenever anything was committed
         to the database since it was last used, by this process or any other (SQLite's

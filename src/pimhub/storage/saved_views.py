@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pimhub.catalog.errors import WriteConflict
 from pimhub.storage.engine import begin_write
+from pimhub.storage.point_reads import PointReader
 from pimhub.storage.tables import ui_saved_views as views
 from pimhub.users.views import SavedView
 
@@ -25,18 +26,36 @@ def _view(row: Any) -> SavedView:
     )
 
 
+# Every grid page lists the user's views, so that is a point read (see point_reads.py).
+_FOR_USER = (
+    "SELECT id, user_id, class_name, name, query, created_at FROM ui_saved_views "
+    "WHERE user_id = %s AND class_name = %s ORDER BY name, id"
+)
+
+
 class SqlSavedViewRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = PointReader(engine)
+        self._for_user = self.reader.sql(_FOR_USER)
 
     def for_user(self, user_id: int, class_name: str) -> list[SavedView]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(views)
-                .where(views.c.user_id == user_id, views.c.class_name == class_name)
-                .order_by(views.c.name, views.c.id)
+        # Remembered until anything is committed (SQLite; see PointReader.memo), so a view
+        # saved or deleted, here or by another process, shows on the very next page.
+        memo = self.reader.memo()
+        if memo is not None and (hit := memo.get((user_id, class_name))) is not None:
+            return list(hit)
+        utc = self.reader.utc
+        rows = self.reader.all(self._for_user, [user_id, class_name])
+        found = tuple(
+            SavedView(
+                id=r[0], user_id=r[1], class_name=r[2], name=r[3], query=r[4], created_at=utc(r[5])
             )
-            return [_view(r) for r in rows]
+            for r in rows
+        )
+        if memo is not None:
+            memo[(user_id, class_name)] = found
+        return list(found)
 
     def put(self, user_id: int, class_name: str, name: str, query: str, at: datetime) -> SavedView:
         mine = (views.c.user_id == user_id, views.c.class_name == class_name, views.c.name == name)
