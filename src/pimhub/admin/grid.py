@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
-from pimhub.admin.grid_columns import Column, columns_of, row_html, row_renderers
+from pimhub.admin.grid_columns import Column, columns_of, filterable, row_html, row_renderers
 from pimhub.admin.grid_query import GridPage, load_page
 from pimhub.admin.grid_state import (
     OPERATORS,
@@ -162,7 +162,7 @@ def _context(
         "table_body": body,
         "offered": list(offered.values()),
         "shown": {c.name for c in page.columns},
-        "filterable": [c for c in offered.values() if c.sort_name is not None],
+        "filterable": [c for c in offered.values() if filterable(c)],
         "operators": OPERATORS,
         "published_choices": PUBLISHED_CHOICES,
         "page_sizes": PAGE_SIZES,

@@ -70,6 +70,15 @@ def columns_of(definition: ClassDefinition) -> dict[str, Column]:
     return found
 
 
+def filterable(col: Column) -> bool:
+    """Whether the filter rows offer the column: what sorts, and single relations (by
+    their target's key). Lists (multiselects, several targets) the REST filter cannot
+    compare yet."""
+    f = col.field
+    single_relation = f is not None and f.type == FieldType.RELATION and not f.is_list
+    return col.sort_name is not None or single_relation
+
+
 def default_columns(definition: ClassDefinition) -> tuple[str, ...]:
     """The business key, a thumbnail (the first asset field), the name, a few scalar
     fields, published and modified."""

@@ -64,12 +64,13 @@ def load_page(
     columns, unknown = chosen_columns(definition, state.cols, offered)
     page = GridPage(definition, columns, unknown, offered=offered)
     language = hub.settings.default_language
-    filter_json = state.filter_json(definition, language)
+    filter_json = state.filter_json(definition, language, hub.catalog.uuids_of_keys)
     drafts = principal.allows(Action.READ_DRAFTS, class_name)
     if state.q:
         _search(hub, definition, state, filter_json, drafts, page)
     else:
-        listed = hub.catalog.list_objects(class_name, list_query(state, filter_json, drafts))
+        query = list_query(state, filter_json, drafts)
+        listed = hub.catalog.list_objects(class_name, query, definition=definition)
         page.items, page.total, page.next_after = listed.items, listed.total, listed.next_cursor
     page.lookups = _lookups(hub, principal, page)
     return page

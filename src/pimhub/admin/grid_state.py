@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from pimhub.admin.web import parse_count
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidInput, InvalidQuery
+from pimhub.catalog.fields import FieldType
 from pimhub.catalog.query import FieldResolver, FilterParser, SystemField, ValueKind
 
 DEFAULT_FIRST = 50
@@ -35,6 +36,7 @@ PUBLISHED_CHOICES = {"": "All", "published": "Published only", "draft": "Drafts 
 OPERATORS: dict[str, str] = {
     "eq": "equals",
     "ne": "is not",
+    "in": "is one of",
     "contains": "contains",
     "starts": "starts with",
     "gt": ">",
@@ -45,6 +47,11 @@ OPERATORS: dict[str, str] = {
     "empty": "is empty",
 }
 _NO_VALUE = ("set", "empty")
+# A relation compares by its target's business key (looked up as the stored uuid).
+RELATION_OPERATORS = ("eq", "ne", "in", "set", "empty")
+MAX_IN = 50
+# The uuids of a class's objects by business key (CatalogService.uuids_of_keys).
+KeyLookup = Callable[[str, Sequence[str]], Mapping[str, str]]
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -125,12 +132,21 @@ class GridState:
             raise bad("after", "not a page of this search; start again from the first page")
         return offset
 
-    def filter_json(self, definition: ClassDefinition, default_language: str) -> str | None:
+    def filter_json(
+        self,
+        definition: ClassDefinition,
+        default_language: str,
+        keys: KeyLookup | None = None,
+    ) -> str | None:
         """The filter rows, published choice and raw filter as one JSON filter (the REST
-        listing's language), each part checked so an error names the row or box at fault."""
+        listing's language), each part checked so an error names the row or box at fault.
+        `keys` turns a relation row's target keys into the uuids the filter compares."""
         resolver = FieldResolver(definition, default_language=default_language)
         parts: list[Any] = [
-            _row_condition(resolver, row, n) for n, row in enumerate(self.rows, start=1)
+            _relation_condition(definition, row, n, keys)
+            if _target(definition, row.field)
+            else _row_condition(resolver, row, n)
+            for n, row in enumerate(self.rows, start=1)
         ]
         if self.published:
             parts.append({"published": self.published == "published"})
@@ -200,6 +216,9 @@ def _row_condition(resolver: FieldResolver, row: FilterRow, n: int) -> dict[str,
         condition = {"$like": f"%{row.value}%"}
     elif row.op == "starts":
         condition = {"$like": f"{row.value}%"}
+    elif row.op == "in":
+        items = [replace(row, value=v) for v in _listed(row, n)]
+        condition = {"$in": [_typed(ref.kind, ref.system, item, n) for item in items]}
     else:
         condition = {f"${row.op}": _typed(ref.kind, ref.system, row, n)}
     clause = {row.field: condition}
@@ -209,6 +228,47 @@ def _row_condition(resolver: FieldResolver, row: FilterRow, n: int) -> dict[str,
         message = exc.errors[0].message if exc.errors else exc.detail
         raise bad(f"v{n}", f"{row.field}: {message}") from None
     return clause
+
+
+def _target(definition: ClassDefinition, name: str) -> str | None:
+    """The target class of the single relation `name`, if it is one."""
+    f = definition.field(name)
+    if f is None or f.type != FieldType.RELATION or f.is_list or f.target is None:
+        return None
+    return f.target
+
+
+def _relation_condition(
+    definition: ClassDefinition, row: FilterRow, n: int, keys: KeyLookup | None
+) -> dict[str, Any]:
+    """A relation row: its target's business keys (one, or a comma list for 'is one of')
+    as the stored uuids; an unknown key is named rather than matching nothing."""
+    target = _target(definition, row.field)
+    assert target is not None
+    if row.op not in RELATION_OPERATORS:
+        allowed = ", ".join(OPERATORS[o] for o in RELATION_OPERATORS)
+        raise bad(f"op{n}", f"{row.field} compares by {target} key: {allowed}")
+    if row.op in _NO_VALUE:
+        return {row.field: {"$null": row.op == "empty"}}
+    wanted = _listed(row, n) if row.op == "in" else [row.value.strip()]
+    if keys is None or not all(wanted):
+        raise bad(f"v{n}", f"{row.field}: write a {target} key")
+    found = keys(target, wanted)
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        names = ", ".join(repr(k[:40]) for k in missing[:5])
+        raise bad(f"v{n}", f"{row.field}: there is no {target} {names}")
+    uuids = [found[k] for k in wanted]
+    op = {"eq": "$eq", "ne": "$ne"}.get(row.op)
+    return {row.field: {op: uuids[0]} if op else {"$in": uuids}}
+
+
+def _listed(row: FilterRow, n: int) -> list[str]:
+    """'is one of': the comma-separated values."""
+    items = [v.strip() for v in row.value.split(",") if v.strip()]
+    if not items or len(items) > MAX_IN:
+        raise bad(f"v{n}", f"{row.field}: write 1 to {MAX_IN} values separated by commas")
+    return list(dict.fromkeys(items))
 
 
 def _typed(kind: ValueKind, system: SystemField | None, row: FilterRow, n: int) -> Any:

@@ -117,14 +117,19 @@ class CatalogService:
             self.class_definition(uow, class_name)
             return self._visible(uow, class_name, key, include_drafts)
 
-    def list_objects(self, class_name: str, query: ListQuery) -> Page:
+    def list_objects(
+        self, class_name: str, query: ListQuery, *, definition: ClassDefinition | None = None
+    ) -> Page:
+        """`definition`: the class's, when the caller has just read it (the admin grid),
+        so the listing does not read it again."""
         if not 1 <= query.first <= MAX_PAGE_SIZE:
             raise InvalidInput(
                 f"first must be between 1 and {MAX_PAGE_SIZE}",
                 [FieldError("first", f"got {query.first}")],
             )
         with self.uow() as uow:
-            definition = self.class_definition(uow, class_name)
+            if definition is None or definition.name != class_name:
+                definition = self.class_definition(uow, class_name)
             resolver = FieldResolver(definition, default_language=self.default_language)
             where = FilterParser(resolver).parse(query.filter)
             sort = parse_sort(resolver, list(query.sort))
@@ -177,6 +182,14 @@ class CatalogService:
                 )
             before = uow.versions.get(obj.uuid, version - 1) if version > 1 else None
             return this, diff_versions(before, this)
+
+    def uuids_of_keys(self, class_name: str, keys: Sequence[str]) -> dict[str, str]:
+        """The uuids of the `class_name` objects with these business keys, by key (a filter
+        on a relation compares the stored target uuid)."""
+        if not keys:
+            return {}
+        with self.uow() as uow:
+            return uow.objects.resolve_keys(class_name, list(keys))
 
     def objects_by_uuids(self, uuids: Sequence[str]) -> dict[str, CatalogObject]:
         """The objects with these uuids (of any class), for showing references by key."""
