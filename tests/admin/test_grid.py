@@ -15,7 +15,7 @@ from tests.admin.conftest import AdminClient
 from tests.conftest import statements_run
 
 GRID = "/admin/objects/Product"
-_KEYS = re.compile(r'<td><a href="/admin/objects/Product/([^"]+)">')
+_KEYS = re.compile(r'<td class="key"><a href="/admin/objects/Product/([^"]+)">')
 
 
 def keys(html: str) -> list[str]:
@@ -277,3 +277,26 @@ def test_thumbnails_and_relation_keys_are_read_once_per_page(
 def test_there_is_no_rows_fragment(signed_in: Callable[[str], AdminClient]) -> None:
     """The unused htmx fragment is gone: the page is the one address of a view."""
     assert signed_in("viewer").get("/admin/grid/Product/rows").status_code == 404
+
+
+def test_cells_keep_their_shape(signed_in: Callable[[str], AdminClient]) -> None:
+    """The key cell does not wrap, a picture cell has a thumbnail's height with or
+    without one, and times say their zone."""
+    page = signed_in("manager").get(GRID, params={"sort": "key"}).text
+    assert '<td class="key"><a href="/admin/objects/Product/TS-1">' in page
+    assert '<td class="pic"><span class="thumb-none"></span></td>' in page  # no picture
+    assert re.search(r'<td class="when">\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>', page)
+    css = signed_in("viewer").get("/admin/static/admin.css").text
+    assert re.search(r"table\.grid td\.key[^{]*\{[^}]*white-space: nowrap", css)
+    assert re.search(r"\.columns-choice label\.inline \{[^}]*white-space: nowrap", css)
+
+
+def test_the_error_state_keeps_the_columns_ticked(
+    signed_in: Callable[[str], AdminClient],
+) -> None:
+    page = signed_in("manager").get(GRID, params={"cols": "sku,stock", "first": "0"})
+    assert page.status_code == 422
+    ticked = re.findall(r'name="cols" value="([^"]+)" checked', page.text)
+    assert ticked == ["sku", "stock"]
+    default = signed_in("manager").get(GRID, params={"first": "0"})
+    assert "published" in re.findall(r'name="cols" value="([^"]+)" checked', default.text)

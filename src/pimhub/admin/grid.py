@@ -19,7 +19,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import Action
-from pimhub.admin.grid_columns import Column, columns_of, filterable, row_html, row_renderers
+from pimhub.admin.grid_columns import (
+    Column,
+    chosen_columns,
+    columns_of,
+    filterable,
+    row_html,
+    row_renderers,
+)
 from pimhub.admin.grid_query import GridPage, load_page
 from pimhub.admin.grid_state import (
     OPERATORS,
@@ -41,6 +48,7 @@ from pimhub.admin.web import (
     user_of,
 )
 from pimhub.api.auth import require
+from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import InvalidInput, NotFound
 from pimhub.users.views import SavedView
 
@@ -105,6 +113,7 @@ def _as_typed(params: QueryParams) -> GridState:
         if params.get("published") in PUBLISHED_CHOICES
         else "",
         sort=clean(params.get("sort", ""), 300),
+        cols=tuple(clean(c, 200) for c in ",".join(params.getlist("cols")).split(",") if c)[:30],
     )
 
 
@@ -161,7 +170,7 @@ def _context(
         "rows": rows,
         "table_body": body,
         "offered": list(offered.values()),
-        "shown": {c.name for c in page.columns},
+        "shown": {c.name for c in page.columns or _in_effect(page.definition, state, offered)},
         "filterable": [c for c in offered.values() if filterable(c)],
         "operators": OPERATORS,
         "published_choices": PUBLISHED_CHOICES,
@@ -177,6 +186,13 @@ def _context(
         "sort_link": lambda col: links[col.name],
         "aria_sort": lambda col: sorted_by.get(col.name),
     }
+
+
+def _in_effect(
+    definition: ClassDefinition, state: GridState, offered: dict[str, Column]
+) -> list[Column]:
+    """The columns the state asks for, when no page was read (the error state)."""
+    return chosen_columns(definition, state.cols, offered)[0]
 
 
 def _quoted(key: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape as html_escape
 from typing import Any
 
@@ -163,7 +163,7 @@ def row_renderers(columns: Sequence[Column], lookups: Lookups) -> list[Render]:
 
 def row_html(obj: CatalogObject, href: str, renderers: Sequence[Render]) -> Markup:
     """A row's cells: the key as a link, then each column's cell."""
-    key = f'<td><a href="{cell_text(href)}">{cell_text(obj.key)}</a></td>'
+    key = f'<td class="key"><a href="{cell_text(href)}">{cell_text(obj.key)}</a></td>'
     return Markup(key + "".join([render(obj) for render in renderers]))
 
 
@@ -172,6 +172,8 @@ def cell_text(text: str) -> str:
     return html_escape(text) if _SPECIAL.search(text) else text
 
 
+# A picture cell keeps a thumbnail's height, with or without one, so rows line up.
+_NO_PICTURE = '<td class="pic"><span class="thumb-none"></span></td>'
 _PUBLISHED = '<td><span class="badge ok">Published</span></td>'
 _DRAFT = '<td><span class="badge warn">Draft</span></td>'
 
@@ -243,12 +245,15 @@ def _system_renderer(name: str) -> Render:
     if name == "version":
         return lambda obj: f'<td class="num">{obj.version}</td>'
     if name == "modifiedAt":
-        return lambda obj: f"<td>{_minute(obj.modified_at)}</td>"
-    return lambda obj: f"<td>{_minute(obj.created_at)}</td>"
+        return lambda obj: f'<td class="when">{_minute(obj.modified_at)}</td>'
+    return lambda obj: f'<td class="when">{_minute(obj.created_at)}</td>'
 
 
 def _minute(moment: datetime) -> str:
-    return moment.isoformat(sep=" ", timespec="minutes")[:16]
+    """To the minute, in UTC and saying so: the hub stores UTC, the reader may be anywhere."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(sep=" ", timespec="minutes")[:16] + " UTC"
 
 
 def _text(f: FieldDefinition, value: Any) -> str:
@@ -285,13 +290,14 @@ def _asset(value: Any, lookups: Lookups) -> str:
     found = asset_uuids([value])
     asset = lookups.assets.get(found[0]) if found else None
     if asset is None:
-        return "<td></td>"
+        return _NO_PICTURE
     alt = asset.metadata.get("alt")
     alt_text = pick_language(alt, lookups.language, lookups.language) if alt else None
     label = str(alt_text or asset.filename)
     if asset.mimetype in RASTER_TYPES and lookups.thumbnail is not None:
         src = asset_url("", asset, lookups.thumbnail)
         return (
-            f'<td><img class="thumb" src="{escape(src)}" alt="{escape(label)}" loading="lazy"></td>'
+            f'<td class="pic"><img class="thumb" src="{escape(src)}" alt="{escape(label)}"'
+            ' loading="lazy"></td>'
         )
-    return f"<td>{escape(asset.filename)}</td>"
+    return f'<td class="pic">{escape(asset.filename)}</td>'
