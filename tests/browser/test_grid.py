@@ -149,3 +149,44 @@ def test_save_view_keeps_filters_typed_but_not_applied(site: Site, sign_in: Any)
     page.get_by_role("button", name="Apply").click()
     page.wait_for_load_state()
     assert "csrf" not in page.url
+
+
+def test_layout_holds_with_every_column_and_in_the_error_state(site: Site, sign_in: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = sign_in("viewer")
+    page.set_viewport_size({"width": 1366, "height": 850})
+    page.goto(site.admin("/objects/Product?first=25"))
+    every = page.locator('input[name="cols"]')
+    for i in range(every.count()):
+        every.nth(i).check()
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("columnheader", name="Version")).to_be_visible()
+    key = page.locator("#grid-body td.key a").first
+    assert key.evaluate("a => a.getClientRects().length") == 1  # 'PH-00050' on one line
+    # each checkbox sits on its label's line
+    for label in page.locator(".columns-choice label").all():
+        box, mark = label.bounding_box(), label.locator("input").bounding_box()
+        assert box is not None and mark is not None
+        assert box["height"] < 2 * mark["height"] + 8, label.inner_text()
+    screenshot(page, "grid-all-columns")
+
+    # a row without a picture is as high as one with a thumbnail
+    sku, _ = _product(site)
+    page.goto(site.admin(f"/objects/Product?f=sku&op=in&v={sku},PH-00001&sort=key"))
+    expect(page.locator("#grid-body img.thumb")).to_have_count(1)
+    heights = page.locator("#grid-body tr").evaluate_all(
+        "rows => rows.map(r => Math.round(r.getBoundingClientRect().height))"
+    )
+    assert len(heights) == 2 and abs(heights[0] - heights[1]) <= 1, heights
+
+    page.goto(site.admin("/objects/Product?f=price&op=gt&v=cheap&cols=sku,stock"))
+    expect(page.get_by_role("alert")).to_be_visible()
+    field, value = page.get_by_label("Field 1"), page.get_by_label("Value 1")
+    field_box, value_box = field.bounding_box(), value.bounding_box()
+    assert field_box is not None and value_box is not None
+    assert abs(field_box["y"] - value_box["y"]) < 2
+    expect(page.get_by_label("Stock", exact=True)).to_be_checked()
+    expect(page.get_by_label("Version", exact=True)).not_to_be_checked()
+    assert_accessible(page)
+    screenshot(page, "grid-error")
