@@ -3,7 +3,9 @@ SQLite data directory seeded with the demo catalog and one user per role), drive
 Playwright in Debian's Chromium (`/usr/bin/chromium`, through `executable_path`: Playwright's
 own browser download is not possible here).
 
-One site is shared by the whole session; tests that change data use objects of their own
+One site and one browser are shared by the browser tests (package scope, not session: while
+Playwright's sync API is open it keeps an event loop running in the main thread, and every
+later test calling asyncio.run() would fail); tests that change data use objects of their own
 (a SKU or a name with a unique suffix) so their order does not matter. Without Chromium or
 Playwright the tests skip with the reason (a failure under --require-services, as in CI).
 """
@@ -90,7 +92,7 @@ def site_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
@@ -111,7 +113,7 @@ def site(
         yield Site(base=base, workdir=workdir, env=env, api_key=key)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(site: Site) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
