@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import ObjectNotFound
 from pimhub.storage.tables import object_versions, outbox
+from pimhub.transfer.staging import IN_USE_SECONDS
 from tests.admin.conftest import AdminClient
 
 MAPPING = """class: Product
@@ -338,7 +339,12 @@ def test_a_whole_file_dry_run_job_keeps_nothing(
 
 
 def test_staged_uploads_expire_and_belong_to_their_owner(tmp_path: Path) -> None:
-    from pimhub.transfer.staging import STAGED_FOR, EmptyUpload, StagedUploads, UnknownUpload
+    from pimhub.transfer.staging import (
+        STAGED_FOR,
+        EmptyUpload,
+        StagedUploads,
+        UnknownUpload,
+    )
 
     staged = StagedUploads(tmp_path / "staged", clock=time.time)
     reference = staged.stage("ann", "../../a.csv", lambda p: p.write_text("sku\nA\n"))
@@ -431,6 +437,17 @@ def test_a_cell_over_the_preview_bound_stops_the_preview_with_a_row_error(
     assert "OK-2" not in text and len(page.content) < 50_000
 
 
+def test_a_burst_of_uploads_spares_the_young_so_no_preview_loses_its_file(
+    imports_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    """Seven uploads at once: the quota would drop the oldest, but each may still be read by
+    the preview that staged it; all seven preview (before: a 500, FileNotFoundError)."""
+    client = signed_in("manager")
+    with ThreadPoolExecutor(7) as pool:
+        pages = list(pool.map(lambda n: upload(client, name=f"burst-{n}.csv"), range(7)))
+    assert [p.status_code for p in pages] == [200] * 7
+
+
 def test_a_user_keeps_at_most_five_staged_uploads(
     imports_hub: Hub, signed_in: Callable[[str], AdminClient]
 ) -> None:
@@ -438,13 +455,17 @@ def test_a_user_keeps_at_most_five_staged_uploads(
     saying the file is gone; the newest still previews."""
     client = signed_in("manager")
     references = []
+    staged = imports_hub.imports.folder / "staged"
     for n in range(6):
+        if n == 5:  # the first five are past the time a parallel preview may still read them
+            for age, reference in enumerate(reversed(references), start=2):
+                (folder,) = [f for f in staged.rglob(reference) if f.is_dir()]
+                os.utime(folder, (time.time() - age * IN_USE_SECONDS,) * 2)
         page = upload(client, name=f"quota-{n}.csv")
         assert page.status_code == 200, page.text[:2000]
         found = UPLOAD.search(page.text)
         assert found
         references.append(found.group(1))
-    staged = imports_hub.imports.folder / "staged"
     assert len(list(staged.rglob("*.csv"))) == 5
     form = {"choice": "custom", "mapping": MAPPING}
     gone = client.post_form("/admin/imports/preview", {**form, "upload": references[0]})

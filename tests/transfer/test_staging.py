@@ -30,8 +30,22 @@ def _kept(staged: StagedUploads, owner: str, references: list[str]) -> list[int]
     return kept
 
 
+def past_in_use() -> float:
+    """An hour after the uploads _stage dates: past the time a preview may still read them,
+    well within the day an unused upload is kept."""
+    return 1_700_000_000 + 3600.0
+
+
+def test_uploads_a_preview_may_still_read_are_spared_by_the_quota(tmp_path: Path) -> None:
+    staged = StagedUploads(tmp_path, max_uploads=2)
+    references = [
+        staged.stage("cm", f"f{n}.csv", lambda p: p.write_text("a\n1\n")) for n in range(4)
+    ]
+    assert all(staged.path("cm", r).exists() for r in references)
+
+
 def test_an_owner_keeps_at_most_max_uploads_the_oldest_dropped(tmp_path: Path) -> None:
-    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_uploads=3)
+    staged = StagedUploads(tmp_path, clock=past_in_use, max_uploads=3)
     other = _stage(staged, "bob", 0)
     ann = [_stage(staged, "ann", n) for n in range(1, 6)]
     assert _kept(staged, "ann", ann) == [2, 3, 4]
@@ -39,7 +53,7 @@ def test_an_owner_keeps_at_most_max_uploads_the_oldest_dropped(tmp_path: Path) -
 
 
 def test_an_owner_keeps_at_most_max_bytes_the_newest_always(tmp_path: Path) -> None:
-    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_bytes=250)
+    staged = StagedUploads(tmp_path, clock=past_in_use, max_bytes=250)
     ann = [_stage(staged, "ann", n, 100) for n in range(3)]
     assert _kept(staged, "ann", ann) == [1, 2]
     big = _stage(staged, "ann", 3, 400)  # over the quota alone: still kept, the rest dropped
@@ -47,7 +61,7 @@ def test_an_owner_keeps_at_most_max_bytes_the_newest_always(tmp_path: Path) -> N
 
 
 def test_a_claimed_upload_is_not_dropped_nor_counted(tmp_path: Path) -> None:
-    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_uploads=2)
+    staged = StagedUploads(tmp_path, clock=past_in_use, max_uploads=2)
     first = _stage(staged, "ann", 0)
     claimed = staged.claim("ann", first)
     later = [_stage(staged, "ann", n) for n in range(1, 3)]
@@ -57,7 +71,7 @@ def test_a_claimed_upload_is_not_dropped_nor_counted(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("count", [1, 2])
 def test_within_the_quota_nothing_is_dropped(tmp_path: Path, count: int) -> None:
-    staged = StagedUploads(tmp_path, clock=lambda: 1_700_000_000.0, max_uploads=2)
+    staged = StagedUploads(tmp_path, clock=past_in_use, max_uploads=2)
     ann = [_stage(staged, "ann", n) for n in range(count)]
     assert _kept(staged, "ann", ann) == list(range(count))
 

@@ -40,7 +40,7 @@ from pimhub.transfer.jobs import ImportJob, JobRequest, SourceUnavailable
 from pimhub.transfer.mapping import shipped_mapping, shipped_mappings
 from pimhub.transfer.preview import Preview, first_records, preview
 from pimhub.transfer.sources import Format, SourceOptions
-from pimhub.transfer.staging import AlreadyStarted, ClaimedUpload, StagedUploads
+from pimhub.transfer.staging import AlreadyStarted, ClaimedUpload, StagedUploads, UnknownUpload
 
 INFER_SAMPLE = 200  # records read to propose a mapping (list separators), as the CLI
 MAPPING_CHOICES = ("infer", "shipped", "custom")
@@ -210,6 +210,9 @@ async def _preview_page(request: Request, values: ImportInput, *, fresh: bool) -
         raise
     except CatalogError as exc:
         return await _page(request, "import_preview.html", values, error=exc)
+    except FileNotFoundError:  # taken between finding and reading it (a parallel Run)
+        gone = UnknownUpload("the uploaded file is no longer on the server; upload it again")
+        return await _page(request, "import_preview.html", values, error=gone)
     return await _page(request, "import_preview.html", values, result=result)
 
 

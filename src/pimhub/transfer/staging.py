@@ -25,6 +25,9 @@ CLAIMED = ".claimed"  # suffix of an upload's folder once a job has taken it
 STARTED = ".job"  # suffix of the file naming the job an upload was started as
 CLAIM_SETTLES = 10.0  # seconds a second claim waits for the first one's job id
 MAX_STAGED = 5  # uploads an owner keeps waiting at once
+# An upload this young may still be read by the preview that staged it (uploads arrive in
+# parallel): the quota spares it, so a burst may exceed the quota for that long.
+IN_USE_SECONDS = 120.0
 
 
 class UnknownUpload(NotFound):
@@ -118,8 +121,11 @@ class StagedUploads:
         older = sorted(waiting[1:], key=lambda staged: ages[staged], reverse=True)
         kept, total = 1, sizes[newest]
         for staged in older:
-            if kept < self.max_uploads and (
-                self.max_bytes is None or total + sizes[staged] <= self.max_bytes
+            young = self.clock() - ages[staged] < IN_USE_SECONDS
+            if (
+                young
+                or (kept < self.max_uploads
+                and (self.max_bytes is None or total + sizes[staged] <= self.max_bytes))
             ):
                 kept, total = kept + 1, total + sizes[staged]
             else:
@@ -136,7 +142,8 @@ class StagedUploads:
         files = sorted(folder.iterdir())
         if len(files) != 1:
             raise UnknownUpload(
-                "the uploaded file is no longer on the server (used or expired); upload it again"
+                "the uploaded file is no longer on the server (used, expired, or dropped because "
+                f"you had more than {self.max_uploads} uploads waiting); upload it again"
             )
         return files[0]
 
