@@ -39,7 +39,9 @@ def test_save_list_apply_and_delete_a_view(
     assert views_on(listed.text) == [("Dear tees", f"{GRID}?{query}")]
     applied = client.get(f"{GRID}?{query}")
     assert 'value="tee"' in applied.text and 'aria-sort="descending"' in applied.text
-    assert re.findall(r'<td class="key"><a href="/admin/objects/Product/([^"]+)">', applied.text) == ["TS-1"]
+    assert re.findall(
+        r'<td class="key"><a href="/admin/objects/Product/([^"]+)">', applied.text
+    ) == ["TS-1"]
     # another user sees none of it
     assert views_on(signed_in("viewer").get(GRID).text) == []
     view_id = users_hub.saved_views.list(users_hub.users.get("manager").id, "Product")[0].id
@@ -93,7 +95,9 @@ def test_saving_keeps_the_filters_on_screen_not_yet_applied(
     assert [(v.name, v.query) for v in views] == [("Dear", "q=tee&f=price&op=gt&v=10")]
     shown = client.get(saved.headers["location"])
     assert 'id="v1" name="v" value="10"' in shown.text
-    assert re.findall(r'<td class="key"><a href="/admin/objects/Product/([^"]+)">', shown.text) == ["TS-1"]
+    assert re.findall(r'<td class="key"><a href="/admin/objects/Product/([^"]+)">', shown.text) == [
+        "TS-1"
+    ]
 
 
 def test_the_csrf_token_is_only_on_the_save_button(
@@ -107,3 +111,17 @@ def test_the_csrf_token_is_only_on_the_save_button(
     button = re.search(r'<button[^>]*formmethod="post"[^>]*>', page)
     assert button is not None and 'name="csrf_token"' in button.group(0)
     assert 'form="grid-form"' in button.group(0)
+
+
+def test_a_view_that_would_open_on_an_error_is_not_saved(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("manager")
+    user = users_hub.users.get("manager").id
+    for bad in ("f=price&op=gt&v=%C2%B2", "f=%00&op=eq&v=1", "f=brand&op=eq&v=nosuch"):
+        answer = client.post_form(
+            "/admin/grid/Product/views", {"view_name": "broken", **form_of(bad)}
+        )
+        assert answer.status_code == 303
+        assert "not saved" in client.get(answer.headers["location"]).text
+        assert users_hub.saved_views.list(user, "Product") == []

@@ -252,13 +252,18 @@ async def save_view(request: Request) -> Response:
     class_name = request.path_params["class_name"]
     hub, principal = hub_of(request), principal_of(request)
     require(principal, Action.READ, class_name)
-    await blocking(hub.classes.get, class_name)
+    definition = await blocking(hub.classes.get, class_name)
     name = text_field(form, "view_name")
     fields = [(k, v) for k, v in form.multi_items() if k not in _NOT_VIEW and isinstance(v, str)]
     typed = QueryParams(fields)
     try:
         # Stored as the grid writes it: only the grid's parameters, checked, without a page.
-        query = grid_state(typed).query(after="")
+        state = grid_state(typed)
+        # A view that would open on an error page is not saved: its filter is checked as
+        # the grid checks it (rows, relation keys, the raw JSON).
+        language = hub.settings.default_language
+        await blocking(state.filter_json, definition, language, hub.catalog.uuids_of_keys)
+        query = state.query(after="")
         saved = await blocking(hub.saved_views.save, user_of(request).id, class_name, name, query)
     except InvalidInput as exc:
         back = _as_typed(typed).query()
