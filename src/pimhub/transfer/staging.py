@@ -122,10 +122,9 @@ class StagedUploads:
         kept, total = 1, sizes[newest]
         for staged in older:
             young = self.clock() - ages[staged] < IN_USE_SECONDS
-            if (
-                young
-                or (kept < self.max_uploads
-                and (self.max_bytes is None or total + sizes[staged] <= self.max_bytes))
+            if young or (
+                kept < self.max_uploads
+                and (self.max_bytes is None or total + sizes[staged] <= self.max_bytes)
             ):
                 kept, total = kept + 1, total + sizes[staged]
             else:
