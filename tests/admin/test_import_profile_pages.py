@@ -90,8 +90,11 @@ def test_an_integrator_creates_edits_switches_runs_and_deletes_a_profile(
     # Edited with the headers left empty: the stored ones are kept.
     edit = client.get("/admin/import-profiles/erp")
     assert edit.status_code == 200 and "Authorization: (hidden) ${PIMHUB_IMPORT_T}" in edit.text
+    stamp = re.search(r'name="updatedAt" value="([^"]+)"', edit.text)
+    assert stamp is not None
     changed = client.post_form(
-        "/admin/import-profiles/erp", {**FORM, "cron": "30 3 * * 1", "headers": ""}
+        "/admin/import-profiles/erp",
+        {**FORM, "cron": "30 3 * * 1", "headers": "", "updatedAt": stamp.group(1)},
     )
     assert changed.status_code == 303, changed.text
     profile = users_hub.import_profiles.get("erp")

@@ -4,7 +4,8 @@ check them, every problem next to its input), enable, disable, run now, delete."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -35,6 +36,7 @@ from pimhub.transfer.jobs import UnknownImportJob
 from pimhub.transfer.profiles import (
     ImportProfile,
     ImportProfiles,
+    ProfileChanged,
     RunGoing,
 )
 from pimhub.transfer.sources import Format
@@ -50,6 +52,9 @@ class ProfileInput(SourceFields):
     headers: str = ""  # "Name: value" lines; empty on an edit keeps the stored ones
     enabled: bool = True
     shown_headers: dict[str, str] = field(default_factory=dict)
+    # The profile's updatedAt this form was made from (exact, to the microsecond): a save
+    # over a newer one is refused instead of undoing it.
+    updated_at: str = ""
 
     @classmethod
     def of(cls, form: FormData, name: str = "") -> ProfileInput:
@@ -60,6 +65,7 @@ class ProfileInput(SourceFields):
             cron=text_field(form, "cron").strip(),
             headers=text_field(form, "headers"),
             enabled=text_field(form, "enabled") == "on",
+            updated_at=text_field(form, "updatedAt").strip(),
         )
 
     @classmethod
@@ -79,7 +85,23 @@ class ProfileInput(SourceFields):
             sheet=o.get("sheet", ""),
             enabled=profile.enabled,
             shown_headers=shown_headers(profile.headers),
+            updated_at=profile.updated_at.isoformat() if profile.updated_at else "",
         )
+
+    def expected(self) -> datetime:
+        """The stamp this form was made from. A save naming none is refused: a form (or a
+        script replaying one) that does not say what it started from would otherwise undo
+        others' changes unseen."""
+        try:
+            stamp = datetime.fromisoformat(self.updated_at[:40])
+        except ValueError:
+            stamp = None
+        if stamp is None or stamp.tzinfo is None:
+            raise InvalidInput(
+                "the form does not say which version of the profile it was made from",
+                [FieldError("updatedAt", "reload the page and edit again")],
+            )
+        return stamp
 
     def options(self, kept_headers: dict[str, str]) -> dict[str, Any]:
         texts = {
@@ -152,6 +174,7 @@ async def _form(
     *,
     creating: bool,
     error: CatalogError | None = None,
+    stored: ImportProfile | None = None,
 ) -> Response:
     errors: dict[str, list[str]] = {}
     for e in error.errors if error else []:
@@ -164,6 +187,7 @@ async def _form(
         "profile_form.html",
         {
             "values": values,
+            "stored": stored,
             "creating": creating,
             "error": error,
             "errors": errors,
@@ -207,10 +231,18 @@ async def update(request: Request) -> Response:
     existing = await blocking(service.get, request.path_params["name"])
     values = ProfileInput.of(form, existing.name)
     try:
-        await blocking(_save, service, values, existing)
-    except InvalidInput as exc:
-        values.shown_headers = shown_headers(existing.headers)
-        return await _form(request, values, creating=False, error=exc)
+        await blocking(_save, service, values, existing, values.expected())
+    except (InvalidInput, ProfileChanged) as exc:
+        # A stale or unstamped form: the input is kept, the stored values are shown beside
+        # it, and the form takes the stored stamp, so saving again is a choice made having
+        # seen them.
+        stale = isinstance(exc, ProfileChanged) or values.updated_at != _stamp(existing)
+        current = await blocking(service.get, existing.name) if stale else existing
+        values = replace(
+            values, shown_headers=shown_headers(current.headers), updated_at=_stamp(current)
+        )
+        shown = current if stale else None
+        return await _form(request, values, creating=False, error=exc, stored=shown)
     return see_other("/import-profiles", f"Scheduled import {values.name} saved.")
 
 
@@ -227,7 +259,16 @@ def _create(service: ImportProfiles, values: ProfileInput) -> None:
     )
 
 
-def _save(service: ImportProfiles, values: ProfileInput, existing: ImportProfile | None) -> None:
+def _stamp(profile: ImportProfile) -> str:
+    return profile.updated_at.isoformat() if profile.updated_at else ""
+
+
+def _save(
+    service: ImportProfiles,
+    values: ProfileInput,
+    existing: ImportProfile | None,
+    expected: datetime | None = None,
+) -> None:
     service.save_reporting_creation(
         values.name,
         source=values.source,
@@ -238,6 +279,7 @@ def _save(service: ImportProfiles, values: ProfileInput, existing: ImportProfile
         enabled=values.enabled,
         # A file source only as the CLI saved it: the UI must not read the server's files.
         files_allowed=existing is not None and values.source == existing.source,
+        expected=expected,
     )
 
 

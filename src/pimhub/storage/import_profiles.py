@@ -39,6 +39,23 @@ class SqlProfileStore:
 
         return retrying(upsert)
 
+    def replace(self, profile: ImportProfile, expected: datetime) -> bool:
+        """Replaces `profile` only while its stored updated_at is still `expected`: the check
+        and the write are one UPDATE, so of saves from the same stamp exactly one matches.
+        False when nothing matched (no such profile, or a newer one)."""
+        values = _values(profile)
+        del values["name"]
+        with begin_write(self.engine) as conn:
+            done = conn.execute(
+                update(import_profiles)
+                .where(
+                    import_profiles.c.name == profile.name,
+                    import_profiles.c.updated_at == expected,
+                )
+                .values(**values)
+            )
+        return done.rowcount == 1
+
     def create(self, profile: ImportProfile) -> bool:
         """Inserts `profile` unless its name is taken; False when it is."""
 

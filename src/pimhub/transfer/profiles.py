@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,6 +68,14 @@ class UnknownProfile(NotFound):
 class ProfileExists(DuplicateKey):
     code = "conflict"
     title = "Name taken"
+
+
+class ProfileChanged(Conflict):
+    """A save named the updated-at stamp its form was made from, and the profile has been
+    changed since: nothing was written."""
+
+    code = "import-profile-changed"
+    title = "Import profile changed meanwhile"
 
 
 class RunGoing(Conflict):
@@ -146,6 +154,10 @@ class ProfileStore(Protocol):
         """Creates or replaces; True when this call created it (decided by the insert, so
         of parallel writers only one is told it created the profile)."""
 
+    def replace(self, profile: ImportProfile, expected: datetime) -> bool:
+        """Replaces it only while its updated_at is `expected`, in one step; False if not."""
+        ...
+
     def create(self, profile: ImportProfile) -> bool:
         """Inserts `profile` unless its name is taken; False when it is (nothing changed)."""
 
@@ -197,11 +209,13 @@ class ImportProfiles:
         options: dict[str, Any] | None = None,
         enabled: bool = True,
         files_allowed: bool = True,
+        expected: datetime | None = None,
     ) -> tuple[ImportProfile, bool]:
         """Creates or replaces a profile, every problem named by path; True when this call
         created it. `files_allowed`:
         False over the API, where a file path would let a key read the server's files into
-        the catalog."""
+        the catalog. With `expected` (the admin form's stamp) only an existing profile still
+        at that updated_at is replaced, else ProfileChanged; REST and the CLI name none."""
         profile = self._checked(
             name,
             source=source,
@@ -212,7 +226,15 @@ class ImportProfiles:
             enabled=enabled,
             files_allowed=files_allowed,
         )
-        return profile, self.store.save(profile)
+        if expected is None:
+            return profile, self.store.save(profile)
+        if profile.updated_at is None or profile.updated_at <= expected:
+            # The new stamp must differ from the compared one, or a second save from the
+            # same stamp would match again (a coarse or frozen clock).
+            profile = replace(profile, updated_at=expected + timedelta(microseconds=1))
+        if not self.store.replace(profile, expected):
+            raise ProfileChanged(f"import profile {name} was changed since {expected.isoformat()}")
+        return profile, False
 
     def create(self, name: str, **fields: Any) -> ImportProfile:
         """As save_reporting_creation, but never replaces: ProfileExists when the name is
