@@ -98,3 +98,16 @@ def test_dry_run_refuses_an_invalid_definition_like_saving(
     )
     real = problem(client.post(CLASSES, json=bad, headers=admin), 422, "invalid-class-definition")
     assert dry["errors"] == real["errors"]
+
+
+def test_a_misspelled_dry_run_is_refused_not_saved(client: TestClient, hub: Hub) -> None:
+    headers = bearer(hub, "admin")
+    before = client.get("/api/v1/classes/Product", headers=headers).json()
+    changed = {**before, "title": "Misspelled dry run"}
+    answer = client.put("/api/v1/classes/Product?dryrun=true", json=changed, headers=headers)
+    assert answer.status_code == 400
+    assert "'dryrun'" in answer.json()["detail"]
+    after = client.get("/api/v1/classes/Product", headers=headers).json()
+    assert after["version"] == before["version"] and after.get("title") == before.get("title")
+    created = client.post("/api/v1/classes?dry_run=1", json={"name": "X"}, headers=headers)
+    assert created.status_code == 400

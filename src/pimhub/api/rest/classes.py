@@ -12,7 +12,7 @@ from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.body import object_doc, read_json
 from pimhub.api.responses import OrjsonResponse
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import StaleVersion
+from pimhub.catalog.errors import FieldError, InvalidQuery, StaleVersion
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 Key = Annotated[ApiKey, Depends(api_key)]
@@ -25,6 +25,21 @@ DryRun = Annotated[
         "the same refusals as saving, nothing stored",
     ),
 ]
+
+
+def known_query(request: Request) -> None:
+    """Refuses a query parameter a class write does not take: a misspelled `dryRun`
+    (`?dryrun=true`) would otherwise be ignored and the change saved for real."""
+    unknown = sorted(set(request.query_params) - {"dryRun"})
+    if unknown:
+        raise InvalidQuery(
+            f"a class change takes no query parameter {', '.join(map(repr, unknown))}; "
+            "the only one is 'dryRun'",
+            [FieldError(name, "unknown query parameter") for name in unknown],
+        )
+
+
+KnownQuery = Depends(known_query)
 
 
 def _response(definition: ClassDefinition, status: int = 200) -> OrjsonResponse:
@@ -45,7 +60,13 @@ def get_class(request: Request, name: str, key: Key) -> OrjsonResponse:
     return _response(hub_of(request).classes.get(name))
 
 
-@router.post("", status_code=201, summary="Define a new class", openapi_extra=DEFINITION_DOC)
+@router.post(
+    "",
+    status_code=201,
+    summary="Define a new class",
+    openapi_extra=DEFINITION_DOC,
+    dependencies=[KnownQuery],
+)
 async def create_class(request: Request, key: Key, dry_run: DryRun = False) -> OrjsonResponse:
     require(key, Action.ADMIN)
     body = await read_json(request)
@@ -59,6 +80,7 @@ async def create_class(request: Request, key: Key, dry_run: DryRun = False) -> O
     "/{name}",
     summary="Change a class; refused if stored objects would break",
     openapi_extra=DEFINITION_DOC,
+    dependencies=[KnownQuery],
 )
 async def replace_class(
     request: Request, name: str, key: Key, dry_run: DryRun = False
