@@ -44,6 +44,7 @@ from pimhub.admin.web import (
     author_of,
     blocking,
     checked_form,
+    form_status,
     hub_of,
     principal_of,
     render,
@@ -228,7 +229,7 @@ async def _invalid(
     errors: list[FieldError],
     exc: CatalogError | None = None,
 ) -> Response:
-    status = 409 if isinstance(exc, Conflict) else 422
+    status = form_status(exc) if exc is not None else 422
     return await _page(request, definition, obj, mine, lang, errors=errors, status=status)
 
 
@@ -396,7 +397,7 @@ async def create(request: Request) -> Response:
     except (InvalidInput, Conflict) as exc:
         if not exc.errors:
             raise
-        status = 409 if isinstance(exc, Conflict) else 422
+        status = form_status(exc)
         return _new_page(
             request, definition, mine, lang, exc.errors, published=published, parent=parent,
             status=status,

@@ -22,6 +22,7 @@ from pimhub.admin.web import (
     blocking,
     checked_form,
     field_errors,
+    form_status,
     hub_of,
     principal_of,
     render,
@@ -51,9 +52,7 @@ ROLE_HELP = {
 
 def _status(error: CatalogError | None) -> int:
     """A refused form's status: 409 when it collides with the hub's state, else 422."""
-    if error is None:
-        return 200
-    return 409 if isinstance(error, Conflict) else 422
+    return 200 if error is None else form_status(error)
 
 
 def _admin_only(request: Request) -> None:
