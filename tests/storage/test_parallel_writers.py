@@ -16,6 +16,7 @@ from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import CatalogError, ObjectNotFound, StaleVersion, WriteConflict
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import object_versions, outbox
+from pimhub.users.passwords import Argon2Passwords
 
 WRITERS = 20
 TEE = {"sku": "T-1", "name": {"en": "Tee"}, "price": {"amount": 10, "currency": "EUR"}}
@@ -278,3 +279,38 @@ def test_a_deadlock_becomes_a_retryable_write_conflict(hub: Hub) -> None:
     conflicts = [o for o in outcomes if isinstance(o, WriteConflict)]
     assert len(conflicts) == 1 and conflicts[0].retryable, outcomes
     assert outcomes.count(None) == 1
+
+
+# Write paths the admin UI added (issue 18): each also runs without a version named.
+
+
+def test_parallel_restores_without_a_version_all_succeed(hub: Hub) -> None:
+    hub.catalog.create("Product", TEE, author="a")
+    hub.catalog.patch("Product", "T-1", {"stock": 5}, author="a")
+    outcomes = in_parallel(
+        WRITERS,
+        lambda n: hub.catalog.restore(
+            "Product", "T-1", 1 + n % 2, expected_version=None, author=f"w{n}"
+        ),
+    )
+    assert errors_of(outcomes) == []
+    obj = hub.catalog.get_object("Product", "T-1", include_drafts=True)
+    assert version_numbers(hub, obj.uuid) == list(range(1, obj.version + 1))
+    assert event_versions(hub, "T-1") == list(range(1, obj.version + 1))
+
+
+def test_parallel_saves_of_one_saved_view_name_keep_one(hub: Hub) -> None:
+    hub.users.passwords = Argon2Passwords(time_cost=1, memory_cost=64)
+    user = hub.users.create("viewsaver", "a long enough password", "viewer")
+    outcomes = in_parallel(
+        WRITERS,
+        lambda n: hub.saved_views.save(user.id, "Product", "mine", f"q=tee&first={n + 25}"),
+    )
+    assert errors_of(outcomes) == []
+    assert [v.name for v in hub.saved_views.list(user.id, "Product")] == ["mine"]
+
+
+def test_parallel_resumes_of_one_endpoint_all_succeed(hub: Hub) -> None:
+    endpoint = hub.webhooks.create({"url": "http://127.0.0.1:9/hook"}).endpoint
+    outcomes = in_parallel(WRITERS, lambda n: hub.webhooks.resume(endpoint.endpoint_id))
+    assert errors_of(outcomes) == []
