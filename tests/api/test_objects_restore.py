@@ -88,3 +88,23 @@ def test_restore_needs_write_on_the_class(
     other = bearer(sample, "write:Brand", name="brands")
     problem(client.post(_restore(tee, 1), headers=other), 403, "forbidden")
     assert versions(client, admin, tee) == [2, 1]
+
+
+def test_hostile_restores_are_refused_with_a_4xx_and_change_nothing(
+    client: TestClient, admin: dict[str, str], tee: str
+) -> None:
+    json_type = {**admin, "content-type": "application/json"}
+    cases = [
+        (_restore(tee, 10**25), None, "invalid-parameter"),
+        (f"{tee}/versions/-1/restore", None, "invalid-parameter"),
+        (f"{tee}/versions/%C2%B2/restore", None, "invalid-parameter"),
+        (_restore(tee, 1), b'{"version": 1e999}', "malformed-json"),
+        (_restore(tee, 1), b'{"version": "\\u0000"}', "nul-character"),
+        (_restore(tee, 1), b"[" * 100_000, "malformed-json"),
+        (_restore(tee, 1), b'{"version": 99999999999999999999999}', "invalid-body"),
+    ]
+    for path, body, code in cases:
+        answer = client.post(path, content=body, headers=json_type if body else admin)
+        assert answer.status_code == 400, (path[-30:], body and body[:30], answer.text)
+        assert answer.json()["code"] == code, (path[-30:], answer.text)
+    assert client.get(tee, headers=admin).headers["etag"] == '"1"'
