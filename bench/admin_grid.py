@@ -263,7 +263,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pimhub-bench-") as tmp:
         ratios = asyncio.run(run(Path(tmp), args.products))
     for case, ratio in ratios.items():
-        print(f"ratio ({case}): {ratio:.3f} (target: 0.5 or more of the floor)")
+        print(f"ratio ({case}): {ratio:.3f}")
+    # The bench's one figure, as every bench prints it: the worse of the two cases.
+    print(f"ratio: {min(ratios.values()):.3f} (target: 0.5 or more of the floor)")
 
 
 if __name__ == "__main__":
