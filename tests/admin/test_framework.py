@@ -7,13 +7,14 @@ from collections.abc import Callable
 from starlette.routing import Route
 
 from pimhub.admin.app import build_admin
+from pimhub.api.app import graphql_service
 from pimhub.bootstrap import Hub
 from tests.admin.conftest import AdminClient
 
 
 def _post_routes(hub: Hub) -> list[str]:
     paths = []
-    for route in build_admin(hub).routes:
+    for route in build_admin(hub, graphql=graphql_service(hub)).routes:
         if isinstance(route, Route) and "POST" in (route.methods or ()) and route.path != "/login":
             paths.append(route.path)
     return paths

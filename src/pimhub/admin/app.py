@@ -42,6 +42,7 @@ from pimhub.admin import (
 from pimhub.admin.web import PREFIX, SESSION_COOKIE, render
 from pimhub.api.auth import point_read
 from pimhub.api.errors import status_for
+from pimhub.api.graphql.executor import GraphQLService
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import CatalogError
 
@@ -54,7 +55,9 @@ CSP = (
 PUBLIC = ("/login", "/static/")
 
 
-def build_admin(hub: Hub) -> Starlette:
+def build_admin(hub: Hub, *, graphql: GraphQLService) -> Starlette:
+    """The admin app; `graphql` is the API's GraphQL service, whose cached schemas the
+    datahub pages show."""
     routes: list[BaseRoute] = [
         *auth_views.routes,
         *dashboard.routes,
@@ -76,6 +79,7 @@ def build_admin(hub: Hub) -> Starlette:
         exception_handlers={CatalogError: _domain_error, HTTPException: _http_error},
     )
     app.state.hub = hub
+    app.state.graphql = graphql
     app.state.templates = templates()
     return app
 

@@ -32,7 +32,7 @@ from pimhub.admin.yaml_field import (
     shown,
 )
 from pimhub.api.auth import require
-from pimhub.api.graphql.schema import build_schema
+from pimhub.api.graphql.executor import GraphQLService
 from pimhub.bootstrap import Hub
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import CatalogError
@@ -127,7 +127,7 @@ async def _show(
     error: CatalogError | None = None,
 ) -> Response:
     key = principal_of(request)
-    sdl, problem = await blocking(_sdl, hub_of(request), config)
+    sdl, problem = await blocking(_sdl, request.app.state.graphql, config)
     keys = await blocking(_keys_opening, hub_of(request), config)
     context: dict[str, Any] = {
         "config": config,
@@ -146,12 +146,13 @@ async def _show(
     )
 
 
-def _sdl(hub: Hub, config: DatahubConfig) -> tuple[str, str | None]:
-    """The schema as `pimhub graphql schema` prints it; a configuration that no longer builds
-    (a class changed under it) shows why instead of failing the page."""
-    definitions = {c.name: c for c in hub.classes.all()}
+def _sdl(graphql: GraphQLService, config: DatahubConfig) -> tuple[str, str | None]:
+    """The schema as REST's schema.graphql and `pimhub graphql schema` print it, from the
+    GraphQL service's cache (built again only when the configuration or a class changed); a
+    configuration that no longer builds (a class changed under it) shows why instead of
+    failing the page."""
     try:
-        built = build_schema(config, definitions, default_language=hub.settings.default_language)
+        built = graphql.schema(config.name)
     except (CatalogError, ValueError, TypeError) as exc:
         return "", str(exc)
     return print_schema(built.schema), None

@@ -91,7 +91,8 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     )
     app.state.hub = hub
     app.state.thumbnails = thumbnailer(hub)
-    admin = build_admin(hub)
+    app.state.graphql = graphql_service(hub)  # shared by /graphql, REST and the admin
+    admin = build_admin(hub, graphql=app.state.graphql)
     app.mount("/admin", admin, name="admin")
     install_error_handlers(app)
     docs_page.install(app)
@@ -129,7 +130,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     fast.state.hub = hub
     fast.state.thumbnails = app.state.thumbnails
     fast.state.asset_reads = SqlAssetPointReads(hub.engine)
-    fast.state.graphql = app.state.graphql = graphql_service(hub)
+    fast.state.graphql = app.state.graphql
     install_error_handlers(fast)
     app.fast_app, app.fast_prefixes = (
         fast,
