@@ -27,6 +27,7 @@ from pimhub.storage.migrate import upgrade
 from pimhub.storage.tables import metadata
 
 POSTGRES_ENV = "PIMHUB_TEST_POSTGRES_URL"
+AMQP_ENV = "PIMHUB_TEST_AMQP_URL"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,7 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def require_service(config: pytest.Config, env: str, what: str) -> str:
+def require_service(
+    config: pytest.Config,
+    env: str,
+    what: str,
+    example: str = "postgresql://postgres@127.0.0.1:5432/test",
+) -> str:
     """The URL in `env`, or a skip (a failure under --require-services)."""
     url = os.environ.get(env)
     if url:
@@ -47,10 +53,18 @@ def require_service(config: pytest.Config, env: str, what: str) -> str:
         config.getoption("--require-services")
         or os.environ.get("PIMHUB_TEST_REQUIRE_SERVICES") == "1"
     )
-    message = f"{what} tests need {env} (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+    message = f"{what} tests need {env} (e.g. {example})"
     if strict:
         pytest.fail(f"{message}; --require-services forbids skipping", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def amqp_url(request: pytest.FixtureRequest) -> str:
+    """The RabbitMQ the broker tests publish to and consume from."""
+    return require_service(
+        request.config, AMQP_ENV, "RabbitMQ", "amqp://guest:guest@127.0.0.1:5672/"
+    )
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -11,23 +11,29 @@ from pimhub.access.service import AccessService
 from pimhub.assets.filesystem import FilesystemBlobStore
 from pimhub.assets.ports import BlobStore
 from pimhub.assets.service import AssetLimits, AssetService
+from pimhub.brokers.service import BrokerService
 from pimhub.catalog.class_service import ClassService
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.service import CatalogService
 from pimhub.connectors.service import ConnectorService
 from pimhub.datahub.service import DatahubService
 from pimhub.events.dispatcher import Dispatcher, DispatcherConfig
+from pimhub.events.endpoints import WebhookEndpoint
 from pimhub.events.http1 import Http1Sender
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
-from pimhub.events.ports import WebhookSender
+from pimhub.events.ports import Destination, DestinationFactory, WebhookSender
 from pimhub.events.secret_box import SecretBox, key_file_passphrase
 from pimhub.events.service import WebhookService
 from pimhub.events.worker import Worker
+from pimhub.inbound.feeds import FeedService
+from pimhub.inbound.service import InboundService
+from pimhub.inbound.sources import FEED_KIND
 from pimhub.search.backends import search_index
 from pimhub.search.service import SimpleSearch
 from pimhub.search.sql_index import IndexLanguages, SqlSearchIndex
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
+from pimhub.storage.brokers import SqlBrokerRepository
 from pimhub.storage.connector_catalog import SqlCatalogReader
 from pimhub.storage.connector_ledger import SqlBulkLedger
 from pimhub.storage.connector_state import SqlConnectorState
@@ -37,6 +43,8 @@ from pimhub.storage.engine import build_engine
 from pimhub.storage.graph_reads import SqlGraphReads
 from pimhub.storage.import_jobs import SqlImportJobStore
 from pimhub.storage.import_profiles import SqlProfileStore
+from pimhub.storage.inbound import SqlInbox, SqlSourceRepository
+from pimhub.storage.inbound_refusals import SqlRefusalStore
 from pimhub.storage.point_reads import SqlObjectPointReads
 from pimhub.storage.saved_views import SqlSavedViewRepository
 from pimhub.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -73,6 +81,9 @@ class Hub:
     assets: AssetService
     users: UserService
     saved_views: SavedViews
+    inbound: InboundService
+    feeds: FeedService
+    brokers: BrokerService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -118,6 +129,8 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         writer=catalog.writer,
     )
     sealer = SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir)))
+    access = AccessService(SqlApiKeyRepository(engine))
+    sources = SqlSourceRepository(engine)
     imports = ImportJobs(
         SqlImportJobStore(engine),
         catalog,
@@ -136,7 +149,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         engine=engine,
         catalog=catalog,
         classes=classes,
-        access=AccessService(SqlApiKeyRepository(engine)),
+        access=access,
         webhooks=WebhookService(
             SqlEndpointRepository(engine),
             SqlDeliveryQueue(engine),
@@ -187,6 +200,21 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             absolute=timedelta(days=settings.admin_session_max_days),
         ),
         saved_views=SavedViews(SqlSavedViewRepository(engine)),
+        inbound=InboundService(
+            sources,
+            SqlInbox(engine),
+            sealer,
+            access.authenticate,
+            clock=utc_now,
+            rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
+        ),
+        feeds=FeedService(sources, SqlRefusalStore(engine), catalog, clock=utc_now),
+        brokers=BrokerService(
+            SqlBrokerRepository(engine),
+            sealer,
+            clock=utc_now,
+            allow_private=settings.webhooks_allow_private,
+        ),
     )
 
 
@@ -258,10 +286,28 @@ def build_dispatcher(hub: Hub, sender: WebhookSender | None = None) -> Dispatche
             per_host=settings.webhook_concurrency,
         ),
         dispatcher_config(settings),
-        destinations=hub.connectors.destination,
+        destinations=destination_factory(hub),
     )
     hub.units_of_work.committed.append(dispatcher.notify)
     return dispatcher
+
+
+def destination_factory(hub: Hub) -> DestinationFactory:
+    """Builds the destination of a non-webhook pipeline row by its kind: a Magento connector,
+    a RabbitMQ broker, or an inbound source's catalog feed."""
+    by_kind: dict[str, DestinationFactory] = {
+        "magento": hub.connectors.destination,
+        "rabbitmq": hub.brokers.destination,
+        FEED_KIND: hub.feeds.destination,
+    }
+
+    def build(endpoint: WebhookEndpoint, secret: str) -> Destination | None:
+        factory = by_kind.get(endpoint.kind)
+        if factory is None:
+            raise ValueError(f"this hub has no '{endpoint.kind}' destinations")
+        return factory(endpoint, secret)
+
+    return build
 
 
 def build_worker(hub: Hub, sender: WebhookSender | None = None) -> Worker:

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from pimhub import __version__
 from pimhub.admin.app import build_admin
-from pimhub.api import asset_files, docs_page, metrics, ops
+from pimhub.api import asset_files, docs_page, inbound_route, metrics, ops
 from pimhub.api import openapi as openapi_document
 from pimhub.api.edge import EdgeGuard
 from pimhub.api.errors import install_error_handlers
@@ -120,6 +120,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
             *products.routes,
             *graphql_endpoint.routes,
             *asset_files.routes,
+            *inbound_route.routes,
             Mount("/admin", admin),
         ],
         middleware=[
@@ -134,11 +135,22 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     install_error_handlers(fast)
     app.fast_app, app.fast_prefixes = (
         fast,
-        (products.PREFIX, graphql_endpoint.PREFIX, asset_files.PREFIX, ADMIN_PREFIX),
+        (
+            products.PREFIX,
+            graphql_endpoint.PREFIX,
+            asset_files.PREFIX,
+            inbound_route.PREFIX,
+            ADMIN_PREFIX,
+        ),
     )
     _document(
         app,
-        {**products.OPENAPI_PATHS, **graphql_endpoint.OPENAPI_PATHS, **asset_files.OPENAPI_PATHS},
+        {
+            **products.OPENAPI_PATHS,
+            **graphql_endpoint.OPENAPI_PATHS,
+            **asset_files.OPENAPI_PATHS,
+            **inbound_route.OPENAPI_PATHS,
+        },
         graphql_endpoint.OPENAPI_SCHEMAS,
     )
     return app

@@ -15,10 +15,12 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from pimhub.api.responses import ProblemResponse
+from pimhub.brokers.errors import InvalidBroker
 from pimhub.catalog import errors as e
 from pimhub.connectors.magento.config import InvalidConnector
 from pimhub.datahub.config import InvalidDatahubConfig
 from pimhub.events.errors import InvalidEndpoint
+from pimhub.inbound.errors import InvalidMessage, InvalidSource
 from pimhub.transfer.mapping import InvalidMapping
 from pimhub.transfer.profiles import InvalidProfile
 
@@ -33,6 +35,9 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (InvalidDatahubConfig, 422),
     (InvalidMapping, 422),
     (InvalidProfile, 422),
+    (InvalidSource, 422),
+    (InvalidMessage, 422),
+    (InvalidBroker, 422),
     (e.InvalidQuery, 400),
     (e.PayloadTooLarge, 413),
     (e.UnsupportedMediaType, 415),

@@ -47,6 +47,11 @@ class Delivery:
     body: bytes  # the JSON document to send, exactly as signed
     attempts: int  # attempts made before this one
     lease_until: datetime  # the claim's lease; also the token that fences its outcome
+    event_type: str = ""  # the outbox event's type (a broker's routing key is made of it)
+    class_name: str = ""  # the object's class, or an inbound event's source
+    # Why it cannot be sent at all (its destination's transform failed on this event): the
+    # dispatcher records a failed attempt without sending, not the receiver's fault.
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

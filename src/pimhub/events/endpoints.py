@@ -38,6 +38,11 @@ class EndpointSpec:
     payload: PayloadMode = PayloadMode.FULL
     enabled: bool = True
     rate_limit: float | None = None  # deliveries per second per worker; None: unlimited
+    # Inbound events (types outside the catalog's, e.g. magento.order.placed) come only when
+    # event_types names them (or their prefix, "magento.*"), and only from these sources
+    # (empty: any source).
+    sources: tuple[str, ...] = ()
+    transform: str | None = None  # a JMESPath expression reshaping the body (events.transform)
 
     def wants(self, event_type: str, class_name: str, changed: tuple[str, ...]) -> bool:
         if event_type in OPERATIONAL_EVENTS:

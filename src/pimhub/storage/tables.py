@@ -180,6 +180,9 @@ outbox = Table(
     Column("payload", Json, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("dispatched_at", UtcDateTime),
+    # Deliveries with the same order key go out one at a time: set for inbound events (their
+    # source and key, such as an order id); NULL means the object's uuid, or the class.
+    Column("order_key", String(80)),
     Index(None, "dispatched_at", "id"),
 )
 
@@ -296,6 +299,11 @@ webhook_endpoints = Table(
     # 'webhook' (a signed POST to url), or a connector kind such as 'magento' whose settings
     # are in the connectors table: every destination shares the one delivery pipeline.
     Column("kind", String(16), nullable=False, server_default=text("'webhook'")),
+    # Inbound events (magento.order.placed) reach an endpoint only from these sources; empty:
+    # from every source whose event types it names.
+    Column("sources", Json, nullable=False, server_default=text("'[]'")),
+    # A JMESPath expression that reshapes the event body for this destination (events.transform).
+    Column("transform", Text),
     # Only events after this outbox id are for the endpoint: a new endpoint hears about
     # changes from its creation on, not the whole history.
     Column("after_outbox_id", BigId, nullable=False),
@@ -464,3 +472,99 @@ def owned_by_tables_py(name: str | None, type_: str) -> bool:
     """False for the search index's tables (and FTS5's shadow tables), which the search
     package creates with dialect-specific DDL outside this metadata."""
     return not (type_ == "table" and name is not None and name.startswith("search_"))
+
+
+# Systems that send events to the hub at /inbound/{name} (inbound.sources): how they prove who
+# they are, how to read a message's id, type and key, and what to validate and apply.
+inbound_sources = Table(
+    "inbound_sources",
+    metadata,
+    Column("name", String(30), primary_key=True),
+    Column("scheme", String(24), nullable=False),
+    Column("config", Json, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    # Encrypted (events.secret_box); NULL for the api-key scheme. The previous secret is still
+    # accepted until previous_secret_until, so a sender can switch without refused messages.
+    Column("secret", Text),
+    Column("previous_secret", Text),
+    Column("previous_secret_until", UtcDateTime),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Every request to /inbound/{source}, accepted or not: the audit. An accepted message keeps its
+# body and the outbox event it became; the partial unique index is the de-duplication by the
+# sender's message id (kept while accepted rows are, at least the source's dedupe window).
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(30), nullable=False),
+    Column("message_id", String(255)),
+    Column("event_type", String(40)),
+    Column("key", String(255)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("verification", String(16), nullable=False),  # passed | failed | not-checked
+    Column("outcome", String(16), nullable=False),  # accepted | duplicate | rejected
+    Column("reason", Text),  # why it was rejected (the problem's detail)
+    Column("problem", String(40)),  # the rejection's stable code
+    Column("payload_hash", String(64), nullable=False),  # SHA-256 of the body as received
+    Column("size", Integer, nullable=False),
+    Column("remote", String(64)),
+    Column("body", Text),  # accepted messages only
+    Column("event_id", String(40)),  # the outbox event it became
+    Column("duplicate_of", BigId),
+    Index(None, "source", "received_at"),
+    Index(None, "event_type", "received_at"),
+    Index(None, "key"),
+    Index(None, "received_at"),
+    Index(None, "event_id"),
+    Index(
+        "uq_inbound_messages_accepted",
+        "source",
+        "message_id",
+        unique=True,
+        sqlite_where=text("outcome = 'accepted'"),
+        postgresql_where=text("outcome = 'accepted'"),
+    ),
+)
+
+# Items of an inbound feed that the catalog refused (inbound.feeds): kept with the reason and
+# the item itself, so they can be applied again after a fix.
+inbound_refusals = Table(
+    "inbound_refusals",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(30), nullable=False),
+    Column("message", BigId, nullable=False),  # inbound_messages.id
+    Column("event_id", String(40), nullable=False),
+    Column("item_index", Integer, nullable=False),
+    Column("key", String(255)),
+    Column("errors", Json, nullable=False),  # [{field, code, message}]
+    Column("item", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    UniqueConstraint("event_id", "item_index"),
+    Index(None, "source", "resolved_at", "id"),
+)
+
+# Broker destinations (brokers): a RabbitMQ exchange fed by the delivery pipeline through its
+# own webhook_endpoints row (kind 'rabbitmq'), written together as connectors are.
+brokers = Table(
+    "brokers",
+    metadata,
+    Column("name", String(30), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column(
+        "endpoint_id",
+        Integer,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("config", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Broker destinations: the delivery pipeline publishing to a RabbitMQ exchange."""
