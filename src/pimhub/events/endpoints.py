@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -17,6 +18,12 @@ from pimhub.catalog.objects import iso
 from pimhub.events.errors import InvalidEndpoint
 
 MAX_URL_LENGTH = 2048
+# Event types of inbound sources (magento.order.placed, erp.stock.changed): dotted lower-case
+# names outside the hub's own families, at most as long as the outbox column.
+MAX_EVENT_TYPE = 40
+_INBOUND_TYPE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+")
+_HUB_FAMILIES = ("object.", "workflow.", "class.", "asset.", "webhook.")
+CATALOG_TYPES = frozenset(t.value for t in EventType)
 EDITABLE = ("url", "description", "eventTypes", "classes", "changedFields", "payload")
 EDITABLE_ALL = (*EDITABLE, "enabled", "rateLimit")
 
@@ -107,6 +114,30 @@ class WebhookEndpoint:
                 else None,
             },
         }
+
+
+def inbound_type_problem(name: str) -> str | None:
+    """Why `name` cannot be an inbound event type, or None."""
+    if len(name) > MAX_EVENT_TYPE:
+        return f"is longer than {MAX_EVENT_TYPE} characters"
+    if name.startswith(_HUB_FAMILIES):
+        families = ", ".join(_HUB_FAMILIES)
+        return f"starts like the hub's own event types ({families})"
+    if not _INBOUND_TYPE.fullmatch(name):
+        return "must be dotted lower-case words, such as magento.order.placed"
+    return None
+
+
+def is_inbound_type(event_type: str) -> bool:
+    """True for an event an inbound source sent, False for the hub's own."""
+    return event_type not in CATALOG_TYPES
+
+
+def type_matches(pattern: str, event_type: str) -> bool:
+    """`pattern` is a type, or a prefix ending in ".*" (magento.* matches magento.order.placed)."""
+    if pattern.endswith(".*"):
+        return event_type.startswith(pattern[:-1])
+    return pattern == event_type
 
 
 def parse_spec(body: Any, base: EndpointSpec | None = None) -> EndpointSpec:
