@@ -316,4 +316,6 @@ def build_worker(hub: Hub, sender: WebhookSender | None = None) -> Worker:
         hub.webhooks,
         retention=timedelta(days=hub.settings.webhook_log_retention_days),
         scheduled_imports=hub.import_profiles.run_due,
+        inbound=hub.inbound,
+        inbound_retention=timedelta(days=hub.settings.inbound_log_retention_days),
     )

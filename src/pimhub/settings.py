@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     webhook_log_retention_days: float = Field(
         30.0, description="Delivery log and delivered deliveries older than this are pruned"
     )
+    inbound_log_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Audited inbound messages older than this are pruned; accepted ones are "
+        "kept at least as long as the longest dedupeDays of any source",
+    )
 
     assets_store: Literal["filesystem", "s3"] = Field(
         "filesystem",

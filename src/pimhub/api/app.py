@@ -31,6 +31,7 @@ from pimhub.api.rest import (
     datahub,
     import_profiles,
     imports,
+    inbound,
     objects,
     products,
     simple,
@@ -90,6 +91,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.hub = hub
+    metrics.count_inbound(hub)  # from the first message on, not the first scrape
     app.state.thumbnails = thumbnailer(hub)
     app.state.graphql = graphql_service(hub)  # shared by /graphql, REST and the admin
     admin = build_admin(hub, graphql=app.state.graphql)
@@ -103,6 +105,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         objects,
         webhooks,
         connectors,
+        inbound,
         datahub,
         simple,
         imports,

@@ -1,19 +1,32 @@
-"""/metrics for Prometheus: webhook delivery state per endpoint, read at scrape time."""
+"""/metrics for Prometheus: webhook delivery state per endpoint and the inbound backlog, read
+at scrape time; inbound messages and rejections counted as they are audited."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from pimhub.api.auth import hub_of
+from pimhub.bootstrap import Hub
 from pimhub.events.deliveries import DeliveryStatus
 from pimhub.events.service import WebhookService
+from pimhub.inbound.messages import (
+    AcceptedMessage,
+    InboundMessage,
+    MessageFilter,
+    Outcome,
+    Receipt,
+    RejectedMessage,
+)
+from pimhub.inbound.ports import Inbox
+from pimhub.storage.inbound_backlog import SqlInboundBacklog
 
 router = APIRouter(tags=["operations"])
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -56,12 +69,109 @@ class WebhookCollector(Collector):
         yield from (deliveries, failed, oldest, enabled)
 
 
+class InboundCounters:
+    """Inbound messages by source and outcome, and rejections by source and problem, counted
+    in this process (Prometheus sums the API processes). Only audited messages are counted:
+    a request to an unknown source is not, so no stranger can add label values."""
+
+    def __init__(self) -> None:
+        self.messages = Counter(
+            "pimhub_inbound_messages",
+            "Inbound messages received, by source and outcome (accepted, duplicate, rejected)",
+            ["source", "outcome"],
+            registry=None,
+        )
+        self.rejections = Counter(
+            "pimhub_inbound_rejections",
+            "Inbound messages refused, by source and problem code",
+            ["source", "problem"],
+            registry=None,
+        )
+
+
+class CountingInbox:
+    """The inbox, counting each message it audits: one counter increment on the receive path,
+    after the row is stored (a failed write is not counted: the sender was not answered)."""
+
+    def __init__(self, inner: Inbox, counters: InboundCounters) -> None:
+        self.inner = inner
+        self.counters = counters
+
+    def accept(self, message: AcceptedMessage) -> Receipt:
+        receipt = self.inner.accept(message)
+        self.counters.messages.labels(message.source, receipt.outcome.value).inc()
+        return receipt
+
+    def reject(self, message: RejectedMessage) -> int:
+        row = self.inner.reject(message)
+        self.counters.messages.labels(message.source, Outcome.REJECTED.value).inc()
+        self.counters.rejections.labels(message.source, message.problem).inc()
+        return row
+
+    def messages(
+        self, where: MessageFilter, limit: int, before_id: int | None
+    ) -> list[InboundMessage]:
+        return self.inner.messages(where, limit, before_id)
+
+    def message(self, message_id: int) -> InboundMessage | None:
+        return self.inner.message(message_id)
+
+    def body(self, message_id: int) -> str | None:
+        return self.inner.body(message_id)
+
+    def counts(self, since: datetime) -> dict[tuple[str, str], int]:
+        return self.inner.counts(since)
+
+    def prune(self, before: datetime, keep_accepted_after: datetime) -> int:
+        return self.inner.prune(before, keep_accepted_after)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else the storage offers (not counted: nothing else audits a message).
+        return getattr(self.inner, name)
+
+
+def count_inbound(hub: Hub) -> InboundCounters:
+    """Counts the hub's inbound messages from now on; called once per hub (again: the same
+    counters)."""
+    inbox = hub.inbound.inbox
+    if isinstance(inbox, CountingInbox):
+        return inbox.counters
+    counting = CountingInbox(inbox, InboundCounters())
+    hub.inbound.inbox = counting
+    return counting.counters
+
+
+class InboundBacklogCollector(Collector):
+    def __init__(self, backlog: SqlInboundBacklog) -> None:
+        self.backlog = backlog
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "pimhub_inbound_backlog",
+            "Inbound events still on their way, by source: open deliveries (pending or being "
+            "delivered) plus events not yet fanned out to their destinations",
+            labels=["source"],
+        )
+        for source, count in sorted(self.backlog.by_source().items()):
+            gauge.add_metric([source], count)
+        yield gauge
+
+
+def build_registry(hub: Hub) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WebhookCollector(hub.webhooks))
+    counters = count_inbound(hub)
+    registry.register(counters.messages)
+    registry.register(counters.rejections)
+    registry.register(InboundBacklogCollector(SqlInboundBacklog(hub.engine)))
+    return registry
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     registry: CollectorRegistry | None = getattr(request.app.state, "metrics", None)
     if registry is None:
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(WebhookCollector(hub_of(request).webhooks))
+        registry = build_registry(hub_of(request))
         request.app.state.metrics = registry
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE)

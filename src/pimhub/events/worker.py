@@ -1,4 +1,5 @@
-"""The worker: the dispatcher, periodic pruning of the delivery log, and scheduled imports."""
+"""The worker: the dispatcher, periodic pruning of the delivery log and of the inbound audit,
+and scheduled imports."""
 
 from __future__ import annotations
 
@@ -6,13 +7,29 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 
 from pimhub.events.dispatcher import Dispatcher
 from pimhub.events.service import WebhookService
 
+if TYPE_CHECKING:
+    from pimhub.inbound.service import InboundService
+
 log = structlog.get_logger("pimhub.worker")
+
+
+def prune_inbound(inbound: InboundService, retention: timedelta) -> int:
+    """Deletes audited inbound messages older than `retention`; accepted ones only once they
+    are also older than the longest de-duplication window of any source, since their rows are
+    what recognizes a sender's retry as a duplicate."""
+    now = inbound.clock()
+    longest = max(
+        (timedelta(days=s.spec.dedupe_days) for s in inbound.all_sources()),
+        default=timedelta(0),
+    )
+    return inbound.inbox.prune(now - retention, now - max(retention, longest))
 
 
 class Worker:
@@ -25,6 +42,8 @@ class Worker:
         prune_every: timedelta = timedelta(hours=1),
         scheduled_imports: Callable[[], object] | None = None,
         schedule_every: timedelta = timedelta(seconds=30),
+        inbound: InboundService | None = None,
+        inbound_retention: timedelta = timedelta(days=30),
     ) -> None:
         self.dispatcher = dispatcher
         self.webhooks = webhooks
@@ -32,6 +51,8 @@ class Worker:
         self.prune_every = prune_every
         self.scheduled_imports = scheduled_imports
         self.schedule_every = schedule_every
+        self.inbound = inbound
+        self.inbound_retention = inbound_retention
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set. Deliveries in flight finish; their outcome is recorded."""
@@ -53,8 +74,19 @@ class Worker:
                     log.info("webhooks.pruned", attempts=attempts, deliveries=deliveries)
             except Exception:
                 log.exception("webhooks.prune_failed")
+            await self._prune_inbound()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.prune_every.total_seconds())
+
+    async def _prune_inbound(self) -> None:
+        if self.inbound is None:
+            return
+        try:
+            messages = await asyncio.to_thread(prune_inbound, self.inbound, self.inbound_retention)
+            if messages:
+                log.info("inbound.pruned", messages=messages)
+        except Exception:
+            log.exception("inbound.prune_failed")
 
     async def _import_when_due(self, stop: asyncio.Event) -> None:
         """Runs scheduled imports that are due; an import runs in a thread, so deliveries
