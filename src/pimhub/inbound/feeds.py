@@ -3,17 +3,52 @@ to objects by business key with the import mapping language, authored by `inboun
 refused items are kept with their reasons and can be applied again after a fix.
 
 The writing happens in a pipeline destination (kind catalog-feed), so it gets per-key order,
-retries (a deadlock, a database away), dead letters and replay like any destination."""
+retries (a deadlock, a database away), dead letters and replay like any destination.
+
+A delivery's outcome:
+- its items written (or refused one by one: a bad value, an unknown key without `create`):
+  a 200 attempt whose excerpt says "applied 498 (120 changed), refused 2"; refused items go
+  to the refusal store by (event, item index), so a retried delivery replaces them rather
+  than listing them twice, and re-applying values already written changes nothing;
+- no items found (the `items` expression finds nothing, or a text or number): the whole
+  message is one refusal, item index -1, its item the payload (replay looks again);
+- the database failing (away, or a lost race still lost after the catalog's own retries):
+  a failed attempt, retried by the pipeline;
+- not an inbound event at all, or a transform problem: a failed attempt that is not the
+  receiver's fault (retried, then a dead letter an operator sees).
+Work not done by the deadline is handed back (not started) or failed (running).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from pimhub.catalog.service import CatalogService
-from pimhub.events.endpoints import WebhookEndpoint
+from pimhub.events.deliveries import AttemptResult, Delivery
+from pimhub.events.endpoints import WebhookEndpoint, type_matches
 from pimhub.events.ports import Destination
+from pimhub.inbound.errors import InvalidSource, RefusalNotFound, SourceNotFound
+from pimhub.inbound.feed_items import (
+    WHOLE_MESSAGE,
+    Applied,
+    Feed,
+    apply_items,
+    build_feed,
+    extract_items,
+)
 from pimhub.inbound.ports import Refusal, RefusalStore, SourceRepository
+from pimhub.inbound.sources import StoredSource, feed_endpoint_id
+
+MIN_SECONDS = 1.0  # less time than this left on the leases: the batch is handed back unsent
+PAGE = 500  # refusals replayed per round
+MAX_PAGE = 1000
 
 
 class FeedService:
@@ -31,8 +66,24 @@ class FeedService:
         self.clock = clock
 
     def destination(self, endpoint: WebhookEndpoint, secret: str) -> Destination | None:
-        """The pipeline destination of a source's feed row (the dispatcher's factory)."""
-        raise NotImplementedError
+        """The pipeline destination of a source's feed row (the dispatcher's factory). Raises
+        when the source is gone, applies nothing, or its mapping cannot be used: the
+        dispatcher then fails this row's deliveries with the reason."""
+        name = _source_of(endpoint)
+        stored = self.feed_source(name)
+        return FeedDestination(self, stored)
+
+    def feed_source(self, name: str) -> StoredSource:
+        stored = self.sources.get(name)
+        if stored is None:
+            raise SourceNotFound(f"there is no inbound source '{name}'")
+        if stored.spec.apply is None:
+            raise InvalidSource(f"the inbound source '{name}' applies no events to the catalog")
+        return stored
+
+    def feed(self, stored: StoredSource) -> Feed:
+        assert stored.spec.apply is not None
+        return build_feed(stored.spec.name, stored.spec.apply)
 
     def refused(
         self,
@@ -42,9 +93,247 @@ class FeedService:
         limit: int = 100,
         after_id: int | None = None,
     ) -> list[Refusal]:
-        raise NotImplementedError
+        limit = max(1, min(limit, MAX_PAGE))
+        return self.refusals.page(source, open_only=open_only, limit=limit, after_id=after_id)
 
     def replay(self, source: str, ids: Sequence[int] | None = None) -> tuple[int, int]:
         """Applies open refused items again (all of the source's, or `ids`); returns how many
-        were applied and how many are still refused."""
-        raise NotImplementedError
+        were applied and how many are still refused. Each is applied with the source's
+        mapping as it is NOW and to the catalog as it is now (the SKU created meanwhile, the
+        mapping fixed); those still refused get their new reasons. Raises RefusalNotFound
+        for an id that is not a refusal of this source; resolved ones are left alone."""
+        feed = self.feed(self.feed_source(source))
+        applied = refused = 0
+        if ids is not None:
+            wanted = [self._refusal_of(source, i) for i in dict.fromkeys(ids)]
+            rounds: Iterable[list[Refusal]] = [[r for r in wanted if r.resolved_at is None]]
+        else:
+            rounds = self._open_rounds(source)
+        for todo in rounds:
+            done, still = self._replay_round(feed, todo)
+            applied, refused = applied + done, refused + still
+        return applied, refused
+
+    def _refusal_of(self, source: str, refusal_id: int) -> Refusal:
+        found = self.refusals.get(refusal_id) if 0 < refusal_id < 2**63 else None
+        if found is None or found.source != source:
+            raise RefusalNotFound(f"source '{source}' has no refused item {refusal_id}")
+        return found
+
+    def _open_rounds(self, source: str) -> Iterator[list[Refusal]]:
+        """The source's open refusals, a page at a time, oldest first. Each page is read
+        after the previous one was replayed: those still refused keep their ids, so the
+        next page starts after the last id seen."""
+        after: int | None = None
+        while page := self.refusals.page(source, open_only=True, limit=PAGE, after_id=after):
+            yield page
+            after = page[-1].id
+
+    def _replay_round(self, feed: Feed, todo: list[Refusal]) -> tuple[int, int]:
+        now = self.clock()
+        applied = refused = 0
+        resolved: list[int] = []
+        again: list[Refusal] = []
+        items = [r for r in todo if r.item_index != WHOLE_MESSAGE]
+        if items:
+            outcome = apply_items(self.catalog, feed, [r.item for r in items])
+            for n, refusal in enumerate(items):
+                if n in outcome.refused:
+                    key, errors = outcome.refused[n]
+                    again.append(_with(refusal, key, errors))
+                else:
+                    resolved.append(refusal.id)
+            applied += len(items) - len(outcome.refused)
+            refused += len(outcome.refused)
+        for whole in (r for r in todo if r.item_index == WHOLE_MESSAGE):
+            found = extract_items(feed, whole.item)
+            if not isinstance(found, list):
+                again.append(_with(whole, whole.key, [found]))
+                refused += 1
+                continue
+            # Its items are found now: the message's refusal is resolved, and those of its
+            # items that the catalog still refuses are refused one by one.
+            outcome = apply_items(self.catalog, feed, found)
+            again += _refusals(feed.source, whole.message, whole.event_id, found, outcome, now)
+            resolved.append(whole.id)
+            applied += outcome.applied
+            refused += len(outcome.refused)
+        self.refusals.record(again)
+        self.refusals.resolve(resolved, now)
+        return applied, refused
+
+
+def _source_of(endpoint: WebhookEndpoint) -> str:
+    if endpoint.spec.sources:
+        return endpoint.spec.sources[0]
+    return endpoint.endpoint_id.removeprefix(feed_endpoint_id(""))
+
+
+def _with(refusal: Refusal, key: str | None, errors: Sequence[Any]) -> Refusal:
+    return Refusal(
+        id=refusal.id,
+        source=refusal.source,
+        message=refusal.message,
+        event_id=refusal.event_id,
+        item_index=refusal.item_index,
+        key=key if key is not None else refusal.key,
+        errors=tuple(errors),
+        item=refusal.item,
+        created_at=refusal.created_at,
+        resolved_at=None,
+    )
+
+
+def _refusals(
+    source: str, message: int, event_id: str, items: Sequence[Any], outcome: Applied, now: datetime
+) -> list[Refusal]:
+    return [
+        Refusal(0, source, message, event_id, n, key, tuple(errors), items[n], now, None)
+        for n, (key, errors) in sorted(outcome.refused.items())
+    ]
+
+
+class NotInbound(ValueError):
+    """A delivered body that is no inbound event ({type, data: {source, payload}})."""
+
+
+class FeedDestination:
+    """Applies a source's delivered events to the catalog (see the module's docstring)."""
+
+    def __init__(self, service: FeedService, stored: StoredSource) -> None:
+        self.service = service
+        self.source = stored.spec.name
+        self.version = stored.version
+        self.feed = service.feed(stored)
+
+    async def deliver(
+        self, deliveries: Sequence[Delivery], deadline: datetime
+    ) -> list[AttemptResult]:
+        started = self.service.clock()
+        remaining = (deadline - started).total_seconds()
+        if remaining < MIN_SECONDS:
+            return [_skipped(d, started) for d in deliveries]
+        results: dict[int, AttemptResult] = {}
+        stop = threading.Event()
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self._apply_all, deliveries, deadline, results, stop),
+                timeout=remaining,
+            )
+        except TimeoutError:
+            # The thread cannot be interrupted: it finishes the delivery it is writing (a
+            # retry of it changes nothing more) and starts no other.
+            stop.set()
+            done = dict(results)
+            error = f"not finished within the delivery's lease ({remaining:.1f} s)"
+            return [done.get(d.id) or _failed(d, started, error) for d in deliveries]
+        now = self.service.clock()
+        return [results.get(d.id) or _skipped(d, now) for d in deliveries]
+
+    def _apply_all(
+        self,
+        deliveries: Sequence[Delivery],
+        deadline: datetime,
+        results: dict[int, AttemptResult],
+        stop: threading.Event,
+    ) -> None:
+        """In a worker thread: each delivery in turn until the deadline (those not started
+        are handed back)."""
+        try:
+            self._refresh()
+        except Exception as exc:
+            now = self.service.clock()
+            for d in deliveries:
+                results[d.id] = _failed(d, now, f"the feed cannot be used: {_described(exc)}")
+            return
+        for delivery in deliveries:
+            if stop.is_set() or self.service.clock() >= deadline:
+                return
+            results[delivery.id] = self._apply_one(delivery)
+
+    def _refresh(self) -> None:
+        """The source's current `apply` (its mapping may have been saved since this
+        destination was built)."""
+        stored = self.service.feed_source(self.source)
+        if stored.version != self.version:
+            self.feed, self.version = self.service.feed(stored), stored.version
+
+    def _apply_one(self, delivery: Delivery) -> AttemptResult:
+        started = self.service.clock()
+        clock = time.perf_counter()
+
+        def elapsed() -> float:
+            return (time.perf_counter() - clock) * 1000
+
+        if delivery.problem is not None:
+            return _failed(delivery, started, delivery.problem, receiver_fault=False)
+        try:
+            event_type, payload = _inbound_event(delivery.body)
+        except NotInbound as exc:
+            return _failed(delivery, started, str(exc), receiver_fault=False)
+        wanted = self.feed.spec.event_types
+        if wanted and not any(type_matches(p, event_type) for p in wanted):
+            excerpt = f"ignored: the feed of {self.source} does not apply {event_type} events"
+            return AttemptResult(delivery, started, elapsed(), 200, excerpt, None)
+        try:
+            summary = self._apply_payload(delivery.event_id, payload, started)
+        except Exception as exc:
+            # The database away, or a race lost even after the catalog's retries: the
+            # pipeline tries the delivery again later (a retry changes nothing twice).
+            error = f"{type(exc).__name__}: {_described(exc)}"
+            return _failed(delivery, started, error, elapsed())
+        return AttemptResult(delivery, started, elapsed(), 200, summary, None)
+
+    def _apply_payload(self, event_id: str, payload: Any, now: datetime) -> str:
+        found = extract_items(self.feed, payload)
+        if not isinstance(found, list):
+            whole = Refusal(
+                0, self.source, 0, event_id, WHOLE_MESSAGE, None, (found,), payload, now, None
+            )
+            self.service.refusals.record([whole])
+            return f"refused the message: {found.message}"
+        outcome = apply_items(self.service.catalog, self.feed, found)
+        self.service.refusals.record(_refusals(self.source, 0, event_id, found, outcome, now))
+        return outcome.summary()
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _inbound_event(body: bytes) -> tuple[str, Any]:
+    """The event type and the sender's payload of an inbound event's body."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise NotInbound(f"not an inbound event: the body is not JSON ({exc})") from None
+    data = event.get("data") if isinstance(event, dict) else None
+    if (
+        not isinstance(data, dict)
+        or "payload" not in data
+        or not isinstance(event.get("type"), str)
+    ):
+        raise NotInbound("not an inbound event: expected {type, data: {source, payload}}")
+    return event["type"], data["payload"]
+
+
+def _described(exc: Exception) -> str:
+    problems = getattr(exc, "errors", None) or []
+    details = "; ".join(f"{p.field}: {p.message}" for p in problems if hasattr(p, "field"))
+    return f"{exc} ({details})" if details else str(exc) or type(exc).__name__
+
+
+def _failed(
+    delivery: Delivery,
+    at: datetime,
+    error: str,
+    duration_ms: float = 0.0,
+    *,
+    receiver_fault: bool = True,
+) -> AttemptResult:
+    return AttemptResult(
+        delivery, at, duration_ms, None, None, error, receiver_fault=receiver_fault
+    )
+
+
+def _skipped(delivery: Delivery, at: datetime) -> AttemptResult:
+    return AttemptResult(delivery, at, 0.0, None, None, None, skipped=True)
