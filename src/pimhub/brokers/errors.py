@@ -18,3 +18,10 @@ class BrokerNotFound(NotFound):
 class BrokerExists(Conflict):
     code = "broker-exists"
     title = "Broker destination exists"
+
+
+class StaleBroker(Conflict):
+    """An update naming a version that is no longer the broker's."""
+
+    code = "stale-broker"
+    title = "Broker destination changed"
