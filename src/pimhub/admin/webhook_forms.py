@@ -12,7 +12,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from pimhub.catalog.errors import FieldError, NulCharacter
-from pimhub.events.endpoints import WebhookEndpoint
+from pimhub.events.endpoints import CATALOG_TYPES, WebhookEndpoint
 from pimhub.events.errors import EndpointNotFound, InvalidEndpoint
 
 # Webhook ids are "ep_" and hex; connectors' rows are named; anything else is no endpoint,
@@ -30,6 +30,11 @@ class EndpointForm:
     changed_fields: str = ""
     payload: str = "full"
     rate_limit: str = ""
+    # Inbound event types and patterns (magento.order.placed, erp.*), comma separated: the
+    # catalog's are the checkboxes.
+    inbound_types: str = ""
+    sources: str = ""  # inbound sources heard, comma separated; empty: any
+    transform: str = ""  # a JMESPath expression; empty: the body as is
     # The endpoint's updatedAt this form was made from (exact, to the microsecond): a save
     # over a newer one is refused instead of undoing it.
     updated_at: str = ""
@@ -41,11 +46,14 @@ class EndpointForm:
         return cls(
             spec.url,
             spec.description,
-            list(spec.event_types),
+            [t for t in spec.event_types if t in CATALOG_TYPES],
             list(spec.classes),
             ", ".join(spec.changed_fields),
             spec.payload.value,
             rate,
+            ", ".join(t for t in spec.event_types if t not in CATALOG_TYPES),
+            ", ".join(spec.sources),
+            spec.transform or "",
             endpoint.updated_at.isoformat(),
         )
 
@@ -59,6 +67,9 @@ class EndpointForm:
             _text(form, "changedFields"),
             _text(form, "payload") or "full",
             _text(form, "rateLimit").strip(),
+            _text(form, "inboundTypes"),
+            _text(form, "sources"),
+            _text(form, "transform").strip(),
             _text(form, "updatedAt").strip(),
         )
 
@@ -94,6 +105,9 @@ class EndpointForm:
             "changedFields": (_fields(self.changed_fields), _fields(stored.changed_fields)),
             "payload": (self.payload, stored.payload),
             "rateLimit": (self.rate_limit, stored.rate_limit),
+            "inboundTypes": (_fields(self.inbound_types), _fields(stored.inbound_types)),
+            "sources": (_fields(self.sources), _fields(stored.sources)),
+            "transform": (self.transform, stored.transform),
         }
         shown = {
             "eventTypes": ", ".join(stored.event_types) or "(every catalog event)",
@@ -101,6 +115,9 @@ class EndpointForm:
             "changedFields": stored.changed_fields or "(any)",
             "rateLimit": stored.rate_limit or "(no limit)",
             "description": stored.description or "(empty)",
+            "inboundTypes": stored.inbound_types or "(none)",
+            "sources": stored.sources or "(any source)",
+            "transform": stored.transform or "(none: the body as is)",
         }
         return {
             name: shown.get(name, str(theirs))
@@ -110,16 +127,30 @@ class EndpointForm:
 
     def body(self) -> dict[str, Any]:
         """The REST body for the service; a rate that is not a number is refused here (the
-        service takes numbers only, and a form has text)."""
+        service takes numbers only, and a form has text), as is a ticked event type that is no
+        checkbox's (the checkboxes are the catalog's types; others are typed)."""
         fields = _fields(self.changed_fields)
+        unknown = [t for t in self.event_types if t not in CATALOG_TYPES]
+        if unknown:
+            message = (
+                f"'{unknown[0][:60]}' is not one of the hub's event types: type inbound "
+                "types in the field below"
+            )
+            raise InvalidEndpoint(
+                "the webhook endpoint is not valid", [FieldError("eventTypes", message, "option")]
+            )
         return {
             "url": self.url,
             "description": self.description,
-            "eventTypes": self.event_types,
+            # One list, as REST takes it: a problem in a typed type is named by its place
+            # after the ticked ones (errors_by_input shows it at the typed input).
+            "eventTypes": [*self.event_types, *_fields(self.inbound_types)],
             "classes": self.classes,
             "changedFields": fields,
             "payload": self.payload,
             "rateLimit": _rate(self.rate_limit),
+            "sources": _fields(self.sources),
+            "transform": self.transform or None,
         }
 
 
@@ -182,8 +213,13 @@ def _many(form: FormData, name: str) -> list[str]:
 
 
 def errors_by_input(errors: dict[str, str]) -> dict[str, str]:
-    """Field errors by the form input they belong to (`eventTypes[2]` is `eventTypes`)."""
+    """Field errors by the form input they belong to (`classes[2]` is `classes`). A problem
+    in one item of eventTypes is one in a typed inbound type: the ticked ones are checked
+    against the checkboxes before (EndpointForm.body), and the hub's own types are fine."""
     found: dict[str, str] = {}
     for name, message in errors.items():
-        found.setdefault(name.split("[", 1)[0], message)
+        base = name.split("[", 1)[0]
+        if base == "eventTypes" and "[" in name:
+            base = "inboundTypes"
+        found.setdefault(base, message)
     return found

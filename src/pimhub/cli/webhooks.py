@@ -28,6 +28,17 @@ app = typer.Typer(help="Manage webhook endpoints and their deliveries.", no_args
 
 EndpointArg = Annotated[str, typer.Argument(help="Endpoint id (ep_...)")]
 Many = Annotated[list[str] | None, typer.Option(help="Repeat or comma-separate")]
+Sources = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source",
+        help="Only inbound events of this source (repeat for several; '' for any source)",
+    ),
+]
+Transform = Annotated[
+    str | None,
+    typer.Option(help="JMESPath expression reshaping each body ('' removes it)"),
+]
 
 
 def _listed(values: list[str] | None) -> list[str] | None:
@@ -50,7 +61,11 @@ def _spec(**options: Any) -> dict[str, Any]:
 def create(
     url: Annotated[str, typer.Option(help="Where to POST events")],
     event_type: Annotated[
-        list[str] | None, typer.Option("--event-type", help="e.g. object.updated; default all")
+        list[str] | None,
+        typer.Option(
+            "--event-type",
+            help="e.g. object.updated, magento.order.placed or magento.*; default all catalog",
+        ),
     ] = None,
     class_name: Annotated[
         list[str] | None, typer.Option("--class", help="Only these classes; default all")
@@ -62,6 +77,8 @@ def create(
     thin: Annotated[bool, typer.Option(help="Leave the object out of the payload")] = False,
     description: Annotated[str, typer.Option(help="Free text")] = "",
     rate_limit: Annotated[float | None, typer.Option(help="Deliveries per second")] = None,
+    source: Sources = None,
+    transform: Transform = None,
 ) -> None:
     """Register an endpoint and print its signing secret."""
     created = open_hub().webhooks.create(
@@ -73,6 +90,8 @@ def create(
             changedFields=_listed(changed_field),
             payload="thin" if thin else "full",
             rateLimit=rate_limit,
+            sources=_listed(source),
+            transform=transform,
         )
     )
     console.print(
@@ -124,6 +143,8 @@ def update(
     changed_field: Annotated[list[str] | None, typer.Option("--changed-field")] = None,
     payload: Annotated[str | None, typer.Option(help="full or thin")] = None,
     rate_limit: Annotated[float | None, typer.Option(help="Deliveries per second")] = None,
+    source: Sources = None,
+    transform: Transform = None,
 ) -> None:
     """Change some settings of an endpoint; enabling clears its failure record."""
     endpoint = open_hub().webhooks.update(
@@ -136,6 +157,8 @@ def update(
             changedFields=_listed(changed_field),
             payload=payload,
             rateLimit=rate_limit,
+            sources=_listed(source),
+            transform=transform,
         ),
     )
     typer.echo(orjson.dumps(endpoint.to_dict(), option=orjson.OPT_INDENT_2).decode())
@@ -204,6 +227,7 @@ def _filter(
     key: str | None,
     since: datetime | None,
     until: datetime | None,
+    event_id: str | None = None,
 ) -> DeliveryFilter:
     try:
         state = DeliveryStatus(status) if status else None
@@ -214,6 +238,7 @@ def _filter(
         endpoint_id=endpoint,
         status=state,
         event_type=event_type,
+        event_id=event_id,
         object_uuid=uuid,
         business_key=key,
         since=since.astimezone() if since else None,
@@ -224,6 +249,7 @@ def _filter(
 Endpoint = Annotated[str | None, typer.Option("--endpoint", help="Endpoint id")]
 Status = Annotated[str | None, typer.Option(help="pending, delivering, delivered or dead")]
 EventType = Annotated[str | None, typer.Option("--event-type", help="e.g. object.updated")]
+EventId = Annotated[str | None, typer.Option("--event-id", help="One event's (its webhook-id)")]
 Uuid = Annotated[str | None, typer.Option(help="Object uuid")]
 Key = Annotated[str | None, typer.Option("--key", help="Business key (e.g. a SKU)")]
 Since = Annotated[datetime | None, typer.Option(help="Created at or after (local time)")]
@@ -240,11 +266,12 @@ def deliveries(
     key: Key = None,
     since: Since = None,
     until: Until = None,
+    event_id: EventId = None,
     limit: Annotated[int, typer.Option(help="At most this many")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List deliveries (`--status dead` lists the dead letters)."""
-    where = _filter(endpoint, status, event_type, uuid, key, since, until)
+    where = _filter(endpoint, status, event_type, uuid, key, since, until, event_id)
     found = open_hub().webhooks.deliveries(where, limit)
     if as_json:
         print_json([d.to_dict() for d in found])
@@ -290,9 +317,10 @@ def replay(
     key: Key = None,
     since: Since = None,
     until: Until = None,
+    event_id: EventId = None,
 ) -> None:
     """Send dead-lettered deliveries again, one by id or in bulk by filter."""
-    where = _filter(endpoint, status, event_type, uuid, key, since, until)
+    where = _filter(endpoint, status, event_type, uuid, key, since, until, event_id)
     count = open_hub().webhooks.replay(where, delivery_id)
     console.print(f"{count} deliveries queued again")
 

@@ -163,6 +163,7 @@ class DeliveryFilter:
     endpoint_id: str | None = None
     status: DeliveryStatus | None = None
     event_type: str | None = None
+    event_id: str | None = None  # one outbox event's deliveries (an inbound message's fate)
     object_uuid: str | None = None
     business_key: str | None = None
     since: datetime | None = None

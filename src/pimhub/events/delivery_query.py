@@ -12,7 +12,16 @@ from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.events.deliveries import DeliveryFilter, DeliveryStatus
 
 # The parameters, by the names REST documents (docs/webhooks.md).
-PARAMETERS = ("endpoint", "status", "eventType", "uuid", "businessKey", "since", "until")
+PARAMETERS = (
+    "endpoint",
+    "status",
+    "eventType",
+    "eventId",
+    "uuid",
+    "businessKey",
+    "since",
+    "until",
+)
 # Each status name with what it asks of the log: the status and whether the delivery was
 # tried already (None: either way).
 STATUSES: Mapping[str, tuple[DeliveryStatus, bool | None]] = {
@@ -58,6 +67,7 @@ def parse_delivery_filter(
         endpoint_id=values["endpoint"],
         status=status,
         event_type=values["eventType"],
+        event_id=values["eventId"],
         object_uuid=values["uuid"],
         business_key=values["businessKey"],
         since=since,

@@ -38,6 +38,9 @@ T = TypeVar("T")
 ENDPOINT_REFRESH_SECONDS = 5.0
 DESTINATION_CHECK_SECONDS = 60.0
 MAX_CLAIM_BACKOFF = 5.0
+# Destinations inside the hub itself (a source's catalog feed: hub:catalog-feed/<source>):
+# nothing goes over the network, so there is no address to check.
+INTERNAL_URL_PREFIX = "hub:"
 
 
 @dataclass
@@ -237,8 +240,15 @@ class Dispatcher:
     async def _to_destination(
         self, target: _Target, deliveries: list[Delivery], results: list[AttemptResult]
     ) -> None:
-        """Hands a connector all of its deliveries in this batch at once."""
+        """Hands a connector all of its deliveries in this batch at once (those its transform
+        failed on excepted: they fail here, unsent)."""
         assert target.destination is not None
+        unsendable = [d for d in deliveries if d.problem is not None]
+        if unsendable:
+            results.extend(self._unsendable(d) for d in unsendable)
+            deliveries = [d for d in deliveries if d.problem is None]
+            if not deliveries:
+                return
         if not self.config.allow_private and (reason := await self._blocked_reason(target.url)):
             error = f"destination refused: {reason}"
             results.extend(self._failed(d, self.clock(), 0.0, error) for d in deliveries)
@@ -340,6 +350,8 @@ class Dispatcher:
         )
 
     async def _attempt(self, delivery: Delivery) -> AttemptResult:
+        if delivery.problem is not None:
+            return self._unsendable(delivery)
         target = self._targets.get(delivery.endpoint)
         if target is None:
             reason = self._broken.get(delivery.endpoint) or (
@@ -388,9 +400,20 @@ class Dispatcher:
     ) -> AttemptResult:
         return AttemptResult(delivery, at, duration_ms, None, None, error)
 
+    def _unsendable(self, delivery: Delivery) -> AttemptResult:
+        """A failed attempt without sending (the destination's transform failed on this
+        event): retried and dead-lettered like any failure, but the receiver's health is not
+        touched, since it was never asked."""
+        assert delivery.problem is not None
+        return AttemptResult(
+            delivery, self.clock(), 0.0, None, None, delivery.problem, receiver_fault=False
+        )
+
     async def _blocked_reason(self, url: str) -> str | None:
         """Checked again at delivery time: a name that resolved to a public address when the
         endpoint was saved may point inside the network now (DNS rebinding)."""
+        if url.startswith(INTERNAL_URL_PREFIX):
+            return None
         cached = self._blocked.get(url)
         if cached and time.monotonic() - cached[0] < DESTINATION_CHECK_SECONDS:
             return cached[1]

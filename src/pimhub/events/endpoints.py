@@ -16,6 +16,7 @@ from pimhub.catalog.errors import FieldError
 from pimhub.catalog.events import OPERATIONAL_EVENTS, EventType
 from pimhub.catalog.objects import iso
 from pimhub.events.errors import InvalidEndpoint
+from pimhub.events.transform import apply_transform, transform_problem
 
 MAX_URL_LENGTH = 2048
 # Event types of inbound sources (magento.order.placed, erp.stock.changed): dotted lower-case
@@ -23,8 +24,22 @@ MAX_URL_LENGTH = 2048
 MAX_EVENT_TYPE = 40
 _INBOUND_TYPE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+")
 _HUB_FAMILIES = ("object.", "workflow.", "class.", "asset.", "webhook.")
+# What may come before ".*" in a subscription pattern: magento, or magento.order.
+_TYPE_PREFIX = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
 CATALOG_TYPES = frozenset(t.value for t in EventType)
-EDITABLE = ("url", "description", "eventTypes", "classes", "changedFields", "payload")
+# An inbound source's name, as it appears in /inbound/{name} and an endpoint's `sources`.
+SOURCE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,29}")
+MAX_SOURCES = 100
+EDITABLE = (
+    "url",
+    "description",
+    "eventTypes",
+    "classes",
+    "changedFields",
+    "payload",
+    "sources",
+    "transform",
+)
 EDITABLE_ALL = (*EDITABLE, "enabled", "rateLimit")
 
 
@@ -52,6 +67,12 @@ class EndpointSpec:
     transform: str | None = None  # a JMESPath expression reshaping the body (events.transform)
 
     def wants(self, event_type: str, class_name: str, changed: tuple[str, ...]) -> bool:
+        if is_inbound_type(event_type):
+            # class_name is the source's name. "All events" subscribers (no types named)
+            # never get inbound events: they were written against the catalog's shapes.
+            if self.sources and class_name not in self.sources:
+                return False
+            return any(type_matches(p, event_type) for p in self.event_types)
         if event_type in OPERATIONAL_EVENTS:
             return event_type in self.event_types  # only when asked for by name
         if self.event_types and event_type not in self.event_types:
@@ -74,6 +95,8 @@ class EndpointSpec:
             "payload": self.payload.value,
             "enabled": self.enabled,
             "rateLimit": self.rate_limit,
+            "sources": list(self.sources),
+            "transform": self.transform,
         }
 
 
@@ -157,8 +180,7 @@ def parse_spec(body: Any, base: EndpointSpec | None = None) -> EndpointSpec:
     if "description" in body:
         changes["description"] = _text(body["description"], "description", errors)
     if "eventTypes" in body:
-        valid = {t.value for t in EventType}
-        changes["event_types"] = _names(body["eventTypes"], "eventTypes", errors, valid)
+        changes["event_types"] = _event_types(body["eventTypes"], errors)
     if "classes" in body:
         changes["classes"] = _names(body["classes"], "classes", errors, None)
     if "changedFields" in body:
@@ -172,6 +194,10 @@ def parse_spec(body: Any, base: EndpointSpec | None = None) -> EndpointSpec:
             changes["enabled"] = body["enabled"]
     if "rateLimit" in body:
         changes["rate_limit"] = _rate(body["rateLimit"], errors)
+    if "sources" in body:
+        changes["sources"] = _sources(body["sources"], errors)
+    if "transform" in body:
+        changes["transform"] = _transform(body["transform"], errors)
     if errors:
         raise InvalidEndpoint("the webhook endpoint is not valid", errors)
     return replace(spec, **changes)
@@ -213,6 +239,69 @@ def _names(
     return tuple(dict.fromkeys(value))
 
 
+def event_type_problem(name: str) -> str | None:
+    """Why an endpoint cannot subscribe to `name`, or None: the hub's own types, inbound ones
+    (magento.order.placed) and prefix patterns of inbound ones (magento.*) are fine."""
+    if name in CATALOG_TYPES:
+        return None
+    if name.startswith(_HUB_FAMILIES):
+        # A typo in one of the hub's own (object.craeted) must not pass as an inbound type
+        # that never comes; nor may a pattern over them (object.*), which would match nothing.
+        allowed = ", ".join(sorted(CATALOG_TYPES))
+        return f"'{name}' is not one of {allowed}"
+    if name.endswith(".*"):
+        prefix = name[:-2]
+        if len(name) > MAX_EVENT_TYPE or not _TYPE_PREFIX.fullmatch(prefix):
+            return (
+                f"'{name}' is not a pattern: it must be dotted lower-case words ending in .* "
+                f"(such as magento.*), at most {MAX_EVENT_TYPE} characters"
+            )
+        return None
+    problem = inbound_type_problem(name)
+    return None if problem is None else f"'{name}' {problem}"
+
+
+def _event_types(value: Any, errors: list[FieldError]) -> tuple[str, ...]:
+    names = _names(value, "eventTypes", errors, None)
+    for i, name in enumerate(value if names else ()):
+        problem = event_type_problem(name)
+        if problem is not None:
+            errors.append(FieldError(f"eventTypes[{i}]", problem, "option"))
+    return names
+
+
+def _sources(value: Any, errors: list[FieldError]) -> tuple[str, ...]:
+    message = f"must be a list of at most {MAX_SOURCES} source names"
+    if not isinstance(value, list) or len(value) > MAX_SOURCES:
+        errors.append(FieldError("sources", message, "type"))
+        return ()
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not SOURCE_NAME.fullmatch(item):
+            shown = repr(item)[:60] if isinstance(item, str) else "this item"
+            errors.append(
+                FieldError(
+                    f"sources[{i}]",
+                    f"{shown} is not a source name: lower-case letters, digits, - and _, "
+                    "starting with a letter, at most 30 characters",
+                    "format",
+                )
+            )
+    return tuple(dict.fromkeys(v for v in value if isinstance(v, str)))
+
+
+def _transform(value: Any, errors: list[FieldError]) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        errors.append(FieldError("transform", "must be a JMESPath expression or null", "type"))
+        return None
+    problem = transform_problem(value)
+    if problem is not None:
+        errors.append(FieldError("transform", problem, "syntax"))
+        return None
+    return value
+
+
 def _payload(value: Any, errors: list[FieldError]) -> PayloadMode:
     try:
         return PayloadMode(value)
@@ -230,13 +319,16 @@ def _rate(value: Any, errors: list[FieldError]) -> float | None:
     return float(value)
 
 
-def shaped_body(stored: str | bytes, mode: PayloadMode) -> bytes:
-    """The bytes to send for a stored event document: as stored for full payloads (no decode
-    and re-encode on the hot path), reshaped for thin ones."""
+def shaped_body(stored: str | bytes, mode: PayloadMode, transform: str | None = None) -> bytes:
+    """The bytes to send for a stored event document: as stored for full payloads without a
+    transform (no decode and re-encode on the hot path), else reshaped: thin first, then the
+    transform. A transform failing on this event raises TransformFailed."""
     raw = stored.encode() if isinstance(stored, str) else stored
-    if mode == PayloadMode.FULL:
-        return raw
-    return orjson.dumps(shaped_payload(orjson.loads(raw), mode))
+    if transform is None:
+        if mode == PayloadMode.FULL:
+            return raw
+        return orjson.dumps(shaped_payload(orjson.loads(raw), mode))
+    return apply_transform(transform, shaped_payload(orjson.loads(raw), mode))
 
 
 def shaped_payload(payload: Mapping[str, Any], mode: PayloadMode) -> Mapping[str, Any]:

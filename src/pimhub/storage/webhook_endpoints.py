@@ -27,6 +27,8 @@ def _endpoint(row: Row[Any]) -> WebhookEndpoint:
             payload=PayloadMode(row.payload),
             enabled=row.enabled,
             rate_limit=row.rate_limit,
+            sources=tuple(row.sources),
+            transform=row.transform,
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -50,6 +52,8 @@ def spec_columns(spec: EndpointSpec) -> dict[str, Any]:
         "payload": spec.payload.value,
         "enabled": spec.enabled,
         "rate_limit": spec.rate_limit,
+        "sources": list(spec.sources),
+        "transform": spec.transform,
     }
 
 

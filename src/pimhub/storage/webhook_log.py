@@ -21,6 +21,7 @@ from pimhub.events.deliveries import (
     EndpointStats,
 )
 from pimhub.events.endpoints import PayloadMode, shaped_body
+from pimhub.events.transform import TransformFailed
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import outbox
 from pimhub.storage.tables import webhook_attempts as att
@@ -152,16 +153,22 @@ class DeliveryLog:
 
     def sent_body(self, delivery_id: int) -> bytes | None:
         """The body a delivery's attempts send: its event shaped for its endpoint's payload
-        setting, exactly as the dispatcher builds it."""
+        setting and transform, exactly as the dispatcher builds it; None when there is no such
+        delivery, or its endpoint's transform fails on its event (nothing is sent then)."""
         query = (
-            select(ep.c.payload, cast(outbox.c.payload, Text))
+            select(ep.c.payload, cast(outbox.c.payload, Text), ep.c.transform)
             .select_from(d.join(ep, ep.c.id == d.c.endpoint_id))
             .join(outbox, outbox.c.id == d.c.outbox_id)
             .where(d.c.id == delivery_id)
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return shaped_body(row[1], PayloadMode(row[0])) if row else None
+        if row is None:
+            return None
+        try:
+            return shaped_body(row[1], PayloadMode(row[0]), row[2])
+        except TransformFailed:
+            return None
 
     def stats(self) -> list[EndpointStats]:
         with self.engine.connect() as conn:
@@ -253,6 +260,9 @@ def _conditions(where: DeliveryFilter) -> list[ColumnElement[bool]]:
         conditions.append(d.c.status == where.status.value)
     if where.event_type is not None:
         conditions.append(outbox.c.event_type == where.event_type)
+    if where.event_id is not None:
+        # By the outbox's unique event id, then deliveries by outbox_id: both indexed.
+        conditions.append(outbox.c.event_id == where.event_id)
     if where.object_uuid is not None:
         conditions.append(outbox.c.object_uuid == where.object_uuid)
     if where.business_key is not None:

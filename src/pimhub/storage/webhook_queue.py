@@ -34,6 +34,7 @@ from pimhub.events.deliveries import (
 )
 from pimhub.events.endpoints import EndpointSpec, PayloadMode, shaped_body
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
+from pimhub.events.transform import TransformFailed
 from pimhub.storage.engine import begin_write
 from pimhub.storage.repositories import SqlOutboxRepository
 from pimhub.storage.tables import webhook_endpoints as ep
@@ -45,8 +46,8 @@ _ROW_FAULTS = (DataError, ValueError)
 FAN_OUT_LOCK = 0x70696D68  # "pimh": the advisory lock id that serializes fan-out on PostgreSQL
 
 _UNDISPATCHED = (
-    "SELECT id, event_id, event_type, class_name, object_uuid, changed_fields FROM outbox "
-    "WHERE dispatched_at IS NULL ORDER BY id LIMIT %s"
+    "SELECT id, event_id, event_type, class_name, object_uuid, changed_fields, order_key "
+    "FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT %s"
 )
 _NEW_DELIVERY = (
     "INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_id, order_key, status, "
@@ -63,7 +64,8 @@ _PG_NEW_DELIVERY = (
 # walk the (status, next_attempt_at, id) index in order and stop at LIMIT instead of sorting
 # the whole backlog on every claim.
 _CLAIM = """
-SELECT d.id, d.endpoint_id, d.event_id, d.attempts, e.payload, CAST(o.payload AS TEXT)
+SELECT d.id, d.endpoint_id, d.event_id, d.attempts, e.payload, CAST(o.payload AS TEXT),
+  e.transform, o.event_type, o.class_name
 FROM webhook_deliveries d
 JOIN webhook_endpoints e ON e.id = d.endpoint_id
 JOIN outbox o ON o.id = d.outbox_id
@@ -170,9 +172,11 @@ class SqlDeliveryQueue(DeliveryLog):
             return 0
         endpoints = self._enabled_specs(conn)
         at = self._time(now)
+        # An inbound event's order key (its source and key) is the outbox's; a catalog
+        # event's is its object's, or its class's.
         rows = [
-            (endpoint, oid, event_id, uuid or f"class:{class_name}")
-            for oid, event_id, event_type, class_name, uuid, changed in events
+            (endpoint, oid, event_id, order_key or uuid or f"class:{class_name}")
+            for oid, event_id, event_type, class_name, uuid, changed, order_key in events
             for endpoint, after, spec in endpoints
             if oid > after and spec.wants(event_type, class_name, _strings(changed))
         ]
@@ -218,6 +222,7 @@ class SqlDeliveryQueue(DeliveryLog):
                 ep.c.event_types,
                 ep.c.classes,
                 ep.c.changed_fields,
+                ep.c.sources,
             ).where(ep.c.enabled)
         ).all()
         return [
@@ -229,6 +234,7 @@ class SqlDeliveryQueue(DeliveryLog):
                     event_types=tuple(r.event_types),
                     classes=tuple(r.classes),
                     changed_fields=tuple(r.changed_fields),
+                    sources=tuple(r.sources),
                 ),
             )
             for r in rows
@@ -267,17 +273,7 @@ class SqlDeliveryQueue(DeliveryLog):
             self._time(lease_until),
             [r[0] for r in rows],
         )
-        return [
-            Delivery(
-                id=delivery_id,
-                endpoint=endpoint,
-                event_id=event_id,
-                body=shaped_body(body, PayloadMode(mode)),
-                attempts=attempts,
-                lease_until=lease_until,
-            )
-            for delivery_id, endpoint, event_id, attempts, mode, body in rows
-        ]
+        return [_delivery(row, lease_until) for row in rows]
 
     # -- outcomes --------------------------------------------------------------------------
 
@@ -420,6 +416,29 @@ class SqlDeliveryQueue(DeliveryLog):
                 )
                 SqlOutboxRepository(conn).add(event)
         return disabled
+
+
+def _delivery(row: Any, lease_until: datetime) -> Delivery:
+    """A claimed row as sent: its body shaped for its endpoint (as stored when it asks for
+    the full event and no transform); a transform that fails on this event leaves an empty
+    body and the reason, which the dispatcher records as a failed attempt."""
+    delivery_id, endpoint, event_id, attempts, mode, stored, transform, event_type, cls = row
+    problem = None
+    try:
+        body = shaped_body(stored, PayloadMode(mode), transform)
+    except TransformFailed as exc:
+        body, problem = b"", f"transform failed: {exc}"
+    return Delivery(
+        id=delivery_id,
+        endpoint=endpoint,
+        event_id=event_id,
+        body=body,
+        attempts=attempts,
+        lease_until=lease_until,
+        event_type=event_type,
+        class_name=cls,
+        problem=problem,
+    )
 
 
 def _escaped(result: AttemptResult) -> AttemptResult:

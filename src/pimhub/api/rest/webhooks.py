@@ -35,8 +35,11 @@ DeliveryId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A delivery's i
 # A rotation overlap longer than a year defeats rotating (and far longer overflows a date).
 MAX_OVERLAP_HOURS = 24 * 366
 ENDPOINT_DOC = object_doc(
-    "url (required), description, eventTypes[], classes[], changedFields[], "
-    "payload ('full' | 'thin'), enabled, rateLimit (deliveries/s); see docs/webhooks.md"
+    "url (required), description, eventTypes[] (catalog types, inbound types such as "
+    "magento.order.placed, or patterns such as magento.*), classes[], changedFields[], "
+    "payload ('full' | 'thin'), enabled, rateLimit (deliveries/s), sources[] (inbound "
+    "sources heard; empty: any), transform (a JMESPath expression reshaping the body, or "
+    "null); see docs/webhooks.md"
 )
 
 
@@ -140,6 +143,9 @@ def delivery_filter(
     endpoint: Annotated[str | None, Query(description="Endpoint id")] = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     event_type: Annotated[str | None, Query(alias="eventType")] = None,
+    event_id: Annotated[
+        str | None, Query(alias="eventId", description="One event's deliveries (its webhook-id)")
+    ] = None,
     uuid: Annotated[str | None, Query(description="Object uuid")] = None,
     business_key: Annotated[str | None, Query(alias="businessKey")] = None,
     since: Annotated[str | None, Query(description="Created at or after"), TIME] = None,
@@ -151,6 +157,7 @@ def delivery_filter(
             "endpoint": endpoint,
             "status": status.value if status else None,
             "eventType": event_type,
+            "eventId": event_id,
             "uuid": uuid,
             "businessKey": business_key,
             "since": since,
@@ -202,7 +209,7 @@ def replay_many(hooks: Hooks, where: Filter) -> OrjsonResponse:
             [
                 FieldError(
                     "query",
-                    "give endpoint, status, eventType, uuid, businessKey, since or until",
+                    "give endpoint, status, eventType, eventId, uuid, businessKey, since or until",
                     "required",
                 )
             ],
