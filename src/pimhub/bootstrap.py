@@ -207,6 +207,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             access.authenticate,
             clock=utc_now,
             rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
+            committed=uow.committed,  # an in-process dispatcher delivers at once
         ),
         feeds=FeedService(sources, SqlRefusalStore(engine), catalog, clock=utc_now),
         brokers=BrokerService(

@@ -25,7 +25,7 @@ USER_KEY_PREFIX = "user:"
 _KEY_PATTERN = re.compile(r"^phk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _SCOPE_PATTERN = re.compile(
     r"^(admin|integrate|(read|read-drafts|write|delete|review|publish)(:(\*|[A-Z][A-Za-z0-9]*))?"
-    r"|datahub:[a-z][a-z0-9_-]{0,63})$"
+    r"|datahub:[a-z][a-z0-9_-]{0,63}|inbound(:[a-z][a-z0-9_-]{0,29})?)$"
 )
 ENVIRONMENTS = ("production", "staging", "development", "test")
 
@@ -45,7 +45,8 @@ class Action(StrEnum):
 
 
 _ACTIONS = frozenset(a.value for a in Action)
-_WHOLE = frozenset({"admin", "integrate"})  # scopes that name no class
+# Scopes that name no class; `inbound` lets a key post to every api-key inbound source.
+_WHOLE = frozenset({"admin", "integrate", "inbound"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,8 @@ def parse_scopes(raw: list[str]) -> tuple[str, ...]:
                 FieldError(
                     "scopes",
                     f"'{item}' is not a scope; use admin, integrate, "
-                    "read|read-drafts|write|delete|review|publish[:Class|*] or "
-                    "datahub:<configuration>",
+                    "read|read-drafts|write|delete|review|publish[:Class|*], "
+                    "datahub:<configuration> or inbound[:<source>]",
                 )
             )
             continue

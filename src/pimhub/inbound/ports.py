@@ -30,8 +30,11 @@ class SourceRepository(Protocol):
         sealed: str | None,
         feed: EndpointSpec | None,
         now: datetime,
+        *,
+        feed_sealed: str | None = None,
     ) -> StoredSource | None:
-        """None when a source of that name exists."""
+        """None when a source of that name exists. `feed_sealed`: the feed row's secret
+        (sealed; the dispatcher decrypts every row's), else the source's."""
 
     def get(self, name: str) -> StoredSource | None: ...
     def all(self) -> list[StoredSource]: ...
@@ -43,6 +46,7 @@ class SourceRepository(Protocol):
         now: datetime,
         *,
         expected_version: int | None = None,
+        feed_sealed: str | None = None,
     ) -> bool:
         """False when the source is gone, or its version is not `expected_version`."""
 

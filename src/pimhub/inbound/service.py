@@ -3,15 +3,53 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
+
+import structlog
 
 from pimhub.access.keys import ApiKey
+from pimhub.catalog.errors import (
+    CatalogError,
+    FieldError,
+    PayloadTooLarge,
+    StaleVersion,
+)
+from pimhub.catalog.retry import retrying
+from pimhub.events.endpoints import type_matches
 from pimhub.events.ports import Sealer
-from pimhub.inbound.messages import InboundMessage, MessageFilter, Receipt
+from pimhub.inbound import decode, extract, schemes
+from pimhub.inbound.errors import (
+    InvalidMessage,
+    InvalidSource,
+    MessageNotFound,
+    MessageUnverified,
+    SourceDisabled,
+    SourceExists,
+    SourceNotFound,
+)
+from pimhub.inbound.messages import (
+    AcceptedMessage,
+    InboundMessage,
+    MessageFilter,
+    Outcome,
+    Receipt,
+    RejectedMessage,
+    Verification,
+    payload_hash,
+)
 from pimhub.inbound.ports import Inbox, SourceRepository
-from pimhub.inbound.sources import StoredSource
+from pimhub.inbound.source_cache import LoadedSource, SourceCache
+from pimhub.inbound.sources import Scheme, SourceSpec, StoredSource, parse_source
+from pimhub.inbound.validation import validate
+
+log = structlog.get_logger("pimhub.inbound")
+
+DISABLED_RETRY_AFTER = 60  # seconds a sender should wait before trying a disabled source again
+MAX_AUDITED_SIZE = 2**31 - 1  # inbound_messages.size is a 32-bit integer
+DEFAULT_DEDUPE_DAYS = 7
 
 
 class InboundService:
@@ -25,6 +63,7 @@ class InboundService:
         clock: Callable[[], datetime],
         rotation_overlap: timedelta = timedelta(hours=24),
         cache_seconds: float = 2.0,
+        committed: list[Callable[[], None]] | None = None,
     ) -> None:
         self.sources = sources
         self.inbox = inbox
@@ -33,40 +72,139 @@ class InboundService:
         self.clock = clock
         self.rotation_overlap = rotation_overlap
         self.cache_seconds = cache_seconds
+        # Called after an accepted message commits (an in-process dispatcher's notify), the
+        # list itself kept so that hooks added later are called too.
+        self.committed = committed if committed is not None else []
+        self.cache = SourceCache(sources, sealer, cache_seconds)
 
     # -- sources ---------------------------------------------------------------------------
 
     def add_source(self, body: Any, secret: str | None = None) -> tuple[StoredSource, str | None]:
         """A new source; returns it and the secret to give the sender (generated unless
-        `secret` is given; None for the api-key scheme). The secret is shown only here."""
-        raise NotImplementedError
+        `secret` is given, here or as the body's "secret"; None for the api-key scheme). The
+        secret is shown only here."""
+        if isinstance(body, Mapping) and "secret" in body:
+            body = dict(body)
+            given = body.pop("secret")
+            secret = secret if secret is not None else given
+        spec = parse_source(body)
+        plain = self._secret(spec.scheme, secret)
+        sealed = self.sealer.encrypt(plain) if plain is not None else None
+        feed = spec.feed_endpoint()
+        now = self.clock()
+        stored = retrying(
+            lambda: self.sources.add(
+                spec, spec.to_dict(), sealed, feed, now, feed_sealed=self._feed_secret(feed)
+            )
+        )
+        self.cache.drop(spec.name)
+        if stored is None:
+            raise SourceExists(f"an inbound source named '{spec.name}' exists")
+        log.info("inbound.source_added", source=spec.name, scheme=spec.scheme.value)
+        return stored, plain
 
     def update_source(
         self, name: str, body: Any, *, expected_version: int | None = None
     ) -> StoredSource:
-        raise NotImplementedError
+        """The given keys of `body` changed (the rest kept). With `expected_version`, a source
+        saved meanwhile is a StaleVersion; without, the change always applies."""
+        current = self.get_source(name)
+        spec = parse_source(body, current.spec)
+        if spec.scheme is not current.spec.scheme:
+            detail = "a source's scheme cannot change (its secret is the scheme's); add a new one"
+            raise InvalidSource(detail, [FieldError("scheme", detail, "immutable")])
+        feed = spec.feed_endpoint()
+        now = self.clock()
+        saved = retrying(
+            lambda: self.sources.save(
+                spec,
+                spec.to_dict(),
+                feed,
+                now,
+                expected_version=expected_version,
+                feed_sealed=self._feed_secret(feed),
+            )
+        )
+        self.cache.drop(name)
+        if not saved:
+            latest = self.get_source(name)  # SourceNotFound when it went away meanwhile
+            raise StaleVersion(
+                f"the source '{name}' is at version {latest.version}, not {expected_version}",
+                latest.version,
+            )
+        return self.get_source(name)
 
     def get_source(self, name: str) -> StoredSource:
-        raise NotImplementedError
+        stored = self.sources.get(name)
+        if stored is None:
+            raise SourceNotFound(f"no inbound source named '{name}'")
+        return stored
 
     def all_sources(self) -> list[StoredSource]:
-        raise NotImplementedError
+        return self.sources.all()
 
     def remove_source(self, name: str) -> None:
-        raise NotImplementedError
+        removed = retrying(lambda: self.sources.remove(name))
+        self.cache.drop(name)
+        if not removed:
+            raise SourceNotFound(f"no inbound source named '{name}'")
 
     def rotate_secret(
         self, name: str, secret: str | None = None, overlap: timedelta | None = None
     ) -> str:
         """A new secret (generated unless given); the old one stays valid for `overlap`."""
-        raise NotImplementedError
+        current = self.get_source(name)
+        plain = self._secret(current.spec.scheme, secret)
+        if plain is None:
+            detail = "api-key sources have no secret: revoke or create hub API keys instead"
+            raise InvalidSource(detail, [FieldError("scheme", detail, "no-secret")])
+        overlap = self.rotation_overlap if overlap is None else overlap
+        if overlap < timedelta(0):
+            raise InvalidSource("the overlap cannot be negative", [FieldError("overlap", "< 0")])
+        now = self.clock()
+        sealed = self.sealer.encrypt(plain)
+        rotated = retrying(lambda: self.sources.rotate(name, sealed, now + overlap, now))
+        self.cache.drop(name)
+        if not rotated:
+            raise SourceNotFound(f"no inbound source named '{name}'")
+        log.info("inbound.secret_rotated", source=name, overlap_seconds=overlap.total_seconds())
+        return plain
+
+    def _secret(self, scheme: Scheme, given: str | None) -> str | None:
+        if given is None:
+            return schemes.new_secret(scheme)
+        problem = (
+            schemes.secret_problem(scheme, given) if isinstance(given, str) else "must be a text"
+        )
+        if problem is not None:
+            raise InvalidSource(f"secret: {problem}", [FieldError("secret", problem)])
+        return given
+
+    def _feed_secret(self, feed: object) -> str | None:
+        # The feed row is a pipeline destination, whose secret every worker decrypts; it
+        # signs nothing, so a random one will do.
+        return self.sealer.encrypt(secrets.token_urlsafe(24)) if feed is not None else None
 
     # -- receiving -------------------------------------------------------------------------
 
     def max_bytes(self, name: str) -> int | None:
         """The source's body limit, from the cache (None: no such source), so the route can
         refuse an oversized body before reading it."""
-        raise NotImplementedError
+        source = self.cache.get(name).source
+        return source.spec.max_bytes if source is not None else None
+
+    def known_max_bytes(self, name: str) -> int | None:
+        """max_bytes when the cache holds the source fresh, else None, reading nothing (the
+        route calls it on the event loop, and max_bytes on a thread only when it is None)."""
+        entry = self.cache.fresh(name)
+        return entry.source.spec.max_bytes if entry and entry.source else None
+
+    def refuse_too_large(self, name: str, size: int, remote: str | None) -> NoReturn:
+        """Audits and raises the refusal of a body over the limit that the route did not
+        (entirely) read: SourceDisabled first when the source is off, else PayloadTooLarge."""
+        entry = self._known(name)
+        spec = self._enabled(entry, name, payload_hash(b""), size, remote)
+        raise self._too_large(spec, name, payload_hash(b""), size, remote)
 
     def receive(
         self, name: str, headers: Mapping[str, str], body: bytes, remote: str | None
@@ -75,14 +213,155 @@ class InboundService:
         `headers` have lower-case names. Raises SourceNotFound, SourceDisabled,
         MessageUnverified, InvalidMessage, PayloadTooLarge or NulCharacter (each refusal is
         audited first, but for unknown sources)."""
-        raise NotImplementedError
+        received = self.clock()
+        entry = self._known(name)
+        hashed = payload_hash(body)
+        spec = self._enabled(entry, name, hashed, len(body), remote)
+        if len(body) > spec.max_bytes:
+            raise self._too_large(spec, name, hashed, len(body), remote)
+        try:
+            schemes.verify(spec, entry.keys(received), headers, body, received, self.authenticate)
+        except MessageUnverified as exc:
+            self._audit(name, exc, Verification.FAILED, hashed, len(body), remote, received)
+            raise
+        found: dict[str, str | None] = {}
+        try:
+            accepted = self._read(entry, spec, headers, body, hashed, remote, received, found)
+        except CatalogError as exc:
+            self._audit(
+                name, exc, Verification.PASSED, hashed, len(body), remote, received, **found
+            )
+            raise
+        receipt = retrying(lambda: self.inbox.accept(accepted))
+        if receipt.outcome is Outcome.ACCEPTED:
+            self._notify()
+        return receipt
+
+    def _known(self, name: str) -> LoadedSource:
+        entry = self.cache.get(name)
+        if entry.source is None:
+            raise SourceNotFound(f"no inbound source named '{name}'")
+        return entry
+
+    def _enabled(
+        self, entry: LoadedSource, name: str, hashed: str, size: int, remote: str | None
+    ) -> SourceSpec:
+        assert entry.source is not None
+        spec = entry.source.spec
+        if not spec.enabled:
+            refusal = SourceDisabled(
+                f"the inbound source '{name}' is disabled; send the message again later"
+            )
+            refusal.retry_after = DISABLED_RETRY_AFTER
+            self._audit(name, refusal, Verification.NOT_CHECKED, hashed, size, remote)
+            raise refusal
+        return spec
+
+    def _too_large(
+        self, spec: SourceSpec, name: str, hashed: str, size: int, remote: str | None
+    ) -> PayloadTooLarge:
+        detail = f"the body is larger than the source's limit of {spec.max_bytes} bytes"
+        refusal = PayloadTooLarge(detail, [FieldError("body", detail, "payload-too-large")])
+        self._audit(name, refusal, Verification.NOT_CHECKED, hashed, size, remote)
+        return refusal
+
+    def _read(
+        self,
+        entry: LoadedSource,
+        spec: SourceSpec,
+        headers: Mapping[str, str],
+        body: bytes,
+        hashed: str,
+        remote: str | None,
+        received: datetime,
+        found: dict[str, str | None],
+    ) -> AcceptedMessage:
+        """The message as the inbox stores it; `found` collects the id, type and key as they
+        are read, so that a later refusal audits them."""
+        decode.check_media_type(headers)
+        text, payload = decode.decode(body)
+        message_id = found["message_id"] = extract.message_id(spec, headers, payload, hashed)
+        event_type = found["event_type"] = extract.event_type(spec, headers, payload, hashed)
+        found["key"] = extract.message_key(spec, headers, payload, hashed)
+        if spec.event_types and not any(
+            type_matches(pattern, event_type) for pattern in spec.event_types
+        ):
+            detail = f"the source '{spec.name}' does not take events of type '{event_type}'"
+            raise InvalidMessage(detail, [FieldError("eventType", detail, "type-not-allowed")])
+        validator = entry.validators.get(event_type)
+        if validator is not None:
+            validate(validator, payload, event_type)
+        return AcceptedMessage(
+            source=spec.name,
+            message_id=message_id,
+            event_type=event_type,
+            key=found["key"],
+            received_at=received,
+            body=text,
+            payload=payload,
+            payload_hash=hashed,
+            size=len(body),
+            remote=remote,
+        )
+
+    def _audit(
+        self,
+        name: str,
+        refusal: CatalogError,
+        verification: Verification,
+        hashed: str,
+        size: int,
+        remote: str | None,
+        received: datetime | None = None,
+        **found: str | None,
+    ) -> None:
+        rejected = RejectedMessage(
+            source=name,
+            received_at=received or self.clock(),
+            verification=verification,
+            problem=refusal.code,
+            reason=refusal.detail,
+            payload_hash=hashed,
+            size=min(size, MAX_AUDITED_SIZE),
+            remote=remote,
+            message_id=found.get("message_id"),
+            event_type=found.get("event_type"),
+            key=found.get("key"),
+        )
+        retrying(lambda: self.inbox.reject(rejected))
+
+    def _notify(self) -> None:
+        for hook in self.committed:
+            try:
+                hook()
+            except Exception:
+                # The message is stored; a failing listener must not make it look refused.
+                log.exception("inbound.commit_hook_failed")
 
     # -- audit -----------------------------------------------------------------------------
 
     def messages(
         self, where: MessageFilter, *, limit: int = 100, before_id: int | None = None
     ) -> list[InboundMessage]:
-        raise NotImplementedError
+        return self.inbox.messages(where, max(1, min(limit, 1000)), before_id)
 
     def message(self, message_id: int) -> InboundMessage:
-        raise NotImplementedError
+        found = self.inbox.message(message_id)
+        if found is None:
+            raise MessageNotFound(f"no inbound message with id {message_id}")
+        return found
+
+    def message_body(self, message_id: int) -> str | None:
+        """The body of an accepted message as received (None for others)."""
+        return self.inbox.body(message_id)
+
+    def counts(self, since: datetime) -> dict[tuple[str, str], int]:
+        """Messages received since `since` by (source, outcome), for /metrics."""
+        return self.inbox.counts(since)
+
+    def prune(self, before: datetime) -> int:
+        """Deletes audit rows received before `before`; accepted ones are kept for the longest
+        dedupe window of any source, so that repeats are still recognised."""
+        days = max((s.spec.dedupe_days for s in self.sources.all()), default=DEFAULT_DEDUPE_DAYS)
+        keep_after = min(before, self.clock() - timedelta(days=days))
+        return retrying(lambda: self.inbox.prune(before, keep_after))

@@ -38,6 +38,12 @@ from pimhub.catalog.objects import iso
 from pimhub.events.endpoints import EndpointSpec
 
 FEED_KIND = "catalog-feed"  # the pipeline destination kind that applies a source's events
+NAME_PATTERN = r"[a-z][a-z0-9_-]{0,29}"
+MAX_BODY_LIMIT = 16 * 1024 * 1024  # the largest maxBytes a source may set
+MAX_MESSAGE_ID = 255  # inbound_messages.message_id
+MAX_KEY = 255  # inbound_messages.key, outbox.business_key
+DEFAULT_SECRET_HEADER = "x-webhook-secret"  # shared-secret
+IDEMPOTENCY_HEADER = "idempotency-key"  # shared-secret and api-key: the default message id
 
 
 class Scheme(StrEnum):
@@ -152,6 +158,16 @@ class SourceSpec:
         )
 
 
+# What a source reads when it names no messageId or eventType. A message id of None means:
+# the Idempotency-Key header when the sender sends one, else the SHA-256 of the body.
+SCHEME_DEFAULTS: dict[Scheme, tuple[Extract | None, TypeRule]] = {
+    Scheme.STANDARD_WEBHOOKS: (Extract(header="webhook-id"), TypeRule(Extract(path="type"))),
+    Scheme.MAGEOS: (Extract(path="id"), TypeRule(Extract(path="type"), prefix="magento.")),
+    Scheme.SHARED_SECRET: (None, TypeRule(Extract(path="type"))),
+    Scheme.API_KEY: (None, TypeRule(Extract(path="type"))),
+}
+
+
 def feed_endpoint_id(source: str) -> str:
     return f"feed-{source}"
 
@@ -190,4 +206,7 @@ class SourceSecrets:
 def parse_source(body: Any, base: SourceSpec | None = None) -> SourceSpec:
     """A SourceSpec from a JSON-like mapping; with `base`, only the given keys change. Every
     problem is reported at once, by path (InvalidSource)."""
-    raise NotImplementedError  # inbound helper
+    # Imported here: the parser needs the extract and validation modules, which import this one.
+    from pimhub.inbound.source_parser import parse
+
+    return parse(body, base)

@@ -1,15 +1,386 @@
-"""(stub: filled in by its owner)"""
+"""Inbound sources (with the feed destination row of a source that applies its events to the
+catalog) and the inbox: the audit of every request, and accepted messages stored with their
+outbox event in one transaction."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Insert, Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from pimhub.catalog.ids import new_event_id
+from pimhub.events.endpoints import EndpointSpec
+from pimhub.inbound.messages import (
+    AcceptedMessage,
+    InboundMessage,
+    MessageFilter,
+    Outcome,
+    Receipt,
+    RejectedMessage,
+    Verification,
+    inbound_event_payload,
+    inbound_order_key,
+)
+from pimhub.inbound.sources import (
+    FEED_KIND,
+    SourceSecrets,
+    SourceSpec,
+    StoredSource,
+    feed_endpoint_id,
+    parse_source,
+)
+from pimhub.storage.engine import begin_write
+from pimhub.storage.tables import inbound_messages as m
+from pimhub.storage.tables import inbound_sources as s
+from pimhub.storage.tables import outbox
+from pimhub.storage.tables import webhook_endpoints as ep
+from pimhub.storage.webhook_endpoints import spec_columns
+
+REMOTE_CHARS = 64  # inbound_messages.remote
+REASON_CHARS = 2000
+
+
+def _endpoint_columns(spec: EndpointSpec) -> dict[str, Any]:
+    # spec_columns may or may not carry the inbound filters yet; these are the feed's own.
+    return {**spec_columns(spec), "sources": list(spec.sources), "transform": spec.transform}
 
 
 class SqlSourceRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def add(
+        self,
+        spec: SourceSpec,
+        config: dict[str, Any],
+        sealed: str | None,
+        feed: EndpointSpec | None,
+        now: datetime,
+        *,
+        feed_sealed: str | None = None,
+    ) -> StoredSource | None:
+        """None when a source of that name exists. `feed_sealed` is the feed row's (unused,
+        but decryptable) secret; without it, the source's."""
+        with begin_write(self.engine) as conn:
+            if conn.execute(select(s.c.name).where(s.c.name == spec.name)).first():
+                return None
+            conn.execute(
+                insert(s).values(
+                    name=spec.name,
+                    scheme=spec.scheme.value,
+                    config=config,
+                    enabled=spec.enabled,
+                    secret=sealed,
+                    version=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            if feed is not None:
+                self._add_feed(conn, spec.name, feed, feed_sealed or sealed, now)
+        return self.get(spec.name)
+
+    def _add_feed(
+        self, conn: Connection, name: str, feed: EndpointSpec, sealed: str | None, now: datetime
+    ) -> None:
+        if sealed is None:
+            raise ValueError("a feed destination row needs a sealed secret")
+        high_water = conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar()
+        conn.execute(
+            insert(ep).values(
+                endpoint_id=feed_endpoint_id(name),
+                kind=FEED_KIND,
+                after_outbox_id=high_water,
+                secret=sealed,
+                consecutive_failures=0,
+                created_at=now,
+                updated_at=now,
+                **_endpoint_columns(feed),
+            )
+        )
+
+    def get(self, name: str) -> StoredSource | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s).where(s.c.name == name)).first()
+        return _stored(row) if row else None
+
+    def all(self) -> list[StoredSource]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s).order_by(s.c.name)).all()
+        return [_stored(r) for r in rows]
+
+    def save(
+        self,
+        spec: SourceSpec,
+        config: dict[str, Any],
+        feed: EndpointSpec | None,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+        feed_sealed: str | None = None,
+    ) -> bool:
+        """False when the source is gone, or its version is not `expected_version`. The feed
+        row is added, changed or removed with it (its updated_at moves, so running workers
+        rebuild the feed)."""
+        with begin_write(self.engine) as conn:
+            query = update(s).where(s.c.name == spec.name)
+            if expected_version is not None:
+                query = query.where(s.c.version == expected_version)
+            done = conn.execute(
+                query.values(
+                    scheme=spec.scheme.value,
+                    config=config,
+                    enabled=spec.enabled,
+                    version=s.c.version + 1,
+                    updated_at=now,
+                )
+            )
+            if done.rowcount != 1:
+                return False
+            endpoint_id = feed_endpoint_id(spec.name)
+            if feed is None:
+                conn.execute(delete(ep).where(ep.c.endpoint_id == endpoint_id))
+                return True
+            changed = conn.execute(
+                update(ep)
+                .where(ep.c.endpoint_id == endpoint_id)
+                .values(**_endpoint_columns(feed), updated_at=now)
+            )
+            if changed.rowcount == 0:
+                sealed = (
+                    feed_sealed
+                    or conn.execute(select(s.c.secret).where(s.c.name == spec.name)).scalar()
+                )
+                self._add_feed(conn, spec.name, feed, sealed, now)
+        return True
+
+    def remove(self, name: str) -> bool:
+        with begin_write(self.engine) as conn:
+            conn.execute(delete(ep).where(ep.c.endpoint_id == feed_endpoint_id(name)))
+            done = conn.execute(delete(s).where(s.c.name == name))
+        return done.rowcount == 1
+
+    def secrets(self, name: str) -> SourceSecrets | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(s.c.secret, s.c.previous_secret, s.c.previous_secret_until).where(
+                    s.c.name == name
+                )
+            ).first()
+        if row is None:
+            return None
+        return SourceSecrets(row.secret, row.previous_secret, row.previous_secret_until)
+
+    def rotate(self, name: str, sealed: str, previous_until: datetime, now: datetime) -> bool:
+        with begin_write(self.engine) as conn:
+            done = conn.execute(
+                update(s)
+                .where(s.c.name == name)
+                .values(
+                    previous_secret=s.c.secret,
+                    previous_secret_until=previous_until,
+                    secret=sealed,
+                    updated_at=now,
+                )
+            )
+        return done.rowcount == 1
+
+
+def _stored(row: Row[Any]) -> StoredSource:
+    config = dict(row.config)
+    config["enabled"] = row.enabled  # the column decides (enable/disable touch only it)
+    return StoredSource(
+        spec=parse_source(config),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        has_secret=row.secret is not None,
+        previous_secret_until=row.previous_secret_until,
+    )
+
+
+_MESSAGE_COLUMNS = (
+    m.c.id, m.c.source, m.c.message_id, m.c.event_type, m.c.key, m.c.received_at,
+    m.c.verification, m.c.outcome, m.c.problem, m.c.reason, m.c.payload_hash, m.c.size,
+    m.c.remote, m.c.event_id, m.c.duplicate_of,
+)  # fmt: skip
+
+
+def _accepting(dialect: str) -> Insert:
+    """INSERT of an accepted row that does nothing when the source already accepted the
+    message id (the partial unique index): the one statement that de-duplicates, race-free."""
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        build(m)
+        .on_conflict_do_nothing(
+            index_elements=[m.c.source, m.c.message_id],
+            index_where=m.c.outcome == Outcome.ACCEPTED.value,
+        )
+        .returning(m.c.id)
+    )
+
 
 class SqlInbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._accepting = _accepting(engine.dialect.name)
+
+    def accept(self, message: AcceptedMessage) -> Receipt:
+        # begin_write turns a lost race (deadlock, serialization failure) into WriteConflict,
+        # which the service retries as a whole.
+        with begin_write(self.engine) as conn:
+            return self._accept(conn, message)
+
+    def _accept(self, conn: Connection, message: AcceptedMessage) -> Receipt:
+        event_id = new_event_id()
+        common = {
+            "source": message.source,
+            "message_id": message.message_id,
+            "event_type": message.event_type,
+            "key": message.key,
+            "received_at": message.received_at,
+            "verification": Verification.PASSED.value,
+            "payload_hash": message.payload_hash,
+            "size": message.size,
+            "remote": _remote(message.remote),
+        }
+        row_id = conn.execute(
+            self._accepting.values(
+                **common, outcome=Outcome.ACCEPTED.value, body=message.body, event_id=event_id
+            )
+        ).scalar()
+        if row_id is not None:
+            conn.execute(
+                insert(outbox).values(
+                    event_id=event_id,
+                    event_type=message.event_type,
+                    class_name=message.source,
+                    object_uuid=None,
+                    business_key=message.key,
+                    version=0,
+                    changed_fields=[],
+                    payload=inbound_event_payload(message),
+                    created_at=message.received_at,
+                    order_key=inbound_order_key(message.source, message.key, event_id),
+                )
+            )
+            return Receipt(Outcome.ACCEPTED, row_id, event_id)
+        original = conn.execute(
+            select(m.c.id, m.c.event_id).where(
+                m.c.source == message.source,
+                m.c.message_id == message.message_id,
+                m.c.outcome == Outcome.ACCEPTED.value,
+            )
+        ).one()
+        duplicate = conn.execute(
+            insert(m)
+            .values(
+                **common,
+                outcome=Outcome.DUPLICATE.value,
+                event_id=original.event_id,
+                duplicate_of=original.id,
+            )
+            .returning(m.c.id)
+        ).scalar_one()
+        return Receipt(Outcome.DUPLICATE, duplicate, original.event_id, original.id)
+
+    def reject(self, message: RejectedMessage) -> int:
+        with begin_write(self.engine) as conn:
+            return int(
+                conn.execute(
+                    insert(m)
+                    .values(
+                        source=message.source,
+                        message_id=message.message_id,
+                        event_type=message.event_type,
+                        key=message.key,
+                        received_at=message.received_at,
+                        verification=message.verification.value,
+                        outcome=Outcome.REJECTED.value,
+                        problem=message.problem[:40],
+                        reason=message.reason[:REASON_CHARS],
+                        payload_hash=message.payload_hash,
+                        size=message.size,
+                        remote=_remote(message.remote),
+                    )
+                    .returning(m.c.id)
+                ).scalar_one()
+            )
+
+    def messages(
+        self, where: MessageFilter, limit: int, before_id: int | None
+    ) -> list[InboundMessage]:
+        query = select(*_MESSAGE_COLUMNS).order_by(m.c.id.desc()).limit(limit)
+        conditions = [
+            (where.source, m.c.source),
+            (where.event_type, m.c.event_type),
+            (where.key, m.c.key),
+            (where.outcome.value if where.outcome else None, m.c.outcome),
+        ]
+        for value, column in conditions:
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(m.c.received_at >= where.since)
+        if where.until is not None:
+            query = query.where(m.c.received_at < where.until)
+        if before_id is not None:
+            query = query.where(m.c.id < before_id)
+        with self.engine.connect() as conn:
+            return [_message(r) for r in conn.execute(query)]
+
+    def message(self, message_id: int) -> InboundMessage | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_MESSAGE_COLUMNS).where(m.c.id == message_id)).first()
+        return _message(row) if row else None
+
+    def body(self, message_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(m.c.body).where(m.c.id == message_id)).scalar()
+
+    def counts(self, since: datetime) -> dict[tuple[str, str], int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.c.source, m.c.outcome, func.count())
+                .where(m.c.received_at >= since)
+                .group_by(m.c.source, m.c.outcome)
+            ).all()
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    def prune(self, before: datetime, keep_accepted_after: datetime) -> int:
+        with begin_write(self.engine) as conn:
+            done = conn.execute(
+                delete(m).where(
+                    m.c.received_at < before,
+                    (m.c.outcome != Outcome.ACCEPTED.value)
+                    | (m.c.received_at < keep_accepted_after),
+                )
+            )
+        return int(done.rowcount)
+
+
+def _remote(remote: str | None) -> str | None:
+    return remote[:REMOTE_CHARS] if remote else None
+
+
+def _message(row: Any) -> InboundMessage:
+    return InboundMessage(
+        id=row.id,
+        source=row.source,
+        message_id=row.message_id,
+        event_type=row.event_type,
+        key=row.key,
+        received_at=row.received_at,
+        verification=Verification(row.verification),
+        outcome=Outcome(row.outcome),
+        problem=row.problem,
+        reason=row.reason,
+        payload_hash=row.payload_hash,
+        size=row.size,
+        remote=row.remote,
+        event_id=row.event_id,
+        duplicate_of=row.duplicate_of,
+    )

@@ -1,0 +1,152 @@
+"""JSON Schemas of inbound event types (Draft 2020-12, the jsonschema library): checked against
+the meta-schema when a source is saved, compiled once per source version, applied to every
+message of the type.
+
+References stay inside the schema: a `$ref` to anything but `#...` is refused at save, and
+the validator's registry retrieves nothing, so a schema can never make the hub fetch a URL."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from pimhub.catalog.errors import FieldError
+from pimhub.inbound.errors import InvalidMessage
+
+DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
+MAX_SCHEMA_BYTES = 64 * 1024  # one type's schema, as JSON
+MAX_SCHEMAS_BYTES = 256 * 1024  # all of a source's schemas
+MAX_REPORTED = 20  # errors listed in one refusal
+MAX_ERROR_TEXT = 300
+_ROOT = "urn:pimhub:inbound-schema"
+_REF_KEYS = ("$ref", "$dynamicRef")
+
+
+def _retrieve_nothing(uri: str) -> Resource[Any]:
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+
+# Resolves references within a schema only: a remote one is Unresolvable, never fetched.
+LOCAL_ONLY: Registry[Any] = Registry(retrieve=_retrieve_nothing)  # type: ignore[call-arg]
+
+
+def schema_problems(schema: Any, where: str) -> list[FieldError]:
+    """Why `schema` cannot be a type's JSON Schema (empty: it can). `where` is its field path."""
+    if not isinstance(schema, Mapping):
+        return [FieldError(where, "a JSON Schema is an object", "invalid-schema")]
+    try:
+        size = len(orjson.dumps(schema))
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        return [FieldError(where, f"is not JSON: {exc}", "invalid-schema")]
+    if size > MAX_SCHEMA_BYTES:
+        return [FieldError(where, f"is larger than {MAX_SCHEMA_BYTES} bytes", "too-large")]
+    declared = schema.get("$schema")
+    if declared is not None and (
+        not isinstance(declared, str) or declared.rstrip("#") != DRAFT_URI
+    ):
+        return [FieldError(f"{where}.$schema", f"only {DRAFT_URI} (Draft 2020-12) is supported")]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        at = "".join(f"/{p}" for p in exc.path) or "/"
+        return [FieldError(where, f"{_short(exc.message)} (at {at})", "invalid-schema")]
+    return _reference_problems(schema, where)
+
+
+def _reference_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
+    refs = list(_references(schema))
+    problems = [
+        FieldError(where, f"the reference '{_short(ref)}' leaves the schema; only '#...' "
+                   "references within it are allowed", "remote-reference")
+        for ref in refs if not ref.startswith("#")
+    ]  # fmt: skip
+    if problems or _has_nested_id(schema):
+        # Nested $id resources resolve their own '#' references; the run-time check sees them.
+        return problems
+    resolver = LOCAL_ONLY.with_resource(
+        _ROOT, Resource.from_contents(schema, default_specification=DRAFT202012)
+    ).resolver(_ROOT)
+    for ref in refs:
+        if ref.startswith("#/") or ref == "#":
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                problems.append(
+                    FieldError(where, f"the reference '{_short(ref)}' points nowhere", "bad-ref")
+                )
+    return problems
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _references(schema: Mapping[str, Any]) -> Iterator[str]:
+    for item in _walk(schema):
+        if isinstance(item, Mapping):
+            for key in _REF_KEYS:
+                if isinstance(ref := item.get(key), str):
+                    yield ref
+
+
+def _has_nested_id(schema: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(item, Mapping) and item is not schema and isinstance(item.get("$id"), str)
+        for item in _walk(schema)
+    )
+
+
+def compile_schemas(schemas: Mapping[str, Mapping[str, Any]]) -> dict[str, Draft202012Validator]:
+    """A validator per event type (once per source version: building one costs far more than
+    checking a message)."""
+    return {
+        name: Draft202012Validator(schema, registry=LOCAL_ONLY) for name, schema in schemas.items()
+    }
+
+
+def validate(validator: Draft202012Validator, payload: Any, event_type: str) -> None:
+    """InvalidMessage listing (up to MAX_REPORTED) violations by JSON pointer."""
+    try:
+        found = list(itertools.islice(validator.iter_errors(payload), MAX_REPORTED + 1))
+    except Unresolvable as exc:
+        raise InvalidMessage(
+            f"the schema of {event_type} has a reference that cannot be resolved: {exc}",
+            [FieldError("schema", _short(str(exc)), "bad-ref")],
+        ) from None
+    if not found:
+        return
+    errors = [
+        FieldError(_pointer(e.absolute_path), _short(e.message), str(e.validator))
+        for e in sorted(found[:MAX_REPORTED], key=lambda e: _pointer(e.absolute_path))
+    ]
+    more = " (and more)" if len(found) > MAX_REPORTED else ""
+    raise InvalidMessage(
+        f"the body does not match the JSON Schema of {event_type}: {len(errors)} "
+        f"problem{'s' if len(errors) != 1 else ''}{more}, first at "
+        f"'{errors[0].field or '/'}': {errors[0].message}",
+        errors,
+    )
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    """RFC 6901: each step prefixed with '/', '~' written '~0' and '/' written '~1'."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
