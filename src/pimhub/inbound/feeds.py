@@ -197,6 +197,35 @@ class NotInbound(ValueError):
     """A delivered body that is no inbound event ({type, data: {source, payload}})."""
 
 
+class _Run:
+    """The deliveries of one deliver() call as its worker thread goes through them; stop()
+    tells which one is being written when the deadline came, and keeps any other from
+    starting."""
+
+    def __init__(self) -> None:
+        self.results: dict[int, AttemptResult] = {}
+        self._lock = threading.Lock()
+        self._running: int | None = None
+        self._stopped = False
+
+    def start(self, delivery_id: int) -> bool:
+        with self._lock:
+            if self._stopped:
+                return False
+            self._running = delivery_id
+            return True
+
+    def finish(self, delivery_id: int, result: AttemptResult) -> None:
+        with self._lock:
+            self.results[delivery_id] = result
+            self._running = None
+
+    def stop(self) -> tuple[dict[int, AttemptResult], int | None]:
+        with self._lock:
+            self._stopped = True
+            return dict(self.results), self._running
+
+
 class FeedDestination:
     """Applies a source's delivered events to the catalog (see the module's docstring)."""
 
@@ -213,43 +242,40 @@ class FeedDestination:
         remaining = (deadline - started).total_seconds()
         if remaining < MIN_SECONDS:
             return [_skipped(d, started) for d in deliveries]
-        results: dict[int, AttemptResult] = {}
-        stop = threading.Event()
+        run = _Run()
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(self._apply_all, deliveries, deadline, results, stop),
-                timeout=remaining,
+                asyncio.to_thread(self._apply_all, deliveries, deadline, run), timeout=remaining
             )
         except TimeoutError:
             # The thread cannot be interrupted: it finishes the delivery it is writing (a
             # retry of it changes nothing more) and starts no other.
-            stop.set()
-            done = dict(results)
+            done, running = run.stop()
             error = f"not finished within the delivery's lease ({remaining:.1f} s)"
-            return [done.get(d.id) or _failed(d, started, error) for d in deliveries]
+            now = self.service.clock()
+            return [
+                done.get(d.id)
+                or (_failed(d, started, error) if d.id == running else _skipped(d, now))
+                for d in deliveries
+            ]
         now = self.service.clock()
-        return [results.get(d.id) or _skipped(d, now) for d in deliveries]
+        return [run.results.get(d.id) or _skipped(d, now) for d in deliveries]
 
-    def _apply_all(
-        self,
-        deliveries: Sequence[Delivery],
-        deadline: datetime,
-        results: dict[int, AttemptResult],
-        stop: threading.Event,
-    ) -> None:
+    def _apply_all(self, deliveries: Sequence[Delivery], deadline: datetime, run: _Run) -> None:
         """In a worker thread: each delivery in turn until the deadline (those not started
         are handed back)."""
         try:
             self._refresh()
         except Exception as exc:
             now = self.service.clock()
+            error = f"the feed cannot be used: {_described(exc)}"
             for d in deliveries:
-                results[d.id] = _failed(d, now, f"the feed cannot be used: {_described(exc)}")
+                run.results[d.id] = _failed(d, now, error)
             return
         for delivery in deliveries:
-            if stop.is_set() or self.service.clock() >= deadline:
+            if self.service.clock() >= deadline or not run.start(delivery.id):
                 return
-            results[delivery.id] = self._apply_one(delivery)
+            run.finish(delivery.id, self._apply_one(delivery))
 
     def _refresh(self) -> None:
         """The source's current `apply` (its mapping may have been saved since this

@@ -34,7 +34,7 @@ def _refusal(row: Any) -> Refusal:
             for e in row.errors
             if isinstance(e, dict)
         ),
-        item=row.item,
+        item=row.item[0],
         created_at=row.created_at,
         resolved_at=row.resolved_at,
     )
@@ -48,7 +48,9 @@ def _stored(refusal: Refusal) -> dict[str, Any]:
     return {
         "key": key,
         "errors": [without_nul(e.as_dict()) for e in refusal.errors],
-        "item": without_nul(refusal.item),
+        # In a list of one: SQLite gives a JSON column numeric affinity, so a bare number
+        # (an item that is no object, refused as such) would come back as no JSON at all.
+        "item": [without_nul(refusal.item)],
     }
 
 

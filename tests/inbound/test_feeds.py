@@ -1,0 +1,497 @@
+"""Inbound feeds applied to the catalog (inbound.feeds), on both backends: an ERP stock feed
+updates products by SKU, authored by the source, versioned and with outbox events; refused
+items are listed with their reasons and replayed after a fix; a retried delivery refuses
+nothing twice; parallel feeds of the same SKUs lose no update; the deadline is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from itertools import count
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from pimhub.bootstrap import Hub
+from pimhub.catalog.clock import utc_now
+from pimhub.catalog.errors import CatalogError
+from pimhub.events.deliveries import AttemptResult, Delivery
+from pimhub.events.endpoints import WebhookEndpoint
+from pimhub.inbound import feeds as feeds_module
+from pimhub.inbound.errors import InvalidSource, RefusalNotFound, SourceNotFound
+from pimhub.inbound.feeds import FeedDestination, FeedService
+from pimhub.inbound.ports import Refusal
+from pimhub.inbound.sources import (
+    Extract,
+    FeedSpec,
+    Scheme,
+    SourceSpec,
+    StoredSource,
+    TypeRule,
+    feed_endpoint_id,
+)
+from pimhub.storage.inbound_refusals import SqlRefusalStore
+from pimhub.storage.tables import outbox
+from pimhub.transfer.mapping import InvalidMapping
+
+STOCK = "erp.stock.changed"
+MAPPING: dict[str, Any] = {
+    "class": "Product",
+    "fields": {"sku": "sku", "stock": {"column": "qty", "number": True}},
+}
+_ids = count(1)
+
+
+def erp(
+    mapping: dict[str, Any] | None = None, *, items: str | None = "items", create: bool = False
+) -> SourceSpec:
+    return SourceSpec(
+        name="erp",
+        scheme=Scheme.SHARED_SECRET,
+        event_type=TypeRule(Extract(value=STOCK)),
+        key=Extract(path="warehouse"),
+        apply=FeedSpec((STOCK,), mapping or MAPPING, items=items, create=create),
+    )
+
+
+class MemorySources:
+    """The part of a source repository that feeds read: the stored source by name."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, StoredSource] = {}
+
+    def put(self, spec: SourceSpec) -> None:
+        old = self.stored.get(spec.name)
+        now = utc_now()
+        version = old.version + 1 if old else 1
+        self.stored[spec.name] = StoredSource(spec, version, now, now, has_secret=True)
+
+    def get(self, name: str) -> StoredSource | None:
+        return self.stored.get(name)
+
+
+class FlakyRefusals(SqlRefusalStore):
+    """Fails the next `fail` records as a database that went away would."""
+
+    fail = 0
+
+    def record(self, refused: Sequence[Refusal]) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        super().record(refused)
+
+
+@pytest.fixture
+def sources() -> MemorySources:
+    found = MemorySources()
+    found.put(erp())
+    return found
+
+
+@pytest.fixture
+def service(hub: Hub, sources: MemorySources) -> FeedService:
+    return FeedService(sources, FlakyRefusals(hub.engine), hub.catalog, clock=utc_now)  # type: ignore[arg-type]
+
+
+def product(hub: Hub, sku: str, stock: int | None = 5) -> None:
+    values: dict[str, Any] = {"sku": sku, "name": {"en": sku}}
+    if stock is not None:
+        values["stock"] = stock
+    hub.catalog.create("Product", values, author="test")
+
+
+def endpoint(source: str = "erp") -> WebhookEndpoint:
+    spec = erp().feed_endpoint()
+    assert spec is not None
+    now = utc_now()
+    return WebhookEndpoint(1, feed_endpoint_id(source), spec, now, now, kind="catalog-feed")
+
+
+def delivery(payload: Any, *, event_type: str = STOCK, event_id: str | None = None) -> Delivery:
+    body = {
+        "type": event_type,
+        "timestamp": "2026-12-05T00:00:00Z",
+        "data": {"source": "erp", "messageId": "m-1", "key": "main", "payload": payload},
+    }
+    n = next(_ids)
+    return Delivery(
+        id=n,
+        endpoint=1,
+        event_id=event_id or f"evt_{n}",
+        body=orjson.dumps(body),
+        attempts=0,
+        lease_until=utc_now() + timedelta(seconds=60),
+        event_type=event_type,
+        class_name="erp",
+    )
+
+
+def deliver(
+    destination: FeedDestination, *deliveries: Delivery, deadline: datetime | None = None
+) -> list[AttemptResult]:
+    due = deadline or utc_now() + timedelta(seconds=59)
+    return asyncio.run(destination.deliver(list(deliveries), due))
+
+
+def destination(service: FeedService) -> FeedDestination:
+    built = service.destination(endpoint(), "")
+    assert isinstance(built, FeedDestination)
+    return built
+
+
+def stock(hub: Hub, sku: str) -> Any:
+    return hub.catalog.get_object("Product", sku, include_drafts=True).values.get("stock")
+
+
+def versions(hub: Hub, sku: str) -> list[tuple[int, str]]:
+    found = hub.catalog.list_versions("Product", sku, include_drafts=True)
+    return sorted((v.version, v.author) for v in found)
+
+
+def updated_events(hub: Hub, sku: str) -> list[tuple[int, list[str]]]:
+    with hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.version, outbox.c.changed_fields)
+            .where(outbox.c.business_key == sku, outbox.c.event_type == "object.updated")
+            .order_by(outbox.c.id)
+        )
+        return [(r.version, list(r.changed_fields)) for r in rows]
+
+
+THREE = {
+    "warehouse": "main",
+    "items": [
+        {"sku": "MH01", "qty": 42},
+        {"sku": "MH02", "qty": "lots"},
+        {"sku": "NEW-1", "qty": 3},
+    ],
+}
+
+
+def test_a_feed_updates_known_skus_and_lists_the_refused_items(
+    hub: Hub, service: FeedService
+) -> None:
+    product(hub, "MH01")
+    product(hub, "MH02")
+    [result] = deliver(destination(service), delivery(THREE, event_id="evt_three"))
+    assert result.ok, result
+    assert result.response_excerpt == "applied 1 (1 changed), refused 2"
+    assert stock(hub, "MH01") == 42
+    assert stock(hub, "MH02") == 5
+    assert versions(hub, "MH01") == [(1, "test"), (2, "inbound:erp")]
+    assert versions(hub, "MH02") == [(1, "test")]
+    assert updated_events(hub, "MH01") == [(2, ["stock"])]
+    refused = service.refused("erp")
+    assert [(r.event_id, r.item_index, r.key) for r in refused] == [
+        ("evt_three", 1, "MH02"),
+        ("evt_three", 2, "NEW-1"),
+    ]
+    bad_value, unknown = refused
+    assert [(e.field, e.code) for e in bad_value.errors] == [("qty", "transform")]
+    assert "'lots' is not a number" in bad_value.errors[0].message
+    assert bad_value.item == {"sku": "MH02", "qty": "lots"}
+    assert [(e.field, e.code) for e in unknown.errors] == [("sku", "not-found")]
+    assert unknown.errors[0].message == "no Product with sku 'NEW-1' to update"
+
+
+def test_replay_applies_what_the_catalog_and_the_mapping_now_accept(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    product(hub, "MH01")
+    product(hub, "MH02")
+    deliver(destination(service), delivery(THREE))
+    # The catalog fixed: the SKU exists now. The bad value is still refused, with its reason.
+    product(hub, "NEW-1", stock=None)
+    assert service.replay("erp") == (1, 1)
+    assert stock(hub, "NEW-1") == 3
+    assert versions(hub, "NEW-1") == [(1, "test"), (2, "inbound:erp")]
+    [still] = service.refused("erp")
+    assert still.key == "MH02"
+    assert [r.resolved_at is not None for r in service.refused("erp", open_only=False)] == [
+        False,
+        True,
+    ]
+    # The mapping fixed: the source's current mapping is used.
+    lots = {"column": "qty", "map": {"lots": "100"}, "number": True}
+    sources.put(erp({"class": "Product", "fields": {"sku": "sku", "stock": lots}}))
+    assert service.replay("erp", [still.id]) == (1, 0)
+    assert stock(hub, "MH02") == 100
+    assert service.refused("erp") == []
+    assert service.replay("erp") == (0, 0)
+    assert service.replay("erp", [still.id]) == (0, 0)  # resolved already: left alone
+
+
+def test_replay_refuses_unknown_ids_and_sources(hub: Hub, service: FeedService) -> None:
+    product(hub, "MH01")
+    deliver(destination(service), delivery(THREE))
+    [first, _] = service.refused("erp")
+    with pytest.raises(RefusalNotFound):
+        service.replay("erp", [first.id, 10**9])
+    with pytest.raises(RefusalNotFound):
+        service.replay("erp", [2**70])
+    with pytest.raises(SourceNotFound):
+        service.replay("nope")
+    assert len(service.refused("erp")) == 2  # nothing replayed by the refused calls
+
+
+def test_a_retried_delivery_refuses_nothing_twice_and_writes_nothing_twice(
+    hub: Hub, service: FeedService
+) -> None:
+    product(hub, "MH01")
+    product(hub, "MH02")
+    target = destination(service)
+    same = delivery(THREE)
+    assert isinstance(service.refusals, FlakyRefusals)
+    # The catalog write committed, then the database went away before the refusals were kept.
+    service.refusals.fail = 1
+    [failed] = deliver(target, same)
+    assert not failed.ok and failed.receiver_fault
+    assert failed.error is not None and "server closed the connection" in failed.error
+    assert service.refused("erp") == []
+    [again] = deliver(target, same)
+    assert again.ok
+    assert again.response_excerpt == "applied 1 (0 changed), refused 2"
+    [third] = deliver(target, same)  # a lease that ran out: delivered once more
+    assert third.ok
+    assert len(service.refused("erp", open_only=False)) == 2
+    assert versions(hub, "MH01") == [(1, "test"), (2, "inbound:erp")]
+    assert updated_events(hub, "MH01") == [(2, ["stock"])]
+
+
+def test_a_database_failure_in_the_write_fails_the_delivery(
+    hub: Hub, service: FeedService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    product(hub, "MH01")
+
+    def away(*_: Any, **__: Any) -> Any:
+        raise OperationalError("BEGIN", {}, Exception("could not connect to server"))
+
+    monkeypatch.setattr(hub.catalog, "batch_writer", away)
+    [result] = deliver(destination(service), delivery(THREE))
+    assert not result.ok and result.receiver_fault
+    assert result.error is not None and "could not connect" in result.error
+    assert service.refused("erp") == []
+    monkeypatch.undo()
+    [result] = deliver(destination(service), delivery(THREE))
+    assert result.ok and stock(hub, "MH01") == 42
+
+
+def test_no_items_found_refuses_the_message_and_replay_looks_again(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    product(hub, "MH01")
+    payload = {"warehouse": "main", "lines": [{"sku": "MH01", "qty": 7}]}
+    [result] = deliver(destination(service), delivery(payload))
+    assert result.ok
+    assert result.response_excerpt is not None
+    assert "refused the message" in result.response_excerpt
+    [whole] = service.refused("erp")
+    assert whole.item_index == -1 and whole.item == payload
+    assert whole.errors[0].field == "apply.items"
+    assert "'items' found nothing" in whole.errors[0].message
+    assert service.replay("erp") == (0, 1)
+    sources.put(erp(items="lines"))
+    assert service.replay("erp") == (1, 0)
+    assert stock(hub, "MH01") == 7
+    assert service.refused("erp") == []
+
+
+def test_item_shapes(hub: Hub, service: FeedService, sources: MemorySources) -> None:
+    """No expression: the payload is the item; an object found: one item; items that are
+    no objects are refused one by one; one SKU twice in a message: the later one wins."""
+    product(hub, "MH01")
+    sources.put(erp(items=None))
+    target = destination(service)
+    [one] = deliver(target, delivery({"sku": "MH01", "qty": 1}))
+    assert one.response_excerpt == "applied 1 (1 changed), refused 0"
+    sources.put(erp(items="item"))
+    deliver(target, delivery({"item": {"sku": "MH01", "qty": 2}}))
+    assert stock(hub, "MH01") == 2
+    sources.put(erp())
+    twice = [{"sku": "MH01", "qty": 8}, 7, {"sku": "MH01", "qty": 9}, ["MH01"], None]
+    [result] = deliver(target, delivery({"items": twice}, event_id="evt_shapes"))
+    assert result.response_excerpt == "applied 2 (2 changed), refused 3"
+    assert stock(hub, "MH01") == 9
+    assert versions(hub, "MH01")[-2:] == [(4, "inbound:erp"), (5, "inbound:erp")]
+    refused = service.refused("erp")
+    assert [r.item_index for r in refused] == [1, 3, 4]
+    assert [r.errors[0].message for r in refused] == [
+        "an item is a JSON object of columns, not a number",
+        "an item is a JSON object of columns, not a list",
+        "an item is a JSON object of columns, not a null",
+    ]
+    # A nested value is passed as it is: the number field refuses an object.
+    deliver(target, delivery({"items": [{"sku": "MH01", "qty": {"free": 5}}]}))
+    nested = service.refused("erp")[-1]
+    assert nested.key == "MH01" and nested.errors[0].field == "qty"
+
+
+def test_create_true_creates_unknown_keys(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    mapping = {
+        "class": "Product",
+        "fields": {"sku": "sku", "name.en": "title", "stock": {"column": "qty", "number": True}},
+    }
+    sources.put(erp(mapping, create=True))
+    items = [{"sku": "NEW-2", "title": "New", "qty": 4}, {"sku": "NEW-3", "qty": 1}]
+    [result] = deliver(destination(service), delivery({"items": items}))
+    assert result.response_excerpt == "applied 1 (1 changed), refused 1"
+    assert versions(hub, "NEW-2") == [(1, "inbound:erp")]
+    [missing_name] = service.refused("erp")
+    assert missing_name.key == "NEW-3"
+    assert [e.code for e in missing_name.errors] == ["required"]
+
+
+def test_other_events_and_unusable_deliveries(hub: Hub, service: FeedService) -> None:
+    target = destination(service)
+    [other] = deliver(target, delivery(THREE, event_type="erp.price.changed"))
+    assert other.ok and other.response_excerpt is not None
+    assert "does not apply erp.price.changed" in other.response_excerpt
+    broken = Delivery(1, 1, "evt_x", b"{not json", 0, utc_now() + timedelta(minutes=1))
+    [not_json] = deliver(target, broken)
+    assert not not_json.ok and not not_json.receiver_fault
+    catalog_event = delivery(THREE)
+    catalog_event = Delivery(
+        catalog_event.id,
+        1,
+        "evt_y",
+        b'{"type": "object.updated", "data": {}}',
+        0,
+        catalog_event.lease_until,
+    )
+    [not_inbound] = deliver(target, catalog_event)
+    assert not_inbound.error is not None and "not an inbound event" in not_inbound.error
+    problem = Delivery(9, 1, "evt_z", b"{}", 0, utc_now() + timedelta(minutes=1), problem="x")
+    [transform] = deliver(target, problem)
+    assert transform.error == "x" and not transform.receiver_fault
+    assert service.refused("erp") == []
+
+
+def test_the_destination_is_refused_for_an_unusable_source(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    sources.put(erp({"class": "Product", "fields": {"stock": {"column": "qty", "bogus": 1}}}))
+    with pytest.raises(InvalidMapping) as bad:
+        service.destination(endpoint(), "")
+    assert [e.field for e in bad.value.errors] == ["fields.stock.bogus"]
+    asset = {"column": "img", "asset": {"base": "https://example.com/"}}
+    sources.put(erp({"class": "Product", "fields": {"sku": "sku", "image": asset}}))
+    with pytest.raises(CatalogError, match="assets"):
+        service.destination(endpoint(), "")
+    sources.put(
+        SourceSpec(
+            name="erp", scheme=Scheme.SHARED_SECRET, event_type=TypeRule(Extract(value=STOCK))
+        )
+    )
+    with pytest.raises(InvalidSource):
+        service.destination(endpoint(), "")
+    del sources.stored["erp"]
+    with pytest.raises(SourceNotFound):
+        service.destination(endpoint(), "")
+
+
+def test_a_saved_mapping_is_used_by_a_destination_built_before(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    product(hub, "MH01")
+    target = destination(service)
+    sources.put(erp({"class": "Product", "fields": {"sku": "code", "stock": "n"}}))
+    deliver(target, delivery({"items": [{"code": "MH01", "n": 11}]}))
+    assert stock(hub, "MH01") == 11
+    # A source no longer applying events fails its deliveries (until its row is gone).
+    del sources.stored["erp"]
+    [result] = deliver(target, delivery({"items": []}))
+    assert result.error is not None and "the feed cannot be used" in result.error
+
+
+def test_the_deadline_is_kept(
+    hub: Hub, service: FeedService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    product(hub, "MH01")
+    target = destination(service)
+    # Too little time left: handed back unstarted, nothing written.
+    late = deliver(target, delivery(THREE), deadline=utc_now() + timedelta(milliseconds=100))
+    assert [r.skipped for r in late] == [True]
+    assert stock(hub, "MH01") == 5
+    # A write that outlasts the deadline: failed (to be retried), the rest not started.
+    release = threading.Event()
+    started = threading.Event()
+    real = feeds_module.apply_items
+
+    finished = threading.Event()
+
+    def slow(*args: Any) -> Any:
+        started.set()
+        release.wait(30)
+        try:
+            return real(*args)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(feeds_module, "apply_items", slow)
+    first, second = delivery(THREE), delivery(THREE)
+    # Not asyncio.run: it would wait for the blocked thread before returning.
+    loop = asyncio.new_event_loop()
+    try:
+        due = utc_now() + timedelta(seconds=1.5)
+        results = loop.run_until_complete(target.deliver([first, second], due))
+    finally:
+        release.set()
+        loop.close()
+    assert started.is_set()
+    assert results[0].error is not None and "not finished within" in results[0].error
+    assert results[1].skipped  # handed back unstarted
+    # The write finishes in its thread after all; the pipeline's retry then changes nothing.
+    assert finished.wait(30)
+    monkeypatch.undo()
+    [retried] = deliver(target, first)
+    assert retried.response_excerpt == "applied 1 (0 changed), refused 2"
+    assert versions(hub, "MH01") == [(1, "test"), (2, "inbound:erp")]
+
+
+def test_parallel_feeds_of_the_same_skus_lose_no_update(hub: Hub, service: FeedService) -> None:
+    """Threads, each its own connection, write overlapping SKUs in different orders: no
+    failed delivery, and every change is one version and one event, gap-free."""
+    skus = [f"P-{n}" for n in range(6)]
+    for sku in skus:
+        product(hub, sku, stock=None)
+    writers, rounds = 6, 4
+    start = threading.Barrier(writers)
+    results: list[AttemptResult] = []
+    failures: list[BaseException] = []
+
+    def work(w: int) -> None:
+        target = destination(service)
+        try:
+            start.wait()
+            for r in range(rounds):
+                order = skus[w % 3 :] + skus[: w % 3]
+                if w % 2:
+                    order.reverse()
+                items = [{"sku": s, "qty": 1000 * w + 10 * r + n} for n, s in enumerate(order)]
+                results.extend(deliver(target, delivery({"items": items})))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert [r.error for r in results if not r.ok] == []
+    assert all(r.response_excerpt == "applied 6 (6 changed), refused 0" for r in results)
+    for sku in skus:
+        found = versions(hub, sku)
+        assert [v for v, _ in found] == list(range(1, writers * rounds + 2))
+        assert [v for v, _ in updated_events(hub, sku)] == list(range(2, writers * rounds + 2))
+    mine = select(func.count()).select_from(outbox).where(outbox.c.business_key.in_(skus))
+    with hub.engine.connect() as conn:
+        assert conn.execute(mine).scalar_one() == len(skus) * (writers * rounds + 1)
