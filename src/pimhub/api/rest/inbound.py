@@ -26,12 +26,12 @@ from pimhub.events.deliveries import DeliveryFilter, DeliveryRecord
 from pimhub.events.delivery_query import InvalidParameter, parse_time
 from pimhub.inbound.errors import InvalidSource, SourceNotFound
 from pimhub.inbound.messages import InboundMessage, MessageFilter, Outcome
-from pimhub.inbound.sources import StoredSource
+from pimhub.inbound.sources import NAME_PATTERN, StoredSource
 
 router = APIRouter(prefix="/api/v1/inbound", tags=["inbound"])
 
-# Names a source can have (inbound.sources): another name in the path is a 404 without a lookup.
-SOURCE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,29}")
+# Another name in the path than a source can have is a 404 without a lookup.
+SOURCE_NAME = re.compile(NAME_PATTERN)
 MAX_PAGE = 500
 MAX_REPLAY_IDS = 1000
 MAX_FATE = 100  # deliveries shown per message: one per subscribed destination
