@@ -55,7 +55,7 @@ def decode(body: bytes) -> tuple[str, Any]:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in exc.msg.lower():
+        if "depth" in exc.msg.lower() or "recursion" in exc.msg.lower():
             raise _too_deep() from None
         problem = "lone-surrogate" if "surrogate" in exc.msg else "malformed-json"
         raise _malformed(
