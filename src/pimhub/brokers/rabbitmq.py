@@ -32,7 +32,6 @@ from aio_pika.exceptions import (
     AMQPChannelError,
     AMQPConnectionError,
     AMQPError,
-    ChannelInvalidStateError,
     DeliveryError,
     PublishError,
 )
@@ -45,10 +44,12 @@ log = structlog.get_logger("pimhub.brokers")
 MIN_SECONDS = 1.0  # less time than this before the deadline: the batch is handed back unsent
 CONNECT_SECONDS = 10.0  # at most, and never past the batch's deadline
 CONFIRMED = "confirmed by the broker"
-# Failures after which the channel (and, for the second kind, the shared connection) is not
-# trusted again: the next batch opens a new one.
-_CHANNEL_FAULTS = (AMQPChannelError, ChannelInvalidStateError)
+# Failures after which the shared connection is not trusted again: the next batch makes a
+# new one.
 _CONNECTION_FAULTS = (AMQPConnectionError, ConnectionError, OSError, TimeoutError)
+# What the network and the broker can cause (aio-pika raises RuntimeError for a connection
+# that closed under it); anything else is a bug, logged with its traceback.
+_EXPECTED = (AMQPError, ConnectionError, OSError, TimeoutError, RuntimeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ class SharedConnection:
     async def get(self, timeout: float) -> AbstractConnection:
         async with self._lock:
             current = self._connection
-            if current is not None and not current.is_closed:
+            if current is not None and alive(current):
                 return current
             self._connection = None
             if current is not None:
@@ -204,9 +205,11 @@ class RabbitDestination:
             exchange = await asyncio.wait_for(self._ready(remaining), timeout=remaining)
         except Exception as exc:
             error = f"cannot publish to {self.address.shown()}: {described(exc)}"
-            if not isinstance(exc, _CHANNEL_FAULTS + _CONNECTION_FAULTS + (AMQPError,)):
+            if not isinstance(exc, _EXPECTED):
                 log.exception("broker.unexpected_error", broker=self.config.name)
-            await self._forget(connection=isinstance(exc, _CONNECTION_FAULTS))
+            # Only a channel's own error (no such exchange, another type) leaves the
+            # connection usable; anything else may be a connection that died unnoticed.
+            await self._forget(connection=not isinstance(exc, AMQPChannelError))
             elapsed = (time.perf_counter() - clock) * 1000
             return results + [_failed(d, started, elapsed, error) for d in wanted]
         left = max((deadline - self.clock()).total_seconds(), 0.1)
@@ -252,7 +255,7 @@ class RabbitDestination:
             error = f"no confirm from the broker within {timeout:.1f} s"
             return _failed(delivery, started, _ms(clock), error), exc
         except Exception as exc:
-            if not isinstance(exc, _CHANNEL_FAULTS + _CONNECTION_FAULTS + (AMQPError,)):
+            if not isinstance(exc, _EXPECTED):
                 log.exception("broker.publish_failed", broker=self.config.name)
             error = f"publishing to {self.address.shown()} failed: {described(exc)}"
             return _failed(delivery, started, _ms(clock), error), exc
@@ -263,7 +266,14 @@ class RabbitDestination:
         """The exchange on an open channel: reused while it stays open, else made again (on
         the shared connection, which is itself made again when it died)."""
         channel = self._channel
-        if self._exchange is not None and channel is not None and not channel.is_closed:
+        connection = self._connection
+        if (
+            self._exchange is not None
+            and channel is not None
+            and not channel.is_closed
+            and connection is not None
+            and alive(connection)
+        ):
             return self._exchange
         await self._forget(connection=False)
         if self._shared is None:
@@ -295,6 +305,12 @@ async def declared_exchange(channel: AbstractChannel, config: BrokerConfig) -> A
     if config.declare:
         return await channel.declare_exchange(config.exchange, config.exchange_type, durable=True)
     return await channel.get_exchange(config.exchange, ensure=True)
+
+
+def alive(connection: AbstractConnection) -> bool:
+    """A plain connection closed by the broker (a restart) is not marked closed: it only
+    stops being connected."""
+    return not connection.is_closed and connection.connected.is_set()
 
 
 def described(exc: BaseException) -> str:

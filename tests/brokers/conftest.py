@@ -1,0 +1,145 @@
+"""RabbitMQ helpers for the broker tests: a unique exchange and queues per test (deleted after),
+a consumer that reads what arrived, and driving the hub's delivery pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractIncomingMessage
+
+from pimhub.bootstrap import Hub, build_dispatcher
+from pimhub.events.dispatcher import Dispatcher
+from pimhub.events.policy import RetryPolicy
+
+
+@dataclass
+class Rabbit:
+    """The test's RabbitMQ: its address without credentials, the credentials apart, and the
+    test's own exchange and queue names."""
+
+    amqp_url: str  # as given (with credentials), for the test's own consumer
+    url: str
+    username: str
+    password: str
+    exchange: str
+    queues: list[str] = field(default_factory=list)
+
+    def queue_name(self) -> str:
+        name = f"{self.exchange}.q{len(self.queues)}"
+        self.queues.append(name)
+        return name
+
+    def credentials(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+    def config(self, name: str = "mq", **changes: Any) -> dict[str, Any]:
+        return {"name": name, "url": self.url, "exchange": self.exchange, **changes}
+
+
+@pytest.fixture
+def rabbit(amqp_url: str) -> Iterator[Rabbit]:
+    parts = urlsplit(amqp_url)
+    port = f":{parts.port}" if parts.port else ""
+    found = Rabbit(
+        amqp_url=amqp_url,
+        url=f"{parts.scheme}://{parts.hostname}{port}{parts.path}",
+        username=unquote(parts.username or "guest"),
+        password=unquote(parts.password or "guest"),
+        exchange=f"pimhub.test.{uuid.uuid4().hex[:12]}",
+    )
+    yield found
+    ensure_running()
+    asyncio.run(_delete(found))
+
+
+async def _delete(rabbit: Rabbit) -> None:
+    connection = await aio_pika.connect(rabbit.amqp_url, timeout=10)
+    async with connection:
+        for name in rabbit.queues:
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.queue_delete(name)
+        channel = await connection.channel()
+        with contextlib.suppress(Exception):
+            await channel.exchange_delete(rabbit.exchange)
+
+
+@contextlib.asynccontextmanager
+async def consumer(rabbit: Rabbit) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+    connection = await aio_pika.connect(rabbit.amqp_url, timeout=10)
+    async with connection:
+        yield await connection.channel()
+
+
+async def bind(
+    rabbit: Rabbit, binding: str = "#", *, exchange_type: str = "topic", **arguments: Any
+) -> str:
+    """A durable queue bound to the test's exchange (declared here too, durable, as the
+    destination declares it); returns the queue's name."""
+    name = rabbit.queue_name()
+    async with consumer(rabbit) as channel:
+        exchange = await channel.declare_exchange(rabbit.exchange, exchange_type, durable=True)
+        queue = await channel.declare_queue(name, durable=True)
+        await queue.bind(exchange, binding, arguments=arguments or None)
+    return name
+
+
+async def take(rabbit: Rabbit, queue: str, count: int, wait: float = 10.0) -> list[Any]:
+    """Up to `count` messages from `queue` (acknowledged), waiting at most `wait` seconds for
+    them to arrive; each as (routing key, body, message id, delivery mode, headers, type)."""
+    got: list[AbstractIncomingMessage] = []
+    async with consumer(rabbit) as channel:
+        found = await channel.declare_queue(queue, durable=True, passive=True)
+        ends = time.monotonic() + wait
+        while len(got) < count and time.monotonic() < ends:
+            message = await found.get(no_ack=True, fail=False)
+            if message is None:
+                await asyncio.sleep(0.02)
+                continue
+            got.append(message)
+    return got
+
+
+async def queued(rabbit: Rabbit, queue: str) -> int:
+    async with consumer(rabbit) as channel:
+        found = await channel.declare_queue(queue, durable=True, passive=True)
+        return int(found.declaration_result.message_count or 0)
+
+
+def ensure_running() -> None:
+    """RabbitMQ is up (a restart test may have stopped it and failed before starting it)."""
+    ping = subprocess.run(["rabbitmq-diagnostics", "-q", "ping"], capture_output=True)
+    if ping.returncode != 0:
+        subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, check=False)
+        subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, check=False)
+
+
+def fast_dispatcher(hub: Hub) -> Dispatcher:
+    """The hub's dispatcher with no waits between retries (failures come due again at once)."""
+    dispatcher = build_dispatcher(hub)
+    dispatcher.config.retry = RetryPolicy(schedule=(timedelta(0),) * 50, jitter=0.0)
+    return dispatcher
+
+
+async def close_destinations(dispatcher: Dispatcher) -> None:
+    for target in list(dispatcher._targets.values()):
+        if target.destination is not None:
+            await target.destination.aclose()
+
+
+async def drain(dispatcher: Dispatcher, rounds: int = 20) -> None:
+    """Rounds of fan-out, claim, send and record until nothing is left (at most `rounds`)."""
+    for _ in range(rounds):
+        if not await dispatcher.run_once():
+            return
