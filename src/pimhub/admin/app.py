@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pimhub.access.keys import Action, ApiKey
 from pimhub.admin import (
     auth_views,
+    broker_views,
     class_views,
     dashboard,
     datahub_views,
@@ -35,6 +36,8 @@ from pimhub.admin import (
     grid,
     history,
     import_views,
+    inbound_audit_views,
+    inbound_views,
     key_views,
     user_views,
     webhook_views,
@@ -71,6 +74,9 @@ def build_admin(hub: Hub, *, graphql: GraphQLService) -> Starlette:
         *webhook_views.routes,
         *delivery_views.routes,
         *import_views.routes,
+        *inbound_audit_views.routes,
+        *inbound_views.routes,
+        *broker_views.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

@@ -41,7 +41,13 @@ from pimhub.api.auth import require
 from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInput
 from pimhub.inbound.errors import InvalidSource, SourceExists, SourceNotFound
 from pimhub.inbound.service import InboundService
-from pimhub.inbound.sources import Scheme, StoredSource, parse_source
+from pimhub.inbound.sources import (
+    SCHEME_DEFAULTS,
+    Scheme,
+    SourceSpec,
+    StoredSource,
+    parse_source,
+)
 
 FIELD = "configuration"
 COUNT_HOURS = 24
@@ -133,10 +139,11 @@ async def save(request: Request) -> Response:
     try:
         version = _required_version(form.get("version"))
         raw = read_mapping(text, FIELD)
+        body = replacing(raw, current.spec)
         if form.get("action") == "check":
-            checked = await blocking(_check_change, current, raw)
+            checked = await blocking(_check_change, current, body)
             return await _show(request, current, text=text, version=version, checked=checked)
-        saved = await blocking(inbound.update_source, name, raw, expected_version=version)
+        saved = await blocking(inbound.update_source, name, body, expected_version=version)
     except Conflict as exc:
         # Someone saved the source since this form was made: the user's text stays, the
         # stored settings are shown beside it, and the form now carries the stored version,
@@ -240,13 +247,20 @@ def _exists(inbound: InboundService, name: str) -> bool:
     return True
 
 
-def _check_change(current: StoredSource, raw: dict[str, Any]) -> str:
-    spec = parse_source(raw)
-    if spec.name != current.spec.name:
-        raise InvalidSource(
-            "a source keeps its name: its senders use it in their address",
-            [FieldError("name", f"must stay {current.spec.name}", "immutable")],
-        )
+def replacing(raw: dict[str, Any], current: SourceSpec) -> dict[str, Any]:
+    """The editor's text is the whole configuration: a setting left out of it goes back to
+    its default (InboundService.update_source changes only the keys it is given)."""
+    scheme = current.scheme
+    defaults = SourceSpec(current.name, scheme, SCHEME_DEFAULTS[scheme][1]).to_dict()
+    return {**defaults, **raw}
+
+
+def _check_change(current: StoredSource, body: dict[str, Any]) -> str:
+    """What saving would do, refused as the save would refuse it; nothing saved."""
+    spec = parse_source(body, current.spec)
+    if spec.scheme is not current.spec.scheme:
+        detail = "a source's scheme cannot change (its secret is the scheme's); add a new one"
+        raise InvalidSource(detail, [FieldError("scheme", detail, "immutable")])
     if spec.to_dict() == current.spec.to_dict():
         return "changes nothing: the settings are the same as the saved ones"
     return "would change the source's settings"

@@ -32,6 +32,8 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Webhooks", "/webhooks", lambda k: k.allows(Action.INTEGRATE)),
     NavEntry("Deliveries", "/deliveries", lambda k: k.allows(Action.INTEGRATE)),
     NavEntry("Datahub", "/datahub", lambda k: k.allows(Action.INTEGRATE)),
+    NavEntry("Inbound", "/inbound", lambda k: k.allows(Action.INTEGRATE)),
+    NavEntry("Brokers", "/brokers", lambda k: k.allows(Action.INTEGRATE)),
     NavEntry("API keys", "/keys", lambda k: k.allows(Action.ADMIN)),
     NavEntry("Users", "/users", lambda k: k.allows(Action.ADMIN)),
 )
