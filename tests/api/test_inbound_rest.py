@@ -314,7 +314,7 @@ def test_messages_page_backwards_with_the_cursor(
         seen += [m["id"] for m in page["items"]]
         if page["nextCursor"] is None:
             break
-        assert page["next"] == page["nextCursor"] == page["items"][-1]["id"]
+        assert page["nextCursor"] == page["items"][-1]["id"]
         query = f"?limit=2&before={page['nextCursor']}"
     assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == 5
 

@@ -152,6 +152,8 @@ PAGE_SCHEMAS: dict[str, Any] = {
         old_name="next",
     ),
     "LedgerPage": _page({"counts": _COUNTS, "items": _OBJECTS}, "integer", old_name="next"),
+    "InboundMessagePage": _page({"items": _OBJECTS}, "integer"),
+    "RefusalPage": _page({"items": _OBJECTS}, "integer"),
     "SearchPage": _page(
         {"total": {"type": "integer", "minimum": 0}, "items": _OBJECTS},
         "string",
@@ -309,6 +311,10 @@ SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/objects/{class_name}"): {"200": _json("A page", "ObjectPage")},
     ("get", _OBJECT + "/variants"): {"200": _json("A page of its variants", "ObjectPage")},
     ("get", "/api/v1/webhooks/deliveries"): {"200": _json("A page", "DeliveryPage")},
+    ("get", "/api/v1/inbound/messages"): {
+        "200": _json("A page, newest first; nextCursor goes into `before`", "InboundMessagePage")
+    },
+    ("get", "/api/v1/inbound/refusals"): {"200": _json("A page", "RefusalPage")},
     ("get", "/api/v1/connectors/{name}/items"): {
         "200": _json("Counts and a page of SKUs", "ConnectorItemPage")
     },

@@ -291,10 +291,7 @@ def list_messages(
 ) -> OrjsonResponse:
     items = hub.inbound.messages(where, limit=limit, before_id=before)
     following = items[-1].id if len(items) == limit else None
-    # `next`: the name the API's other pages also answer (docs/api.md#paging).
-    return OrjsonResponse(
-        {"items": [m.to_dict() for m in items], "nextCursor": following, "next": following}
-    )
+    return OrjsonResponse({"items": [m.to_dict() for m in items], "nextCursor": following})
 
 
 def fate(hub: Hub, message: InboundMessage) -> list[dict[str, Any]]:
@@ -356,9 +353,7 @@ def list_refusals(
     no_nul(source=source)
     items = hub.feeds.refused(source or None, open_only=open_only, limit=limit, after_id=after)
     following = items[-1].id if len(items) == limit else None
-    return OrjsonResponse(
-        {"items": [r.to_dict() for r in items], "nextCursor": following, "next": following}
-    )
+    return OrjsonResponse({"items": [r.to_dict() for r in items], "nextCursor": following})
 
 
 def replay_ids(value: Any) -> list[int] | None:
