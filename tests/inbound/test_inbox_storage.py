@@ -1,0 +1,178 @@
+"""SqlInbox and SqlSourceRepository on both backends: de-duplication by the partial unique
+index, the audit, pruning, the feed destination row, parallel writers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from pimhub.events.endpoints import EndpointSpec
+from pimhub.inbound.messages import (
+    AcceptedMessage,
+    MessageFilter,
+    Outcome,
+    RejectedMessage,
+    Verification,
+)
+from pimhub.inbound.sources import parse_source
+from pimhub.storage.inbound import SqlInbox, SqlSourceRepository
+from pimhub.storage.tables import inbound_messages, outbox, webhook_endpoints
+from tests.conftest import empty_database
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def inbox(engine: Engine) -> SqlInbox:
+    empty_database(engine)
+    return SqlInbox(engine)
+
+
+def message(
+    msg_id: str, source: str = "shop", at: datetime = NOW, key: str | None = None
+) -> AcceptedMessage:
+    return AcceptedMessage(
+        source=source,
+        message_id=msg_id,
+        event_type="shop.order.placed",
+        key=key,
+        received_at=at,
+        body='{"a":1}',
+        payload={"a": 1},
+        payload_hash="0" * 64,
+        size=7,
+        remote="10.0.0.1",
+    )
+
+
+def rejected(at: datetime = NOW) -> RejectedMessage:
+    return RejectedMessage(
+        source="shop",
+        received_at=at,
+        verification=Verification.FAILED,
+        problem="inbound-unverified",
+        reason="the header webhook-signature is missing",
+        payload_hash="1" * 64,
+        size=3,
+        remote=None,
+    )
+
+
+def count(engine: Engine, table: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_accept_and_duplicate(inbox: SqlInbox, engine: Engine) -> None:
+    first = inbox.accept(message("a", key="K"))
+    assert first.outcome is Outcome.ACCEPTED
+    # Another source may use the same message id.
+    assert inbox.accept(message("a", source="other")).outcome is Outcome.ACCEPTED
+    again = inbox.accept(message("a"))
+    assert (again.outcome, again.event_id, again.duplicate_of) == (
+        Outcome.DUPLICATE,
+        first.event_id,
+        first.message,
+    )
+    assert count(engine, outbox) == 2
+    stored = inbox.message(again.message)
+    assert stored is not None and stored.duplicate_of == first.message
+    assert inbox.body(first.message) == '{"a":1}' and inbox.body(again.message) is None
+    with engine.connect() as conn:
+        event = conn.execute(select(outbox).where(outbox.c.event_id == first.event_id)).one()
+    assert (event.order_key, event.business_key, event.class_name) == ("in:shop:K", "K", "shop")
+    # A rejected row with the same id does not count as accepted.
+    inbox.reject(rejected())
+    assert inbox.accept(message("b")).outcome is Outcome.ACCEPTED
+
+
+def test_filters_counts_and_prune(inbox: SqlInbox, engine: Engine) -> None:
+    old = NOW - timedelta(days=10)
+    inbox.accept(message("old", at=old))
+    inbox.reject(rejected(at=old))
+    inbox.accept(message("new", key="k"))
+    assert inbox.counts(NOW - timedelta(days=1)) == {("shop", "accepted"): 1}
+    assert [m.message_id for m in inbox.messages(MessageFilter(key="k"), 10, None)] == ["new"]
+    assert len(inbox.messages(MessageFilter(until=NOW), 10, None)) == 2
+    assert len(inbox.messages(MessageFilter(outcome=Outcome.REJECTED), 10, None)) == 1
+    # Rows older than a day go, but accepted ones only past the dedupe window (30 days).
+    assert inbox.prune(NOW - timedelta(days=1), NOW - timedelta(days=30)) == 1
+    assert inbox.accept(message("old")).outcome is Outcome.DUPLICATE
+    assert inbox.prune(NOW - timedelta(days=1), NOW - timedelta(days=1)) == 1
+    assert inbox.accept(message("old")).outcome is Outcome.ACCEPTED
+
+
+def test_source_rows_and_the_feed_row(engine: Engine) -> None:
+    empty_database(engine)
+    repo = SqlSourceRepository(engine)
+    spec = parse_source({"name": "erp", "scheme": "shared-secret", "key": {"path": "sku"}})
+    stored = repo.add(spec, spec.to_dict(), "sealed-1", None, NOW)
+    assert stored is not None and stored.spec == spec and stored.has_secret
+    assert repo.add(spec, spec.to_dict(), "sealed-1", None, NOW) is None
+    assert count(engine, webhook_endpoints) == 0
+    feed = EndpointSpec(url="hub:catalog-feed/erp", event_types=("erp.x",), sources=("erp",))
+    assert repo.save(spec, spec.to_dict(), feed, NOW, expected_version=1)
+    assert not repo.save(spec, spec.to_dict(), feed, NOW, expected_version=1)
+    with engine.connect() as conn:
+        row = conn.execute(select(webhook_endpoints)).one()
+    assert (row.endpoint_id, row.kind, row.secret, row.sources, row.event_types) == (
+        "feed-erp",
+        "catalog-feed",
+        "sealed-1",
+        ["erp"],
+        ["erp.x"],
+    )
+    assert repo.rotate("erp", "sealed-2", NOW + timedelta(hours=1), NOW)
+    secrets = repo.secrets("erp")
+    assert secrets is not None
+    assert (secrets.sealed, secrets.previous_sealed, secrets.previous_until) == (
+        "sealed-2",
+        "sealed-1",
+        NOW + timedelta(hours=1),
+    )
+    assert [s.spec.name for s in repo.all()] == ["erp"]
+    assert repo.remove("erp") and not repo.remove("erp")
+    assert count(engine, webhook_endpoints) == 0
+    assert repo.get("erp") is None and repo.secrets("erp") is None
+
+
+def parallel(work: Callable[[int], Any], n: int) -> tuple[list[Any], list[BaseException]]:
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            results.append(work(i))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
+def test_parallel_writers(inbox: SqlInbox, engine: Engine) -> None:
+    """16 threads, each its own connection: 8 send one id, 8 each a different one (same key)."""
+    receipts, errors = parallel(
+        lambda i: inbox.accept(message("same" if i % 2 else f"own-{i}", key="K")), 16
+    )
+    assert errors == []
+    same = [r for r in receipts if r.event_id and r.outcome is Outcome.DUPLICATE]
+    assert len(same) == 7
+    assert sum(r.outcome is Outcome.ACCEPTED for r in receipts) == 9
+    assert count(engine, outbox) == 9
+    with engine.connect() as conn:
+        accepted = conn.execute(
+            select(func.count()).where(inbound_messages.c.outcome == "accepted")
+        ).scalar_one()
+    assert accepted == 9
