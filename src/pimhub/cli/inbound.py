@@ -144,7 +144,7 @@ def show(
 
     hub = open_hub()
     message = hub.inbound.message(message_id)
-    body = hub.inbound.inbox.body(message_id)
+    body = hub.inbound.message_body(message_id)
     print_json(
         {
             **message.to_dict(),

@@ -23,13 +23,8 @@ log = structlog.get_logger("pimhub.worker")
 def prune_inbound(inbound: InboundService, retention: timedelta) -> int:
     """Deletes audited inbound messages older than `retention`; accepted ones only once they
     are also older than the longest de-duplication window of any source, since their rows are
-    what recognizes a sender's retry as a duplicate."""
-    now = inbound.clock()
-    longest = max(
-        (timedelta(days=s.spec.dedupe_days) for s in inbound.all_sources()),
-        default=timedelta(0),
-    )
-    return inbound.inbox.prune(now - retention, now - max(retention, longest))
+    what recognizes a sender's retry as a duplicate (InboundService.prune keeps them)."""
+    return inbound.prune(inbound.clock() - retention)
 
 
 class Worker:

@@ -324,7 +324,7 @@ def get_message(
     hub: Operator,
 ) -> OrjsonResponse:
     message = hub.inbound.message(message_id)
-    body = hub.inbound.inbox.body(message_id)
+    body = hub.inbound.message_body(message_id)
     # The stored text is the JSON the sender posted: passed through as is, not re-encoded.
     shown = orjson.Fragment(body) if body is not None else None
     return OrjsonResponse({**message.to_dict(), "body": shown, "fate": fate(hub, message)})
