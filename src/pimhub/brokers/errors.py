@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pimhub.catalog.errors import Conflict, InvalidInput, NotFound
+from pimhub.catalog.errors import Conflict, InvalidInput, NotFound, StaleVersion
 
 
 class InvalidBroker(InvalidInput):
@@ -20,8 +20,9 @@ class BrokerExists(Conflict):
     title = "Broker destination exists"
 
 
-class StaleBroker(Conflict):
-    """An update naming a version that is no longer the broker's."""
+class StaleBroker(StaleVersion):
+    """An update naming a version that is no longer the broker's (409; 412 when the version
+    came from If-Match)."""
 
     code = "stale-broker"
     title = "Broker destination changed"

@@ -130,7 +130,8 @@ class BrokerService:
         if not saved:
             found = self.get(name)  # gone meanwhile: 404
             raise StaleBroker(
-                f"broker '{name}' is at version {found.version}, not {expected}: read it again"
+                f"broker '{name}' is at version {found.version}, not {expected}: read it again",
+                found.version,
             )
         return self.get(name)
 
