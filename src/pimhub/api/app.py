@@ -26,6 +26,7 @@ from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
 from pimhub.api.rest import (
     assets,
+    brokers,
     classes,
     connectors,
     datahub,
@@ -106,6 +107,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         webhooks,
         connectors,
         inbound,
+        brokers,
         datahub,
         simple,
         imports,
