@@ -24,6 +24,10 @@ from jmespath.functions import Functions
 from jmespath.parser import ParsedResult
 
 MAX_TRANSFORM = 2000  # characters of an expression
+# Levels of nesting of a parsed expression. Far beyond any real one; what matters is that
+# applying it stays well inside the interpreter's recursion limit (a chain of 500 pipes
+# parses, then fails on every event).
+MAX_DEPTH = 100
 _FUNCTIONS: dict[str, Any] = Functions().FUNCTION_TABLE
 # What applying a valid expression to an event can raise: a function given the wrong type of
 # value (abs of a string), a result orjson cannot write (an integer beyond 64 bits), an
@@ -60,7 +64,7 @@ def transform_problem(expression: str) -> str | None:
         return f"is not valid JMESPath: {_one_line(str(exc))}"
     except RecursionError:
         return "is nested too deeply"
-    return _function_problem(parsed.parsed)
+    return _tree_problem(parsed.parsed)
 
 
 def apply_transform(expression: str, document: Any) -> bytes:
@@ -89,19 +93,22 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
-def _function_problem(tree: Any) -> str | None:
-    """The first call of an unknown function, or with the wrong number of arguments. Walked
-    with a stack, not recursion: the tree may be as deep as the parser allowed."""
-    stack = [tree]
+def _tree_problem(tree: Any) -> str | None:
+    """Nesting beyond MAX_DEPTH, or the first call of an unknown function or with the wrong
+    number of arguments. Walked with a stack, not recursion: the tree may be as deep as the
+    parser allowed."""
+    stack = [(tree, 1)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         if not isinstance(node, dict):
             continue
+        if depth > MAX_DEPTH:
+            return f"is nested too deeply (more than {MAX_DEPTH} levels)"
         if node.get("type") == "function_expression":
             problem = _call_problem(str(node.get("value")), len(node.get("children", ())))
             if problem is not None:
                 return problem
-        stack.extend(node.get("children", ()))
+        stack.extend((child, depth + 1) for child in node.get("children", ()))
     return None
 
 
