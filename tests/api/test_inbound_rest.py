@@ -4,6 +4,7 @@ the integrate scope, hostile input, parallel writers."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from pimhub.bootstrap import Hub
+from pimhub.bootstrap import Hub, build_dispatcher
 from pimhub.catalog.errors import CatalogError
 from pimhub.inbound.messages import Receipt
-from tests.api.test_rest_contract import problem
+from tests.api.test_rest_contract import TEE, problem
 from tests.conftest import bearer
 from tests.storage.test_parallel_writers import in_parallel
 
@@ -23,8 +24,11 @@ ERP = {"name": "erp", "scheme": "shared-secret", "key": {"path": "data.sku"}}
 WRITERS = 12
 FEED = {
     "eventTypes": ["erp.stock.changed"],
-    "items": "data",
-    "mapping": {"class": "Product", "fields": {"sku": "sku", "stock": {"column": "qty"}}},
+    "items": "items",
+    "mapping": {
+        "class": "Product",
+        "fields": {"sku": "sku", "stock": {"column": "qty", "number": True}},
+    },
 }
 
 
@@ -425,6 +429,50 @@ def test_refusals_list_and_replay_validate_their_input(
         f"{BASE}/refusals/replay", content=b'{"source": "e\\u0000rp"}', headers=integrator
     )
     problem(nul, 400, "nul-character")
+
+
+def drain(hub: Hub) -> None:
+    """Runs the delivery pipeline until nothing is left to do (here: the catalog feed)."""
+    dispatcher = build_dispatcher(hub)
+
+    async def run() -> None:
+        while await dispatcher.run_once():
+            pass
+        for target in list(dispatcher._targets.values()):
+            if target.destination is not None:
+                await target.destination.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_refused_feed_item_is_listed_and_replayed_after_a_fix(
+    hub: Hub, client: TestClient, integrator: dict[str, str]
+) -> None:
+    secret = add(client, integrator, apply=FEED)["secret"]
+    body = {"type": "erp.stock.changed", "items": [{"sku": "T-404", "qty": 7}]}
+    receipt = send(hub, secret, "m-1", body)
+    assert isinstance(receipt, Receipt), receipt
+    drain(hub)
+    page = client.get(f"{BASE}/refusals?source=erp", headers=integrator).json()
+    [item] = page["items"]
+    assert item["message"] == receipt.message and item["key"] == "T-404"
+    assert item["value"] == {"sku": "T-404", "qty": 7} and item["errors"]
+    assert item["resolvedAt"] is None
+    # The message's fate: the feed took it (a refused item does not fail the delivery).
+    fate = client.get(f"{BASE}/messages/{receipt.message}", headers=integrator).json()["fate"]
+    assert [(f["endpoint"], f["status"]) for f in fate] == [("feed-erp", "delivered")]
+
+    still = client.post(f"{BASE}/refusals/replay", json={"source": "erp"}, headers=integrator)
+    assert still.json() == {"source": "erp", "applied": 0, "refused": 1}
+    hub.catalog.create("Product", {**TEE, "sku": "T-404"}, author="t")
+    replayed = client.post(
+        f"{BASE}/refusals/replay", json={"source": "erp", "ids": [item["id"]]}, headers=integrator
+    )
+    assert replayed.json() == {"source": "erp", "applied": 1, "refused": 0}
+    assert hub.catalog.get_object("Product", "T-404", include_drafts=True).values["stock"] == 7
+    assert client.get(f"{BASE}/refusals", headers=integrator).json()["items"] == []
+    closed = client.get(f"{BASE}/refusals?open=false", headers=integrator).json()["items"]
+    assert [r["id"] for r in closed] == [item["id"]] and closed[0]["resolvedAt"]
 
 
 # -- hostile bodies ----------------------------------------------------------------------
