@@ -563,3 +563,13 @@ def test_parallel_rotations_all_succeed_and_one_secret_wins(
     assert len(secrets) == WRITERS
     accepted = [s for s in secrets if isinstance(send(hub, s, f"m-{s}", stock("T-1", 1)), Receipt)]
     assert accepted  # the last rotation's secret (and the one it replaced) are accepted
+
+
+def test_parallel_deletes_remove_once(client: TestClient, integrator: dict[str, str]) -> None:
+    add(client, integrator, apply=FEED)
+    outcomes = in_parallel(
+        WRITERS,
+        lambda n: client.delete(f"{BASE}/sources/erp", headers=integrator).status_code,
+    )
+    assert sorted(outcomes) == [204] + [404] * (WRITERS - 1)
+    assert client.get(f"{BASE}/sources", headers=integrator).json()["items"] == []
