@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from pimhub.bootstrap import Hub
+from pimhub.bootstrap import Hub, build_dispatcher
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import CatalogError
-from pimhub.events.deliveries import AttemptResult, Delivery
+from pimhub.events.deliveries import AttemptResult, Delivery, DeliveryFilter, DeliveryStatus
 from pimhub.events.endpoints import WebhookEndpoint
+from pimhub.events.ports import HttpReply
 from pimhub.inbound import feeds as feeds_module
 from pimhub.inbound.errors import InvalidSource, RefusalNotFound, SourceNotFound
 from pimhub.inbound.feeds import FeedDestination, FeedService
@@ -495,3 +496,104 @@ def test_parallel_feeds_of_the_same_skus_lose_no_update(hub: Hub, service: FeedS
     mine = select(func.count()).select_from(outbox).where(outbox.c.business_key.in_(skus))
     with hub.engine.connect() as conn:
         assert conn.execute(mine).scalar_one() == len(skus) * (writers * rounds + 1)
+
+
+# -- through the real pipeline: /inbound's service, the outbox, the dispatcher ----------------
+
+ERP_SOURCE: dict[str, Any] = {
+    "name": "erp",
+    "scheme": "shared-secret",
+    "eventType": {"value": STOCK},
+    "key": {"path": "warehouse"},
+    "apply": {"eventTypes": [STOCK], "items": "items", "mapping": MAPPING},
+}
+
+
+class Shop:
+    """A webhook receiver that answers 200 and keeps what it got."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpReply:
+        self.bodies.append(orjson.loads(body))
+        return HttpReply(200, "ok", None)
+
+    def updated(self) -> dict[str, int]:
+        return {
+            b["data"]["businessKey"]: b["data"]["version"]
+            for b in self.bodies
+            if b["type"] == "object.updated"
+        }
+
+
+def drain(hub: Hub, shop: Shop) -> None:
+    dispatcher = build_dispatcher(hub, shop)
+
+    async def run() -> None:
+        while await dispatcher.run_once():
+            pass
+        for target in list(dispatcher._targets.values()):
+            if target.destination is not None:
+                await target.destination.aclose()
+
+    asyncio.run(run())
+
+
+def send(hub: Hub, secret: str | None, payload: Any, message_id: str) -> int:
+    headers = {
+        "x-webhook-secret": secret or "",
+        "idempotency-key": message_id,
+        "content-type": "application/json",
+    }
+    receipt = hub.inbound.receive("erp", headers, orjson.dumps(payload), "127.0.0.1")
+    return receipt.message
+
+
+def test_a_received_feed_goes_through_the_pipeline_and_onwards(hub: Hub) -> None:
+    product(hub, "MH01")
+    product(hub, "MH02")
+    _, secret = hub.inbound.add_source(ERP_SOURCE)
+    hub.webhooks.create({"url": "http://127.0.0.1:9/shop", "eventTypes": ["object.updated"]})
+    shop = Shop()
+    audited = send(hub, secret, THREE, "stock-0001")
+    drain(hub, shop)
+    assert stock(hub, "MH01") == 42
+    assert versions(hub, "MH01") == [(1, "test"), (2, "inbound:erp")]
+    # The feed's change went onwards, as any change does (a Magento connector hears it so).
+    assert shop.updated() == {"MH01": 2}
+    [feed_delivery] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=feed_endpoint_id("erp")))
+    assert feed_delivery.status == DeliveryStatus.DELIVERED
+    _, [attempt] = hub.webhooks.delivery(feed_delivery.id)
+    assert attempt.status_code == 200
+    assert attempt.response_excerpt == "applied 1 (1 changed), refused 2"
+    refused = hub.feeds.refused("erp")
+    assert [(r.key, r.message, r.event_id) for r in refused] == [
+        ("MH02", audited, feed_delivery.event_id),
+        ("NEW-1", audited, feed_delivery.event_id),
+    ]
+    # Fixed, replayed: applied and delivered onwards too.
+    product(hub, "NEW-1", stock=None)
+    assert hub.feeds.replay("erp") == (1, 1)
+    drain(hub, shop)
+    assert shop.updated() == {"MH01": 2, "NEW-1": 2}
+    # A delivery replayed by an operator (the pipeline's replay) refuses nothing twice.
+    assert hub.webhooks.replay_one(feed_delivery.id) == 1
+    drain(hub, shop)
+    assert [r.key for r in hub.feeds.refused("erp", open_only=False)] == ["MH02", "NEW-1"]
+    assert [r.key for r in hub.feeds.refused("erp")] == ["MH02"]  # NEW-1 applies now
+    assert versions(hub, "MH01") == [(1, "test"), (2, "inbound:erp")]
+
+
+def test_an_unusable_mapping_fails_only_the_feed_row(hub: Hub) -> None:
+    """The class the mapping names is gone: the feed's deliveries fail with the reason and
+    are retried; other destinations go on."""
+    product(hub, "MH01")
+    body = {**ERP_SOURCE, "apply": {**ERP_SOURCE["apply"], "mapping": {**MAPPING, "class": "Nope"}}}
+    _, secret = hub.inbound.add_source(body)
+    send(hub, secret, THREE, "stock-0002")
+    drain(hub, Shop())
+    [record] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=feed_endpoint_id("erp")))
+    assert record.status == DeliveryStatus.PENDING and record.attempts == 1
+    assert record.last_error is not None and "Nope" in record.last_error
+    assert stock(hub, "MH01") == 5
