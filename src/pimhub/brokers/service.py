@@ -138,7 +138,7 @@ class BrokerService:
     def get(self, name: str) -> StoredBroker:
         stored = self.repository.get(name) if NAME_PATTERN.fullmatch(name) else None
         if stored is None:
-            raise BrokerNotFound(f"no broker '{name}'")
+            raise BrokerNotFound(f"no broker '{shown(name)}'")
         return stored
 
     def all(self) -> list[StoredBroker]:
@@ -146,7 +146,7 @@ class BrokerService:
 
     def remove(self, name: str) -> None:
         if not NAME_PATTERN.fullmatch(name) or not self.repository.remove(name):
-            raise BrokerNotFound(f"no broker '{name}'")
+            raise BrokerNotFound(f"no broker '{shown(name)}'")
 
     def config(self, name: str) -> BrokerConfig:
         return parse_config(self.get(name).config)
@@ -195,6 +195,12 @@ class BrokerService:
         config = self.config(name)
         refused = None if self.allow_private else blocked_address(config.url)
         return config, self.credentials(name), refused
+
+
+def shown(name: str) -> str:
+    """A name as an error message may quote it: cut short, control characters escaped."""
+    cut = name[:40] + ("..." if len(name) > 40 else "")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in cut)
 
 
 async def _probe(config: BrokerConfig, credentials: Credentials, steps: list[str]) -> None:
