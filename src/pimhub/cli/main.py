@@ -38,6 +38,7 @@ COMMANDS: dict[str, Lazy] = {
     "graphql": Lazy("graphql", "GraphQL datahub: configurations, their keys and schemas."),
     "search": Lazy("search", "Search index: rebuild, status, and test queries."),
     "connectors": Lazy("connectors", "Manage connectors (Magento 2)."),
+    "brokers": Lazy("brokers", "Manage broker destinations (RabbitMQ)."),
     "sources": Lazy("sources", "Manage inbound sources: who may send events to /inbound/NAME."),
     "inbound": Lazy("inbound", "The inbound audit: messages and their fate, refused feed items."),
     "assets": Lazy("assets", "Manage assets: files the catalog refers to."),
