@@ -265,6 +265,29 @@ def test_a_retried_delivery_refuses_nothing_twice_and_writes_nothing_twice(
     assert updated_events(hub, "MH01") == [(2, ["stock"])]
 
 
+def test_a_delivery_applied_again_after_a_fix_resolves_what_applies_now(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    product(hub, "MH01")
+    product(hub, "MH02")
+    target = destination(service)
+    same = delivery(THREE)
+    deliver(target, same)
+    product(hub, "NEW-1", stock=None)
+    [again] = deliver(target, same)  # an operator replays the delivery after the fix
+    assert again.response_excerpt == "applied 2 (1 changed), refused 1"
+    assert [r.key for r in service.refused("erp")] == ["MH02"]
+    assert [r.resolved_at is None for r in service.refused("erp", open_only=False)] == [
+        True,
+        False,
+    ]
+    # Its items no longer found (the source's items expression changed): the message is
+    # refused as a whole, and that one refusal is what is listed.
+    sources.put(erp(items="lines"))
+    deliver(destination(service), same)
+    assert [(r.item_index, r.event_id) for r in service.refused("erp")] == [(-1, same.event_id)]
+
+
 def test_a_database_failure_in_the_write_fails_the_delivery(
     hub: Hub, service: FeedService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

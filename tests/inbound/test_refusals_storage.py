@@ -147,3 +147,19 @@ def test_parallel_records_of_one_item_leave_one_row(bare_hub: Hub) -> None:
         t.join()
     assert failures == []
     assert count(bare_hub.engine) == 2
+
+
+def test_settle_resolves_an_events_other_open_items(bare_hub: Hub) -> None:
+    store = SqlRefusalStore(bare_hub.engine)
+    store.record([refusal(index=n) for n in range(4)] + [refusal("evt_2", 0)])
+    store.settle("evt_1", [1, 3], utc_now())
+    open_ones = store.page("erp", open_only=True, limit=10, after_id=None)
+    assert [(r.event_id, r.item_index) for r in open_ones] == [
+        ("evt_1", 1),
+        ("evt_1", 3),
+        ("evt_2", 0),
+    ]
+    store.settle("evt_1", [], utc_now())
+    assert [r.event_id for r in store.page("erp", open_only=True, limit=10, after_id=None)] == [
+        "evt_2"
+    ]

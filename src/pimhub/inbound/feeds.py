@@ -317,9 +317,13 @@ class FeedDestination:
                 0, self.source, 0, event_id, WHOLE_MESSAGE, None, (found,), payload, now, None
             )
             self.service.refusals.record([whole])
+            self.service.refusals.settle(event_id, [WHOLE_MESSAGE], now)
             return f"refused the message: {found.message}"
         outcome = apply_items(self.service.catalog, self.feed, found)
         self.service.refusals.record(_refusals(self.source, 0, event_id, found, outcome, now))
+        # Applied again (retried, or replayed by an operator after a fix): what the catalog
+        # takes now is no longer listed as refused.
+        self.service.refusals.settle(event_id, outcome.refused.keys(), now)
         return outcome.summary()
 
     async def aclose(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -121,6 +121,10 @@ class RefusalStore(Protocol):
         index is replaced (a retried delivery refuses it again)."""
 
     def resolve(self, ids: Sequence[int], now: datetime) -> None: ...
+    def settle(self, event_id: str, refused: Collection[int], now: datetime) -> None:
+        """Resolves the event's open refusals but those of the item indexes in `refused`:
+        a delivery applied again (retried, replayed) whose items the catalog takes now."""
+
     def page(
         self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
     ) -> list[Refusal]: ...

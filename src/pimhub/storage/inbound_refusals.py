@@ -3,7 +3,7 @@ its own short transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -118,6 +118,13 @@ class SqlRefusalStore:
                     .where(refusals.c.id.in_(chunk), refusals.c.resolved_at.is_(None))
                     .values(resolved_at=now)
                 )
+
+    def settle(self, event_id: str, refused: Collection[int], now: datetime) -> None:
+        taken = and_(refusals.c.event_id == event_id, refusals.c.resolved_at.is_(None))
+        if refused:
+            taken = and_(taken, refusals.c.item_index.not_in(sorted(set(refused))))
+        with begin_write(self.engine) as conn:
+            conn.execute(update(refusals).where(taken).values(resolved_at=now))
 
     def page(
         self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
