@@ -5,7 +5,7 @@ routing, and the connection shared by a worker's brokers."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -16,6 +16,7 @@ from pimhub.bootstrap import Hub
 from pimhub.brokers.rabbitmq import REGISTRY
 from pimhub.catalog.ids import new_event_id
 from pimhub.events.deliveries import DeliveryFilter
+from pimhub.events.policy import RetryPolicy
 from pimhub.inbound.messages import AcceptedMessage, inbound_event_payload, inbound_order_key
 from pimhub.storage.tables import outbox, webhook_deliveries
 
@@ -248,3 +249,50 @@ def test_wrong_credentials_fail_the_attempt_without_a_secret_in_the_log(
     assert "wrong-pw-93f1" not in (failed.last_error or "")
     with hub.engine.connect() as conn:
         assert conn.execute(select(webhook_deliveries.c.id)).all()
+
+
+def test_a_transform_reshapes_the_published_body_and_keeps_the_routing_key(
+    hub: Hub, rabbit: Rabbit
+) -> None:
+    config = rabbit.config(
+        eventTypes=["object.created"], transform="{sku: data.businessKey, v: data.version}"
+    )
+    hub.brokers.add(config, rabbit.credentials())
+    hub.catalog.create("Brand", {"code": "acme", "name": "Acme"}, author="t")
+
+    async def scenario() -> list[Any]:
+        queue = await bind(rabbit)
+        dispatcher = fast_dispatcher(hub)
+        try:
+            await drain(dispatcher)
+        finally:
+            await close_destinations(dispatcher)
+        return await take(rabbit, queue, 1)
+
+    [message] = asyncio.run(scenario())
+    assert orjson.loads(message.body) == {"sku": "acme", "v": 1}
+    assert message.routing_key == "catalog.Brand.created"
+    assert message.headers == {"pimhub-event-type": "object.created", "pimhub-class": "Brand"}
+
+
+def test_a_headers_exchange_routes_by_the_event_headers(hub: Hub, rabbit: Rabbit) -> None:
+    hub.brokers.add(rabbit.config(exchangeType="headers"), rabbit.credentials())
+    hub.catalog.create("Brand", {"code": "acme", "name": "Acme"}, author="t")
+    hub.catalog.create("Category", {"code": "men", "name": {"en": "Men"}}, author="t")
+
+    async def scenario() -> list[Any]:
+        match = {"x-match": "all", "pimhub-class": "Category"}
+        queue = await bind(rabbit, "", exchange_type="headers", **match)
+        dispatcher = fast_dispatcher(hub)
+        dispatcher.config.retry = RetryPolicy(schedule=(timedelta(hours=1),))
+        try:
+            await drain(dispatcher)
+        finally:
+            await close_destinations(dispatcher)
+        return await take(rabbit, queue, 2, wait=1.0)
+
+    got = asyncio.run(scenario())
+    assert [m.headers["pimhub-class"] for m in got] == ["Category"]
+    # The Brand's event had no queue: returned, so a failed attempt waiting for its retry.
+    states = {d.class_name: d.status.value for d in deliveries(hub)}
+    assert states == {"Category": "delivered", "Brand": "pending"}
