@@ -620,3 +620,40 @@ def test_an_unusable_mapping_fails_only_the_feed_row(hub: Hub) -> None:
     assert record.status == DeliveryStatus.PENDING and record.attempts == 1
     assert record.last_error is not None and "Nope" in record.last_error
     assert stock(hub, "MH01") == 5
+
+
+def test_parallel_replays_apply_each_item_once(hub: Hub, service: FeedService) -> None:
+    """Operators replaying the same source at once: no error, one new version per item."""
+    product(hub, "MH01")
+    product(hub, "MH02")
+    target = destination(service)
+    for n in range(3):
+        items = [{"sku": f"R-{n}-{i}", "qty": i + 1} for i in range(4)]
+        items += [{"sku": "MH02"}, {"sku": "MH01", "qty": "x"}]
+        deliver(target, delivery({"items": items}))
+    assert len(service.refused("erp")) == 15
+    for n in range(3):
+        for i in range(4):
+            product(hub, f"R-{n}-{i}", stock=None)
+    start = threading.Barrier(6)
+    outcomes: list[tuple[int, int]] = []
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            start.wait()
+            outcomes.append(service.replay("erp"))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert all(refused in (0, 3) for _, refused in outcomes)
+    assert [r.key for r in service.refused("erp")] == ["MH01"] * 3
+    for n in range(3):
+        for i in range(4):
+            assert versions(hub, f"R-{n}-{i}") == [(1, "test"), (2, "inbound:erp")]
