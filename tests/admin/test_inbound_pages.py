@@ -442,7 +442,11 @@ def refused(users_hub: Hub) -> list[Refusal]:
     )
     now = datetime.now(UTC)
     missing = FieldError("sku", "no Product with sku 'X' to update", "not-found")
-    items = [{"sku": "TS-1", "qty": 11}, {"sku": "NOPE-1", "qty": 1}, {"sku": "NOPE-2", "qty": 2}]
+    items: list[dict[str, Any]] = [
+        {"sku": "TS-1", "qty": 11},
+        {"sku": "NOPE-1", "qty": 1},
+        {"sku": "NOPE-2", "qty": 2},
+    ]
     users_hub.feeds.refusals.record(
         [
             Refusal(0, "feed", 1, "evt_feed", i, item["sku"], (missing,), item, now, None)
@@ -553,3 +557,23 @@ def test_parallel_saves_of_one_form_one_wins(
     winner = statuses.index(303)
     stored = users_hub.inbound.get_source("erp")
     assert (stored.version, stored.spec.description) == (2, f"racer {winner}")
+
+
+def test_refused_items_page_by_cursor_and_a_large_count_says_at_least(
+    signed_in: Callable[[str], AdminClient],
+    refused: list[Refusal],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(inbound_audit_views, "PAGE", 2)
+    client = signed_in("integrator")
+    first = client.get("/admin/inbound/refusals?source=feed")
+    assert [f"refusal-{r.id}" in first.text for r in refused] == [True, True, False]
+    more = re.search(r'href="/admin/inbound/refusals\?([^"]+)">More', first.text)
+    assert more is not None
+    second = client.get("/admin/inbound/refusals?" + html.unescape(more.group(1)))
+    assert [f"refusal-{r.id}" in second.text for r in refused] == [False, False, True]
+    assert ">More<" not in second.text
+    monkeypatch.setattr(inbound_audit_views, "COUNT_PAGE", 1)
+    monkeypatch.setattr(inbound_audit_views, "MAX_COUNTED", 2)
+    ask = client.post_form("/admin/inbound/refusals/replay", {"source": "feed"})
+    assert ask.status_code == 200 and "Apply 2+ refused items of feed again?" in ask.text
