@@ -577,3 +577,21 @@ def test_refused_items_page_by_cursor_and_a_large_count_says_at_least(
     monkeypatch.setattr(inbound_audit_views, "MAX_COUNTED", 2)
     ask = client.post_form("/admin/inbound/refusals/replay", {"source": "feed"})
     assert ask.status_code == 200 and "Apply 2+ refused items of feed again?" in ask.text
+
+
+def test_a_secret_in_the_text_is_checked_and_becomes_the_senders(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    client = signed_in("integrator")
+    short = ERP_YAML + "secret: tiny\n"
+    for action in ("check", "save"):
+        refused = client.post_form("/admin/inbound/new", {"configuration": short, "action": action})
+        assert refused.status_code == 422, action
+        assert "<code>secret</code>" in refused.text
+    given = "the-erp-already-knows-this-one"
+    text = ERP_YAML + f"secret: {given}\n"
+    checked = client.post_form("/admin/inbound/new", {"configuration": text, "action": "check"})
+    assert checked.status_code == 200 and "Check passed" in checked.text
+    answer, secret = _create(client, text)
+    assert answer.status_code == 201 and secret == given
+    assert isinstance(_send(users_hub, given, "m-1", _stock("T-1", 1)), Receipt)

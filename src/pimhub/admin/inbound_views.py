@@ -40,6 +40,7 @@ from pimhub.admin.yaml_field import (
 from pimhub.api.auth import require
 from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInput
 from pimhub.inbound.errors import InvalidSource, SourceExists, SourceNotFound
+from pimhub.inbound.schemes import secret_problem
 from pimhub.inbound.service import InboundService
 from pimhub.inbound.sources import (
     SCHEME_DEFAULTS,
@@ -229,8 +230,15 @@ async def delete(request: Request) -> Response:
 
 
 def _check_new(inbound: InboundService, raw: dict[str, Any]) -> str:
-    """What creating would do, with every refusal parse_source finds; nothing saved."""
-    spec = parse_source(raw)
+    """What creating would do, refused as add_source would refuse it; nothing saved. A
+    `secret:` in the text is the sender's own secret instead of a generated one."""
+    settings = {k: v for k, v in raw.items() if k != "secret"}
+    spec = parse_source(settings)
+    if "secret" in raw:
+        given = raw["secret"]
+        problem = secret_problem(spec.scheme, given) if isinstance(given, str) else "must be a text"
+        if problem is not None:
+            raise InvalidSource(f"secret: {problem}", [FieldError("secret", problem)])
     if _exists(inbound, spec.name):
         raise SourceExists(
             f"a source named {spec.name} exists",
