@@ -310,7 +310,7 @@ def test_no_items_found_refuses_the_message_and_replay_looks_again(
     hub: Hub, service: FeedService, sources: MemorySources
 ) -> None:
     product(hub, "MH01")
-    payload = {"warehouse": "main", "lines": [{"sku": "MH01", "qty": 7}]}
+    payload = {"warehouse": "main", "lines": [{"sku": "MH01", "qty": 7}, {"sku": "NO", "qty": 1}]}
     [result] = deliver(destination(service), delivery(payload))
     assert result.ok
     assert result.response_excerpt is not None
@@ -321,9 +321,13 @@ def test_no_items_found_refuses_the_message_and_replay_looks_again(
     assert "'items' found nothing" in whole.errors[0].message
     assert service.replay("erp") == (0, 1)
     sources.put(erp(items="lines"))
-    assert service.replay("erp") == (1, 0)
+    # Found now: the message's refusal resolved, its unknown SKU refused on its own (once).
+    assert service.replay("erp") == (1, 1)
     assert stock(hub, "MH01") == 7
-    assert service.refused("erp") == []
+    assert [(r.item_index, r.key, r.message) for r in service.refused("erp")] == [
+        (1, "NO", whole.message)
+    ]
+    assert service.replay("erp") == (0, 1)
 
 
 def test_item_shapes(hub: Hub, service: FeedService, sources: MemorySources) -> None:

@@ -123,10 +123,12 @@ class FeedService:
     def _open_rounds(self, source: str) -> Iterator[list[Refusal]]:
         """The source's open refusals, a page at a time, oldest first. Each page is read
         after the previous one was replayed: those still refused keep their ids, so the
-        next page starts after the last id seen."""
+        next page starts after the last id seen. Refusals made since the replay began (the
+        items of a message found only now, a delivery meanwhile) are not replayed again."""
+        began = self.clock()
         after: int | None = None
         while page := self.refusals.page(source, open_only=True, limit=PAGE, after_id=after):
-            yield page
+            yield [r for r in page if r.created_at < began]
             after = page[-1].id
 
     def _replay_round(self, feed: Feed, todo: list[Refusal]) -> tuple[int, int]:
