@@ -128,6 +128,7 @@ def test_a_configuration_with_several_problems_names_each_and_saves_nothing(
         "declare": "yes",
         "routingKeyPrefix": "a..b",
         "eventTypes": ["object.nope"],
+        "transform": "data.[",
         "colour": "red",
     }
     response = client.post(
@@ -135,7 +136,8 @@ def test_a_configuration_with_several_problems_names_each_and_saves_nothing(
     )
     answer = problem(response, 422, "invalid-broker")
     fields = {e["field"] for e in answer["errors"]}
-    assert {"name", "url", "exchangeType", "declare", "routingKeyPrefix", "colour"} <= fields
+    named = {"name", "url", "exchangeType", "declare", "routingKeyPrefix", "transform", "colour"}
+    assert named <= fields
     assert any(f.startswith("eventTypes") for f in fields)
     url_error = next(e for e in answer["errors"] if e["field"] == "url")
     assert "credentials" in url_error["message"]
@@ -290,7 +292,8 @@ def test_parallel_writers_on_one_broker(
     hub: Hub, client: TestClient, integrate: dict[str, str]
 ) -> None:
     """Twelve adds of one name at once: one wins, the rest conflict; then twelve changes at
-    once naming no version: none conflicts, each is a version."""
+    once naming no version: none conflicts, each is a version; then twelve removes: one
+    removes it (with its pipeline row), the rest find nothing."""
     if hub.engine.dialect.name != "postgresql":
         pytest.skip("parallel writers: PostgreSQL (SQLite serialises its writers)")
     body = {"config": CONFIG, "credentials": CREDENTIALS}
@@ -324,6 +327,21 @@ def test_parallel_writers_on_one_broker(
         thread.join()
     assert statuses == [200] * 12
     assert client.get(f"{BASE}/mq", headers=integrate).json()["version"] == 13
+    statuses.clear()
+
+    def delete() -> None:
+        response = TestClient(client.app).delete(f"{BASE}/mq", headers=integrate)
+        with lock:
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=delete) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [204] + [404] * 11
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(webhook_endpoints.c.id)).all() == []
 
 
 def test_the_test_round_trips_a_ping_through_rabbitmq(
