@@ -20,15 +20,16 @@ builds it: BrokerService.destination on the broker's pipeline row) is handed cla
 deliveries in batches of the dispatcher's size (PIMHUB_WEBHOOK_BATCH_SIZE, 500), as the
 dispatcher does, each batch's deliveries of distinct keys, and must answer every one delivered
 (confirmed). Floor: aio-pika on one channel with publisher confirms publishing the same bodies
-with the same routing keys, persistent, to the same exchange, each batch's messages in flight
-at once (awaiting every confirm before the next batch). A durable queue bound to the exchange
+with the same routing keys and message properties (persistent, mandatory, message id, type,
+timestamp, headers), to the same exchange, each batch's messages in flight at once (awaiting
+every confirm before the next batch), as the destination does. A durable queue bound to the exchange
 takes the messages (purged between rounds; its count checked). Needs RabbitMQ at
 PIMHUB_BENCH_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); without one, (b) is skipped
 with a note.
 
 The last line is `ratio: X`, the worse of the two figures (the target is 0.5 or more).
 
-    .venv/bin/python bench/inbound.py [--messages 5000]
+    .venv/bin/python bench/inbound.py [--messages 5000] [--only receiving|publishing]
 """
 
 from __future__ import annotations
