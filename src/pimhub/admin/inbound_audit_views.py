@@ -79,7 +79,7 @@ async def message_page(request: Request) -> Response:
     hub = _hub(request)
     message_id = checked_message_id(request.path_params["id"])
     message = await blocking(hub.inbound.message, message_id)
-    body = await blocking(hub.inbound.inbox.body, message_id)
+    body = await blocking(hub.inbound.message_body, message_id)
     fate = await blocking(_fate, hub, message)
     destinations = await blocking(hub.webhooks.destinations) if fate else {}
     context = {

@@ -300,7 +300,7 @@ def _counts(inbound: InboundService) -> dict[str, dict[str, int]]:
     """Messages of the last COUNT_HOURS by source and outcome (one grouped query)."""
     since = inbound.clock() - timedelta(hours=COUNT_HOURS)
     found: dict[str, dict[str, int]] = {}
-    for (source, outcome), count in inbound.inbox.counts(since).items():
+    for (source, outcome), count in inbound.counts(since).items():
         found.setdefault(source, {})[outcome] = count
     return found
 
