@@ -424,20 +424,16 @@ def _delivery(row: Any, lease_until: datetime) -> Delivery:
     body and the reason, which the dispatcher records as a failed attempt."""
     delivery_id, endpoint, event_id, attempts, mode, stored, transform, event_type, cls = row
     problem = None
-    try:
-        body = shaped_body(stored, PayloadMode(mode), transform)
-    except TransformFailed as exc:
-        body, problem = b"", f"transform failed: {exc}"
+    if transform is None and mode == PayloadMode.FULL:
+        # The common case, once per delivery: the stored bytes, no shaping call.
+        body = stored.encode() if isinstance(stored, str) else stored
+    else:
+        try:
+            body = shaped_body(stored, PayloadMode(mode), transform)
+        except TransformFailed as exc:
+            body, problem = b"", f"transform failed: {exc}"
     return Delivery(
-        id=delivery_id,
-        endpoint=endpoint,
-        event_id=event_id,
-        body=body,
-        attempts=attempts,
-        lease_until=lease_until,
-        event_type=event_type,
-        class_name=cls,
-        problem=problem,
+        delivery_id, endpoint, event_id, body, attempts, lease_until, event_type, cls, problem
     )
 
 
