@@ -661,3 +661,30 @@ def test_parallel_replays_apply_each_item_once(hub: Hub, service: FeedService) -
     for n in range(3):
         for i in range(4):
             assert versions(hub, f"R-{n}-{i}") == [(1, "test"), (2, "inbound:erp")]
+
+
+def test_the_documented_stock_and_price_feed(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    """docs/inbound.md's ERP feed: a static currency without a price leaves the price as it
+    is (the import's rule), a price with its currency is written."""
+    fields = {
+        "sku": "sku",
+        "stock": {"column": "qty", "number": True},
+        "price.amount": {"column": "price", "number": True},
+        "price.currency": {"value": "EUR"},
+    }
+    sources.put(erp({"class": "Product", "fields": fields}))
+    hub.catalog.create(
+        "Product",
+        {"sku": "PH-2", "name": {"en": "x"}, "price": {"amount": 9.5, "currency": "EUR"}},
+        author="test",
+    )
+    product(hub, "PH-1")
+    items = [{"sku": "PH-1", "qty": 12, "price": 24.90}, {"sku": "PH-2", "qty": 0}]
+    [result] = deliver(destination(service), delivery({"items": items}))
+    assert result.response_excerpt == "applied 2 (2 changed), refused 0"
+    one = hub.catalog.get_object("Product", "PH-1", include_drafts=True).values
+    two = hub.catalog.get_object("Product", "PH-2", include_drafts=True).values
+    assert (one["stock"], one["price"]) == (12, {"amount": 24.9, "currency": "EUR"})
+    assert (two["stock"], two["price"]) == (0, {"amount": 9.5, "currency": "EUR"})
