@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from pimhub.bootstrap import Hub, build_dispatcher
 from pimhub.catalog.clock import utc_now
-from pimhub.catalog.errors import CatalogError
+from pimhub.catalog.errors import CatalogError, WriteConflict
 from pimhub.events.deliveries import AttemptResult, Delivery, DeliveryFilter, DeliveryStatus
 from pimhub.events.endpoints import WebhookEndpoint
 from pimhub.events.ports import HttpReply
@@ -304,6 +304,26 @@ def test_a_database_failure_in_the_write_fails_the_delivery(
     monkeypatch.undo()
     [result] = deliver(destination(service), delivery(THREE))
     assert result.ok and stock(hub, "MH01") == 42
+
+
+def test_a_lost_race_is_run_again_within_the_attempt(
+    hub: Hub, service: FeedService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadlock or serialization failure (WriteConflict) is retried in place, as the
+    catalog's own writes are: the delivery succeeds at its first attempt."""
+    product(hub, "MH01")
+    real = hub.catalog.batch_writer
+    lost = [WriteConflict("deadlock detected")]
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        if lost:
+            raise lost.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hub.catalog, "batch_writer", racing)
+    [result] = deliver(destination(service), delivery(THREE))
+    assert result.ok and lost == []
+    assert versions(hub, "MH01") == [(1, "test"), (2, "inbound:erp")]
 
 
 def test_no_items_found_refuses_the_message_and_replay_looks_again(
