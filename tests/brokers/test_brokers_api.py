@@ -4,11 +4,12 @@ refusals naming what and where, versions, parallel writers, and the test against
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pimhub.bootstrap import Hub
 from pimhub.storage.tables import brokers as broker_rows
@@ -370,3 +371,21 @@ def test_the_test_round_trips_a_ping_through_rabbitmq(
     result = client.post(f"{BASE}/missing/test", headers=integrate).json()
     assert result["ok"] is False and len(result["steps"]) == 1
     assert rabbit.exchange + ".none" in result["error"]
+
+
+def test_enabling_clears_the_circuits_pause_and_other_changes_keep_it(
+    hub: Hub, client: TestClient, integrate: dict[str, str]
+) -> None:
+    add(client, integrate)
+    paused = datetime.now(UTC) + timedelta(minutes=10)
+    with hub.engine.begin() as conn:
+        conn.execute(update(webhook_endpoints).values(consecutive_failures=7, paused_until=paused))
+    kept = client.put(f"{BASE}/mq", json={"config": {**CONFIG, "exchange": "x"}}, headers=integrate)
+    assert kept.json()["health"]["consecutiveFailures"] == 7
+    assert kept.json()["health"]["pausedUntil"] is not None
+    on = client.put(f"{BASE}/mq", json={"config": {**CONFIG, "enabled": True}}, headers=integrate)
+    assert on.json()["health"] == {
+        "consecutiveFailures": 0,
+        "pausedUntil": None,
+        "disabledReason": None,
+    }

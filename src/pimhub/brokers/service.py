@@ -108,14 +108,16 @@ class BrokerService:
         """Replaces the settings (the name stays; `enabled` stays unless given); new
         credentials when given. With `expected`, only while the version is still that."""
         current = self.get(name)
+        # Enabling it (again) is a fresh start, as for a webhook endpoint: its failure record
+        # and a circuit's pause go.
+        asked = isinstance(body, Mapping) and body.get("enabled") is True
         if isinstance(body, Mapping):
             body = {"enabled": current.enabled, **body, "name": name}
         config = self.check(body)
         sealed = None
         if credentials is not None:
             sealed = self.sealer.encrypt(parse_credentials(credentials).to_json())
-        # Enabling it again is a fresh start: its failure record and pause go.
-        reset = isinstance(body, Mapping) and config.subscription.enabled and not current.enabled
+        reset = asked or (config.subscription.enabled and not current.enabled)
         saved = retrying(
             lambda: self.repository.save(
                 name,
