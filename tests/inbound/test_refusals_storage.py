@@ -163,3 +163,16 @@ def test_settle_resolves_an_events_other_open_items(bare_hub: Hub) -> None:
     assert [r.event_id for r in store.page("erp", open_only=True, limit=10, after_id=None)] == [
         "evt_2"
     ]
+
+
+def test_many_refusals_at_once_and_the_last_word_on_an_item(bare_hub: Hub) -> None:
+    """A message of thousands of bad items is one call (chunked upserts); the same item
+    twice in one call keeps the later reason."""
+    store = SqlRefusalStore(bare_hub.engine)
+    many = [refusal(index=n, key=f"K-{n}") for n in range(1_203)]
+    store.record([*many, refusal(index=7, message="the later reason")])
+    assert count(bare_hub.engine) == 1_203
+    found = store.page("erp", open_only=True, limit=1_000, after_id=None)
+    assert [r.item_index for r in found] == list(range(1_000))
+    assert found[7].errors[0].message == "the later reason"
+    assert found[8].errors[0].message == "'lots' is not a number"

@@ -3,14 +3,15 @@ its own short transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from pimhub.catalog.errors import FieldError, WriteConflict
+from pimhub.catalog.errors import FieldError
+from pimhub.catalog.retry import retrying
 from pimhub.catalog.validation import spell_nul, without_nul
 from pimhub.inbound.ports import Refusal
 from pimhub.storage.engine import begin_write
@@ -18,7 +19,7 @@ from pimhub.storage.tables import inbound_messages as messages
 from pimhub.storage.tables import inbound_refusals as refusals
 
 KEY_CHARS = 255  # inbound_refusals.key
-RESOLVE_CHUNK = 500  # ids per UPDATE ... WHERE id IN (...)
+CHUNK = 500  # rows per upsert, ids per UPDATE ... WHERE id IN (...)
 
 
 def _refusal(row: Any) -> Refusal:
@@ -57,62 +58,71 @@ def _stored(refusal: Refusal) -> dict[str, Any]:
 class SqlRefusalStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def record(self, refused: Sequence[Refusal]) -> None:
         """Stores refused items. An item already recorded for the same event and index is
         replaced in place (its id and first refusal time kept, open again): a retried
         delivery, or a replay that still fails, leaves one row per item with the newest
         reasons. `message` <= 0 means the accepted audit row of the event, looked up here
-        (a delivery knows its event, not the row that audited it)."""
+        (a delivery knows its event, not the row that audited it). One upsert statement per
+        chunk: a message of many thousand bad items is kept in one short transaction."""
         if not refused:
             return
-        for attempt in range(2):  # a parallel record of the same item: the second one updates
-            try:
-                with begin_write(self.engine) as conn:
-                    for refusal in refused:
-                        self._put(conn, refusal)
-                return
-            except (IntegrityError, WriteConflict):
-                if attempt:
-                    raise
+        # The last word on an item wins, as it would row by row (an upsert cannot touch one
+        # row twice in a statement).
+        latest = {(r.event_id, r.item_index): r for r in refused}
+        stmt = self._insert(refusals)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["event_id", "item_index"],
+            set_={
+                "key": stmt.excluded.key,
+                "errors": stmt.excluded.errors,
+                "item": stmt.excluded.item,
+                "resolved_at": None,
+            },
+        )
 
-    def _put(self, conn: Any, refusal: Refusal) -> None:
-        values = _stored(refusal)
-        same = and_(
-            refusals.c.event_id == refusal.event_id, refusals.c.item_index == refusal.item_index
-        )
-        found = conn.execute(
-            update(refusals).where(same).values(**values, resolved_at=None)
-        ).rowcount
-        if found:
-            return
-        message: Any = refusal.message
-        if message <= 0:
-            audited = (
-                select(func.min(messages.c.id))
-                .where(messages.c.event_id == refusal.event_id)
-                .scalar_subquery()
+        def write() -> None:
+            with begin_write(self.engine) as conn:
+                audited = self._audit_rows(conn, latest.values())
+                rows = [
+                    {
+                        "source": r.source,
+                        "message": r.message if r.message > 0 else audited.get(r.event_id, 0),
+                        "event_id": r.event_id,
+                        "item_index": r.item_index,
+                        "created_at": r.created_at,
+                        "resolved_at": None,
+                        **_stored(r),
+                    }
+                    for r in latest.values()
+                ]
+                for start in range(0, len(rows), CHUNK):
+                    conn.execute(stmt, rows[start : start + CHUNK])
+
+        retrying(write)  # parallel upserts of one item may still deadlock on PostgreSQL
+
+    def _audit_rows(self, conn: Any, refused: Iterable[Refusal]) -> dict[str, int]:
+        """The accepted audit row of each event whose refusals name none."""
+        events = sorted({r.event_id for r in refused if r.message <= 0})
+        found: dict[str, int] = {}
+        for start in range(0, len(events), CHUNK):
+            query = (
+                select(messages.c.event_id, func.min(messages.c.id))
+                .where(messages.c.event_id.in_(events[start : start + CHUNK]))
+                .group_by(messages.c.event_id)
             )
-            message = func.coalesce(audited, 0)
-        conn.execute(
-            insert(refusals).values(
-                source=refusal.source,
-                message=message,
-                event_id=refusal.event_id,
-                item_index=refusal.item_index,
-                created_at=refusal.created_at,
-                resolved_at=None,
-                **values,
-            )
-        )
+            found.update({event: int(row_id) for event, row_id in conn.execute(query)})
+        return found
 
     def resolve(self, ids: Sequence[int], now: datetime) -> None:
         wanted = sorted(set(ids))
         if not wanted:
             return
         with begin_write(self.engine) as conn:
-            for start in range(0, len(wanted), RESOLVE_CHUNK):
-                chunk = wanted[start : start + RESOLVE_CHUNK]
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
                 conn.execute(
                     update(refusals)
                     .where(refusals.c.id.in_(chunk), refusals.c.resolved_at.is_(None))
