@@ -148,11 +148,16 @@ def test_put_changes_what_it_names_and_if_match_guards_it(
         400,
         "invalid-input",
     )
-    problem(
-        client.put(path, json={"description": "x", "version": "3"}, headers=integrator),
-        422,
-        "invalid-source",
-    )
+    for version in ("3", 0, -1, 2**31, 2**62, True):
+        body = {"description": "x", "version": version}
+        problem(client.put(path, json=body, headers=integrator), 422, "invalid-source")
+    for tag in ('"99999999999999999999999"', '"2147483648"', '"0"', '"3.x"', "3"):
+        refused = client.put(
+            path, json={"description": "x"}, headers={**integrator, "If-Match": tag}
+        )
+        assert [e["field"] for e in problem(refused, 400, "invalid-input")["errors"]] == [
+            "If-Match"
+        ], tag
     problem(client.put(path, json={"scheme": "nope"}, headers=integrator), 422, "invalid-source")
     read = client.get(path, headers=integrator).json()
     assert read["description"] == "third" and read["version"] == 3

@@ -20,7 +20,7 @@ from pimhub.api.preconditions import expected_version, guarded
 from pimhub.api.responses import OrjsonResponse
 from pimhub.api.rest.webhooks import MAX_OVERLAP_HOURS, TIME
 from pimhub.bootstrap import Hub
-from pimhub.catalog.errors import FieldError, InvalidQuery
+from pimhub.catalog.errors import FieldError, InvalidInput, InvalidQuery
 from pimhub.catalog.query import INT64_MAX
 from pimhub.events.deliveries import DeliveryFilter, DeliveryRecord
 from pimhub.events.delivery_query import InvalidParameter, parse_time
@@ -34,7 +34,8 @@ router = APIRouter(prefix="/api/v1/inbound", tags=["inbound"])
 SOURCE_NAME = re.compile(NAME_PATTERN)
 MAX_PAGE = 500
 MAX_REPLAY_IDS = 1000
-MAX_FATE = 100  # deliveries shown per message: one per subscribed destination
+MAX_FATE = 100
+MAX_VERSION = 2**31 - 1  # deliveries shown per message: one per subscribed destination
 SOURCE_DOC = object_doc(
     "An inbound source: name, scheme (standard-webhooks | mageos | shared-secret | api-key), "
     "description, enabled, header, tolerance, maxBytes, dedupeDays, messageId, eventType, "
@@ -175,10 +176,13 @@ async def put_source(
     body_version = None
     if isinstance(config, dict) and "version" in config:
         body_version = config.pop("version")
-        if isinstance(body_version, bool) or not isinstance(body_version, int):
+        if not is_version(body_version):
             message = "must be the whole number the source was read with"
             raise InvalidSource(f"version {message}", [FieldError("version", message, "type")])
     version, from_header = expected_version(if_match, body_version)
+    if version is not None and not is_version(version):
+        message = f"names version {version}, which no source can have"
+        raise InvalidInput(f"If-Match {message}", [FieldError("If-Match", message, "range")])
     stored = await run_in_threadpool(
         guarded,
         from_header,
@@ -195,6 +199,12 @@ async def put_source(
 def delete_source(name: Name, hub: Operator) -> Response:
     hub.inbound.remove_source(name)
     return Response(status_code=204)
+
+
+def is_version(value: Any) -> bool:
+    # inbound_sources.version is a 32-bit column: a larger number never matches, and the
+    # drivers refuse to compare it at all.
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_VERSION
 
 
 async def optional_json(request: Request) -> Any:
