@@ -274,3 +274,21 @@ def test_refusals_and_replay(runner: CliRunner, db_url: str) -> None:
     assert "0 applied, 0 still refused" in out
     one_line_error(*invoke(runner, "inbound", "replay", "--source", "erp", "--id", "5")[::2])
     one_line_error(*invoke(runner, "inbound", "replay", "--source", "nope")[::2])
+
+
+def test_numbers_no_row_can_have_are_refused_before_the_database(
+    runner: CliRunner, db_url: str
+) -> None:
+    init(runner)
+    invoke(runner, "sources", "add", "erp", "--scheme", "shared-secret")
+    huge = str(2**64)
+    for args in (
+        ("sources", "update", "erp", "--description", "x", "--version", huge),
+        ("inbound", "show", huge),
+        ("inbound", "show", "0"),
+        ("inbound", "messages", "--before", huge),
+        ("inbound", "replay", "--source", "erp", "--id", huge),
+    ):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 2, (args, result.output)  # a usage error naming the bound
+        assert "Invalid value" in result.output and "than or equal to" in result.output, args

@@ -31,6 +31,7 @@ app = typer.Typer(
 
 OUTCOMES = ("accepted", "duplicate", "rejected")
 MAX_FATE = 100
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one cannot exist, and no driver takes it
 Source = Annotated[str | None, typer.Option("--source", help="Source name")]
 
 
@@ -98,7 +99,8 @@ def messages(
     until: Annotated[str | None, typer.Option(help="Received before (ISO 8601)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many")] = 50,
     before: Annotated[
-        int | None, typer.Option(min=1, help="Only messages older than this id (paging)")
+        int | None,
+        typer.Option(min=1, max=MAX_ID, help="Only messages older than this id (paging)"),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -136,7 +138,7 @@ def fate(hub: Hub, message: InboundMessage) -> list[dict[str, Any]]:
 @app.command("show")
 @handles_errors
 def show(
-    message_id: Annotated[int, typer.Argument(min=1, help="The audited message's id")],
+    message_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The audited message's id")],
 ) -> None:
     """One audited message as JSON: what was received (the body, for accepted messages) and
     its fate (each destination's delivery of its event)."""
@@ -190,7 +192,9 @@ def replay(
     source: Annotated[str, typer.Option("--source", help="Source name")],
     ids: Annotated[
         list[int] | None,
-        typer.Option("--id", min=1, help="Only this refused item (repeat); default all open"),
+        typer.Option(
+            "--id", min=1, max=MAX_ID, help="Only this refused item (repeat); default all open"
+        ),
     ] = None,
 ) -> None:
     """Apply a source's refused items again (after fixing the catalog or the mapping); exit

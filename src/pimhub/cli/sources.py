@@ -229,7 +229,11 @@ def update(
     header: Annotated[str | None, typer.Option(help="shared-secret: the header")] = None,
     version: Annotated[
         int | None,
-        typer.Option(help="Refuse the change unless the source is still at this version"),
+        typer.Option(
+            min=1,
+            max=2**31 - 1,
+            help="Refuse the change unless the source is still at this version",
+        ),
     ] = None,
 ) -> None:
     """Change a source: the settings in --file (and the flags) change, the others stay."""
