@@ -595,3 +595,43 @@ def test_a_secret_in_the_text_is_checked_and_becomes_the_senders(
     answer, secret = _create(client, text)
     assert answer.status_code == 201 and secret == given
     assert isinstance(_send(users_hub, given, "m-1", _stock("T-1", 1)), Receipt)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"name": "erp", "scheme": "shared-secret"},
+        {"name": "hooks", "scheme": "standard-webhooks", "tolerance": 60, "eventTypes": ["a.b"]},
+        {
+            "name": "magento",
+            "scheme": "mageos",
+            "enabled": False,
+            "eventType": {"path": "type", "prefix": "magento.", "map": {"x.y": "magento.z"}},
+            "schemas": {"magento.z": {"type": "object", "required": ["id"]}},
+        },
+        {
+            "name": "feed",
+            "scheme": "shared-secret",
+            "header": "X-Feed-Token",
+            "messageId": {"hash": True},
+            "eventType": {"value": "erp.stock.changed"},
+            "key": {"path": "warehouse"},
+            "apply": {
+                "eventTypes": ["erp.stock.changed"],
+                "items": "items",
+                "mapping": {"class": "Product", "fields": {"sku": "sku"}},
+            },
+        },
+    ],
+)
+def test_the_editor_text_reads_back_as_the_same_source(config: dict[str, Any]) -> None:
+    from pimhub.admin.inbound_forms import editable
+    from pimhub.admin.inbound_views import replacing
+    from pimhub.admin.yaml_field import dump, read_mapping
+    from pimhub.inbound.sources import parse_source
+
+    spec = parse_source(config)
+    text = dump(editable(spec))
+    assert "''" not in text and "{}" not in text and "[]" not in text
+    again = parse_source(replacing(read_mapping(text, "configuration"), spec), spec)
+    assert again.to_dict() == spec.to_dict()

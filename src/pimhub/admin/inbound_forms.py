@@ -140,5 +140,12 @@ def overlap(form: FormData) -> timedelta | None:
 
 def editable(spec: SourceSpec) -> dict[str, Any]:
     """A source's settings as the YAML editor shows them: its configuration without the
-    settings left unset (null), so the text is what one would write."""
-    return {k: v for k, v in spec.to_dict().items() if v is not None}
+    settings left unset (null, empty text, lists and mappings, an empty type prefix or map), so the
+    text is what one would write. Each left out reads back as the same default."""
+    shown: dict[str, Any] = {}
+    for key, value in spec.to_dict().items():
+        if key == "eventType" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v not in ("", {})}
+        if value not in (None, "", [], {}):
+            shown[key] = value
+    return shown
