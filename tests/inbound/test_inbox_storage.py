@@ -162,10 +162,17 @@ def parallel(work: Callable[[int], Any], n: int) -> tuple[list[Any], list[BaseEx
 
 
 def test_parallel_writers(inbox: SqlInbox, engine: Engine) -> None:
-    """16 threads, each its own connection: 8 send one id, 8 each a different one (same key)."""
-    receipts, errors = parallel(
-        lambda i: inbox.accept(message("same" if i % 2 else f"own-{i}", key="K")), 16
-    )
+    """16 threads: 8 send one id, 8 each a different one (same key). Four inboxes (as four
+    processes would have), so that their writers' transactions run at the same time, each
+    on its own connection, and some threads also write alone."""
+    inboxes = [inbox, SqlInbox(engine), SqlInbox(engine), SqlInbox(engine)]
+
+    def send(i: int) -> Any:
+        chosen = inboxes[i % 4]
+        msg = message("same" if i % 2 else f"own-{i}", key="K")
+        return chosen.accept_alone(msg) if i % 3 == 0 else chosen.accept(msg)
+
+    receipts, errors = parallel(send, 16)
     assert errors == []
     same = [r for r in receipts if r.event_id and r.outcome is Outcome.DUPLICATE]
     assert len(same) == 7
@@ -176,3 +183,37 @@ def test_parallel_writers(inbox: SqlInbox, engine: Engine) -> None:
             select(func.count()).where(inbound_messages.c.outcome == "accepted")
         ).scalar_one()
     assert accepted == 9
+
+
+def test_a_batch_shares_one_transaction_and_a_bad_write_fails_alone(
+    inbox: SqlInbox, engine: Engine
+) -> None:
+    from pimhub.storage.group_commit import GroupCommit
+
+    batches: list[int] = []
+
+    def run_batch(items: Any) -> list[str]:
+        batches.append(len(items))
+        if "bad" in items:
+            raise ValueError("one bad write")
+        return [f"ok {i}" for i in items]
+
+    def run_one(item: str) -> str:
+        if item == "bad":
+            raise ValueError("bad alone")
+        return f"alone {item}"
+
+    group: GroupCommit[str, str] = GroupCommit(run_batch, run_one)
+    # Several writes queued before the writer runs share one batch.
+    group._running = True  # hold the writer back while the queue fills
+    futures = [group.submit(x) for x in ("a", "bad", "c")]
+    group._running = False
+    group.submit("d").result(timeout=10)
+    assert [f.exception(timeout=10) is None for f in futures] == [True, False, True]
+    assert futures[0].result() == "alone a" and futures[2].result() == "alone c"
+    assert batches[0] == 4  # a, bad, c and d in one transaction, refused as a whole
+    # A duplicate of a message earlier in the same batch is recognised inside it.
+    receipts = inbox._accept_batch([message("x"), message("x"), message("y")])
+    assert [r.outcome for r in receipts] == [Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.ACCEPTED]
+    assert receipts[1].duplicate_of == receipts[0].message
+    assert count(engine, outbox) == 2

@@ -5,6 +5,7 @@ MAX_DEPTH, integers beyond 64 bits (they would come back rounded)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,9 +64,23 @@ def decode(body: bytes) -> tuple[str, Any]:
             f"(character {exc.pos})",
             problem,
         ) from None
-    if _scan(payload):
+    if _needs_scan(body) and _scan(payload):
         _check_integers(text)
     return text, payload
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def _needs_scan(body: bytes) -> bool:
+    """False when the bytes alone rule out what _scan looks for (most bodies): no \\u0000
+    escape (raw NULs are refused before), fewer brackets than MAX_DEPTH, and no run of 19
+    digits (an integer beyond 64 bits, which orjson would round into a float)."""
+    return (
+        b"\\u0000" in body
+        or body.count(b"[") + body.count(b"{") > MAX_DEPTH
+        or _LONG_NUMBER.search(body) is not None
+    )
 
 
 def _scan(payload: Any) -> bool:

@@ -37,6 +37,16 @@ def compiled(expression: str) -> ParsedResult:
     return jmespath.compile(expression)
 
 
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@lru_cache(maxsize=2048)
+def _dotted(expression: str) -> tuple[str, ...] | None:
+    """The field names of a plain `a.b.c` expression (JMESPath reads each from an object and
+    gives null for anything else), None for any other expression."""
+    return tuple(expression.split(".")) if _DOTTED.fullmatch(expression) else None
+
+
 def expression_problem(expression: str) -> str | None:
     """Why `expression` is not a usable JMESPath expression, or None."""
     if len(expression) > MAX_EXPRESSION:
@@ -64,6 +74,13 @@ def raw_value(extract: Extract, headers: Mapping[str, str], payload: Any, body_h
     if extract.header is not None:
         return headers.get(extract.header)
     if extract.path is not None:
+        steps = _dotted(extract.path)
+        if steps is not None:  # the common `data.id`: what JMESPath answers, without it
+            for step in steps:
+                if not isinstance(payload, dict):
+                    return None
+                payload = payload.get(step)
+            return payload
         try:
             return compiled(extract.path).search(payload)
         except JMESPathError as exc:  # a function applied to the wrong type, at run time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +65,9 @@ class Inbox(Protocol):
         """Stores the message and its outbox event in one transaction, unless the source
         already accepted this message id: then a duplicate row is audited and the receipt
         names the original. Parallel identical messages make exactly one event."""
+
+    def submit(self, message: AcceptedMessage) -> asyncio.Future[Receipt]:
+        """accept for the running event loop: the future holds the receipt once committed."""
 
     def reject(self, message: RejectedMessage) -> int:
         """Audits a refused request; returns its row id."""

@@ -1,0 +1,141 @@
+"""Group commit: writes queued while another batch commits share the next transaction.
+
+A writer thread takes whatever is queued (up to `max_batch`), writes it in one transaction
+and completes each write's future only after the commit, so a 2xx answered on that future is
+as durable as with a transaction of its own. Under load the commit (the WAL write, or
+PostgreSQL's flush) is paid once per batch instead of once per write; alone, a write runs at
+once in a batch of one. Callers on an event loop await the future (asyncio.wrap_future)
+without a thread of their own; threads wait on `.result()`.
+
+The thread exits after `idle_seconds` without work and starts again with the next write."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommit(Generic[T, R]):
+    def __init__(
+        self,
+        run_batch: Callable[[Sequence[T]], list[R]],
+        run_one: Callable[[T], R],
+        *,
+        max_batch: int = 64,
+        idle_seconds: float = 2.0,
+        linger_seconds: float = 0.0005,
+        name: str = "group-commit",
+    ) -> None:
+        """`run_batch` writes every item in one transaction and returns their results in
+        order; when it fails for a batch of several, each item runs alone with `run_one`,
+        so that one bad write cannot fail the others."""
+        self.run_batch = run_batch
+        self.run_one = run_one
+        self.max_batch = max_batch
+        self.idle_seconds = idle_seconds
+        self.linger_seconds = linger_seconds
+        self.name = name
+        self._queue: queue.SimpleQueue[tuple[T, Waiter[R]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._running = False
+
+    def submit(self, item: T) -> Future[R]:
+        """The write's future: its result once committed, or the error that stopped it."""
+        future: Future[R] = Future()
+        self._put(item, future)
+        return future
+
+    def submit_async(self, item: T) -> asyncio.Future[R]:
+        """submit for the running event loop; the writer settles every future of a batch
+        with one call into the loop, not one wake-up each."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._put(item, future)
+        return future
+
+    def _put(self, item: T, future: Future[R] | asyncio.Future[R]) -> None:
+        self._queue.put((item, future))
+        with self._lock:
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._work, name=self.name, daemon=True).start()
+
+    def _work(self) -> None:
+        busy = False
+        while True:
+            try:
+                first = self._queue.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                with self._lock:
+                    # A write queued after the timeout is seen here, or finds the thread
+                    # gone and starts another.
+                    if self._queue.empty():
+                        self._running = False
+                        return
+                continue
+            if busy and self.linger_seconds:
+                # Under load (the last batch had company) the next writes are moments away:
+                # waiting for them costs a fraction of the commit they then share.
+                time.sleep(self.linger_seconds)
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            busy = len(batch) > 1
+            self._run(batch)
+
+    def _run(self, batch: list[tuple[T, Waiter[R]]]) -> None:
+        outcomes: list[R | BaseException]
+        try:
+            outcomes = list(self.run_batch([item for item, _ in batch]))
+        except Exception as exc:
+            outcomes = [exc] if len(batch) == 1 else [self._alone(item) for item, _ in batch]
+        except BaseException as exc:  # the thread is going down: nobody may wait for ever
+            _settle([(waiter, exc) for _, waiter in batch])
+            with self._lock:
+                self._running = False  # the next write starts another thread
+            raise
+        _settle([(waiter, outcome) for (_, waiter), outcome in zip(batch, outcomes, strict=True)])
+
+    def _alone(self, item: T) -> R | BaseException:
+        try:
+            return self.run_one(item)
+        except Exception as exc:
+            return exc
+
+
+Waiter = Future[R] | asyncio.Future[R]
+
+
+def _settle(outcomes: list[tuple[Waiter[Any], Any]]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for waiter, outcome in outcomes:
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, outcome))
+        elif isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits there any more
+            loop.call_soon_threadsafe(_settle_in_loop, settled)
+
+
+def _settle_in_loop(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # cancelled: the client went away
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
