@@ -101,7 +101,10 @@ class FeedService:
         were applied and how many are still refused. Each is applied with the source's
         mapping as it is NOW and to the catalog as it is now (the SKU created meanwhile, the
         mapping fixed); those still refused get their new reasons. Raises RefusalNotFound
-        for an id that is not a refusal of this source; resolved ones are left alone."""
+        for an id that is not a refusal of this source; resolved ones are left alone.
+        The item is written as the sender sent it then, oldest first: a value the source
+        sent later for the same key is overwritten, so replay (by ids) what is still
+        current."""
         feed = self.feed(self.feed_source(source))
         applied = refused = 0
         if ids is not None:
