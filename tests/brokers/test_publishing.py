@@ -20,7 +20,16 @@ from pimhub.events.policy import RetryPolicy
 from pimhub.inbound.messages import AcceptedMessage, inbound_event_payload, inbound_order_key
 from pimhub.storage.tables import outbox, webhook_deliveries
 
-from .conftest import Rabbit, bind, close_destinations, drain, fast_dispatcher, queued, take
+from .conftest import (
+    Rabbit,
+    bind,
+    close_destinations,
+    drain,
+    fast_dispatcher,
+    first_round,
+    queued,
+    take,
+)
 
 
 def deliveries(hub: Hub, endpoint: str = "broker-mq", **where: Any) -> list[Any]:
@@ -143,7 +152,7 @@ def test_an_unroutable_message_fails_until_a_queue_is_bound(hub: Hub, rabbit: Ra
     async def scenario() -> list[Any]:
         dispatcher = fast_dispatcher(hub)
         try:
-            await dispatcher.run_once()  # no queue bound: returned, a failed attempt
+            await first_round(dispatcher)  # no queue bound: returned, a failed attempt
             failed = deliveries(hub)
             assert [d.status.value for d in failed] == ["pending"]
             assert failed[0].attempts == 1
@@ -216,7 +225,7 @@ def test_a_missing_exchange_not_declared_is_a_failed_attempt_naming_it(
     async def scenario() -> None:
         dispatcher = fast_dispatcher(hub)
         try:
-            await dispatcher.run_once()
+            await first_round(dispatcher)
             [failed] = deliveries(hub)
             assert failed.status.value == "pending" and rabbit.exchange in (failed.last_error or "")
             queue = await bind(rabbit)  # declares the exchange: the retry finds it
@@ -238,7 +247,7 @@ def test_wrong_credentials_fail_the_attempt_without_a_secret_in_the_log(
     async def scenario() -> None:
         dispatcher = fast_dispatcher(hub)
         try:
-            await dispatcher.run_once()
+            await first_round(dispatcher)
         finally:
             await close_destinations(dispatcher)
 
@@ -296,3 +305,28 @@ def test_a_headers_exchange_routes_by_the_event_headers(hub: Hub, rabbit: Rabbit
     # The Brand's event had no queue: returned, so a failed attempt waiting for its retry.
     states = {d.class_name: d.status.value for d in deliveries(hub)}
     assert states == {"Category": "delivered", "Brand": "pending"}
+
+
+def test_inbound_events_come_by_pattern_and_only_from_the_named_sources(
+    hub: Hub, rabbit: Rabbit
+) -> None:
+    config = rabbit.config(eventTypes=["magento.*"], sources=["magento"])
+    hub.brokers.add(config, rabbit.credentials())
+    wanted = insert_inbound(hub, "magento", "magento.customer.created", "c-1", {"id": 1})
+    insert_inbound(hub, "othershop", "magento.customer.created", "c-2", {"id": 2})
+    insert_inbound(hub, "magento", "erp.stock.changed", "SKU-1", {"qty": 3})
+    hub.catalog.create("Brand", {"code": "acme", "name": "Acme"}, author="t")  # not asked for
+
+    async def scenario() -> list[Any]:
+        queue = await bind(rabbit)
+        dispatcher = fast_dispatcher(hub)
+        try:
+            await drain(dispatcher)
+        finally:
+            await close_destinations(dispatcher)
+        return await take(rabbit, queue, 2, wait=1.0)
+
+    got = asyncio.run(scenario())
+    found = deliveries(hub)
+    assert [(d.event_id, d.status.value) for d in found] == [(wanted, "delivered")], found
+    assert [(m.routing_key, m.message_id) for m in got] == [("magento.customer.created", wanted)]
