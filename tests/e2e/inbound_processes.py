@@ -89,7 +89,7 @@ class Server(HubProcess):
 
     def start(self) -> None:
         super().start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a busy machine (parallel test runs) starts slowly
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:

@@ -9,9 +9,10 @@ do, and is then told it was accepted or a duplicate."""
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,10 @@ SOURCE = {
     "key": {"path": "data.customer"},  # one customer's orders are delivered in order
 }
 CUSTOMERS = 5
+ANSWERS = 120  # answers the sender gets at least (resends included)
+# ... and at most: on a busy machine the kills wait long for restarted workers, and the
+# delivery that follows must not grow with that.
+MAX_ANSWERS = 400
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class Answer:
 
 @dataclass
 class Sender:
-    """Posts order events until stopped; every fifth or so is a resend of an acknowledged one.
+    """Posts order events until stopped (or MAX_ANSWERS answered); every fifth or so is a resend
+    of an acknowledged one.
     A request that got no answer (connection refused or cut) is sent again, re-signed, with
     the same message id until the server answers."""
 
@@ -71,7 +77,7 @@ class Sender:
         try:
             with httpx.Client(timeout=10) as http:
                 n = 0
-                while not stop.is_set():
+                while not stop.is_set() and len(self.answers) < MAX_ANSWERS:
                     if self.answers and self.rng.random() < 0.2:
                         self.post(http, self.rng.choice(self.answers).message_id)
                     else:
@@ -80,13 +86,13 @@ class Sender:
                         self.bodies[message_id] = orjson.dumps({"type": ORDER_TYPE, "data": order})
                         self.post(http, message_id)
                         n += 1
-                    time.sleep(0.003)
+                    time.sleep(0.02)  # a steady stream, not a flood the kills fall behind
         except BaseException as exc:  # re-raised in the test's thread
             self.failure = exc
 
     def post(self, http: httpx.Client, message_id: str) -> None:
         body = self.bodies[message_id]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a restart on a busy machine is slow
         while True:
             headers = standard_webhook_headers(self.secret, message_id, body)
             try:
@@ -150,9 +156,8 @@ def test_acknowledged_inbound_events_survive_killed_workers_and_server(
     env = hub_env(engine, tmp_path)
     server = Server(env, tmp_path)
     # PostgreSQL runs workers side by side; a kill then lands beside a live one.
-    workers = [
-        worker(env, tmp_path) for _ in range(2 if engine.dialect.name == "postgresql" else 1)
-    ]
+    count = 2 if engine.dialect.name == "postgresql" else 1
+    workers = [worker(env, tmp_path, f"worker-{n}") for n in range(count)]
     with receiver_in_thread(Receiver(answer=slow_ok)) as receiver:
         hub.webhooks.create({"url": receiver.url, "eventTypes": [ORDER_TYPE]})
         server.start()
@@ -160,7 +165,9 @@ def test_acknowledged_inbound_events_survive_killed_workers_and_server(
             w.start()
         sender = Sender(f"{server.base}/inbound/shop", secret, random.Random(rng.random()))
         try:
-            before_server_kill = crash_while_sending(rng, sender, server, workers)
+            before_server_kill = crash_while_sending(
+                rng, sender, server, workers, lambda: len(receiver.requests)
+            )
             expected = {event_id for _, event_id, _ in accepted_rows(engine)}
             until(
                 lambda: expected <= set(receiver.ids()),
@@ -171,13 +178,14 @@ def test_acknowledged_inbound_events_survive_killed_workers_and_server(
         finally:
             exits = [w.stop() for w in workers]
             server_exit = server.stop()
-        assert exits == [0] * len(workers), workers[0].log()
-        assert server_exit == 0, server.log()
+        # A worker started by the last kill may still be starting up when stopped (-SIGTERM).
+        assert set(exits) <= {0, -signal.SIGTERM}, [w.log() for w in workers]
+        assert server_exit in (0, -signal.SIGTERM), server.log()  # uvicorn re-raises it
 
     refused = [a for a in sender.answers if not 200 <= a.status < 300]
     assert refused == []
     acknowledged = sender.acknowledged()
-    assert len(acknowledged) > 50
+    assert len(acknowledged) > ANSWERS / 2
     # Every 2xx for one message named the same event; a resend of an accepted one is a 200.
     assert {m: ids for m, ids in acknowledged.items() if len(ids) != 1} == {}
     event_of = {m: next(iter(ids)) for m, ids in acknowledged.items()}
@@ -222,16 +230,34 @@ def test_acknowledged_inbound_events_survive_killed_workers_and_server(
 
 
 def crash_while_sending(
-    rng: random.Random, sender: Sender, server: Server, workers: list[HubProcess]
+    rng: random.Random,
+    sender: Sender,
+    server: Server,
+    workers: list[HubProcess],
+    deliveries: Callable[[], int],
 ) -> set[str]:
-    """Kills a worker 3 to 5 times at random moments while the sender posts, and the server
-    once among them; returns the message ids answered 2xx before the server died."""
+    """Kills a worker 3 to 5 times at random points of the stream (after a random number of
+    answers, and once the workers deliver again since the last kill: a slow machine sees the
+    same story), and the server once among them; returns the message ids answered 2xx before
+    the server died."""
     kills = rng.randint(3, 5)
+    points = sorted(rng.sample(range(5, ANSWERS - 20), kills))
     server_at = rng.randrange(kills)
     before: set[str] = set()
+
+    def answered(count: int) -> Callable[[], bool]:
+        return lambda: len(sender.answers) >= count or sender.failure is not None
+
+    def delivering(since: int) -> Callable[[], bool]:
+        """The workers deliver again (or the sender is done and nothing may be left)."""
+        return lambda: deliveries() > since or len(sender.answers) >= MAX_ANSWERS
+
     with sending(sender):
-        for k in range(kills):
-            time.sleep(rng.uniform(0.3, 0.9))
+        for k, point in enumerate(points):
+            delivered = deliveries()
+            until(answered(point), f"{point} answers", seconds=120)
+            until(delivering(delivered), "deliveries after a restart", seconds=120)
+            time.sleep(rng.uniform(0, 0.1))
             victim = rng.choice(workers)
             victim.kill()
             victim.start()
@@ -239,5 +265,5 @@ def crash_while_sending(
                 server.kill()
                 before = set(sender.acknowledged())  # all answered before it died
                 server.start()
-        time.sleep(0.3)
+        until(answered(ANSWERS), f"{ANSWERS} answers", seconds=120)
     return before
