@@ -17,7 +17,7 @@ from tests.admin.conftest import AdminClient, signed_in, users_hub
 from tests.api.test_rest_contract import problem
 from tests.cli.conftest import db_url, runner
 from tests.cli.test_cli import init, invoke, one_line_error
-from tests.events.test_inbound_routing import T0, inbound
+from tests.events.test_inbound_routing import fan_out_all, inbound
 
 __all__ = ["db_url", "runner", "signed_in", "users_hub"]  # fixtures, used by name
 
@@ -99,7 +99,7 @@ def test_rest_lists_one_events_deliveries_by_event_id(
         hub.webhooks.create({"url": URL + name, "eventTypes": ["magento.*"]})
     mine = inbound(hub, "magento", "magento.order.placed", "1", {})
     inbound(hub, "magento", "magento.order.placed", "2", {})
-    hub.webhooks.queue.fan_out(T0, 100)
+    fan_out_all(hub)
     listed = client.get(f"{BASE}/deliveries", params={"eventId": mine}, headers=admin).json()
     assert len(listed["items"]) == 2
     assert {d["webhookId"] for d in listed["items"]} == {mine}

@@ -157,7 +157,9 @@ class SqlDeliveryQueue(DeliveryLog):
         """Both in one transaction: one commit per dispatch round instead of two."""
         with begin_write(self.engine) as conn:
             fanned = self._fan_out(conn, now, fan_out_limit)
-            return fanned, self._claim(conn, now, limit, lease_until)
+            rows = self._claim(conn, now, limit, lease_until)
+        # Bodies are shaped after the commit: a transform's work does not hold the write lock.
+        return fanned, [_delivery(row, lease_until) for row in rows]
 
     def _fan_out(self, conn: Connection, now: datetime, limit: int) -> int:
         if (
@@ -244,11 +246,13 @@ class SqlDeliveryQueue(DeliveryLog):
 
     def claim(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
         with begin_write(self.engine) as conn:
-            return self._claim(conn, now, limit, lease_until)
+            rows = self._claim(conn, now, limit, lease_until)
+        return [_delivery(row, lease_until) for row in rows]
 
     def _claim(
         self, conn: Connection, now: datetime, limit: int, lease_until: datetime
-    ) -> list[Delivery]:
+    ) -> list[Any]:
+        """The claimed rows, leased until `lease_until` (made Deliveries by _delivery)."""
         at = self._time(now)
         lock = " FOR UPDATE OF d SKIP LOCKED" if self.postgres else ""
         expired = self._sql(_CLAIM_EXPIRED + lock)
@@ -273,7 +277,7 @@ class SqlDeliveryQueue(DeliveryLog):
             self._time(lease_until),
             [r[0] for r in rows],
         )
-        return [_delivery(row, lease_until) for row in rows]
+        return rows
 
     # -- outcomes --------------------------------------------------------------------------
 
