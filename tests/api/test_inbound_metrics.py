@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,6 +15,7 @@ from pimhub.bootstrap import Hub
 from pimhub.events.deliveries import AttemptResult
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
 from pimhub.inbound.messages import MessageFilter, Outcome
+from pimhub.inbound.ports import Inbox
 from tests.api.test_inbound_rest import send, stock
 from tests.api.test_rest_contract import TEE
 
@@ -63,6 +65,37 @@ def test_messages_and_rejections_are_counted_by_source_outcome_and_problem(
     assert refused.problem
     rejections = samples(client, "pimhub_inbound_rejections")
     assert rejections == {(("problem", refused.problem), ("source", "erp")): 1.0}
+
+
+def test_the_counting_inbox_defines_every_method_of_the_inbox() -> None:
+    """So that a method the protocol gains is counted or passed on deliberately, not by the
+    catch-all (which would leave messages it stores uncounted)."""
+    methods = {n for n in vars(Inbox) if not n.startswith("_")}
+    assert methods >= {"accept", "submit", "reject"}
+    assert methods <= set(vars(CountingInbox)), methods - set(vars(CountingInbox))
+
+
+def test_messages_posted_over_http_are_counted(hub: Hub, client: TestClient) -> None:
+    secret = add_source(hub, "erp")
+    headers = {"content-type": "application/json", "x-webhook-secret": secret}
+    body = orjson.dumps(stock("T-1", 1))
+    for message_id, status in (("m-1", 202), ("m-1", 200), ("m-2", 202)):
+        answer = client.post(
+            "/inbound/erp", content=body, headers={**headers, "idempotency-key": message_id}
+        )
+        assert answer.status_code == status, answer.text
+    refused = client.post(
+        "/inbound/erp", content=body, headers={**headers, "x-webhook-secret": "no"}
+    )
+    assert refused.status_code == 401
+    assert samples(client, "pimhub_inbound_messages") == {
+        (("outcome", "accepted"), ("source", "erp")): 2.0,
+        (("outcome", "duplicate"), ("source", "erp")): 1.0,
+        (("outcome", "rejected"), ("source", "erp")): 1.0,
+    }
+    assert samples(client, "pimhub_inbound_rejections") == {
+        (("problem", "inbound-unverified"), ("source", "erp")): 1.0
+    }
 
 
 def test_counting_is_installed_once_per_hub(hub: Hub) -> None:
