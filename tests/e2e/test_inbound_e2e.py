@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import orjson
@@ -202,12 +203,20 @@ def flow(
         {"url": shop.url, "eventTypes": ["object.updated"], "classes": ["Product"]},
     )["secret"]
     if amqp is not None:
+        # The address without its credentials: they are given apart, sealed at rest.
+        address = urlsplit(amqp)
         broker = {
-            "name": "shopbus",
-            "kind": "rabbitmq",
-            "url": amqp,
-            "exchange": exchange,
-            "eventTypes": [ORDER_TYPE, "object.updated"],
+            "config": {
+                "name": "shopbus",
+                "url": f"{address.scheme}://{address.hostname}:{address.port or 5672}"
+                + address.path,
+                "exchange": exchange,
+                "eventTypes": [ORDER_TYPE, "object.updated"],
+            },
+            "credentials": {
+                "username": unquote(address.username or "guest"),
+                "password": unquote(address.password or "guest"),
+            },
         }
         created(http, "/api/v1/brokers", broker)
 
