@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from tests.e2e.inbound_processes import (
     verified,
     worker,
 )
+from tests.e2e.processes import PIMHUB
 from tests.events.receiver import Received, Receiver, receiver_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -163,7 +165,7 @@ def test_magento_order_and_erp_stock_feed_flow_through_the_hub(
         work.start()
         try:
             with httpx.Client(base_url=server.base, headers=auth, timeout=30) as http:
-                flow(http, erp, shop, queue, amqp, exchange)
+                flow(http, erp, shop, queue, amqp, exchange, env, tmp_path)
         finally:
             work_exit, server_exit = work.stop(), server.stop()
         assert work_exit == 0, work.log()
@@ -177,13 +179,29 @@ def flow(
     queue: AmqpQueue | None,
     amqp: str | None,
     exchange: str,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     for sku, stock in (("MH01", 5), ("MH02", 3)):
         product = {"name": {"en": sku}, "price": {"amount": 25, "currency": "EUR"}, "stock": stock}
         saved = http.put(f"/api/v1/objects/Product/{sku}", json={"fields": product})
         assert saved.status_code == 201, saved.text
 
-    magento_secret = created(http, "/api/v1/inbound/sources", MAGENTO_SOURCE)["secret"]
+    # The Magento source from the command line, with the verification token Magento's admin
+    # already shows (the sender's secret, given rather than generated).
+    magento_secret = "luma-" + uuid.uuid4().hex
+    config = tmp_path / "magento.json"
+    config.write_bytes(orjson.dumps(MAGENTO_SOURCE))
+    added = subprocess.run(
+        [*PIMHUB, "sources", "add", "magento", "--file", str(config), "--secret-stdin"],
+        input=magento_secret + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert magento_secret not in added.stdout + added.stderr  # never echoed
     erp_secret = created(http, "/api/v1/inbound/sources", ERP_SOURCE)["secret"]
     erp_endpoint = created(
         http,
