@@ -260,6 +260,8 @@ class InboundService:
         loop (CPU only), the write goes to the inbox's writer (batched with other messages,
         answered after its commit), and only a refusal's audit takes a worker thread. No
         thread hop per message: the hop cost more than everything else together."""
+        if not self.receives_inline(name, len(body)):  # the entry just expired: read it there
+            return await anyio.to_thread.run_sync(self.receive, name, headers, body, remote)
         try:
             accepted = self._accepted(name, headers, body, remote)
         except _Refused as refused:
