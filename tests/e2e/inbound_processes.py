@@ -10,11 +10,11 @@ import hmac
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -24,6 +24,8 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.processes import PIMHUB, free_port
 from tests.events.test_crash import child_env
+
+T = TypeVar("T")
 
 
 def hub_env(engine: Engine, workdir: Path) -> dict[str, str]:
@@ -171,12 +173,12 @@ class AmqpQueue:
         self.received: list[Published] = []
 
     def declare(self) -> None:
-        asyncio.run(self._declare())
+        _with_broker(self._declare)
 
     async def _declare(self) -> None:
         import aio_pika
 
-        connection = await aio_pika.connect_robust(self.url)
+        connection = await aio_pika.connect(self.url)
         async with connection:
             channel = await connection.channel()
             exchange = await channel.declare_exchange(
@@ -188,7 +190,7 @@ class AmqpQueue:
 
     def drain(self) -> list[Published]:
         """Everything received so far (read now and before)."""
-        self.received += asyncio.run(self._drain())
+        self.received += _with_broker(self._drain)
         return self.received
 
     async def _drain(self) -> list[Published]:
@@ -206,7 +208,7 @@ class AmqpQueue:
         return got
 
     def delete(self) -> None:
-        asyncio.run(self._delete())
+        _with_broker(self._delete)
 
     async def _delete(self) -> None:
         import aio_pika
@@ -215,3 +217,19 @@ class AmqpQueue:
         async with connection:
             channel = await connection.channel()
             await channel.queue_delete(self.queue)
+
+
+def _with_broker(operation: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`operation` run, again while RabbitMQ refuses connections for a while (other test
+    sessions on this machine restart it to test outages; the queue is durable and its
+    messages persistent, so nothing is lost meanwhile)."""
+    from aiormq.exceptions import AMQPConnectionError
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return asyncio.run(operation())
+        except (AMQPConnectionError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
