@@ -9,6 +9,7 @@ generated client knows them. tests/e2e/test_schemathesis.py holds the server to 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from pimhub.api.openapi_schemas import (
@@ -37,7 +38,9 @@ def complete(
 ) -> dict[str, Any]:
     """`document` (FastAPI's) with the hand-written `extra_paths` and `extra_schemas` added,
     and every operation's errors."""
-    document["paths"].update(extra_paths)
+    # Copied: completing an operation changes it, and the hand-written paths are module
+    # constants that every app built in the process (tests build many) starts from.
+    document["paths"].update(copy.deepcopy(extra_paths))
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
