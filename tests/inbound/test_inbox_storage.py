@@ -217,3 +217,22 @@ def test_a_batch_shares_one_transaction_and_a_bad_write_fails_alone(
     assert [r.outcome for r in receipts] == [Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.ACCEPTED]
     assert receipts[1].duplicate_of == receipts[0].message
     assert count(engine, outbox) == 2
+
+
+def test_a_failed_batch_leaves_the_writer_usable(inbox: SqlInbox, engine: Engine) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    real = inbox._accept
+    error = engine.dialect.loaded_dbapi.OperationalError
+
+    def failing(cursor: Any, msg: AcceptedMessage) -> Any:
+        if msg.message_id == "boom":
+            raise error("the connection went away")
+        return real(cursor, msg)
+
+    inbox._accept = failing  # type: ignore[method-assign]
+    with pytest.raises(DBAPIError):
+        inbox.accept(message("boom"))
+    assert inbox.accept(message("fine")).outcome is Outcome.ACCEPTED
+    assert [m.message_id for m in inbox.messages(MessageFilter(), 10, None)] == ["fine"]
+    assert count(engine, outbox) == 1

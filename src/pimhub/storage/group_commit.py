@@ -34,6 +34,7 @@ class GroupCommit(Generic[T, R]):
         idle_seconds: float = 2.0,
         linger_seconds: float = 0.0005,
         name: str = "group-commit",
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         """`run_batch` writes every item in one transaction and returns their results in
         order; when it fails for a batch of several, each item runs alone with `run_one`,
@@ -44,6 +45,7 @@ class GroupCommit(Generic[T, R]):
         self.idle_seconds = idle_seconds
         self.linger_seconds = linger_seconds
         self.name = name
+        self.on_exit = on_exit  # called on the writer thread as it ends (its resources)
         self._queue: queue.SimpleQueue[tuple[T, Waiter[R]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = False
@@ -69,6 +71,13 @@ class GroupCommit(Generic[T, R]):
                 threading.Thread(target=self._work, name=self.name, daemon=True).start()
 
     def _work(self) -> None:
+        try:
+            self._serve()
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+    def _serve(self) -> None:
         busy = False
         while True:
             try:

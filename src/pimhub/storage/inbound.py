@@ -5,6 +5,7 @@ outbox event in one transaction."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -38,7 +39,7 @@ from pimhub.inbound.sources import (
     parse_source,
 )
 from pimhub.storage.bulk import sqlite_time
-from pimhub.storage.engine import begin_write
+from pimhub.storage.engine import begin_write, lost_race
 from pimhub.storage.group_commit import GroupCommit
 from pimhub.storage.tables import inbound_messages as m
 from pimhub.storage.tables import inbound_sources as s
@@ -282,7 +283,14 @@ class SqlInbox:
         # Messages that arrive while one commits share the next transaction (each sender
         # is still answered only after its own commit): senders post in bursts, and the
         # commit is most of a message's cost.
-        self._group = GroupCommit(self._accept_batch, self.accept_alone, name="inbox-writer")
+        self._sqlite = sqlite
+        self._writer = threading.local()  # the writer thread's own connection
+        self._group = GroupCommit(
+            self._writer_batch,
+            self.accept_alone,
+            name="inbox-writer",
+            on_exit=self._close_writer_connection,
+        )
 
     def accept(self, message: AcceptedMessage) -> Receipt:
         return self._group.submit(message).result()
@@ -314,6 +322,47 @@ class SqlInbox:
                 ) from exc
             finally:
                 cursor.close()
+
+    def _writer_batch(self, messages: Sequence[AcceptedMessage]) -> list[Receipt]:
+        """_accept_batch on the writer thread's own connection, kept while it runs: a pool
+        checkout and SQLAlchemy's transaction per batch cost as much as a batch's inserts."""
+        raw = getattr(self._writer, "conn", None)
+        if raw is None:
+            raw = self._writer.conn = self.engine.raw_connection()
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        with self._writing:
+            cursor = raw.cursor()
+            try:
+                if self._sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")  # take the write lock up front
+                receipts = [self._accept(cursor, message) for message in messages]
+                raw.commit()
+                return receipts
+            except BaseException as exc:
+                self._drop_writer_connection(raw)
+                if isinstance(exc, dbapi_error):
+                    wrapped = DBAPIError.instance(self._sql.accept, None, exc, dbapi_error)
+                    raise (lost_race(wrapped) or wrapped) from exc
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    cursor.close()
+
+    def _drop_writer_connection(self, raw: Any) -> None:
+        # After a failure the connection may be broken or mid-transaction: roll back and
+        # give it up; the next batch takes a fresh one (checked by the pool's pre-ping).
+        self._writer.conn = None
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        with contextlib.suppress(Exception):
+            raw.invalidate()
+
+    def _close_writer_connection(self) -> None:
+        raw = getattr(self._writer, "conn", None)
+        self._writer.conn = None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.close()
 
     def _accept(self, cursor: Any, message: AcceptedMessage) -> Receipt:
         # The driver's cursor itself: the statements are fixed, and SQLAlchemy's execution
