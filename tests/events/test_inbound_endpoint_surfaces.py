@@ -106,6 +106,10 @@ def test_rest_lists_one_events_deliveries_by_event_id(
     assert {d["eventType"] for d in listed["items"]} == {"magento.order.placed"}
     nul = client.get(f"{BASE}/deliveries", params={"eventId": "evt\x00"}, headers=admin)
     problem(nul, 400, "nul-character")
+    # Longer than any event id, or not ASCII: no such event, on both backends.
+    for other in ("e" * 5000, "évt_①"):
+        found = client.get(f"{BASE}/deliveries", params={"eventId": other}, headers=admin)
+        assert found.status_code == 200 and found.json()["items"] == []
 
 
 def test_cli_adds_and_updates_sources_and_transforms(runner: CliRunner, db_url: str) -> None:
