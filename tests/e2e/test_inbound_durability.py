@@ -61,10 +61,9 @@ class Answer:
 
 @dataclass
 class Sender:
-    """Posts order events until stopped (or MAX_ANSWERS answered); every fifth or so is a resend
-    of an acknowledged one.
-    A request that got no answer (connection refused or cut) is sent again, re-signed, with
-    the same message id until the server answers."""
+    """Posts order events until stopped (or MAX_ANSWERS answered); every fifth or so is a
+    resend of an earlier one. A request that got no answer (connection refused or cut) is sent
+    again, re-signed, with the same message id until the server answers."""
 
     url: str
     secret: str
@@ -214,7 +213,6 @@ def test_acknowledged_inbound_events_survive_killed_workers_and_server(
     assert set(message_of) == set(audited.values())
     assert {w: ms for w, ms in message_of.items() if len(ms) != 1} == {}
     assert {next(iter(ms)) for ms in message_of.values()} == set(audited)
-    assert {m: audited[m] for m in event_of} == event_of
 
     # Per key, first arrivals come in the order the messages were accepted (a redelivery after
     # a kill may repeat one, never overtake it).
