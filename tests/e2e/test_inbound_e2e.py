@@ -7,6 +7,7 @@ the product by SKU, authored by inbound:erp, and that change goes onwards like a
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import uuid
@@ -357,6 +358,16 @@ def flow(
     )
     # Only the destinations that subscribed: the ERP's endpoint, and the broker if any.
     assert len(detail()["fate"]) == (1 if queue is None else 2)
+    metrics = http.get("/metrics").text
+    for outcome in ("accepted", "duplicate", "rejected"):
+        found = sample(metrics, "pimhub_inbound_messages_total", source="magento", outcome=outcome)
+        assert found == 1, (outcome, metrics)
+    unverified = {"source": "erp", "problem": "inbound-unverified"}
+    assert sample(metrics, "pimhub_inbound_rejections_total", **unverified) == 1, metrics
+    until(
+        lambda: sample(http.get("/metrics").text, "pimhub_inbound_backlog", source="magento") == 0,
+        "no backlog of Magento events once delivered",
+    )
     # Nothing arrived twice at the ERP and nothing unsigned was kept.
     assert {r.webhook_id for r in erp.delivered} == {order_event_id}
     assert len(erp.requests) == len(erp.delivered)
@@ -370,6 +381,16 @@ def created(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
     assert answer.status_code == 201, f"POST {path}: {answer.status_code} {answer.text}"
     result: dict[str, Any] = answer.json()
     return result
+
+
+def sample(metrics: str, name: str, **labels: str) -> float | None:
+    """The value of the Prometheus sample `name` with exactly these labels (any order)."""
+    for line in metrics.splitlines():
+        if line.startswith(name + "{"):
+            names, value = line[len(name) + 1 :].rsplit("} ", 1)
+            if dict(re.findall(r'(\w+)="([^"]*)"', names)) == labels:
+                return float(value)
+    return None
 
 
 def stock_of(http: httpx.Client, sku: str) -> Any:
