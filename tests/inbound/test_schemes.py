@@ -60,7 +60,8 @@ def test_new_secrets_pass_their_own_checks(scheme: Scheme) -> None:
     [
         (Scheme.SHARED_SECRET, "short"),
         (Scheme.SHARED_SECRET, "x" * 513),
-        (Scheme.SHARED_SECRET, "with a space inside it"),
+        (Scheme.SHARED_SECRET, " starts with a space"),
+        (Scheme.SHARED_SECRET, "control\x01character-inside"),
         (Scheme.MAGEOS, "ünïcödé-secret-value"),
         (Scheme.STANDARD_WEBHOOKS, "no-prefix-but-long-enough"),
         (Scheme.STANDARD_WEBHOOKS, "whsec_not*base64*at*all!!"),
@@ -69,6 +70,10 @@ def test_new_secrets_pass_their_own_checks(scheme: Scheme) -> None:
 )
 def test_given_secrets_are_checked(scheme: Scheme, secret: str) -> None:
     assert schemes.secret_problem(scheme, secret) is not None
+
+
+def test_inner_spaces_are_printable_ascii() -> None:
+    assert schemes.secret_problem(Scheme.SHARED_SECRET, "a secret with spaces") is None
 
 
 def test_standard_webhooks() -> None:

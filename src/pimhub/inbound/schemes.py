@@ -39,8 +39,11 @@ def secret_problem(scheme: Scheme, secret: str) -> str | None:
         return "api-key sources have no secret: senders use a hub API key with scope inbound"
     if not MIN_SECRET <= len(secret) <= MAX_SECRET:
         return f"must be {MIN_SECRET} to {MAX_SECRET} characters long"
-    if not all(" " < c <= "~" for c in secret):
-        return "must be printable ASCII without spaces"
+    if not all(" " <= c <= "~" for c in secret):
+        return "must be printable ASCII"
+    if secret != secret.strip():
+        # HTTP drops a header value's outer spaces: the sender could never send them.
+        return "must not start or end with a space"
     if scheme is Scheme.STANDARD_WEBHOOKS:
         if not secret.startswith(WHSEC_PREFIX):
             return f"must start with {WHSEC_PREFIX} (Standard Webhooks)"
