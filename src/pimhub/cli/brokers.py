@@ -39,7 +39,9 @@ PASSWORD_ENV = "PIMHUB_BROKER_PASSWORD"
 NameArg = Annotated[str, typer.Argument(help="The broker's name")]
 Url = Annotated[
     str | None,
-    typer.Option(help="amqp://host[:port][/vhost] or amqps://..., without credentials"),
+    typer.Option(
+        help="amqp://host:port/vhost or amqps://... (port and vhost optional), without credentials"
+    ),
 ]
 Username = Annotated[
     str | None, typer.Option(envvar="PIMHUB_BROKER_USERNAME", help="The broker user")
