@@ -635,3 +635,14 @@ def test_the_editor_text_reads_back_as_the_same_source(config: dict[str, Any]) -
     assert "''" not in text and "{}" not in text and "[]" not in text
     again = parse_source(replacing(read_mapping(text, "configuration"), spec), spec)
     assert again.to_dict() == spec.to_dict()
+
+
+def test_a_source_named_new_opens_apart_from_the_create_form(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient]
+) -> None:
+    # The create form is /admin/inbound/new and a source's page /admin/inbound/sources/<name>:
+    # the name "new" stays usable (brokers, whose pages share the form's path, reserve it).
+    users_hub.inbound.add_source({"name": "new", "scheme": "shared-secret"})
+    page = signed_in("integrator").get("/admin/inbound/sources/new")
+    assert page.status_code == 200
+    assert 'name="version"' in page.text and "name: new" in html.unescape(page.text)

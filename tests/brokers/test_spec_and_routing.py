@@ -49,6 +49,7 @@ def test_addresses() -> None:
     [
         ({"name": "9mq"}, "name", "starting with a letter"),
         ({"name": None}, "name", "is required"),
+        ({"name": "new"}, "name", "reserved"),
         ({"url": None}, "url", "is required"),
         ({"url": "amqp://u@h.example.com"}, "url", "credentials"),
         ({"url": "amqp://h.example.com:0"}, "url", "port"),

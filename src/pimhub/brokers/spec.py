@@ -23,6 +23,9 @@ from pimhub.events.errors import InvalidEndpoint
 
 KIND = "rabbitmq"
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,29}")
+# Names the admin's paths take for themselves: /admin/brokers/new is the create form, so a
+# broker named "new" could never be opened there.
+RESERVED_NAMES = frozenset({"new"})
 DEFAULT_EXCHANGE = "pimhub.events"
 EXCHANGE_TYPES = ("topic", "direct", "fanout", "headers")
 # AMQP names are short strings; these characters are the ones RabbitMQ's tools show plainly.
@@ -200,6 +203,10 @@ def _name(value: Any, errors: list[FieldError]) -> str:
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         message = "must be 1 to 30 of a-z, 0-9, _ and -, starting with a letter"
         errors.append(FieldError("name", message, "format"))
+        return ""
+    if value in RESERVED_NAMES:
+        message = f"'{value}' is reserved (the admin's /brokers/{value} is the create form)"
+        errors.append(FieldError("name", message, "reserved"))
         return ""
     return value
 
