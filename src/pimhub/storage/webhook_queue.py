@@ -36,6 +36,7 @@ from pimhub.events.endpoints import EndpointSpec, PayloadMode, shaped_body
 from pimhub.events.policy import CircuitPolicy, RetryPolicy
 from pimhub.events.transform import TransformFailed
 from pimhub.storage.engine import begin_write
+from pimhub.storage.locks import lock_key
 from pimhub.storage.repositories import SqlOutboxRepository
 from pimhub.storage.tables import webhook_endpoints as ep
 from pimhub.storage.webhook_log import DeliveryLog
@@ -43,7 +44,7 @@ from pimhub.storage.webhook_log import DeliveryLog
 # What one row can make a statement fail with: a value the column refuses (PostgreSQL raises
 # DataError) or text the driver cannot encode (UnicodeEncodeError, a ValueError).
 _ROW_FAULTS = (DataError, ValueError)
-FAN_OUT_LOCK = 0x70696D68  # "pimh": the advisory lock id that serializes fan-out on PostgreSQL
+FAN_OUT_LOCK = "pimhub.fan-out"  # named per schema: see SqlDeliveryQueue._fan_out_lock
 
 _UNDISPATCHED = (
     "SELECT id, event_id, event_type, class_name, object_uuid, changed_fields, order_key "
@@ -127,6 +128,7 @@ class SqlDeliveryQueue(DeliveryLog):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.postgres = engine.dialect.name == "postgresql"
+        self._fan_out_key: int | None = None
 
     # The three statements every delivery goes through (fan-out, claim, record) are written
     # by hand and run through the driver directly: SQLAlchemy's per-row parameter processing
@@ -161,14 +163,24 @@ class SqlDeliveryQueue(DeliveryLog):
         # Bodies are shaped after the commit: a transform's work does not hold the write lock.
         return fanned, [_delivery(row, lease_until) for row in rows]
 
+    def _fan_out_lock(self, conn: Connection) -> int:
+        """The advisory-lock key that serializes this hub's fan-out. Advisory locks are per
+        database, and a database may hold several hubs (or test sessions) in schemas of
+        their own: the key is named after the schema, so each hub's workers take one lock
+        and never wait on another hub's. Asked once per queue (its engine's search_path)."""
+        if self._fan_out_key is None:
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+            self._fan_out_key = lock_key(f"{FAN_OUT_LOCK}:{schema}")
+        return self._fan_out_key
+
     def _fan_out(self, conn: Connection, now: datetime, limit: int) -> int:
         if (
             self.postgres
             and not conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FAN_OUT_LOCK}
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._fan_out_lock(conn)}
             ).scalar()
         ):
-            return 0  # another worker is fanning out right now
+            return 0  # another worker of this hub is fanning out right now
         events = conn.exec_driver_sql(self._sql(_UNDISPATCHED), (limit,)).all()
         if not events:
             return 0
