@@ -3,22 +3,29 @@ the meta-schema when a source is saved, compiled once per source version, applie
 message of the type.
 
 References stay inside the schema: a `$ref` to anything but `#...` is refused at save, and
-the validator's registry retrieves nothing, so a schema can never make the hub fetch a URL."""
+the validator's registry retrieves nothing, so a schema can never make the hub fetch a URL.
+
+Regular expressions (`pattern`, the keys of `patternProperties`) are matched with RE2 in linear
+time: Python's `re` backtracks, and `^([a-z0-9]+\\s?)*$` against thirty characters takes a
+minute, on the event loop that checks small messages. A pattern RE2 cannot compile
+(backreferences, lookarounds) is refused when the source is saved."""
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema import Draft202012Validator, _utils, validators
+from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from pimhub.catalog.errors import FieldError
+from pimhub.catalog.linear_regex import PatternError, compile_search
 from pimhub.inbound.errors import InvalidMessage
 
 DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
@@ -36,6 +43,62 @@ def _retrieve_nothing(uri: str) -> Resource[Any]:
 
 # Resolves references within a schema only: a remote one is Unresolvable, never fetched.
 LOCAL_ONLY: Registry[Any] = Registry(retrieve=_retrieve_nothing)  # type: ignore[call-arg]
+
+
+@functools.lru_cache(maxsize=1024)
+def pattern_search(pattern: str) -> Callable[[str], bool]:
+    """RE2's `search` for `pattern`, compiled once (a source's patterns run on every message);
+    PatternError when RE2 cannot compile it."""
+    return compile_search(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = pattern_search(pattern)(instance)
+    except PatternError as exc:  # a schema saved before patterns were checked
+        yield ValidationError(f"the pattern {_short(repr(pattern))} cannot be used: {exc}")
+        return
+    if not found:
+        yield ValidationError(f"{_short(repr(instance))} does not match {_short(repr(pattern))}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        try:
+            search = pattern_search(pattern)
+        except PatternError as exc:
+            yield ValidationError(f"the pattern {_short(repr(pattern))} cannot be used: {exc}")
+            continue
+        for key, value in instance.items():
+            if search(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+class _LinearRe:
+    """Stands in for `re` inside jsonschema's helpers, whose only regular expressions are
+    `patternProperties` keys (read again by `additionalProperties` and
+    `unevaluatedProperties`): those matches go through RE2 too. jsonschema is used by
+    nothing else in the hub."""
+
+    @staticmethod
+    def search(pattern: str, text: str) -> bool:
+        return pattern_search(pattern)(text)
+
+
+_utils.re = _LinearRe
+
+# Draft 2020-12 with both regular-expression keywords on RE2 (`propertyNames` goes through
+# `pattern`). No format checker: `format` stays an annotation, so `format: regex` compiles
+# nothing.
+LinearValidator = validators.extend(
+    Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties}
+)
 
 
 def schema_problems(schema: Any, where: str) -> list[FieldError]:
@@ -58,7 +121,41 @@ def schema_problems(schema: Any, where: str) -> list[FieldError]:
     except SchemaError as exc:
         at = "".join(f"/{p}" for p in exc.path) or "/"
         return [FieldError(where, f"{_short(exc.message)} (at {at})", "invalid-schema")]
-    return _reference_problems(schema, where)
+    return _pattern_problems(schema, where) or _reference_problems(schema, where)
+
+
+# Keywords whose values are data, not subschemas: a `pattern` key inside them is not a pattern.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+def _pattern_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
+    """A FieldError for each regular expression RE2 cannot compile, naming its place in the
+    schema by JSON pointer."""
+    problems = []
+    for pointer, pattern in _patterns(schema):
+        try:
+            pattern_search(pattern)
+        except PatternError as exc:
+            message = f"the pattern at {pointer}: {_short(str(exc))}"
+            problems.append(FieldError(where, message, "unsupported-pattern"))
+    return problems
+
+
+def _patterns(schema: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(JSON pointer, pattern) of every `pattern` value and `patternProperties` key."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), schema)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(((*at, i), v) for i, v in enumerate(item))
+            continue
+        if not isinstance(item, Mapping):
+            continue
+        if isinstance(found := item.get("pattern"), str):
+            yield _pointer((*at, "pattern")), found
+        if isinstance(keyed := item.get("patternProperties"), Mapping):
+            yield from ((_pointer((*at, "patternProperties", k)), k) for k in keyed)
+        stack.extend(((*at, k), v) for k, v in item.items() if k not in _DATA_KEYWORDS)
 
 
 def _reference_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
@@ -111,18 +208,21 @@ def _has_nested_id(schema: Mapping[str, Any]) -> bool:
     )
 
 
-def compile_schemas(schemas: Mapping[str, Mapping[str, Any]]) -> dict[str, Draft202012Validator]:
+def compile_schemas(schemas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """A validator per event type (once per source version: building one costs far more than
     checking a message)."""
-    return {
-        name: Draft202012Validator(schema, registry=LOCAL_ONLY) for name, schema in schemas.items()
-    }
+    return {name: LinearValidator(schema, registry=LOCAL_ONLY) for name, schema in schemas.items()}
 
 
-def validate(validator: Draft202012Validator, payload: Any, event_type: str) -> None:
+def validate(validator: Any, payload: Any, event_type: str) -> None:
     """InvalidMessage listing (up to MAX_REPORTED) violations by JSON pointer."""
     try:
         found = list(itertools.islice(validator.iter_errors(payload), MAX_REPORTED + 1))
+    except PatternError as exc:  # additionalProperties over a pattern saved before the check
+        raise InvalidMessage(
+            f"the schema of {event_type} has a pattern that cannot be used: {exc}",
+            [FieldError("schema", _short(str(exc)), "unsupported-pattern")],
+        ) from None
     except Unresolvable as exc:
         raise InvalidMessage(
             f"the schema of {event_type} has a reference that cannot be resolved: {exc}",
