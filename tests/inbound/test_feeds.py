@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from pimhub.bootstrap import Hub, build_dispatcher
+from pimhub.bootstrap import Hub, build_dispatcher, dispatcher_config
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import CatalogError, WriteConflict
 from pimhub.events.deliveries import AttemptResult, Delivery, DeliveryFilter, DeliveryStatus
@@ -464,10 +464,12 @@ def test_the_deadline_is_kept(
 ) -> None:
     product(hub, "MH01")
     target = destination(service)
-    # Too little time left: handed back unstarted, nothing written.
-    late = deliver(target, delivery(THREE), deadline=utc_now() + timedelta(milliseconds=100))
-    assert [r.skipped for r in late] == [True]
-    assert stock(hub, "MH01") == 5
+    # Too little time left, or none: the first delivery is applied all the same (handed
+    # back, it would be due again at once and never applied under a short lease).
+    for left in (timedelta(milliseconds=100), timedelta(seconds=-1)):
+        [late] = deliver(target, delivery(THREE), deadline=utc_now() + left)
+        assert not late.skipped and late.status_code == 200, late
+    assert stock(hub, "MH01") == 42
     # A write that outlasts the deadline: failed (to be retried), the rest not started.
     release = threading.Event()
     started = threading.Event()
@@ -580,11 +582,13 @@ def undispatched(hub: Hub) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def drain(hub: Hub, shop: Shop) -> None:
-    """Runs the dispatcher until every event is fanned out and nothing due is left. A round
-    may skip fanning out while another database user holds the fan-out's advisory lock
-    (PostgreSQL's are per database, and other tests' schemas share it)."""
+def drain(hub: Hub, shop: Shop, lease_seconds: float | None = None) -> None:
+    """Runs the dispatcher until every event is fanned out and nothing due is left (with
+    the settings' lease, or `lease_seconds` as PIMHUB_WEBHOOK_LEASE_SECONDS would set it)."""
     dispatcher = build_dispatcher(hub, shop)
+    if lease_seconds is not None:
+        settings = hub.settings.model_copy(update={"webhook_lease_seconds": lease_seconds})
+        dispatcher.config = dispatcher_config(settings)
 
     async def run() -> None:
         for _ in range(10_000):
@@ -642,6 +646,19 @@ def test_a_received_feed_goes_through_the_pipeline_and_onwards(hub: Hub) -> None
     assert [r.key for r in hub.feeds.refused("erp", open_only=False)] == ["MH02", "NEW-1"]
     assert [r.key for r in hub.feeds.refused("erp")] == ["MH02"]  # NEW-1 applies now
     assert versions(hub, "MH01") == [(1, "test"), (2, "inbound:erp")]
+
+
+def test_a_two_second_lease_still_applies_the_feed(hub: Hub) -> None:
+    """PIMHUB_WEBHOOK_LEASE_SECONDS=2 gives the feed a deadline 1 s away, less than its
+    MIN_SECONDS by the time it runs: the batch was handed back unsent, due again at once,
+    for ever (0 attempts, nothing logged). Now its first delivery is applied."""
+    product(hub, "MH01")
+    _, secret = hub.inbound.add_source(ERP_SOURCE)
+    send(hub, secret, THREE, "stock-short-lease")
+    drain(hub, Shop(), lease_seconds=2)
+    assert stock(hub, "MH01") == 42
+    [record] = hub.webhooks.deliveries(DeliveryFilter(endpoint_id=feed_endpoint_id("erp")))
+    assert record.status == DeliveryStatus.DELIVERED and record.attempts == 1
 
 
 def test_an_unusable_mapping_fails_only_the_feed_row(hub: Hub) -> None:

@@ -22,7 +22,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -41,7 +41,11 @@ from pimhub.brokers.spec import BrokerConfig, Credentials
 from pimhub.events.deliveries import AttemptResult, Delivery
 
 log = structlog.get_logger("pimhub.brokers")
-MIN_SECONDS = 1.0  # less time than this before the deadline: the batch is handed back unsent
+# The least time a batch is given to publish, whatever the deadline: handing it back unsent
+# would make it due again at once, and with a lease too short for this (a 2 s lease leaves
+# 1 s) it would never be published and nothing would say so. Past the deadline a message is
+# at worst published twice; consumers de-duplicate by message id.
+MIN_SECONDS = 1.0
 CONNECT_SECONDS = 10.0  # at most, and never past the batch's deadline
 CONFIRMED = "confirmed by the broker"
 # Failures after which the shared connection is not trusted again: the next batch makes a
@@ -190,11 +194,8 @@ class RabbitDestination:
         self, deliveries: Sequence[Delivery], deadline: datetime
     ) -> list[AttemptResult]:
         started = self.clock()
+        deadline = max(deadline, started + timedelta(seconds=MIN_SECONDS))
         remaining = (deadline - started).total_seconds()
-        if remaining < MIN_SECONDS:
-            return [
-                AttemptResult(d, started, 0.0, None, None, None, skipped=True) for d in deliveries
-            ]
         clock = time.perf_counter()
         unsendable = [d for d in deliveries if d.problem]
         results = [_failed(d, started, 0.0, d.problem or "", receiver=False) for d in unsendable]

@@ -41,6 +41,12 @@ MAX_CLAIM_BACKOFF = 5.0
 # Destinations inside the hub itself (a source's catalog feed: hub:catalog-feed/<source>):
 # nothing goes over the network, so there is no address to check.
 INTERNAL_URL_PREFIX = "hub:"
+# A destination hands a delivery back unsent when too little lease is left; the release makes
+# it due again at once. Once in a while that is a long batch's tail, taken next round; the same
+# delivery handed back this many rounds in a row is a lease too short for the destination:
+# its next hand-back is recorded as a failed attempt (in the delivery log, on the retry
+# schedule, a dead letter in the end) instead of a silent busy loop that never tries.
+HANDBACK_LIMIT = 3
 
 
 @dataclass
@@ -104,6 +110,7 @@ class Dispatcher:
         self._claim_failures = 0
         self._refreshed = float("-inf")
         self._blocked: dict[str, tuple[float, str | None]] = {}
+        self._handed_back: dict[int, int] = {}  # delivery id -> hand-backs in a row
         self.wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -257,12 +264,61 @@ class Dispatcher:
         # for recording.
         deadline = min(d.lease_until for d in deliveries) - timedelta(seconds=1)
         try:
-            results.extend(await target.destination.deliver(deliveries, deadline))
+            outcomes = await target.destination.deliver(deliveries, deadline)
+            results.extend(self._handbacks_counted(target, outcomes, deadline))
         except Exception as exc:
             # As for a webhook: a bug in one connector fails its attempts, never the worker.
             log.exception("connector.deliver_failed", url=target.url)
             error = f"internal error: {type(exc).__name__}: {exc}"
             results.extend(self._failed(d, self.clock(), 0.0, error) for d in deliveries)
+
+    def _handbacks_counted(
+        self, target: _Target, outcomes: list[AttemptResult], deadline: datetime
+    ) -> list[AttemptResult]:
+        """A destination's outcomes, with a delivery handed back HANDBACK_LIMIT times in a
+        row turned into a failed attempt that says why (not the receiver's fault: it was
+        never asked). Every hand-back is logged, so a stall shows before that too."""
+        counts = self._handed_back
+        if len(counts) > 100_000:
+            counts.clear()  # deliveries another worker took meanwhile: start afresh
+        handed = [r for r in outcomes if r.skipped]
+        for result in outcomes:
+            if not result.skipped:
+                counts.pop(result.delivery.id, None)
+        if not handed:
+            return outcomes
+        left = (deadline - self.clock()).total_seconds() + 1
+        lease = self.config.lease.total_seconds()
+        log.warning(
+            "connector.handed_back",
+            url=target.url,
+            deliveries=len(handed),
+            of=len(outcomes),
+            lease_left_seconds=round(left, 3),
+            lease_seconds=lease,
+        )
+        out: list[AttemptResult] = []
+        for result in outcomes:
+            if result.skipped:
+                seen = counts[result.delivery.id] = counts.get(result.delivery.id, 0) + 1
+                if seen >= HANDBACK_LIMIT:
+                    del counts[result.delivery.id]
+                    error = (
+                        f"handed back unsent by the destination {seen} times in a row: too "
+                        f"little lease left for it ({left:.1f} s of a {lease:g} s lease); "
+                        "raise PIMHUB_WEBHOOK_LEASE_SECONDS"
+                    )
+                    result = AttemptResult(
+                        result.delivery,
+                        result.attempted_at,
+                        0.0,
+                        None,
+                        None,
+                        error,
+                        receiver_fault=False,
+                    )
+            out.append(result)
+        return out
 
     async def _record(self, results: list[AttemptResult]) -> None:
         cfg = self.config

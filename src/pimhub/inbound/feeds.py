@@ -16,7 +16,11 @@ A delivery's outcome:
   a failed attempt, retried by the pipeline;
 - not an inbound event at all, or a transform problem: a failed attempt that is not the
   receiver's fault (retried, then a dead letter an operator sees).
-Work not done by the deadline is handed back (not started) or failed (running).
+Work not done by the deadline is handed back (not started) or failed (running). The first
+delivery of a batch is always applied, however little time is left: handing everything back
+would make it due again at once, and with a lease too short for MIN_SECONDS (a 2 s lease
+leaves 1 s) the feed would stall for ever with no attempt recorded. One message's write is
+bounded, and applying it again changes nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from pimhub.inbound.feed_items import (
 from pimhub.inbound.ports import Refusal, RefusalStore, SourceRepository
 from pimhub.inbound.sources import StoredSource, feed_endpoint_id
 
-MIN_SECONDS = 1.0  # less time than this left on the leases: the batch is handed back unsent
+MIN_SECONDS = 1.0  # the least time the first delivery of a batch is given (see above)
 PAGE = 500  # refusals replayed per round
 MAX_PAGE = 1000
 
@@ -244,9 +248,7 @@ class FeedDestination:
         self, deliveries: Sequence[Delivery], deadline: datetime
     ) -> list[AttemptResult]:
         started = self.service.clock()
-        remaining = (deadline - started).total_seconds()
-        if remaining < MIN_SECONDS:
-            return [_skipped(d, started) for d in deliveries]
+        remaining = max((deadline - started).total_seconds(), MIN_SECONDS)
         run = _Run()
         try:
             await asyncio.wait_for(
@@ -268,7 +270,7 @@ class FeedDestination:
 
     def _apply_all(self, deliveries: Sequence[Delivery], deadline: datetime, run: _Run) -> None:
         """In a worker thread: each delivery in turn until the deadline (those not started
-        are handed back)."""
+        are handed back), the first one whatever the time."""
         try:
             self._refresh()
         except Exception as exc:
@@ -277,8 +279,8 @@ class FeedDestination:
             for d in deliveries:
                 run.results[d.id] = _failed(d, now, error)
             return
-        for delivery in deliveries:
-            if self.service.clock() >= deadline or not run.start(delivery.id):
+        for n, delivery in enumerate(deliveries):
+            if (n and self.service.clock() >= deadline) or not run.start(delivery.id):
                 return
             run.finish(delivery.id, self._apply_one(delivery))
 
