@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import jmespath
 import orjson
 import pytest
 
 from pimhub.catalog.events import EventType
+from pimhub.events.bounded_search import ResultTooLarge, bounded_search, json_size
 from pimhub.events.endpoints import (
     MAX_SOURCES,
     EndpointSpec,
@@ -229,3 +231,72 @@ def test_type_patterns_match_whole_words() -> None:
     assert not type_matches("magento.*", "magentos.order")
     assert type_matches("erp.stock.changed", "erp.stock.changed")
     assert not type_matches("erp.stock", "erp.stock.changed")
+
+
+def doubled(base: str, times: int, step: str = "[@,@]") -> str:
+    return "|".join([base] + [step] * times)
+
+
+EVENT = {"type": "magento.order.placed", "data": {"key": "1001", "note": "v" * 1000}}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        doubled("data", 22),  # 136 characters; 4 GB of JSON when written out
+        doubled("data", 40, "[@,@][]"),  # the flatten allocates every copy
+        doubled("data", 40) + "|to_string(@)",
+        f"join(',', {doubled('[data.note, data.note]', 30, '[@,@][]')})",
+        f"({doubled('@', 40)}) == ({doubled('@', 40)})",  # compares every copy
+        f"contains([`1`, ({doubled('@', 40)})], ({doubled('@', 40)}))",
+        doubled("data", 40) + "|" + "[*]" * 40 + "|length(@)",
+    ],
+)
+def test_a_multiplying_transform_fails_before_it_is_built(expression: str) -> None:
+    assert transform_problem(expression) is None
+    raw = orjson.dumps(EVENT)
+    with pytest.raises(TransformFailed, match=r"^the result is larger than 1048576 bytes$"):
+        shaped_body(raw, PayloadMode.FULL, expression)
+
+
+def test_the_limit_grows_with_the_event() -> None:
+    event = {"data": {"items": [{"sku": str(i), "name": "x" * 50} for i in range(5000)]}}
+    raw = orjson.dumps(event)
+    assert len(raw) > 300_000
+    # Four times the event is allowed: over 1 MiB here, and the work of a projection.
+    sent = shaped_body(raw, PayloadMode.FULL, "[data.items[*].{s: sku, n: name}, data, data]")
+    assert len(sent) > 1_048_576
+    with pytest.raises(TransformFailed, match=f"larger than {4 * len(raw)} bytes"):
+        shaped_body(raw, PayloadMode.FULL, "[data, data, data, data, data]")
+
+
+def test_metered_evaluation_answers_as_jmespath_does() -> None:
+    document = {"a": [1, 2, [3, [4]]], "b": {"x": True}, "c": [1, 2, [3, [4]]], "s": ["p", "q"]}
+    for expression in [
+        "a == c",
+        "a != c",
+        "`1` == `true`",
+        "[`1`] == [`true`]",
+        "b == {x: `true`}",
+        "contains(a, `2`)",
+        "contains(a, [`3`, [`4`]])",
+        "contains(s, 'q')",
+        "contains('pq', 'q')",
+        "a[]",
+        "a[1:]",
+        "join('-', s)",
+        "to_string(b)",
+        "sort(s)",
+        "a[?@ == `2`]",
+        "length(a)",
+    ]:
+        parsed = jmespath.compile(expression)
+        assert bounded_search(parsed, document) == parsed.search(document), expression
+
+
+def test_bounded_search_counts_shared_values_each_time() -> None:
+    parsed = jmespath.compile(doubled("@", 10))  # 1024 references to one string
+    assert json_size(parsed.search("x" * 98), 10**9) == 1024 * 100 + (2 + 2) * 1023
+    assert len(bounded_search(parsed, "x" * 98, 200_000)) == 2
+    with pytest.raises(ResultTooLarge, match="larger than 100000 bytes"):
+        bounded_search(parsed, "x" * 98, 100_000)

@@ -328,7 +328,7 @@ def shaped_body(stored: str | bytes, mode: PayloadMode, transform: str | None = 
         if mode == PayloadMode.FULL:
             return raw
         return orjson.dumps(shaped_payload(orjson.loads(raw), mode))
-    return apply_transform(transform, shaped_payload(orjson.loads(raw), mode))
+    return apply_transform(transform, shaped_payload(orjson.loads(raw), mode), len(raw))
 
 
 def shaped_payload(payload: Mapping[str, Any], mode: PayloadMode) -> Mapping[str, Any]:

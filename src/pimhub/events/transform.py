@@ -10,6 +10,8 @@ beyond sum/avg) is what a receiver is better placed to do itself.
 
 Expressions are checked when saved (syntax, function names and argument counts), compiled once
 per expression, and applied at claim time; the JSON of the result is the body signed and sent.
+Applying one is metered (events.bounded_search): a short expression can multiply the event
+(`[@,@]` repeated), so work and result are bounded by result_limit of the event's size.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import orjson
 from jmespath import exceptions as jmespath_errors
 from jmespath.functions import Functions
 from jmespath.parser import ParsedResult
+
+from pimhub.events.bounded_search import ResultTooLarge, bounded_search, result_limit
 
 MAX_TRANSFORM = 2000  # characters of an expression
 # Levels of nesting of a parsed expression. Far beyond any real one; what matters is that
@@ -67,15 +71,23 @@ def transform_problem(expression: str) -> str | None:
     return _tree_problem(parsed.parsed)
 
 
-def apply_transform(expression: str, document: Any) -> bytes:
-    """The JSON of `expression` applied to `document`, or TransformFailed. A null result (the
-    expression found nothing in this event) fails too: a receiver sent `null` learns nothing,
-    and a failed delivery is visible in the log where a `null` one is not."""
+def apply_transform(expression: str, document: Any, input_bytes: int = 0) -> bytes:
+    """The JSON of `expression` applied to `document` (`input_bytes` of JSON), or
+    TransformFailed. A null result (the expression found nothing in this event) fails too: a
+    receiver sent `null` learns nothing, and a failed delivery is visible in the log where a
+    `null` one is not. So does a result (or the work to build it) beyond
+    result_limit(input_bytes), before it is written out."""
+    limit = result_limit(input_bytes)
     try:
-        result = compiled(expression).search(document)
+        result = bounded_search(compiled(expression), document, limit)
         if result is None:
             raise TransformFailed("the expression gave null (it found nothing in this event)")
-        return orjson.dumps(result)
+        body = orjson.dumps(result)
+        if len(body) > limit:  # the estimate undercounts escapes and non-ASCII text
+            raise ResultTooLarge(limit)
+        return body
+    except ResultTooLarge as exc:
+        raise TransformFailed(str(exc)) from exc
     except _RUN_FAULTS as exc:
         raise TransformFailed(_one_line(str(exc)) or type(exc).__name__) from exc
 
