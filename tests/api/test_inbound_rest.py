@@ -407,7 +407,7 @@ def test_refusals_list_and_replay_validate_their_input(
 
     replayed = client.post(f"{BASE}/refusals/replay", json={"source": "erp"}, headers=integrator)
     assert replayed.status_code == 200, replayed.text
-    assert replayed.json() == {"source": "erp", "applied": 0, "refused": 0}
+    assert replayed.json() == {"source": "erp", "applied": 0, "refused": 0, "superseded": 0}
     none = client.post(f"{BASE}/refusals/replay", json={"source": "shop"}, headers=integrator)
     problem(none, 422, "invalid-source")  # shop applies nothing to the catalog
     gone = client.post(f"{BASE}/refusals/replay", json={"source": "nope"}, headers=integrator)
@@ -468,12 +468,12 @@ def test_a_refused_feed_item_is_listed_and_replayed_after_a_fix(
     assert [(f["endpoint"], f["status"]) for f in fate] == [("feed-erp", "delivered")]
 
     still = client.post(f"{BASE}/refusals/replay", json={"source": "erp"}, headers=integrator)
-    assert still.json() == {"source": "erp", "applied": 0, "refused": 1}
+    assert still.json() == {"source": "erp", "applied": 0, "refused": 1, "superseded": 0}
     hub.catalog.create("Product", {**TEE, "sku": "T-404"}, author="t")
     replayed = client.post(
         f"{BASE}/refusals/replay", json={"source": "erp", "ids": [item["id"]]}, headers=integrator
     )
-    assert replayed.json() == {"source": "erp", "applied": 1, "refused": 0}
+    assert replayed.json() == {"source": "erp", "applied": 1, "refused": 0, "superseded": 0}
     assert hub.catalog.get_object("Product", "T-404", include_drafts=True).values["stock"] == 7
     assert client.get(f"{BASE}/refusals", headers=integrator).json()["items"] == []
     closed = client.get(f"{BASE}/refusals?open=false", headers=integrator).json()["items"]

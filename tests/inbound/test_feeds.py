@@ -209,7 +209,7 @@ def test_replay_applies_what_the_catalog_and_the_mapping_now_accept(
     deliver(destination(service), delivery(THREE))
     # The catalog fixed: the SKU exists now. The bad value is still refused, with its reason.
     product(hub, "NEW-1", stock=None)
-    assert service.replay("erp") == (1, 1)
+    assert service.replay("erp") == (1, 1, 0)
     assert stock(hub, "NEW-1") == 3
     assert versions(hub, "NEW-1") == [(1, "test"), (2, "inbound:erp")]
     [still] = service.refused("erp")
@@ -221,11 +221,52 @@ def test_replay_applies_what_the_catalog_and_the_mapping_now_accept(
     # The mapping fixed: the source's current mapping is used.
     lots = {"column": "qty", "map": {"lots": "100"}, "number": True}
     sources.put(erp({"class": "Product", "fields": {"sku": "sku", "stock": lots}}))
-    assert service.replay("erp", [still.id]) == (1, 0)
+    assert service.replay("erp", [still.id]) == (1, 0, 0)
     assert stock(hub, "MH02") == 100
     assert service.refused("erp") == []
-    assert service.replay("erp") == (0, 0)
-    assert service.replay("erp", [still.id]) == (0, 0)  # resolved already: left alone
+    assert service.replay("erp") == (0, 0, 0)
+    assert service.replay("erp", [still.id]) == (0, 0, 0)  # resolved already: left alone
+
+
+def test_replay_skips_items_the_source_wrote_since_as_superseded(
+    hub: Hub, service: FeedService, sources: MemorySources
+) -> None:
+    """Refused at T1 (MH01's stock 'lots'), then a later message of the source sets MH01's
+    stock to 7: after the mapping is fixed, replaying T1's item would bring back a stale
+    value. It is resolved as superseded instead; an item whose object the source has not
+    written since (MH02: only another author did) is applied."""
+    product(hub, "MH01")
+    product(hub, "MH02")
+    target = destination(service)
+    bad = {
+        "warehouse": "main",
+        "items": [{"sku": "MH01", "qty": "lots"}, {"sku": "MH02", "qty": "lots"}],
+    }
+    deliver(target, delivery(bad))
+    [later] = deliver(target, delivery({"warehouse": "main", "items": [{"sku": "MH01", "qty": 7}]}))
+    assert later.response_excerpt == "applied 1 (1 changed), refused 0"
+    hub.catalog.patch("Product", "MH02", {"stock": 8}, author="someone")
+    lots = {"column": "qty", "map": {"lots": "100"}, "number": True}
+    sources.put(erp({"class": "Product", "fields": {"sku": "sku", "stock": lots}}))
+    assert service.replay("erp") == (1, 0, 1)
+    assert stock(hub, "MH01") == 7  # the newer value stays
+    assert stock(hub, "MH02") == 100
+    assert service.refused("erp") == []
+    first, second = service.refused("erp", open_only=False)
+    assert first.key == "MH01" and first.resolved_at is not None
+    assert [e.code for e in first.errors][-1] == "superseded"
+    assert "superseded: erp wrote this object" in first.errors[-1].message
+    assert [e.code for e in second.errors] != [] and "superseded" not in [
+        e.code for e in second.errors
+    ]
+    # Still the newest: a refusal replayed by id with no later write of its object applies.
+    deliver(target, delivery({"warehouse": "main", "items": [{"sku": "MH01", "qty": "x"}]}))
+    [fresh] = service.refused("erp")
+    sources.put(
+        erp({"class": "Product", "fields": {"sku": "sku", "stock": {**lots, "map": {"x": "9"}}}})
+    )
+    assert service.replay("erp", [fresh.id]) == (1, 0, 0)
+    assert stock(hub, "MH01") == 9
 
 
 def test_replay_refuses_unknown_ids_and_sources(hub: Hub, service: FeedService) -> None:
@@ -339,15 +380,15 @@ def test_no_items_found_refuses_the_message_and_replay_looks_again(
     assert whole.item_index == -1 and whole.item == payload
     assert whole.errors[0].field == "apply.items"
     assert "'items' found nothing" in whole.errors[0].message
-    assert service.replay("erp") == (0, 1)
+    assert service.replay("erp") == (0, 1, 0)
     sources.put(erp(items="lines"))
     # Found now: the message's refusal resolved, its unknown SKU refused on its own (once).
-    assert service.replay("erp") == (1, 1)
+    assert service.replay("erp") == (1, 1, 0)
     assert stock(hub, "MH01") == 7
     assert [(r.item_index, r.key, r.message) for r in service.refused("erp")] == [
         (1, "NO", whole.message)
     ]
-    assert service.replay("erp") == (0, 1)
+    assert service.replay("erp") == (0, 1, 0)
 
 
 def test_item_shapes(hub: Hub, service: FeedService, sources: MemorySources) -> None:
@@ -637,7 +678,7 @@ def test_a_received_feed_goes_through_the_pipeline_and_onwards(hub: Hub) -> None
     ]
     # Fixed, replayed: applied and delivered onwards too.
     product(hub, "NEW-1", stock=None)
-    assert hub.feeds.replay("erp") == (1, 1)
+    assert hub.feeds.replay("erp") == (1, 1, 0)
     drain(hub, shop)
     assert shop.updated() == {"MH01": 2, "NEW-1": 2}
     # A delivery replayed by an operator (the pipeline's replay) refuses nothing twice.
@@ -689,7 +730,7 @@ def test_parallel_replays_apply_each_item_once(hub: Hub, service: FeedService) -
         for i in range(4):
             product(hub, f"R-{n}-{i}", stock=None)
     start = threading.Barrier(6)
-    outcomes: list[tuple[int, int]] = []
+    outcomes: list[tuple[int, int, int]] = []
     failures: list[BaseException] = []
 
     def work() -> None:
@@ -705,7 +746,7 @@ def test_parallel_replays_apply_each_item_once(hub: Hub, service: FeedService) -
     for t in threads:
         t.join()
     assert failures == []
-    assert all(refused in (0, 3) for _, refused in outcomes)
+    assert all(refused in (0, 3) for _, refused, _ in outcomes)
     assert [r.key for r in service.refused("erp")] == ["MH01"] * 3
     for n in range(3):
         for i in range(4):

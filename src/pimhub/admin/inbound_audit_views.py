@@ -123,12 +123,16 @@ async def replay_one(request: Request) -> Response:
             f"/inbound/refusals?source={refusal.source}",
             f"Item {refusal_id} was applied already; nothing to replay.",
         )
-    applied, _ = await blocking(hub.feeds.replay, refusal.source, [refusal_id])
-    message = (
-        f"Item {refusal_id} applied."
-        if applied
-        else f"Item {refusal_id} is still refused: see its reasons."
-    )
+    done = await blocking(hub.feeds.replay, refusal.source, [refusal_id])
+    if done.applied:
+        message = f"Item {refusal_id} applied."
+    elif done.superseded:
+        message = (
+            f"Item {refusal_id} not applied: superseded, {refusal.source} has written "
+            "this object since (the newer value stays)."
+        )
+    else:
+        message = f"Item {refusal_id} is still refused: see its reasons."
     return see_other(f"/inbound/refusals?source={refusal.source}", message)
 
 
@@ -149,10 +153,11 @@ async def replay_source(request: Request) -> Response:
         count, more = await blocking(_open_count, hub, source)
         context = {"source": source, "count": count, "more": more}
         return render(request, "inbound_replay.html", context)
-    applied, refused = await blocking(hub.feeds.replay, source)
+    done = await blocking(hub.feeds.replay, source)
     return see_other(
         f"/inbound/refusals?source={source}",
-        f"{source}: {applied} applied, {refused} still refused.",
+        f"{source}: {done.applied} applied, {done.refused} still refused, "
+        f"{done.superseded} superseded (written by {source} since; not applied).",
     )
 
 

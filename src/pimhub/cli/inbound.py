@@ -199,9 +199,10 @@ def replay(
 ) -> None:
     """Apply a source's refused items again (after fixing the catalog or the mapping); exit
     status 1 when some are still refused."""
-    applied, refused = open_hub().feeds.replay(source, ids or None)
+    applied, refused, superseded = open_hub().feeds.replay(source, ids or None)
     console.print(
-        f"{escape(source)}: {applied} applied, {refused} still refused"
+        f"{escape(source)}: {applied} applied, {refused} still refused, {superseded} "
+        "superseded (written by the source since; not applied)"
         + (" (pimhub inbound refusals lists them)" if refused else ""),
         highlight=False,
     )

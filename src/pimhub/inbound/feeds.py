@@ -30,10 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
+from pimhub.catalog.errors import FieldError
 from pimhub.catalog.service import CatalogService
 from pimhub.events.deliveries import AttemptResult, Delivery
 from pimhub.events.endpoints import WebhookEndpoint, type_matches
@@ -100,26 +101,65 @@ class FeedService:
         limit = max(1, min(limit, MAX_PAGE))
         return self.refusals.page(source, open_only=open_only, limit=limit, after_id=after_id)
 
-    def replay(self, source: str, ids: Sequence[int] | None = None) -> tuple[int, int]:
+    def replay(self, source: str, ids: Sequence[int] | None = None) -> Replayed:
         """Applies open refused items again (all of the source's, or `ids`); returns how many
-        were applied and how many are still refused. Each is applied with the source's
-        mapping as it is NOW and to the catalog as it is now (the SKU created meanwhile, the
-        mapping fixed); those still refused get their new reasons. Raises RefusalNotFound
-        for an id that is not a refusal of this source; resolved ones are left alone.
-        The item is written as the sender sent it then, oldest first: a value the source
-        sent later for the same key is overwritten, so replay (by ids) what is still
-        current."""
+        were applied, how many are still refused and how many were superseded. Each is
+        applied with the source's mapping as it is NOW and to the catalog as it is now (the
+        SKU created meanwhile, the mapping fixed); those still refused get their new
+        reasons. Raises RefusalNotFound for an id that is not a refusal of this source;
+        resolved ones are left alone.
+
+        An item is written as the sender sent it then: if the source has written its object
+        since it was refused (a later message set the stock to 7 where the refused item said
+        5), replaying it would bring the stale value back. Such an item is not applied but
+        resolved as superseded, with a reason saying so (code "superseded"). Writes of this
+        replay itself do not count (it goes oldest first, and an item written here is no
+        newer than the next one)."""
+        began = self.clock()
         feed = self.feed(self.feed_source(source))
-        applied = refused = 0
+        total = Replayed(0, 0, 0)
         if ids is not None:
             wanted = [self._refusal_of(source, i) for i in dict.fromkeys(ids)]
             rounds: Iterable[list[Refusal]] = [[r for r in wanted if r.resolved_at is None]]
         else:
-            rounds = self._open_rounds(source)
+            rounds = self._open_rounds(source, began)
         for todo in rounds:
+            todo, superseded = self._superseded(feed, todo, began)
             done, still = self._replay_round(feed, todo)
-            applied, refused = applied + done, refused + still
-        return applied, refused
+            total = Replayed(
+                total.applied + done, total.refused + still, total.superseded + superseded
+            )
+        return total
+
+    def _superseded(
+        self, feed: Feed, todo: list[Refusal], began: datetime
+    ) -> tuple[list[Refusal], int]:
+        """The refusals still to apply, and how many were resolved as superseded: their
+        object written by the source after they were refused (and before this replay)."""
+        keyed = [r for r in todo if r.key is not None and r.item_index != WHOLE_MESSAGE]
+        if not keyed:
+            return todo, 0
+        written = self.refusals.last_written(
+            feed.mapping.class_name,
+            f"inbound:{feed.source}",
+            {r.key for r in keyed if r.key is not None},
+            began,
+        )
+        stale = {
+            r.id: written[r.key]
+            for r in keyed
+            if r.key is not None and r.key in written and written[r.key] > r.created_at
+        }
+        if not stale:
+            return todo, 0
+        noted = [
+            _with(r, r.key, (*r.errors, _superseded_note(feed.source, stale[r.id])))
+            for r in todo
+            if r.id in stale
+        ]
+        self.refusals.record(noted)
+        self.refusals.resolve(list(stale), self.clock())
+        return [r for r in todo if r.id not in stale], len(stale)
 
     def _refusal_of(self, source: str, refusal_id: int) -> Refusal:
         found = self.refusals.get(refusal_id) if 0 < refusal_id < 2**63 else None
@@ -127,12 +167,11 @@ class FeedService:
             raise RefusalNotFound(f"source '{source}' has no refused item {refusal_id}")
         return found
 
-    def _open_rounds(self, source: str) -> Iterator[list[Refusal]]:
+    def _open_rounds(self, source: str, began: datetime) -> Iterator[list[Refusal]]:
         """The source's open refusals, a page at a time, oldest first. Each page is read
         after the previous one was replayed: those still refused keep their ids, so the
         next page starts after the last id seen. Refusals made since the replay began (the
         items of a message found only now, a delivery meanwhile) are not replayed again."""
-        began = self.clock()
         after: int | None = None
         while page := self.refusals.page(source, open_only=True, limit=PAGE, after_id=after):
             yield [r for r in page if r.created_at < began]
@@ -163,13 +202,31 @@ class FeedService:
             # Its items are found now: the message's refusal is resolved, and those of its
             # items that the catalog still refuses are refused one by one.
             outcome = apply_items(self.catalog, feed, found)
-            again += _refusals(feed.source, whole.message, whole.event_id, found, outcome, now)
+            after = self.clock()
+            again += _refusals(feed.source, whole.message, whole.event_id, found, outcome, after)
             resolved.append(whole.id)
             applied += outcome.applied
             refused += len(outcome.refused)
         self.refusals.record(again)
         self.refusals.resolve(resolved, now)
         return applied, refused
+
+
+class Replayed(NamedTuple):
+    """What a replay came to: items applied, still refused, and superseded (not applied:
+    the source wrote their object since)."""
+
+    applied: int
+    refused: int
+    superseded: int
+
+
+def _superseded_note(source: str, written_at: datetime) -> FieldError:
+    message = (
+        f"superseded: {source} wrote this object at {written_at.isoformat()}, after this "
+        "item was refused; not applied, so the newer value stays"
+    )
+    return FieldError("", message, "superseded")
 
 
 def _source_of(endpoint: WebhookEndpoint) -> str:
@@ -327,6 +384,9 @@ class FeedDestination:
             self.service.refusals.settle(event_id, [WHOLE_MESSAGE], now)
             return f"refused the message: {found.message}"
         outcome = apply_items(self.service.catalog, self.feed, found)
+        # Refused as of after the write: what this message itself wrote is older than its
+        # refusals, so a replay's superseded test sees only later writes.
+        now = self.service.clock()
         self.service.refusals.record(_refusals(self.source, 0, event_id, found, outcome, now))
         # Applied again (retried, or replayed by an operator after a fix): what the catalog
         # takes now is no longer listed as refused.

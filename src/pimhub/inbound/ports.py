@@ -133,3 +133,8 @@ class RefusalStore(Protocol):
         self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
     ) -> list[Refusal]: ...
     def get(self, refusal_id: int) -> Refusal | None: ...
+    def last_written(
+        self, class_name: str, author: str, keys: Collection[str], before: datetime
+    ) -> dict[str, datetime]:
+        """The time of the newest version written by `author` before `before`, of each of
+        these objects of the class (by business key) that has one."""

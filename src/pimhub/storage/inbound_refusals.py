@@ -17,6 +17,7 @@ from pimhub.inbound.ports import Refusal
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import inbound_messages as messages
 from pimhub.storage.tables import inbound_refusals as refusals
+from pimhub.storage.tables import object_versions as versions
 
 KEY_CHARS = 255  # inbound_refusals.key
 CHUNK = 500  # rows per upsert, ids per UPDATE ... WHERE id IN (...)
@@ -154,3 +155,23 @@ class SqlRefusalStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(refusals).where(refusals.c.id == refusal_id)).first()
         return _refusal(row) if row is not None else None
+
+    def last_written(
+        self, class_name: str, author: str, keys: Collection[str], before: datetime
+    ) -> dict[str, datetime]:
+        wanted = sorted(set(keys))
+        found: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), CHUNK):
+                query = (
+                    select(versions.c.business_key, func.max(versions.c.created_at))
+                    .where(
+                        versions.c.class_name == class_name,
+                        versions.c.business_key.in_(wanted[start : start + CHUNK]),
+                        versions.c.author == author,
+                        versions.c.created_at < before,
+                    )
+                    .group_by(versions.c.business_key)
+                )
+                found.update({key: at for key, at in conn.execute(query)})
+        return found

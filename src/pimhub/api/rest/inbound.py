@@ -394,5 +394,12 @@ async def replay_refusals(request: Request, hub: Operator) -> OrjsonResponse:
         message = "must be the name of an inbound source"
         raise InvalidSource(f"source {message}", [FieldError("source", message, "type")])
     ids = replay_ids(body.get("ids"))
-    applied, refused = await run_in_threadpool(hub.feeds.replay, source, ids)
-    return OrjsonResponse({"source": source, "applied": applied, "refused": refused})
+    done = await run_in_threadpool(hub.feeds.replay, source, ids)
+    return OrjsonResponse(
+        {
+            "source": source,
+            "applied": done.applied,
+            "refused": done.refused,
+            "superseded": done.superseded,
+        }
+    )
