@@ -14,6 +14,7 @@ from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
 from pimhub.catalog.errors import FieldError
+from pimhub.events.bounded_search import ResultTooLarge, bounded_search
 from pimhub.events.endpoints import inbound_type_problem
 from pimhub.inbound.errors import InvalidMessage
 from pimhub.inbound.sources import (
@@ -82,8 +83,10 @@ def raw_value(extract: Extract, headers: Mapping[str, str], payload: Any, body_h
                 payload = payload.get(step)
             return payload
         try:
-            return compiled(extract.path).search(payload)
-        except JMESPathError as exc:  # a function applied to the wrong type, at run time
+            # Metered: a path such as `[@,@]|[@,@]|...` would otherwise multiply the body
+            # on the event loop.
+            return bounded_search(compiled(extract.path), payload)
+        except (JMESPathError, ResultTooLarge) as exc:  # a function applied to the wrong type
             raise InvalidMessage(
                 f"the path {extract.path} cannot be read from this body: {exc}",
                 [FieldError("body", str(exc), "unreadable")],
