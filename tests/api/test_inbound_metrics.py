@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from pimhub.api.app import create_app
@@ -36,6 +37,10 @@ def samples(client: TestClient, name: str) -> dict[tuple[tuple[str, str], ...], 
     return found
 
 
+def zeros(source: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {(("outcome", o.value), ("source", source)): 0.0 for o in Outcome}
+
+
 def add_source(hub: Hub, name: str) -> str:
     _, secret = hub.inbound.add_source({"name": name, **SOURCE})
     assert secret is not None
@@ -60,6 +65,7 @@ def test_messages_and_rejections_are_counted_by_source_outcome_and_problem(
         (("outcome", "accepted"), ("source", "erp")): 2.0,
         (("outcome", "duplicate"), ("source", "erp")): 1.0,
         (("outcome", "rejected"), ("source", "erp")): 1.0,
+        **zeros("shop"),  # configured, nothing came
     }
     [refused] = hub.inbound.messages(MessageFilter(outcome=Outcome.REJECTED))
     assert refused.problem
@@ -108,7 +114,23 @@ def test_counting_is_installed_once_per_hub(hub: Hub) -> None:
     secret = add_source(hub, "erp")
     send(hub, secret, "m-1", stock("T-1", 1))
     counted = samples(TestClient(second), "pimhub_inbound_messages")
-    assert counted == {(("outcome", "accepted"), ("source", "erp")): 1.0}
+    assert counted == {**zeros("erp"), (("outcome", "accepted"), ("source", "erp")): 1.0}
+
+
+def test_counters_exist_from_app_start_at_zero_per_known_source(hub: Hub) -> None:
+    add_source(hub, "erp")
+    app = create_app(hub)
+    # Built with the app: nothing waits for a first scrape to start counting.
+    assert isinstance(app.state.metrics, CollectorRegistry)
+    client = TestClient(app)
+    assert samples(client, "pimhub_inbound_messages") == zeros("erp")
+    secret = add_source(hub, "shop")  # added after the app started
+    send(hub, secret, "m-1", stock("T-1", 1), source="shop")
+    assert samples(client, "pimhub_inbound_messages") == {
+        **zeros("erp"),
+        **zeros("shop"),
+        (("outcome", "accepted"), ("source", "shop")): 1.0,
+    }
 
 
 def test_the_backlog_counts_open_deliveries_and_unrouted_events_per_source(

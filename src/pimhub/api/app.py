@@ -92,7 +92,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.hub = hub
-    metrics.count_inbound(hub)  # from the first message on, not the first scrape
+    app.state.metrics = metrics.build_registry(hub)  # counting from the first message on
     app.state.thumbnails = thumbnailer(hub)
     app.state.graphql = graphql_service(hub)  # shared by /graphql, REST and the admin
     admin = build_admin(hub, graphql=app.state.graphql)

@@ -4,7 +4,7 @@ at scrape time; inbound messages and rejections counted as they are audited."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,6 +98,16 @@ class InboundCounters:
             child = self._message_children[source, outcome] = self.messages.labels(source, outcome)
         child.inc()
 
+    def known(self, sources: Iterable[str]) -> None:
+        """Every outcome of these sources shown from now on, at 0 until counted: a series
+        that appears only at its first increment loses that increment to rate()."""
+        for source in sources:
+            for outcome in Outcome:
+                if (source, outcome.value) not in self._message_children:
+                    self._message_children[source, outcome.value] = self.messages.labels(
+                        source, outcome.value
+                    )
+
     def rejection(self, source: str, problem: str) -> None:
         self.rejections.labels(source, problem).inc()  # refusals are not the hot path
 
@@ -166,29 +176,36 @@ def count_inbound(hub: Hub) -> InboundCounters:
     return counting.counters
 
 
-class InboundBacklogCollector(Collector):
-    def __init__(self, backlog: SqlInboundBacklog) -> None:
+class InboundCollector(Collector):
+    """The inbound counters and the backlog per source. The backlog's query lists every
+    configured source, so each of their outcome counters is shown, at 0 when nothing came."""
+
+    def __init__(self, counters: InboundCounters, backlog: SqlInboundBacklog) -> None:
+        self.counters = counters
         self.backlog = backlog
 
     def collect(self) -> Iterator[Metric]:
+        waiting = self.backlog.by_source()
+        self.counters.known(waiting)
+        yield from self.counters.messages.collect()
+        yield from self.counters.rejections.collect()
         gauge = GaugeMetricFamily(
             "pimhub_inbound_backlog",
             "Inbound events still on their way, by source: open deliveries (pending or being "
             "delivered) plus events not yet fanned out to their destinations",
             labels=["source"],
         )
-        for source, count in sorted(self.backlog.by_source().items()):
+        for source, count in sorted(waiting.items()):
             gauge.add_metric([source], count)
         yield gauge
 
 
 def build_registry(hub: Hub) -> CollectorRegistry:
+    """The registry /metrics reads; built with the app, so inbound messages are counted from
+    the first one on, not from the first scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WebhookCollector(hub.webhooks))
-    counters = count_inbound(hub)
-    registry.register(counters.messages)
-    registry.register(counters.rejections)
-    registry.register(InboundBacklogCollector(SqlInboundBacklog(hub.engine)))
+    registry.register(InboundCollector(count_inbound(hub), SqlInboundBacklog(hub.engine)))
     return registry
 
 
