@@ -4,6 +4,7 @@ replaced when refused again, resolved, paged and read; parallel records of one i
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import Engine, func, insert, select
@@ -176,3 +177,35 @@ def test_many_refusals_at_once_and_the_last_word_on_an_item(bare_hub: Hub) -> No
     assert [r.item_index for r in found] == list(range(1_000))
     assert found[7].errors[0].message == "the later reason"
     assert found[8].errors[0].message == "'lots' is not a number"
+
+
+def test_supersede_notes_and_resolves_open_ones_only(bare_hub: Hub) -> None:
+    """A refusal another replay resolved meanwhile stays as that replay left it (not opened
+    again, no superseded note)."""
+    store = SqlRefusalStore(bare_hub.engine)
+    store.record([refusal(index=n) for n in range(2)])
+    first, second = store.page("erp", open_only=True, limit=10, after_id=None)
+    applied_at = utc_now() - timedelta(minutes=1)
+    store.resolve([second.id], applied_at)
+    note = FieldError("", "superseded: erp wrote this object since", "superseded")
+    noted = [replace(r, errors=(*r.errors, note)) for r in (first, second)]
+    assert store.supersede(noted, utc_now()) == 1
+    assert store.supersede([], utc_now()) == 0
+    got_first, got_second = (store.get(first.id), store.get(second.id))
+    assert got_first is not None and got_second is not None
+    assert got_first.resolved_at is not None
+    assert [e.code for e in got_first.errors] == ["transform", "superseded"]
+    assert got_second.resolved_at == applied_at
+    assert [e.code for e in got_second.errors] == ["transform"]
+
+
+def test_last_written_by_author_class_key_and_time(hub: Hub) -> None:
+    store = SqlRefusalStore(hub.engine)
+    before = utc_now()
+    hub.catalog.create("Product", {"sku": "LW-1", "name": {"en": "x"}}, author="inbound:erp")
+    hub.catalog.create("Product", {"sku": "LW-2", "name": {"en": "x"}}, author="someone")
+    after = utc_now() + timedelta(seconds=1)
+    found = store.last_written("Product", "inbound:erp", ["LW-1", "LW-2", "LW-3"], after)
+    assert list(found) == ["LW-1"] and before <= found["LW-1"] <= after
+    assert store.last_written("Product", "inbound:erp", ["LW-1"], before) == {}
+    assert store.last_written("Brand", "inbound:erp", ["LW-1"], after) == {}

@@ -157,9 +157,8 @@ class FeedService:
             for r in todo
             if r.id in stale
         ]
-        self.refusals.record(noted)
-        self.refusals.resolve(list(stale), self.clock())
-        return [r for r in todo if r.id not in stale], len(stale)
+        done = self.refusals.supersede(noted, self.clock())
+        return [r for r in todo if r.id not in stale], done
 
     def _refusal_of(self, source: str, refusal_id: int) -> Refusal:
         found = self.refusals.get(refusal_id) if 0 < refusal_id < 2**63 else None

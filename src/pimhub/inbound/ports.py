@@ -133,6 +133,10 @@ class RefusalStore(Protocol):
         self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
     ) -> list[Refusal]: ...
     def get(self, refusal_id: int) -> Refusal | None: ...
+    def supersede(self, refusals: Sequence[Refusal], now: datetime) -> int:
+        """Resolves these refusals, with their errors as given (the superseded note added),
+        those still open only; returns how many it resolved."""
+
     def last_written(
         self, class_name: str, author: str, keys: Collection[str], before: datetime
     ) -> dict[str, datetime]:

@@ -156,6 +156,25 @@ class SqlRefusalStore:
             row = conn.execute(select(refusals).where(refusals.c.id == refusal_id)).first()
         return _refusal(row) if row is not None else None
 
+    def supersede(self, superseded: Sequence[Refusal], now: datetime) -> int:
+        """One transaction; a refusal another replay resolved meanwhile is left as it is
+        (record() would open it again)."""
+        if not superseded:
+            return 0
+
+        def write() -> int:
+            done = 0
+            with begin_write(self.engine) as conn:
+                for r in superseded:
+                    done += conn.execute(
+                        update(refusals)
+                        .where(refusals.c.id == r.id, refusals.c.resolved_at.is_(None))
+                        .values(errors=_stored(r)["errors"], resolved_at=now)
+                    ).rowcount
+            return done
+
+        return retrying(write)
+
     def last_written(
         self, class_name: str, author: str, keys: Collection[str], before: datetime
     ) -> dict[str, datetime]:
