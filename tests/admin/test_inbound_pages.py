@@ -480,6 +480,27 @@ def test_refused_items_are_listed_and_replayed_one_at_a_time(
     assert client.post_form("/admin/inbound/refusals/%D9%A3/replay").status_code == 404
 
 
+def test_a_superseded_item_is_not_applied_and_the_page_says_so(
+    users_hub: Hub, signed_in: Callable[[str], AdminClient], refused: list[Refusal]
+) -> None:
+    """NOPE-1 was refused; the source has written that product since (a later message):
+    replaying the old item would bring its stale stock back, so it is superseded."""
+    users_hub.catalog.create(
+        "Product", {"sku": "NOPE-1", "name": {"en": "n"}, "stock": 7}, author="inbound:feed"
+    )
+    client = signed_in("integrator")
+    one = client.post_form(f"/admin/inbound/refusals/{refused[1].id}/replay")
+    assert one.status_code == 303
+    assert "superseded" in html.unescape(client.get(one.headers["location"]).text)
+    assert (
+        users_hub.catalog.get_object("Product", "NOPE-1", include_drafts=True).values.get("stock")
+        == 7
+    )
+    done = client.post_form("/admin/inbound/refusals/replay", {"source": "feed", "confirm": "yes"})
+    shown = html.unescape(client.get(done.headers["location"]).text)
+    assert "feed: 1 applied, 1 still refused, 0 superseded" in shown
+
+
 def test_replaying_all_of_a_source_asks_first_with_the_count(
     users_hub: Hub, signed_in: Callable[[str], AdminClient], refused: list[Refusal]
 ) -> None:
