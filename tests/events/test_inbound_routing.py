@@ -88,7 +88,7 @@ def inbound(
 
 def fan_out_all(hub: Hub, now: datetime = T0) -> None:
     """Fans out everything waiting (due at `now`). On PostgreSQL the fan-out lock is the
-    database's, so a test session running beside this one can make one fan_out skip its turn."""
+    schema's; a worker of this hub still running could make one fan_out skip its turn."""
     queue = hub.webhooks.queue
     for _ in range(1000):
         queue.fan_out(now, 1000)
