@@ -236,3 +236,155 @@ def test_a_failed_batch_leaves_the_writer_usable(inbox: SqlInbox, engine: Engine
     assert inbox.accept(message("fine")).outcome is Outcome.ACCEPTED
     assert [m.message_id for m in inbox.messages(MessageFilter(), 10, None)] == ["fine"]
     assert count(engine, outbox) == 1
+
+
+def test_submits_of_one_loop_turn_share_a_transaction(inbox: SqlInbox, engine: Engine) -> None:
+    """Messages submitted during one turn of the event loop are stored together, at the end
+    of that turn, by the loop itself when SQLite's write lock is free (no thread); on
+    PostgreSQL by the writer thread. A repeat of a message is a duplicate of it."""
+    import asyncio
+
+    batches: list[tuple[int, str]] = []
+    write_in_loop, write_in_thread = inbox._loop_batch, inbox._writer_batch
+
+    def in_loop(messages: Any) -> Any:
+        batches.append((len(messages), threading.current_thread().name))
+        return write_in_loop(messages)
+
+    def in_thread(messages: Any) -> Any:
+        batches.append((len(messages), threading.current_thread().name))
+        return write_in_thread(messages)
+
+    if inbox._ticks is not None:
+        inbox._ticks.try_batch = in_loop
+    inbox._group.run_batch = in_thread
+
+    async def send() -> list[Any]:
+        names = ["a", "b", "a", "c"]
+        return list(await asyncio.gather(*(inbox.submit(message(n)) for n in names)))
+
+    receipts = asyncio.run(send())
+    assert [r.outcome for r in receipts] == [
+        Outcome.ACCEPTED,
+        Outcome.ACCEPTED,
+        Outcome.DUPLICATE,
+        Outcome.ACCEPTED,
+    ]
+    assert receipts[2].duplicate_of == receipts[0].message
+    assert receipts[2].event_id == receipts[0].event_id
+    loop_thread = threading.current_thread().name
+    if engine.dialect.name == "sqlite":
+        assert batches == [(4, loop_thread)]
+    else:
+        # The thread starts on the first message while the others queue.
+        assert sum(size for size, _ in batches) == 4
+        assert all(name != loop_thread for _, name in batches)
+    assert count(engine, outbox) == 3
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_taken_write_lock_sends_the_batch_to_the_thread(inbox: SqlInbox, engine: Engine) -> None:
+    """Another connection holds SQLite's write lock: the loop does not wait for it (no busy
+    wait in the event loop) but hands the batch to the writer thread, which waits and
+    stores it once the lock is free; the loop keeps serving meanwhile."""
+    import asyncio
+
+    blocker = engine.raw_connection()
+    blocker.driver_connection.execute("BEGIN IMMEDIATE")
+    tried: list[Any] = []
+    write_in_loop = inbox._loop_batch
+
+    def in_loop(messages: Any) -> Any:
+        tried.append(write_in_loop(messages))
+        return tried[-1]
+
+    assert inbox._ticks is not None
+    inbox._ticks.try_batch = in_loop
+
+    async def send() -> Any:
+        pending = inbox.submit(message("m"))
+        for _ in range(20):  # the loop runs on while the thread waits for the lock
+            await asyncio.sleep(0)
+        assert tried == [None] and not pending.done()
+        blocker.rollback()
+        return await pending
+
+    try:
+        receipt = asyncio.run(send())
+    finally:
+        blocker.close()
+    assert receipt.outcome is Outcome.ACCEPTED
+    assert count(engine, outbox) == 1
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_failed_loop_batch_is_written_by_the_thread(inbox: SqlInbox, engine: Engine) -> None:
+    """The loop's write fails (its connection broke): nothing of the batch is kept from it,
+    the thread writes the messages again (one by one when the batch fails there too), and
+    the loop opens a new connection next time."""
+    import asyncio
+
+    error = engine.dialect.loaded_dbapi.OperationalError
+    real = inbox._accept
+    failures = {"loop": 1}
+
+    def failing(cursor: Any, msg: AcceptedMessage) -> Any:
+        if threading.current_thread() is threading.main_thread() and failures["loop"]:
+            failures["loop"] -= 1
+            raise error("disk I/O error")
+        if msg.message_id == "bad":
+            raise error("this one cannot be written")
+        return real(cursor, msg)
+
+    inbox._accept = failing  # type: ignore[method-assign]
+
+    async def send(names: list[str]) -> list[Any]:
+        return list(
+            await asyncio.gather(*(inbox.submit(message(n)) for n in names), return_exceptions=True)
+        )
+
+    first = asyncio.run(send(["a", "bad", "b"]))
+    assert [type(r).__name__ for r in first] == ["Receipt", "OperationalError", "Receipt"]
+    assert inbox._loop_conn is None  # given up after the failure
+    again = asyncio.run(send(["c"]))
+    assert again[0].outcome is Outcome.ACCEPTED and inbox._loop_conn is not None
+    assert sorted(m.message_id or "" for m in inbox.messages(MessageFilter(), 10, None)) == [
+        "a",
+        "b",
+        "c",
+    ]
+    assert count(engine, outbox) == 3
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_loop_leaves_checkpoints_to_a_thread(
+    inbox: SqlInbox, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint syncs the database file: the loop's connection never runs one itself;
+    every CHECKPOINT_MESSAGES messages one runs on a worker thread."""
+    import asyncio
+
+    import pimhub.storage.inbound as storage
+
+    monkeypatch.setattr(storage, "CHECKPOINT_MESSAGES", 3)
+    ran: list[str] = []
+    real = inbox._checkpoint
+
+    def checkpoint() -> None:
+        ran.append(threading.current_thread().name)
+        real()
+
+    inbox._checkpoint = checkpoint  # type: ignore[method-assign]
+
+    async def send() -> int:
+        for n in range(5):
+            await inbox.submit(message(f"m{n}"))
+        for _ in range(100):  # until the worker thread has run it
+            if ran:
+                break
+            await asyncio.sleep(0.01)
+        return int(inbox._loop_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    assert asyncio.run(send()) == 0
+    assert len(ran) == 1 and ran[0] != threading.current_thread().name
+    assert count(engine, outbox) == 5

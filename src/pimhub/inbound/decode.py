@@ -5,7 +5,6 @@ MAX_DEPTH, integers beyond 64 bits (they would come back rounded)."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,7 +68,11 @@ def decode(body: bytes) -> tuple[str, Any]:
     return text, payload
 
 
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# Every ASCII digit to "9", every other byte to a space: a run of 19 digits is then a plain
+# substring search, where a regular expression tried a match at every byte (7 us of a
+# 450-byte body, a third of checking a message).
+_DIGITS = bytes(0x39 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_NUMBER = b"9" * 19
 
 
 def _needs_scan(body: bytes) -> bool:
@@ -79,7 +82,7 @@ def _needs_scan(body: bytes) -> bool:
     return (
         b"\\u0000" in body
         or body.count(b"[") + body.count(b"{") > MAX_DEPTH
-        or _LONG_NUMBER.search(body) is not None
+        or _LONG_NUMBER in body.translate(_DIGITS)
     )
 
 

@@ -7,7 +7,14 @@ PostgreSQL's flush) is paid once per batch instead of once per write; alone, a w
 once in a batch of one. Callers on an event loop await the future (asyncio.wrap_future)
 without a thread of their own; threads wait on `.result()`.
 
-The thread exits after `idle_seconds` without work and starts again with the next write."""
+The thread exits after `idle_seconds` without work and starts again with the next write.
+
+TickCommit is the same idea without the thread, for a database whose write lock the event
+loop can try without waiting (SQLite): the writes submitted during one turn of the loop are
+written together at the end of that turn, by the loop itself, when the lock is free at once;
+when it is not (another process or thread is writing), they go to a GroupCommit's thread,
+which waits for it. A hop to a thread and back per batch cost more than the batch's inserts:
+both threads contend for the GIL, and each statement the writer ran gave it up."""
 
 from __future__ import annotations
 
@@ -62,6 +69,10 @@ class GroupCommit(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._put(item, future)
         return future
+
+    def enqueue(self, item: T, future: Future[R] | asyncio.Future[R]) -> None:
+        """Queues `item` for the writer thread, which settles `future`."""
+        self._put(item, future)
 
     def _put(self, item: T, future: Future[R] | asyncio.Future[R]) -> None:
         self._queue.put((item, future))
@@ -148,3 +159,50 @@ def _settle_in_loop(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+
+class TickCommit(Generic[T, R]):
+    def __init__(
+        self,
+        try_batch: Callable[[Sequence[T]], list[R] | None],
+        thread: GroupCommit[T, R],
+        *,
+        max_batch: int = 64,
+    ) -> None:
+        """`try_batch` writes every item in one transaction on the calling (loop) thread and
+        returns their results in order, or None, having written nothing, when the write lock
+        is not free at once. Then, or when it fails, the items go to `thread` (which retries
+        a failed batch item by item)."""
+        self.try_batch = try_batch
+        self.thread = thread
+        self.max_batch = max_batch
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[R]]]] = {}
+
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """The write's future on the running loop: its result once committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            # After the callbacks already due in this turn: the requests that arrived with
+            # this one reach submit first and share the transaction.
+            loop.call_soon(self._flush, loop)
+        pending.append((item, future))
+        return future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._pending.pop(loop, [])
+        for start in range(0, len(pending), self.max_batch):
+            self._write(pending[start : start + self.max_batch])
+
+    def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = self.try_batch([item for item, _ in batch])
+        except Exception:
+            results = None  # the thread writes them again, alone if need be, and reports
+        if results is None:
+            for item, future in batch:
+                self.thread.enqueue(item, future)
+            return
+        _settle_in_loop(list(zip((future for _, future in batch), results, strict=True)))

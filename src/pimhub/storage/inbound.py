@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
 import orjson
+import structlog
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
@@ -30,11 +33,15 @@ from pimhub.inbound.messages import (
 )
 from pimhub.storage.bulk import sqlite_time
 from pimhub.storage.engine import begin_write, lost_race
-from pimhub.storage.group_commit import GroupCommit
+from pimhub.storage.group_commit import GroupCommit, TickCommit
 from pimhub.storage.inbound_sources import SqlSourceRepository
 from pimhub.storage.tables import inbound_messages as m
 
+log = structlog.get_logger("pimhub.inbound")
+
 REMOTE_CHARS = 64  # inbound_messages.remote
+LOOP_IDLE_SECONDS = 2.0
+CHECKPOINT_MESSAGES = 256
 REASON_CHARS = 2000
 
 
@@ -107,7 +114,8 @@ class SqlInbox:
         # SQLite has one writer at a time: threads of this process queue here, where the
         # next one runs as soon as the last commits, instead of in SQLite's busy handler,
         # which polls with sleeps of up to 100 ms. PostgreSQL takes writers in parallel.
-        self._writing: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
+        self._lock = threading.Lock()
+        self._writing: AbstractContextManager[Any] = self._lock if sqlite else nullcontext()
         # Messages that arrive while one commits share the next transaction (each sender
         # is still answered only after its own commit): senders post in bursts, and the
         # commit is most of a message's cost.
@@ -119,6 +127,14 @@ class SqlInbox:
             name="inbox-writer",
             on_exit=self._close_writer_connection,
         )
+        # On SQLite the event loop writes its own messages when the lock is free at once
+        # (TickCommit); PostgreSQL's commit is a round trip, which only a thread may wait for.
+        self._ticks = TickCommit(self._loop_batch, self._group) if sqlite else None
+        self._loop_conn: Any = None  # the loop's own connection (SQLite), kept while in use
+        self._loop_used = 0.0
+        self._loop_timer: asyncio.TimerHandle | None = None
+        self._unchecked = 0  # messages the loop committed since its last checkpoint
+        self._checkpointing = False
 
     def accept(self, message: AcceptedMessage) -> Receipt:
         return self._group.submit(message).result()
@@ -126,6 +142,8 @@ class SqlInbox:
     def submit(self, message: AcceptedMessage) -> asyncio.Future[Receipt]:
         """accept for the running event loop, without a thread of its own: the receipt comes
         on the future once committed."""
+        if self._ticks is not None:
+            return self._ticks.submit(message)
         return self._group.submit_async(message)
 
     def accept_alone(self, message: AcceptedMessage) -> Receipt:
@@ -175,6 +193,94 @@ class SqlInbox:
             finally:
                 with contextlib.suppress(Exception):
                     cursor.close()
+
+    def _loop_batch(self, messages: Sequence[AcceptedMessage]) -> list[Receipt] | None:
+        """The batch written by the event loop (SQLite), or None without writing when the
+        write lock is taken: by this process's writer (the lock here) or any other connection
+        (BEGIN IMMEDIATE fails at once: this connection waits for nobody). A commit in WAL
+        mode with synchronous=NORMAL hands the pages to the OS without an fsync; the
+        checkpoints, which sync, run on a worker thread."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            raw = self._loop_conn
+            if raw is None:
+                raw = self._loop_conn = self._open_loop_connection()
+            self._loop_used = time.monotonic()
+            cursor = raw.cursor()
+            try:
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError:
+                    return None  # busy: another connection writes; the thread waits for it
+                try:
+                    receipts = [self._accept(cursor, message) for message in messages]
+                    raw.commit()
+                    self._checkpoint_now_and_then(len(messages))
+                except BaseException:
+                    self._loop_conn = None
+                    with contextlib.suppress(Exception):
+                        raw.rollback()
+                    with contextlib.suppress(Exception):
+                        raw.close()
+                    raise
+                return receipts
+            finally:
+                with contextlib.suppress(Exception):
+                    cursor.close()
+        finally:
+            self._lock.release()
+
+    def _open_loop_connection(self) -> Any:
+        # Out of the pool for good (it never waits for the lock, unlike the pool's), with the
+        # engine's pragmas; closed after LOOP_IDLE_SECONDS unused.
+        pooled = self.engine.raw_connection()
+        raw = pooled.driver_connection
+        assert raw is not None
+        pooled.detach()
+        raw.execute("PRAGMA busy_timeout=0")
+        raw.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_now_and_then
+        if self._loop_timer is not None:
+            self._loop_timer.cancel()
+        self._loop_timer = asyncio.get_running_loop().call_later(
+            LOOP_IDLE_SECONDS, self._close_idle_loop_connection
+        )
+        return raw
+
+    def _checkpoint_now_and_then(self, written: int) -> None:
+        """Checkpoints the WAL on a worker thread every CHECKPOINT_MESSAGES messages: the
+        loop's connection never does (a checkpoint syncs the database file to disk, which
+        the loop must not wait for)."""
+        self._unchecked += written
+        if self._unchecked < CHECKPOINT_MESSAGES or self._checkpointing:
+            return
+        self._unchecked, self._checkpointing = 0, True
+        asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            # PASSIVE: as far as readers allow, waiting for nobody; writers carry on.
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
+            log.warning("inbox.checkpoint_failed", exc_info=True)
+        finally:
+            self._checkpointing = False
+
+    def _close_idle_loop_connection(self) -> None:
+        idle = time.monotonic() - self._loop_used
+        if idle >= LOOP_IDLE_SECONDS and self._lock.acquire(blocking=False):
+            try:
+                raw, self._loop_conn, self._loop_timer = self._loop_conn, None, None
+                if raw is not None:
+                    with contextlib.suppress(Exception):
+                        raw.close()
+                return
+            finally:
+                self._lock.release()
+        wait = max(LOOP_IDLE_SECONDS - idle, 0.1)
+        loop = asyncio.get_running_loop()
+        self._loop_timer = loop.call_later(wait, self._close_idle_loop_connection)
 
     def _drop_writer_connection(self, raw: Any) -> None:
         # After a failure the connection may be broken or mid-transaction: roll back and
