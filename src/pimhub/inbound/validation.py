@@ -19,6 +19,11 @@ from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator, _utils, validators
+from jsonschema._utils import (
+    extras_msg,
+    find_evaluated_item_indexes_by_schema,
+    find_evaluated_property_keys_by_schema,
+)
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
@@ -35,6 +40,9 @@ MAX_REPORTED = 20  # errors listed in one refusal
 MAX_ERROR_TEXT = 300
 _ROOT = "urn:pimhub:inbound-schema"
 _REF_KEYS = ("$ref", "$dynamicRef")
+MAX_DEPTH = 64  # JSON levels of a source's configuration, like a message body's
+# Tried against every schema at save: a $ref cycle that consumes nothing recurses on each.
+_TRIAL_INSTANCES: tuple[Any, ...] = (None, {}, [], 0, "")
 
 
 def _retrieve_nothing(uri: str) -> Resource[Any]:
@@ -93,11 +101,110 @@ class _LinearRe:
 
 _utils.re = _LinearRe
 
+
+def canonical(value: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal for values JSON Schema calls equal: key
+    order does not matter, 1 equals 1.0, true is not 1. Tagged tuples keep an array, an
+    object and a boolean apart from each other and from texts."""
+    if value is True or value is False:
+        return ("b", value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return ("o", tuple(sorted((k, canonical(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("a", tuple(canonical(v) for v in value))
+    return value
+
+
+def _unique_items(
+    validator: Any, unique: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    # jsonschema compares unhashable items pair by pair: 3,000 objects took 20 s.
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    first: dict[Any, int] = {}
+    for index, item in enumerate(instance):
+        earlier = first.setdefault(canonical(item), index)
+        if earlier != index:
+            yield ValidationError(f"has non-unique elements: items {earlier} and {index} are equal")
+            return
+
+
+# Each enum's values as a set of canonical forms, keyed by the list's id (the list is kept
+# with it, so the id cannot be reused while cached): jsonschema compares an instance with
+# every value, and a long enum under `items` multiplies by the array's length.
+_ENUM_SETS: dict[int, tuple[Any, frozenset[Any]]] = {}
+
+
+def _enum_set(values: Any) -> frozenset[Any]:
+    cached = _ENUM_SETS.get(id(values))
+    if cached is None or cached[0] is not values:
+        if len(_ENUM_SETS) >= 4096:
+            _ENUM_SETS.clear()
+        cached = _ENUM_SETS[id(values)] = (values, frozenset(canonical(v) for v in values))
+    return cached[1]
+
+
+def _enum(validator: Any, values: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if canonical(instance) not in _enum_set(values):
+        yield ValidationError(f"{_short(repr(instance))} is not one of {_short(repr(values))}")
+
+
+def _unevaluated_items(
+    validator: Any, unevaluated: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    # As jsonschema's, with the evaluated indexes in a set: its list made each lookup O(n).
+    if not validator.is_type(instance, "array"):
+        return
+    evaluated = set(find_evaluated_item_indexes_by_schema(validator, instance, schema))
+    extra = [item for index, item in enumerate(instance) if index not in evaluated]
+    if extra:
+        error = "Unevaluated items are not allowed (%s %s unexpected)"
+        yield ValidationError(error % extras_msg(extra))
+
+
+def _unevaluated_properties(
+    validator: Any, unevaluated: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    # As jsonschema's, with the evaluated keys in a set: its list made each lookup O(n).
+    if not validator.is_type(instance, "object"):
+        return
+    evaluated = set(find_evaluated_property_keys_by_schema(validator, instance, schema))
+    extra = [
+        key
+        for key in instance
+        if key not in evaluated
+        and next(validator.descend(instance[key], unevaluated, path=key, schema_path=key), None)
+        is not None
+    ]
+    if not extra:
+        return
+    if unevaluated is False:
+        error = "Unevaluated properties are not allowed (%s %s unexpected)"
+        yield ValidationError(error % extras_msg(sorted(extra, key=str)))
+    else:
+        error = (
+            "Unevaluated properties are not valid under the given schema "
+            "(%s %s unevaluated and invalid)"
+        )
+        yield ValidationError(error % extras_msg(extra))
+
+
 # Draft 2020-12 with both regular-expression keywords on RE2 (`propertyNames` goes through
-# `pattern`). No format checker: `format` stays an annotation, so `format: regex` compiles
-# nothing.
+# `pattern`) and the keywords jsonschema runs in quadratic time on a hostile array or object
+# in linear time. No format checker: `format` stays an annotation, so `format: regex`
+# compiles nothing.
 LinearValidator = validators.extend(
-    Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties}
+    Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "uniqueItems": _unique_items,
+        "enum": _enum,
+        "unevaluatedItems": _unevaluated_items,
+        "unevaluatedProperties": _unevaluated_properties,
+    },
 )
 
 

@@ -1,0 +1,106 @@
+"""Keywords jsonschema runs in quadratic time on a hostile array or object (uniqueItems over
+objects, a long enum under items, unevaluatedItems/Properties over many members) answer in
+linear time, with JSON Schema's equality; schemas that recurse without consuming input or nest
+too deep are refused when the source is saved, and a validator that fails anyway refuses the
+message (422) instead of a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema._keywords
+import jsonschema._utils
+import pytest
+
+from pimhub.inbound import validation
+from pimhub.inbound.errors import InvalidMessage
+from pimhub.inbound.validation import canonical, compile_schemas, validate
+
+N = 3_000
+
+
+def problems(schema: dict[str, Any], payload: Any) -> dict[str, str]:
+    validator = compile_schemas({"x.y": schema})["x.y"]
+    try:
+        validate(validator, payload, "x.y")
+    except InvalidMessage as exc:
+        return {e.field: e.message for e in exc.errors}
+    return {}
+
+
+@pytest.fixture
+def equal_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts jsonschema's pairwise equality calls (its quadratic fallbacks use it)."""
+    calls = [0]
+    real = jsonschema._utils.equal
+
+    def counting(one: Any, two: Any) -> bool:
+        calls[0] += 1
+        return real(one, two)
+
+    monkeypatch.setattr(jsonschema._utils, "equal", counting)
+    monkeypatch.setattr(jsonschema._keywords, "equal", counting)
+    return calls
+
+
+def test_unique_items_over_objects_is_linear(equal_calls: list[int]) -> None:
+    schema = {"properties": {"x": {"uniqueItems": True}}}
+    items = [{"id": i, "tags": [i, {"a": i}]} for i in range(N)]
+    assert problems(schema, {"x": items}) == {}
+    duplicate = [*items, {"tags": [5, {"a": 5.0}], "id": 5}]
+    assert problems(schema, {"x": duplicate}) == {
+        "/x": f"has non-unique elements: items 5 and {N} are equal"
+    }
+    assert equal_calls[0] == 0
+
+
+def test_canonical_forms_follow_json_schema_equality() -> None:
+    assert canonical({"a": 1, "b": [1.0]}) == canonical({"b": [1], "a": 1.0})
+    distinct = [True, 1, False, 0, None, "1", [1], {"1": 1}, ["b", True], [], {}, 1.5]
+    assert len({canonical(v) for v in distinct}) == len(distinct)
+    schema = {"uniqueItems": True}
+    assert problems(schema, [1, True, 0, False, [0], [False], {"a": 0}, {"a": False}]) == {}
+    assert problems(schema, [[1, {"a": 2}], [1.0, {"a": 2.0}]])[""].endswith(
+        "items 0 and 1 are equal"
+    )
+
+
+def test_a_long_enum_under_items_is_a_set_lookup(equal_calls: list[int]) -> None:
+    schema = {"items": {"enum": [*range(2_000), {"k": [1, 2]}, True]}}
+    assert problems(schema, [1999, 1.0, {"k": [1.0, 2]}, True] * 500) == {}
+    found = problems(schema, [1, 2_000, False, {"k": [2, 1]}])
+    assert set(found) == {"/1", "/2", "/3"}
+    assert found["/1"].startswith("2000 is not one of [0, 1, 2")
+    assert equal_calls[0] == 0
+
+
+class _CountingList(list[Any]):
+    lookups = 0
+
+    def __contains__(self, item: object) -> bool:
+        _CountingList.lookups += 1
+        return super().__contains__(item)
+
+
+def test_unevaluated_members_are_looked_up_in_a_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("find_evaluated_item_indexes_by_schema", "find_evaluated_property_keys_by_schema"):
+        real = getattr(jsonschema._utils, name)
+
+        def listing(*args: Any, _real: Any = real) -> list[Any]:
+            return _CountingList(_real(*args))
+
+        for module in (jsonschema._keywords, validation):
+            monkeypatch.setattr(module, name, listing)
+    _CountingList.lookups = 0
+    items = {"contains": {"type": "integer"}, "unevaluatedItems": False}
+    assert problems(items, list(range(N))) == {}
+    assert "Unevaluated items" in problems(items, [*range(N), "x"])[""]
+    keys = {"patternProperties": {"^k": {}}, "unevaluatedProperties": False}
+    assert problems(keys, {f"k{i}": i for i in range(N)}) == {}
+    assert problems(keys, {"k1": 1, "other": 2})[""] == (
+        "Unevaluated properties are not allowed ('other' was unexpected)"
+    )
+    typed = {"properties": {"a": {}}, "unevaluatedProperties": {"type": "string"}}
+    assert problems(typed, {"a": 1, "b": "x"}) == {}
+    assert "'c' was unevaluated and invalid" in problems(typed, {"a": 1, "b": "x", "c": 3})[""]
+    assert _CountingList.lookups == 0
