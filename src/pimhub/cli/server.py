@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import shutil
@@ -49,8 +50,14 @@ def run_server(hub: Hub, host: str | None, port: int | None, *, with_worker: boo
 
     configure_logging(hub.settings.log_level, hub.settings.log_json)
     hub.imports.recover()  # imports a previous server left running will not finish
+    app = create_app(hub, worker=build_worker(hub) if with_worker else None)
+    # Everything built so far lives as long as the server: out of the garbage collector's
+    # sight, its full collections no longer walk it (about 8% of the CPU of an inbound
+    # message under load, measured with perf).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(hub, worker=build_worker(hub) if with_worker else None),
+        app,
         host=host or hub.settings.host,
         port=port or hub.settings.port,
         access_log=False,
