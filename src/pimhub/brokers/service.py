@@ -31,8 +31,8 @@ from pimhub.brokers.spec import (
     parse_config,
     parse_credentials,
 )
-from pimhub.catalog.errors import FieldError
-from pimhub.catalog.retry import retrying
+from pimhub.catalog.errors import FieldError, WriteConflict
+from pimhub.catalog.retry import WRITE_ATTEMPTS, retrying
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import WebhookEndpoint
 from pimhub.events.ports import Destination, Sealer
@@ -106,8 +106,35 @@ class BrokerService:
         self, name: str, body: Any, credentials: Any = None, *, expected: int | None = None
     ) -> StoredBroker:
         """Replaces the settings (the name stays; `enabled` stays unless given); new
-        credentials when given. With `expected`, only while the version is still that."""
-        current = self.get(name)
+        credentials when given. With `expected`, only while the version is still that;
+        without, never a conflict: a broker removed (and perhaps added again) between the
+        read and the write is read again, and the change applies to whatever row exists now
+        (BrokerNotFound when none does)."""
+        for _ in range(WRITE_ATTEMPTS):
+            current = self.get(name)
+            if self._save(name, current, body, credentials, expected):
+                return self.get(name)
+            if expected is not None:
+                found = self.get(name)  # gone meanwhile: 404
+                raise StaleBroker(
+                    f"broker '{name}' is at version {found.version}, not {expected}: read it again",
+                    found.version,
+                )
+        raise WriteConflict(
+            f"broker '{shown(name)}' was removed and added again while it was being "
+            "changed; nothing was saved, try again"
+        )
+
+    def _save(
+        self,
+        name: str,
+        current: StoredBroker,
+        body: Any,
+        credentials: Any,
+        expected: int | None,
+    ) -> bool:
+        """One compare-and-set of the settings built on `current`; False when the row (or,
+        with `expected`, that version of it) is no longer there."""
         # Enabling it (again) is a fresh start, as for a webhook endpoint: its failure record
         # and a circuit's pause go.
         asked = isinstance(body, Mapping) and body.get("enabled") is True
@@ -118,7 +145,7 @@ class BrokerService:
         if credentials is not None:
             sealed = self.sealer.encrypt(parse_credentials(credentials).to_json())
         reset = asked or (config.subscription.enabled and not current.enabled)
-        saved = retrying(
+        return retrying(
             lambda: self.repository.save(
                 name,
                 config.to_dict(),
@@ -129,13 +156,6 @@ class BrokerService:
                 reset_health=reset,
             )
         )
-        if not saved:
-            found = self.get(name)  # gone meanwhile: 404
-            raise StaleBroker(
-                f"broker '{name}' is at version {found.version}, not {expected}: read it again",
-                found.version,
-            )
-        return self.get(name)
 
     def get(self, name: str) -> StoredBroker:
         stored = self.repository.get(name) if NAME_PATTERN.fullmatch(name) else None
@@ -147,7 +167,9 @@ class BrokerService:
         return self.repository.all()
 
     def remove(self, name: str) -> None:
-        if not NAME_PATTERN.fullmatch(name) or not self.repository.remove(name):
+        # A remove that lost a race with a change or an add of the same name runs again: it
+        # answers "removed" or "not found", never a conflict.
+        if not NAME_PATTERN.fullmatch(name) or not retrying(lambda: self.repository.remove(name)):
             raise BrokerNotFound(f"no broker '{shown(name)}'")
 
     def config(self, name: str) -> BrokerConfig:
