@@ -4,9 +4,10 @@ On the fast path (no FastAPI layers): senders post at high rates.
 A bare ASGI endpoint: the body limit is the source's own (from the service's cache), checked
 against Content-Length before anything is read and again while the body streams in, so an
 oversized or endless body costs at most `maxBytes` of memory. A small message of a cached
-source is checked on the event loop (tens of microseconds) and stored by the inbox's writer
-thread, batched with the messages arriving meanwhile: a thread hop per request cost more than
-the rest of the request. Anything else (a large body, an API key to look up, a source not
+source is checked on the event loop (tens of microseconds) and stored with the messages that
+arrived in the same turn of the loop in one transaction (on SQLite by the loop itself when the
+write lock is free, else by the inbox's writer thread): a thread hop per request cost more
+than the rest of the request. Anything else (a large body, an API key to look up, a source not
 cached) runs on a worker thread. Refusals are domain errors that propagate to the app's
 problem handlers like everywhere else."""
 
