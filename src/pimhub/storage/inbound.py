@@ -1,7 +1,7 @@
 """The inbox: the audit of every request to /inbound/{source}, and accepted messages stored with
 their outbox event in one transaction (batched: by the event loop itself on SQLite, else by a
-writer thread). The source repository
-lives in storage.inbound_sources and is importable from here too."""
+writer thread). The source repository lives in storage.inbound_sources and is importable from
+here too."""
 
 from __future__ import annotations
 
