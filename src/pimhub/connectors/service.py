@@ -12,8 +12,8 @@ import structlog
 
 from pimhub.assets.model import ASSET_CLASS
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import Conflict, FieldError, NotFound
-from pimhub.catalog.retry import retrying
+from pimhub.catalog.errors import Conflict, FieldError, NotFound, WriteConflict
+from pimhub.catalog.retry import WRITE_ATTEMPTS, retrying
 from pimhub.catalog.service import CatalogService
 from pimhub.connectors.ledger import BulkLedger, LedgerEntry
 from pimhub.connectors.magento.bulk import BulkSync, SyncReport
@@ -148,8 +148,10 @@ class ConnectorService:
         return stored
 
     def update(self, name: str, body: Any, credentials: Any = None) -> StoredConnector:
-        """Replaces the settings (the name stays); new credentials when given."""
-        self.get(name)
+        """Replaces the settings (the name stays); new credentials when given. Never a
+        conflict: a connector removed (and perhaps added again) meanwhile is read again and
+        the change applies to the row there now (ConnectorNotFound when none is)."""
+        self.get(name)  # an unknown name is a 404 before any problem with the body
         if isinstance(body, Mapping):
             body = {**body, "name": name}
         config = self.check(body)
@@ -157,8 +159,19 @@ class ConnectorService:
         if credentials is not None:
             secret = parse_credentials(credentials, bearer=config.bearer)
             sealed = self.sealer.encrypt(secret.to_json())
-        self.repository.save(name, dict(config.source), _spec(config), self.clock(), sealed)
-        return self.get(name)
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                self.get(name)  # gone meanwhile and not added again: 404
+            if retrying(
+                lambda: self.repository.save(
+                    name, dict(config.source), _spec(config), self.clock(), sealed
+                )
+            ):
+                return self.get(name)
+        raise WriteConflict(
+            f"connector '{name}' was removed and added again while it was being changed; "
+            "nothing was saved, try again"
+        )
 
     def get(self, name: str) -> StoredConnector:
         stored = self.repository.get(name)
@@ -170,7 +183,8 @@ class ConnectorService:
         return self.repository.all()
 
     def remove(self, name: str) -> None:
-        if not self.repository.remove(name):
+        # A remove that lost a race with a change or an add of the same name runs again.
+        if not retrying(lambda: self.repository.remove(name)):
             raise ConnectorNotFound(f"no connector '{name}'")
         self.state.forget(name)
         self.ledger.forget(name)
