@@ -13,8 +13,9 @@ import jsonschema._utils
 import pytest
 
 from pimhub.inbound import validation
-from pimhub.inbound.errors import InvalidMessage
-from pimhub.inbound.validation import canonical, compile_schemas, validate
+from pimhub.inbound.errors import InvalidMessage, InvalidSource
+from pimhub.inbound.sources import parse_source
+from pimhub.inbound.validation import MAX_DEPTH, canonical, compile_schemas, validate
 
 N = 3_000
 
@@ -104,3 +105,37 @@ def test_unevaluated_members_are_looked_up_in_a_set(monkeypatch: pytest.MonkeyPa
     assert problems(typed, {"a": 1, "b": "x"}) == {}
     assert "'c' was unevaluated and invalid" in problems(typed, {"a": 1, "b": "x", "c": 3})[""]
     assert _CountingList.lookups == 0
+
+
+# -- schemas refused at save, and what a message meets if one was saved before ---------------
+
+
+def refusal(config: dict[str, Any]) -> InvalidSource:
+    with pytest.raises(InvalidSource) as caught:
+        parse_source({"name": "s", "scheme": "shared-secret", **config})
+    return caught.value
+
+
+def nested(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object"}
+    for _ in range(levels):
+        schema = {"allOf": [schema]}
+    return schema
+
+
+def test_configurations_nested_too_deep_are_refused_naming_the_field() -> None:
+    error = refusal({"schemas": {"a.b": nested(400)}}).errors[0]
+    assert (error.field, error.code) == ("schemas.a.b", "too-deep")
+    assert error.message.startswith(f"is nested deeper than {MAX_DEPTH} levels (at /schemas/a.b/")
+    mapping: Any = "sku"
+    for _ in range(100):
+        mapping = {"x": mapping}
+    deep_feed = {"eventTypes": ["a.b"], "mapping": {"class": "P", "fields": mapping}}
+    assert refusal({"apply": deep_feed}).errors[0].field == "apply.mapping"
+    renames: Any = "a.b"
+    for _ in range(2_000):  # deeper than Python's recursion limit
+        renames = [renames]
+    deep_type = {"path": "type", "map": {"x": renames}}
+    assert refusal({"eventType": deep_type}).errors[0].field == "eventType.map"
+    # 20 levels of allOf (41 JSON levels with the source around it) are fine.
+    parse_source({"name": "s", "scheme": "shared-secret", "schemas": {"a.b": nested(20)}})

@@ -24,7 +24,7 @@ from pimhub.inbound.sources import (
     SourceSpec,
     TypeRule,
 )
-from pimhub.inbound.validation import MAX_SCHEMAS_BYTES, schema_problems
+from pimhub.inbound.validation import MAX_SCHEMAS_BYTES, check_depth, schema_problems
 
 _NAME = re.compile(NAME_PATTERN)
 # RFC 9110 token characters; stored lower-case (the route hands headers over lower-cased).
@@ -47,6 +47,7 @@ def parse(body: Any, base: SourceSpec | None) -> SourceSpec:
         raise InvalidSource(
             "a source is a JSON object", [FieldError("", "expected an object", "invalid-type")]
         )
+    check_depth(body)  # before anything recursive reads it
     nul = find_nul(body)
     if nul is not None:
         message = nul_message(nul)

@@ -31,7 +31,7 @@ from referencing.jsonschema import DRAFT202012
 
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.linear_regex import PatternError, compile_search
-from pimhub.inbound.errors import InvalidMessage
+from pimhub.inbound.errors import InvalidMessage, InvalidSource
 
 DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_BYTES = 64 * 1024  # one type's schema, as JSON
@@ -41,8 +41,6 @@ MAX_ERROR_TEXT = 300
 _ROOT = "urn:pimhub:inbound-schema"
 _REF_KEYS = ("$ref", "$dynamicRef")
 MAX_DEPTH = 64  # JSON levels of a source's configuration, like a message body's
-# Tried against every schema at save: a $ref cycle that consumes nothing recurses on each.
-_TRIAL_INSTANCES: tuple[Any, ...] = (None, {}, [], 0, "")
 
 
 def _retrieve_nothing(uri: str) -> Resource[Any]:
@@ -206,6 +204,38 @@ LinearValidator = validators.extend(
         "unevaluatedProperties": _unevaluated_properties,
     },
 )
+
+
+def check_depth(config: Any) -> None:
+    """InvalidSource when a source's configuration nests deeper than MAX_DEPTH levels, before
+    anything recursive (orjson, the NUL check, jsonschema) touches it: 400 levels of allOf
+    made orjson give up with an exception the API answered 500."""
+    problem = _depth_problem(config)
+    if problem is not None:
+        detail = f"invalid inbound source: {problem.field}: {problem.message}"
+        raise InvalidSource(detail, [problem])
+
+
+def _depth_problem(value: Any) -> FieldError | None:
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), value)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[tuple[Any, Any]] = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        if len(at) >= MAX_DEPTH:
+            # Named as the source's fields are (schemas.<type>, apply.mapping), then where.
+            field = ".".join(str(p) for p in at[: 1 if at[0] not in _NAMED_IN_TWO else 2])
+            message = f"is nested deeper than {MAX_DEPTH} levels (at {_short(_pointer(at))})"
+            return FieldError(field, message, "too-deep")
+        stack.extend(((*at, k), v) for k, v in children)
+    return None
+
+
+_NAMED_IN_TWO = frozenset({"schemas", "apply", "eventType", "messageId", "key"})
 
 
 def schema_problems(schema: Any, where: str) -> list[FieldError]:
