@@ -109,11 +109,40 @@ def test_unevaluated_members_are_looked_up_in_a_set(monkeypatch: pytest.MonkeyPa
 
 # -- schemas refused at save, and what a message meets if one was saved before ---------------
 
+CYCLE = {"$defs": {"n": {"$ref": "#/$defs/n"}}, "$ref": "#/$defs/n"}
+
 
 def refusal(config: dict[str, Any]) -> InvalidSource:
     with pytest.raises(InvalidSource) as caught:
         parse_source({"name": "s", "scheme": "shared-secret", **config})
     return caught.value
+
+
+def test_a_reference_cycle_that_consumes_nothing_is_refused_at_save() -> None:
+    error = refusal({"schemas": {"a.b": CYCLE}}).errors[0]
+    assert (error.field, error.code) == ("schemas.a.b", "ref-cycle")
+    assert error.message.startswith("#/$defs/n -> #/$defs/n refers to itself")
+    pair = {
+        "$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"not": {"$ref": "#/$defs/a"}}},
+        "properties": {"x": {"$ref": "#/$defs/a"}},
+    }
+    error = refusal({"schemas": {"a.b": pair}}).errors[0]
+    assert error.message.startswith("#/$defs/a -> #/$defs/b -> #/$defs/a")
+    assert refusal({"schemas": {"a.b": {"$ref": "#", "type": "object"}}}).errors[0].code == (
+        "ref-cycle"
+    )
+    # Recursion that reads deeper into the message each time is fine.
+    tree = {"type": "object", "properties": {"children": {"items": {"$ref": "#"}}}}
+    spec = parse_source({"name": "s", "scheme": "shared-secret", "schemas": {"a.b": tree}})
+    assert spec.schemas["a.b"] == tree
+
+
+def test_a_validator_failure_refuses_the_message_instead_of_raising() -> None:
+    validator = compile_schemas({"a.b": CYCLE})["a.b"]
+    with pytest.raises(InvalidMessage) as caught:
+        validate(validator, {"x": 1}, "a.b")
+    assert caught.value.errors[0].code == "ref-cycle"
+    assert "references recurse without end" in caught.value.detail
 
 
 def nested(levels: int) -> dict[str, Any]:

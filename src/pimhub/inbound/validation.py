@@ -41,6 +41,8 @@ MAX_ERROR_TEXT = 300
 _ROOT = "urn:pimhub:inbound-schema"
 _REF_KEYS = ("$ref", "$dynamicRef")
 MAX_DEPTH = 64  # JSON levels of a source's configuration, like a message body's
+# Tried against every schema at save: a $ref cycle that consumes nothing recurses on each.
+_TRIAL_INSTANCES: tuple[Any, ...] = (None, {}, [], 0, "")
 
 
 def _retrieve_nothing(uri: str) -> Resource[Any]:
@@ -258,7 +260,91 @@ def schema_problems(schema: Any, where: str) -> list[FieldError]:
     except SchemaError as exc:
         at = "".join(f"/{p}" for p in exc.path) or "/"
         return [FieldError(where, f"{_short(exc.message)} (at {at})", "invalid-schema")]
-    return _pattern_problems(schema, where) or _reference_problems(schema, where)
+    return (
+        _pattern_problems(schema, where)
+        or _reference_problems(schema, where)
+        or _cycle_problems(schema, where)
+    )
+
+
+def _cycle_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
+    """A reference cycle that consumes nothing (`{"$ref": "#"}` at the top, two $defs naming
+    each other through allOf) recurses until Python gives up, on every message that reaches
+    it: refused here. Chains of '#...' references are followed wherever they are in the
+    schema; validating a few trivial instances catches what resolves otherwise."""
+    cycle = _ref_cycle(schema)
+    if cycle is None:
+        validator = LinearValidator(schema, registry=LOCAL_ONLY)
+        for instance in _TRIAL_INSTANCES:
+            try:
+                for _ in validator.iter_errors(instance):
+                    pass
+            except RecursionError:
+                cycle = []
+                break
+            except Exception:  # other failures are for the run-time check to report
+                continue
+        else:
+            return []
+    named = " -> ".join(_short(r) for r in cycle) if cycle else "a reference"
+    message = f"{named} refers to itself without reading anything deeper in the message"
+    return [FieldError(where, message, "ref-cycle")]
+
+
+_IN_PLACE = ("not", "if", "then", "else")  # subschemas applied to the same instance
+_IN_PLACE_LISTS = ("allOf", "anyOf", "oneOf")
+
+
+def _in_place_refs(node: Any) -> list[str]:
+    """The references `node` follows for the very instance it is applied to."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, Mapping):
+            continue
+        found.extend(r for k in _REF_KEYS if isinstance(r := item.get(k), str))
+        for key in _IN_PLACE_LISTS:
+            if isinstance(listed := item.get(key), list):
+                stack.extend(listed)
+        stack.extend(item[k] for k in _IN_PLACE if k in item)
+        if isinstance(dependent := item.get("dependentSchemas"), Mapping):
+            stack.extend(dependent.values())
+    return found
+
+
+def _ref_cycle(schema: Mapping[str, Any]) -> list[str] | None:
+    """A chain of references, each followed for the same instance, back to one already on
+    it (starting from the root and from every reference in the schema), or None."""
+    resolver = LOCAL_ONLY.with_resource(
+        _ROOT, Resource.from_contents(schema, default_specification=DRAFT202012)
+    ).resolver(_ROOT)
+
+    def follows(ref: str) -> list[str]:
+        if not ref.startswith("#"):
+            return []
+        try:
+            return _in_place_refs(resolver.lookup(ref).contents)
+        except Unresolvable:
+            return []
+
+    done: set[str] = set()
+    for start in ("#", *_references(schema)):
+        if start in done:
+            continue
+        path = [start]
+        stack: list[Iterator[str]] = [iter(follows(start))]
+        while stack:
+            following = next(stack[-1], None)
+            if following is None:
+                stack.pop()
+                done.add(path.pop())
+            elif following in path:
+                return [*path[path.index(following) :], following]
+            elif following not in done:
+                path.append(following)
+                stack.append(iter(follows(following)))
+    return None
 
 
 # Keywords whose values are data, not subschemas: a `pattern` key inside them is not a pattern.
@@ -365,6 +451,15 @@ def validate(validator: Any, payload: Any, event_type: str) -> None:
             f"the schema of {event_type} has a reference that cannot be resolved: {exc}",
             [FieldError("schema", _short(str(exc)), "bad-ref")],
         ) from None
+    except RecursionError:  # a $ref cycle saved before they were refused
+        detail = (
+            f"the schema of {event_type} cannot be applied: its references recurse without "
+            "end; the source's schema must be fixed"
+        )
+        raise InvalidMessage(detail, [FieldError("schema", detail, "ref-cycle")]) from None
+    except Exception as exc:  # a validator failure is the schema's problem, never a 500
+        detail = f"the schema of {event_type} cannot be applied: {_short(repr(exc))}"
+        raise InvalidMessage(detail, [FieldError("schema", detail, "schema-failed")]) from None
     if not found:
         return
     errors = [
