@@ -26,19 +26,25 @@ from functools import lru_cache
 from typing import Any
 
 import jmespath
+import orjson
 from jmespath.exceptions import JMESPathError
 
 from pimhub.catalog.batch import BatchWriter, WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.catalog.retry import retrying
 from pimhub.catalog.service import CatalogService
+from pimhub.events.bounded_search import ResultTooLarge, bounded_search, result_limit
 from pimhub.inbound.sources import FeedSpec
 from pimhub.transfer.cell_text import as_written
 from pimhub.transfer.importer import ImportOptions, OnError, RowError, run_import
 from pimhub.transfer.mapping import ImportMapping, parse_mapping
 from pimhub.transfer.sources import Record
 
-FEED_BATCH = 1_000_000  # items of one message are one batch: bounded by the source's maxBytes
+FEED_BATCH = 1_000_000  # items of one message are one batch (MAX_ITEMS bounds it)
+# The most items one message may give: each is validated and written in one unit of work, so
+# a message of more would hold the feed's lease (and a transaction) for minutes. Senders split
+# bigger updates into several messages. Not a setting: no honest feed needs more.
+MAX_ITEMS = 100_000
 WHOLE_MESSAGE = -1  # the item index of a refusal of a whole message (its items not found)
 DUPLICATE = "duplicate"  # the batch writer's code for a key given twice in one batch
 
@@ -95,11 +101,28 @@ def extract_items(feed: Feed, payload: Any) -> list[Any] | FieldError:
     """The items of a payload, or why there are none (the whole message is refused)."""
     if feed.items is None:
         return [payload]
+    # The expression is the sender's configuration, run on any payload: a multiplying one
+    # (`[@,@][]` repeated) would build gigabytes, so it runs within a budget of the payload's size.
+    limit = result_limit(len(orjson.dumps(payload)))
     try:
-        found = feed.items.search(payload)
+        found = bounded_search(feed.items, payload, limit)
+    except ResultTooLarge:
+        return FieldError(
+            "apply.items",
+            f"'{feed.spec.items}' gives more than {limit} bytes of items from this message"
+            " (at most 4 times the message's size)",
+            "items-too-large",
+        )
     except JMESPathError as exc:
         return FieldError("apply.items", f"failed on this message: {exc}", "items")
     if isinstance(found, list):
+        if len(found) > MAX_ITEMS:
+            return FieldError(
+                "apply.items",
+                f"this message gives {len(found)} items, more than the {MAX_ITEMS} a message"
+                " may give: split it into several messages",
+                "too-many-items",
+            )
         return found
     if isinstance(found, dict):
         return [found]
