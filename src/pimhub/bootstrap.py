@@ -319,4 +319,5 @@ def build_worker(hub: Hub, sender: WebhookSender | None = None) -> Worker:
         scheduled_imports=hub.import_profiles.run_due,
         inbound=hub.inbound,
         inbound_retention=timedelta(days=hub.settings.inbound_log_retention_days),
+        feeds=hub.feeds,
     )

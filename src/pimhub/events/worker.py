@@ -15,6 +15,7 @@ from pimhub.events.dispatcher import Dispatcher
 from pimhub.events.service import WebhookService
 
 if TYPE_CHECKING:
+    from pimhub.inbound.feeds import FeedService
     from pimhub.inbound.service import InboundService
 
 log = structlog.get_logger("pimhub.worker")
@@ -39,6 +40,7 @@ class Worker:
         schedule_every: timedelta = timedelta(seconds=30),
         inbound: InboundService | None = None,
         inbound_retention: timedelta = timedelta(days=30),
+        feeds: FeedService | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.webhooks = webhooks
@@ -48,10 +50,15 @@ class Worker:
         self.schedule_every = schedule_every
         self.inbound = inbound
         self.inbound_retention = inbound_retention
+        self.feeds = feeds
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set. Deliveries in flight finish; their outcome is recorded."""
-        log.info("worker.started", retention_days=self.retention / timedelta(days=1))
+        log.info(
+            "worker.started",
+            retention_days=self.retention / timedelta(days=1),
+            inbound_retention_days=self.inbound_retention / timedelta(days=1),
+        )
         pruning = asyncio.create_task(self._prune_periodically(stop))
         importing = asyncio.create_task(self._import_when_due(stop))
         try:
@@ -82,6 +89,15 @@ class Worker:
                 log.info("inbound.pruned", messages=messages)
         except Exception:
             log.exception("inbound.prune_failed")
+        if self.feeds is None:
+            return
+        try:
+            # Resolved refused items go with the audit they belong to; open ones stay.
+            items = await asyncio.to_thread(self.feeds.prune, self.inbound_retention)
+            if items:
+                log.info("inbound.refusals_pruned", items=items)
+        except Exception:
+            log.exception("inbound.refusals_prune_failed")
 
     async def _import_when_due(self, stop: asyncio.Event) -> None:
         """Runs scheduled imports that are due; an import runs in a thread, so deliveries

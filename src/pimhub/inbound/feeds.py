@@ -29,7 +29,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
@@ -100,6 +100,11 @@ class FeedService:
     ) -> list[Refusal]:
         limit = max(1, min(limit, MAX_PAGE))
         return self.refusals.page(source, open_only=open_only, limit=limit, after_id=after_id)
+
+    def prune(self, retention: timedelta) -> int:
+        """Deletes refused items resolved longer than `retention` ago; open ones are kept
+        whatever their age (they wait for an operator to fix and replay them)."""
+        return self.refusals.prune(self.clock() - retention)
 
     def replay(self, source: str, ids: Sequence[int] | None = None) -> Replayed:
         """Applies open refused items again (all of the source's, or `ids`); returns how many

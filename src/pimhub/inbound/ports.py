@@ -133,6 +133,10 @@ class RefusalStore(Protocol):
         self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
     ) -> list[Refusal]: ...
     def get(self, refusal_id: int) -> Refusal | None: ...
+    def prune(self, resolved_before: datetime) -> int:
+        """Deletes refusals resolved before `resolved_before` (open ones are kept, whatever
+        their age: they wait for an operator); returns how many."""
+
     def supersede(self, refusals: Sequence[Refusal], now: datetime) -> int:
         """Resolves these refusals, with their errors as given (the superseded note added),
         those still open only; returns how many it resolved."""

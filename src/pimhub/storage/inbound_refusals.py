@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pimhub.catalog.errors import FieldError
@@ -136,6 +136,22 @@ class SqlRefusalStore:
             taken = and_(taken, refusals.c.item_index.not_in(sorted(set(refused))))
         with begin_write(self.engine) as conn:
             conn.execute(update(refusals).where(taken).values(resolved_at=now))
+
+    def prune(self, resolved_before: datetime) -> int:
+        """One statement: resolved rows are touched by nothing else (a retry that refuses an
+        item again reopens it by upsert, which then finds it gone and inserts it anew)."""
+
+        def once() -> int:
+            with begin_write(self.engine) as conn:
+                gone = conn.execute(
+                    delete(refusals).where(
+                        refusals.c.resolved_at.is_not(None),
+                        refusals.c.resolved_at < resolved_before,
+                    )
+                )
+            return int(gone.rowcount or 0)
+
+        return retrying(once)
 
     def page(
         self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
