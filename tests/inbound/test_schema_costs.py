@@ -168,3 +168,33 @@ def test_configurations_nested_too_deep_are_refused_naming_the_field() -> None:
     assert refusal({"eventType": deep_type}).errors[0].field == "eventType.map"
     # 20 levels of allOf (41 JSON levels with the source around it) are fine.
     parse_source({"name": "s", "scheme": "shared-secret", "schemas": {"a.b": nested(20)}})
+
+
+def multiplying(levels: int) -> dict[str, Any]:
+    """Each of `levels` definitions applies the next one twice: 2^levels applications."""
+    defs: dict[str, Any] = {
+        f"a{i}": {"allOf": [{"$ref": f"#/$defs/a{i + 1}"}, {"$ref": f"#/$defs/a{i + 1}"}]}
+        for i in range(levels)
+    }
+    defs[f"a{levels}"] = {"type": "object"}
+    return {"$defs": defs, "$ref": "#/$defs/a0"}
+
+
+def test_a_schema_that_multiplies_work_is_refused_at_save() -> None:
+    error = refusal({"schemas": {"a.b": multiplying(40)}}).errors[0]
+    assert (error.field, error.code) == ("schemas.a.b", "too-costly")
+    assert f"more than {validation.TRIAL_STEPS} steps" in error.message
+    parse_source({"name": "s", "scheme": "shared-secret", "schemas": {"a.b": multiplying(8)}})
+
+
+def test_validation_past_its_budget_refuses_the_message() -> None:
+    validator = compile_schemas({"a.b": multiplying(40)})["a.b"]
+    with pytest.raises(InvalidMessage) as caught:
+        validate(validator, {"x": "y" * 1_000}, "a.b")
+    assert caught.value.errors[0].code == "too-costly"
+    steps = validation.BASE_STEPS + validation.STEPS_PER_BYTE * len('{"x":""}') + 4_000
+    assert f"more than {steps} steps" in caught.value.detail
+    # An ordinary schema over a large body stays well within it, and the budget is reset.
+    ordinary = {"items": {"type": "integer", "minimum": 0}}
+    validate(compile_schemas({"a.b": ordinary})["a.b"], [0] * 100_000, "a.b")
+    assert validation._BUDGET.left > 10**18

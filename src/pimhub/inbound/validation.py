@@ -12,8 +12,10 @@ minute, on the event loop that checks small messages. A pattern RE2 cannot compi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -43,6 +45,11 @@ _REF_KEYS = ("$ref", "$dynamicRef")
 MAX_DEPTH = 64  # JSON levels of a source's configuration, like a message body's
 # Tried against every schema at save: a $ref cycle that consumes nothing recurses on each.
 _TRIAL_INSTANCES: tuple[Any, ...] = (None, {}, [], 0, "")
+TRIAL_STEPS = 50_000  # keyword applications allowed for one trial instance at save
+# Allowed for one message: a few per byte covers any schema that does not multiply work
+# (an ordinary one applies a handful of keywords to each value of a few bytes).
+BASE_STEPS = 20_000
+STEPS_PER_BYTE = 4
 
 
 def _retrieve_nothing(uri: str) -> Resource[Any]:
@@ -191,19 +198,57 @@ def _unevaluated_properties(
         yield ValidationError(error % extras_msg(extra))
 
 
+class _Budget(threading.local):
+    """Keyword applications left to the validation under way on this thread."""
+
+    left = 1 << 62
+
+
+_BUDGET = _Budget()
+
+
+class TooCostly(Exception):
+    """A validation applied more keywords than its budget."""
+
+
+def _metered(keyword: Callable[..., Any]) -> Callable[..., Any]:
+    # A schema can multiply work without being large: 30 $defs, each applying the next
+    # twice through allOf, is 2^30 applications for any message.
+    def apply(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        _BUDGET.left -= 1
+        if _BUDGET.left < 0:
+            raise TooCostly
+        return keyword(validator, value, instance, schema)
+
+    return apply
+
+
+@contextlib.contextmanager
+def _budget(steps: int) -> Iterator[None]:
+    _BUDGET.left = steps
+    try:
+        yield
+    finally:
+        _BUDGET.left = 1 << 62
+
+
 # Draft 2020-12 with both regular-expression keywords on RE2 (`propertyNames` goes through
-# `pattern`) and the keywords jsonschema runs in quadratic time on a hostile array or object
-# in linear time. No format checker: `format` stays an annotation, so `format: regex`
-# compiles nothing.
+# `pattern`), the keywords jsonschema runs in quadratic time on a hostile array or object in
+# linear time, and every keyword metered. No format checker: `format` stays an annotation,
+# so `format: regex` compiles nothing.
 LinearValidator = validators.extend(
     Draft202012Validator,
     {
-        "pattern": _pattern,
-        "patternProperties": _pattern_properties,
-        "uniqueItems": _unique_items,
-        "enum": _enum,
-        "unevaluatedItems": _unevaluated_items,
-        "unevaluatedProperties": _unevaluated_properties,
+        name: _metered(keyword)
+        for name, keyword in {
+            **Draft202012Validator.VALIDATORS,
+            "pattern": _pattern,
+            "patternProperties": _pattern_properties,
+            "uniqueItems": _unique_items,
+            "enum": _enum,
+            "unevaluatedItems": _unevaluated_items,
+            "unevaluatedProperties": _unevaluated_properties,
+        }.items()
     },
 )
 
@@ -277,11 +322,18 @@ def _cycle_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
         validator = LinearValidator(schema, registry=LOCAL_ONLY)
         for instance in _TRIAL_INSTANCES:
             try:
-                for _ in validator.iter_errors(instance):
-                    pass
+                with _budget(TRIAL_STEPS):
+                    for _ in validator.iter_errors(instance):
+                        pass
             except RecursionError:
                 cycle = []
                 break
+            except TooCostly:
+                message = (
+                    f"applying it to {orjson.dumps(instance).decode()} takes more than "
+                    f"{TRIAL_STEPS} steps: its references multiply the work"
+                )
+                return [FieldError(where, message, "too-costly")]
             except Exception:  # other failures are for the run-time check to report
                 continue
         else:
@@ -439,8 +491,16 @@ def compile_schemas(schemas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 def validate(validator: Any, payload: Any, event_type: str) -> None:
     """InvalidMessage listing (up to MAX_REPORTED) violations by JSON pointer."""
+    steps = BASE_STEPS + STEPS_PER_BYTE * len(orjson.dumps(payload))
     try:
-        found = list(itertools.islice(validator.iter_errors(payload), MAX_REPORTED + 1))
+        with _budget(steps):
+            found = list(itertools.islice(validator.iter_errors(payload), MAX_REPORTED + 1))
+    except TooCostly:
+        detail = (
+            f"the body could not be checked against the JSON Schema of {event_type}: it took "
+            f"more than {steps} steps; the schema multiplies the work"
+        )
+        raise InvalidMessage(detail, [FieldError("schema", detail, "too-costly")]) from None
     except PatternError as exc:  # additionalProperties over a pattern saved before the check
         raise InvalidMessage(
             f"the schema of {event_type} has a pattern that cannot be used: {exc}",
