@@ -122,7 +122,8 @@ def list_keys(
         print_json([key.to_dict() for key in keys])
         return
     headers = ("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
-    print_table(headers, [key_row(key) for key in keys])
+    now = access.clock()
+    print_table(headers, [key_row(key, now) for key in keys])
 
 
 @app.command("key")

@@ -18,6 +18,8 @@ from pimhub.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pimhub.access.keys import ApiKey
 
 app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -60,15 +62,17 @@ def create(
 @handles_errors
 def list_keys(as_json: JsonFlag = False) -> None:
     """List keys (never their secrets)."""
-    keys = open_access().all()
+    access = open_access()
+    keys = access.all()
     if as_json:
         print_json([key.to_dict() for key in keys])
         return
     headers = ("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
-    print_table(headers, [key_row(key) for key in keys])
+    now = access.clock()
+    print_table(headers, [key_row(key, now) for key in keys])
 
 
-def key_row(key: ApiKey) -> list[str]:
+def key_row(key: ApiKey, now: datetime) -> list[str]:
     return [
         key.key_id,
         key.name,
@@ -77,8 +81,15 @@ def key_row(key: ApiKey) -> list[str]:
         f"{key.created_at:%Y-%m-%d %H:%M}",
         f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
         f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "-",
-        "revoked" if key.revoked_at else "active",
+        status(key, now),
     ]
+
+
+def status(key: ApiKey, now: datetime) -> str:
+    """What the API does with the key now: an expired key is refused as a revoked one is."""
+    if key.revoked_at:
+        return "revoked"
+    return "active" if key.is_active(now) else "expired"
 
 
 @app.command("revoke")
