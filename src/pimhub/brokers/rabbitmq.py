@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,9 @@ from aio_pika.exceptions import (
     AMQPChannelError,
     AMQPConnectionError,
     AMQPError,
+    ConnectionClosed,
     DeliveryError,
+    ProbableAuthenticationError,
     PublishError,
 )
 
@@ -41,6 +44,10 @@ from pimhub.brokers.spec import BrokerConfig, Credentials
 from pimhub.events.deliveries import AttemptResult, Delivery
 
 log = structlog.get_logger("pimhub.brokers")
+# aiormq logs "error when creating transport: <AMQPConnectionError ...>" at level error before
+# raising that same error to us (a wrong port, a broker away): the attempt's error already
+# says it, so its own line is noise in the worker's log. Its other messages are kept.
+logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 # The least time a batch is given to publish, whatever the deadline: handing it back unsent
 # would make it due again at once, and with a lease too short for this (a 2 s lease leaves
 # 1 s) it would never be published and nothing would say so. Past the deadline a message is
@@ -83,19 +90,76 @@ class BrokerAddress:
         return f"{scheme}://{self.host}:{self.port} (vhost {self.vhost!r})"
 
 
+class BrokerRefused(AMQPConnectionError):
+    """The broker answered the connection's opening with Connection.Close (a vhost that does
+    not exist, a user without access to it, a login refused), in words."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
 async def connect(address: BrokerAddress, timeout: float) -> AbstractConnection:
-    """A new plain connection (the caller bounds the wait: `timeout` is passed on)."""
-    return await aio_pika.connect(
-        host=address.host,
-        port=address.port,
-        login=address.username,
-        password=address.password,
-        virtualhost=address.vhost,
-        ssl=address.tls,
-        ssl_context=ssl.create_default_context() if address.tls else None,
-        timeout=timeout,
-        client_properties={"connection_name": "pimhub"},
-    )
+    """A new plain connection (the caller bounds the wait: `timeout` is passed on). The
+    broker's refusal is raised as BrokerRefused naming its reply code and text."""
+    try:
+        return await aio_pika.connect(
+            host=address.host,
+            port=address.port,
+            login=address.username,
+            password=address.password,
+            virtualhost=address.vhost,
+            ssl=address.tls,
+            ssl_context=ssl.create_default_context() if address.tls else None,
+            timeout=timeout,
+            client_properties={"connection_name": "pimhub"},
+        )
+    except AMQPError as exc:
+        refused = refusal_of(exc, address.vhost)
+        if refused is None:
+            raise
+        raise BrokerRefused(refused) from exc
+
+
+def refusal_of(exc: BaseException, vhost: str) -> str | None:
+    """The broker's Connection.Close reply in words, when `exc` is one (else None). aiormq
+    raises an InvalidFrameError quoting only the frame's repr ("Expected one of
+    ['Connection.OpenOk'], got <Connection.Close object at 0x...>") when the broker refuses
+    the vhost: the frame itself is read from where aiormq held it."""
+    code: int | None = None
+    text = ""
+    if isinstance(exc, ProbableAuthenticationError):
+        code, text = 403, " ".join(str(a) for a in exc.args)
+    elif isinstance(exc, ConnectionClosed) and len(exc.args) >= 2:
+        code, text = exc.args[0], str(exc.args[1])
+    elif "Connection.Close" in str(exc):
+        frame = _close_frame(exc)
+        if frame is None:
+            return (
+                f"RabbitMQ refused the connection while opening vhost {vhost!r} (it may not "
+                "exist, or the user may have no access to it)"
+            )
+        code, text = frame.reply_code, str(frame.reply_text)
+    else:
+        return None
+    name, _, words = text.partition(" - ")
+    if not words:  # no "NAME - text" form: the text as given
+        name, words = "", text
+    return f"RabbitMQ refused the connection: {words} ({code}{' ' + name if name else ''})"
+
+
+def _close_frame(exc: BaseException) -> Any:
+    """The Connection.Close frame that a traceback's frames held (a local named `frame`)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame.f_locals.get("frame")
+        if type(frame).__name__ == "Close" and hasattr(frame, "reply_code"):
+            return frame
+        tb = tb.tb_next
+    return None
 
 
 class SharedConnection:
@@ -123,9 +187,11 @@ class SharedConnection:
             return self._connection
 
     async def discard(self, connection: AbstractConnection) -> None:
-        """Drops a connection that failed, so that the next user makes a new one."""
-        if self._connection is connection:
-            self._connection = None
+        """Drops a connection that failed, so that the next user makes a new one. Under the
+        lock: a `get` making the connection anew meanwhile must not see it dropped halfway."""
+        async with self._lock:
+            if self._connection is connection:
+                self._connection = None
         await _quietly(connection.close())
 
     async def close(self) -> None:
@@ -210,7 +276,10 @@ class RabbitDestination:
                 log.exception("broker.unexpected_error", broker=self.config.name)
             # Only a channel's own error (no such exchange, another type) leaves the
             # connection usable; anything else may be a connection that died unnoticed.
-            await self._forget(connection=not isinstance(exc, AMQPChannelError))
+            await self._forget(
+                connection=not isinstance(exc, AMQPChannelError | TimeoutError)
+                or self._connection_dead()
+            )
             elapsed = (time.perf_counter() - clock) * 1000
             return results + [_failed(d, started, elapsed, error) for d in wanted]
         left = max((deadline - self.clock()).total_seconds(), 0.1)
@@ -219,7 +288,7 @@ class RabbitDestination:
         )
         faults = [fault for _, fault in outcomes if fault is not None]
         if faults:
-            await self._forget(connection=any(isinstance(f, _CONNECTION_FAULTS) for f in faults))
+            await self._forget(connection=self._connection_at_fault(faults))
         return results + [result for result, _ in outcomes]
 
     async def _publish(
@@ -285,6 +354,20 @@ class RabbitDestination:
         self._exchange = await declared_exchange(channel, self.config)
         return self._exchange
 
+    def _connection_at_fault(self, faults: Sequence[BaseException]) -> bool:
+        """Whether these faults condemn the shared connection. A timeout (no confirm in time)
+        says only that this channel is slow or stuck: the connection is shared by other
+        brokers at the address, whose messages in flight would fail (and be published again),
+        so it is dropped only when it is really dead."""
+        if any(
+            isinstance(f, _CONNECTION_FAULTS) and not isinstance(f, TimeoutError) for f in faults
+        ):
+            return True
+        return self._connection_dead()
+
+    def _connection_dead(self) -> bool:
+        return self._connection is not None and not alive(self._connection)
+
     async def _forget(self, *, connection: bool) -> None:
         """Closes the channel (and drops the shared connection when it is the fault)."""
         channel, self._channel, self._exchange = self._channel, None, None
@@ -318,6 +401,8 @@ def described(exc: BaseException) -> str:
     """An AMQP error in words: the broker's reply text where it gave one."""
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, BrokerRefused):
+        return exc.text
     args = [a for a in getattr(exc, "args", ()) if a is not None]
     if isinstance(exc, AMQPError) and args:
         text = " ".join(str(a) for a in args)
