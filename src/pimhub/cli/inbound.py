@@ -113,7 +113,16 @@ def messages(
     headers = ("id", "received (UTC)", "source", "type", "key", "outcome", "problem", "note")
     print_table(headers, [message_row(m) for m in found])
     if len(found) == limit:
-        console.print(f"more: --before {found[-1].id}", style="dim", highlight=False)
+        given = {
+            "--source": source,
+            "--type": event_type,
+            "--key": key,
+            "--outcome": outcome,
+            "--since": since,
+            "--until": until,
+            "--limit": str(limit),
+        }
+        more(("messages", *_options(given), "--before", str(found[-1].id)))
 
 
 def fate(hub: Hub, message: InboundMessage) -> list[dict[str, Any]]:
@@ -135,6 +144,18 @@ def fate(hub: Hub, message: InboundMessage) -> list[dict[str, Any]]:
     ]
 
 
+def _options(given: dict[str, str | None]) -> list[str]:
+    return [part for name, value in given.items() if value is not None for part in (name, value)]
+
+
+def more(command: tuple[str, ...]) -> None:
+    """The line after a full page: that more exist, and the command that lists them."""
+    import shlex
+
+    shown = shlex.join(("pimhub", "inbound", *command))
+    console.print(f"more exist: {escape(shown)}", style="dim", highlight=False)
+
+
 @app.command("show")
 @handles_errors
 def show(
@@ -147,11 +168,18 @@ def show(
     hub = open_hub()
     message = hub.inbound.message(message_id)
     body = hub.inbound.message_body(message_id)
+    refused, still_open = hub.feeds.refused_of_message(message_id)
     print_json(
         {
             **message.to_dict(),
             "body": orjson.Fragment(body) if body is not None else None,
             "fate": fate(hub, message),
+            # Past the feed: its items the catalog refused (`refusals --message` lists them).
+            "refusedItems": {
+                "count": refused,
+                "open": still_open,
+                "command": f"pimhub inbound refusals --message {message_id} --all",
+            },
         }
     )
 
@@ -163,11 +191,22 @@ def refusals(
     show_all: Annotated[
         bool, typer.Option("--all", help="Also items applied since (resolved)")
     ] = False,
+    message: Annotated[
+        int | None,
+        typer.Option("--message", min=1, max=MAX_ID, help="Only the items of this message"),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many")] = 100,
+    after: Annotated[
+        int | None,
+        typer.Option(min=0, max=MAX_ID, help="Only items after this id (paging)"),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Feed items the catalog refused, with the reasons (open ones unless --all)."""
-    found = open_hub().feeds.refused(source, open_only=not show_all, limit=limit)
+    """Feed items the catalog refused, with the reasons (open ones unless --all), oldest
+    first."""
+    found = open_hub().feeds.refused(
+        source, open_only=not show_all, limit=limit, after_id=after, message=message
+    )
     if as_json:
         print_json([r.to_dict() for r in found])
         return
@@ -184,6 +223,14 @@ def refusals(
         for r in found
     ]
     print_table(("id", "source", "message", "item", "key", "errors", "state"), rows)
+    if len(found) == limit:
+        given = {
+            "--source": source,
+            "--message": str(message) if message is not None else None,
+            "--limit": str(limit),
+        }
+        flags = ["--all"] if show_all else []
+        more(("refusals", *_options(given), *flags, "--after", str(found[-1].id)))
 
 
 @app.command("replay")

@@ -97,9 +97,17 @@ class FeedService:
         open_only: bool = True,
         limit: int = 100,
         after_id: int | None = None,
+        message: int | None = None,
     ) -> list[Refusal]:
         limit = max(1, min(limit, MAX_PAGE))
-        return self.refusals.page(source, open_only=open_only, limit=limit, after_id=after_id)
+        return self.refusals.page(
+            source, open_only=open_only, limit=limit, after_id=after_id, message=message
+        )
+
+    def refused_of_message(self, message: int) -> tuple[int, int]:
+        """How many of an audited message's items the catalog refused, and how many of
+        those are still open (a message's fate past the feed)."""
+        return self.refusals.count_of_message(message)
 
     def prune(self, retention: timedelta) -> int:
         """Deletes refused items resolved longer than `retention` ago; open ones are kept

@@ -130,8 +130,17 @@ class RefusalStore(Protocol):
         a delivery applied again (retried, replayed) whose items the catalog takes now."""
 
     def page(
-        self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
+        self,
+        source: str | None,
+        *,
+        open_only: bool,
+        limit: int,
+        after_id: int | None,
+        message: int | None = None,
     ) -> list[Refusal]: ...
+    def count_of_message(self, message: int) -> tuple[int, int]:
+        """(refused, still open) items of an audited message."""
+
     def get(self, refusal_id: int) -> Refusal | None: ...
     def prune(self, resolved_before: datetime) -> int:
         """Deletes refusals resolved before `resolved_before` (open ones are kept, whatever

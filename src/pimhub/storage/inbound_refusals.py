@@ -154,18 +154,38 @@ class SqlRefusalStore:
         return retrying(once)
 
     def page(
-        self, source: str | None, *, open_only: bool, limit: int, after_id: int | None
+        self,
+        source: str | None,
+        *,
+        open_only: bool,
+        limit: int,
+        after_id: int | None,
+        message: int | None = None,
     ) -> list[Refusal]:
-        """Oldest first, from after `after_id`."""
+        """Oldest first, from after `after_id`; `message`: only the items of that audited
+        message."""
         query = select(refusals).order_by(refusals.c.id).limit(limit)
         if source is not None:
             query = query.where(refusals.c.source == source)
+        if message is not None:
+            query = query.where(refusals.c.message == message)
         if open_only:
             query = query.where(refusals.c.resolved_at.is_(None))
         if after_id is not None:
             query = query.where(refusals.c.id > after_id)
         with self.engine.connect() as conn:
             return [_refusal(row) for row in conn.execute(query)]
+
+    def count_of_message(self, message: int) -> tuple[int, int]:
+        """How many items of the audited message were refused, and how many of them are
+        still open."""
+        query = select(
+            func.count(),
+            func.count().filter(refusals.c.resolved_at.is_(None)),
+        ).where(refusals.c.message == message)
+        with self.engine.connect() as conn:
+            refused, still_open = conn.execute(query).one()
+        return int(refused), int(still_open)
 
     def get(self, refusal_id: int) -> Refusal | None:
         with self.engine.connect() as conn:

@@ -337,7 +337,25 @@ def get_message(
     body = hub.inbound.message_body(message_id)
     # The stored text is the JSON the sender posted: passed through as is, not re-encoded.
     shown = orjson.Fragment(body) if body is not None else None
-    return OrjsonResponse({**message.to_dict(), "body": shown, "fate": fate(hub, message)})
+    return OrjsonResponse(
+        {
+            **message.to_dict(),
+            "body": shown,
+            "fate": fate(hub, message),
+            "refusedItems": refused_items(hub, message_id),
+        }
+    )
+
+
+def refused_items(hub: Hub, message_id: int) -> dict[str, Any]:
+    """The fate past the feed: how many of the message's items the catalog refused (and how
+    many are still open), with where to list them."""
+    refused, still_open = hub.feeds.refused_of_message(message_id)
+    return {
+        "count": refused,
+        "open": still_open,
+        "href": f"/api/v1/inbound/refusals?message={message_id}&open=false",
+    }
 
 
 # -- refused feed items ------------------------------------------------------------------
@@ -346,7 +364,7 @@ def get_message(
 @router.get(
     "/refusals",
     summary="Feed items the catalog refused, with their reasons (open ones unless open=false)",
-    dependencies=[Depends(known_query("source", "open", "limit", "after"))],
+    dependencies=[Depends(known_query("source", "open", "limit", "after", "message"))],
 )
 def list_refusals(
     hub: Operator,
@@ -359,9 +377,15 @@ def list_refusals(
         int | None,
         Query(ge=0, le=INT64_MAX, description="The `nextCursor` of the previous page"),
     ] = None,
+    message: Annotated[
+        int | None,
+        Query(ge=1, le=INT64_MAX, description="Only the items of this audited message"),
+    ] = None,
 ) -> OrjsonResponse:
     no_nul(source=source)
-    items = hub.feeds.refused(source or None, open_only=open_only, limit=limit, after_id=after)
+    items = hub.feeds.refused(
+        source or None, open_only=open_only, limit=limit, after_id=after, message=message
+    )
     following = items[-1].id if len(items) == limit else None
     return OrjsonResponse({"items": [r.to_dict() for r in items], "nextCursor": following})
 
