@@ -198,3 +198,29 @@ def test_validation_past_its_budget_refuses_the_message() -> None:
     ordinary = {"items": {"type": "integer", "minimum": 0}}
     validate(compile_schemas({"a.b": ordinary})["a.b"], [0] * 100_000, "a.b")
     assert validation._BUDGET.left > 10**18
+
+
+class _NotLoopedOver(dict[str, Any]):
+    def items(self) -> Any:
+        raise AssertionError("the schema's properties were looped over")
+
+
+def test_long_keyword_values_cost_their_length() -> None:
+    names = [f"p{i}" for i in range(5_000)]
+    either = {"anyOf": [{"required": names}, {}]}  # every name looked up, then valid
+    required = compile_schemas({"a.b": {"items": either}})["a.b"]
+    with pytest.raises(InvalidMessage) as caught:
+        validate(required, [{}] * 1_000, "a.b")
+    assert caught.value.errors[0].code == "too-costly"
+    patterns = {f"^p{i}$": {} for i in range(500)}
+    keyed = compile_schemas({"a.b": {"patternProperties": patterns}})["a.b"]
+    with pytest.raises(InvalidMessage) as caught:
+        validate(keyed, {f"k{i}": 0 for i in range(5_000)}, "a.b")
+    assert caught.value.errors[0].code == "too-costly"
+    # `properties` loops over the shorter side: the message's few keys here.
+    many = _NotLoopedOver({name: {"type": "integer"} for name in names})
+    validator = compile_schemas({"a.b": {"items": {"properties": many}}})["a.b"]
+    validate(validator, [{}, {"p7": 1}] * 2_000, "a.b")
+    with pytest.raises(InvalidMessage) as caught:
+        validate(validator, [{"p7": "x"}], "a.b")
+    assert [e.field for e in caught.value.errors] == ["/0/p7"]

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from typing import Any
 
 import orjson
@@ -177,6 +177,7 @@ def _unevaluated_properties(
     # As jsonschema's, with the evaluated keys in a set: its list made each lookup O(n).
     if not validator.is_type(instance, "object"):
         return
+    _charge(len(schema.get("patternProperties") or ()) * len(instance))  # searched per key
     evaluated = set(find_evaluated_property_keys_by_schema(validator, instance, schema))
     extra = [
         key
@@ -211,16 +212,50 @@ class TooCostly(Exception):
     """A validation applied more keywords than its budget."""
 
 
-def _metered(keyword: Callable[..., Any]) -> Callable[..., Any]:
+def _metered(keyword: Callable[..., Any], name: str) -> Callable[..., Any]:
     # A schema can multiply work without being large: 30 $defs, each applying the next
-    # twice through allOf, is 2^30 applications for any message.
+    # twice through allOf, is 2^30 applications for any message. Keywords that loop over
+    # their own value cost as much as it is long (a `required` of 5,000 names under
+    # `items` is 5,000 look-ups per item; `patternProperties` one search per pattern and key).
+    sized = name in _SIZED
+
     def apply(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
-        _BUDGET.left -= 1
-        if _BUDGET.left < 0:
-            raise TooCostly
+        cost = 1
+        if sized and isinstance(value, Sized):
+            cost += len(value) * (len(instance) if name in _PER_KEY and _is_object(instance) else 1)
+        _charge(cost)
         return keyword(validator, value, instance, schema)
 
     return apply
+
+
+_SIZED = frozenset({"required", "dependentRequired", "patternProperties"})
+_PER_KEY = frozenset({"patternProperties"})
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _properties(
+    validator: Any, properties: Mapping[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    # jsonschema loops over the schema's properties: 5,000 of them under `items` cost 5,000
+    # look-ups per (maybe empty) item. The shorter side is looped over here.
+    if not validator.is_type(instance, "object"):
+        return
+    if len(properties) <= len(instance):
+        pairs = [(k, s) for k, s in properties.items() if k in instance]
+    else:
+        pairs = [(k, properties[k]) for k in instance if k in properties]
+    for key, subschema in pairs:
+        yield from validator.descend(instance[key], subschema, path=key, schema_path=key)
+
+
+def _charge(steps: int) -> None:
+    _BUDGET.left -= steps
+    if _BUDGET.left < 0:
+        raise TooCostly
 
 
 @contextlib.contextmanager
@@ -239,11 +274,12 @@ def _budget(steps: int) -> Iterator[None]:
 LinearValidator = validators.extend(
     Draft202012Validator,
     {
-        name: _metered(keyword)
+        name: _metered(keyword, name)
         for name, keyword in {
             **Draft202012Validator.VALIDATORS,
             "pattern": _pattern,
             "patternProperties": _pattern_properties,
+            "properties": _properties,
             "uniqueItems": _unique_items,
             "enum": _enum,
             "unevaluatedItems": _unevaluated_items,
