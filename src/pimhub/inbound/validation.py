@@ -8,7 +8,14 @@ the validator's registry retrieves nothing, so a schema can never make the hub f
 Regular expressions (`pattern`, the keys of `patternProperties`) are matched with RE2 in linear
 time: Python's `re` backtracks, and `^([a-z0-9]+\\s?)*$` against thirty characters takes a
 minute, on the event loop that checks small messages. A pattern RE2 cannot compile
-(backreferences, lookarounds) is refused when the source is saved."""
+(backreferences, lookarounds) is refused when the source is saved.
+
+Nothing a sender or a schema author writes may cost more than linear time: uniqueItems, enum,
+properties and the unevaluated keywords are replaced by linear versions; every keyword
+application is metered (BASE_STEPS + STEPS_PER_BYTE per byte of the message, TRIAL_STEPS at
+save), so a schema whose references multiply work is refused, never run to the end; a $ref
+cycle that consumes nothing and a configuration nested deeper than MAX_DEPTH are refused at
+save, and a validator failure at receive refuses the message (422) instead of a 500."""
 
 from __future__ import annotations
 
