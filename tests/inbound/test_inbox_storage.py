@@ -20,7 +20,7 @@ from pimhub.inbound.messages import (
     Verification,
 )
 from pimhub.inbound.sources import parse_source
-from pimhub.storage.inbound import SqlInbox, SqlSourceRepository
+from pimhub.storage.inbound import InboxUnavailable, SqlInbox, SqlSourceRepository
 from pimhub.storage.tables import inbound_messages, outbox, webhook_endpoints
 from tests.conftest import empty_database
 
@@ -220,7 +220,6 @@ def test_a_batch_shares_one_transaction_and_a_bad_write_fails_alone(
 
 
 def test_a_failed_batch_leaves_the_writer_usable(inbox: SqlInbox, engine: Engine) -> None:
-    from sqlalchemy.exc import DBAPIError
 
     real = inbox._accept
     error = engine.dialect.loaded_dbapi.OperationalError
@@ -230,9 +229,11 @@ def test_a_failed_batch_leaves_the_writer_usable(inbox: SqlInbox, engine: Engine
             raise error("the connection went away")
         return real(cursor, msg)
 
-    inbox._accept = failing  # type: ignore[method-assign]
-    with pytest.raises(DBAPIError):
+    inbox._accept = failing  # type: ignore[method-assign,assignment]
+    # The connection went away: a retryable 503 for the sender, not a 500.
+    with pytest.raises(InboxUnavailable) as failed:
         inbox.accept(message("boom"))
+    assert isinstance(failed.value.__cause__, error)
     assert inbox.accept(message("fine")).outcome is Outcome.ACCEPTED
     assert [m.message_id for m in inbox.messages(MessageFilter(), 10, None)] == ["fine"]
     assert count(engine, outbox) == 1
@@ -332,11 +333,11 @@ def test_a_failed_loop_batch_is_written_by_the_thread(inbox: SqlInbox, engine: E
         if threading.current_thread() is threading.main_thread() and failures["loop"]:
             failures["loop"] -= 1
             raise error("disk I/O error")
-        if msg.message_id == "bad":
-            raise error("this one cannot be written")
+        if msg.message_id == "bad":  # an error of this message's data: the batch is split
+            raise engine.dialect.loaded_dbapi.DataError("this one cannot be written")
         return real(cursor, msg)
 
-    inbox._accept = failing  # type: ignore[method-assign]
+    inbox._accept = failing  # type: ignore[method-assign,assignment]
 
     async def send(names: list[str]) -> list[Any]:
         return list(
@@ -344,7 +345,7 @@ def test_a_failed_loop_batch_is_written_by_the_thread(inbox: SqlInbox, engine: E
         )
 
     first = asyncio.run(send(["a", "bad", "b"]))
-    assert [type(r).__name__ for r in first] == ["Receipt", "OperationalError", "Receipt"]
+    assert [type(r).__name__ for r in first] == ["Receipt", "DataError", "Receipt"]
     assert inbox._loop_conn is None  # given up after the failure
     again = asyncio.run(send(["c"]))
     assert again[0].outcome is Outcome.ACCEPTED and inbox._loop_conn is not None

@@ -13,6 +13,7 @@ problem handlers like everywhere else."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.bootstrap import Hub
+from pimhub.catalog.errors import Unavailable
 from pimhub.inbound.errors import SourceNotFound
 from pimhub.inbound.messages import Outcome, Receipt
 from pimhub.inbound.service import InboundService
@@ -28,6 +30,9 @@ from pimhub.inbound.service import InboundService
 PREFIX = "/inbound/"
 PATH = PREFIX + "{source}"
 _JSON = [(b"content-type", b"application/json")]
+# Longer than the inbox's own wait for a commit (storage.inbound.WRITE_WAIT_SECONDS), so that
+# the inbox's 503 comes first when it is the writer that hangs.
+RECEIVE_WAIT_SECONDS = 35.0
 
 
 class InboundEndpoint:
@@ -48,10 +53,24 @@ class InboundEndpoint:
             await run_in_threadpool(service.refuse_too_large, name, declared, remote)
         body = await _read(receive, limit, service, name, remote)
         if service.receives_inline(name, len(body)):
-            receipt = await service.receive_async(name, headers, body, remote)
+            work = service.receive_async(name, headers, body, remote)
         else:
-            receipt = await run_in_threadpool(service.receive, name, headers, body, remote)
+            work = run_in_threadpool(service.receive, name, headers, body, remote)
+        try:
+            # Bounded: a writer that stopped answering must not hold the sender for ever.
+            receipt = await asyncio.wait_for(work, RECEIVE_WAIT_SECONDS)
+        except TimeoutError:
+            raise _late() from None
         await _answer(send, receipt)
+
+
+def _late() -> Unavailable:
+    late = Unavailable(
+        f"the message was not stored within {RECEIVE_WAIT_SECONDS:g} s; send it again later "
+        "(a copy that was stored meanwhile is answered as a duplicate)"
+    )
+    late.retry_after = 5
+    return late
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -19,6 +19,8 @@ from pimhub.catalog.errors import (
     FieldError,
     PayloadTooLarge,
     StaleVersion,
+    Unavailable,
+    WriteConflict,
 )
 from pimhub.catalog.retry import RETRY_PAUSE_SECONDS, WRITE_ATTEMPTS, retrying
 from pimhub.events.endpoints import type_matches
@@ -54,6 +56,19 @@ DISABLED_RETRY_AFTER = 60  # seconds a sender should wait before trying a disabl
 MAX_AUDITED_SIZE = 2**31 - 1  # inbound_messages.size is a 32-bit integer
 DEFAULT_DEDUPE_DAYS = 7
 INLINE_BYTES = 64 * 1024  # larger bodies are checked on a worker thread, off the event loop
+
+
+class StoreBusy(Unavailable):
+    """Writes of this message kept losing races after every in-process retry: 503 with
+    Retry-After, never 409, which a sender reads as "drop the message"."""
+
+    retry_after = 2
+
+
+def _busy(conflict: WriteConflict) -> StoreBusy:
+    busy = StoreBusy("the message could not be stored now (write conflicts); send it again")
+    busy.__cause__ = conflict
+    return busy
 
 
 class _Refused(Exception):
@@ -236,7 +251,10 @@ class InboundService:
         except _Refused as refused:
             self._record(refused)
             raise refused.error from None
-        receipt = retrying(lambda: self.inbox.accept(accepted))
+        try:
+            receipt = retrying(lambda: self.inbox.accept(accepted))
+        except WriteConflict as exc:
+            raise _busy(exc) from None
         if receipt.outcome is Outcome.ACCEPTED:
             self._notify()
         return receipt
@@ -272,8 +290,10 @@ class InboundService:
                 receipt = await self.inbox.submit(accepted)
                 break
             except CatalogError as exc:
-                if not exc.retryable or attempt == WRITE_ATTEMPTS:
+                if not exc.retryable:
                     raise
+                if attempt == WRITE_ATTEMPTS:
+                    raise _busy(exc) if isinstance(exc, WriteConflict) else exc from None
             await asyncio.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
         if receipt.outcome is Outcome.ACCEPTED:
             self._notify()

@@ -42,10 +42,18 @@ class GroupCommit(Generic[T, R]):
         linger_seconds: float = 0.0005,
         name: str = "group-commit",
         on_exit: Callable[[], None] | None = None,
+        splits: Callable[[Exception], bool] = lambda exc: True,
+        writer_died: Callable[[BaseException], BaseException] | None = None,
     ) -> None:
         """`run_batch` writes every item in one transaction and returns their results in
-        order; when it fails for a batch of several, each item runs alone with `run_one`,
-        so that one bad write cannot fail the others."""
+        order; when it fails for a batch of several with an error that `splits` says may be
+        one item's (bad data), each item runs alone with `run_one`, so that one bad write
+        cannot fail the others. Other errors (the database is away) fail the whole batch at
+        once: run alone, each item would only wait for the same failure again.
+
+        When the thread dies (an error escaping its loop), the writes it held and the ones
+        queued fail with `writer_died(error)` (a retryable error) and the next write starts
+        a new thread: nobody waits for ever."""
         self.run_batch = run_batch
         self.run_one = run_one
         self.max_batch = max_batch
@@ -53,6 +61,9 @@ class GroupCommit(Generic[T, R]):
         self.linger_seconds = linger_seconds
         self.name = name
         self.on_exit = on_exit  # called on the writer thread as it ends (its resources)
+        self.splits = splits
+        self.writer_died = writer_died or _writer_died
+        self._holding: list[tuple[T, Waiter[R]]] = []  # the batch being written
         self._queue: queue.SimpleQueue[tuple[T, Waiter[R]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = False
@@ -82,11 +93,35 @@ class GroupCommit(Generic[T, R]):
                 threading.Thread(target=self._work, name=self.name, daemon=True).start()
 
     def _work(self) -> None:
+        died: BaseException | None = None
         try:
             self._serve()
+        except BaseException as exc:
+            died = exc
+            raise
         finally:
-            if self.on_exit is not None:
-                self.on_exit()
+            try:
+                if self.on_exit is not None:
+                    self.on_exit()
+            finally:
+                if died is not None:
+                    self._abandon(died)
+
+    def _abandon(self, died: BaseException) -> None:
+        """The thread is going down: its batch and the queued writes fail, retryably, and
+        the next write starts another thread. Under the lock, so that a write queued from
+        now on either is drained here or finds the thread gone."""
+        error = self.writer_died(died)
+        with self._lock:
+            waiters = [waiter for _, waiter in self._holding]
+            self._holding = []
+            while True:
+                try:
+                    waiters.append(self._queue.get_nowait()[1])
+                except queue.Empty:
+                    break
+            self._running = False
+        _fail(waiters, error)
 
     def _serve(self) -> None:
         busy = False
@@ -112,19 +147,19 @@ class GroupCommit(Generic[T, R]):
                 except queue.Empty:
                     break
             busy = len(batch) > 1
+            self._holding = batch
             self._run(batch)
+            self._holding = []
 
     def _run(self, batch: list[tuple[T, Waiter[R]]]) -> None:
         outcomes: list[R | BaseException]
         try:
             outcomes = list(self.run_batch([item for item, _ in batch]))
         except Exception as exc:
-            outcomes = [exc] if len(batch) == 1 else [self._alone(item) for item, _ in batch]
-        except BaseException as exc:  # the thread is going down: nobody may wait for ever
-            _settle([(waiter, exc) for _, waiter in batch])
-            with self._lock:
-                self._running = False  # the next write starts another thread
-            raise
+            if len(batch) == 1 or not self.splits(exc):
+                outcomes = [exc] * len(batch)
+            else:
+                outcomes = [self._alone(item) for item, _ in batch]
         _settle([(waiter, outcome) for (_, waiter), outcome in zip(batch, outcomes, strict=True)])
 
     def _alone(self, item: T) -> R | BaseException:
@@ -135,6 +170,29 @@ class GroupCommit(Generic[T, R]):
 
 
 Waiter = Future[R] | asyncio.Future[R]
+
+
+class WriterDied(RuntimeError):
+    """The writer thread stopped before this write was committed (nothing was written, or
+    its transaction was rolled back); writing it again may succeed."""
+
+    retryable = True
+
+
+def _writer_died(error: BaseException) -> BaseException:
+    return WriterDied(f"the writer thread stopped ({type(error).__name__}); try again")
+
+
+def _fail(waiters: list[Waiter[Any]], error: BaseException) -> None:
+    """Fails the waiters not settled yet (a concurrent future may have been settled before
+    the thread died)."""
+    pending: list[tuple[Waiter[Any], Any]] = []
+    for waiter in waiters:
+        if isinstance(waiter, Future) and waiter.done():
+            continue
+        pending.append((waiter, error))
+    with contextlib.suppress(Exception):
+        _settle(pending)
 
 
 def _settle(outcomes: list[tuple[Waiter[Any], Any]]) -> None:

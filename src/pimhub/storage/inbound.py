@@ -6,6 +6,7 @@ here too."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import sqlite3
 import threading
@@ -18,8 +19,9 @@ from typing import Any
 import orjson
 import structlog
 from sqlalchemy import Engine, delete, func, insert, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
+from pimhub.catalog.errors import Unavailable
 from pimhub.catalog.ids import new_event_id
 from pimhub.inbound.messages import (
     AcceptedMessage,
@@ -107,6 +109,43 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+# How long a sender's request waits for its message's commit before a 503: a writer that
+# hangs (a database that stopped answering) must not hold senders' connections for ever.
+WRITE_WAIT_SECONDS = 30.0
+
+
+class InboxUnavailable(Unavailable):
+    """The inbox could not store the message now (the database is away or failing, the
+    writer stopped, or the commit took too long): 503 with Retry-After, so that the sender
+    keeps the message and sends it again; nothing or a duplicate-safe copy was stored."""
+
+    retry_after = 2
+
+
+def _unavailable(error: BaseException) -> InboxUnavailable:
+    failure = InboxUnavailable(
+        f"the message could not be stored now ({type(error).__name__}); send it again later"
+    )
+    failure.__cause__ = error
+    return failure
+
+
+def _unavailable_or_self(error: BaseException) -> BaseException:
+    """A lost race as WriteConflict (retried), an error of one message's data as itself,
+    anything else (connection lost, disk full, locked too long) as InboxUnavailable."""
+    if (conflict := lost_race(error)) is not None:
+        return conflict
+    if isinstance(error, DataError | IntegrityError | ProgrammingError):
+        return error
+    return _unavailable(error)
+
+
+def _splits(error: Exception) -> bool:
+    """Whether a failed batch is worth writing again message by message: only for an error
+    that may be one message's; an unavailable database fails each one the same way."""
+    return not isinstance(error, Unavailable)
+
+
 class SqlInbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -127,6 +166,8 @@ class SqlInbox:
             self.accept_alone,
             name="inbox-writer",
             on_exit=self._close_writer_connection,
+            splits=_splits,
+            writer_died=_unavailable,
         )
         # On SQLite the event loop writes its own messages when the lock is free at once
         # (TickCommit); PostgreSQL's commit is a round trip, which only a thread may wait for.
@@ -138,7 +179,10 @@ class SqlInbox:
         self._checkpointing = False
 
     def accept(self, message: AcceptedMessage) -> Receipt:
-        return self._group.submit(message).result()
+        try:
+            return self._group.submit(message).result(timeout=WRITE_WAIT_SECONDS)
+        except concurrent.futures.TimeoutError as exc:
+            raise _unavailable(exc) from None
 
     def submit(self, message: AcceptedMessage) -> asyncio.Future[Receipt]:
         """accept for the running event loop, without a thread of its own: the receipt comes
@@ -155,27 +199,33 @@ class SqlInbox:
         # begin_write turns a lost race (deadlock, serialization failure) into WriteConflict,
         # which the service retries as a whole. A duplicate of a message earlier in the same
         # batch finds it like any other: the transaction sees its own rows.
-        with self._writing, begin_write(self.engine) as conn:
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cursor = driver.cursor()
-            try:
-                return [self._accept(cursor, message) for message in messages]
-            except conn.dialect.loaded_dbapi.Error as exc:
-                # As SQLAlchemy raises for its own statements, so begin_write can tell a lost
-                # race from a real failure.
-                raise DBAPIError.instance(
-                    self._sql.accept, None, exc, conn.dialect.loaded_dbapi.Error
-                ) from exc
-            finally:
-                cursor.close()
+        try:
+            with self._writing, begin_write(self.engine) as conn:
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                cursor = driver.cursor()
+                try:
+                    return [self._accept(cursor, message) for message in messages]
+                except conn.dialect.loaded_dbapi.Error as exc:
+                    # As SQLAlchemy raises for its own statements, so begin_write can tell a
+                    # lost race from a real failure.
+                    raise DBAPIError.instance(
+                        self._sql.accept, None, exc, conn.dialect.loaded_dbapi.Error
+                    ) from exc
+                finally:
+                    cursor.close()
+        except DBAPIError as exc:
+            raise _unavailable_or_self(exc) from exc
 
     def _writer_batch(self, messages: Sequence[AcceptedMessage]) -> list[Receipt]:
         """_accept_batch on the writer thread's own connection, kept while it runs: a pool
         checkout and SQLAlchemy's transaction per batch cost as much as a batch's inserts."""
         raw = getattr(self._writer, "conn", None)
         if raw is None:
-            raw = self._writer.conn = self.engine.raw_connection()
+            try:
+                raw = self._writer.conn = self.engine.raw_connection()
+            except DBAPIError as exc:
+                raise _unavailable_or_self(exc) from exc
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         with self._writing:
             cursor = raw.cursor()
@@ -189,7 +239,7 @@ class SqlInbox:
                 self._drop_writer_connection(raw)
                 if isinstance(exc, dbapi_error):
                     wrapped = DBAPIError.instance(self._sql.accept, None, exc, dbapi_error)
-                    raise (lost_race(wrapped) or wrapped) from exc
+                    raise _unavailable_or_self(wrapped) from exc
                 raise
             finally:
                 with contextlib.suppress(Exception):
