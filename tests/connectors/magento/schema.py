@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
