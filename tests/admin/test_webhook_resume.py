@@ -185,7 +185,7 @@ def test_a_connectors_delivery_is_named_as_one_and_links_no_webhook_page(
     [record] = hooks.deliveries(DeliveryFilter())
     client = signed_in("integrator")
     log = client.get("/admin/deliveries").text
-    assert f'title="{record.endpoint_id}">magento connector</a>' in log
+    assert f'title="{record.endpoint_id}">Magento connector</a>' in log
     detail = client.get(f"/admin/deliveries/{record.id}")
-    assert detail.status_code == 200 and "magento connector" in detail.text
+    assert detail.status_code == 200 and "Magento connector" in detail.text
     assert f'href="/admin/webhooks/{record.endpoint_id}"' not in detail.text

@@ -9,15 +9,23 @@ from pimhub.events.deliveries import DeliveryRecord
 from pimhub.events.endpoints import WebhookEndpoint
 
 MAX_LABEL = 60
+# A destination that is no webhook, named by what it is (the pipeline's kinds).
+KIND_LABELS = {
+    "webhook": "webhook endpoint",
+    "magento": "Magento connector",
+    "rabbitmq": "RabbitMQ broker",
+    "catalog-feed": "catalog feed",
+}
 
 
 def label(endpoint: WebhookEndpoint | None, endpoint_id: str) -> str:
-    """The endpoint's description, else its URL's host and path; a connector by its kind; the
-    bare id when the row is gone."""
+    """The endpoint's description, else its URL's host and path; another destination by its
+    kind (a Magento connector, a RabbitMQ broker, a catalog feed); the bare id when the row
+    is gone."""
     if endpoint is None:
         return endpoint_id
     if endpoint.kind != "webhook":
-        return f"{endpoint.kind} connector"
+        return KIND_LABELS.get(endpoint.kind, f"{endpoint.kind} destination")
     if endpoint.spec.description.strip():
         return _cut(endpoint.spec.description.strip())
     parts = urlsplit(endpoint.spec.url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from itertools import groupby
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
@@ -82,8 +83,12 @@ async def message_page(request: Request) -> Response:
     body = await blocking(hub.inbound.message_body, message_id)
     fate = await blocking(_fate, hub, message)
     destinations = await blocking(hub.webhooks.destinations) if fate else {}
+    # Past the feed: its items the catalog refused (listed on the refusals page by message).
+    refused, still_open = await blocking(hub.feeds.refused_of_message, message_id)
     context = {
         "m": message,
+        "refused": refused,
+        "refused_open": still_open,
         "body": _shown_body(body),
         "fate": fate,
         "destination": lambda i: destinations.get(i),
@@ -96,12 +101,20 @@ async def refusals_page(request: Request) -> Response:
     hub = _hub(request)
     source = _source_param(request.query_params.get("source"))
     after = parse_cursor(request.query_params.get("after"), "after")
-    items = await blocking(hub.feeds.refused, source, open_only=True, limit=PAGE, after_id=after)
+    message = parse_cursor(request.query_params.get("message"), "message")
+    items = await blocking(
+        hub.feeds.refused, source, open_only=True, limit=PAGE, after_id=after, message=message
+    )
     sources = await blocking(hub.inbound.all_sources)
     by_source = sorted(items, key=lambda r: (r.source, r.id))
     groups = [(name, list(found)) for name, found in groupby(by_source, key=lambda r: r.source)]
     context = {
         "source": source,
+        "message": message,
+        # The filter as a query string, which the pager's links keep.
+        "filter_query": urlencode(
+            {k: v for k, v in (("source", source), ("message", message)) if v is not None}
+        ),
         "groups": groups,
         "items": items,
         "sources": sorted(s.spec.name for s in sources if s.spec.apply is not None),
