@@ -78,3 +78,20 @@ def test_parallel_prunes_and_records(bare_hub: Hub) -> None:
     assert failures == []
     store.prune(T0 + timedelta(days=1))
     assert listed(store) == []
+
+
+def test_the_worker_start_up_line_names_the_inbound_retention(bare_hub: Hub) -> None:
+    from structlog.testing import capture_logs
+
+    bare_hub.settings = bare_hub.settings.model_copy(update={"inbound_log_retention_days": 3})
+    worker = build_worker(bare_hub)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        stop.set()
+        await worker.run(stop)
+
+    with capture_logs() as logs:
+        asyncio.run(run())
+    [started] = [e for e in logs if e["event"] == "worker.started"]
+    assert started["inbound_retention_days"] == 3

@@ -9,8 +9,10 @@ each command with a short help of its own so that listing them imports nothing.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from difflib import get_close_matches
+from typing import Any
 
 import typer
 from typer._click.core import Command, Context  # typer runs on its own copy of click
@@ -112,12 +114,38 @@ class LazyGroup(TyperGroup):
                 error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
             raise
 
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            lines = invalid_settings(exc)
+            if lines is None:
+                raise
+            for line in lines:
+                typer.echo(line, err=True)
+            raise typer.Exit(2) from None
+
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self.listing = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self.listing = False
+
+
+def invalid_settings(exc: BaseException) -> list[str] | None:
+    """One line per invalid setting when `exc` is the settings' validation error (any
+    command builds them from the environment and .env), else None. The value is not shown:
+    it may be a secret."""
+    # Looked up, not imported: pydantic is imported only by a command that built settings.
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None or not isinstance(exc, pydantic.ValidationError) or exc.title != "Settings":
+        return None
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "PIMHUB_" + "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"invalid setting {name}: {error['msg']}")
+    return lines
 
 
 app = typer.Typer(
