@@ -56,6 +56,9 @@ class SourceRepository(Protocol):
         audited messages stay until they are pruned."""
 
     def secrets(self, name: str) -> SourceSecrets | None: ...
+    def with_secrets(self, name: str) -> tuple[StoredSource, SourceSecrets] | None:
+        """get and secrets from one read of the row (consistent with each other)."""
+
     def rotate(self, name: str, sealed: str, previous_until: datetime, now: datetime) -> bool:
         """A new secret; the current one becomes the previous, valid until `previous_until`."""
 

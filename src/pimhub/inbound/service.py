@@ -247,7 +247,10 @@ class InboundService:
         MessageUnverified, InvalidMessage, PayloadTooLarge or NulCharacter (each refusal is
         audited first, but for unknown sources)."""
         try:
-            accepted = self._accepted(name, headers, body, remote)
+            try:
+                accepted = self._accepted(name, headers, body, remote)
+            except _Refused as refused:
+                accepted = self._recheck(refused, name, headers, body, remote)
         except _Refused as refused:
             self._record(refused)
             raise refused.error from None
@@ -281,7 +284,12 @@ class InboundService:
         if not self.receives_inline(name, len(body)):  # the entry just expired: read it there
             return await anyio.to_thread.run_sync(self.receive, name, headers, body, remote)
         try:
-            accepted = self._accepted(name, headers, body, remote)
+            try:
+                accepted = self._accepted(name, headers, body, remote)
+            except _Refused as refused:
+                accepted = await anyio.to_thread.run_sync(
+                    self._recheck, refused, name, headers, body, remote
+                )
         except _Refused as refused:
             await anyio.to_thread.run_sync(self._record, refused)
             raise refused.error from None
@@ -298,6 +306,24 @@ class InboundService:
         if receipt.outcome is Outcome.ACCEPTED:
             self._notify()
         return receipt
+
+    def _recheck(
+        self,
+        refused: _Refused,
+        name: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        remote: str | None,
+    ) -> AcceptedMessage:
+        """A message that failed verification, checked again against the source read anew
+        (bypassing the cache), or `refused` again: the cache may hold a secret rotated by
+        another process since, or a source removed and added again. A 401 tells the sender
+        not to retry, so it must not come from a stale cache. A refusal is audited anyway
+        (a write): one more read per refused message is cheap next to it."""
+        if refused.rejected.verification is not Verification.FAILED:
+            raise refused
+        self.cache.reload(name)
+        return self._accepted(name, headers, body, remote)
 
     def _accepted(
         self, name: str, headers: Mapping[str, str], body: bytes, remote: str | None

@@ -74,20 +74,30 @@ class SourceCache:
             self._entries[name] = entry
         return entry
 
+    def reload(self, name: str) -> LoadedSource:
+        """The source read again now, whatever the cache holds (a secret rotated, or the
+        source removed and added again, by another process or between two reads)."""
+        if not _NAME.fullmatch(name):
+            return self.get(name)
+        entry = self._load(name)
+        with self._lock:
+            self._entries[name] = entry
+        return entry
+
     def drop(self, name: str) -> None:
         with self._lock:
             self._entries.pop(name, None)
 
     def _load(self, name: str) -> LoadedSource:
         loaded_at = self.monotonic()
-        stored = self.sources.get(name)
-        if stored is None:
+        found = self.sources.with_secrets(name)  # one read: the secret is this source's
+        if found is None:
             return LoadedSource(None, loaded_at=loaded_at)
-        sealed = self.sources.secrets(name)
+        stored, sealed = found
         scheme = stored.spec.scheme
         key = previous = None
         until = None
-        if sealed is not None and sealed.sealed is not None:
+        if sealed.sealed is not None:
             key = signing_key(scheme, self.sealer.decrypt(sealed.sealed))
             if sealed.previous_sealed is not None:
                 previous = signing_key(scheme, self.sealer.decrypt(sealed.previous_sealed))

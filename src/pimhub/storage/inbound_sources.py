@@ -10,13 +10,13 @@ from sqlalchemy import Engine, Row, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from pimhub.events.endpoints import EndpointSpec
+from pimhub.inbound.source_parser import spec_from_stored
 from pimhub.inbound.sources import (
     FEED_KIND,
     SourceSecrets,
     SourceSpec,
     StoredSource,
     feed_endpoint_id,
-    parse_source,
 )
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import inbound_sources as s
@@ -156,6 +156,17 @@ class SqlSourceRepository:
             return None
         return SourceSecrets(row.secret, row.previous_secret, row.previous_secret_until)
 
+    def with_secrets(self, name: str) -> tuple[StoredSource, SourceSecrets] | None:
+        """The source and its secrets from one row read: read apart, a remove and add of the
+        name in between paired one source with another's (or no) secret."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s).where(s.c.name == name)).first()
+        if row is None:
+            return None
+        return _stored(row), SourceSecrets(
+            row.secret, row.previous_secret, row.previous_secret_until
+        )
+
     def rotate(self, name: str, sealed: str, previous_until: datetime, now: datetime) -> bool:
         with begin_write(self.engine) as conn:
             done = conn.execute(
@@ -175,7 +186,7 @@ def _stored(row: Row[Any]) -> StoredSource:
     config = dict(row.config)
     config["enabled"] = row.enabled  # the column decides (enable/disable touch only it)
     return StoredSource(
-        spec=parse_source(config),
+        spec=spec_from_stored(config),  # checked when saved: not again on every load
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
