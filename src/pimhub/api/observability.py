@@ -153,7 +153,7 @@ class RequestLogMiddleware:
                             "ms": ms,
                             "event": "request",
                             "request_id": request_id,
-                            "level": "error" if status >= 500 else "info",
+                            "level": _level(status),
                             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                         }
                     )
@@ -163,6 +163,15 @@ class RequestLogMiddleware:
                     "request", method=scope["method"], path=scope["path"], status=status, ms=ms
                 )
             structlog.contextvars.reset_contextvars(**tokens)
+
+
+def _level(status: int) -> str:
+    """A request line's level: error for a failure of the hub; a 503 is a planned refusal
+    with Retry-After (a disabled inbound source, the database busy), which the client
+    retries, so it is a warning, not an alert."""
+    if status == 503:
+        return "warning"
+    return "error" if status >= 500 else "info"
 
 
 def _incoming_id(scope: Scope) -> str | None:
