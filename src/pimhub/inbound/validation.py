@@ -528,8 +528,26 @@ def _has_nested_id(schema: Mapping[str, Any]) -> bool:
 
 def compile_schemas(schemas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """A validator per event type (once per source version: building one costs far more than
-    checking a message)."""
-    return {name: LinearValidator(schema, registry=LOCAL_ONLY) for name, schema in schemas.items()}
+    checking a message). A stored schema is not checked again when loaded: one that cannot
+    be compiled at all refuses each message of its type (422 schema-failed), not the source."""
+    return {name: _compiled(schema) for name, schema in schemas.items()}
+
+
+def _compiled(schema: Mapping[str, Any]) -> Any:
+    try:
+        return LinearValidator(schema, registry=LOCAL_ONLY)
+    except Exception as exc:  # reported per message by validate
+        return _Uncompilable(exc)
+
+
+class _Uncompilable:
+    """Stands for a validator that could not be built: `validate` reports its failure."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        raise self.failure
 
 
 def validate(validator: Any, payload: Any, event_type: str) -> None:
