@@ -649,7 +649,7 @@ def test_the_editor_text_reads_back_as_the_same_source(config: dict[str, Any]) -
     from pimhub.admin.inbound_forms import editable
     from pimhub.admin.inbound_views import replacing
     from pimhub.admin.yaml_field import dump, read_mapping
-    from pimhub.inbound.sources import parse_source
+    from pimhub.inbound.source_parser import parse_source
 
     spec = parse_source(config)
     text = dump(editable(spec))

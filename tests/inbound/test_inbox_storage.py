@@ -19,7 +19,7 @@ from pimhub.inbound.messages import (
     RejectedMessage,
     Verification,
 )
-from pimhub.inbound.sources import parse_source
+from pimhub.inbound.source_parser import parse_source
 from pimhub.storage.inbound import InboxUnavailable, SqlInbox, SqlSourceRepository
 from pimhub.storage.tables import inbound_messages, outbox, webhook_endpoints
 from tests.conftest import empty_database

@@ -14,7 +14,7 @@ import pytest
 
 from pimhub.inbound import validation
 from pimhub.inbound.errors import InvalidMessage, InvalidSource
-from pimhub.inbound.sources import parse_source
+from pimhub.inbound.source_parser import parse_source
 from pimhub.inbound.validation import MAX_DEPTH, canonical, compile_schemas, validate
 
 N = 3_000

@@ -12,7 +12,7 @@ import pytest
 
 from pimhub.inbound import validation
 from pimhub.inbound.errors import InvalidMessage, InvalidSource
-from pimhub.inbound.sources import parse_source
+from pimhub.inbound.source_parser import parse_source
 from pimhub.inbound.validation import compile_schemas, validate
 
 # Backtracks exponentially in Python's `re` on a run of word characters ending in '!'

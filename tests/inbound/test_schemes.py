@@ -13,7 +13,8 @@ from pimhub.access.keys import ApiKey
 from pimhub.catalog.errors import NulCharacter, Unauthorized, UnsupportedMediaType
 from pimhub.inbound import decode, schemes
 from pimhub.inbound.errors import MessageUnverified
-from pimhub.inbound.sources import Scheme, parse_source
+from pimhub.inbound.source_parser import parse_source
+from pimhub.inbound.sources import Scheme
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 BODY = b'{"type":"order.placed","id":"m1"}'

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from pimhub.inbound.errors import InvalidSource
+from pimhub.inbound.source_parser import parse_source
 from pimhub.inbound.sources import (
     Extract,
     Scheme,
     SourceSpec,
     feed_endpoint_id,
-    parse_source,
 )
 
 

@@ -42,12 +42,12 @@ from pimhub.catalog.errors import CatalogError, Conflict, FieldError, InvalidInp
 from pimhub.inbound.errors import InvalidSource, SourceExists, SourceNotFound
 from pimhub.inbound.schemes import secret_problem
 from pimhub.inbound.service import InboundService
+from pimhub.inbound.source_parser import parse_source
 from pimhub.inbound.sources import (
     SCHEME_DEFAULTS,
     Scheme,
     SourceSpec,
     StoredSource,
-    parse_source,
 )
 
 FIELD = "configuration"

@@ -1,4 +1,5 @@
-"""parse_source: a source's configuration checked field by field, every problem at once."""
+"""parse_source: a source's configuration checked field by field, every problem at once;
+spec_from_stored: a stored configuration read back without the costly save-time checks."""
 
 from __future__ import annotations
 
@@ -42,12 +43,28 @@ MAX_TYPES = 100
 RANGES = {"tolerance": (1, 86_400), "maxBytes": (1, MAX_BODY_LIMIT), "dedupeDays": (1, 365)}
 
 
-def parse(body: Any, base: SourceSpec | None) -> SourceSpec:
+def parse_source(body: Any, base: SourceSpec | None = None) -> SourceSpec:
+    """A SourceSpec from a JSON-like mapping; with `base`, only the given keys change. Every
+    problem is reported at once, by path (InvalidSource)."""
+    return _parse(body, base, stored=False)
+
+
+def spec_from_stored(config: Mapping[str, Any]) -> SourceSpec:
+    """The SourceSpec of a stored configuration. The schemas' save-time checks (depth, size,
+    meta-schema, RE2 patterns, references, trial validations for cycles and cost) ran when it
+    was saved and are not run again: a source saved under older rules still loads and its
+    messages are checked (what its schemas cannot do is refused per message, 422), and the
+    cache's refresh of every source does not repeat trial validations."""
+    return _parse(config, None, stored=True)
+
+
+def _parse(body: Any, base: SourceSpec | None, *, stored: bool) -> SourceSpec:
     if not isinstance(body, Mapping):
         raise InvalidSource(
             "a source is a JSON object", [FieldError("", "expected an object", "invalid-type")]
         )
-    check_depth(body)  # before anything recursive reads it
+    if not stored:  # a stored configuration came from JSON: nothing recursive chokes on it
+        check_depth(body)  # before anything recursive reads it
     nul = find_nul(body)
     if nul is not None:
         message = nul_message(nul)
@@ -56,7 +73,7 @@ def parse(body: Any, base: SourceSpec | None) -> SourceSpec:
         FieldError(str(k), "unknown attribute", "unknown")
         for k in sorted(set(body) - KEYS - READ_ONLY, key=str)
     ]
-    spec = _spec(body, base, errors)
+    spec = _spec(body, base, errors, stored=stored)
     if errors or spec is None:
         raise InvalidSource(_summary(errors), errors)
     return spec
@@ -69,7 +86,7 @@ def _summary(errors: list[FieldError]) -> str:
 
 
 def _spec(
-    body: Mapping[str, Any], base: SourceSpec | None, errors: list[FieldError]
+    body: Mapping[str, Any], base: SourceSpec | None, errors: list[FieldError], *, stored: bool
 ) -> SourceSpec | None:
     name = _name(body, base, errors)
     scheme = _scheme(body, base, errors)
@@ -102,7 +119,7 @@ def _spec(
     if "key" in body:
         changes["key"] = _extract(body["key"], "key", errors)
     if "schemas" in body:
-        changes["schemas"] = _schemas(body["schemas"], errors)
+        changes["schemas"] = _schemas(body["schemas"], errors, checked=not stored)
     if "apply" in body:
         changes["apply"] = _feed(body["apply"], errors)
     if errors:
@@ -279,13 +296,13 @@ def _types(value: Any, field: str, errors: list[FieldError], *, patterns: bool) 
     return tuple(dict.fromkeys(v for v in value if isinstance(v, str)))
 
 
-def _schemas(value: Any, errors: list[FieldError]) -> dict[str, Any]:
+def _schemas(value: Any, errors: list[FieldError], *, checked: bool) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         errors.append(
             FieldError("schemas", "must be an object: event type -> JSON Schema", "invalid-type")
         )
         return {}
-    if len(orjson.dumps(value, default=str)) > MAX_SCHEMAS_BYTES:
+    if checked and len(orjson.dumps(value, default=str)) > MAX_SCHEMAS_BYTES:
         errors.append(
             FieldError(
                 "schemas", f"are larger than {MAX_SCHEMAS_BYTES} bytes together", "too-large"
@@ -297,7 +314,8 @@ def _schemas(value: Any, errors: list[FieldError]) -> dict[str, Any]:
         if problem is not None:
             errors.append(FieldError(f"schemas.{name}", f"'{name}' {problem}"))
             continue
-        errors.extend(schema_problems(schema, f"schemas.{name}"))
+        if checked:
+            errors.extend(schema_problems(schema, f"schemas.{name}"))
     return {k: dict(v) for k, v in value.items() if isinstance(v, Mapping)}
 
 

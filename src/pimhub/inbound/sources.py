@@ -204,9 +204,9 @@ class SourceSecrets:
 
 
 def parse_source(body: Any, base: SourceSpec | None = None) -> SourceSpec:
-    """A SourceSpec from a JSON-like mapping; with `base`, only the given keys change. Every
-    problem is reported at once, by path (InvalidSource)."""
-    # Imported here: the parser needs the extract and validation modules, which import this one.
-    from pimhub.inbound.source_parser import parse
+    """Deprecated: use pimhub.inbound.source_parser.parse_source. Kept only until
+    inbound/service.py imports it from there; then this (the last import of source_parser
+    here, an import cycle) goes."""
+    from pimhub.inbound.source_parser import parse_source as parse
 
     return parse(body, base)
