@@ -1,11 +1,7 @@
 """Inbound sources changed while the same name is removed and added again: a change that
 named no version never conflicts; it applies to the source there now, or is a 404. The race
-made to happen on both backends, then real parallel writers on PostgreSQL.
-
-The fix belongs in InboundService.update_source (see the F3 report): until it lands, the
-first and last tests here fail with 409 stale-version "... at version 1, not None"; they are
-marked xfail (PENDING_FIX) so that runs of tests/inbound stay green meanwhile. Remove the
-marks with the fix: the forced race is strict, so it then reports XPASS as a failure."""
+made to happen on both backends, then real parallel writers on PostgreSQL (before the fix:
+409 stale-version "... at version 1, not None")."""
 
 from __future__ import annotations
 
@@ -28,15 +24,11 @@ def integrator(hub: Hub) -> dict[str, str]:
     return bearer(hub, "integrate", name="integrator")
 
 
-PENDING_FIX = "InboundService.update_source answers 409 to a PUT naming no version (F3 report)"
-
-
 def create(client: TestClient, headers: dict[str, str]) -> None:
     response = client.post(BASE, json=SOURCE, headers=headers)
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.xfail(reason=PENDING_FIX, strict=True)
 def test_a_change_naming_no_version_applies_to_the_source_added_again(
     hub: Hub, client: TestClient, integrator: dict[str, str]
 ) -> None:
@@ -80,7 +72,6 @@ def test_a_change_of_a_source_removed_meanwhile_is_404(
     assert put.status_code == 404, put.text
 
 
-@pytest.mark.xfail(reason=PENDING_FIX, strict=False)  # the race is not always met
 def test_parallel_changes_removes_and_adds_of_one_source_never_conflict(
     hub: Hub, client: TestClient, integrator: dict[str, str]
 ) -> None:
@@ -114,3 +105,19 @@ def test_parallel_changes_removes_and_adds_of_one_source_never_conflict(
         thread.join()
     assert not {key for key in seen if key[0] != "post" and key[1] == 409}, seen
     assert {status for _, status, _ in seen} <= {200, 201, 204, 404, 409}, seen
+
+
+def test_a_change_that_keeps_losing_races_is_a_503(
+    hub: Hub, client: TestClient, integrator: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every compare-and-set lost (another writer each time): retryable, never a stale
+    version for a client that named none."""
+    create(client, integrator)
+    monkeypatch.setattr(hub.inbound.sources, "save", lambda *args, **kwargs: False)
+    put = client.put(f"{BASE}/churn", json={"description": "x"}, headers=integrator)
+    assert put.status_code == 503, put.text
+    assert put.json()["code"] == "service-unavailable" and int(put.headers["retry-after"]) > 0
+    versioned = client.put(
+        f"{BASE}/churn", json={"description": "x"}, headers={**integrator, "If-Match": '"1"'}
+    )
+    assert versioned.status_code == 412, versioned.text  # a named version still conflicts

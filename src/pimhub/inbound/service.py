@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -136,32 +137,52 @@ class InboundService:
         self, name: str, body: Any, *, expected_version: int | None = None
     ) -> StoredSource:
         """The given keys of `body` changed (the rest kept). With `expected_version`, a source
-        saved meanwhile is a StaleVersion; without, the change always applies."""
-        current = self.get_source(name)
+        saved meanwhile is a StaleVersion; without, never a conflict: the change is applied
+        to the version read (compare-and-set, so another writer's change is not reverted by
+        a merge with an older read), and when that lost a race (a change, or a remove and
+        add of the name) the source is read again and the change applied to it
+        (SourceNotFound when none is there). Races lost every time: StoreBusy (retry)."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            current = self.get_source(name)
+            if self._save_source(name, current, body, expected_version):
+                return self.get_source(name)
+            if expected_version is not None:
+                latest = self.get_source(name)  # SourceNotFound when it went away meanwhile
+                raise StaleVersion(
+                    f"the source '{name}' is at version {latest.version}, not {expected_version}",
+                    latest.version,
+                )
+            # Parallel writers of one source: apart, they stop meeting each other.
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
+        raise StoreBusy(
+            f"the source '{name}' kept changing while this change was applied; nothing was "
+            "saved, try again"
+        )
+
+    def _save_source(
+        self, name: str, current: StoredSource, body: Any, expected_version: int | None
+    ) -> bool:
+        """One compare-and-set of `body` applied to `current`: False when the source is no
+        longer at `expected_version` (or, without one, at the version read)."""
         spec = parse_source(body, current.spec)
         if spec.scheme is not current.spec.scheme:
             detail = "a source's scheme cannot change (its secret is the scheme's); add a new one"
             raise InvalidSource(detail, [FieldError("scheme", detail, "immutable")])
         feed = spec.feed_endpoint()
         now = self.clock()
+        version = current.version if expected_version is None else expected_version
         saved = retrying(
             lambda: self.sources.save(
                 spec,
                 spec.to_dict(),
                 feed,
                 now,
-                expected_version=expected_version,
+                expected_version=version,
                 feed_sealed=self._feed_secret(feed),
             )
         )
         self.cache.drop(name)
-        if not saved:
-            latest = self.get_source(name)  # SourceNotFound when it went away meanwhile
-            raise StaleVersion(
-                f"the source '{name}' is at version {latest.version}, not {expected_version}",
-                latest.version,
-            )
-        return self.get_source(name)
+        return saved
 
     def get_source(self, name: str) -> StoredSource:
         stored = self.sources.get(name)
