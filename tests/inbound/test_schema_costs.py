@@ -12,10 +12,11 @@ import jsonschema._keywords
 import jsonschema._utils
 import pytest
 
-from pimhub.inbound import validation
+from pimhub.inbound import schema_keywords, validation
 from pimhub.inbound.errors import InvalidMessage, InvalidSource
+from pimhub.inbound.schema_keywords import canonical
 from pimhub.inbound.source_parser import parse_source
-from pimhub.inbound.validation import MAX_DEPTH, canonical, compile_schemas, validate
+from pimhub.inbound.validation import MAX_DEPTH, compile_schemas, validate
 
 N = 3_000
 
@@ -90,7 +91,7 @@ def test_unevaluated_members_are_looked_up_in_a_set(monkeypatch: pytest.MonkeyPa
         def listing(*args: Any, _real: Any = real) -> list[Any]:
             return _CountingList(_real(*args))
 
-        for module in (jsonschema._keywords, validation):
+        for module in (jsonschema._keywords, schema_keywords):
             monkeypatch.setattr(module, name, listing)
     _CountingList.lookups = 0
     items = {"contains": {"type": "integer"}, "unevaluatedItems": False}
@@ -197,7 +198,7 @@ def test_validation_past_its_budget_refuses_the_message() -> None:
     # An ordinary schema over a large body stays well within it, and the budget is reset.
     ordinary = {"items": {"type": "integer", "minimum": 0}}
     validate(compile_schemas({"a.b": ordinary})["a.b"], [0] * 100_000, "a.b")
-    assert validation._BUDGET.left > 10**18
+    assert schema_keywords._BUDGET.left > 10**18
 
 
 class _NotLoopedOver(dict[str, Any]):

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema._keywords
 import pytest
 
-from pimhub.inbound import validation
+from pimhub.inbound import schema_keywords, validation
 from pimhub.inbound.errors import InvalidMessage, InvalidSource
 from pimhub.inbound.source_parser import parse_source
 from pimhub.inbound.validation import compile_schemas, validate
@@ -45,13 +45,13 @@ def errors_of(schema: dict[str, Any], payload: Any) -> dict[str, str]:
 
 def test_patterns_are_matched_by_the_linear_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     compiled: list[str] = []
-    real = validation.compile_search
+    real = schema_keywords.compile_search
 
     def spy(pattern: str) -> Callable[[str], bool]:
         compiled.append(pattern)
         return real(pattern)
 
-    monkeypatch.setattr(validation, "compile_search", spy)
+    monkeypatch.setattr(schema_keywords, "compile_search", spy)
     monkeypatch.setattr(jsonschema._keywords, "re", _NoBacktracking)
     validation.pattern_search.cache_clear()
     pattern, keyed = r"^[a-z]+\d*$", r"^n_[a-z]+$"

@@ -15,38 +15,37 @@ properties and the unevaluated keywords are replaced by linear versions; every k
 application is metered (BASE_STEPS + STEPS_PER_BYTE per byte of the message, TRIAL_STEPS at
 save), so a schema whose references multiply work is refused, never run to the end; a $ref
 cycle that consumes nothing and a configuration nested deeper than MAX_DEPTH are refused at
-save, and a validator failure at receive refuses the message (422) instead of a 500."""
+save, and a validator failure at receive refuses the message (422) instead of a 500. The
+linear keywords and the step budget are in schema_keywords; the save-time checks here."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import itertools
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator, _utils, validators
-from jsonschema._utils import (
-    extras_msg,
-    find_evaluated_item_indexes_by_schema,
-    find_evaluated_property_keys_by_schema,
-)
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from pimhub.catalog.errors import FieldError
-from pimhub.catalog.linear_regex import PatternError, compile_search
+from pimhub.catalog.linear_regex import PatternError
 from pimhub.inbound.errors import InvalidMessage, InvalidSource
+from pimhub.inbound.schema_keywords import (
+    LinearValidator,
+    TooCostly,
+    budget,
+    pattern_search,
+    short,
+)
 
 DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_BYTES = 64 * 1024  # one type's schema, as JSON
 MAX_SCHEMAS_BYTES = 256 * 1024  # all of a source's schemas
 MAX_REPORTED = 20  # errors listed in one refusal
-MAX_ERROR_TEXT = 300
 _ROOT = "urn:pimhub:inbound-schema"
 _REF_KEYS = ("$ref", "$dynamicRef")
 MAX_DEPTH = 64  # JSON levels of a source's configuration, like a message body's
@@ -65,235 +64,6 @@ def _retrieve_nothing(uri: str) -> Resource[Any]:
 
 # Resolves references within a schema only: a remote one is Unresolvable, never fetched.
 LOCAL_ONLY: Registry[Any] = Registry(retrieve=_retrieve_nothing)  # type: ignore[call-arg]
-
-
-@functools.lru_cache(maxsize=1024)
-def pattern_search(pattern: str) -> Callable[[str], bool]:
-    """RE2's `search` for `pattern`, compiled once (a source's patterns run on every message);
-    PatternError when RE2 cannot compile it."""
-    return compile_search(pattern)
-
-
-def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "string"):
-        return
-    try:
-        found = pattern_search(pattern)(instance)
-    except PatternError as exc:  # a schema saved before patterns were checked
-        yield ValidationError(f"the pattern {_short(repr(pattern))} cannot be used: {exc}")
-        return
-    if not found:
-        yield ValidationError(f"{_short(repr(instance))} does not match {_short(repr(pattern))}")
-
-
-def _pattern_properties(
-    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "object"):
-        return
-    for pattern, subschema in patterns.items():
-        try:
-            search = pattern_search(pattern)
-        except PatternError as exc:
-            yield ValidationError(f"the pattern {_short(repr(pattern))} cannot be used: {exc}")
-            continue
-        for key, value in instance.items():
-            if search(key):
-                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
-
-
-class _LinearRe:
-    """Stands in for `re` inside jsonschema's helpers, whose only regular expressions are
-    `patternProperties` keys (read again by `additionalProperties` and
-    `unevaluatedProperties`): those matches go through RE2 too. jsonschema is used by
-    nothing else in the hub."""
-
-    @staticmethod
-    def search(pattern: str, text: str) -> bool:
-        return pattern_search(pattern)(text)
-
-
-_utils.re = _LinearRe
-
-
-def canonical(value: Any) -> Any:
-    """A hashable stand-in for a JSON value, equal for values JSON Schema calls equal: key
-    order does not matter, 1 equals 1.0, true is not 1. Tagged tuples keep an array, an
-    object and a boolean apart from each other and from texts."""
-    if value is True or value is False:
-        return ("b", value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return ("o", tuple(sorted((k, canonical(v)) for k, v in value.items())))
-    if isinstance(value, list | tuple):
-        return ("a", tuple(canonical(v) for v in value))
-    return value
-
-
-def _unique_items(
-    validator: Any, unique: Any, instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    # jsonschema compares unhashable items pair by pair: 3,000 objects took 20 s.
-    if not unique or not validator.is_type(instance, "array"):
-        return
-    first: dict[Any, int] = {}
-    for index, item in enumerate(instance):
-        earlier = first.setdefault(canonical(item), index)
-        if earlier != index:
-            yield ValidationError(f"has non-unique elements: items {earlier} and {index} are equal")
-            return
-
-
-# Each enum's values as a set of canonical forms, keyed by the list's id (the list is kept
-# with it, so the id cannot be reused while cached): jsonschema compares an instance with
-# every value, and a long enum under `items` multiplies by the array's length.
-_ENUM_SETS: dict[int, tuple[Any, frozenset[Any]]] = {}
-
-
-def _enum_set(values: Any) -> frozenset[Any]:
-    cached = _ENUM_SETS.get(id(values))
-    if cached is None or cached[0] is not values:
-        if len(_ENUM_SETS) >= 4096:
-            _ENUM_SETS.clear()
-        cached = _ENUM_SETS[id(values)] = (values, frozenset(canonical(v) for v in values))
-    return cached[1]
-
-
-def _enum(validator: Any, values: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if canonical(instance) not in _enum_set(values):
-        yield ValidationError(f"{_short(repr(instance))} is not one of {_short(repr(values))}")
-
-
-def _unevaluated_items(
-    validator: Any, unevaluated: Any, instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    # As jsonschema's, with the evaluated indexes in a set: its list made each lookup O(n).
-    if not validator.is_type(instance, "array"):
-        return
-    evaluated = set(find_evaluated_item_indexes_by_schema(validator, instance, schema))
-    extra = [item for index, item in enumerate(instance) if index not in evaluated]
-    if extra:
-        error = "Unevaluated items are not allowed (%s %s unexpected)"
-        yield ValidationError(error % extras_msg(extra))
-
-
-def _unevaluated_properties(
-    validator: Any, unevaluated: Any, instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    # As jsonschema's, with the evaluated keys in a set: its list made each lookup O(n).
-    if not validator.is_type(instance, "object"):
-        return
-    _charge(len(schema.get("patternProperties") or ()) * len(instance))  # searched per key
-    evaluated = set(find_evaluated_property_keys_by_schema(validator, instance, schema))
-    extra = [
-        key
-        for key in instance
-        if key not in evaluated
-        and next(validator.descend(instance[key], unevaluated, path=key, schema_path=key), None)
-        is not None
-    ]
-    if not extra:
-        return
-    if unevaluated is False:
-        error = "Unevaluated properties are not allowed (%s %s unexpected)"
-        yield ValidationError(error % extras_msg(sorted(extra, key=str)))
-    else:
-        error = (
-            "Unevaluated properties are not valid under the given schema "
-            "(%s %s unevaluated and invalid)"
-        )
-        yield ValidationError(error % extras_msg(extra))
-
-
-class _Budget(threading.local):
-    """Keyword applications left to the validation under way on this thread."""
-
-    left = 1 << 62
-
-
-_BUDGET = _Budget()
-
-
-class TooCostly(Exception):
-    """A validation applied more keywords than its budget."""
-
-
-def _metered(keyword: Callable[..., Any], name: str) -> Callable[..., Any]:
-    # A schema can multiply work without being large: 30 $defs, each applying the next
-    # twice through allOf, is 2^30 applications for any message. Keywords that loop over
-    # their own value cost as much as it is long (a `required` of 5,000 names under
-    # `items` is 5,000 look-ups per item; `patternProperties` one search per pattern and key).
-    sized = name in _SIZED
-
-    def apply(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
-        cost = 1
-        if sized and isinstance(value, Sized):
-            cost += len(value) * (len(instance) if name in _PER_KEY and _is_object(instance) else 1)
-        _charge(cost)
-        return keyword(validator, value, instance, schema)
-
-    return apply
-
-
-_SIZED = frozenset({"required", "dependentRequired", "patternProperties"})
-_PER_KEY = frozenset({"patternProperties"})
-
-
-def _is_object(value: Any) -> bool:
-    return isinstance(value, Mapping)
-
-
-def _properties(
-    validator: Any, properties: Mapping[str, Any], instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    # jsonschema loops over the schema's properties: 5,000 of them under `items` cost 5,000
-    # look-ups per (maybe empty) item. The shorter side is looped over here.
-    if not validator.is_type(instance, "object"):
-        return
-    if len(properties) <= len(instance):
-        pairs = [(k, s) for k, s in properties.items() if k in instance]
-    else:
-        pairs = [(k, properties[k]) for k in instance if k in properties]
-    for key, subschema in pairs:
-        yield from validator.descend(instance[key], subschema, path=key, schema_path=key)
-
-
-def _charge(steps: int) -> None:
-    _BUDGET.left -= steps
-    if _BUDGET.left < 0:
-        raise TooCostly
-
-
-@contextlib.contextmanager
-def _budget(steps: int) -> Iterator[None]:
-    _BUDGET.left = steps
-    try:
-        yield
-    finally:
-        _BUDGET.left = 1 << 62
-
-
-# Draft 2020-12 with both regular-expression keywords on RE2 (`propertyNames` goes through
-# `pattern`), the keywords jsonschema runs in quadratic time on a hostile array or object in
-# linear time, and every keyword metered. No format checker: `format` stays an annotation,
-# so `format: regex` compiles nothing.
-LinearValidator = validators.extend(
-    Draft202012Validator,
-    {
-        name: _metered(keyword, name)
-        for name, keyword in {
-            **Draft202012Validator.VALIDATORS,
-            "pattern": _pattern,
-            "patternProperties": _pattern_properties,
-            "properties": _properties,
-            "uniqueItems": _unique_items,
-            "enum": _enum,
-            "unevaluatedItems": _unevaluated_items,
-            "unevaluatedProperties": _unevaluated_properties,
-        }.items()
-    },
-)
 
 
 def check_depth(config: Any) -> None:
@@ -319,7 +89,7 @@ def _depth_problem(value: Any) -> FieldError | None:
         if len(at) >= MAX_DEPTH:
             # Named as the source's fields are (schemas.<type>, apply.mapping), then where.
             field = ".".join(str(p) for p in at[: 1 if at[0] not in _NAMED_IN_TWO else 2])
-            message = f"is nested deeper than {MAX_DEPTH} levels (at {_short(_pointer(at))})"
+            message = f"is nested deeper than {MAX_DEPTH} levels (at {short(_pointer(at))})"
             return FieldError(field, message, "too-deep")
         stack.extend(((*at, k), v) for k, v in children)
     return None
@@ -347,7 +117,7 @@ def schema_problems(schema: Any, where: str) -> list[FieldError]:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         at = "".join(f"/{p}" for p in exc.path) or "/"
-        return [FieldError(where, f"{_short(exc.message)} (at {at})", "invalid-schema")]
+        return [FieldError(where, f"{short(exc.message)} (at {at})", "invalid-schema")]
     return (
         _pattern_problems(schema, where)
         or _reference_problems(schema, where)
@@ -365,7 +135,7 @@ def _cycle_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
         validator = LinearValidator(schema, registry=LOCAL_ONLY)
         for instance in _TRIAL_INSTANCES:
             try:
-                with _budget(TRIAL_STEPS):
+                with budget(TRIAL_STEPS):
                     for _ in validator.iter_errors(instance):
                         pass
             except RecursionError:
@@ -381,7 +151,7 @@ def _cycle_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
                 continue
         else:
             return []
-    named = " -> ".join(_short(r) for r in cycle) if cycle else "a reference"
+    named = " -> ".join(short(r) for r in cycle) if cycle else "a reference"
     message = f"{named} refers to itself without reading anything deeper in the message"
     return [FieldError(where, message, "ref-cycle")]
 
@@ -454,7 +224,7 @@ def _pattern_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]
         try:
             pattern_search(pattern)
         except PatternError as exc:
-            message = f"the pattern at {pointer}: {_short(str(exc))}"
+            message = f"the pattern at {pointer}: {short(str(exc))}"
             problems.append(FieldError(where, message, "unsupported-pattern"))
     return problems
 
@@ -479,7 +249,7 @@ def _patterns(schema: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 def _reference_problems(schema: Mapping[str, Any], where: str) -> list[FieldError]:
     refs = list(_references(schema))
     problems = [
-        FieldError(where, f"the reference '{_short(ref)}' leaves the schema; only '#...' "
+        FieldError(where, f"the reference '{short(ref)}' leaves the schema; only '#...' "
                    "references within it are allowed", "remote-reference")
         for ref in refs if not ref.startswith("#")
     ]  # fmt: skip
@@ -495,7 +265,7 @@ def _reference_problems(schema: Mapping[str, Any], where: str) -> list[FieldErro
                 resolver.lookup(ref)
             except Unresolvable:
                 problems.append(
-                    FieldError(where, f"the reference '{_short(ref)}' points nowhere", "bad-ref")
+                    FieldError(where, f"the reference '{short(ref)}' points nowhere", "bad-ref")
                 )
     return problems
 
@@ -554,7 +324,7 @@ def validate(validator: Any, payload: Any, event_type: str) -> None:
     """InvalidMessage listing (up to MAX_REPORTED) violations by JSON pointer."""
     steps = BASE_STEPS + STEPS_PER_BYTE * len(orjson.dumps(payload))
     try:
-        with _budget(steps):
+        with budget(steps):
             found = list(itertools.islice(validator.iter_errors(payload), MAX_REPORTED + 1))
     except TooCostly:
         detail = (
@@ -565,12 +335,12 @@ def validate(validator: Any, payload: Any, event_type: str) -> None:
     except PatternError as exc:  # additionalProperties over a pattern saved before the check
         raise InvalidMessage(
             f"the schema of {event_type} has a pattern that cannot be used: {exc}",
-            [FieldError("schema", _short(str(exc)), "unsupported-pattern")],
+            [FieldError("schema", short(str(exc)), "unsupported-pattern")],
         ) from None
     except Unresolvable as exc:
         raise InvalidMessage(
             f"the schema of {event_type} has a reference that cannot be resolved: {exc}",
-            [FieldError("schema", _short(str(exc)), "bad-ref")],
+            [FieldError("schema", short(str(exc)), "bad-ref")],
         ) from None
     except RecursionError:  # a $ref cycle saved before they were refused
         detail = (
@@ -579,12 +349,12 @@ def validate(validator: Any, payload: Any, event_type: str) -> None:
         )
         raise InvalidMessage(detail, [FieldError("schema", detail, "ref-cycle")]) from None
     except Exception as exc:  # a validator failure is the schema's problem, never a 500
-        detail = f"the schema of {event_type} cannot be applied: {_short(repr(exc))}"
+        detail = f"the schema of {event_type} cannot be applied: {short(repr(exc))}"
         raise InvalidMessage(detail, [FieldError("schema", detail, "schema-failed")]) from None
     if not found:
         return
     errors = [
-        FieldError(_pointer(e.absolute_path), _short(e.message), str(e.validator))
+        FieldError(_pointer(e.absolute_path), short(e.message), str(e.validator))
         for e in sorted(found[:MAX_REPORTED], key=lambda e: _pointer(e.absolute_path))
     ]
     more = " (and more)" if len(found) > MAX_REPORTED else ""
@@ -599,7 +369,3 @@ def validate(validator: Any, payload: Any, event_type: str) -> None:
 def _pointer(path: Iterable[Any]) -> str:
     """RFC 6901: each step prefixed with '/', '~' written '~0' and '/' written '~1'."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
