@@ -62,8 +62,8 @@ def test_a_ref_cycle_is_a_422_at_save(client: TestClient, integrator: dict[str, 
 def test_a_message_meeting_a_cyclic_schema_is_an_audited_422(
     client: TestClient, integrator: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Saved before cycles were refused (stored sources are parsed again when loaded, so the
-    # check stays off for the whole test).
+    # Saved before cycles were refused (loading does not check again: see
+    # test_inbound_stored_sources.py, which turns the checks back on after the save).
     monkeypatch.setattr(validation, "_cycle_problems", lambda *_: [])
     created = client.post(SOURCES, json=source(CYCLE), headers=integrator)
     assert created.status_code == 201, created.text
