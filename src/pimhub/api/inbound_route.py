@@ -18,11 +18,12 @@ from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.bootstrap import Hub
-from pimhub.catalog.errors import Unavailable
+from pimhub.catalog.errors import BodyTimeout, Unavailable
 from pimhub.inbound.errors import SourceNotFound
 from pimhub.inbound.messages import Outcome, Receipt
 from pimhub.inbound.service import InboundService
@@ -95,9 +96,14 @@ async def _read(
     parts: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await receive()
+        except BodyTimeout as stalled:  # audited: a stalled sender leaves a trace
+            await run_in_threadpool(service.refuse_incomplete, name, size, remote, stalled)
         if message["type"] == "http.disconnect":
-            break
+            # The client went away before the body was complete: nothing to process, and
+            # nobody to answer (499 in the log).
+            raise ClientDisconnect()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

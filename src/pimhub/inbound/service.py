@@ -8,6 +8,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -259,6 +260,20 @@ class InboundService:
         except _Refused as refused:
             self._record(refused)
             raise refused.error from None
+
+    def refuse_incomplete(
+        self, name: str, size: int, remote: str | None, error: CatalogError
+    ) -> NoReturn:
+        """Audits a body that stopped arriving (`error`, a BodyTimeout: the sender is told
+        408) under the problem "body-timeout", then raises `error`. Nothing of the body is
+        kept. An unknown source raises SourceNotFound (not audited, as always)."""
+        self._known(name)
+        refused = self._refused(
+            error, name, Verification.NOT_CHECKED, payload_hash(b""), size, remote, self.clock()
+        )
+        refused.rejected = replace(refused.rejected, problem="body-timeout")
+        self._record(refused)
+        raise error
 
     def receive(
         self, name: str, headers: Mapping[str, str], body: bytes, remote: str | None
