@@ -49,6 +49,9 @@ class InboundEndpoint:
             if limit is None:
                 raise SourceNotFound(f"no inbound source named '{name}'")
         headers = _headers(scope["headers"])
+        repeated = _repeated(scope["headers"])
+        if repeated is not None:
+            await run_in_threadpool(service.refuse_repeated_header, name, repeated, remote)
         declared = _declared_length(headers.get("content-length"))
         if declared is not None and declared > limit:
             await run_in_threadpool(service.refuse_too_large, name, declared, remote)
@@ -80,6 +83,35 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     for name, value in raw:
         headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
     return headers
+
+
+# Headers the checks read: a second copy is refused, not ignored (which one did the sender
+# mean?). webhook-signature may hold several signatures, space-separated, in ONE header.
+_SINGLE = frozenset(
+    {
+        b"x-webhook-secret",
+        b"webhook-id",
+        b"webhook-timestamp",
+        b"webhook-signature",
+        b"x-magento-signature",
+        b"content-type",
+        b"idempotency-key",
+        b"authorization",
+        b"x-api-key",
+    }
+)
+
+
+def _repeated(raw: list[tuple[bytes, bytes]]) -> str | None:
+    """The first checked header sent more than once, or None."""
+    seen: set[bytes] = set()
+    for name, _ in raw:
+        lowered = name.lower()
+        if lowered in _SINGLE:
+            if lowered in seen:
+                return lowered.decode("latin-1")
+            seen.add(lowered)
+    return None
 
 
 def _declared_length(value: str | None) -> int | None:

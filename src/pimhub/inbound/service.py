@@ -19,6 +19,7 @@ from pimhub.access.keys import ApiKey
 from pimhub.catalog.errors import (
     CatalogError,
     FieldError,
+    InvalidInput,
     PayloadTooLarge,
     StaleVersion,
     Unavailable,
@@ -272,6 +273,26 @@ class InboundService:
             error, name, Verification.NOT_CHECKED, payload_hash(b""), size, remote, self.clock()
         )
         refused.rejected = replace(refused.rejected, problem="body-timeout")
+        self._record(refused)
+        raise error
+
+    def refuse_repeated_header(self, name: str, header: str, remote: str | None) -> NoReturn:
+        """Audits and raises the refusal (400) of a request that sent a header the checks
+        read twice: which of the two the sender meant is ambiguous, and reading the first
+        silently let a wrong second secret, id or content type through."""
+        detail = f"header {header} sent twice; send it once"
+        error = InvalidInput(detail, [FieldError(header, detail, "repeated")])
+        entry = self._known(name)
+        hashed = payload_hash(b"")
+        try:
+            self._enabled(entry, name, hashed, 0, remote, self.clock())
+        except _Refused as disabled:
+            self._record(disabled)
+            raise disabled.error from None
+        refused = self._refused(
+            error, name, Verification.NOT_CHECKED, hashed, 0, remote, self.clock()
+        )
+        refused.rejected = replace(refused.rejected, problem="header-repeated")
         self._record(refused)
         raise error
 
