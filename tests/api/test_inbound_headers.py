@@ -52,3 +52,19 @@ def test_several_signatures_in_one_header_are_fine(app: HubApp, bare_hub: Hub, s
     raw = [(k.encode(), v.encode()) for k, v in given.items()]
     status, _, body, _ = raw_post(app, "/inbound/shop", raw, [BODY])
     assert status == 202, body
+
+
+def test_an_empty_idempotency_key_counts_as_absent(app: HubApp, bare_hub: Hub) -> None:
+    """Documented choice: the body's hash is the message id, so a resend is a duplicate."""
+    _, plain = bare_hub.inbound.add_source({"name": "erp", "scheme": "shared-secret"})
+    assert plain is not None
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"x-webhook-secret", plain.encode()),
+        (b"idempotency-key", b""),
+    ]
+    first, _, _, _ = raw_post(app, "/inbound/erp", raw, [BODY])
+    again, _, body, _ = raw_post(app, "/inbound/erp", raw, [BODY])
+    assert (first, again) == (202, 200), body
+    rows = audited(bare_hub)
+    assert rows[0].message_id and rows[0].message_id == rows[1].message_id
