@@ -389,3 +389,14 @@ def test_the_loop_leaves_checkpoints_to_a_thread(
     assert asyncio.run(send()) == 0
     assert len(ran) == 1 and ran[0] != threading.current_thread().name
     assert count(engine, outbox) == 5
+
+
+def test_audit_ids_are_never_reused_after_pruning(inbox: SqlInbox, engine: Engine) -> None:
+    """SQLite reuses the largest rowid after a delete unless AUTOINCREMENT: a refusal would
+    then point at another message."""
+    from sqlalchemy import delete
+
+    first = inbox.reject(rejected())
+    with engine.begin() as conn:
+        conn.execute(delete(inbound_messages))
+    assert inbox.reject(rejected()) > first

@@ -515,11 +515,13 @@ inbound_messages = Table(
     Column("body", Text),  # accepted messages only
     Column("event_id", String(40)),  # the outbox event it became
     Column("duplicate_of", BigId),
-    Index(None, "source", "received_at"),
-    Index(None, "event_type", "received_at"),
-    Index(None, "key"),
-    Index(None, "received_at"),
-    Index(None, "event_id"),
+    # The audit lists newest first (ORDER BY id DESC) filtered by source, type or key: these
+    # end in id so that the order comes from the index, not a sort of every matching row.
+    Index(None, "source", "id"),
+    Index(None, "event_type", "id"),
+    Index(None, "key", "id"),
+    Index(None, "received_at"),  # pruning by age
+    Index(None, "event_id"),  # a message by its event (refusals, fates)
     Index(
         "uq_inbound_messages_accepted",
         "source",
@@ -528,6 +530,7 @@ inbound_messages = Table(
         sqlite_where=text("outcome = 'accepted'"),
         postgresql_where=text("outcome = 'accepted'"),
     ),
+    sqlite_autoincrement=True,  # ids never reused after pruning (refusals point at them)
 )
 
 # Items of an inbound feed that the catalog refused (inbound.feeds): kept with the reason and
@@ -547,6 +550,7 @@ inbound_refusals = Table(
     Column("resolved_at", UtcDateTime),
     UniqueConstraint("event_id", "item_index"),
     Index(None, "source", "resolved_at", "id"),
+    sqlite_autoincrement=True,
 )
 
 # Broker destinations (brokers): a RabbitMQ exchange fed by the delivery pipeline through its

@@ -60,11 +60,12 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(40), nullable=True),
         sa.Column("duplicate_of", BIG_ID, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_inbound_messages"),
+        sqlite_autoincrement=True,
     )
     for columns in (
-        ["source", "received_at"],
-        ["event_type", "received_at"],
-        ["key"],
+        ["source", "id"],
+        ["event_type", "id"],
+        ["key", "id"],
         ["received_at"],
         ["event_id"],
     ):
@@ -93,6 +94,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "event_id", "item_index", name="uq_inbound_refusals_event_id_item_index"
         ),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "ix_inbound_refusals_source_resolved_at_id",
