@@ -50,7 +50,8 @@ from pimhub.inbound.messages import (
 )
 from pimhub.inbound.ports import Inbox, SourceRepository
 from pimhub.inbound.source_cache import LoadedSource, SourceCache
-from pimhub.inbound.sources import Scheme, SourceSpec, StoredSource, parse_source
+from pimhub.inbound.source_parser import parse_source
+from pimhub.inbound.sources import Scheme, SourceSpec, StoredSource
 from pimhub.inbound.validation import validate
 
 log = structlog.get_logger("pimhub.inbound")

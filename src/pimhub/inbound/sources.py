@@ -201,12 +201,3 @@ class SourceSecrets:
     sealed: str | None
     previous_sealed: str | None
     previous_until: datetime | None
-
-
-def parse_source(body: Any, base: SourceSpec | None = None) -> SourceSpec:
-    """Deprecated: use pimhub.inbound.source_parser.parse_source. Kept only until
-    inbound/service.py imports it from there; then this (the last import of source_parser
-    here, an import cycle) goes."""
-    from pimhub.inbound.source_parser import parse_source as parse
-
-    return parse(body, base)
