@@ -2,65 +2,50 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
 
+from pimhub.storage.column_types import (
+    AssetPath as AssetPath,
+)
+from pimhub.storage.column_types import (
+    BigId as BigId,
+)
+from pimhub.storage.column_types import (
+    Json as Json,
+)
+from pimhub.storage.column_types import (
+    UtcDateTime as UtcDateTime,
+)
+from pimhub.storage.column_types import (
+    metadata as metadata,
+)
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-Json = JSON().with_variant(JSONB(), "postgresql")
-# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for event tables.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-# Asset paths compare byte by byte on every database: folder listings scan the range
-# folder + "/" .. folder + "0" of the path index, which only holds in that order (ICU or
-# glibc collations put "/Products/" or "/products~/" inside it). SQLite compares bytes.
-AssetPath = String(1024).with_variant(String(1024, collation="C"), "postgresql")
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+# Inbound and broker tables live in their own module on the same metadata; re-exported so
+# that every table of the schema is found here.
+from pimhub.storage.inbound_tables import (
+    brokers as brokers,
+)
+from pimhub.storage.inbound_tables import (
+    inbound_messages as inbound_messages,
+)
+from pimhub.storage.inbound_tables import (
+    inbound_refusals as inbound_refusals,
+)
+from pimhub.storage.inbound_tables import (
+    inbound_sources as inbound_sources,
 )
 
 class_definitions = Table(
@@ -472,103 +457,3 @@ def owned_by_tables_py(name: str | None, type_: str) -> bool:
     """False for the search index's tables (and FTS5's shadow tables), which the search
     package creates with dialect-specific DDL outside this metadata."""
     return not (type_ == "table" and name is not None and name.startswith("search_"))
-
-
-# Systems that send events to the hub at /inbound/{name} (inbound.sources): how they prove who
-# they are, how to read a message's id, type and key, and what to validate and apply.
-inbound_sources = Table(
-    "inbound_sources",
-    metadata,
-    Column("name", String(30), primary_key=True),
-    Column("scheme", String(24), nullable=False),
-    Column("config", Json, nullable=False),
-    Column("enabled", Boolean, nullable=False),
-    # Encrypted (events.secret_box); NULL for the api-key scheme. The previous secret is still
-    # accepted until previous_secret_until, so a sender can switch without refused messages.
-    Column("secret", Text),
-    Column("previous_secret", Text),
-    Column("previous_secret_until", UtcDateTime),
-    Column("version", Integer, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-)
-
-# Every request to /inbound/{source}, accepted or not: the audit. An accepted message keeps its
-# body and the outbox event it became; the partial unique index is the de-duplication by the
-# sender's message id (kept while accepted rows are, at least the source's dedupe window).
-inbound_messages = Table(
-    "inbound_messages",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("source", String(30), nullable=False),
-    Column("message_id", String(255)),
-    Column("event_type", String(40)),
-    Column("key", String(255)),
-    Column("received_at", UtcDateTime, nullable=False),
-    Column("verification", String(16), nullable=False),  # passed | failed | not-checked
-    Column("outcome", String(16), nullable=False),  # accepted | duplicate | rejected
-    Column("reason", Text),  # why it was rejected (the problem's detail)
-    Column("problem", String(40)),  # the rejection's stable code
-    Column("payload_hash", String(64), nullable=False),  # SHA-256 of the body as received
-    Column("size", Integer, nullable=False),
-    Column("remote", String(64)),
-    Column("body", Text),  # accepted messages only
-    Column("event_id", String(40)),  # the outbox event it became
-    Column("duplicate_of", BigId),
-    # The audit lists newest first (ORDER BY id DESC) filtered by source, type or key: these
-    # end in id so that the order comes from the index, not a sort of every matching row.
-    Index(None, "source", "id"),
-    Index(None, "event_type", "id"),
-    Index(None, "key", "id"),
-    Index(None, "received_at"),  # pruning by age
-    Index(None, "event_id"),  # a message by its event (refusals, fates)
-    Index(
-        "uq_inbound_messages_accepted",
-        "source",
-        "message_id",
-        unique=True,
-        sqlite_where=text("outcome = 'accepted'"),
-        postgresql_where=text("outcome = 'accepted'"),
-    ),
-    sqlite_autoincrement=True,  # ids never reused after pruning (refusals point at them)
-)
-
-# Items of an inbound feed that the catalog refused (inbound.feeds): kept with the reason and
-# the item itself, so they can be applied again after a fix.
-inbound_refusals = Table(
-    "inbound_refusals",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("source", String(30), nullable=False),
-    Column("message", BigId, nullable=False),  # inbound_messages.id
-    Column("event_id", String(40), nullable=False),
-    Column("item_index", Integer, nullable=False),
-    Column("key", String(255)),
-    Column("errors", Json, nullable=False),  # [{field, code, message}]
-    Column("item", Json, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("resolved_at", UtcDateTime),
-    UniqueConstraint("event_id", "item_index"),
-    Index(None, "source", "resolved_at", "id"),
-    sqlite_autoincrement=True,
-)
-
-# Broker destinations (brokers): a RabbitMQ exchange fed by the delivery pipeline through its
-# own webhook_endpoints row (kind 'rabbitmq'), written together as connectors are.
-brokers = Table(
-    "brokers",
-    metadata,
-    Column("name", String(30), primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column(
-        "endpoint_id",
-        Integer,
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
-        nullable=False,
-        unique=True,
-    ),
-    Column("config", Json, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-)

@@ -101,6 +101,7 @@ def upgrade() -> None:
         "inbound_refusals",
         ["source", "resolved_at", "id"],
     )
+    op.create_index("ix_inbound_refusals_message_id", "inbound_refusals", ["message", "id"])
     op.create_table(
         "brokers",
         sa.Column("name", sa.String(30), nullable=False),
