@@ -110,7 +110,7 @@ def extract_items(feed: Feed, payload: Any) -> list[Any] | FieldError:
         return FieldError(
             "apply.items",
             f"'{feed.spec.items}' gives more than {limit} bytes of items from this message"
-            " (at most 4 times the message's size)",
+            " (at most 4 times the message's size, and never less than 1 MiB)",
             "items-too-large",
         )
     except JMESPathError as exc:
