@@ -53,3 +53,10 @@ class MessageNotFound(NotFound):
 class RefusalNotFound(NotFound):
     code = "refusal-not-found"
     title = "Refused feed item not found"
+
+
+class StoreBusy(Unavailable):
+    """Writes of this message kept losing races after every in-process retry: 503 with
+    Retry-After, never 409, which a sender reads as "drop the message"."""
+
+    retry_after = 2
