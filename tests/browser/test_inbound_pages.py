@@ -91,3 +91,10 @@ def test_an_integrator_adds_a_source_reads_its_audit_and_adds_a_broker(
     page.goto(site.admin("/brokers"))
     assert_accessible(page)
     assert not violations, violations
+    # The site is shared by the package's tests: a broker left subscribed to every catalog
+    # event would add its deliveries to theirs.
+    removed = httpx.delete(
+        f"{site.base}/api/v1/brokers/mq{tag}",
+        headers={"Authorization": f"Bearer {site.api_key}"},
+    )
+    assert removed.status_code == 204, removed.text
