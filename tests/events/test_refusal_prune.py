@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from pimhub.bootstrap import Hub, build_worker
 from pimhub.storage.inbound_refusals import SqlRefusalStore
@@ -80,9 +83,20 @@ def test_parallel_prunes_and_records(bare_hub: Hub) -> None:
     assert listed(store) == []
 
 
-def test_the_worker_start_up_line_names_the_inbound_retention(bare_hub: Hub) -> None:
-    from structlog.testing import capture_logs
+def test_the_worker_start_up_line_names_the_inbound_retention(
+    bare_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker's logger is replaced rather than captured: structlog's capture_logs misses a
+    # logger that an earlier test in the session already bound (cache_logger_on_first_use).
+    from pimhub.events import worker as worker_module
 
+    lines: list[dict[str, Any]] = []
+
+    class Log:
+        def __getattr__(self, level: str) -> Any:
+            return lambda event, *args, **kw: lines.append({"event": event, **kw})
+
+    monkeypatch.setattr(worker_module, "log", Log())
     bare_hub.settings = bare_hub.settings.model_copy(update={"inbound_log_retention_days": 3})
     worker = build_worker(bare_hub)
 
@@ -91,7 +105,6 @@ def test_the_worker_start_up_line_names_the_inbound_retention(bare_hub: Hub) -> 
         stop.set()
         await worker.run(stop)
 
-    with capture_logs() as logs:
-        asyncio.run(run())
-    [started] = [e for e in logs if e["event"] == "worker.started"]
+    asyncio.run(run())
+    [started] = [e for e in lines if e["event"] == "worker.started"]
     assert started["inbound_retention_days"] == 3
