@@ -28,6 +28,7 @@ from pimhub.storage.tables import metadata
 
 POSTGRES_ENV = "PIMHUB_TEST_POSTGRES_URL"
 AMQP_ENV = "PIMHUB_TEST_AMQP_URL"
+REDIS_ENV = "PIMHUB_TEST_REDIS_URL"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +66,12 @@ def amqp_url(request: pytest.FixtureRequest) -> str:
     return require_service(
         request.config, AMQP_ENV, "RabbitMQ", "amqp://guest:guest@127.0.0.1:5672/"
     )
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The Redis that shared rate-limit buckets live in."""
+    return require_service(request.config, REDIS_ENV, "Redis", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -162,6 +162,88 @@ class Settings(BaseSettings):
     )
     password_time_cost: int = Field(3, ge=1, description="argon2id passes over that memory")
 
+    # Limits at the edge (api/guard.py, access/rate_limits.py, docs/security.md).
+    rate_limit_per_key: str = Field(
+        "1200/minute",
+        pattern=r"^(off|[1-9][0-9]{0,8}/(second|minute|hour))$",
+        description="Requests each API key, OIDC subject or admin user may make (a token "
+        "bucket of that size, refilled at that rate); a key's own rate_limit wins; off: none",
+    )
+    rate_limit_per_address: str = Field(
+        "3000/minute",
+        pattern=r"^(off|[1-9][0-9]{0,8}/(second|minute|hour))$",
+        description="Requests each client address may make, signed in or not; off: none",
+    )
+    rate_limit_store: Literal["auto", "memory", "database", "redis"] = Field(
+        "auto",
+        description="Where the buckets live: auto is redis when redis_url is set, the "
+        "database on PostgreSQL (shared by every process) and memory on SQLite",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for shared rate-limit buckets, e.g. redis://127.0.0.1:6379/0"
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For / X-Forwarded-Proto are trusted for the "
+        "client address and scheme (comma-separated addresses or CIDRs, * for any)",
+    )
+    max_body_bytes: int = Field(
+        16 << 20,
+        ge=1024,
+        description="Largest JSON request body in bytes (413 above); imports, assets and "
+        "inbound sources have their own limits",
+    )
+    graphql_max_body_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest GraphQL request body in bytes (413 above)"
+    )
+    hsts_seconds: int = Field(
+        0,
+        ge=0,
+        description="Strict-Transport-Security max-age sent on HTTPS responses (0: not sent); "
+        "set it once TLS is in place, e.g. 31536000",
+    )
+
+    # API key lifecycle and the audit log (access/service.py, access/audit.py).
+    key_rotation_overlap_hours: float = Field(
+        24.0, ge=0, description="How long a rotated key's previous secret stays valid"
+    )
+    key_expiry_warning_days: float = Field(
+        14.0, ge=0, description="Warn (list, header, metrics, check) this long before expiry"
+    )
+    audit_log_retention_days: float = Field(
+        365.0, gt=0, description="Audit log entries older than this are pruned by the worker"
+    )
+
+    # Enterprise sign-in: OAuth 2.0 / OIDC bearer tokens beside API keys (access/oidc.py).
+    oidc_issuer: str | None = Field(
+        None, description="Issuer whose JWTs are accepted (the iss claim); unset: OIDC is off"
+    )
+    oidc_audience: str | None = Field(None, description="Required aud claim of a token")
+    oidc_jwks_url: str | None = Field(
+        None,
+        description="Where the issuer's signing keys are; default: jwks_uri of the issuer's "
+        "/.well-known/openid-configuration",
+    )
+    oidc_algorithms: list[str] = Field(
+        ["RS256", "ES256"], description="Signature algorithms accepted (never none or HS*)"
+    )
+    oidc_leeway_seconds: float = Field(
+        60.0, ge=0, le=600, description="Clock skew allowed on exp, nbf and iat"
+    )
+    oidc_scope_claims: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="Hub scopes granted by claim values, as JSON: "
+        '{"groups": {"pim-admins": ["admin"], "pim-readers": ["read"]}}',
+    )
+    oidc_name_claim: str = Field(
+        "preferred_username", description="Claim naming the caller in logs and the audit log"
+    )
+
+    # Several processes (docs/operations.md).
+    workers: int = Field(
+        1, ge=1, le=64, description="HTTP worker processes of `pimhub serve` (PostgreSQL)"
+    )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

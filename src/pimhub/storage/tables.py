@@ -35,6 +35,12 @@ from pimhub.storage.column_types import (
 
 # Inbound and broker tables live in their own module on the same metadata; re-exported so
 # that every table of the schema is found here.
+from pimhub.storage.hardening_tables import (
+    audit_log as audit_log,
+)
+from pimhub.storage.hardening_tables import (
+    rate_limits as rate_limits,
+)
 from pimhub.storage.inbound_tables import (
     brokers as brokers,
 )
@@ -185,6 +191,14 @@ api_keys = Table(
     Column("expires_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
     Column("description", Text),
+    # A rotation keeps the key id and scopes; the previous secret stays valid until
+    # previous_valid_until, so clients switch without refused requests.
+    Column("previous_secret_hash", String(64)),
+    Column("previous_valid_until", UtcDateTime),
+    Column("rotated_at", UtcDateTime),
+    # CIDR networks the key may be used from (None: anywhere) and its own rate ("N/minute").
+    Column("allowed_networks", Json),
+    Column("rate_limit", String(32)),
 )
 
 users = Table(
