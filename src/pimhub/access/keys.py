@@ -60,6 +60,13 @@ class ApiKey:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     description: str | None = None
+    # CIDR networks the key may be used from (empty: anywhere), checked by api/guard.py.
+    allowed_networks: tuple[str, ...] = ()
+    # The key's own rate ("N/minute"), else settings.rate_limit_per_key.
+    rate_limit: str | None = None
+    rotated_at: datetime | None = None
+    # Until when the secret before the last rotation is still accepted.
+    previous_valid_until: datetime | None = None
 
     def allows(self, action: Action, class_name: str | None = None) -> bool:
         """Whether this key may do `action` on `class_name` (None: on every class)."""

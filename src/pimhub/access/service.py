@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from pimhub.access.audit import Auditor
 from pimhub.access.keys import (
     ENVIRONMENTS,
     ApiKey,
@@ -32,10 +33,26 @@ class ApiKeyRepository(Protocol):
     def touch(self, key_id: str, at: datetime) -> None: ...
 
 
+class TokenVerifier(Protocol):
+    """Checks a bearer token that is not an API key (an OIDC JWT, access/oidc.py): the
+    principal it stands for, with the scopes its claims map to, or Unauthorized."""
+
+    def verify(self, token: str) -> ApiKey: ...
+
+
 class AccessService:
-    def __init__(self, keys: ApiKeyRepository, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        keys: ApiKeyRepository,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        tokens: TokenVerifier | None = None,
+        audit: Auditor | None = None,
+    ) -> None:
         self.keys = keys
         self.clock = clock
+        self.tokens = tokens
+        self.audit = audit
         self._touched: dict[str, datetime] = {}
 
     def create(
@@ -98,6 +115,8 @@ class AccessService:
                 "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
             )
         parts = split_key(token.strip())
+        if parts is None and self.tokens is not None and token.count(".") == 2:
+            return self.tokens.verify(token.strip())
         found = self.keys.find(parts[0]) if parts else None
         # Compare even when nothing was found, so timing does not tell which ids exist.
         matches = secret_matches(parts[1] if parts else token, found[1] if found else _DUMMY_HASH)
