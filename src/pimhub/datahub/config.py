@@ -13,10 +13,14 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from pimhub.catalog import units
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidInput
-from pimhub.catalog.fields import FieldDefinition, FieldType
+from pimhub.datahub.formats import FieldFormat as FieldFormat
+from pimhub.datahub.formats import Shape as Shape
+from pimhub.datahub.formats import format_problems as format_problems
+from pimhub.datahub.formats import parse_formats
+from pimhub.datahub.limits import Limits as Limits
+from pimhub.datahub.limits import parse_limits
 
 CONFIG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 ALL_FIELDS = "*"
@@ -32,86 +36,6 @@ class Operation(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Per-configuration guards against expensive queries. Cost: every object-returning
-    field costs the number of objects it can return (a listing its `first`, a relation
-    inside that listing as much again)."""
-
-    max_depth: int = 10
-    max_aliases: int = 30
-    max_page_size: int = 100
-    max_tokens: int = 2000
-    max_cost: int = 5000
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "maxDepth": self.max_depth,
-            "maxAliases": self.max_aliases,
-            "maxPageSize": self.max_page_size,
-            "maxTokens": self.max_tokens,
-            "maxCost": self.max_cost,
-        }
-
-
-_LIMIT_KEYS = {
-    "maxDepth": ("max_depth", 1, 50),
-    "maxAliases": ("max_aliases", 0, 1000),
-    "maxPageSize": ("max_page_size", 1, 1000),
-    "maxTokens": ("max_tokens", 50, 100_000),
-    "maxCost": ("max_cost", 1, 10_000_000),
-}
-
-
-class Shape(StrEnum):
-    """How a field answers instead of its own type, for clients written for Pimcore."""
-
-    NUMBER = "number"  # a money field as Pimcore's plain number: the amount in one currency
-    QUANTITY_VALUE = "quantityValue"  # a quantity as Pimcore's QuantityValue {value unit {...}}
-
-
-# The field type each shape applies to.
-_SHAPE_TYPES = {Shape.NUMBER: FieldType.MONEY, Shape.QUANTITY_VALUE: FieldType.QUANTITY}
-_FORMAT_KEYS = {Shape.NUMBER: {"as", "currency"}, Shape.QUANTITY_VALUE: {"as", "unit"}}
-
-
-@dataclass(frozen=True, slots=True)
-class FieldFormat:
-    """One field's shape in this configuration's answers (reads only; writes keep the
-    field's own input type): `{as: number, currency: EUR}` or `{as: quantityValue}`."""
-
-    field: str
-    shape: Shape
-    currency: str | None = None  # number: that currency's amount (default: the field's first)
-    unit: str | None = None  # quantityValue: converted to this unit (default: as stored)
-
-    def applies_to(self, f: FieldDefinition) -> bool:
-        """Whether the field still has the type this shape is for (classes change)."""
-        return f.type == _SHAPE_TYPES[self.shape]
-
-    def fits(self, f: FieldDefinition) -> bool:
-        """Whether the field still has the type, the currency and the unit's family this
-        format asks for (classes change after the configuration was saved)."""
-        if not self.applies_to(f):
-            return False
-        if self.currency is not None and f.currencies and self.currency not in f.currencies:
-            return False
-        if self.unit is not None:
-            try:
-                units.unit_code(f.family or "", self.unit)
-            except units.UnitError:
-                return False
-        return True
-
-    def to_dict(self) -> dict[str, str]:
-        out = {"as": self.shape.value}
-        if self.currency is not None:
-            out["currency"] = self.currency
-        if self.unit is not None:
-            out["unit"] = self.unit
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +139,7 @@ def parse_datahub_config(
     if description is not None and not isinstance(description, str):
         errors.append(FieldError("description", "must be a string"))
     classes = _parse_classes(raw.get("classes"), definitions, errors)
-    limits = _parse_limits(raw.get("limits"), errors)
+    limits = parse_limits(raw.get("limits"), errors)
     if errors:
         label = name if isinstance(name, str) else ""
         raise InvalidDatahubConfig(
@@ -258,7 +182,7 @@ def _parse_classes(
         )
         fields = _parse_fields(spec.get("fields", ALL_FIELDS), definition, path, errors)
         operations = _parse_operations(spec.get("operations", ["read"]), path, errors)
-        formats = _parse_formats(spec.get("formats"), definition, fields, path, errors)
+        formats = parse_formats(spec.get("formats"), definition, fields, path, errors)
         parsed.append(ExposedClass(class_name, fields, operations, formats))
     if definitions is not None:
         _check_relation_targets(parsed, definitions, errors)
@@ -304,98 +228,6 @@ def _parse_fields(
     return tuple(dict.fromkeys(raw))
 
 
-def _parse_formats(
-    raw: Any,
-    definition: ClassDefinition | None,
-    fields: tuple[str, ...] | None,
-    path: str,
-    errors: list[FieldError],
-) -> tuple[FieldFormat, ...]:
-    """`formats: {price: {as: number, currency: EUR}, weight: {as: quantityValue}}`."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, Mapping):
-        errors.append(FieldError(f"{path}.formats", "must map field names to {as: ...}"))
-        return ()
-    out: list[FieldFormat] = []
-    for name, spec in raw.items():
-        here = f"{path}.formats.{name}"
-        parsed = _parse_format(str(name), spec, here, errors)
-        if parsed is None:
-            continue
-        if definition is not None and not _format_fits(parsed, definition, fields, here, errors):
-            continue
-        out.append(parsed)
-    return tuple(out)
-
-
-def _parse_format(name: str, spec: Any, here: str, errors: list[FieldError]) -> FieldFormat | None:
-    shapes = ", ".join(s.value for s in Shape)
-    shape_name = spec.get("as") if isinstance(spec, Mapping) else None
-    if not isinstance(shape_name, str) or shape_name not in set(Shape):
-        errors.append(FieldError(f"{here}.as", f"must be one of: {shapes}"))
-        return None
-    shape = Shape(spec["as"])
-    unknown = sorted(set(map(str, spec)) - _FORMAT_KEYS[shape])
-    errors.extend(
-        FieldError(f"{here}.{k}", f"unknown attribute for as: {shape.value}") for k in unknown
-    )
-    option = "currency" if shape == Shape.NUMBER else "unit"
-    value = spec.get(option)
-    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 20):
-        errors.append(FieldError(f"{here}.{option}", "must be a short string"))
-        return None
-    if unknown:
-        return None
-    if shape == Shape.NUMBER:
-        return FieldFormat(name, shape, currency=value)
-    return FieldFormat(name, shape, unit=value)
-
-
-def _format_fits(
-    fmt: FieldFormat,
-    definition: ClassDefinition,
-    fields: tuple[str, ...] | None,
-    here: str,
-    errors: list[FieldError],
-) -> bool:
-    """Whether `fmt` names an exposed field of the type its shape is for, and options that
-    field has; otherwise an error with its path."""
-    f = definition.field(fmt.field)
-    if f is None:
-        errors.append(FieldError(here, f"{definition.name} has no field '{fmt.field}'"))
-        return False
-    if fields is not None and fmt.field not in fields:
-        errors.append(FieldError(here, f"'{fmt.field}' is not among this class's fields"))
-        return False
-    if not fmt.applies_to(f):
-        wanted = _SHAPE_TYPES[fmt.shape].value
-        errors.append(
-            FieldError(
-                f"{here}.as",
-                f"as: {fmt.shape.value} applies to {wanted} fields; "
-                f"'{f.name}' is a {f.type.value} field",
-            )
-        )
-        return False
-    if fmt.currency is not None and f.currencies and fmt.currency not in f.currencies:
-        errors.append(
-            FieldError(
-                f"{here}.currency",
-                f"'{f.name}' holds {', '.join(f.currencies)}, not {fmt.currency}",
-            )
-        )
-        return False
-    if fmt.unit is not None:
-        assert f.family is not None
-        try:
-            units.unit_code(f.family, fmt.unit)
-        except units.UnitError as exc:
-            errors.append(FieldError(f"{here}.unit", str(exc)))
-            return False
-    return True
-
-
 def listed_field_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
     """The fields `config` lists for `definition`'s class that the class no longer has, each
     at `datahub.<configuration>.classes.<Class>.fields[<i>]`, naming the configuration."""
@@ -422,23 +254,6 @@ def exposure_problems(config: DatahubConfig, class_name: str) -> list[FieldError
         )
         for exposed in config.classes
         if exposed.name == class_name
-    ]
-
-
-def format_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
-    """What of `config`'s formats for `definition`'s class would no longer fit it: a field
-    gone or of another type, a currency or unit it no longer has. Each problem's path starts
-    with `datahub.<configuration>.` and its message names the configuration."""
-    errors: list[FieldError] = []
-    for exposed in config.classes:
-        if exposed.name != definition.name:
-            continue
-        for fmt in exposed.formats:
-            here = f"datahub.{config.name}.classes.{exposed.name}.formats.{fmt.field}"
-            _format_fits(fmt, definition, exposed.fields, here, errors)
-    return [
-        FieldError(e.field, f"datahub configuration '{config.name}': {e.message}", e.code)
-        for e in errors
     ]
 
 
@@ -480,25 +295,3 @@ def _check_relation_targets(
                         f"does not expose; expose {f.target} or leave '{field_name}' out",
                     )
                 )
-
-
-def _parse_limits(raw: Any, errors: list[FieldError]) -> Limits:
-    if raw is None:
-        return Limits()
-    if not isinstance(raw, Mapping):
-        errors.append(FieldError("limits", "must be an object"))
-        return Limits()
-    values: dict[str, int] = {}
-    for key, value in raw.items():
-        spec = _LIMIT_KEYS.get(key)
-        if spec is None:
-            errors.append(
-                FieldError(f"limits.{key}", f"unknown limit; use {', '.join(_LIMIT_KEYS)}")
-            )
-            continue
-        attr, low, high = spec
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            errors.append(FieldError(f"limits.{key}", f"must be a whole number {low}..{high}"))
-            continue
-        values[attr] = value
-    return Limits(**values)
