@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -100,6 +101,29 @@ class ApiKey:
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
+    def expiry_warning(self, now: datetime, window: timedelta) -> str | None:
+        """`expires in 3d` (or 5h, 12m) when an active key expires within `window`."""
+        if not self.is_active(now) or self.expires_at is None or window <= timedelta(0):
+            return None
+        left = self.expires_at - now
+        if left > window:
+            return None
+        seconds = int(left.total_seconds())
+        if seconds >= 86400:
+            return f"expires in {seconds // 86400}d"
+        if seconds >= 3600:
+            return f"expires in {seconds // 3600}h"
+        return f"expires in {max(seconds // 60, 1)}m"
+
+    def status(self, now: datetime, window: timedelta = timedelta(0)) -> str:
+        """What the API does with the key now: revoked, expired, active, or (still active)
+        `expires in ...` within the warning window."""
+        if self.revoked_at:
+            return "revoked"
+        if not self.is_active(now):
+            return "expired"
+        return self.expiry_warning(now, window) or "active"
+
     def to_dict(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
@@ -114,6 +138,10 @@ class ApiKey:
             "expiresAt": iso(self.expires_at),
             "revokedAt": iso(self.revoked_at),
             "description": self.description,
+            "allowedNetworks": list(self.allowed_networks),
+            "rateLimit": self.rate_limit,
+            "rotatedAt": iso(self.rotated_at),
+            "previousValidUntil": iso(self.previous_valid_until),
         }
 
 
@@ -142,9 +170,37 @@ def parse_scopes(raw: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(scopes))
 
 
-def new_secret() -> tuple[str, str, str]:
-    """A fresh key: (key id, the full key to hand out once, the hash to store)."""
-    key_id = secrets.token_hex(6)
+MAX_NETWORKS = 100
+
+
+def parse_networks(raw: Sequence[str], field: str = "allowed_networks") -> tuple[str, ...]:
+    """CIDR networks (or single addresses, as /32 or /128) in their normal form. A network
+    with host bits set (10.0.0.5/24) is refused rather than widened silently."""
+    networks: list[str] = []
+    bad: list[str] = []
+    errors: list[FieldError] = []
+    for item in (s.strip() for chunk in raw for s in chunk.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=True)))
+        except ValueError as exc:
+            bad.append(item[:64])
+            errors.append(FieldError(field, f"'{item[:64]}' is not a CIDR network: {exc}"))
+    if errors:
+        raise InvalidInput(f"not a CIDR network: {', '.join(bad[:5])}", errors)
+    if len(networks) > MAX_NETWORKS:
+        raise InvalidInput(
+            f"a key allows at most {MAX_NETWORKS} networks",
+            [FieldError(field, f"{len(networks)} given")],
+        )
+    return tuple(dict.fromkeys(networks))
+
+
+def new_secret(key_id: str | None = None) -> tuple[str, str, str]:
+    """A fresh key: (key id, the full key to hand out once, the hash to store). With
+    `key_id`, a new secret for that key (a rotation)."""
+    key_id = key_id or secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     return key_id, f"{KEY_PREFIX}_{key_id}_{secret}", hash_secret(secret)
 
