@@ -55,6 +55,8 @@ COMMANDS: dict[str, Lazy] = {
     "demo": Lazy(
         "server", "Initialize SQLite, load a demo catalog, print a key, serve.", "register"
     ),
+    "check": Lazy("check", "Check settings and database for production readiness.", "register"),
+    "secret-key": Lazy("check", "Back up the secret key that encrypts secrets.", "register"),
     "import": Lazy("transfer", "Import a file (CSV, JSONL, JSON, XML, XLSX).", "register"),
     "export": Lazy("transfer", "Export objects of a class.", "register"),
     "import-profiles": Lazy("transfer", "Scheduled imports.", "register"),

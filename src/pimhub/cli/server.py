@@ -11,13 +11,13 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from pimhub.catalog.errors import ObjectNotFound
-from pimhub.cli.common import console, handles_errors, open_hub
+from pimhub.cli.common import console, fail, handles_errors, open_hub
 from pimhub.demo_catalog import generate, upload_images
 
 if TYPE_CHECKING:
@@ -41,28 +41,70 @@ def initialize(hub: Hub) -> list[str]:
     return done
 
 
-def run_server(hub: Hub, host: str | None, port: int | None, *, with_worker: bool = False) -> None:
+def run_server(
+    hub: Hub,
+    host: str | None,
+    port: int | None,
+    *,
+    with_worker: bool = False,
+    workers: int = 1,
+) -> None:
+    """Serve the API. With workers > 1, uvicorn runs that many processes on one socket, each
+    building its own hub from the environment (app_from_environment); PostgreSQL only."""
     import uvicorn
 
     from pimhub.api.app import create_app
     from pimhub.api.observability import configure_logging
     from pimhub.bootstrap import build_worker
 
+    if workers > 1 and hub.engine.dialect.name == "sqlite":
+        raise fail(
+            f"--workers {workers} needs PostgreSQL: SQLite takes one writer at a time, so "
+            "several processes would wait on each other's locks; serve with --workers 1, or "
+            "set PIMHUB_DATABASE_URL to a PostgreSQL database"
+        )
+    if workers > 1 and with_worker:
+        raise fail("the in-process webhook worker runs with one serve process only")
     configure_logging(hub.settings.log_level, hub.settings.log_json)
     hub.imports.recover()  # imports a previous server left running will not finish
-    app = create_app(hub, worker=build_worker(hub) if with_worker else None)
-    # Everything built so far lives as long as the server: out of the garbage collector's
-    # sight, its full collections no longer walk it (about 8% of the CPU of an inbound
-    # message under load, measured with perf).
-    gc.collect()
-    gc.freeze()
+    target: Any
+    if workers > 1:
+        target = f"{__name__}:app_from_environment"  # imported by each worker process
+        hub.close()
+    else:
+        target = create_app(hub, worker=build_worker(hub) if with_worker else None)
+        freeze_heap()
     uvicorn.run(
-        app,
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=host or hub.settings.host,
         port=port or hub.settings.port,
         access_log=False,
         log_level="warning",
     )
+
+
+def app_from_environment() -> Any:
+    """The API of one `serve --workers N` process: settings from the environment, as the
+    parent read them (a child process inherits its environment)."""
+    from pimhub.api.app import create_app
+    from pimhub.api.observability import configure_logging
+    from pimhub.bootstrap import bootstrap
+
+    hub = bootstrap()
+    configure_logging(hub.settings.log_level, hub.settings.log_json)
+    app = create_app(hub)
+    freeze_heap()
+    return app
+
+
+def freeze_heap() -> None:
+    # Everything built so far lives as long as the server: out of the garbage collector's
+    # sight, its full collections no longer walk it (about 8% of the CPU of an inbound
+    # message under load, measured with perf).
+    gc.collect()
+    gc.freeze()
 
 
 def register(app: typer.Typer) -> None:
@@ -80,9 +122,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handles_errors
-    def serve(host: HostOption = None, port: PortOption = None) -> None:
+    def serve(
+        host: HostOption = None,
+        port: PortOption = None,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                min=1, max=64, help="Processes serving one port (PostgreSQL; default from settings)"
+            ),
+        ] = None,
+    ) -> None:
         """Serve the API (the database must be initialized)."""
-        run_server(open_hub(), host, port)
+        hub = open_hub()
+        run_server(hub, host, port, workers=workers or hub.settings.workers)
 
     @app.command()
     @handles_errors
