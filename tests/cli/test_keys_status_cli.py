@@ -23,7 +23,7 @@ def test_an_expired_key_is_listed_as_expired(
     hub: Hub, monkeypatch: pytest.MonkeyPatch, command: tuple[str, str], scope: str
 ) -> None:
     expired, _ = hub.access.create("gone-by", [scope], environment="test", expires_in_days=1)
-    later, _ = hub.access.create("still-ok", [scope], environment="test", expires_in_days=1)
+    later, _ = hub.access.create("still-ok", [scope], environment="test", expires_in_days=30)
     revoked, _ = hub.access.create("taken-back", [scope], environment="test")
     hub.access.revoke(revoked.key_id)
     with hub.engine.begin() as conn:
