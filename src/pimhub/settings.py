@@ -238,6 +238,12 @@ class Settings(BaseSettings):
     oidc_name_claim: str = Field(
         "preferred_username", description="Claim naming the caller in logs and the audit log"
     )
+    oidc_jwks_cache_seconds: float = Field(
+        300.0, ge=10, le=86400, description="How long the issuer's key set is used before refetch"
+    )
+    oidc_fetch_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Timeout of one fetch of the discovery document or key set"
+    )
 
     # Several processes (docs/operations.md).
     workers: int = Field(
