@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from pimhub.access.audit import Auditor
-from pimhub.access.service import AccessService, TokenVerifier
+from pimhub.access.service import AccessService
 from pimhub.assets.filesystem import FilesystemBlobStore
 from pimhub.assets.ports import BlobStore
 from pimhub.assets.service import AssetLimits, AssetService
@@ -60,6 +61,9 @@ from pimhub.transfer.sources import SourceLimits
 from pimhub.users.passwords import Argon2Passwords
 from pimhub.users.service import UserService
 from pimhub.users.views import SavedViews
+
+if TYPE_CHECKING:
+    from pimhub.access.oidc import OidcVerifier
 
 
 @dataclass
@@ -224,9 +228,33 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
     )
 
 
-def oidc_verifier(settings: Settings) -> TokenVerifier | None:
-    """The OIDC bearer-token check when an issuer is configured (access/oidc.py)."""
-    return None
+def oidc_verifier(settings: Settings, *, prefetch: bool = True) -> OidcVerifier | None:
+    """The OIDC bearer-token check when an issuer is configured (access/oidc.py). With
+    `prefetch`, the issuer's keys are fetched at once on a background thread, so the first
+    token a server sees need not wait for them."""
+    if not settings.oidc_issuer:
+        return None
+    # Imported here: PyJWT and cryptography load only where OIDC is configured.
+    from pimhub.access.jwks import JwksCache
+    from pimhub.access.oidc import OidcConfig, OidcVerifier
+
+    keys = JwksCache(
+        issuer=settings.oidc_issuer,
+        jwks_url=settings.oidc_jwks_url,
+        ttl=settings.oidc_jwks_cache_seconds,
+        timeout=settings.oidc_fetch_timeout_seconds,
+    )
+    config = OidcConfig(
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        algorithms=tuple(settings.oidc_algorithms),
+        leeway_seconds=settings.oidc_leeway_seconds,
+        scope_claims=settings.oidc_scope_claims,
+        name_claim=settings.oidc_name_claim,
+    )
+    if prefetch:
+        keys.refresh_in_background()
+    return OidcVerifier(config, keys)
 
 
 def blob_store(settings: Settings) -> BlobStore:
