@@ -34,7 +34,7 @@ from tests.cli.test_cli import init
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
 GOOD_SECRET = "kT3v_9qLx2ZpR8mWcY4nB6hJ0sDfGa1E"
 HEAD = "0013"
-CLASSES = {"Product": {}, "Brand": {}, "Category": {}}
+CLASSES: dict[str, object] = {"Product": {}, "Brand": {}, "Category": {}}
 
 
 def snapshot(**changes: object) -> Snapshot:
@@ -175,11 +175,12 @@ def test_collect_reads_the_hub(hub: Hub, tmp_path: Path) -> None:
     snap = collect(hub)
     assert snap.revision == snap.head and snap.database == hub.engine.dialect.name
     found = run_checks(snap)
-    messages = {f.check: [] for f in found}
+    messages: dict[str, list[str]] = {f.check: [] for f in found}
     for f in found:
         messages[f.check].append(f.message)
-    assert messages["default-password"] == ["user admin still signs in with a default or demo "
-                                            "password"]  # fmt: skip
+    assert messages["default-password"] == [
+        "user admin still signs in with a default or demo password"
+    ]
     assert messages["graphql-introspection"] == [
         "datahub configuration open allows GraphQL introspection in production"
     ]
