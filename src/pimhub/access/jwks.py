@@ -80,6 +80,8 @@ class _State:
     attempted_at: float | None = None
     error: str | None = None
     jwks_url: str | None = None
+    # Monotonic time of the last refetch for a key id the set lacked.
+    unknown_refetch_at: float | None = None
     refreshing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -202,10 +204,12 @@ class JwksCache:
         found = _lookup(current, kid)
         if found is not None:
             return found
-        if not self._may_fetch():
+        if not self._may_fetch(unknown_kid=current is not None):
             if current is None:
                 raise KeysUnavailable(self._unavailable_detail())
             raise UnknownKeyId(kid, current.fetched_at)
+        if current is not None:
+            self._state.unknown_refetch_at = self._monotonic()
         if on_event_loop():
             self.refresh_in_background()
             raise KeysUnavailable(
@@ -281,13 +285,23 @@ class JwksCache:
         return jwks_uri
 
     def _stale(self) -> bool:
-        return self._monotonic() - self._fetched_mono >= self.ttl and self._may_fetch()
-
-    def _may_fetch(self) -> bool:
+        now = self._monotonic()
         attempted = self._state.attempted_at
-        # With no set at all every token fails, so retry sooner than for an unknown key id.
-        interval = self.refetch_interval if self._state.current else min(5.0, self.refetch_interval)
-        return attempted is None or self._monotonic() - attempted >= interval
+        # After a failed refresh the stale set is used a while longer before trying again.
+        return now - self._fetched_mono >= self.ttl and (
+            attempted is None or now - attempted >= min(self.refetch_interval, self.ttl)
+        )
+
+    def _may_fetch(self, *, unknown_kid: bool) -> bool:
+        """Whether a fetch may start now. A key id the set lacks refetches at most once per
+        refetch_interval (random key ids must not make the hub hammer the issuer); with no
+        set at all every token fails, so that retries after a few seconds."""
+        now = self._monotonic()
+        if unknown_kid:
+            last = self._state.unknown_refetch_at
+            return last is None or now - last >= self.refetch_interval
+        attempted = self._state.attempted_at
+        return attempted is None or now - attempted >= min(5.0, self.refetch_interval)
 
     def _unavailable_detail(self) -> str:
         error = self._state.error
