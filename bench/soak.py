@@ -39,6 +39,7 @@ import asyncio
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,7 @@ FLOOR_SECONDS = 5.0
 SAMPLE_EVERY = 60.0
 DRAIN_SECONDS = 300.0
 SECRET_KEY = "bench-secret-key-bench-secret-key"
+GENEROUS = "1000000/minute"
 CONNECTOR = "soak"
 WEBHOOK_TOOL = Path(__file__).resolve().with_name("webhook_throughput.py")
 IMPORT_MAPPING = """class: Product
@@ -427,6 +429,10 @@ def soak(seconds: float, database_url: str, workdir: Path) -> int:
         PIMHUB_SECRET_KEY=SECRET_KEY,
         PIMHUB_WEBHOOKS_ALLOW_PRIVATE="true",
         PIMHUB_LOG_LEVEL="WARNING",
+        # One client address and one key carry the whole load: limits far above it keep the
+        # limiter on the path without refusing anything.
+        PIMHUB_RATE_LIMIT_PER_KEY=GENEROUS,
+        PIMHUB_RATE_LIMIT_PER_ADDRESS=GENEROUS,
     )
     double = MagentoDouble(validate=False, bulk_delay=0.05, record_requests=False)
     receiver_port, floor_port, port = free_port(), free_port(), free_port()
@@ -530,6 +536,8 @@ def main() -> None:
     if args.floor:
         serve_floor(args.floor)
         return
+    # Stopped with SIGTERM, the clean-up below still stops serve, worker and the receiver.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     postgres = os.environ.get("PIMHUB_BENCH_POSTGRES_URL")
     with tempfile.TemporaryDirectory(prefix="pimhub-soak-") as tmp:
         workdir = Path(tmp)
