@@ -116,8 +116,9 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         engine, IndexLanguages(tuple(settings.languages), settings.default_language)
     )
     uow = SqlUnitOfWorkFactory(engine, index.writer)
-    classes = ClassService(uow)
-    datahub = DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now)
+    audit = Auditor(SqlAuditLog(engine), utc_now)
+    classes = ClassService(uow, audit=audit)
+    datahub = DatahubService(SqlDatahubConfigRepository(engine), classes.all, utc_now, audit=audit)
     classes.dependents.append(datahub.class_change_problems)
     graph_reads = SqlGraphReads(engine)
     catalog = CatalogService(
@@ -136,7 +137,6 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         writer=catalog.writer,
     )
     sealer = SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir)))
-    audit = Auditor(SqlAuditLog(engine), utc_now)
     access = AccessService(SqlApiKeyRepository(engine), tokens=oidc_verifier(settings), audit=audit)
     sources = SqlSourceRepository(engine)
     imports = ImportJobs(
@@ -164,6 +164,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             sealer,
             allow_private=settings.webhooks_allow_private,
             rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
+            audit=audit,
         ),
         units_of_work=uow,
         datahub=datahub,
@@ -196,6 +197,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             allow_private=settings.webhooks_allow_private,
             languages=settings.languages,
             assets=assets,  # the images the Magento connector sends
+            audit=audit,
         ),
         assets=assets,
         users=UserService(
@@ -206,6 +208,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             ),
             idle=timedelta(hours=settings.admin_session_idle_hours),
             absolute=timedelta(days=settings.admin_session_max_days),
+            audit=audit,
         ),
         saved_views=SavedViews(SqlSavedViewRepository(engine)),
         inbound=InboundService(
@@ -216,6 +219,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             clock=utc_now,
             rotation_overlap=timedelta(hours=settings.webhook_rotation_overlap_hours),
             committed=uow.committed,  # an in-process dispatcher delivers at once
+            audit=audit,
         ),
         feeds=FeedService(sources, SqlRefusalStore(engine), catalog, clock=utc_now),
         brokers=BrokerService(
@@ -223,6 +227,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             sealer,
             clock=utc_now,
             allow_private=settings.webhooks_allow_private,
+            audit=audit,
         ),
         audit=audit,
     )
@@ -358,4 +363,6 @@ def build_worker(hub: Hub, sender: WebhookSender | None = None) -> Worker:
         inbound=hub.inbound,
         inbound_retention=timedelta(days=hub.settings.inbound_log_retention_days),
         feeds=hub.feeds,
+        audit=hub.audit,
+        audit_retention=timedelta(days=hub.settings.audit_log_retention_days),
     )

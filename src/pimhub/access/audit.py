@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import structlog
+
+log = structlog.get_logger("pimhub.audit")
+
 SYSTEM_ACTOR = "system"
 _actor: ContextVar[str] = ContextVar("pimhub_actor", default=SYSTEM_ACTOR)
 
@@ -140,18 +144,28 @@ class Auditor:
         before: Mapping[str, Any] | None = None,
         after: Mapping[str, Any] | None = None,
     ) -> None:
-        self.log.add(
-            AuditEntry(
-                id=None,
-                at=self.clock(),
-                actor=current_actor(),
-                action=action,
-                target_type=target_type,
-                target=target,
-                before=redact(before),
-                after=redact(after),
-            )
+        """Called after the change committed: a failure to write the entry is logged as an
+        error and does not undo or fail the change it describes."""
+        entry = AuditEntry(
+            id=None,
+            at=self.clock(),
+            actor=current_actor(),
+            action=action,
+            target_type=target_type,
+            target=target,
+            before=redact(before),
+            after=redact(after),
         )
+        try:
+            self.log.add(entry)
+        except Exception as exc:  # the change is done; losing its record must not undo it
+            log.error(
+                "audit.not_recorded",
+                action=action,
+                target=target,
+                actor=entry.actor,
+                error=str(exc) or type(exc).__name__,
+            )
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         return self.log.query(query)

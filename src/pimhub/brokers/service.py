@@ -14,6 +14,7 @@ from typing import Any
 import aio_pika
 import structlog
 
+from pimhub.access.audit import Auditor
 from pimhub.brokers.errors import BrokerExists, BrokerNotFound, InvalidBroker, StaleBroker
 from pimhub.brokers.rabbitmq import (
     BrokerAddress,
@@ -72,11 +73,25 @@ class BrokerService:
         *,
         clock: Callable[[], datetime],
         allow_private: bool = False,
+        audit: Auditor | None = None,
     ) -> None:
         self.repository = repository
         self.sealer = sealer
         self.clock = clock
         self.allow_private = allow_private
+        self.audit = audit  # records each change after it committed
+
+    def _record(
+        self, verb: str, name: str, before: StoredBroker | None, after: StoredBroker | None
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                f"broker.{verb}",
+                "broker",
+                name,
+                before=before.to_dict() if before else None,
+                after=after.to_dict() if after else None,
+            )
 
     # -- settings --------------------------------------------------------------------------
 
@@ -100,6 +115,7 @@ class BrokerService:
         )
         if stored is None:
             raise BrokerExists(f"a broker named '{config.name}' exists")
+        self._record("created", config.name, None, stored)
         return stored
 
     def update(
@@ -113,7 +129,9 @@ class BrokerService:
         for _ in range(WRITE_ATTEMPTS):
             current = self.get(name)
             if self._save(name, current, body, credentials, expected):
-                return self.get(name)
+                saved = self.get(name)
+                self._record("updated", name, current, saved)
+                return saved
             if expected is not None:
                 found = self.get(name)  # gone meanwhile: 404
                 raise StaleBroker(
@@ -169,8 +187,10 @@ class BrokerService:
     def remove(self, name: str) -> None:
         # A remove that lost a race with a change or an add of the same name runs again: it
         # answers "removed" or "not found", never a conflict.
+        before = self.repository.get(name) if NAME_PATTERN.fullmatch(name) else None
         if not NAME_PATTERN.fullmatch(name) or not retrying(lambda: self.repository.remove(name)):
             raise BrokerNotFound(f"no broker '{shown(name)}'")
+        self._record("deleted", name, before, None)
 
     def config(self, name: str) -> BrokerConfig:
         return parse_config(self.get(name).config)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pimhub.access.audit import Auditor
 from pimhub.catalog import completeness
 from pimhub.catalog.classes import ClassDefinition, parse_class_definition
 from pimhub.catalog.clock import utc_now
@@ -151,10 +152,29 @@ ClassDependents = Callable[[ClassDefinition | None, ClassDefinition | None], lis
 
 
 class ClassService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        audit: Auditor | None = None,
+    ) -> None:
         self.uow = uow
         self.clock = clock
         self.dependents: list[ClassDependents] = []
+        self.audit = audit  # records each change after it committed
+
+    def _record(
+        self, verb: str, name: str, before: ClassDefinition | None, after: ClassDefinition | None
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                f"class.{verb}",
+                "class",
+                name,
+                before=before.to_dict() if before else None,
+                after=after.to_dict() if after else None,
+            )
 
     def _refuse_breaking_dependents(self, definitions: Sequence[ClassDefinition]) -> None:
         """Refuses changes that would break what depends on the classes' fields. Checked
@@ -201,7 +221,9 @@ class ClassService:
                 )
             return self._store(uow, definition, 1, "created", author, pending=[definition])
 
-        return self._write(work)
+        created = self._write(work)
+        self._record("created", created.name, None, created)
+        return created
 
     def _write(self, work: Callable[[UnitOfWork], T]) -> T:
         return write_retrying(self.uow, work)
@@ -216,10 +238,12 @@ class ClassService:
                 [FieldError("name", "differs from the URL")],
             )
         self._refuse_breaking_dependents([definition])
+        read: list[ClassDefinition] = []  # the definition replaced, for the audit log
 
         def work(uow: UnitOfWork) -> ClassDefinition:
             uow.classes.lock([name])
             old = self._existing(uow, name)
+            read[:] = [old]
             if expected_version is not None and expected_version != old.version:
                 raise StaleVersion(
                     f"class {name} is at version {old.version}, not {expected_version}",
@@ -237,7 +261,10 @@ class ClassService:
             completeness.class_changed(uow.objects, old, saved)
             return saved
 
-        return self._write(work)
+        saved = self._write(work)
+        if saved.version != read[0].version:
+            self._record("updated", name, read[0], saved)
+        return saved
 
     def check(self, raw: Mapping[str, Any], *, name: str | None = None) -> str:
         """What saving `raw` would do (created, updated or unchanged) without saving it: the
@@ -279,9 +306,10 @@ class ClassService:
                     f"depend on it, first: {problems[0].message}; change those first",
                     problems,
                 )
-        self._write(lambda uow: self._delete(uow, name))
+        deleted = self._write(lambda uow: self._delete(uow, name))
+        self._record("deleted", name, deleted, None)
 
-    def _delete(self, uow: UnitOfWork, name: str) -> None:
+    def _delete(self, uow: UnitOfWork, name: str) -> ClassDefinition:
         uow.classes.lock([name])
         self._existing(uow, name)
         count = uow.objects.count(name)
@@ -302,6 +330,7 @@ class ClassService:
         old = self._existing(uow, name)
         uow.classes.delete(name)
         uow.outbox.add(class_event(name, old.version + 1, "deleted", self.clock()))
+        return old
 
     def apply(self, raws: Sequence[Mapping[str, Any]], *, author: str) -> list[tuple[str, str]]:
         """Create or update several classes in one transaction (YAML apply). Returns
@@ -318,17 +347,29 @@ class ClassService:
                 "the class definitions have problems; nothing applied", errors
             )
         self._refuse_breaking_dependents(definitions)
-        return self._write(lambda uow: self._apply(uow, definitions, author))
+        changes: dict[str, tuple[ClassDefinition | None, ClassDefinition]] = {}
+        results = self._write(lambda uow: self._apply(uow, definitions, author, changes))
+        for name, outcome in results:
+            if name in changes:
+                self._record(outcome, name, *changes[name])
+        return results
 
     def _apply(
-        self, uow: UnitOfWork, definitions: list[ClassDefinition], author: str
+        self,
+        uow: UnitOfWork,
+        definitions: list[ClassDefinition],
+        author: str,
+        changes: dict[str, tuple[ClassDefinition | None, ClassDefinition]],
     ) -> list[tuple[str, str]]:
+        """`changes` gets (before, after) of each class created or updated."""
+        changes.clear()  # a retried transaction starts again
         results: list[tuple[str, str]] = []
         uow.classes.lock([d.name for d in definitions])
         for definition in definitions:
             old = uow.classes.get(definition.name)
             if old is None:
-                self._store(uow, definition, 1, "created", author, pending=definitions)
+                created = self._store(uow, definition, 1, "created", author, pending=definitions)
+                changes[definition.name] = (None, created)
                 results.append((definition.name, "created"))
             elif old.to_dict(with_version=False) == definition.to_dict(with_version=False):
                 results.append((definition.name, "unchanged"))
@@ -341,6 +382,7 @@ class ClassService:
                 )
                 uow.search.class_changed(old, saved)
                 completeness.class_changed(uow.objects, old, saved)
+                changes[definition.name] = (old, saved)
                 results.append((definition.name, "updated"))
         return results
 

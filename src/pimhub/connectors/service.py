@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from pimhub.access.audit import Auditor
 from pimhub.assets.model import ASSET_CLASS
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, NotFound, WriteConflict
@@ -84,7 +85,9 @@ class ConnectorService:
         transport: Any = None,
         languages: Sequence[str] = (),
         assets: AssetReader | None = None,
+        audit: Auditor | None = None,
     ) -> None:
+        self.audit = audit  # records each change after it committed
         self.languages = tuple(languages)  # the hub's; empty: not checked
         self.assets = assets  # the images a connector sends; None: no media is sent
         self.repository = repository
@@ -145,13 +148,26 @@ class ConnectorService:
         )
         if stored is None:
             raise ConnectorExists(f"a connector named '{config.name}' exists")
+        self._record("created", config.name, None, stored)
         return stored
+
+    def _record(
+        self, verb: str, name: str, before: StoredConnector | None, after: StoredConnector | None
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                f"connector.{verb}",
+                "connector",
+                name,
+                before=before.to_dict() if before else None,
+                after=after.to_dict() if after else None,
+            )
 
     def update(self, name: str, body: Any, credentials: Any = None) -> StoredConnector:
         """Replaces the settings (the name stays); new credentials when given. Never a
         conflict: a connector removed (and perhaps added again) meanwhile is read again and
         the change applies to the row there now (ConnectorNotFound when none is)."""
-        self.get(name)  # an unknown name is a 404 before any problem with the body
+        before = self.get(name)  # an unknown name is a 404 before any problem with the body
         if isinstance(body, Mapping):
             body = {**body, "name": name}
         config = self.check(body)
@@ -167,7 +183,9 @@ class ConnectorService:
                     name, dict(config.source), _spec(config), self.clock(), sealed
                 )
             ):
-                return self.get(name)
+                after = self.get(name)
+                self._record("updated", name, before, after)
+                return after
         raise WriteConflict(
             f"connector '{name}' was removed and added again while it was being changed; "
             "nothing was saved, try again"
@@ -184,8 +202,10 @@ class ConnectorService:
 
     def remove(self, name: str) -> None:
         # A remove that lost a race with a change or an add of the same name runs again.
+        before = self.repository.get(name)
         if not retrying(lambda: self.repository.remove(name)):
             raise ConnectorNotFound(f"no connector '{name}'")
+        self._record("deleted", name, before, None)
         self.state.forget(name)
         self.ledger.forget(name)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+from pimhub.access.audit import Auditor
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import Conflict, FieldError, NotFound, StaleVersion
 from pimhub.catalog.retry import retrying
@@ -41,10 +42,25 @@ class DatahubService:
         configs: DatahubConfigRepository,
         classes: Callable[[], Sequence[ClassDefinition]],
         clock: Callable[[], datetime],
+        *,
+        audit: Auditor | None = None,
     ) -> None:
         self.configs = configs
         self.classes = classes
         self.clock = clock
+        self.audit = audit  # records each change after its save committed
+
+    def _record(
+        self, verb: str, name: str, before: DatahubConfig | None, after: DatahubConfig | None
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                f"datahub.{verb}",
+                "datahub",
+                name,
+                before=before.to_dict() if before else None,
+                after=after.to_dict() if after else None,
+            )
 
     def all(self) -> list[DatahubConfig]:
         return sorted(self.configs.all(), key=lambda c: c.name)
@@ -71,7 +87,9 @@ class DatahubService:
                 f"datahub configuration '{config.name}' already exists; use PUT to change it",
                 [FieldError("name", "already exists")],
             )
-        return self._store(config.with_version(1), author)
+        created = self._store(config.with_version(1), author)
+        self._record("created", config.name, None, created)
+        return created
 
     def replace(
         self,
@@ -105,7 +123,9 @@ class DatahubService:
         if old is None:
             if expected_version is not None:
                 raise UnknownDatahubConfig(f"there is no datahub configuration '{name}'")
-            return self._store(config.with_version(1), author), "created"
+            created = self._store(config.with_version(1), author)
+            self._record("created", name, None, created)
+            return created, "created"
         if expected_version is not None and expected_version != old.version:
             raise StaleVersion(
                 f"datahub configuration {name} is at version {old.version}, not {expected_version}",
@@ -113,7 +133,9 @@ class DatahubService:
             )
         if old.to_dict(with_version=False) == config.to_dict(with_version=False):
             return old, "unchanged"
-        return self._store(config.with_version(old.version + 1), author), "updated"
+        updated = self._store(config.with_version(old.version + 1), author)
+        self._record("updated", name, old, updated)
+        return updated, "updated"
 
     def apply(self, raws: Sequence[Mapping[str, Any]], *, author: str) -> list[tuple[str, str]]:
         """Create or update several configurations (YAML apply); every one is checked before
@@ -155,8 +177,10 @@ class DatahubService:
         return problems
 
     def delete(self, name: str) -> None:
+        old = self.configs.get(name)
         if not self.configs.delete(name):
             raise UnknownDatahubConfig(f"there is no datahub configuration '{name}'")
+        self._record("deleted", name, old, None)
 
     def _parse(self, raw: Mapping[str, Any]) -> DatahubConfig:
         return parse_datahub_config(raw, {c.name: c for c in self.classes()})

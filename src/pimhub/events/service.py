@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from pimhub.access.audit import Auditor
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.objects import iso
@@ -90,6 +91,7 @@ class WebhookService:
         allow_private: bool = False,
         rotation_overlap: timedelta = timedelta(hours=24),
         clock: Callable[[], datetime] = utc_now,
+        audit: Auditor | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.queue = queue
@@ -97,6 +99,23 @@ class WebhookService:
         self.allow_private = allow_private
         self.rotation_overlap = rotation_overlap
         self.clock = clock
+        self.audit = audit  # records each change after it committed
+
+    def _record(
+        self,
+        verb: str,
+        endpoint_id: str,
+        before: WebhookEndpoint | None,
+        after: WebhookEndpoint | None,
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                f"webhook.{verb}",
+                "webhook",
+                endpoint_id,
+                before=before.to_dict() if before else None,
+                after=after.to_dict() if after else None,
+            )
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -107,6 +126,7 @@ class WebhookService:
         secret = generate_secret()
         endpoint_id = "ep_" + os.urandom(10).hex()
         endpoint = self.endpoints.add(endpoint_id, spec, self.sealer.encrypt(secret), self.clock())
+        self._record("created", endpoint_id, None, endpoint)
         return CreatedEndpoint(endpoint, secret)
 
     def update(
@@ -118,7 +138,8 @@ class WebhookService:
         With `expected` (the updatedAt the caller's form was made from), the save happens
         only if nobody changed the endpoint since, else EndpointChanged; without it, never
         a conflict."""
-        spec = parse_spec(body, self.get(endpoint_id).spec)
+        before = self.get(endpoint_id)
+        spec = parse_spec(body, before.spec)
         self._check_destination(spec)
         reset = isinstance(body, dict) and body.get("enabled") is True
         saved = self.endpoints.save_spec(
@@ -130,7 +151,9 @@ class WebhookService:
                 f"the webhook endpoint was changed at {iso(current.updated_at)}, "
                 "after the version this save started from"
             )
-        return self.get(endpoint_id)
+        after = self.get(endpoint_id)
+        self._record("updated", endpoint_id, before, after)
+        return after
 
     def set_enabled(self, endpoint_id: str, enabled: bool) -> WebhookEndpoint:
         return self.update(endpoint_id, {"enabled": enabled})
@@ -139,10 +162,12 @@ class WebhookService:
         """Ends the endpoint's pause now (the operator says the receiver is fixed, say after a
         successful ping): its waiting deliveries are due at once, and the run of failures that
         lengthens each pause starts again from nothing. A disabled endpoint stays disabled."""
-        self.get(endpoint_id)
+        before = self.get(endpoint_id)
         if not retrying(lambda: self.endpoints.resume(endpoint_id, self.clock())):
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
-        return self.get(endpoint_id)
+        after = self.get(endpoint_id)
+        self._record("resumed", endpoint_id, before, after)
+        return after
 
     def destinations(self) -> dict[str, WebhookEndpoint]:
         """Every destination of the pipeline (webhooks and connectors) by id, for the delivery
@@ -168,9 +193,10 @@ class WebhookService:
 
     def delete(self, endpoint_id: str) -> None:
         """Remove an endpoint with its deliveries and their log."""
-        self.get(endpoint_id)
+        before = self.get(endpoint_id)
         if not self.endpoints.remove(endpoint_id):
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
+        self._record("deleted", endpoint_id, before, None)
 
     def secret(self, endpoint_id: str) -> str:
         self.get(endpoint_id)
@@ -220,13 +246,14 @@ class WebhookService:
 
     def rotate_secret(self, endpoint_id: str, overlap: timedelta | None = None) -> str:
         """A new secret; the old one keeps signing alongside it for the overlap window."""
-        self.get(endpoint_id)
+        before = self.get(endpoint_id)
         secret = generate_secret()
         now = self.clock()
         until = now + (self.rotation_overlap if overlap is None else overlap)
         sealed = self.sealer.encrypt(secret)
         if not retrying(lambda: self.endpoints.rotate(endpoint_id, sealed, until, now)):
             raise EndpointNotFound(f"no webhook endpoint '{endpoint_id}'")
+        self._record("rotated", endpoint_id, before, self.endpoints.get(endpoint_id))
         return secret
 
     def _check_destination(self, spec: EndpointSpec) -> None:

@@ -1,5 +1,5 @@
-"""The worker: the dispatcher, periodic pruning of the delivery log and of the inbound audit,
-and scheduled imports."""
+"""The worker: the dispatcher, periodic pruning of the delivery log, of the inbound audit and
+of the audit log of administrative actions, and scheduled imports."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pimhub.events.dispatcher import Dispatcher
 from pimhub.events.service import WebhookService
 
 if TYPE_CHECKING:
+    from pimhub.access.audit import Auditor
     from pimhub.inbound.feeds import FeedService
     from pimhub.inbound.service import InboundService
 
@@ -41,7 +42,11 @@ class Worker:
         inbound: InboundService | None = None,
         inbound_retention: timedelta = timedelta(days=30),
         feeds: FeedService | None = None,
+        audit: Auditor | None = None,
+        audit_retention: timedelta = timedelta(days=365),
     ) -> None:
+        self.audit = audit
+        self.audit_retention = audit_retention
         self.dispatcher = dispatcher
         self.webhooks = webhooks
         self.retention = retention
@@ -77,8 +82,20 @@ class Worker:
             except Exception:
                 log.exception("webhooks.prune_failed")
             await self._prune_inbound()
+            try:
+                entries = await asyncio.to_thread(self.prune_audit_log)
+                if entries:
+                    log.info("audit.pruned", entries=entries)
+            except Exception:
+                log.exception("audit.prune_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.prune_every.total_seconds())
+
+    def prune_audit_log(self) -> int:
+        """Deletes audit log entries older than the retention; returns how many."""
+        if self.audit is None:
+            return 0
+        return self.audit.log.prune(self.audit.clock() - self.audit_retention)
 
     async def _prune_inbound(self) -> None:
         if self.inbound is None:

@@ -13,6 +13,7 @@ from typing import NoReturn
 import anyio.to_thread
 import structlog
 
+from pimhub.access.audit import Auditor
 from pimhub.access.keys import ApiKey
 from pimhub.catalog.errors import (
     CatalogError,
@@ -85,7 +86,9 @@ class InboundService(SourceManagement):
         rotation_overlap: timedelta = timedelta(hours=24),
         cache_seconds: float = 2.0,
         committed: list[Callable[[], None]] | None = None,
+        audit: Auditor | None = None,
     ) -> None:
+        self.audit = audit
         self.sources = sources
         self.inbox = inbox
         self.sealer = sealer

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from pimhub.access.audit import Auditor
 from pimhub.catalog.errors import (
     FieldError,
     StaleVersion,
@@ -36,6 +37,19 @@ class SourceManagement:
     clock: Callable[[], datetime]
     rotation_overlap: timedelta
     cache: SourceCache
+    audit: Auditor | None = None  # records each change after it committed
+
+    def _audit_source(
+        self, verb: str, name: str, before: StoredSource | None, after: StoredSource | None
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                f"source.{verb}",
+                "source",
+                name,
+                before=before.to_dict() if before else None,
+                after=after.to_dict() if after else None,
+            )
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -61,6 +75,7 @@ class SourceManagement:
         if stored is None:
             raise SourceExists(f"an inbound source named '{spec.name}' exists")
         log.info("inbound.source_added", source=spec.name, scheme=spec.scheme.value)
+        self._audit_source("created", spec.name, None, stored)
         return stored, plain
 
     def update_source(
@@ -75,7 +90,9 @@ class SourceManagement:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             current = self.get_source(name)
             if self._save_source(name, current, body, expected_version):
-                return self.get_source(name)
+                saved = self.get_source(name)
+                self._audit_source("updated", name, current, saved)
+                return saved
             if expected_version is not None:
                 latest = self.get_source(name)  # SourceNotFound when it went away meanwhile
                 raise StaleVersion(
@@ -124,10 +141,12 @@ class SourceManagement:
         return self.sources.all()
 
     def remove_source(self, name: str) -> None:
+        before = self.sources.get(name)
         removed = retrying(lambda: self.sources.remove(name))
         self.cache.drop(name)
         if not removed:
             raise SourceNotFound(f"no inbound source named '{name}'")
+        self._audit_source("deleted", name, before, None)
 
     def rotate_secret(
         self, name: str, secret: str | None = None, overlap: timedelta | None = None
@@ -148,6 +167,7 @@ class SourceManagement:
         if not rotated:
             raise SourceNotFound(f"no inbound source named '{name}'")
         log.info("inbound.secret_rotated", source=name, overlap_seconds=overlap.total_seconds())
+        self._audit_source("rotated", name, current, self.sources.get(name))
         return plain
 
     def _secret(self, scheme: Scheme, given: str | None) -> str | None:

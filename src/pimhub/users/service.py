@@ -8,8 +8,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from pimhub.access.audit import Auditor
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
 from pimhub.users.model import (
@@ -99,7 +100,9 @@ class UserService:
         idle: timedelta = timedelta(hours=8),
         absolute: timedelta = timedelta(days=7),
         clock: Callable[[], datetime] = utc_now,
+        audit: Auditor | None = None,
     ) -> None:
+        self.audit = audit  # records each change after it committed (never a password)
         self.users = users
         self.sessions = sessions
         self.passwords = passwords
@@ -119,13 +122,25 @@ class UserService:
     ) -> User:
         name = _username(username)
         _check_password(password)
-        return self.users.add(
+        user = self.users.add(
             name,
             _display_name(display_name) or name,
             _role(role),
             self.passwords.hash(password),
             self.clock(),
         )
+        self._record("created", None, user)
+        return user
+
+    def _record(self, verb: str, before: User | None, after: User) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                f"user.{verb}",
+                "user",
+                after.username,
+                before=_audited(before) if before else None,
+                after=_audited(after),
+            )
 
     def all(self) -> list[User]:
         return self.users.all()
@@ -155,12 +170,16 @@ class UserService:
         if user.disabled_at is None:
             self.users.set_disabled(user.id, self.clock(), keep_an_admin=True)
         self.sessions.delete_for_user(user.id)
-        return self.get(username)
+        after = self.get(username)
+        self._record("disabled", user, after)
+        return after
 
     def enable(self, username: str) -> User:
         user = self.get(username)
         self.users.set_disabled(user.id, None, keep_an_admin=False)
-        return self.get(username)
+        after = self.get(username)
+        self._record("enabled", user, after)
+        return after
 
     def set_role(self, username: str, role: Role | str) -> User:
         """A role takes effect on the user's next request (sessions read it every time).
@@ -168,7 +187,9 @@ class UserService:
         new = _role(role)
         user = self.get(username)
         self.users.set_role(user.id, new, keep_an_admin=new != Role.ADMIN)
-        return self.get(username)
+        after = self.get(username)
+        self._record("role_changed", user, after)
+        return after
 
     def set_password(
         self, username: str, password: str, *, keep_session: str | None = None
@@ -178,7 +199,9 @@ class UserService:
         user = self.get(username)
         self.users.set_password(user.id, self.passwords.hash(password), self.clock())
         self.sessions.delete_for_user(user.id, token_hash(keep_session) if keep_session else None)
-        return self.get(username)
+        after = self.get(username)
+        self._record("password_changed", user, after)
+        return after
 
     # -- signing in --------------------------------------------------------------------------
 
@@ -277,6 +300,18 @@ class UserService:
         return hmac.compare_digest(
             session.csrf_token.encode(), given.encode("utf-8", "surrogatepass")
         )
+
+
+def _audited(user: User) -> dict[str, Any]:
+    """What the audit log keeps of a user: never the password or its hash."""
+    return {
+        "username": user.username,
+        "displayName": user.display_name,
+        "role": user.role.value,
+        "createdAt": user.created_at.isoformat(),
+        "passwordChangedAt": user.password_changed_at.isoformat(),
+        "disabledAt": user.disabled_at.isoformat() if user.disabled_at else None,
+    }
 
 
 def _username(raw: str) -> str:
