@@ -31,6 +31,13 @@ _SCOPE_PATTERN = re.compile(
 ENVIRONMENTS = ("production", "staging", "development", "test")
 
 
+class InvalidKey(InvalidInput):
+    """A key's settings are not valid (name, scopes, networks, rate, expiry, overlap)."""
+
+    code = "invalid-key"
+    title = "Invalid API key settings"
+
+
 class Action(StrEnum):
     READ = "read"
     READ_DRAFTS = "read-drafts"
@@ -164,9 +171,9 @@ def parse_scopes(raw: list[str]) -> tuple[str, ...]:
             continue
         scopes.append(item if ":" in item or item in _WHOLE else f"{item}:*")
     if errors:
-        raise InvalidInput("invalid scopes", errors)
+        raise InvalidKey("invalid scopes", errors)
     if not scopes:
-        raise InvalidInput("a key needs at least one scope", [FieldError("scopes", "empty")])
+        raise InvalidKey("a key needs at least one scope", [FieldError("scopes", "empty")])
     return tuple(dict.fromkeys(scopes))
 
 
@@ -188,9 +195,9 @@ def parse_networks(raw: Sequence[str], field: str = "allowed_networks") -> tuple
             bad.append(item[:64])
             errors.append(FieldError(field, f"'{item[:64]}' is not a CIDR network: {exc}"))
     if errors:
-        raise InvalidInput(f"not a CIDR network: {', '.join(bad[:5])}", errors)
+        raise InvalidKey(f"not a CIDR network: {', '.join(bad[:5])}", errors)
     if len(networks) > MAX_NETWORKS:
-        raise InvalidInput(
+        raise InvalidKey(
             f"a key allows at most {MAX_NETWORKS} networks",
             [FieldError(field, f"{len(networks)} given")],
         )

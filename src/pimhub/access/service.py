@@ -16,6 +16,7 @@ from pimhub.access.audit import Auditor
 from pimhub.access.keys import (
     ENVIRONMENTS,
     ApiKey,
+    InvalidKey,
     new_secret,
     parse_networks,
     parse_scopes,
@@ -114,11 +115,11 @@ class AccessService:
     ) -> tuple[ApiKey, str]:
         """Make a key; returns it and its full secret, which is never shown again."""
         if not name.strip() or len(name) > 128:
-            raise InvalidInput(
+            raise InvalidKey(
                 "a key needs a name of 1 to 128 characters", [FieldError("name", "required")]
             )
         if environment not in ENVIRONMENTS:
-            raise InvalidInput(
+            raise InvalidKey(
                 f"environment must be one of: {', '.join(ENVIRONMENTS)}",
                 [FieldError("environment", f"got {environment!r}")],
             )
@@ -178,7 +179,7 @@ class AccessService:
             _check_expiry(days)
             values["expires_at"] = self.clock() + timedelta(days=days) if days else None
         if not values:
-            raise InvalidInput(
+            raise InvalidKey(
                 "nothing to change: give allowed networks, a rate limit, a description or an expiry"
             )
         if not self.keys.update(before.key_id, values):
@@ -192,7 +193,7 @@ class AccessService:
         replaces stays valid for `overlap`. Rotating again within the overlap keeps only the
         latest previous secret. Returns the key and its new full secret, shown once."""
         if overlap < timedelta(0) or overlap > MAX_OVERLAP:
-            raise InvalidInput(
+            raise InvalidKey(
                 f"the overlap is from 0 to {MAX_OVERLAP.days} days",
                 [FieldError("overlap", f"got {overlap}")],
             )
@@ -299,7 +300,7 @@ class AccessService:
 
 def _check_expiry(days: int | None) -> None:
     if days is not None and not 1 <= days <= MAX_EXPIRY_DAYS:
-        raise InvalidInput(
+        raise InvalidKey(
             f"expiry is a whole number of days from 1 to {MAX_EXPIRY_DAYS}",
             [FieldError("expires_in_days", f"got {days}")],
         )
@@ -309,10 +310,13 @@ def _checked_rate(text: str | None) -> str | None:
     """A key's own rate in its normal form; None (or empty) for the hub's default."""
     if text is None or not text.strip():
         return None
-    rate = parse_rate(text, field="rate_limit")
+    try:
+        rate = parse_rate(text, field="rate_limit")
+    except InvalidInput as exc:
+        raise InvalidKey(exc.detail, exc.errors) from None
     # "off" would exempt the key from every limit: that is the hub's setting to make.
     if rate is None:
-        raise InvalidInput(
+        raise InvalidKey(
             "a key's rate cannot be off; give N/second, N/minute or N/hour",
             [FieldError("rate_limit", "off is not allowed for one key")],
         )

@@ -33,6 +33,7 @@ from pimhub.api.rest import (
     import_profiles,
     imports,
     inbound,
+    keys,
     objects,
     products,
     simple,
@@ -113,6 +114,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         imports,
         import_profiles,
         assets,
+        keys,
     ):
         app.include_router(module.router)
     # Added first so it runs inside the request log: refusals are logged like any answer.

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
+from pimhub.access.keys import InvalidKey
 from pimhub.api.responses import ProblemResponse
 from pimhub.brokers.errors import InvalidBroker
 from pimhub.catalog import errors as e
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (InvalidSource, 422),
     (InvalidMessage, 422),
     (InvalidBroker, 422),
+    (InvalidKey, 422),
     (e.InvalidQuery, 400),
     (e.PayloadTooLarge, 413),
     (e.UnsupportedMediaType, 415),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -200,12 +200,43 @@ class InboundCollector(Collector):
         yield gauge
 
 
+class KeyExpiryCollector(Collector):
+    """API keys about to expire, read from the database at each scrape: how many active keys
+    expire within key_expiry_warning_days, and each active key's seconds left (keys are few,
+    so a series per key is cheap; alert on it before clients start getting 401s)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        window = timedelta(days=self.hub.settings.key_expiry_warning_days)
+        now = datetime.now(UTC)
+        soon = GaugeMetricFamily(
+            "pimhub_api_keys_expiring_soon",
+            "Active API keys that expire within key_expiry_warning_days",
+        )
+        left = GaugeMetricFamily(
+            "pimhub_api_key_expiry_seconds",
+            "Seconds until an active API key with an expiry expires",
+            labels=["key", "name"],
+        )
+        count = 0
+        for key in self.hub.access.all():
+            if key.expires_at is None or not key.is_active(now):
+                continue
+            left.add_metric([key.key_id, key.name], (key.expires_at - now).total_seconds())
+            count += key.expiry_warning(now, window) is not None
+        soon.add_metric([], count)
+        yield from (soon, left)
+
+
 def build_registry(hub: Hub) -> CollectorRegistry:
     """The registry /metrics reads; built with the app, so inbound messages are counted from
     the first one on, not from the first scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WebhookCollector(hub.webhooks))
     registry.register(InboundCollector(count_inbound(hub), SqlInboundBacklog(hub.engine)))
+    registry.register(KeyExpiryCollector(hub))
     return registry
 
 
