@@ -9,6 +9,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from pimhub.access.audit import Auditor
+from pimhub.access.rate_limits import (
+    MemoryRateLimitStore,
+    RateLimiter,
+    RateLimitStore,
+    parse_rate,
+)
 from pimhub.access.service import AccessService
 from pimhub.assets.filesystem import FilesystemBlobStore
 from pimhub.assets.ports import BlobStore
@@ -91,6 +97,7 @@ class Hub:
     feeds: FeedService
     brokers: BrokerService
     audit: Auditor
+    limiter: RateLimiter
 
     def close(self) -> None:
         self.engine.dispose()
@@ -230,6 +237,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             audit=audit,
         ),
         audit=audit,
+        limiter=rate_limiter(settings, engine),
     )
 
 
@@ -365,4 +373,42 @@ def build_worker(hub: Hub, sender: WebhookSender | None = None) -> Worker:
         feeds=hub.feeds,
         audit=hub.audit,
         audit_retention=timedelta(days=hub.settings.audit_log_retention_days),
+    )
+
+
+def rate_limiter(settings: Settings, engine: Engine) -> RateLimiter:
+    """The per-address and per-principal limits on the configured store (auto: Redis when
+    redis_url is set, the database on PostgreSQL, memory on SQLite). A store that fails lets
+    requests through and logs a warning (api/guard.py, docs/security.md)."""
+    import structlog
+
+    log = structlog.get_logger("pimhub.rate_limits")
+    kind = settings.rate_limit_store
+    if kind == "auto":
+        if settings.redis_url:
+            kind = "redis"
+        else:
+            kind = "database" if engine.dialect.name == "postgresql" else "memory"
+    store: RateLimitStore
+    if kind == "redis":
+        if not settings.redis_url:
+            raise ValueError("PIMHUB_REDIS_URL is required when rate_limit_store is redis")
+        from pimhub.storage.redis_rate_limits import RedisRateLimitStore
+
+        store = RedisRateLimitStore.from_url(settings.redis_url)
+    elif kind == "database":
+        from pimhub.storage.rate_limit_store import SqlRateLimitStore
+
+        store = SqlRateLimitStore(engine)
+    else:
+        store = MemoryRateLimitStore()
+
+    def failed(exc: Exception) -> None:
+        log.warning("rate_limits.store_failed", store=kind, error=repr(exc), letting_through=True)
+
+    return RateLimiter(
+        store,
+        per_address=parse_rate(settings.rate_limit_per_address, "rate_limit_per_address"),
+        per_principal=parse_rate(settings.rate_limit_per_key, "rate_limit_per_key"),
+        on_failure=failed,
     )

@@ -9,7 +9,11 @@ read-modify-write in any store.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +21,9 @@ from pimhub.catalog.errors import FieldError, InvalidInput
 
 _RATE = re.compile(r"^([1-9][0-9]{0,8})/(second|minute|hour)$")
 _PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+# Sums of fractional Unix times round: a TAT that lands this close past its limit counts as
+# on it, or the last token of a burst could be refused for a rounding error.
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,108 @@ def gcra(tat: float | None, rate: Rate, now: float) -> tuple[float, float]:
     start = now if tat is None or tat < now else tat
     new_tat = start + rate.interval
     allow_at = new_tat - rate.burst_window
-    if allow_at > now:
+    if allow_at - now > TOLERANCE:
         return (tat if tat is not None else now), allow_at - now
     return new_tat, 0.0
+
+
+class MemoryRateLimitStore:
+    """Buckets in this process's memory: right for one process (SQLite), where a take costs
+    a dict lookup. Buckets whose TAT has passed are worth nothing (a fresh bucket is the
+    same), so they are swept when the dict grows past `sweep_above`; an address scan cannot
+    grow it without bound."""
+
+    blocking = False  # a take never waits on I/O: callers may run it on the event loop
+
+    def __init__(self, sweep_above: int = 100_000) -> None:
+        self._tats: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._sweep_above = sweep_above
+
+    def take(self, bucket: str, rate: Rate, now: float) -> float:
+        with self._lock:
+            tat, wait = gcra(self._tats.get(bucket), rate, now)
+            self._tats[bucket] = tat
+            if len(self._tats) > self._sweep_above:
+                self._tats = {b: t for b, t in self._tats.items() if t > now}
+            return wait
+
+
+# A store that failed is skipped for this long (fail open at once, not after a timeout on
+# every request), and its failure logged at most once per period.
+STORE_RETRY_SECONDS = 5.0
+_LONGEST_BUCKET = 200  # rate_limits.bucket; longer names (an OIDC subject) are hashed
+
+
+class RateLimiter:
+    """The hub's two limits: one bucket per client address and one per principal (an API
+    key, an OIDC subject, an admin user), whose own rate wins over the default. A store that
+    fails (Redis down) lets requests through: a limiter outage must not become an API
+    outage. Each take returns 0.0 (go on) or the seconds to wait."""
+
+    def __init__(
+        self,
+        store: RateLimitStore | None,
+        *,
+        per_address: Rate | None,
+        per_principal: Rate | None,
+        clock: Callable[[], float] = time.time,
+        on_failure: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.per_address = per_address
+        self.per_principal = per_principal
+        self.clock = clock
+        self.on_failure = on_failure
+        # Whether a take may wait on I/O (the database, Redis): then it leaves the loop.
+        self.blocking: bool = getattr(store, "blocking", True) if store is not None else False
+        self._own_rates: dict[str, Rate | None] = {}
+        self._skip_until = 0.0
+
+    def take_address(self, address: str) -> float:
+        """Takes from the bucket of the client `address`."""
+        if self.per_address is None:
+            return 0.0
+        return self._take("addr:" + address, self.per_address)
+
+    def take_principal(self, principal: str, own_rate: str | None = None) -> float:
+        """Takes from the bucket of `principal` (`key:<id>`, `oidc:<subject>`,
+        `user:<name>`) at its `own_rate` when it has one ("off": no limit)."""
+        rate = self.per_principal if own_rate is None else self._own_rate(own_rate)
+        if rate is None:
+            return 0.0
+        return self._take(principal, rate)
+
+    def rate_of(self, own_rate: str | None) -> Rate | None:
+        """The rate a principal with `own_rate` is held to."""
+        return self.per_principal if own_rate is None else self._own_rate(own_rate)
+
+    def _own_rate(self, text: str) -> Rate | None:
+        try:
+            return self._own_rates[text]
+        except KeyError:
+            pass
+        try:
+            rate = parse_rate(text)
+        except InvalidInput:
+            rate = self.per_principal  # stored before validation existed: the default
+        if len(self._own_rates) < 10_000:
+            self._own_rates[text] = rate
+        return rate
+
+    def _take(self, bucket: str, rate: Rate) -> float:
+        store = self.store
+        if store is None:
+            return 0.0
+        now = self.clock()
+        if now < self._skip_until:
+            return 0.0
+        if len(bucket) > _LONGEST_BUCKET:
+            bucket = "sha256:" + hashlib.sha256(bucket.encode()).hexdigest()
+        try:
+            return store.take(bucket, rate, now)
+        except Exception as exc:  # any store failure: fail open, say so once per period
+            self._skip_until = now + STORE_RETRY_SECONDS
+            if self.on_failure is not None:
+                self.on_failure(exc)
+            return 0.0
