@@ -22,6 +22,7 @@ from pimhub.api.edge import EdgeGuard
 from pimhub.api.errors import install_error_handlers
 from pimhub.api.graphql import endpoint as graphql_endpoint
 from pimhub.api.graphql.executor import GraphQLService
+from pimhub.api.guard import AccessGuard
 from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
 from pimhub.api.rest import (
@@ -119,6 +120,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         app.include_router(module.router)
     # Added first so it runs inside the request log: refusals are logged like any answer.
     idle = hub.settings.body_idle_seconds
+    app.add_middleware(AccessGuard, hub=hub)  # rate limits, allowlists: inside the edge
     app.add_middleware(EdgeGuard, body_idle_seconds=idle)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(
@@ -133,6 +135,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         middleware=[
             Middleware(RequestLogMiddleware),
             Middleware(EdgeGuard, body_idle_seconds=idle),
+            Middleware(AccessGuard, hub=hub),
         ],
     )
     fast.state.hub = hub

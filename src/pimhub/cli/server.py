@@ -82,6 +82,7 @@ def run_server(
         port=port or hub.settings.port,
         access_log=False,
         log_level="warning",
+        forwarded_allow_ips=hub.settings.forwarded_allow_ips,  # the client address (api.guard)
     )
 
 

@@ -61,12 +61,13 @@ class GraphQLEndpoint:
                 return
             token = token_in(headers.get("authorization"), headers.get("x-api-key"))
             token = token or params.get("apikey")
+            guarded = scope.get("state", {}).get("api_key")  # authenticated by api.guard
             query, variables, operation = request
 
             def run() -> dict[str, Any]:
                 return service.run(
                     config,
-                    hub.access.authenticate(token),
+                    guarded or hub.access.authenticate(token),
                     query,
                     variables,
                     operation,
