@@ -10,7 +10,6 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
-from pimhub.api import body
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub
 
@@ -20,7 +19,7 @@ CHUNK = b" " * (64 * 1024)
 def test_a_chunked_json_body_over_the_limit_is_413(
     client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(body, "MAX_BODY_BYTES", 1 << 20)
+    monkeypatch.setattr(client.app.state.hub.settings, "max_body_bytes", 1 << 20)
 
     def chunks() -> Iterator[bytes]:
         yield b'{"fields": {"sku": "'
@@ -42,7 +41,7 @@ def test_a_chunked_json_body_over_the_limit_is_413(
 def test_a_declared_length_over_the_limit_is_refused_before_reading(
     client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(body, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(client.app.state.hub.settings, "max_body_bytes", 1000)
     response = client.post(
         "/api/v1/objects/Product",
         content=b"{" + b" " * 2000 + b"}",
@@ -96,7 +95,7 @@ def asgi_post(hub: Hub, path: str, headers: dict[str, str], chunks: int) -> tupl
 def test_the_body_stops_being_read_at_the_limit(
     hub: Hub, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(body, "MAX_BODY_BYTES", 1 << 20)
+    monkeypatch.setattr(hub.settings, "max_body_bytes", 1 << 20)
     status, read = asgi_post(hub, "/api/v1/objects/Product", admin, chunks=1000)  # 64 MB
     assert status == 413
     assert read <= 17  # 1 MiB is 16 chunks: the rest was never received

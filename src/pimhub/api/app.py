@@ -121,7 +121,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     # Added first so it runs inside the request log: refusals are logged like any answer.
     idle = hub.settings.body_idle_seconds
     app.add_middleware(AccessGuard, hub=hub)  # rate limits, allowlists: inside the edge
-    app.add_middleware(EdgeGuard, body_idle_seconds=idle)
+    app.add_middleware(EdgeGuard, body_idle_seconds=idle, settings=hub.settings)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(
         # The admin's pages too: they have their own error pages and no FastAPI routes.
@@ -134,7 +134,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         ],
         middleware=[
             Middleware(RequestLogMiddleware),
-            Middleware(EdgeGuard, body_idle_seconds=idle),
+            Middleware(EdgeGuard, body_idle_seconds=idle, settings=hub.settings),
             Middleware(AccessGuard, hub=hub),
         ],
     )

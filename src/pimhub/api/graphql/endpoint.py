@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from pimhub.api.asset_links import base_url, presets_of
 from pimhub.api.auth import point_read, token_in
-from pimhub.api.body import check_length, read_limited, receive_chunks
+from pimhub.api.body import receive_chunks
 from pimhub.api.graphql.errors import (
     RETRY_AFTER_SECONDS,
     PoolTimeout,
@@ -41,7 +41,6 @@ from pimhub.catalog.errors import (
 
 PREFIX = "/graphql/"
 PATH = PREFIX + "{config}"
-MAX_BODY = 1 << 20
 _STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, BodyTimeout: 408}
 log = structlog.get_logger("pimhub.graphql")
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="pimhub"')]  # as REST's 401 (api/errors.py)
@@ -139,6 +138,15 @@ async def _request(
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise RequestFailed(400, f"the body is not valid JSON: {exc}", "BAD_REQUEST") from None
+    if isinstance(data, list):
+        # Batching would multiply every per-request limit (cost, aliases, tokens) by the
+        # length of the array; aliases combine fields in one request instead.
+        raise RequestFailed(
+            400,
+            f"batched requests (a JSON array of {len(data)}) are not supported; send one "
+            "request per query, or combine fields in one query with aliases",
+            "BATCHING_NOT_SUPPORTED",
+        )
     if not isinstance(data, dict) or not isinstance(data.get("query"), str):
         raise RequestFailed(
             400, "the body must be a JSON object with a 'query' string", "BAD_REQUEST"
@@ -167,9 +175,10 @@ def _json_object(text: str | None, name: str) -> dict[str, Any] | None:
 
 
 async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
+    # Its size limit (graphql_max_body_bytes) is the edge's: Content-Length is checked before
+    # the endpoint runs, and receive raises PayloadTooLarge once a chunked body passes it.
     try:
-        check_length(headers, MAX_BODY)
-        return await read_limited(receive_chunks(receive), MAX_BODY)
+        return b"".join([chunk async for chunk in receive_chunks(receive)])
     except PayloadTooLarge as exc:
         raise RequestFailed(413, exc.detail, "BAD_REQUEST") from None
 
@@ -319,7 +328,9 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "The result, errors included", "content": _JSON},
                 **_FAILURES,
-                "413": _failure(f"The body is over {MAX_BODY} bytes"),
+                "413": _failure(
+                    "The body is over graphql_max_body_bytes (1 MiB unless set)", problem=True
+                ),
             },
         },
     }

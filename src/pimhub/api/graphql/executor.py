@@ -36,7 +36,14 @@ from pimhub.access.keys import ApiKey
 from pimhub.api.graphql.assets import ASSET_TYPE, AssetLoader
 from pimhub.api.graphql.context import RequestContext
 from pimhub.api.graphql.errors import PoolTimeout, coded
-from pimhub.api.graphql.limits import CostCounter, NoNulRule, alias_rule, depth_rule
+from pimhub.api.graphql.limits import (
+    MAX_VARIABLE_ENTRIES,
+    CostCounter,
+    NoNulRule,
+    alias_rule,
+    depth_rule,
+    oversized_variable,
+)
 from pimhub.api.graphql.loaders import ObjectLoader
 from pimhub.api.graphql.plan import Plan, compile_plan
 from pimhub.api.graphql.schema import DatahubSchema, build_schema
@@ -50,6 +57,7 @@ from pimhub.datahub.ports import GraphReads
 from pimhub.datahub.service import DatahubService, UnknownDatahubConfig
 
 DOCUMENTS_PER_SCHEMA = 500
+MAX_VARIABLE_ERRORS = 20
 log = structlog.get_logger("pimhub.graphql")
 
 
@@ -179,8 +187,21 @@ class GraphQLService:
         operation = _operation(prepared.document, operation_name)
         if operation.operation == OperationType.MUTATION and not allow_mutations:
             raise RequestFailed(405, "mutations need POST", "METHOD_NOT_ALLOWED")
+        oversized = oversized_variable(variables or {})
+        if oversized is not None:
+            where, size = oversized
+            error = coded(
+                f"{where} holds {size} entries; a list or object in the variables holds at "
+                f"most {MAX_VARIABLE_ENTRIES}",
+                "BAD_USER_INPUT",
+                maximum=MAX_VARIABLE_ENTRIES,
+            )
+            return {"errors": [error.formatted]}
         coerced = get_variable_values(
-            schema.schema, operation.variable_definitions or (), variables or {}
+            schema.schema,
+            operation.variable_definitions or (),
+            variables or {},
+            max_errors=MAX_VARIABLE_ERRORS,  # one per unknown key otherwise: 300 KB for 1000
         )
         if isinstance(coerced, list):
             # A variable the schema cannot take (wrong type, out of range, missing): the
@@ -263,10 +284,10 @@ class GraphQLService:
         config = schema.config
         limits = config.limits
         try:
+            # max_tokens counts comments too: a flood of `#` lines stops at the limit.
             document = parse(query, max_tokens=limits.max_tokens)
         except GraphQLSyntaxError as exc:
-            code = "TOKEN_LIMIT_EXCEEDED" if "tokens" in exc.message else "GRAPHQL_PARSE_FAILED"
-            exc.extensions = {**(exc.extensions or {}), "code": code}
+            exc.extensions = {**(exc.extensions or {}), "code": _parse_code(exc.message)}
             return Prepared(None, [exc])
         rules = [
             *_BASE_RULES,
@@ -311,6 +332,15 @@ class GraphQLService:
                 log.exception("graphql.plan_failed")
                 prepared.plans[name] = None
         return prepared.plans[name]
+
+
+def _parse_code(message: str) -> str:
+    """The code of a refused parse: a limit the parser enforces has its own."""
+    if "tokens" in message:
+        return "TOKEN_LIMIT_EXCEEDED"
+    if "nested too deeply" in message:
+        return "DEPTH_LIMIT_EXCEEDED"  # the parser's own guard, below maxDepth's check
+    return "GRAPHQL_PARSE_FAILED"
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:

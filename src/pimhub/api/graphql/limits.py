@@ -5,7 +5,9 @@ Cost: every field that returns objects costs the number of objects it can return
 listing costs its `first`, and everything below it is multiplied by that; a to-one relation
 costs one per parent, a to-many relation ten per parent (an assumed fan-out, since its size
 is unknown before it is read) or its `first` (a parent's children); a get costs one; a
-batch upsert costs its number of items.
+batch upsert costs its number of items. A listing that counts (`totalCount`, or `first: 0`,
+whose hasNextPage is a count) also costs COUNT_COST: a count reads every matching row, however
+small the page, so thirty aliased counts must not pass as free.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from graphql import (
 )
 
 TO_MANY_FANOUT = 10
+# A count as a number of objects read: ten counts fill the default cost limit of 5000.
+COUNT_COST = 500
 
 
 def depth_rule(maximum: int) -> type[ASTValidationRule]:
@@ -122,6 +126,34 @@ class NoNulRule(ASTValidationRule):
             )
 
 
+# No list the schema takes holds more (a batch, a list field: catalog.validation), nor does
+# any input object have more fields; checked before graphql-core coerces the variables,
+# which took seconds for a list of 300,000 items before any limit could refuse it.
+MAX_VARIABLE_ENTRIES = 1000
+
+
+def oversized_variable(variables: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The path and size of the first list or object in the variables with more than
+    MAX_VARIABLE_ENTRIES entries, or None. Containers are walked, not scalars."""
+    pending: list[tuple[str, Any]] = [("", variables)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, Mapping):
+            if len(value) > MAX_VARIABLE_ENTRIES:
+                return path or "variables", len(value)
+            prefix = f"{path}." if path else "$"
+            pending.extend((f"{prefix}{k}", v) for k, v in value.items() if _container(v))
+        elif isinstance(value, list):
+            if len(value) > MAX_VARIABLE_ENTRIES:
+                return path, len(value)
+            pending.extend((f"{path}[{i}]", v) for i, v in enumerate(value) if _container(v))
+    return None
+
+
+def _container(value: Any) -> bool:
+    return isinstance(value, Mapping | list)
+
+
 class CostCounter:
     """Cost of one operation, given its coerced variables."""
 
@@ -179,6 +211,8 @@ class CostCounter:
             first = self._argument(node, "first")
             page = first if isinstance(first, int) and first >= 0 else self.default_page
             own, inner = multiplier * page, multiplier * max(page, 1)
+            if page == 0 or self._counts(node.selection_set, set()):
+                own += multiplier * COUNT_COST  # once: a listing counts at most once
         elif name.startswith("upsert") and name.endswith("Batch"):
             items = self._argument(node, "items")
             own = len(items) if isinstance(items, list) else 1
@@ -193,6 +227,25 @@ class CostCounter:
         elif parent.name == "Mutation":
             own = 1
         return own + self._selection(node.selection_set, named, inner)
+
+    def _counts(self, selection_set: SelectionSetNode | None, seen: set[str]) -> bool:
+        """Whether a connection's selection asks for totalCount (directly, in an inline
+        fragment or in a fragment spread)."""
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                if selection.name.value == "totalCount":
+                    return True
+            elif isinstance(selection, InlineFragmentNode):
+                if self._counts(selection.selection_set, seen):
+                    return True
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    seen.add(name)
+                    if self._counts(fragment.selection_set, seen):
+                        return True
+        return False
 
     def _argument(self, node: FieldNode, name: str) -> Any:
         for argument in node.arguments or ():

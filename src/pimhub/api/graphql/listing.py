@@ -71,6 +71,9 @@ class Listing:
 
 def sort_spec(sort_by: Sequence[str] | None, sort_order: Sequence[str] | None) -> list[str]:
     """Pimcore's parallel sortBy/sortOrder lists as our `-field` form."""
+    if len(sort_by or []) > MAX_SORT_KEYS:
+        # Refused before any key is resolved: a list of 100,000 names took a second.
+        raise coded(f"at most {MAX_SORT_KEYS} sort keys", "BAD_USER_INPUT")
     spec = []
     orders = list(sort_order or [])
     for i, name in enumerate(sort_by or []):
@@ -193,6 +196,8 @@ def listing_request(
 
 
 MAX_FULLPATHS = 1000
+MAX_IDS = 1000  # as $in and fullpaths
+MAX_SORT_KEYS = 5  # as parse_sort
 _KEY = FieldRef(SystemField.KEY, (), ValueKind.STRING)
 
 
@@ -245,8 +250,13 @@ def _paging(args: dict[str, Any]) -> tuple[str | None, int]:
 def _ids(raw: str | None) -> list[int] | None:
     if raw is None:
         return None
+    parts = [part for part in raw.split(",") if part.strip()]
+    if len(parts) > MAX_IDS:
+        # Each id is a bound parameter: 100,000 of them took seconds (and are over
+        # PostgreSQL's limit of parameters per statement).
+        raise coded(f"ids holds at most {MAX_IDS} ids", "BAD_USER_INPUT")
     try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
+        ids = [int(part) for part in parts]
     except ValueError:
         raise coded("ids is a comma-separated list of ids", "BAD_USER_INPUT") from None
     wrong = next((i for i in ids if not INT64_MIN <= i <= INT64_MAX), None)
