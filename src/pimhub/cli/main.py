@@ -45,6 +45,7 @@ COMMANDS: dict[str, Lazy] = {
     "inbound": Lazy("inbound", "The inbound audit: messages and their fate, refused feed items."),
     "assets": Lazy("assets", "Manage assets: files the catalog refers to."),
     "workflow": Lazy("workflow", "Show class workflows and run transitions."),
+    "oidc": Lazy("oidc", "Single sign-on: OIDC configuration and token checks."),
     "init": Lazy(
         "server",
         "Create or migrate the database and install the default commerce model.",
