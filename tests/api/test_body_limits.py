@@ -17,9 +17,9 @@ CHUNK = b" " * (64 * 1024)
 
 
 def test_a_chunked_json_body_over_the_limit_is_413(
-    client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    hub: Hub, client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client.app.state.hub.settings, "max_body_bytes", 1 << 20)
+    monkeypatch.setattr(hub.settings, "max_body_bytes", 1 << 20)
 
     def chunks() -> Iterator[bytes]:
         yield b'{"fields": {"sku": "'
@@ -39,9 +39,9 @@ def test_a_chunked_json_body_over_the_limit_is_413(
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_reading(
-    client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    hub: Hub, client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client.app.state.hub.settings, "max_body_bytes", 1000)
+    monkeypatch.setattr(hub.settings, "max_body_bytes", 1000)
     response = client.post(
         "/api/v1/objects/Product",
         content=b"{" + b" " * 2000 + b"}",

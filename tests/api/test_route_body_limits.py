@@ -53,7 +53,7 @@ def call(
 ) -> tuple[int, dict[str, str], bytes, int]:
     """Sends `chunks` as the body straight to the ASGI app (Content-Length their total when
     `declare`, else chunked); (status, headers, body, chunks the app received)."""
-    app = create_app(hub)
+    app: Any = create_app(hub)  # anyio.run's types do not know ASGI's
     sent: dict[str, Any] = {"status": 0, "headers": {}, "body": b""}
     read = 0
     head = {k.lower(): v for k, v in headers.items()}
@@ -76,7 +76,7 @@ def call(
         elif message["type"] == "http.response.body":
             sent["body"] += message.get("body", b"")
 
-    scope = {
+    scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
