@@ -27,6 +27,7 @@ from pimhub.api.observability import RequestLogMiddleware
 from pimhub.api.responses import OrjsonResponse
 from pimhub.api.rest import (
     assets,
+    audit,
     brokers,
     classes,
     connectors,
@@ -115,6 +116,7 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         imports,
         import_profiles,
         assets,
+        audit,
         keys,
     ):
         app.include_router(module.router)
