@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
 
+from pimhub.access.audit import AuditQuery
 from pimhub.access.jwks import JwksCache
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub, bootstrap
@@ -129,6 +130,16 @@ def test_rest_reads_and_writes_with_tokens(client: TestClient, issuer: Issuer) -
     editor = auth(issuer.token(EC, groups=["pim-editors"], preferred_username="eve"))
     created = client.post("/api/v1/objects/Product", json=body, headers=editor)
     assert created.status_code == 201, created.text
+
+
+def test_an_admin_action_with_a_token_is_audited_under_the_subject(
+    hub: Hub, client: TestClient, issuer: Issuer
+) -> None:
+    admin = auth(issuer.token(groups=["pim-admins"], sub="okta|00u1"))
+    response = client.post("/api/v1/keys", json={"name": "erp", "scopes": ["read"]}, headers=admin)
+    assert response.status_code == 201, response.text
+    entries = hub.audit.query(AuditQuery(action="key.created"))
+    assert [(e.actor, e.target) for e in entries] == [("oidc:okta|00u1", response.json()["keyId"])]
 
 
 def test_api_keys_keep_working_beside_tokens(hub: Hub, client: TestClient) -> None:
