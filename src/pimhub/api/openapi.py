@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pimhub.api.guard import UNLIMITED
 from pimhub.api.openapi_schemas import (
     BODY_SCHEMAS,
     ERROR_RESPONSES,
@@ -99,7 +100,7 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
     """The error statuses `operation` can answer, from what it takes: every request may be
     malformed (a NUL character, a bad parameter); keys are checked outside PUBLIC_PATHS;
     path parameters name things that may not exist; bodies may be too large or invalid;
-    writes may conflict; If-Match may be stale."""
+    writes may conflict; If-Match may be stale; all but the probes are rate-limited."""
     statuses = ["400"]
     if path == "/readyz":
         statuses.append("503")
@@ -114,4 +115,6 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
         statuses.append("412")
     if "requestBody" in operation:
         statuses += ["413", "422"]
+    if path not in UNLIMITED:
+        statuses.append("429")  # api.guard: the address's and the key's rate limits
     return statuses

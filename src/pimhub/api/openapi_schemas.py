@@ -51,7 +51,8 @@ ERROR_RESPONSES: dict[str, str] = {
     "400": "Malformed request: invalid parameter, JSON or input (invalid-parameter, "
     "malformed-json, invalid-input, invalid-query, nul-character, ...)",
     "401": "Missing or invalid API key (with a WWW-Authenticate challenge)",
-    "403": "The key lacks the scope this needs",
+    "403": "The key lacks the scope this needs, or is used from an address it is not allowed "
+    "from (address-not-allowed)",
     "404": "No such class, object, version or resource, or one the key may not see",
     "409": "Conflicts with stored state (duplicate key, stale version, still referenced, ...)",
     "412": "If-Match names a version that is no longer current (or If-None-Match: * found "
@@ -60,6 +61,8 @@ ERROR_RESPONSES: dict[str, str] = {
     "415": "The uploaded file is not of a type the hub accepts (unsupported-media-type)",
     "422": "The body is well-formed JSON but not acceptable (invalid-body, validation-failed, "
     "invalid-class-definition, ...)",
+    "429": "Too many requests from this address or key (rate-limited); Retry-After says when "
+    "to try again",
     "503": "Not ready: the database does not answer",
 }
 
