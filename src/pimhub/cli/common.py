@@ -74,6 +74,7 @@ def open_hub(settings: Settings | None = None, *, require_schema: bool = True) -
     from pimhub.bootstrap import bootstrap
     from pimhub.settings import Settings
 
+    set_cli_actor()
     hub = bootstrap(settings or Settings())
     if require_schema and not schema_installed(hub.engine):
         hub.close()
@@ -84,17 +85,36 @@ def open_hub(settings: Settings | None = None, *, require_schema: bool = True) -
 def open_access(settings: Settings | None = None) -> AccessService:
     """The API key service alone, for `pimhub keys`: the whole hub takes most of a second to
     import and build, keys need one table. Wired as bootstrap() wires `Hub.access`."""
+    from pimhub.access.audit import Auditor
     from pimhub.access.service import AccessService
+    from pimhub.catalog.clock import utc_now
     from pimhub.settings import Settings
     from pimhub.storage.api_keys import SqlApiKeyRepository
+    from pimhub.storage.audit_log import SqlAuditLog
     from pimhub.storage.engine import build_engine
 
+    set_cli_actor()
     settings = settings or Settings()
     engine = build_engine(settings.effective_database_url)
     if not schema_installed(engine):
         engine.dispose()
         raise not_initialized(settings)
-    return AccessService(SqlApiKeyRepository(engine))
+    return AccessService(SqlApiKeyRepository(engine), audit=Auditor(SqlAuditLog(engine), utc_now))
+
+
+def set_cli_actor() -> None:
+    """The audit log names CLI changes `cli:<operating-system login>`."""
+    import getpass
+
+    from pimhub.access.audit import set_actor
+
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no password-file entry (a bare container)
+        import os
+
+        login = f"uid-{os.getuid()}"
+    set_actor(f"cli:{login}")
 
 
 def schema_installed(engine: Engine) -> bool:

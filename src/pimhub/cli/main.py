@@ -44,6 +44,7 @@ COMMANDS: dict[str, Lazy] = {
     "sources": Lazy("sources", "Manage inbound sources: who may send events to /inbound/NAME."),
     "inbound": Lazy("inbound", "The inbound audit: messages and their fate, refused feed items."),
     "assets": Lazy("assets", "Manage assets: files the catalog refers to."),
+    "audit": Lazy("audit", "The audit log of administrative actions: who changed what, when."),
     "workflow": Lazy("workflow", "Show class workflows and run transitions."),
     "oidc": Lazy("oidc", "Single sign-on: OIDC configuration and token checks."),
     "init": Lazy(

@@ -21,6 +21,7 @@ from pimhub.cli.common import (
     print_json,
     print_table,
     schema_installed,
+    set_cli_actor,
 )
 
 if TYPE_CHECKING:
@@ -46,12 +47,16 @@ def open_users(settings: Settings | None = None) -> UserService:
     most of a second to build, users need two tables."""
     from datetime import timedelta
 
+    from pimhub.access.audit import Auditor
+    from pimhub.catalog.clock import utc_now
     from pimhub.settings import Settings
+    from pimhub.storage.audit_log import SqlAuditLog
     from pimhub.storage.engine import build_engine
     from pimhub.storage.users import SqlSessionRepository, SqlUserRepository
     from pimhub.users.passwords import Argon2Passwords
     from pimhub.users.service import UserService
 
+    set_cli_actor()
     settings = settings or Settings()
     engine = build_engine(settings.effective_database_url)
     if not schema_installed(engine):
@@ -65,6 +70,7 @@ def open_users(settings: Settings | None = None) -> UserService:
         ),
         idle=timedelta(hours=settings.admin_session_idle_hours),
         absolute=timedelta(days=settings.admin_session_max_days),
+        audit=Auditor(SqlAuditLog(engine), utc_now),
     )
 
 
