@@ -197,8 +197,8 @@ def test_every_change_is_audited_without_secrets(
     assert rows[2].before["rotatedAt"] is None and rows[2].after["rotatedAt"] is not None
     assert rows[3].after["revokedAt"] is not None
     text = repr([tuple(r) for r in rows])
-    for secret in (created["secret"], rotated, *hashes):
-        assert secret.split("_")[-1] not in text
+    for secret in (created["secret"][17:], rotated[17:], *hashes):  # after phk_<12>_
+        assert secret not in text
 
 
 def test_metrics_count_keys_expiring_soon(

@@ -1,12 +1,11 @@
 """Creating, listing, changing, rotating, revoking and checking API keys.
 
 Each change is recorded in the audit log (access/audit.py) after it is stored; a failure to
-record is logged and does not undo the change, which has already taken effect.
+record is logged by the Auditor and does not undo the change, which has already taken effect.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,8 +25,6 @@ from pimhub.access.keys import (
 from pimhub.access.rate_limits import parse_rate
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
-
-log = logging.getLogger("pimhub.access")
 
 # Recording last use on every request would turn each read into a write; once a minute is
 # precise enough for "is this key still used?".
@@ -248,17 +245,15 @@ class AccessService:
     def _record(self, action: str, key_id: str, before: ApiKey | None, after: ApiKey) -> None:
         if self.audit is None:
             return
-        try:
-            self.audit.record(
-                action,
-                "key",
-                key_id,
-                before=before.to_dict() if before else None,
-                after=after.to_dict(),
-            )
-        except Exception:
-            # The change is stored and in effect; a missing entry must not make it look failed.
-            log.exception("could not record %s of key %s in the audit log", action, key_id)
+        # Auditor.record logs, and never raises, when the entry cannot be written: the
+        # change is stored and in effect, and must not look failed.
+        self.audit.record(
+            action,
+            "key",
+            key_id,
+            before=before.to_dict() if before else None,
+            after=after.to_dict(),
+        )
 
     def authenticate(self, token: str | None) -> ApiKey:
         """The active key behind `token`, or Unauthorized."""
