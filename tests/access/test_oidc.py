@@ -214,17 +214,46 @@ def test_the_last_good_set_is_kept_while_the_issuer_is_down(issuer: Issuer) -> N
     now = [1000.0]
     keys = JwksCache(issuer=issuer.url, ttl=60, monotonic=lambda: now[0])
     verifier = OidcVerifier(OidcConfig(issuer.url, AUDIENCE, ("RS256",), scope_claims=SCOPES), keys)
-    verifier.verify(issuer.token())
+    verifier.verify(issuer.token(jti="1"))
     issuer.status = 500
     now[0] += 3600  # long past the TTL: a refetch starts in the background and fails
-    assert verifier.verify(issuer.token()).key_id == "oidc:user-42"
+    assert verifier.verify(issuer.token(jti="2")).key_id == "oidc:user-42"
     wait_for(lambda: keys.last_error is not None)
     assert keys.last_error == f"{issuer.url}/jwks.json answered HTTP 500"
-    assert verifier.verify(issuer.token()).key_id == "oidc:user-42"  # still the old set
+    assert verifier.verify(issuer.token(jti="3")).key_id == "oidc:user-42"  # still the old set
     issuer.status = 200
     now[0] += 61
-    verifier.verify(issuer.token())
+    verifier.verify(issuer.token(jti="4"))
     wait_for(lambda: keys.last_error is None)
+
+
+def test_a_verified_token_is_remembered_for_a_minute_and_not_past_its_exp(
+    issuer: Issuer,
+) -> None:
+    now = [time.time()]
+    verifier = verifier_for(issuer)
+    verifier.clock = lambda: now[0]
+    looked_up: list[str | None] = []
+    keys = verifier.keys
+    assert isinstance(keys, JwksCache)
+    original = keys.key
+
+    def counting(kid: str | None) -> dict[str, Any]:
+        looked_up.append(kid)
+        return original(kid)
+
+    keys.key = counting  # type: ignore[method-assign]
+    token = issuer.token(exp=int(now[0]) + 90)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first and looked_up == ["rsa-1"]
+    now[0] += 61  # past the minute: checked again
+    assert verifier.verify(token) == first and len(looked_up) == 2
+    keys.refresh()  # a new key set: checked again
+    verifier.verify(token)
+    assert len(looked_up) == 3
+    now[0] += 30  # past its exp (within the leeway): checked again, and still accepted
+    verifier.verify(token)
+    assert len(looked_up) == 4
 
 
 def test_no_key_set_at_all_is_unavailable_not_unauthorized(issuer: Issuer) -> None:

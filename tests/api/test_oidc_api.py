@@ -247,11 +247,12 @@ def test_a_key_set_fetched_once_survives_the_issuer_going_down(
     issuer.status = 500
     keys.ttl = 0.001  # every request now finds the set stale and refreshes it in the background
     keys.refetch_interval = 0.001
-    for _ in range(3):
-        response = client.get("/api/v1/objects/Product/TS-1", headers=auth(issuer.token()))
+    for n in range(3):  # different tokens: a verified one is remembered for a minute
+        token = issuer.token(jti=str(n))
+        response = client.get("/api/v1/objects/Product/TS-1", headers=auth(token))
         assert response.status_code == 200, response.text
     wait_for(lambda: keys.last_error is not None)
-    response = client.get("/api/v1/products/TS-1", headers=auth(issuer.token(EC)))
+    response = client.get("/api/v1/products/TS-1", headers=auth(issuer.token(EC, jti="4")))
     assert response.status_code == 200, response.text
 
 

@@ -9,7 +9,11 @@ so every scope check of the hub applies unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,6 +35,8 @@ MAX_TOKEN_BYTES = 16 * 1024
 # The audit log's actor column holds 200 characters: `oidc:` and the subject must fit.
 MAX_SUBJECT_LENGTH = 128
 _SHOWN = 120  # characters of a claim value quoted in a refusal
+REMEMBER_SECONDS = 60.0
+REMEMBERED_TOKENS = 4096
 
 
 class TokenRefused(Unauthorized):
@@ -42,6 +48,10 @@ class KeyLookup(Protocol):
     """The issuer's keys (access/jwks.JwksCache): the JWK with key id `kid`."""
 
     def key(self, kid: str | None) -> dict[str, Any]: ...
+
+    @property
+    def current(self) -> object:
+        """The set in use; a new object whenever it is fetched again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,24 +108,41 @@ def _claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
 class OidcVerifier:
     """The TokenVerifier of AccessService for JWTs of one issuer."""
 
-    def __init__(self, config: OidcConfig, keys: KeyLookup) -> None:
+    def __init__(
+        self, config: OidcConfig, keys: KeyLookup, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
         self.keys = keys
+        self.clock = clock
+        self._loaded: dict[tuple[int, str], tuple[dict[str, Any], jwt.PyJWK]] = {}
+        # token -> (remember until, the key set it was checked against, principal)
+        self._verified: dict[str, tuple[float, object, ApiKey]] = {}
 
     def verify(self, token: str) -> ApiKey:
         """The principal `token` stands for, or TokenRefused (401) saying why; never echoes
         the token. KeysUnavailable (503) when the issuer's keys cannot be had now."""
-        claims = self.claims(token)
-        return self.principal(claims)
+        # A client sends the same token with every request while it lasts, and checking it
+        # costs a few hundred microseconds (on the event loop, on SQLite). A verified token
+        # is remembered for a minute at most, never past its exp, and forgotten when the
+        # key set changes (a key the issuer withdrew stops working within the minute).
+        now = self.clock()
+        remembered = self._verified.get(token)
+        if remembered is not None and now < remembered[0] and remembered[1] is self.keys.current:
+            return remembered[2]
+        key = self.principal(self.claims(token))
+        if len(self._verified) >= REMEMBERED_TOKENS:
+            self._verified.clear()
+        until = now + REMEMBER_SECONDS
+        if key.expires_at is not None:
+            until = min(until, key.expires_at.timestamp())
+        self._verified[token] = (until, self.keys.current, key)
+        return key
 
     def claims(self, token: str) -> dict[str, Any]:
         """The verified claims of `token`, or TokenRefused."""
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRefused(f"the bearer token is longer than {MAX_TOKEN_BYTES} bytes")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenRefused("the bearer token is neither an API key nor a JWT") from None
+        header = _header(token)
         alg = header.get("alg")
         if alg not in self.config.algorithms:
             raise TokenRefused(
@@ -142,13 +169,7 @@ class OidcVerifier:
                 f"the token's algorithm {alg} does not match its key {_shown(kid)}, "
                 f"which is for {_shown(jwk.get('alg'))}"
             )
-        try:
-            key = jwt.PyJWK(jwk, alg)
-        except jwt.PyJWTError:
-            raise TokenRefused(
-                f"the token's algorithm {alg} does not fit its key {_shown(kid)} "
-                f"(key type {_shown(jwk.get('kty'))})"
-            ) from None
+        key = self._parsed(jwk, alg, kid)
         required = ["exp", "iat", "iss", "sub"] + (["aud"] if self.config.audience else [])
         try:
             return jwt.decode(
@@ -162,6 +183,26 @@ class OidcVerifier:
             )
         except jwt.PyJWTError as exc:
             raise TokenRefused(self._reason(exc, token)) from None
+
+    def _parsed(self, jwk: dict[str, Any], alg: str, kid: str | None) -> jwt.PyJWK:
+        """The key ready for PyJWT; loading its numbers costs more than checking a
+        signature, so each (key, algorithm) is loaded once per key set."""
+        cache_key = (id(jwk), alg)
+        cached = self._loaded.get(cache_key)
+        if cached is not None and cached[0] is jwk:
+            return cached[1]
+        try:
+            key = jwt.PyJWK(jwk, alg)
+        except jwt.PyJWTError:
+            raise TokenRefused(
+                f"the token's algorithm {alg} does not fit its key {_shown(kid)} "
+                f"(key type {_shown(jwk.get('kty'))})"
+            ) from None
+        if len(self._loaded) >= 64:  # keys of replaced sets
+            self._loaded.clear()
+        # The JWK itself is kept beside the key, so its id cannot be reused while cached.
+        self._loaded[cache_key] = (jwk, key)
+        return key
 
     def _reason(self, exc: jwt.PyJWTError, token: str) -> str:
         """Why PyJWT refused: claims are read unverified only to name them in the message,
@@ -221,6 +262,20 @@ class OidcVerifier:
             expires_at=_datetime(claims.get("exp")),
             description=f"OIDC token of {self.config.issuer}",
         )
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header, read to pick the key. PyJWT's reader checks every character of the
+    whole token first, which costs more than the signature; it reads the header again,
+    strictly, when it verifies."""
+    try:
+        segment = token[: token.index(".")]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        header = None
+    if not isinstance(header, dict):
+        raise TokenRefused("the bearer token is neither an API key nor a JWT")
+    return header
 
 
 def _unverified_claims(token: str) -> dict[str, Any]:
