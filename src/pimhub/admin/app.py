@@ -24,8 +24,10 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pimhub.access.audit import acting_as
 from pimhub.access.keys import Action, ApiKey
 from pimhub.admin import (
+    audit_views,
     auth_views,
     broker_views,
     class_views,
@@ -77,6 +79,7 @@ def build_admin(hub: Hub, *, graphql: GraphQLService) -> Starlette:
         *inbound_audit_views.routes,
         *inbound_views.routes,
         *broker_views.routes,
+        *audit_views.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(
@@ -168,7 +171,11 @@ class SignedIn:
         if found is not None:
             session, user = found
             state.update(session=session, user=user, principal=user.principal())
-        elif not path.startswith(PUBLIC):
+            # The audit log names changes made through the admin after the signed-in user.
+            with acting_as(f"user:{user.username}"):
+                await self.app(scope, receive, send)
+            return
+        if not path.startswith(PUBLIC):
             await _sign_in_first(request, path)(scope, receive, send)
             return
         await self.app(scope, receive, send)

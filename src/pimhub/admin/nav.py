@@ -36,6 +36,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Brokers", "/brokers", lambda k: k.allows(Action.INTEGRATE)),
     NavEntry("API keys", "/keys", lambda k: k.allows(Action.ADMIN)),
     NavEntry("Users", "/users", lambda k: k.allows(Action.ADMIN)),
+    NavEntry("Audit log", "/audit", lambda k: k.allows(Action.ADMIN)),
 )
 
 
