@@ -127,6 +127,7 @@ def test_connector_changes_never_record_credentials(hub: Hub) -> None:
     ]
     assert found[1].after is not None
     assert found[1].after["config"]["baseUrl"] == "https://shop2.example.com"
+    assert found[1].after["credentialsReplaced"] is True
     text = raw_rows(hub)
     for value in MAGENTO_SECRETS.values():
         assert value not in text
@@ -183,6 +184,7 @@ def test_broker_changes_never_record_the_password(hub: Hub) -> None:
     found = entries(hub, target_type="broker", target="rabbit")
     assert [e.action for e in found] == ["broker.deleted", "broker.updated", "broker.created"]
     assert found[1].after is not None and found[1].after["config"]["exchange"] == "other"
+    assert "credentialsReplaced" not in found[1].after
     assert BROKER_PASSWORD not in raw_rows(hub)
 
 

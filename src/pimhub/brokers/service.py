@@ -82,16 +82,27 @@ class BrokerService:
         self.audit = audit  # records each change after it committed
 
     def _record(
-        self, verb: str, name: str, before: StoredBroker | None, after: StoredBroker | None
+        self,
+        verb: str,
+        name: str,
+        before: StoredBroker | None,
+        after: StoredBroker | None,
+        *,
+        credentials_replaced: bool = False,
     ) -> None:
-        if self.audit is not None:
-            self.audit.record(
-                f"broker.{verb}",
-                "broker",
-                name,
-                before=before.to_dict() if before else None,
-                after=after.to_dict() if after else None,
-            )
+        """The entry for a change; the credentials never, only whether new ones were given."""
+        if self.audit is None:
+            return
+        document = after.to_dict() if after else None
+        if document is not None and credentials_replaced:
+            document["credentialsReplaced"] = True
+        self.audit.record(
+            f"broker.{verb}",
+            "broker",
+            name,
+            before=before.to_dict() if before else None,
+            after=document,
+        )
 
     # -- settings --------------------------------------------------------------------------
 
@@ -130,7 +141,9 @@ class BrokerService:
             current = self.get(name)
             if self._save(name, current, body, credentials, expected):
                 saved = self.get(name)
-                self._record("updated", name, current, saved)
+                self._record(
+                    "updated", name, current, saved, credentials_replaced=credentials is not None
+                )
                 return saved
             if expected is not None:
                 found = self.get(name)  # gone meanwhile: 404

@@ -152,16 +152,27 @@ class ConnectorService:
         return stored
 
     def _record(
-        self, verb: str, name: str, before: StoredConnector | None, after: StoredConnector | None
+        self,
+        verb: str,
+        name: str,
+        before: StoredConnector | None,
+        after: StoredConnector | None,
+        *,
+        credentials_replaced: bool = False,
     ) -> None:
-        if self.audit is not None:
-            self.audit.record(
-                f"connector.{verb}",
-                "connector",
-                name,
-                before=before.to_dict() if before else None,
-                after=after.to_dict() if after else None,
-            )
+        """The entry for a change; the credentials never, only whether new ones were given."""
+        if self.audit is None:
+            return
+        document = after.to_dict() if after else None
+        if document is not None and credentials_replaced:
+            document["credentialsReplaced"] = True
+        self.audit.record(
+            f"connector.{verb}",
+            "connector",
+            name,
+            before=before.to_dict() if before else None,
+            after=document,
+        )
 
     def update(self, name: str, body: Any, credentials: Any = None) -> StoredConnector:
         """Replaces the settings (the name stays); new credentials when given. Never a
@@ -184,7 +195,7 @@ class ConnectorService:
                 )
             ):
                 after = self.get(name)
-                self._record("updated", name, before, after)
+                self._record("updated", name, before, after, credentials_replaced=bool(sealed))
                 return after
         raise WriteConflict(
             f"connector '{name}' was removed and added again while it was being changed; "
