@@ -238,6 +238,15 @@ def test_issuer_down_before_any_key_set_is_a_503_with_retry_after(
             f"{issuer.url}/jwks.json answered HTTP 500"
         )
         assert response.headers["retry-after"] == "1"
+    hub.datahub.create(
+        {"name": "storefront", "classes": {"Product": {"fields": ["sku"]}}}, author="t"
+    )
+    response = client.post(
+        "/graphql/storefront", json={"query": "{ __typename }"}, headers=auth(issuer.token())
+    )
+    assert response.status_code == 503, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "retry-after" in response.headers
 
 
 def test_a_key_set_fetched_once_survives_the_issuer_going_down(

@@ -37,11 +37,12 @@ from pimhub.catalog.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    Unavailable,
 )
 
 PREFIX = "/graphql/"
 PATH = PREFIX + "{config}"
-_STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, BodyTimeout: 408}
+_STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, BodyTimeout: 408, Unavailable: 503}
 log = structlog.get_logger("pimhub.graphql")
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="pimhub"')]  # as REST's 401 (api/errors.py)
 
