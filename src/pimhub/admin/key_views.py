@@ -1,13 +1,15 @@
-"""API keys (admins only): the list, creating a key and revoking one.
+"""API keys (admins only): the list, creating, changing, rotating and revoking a key.
 
-A new key's secret is in the answer to the creating POST and nowhere else: not in a cookie,
-an address, a redirect or a log, and the page is not cached. Each create form carries a
-one-time token, so sending it again (a reload of the answer) makes no second key and shows no
-secret: it answers that the key exists. Revoking asks first, then POSTs.
+A new key's secret (made or rotated) is in the answer to the POST and nowhere else: not in a
+cookie, an address, a redirect or a log, and the page is not cached. Each create and rotate
+form carries a one-time token, so sending it again (a reload of the answer) makes no second
+key or rotation and shows no secret: it answers that it was done. Revoking asks first, then
+POSTs.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -16,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pimhub.access.keys import ENVIRONMENTS, Action, ApiKey, parse_scopes
+from pimhub.access.service import MAX_OVERLAP, KeyChanges
 from pimhub.admin.durations import ago, stamp
 from pimhub.admin.once import FormAlreadySent, SentForms, new_token
 from pimhub.admin.web import (
@@ -78,6 +81,8 @@ async def create_key(request: Request) -> Response:
             scopes,
             environment=environment,
             expires_in_days=days,
+            allowed_networks=_lines(values["allowed_networks"]),
+            rate_limit=values["rate_limit"] or None,
         )
     except CatalogError as exc:
         if token:
@@ -85,7 +90,8 @@ async def create_key(request: Request) -> Response:
         return await _page(request, values, error=exc, status=422)
     if token:
         SENT.record(token, key.key_id)
-    page = render(request, "keys_created.html", {"key": key, "secret": secret, "stamp": stamp})
+    context = {"key": key, "secret": secret, "stamp": stamp, "rotated": False}
+    page = render(request, "keys_created.html", context)
     return no_store(page)
 
 
@@ -102,6 +108,134 @@ async def revoke_key(request: Request) -> Response:
     key = await blocking(_active_key, hub, request.path_params["key_id"])
     await blocking(hub.access.revoke, key.key_id)
     return see_other("/keys", f"Key {key.key_id} ({key.name}) revoked; it is refused from now on.")
+
+
+async def rotate_page(request: Request) -> Response:
+    require(principal_of(request), Action.ADMIN)
+    hub = hub_of(request)
+    key = await blocking(_active_key, hub, request.path_params["key_id"])
+    hours = f"{hub.settings.key_rotation_overlap_hours:g}"
+    return render(request, "keys_rotate.html", _rotate_context(key, hours))
+
+
+async def rotate_key(request: Request) -> Response:
+    form = await checked_form(request)
+    require(principal_of(request), Action.ADMIN)
+    hub = hub_of(request)
+    key = await blocking(_active_key, hub, request.path_params["key_id"])
+    token = text_field(form, "form_token")[:64]
+    hours_text = text_field(form, "overlap_hours").strip()
+    if token and SENT.reserve(token) is not None:
+        sent = FormAlreadySent(
+            f"the key {key.key_id} was rotated from this form already; its new secret was "
+            "shown once and is not shown again. Rotate again if it was lost."
+        )
+        return render(
+            request, "keys_rotate.html", _rotate_context(key, hours_text, sent), status=409
+        )
+    try:
+        overlap = _overlap(hours_text)
+        rotated, secret = await blocking(hub.access.rotate, key.key_id, overlap)
+    except CatalogError as exc:
+        if token:
+            SENT.release(token)
+        context = _rotate_context(key, hours_text, exc)
+        return render(request, "keys_rotate.html", context, status=422)
+    if token:
+        SENT.record(token, key.key_id)
+    context = {"key": rotated, "secret": secret, "stamp": stamp, "rotated": True}
+    return no_store(render(request, "keys_created.html", context))
+
+
+def _rotate_context(key: ApiKey, hours: str, error: CatalogError | None = None) -> dict[str, Any]:
+    return {
+        "key": key,
+        "stamp": stamp,
+        "overlap_hours": hours,
+        "max_hours": int(MAX_OVERLAP.total_seconds() // 3600),
+        "error": error,
+        "errors": field_errors(error) if error else {},
+        "form_token": new_token(),
+    }
+
+
+def _overlap(text: str) -> timedelta:
+    limit = int(MAX_OVERLAP.total_seconds() // 3600)
+    refused = InvalidInput(
+        f"the overlap is a number of hours from 0 to {limit}",
+        [FieldError("overlap_hours", f"0 to {limit} hours")],
+    )
+    try:
+        hours = float(text) if text.isascii() else -1.0
+    except ValueError:
+        raise refused from None
+    if not 0 <= hours <= limit:  # also NaN
+        raise refused
+    return timedelta(hours=hours)
+
+
+async def edit_page(request: Request) -> Response:
+    require(principal_of(request), Action.ADMIN)
+    key = await blocking(_active_key, hub_of(request), request.path_params["key_id"])
+    values = {
+        "allowed_networks": "\n".join(key.allowed_networks),
+        "rate_limit": key.rate_limit or "",
+        "description": key.description or "",
+        "expires_in_days": "",
+    }
+    return render(request, "keys_edit.html", _edit_context(key, values))
+
+
+async def edit_key(request: Request) -> Response:
+    form = await checked_form(request)
+    require(principal_of(request), Action.ADMIN)
+    hub = hub_of(request)
+    key = await blocking(_active_key, hub, request.path_params["key_id"])
+    values: dict[str, Any] = {
+        "allowed_networks": text_field(form, "allowed_networks"),
+        "rate_limit": text_field(form, "rate_limit").strip(),
+        "description": text_field(form, "description").strip(),
+        "expires_in_days": text_field(form, "expires_in_days").strip(),
+        "no_expiry": text_field(form, "no_expiry") == "on",
+    }
+    try:
+        changes = KeyChanges(
+            allowed_networks=_lines(values["allowed_networks"]),
+            rate_limit=values["rate_limit"] or None,
+            description=values["description"] or None,
+            **_expiry_change(values),
+        )
+        await blocking(hub.access.update, key.key_id, changes)
+    except CatalogError as exc:
+        context = _edit_context(key, values, exc)
+        return render(request, "keys_edit.html", context, status=422)
+    return see_other("/keys", f"Key {key.key_id} ({key.name}) changed.")
+
+
+def _expiry_change(values: dict[str, Any]) -> dict[str, Any]:
+    """Leave the expiry alone unless a number of days or "never" was given."""
+    if values["no_expiry"]:
+        return {"expires_in_days": None}
+    if values["expires_in_days"]:
+        return {"expires_in_days": _days(values["expires_in_days"])}
+    return {}
+
+
+def _edit_context(
+    key: ApiKey, values: dict[str, Any], error: CatalogError | None = None
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "stamp": stamp,
+        "values": values,
+        "error": error,
+        "errors": field_errors(error) if error else {},
+    }
+
+
+def _lines(text: str) -> list[str]:
+    """Networks typed one a line or comma-separated."""
+    return [line for line in text.replace(",", "\n").splitlines() if line.strip()]
 
 
 def _active_key(hub: Hub, key_id: str) -> ApiKey:
@@ -128,6 +262,7 @@ async def _page(
     context = {
         "keys": keys,
         "now": utc_now(),
+        "warn_within": timedelta(days=hub_of(request).settings.key_expiry_warning_days),
         "ago": ago,
         "stamp": stamp,
         "common_scopes": COMMON_SCOPES,
@@ -151,6 +286,8 @@ def _values(form: FormData) -> dict[str, Any]:
         "other_scopes": text_field(form, "other_scopes"),
         "environment": text_field(form, "environment", "production"),
         "expires_in_days": text_field(form, "expires_in_days").strip(),
+        "allowed_networks": text_field(form, "allowed_networks"),
+        "rate_limit": text_field(form, "rate_limit").strip(),
         "form_token": text_field(form, "form_token")[:64],
     }
 
@@ -164,19 +301,22 @@ def _checked(values: dict[str, Any]) -> tuple[str, list[str], str, int | None]:
         errors = [FieldError("other_scopes", e.message) for e in exc.errors]
         raise InvalidInput(exc.detail, errors) from None
     days_text = values["expires_in_days"]
-    days: int | None = None
-    if days_text:
-        refused = InvalidInput(
-            f"expiry is a whole number of days from 1 to {MAX_EXPIRY_DAYS}",
-            [FieldError("expires_in_days", f"1 to {MAX_EXPIRY_DAYS} days, or empty")],
-        )
-        try:
-            days = parse_count(days_text, field="expires_in_days", maximum=MAX_EXPIRY_DAYS)
-        except InvalidInput:
-            raise refused from None  # the form's own wording, next to the field
-        if days < 1:
-            raise refused
+    days = _days(days_text) if days_text else None
     return values["name"], scopes, values["environment"], days
+
+
+def _days(days_text: str) -> int:
+    refused = InvalidInput(
+        f"expiry is a whole number of days from 1 to {MAX_EXPIRY_DAYS}",
+        [FieldError("expires_in_days", f"1 to {MAX_EXPIRY_DAYS} days, or empty")],
+    )
+    try:
+        days = parse_count(days_text, field="expires_in_days", maximum=MAX_EXPIRY_DAYS)
+    except InvalidInput:
+        raise refused from None  # the form's own wording, next to the field
+    if days < 1:
+        raise refused
+    return days
 
 
 routes: list[BaseRoute] = [
@@ -184,4 +324,8 @@ routes: list[BaseRoute] = [
     Route("/keys", create_key, methods=["POST"]),
     Route("/keys/{key_id}/revoke", revoke_page, methods=["GET"]),
     Route("/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
+    Route("/keys/{key_id}/rotate", rotate_page, methods=["GET"]),
+    Route("/keys/{key_id}/rotate", rotate_key, methods=["POST"]),
+    Route("/keys/{key_id}/edit", edit_page, methods=["GET"]),
+    Route("/keys/{key_id}/edit", edit_key, methods=["POST"]),
 ]
