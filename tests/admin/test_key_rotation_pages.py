@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import update
@@ -85,9 +86,10 @@ def test_changing_networks_rate_expiry_and_description(
     users_hub: Hub, signed_in: Callable[[str], AdminClient]
 ) -> None:
     client = signed_in("admin")
-    answer, _ = _create(
+    made, _ = _create(
         client, scope="read:*", allowed_networks="10.0.0.0/8\n192.0.2.1", rate_limit="60/minute"
     )
+    answer = cast(Any, made)  # _create's answer is a response
     assert answer.status_code == 200, answer.text
     (key,) = users_hub.access.all()
     assert key.allowed_networks == ("10.0.0.0/8", "192.0.2.1/32")
