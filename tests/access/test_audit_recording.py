@@ -82,14 +82,15 @@ def test_class_changes_are_recorded_with_before_and_after(bare_hub: Hub) -> None
 
 
 def test_datahub_changes_are_recorded(hub: Hub) -> None:
-    hub.datahub.create(SHOP, author="t")
-    hub.datahub.replace("shop", {**SHOP, "description": "Changed"}, author="t")
-    hub.datahub.delete("shop")
+    with acting_as("oidc:ops-1"):
+        hub.datahub.create(SHOP, author="t")
+        hub.datahub.replace("shop", {**SHOP, "description": "Changed"}, author="t")
+        hub.datahub.delete("shop")
     found = entries(hub, target_type="datahub", target="shop")
     assert [e.action for e in found] == ["datahub.deleted", "datahub.updated", "datahub.created"]
     assert found[1].before is not None and found[1].before["description"] == "The shop front"
     assert found[1].after is not None and found[1].after["description"] == "Changed"
-    assert found[0].after is None and found[0].actor == "system"
+    assert found[0].after is None and {e.actor for e in found} == {"oidc:ops-1"}
 
 
 def test_webhook_changes_never_record_the_secret(hub: Hub) -> None:

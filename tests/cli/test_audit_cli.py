@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from pimhub.access.audit import SYSTEM_ACTOR, set_actor
 from pimhub.bootstrap import Hub
 from pimhub.cli.main import app
 
@@ -29,9 +31,9 @@ def cli_url(engine: Engine) -> str:
 
 
 @pytest.fixture
-def cli(bare_hub: Hub, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> CliRunner:
+def cli(bare_hub: Hub, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[CliRunner]:
     monkeypatch.chdir(str(tmp_path))
-    return CliRunner(
+    yield CliRunner(
         env={
             "COLUMNS": "200",
             "PIMHUB_DATABASE_URL": cli_url(bare_hub.engine),
@@ -41,6 +43,8 @@ def cli(bare_hub: Hub, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Cli
             "PIMHUB_PASSWORD_TIME_COST": "1",
         }
     )
+    # The CLI names its actor for the rest of the process, which here is the test session.
+    set_actor(SYSTEM_ACTOR)
 
 
 def run(cli: CliRunner, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
