@@ -151,6 +151,10 @@ def _comparison(node: Comparison, bind: Bind) -> ColumnElement[bool]:
     if op == "$notlike":
         return not_(col.ilike(bind(value)))
     param = bind(_param(node.ref, value))
+    if isinstance(param, bool):
+        # SQLAlchemy writes a bare true/false into the text (`= 1`, `= 0`), which would make
+        # the statement depend on the value; as a parameter it does not.
+        param = literal(param)
     comparisons: dict[str, Callable[[], ColumnElement[bool]]] = {
         "$eq": lambda: col == param,
         "$ne": lambda: col != param,
