@@ -67,6 +67,7 @@ class Snapshot:
     backup_fingerprint: str | None = None  # recorded by `pimhub secret-key backup`
     revision: str | None = None
     head: str | None = None
+    database_error: str | None = None  # why the database could not be read at all
     default_password_users: tuple[str, ...] | None = None
     introspection_on: tuple[str, ...] | None = None  # datahub configs that allow it
     endpoints: tuple[Endpoint, ...] | None = None
@@ -169,7 +170,14 @@ def check_secret_key(s: Snapshot) -> Iterator[Finding]:
 
 
 def check_migrations(s: Snapshot) -> Iterator[Finding]:
-    if s.revision is None:
+    if s.database_error is not None:
+        yield Finding(
+            "database",
+            Severity.FAILURE,
+            f"the database cannot be read: {s.database_error}",
+            "check PIMHUB_DATABASE_URL, the network and the database's credentials",
+        )
+    elif s.revision is None:
         yield Finding(
             "migrations",
             Severity.FAILURE,

@@ -79,6 +79,7 @@ def test_a_clean_production_hub_has_no_findings() -> None:
         ({"secret_key": "short-1", "profile": "development"}, "secret-key-weak", Severity.WARNING),
         ({"secret_key": None}, "secret-key-unset", Severity.WARNING),
         ({"revision": None}, "migrations", Severity.FAILURE),
+        ({"revision": None, "database_error": "refused"}, "database", Severity.FAILURE),
         ({"revision": "0012"}, "migrations", Severity.FAILURE),
         ({"database": "sqlite", "profile": "development"}, "sqlite-workers", Severity.FAILURE),
         ({"database": "sqlite", "workers": 1}, "sqlite-production", Severity.WARNING),
@@ -257,3 +258,15 @@ def test_secret_key_backup(
     key_file.write_text("a replaced key file\n")
     code, out = run(runner, "check")
     assert code == 2 and "FAIL secret-key-backup-stale" in out
+
+
+def test_an_unreachable_database(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PIMHUB_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    code, out = run(runner, "check", "--json")
+    report = json.loads(out)
+    assert code == 2
+    [found] = report["findings"]
+    assert found["check"] == "database" and "cannot be read" in found["message"]

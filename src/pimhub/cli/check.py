@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -144,13 +145,18 @@ def recorded_backup(settings: Settings) -> str | None:
 def collect(hub: Hub) -> Snapshot:
     """What `pimhub check` looks at. The database's contents are read only when its schema
     is at head: an older schema lacks columns the reads need."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from pimhub.readiness import Snapshot, fingerprint
     from pimhub.storage.migrate import current_revision
 
     settings = hub.settings
     passphrase = None if settings.secret_key else read_key_file(settings)
-    revision = current_revision(hub.engine)
     head = head_revision(hub)
+    try:
+        revision, error = current_revision(hub.engine), None
+    except SQLAlchemyError as exc:  # unreachable, refused: a failure to report, not a crash
+        revision, error = None, str(getattr(exc, "orig", None) or exc).splitlines()[0]
     snapshot = Snapshot(
         now=datetime.now(UTC),
         profile=settings.profile,
@@ -161,6 +167,7 @@ def collect(hub: Hub) -> Snapshot:
         backup_fingerprint=recorded_backup(settings),
         revision=revision,
         head=head,
+        database_error=error,
         key_expiry_warning_days=settings.key_expiry_warning_days,
         oidc_issuer=settings.oidc_issuer,
         oidc_audience=settings.oidc_audience,
@@ -168,17 +175,18 @@ def collect(hub: Hub) -> Snapshot:
         rate_limit_per_address=settings.rate_limit_per_address,
         hsts_seconds=settings.hsts_seconds,
     )
+    if error is not None:
+        snapshot.notes.append("database contents not checked: the database cannot be read")
+        return snapshot
     if revision is None or revision != head:
         snapshot.notes.append("database contents not checked until the schema is at head")
         return snapshot
-    return Snapshot(
-        **{
-            **snapshot.__dict__,
-            "default_password_users": default_password_users(hub),
-            "introspection_on": introspection_on(hub),
-            "endpoints": endpoints(hub),
-            "keys": active_keys(hub),
-        }
+    return replace(
+        snapshot,
+        default_password_users=default_password_users(hub),
+        introspection_on=introspection_on(hub),
+        endpoints=endpoints(hub),
+        keys=active_keys(hub),
     )
 
 
