@@ -91,6 +91,7 @@ def _print_status(report: dict[str, Any]) -> None:
     else:
         console.print("scopes granted by claims: none (every token is refused)", style="yellow")
     if report["keys"]:
+        console.print("signing keys (fetched now):", highlight=False)
         rows = [
             [str(k[c] or "") for c in ("kid", "kty", "alg", "crv", "use")] for k in report["keys"]
         ]
