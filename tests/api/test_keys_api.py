@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -217,3 +218,26 @@ def test_metrics_count_keys_expiring_soon(
     text = client.get("/metrics").text
     assert "pimhub_api_keys_expiring_soon 1.0" in text, text
     assert f'pimhub_api_key_expiry_seconds{{key="{soon}",name="soon"}}' in text
+
+
+def test_a_rotation_that_loses_a_race_is_a_409_problem(
+    client: TestClient, hub: Hub, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another rotation lands between this one's read and its write (forced): 409, not 500."""
+    created = create(client, admin)
+    key_id = created["keyId"]
+    repository = hub.access.keys
+    real_rotate = repository.rotate
+    won: list[str] = []
+
+    def lose(key: str, **values: Any) -> bool:
+        if not won:
+            monkeypatch.setattr(repository, "rotate", real_rotate)
+            won.append(hub.access.rotate(key, timedelta(0))[1])
+        return real_rotate(key, **values)
+
+    monkeypatch.setattr(repository, "rotate", lose)
+    lost = problem(client.post(f"{BASE}/{key_id}/rotate", headers=admin), 409, "rotation-conflict")
+    assert "was rotated by another request at the same time" in lost["detail"]
+    assert "secret" not in lost
+    assert client.get(PRODUCTS, headers=auth(won[0])).status_code == 200
