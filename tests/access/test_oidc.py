@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pimhub.access.jwks import JwksCache, KeysUnavailable, parse_key_set, require_https
 from pimhub.access.oidc import OidcConfig, OidcVerifier, TokenRefused, scopes_for
@@ -333,6 +335,51 @@ def test_scope_mapping_reads_lists_strings_and_dotted_claims() -> None:
     assert scopes_for(claims, config) == ("admin", "write:Product")
     assert scopes_for({"groups": [1, None, "pim-readers"]}, config) == ("read:*",)
     assert scopes_for({}, config) == ()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "alg": st.sampled_from(["RS256", "ES256", "none", "HS256"]) | JSON,
+        "kid": st.sampled_from(["rsa-1", "ec-1"]) | JSON,
+        "typ": JSON,
+        "crit": JSON,
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(header=HEADERS | JSON, claims=JSON, signature=st.text(max_size=40))
+def test_any_hostile_token_is_a_refusal_never_an_error(
+    issuer: Issuer, header: Any, claims: Any, signature: str
+) -> None:
+    verifier = hostile_verifier(issuer)
+    token = f"{_b64json(header)}.{_b64json(claims)}.{signature}"
+    with pytest.raises(TokenRefused):
+        verifier.verify(token)
+
+
+_VERIFIERS: dict[str, OidcVerifier] = {}
+
+
+def hostile_verifier(issuer: Issuer) -> OidcVerifier:
+    if issuer.url not in _VERIFIERS:
+        _VERIFIERS[issuer.url] = verifier_for(issuer)
+    return _VERIFIERS[issuer.url]
+
+
+def _b64json(value: Any) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
 
 def wait_for(condition: Any, deadline: float = 5.0) -> None:
