@@ -23,6 +23,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -62,10 +63,41 @@ max-examples = {MAX_EXAMPLES}
 "path.sku" = "ST-1"
 
 [[operations]]
-# Both fetch from addresses in the request: the profile's source (the internet) and the
-# webhook receiver. A test must not send requests out of the machine.
-include-path-regex = "/(run|ping)$"
+# Each connects to an address a request may have set: the profile's source, the webhook
+# receiver, the broker, the shop. A test must not send requests out of the machine.
+include-path-regex = "/(run|ping|test|check|dry-run)$"
 enabled = false
+
+# The surfaces that name their resources: each operation gets the name of one that _seed
+# made, so requests reach past 404 to the documents, keys and bodies (a DELETE early in a
+# phase leaves 404s for the rest, which are documented too).
+[[operations]]
+include-path-regex = "^/api/v1/brokers/"
+parameters = {{ "path.name" = "st-mq" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/connectors/"
+parameters = {{ "path.name" = "st-shop", "path.sku" = "ST-1" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/inbound/sources/"
+parameters = {{ "path.name" = "st-erp" }}
+
+[[operations]]
+include-path-regex = "^/inbound/"
+parameters = {{ "path.source" = "st-erp" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/import-profiles/"
+parameters = {{ "path.name" = "st-profile" }}
+
+[[operations]]
+include-path-regex = "^/(api/v1/asset-versions|api/v1/assets|assets)/"
+parameters = {{ "path.path" = "st/logo.png" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/objects/"
+parameters = {{ "path.key" = "ST-1" }}
 
 [[operations]]
 # negative_data_rejection sends form fields of the wrong type, but every form field is text
@@ -91,8 +123,17 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     workdir = Path(tmp_path_factory.mktemp(f"schemathesis-{request.param}"))
-    env = {**os.environ, "PIMHUB_DATA_DIR": str(workdir / "data"), "PIMHUB_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PIMHUB_DATA_DIR": str(workdir / "data"),
+        "PIMHUB_LOG_LEVEL": "WARNING",
+        # Thousands of requests a minute from one key: without this, most answers are 429.
+        "PIMHUB_RATE_LIMIT_PER_KEY": "off",
+        "PIMHUB_RATE_LIMIT_PER_ADDRESS": "off",
+    }
     env.pop("PIMHUB_DATABASE_URL", None)
+    # Thousands of requests in seconds from one address: rate limits would answer most of them.
+    env.update(PIMHUB_RATE_LIMIT_PER_KEY="off", PIMHUB_RATE_LIMIT_PER_ADDRESS="off")
     if request.param == "sqlite":
         yield from _serve(env, workdir)
         return
@@ -127,8 +168,56 @@ def _key(env: dict[str, str], workdir: Path, scope: str) -> str:
     return printed_key(done.stdout)
 
 
+# One of each surface that names its resources, for the parameters in CONFIG to name;
+# every address is on loopback or reserved (.invalid), and nothing contacts them.
+SEEDS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "/api/v1/brokers",
+        {
+            "config": {
+                "name": "st-mq",
+                "url": "amqp://127.0.0.1:9/st",
+                "exchange": "pimhub.events",
+                "eventTypes": ["object.updated"],
+                "classes": ["Product"],
+            },
+            "credentials": {"username": "st", "password": "st-password-1"},
+        },
+    ),
+    (
+        "/api/v1/connectors",
+        {
+            "config": {
+                "name": "st-shop",
+                "baseUrl": "https://shop.invalid",
+                "stores": {"en": "en"},
+            },
+            "credentials": {
+                "consumerKey": "ck",
+                "consumerSecret": "cs",
+                "accessToken": "at",
+                "accessTokenSecret": "ats",
+            },
+        },
+    ),
+    (
+        "/api/v1/inbound/sources",
+        {"name": "st-erp", "scheme": "api-key", "key": {"path": "data.sku"}},
+    ),
+]
+PROFILE = {
+    "source": "https://erp.invalid/products.csv",
+    "mapping": "class: Product\nfields:\n  sku: sku\n  name.en: name\n",
+}
+# A 1x1 PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
 def _seed(base: str, admin: str) -> None:
-    """A product and a datahub configuration for the parameters in CONFIG to name."""
+    """A product, a datahub configuration and SEEDS for the parameters in CONFIG to name."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}) as http:
         product = {"fields": {"name": {"en": "Tent"}, "stock": 3}}
         assert http.put("/api/v1/objects/Product/ST-1", json=product).status_code == 201
@@ -141,6 +230,13 @@ def _seed(base: str, admin: str) -> None:
             },
         }
         assert http.put("/api/v1/datahub/st", json=config).status_code == 201
+        for path, body in SEEDS:
+            created = http.post(path, json=body)
+            assert created.status_code == 201, (path, created.text)
+        profile = http.put("/api/v1/import-profiles/st-profile", json=PROFILE)
+        assert profile.status_code == 201, profile.text
+        logo = http.put("/api/v1/assets/st/logo.png", content=PNG)
+        assert logo.status_code == 201, logo.text
 
 
 def schemathesis(server: Server, key: str, name: str, *extra: str) -> str:
