@@ -4,6 +4,8 @@ stand-in issuer served on a loopback port (tests/access/oidc_issuer.py)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pimhub.access.jwks import JwksCache, KeysUnavailable, parse_key_set, require_https
+from pimhub.access.jwks import (
+    FetchFailed,
+    JwksCache,
+    KeysUnavailable,
+    parse_key_set,
+    require_https,
+)
 from pimhub.access.oidc import OidcConfig, OidcVerifier, TokenRefused, scopes_for
 from pimhub.access.service import AccessService
 from tests.access.oidc_issuer import (
@@ -191,6 +199,10 @@ def test_a_tampered_signature_and_garbage_are_refused(issuer: Issuer) -> None:
     )
     assert refused(verifier, "abc.def.ghi") == "the bearer token is neither an API key nor a JWT"
     assert "longer than" in refused(verifier, "a.b." + "c" * 20000)
+    deep = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
+    assert refused(verifier, f"{deep}.{body}.{other}") == (
+        "the bearer token is neither an API key nor a JWT"
+    )
 
 
 def test_unknown_key_id_refetches_once_then_not_again_within_a_minute(issuer: Issuer) -> None:
@@ -315,11 +327,17 @@ def test_key_set_parsing_keeps_only_public_signature_keys() -> None:
         {"kty": "oct", "kid": "shared", "k": "c2VjcmV0"},
         {**RSA.public_jwk(), "kid": "enc", "use": "enc"},
         {**RSA.public_jwk(), "kid": "broken", "n": "!!"},
+        {**RSA.public_jwk(), "kid": "odd", "n": 5, "e": [None]},
         EC.public_jwk(),
+        "not an object",
     ]
     parsed = parse_key_set({"keys": members}, "https://id.example/jwks", 0.0)
     assert list(parsed.keys) == ["ec-1"]
-    assert [s.split(":")[0] for s in parsed.skipped] == ["shared", "enc", "broken"]
+    assert [s.split(":")[0] for s in parsed.skipped] == ["shared", "enc", "broken", "odd"]
+    documents: list[Any] = [{"keys": []}, {"keys": "x"}, [], None]
+    for document in documents:
+        with pytest.raises(FetchFailed):
+            parse_key_set(document, "https://id.example/jwks", 0.0)
 
 
 def test_plain_http_is_refused_except_on_loopback() -> None:
@@ -376,9 +394,6 @@ def hostile_verifier(issuer: Issuer) -> OidcVerifier:
 
 
 def _b64json(value: Any) -> str:
-    import base64
-    import json
-
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
 

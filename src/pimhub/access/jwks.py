@@ -99,7 +99,7 @@ def http_fetch(url: str, timeout: float) -> Any:
         raise FetchFailed(f"{url} sent more than {_MAX_DOCUMENT_BYTES} bytes")
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FetchFailed(f"{url} did not answer JSON") from None
 
 
@@ -143,6 +143,8 @@ def _unusable(member: dict[str, Any]) -> str | None:
         jwt.PyJWK(member)  # parses the key material now, so a broken key is named here
     except jwt.PyJWTError as exc:
         return str(exc).split(":")[0]
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # numbers of odd types
+        return f"unreadable key ({type(exc).__name__})"
     return None
 
 

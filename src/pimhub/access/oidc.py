@@ -271,7 +271,7 @@ def _header(token: str) -> dict[str, Any]:
     try:
         segment = token[: token.index(".")]
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: nesting
         header = None
     if not isinstance(header, dict):
         raise TokenRefused("the bearer token is neither an API key nor a JWT")
@@ -281,7 +281,7 @@ def _header(token: str) -> dict[str, Any]:
 def _unverified_claims(token: str) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, RecursionError):
         return {}
     return claims
 
@@ -290,7 +290,7 @@ def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(header, claims) read WITHOUT checking anything, for `pimhub oidc inspect`."""
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, RecursionError):
         return {}, {}
     return header, _unverified_claims(token)
 
