@@ -132,8 +132,6 @@ def server(
         "PIMHUB_RATE_LIMIT_PER_ADDRESS": "off",
     }
     env.pop("PIMHUB_DATABASE_URL", None)
-    # Thousands of requests in seconds from one address: rate limits would answer most of them.
-    env.update(PIMHUB_RATE_LIMIT_PER_KEY="off", PIMHUB_RATE_LIMIT_PER_ADDRESS="off")
     if request.param == "sqlite":
         yield from _serve(env, workdir)
         return
