@@ -65,6 +65,15 @@ def wait_ready(base: str, workdir: Path, name: str) -> None:
     pytest.fail(f"{name} did not start: {(workdir / f'{name}.log').read_text()}")
 
 
+def serving_processes(parent: int) -> list[psutil.Process]:
+    """The processes uvicorn's supervisor started (not multiprocessing's resource tracker)."""
+    return [
+        child
+        for child in psutil.Process(parent).children()
+        if "spawn_main" in " ".join(child.cmdline())
+    ]
+
+
 def wait_for(condition: object, seconds: float, what: str) -> None:
     assert callable(condition)
     deadline = time.monotonic() + seconds
@@ -126,7 +135,7 @@ def test_two_servers_two_workers_one_database(database: str, tmp_path: Path) -> 
         stack.enter_context(running(["worker"], hosts[1], tmp_path, "worker2"))
         for base, name in zip(bases, ("serve1", "serve2"), strict=True):
             wait_ready(base, tmp_path, name)
-        wait_for(lambda: len(psutil.Process(multi.pid).children()) >= 2, 30, "2 serve workers")
+        wait_for(lambda: len(serving_processes(multi.pid)) == 2, 30, "two serve processes")
 
         auth = {"Authorization": f"Bearer {key}"}
         endpoint = httpx.post(
