@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from pimhub.access.audit import AuditQuery
 from pimhub.bootstrap import Hub
 from pimhub.catalog.clock import utc_now
 from pimhub.catalog.errors import Unauthorized
@@ -39,6 +40,9 @@ def test_rotate_prints_only_the_new_secret_and_keeps_the_old_one_for_the_overlap
     assert stored.previous_valid_until is not None
     left = stored.previous_valid_until - utc_now()
     assert timedelta(hours=1, minutes=59) < left <= timedelta(hours=2)
+    (entry,) = hub.audit.query(AuditQuery(target=key.key_id, action="key.rotated"))
+    assert entry.actor.startswith("cli:") and entry.after is not None
+    assert entry.after["rotatedAt"] is not None and new[17:] not in repr(entry)
 
 
 def test_rotate_with_no_overlap_refuses_the_old_secret_at_once(hub: Hub, runner: CliRunner) -> None:
