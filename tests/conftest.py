@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
+from pimhub.access.audit import SYSTEM_ACTOR, set_actor
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub, bootstrap
 from pimhub.catalog.commerce import commerce_model
@@ -66,6 +67,14 @@ def amqp_url(request: pytest.FixtureRequest) -> str:
     return require_service(
         request.config, AMQP_ENV, "RabbitMQ", "amqp://guest:guest@127.0.0.1:5672/"
     )
+
+
+@pytest.fixture(autouse=True)
+def _actor_is_system() -> Iterator[None]:
+    """Each test starts as the `system` actor: a CLI command run in-process names its login
+    as the actor for the rest of the process, which would leak into later tests' entries."""
+    set_actor(SYSTEM_ACTOR)
+    yield
 
 
 @pytest.fixture(scope="session")
