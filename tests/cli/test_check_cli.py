@@ -214,7 +214,9 @@ def test_the_cli_on_a_fresh_database(
     monkeypatch.setenv("PIMHUB_WORKERS", "2")
     code, out = run(runner, "check")
     assert code == 2 and "FAIL sqlite-workers" in out
-    code, out = run(runner, "serve", "--workers", "2")
+    code, out = run(runner, "serve", "--workers", "3")
+    assert code == 1 and "--workers 3 needs PostgreSQL" in out
+    code, out = run(runner, "serve")  # PIMHUB_WORKERS is the default
     assert code == 1 and "--workers 2 needs PostgreSQL" in out
 
 
