@@ -228,7 +228,13 @@ def test_issuer_down_before_any_key_set_is_a_503_with_retry_after(
     issuer.status = 500
     hub = oidc_hub(engine, tmp_path, issuer)
     hub.classes.apply(commerce_model(), author="test")
-    wait_for(lambda: keys_of(hub).last_error is not None)  # the prefetch failed
+    hub.datahub.create(
+        {"name": "storefront", "classes": {"Product": {"fields": ["sku"]}}}, author="t"
+    )
+    keys = keys_of(hub)
+    wait_for(lambda: keys.last_error is not None)  # the prefetch failed
+    # A failed fetch is retried after 5 s at the soonest: the requests below come sooner.
+    keys.refresh()
     client = TestClient(create_app(hub))
     for path in ("/api/v1/products/TS-1", "/api/v1/objects/Product/TS-1"):
         response = client.get(path, headers=auth(issuer.token()))
@@ -238,9 +244,6 @@ def test_issuer_down_before_any_key_set_is_a_503_with_retry_after(
             f"{issuer.url}/jwks.json answered HTTP 500"
         )
         assert response.headers["retry-after"] == "1"
-    hub.datahub.create(
-        {"name": "storefront", "classes": {"Product": {"fields": ["sku"]}}}, author="t"
-    )
     response = client.post(
         "/graphql/storefront", json={"query": "{ __typename }"}, headers=auth(issuer.token())
     )
