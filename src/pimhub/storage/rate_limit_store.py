@@ -46,6 +46,7 @@ class SqlRateLimitStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._takes = 0
 
     def take(self, bucket: str, rate: Rate, now: float) -> float:
@@ -56,14 +57,22 @@ class SqlRateLimitStore:
             "window": rate.burst_window,
         }
         self._takes += 1
-        with begin_write(self.engine) as conn:
-            if self._takes % PRUNE_EVERY == 0:
-                conn.execute(_PRUNE, {"now": now})
-            if self._postgres:
+        prune = self._takes % PRUNE_EVERY == 0
+        previous: float | None = None
+        if self._postgres:
+            # One statement is atomic on its own: in autocommit it is one round trip, where a
+            # transaction around it would add a BEGIN and a COMMIT.
+            with self._autocommit.connect() as conn:
+                if prune:
+                    conn.execute(_PRUNE, {"now": now})
                 taken, previous = conn.execute(_POSTGRES, params).one()
-            else:
+        else:
+            with begin_write(self.engine) as conn:
+                if prune:
+                    conn.execute(_PRUNE, {"now": now})
                 taken = conn.execute(_SQLITE, params).scalar()
-                previous = None if taken is not None else conn.execute(_SQLITE_TAT, params).scalar()
+                if taken is None:
+                    previous = conn.execute(_SQLITE_TAT, params).scalar()
         if taken is not None:
             return 0.0
         if previous is None:
