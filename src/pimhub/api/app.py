@@ -18,6 +18,7 @@ from pimhub import __version__
 from pimhub.admin.app import build_admin
 from pimhub.api import asset_files, docs_page, inbound_route, metrics, ops
 from pimhub.api import openapi as openapi_document
+from pimhub.api.cors import CorsGuard
 from pimhub.api.edge import EdgeGuard
 from pimhub.api.errors import install_error_handlers
 from pimhub.api.graphql import endpoint as graphql_endpoint
@@ -41,6 +42,7 @@ from pimhub.api.rest import (
     simple,
     webhooks,
 )
+from pimhub.api.security_headers import SecurityHeaders
 from pimhub.assets.thumbnails import Thumbnailer, parse_presets
 from pimhub.bootstrap import Hub
 from pimhub.events.worker import Worker
@@ -124,6 +126,8 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
     idle = hub.settings.body_idle_seconds
     app.add_middleware(AccessGuard, hub=hub)  # rate limits, allowlists: inside the edge
     app.add_middleware(EdgeGuard, body_idle_seconds=idle, settings=hub.settings)
+    app.add_middleware(CorsGuard, hub=hub)  # outside: refusals carry CORS headers too
+    app.add_middleware(SecurityHeaders, hsts_seconds=hub.settings.hsts_seconds)
     app.add_middleware(RequestLogMiddleware)
     fast = Starlette(
         # The admin's pages too: they have their own error pages and no FastAPI routes.
@@ -136,6 +140,8 @@ def create_app(hub: Hub, *, worker: Worker | None = None) -> HubApp:
         ],
         middleware=[
             Middleware(RequestLogMiddleware),
+            Middleware(SecurityHeaders, hsts_seconds=hub.settings.hsts_seconds),
+            Middleware(CorsGuard, hub=hub),
             Middleware(EdgeGuard, body_idle_seconds=idle, settings=hub.settings),
             Middleware(AccessGuard, hub=hub),
         ],

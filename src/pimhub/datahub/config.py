@@ -19,8 +19,9 @@ from pimhub.datahub.formats import FieldFormat as FieldFormat
 from pimhub.datahub.formats import Shape as Shape
 from pimhub.datahub.formats import format_problems as format_problems
 from pimhub.datahub.formats import parse_formats
+from pimhub.datahub.limits import Cors as Cors
 from pimhub.datahub.limits import Limits as Limits
-from pimhub.datahub.limits import parse_limits
+from pimhub.datahub.limits import parse_cors, parse_limits
 
 CONFIG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 ALL_FIELDS = "*"
@@ -77,6 +78,7 @@ class DatahubConfig:
     introspection: bool | None = None  # None: on, except in the production profile
     limits: Limits = field(default_factory=Limits)
     version: int = 0
+    cors: Cors | None = None  # None: no browser on another origin may call it
 
     def exposed(self, class_name: str) -> ExposedClass | None:
         return next((c for c in self.classes if c.name == class_name), None)
@@ -95,6 +97,8 @@ class DatahubConfig:
             out["introspection"] = self.introspection
         out["classes"] = {c.name: c.to_dict() for c in self.classes}
         out["limits"] = self.limits.to_dict()
+        if self.cors is not None:
+            out["cors"] = self.cors.to_dict()
         if with_version:
             out["version"] = self.version
         return out
@@ -104,7 +108,7 @@ class DatahubConfig:
 
 
 _CONFIG_KEYS = frozenset(
-    {"name", "description", "drafts", "introspection", "classes", "limits", "version"}
+    {"name", "description", "drafts", "introspection", "classes", "limits", "cors", "version"}
 )
 _CLASS_KEYS = frozenset({"fields", "operations", "formats"})
 
@@ -140,6 +144,7 @@ def parse_datahub_config(
         errors.append(FieldError("description", "must be a string"))
     classes = _parse_classes(raw.get("classes"), definitions, errors)
     limits = parse_limits(raw.get("limits"), errors)
+    cors = parse_cors(raw.get("cors"), errors)
     if errors:
         label = name if isinstance(name, str) else ""
         raise InvalidDatahubConfig(
@@ -154,6 +159,7 @@ def parse_datahub_config(
         drafts=drafts is True,
         introspection=introspection,  # a bool or None: anything else is a problem above
         limits=limits,
+        cors=cors,
     )
 
 

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/datahub", tags=["datahub"])
 Key = Annotated[ApiKey, Depends(api_key)]
 CONFIG_DOC = object_doc(
     "A datahub configuration: name, classes {Class: {fields, operations}}, drafts, "
-    "introspection, limits (see docs/graphql.md)"
+    "introspection, limits, cors {origins, allowCredentials, maxAge} (see docs/graphql.md)"
 )
 
 
