@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
@@ -141,3 +142,7 @@ def test_list_warns_of_expiry_and_shows_last_use(hub: Hub, runner: CliRunner) ->
     assert rows[soon.key_id][-1] == "expires in 3d"
     assert rows[later.key_id][-1] == "active"  # 30 days away, beyond the 14-day warning
     assert rows[soon.key_id][-3] != "-" and rows[later.key_id][-3] == "-"  # last used
+    code, out, err = invoke(runner, "keys", "list", "--json")
+    listed = {k["keyId"]: k for k in orjson.loads(out)}
+    assert listed[soon.key_id]["status"] == "expires in 3d" and listed[soon.key_id]["lastUsedAt"]
+    assert listed[later.key_id]["status"] == "active" and listed[later.key_id]["lastUsedAt"] is None

@@ -89,12 +89,12 @@ def list_keys(as_json: JsonFlag = False) -> None:
     settings = _settings()
     access = open_access(settings)
     keys = access.all()
-    if as_json:
-        print_json([key.to_dict() for key in keys])
-        return
-    headers = ("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
     now = access.clock()
     window = timedelta(days=settings.key_expiry_warning_days)
+    if as_json:
+        print_json([{**key.to_dict(), "status": key.status(now, window)} for key in keys])
+        return
+    headers = ("key id", "name", "env", "scopes", "created", "last used", "expires", "status")
     print_table(headers, [key_row(key, now, window) for key in keys])
 
 
