@@ -4,14 +4,26 @@ the app on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from pimhub.bootstrap import Hub
 from pimhub.datahub.config import InvalidDatahubConfig, parse_datahub_config
+from tests.admin import conftest as admin_fixtures
+from tests.admin.conftest import AdminClient
+from tests.cli import conftest as cli_fixtures
+from tests.cli.test_cli import init, invoke
 from tests.conftest import bearer
+
+# The admin's and the CLI's fixtures, for the tests at the end.
+users_hub, signed_in = admin_fixtures.users_hub, admin_fixtures.signed_in
+db_url, runner = cli_fixtures.db_url, cli_fixtures.runner
 
 SHOP = "https://shop.example.com"
 OTHER = "https://evil.example.net"
@@ -188,3 +200,45 @@ def test_other_paths_and_same_origin_pages_are_untouched(
     assert own.status_code == 200 and "vary" not in own.headers
     # OPTIONS without Access-Control-Request-Method is no preflight: the route answers it.
     assert client.options("/graphql/shop", headers={"Origin": SHOP}).status_code == 405
+
+
+# -- the other ways a configuration is written ------------------------------------------
+
+CORS_YAML = """name: shop
+classes:
+  Product: {fields: [sku, name]}
+cors:
+  origins: [https://shop.example.com]
+  maxAge: 120
+"""
+
+
+def test_the_admin_page_saves_a_cors_section(
+    signed_in: Callable[[str], AdminClient], users_hub: Hub
+) -> None:
+    users_hub.datahub.create({"name": "shop", "classes": CLASSES}, author="test")
+    client = signed_in("integrator")
+    saved = client.post_form("/admin/datahub/shop", {"configuration": CORS_YAML, "version": "1"})
+    assert saved.status_code == 303, saved.text
+    cors = users_hub.datahub.get("shop").cors
+    assert cors is not None and cors.origins == (SHOP,) and cors.max_age == 120
+    bad = CORS_YAML.replace("https://shop.example.com]", "https://shop.example.com/]")
+    refused = client.post_form("/admin/datahub/shop", {"configuration": bad, "version": "2"})
+    assert refused.status_code == 422 and "cors.origins[0]" in refused.text
+
+
+def test_the_cli_applies_and_exports_a_cors_section(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    init(runner)
+    file = tmp_path / "datahub.yaml"
+    indented = CORS_YAML.replace("\n", "\n    ").rstrip()
+    file.write_text(f"datahub:\n  - {indented}\n")
+    code, out, err = invoke(runner, "graphql", "apply", str(file))
+    assert code == 0 and "shop: created" in out, err
+    code, exported, _ = invoke(runner, "graphql", "export")
+    assert yaml.safe_load(exported)["datahub"][0]["cors"] == {
+        "origins": [SHOP],
+        "allowCredentials": False,
+        "maxAge": 120,
+    }
