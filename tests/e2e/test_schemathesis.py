@@ -30,6 +30,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.api.test_assets_rest import image_bytes
 from tests.conftest import POSTGRES_ENV, postgres_schema, require_service
 from tests.e2e.processes import PIMHUB, init, printed_key, serving
 
@@ -167,14 +168,14 @@ def _key(env: dict[str, str], workdir: Path, scope: str) -> str:
 
 
 # One of each surface that names its resources, for the parameters in CONFIG to name;
-# every address is on loopback or reserved (.invalid), and nothing contacts them.
+# every address is a reserved name (.invalid) that never resolves, and nothing contacts them.
 SEEDS: list[tuple[str, dict[str, Any]]] = [
     (
         "/api/v1/brokers",
         {
             "config": {
                 "name": "st-mq",
-                "url": "amqp://127.0.0.1:9/st",
+                "url": "amqp://rabbit.invalid:5672/st",
                 "exchange": "pimhub.events",
                 "eventTypes": ["object.updated"],
                 "classes": ["Product"],
@@ -206,12 +207,8 @@ SEEDS: list[tuple[str, dict[str, Any]]] = [
 PROFILE = {
     "source": "https://erp.invalid/products.csv",
     "mapping": "class: Product\nfields:\n  sku: sku\n  name.en: name\n",
+    "cron": "0 2 * * *",
 }
-# A 1x1 PNG.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 def _seed(base: str, admin: str) -> None:
@@ -233,7 +230,7 @@ def _seed(base: str, admin: str) -> None:
             assert created.status_code == 201, (path, created.text)
         profile = http.put("/api/v1/import-profiles/st-profile", json=PROFILE)
         assert profile.status_code == 201, profile.text
-        logo = http.put("/api/v1/assets/st/logo.png", content=PNG)
+        logo = http.put("/api/v1/assets/st/logo.png", content=image_bytes())
         assert logo.status_code == 201, logo.text
 
 

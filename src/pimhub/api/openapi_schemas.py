@@ -63,7 +63,7 @@ ERROR_RESPONSES: dict[str, str] = {
     "invalid-class-definition, ...)",
     "429": "Too many requests from this address or key (rate-limited); Retry-After says when "
     "to try again",
-    "503": "Not ready: the database does not answer",
+    "503": "Not ready: the database does not answer (/inbound: the source is disabled)",
 }
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -371,6 +371,8 @@ EXTRA_ERRORS: dict[tuple[str, str], list[str]] = {
     ("post", "/api/v1/assets"): ["415"],
     ("put", "/api/v1/assets/{path}"): ["415"],
     ("get", "/assets/{path}"): ["415"],  # a thumbnail of a type that has none
+    # A body without a JSON Content-Type; a source switched off (with Retry-After).
+    ("post", "/inbound/{source}"): ["415", "503"],
 }
 
 # An ETag this API issued ("3", or "3.<hash>" from the product route), weak or not, or "*".
