@@ -248,3 +248,15 @@ def test_parallel_rotations_leave_exactly_one_current_secret(hub: Hub) -> None:
     assert parts is not None and stored == hash_secret(parts[1])
     rotations = [e for e in entries(access, key.key_id) if e.action == "key.rotated"]
     assert len(rotations) == len(secrets)
+
+
+def test_an_expired_key_is_not_rotated_until_its_expiry_is_extended(
+    access: AccessService, clock: Clock
+) -> None:
+    key, _ = access.create("erp", ["read"], environment="test", expires_in_days=1)
+    clock.now = START + timedelta(days=2)
+    with pytest.raises(Conflict, match="expired at 2026-03-02T12:00:00"):
+        access.rotate(key.key_id, timedelta(hours=1))
+    access.update(key.key_id, KeyChanges(expires_in_days=30))
+    _, token = access.rotate(key.key_id, timedelta(hours=1))
+    assert access.authenticate(token).key_id == key.key_id

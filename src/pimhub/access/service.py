@@ -195,6 +195,12 @@ class AccessService:
                 [FieldError("overlap", f"got {overlap}")],
             )
         before = self.active(key_id_or_name)
+        if before.expires_at is not None and before.expires_at <= self.clock():
+            # A new secret for a key the API refuses would look like a fix and not be one.
+            raise Conflict(
+                f"the key {before.key_id} expired at {before.expires_at.isoformat()}; give it a "
+                "new expiry first (keys update --expires-in-days, or PATCH expiresInDays)"
+            )
         found = self.keys.find_secrets(before.key_id)
         if found is None:
             raise NotFound(f"there is no API key '{before.key_id}'")
