@@ -173,6 +173,17 @@ class GraphQLService:
                 f"the key '{key.name}' is not a key of datahub configuration '{config.name}'; "
                 f"it needs the scope '{config.scope}'"
             )
+        # First: every later step (the NUL check too) walks the whole of the variables.
+        oversized = oversized_variable(variables or {})
+        if oversized is not None:
+            where, size = oversized
+            error = coded(
+                f"{where} holds {size} entries; a list or object in the variables holds at "
+                f"most {MAX_VARIABLE_ENTRIES}",
+                "BAD_USER_INPUT",
+                maximum=MAX_VARIABLE_ENTRIES,
+            )
+            return {"errors": [error.formatted]}
         nul = find_nul(variables or {}) or find_nul(operation_name or "", "operationName")
         if nul is not None:
             name = nul if nul == "operationName" else f"${nul}"
@@ -187,16 +198,6 @@ class GraphQLService:
         operation = _operation(prepared.document, operation_name)
         if operation.operation == OperationType.MUTATION and not allow_mutations:
             raise RequestFailed(405, "mutations need POST", "METHOD_NOT_ALLOWED")
-        oversized = oversized_variable(variables or {})
-        if oversized is not None:
-            where, size = oversized
-            error = coded(
-                f"{where} holds {size} entries; a list or object in the variables holds at "
-                f"most {MAX_VARIABLE_ENTRIES}",
-                "BAD_USER_INPUT",
-                maximum=MAX_VARIABLE_ENTRIES,
-            )
-            return {"errors": [error.formatted]}
         coerced = get_variable_values(
             schema.schema,
             operation.variable_definitions or (),

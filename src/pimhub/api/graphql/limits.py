@@ -138,20 +138,19 @@ def oversized_variable(variables: Mapping[str, Any]) -> tuple[str, int] | None:
     pending: list[tuple[str, Any]] = [("", variables)]
     while pending:
         path, value = pending.pop()
-        if isinstance(value, Mapping):
-            if len(value) > MAX_VARIABLE_ENTRIES:
-                return path or "variables", len(value)
+        if len(value) > MAX_VARIABLE_ENTRIES:
+            return path or "variables", len(value)
+        # Parsed JSON: plain dicts and lists (an exact type test is several times faster
+        # than isinstance against Mapping, on up to a megabyte of variables).
+        if type(value) is list:
+            pending.extend((f"{path}[{i}]", v) for i, v in enumerate(value) if type(v) in _JSON)
+        else:
             prefix = f"{path}." if path else "$"
-            pending.extend((f"{prefix}{k}", v) for k, v in value.items() if _container(v))
-        elif isinstance(value, list):
-            if len(value) > MAX_VARIABLE_ENTRIES:
-                return path, len(value)
-            pending.extend((f"{path}[{i}]", v) for i, v in enumerate(value) if _container(v))
+            pending.extend((f"{prefix}{k}", v) for k, v in value.items() if type(v) in _JSON)
     return None
 
 
-def _container(value: Any) -> bool:
-    return isinstance(value, Mapping | list)
+_JSON = (dict, list)
 
 
 class CostCounter:
