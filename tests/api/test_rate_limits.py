@@ -3,6 +3,7 @@ store, checks on the loop) and PostgreSQL (database store, checks in the thread 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ from pimhub.access.service import KeyChanges
 from pimhub.api.app import HubApp, create_app
 from pimhub.bootstrap import Hub, rate_limiter
 from pimhub.storage.rate_limit_store import SqlRateLimitStore
+from pimhub.users.passwords import Argon2Passwords
 
 PRODUCT = "/api/v1/products/SKU-1"
 LISTING = "/api/v1/objects/Product"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def limited_app(hub: Hub, *, per_address: str = "off", per_key: str = "off") -> HubApp:
@@ -189,3 +192,26 @@ def test_a_failing_store_lets_requests_through(hub: Hub, product: None) -> None:
     _, headers = key(hub, "through")
     assert [client.get(PRODUCT, headers=headers).status_code for _ in range(3)] == [200] * 3
     assert len(failures) == 1
+
+
+def test_admin_users_have_a_bucket_each(hub: Hub) -> None:
+    hub.users.passwords = Argon2Passwords(time_cost=1, memory_cost=64)
+    for name in ("ann", "bob"):
+        hub.users.create(name, "a-long-test-password", "viewer", display_name=name)
+    app = limited_app(hub, per_key="3/minute")
+
+    def signed_in(name: str) -> TestClient:
+        client = TestClient(app)
+        page = client.get("/admin/login")
+        form = {"csrf_token": CSRF.search(page.text).group(1)}  # type: ignore[union-attr]
+        form |= {"username": name, "password": "a-long-test-password", "next": ""}
+        assert client.post("/admin/login", data=form, follow_redirects=False).status_code == 303
+        return client
+
+    ann, bob = signed_in("ann"), signed_in("bob")
+    assert [ann.get("/admin/").status_code for _ in range(3)] == [200] * 3
+    refused = ann.get("/admin/")
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "Too many requests" in refused.text
+    assert bob.get("/admin/").status_code == 200

@@ -8,6 +8,7 @@ an HTML page with the API's status, never a 500 or a JSON body).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -171,6 +172,13 @@ class SignedIn:
         if found is not None:
             session, user = found
             state.update(session=session, user=user, principal=user.principal())
+            # Each user's own bucket (api.guard limited the address already).
+            take = hub.limiter.take_principal
+            bucket = f"user:{user.username}"
+            wait = await run_in_threadpool(take, bucket) if hub.limiter.blocking else take(bucket)
+            if wait:
+                await _too_many(wait)(scope, receive, send)
+                return
             # The audit log names changes made through the admin after the signed-in user.
             with acting_as(f"user:{user.username}"):
                 await self.app(scope, receive, send)
@@ -179,6 +187,16 @@ class SignedIn:
             await _sign_in_first(request, path)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _too_many(wait: float) -> Response:
+    seconds = max(1, math.ceil(wait))
+    return Response(
+        f"Too many requests; try again in {seconds} s.",
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+        media_type="text/plain; charset=utf-8",
+    )
 
 
 def _sign_in_first(request: Request, path: str) -> Response:
