@@ -174,3 +174,23 @@ def test_deep_json_variables_are_refused_as_a_bad_body(
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+INTROSPECTION = "__schema { types { fields { args { name } type { fields { name } } } } }"
+
+
+def test_schema_introspection_is_asked_once_per_request(gql: Gql) -> None:
+    """Introspection costs nothing under the cost limit; 30 aliased copies took seconds."""
+    body = gql(_aliased(30, INTROSPECTION))
+    assert _codes(body) == ["INTROSPECTION_LIMIT_EXCEEDED"], body
+    assert "once per request" in body["errors"][0]["message"]
+    once = gql("{ " + INTROSPECTION + " }")
+    assert "errors" not in once and once["data"]["__schema"]["types"]
+    merged = gql("{ " + INTROSPECTION + " " + INTROSPECTION + " }")  # one response key
+    assert "errors" not in merged
+
+
+def test_introspection_too_deep_is_a_depth_error_not_disabled(gql: Gql) -> None:
+    deep = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
+    body = gql(deep)
+    assert _codes(body) == ["DEPTH_LIMIT_EXCEEDED"], body

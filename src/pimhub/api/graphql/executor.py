@@ -40,6 +40,7 @@ from pimhub.api.graphql.limits import (
     MAX_VARIABLE_ENTRIES,
     CostCounter,
     NoNulRule,
+    OneSchemaRule,
     alias_rule,
     depth_rule,
     oversized_variable,
@@ -295,6 +296,7 @@ class GraphQLService:
             depth_rule(limits.max_depth),
             alias_rule(limits.max_aliases),
             NoNulRule,
+            OneSchemaRule,
         ]
         introspection = (
             config.introspection if config.introspection is not None else self.introspection_default
@@ -304,11 +306,7 @@ class GraphQLService:
         errors = validate(schema.schema, document, rules)
         for error in errors:
             if not (error.extensions or {}).get("code"):
-                code = (
-                    "INTROSPECTION_DISABLED"
-                    if "introspection" in error.message.lower()
-                    else "GRAPHQL_VALIDATION_FAILED"
-                )
+                code = _validation_code(error.message)
                 error.extensions = {**(error.extensions or {}), "code": code}
         if errors:
             return Prepared(None, errors)
@@ -342,6 +340,17 @@ def _parse_code(message: str) -> str:
     if "nested too deeply" in message:
         return "DEPTH_LIMIT_EXCEEDED"  # the parser's own guard, below maxDepth's check
     return "GRAPHQL_PARSE_FAILED"
+
+
+def _validation_code(message: str) -> str:
+    """The code of a graphql-core validation error: introspection switched off, its own
+    depth guard (`fields` within `fields` ...), or anything else."""
+    lowered = message.lower()
+    if "introspection depth" in lowered:
+        return "DEPTH_LIMIT_EXCEEDED"  # not INTROSPECTION_DISABLED: introspection is on
+    if "introspection" in lowered:
+        return "INTROSPECTION_DISABLED"
+    return "GRAPHQL_VALIDATION_FAILED"
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:

@@ -112,6 +112,28 @@ def alias_rule(maximum: int) -> type[ASTValidationRule]:
     return MaxAliasesRule
 
 
+class OneSchemaRule(ASTValidationRule):
+    """`__schema` at most once per document: the cost limit does not count introspection,
+    and thirty aliased copies of a full introspection query took seconds and a megabyte."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.keys: set[str] = set()  # response keys: the same key twice is merged, read once
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.name.value != "__schema":
+            return
+        self.keys.add(node.alias.value if node.alias else "__schema")
+        if len(self.keys) == 2:
+            self.report_error(
+                GraphQLError(
+                    "the query asks for __schema more than once; ask for it once per request",
+                    node,
+                    extensions={"code": "INTROSPECTION_LIMIT_EXCEEDED", "maximum": 1},
+                )
+            )
+
+
 class NoNulRule(ASTValidationRule):
     """A string literal holding a NUL character (written `\\u0000`): no text may hold one."""
 
