@@ -79,7 +79,7 @@ def audit_query(
 @router.get(
     "",
     summary="Audit log entries, newest first (`before`: the previous page's nextCursor)",
-    dependencies=[Depends(known_query(*PARAMS))],
+    dependencies=[Depends(auditor), Depends(known_query(*PARAMS))],  # the key first
 )
 def list_entries(
     audit: Audit, query: Annotated[AuditQuery, Depends(audit_query)]

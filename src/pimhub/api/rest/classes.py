@@ -27,9 +27,11 @@ DryRun = Annotated[
 ]
 
 
-def known_query(request: Request) -> None:
+def known_query(request: Request, key: Key) -> None:
     """Refuses a query parameter a class write does not take: a misspelled `dryRun`
-    (`?dryrun=true`) would otherwise be ignored and the change saved for real."""
+    (`?dryrun=true`) would otherwise be ignored and the change saved for real. The key is
+    checked first (401, then 403 without admin), as on every route."""
+    require(key, Action.ADMIN)
     unknown = sorted(set(request.query_params) - {"dryRun"})
     if unknown:
         raise InvalidQuery(

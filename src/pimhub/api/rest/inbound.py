@@ -288,7 +288,7 @@ def message_filter(
 @router.get(
     "/messages",
     summary="Audited inbound messages, newest first (`before`: the previous page's nextCursor)",
-    dependencies=[Depends(known_query(*MESSAGE_PARAMS))],
+    dependencies=[Depends(operator), Depends(known_query(*MESSAGE_PARAMS))],
 )
 def list_messages(
     hub: Operator,
@@ -364,7 +364,10 @@ def refused_items(hub: Hub, message_id: int) -> dict[str, Any]:
 @router.get(
     "/refusals",
     summary="Feed items the catalog refused, with their reasons (open ones unless open=false)",
-    dependencies=[Depends(known_query("source", "open", "limit", "after", "message"))],
+    dependencies=[
+        Depends(operator),
+        Depends(known_query("source", "open", "limit", "after", "message")),
+    ],
 )
 def list_refusals(
     hub: Operator,
