@@ -1,0 +1,292 @@
+"""The authorization matrix (issue 20, item 6): every principal against every surface, each
+cell the status and problem code the documentation promises (docs/api.md, docs/security.md,
+docs/graphql.md, docs/search.md, docs/inbound.md, docs/assets.md, docs/import.md,
+docs/admin.md), never what the code happens to answer. One hub per backend for the module.
+
+Cells: `200`/`201`/`202`/`204` the surface's success; `303` a redirect to the admin sign-in
+form; otherwise the status and a letter for the problem `code`:
+
+  U unauthorized         T invalid-token (an OIDC token refused)   F forbidden
+  N object-not-found     A address-not-allowed (the key's networks) I inbound-unverified
+  P the admin UI's error page (HTML) for a role without the right
+
+On GraphQL the code is `extensions.code`: 401 is UNAUTHENTICATED, 403 FORBIDDEN.
+
+Principals: keys (`none` sends no credentials; `malformed` is no key at all; `wrong-secret`
+the admin key's id with another secret; `revoked`, `expired` and `rotated-old` (the previous
+secret after an overlap of 0) were admin keys; `rotated-overlap` is a `read` key's previous
+secret within its 24 h overlap; `reader` holds `read` (no drafts), `class-a` `read:Category`,
+`editor` `read-drafts write delete`, `dh-*` `datahub:<config>`, `outside-net` an admin key
+allowed from 10.0.0.0/8 only, `inbound-*` `inbound:<source>`; `*-x-api-key` send the key as
+`X-API-Key`, `admin-query-key` as `?apikey=`, which only GraphQL takes), OIDC tokens (`oidc-editor`
+maps to `read-drafts write delete datahub:shop`, `oidc-reader` to `read`; the others are
+expired, for another audience, from another issuer, signed by a key the issuer does not hold,
+or mapping to no scope), and admin UI sessions (`ui-<role>`: the session cookie alone,
+which signs in to the admin pages and never authenticates the API).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from httpx import Response
+from sqlalchemy import Engine
+
+from pimhub.access.jwks import JwksCache
+from tests.access.authorization_world import SIGNING, SURFACES, World, world
+from tests.access.oidc_issuer import Issuer, serve_issuer
+
+CATALOG = """
+principal          product draft list draft-obj create patch delete class class+ asset+ asset import
+none               401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+malformed          401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+wrong-secret       401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+revoked            401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+expired            401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+rotated-old        401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+rotated-overlap    200     404N  200  404N      403F   403F  403F   200   403F   403F   200   403F
+reader             200     404N  200  404N      403F   403F  403F   200   403F   403F   200   403F
+reader-x-api-key   200     404N  200  404N      403F   403F  403F   200   403F   403F   200   403F
+class-a            403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
+editor             200     200   200  200       201    200   204    200   403F   201    200   202
+dh-other           403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
+dh-shop            403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
+outside-net        403A    403A  403A 403A      403A   403A  403A   403A  403A   403A   403A  403A
+admin              200     200   200  200       201    200   204    200   200    201    200   202
+admin-x-api-key    200     200   200  200       201    200   204    200   200    201    200   202
+admin-query-key    401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+integrate          403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
+inbound-other      403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
+inbound-erp        403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
+oidc-editor        200     200   200  200       201    200   204    200   403F   201    200   202
+oidc-reader        200     404N  200  404N      403F   403F  403F   200   403F   403F   200   403F
+oidc-expired       401T    401T  401T 401T      401T   401T  401T   401T  401T   401T   401T  401T
+oidc-audience      401T    401T  401T 401T      401T   401T  401T   401T  401T   401T   401T  401T
+oidc-issuer        401T    401T  401T 401T      401T   401T  401T   401T  401T   401T   401T  401T
+oidc-unknown-key   401T    401T  401T 401T      401T   401T  401T   401T  401T   401T   401T  401T
+oidc-no-scope      401T    401T  401T 401T      401T   401T  401T   401T  401T   401T   401T  401T
+ui-admin           401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+ui-catalog-manager 401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+ui-integrator      401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+ui-viewer          401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+"""
+
+
+INTEGRATION = """
+principal          keys audit hooks conns gql  gql-m search inbound
+none               401U 401U  401U  401U  401U 401U  401U   401I
+malformed          401U 401U  401U  401U  401U 401U  401U   401I
+wrong-secret       401U 401U  401U  401U  401U 401U  401U   401I
+revoked            401U 401U  401U  401U  401U 401U  401U   401I
+expired            401U 401U  401U  401U  401U 401U  401U   401I
+rotated-old        401U 401U  401U  401U  401U 401U  401U   401I
+rotated-overlap    403F 403F  403F  403F  403F 403F  403F   401I
+reader             403F 403F  403F  403F  403F 403F  403F   401I
+reader-x-api-key   403F 403F  403F  403F  403F 403F  403F   401I
+class-a            403F 403F  403F  403F  403F 403F  403F   401I
+editor             403F 403F  403F  403F  403F 403F  403F   401I
+dh-other           403F 403F  403F  403F  403F 403F  403F   401I
+dh-shop            403F 403F  403F  403F  200  200   200    401I
+outside-net        403A 403A  403A  403A  403A 403A  403A   403A
+admin              200  200   200   200   200  200   200    202
+admin-x-api-key    200  200   200   200   200  200   200    202
+admin-query-key    401U 401U  401U  401U  200  200   401U   401I
+integrate          403F 403F  200   200   403F 403F  403F   401I
+inbound-other      403F 403F  403F  403F  403F 403F  403F   401I
+inbound-erp        403F 403F  403F  403F  403F 403F  403F   202
+oidc-editor        403F 403F  403F  403F  200  200   200    401I
+oidc-reader        403F 403F  403F  403F  403F 403F  403F   401I
+oidc-expired       401T 401T  401T  401T  401T 401T  401T   401I
+oidc-audience      401T 401T  401T  401T  401T 401T  401T   401I
+oidc-issuer        401T 401T  401T  401T  401T 401T  401T   401I
+oidc-unknown-key   401T 401T  401T  401T  401T 401T  401T   401I
+oidc-no-scope      401T 401T  401T  401T  401T 401T  401T   401I
+ui-admin           401U 401U  401U  401U  401U 401U  401U   401I
+ui-catalog-manager 401U 401U  401U  401U  401U 401U  401U   401I
+ui-integrator      401U 401U  401U  401U  401U 401U  401U   401I
+ui-viewer          401U 401U  401U  401U  401U 401U  401U   401I
+"""
+
+
+ADMIN_PAGES = """
+principal          ui-home ui-classes ui-draft ui-keys ui-users ui-audit
+none               303     303        303      303     303      303
+malformed          303     303        303      303     303      303
+wrong-secret       303     303        303      303     303      303
+revoked            303     303        303      303     303      303
+expired            303     303        303      303     303      303
+rotated-old        303     303        303      303     303      303
+rotated-overlap    303     303        303      303     303      303
+reader             303     303        303      303     303      303
+reader-x-api-key   303     303        303      303     303      303
+class-a            303     303        303      303     303      303
+editor             303     303        303      303     303      303
+dh-other           303     303        303      303     303      303
+dh-shop            303     303        303      303     303      303
+outside-net        403A    403A       403A     403A    403A     403A
+admin              303     303        303      303     303      303
+admin-x-api-key    303     303        303      303     303      303
+admin-query-key    303     303        303      303     303      303
+integrate          303     303        303      303     303      303
+inbound-other      303     303        303      303     303      303
+inbound-erp        303     303        303      303     303      303
+oidc-editor        303     303        303      303     303      303
+oidc-reader        303     303        303      303     303      303
+oidc-expired       303     303        303      303     303      303
+oidc-audience      303     303        303      303     303      303
+oidc-issuer        303     303        303      303     303      303
+oidc-unknown-key   303     303        303      303     303      303
+oidc-no-scope      303     303        303      303     303      303
+ui-admin           200     200        200      200     200      200
+ui-catalog-manager 200     200        200      403P    403P     403P
+ui-integrator      200     200        200      403P    403P     403P
+ui-viewer          200     200        200      403P    403P     403P
+"""
+
+
+ADMIN_INTEGRATION_PAGES = """
+principal          ui-hooks ui-datahub ui-inbound ui-brokers ui-profiles
+none               303      303        303        303        303
+malformed          303      303        303        303        303
+wrong-secret       303      303        303        303        303
+revoked            303      303        303        303        303
+expired            303      303        303        303        303
+rotated-old        303      303        303        303        303
+rotated-overlap    303      303        303        303        303
+reader             303      303        303        303        303
+reader-x-api-key   303      303        303        303        303
+class-a            303      303        303        303        303
+editor             303      303        303        303        303
+dh-other           303      303        303        303        303
+dh-shop            303      303        303        303        303
+outside-net        403A     403A       403A       403A       403A
+admin              303      303        303        303        303
+admin-x-api-key    303      303        303        303        303
+admin-query-key    303      303        303        303        303
+integrate          303      303        303        303        303
+inbound-other      303      303        303        303        303
+inbound-erp        303      303        303        303        303
+oidc-editor        303      303        303        303        303
+oidc-reader        303      303        303        303        303
+oidc-expired       303      303        303        303        303
+oidc-audience      303      303        303        303        303
+oidc-issuer        303      303        303        303        303
+oidc-unknown-key   303      303        303        303        303
+oidc-no-scope      303      303        303        303        303
+ui-admin           200      200        200        200        200
+ui-catalog-manager 403P     403P       403P       403P       403P
+ui-integrator      200      200        200        200        200
+ui-viewer          403P     403P       403P       403P       403P
+"""
+
+CODES = {
+    "U": "unauthorized",
+    "T": "invalid-token",
+    "F": "forbidden",
+    "N": "object-not-found",
+    "A": "address-not-allowed",
+    "I": "inbound-unverified",
+}
+GRAPHQL_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN"}
+
+
+def cells(table: str) -> list[tuple[str, str, str]]:
+    lines = [line.split() for line in table.strip().splitlines()]
+    header, rows = lines[0][1:], lines[1:]
+    out = []
+    for row in rows:
+        assert len(row) == len(header) + 1, row
+        out += [(row[0], surface, cell) for surface, cell in zip(header, row[1:], strict=True)]
+    return out
+
+
+MATRIX = [
+    *cells(CATALOG),
+    *cells(INTEGRATION),
+    *cells(ADMIN_PAGES),
+    *cells(ADMIN_INTEGRATION_PAGES),
+]
+
+
+def test_the_matrix_covers_every_principal_and_surface() -> None:
+    principals = {p for p, _, _ in MATRIX}
+    assert len(MATRIX) == len(principals) * len(SURFACES) == 31 * 31
+    assert {s for _, s, _ in MATRIX} == set(SURFACES)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    with serve_issuer(Issuer(keys=[SIGNING])) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def matrix_world(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory, issuer: Issuer
+) -> Iterator[World]:
+    tmp = Path(tmp_path_factory.mktemp("matrix"))
+    with world(engine, tmp, issuer) as built:
+        keys = built.hub.access.tokens.keys  # type: ignore[union-attr]
+        # bootstrap fetches the issuer's keys on a thread; on SQLite a token sent before
+        # they came would be a 503 (docs/security.md), which is not what a cell asks.
+        assert isinstance(keys, JwksCache)
+        assert keys.refresh() is not None, keys.last_error
+        yield built
+
+
+@pytest.mark.parametrize(("principal", "surface", "expected"), MATRIX)
+def test_cell(matrix_world: World, principal: str, surface: str, expected: str) -> None:
+    response = SURFACES[surface](matrix_world, matrix_world.credentials[principal])
+    check(response, surface, expected)
+
+
+def check(response: Response, surface: str, expected: str) -> None:
+    status, letter = int(expected[:3]), expected[3:]
+    where = f"{response.request.method} {response.request.url.path}"
+    assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
+    if status == 303:
+        assert response.headers["location"].startswith("/admin/login"), where
+    elif letter == "P":
+        assert response.headers["content-type"].startswith("text/html"), where
+    elif surface.startswith("gql"):
+        body = response.json()
+        if letter:
+            assert body["errors"][0]["extensions"]["code"] == GRAPHQL_CODES[status], body
+        else:
+            assert "errors" not in body, body
+            if surface == "gql-m":
+                assert body["data"]["updateProduct"]["success"] is True, body
+    elif letter:
+        assert response.headers["content-type"].startswith("application/problem+json"), where
+        assert response.json()["code"] == CODES[letter], f"{where}: {response.text}"
+    if status == 401 and not surface.startswith(("gql", "inbound")):
+        assert "www-authenticate" in response.headers, where
+
+
+def api_routes(world: World) -> list[tuple[str, str]]:
+    """Every (method, path) of the REST API as its OpenAPI document lists them, path
+    parameters filled with `x`."""
+    document = world.client.get("/openapi.json").json()
+    found = []
+    for path, operations in document["paths"].items():
+        if path.startswith(("/api/v1/", "/simple-rest/")):
+            filled = re.sub(r"\{[^}]+\}", "x", path)
+            found += [(method.upper(), filled) for method in operations if method != "head"]
+    return found
+
+
+def test_no_route_answers_anything_but_401_without_credentials(matrix_world: World) -> None:
+    """docs/api.md: a missing key gets 401, whatever else is wrong with the request (an
+    unknown query parameter, a missing body), so nothing about a route is told to a caller
+    without a key."""
+    wrong = []
+    routes = api_routes(matrix_world)
+    assert len(routes) > 60
+    for method, path in routes:
+        response = matrix_world.client.request(method, path, params={"bogus": "1"})
+        if response.status_code != 401 or response.json().get("code") != "unauthorized":
+            wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+    assert not wrong, "\n".join(wrong)
