@@ -158,6 +158,7 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
             max_bytes=settings.assets_max_bytes,
             allow_private=settings.import_sources_allow_private,
         ),
+        heartbeat_grace=settings.import_heartbeat_grace_seconds,
     )
     return Hub(
         settings=settings,

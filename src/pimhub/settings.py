@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     import_xlsx_max_shared_strings: int = Field(
         1_000_000, description="Most shared strings (distinct texts) an XLSX file may hold"
     )
+    import_heartbeat_grace_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a starting server marks another "
+        "process's queued or running import as interrupted",
+    )
     webhook_connect_timeout: float = Field(5.0, description="Seconds to open a connection")
     webhook_timeout: float = Field(15.0, description="Seconds for a whole delivery attempt")
     webhook_batch_size: int = Field(500, description="Deliveries claimed per dispatch round")

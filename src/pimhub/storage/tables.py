@@ -254,6 +254,8 @@ import_jobs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
+    Column("owner", String(255), nullable=True),  # host:pid:token of the process running it
+    Column("heartbeat_at", UtcDateTime, nullable=True),  # refreshed while queued or running
     Index(None, "created_at"),
 )
 

@@ -1,8 +1,10 @@
 """Import jobs: an uploaded file and its mapping, imported in the background by the server
 process, with progress, counts and the first row errors readable while it runs.
 
-A job that was queued or running when its server stopped is marked interrupted when the
-server starts again; submitting the file again completes it (unchanged rows are skipped).
+Each job records the process that runs it (its owner) and a heartbeat that process
+refreshes. A job whose heartbeat stopped, or whose process on this host ended, is marked
+interrupted when a server starts; submitting the file again completes it (unchanged rows
+are skipped). Jobs other live processes run are left alone.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import codecs
 import shutil
 import threading
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -29,6 +31,7 @@ from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
 from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
 from pimhub.catalog.validation import spell_nul
+from pimhub.transfer import job_owners
 from pimhub.transfer.asset_fetch import AssetFetchPolicy, asset_fetcher
 from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
@@ -131,6 +134,8 @@ class ImportJob:
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    owner: str | None = None  # host:pid:token of the process running it (job_owners)
+    heartbeat_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def when(moment: datetime | None) -> str | None:
@@ -157,6 +162,8 @@ class ImportJobStore(Protocol):
     def get(self, job_id: str) -> ImportJob | None: ...
     def recent(self, limit: int) -> list[ImportJob]: ...
     def unfinished(self) -> list[ImportJob]: ...
+    def beat(self, job_ids: Collection[str], at: datetime) -> None: ...
+    def interrupt(self, job: ImportJob, *, stale_before: datetime | None) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +188,8 @@ class ImportJobs:
         limits: SourceLimits = SourceLimits(),
         assets: AssetService | None = None,
         asset_policy: AssetFetchPolicy | None = None,
+        heartbeat_grace: float = 60.0,
+        heartbeat_seconds: float = 10.0,
     ) -> None:
         self.store = store
         self.assets = assets  # for the files of `asset` mapping steps
@@ -195,6 +204,13 @@ class ImportJobs:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._live: dict[str, dict[str, Any]] = {}  # progress of running jobs
+        self.owner = job_owners.new_owner()
+        self.heartbeat_grace = heartbeat_grace
+        # Several beats within the grace, so one lost beat never interrupts a job.
+        self._heartbeat = job_owners.Heartbeat(
+            lambda job_ids: store.beat(job_ids, clock()),
+            min(heartbeat_seconds, heartbeat_grace / 3),
+        )
 
     def check(
         self,
@@ -310,8 +326,10 @@ class ImportJobs:
             },
             author=author,
             created_at=self.clock(),
+            owner=self.owner,
         )
-        self.store.add(job)
+        self.store.add(replace(job, heartbeat_at=job.created_at))
+        self._heartbeat.add(job.id)
         return job
 
     def _store_file(self, job: ImportJob, save: Callable[[Path], None]) -> Path:
@@ -322,6 +340,7 @@ class ImportJobs:
             save(path)
         except Exception as exc:
             log.exception("import.not_stored", job=job.id)
+            self._heartbeat.discard(job.id)
             shutil.rmtree(folder, ignore_errors=True)
             failed = replace(
                 job,
@@ -349,20 +368,42 @@ class ImportJobs:
         return self.folder / "reports" / f"{job_id}.csv"
 
     def recover(self) -> int:
-        """Marks jobs a stopped server left queued or running as interrupted and deletes
-        their uploads, as a finished job's."""
-        stale = self.store.unfinished()
-        for job in stale:
-            shutil.rmtree(self.folder / job.id, ignore_errors=True)
-            self.store.update(
-                replace(
-                    job,
-                    status=JobStatus.INTERRUPTED,
-                    finished_at=self.clock(),
-                    error="the server stopped before the import finished; submit it again",
-                )
+        """Marks the queued or running jobs no process runs any more as interrupted: those
+        whose heartbeat is older than the grace, or whose owner on this host has ended.
+        Deletes their uploads from this data_dir, with those of jobs that ended meanwhile
+        elsewhere. Returns how many it interrupted."""
+        now = self.clock()
+        stale_before = now - timedelta(seconds=self.heartbeat_grace)
+        interrupted = 0
+        for job in self.store.unfinished():
+            if job.owner == self.owner:
+                gone = not self._heartbeat.owns(job.id)
+            else:
+                gone = job_owners.owner_gone(job.owner)
+            fresh = job.heartbeat_at is not None and job.heartbeat_at >= stale_before
+            if not gone and fresh:
+                continue  # another live process runs it
+            ended = replace(
+                job,
+                status=JobStatus.INTERRUPTED,
+                finished_at=now,
+                error="the server stopped before the import finished; submit it again",
             )
-        return len(stale)
+            try:  # only if it did not beat or finish meanwhile
+                done = self.store.interrupt(ended, stale_before=None if gone else stale_before)
+            except Exception as exc:  # SQLite locked by that very import: the next start
+                log.warning("import.not_interrupted", job=job.id, error=str(exc)[:200])
+                continue
+            if done:
+                log.info("import.interrupted", job=job.id, owner=job.owner)
+                interrupted += 1
+                shutil.rmtree(self.folder / job.id, ignore_errors=True)  # if on this data_dir
+        job_owners.sweep_uploads(self.folder, self._ended)  # of jobs another host interrupted
+        return interrupted
+
+    def _ended(self, job_id: str) -> bool:
+        job = self.store.get(job_id)
+        return job is not None and job.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
 
     def wait(self) -> None:
         """Waits for queued imports to finish (tests, shutdown)."""
@@ -390,6 +431,14 @@ class ImportJobs:
         )
 
     def _run(self, job: ImportJob, path: Path, mapping: ImportMapping, request: JobRequest) -> None:
+        try:
+            self._import(job, path, mapping, request)
+        finally:
+            self._heartbeat.discard(job.id)  # ended: no process runs it any more
+
+    def _import(
+        self, job: ImportJob, path: Path, mapping: ImportMapping, request: JobRequest
+    ) -> None:
         job = replace(job, status=JobStatus.RUNNING, started_at=self.clock())
         streams: list[IO[bytes]] = []  # the file as the reader opened it, for its position
 
