@@ -3,9 +3,13 @@ store, checks on the loop) and PostgreSQL (database store, checks in the thread 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,9 +21,11 @@ from pimhub.api.app import HubApp, create_app
 from pimhub.bootstrap import Hub, rate_limiter
 from pimhub.storage.rate_limit_store import SqlRateLimitStore
 from pimhub.users.passwords import Argon2Passwords
+from tests.e2e.processes import PIMHUB, init, printed_key, serving
 
 PRODUCT = "/api/v1/products/SKU-1"
 LISTING = "/api/v1/objects/Product"
+OFFICE_NETWORK = ("--allow-from", "10.0.0.0/8")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -215,3 +221,34 @@ def test_admin_users_have_a_bucket_each(hub: Hub) -> None:
     assert int(refused.headers["retry-after"]) >= 1
     assert "Too many requests" in refused.text
     assert bob.get("/admin/").status_code == 200
+
+
+@pytest.mark.e2e
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path: Path) -> None:
+    """`pimhub serve` hands forwarded_allow_ips to uvicorn: X-Forwarded-For from the trusted
+    proxy (loopback here) is the address the buckets and allowlists see."""
+    env = {**os.environ, "PIMHUB_DATA_DIR": str(tmp_path / "data")}
+    env.pop("PIMHUB_DATABASE_URL", None)
+    env.update(PIMHUB_FORWARDED_ALLOW_IPS="127.0.0.1", PIMHUB_RATE_LIMIT_PER_ADDRESS="2/minute")
+    init(env, tmp_path)
+    made = subprocess.run(
+        [*PIMHUB, "keys", "create", "--name", "office", "--scope", "read", *OFFICE_NETWORK],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    office = {"Authorization": f"Bearer {printed_key(made.stdout)}"}
+    with serving(env, tmp_path) as base, httpx.Client(base_url=base, headers=office) as http:
+
+        def get(address: str) -> httpx.Response:
+            return http.get(LISTING, headers={"X-Forwarded-For": address})
+
+        assert get("10.9.8.7").status_code == 200
+        refused = get("192.168.5.5")
+        assert refused.status_code == 403 and "192.168.5.5" in refused.json()["detail"]
+        assert get("10.9.8.7").status_code == 200
+        assert get("10.9.8.7").status_code == 429  # that address's third request
+        assert get("10.9.8.6").status_code == 200  # another client behind the same proxy
