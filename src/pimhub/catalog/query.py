@@ -287,6 +287,9 @@ def _refusal(where: str) -> Callable[[str], InvalidQuery]:
     return bad
 
 
+MAX_PATTERN = 1000  # characters of a $like pattern
+
+
 def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
     """The operand of `op` on `ref`, checked: a list for $in/$nin, a pattern for $like."""
     bad = _refusal(where)
@@ -304,6 +307,8 @@ def _check_value(ref: FieldRef, op: str, value: Any, where: str) -> Any:
             raise bad(f"{op} applies to text fields only, not to '{ref.label}'")
         if not isinstance(value, str):
             raise bad(f"{op} takes a string pattern with % and _ wildcards")
+        if len(value) > MAX_PATTERN:  # SQLite refuses patterns over 50,000 bytes
+            raise bad(f"{op} takes a pattern of at most {MAX_PATTERN} characters")
         return value
     if op in _ORDERING and ref.kind == ValueKind.BOOLEAN:
         # true and false have no order a filter could mean; databases refuse to compare them.

@@ -194,3 +194,21 @@ def test_introspection_too_deep_is_a_depth_error_not_disabled(gql: Gql) -> None:
     deep = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
     body = gql(deep)
     assert _codes(body) == ["DEPTH_LIMIT_EXCEEDED"], body
+
+
+def test_a_huge_like_pattern_is_refused_not_an_internal_error(gql: Gql) -> None:
+    """SQLite refuses patterns over 50,000 bytes: that was an INTERNAL_SERVER_ERROR."""
+    query = "query($f: String) { getProductListing(filter: $f) { totalCount } }"
+    body = gql(query, {"f": '{"name": {"$like": "' + "%a" * 30_000 + '"}}'})
+    assert _codes(body) == ["INVALID_FILTER_VALUE"], body
+    assert "at most 1000 characters" in body["errors"][0]["message"]
+    assert "errors" not in gql(query, {"f": '{"name": {"$like": "' + "%T" * 500 + '"}}'})
+
+
+def test_a_huge_operation_name_is_not_echoed_whole(
+    client: TestClient, storefront_key: dict[str, str]
+) -> None:
+    request = {"query": "query A { __typename }", "operationName": "B" * 200_000}
+    response = client.post("/graphql/storefront", json=request, headers=storefront_key)
+    assert response.status_code == 400 and len(response.content) < 1000
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -364,7 +364,8 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     for operation in operations:
         if operation.name is not None and operation.name.value == name:
             return operation
-    raise RequestFailed(400, f"the document has no operation named '{name}'", "BAD_REQUEST")
+    shown = name if len(name) <= 100 else f"{name[:100]}..."  # not the whole of a huge name
+    raise RequestFailed(400, f"the document has no operation named '{shown}'", "BAD_REQUEST")
 
 
 def _root(schema: DatahubSchema, operation: OperationDefinitionNode) -> Any:
