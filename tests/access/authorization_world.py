@@ -55,6 +55,7 @@ class Credential:
 
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""  # an admin session's form token
 
 
 @dataclass
@@ -181,8 +182,11 @@ def principals(hub: Hub, issuer: Issuer) -> dict[str, Credential]:
     hub.users.passwords = Argon2Passwords(time_cost=1, memory_cost=64)
     for role in ROLES:
         user = hub.users.create(f"ui-{role}", PASSWORD, role)
-        _, cookie = hub.users.start_session(user)
-        out[f"ui-{role}"] = Credential({"Cookie": f"pimhub_session={cookie}"})
+        session, cookie = hub.users.start_session(user)
+        headers = {"Cookie": f"pimhub_session={cookie}"}
+        out[f"ui-{role}"] = Credential(headers, csrf=session.csrf_token)
+        if role == "admin":  # its forms posted without the session's CSRF token
+            out["ui-admin-no-csrf"] = Credential(headers)
     return out
 
 
@@ -276,6 +280,36 @@ def _import(w: World, c: Credential) -> Response:
     return response
 
 
+def _form(path: str, **fields: str) -> Callable[[World, Credential, str], Response]:
+    def send(w: World, c: Credential, target: str) -> Response:
+        data = {**fields, **({"csrf_token": c.csrf} if c.csrf else {})}
+        if "/objects/" in path:  # the editor's forms name the version they showed
+            shown = w.hub.catalog.get_object("Product", target, include_drafts=True)
+            data["version"] = str(shown.version)
+        response: Response = w.client.post(
+            path.format(target), data=data, headers=c.headers, follow_redirects=False
+        )
+        return response
+
+    return send
+
+
+def _ui_publish(w: World, c: Credential) -> Response:
+    return _form("/admin/objects/Product/{}/publish")(w, c, "TS-1")
+
+
+def _ui_delete(w: World, c: Credential) -> Response:
+    sku = w.fresh("UIDEL")
+    product = {"sku": sku, "name": {"en": "Gone"}, "price": {"amount": 1, "currency": "EUR"}}
+    w.hub.catalog.create("Product", product, author="test")
+    return _form("/admin/objects/Product/{}/delete", confirm="yes")(w, c, sku)
+
+
+def _ui_revoke(w: World, c: Credential) -> Response:
+    made, _ = w.hub.access.create(w.fresh("doomed"), ["read"], environment="test")
+    return _form("/admin/keys/{}/revoke")(w, c, made.key_id)
+
+
 SURFACES: dict[str, Send] = {
     "product": _get("/api/v1/products/TS-1"),
     "draft": _get("/api/v1/products/TS-2"),
@@ -310,4 +344,7 @@ SURFACES: dict[str, Send] = {
     "ui-inbound": _get("/admin/inbound"),
     "ui-brokers": _get("/admin/brokers"),
     "ui-profiles": _get("/admin/import-profiles"),
+    "ui-publish": _ui_publish,
+    "ui-delete": _ui_delete,
+    "ui-revoke": _ui_revoke,
 }

@@ -3,12 +3,15 @@ cell the status and problem code the documentation promises (docs/api.md, docs/s
 docs/graphql.md, docs/search.md, docs/inbound.md, docs/assets.md, docs/import.md,
 docs/admin.md), never what the code happens to answer. One hub per backend for the module.
 
-Cells: `200`/`201`/`202`/`204` the surface's success; `303` a redirect to the admin sign-in
-form; otherwise the status and a letter for the problem `code`:
+Cells: `200`/`201`/`202`/`204` the surface's success (`303` an admin form's redirect back
+to its page); otherwise the status and a letter, for the problem `code` or the answer:
 
   U unauthorized         T invalid-token (an OIDC token refused)   F forbidden
   N object-not-found     A address-not-allowed (the key's networks) I inbound-unverified
-  P the admin UI's error page (HTML) for a role without the right
+  P the admin UI's error page (HTML): a role without the right, or a form without the
+    session's CSRF token
+  L a redirect to the admin sign-in form
+  S the admin UI's plain-text "Your session has ended" to a form posted without a session
 
 On GraphQL the code is `extensions.code`: 401 is UNAUTHENTICATED, 403 FORBIDDEN.
 
@@ -22,7 +25,9 @@ allowed from 10.0.0.0/8 only, `inbound-*` `inbound:<source>`; `*-x-api-key` send
 maps to `read-drafts write delete datahub:shop`, `oidc-reader` to `read`; the others are
 expired, for another audience, from another issuer, signed by a key the issuer does not hold,
 or mapping to no scope), and admin UI sessions (`ui-<role>`: the session cookie alone,
-which signs in to the admin pages and never authenticates the API).
+which signs in to the admin pages and never authenticates the API; `ui-admin-no-csrf` posts
+the admin's forms without the session's CSRF token). Forms: publish a published product,
+delete a product (confirmed), revoke a key.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ ui-admin           401U    401U  401U 401U      401U   401U  401U   401U  401U  
 ui-catalog-manager 401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
 ui-integrator      401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
 ui-viewer          401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+ui-admin-no-csrf   401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
 """
 
 
@@ -108,78 +114,118 @@ ui-admin           401U 401U  401U  401U  401U 401U  401U   401I
 ui-catalog-manager 401U 401U  401U  401U  401U 401U  401U   401I
 ui-integrator      401U 401U  401U  401U  401U 401U  401U   401I
 ui-viewer          401U 401U  401U  401U  401U 401U  401U   401I
+ui-admin-no-csrf   401U 401U  401U  401U  401U 401U  401U   401I
 """
 
 
 ADMIN_PAGES = """
 principal          ui-home ui-classes ui-draft ui-keys ui-users ui-audit
-none               303     303        303      303     303      303
-malformed          303     303        303      303     303      303
-wrong-secret       303     303        303      303     303      303
-revoked            303     303        303      303     303      303
-expired            303     303        303      303     303      303
-rotated-old        303     303        303      303     303      303
-rotated-overlap    303     303        303      303     303      303
-reader             303     303        303      303     303      303
-reader-x-api-key   303     303        303      303     303      303
-class-a            303     303        303      303     303      303
-editor             303     303        303      303     303      303
-dh-other           303     303        303      303     303      303
-dh-shop            303     303        303      303     303      303
+none               303L    303L       303L     303L    303L     303L
+malformed          303L    303L       303L     303L    303L     303L
+wrong-secret       303L    303L       303L     303L    303L     303L
+revoked            303L    303L       303L     303L    303L     303L
+expired            303L    303L       303L     303L    303L     303L
+rotated-old        303L    303L       303L     303L    303L     303L
+rotated-overlap    303L    303L       303L     303L    303L     303L
+reader             303L    303L       303L     303L    303L     303L
+reader-x-api-key   303L    303L       303L     303L    303L     303L
+class-a            303L    303L       303L     303L    303L     303L
+editor             303L    303L       303L     303L    303L     303L
+dh-other           303L    303L       303L     303L    303L     303L
+dh-shop            303L    303L       303L     303L    303L     303L
 outside-net        403A    403A       403A     403A    403A     403A
-admin              303     303        303      303     303      303
-admin-x-api-key    303     303        303      303     303      303
-admin-query-key    303     303        303      303     303      303
-integrate          303     303        303      303     303      303
-inbound-other      303     303        303      303     303      303
-inbound-erp        303     303        303      303     303      303
-oidc-editor        303     303        303      303     303      303
-oidc-reader        303     303        303      303     303      303
-oidc-expired       303     303        303      303     303      303
-oidc-audience      303     303        303      303     303      303
-oidc-issuer        303     303        303      303     303      303
-oidc-unknown-key   303     303        303      303     303      303
-oidc-no-scope      303     303        303      303     303      303
+admin              303L    303L       303L     303L    303L     303L
+admin-x-api-key    303L    303L       303L     303L    303L     303L
+admin-query-key    303L    303L       303L     303L    303L     303L
+integrate          303L    303L       303L     303L    303L     303L
+inbound-other      303L    303L       303L     303L    303L     303L
+inbound-erp        303L    303L       303L     303L    303L     303L
+oidc-editor        303L    303L       303L     303L    303L     303L
+oidc-reader        303L    303L       303L     303L    303L     303L
+oidc-expired       303L    303L       303L     303L    303L     303L
+oidc-audience      303L    303L       303L     303L    303L     303L
+oidc-issuer        303L    303L       303L     303L    303L     303L
+oidc-unknown-key   303L    303L       303L     303L    303L     303L
+oidc-no-scope      303L    303L       303L     303L    303L     303L
 ui-admin           200     200        200      200     200      200
 ui-catalog-manager 200     200        200      403P    403P     403P
 ui-integrator      200     200        200      403P    403P     403P
 ui-viewer          200     200        200      403P    403P     403P
+ui-admin-no-csrf   200     200        200      200     200      200
 """
 
 
 ADMIN_INTEGRATION_PAGES = """
 principal          ui-hooks ui-datahub ui-inbound ui-brokers ui-profiles
-none               303      303        303        303        303
-malformed          303      303        303        303        303
-wrong-secret       303      303        303        303        303
-revoked            303      303        303        303        303
-expired            303      303        303        303        303
-rotated-old        303      303        303        303        303
-rotated-overlap    303      303        303        303        303
-reader             303      303        303        303        303
-reader-x-api-key   303      303        303        303        303
-class-a            303      303        303        303        303
-editor             303      303        303        303        303
-dh-other           303      303        303        303        303
-dh-shop            303      303        303        303        303
+none               303L     303L       303L       303L       303L
+malformed          303L     303L       303L       303L       303L
+wrong-secret       303L     303L       303L       303L       303L
+revoked            303L     303L       303L       303L       303L
+expired            303L     303L       303L       303L       303L
+rotated-old        303L     303L       303L       303L       303L
+rotated-overlap    303L     303L       303L       303L       303L
+reader             303L     303L       303L       303L       303L
+reader-x-api-key   303L     303L       303L       303L       303L
+class-a            303L     303L       303L       303L       303L
+editor             303L     303L       303L       303L       303L
+dh-other           303L     303L       303L       303L       303L
+dh-shop            303L     303L       303L       303L       303L
 outside-net        403A     403A       403A       403A       403A
-admin              303      303        303        303        303
-admin-x-api-key    303      303        303        303        303
-admin-query-key    303      303        303        303        303
-integrate          303      303        303        303        303
-inbound-other      303      303        303        303        303
-inbound-erp        303      303        303        303        303
-oidc-editor        303      303        303        303        303
-oidc-reader        303      303        303        303        303
-oidc-expired       303      303        303        303        303
-oidc-audience      303      303        303        303        303
-oidc-issuer        303      303        303        303        303
-oidc-unknown-key   303      303        303        303        303
-oidc-no-scope      303      303        303        303        303
+admin              303L     303L       303L       303L       303L
+admin-x-api-key    303L     303L       303L       303L       303L
+admin-query-key    303L     303L       303L       303L       303L
+integrate          303L     303L       303L       303L       303L
+inbound-other      303L     303L       303L       303L       303L
+inbound-erp        303L     303L       303L       303L       303L
+oidc-editor        303L     303L       303L       303L       303L
+oidc-reader        303L     303L       303L       303L       303L
+oidc-expired       303L     303L       303L       303L       303L
+oidc-audience      303L     303L       303L       303L       303L
+oidc-issuer        303L     303L       303L       303L       303L
+oidc-unknown-key   303L     303L       303L       303L       303L
+oidc-no-scope      303L     303L       303L       303L       303L
 ui-admin           200      200        200        200        200
 ui-catalog-manager 403P     403P       403P       403P       403P
 ui-integrator      200      200        200        200        200
 ui-viewer          403P     403P       403P       403P       403P
+ui-admin-no-csrf   200      200        200        200        200
+"""
+
+
+ADMIN_FORMS = """
+principal          ui-publish ui-delete ui-revoke
+none               403S       403S      403S
+malformed          403S       403S      403S
+wrong-secret       403S       403S      403S
+revoked            403S       403S      403S
+expired            403S       403S      403S
+rotated-old        403S       403S      403S
+rotated-overlap    403S       403S      403S
+reader             403S       403S      403S
+reader-x-api-key   403S       403S      403S
+class-a            403S       403S      403S
+editor             403S       403S      403S
+dh-other           403S       403S      403S
+dh-shop            403S       403S      403S
+outside-net        403A       403A      403A
+admin              403S       403S      403S
+admin-x-api-key    403S       403S      403S
+admin-query-key    403S       403S      403S
+integrate          403S       403S      403S
+inbound-other      403S       403S      403S
+inbound-erp        403S       403S      403S
+oidc-editor        403S       403S      403S
+oidc-reader        403S       403S      403S
+oidc-expired       403S       403S      403S
+oidc-audience      403S       403S      403S
+oidc-issuer        403S       403S      403S
+oidc-unknown-key   403S       403S      403S
+oidc-no-scope      403S       403S      403S
+ui-admin           303        303       303
+ui-catalog-manager 303        303       403P
+ui-integrator      303        403P      403P
+ui-viewer          403P       403P      403P
+ui-admin-no-csrf   403P       403P      403P
 """
 
 CODES = {
@@ -208,12 +254,13 @@ MATRIX = [
     *cells(INTEGRATION),
     *cells(ADMIN_PAGES),
     *cells(ADMIN_INTEGRATION_PAGES),
+    *cells(ADMIN_FORMS),
 ]
 
 
 def test_the_matrix_covers_every_principal_and_surface() -> None:
     principals = {p for p, _, _ in MATRIX}
-    assert len(MATRIX) == len(principals) * len(SURFACES) == 31 * 31
+    assert len(MATRIX) == len(principals) * len(SURFACES) == 32 * 34
     assert {s for _, s, _ in MATRIX} == set(SURFACES)
 
 
@@ -247,10 +294,15 @@ def check(response: Response, surface: str, expected: str) -> None:
     status, letter = int(expected[:3]), expected[3:]
     where = f"{response.request.method} {response.request.url.path}"
     assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
-    if status == 303:
+    if letter == "L":
         assert response.headers["location"].startswith("/admin/login"), where
+    elif status == 303:  # a form's answer: back to a page of the admin, not to sign in
+        location = response.headers["location"]
+        assert location.startswith("/admin/") and "/login" not in location, where
     elif letter == "P":
         assert response.headers["content-type"].startswith("text/html"), where
+    elif letter == "S":
+        assert response.text.startswith("Your session has ended"), where
     elif surface.startswith("gql"):
         body = response.json()
         if letter:
