@@ -153,6 +153,8 @@ def principals(hub: Hub, issuer: Issuer) -> dict[str, Credential]:
         "rotated-overlap": in_overlap,
         "reader": key("reader", "read"),
         "class-a": key("class-a", "read:Category"),
+        "writer-only": key("writer-only", "write:Product"),
+        "asset-writer": key("asset-writer", "write:Asset"),
         "editor": key("editor", "read-drafts", "write", "delete"),
         "dh-other": key("dh-other", "datahub:other"),
         "dh-shop": key("dh-shop", "datahub:shop"),
@@ -187,6 +189,11 @@ def principals(hub: Hub, issuer: Issuer) -> dict[str, Credential]:
         out[f"ui-{role}"] = Credential(headers, csrf=session.csrf_token)
         if role == "admin":  # its forms posted without the session's CSRF token
             out["ui-admin-no-csrf"] = Credential(headers)
+    # Disabling a user ends their sessions at once (docs/admin.md).
+    gone = hub.users.create("ui-disabled", PASSWORD, "viewer")
+    session, cookie = hub.users.start_session(gone)
+    hub.users.disable("ui-disabled")
+    out["ui-disabled"] = Credential({"Cookie": f"pimhub_session={cookie}"}, csrf=session.csrf_token)
     return out
 
 

@@ -19,14 +19,16 @@ Principals: keys (`none` sends no credentials; `malformed` is no key at all; `wr
 the admin key's id with another secret; `revoked`, `expired` and `rotated-old` (the previous
 secret after an overlap of 0) were admin keys; `rotated-overlap` is a `read` key's previous
 secret within its 24 h overlap; `reader` holds `read` (no drafts), `class-a` `read:Category`,
+`writer-only` `write:Product` (a write answers no body), `asset-writer` `write:Asset`,
 `editor` `read-drafts write delete`, `dh-*` `datahub:<config>`, `outside-net` an admin key
 allowed from 10.0.0.0/8 only, `inbound-*` `inbound:<source>`; `*-x-api-key` send the key as
-`X-API-Key`, `admin-query-key` as `?apikey=`, which only GraphQL takes), OIDC tokens (`oidc-editor`
-maps to `read-drafts write delete datahub:shop`, `oidc-reader` to `read`; the others are
-expired, for another audience, from another issuer, signed by a key the issuer does not hold,
-or mapping to no scope), and admin UI sessions (`ui-<role>`: the session cookie alone,
-which signs in to the admin pages and never authenticates the API; `ui-admin-no-csrf` posts
-the admin's forms without the session's CSRF token). Forms: publish a published product,
+`X-API-Key`, `admin-query-key` as `?apikey=`, which only GraphQL takes), OIDC tokens
+(`oidc-editor` maps to `read-drafts write delete datahub:shop`, `oidc-reader` to `read`; the
+others are expired, for another audience, from another issuer, signed by a key the issuer
+does not hold, or mapping to no scope), and admin UI sessions (`ui-<role>`: the session
+cookie alone, which signs in to the admin pages and never authenticates the API;
+`ui-admin-no-csrf` posts the admin's forms without the session's CSRF token; `ui-disabled`
+is a session of a user disabled since). Forms: publish a published product,
 delete a product (confirmed), revoke a key.
 """
 
@@ -56,6 +58,8 @@ rotated-overlap    200     404N  200  404N      403F   403F  403F   200   403F  
 reader             200     404N  200  404N      403F   403F  403F   200   403F   403F   200   403F
 reader-x-api-key   200     404N  200  404N      403F   403F  403F   200   403F   403F   200   403F
 class-a            403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
+writer-only        403F    403F  403F 403F      201    204   403F   403F  403F   403F   403F  202
+asset-writer       403F    403F  403F 403F      403F   403F  403F   403F  403F   201    403F  403F
 editor             200     200   200  200       201    200   204    200   403F   201    200   202
 dh-other           403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
 dh-shop            403F    403F  403F 403F      403F   403F  403F   403F  403F   403F   403F  403F
@@ -78,6 +82,7 @@ ui-catalog-manager 401U    401U  401U 401U      401U   401U  401U   401U  401U  
 ui-integrator      401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
 ui-viewer          401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
 ui-admin-no-csrf   401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
+ui-disabled        401U    401U  401U 401U      401U   401U  401U   401U  401U   401U   401U  401U
 """
 
 
@@ -93,6 +98,8 @@ rotated-overlap    403F 403F  403F  403F  403F 403F  403F   401I
 reader             403F 403F  403F  403F  403F 403F  403F   401I
 reader-x-api-key   403F 403F  403F  403F  403F 403F  403F   401I
 class-a            403F 403F  403F  403F  403F 403F  403F   401I
+writer-only        403F 403F  403F  403F  403F 403F  403F   401I
+asset-writer       403F 403F  403F  403F  403F 403F  403F   401I
 editor             403F 403F  403F  403F  403F 403F  403F   401I
 dh-other           403F 403F  403F  403F  403F 403F  403F   401I
 dh-shop            403F 403F  403F  403F  200  200   200    401I
@@ -115,6 +122,7 @@ ui-catalog-manager 401U 401U  401U  401U  401U 401U  401U   401I
 ui-integrator      401U 401U  401U  401U  401U 401U  401U   401I
 ui-viewer          401U 401U  401U  401U  401U 401U  401U   401I
 ui-admin-no-csrf   401U 401U  401U  401U  401U 401U  401U   401I
+ui-disabled        401U 401U  401U  401U  401U 401U  401U   401I
 """
 
 
@@ -130,6 +138,8 @@ rotated-overlap    303L    303L       303L     303L    303L     303L
 reader             303L    303L       303L     303L    303L     303L
 reader-x-api-key   303L    303L       303L     303L    303L     303L
 class-a            303L    303L       303L     303L    303L     303L
+writer-only        303L    303L       303L     303L    303L     303L
+asset-writer       303L    303L       303L     303L    303L     303L
 editor             303L    303L       303L     303L    303L     303L
 dh-other           303L    303L       303L     303L    303L     303L
 dh-shop            303L    303L       303L     303L    303L     303L
@@ -152,6 +162,7 @@ ui-catalog-manager 200     200        200      403P    403P     403P
 ui-integrator      200     200        200      403P    403P     403P
 ui-viewer          200     200        200      403P    403P     403P
 ui-admin-no-csrf   200     200        200      200     200      200
+ui-disabled        303L    303L       303L     303L    303L     303L
 """
 
 
@@ -167,6 +178,8 @@ rotated-overlap    303L     303L       303L       303L       303L
 reader             303L     303L       303L       303L       303L
 reader-x-api-key   303L     303L       303L       303L       303L
 class-a            303L     303L       303L       303L       303L
+writer-only        303L     303L       303L       303L       303L
+asset-writer       303L     303L       303L       303L       303L
 editor             303L     303L       303L       303L       303L
 dh-other           303L     303L       303L       303L       303L
 dh-shop            303L     303L       303L       303L       303L
@@ -189,6 +202,7 @@ ui-catalog-manager 403P     403P       403P       403P       403P
 ui-integrator      200      200        200        200        200
 ui-viewer          403P     403P       403P       403P       403P
 ui-admin-no-csrf   200      200        200        200        200
+ui-disabled        303L     303L       303L       303L       303L
 """
 
 
@@ -204,6 +218,8 @@ rotated-overlap    403S       403S      403S
 reader             403S       403S      403S
 reader-x-api-key   403S       403S      403S
 class-a            403S       403S      403S
+writer-only        403S       403S      403S
+asset-writer       403S       403S      403S
 editor             403S       403S      403S
 dh-other           403S       403S      403S
 dh-shop            403S       403S      403S
@@ -226,6 +242,7 @@ ui-catalog-manager 303        303       403P
 ui-integrator      303        403P      403P
 ui-viewer          403P       403P      403P
 ui-admin-no-csrf   403P       403P      403P
+ui-disabled        403S       403S      403S
 """
 
 CODES = {
@@ -260,7 +277,7 @@ MATRIX = [
 
 def test_the_matrix_covers_every_principal_and_surface() -> None:
     principals = {p for p, _, _ in MATRIX}
-    assert len(MATRIX) == len(principals) * len(SURFACES) == 32 * 34
+    assert len(MATRIX) == len(principals) * len(SURFACES) == 35 * 34
     assert {s for _, s, _ in MATRIX} == set(SURFACES)
 
 
@@ -288,6 +305,8 @@ def matrix_world(
 def test_cell(matrix_world: World, principal: str, surface: str, expected: str) -> None:
     response = SURFACES[surface](matrix_world, matrix_world.credentials[principal])
     check(response, surface, expected)
+    if principal == "writer-only" and surface in ("create", "patch"):
+        assert response.content == b"", "a key that may only write is shown nothing (api.md)"
 
 
 def check(response: Response, surface: str, expected: str) -> None:
