@@ -135,9 +135,11 @@ def principals(hub: Hub, issuer: Issuer) -> dict[str, Credential]:
     real = access.clock
     access.clock = lambda: real() - timedelta(days=3)
     expired = key("expired", "admin", expires_in_days=1)
-    access.clock = real
+    # Rotated two hours ago with an overlap of one: the previous secret ended an hour ago.
+    access.clock = lambda: real() - timedelta(hours=2)
     after_overlap = key("rotated-old", "admin")
-    access.rotate("rotated-old", timedelta(0))
+    access.rotate("rotated-old", timedelta(hours=1))
+    access.clock = real
     in_overlap = key("rotated-overlap", "read")
     access.rotate("rotated-overlap", timedelta(hours=24))
     admin = key("admin", "admin")

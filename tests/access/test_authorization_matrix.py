@@ -254,6 +254,21 @@ CODES = {
     "I": "inbound-unverified",
 }
 GRAPHQL_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN"}
+# Each refused principal is refused for its own reason (docs/api.md, docs/security.md): the
+# REST detail says which.
+REASONS = {
+    "none": "an API key is required",
+    "malformed": "not valid",
+    "wrong-secret": "not valid",
+    "revoked": "revoked",
+    "expired": "expired",
+    "rotated-old": "previous secret expired at",
+    "oidc-expired": "the token expired at",
+    "oidc-audience": "wrong audience",
+    "oidc-issuer": "issuer mismatch",
+    "oidc-unknown-key": "signature does not verify",
+    "oidc-no-scope": "no scopes mapped",
+}
 
 
 def cells(table: str) -> list[tuple[str, str, str]]:
@@ -266,6 +281,7 @@ def cells(table: str) -> list[tuple[str, str, str]]:
     return out
 
 
+SURFACES_REST = {s for _, s, _ in cells(CATALOG)} | {"keys", "audit", "hooks", "conns", "search"}
 MATRIX = [
     *cells(CATALOG),
     *cells(INTEGRATION),
@@ -305,6 +321,8 @@ def matrix_world(
 def test_cell(matrix_world: World, principal: str, surface: str, expected: str) -> None:
     response = SURFACES[surface](matrix_world, matrix_world.credentials[principal])
     check(response, surface, expected)
+    if expected.startswith("401") and principal in REASONS and surface in SURFACES_REST:
+        assert REASONS[principal] in response.json()["detail"], response.text
     if principal == "writer-only" and surface in ("create", "patch"):
         assert response.content == b"", "a key that may only write is shown nothing (api.md)"
 
