@@ -19,6 +19,7 @@ from functools import lru_cache
 from urllib.parse import parse_qsl
 
 import orjson
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -106,8 +107,10 @@ class AccessGuard:
             return Admission()
         try:
             key = self.hub.access.authenticate(token)
-        except CatalogError:
-            return Admission()  # the route answers the 401 (or whatever it was)
+        except (CatalogError, PoolTimeout):
+            # The route answers: a 401 (or whatever it was), or the 503 of an exhausted
+            # connection pool, in the shape its surface uses (a problem, a GraphQL error).
+            return Admission()
         if key.allowed_networks and not address_allowed(address, key.allowed_networks):
             detail = (
                 f"the key '{key.name}' ({key.key_id}) may not be used from the address "
