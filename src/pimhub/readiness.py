@@ -75,8 +75,8 @@ class Snapshot:
     key_expiry_warning_days: float = 14.0
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
-    rate_limit_per_key: str = "1200/minute"
-    rate_limit_per_address: str = "3000/minute"
+    rate_limit_per_key: str = "6000/minute"
+    rate_limit_per_address: str = "12000/minute"
     hsts_seconds: int = 0
     notes: list[str] = field(default_factory=list)
 

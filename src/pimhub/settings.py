@@ -170,13 +170,13 @@ class Settings(BaseSettings):
 
     # Limits at the edge (api/guard.py, access/rate_limits.py, docs/security.md).
     rate_limit_per_key: str = Field(
-        "1200/minute",
+        "6000/minute",
         pattern=r"^(off|[1-9][0-9]{0,8}/(second|minute|hour))$",
         description="Requests each API key, OIDC subject or admin user may make (a token "
         "bucket of that size, refilled at that rate); a key's own rate_limit wins; off: none",
     )
     rate_limit_per_address: str = Field(
-        "3000/minute",
+        "12000/minute",
         pattern=r"^(off|[1-9][0-9]{0,8}/(second|minute|hour))$",
         description="Requests each client address may make, signed in or not; off: none",
     )
