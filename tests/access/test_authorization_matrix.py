@@ -379,3 +379,41 @@ def test_no_route_answers_anything_but_401_without_credentials(matrix_world: Wor
         if response.status_code != 401 or response.json().get("code") != "unauthorized":
             wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
     assert not wrong, "\n".join(wrong)
+
+
+# What a key without a route's scope gets instead of 403, where the docs say so.
+NOT_FORBIDDEN = {
+    ("GET", "/api/v1/classes"): 200,  # the classes the key may read: none (api.md)
+    ("GET", "/api/v1/imports"): 200,  # jobs of the classes the key may write: none (import.md)
+    ("GET", "/api/v1/imports/1"): 404,  # a job of such a class reads as missing
+    ("POST", "/api/v1/objects/1/1/transitions/1"): 404,  # unknown-class (workflows.md)
+    ("GET", "/simple-rest/1/search"): 404,  # unknown-datahub-config (search.md)
+    ("GET", "/simple-rest/1/objects/1"): 404,
+}
+
+
+def test_a_key_without_the_scope_is_refused_on_every_route(matrix_world: World) -> None:
+    """docs/api.md: a valid key without the needed scope gets 403, before the route looks
+    at its path (a malformed inbound source or broker name was a 404 first)."""
+    wrong = []
+    headers = matrix_world.credentials["dh-other"].headers  # no REST scope at all
+    for method, path in api_routes(matrix_world):
+        path = path.replace("/x", "/1")
+        response = matrix_world.client.request(method, path, headers=headers)
+        wanted = NOT_FORBIDDEN.get((method, path), 403)
+        if response.status_code != wanted:
+            wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+        elif wanted == 403 and response.json()["code"] != "forbidden":
+            wrong.append(f"{method} {path}: {response.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_transition_does_not_list_the_classes_to_a_key_without_scope(
+    matrix_world: World,
+) -> None:
+    path = "/api/v1/objects/Nope/k/transitions/publish"
+    refused = matrix_world.client.post(path, headers=matrix_world.credentials["dh-other"].headers)
+    assert refused.status_code == 404 and refused.json()["code"] == "unknown-class"
+    assert "Product" not in refused.json()["detail"], refused.text
+    told = matrix_world.client.post(path, headers=matrix_world.credentials["admin"].headers)
+    assert "Product" in told.json()["detail"], told.text

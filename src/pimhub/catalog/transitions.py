@@ -19,6 +19,7 @@ from pimhub.catalog.errors import (
     InvalidTransition,
     ObjectNotFound,
     TransitionForbidden,
+    UnknownClass,
     UnknownTransition,
 )
 from pimhub.catalog.events import transition_event
@@ -94,7 +95,13 @@ def run_transition(
     """Runs transition `name` on the object with business key `key` in `uow`; see module.
     `sees_drafts`: whether the caller may read unpublished objects of the class;
     `sees_class`: whether it holds any scope on the class (see CatalogService.transition)."""
-    definition = writable_class(uow, class_name)
+    try:
+        definition = writable_class(uow, class_name)
+    except UnknownClass:
+        if sees_class:
+            raise
+        # The hub's class names are for callers holding some scope: not listed to others.
+        raise UnknownClass(f"there is no class '{class_name}'") from None
     workflow, transition = _transition(definition, name, sees_class)
     if not may_run(transition.scopes):
         raise TransitionForbidden(

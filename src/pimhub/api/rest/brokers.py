@@ -43,9 +43,9 @@ def operator(request: Request) -> BrokerService:
     return hub_of(request).brokers
 
 
-def broker_name(name: str) -> str:
+def broker_name(name: str, _: Annotated[BrokerService, Depends(operator)]) -> str:
     """The path's name, or 404 when no broker could have it (a NUL, a path, capitals): such a
-    name never reaches the database."""
+    name never reaches the database. The key is checked first (401, 403)."""
     if not NAME_PATTERN.fullmatch(name):
         raise BrokerNotFound("no broker by that name")
     return name

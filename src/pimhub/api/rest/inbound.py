@@ -63,7 +63,8 @@ def operator(request: Request) -> Hub:
 Operator = Annotated[Hub, Depends(operator)]
 
 
-def source_name(name: str) -> str:
+def source_name(name: str, _: Operator) -> str:
+    """The path's name, or 404 when no source could have it; the key is checked first."""
     if not SOURCE_NAME.fullmatch(name):
         shown = name.replace("\0", "\\0")
         raise SourceNotFound(f"no inbound source '{shown}'")
