@@ -81,6 +81,7 @@ def world(engine: Engine, tmp: Path, issuer: Issuer) -> Iterator[World]:
         # Limits are not what this module tests: ~700 requests from one address in seconds.
         rate_limit_per_key="off",
         rate_limit_per_address="off",
+        webhooks_allow_private=True,  # endpoints on 127.0.0.1, never called here
         oidc_issuer=issuer.url,
         oidc_audience=AUDIENCE,
         oidc_scope_claims=OIDC_SCOPES,
@@ -259,6 +260,22 @@ def _class_dry_run(w: World, c: Credential) -> Response:
     return response
 
 
+def _endpoint(w: World, c: Credential) -> Response:
+    body = {"url": f"http://127.0.0.1:9/{w.fresh('hook')}"}
+    response: Response = w.client.post(
+        "/api/v1/webhooks/endpoints", json=body, headers=c.headers, params=c.params
+    )
+    return response
+
+
+def _connector_check(w: World, c: Credential) -> Response:
+    # An empty configuration: a caller allowed to check it is told what is missing (422).
+    response: Response = w.client.post(
+        "/api/v1/connectors/check", json={"config": {}}, headers=c.headers, params=c.params
+    )
+    return response
+
+
 def _graphql(query: str) -> Send:
     return lambda w, c: w.client.post(
         "/graphql/shop", json={"query": query}, headers=c.headers, params=c.params
@@ -335,7 +352,9 @@ SURFACES: dict[str, Send] = {
     "keys": _get("/api/v1/keys"),
     "audit": _get("/api/v1/audit"),
     "hooks": _get("/api/v1/webhooks/endpoints"),
+    "hooks+": _endpoint,
     "conns": _get("/api/v1/connectors"),
+    "conn-check": _connector_check,
     "gql": _graphql('{ getProduct(sku: "TS-1") { sku } }'),
     "gql-m": _graphql(
         'mutation { updateProduct(sku: "TS-1", input: {stock: 5}) { success code } }'

@@ -8,6 +8,7 @@ to its page); otherwise the status and a letter, for the problem `code` or the a
 
   U unauthorized         T invalid-token (an OIDC token refused)   F forbidden
   N object-not-found     A address-not-allowed (the key's networks) I inbound-unverified
+  C invalid-connector (a connector check of an empty configuration: allowed, and refused)
   P the admin UI's error page (HTML): a role without the right, or a form without the
     session's CSRF token
   L a redirect to the admin sign-in form
@@ -87,42 +88,42 @@ ui-disabled        401U    401U  401U 401U      401U   401U  401U   401U  401U  
 
 
 INTEGRATION = """
-principal          keys audit hooks conns gql  gql-m search inbound
-none               401U 401U  401U  401U  401U 401U  401U   401I
-malformed          401U 401U  401U  401U  401U 401U  401U   401I
-wrong-secret       401U 401U  401U  401U  401U 401U  401U   401I
-revoked            401U 401U  401U  401U  401U 401U  401U   401I
-expired            401U 401U  401U  401U  401U 401U  401U   401I
-rotated-old        401U 401U  401U  401U  401U 401U  401U   401I
-rotated-overlap    403F 403F  403F  403F  403F 403F  403F   401I
-reader             403F 403F  403F  403F  403F 403F  403F   401I
-reader-x-api-key   403F 403F  403F  403F  403F 403F  403F   401I
-class-a            403F 403F  403F  403F  403F 403F  403F   401I
-writer-only        403F 403F  403F  403F  403F 403F  403F   401I
-asset-writer       403F 403F  403F  403F  403F 403F  403F   401I
-editor             403F 403F  403F  403F  403F 403F  403F   401I
-dh-other           403F 403F  403F  403F  403F 403F  403F   401I
-dh-shop            403F 403F  403F  403F  200  200   200    401I
-outside-net        403A 403A  403A  403A  403A 403A  403A   403A
-admin              200  200   200   200   200  200   200    202
-admin-x-api-key    200  200   200   200   200  200   200    202
-admin-query-key    401U 401U  401U  401U  200  200   401U   401I
-integrate          403F 403F  200   200   403F 403F  403F   401I
-inbound-other      403F 403F  403F  403F  403F 403F  403F   401I
-inbound-erp        403F 403F  403F  403F  403F 403F  403F   202
-oidc-editor        403F 403F  403F  403F  200  200   200    401I
-oidc-reader        403F 403F  403F  403F  403F 403F  403F   401I
-oidc-expired       401T 401T  401T  401T  401T 401T  401T   401I
-oidc-audience      401T 401T  401T  401T  401T 401T  401T   401I
-oidc-issuer        401T 401T  401T  401T  401T 401T  401T   401I
-oidc-unknown-key   401T 401T  401T  401T  401T 401T  401T   401I
-oidc-no-scope      401T 401T  401T  401T  401T 401T  401T   401I
-ui-admin           401U 401U  401U  401U  401U 401U  401U   401I
-ui-catalog-manager 401U 401U  401U  401U  401U 401U  401U   401I
-ui-integrator      401U 401U  401U  401U  401U 401U  401U   401I
-ui-viewer          401U 401U  401U  401U  401U 401U  401U   401I
-ui-admin-no-csrf   401U 401U  401U  401U  401U 401U  401U   401I
-ui-disabled        401U 401U  401U  401U  401U 401U  401U   401I
+principal          keys audit hooks hooks+ conns conn-check gql  gql-m search inbound
+none               401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+malformed          401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+wrong-secret       401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+revoked            401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+expired            401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+rotated-old        401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+rotated-overlap    403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+reader             403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+reader-x-api-key   403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+class-a            403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+writer-only        403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+asset-writer       403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+editor             403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+dh-other           403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+dh-shop            403F 403F  403F  403F   403F  403F       200  200   200    401I
+outside-net        403A 403A  403A  403A   403A  403A       403A 403A  403A   403A
+admin              200  200   200   201    200   422C       200  200   200    202
+admin-x-api-key    200  200   200   201    200   422C       200  200   200    202
+admin-query-key    401U 401U  401U  401U   401U  401U       200  200   401U   401I
+integrate          403F 403F  200   201    200   422C       403F 403F  403F   401I
+inbound-other      403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+inbound-erp        403F 403F  403F  403F   403F  403F       403F 403F  403F   202
+oidc-editor        403F 403F  403F  403F   403F  403F       200  200   200    401I
+oidc-reader        403F 403F  403F  403F   403F  403F       403F 403F  403F   401I
+oidc-expired       401T 401T  401T  401T   401T  401T       401T 401T  401T   401I
+oidc-audience      401T 401T  401T  401T   401T  401T       401T 401T  401T   401I
+oidc-issuer        401T 401T  401T  401T   401T  401T       401T 401T  401T   401I
+oidc-unknown-key   401T 401T  401T  401T   401T  401T       401T 401T  401T   401I
+oidc-no-scope      401T 401T  401T  401T   401T  401T       401T 401T  401T   401I
+ui-admin           401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+ui-catalog-manager 401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+ui-integrator      401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+ui-viewer          401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+ui-admin-no-csrf   401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
+ui-disabled        401U 401U  401U  401U   401U  401U       401U 401U  401U   401I
 """
 
 
@@ -252,6 +253,7 @@ CODES = {
     "N": "object-not-found",
     "A": "address-not-allowed",
     "I": "inbound-unverified",
+    "C": "invalid-connector",
 }
 GRAPHQL_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN"}
 # Each refused principal is refused for its own reason (docs/api.md, docs/security.md): the
@@ -281,7 +283,9 @@ def cells(table: str) -> list[tuple[str, str, str]]:
     return out
 
 
-SURFACES_REST = {s for _, s, _ in cells(CATALOG)} | {"keys", "audit", "hooks", "conns", "search"}
+SURFACES_REST = {s for _, s, _ in cells(CATALOG)} | {
+    *("keys", "audit", "hooks", "hooks+", "conns", "conn-check", "search")
+}
 MATRIX = [
     *cells(CATALOG),
     *cells(INTEGRATION),
@@ -293,7 +297,7 @@ MATRIX = [
 
 def test_the_matrix_covers_every_principal_and_surface() -> None:
     principals = {p for p, _, _ in MATRIX}
-    assert len(MATRIX) == len(principals) * len(SURFACES) == 35 * 34
+    assert len(MATRIX) == len(principals) * len(SURFACES) == 35 * 36
     assert {s for _, s, _ in MATRIX} == set(SURFACES)
 
 
