@@ -207,7 +207,9 @@ class JwksCache:
         if found is not None:
             return found
         if not self._may_fetch(unknown_kid=current is not None):
-            if current is None:
+            # While the last fetch failed the hub cannot tell a key the issuer has just
+            # rotated in from a forged one: 503, not an invalid token.
+            if current is None or self._state.error is not None:
                 raise KeysUnavailable(self._unavailable_detail())
             raise UnknownKeyId(kid, current.fetched_at)
         if current is not None:
@@ -224,7 +226,7 @@ class JwksCache:
         found = _lookup(current, kid)
         if found is not None:
             return found
-        if current is None:
+        if current is None or self._state.error is not None:
             raise KeysUnavailable(self._unavailable_detail())
         raise UnknownKeyId(kid, current.fetched_at)
 
