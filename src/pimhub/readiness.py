@@ -147,7 +147,8 @@ def check_secret_key(s: Snapshot) -> Iterator[Finding]:
             Severity.WARNING,
             "PIMHUB_SECRET_KEY is unset: this host keeps its own key in data_dir/secret.key, "
             "which another host sharing the database does not have",
-            "set PIMHUB_SECRET_KEY to the content of data_dir/secret.key on every host",
+            "set PIMHUB_SECRET_KEY to the content of data_dir/secret.key on every host "
+            "(`pimhub secret-key backup --to PATH` makes that file when it does not exist yet)",
         )
     if s.key_file_fingerprint is None:
         return

@@ -116,7 +116,7 @@ def backup(
     (settings.data_dir / BACKUP_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
     console.print(
         f"wrote the secret key to {escape(str(to))}; move it off this machine and keep it "
-        "with the database backups",
+        "apart from the database backups (with both, a thief can read every stored secret)",
         highlight=False,
     )
 
