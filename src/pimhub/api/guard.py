@@ -38,6 +38,7 @@ EXPIRY_HEADER = b"pimhub-key-expires"
 # out of its load balancer.
 UNLIMITED = ("/healthz", "/readyz")
 _GRAPHQL = "/graphql/"
+_INBOUND = "/inbound/"
 _TOKEN_HEADERS = (b"authorization", b"x-api-key")
 
 
@@ -49,6 +50,8 @@ class Refusal:
     detail: str
     retry_after: int = 0
     rate: Rate | None = None
+    field: str = "request"
+    field_code: str = ""  # the field error's code when not the problem's
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +82,21 @@ class AccessGuard:
             return
         client = scope.get("client")
         address = client[0] if client else None
-        token = _token(scope)
+        repeated: RepeatedHeader | None = None
+        try:
+            token = _token(scope)
+        except RepeatedHeader as exc:
+            token, repeated = None, exc
         if self.on_loop:
             admission = self.admit(address, token)
         else:
             admission = await run_in_threadpool(self.admit, address, token)
+        # The routes read the first copy, this guard the last: refused, or a key's allowlist
+        # and bucket could be skipped (`X-API-Key: <key>`, `X-API-Key: junk`). The inbound
+        # route refuses (and audits) it itself. The address still counted.
+        inbound = scope["path"].startswith(_INBOUND)
+        if repeated is not None and admission.refusal is None and not inbound:
+            admission = Admission(refusal=repeated.refusal())
         if admission.refusal is not None:
             await _refuse(scope, receive, send, admission.refusal)
             return
@@ -166,13 +179,30 @@ def _networks(
     return tuple(parsed)
 
 
+class RepeatedHeader(Exception):
+    """Authorization or X-API-Key sent more than once: which copy is meant is ambiguous."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__(header)
+        self.header = header
+
+    def refusal(self) -> Refusal:
+        detail = f"the header {self.header} was sent twice; send it once"
+        return Refusal(
+            400, "invalid-input", "Invalid input", detail, field=self.header, field_code="repeated"
+        )
+
+
 def _token(scope: Scope) -> str | None:
     """As api.auth.token_in, from the raw headers; ?apikey= only on GraphQL, the one
-    surface that takes it (as Pimcore's Datahub does)."""
+    surface that takes it (as Pimcore's Datahub does). RepeatedHeader when a token header
+    came twice."""
     authorization: str | None = None
     x_api_key: str | None = None
     for name, value in scope["headers"]:
         if name in _TOKEN_HEADERS:
+            if (authorization if name == b"authorization" else x_api_key) is not None:
+                raise RepeatedHeader(name.decode())
             if name == b"authorization":
                 authorization = value.decode("latin-1")
             else:
@@ -217,7 +247,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: Refusal) 
             ]
     if scope["path"].startswith(_GRAPHQL):
         # GraphQL clients read errors[].extensions.code (api.graphql.errors).
-        code = "RATE_LIMITED" if refusal.status == 429 else "FORBIDDEN"
+        code = {429: "RATE_LIMITED", 403: "FORBIDDEN"}.get(refusal.status, "BAD_REQUEST")
         body = orjson.dumps(request_error(refusal.detail, code))
         await send(
             {
@@ -237,7 +267,13 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: Refusal) 
         refusal.code,
         refusal.title,
         refusal.detail,
-        [{"field": "request", "code": refusal.code, "message": refusal.detail}],
+        [
+            {
+                "field": refusal.field,
+                "code": refusal.field_code or refusal.code,
+                "message": refusal.detail,
+            }
+        ],
         instance=scope["path"],
     )
     for name, value in headers:
