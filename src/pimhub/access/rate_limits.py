@@ -133,6 +133,7 @@ class RateLimiter:
         self.blocking: bool = getattr(store, "blocking", True) if store is not None else False
         self._own_rates: dict[str, Rate | None] = {}
         self._skip_until = 0.0
+        self._failure_lock = threading.Lock()
 
     def take_address(self, address: str) -> float:
         """Takes from the bucket of the client `address`."""
@@ -177,7 +178,12 @@ class RateLimiter:
         try:
             return store.take(bucket, rate, now)
         except Exception as exc:  # any store failure: fail open, say so once per period
-            self._skip_until = now + STORE_RETRY_SECONDS
-            if self.on_failure is not None:
+            # Takes in flight together (a burst against a Redis that stopped answering) all
+            # fail after the timeout: only the first to fail starts the period and logs it.
+            with self._failure_lock:
+                first = now >= self._skip_until
+                if first:
+                    self._skip_until = now + STORE_RETRY_SECONDS
+            if first and self.on_failure is not None:
                 self.on_failure(exc)
             return 0.0
