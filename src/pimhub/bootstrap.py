@@ -250,13 +250,17 @@ def oidc_verifier(settings: Settings, *, prefetch: bool = True) -> OidcVerifier 
         return None
     # Imported here: PyJWT and cryptography load only where OIDC is configured.
     from pimhub.access.jwks import JwksCache
-    from pimhub.access.oidc import OidcConfig, OidcVerifier
+    from pimhub.access.oidc import OidcConfig, OidcVerifier, require_audience
+    from pimhub.api.jwks_fetch import http_fetch
+
+    require_audience(settings.oidc_audience, settings.profile)
 
     keys = JwksCache(
         issuer=settings.oidc_issuer,
         jwks_url=settings.oidc_jwks_url,
         ttl=settings.oidc_jwks_cache_seconds,
         timeout=settings.oidc_fetch_timeout_seconds,
+        fetch=http_fetch,
     )
     config = OidcConfig(
         issuer=settings.oidc_issuer,

@@ -1,5 +1,9 @@
 """A stand-in OIDC issuer for tests: RSA and EC signing keys, tokens signed with them, and
-its discovery document and key set served over HTTP on a loopback port."""
+its discovery document and key set served over HTTP on a loopback port.
+
+A test module takes the shared fixtures by naming them: `served = oidc_issuer.served` and
+`issuer = oidc_issuer.issuer` (one issuer per module, reset for each test, keys RSA and EC).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -144,3 +149,32 @@ def serve_issuer(issuer: Issuer) -> Iterator[Issuer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+RSA = rsa_key("rsa-1")
+EC = ec_key("ec-1")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Issuer]:
+    with serve_issuer(Issuer(keys=[RSA, EC])) as issuer:
+        yield issuer
+
+
+@pytest.fixture
+def issuer(served: Issuer) -> Issuer:
+    """The module's issuer as new: keys RSA and EC, answering 200, no hits yet."""
+    served.keys = [RSA, EC]
+    served.status = 200
+    served.extra_members = []
+    served.announced_issuer = None
+    served.hits.clear()
+    return served
+
+
+def wait_for(condition: Callable[[], object], deadline: float = 30.0) -> None:
+    """Wait until `condition()` is true (a background fetch); CI machines can be slow."""
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.01)

@@ -8,12 +8,12 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from pimhub.access.jwks import (
     FetchFailed,
@@ -24,19 +24,21 @@ from pimhub.access.jwks import (
 )
 from pimhub.access.oidc import OidcConfig, OidcVerifier, TokenRefused, scopes_for
 from pimhub.access.service import AccessService
+from pimhub.api.jwks_fetch import http_fetch
+from tests.access import oidc_issuer
 from tests.access.oidc_issuer import (
     AUDIENCE,
+    EC,
+    RSA,
     Issuer,
     SigningKey,
     ec_key,
     hmac_token,
     rsa_key,
-    serve_issuer,
     unsigned_token,
+    wait_for,
 )
 
-RSA = rsa_key("rsa-1")
-EC = ec_key("ec-1")
 SCOPES = {
     "groups": {"pim-readers": ["read"], "pim-admins": ["admin"]},
     "scope": {"pim.write": ["write:Product"]},
@@ -44,24 +46,12 @@ SCOPES = {
 }
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Issuer]:
-    with serve_issuer(Issuer(keys=[RSA, EC])) as issuer:
-        yield issuer
-
-
-@pytest.fixture
-def issuer(served: Issuer) -> Issuer:
-    served.keys = [RSA, EC]
-    served.status = 200
-    served.extra_members = []
-    served.announced_issuer = None
-    served.hits.clear()
-    return served
+served = oidc_issuer.served
+issuer = oidc_issuer.issuer
 
 
 def verifier_for(issuer: Issuer, **config: Any) -> OidcVerifier:
-    keys = JwksCache(issuer=issuer.url, timeout=2.0)
+    keys = JwksCache(issuer=issuer.url, fetch=http_fetch, timeout=2.0)
     settings: dict[str, Any] = {
         "issuer": issuer.url,
         "audience": AUDIENCE,
@@ -147,6 +137,33 @@ def test_without_an_audience_setting_any_audience_is_accepted(issuer: Issuer) ->
     assert verifier.verify(issuer.token(aud=None))
 
 
+def test_production_refuses_to_build_the_verifier_without_an_audience(issuer: Issuer) -> None:
+    from pimhub.bootstrap import oidc_verifier
+    from pimhub.settings import Settings
+
+    production = Settings(profile="production", oidc_issuer=issuer.url, oidc_audience=None)
+    with pytest.raises(ValueError, match=r"^PIMHUB_OIDC_AUDIENCE is required in the production"):
+        oidc_verifier(production, prefetch=False)
+    development = Settings(profile="development", oidc_issuer=issuer.url, oidc_audience=None)
+    with capture_logs() as logs:
+        assert oidc_verifier(development, prefetch=False) is not None
+    assert [e["event"] for e in logs] == ["oidc_no_audience"]
+    assert "PIMHUB_OIDC_AUDIENCE" in logs[0]["detail"]
+    production = Settings(profile="production", oidc_issuer=issuer.url, oidc_audience=AUDIENCE)
+    assert oidc_verifier(production, prefetch=False) is not None
+
+
+def test_the_503_for_unfetchable_keys_names_no_url_and_the_error_is_logged(
+    issuer: Issuer,
+) -> None:
+    issuer.status = 500
+    with capture_logs() as logs, pytest.raises(KeysUnavailable) as caught:
+        verifier_for(issuer).verify(issuer.token())
+    assert "127.0.0.1" not in caught.value.detail and "500" not in caught.value.detail
+    assert logs[-1]["event"] == "oidc_keys_fetch_failed"
+    assert logs[-1]["error"] == f"{issuer.url}/jwks.json answered HTTP 500"
+
+
 def test_missing_claims_and_no_mapped_scopes_are_refused(issuer: Issuer) -> None:
     verifier = verifier_for(issuer)
     assert refused(verifier, issuer.token(exp=None)) == "the token has no 'exp' claim"
@@ -226,7 +243,7 @@ def test_a_key_rotated_in_is_found_by_the_refetch(issuer: Issuer) -> None:
 
 def test_the_last_good_set_is_kept_while_the_issuer_is_down(issuer: Issuer) -> None:
     now = [1000.0]
-    keys = JwksCache(issuer=issuer.url, ttl=60, monotonic=lambda: now[0])
+    keys = JwksCache(issuer=issuer.url, fetch=http_fetch, ttl=60, monotonic=lambda: now[0])
     verifier = OidcVerifier(OidcConfig(issuer.url, AUDIENCE, ("RS256",), scope_claims=SCOPES), keys)
     verifier.verify(issuer.token(jti="1"))
     issuer.status = 500
@@ -274,10 +291,7 @@ def test_no_key_set_at_all_is_unavailable_not_unauthorized(issuer: Issuer) -> No
     issuer.status = 500
     with pytest.raises(KeysUnavailable) as caught:
         verifier_for(issuer).verify(issuer.token())
-    assert caught.value.detail == (
-        "the sign-in issuer's signing keys could not be fetched: "
-        f"{issuer.url}/jwks.json answered HTTP 500"
-    )
+    assert caught.value.detail == "the sign-in issuer's keys cannot be fetched now; retry shortly"
 
 
 def test_on_an_event_loop_the_fetch_never_blocks(issuer: Issuer) -> None:
@@ -287,8 +301,6 @@ def test_on_an_event_loop_the_fetch_never_blocks(issuer: Issuer) -> None:
 
     def slow_fetch(url: str, timeout: float) -> Any:
         release.wait(10)
-        from pimhub.access.jwks import http_fetch
-
         return http_fetch(url, timeout)
 
     verifier = OidcVerifier(
@@ -315,7 +327,7 @@ def test_on_an_event_loop_the_fetch_never_blocks(issuer: Issuer) -> None:
 
 def test_discovery_must_name_the_issuer(issuer: Issuer) -> None:
     issuer.announced_issuer = "https://somebody-else.example"
-    keys = JwksCache(issuer=issuer.url)
+    keys = JwksCache(issuer=issuer.url, fetch=http_fetch)
     assert keys.refresh() is None
     assert keys.last_error is not None and "names the issuer 'https://somebody-else.example'" in (
         keys.last_error
@@ -395,10 +407,3 @@ def hostile_verifier(issuer: Issuer) -> OidcVerifier:
 
 def _b64json(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-
-def wait_for(condition: Any, deadline: float = 5.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "condition not met in time"
-        time.sleep(0.01)

@@ -4,8 +4,8 @@ PyJWT's PyJWKClient is not used: it fetches with urllib on the calling thread, w
 SQLite is the event loop (api/auth.point_read), forgets its cache when a fetch fails, and
 knows no discovery. Here:
 
-- the set is fetched with httpx under a short timeout, from `jwks_url` or from the
-  `jwks_uri` of the issuer's discovery document;
+- the set is fetched under a short timeout by the `fetch` given (api/jwks_fetch.py), from
+  `jwks_url` or from the `jwks_uri` of the issuer's discovery document;
 - a set older than `ttl` keeps serving while a background thread fetches the next one;
 - a key id the set lacks triggers one refetch, at most once per `refetch_interval`;
 - when a fetch fails, the last good set stays in use;
@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import jwt
+import structlog
 
 from pimhub.catalog.errors import Unavailable
+
+log = structlog.get_logger("pimhub.oidc")
 
 # Key types that verify signatures with a public key. "oct" (a shared secret) is never
 # taken from a key set: it would turn the published set into signing material.
 _PUBLIC_KEY_TYPES = frozenset({"RSA", "EC", "OKP"})
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-_MAX_DOCUMENT_BYTES = 512 * 1024
 
 Fetch = Callable[[str, float], Any]
 
@@ -84,23 +85,6 @@ class _State:
     unknown_refetch_at: float | None = None
     refreshing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def http_fetch(url: str, timeout: float) -> Any:
-    """GET `url` as JSON with `timeout` (connect, read and the whole); no redirects."""
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.get(url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise FetchFailed(f"{url}: {type(exc).__name__} {exc}".strip()) from None
-    if response.status_code != 200:
-        raise FetchFailed(f"{url} answered HTTP {response.status_code}")
-    if len(response.content) > _MAX_DOCUMENT_BYTES:
-        raise FetchFailed(f"{url} sent more than {_MAX_DOCUMENT_BYTES} bytes")
-    try:
-        return response.json()
-    except (ValueError, RecursionError):
-        raise FetchFailed(f"{url} did not answer JSON") from None
 
 
 def require_https(url: str, what: str) -> None:
@@ -158,7 +142,8 @@ def on_event_loop() -> bool:
 
 
 class JwksCache:
-    """Where OidcVerifier finds a key by id. Thread-safe; see the module docstring."""
+    """Where OidcVerifier finds a key by id. Thread-safe; see the module docstring.
+    `fetch(url, timeout)` returns the JSON document or raises FetchFailed."""
 
     def __init__(
         self,
@@ -168,7 +153,7 @@ class JwksCache:
         ttl: float = 300.0,
         timeout: float = 5.0,
         refetch_interval: float = 60.0,
-        fetch: Fetch = http_fetch,
+        fetch: Fetch,
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -269,8 +254,10 @@ class JwksCache:
             self._state.error = None
         except FetchFailed as exc:
             # The previous set stays: tokens signed with known keys keep working while the
-            # issuer is down.
+            # issuer is down. The error (an internal URL, an exception's text) goes to the
+            # log and `pimhub oidc status`, never to an anonymous caller.
             self._state.error = str(exc)
+            log.warning("oidc_keys_fetch_failed", issuer=self.issuer, error=str(exc))
 
     def _discover(self) -> str:
         url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -308,9 +295,8 @@ class JwksCache:
         return attempted is None or now - attempted >= min(5.0, self.refetch_interval)
 
     def _unavailable_detail(self) -> str:
-        error = self._state.error
-        reason = f": {error}" if error else ""
-        return f"the sign-in issuer's signing keys could not be fetched{reason}"
+        # Generic on purpose: the caller may be anonymous; the reason is logged at the fetch.
+        return "the sign-in issuer's keys cannot be fetched now; retry shortly"
 
 
 def _lookup(current: KeySet | None, kid: str | None) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import jwt
+import structlog
 
 from pimhub.access.jwks import UnknownKeyId
 from pimhub.access.keys import ApiKey, parse_scopes
@@ -37,6 +38,8 @@ MAX_SUBJECT_LENGTH = 128
 _SHOWN = 120  # characters of a claim value quoted in a refusal
 REMEMBER_SECONDS = 60.0
 REMEMBERED_TOKENS = 4096
+
+log = structlog.get_logger("pimhub.oidc")
 
 
 class TokenRefused(Unauthorized):
@@ -79,6 +82,24 @@ class OidcConfig:
                 except InvalidInput as exc:
                     detail = "; ".join(e.message for e in exc.errors) or exc.detail
                     raise ValueError(f"oidc_scope_claims {claim}={value!r}: {detail}") from None
+
+
+def require_audience(audience: str | None, profile: str) -> None:
+    """Without an audience the `aud` claim is not checked, so a token the issuer signed for
+    any of its applications would be accepted. Production refuses to start so; development
+    goes on with a logged warning."""
+    if audience:
+        return
+    if profile == "production":
+        raise ValueError(
+            "PIMHUB_OIDC_AUDIENCE is required in the production profile: without it tokens "
+            "the issuer signed for any other application would be accepted"
+        )
+    log.warning(
+        "oidc_no_audience",
+        detail="PIMHUB_OIDC_AUDIENCE is not set: tokens issued for any application of the "
+        "issuer are accepted (refused at start in the production profile)",
+    )
 
 
 def scopes_for(claims: Mapping[str, Any], config: OidcConfig) -> tuple[str, ...]:
