@@ -10,11 +10,13 @@ read-modify-write in any store.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from pimhub.catalog.errors import FieldError, InvalidInput
@@ -93,14 +95,37 @@ class MemoryRateLimitStore:
         self._tats: dict[str, float] = {}
         self._lock = threading.Lock()
         self._sweep_above = sweep_above
+        self._sweep_at = sweep_above
 
     def take(self, bucket: str, rate: Rate, now: float) -> float:
         with self._lock:
             tat, wait = gcra(self._tats.get(bucket), rate, now)
             self._tats[bucket] = tat
-            if len(self._tats) > self._sweep_above:
-                self._tats = {b: t for b, t in self._tats.items() if t > now}
+            if len(self._tats) > self._sweep_at:
+                self._sweep(now)
             return wait
+
+    def _sweep(self, now: float) -> None:
+        self._tats = {b: t for b, t in self._tats.items() if t > now}
+        # When most buckets are still live the next sweep waits until the dict doubles:
+        # sweeping again on every take would cost a pass over all of them each time.
+        self._sweep_at = max(self._sweep_above, 2 * len(self._tats))
+
+
+@lru_cache(maxsize=4096)
+def address_bucket(address: str) -> str:
+    """The bucket of a client address: an IPv6 address's /64 (a client is given a whole /64
+    and could otherwise take a fresh bucket per address), an IPv4-mapped address's IPv4
+    address; anything that is not an IP address as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
 
 
 # A store that failed is skipped for this long (fail open at once, not after a timeout on
@@ -139,7 +164,7 @@ class RateLimiter:
         """Takes from the bucket of the client `address`."""
         if self.per_address is None:
             return 0.0
-        return self._take("addr:" + address, self.per_address)
+        return self._take("addr:" + address_bucket(address), self.per_address)
 
     def take_principal(self, principal: str, own_rate: str | None = None) -> float:
         """Takes from the bucket of `principal` (`key:<id>`, `oidc:<subject>`,
