@@ -211,7 +211,10 @@ class Settings(BaseSettings):
 
     # API key lifecycle and the audit log (access/service.py, access/audit.py).
     key_rotation_overlap_hours: float = Field(
-        24.0, ge=0, description="How long a rotated key's previous secret stays valid"
+        24.0,
+        ge=0,
+        le=366 * 24,  # access/service.MAX_OVERLAP; far more overflows a date (a 500)
+        description="How long a rotated key's previous secret stays valid (at most 366 days)",
     )
     key_expiry_warning_days: float = Field(
         14.0, ge=0, description="Warn (list, header, metrics, check) this long before expiry"

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from pimhub.bootstrap import Hub
 from pimhub.catalog.clock import utc_now
+from pimhub.settings import Settings
 from pimhub.storage.tables import api_keys, audit_log
 from tests.api.test_rest_contract import problem
 from tests.conftest import bearer
@@ -98,6 +100,20 @@ def test_bad_input_is_refused_naming_what_is_wrong(
         400,
         "invalid-parameter",
     )
+
+
+def test_a_huge_rotation_overlap_is_refused_never_a_500(
+    client: TestClient, hub: Hub, admin: dict[str, str]
+) -> None:
+    key_id = create(client, admin)["keyId"]
+    for hours in ("1e30", "8785", "inf"):
+        refused = client.post(f"{BASE}/{key_id}/rotate?overlapHours={hours}", headers=admin)
+        problem(refused, 400, "invalid-parameter")
+    # The default comes from the setting, which cannot be larger than the overlap allowed
+    # (a huge one made timedelta overflow: 500 on every rotation without overlapHours).
+    with pytest.raises(ValidationError, match="key_rotation_overlap_hours"):
+        Settings(key_rotation_overlap_hours=1e12)
+    assert Settings(key_rotation_overlap_hours=366 * 24).key_rotation_overlap_hours == 8784
 
 
 def test_patch_changes_networks_rate_expiry_and_description(

@@ -59,6 +59,8 @@ REFUSALS: list[tuple[tuple[str, ...], str]] = [
     (("keys", "rotate", "nobody"), "no active key with id or name 'nobody'"),
     (("keys", "rotate", "erp", "--overlap", "soon"), "'soon' is not a duration"),
     (("keys", "rotate", "erp", "--overlap", "400d"), "the overlap is from 0 to 366 days"),
+    (("keys", "rotate", "erp", "--overlap", "1e300d"), "is not a duration"),
+    (("keys", "rotate", "erp", "--overlap", "99999999999d"), "far too long an overlap"),
     (
         ("keys", "create", "--name", "x", "--scopes", "read", "--allow-from", "10.0.0.0/33"),
         "not a CIDR network: 10.0.0.0/33",
