@@ -196,8 +196,10 @@ def _fields(body: Any, known: dict[str, str]) -> dict[str, Any]:
 
 
 def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str) or len(value) > 2000:
+    if not isinstance(value, str):
         raise InvalidKey(f"{field} must be a string", [FieldError(field, "not a string")])
+    if len(value) > 2000:
+        raise InvalidKey(f"{field} is longer than 2000 characters", [FieldError(field, "too long")])
     return value
 
 
@@ -205,8 +207,10 @@ def _texts(value: Any, field: str) -> list[str]:
     """A list of strings; one string is taken as a comma-separated list."""
     if isinstance(value, str):
         return [value]
-    if not isinstance(value, list) or len(value) > 200:
+    if not isinstance(value, list):
         raise InvalidKey(f"{field} must be a list of strings", [FieldError(field, "not a list")])
+    if len(value) > 200:
+        raise InvalidKey(f"{field} holds more than 200 items", [FieldError(field, "too many")])
     return [_text(item, field) for item in value]
 
 
