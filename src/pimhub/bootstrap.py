@@ -242,6 +242,11 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
     )
 
 
+class InvalidSetting(ValueError):
+    """A setting pydantic accepted but the hub refuses when it builds what the setting
+    configures; the CLI prints it as one line with exit status 2 (cli/main.py)."""
+
+
 def oidc_verifier(settings: Settings, *, prefetch: bool = True) -> OidcVerifier | None:
     """The OIDC bearer-token check when an issuer is configured (access/oidc.py). With
     `prefetch`, the issuer's keys are fetched at once on a background thread, so the first
@@ -253,23 +258,25 @@ def oidc_verifier(settings: Settings, *, prefetch: bool = True) -> OidcVerifier 
     from pimhub.access.oidc import OidcConfig, OidcVerifier, require_audience
     from pimhub.api.jwks_fetch import http_fetch
 
-    require_audience(settings.oidc_audience, settings.profile)
-
-    keys = JwksCache(
-        issuer=settings.oidc_issuer,
-        jwks_url=settings.oidc_jwks_url,
-        ttl=settings.oidc_jwks_cache_seconds,
-        timeout=settings.oidc_fetch_timeout_seconds,
-        fetch=http_fetch,
-    )
-    config = OidcConfig(
-        issuer=settings.oidc_issuer,
-        audience=settings.oidc_audience,
-        algorithms=tuple(settings.oidc_algorithms),
-        leeway_seconds=settings.oidc_leeway_seconds,
-        scope_claims=settings.oidc_scope_claims,
-        name_claim=settings.oidc_name_claim,
-    )
+    try:
+        require_audience(settings.oidc_audience, settings.profile)
+        keys = JwksCache(
+            issuer=settings.oidc_issuer,
+            jwks_url=settings.oidc_jwks_url,
+            ttl=settings.oidc_jwks_cache_seconds,
+            timeout=settings.oidc_fetch_timeout_seconds,
+            fetch=http_fetch,
+        )
+        config = OidcConfig(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            algorithms=tuple(settings.oidc_algorithms),
+            leeway_seconds=settings.oidc_leeway_seconds,
+            scope_claims=settings.oidc_scope_claims,
+            name_claim=settings.oidc_name_claim,
+        )
+    except ValueError as exc:
+        raise InvalidSetting(str(exc)) from None
     if prefetch:
         keys.refresh_in_background()
     return OidcVerifier(config, keys)

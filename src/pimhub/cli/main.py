@@ -142,6 +142,9 @@ def invalid_settings(exc: BaseException) -> list[str] | None:
     command builds them from the environment and .env), else None. The value is not shown:
     it may be a secret."""
     # Looked up, not imported: pydantic is imported only by a command that built settings.
+    bootstrap = sys.modules.get("pimhub.bootstrap")
+    if bootstrap is not None and isinstance(exc, bootstrap.InvalidSetting):
+        return [f"invalid setting: {exc}"]
     pydantic = sys.modules.get("pydantic")
     if pydantic is None or not isinstance(exc, pydantic.ValidationError) or exc.title != "Settings":
         return None
