@@ -77,6 +77,7 @@ class Snapshot:
     oidc_audience: str | None = None
     rate_limit_per_key: str = "6000/minute"
     rate_limit_per_address: str = "12000/minute"
+    rate_limit_store: str = "auto"
     hsts_seconds: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -211,6 +212,15 @@ def check_processes(s: Snapshot) -> Iterator[Finding]:
             "the production profile runs on SQLite: one machine, one serve process",
             "use PostgreSQL (PIMHUB_DATABASE_URL) to serve from several processes or machines",
         )
+    if s.database == "postgresql" and s.rate_limit_store == "memory":
+        yield Finding(
+            "rate-limit-store-memory",
+            Severity.WARNING,
+            "PIMHUB_RATE_LIMIT_STORE=memory on PostgreSQL: each serve process keeps its own "
+            "buckets, so every rate limit multiplies by the number of processes",
+            "unset PIMHUB_RATE_LIMIT_STORE (auto shares the buckets through the database, or "
+            "Redis when PIMHUB_REDIS_URL is set)",
+        )
 
 
 def check_passwords(s: Snapshot) -> Iterator[Finding]:
@@ -268,7 +278,7 @@ def check_keys(s: Snapshot) -> Iterator[Finding]:
                 "key-without-expiry",
                 Severity.WARNING,
                 f"{label} never expires",
-                f"set an expiry: `pimhub keys update {key.key_id} --expires-in-days N`, "
+                f"set an expiry: `pimhub keys update {key.key_id} --expires-in-days 90`, "
                 "or replace it with a key that has one",
             )
         elif s.now <= key.expires_at <= soon:
@@ -276,7 +286,8 @@ def check_keys(s: Snapshot) -> Iterator[Finding]:
                 "key-expiring",
                 Severity.WARNING,
                 f"{label} expires at {key.expires_at.isoformat(timespec='seconds')}",
-                f"rotate or extend it: `pimhub keys update {key.key_id} --expires-in-days N`",
+                f"extend it: `pimhub keys update {key.key_id} --expires-in-days 90`, or "
+                "replace it (a rotation keeps the expiry)",
             )
 
 
@@ -304,7 +315,8 @@ def check_edge(s: Snapshot) -> Iterator[Finding]:
             "rate-limits-off",
             Severity.WARNING,
             f"rate limits are off in production: {', '.join(off)}",
-            "set a rate such as 1200/minute (docs/security.md)",
+            "unset it to use the default (6000/minute per key, 12000/minute per address), "
+            "or set a rate (docs/security.md)",
         )
     if s.hsts_seconds == 0:
         yield Finding(

@@ -173,6 +173,7 @@ def collect(hub: Hub) -> Snapshot:
         oidc_audience=settings.oidc_audience,
         rate_limit_per_key=settings.rate_limit_per_key,
         rate_limit_per_address=settings.rate_limit_per_address,
+        rate_limit_store=settings.rate_limit_store,
         hsts_seconds=settings.hsts_seconds,
     )
     if error is not None:
