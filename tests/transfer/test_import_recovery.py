@@ -132,7 +132,8 @@ def test_a_job_of_a_process_that_ended_on_this_host_is_interrupted(
 ) -> None:
     starting = server()
     owner = f"{HOST}:{a_pid_that_ended()}:f6a7"
-    job, upload = running_job(starting, owner, clock.now)  # its heartbeat still fresh
+    # Its heartbeat is within the grace (60 s) but missed two beats (10 s each).
+    job, upload = running_job(starting, owner, clock.now - timedelta(seconds=21))
     queued, queued_upload = running_job(starting, None, None)  # stored before owners
     assert starting.recover() == 2
     assert starting.get(job.id).status == JobStatus.INTERRUPTED
@@ -141,6 +142,21 @@ def test_a_job_of_a_process_that_ended_on_this_host_is_interrupted(
     # The same owner on another host is alive as far as this host can tell.
     running_job(starting, f"other-host:{a_pid_that_ended()}:f6a7", clock.now)
     assert starting.recover() == 0
+
+
+def test_a_dead_pid_with_a_fresh_heartbeat_is_another_pid_namespace_and_survives(
+    server: Callable[..., ImportJobs], clock: Clock
+) -> None:
+    """Two containers with one host name and separate PID namespaces: the other's pid
+    looks dead here, but its job beats every 10 s, so it is left running."""
+    starting = server()
+    owner = f"{HOST}:{a_pid_that_ended()}:b8c9"
+    job, upload = running_job(starting, owner, clock.now - timedelta(seconds=19))
+    assert starting.recover() == 0
+    assert starting.get(job.id).status == JobStatus.RUNNING and upload.exists()
+    clock.now += timedelta(seconds=2)  # 21 s without a beat: two beats missed
+    assert starting.recover() == 1
+    assert starting.get(job.id).status == JobStatus.INTERRUPTED
 
 
 def test_uploads_of_jobs_that_ended_elsewhere_are_deleted_and_no_other(

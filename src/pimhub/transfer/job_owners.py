@@ -26,7 +26,9 @@ def new_owner() -> str:
 
 def owner_gone(owner: str | None) -> bool:
     """True for a job without an owner (stored before owners were recorded) or one owned
-    on this host by a process that no longer runs; otherwise only its heartbeat tells."""
+    on this host by a process that no longer runs; otherwise only its heartbeat tells.
+    Another container with the same host name and its own PID namespace also looks gone:
+    ImportJobs.recover believes it only when the heartbeat missed two beats as well."""
     if owner is None:
         return True
     host, _, pid = owner.rpartition(":")[0].rpartition(":")

@@ -16,7 +16,7 @@ import uuid as uuidlib
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -368,42 +368,10 @@ class ImportJobs:
         return self.folder / "reports" / f"{job_id}.csv"
 
     def recover(self) -> int:
-        """Marks the queued or running jobs no process runs any more as interrupted: those
-        whose heartbeat is older than the grace, or whose owner on this host has ended.
-        Deletes their uploads from this data_dir, with those of jobs that ended meanwhile
-        elsewhere. Returns how many it interrupted."""
-        now = self.clock()
-        stale_before = now - timedelta(seconds=self.heartbeat_grace)
-        interrupted = 0
-        for job in self.store.unfinished():
-            if job.owner == self.owner:
-                gone = not self._heartbeat.owns(job.id)
-            else:
-                gone = job_owners.owner_gone(job.owner)
-            fresh = job.heartbeat_at is not None and job.heartbeat_at >= stale_before
-            if not gone and fresh:
-                continue  # another live process runs it
-            ended = replace(
-                job,
-                status=JobStatus.INTERRUPTED,
-                finished_at=now,
-                error="the server stopped before the import finished; submit it again",
-            )
-            try:  # only if it did not beat or finish meanwhile
-                done = self.store.interrupt(ended, stale_before=None if gone else stale_before)
-            except Exception as exc:  # SQLite locked by that very import: the next start
-                log.warning("import.not_interrupted", job=job.id, error=str(exc)[:200])
-                continue
-            if done:
-                log.info("import.interrupted", job=job.id, owner=job.owner)
-                interrupted += 1
-                shutil.rmtree(self.folder / job.id, ignore_errors=True)  # if on this data_dir
-        job_owners.sweep_uploads(self.folder, self._ended)  # of jobs another host interrupted
-        return interrupted
+        """Interrupts the jobs no process runs any more (transfer/job_recovery.py)."""
+        from pimhub.transfer.job_recovery import recover
 
-    def _ended(self, job_id: str) -> bool:
-        job = self.store.get(job_id)
-        return job is not None and job.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
+        return recover(self, self._heartbeat)
 
     def wait(self) -> None:
         """Waits for queued imports to finish (tests, shutdown)."""
