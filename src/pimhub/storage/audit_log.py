@@ -11,6 +11,8 @@ from pimhub.access.audit import AuditEntry, AuditQuery
 from pimhub.storage.engine import begin_write
 from pimhub.storage.tables import audit_log
 
+PRUNE_BATCH = 5000  # entries deleted per statement and transaction
+
 
 def _entry(row: Row[Any]) -> AuditEntry:
     return AuditEntry(
@@ -64,5 +66,15 @@ class SqlAuditLog:
             return [_entry(row) for row in conn.execute(statement)]
 
     def prune(self, older_than: datetime) -> int:
-        with begin_write(self.engine) as conn:
-            return conn.execute(delete(audit_log).where(audit_log.c.at < older_than)).rowcount
+        """Deletes the entries older than `older_than`, PRUNE_BATCH per transaction: a year
+        of entries deleted at once would hold SQLite's one writer lock (and bloat one
+        PostgreSQL transaction) for as long as that takes."""
+        old = select(audit_log.c.id).where(audit_log.c.at < older_than)
+        pruned = 0
+        while True:
+            with begin_write(self.engine) as conn:
+                ids = old.order_by(audit_log.c.id).limit(PRUNE_BATCH).scalar_subquery()
+                done = conn.execute(delete(audit_log).where(audit_log.c.id.in_(ids))).rowcount
+            pruned += done
+            if done < PRUNE_BATCH:
+                return pruned
