@@ -22,7 +22,7 @@ from pimhub.api.auth import point_read
 from pimhub.api.errors import problem
 from pimhub.bootstrap import Hub
 from pimhub.catalog.validation import spell_nul as shown
-from pimhub.datahub.config import Cors
+from pimhub.datahub.config import CONFIG_NAME_PATTERN, Cors
 
 # The routes a configuration governs, and the methods a browser may use on them.
 ROUTES: tuple[tuple[str, bytes], ...] = (("/graphql/", b"GET, POST"), ("/simple-rest/", b"GET"))
@@ -46,6 +46,8 @@ class CorsPolicies:
 
     def lookup(self, name: str) -> Cors | object | None:
         """The configuration's Cors (None: it allows no other origin), or _UNKNOWN."""
+        if CONFIG_NAME_PATTERN.match(name) is None:
+            return _UNKNOWN  # no configuration has this name: not worth a database read
         fingerprint = self.hub.graph_reads.fingerprint(name)
         if fingerprint is None:
             self._cache.pop(name, None)
@@ -158,6 +160,8 @@ def _governed(path: str) -> tuple[str, bytes] | None:
             name = path[len(prefix) :].partition("/")[0]
             if not name or (prefix == "/graphql/" and "/" in path[len(prefix) :]):
                 return None
+            if "\x00" in name:
+                return None  # the edge refuses it (400 nul-character); a lookup would fail
             return name, methods
     return None
 

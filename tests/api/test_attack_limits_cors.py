@@ -1,0 +1,55 @@
+"""Attack: a NUL character in the configuration name of a CORS-governed path. The CORS check
+runs before the edge refuses NULs, and looked the name up in the database: PostgreSQL
+refuses NUL in text, so `OPTIONS /graphql/%00x` (a preflight) and any request with an Origin
+header to it answered 500. Now such a path goes on to the edge's 400 `nul-character`, and a
+name no configuration can have is unknown without a database read (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pimhub.api.app import create_app
+from pimhub.bootstrap import Hub
+
+PREFLIGHT = {"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"}
+
+
+@pytest.fixture
+def client(hub: Hub) -> TestClient:
+    return TestClient(create_app(hub), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("path", ["/graphql/%00x", "/simple-rest/%00x/Product", "/graphql/a%00"])
+def test_a_nul_in_the_configuration_name_is_400_not_500(client: TestClient, path: str) -> None:
+    for answer in (
+        client.options(path, headers=PREFLIGHT),
+        client.get(path, headers={"Origin": "https://shop.example.com"}),
+        client.post(path, headers={"Origin": "https://x.example"}, json={"query": "{a}"}),
+    ):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "nul-character"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "access-control-allow-origin" not in answer.headers
+
+
+def test_a_name_no_configuration_can_have_is_unknown_without_a_read(
+    client: TestClient, hub: Hub
+) -> None:
+    reads: list[str] = []
+    fingerprint = hub.graph_reads.fingerprint
+
+    def counted(name: str) -> tuple[Any, ...] | None:
+        reads.append(name)
+        return fingerprint(name)
+
+    hub.graph_reads.fingerprint = counted  # type: ignore[method-assign,assignment]
+    for name in ("A" * 20_000, "Shop", "1shop", "shop%20x"):
+        answer = client.options(f"/graphql/{name}", headers=PREFLIGHT)
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["code"] == "unknown-datahub-config"
+    assert reads == []
+    assert client.options("/graphql/nosuch", headers=PREFLIGHT).status_code == 404
+    assert reads == ["nosuch"]
