@@ -79,6 +79,7 @@ class Snapshot:
     rate_limit_per_address: str = "12000/minute"
     rate_limit_store: str = "auto"
     hsts_seconds: int = 0
+    forwarded_allow_ips: str = "127.0.0.1"
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -212,11 +213,12 @@ def check_processes(s: Snapshot) -> Iterator[Finding]:
             "the production profile runs on SQLite: one machine, one serve process",
             "use PostgreSQL (PIMHUB_DATABASE_URL) to serve from several processes or machines",
         )
-    if s.database == "postgresql" and s.rate_limit_store == "memory":
+    if s.rate_limit_store == "memory" and (s.database == "postgresql" or s.workers > 1):
+        where = f"with PIMHUB_WORKERS={s.workers}" if s.workers > 1 else "on PostgreSQL"
         yield Finding(
             "rate-limit-store-memory",
             Severity.WARNING,
-            "PIMHUB_RATE_LIMIT_STORE=memory on PostgreSQL: each serve process keeps its own "
+            f"PIMHUB_RATE_LIMIT_STORE=memory {where}: each serve process keeps its own "
             "buckets, so every rate limit multiplies by the number of processes",
             "unset PIMHUB_RATE_LIMIT_STORE (auto shares the buckets through the database, or "
             "Redis when PIMHUB_REDIS_URL is set)",
@@ -317,6 +319,14 @@ def check_edge(s: Snapshot) -> Iterator[Finding]:
             f"rate limits are off in production: {', '.join(off)}",
             "unset it to use the default (6000/minute per key, 12000/minute per address), "
             "or set a rate (docs/security.md)",
+        )
+    if "*" in (part.strip() for part in s.forwarded_allow_ips.split(",")):
+        yield Finding(
+            "forwarded-any",
+            Severity.WARNING,
+            "PIMHUB_FORWARDED_ALLOW_IPS=* in production: any client may send X-Forwarded-For "
+            "and pick the address its rate limit and the keys' network allowlists see",
+            "set PIMHUB_FORWARDED_ALLOW_IPS to the addresses of your proxies only",
         )
     if s.hsts_seconds == 0:
         yield Finding(

@@ -175,6 +175,7 @@ def collect(hub: Hub) -> Snapshot:
         rate_limit_per_address=settings.rate_limit_per_address,
         rate_limit_store=settings.rate_limit_store,
         hsts_seconds=settings.hsts_seconds,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     if error is not None:
         snapshot.notes.append("database contents not checked: the database cannot be read")
