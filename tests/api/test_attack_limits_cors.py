@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pimhub.api.app import create_app
+from pimhub.api.errors import POOL_RETRY_AFTER_SECONDS
 from pimhub.bootstrap import Hub
 
 PREFLIGHT = {"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"}
@@ -53,3 +55,22 @@ def test_a_name_no_configuration_can_have_is_unknown_without_a_read(
     assert reads == []
     assert client.options("/graphql/nosuch", headers=PREFLIGHT).status_code == 404
     assert reads == ["nosuch"]
+
+
+def test_no_free_connection_for_the_cors_check_is_503_not_500(client: TestClient, hub: Hub) -> None:
+    """Under load every pooled connection can stay busy for the pool's timeout; routes answer
+    that 503 service-unavailable, but the CORS check runs outside their error handlers."""
+
+    def exhausted(name: str) -> tuple[Any, ...] | None:
+        raise PoolTimeout("QueuePool limit of size 3 overflow 3 reached")
+
+    hub.graph_reads.fingerprint = exhausted  # type: ignore[method-assign,assignment]
+    preflight = client.options("/graphql/shop", headers=PREFLIGHT)
+    assert preflight.status_code == 503, preflight.text
+    assert preflight.json()["code"] == "service-unavailable"
+    assert preflight.headers["retry-after"] == str(POOL_RETRY_AFTER_SECONDS)
+    assert "access-control-allow-origin" not in preflight.headers
+    # Any other request goes on to its route (which answers for itself), without CORS.
+    answer = client.get("/simple-rest/shop/search", headers={"Origin": "https://a.example"})
+    assert answer.status_code == 401, answer.text
+    assert "access-control-allow-origin" not in answer.headers

@@ -16,10 +16,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pimhub.api.auth import point_read
-from pimhub.api.errors import problem
+from pimhub.api.errors import POOL_RETRY_AFTER_SECONDS, problem
 from pimhub.bootstrap import Hub
 from pimhub.catalog.validation import spell_nul as shown
 from pimhub.datahub.config import CONFIG_NAME_PATTERN, Cors
@@ -81,8 +82,20 @@ class CorsGuard:
             return
         name, methods = route
         text_origin = origin.decode("latin-1")
-        cors = await point_read(self.hub, partial(self.policies.lookup, name))
-        if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
+        preflight = scope["method"] == "OPTIONS" and _header(
+            scope, b"access-control-request-method"
+        )
+        try:
+            cors = await point_read(self.hub, partial(self.policies.lookup, name))
+        except PoolTimeout:
+            # No free connection (this runs outside the routes' error handlers, which answer
+            # it 503): a preflight gets that 503 here; any other request goes on to its
+            # route, which answers for itself, without CORS headers.
+            if preflight:
+                await _no_connection(scope, receive, send)
+                return
+            cors = None
+        if preflight:
             await _preflight(scope, receive, send, name, text_origin, cors, methods)
             return
         allowed = isinstance(cors, Cors) and cors.allows(text_origin)
@@ -140,6 +153,19 @@ async def _preflight(
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
         return
+    response.headers.append("Vary", "Origin")
+    await response(scope, receive, send)
+
+
+async def _no_connection(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        f"the server has no free database connection now; retry after {POOL_RETRY_AFTER_SECONDS} s",
+        instance=shown(scope["path"]),
+    )
+    response.headers["Retry-After"] = str(POOL_RETRY_AFTER_SECONDS)
     response.headers.append("Vary", "Origin")
     await response(scope, receive, send)
 
