@@ -79,6 +79,8 @@ class Snapshot:
     rate_limit_per_address: str = "12000/minute"
     rate_limit_store: str = "auto"
     hsts_seconds: int = 0
+    # Whether the key in use decrypts a stored sealed secret; None: none stored.
+    sealed_secrets_readable: bool | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     notes: list[str] = field(default_factory=list)
 
@@ -131,6 +133,18 @@ def _by_profile(snapshot: Snapshot) -> Severity:
 
 
 def check_secret_key(s: Snapshot) -> Iterator[Finding]:
+    if s.sealed_secrets_readable is False:
+        # secret-key-unset is then left out: its fix (copy this host's key file to every
+        # host) would spread a key that cannot read the stored secrets.
+        yield Finding(
+            "secret-key-wrong",
+            Severity.FAILURE,
+            "the secret key cannot decrypt the secrets stored in the database (webhook, "
+            "connector, broker, inbound source): it is not the key they were sealed with",
+            "set PIMHUB_SECRET_KEY (or put back data_dir/secret.key) to the key the hub used "
+            "when they were stored, from your secret store or its backup; a new key cannot "
+            "read them",
+        )
     if s.secret_key is not None:
         why = weak_secret(s.secret_key)
         if why:
@@ -143,7 +157,7 @@ def check_secret_key(s: Snapshot) -> Iterator[Finding]:
                 "broker secrets: the ones stored under the old key cannot be read with a new one",
             )
         return
-    if s.production and s.database != "sqlite":
+    if s.production and s.database != "sqlite" and s.sealed_secrets_readable is not False:
         yield Finding(
             "secret-key-unset",
             Severity.WARNING,

@@ -189,7 +189,29 @@ def collect(hub: Hub) -> Snapshot:
         introspection_on=introspection_on(hub),
         endpoints=endpoints(hub),
         keys=active_keys(hub),
+        sealed_secrets_readable=sealed_secrets_readable(hub, settings.secret_key or passphrase),
     )
+
+
+def sealed_secrets_readable(hub: Hub, passphrase: str | None) -> bool | None:
+    """Whether `passphrase` decrypts a stored webhook signing secret (None: none stored).
+    Never creates a key file: with neither the setting nor the file nothing can be read."""
+    from sqlalchemy import select
+
+    from pimhub.events.secret_box import SecretBox
+    from pimhub.storage.tables import webhook_endpoints
+
+    with hub.engine.connect() as conn:
+        sealed = conn.execute(select(webhook_endpoints.c.secret).limit(1)).scalar()
+    if sealed is None:
+        return None
+    if passphrase is None:
+        return False
+    try:
+        SecretBox(passphrase).decrypt(sealed)
+    except RuntimeError:  # SecretBox's refusal of a token sealed under another key
+        return False
+    return True
 
 
 def head_revision(hub: Hub) -> str | None:
