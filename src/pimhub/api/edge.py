@@ -43,11 +43,11 @@ class EdgeGuard:
     """Pure ASGI middleware (no body buffering); a few substring tests per request. It also
     gives a request body `body_idle_seconds` between chunks: a client that announces a body
     and stops sending would otherwise hold a connection and a worker until it hangs up.
-    With `settings`, bodies are held to their route's limit (read from the settings on each
-    request)."""
+    Bodies are held to their route's limit, read from `settings` on each request: the
+    settings are required, so no app is built with bodies unlimited."""
 
     def __init__(
-        self, app: ASGIApp, body_idle_seconds: float = 30.0, settings: Settings | None = None
+        self, app: ASGIApp, body_idle_seconds: float = 30.0, *, settings: Settings
     ) -> None:
         self.app = app
         self.body_idle_seconds = body_idle_seconds
@@ -77,7 +77,7 @@ class EdgeGuard:
                 return
         if scope["type"] == "http":
             rule, limit = None, 0
-            if self.settings is not None and scope["method"] not in _BODILESS:
+            if scope["method"] not in _BODILESS:
                 rule = route_limit(scope["method"], scope["path"])
                 limit = rule.limit(self.settings) or 0
                 declared = _declared_length(scope["headers"]) if limit else None
