@@ -29,12 +29,18 @@ def twice(name: str, first: str, second: str) -> list[tuple[str, str]]:
     return [(name, first), (name, second)]
 
 
+SHOWN = {"x-api-key": "X-API-Key", "authorization": "Authorization"}
+
+
 def assert_repeated(answer: Any, header: str) -> None:
     assert answer.status_code == 400, answer.text
     body = answer.json()
-    assert body["code"] == "invalid-input"
-    assert body["detail"] == f"the header {header} was sent twice; send it once"
-    assert body["errors"] == [{"field": header, "code": "repeated", "message": body["detail"]}]
+    assert body["code"] == "ambiguous-credentials"
+    shown = SHOWN[header]
+    assert body["detail"] == f"the request carries {shown} more than once; send one credential"
+    assert body["errors"] == [
+        {"field": shown, "code": "ambiguous-credentials", "message": body["detail"]}
+    ]
     assert answer.headers["x-content-type-options"] == "nosniff"
 
 
@@ -76,11 +82,14 @@ def test_graphql_answers_a_repeated_header_as_a_graphql_error(hub: Hub) -> None:
     assert answer.status_code == 400, answer.text
     error = answer.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_REQUEST"
-    assert error["message"] == "the header x-api-key was sent twice; send it once"
+    assert error["message"] == "the request carries X-API-Key more than once; send one credential"
 
 
 def test_one_header_of_each_kind_still_works(hub: Hub) -> None:
     client = TestClient(limited_app(hub))
     _, token = hub.access.create("plain", ["read"], environment="test")
-    both = {"Authorization": f"Bearer {token}", "X-API-Key": "ignored"}
+    both = {"Authorization": f"Bearer {token}", "X-API-Key": token}
     assert client.get(LISTING, headers=both).status_code == 200
+    # Two different credentials: ambiguous (tests/api/test_guard_credentials.py).
+    both["X-API-Key"] = "other"
+    assert client.get(LISTING, headers=both).status_code == 400

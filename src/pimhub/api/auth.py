@@ -1,12 +1,21 @@
-"""API key authentication and scope checks for routes, and where their reads run."""
+"""API key authentication and scope checks for routes, and where their reads run.
+
+Credentials are read from a request in one place, `credentials`, and authenticated once, by
+api.guard.AccessGuard, which keeps what it decided (`Authentication`) in the request's state.
+Routes take the principal from there (`api_key`, `authentication_of`) and never read the
+headers or authenticate again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from pimhub.access.keys import USER_KEY_PREFIX, Action, ApiKey
 from pimhub.bootstrap import Hub
@@ -29,6 +38,34 @@ async def point_read(hub: Hub, read: Callable[[], T]) -> T:
     return await run_in_threadpool(read)
 
 
+AUTHENTICATION = "authentication"  # the request state's entry the guard fills
+_GRAPHQL = "/graphql/"  # the one surface that takes ?apikey= (as Pimcore's Datahub does)
+
+
+class AmbiguousCredentials(Exception):
+    """The request carries more than one credential: which one counts is not clear."""
+
+    def __init__(self, detail: str, fields: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """What the guard decided: the principal, or why there is none (the error the route
+    raises: Unauthorized, also for no credentials; a 503 when the pool or the OIDC keys
+    were out of reach)."""
+
+    key: ApiKey | None
+    error: Exception | None = None
+
+    def principal(self) -> ApiKey:
+        if self.key is None:
+            raise self.error or RuntimeError("no principal and no error")
+        return self.key
+
+
 def token_in(authorization: str | None, x_api_key: str | None) -> str | None:
     """The key from `Authorization: Bearer <key>`, else from `X-API-Key`."""
     if authorization:
@@ -38,17 +75,60 @@ def token_in(authorization: str | None, x_api_key: str | None) -> str | None:
     return x_api_key
 
 
-def token_from(request: Request) -> str | None:
-    return token_in(request.headers.get("authorization"), request.headers.get("x-api-key"))
+def credentials(scope: Scope) -> str | None:
+    """The token a request carries: `Authorization: Bearer`, `X-API-Key`, or `?apikey=` on
+    /graphql/ only. AmbiguousCredentials when Authorization, X-API-Key or ?apikey= comes
+    more than once, or when two of them carry different values."""
+    sent: dict[bytes, list[str]] = {b"authorization": [], b"x-api-key": []}
+    for name, value in scope["headers"]:
+        if name in sent:
+            sent[name].append(value.decode("latin-1"))
+    copies = {
+        "Authorization": sent[b"authorization"],
+        "X-API-Key": sent[b"x-api-key"],
+        "?apikey=": _apikeys(scope),
+    }
+    repeated = tuple(name for name, values in copies.items() if len(values) > 1)
+    if repeated:
+        raise AmbiguousCredentials(
+            f"the request carries {' and '.join(repeated)} more than once; send one credential",
+            repeated,
+        )
+    offered = {name: values[0] for name, values in copies.items() if values}
+    if "Authorization" in offered:
+        # A non-Bearer Authorization (Basic, from a proxy in front) carries no key of ours.
+        bearer = token_in(offered.pop("Authorization"), None)
+        if bearer is not None:
+            offered = {"Authorization": bearer, **offered}
+    if len(set(offered.values())) > 1:
+        names = tuple(offered)
+        raise AmbiguousCredentials(
+            f"the request carries {' and '.join(names)} with different values; send one credential",
+            names,
+        )
+    return next(iter(offered.values()), None)
+
+
+def _apikeys(scope: Scope) -> list[str]:
+    query: bytes = scope.get("query_string", b"")
+    if not scope["path"].startswith(_GRAPHQL) or b"apikey" not in query:
+        return []
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    return [value for name, value in pairs if name == "apikey"]
+
+
+def authentication_of(scope: Scope) -> Authentication:
+    """What the guard decided for this request. A route reached without the guard in front
+    is a wiring mistake: it fails rather than reading credentials itself."""
+    found = scope.get("state", {}).get(AUTHENTICATION)
+    if not isinstance(found, Authentication):
+        raise RuntimeError("no AccessGuard ran in front of this route (api/app.py)")
+    return found
 
 
 def api_key(request: Request) -> ApiKey:
-    """The calling key (401 when missing or not valid). Cached per request."""
-    cached: ApiKey | None = getattr(request.state, "api_key", None)
-    if cached is None:
-        cached = hub_of(request).access.authenticate(token_from(request))
-        request.state.api_key = cached
-    return cached
+    """The calling key, as the guard authenticated it (its 401 or 503 when there is none)."""
+    return authentication_of(request.scope).principal()
 
 
 def require(key: ApiKey, action: Action, class_name: str | None = None) -> None:

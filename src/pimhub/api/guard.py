@@ -2,11 +2,14 @@
 
 Per request: the client address's bucket first (scope["client"]; behind a trusted proxy
 uvicorn puts the real client there, see settings.forwarded_allow_ips), then, when a token
-came (Authorization: Bearer, X-API-Key, ?apikey= on GraphQL), the principal once: its
-allowlist, its bucket, the audit log's actor. The principal is kept in the request state
-(request.state.api_key), which api.auth.api_key and the bare routes reuse instead of
-authenticating again. A token that does not authenticate is left to the route, which
-answers the 401 in its own shape; the request still counted against the address.
+came (api.auth.credentials: Authorization: Bearer, X-API-Key, ?apikey= on GraphQL), the
+principal once: its allowlist, its bucket, the audit log's actor. This is the only place that
+authenticates: what it decided (api.auth.Authentication: the principal, or the error, a 401
+for no credentials too) is kept in the request state, and api.auth.api_key and the bare
+routes use only that. A request without a principal goes on to its route, which raises the
+error in its own shape (a problem, a GraphQL error) if it needs one; the request still
+counted against the address. Credentials sent twice, or two different ones, are refused 400
+`ambiguous-credentials`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import parse_qsl
 
 import orjson
+import structlog
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pimhub.access.audit import acting_as
 from pimhub.access.keys import ApiKey
 from pimhub.access.rate_limits import Rate, RateLimiter
+from pimhub.api.auth import AUTHENTICATION, AmbiguousCredentials, Authentication, credentials
 from pimhub.api.errors import problem
 from pimhub.api.graphql.errors import request_error
 from pimhub.bootstrap import Hub
@@ -33,13 +37,14 @@ from pimhub.catalog.errors import CatalogError
 
 RATE_LIMITED = "rate-limited"
 ADDRESS_NOT_ALLOWED = "address-not-allowed"
+AMBIGUOUS_CREDENTIALS = "ambiguous-credentials"
 EXPIRY_HEADER = b"pimhub-key-expires"
 # Probes answer whatever the traffic: a limited health check would take a busy instance
 # out of its load balancer.
 UNLIMITED = ("/healthz", "/readyz")
 _GRAPHQL = "/graphql/"
 _INBOUND = "/inbound/"
-_TOKEN_HEADERS = (b"authorization", b"x-api-key")
+log = structlog.get_logger("pimhub.guard")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +61,12 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What the checks found: a refusal, or the principal (None: no token, or one the
-    route will refuse)."""
+    """What the checks found: a refusal, or the principal, or why there is none (the
+    error the route raises if it needs a principal)."""
 
     key: ApiKey | None = None
     refusal: Refusal | None = None
+    error: Exception | None = None
 
 
 class AccessGuard:
@@ -82,29 +88,30 @@ class AccessGuard:
             return
         client = scope.get("client")
         address = client[0] if client else None
-        repeated: RepeatedHeader | None = None
+        ambiguous: AmbiguousCredentials | None = None
         try:
-            token = _token(scope)
-        except RepeatedHeader as exc:
-            token, repeated = None, exc
-        if self.on_loop:
+            token = credentials(scope)
+        except AmbiguousCredentials as exc:
+            token, ambiguous = None, exc
+        # A JWT (an OIDC token) may need the issuer's keys fetched: never on the loop.
+        if self.on_loop and (token is None or token.count(".") != 2):
             admission = self.admit(address, token)
         else:
             admission = await run_in_threadpool(self.admit, address, token)
-        # The routes read the first copy, this guard the last: refused, or a key's allowlist
-        # and bucket could be skipped (`X-API-Key: <key>`, `X-API-Key: junk`). The inbound
-        # route refuses (and audits) it itself. The address still counted.
+        # Which of two credentials counts is not for a guess to decide. The inbound route
+        # refuses (and audits) repeated headers itself. The address still counted.
         inbound = scope["path"].startswith(_INBOUND)
-        if repeated is not None and admission.refusal is None and not inbound:
-            admission = Admission(refusal=repeated.refusal())
+        if ambiguous is not None and admission.refusal is None and not inbound:
+            admission = Admission(refusal=_ambiguous(ambiguous))
         if admission.refusal is not None:
             await _refuse(scope, receive, send, admission.refusal)
             return
         key = admission.key
+        state = scope.setdefault("state", {})
+        state[AUTHENTICATION] = Authentication(key, admission.error)
         if key is None:
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["api_key"] = key
         expires = key.expires_at
         if expires is not None and expires - datetime.now(UTC) <= self.warning:
             send = _with_header(send, EXPIRY_HEADER, _iso(expires))
@@ -116,18 +123,24 @@ class AccessGuard:
         limiter = self.limiter
         if address is not None and (wait := limiter.take_address(address)):
             return Admission(refusal=_too_many(f"the address {address}", wait, limiter.per_address))
-        if not token:
-            return Admission()
         try:
-            key = self.hub.access.authenticate(token)
-        except (CatalogError, PoolTimeout):
-            # The route answers: a 401 (or whatever it was), or the 503 of an exhausted
-            # connection pool, in the shape its surface uses (a problem, a GraphQL error).
-            return Admission()
+            key = self.hub.access.authenticate(token)  # Unauthorized for no token, no read
+        except (CatalogError, PoolTimeout) as exc:
+            # Kept for the route, which raises it in its surface's shape if it needs a
+            # principal: a 401, or the 503 of an exhausted pool or out-of-reach OIDC keys.
+            return Admission(error=exc)
         if key.allowed_networks and not address_allowed(address, key.allowed_networks):
+            # The networks go to the log only: a refusal must not tell the holder of a
+            # stolen key where it would work.
+            log.warning(
+                "guard.address_not_allowed",
+                key=key.key_id,
+                address=address,
+                allowed=list(key.allowed_networks),
+            )
             detail = (
                 f"the key '{key.name}' ({key.key_id}) may not be used from the address "
-                f"{address or '(unknown)'}; it is allowed from {', '.join(key.allowed_networks)}"
+                f"{address or '(unknown)'}"
             )
             return Admission(
                 refusal=Refusal(403, ADDRESS_NOT_ALLOWED, "Address not allowed", detail)
@@ -179,45 +192,9 @@ def _networks(
     return tuple(parsed)
 
 
-class RepeatedHeader(Exception):
-    """Authorization or X-API-Key sent more than once: which copy is meant is ambiguous."""
-
-    def __init__(self, header: str) -> None:
-        super().__init__(header)
-        self.header = header
-
-    def refusal(self) -> Refusal:
-        detail = f"the header {self.header} was sent twice; send it once"
-        return Refusal(
-            400, "invalid-input", "Invalid input", detail, field=self.header, field_code="repeated"
-        )
-
-
-def _token(scope: Scope) -> str | None:
-    """As api.auth.token_in, from the raw headers; ?apikey= only on GraphQL, the one
-    surface that takes it (as Pimcore's Datahub does). RepeatedHeader when a token header
-    came twice."""
-    authorization: str | None = None
-    x_api_key: str | None = None
-    for name, value in scope["headers"]:
-        if name in _TOKEN_HEADERS:
-            if (authorization if name == b"authorization" else x_api_key) is not None:
-                raise RepeatedHeader(name.decode())
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-            else:
-                x_api_key = value.decode("latin-1")
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer":
-            return credentials.strip()
-    if x_api_key:
-        return x_api_key
-    if scope["path"].startswith(_GRAPHQL) and b"apikey" in scope.get("query_string", b""):
-        query = scope["query_string"].decode("latin-1")
-        found = [v for k, v in parse_qsl(query, encoding="latin-1") if k == "apikey"]
-        return found[-1] if found else None
-    return None
+def _ambiguous(exc: AmbiguousCredentials) -> Refusal:
+    field = ", ".join(exc.fields)
+    return Refusal(400, AMBIGUOUS_CREDENTIALS, "Ambiguous credentials", exc.detail, field=field)
 
 
 def _too_many(who: str, wait: float, rate: Rate | None) -> Refusal:

@@ -2,9 +2,10 @@
 
 POST with a JSON body `{query, variables, operationName}` (or an `application/graphql` body),
 GET with the same as query parameters (queries only). The key comes from
-`Authorization: Bearer`, `X-API-Key` or `?apikey=`. A browser asking for HTML without a query
-gets the explorer page. Like the product route, this is a bare ASGI endpoint served outside
-FastAPI (see HubApp), since it is a hot read path.
+`Authorization: Bearer`, `X-API-Key` or `?apikey=`, read and authenticated by api.guard
+only (this endpoint takes the outcome from the request state). A browser asking for HTML
+without a query gets the explorer page. Like the product route, this is a bare ASGI
+endpoint served outside FastAPI (see HubApp), since it is a hot read path.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pimhub.api.asset_links import base_url, presets_of
-from pimhub.api.auth import point_read, token_in
+from pimhub.api.auth import authentication_of, point_read
 from pimhub.api.body import receive_chunks
 from pimhub.api.graphql.errors import (
     RETRY_AFTER_SECONDS,
@@ -59,15 +60,13 @@ class GraphQLEndpoint:
             if request is None:
                 await _send(send, 200, explorer_page(config).encode(), b"text/html; charset=utf-8")
                 return
-            token = token_in(headers.get("authorization"), headers.get("x-api-key"))
-            token = token or params.get("apikey")
-            guarded = scope.get("state", {}).get("api_key")  # authenticated by api.guard
+            caller = authentication_of(scope)  # api.guard's: never the headers again
             query, variables, operation = request
 
             def run() -> dict[str, Any]:
                 return service.run(
                     config,
-                    guarded or hub.access.authenticate(token),
+                    caller.principal(),
                     query,
                     variables,
                     operation,

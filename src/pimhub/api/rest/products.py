@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from pimhub.access.keys import Action, ApiKey
 from pimhub.api.asset_links import asset_views, base_url, presets_of
-from pimhub.api.auth import point_read, require, token_in
+from pimhub.api.auth import authentication_of, point_read, require
 from pimhub.api.openapi_schemas import IF_NONE_MATCH
 from pimhub.assets.presets import ThumbnailPreset
 from pimhub.bootstrap import Hub
@@ -41,10 +41,9 @@ class ProductEndpoint:
         sku: str = scope["path_params"]["sku"]
         lang = _query_lang(scope["query_string"])
         hub: Hub = scope["app"].state.hub
-        token = token_in(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        key = scope.get("state", {}).get("api_key")  # authenticated by api.guard
+        caller = authentication_of(scope)  # api.guard's: never the headers again
         links = base_url(hub, scope), presets_of(scope["app"].state)
-        view = await point_read(hub, lambda: _view(hub, key or token, sku, lang, links))
+        view = await point_read(hub, lambda: _view(hub, caller.principal(), sku, lang, links))
         body = orjson.dumps(view)
         # The version leads so the tag works as If-Match on /api/v1/objects/Product/{sku};
         # the hash changes when a related category or brand name changes.
@@ -70,7 +69,7 @@ class ProductEndpoint:
         await send({"type": "http.response.body", "body": body})
 
 
-_WANTED = (b"authorization", b"x-api-key", b"if-none-match")
+_WANTED = (b"if-none-match",)
 
 
 def _wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, str]:
@@ -87,13 +86,11 @@ def _query_lang(query_string: bytes) -> str | None:
 
 def _view(
     hub: Hub,
-    caller: ApiKey | str | None,
+    key: ApiKey,
     sku: str,
     lang: str | None,
     links: tuple[str, Mapping[str, ThumbnailPreset]],
 ) -> dict[str, Any]:
-    # `caller`: the key api.guard authenticated, else the token (a refusal's 401 is ours).
-    key = caller if isinstance(caller, ApiKey) else hub.access.authenticate(caller)
     require(key, Action.READ, "Product")
     view = hub.catalog.product(
         sku, language=lang, include_drafts=key.allows(Action.READ_DRAFTS, "Product")
