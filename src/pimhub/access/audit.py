@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from pimhub.catalog.errors import FieldError
+
 log = structlog.get_logger("pimhub.audit")
 
 SYSTEM_ACTOR = "system"
@@ -82,6 +84,40 @@ class AuditQuery:
     since: datetime | None = None
     before_id: int | None = None  # keyset paging, newest first
     limit: int = 100
+
+
+def audit_query(
+    *,
+    target_type: str | None = None,
+    target: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+    errors: list[FieldError],
+    since_name: str = "since",
+) -> AuditQuery:
+    """The query of the REST, CLI and admin filters (empty text: no filter). `since` is ISO
+    8601 (UTC without an offset) or Unix seconds; a bad one is added to `errors`, named
+    `since_name`, and left out."""
+    from pimhub.events.delivery_query import parse_time  # events imports nothing of access
+
+    return AuditQuery(
+        target_type=target_type or None,
+        target=target or None,
+        actor=actor or None,
+        action=action or None,
+        since=parse_time(since or None, since_name, errors),
+        before_id=before,
+        limit=limit,
+    )
+
+
+class Documented(Protocol):
+    """A thing the audit log describes by its API document (StoredBroker, StoredConnector)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class AuditLog(Protocol):
@@ -166,6 +202,29 @@ class Auditor:
                 actor=entry.actor,
                 error=str(exc) or type(exc).__name__,
             )
+
+    def record_change(
+        self,
+        kind: str,
+        verb: str,
+        name: str,
+        before: Documented | None,
+        after: Documented | None,
+        *,
+        credentials_replaced: bool = False,
+    ) -> None:
+        """`<kind>.<verb>` of the thing `name`, described by to_dict(); a thing's credentials
+        never enter the log, only whether new ones were given (`credentialsReplaced`)."""
+        document = after.to_dict() if after else None
+        if document is not None and credentials_replaced:
+            document["credentialsReplaced"] = True
+        self.record(
+            f"{kind}.{verb}",
+            kind,
+            name,
+            before=before.to_dict() if before else None,
+            after=document,
+        )
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         return self.log.query(query)

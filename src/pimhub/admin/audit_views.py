@@ -12,14 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from pimhub.access.audit import AuditEntry, AuditQuery
+from pimhub.access.audit import AuditEntry, AuditQuery, audit_query
 from pimhub.access.keys import Action
 from pimhub.admin.web import blocking, hub_of, principal_of, render
 from pimhub.api.auth import require
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import FieldError, NotFound
 from pimhub.catalog.query import INT64_MAX
-from pimhub.events.delivery_query import parse_time
 
 PAGE = 50
 # The filter fields with the longest value each may have (the columns' widths).
@@ -49,17 +48,11 @@ def parse_filter(params: Any) -> tuple[dict[str, str], AuditQuery, list[FieldErr
         for k, n in FILTERS.items()
         if len(given[k]) > n or "\x00" in given[k]
     ]
-    since = parse_time(given["since"] or None, "since", errors)
-    before = _cursor(params.get("before"), errors)
-    query = AuditQuery(
-        target_type=given["target_type"] or None,
-        target=given["target"] or None,
-        actor=given["actor"] or None,
-        action=given["action"] or None,
-        since=since,
-        before_id=before,
-        limit=PAGE,
-    )
+    query = audit_query(
+        target_type=given["target_type"], target=given["target"], actor=given["actor"],
+        action=given["action"], since=given["since"],
+        before=_cursor(params.get("before"), errors), limit=PAGE, errors=errors,
+    )  # fmt: skip
     return given, query, errors
 
 

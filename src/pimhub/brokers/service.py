@@ -81,29 +81,6 @@ class BrokerService:
         self.allow_private = allow_private
         self.audit = audit  # records each change after it committed
 
-    def _record(
-        self,
-        verb: str,
-        name: str,
-        before: StoredBroker | None,
-        after: StoredBroker | None,
-        *,
-        credentials_replaced: bool = False,
-    ) -> None:
-        """The entry for a change; the credentials never, only whether new ones were given."""
-        if self.audit is None:
-            return
-        document = after.to_dict() if after else None
-        if document is not None and credentials_replaced:
-            document["credentialsReplaced"] = True
-        self.audit.record(
-            f"broker.{verb}",
-            "broker",
-            name,
-            before=before.to_dict() if before else None,
-            after=document,
-        )
-
     # -- settings --------------------------------------------------------------------------
 
     def check(self, body: Any) -> BrokerConfig:
@@ -126,7 +103,8 @@ class BrokerService:
         )
         if stored is None:
             raise BrokerExists(f"a broker named '{config.name}' exists")
-        self._record("created", config.name, None, stored)
+        if self.audit is not None:
+            self.audit.record_change("broker", "created", config.name, None, stored)
         return stored
 
     def update(
@@ -141,9 +119,15 @@ class BrokerService:
             current = self.get(name)
             if self._save(name, current, body, credentials, expected):
                 saved = self.get(name)
-                self._record(
-                    "updated", name, current, saved, credentials_replaced=credentials is not None
-                )
+                if self.audit is not None:  # the credentials never, only whether replaced
+                    self.audit.record_change(
+                        "broker",
+                        "updated",
+                        name,
+                        current,
+                        saved,
+                        credentials_replaced=credentials is not None,
+                    )
                 return saved
             if expected is not None:
                 found = self.get(name)  # gone meanwhile: 404
@@ -203,7 +187,8 @@ class BrokerService:
         before = self.repository.get(name) if NAME_PATTERN.fullmatch(name) else None
         if not NAME_PATTERN.fullmatch(name) or not retrying(lambda: self.repository.remove(name)):
             raise BrokerNotFound(f"no broker '{shown(name)}'")
-        self._record("deleted", name, before, None)
+        if self.audit is not None:
+            self.audit.record_change("broker", "deleted", name, before, None)
 
     def config(self, name: str) -> BrokerConfig:
         return parse_config(self.get(name).config)

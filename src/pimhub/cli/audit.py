@@ -53,23 +53,17 @@ def build_query(
     before: int | None,
     limit: int,
 ) -> AuditQuery:
-    from pimhub.access.audit import AuditQuery
+    from pimhub.access.audit import audit_query
     from pimhub.catalog.errors import FieldError
-    from pimhub.events.delivery_query import parse_time
 
     errors: list[FieldError] = []
-    start = parse_time(since or None, "--since", errors)
+    query = audit_query(
+        target_type=target_type, target=target, actor=actor, action=action, since=since,
+        before=before, limit=limit, errors=errors, since_name="--since",
+    )  # fmt: skip
     if errors:
         raise fail(f"{errors[0].field}: {errors[0].message}")
-    return AuditQuery(
-        target_type=target_type or None,
-        target=target or None,
-        actor=actor or None,
-        action=action or None,
-        since=start,
-        before_id=before,
-        limit=limit,
-    )
+    return query
 
 
 def changed_keys(entry: AuditEntry) -> str:

@@ -148,31 +148,9 @@ class ConnectorService:
         )
         if stored is None:
             raise ConnectorExists(f"a connector named '{config.name}' exists")
-        self._record("created", config.name, None, stored)
+        if self.audit is not None:
+            self.audit.record_change("connector", "created", config.name, None, stored)
         return stored
-
-    def _record(
-        self,
-        verb: str,
-        name: str,
-        before: StoredConnector | None,
-        after: StoredConnector | None,
-        *,
-        credentials_replaced: bool = False,
-    ) -> None:
-        """The entry for a change; the credentials never, only whether new ones were given."""
-        if self.audit is None:
-            return
-        document = after.to_dict() if after else None
-        if document is not None and credentials_replaced:
-            document["credentialsReplaced"] = True
-        self.audit.record(
-            f"connector.{verb}",
-            "connector",
-            name,
-            before=before.to_dict() if before else None,
-            after=document,
-        )
 
     def update(self, name: str, body: Any, credentials: Any = None) -> StoredConnector:
         """Replaces the settings (the name stays); new credentials when given. Never a
@@ -195,7 +173,15 @@ class ConnectorService:
                 )
             ):
                 after = self.get(name)
-                self._record("updated", name, before, after, credentials_replaced=bool(sealed))
+                if self.audit is not None:  # the credentials never, only whether replaced
+                    self.audit.record_change(
+                        "connector",
+                        "updated",
+                        name,
+                        before,
+                        after,
+                        credentials_replaced=bool(sealed),
+                    )
                 return after
         raise WriteConflict(
             f"connector '{name}' was removed and added again while it was being changed; "
@@ -216,7 +202,8 @@ class ConnectorService:
         before = self.repository.get(name)
         if not retrying(lambda: self.repository.remove(name)):
             raise ConnectorNotFound(f"no connector '{name}'")
-        self._record("deleted", name, before, None)
+        if self.audit is not None:
+            self.audit.record_change("connector", "deleted", name, before, None)
         self.state.forget(name)
         self.ledger.forget(name)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from pimhub.access.audit import AuditEntry, Auditor, AuditQuery
+from pimhub.access.audit import audit_query as build_query
 from pimhub.access.keys import Action
 from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.responses import OrjsonResponse
@@ -15,7 +16,7 @@ from pimhub.api.rest.inbound import known_query, no_nul
 from pimhub.api.rest.webhooks import TIME
 from pimhub.catalog.errors import FieldError, NotFound
 from pimhub.catalog.query import INT64_MAX
-from pimhub.events.delivery_query import InvalidParameter, parse_time
+from pimhub.events.delivery_query import InvalidParameter
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 MAX_PAGE = 500
@@ -62,18 +63,13 @@ def audit_query(
 ) -> AuditQuery:
     no_nul(targetType=target_type, target=target, actor=actor, action=action, since=since)
     errors: list[FieldError] = []
-    start = parse_time(since or None, "since", errors)
+    query = build_query(
+        target_type=target_type, target=target, actor=actor, action=action, since=since,
+        before=before, limit=limit, errors=errors,
+    )  # fmt: skip
     if errors:
         raise InvalidParameter("a filter parameter is not valid", errors)
-    return AuditQuery(
-        target_type=target_type or None,
-        target=target or None,
-        actor=actor or None,
-        action=action or None,
-        since=start,
-        before_id=before,
-        limit=limit,
-    )
+    return query
 
 
 @router.get(
