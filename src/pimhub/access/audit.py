@@ -2,10 +2,10 @@
 before and after (secrets left out).
 
 Who acts is carried by a context variable, set once where a request or command is
-authenticated (api/auth.py for keys and OIDC tokens, the admin for signed-in users, the CLI
-for the operating-system user), so services record entries without every call passing an
-actor along. Starlette copies the context into its thread pool, so it reaches synchronous
-services too.
+authenticated (api/guard.py, the access guard, for keys and OIDC tokens, the admin for
+signed-in users, the CLI for the operating-system user), so services record entries without
+every call passing an actor along. Starlette copies the context into its thread pool, so it
+reaches synchronous services too.
 """
 
 from __future__ import annotations
