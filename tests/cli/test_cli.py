@@ -49,6 +49,16 @@ def test_init_migrates_installs_the_model_and_prints_an_admin_key(
     assert code == 0 and "phk_" not in out
 
 
+@pytest.mark.parametrize("profile", ["development", "production"])
+def test_init_gives_the_admin_key_the_environment_of_the_profile(
+    runner: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch, profile: str
+) -> None:
+    monkeypatch.setenv("PIMHUB_PROFILE", profile)
+    token = init(runner)
+    hub = bootstrap(Settings(database_url=db_url))
+    assert hub.access.authenticate(token).environment == profile
+
+
 def test_db_upgrade_is_idempotent(runner: CliRunner, db_url: str) -> None:
     for _ in range(2):
         code, out, _ = invoke(runner, "db", "upgrade")

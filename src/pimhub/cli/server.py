@@ -117,7 +117,10 @@ def register(app: typer.Typer) -> None:
         for line in initialize(hub):
             console.print(line)
         if not hub.access.all():
-            key, token = hub.access.create("admin", ["admin"], environment="development")
+            # The first key's environment follows the profile: a production hub's admin key
+            # is a production key.
+            env = "production" if hub.settings.profile == "production" else "development"
+            key, token = hub.access.create("admin", ["admin"], environment=env)
             console.print(f"created admin key {key.key_id}; secret (shown once):")
             typer.echo(token)
 
