@@ -54,6 +54,14 @@ def test_every_operation_documents_its_errors_as_problem_details(client: TestCli
                 assert content == {"application/problem+json": {"schema": {"$ref": PROBLEM}}}
 
 
+def test_the_400_response_names_ambiguous_credentials(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    operation = document["paths"]["/api/v1/classes"]["get"]
+    assert (
+        "ambiguous-credentials" in _resolve(document, operation["responses"]["400"])["description"]
+    )
+
+
 def test_conditional_writes_and_creating_puts_are_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     put = paths["/api/v1/objects/{class_name}/{key}"]["put"]

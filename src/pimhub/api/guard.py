@@ -56,7 +56,6 @@ class Refusal:
     retry_after: int = 0
     rate: Rate | None = None
     field: str = "request"
-    field_code: str = ""  # the field error's code when not the problem's
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +246,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: Refusal) 
         [
             {
                 "field": refusal.field,
-                "code": refusal.field_code or refusal.code,
+                "code": refusal.code,
                 "message": refusal.detail,
             }
         ],

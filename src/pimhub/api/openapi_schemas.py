@@ -49,7 +49,8 @@ PROBLEM_SCHEMAS: dict[str, Any] = {
 # The error responses, by status; each operation refers to those it can answer.
 ERROR_RESPONSES: dict[str, str] = {
     "400": "Malformed request: invalid parameter, JSON or input (invalid-parameter, "
-    "malformed-json, invalid-input, invalid-query, nul-character, ...)",
+    "malformed-json, invalid-input, invalid-query, nul-character, ambiguous-credentials when "
+    "two different credentials or one twice are sent, ...)",
     "401": "Missing or invalid API key (with a WWW-Authenticate challenge)",
     "403": "The key lacks the scope this needs, or is used from an address it is not allowed "
     "from (address-not-allowed)",
