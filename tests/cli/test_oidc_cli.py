@@ -52,6 +52,8 @@ def test_status_fails_when_the_keys_cannot_be_fetched_or_oidc_is_off(
 ) -> None:
     issuer.status = 500
     code, _, err = invoke(runner, "oidc", "status")
+    assert "oidc_keys_fetch_failed" in err  # the log line goes to stderr, never to stdout
+    err = "\n".join(line for line in err.splitlines() if "oidc_keys_fetch_failed" not in line)
     assert one_line_error(code, err) == (
         f"error: the issuer's keys could not be fetched: {issuer.url}/jwks.json answered HTTP 500"
     )
@@ -63,6 +65,21 @@ def test_status_fails_when_the_keys_cannot_be_fetched_or_oidc_is_off(
     monkeypatch.delenv("PIMHUB_OIDC_ISSUER")
     code, _, err = invoke(runner, "oidc", "status")
     assert "OIDC is off" in one_line_error(code, err)
+
+
+def test_status_and_inspect_json_print_the_error_as_json(
+    runner: CliRunner, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issuer.status = 500
+    code, out, _ = invoke(runner, "oidc", "status", "--json")
+    assert code == 1 and "answered HTTP 500" in json.loads(out)["error"]
+    monkeypatch.setenv("PIMHUB_OIDC_ALGORITHMS", '["HS256"]')
+    code, out, _ = invoke(runner, "oidc", "status", "--json")
+    assert code == 1 and json.loads(out)["error"].startswith("OIDC configuration:")
+    monkeypatch.delenv("PIMHUB_OIDC_ISSUER")
+    for args in (["status"], ["inspect", "a.b.c"]):
+        code, out, err = invoke(runner, "oidc", *args, "--json")
+        assert code == 1 and json.loads(out)["error"].startswith("OIDC is off"), (out, err)
 
 
 def test_inspect_names_the_principal_or_the_reason(runner: CliRunner, issuer: Issuer) -> None:

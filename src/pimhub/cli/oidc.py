@@ -19,17 +19,26 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Single sign-on: OIDC configuration and token checks.", no_args_is_help=True)
 
 
-def _verifier() -> OidcVerifier:
+def _verifier(as_json: bool = False) -> OidcVerifier:
+    """The configured verifier, or exit 1 with why there is none (with --json, also as a
+    JSON object on stdout, as the other failures of these commands are)."""
     from pimhub.bootstrap import oidc_verifier
     from pimhub.settings import Settings
 
     try:
         verifier = oidc_verifier(Settings(), prefetch=False)
     except ValueError as exc:  # a setting the verifier refuses (algorithms, scope mapping)
-        raise fail(f"OIDC configuration: {exc}") from None
+        raise _no_verifier(f"OIDC configuration: {exc}", as_json) from None
     if verifier is None:
-        raise fail("OIDC is off: set PIMHUB_OIDC_ISSUER (and PIMHUB_OIDC_AUDIENCE) to enable it")
+        message = "OIDC is off: set PIMHUB_OIDC_ISSUER (and PIMHUB_OIDC_AUDIENCE) to enable it"
+        raise _no_verifier(message, as_json)
     return verifier
+
+
+def _no_verifier(message: str, as_json: bool) -> typer.Exit:
+    if as_json:
+        print_json({"error": message})
+    return fail(message)
 
 
 @app.command("status")
@@ -37,11 +46,13 @@ def status(as_json: JsonFlag = False) -> None:
     """Show the configuration and fetch the issuer's signing keys now (exit 1 if that fails)."""
     from pimhub.access.jwks import JwksCache
 
-    verifier = _verifier()
+    verifier = _verifier(as_json)
     keys = verifier.keys
     assert isinstance(keys, JwksCache)
     config = verifier.config
-    fetched = keys.refresh()
+    # stdout is the report: a warning the fetch logs (the issuer down) goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        fetched = keys.refresh()
     report: dict[str, Any] = {
         "issuer": config.issuer,
         "audience": config.audience,
@@ -112,7 +123,7 @@ def inspect(
 
     if token == "-":
         token = sys.stdin.read().strip()
-    verifier = _verifier()
+    verifier = _verifier(as_json)
     header, claims = unverified_parts(token)
     seen = {
         "alg": header.get("alg"),
