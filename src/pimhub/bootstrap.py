@@ -111,7 +111,11 @@ class Hub:
         )
 
 
-def bootstrap(settings: Settings | None = None, engine: Engine | None = None) -> Hub:
+def bootstrap(
+    settings: Settings | None = None, engine: Engine | None = None, *, oidc_prefetch: bool = False
+) -> Hub:
+    """The hub, built from `settings`. `oidc_prefetch` fetches the OIDC issuer's keys at once
+    in the background: for `serve` and `worker`; other commands fetch them when they need them."""
     settings = settings or Settings()
     engine = engine or build_engine(
         settings.effective_database_url,
@@ -144,7 +148,8 @@ def bootstrap(settings: Settings | None = None, engine: Engine | None = None) ->
         writer=catalog.writer,
     )
     sealer = SecretBox(settings.secret_key or (lambda: key_file_passphrase(settings.data_dir)))
-    access = AccessService(SqlApiKeyRepository(engine), tokens=oidc_verifier(settings), audit=audit)
+    tokens = oidc_verifier(settings, prefetch=oidc_prefetch)
+    access = AccessService(SqlApiKeyRepository(engine), tokens=tokens, audit=audit)
     sources = SqlSourceRepository(engine)
     imports = ImportJobs(
         SqlImportJobStore(engine),
@@ -247,7 +252,7 @@ class InvalidSetting(ValueError):
     configures; the CLI prints it as one line with exit status 2 (cli/main.py)."""
 
 
-def oidc_verifier(settings: Settings, *, prefetch: bool = True) -> OidcVerifier | None:
+def oidc_verifier(settings: Settings, *, prefetch: bool = False) -> OidcVerifier | None:
     """The OIDC bearer-token check when an issuer is configured (access/oidc.py). With
     `prefetch`, the issuer's keys are fetched at once on a background thread, so the first
     token a server sees need not wait for them."""

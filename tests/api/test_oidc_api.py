@@ -55,7 +55,7 @@ def oidc_hub(engine: Engine, tmp_path: Path, issuer: Issuer) -> Hub:
         oidc_audience=AUDIENCE,
         oidc_scope_claims=SCOPES,
     )
-    return bootstrap(settings, engine=engine)
+    return bootstrap(settings, engine=engine, oidc_prefetch=True)
 
 
 @pytest.fixture

@@ -100,3 +100,22 @@ def test_inspect_names_the_principal_or_the_reason(runner: CliRunner, issuer: Is
         "error: refused: wrong audience: the token is for 'crm', this hub is 'pimhub'"
     )
     assert "aud:     crm" in out and wrong not in out + err
+
+
+def test_only_serve_and_worker_prefetch_the_issuers_keys(
+    runner: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pimhub.access.jwks import JwksCache
+    from pimhub.bootstrap import bootstrap
+    from pimhub.settings import Settings
+
+    started: list[str] = []
+    monkeypatch.setattr(JwksCache, "refresh_in_background", lambda self: started.append("x"))
+    monkeypatch.setenv("PIMHUB_OIDC_ISSUER", "https://issuer.invalid")
+    monkeypatch.setenv("PIMHUB_OIDC_AUDIENCE", AUDIENCE)
+    for args in (["init"], ["classes", "list"], ["keys", "list"]):
+        code, _, err = invoke(runner, *args)
+        assert code == 0, err
+    assert started == []  # a command that needs no token never reaches for the issuer
+    bootstrap(Settings(), oidc_prefetch=True).close()  # as serve and worker build theirs
+    assert started == ["x"]

@@ -70,12 +70,14 @@ def expected_failure(exc: Exception) -> str | None:
     return None
 
 
-def open_hub(settings: Settings | None = None, *, require_schema: bool = True) -> Hub:
+def open_hub(
+    settings: Settings | None = None, *, require_schema: bool = True, oidc_prefetch: bool = False
+) -> Hub:
     from pimhub.bootstrap import bootstrap
     from pimhub.settings import Settings
 
     set_cli_actor()
-    hub = bootstrap(settings or Settings())
+    hub = bootstrap(settings or Settings(), oidc_prefetch=oidc_prefetch)
     if require_schema and not schema_installed(hub.engine):
         hub.close()
         raise not_initialized(hub.settings)

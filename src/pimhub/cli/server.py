@@ -93,7 +93,7 @@ def app_from_environment() -> Any:
     from pimhub.api.observability import configure_logging
     from pimhub.bootstrap import bootstrap
 
-    hub = bootstrap()
+    hub = bootstrap(oidc_prefetch=True)
     configure_logging(hub.settings.log_level, hub.settings.log_json)
     app = create_app(hub)
     freeze_heap()
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Serve the API (the database must be initialized)."""
-        hub = open_hub()
+        hub = open_hub(oidc_prefetch=True)
         run_server(hub, host, port, workers=workers or hub.settings.workers)
 
     @app.command()
@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
         """Deliver webhooks until stopped (Ctrl-C or SIGTERM); run several on PostgreSQL."""
         from pimhub.api.observability import configure_logging
 
-        hub = open_hub()
+        hub = open_hub(oidc_prefetch=True)
         configure_logging(hub.settings.log_level, hub.settings.log_json)
         asyncio.run(_work(hub))
 
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
             settings.webhooks_allow_private = True
         if "PIMHUB_IMPORT_SOURCES_ALLOW_PRIVATE" not in os.environ:
             settings.import_sources_allow_private = True  # and imports at a local feed
-        hub = open_hub(settings, require_schema=False)
+        hub = open_hub(settings, require_schema=False, oidc_prefetch=True)
         initialize(hub)
         seed_demo(hub, products)
         token, replaced = demo_key(hub)
