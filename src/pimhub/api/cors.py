@@ -24,6 +24,7 @@ from pimhub.api.errors import POOL_RETRY_AFTER_SECONDS, problem
 from pimhub.bootstrap import Hub
 from pimhub.catalog.validation import spell_nul as shown
 from pimhub.datahub.config import CONFIG_NAME_PATTERN, Cors
+from pimhub.datahub.service import UnknownDatahubConfig
 
 # The routes a configuration governs, and the methods a browser may use on them.
 ROUTES: tuple[tuple[str, bytes], ...] = (("/graphql/", b"GET, POST"), ("/simple-rest/", b"GET"))
@@ -128,7 +129,7 @@ async def _preflight(
             404,
             "unknown-datahub-config",
             "Unknown datahub configuration",
-            f"there is no datahub configuration '{name}'",
+            UnknownDatahubConfig.named(name).detail,
             instance=path,
         )
     elif not isinstance(cors, Cors) or not cors.allows(origin):

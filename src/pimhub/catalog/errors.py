@@ -59,6 +59,15 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
+QUOTED_CHARS = 100
+
+
+def quoted(text: str) -> str:
+    """What the caller sent, as a message quotes it: at most QUOTED_CHARS characters, so a
+    name of 20,000 characters does not come back whole in every refusal."""
+    return text if len(text) <= QUOTED_CHARS else f"{text[:QUOTED_CHARS]}..."
+
+
 class CatalogError(Exception):
     """Base of all deliberate domain errors."""
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pimhub.access.audit import Auditor
 from pimhub.catalog.classes import ClassDefinition
-from pimhub.catalog.errors import Conflict, FieldError, NotFound, StaleVersion
+from pimhub.catalog.errors import Conflict, FieldError, NotFound, StaleVersion, quoted
 from pimhub.catalog.retry import retrying
 from pimhub.datahub.config import (
     DatahubConfig,
@@ -24,6 +24,12 @@ from pimhub.datahub.config import (
 class UnknownDatahubConfig(NotFound):
     code = "unknown-datahub-config"
     title = "Unknown datahub configuration"
+
+    @classmethod
+    def named(cls, name: str, known: str = "") -> UnknownDatahubConfig:
+        """The one wording of a missing configuration, its name cut short (quoted)."""
+        listed = f" (configurations: {known})" if known else ""
+        return cls(f"there is no datahub configuration '{quoted(name)}'{listed}")
 
 
 class DatahubConfigRepository(Protocol):
@@ -69,9 +75,7 @@ class DatahubService:
         config = self.configs.get(name)
         if config is None:
             known = ", ".join(c.name for c in self.all()) or "none yet"
-            raise UnknownDatahubConfig(
-                f"there is no datahub configuration '{name}' (configurations: {known})"
-            )
+            raise UnknownDatahubConfig.named(name, known)
         return config
 
     def find(self, name: str) -> DatahubConfig | None:
@@ -122,7 +126,7 @@ class DatahubService:
         old = self.configs.get(name)
         if old is None:
             if expected_version is not None:
-                raise UnknownDatahubConfig(f"there is no datahub configuration '{name}'")
+                raise UnknownDatahubConfig.named(name)
             created = self._store(config.with_version(1), author)
             self._record("created", name, None, created)
             return created, "created"
@@ -179,7 +183,7 @@ class DatahubService:
     def delete(self, name: str) -> None:
         old = self.configs.get(name)
         if not self.configs.delete(name):
-            raise UnknownDatahubConfig(f"there is no datahub configuration '{name}'")
+            raise UnknownDatahubConfig.named(name)
         self._record("deleted", name, old, None)
 
     def _parse(self, raw: Mapping[str, Any]) -> DatahubConfig:

@@ -51,7 +51,7 @@ from pimhub.api.graphql.schema import DatahubSchema, build_schema
 from pimhub.api.graphql.values import PerFieldError
 from pimhub.assets.presets import ThumbnailPreset
 from pimhub.catalog.class_service import ClassService
-from pimhub.catalog.errors import FieldError, Forbidden, NulCharacter
+from pimhub.catalog.errors import FieldError, Forbidden, NulCharacter, quoted
 from pimhub.catalog.service import CatalogService
 from pimhub.catalog.validation import find_nul, nul_message
 from pimhub.datahub.ports import GraphReads
@@ -126,7 +126,7 @@ class GraphQLService:
     def _entry(self, config_name: str) -> _SchemaEntry:
         fingerprint = self.reads.fingerprint(config_name)
         if fingerprint is None:
-            raise UnknownDatahubConfig(f"there is no datahub configuration '{config_name}'")
+            raise UnknownDatahubConfig.named(config_name)
         entry = self._schemas.get(config_name)
         if entry is not None and entry.fingerprint == fingerprint:
             return entry
@@ -364,8 +364,7 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     for operation in operations:
         if operation.name is not None and operation.name.value == name:
             return operation
-    shown = name if len(name) <= 100 else f"{name[:100]}..."  # not the whole of a huge name
-    raise RequestFailed(400, f"the document has no operation named '{shown}'", "BAD_REQUEST")
+    raise RequestFailed(400, f"the document has no operation named '{quoted(name)}'", "BAD_REQUEST")
 
 
 def _root(schema: DatahubSchema, operation: OperationDefinitionNode) -> Any:
