@@ -145,12 +145,14 @@ def test_graphql_takes_graphql_max_body_bytes(hub: Hub, admin: dict[str, str]) -
     assert (status, read) == (413, 0)
     assert headers["content-type"] == "application/problem+json"
     assert problem_of(body)["detail"] == "the request body is larger than 4096 bytes"
-    # Chunked: the endpoint answers in GraphQL's shape, with the same status and message.
-    status, _, body, _ = call(
+    # Chunked: the same 413 problem payload-too-large, however the client framed the body.
+    status, headers, body, _ = call(
         hub, "POST", "/graphql/shop", {**admin, **JSON}, [big[:3000], big[3000:]], declare=False
     )
-    assert status == 413
-    assert problem_of(body)["errors"][0]["message"] == "the request body is larger than 4096 bytes"
+    assert status == 413 and headers["content-type"] == "application/problem+json"
+    chunked = problem_of(body)
+    assert chunked["code"] == "payload-too-large"
+    assert chunked["detail"] == "the request body is larger than 4096 bytes"
     # Raised above the JSON routes' limit, a larger GraphQL body passes the edge.
     hub.settings.graphql_max_body_bytes = 8192
     hub.settings.max_body_bytes = 2048

@@ -82,14 +82,18 @@ class EdgeGuard:
                 limit = rule.limit(self.settings) or 0
                 declared = _declared_length(scope["headers"]) if limit else None
                 if declared is not None and declared > limit:
-                    await _refuse(too_large(limit, rule.what, rule.hint), scope, receive, send)
+                    refusal = too_large(limit, rule.what, rule.hint)
+                    await refuse_too_large(refusal, scope, receive, send)
                     return
             cap = rule if rule is not None and limit else None
             receive = _with_idle_deadline(receive, self.body_idle_seconds, cap, limit)
         await self.app(scope, receive, send)
 
 
-async def _refuse(refusal: PayloadTooLarge, scope: Scope, receive: Receive, send: Send) -> None:
+async def refuse_too_large(
+    refusal: PayloadTooLarge, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """The 413 problem payload-too-large; also the GraphQL endpoint's for a chunked body."""
     response = problem(
         413,
         refusal.code,

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from pimhub.api.asset_links import base_url, presets_of
 from pimhub.api.auth import authentication_of, point_read
 from pimhub.api.body import receive_chunks
+from pimhub.api.edge import refuse_too_large
 from pimhub.api.graphql.errors import (
     RETRY_AFTER_SECONDS,
     PoolTimeout,
@@ -95,6 +96,11 @@ class GraphQLEndpoint:
                 f"{RETRY_AFTER_SECONDS} s",
                 "SERVICE_UNAVAILABLE",
             )
+        except PayloadTooLarge as exc:
+            # A chunked body over the limit: the same 413 problem as one whose Content-Length
+            # the edge refused, whichever way the client framed it.
+            await refuse_too_large(exc, scope, receive, send)
+            return
         except CatalogError as exc:
             status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
             body = request_error(exc.detail, error_code(exc))
@@ -176,11 +182,9 @@ def _json_object(text: str | None, name: str) -> dict[str, Any] | None:
 
 async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
     # Its size limit (graphql_max_body_bytes) is the edge's: Content-Length is checked before
-    # the endpoint runs, and receive raises PayloadTooLarge once a chunked body passes it.
-    try:
-        return b"".join([chunk async for chunk in receive_chunks(receive)])
-    except PayloadTooLarge as exc:
-        raise RequestFailed(413, exc.detail, "BAD_REQUEST") from None
+    # the endpoint runs, and receive raises PayloadTooLarge once a chunked body passes it
+    # (answered as the edge answers, the 413 problem payload-too-large).
+    return b"".join([chunk async for chunk in receive_chunks(receive)])
 
 
 async def _send(
