@@ -82,8 +82,8 @@ class EdgeGuard:
                 limit = rule.limit(self.settings) or 0
                 declared = _declared_length(scope["headers"]) if limit else None
                 if declared is not None and declared > limit:
-                    refusal = too_large(limit, rule.what, rule.hint)
-                    await refuse_too_large(refusal, scope, receive, send)
+                    too_big = too_large(limit, rule.what, rule.hint)
+                    await refuse_too_large(too_big, scope, receive, send)
                     return
             cap = rule if rule is not None and limit else None
             receive = _with_idle_deadline(receive, self.body_idle_seconds, cap, limit)
