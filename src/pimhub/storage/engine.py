@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pimhub.catalog.errors import WriteConflict
 
@@ -30,9 +32,35 @@ def build_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Engine
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
-    return create_engine(
+    engine = create_engine(
         parsed, echo=echo, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs
     )
+    # Every new connection, however it is asked for (a Session, engine.connect(), the raw
+    # connections of the point reads), is opened by the dialect's connect.
+    engine.dialect.connect = _refusing(engine.dialect.connect)  # type: ignore[method-assign]
+    return engine
+
+
+class ConnectionRefused(PoolTimeout):
+    """PostgreSQL refused a new connection (too many clients, starting up or shutting down,
+    unreachable). For a request this is what a pool wait timeout is, no connection now, so
+    it is one (a PoolTimeout): every place that answers that 503 with Retry-After answers
+    this one too."""
+
+
+def _refusing(connect: Callable[..., Any]) -> Callable[..., Any]:
+    def connect_or_refuse(*args: Any, **kwargs: Any) -> Any:
+        # Only opening a connection: a statement's OperationalError (a lock or statement
+        # timeout) is raised on a connection already open, and stays what it is.
+        try:
+            return connect(*args, **kwargs)
+        except psycopg.OperationalError as exc:
+            sqlstate = f" ({exc.sqlstate})" if exc.sqlstate else ""
+            raise ConnectionRefused(
+                f"the database refused a connection: {exc.__class__.__name__}{sqlstate}"
+            ) from exc
+
+    return connect_or_refuse
 
 
 def _sqlite_engine(url: URL, *, echo: bool, **kwargs: Any) -> Engine:
