@@ -55,10 +55,10 @@ def _refusing(connect: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return connect(*args, **kwargs)
         except psycopg.OperationalError as exc:
-            sqlstate = f" ({exc.sqlstate})" if exc.sqlstate else ""
-            raise ConnectionRefused(
-                f"the database refused a connection: {exc.__class__.__name__}{sqlstate}"
-            ) from exc
+            # The driver's own words (the CLI prints them: "connection refused", "too many
+            # clients"); HTTP answers say no more than that no connection is free now.
+            said = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+            raise ConnectionRefused(f"the database refused a connection: {said}") from exc
 
     return connect_or_refuse
 
