@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.cli.test_check_cli import run
-from tests.cli.test_cli import init, invoke
+from tests.cli.test_cli import init, invoke, one_line_error
 
 KEY_A = "kT3v_9qLx2ZpR8mWcY4nB6hJ0sDfGa1E"
 KEY_B = "Zq8w_2LmP5nX7cV9bR3tY6uI1oA4sD0F"
@@ -48,3 +48,19 @@ def test_a_key_that_cannot_read_the_stored_secrets_fails_the_check(
     code, found = report(runner)
     assert code == 2 and "secret-key-wrong" in found
     assert not (data / "secret.key").exists()  # the check changes nothing
+
+
+def test_a_secret_under_another_key_is_one_clear_line(
+    runner: CliRunner, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIMHUB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PIMHUB_SECRET_KEY", KEY_A)
+    init(runner)
+    code, out, err = invoke(runner, "webhooks", "create", "--url", "https://hooks.example.com/a")
+    assert code == 0, err
+    endpoint_id = out.strip().splitlines()[0].split()[2]
+    monkeypatch.setenv("PIMHUB_SECRET_KEY", KEY_B)
+    code, _, err = invoke(runner, "webhooks", "secret", endpoint_id)  # no traceback
+    line = one_line_error(code, err)
+    assert "secret key in use cannot read the stored secrets" in line
+    assert "PIMHUB_SECRET_KEY" in line

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from pimhub.catalog.errors import SecretUnreadable
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import EndpointSpec, PayloadMode, parse_spec, shaped_payload
 from pimhub.events.errors import InvalidEndpoint
@@ -105,5 +106,6 @@ def test_default_key_file_is_created_on_first_use_only_and_kept_private(tmp_path
     sealed = box.encrypt("whsec_abc")
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
     assert SecretBox(key_file_passphrase(tmp_path)).decrypt(sealed) == "whsec_abc"
-    with pytest.raises(RuntimeError, match="PIMHUB_SECRET_KEY"):
+    with pytest.raises(SecretUnreadable, match="PIMHUB_SECRET_KEY") as caught:
         SecretBox("another").decrypt(sealed)
+    assert caught.value.code == "secret-key-mismatch"

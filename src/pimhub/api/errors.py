@@ -50,6 +50,7 @@ STATUS_BY_ERROR: list[tuple[type[e.CatalogError], int]] = [
     (e.Unauthorized, 401),
     (e.Forbidden, 403),
     (e.Unavailable, 503),
+    (e.SecretUnreadable, 500),
 ]
 
 

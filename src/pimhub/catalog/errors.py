@@ -244,6 +244,15 @@ class PublishedByWorkflow(Conflict):
     title = "Published by workflow"
 
 
+class SecretUnreadable(CatalogError):
+    """A stored secret (webhook, inbound source, broker or connector credentials) that the
+    secret key in use cannot decrypt: the key changed. The server's configuration is wrong,
+    so no retry helps (a 500, api/errors.py) until the operator restores the key."""
+
+    code = "secret-key-mismatch"
+    title = "Secret key mismatch"
+
+
 class Unavailable(CatalogError):
     """A service the hub depends on cannot answer now. Not `retryable` in-process (that
     means a lost race, run again at once); the client may retry after `retry_after`

@@ -198,6 +198,7 @@ def sealed_secrets_readable(hub: Hub, passphrase: str | None) -> bool | None:
     Never creates a key file: with neither the setting nor the file nothing can be read."""
     from sqlalchemy import select
 
+    from pimhub.catalog.errors import SecretUnreadable
     from pimhub.events.secret_box import SecretBox
     from pimhub.storage.tables import webhook_endpoints
 
@@ -209,7 +210,7 @@ def sealed_secrets_readable(hub: Hub, passphrase: str | None) -> bool | None:
         return False
     try:
         SecretBox(passphrase).decrypt(sealed)
-    except RuntimeError:  # SecretBox's refusal of a token sealed under another key
+    except SecretUnreadable:  # SecretBox's refusal of a token sealed under another key
         return False
     return True
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import structlog
 
 from pimhub.catalog.clock import utc_now
+from pimhub.catalog.errors import SecretUnreadable
 from pimhub.events.deliveries import AttemptResult, Delivery
 from pimhub.events.destinations import blocked_address
 from pimhub.events.endpoints import WebhookEndpoint
@@ -362,7 +363,7 @@ class Dispatcher:
                 continue
             try:
                 keys = stored.signing_keys(self.sealer.decrypt, now)
-            except (RuntimeError, ValueError) as exc:
+            except (SecretUnreadable, ValueError) as exc:
                 # One unreadable secret (PIMHUB_SECRET_KEY changed) stops only its endpoint.
                 log.error(
                     "webhooks.secret_unreadable", endpoint=endpoint.endpoint_id, error=str(exc)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from pimhub.catalog.errors import SecretUnreadable
+
 KEY_FILE_NAME = "secret.key"
 
 
@@ -37,9 +39,9 @@ class SecretBox:
         try:
             return self._fernet().decrypt(token.encode()).decode()
         except InvalidToken as exc:
-            raise RuntimeError(
-                "a stored webhook secret cannot be decrypted: PIMHUB_SECRET_KEY is not the key "
-                "it was encrypted with"
+            raise SecretUnreadable(
+                "the secret key in use cannot read the stored secrets (they were sealed with "
+                "another key): check PIMHUB_SECRET_KEY, or the key file in the data directory"
             ) from exc
 
 
