@@ -22,6 +22,8 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from pimhub.access.keys import ApiKey
+from pimhub.api.auth import authentication_of
 from pimhub.bootstrap import Hub
 from pimhub.catalog.errors import BodyTimeout, Unavailable
 from pimhub.inbound.errors import SourceNotFound
@@ -56,10 +58,18 @@ class InboundEndpoint:
         if declared is not None and declared > limit:
             await run_in_threadpool(service.refuse_too_large, name, declared, remote)
         body = await _read(receive, limit, service, name, remote)
+        # An api-key source reads the credentials the guard authenticated (Authorization,
+        # X-API-Key): it takes the guard's key, allowlist and rate limit applied, never
+        # authenticating it again (or its 401, or the 503 of a pool or OIDC issuer out of reach).
+        caller = authentication_of(scope)
+
+        def principal(_token: str | None) -> ApiKey:
+            return caller.principal()
+
         if service.receives_inline(name, len(body)):
-            work = service.receive_async(name, headers, body, remote)
+            work = service.receive_async(name, headers, body, remote, principal)
         else:
-            work = run_in_threadpool(service.receive, name, headers, body, remote)
+            work = run_in_threadpool(service.receive, name, headers, body, remote, principal)
         try:
             # Bounded: a writer that stopped answering must not hold the sender for ever.
             receipt = await asyncio.wait_for(work, RECEIVE_WAIT_SECONDS)

@@ -161,17 +161,24 @@ class InboundService(SourceManagement):
         raise error
 
     def receive(
-        self, name: str, headers: Mapping[str, str], body: bytes, remote: str | None
+        self,
+        name: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        remote: str | None,
+        principal: Callable[[str | None], ApiKey] | None = None,
     ) -> Receipt:
         """Verifies, validates, de-duplicates and stores one message with its outbox event.
         `headers` have lower-case names. Raises SourceNotFound, SourceDisabled,
         MessageUnverified, InvalidMessage, PayloadTooLarge or NulCharacter (each refusal is
-        audited first, but for unknown sources)."""
+        audited first, but for unknown sources). `principal` gives an api-key source the key
+        of the request's credentials as the API already authenticated them (its allowlist
+        and rate limit applied); without it the key is authenticated here."""
         try:
             try:
-                accepted = self._accepted(name, headers, body, remote)
+                accepted = self._accepted(name, headers, body, remote, principal)
             except _Refused as refused:
-                accepted = self._recheck(refused, name, headers, body, remote)
+                accepted = self._recheck(refused, name, headers, body, remote, principal)
         except _Refused as refused:
             self._record(refused)
             raise refused.error from None
@@ -196,14 +203,21 @@ class InboundService(SourceManagement):
         )
 
     async def receive_async(
-        self, name: str, headers: Mapping[str, str], body: bytes, remote: str | None
+        self,
+        name: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        remote: str | None,
+        principal: Callable[[str | None], ApiKey] | None = None,
     ) -> Receipt:
         """receive for an event loop, when receives_inline says so: the checks run in the
         loop (CPU only), the write goes to the inbox's writer (batched with other messages,
         answered after its commit), and only a refusal's audit takes a worker thread. No
         thread hop per message: the hop cost more than everything else together."""
         if not self.receives_inline(name, len(body)):  # the entry just expired: read it there
-            return await anyio.to_thread.run_sync(self.receive, name, headers, body, remote)
+            return await anyio.to_thread.run_sync(
+                self.receive, name, headers, body, remote, principal
+            )
         try:
             try:
                 accepted = self._accepted(name, headers, body, remote)
@@ -235,6 +249,7 @@ class InboundService(SourceManagement):
         headers: Mapping[str, str],
         body: bytes,
         remote: str | None,
+        principal: Callable[[str | None], ApiKey] | None = None,
     ) -> AcceptedMessage:
         """A message that failed verification, checked again against the source read anew
         (bypassing the cache), or `refused` again: the cache may hold a secret rotated by
@@ -244,10 +259,15 @@ class InboundService(SourceManagement):
         if refused.rejected.verification is not Verification.FAILED:
             raise refused
         self.cache.reload(name)
-        return self._accepted(name, headers, body, remote)
+        return self._accepted(name, headers, body, remote, principal)
 
     def _accepted(
-        self, name: str, headers: Mapping[str, str], body: bytes, remote: str | None
+        self,
+        name: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        remote: str | None,
+        principal: Callable[[str | None], ApiKey] | None = None,
     ) -> AcceptedMessage:
         """The message as the inbox stores it, or _Refused with what to audit."""
         received = self.clock()
@@ -257,7 +277,8 @@ class InboundService(SourceManagement):
         if len(body) > spec.max_bytes:
             raise self._too_large(spec, name, hashed, len(body), remote, received)
         try:
-            schemes.verify(spec, entry.keys(received), headers, body, received, self.authenticate)
+            authenticate = principal or self.authenticate
+            schemes.verify(spec, entry.keys(received), headers, body, received, authenticate)
         except MessageUnverified as exc:
             raise self._refused(
                 exc, name, Verification.FAILED, hashed, len(body), remote, received
