@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from structlog.testing import capture_logs
 
+from pimhub.access import jwks as jwks_module
+from pimhub.access import oidc as oidc_module
 from pimhub.access.jwks import (
     FetchFailed,
     JwksCache,
@@ -137,7 +138,22 @@ def test_without_an_audience_setting_any_audience_is_accepted(issuer: Issuer) ->
     assert verifier.verify(issuer.token(aud=None))
 
 
-def test_production_refuses_to_build_the_verifier_without_an_audience(issuer: Issuer) -> None:
+class LogRecorder:
+    """Stands in for a module's structlog logger: capture_logs misses a logger bound before
+    it started (structlog caches loggers on first use, which an earlier test may do)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def _record(self, event: str, **fields: Any) -> None:
+        self.entries.append({"event": event, **fields})
+
+    info = warning = error = _record
+
+
+def test_production_refuses_to_build_the_verifier_without_an_audience(
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pimhub.bootstrap import oidc_verifier
     from pimhub.settings import Settings
 
@@ -145,8 +161,10 @@ def test_production_refuses_to_build_the_verifier_without_an_audience(issuer: Is
     with pytest.raises(ValueError, match=r"^PIMHUB_OIDC_AUDIENCE is required in the production"):
         oidc_verifier(production, prefetch=False)
     development = Settings(profile="development", oidc_issuer=issuer.url, oidc_audience=None)
-    with capture_logs() as logs:
-        assert oidc_verifier(development, prefetch=False) is not None
+    recorder = LogRecorder()
+    monkeypatch.setattr(oidc_module, "log", recorder)
+    assert oidc_verifier(development, prefetch=False) is not None
+    logs = recorder.entries
     assert [e["event"] for e in logs] == ["oidc_no_audience"]
     assert "PIMHUB_OIDC_AUDIENCE" in logs[0]["detail"]
     production = Settings(profile="production", oidc_issuer=issuer.url, oidc_audience=AUDIENCE)
@@ -154,11 +172,14 @@ def test_production_refuses_to_build_the_verifier_without_an_audience(issuer: Is
 
 
 def test_the_503_for_unfetchable_keys_names_no_url_and_the_error_is_logged(
-    issuer: Issuer,
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issuer.status = 500
-    with capture_logs() as logs, pytest.raises(KeysUnavailable) as caught:
+    recorder = LogRecorder()
+    monkeypatch.setattr(jwks_module, "log", recorder)
+    with pytest.raises(KeysUnavailable) as caught:
         verifier_for(issuer).verify(issuer.token())
+    logs = recorder.entries
     assert "127.0.0.1" not in caught.value.detail and "500" not in caught.value.detail
     assert logs[-1]["event"] == "oidc_keys_fetch_failed"
     assert logs[-1]["error"] == f"{issuer.url}/jwks.json answered HTTP 500"
