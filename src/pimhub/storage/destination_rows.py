@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Row, Table, delete, func, insert, select, update
 
 from pimhub.events.endpoints import EndpointSpec
 from pimhub.storage.engine import begin_write
+from pimhub.storage.locks import lock_names
 from pimhub.storage.tables import outbox
 from pimhub.storage.tables import webhook_endpoints as ep
 
@@ -54,6 +55,10 @@ class NamedDestinationRows(Generic[Stored]):
         """None when one of that name exists. Its row hears of events from now on."""
         t = self._table
         with begin_write(self.engine) as conn:
+            # Adds and removes of one name take turns (PostgreSQL): otherwise an add racing
+            # others' adds and removes could lose the unique insert on every retry and answer
+            # a write-conflict to a client that named no version.
+            lock_names(conn, [self._lock_name(name)])
             if conn.execute(select(t.c.name).where(t.c.name == name)).first():
                 return None
             high_water = conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar()
@@ -138,9 +143,13 @@ class NamedDestinationRows(Generic[Stored]):
     def remove(self, name: str) -> bool:
         """The destination, its pipeline row and that row's deliveries (by cascade)."""
         with begin_write(self.engine) as conn:
+            lock_names(conn, [self._lock_name(name)])
             done = conn.execute(delete(ep).where(ep.c.endpoint_id == self._endpoint_id_of(name)))
             conn.execute(delete(self._table).where(self._table.c.name == name))
         return done.rowcount == 1
+
+    def _lock_name(self, name: str) -> str:
+        return f"{self._table.name}:{name}"
 
     def sealed_secret(self, name: str) -> str | None:
         """The destination's credentials, encrypted as stored."""
