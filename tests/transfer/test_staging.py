@@ -96,3 +96,26 @@ def test_a_loser_whose_winner_finishes_between_its_checks_is_told_the_job(
     with pytest.raises(AlreadyStarted) as told:
         staged.claim("ann", reference)
     assert told.value.job_id == "imp_raced"
+
+
+def test_a_preview_path_read_while_a_parallel_run_claims_it_is_told_the_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Run that finds the upload's folder, then lists it after a parallel Run renamed it
+    (claimed) is told the job it became: never a FileNotFoundError, which was a 500."""
+    staged = StagedUploads(tmp_path)
+    reference = staged.stage("ann", "a.csv", lambda p: p.write_text("sku\nA\n"))
+    folder = staged.path("ann", reference).parent
+    winner = staged.claim("ann", reference)
+    winner.save(tmp_path / "job.csv")
+    winner.started("imp_parallel")
+    is_dir = Path.is_dir
+
+    def still_there_when_checked(path: Path) -> bool:
+        return True if path == folder else is_dir(path)
+
+    # The folder was there when looked at; it is gone when listed.
+    monkeypatch.setattr(Path, "is_dir", still_there_when_checked)
+    with pytest.raises(AlreadyStarted) as told:
+        staged.path("ann", reference)
+    assert told.value.job_id == "imp_parallel"

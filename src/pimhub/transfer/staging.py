@@ -136,9 +136,11 @@ class StagedUploads:
         if not _REFERENCE.fullmatch(reference):
             raise UnknownUpload("that upload reference is not one of ours")
         folder = self._owner_folder(owner) / reference
-        if not folder.is_dir():
-            raise self._started_as(folder)
-        files = sorted(folder.iterdir())
+        try:
+            files = sorted(folder.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            # Gone, or claimed by a parallel Run since: the job it became, if any.
+            raise self._started_as(folder) from None
         if len(files) != 1:
             raise UnknownUpload(
                 "the uploaded file is no longer on the server (used, expired, or dropped because "
