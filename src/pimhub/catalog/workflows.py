@@ -20,12 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pimhub.catalog.errors import FieldError, PublishedByWorkflow
 
 if TYPE_CHECKING:
-    from pimhub.catalog.classes import ClassDefinition
     from pimhub.catalog.objects import CatalogObject
 
 # Names travel in URLs (/transitions/{name}), GraphQL arguments and event bodies.
@@ -292,8 +291,19 @@ def state_for(workflow: Workflow | None, published: bool, held: str | None = Non
     return next((s.name for s in workflow.states if s.publishes == published), workflow.initial)
 
 
+class WorkflowHolder(Protocol):
+    """What `checked_published` reads of a class definition. A protocol rather than
+    catalog.classes.ClassDefinition because classes imports this module to parse the block."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def workflow(self) -> Workflow | None: ...
+
+
 def checked_published(
-    definition: ClassDefinition, before: CatalogObject | None, requested: bool | None
+    definition: WorkflowHolder, before: CatalogObject | None, requested: bool | None
 ) -> bool | None:
     """The `published` a write stores. On a class with a workflow it is what the object's
     state gives (a new object's: the initial state's), and a write asking for another value
