@@ -17,8 +17,7 @@ from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError, InvalidInput
 from pimhub.datahub.formats import FieldFormat as FieldFormat
 from pimhub.datahub.formats import Shape as Shape
-from pimhub.datahub.formats import format_problems as format_problems
-from pimhub.datahub.formats import parse_formats
+from pimhub.datahub.formats import format_fits, parse_formats
 from pimhub.datahub.limits import Cors as Cors
 from pimhub.datahub.limits import Limits as Limits
 from pimhub.datahub.limits import parse_cors, parse_limits
@@ -247,6 +246,23 @@ def listed_field_problems(config: DatahubConfig, definition: ClassDefinition) ->
         if exposed.name == definition.name and exposed.fields is not None
         for i, name in enumerate(exposed.fields)
         if definition.field(name) is None
+    ]
+
+
+def format_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
+    """What of `config`'s formats for `definition`'s class would no longer fit it: a field
+    gone or of another type, a currency or unit it no longer has. Each problem's path starts
+    with `datahub.<configuration>.` and its message names the configuration."""
+    errors: list[FieldError] = []
+    for exposed in config.classes:
+        if exposed.name != definition.name:
+            continue
+        for fmt in exposed.formats:
+            here = f"datahub.{config.name}.classes.{exposed.name}.formats.{fmt.field}"
+            format_fits(fmt, definition, exposed.fields, here, errors)
+    return [
+        FieldError(e.field, f"datahub configuration '{config.name}': {e.message}", e.code)
+        for e in errors
     ]
 
 

@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pimhub.catalog import units
 from pimhub.catalog.classes import ClassDefinition
 from pimhub.catalog.errors import FieldError
 from pimhub.catalog.fields import FieldDefinition, FieldType
-
-if TYPE_CHECKING:
-    from pimhub.datahub.config import DatahubConfig
 
 
 class Shape(StrEnum):
@@ -85,7 +82,7 @@ def parse_formats(
         parsed = _parse_format(str(name), spec, here, errors)
         if parsed is None:
             continue
-        if definition is not None and not _format_fits(parsed, definition, fields, here, errors):
+        if definition is not None and not format_fits(parsed, definition, fields, here, errors):
             continue
         out.append(parsed)
     return tuple(out)
@@ -114,7 +111,7 @@ def _parse_format(name: str, spec: Any, here: str, errors: list[FieldError]) -> 
     return FieldFormat(name, shape, unit=value)
 
 
-def _format_fits(
+def format_fits(
     fmt: FieldFormat,
     definition: ClassDefinition,
     fields: tuple[str, ...] | None,
@@ -156,20 +153,3 @@ def _format_fits(
             errors.append(FieldError(f"{here}.unit", str(exc)))
             return False
     return True
-
-
-def format_problems(config: DatahubConfig, definition: ClassDefinition) -> list[FieldError]:
-    """What of `config`'s formats for `definition`'s class would no longer fit it: a field
-    gone or of another type, a currency or unit it no longer has. Each problem's path starts
-    with `datahub.<configuration>.` and its message names the configuration."""
-    errors: list[FieldError] = []
-    for exposed in config.classes:
-        if exposed.name != definition.name:
-            continue
-        for fmt in exposed.formats:
-            here = f"datahub.{config.name}.classes.{exposed.name}.formats.{fmt.field}"
-            _format_fits(fmt, definition, exposed.fields, here, errors)
-    return [
-        FieldError(e.field, f"datahub configuration '{config.name}': {e.message}", e.code)
-        for e in errors
-    ]
