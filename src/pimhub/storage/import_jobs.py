@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, insert, or_, select, update
 
 from pimhub.storage.tables import import_jobs
-from pimhub.transfer.jobs import ImportJob, JobStatus
+from pimhub.transfer.job_records import ImportJob, JobStatus
 
 _UNFINISHED = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
 

@@ -4,22 +4,37 @@ any more are marked interrupted and their uploads deleted (transfer/jobs.py)."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
 
 import structlog
 
 from pimhub.transfer import job_owners
-from pimhub.transfer.jobs import JobStatus
-
-if TYPE_CHECKING:
-    from pimhub.transfer.jobs import ImportJobs
+from pimhub.transfer.job_records import ImportJobStore, JobStatus
 
 log = structlog.get_logger("pimhub.imports")
 
 
-def recover(jobs: ImportJobs, heartbeat: job_owners.Heartbeat) -> int:
+class RecoverableJobs(Protocol):
+    """What recovery reads of transfer.jobs.ImportJobs; a protocol so that this module does
+    not import the one that calls it."""
+
+    @property
+    def store(self) -> ImportJobStore: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def heartbeat_grace(self) -> float: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def folder(self) -> Path: ...
+
+
+def recover(jobs: RecoverableJobs, heartbeat: job_owners.Heartbeat) -> int:
     """Marks the queued or running jobs no process runs any more as interrupted: those
     whose heartbeat is older than the grace, or whose owner on this host has ended (and
     missed two beats). Deletes their uploads from this data_dir, with those of jobs that
@@ -59,7 +74,7 @@ def recover(jobs: ImportJobs, heartbeat: job_owners.Heartbeat) -> int:
     return interrupted
 
 
-def _ended(jobs: ImportJobs, job_id: str) -> bool:
+def _ended(jobs: RecoverableJobs, job_id: str) -> bool:
     """Whether `job_id` is stored and finished (another host interrupted it, say)."""
     job = jobs.store.get(job_id)
     return job is not None and job.status not in (JobStatus.QUEUED, JobStatus.RUNNING)

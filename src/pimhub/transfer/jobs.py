@@ -13,13 +13,12 @@ import codecs
 import shutil
 import threading
 import uuid as uuidlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import structlog
 import yaml
@@ -28,28 +27,20 @@ from pimhub import safe_yaml
 from pimhub.assets.service import AssetService
 from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import FieldError, InvalidInput, NotFound
-from pimhub.catalog.objects import iso
 from pimhub.catalog.service import CatalogService
 from pimhub.catalog.validation import spell_nul
-from pimhub.transfer import job_owners
+from pimhub.transfer import job_owners, job_recovery
 from pimhub.transfer.asset_fetch import AssetFetchPolicy, asset_fetcher
 from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
+from pimhub.transfer.job_records import ImportJob as ImportJob
+from pimhub.transfer.job_records import ImportJobStore as ImportJobStore
+from pimhub.transfer.job_records import JobStatus as JobStatus
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping, parse_mapping, shipped_mapping
 from pimhub.transfer.reports import error_report
 from pimhub.transfer.sources import Format, SourceLimits, SourceOptions, format_of, read
 
 log = structlog.get_logger("pimhub.imports")
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"  # every row accepted
-    COMPLETED_WITH_ERRORS = "completed-with-errors"  # some rows refused (skip)
-    ABORTED = "aborted"  # a row refused with on_error=abort: nothing kept
-    FAILED = "failed"  # the file could not be read, or the import broke
-    INTERRUPTED = "interrupted"  # the server stopped while it ran
 
 
 class SourceUnavailable(Exception):
@@ -119,51 +110,6 @@ def new_job_id() -> str:
 class UnknownImportJob(NotFound):
     code = "not-found"
     title = "Not found"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportJob:
-    id: str
-    class_name: str
-    status: JobStatus
-    file_name: str
-    options: dict[str, Any]
-    author: str
-    created_at: datetime
-    summary: dict[str, Any] | None = None
-    error: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    owner: str | None = None  # host:pid:token of the process running it (job_owners)
-    heartbeat_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        def when(moment: datetime | None) -> str | None:
-            return iso(moment) if moment else None
-
-        return {
-            "id": self.id,
-            "class": self.class_name,
-            "status": self.status.value,
-            "file": self.file_name,
-            "options": self.options,
-            "summary": self.summary,
-            "error": self.error,
-            "author": self.author,
-            "createdAt": when(self.created_at),
-            "startedAt": when(self.started_at),
-            "finishedAt": when(self.finished_at),
-        }
-
-
-class ImportJobStore(Protocol):
-    def add(self, job: ImportJob) -> None: ...
-    def update(self, job: ImportJob) -> None: ...
-    def get(self, job_id: str) -> ImportJob | None: ...
-    def recent(self, limit: int) -> list[ImportJob]: ...
-    def unfinished(self) -> list[ImportJob]: ...
-    def beat(self, job_ids: Collection[str], at: datetime) -> None: ...
-    def interrupt(self, job: ImportJob, *, stale_before: datetime | None) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,9 +315,7 @@ class ImportJobs:
 
     def recover(self) -> int:
         """Interrupts the jobs no process runs any more (transfer/job_recovery.py)."""
-        from pimhub.transfer.job_recovery import recover
-
-        return recover(self, self._heartbeat)
+        return job_recovery.recover(self, self._heartbeat)
 
     def wait(self) -> None:
         """Waits for queued imports to finish (tests, shutdown)."""
