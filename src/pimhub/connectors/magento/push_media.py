@@ -5,20 +5,48 @@ this keeps the record of the hub's entries and each SKU's outcome."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from pimhub.catalog.objects import CatalogObject
+from pimhub.connectors.magento.config import MagentoConfig
 from pimhub.connectors.magento.mapping import GLOBAL
-from pimhub.connectors.magento.media import MEDIA, recorded
+from pimhub.connectors.magento.media import MEDIA, MediaSync, recorded
 from pimhub.connectors.magento.push_outcomes import Outcome, Target, attempt
-from pimhub.connectors.state import SectionState
+from pimhub.connectors.state import ConnectorState, ItemState, SectionState
 
-if TYPE_CHECKING:
-    from pimhub.connectors.magento.push import Pusher
+T = TypeVar("T")
 
 
-async def push_media(pusher: Pusher, objs: Sequence[CatalogObject]) -> list[Outcome]:
+class MediaPusher(Protocol):
+    """What this module uses of push.Pusher; a protocol so that it does not import push.py,
+    which calls it."""
+
+    @property
+    def config(self) -> MagentoConfig: ...
+    @property
+    def state(self) -> ConnectorState: ...
+    @property
+    def media(self) -> MediaSync: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    async def _db(self, call: Callable[..., T], *args: Any) -> T: ...
+
+    async def _call(
+        self, outcome: Outcome, method: str, path: str, store: str, body: Any, dry_run: bool
+    ) -> Any: ...
+
+    async def _record_failures(
+        self,
+        failed: Sequence[Outcome],
+        targets: Sequence[Target],
+        items: Mapping[str, ItemState],
+    ) -> None: ...
+
+
+async def push_media(pusher: MediaPusher, objs: Sequence[CatalogObject]) -> list[Outcome]:
     """The images of products a bulk has written, one SKU at a time; products Magento does
     not have (a failed operation) are left out."""
     if not pusher.media.enabled or not objs:
@@ -44,7 +72,7 @@ async def push_media(pusher: Pusher, objs: Sequence[CatalogObject]) -> list[Outc
 
 
 async def sync_media(
-    pusher: Pusher,
+    pusher: MediaPusher,
     sku: str,
     obj: CatalogObject,
     state: SectionState | None,
