@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,13 +49,39 @@ class SecretBox:
 
 def key_file_passphrase(data_dir: Path) -> str:
     """The embedded default's key: a random passphrase kept beside the SQLite file, created on
-    first use and readable by its owner only."""
+    first use and readable by its owner only.
+
+    Several processes (serve --workers N, the worker) may make it at once: the file appears
+    whole or not at all (written aside, then hard-linked to its name, which fails if another
+    process's key got there first), so none reads a half-written key and seals secrets with
+    a key the others do not have."""
     path = data_dir / KEY_FILE_NAME
-    if path.exists():
-        return path.read_text().strip()
+    if (saved := _saved_key(path)) is not None:
+        return saved
     data_dir.mkdir(parents=True, exist_ok=True)
     passphrase = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(passphrase + "\n")
+    fd, draft = tempfile.mkstemp(prefix=f".{KEY_FILE_NAME}-", dir=data_dir)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(passphrase + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())  # the name must not point at a key not yet on disk
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            # Another process made it between our look and our link: theirs is the key.
+            if (saved := _saved_key(path)) is None:
+                raise  # made and removed since: not ours to guess
+            return saved
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(draft)
     return passphrase
+
+
+def _saved_key(path: Path) -> str | None:
+    """The key file's passphrase, None when there is none yet."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return None
