@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -162,6 +163,28 @@ def test_filesystem_delete_prefix_removes_the_empty_folder(tmp_path: Path) -> No
     put(store, "thumbnails/ab/abc/a.webp", b"x")
     store.delete_prefix("thumbnails/ab/abc/")
     assert not (tmp_path / "thumbnails/ab/abc").exists()
+
+
+def test_filesystem_put_while_its_folder_is_dropped_stores_the_blob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thumbnail drawn while its asset's content is replaced: the put made the folder,
+    the replacement's delete_prefix removed it (empty), then the put made its temp file
+    there (it was a FileNotFoundError, a 500 for the thumbnail's GET)."""
+    store = FilesystemBlobStore(tmp_path)
+    mkstemp = tempfile.mkstemp
+    dropped: list[str] = []
+
+    def folder_dropped_first(**kwargs: Any) -> tuple[int, str]:
+        if not dropped:
+            dropped.append(str(kwargs["dir"]))
+            store.delete_prefix("thumbnails/ab/abc/")
+        return mkstemp(**kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", folder_dropped_first)
+    put(store, "thumbnails/ab/abc/a.webp", b"thumb")
+    assert dropped == [str(tmp_path / "thumbnails/ab/abc")]
+    assert (tmp_path / "thumbnails/ab/abc/a.webp").read_bytes() == b"thumb"
 
 
 def test_filesystem_keys_skip_half_written_files(tmp_path: Path) -> None:

@@ -81,8 +81,7 @@ class FilesystemBlobStore:
 
     def _put(self, key: str, content: BinaryIO, size: int) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=target.parent)
+        fd, temp_name = _temp_beside(target)
         try:
             with os.fdopen(fd, "wb") as out:
                 written = _copy(content, out, size)
@@ -175,6 +174,20 @@ class FilesystemBlobStore:
                 key = base + name
                 if key.startswith(prefix):
                     yield key
+
+
+def _temp_beside(target: Path, attempts: int = 5) -> tuple[int, str]:
+    """A new temporary file in the target's folder, made if needed. A delete_prefix may
+    remove that folder (empty) between the mkdir and the temp file's creation (a thumbnail
+    drawn while its asset's content is replaced): the folder is made again."""
+    for attempt in range(attempts):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=target.parent)
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _copy(source: BinaryIO, out: BinaryIO, size: int) -> int:
