@@ -274,6 +274,24 @@ def test_missing_blob_is_not_found(store: FilesystemBlobStore) -> None:
         Thumbnailer(store).ensure(asset, "thumbnail")
 
 
+def test_a_blob_collected_between_finding_and_opening_it_is_not_found(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The draw found the blob's file, then gc removed it (the asset was deleted while the
+    draw waited for a slot) before it opened it: a 404 naming it, never a 500."""
+    asset = store_asset(store, image_bytes(), path="/gone.png")
+    local_path = FilesystemBlobStore.local_path
+
+    def collected_after_the_look(self: FilesystemBlobStore, key: str) -> Path | None:
+        found = local_path(self, key)
+        self.delete(key)
+        return found
+
+    monkeypatch.setattr(FilesystemBlobStore, "local_path", collected_after_the_look)
+    with pytest.raises(AssetNotFound, match=r"the file of /gone\.png is missing from the store"):
+        Thumbnailer(store).ensure(asset, "thumbnail")
+
+
 @pytest.mark.parametrize(("cut", "what"), [(40, "read"), (-2000, "decoded")])
 def test_damaged_image_is_a_clear_error(store: FilesystemBlobStore, cut: int, what: str) -> None:
     gradient = io.BytesIO()

@@ -180,9 +180,16 @@ class Thumbnailer:
 
     @contextmanager
     def _open_blob(self, asset: Asset) -> Iterator[IO[bytes]]:
+        missing = AssetNotFound(f"the file of {asset.path} is missing from the store")
         local = self.store.local_path(asset.blob_key)
         if local is not None:
-            with local.open("rb") as handle:
+            try:
+                handle = local.open("rb")
+            except FileNotFoundError:
+                # Found, then collected (`pimhub assets gc` after the asset was deleted or
+                # replaced while this draw waited for its slot): as a blob found missing.
+                raise missing from None
+            with handle:
                 yield handle
             return
         # Pillow needs to seek: a remote blob is spooled (to disk when large).
@@ -190,7 +197,7 @@ class Thumbnailer:
             chunks = self.store.read(asset.blob_key)
         except KeyError:
             # Only a damaged store (files removed by hand) gets here: say so, not a 500.
-            raise AssetNotFound(f"the file of {asset.path} is missing from the store") from None
+            raise missing from None
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_LIMIT) as spool:
             for chunk in chunks:
                 spool.write(chunk)
