@@ -119,3 +119,25 @@ def test_a_preview_path_read_while_a_parallel_run_claims_it_is_told_the_job(
     with pytest.raises(AlreadyStarted) as told:
         staged.path("ann", reference)
     assert told.value.job_id == "imp_parallel"
+
+
+def test_a_claim_of_an_upload_a_parallel_quota_sweep_empties_is_told_it_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parallel stage's quota sweep opened the upload's folder to drop it; the Run renamed
+    (claimed) it; the sweep then removed the file from the folder it held open. The Run is
+    told the upload is gone (it was a StopIteration from the empty folder, a 500), and no
+    claimed folder is left behind."""
+    staged = StagedUploads(tmp_path)
+    reference = staged.stage("ann", "a.csv", lambda p: p.write_text("sku\nA\n"))
+    file = staged.path("ann", reference)
+    rename = os.rename
+
+    def swept_after_the_rename(source: Path, target: Path) -> None:
+        rename(source, target)
+        (Path(target) / file.name).unlink()  # the sweep's unlink through its open folder
+
+    monkeypatch.setattr(os, "rename", swept_after_the_rename)
+    with pytest.raises(UnknownUpload, match="no longer on the server"):
+        staged.claim("ann", reference)
+    assert list(file.parent.parent.iterdir()) == []

@@ -160,6 +160,14 @@ class StagedUploads:
             os.rename(folder, claimed)
         except FileNotFoundError:
             raise self._started_as(folder) from None
+        if not any(claimed.iterdir()):
+            # A quota or stale sweep (a parallel stage) had opened the folder to drop it and
+            # emptied it after our rename: the upload is gone, as if the sweep had won.
+            shutil.rmtree(claimed, ignore_errors=True)
+            raise UnknownUpload(
+                "the uploaded file is no longer on the server (expired, or dropped because "
+                f"you had more than {self.max_uploads} uploads waiting); upload it again"
+            )
         return ClaimedUpload(claimed, reference)
 
     def _started_as(self, folder: Path) -> CatalogError:
