@@ -4,11 +4,12 @@ count and by bytes; the one just staged, other owners' and claimed ones stay."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
-from pimhub.transfer.staging import AlreadyStarted, StagedUploads, UnknownUpload
+from pimhub.transfer.staging import STAGED_FOR, AlreadyStarted, StagedUploads, UnknownUpload
 
 
 def _stage(staged: StagedUploads, owner: str, n: int, size: int = 10) -> str:
@@ -141,3 +142,18 @@ def test_a_claim_of_an_upload_a_parallel_quota_sweep_empties_is_told_it_is_gone(
     with pytest.raises(UnknownUpload, match="no longer on the server"):
         staged.claim("ann", reference)
     assert list(file.parent.parent.iterdir()) == []
+
+
+def test_an_old_upload_claimed_just_now_is_not_swept_as_stale(tmp_path: Path) -> None:
+    """A Run claims an upload just short of STAGED_FOR; a parallel stage sweeps stale
+    uploads before the job has moved the file out: the claimed folder is the job's now
+    (sweeping it failed the job with 'the file could not be stored')."""
+    staged = StagedUploads(tmp_path)
+    reference = staged.stage("ann", "a.csv", lambda p: p.write_text("sku\nA\n"))
+    folder = staged.path("ann", reference).parent
+    long_ago = time.time() - STAGED_FOR - 60
+    os.utime(folder, (long_ago, long_ago))  # uploaded a day ago (the rename sets the ctime)
+    claimed = staged.claim("ann", reference)
+    staged.stage("bob", "b.csv", lambda p: p.write_text("sku\nB\n"))  # sweeps stale ones
+    claimed.save(tmp_path / "job.csv")
+    assert (tmp_path / "job.csv").read_text() == "sku\nA\n"

@@ -216,7 +216,11 @@ class StagedUploads:
         for owner in self.folder.iterdir():
             for staged in owner.iterdir() if owner.is_dir() else ():
                 try:
-                    if staged.stat().st_mtime < limit:
+                    stat = staged.stat()
+                    # A claimed folder was renamed (its ctime) when a Run took it: a job
+                    # is moving its file out now, however old the upload.
+                    claimed = staged.name.endswith(CLAIMED)
+                    if max(stat.st_mtime, stat.st_ctime if claimed else 0) < limit:
                         if staged.is_dir():
                             shutil.rmtree(staged, ignore_errors=True)
                         else:  # a started upload's job id
