@@ -265,3 +265,30 @@ def test_a_drawing_that_outlasts_the_queue_wait_still_answers_the_thumbnail(
         got = client.get("/assets/products/wide.png?thumbnail=thumbnail")
         assert got.status_code == 200, got.text
         assert Image.open(io.BytesIO(got.content)).size == (150, 150)
+
+
+@pytest.mark.parametrize("thumbnail", [False, True])
+def test_a_file_deleted_while_its_answer_starts_is_sent_whole(
+    asset_hub: Hub, assets_client: TestClient, wide: dict[str, Any], thumbnail: bool
+) -> None:
+    """The file is deleted (a replaced content's thumbnails, gc) after its 200 and headers
+    went out: the body is still the whole file (FileResponse opened it only then, and the
+    answer broke off with a FileNotFoundError)."""
+    url = "/assets/products/wide.png" + ("?thumbnail=product_list" if thumbnail else "")
+    expected = assets_client.get(url).content  # drawn once, so the thumbnail is a local file
+    store = asset_hub.assets.store
+    checksum = wide["checksum"]
+    prefix = f"thumbnails/{checksum[:2]}/{checksum}/" if thumbnail else f"blobs/{checksum[:2]}/"
+    app = assets_client.app
+
+    async def deleting_at_the_start(scope: Any, receive: Any, send: Any) -> None:
+        async def send_then_delete(message: Any) -> None:
+            if message["type"] == "http.response.start" and scope["path"].startswith("/assets"):
+                assert store.delete_prefix(prefix) == 1
+            await send(message)
+
+        await app(scope, receive, send_then_delete)
+
+    got = TestClient(deleting_at_the_start).get(url)
+    assert got.status_code == 200 and got.content == expected
+    assert list(store.keys(prefix)) == []

@@ -13,7 +13,6 @@ a browser never runs the file's content in this origin.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import quote
 
@@ -21,11 +20,12 @@ import anyio
 import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from pimhub.api.auth import point_read
 from pimhub.api.openapi_schemas import IF_NONE_MATCH
+from pimhub.api.opened_file import OpenedFileResponse, open_local
 from pimhub.api.rest.assets import assets_of, thumbnailer_of
 from pimhub.assets.flights import default_concurrency
 from pimhub.assets.model import Asset, url_version
@@ -169,13 +169,14 @@ async def serve_asset(request: Request) -> Response:
     key = asset.blob_key if preset is None else thumbnail.key
     local = store.local_path(key)
     if local is not None:
-        # Stat here, not in FileResponse's worker thread: a hop costs more than a stat of a
-        # file the kernel has cached, and a cached thumbnail is the hottest request there is.
-        try:
-            stat = os.stat(local)
-        except OSError:
-            raise missing_blob(asset) from None
-        return FileResponse(local, media_type=media_type, headers=headers, stat_result=stat)
+        # Opened here, not in FileResponse's worker thread: a hop costs more than an open of
+        # a file the kernel has cached, and a cached thumbnail is the hottest request there
+        # is. Opened before the 200 goes out, too: a file deleted meanwhile (a replaced
+        # content's thumbnails, gc) is a 404 here, never a broken answer (opened_file).
+        handle = open_local(local)
+        if handle is None:
+            raise missing_blob(asset)
+        return OpenedFileResponse(handle, local, media_type=media_type, headers=headers)
     headers["Content-Length"] = str(size)
     # The store blocks (a remote one asks over the network): in a thread.
     if request.method == "HEAD":
