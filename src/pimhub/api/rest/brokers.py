@@ -16,6 +16,7 @@ from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.body import object_doc, read_json
 from pimhub.api.preconditions import expected_version, guarded
 from pimhub.api.responses import OrjsonResponse
+from pimhub.api.rest.config_body import config_of, fields_of
 from pimhub.brokers.errors import BrokerNotFound, InvalidBroker
 from pimhub.brokers.records import StoredBroker
 from pimhub.brokers.service import BrokerService
@@ -55,27 +56,8 @@ Brokers = Annotated[BrokerService, Depends(operator)]
 Name = Annotated[str, Depends(broker_name)]
 
 
-def fields_of(body: Any, allowed: set[str], required: set[str]) -> Mapping[str, Any]:
-    """`body` when it is an object with the `required` keys and no others than `allowed`;
-    otherwise a 422 naming each problem."""
-    if not isinstance(body, Mapping):
-        message = "must be an object: " + ", ".join(sorted(allowed))
-        raise InvalidBroker(f"the request body {message}", [FieldError("body", message)])
-    errors = [FieldError(k, "is required", "required") for k in sorted(required - set(body))]
-    errors += [
-        FieldError(str(k), "unknown field", "unknown-field") for k in body if k not in allowed
-    ]
-    if errors:
-        raise InvalidBroker("the request body is not as expected", errors)
-    return body
-
-
 def _config(body: Mapping[str, Any]) -> Any:
-    config = body["config"]
-    if not isinstance(config, Mapping):
-        message = "must be an object (the broker configuration)"
-        raise InvalidBroker(f"config {message}", [FieldError("config", message, "type")])
-    return config
+    return config_of(body, InvalidBroker, "the broker configuration")
 
 
 def _version(body: Mapping[str, Any]) -> int | None:
@@ -104,7 +86,7 @@ def list_brokers(brokers: Brokers) -> OrjsonResponse:
     openapi_extra=BROKER_DOC,
 )
 async def add_broker(request: Request, brokers: Brokers) -> OrjsonResponse:
-    body = fields_of(await read_json(request), {"config", "credentials"}, {"config"})
+    body = fields_of(await read_json(request), {"config", "credentials"}, {"config"}, InvalidBroker)
     config = _config(body)
     # The address check resolves the host's name: off the event loop.
     stored = await run_in_threadpool(brokers.add, config, body.get("credentials", {}))
@@ -127,7 +109,9 @@ async def put_broker(
     brokers: Brokers,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> OrjsonResponse:
-    body = fields_of(await read_json(request), {"config", "credentials", "version"}, {"config"})
+    body = fields_of(
+        await read_json(request), {"config", "credentials", "version"}, {"config"}, InvalidBroker
+    )
     config = _config(body)
     version, from_header = expected_version(if_match, _version(body))
     stored = await run_in_threadpool(

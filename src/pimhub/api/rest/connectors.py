@@ -16,6 +16,7 @@ from pimhub.access.keys import Action
 from pimhub.api.auth import api_key, hub_of, require
 from pimhub.api.body import object_doc, read_json
 from pimhub.api.responses import OrjsonResponse
+from pimhub.api.rest.config_body import config_of, fields_of
 from pimhub.catalog.errors import FieldError
 from pimhub.connectors.magento.config import NAME_PATTERN, InvalidConnector
 from pimhub.connectors.service import ConnectorNotFound, ConnectorService
@@ -63,27 +64,8 @@ Connectors = Annotated[ConnectorService, Depends(admin)]
 Name = Annotated[str, Depends(connector_name)]
 
 
-def fields_of(body: Any, allowed: set[str], required: set[str]) -> Mapping[str, Any]:
-    """`body` when it is an object with the `required` keys and no others than `allowed`;
-    otherwise a 422 naming each problem."""
-    if not isinstance(body, Mapping):
-        message = "must be an object: " + ", ".join(sorted(allowed))
-        raise InvalidConnector(f"the request body {message}", [FieldError("body", message)])
-    errors = [FieldError(k, "is required", "required") for k in sorted(required - set(body))]
-    errors += [
-        FieldError(str(k), "unknown field", "unknown-field") for k in body if k not in allowed
-    ]
-    if errors:
-        raise InvalidConnector("the request body is not as expected", errors)
-    return body
-
-
 def _config(body: Mapping[str, Any]) -> Any:
-    config = body["config"]
-    if not isinstance(config, Mapping):
-        message = "must be an object (the connector configuration)"
-        raise InvalidConnector(f"config {message}", [FieldError("config", message, "type")])
-    return config
+    return config_of(body, InvalidConnector, "the connector configuration")
 
 
 @router.get("", summary="List connectors with their health")
@@ -98,7 +80,9 @@ def list_connectors(connectors: Connectors) -> OrjsonResponse:
     openapi_extra=CONNECTOR_DOC,
 )
 async def add_connector(request: Request, connectors: Connectors) -> OrjsonResponse:
-    body = fields_of(await read_json(request), {"config", "credentials"}, {"config"})
+    body = fields_of(
+        await read_json(request), {"config", "credentials"}, {"config"}, InvalidConnector
+    )
     config = _config(body)
     stored = await run_in_threadpool(connectors.add, config, body.get("credentials", {}))
     return OrjsonResponse(stored.to_dict(), 201)
@@ -110,7 +94,7 @@ async def add_connector(request: Request, connectors: Connectors) -> OrjsonRespo
     openapi_extra=CHECK_DOC,
 )
 async def check_connector(request: Request, connectors: Connectors) -> OrjsonResponse:
-    body = fields_of(await read_json(request), {"config"}, {"config"})
+    body = fields_of(await read_json(request), {"config"}, {"config"}, InvalidConnector)
     await run_in_threadpool(connectors.check, _config(body))
     return OrjsonResponse({"ok": True})
 
@@ -126,7 +110,9 @@ def get_connector(name: Name, connectors: Connectors) -> OrjsonResponse:
     openapi_extra=UPDATE_DOC,
 )
 async def put_connector(name: Name, request: Request, connectors: Connectors) -> OrjsonResponse:
-    body = fields_of(await read_json(request), {"config", "credentials"}, {"config"})
+    body = fields_of(
+        await read_json(request), {"config", "credentials"}, {"config"}, InvalidConnector
+    )
     config = _config(body)
     credentials = body.get("credentials")
     stored = await run_in_threadpool(connectors.update, name, config, credentials)
@@ -173,7 +159,7 @@ def get_item(name: Name, sku: str, connectors: Connectors) -> OrjsonResponse:
     openapi_extra=DRY_RUN_DOC,
 )
 async def dry_run(name: Name, request: Request, connectors: Connectors) -> OrjsonResponse:
-    body = fields_of(await read_json(request), {"sku"}, {"sku"})
+    body = fields_of(await read_json(request), {"sku"}, {"sku"}, InvalidConnector)
     sku = body["sku"]
     if not isinstance(sku, str) or not sku.strip() or len(sku) > MAX_SKU_LENGTH:
         message = f"must be a SKU: text of 1 to {MAX_SKU_LENGTH} characters"
