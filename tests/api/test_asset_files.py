@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pimhub.api import app as app_module
+from pimhub.api import asset_files
 from pimhub.api.app import create_app
 from pimhub.api.asset_files import IMMUTABLE, REVALIDATE
 from pimhub.assets.presets import BUILTIN_PRESETS
@@ -292,3 +293,35 @@ def test_a_file_deleted_while_its_answer_starts_is_sent_whole(
     got = TestClient(deleting_at_the_start).get(url)
     assert got.status_code == 200 and got.content == expected
     assert list(store.keys(prefix)) == []
+
+
+def test_a_thumbnail_deleted_after_it_was_found_is_drawn_in_the_queue(
+    assets_client: TestClient, wide: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached thumbnail was found, then deleted (its content replaced) before it was
+    read: it is drawn again through the draw queue's threads (it was drawn on the event
+    loop, stalling every other request for the drawing's seconds)."""
+    url = wide["thumbnails"]["product_list"].removeprefix("http://hub.test")
+    expected = assets_client.get(url).content  # drawn and cached
+    plan = Thumbnailer.plan
+    looks: list[str] = []
+
+    def deleted_after_the_first_look(self: Thumbnailer, asset: Any, preset: str) -> Any:
+        planned = plan(self, asset, preset)
+        looks.append(planned[1])
+        if len(looks) == 2:  # the route found it cached; now it goes, before it is read
+            self.store.delete(planned[1])
+        return planned
+
+    queued: list[str] = []
+    run = asset_files._DrawQueue.run
+
+    async def recorded(self: Any, thumbnailer: Any, asset: Any, preset: str) -> Any:
+        queued.append(preset)
+        return await run(self, thumbnailer, asset, preset)
+
+    monkeypatch.setattr(Thumbnailer, "plan", deleted_after_the_first_look)
+    monkeypatch.setattr(asset_files._DrawQueue, "run", recorded)
+    got = assets_client.get(url)
+    assert got.status_code == 200 and got.content == expected
+    assert len(looks) >= 2 and queued == ["product_list"]

@@ -130,9 +130,12 @@ async def _thumbnail(
     on this machine's disk is found on the loop (a stat). An unknown preset (400, naming
     the presets) or a type without thumbnails (415) is refused by plan()."""
     _, key, _ = thumbnailer.plan(asset, preset)
-    local = thumbnailer.store.local_path(key)
-    if local is not None and local.is_file():
-        return thumbnailer.ensure(asset, preset)
+    # One look that never draws: a thumbnail found, then deleted (its content replaced)
+    # before a second look, was drawn here on the loop, stalling every request meanwhile.
+    if thumbnailer.store.local_path(key) is not None and (
+        found := thumbnailer.stored(asset, preset)
+    ):
+        return found
     return await _draw_queue(request).run(thumbnailer, asset, preset)
 
 

@@ -118,11 +118,23 @@ class Thumbnailer:
         name = f"{preset.name}-{preset.fingerprint}.{_EXTENSIONS[out_format]}"
         return preset, thumbnail_prefix(asset.checksum) + name, out_format
 
+    def stored(self, asset: Asset, preset_name: str) -> Thumbnail | None:
+        """The thumbnail if it is in the store already, None when it is to be drawn; never
+        draws (a caller on an event loop must not)."""
+        preset, key, out_format = self.plan(asset, preset_name)
+        size = self.store.size(key)
+        return None if size is None else self._thumbnail(asset, preset, key, out_format, size)
+
+    def _thumbnail(
+        self, asset: Asset, preset: ThumbnailPreset, key: str, out_format: str, size: int
+    ) -> Thumbnail:
+        etag = f'"{asset.checksum[:16]}-{preset.fingerprint}"'
+        return Thumbnail(key=key, mimetype=_MIMETYPES[out_format], size=size, etag=etag)
+
     def ensure(self, asset: Asset, preset_name: str) -> Thumbnail:
         """The thumbnail of `asset` in preset `preset_name`, drawn and stored on the first
         call and found in the store on later ones."""
         preset, key, out_format = self.plan(asset, preset_name)
-        etag = f'"{asset.checksum[:16]}-{preset.fingerprint}"'
         mimetype = _MIMETYPES[out_format]
         size = self.store.size(key)
         while size is None:
@@ -150,7 +162,7 @@ class Thumbnailer:
             size = FLIGHTS.run((id(self.store), key), draw_and_store)
             if size is None:
                 size = self.store.size(key)
-        return Thumbnail(key=key, mimetype=mimetype, size=size, etag=etag)
+        return self._thumbnail(asset, preset, key, out_format, size)
 
     def _draw(self, asset: Asset, preset: ThumbnailPreset, out_format: str) -> bytes:
         with self._open_blob(asset) as source:
