@@ -7,16 +7,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from pimhub.catalog.classes import ClassDefinition
+from pimhub.search.postgres_fts import PostgresIndexWriter
 from pimhub.search.sql_index import IndexLanguages, SqlIndexWriter
+from pimhub.search.sqlite_fts import SqliteIndexWriter
 from pimhub.settings import Settings
-from pimhub.storage.class_repository import SqlClassRepository
 
 
 def writer_for(conn: Connection, languages: IndexLanguages) -> SqlIndexWriter:
-    from pimhub.search.postgres_fts import PostgresIndexWriter
-    from pimhub.search.sqlite_fts import SqliteIndexWriter
-
     if conn.dialect.name == "postgresql":
         return PostgresIndexWriter(conn, languages)
     return SqliteIndexWriter(conn, languages)
@@ -32,10 +29,4 @@ def rebuild_on(
     if languages is None:
         settings = Settings()
         languages = IndexLanguages(tuple(settings.languages), settings.default_language)
-    writer = writer_for(conn, languages)
-    definitions: Sequence[ClassDefinition] = SqlClassRepository(conn).all()
-    if class_names is None:
-        writer.clear()  # documents of objects no class defines any more go too
-    else:
-        definitions = [d for d in definitions if d.name in class_names]
-    return sum(writer.reindex_class(d) for d in definitions)
+    return writer_for(conn, languages).rebuild(class_names)

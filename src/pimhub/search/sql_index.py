@@ -1,5 +1,6 @@
 """What the two index implementations share: the object-side conditions of a search, keyset
-listings without text, facets, the writer's loop, and the rebuild."""
+listings without text, facets, the writer's loop, and the rebuild (rebuild.py picks the
+writer for a bare connection)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from pimhub.catalog.objects import CatalogObject
 from pimhub.search.documents import DocumentShape, SearchDocument, index_shape
 from pimhub.search.ports import Facet, SearchPage, SearchRequest, TextQuery
 from pimhub.storage import listing
+from pimhub.storage.class_repository import SqlClassRepository
 from pimhub.storage.repositories import row_to_object
 from pimhub.storage.tables import objects
 
@@ -91,6 +93,16 @@ class SqlIndexWriter(ABC):
             self.insert(self.languages.documents(definition, batch))
             done += len(batch)
         return done
+
+    def rebuild(self, class_names: Sequence[str] | None = None) -> int:
+        """Index the objects of `class_names` (all classes: the whole index, emptied first)
+        again inside the writer's transaction; the number of objects indexed."""
+        definitions: Sequence[ClassDefinition] = SqlClassRepository(self.conn).all()
+        if class_names is None:
+            self.clear()  # documents of objects no class defines any more go too
+        else:
+            definitions = [d for d in definitions if d.name in class_names]
+        return sum(self.reindex_class(d) for d in definitions)
 
     @abstractmethod
     def delete_ids(self, ids: Sequence[int]) -> None: ...
@@ -286,7 +298,5 @@ class SqlSearchIndex(ABC):
         value column."""
 
     def rebuild(self, class_names: Sequence[str] | None = None) -> int:
-        from pimhub.search.rebuild import rebuild_on
-
         with self.engine.begin() as conn:
-            return rebuild_on(conn, self.languages, class_names)
+            return self.writer(conn).rebuild(class_names)
