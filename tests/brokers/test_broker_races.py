@@ -5,14 +5,11 @@ writers on PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
 from pimhub.bootstrap import Hub
+from tests import write_races
 from tests.conftest import bearer
 
 from .test_brokers_api import BASE, CONFIG, CREDENTIALS, add
@@ -24,23 +21,14 @@ def integrate(hub: Hub) -> dict[str, str]:
 
 
 def recreated_during_the_first_save(hub: Hub, client: TestClient, headers: dict[str, str]) -> None:
-    """The broker is removed just before the first save and added again just after it, as
-    another client would between the PUT's read and its write."""
-    repository = hub.brokers.repository
-    real_save = repository.save
-    calls = 0
+    """The broker is removed just before the first save and added again just after it."""
 
-    def save(*args: Any, **kwargs: Any) -> bool:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            return real_save(*args, **kwargs)
+    def remove() -> None:
         assert client.delete(f"{BASE}/mq", headers=headers).status_code == 204
-        saved = real_save(*args, **kwargs)
-        add(client, headers)
-        return saved
 
-    repository.save = save  # type: ignore[method-assign]
+    write_races.recreated_during_the_first_save(
+        hub.brokers.repository, remove, lambda: add(client, headers)
+    )
 
 
 def test_a_change_naming_no_version_applies_to_the_broker_added_again(
@@ -70,14 +58,7 @@ def test_a_change_of_a_broker_removed_meanwhile_is_404(
     hub: Hub, client: TestClient, integrate: dict[str, str]
 ) -> None:
     add(client, integrate)
-    repository = hub.brokers.repository
-    real_save = repository.save
-
-    def save(*args: Any, **kwargs: Any) -> bool:
-        repository.remove("mq")
-        return real_save(*args, **kwargs)
-
-    repository.save = save  # type: ignore[method-assign]
+    write_races.removed_before_each_save(hub.brokers.repository, "mq")
     put = client.put(f"{BASE}/mq", json={"config": CONFIG}, headers=integrate)
     assert put.status_code == 404, put.text
 
@@ -88,33 +69,16 @@ def test_parallel_changes_removes_and_adds_of_one_broker_never_conflict(
     """Six threads each put (no version), remove and add the same broker: the puts are 200
     or 404, the removes 204 or 404, the adds 201 or 409 broker-exists; never a
     write-conflict nor a stale version."""
-    if hub.engine.dialect.name != "postgresql":
-        pytest.skip("parallel writers: PostgreSQL (SQLite serialises its writers)")
     add(client, integrate)
-    seen: Counter[tuple[str, int, str]] = Counter()
-    lock = threading.Lock()
-    body = {"config": CONFIG, "credentials": CREDENTIALS}
-
-    def writer(n: int) -> None:
-        own = TestClient(client.app)
-        for i in range(15):
-            op = ("put", "delete", "post")[(n + i) % 3]
-            if op == "put":
-                config = {**CONFIG, "routingKeyPrefix": f"p{n}x{i}"}
-                response = own.put(f"{BASE}/mq", json={"config": config}, headers=integrate)
-            elif op == "delete":
-                response = own.delete(f"{BASE}/mq", headers=integrate)
-            else:
-                response = own.post(BASE, json=body, headers=integrate)
-            code = response.json().get("code", "") if response.status_code >= 400 else ""
-            with lock:
-                seen[(op, response.status_code, code)] += 1
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    seen = write_races.parallel_writes(
+        hub,
+        client,
+        BASE,
+        "mq",
+        integrate,
+        lambda n, i: {"config": {**CONFIG, "routingKeyPrefix": f"p{n}x{i}"}},
+        {"config": CONFIG, "credentials": CREDENTIALS},
+    )
     allowed = {
         ("put", 200, ""),
         ("put", 404, "broker-not-found"),
