@@ -139,12 +139,11 @@ def empty_database(engine: Engine) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     if engine.dialect.name == "postgresql":
         # A previous test's background work (an import job's thread finishing its last
-        # statement) may still hold a table: TRUNCATE then deadlocks with it, and PostgreSQL
+        # statement) may still hold a table: emptying then deadlocks with it, and PostgreSQL
         # aborts one side. Ours runs again once the other has finished.
         for attempt in range(5):
             try:
-                with engine.begin() as conn:
-                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                _empty_postgres(engine, tables)
                 return
             except OperationalError as exc:
                 if "deadlock detected" not in str(exc) or attempt == 4:
@@ -154,6 +153,29 @@ def empty_database(engine: Engine) -> None:
         for name in tables:
             conn.execute(text(f"DELETE FROM {name}"))
         conn.execute(text("DELETE FROM search_fts"))
+
+
+def _empty_postgres(engine: Engine, tables: list[str]) -> None:
+    """Deletes the rows of the tables that have any (children first) and restarts the
+    sequences that moved, as TRUNCATE ... RESTART IDENTITY would. TRUNCATE of every table
+    cost ~120 ms a test (a new file per table), most of them empty: a large part of the
+    suite's time on PostgreSQL."""
+    probe = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables
+    )
+    with engine.begin() as conn:
+        filled = {row[0] for row in conn.execute(text(probe))}
+        for name in tables:
+            if name in filled:
+                conn.execute(text(f"DELETE FROM {name}"))
+        moved = conn.execute(
+            text(
+                "SELECT sequencename FROM pg_sequences "
+                "WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+            )
+        ).scalars()
+        for sequence in list(moved):
+            conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
 
 
 @pytest.fixture
