@@ -1,8 +1,12 @@
 """Throughput of GET /api/v1/products/{sku} under concurrent keep-alive load.
 
 Floor: a bare Starlette route (same uvicorn, one worker) that fetches the same product row
-joined with its category and brand in one SQL statement on sqlite3 and returns the same JSON
-with orjson; it does no authentication, logging or ETag. pimhub runs as `pimhub serve` with
+joined with its category and brand in one SQL statement on sqlite3, then, like pimhub, the
+assets its image and gallery name in a second statement (when it names any: three products
+in four have an image), and returns the same JSON with orjson (asset URLs and thumbnail URLs
+included); it does no authentication, rate limiting, logging, ETag or security headers.
+Before the bench starts, both servers must answer the same bodies for the first products,
+with and without an image. pimhub runs as `pimhub serve` with
 default settings (INFO request logs, sent to /dev/null); a second pimhub with
 PIMHUB_LOG_LEVEL=WARNING is reported as an extra line. Rounds alternate between the servers;
 the ratio is median pimhub req/s / median floor req/s.
@@ -28,8 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import orjson
+
+from pimhub.assets.detect import RASTER_TYPES
+from pimhub.assets.presets import BUILTIN_PRESETS
 
 PRODUCTS = 1500
 CONNECTIONS = 16
@@ -49,9 +57,18 @@ LEFT OUTER JOIN objects AS c ON c.uuid = json_extract(p.data, '$."category"')
 LEFT OUTER JOIN objects AS b ON b.uuid = json_extract(p.data, '$."brand"')
 WHERE p.class_name = 'Product' AND p.business_key = ?
 """
+# The image and the gallery: the asset columns a view shows, read by uuid.
+FLOOR_ASSETS_SQL = (
+    "SELECT uuid, path, mimetype, checksum, width, height, metadata FROM assets WHERE uuid IN "
+)
 
 
 # -- the floor server ----------------------------------------------------------------------
+
+# pimhub's built-in thumbnail presets (name, fingerprint as in URLs) and the types that have
+# thumbnails: configuration both servers share, not work.
+_THUMBNAILS = sorted((name, p.fingerprint[:8]) for name, p in BUILTIN_PRESETS.items())
+_RASTER = frozenset(RASTER_TYPES.values())
 
 
 def _pick(value: Any) -> Any:
@@ -68,8 +85,34 @@ def _related_name(published: Any, data: Any) -> Any:
     return _pick(orjson.loads(data).get("name"))
 
 
+def _floor_assets(conn: Any, uuids: list[str], base: str) -> dict[str, dict[str, Any]]:
+    """uuid -> the asset's view as pimhub shows it, one statement for all of them."""
+    rows = conn.execute(FLOOR_ASSETS_SQL + f"({', '.join('?' * len(uuids))})", uuids).fetchall()
+    views = {}
+    for uuid_, path, mimetype, checksum, width, height, metadata in rows:
+        url = f"{base}/assets{quote(path)}"
+        alt = (orjson.loads(metadata) if metadata else {}).get("alt")
+        views[uuid_] = {
+            "uuid": uuid_,
+            "path": path,
+            "url": f"{url}?{urlencode({'v': checksum[:16]})}",
+            "mimetype": mimetype,
+            "width": width,
+            "height": height,
+            "alt": _pick(alt) if alt else None,
+            "thumbnails": {
+                name: f"{url}?"
+                + urlencode({"thumbnail": name, "v": f"{checksum[:16]}-{fingerprint}"})
+                for name, fingerprint in _THUMBNAILS
+            }
+            if mimetype in _RASTER
+            else {},
+        }
+    return views
+
+
 def serve_floor(port: int, db_path: str) -> None:
-    """The bare route: one statement, a dict, orjson."""
+    """The bare route: two statements (the product, its assets), a dict, orjson."""
     import sqlite3
 
     import uvicorn
@@ -87,6 +130,10 @@ def serve_floor(port: int, db_path: str) -> None:
         data = orjson.loads(row[5])
         price = data.get("price") or {}
         modified = datetime.fromisoformat(row[4]).isoformat(timespec="milliseconds") + "Z"
+        image, gallery = data.get("image"), data.get("gallery") or []
+        named = ([image] if isinstance(image, str) else []) + [g for g in gallery if g]
+        base = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        assets = _floor_assets(conn, named, base) if named else {}
         view = {
             "sku": row[0],
             "uuid": row[1],
@@ -98,9 +145,8 @@ def serve_floor(port: int, db_path: str) -> None:
             "description": _pick(data.get("description")),
             "stock": data.get("stock"),
             "weight": data.get("weight"),
-            # The bench's products have no images: pimhub answers these two as empty.
-            "image": None,
-            "gallery": [],
+            "image": assets.get(image) if isinstance(image, str) else None,
+            "gallery": [assets[g] for g in gallery if g in assets],
             "published": bool(row[2]),
             "updatedAt": modified,
             "version": row[3],
@@ -443,18 +489,19 @@ async def run(workdir: Path) -> float:
             proc = start(command, env, workdir)
             procs[name] = proc
             await wait_ready(ports[name], requests[0], proc)
-        # Same work: both answer the same JSON for the same product.
-        bodies = {name: (await get_once(port, requests[7]))[1] for name, port in ports.items()}
-        if (
-            len(
-                {
-                    orjson.dumps(orjson.loads(b), option=orjson.OPT_SORT_KEYS)
-                    for b in bodies.values()
-                }
-            )
-            != 1
-        ):
-            raise RuntimeError(f"servers disagree: {bodies}")
+        # Same work: all answer the same JSON for the same product (the first eight: with
+        # an image and without).
+        images = 0
+        for request in requests[:8]:
+            bodies = {name: (await get_once(port, request))[1] for name, port in ports.items()}
+            images += orjson.loads(bodies["floor"]).get("image") is not None
+            sorted_bodies = {
+                orjson.dumps(orjson.loads(b), option=orjson.OPT_SORT_KEYS) for b in bodies.values()
+            }
+            if len(sorted_bodies) != 1:
+                raise RuntimeError(f"servers disagree: {bodies}")
+        if not images:
+            raise RuntimeError("no product with an image among the first eight")
         results = await alternate_rounds(ports, procs, requests, REPEATS, ROUND_SECONDS)
     finally:
         for proc in procs.values():
