@@ -76,3 +76,40 @@ def test_a_key_file_being_written_is_never_read_half_made(
     ours = key_file_passphrase(tmp_path)
     assert theirs[0] and ours == theirs[0]
     assert key_file_passphrase(tmp_path) == ours
+
+
+def test_without_hard_links_the_key_is_made_in_place_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filesystem without hard links (vfat, some host-mounted volumes) refuses os.link:
+    the key is created in place instead, 0600, and read back by the next process (the link
+    error ended every start)."""
+
+    def no_links(*_: Any) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(secret_box.os, "link", no_links)
+    made = key_file_passphrase(tmp_path)
+    assert made and key_file_passphrase(tmp_path) == made
+    assert (tmp_path / KEY_FILE_NAME).stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE_NAME]
+
+
+def test_a_key_read_while_it_is_written_in_place_waits_for_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made in place, the file exists before its key is in it: a reader that sees it without
+    the closing newline reads again instead of taking a part of the key."""
+    path = tmp_path / KEY_FILE_NAME
+    path.write_text("half-of-the")
+    read_text = Path.read_text
+    reads: list[int] = []
+
+    def the_writer_finishes(self: Path, *args: Any, **kwargs: Any) -> str:
+        reads.append(1)
+        if len(reads) == 2:  # the writer's one write lands between our reads
+            self.write_text("half-of-the-key\n")
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", the_writer_finishes)
+    assert key_file_passphrase(tmp_path) == "half-of-the-key"

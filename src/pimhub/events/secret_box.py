@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from pimhub.catalog.errors import SecretUnreadable
 
 KEY_FILE_NAME = "secret.key"
+# Seconds a reader waits for a key file being written to end with its newline (only where
+# the file is made in place: a filesystem without hard links).
+KEY_SETTLES = 0.5
 
 
 class SecretBox:
@@ -69,19 +73,49 @@ def key_file_passphrase(data_dir: Path) -> str:
         try:
             os.link(draft, path)
         except FileExistsError:
-            # Another process made it between our look and our link: theirs is the key.
-            if (saved := _saved_key(path)) is None:
-                raise  # made and removed since: not ours to guess
-            return saved
+            return _theirs(path)
+        except OSError:
+            # No hard links here (vfat, some network or host-mounted volumes).
+            return _make_in_place(path, passphrase)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(draft)
     return passphrase
 
 
-def _saved_key(path: Path) -> str | None:
-    """The key file's passphrase, None when there is none yet."""
+def _make_in_place(path: Path, passphrase: str) -> str:
+    """Creates the key file exclusively and writes the key in one call: a reader that comes
+    in between sees no newline yet and waits for it (_saved_key)."""
     try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _theirs(path)
+    try:
+        os.write(fd, (passphrase + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return passphrase
+
+
+def _theirs(path: Path) -> str:
+    """The key another process made between our look and our write."""
+    if (saved := _saved_key(path)) is None:
+        # Made and removed since: not ours to guess.
+        raise FileExistsError(f"{path} was made and removed while this process made its own")
+    return saved
+
+
+def _saved_key(path: Path) -> str | None:
+    """The key file's passphrase, None when there is none yet. Keys made here end with a
+    newline; a file without one may still be being written in place, so it is read again
+    for up to KEY_SETTLES seconds (a key written by hand without one is taken after that)."""
+    deadline = time.monotonic() + KEY_SETTLES
+    while True:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        if text.endswith("\n") or time.monotonic() > deadline:
+            return text.strip()
+        time.sleep(0.01)
