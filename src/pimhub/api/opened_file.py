@@ -19,10 +19,11 @@ import anyio
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
+PATHSEND = "http.response.pathsend"  # the ASGI extension for sending a file by its path
+
 
 class OpenedFileResponse(FileResponse):
-    """Sends `handle` (opened by `open_local`); `path` names it only for the headers and
-    for servers that send files by path themselves (http.response.pathsend)."""
+    """Sends `handle` (opened by `open_local`); `path` names it only for the headers."""
 
     def __init__(
         self,
@@ -43,10 +44,15 @@ class OpenedFileResponse(FileResponse):
         yield anyio.wrap_file(self._handle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extensions = scope.get("extensions") or {}
+        if PATHSEND in extensions:
+            # A server that sends files by path would open the name again: the race this
+            # class exists for. The open handle is sent instead.
+            scope = {**scope, "extensions": {k: v for k, v in extensions.items() if k != PATHSEND}}
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._handle.close()  # a HEAD, a 304 by range, a client gone: never read
+            self._handle.close()  # a HEAD, a refused range, a client gone: never read
 
 
 def open_local(path: Path) -> BinaryIO | None:
@@ -54,5 +60,7 @@ def open_local(path: Path) -> BinaryIO | None:
     store found it)."""
     try:
         return path.open("rb")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    except OSError:
+        # Gone, or unreadable (permissions, I/O): the missing blob's 404, as before the
+        # file was opened here.
         return None
