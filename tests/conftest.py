@@ -159,11 +159,14 @@ def _empty_postgres(engine: Engine, tables: list[str]) -> None:
     """Deletes the rows of the tables that have any (children first) and restarts the
     sequences that moved, as TRUNCATE ... RESTART IDENTITY would. TRUNCATE of every table
     cost ~120 ms a test (a new file per table), most of them empty: a large part of the
-    suite's time on PostgreSQL."""
+    suite's time on PostgreSQL. The tables are locked first, as TRUNCATE locked them, so a
+    write a previous test's background thread still has open commits before we look, not
+    after we emptied."""
     probe = " UNION ALL ".join(
         f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables
     )
     with engine.begin() as conn:
+        conn.execute(text(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE"))
         filled = {row[0] for row in conn.execute(text(probe))}
         for name in tables:
             if name in filled:
