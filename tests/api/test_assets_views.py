@@ -5,6 +5,9 @@ statement; /api/v1/objects keeps the uuids, as it keeps relation targets' uuids.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,8 +16,9 @@ from PIL import Image
 from sqlalchemy import text
 
 from pimhub.assets.model import Asset, asset_url
-from pimhub.assets.presets import BUILTIN_PRESETS
+from pimhub.assets.presets import BUILTIN_PRESETS, ThumbnailPreset
 from pimhub.bootstrap import Hub
+from pimhub.catalog.product_view import asset_view
 from tests.conftest import bearer, statements_run
 
 BASE = "http://testserver"
@@ -91,16 +95,83 @@ def test_the_product_view_shows_its_images(
     assert plain["image"] is None and plain["gallery"] == []
 
 
+@contextmanager
+def asset_statements(hub: Hub) -> Iterator[list[str]]:
+    """The statements on assets run in the block, through SQLAlchemy or as driver SQL on
+    the point reader's connection (which SQLAlchemy's events do not see)."""
+    reader = hub.graph_reads.reader
+    driver: list[str] = []
+    run_all = reader.all
+
+    def recorded(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        driver.append(sql)
+        return run_all(sql, args)
+
+    found: list[str] = []
+    reader.all = recorded  # type: ignore[method-assign]
+    try:
+        with statements_run(hub.engine) as seen:
+            yield found
+    finally:
+        del reader.all
+    found += [s for s in [*seen, *driver] if "FROM assets" in s]
+
+
 def test_the_product_view_reads_its_assets_with_one_statement(
     pictured: dict[str, Asset], client: TestClient, admin: dict[str, str], hub: Hub
 ) -> None:
     client.get("/api/v1/products/PIC-1", headers=admin)
+    with asset_statements(hub) as seen:
+        assert client.get("/api/v1/products/PIC-1", headers=admin).status_code == 200
+    assert len(seen) == 1
+    with asset_statements(hub) as seen:
+        assert client.get("/api/v1/products/TS-1", headers=admin).status_code == 200
+    assert not seen  # no image: no read
+
+
+def test_the_product_view_reads_its_assets_without_a_pooled_connection(
+    pictured: dict[str, Asset], client: TestClient, admin: dict[str, str], hub: Hub
+) -> None:
+    """The asset read runs on the point reader's connection: a pool checkout and
+    SQLAlchemy's result machinery cost more than the statement."""
+    client.get("/api/v1/products/PIC-1", headers=admin)
     with statements_run(hub.engine) as seen:
         assert client.get("/api/v1/products/PIC-1", headers=admin).status_code == 200
-    assert len([s for s in seen if "FROM assets" in s]) == 1
-    with statements_run(hub.engine) as seen:
-        assert client.get("/api/v1/products/TS-1", headers=admin).status_code == 200
-    assert not [s for s in seen if "FROM assets" in s]  # no image: no read
+    assert not [s for s in seen if "FROM assets" in s]
+
+
+def test_asset_views_spell_their_urls_as_asset_url() -> None:
+    """asset_view writes the URLs itself (once per asset, not per URL): the same as
+    asset_url, odd path and preset names included."""
+    asset = Asset(
+        uuid="0" * 8 + "-0000-0000-0000-" + "0" * 12,
+        path="/a b/ü&x?.png",
+        mimetype="image/png",
+        filesize=1,
+        checksum="ab+/=" * 10,
+        width=1,
+        height=1,
+        metadata={},
+        version=1,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        modified_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    presets = {
+        **BUILTIN_PRESETS,
+        "a b&c": ThumbnailPreset("a b&c", 10, 10),
+    }
+    view = asset_view(
+        asset,
+        "http://x/base/",
+        presets,
+        thumbnail_types={"image/png"},
+        language="en",
+        default_language="en",
+    )
+    assert view["url"] == asset_url("http://x/base/", asset)
+    assert view["thumbnails"] == {
+        name: asset_url("http://x/base/", asset, presets[name]) for name in sorted(presets)
+    }
 
 
 def test_the_product_etag_changes_when_an_image_changes(
@@ -143,9 +214,9 @@ def test_simple_rest_reads_a_pages_assets_with_one_statement(
     key = bearer(hub, "datahub:partner", name="partner")
     url = "/simple-rest/partner/search?class=Product"
     client.get(url, headers=key)
-    with statements_run(hub.engine) as seen:
+    with asset_statements(hub) as seen:
         assert client.get(url, headers=key).status_code == 200
-    assert len([s for s in seen if "FROM assets" in s]) == 1
+    assert len(seen) == 1
 
 
 def test_object_endpoints_keep_asset_uuids(

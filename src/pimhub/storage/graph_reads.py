@@ -448,6 +448,25 @@ class SqlGraphReads:
         finally:
             session.close()
 
+    def assets(self, uuids: Sequence[str]) -> dict[str, Asset]:
+        """Assets by uuid, as the session's `assets`, for a request that reads nothing else
+        with them (the product route): on the point reader's connection, without a pool
+        checkout and SQLAlchemy's result machinery, which cost more than the statement
+        (measured: about 40 us of a product GET's 370)."""
+        reader = self.reader
+        wanted = list(dict.fromkeys(u for u in uuids if looks_like_uuid(u)))
+        found: dict[str, Asset] = {}
+        for start in range(0, len(wanted), MAX_IN):
+            chunk = wanted[start : start + MAX_IN]
+            if reader.sqlite:
+                rows = reader.all(f"{_ASSETS_SQL} IN ({', '.join('?' * len(chunk))})", chunk)
+            else:
+                rows = reader.all(f"{_ASSETS_SQL} = ANY(%s)", [chunk])
+            for row in rows:
+                asset = decode_asset(row, reader.json, reader.utc)
+                found[asset.uuid] = asset
+        return found
+
     def fingerprint(self, config_name: str) -> tuple[Any, ...] | None:
         """One small statement; memoized on SQLite until anything is committed (see
         PointReader.memo), read every time on PostgreSQL."""
