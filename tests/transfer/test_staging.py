@@ -4,12 +4,21 @@ count and by bytes; the one just staged, other owners' and claimed ones stay."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pimhub.transfer.staging import STAGED_FOR, AlreadyStarted, StagedUploads, UnknownUpload
+from pimhub.transfer import staging
+from pimhub.transfer.staging import (
+    STAGED_FOR,
+    AlreadyStarted,
+    ClaimedUpload,
+    StagedUploads,
+    UnknownUpload,
+)
 
 
 def _stage(staged: StagedUploads, owner: str, n: int, size: int = 10) -> str:
@@ -157,3 +166,38 @@ def test_an_old_upload_claimed_just_now_is_not_swept_as_stale(tmp_path: Path) ->
     staged.stage("bob", "b.csv", lambda p: p.write_text("sku\nB\n"))  # sweeps stale ones
     claimed.save(tmp_path / "job.csv")
     assert (tmp_path / "job.csv").read_text() == "sku\nA\n"
+
+
+def test_a_quota_sweep_and_a_run_never_both_have_an_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parallel stage's quota sweep has opened an old upload's folder to delete it when a
+    Run claims that upload: either the Run is told it is gone, or it has the file and keeps
+    it. (Deleted in place, the sweep emptied the folder under the claim, and the job found
+    no file.)"""
+    staged = StagedUploads(tmp_path, clock=past_in_use, max_uploads=1)
+    old = _stage(staged, "ann", 0)
+    rmtree = shutil.rmtree
+    claims: list[ClaimedUpload | UnknownUpload] = []
+
+    def run_claims_while_the_sweep_holds_the_folder(path: Path, **kwargs: Any) -> None:
+        fd = os.open(path, os.O_RDONLY)  # as rmtree does before it unlinks
+        try:
+            if not claims:
+                try:
+                    claims.append(staged.claim("ann", old))
+                except UnknownUpload as gone:
+                    claims.append(gone)
+            for name in os.listdir(fd):
+                os.unlink(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+        rmtree(path, **kwargs)
+
+    monkeypatch.setattr(staging.shutil, "rmtree", run_claims_while_the_sweep_holds_the_folder)
+    _stage(staged, "ann", 1)  # over the quota of one: the sweep drops the oldest
+    monkeypatch.undo()
+    assert claims, "the sweep never dropped the old upload"
+    if isinstance(claims[0], ClaimedUpload):
+        claims[0].save(tmp_path / "job.csv")
+        assert (tmp_path / "job.csv").read_bytes() == b"x" * 10

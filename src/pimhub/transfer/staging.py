@@ -23,6 +23,7 @@ STAGED_FOR = 24 * 3600.0  # seconds an unused upload is kept
 _REFERENCE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 CLAIMED = ".claimed"  # suffix of an upload's folder once a job has taken it
 STARTED = ".job"  # suffix of the file naming the job an upload was started as
+DROPPING = ".dropping-"  # infix of a folder a sweep renamed aside to delete it
 CLAIM_SETTLES = 10.0  # seconds a second claim waits for the first one's job id
 MAX_STAGED = 5  # uploads an owner keeps waiting at once
 # An upload this young may still be read by the preview that staged it (uploads arrive in
@@ -49,10 +50,10 @@ class AlreadyStarted(Conflict):
 class ClaimedUpload:
     """A staged upload taken for one job: no one else can take it any more."""
 
-    def __init__(self, folder: Path, reference: str) -> None:
+    def __init__(self, folder: Path, reference: str, file: Path) -> None:
         self.folder = folder  # the claimed folder
         self.reference = reference
-        self.file = next(folder.iterdir())
+        self.file = file
 
     def save(self, target: Path) -> None:
         """Moves the file to where the job wants it (ImportJobs.submit's `save`)."""
@@ -114,7 +115,7 @@ class StagedUploads:
         uploads are a job's now and do not count."""
         waiting = [newest]
         for staged in newest.parent.iterdir():
-            if staged != newest and staged.is_dir() and not staged.name.endswith(CLAIMED):
+            if staged != newest and staged.is_dir() and _waiting(staged.name):
                 waiting.append(staged)
         sizes = {staged: _size(staged) for staged in waiting}
         ages = {staged: _mtime(staged) for staged in waiting}
@@ -128,7 +129,7 @@ class StagedUploads:
             ):
                 kept, total = kept + 1, total + sizes[staged]
             else:
-                shutil.rmtree(staged, ignore_errors=True)
+                _drop(staged)
 
     def path(self, owner: str, reference: str) -> Path:
         """The staged file of `owner` under `reference` (UnknownUpload when there is none:
@@ -160,15 +161,16 @@ class StagedUploads:
             os.rename(folder, claimed)
         except FileNotFoundError:
             raise self._started_as(folder) from None
-        if not any(claimed.iterdir()):
-            # A quota or stale sweep (a parallel stage) had opened the folder to drop it and
-            # emptied it after our rename: the upload is gone, as if the sweep had won.
+        # Sweeps rename a folder aside before deleting it (_drop), so none empties it now;
+        # the list is still checked, once, rather than trusted.
+        files = list(claimed.iterdir())
+        if len(files) != 1:
             shutil.rmtree(claimed, ignore_errors=True)
             raise UnknownUpload(
                 "the uploaded file is no longer on the server (expired, or dropped because "
                 f"you had more than {self.max_uploads} uploads waiting); upload it again"
             )
-        return ClaimedUpload(claimed, reference)
+        return ClaimedUpload(claimed, reference, files[0])
 
     def _started_as(self, folder: Path) -> CatalogError:
         """Why the upload at `folder` could not be claimed: the job it became."""
@@ -222,7 +224,7 @@ class StagedUploads:
                     claimed = staged.name.endswith(CLAIMED)
                     if max(stat.st_mtime, stat.st_ctime if claimed else 0) < limit:
                         if staged.is_dir():
-                            shutil.rmtree(staged, ignore_errors=True)
+                            _drop(staged)
                         else:  # a started upload's job id
                             staged.unlink(missing_ok=True)
                 except OSError:
@@ -231,6 +233,25 @@ class StagedUploads:
     def _owner_folder(self, owner: str) -> Path:
         # Hashed: a username is not necessarily a safe directory name.
         return self.folder / hashlib.sha256(owner.encode()).hexdigest()[:24]
+
+
+def _waiting(name: str) -> bool:
+    """Whether a folder of this name is an upload waiting for its Run (not claimed by
+    one, not being dropped)."""
+    return not name.endswith(CLAIMED) and DROPPING not in name
+
+
+def _drop(folder: Path) -> None:
+    """Deletes a staged upload's folder. It is renamed aside first, so a Run's claim (a
+    rename of the same folder) and the drop exclude each other: whichever renames first
+    has it. Deleted in place, a sweep that had opened the folder emptied it under a claim
+    that came between (the Run's job then found no file)."""
+    aside = folder.with_name(f"{folder.name}{DROPPING}{secrets.token_hex(4)}")
+    try:
+        os.rename(folder, aside)
+    except FileNotFoundError:
+        return  # claimed or dropped meanwhile
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _size(folder: Path) -> int:
