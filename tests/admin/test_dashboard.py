@@ -17,7 +17,8 @@ from pimhub.bootstrap import Hub, dispatcher_config
 from pimhub.catalog.clock import utc_now
 from pimhub.events.dispatcher import Dispatcher
 from pimhub.events.http1 import Http1Sender
-from pimhub.transfer.jobs import JobRequest, JobStatus, SourceUnavailable
+from pimhub.transfer.job_records import JobStatus
+from pimhub.transfer.jobs import JobRequest, SourceUnavailable
 from tests.admin.conftest import AdminClient
 
 MAPPING = """class: Product

@@ -289,7 +289,7 @@ def test_a_running_job_polls_and_shows_its_live_counts(
 ) -> None:
     from datetime import UTC, datetime
 
-    from pimhub.transfer.jobs import ImportJob, JobStatus
+    from pimhub.transfer.job_records import ImportJob, JobStatus
 
     job = ImportJob(
         id="imp_running0000000000",

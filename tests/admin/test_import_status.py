@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from pimhub.bootstrap import Hub
-from pimhub.transfer.jobs import ImportJob, JobRequest, JobStatus
+from pimhub.transfer.job_records import ImportJob, JobStatus
+from pimhub.transfer.jobs import JobRequest
 from tests.admin.conftest import AdminClient
 
 MAPPING = "class: Product\nfields:\n  sku: sku\n  name.en: name\n"

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from pimhub.api.app import create_app
 from pimhub.bootstrap import Hub
-from pimhub.transfer.jobs import JobRequest, JobStatus, SourceUnavailable
+from pimhub.transfer.job_records import JobStatus
+from pimhub.transfer.jobs import JobRequest, SourceUnavailable
 from tests.conftest import bearer
 
 MAPPING = """class: Product

@@ -22,7 +22,8 @@ from pimhub.transfer.asset_fetch import AssetFetcher, AssetFetchPolicy, file_nam
 from pimhub.transfer.asset_step import AssetOptions, AssetSource, asset_step, locate
 from pimhub.transfer.asset_step import parse_asset_options as parse_options
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, RowError, run_import
-from pimhub.transfer.jobs import JobRequest, JobStatus
+from pimhub.transfer.job_records import JobStatus
+from pimhub.transfer.jobs import JobRequest
 from pimhub.transfer.mapping import InvalidMapping, parse_mapping
 from pimhub.transfer.sources import Format, from_text
 from pimhub.transfer.steps import CellError

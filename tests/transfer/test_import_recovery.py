@@ -20,7 +20,8 @@ import pytest
 from pimhub.bootstrap import Hub
 from pimhub.transfer import jobs as jobs_module
 from pimhub.transfer.job_owners import HOST
-from pimhub.transfer.jobs import ImportJob, ImportJobs, JobRequest, JobStatus, new_job_id
+from pimhub.transfer.job_records import ImportJob, JobStatus
+from pimhub.transfer.jobs import ImportJobs, JobRequest, new_job_id
 
 MAPPING = "class: Product\nfields:\n  sku: sku\n  name.en: name\n"
 CSV = "sku,name\nR-1,Recovered one\nR-2,Recovered two\n"

@@ -14,7 +14,7 @@ import pytest
 from pimhub.bootstrap import Hub
 from pimhub.events.worker import Worker
 from pimhub.transfer.fetching import FetchFailed, fetch
-from pimhub.transfer.jobs import JobStatus
+from pimhub.transfer.job_records import JobStatus
 from pimhub.transfer.mapping import InvalidMapping
 from pimhub.transfer.profiles import ImportProfile, ImportProfiles, InvalidProfile
 

@@ -26,7 +26,7 @@ from pimhub.catalog.clock import utc_now
 from pimhub.catalog.ports import ObjectCounts
 from pimhub.events.deliveries import Backlog, DeliveryStatus, EndpointStats
 from pimhub.events.endpoints import WebhookEndpoint
-from pimhub.transfer.jobs import ImportJob, JobStatus
+from pimhub.transfer.job_records import ImportJob, JobStatus
 
 # Events waiting longer than this mean the worker is down or an endpoint holds them up.
 BACKLOG_ALERT_AFTER = timedelta(minutes=5)

@@ -20,7 +20,7 @@ from pimhub.admin.import_status import (
 from pimhub.admin.web import blocking, fragment, hub_of, principal_of, render
 from pimhub.api.auth import require, require_some_write, writes_some_class
 from pimhub.catalog.errors import NotFound
-from pimhub.transfer.jobs import ImportJob, JobStatus
+from pimhub.transfer.job_records import ImportJob, JobStatus
 
 LISTED = 200  # most recent jobs read for the list
 UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pimhub.transfer.jobs import ImportJob, JobStatus
+from pimhub.transfer.job_records import ImportJob, JobStatus
 
 # The label and badge of each status: never "started" for a job that failed.
 _BASE: dict[JobStatus, tuple[str, str]] = {

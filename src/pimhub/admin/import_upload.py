@@ -36,7 +36,8 @@ from pimhub.catalog.batch import WriteMode
 from pimhub.catalog.errors import CatalogError, FieldError, Forbidden, InvalidInput
 from pimhub.transfer.importer import OnError
 from pimhub.transfer.inference import Unmapped, propose_mapping
-from pimhub.transfer.jobs import ImportJob, JobRequest, SourceUnavailable
+from pimhub.transfer.job_records import ImportJob
+from pimhub.transfer.jobs import JobRequest, SourceUnavailable
 from pimhub.transfer.mapping import shipped_mapping, shipped_mappings
 from pimhub.transfer.preview import Preview, first_records, preview
 from pimhub.transfer.sources import Format, SourceOptions

@@ -33,9 +33,7 @@ from pimhub.transfer import job_owners, job_recovery
 from pimhub.transfer.asset_fetch import AssetFetchPolicy, asset_fetcher
 from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.importer import ImportOptions, ImportSummary, OnError, run_import
-from pimhub.transfer.job_records import ImportJob as ImportJob
-from pimhub.transfer.job_records import ImportJobStore as ImportJobStore
-from pimhub.transfer.job_records import JobStatus as JobStatus
+from pimhub.transfer.job_records import ImportJob, ImportJobStore, JobStatus
 from pimhub.transfer.mapping import ImportMapping, InvalidMapping, parse_mapping, shipped_mapping
 from pimhub.transfer.reports import error_report
 from pimhub.transfer.sources import Format, SourceLimits, SourceOptions, format_of, read

@@ -32,11 +32,10 @@ from pimhub.catalog.objects import iso
 from pimhub.transfer.exporter import delimiter_problem
 from pimhub.transfer.fetching import fetch, resolve_headers, shown_headers
 from pimhub.transfer.importer import OnError
+from pimhub.transfer.job_records import ImportJob, JobStatus
 from pimhub.transfer.jobs import (
-    ImportJob,
     ImportJobs,
     JobRequest,
-    JobStatus,
     SourceUnavailable,
     UnknownImportJob,
     new_job_id,
