@@ -325,3 +325,74 @@ def test_a_thumbnail_deleted_after_it_was_found_is_drawn_in_the_queue(
     got = assets_client.get(url)
     assert got.status_code == 200 and got.content == expected
     assert len(looks) >= 2 and queued == ["product_list"]
+
+
+@pytest.mark.parametrize("thumbnail", [False, True])
+def test_a_file_gone_because_its_content_was_just_replaced_serves_the_new_content(
+    asset_hub: Hub,
+    assets_client: TestClient,
+    wide: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    thumbnail: bool,
+) -> None:
+    """The row was read, then the content replaced (the old content's thumbnails dropped at
+    once, its blob collected) before the file was opened: the row is read again and the new
+    content served (it was a 404 'missing from the store' and an error log of a damaged
+    store, for an asset that was there all along)."""
+    url = "/assets/products/wide.png" + ("?thumbnail=product_list" if thumbnail else "")
+    assets_client.get(url)  # the thumbnail drawn: a local file to lose
+    narrow = image_bytes(100, 300, "PNG", "teal")
+    opened = asset_files.open_local
+    replaced: list[str] = []
+
+    def replaced_before_the_open(path: Any) -> Any:
+        if not replaced:
+            saved = asset_hub.assets.add(io.BytesIO(narrow), "/products/wide.png", author="t")
+            replaced.append(saved.asset.checksum)
+            asset_hub.assets.store.delete_prefix(f"blobs/{wide['checksum'][:2]}/")
+        return opened(path)
+
+    logged: list[str] = []
+    monkeypatch.setattr(asset_files, "open_local", replaced_before_the_open)
+    monkeypatch.setattr(asset_files.log, "error", lambda event, **_: logged.append(event))
+    got = assets_client.get(url)
+    assert replaced and got.status_code == 200, got.text
+    assert got.headers["etag"] != f'"{wide["checksum"]}"'
+    width, height = Image.open(io.BytesIO(got.content)).size
+    assert height > width  # the new, narrow content's (the old one was wide)
+    if not thumbnail:
+        assert got.content == narrow
+    assert logged == []
+
+
+def test_a_file_the_store_lost_is_still_a_404_that_says_so(
+    asset_hub: Hub, assets_client: TestClient, wide: dict[str, Any]
+) -> None:
+    """Same row, no file: not a race but a damaged store, logged for the operator."""
+    asset_hub.assets.store.delete_prefix(f"blobs/{wide['checksum'][:2]}/")
+    got = assets_client.get("/assets/products/wide.png")
+    assert got.status_code == 404
+    assert "missing from the store" in got.json()["detail"]
+
+
+def test_ranges_are_served_and_refusals_keep_the_problem_shape(
+    assets_client: TestClient, wide: dict[str, Any]
+) -> None:
+    """A range within the file is a 206; a malformed Range header is ignored (the whole
+    file, as RFC 9110 allows); a range past the end is a 416 problem with Content-Range
+    (both were plain-text answers)."""
+    url = "/assets/products/wide.png"
+    part = assets_client.get(url, headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.content == WIDE[:10]
+    assert part.headers["content-range"] == f"bytes 0-9/{len(WIDE)}"
+    for malformed in ("bytes=9-0", "bytes=abc", "items=0-1", "bytes", "bytes=-"):
+        whole = assets_client.get(url, headers={"Range": malformed})
+        assert whole.status_code == 200, (malformed, whole.text)
+        assert whole.content == WIDE
+    for beyond in (f"bytes={len(WIDE)}-", "bytes=100000000-200000000"):
+        refused = assets_client.get(url, headers={"Range": beyond})
+        assert refused.status_code == 416, (beyond, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "range-not-satisfiable"
+        assert refused.json()["errors"][0]["field"] == "Range"
+        assert refused.headers["content-range"] == f"bytes */{len(WIDE)}"

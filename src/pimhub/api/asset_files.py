@@ -139,16 +139,43 @@ async def _thumbnail(
     return await _draw_queue(request).run(thumbnailer, asset, preset)
 
 
+# Times the row is read again when its file went away after it was read (its content
+# replaced meanwhile: the old content's thumbnails go at once, its blob after gc's grace).
+FILE_RACES_RETRIED = 3
+
+
 async def serve_asset(request: Request) -> Response:
-    hub: Hub = request.app.state.hub
-    service = assets_of(hub)
     path = normalize_path("/" + request.path_params["path"])
+    asset = await _asset_at(request, path)
+    for _ in range(FILE_RACES_RETRIED):
+        answer = await _answer(request, asset)
+        if answer is not None:
+            return answer
+        # The file is gone: the asset's content was replaced (or the asset deleted) after
+        # its row was read, or the store lost it. The row read again tells which.
+        current = await _asset_at(request, path)
+        if current.checksum == asset.checksum:
+            raise missing_blob(asset)
+        asset = current
+    log.warning("assets.file_raced", path=path, retries=FILE_RACES_RETRIED)
+    raise Unavailable(f"{path}: its content is being replaced; retry shortly")
+
+
+async def _asset_at(request: Request, path: str) -> Asset:
+    hub: Hub = request.app.state.hub
     reads: SqlAssetPointReads = request.app.state.asset_reads
     asset = await point_read(hub, lambda: reads.get_by_path(path))
     if asset is None:
         raise AssetNotFound(
             f"no asset at '{path}'", [FieldError("path", "no such asset", AssetNotFound.code)]
         )
+    return asset
+
+
+async def _answer(request: Request, asset: Asset) -> Response | None:
+    """The answer with `asset`'s file or thumbnail; None when the file is not in the store
+    (any more)."""
+    service = assets_of(request.app.state.hub)
     query = request.query_params
     headers = {"X-Content-Type-Options": "nosniff"}
     preset = query.get("thumbnail")
@@ -160,7 +187,10 @@ async def serve_asset(request: Request) -> Response:
             headers["Content-Security-Policy"] = SANDBOX
     else:
         thumbnailer = thumbnailer_of(request)
-        thumbnail = await _thumbnail(request, thumbnailer, asset, preset)
+        try:
+            thumbnail = await _thumbnail(request, thumbnailer, asset, preset)
+        except AssetNotFound:
+            return None  # the blob to draw from is gone: replaced and collected, or lost
         tag, media_type, size = _quoted(thumbnail.etag), thumbnail.mimetype, thumbnail.size
         version = url_version(asset, thumbnailer.preset(preset))
     # Cached for good only under the URL naming what is sent now (asset_url).
@@ -175,21 +205,21 @@ async def serve_asset(request: Request) -> Response:
         # Opened here, not in FileResponse's worker thread: a hop costs more than an open of
         # a file the kernel has cached, and a cached thumbnail is the hottest request there
         # is. Opened before the 200 goes out, too: a file deleted meanwhile (a replaced
-        # content's thumbnails, gc) is a 404 here, never a broken answer (opened_file).
+        # content's thumbnails, gc) is found gone here, never a broken answer (opened_file).
         handle = open_local(local)
         if handle is None:
-            raise missing_blob(asset)
+            return None
         return OpenedFileResponse(handle, local, media_type=media_type, headers=headers)
     headers["Content-Length"] = str(size)
     # The store blocks (a remote one asks over the network): in a thread.
     if request.method == "HEAD":
         if not await run_in_threadpool(store.exists, key):
-            raise missing_blob(asset)
+            return None
         return Response(status_code=200, media_type=media_type, headers=headers)
     try:
         chunks = await run_in_threadpool(store.read, key)
     except KeyError:
-        raise missing_blob(asset) from None
+        return None
     # StreamingResponse iterates a plain iterator in the thread pool.
     return StreamingResponse(chunks, media_type=media_type, headers=headers)
 

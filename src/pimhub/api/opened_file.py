@@ -5,6 +5,11 @@ so a file deleted in between (a replaced asset's thumbnails, `pimhub assets gc`)
 200 already on its way: an error in the log and a cut-off body for the client. Opened
 first, the file is read whole even once its name is gone (POSIX keeps an unlinked file
 while it is open), and a file already gone is the caller's 404.
+
+Range headers are checked before Starlette sees them, so refusals keep the API's problem
+shape: a malformed one is ignored and the whole file sent (RFC 9110 lets a server ignore
+Range), a range past the end is 416 `range-not-satisfiable` with `Content-Range: */size`.
+Starlette answered both in plain text.
 """
 
 from __future__ import annotations
@@ -16,8 +21,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 import anyio
-from starlette.responses import FileResponse
+from starlette.datastructures import Headers
+from starlette.responses import (
+    FileResponse,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    Response,
+)
 from starlette.types import Receive, Scope, Send
+
+from pimhub.api.errors import problem
 
 PATHSEND = "http.response.pathsend"  # the ASGI extension for sending a file by its path
 
@@ -50,9 +63,44 @@ class OpenedFileResponse(FileResponse):
             # class exists for. The open handle is sent instead.
             scope = {**scope, "extensions": {k: v for k, v in extensions.items() if k != PATHSEND}}
         try:
+            scope, refusal = self._checked_range(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
             await super().__call__(scope, receive, send)
         finally:
             self._handle.close()  # a HEAD, a refused range, a client gone: never read
+
+    def _checked_range(self, scope: Scope) -> tuple[Scope, Response | None]:
+        """The scope without a malformed Range header, or the 416 problem for a range the
+        file does not reach. Only where FileResponse would read the header at all."""
+        headers = Headers(scope=scope)
+        http_range = headers.get("range")
+        if_range = headers.get("if-range")
+        if (
+            http_range is None
+            or self.status_code != 200
+            or scope["method"].upper() not in ("GET", "HEAD")
+            or (if_range is not None and not self._should_use_range(if_range))
+        ):
+            return scope, None
+        size = self.stat_result.st_size if self.stat_result is not None else 0
+        try:
+            self._parse_range_header(http_range, size)
+        except MalformedRangeHeader:
+            kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]
+            return {**scope, "headers": kept}, None
+        except RangeNotSatisfiable:
+            refusal = problem(
+                416,
+                "range-not-satisfiable",
+                "Range not satisfiable",
+                f"the file has {size} bytes; the range asked for starts past its end",
+                [{"field": "Range", "message": "starts past the end", "code": "range"}],
+            )
+            refusal.headers["Content-Range"] = f"bytes */{size}"
+            return scope, refusal
+        return scope, None
 
 
 def open_local(path: Path) -> BinaryIO | None:
