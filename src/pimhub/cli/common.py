@@ -20,6 +20,7 @@ from pimhub.catalog.errors import CatalogError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from yaml import MarkedYAMLError
 
     from pimhub.access.service import AccessService
     from pimhub.bootstrap import Hub
@@ -189,10 +190,39 @@ def read_yaml_list(file: Path, key: str) -> list[Any]:
     try:
         data: Any = safe_yaml.load(file.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
+        raise _not_yaml(file, exc) from None
     items = data.get(key) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise fail(f"{file}: expected a list under '{key}:'")
     return items
+
+
+def read_mapping(file: Path, expected: str) -> dict[str, Any]:
+    """The mapping in `file` (JSON when it ends in .json, else YAML); a syntax error names
+    its line and column, anything else than a mapping says `expected`."""
+    import orjson
+    import yaml
+
+    from pimhub import safe_yaml
+
+    text = file.read_text(encoding="utf-8")
+    if file.suffix.lower() == ".json":
+        try:
+            data: Any = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            message = f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            raise fail(f"{file}: {message}") from None
+    else:
+        try:
+            data = safe_yaml.load(text)
+        except yaml.MarkedYAMLError as exc:
+            raise _not_yaml(file, exc) from None
+    if not isinstance(data, dict):
+        raise fail(f"{file}: expected {expected}")
+    return data
+
+
+def _not_yaml(file: Path, exc: MarkedYAMLError) -> typer.Exit:
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}")

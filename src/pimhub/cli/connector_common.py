@@ -9,13 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
-import orjson
 import typer
-import yaml
 from rich.markup import escape
 
-from pimhub import safe_yaml
-from pimhub.cli.common import err_console, fail, handles_errors
+from pimhub.cli.common import err_console, fail, handles_errors, read_mapping
 from pimhub.connectors.magento.config import NAME_PATTERN, InvalidConnector
 
 if TYPE_CHECKING:
@@ -104,22 +101,7 @@ def checked_name(name: str) -> str:
 def read_config(file: Path, name: str | None = None, base_url: str | None = None) -> Any:
     """The configuration in `file` (JSON when it ends in .json, else YAML), with the given
     overrides; a syntax error names its line and column."""
-    text = file.read_text(encoding="utf-8")
-    if file.suffix.lower() == ".json":
-        try:
-            data: Any = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            message = f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            raise fail(f"{file}: {message}") from None
-    else:
-        try:
-            data = safe_yaml.load(text)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
-    if not isinstance(data, dict):
-        raise fail(f"{file}: expected a mapping of settings (name, baseUrl, ...)")
+    data = read_mapping(file, "a mapping of settings (name, baseUrl, ...)")
     if name is not None:
         data["name"] = name
     if base_url is not None:

@@ -21,6 +21,7 @@ from pimhub.cli.common import (
     open_hub,
     print_json,
     print_table,
+    read_mapping,
 )
 
 if TYPE_CHECKING:
@@ -51,30 +52,9 @@ MAX_CONFIG_BYTES = 1 << 20
 def read_config(file: Path) -> dict[str, Any]:
     """The mapping in `file` (JSON when it ends in .json, else YAML); a syntax error names
     its line and column."""
-    import orjson
-    import yaml
-
-    from pimhub import safe_yaml
-
     if file.stat().st_size > MAX_CONFIG_BYTES:
         raise fail(f"{file}: larger than {MAX_CONFIG_BYTES} bytes; not a source configuration")
-    text = file.read_text(encoding="utf-8")
-    if file.suffix.lower() == ".json":
-        try:
-            data: Any = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            message = f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            raise fail(f"{file}: {message}") from None
-    else:
-        try:
-            data = safe_yaml.load(text)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise fail(f"{file}: not valid YAML{where}: {exc.problem or exc.context}") from None
-    if not isinstance(data, dict):
-        raise fail(f"{file}: expected a mapping of settings (name, scheme, ...)")
-    return data
+    return read_mapping(file, "a mapping of settings (name, scheme, ...)")
 
 
 def read_secret() -> str:
