@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 from pimhub.catalog.objects import iso
 
@@ -89,8 +91,29 @@ def url_version(asset: Asset, preset: ThumbnailPreset | None = None) -> str:
 def asset_url(base_url: str, asset: Asset, thumbnail: ThumbnailPreset | None = None) -> str:
     """The public URL of an asset or one of its thumbnails. `v` names what is drawn (see
     url_version), so a client may cache the answer for good."""
-    query: dict[str, str] = {}
-    if thumbnail is not None:
-        query["thumbnail"] = thumbnail.name
-    query["v"] = url_version(asset, thumbnail)
-    return f"{base_url.rstrip('/')}/assets{quote(asset.path)}?{urlencode(query)}"
+    if thumbnail is None:
+        return asset_urls(base_url, asset, {})[0]
+    return asset_urls(base_url, asset, {thumbnail.name: thumbnail})[1][thumbnail.name]
+
+
+def asset_urls(
+    base_url: str, asset: Asset, presets: Mapping[str, ThumbnailPreset]
+) -> tuple[str, dict[str, str]]:
+    """The asset's URL and its thumbnails' for `presets`, by name in name order: the path is
+    quoted and the checksum encoded once for them all, each preset's part of the query once
+    per preset (a view of a page of products writes thousands of these)."""
+    root = f"{base_url.rstrip('/')}/assets{quote(asset.path)}?"
+    version = quote_plus(asset.checksum[:16], safe="")
+    thumbnails: dict[str, str] = {}
+    for name in sorted(presets):
+        head, tail = _thumbnail_query(presets[name])
+        thumbnails[name] = f"{root}{head}{version}{tail}"
+    return f"{root}v={version}", thumbnails
+
+
+@lru_cache(maxsize=256)
+def _thumbnail_query(preset: ThumbnailPreset) -> tuple[str, str]:
+    """A thumbnail URL's query around the asset's checksum, as urlencode writes it:
+    `thumbnail=<name>&v=` and `-<fingerprint>` (url_version)."""
+    name = quote_plus(preset.name, safe="")
+    return f"thumbnail={name}&v=", quote_plus(f"-{preset.fingerprint[:8]}", safe="")

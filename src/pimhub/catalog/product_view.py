@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus
 
-from pimhub.assets.model import Asset
+from pimhub.assets.model import Asset, asset_urls
 from pimhub.catalog.objects import CatalogObject, RelatedObject, iso
 
 if TYPE_CHECKING:
@@ -88,34 +86,19 @@ def asset_view(
     thumbnails' URLs (only for `thumbnail_types`: not SVG, PDF), size and alt text in
     `language`."""
     alt = asset.metadata.get("alt")
-    # The URLs are assets.model.asset_url's, spelled out: the path is quoted and the checksum
-    # encoded once per asset instead of once per URL, and each preset's part of the query
-    # once per preset (_thumbnail_query); asset_url per URL was half of a product's view.
-    root = f"{base_url.rstrip('/')}/assets{quote(asset.path)}?"
-    version = quote_plus(asset.checksum[:16], safe="")
-    thumbnails: dict[str, str] = {}
-    if asset.mimetype in thumbnail_types:
-        for name in sorted(presets):
-            head, tail = _thumbnail_query(presets[name])
-            thumbnails[name] = f"{root}{head}{version}{tail}"
+    url, thumbnails = asset_urls(
+        base_url, asset, presets if asset.mimetype in thumbnail_types else {}
+    )
     return {
         "uuid": asset.uuid,
         "path": asset.path,
-        "url": f"{root}v={version}",
+        "url": url,
         "mimetype": asset.mimetype,
         "width": asset.width,
         "height": asset.height,
         "alt": pick_language(alt, language, default_language) if alt else None,
         "thumbnails": thumbnails,
     }
-
-
-@lru_cache(maxsize=256)
-def _thumbnail_query(preset: ThumbnailPreset) -> tuple[str, str]:
-    """A thumbnail URL's query around the asset's checksum, as urlencode writes it:
-    `thumbnail=<name>&v=` and `-<fingerprint>` (assets.model.url_version)."""
-    name = quote_plus(preset.name, safe="")
-    return f"thumbnail={name}&v=", quote_plus(f"-{preset.fingerprint[:8]}", safe="")
 
 
 def asset_uuids(values: Sequence[Any]) -> list[str]:
