@@ -332,3 +332,19 @@ def test_to_dict_writes_what_parses_back() -> None:
 def test_to_dict_leaves_out_an_empty_description_and_unset_introspection() -> None:
     written = parse_datahub_config(config(description=""), DEFINITIONS).to_dict()
     assert list(written) == ["name", "drafts", "classes", "limits", "version"]
+
+
+def test_the_cors_section_is_parsed_checked_and_written_back() -> None:
+    """A configuration's cors section reaches the parsed configuration and its document;
+    its problems are the configuration's, by path."""
+    cors = {"origins": ["https://shop.example"], "allowCredentials": True, "maxAge": 120}
+    parsed = parse_datahub_config(config(cors=cors), DEFINITIONS)
+    assert parsed.cors is not None and parsed.cors.allows("https://shop.example")
+    assert not parsed.cors.allows("https://other.example")
+    assert parsed.to_dict()["cors"] == cors
+    assert parse_datahub_config(parsed.to_dict(), DEFINITIONS).cors == parsed.cors
+    without = parse_datahub_config(config(), DEFINITIONS)
+    assert without.cors is None and "cors" not in without.to_dict()
+    refused = problems_of(config(cors={"origins": ["*"], "allowCredentials": True}))
+    assert [p.field for p in refused] == ["cors.allowCredentials"], refused
+    assert [p.field for p in problems_of(config(cors=[]))] == ["cors"]
